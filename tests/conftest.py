@@ -1,0 +1,78 @@
+"""Shared pytest fixtures: the sample site over real HTTP and a real SMTP server, both on 127.0.0.1."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+try:
+    import scheduler  # noqa: F401 - installed, or run as "python -m pytest" from the root
+except ImportError:  # plain "pytest" from a checkout without an install
+    sys.path.insert(0, str(ROOT))
+
+from scheduler.sitesrv import SiteServer  # noqa: E402
+
+
+def _load_smtpd():  # type: ignore[no-untyped-def]
+    # Loaded by path: "smtpd" is also a (deprecated) stdlib module name in Python 3.11.
+    name = "newswatch_tests_smtpd"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("smtpd.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+smtpd = _load_smtpd()
+SMTPTestServer = smtpd.SMTPTestServer
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    """The repository's fixtures/ directory."""
+    return FIXTURES
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    """The sample news site (fixtures/site) served on 127.0.0.1 at a free port."""
+    server = SiteServer(FIXTURES / "site").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator["smtpd.SMTPTestServer"]:
+    """A plain SMTP server on 127.0.0.1 (no TLS, no AUTH) collecting messages in ``.messages``."""
+    server = SMTPTestServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def smtp_factory(tmp_path: Path) -> Iterator[Callable[..., "smtpd.SMTPTestServer"]]:
+    """Make SMTP servers with options (``auth=(user, pw)``, ``tls="starttls"|"implicit"``); all closed after."""
+    made: list[smtpd.SMTPTestServer] = []
+
+    def make(**options: object) -> "smtpd.SMTPTestServer":
+        options.setdefault("cert_dir", tmp_path / f"smtp-tls-{len(made)}")
+        server = SMTPTestServer(**options).start()
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
