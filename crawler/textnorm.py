@@ -1,0 +1,200 @@
+"""Language detection and token normalization shared by topic matching and the search index.
+
+Words (Latin, Cyrillic, digits, other alphabets) are runs of letters and digits; hyphens,
+apostrophes and punctuation split them, so "российско-китайский" and "China-Russia" are two
+tokens each.  Each word is folded (NFKC, casefold, ё→е, Latin diacritics removed) and stemmed
+with Snowball (Russian for Cyrillic words, English for Latin ones).
+
+Chinese and Japanese have no spaces, so runs of Han/kana characters become overlapping
+character bigrams, one token per character position: "中俄科技" → 中俄 俄科 科技 技 (the last
+character of a run is a unigram).  Every character therefore starts exactly one token, a
+query "科技合作" is the phrase 科技 技合 合作, and a one-character query is a token prefix.
+No dictionary is loaded.
+
+The search index stores the folded surface forms (``index_tokens``), never stems: Snowball
+stems are prefixes of the folded word for Russian, and nearly so for English, so topic
+queries become FTS5 prefix queries over them (see ``fts_prefix``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+import Stemmer
+
+# FTS5 tokenizer for index_tokens() columns: 'ascii' splits only on ASCII non-alphanumerics
+# (our tokens hold none) and treats every non-ASCII character as part of a token, so FTS5
+# sees exactly our tokens, CJK bigrams included.
+INDEX_TOKENIZE = "ascii"
+
+LEAD_CHARS = 300  # the "lead" of an article: its first characters, weighted above the body
+
+_MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_CJK = (
+    "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003134f"
+)
+_RUN_RE = re.compile(f"[^\\W_]+(?:[{_MARKS}]+[^\\W_]*)*")
+_CJK_RE = re.compile(f"[{_CJK}]+")
+_MARKS_RE = re.compile(f"[{_MARKS}]")
+_CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
+_LATIN_RE = re.compile("[a-z]")
+
+_RU = Stemmer.Stemmer("russian")
+_EN = Stemmer.Stemmer("english")
+_RU_TRIM = frozenset("аеиоуыэюяйь")
+
+# Token kinds
+WORD, CJK, CJK_END = 0, 1, 2
+
+
+# A token is a plain tuple (tuples are several times cheaper to build than named ones):
+#   (surface, stem, start, end, kind)
+# surface: folded form, as indexed; stem: Snowball stem for words, the surface for CJK tokens;
+# start/end: character offsets in the original string (a CJK token spans its first character);
+# kind: WORD, CJK (bigram) or CJK_END (last character of a run).
+Token = tuple[str, str, int, int, int]
+
+
+@lru_cache(maxsize=1 << 17)
+def fold_word(raw: str) -> str:
+    """Case-, width- and accent-folded form of one word ('' if nothing alphanumeric is left)."""
+    if raw.isascii():
+        return raw.lower()
+    t = unicodedata.normalize("NFKC", raw).casefold().replace("ё", "е")
+    if _CYRILLIC_RE.search(t):
+        t = _MARKS_RE.sub("", t)  # stress marks; й and ё are already composed/folded
+    else:
+        t = unicodedata.normalize("NFC", _MARKS_RE.sub("", unicodedata.normalize("NFD", t)))
+    if not t.isalnum():  # NFKC can expand to punctuation (e.g. ½ → 1⁄2)
+        t = "".join(ch for ch in t if ch.isalnum())
+    return t
+
+
+@lru_cache(maxsize=1 << 17)
+def stem_word(folded: str) -> str:
+    """Snowball stem of a folded word: Russian for Cyrillic, English for Latin, else unchanged."""
+    if _CYRILLIC_RE.search(folded):
+        s = _RU.stemWord(folded)
+        # Snowball leaves a final vowel or й on some stems (китай → кита, but китая → кит);
+        # dropping it lets a noun's cases meet. It stays a prefix of the word.
+        if len(s) > 3 and s[-1] in _RU_TRIM:
+            s = s[:-1]
+        return s
+    if _LATIN_RE.search(folded) and not folded.isdigit():
+        return _EN.stemWord(folded)
+    return folded
+
+
+def fts_prefix(stem: str) -> str:
+    """A prefix that every word with this stem starts with (for FTS5 prefix queries).
+
+    Russian Snowball only strips endings; English may rewrite the stem's last letter
+    (study → studi, hoping → hope) and, for a few short words, two (dying → die).
+    """
+    if _CYRILLIC_RE.search(stem) or not _LATIN_RE.search(stem):
+        return stem
+    if stem in ("die", "lie", "tie"):
+        return stem[0]
+    return stem[:-1] if len(stem) >= 3 else stem
+
+
+def tokenize(text: str) -> list[Token]:
+    """Tokens of ``text`` in order, as (surface, stem, start, end, kind); positions are list indices."""
+    out: list[Token] = []
+    append = out.append
+    has_cjk = _CJK_RE.search(text) is not None
+    for m in _RUN_RE.finditer(text):
+        run = m.group()
+        base = m.start()
+        if not has_cjk or _CJK_RE.search(run) is None:
+            surface = fold_word(run)
+            if surface:
+                append((surface, stem_word(surface), base, m.end(), WORD))
+            continue
+        pos = 0
+        for cm in _CJK_RE.finditer(run):
+            if cm.start() > pos:
+                _word_piece(run[pos:cm.start()], base + pos, append)
+            _cjk_piece(cm.group(), base + cm.start(), append)
+            pos = cm.end()
+        if pos < len(run):
+            _word_piece(run[pos:], base + pos, append)
+    return out
+
+
+def _word_piece(piece: str, start: int, append) -> None:
+    surface = fold_word(piece)
+    if surface:
+        append((surface, stem_word(surface), start, start + len(piece), WORD))
+
+
+def _cjk_piece(run: str, start: int, append) -> None:
+    chars = [unicodedata.normalize("NFKC", ch) for ch in run]
+    last = len(chars) - 1
+    for i, ch in enumerate(chars):
+        if i < last:
+            bigram = ch + chars[i + 1]
+            append((bigram, bigram, start + i, start + i + 1, CJK))
+        else:
+            append((ch, ch, start + i, start + i + 1, CJK_END))
+
+
+def index_tokens(text: str) -> str:
+    """Normalized tokens, space-separated, for an FTS5 column created with INDEX_TOKENIZE."""
+    return " ".join(t[0] for t in tokenize(text))
+
+
+# --- language detection -------------------------------------------------------------------
+
+_SAMPLE = 4000
+_SCRIPT_RES = {
+    "latin": re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff]"),
+    "cyrillic": re.compile("[\u0400-\u04ff]"),
+    "han": re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"),
+    "kana": re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]"),
+    "hangul": re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
+}
+_UKRAINIAN_RE = re.compile("[іїєґІЇЄҐ]")
+_CYRILLIC_LANGS = frozenset("ru uk be bg sr mk kk ky mn tg tt ba".split())
+_CJK_LANGS = frozenset(("zh", "ja", "ko"))
+_ISO3 = {"eng": "en", "rus": "ru", "zho": "zh", "chi": "zh", "jpn": "ja", "kor": "ko", "ukr": "uk"}
+
+
+def _normalize_hint(hint: str | None) -> str | None:
+    if not hint:
+        return None
+    code = re.split(r"[-_]", hint.strip().lower(), maxsplit=1)[0]
+    code = _ISO3.get(code, code)
+    return code if len(code) == 2 and code.isalpha() else None
+
+
+def detect_language(text: str, hint: str | None = None) -> str | None:
+    """ISO 639-1 code of ``text`` from its script, trusting ``hint`` when it fits the script."""
+    sample = text[:_SAMPLE]
+    code = _normalize_hint(hint)
+    counts = {name: len(rx.findall(sample)) for name, rx in _SCRIPT_RES.items()}
+    # A CJK character carries about as much as a short word; weigh it up against letters.
+    weights = {
+        "latin": counts["latin"],
+        "cyrillic": counts["cyrillic"],
+        "cjk": 3 * (counts["han"] + counts["kana"]),
+        "hangul": 3 * counts["hangul"],
+    }
+    script, top = max(weights.items(), key=lambda kv: kv[1])
+    if top == 0:
+        return code
+    if script == "cjk":
+        if counts["kana"] * 10 >= counts["han"] or code == "ja":
+            return "ja"
+        return "zh"
+    if script == "hangul":
+        return "ko"
+    if script == "cyrillic":
+        if code in _CYRILLIC_LANGS:
+            return code
+        return "uk" if len(_UKRAINIAN_RE.findall(sample)) * 50 > counts["cyrillic"] else "ru"
+    if code and code not in _CYRILLIC_LANGS and code not in _CJK_LANGS:
+        return code
+    return "en"

@@ -1,0 +1,760 @@
+"""Topic queries: parse once, match many articles in en/ru/zh, score, and say why.
+
+Syntax. Operators are case-sensitive UPPERCASE, so "and", "or", "not", "near" are plain words:
+
+    word           the word in any form: Snowball stems (cooperation ~ cooperate,
+                   России ~ Россия, Китая ~ Китаем)
+    word*          words starting with the prefix, and words sharing its stem
+                   (Росси* finds России, российский; Китай* also finds Китая)
+    "a phrase"     consecutive words, each in any form; a word in it may end in *
+    中俄 科技合作     Chinese/Japanese match as character sequences, no spaces needed
+    China-Russia   a hyphenated term is a phrase of its parts; "российско-китайский"
+                   in a text is found by российский, китайский or Китай*
+    a b, a AND b   both
+    a OR b         either
+    NOT a, -a      a is absent (from title and text)
+    a NEAR/n b     a and b in the same field with at most n words between them
+                   (NEAR alone is NEAR/10); operands are terms, phrases, NEARs or
+                   OR-groups of them. In Chinese, n counts characters.
+    title:x        x only in the title; x is a term, a phrase or a (group)
+    ( ... )        grouping
+
+Precedence, tightest first: title:, NEAR, NOT/-, AND (explicit or implicit), OR.
+
+Score (deterministic). For each distinct query term that hit, the weight of its best place
+(title 1.0, lead = first 300 characters of the text 0.6, body 0.3) plus 0.1 per further hit,
+at most 0.4; plus closeness: 0.3 for each extra distinct term in the densest 15-word stretch
+of the text. So a story named in its title or lead scores 2-6, while terms scattered once
+each through a long body stay near or below 1 (the default ``min_score``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from crawler import textnorm
+from crawler.errors import QuerySyntaxError
+
+TITLE, TEXT = "title", "text"
+FIELDS = (TITLE, TEXT)
+
+ZONE_WEIGHT = {"title": 1.0, "lead": 0.6, "body": 0.3}
+REPEAT_BONUS, REPEAT_CAP = 0.1, 0.4
+WINDOW, CLOSENESS_BONUS = 15, 0.3
+DEFAULT_NEAR = 10
+_FTS_MAX_COMBOS = 64
+
+# Item kinds of a term pattern (one item per token position)
+_STEM, _SURFACE, _PREFIX = 0, 1, 2
+
+
+# --- prepared documents --------------------------------------------------------------------
+
+class _Field:
+    __slots__ = ("starts", "ends", "by_stem", "by_surface", "_sorted", "_memo")
+
+    def __init__(self, text: str) -> None:
+        tokens = textnorm.tokenize(text)
+        self.starts = [t[2] for t in tokens]
+        self.ends = [t[3] for t in tokens]
+        by_stem: dict[str, list[int]] = {}
+        by_surface: dict[str, list[int]] = {}
+        for i, (surface, stem, _s, _e, kind) in enumerate(tokens):
+            by_surface.setdefault(surface, []).append(i)
+            if kind == textnorm.WORD:
+                by_stem.setdefault(stem, []).append(i)
+        self.by_stem = by_stem
+        self.by_surface = by_surface
+        self._sorted: list[str] | None = None
+        self._memo: dict[tuple[int, str, str], list[int]] = {}
+
+    def positions(self, kind: int, value: str, stem: str) -> list[int]:
+        """Sorted token positions where one pattern item fits."""
+        if kind == _STEM:
+            return self.by_stem.get(value, [])
+        if kind == _SURFACE:
+            return self.by_surface.get(value, [])
+        key = (kind, value, stem)
+        hit = self._memo.get(key)
+        if hit is None:
+            if self._sorted is None:
+                self._sorted = sorted(self.by_surface)
+            keys = self._sorted
+            found: set[int] = set(self.by_stem.get(stem, ())) if stem else set()
+            i = bisect.bisect_left(keys, value)
+            while i < len(keys) and keys[i].startswith(value):
+                found.update(self.by_surface[keys[i]])
+                i += 1
+            hit = self._memo[key] = sorted(found)
+        return hit
+
+
+class Document:
+    """An article normalized once, to be matched against any number of queries."""
+
+    __slots__ = ("title", "text", "fields")
+
+    def __init__(self, title: str, text: str) -> None:
+        self.title = title or ""
+        self.text = text or ""
+        self.fields = {TITLE: _Field(self.title), TEXT: _Field(self.text)}
+
+
+def prepare(title: str, text: str) -> Document:
+    """Normalize an article once for ``Query.match_prepared`` (one per topic)."""
+    return Document(title, text)
+
+
+# --- query tree ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Occ:
+    """Where a positional node occurred: a token range of one field and the leaf hits in it."""
+
+    field: str
+    start: int
+    end: int  # inclusive
+    hits: tuple[tuple[int, str, int, int], ...]  # (leaf id, field, start, end)
+
+
+class _Node:
+    positional = False
+
+    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        raise NotImplementedError
+
+    def leaves(self) -> Iterable["_Leaf"]:
+        return ()
+
+
+@dataclass(eq=False)
+class _Leaf(_Node):
+    label: str
+    items: tuple[tuple[int, str, str, bool], ...]  # (kind, value, stem, implied)
+    cjk: bool
+    scope: str | None = None
+    id: int = -1
+    positional = True
+
+    def occurrences(self, doc: Document) -> list[_Occ]:
+        out: list[_Occ] = []
+        length = len(self.items)
+        for name in (self.scope,) if self.scope else FIELDS:
+            f = doc.fields[name]
+            first = f.positions(*self.items[0][:3])
+            if not first:
+                continue
+            cands = first
+            for k in range(1, length):
+                kind, value, stem, implied = self.items[k]
+                if implied:
+                    continue
+                nxt = set(f.positions(kind, value, stem))
+                cands = [p for p in cands if p + k in nxt]
+                if not cands:
+                    break
+            for p in cands:
+                e = p + length - 1
+                out.append(_Occ(name, p, e, ((self.id, name, p, e),)))
+        return out
+
+    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        occ = self.occurrences(doc)
+        return bool(occ), occ
+
+    def leaves(self) -> Iterable["_Leaf"]:
+        yield self
+
+
+@dataclass(eq=False)
+class _Or(_Node):
+    children: list[_Node]
+
+    @property
+    def positional(self) -> bool:  # type: ignore[override]
+        return all(c.positional for c in self.children)
+
+    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        ok, occs = False, []
+        for c in self.children:
+            cok, cocc = c.eval(doc)
+            if cok:
+                ok = True
+                occs.extend(cocc)
+        return ok, occs
+
+    def leaves(self) -> Iterable[_Leaf]:
+        for c in self.children:
+            yield from c.leaves()
+
+
+@dataclass(eq=False)
+class _And(_Node):
+    children: list[_Node]
+
+    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        occs: list[_Occ] = []
+        for c in self.children:
+            cok, cocc = c.eval(doc)
+            if not cok:
+                return False, []
+            occs.extend(cocc)
+        return True, occs
+
+    def leaves(self) -> Iterable[_Leaf]:
+        for c in self.children:
+            yield from c.leaves()
+
+
+@dataclass(eq=False)
+class _Not(_Node):
+    child: _Node
+
+    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        ok, _ = self.child.eval(doc)
+        return not ok, []
+
+    def leaves(self) -> Iterable[_Leaf]:
+        yield from self.child.leaves()
+
+
+@dataclass(eq=False)
+class _Near(_Node):
+    left: _Node
+    right: _Node
+    n: int
+    positional = True
+
+    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        _, a = self.left.eval(doc)
+        if not a:
+            return False, []
+        _, b = self.right.eval(doc)
+        if not b:
+            return False, []
+        n = self.n
+        out: list[_Occ] = []
+        for name in FIELDS:
+            bs = sorted((o for o in b if o.field == name), key=lambda o: o.start)
+            if not bs:
+                continue
+            starts = [o.start for o in bs]
+            longest = max(o.end - o.start for o in bs)
+            for x in a:
+                if x.field != name:
+                    continue
+                lo = bisect.bisect_left(starts, x.start - n - 1 - longest)
+                hi = bisect.bisect_right(starts, x.end + n + 1)
+                for y in bs[lo:hi]:
+                    if y.start > x.end:
+                        gap = y.start - x.end - 1
+                    elif x.start > y.end:
+                        gap = x.start - y.end - 1
+                    else:
+                        continue  # overlapping occurrences are one place, not two near each other
+                    if gap <= n:
+                        out.append(_Occ(name, min(x.start, y.start), max(x.end, y.end), x.hits + y.hits))
+        return bool(out), out
+
+    def leaves(self) -> Iterable[_Leaf]:
+        yield from self.left.leaves()
+        yield from self.right.leaves()
+
+
+# --- results -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Match:
+    """Why an article matched: its score, the query terms that hit, and where."""
+
+    score: float
+    hits: tuple[str, ...]
+    spans: tuple[tuple[str, int, int], ...]
+
+
+@dataclass
+class Query:
+    """A compiled query; build it with ``compile_query``."""
+
+    source: str
+    _root: _Node = field(repr=False)
+    _leaves: list[_Leaf] = field(repr=False)
+
+    def match(self, title: str, text: str) -> Match | None:
+        """Match one article; None when the boolean query is not satisfied."""
+        return self.match_prepared(prepare(title, text))
+
+    def match_prepared(self, doc: Document) -> Match | None:
+        """Like ``match`` for an article already normalized by ``prepare``."""
+        ok, occs = self._root.eval(doc)
+        if not ok:
+            return None
+        hits = {h for o in occs for h in o.hits}
+        return _score(doc, hits, self._leaves)
+
+    def fts(self) -> str | None:
+        """FTS5 MATCH expression over index_tokens() columns (title, text) selecting a superset.
+
+        None when the query cannot narrow the search (e.g. it is only NOT terms).
+        """
+        return _fts(self._root)
+
+
+def _score(doc: Document, hits: set[tuple[int, str, int, int]], leaves: list[_Leaf]) -> Match:
+    per_label: dict[str, list[tuple[str, int, int]]] = {}
+    order: dict[str, int] = {}
+    spans: set[tuple[str, int, int]] = set()
+    for leaf_id, name, s, e in hits:
+        leaf = leaves[leaf_id]
+        f = doc.fields[name]
+        cs, ce = f.starts[s], f.ends[e]
+        spans.add((name, cs, ce))
+        per_label.setdefault(leaf.label, []).append((name, s, cs))
+        order[leaf.label] = min(order.get(leaf.label, leaf_id), leaf_id)
+    score = 0.0
+    text_hits: list[tuple[int, str]] = []
+    for label, places in per_label.items():
+        best = 0.0
+        distinct = set()
+        for name, pos, cs in places:
+            zone = "title" if name == TITLE else ("lead" if cs < textnorm.LEAD_CHARS else "body")
+            best = max(best, ZONE_WEIGHT[zone])
+            distinct.add((name, pos))
+            if name == TEXT:
+                text_hits.append((pos, label))
+        score += best + min(REPEAT_BONUS * (len(distinct) - 1), REPEAT_CAP)
+    score += CLOSENESS_BONUS * max(_densest(text_hits) - 1, 0)
+    labels = tuple(sorted(per_label, key=lambda lb: order[lb]))
+    field_rank = {TITLE: 0, TEXT: 1}
+    ordered = tuple(sorted(spans, key=lambda sp: (field_rank[sp[0]], sp[1], sp[2])))
+    return Match(score=round(score, 3), hits=labels, spans=ordered)
+
+
+def _densest(hits: list[tuple[int, str]]) -> int:
+    """Most distinct labels within any WINDOW consecutive token positions."""
+    if not hits:
+        return 0
+    hits.sort()
+    best, lo = 1, 0
+    counts: dict[str, int] = {}
+    for pos, label in hits:
+        counts[label] = counts.get(label, 0) + 1
+        while hits[lo][0] <= pos - WINDOW:
+            old = hits[lo][1]
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
+            lo += 1
+        best = max(best, len(counts))
+    return best
+
+
+# --- snippets ------------------------------------------------------------------------------
+
+def snippet(text: str, match: Match, width: int = 240, field: str = TEXT) -> list[tuple[str, bool]]:
+    """A window of ``text`` around its densest hits as (segment, is_hit) pairs, '…' where cut."""
+    if not text:
+        return []
+    spans = sorted({(s, e) for f, s, e in match.spans if f == field and e <= len(text)})
+    if len(text) <= width:
+        ws, we = 0, len(text)
+    else:
+        if spans:
+            best_i, best_n = 0, 0
+            for i, (s, _e) in enumerate(spans):
+                n = sum(1 for s2, e2 in spans[i:] if e2 <= s + width)
+                if n > best_n:
+                    best_i, best_n = i, n
+            first = spans[best_i][0]
+            last = max(e for s2, e in spans[best_i:best_i + best_n])
+            pad = max((width - (last - first)) // 2, 0)
+            ws = max(0, first - pad)
+            we = min(len(text), ws + width)
+            ws = max(0, min(ws, we - width))
+        else:
+            first, last = 0, 0
+            ws, we = 0, width
+        # move the cuts to word boundaries, never into a hit
+        if ws > 0 and not text[ws - 1].isspace():
+            sp = _next_space(text, ws, first if spans else we)
+            ws = sp if sp is not None else ws
+        if we < len(text):
+            sp = text.rfind(" ", max(ws, last), we)
+            if sp > ws:
+                we = sp
+    inside = [(s, e) for s, e in spans if s >= ws and e <= we]
+    out: list[tuple[str, bool]] = []
+    pos = ws
+    for s, e in inside:
+        if s < pos:  # overlapping hits: extend the previous one
+            if e > pos and out:
+                out[-1] = (out[-1][0] + _clean(text[pos:e]), True)
+                pos = e
+            continue
+        if s > pos:
+            out.append((_clean(text[pos:s]), False))
+        out.append((_clean(text[s:e]), True))
+        pos = e
+    if pos < we:
+        out.append((_clean(text[pos:we]), False))
+    if ws > 0:
+        out = _edge(out, 0, "…")
+    if we < len(text):
+        out = _edge(out, len(out) - 1, "…")
+    return [(s, h) for s, h in out if s]
+
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def _next_space(text: str, start: int, limit: int) -> int | None:
+    m = _SPACE_RE.search(text, start, max(limit, start))
+    return m.end() if m else None
+
+
+def _clean(s: str) -> str:
+    return _SPACE_RE.sub(" ", s)
+
+
+def _edge(out: list[tuple[str, bool]], i: int, mark: str) -> list[tuple[str, bool]]:
+    if not out:
+        return [(mark, False)]
+    seg, is_hit = out[i]
+    if is_hit:
+        out.insert(0 if i == 0 else len(out), (mark, False))
+    elif i == 0:
+        out[0] = (mark + seg.lstrip(), False)
+    else:
+        out[i] = (seg.rstrip() + mark, False)
+    return out
+
+
+# --- parser --------------------------------------------------------------------------------
+
+_NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
+_STARTS_OPERAND = {"TERM", "PHRASE", "LPAREN", "NOT", "SCOPE"}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # TERM PHRASE LPAREN RPAREN AND OR NOT NEAR SCOPE END
+    text: str
+    pos: int
+    n: int = 0
+
+
+def _lex(q: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(q)
+    while i < n:
+        c = q[i]
+        if c.isspace():
+            i += 1
+        elif c == "(":
+            toks.append(_Tok("LPAREN", c, i))
+            i += 1
+        elif c == ")":
+            toks.append(_Tok("RPAREN", c, i))
+            i += 1
+        elif c == '"':
+            j = q.find('"', i + 1)
+            if j < 0:
+                raise QuerySyntaxError(
+                    f"unterminated phrase: expected a closing '\"' for the one at position {i + 1}", q, n)
+            toks.append(_Tok("PHRASE", q[i + 1:j], i))
+            i = j + 1
+        elif c == "-" and i + 1 < n and not q[i + 1].isspace() and q[i + 1] != ")" and (
+                i == 0 or q[i - 1].isspace() or q[i - 1] == "("):
+            toks.append(_Tok("NOT", c, i))
+            i += 1
+        elif q.startswith("title:", i):
+            toks.append(_Tok("SCOPE", "title:", i))
+            i += 6
+        else:
+            j = i
+            while j < n and not q[j].isspace() and q[j] not in '()"':
+                j += 1
+            word = q[i:j]
+            if word in ("AND", "OR", "NOT"):
+                toks.append(_Tok(word, word, i))
+            elif word.startswith("NEAR") and (m := _NEAR_RE.match(word)):
+                if m.group(1) == "":
+                    raise QuerySyntaxError("expected a number after 'NEAR/'", q, i + 5)
+                toks.append(_Tok("NEAR", word, i, int(m.group(1)) if m.group(1) else DEFAULT_NEAR))
+            else:
+                toks.append(_Tok("TERM", word, i))
+            i = j
+    toks.append(_Tok("END", "", n))
+    return toks
+
+
+class _Parser:
+    def __init__(self, q: str) -> None:
+        self.q = q
+        self.toks = _lex(q)
+        self.i = 0
+        self.leaves: list[_Leaf] = []
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def error(self, message: str, pos: int) -> QuerySyntaxError:
+        return QuerySyntaxError(message, self.q, pos)
+
+    def expected_operand(self, after: str | None) -> QuerySyntaxError:
+        t = self.peek()
+        found = "the query ended" if t.kind == "END" else f"found '{t.text}'"
+        where = f" after '{after}'" if after else ""
+        return self.error(f"expected a term, phrase or '('{where}, but {found}", t.pos)
+
+    def parse(self) -> _Node:
+        if self.peek().kind == "END":
+            raise self.error("empty query: expected a term, phrase or '('", 0)
+        node = self.parse_or()
+        t = self.peek()
+        if t.kind == "RPAREN":
+            raise self.error("unexpected ')': there is no '(' for it to close", t.pos)
+        if t.kind != "END":  # pragma: no cover - every other token starts or joins an operand
+            raise self.error(f"unexpected '{t.text}'", t.pos)
+        return node
+
+    def parse_or(self) -> _Node:
+        parts = [self.parse_and(None)]
+        while self.peek().kind == "OR":
+            self.take()
+            parts.append(self.parse_and("OR"))
+        return parts[0] if len(parts) == 1 else _Or(parts)
+
+    def parse_and(self, after: str | None) -> _Node:
+        parts = [self.parse_unary(after)]
+        while True:
+            t = self.peek()
+            if t.kind == "AND":
+                self.take()
+                parts.append(self.parse_unary("AND"))
+            elif t.kind in _STARTS_OPERAND:
+                parts.append(self.parse_unary(None))
+            else:
+                break
+        return parts[0] if len(parts) == 1 else _And(parts)
+
+    def parse_unary(self, after: str | None) -> _Node:
+        if self.peek().kind == "NOT":
+            t = self.take()
+            return _Not(self.parse_unary("NOT" if t.text == "NOT" else "-"))
+        return self.parse_near(after)
+
+    def parse_near(self, after: str | None) -> _Node:
+        start = self.peek().pos
+        left = self.parse_primary(after)
+        while self.peek().kind == "NEAR":
+            op = self.take()
+            if not left.positional:
+                raise self.error(f"{op.text} needs a term, phrase or OR-group on its left"
+                                 " (not AND/NOT); put it in parentheses or simplify it", start)
+            rstart = self.peek().pos
+            right = self.parse_primary(op.text)
+            if not right.positional:
+                raise self.error(f"{op.text} needs a term, phrase or OR-group on its right"
+                                 " (not AND/NOT)", rstart)
+            left = _Near(left, right, op.n)
+        return left
+
+    def parse_primary(self, after: str | None) -> _Node:
+        t = self.peek()
+        if t.kind == "SCOPE":
+            self.take()
+            return _scoped(self.parse_primary("title:"), TITLE)
+        if t.kind == "LPAREN":
+            self.take()
+            if self.peek().kind == "RPAREN":
+                raise self.error("empty parentheses: expected a term, phrase or '('", self.peek().pos)
+            node = self.parse_or()
+            if self.peek().kind != "RPAREN":
+                nt = self.peek()
+                found = "the query ended" if nt.kind == "END" else f"found '{nt.text}'"
+                raise self.error(f"expected ')' to close the '(' at position {t.pos + 1}, but {found}",
+                                 nt.pos)
+            self.take()
+            return node
+        if t.kind == "TERM":
+            self.take()
+            return self.leaf_from_term(t)
+        if t.kind == "PHRASE":
+            self.take()
+            return self.leaf_from_phrase(t)
+        raise self.expected_operand(after)
+
+    def new_leaf(self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool) -> _Leaf:
+        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk, id=len(self.leaves))
+        self.leaves.append(leaf)
+        return leaf
+
+    def leaf_from_term(self, t: _Tok) -> _Leaf:
+        word = t.text
+        star = word.find("*")
+        if star >= 0 and (star != len(word) - 1):
+            raise self.error("'*' may only end a term (a prefix search, as in Росси*)", t.pos + star)
+        prefix = star >= 0
+        body = word[:-1] if prefix else word
+        items, cjk = _pattern(body, prefix)
+        if not items:
+            raise self.error(f"expected a term with letters or digits, but found '{word}'", t.pos)
+        return self.new_leaf(word, items, cjk)
+
+    def leaf_from_phrase(self, t: _Tok) -> _Leaf:
+        items: list[tuple[int, str, str, bool]] = []
+        cjk = False
+        offset = t.pos + 1
+        for m in re.finditer(r"\S+", t.text):
+            w = m.group()
+            star = w.find("*")
+            if star >= 0 and star != len(w) - 1:
+                raise self.error("'*' may only end a word", offset + m.start() + star)
+            part, part_cjk = _pattern(w[:-1] if star >= 0 else w, star >= 0)
+            items.extend(part)
+            cjk = cjk or part_cjk
+        if not items:
+            raise self.error("empty phrase: expected words between the quotes", t.pos)
+        return self.new_leaf(f'"{t.text}"', items, cjk)
+
+
+def _pattern(text: str, prefix: bool) -> tuple[list[tuple[int, str, str, bool]], bool]:
+    """Pattern items for one query word (possibly several tokens: hyphenated, CJK)."""
+    tokens = textnorm.tokenize(text)
+    items: list[tuple[int, str, str, bool]] = []
+    cjk = False
+    for i, (surface, stem, _s, _e, kind) in enumerate(tokens):
+        last = i == len(tokens) - 1
+        if kind == textnorm.WORD:
+            if prefix and last:
+                items.append((_PREFIX, surface, stem, False))
+            else:
+                items.append((_STEM, stem, stem, False))
+        elif kind == textnorm.CJK:
+            cjk = True
+            items.append((_SURFACE, surface, "", False))
+        else:
+            cjk = True
+            # the run's last character: any token starting with it; implied when a bigram precedes
+            implied = i > 0 and tokens[i - 1][4] == textnorm.CJK
+            items.append((_PREFIX, surface, "", implied))
+    return items, cjk
+
+
+def _scoped(node: _Node, scope: str) -> _Node:
+    for leaf in node.leaves():
+        leaf.scope = scope
+    return node
+
+
+def compile_query(text: str) -> Query:
+    """Parse a query; raises QuerySyntaxError saying what was expected and where."""
+    p = _Parser(text)
+    root = p.parse()
+    return Query(source=text, _root=root, _leaves=p.leaves)
+
+
+# --- FTS5 prefilter ------------------------------------------------------------------------
+
+def _fts_segments(leaf: _Leaf) -> list[str]:
+    """FTS5 phrases that every occurrence of the leaf contains (within len(items) tokens)."""
+    segs: list[str] = []
+    cur: list[str] = []
+    for kind, value, stem, implied in leaf.items:
+        if implied:
+            if cur:
+                segs.append('"' + " ".join(cur) + '"')
+                cur = []
+            continue
+        if kind == _SURFACE:
+            cur.append(value)
+        elif kind == _STEM:
+            cur.append(textnorm.fts_prefix(value))
+            segs.append('"' + " ".join(cur) + '"*')
+            cur = []
+        else:
+            pre = value
+            if stem:
+                sp = textnorm.fts_prefix(stem)
+                pre = _common_prefix(value, sp)
+            cur.append(pre)
+            segs.append('"' + " ".join(cur) + '"*')
+            cur = []
+    if cur:
+        segs.append('"' + " ".join(cur) + '"')
+    return segs
+
+
+def _common_prefix(a: str, b: str) -> str:
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    return a[:i] or a[:1]
+
+
+def _leaf_fts(leaf: _Leaf) -> str:
+    segs = _fts_segments(leaf)
+    expr = segs[0] if len(segs) == 1 else f"NEAR({' '.join(segs)}, {len(leaf.items)})"
+    return f"{TITLE} : ({expr})" if leaf.scope == TITLE else expr
+
+
+def _near_alternatives(node: _Node) -> list[tuple[_Leaf, str]] | None:
+    """Single-segment leaves an operand of NEAR is an OR of, or None if it is more complex."""
+    if isinstance(node, _Leaf):
+        segs = _fts_segments(node)
+        return [(node, segs[0])] if len(segs) == 1 else None
+    if isinstance(node, _Or):
+        out: list[tuple[_Leaf, str]] = []
+        for c in node.children:
+            sub = _near_alternatives(c)
+            if sub is None:
+                return None
+            out.extend(sub)
+        return out
+    return None
+
+
+def _fts(node: _Node) -> str | None:
+    """FTS5 expression for node, or None meaning "cannot narrow" (true for every document)."""
+    if isinstance(node, _Leaf):
+        return _leaf_fts(node)
+    if isinstance(node, _Not):
+        return None  # never let NOT drop a document the broader FTS terms would misjudge
+    if isinstance(node, _And):
+        parts = [p for p in (_fts(c) for c in node.children) if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    if isinstance(node, _Or):
+        parts = [_fts(c) for c in node.children]
+        if any(p is None for p in parts):
+            return None
+        return "(" + " OR ".join(p for p in parts if p) + ")"
+    if isinstance(node, _Near):
+        a, b = _near_alternatives(node.left), _near_alternatives(node.right)
+        if a is not None and b is not None and len(a) * len(b) <= _FTS_MAX_COMBOS:
+            combos = []
+            for la, sa in a:
+                for lb, sb in b:
+                    # our positions count a CJK term's last character, FTS5's bigram phrase does not
+                    slack = len(la.items) + len(lb.items)
+                    expr = f"NEAR({sa} {sb}, {node.n + slack})"
+                    if la.scope == TITLE or lb.scope == TITLE:
+                        expr = f"{TITLE} : ({expr})"
+                    combos.append(expr)
+            return combos[0] if len(combos) == 1 else "(" + " OR ".join(combos) + ")"
+        left, right = _fts(node.left), _fts(node.right)
+        parts = [p for p in (left, right) if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    raise TypeError(node)  # pragma: no cover
