@@ -1,0 +1,563 @@
+"""The TOML config, parsed once at the edge into frozen typed objects.
+
+Every problem is collected with its key path (``sources[2].every``) and how to fix it, so
+``newswatch check`` can print them all at once. Relative paths resolve against the config file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crawler.errors import ConfigError
+
+SOURCE_KINDS = ("feed", "sitemap", "listing", "spider")
+SMTP_SECURITY = ("none", "starttls", "tls")
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|kB|B)?\s*$")
+_SIZE_UNITS = {
+    None: 1, "B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30,
+}
+
+
+def parse_duration(value: str) -> float:
+    """``"1h30m"`` → 5400.0 seconds; raises ValueError on anything else."""
+    text = value.strip().replace(" ", "")
+    if not text:
+        raise ValueError(value)
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(text):
+        if m.start() != pos:
+            raise ValueError(value)
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(text):
+        raise ValueError(value)
+    return total
+
+
+def parse_size(value: str | int) -> int:
+    """``"5MB"`` → 5_000_000 bytes (kB/MB/GB powers of 10, KiB/MiB/GiB powers of 2)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _SIZE_RE.match(str(value))
+    if not m:
+        raise ValueError(value)
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of parse_duration, for messages and listings: 5400 → ``1h30m``."""
+    seconds = int(round(seconds))
+    if seconds <= 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    database: Path
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
+    obey_robots: bool = True
+    timeout: float = 30.0
+    max_page_size: int = 5_000_000
+    concurrency: int = 16
+    per_domain: int = 2
+    delay: float = 0.0
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    kind: str
+    url: str
+    every: float = 900.0
+    window: float = 172800.0
+    follow: str | None = None
+    follow_css: str | None = None
+    depth: int = 1
+    spider: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    query: str
+    min_score: float = 1.0
+    alert_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    schedule: str = "0 7 * * *"
+    timezone: str = "UTC"
+    send_empty: bool = False
+    subject: str = "newswatch: {count} new stories"
+    max_age: float = 7 * 86400.0
+    max_stories: int = 100
+    include_alerted: bool = False
+    recipients: tuple[Recipient, ...] = ()
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = "NEWSWATCH_SMTP_PASSWORD"
+    password_file: Path | None = None
+    sender: str = "newswatch <newswatch@localhost>"
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    storage: StorageConfig
+    crawl: CrawlConfig = field(default_factory=CrawlConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    topics: tuple[TopicConfig, ...] = ()
+    digest: DigestConfig | None = None
+    smtp: SmtpConfig | None = None
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+class _Checker:
+    """Collects problems while reading one table; every reader returns a usable default."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def table(self, data: Any, path: str) -> dict[str, Any]:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.add(path, f"must be a table ([{path}]), not {type(data).__name__}")
+            return {}
+        return data
+
+    def unknown(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in data:
+            if key not in allowed:
+                hint = _closest(key, allowed)
+                fix = f"did you mean '{hint}'?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
+                self.add(f"{path}.{key}" if path else key, f"unknown key; {fix}")
+
+    def get(self, data: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...],
+            default: Any, *, required: bool = False) -> Any:
+        if key not in data:
+            if required:
+                self.add(f"{path}.{key}", f"is required; add {key} = ... to [{path.split('[')[0]}]")
+            return default
+        value = data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            ok = False
+        elif float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        else:
+            ok = isinstance(value, kinds)
+        if not ok:
+            want = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+            self.add(f"{path}.{key}", f"{value!r} is not {want}")
+            return default
+        return value
+
+    def duration(self, data: dict[str, Any], key: str, path: str, default: float) -> float:
+        value = self.get(data, key, path, (str, int), None)
+        if value is None:
+            return default
+        if isinstance(value, int):
+            self.add(f"{path}.{key}", f"{value!r} has no unit; write it as a string like \"{value}s\" or \"{value}m\"")
+            return default
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            self.add(f"{path}.{key}", f"{value!r} is not a duration; use 30s, 15m, 6h or 1d (or compounds like 1h30m)")
+            return default
+        if seconds <= 0:
+            self.add(f"{path}.{key}", f"{value!r} must be longer than zero")
+            return default
+        return seconds
+
+    def size(self, data: dict[str, Any], key: str, path: str, default: int) -> int:
+        value = self.get(data, key, path, (str, int), None)
+        if value is None:
+            return default
+        try:
+            size = parse_size(value)
+        except ValueError:
+            self.add(f"{path}.{key}", f"{value!r} is not a size; use e.g. 500kB, 5MB or 8MiB")
+            return default
+        if size <= 0:
+            self.add(f"{path}.{key}", "must be larger than zero")
+            return default
+        return size
+
+    def positive_int(self, data: dict[str, Any], key: str, path: str, default: int, minimum: int = 1) -> int:
+        value = self.get(data, key, path, int, default)
+        if value < minimum:
+            self.add(f"{path}.{key}", f"must be at least {minimum}, got {value}")
+            return default
+        return value
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "a list", dict: "a table"}
+
+
+def _closest(key: str, allowed: set[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def default_config_paths() -> list[Path]:
+    """Where a config is looked for when neither -c nor $NEWSWATCH_CONFIG is given."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [
+        Path("newswatch.toml"),
+        Path(xdg) / "newswatch" / "newswatch.toml",
+        Path("/etc/newswatch/newswatch.toml"),
+    ]
+
+
+def find_config(explicit: str | os.PathLike[str] | None) -> Path:
+    """The config file to use: -c, else $NEWSWATCH_CONFIG, else the first default path that exists."""
+    from crawler.errors import UsageError
+
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise UsageError(f"config file {path} does not exist; check -c/--config or run 'newswatch init {path}'")
+        return path
+    env = os.environ.get("NEWSWATCH_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise UsageError(f"config file {path} (from $NEWSWATCH_CONFIG) does not exist; fix the variable or run 'newswatch init {path}'")
+        return path
+    for path in default_config_paths():
+        if path.is_file():
+            return path
+    raise UsageError("no config file found (tried ./newswatch.toml, ~/.config/newswatch/newswatch.toml, "
+                     "/etc/newswatch/newswatch.toml); pass -c PATH or run 'newswatch init'")
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Reads and validates a config file; raises ConfigError listing every problem."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"cannot read the config file: {exc.strerror}"], str(p)) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(["the file is not UTF-8 text; save it as UTF-8"], str(p)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(p)) from None
+    return parse_config(data, base=p.resolve().parent, path=p)
+
+
+def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> Config:
+    """Validates an already-decoded TOML document."""
+    c = _Checker()
+    c.unknown(data, {"storage", "crawl", "sources", "topics", "digest", "smtp"}, "")
+
+    storage_t = c.table(data.get("storage"), "storage")
+    c.unknown(storage_t, {"database"}, "storage")
+    db = c.get(storage_t, "database", "storage", str, "newswatch.db")
+    db_path = Path(os.path.expanduser(db))
+    storage = StorageConfig(database=db_path if db_path.is_absolute() else (base / db_path))
+
+    crawl = _parse_crawl(c, c.table(data.get("crawl"), "crawl"))
+    sources = _parse_sources(c, data.get("sources", []))
+    topics = _parse_topics(c, data.get("topics", []))
+    digest = None
+    if "digest" in data:
+        digest = _parse_digest(c, c.table(data["digest"], "digest"), {t.name for t in topics})
+    smtp = None
+    if "smtp" in data:
+        smtp = _parse_smtp(c, c.table(data["smtp"], "smtp"), base)
+
+    if c.problems:
+        raise ConfigError(c.problems, str(path) if path else None)
+    return Config(path=path, storage=storage, crawl=crawl, sources=sources, topics=topics,
+                  digest=digest, smtp=smtp)
+
+
+def _parse_crawl(c: _Checker, t: dict[str, Any]) -> CrawlConfig:
+    d = CrawlConfig()
+    c.unknown(t, {"user_agent", "obey_robots", "timeout", "max_page_size", "concurrency",
+                  "per_domain", "delay", "allow_private"}, "crawl")
+    ua = c.get(t, "user_agent", "crawl", str, d.user_agent)
+    if "\n" in ua or "\r" in ua or not ua.strip():
+        c.add("crawl.user_agent", "must be one non-empty line, e.g. \"newswatch/1.0 (+mailto:you@example.org)\"")
+        ua = d.user_agent
+    return CrawlConfig(
+        user_agent=ua.strip(),
+        obey_robots=c.get(t, "obey_robots", "crawl", bool, d.obey_robots),
+        timeout=c.duration(t, "timeout", "crawl", d.timeout),
+        max_page_size=c.size(t, "max_page_size", "crawl", d.max_page_size),
+        concurrency=c.positive_int(t, "concurrency", "crawl", d.concurrency),
+        per_domain=c.positive_int(t, "per_domain", "crawl", d.per_domain),
+        delay=_delay(c, t),
+        allow_private=c.get(t, "allow_private", "crawl", bool, d.allow_private),
+    )
+
+
+def _delay(c: _Checker, t: dict[str, Any]) -> float:
+    value = c.get(t, "delay", "crawl", str, "0s")
+    try:
+        return parse_duration(value)
+    except ValueError:
+        c.add("crawl.delay", f"{value!r} is not a duration; use 0s, 500ms, 2s or 1m")
+        return 0.0
+
+
+_SOURCE_KEYS = {"name", "kind", "url", "every", "window", "follow", "follow_css", "depth", "spider", "language"}
+_KIND_KEYS = {"sitemap": {"window"}, "listing": {"follow", "follow_css", "depth"}, "spider": {"spider"}}
+
+
+def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
+    if not isinstance(items, list):
+        c.add("sources", "must be an array of tables: write each source as [[sources]]")
+        return ()
+    out: list[SourceConfig] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        name = item.get("name") if isinstance(item, dict) else None
+        path = f"sources[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
+        t = c.table(item, path)
+        if not t:
+            continue
+        c.unknown(t, _SOURCE_KEYS, path)
+        name = c.get(t, "name", path, str, "", required=True)
+        if name and not NAME_RE.match(name):
+            c.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
+        elif name in seen:
+            c.add(f"{path}.name", f"{name!r} is used by another source; source names must be unique")
+        seen.add(name)
+        kind = c.get(t, "kind", path, str, "feed")
+        if kind not in SOURCE_KINDS:
+            c.add(f"{path}.kind", f"{kind!r} is not a source kind; use one of {', '.join(SOURCE_KINDS)}")
+            kind = "feed"
+        for other, keys in _KIND_KEYS.items():
+            for key in keys & t.keys():
+                if other != kind:
+                    c.add(f"{path}.{key}", f"only applies to kind = \"{other}\" sources")
+        url = c.get(t, "url", path, str, "", required=kind != "spider")
+        if url and not re.match(r"^https?://[^\s/]+", url, re.I):
+            c.add(f"{path}.url", f"{url!r} is not an http(s) URL; write it like https://example.org/rss.xml")
+        follow = c.get(t, "follow", path, str, None)
+        if follow is not None:
+            try:
+                re.compile(follow)
+            except re.error as exc:
+                c.add(f"{path}.follow", f"is not a valid regular expression: {exc}")
+        follow_css = c.get(t, "follow_css", path, str, None)
+        if kind == "listing" and follow is None and follow_css is None:
+            c.add(path, "a listing source needs follow = \"regex of article URLs\" or follow_css = \"a.selector\"")
+        spider = c.get(t, "spider", path, str, None)
+        if kind == "spider" and not (spider and re.match(r"^[\w.]+:[\w]+$", spider)):
+            c.add(f"{path}.spider", "a spider source needs spider = \"package.module:ClassName\"")
+        language = c.get(t, "language", path, str, None)
+        out.append(SourceConfig(
+            name=name, kind=kind, url=url,
+            every=c.duration(t, "every", path, 900.0),
+            window=c.duration(t, "window", path, 172800.0),
+            follow=follow, follow_css=follow_css,
+            depth=c.positive_int(t, "depth", path, 1, minimum=0),
+            spider=spider, language=language.lower() if language else None,
+        ))
+    return tuple(out)
+
+
+def _parse_topics(c: _Checker, items: Any) -> tuple[TopicConfig, ...]:
+    if not isinstance(items, list):
+        c.add("topics", "must be an array of tables: write each topic as [[topics]]")
+        return ()
+    out: list[TopicConfig] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        name = item.get("name") if isinstance(item, dict) else None
+        path = f"topics[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
+        t = c.table(item, path)
+        if not t:
+            continue
+        c.unknown(t, {"name", "query", "min_score", "alert_score"}, path)
+        name = c.get(t, "name", path, str, "", required=True)
+        if name and not NAME_RE.match(name):
+            c.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
+        elif name in seen:
+            c.add(f"{path}.name", f"{name!r} is used by another topic; topic names must be unique")
+        seen.add(name)
+        query = c.get(t, "query", path, str, "", required=True)
+        if query:
+            problem = _query_problem(query)
+            if problem:
+                c.add(f"{path}.query", problem)
+        min_score = float(c.get(t, "min_score", path, float, 1.0))
+        alert = c.get(t, "alert_score", path, float, None)
+        if alert is not None and alert < min_score:
+            c.add(f"{path}.alert_score", f"{alert} is below min_score {min_score}; raise it or remove it")
+        out.append(TopicConfig(name=name, query=query, min_score=min_score,
+                               alert_score=float(alert) if alert is not None else None))
+    return tuple(out)
+
+
+def _query_problem(query: str) -> str | None:
+    try:
+        from crawler.topics import compile_query
+    except ImportError:  # the query language lands with the topics module
+        return None
+    from crawler.errors import QuerySyntaxError
+
+    try:
+        compile_query(query)
+    except QuerySyntaxError as exc:
+        return str(exc)
+    return None
+
+
+def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> DigestConfig:
+    d = DigestConfig()
+    c.unknown(t, {"schedule", "timezone", "send_empty", "subject", "max_age", "max_stories",
+                  "include_alerted", "recipients"}, "digest")
+    schedule = c.get(t, "schedule", "digest", str, d.schedule)
+    problem = _cron_problem(schedule)
+    if problem:
+        c.add("digest.schedule", problem)
+    tz = c.get(t, "timezone", "digest", str, d.timezone)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.add("digest.timezone", f"{tz!r} is not a time zone; use an IANA name like \"Europe/Moscow\" or \"UTC\"")
+        tz = d.timezone
+    subject = c.get(t, "subject", "digest", str, d.subject)
+    if "\n" in subject or "\r" in subject:
+        c.add("digest.subject", "must be one line")
+    else:
+        try:
+            subject.format(count=1, topics="t", date="d")
+        except (KeyError, IndexError, ValueError) as exc:
+            c.add("digest.subject", f"unknown placeholder {exc}; use {{count}}, {{topics}} or {{date}}")
+    recipients: list[Recipient] = []
+    items = t.get("recipients", [])
+    if not isinstance(items, list):
+        c.add("digest.recipients", "must be an array of tables: write each as [[digest.recipients]]")
+        items = []
+    for i, item in enumerate(items):
+        path = f"digest.recipients[{i}]"
+        r = c.table(item, path)
+        if not r:
+            continue
+        c.unknown(r, {"email", "topics"}, path)
+        email = c.get(r, "email", path, str, "", required=True)
+        if email and not _valid_address(email):
+            c.add(f"{path}.email", f"{email!r} is not an email address")
+        topics = c.get(r, "topics", path, list, [])
+        for j, name in enumerate(topics):
+            if not isinstance(name, str) or name not in topic_names:
+                known = ", ".join(sorted(topic_names)) or "none defined"
+                c.add(f"{path}.topics[{j}]", f"{name!r} is not a topic name (topics: {known})")
+        recipients.append(Recipient(email=email, topics=tuple(x for x in topics if isinstance(x, str))))
+    return DigestConfig(
+        schedule=schedule, timezone=tz,
+        send_empty=c.get(t, "send_empty", "digest", bool, d.send_empty),
+        subject=subject,
+        max_age=c.duration(t, "max_age", "digest", d.max_age),
+        max_stories=c.positive_int(t, "max_stories", "digest", d.max_stories),
+        include_alerted=c.get(t, "include_alerted", "digest", bool, d.include_alerted),
+        recipients=tuple(recipients),
+    )
+
+
+def _cron_problem(expr: str) -> str | None:
+    fields = expr.split()
+    if len(fields) != 5:
+        return f"{expr!r} is not a cron expression; use five fields: minute hour day month weekday, e.g. \"0 7 * * *\""
+    try:
+        from apscheduler.triggers.cron import CronTrigger
+
+        CronTrigger.from_crontab(expr)
+    except ValueError as exc:
+        return f"{expr!r} is not a valid cron expression ({exc}); e.g. \"0 7 * * *\" for 07:00 daily"
+    return None
+
+
+def _valid_address(value: str) -> bool:
+    if any(ch in value for ch in "\r\n"):
+        return False
+    _, addr = parseaddr(value)
+    return bool(addr) and "@" in addr and not addr.startswith("@") and not addr.endswith("@")
+
+
+def _parse_smtp(c: _Checker, t: dict[str, Any], base: Path) -> SmtpConfig:
+    d = SmtpConfig()
+    if "password" in t:
+        c.add("smtp.password", "passwords are never read from the config file; set password_env "
+              "(an environment variable's name), password_file, or systemd's LoadCredential=smtp-password")
+        t = {k: v for k, v in t.items() if k != "password"}
+    c.unknown(t, {"host", "port", "security", "username", "password_env", "password_file", "sender",
+                  "timeout"}, "smtp")
+    security = c.get(t, "security", "smtp", str, d.security)
+    if security not in SMTP_SECURITY:
+        c.add("smtp.security", f"{security!r} is not one of {', '.join(SMTP_SECURITY)}")
+        security = d.security
+    default_port = {"none": 25, "starttls": 587, "tls": 465}[security]
+    port = c.get(t, "port", "smtp", int, default_port)
+    if not 0 < port < 65536:
+        c.add("smtp.port", f"{port} is not a TCP port (1-65535)")
+    sender = c.get(t, "sender", "smtp", str, d.sender)
+    if not _valid_address(sender):
+        c.add("smtp.sender", f"{sender!r} is not an address; write it like \"newswatch <alerts@example.org>\"")
+    pw_file = c.get(t, "password_file", "smtp", str, None)
+    pw_path = None
+    if pw_file:
+        pw_path = Path(os.path.expanduser(pw_file))
+        pw_path = pw_path if pw_path.is_absolute() else base / pw_path
+    return SmtpConfig(
+        host=c.get(t, "host", "smtp", str, d.host), port=port, security=security,
+        username=c.get(t, "username", "smtp", str, None),
+        password_env=c.get(t, "password_env", "smtp", str, d.password_env),
+        password_file=pw_path, sender=sender,
+        timeout=c.duration(t, "timeout", "smtp", d.timeout),
+    )

@@ -1,0 +1,69 @@
+"""Article text and metadata from decoded HTML (the only module that imports trafilatura)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import trafilatura
+
+# trafilatura logs every page it finds too short at WARNING; that is our decision to report.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
+logging.getLogger("htmldate").setLevel(logging.ERROR)
+
+_DATE_PARAMS = {
+    "extensive_search": True,
+    "original_date": True,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+}
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str
+    text: str
+    author: str | None
+    published: datetime | None
+    site_name: str | None
+    language: str | None
+    declared_url: str | None        # the page's rel=canonical or og:url, as trafilatura found it
+    description: str | None
+
+
+def extract(html: str, url: str) -> Extracted | None:
+    """The main text and metadata of one page, or None when it holds no article text."""
+    try:
+        doc = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False, include_tables=True,
+            date_extraction_params=_DATE_PARAMS,
+        )
+    except Exception:  # trafilatura raises assorted lxml/parsing errors on hostile markup
+        return None
+    if doc is None or not (doc.text or "").strip():
+        return None
+    return Extracted(
+        title=(doc.title or "").strip(),
+        text=doc.text.strip(),
+        author=(doc.author or None),
+        published=parse_date(doc.date),
+        site_name=doc.sitename or None,
+        language=(doc.language or None),
+        declared_url=doc.url if doc.url and doc.url != url else None,
+        description=doc.description or None,
+    )
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """trafilatura's date (with or without a time and offset) as an aware UTC datetime."""
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            dt = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    return None

@@ -1,0 +1,40 @@
+"""Downloader middleware: only http(s), and no private addresses unless the config allows them.
+
+Runs for every request, redirect hops included (Scrapy sends each hop through the chain again).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+
+from crawler.errors import FetchError
+from crawler.urls import check_url
+
+
+class RefusedURL(IgnoreRequest):
+    """A URL newswatch will not fetch (scheme or address); the message says why."""
+
+
+class SafetyMiddleware:
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._verdicts: dict[tuple[str, str], str | None] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "SafetyMiddleware":
+        return cls(crawler.settings.getbool("NEWSWATCH_ALLOW_PRIVATE"))
+
+    def process_request(self, request: Any) -> None:
+        parts = urlsplit(request.url)
+        key = (parts.scheme.lower(), (parts.hostname or "").lower())
+        if self._verdicts.get(key, True) is not None:
+            try:
+                check_url(request.url, self.allow_private)
+                self._verdicts[key] = None
+            except FetchError as exc:
+                self._verdicts[key] = str(exc)
+                raise RefusedURL(str(exc)) from None
+        return None

@@ -1,0 +1,58 @@
+"""`newswatch search`: the topic query language over stored articles, best first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crawler.config import Config
+from crawler.store import Store
+from crawler.topics import compile_query, snippet
+
+# Scoring is exact but costs a few ms an article: cap the candidates the index hands over.
+MAX_CANDIDATES = 5000
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    id: int
+    score: float
+    title: str
+    url: str
+    source: str
+    language: str | None
+    published: str | None
+    fetched: str | None
+    story: str
+    hits: tuple[str, ...]
+    snippet: tuple[tuple[str, bool], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": str(self.id), "score": round(self.score, 3), "title": self.title, "url": self.url,
+                "source": self.source, "language": self.language, "published": self.published,
+                "fetched": self.fetched, "story": self.story, "hits": list(self.hits),
+                "snippet": "".join(f"**{s}**" if hit else s for s, hit in self.snippet)}
+
+
+def search_articles(config: Config, query: str, limit: int = 20) -> list[SearchResult]:
+    """Articles matching `query`, highest score first (one per story: the best-scoring copy)."""
+    q = compile_query(query)
+    if not config.storage.database.exists():
+        return []
+    with Store(config.storage.database) as store:
+        best: dict[str, SearchResult] = {}
+        for aid in store.fts_candidates(q.fts(), MAX_CANDIDATES):
+            row = store.article(aid)
+            if row is None:
+                continue
+            m = q.match(row["title"], row["text"])
+            if m is None:
+                continue
+            r = SearchResult(id=aid, score=m.score, title=row["title"], url=row["url"], source=row["source"],
+                             language=row["language"], published=row["published"], fetched=row["fetched"],
+                             story=str(row["story"]), hits=tuple(m.hits),
+                             snippet=tuple(snippet(row["text"], m) or [(row["text"][:240], False)]))
+            prev = best.get(r.story)
+            if prev is None or r.score > prev.score:
+                best[r.story] = r
+    return sorted(best.values(), key=lambda r: (-r.score, -r.id))[:limit]

@@ -1,0 +1,326 @@
+"""The spider that polls every selected source of one run: feeds, sitemaps, listings, single URLs.
+
+One spider for all sources keeps the global and per-host concurrency limits true across sources.
+Spiders only fetch and route; pages go to the item pipelines as PageJob / feed-only items.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response
+from scrapy.linkextractors import LinkExtractor
+from twisted.python.failure import Failure
+
+from crawler import urls
+from crawler.config import SourceConfig
+from crawler.errors import FetchError
+from crawler.feeds import parse_feed
+from crawler.process import FeedInfo, PageJob
+from crawler.settings import HANDLED_CODES
+from crawler.sitemaps import entries_since, parse_sitemap
+
+PERMANENT_REDIRECTS = {301, 308}
+TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504, 522, 524}
+_NEXT_WORDS = re.compile(r"^\s*(next|older|more|далее|следующая|вперед|вперёд|ещё|еще|下一页|下页|更多|»|›|>)\s*",
+                         re.I)
+_PAGINATION_URL = re.compile(r"([?&](page|p|pg|paged|PAGEN_\d+)=\d+)|(/page[-/]?\d+)|(/\d+/?$)|(index_\d+\.s?html?)|"
+                             r"(page-\d+\.s?html?)", re.I)
+
+
+@dataclass
+class PageItem:
+    job: PageJob
+
+
+@dataclass
+class FeedOnlyItem:
+    source: str
+    url: str
+    feed: FeedInfo
+    fetched: datetime
+    pending: bool
+    backlog: bool
+    error: str
+
+
+class NewsSpider(scrapy.Spider):
+    """Fetches each selected source once; the CrawlContext (run.py) holds store, stats and clock."""
+
+    name = "newswatch"
+    handle_httpstatus_list = HANDLED_CODES
+
+    def __init__(self, ctx: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ctx = ctx
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for source in self.ctx.sources:
+            req = self._source_request(source)
+            if req is not None:
+                yield req
+        for url in self.ctx.urls:
+            yield self._page_request(self.ctx.adhoc_source(url), url, None, backlog=False)
+
+    # -- source documents ------------------------------------------------------------------
+
+    def _source_request(self, source: SourceConfig) -> scrapy.Request | None:
+        state = self.ctx.state[source.name]
+        url = source.url
+        if state.get("current_url") and state.get("configured_url") == source.url:
+            url = state["current_url"]  # a stored 301/308 target, unless the config changed the URL
+        headers = {}
+        if source.kind == "feed":
+            if state.get("etag"):
+                headers["If-None-Match"] = state["etag"]
+            if state.get("last_modified"):
+                headers["If-Modified-Since"] = state["last_modified"]
+        callback = {"feed": self.parse_feed, "sitemap": self.parse_sitemap,
+                    "listing": self.parse_listing}[source.kind]
+        return scrapy.Request(url, callback=callback, errback=self.source_failed, headers=headers,
+                              dont_filter=True, priority=10,
+                              meta={"source": source.name, "depth_left": source.depth, "role": "source"})
+
+    def _source(self, response_or_failure: Any) -> SourceConfig:
+        return self.ctx.source_by_name[response_or_failure.meta["source"]]
+
+    def _source_response_ok(self, response: Response) -> bool:
+        """Handles statuses, redirects and caching headers of a source document; True to parse it."""
+        source = self._source(response)
+        stats = self.ctx.stats(source.name)
+        stats.fetched += 1
+        if response.meta.get("role") == "source":
+            self._note_redirect(source, response)
+        status = response.status
+        if status == 304:
+            self.ctx.source_ok(source.name, not_modified=True)
+            return False
+        if status == 410:
+            self.ctx.source_gone(source.name, f"{response.url} answered 410 Gone")
+            return False
+        if status >= 400:
+            retry_after = _retry_after(response, self.ctx.now())
+            self.ctx.source_failed(source.name, f"{response.url} answered HTTP {status}", retry_after=retry_after)
+            return False
+        if response.meta.get("role") == "source" and source.kind == "feed":
+            etag = response.headers.get(b"ETag")
+            modified = response.headers.get(b"Last-Modified")
+            self.ctx.note_validators(source.name, etag.decode("latin-1") if etag else None,
+                                     modified.decode("latin-1") if modified else None)
+        return True
+
+    def _note_redirect(self, source: SourceConfig, response: Response) -> None:
+        reasons = response.meta.get("redirect_reasons") or []
+        if reasons and all(r in PERMANENT_REDIRECTS for r in reasons):
+            self.ctx.source_moved(source.name, source.url, response.url)
+
+    def source_failed(self, failure: Failure) -> None:
+        request = failure.request
+        source = self.ctx.source_by_name[request.meta["source"]]
+        self.ctx.stats(source.name).fetched += 1
+        self.ctx.source_failed(source.name, describe_failure(failure, request.url))
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        if not self._source_response_ok(response):
+            return
+        source = self._source(response)
+        try:
+            feed = parse_feed(response.body, response.url, _content_type(response))
+        except FetchError as exc:
+            self.ctx.source_failed(source.name, str(exc))
+            return
+        if feed.warning:
+            self.ctx.warn(source.name, f"{response.url}: malformed feed ({feed.warning}); kept what parsed")
+        self.ctx.source_ok(source.name)
+        infos = []
+        for entry in feed.entries:
+            if not entry.link:
+                continue
+            infos.append((entry.key, entry.link, FeedInfo(key=entry.key, title=entry.title, summary=entry.summary,
+                                                          published=entry.published, language=entry.language)))
+        yield from self._follow_entries(source, infos)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        if not self._source_response_ok(response):
+            return
+        source = self._source(response)
+        try:
+            sm = parse_sitemap(response.body, response.url)
+        except FetchError as exc:
+            self.ctx.source_failed(source.name, str(exc))
+            return
+        self.ctx.source_ok(source.name)
+        depth = response.meta.get("sitemap_depth", 0)
+        if depth < 3:
+            for child in sm.sitemaps:
+                if urls.is_http_url(child):
+                    yield scrapy.Request(child, callback=self.parse_sitemap, errback=self.source_failed,
+                                         priority=10, meta={"source": source.name, "sitemap_depth": depth + 1,
+                                                            "role": "child"})
+        since = self.ctx.now() - timedelta(seconds=source.window)
+        infos = []
+        for e in entries_since(sm, since):
+            infos.append((urls.canonicalize(e.loc), e.loc,
+                          FeedInfo(key=None, title=e.news_title or "", published=e.news_published or e.lastmod,
+                                   language=e.language)))
+        yield from self._follow_entries(source, infos)
+
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        if not self._source_response_ok(response):
+            return
+        source = self._source(response)
+        self.ctx.source_ok(source.name)
+        if source.follow_css:
+            links = []
+            for sel in response.css(source.follow_css):
+                hrefs = sel.xpath("self::a/@href").getall() or sel.css("a::attr(href)").getall()
+                texts = sel.xpath("normalize-space(.)").get() or ""
+                links += [(response.urljoin(h), texts) for h in hrefs]
+        else:
+            extractor = LinkExtractor(allow=source.follow, unique=True)
+            links = [(link.url, link.text) for link in extractor.extract_links(response)]
+        infos = []
+        for url, text in links:
+            if urls.is_http_url(url):
+                infos.append((urls.canonicalize(url), url, FeedInfo(title=" ".join(text.split()))))
+        yield from self._follow_entries(source, infos)
+        left = response.meta.get("depth_left", 1) - 1
+        if left > 0:
+            nxt = _next_page(response, {u for u, _ in links})
+            if nxt and nxt not in self.ctx.listing_pages_seen:
+                self.ctx.listing_pages_seen.add(nxt)
+                yield scrapy.Request(nxt, callback=self.parse_listing, errback=self.source_failed, priority=5,
+                                     meta={"source": source.name, "depth_left": left, "role": "child"})
+
+    # -- article pages ---------------------------------------------------------------------
+
+    def _follow_entries(self, source: SourceConfig, infos: list[tuple[str, str, FeedInfo]]) -> Iterator[Any]:
+        seen = self.ctx.seen_entries(source.name)
+        pending = self.ctx.pending_urls(source.name)
+        fresh = []
+        for key, link, info in infos:
+            if not urls.is_http_url(link):
+                continue
+            canon = urls.canonicalize(link)
+            if key in seen and canon not in pending:
+                continue
+            if key in self.ctx.keys_in_flight:
+                continue
+            self.ctx.keys_in_flight.add(key)
+            fresh.append((key, link, canon, info))
+        known = self.ctx.known_urls([c for _, _, c, _ in fresh] + [l for _, l, _, _ in fresh])
+        backlog = self.ctx.is_first_poll(source.name)
+        for key, link, canon, info in fresh:
+            if (canon in known or link in known) and canon not in pending:
+                # the same page is already stored (another source or an earlier alias): nothing to fetch
+                self.ctx.mark_entry(source.name, key, known.get(canon) or known.get(link))
+                self.ctx.stats(source.name).duplicates += 1
+                continue
+            yield self._page_request(source.name, link, info, backlog=backlog)
+
+    def _page_request(self, source_name: str, url: str, info: FeedInfo | None, *, backlog: bool) -> scrapy.Request:
+        self.ctx.stats(source_name).queued += 1
+        return scrapy.Request(url, callback=self.parse_page, errback=self.page_failed, priority=0,
+                              meta={"source": source_name, "info": info, "backlog": backlog, "listed_url": url})
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        stats = self.ctx.stats(meta["source"])
+        stats.fetched += 1
+        if response.status >= 400:
+            yield from self._page_fallback(meta, f"{response.url} answered HTTP {response.status}",
+                                           transient=response.status in TRANSIENT_STATUSES)
+            return
+        if not isinstance(response, scrapy.http.TextResponse) and not _looks_like_html(response):
+            yield from self._page_fallback(meta, f"{response.url} is not an HTML page", transient=False)
+            return
+        yield PageItem(PageJob(
+            source=meta["source"], url=meta["listed_url"], final_url=response.url, body=response.body,
+            content_type=_content_type(response), fetched=self.ctx.now(), feed=meta.get("info"),
+            source_language=self.ctx.source_language(meta["source"]), backlog=meta.get("backlog", False)))
+
+    def page_failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request
+        self.ctx.stats(request.meta["source"]).fetched += 1
+        from crawler.middlewares import RefusedURL
+        from scrapy.exceptions import IgnoreRequest
+
+        transient = not isinstance(failure.value, IgnoreRequest)
+        if isinstance(failure.value, RefusedURL):
+            transient = False
+        yield from self._page_fallback(request.meta, describe_failure(failure, request.url), transient=transient)
+
+    def _page_fallback(self, meta: dict[str, Any], error: str, *, transient: bool) -> Iterator[Any]:
+        source = meta["source"]
+        self.ctx.page_error(source, error)
+        info: FeedInfo | None = meta.get("info")
+        if info and (info.title or info.summary):
+            yield FeedOnlyItem(source=source, url=meta["listed_url"], feed=info, fetched=self.ctx.now(),
+                               pending=transient, backlog=meta.get("backlog", False), error=error)
+        elif info and info.key:
+            self.ctx.mark_entry(source, info.key, None) if not transient else None
+
+
+def _content_type(response: Response) -> str | None:
+    value = response.headers.get(b"Content-Type")
+    return value.decode("latin-1") if value else None
+
+
+def _looks_like_html(response: Response) -> bool:
+    head = response.body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+def _retry_after(response: Response, now: datetime) -> datetime | None:
+    raw = response.headers.get(b"Retry-After")
+    if not raw:
+        return None
+    value = raw.decode("latin-1").strip()
+    if value.isdigit():
+        return now + timedelta(seconds=min(int(value), 7 * 86400))
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _next_page(response: Response, article_links: set[str]) -> str | None:
+    rel = response.css('a[rel~="next"]::attr(href), link[rel~="next"]::attr(href)').get()
+    if rel:
+        return response.urljoin(rel)
+    here = urlsplit(response.url)
+    for a in response.css("a[href]"):
+        href = response.urljoin(a.attrib["href"])
+        if href in article_links or href == response.url or urlsplit(href).netloc != here.netloc:
+            continue
+        text = " ".join(a.css("::text").getall()).strip()
+        if _NEXT_WORDS.match(text) and (_PAGINATION_URL.search(href) or text):
+            return href
+    return None
+
+
+def describe_failure(failure: Failure, url: str) -> str:
+    """One line naming the URL and what went wrong, without a traceback."""
+    exc = failure.value
+    name = type(exc).__name__
+    text = str(exc).strip()
+    if "Timeout" in name or "TimeoutError" in name:
+        return f"{url}: timed out (raise crawl.timeout if the server is just slow)"
+    if "DNS" in name or "CannotResolveHost" in name:
+        return f"{url}: host name not found"
+    if "ConnectionRefused" in name:
+        return f"{url}: connection refused"
+    if "Cancelled" in name and "maxsize" in text.lower() or "larger than" in text.lower():
+        return f"{url}: page larger than crawl.max_page_size"
+    if "robots.txt" in text.lower() or name == "IgnoreRequest" and not text:
+        return f"{url}: forbidden by robots.txt"
+    if text:
+        return f"{url}: {text.splitlines()[0][:300]}"
+    return f"{url}: {name}"

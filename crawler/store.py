@@ -1,0 +1,489 @@
+"""The SQLite store: one file, WAL, numbered migrations, every write in a transaction.
+
+The only module that imports sqlite-utils. Writers take the write lock up front (BEGIN IMMEDIATE)
+so the daemon and CLI commands can share the file without "database is locked" errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from crawler import dedup, textnorm
+from crawler.errors import StoreError
+
+BUSY_TIMEOUT_MS = 30_000
+migrations = Migrations("newswatch")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 with a UTC offset, seconds precision."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@migrations(name="0001_initial")
+def _m0001(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS sources (
+            name TEXT PRIMARY KEY,
+            configured_url TEXT,            -- the config's url when current_url was set
+            current_url TEXT,               -- after permanent (301/308) redirects
+            etag TEXT,
+            last_modified TEXT,
+            last_attempt TEXT,
+            last_success TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            failing_since TEXT,
+            next_poll TEXT,
+            retry_after TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            inactive_reason TEXT,
+            polls INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE IF NOT EXISTS stories (
+            id TEXT PRIMARY KEY,
+            article_id INTEGER NOT NULL,    -- the first-seen article: the story's face
+            first_seen TEXT NOT NULL,
+            merged_into TEXT                -- set when this story joined an older one
+        );
+        CREATE TABLE IF NOT EXISTS articles (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            canonical_url TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            text_from TEXT NOT NULL DEFAULT 'page',   -- 'page' | 'feed'
+            author TEXT,
+            site_name TEXT,
+            published TEXT,
+            language TEXT,
+            content_hash TEXT,
+            story TEXT NOT NULL,
+            fetched TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            backlog INTEGER NOT NULL DEFAULT 0,       -- found on its source's first poll: no alert
+            page_pending INTEGER NOT NULL DEFAULT 0    -- page failed transiently: retry on a later poll
+        );
+        CREATE INDEX IF NOT EXISTS articles_story ON articles(story);
+        CREATE INDEX IF NOT EXISTS articles_fetched ON articles(fetched);
+        CREATE INDEX IF NOT EXISTS articles_hash ON articles(content_hash);
+        CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+        CREATE INDEX IF NOT EXISTS articles_pending ON articles(source, page_pending);
+        CREATE TABLE IF NOT EXISTS aliases (
+            url TEXT PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE
+        );
+        CREATE INDEX IF NOT EXISTS aliases_article ON aliases(article_id);
+        CREATE TABLE IF NOT EXISTS entries (
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            article_id INTEGER,
+            first_seen TEXT NOT NULL,
+            PRIMARY KEY (source, key)
+        );
+        CREATE TABLE IF NOT EXISTS matches (
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            topic TEXT NOT NULL,
+            score REAL NOT NULL,
+            hits TEXT NOT NULL,             -- JSON list of the query terms that hit
+            matched_at TEXT NOT NULL,
+            PRIMARY KEY (article_id, topic)
+        );
+        CREATE INDEX IF NOT EXISTS matches_topic ON matches(topic, score);
+        CREATE TABLE IF NOT EXISTS topic_state (
+            name TEXT PRIMARY KEY,
+            query TEXT NOT NULL,
+            min_score REAL NOT NULL,
+            updated TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS crawl_runs (
+            id INTEGER PRIMARY KEY,
+            started TEXT NOT NULL,
+            finished TEXT,
+            trigger TEXT NOT NULL,          -- 'cli' | 'daemon' | 'demo'
+            status TEXT NOT NULL,           -- 'running' | 'ok' | 'failed' | 'partial'
+            summary TEXT                    -- JSON: per-source counts
+        );
+        CREATE TABLE IF NOT EXISTS state (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        );
+        """
+    )
+    db.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(title, text, tokenize={_fts_tokenize()!r})"
+    )
+    for stmt in dedup.SCHEMA:
+        db.execute(stmt)
+
+
+def _fts_tokenize() -> str:
+    return textnorm.INDEX_TOKENIZE
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What the pipeline hands the store for one fetched (or feed-only) article."""
+
+    url: str
+    canonical_url: str
+    source: str
+    title: str
+    text: str
+    text_from: str
+    published: datetime | None
+    language: str | None
+    fetched: datetime
+    author: str | None = None
+    site_name: str | None = None
+    aliases: tuple[str, ...] = ()
+    content_hash: str | None = None
+    signature: bytes | None = None
+    index_title: str = ""
+    index_text: str = ""
+    backlog: bool = False
+    page_pending: bool = False
+
+
+@dataclass(frozen=True)
+class AddResult:
+    article_id: int
+    story: str
+    status: str            # 'new' | 'duplicate' (same page or same body) | 'updated' (feed text replaced by page)
+    merged: tuple[str, ...] = ()
+
+
+class Store:
+    """A handle on the newswatch database. Not thread-safe; open one per thread or process."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        try:
+            if not readonly:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}; check [storage] database "
+                             "and that the directory is writable") from None
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        self._depth = 0
+        if not readonly:
+            self.migrate()
+
+    @classmethod
+    def open(cls, path: Path) -> "Store":
+        return cls(path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def migrate(self) -> None:
+        """Applies pending numbered migrations; safe when several processes start at once."""
+        self.apply_migrations(migrations)
+
+    def apply_migrations(self, mset: Migrations) -> None:
+        for attempt in range(3):
+            try:
+                if not mset.pending(self.db):
+                    return
+                with self.transaction():
+                    mset.ensure_migrations_table(self.db)
+                    for m in mset.pending(self.db):
+                        m.fn(self.db)
+                        mset._record_applied(self.db, m.name)
+                return
+            except sqlite3.IntegrityError:
+                continue  # another process applied it first
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot prepare the database {self.path}: {exc}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the lock at once (BEGIN IMMEDIATE); nests as a no-op."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth = 0
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self._depth = 0
+                self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, params)
+        cols = [d[0] for d in cur.description or ()]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # -- key/value state ---------------------------------------------------------------
+
+    def get_state(self, key: str) -> str | None:
+        return self.scalar("SELECT value FROM state WHERE key = ?", [key])
+
+    def set_state(self, key: str, value: str | None) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO state(key, value) VALUES (?, ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+
+    # -- sources ---------------------------------------------------------------------
+
+    def source_state(self, name: str) -> dict[str, Any]:
+        rows = self.query("SELECT * FROM sources WHERE name = ?", [name])
+        if rows:
+            return rows[0]
+        return {"name": name, "configured_url": None, "current_url": None, "etag": None,
+                "last_modified": None, "last_attempt": None, "last_success": None,
+                "last_error": None, "last_error_at": None, "failures": 0, "failing_since": None,
+                "next_poll": None, "retry_after": None, "active": 1, "inactive_reason": None,
+                "polls": 0}
+
+    def update_source(self, name: str, **fields: Any) -> None:
+        if not fields:
+            return
+        with self.transaction() as c:
+            c.execute("INSERT INTO sources(name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name])
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            c.execute(f"UPDATE sources SET {sets} WHERE name = ?", [*fields.values(), name])
+
+    def source_rows(self) -> dict[str, dict[str, Any]]:
+        counts = {r["source"]: r["n"] for r in
+                  self.query("SELECT source, count(*) AS n FROM articles GROUP BY source")}
+        out = {}
+        for row in self.query("SELECT * FROM sources"):
+            row["articles"] = counts.get(row["name"], 0)
+            out[row["name"]] = row
+        for name, n in counts.items():
+            out.setdefault(name, {**self.source_state(name), "articles": n})
+        return out
+
+    # -- entries and known URLs ----------------------------------------------------------
+
+    def entry_seen(self, source: str, key: str) -> bool:
+        return self.scalar("SELECT 1 FROM entries WHERE source = ? AND key = ?", [source, key]) is not None
+
+    def seen_entries(self, source: str) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT key FROM entries WHERE source = ?", [source])}
+
+    def mark_entries(self, source: str, keys: Sequence[str], article_id: int | None = None) -> None:
+        now = iso(utcnow())
+        with self.transaction() as c:
+            c.executemany("INSERT INTO entries(source, key, article_id, first_seen) VALUES (?, ?, ?, ?) "
+                          "ON CONFLICT DO NOTHING", [(source, k, article_id, now) for k in keys])
+
+    def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
+        """Which of these URLs (canonical or alias) are stored, and as which article."""
+        out: dict[str, int] = {}
+        for i in range(0, len(urls), 500):
+            chunk = list(urls[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            for url, aid in self.conn.execute(
+                    f"SELECT url, article_id FROM aliases WHERE url IN ({marks})", chunk):
+                out[url] = aid
+        return out
+
+    def pending_pages(self, source: str) -> list[dict[str, Any]]:
+        """Feed-only articles whose page failed transiently: fetch them again."""
+        return self.query("SELECT id, url, canonical_url FROM articles WHERE source = ? AND page_pending = 1",
+                          [source])
+
+    # -- articles ------------------------------------------------------------------------
+
+    def add_article(self, rec: ArticleRecord) -> AddResult:
+        """Stores one article with its story and aliases, in one transaction."""
+        with self.transaction() as c:
+            urls = list(dict.fromkeys([rec.canonical_url, rec.url, *rec.aliases]))
+            known = self.known_urls(urls)
+            if known:
+                aid = next(iter(known.values()))
+                row = c.execute("SELECT story, text_from FROM articles WHERE id = ?", [aid]).fetchone()
+                self._add_aliases(c, aid, urls)
+                if row and row[1] == "feed" and rec.text_from == "page":
+                    self._replace_text(c, aid, rec)
+                    return AddResult(aid, row[0], "updated")
+                if row and row[1] == "feed" and not rec.page_pending:
+                    c.execute("UPDATE articles SET page_pending = 0 WHERE id = ?", [aid])
+                return AddResult(aid, row[0] if row else "", "duplicate")
+            if rec.content_hash and rec.text_from == "page":
+                same = c.execute("SELECT id, story FROM articles WHERE content_hash = ? AND source = ? LIMIT 1",
+                                 [rec.content_hash, rec.source]).fetchone()
+                if same:  # the same body at another URL of the same outlet: one article, another alias
+                    self._add_aliases(c, same[0], urls)
+                    return AddResult(same[0], same[1], "duplicate")
+            now = iso(rec.fetched)
+            cur = c.execute(
+                "INSERT INTO articles(url, canonical_url, source, title, text, text_from, author, site_name,"
+                " published, language, content_hash, story, fetched, first_seen, backlog, page_pending)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,'',?,?,?,?)",
+                [rec.url, rec.canonical_url, rec.source, rec.title, rec.text, rec.text_from, rec.author,
+                 rec.site_name, iso(rec.published), rec.language, rec.content_hash, now, now,
+                 int(rec.backlog), int(rec.page_pending)])
+            aid = int(cur.lastrowid)
+            story, merged = self._assign_story(c, aid, rec)
+            c.execute("UPDATE articles SET story = ? WHERE id = ?", [story, aid])
+            self._add_aliases(c, aid, urls)
+            c.execute("INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)",
+                      [aid, rec.index_title, rec.index_text])
+            return AddResult(aid, story, "new", merged)
+
+    def _assign_story(self, c: sqlite3.Connection, aid: int, rec: ArticleRecord) -> tuple[str, tuple[str, ...]]:
+        new_id = str(aid)
+        if rec.signature is None:
+            story, merged = new_id, ()
+        else:
+            sig = dedup.Signature.from_bytes(rec.signature)
+            story, merged = dedup.StoryIndex(c).assign(aid, sig, new_id)
+        if story == new_id:
+            c.execute("INSERT INTO stories(id, article_id, first_seen) VALUES (?, ?, ?)",
+                      [new_id, aid, iso(rec.fetched)])
+        for old in merged:
+            c.execute("UPDATE articles SET story = ? WHERE story = ?", [story, old])
+            c.execute("UPDATE stories SET merged_into = ? WHERE id = ? OR merged_into = ?", [story, old, old])
+        return story, tuple(merged)
+
+    def _replace_text(self, c: sqlite3.Connection, aid: int, rec: ArticleRecord) -> None:
+        c.execute("UPDATE articles SET title = ?, text = ?, text_from = 'page', author = ?, site_name = ?,"
+                  " published = COALESCE(?, published), language = COALESCE(?, language), content_hash = ?,"
+                  " page_pending = 0, fetched = ? WHERE id = ?",
+                  [rec.title, rec.text, rec.author, rec.site_name, iso(rec.published), rec.language,
+                   rec.content_hash, iso(rec.fetched), aid])
+        c.execute("DELETE FROM articles_fts WHERE rowid = ?", [aid])
+        c.execute("INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)",
+                  [aid, rec.index_title, rec.index_text])
+
+    @staticmethod
+    def _add_aliases(c: sqlite3.Connection, aid: int, urls: Sequence[str]) -> None:
+        c.executemany("INSERT INTO aliases(url, article_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
+                      [(u, aid) for u in urls if u])
+
+    def set_matches(self, article_id: int, matches: Sequence[tuple[str, float, Sequence[str]]]) -> None:
+        """Replaces an article's topic matches (topic, score, hits)."""
+        now = iso(utcnow())
+        with self.transaction() as c:
+            c.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
+            c.executemany("INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
+                          [(article_id, t, s, json.dumps(list(h), ensure_ascii=False), now)
+                           for t, s, h in matches])
+
+    def article(self, article_id: int) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM articles WHERE id = ?", [article_id])
+        return rows[0] if rows else None
+
+    def count(self, table: str) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {table}"))
+
+    # -- crawl runs ----------------------------------------------------------------------
+
+    def start_run(self, trigger: str) -> int:
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO crawl_runs(started, trigger, status) VALUES (?, ?, 'running')",
+                            [iso(utcnow()), trigger])
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE crawl_runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
+                      [iso(utcnow()), status, json.dumps(summary, ensure_ascii=False), run_id])
+
+    # -- reading -------------------------------------------------------------------------
+
+    def iter_export(self, since: datetime | None = None, matched: bool = False) -> Iterator[dict[str, Any]]:
+        """Articles in id order with their matched topic names, for export."""
+        where, params = [], []
+        if since is not None:
+            where.append("a.fetched >= ?")
+            params.append(iso(since))
+        if matched:
+            where.append("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)")
+        sql = ("SELECT a.*, (SELECT json_group_array(topic) FROM (SELECT topic FROM matches m"
+               " WHERE m.article_id = a.id ORDER BY topic)) AS topic_list FROM articles a")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY a.id"
+        cur = self.conn.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(cols, row))
+
+    def fts_candidates(self, expression: str | None, limit: int | None = None) -> Iterator[int]:
+        """Article ids the FTS index selects (all ids, newest first, when expression is None)."""
+        if expression is None:
+            sql, params = "SELECT id FROM articles ORDER BY id DESC", []
+        else:
+            sql, params = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC", [expression]
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            for (aid,) in self.conn.execute(sql, params):
+                yield aid
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"the search index rejected the query: {exc}") from None
+
+    def delete_articles(self, ids: Sequence[int]) -> int:
+        with self.transaction() as c:
+            index = dedup.StoryIndex(c)
+            for aid in ids:
+                index.remove(aid)
+                c.execute("DELETE FROM articles_fts WHERE rowid = ?", [aid])
+                c.execute("DELETE FROM matches WHERE article_id = ?", [aid])
+                c.execute("DELETE FROM aliases WHERE article_id = ?", [aid])
+                c.execute("UPDATE entries SET article_id = NULL WHERE article_id = ?", [aid])
+                c.execute("DELETE FROM articles WHERE id = ?", [aid])
+        return len(ids)
