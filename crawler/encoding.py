@@ -359,51 +359,14 @@ def _penalty(text: str) -> float:
 
 
 # Russian letter frequencies (per mille), used only to rank Cyrillic readings against each other.
-_RU_FREQ = dict(
-    zip(
-        "оеаинтсрвлкмдпуяыьгзбчйхжшюцщэфъё",
-        map(
-            int,
-            [
-                "110",
-                "85",
-                "80",
-                "74",
-                "67",
-                "63",
-                "55",
-                "47",
-                "45",
-                "44",
-                "35",
-                "32",
-                "30",
-                "28",
-                "26",
-                "20",
-                "19",
-                "17",
-                "17",
-                "16",
-                "16",
-                "15",
-                "12",
-                "10",
-                "9",
-                "7",
-                "6",
-                "5",
-                "4",
-                "3",
-                "3",
-                "1",
-                "1",
-                "1",
-            ],
-        ),
-        strict=True,
-    )
-)
+# fmt: off
+_RU_FREQ = {
+    "о": 110, "е": 85, "а": 80, "и": 74, "н": 67, "т": 63, "с": 55, "р": 47, "в": 45, "л": 44,
+    "к": 35, "м": 32, "д": 30, "п": 28, "у": 26, "я": 20, "ы": 19, "ь": 17, "г": 17, "з": 16,
+    "б": 16, "ч": 15, "й": 12, "х": 10, "ж": 9, "ш": 7, "ю": 6, "ц": 5, "щ": 4, "э": 3, "ф": 3,
+    "ъ": 1, "ё": 1,
+}
+# fmt: on
 # Ukrainian and Belarusian letters, so those texts are not mistaken for a permuted alphabet.
 _RU_FREQ.update(dict(zip("іїєґў", (50, 6, 4, 1, 10))))
 _RU_SURPRISE = {ch: -math.log(freq / 1000) for ch, freq in _RU_FREQ.items()}
