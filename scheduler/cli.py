@@ -515,3 +515,7 @@ def main() -> None:
 def iter_commands() -> Iterator[tuple[str, click.Command]]:
     """Every command, for the docs-sync test."""
     yield from sorted(cli.commands.items())
+
+
+if __name__ == "__main__":
+    main()

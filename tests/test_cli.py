@@ -1,0 +1,105 @@
+"""The CLI contract: exit codes, one-line errors, nothing written on bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scheduler.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def newswatch(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real console entry point in a subprocess: exit codes and stderr as a user sees them."""
+    return subprocess.run([sys.executable, "-m", "scheduler.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=120)
+
+
+BROKEN = {
+    "unknown key": ('[storage]\ndatabase = "nw.db"\n[crawl]\ntimout = "30s"\n', "crawl.timout"),
+    "bad duration": ('[storage]\ndatabase = "nw.db"\n[[sources]]\nname = "a"\nurl = "https://example.org/rss"\n'
+                     'every = "15 minutes"\n', "sources[0] (a).every"),
+    "source without url": ('[storage]\ndatabase = "nw.db"\n[[sources]]\nname = "a"\nkind = "feed"\n',
+                           "sources[0] (a).url"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+@pytest.mark.parametrize("command", [["check"], ["crawl"], ["export"]])
+def test_broken_config_exits_2_naming_the_key_and_writes_nothing(tmp_path: Path, case: str, command: list[str]) -> None:
+    text, key = BROKEN[case]
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(text, encoding="utf-8")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = newswatch("-c", str(cfg), *command, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert key in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no database, nothing else
+
+
+def test_check_accepts_c_after_the_command() -> None:
+    result = newswatch("check", "-c", str(REPO / "config" / "newswatch.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+def test_missing_config_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = newswatch("-c", str(tmp_path / "nope.toml"), "check")
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "newswatch init" in result.stderr
+
+
+def test_config_from_environment(tmp_path: Path) -> None:
+    cfg = tmp_path / "x.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    result = newswatch("check", cwd=tmp_path, env={"NEWSWATCH_CONFIG": str(cfg)})
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_source_name_is_exit_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[sources]]\nname = "a"\nurl = "https://example.org/rss"\n', encoding="utf-8")
+    result = newswatch("-c", str(cfg), "crawl", "nosuch")
+    assert result.returncode == 2
+    assert "unknown source 'nosuch'" in result.stderr and "a" in result.stderr
+
+
+def test_usage_errors_are_exit_2() -> None:
+    result = CliRunner().invoke(cli, ["export", "--format", "xml"])
+    assert result.exit_code == 2
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and "newswatch" in result.output
+
+
+def test_init_writes_default_config_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "etc" / "newswatch.toml"
+    first = newswatch("init", str(target))
+    assert first.returncode == 0, first.stderr
+    assert newswatch("check", "-c", str(target)).returncode == 0
+    again = newswatch("init", str(target))
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_export_of_a_fresh_config_is_empty(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    result = newswatch("-c", str(cfg), "export")
+    assert result.returncode == 0 and result.stdout == ""
+
+
+def test_bad_search_query_points_at_the_position(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    result = newswatch("-c", str(cfg), "search", "China AND (Russia")
+    assert result.returncode == 2
+    assert "position" in result.stderr and "Traceback" not in result.stderr
