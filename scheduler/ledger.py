@@ -1,0 +1,204 @@
+"""The delivery ledger: which stories went to whom, in which message, and which are in flight.
+
+A message is reserved (its stories and Message-ID recorded, under a lease) in one transaction
+before it is sent, and marked sent right after the server's 250. A failed send releases the
+lease and leaves the message pending: its stories stay due, and a later run that picks the same
+set reuses the row and its Message-ID. A lease left by a killed process lapses when that process
+is gone (same host) or when it expires, so a crash never holds stories back for long.
+
+Stories are tracked by their root id; a story is sent to a recipient when it, or any story
+merged into it (``stories.merged_into``), went out in a sent message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlite_utils.migrations import Migrations
+
+from crawler.store import Store, iso
+
+migrations = Migrations("delivery")
+
+KINDS = ("digest", "alert")
+DEFAULT_LEASE = timedelta(minutes=15)
+
+
+@migrations(name="0001_delivery")
+def _m0001(db) -> None:  # type: ignore[no-untyped-def]
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS delivery_messages (
+            id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,        -- lower-cased address
+            kind TEXT NOT NULL,             -- 'digest' | 'alert'
+            message_id TEXT NOT NULL UNIQUE,
+            stories_key TEXT NOT NULL,      -- hash of the sorted story set, to find a resend
+            story_count INTEGER NOT NULL,
+            status TEXT NOT NULL,           -- 'pending' | 'sent' | 'superseded'
+            created TEXT NOT NULL,
+            sent TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            lease_owner TEXT,               -- 'host:pid:token' of the run sending it now
+            lease_until TEXT
+        );
+        CREATE INDEX IF NOT EXISTS delivery_messages_pending
+            ON delivery_messages(recipient, kind, status, stories_key);
+        CREATE TABLE IF NOT EXISTS delivery_items (
+            message INTEGER NOT NULL REFERENCES delivery_messages(id) ON DELETE CASCADE,
+            recipient TEXT NOT NULL,
+            story TEXT NOT NULL,
+            PRIMARY KEY (message, story)
+        );
+        CREATE INDEX IF NOT EXISTS delivery_items_story ON delivery_items(recipient, story);
+        """
+    )
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A message row with its stories, leased to this process until it is sent or released."""
+
+    id: int
+    recipient: str
+    kind: str
+    message_id: str
+    stories: tuple[str, ...]
+    attempts: int           # earlier failed attempts with this Message-ID
+
+
+def prepare(store: Store) -> None:
+    """Creates or upgrades the ledger tables."""
+    store.apply_migrations(migrations)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _lease_alive(owner: str | None, until: str | None, now: datetime) -> bool:
+    if not owner or not until or until <= iso(now):  # type: ignore[operator]
+        return False
+    parts = owner.rsplit(":", 2)
+    host, pid = (parts[0], parts[1]) if len(parts) == 3 else ("", "")
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid():
+            return True
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False  # killed mid-send: the reservation lapses at once
+        except PermissionError:
+            return True
+    return True
+
+
+def sent_clause(story_expr: str, kinds: Sequence[str]) -> str:
+    """SQL that is true when the story (an expression) was sent to ``:recipient`` in a message of these kinds.
+
+    Bind ``:recipient`` (lower-cased). Stories merged into the story count as the story.
+    """
+    kind_list = ", ".join(f"'{k}'" for k in kinds if k in KINDS)
+    return (
+        "EXISTS (SELECT 1 FROM delivery_items di JOIN delivery_messages dm ON dm.id = di.message"
+        f" WHERE di.recipient = :recipient AND dm.status = 'sent' AND dm.kind IN ({kind_list})"
+        f" AND (di.story = {story_expr} OR di.story IN"
+        f" (SELECT ms.id FROM stories ms WHERE ms.merged_into = {story_expr})))"
+    )
+
+
+def in_flight(store: Store, recipient: str, now: datetime) -> set[str]:
+    """Stories held by a live reservation (another run, maybe in another process) for this recipient."""
+    rows = store.query(
+        "SELECT dm.lease_owner, dm.lease_until, di.story FROM delivery_messages dm"
+        " JOIN delivery_items di ON di.message = dm.id"
+        " WHERE dm.recipient = ? AND dm.status = 'pending' AND dm.lease_owner IS NOT NULL",
+        [recipient.lower()])
+    return {r["story"] for r in rows if _lease_alive(r["lease_owner"], r["lease_until"], now)}
+
+
+def stories_key(stories: Iterable[str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(set(stories))).encode()).hexdigest()
+
+
+def reserve(store: Store, recipient: str, kind: str, stories: Sequence[str], domain: str, now: datetime,
+            lease: timedelta = DEFAULT_LEASE) -> Reservation:
+    """Records the message about to be sent; reuses a pending row (and Message-ID) for the same set.
+
+    Call inside ``store.transaction()`` together with the selection of ``stories``, so two
+    processes never reserve the same stories.
+    """
+    rcpt = recipient.lower()
+    key = stories_key(stories)
+    owner, until = _owner(), iso(now + lease)
+    with store.transaction() as c:
+        row = c.execute(
+            "SELECT id, message_id, attempts, lease_owner, lease_until FROM delivery_messages"
+            " WHERE recipient = ? AND kind = ? AND status = 'pending' AND stories_key = ?"
+            " ORDER BY id DESC LIMIT 1", [rcpt, kind, key]).fetchone()
+        if row and not _lease_alive(row[3], row[4], now):
+            c.execute("UPDATE delivery_messages SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                      [owner, until, row[0]])
+            reservation = Reservation(row[0], rcpt, kind, row[1], tuple(stories), row[2])
+        else:
+            cur = c.execute(
+                "INSERT INTO delivery_messages(recipient, kind, message_id, stories_key, story_count,"
+                " status, created, lease_owner, lease_until) VALUES (?, ?, '', ?, ?, 'pending', ?, ?, ?)",
+                [rcpt, kind, key, len(set(stories)), iso(now), owner, until])
+            mid = int(cur.lastrowid)
+            # Unique per row (empty digests too), and tied to who and what it carries.
+            digest = hashlib.sha256(f"{rcpt}\n{kind}\n{key}\n{mid}".encode()).hexdigest()[:16]
+            message_id = f"<newswatch.{kind}.{mid}.{digest}@{domain}>"
+            c.execute("UPDATE delivery_messages SET message_id = ? WHERE id = ?", [message_id, mid])
+            c.executemany("INSERT INTO delivery_items(message, recipient, story) VALUES (?, ?, ?)",
+                          [(mid, rcpt, s) for s in dict.fromkeys(stories)])
+            reservation = Reservation(mid, rcpt, kind, message_id, tuple(stories), 0)
+        # Older unsent sets for this recipient are replaced by this one (their stories stay due).
+        c.execute("UPDATE delivery_messages SET status = 'superseded', lease_owner = NULL, lease_until = NULL"
+                  " WHERE recipient = ? AND kind = ? AND status = 'pending' AND id != ?"
+                  " AND lease_owner IS NULL", [rcpt, kind, reservation.id])
+    return reservation
+
+
+def mark_sent(store: Store, reservation: Reservation, now: datetime) -> None:
+    """Records the server's 250 for this message: its stories are sent to its recipient."""
+    with store.transaction() as c:
+        c.execute("UPDATE delivery_messages SET status = 'sent', sent = ?, attempts = attempts + 1,"
+                  " last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                  [iso(now), reservation.id])
+
+
+def release(store: Store, reservation: Reservation, error: str) -> None:
+    """The send failed: the stories stay due; a resend of the same set reuses the Message-ID."""
+    with store.transaction() as c:
+        c.execute("UPDATE delivery_messages SET attempts = attempts + 1, last_error = ?,"
+                  " lease_owner = NULL, lease_until = NULL WHERE id = ? AND status = 'pending'",
+                  [error, reservation.id])
+
+
+def messages(store: Store, recipient: str | None = None) -> list[dict[str, object]]:
+    """Ledger rows, oldest first, for listings and tests."""
+    sql = "SELECT * FROM delivery_messages"
+    params: list[object] = []
+    if recipient is not None:
+        sql += " WHERE recipient = ?"
+        params.append(recipient.lower())
+    return store.query(sql + " ORDER BY id", params)
+
+
+def sent_stories(store: Store, recipient: str, kinds: Sequence[str] = KINDS) -> set[str]:
+    """Story ids (as recorded) sent to the recipient in messages of these kinds."""
+    marks = ",".join("?" * len(kinds))
+    rows = store.query(
+        "SELECT DISTINCT di.story FROM delivery_items di JOIN delivery_messages dm ON dm.id = di.message"
+        f" WHERE di.recipient = ? AND dm.status = 'sent' AND dm.kind IN ({marks})",
+        [recipient.lower(), *kinds])
+    return {r["story"] for r in rows}
