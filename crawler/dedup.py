@@ -62,7 +62,7 @@ _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _DIGIT = re.compile(r"\d")
 # Invisible characters that split words in extracted text (soft hyphen, zero widths, BOM).
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _MAX32 = 0xFFFFFFFF
 _MAX64 = (1 << 64) - 1
 _VERSION = 1
@@ -71,7 +71,7 @@ _HEADER = struct.Struct("<BIHHH")
 
 def normalize(text: str) -> str:
     """Unicode-compatible, case-folded text without invisible characters; 'ё' reads as 'е'."""
-    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold().replace("ё", "е")
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold().replace("ё", "е")
 
 
 def tokens(text: str) -> list[str]:
