@@ -115,6 +115,18 @@ def sent_clause(story_expr: str, kinds: Sequence[str]) -> str:
     )
 
 
+def sent_anywhere_clause(story_expr: str) -> str:
+    """SQL that is true when the story (or a story merged into it) went out to any recipient.
+
+    For ``prune``: ``... AND NOT (matched AND NOT <this>)`` keeps matched stories nobody received.
+    """
+    return (
+        "EXISTS (SELECT 1 FROM delivery_items di JOIN delivery_messages dm ON dm.id = di.message"
+        f" WHERE dm.status = 'sent' AND (di.story = {story_expr} OR di.story IN"
+        f" (SELECT ms.id FROM stories ms WHERE ms.merged_into = {story_expr})))"
+    )
+
+
 def in_flight(store: Store, recipient: str, now: datetime) -> set[str]:
     """Stories held by a live reservation (another run, maybe in another process) for this recipient."""
     rows = store.query(
