@@ -344,3 +344,176 @@ def test_restart_on_same_port(root: Path) -> None:
         assert _get(again, "/news/a.html")[0] == 200
     finally:
         again.stop()
+
+
+# -- the sample site itself (fixtures/site) ------------------------------------------------------
+
+import html as _html  # noqa: E402
+import re  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+
+# Browsers decode gb2312/gbk labels as GB18030; the fixture relies on that (镕, 喆 are not in GB2312).
+_CODEC = {"gb2312": "gb18030", "gbk": "gb18030"}
+
+
+def _meta_charset(raw: bytes) -> str:
+    found = re.search(rb'charset="?([\w-]+)', raw[:2048])
+    assert found, "every article page declares its charset in <meta>"
+    label = found.group(1).decode().lower()
+    return _CODEC.get(label, label)
+
+
+def _expected(fixtures_dir: Path) -> dict[str, dict]:
+    return json.loads((fixtures_dir / "site" / "expected.json").read_text(encoding="utf-8"))
+
+
+def test_expected_set_is_balanced(fixtures_dir: Path) -> None:
+    expected = _expected(fixtures_dir)
+    assert 20 <= len(expected) <= 26
+    by_lang = {lang: [p for p, e in expected.items() if e["language"] == lang] for lang in ("en", "ru", "zh")}
+    assert all(len(paths) >= 6 for paths in by_lang.values())
+    for lang, paths in by_lang.items():
+        topics = {expected[p]["topic"] for p in paths}
+        assert topics == {True, False}, f"{lang} needs matches and hard negatives"
+    stories: dict[str, set[str]] = {}
+    for path, entry in expected.items():
+        stories.setdefault(entry["story"], set()).add(path.split("/")[1])
+        assert 2 <= len(entry["key_sentences"]) <= 3 and entry["boilerplate"]
+        assert re.search(r"[+-]\d\d:\d\d$", entry["published"])
+    copied = [s for s, outlets in stories.items() if len(outlets) > 1]
+    assert 3 <= len(copied) <= 4
+
+
+def test_every_article_page_is_served_in_its_real_encoding(site: SiteServer, fixtures_dir: Path) -> None:
+    for path, entry in _expected(fixtures_dir).items():
+        status, headers, raw = _get(site, path)
+        assert status == 200, path
+        assert b"__BASE__" not in raw
+        text = _html.unescape(raw.decode(_meta_charset(raw)))  # strict: raises on a wrong charset
+        assert f'<html lang="{entry["language"]}' in text, path
+        assert entry["title"] in text
+        for sentence in entry["key_sentences"]:
+            assert sentence in text, (path, sentence)
+        for junk in entry["boilerplate"]:
+            assert junk in text, (path, junk)  # it is on the page, so extraction has to drop it
+        assert 'property="article:published_time"' in text and 'name="description"' in text
+        if entry["language"] == "ru" and entry["outlet"] == "vestnik":
+            assert headers["content-type"] == "text/html; charset=windows-1251"
+            raw.decode("cp1251")
+            with pytest.raises(UnicodeDecodeError):
+                raw.decode("utf-8")
+
+
+def test_a_chinese_page_needs_more_than_gb2312(site: SiteServer) -> None:
+    raw = _get(site, "/huaxia/2026/11/20/zhong-e-gongcheng-rencai-shouqi-biye.html")[2]
+    assert b"charset=gb2312" in raw
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("gb2312")
+    assert "王镕" in raw.decode("gb18030") and "李喆" in raw.decode("gb18030")
+
+
+def _feed_links(raw: bytes, base: str) -> list[str]:
+    """The entries' links (not the channel's), relative to the server."""
+    root = ET.fromstring(raw)
+    atom = "{http://www.w3.org/2005/Atom}"
+    if root.tag == "rss":
+        links = [item.findtext("link") or "" for item in root.iter("item")]
+    else:
+        links = [link.get("href", "") for entry in root.iter(f"{atom}entry")
+                 for link in entry.iter(f"{atom}link") if link.get("rel") == "alternate"]
+    return [link.removeprefix(base) for link in links]
+
+
+def test_feeds_link_to_pages_with_the_designated_failures(site: SiteServer, fixtures_dir: Path) -> None:
+    expected = _expected(fixtures_dir)
+    seen_paths: set[str] = set()
+    odd: list[str] = []
+    for feed in ("/globalwire/rss.xml", "/vestnik/rss.xml", "/huaxia/atom.xml", "/digestnet/feed.xml"):
+        status, headers, raw = _get(site, feed)
+        assert status == 200 and headers["content-type"].startswith(("application/rss+xml", "application/atom+xml"))
+        for link in _feed_links(raw, site.base_url):
+            path = link.split("?")[0]
+            if path in expected:
+                seen_paths.add(path)
+            else:
+                odd.append(link)
+    assert "/_fault/status/500?x=1" in odd
+    assert any(_get(site, link)[0] == 404 for link in odd)
+    assert len(odd) == 2
+    # Every outlet with a feed has all its pages in it; the Academy has none (it is a listing).
+    assert {p for p in expected if not p.startswith("/academy/")} == seen_paths
+    raw = _get(site, "/globalwire/rss.xml")[2] + _get(site, "/digestnet/feed.xml")[2]
+    assert raw.count(b"utm_source=") == 2
+    vestnik = (fixtures_dir / "site" / "vestnik" / "rss.xml").read_bytes()
+    assert vestnik.startswith(b'<?xml version="1.0" encoding="windows-1251"?>')
+    digest = _get(site, "/digestnet/feed.xml")[2]
+    assert b"<guid" not in digest and digest.count(b"<pubDate>") < digest.count(b"<item>")
+
+
+def test_sitemaps_and_robots(site: SiteServer) -> None:
+    index = _get(site, "/sitemap-index.xml")[2]
+    assert site.url("/huaxia/sitemap-news.xml").encode() in index
+    assert site.url("/globalwire/sitemap.xml").encode() in index
+    news = ET.fromstring(_get(site, "/huaxia/sitemap-news.xml")[2])
+    ns = {"news": "http://www.google.com/schemas/sitemap-news/0.9"}
+    dates = [el.text or "" for el in news.iterfind(".//news:publication_date", ns)]
+    assert len(dates) >= 6 and sum(d.startswith("2026-11-") for d in dates) >= 6
+    assert all(el.text for el in news.iterfind(".//news:title", ns))
+    robots = _get(site, "/robots.txt")[2].decode()
+    assert "Disallow: /private/" in robots and f"Sitemap: {site.base_url}/sitemap-index.xml" in robots
+    assert _get(site, "/private/secret.html")[0] == 200  # it exists; only robots.txt keeps crawlers out
+
+
+def test_academy_listing_paginates_to_articles(site: SiteServer, fixtures_dir: Path) -> None:
+    expected = _expected(fixtures_dir)
+    academy = {p for p in expected if p.startswith("/academy/")}
+    found: set[str] = set()
+    page = "/academy/news/index.html"
+    pages = 0
+    while page:
+        pages += 1
+        text = _get(site, page)[2].decode("utf-8")
+        found |= {m.removeprefix(site.base_url) for m in re.findall(r'href="([^"]+/news/\d{4}/\d\d/[^"]+)"', text)}
+        nxt = re.search(r'class="next" href="([^"]+)"', text)
+        page = "/academy/news/" + nxt.group(1) if nxt else ""
+    assert pages == 2 and found == academy
+
+
+ENCODING_CASES = {
+    "cp1251-header": "cp1251", "cp1251-nocharset": "cp1251", "cp1251-header-lies-utf8": "cp1251",
+    "koi8r-header-says-cp1251": "koi8-r", "utf8-bom-header-says-cp1251": "utf-8-sig",
+    "gbk-declared-gb2312": "gbk", "gb18030-4byte": "gb18030", "utf8-nocharset": "utf-8",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENCODING_CASES))
+def test_encoding_cases_hold_their_golden_text(site: SiteServer, fixtures_dir: Path, name: str) -> None:
+    status, headers, raw = _get(site, f"/enc/{name}.html")
+    assert status == 200
+    golden = (fixtures_dir / "site" / "enc" / "expected" / f"{name}.txt").read_text(encoding="utf-8")
+    text = _html.unescape(raw.decode(ENCODING_CASES[name]))
+    lines = golden.splitlines()
+    assert len(lines) >= 3 and all(line in text for line in lines)
+    declared = headers.get("content-type", "")
+    if "lies" in name or "says" in name:
+        label = declared.split("charset=")[1]
+        try:
+            wrong = raw.decode(label)
+        except UnicodeDecodeError:
+            return  # the lie cannot even decode: a careful decoder notices at once
+        assert not all(line in wrong for line in lines)  # decoding by the header is mojibake
+
+
+def test_broken_inputs_are_really_broken(site: SiteServer, fixtures_dir: Path) -> None:
+    broken = fixtures_dir / "site" / "broken"
+    assert (broken / "empty.xml").read_bytes() == b""
+    with pytest.raises((EOFError, OSError, zlib.error)):
+        gzip.decompress((broken / "truncated-gzip.xml").read_bytes())
+    status, headers, raw = _get(site, "/broken/truncated-gzip.xml", {"Accept-Encoding": "gzip"})
+    assert headers["content-encoding"] == "gzip" and raw == (broken / "truncated-gzip.xml").read_bytes()
+    assert b"<!ENTITY lol9" in (broken / "billion-laughs.xml").read_bytes()
+    xxe = _get(site, "/broken/xxe.xml")[2]
+    assert b'SYSTEM "file:///etc/passwd"' in xxe and site.url("/_fault/headers").encode() in xxe
+    with pytest.raises(ET.ParseError):
+        ET.fromstring((broken / "bozo.xml").read_bytes())
+    assert _get(site, "/broken/html-feed.xml")[1]["content-type"].startswith("text/html")
