@@ -596,3 +596,44 @@ def test_sent_anywhere_clause_for_prune(world: World, smtp: Any) -> None:
     sql = f"SELECT a.id FROM articles a WHERE {ledger.sent_anywhere_clause('a.story')}"
     assert [r["id"] for r in world.store.query(sql)] == [sent]
     assert unsent != sent
+
+
+def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(world: World, smtp: Any,
+                                                                               tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    world.add("tass-en", "China and Russia open a joint observatory", matches={"china-russia-st": 3.0})
+    conf = tmp_path / "newswatch.toml"
+    conf.write_text(
+        f'[storage]\ndatabase = "{world.store.path}"\n'
+        '[[topics]]\nname = "china-russia-st"\nquery = "china"\n'
+        '[digest]\n[[digest.recipients]]\nemail = "analyst@example.org"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\nsender = "alerts@example.org"\n',
+        encoding="utf-8")
+    child = (
+        "import sys, datetime\n"
+        "from crawler.config import load_config\nfrom crawler.store import Store\n"
+        "from scheduler.digest import run_digest\n"
+        "def hang(msg, rcpt):\n"
+        "    print(msg['Message-ID'], flush=True)\n"
+        "    sys.stdin.read()\n"  # blocks until killed, as if the server never answered
+        f"run_digest(load_config(sys.argv[1]), Store(load_config(sys.argv[1]).storage.database),"
+        f" now=datetime.datetime.fromisoformat('{NOW.isoformat()}'), sender=hang)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", child, str(conf)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        message_id = proc.stdout.readline().strip()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert message_id.startswith("<newswatch.digest.")
+    cfg = config_for(world.store.path, smtp.port)
+    out = run_digest(cfg, world.store, now=NOW + timedelta(minutes=1))
+    assert out.results[0].status == "sent" and out.results[0].message_id == message_id
+    assert run_digest(cfg, world.store, now=NOW + timedelta(hours=1)).results[0].status == "empty"
+    assert len(smtp.messages) == 1
