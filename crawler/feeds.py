@@ -1,0 +1,268 @@
+"""Parse fetched RSS/Atom bytes into entries with stable identities (feedparser, never a URL)."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from crawler.encoding import decode_html
+from crawler.errors import FetchError
+from crawler.urls import canonicalize, is_http_url
+
+__all__ = ["FeedEntry", "ParsedFeed", "language_code", "parse_feed", "plain_text"]
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One feed item, normalised."""
+
+    key: str  # guid/id, else canonical link, else 'sha1:' + hash of title, summary and date
+    link: str | None  # absolute http(s) URL
+    title: str
+    summary: str  # plain text
+    published: datetime | None  # aware, UTC
+    author: str | None
+    language: str | None  # ISO 639-1, lower-case
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed; ``warning`` says what was malformed when entries were recovered anyway."""
+
+    title: str | None
+    entries: tuple[FeedEntry, ...]
+    warning: str | None
+
+
+# feedparser sets bozo for these even when everything parsed; they are not worth a warning.
+_HARMLESS_BOZO = (feedparser.CharacterEncodingOverride,)
+
+_XML_DECL_ENCODING = re.compile(r"""^(\ufeff?\s*<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+_DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE\b[^\[>]*\[(.*?)\]\s*>", re.DOTALL)
+_ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s>]+)\s+(.*?)>", re.DOTALL)
+_ENTITY_REF = re.compile(r"&[A-Za-z_:][\w.:-]*;|%[A-Za-z_:][\w.:-]*;")
+_FIRST_TAG = re.compile(
+    r"""^(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE\b[^\[>]*(?:\[.*?\])?\s*>)*<([A-Za-z_][\w:.-]*)""",
+    re.DOTALL,
+)
+_WHITESPACE = re.compile(r"\s+")
+
+# ISO 639-2 codes feeds use instead of ISO 639-1 ones.
+_ISO639_2 = {
+    "rus": "ru", "eng": "en", "zho": "zh", "chi": "zh", "ukr": "uk", "bel": "be", "kaz": "kk",
+    "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "jpn": "ja", "kor": "ko",
+    "ita": "it", "por": "pt", "ara": "ar",
+}  # fmt: skip
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse feed bytes fetched from ``url``; not a feed -> FetchError, malformed -> entries + warning."""
+    text = decode_html(body, content_type).text
+    _refuse_dangerous_entities(text, url)
+    root = _root_element(text)
+    if root == "html":
+        raise FetchError(
+            f"{url} is not an RSS or Atom feed (got an HTML page); check the source's url"
+        )
+    # We decoded the bytes ourselves (lying charsets included); feedparser gets UTF-8 that says so.
+    data = _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
+    result = feedparser.parse(
+        io.BytesIO(data),  # a stream: given bytes or str, feedparser may try them as a file name
+        response_headers={
+            "content-type": "application/xml; charset=utf-8",
+            "content-location": url,
+        },
+        resolve_relative_uris=True,
+        sanitize_html=True,
+    )
+    if not result.get("version") and not result.entries:
+        got = (
+            f"a {content_type.split(';')[0].strip()} document"
+            if content_type
+            else "a document with no feed elements"
+        )
+        if root is None:
+            got = "something that is not XML"
+        raise FetchError(f"{url} is not an RSS or Atom feed (got {got}); check the source's url")
+
+    feed = result.get("feed", {})
+    feed_language = language_code(feed.get("language"))
+    raw = [_entry(e, url, feed_language) for e in result.entries]
+    # A feed that reuses one guid for every item (it happens) must not collapse them into one.
+    repeated = {key for key, n in Counter(r[0] for r in raw if r[0]).items() if n > 1}
+    entries = tuple(
+        _finish(guid if guid and guid not in repeated else None, fields) for guid, fields in raw
+    )
+
+    warning = None
+    exc = result.get("bozo_exception")
+    if result.get("bozo") and exc is not None and not isinstance(exc, _HARMLESS_BOZO):
+        warning = (
+            f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
+        )
+    title = _text(feed.get("title"), feed.get("title_detail")) or None
+    return ParsedFeed(title=title, entries=entries, warning=warning)
+
+
+def language_code(value: str | None) -> str | None:
+    """'ru-RU' -> 'ru', 'zh_CN' -> 'zh', 'rus' -> 'ru'; None when it is not a language tag."""
+    if not value:
+        return None
+    primary = re.split(r"[-_\s]", value.strip().lower(), maxsplit=1)[0]
+    if len(primary) == 2 and primary.isalpha():
+        return primary
+    return _ISO639_2.get(primary)
+
+
+def plain_text(html: str) -> str:
+    """Text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
+    if "<" not in html and "&" not in html:
+        return _WHITESPACE.sub(" ", html).strip()
+    parser = _TextCollector()
+    parser.feed(html)
+    parser.close()
+    return _WHITESPACE.sub(" ", "".join(parser.parts)).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _refuse_dangerous_entities(text: str, url: str) -> None:
+    """External, nested or hugely repeated entities are XXE or an expansion bomb: refuse the document."""
+    if "<!ENTITY" not in text[:65536]:
+        return
+    subset = _DOCTYPE_SUBSET.search(text, 0, 1_000_000)
+    if subset is None:
+        return
+    expansion = 0
+    for parameter, name, definition in _ENTITY_DECL.findall(subset.group(1)):
+        external = re.match(r"(SYSTEM|PUBLIC)\b", definition.strip()) is not None
+        if parameter or external or _ENTITY_REF.search(definition):
+            raise FetchError(
+                f"{url} declares external or nested XML entities (an XXE or entity-expansion attack); "
+                "refusing to parse it; check the source's url"
+            )
+        expansion += len(definition) * text.count(f"&{name};", subset.end())
+    # Flat entities are harmless unless referenced often enough to blow the document up.
+    if expansion > 10 * len(text) + 1_000_000:
+        raise FetchError(
+            f"{url} would expand its XML entities to {expansion:,} characters (an entity-expansion "
+            "attack); refusing to parse it; check the source's url"
+        )
+
+
+def _root_element(text: str) -> str | None:
+    match = _FIRST_TAG.match(text[:65536])
+    return match.group(1).lower().rsplit(":", 1)[-1] if match else None
+
+
+def _entry(
+    entry: Any, feed_url: str, feed_language: str | None
+) -> tuple[str | None, dict[str, Any]]:
+    guid = (entry.get("id") or "").strip() or None
+    link = None
+    for candidate in [entry.get("link"), *(l.get("href") for l in entry.get("links", []))]:
+        if candidate:
+            absolute = urljoin(feed_url, candidate.strip())
+            if is_http_url(absolute):
+                link = absolute
+                break
+    title = _text(entry.get("title"), entry.get("title_detail"))
+    summary = _text(entry.get("summary"), entry.get("summary_detail"))
+    if not summary and entry.get("content"):
+        content = entry["content"][0]
+        summary = _text(content.get("value"), content)
+    published = None
+    for field in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(field)
+        if parsed:
+            published = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+            break
+    author = None
+    detail = entry.get("author_detail") or {}
+    if detail.get("name") or entry.get("author"):
+        author = plain_text(detail.get("name") or entry.get("author")) or None
+    language = None
+    for holder in (
+        entry.get("title_detail"),
+        entry.get("summary_detail"),
+        *(entry.get("content") or []),
+    ):
+        if holder and holder.get("language"):
+            language = language_code(holder["language"])
+            if language:
+                break
+    fields = {
+        "link": link,
+        "title": title,
+        "summary": summary,
+        "published": published,
+        "author": author,
+        "language": language or feed_language,
+    }
+    return guid, fields
+
+
+def _finish(guid: str | None, fields: dict[str, Any]) -> FeedEntry:
+    if guid:
+        key = guid
+    elif fields["link"]:
+        key = canonicalize(fields["link"])
+    else:
+        published = fields["published"].isoformat() if fields["published"] else ""
+        material = "\n".join((fields["title"], fields["summary"], published))
+        key = "sha1:" + hashlib.sha1(material.encode("utf-8")).hexdigest()
+    return FeedEntry(key=key, **fields)
+
+
+def _text(value: str | None, detail: Any) -> str:
+    if not value:
+        return ""
+    kind = (detail or {}).get("type") or "text/html"
+    if kind in ("text/html", "application/xhtml+xml", "html", "xhtml"):
+        return plain_text(value)
+    return _WHITESPACE.sub(" ", value).strip()
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip() or type(exc).__name__
+    return message if len(message) <= 200 else message[:200] + "..."
+
+
+class _TextCollector(HTMLParser):
+    _SKIP = frozenset({"script", "style", "noscript", "template"})
+    _BLOCK = frozenset(
+        {"p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
+         "blockquote", "section", "article", "figure", "figcaption", "table", "hr", "dd", "dt"}
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BLOCK:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCK:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
