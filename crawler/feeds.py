@@ -52,7 +52,7 @@ _DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE\b[^\[>]*\[(.*?)\]\s*>", re.DOTALL)
 _ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s>]+)\s+(.*?)>", re.DOTALL)
 _ENTITY_REF = re.compile(r"&[A-Za-z_:][\w.:-]*;|%[A-Za-z_:][\w.:-]*;")
 _FIRST_TAG = re.compile(
-    r"""^(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE\b[^\[>]*(?:\[.*?\])?\s*>)*<([A-Za-z_][\w:.-]*)""",
+    r"""^(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE\b[^\[>]*(?:\[.*?\])?\s*>)*<([A-Za-z_][\w:.-]*)""",
     re.DOTALL,
 )
 _WHITESPACE = re.compile(r"\s+")
