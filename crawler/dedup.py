@@ -21,19 +21,28 @@ from dataclasses import dataclass
 
 from crawler.errors import StoreError
 
-__all__ = ["SCHEMA", "Signature", "StoryIndex", "content_hash", "normalize", "signature", "tokens"]
+__all__ = [
+    "SCHEMA",
+    "Match",
+    "Signature",
+    "StoryIndex",
+    "compare",
+    "content_hash",
+    "normalize",
+    "signature",
+    "tokens",
+]
 
 SCHEMA: tuple[str, ...] = (
     # seq orders stories by first registration: on a merge the smallest seq (oldest) wins.
-    "CREATE TABLE IF NOT EXISTS story_cluster ("
-    " seq INTEGER PRIMARY KEY, story_id TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE IF NOT EXISTS story_sig ("
-    " article_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, sig BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS story_cluster (seq INTEGER PRIMARY KEY, story_id TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS story_sig (article_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, sig BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS story_sig_seq ON story_sig (seq)",
     # One B-tree keyed on (key, article_id): the lookup by key is the index.
-    "CREATE TABLE IF NOT EXISTS story_band ("
-    " key INTEGER NOT NULL, article_id INTEGER NOT NULL,"
-    " PRIMARY KEY (key, article_id)) WITHOUT ROWID",
+    (
+        "CREATE TABLE IF NOT EXISTS story_band (key INTEGER NOT NULL, article_id INTEGER NOT NULL,"
+        " PRIMARY KEY (key, article_id)) WITHOUT ROWID"
+    ),
 )
 
 # Shingle sizes. Chinese and Japanese have no spaces: characters are tokens there.
@@ -80,7 +89,10 @@ def tokens(text: str) -> list[str]:
 
 
 def content_hash(text: str) -> str:
-    """Hash of the normalized body text: equal for copies differing in spacing, case, punctuation."""
+    """Hash of the normalized body text: equal for copies differing in spacing, case, punctuation.
+
+    Every text without words hashes alike; callers should not treat empty bodies as copies.
+    """
     return hashlib.blake2b(" ".join(tokens(text)).encode(), digest_size=16).hexdigest()
 
 
@@ -103,8 +115,7 @@ def _bands(hashes: list[int]) -> tuple[int, ...]:
     for h in hashes:
         i = h & (BINS - 1)
         v = h >> 6
-        if v < mins[i]:
-            mins[i] = v
+        mins[i] = min(mins[i], v)
     filled = [i for i in range(BINS) if mins[i] != _MAX64]
     if len(filled) < BINS:
         # Empty bins borrow the next filled bin's value, offset by distance, so that
@@ -203,26 +214,28 @@ def _overlap(a: tuple[int, ...], b: tuple[int, ...], cap: int) -> tuple[int, int
 
 
 @dataclass(frozen=True, slots=True)
-class _Match:
+class Match:
+    """How much two articles share: of the shorter one's shingles, and Jaccard of both."""
+
     containment: float
     jaccard: float
 
 
-def compare(a: Signature, b: Signature) -> _Match | None:
+def compare(a: Signature, b: Signature) -> Match | None:
     """The similarity of two articles if they are copies of one story, else None."""
     if not a.sketch or not b.sketch:
         return None
     shared, union, na, nb = _overlap(a.sketch, b.sketch, SKETCH_SIZE)
     jaccard = shared / union if union else 0.0
     if min(a.size, b.size) < SHORT_SHINGLES:
-        return _Match(jaccard, jaccard) if jaccard >= SHORT_JACCARD else None
+        return Match(jaccard, jaccard) if jaccard >= SHORT_JACCARD else None
     small = na if a.size <= b.size else nb
     containment = shared / small if small else 0.0
     if containment < CONTAINMENT_MIN:
         return None
     if containment < CONTAINMENT_SURE and not _numbers_agree(a, b):
         return None
-    return _Match(containment, jaccard)
+    return Match(containment, jaccard)
 
 
 def _numbers_agree(a: Signature, b: Signature) -> bool:
@@ -243,7 +256,9 @@ class StoryIndex:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def assign(self, article_id: int, sig: Signature, new_story_id: str) -> tuple[str, tuple[str, ...]]:
+    def assign(
+        self, article_id: int, sig: Signature, new_story_id: str
+    ) -> tuple[str, tuple[str, ...]]:
         """Register an article; returns its story id and the ids of stories merged into it.
 
         With no matching stored article the article starts story ``new_story_id``. Matches in
@@ -253,7 +268,9 @@ class StoryIndex:
         try:
             return self._assign(article_id, sig, new_story_id)
         except sqlite3.IntegrityError as e:
-            raise StoreError(f"story index: story id {new_story_id!r} is already in use ({e})") from None
+            raise StoreError(
+                f"story index: story id {new_story_id!r} is already in use ({e})"
+            ) from None
         except sqlite3.Error as e:
             raise StoreError(f"story index could not be updated: {e}") from None
 
@@ -267,7 +284,9 @@ class StoryIndex:
                 return
             seq, blob = row
             self._drop(article_id, Signature.from_bytes(blob))
-            left = self._conn.execute("SELECT 1 FROM story_sig WHERE seq = ? LIMIT 1", (seq,)).fetchone()
+            left = self._conn.execute(
+                "SELECT 1 FROM story_sig WHERE seq = ? LIMIT 1", (seq,)
+            ).fetchone()
             if left is None:
                 self._conn.execute("DELETE FROM story_cluster WHERE seq = ?", (seq,))
         except sqlite3.Error as e:
@@ -289,9 +308,13 @@ class StoryIndex:
         )
         self._conn.execute("DELETE FROM story_sig WHERE article_id = ?", (article_id,))
 
-    def _assign(self, article_id: int, sig: Signature, new_story_id: str) -> tuple[str, tuple[str, ...]]:
+    def _assign(
+        self, article_id: int, sig: Signature, new_story_id: str
+    ) -> tuple[str, tuple[str, ...]]:
         conn = self._conn
-        row = conn.execute("SELECT seq, sig FROM story_sig WHERE article_id = ?", (article_id,)).fetchone()
+        row = conn.execute(
+            "SELECT seq, sig FROM story_sig WHERE article_id = ?", (article_id,)
+        ).fetchone()
         seqs: set[int] = set()
         if row is not None:
             seqs.add(row[0])

@@ -17,26 +17,44 @@ RECORDS = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitl
 
 # A story of several paragraphs, none of which appears in the fixtures.
 STORY = [
-    "VLADIVOSTOK, March 3 -- Russian and Chinese shipbuilders agreed on Wednesday to design a "
-    "class of ice-breaking bulk carriers for year-round voyages on the Northern Sea Route.",
-    "The Zvezda shipyard near Vladivostok and Shanghai's Jiangnan Shipyard will share the work, "
-    "with hulls welded in Shanghai and propulsion units installed in the Russian Far East.",
-    "Sovcomflot said it had taken options on six of the vessels, each able to carry 70,000 tonnes "
-    "of iron ore or grain through ice up to 1.8 metres thick.",
-    "The agreement follows two years of model tests at the Krylov State Research Centre in St. "
-    "Petersburg, where engineers tried out a new bow shape designed to cut fuel use by 15 percent.",
-    "Chinese officials said the first ship could be delivered in 2029 if financing is arranged by "
-    "the end of next year, and that a joint design bureau would open in Harbin this summer.",
-    "Cargo traffic on the route reached 36 million tonnes last year, most of it liquefied gas "
-    "and oil, according to the Rosatom-run Northern Sea Route directorate.",
+    (
+        "VLADIVOSTOK, March 3 -- Russian and Chinese shipbuilders agreed on Wednesday to design a "
+        "class of ice-breaking bulk carriers for year-round voyages on the Northern Sea Route."
+    ),
+    (
+        "The Zvezda shipyard near Vladivostok and Shanghai's Jiangnan Shipyard will share the work, "
+        "with hulls welded in Shanghai and propulsion units installed in the Russian Far East."
+    ),
+    (
+        "Sovcomflot said it had taken options on six of the vessels, each able to carry 70,000 tonnes "
+        "of iron ore or grain through ice up to 1.8 metres thick."
+    ),
+    (
+        "The agreement follows two years of model tests at the Krylov State Research Centre in St. "
+        "Petersburg, where engineers tried out a new bow shape designed to cut fuel use by 15 percent."
+    ),
+    (
+        "Chinese officials said the first ship could be delivered in 2029 if financing is arranged by "
+        "the end of next year, and that a joint design bureau would open in Harbin this summer."
+    ),
+    (
+        "Cargo traffic on the route reached 36 million tonnes last year, most of it liquefied gas "
+        "and oil, according to the Rosatom-run Northern Sea Route directorate."
+    ),
 ]
 OTHER = [
-    "KAZAN, Oct. 9 -- A joint laboratory for battery recycling opened at Kazan Federal University "
-    "on Monday with equipment supplied by a company from Ningbo.",
-    "Researchers will test ways to recover lithium, cobalt and nickel from used electric-vehicle "
-    "batteries, which Russia currently exports for processing.",
-    "University rector Lenar Safin said that forty students would work in the laboratory each year "
-    "and that the first patents were expected within three years.",
+    (
+        "KAZAN, Oct. 9 -- A joint laboratory for battery recycling opened at Kazan Federal University "
+        "on Monday with equipment supplied by a company from Ningbo."
+    ),
+    (
+        "Researchers will test ways to recover lithium, cobalt and nickel from used electric-vehicle "
+        "batteries, which Russia currently exports for processing."
+    ),
+    (
+        "University rector Lenar Safin said that forty students would work in the laboratory each year "
+        "and that the first patents were expected within three years."
+    ),
     "The Chinese partner will receive rights to use the methods at its plants in Zhejiang.",
 ]
 
@@ -64,10 +82,21 @@ def index(conn: sqlite3.Connection) -> StoryIndex:
 
 def test_content_hash_ignores_spacing_case_punctuation_and_invisible_characters() -> None:
     base = content_hash("Rosatom signed the contract, the company said.\n\nUnits 7 and 8 follow.")
-    assert content_hash("  ROSATOM signed the contract the company said!\nUnits 7 and 8 follow") == base
-    assert content_hash("Ros\u00adatom signed the\u200b contract — the company said… Units 7 and 8 follow.") == base
+    assert (
+        content_hash("  ROSATOM signed the contract the company said!\nUnits 7 and 8 follow")
+        == base
+    )
+    assert (
+        content_hash(
+            "Ros\u00adatom signed the\u200b contract — the company said… Units 7 and 8 follow."
+        )
+        == base
+    )
     # Full-width forms (NFKC) and Chinese text with line breaks inside it.
-    assert content_hash("Ｒｏｓａｔｏｍ signed the contract, the company said. Units ７ and 8 follow.") == base
+    assert (
+        content_hash("Ｒｏｓａｔｏｍ signed the contract, the company said. Units ７ and 8 follow.")
+        == base
+    )
     assert content_hash("中俄科技合作，不断深化。") == content_hash("中俄科技\n合作 不断深化")
     assert content_hash("Ещё один договор") == content_hash("еще один договор")
 
@@ -141,7 +170,12 @@ def test_short_texts_must_be_near_exact(index: StoryIndex) -> None:
     index.assign(1, signature("", "Photo: Xinhua. All rights reserved. Share this story."), "s1")
     short_other = "Photo: Xinhua. All rights reserved. Reactor contract signed in Beijing."
     assert index.assign(2, signature("", short_other), "s2") == ("s2", ())
-    assert index.assign(3, signature("", "Photo: XINHUA - all rights reserved; share this story"), "s3")[0] == "s1"
+    assert (
+        index.assign(
+            3, signature("", "Photo: XINHUA - all rights reserved; share this story"), "s3"
+        )[0]
+        == "s1"
+    )
 
 
 def test_merge_keeps_oldest_story_and_reports_merged_ids(index: StoryIndex) -> None:
@@ -167,15 +201,19 @@ def test_roundup_joins_one_story_without_gluing_stories_together(index: StoryInd
     # A round-up carrying short pieces of several stories must not merge those stories.
     pieces = [STORY[0] + " " + STORY[1], OTHER[0] + " " + OTHER[1]]
     extra = [
-        "Novosibirsk physicists launched a compact synchrotron light source on Friday, the first of "
-        "its kind built with parts from a Chinese accelerator maker in Hefei, its director said.",
-        "A Russian-Chinese venture in Tianjin began assembling electric buses for Moscow, with "
-        "batteries from Chinese suppliers and bodies welded at a plant outside St. Petersburg.",
+        (
+            "Novosibirsk physicists launched a compact synchrotron light source on Friday, the first of "
+            "its kind built with parts from a Chinese accelerator maker in Hefei, its director said."
+        ),
+        (
+            "A Russian-Chinese venture in Tianjin began assembling electric buses for Moscow, with "
+            "batteries from Chinese suppliers and bodies welded at a plant outside St. Petersburg."
+        ),
     ]
     pieces += extra
     for i, piece in enumerate(pieces):
         index.assign(i + 1, signature(f"piece {i}", piece), f"s{i}")
-    story, merged = index.assign(9, signature("Week in review", "\n\n".join(pieces)), "roundup")
+    _story, merged = index.assign(9, signature("Week in review", "\n\n".join(pieces)), "roundup")
     assert merged == ()
     assert len({index.story_of(i + 1) for i in range(len(pieces))}) == len(pieces)
 
@@ -197,7 +235,9 @@ def test_story_survives_reopening_the_database(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_assign_does_not_commit_the_callers_transaction(conn: sqlite3.Connection, index: StoryIndex) -> None:
+def test_assign_does_not_commit_the_callers_transaction(
+    conn: sqlite3.Connection, index: StoryIndex
+) -> None:
     conn.execute("BEGIN")
     index.assign(1, signature("Arctic carriers", text(STORY)), "s1")
     assert conn.in_transaction
@@ -206,7 +246,9 @@ def test_assign_does_not_commit_the_callers_transaction(conn: sqlite3.Connection
     assert index.assign(2, signature("Arctic carriers", text(STORY)), "s2") == ("s2", ())
 
 
-def test_remove_forgets_article_and_empty_story(conn: sqlite3.Connection, index: StoryIndex) -> None:
+def test_remove_forgets_article_and_empty_story(
+    conn: sqlite3.Connection, index: StoryIndex
+) -> None:
     index.assign(1, signature("Arctic carriers", text(STORY)), "s1")
     index.assign(2, signature("Copy", text(STORY[:4])), "s2")
     index.remove(1)
@@ -221,7 +263,9 @@ def test_remove_forgets_article_and_empty_story(conn: sqlite3.Connection, index:
     assert index.assign(4, signature("Arctic carriers", text(STORY)), "s4") == ("s4", ())
 
 
-def test_reassigning_an_article_replaces_its_signature(conn: sqlite3.Connection, index: StoryIndex) -> None:
+def test_reassigning_an_article_replaces_its_signature(
+    conn: sqlite3.Connection, index: StoryIndex
+) -> None:
     # A feed entry stored with its summary later gets its full page.
     index.assign(1, signature("Arctic carriers", text(OTHER)), "s1")
     index.assign(1, signature("Arctic carriers", text(STORY)), "ignored")
@@ -238,7 +282,7 @@ def test_story_id_already_in_use_is_a_store_error(index: StoryIndex) -> None:
 
 
 def test_chinese_is_shingled_on_characters(index: StoryIndex) -> None:
-    zh = [r for r in RECORDS if r["language"] == "zh" and r["label"] == "same"][0]
+    zh = next(r for r in RECORDS if r["language"] == "zh" and r["label"] == "same")
     body = zh["a"]["text"]
     # The same Chinese text with spaces between characters is the same story.
     spaced = " ".join(body)
