@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 from crawler.errors import FetchError
 from crawler.urls import check_url
@@ -38,3 +41,16 @@ class SafetyMiddleware:
                 self._verdicts[key] = str(exc)
                 raise RefusedURL(str(exc)) from None
         return None
+
+
+class RobotsMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, fixed for requests that wait on one robots.txt together.
+
+    Awaiting the shared Deferred hands the parser to the first waiter only (the others get None and
+    would be let through); once it has fired, the parser is in ``_parsers``, so read it from there.
+    """
+
+    async def robot_parser(self, request: Any) -> Any:
+        parser = await super().robot_parser(request)
+        current = self._parsers.get(urlparse_cached(request).netloc)
+        return parser if isinstance(current, Deferred) else current

@@ -31,12 +31,16 @@ def make_pool(workers: int) -> Executor | None:
 class ProcessPipeline:
     """Decode, extract, fingerprint and match a page off the reactor thread, in a worker process."""
 
-    def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "ProcessPipeline":
-        return cls(crawler.settings["NEWSWATCH_CONTEXT"])
+        return cls(crawler)
+
+    @property
+    def ctx(self) -> Any:
+        return self.crawler.spider.ctx
 
     async def process_item(self, item: Any) -> Any:
         topics = self.ctx.config.topics
@@ -60,12 +64,16 @@ class ProcessPipeline:
 class StorePipeline:
     """Writes the processed article, its story, aliases, matches and feed entry in one transaction."""
 
-    def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> "StorePipeline":
-        return cls(crawler.settings["NEWSWATCH_CONTEXT"])
+        return cls(crawler)
+
+    @property
+    def ctx(self) -> Any:
+        return self.crawler.spider.ctx
 
     def process_item(self, pair: Any) -> Any:
         item, processed = pair

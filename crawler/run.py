@@ -127,6 +127,9 @@ class CrawlContext:
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
         return self.store.known_urls(list(dict.fromkeys(urls)))
 
+    def clear_pending(self, url: str) -> None:
+        self.store.clear_pending(url)
+
     def mark_entry(self, source: str, key: str, article_id: int | None) -> None:
         if source in self.source_by_name:
             self.store.mark_entries(source, [key], article_id)
@@ -298,7 +301,6 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
     spider_sources = [s for s in sources if s.kind == "spider" and store.source_state(s.name)["active"]]
     skipped = [st for st in skipped if not (st.message or "").startswith("spider")]
     settings = scrapy_settings(config.crawl)
-    settings["NEWSWATCH_CONTEXT"] = ctx
     settings["NEWSWATCH_ALLOW_PRIVATE"] = config.crawl.allow_private
     process = AsyncCrawlerProcess(settings, install_root_handler=False)
     n_workers = worker_count() if workers is None else workers
@@ -406,6 +408,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", action="append", default=[])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # Scrapy's own per-request errors are reported through the summary; its log stays for --debug.
+    quiet = logging.DEBUG if os.environ.get("NEWSWATCH_DEBUG") else logging.CRITICAL
+    for name in ("scrapy", "twisted", "py.warnings"):
+        logging.getLogger(name).setLevel(quiet)
     out = sys.stdout
     lock = threading.Lock()
 

@@ -121,6 +121,13 @@ class NewsSpider(scrapy.Spider):
         if reasons and all(r in PERMANENT_REDIRECTS for r in reasons):
             self.ctx.source_moved(source.name, source.url, response.url)
 
+    def _retry_pending(self, source: SourceConfig, listed: set[str]) -> Iterator[Any]:
+        """Pages that failed transiently on an earlier poll (kept from the feed) are fetched again."""
+        for url in sorted(self.ctx.pending_urls(source.name) - listed):
+            if url not in self.ctx.keys_in_flight:
+                self.ctx.keys_in_flight.add(url)
+                yield self._page_request(source.name, url, None, backlog=False, retry=True)
+
     def source_failed(self, failure: Failure) -> None:
         request = failure.request
         source = self.ctx.source_by_name[request.meta["source"]]
@@ -129,6 +136,8 @@ class NewsSpider(scrapy.Spider):
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         if not self._source_response_ok(response):
+            if response.status == 304:
+                yield from self._retry_pending(self._source(response), set())
             return
         source = self._source(response)
         try:
@@ -146,6 +155,7 @@ class NewsSpider(scrapy.Spider):
             infos.append((entry.key, entry.link, FeedInfo(key=entry.key, title=entry.title, summary=entry.summary,
                                                           published=entry.published, language=entry.language)))
         yield from self._follow_entries(source, infos)
+        yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         if not self._source_response_ok(response):
@@ -171,6 +181,7 @@ class NewsSpider(scrapy.Spider):
                           FeedInfo(key=None, title=e.news_title or "", published=e.news_published or e.lastmod,
                                    language=e.language)))
         yield from self._follow_entries(source, infos)
+        yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if not self._source_response_ok(response):
@@ -191,6 +202,7 @@ class NewsSpider(scrapy.Spider):
             if urls.is_http_url(url):
                 infos.append((urls.canonicalize(url), url, FeedInfo(title=" ".join(text.split()))))
         yield from self._follow_entries(source, infos)
+        yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
         left = response.meta.get("depth_left", 1) - 1
         if left > 0:
             nxt = _next_page(response, {u for u, _ in links})
@@ -225,10 +237,12 @@ class NewsSpider(scrapy.Spider):
                 continue
             yield self._page_request(source.name, link, info, backlog=backlog)
 
-    def _page_request(self, source_name: str, url: str, info: FeedInfo | None, *, backlog: bool) -> scrapy.Request:
+    def _page_request(self, source_name: str, url: str, info: FeedInfo | None, *, backlog: bool,
+                      retry: bool = False) -> scrapy.Request:
         self.ctx.stats(source_name).queued += 1
         return scrapy.Request(url, callback=self.parse_page, errback=self.page_failed, priority=0,
-                              meta={"source": source_name, "info": info, "backlog": backlog, "listed_url": url})
+                              meta={"source": source_name, "info": info, "backlog": backlog, "listed_url": url,
+                                    "pending_retry": retry})
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         meta = response.meta
@@ -260,6 +274,10 @@ class NewsSpider(scrapy.Spider):
     def _page_fallback(self, meta: dict[str, Any], error: str, *, transient: bool) -> Iterator[Any]:
         source = meta["source"]
         self.ctx.page_error(source, error)
+        if meta.get("pending_retry"):
+            if not transient:  # gone for good: keep the feed's text, stop retrying
+                self.ctx.clear_pending(meta["listed_url"])
+            return
         info: FeedInfo | None = meta.get("info")
         if info and (info.title or info.summary):
             yield FeedOnlyItem(source=source, url=meta["listed_url"], feed=info, fetched=self.ctx.now(),

@@ -344,6 +344,11 @@ class Store:
         return self.query("SELECT id, url, canonical_url FROM articles WHERE source = ? AND page_pending = 1",
                           [source])
 
+    def clear_pending(self, url: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE articles SET page_pending = 0 WHERE id IN (SELECT article_id FROM aliases WHERE url = ?)",
+                      [url])
+
     # -- articles ------------------------------------------------------------------------
 
     def add_article(self, rec: ArticleRecord) -> AddResult:

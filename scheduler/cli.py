@@ -381,7 +381,7 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         raise UsageError("[digest] has no recipients; add [[digest.recipients]] email = \"you@example.org\"")
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".eml"):
         raise UsageError(f"--output {output}: use a file name ending in .html or .eml")
-    if recipient and recipient not in [r.email for r in config.digest.recipients]:
+    if recipient and recipient.lower() not in [r.email.lower() for r in config.digest.recipients]:
         raise UsageError(f"--recipient {recipient} is not in [[digest.recipients]]")
     if config.smtp is None and not (dry_run or output):
         raise UsageError("the config has no [smtp] section; add one, or use --dry-run / --output FILE")
@@ -390,7 +390,8 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
     for r in outcome.results:
         line = {"sent": f"{r.email}: sent {r.stories} stories", "empty": f"{r.email}: nothing new to send",
                 "dry-run": f"{r.email}: would send {r.stories} stories (dry run)",
-                "preview": f"{r.email}: preview of {r.stories} stories sent to {to}",
+                "preview": (f"{r.email}: preview of {r.stories} stories sent to {to}" if to
+                            else f"{r.email}: digest of {r.stories} stories written"),
                 "failed": f"{r.email}: not sent: {r.error}"}.get(r.status, f"{r.email}: {r.status}")
         if r.held:
             line += f" ({r.held} more stay due)"
@@ -438,10 +439,11 @@ def prune_store(config: Config, store: Any, seconds: float) -> int:
     from crawler.store import iso, utcnow
 
     cutoff = iso(utcnow() - timedelta(seconds=seconds))
-    keep_unsent = ""
-    if store.scalar("SELECT 1 FROM sqlite_master WHERE name = 'delivery_items'"):
-        keep_unsent = (" AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-                       " AND NOT EXISTS (SELECT 1 FROM delivery_items d WHERE d.story = a.story AND d.status = 'sent'))")
+    from scheduler import ledger
+
+    ledger.prepare(store)
+    keep_unsent = (" AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
+                   f" AND NOT {ledger.sent_anywhere_clause('a.story')})")
     ids = [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched < ?{keep_unsent}", [cutoff])]
     return store.delete_articles(ids)
 
