@@ -35,8 +35,8 @@ _CJK = (
     "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
     "\U00020000-\U0003134f"
 )
-_RUN_RE = re.compile(f"[^\\W_]+(?:[{_MARKS}]+[^\\W_]*)*")
-_CJK_RE = re.compile(f"[{_CJK}]+")
+# One pass finds CJK runs (group 1) and other words (group 2: letters/digits but not CJK).
+_TOKEN_RE = re.compile(f"([{_CJK}]+)|([^\\W_{_CJK}]+(?:[{_MARKS}]+[^\\W_{_CJK}]*)*)")
 _MARKS_RE = re.compile(f"[{_MARKS}]")
 _CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
 _LATIN_RE = re.compile("[a-z]")
@@ -100,38 +100,32 @@ def fts_prefix(stem: str) -> str:
     return stem[:-1] if len(stem) >= 3 else stem
 
 
+@lru_cache(maxsize=1 << 17)
+def _normalize(raw: str) -> tuple[str, str]:
+    surface = fold_word(raw)
+    return surface, stem_word(surface) if surface else ""
+
+
 def tokenize(text: str) -> list[Token]:
     """Tokens of ``text`` in order, as (surface, stem, start, end, kind); positions are list indices."""
     out: list[Token] = []
     append = out.append
-    has_cjk = _CJK_RE.search(text) is not None
-    for m in _RUN_RE.finditer(text):
-        run = m.group()
-        base = m.start()
-        if not has_cjk or _CJK_RE.search(run) is None:
-            surface = fold_word(run)
+    for m in _TOKEN_RE.finditer(text):
+        word = m.group(2)
+        if word is not None:
+            surface, stem = _normalize(word)
             if surface:
-                append((surface, stem_word(surface), base, m.end(), WORD))
-            continue
-        pos = 0
-        for cm in _CJK_RE.finditer(run):
-            if cm.start() > pos:
-                _word_piece(run[pos:cm.start()], base + pos, append)
-            _cjk_piece(cm.group(), base + cm.start(), append)
-            pos = cm.end()
-        if pos < len(run):
-            _word_piece(run[pos:], base + pos, append)
+                append((surface, stem, m.start(), m.end(), WORD))
+        else:
+            _cjk_run(m.group(1), m.start(), append)
     return out
 
 
-def _word_piece(piece: str, start: int, append) -> None:
-    surface = fold_word(piece)
-    if surface:
-        append((surface, stem_word(surface), start, start + len(piece), WORD))
-
-
-def _cjk_piece(run: str, start: int, append) -> None:
-    chars = [unicodedata.normalize("NFKC", ch) for ch in run]
+def _cjk_run(run: str, start: int, append) -> None:
+    if unicodedata.is_normalized("NFKC", run):
+        chars: str | list[str] = run
+    else:
+        chars = [unicodedata.normalize("NFKC", ch) for ch in run]
     last = len(chars) - 1
     for i, ch in enumerate(chars):
         if i < last:

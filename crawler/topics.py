@@ -4,8 +4,8 @@ Syntax. Operators are case-sensitive UPPERCASE, so "and", "or", "not", "near" ar
 
     word           the word in any form: Snowball stems (cooperation ~ cooperate,
                    России ~ Россия, Китая ~ Китаем)
-    word*          words starting with the prefix, and words sharing its stem
-                   (Росси* finds России, российский; Китай* also finds Китая)
+    word*          words starting with the prefix (Росси* finds России, российский); a
+                   Russian prefix also finds words of its stem (Китай* finds Китая)
     "a phrase"     consecutive words, each in any form; a word in it may end in *
     中俄 科技合作     Chinese/Japanese match as character sequences, no spaces needed
     China-Russia   a hyphenated term is a phrase of its parts; "российско-китайский"
@@ -18,20 +18,23 @@ Syntax. Operators are case-sensitive UPPERCASE, so "and", "or", "not", "near" ar
                    OR-groups of them. In Chinese, n counts characters.
     title:x        x only in the title; x is a term, a phrase or a (group)
     ( ... )        grouping
+    # note         a comment to the end of the line (a '#' that starts a word)
 
 Precedence, tightest first: title:, NEAR, NOT/-, AND (explicit or implicit), OR.
 
 Score (deterministic). For each distinct query term that hit, the weight of its best place
 (title 1.0, lead = first 300 characters of the text 0.6, body 0.3) plus 0.1 per further hit,
-at most 0.4; plus closeness: 0.3 for each extra distinct term in the densest 15-word stretch
-of the text. So a story named in its title or lead scores 2-6, while terms scattered once
-each through a long body stay near or below 1 (the default ``min_score``).
+at most 0.4; plus closeness: for the 15-position stretch of text with the most distinct terms,
+0.5 x its zone weight per term beyond the first (0.3 in the lead, 0.15 in the body). A story
+carried by its title or lead scores 3-12; terms scattered once each through the body stay
+below 1 (the default ``min_score``), one body sentence with three terms about 1.2.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -43,7 +46,7 @@ FIELDS = (TITLE, TEXT)
 
 ZONE_WEIGHT = {"title": 1.0, "lead": 0.6, "body": 0.3}
 REPEAT_BONUS, REPEAT_CAP = 0.1, 0.4
-WINDOW, CLOSENESS_BONUS = 15, 0.3
+WINDOW, CLOSENESS = 15, 0.5
 DEFAULT_NEAR = 10
 _FTS_MAX_COMBOS = 64
 
@@ -53,26 +56,57 @@ _STEM, _SURFACE, _PREFIX = 0, 1, 2
 
 # --- prepared documents --------------------------------------------------------------------
 
+# A sentence end: . ! ? … followed by a space, CJK full stops, or a line break.
+_SENTENCE_END_RE = re.compile(r"[.!?…][\"'»”’)\]]*\s|[。！？；]|\n")
+SENTENCE_GAP = 1000  # positions added at a sentence end, so NEAR and phrases never span one
+
+# An occurrence: (field, first position, last position, hits); a hit is (label, field, first, last).
+_Hit = tuple[str, str, int, int]
+_Occ = tuple[str, int, int, tuple[_Hit, ...]]
+
+
 class _Field:
-    __slots__ = ("starts", "ends", "by_stem", "by_surface", "_sorted", "_memo")
+    """One field's tokens, indexed by folded surface and by stem."""
+
+    __slots__ = ("positions", "starts", "ends", "by_stem", "by_surface", "_sorted", "_memo")
 
     def __init__(self, text: str) -> None:
         tokens = textnorm.tokenize(text)
-        self.starts = [t[2] for t in tokens]
-        self.ends = [t[3] for t in tokens]
+        starts = [t[2] for t in tokens]
+        # A token's position is its index plus SENTENCE_GAP per sentence end before it.
+        cuts = [bisect.bisect_left(starts, m.start()) for m in _SENTENCE_END_RE.finditer(text)]
+        positions: list[int] = []
+        prev = 0
+        for k, cut in enumerate(cuts):
+            positions.extend(range(prev + k * SENTENCE_GAP, cut + k * SENTENCE_GAP))
+            prev = cut
+        positions.extend(range(prev + len(cuts) * SENTENCE_GAP, len(tokens) + len(cuts) * SENTENCE_GAP))
+        by_surface: dict[str, list[int]] = defaultdict(list)
+        for t, pos in zip(tokens, positions):
+            by_surface[t[0]].append(pos)
+        stems = {t[0]: t[1] for t in tokens if t[4] == textnorm.WORD}
         by_stem: dict[str, list[int]] = {}
-        by_surface: dict[str, list[int]] = {}
-        for i, (surface, stem, _s, _e, kind) in enumerate(tokens):
-            by_surface.setdefault(surface, []).append(i)
-            if kind == textnorm.WORD:
-                by_stem.setdefault(stem, []).append(i)
+        for surface, stem in stems.items():
+            if stem in by_stem:
+                by_stem[stem] = sorted(by_stem[stem] + by_surface[surface])
+            else:
+                by_stem[stem] = by_surface[surface]
+        self.positions = positions
+        self.starts = starts
+        self.ends = [t[3] for t in tokens]
         self.by_stem = by_stem
-        self.by_surface = by_surface
+        self.by_surface = dict(by_surface)
         self._sorted: list[str] | None = None
         self._memo: dict[tuple[int, str, str], list[int]] = {}
 
-    def positions(self, kind: int, value: str, stem: str) -> list[int]:
-        """Sorted token positions where one pattern item fits."""
+    def chars(self, first: int, last: int) -> tuple[int, int]:
+        """Character span of the positions first..last."""
+        i = bisect.bisect_left(self.positions, first)
+        j = bisect.bisect_left(self.positions, last)
+        return self.starts[i], self.ends[j]
+
+    def lookup(self, kind: int, value: str, stem: str) -> list[int]:
+        """Sorted positions where one pattern item fits."""
         if kind == _STEM:
             return self.by_stem.get(value, [])
         if kind == _SURFACE:
@@ -95,12 +129,14 @@ class _Field:
 class Document:
     """An article normalized once, to be matched against any number of queries."""
 
-    __slots__ = ("title", "text", "fields")
+    __slots__ = ("title", "text", "fields", "memo")
 
     def __init__(self, title: str, text: str) -> None:
         self.title = title or ""
         self.text = text or ""
         self.fields = {TITLE: _Field(self.title), TEXT: _Field(self.text)}
+        # results of sub-queries by structural key: topics repeat term groups, and so do queries
+        self.memo: dict[str, tuple[bool, list[_Occ]]] = {}
 
 
 def prepare(title: str, text: str) -> Document:
@@ -110,24 +146,26 @@ def prepare(title: str, text: str) -> Document:
 
 # --- query tree ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Occ:
-    """Where a positional node occurred: a token range of one field and the leaf hits in it."""
-
-    field: str
-    start: int
-    end: int  # inclusive
-    hits: tuple[tuple[int, str, int, int], ...]  # (leaf id, field, start, end)
-
-
 class _Node:
     positional = False
+    key = ""
 
     def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        """(satisfied, occurrences), memoized per document by the node's structural key."""
+        hit = doc.memo.get(self.key)
+        if hit is None:
+            hit = doc.memo[self.key] = self._eval(doc)
+        return hit
+
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         raise NotImplementedError
 
     def leaves(self) -> Iterable["_Leaf"]:
         return ()
+
+    def finish(self) -> str:
+        """Compute structural keys bottom-up (after title: scopes are applied)."""
+        raise NotImplementedError
 
 
 @dataclass(eq=False)
@@ -136,37 +174,34 @@ class _Leaf(_Node):
     items: tuple[tuple[int, str, str, bool], ...]  # (kind, value, stem, implied)
     cjk: bool
     scope: str | None = None
-    id: int = -1
     positional = True
 
-    def occurrences(self, doc: Document) -> list[_Occ]:
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         out: list[_Occ] = []
         length = len(self.items)
+        label = self.label
         for name in (self.scope,) if self.scope else FIELDS:
             f = doc.fields[name]
-            first = f.positions(*self.items[0][:3])
-            if not first:
-                continue
-            cands = first
+            cands = f.lookup(*self.items[0][:3])
             for k in range(1, length):
+                if not cands:
+                    break
                 kind, value, stem, implied = self.items[k]
                 if implied:
                     continue
-                nxt = set(f.positions(kind, value, stem))
+                nxt = set(f.lookup(kind, value, stem))
                 cands = [p for p in cands if p + k in nxt]
-                if not cands:
-                    break
             for p in cands:
                 e = p + length - 1
-                out.append(_Occ(name, p, e, ((self.id, name, p, e),)))
-        return out
-
-    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
-        occ = self.occurrences(doc)
-        return bool(occ), occ
+                out.append((name, p, e, ((label, name, p, e),)))
+        return bool(out), out
 
     def leaves(self) -> Iterable["_Leaf"]:
         yield self
+
+    def finish(self) -> str:
+        self.key = f"{self.scope or ''}:{self.label}"
+        return self.key
 
 
 @dataclass(eq=False)
@@ -177,7 +212,7 @@ class _Or(_Node):
     def positional(self) -> bool:  # type: ignore[override]
         return all(c.positional for c in self.children)
 
-    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         ok, occs = False, []
         for c in self.children:
             cok, cocc = c.eval(doc)
@@ -190,12 +225,16 @@ class _Or(_Node):
         for c in self.children:
             yield from c.leaves()
 
+    def finish(self) -> str:
+        self.key = "(|" + " ".join(c.finish() for c in self.children) + ")"
+        return self.key
+
 
 @dataclass(eq=False)
 class _And(_Node):
     children: list[_Node]
 
-    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         occs: list[_Occ] = []
         for c in self.children:
             cok, cocc = c.eval(doc)
@@ -208,17 +247,25 @@ class _And(_Node):
         for c in self.children:
             yield from c.leaves()
 
+    def finish(self) -> str:
+        self.key = "(&" + " ".join(c.finish() for c in self.children) + ")"
+        return self.key
+
 
 @dataclass(eq=False)
 class _Not(_Node):
     child: _Node
 
-    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         ok, _ = self.child.eval(doc)
         return not ok, []
 
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.child.leaves()
+
+    def finish(self) -> str:
+        self.key = "(!" + self.child.finish() + ")"
+        return self.key
 
 
 @dataclass(eq=False)
@@ -228,7 +275,7 @@ class _Near(_Node):
     n: int
     positional = True
 
-    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         _, a = self.left.eval(doc)
         if not a:
             return False, []
@@ -238,30 +285,36 @@ class _Near(_Node):
         n = self.n
         out: list[_Occ] = []
         for name in FIELDS:
-            bs = sorted((o for o in b if o.field == name), key=lambda o: o.start)
+            bs = sorted(o for o in b if o[0] == name)
             if not bs:
                 continue
-            starts = [o.start for o in bs]
-            longest = max(o.end - o.start for o in bs)
+            starts = [o[1] for o in bs]
+            longest = max(o[2] - o[1] for o in bs)
             for x in a:
-                if x.field != name:
+                if x[0] != name:
                     continue
-                lo = bisect.bisect_left(starts, x.start - n - 1 - longest)
-                hi = bisect.bisect_right(starts, x.end + n + 1)
+                xs, xe = x[1], x[2]
+                lo = bisect.bisect_left(starts, xs - n - 1 - longest)
+                hi = bisect.bisect_right(starts, xe + n + 1)
                 for y in bs[lo:hi]:
-                    if y.start > x.end:
-                        gap = y.start - x.end - 1
-                    elif x.start > y.end:
-                        gap = x.start - y.end - 1
+                    ys, ye = y[1], y[2]
+                    if ys > xe:
+                        gap = ys - xe - 1
+                    elif xs > ye:
+                        gap = xs - ye - 1
                     else:
                         continue  # overlapping occurrences are one place, not two near each other
                     if gap <= n:
-                        out.append(_Occ(name, min(x.start, y.start), max(x.end, y.end), x.hits + y.hits))
+                        out.append((name, min(xs, ys), max(xe, ye), x[3] + y[3]))
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.left.leaves()
         yield from self.right.leaves()
+
+    def finish(self) -> str:
+        self.key = f"(~{self.n} {self.left.finish()} {self.right.finish()})"
+        return self.key
 
 
 # --- results -------------------------------------------------------------------------------
@@ -281,7 +334,7 @@ class Query:
 
     source: str
     _root: _Node = field(repr=False)
-    _leaves: list[_Leaf] = field(repr=False)
+    _order: dict[str, int] = field(repr=False)  # label -> rank of its first leaf in the query
 
     def match(self, title: str, text: str) -> Match | None:
         """Match one article; None when the boolean query is not satisfied."""
@@ -292,8 +345,8 @@ class Query:
         ok, occs = self._root.eval(doc)
         if not ok:
             return None
-        hits = {h for o in occs for h in o.hits}
-        return _score(doc, hits, self._leaves)
+        hits = {h for o in occs for h in o[3]}
+        return _score(doc, hits, self._order)
 
     def fts(self) -> str | None:
         """FTS5 MATCH expression over index_tokens() columns (title, text) selecting a superset.
@@ -303,44 +356,37 @@ class Query:
         return _fts(self._root)
 
 
-def _score(doc: Document, hits: set[tuple[int, str, int, int]], leaves: list[_Leaf]) -> Match:
-    per_label: dict[str, list[tuple[str, int, int]]] = {}
-    order: dict[str, int] = {}
+def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
+    best: dict[str, float] = {}
+    count: dict[str, int] = {}
     spans: set[tuple[str, int, int]] = set()
-    for leaf_id, name, s, e in hits:
-        leaf = leaves[leaf_id]
-        f = doc.fields[name]
-        cs, ce = f.starts[s], f.ends[e]
+    text_hits: list[tuple[int, str, float]] = []
+    lead = textnorm.LEAD_CHARS
+    for label, name, s, e in hits:
+        cs, ce = doc.fields[name].chars(s, e)
         spans.add((name, cs, ce))
-        per_label.setdefault(leaf.label, []).append((name, s, cs))
-        order[leaf.label] = min(order.get(leaf.label, leaf_id), leaf_id)
-    score = 0.0
-    text_hits: list[tuple[int, str]] = []
-    for label, places in per_label.items():
-        best = 0.0
-        distinct = set()
-        for name, pos, cs in places:
-            zone = "title" if name == TITLE else ("lead" if cs < textnorm.LEAD_CHARS else "body")
-            best = max(best, ZONE_WEIGHT[zone])
-            distinct.add((name, pos))
-            if name == TEXT:
-                text_hits.append((pos, label))
-        score += best + min(REPEAT_BONUS * (len(distinct) - 1), REPEAT_CAP)
-    score += CLOSENESS_BONUS * max(_densest(text_hits) - 1, 0)
-    labels = tuple(sorted(per_label, key=lambda lb: order[lb]))
+        if name == TITLE:
+            w = ZONE_WEIGHT["title"]
+        else:
+            w = ZONE_WEIGHT["lead"] if cs < lead else ZONE_WEIGHT["body"]
+            text_hits.append((s, label, w))
+        if w > best.get(label, 0.0):
+            best[label] = w
+        count[label] = count.get(label, 0) + 1
+    score = sum(w + min(REPEAT_BONUS * (count[label] - 1), REPEAT_CAP) for label, w in best.items())
+    score += _closeness(text_hits)
+    labels = tuple(sorted(best, key=lambda lb: order[lb]))
     field_rank = {TITLE: 0, TEXT: 1}
     ordered = tuple(sorted(spans, key=lambda sp: (field_rank[sp[0]], sp[1], sp[2])))
     return Match(score=round(score, 3), hits=labels, spans=ordered)
 
 
-def _densest(hits: list[tuple[int, str]]) -> int:
-    """Most distinct labels within any WINDOW consecutive token positions."""
-    if not hits:
-        return 0
+def _closeness(hits: list[tuple[int, str, float]]) -> float:
+    """Bonus for the window of WINDOW positions holding most distinct terms (zone-weighted)."""
     hits.sort()
-    best, lo = 1, 0
+    best, lo = 0.0, 0
     counts: dict[str, int] = {}
-    for pos, label in hits:
+    for pos, label, _w in hits:
         counts[label] = counts.get(label, 0) + 1
         while hits[lo][0] <= pos - WINDOW:
             old = hits[lo][1]
@@ -348,9 +394,8 @@ def _densest(hits: list[tuple[int, str]]) -> int:
             if not counts[old]:
                 del counts[old]
             lo += 1
-        best = max(best, len(counts))
+        best = max(best, CLOSENESS * hits[lo][2] * (len(counts) - 1))
     return best
-
 
 # --- snippets ------------------------------------------------------------------------------
 
@@ -435,6 +480,7 @@ def _edge(out: list[tuple[str, bool]], i: int, mark: str) -> list[tuple[str, boo
 # --- parser --------------------------------------------------------------------------------
 
 _NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
+_CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
 _STARTS_OPERAND = {"TERM", "PHRASE", "LPAREN", "NOT", "SCOPE"}
 
 
@@ -453,6 +499,9 @@ def _lex(q: str) -> list[_Tok]:
         c = q[i]
         if c.isspace():
             i += 1
+        elif c == "#" and (i == 0 or q[i - 1].isspace()):
+            j = q.find("\n", i)  # a comment, to the end of the line
+            i = n if j < 0 else j
         elif c == "(":
             toks.append(_Tok("LPAREN", c, i))
             i += 1
@@ -594,7 +643,7 @@ class _Parser:
         raise self.expected_operand(after)
 
     def new_leaf(self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool) -> _Leaf:
-        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk, id=len(self.leaves))
+        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk)
         self.leaves.append(leaf)
         return leaf
 
@@ -636,7 +685,10 @@ def _pattern(text: str, prefix: bool) -> tuple[list[tuple[int, str, str, bool]],
         last = i == len(tokens) - 1
         if kind == textnorm.WORD:
             if prefix and last:
-                items.append((_PREFIX, surface, stem, False))
+                # Russian nouns change their last letters (Китай, Китая, Китаем): a Cyrillic
+                # prefix also takes words of its stem. English prefixes are plain prefixes.
+                cyrillic = _CYRILLIC_RE.search(surface) is not None
+                items.append((_PREFIX, surface, stem if cyrillic else "", False))
             else:
                 items.append((_STEM, stem, stem, False))
         elif kind == textnorm.CJK:
@@ -660,7 +712,11 @@ def compile_query(text: str) -> Query:
     """Parse a query; raises QuerySyntaxError saying what was expected and where."""
     p = _Parser(text)
     root = p.parse()
-    return Query(source=text, _root=root, _leaves=p.leaves)
+    root.finish()
+    order: dict[str, int] = {}
+    for i, leaf in enumerate(p.leaves):
+        order.setdefault(leaf.label, i)
+    return Query(source=text, _root=root, _order=order)
 
 
 # --- FTS5 prefilter ------------------------------------------------------------------------
