@@ -114,6 +114,18 @@ def make_vocab(rng: random.Random, n: int = 30000) -> tuple[list[str], list[floa
     return vocab, weights
 
 
+BOILERPLATE = [
+    (
+        "Subscribe to our Telegram channel for the latest news. All rights reserved. "
+        "Reproduction of materials is allowed only with an active link to the source."
+    ),
+    "Follow us on WeChat and Weibo. Copyright 2024 the news agency. All rights reserved.",
+    "If you find a mistake in the text, select it and press Ctrl+Enter. Photo: press service.",
+    "Read more: the latest stories on science and technology cooperation in our special section.",
+    "Share this article on VK, Telegram or by email. Comments are moderated before publication.",
+]
+
+
 def make_article(rng: random.Random, vocab: list[str], weights: list[float]) -> tuple[str, str]:
     paras = []
     for _ in range(rng.randint(4, 9)):
@@ -125,6 +137,10 @@ def make_article(rng: random.Random, vocab: list[str], weights: list[float]) -> 
                 str(rng.choice([rng.randint(2, 999), rng.randint(1990, 2030)])),
             )
         paras.append(" ".join(words).capitalize() + ".")
+    if rng.random() < 0.5:
+        # Outlet boilerplate that extraction let through: shared by many unrelated articles,
+        # so band buckets collide and candidates must be verified and rejected.
+        paras.append(BOILERPLATE[rng.randrange(len(BOILERPLATE))])
     title = " ".join(rng.choices(vocab, cum_weights=weights, k=rng.randint(5, 12))).capitalize()
     return title, "\n\n".join(paras)
 
