@@ -279,8 +279,11 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
     from crawler.settings import scrapy_settings
     from crawler.spiders import NewsSpider
 
+    from crawler.matching import sync_topics
+
     sources = select_sources(config, source_names)
     store = Store(config.storage.database)
+    sync_topics(config, store)  # a changed query re-matches recent articles before new ones arrive
     skipped: list[SourceStats] = []
     runnable = []
     now = utcnow()

@@ -385,7 +385,10 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         raise UsageError(f"--recipient {recipient} is not in [[digest.recipients]]")
     if config.smtp is None and not (dry_run or output):
         raise UsageError("the config has no [smtp] section; add one, or use --dry-run / --output FILE")
+    from crawler.matching import sync_topics
+
     with Store(config.storage.database) as store:
+        sync_topics(config, store)  # an edited query re-matches recent articles first
         outcome = run_digest(config, store, dry_run=dry_run, output=output, to=to, recipient=recipient)
     for r in outcome.results:
         line = {"sent": f"{r.email}: sent {r.stories} stories", "empty": f"{r.email}: nothing new to send",

@@ -1,0 +1,67 @@
+"""Keeping stored matches in step with the configured topics.
+
+When a topic's query or min_score changes (or a topic is added), articles first seen within
+`digest.max_age` are matched again; a removed topic's matches are dropped. Stories already sent
+stay sent: the delivery ledger is keyed by story, not by match.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from crawler.config import Config, TopicConfig
+from crawler.process import match_topics
+from crawler.store import Store, iso, utcnow
+
+DEFAULT_WINDOW = 7 * 86400.0
+BATCH = 500
+
+
+def changed_topics(config: Config, store: Store) -> tuple[list[TopicConfig], list[str]]:
+    """(topics whose query/min_score is new or changed, names of topics no longer configured)."""
+    stored = {r["name"]: r for r in store.query("SELECT name, query, min_score FROM topic_state")}
+    changed = [t for t in config.topics
+               if t.name not in stored or stored[t.name]["query"] != t.query
+               or stored[t.name]["min_score"] != t.min_score]
+    removed = [n for n in stored if n not in {t.name for t in config.topics}]
+    return changed, removed
+
+
+def sync_topics(config: Config, store: Store, now: datetime | None = None) -> int:
+    """Re-matches recent articles for changed topics; returns how many articles were looked at."""
+    changed, removed = changed_topics(config, store)
+    if not changed and not removed:
+        return 0
+    now = now or utcnow()
+    window = config.digest.max_age if config.digest else DEFAULT_WINDOW
+    cutoff = iso(now - timedelta(seconds=window))
+    with store.transaction() as c:
+        for name in removed:
+            c.execute("DELETE FROM matches WHERE topic = ?", [name])
+            c.execute("DELETE FROM topic_state WHERE name = ?", [name])
+    looked = 0
+    if changed:
+        names = [t.name for t in changed]
+        marks = ",".join("?" * len(names))
+        last_id = 0
+        while True:
+            rows = store.query("SELECT id, title, text FROM articles WHERE first_seen >= ? AND id > ? "
+                               "ORDER BY id LIMIT ?", [cutoff, last_id, BATCH])
+            if not rows:
+                break
+            stamp = iso(now)
+            with store.transaction() as c:
+                for row in rows:
+                    c.execute(f"DELETE FROM matches WHERE article_id = ? AND topic IN ({marks})", [row["id"], *names])
+                    for topic, score, hits in match_topics(row["title"], row["text"], tuple(changed)):
+                        c.execute("INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
+                                  [row["id"], topic, score, json.dumps(list(hits), ensure_ascii=False), stamp])
+            looked += len(rows)
+            last_id = rows[-1]["id"]
+    with store.transaction() as c:
+        for t in changed:
+            c.execute("INSERT INTO topic_state(name, query, min_score, updated) VALUES (?,?,?,?) "
+                      "ON CONFLICT(name) DO UPDATE SET query = excluded.query, min_score = excluded.min_score, "
+                      "updated = excluded.updated", [t.name, t.query, t.min_score, iso(now)])
+    return looked
