@@ -446,9 +446,9 @@ def snippet(text: str, match: Match, width: int = 240, field: str = TEXT) -> lis
     if pos < we:
         out.append((_clean(text[pos:we]), False))
     if ws > 0:
-        out = _edge(out, 0, "…")
+        out = _edge(out, False, "…")
     if we < len(text):
-        out = _edge(out, len(out) - 1, "…")
+        out = _edge(out, True, "…")
     return [(s, h) for s, h in out if s]
 
 
@@ -464,16 +464,18 @@ def _clean(s: str) -> str:
     return _SPACE_RE.sub(" ", s)
 
 
-def _edge(out: list[tuple[str, bool]], i: int, mark: str) -> list[tuple[str, bool]]:
+def _edge(out: list[tuple[str, bool]], at_end: bool, mark: str) -> list[tuple[str, bool]]:
+    """Put the cut mark on the first or last segment (beside it when that one is a hit)."""
     if not out:
         return [(mark, False)]
+    i = len(out) - 1 if at_end else 0
     seg, is_hit = out[i]
     if is_hit:
-        out.insert(0 if i == 0 else len(out), (mark, False))
-    elif i == 0:
-        out[0] = (mark + seg.lstrip(), False)
-    else:
+        out.insert(len(out) if at_end else 0, (mark, False))
+    elif at_end:
         out[i] = (seg.rstrip() + mark, False)
+    else:
+        out[i] = (mark + seg.lstrip(), False)
     return out
 
 
@@ -529,8 +531,9 @@ def _lex(q: str) -> list[_Tok]:
             word = q[i:j]
             if word in ("AND", "OR", "NOT"):
                 toks.append(_Tok(word, word, i))
-            elif word.startswith("NEAR") and (m := _NEAR_RE.match(word)):
-                if m.group(1) == "":
+            elif word.startswith("NEAR/") or word == "NEAR":
+                m = _NEAR_RE.match(word)
+                if m is None or m.group(1) == "":
                     raise QuerySyntaxError("expected a number after 'NEAR/'", q, i + 5)
                 toks.append(_Tok("NEAR", word, i, int(m.group(1)) if m.group(1) else DEFAULT_NEAR))
             else:

@@ -1,0 +1,118 @@
+"""Token normalization and language detection shared by topics and the search index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crawler import textnorm
+from crawler.textnorm import detect_language, index_tokens, tokenize
+
+LABELED = Path(__file__).resolve().parents[1] / "fixtures" / "topics" / "labeled.jsonl"
+
+
+def stems(text: str) -> list[str]:
+    return [t[1] for t in tokenize(text)]
+
+
+def surfaces(text: str) -> list[str]:
+    return [t[0] for t in tokenize(text)]
+
+
+@pytest.mark.parametrize("words", [
+    "Россия России Россией Россию",
+    "Китай Китая Китаю Китаем Китае",
+    "научный научного научным научных",
+    "сотрудничество сотрудничества сотрудничеству",
+    "cooperation cooperate cooperative",
+    "technologies technology technological",
+])
+def test_word_forms_share_a_stem(words: str) -> None:
+    assert len(set(stems(words))) == 1, stems(words)
+
+
+def test_different_words_keep_different_stems() -> None:
+    assert len(set(stems("Россия Китай наука China Russia science"))) == 6
+
+
+def test_hyphenated_compounds_split_into_parts() -> None:
+    assert surfaces("российско-китайский China-Russia Sino-Russian") == [
+        "российско", "китайский", "china", "russia", "sino", "russian"]
+    assert stems("российско-китайский")[0] == stems("российский")[0]
+
+
+def test_folding_case_width_yo_and_accents() -> None:
+    assert surfaces("ＣＨＩＮＡ Ёлка ЁЖ café Naïve Росси́я") == ["china", "елка", "еж", "cafe", "naive", "россия"]
+
+
+def test_cjk_runs_become_bigrams_one_per_character() -> None:
+    toks = tokenize("中俄科技合作，俄罗斯")
+    assert [t[0] for t in toks] == ["中俄", "俄科", "科技", "技合", "合作", "作", "俄罗", "罗斯", "斯"]
+    # every character starts exactly one token, at its own offset
+    assert [t[2] for t in toks] == [0, 1, 2, 3, 4, 5, 7, 8, 9]
+    assert toks[-1][4] == textnorm.CJK_END and toks[0][4] == textnorm.CJK
+
+
+def test_mixed_scripts_split_at_cjk_boundaries() -> None:
+    assert surfaces("5G技术与AI") == ["5g", "技术", "术与", "与", "ai"]
+
+
+def test_offsets_point_into_the_original_string() -> None:
+    text = "Ｃｈｉｎａ and Россия, 中俄."
+    for surface, _stem, start, end, kind in tokenize(text):
+        original = text[start:end]
+        if kind == textnorm.WORD:
+            assert textnorm.fold_word(original) == surface
+        else:
+            assert surface.startswith(original)
+
+
+def test_index_tokens_round_trip_through_fts5() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE t USING fts5(body, tokenize={textnorm.INDEX_TOKENIZE!r})")
+    db.execute("INSERT INTO t(rowid, body) VALUES (1, ?)", [index_tokens("Российско-китайский центр: 中俄科技合作")])
+    db.execute("INSERT INTO t(rowid, body) VALUES (2, ?)", [index_tokens("China and Russia")])
+
+    def ids(q: str) -> list[int]:
+        return [r[0] for r in db.execute("SELECT rowid FROM t WHERE t MATCH ? ORDER BY rowid", [q])]
+
+    assert ids('"科技 技合 合作"') == [1]
+    assert ids('"俄"*') == [1]
+    assert ids('"китайск"*') == [1]
+    assert ids('"china"') == [2]
+    assert ids('"中俄"') == [1]
+
+
+def test_fts_prefix_is_a_prefix_of_every_word_of_the_stem() -> None:
+    # property over every word of the labeled set: FTS5 prefix queries built from stems are safe
+    rows = [json.loads(line) for line in LABELED.read_text(encoding="utf-8").splitlines()]
+    checked = 0
+    for r in rows:
+        for surface, stem, _s, _e, kind in tokenize(r["title"] + "\n" + r["text"]):
+            if kind == textnorm.WORD:
+                assert surface.startswith(textnorm.fts_prefix(stem)), (surface, stem)
+                checked += 1
+    assert checked > 5000
+    for word in ("study", "studies", "dying", "lying", "hoping", "cries", "skies"):
+        assert word.startswith(textnorm.fts_prefix(textnorm.stem_word(word))), word
+
+
+@pytest.mark.parametrize("text,hint,expected", [
+    ("China and Russia agreed to expand research cooperation.", None, "en"),
+    ("Россия и Китай расширят научное сотрудничество.", None, "ru"),
+    ("中俄两国将加强科技合作。", None, "zh"),
+    ("中俄两国将加强科技合作，Russia and China", None, "zh"),
+    ("Die Zusammenarbeit zwischen China und Russland wächst.", "de-DE", "de"),
+    ("Россия и Китай расширят научное сотрудничество.", "en", "ru"),   # hint contradicts the script
+    ("China and Russia", "zh-CN", "en"),
+    ("Україна і Китай підписали угоду про співпрацю.", None, "uk"),
+    ("Привет", "uk", "uk"),
+    ("", None, None),
+    ("12345 !!!", None, None),
+    ("12345", "ru-RU", "ru"),
+])
+def test_detect_language(text: str, hint: str | None, expected: str | None) -> None:
+    assert detect_language(text, hint) == expected

@@ -1,0 +1,353 @@
+"""Topic query language: parsing, language-aware matching, scoring, snippets, FTS5 prefilter."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from crawler import textnorm
+from crawler.errors import QuerySyntaxError, UsageError
+from crawler.topics import Match, compile_query, prepare, snippet
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELED = ROOT / "fixtures" / "topics" / "labeled.jsonl"
+
+
+def rows() -> list[dict]:
+    return [json.loads(line) for line in LABELED.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def hit(query: str, text: str, title: str = "") -> bool:
+    return compile_query(query).match(title, text) is not None
+
+
+# --- operators and precedence ----------------------------------------------------------------
+
+@pytest.mark.parametrize("query,text,expected", [
+    ("china", "China grows", True),
+    ("china russia", "China and Russia", True),            # implicit AND
+    ("china russia", "China alone", False),
+    ("china AND russia", "Russia, then China", True),
+    ("china OR russia", "only Russia here", True),
+    ("china OR russia", "only India here", False),
+    ("china NOT russia", "China and India", True),
+    ("china NOT russia", "China and Russia", False),
+    ("china -russia", "China and Russia", False),
+    ("china -russia", "China and India", True),
+    ("china-russia", "China-Russia ties", True),            # a hyphen inside a word is not NOT
+    ("(china OR india) russia", "India and Russia", True),
+    ("(china OR india) russia", "India alone", False),
+    ('"joint laboratory"', "a joint laboratory opened", True),
+    ('"joint laboratory"', "a laboratory, joint with others", False),
+    ('"joint laboratories"', "two joint laboratory projects", True),   # words of a phrase in any form
+    ("laborat*", "laboratories opened", True),
+    ("labor*", "a laboratory", True),
+    ("laborat*", "a labour dispute", False),
+    ("china and russia", "China and Russia", True),         # lowercase 'and' is a word
+    ("china and russia", "China, Russia", False),
+    ("china # a comment\nrussia", "China and Russia", True),
+])
+def test_operators(query: str, text: str, expected: bool) -> None:
+    assert hit(query, text) is expected
+
+
+def test_precedence_or_is_loosest() -> None:
+    # a OR b c  ==  a OR (b AND c)
+    assert hit("india OR china russia", "India")
+    assert not hit("india OR china russia", "China")
+    assert hit("india OR china russia", "China Russia")
+
+
+def test_precedence_not_binds_to_one_operand() -> None:
+    assert hit("NOT india china", "China")
+    assert not hit("NOT india china", "India China")
+    assert hit("NOT (india china)", "India")
+
+
+def test_precedence_near_binds_tighter_than_not_and_and() -> None:
+    # NOT a NEAR/1 b == NOT (a NEAR/1 b)
+    assert hit("NOT china NEAR/1 russia", "China is far far away from Russia")
+    assert not hit("NOT china NEAR/1 russia", "China and Russia")
+    # x a NEAR/1 b == x AND (a NEAR/1 b)
+    assert not hit("science china NEAR/1 russia", "science: China is far far from Russia")
+
+
+@pytest.mark.parametrize("query,position,expected", [
+    ("", 0, "empty query"),
+    ("china OR", 8, "after 'OR', but the query ended"),
+    ("china AND", 9, "after 'AND'"),
+    ("OR china", 0, "found 'OR'"),
+    ("(china OR russia", 16, "expected ')' to close the '(' at position 1"),
+    ("china)", 5, "unexpected ')'"),
+    ('"joint lab', 10, "unterminated phrase"),
+    ("chi*na", 3, "'*' may only end a term"),
+    ("china NEAR/x russia", 11, "expected a number after 'NEAR/'"),
+    ("china NEAR/3 (russia AND india)", 13, "NEAR/3 needs a term, phrase or OR-group on its right"),
+    ("(a AND b) NEAR/3 russia", 0, "on its left"),
+    ("china NEAR/3", 12, "after 'NEAR/3'"),
+    ("title:", 6, "after 'title:'"),
+    ("()", 1, "empty parentheses"),
+    ('""', 0, "empty phrase"),
+    ("china - russia", 6, "letters or digits"),
+    ("NOT", 3, "after 'NOT'"),
+])
+def test_syntax_errors_say_what_and_where(query: str, position: int, expected: str) -> None:
+    with pytest.raises(QuerySyntaxError) as exc:
+        compile_query(query)
+    assert exc.value.position == position
+    assert exc.value.query == query
+    assert expected in str(exc.value)
+    assert isinstance(exc.value, UsageError)
+
+
+# --- language-aware matching -----------------------------------------------------------------
+
+@pytest.mark.parametrize("query,text", [
+    ("Россия", "переговоры в России"),
+    ("Россия", "вместе с Россией"),
+    ("российский", "российско-китайский центр"),
+    ("китайский", "российско-китайский центр"),
+    ("Китай*", "делегация Китая"),          # a Russian prefix also takes words of its stem
+    ("Китай*", "китайские коллеги"),
+    ("Росси* NEAR/5 Китай*", "сотрудничество России и Китая в науке"),
+    ("научный", "для научного сотрудничества"),
+    ("наук* OR научн*", "наука"),
+    ("cooperation", "they cooperate closely"),
+    ("technology", "new technologies"),
+    ("Sino-Russian", "a Sino-Russian laboratory"),
+    ("Russian", "Russian-Chinese research"),
+    ("ёлка", "ЕЛКА"),
+    ("China", "ＣＨＩＮＡ"),
+])
+def test_word_forms_and_folding(query: str, text: str) -> None:
+    assert hit(query, text), (query, text)
+
+
+def test_english_prefix_is_a_plain_prefix() -> None:
+    # engineer* must not reach 'engines' through the shared Snowball stem 'engin'
+    assert hit("engineer*", "engineering centre")
+    assert not hit("engineer*", "helicopter engines")
+
+
+@pytest.mark.parametrize("query,text,expected", [
+    ("中俄", "中俄科技合作取得新进展", True),
+    ("科技合作", "中俄科技合作取得新进展", True),
+    ("俄罗斯科学院", "俄罗斯科学院与中国科学院签署协议", True),
+    ("中俄 AND 科技", "两国科技界——中俄专家", True),
+    ("科技合作", "科技与合作", False),                   # characters must be adjacent
+    ("俄", "赴俄访问", True),                          # one character: any token starting with it
+    ("合作", "合作", True),
+    ("中俄 NEAR/2 科技", "中俄两国科技", True),          # two characters between
+    ("中俄 NEAR/1 科技", "中俄两国科技", False),
+    ('"中俄 科技"', "中俄科技", True),
+])
+def test_chinese_without_word_boundaries(query: str, text: str, expected: bool) -> None:
+    assert hit(query, text) is expected
+
+
+# --- title scope and NEAR --------------------------------------------------------------------
+
+def test_title_scope_on_term_phrase_and_group() -> None:
+    assert hit("title:China", "nothing", title="China news")
+    assert not hit("title:China", "China news", title="nothing")
+    assert hit('title:"joint lab"', "x", title="A joint lab opens")
+    assert not hit('title:"joint lab"', "A joint lab opens", title="x")
+    assert hit("title:(India OR China) Russia", "Russia", title="China")
+    assert not hit("title:(India OR China) Russia", "China Russia", title="x")
+    assert hit("title: China", "x", title="China")
+
+
+@pytest.mark.parametrize("between,n,expected", [
+    (0, 0, True), (1, 0, False), (3, 3, True), (4, 3, False), (10, 10, True), (11, 10, False),
+])
+def test_near_distance_boundaries(between: int, n: int, expected: bool) -> None:
+    filler = " ".join(["x"] * between)
+    assert hit(f"china NEAR/{n} russia", f"China {filler} Russia") is expected
+    assert hit(f"china NEAR/{n} russia", f"Russia {filler} China") is expected   # either order
+
+
+def test_near_default_distance_and_phrase_operands() -> None:
+    assert hit("china NEAR russia", "China " + "x " * 10 + "Russia")
+    assert not hit("china NEAR russia", "China " + "x " * 11 + "Russia")
+    assert hit('"joint lab" NEAR/2 (Russia OR India)', "a joint lab in Russia")
+
+
+def test_near_does_not_cross_sentences() -> None:
+    assert not hit("china NEAR/5 russia", "It includes Russia. China is next.")
+    assert not hit("china NEAR/5 russia", "Russia\nChina")
+    assert hit("china NEAR/5 russia", "It includes Russia, China and more.")
+    assert not hit("中俄 NEAR/5 科技", "中俄。科技")
+
+
+def test_nested_near() -> None:
+    q = "(china NEAR/1 russia) NEAR/3 science"
+    assert hit(q, "China and Russia boost science")
+    assert not hit(q, "China and Russia will in time boost their science")
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+def test_score_orders_title_over_lead_over_body() -> None:
+    q = compile_query("china AND science")
+    body = "Filler text. " * 40
+    in_title = q.match("China science", "nothing")
+    in_lead = q.match("x", "China boosts science. " + body)
+    in_body = q.match("x", body + "China boosts science.")
+    scattered = q.match("x", body + "China. " + body + " Science.")
+    assert in_title and in_lead and in_body and scattered
+    assert in_title.score > in_lead.score > in_body.score > scattered.score
+    assert scattered.score < in_body.score < 1.0 <= in_lead.score
+
+
+def test_score_rewards_more_distinct_terms_and_is_deterministic() -> None:
+    q = compile_query("china AND (science OR research OR laboratory)")
+    one = q.match("x", "China funds science.")
+    three = q.match("x", "China funds science, research and a laboratory.")
+    assert one and three and three.score > one.score
+    assert q.match("x", "China funds science.") == one
+
+
+def test_match_reports_hits_as_written_and_spans_in_original_text() -> None:
+    title = "Росси́я и КИТАЙ"
+    text = "Сотрудничество России и Китая в науке. 中俄科技合作"
+    m = compile_query('Росси* AND Китай* AND (наук* OR 科技合作)').match(title, text)
+    assert isinstance(m, Match)
+    assert m.hits == ("Росси*", "Китай*", "наук*", "科技合作")
+    got = {(f, (title if f == "title" else text)[s:e]) for f, s, e in m.spans}
+    assert got == {("title", "Росси́я"), ("title", "КИТАЙ"), ("text", "России"), ("text", "Китая"),
+                   ("text", "науке"), ("text", "科技合作")}
+
+
+def test_not_terms_do_not_count_as_hits() -> None:
+    m = compile_query("china NOT india").match("", "China grows")
+    assert m and m.hits == ("china",)
+
+
+def test_prepared_document_serves_several_queries() -> None:
+    doc = prepare("China and Russia", "Joint research in physics.")
+    a = compile_query("china AND research").match_prepared(doc)
+    b = compile_query("russia AND physics").match_prepared(doc)
+    c = compile_query("india").match_prepared(doc)
+    assert a and b and c is None
+    assert a == compile_query("china AND research").match("China and Russia", "Joint research in physics.")
+
+
+# --- snippets --------------------------------------------------------------------------------
+
+def test_snippet_highlights_hits_around_the_densest_place() -> None:
+    text = ("Intro sentence about weather and markets. " * 8
+            + "Russian and Chinese scientists opened a joint laboratory in Moscow. "
+            + "Closing words about sport and culture. " * 8)
+    m = compile_query("(Russia* OR Chinese) AND laboratory").match("", text)
+    assert m
+    segs = snippet(text, m, width=120)
+    joined = "".join(s for s, _ in segs)
+    assert [s for s, h in segs if h] == ["Russian", "Chinese", "laboratory"]
+    assert joined.startswith("…") and joined.endswith("…")
+    assert len(joined) <= 122
+    # cut on word boundaries: the first and last words are whole words of the text
+    words = text.split()
+    assert joined.strip("…").split()[0] in words and joined.strip("…").split()[-1] in words
+
+
+def test_snippet_of_short_text_is_whole_and_uncut() -> None:
+    text = "China and\nRussia."
+    m = compile_query("china russia").match("", text)
+    assert m
+    assert snippet(text, m) == [("China", True), (" and ", False), ("Russia", True), (".", False)]
+
+
+def test_snippet_without_text_hits_shows_the_start() -> None:
+    text = "word " * 100
+    m = compile_query("title:china").match("China", text)
+    assert m
+    segs = snippet(text, m, width=50)
+    assert not any(h for _, h in segs) and segs[-1][0].endswith("…")
+
+
+# --- FTS5 prefilter --------------------------------------------------------------------------
+
+def default_topic() -> tuple[str, float]:
+    t = tomllib.loads((ROOT / "config" / "newswatch.toml").read_text(encoding="utf-8"))["topics"][0]
+    return t["query"], float(t.get("min_score", 1.0))
+
+
+@pytest.fixture(scope="module")
+def fts_db() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, tokenize={textnorm.INDEX_TOKENIZE!r})")
+    for i, r in enumerate(rows()):
+        db.execute("INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)",
+                   [i, textnorm.index_tokens(r["title"]), textnorm.index_tokens(r["text"])])
+    return db
+
+
+PREFILTER_QUERIES = [
+    "China AND Russia AND (science OR technology)",
+    "Росси* NEAR/5 Китай*",
+    "中俄 AND 科技",
+    '"Russian Academy of Engineering" NEAR/20 Chinese',
+    "title:(China OR 中俄 OR Китай*) NEAR/3 (Russia* OR 俄 OR Росси*)",
+    "科技合作 NEAR/2 中俄 OR 俄罗斯科学院",
+    "research* -military",
+    "(cooperation OR сотрудничество OR 合作) NOT (drill* OR учения OR 演习)",
+    "NOT china",
+    '"научн* сотрудничеств*" OR "joint lab*" OR "studies"',
+    "(china NEAR/1 russia) NEAR/3 science",
+]
+
+
+@pytest.mark.parametrize("query", PREFILTER_QUERIES + ["<default topic>"])
+def test_fts_prefilter_is_a_superset_of_matches(query: str, fts_db: sqlite3.Connection) -> None:
+    if query == "<default topic>":
+        query = default_topic()[0]
+    q = compile_query(query)
+    expr = q.fts()
+    data = rows()
+    if expr is None:
+        selected = set(range(len(data)))
+    else:
+        selected = {r[0] for r in fts_db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", [expr])}
+    matched = {i for i, r in enumerate(data) if q.match(r["title"], r["text"]) is not None}
+    assert matched <= selected
+    if expr is not None:
+        assert len(selected) < len(data)  # it does narrow the search
+
+
+def test_fts_is_none_only_when_nothing_narrows() -> None:
+    assert compile_query("NOT china").fts() is None
+    assert compile_query("china OR NOT russia").fts() is None
+    assert compile_query("china NOT russia").fts() is not None
+
+
+# --- the default topic -----------------------------------------------------------------------
+
+def test_default_topic_meets_targets_on_the_labeled_set() -> None:
+    query, min_score = default_topic()
+    q = compile_query(query)
+    stats: dict[str, list[int]] = {}
+    for r in rows():
+        m = q.match(r["title"], r["text"])
+        pred = m is not None and m.score >= min_score
+        s = stats.setdefault(r["language"], [0, 0, 0])  # tp, fp, fn
+        s[0] += pred and r["label"]
+        s[1] += pred and not r["label"]
+        s[2] += (not pred) and r["label"]
+    assert set(stats) == {"en", "ru", "zh"}
+    for lang, (tp, fp, fn) in stats.items():
+        assert tp / (tp + fp) >= 0.9 and tp / (tp + fn) >= 0.9, (lang, tp, fp, fn)
+
+
+def test_default_topic_matches_the_seed_article_and_says_why() -> None:
+    query, min_score = default_topic()
+    seed = (ROOT.parent / "shared" / "seed-article.txt")
+    r = next(x for x in rows() if x["kind"].startswith("seed"))
+    m = compile_query(query).match(r["title"], r["text"])
+    assert m and m.score >= min_score
+    assert {"China", "Russia*", "scien*", "academ*"} <= set(m.hits)
+    if seed.exists():  # the labeled copy is the seed story
+        assert r["text"].split("\n")[0] in seed.read_text(encoding="utf-8")
