@@ -1,0 +1,47 @@
+"""The README documents every command and option of the real CLI (as sqlite-utils' test_docs does)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from scheduler.cli import cli, iter_commands
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+SHARED = {"--help", "-h", "--config", "-c"}
+
+
+def sections() -> dict[str, str]:
+    """README text under each '### `newswatch CMD ...`' heading, by command name."""
+    parts = re.split(r"^### `newswatch (\w+)[^\n]*$", README, flags=re.M)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def options(command: click.Command) -> list[str]:
+    out = []
+    for p in command.params:
+        if isinstance(p, click.Option):
+            out += [o for o in p.opts if o.startswith("--") and o not in SHARED]
+    return out
+
+
+@pytest.mark.parametrize("name,command", list(iter_commands()))
+def test_every_command_and_option_is_documented(name: str, command: click.Command) -> None:
+    docs = sections()
+    assert name in docs, f"README has no '### `newswatch {name} ...`' section"
+    heading = re.search(rf"^### `newswatch {name}[^\n]*$", README, re.M).group(0)  # type: ignore[union-attr]
+    for opt in options(command):
+        assert opt in heading or opt in docs[name], f"newswatch {name} {opt} is not documented in the README"
+
+
+def test_global_options_are_documented() -> None:
+    for opt in options(cli):
+        assert f"`{opt}" in README or f"{opt}`" in README or f" {opt} " in README, f"global {opt} undocumented"
+
+
+def test_quick_start_commands() -> None:
+    assert "pip install . && .venv/bin/newswatch demo" in README
+    assert "pip install '.[test]' && .venv/bin/python -m pytest" in README
