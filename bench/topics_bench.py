@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler import textnorm  # noqa: E402
-from crawler.topics import compile_query, prepare, snippet  # noqa: E402
+from crawler import textnorm
+from crawler.topics import compile_query, prepare, snippet
 
 LABELED = ROOT / "fixtures" / "topics" / "labeled.jsonl"
 NAIVE = "China AND Russia AND (science OR technology)"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+
 import Stemmer
 
 # FTS5 tokenizer for index_tokens() columns: 'ascii' splits only on ASCII non-alphanumerics
@@ -151,7 +152,7 @@ _SCRIPT_RES = {
     "hangul": re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
 }
 _UKRAINIAN_RE = re.compile("[іїєґІЇЄҐ]")
-_CYRILLIC_LANGS = frozenset("ru uk be bg sr mk kk ky mn tg tt ba".split())
+_CYRILLIC_LANGS = frozenset(["ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg", "tt", "ba"])
 _CJK_LANGS = frozenset(("zh", "ja", "ko"))
 _ISO3 = {"eng": "en", "rus": "ru", "zho": "zh", "chi": "zh", "jpn": "ja", "kor": "ko", "ukr": "uk"}
 

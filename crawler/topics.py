@@ -13,14 +13,21 @@ Syntax. Operators are case-sensitive UPPERCASE, so "and", "or", "not", "near" ar
     a b, a AND b   both
     a OR b         either
     NOT a, -a      a is absent (from title and text)
-    a NEAR/n b     a and b in the same field with at most n words between them
-                   (NEAR alone is NEAR/10); operands are terms, phrases, NEARs or
-                   OR-groups of them. In Chinese, n counts characters.
+    a NEAR/n b     a and b in the same field and sentence, at most n words between
+                   them, in either order (NEAR alone is NEAR/10); operands are terms,
+                   phrases, NEARs or OR-groups of them. In Chinese, n counts characters.
     title:x        x only in the title; x is a term, a phrase or a (group)
     ( ... )        grouping
     # note         a comment to the end of the line (a '#' that starts a word)
 
 Precedence, tightest first: title:, NEAR, NOT/-, AND (explicit or implicit), OR.
+Phrases and NEAR never reach across a sentence end (. ! ? followed by a space, 。！？, a line break).
+
+Use: ``q = compile_query(text)`` once, then ``q.match(title, text)`` per article, or
+``doc = prepare(title, text)`` once and ``q.match_prepared(doc)`` for each topic (the document
+keeps its index and the results of sub-queries, which topics and repeated groups share).
+``q.fts()`` gives an FTS5 expression over ``textnorm.index_tokens`` columns ``title``/``text``
+that selects a superset of the matches, for ``search`` to narrow before matching.
 
 Score (deterministic). For each distinct query term that hit, the weight of its best place
 (title 1.0, lead = first 300 characters of the text 0.6, body 0.3) plus 0.1 per further hit,
@@ -35,8 +42,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError
@@ -68,7 +75,7 @@ _Occ = tuple[str, int, int, tuple[_Hit, ...]]
 class _Field:
     """One field's tokens, indexed by folded surface and by stem."""
 
-    __slots__ = ("positions", "starts", "ends", "by_stem", "by_surface", "_sorted", "_memo")
+    __slots__ = ("_memo", "_sorted", "by_stem", "by_surface", "ends", "positions", "starts")
 
     def __init__(self, text: str) -> None:
         tokens = textnorm.tokenize(text)
@@ -129,7 +136,7 @@ class _Field:
 class Document:
     """An article normalized once, to be matched against any number of queries."""
 
-    __slots__ = ("title", "text", "fields", "memo")
+    __slots__ = ("fields", "memo", "text", "title")
 
     def __init__(self, title: str, text: str) -> None:
         self.title = title or ""
@@ -160,7 +167,7 @@ class _Node:
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         raise NotImplementedError
 
-    def leaves(self) -> Iterable["_Leaf"]:
+    def leaves(self) -> Iterable[_Leaf]:
         return ()
 
     def finish(self) -> str:
@@ -196,7 +203,7 @@ class _Leaf(_Node):
                 out.append((name, p, e, ((label, name, p, e),)))
         return bool(out), out
 
-    def leaves(self) -> Iterable["_Leaf"]:
+    def leaves(self) -> Iterable[_Leaf]:
         yield self
 
     def finish(self) -> str:
