@@ -49,6 +49,8 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Never block the scheduler loop on a receiver that is not reading (its queue is small).
+                self._sock.setblocking(False)
             self._sock.sendto("\n".join(fields).encode("utf-8"), self.address)
             return True
         except OSError as exc:
