@@ -305,12 +305,16 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
     skipped = [st for st in skipped if not (st.message or "").startswith("spider")]
     settings = scrapy_settings(config.crawl)
     settings["NEWSWATCH_ALLOW_PRIVATE"] = config.crawl.allow_private
-    process = AsyncCrawlerProcess(settings, install_root_handler=False)
+    settings["LOG_INSTALL_ROOT_HANDLER"] = False
+    process = AsyncCrawlerProcess(settings)
+    _quiet_scrapy_logs()  # Scrapy's logging setup just set its loggers to DEBUG again
     n_workers = worker_count() if workers is None else workers
     ctx.pool = make_pool(n_workers)
     try:
+        crawls = 0
         if runnable or urls:
             process.crawl(NewsSpider, ctx=ctx)
+            crawls += 1
         for s in spider_sources:
             from crawler.custom import user_spider_class
 
@@ -319,8 +323,14 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
             ctx.state[s.name] = store.source_state(s.name)
             ctx._first_poll[s.name] = not ctx.state[s.name]["polls"]
             ctx._stats[s.name] = SourceStats(s.name)
-            process.crawl(user_spider_class(s), ctx=ctx, source=s)
-        if runnable or urls or spider_sources:
+            try:
+                spider_class = user_spider_class(s)
+            except NewswatchError as exc:  # a spider that cannot be loaded fails its source only
+                ctx.source_failed(s.name, str(exc))
+                continue
+            process.crawl(spider_class, ctx=ctx, source=s)
+            crawls += 1
+        if crawls:
             process.start(install_signal_handlers=False)
     finally:
         if ctx.pool is not None:
@@ -403,6 +413,13 @@ def run_in_child(config_path: Path, source_names: Sequence[str] = (), urls: Sequ
     return summary
 
 
+def _quiet_scrapy_logs() -> None:
+    # Scrapy's own per-request errors are reported through the summary; its log stays for --debug.
+    quiet = logging.DEBUG if os.environ.get("NEWSWATCH_DEBUG") else logging.CRITICAL
+    for name in ("scrapy", "twisted", "py.warnings"):
+        logging.getLogger(name).setLevel(quiet)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.run")
     parser.add_argument("--config", required=True)
@@ -411,10 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", action="append", default=[])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    # Scrapy's own per-request errors are reported through the summary; its log stays for --debug.
-    quiet = logging.DEBUG if os.environ.get("NEWSWATCH_DEBUG") else logging.CRITICAL
-    for name in ("scrapy", "twisted", "py.warnings"):
-        logging.getLogger(name).setLevel(quiet)
+    _quiet_scrapy_logs()
     out = sys.stdout
     lock = threading.Lock()
 

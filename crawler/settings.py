@@ -11,6 +11,10 @@ from crawler.config import CrawlConfig
 RETRY_CODES = [500, 502, 504, 522, 524, 408]
 # Statuses the spiders see instead of Scrapy's HttpError filter (redirects are still followed).
 HANDLED_CODES = [304, 400, 401, 403, 404, 406, 410, 429, 451, 500, 502, 503, 504]
+ITEM_PIPELINES = {
+    "crawler.pipelines.ProcessPipeline": 100,
+    "crawler.pipelines.StorePipeline": 200,
+}
 
 
 def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "ERROR") -> dict[str, Any]:
@@ -50,10 +54,7 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "ERROR") -> dict[str
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.middlewares.RobotsMiddleware": 100,
         },
-        "ITEM_PIPELINES": {
-            "crawler.pipelines.ProcessPipeline": 100,
-            "crawler.pipelines.StorePipeline": 200,
-        },
+        "ITEM_PIPELINES": dict(ITEM_PIPELINES),
         "EXTENSIONS": {"scrapy.extensions.memusage.MemoryUsage": None},
         "HTTPPROXY_ENABLED": True,
     }

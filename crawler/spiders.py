@@ -263,15 +263,14 @@ class NewsSpider(scrapy.Spider):
     def page_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
         self.ctx.stats(request.meta["source"]).fetched += 1
-        from crawler.middlewares import RefusedURL
         from scrapy.exceptions import IgnoreRequest
 
-        transient = not isinstance(failure.value, IgnoreRequest)
-        if isinstance(failure.value, RefusedURL):
-            transient = False
-        yield from self._page_fallback(request.meta, describe_failure(failure, request.url), transient=transient)
+        refused = isinstance(failure.value, IgnoreRequest)  # robots.txt or RefusedURL: policy, not a fault
+        yield from self._page_fallback(request.meta, describe_failure(failure, request.url), transient=not refused,
+                                       refused=refused)
 
-    def _page_fallback(self, meta: dict[str, Any], error: str, *, transient: bool) -> Iterator[Any]:
+    def _page_fallback(self, meta: dict[str, Any], error: str, *, transient: bool,
+                       refused: bool = False) -> Iterator[Any]:
         source = meta["source"]
         self.ctx.page_error(source, error)
         if meta.get("pending_retry"):
@@ -279,11 +278,12 @@ class NewsSpider(scrapy.Spider):
                 self.ctx.clear_pending(meta["listed_url"])
             return
         info: FeedInfo | None = meta.get("info")
-        if info and (info.title or info.summary):
+        # A refused link with only a listing's anchor text (no feed summary) is not worth an article.
+        if info and (info.summary or (info.title and not refused)):
             yield FeedOnlyItem(source=source, url=meta["listed_url"], feed=info, fetched=self.ctx.now(),
                                pending=transient, backlog=meta.get("backlog", False), error=error)
-        elif info and info.key:
-            self.ctx.mark_entry(source, info.key, None) if not transient else None
+        elif info and not transient:  # nothing to keep and nothing to retry: not asked for again
+            self.ctx.mark_entry(source, info.key or urls.canonicalize(meta["listed_url"]), None)
 
 
 def _content_type(response: Response) -> str | None:
@@ -335,7 +335,10 @@ def describe_failure(failure: Failure, url: str) -> str:
         return f"{url}: host name not found"
     if "ConnectionRefused" in name:
         return f"{url}: connection refused"
-    if "Cancelled" in name and "maxsize" in text.lower() or "larger than" in text.lower():
+    lowered = text.lower()
+    # Scrapy cancels a download without a message only when its body outgrows DOWNLOAD_MAXSIZE.
+    if ("Cancelled" in name and (not text or "maxsize" in lowered or "max size" in lowered)
+            or "larger than" in lowered or "download_maxsize" in lowered):
         return f"{url}: page larger than crawl.max_page_size"
     if "robots.txt" in text.lower() or name == "IgnoreRequest" and not text:
         return f"{url}: forbidden by robots.txt"
