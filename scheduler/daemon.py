@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -95,7 +96,7 @@ class DigestSlot:
     done: bool
 
     @classmethod
-    def load(cls, store: Store) -> "DigestSlot | None":
+    def load(cls, store: Store) -> DigestSlot | None:
         try:
             d = json.loads(store.get_state(DIGEST_STATE_KEY) or "null")
             return cls(parse_iso(d["slot"]), parse_iso(d["started"]), bool(d["done"]))  # type: ignore[arg-type]
@@ -369,8 +370,8 @@ class Daemon:
         with self._work():
             try:
                 self._crawl(config, snapshot, source)
-            except Exception as exc:  # noqa: BLE001 - nothing a crawl does may stop the daemon
-                log.error("crawl %s: unexpected %s: %s", name, type(exc).__name__, exc, exc_info=True)
+            except Exception:
+                log.exception("crawl %s: unexpected error (the daemon goes on)", name)
 
     def _crawl(self, config: Config, snapshot: Path, source: SourceConfig) -> None:
         from crawler.run import run_in_child
@@ -403,8 +404,9 @@ class Daemon:
         t = summary.totals()
         statuses = sorted({s.status for s in summary.sources})
         problem = "; ".join(s.message for s in summary.sources if s.message)
-        log.info("crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d; %.1fs%s",
-                 name, "/".join(statuses), t["fetched"], t["new"], t["duplicates"], t["matched"],
+        log.log(logging.WARNING if summary.all_failed else logging.INFO,
+                "crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d; %.1fs%s",
+                name, "/".join(statuses), t["fetched"], t["new"], t["duplicates"], t["matched"],
                  t["errors"], took, f" ({problem})" if problem else "")
         self._last_crawl = f"{_clock()} {name} {'failed' if summary.all_failed else 'ok'} {t['new']} new"
         with Store(config.storage.database) as store:
@@ -443,8 +445,8 @@ class Daemon:
         with self._work():
             try:
                 self._digest(config, slot)
-            except Exception as exc:  # noqa: BLE001
-                log.error("digest: unexpected %s: %s", type(exc).__name__, exc, exc_info=True)
+            except Exception:
+                log.exception("digest: unexpected error (the daemon goes on)")
 
     def _digest(self, config: Config, slot: datetime | None) -> None:
         from scheduler.digest import run_digest
@@ -568,7 +570,7 @@ def setup_logging(debug: bool = False) -> None:
 class _JournalFormatter(logging.Formatter):
     """Prefixes syslog priorities (<3> error, <4> warning, …) that journald turns into levels."""
 
-    _PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+    _PRIORITY: ClassVar[dict[int, int]] = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record).replace("\n", "\n  ")

@@ -2,7 +2,8 @@
 socket, real HTTP (the sample site) and real SMTP (aiosmtpd), a real SQLite file.
 
 Conditions are polled with bounded deadlines; nothing sleeps for a schedule. Env knobs the daemon
-honours for tests: NEWSWATCH_START_SPREAD=0 (poll overdue sources at once).
+honours for tests: NEWSWATCH_START_SPREAD=0 (poll overdue sources at once) and
+NEWSWATCH_CRAWL_TIMEOUT (kill a hung crawl sooner than the default 5 minutes).
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from crawler.config import load_config
 from crawler.store import Store, iso
 from scheduler import ledger
 from scheduler.config_snapshot import dumps, load_snapshot
-from scheduler.daemon import DigestSlot, crawl_children, digest_trigger, last_fire_at_or_before, missed_digest
+from scheduler.daemon import (
+    DigestSlot,
+    crawl_children,
+    digest_trigger,
+    last_fire_at_or_before,
+    missed_digest,
+)
 from scheduler.notify import Notifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,20 +111,23 @@ def far_schedule() -> str:
 class Daemon:
     """`newswatch run` in a subprocess, with a notify socket (abstract, as systemd may use) and a log file."""
 
-    def __init__(self, tmp: Path, config: Path, *, watchdog_usec: int | None = None, name: str = "d") -> None:
+    def __init__(self, tmp: Path, config: Path, *, watchdog_usec: int | None = None, name: str = "d",
+                 env: dict[str, str] | None = None) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         abstract = f"newswatch-test-{uuid.uuid4().hex}"
         self.sock.bind(b"\0" + abstract.encode())
         self.sock.setblocking(False)
         self.notes: list[str] = []
         self.log_path = tmp / f"{name}.log"
+        extra_env = env
         env = {**os.environ, "NOTIFY_SOCKET": "@" + abstract, "NEWSWATCH_START_SPREAD": "0",
                "PYTHONPATH": str(ROOT)}
+        env.update(extra_env or {})
         env.pop("JOURNAL_STREAM", None)
         env.pop("WATCHDOG_USEC", None)
         if watchdog_usec:
             env["WATCHDOG_USEC"] = str(watchdog_usec)
-        self.log_file = open(self.log_path, "wb")
+        self.log_file = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(config)],
             stdout=self.log_file, stderr=subprocess.STDOUT, env=env, cwd=str(tmp))
@@ -214,8 +224,9 @@ def test_notifier_sends_to_abstract_socket_and_honours_watchdog_pid() -> None:
 
 
 def test_last_fire_in_the_digest_timezone() -> None:
-    from apscheduler.triggers.cron import CronTrigger
     from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger
 
     msk = CronTrigger.from_crontab("0 7 * * *", timezone=ZoneInfo("Europe/Moscow"))
     now = datetime(2026, 11, 25, 3, 59, tzinfo=UTC)  # 06:59 in Moscow: today's 07:00 has not come
@@ -278,7 +289,7 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     fake.chmod(0o755)
     copy = tmp_path / "newswatch.service"
     copy.write_text(unit.replace("ExecStart=/opt/newswatch/bin/newswatch", f"ExecStart={fake}"))
-    out = subprocess.run([tool, "verify", str(copy)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([tool, "verify", str(copy)], check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "newswatch.service" not in out.stderr, out.stderr
 
@@ -298,6 +309,11 @@ def test_ready_watchdog_status_and_clean_stop(tmp_path: Path, site: Any, smtp: A
     count = sum("WATCHDOG=1" in n for n in d.notifications())
     wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) >= count + 2, 10, "more watchdog pings")
     wait_until(lambda: site.hits("/globalwire/") and site.hits("/vestnik/"), 30, "both sources polled at start")
+    for command in (["sources"], ["search", "China"], ["backup", str(tmp_path / "copy.db")]):
+        # the CLI shares the database with the daemon and its crawls: no "database is locked"
+        out = subprocess.run([sys.executable, "-c", "from scheduler.cli import main; main()", *command, "-c", str(cfg)],
+                             check=False, capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
+        assert out.returncode == 0, (command, out.stderr)
     d.wait_log("crawl globalwire: ok")
     d.wait_log("crawl vestnik: ok")
     wait_until(lambda: any("STATUS=" in n and "last crawl" in n and " new" in n for n in d.notifications()),
@@ -326,8 +342,27 @@ def test_sigterm_mid_crawl_exits_zero_and_leaves_no_crawl_process(tmp_path: Path
     assert time.monotonic() - started < 30
     assert d.noted("STOPPING=1")
     for pid in children:
-        wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in _proc_state(pid), 10, f"crawl {pid} gone")
+        wait_until(lambda pid=pid: "Z" in _proc_state(pid), 10, f"crawl {pid} gone")
     assert integrity(tmp_path / "nw.db") == "ok"
+
+
+def test_a_hung_crawl_is_killed_and_the_daemon_goes_on(tmp_path: Path, site: Any, smtp: Any,
+                                                      daemons: Callable[..., Daemon]) -> None:
+    hung = """
+[[sources]]
+name = "hung"
+url = "__BASE__/_fault/stall?seconds=120"
+every = "15m"
+"""
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=hung + GLOBALWIRE,
+                       schedule=far_schedule())
+    d = daemons(cfg, env={"NEWSWATCH_CRAWL_TIMEOUT": "8"})  # before Scrapy gives up (10s × 3 tries)
+    d.wait_note("READY=1")
+    d.wait_log("crawl hung: failed after")
+    assert "did not finish within 8s" in d.log()
+    d.wait_log("crawl globalwire: ok")
+    assert d.proc.poll() is None
+    assert d.terminate() == 0
 
 
 def _proc_state(pid: int) -> str:
