@@ -146,7 +146,7 @@ class NewsSpider(scrapy.Spider):
             self.ctx.source_failed(source.name, str(exc))
             return
         if feed.warning:
-            self.ctx.warn(source.name, f"{response.url}: malformed feed ({feed.warning}); kept what parsed")
+            self.ctx.warn(source.name, feed.warning)  # names the URL, the fault and the entries kept
         self.ctx.source_ok(source.name)
         infos = []
         for entry in feed.entries:
