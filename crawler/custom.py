@@ -46,7 +46,7 @@ def load_spider(spec: str, source_name: str) -> type[scrapy.Spider]:
     except ImportError as exc:
         raise UsageError(f"{where}: cannot import {module_name!r} ({exc}); install it or add its directory "
                          "to PYTHONPATH") from None
-    except Exception as exc:  # the user's module itself failed while importing
+    except Exception as exc:  # noqa: BLE001 - the user's module itself failed while importing
         raise UsageError(f"{where}: importing {module_name!r} failed ({type(exc).__name__}: {exc})") from None
     cls = getattr(module, class_name, None)
     if cls is None:
@@ -74,7 +74,9 @@ def _init(self: Any, *args: Any, ctx: Any, source: SourceConfig, **kwargs: Any) 
 
 def _from_crawler(cls: Any, crawler: Any, *args: Any, **kwargs: Any) -> Any:
     spider = super(cls, cls).from_crawler(crawler, *args, **kwargs)
-    crawler.signals.connect(lambda spider: _closed(spider, crawler), signal=signals.spider_closed)
+    # Signal receivers are held weakly: the spider keeps this one alive.
+    spider._newswatch_on_close = lambda spider: _closed(spider, crawler)
+    crawler.signals.connect(spider._newswatch_on_close, signal=signals.spider_closed)
     return spider
 
 
@@ -83,9 +85,10 @@ def _closed(spider: Any, crawler: Any) -> None:
     ctx, name = spider.ctx, spider.newswatch_source.name
     stats = crawler.stats.get_stats()
     st = ctx.stats(name)
-    st.fetched += int(stats.get("downloader/response_count", 0))
+    responses = int(stats.get("downloader/response_count", 0)) - int(stats.get("robotstxt/response_count", 0))
+    st.fetched += responses
     failures = int(stats.get("downloader/exception_count", 0)) + int(stats.get("spider_exceptions/count", 0))
-    if st.status == "pending" and not stats.get("downloader/response_count"):
+    if st.status == "pending" and responses <= 0:
         ctx.source_failed(name, f"spider {spider.newswatch_source.spider} fetched nothing"
                                 f" ({failures} download or spider errors)")
     elif st.status == "pending":
@@ -101,7 +104,7 @@ class UserItemPipeline:
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> "UserItemPipeline":
+    def from_crawler(cls, crawler: Any) -> UserItemPipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
