@@ -420,6 +420,19 @@ def _quiet_scrapy_logs() -> None:
         logging.getLogger(name).setLevel(quiet)
 
 
+def _exit_with_parent() -> None:
+    """A crawl child whose parent died (a SIGKILLed daemon) stops too; SQLite rolls back its open write."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.run")
     parser.add_argument("--config", required=True)
@@ -427,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", action="append", default=[])
     parser.add_argument("--url", action="append", default=[])
     args = parser.parse_args(argv)
+    _exit_with_parent()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     _quiet_scrapy_logs()
     out = sys.stdout

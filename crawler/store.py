@@ -7,6 +7,8 @@ so the daemon and CLI commands can share the file without "database is locked" e
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -146,8 +148,27 @@ def _m0001(db: sqlite_utils.Database) -> None:
         db.execute(stmt)
 
 
+@migrations(name="0002_crawl_run_owner")
+def _m0002(db: sqlite_utils.Database) -> None:
+    # which process runs a crawl, so a run whose process died can be told from one still going
+    db.execute("ALTER TABLE crawl_runs ADD COLUMN host TEXT")
+    db.execute("ALTER TABLE crawl_runs ADD COLUMN pid INTEGER")
+
+
 def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -437,9 +458,15 @@ class Store:
     # -- crawl runs ----------------------------------------------------------------------
 
     def start_run(self, trigger: str) -> int:
+        """Records a crawl run; runs left 'running' by a process that died are marked 'interrupted'."""
+        host = socket.gethostname()
         with self.transaction() as c:
-            cur = c.execute("INSERT INTO crawl_runs(started, trigger, status) VALUES (?, ?, 'running')",
-                            [iso(utcnow()), trigger])
+            for run_id, pid in c.execute("SELECT id, pid FROM crawl_runs WHERE status = 'running' AND host = ?",
+                                         [host]).fetchall():
+                if not _alive(pid):
+                    c.execute("UPDATE crawl_runs SET status = 'interrupted' WHERE id = ?", [run_id])
+            cur = c.execute("INSERT INTO crawl_runs(started, trigger, status, host, pid) VALUES (?, ?, 'running', ?, ?)",
+                            [iso(utcnow()), trigger, host, os.getpid()])
             return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:

@@ -1,0 +1,81 @@
+"""The store: migrations, transactions, runs left behind by dead processes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from crawler.store import ArticleRecord, Store, utcnow
+
+
+def record(n: int, **kw: object) -> ArticleRecord:
+    base = dict(url=f"https://example.org/a/{n}?utm_source=x", canonical_url=f"https://example.org/a/{n}", source="s",
+                title=f"Title {n}", text=f"Body text number {n}.", text_from="page", published=None,
+                language="en", fetched=utcnow())
+    base.update(kw)
+    return ArticleRecord(**base)  # type: ignore[arg-type]
+
+
+def test_wal_and_migrations_are_applied_once(tmp_path: Path) -> None:
+    db = tmp_path / "nw.db"
+    Store(db).close()
+    with Store(db) as store:
+        assert store.scalar("PRAGMA journal_mode") == "wal"
+        names = [r["name"] for r in store.query("SELECT name FROM _sqlite_migrations ORDER BY id")]
+        assert names == sorted(set(names)) and "0001_initial" in names
+
+
+def test_same_page_at_another_url_is_one_article_with_an_alias(tmp_path: Path) -> None:
+    with Store(tmp_path / "nw.db") as store:
+        first = store.add_article(record(1))
+        again = store.add_article(record(1, url="https://example.org/a/1?fbclid=zzz"))
+        assert first.status == "new" and again.status == "duplicate" and again.article_id == first.article_id
+        assert store.count("articles") == 1
+        assert store.known_urls(["https://example.org/a/1?fbclid=zzz"]) == {"https://example.org/a/1?fbclid=zzz": 1}
+
+
+def test_feed_text_is_replaced_by_the_page_later(tmp_path: Path) -> None:
+    with Store(tmp_path / "nw.db") as store:
+        feed = store.add_article(record(2, text_from="feed", text="summary", page_pending=True))
+        assert store.pending_pages("s")
+        page = store.add_article(record(2, text="The full article body."))
+        assert page.status == "updated" and page.article_id == feed.article_id
+        row = store.article(feed.article_id)
+        assert row is not None and row["text_from"] == "page" and row["page_pending"] == 0
+        assert not store.pending_pages("s")
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "nw.db") as store:
+        try:
+            with store.transaction():
+                store.add_article(record(3))
+                raise RuntimeError("killed mid-write")
+        except RuntimeError:
+            pass
+        assert store.count("articles") == 0
+        assert store.count("aliases") == 0
+
+
+def test_runs_of_dead_processes_are_marked_interrupted(tmp_path: Path) -> None:
+    with Store(tmp_path / "nw.db") as store:
+        run = store.start_run("cli")
+        store.conn.execute("UPDATE crawl_runs SET pid = 999999999 WHERE id = ?", [run])  # no such process
+        live = store.start_run("cli")
+        status = dict(store.conn.execute("SELECT id, status FROM crawl_runs").fetchall())
+        assert status == {run: "interrupted", live: "running"}
+
+
+def test_two_connections_write_without_locking_errors(tmp_path: Path) -> None:
+    a, b = Store(tmp_path / "nw.db"), Store(tmp_path / "nw.db")
+    try:
+        with a.transaction():
+            a.add_article(record(10))
+        with b.transaction():
+            b.add_article(record(11))
+        assert a.count("articles") == 2
+    except sqlite3.OperationalError as exc:  # pragma: no cover - the assertion below explains
+        raise AssertionError(f"locking error: {exc}") from exc
+    finally:
+        a.close()
+        b.close()
