@@ -27,7 +27,7 @@ class SafetyMiddleware:
         self._verdicts: dict[tuple[str, str], str | None] = {}
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> "SafetyMiddleware":
+    def from_crawler(cls, crawler: Any) -> SafetyMiddleware:
         return cls(crawler.settings.getbool("NEWSWATCH_ALLOW_PRIVATE"))
 
     def process_request(self, request: Any) -> None:

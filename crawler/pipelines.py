@@ -35,7 +35,7 @@ class ProcessPipeline:
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> "ProcessPipeline":
+    def from_crawler(cls, crawler: Any) -> ProcessPipeline:
         return cls(crawler)
 
     @property
@@ -68,7 +68,7 @@ class StorePipeline:
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> "StorePipeline":
+    def from_crawler(cls, crawler: Any) -> StorePipeline:
         return cls(crawler)
 
     @property

@@ -67,7 +67,7 @@ class CrawlSummary:
                 "new_article_ids": self.new_article_ids}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "CrawlSummary":
+    def from_json(cls, data: dict[str, Any]) -> CrawlSummary:
         return cls([SourceStats(**s) for s in data["sources"]], data.get("run_id"),
                    list(data.get("new_article_ids", [])))
 
@@ -275,11 +275,10 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
     """One pass over the sources in THIS process (the reactor can run only once per process)."""
     from scrapy.crawler import AsyncCrawlerProcess
 
+    from crawler.matching import sync_topics
     from crawler.pipelines import make_pool, worker_count
     from crawler.settings import scrapy_settings
     from crawler.spiders import NewsSpider
-
-    from crawler.matching import sync_topics
 
     sources = select_sources(config, source_names)
     store = Store(config.storage.database)

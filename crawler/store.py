@@ -229,13 +229,13 @@ class Store:
             self.migrate()
 
     @classmethod
-    def open(cls, path: Path) -> "Store":
+    def open(cls, path: Path) -> Store:
         return cls(path)
 
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -246,7 +246,7 @@ class Store:
         self.apply_migrations(migrations)
 
     def apply_migrations(self, mset: Migrations) -> None:
-        for attempt in range(3):
+        for _attempt in range(3):
             try:
                 if not mset.pending(self.db):
                     return

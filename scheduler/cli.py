@@ -345,7 +345,8 @@ def sources(state: State, as_json: bool, reset: str | None) -> None:
         return
     headers = ("source", "kind", "state", "last success", "failures", "next poll", "articles")
     rows_out = [(o["name"], o["kind"], "active" if o["active"] else "INACTIVE", _short_time(o["last_success"]),
-                 o["failures"], _short_time(o["next_poll"]) or "soon", o["articles"]) for o in out]
+                 o["failures"], (_short_time(o["next_poll"]) or "soon") if o["active"] else "never (--reset)",
+                 o["articles"]) for o in out]
     _print_table(headers, rows_out)
     for o in out:
         if o["last_error"] and (o["failures"] or not o["active"]):

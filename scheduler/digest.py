@@ -560,7 +560,7 @@ def run_digest(config: Config, store: Store, *, now: datetime | None = None, dry
     ``sender(msg, rcpt)`` replaces the SMTP mailer (it must raise MailError on failure).
     """
     now = _now(now)
-    dcfg = _digest_config(config)
+    _digest_config(config)  # raises a UsageError when [digest] is missing
     ledger.prepare(store)
     if output is not None and Path(output).suffix.lower() not in (".html", ".htm", ".eml"):
         raise UsageError(f"--output {output}: the file name must end in .html or .eml")

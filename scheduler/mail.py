@@ -203,7 +203,7 @@ class Mailer:
         except (smtplib.SMTPException, OSError):
             _quietly_close(conn)
 
-    def __enter__(self) -> "Mailer":
+    def __enter__(self) -> Mailer:
         return self
 
     def __exit__(self, *exc: object) -> None:

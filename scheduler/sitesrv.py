@@ -40,11 +40,11 @@ import struct
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
-from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from crawler.errors import UsageError
@@ -128,7 +128,7 @@ class SiteServer:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> "SiteServer":
+    def start(self) -> SiteServer:
         """Bind and serve in a daemon thread; returns self with :attr:`base_url` set."""
         if self._httpd is not None:
             return self
@@ -156,7 +156,7 @@ class SiteServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "SiteServer":
+    def __enter__(self) -> SiteServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -664,5 +664,5 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _page(status: int, title: str, text: str) -> _Response:
     body = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>"
-            f"<body><h1>{title}</h1><p>{text}</p></body></html>\n").encode("utf-8")
+            f"<body><h1>{title}</h1><p>{text}</p></body></html>\n").encode()
     return _Response(status, {"Content-Type": "text/html; charset=utf-8"}, body)

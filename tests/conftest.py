@@ -53,7 +53,7 @@ def site() -> Iterator[SiteServer]:
 
 
 @pytest.fixture
-def smtp() -> Iterator["smtpd.SMTPTestServer"]:
+def smtp() -> Iterator[smtpd.SMTPTestServer]:
     """A plain SMTP server on 127.0.0.1 (no TLS, no AUTH) collecting messages in ``.messages``."""
     server = SMTPTestServer().start()
     try:
@@ -63,11 +63,11 @@ def smtp() -> Iterator["smtpd.SMTPTestServer"]:
 
 
 @pytest.fixture
-def smtp_factory(tmp_path: Path) -> Iterator[Callable[..., "smtpd.SMTPTestServer"]]:
+def smtp_factory(tmp_path: Path) -> Iterator[Callable[..., smtpd.SMTPTestServer]]:
     """Make SMTP servers with options (``auth=(user, pw)``, ``tls="starttls"|"implicit"``); all closed after."""
     made: list[smtpd.SMTPTestServer] = []
 
-    def make(**options: object) -> "smtpd.SMTPTestServer":
+    def make(**options: object) -> smtpd.SMTPTestServer:
         options.setdefault("cert_dir", tmp_path / f"smtp-tls-{len(made)}")
         server = SMTPTestServer(**options).start()
         made.append(server)

@@ -99,7 +99,7 @@ class SMTPTestServer:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> "SMTPTestServer":
+    def start(self) -> SMTPTestServer:
         """Listen (on the same port as before, after the first start)."""
         if self._controller is not None:
             return self
@@ -142,7 +142,7 @@ class SMTPTestServer:
     def is_up(self) -> bool:
         return self._controller is not None
 
-    def __enter__(self) -> "SMTPTestServer":
+    def __enter__(self) -> SMTPTestServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -176,7 +176,7 @@ class SMTPTestServer:
         return AuthResult(success=False, handled=False)
 
     class _Handler:
-        def __init__(self, owner: "SMTPTestServer") -> None:
+        def __init__(self, owner: SMTPTestServer) -> None:
             self.owner = owner
 
         async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
@@ -221,7 +221,7 @@ class SMTPTestServer:
 def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
     """Write a throwaway CA and a server certificate for 127.0.0.1/localhost; return (ca, cert, key)."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "newswatch test CA")])
     ca_cert = (

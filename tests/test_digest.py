@@ -18,7 +18,12 @@ from crawler.errors import MailError, UsageError
 from crawler.store import ArticleRecord, Store, iso
 from scheduler import ledger
 from scheduler.digest import (
-    clean_line, due_count, last_digest_at, run_digest, safe_url, send_alerts,
+    clean_line,
+    due_count,
+    last_digest_at,
+    run_digest,
+    safe_url,
+    send_alerts,
 )
 
 NOW = datetime(2025, 3, 12, 4, 0, tzinfo=UTC)  # 07:00 in Moscow
