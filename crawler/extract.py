@@ -34,9 +34,12 @@ class Extracted:
 def extract(html: str, url: str) -> Extracted | None:
     """The main text and metadata of one page, or None when it holds no article text."""
     try:
+        # fast: skip the readability/jusText comparison (stage 2); the baseline rescue and the
+        # recall retry still run. On the 181 real pages of bench/run.py's quality part this is
+        # ~35% less extraction time at an unchanged F1 (bench/README.md).
         doc = trafilatura.bare_extraction(
             html, url=url, with_metadata=True, include_comments=False, include_tables=True,
-            date_extraction_params=_DATE_PARAMS,
+            date_extraction_params=_DATE_PARAMS, fast=True,
         )
     except Exception:  # trafilatura raises assorted lxml/parsing errors on hostile markup
         return None

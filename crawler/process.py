@@ -60,9 +60,12 @@ def _query(topic: TopicConfig) -> topics.Query:
 
 def match_topics(title: str, text: str, topic_list: tuple[TopicConfig, ...]) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
     """(topic, score, hits) for every topic the article matches at or above its min_score."""
+    if not topic_list:
+        return ()
+    doc = topics.prepare(title, text)  # tokenized once for every topic
     out = []
     for t in topic_list:
-        m = _query(t).match(title, text)
+        m = _query(t).match_prepared(doc)
         if m is not None and m.score >= t.min_score:
             out.append((t.name, round(m.score, 3), tuple(m.hits)))
     return tuple(out)
