@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +18,22 @@ _DATE_PARAMS = {
     "original_date": True,
     "outputformat": "%Y-%m-%dT%H:%M:%S%z",
 }
+
+
+# An in-body "read also" teaser line is a link to another story, not part of this one; kept, it
+# lends the other story's words to this article (and to its topic matches).
+_TEASER = re.compile(
+    r"^\s*(read also|read more|see also|also read|related|читайте также|читайте нас|смотрите также|"
+    r"читать также|по теме|相关阅读|延伸阅读|相关新闻|推荐阅读)\s*[:：]", re.I)
+_TEASER_MAX = 300
+# Less than this is a menu or a stub, not an article (a Chinese news sentence is already longer).
+MIN_TEXT = 20
+
+
+def _drop_teasers(text: str) -> str:
+    lines = text.split("\n")
+    kept = [ln for ln in lines if not (len(ln) <= _TEASER_MAX and _TEASER.match(ln))]
+    return "\n".join(kept) if len(kept) != len(lines) else text
 
 
 @dataclass(frozen=True)
@@ -43,11 +60,11 @@ def extract(html: str, url: str) -> Extracted | None:
         )
     except Exception:  # trafilatura raises assorted lxml/parsing errors on hostile markup
         return None
-    if doc is None or not (doc.text or "").strip():
+    if doc is None or len((doc.text or "").strip()) < MIN_TEXT:
         return None
     return Extracted(
         title=(doc.title or "").strip(),
-        text=doc.text.strip(),
+        text=_drop_teasers(doc.text.strip()),
         author=(doc.author or None),
         published=parse_date(doc.date),
         site_name=doc.sitename or None,

@@ -1,0 +1,44 @@
+"""Extraction: article text and metadata from a page, without in-body teasers for other stories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from crawler.extract import extract
+
+BODY = ["Researchers from both universities will share a laboratory for polar materials from next spring.",
+        "The laboratory will test steels and composites at temperatures down to minus sixty degrees.",
+        "Funding comes from both governments and from three industrial partners, the organisers said."]
+
+
+def page(middle: str) -> str:
+    paras = "".join(f"<p>{p}</p>" for p in BODY[:2]) + middle + f"<p>{BODY[2]}</p>"
+    return ("<html lang='en'><head><title>Joint lab opens</title>"
+            "<meta property='article:published_time' content='2026-11-18T12:30:00+03:00'>"
+            "<link rel='canonical' href='https://news.example.org/lab'></head><body>"
+            "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
+            f"<article><h1>Joint lab opens</h1>{paras}</article>"
+            "<footer>© Example News. All rights reserved.</footer></body></html>")
+
+
+def test_text_metadata_and_no_boilerplate() -> None:
+    ex = extract(page(""), "https://news.example.org/lab?utm_source=rss")
+    assert ex is not None
+    for sentence in BODY:
+        assert sentence in ex.text
+    assert "All rights reserved" not in ex.text and "Home" not in ex.text
+    assert ex.published == datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
+    assert ex.declared_url == "https://news.example.org/lab"
+
+
+def test_read_also_teasers_are_dropped() -> None:
+    for teaser in ("Читайте также: Россия и Китай подписали газовый контракт",
+                   "Read also: Navies begin joint exercise", "相关阅读：中俄举行联合军演"):
+        ex = extract(page(f"<p>{teaser}</p>"), "https://news.example.org/lab")
+        assert ex is not None
+        assert teaser not in ex.text
+        assert all(sentence in ex.text for sentence in BODY)
+
+
+def test_a_page_without_article_text_is_none() -> None:
+    assert extract("<html><body><nav>Home</nav></body></html>", "https://example.org/") is None
