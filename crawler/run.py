@@ -275,6 +275,7 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
     """One pass over the sources in THIS process (the reactor can run only once per process)."""
     from scrapy.crawler import AsyncCrawlerProcess
 
+    from crawler.custom import user_spider_class
     from crawler.matching import sync_topics
     from crawler.pipelines import make_pool, worker_count
     from crawler.settings import scrapy_settings
@@ -284,7 +285,7 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
     store = Store(config.storage.database)
     sync_topics(config, store)  # a changed query re-matches recent articles before new ones arrive
     skipped: list[SourceStats] = []
-    runnable = []
+    polled: list[SourceConfig] = []
     now = utcnow()
     for s in sources:
         state = store.source_state(s.name)
@@ -294,34 +295,24 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
         elif retry_after and retry_after > now:
             skipped.append(SourceStats(s.name, status="skipped",
                                        message=f"server asked to wait until {iso(retry_after)} (Retry-After)"))
-        elif s.kind == "spider":
-            skipped.append(SourceStats(s.name, status="skipped", message="spider sources run separately"))
         else:
-            runnable.append(s)
+            polled.append(s)
     run_id = store.start_run(trigger)
-    ctx = CrawlContext(config, store, runnable, urls, emit)
-    spider_sources = [s for s in sources if s.kind == "spider" and store.source_state(s.name)["active"]]
-    skipped = [st for st in skipped if not (st.message or "").startswith("spider")]
+    ctx = CrawlContext(config, store, polled, urls, emit)
     settings = scrapy_settings(config.crawl)
     settings["NEWSWATCH_ALLOW_PRIVATE"] = config.crawl.allow_private
     settings["LOG_INSTALL_ROOT_HANDLER"] = False
     process = AsyncCrawlerProcess(settings)
     _quiet_scrapy_logs()  # Scrapy's logging setup just set its loggers to DEBUG again
-    n_workers = worker_count() if workers is None else workers
-    ctx.pool = make_pool(n_workers)
+    ctx.pool = make_pool(worker_count() if workers is None else workers)
     try:
         crawls = 0
-        if runnable or urls:
+        if urls or any(s.kind != "spider" for s in polled):
             process.crawl(NewsSpider, ctx=ctx)
             crawls += 1
-        for s in spider_sources:
-            from crawler.custom import user_spider_class
-
-            ctx.sources.append(s)
-            ctx.source_by_name[s.name] = s
-            ctx.state[s.name] = store.source_state(s.name)
-            ctx._first_poll[s.name] = not ctx.state[s.name]["polls"]
-            ctx._stats[s.name] = SourceStats(s.name)
+        for s in polled:
+            if s.kind != "spider":
+                continue
             try:
                 spider_class = user_spider_class(s)
             except NewswatchError as exc:  # a spider that cannot be loaded fails its source only

@@ -63,15 +63,14 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.ctx.sources:
-            req = self._source_request(source)
-            if req is not None:
-                yield req
+            if source.kind != "spider":  # user spiders run as crawlers of their own
+                yield self._source_request(source)
         for url in self.ctx.urls:
             yield self._page_request(self.ctx.adhoc_source(url), url, None, backlog=False)
 
     # -- source documents ------------------------------------------------------------------
 
-    def _source_request(self, source: SourceConfig) -> scrapy.Request | None:
+    def _source_request(self, source: SourceConfig) -> scrapy.Request:
         state = self.ctx.state[source.name]
         url = source.url
         if state.get("current_url") and state.get("configured_url") == source.url:
