@@ -236,7 +236,7 @@ class TreeMemory:
     """Samples the summed RSS and PSS of every process below `root` (default: this process's
     children), the CPU seconds each used, and how busy the whole machine was meanwhile."""
 
-    def __init__(self, root: int | None = None, interval: float = 0.1) -> None:
+    def __init__(self, root: int | None = None, interval: float = 0.25) -> None:
         self.root = root or os.getpid()
         self.interval = interval
         self.peak_rss_kb = 0
@@ -246,6 +246,7 @@ class TreeMemory:
         self.roles: dict[int, str] = {}       # pid -> command line
         self.machine_cpu = 0.0                # CPU seconds the machine was busy during the window
         self.harness_cpu = 0.0                # CPU seconds of this benchmark process meanwhile
+        self.timeline: list[tuple[float, float]] = []   # (seconds since start, tree CPU seconds so far)
         self.wall = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -261,11 +262,21 @@ class TreeMemory:
                     self.cpu[p] = max(self.cpu.get(p, 0.0), cpu_seconds(p))
                     if p not in self.roles:
                         self.roles[p] = _cmdline(p)
+                self.timeline.append((time.perf_counter() - self._t0, sum(self.cpu.values())))
             self._stop.wait(self.interval)
 
     def cpu_by(self, marker: str) -> float:
         """CPU seconds of the processes whose command line contains marker."""
         return sum(c for p, c in self.cpu.items() if marker in self.roles.get(p, ""))
+
+    def utilisation(self, step: float = 5.0) -> list[float]:
+        """Cores the tree kept busy in each `step`-second slice of the window."""
+        out, last_t, last_c, edge = [], 0.0, 0.0, step
+        for t, c in self.timeline:
+            if t >= edge:
+                out.append((c - last_c) / (t - last_t))
+                last_t, last_c, edge = t, c, edge + step
+        return out
 
     @property
     def tree_cpu(self) -> float:

@@ -303,6 +303,7 @@ def bench_crawl(corpus: list[CorpusPage], n_pages: int, parts: set[str], profile
         say(f"  CPU per page: newswatch {1000 * mem.tree_cpu / fetched_pages:.0f} ms (crawl process "
             f"{1000 * main_cpu / fetched_pages:.0f} ms incl. start-up, workers {1000 * worker_cpu / fetched_pages:.0f} ms)"
             f"; baseline {1000 * base_mem.tree_cpu / base['pages']:.0f} ms")
+        say("  cores busy in the crawl tree, per 5 s: " + " ".join(f"{u:.1f}" for u in mem.utilisation()))
         say(f"  load besides the measured processes, in cores: other programs {mem.others_cpu / mem.wall:.2f}, "
             f"this benchmark (site server, sampler) {mem.harness_cpu / mem.wall:.2f} during newswatch; "
             f"{base_mem.others_cpu / base_mem.wall:.2f} and {base_mem.harness_cpu / base_mem.wall:.2f} during baseline")
@@ -529,9 +530,10 @@ class Archive:
         from crawler.store import ArticleRecord
 
         t0 = now()
-        url = f"https://measured.example/{n}.html"
+        # From the same outlets as the stored articles: per-source lookups must not grow with the archive.
+        url = f"https://outlet{n % 50}.example/news/new-{n}.html"
         record = ArticleRecord(
-            url=url, canonical_url=url, source="measured", title=title, text=text, text_from="page",
+            url=url, canonical_url=url, source=f"outlet{n % 50}", title=title, text=text, text_from="page",
             published=None, language=None, fetched=datetime.now(UTC),
             content_hash=dedup.content_hash(text), signature=dedup.signature(title, text).to_bytes(),
             index_title=textnorm.index_tokens(title), index_text=textnorm.index_tokens(text))
