@@ -34,9 +34,9 @@ class CorpusPage:
 
 def corpus_dir(explicit: str | None = None) -> Path | None:
     """The article-extraction corpus: --corpus, else $NEWSWATCH_BENCH_CORPUS, else ../shared/corpora/…."""
-    for candidate in (explicit, os.environ.get(CORPUS_ENV), str(DEFAULT_CORPUS)):
-        if candidate and (Path(candidate) / "ground-truth.json").is_file() and (Path(candidate) / "html").is_dir():
-            return Path(candidate)
+    candidate = Path(explicit or os.environ.get(CORPUS_ENV) or DEFAULT_CORPUS)  # the first one given decides
+    if (candidate / "ground-truth.json").is_file() and (candidate / "html").is_dir():
+        return candidate
     return None
 
 

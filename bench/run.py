@@ -395,11 +395,15 @@ def bench_idle(cfg: Path, quick: bool) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     nw = idle_cost([PY, "-m", "scheduler.cli", "-c", str(cfg), "run"], seconds, env)
     base = idle_cost([PY, "-c", IDLE_BASELINE], seconds, env)
-    say(f"  newswatch run: {nw[0]:.3f} CPU s, RSS {nw[1] / 1024:.0f} MB (peak {nw[2] / 1024:.0f} MB), {nw[3]} processes")
-    say(f"  bare APScheduler: {base[0]:.3f} CPU s, RSS {base[1] / 1024:.0f} MB")
+    say(f"  newswatch run: {nw[0]:.2f} CPU s, RSS {nw[1] / 1024:.0f} MB (peak {nw[2] / 1024:.0f} MB), {nw[3]} processes")
+    say(f"  bare APScheduler: {base[0]:.2f} CPU s, RSS {base[1] / 1024:.0f} MB")
     per_min = 60 / seconds
-    row(f"daemon idle CPU ({seconds:.0f}s)", f"{nw[0]:.3f} s ({100 * nw[0] / seconds:.2f}% of a core)",
-        f"{base[0]:.3f} s", f"{nw[0] * per_min:.2f} CPU s/min")
+
+    def cpu(x: float) -> str:  # /proc counts CPU in clock ticks (10 ms)
+        return f"{x:.2f} s" if x else "< 0.01 s"
+
+    row(f"daemon idle CPU ({seconds:.0f}s)", f"{cpu(nw[0])} ({100 * nw[0] / seconds:.2f}% of a core)",
+        cpu(base[0]), f"{cpu(nw[0] * per_min)} CPU/min")
     row("daemon idle memory (RSS)", f"{nw[1] / 1024:.0f} MB, {nw[3]} process(es)", f"{base[1] / 1024:.0f} MB",
         f"{nw[1] / max(base[1], 1):.1f}x")
 
@@ -561,10 +565,11 @@ def bench_dedup(quick: bool) -> None:
     import random
 
     import dedup_bench
+    from topics_bench import LABELED, default_topic
+
     from crawler.config import TopicConfig
     from crawler.dedup import signature
     from crawler.textnorm import index_tokens
-    from topics_bench import LABELED, default_topic
 
     measured = 200 if quick else 500
     say(f"\n== dedup + matching + store cost per article: {measured} new articles into 10k and into 100k ==")
@@ -664,8 +669,9 @@ def main(argv: list[str] | None = None) -> int:
     path = corpus_dir(args.corpus)
     corpus: list[CorpusPage] = []
     if path is None:
-        say(f"corpus NOT FOUND (looked at --corpus, ${common.CORPUS_ENV}, {common.DEFAULT_CORPUS}): "
-            "skipping throughput, recrawl, memory, idle and quality")
+        where = args.corpus or os.environ.get(common.CORPUS_ENV) or common.DEFAULT_CORPUS
+        say(f"corpus NOT FOUND at {where} (set it with --corpus or ${common.CORPUS_ENV}; it needs "
+            "ground-truth.json and html/): skipping throughput, recrawl, memory, idle and quality")
     else:
         corpus = load_corpus(path)
         say(f"corpus: {path} ({len(corpus)} pages)")
