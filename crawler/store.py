@@ -155,6 +155,13 @@ def _m0002(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE crawl_runs ADD COLUMN pid INTEGER")
 
 
+@migrations(name="0003_lookup_indexes")
+def _m0003(db: sqlite_utils.Database) -> None:
+    # exact-duplicate lookups and story merges must not scan a growing archive
+    db.execute("CREATE INDEX IF NOT EXISTS articles_hash_source ON articles(content_hash, source)")
+    db.execute("CREATE INDEX IF NOT EXISTS stories_merged ON stories(merged_into)")
+
+
 def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
