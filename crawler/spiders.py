@@ -76,7 +76,7 @@ class NewsSpider(scrapy.Spider):
         if state.get("current_url") and state.get("configured_url") == source.url:
             url = state["current_url"]  # a stored 301/308 target, unless the config changed the URL
         headers = {}
-        if source.kind == "feed":
+        if source.kind in ("feed", "sitemap", "listing"):  # conditional GET wherever validators were kept
             if state.get("etag"):
                 headers["If-None-Match"] = state["etag"]
             if state.get("last_modified"):
@@ -108,7 +108,7 @@ class NewsSpider(scrapy.Spider):
             retry_after = _retry_after(response, self.ctx.now())
             self.ctx.source_failed(source.name, f"{response.url} answered HTTP {status}", retry_after=retry_after)
             return False
-        if response.meta.get("role") == "source" and source.kind == "feed":
+        if response.meta.get("role") == "source":
             etag = response.headers.get(b"ETag")
             modified = response.headers.get(b"Last-Modified")
             self.ctx.note_validators(source.name, etag.decode("latin-1") if etag else None,
@@ -158,6 +158,8 @@ class NewsSpider(scrapy.Spider):
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         if not self._source_response_ok(response):
+            if response.status == 304:
+                yield from self._retry_pending(self._source(response), set())
             return
         source = self._source(response)
         try:
@@ -165,6 +167,9 @@ class NewsSpider(scrapy.Spider):
         except FetchError as exc:
             self.ctx.source_failed(source.name, str(exc))
             return
+        if sm.sitemaps and response.meta.get("role") == "source":
+            # an unchanged index says nothing about its children: always read it whole
+            self.ctx.note_validators(source.name, None, None)
         self.ctx.source_ok(source.name)
         depth = response.meta.get("sitemap_depth", 0)
         if depth < 3:
@@ -184,6 +189,8 @@ class NewsSpider(scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if not self._source_response_ok(response):
+            if response.status == 304:
+                yield from self._retry_pending(self._source(response), set())
             return
         source = self._source(response)
         self.ctx.source_ok(source.name)

@@ -152,6 +152,9 @@ def test_second_crawl_stores_nothing_and_fetches_no_article_again(world: World) 
         assert store.count("articles") == before
     for path, hits in world.first_hits.items():  # type: ignore[attr-defined]
         assert world.site.hits(path) == hits, f"{path} fetched again"
+    statuses = {line.split()[0]: line.split()[1] for line in second.stdout.splitlines()[2:-1]}
+    # feeds, the news sitemap and the listing page all answer 304 to the stored validators
+    assert set(statuses.values()) == {"not-modified"}, second.stdout
     total = [line for line in second.stdout.splitlines() if line.startswith("total")][0].split()
     # columns: total, fetched, new, duplicates, matched, errors; only feeds, listings and pages that failed
     assert int(total[1]) <= len(world.config.sources) + 4, second.stdout
