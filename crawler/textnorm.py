@@ -107,8 +107,16 @@ def _normalize(raw: str) -> tuple[str, str]:
     return surface, stem_word(surface) if surface else ""
 
 
-def tokenize(text: str) -> list[Token]:
-    """Tokens of ``text`` in order, as (surface, stem, start, end, kind); positions are list indices."""
+@lru_cache(maxsize=8)
+def tokenize(text: str) -> tuple[Token, ...]:
+    """Tokens of ``text`` in order, as (surface, stem, start, end, kind); positions are tuple indices.
+
+    The last few results are cached: the search index and topic matching tokenize the same article.
+    """
+    return tuple(_tokenize(text))
+
+
+def _tokenize(text: str) -> list[Token]:
     out: list[Token] = []
     append = out.append
     for m in _TOKEN_RE.finditer(text):
