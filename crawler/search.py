@@ -9,8 +9,9 @@ from crawler.config import Config
 from crawler.store import Store
 from crawler.topics import compile_query, snippet
 
-# Scoring is exact but costs a few ms an article: cap the candidates the index hands over.
-MAX_CANDIDATES = 5000
+# Scoring is exact but costs a few ms an article: the index hands over its likeliest candidates,
+# enough for the limit many times over.
+MIN_CANDIDATES, CANDIDATES_PER_RESULT = 500, 25
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def search_articles(config: Config, query: str, limit: int = 20) -> list[SearchR
         return []
     with Store(config.storage.database) as store:
         best: dict[str, SearchResult] = {}
-        for aid in store.fts_candidates(q.fts(), MAX_CANDIDATES):
+        for aid in store.fts_candidates(q.fts(), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)):
             row = store.article(aid)
             if row is None:
                 continue

@@ -502,11 +502,13 @@ class Store:
             yield dict(zip(cols, row))
 
     def fts_candidates(self, expression: str | None, limit: int | None = None) -> Iterator[int]:
-        """Article ids the FTS index selects (all ids, newest first, when expression is None)."""
+        """Article ids the FTS index selects, likeliest first (all ids, newest first, when expression is None)."""
         if expression is None:
             sql, params = "SELECT id FROM articles ORDER BY id DESC", []
         else:
-            sql, params = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC", [expression]
+            # bm25 (title weighted) picks the likeliest candidates; the caller re-scores them exactly
+            sql = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY bm25(articles_fts, 3.0, 1.0)"
+            params = [expression]
         if limit:
             sql += f" LIMIT {int(limit)}"
         try:
