@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 import Stemmer
 
@@ -130,9 +131,23 @@ def _tokenize(text: str) -> list[Token]:
     return out
 
 
+_t2s: Any = None
+
+
+def to_simplified(run: str) -> str:
+    """Traditional Chinese folded to Simplified (OpenCC t2s), so 俄羅斯 meets 俄罗斯; same length or unchanged."""
+    global _t2s
+    if _t2s is None:
+        import opencc
+
+        _t2s = opencc.OpenCC("t2s")
+    simple = _t2s.convert(run)
+    return simple if len(simple) == len(run) else run  # token offsets must keep pointing into the text
+
+
 def _cjk_run(run: str, start: int, append) -> None:
     if unicodedata.is_normalized("NFKC", run):
-        chars: str | list[str] = run
+        chars: str | list[str] = to_simplified(run)
     else:
         chars = [unicodedata.normalize("NFKC", ch) for ch in run]
     last = len(chars) - 1
