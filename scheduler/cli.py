@@ -448,7 +448,7 @@ def prune_store(config: Config, store: Any, seconds: float) -> int:
     ledger.prepare(store)
     keep_unsent = (" AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
                    f" AND NOT {ledger.sent_anywhere_clause('a.story')})")
-    ids = [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched < ?{keep_unsent}", [cutoff])]
+    ids = [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [cutoff])]
     return store.delete_articles(ids)
 
 
