@@ -30,6 +30,14 @@ _TEASER_MAX = 300
 MIN_TEXT = 20
 
 
+def _drop_headline(text: str, title: str) -> str:
+    """The body without a first line that repeats the headline (it would count twice as lead text)."""
+    first, sep, rest = text.partition("\n")
+    if sep and title and " ".join(first.split()) == " ".join(title.split()):
+        return rest.lstrip("\n")
+    return text
+
+
 def _drop_teasers(text: str) -> str:
     lines = text.split("\n")
     kept = [ln for ln in lines if not (len(ln) <= _TEASER_MAX and _TEASER.match(ln))]
@@ -64,7 +72,7 @@ def extract(html: str, url: str) -> Extracted | None:
         return None
     return Extracted(
         title=(doc.title or "").strip(),
-        text=_drop_teasers(doc.text.strip()),
+        text=_drop_headline(_drop_teasers(doc.text.strip()), doc.title or ""),
         author=(doc.author or None),
         published=parse_date(doc.date),
         site_name=doc.sitename or None,

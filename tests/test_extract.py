@@ -27,6 +27,7 @@ def test_text_metadata_and_no_boilerplate() -> None:
     for sentence in BODY:
         assert sentence in ex.text
     assert "All rights reserved" not in ex.text and "Home" not in ex.text
+    assert ex.title == "Joint lab opens" and not ex.text.startswith("Joint lab opens")  # headline not repeated
     assert ex.published == datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
     assert ex.declared_url == "https://news.example.org/lab"
 
