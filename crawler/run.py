@@ -29,6 +29,8 @@ from crawler.store import Store, iso, parse_iso, utcnow
 
 log = logging.getLogger("newswatch.crawl")
 MAX_BACKOFF = 24 * 3600.0
+BATCH_SIZE = 25          # articles per commit
+BATCH_SECONDS = 0.5      # longest a batch stays open
 Event = dict[str, Any]
 
 
@@ -94,6 +96,8 @@ class CrawlContext:
         self.keys_in_flight: set[str] = set()
         self.listing_pages_seen: set[str] = set()
         self.new_article_ids: list[int] = []
+        self._batch_open = False
+        self._batched = 0
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -201,11 +205,15 @@ class CrawlContext:
             self.mark_entry(source, key, None)
             self._event("page", source, status="empty")
             return
-        with self.store.transaction():
+        self._open_batch()
+        with self.store.transaction():  # a savepoint in the open batch: one article is all or nothing
             result = self.store.add_article(processed.record)
             if result.status in ("new", "updated"):
                 self.store.set_matches(result.article_id, processed.matches)
             self.mark_entry(source, key, result.article_id)
+        self._batched += 1
+        if self._batched >= BATCH_SIZE:
+            self.flush()
         if result.status == "new":
             st.new += 1
             self.new_article_ids.append(result.article_id)
@@ -217,8 +225,25 @@ class CrawlContext:
             st.matched += 1
         self._event("page", source, status=result.status, matched=bool(processed.matches))
 
+    def _open_batch(self) -> None:
+        # Articles are committed in small batches (a commit per article was the crawl process's
+        # largest cost); a timer commits a partial batch so the write lock is never held for long.
+        if not self._batch_open:
+            from twisted.internet import reactor
+
+            self.store.begin_batch()
+            self._batch_open, self._batched = True, 0
+            reactor.callLater(BATCH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Commits the open batch of articles (a kill before this loses them; they are fetched again)."""
+        if self._batch_open:
+            self.store.commit_batch()
+            self._batch_open = False
+
     def finish(self) -> CrawlSummary:
         """Writes every source's health and returns the run's summary."""
+        self.flush()
         now = self.now()
         for s in self.sources:
             st = self.stats(s.name)

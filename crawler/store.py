@@ -232,6 +232,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0
+        self._batch = False
         if not readonly:
             self.migrate()
 
@@ -270,12 +271,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the lock at once (BEGIN IMMEDIATE); nests as a no-op."""
+        """A write transaction that takes the lock at once (BEGIN IMMEDIATE); nested, a savepoint."""
         with self._lock:
             if self._depth:
+                name = f"nw_{self._depth}"
+                self.conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
                 try:
                     yield self.conn
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute(f"ROLLBACK TO {name}")
+                        self.conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self.conn.execute(f"RELEASE {name}")
                 finally:
                     self._depth -= 1
                 return
@@ -290,6 +300,19 @@ class Store:
                 raise
             else:
                 self._depth = 0
+                self.conn.execute("COMMIT")
+
+    def begin_batch(self) -> None:
+        """Opens a transaction that later writes join (each as a savepoint) until commit_batch()."""
+        with self._lock:
+            if not self._batch:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self._depth, self._batch = 1, True
+
+    def commit_batch(self) -> None:
+        with self._lock:
+            if self._batch:
+                self._depth, self._batch = 0, False
                 self.conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:

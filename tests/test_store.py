@@ -79,3 +79,22 @@ def test_two_connections_write_without_locking_errors(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_a_failed_write_inside_a_batch_rolls_back_only_itself(tmp_path: Path) -> None:
+    with Store(tmp_path / "nw.db") as store:
+        store.begin_batch()
+        store.add_article(record(20))
+        try:
+            with store.transaction():
+                store.add_article(record(21))
+                raise RuntimeError("extraction bug mid-write")
+        except RuntimeError:
+            pass
+        store.add_article(record(22))
+        other = Store(tmp_path / "nw.db")
+        assert other.count("articles") == 0  # nothing visible before the batch commits
+        store.commit_batch()
+        assert other.count("articles") == 2
+        assert store.known_urls(["https://example.org/a/21"]) == {}
+        other.close()
