@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -52,8 +54,17 @@ def run_demo(output_dir: Path | None, echo: Callable[[str], None]) -> Path:
     echo(f"articles: {articles}; stories: {stories}; stories matching the topic: {matched}")
     echo(f"digest written to {html}")
     echo(f"          and to {eml}")
-    echo(f"database: {db}; config: {config_path} (try: newswatch -c {config_path} search '中俄 AND 科技')")
+    echo(f"database: {db}; config: {config_path}")
+    echo(f"try: {_command()} -c {config_path} search '中俄 AND 科技'")
     return out
+
+
+def _command() -> str:
+    """How to call newswatch again: the script's full path when it is not on PATH (an unactivated venv)."""
+    script = Path(sys.argv[0])
+    if script.name == "newswatch" and script.is_absolute() and shutil.which("newswatch") != str(script):
+        return str(script)
+    return "newswatch"
 
 
 def serve_forever(echo: Callable[[str], None]) -> None:
