@@ -25,6 +25,7 @@ from scrapy.exceptions import DropItem
 from crawler import urls
 from crawler.config import SourceConfig
 from crawler.errors import UsageError
+from crawler.pipelines import CrawlerStep
 from crawler.process import FeedInfo, PageJob
 from crawler.settings import ITEM_PIPELINES
 from crawler.spiders import PageItem
@@ -97,15 +98,8 @@ def _closed(spider: Any, crawler: Any) -> None:
         st.errors += failures
 
 
-class UserItemPipeline:
+class UserItemPipeline(CrawlerStep):
     """Turns a user spider's items into PageItems (raw page, or title + text as a minimal page)."""
-
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> UserItemPipeline:
-        return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
         spider = self.crawler.spider

@@ -28,19 +28,23 @@ def make_pool(workers: int) -> Executor | None:
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
-class ProcessPipeline:
-    """Decode, extract, fingerprint and match a page off the reactor thread, in a worker process."""
+class CrawlerStep:
+    """An item pipeline step that reaches the run's CrawlContext through its crawler's spider."""
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> ProcessPipeline:
+    def from_crawler(cls, crawler: Any) -> Any:
         return cls(crawler)
 
     @property
     def ctx(self) -> Any:
         return self.crawler.spider.ctx
+
+
+class ProcessPipeline(CrawlerStep):
+    """Decode, extract, fingerprint and match a page off the reactor thread, in a worker process."""
 
     async def process_item(self, item: Any) -> Any:
         topics = self.ctx.config.topics
@@ -61,19 +65,8 @@ class ProcessPipeline:
         return item
 
 
-class StorePipeline:
+class StorePipeline(CrawlerStep):
     """Writes the processed article, its story, aliases, matches and feed entry in one transaction."""
-
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> StorePipeline:
-        return cls(crawler)
-
-    @property
-    def ctx(self) -> Any:
-        return self.crawler.spider.ctx
 
     def process_item(self, pair: Any) -> Any:
         item, processed = pair
