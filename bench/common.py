@@ -24,12 +24,13 @@ PAGE_SIZE = (100_000, 200_000)  # markup bytes of a "heavy as real news" page
 
 # -- the corpus ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CorpusPage:
     name: str
-    body: bytes          # the original bytes (the corpus stores them gzipped)
-    truth: str           # ground-truth article body
-    url: str             # where the page was captured
+    body: bytes  # the original bytes (the corpus stores them gzipped)
+    truth: str  # ground-truth article body
+    url: str  # where the page was captured
 
 
 def corpus_dir(explicit: str | None = None) -> Path | None:
@@ -47,8 +48,9 @@ def load_corpus(path: Path) -> list[CorpusPage]:
         name = file.name.removesuffix(".html.gz")
         if name in truth:
             t = truth[name]
-            pages.append(CorpusPage(name, gzip.decompress(file.read_bytes()), t.get("articleBody") or "",
-                                    t.get("url") or ""))
+            pages.append(
+                CorpusPage(name, gzip.decompress(file.read_bytes()), t.get("articleBody") or "", t.get("url") or "")
+            )
     return pages
 
 
@@ -108,6 +110,7 @@ def page_vocabulary(body: bytes) -> list[str]:
 
 # -- a generated news site -----------------------------------------------------------------------
 
+
 @dataclass
 class Site:
     """Article pages (path -> bytes) plus the feed and sitemap that list them."""
@@ -119,17 +122,22 @@ class Site:
         now = format_datetime(datetime.now(UTC))
         items = "".join(
             f"<item><title>{escape(self.titles[p])}</title><link>{base}{p}</link>"
-            f"<guid isPermaLink=\"true\">{base}{p}</guid><pubDate>{now}</pubDate>"
-            f"<description>{escape(self.titles[p])}</description></item>\n" for p in self.pages)
-        return (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Bench wire</title>'
-                f"<link>{base}/</link><description>benchmark site</description>\n{items}</channel></rss>\n"
-                ).encode()
+            f'<guid isPermaLink="true">{base}{p}</guid><pubDate>{now}</pubDate>'
+            f"<description>{escape(self.titles[p])}</description></item>\n"
+            for p in self.pages
+        )
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Bench wire</title>'
+            f"<link>{base}/</link><description>benchmark site</description>\n{items}</channel></rss>\n"
+        ).encode()
 
     def sitemap(self, base: str) -> bytes:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         urls = "".join(f"<url><loc>{base}{p}</loc><lastmod>{now}</lastmod></url>\n" for p in self.pages)
-        return (f'<?xml version="1.0" encoding="utf-8"?>\n'
-                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n').encode()
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+        ).encode()
 
 
 def heavy_pages(corpus: list[CorpusPage]) -> list[CorpusPage]:
@@ -163,7 +171,7 @@ def _stat(pid: int) -> tuple[int, float] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()
+    fields = raw[raw.rindex(")") + 2 :].split()
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
 
 
@@ -242,11 +250,11 @@ class TreeMemory:
         self.peak_rss_kb = 0
         self.peak_pss_kb = 0
         self.peak_procs = 0
-        self.cpu: dict[int, float] = {}       # pid -> last CPU seconds seen
-        self.roles: dict[int, str] = {}       # pid -> command line
-        self.machine_cpu = 0.0                # CPU seconds the machine was busy during the window
-        self.harness_cpu = 0.0                # CPU seconds of this benchmark process meanwhile
-        self.timeline: list[tuple[float, float]] = []   # (seconds since start, tree CPU seconds so far)
+        self.cpu: dict[int, float] = {}  # pid -> last CPU seconds seen
+        self.roles: dict[int, str] = {}  # pid -> command line
+        self.machine_cpu = 0.0  # CPU seconds the machine was busy during the window
+        self.harness_cpu = 0.0  # CPU seconds of this benchmark process meanwhile
+        self.timeline: list[tuple[float, float]] = []  # (seconds since start, tree CPU seconds so far)
         self.wall = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -307,8 +315,11 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 def shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
     toks = _TOKEN.findall(text or "")
-    return {tuple(toks[i:i + n]) for i in range(max(len(toks) - n + 1, 0))} if len(toks) >= n else (
-        {tuple(toks)} if toks else set())
+    return (
+        {tuple(toks[i : i + n]) for i in range(max(len(toks) - n + 1, 0))}
+        if len(toks) >= n
+        else ({tuple(toks)} if toks else set())
+    )
 
 
 def precision_recall(truth: str, pred: str) -> tuple[float, float]:

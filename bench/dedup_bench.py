@@ -145,9 +145,7 @@ def make_article(rng: random.Random, vocab: list[str], weights: list[float]) -> 
     return title, "\n\n".join(paras)
 
 
-def make_copy(
-    rng: random.Random, title: str, text: str, vocab: list[str], how: str
-) -> tuple[str, str]:
+def make_copy(rng: random.Random, title: str, text: str, vocab: list[str], how: str) -> tuple[str, str]:
     paras = text.split("\n\n")
     if how == "truncate":
         paras = paras[: max(2, len(paras) // 2)]
@@ -172,9 +170,7 @@ def random_signature(rng: random.Random) -> Signature:
     return Signature(size, sketch, numbers, bands)
 
 
-def fill(
-    conn: sqlite3.Connection, rng: random.Random, first_id: int, sigs: list[Signature]
-) -> None:
+def fill(conn: sqlite3.Connection, rng: random.Random, first_id: int, sigs: list[Signature]) -> None:
     """Bulk-load stored articles, one story each, as the store would have left them."""
     conn.execute("BEGIN")
     cur = conn.execute("SELECT coalesce(max(seq), 0) FROM story_cluster").fetchone()[0]
@@ -290,10 +286,7 @@ def bench_cost() -> None:
         mean100, median100 = large.report()
         small.conn.close()
         large.conn.close()
-    print(
-        f"cost ratio 100k/10k: mean {mean100 / mean10:.2f}, median {median100 / median10:.2f} "
-        "(target <= 2.0)"
-    )
+    print(f"cost ratio 100k/10k: mean {mean100 / mean10:.2f}, median {median100 / median10:.2f} (target <= 2.0)")
 
 
 def main() -> None:

@@ -72,6 +72,7 @@ def say(text: str) -> None:
 
 # -- a local site --------------------------------------------------------------------------------
 
+
 class LocalSite:
     """Serves generated pages under a prefix plus a static feed.xml and sitemap.xml (with conditional GET)."""
 
@@ -125,14 +126,18 @@ def write_config(path: Path, base: str, *, feed: bool = True, sitemap: bool = Tr
     if feed:
         parts.append(f'[[sources]]\nname = "bench-feed"\nkind = "feed"\nurl = "{base}/feed.xml"\nevery = "30d"\n')
     if sitemap:
-        parts.append(f'[[sources]]\nname = "bench-sitemap"\nkind = "sitemap"\nurl = "{base}/sitemap.xml"\n'
-                     'every = "30d"\nwindow = "30d"\n')
+        parts.append(
+            f'[[sources]]\nname = "bench-sitemap"\nkind = "sitemap"\nurl = "{base}/sitemap.xml"\n'
+            'every = "30d"\nwindow = "30d"\n'
+        )
     parts.append(topics + "\n")
     if daemon:
-        parts.append('[digest]\nschedule = "0 7 1 1 *"\ntimezone = "UTC"\n\n'
-                     '[[digest.recipients]]\nemail = "analyst@example.org"\n\n'
-                     '[smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "none"\n'
-                     'sender = "newswatch <alerts@example.org>"\n')
+        parts.append(
+            '[digest]\nschedule = "0 7 1 1 *"\ntimezone = "UTC"\n\n'
+            '[[digest.recipients]]\nemail = "analyst@example.org"\n\n'
+            '[smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "none"\n'
+            'sender = "newswatch <alerts@example.org>"\n'
+        )
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
@@ -148,6 +153,7 @@ def crawl(config_path: Path, timeout: float = 3600.0) -> tuple[Any, float, TreeM
 
 
 # -- baseline child --------------------------------------------------------------------------------
+
 
 def baseline_worker(url_file: str) -> None:
     """The bare baseline: sequential urllib fetch + trafilatura.extract(json, metadata) in one process."""
@@ -169,14 +175,19 @@ def run_baseline(urls: list[str]) -> tuple[dict[str, Any], TreeMemory]:
         f.write("\n".join(urls))
     try:
         with TreeMemory() as mem:
-            out = subprocess.run([PY, str(Path(__file__).resolve()), "--baseline-worker", f.name],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [PY, str(Path(__file__).resolve()), "--baseline-worker", f.name],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
     finally:
         os.unlink(f.name)
     return json.loads(out.stdout.strip().splitlines()[-1]), mem
 
 
 # -- profiling ---------------------------------------------------------------------------------------
+
 
 class Profiler:
     """py-spy over the crawl child and its workers, summarised as time per function."""
@@ -204,9 +215,23 @@ class Profiler:
                         continue
                     if b"crawler.run" in cmd:
                         self.proc = subprocess.Popen(
-                            [self.spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "50",
-                             "--format", "raw", "--output", str(self.out), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            [
+                                self.spy,
+                                "record",
+                                "--pid",
+                                str(pid),
+                                "--subprocesses",
+                                "--rate",
+                                "50",
+                                "--format",
+                                "raw",
+                                "--output",
+                                str(self.out),
+                                "--nonblocking",
+                            ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        )
                         return
                 time.sleep(0.05)
 
@@ -239,8 +264,20 @@ class Profiler:
                     inclusive[name] += n
         say(f"  profile ({total} samples at 50 Hz over the crawl tree; inclusive share of all samples):")
         for name, n in inclusive.most_common(60):
-            if any(k in name for k in ("crawler/", "trafilatura/", "scrapy/", "htmldate/", "lxml", "twisted/",
-                                        "sqlite", "pickle", "feedparser")):
+            if any(
+                k in name
+                for k in (
+                    "crawler/",
+                    "trafilatura/",
+                    "scrapy/",
+                    "htmldate/",
+                    "lxml",
+                    "twisted/",
+                    "sqlite",
+                    "pickle",
+                    "feedparser",
+                )
+            ):
                 say(f"    {100 * n / total:5.1f}%  {name}")
 
 
@@ -261,17 +298,23 @@ def _frame_name(frame: str) -> str:
 
 # -- throughput, re-crawl, memory ---------------------------------------------------------------------
 
+
 def bench_crawl(corpus: list[CorpusPage], n_pages: int, parts: set[str], profile: bool) -> None:
     say(f"\n== crawl: {n_pages} article pages ==")
     t0 = now()
     site: Site = build_site(corpus, n_pages)
     sizes = sorted(len(b) for b in site.pages.values())
-    say(f"  site: {len(site.pages)} pages from {len(common.heavy_pages(corpus))} real pages of 100-200 KB, "
+    say(
+        f"  site: {len(site.pages)} pages from {len(common.heavy_pages(corpus))} real pages of 100-200 KB, "
         f"each copy's text varied ({sizes[0] // 1000}-{sizes[-1] // 1000} KB, median {sizes[len(sizes) // 2] // 1000} KB;"
-        f" built in {now() - t0:.0f}s)")
-    with tempfile.TemporaryDirectory(prefix="nw-bench-") as tmp, \
-            LocalSite(site.pages, "text/html; charset=utf-8", site.feed("__BASE__"), site.sitemap("__BASE__"),
-                      "/news/") as srv:
+        f" built in {now() - t0:.0f}s)"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="nw-bench-") as tmp,
+        LocalSite(
+            site.pages, "text/html; charset=utf-8", site.feed("__BASE__"), site.sitemap("__BASE__"), "/news/"
+        ) as srv,
+    ):
         cfg = Path(tmp) / "newswatch.toml"
         write_config(cfg, srv.base, daemon=True)
         urls = [srv.base + p for p in site.pages]
@@ -286,8 +329,10 @@ def bench_crawl(corpus: list[CorpusPage], n_pages: int, parts: set[str], profile
         summary, first_s, mem = crawl(cfg)
         t = summary.totals()
         fetched_pages = srv.page_hits()
-        say(f"  newswatch crawl: {first_s:.1f}s; article pages fetched {fetched_pages}; summary {t}; "
-            f"peak {mem.peak_procs} processes")
+        say(
+            f"  newswatch crawl: {first_s:.1f}s; article pages fetched {fetched_pages}; summary {t}; "
+            f"peak {mem.peak_procs} processes"
+        )
         if prof is not None:
             prof.report()
         db = Path(tmp) / "newswatch.db"
@@ -297,31 +342,50 @@ def bench_crawl(corpus: list[CorpusPage], n_pages: int, parts: set[str], profile
         say(f"  stored {stored} articles from pages in {stories} stories")
 
         base, base_mem = run_baseline(urls)
-        say(f"  baseline (urllib + trafilatura.extract, one process): {base['seconds']:.1f}s for "
-            f"{base['pages']} pages, {base['extracted']} extracted")
+        say(
+            f"  baseline (urllib + trafilatura.extract, one process): {base['seconds']:.1f}s for "
+            f"{base['pages']} pages, {base['extracted']} extracted"
+        )
         main_cpu, worker_cpu = mem.cpu_by("crawler.run"), mem.cpu_by("multiprocessing")
-        say(f"  CPU per page: newswatch {1000 * mem.tree_cpu / fetched_pages:.0f} ms (crawl process "
+        say(
+            f"  CPU per page: newswatch {1000 * mem.tree_cpu / fetched_pages:.0f} ms (crawl process "
             f"{1000 * main_cpu / fetched_pages:.0f} ms incl. start-up, workers {1000 * worker_cpu / fetched_pages:.0f} ms)"
-            f"; baseline {1000 * base_mem.tree_cpu / base['pages']:.0f} ms")
+            f"; baseline {1000 * base_mem.tree_cpu / base['pages']:.0f} ms"
+        )
         say("  cores busy in the crawl tree, per 5 s: " + " ".join(f"{u:.1f}" for u in mem.utilisation()))
-        say(f"  load besides the measured processes, in cores: other programs {mem.others_cpu / mem.wall:.2f}, "
+        say(
+            f"  load besides the measured processes, in cores: other programs {mem.others_cpu / mem.wall:.2f}, "
             f"this benchmark (site server, sampler) {mem.harness_cpu / mem.wall:.2f} during newswatch; "
-            f"{base_mem.others_cpu / base_mem.wall:.2f} and {base_mem.harness_cpu / base_mem.wall:.2f} during baseline")
+            f"{base_mem.others_cpu / base_mem.wall:.2f} and {base_mem.harness_cpu / base_mem.wall:.2f} during baseline"
+        )
         nw_rate = fetched_pages / first_s
         base_rate = base["pages"] / base["seconds"]
         if parts & {"throughput"}:
             ratio = nw_rate / base_rate
-            row(f"throughput, {n_pages} pages", f"{nw_rate:.1f} pages/s ({first_s:.0f}s)",
-                f"{base_rate:.1f} pages/s ({base['seconds']:.0f}s)", f"{ratio:.2f}x", ">= 1.5x", ratio >= 1.5)
+            row(
+                f"throughput, {n_pages} pages",
+                f"{nw_rate:.1f} pages/s ({first_s:.0f}s)",
+                f"{base_rate:.1f} pages/s ({base['seconds']:.0f}s)",
+                f"{ratio:.2f}x",
+                ">= 1.5x",
+                ratio >= 1.5,
+            )
         if parts & {"memory"}:
             r = mem.peak_pss_kb / max(base_mem.peak_pss_kb, 1)
-            row("peak memory (PSS, whole tree)", f"{mem.peak_pss_kb / 1024:.0f} MB in {mem.peak_procs} procs "
-                f"(RSS sum {mem.peak_rss_kb / 1024:.0f} MB)",
-                f"{base_mem.peak_pss_kb / 1024:.0f} MB (RSS {base_mem.peak_rss_kb / 1024:.0f} MB)", f"{r:.2f}x")
+            row(
+                "peak memory (PSS, whole tree)",
+                f"{mem.peak_pss_kb / 1024:.0f} MB in {mem.peak_procs} procs (RSS sum {mem.peak_rss_kb / 1024:.0f} MB)",
+                f"{base_mem.peak_pss_kb / 1024:.0f} MB (RSS {base_mem.peak_rss_kb / 1024:.0f} MB)",
+                f"{r:.2f}x",
+            )
         if parts & {"throughput"}:
             c_nw, c_base = mem.tree_cpu / fetched_pages, base_mem.tree_cpu / base["pages"]
-            row("CPU per page (all processes)", f"{1000 * c_nw:.0f} ms", f"{1000 * c_base:.0f} ms",
-                f"{c_nw / c_base:.2f}x")
+            row(
+                "CPU per page (all processes)",
+                f"{1000 * c_nw:.0f} ms",
+                f"{1000 * c_base:.0f} ms",
+                f"{c_nw / c_base:.2f}x",
+            )
 
         if parts & {"recrawl", "idle"}:
             srv.server.clear_log()
@@ -330,9 +394,14 @@ def bench_crawl(corpus: list[CorpusPage], n_pages: int, parts: set[str], profile
             frac = second_s / first_s
             say(f"  re-crawl: {second_s:.2f}s; article pages fetched {hits2}; summary {summary2.totals()}")
             if "recrawl" in parts:
-                row("re-crawl, unchanged sources", f"{hits2} pages fetched, {second_s:.2f}s",
-                    f"first crawl {first_s:.0f}s", f"{100 * frac:.1f}% of first",
-                    "0 fetches, <= 5%", hits2 == 0 and frac <= 0.05)
+                row(
+                    "re-crawl, unchanged sources",
+                    f"{hits2} pages fetched, {second_s:.2f}s",
+                    f"first crawl {first_s:.0f}s",
+                    f"{100 * frac:.1f}% of first",
+                    "0 fetches, <= 5%",
+                    hits2 == 0 and frac <= 0.05,
+                )
         if "idle" in parts:
             bench_idle(cfg, QUICK)
 
@@ -395,20 +464,31 @@ def bench_idle(cfg: Path, quick: bool) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     nw = idle_cost([PY, "-m", "scheduler.cli", "-c", str(cfg), "run"], seconds, env)
     base = idle_cost([PY, "-c", IDLE_BASELINE], seconds, env)
-    say(f"  newswatch run: {nw[0]:.2f} CPU s, RSS {nw[1] / 1024:.0f} MB (peak {nw[2] / 1024:.0f} MB), {nw[3]} processes")
+    say(
+        f"  newswatch run: {nw[0]:.2f} CPU s, RSS {nw[1] / 1024:.0f} MB (peak {nw[2] / 1024:.0f} MB), {nw[3]} processes"
+    )
     say(f"  bare APScheduler: {base[0]:.2f} CPU s, RSS {base[1] / 1024:.0f} MB")
     per_min = 60 / seconds
 
     def cpu(x: float) -> str:  # /proc counts CPU in clock ticks (10 ms)
         return f"{x:.2f} s" if x else "< 0.01 s"
 
-    row(f"daemon idle CPU ({seconds:.0f}s)", f"{cpu(nw[0])} ({100 * nw[0] / seconds:.2f}% of a core)",
-        cpu(base[0]), f"{cpu(nw[0] * per_min)} CPU/min")
-    row("daemon idle memory (RSS)", f"{nw[1] / 1024:.0f} MB, {nw[3]} process(es)", f"{base[1] / 1024:.0f} MB",
-        f"{nw[1] / max(base[1], 1):.1f}x")
+    row(
+        f"daemon idle CPU ({seconds:.0f}s)",
+        f"{cpu(nw[0])} ({100 * nw[0] / seconds:.2f}% of a core)",
+        cpu(base[0]),
+        f"{cpu(nw[0] * per_min)} CPU/min",
+    )
+    row(
+        "daemon idle memory (RSS)",
+        f"{nw[1] / 1024:.0f} MB, {nw[3]} process(es)",
+        f"{base[1] / 1024:.0f} MB",
+        f"{nw[1] / max(base[1], 1):.1f}x",
+    )
 
 
 # -- extraction quality --------------------------------------------------------------------------------
+
 
 def bench_quality(corpus: list[CorpusPage]) -> None:
     import trafilatura
@@ -419,9 +499,10 @@ def bench_quality(corpus: list[CorpusPage]) -> None:
     titles = {path: f"Page {i}" for i, path in enumerate(pages)}
     site = Site(bodies, titles)
     # The corpus pages are UTF-8 (their own meta says so where they say anything), served as such.
-    with tempfile.TemporaryDirectory(prefix="nw-bench-q-") as tmp, \
-            LocalSite(bodies, "text/html; charset=utf-8", site.feed("__BASE__"), site.sitemap("__BASE__"),
-                      "/q/") as srv:
+    with (
+        tempfile.TemporaryDirectory(prefix="nw-bench-q-") as tmp,
+        LocalSite(bodies, "text/html; charset=utf-8", site.feed("__BASE__"), site.sitemap("__BASE__"), "/q/") as srv,
+    ):
         cfg = Path(tmp) / "newswatch.toml"
         write_config(cfg, srv.base, sitemap=False)
         summary, seconds, _ = crawl(cfg)
@@ -430,9 +511,9 @@ def bench_quality(corpus: list[CorpusPage]) -> None:
         with sqlite3.connect(Path(tmp) / "newswatch.db") as conn:
             for url, text, text_from in conn.execute("SELECT url, text, text_from FROM articles"):
                 if text_from == "page":
-                    stored[url[len(srv.base):]] = text
+                    stored[url[len(srv.base) :]] = text
             for url, aid in conn.execute("SELECT url, article_id FROM aliases"):
-                path = url[len(srv.base):] if url.startswith(srv.base) else None
+                path = url[len(srv.base) :] if url.startswith(srv.base) else None
                 if path in pages and path not in stored:
                     row_ = conn.execute("SELECT text, text_from FROM articles WHERE id = ?", [aid]).fetchone()
                     if row_ and row_[1] == "page":
@@ -452,14 +533,20 @@ def bench_quality(corpus: list[CorpusPage]) -> None:
     worse = sorted(((b[0] + b[1]) - (n[0] + n[1]), path) for path, n, b in zip(pages, nw_pr, bare_pr))[-3:]
     say("  pages where newswatch trails bare most: " + ", ".join(f"{p[3:15]} ({d:+.2f})" for d, p in worse if d > 0))
     ratio = nf / bf if bf else 0.0
-    row(f"extraction F1, {len(corpus)} real pages", f"{nf:.3f} (P {np_:.3f} R {nr:.3f})",
-        f"{bf:.3f} (P {bp:.3f} R {br:.3f})", f"{ratio:.3f}x", ">= 0.99x", ratio >= 0.99)
+    row(
+        f"extraction F1, {len(corpus)} real pages",
+        f"{nf:.3f} (P {np_:.3f} R {nr:.3f})",
+        f"{bf:.3f} (P {bp:.3f} R {br:.3f})",
+        f"{ratio:.3f}x",
+        ">= 0.99x",
+        ratio >= 0.99,
+    )
 
 
 # -- dedup + matching cost --------------------------------------------------------------------------------
 
-ARCHIVE_REAL = 2000   # stored articles with real text (copies in the measured set point at these)
-ARCHIVE_TEXTS = 400   # distinct generated bodies the other stored articles reuse (their ids, URLs, hashes differ)
+ARCHIVE_REAL = 2000  # stored articles with real text (copies in the measured set point at these)
+ARCHIVE_TEXTS = 400  # distinct generated bodies the other stored articles reuse (their ids, URLs, hashes differ)
 
 
 class Archive:
@@ -473,12 +560,13 @@ class Archive:
         self.path = path
         self.store = Store(path)
         self.ms: list[float] = []
-        self.store_ms: list[float] = []   # the add_article + set_matches transaction alone
+        self.store_ms: list[float] = []  # the add_article + set_matches transaction alone
         self.joined = 0
         self.matched = 0
 
-    def fill(self, first_id: int, count: int, bodies: list[tuple[str, str, str, bytes]], real: dict[int, bytes],
-             rng: Any) -> None:
+    def fill(
+        self, first_id: int, count: int, bodies: list[tuple[str, str, str, bytes]], real: dict[int, bytes], rng: Any
+    ) -> None:
         """Bulk-load articles first_id.. as the store would hold them: rows, aliases, stories, FTS, story index."""
         from dedup_bench import random_signature
 
@@ -499,8 +587,23 @@ class Archive:
                 # Stored articles with the same real body are one story, as dedup would have left them.
                 b = aid % len(bodies)
                 head = (b or len(bodies)) if aid in real else aid
-                arts.append((aid, url, url, f"outlet{aid % 50}", t, text, "page", when, "en", f"h{aid:012x}",
-                             str(head), when, when))
+                arts.append(
+                    (
+                        aid,
+                        url,
+                        url,
+                        f"outlet{aid % 50}",
+                        t,
+                        text,
+                        "page",
+                        when,
+                        "en",
+                        f"h{aid:012x}",
+                        str(head),
+                        when,
+                        when,
+                    )
+                )
                 fts.append((aid, t.lower(), index_text))
                 aliases.append((url, aid))
                 seq = seq0 + head - first_id + 1
@@ -512,8 +615,11 @@ class Archive:
                 bands.extend((k, aid) for k in Signature.from_bytes(sig).bands)
                 if aid % 20 == 0:
                     matches.append((aid, "china-russia-st", 2.0, "[]", when))
-            c.executemany("INSERT INTO articles(id, url, canonical_url, source, title, text, text_from, published,"
-                          " language, content_hash, story, fetched, first_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", arts)
+            c.executemany(
+                "INSERT INTO articles(id, url, canonical_url, source, title, text, text_from, published,"
+                " language, content_hash, story, fetched, first_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                arts,
+            )
             c.executemany("INSERT INTO articles_fts(rowid, title, text) VALUES (?,?,?)", fts)
             c.executemany("INSERT INTO aliases(url, article_id) VALUES (?,?)", aliases)
             c.executemany("INSERT INTO stories(id, article_id, first_seen) VALUES (?,?,?)", stories)
@@ -537,10 +643,20 @@ class Archive:
         # From the same outlets as the stored articles: per-source lookups must not grow with the archive.
         url = f"https://outlet{n % 50}.example/news/new-{n}.html"
         record = ArticleRecord(
-            url=url, canonical_url=url, source=f"outlet{n % 50}", title=title, text=text, text_from="page",
-            published=None, language=None, fetched=datetime.now(UTC),
-            content_hash=dedup.content_hash(text), signature=dedup.signature(title, text).to_bytes(),
-            index_title=textnorm.index_tokens(title), index_text=textnorm.index_tokens(text))
+            url=url,
+            canonical_url=url,
+            source=f"outlet{n % 50}",
+            title=title,
+            text=text,
+            text_from="page",
+            published=None,
+            language=None,
+            fetched=datetime.now(UTC),
+            content_hash=dedup.content_hash(text),
+            signature=dedup.signature(title, text).to_bytes(),
+            index_title=textnorm.index_tokens(title),
+            index_text=textnorm.index_tokens(text),
+        )
         found = match_topics(title, text, topics)
         t1 = now()
         with self.store.transaction():
@@ -602,8 +718,10 @@ def bench_dedup(quick: bool) -> None:
         small, large = Archive(small.path), Archive(Path(tmp) / "100k.db")
         large.fill(10_001, 90_000, bodies, {}, rng)
         sizes = [os.path.getsize(a.path) / 1e6 for a in (small, large)]
-        say(f"  archives built in {now() - t0:.0f}s: real newswatch databases of 10k and 100k articles "
-            f"({sizes[0]:.0f} MB, {sizes[1]:.0f} MB; FTS, aliases, story index, matches)")
+        say(
+            f"  archives built in {now() - t0:.0f}s: real newswatch databases of 10k and 100k articles "
+            f"({sizes[0]:.0f} MB, {sizes[1]:.0f} MB; FTS, aliases, story index, matches)"
+        )
         for i, (title, text) in enumerate(new[:20]):  # warm both (page cache, compiled query)
             small.add(-i - 1, title, text, topics)
             large.add(-i - 1, title, text, topics)
@@ -617,22 +735,33 @@ def bench_dedup(quick: bool) -> None:
         (m10, d10), (m100, d100) = small.figures(), large.figures()
         for label, a in (("10k", small), ("100k", large)):
             mean, median = a.figures()
-            say(f"  {label}: mean {mean:.2f} ms, median {median:.2f} ms per article; "
+            say(
+                f"  {label}: mean {mean:.2f} ms, median {median:.2f} ms per article; "
                 f"{a.spread()}; store transaction alone mean {sum(a.store_ms) / len(a.store_ms):.2f} ms; "
-                f"{a.joined} joined a stored story, {a.matched} matched the default topic")
+                f"{a.joined} joined a stored story, {a.matched} matched the default topic"
+            )
         small.store.close()
         large.store.close()
     ratio = m100 / m10
-    row("dedup+match+store per article", f"100k stored: {m100:.2f} ms (median {d100:.2f})",
-        f"10k stored: {m10:.2f} ms (median {d10:.2f})", f"{ratio:.2f}x", "<= 2x", ratio <= 2.0)
+    row(
+        "dedup+match+store per article",
+        f"100k stored: {m100:.2f} ms (median {d100:.2f})",
+        f"10k stored: {m10:.2f} ms (median {d10:.2f})",
+        f"{ratio:.2f}x",
+        "<= 2x",
+        ratio <= 2.0,
+    )
 
 
 # -- the table ---------------------------------------------------------------------------------------------
 
+
 def print_table() -> None:
     cols = ("figure", "newswatch", "baseline (same run)", "result", "target")
-    data = [(r.figure, r.value, r.baseline, r.result + ("" if r.ok is None else (" ok" if r.ok else " MISSED")),
-             r.target) for r in ROWS]
+    data = [
+        (r.figure, r.value, r.baseline, r.result + ("" if r.ok is None else (" ok" if r.ok else " MISSED")), r.target)
+        for r in ROWS
+    ]
     widths = [max(len(c), *(len(d[i]) for d in data)) if data else len(c) for i, c in enumerate(cols)]
     line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
     say("\n" + line)
@@ -650,7 +779,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
     ap.add_argument("--pages", type=int, default=1500, help="article pages in the throughput site (default 1500)")
     ap.add_argument("--quick", action="store_true", help="15 s idle window, fewer dedup samples")
-    ap.add_argument("--corpus", help=f"article-extraction corpus (default ${common.CORPUS_ENV} or {common.DEFAULT_CORPUS})")
+    ap.add_argument(
+        "--corpus", help=f"article-extraction corpus (default ${common.CORPUS_ENV} or {common.DEFAULT_CORPUS})"
+    )
     ap.add_argument("--profile", action="store_true", help="profile the crawl with py-spy and print the hot path")
     ap.add_argument("--baseline-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -663,15 +794,19 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown part {sorted(unknown)[0]!r}; choose from {', '.join(PARTS)}")
     QUICK = args.quick
     workers = os.environ.get("NEWSWATCH_WORKERS", "default")
-    say(f"newswatch benchmarks: {os.cpu_count()} cores (nproc {_nproc()}), NEWSWATCH_WORKERS={workers}, "
-        f"python {sys.version.split()[0]}")
+    say(
+        f"newswatch benchmarks: {os.cpu_count()} cores (nproc {_nproc()}), NEWSWATCH_WORKERS={workers}, "
+        f"python {sys.version.split()[0]}"
+    )
     t_start = now()
     path = corpus_dir(args.corpus)
     corpus: list[CorpusPage] = []
     if path is None:
         where = args.corpus or os.environ.get(common.CORPUS_ENV) or common.DEFAULT_CORPUS
-        say(f"corpus NOT FOUND at {where} (set it with --corpus or ${common.CORPUS_ENV}; it needs "
-            "ground-truth.json and html/): skipping throughput, recrawl, memory, idle and quality")
+        say(
+            f"corpus NOT FOUND at {where} (set it with --corpus or ${common.CORPUS_ENV}; it needs "
+            "ground-truth.json and html/): skipping throughput, recrawl, memory, idle and quality"
+        )
     else:
         corpus = load_corpus(path)
         say(f"corpus: {path} ({len(corpus)} pages)")

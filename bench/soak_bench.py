@@ -33,7 +33,67 @@ from aiosmtpd.controller import Controller
 from scheduler.sitesrv import SiteServer
 
 BASELINE_CYCLE = 50
-VOCAB = ["reactor", "satellite", "polymer", "vaccine", "turbine", "graphene", "laser", "bridge", "isotope", "battery", "catalyst", "telescope", "genome", "alloy", "pipeline", "semiconductor", "glacier", "enzyme", "robot", "drone", "quantum", "fusion", "lithium", "hydrogen", "railway", "port", "harbour", "grid", "solar", "wind", "nuclear", "academy", "university", "institute", "laboratory", "engineers", "students", "training", "programme", "agreement", "memorandum", "contract", "supply", "tender", "factory", "plant", "research", "development", "investment", "export", "import", "market", "price", "output", "capacity", "network", "data", "cloud", "software"]
+VOCAB = [
+    "reactor",
+    "satellite",
+    "polymer",
+    "vaccine",
+    "turbine",
+    "graphene",
+    "laser",
+    "bridge",
+    "isotope",
+    "battery",
+    "catalyst",
+    "telescope",
+    "genome",
+    "alloy",
+    "pipeline",
+    "semiconductor",
+    "glacier",
+    "enzyme",
+    "robot",
+    "drone",
+    "quantum",
+    "fusion",
+    "lithium",
+    "hydrogen",
+    "railway",
+    "port",
+    "harbour",
+    "grid",
+    "solar",
+    "wind",
+    "nuclear",
+    "academy",
+    "university",
+    "institute",
+    "laboratory",
+    "engineers",
+    "students",
+    "training",
+    "programme",
+    "agreement",
+    "memorandum",
+    "contract",
+    "supply",
+    "tender",
+    "factory",
+    "plant",
+    "research",
+    "development",
+    "investment",
+    "export",
+    "import",
+    "market",
+    "price",
+    "output",
+    "capacity",
+    "network",
+    "data",
+    "cloud",
+    "software",
+]
 
 
 class SoakSite:
@@ -54,10 +114,14 @@ class SoakSite:
             ids = [k * 1_000_000 + i for i in range(max(0, 2 * n - 10), 2 * n)]
             items = "".join(
                 f"<item><title>{self.title(i)}</title><link>{self.site.base_url}/soak/a/{i}.html</link>"
-                f"<guid>soak-{i}</guid></item>" for i in reversed(ids))
-            body = (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Soak {k}</title>'
-                    f"<link>{self.site.base_url}/soak/</link><description>soak</description>{items}"
-                    "</channel></rss>")
+                f"<guid>soak-{i}</guid></item>"
+                for i in reversed(ids)
+            )
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Soak {k}</title>'
+                f"<link>{self.site.base_url}/soak/</link><description>soak</description>{items}"
+                "</channel></rss>"
+            )
             return 200, {"Content-Type": "application/rss+xml"}, body.encode()
         m = re.match(r"/soak/a/(\d+)\.html", path)
         if not m:
@@ -65,11 +129,16 @@ class SoakSite:
         i = int(m.group(1))
         rng = random.Random(i)
         paras = "".join(
-            "<p>" + " ".join(rng.choice(VOCAB) for _ in range(40)).capitalize()
-            + (" China and Russia agreed on joint research." if i % 3 == 0 else "") + f" Item {i}.</p>"
-            for _ in range(8))
-        html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{self.title(i)}</title></head>'
-                f"<body><article><h1>{self.title(i)}</h1>{paras}</article></body></html>")
+            "<p>"
+            + " ".join(rng.choice(VOCAB) for _ in range(40)).capitalize()
+            + (" China and Russia agreed on joint research." if i % 3 == 0 else "")
+            + f" Item {i}.</p>"
+            for _ in range(8)
+        )
+        html = (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{self.title(i)}</title></head>'
+            f"<body><article><h1>{self.title(i)}</h1>{paras}</article></body></html>"
+        )
         return 200, {"Content-Type": "text/html; charset=utf-8"}, html.encode()
 
     @staticmethod
@@ -111,10 +180,13 @@ def main() -> int:
     smtp.start()
     site = SiteServer(ROOT / "fixtures" / "site").start()
     SoakSite(site)
-    sources = "".join(f'\n[[sources]]\nname = "soak-{k}"\nurl = "{site.base_url}/soak/feed-{k}.xml"\nevery = "1s"\n'
-                      for k in range(args.sources))
+    sources = "".join(
+        f'\n[[sources]]\nname = "soak-{k}"\nurl = "{site.base_url}/soak/feed-{k}.xml"\nevery = "1s"\n'
+        for k in range(args.sources)
+    )
     cfg = work / "soak.toml"
-    cfg.write_text(f'''
+    cfg.write_text(
+        f"""
 [storage]
 database = "soak.db"
 [crawl]
@@ -137,12 +209,20 @@ host = "127.0.0.1"
 port = {smtp_port}
 security = "none"
 sender = "newswatch <alerts@example.org>"
-''', encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     env = {**os.environ, "NEWSWATCH_START_SPREAD": "0", "NEWSWATCH_WORKERS": "0", "PYTHONPATH": str(ROOT)}
     for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM"):
         env.pop(k, None)
-    proc = subprocess.Popen([sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(cfg)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(work), text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=str(work),
+        text=True,
+    )
     cycles = 0
     counts = {"ok": 0, "failed": 0, "digests": 0, "alerts": 0, "errors": 0}
     samples: list[tuple[int, float, int]] = []
@@ -209,17 +289,21 @@ sender = "newswatch <alerts@example.org>"
     conn.close()
     shutil.rmtree(work, ignore_errors=True)
 
-    print(f"soak: {cycles} crawl cycles ({counts['ok']} ok, {counts['failed']} failed) over {args.sources} sources "
-          f"in {elapsed:.0f}s; {articles} articles stored; {counts['digests']} digest runs, "
-          f"{counts['alerts']} alerts; {counts['errors']} error lines; integrity {integrity}")
+    print(
+        f"soak: {cycles} crawl cycles ({counts['ok']} ok, {counts['failed']} failed) over {args.sources} sources "
+        f"in {elapsed:.0f}s; {articles} articles stored; {counts['digests']} digest runs, "
+        f"{counts['alerts']} alerts; {counts['errors']} error lines; integrity {integrity}"
+    )
     print(f"{'cycles':>7} {'seconds':>8} {'RSS MiB':>8}")
     for c, t, r in samples:
         print(f"{c:>7} {t:>8.0f} {r / 1024:>8.1f}")
     assert baseline is not None
     ratio = end_rss / baseline
-    print(f"daemon RSS after {BASELINE_CYCLE} cycles (baseline): {baseline / 1024:.1f} MiB; "
-          f"at the end ({cycles} cycles): {end_rss / 1024:.1f} MiB; ratio {ratio:.3f} (target <= 1.2) "
-          f"{'OK' if ratio <= 1.2 else 'ABOVE TARGET'}")
+    print(
+        f"daemon RSS after {BASELINE_CYCLE} cycles (baseline): {baseline / 1024:.1f} MiB; "
+        f"at the end ({cycles} cycles): {end_rss / 1024:.1f} MiB; ratio {ratio:.3f} (target <= 1.2) "
+        f"{'OK' if ratio <= 1.2 else 'ABOVE TARGET'}"
+    )
     print(f"SIGTERM → exit {code} in {stop_s:.1f}s")
     return 0 if ratio <= 1.2 and code == 0 else 1
 

@@ -24,8 +24,15 @@ _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|kB|B)?\s*$")
 _SIZE_UNITS = {
-    None: 1, "B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9,
-    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30,
+    None: 1,
+    "B": 1,
+    "kB": 10**3,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
 }
 
 
@@ -178,8 +185,16 @@ class _Checker:
                 fix = f"did you mean '{hint}'?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
                 self.add(f"{path}.{key}" if path else key, f"unknown key; {fix}")
 
-    def get(self, data: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...],
-            default: Any, *, required: bool = False) -> Any:
+    def get(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: str,
+        kind: type | tuple[type, ...],
+        default: Any,
+        *,
+        required: bool = False,
+    ) -> Any:
         if key not in data:
             if required:
                 self.add(f"{path}.{key}", f"is required; add {key} = ... to [{path.split('[')[0]}]")
@@ -203,7 +218,7 @@ class _Checker:
         if value is None:
             return default
         if isinstance(value, int):
-            self.add(f"{path}.{key}", f"{value!r} has no unit; write it as a string like \"{value}s\" or \"{value}m\"")
+            self.add(f"{path}.{key}", f'{value!r} has no unit; write it as a string like "{value}s" or "{value}m"')
             return default
         try:
             seconds = parse_duration(value)
@@ -237,8 +252,14 @@ class _Checker:
         return value
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list", dict: "a table"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
 
 
 def _closest(key: str, allowed: set[str]) -> str | None:
@@ -271,13 +292,17 @@ def find_config(explicit: str | os.PathLike[str] | None) -> Path:
     if env:
         path = Path(env)
         if not path.is_file():
-            raise UsageError(f"config file {path} (from $NEWSWATCH_CONFIG) does not exist; fix the variable or run 'newswatch init {path}'")
+            raise UsageError(
+                f"config file {path} (from $NEWSWATCH_CONFIG) does not exist; fix the variable or run 'newswatch init {path}'"
+            )
         return path
     for path in default_config_paths():
         if path.is_file():
             return path
-    raise UsageError("no config file found (tried ./newswatch.toml, ~/.config/newswatch/newswatch.toml, "
-                     "/etc/newswatch/newswatch.toml); pass -c PATH or run 'newswatch init'")
+    raise UsageError(
+        "no config file found (tried ./newswatch.toml, ~/.config/newswatch/newswatch.toml, "
+        "/etc/newswatch/newswatch.toml); pass -c PATH or run 'newswatch init'"
+    )
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -319,17 +344,28 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
 
     if c.problems:
         raise ConfigError(c.problems, str(path) if path else None)
-    return Config(path=path, storage=storage, crawl=crawl, sources=sources, topics=topics,
-                  digest=digest, smtp=smtp)
+    return Config(path=path, storage=storage, crawl=crawl, sources=sources, topics=topics, digest=digest, smtp=smtp)
 
 
 def _parse_crawl(c: _Checker, t: dict[str, Any]) -> CrawlConfig:
     d = CrawlConfig()
-    c.unknown(t, {"user_agent", "obey_robots", "timeout", "max_page_size", "concurrency",
-                  "per_domain", "delay", "allow_private"}, "crawl")
+    c.unknown(
+        t,
+        {
+            "user_agent",
+            "obey_robots",
+            "timeout",
+            "max_page_size",
+            "concurrency",
+            "per_domain",
+            "delay",
+            "allow_private",
+        },
+        "crawl",
+    )
     ua = c.get(t, "user_agent", "crawl", str, d.user_agent)
     if "\n" in ua or "\r" in ua or not ua.strip():
-        c.add("crawl.user_agent", "must be one non-empty line, e.g. \"newswatch/1.0 (+mailto:you@example.org)\"")
+        c.add("crawl.user_agent", 'must be one non-empty line, e.g. "newswatch/1.0 (+mailto:you@example.org)"')
         ua = d.user_agent
     return CrawlConfig(
         user_agent=ua.strip(),
@@ -382,7 +418,7 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
         for other, keys in _KIND_KEYS.items():
             for key in keys & t.keys():
                 if other != kind:
-                    c.add(f"{path}.{key}", f"only applies to kind = \"{other}\" sources")
+                    c.add(f"{path}.{key}", f'only applies to kind = "{other}" sources')
         url = c.get(t, "url", path, str, "", required=kind != "spider")
         if url and not re.match(r"^https?://[^\s/]+", url, re.I):
             c.add(f"{path}.url", f"{url!r} is not an http(s) URL; write it like https://example.org/rss.xml")
@@ -394,19 +430,25 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
                 c.add(f"{path}.follow", f"is not a valid regular expression: {exc}")
         follow_css = c.get(t, "follow_css", path, str, None)
         if kind == "listing" and follow is None and follow_css is None:
-            c.add(path, "a listing source needs follow = \"regex of article URLs\" or follow_css = \"a.selector\"")
+            c.add(path, 'a listing source needs follow = "regex of article URLs" or follow_css = "a.selector"')
         spider = c.get(t, "spider", path, str, None)
         if kind == "spider" and not (spider and re.match(r"^[\w.]+:[\w]+$", spider)):
-            c.add(f"{path}.spider", "a spider source needs spider = \"package.module:ClassName\"")
+            c.add(f"{path}.spider", 'a spider source needs spider = "package.module:ClassName"')
         language = c.get(t, "language", path, str, None)
-        out.append(SourceConfig(
-            name=name, kind=kind, url=url,
-            every=c.duration(t, "every", path, 900.0),
-            window=c.duration(t, "window", path, 172800.0),
-            follow=follow, follow_css=follow_css,
-            depth=c.positive_int(t, "depth", path, 1, minimum=0),
-            spider=spider, language=language.lower() if language else None,
-        ))
+        out.append(
+            SourceConfig(
+                name=name,
+                kind=kind,
+                url=url,
+                every=c.duration(t, "every", path, 900.0),
+                window=c.duration(t, "window", path, 172800.0),
+                follow=follow,
+                follow_css=follow_css,
+                depth=c.positive_int(t, "depth", path, 1, minimum=0),
+                spider=spider,
+                language=language.lower() if language else None,
+            )
+        )
     return tuple(out)
 
 
@@ -438,8 +480,11 @@ def _parse_topics(c: _Checker, items: Any) -> tuple[TopicConfig, ...]:
         alert = c.get(t, "alert_score", path, float, None)
         if alert is not None and alert < min_score:
             c.add(f"{path}.alert_score", f"{alert} is below min_score {min_score}; raise it or remove it")
-        out.append(TopicConfig(name=name, query=query, min_score=min_score,
-                               alert_score=float(alert) if alert is not None else None))
+        out.append(
+            TopicConfig(
+                name=name, query=query, min_score=min_score, alert_score=float(alert) if alert is not None else None
+            )
+        )
     return tuple(out)
 
 
@@ -459,8 +504,11 @@ def _query_problem(query: str) -> str | None:
 
 def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> DigestConfig:
     d = DigestConfig()
-    c.unknown(t, {"schedule", "timezone", "send_empty", "subject", "max_age", "max_stories",
-                  "include_alerted", "recipients"}, "digest")
+    c.unknown(
+        t,
+        {"schedule", "timezone", "send_empty", "subject", "max_age", "max_stories", "include_alerted", "recipients"},
+        "digest",
+    )
     schedule = c.get(t, "schedule", "digest", str, d.schedule)
     problem = _cron_problem(schedule)
     if problem:
@@ -469,7 +517,7 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        c.add("digest.timezone", f"{tz!r} is not a time zone; use an IANA name like \"Europe/Moscow\" or \"UTC\"")
+        c.add("digest.timezone", f'{tz!r} is not a time zone; use an IANA name like "Europe/Moscow" or "UTC"')
         tz = d.timezone
     subject = c.get(t, "subject", "digest", str, d.subject)
     if "\n" in subject or "\r" in subject:
@@ -500,7 +548,8 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
                 c.add(f"{path}.topics[{j}]", f"{name!r} is not a topic name (topics: {known})")
         recipients.append(Recipient(email=email, topics=tuple(x for x in topics if isinstance(x, str))))
     return DigestConfig(
-        schedule=schedule, timezone=tz,
+        schedule=schedule,
+        timezone=tz,
         send_empty=c.get(t, "send_empty", "digest", bool, d.send_empty),
         subject=subject,
         max_age=c.duration(t, "max_age", "digest", d.max_age),
@@ -513,13 +562,13 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
 def _cron_problem(expr: str) -> str | None:
     fields = expr.split()
     if len(fields) != 5:
-        return f"{expr!r} is not a cron expression; use five fields: minute hour day month weekday, e.g. \"0 7 * * *\""
+        return f'{expr!r} is not a cron expression; use five fields: minute hour day month weekday, e.g. "0 7 * * *"'
     try:
         from apscheduler.triggers.cron import CronTrigger
 
         CronTrigger.from_crontab(expr)
     except ValueError as exc:
-        return f"{expr!r} is not a valid cron expression ({exc}); e.g. \"0 7 * * *\" for 07:00 daily"
+        return f'{expr!r} is not a valid cron expression ({exc}); e.g. "0 7 * * *" for 07:00 daily'
     return None
 
 
@@ -533,11 +582,13 @@ def _valid_address(value: str) -> bool:
 def _parse_smtp(c: _Checker, t: dict[str, Any], base: Path) -> SmtpConfig:
     d = SmtpConfig()
     if "password" in t:
-        c.add("smtp.password", "passwords are never read from the config file; set password_env "
-              "(an environment variable's name), password_file, or systemd's LoadCredential=smtp-password")
+        c.add(
+            "smtp.password",
+            "passwords are never read from the config file; set password_env "
+            "(an environment variable's name), password_file, or systemd's LoadCredential=smtp-password",
+        )
         t = {k: v for k, v in t.items() if k != "password"}
-    c.unknown(t, {"host", "port", "security", "username", "password_env", "password_file", "sender",
-                  "timeout"}, "smtp")
+    c.unknown(t, {"host", "port", "security", "username", "password_env", "password_file", "sender", "timeout"}, "smtp")
     security = c.get(t, "security", "smtp", str, d.security)
     if security not in SMTP_SECURITY:
         c.add("smtp.security", f"{security!r} is not one of {', '.join(SMTP_SECURITY)}")
@@ -548,16 +599,19 @@ def _parse_smtp(c: _Checker, t: dict[str, Any], base: Path) -> SmtpConfig:
         c.add("smtp.port", f"{port} is not a TCP port (1-65535)")
     sender = c.get(t, "sender", "smtp", str, d.sender)
     if not _valid_address(sender):
-        c.add("smtp.sender", f"{sender!r} is not an address; write it like \"newswatch <alerts@example.org>\"")
+        c.add("smtp.sender", f'{sender!r} is not an address; write it like "newswatch <alerts@example.org>"')
     pw_file = c.get(t, "password_file", "smtp", str, None)
     pw_path = None
     if pw_file:
         pw_path = Path(os.path.expanduser(pw_file))
         pw_path = pw_path if pw_path.is_absolute() else base / pw_path
     return SmtpConfig(
-        host=c.get(t, "host", "smtp", str, d.host), port=port, security=security,
+        host=c.get(t, "host", "smtp", str, d.host),
+        port=port,
+        security=security,
         username=c.get(t, "username", "smtp", str, None),
         password_env=c.get(t, "password_env", "smtp", str, d.password_env),
-        password_file=pw_path, sender=sender,
+        password_file=pw_path,
+        sender=sender,
         timeout=c.duration(t, "timeout", "smtp", d.timeout),
     )

@@ -31,9 +31,19 @@ from crawler.settings import ITEM_PIPELINES
 from crawler.spiders import PageItem
 
 # Settings a user's spider may not override: they keep every source polite and safe.
-_OURS = ("DOWNLOADER_MIDDLEWARES", "ITEM_PIPELINES", "ROBOTSTXT_OBEY", "ROBOTSTXT_USER_AGENT", "USER_AGENT",
-         "DOWNLOAD_MAXSIZE", "DOWNLOAD_TIMEOUT", "NEWSWATCH_ALLOW_PRIVATE", "TWISTED_REACTOR",
-         "CONCURRENT_REQUESTS_PER_DOMAIN", "HTTPPROXY_ENABLED")
+_OURS = (
+    "DOWNLOADER_MIDDLEWARES",
+    "ITEM_PIPELINES",
+    "ROBOTSTXT_OBEY",
+    "ROBOTSTXT_USER_AGENT",
+    "USER_AGENT",
+    "DOWNLOAD_MAXSIZE",
+    "DOWNLOAD_TIMEOUT",
+    "NEWSWATCH_ALLOW_PRIVATE",
+    "TWISTED_REACTOR",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "HTTPPROXY_ENABLED",
+)
 
 
 def load_spider(spec: str, source_name: str) -> type[scrapy.Spider]:
@@ -45,8 +55,9 @@ def load_spider(spec: str, source_name: str) -> type[scrapy.Spider]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UsageError(f"{where}: cannot import {module_name!r} ({exc}); install it or add its directory "
-                         "to PYTHONPATH") from None
+        raise UsageError(
+            f"{where}: cannot import {module_name!r} ({exc}); install it or add its directory to PYTHONPATH"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - the user's module itself failed while importing
         raise UsageError(f"{where}: importing {module_name!r} failed ({type(exc).__name__}: {exc})") from None
     cls = getattr(module, class_name, None)
@@ -62,8 +73,13 @@ def user_spider_class(source: SourceConfig) -> type[scrapy.Spider]:
     base = load_spider(source.spider or "", source.name)
     custom = {k: v for k, v in (getattr(base, "custom_settings", None) or {}).items() if k not in _OURS}
     custom["ITEM_PIPELINES"] = {f"{__name__}.UserItemPipeline": 50, **ITEM_PIPELINES}
-    attrs = {"name": getattr(base, "name", None) or source.name, "custom_settings": custom,
-             "__init__": _init, "from_crawler": classmethod(_from_crawler), "__module__": base.__module__}
+    attrs = {
+        "name": getattr(base, "name", None) or source.name,
+        "custom_settings": custom,
+        "__init__": _init,
+        "from_crawler": classmethod(_from_crawler),
+        "__module__": base.__module__,
+    }
     return type(f"{base.__name__}ForNewswatch", (base,), attrs)
 
 
@@ -90,8 +106,9 @@ def _closed(spider: Any, crawler: Any) -> None:
     st.fetched += responses
     failures = int(stats.get("downloader/exception_count", 0)) + int(stats.get("spider_exceptions/count", 0))
     if st.status == "pending" and responses <= 0:
-        ctx.source_failed(name, f"spider {spider.newswatch_source.spider} fetched nothing"
-                                f" ({failures} download or spider errors)")
+        ctx.source_failed(
+            name, f"spider {spider.newswatch_source.spider} fetched nothing ({failures} download or spider errors)"
+        )
     elif st.status == "pending":
         ctx.source_ok(name)
     if failures:
@@ -122,12 +139,26 @@ class UserItemPipeline(CrawlerStep):
         if body is None:
             ctx.page_error(name, f"{url}: spider item has neither body/html nor title and text")
             raise DropItem("no content")
-        info = FeedInfo(key=key, title=str(fields.get("title") or "").strip(), published=_date(fields.get("published")),
-                        language=fields.get("language") or None)
+        info = FeedInfo(
+            key=key,
+            title=str(fields.get("title") or "").strip(),
+            published=_date(fields.get("published")),
+            language=fields.get("language") or None,
+        )
         ctx.stats(name).queued += 1
-        return PageItem(PageJob(source=name, url=url, final_url=url, body=body, content_type=content_type,
-                                fetched=ctx.now(), feed=info, source_language=ctx.source_language(name),
-                                backlog=ctx.is_first_poll(name)))
+        return PageItem(
+            PageJob(
+                source=name,
+                url=url,
+                final_url=url,
+                body=body,
+                content_type=content_type,
+                fetched=ctx.now(),
+                feed=info,
+                source_language=ctx.source_language(name),
+                backlog=ctx.is_first_poll(name),
+            )
+        )
 
 
 def _page_of(fields: dict[str, Any]) -> tuple[bytes | None, str | None]:
@@ -141,8 +172,10 @@ def _page_of(fields: dict[str, Any]) -> tuple[bytes | None, str | None]:
     if not text:
         return None, None
     paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>\n" for p in text.splitlines() if p.strip())
-    page = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title></head>"
-            f"<body><article><h1>{html.escape(title)}</h1>\n{paragraphs}</article></body></html>")
+    page = (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+        f"<body><article><h1>{html.escape(title)}</h1>\n{paragraphs}</article></body></html>"
+    )
     return page.encode("utf-8"), "text/html; charset=utf-8"
 
 

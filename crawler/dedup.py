@@ -180,9 +180,7 @@ class Signature:
             if off != len(b):
                 raise ValueError("trailing bytes")
         except (struct.error, ValueError) as e:
-            raise StoreError(
-                f"a stored story signature is unreadable ({e}); rebuild the story index"
-            ) from None
+            raise StoreError(f"a stored story signature is unreadable ({e}); rebuild the story index") from None
         return cls(size, parts[0], parts[1], parts[2])
 
 
@@ -256,9 +254,7 @@ class StoryIndex:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def assign(
-        self, article_id: int, sig: Signature, new_story_id: str
-    ) -> tuple[str, tuple[str, ...]]:
+    def assign(self, article_id: int, sig: Signature, new_story_id: str) -> tuple[str, tuple[str, ...]]:
         """Register an article; returns its story id and the ids of stories merged into it.
 
         With no matching stored article the article starts story ``new_story_id``. Matches in
@@ -268,25 +264,19 @@ class StoryIndex:
         try:
             return self._assign(article_id, sig, new_story_id)
         except sqlite3.IntegrityError as e:
-            raise StoreError(
-                f"story index: story id {new_story_id!r} is already in use ({e})"
-            ) from None
+            raise StoreError(f"story index: story id {new_story_id!r} is already in use ({e})") from None
         except sqlite3.Error as e:
             raise StoreError(f"story index could not be updated: {e}") from None
 
     def remove(self, article_id: int) -> None:
         """Forget an article; a story left without articles is dropped."""
         try:
-            row = self._conn.execute(
-                "SELECT seq, sig FROM story_sig WHERE article_id = ?", (article_id,)
-            ).fetchone()
+            row = self._conn.execute("SELECT seq, sig FROM story_sig WHERE article_id = ?", (article_id,)).fetchone()
             if row is None:
                 return
             seq, blob = row
             self._drop(article_id, Signature.from_bytes(blob))
-            left = self._conn.execute(
-                "SELECT 1 FROM story_sig WHERE seq = ? LIMIT 1", (seq,)
-            ).fetchone()
+            left = self._conn.execute("SELECT 1 FROM story_sig WHERE seq = ? LIMIT 1", (seq,)).fetchone()
             if left is None:
                 self._conn.execute("DELETE FROM story_cluster WHERE seq = ?", (seq,))
         except sqlite3.Error as e:
@@ -295,8 +285,7 @@ class StoryIndex:
     def story_of(self, article_id: int) -> str | None:
         """The story id of a registered article, else None."""
         row = self._conn.execute(
-            "SELECT c.story_id FROM story_sig s JOIN story_cluster c ON c.seq = s.seq"
-            " WHERE s.article_id = ?",
+            "SELECT c.story_id FROM story_sig s JOIN story_cluster c ON c.seq = s.seq WHERE s.article_id = ?",
             (article_id,),
         ).fetchone()
         return row[0] if row else None
@@ -308,13 +297,9 @@ class StoryIndex:
         )
         self._conn.execute("DELETE FROM story_sig WHERE article_id = ?", (article_id,))
 
-    def _assign(
-        self, article_id: int, sig: Signature, new_story_id: str
-    ) -> tuple[str, tuple[str, ...]]:
+    def _assign(self, article_id: int, sig: Signature, new_story_id: str) -> tuple[str, tuple[str, ...]]:
         conn = self._conn
-        row = conn.execute(
-            "SELECT seq, sig FROM story_sig WHERE article_id = ?", (article_id,)
-        ).fetchone()
+        row = conn.execute("SELECT seq, sig FROM story_sig WHERE article_id = ?", (article_id,)).fetchone()
         seqs: set[int] = set()
         if row is not None:
             seqs.add(row[0])
@@ -324,9 +309,7 @@ class StoryIndex:
             winner = min(seqs)
             losers = sorted(seqs - {winner})
         else:
-            winner = conn.execute(
-                "INSERT INTO story_cluster (story_id) VALUES (?)", (new_story_id,)
-            ).lastrowid
+            winner = conn.execute("INSERT INTO story_cluster (story_id) VALUES (?)", (new_story_id,)).lastrowid
             losers = []
         ids = dict(
             conn.execute(

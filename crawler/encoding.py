@@ -80,12 +80,8 @@ _BOMS = (
 
 _CT_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^\s"';,]+)""", re.IGNORECASE)
 # Prescan like a browser: a <meta charset> or <meta http-equiv content="...charset=..."> near the top.
-_META_CHARSET = re.compile(
-    rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:()-]+)""", re.IGNORECASE
-)
-_XML_DECL = re.compile(
-    rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""", re.IGNORECASE
-)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:()-]+)""", re.IGNORECASE)
+_XML_DECL = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""", re.IGNORECASE)
 _COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
 _PRESCAN_BYTES = 8192
 
@@ -241,9 +237,7 @@ def _prior(codec: str) -> float:
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 # Controls, box drawing, private use, half-width katakana: what wrong codecs produce, not writers.
-_BAD = re.compile(
-    r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u2320\u2321\u2219\u2500-\u259f\ue000-\uf8ff\ufffd\uff61-\uff9f]"
-)
+_BAD = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u2320\u2321\u2219\u2500-\u259f\ue000-\uf8ff\ufffd\uff61-\uff9f]")
 _CYR_UPPER = re.compile(r"[\u0400-\u042f]+")
 _CYR_LOWER = re.compile(r"[\u0430-\u045f]+")
 # Lower-case followed by upper-case inside a word: 'пРИВЕТ' is koi8-r read as cp1251.

@@ -23,7 +23,9 @@ class ConfigError(UsageError):
         self.path = path
         where = f"{path}: " if path else ""
         first = self.problems[0] if self.problems else "invalid config"
-        more = f" (and {len(self.problems) - 1} more problem(s); run 'newswatch check')" if len(self.problems) > 1 else ""
+        more = (
+            f" (and {len(self.problems) - 1} more problem(s); run 'newswatch check')" if len(self.problems) > 1 else ""
+        )
         super().__init__(f"{where}{first}{more}")
 
 

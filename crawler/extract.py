@@ -24,7 +24,9 @@ _DATE_PARAMS = {
 # lends the other story's words to this article (and to its topic matches).
 _TEASER = re.compile(
     r"^\s*(read also|read more|see also|also read|related|читайте также|читайте нас|смотрите также|"
-    r"читать также|по теме|相关阅读|延伸阅读|相关新闻|推荐阅读)\s*[:：]", re.I)
+    r"читать также|по теме|相关阅读|延伸阅读|相关新闻|推荐阅读)\s*[:：]",
+    re.I,
+)
 _TEASER_MAX = 300
 # Less than this is a menu or a stub, not an article (a Chinese news sentence is already longer).
 MIN_TEXT = 20
@@ -52,7 +54,7 @@ class Extracted:
     published: datetime | None
     site_name: str | None
     language: str | None
-    declared_url: str | None        # the page's rel=canonical or og:url, as trafilatura found it
+    declared_url: str | None  # the page's rel=canonical or og:url, as trafilatura found it
     description: str | None
 
 
@@ -63,8 +65,13 @@ def extract(html: str, url: str) -> Extracted | None:
         # recall retry still run. On the 181 real pages of bench/run.py's quality part this is
         # ~35% less extraction time at an unchanged F1 (bench/README.md).
         doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=True,
-            date_extraction_params=_DATE_PARAMS, fast=True,
+            html,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            date_extraction_params=_DATE_PARAMS,
+            fast=True,
         )
     except Exception:  # trafilatura raises assorted lxml/parsing errors on hostile markup
         return None

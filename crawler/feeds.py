@@ -71,9 +71,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     _refuse_dangerous_entities(text, url)
     root = _root_element(text)
     if root == "html":
-        raise FetchError(
-            f"{url} is not an RSS or Atom feed (got an HTML page); check the source's url"
-        )
+        raise FetchError(f"{url} is not an RSS or Atom feed (got an HTML page); check the source's url")
     # We decoded the bytes ourselves (lying charsets included); feedparser gets UTF-8 that says so.
     data = _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
     result = feedparser.parse(
@@ -86,11 +84,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         sanitize_html=True,
     )
     if not result.get("version") and not result.entries:
-        got = (
-            f"a {content_type.split(';')[0].strip()} document"
-            if content_type
-            else "a document with no feed elements"
-        )
+        got = f"a {content_type.split(';')[0].strip()} document" if content_type else "a document with no feed elements"
         if root is None:
             got = "something that is not XML"
         raise FetchError(f"{url} is not an RSS or Atom feed (got {got}); check the source's url")
@@ -100,16 +94,12 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     raw = [_entry(e, url, feed_language) for e in result.entries]
     # A feed that reuses one guid for every item (it happens) must not collapse them into one.
     repeated = {key for key, n in Counter(r[0] for r in raw if r[0]).items() if n > 1}
-    entries = tuple(
-        _finish(guid if guid and guid not in repeated else None, fields) for guid, fields in raw
-    )
+    entries = tuple(_finish(guid if guid and guid not in repeated else None, fields) for guid, fields in raw)
 
     warning = None
     exc = result.get("bozo_exception")
     if result.get("bozo") and exc is not None and not isinstance(exc, _HARMLESS_BOZO):
-        warning = (
-            f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
-        )
+        warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
     title = _text(feed.get("title"), feed.get("title_detail")) or None
     return ParsedFeed(title=title, entries=entries, warning=warning)
 
@@ -166,9 +156,7 @@ def _root_element(text: str) -> str | None:
     return match.group(1).lower().rsplit(":", 1)[-1] if match else None
 
 
-def _entry(
-    entry: Any, feed_url: str, feed_language: str | None
-) -> tuple[str | None, dict[str, Any]]:
+def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | None, dict[str, Any]]:
     guid = (entry.get("id") or "").strip() or None
     link = None
     for candidate in [entry.get("link"), *(l.get("href") for l in entry.get("links", []))]:

@@ -21,9 +21,11 @@ BATCH = 500
 def changed_topics(config: Config, store: Store) -> tuple[list[TopicConfig], list[str]]:
     """(topics whose query/min_score is new or changed, names of topics no longer configured)."""
     stored = {r["name"]: r for r in store.query("SELECT name, query, min_score FROM topic_state")}
-    changed = [t for t in config.topics
-               if t.name not in stored or stored[t.name]["query"] != t.query
-               or stored[t.name]["min_score"] != t.min_score]
+    changed = [
+        t
+        for t in config.topics
+        if t.name not in stored or stored[t.name]["query"] != t.query or stored[t.name]["min_score"] != t.min_score
+    ]
     removed = [n for n in stored if n not in {t.name for t in config.topics}]
     return changed, removed
 
@@ -46,8 +48,10 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
         marks = ",".join("?" * len(names))
         last_id = 0
         while True:
-            rows = store.query("SELECT id, title, text FROM articles WHERE first_seen >= ? AND id > ? "
-                               "ORDER BY id LIMIT ?", [cutoff, last_id, BATCH])
+            rows = store.query(
+                "SELECT id, title, text FROM articles WHERE first_seen >= ? AND id > ? ORDER BY id LIMIT ?",
+                [cutoff, last_id, BATCH],
+            )
             if not rows:
                 break
             stamp = iso(now)
@@ -55,13 +59,18 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
                 for row in rows:
                     c.execute(f"DELETE FROM matches WHERE article_id = ? AND topic IN ({marks})", [row["id"], *names])
                     for topic, score, hits in match_topics(row["title"], row["text"], tuple(changed)):
-                        c.execute("INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
-                                  [row["id"], topic, score, json.dumps(list(hits), ensure_ascii=False), stamp])
+                        c.execute(
+                            "INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
+                            [row["id"], topic, score, json.dumps(list(hits), ensure_ascii=False), stamp],
+                        )
             looked += len(rows)
             last_id = rows[-1]["id"]
     with store.transaction() as c:
         for t in changed:
-            c.execute("INSERT INTO topic_state(name, query, min_score, updated) VALUES (?,?,?,?) "
-                      "ON CONFLICT(name) DO UPDATE SET query = excluded.query, min_score = excluded.min_score, "
-                      "updated = excluded.updated", [t.name, t.query, t.min_score, iso(now)])
+            c.execute(
+                "INSERT INTO topic_state(name, query, min_score, updated) VALUES (?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET query = excluded.query, min_score = excluded.min_score, "
+                "updated = excluded.updated",
+                [t.name, t.query, t.min_score, iso(now)],
+            )
     return looked

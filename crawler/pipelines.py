@@ -59,9 +59,16 @@ class ProcessPipeline(CrawlerStep):
                 self.ctx.page_error(item.job.source, f"{item.job.final_url}: extraction failed ({type(exc).__name__})")
                 return item, Processed(None, (), "extraction failed")
         if isinstance(item, FeedOnlyItem):
-            return item, feed_only(item.source, item.url, item.feed, item.fetched, topics,
-                                   backlog=item.backlog, pending=item.pending,
-                                   source_language=self.ctx.source_language(item.source))
+            return item, feed_only(
+                item.source,
+                item.url,
+                item.feed,
+                item.fetched,
+                topics,
+                backlog=item.backlog,
+                pending=item.pending,
+                source_language=self.ctx.source_language(item.source),
+            )
         return item
 
 

@@ -30,8 +30,8 @@ class FeedInfo:
 @dataclass(frozen=True)
 class PageJob:
     source: str
-    url: str                       # the URL as listed (before redirects)
-    final_url: str                 # after redirects
+    url: str  # the URL as listed (before redirects)
+    final_url: str  # after redirects
     body: bytes
     content_type: str | None
     fetched: datetime
@@ -42,9 +42,9 @@ class PageJob:
 
 @dataclass(frozen=True)
 class Processed:
-    record: ArticleRecord | None   # None: the page holds no article
+    record: ArticleRecord | None  # None: the page holds no article
     matches: tuple[tuple[str, float, tuple[str, ...]], ...]
-    reason: str | None = None      # why there is no record
+    reason: str | None = None  # why there is no record
 
 
 _compiled: dict[tuple[str, str], topics.Query] = {}
@@ -58,7 +58,9 @@ def _query(topic: TopicConfig) -> topics.Query:
     return q
 
 
-def match_topics(title: str, text: str, topic_list: tuple[TopicConfig, ...]) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
+def match_topics(
+    title: str, text: str, topic_list: tuple[TopicConfig, ...]
+) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
     """(topic, score, hits) for every topic the article matches at or above its min_score."""
     if not topic_list:
         return ()
@@ -80,36 +82,68 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
     title = ex.title or (job.feed.title if job.feed else "")
     published = ex.published
     if job.feed and job.feed.published:
-        if published is None or (published.time() == datetime.min.time()
-                                 and published.date() == job.feed.published.date()):
+        if published is None or (
+            published.time() == datetime.min.time() and published.date() == job.feed.published.date()
+        ):
             published = job.feed.published
-    language = textnorm.detect_language(f"{title}\n{ex.text[:2000]}", ex.language or job.source_language
-                                        or (job.feed.language if job.feed else None))
+    language = textnorm.detect_language(
+        f"{title}\n{ex.text[:2000]}", ex.language or job.source_language or (job.feed.language if job.feed else None)
+    )
     aliases = tuple(u for u in {urls.canonicalize(job.url), urls.canonicalize(job.final_url)} if u != canonical)
     record = ArticleRecord(
-        url=job.final_url, canonical_url=canonical, source=job.source, title=title, text=ex.text,
-        text_from="page", published=published, language=language, fetched=job.fetched,
-        author=ex.author, site_name=ex.site_name, aliases=aliases,
+        url=job.final_url,
+        canonical_url=canonical,
+        source=job.source,
+        title=title,
+        text=ex.text,
+        text_from="page",
+        published=published,
+        language=language,
+        fetched=job.fetched,
+        author=ex.author,
+        site_name=ex.site_name,
+        aliases=aliases,
         content_hash=dedup.content_hash(ex.text),
         signature=dedup.signature(title, ex.text).to_bytes(),
-        index_title=textnorm.index_tokens(title), index_text=textnorm.index_tokens(ex.text),
+        index_title=textnorm.index_tokens(title),
+        index_text=textnorm.index_tokens(ex.text),
         backlog=job.backlog,
     )
     return Processed(record, match_topics(title, ex.text, topic_list))
 
 
-def feed_only(source: str, url: str, feed: FeedInfo, fetched: datetime, topic_list: tuple[TopicConfig, ...],
-              *, backlog: bool, pending: bool, source_language: str | None = None) -> Processed:
+def feed_only(
+    source: str,
+    url: str,
+    feed: FeedInfo,
+    fetched: datetime,
+    topic_list: tuple[TopicConfig, ...],
+    *,
+    backlog: bool,
+    pending: bool,
+    source_language: str | None = None,
+) -> Processed:
     """The article as the feed described it, kept when its page failed."""
     text = feed.summary or ""
     language = textnorm.detect_language(f"{feed.title}\n{text}", feed.language or source_language)
     canonical = urls.canonicalize(url)
     aliases = (url,) if url != canonical else ()
     record = ArticleRecord(
-        url=url, canonical_url=canonical, source=source, title=feed.title, text=text, text_from="feed",
-        published=feed.published, language=language, fetched=fetched, aliases=aliases,
-        content_hash=None, signature=dedup.signature(feed.title, text).to_bytes() if len(text) > 200 else None,
-        index_title=textnorm.index_tokens(feed.title), index_text=textnorm.index_tokens(text),
-        backlog=backlog, page_pending=pending,
+        url=url,
+        canonical_url=canonical,
+        source=source,
+        title=feed.title,
+        text=text,
+        text_from="feed",
+        published=feed.published,
+        language=language,
+        fetched=fetched,
+        aliases=aliases,
+        content_hash=None,
+        signature=dedup.signature(feed.title, text).to_bytes() if len(text) > 200 else None,
+        index_title=textnorm.index_tokens(feed.title),
+        index_text=textnorm.index_tokens(text),
+        backlog=backlog,
+        page_pending=pending,
     )
     return Processed(record, match_topics(feed.title, text, topic_list))

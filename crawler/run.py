@@ -29,8 +29,8 @@ from crawler.store import Store, iso, parse_iso, utcnow
 
 log = logging.getLogger("newswatch.crawl")
 MAX_BACKOFF = 24 * 3600.0
-BATCH_SIZE = 25          # articles per commit
-BATCH_SECONDS = 0.5      # longest a batch stays open
+BATCH_SIZE = 25  # articles per commit
+BATCH_SECONDS = 0.5  # longest a batch stays open
 Event = dict[str, Any]
 
 
@@ -43,7 +43,7 @@ class SourceStats:
     matched: int = 0
     errors: int = 0
     queued: int = 0
-    status: str = "pending"        # ok | not-modified | failed | gone | skipped
+    status: str = "pending"  # ok | not-modified | failed | gone | skipped
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
@@ -65,20 +65,31 @@ class CrawlSummary:
         return {k: sum(getattr(s, k) for s in self.sources) for k in keys}
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "sources": [asdict(s) for s in self.sources],
-                "new_article_ids": self.new_article_ids}
+        return {
+            "run_id": self.run_id,
+            "sources": [asdict(s) for s in self.sources],
+            "new_article_ids": self.new_article_ids,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CrawlSummary:
-        return cls([SourceStats(**s) for s in data["sources"]], data.get("run_id"),
-                   list(data.get("new_article_ids", [])))
+        return cls(
+            [SourceStats(**s) for s in data["sources"]], data.get("run_id"), list(data.get("new_article_ids", []))
+        )
 
 
 class CrawlContext:
     """Everything one run shares between the spider and the pipelines."""
 
-    def __init__(self, config: Config, store: Store, sources: Sequence[SourceConfig], urls: Sequence[str],
-                 emit: Callable[[Event], None], clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        sources: Sequence[SourceConfig],
+        urls: Sequence[str],
+        emit: Callable[[Event], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.config = config
         self.store = store
         self.sources = list(sources)
@@ -163,7 +174,10 @@ class CrawlContext:
 
     def source_gone(self, name: str, error: str) -> None:
         st = self.stats(name)
-        st.status, st.message = "gone", f"{error}; the source is deactivated (re-enable: newswatch sources --reset {name})"
+        st.status, st.message = (
+            "gone",
+            f"{error}; the source is deactivated (re-enable: newswatch sources --reset {name})",
+        )
         st.errors += 1
         self._event("source", name, status="gone", error=error)
 
@@ -251,9 +265,16 @@ class CrawlContext:
             fields: dict[str, Any] = {"last_attempt": iso(now)}
             if st.status in ("ok", "not-modified"):
                 etag, modified = self._validators.get(s.name, (state.get("etag"), state.get("last_modified")))
-                fields.update(last_success=iso(now), failures=0, failing_since=None, retry_after=None,
-                              next_poll=iso(now + timedelta(seconds=s.every)), polls=state["polls"] + 1,
-                              etag=etag, last_modified=modified)
+                fields.update(
+                    last_success=iso(now),
+                    failures=0,
+                    failing_since=None,
+                    retry_after=None,
+                    next_poll=iso(now + timedelta(seconds=s.every)),
+                    polls=state["polls"] + 1,
+                    etag=etag,
+                    last_modified=modified,
+                )
             elif st.status == "failed":
                 failures = state["failures"] + 1
                 backoff = min(s.every * 2 ** min(failures - 1, 16), max(MAX_BACKOFF, s.every))
@@ -261,19 +282,28 @@ class CrawlContext:
                 retry_after = state.get("_retry_after")
                 if retry_after and retry_after > next_poll:
                     next_poll = retry_after
-                fields.update(failures=failures, last_error=st.message, last_error_at=iso(now),
-                              failing_since=state.get("failing_since") or iso(now), next_poll=iso(next_poll),
-                              retry_after=iso(retry_after) if retry_after else None)
+                fields.update(
+                    failures=failures,
+                    last_error=st.message,
+                    last_error_at=iso(now),
+                    failing_since=state.get("failing_since") or iso(now),
+                    next_poll=iso(next_poll),
+                    retry_after=iso(retry_after) if retry_after else None,
+                )
             elif st.status == "gone":
-                fields.update(active=0, inactive_reason=st.message, last_error=st.message, last_error_at=iso(now),
-                              failing_since=state.get("failing_since") or iso(now))
+                fields.update(
+                    active=0,
+                    inactive_reason=st.message,
+                    last_error=st.message,
+                    last_error_at=iso(now),
+                    failing_since=state.get("failing_since") or iso(now),
+                )
             if st.status != "skipped":
                 self.store.update_source(s.name, **fields)
         extra = [st for name, st in self._stats.items() if name not in self.source_by_name]
         for st in extra:  # --url pages: ok unless every page failed
             st.status = "failed" if st.errors and not (st.new or st.duplicates) else "ok"
-        return CrawlSummary([self.stats(s.name) for s in self.sources] + extra,
-                            new_article_ids=self.new_article_ids)
+        return CrawlSummary([self.stats(s.name) for s in self.sources] + extra, new_article_ids=self.new_article_ids)
 
 
 def _entry_key(url: str) -> str:
@@ -294,9 +324,15 @@ def select_sources(config: Config, names: Sequence[str]) -> list[SourceConfig]:
     return [known[n] for n in dict.fromkeys(names)]
 
 
-def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[str] = (), *,
-               trigger: str = "cli", emit: Callable[[Event], None] = lambda e: None,
-               workers: int | None = None) -> CrawlSummary:
+def crawl_once(
+    config: Config,
+    source_names: Sequence[str] = (),
+    urls: Sequence[str] = (),
+    *,
+    trigger: str = "cli",
+    emit: Callable[[Event], None] = lambda e: None,
+    workers: int | None = None,
+) -> CrawlSummary:
     """One pass over the sources in THIS process (the reactor can run only once per process)."""
     from scrapy.crawler import AsyncCrawlerProcess
 
@@ -318,8 +354,11 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
         if not state["active"]:
             skipped.append(SourceStats(s.name, status="skipped", message=f"deactivated: {state['inactive_reason']}"))
         elif retry_after and retry_after > now:
-            skipped.append(SourceStats(s.name, status="skipped",
-                                       message=f"server asked to wait until {iso(retry_after)} (Retry-After)"))
+            skipped.append(
+                SourceStats(
+                    s.name, status="skipped", message=f"server asked to wait until {iso(retry_after)} (Retry-After)"
+                )
+            )
         else:
             polled.append(s)
     run_id = store.start_run(trigger)
@@ -353,7 +392,9 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
     summary = ctx.finish()
     summary.sources = summary.sources + skipped
     summary.run_id = run_id
-    status = "failed" if summary.all_failed else ("partial" if any(s.status == "failed" for s in summary.sources) else "ok")
+    status = (
+        "failed" if summary.all_failed else ("partial" if any(s.status == "failed" for s in summary.sources) else "ok")
+    )
     store.finish_run(run_id, status, summary.to_json())
     store.close()
     return summary
@@ -361,9 +402,17 @@ def crawl_once(config: Config, source_names: Sequence[str] = (), urls: Sequence[
 
 # -- the child process ---------------------------------------------------------------------------
 
-def run_in_child(config_path: Path, source_names: Sequence[str] = (), urls: Sequence[str] = (), *,
-                 trigger: str = "cli", on_event: Callable[[Event], None] = lambda e: None,
-                 timeout: float | None = None, extra_env: dict[str, str] | None = None) -> CrawlSummary:
+
+def run_in_child(
+    config_path: Path,
+    source_names: Sequence[str] = (),
+    urls: Sequence[str] = (),
+    *,
+    trigger: str = "cli",
+    on_event: Callable[[Event], None] = lambda e: None,
+    timeout: float | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> CrawlSummary:
     """Runs crawl_once in a fresh `python -m crawler.run` child; kills it after `timeout` seconds."""
     cmd = [sys.executable, "-m", "crawler.run", "--config", str(config_path), "--trigger", trigger]
     for n in source_names:
@@ -373,8 +422,7 @@ def run_in_child(config_path: Path, source_names: Sequence[str] = (), urls: Sequ
     env = {**os.environ, **(extra_env or {})}
     pkg_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
     killed = threading.Event()
 
     def _kill() -> None:
@@ -389,8 +437,9 @@ def run_in_child(config_path: Path, source_names: Sequence[str] = (), urls: Sequ
         timer.daemon = True
         timer.start()
     stderr_lines: list[str] = []
-    err_thread = threading.Thread(target=lambda: stderr_lines.extend(
-        line.decode("utf-8", "replace") for line in proc.stderr), daemon=True)  # type: ignore[union-attr]
+    err_thread = threading.Thread(
+        target=lambda: stderr_lines.extend(line.decode("utf-8", "replace") for line in proc.stderr), daemon=True
+    )  # type: ignore[union-attr]
     err_thread.start()
     summary: CrawlSummary | None = None
     error: dict[str, Any] | None = None

@@ -29,10 +29,19 @@ class SearchResult:
     snippet: tuple[tuple[str, bool], ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": str(self.id), "score": round(self.score, 3), "title": self.title, "url": self.url,
-                "source": self.source, "language": self.language, "published": self.published,
-                "fetched": self.fetched, "story": self.story, "hits": list(self.hits),
-                "snippet": "".join(f"**{s}**" if hit else s for s, hit in self.snippet)}
+        return {
+            "id": str(self.id),
+            "score": round(self.score, 3),
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "language": self.language,
+            "published": self.published,
+            "fetched": self.fetched,
+            "story": self.story,
+            "hits": list(self.hits),
+            "snippet": "".join(f"**{s}**" if hit else s for s, hit in self.snippet),
+        }
 
 
 def search_articles(config: Config, query: str, limit: int = 20) -> list[SearchResult]:
@@ -49,10 +58,19 @@ def search_articles(config: Config, query: str, limit: int = 20) -> list[SearchR
             m = q.match(row["title"], row["text"])
             if m is None:
                 continue
-            r = SearchResult(id=aid, score=m.score, title=row["title"], url=row["url"], source=row["source"],
-                             language=row["language"], published=row["published"], fetched=row["fetched"],
-                             story=str(row["story"]), hits=tuple(m.hits),
-                             snippet=tuple(snippet(row["text"], m) or [(row["text"][:240], False)]))
+            r = SearchResult(
+                id=aid,
+                score=m.score,
+                title=row["title"],
+                url=row["url"],
+                source=row["source"],
+                language=row["language"],
+                published=row["published"],
+                fetched=row["fetched"],
+                story=str(row["story"]),
+                hits=tuple(m.hits),
+                snippet=tuple(snippet(row["text"], m) or [(row["text"][:240], False)]),
+            )
             prev = best.get(r.story)
             if prev is None or r.score > prev.score:
                 best[r.story] = r

@@ -75,9 +75,7 @@ def parse_sitemap(body: bytes, url: str) -> ParsedSitemap:
         entries = tuple(e for e in (_entry(el, url) for el in root if _local(el.tag) == "url") if e)
         return ParsedSitemap(entries=entries, sitemaps=())
     if kind == "sitemapindex":
-        children = (
-            _absolute(_child_text(el, "loc"), url) for el in root if _local(el.tag) == "sitemap"
-        )
+        children = (_absolute(_child_text(el, "loc"), url) for el in root if _local(el.tag) == "sitemap")
         return ParsedSitemap(entries=(), sitemaps=tuple(dict.fromkeys(c for c in children if c)))
     got = "an HTML page" if kind == "html" else f"<{_local(root.tag)}>"
     raise FetchError(f"{url} is not a sitemap (got {got}); check the source's url")
@@ -117,13 +115,9 @@ def _text_sitemap(text: str, url: str) -> ParsedSitemap:
     """The protocol's plain-text form: one URL per line, nothing else."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or not all(is_http_url(line) for line in lines):
-        raise FetchError(
-            f"{url} is not a sitemap (got text that is not a list of URLs); check the source's url"
-        )
+        raise FetchError(f"{url} is not a sitemap (got text that is not a list of URLs); check the source's url")
     locs = dict.fromkeys(lines)
-    return ParsedSitemap(
-        entries=tuple(SitemapEntry(loc, None, None, None, None) for loc in locs), sitemaps=()
-    )
+    return ParsedSitemap(entries=tuple(SitemapEntry(loc, None, None, None, None) for loc in locs), sitemaps=())
 
 
 def _entry(element: etree._Element, base: str) -> SitemapEntry | None:
@@ -180,7 +174,5 @@ def _parse_date(value: str) -> datetime | None:
         except (TypeError, ValueError, IndexError):
             return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(
-            tzinfo=UTC
-        )  # the protocol's dates without an offset are read as UTC
+        parsed = parsed.replace(tzinfo=UTC)  # the protocol's dates without an offset are read as UTC
     return parsed.astimezone(UTC)

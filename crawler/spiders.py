@@ -29,10 +29,12 @@ from crawler.sitemaps import entries_since, parse_sitemap
 
 PERMANENT_REDIRECTS = {301, 308}
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504, 522, 524}
-_NEXT_WORDS = re.compile(r"^\s*(next|older|more|далее|следующая|вперед|вперёд|ещё|еще|下一页|下页|更多|»|›|>)\s*",
-                         re.I)
-_PAGINATION_URL = re.compile(r"([?&](page|p|pg|paged|PAGEN_\d+)=\d+)|(/page[-/]?\d+)|(/\d+/?$)|(index_\d+\.s?html?)|"
-                             r"(page-\d+\.s?html?)", re.I)
+_NEXT_WORDS = re.compile(r"^\s*(next|older|more|далее|следующая|вперед|вперёд|ещё|еще|下一页|下页|更多|»|›|>)\s*", re.I)
+_PAGINATION_URL = re.compile(
+    r"([?&](page|p|pg|paged|PAGEN_\d+)=\d+)|(/page[-/]?\d+)|(/\d+/?$)|(index_\d+\.s?html?)|"
+    r"(page-\d+\.s?html?)",
+    re.I,
+)
 
 
 @dataclass
@@ -81,11 +83,16 @@ class NewsSpider(scrapy.Spider):
                 headers["If-None-Match"] = state["etag"]
             if state.get("last_modified"):
                 headers["If-Modified-Since"] = state["last_modified"]
-        callback = {"feed": self.parse_feed, "sitemap": self.parse_sitemap,
-                    "listing": self.parse_listing}[source.kind]
-        return scrapy.Request(url, callback=callback, errback=self.source_failed, headers=headers,
-                              dont_filter=True, priority=10,
-                              meta={"source": source.name, "depth_left": source.depth, "role": "source"})
+        callback = {"feed": self.parse_feed, "sitemap": self.parse_sitemap, "listing": self.parse_listing}[source.kind]
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.source_failed,
+            headers=headers,
+            dont_filter=True,
+            priority=10,
+            meta={"source": source.name, "depth_left": source.depth, "role": "source"},
+        )
 
     def _source(self, response_or_failure: Any) -> SourceConfig:
         return self.ctx.source_by_name[response_or_failure.meta["source"]]
@@ -111,8 +118,9 @@ class NewsSpider(scrapy.Spider):
         if response.meta.get("role") == "source":
             etag = response.headers.get(b"ETag")
             modified = response.headers.get(b"Last-Modified")
-            self.ctx.note_validators(source.name, etag.decode("latin-1") if etag else None,
-                                     modified.decode("latin-1") if modified else None)
+            self.ctx.note_validators(
+                source.name, etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None
+            )
         return True
 
     def _note_redirect(self, source: SourceConfig, response: Response) -> None:
@@ -151,8 +159,19 @@ class NewsSpider(scrapy.Spider):
         for entry in feed.entries:
             if not entry.link:
                 continue
-            infos.append((entry.key, entry.link, FeedInfo(key=entry.key, title=entry.title, summary=entry.summary,
-                                                          published=entry.published, language=entry.language)))
+            infos.append(
+                (
+                    entry.key,
+                    entry.link,
+                    FeedInfo(
+                        key=entry.key,
+                        title=entry.title,
+                        summary=entry.summary,
+                        published=entry.published,
+                        language=entry.language,
+                    ),
+                )
+            )
         yield from self._follow_entries(source, infos)
         yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
 
@@ -175,15 +194,25 @@ class NewsSpider(scrapy.Spider):
         if depth < 3:
             for child in sm.sitemaps:
                 if urls.is_http_url(child):
-                    yield scrapy.Request(child, callback=self.parse_sitemap, errback=self.source_failed,
-                                         priority=10, meta={"source": source.name, "sitemap_depth": depth + 1,
-                                                            "role": "child"})
+                    yield scrapy.Request(
+                        child,
+                        callback=self.parse_sitemap,
+                        errback=self.source_failed,
+                        priority=10,
+                        meta={"source": source.name, "sitemap_depth": depth + 1, "role": "child"},
+                    )
         since = self.ctx.now() - timedelta(seconds=source.window)
         infos = []
         for e in entries_since(sm, since):
-            infos.append((urls.canonicalize(e.loc), e.loc,
-                          FeedInfo(key=None, title=e.news_title or "", published=e.news_published or e.lastmod,
-                                   language=e.language)))
+            infos.append(
+                (
+                    urls.canonicalize(e.loc),
+                    e.loc,
+                    FeedInfo(
+                        key=None, title=e.news_title or "", published=e.news_published or e.lastmod, language=e.language
+                    ),
+                )
+            )
         yield from self._follow_entries(source, infos)
         yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
 
@@ -214,8 +243,13 @@ class NewsSpider(scrapy.Spider):
             nxt = _next_page(response, {u for u, _ in links})
             if nxt and nxt not in self.ctx.listing_pages_seen:
                 self.ctx.listing_pages_seen.add(nxt)
-                yield scrapy.Request(nxt, callback=self.parse_listing, errback=self.source_failed, priority=5,
-                                     meta={"source": source.name, "depth_left": left, "role": "child"})
+                yield scrapy.Request(
+                    nxt,
+                    callback=self.parse_listing,
+                    errback=self.source_failed,
+                    priority=5,
+                    meta={"source": source.name, "depth_left": left, "role": "child"},
+                )
 
     # -- article pages ---------------------------------------------------------------------
 
@@ -243,28 +277,43 @@ class NewsSpider(scrapy.Spider):
                 continue
             yield self._page_request(source.name, link, info, backlog=backlog)
 
-    def _page_request(self, source_name: str, url: str, info: FeedInfo | None, *, backlog: bool,
-                      retry: bool = False) -> scrapy.Request:
+    def _page_request(
+        self, source_name: str, url: str, info: FeedInfo | None, *, backlog: bool, retry: bool = False
+    ) -> scrapy.Request:
         self.ctx.stats(source_name).queued += 1
-        return scrapy.Request(url, callback=self.parse_page, errback=self.page_failed, priority=0,
-                              meta={"source": source_name, "info": info, "backlog": backlog, "listed_url": url,
-                                    "pending_retry": retry})
+        return scrapy.Request(
+            url,
+            callback=self.parse_page,
+            errback=self.page_failed,
+            priority=0,
+            meta={"source": source_name, "info": info, "backlog": backlog, "listed_url": url, "pending_retry": retry},
+        )
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         stats = self.ctx.stats(meta["source"])
         stats.fetched += 1
         if response.status >= 400:
-            yield from self._page_fallback(meta, f"{response.url} answered HTTP {response.status}",
-                                           transient=response.status in TRANSIENT_STATUSES)
+            yield from self._page_fallback(
+                meta, f"{response.url} answered HTTP {response.status}", transient=response.status in TRANSIENT_STATUSES
+            )
             return
         if not isinstance(response, scrapy.http.TextResponse) and not _looks_like_html(response):
             yield from self._page_fallback(meta, f"{response.url} is not an HTML page", transient=False)
             return
-        yield PageItem(PageJob(
-            source=meta["source"], url=meta["listed_url"], final_url=response.url, body=response.body,
-            content_type=_content_type(response), fetched=self.ctx.now(), feed=meta.get("info"),
-            source_language=self.ctx.source_language(meta["source"]), backlog=meta.get("backlog", False)))
+        yield PageItem(
+            PageJob(
+                source=meta["source"],
+                url=meta["listed_url"],
+                final_url=response.url,
+                body=response.body,
+                content_type=_content_type(response),
+                fetched=self.ctx.now(),
+                feed=meta.get("info"),
+                source_language=self.ctx.source_language(meta["source"]),
+                backlog=meta.get("backlog", False),
+            )
+        )
 
     def page_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
@@ -272,11 +321,13 @@ class NewsSpider(scrapy.Spider):
         from scrapy.exceptions import IgnoreRequest
 
         refused = isinstance(failure.value, IgnoreRequest)  # robots.txt or RefusedURL: policy, not a fault
-        yield from self._page_fallback(request.meta, describe_failure(failure, request.url), transient=not refused,
-                                       refused=refused)
+        yield from self._page_fallback(
+            request.meta, describe_failure(failure, request.url), transient=not refused, refused=refused
+        )
 
-    def _page_fallback(self, meta: dict[str, Any], error: str, *, transient: bool,
-                       refused: bool = False) -> Iterator[Any]:
+    def _page_fallback(
+        self, meta: dict[str, Any], error: str, *, transient: bool, refused: bool = False
+    ) -> Iterator[Any]:
         source = meta["source"]
         self.ctx.page_error(source, error)
         if meta.get("pending_retry"):
@@ -286,8 +337,15 @@ class NewsSpider(scrapy.Spider):
         info: FeedInfo | None = meta.get("info")
         # A refused link with only a listing's anchor text (no feed summary) is not worth an article.
         if info and (info.summary or (info.title and not refused)):
-            yield FeedOnlyItem(source=source, url=meta["listed_url"], feed=info, fetched=self.ctx.now(),
-                               pending=transient, backlog=meta.get("backlog", False), error=error)
+            yield FeedOnlyItem(
+                source=source,
+                url=meta["listed_url"],
+                feed=info,
+                fetched=self.ctx.now(),
+                pending=transient,
+                backlog=meta.get("backlog", False),
+                error=error,
+            )
         elif info and not transient:  # nothing to keep and nothing to retry: not asked for again
             self.ctx.mark_entry(source, info.key or urls.canonicalize(meta["listed_url"]), None)
 
@@ -343,8 +401,12 @@ def describe_failure(failure: Failure, url: str) -> str:
         return f"{url}: connection refused"
     lowered = text.lower()
     # Scrapy cancels a download without a message only when its body outgrows DOWNLOAD_MAXSIZE.
-    if ("Cancelled" in name and (not text or "maxsize" in lowered or "max size" in lowered)
-            or "larger than" in lowered or "download_maxsize" in lowered):
+    if (
+        "Cancelled" in name
+        and (not text or "maxsize" in lowered or "max size" in lowered)
+        or "larger than" in lowered
+        or "download_maxsize" in lowered
+    ):
         return f"{url}: page larger than crawl.max_page_size"
     if "robots.txt" in text.lower() or name == "IgnoreRequest" and not text:
         return f"{url}: forbidden by robots.txt"

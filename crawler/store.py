@@ -141,9 +141,7 @@ def _m0001(db: sqlite_utils.Database) -> None:
         );
         """
     )
-    db.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(title, text, tokenize={_fts_tokenize()!r})"
-    )
+    db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(title, text, tokenize={_fts_tokenize()!r})")
     for stmt in dedup.SCHEMA:
         db.execute(stmt)
 
@@ -206,7 +204,7 @@ class ArticleRecord:
 class AddResult:
     article_id: int
     story: str
-    status: str            # 'new' | 'duplicate' (same page or same body) | 'updated' (feed text replaced by page)
+    status: str  # 'new' | 'duplicate' (same page or same body) | 'updated' (feed text replaced by page)
     merged: tuple[str, ...] = ()
 
 
@@ -218,16 +216,19 @@ class Store:
         try:
             if not readonly:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {self.path}: {exc}; check [storage] database "
-                             "and that the directory is writable") from None
+            raise StoreError(
+                f"cannot open the database {self.path}: {exc}; check [storage] database "
+                "and that the directory is writable"
+            ) from None
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
@@ -331,8 +332,10 @@ class Store:
 
     def set_state(self, key: str, value: str | None) -> None:
         with self.transaction() as c:
-            c.execute("INSERT INTO state(key, value) VALUES (?, ?) "
-                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+            c.execute(
+                "INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
 
     # -- sources ---------------------------------------------------------------------
 
@@ -340,11 +343,24 @@ class Store:
         rows = self.query("SELECT * FROM sources WHERE name = ?", [name])
         if rows:
             return rows[0]
-        return {"name": name, "configured_url": None, "current_url": None, "etag": None,
-                "last_modified": None, "last_attempt": None, "last_success": None,
-                "last_error": None, "last_error_at": None, "failures": 0, "failing_since": None,
-                "next_poll": None, "retry_after": None, "active": 1, "inactive_reason": None,
-                "polls": 0}
+        return {
+            "name": name,
+            "configured_url": None,
+            "current_url": None,
+            "etag": None,
+            "last_modified": None,
+            "last_attempt": None,
+            "last_success": None,
+            "last_error": None,
+            "last_error_at": None,
+            "failures": 0,
+            "failing_since": None,
+            "next_poll": None,
+            "retry_after": None,
+            "active": 1,
+            "inactive_reason": None,
+            "polls": 0,
+        }
 
     def update_source(self, name: str, **fields: Any) -> None:
         if not fields:
@@ -355,8 +371,7 @@ class Store:
             c.execute(f"UPDATE sources SET {sets} WHERE name = ?", [*fields.values(), name])
 
     def source_rows(self) -> dict[str, dict[str, Any]]:
-        counts = {r["source"]: r["n"] for r in
-                  self.query("SELECT source, count(*) AS n FROM articles GROUP BY source")}
+        counts = {r["source"]: r["n"] for r in self.query("SELECT source, count(*) AS n FROM articles GROUP BY source")}
         out = {}
         for row in self.query("SELECT * FROM sources"):
             row["articles"] = counts.get(row["name"], 0)
@@ -376,29 +391,30 @@ class Store:
     def mark_entries(self, source: str, keys: Sequence[str], article_id: int | None = None) -> None:
         now = iso(utcnow())
         with self.transaction() as c:
-            c.executemany("INSERT INTO entries(source, key, article_id, first_seen) VALUES (?, ?, ?, ?) "
-                          "ON CONFLICT DO NOTHING", [(source, k, article_id, now) for k in keys])
+            c.executemany(
+                "INSERT INTO entries(source, key, article_id, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(source, k, article_id, now) for k in keys],
+            )
 
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
         """Which of these URLs (canonical or alias) are stored, and as which article."""
         out: dict[str, int] = {}
         for i in range(0, len(urls), 500):
-            chunk = list(urls[i:i + 500])
+            chunk = list(urls[i : i + 500])
             marks = ",".join("?" * len(chunk))
-            for url, aid in self.conn.execute(
-                    f"SELECT url, article_id FROM aliases WHERE url IN ({marks})", chunk):
+            for url, aid in self.conn.execute(f"SELECT url, article_id FROM aliases WHERE url IN ({marks})", chunk):
                 out[url] = aid
         return out
 
     def pending_pages(self, source: str) -> list[dict[str, Any]]:
         """Feed-only articles whose page failed transiently: fetch them again."""
-        return self.query("SELECT id, url, canonical_url FROM articles WHERE source = ? AND page_pending = 1",
-                          [source])
+        return self.query("SELECT id, url, canonical_url FROM articles WHERE source = ? AND page_pending = 1", [source])
 
     def clear_pending(self, url: str) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE articles SET page_pending = 0 WHERE id IN (SELECT article_id FROM aliases WHERE url = ?)",
-                      [url])
+            c.execute(
+                "UPDATE articles SET page_pending = 0 WHERE id IN (SELECT article_id FROM aliases WHERE url = ?)", [url]
+            )
 
     # -- articles ------------------------------------------------------------------------
 
@@ -418,8 +434,10 @@ class Store:
                     c.execute("UPDATE articles SET page_pending = 0 WHERE id = ?", [aid])
                 return AddResult(aid, row[0] if row else "", "duplicate")
             if rec.content_hash and rec.text_from == "page":
-                same = c.execute("SELECT id, story FROM articles WHERE content_hash = ? AND source = ? LIMIT 1",
-                                 [rec.content_hash, rec.source]).fetchone()
+                same = c.execute(
+                    "SELECT id, story FROM articles WHERE content_hash = ? AND source = ? LIMIT 1",
+                    [rec.content_hash, rec.source],
+                ).fetchone()
                 if same:  # the same body at another URL of the same outlet: one article, another alias
                     self._add_aliases(c, same[0], urls)
                     return AddResult(same[0], same[1], "duplicate")
@@ -428,15 +446,31 @@ class Store:
                 "INSERT INTO articles(url, canonical_url, source, title, text, text_from, author, site_name,"
                 " published, language, content_hash, story, fetched, first_seen, backlog, page_pending)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,'',?,?,?,?)",
-                [rec.url, rec.canonical_url, rec.source, rec.title, rec.text, rec.text_from, rec.author,
-                 rec.site_name, iso(rec.published), rec.language, rec.content_hash, now, now,
-                 int(rec.backlog), int(rec.page_pending)])
+                [
+                    rec.url,
+                    rec.canonical_url,
+                    rec.source,
+                    rec.title,
+                    rec.text,
+                    rec.text_from,
+                    rec.author,
+                    rec.site_name,
+                    iso(rec.published),
+                    rec.language,
+                    rec.content_hash,
+                    now,
+                    now,
+                    int(rec.backlog),
+                    int(rec.page_pending),
+                ],
+            )
             aid = int(cur.lastrowid)
             story, merged = self._assign_story(c, aid, rec)
             c.execute("UPDATE articles SET story = ? WHERE id = ?", [story, aid])
             self._add_aliases(c, aid, urls)
-            c.execute("INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)",
-                      [aid, rec.index_title, rec.index_text])
+            c.execute(
+                "INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
+            )
             return AddResult(aid, story, "new", merged)
 
     def _assign_story(self, c: sqlite3.Connection, aid: int, rec: ArticleRecord) -> tuple[str, tuple[str, ...]]:
@@ -447,36 +481,52 @@ class Store:
             sig = dedup.Signature.from_bytes(rec.signature)
             story, merged = dedup.StoryIndex(c).assign(aid, sig, new_id)
         if story == new_id:
-            c.execute("INSERT INTO stories(id, article_id, first_seen) VALUES (?, ?, ?)",
-                      [new_id, aid, iso(rec.fetched)])
+            c.execute(
+                "INSERT INTO stories(id, article_id, first_seen) VALUES (?, ?, ?)", [new_id, aid, iso(rec.fetched)]
+            )
         for old in merged:
             c.execute("UPDATE articles SET story = ? WHERE story = ?", [story, old])
             c.execute("UPDATE stories SET merged_into = ? WHERE id = ? OR merged_into = ?", [story, old, old])
         return story, tuple(merged)
 
     def _replace_text(self, c: sqlite3.Connection, aid: int, rec: ArticleRecord) -> None:
-        c.execute("UPDATE articles SET title = ?, text = ?, text_from = 'page', author = ?, site_name = ?,"
-                  " published = COALESCE(?, published), language = COALESCE(?, language), content_hash = ?,"
-                  " page_pending = 0, fetched = ? WHERE id = ?",
-                  [rec.title, rec.text, rec.author, rec.site_name, iso(rec.published), rec.language,
-                   rec.content_hash, iso(rec.fetched), aid])
+        c.execute(
+            "UPDATE articles SET title = ?, text = ?, text_from = 'page', author = ?, site_name = ?,"
+            " published = COALESCE(?, published), language = COALESCE(?, language), content_hash = ?,"
+            " page_pending = 0, fetched = ? WHERE id = ?",
+            [
+                rec.title,
+                rec.text,
+                rec.author,
+                rec.site_name,
+                iso(rec.published),
+                rec.language,
+                rec.content_hash,
+                iso(rec.fetched),
+                aid,
+            ],
+        )
         c.execute("DELETE FROM articles_fts WHERE rowid = ?", [aid])
-        c.execute("INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)",
-                  [aid, rec.index_title, rec.index_text])
+        c.execute(
+            "INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
+        )
 
     @staticmethod
     def _add_aliases(c: sqlite3.Connection, aid: int, urls: Sequence[str]) -> None:
-        c.executemany("INSERT INTO aliases(url, article_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
-                      [(u, aid) for u in urls if u])
+        c.executemany(
+            "INSERT INTO aliases(url, article_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
+            [(u, aid) for u in urls if u],
+        )
 
     def set_matches(self, article_id: int, matches: Sequence[tuple[str, float, Sequence[str]]]) -> None:
         """Replaces an article's topic matches (topic, score, hits)."""
         now = iso(utcnow())
         with self.transaction() as c:
             c.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
-            c.executemany("INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
-                          [(article_id, t, s, json.dumps(list(h), ensure_ascii=False), now)
-                           for t, s, h in matches])
+            c.executemany(
+                "INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
+                [(article_id, t, s, json.dumps(list(h), ensure_ascii=False), now) for t, s, h in matches],
+            )
 
     def article(self, article_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM articles WHERE id = ?", [article_id])
@@ -491,18 +541,23 @@ class Store:
         """Records a crawl run; runs left 'running' by a process that died are marked 'interrupted'."""
         host = socket.gethostname()
         with self.transaction() as c:
-            for run_id, pid in c.execute("SELECT id, pid FROM crawl_runs WHERE status = 'running' AND host = ?",
-                                         [host]).fetchall():
+            for run_id, pid in c.execute(
+                "SELECT id, pid FROM crawl_runs WHERE status = 'running' AND host = ?", [host]
+            ).fetchall():
                 if not _alive(pid):
                     c.execute("UPDATE crawl_runs SET status = 'interrupted' WHERE id = ?", [run_id])
-            cur = c.execute("INSERT INTO crawl_runs(started, trigger, status, host, pid) VALUES (?, ?, 'running', ?, ?)",
-                            [iso(utcnow()), trigger, host, os.getpid()])
+            cur = c.execute(
+                "INSERT INTO crawl_runs(started, trigger, status, host, pid) VALUES (?, ?, 'running', ?, ?)",
+                [iso(utcnow()), trigger, host, os.getpid()],
+            )
             return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE crawl_runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
-                      [iso(utcnow()), status, json.dumps(summary, ensure_ascii=False), run_id])
+            c.execute(
+                "UPDATE crawl_runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
+                [iso(utcnow()), status, json.dumps(summary, ensure_ascii=False), run_id],
+            )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -514,8 +569,10 @@ class Store:
             params.append(iso(since))
         if matched:
             where.append("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)")
-        sql = ("SELECT a.*, (SELECT json_group_array(topic) FROM (SELECT topic FROM matches m"
-               " WHERE m.article_id = a.id ORDER BY topic)) AS topic_list FROM articles a")
+        sql = (
+            "SELECT a.*, (SELECT json_group_array(topic) FROM (SELECT topic FROM matches m"
+            " WHERE m.article_id = a.id ORDER BY topic)) AS topic_list FROM articles a"
+        )
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY a.id"

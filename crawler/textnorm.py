@@ -33,10 +33,7 @@ INDEX_TOKENIZE = "ascii"
 LEAD_CHARS = 300  # the "lead" of an article: its first characters, weighted above the body
 
 _MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_CJK = (
-    "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
-    "\U00020000-\U0003134f"
-)
+_CJK = "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
 # One pass finds CJK runs (group 1) and other words (group 2: letters/digits but not CJK).
 _TOKEN_RE = re.compile(f"([{_CJK}]+)|([^\\W_{_CJK}]+(?:[{_MARKS}]+[^\\W_{_CJK}]*)*)")
 _MARKS_RE = re.compile(f"[{_MARKS}]")

@@ -153,6 +153,7 @@ def prepare(title: str, text: str) -> Document:
 
 # --- query tree ----------------------------------------------------------------------------
 
+
 class _Node:
     positional = False
     key = ""
@@ -326,6 +327,7 @@ class _Near(_Node):
 
 # --- results -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Match:
     """Why an article matched: its score, the query terms that hit, and where."""
@@ -404,7 +406,9 @@ def _closeness(hits: list[tuple[int, str, float]]) -> float:
         best = max(best, CLOSENESS * hits[lo][2] * (len(counts) - 1))
     return best
 
+
 # --- snippets ------------------------------------------------------------------------------
+
 
 def snippet(text: str, match: Match, width: int = 240, field: str = TEXT) -> list[tuple[str, bool]]:
     """A window of ``text`` around its densest hits as (segment, is_hit) pairs, '…' where cut."""
@@ -421,7 +425,7 @@ def snippet(text: str, match: Match, width: int = 240, field: str = TEXT) -> lis
                 if n > best_n:
                     best_i, best_n = i, n
             first = spans[best_i][0]
-            last = max(e for s2, e in spans[best_i:best_i + best_n])
+            last = max(e for s2, e in spans[best_i : best_i + best_n])
             pad = max((width - (last - first)) // 2, 0)
             ws = max(0, first - pad)
             we = min(len(text), ws + width)
@@ -521,11 +525,17 @@ def _lex(q: str) -> list[_Tok]:
             j = q.find('"', i + 1)
             if j < 0:
                 raise QuerySyntaxError(
-                    f"unterminated phrase: expected a closing '\"' for the one at position {i + 1}", q, n)
-            toks.append(_Tok("PHRASE", q[i + 1:j], i))
+                    f"unterminated phrase: expected a closing '\"' for the one at position {i + 1}", q, n
+                )
+            toks.append(_Tok("PHRASE", q[i + 1 : j], i))
             i = j + 1
-        elif c == "-" and i + 1 < n and not q[i + 1].isspace() and q[i + 1] != ")" and (
-                i == 0 or q[i - 1].isspace() or q[i - 1] == "("):
+        elif (
+            c == "-"
+            and i + 1 < n
+            and not q[i + 1].isspace()
+            and q[i + 1] != ")"
+            and (i == 0 or q[i - 1].isspace() or q[i - 1] == "(")
+        ):
             toks.append(_Tok("NOT", c, i))
             i += 1
         elif q.startswith("title:", i):
@@ -617,13 +627,15 @@ class _Parser:
         while self.peek().kind == "NEAR":
             op = self.take()
             if not left.positional:
-                raise self.error(f"{op.text} needs a term, phrase or OR-group on its left"
-                                 " (not AND/NOT); put it in parentheses or simplify it", start)
+                raise self.error(
+                    f"{op.text} needs a term, phrase or OR-group on its left"
+                    " (not AND/NOT); put it in parentheses or simplify it",
+                    start,
+                )
             rstart = self.peek().pos
             right = self.parse_primary(op.text)
             if not right.positional:
-                raise self.error(f"{op.text} needs a term, phrase or OR-group on its right"
-                                 " (not AND/NOT)", rstart)
+                raise self.error(f"{op.text} needs a term, phrase or OR-group on its right (not AND/NOT)", rstart)
             left = _Near(left, right, op.n)
         return left
 
@@ -640,8 +652,7 @@ class _Parser:
             if self.peek().kind != "RPAREN":
                 nt = self.peek()
                 found = "the query ended" if nt.kind == "END" else f"found '{nt.text}'"
-                raise self.error(f"expected ')' to close the '(' at position {t.pos + 1}, but {found}",
-                                 nt.pos)
+                raise self.error(f"expected ')' to close the '(' at position {t.pos + 1}, but {found}", nt.pos)
             self.take()
             return node
         if t.kind == "TERM":
@@ -730,6 +741,7 @@ def compile_query(text: str) -> Query:
 
 
 # --- FTS5 prefilter ------------------------------------------------------------------------
+
 
 def _fts_segments(leaf: _Leaf) -> list[str]:
     """FTS5 phrases that every occurrence of the leaf contains (within len(items) tokens)."""

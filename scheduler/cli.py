@@ -20,8 +20,20 @@ from crawler import __version__
 from crawler.config import Config, find_config, load_config, parse_duration
 from crawler.errors import ConfigError, NewswatchError, UsageError
 
-EXPORT_FIELDS = ("id", "url", "canonical_url", "source", "title", "text", "text_from", "published",
-                 "language", "topics", "story", "fetched")
+EXPORT_FIELDS = (
+    "id",
+    "url",
+    "canonical_url",
+    "source",
+    "title",
+    "text",
+    "text_from",
+    "published",
+    "language",
+    "topics",
+    "story",
+    "fetched",
+)
 
 
 class State:
@@ -43,9 +55,17 @@ def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     """-c/--config also after the command name: `newswatch check -c FILE`."""
-    return click.option("-c", "--config", "config_path", metavar="PATH", expose_value=False, is_eager=True,
-                        callback=_set_config, type=click.Path(dir_okay=False),
-                        help="Config file (same as the global -c).")(fn)
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        metavar="PATH",
+        expose_value=False,
+        is_eager=True,
+        callback=_set_config,
+        type=click.Path(dir_okay=False),
+        help="Config file (same as the global -c).",
+    )(fn)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,8 +95,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if state and state.debug:
                 raise
-            click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details, "
-                       "and please report it)", err=True)
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details, and please report it)",
+                err=True,
+            )
             sys.exit(1)
 
     return wrapper
@@ -84,9 +106,15 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="newswatch")
-@click.option("-c", "--config", "config_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Config file (default: $NEWSWATCH_CONFIG, ./newswatch.toml, "
-                   "~/.config/newswatch/newswatch.toml, /etc/newswatch/newswatch.toml).")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="Config file (default: $NEWSWATCH_CONFIG, ./newswatch.toml, "
+    "~/.config/newswatch/newswatch.toml, /etc/newswatch/newswatch.toml).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
@@ -98,6 +126,7 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 # -- check ----------------------------------------------------------------------------------
 
+
 @cli.command()
 @config_option
 @click.pass_obj
@@ -106,20 +135,24 @@ def check(state: State) -> None:
     """Validate the config; print each problem with its key path (exit 2 if invalid)."""
     path = find_config(state.config_path)
     config = load_config(path)
-    click.echo(f"{path}: OK — {len(config.sources)} sources, {len(config.topics)} topics, "
-               f"database {config.storage.database}"
-               + ("" if config.digest else "; no [digest] (needed by 'digest' and 'run')")
-               + ("" if config.smtp else "; no [smtp] (needed to send mail)"))
+    click.echo(
+        f"{path}: OK — {len(config.sources)} sources, {len(config.topics)} topics, "
+        f"database {config.storage.database}"
+        + ("" if config.digest else "; no [digest] (needed by 'digest' and 'run')")
+        + ("" if config.smtp else "; no [smtp] (needed to send mail)")
+    )
 
 
 # -- crawl ----------------------------------------------------------------------------------
+
 
 @cli.command()
 @config_option
 @click.argument("sources", nargs=-1)
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Fetch this article URL (repeatable).")
-@click.option("--timeout", "timeout", default=None, metavar="DURATION",
-              help="Stop the crawl after this long (e.g. 30m).")
+@click.option(
+    "--timeout", "timeout", default=None, metavar="DURATION", help="Stop the crawl after this long (e.g. 30m)."
+)
 @click.pass_obj
 @handle_errors
 def crawl(state: State, sources: tuple[str, ...], urls: tuple[str, ...], timeout: str | None) -> None:
@@ -144,8 +177,9 @@ def crawl(state: State, sources: tuple[str, ...], urls: tuple[str, ...], timeout
             raise UsageError("the config has no [[sources]]; add one or pass --url URL")
     seconds = _duration_option("--timeout", timeout) if timeout else None
     progress = Progress(enabled=sys.stderr.isatty())
-    summary = run_in_child(config.path or Path("newswatch.toml"), selected, urls, trigger="cli",
-                           on_event=progress.update, timeout=seconds)
+    summary = run_in_child(
+        config.path or Path("newswatch.toml"), selected, urls, trigger="cli", on_event=progress.update, timeout=seconds
+    )
     progress.done()
     _print_crawl_table(summary)
     if summary.all_failed:
@@ -178,8 +212,9 @@ class Progress:
             self.counts["sources"] += 1
         if self.enabled:
             c = self.counts
-            sys.stderr.write(f"\rcrawling: {c['sources']} sources polled, {c['pages']} pages, "
-                             f"{c['new']} new, {c['errors']} errors ")
+            sys.stderr.write(
+                f"\rcrawling: {c['sources']} sources polled, {c['pages']} pages, {c['new']} new, {c['errors']} errors "
+            )
             sys.stderr.flush()
 
     def done(self) -> None:
@@ -223,6 +258,7 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 
 # -- search ---------------------------------------------------------------------------------
 
+
 @cli.command()
 @config_option
 @click.argument("query")
@@ -248,19 +284,27 @@ def search(state: State, query: str, limit: int, as_json: bool) -> None:
         click.echo(click.style(f"{r.score:6.2f}  {r.title}", bold=tty))
         click.echo(f"        {r.source} · {date} · {r.language or '?'} · {r.url}")
         click.echo(f"        matched: {', '.join(r.hits)}")
-        snippet = "".join(click.style(seg, bold=True, underline=True) if hit and tty else
-                          (f"[{seg}]" if hit else seg) for seg, hit in r.snippet)
+        snippet = "".join(
+            click.style(seg, bold=True, underline=True) if hit and tty else (f"[{seg}]" if hit else seg)
+            for seg, hit in r.snippet
+        )
         click.echo(f"        {snippet}")
         click.echo()
 
 
 # -- export ---------------------------------------------------------------------------------
 
+
 @cli.command()
 @config_option
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option("--since", default=None, metavar="DATE", help="Only articles fetched on or after DATE "
-              "(YYYY-MM-DD, an ISO 8601 time, or a duration like 7d meaning that long ago).")
+@click.option(
+    "--since",
+    default=None,
+    metavar="DATE",
+    help="Only articles fetched on or after DATE "
+    "(YYYY-MM-DD, an ISO 8601 time, or a duration like 7d meaning that long ago).",
+)
 @click.option("--matched", is_flag=True, help="Only articles that matched a topic.")
 @click.pass_obj
 @handle_errors
@@ -287,9 +331,17 @@ def export(state: State, fmt: str, since: str | None, matched: bool) -> None:
 
 def export_record(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": str(row["id"]), "url": row["url"], "canonical_url": row["canonical_url"], "source": row["source"],
-        "title": row["title"], "text": row["text"], "text_from": row["text_from"], "published": row["published"],
-        "language": row["language"], "topics": json.loads(row["topic_list"] or "[]"), "story": str(row["story"]),
+        "id": str(row["id"]),
+        "url": row["url"],
+        "canonical_url": row["canonical_url"],
+        "source": row["source"],
+        "title": row["title"],
+        "text": row["text"],
+        "text_from": row["text_from"],
+        "published": row["published"],
+        "language": row["language"],
+        "topics": json.loads(row["topic_list"] or "[]"),
+        "story": str(row["story"]),
         "fetched": row["fetched"],
     }
 
@@ -302,17 +354,25 @@ def _parse_since(value: str) -> datetime:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"--since {value!r} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d") from None
+        raise UsageError(
+            f"--since {value!r} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
+        ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # -- sources --------------------------------------------------------------------------------
 
+
 @cli.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--reset", "reset", metavar="NAME", default=None,
-              help="Re-enable a deactivated source (after a 410) and clear its backoff.")
+@click.option(
+    "--reset",
+    "reset",
+    metavar="NAME",
+    default=None,
+    help="Re-enable a deactivated source (after a 410) and clear its backoff.",
+)
 @click.pass_obj
 @handle_errors
 def sources(state: State, as_json: bool, reset: str | None) -> None:
@@ -324,29 +384,46 @@ def sources(state: State, as_json: bool, reset: str | None) -> None:
     with Store(config.storage.database) as store:
         if reset:
             select_sources(config, [reset])
-            store.update_source(reset, active=1, inactive_reason=None, failures=0, failing_since=None,
-                                next_poll=None, retry_after=None)
+            store.update_source(
+                reset, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
+            )
             click.echo(f"{reset}: re-enabled; it will be polled on the next crawl")
             return
         rows = store.source_rows()
     out = []
     for s in config.sources:
         r = rows.get(s.name, {})
-        out.append({
-            "name": s.name, "kind": s.kind, "url": r.get("current_url") if r.get("configured_url") == s.url
-            and r.get("current_url") else s.url,
-            "active": bool(r.get("active", 1)), "last_success": r.get("last_success"),
-            "last_error": r.get("last_error"), "last_error_at": r.get("last_error_at"),
-            "failures": r.get("failures", 0), "next_poll": r.get("next_poll"),
-            "articles": r.get("articles", 0), "every": s.every,
-        })
+        out.append(
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "url": r.get("current_url") if r.get("configured_url") == s.url and r.get("current_url") else s.url,
+                "active": bool(r.get("active", 1)),
+                "last_success": r.get("last_success"),
+                "last_error": r.get("last_error"),
+                "last_error_at": r.get("last_error_at"),
+                "failures": r.get("failures", 0),
+                "next_poll": r.get("next_poll"),
+                "articles": r.get("articles", 0),
+                "every": s.every,
+            }
+        )
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     headers = ("source", "kind", "state", "last success", "failures", "next poll", "articles")
-    rows_out = [(o["name"], o["kind"], "active" if o["active"] else "INACTIVE", _short_time(o["last_success"]),
-                 o["failures"], (_short_time(o["next_poll"]) or "soon") if o["active"] else "never (--reset)",
-                 o["articles"]) for o in out]
+    rows_out = [
+        (
+            o["name"],
+            o["kind"],
+            "active" if o["active"] else "INACTIVE",
+            _short_time(o["last_success"]),
+            o["failures"],
+            (_short_time(o["next_poll"]) or "soon") if o["active"] else "never (--reset)",
+            o["articles"],
+        )
+        for o in out
+    ]
     _print_table(headers, rows_out)
     for o in out:
         if o["last_error"] and (o["failures"] or not o["active"]):
@@ -361,13 +438,22 @@ def _short_time(value: str | None) -> str:
 
 # -- digest ---------------------------------------------------------------------------------
 
+
 @cli.command()
 @config_option
 @click.option("--dry-run", is_flag=True, help="Build the digests; send nothing, mark nothing.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write one recipient's digest to FILE (.html or .eml) and send nothing.")
-@click.option("--to", "to", metavar="ADDR", default=None, help="Mail a preview of the next digest to ADDR; mark nothing.")
-@click.option("--recipient", metavar="ADDR", default=None, help="With --output/--to: whose digest (default: the first).")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write one recipient's digest to FILE (.html or .eml) and send nothing.",
+)
+@click.option(
+    "--to", "to", metavar="ADDR", default=None, help="Mail a preview of the next digest to ADDR; mark nothing."
+)
+@click.option(
+    "--recipient", metavar="ADDR", default=None, help="With --output/--to: whose digest (default: the first)."
+)
 @click.pass_obj
 @handle_errors
 def digest(state: State, dry_run: bool, output: Path | None, to: str | None, recipient: str | None) -> None:
@@ -379,7 +465,7 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
     if config.digest is None:
         raise UsageError("the config has no [digest] section; add one with [[digest.recipients]] (see README)")
     if not config.digest.recipients:
-        raise UsageError("[digest] has no recipients; add [[digest.recipients]] email = \"you@example.org\"")
+        raise UsageError('[digest] has no recipients; add [[digest.recipients]] email = "you@example.org"')
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".eml"):
         raise UsageError(f"--output {output}: use a file name ending in .html or .eml")
     if recipient and recipient.lower() not in [r.email.lower() for r in config.digest.recipients]:
@@ -392,11 +478,17 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         sync_topics(config, store)  # an edited query re-matches recent articles first
         outcome = run_digest(config, store, dry_run=dry_run, output=output, to=to, recipient=recipient)
     for r in outcome.results:
-        line = {"sent": f"{r.email}: sent {r.stories} stories", "empty": f"{r.email}: nothing new to send",
-                "dry-run": f"{r.email}: would send {r.stories} stories (dry run)",
-                "preview": (f"{r.email}: preview of {r.stories} stories sent to {to}" if to
-                            else f"{r.email}: digest of {r.stories} stories written"),
-                "failed": f"{r.email}: not sent: {r.error}"}.get(r.status, f"{r.email}: {r.status}")
+        line = {
+            "sent": f"{r.email}: sent {r.stories} stories",
+            "empty": f"{r.email}: nothing new to send",
+            "dry-run": f"{r.email}: would send {r.stories} stories (dry run)",
+            "preview": (
+                f"{r.email}: preview of {r.stories} stories sent to {to}"
+                if to
+                else f"{r.email}: digest of {r.stories} stories written"
+            ),
+            "failed": f"{r.email}: not sent: {r.error}",
+        }.get(r.status, f"{r.email}: {r.status}")
         if r.held:
             line += f" ({r.held} more stay due)"
         click.echo(line, err=r.status == "failed")
@@ -407,6 +499,7 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
 
 
 # -- run ------------------------------------------------------------------------------------
+
 
 @cli.command()
 @config_option
@@ -421,6 +514,7 @@ def run(state: State) -> None:
 
 
 # -- prune / backup / init --------------------------------------------------------------------
+
 
 @cli.command()
 @config_option
@@ -446,8 +540,10 @@ def prune_store(config: Config, store: Any, seconds: float) -> int:
     from scheduler import ledger
 
     ledger.prepare(store)
-    keep_unsent = (" AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-                   f" AND NOT {ledger.sent_anywhere_clause('a.story')})")
+    keep_unsent = (
+        " AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
+        f" AND NOT {ledger.sent_anywhere_clause('a.story')})"
+    )
     ids = [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [cutoff])]
     return store.delete_articles(ids)
 
@@ -497,11 +593,16 @@ def init(path: Path | None) -> None:
 
 # -- demo -----------------------------------------------------------------------------------
 
+
 @cli.command()
 @config_option
 @click.option("--serve", is_flag=True, help="Only serve the sample site and print a config to try 'crawl' by hand.")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the demo's database and digest (default: a new temporary directory).")
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the demo's database and digest (default: a new temporary directory).",
+)
 @click.pass_obj
 @handle_errors
 def demo(state: State, serve: bool, output_dir: Path | None) -> None:

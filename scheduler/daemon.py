@@ -52,10 +52,10 @@ from scheduler.notify import Notifier
 log = logging.getLogger("newswatch.daemon")
 
 DIGEST_STATE_KEY = "daemon.digest"
-STOP_GRACE = 20.0          # seconds in-flight work gets after SIGTERM (systemd waits TimeoutStopSec=90)
+STOP_GRACE = 20.0  # seconds in-flight work gets after SIGTERM (systemd waits TimeoutStopSec=90)
 DIGEST_RETRIES = 3
 DIGEST_RETRY_AFTER = timedelta(minutes=15)
-DUE_TOLERANCE = 1.0        # a poll this close to its stored next_poll runs now
+DUE_TOLERANCE = 1.0  # a poll this close to its stored next_poll runs now
 
 
 def _env_float(name: str, default: float) -> float:
@@ -67,6 +67,7 @@ def _env_float(name: str, default: float) -> float:
 
 # -- cron helpers ------------------------------------------------------------------------------
 
+
 def digest_trigger(config: Config) -> CronTrigger:
     assert config.digest is not None
     return CronTrigger.from_crontab(config.digest.schedule, timezone=ZoneInfo(config.digest.timezone))
@@ -74,8 +75,14 @@ def digest_trigger(config: Config) -> CronTrigger:
 
 def last_fire_at_or_before(trigger: CronTrigger, now: datetime) -> datetime | None:
     """The latest time the cron trigger fired at or before ``now`` (within about 400 days)."""
-    for lookback in (timedelta(minutes=2), timedelta(hours=1), timedelta(days=1), timedelta(days=8),
-                     timedelta(days=32), timedelta(days=400)):
+    for lookback in (
+        timedelta(minutes=2),
+        timedelta(hours=1),
+        timedelta(days=1),
+        timedelta(days=8),
+        timedelta(days=32),
+        timedelta(days=400),
+    ):
         t = trigger.get_next_fire_time(None, now - lookback)
         if t is None or t > now:
             continue
@@ -104,8 +111,9 @@ class DigestSlot:
             return None
 
     def save(self, store: Store) -> None:
-        store.set_state(DIGEST_STATE_KEY, json.dumps(
-            {"slot": iso(self.slot), "started": iso(self.started), "done": self.done}))
+        store.set_state(
+            DIGEST_STATE_KEY, json.dumps({"slot": iso(self.slot), "started": iso(self.started), "done": self.done})
+        )
 
 
 def missed_digest(store: Store, trigger: CronTrigger, now: datetime) -> datetime | None:
@@ -130,6 +138,7 @@ def missed_digest(store: Store, trigger: CronTrigger, now: datetime) -> datetime
 
 # -- child processes ---------------------------------------------------------------------------
 
+
 def crawl_children(parent: int | None = None) -> list[int]:
     """PIDs of this process's crawl children (``python -m crawler.run``), from /proc."""
     parent = os.getpid() if parent is None else parent
@@ -139,7 +148,7 @@ def crawl_children(parent: int | None = None) -> list[int]:
             continue
         try:
             stat = (entry / "stat").read_text()
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
             if ppid == parent and b"crawler.run" in (entry / "cmdline").read_bytes():
                 found.append(int(entry.name))
         except (OSError, ValueError, IndexError):
@@ -157,12 +166,14 @@ def kill_group(pid: int) -> None:
 
 # -- the daemon --------------------------------------------------------------------------------
 
+
 class Daemon:
     def __init__(self, config_path: Path, notifier: Notifier | None = None) -> None:
         self.config_path = config_path
         self.notifier = notifier or Notifier()
-        self.workdir = Path(os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0] or
-                            tempfile.mkdtemp(prefix="newswatch-run-"))
+        self.workdir = Path(
+            os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0] or tempfile.mkdtemp(prefix="newswatch-run-")
+        )
         self._own_workdir = "RUNTIME_DIRECTORY" not in os.environ
         self._generation = 0
         try:
@@ -206,19 +217,32 @@ class Daemon:
             catch_up = missed_digest(store, digest_trigger(self.config), utcnow())
         workers = int(_env_float("NEWSWATCH_CRAWL_WORKERS", 2))
         self.scheduler = AsyncIOScheduler(
-            event_loop=self.loop, timezone=UTC,
+            event_loop=self.loop,
+            timezone=UTC,
             executors={"default": ThreadPoolExecutor(max(1, workers)), "digest": ThreadPoolExecutor(1)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
         self._schedule_sources(self.config, initial=True)
         self._schedule_digest(self.config)
         if catch_up is not None:
             log.info("a digest was due at %s while newswatch was not running; sending it now", iso(catch_up))
-            self.scheduler.add_job(self._digest_job, "date", run_date=utcnow(), args=[catch_up],
-                                   id="digest-catch-up", executor="digest", replace_existing=True)
+            self.scheduler.add_job(
+                self._digest_job,
+                "date",
+                run_date=utcnow(),
+                args=[catch_up],
+                id="digest-catch-up",
+                executor="digest",
+                replace_existing=True,
+            )
         self.scheduler.start()
-        log.info("newswatch running: %d sources, digest %r (%s); database %s", len(self.config.sources),
-                 self.config.digest.schedule, self.config.digest.timezone,  # type: ignore[union-attr]
-                 self.config.storage.database)
+        log.info(
+            "newswatch running: %d sources, digest %r (%s); database %s",
+            len(self.config.sources),
+            self.config.digest.schedule,
+            self.config.digest.timezone,  # type: ignore[union-attr]
+            self.config.storage.database,
+        )
         self.notifier.ready(self.status_line())
         self._watchdog_tick()
 
@@ -241,8 +265,7 @@ class Daemon:
         for pid in children:  # their writes are transactional: killing them loses nothing stored
             kill_group(pid)
         if children:
-            log.info("stopped %d crawl process(es); their sources are polled again on the next start",
-                     len(children))
+            log.info("stopped %d crawl process(es); their sources are polled again on the next start", len(children))
         deadline = time.monotonic() + STOP_GRACE
         while self._busy and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -283,8 +306,11 @@ class Daemon:
             log.error("config reload rejected, still running the previous config: %s", exc)
             return
         if config.storage.database != self.config.storage.database:
-            log.error("config reload rejected: [storage] database changed (%s → %s); restart newswatch to "
-                      "switch databases", self.config.storage.database, config.storage.database)
+            log.error(
+                "config reload rejected: [storage] database changed (%s → %s); restart newswatch to switch databases",
+                self.config.storage.database,
+                config.storage.database,
+            )
             return
         old = self.config
         self.config, self.snapshot = config, snapshot
@@ -315,9 +341,15 @@ class Daemon:
         with Store(config.storage.database) as store:
             firsts = self._first_polls(store, todo, utcnow())
         for s in todo:
-            self.scheduler.add_job(self._crawl_job, IntervalTrigger(seconds=s.every), args=[s.name],
-                                   id=f"source:{s.name}", name=s.name, next_run_time=firsts[s.name],
-                                   replace_existing=True)
+            self.scheduler.add_job(
+                self._crawl_job,
+                IntervalTrigger(seconds=s.every),
+                args=[s.name],
+                id=f"source:{s.name}",
+                name=s.name,
+                next_run_time=firsts[s.name],
+                replace_existing=True,
+            )
         return changes
 
     def _first_polls(self, store: Store, sources: Sequence[SourceConfig], now: datetime) -> dict[str, datetime]:
@@ -337,8 +369,14 @@ class Daemon:
 
     def _schedule_digest(self, config: Config) -> None:
         assert self.scheduler is not None
-        self.scheduler.add_job(self._digest_job, digest_trigger(config), id="digest", name="digest",
-                               executor="digest", replace_existing=True)
+        self.scheduler.add_job(
+            self._digest_job,
+            digest_trigger(config),
+            id="digest",
+            name="digest",
+            executor="digest",
+            replace_existing=True,
+        )
 
     def _remove_job(self, job_id: str) -> None:
         assert self.scheduler is not None
@@ -404,10 +442,19 @@ class Daemon:
         t = summary.totals()
         statuses = sorted({s.status for s in summary.sources})
         problem = "; ".join(s.message for s in summary.sources if s.message)
-        log.log(logging.WARNING if summary.all_failed else logging.INFO,
-                "crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d; %.1fs%s",
-                name, "/".join(statuses), t["fetched"], t["new"], t["duplicates"], t["matched"],
-                 t["errors"], took, f" ({problem})" if problem else "")
+        log.log(
+            logging.WARNING if summary.all_failed else logging.INFO,
+            "crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d; %.1fs%s",
+            name,
+            "/".join(statuses),
+            t["fetched"],
+            t["new"],
+            t["duplicates"],
+            t["matched"],
+            t["errors"],
+            took,
+            f" ({problem})" if problem else "",
+        )
         self._last_crawl = f"{_clock()} {name} {'failed' if summary.all_failed else 'ok'} {t['new']} new"
         with Store(config.storage.database) as store:
             self._realign(name, parse_iso(store.source_state(name).get("next_poll")))
@@ -481,9 +528,16 @@ class Daemon:
                 todo_failed = [r.email for r in results if r.status == "failed"]
             DigestSlot(slot, run_started, True).save(store)
         sent = [r for r in results if r.status == "sent"]
-        log.info("digest %s: %d recipients, %d sent, %d stories, %d failed%s; %.1fs", iso(slot), len(todo),
-                 len(sent), sum(r.stories for r in sent), len(todo_failed),
-                 f" (already sent to {len(done)} before a restart)" if done else "", time.monotonic() - started)
+        log.info(
+            "digest %s: %d recipients, %d sent, %d stories, %d failed%s; %.1fs",
+            iso(slot),
+            len(todo),
+            len(sent),
+            sum(r.stories for r in sent),
+            len(todo_failed),
+            f" (already sent to {len(done)} before a restart)" if done else "",
+            time.monotonic() - started,
+        )
         for r in results:
             if r.status == "failed":
                 log.error("digest: %s: not sent: %s", r.email, r.error)
@@ -496,8 +550,15 @@ class Daemon:
             return
         at = utcnow() + DIGEST_RETRY_AFTER
         log.info("digest: retrying %s at %s", ", ".join(emails), iso(at))
-        self.scheduler.add_job(self._retry_job, "date", run_date=at, args=[list(emails), attempt],
-                               id="digest-retry", executor="digest", replace_existing=True)
+        self.scheduler.add_job(
+            self._retry_job,
+            "date",
+            run_date=at,
+            args=[list(emails), attempt],
+            id="digest-retry",
+            executor="digest",
+            replace_existing=True,
+        )
 
     def _retry_job(self, emails: list[str], attempt: int) -> None:
         from scheduler.digest import run_digest
@@ -515,8 +576,13 @@ class Daemon:
                     failed.append(email)
                     continue
                 for r in result:
-                    log.info("digest retry: %s: %s %d stories%s", r.email, r.status, r.stories,
-                             f" ({r.error})" if r.error else "")
+                    log.info(
+                        "digest retry: %s: %s %d stories%s",
+                        r.email,
+                        r.status,
+                        r.stories,
+                        f" ({r.error})" if r.error else "",
+                    )
                     if r.status == "failed":
                         failed.append(email)
         if failed:
@@ -546,11 +612,15 @@ def _clock() -> str:
 def _digest_recipients_since(store: Store, since: datetime) -> set[str]:
     """Recipients a digest reached at or after ``since`` (to resume an interrupted run)."""
     cutoff = iso(since) or ""
-    return {str(m["recipient"]).lower() for m in ledger.messages(store)
-            if m["kind"] == "digest" and m["status"] == "sent" and str(m["sent"] or "") >= cutoff}
+    return {
+        str(m["recipient"]).lower()
+        for m in ledger.messages(store)
+        if m["kind"] == "digest" and m["status"] == "sent" and str(m["sent"] or "") >= cutoff
+    }
 
 
 # -- entry point -------------------------------------------------------------------------------
+
 
 def setup_logging(debug: bool = False) -> None:
     """One line per event on stderr; journald adds its own timestamps, so none under it."""
@@ -570,7 +640,13 @@ def setup_logging(debug: bool = False) -> None:
 class _JournalFormatter(logging.Formatter):
     """Prefixes syslog priorities (<3> error, <4> warning, …) that journald turns into levels."""
 
-    _PRIORITY: ClassVar[dict[int, int]] = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+    _PRIORITY: ClassVar[dict[int, int]] = {
+        logging.CRITICAL: 2,
+        logging.ERROR: 3,
+        logging.WARNING: 4,
+        logging.INFO: 6,
+        logging.DEBUG: 7,
+    }
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record).replace("\n", "\n  ")
@@ -586,4 +662,3 @@ def run_daemon(config_path: Path, debug: bool = False) -> int:
     except BaseException:
         daemon._cleanup()
         raise
-

@@ -44,13 +44,17 @@ def run_demo(output_dir: Path | None, echo: Callable[[str], None]) -> Path:
     with Store(config.storage.database) as store:
         articles = store.count("articles")
         stories = int(store.scalar("SELECT count(DISTINCT story) FROM articles"))
-        matched = int(store.scalar("SELECT count(DISTINCT a.story) FROM articles a JOIN matches m ON m.article_id = a.id"))
+        matched = int(
+            store.scalar("SELECT count(DISTINCT a.story) FROM articles a JOIN matches m ON m.article_id = a.id")
+        )
         html = out / "digest.html"
         eml = out / "digest.eml"
         run_digest(config, store, output=html)
         run_digest(config, store, output=eml)
-    echo(f"sources: {len(summary.sources)} ({sum(s.status in ('ok', 'not-modified') for s in summary.sources)} ok); "
-         f"pages fetched: {t['fetched']}; errors: {t['errors']} (the sample site has broken links on purpose)")
+    echo(
+        f"sources: {len(summary.sources)} ({sum(s.status in ('ok', 'not-modified') for s in summary.sources)} ok); "
+        f"pages fetched: {t['fetched']}; errors: {t['errors']} (the sample site has broken links on purpose)"
+    )
     echo(f"articles: {articles}; stories: {stories}; stories matching the topic: {matched}")
     echo(f"digest written to {html}")
     echo(f"          and to {eml}")

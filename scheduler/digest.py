@@ -36,8 +36,15 @@ from crawler.errors import MailError, NewswatchError, UsageError
 from crawler.store import Store, iso, parse_iso
 from scheduler import ledger
 
-__all__ = ["DigestOutcome", "RecipientResult", "build_digest", "due_count", "last_digest_at",
-           "run_digest", "send_alerts"]
+__all__ = [
+    "DigestOutcome",
+    "RecipientResult",
+    "build_digest",
+    "due_count",
+    "last_digest_at",
+    "run_digest",
+    "send_alerts",
+]
 
 Sender = Callable[[EmailMessage, str], None]
 
@@ -48,19 +55,30 @@ SNIPPET_WIDTH = 280
 TITLE_LIMIT = 300
 SUBJECT_LIMIT = 150
 TEMPLATES = Path(__file__).with_name("templates")
-LANGUAGES = {"en": "English", "ru": "Russian", "zh": "Chinese", "uk": "Ukrainian", "de": "German",
-             "fr": "French", "es": "Spanish", "ja": "Japanese", "ko": "Korean", "ar": "Arabic"}
+LANGUAGES = {
+    "en": "English",
+    "ru": "Russian",
+    "zh": "Chinese",
+    "uk": "Ukrainian",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ar": "Arabic",
+}
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 # -- results ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RecipientResult:
     email: str
-    stories: int          # stories in the message
-    held: int             # due stories beyond max_stories (stay due)
-    status: str           # 'sent' | 'empty' | 'failed' | 'dry-run' | 'preview'
+    stories: int  # stories in the message
+    held: int  # due stories beyond max_stories (stay due)
+    status: str  # 'sent' | 'empty' | 'failed' | 'dry-run' | 'preview'
     error: str | None
     message_id: str | None
 
@@ -76,6 +94,7 @@ class DigestOutcome:
 
 
 # -- the digest's content --------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Outlet:
@@ -111,7 +130,7 @@ class Digest:
     """One recipient's message content, before rendering."""
 
     recipient: str
-    topics: tuple[str, ...]       # the recipient's topics
+    topics: tuple[str, ...]  # the recipient's topics
     groups: tuple[TopicGroup, ...]
     held: int
     health: tuple[str, ...]
@@ -146,7 +165,7 @@ def clean_line(value: str | None, limit: int | None = None) -> str:
     """One line of plain text: controls removed, whitespace collapsed, cut at a word with '…'."""
     text = _SPACES.sub(" ", _UNSAFE_CHARS.sub(" ", value or "")).strip()
     if limit is not None and len(text) > limit:
-        cut = text[:limit - 1]
+        cut = text[: limit - 1]
         space = cut.rfind(" ")
         if space > limit * 0.6:
             cut = cut[:space]
@@ -186,10 +205,13 @@ def _domain(config: Config) -> str:
 
 # -- selection ------------------------------------------------------------------------------
 
+
 def _digest_config(config: Config) -> DigestConfig:
     if config.digest is None:
-        raise UsageError("the config has no [digest] section; add one with [[digest.recipients]] "
-                         "(see 'newswatch init' for an example)")
+        raise UsageError(
+            "the config has no [digest] section; add one with [[digest.recipients]] "
+            "(see 'newswatch init' for an example)"
+        )
     return config.digest
 
 
@@ -204,8 +226,15 @@ def _now(now: datetime | None) -> datetime:
     return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
-def _select(store: Store, recipient: str, thresholds: Sequence[tuple[str, float]], since: datetime,
-            exclude_kinds: Sequence[str], *, alert: bool = False) -> list[_Due]:
+def _select(
+    store: Store,
+    recipient: str,
+    thresholds: Sequence[tuple[str, float]],
+    since: datetime,
+    exclude_kinds: Sequence[str],
+    *,
+    alert: bool = False,
+) -> list[_Due]:
     """Unsent stories with a match at or above their topic's threshold, best topic first."""
     if not thresholds:
         return []
@@ -236,8 +265,7 @@ def _select(store: Store, recipient: str, thresholds: Sequence[tuple[str, float]
             hits = tuple(str(h) for h in json.loads(row["hits"] or "[]"))
         except (ValueError, TypeError):
             hits = ()
-        out.append(_Due(story, row["topic"], float(row["score"]), int(row["article_id"]), hits,
-                        row["first_seen"]))
+        out.append(_Due(story, row["topic"], float(row["score"]), int(row["article_id"]), hits, row["first_seen"]))
     # Highest score first; among equals the newest story, then a stable id order.
     out.sort(key=lambda d: (-d.score, _neg_time(d.first_seen), _id_key(d.story)))
     return out
@@ -256,8 +284,9 @@ def _due(config: Config, store: Store, recipient: Recipient, now: datetime) -> l
     dcfg = _digest_config(config)
     kinds = ("digest",) if dcfg.include_alerted else ("digest", "alert")
     topics = _recipient_topics(config, recipient)
-    due = _select(store, recipient.email, [(t.name, t.min_score) for t in topics],
-                  now - timedelta(seconds=dcfg.max_age), kinds)
+    due = _select(
+        store, recipient.email, [(t.name, t.min_score) for t in topics], now - timedelta(seconds=dcfg.max_age), kinds
+    )
     busy = ledger.in_flight(store, recipient.email, now)
     return [d for d in due if d.story not in busy]
 
@@ -278,6 +307,7 @@ def last_digest_at(store: Store) -> datetime | None:
 
 # -- building --------------------------------------------------------------------------------
 
+
 def _local(config: Config) -> ZoneInfo:
     try:
         return ZoneInfo(config.digest.timezone if config.digest else "UTC")
@@ -293,8 +323,11 @@ def _fmt_date(dt: datetime | None, tz: ZoneInfo) -> str:
 
 
 def _item(store: Store, config: Config, due: _Due, tz: ZoneInfo) -> StoryItem:
-    arts = store.query("SELECT id, url, canonical_url, source, title, text, published, fetched, language"
-                       " FROM articles WHERE story = ? ORDER BY first_seen, id", [due.story])
+    arts = store.query(
+        "SELECT id, url, canonical_url, source, title, text, published, fetched, language"
+        " FROM articles WHERE story = ? ORDER BY first_seen, id",
+        [due.story],
+    )
     face_id = store.scalar("SELECT article_id FROM stories WHERE id = ?", [due.story])
     by_id = {a["id"]: a for a in arts}
     face = by_id.get(face_id) or (arts[0] if arts else by_id.get(due.article_id))
@@ -310,10 +343,15 @@ def _item(store: Store, config: Config, due: _Due, tz: ZoneInfo) -> StoryItem:
     topic = next((t for t in config.topics if t.name == due.topic), None)
     language = face["language"] if face["language"] and re.fullmatch(r"[a-z]{2,3}", face["language"]) else None
     return StoryItem(
-        story=due.story, topic=due.topic, score=due.score,
+        story=due.story,
+        topic=due.topic,
+        score=due.score,
         title=clean_line(face["title"], TITLE_LIMIT) or clean_line(face["canonical_url"], 120),
-        url=_article_url(face), source=clean_line(face["source"], 80), date=_fmt_date(date, tz),
-        language=language, language_name=LANGUAGES.get(language or "", language),
+        url=_article_url(face),
+        source=clean_line(face["source"], 80),
+        date=_fmt_date(date, tz),
+        language=language,
+        language_name=LANGUAGES.get(language or "", language),
         snippet=tuple(_snippet(source_art["title"], source_art["text"], topic, due.hits)),
         also=tuple(also.values()),
     )
@@ -406,17 +444,22 @@ def _health(config: Config, store: Store, now: datetime, tz: ZoneInfo) -> tuple[
     """One line per configured source failing for more than a day, or disabled."""
     names = {s.name for s in config.sources}
     cutoff = iso(now - HEALTH_AFTER)
-    rows = store.query("SELECT name, last_error, failing_since, active, inactive_reason, failures FROM sources"
-                       " WHERE active = 0 OR (failing_since IS NOT NULL AND failing_since <= ?)"
-                       " ORDER BY name", [cutoff])
+    rows = store.query(
+        "SELECT name, last_error, failing_since, active, inactive_reason, failures FROM sources"
+        " WHERE active = 0 OR (failing_since IS NOT NULL AND failing_since <= ?)"
+        " ORDER BY name",
+        [cutoff],
+    )
     lines = []
     for r in rows:
         if r["name"] not in names:
             continue
         error = clean_line(r["inactive_reason"] or r["last_error"], 160)
         if not r["active"]:
-            line = (f"{r['name']}: disabled ({error or 'gone'}); fix its url, then run "
-                    f"'newswatch sources --reset {r['name']}'")
+            line = (
+                f"{r['name']}: disabled ({error or 'gone'}); fix its url, then run "
+                f"'newswatch sources --reset {r['name']}'"
+            )
         else:
             since = _fmt_date(parse_iso(r["failing_since"]), tz)
             line = f"{r['name']}: failing since {since}" + (f" ({error})" if error else "")
@@ -424,8 +467,15 @@ def _health(config: Config, store: Store, now: datetime, tz: ZoneInfo) -> tuple[
     return tuple(lines)
 
 
-def build_digest(config: Config, store: Store, recipient: Recipient, due: Sequence[_Due], held: int,
-                 now: datetime, kind: str = "digest") -> Digest:
+def build_digest(
+    config: Config,
+    store: Store,
+    recipient: Recipient,
+    due: Sequence[_Due],
+    held: int,
+    now: datetime,
+    kind: str = "digest",
+) -> Digest:
     """Loads what the template shows for these due stories, grouped by topic in config order."""
     tz = _local(config)
     items = [_item(store, config, d, tz) for d in due]
@@ -436,9 +486,12 @@ def build_digest(config: Config, store: Store, recipient: Recipient, due: Sequen
     return Digest(
         recipient=recipient.email,
         topics=tuple(t.name for t in _recipient_topics(config, recipient)),
-        groups=tuple(groups), held=held,
+        groups=tuple(groups),
+        held=held,
         health=_health(config, store, now, tz) if kind == "digest" else (),
-        date=_fmt_date(now, tz), kind=kind, story_ids=tuple(d.story for d in due),
+        date=_fmt_date(now, tz),
+        kind=kind,
+        story_ids=tuple(d.story for d in due),
     )
 
 
@@ -453,7 +506,9 @@ def _environment() -> jinja2.Environment:
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
-            undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
             keep_trailing_newline=True,
         )
         env.filters["wrap"] = _wrap
@@ -462,8 +517,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _wrap(text: str, indent: str = "   ", width: int = 76) -> str:
-    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent,
-                         break_on_hyphens=False)
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
 
 
 def render(digest: Digest, subject: str) -> tuple[str, str]:
@@ -492,8 +546,9 @@ def _subject(config: Config, digest: Digest) -> str:
     return clean_line(subject, SUBJECT_LIMIT) or "newswatch digest"
 
 
-def compose(config: Config, digest: Digest, *, to: str, message_id: str, now: datetime,
-            subject_prefix: str = "") -> EmailMessage:
+def compose(
+    config: Config, digest: Digest, *, to: str, message_id: str, now: datetime, subject_prefix: str = ""
+) -> EmailMessage:
     """The multipart/alternative message (text/plain + text/html) with its headers."""
     subject = clean_line(subject_prefix + _subject(config, digest), SUBJECT_LIMIT + len(subject_prefix))
     text, html = render(digest, subject)
@@ -513,6 +568,7 @@ def compose(config: Config, digest: Digest, *, to: str, message_id: str, now: da
 
 
 # -- running ---------------------------------------------------------------------------------
+
 
 class _Delivery:
     """The sender for one run: the given callable, or a Mailer opened on first use."""
@@ -550,9 +606,17 @@ def _pick_recipients(config: Config, recipient: str | None) -> list[Recipient]:
     return recipients
 
 
-def run_digest(config: Config, store: Store, *, now: datetime | None = None, dry_run: bool = False,
-               output: Path | None = None, to: str | None = None, recipient: str | None = None,
-               sender: Sender | None = None) -> DigestOutcome:
+def run_digest(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    output: Path | None = None,
+    to: str | None = None,
+    recipient: str | None = None,
+    sender: Sender | None = None,
+) -> DigestOutcome:
     """Builds each recipient's digest and sends it, recording each story right after the 250.
 
     ``dry_run`` sends and marks nothing; ``output`` writes one recipient's digest (.html or .eml)
@@ -570,11 +634,13 @@ def run_digest(config: Config, store: Store, *, now: datetime | None = None, dry
     preview = output is not None or to is not None
     if not recipients:
         if not preview and not dry_run:
-            raise UsageError("no recipients: add [[digest.recipients]] with email = \"...\" to the config")
+            raise UsageError('no recipients: add [[digest.recipients]] with email = "..." to the config')
         recipients = [Recipient(email=f"newswatch@{_domain(config)}")]  # a preview of all topics
     if not dry_run and (to is not None or not preview) and config.smtp is None and sender is None:
-        raise UsageError("sending the digest needs an [smtp] section in the config; "
-                         "use --output FILE.html to write it to a file instead")
+        raise UsageError(
+            "sending the digest needs an [smtp] section in the config; "
+            "use --output FILE.html to write it to a file instead"
+        )
 
     results: list[RecipientResult] = []
     delivery = _Delivery(config, sender)
@@ -591,8 +657,16 @@ def run_digest(config: Config, store: Store, *, now: datetime | None = None, dry
     return DigestOutcome(tuple(results), Path(output) if output is not None else None)
 
 
-def _preview(config: Config, store: Store, r: Recipient, now: datetime, output: Path | None,
-             to: str | None, dry_run: bool, delivery: _Delivery) -> list[RecipientResult]:
+def _preview(
+    config: Config,
+    store: Store,
+    r: Recipient,
+    now: datetime,
+    output: Path | None,
+    to: str | None,
+    dry_run: bool,
+    delivery: _Delivery,
+) -> list[RecipientResult]:
     max_stories = _digest_config(config).max_stories
     due = _due(config, store, r, now)
     chosen, held = due[:max_stories], max(0, len(due) - max_stories)
@@ -643,25 +717,35 @@ def _umask() -> int:
     return mask
 
 
-def _run_one(config: Config, store: Store, r: Recipient, now: datetime, dry_run: bool,
-             delivery: _Delivery) -> RecipientResult:
+def _run_one(
+    config: Config, store: Store, r: Recipient, now: datetime, dry_run: bool, delivery: _Delivery
+) -> RecipientResult:
     dcfg = _digest_config(config)
     if dry_run:
         due = _due(config, store, r, now)
-        chosen, held = due[:dcfg.max_stories], max(0, len(due) - dcfg.max_stories)
+        chosen, held = due[: dcfg.max_stories], max(0, len(due) - dcfg.max_stories)
         status = "dry-run" if chosen or dcfg.send_empty else "empty"
         return RecipientResult(r.email, len(chosen), held, status, None, None)
     with store.transaction():  # select and reserve at once: a concurrent run cannot take the same stories
         due = _due(config, store, r, now)
-        chosen, held = due[:dcfg.max_stories], max(0, len(due) - dcfg.max_stories)
+        chosen, held = due[: dcfg.max_stories], max(0, len(due) - dcfg.max_stories)
         if not chosen and not dcfg.send_empty:
             return RecipientResult(r.email, 0, 0, "empty", None, None)
         reservation = ledger.reserve(store, r.email, "digest", [d.story for d in chosen], _domain(config), now)
     return _deliver(config, store, r, chosen, held, now, reservation, delivery, "digest")
 
 
-def _deliver(config: Config, store: Store, r: Recipient, chosen: Sequence[_Due], held: int, now: datetime,
-             reservation: ledger.Reservation, delivery: _Delivery, kind: str) -> RecipientResult:
+def _deliver(
+    config: Config,
+    store: Store,
+    r: Recipient,
+    chosen: Sequence[_Due],
+    held: int,
+    now: datetime,
+    reservation: ledger.Reservation,
+    delivery: _Delivery,
+    kind: str,
+) -> RecipientResult:
     try:
         digest = build_digest(config, store, r, chosen, held, now, kind=kind)
         msg = compose(config, digest, to=r.email, message_id=reservation.message_id, now=now)
@@ -676,8 +760,9 @@ def _deliver(config: Config, store: Store, r: Recipient, chosen: Sequence[_Due],
     return RecipientResult(r.email, len(chosen), held, "sent", None, reservation.message_id)
 
 
-def send_alerts(config: Config, store: Store, *, now: datetime | None = None,
-                sender: Sender | None = None) -> list[RecipientResult]:
+def send_alerts(
+    config: Config, store: Store, *, now: datetime | None = None, sender: Sender | None = None
+) -> list[RecipientResult]:
     """Mails each recipient the stories that newly reached an alert_score; one message per recipient.
 
     Returns one result per recipient that had something to alert (sent or failed).
@@ -697,18 +782,20 @@ def send_alerts(config: Config, store: Store, *, now: datetime | None = None,
     try:
         for r in config.digest.recipients:
             wanted = set(r.topics)
-            thresholds = [(t.name, float(t.alert_score)) for t in alerting  # type: ignore[arg-type]
-                          if not wanted or t.name in wanted]
+            thresholds = [
+                (t.name, float(t.alert_score))
+                for t in alerting  # type: ignore[arg-type]
+                if not wanted or t.name in wanted
+            ]
             with store.transaction():
                 due = _select(store, r.email, thresholds, since, ledger.KINDS, alert=True)
                 busy = ledger.in_flight(store, r.email, now)
                 due = [d for d in due if d.story not in busy]
                 if not due:
                     continue
-                chosen = due[:config.digest.max_stories]
+                chosen = due[: config.digest.max_stories]
                 held = len(due) - len(chosen)
-                reservation = ledger.reserve(store, r.email, "alert", [d.story for d in chosen],
-                                             _domain(config), now)
+                reservation = ledger.reserve(store, r.email, "alert", [d.story for d in chosen], _domain(config), now)
             results.append(_deliver(config, store, r, chosen, held, now, reservation, delivery, "alert"))
     finally:
         delivery.close()

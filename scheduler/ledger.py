@@ -72,7 +72,7 @@ class Reservation:
     kind: str
     message_id: str
     stories: tuple[str, ...]
-    attempts: int           # earlier failed attempts with this Message-ID
+    attempts: int  # earlier failed attempts with this Message-ID
 
 
 def prepare(store: Store) -> None:
@@ -133,7 +133,8 @@ def in_flight(store: Store, recipient: str, now: datetime) -> set[str]:
         "SELECT dm.lease_owner, dm.lease_until, di.story FROM delivery_messages dm"
         " JOIN delivery_items di ON di.message = dm.id"
         " WHERE dm.recipient = ? AND dm.status = 'pending' AND dm.lease_owner IS NOT NULL",
-        [recipient.lower()])
+        [recipient.lower()],
+    )
     return {r["story"] for r in rows if _lease_alive(r["lease_owner"], r["lease_until"], now)}
 
 
@@ -141,8 +142,15 @@ def stories_key(stories: Iterable[str]) -> str:
     return hashlib.sha256(json.dumps(sorted(set(stories))).encode()).hexdigest()
 
 
-def reserve(store: Store, recipient: str, kind: str, stories: Sequence[str], domain: str, now: datetime,
-            lease: timedelta = DEFAULT_LEASE) -> Reservation:
+def reserve(
+    store: Store,
+    recipient: str,
+    kind: str,
+    stories: Sequence[str],
+    domain: str,
+    now: datetime,
+    lease: timedelta = DEFAULT_LEASE,
+) -> Reservation:
     """Records the message about to be sent; reuses a pending row (and Message-ID) for the same set.
 
     Call inside ``store.transaction()`` together with the selection of ``stories``, so two
@@ -155,45 +163,58 @@ def reserve(store: Store, recipient: str, kind: str, stories: Sequence[str], dom
         row = c.execute(
             "SELECT id, message_id, attempts, lease_owner, lease_until FROM delivery_messages"
             " WHERE recipient = ? AND kind = ? AND status = 'pending' AND stories_key = ?"
-            " ORDER BY id DESC LIMIT 1", [rcpt, kind, key]).fetchone()
+            " ORDER BY id DESC LIMIT 1",
+            [rcpt, kind, key],
+        ).fetchone()
         if row and not _lease_alive(row[3], row[4], now):
-            c.execute("UPDATE delivery_messages SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                      [owner, until, row[0]])
+            c.execute(
+                "UPDATE delivery_messages SET lease_owner = ?, lease_until = ? WHERE id = ?", [owner, until, row[0]]
+            )
             reservation = Reservation(row[0], rcpt, kind, row[1], tuple(stories), row[2])
         else:
             cur = c.execute(
                 "INSERT INTO delivery_messages(recipient, kind, message_id, stories_key, story_count,"
                 " status, created, lease_owner, lease_until) VALUES (?, ?, '', ?, ?, 'pending', ?, ?, ?)",
-                [rcpt, kind, key, len(set(stories)), iso(now), owner, until])
+                [rcpt, kind, key, len(set(stories)), iso(now), owner, until],
+            )
             mid = int(cur.lastrowid)
             # Unique per row (empty digests too), and tied to who and what it carries.
             digest = hashlib.sha256(f"{rcpt}\n{kind}\n{key}\n{mid}".encode()).hexdigest()[:16]
             message_id = f"<newswatch.{kind}.{mid}.{digest}@{domain}>"
             c.execute("UPDATE delivery_messages SET message_id = ? WHERE id = ?", [message_id, mid])
-            c.executemany("INSERT INTO delivery_items(message, recipient, story) VALUES (?, ?, ?)",
-                          [(mid, rcpt, s) for s in dict.fromkeys(stories)])
+            c.executemany(
+                "INSERT INTO delivery_items(message, recipient, story) VALUES (?, ?, ?)",
+                [(mid, rcpt, s) for s in dict.fromkeys(stories)],
+            )
             reservation = Reservation(mid, rcpt, kind, message_id, tuple(stories), 0)
         # Older unsent sets for this recipient are replaced by this one (their stories stay due).
-        c.execute("UPDATE delivery_messages SET status = 'superseded', lease_owner = NULL, lease_until = NULL"
-                  " WHERE recipient = ? AND kind = ? AND status = 'pending' AND id != ?"
-                  " AND lease_owner IS NULL", [rcpt, kind, reservation.id])
+        c.execute(
+            "UPDATE delivery_messages SET status = 'superseded', lease_owner = NULL, lease_until = NULL"
+            " WHERE recipient = ? AND kind = ? AND status = 'pending' AND id != ?"
+            " AND lease_owner IS NULL",
+            [rcpt, kind, reservation.id],
+        )
     return reservation
 
 
 def mark_sent(store: Store, reservation: Reservation, now: datetime) -> None:
     """Records the server's 250 for this message: its stories are sent to its recipient."""
     with store.transaction() as c:
-        c.execute("UPDATE delivery_messages SET status = 'sent', sent = ?, attempts = attempts + 1,"
-                  " last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                  [iso(now), reservation.id])
+        c.execute(
+            "UPDATE delivery_messages SET status = 'sent', sent = ?, attempts = attempts + 1,"
+            " last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            [iso(now), reservation.id],
+        )
 
 
 def release(store: Store, reservation: Reservation, error: str) -> None:
     """The send failed: the stories stay due; a resend of the same set reuses the Message-ID."""
     with store.transaction() as c:
-        c.execute("UPDATE delivery_messages SET attempts = attempts + 1, last_error = ?,"
-                  " lease_owner = NULL, lease_until = NULL WHERE id = ? AND status = 'pending'",
-                  [error, reservation.id])
+        c.execute(
+            "UPDATE delivery_messages SET attempts = attempts + 1, last_error = ?,"
+            " lease_owner = NULL, lease_until = NULL WHERE id = ? AND status = 'pending'",
+            [error, reservation.id],
+        )
 
 
 def messages(store: Store, recipient: str | None = None) -> list[dict[str, object]]:
@@ -212,5 +233,6 @@ def sent_stories(store: Store, recipient: str, kinds: Sequence[str] = KINDS) -> 
     rows = store.query(
         "SELECT DISTINCT di.story FROM delivery_items di JOIN delivery_messages dm ON dm.id = di.message"
         f" WHERE di.recipient = ? AND dm.status = 'sent' AND dm.kind IN ({marks})",
-        [recipient.lower(), *kinds])
+        [recipient.lower(), *kinds],
+    )
     return {r["story"] for r in rows}

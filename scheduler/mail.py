@@ -41,8 +41,12 @@ def smtp_password(smtp: SmtpConfig) -> str | None:
         if path.exists():
             return _read_secret(path, "$CREDENTIALS_DIRECTORY")
     env_hint = f"set ${smtp.password_env}, " if smtp.password_env else "set smtp.password_env, "
-    raise ConfigError([f"smtp.username: {smtp.username!r} is set but no SMTP password was found; "
-                       f"{env_hint}smtp.password_file, or systemd's LoadCredential=smtp-password"])
+    raise ConfigError(
+        [
+            f"smtp.username: {smtp.username!r} is set but no SMTP password was found; "
+            f"{env_hint}smtp.password_file, or systemd's LoadCredential=smtp-password"
+        ]
+    )
 
 
 def _read_secret(path: Path, where: str) -> str:
@@ -82,23 +86,26 @@ class Mailer:
         conn: smtplib.SMTP | None = None
         try:
             if smtp.security == "tls":
-                conn = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
-                                        context=self._ssl_context())
+                conn = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=self._ssl_context())
             else:
                 conn = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
             conn.ehlo()
             if smtp.security == "starttls":
                 if not conn.has_extn("starttls"):
-                    raise MailError(f"the SMTP server {self.where} does not offer STARTTLS and "
-                                    "smtp.security = \"starttls\" requires it; nothing was sent. Fix the "
-                                    "server, or use security = \"tls\" (port 465) if it speaks implicit TLS")
+                    raise MailError(
+                        f"the SMTP server {self.where} does not offer STARTTLS and "
+                        'smtp.security = "starttls" requires it; nothing was sent. Fix the '
+                        'server, or use security = "tls" (port 465) if it speaks implicit TLS'
+                    )
                 conn.starttls(context=self._ssl_context())
                 conn.ehlo()
             if smtp.username:
                 password = smtp_password(smtp)
                 if not conn.has_extn("auth"):
-                    raise MailError(f"the SMTP server {self.where} does not offer AUTH but smtp.username "
-                                    "is set; remove username or enable authentication on the server")
+                    raise MailError(
+                        f"the SMTP server {self.where} does not offer AUTH but smtp.username "
+                        "is set; remove username or enable authentication on the server"
+                    )
                 conn.login(smtp.username, password or "")
         except MailError:
             _quietly_close(conn)
@@ -108,29 +115,35 @@ class Mailer:
             raise
         except smtplib.SMTPAuthenticationError as exc:
             _quietly_close(conn)
-            raise MailError(f"the SMTP server {self.where} refused the login of {smtp.username!r} "
-                            f"({_reply(exc.smtp_code, exc.smtp_error)}); check smtp.username and the password") from None
+            raise MailError(
+                f"the SMTP server {self.where} refused the login of {smtp.username!r} "
+                f"({_reply(exc.smtp_code, exc.smtp_error)}); check smtp.username and the password"
+            ) from None
         except ssl.SSLCertVerificationError as exc:
             _quietly_close(conn)
-            err = MailError(f"the certificate of the SMTP server {self.where} is not trusted "
-                            f"({exc.verify_message}); check smtp.host, or trust its CA via SSL_CERT_FILE")
+            err = MailError(
+                f"the certificate of the SMTP server {self.where} is not trusted "
+                f"({exc.verify_message}); check smtp.host, or trust its CA via SSL_CERT_FILE"
+            )
             self._unreachable = err
             raise err from None
         except ssl.SSLError as exc:
             _quietly_close(conn)
-            hint = (" (is it a STARTTLS port? then use security = \"starttls\")"
-                    if smtp.security == "tls" else "")
+            hint = ' (is it a STARTTLS port? then use security = "starttls")' if smtp.security == "tls" else ""
             err = MailError(f"TLS with the SMTP server {self.where} failed: {exc.reason or exc}{hint}")
             self._unreachable = err
             raise err from None
         except smtplib.SMTPResponseException as exc:
             _quietly_close(conn)
-            raise MailError(f"the SMTP server {self.where} refused the session "
-                            f"({_reply(exc.smtp_code, exc.smtp_error)})") from None
+            raise MailError(
+                f"the SMTP server {self.where} refused the session ({_reply(exc.smtp_code, exc.smtp_error)})"
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             _quietly_close(conn)
-            err = MailError(f"cannot reach the SMTP server {self.where}: {_os_reason(exc)}; "
-                            "check smtp.host and smtp.port and that the server is running")
+            err = MailError(
+                f"cannot reach the SMTP server {self.where}: {_os_reason(exc)}; "
+                "check smtp.host and smtp.port and that the server is running"
+            )
             self._unreachable = err
             raise err from None
         return conn
@@ -157,22 +170,30 @@ class Mailer:
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = exc.recipients.get(rcpt, next(iter(exc.recipients.values()), (0, b"")))
             self._reset()
-            raise MailError(f"the SMTP server {self.where} refused the recipient {rcpt} "
-                            f"({_reply(code, text)}); check digest.recipients") from None
+            raise MailError(
+                f"the SMTP server {self.where} refused the recipient {rcpt} "
+                f"({_reply(code, text)}); check digest.recipients"
+            ) from None
         except smtplib.SMTPSenderRefused as exc:
             self._reset()
-            raise MailError(f"the SMTP server {self.where} refused the sender {sender} "
-                            f"({_reply(exc.smtp_code, exc.smtp_error)}); check smtp.sender") from None
+            raise MailError(
+                f"the SMTP server {self.where} refused the sender {sender} "
+                f"({_reply(exc.smtp_code, exc.smtp_error)}); check smtp.sender"
+            ) from None
         except smtplib.SMTPDataError as exc:
             self._reset()
             kind = "temporarily refused" if 400 <= exc.smtp_code < 500 else "refused"
-            raise MailError(f"the SMTP server {self.where} {kind} the message to {rcpt} "
-                            f"({_reply(exc.smtp_code, exc.smtp_error)}); it stays due") from None
+            raise MailError(
+                f"the SMTP server {self.where} {kind} the message to {rcpt} "
+                f"({_reply(exc.smtp_code, exc.smtp_error)}); it stays due"
+            ) from None
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
-            raise MailError(f"the connection to the SMTP server {self.where} was lost while sending to "
-                            f"{rcpt} ({_os_reason(exc)}); the stories stay due and are resent "
-                            "with the same Message-ID") from None
+            raise MailError(
+                f"the connection to the SMTP server {self.where} was lost while sending to "
+                f"{rcpt} ({_os_reason(exc)}); the stories stay due and are resent "
+                "with the same Message-ID"
+            ) from None
         except smtplib.SMTPException as exc:
             self._reset()
             raise MailError(f"sending to {rcpt} through {self.where} failed: {exc}") from None

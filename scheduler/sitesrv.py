@@ -138,8 +138,9 @@ class SiteServer:
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}" if self.host != "localhost" else f"http://localhost:{self.port}"
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"sitesrv:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sitesrv:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -171,16 +172,18 @@ class SiteServer:
     def hits(self, path_prefix: str, status: int | None = None) -> int:
         """Number of requests whose path (with query) starts with the prefix, optionally of one status."""
         with self._lock:
-            return sum(1 for r in self.requests
-                       if r.path.startswith(path_prefix) and (status is None or r.status == status))
+            return sum(
+                1 for r in self.requests if r.path.startswith(path_prefix) and (status is None or r.status == status)
+            )
 
     def clear_log(self) -> None:
         """Forget the requests seen so far."""
         with self._lock:
             self.requests.clear()
 
-    def set_route(self, path: str, *, status: int = 200, body: bytes | None = None,
-                  headers: dict[str, str] | None = None) -> None:
+    def set_route(
+        self, path: str, *, status: int = 200, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         """Override one path (exact, with or without query) until :meth:`clear_routes`.
 
         ``body=None`` with status 200 serves the file at that path with the given headers;
@@ -384,7 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(_Response(status, dict(headers), body), conditional=status == 200)
                 return
             if path.startswith("/_fault/"):
-                self._fault(path[len("/_fault/"):], query)
+                self._fault(path[len("/_fault/") :], query)
                 return
             self._serve_file(path, query)
         except (BrokenPipeError, ConnectionResetError):
@@ -395,13 +398,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve_file(path, query, extra=route.headers)
             return
         body = self.site._substitute(route.body or b"")
-        headers = {"Content-Type": _mime(PurePosixPath(path), body),
-                   "Last-Modified": _http_date(route.last_modified)}
+        headers = {"Content-Type": _mime(PurePosixPath(path), body), "Last-Modified": _http_date(route.last_modified)}
         headers.update(route.headers)
         self._send(_Response(route.status, headers, body), conditional=route.status == 200)
 
-    def _serve_file(self, path: str, query: dict[str, list[str]],
-                    extra: dict[str, str] | None = None) -> None:
+    def _serve_file(self, path: str, query: dict[str, list[str]], extra: dict[str, str] | None = None) -> None:
         file = self._resolve(path)
         if file is None:
             self._send(_page(404, "Not Found", "The page you requested does not exist."))
@@ -454,8 +455,9 @@ class _Handler(BaseHTTPRequestHandler):
         if conditional:
             headers.setdefault("ETag", _etag(body))
             if self._not_modified(headers):
-                keep = {k: v for k, v in headers.items()
-                        if k.lower() in ("etag", "last-modified", "vary", "cache-control")}
+                keep = {
+                    k: v for k, v in headers.items() if k.lower() in ("etag", "last-modified", "vary", "cache-control")
+                }
                 self._send(_Response(304, keep, b""))
                 return
         no_body = response.status in (204, 304) or 100 <= response.status < 200
@@ -528,15 +530,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._fault_huge(query)
         elif first == "gzipbomb":
             mb = _number(query, "mb", 100.0, MAX_BOMB_MB)
-            self._send(_Response(200, {"Content-Type": "text/html; charset=utf-8",
-                                       "Content-Encoding": "gzip"}, self.site._bomb(mb)))
+            self._send(
+                _Response(
+                    200, {"Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"}, self.site._bomb(mb)
+                )
+            )
         elif first == "redirect":
             self._fault_redirect(rest, query)
         elif first == "redirect-loop":
             step = query.get("step", ["a"])[-1]
             target = "/_fault/redirect-loop?step=b" if step == "a" else "/_fault/redirect-loop"
-            self._send(_Response(302, {"Location": self.site.base_url + target,
-                                       "Content-Type": "text/plain; charset=utf-8"}, b"loop\n"))
+            self._send(
+                _Response(
+                    302,
+                    {"Location": self.site.base_url + target, "Content-Type": "text/plain; charset=utf-8"},
+                    b"loop\n",
+                )
+            )
         elif first == "drop":
             self._drop()
         elif first == "text":
@@ -575,7 +585,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(page.body[: len(page.body) // 2])
             self.wfile.flush()
             if self._wait(seconds) and self.command != "HEAD":
-                self.wfile.write(page.body[len(page.body) // 2:])
+                self.wfile.write(page.body[len(page.body) // 2 :])
             else:
                 self._drop()
             return
@@ -587,7 +597,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _fault_huge(self, query: dict[str, list[str]]) -> None:
         mb = _number(query, "mb", 20.0, MAX_HUGE_MB)
         total = int(mb * 1_000_000)
-        head = b"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Huge page</title></head><body>\n"
+        head = b'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Huge page</title></head><body>\n'
         tail = b"</body></html>\n"
         with_length = bool(_flag(query, "length"))
         self.send_response(200)
@@ -610,7 +620,8 @@ class _Handler(BaseHTTPRequestHandler):
             # Varied paragraphs: a page that repeats one block is not what real huge pages look like.
             chunk = b"".join(
                 b"<p>Paragraph %d of a very long page about nothing in particular, line %d.</p>\n" % (n + i, i)
-                for i in range(800))
+                for i in range(800)
+            )
             n += 800
             chunk = chunk[:remaining]
             self.wfile.write(chunk)
@@ -627,8 +638,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         target = query.get("to", ["/"])[-1]
         location = self.site.base_url + target if target.startswith("/") else target
-        self._send(_Response(code, {"Location": location, "Content-Type": "text/html; charset=utf-8"},
-                             b"<html><body><a href=\"" + location.encode() + b"\">moved</a></body></html>"))
+        self._send(
+            _Response(
+                code,
+                {"Location": location, "Content-Type": "text/html; charset=utf-8"},
+                b'<html><body><a href="' + location.encode() + b'">moved</a></body></html>',
+            )
+        )
 
     def _fault_text(self, query: dict[str, list[str]]) -> None:
         charset = query.get("charset", ["utf-8"])[-1]
@@ -663,6 +679,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _page(status: int, title: str, text: str) -> _Response:
-    body = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>"
-            f"<body><h1>{title}</h1><p>{text}</p></body></html>\n").encode()
+    body = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1><p>{text}</p></body></html>\n"
+    ).encode()
     return _Response(status, {"Content-Type": "text/html; charset=utf-8"}, body)

@@ -68,9 +68,16 @@ class _PortReportingController(Controller):
 class SMTPTestServer:
     """aiosmtpd on 127.0.0.1 that records what it accepts; see the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 auth: tuple[str, str] | None = None, auth_required: bool = False,
-                 tls: TLSMode = "none", cert_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        auth: tuple[str, str] | None = None,
+        auth_required: bool = False,
+        tls: TLSMode = "none",
+        cert_dir: Path | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.auth = auth
@@ -103,8 +110,12 @@ class SMTPTestServer:
         """Listen (on the same port as before, after the first start)."""
         if self._controller is not None:
             return self
-        kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port,
-                                  "server_hostname": "newswatch-test-smtp", "ready_timeout": 10}
+        kwargs: dict[str, Any] = {
+            "hostname": self.host,
+            "port": self.port,
+            "server_hostname": "newswatch-test-smtp",
+            "ready_timeout": 10,
+        }
         if self.auth is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         if self.tls == "starttls":
@@ -163,8 +174,9 @@ class SMTPTestServer:
 
     # -- aiosmtpd hooks --------------------------------------------------------------------
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
-                      mechanism: str, auth_data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         assert self.auth is not None
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
@@ -179,8 +191,14 @@ class SMTPTestServer:
         def __init__(self, owner: SMTPTestServer) -> None:
             self.owner = owner
 
-        async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
-                              address: str, mail_options: list[str]) -> str:
+        async def handle_MAIL(
+            self,
+            server: SMTP,
+            session: Session,
+            envelope: Envelope,  # noqa: N802
+            address: str,
+            mail_options: list[str],
+        ) -> str:
             # Checked here rather than by aiosmtpd's auth_required, which warns without TLS.
             if self.owner.auth_required and not session.authenticated:
                 return "530 5.7.0 Authentication required"
@@ -188,8 +206,14 @@ class SMTPTestServer:
             envelope.mail_options.extend(mail_options)
             return "250 OK"
 
-        async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
-                              address: str, rcpt_options: list[str]) -> str:
+        async def handle_RCPT(
+            self,
+            server: SMTP,
+            session: Session,
+            envelope: Envelope,  # noqa: N802
+            address: str,
+            rcpt_options: list[str],
+        ) -> str:
             refused = {a.lower() for a in self.owner.refuse_rcpt}
             if address.lower() in refused:
                 return f"550 5.1.1 <{address}>: recipient address rejected"
@@ -213,8 +237,9 @@ class SMTPTestServer:
             parsed = email.message_from_bytes(raw, policy=email.policy.default)
             auth_user = session.auth_data if isinstance(session.auth_data, str) else None
             with owner._lock:
-                owner.messages.append(ReceivedMessage(
-                    envelope.mail_from or "", tuple(envelope.rcpt_tos), raw, parsed, auth_user))  # type: ignore[arg-type]
+                owner.messages.append(
+                    ReceivedMessage(envelope.mail_from or "", tuple(envelope.rcpt_tos), raw, parsed, auth_user)
+                )  # type: ignore[arg-type]
             return "250 2.0.0 OK: queued"
 
 
@@ -226,15 +251,27 @@ def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "newswatch test CA")])
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -245,9 +282,12 @@ def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -257,6 +297,7 @@ def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
     ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server.key"
     ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return ca_path, cert_path, key_path

@@ -5,7 +5,10 @@ from __future__ import annotations
 from crawler.textnorm import index_tokens, to_simplified
 from crawler.topics import compile_query, snippet
 
-TRADITIONAL = ("中俄聯合實驗室在哈爾濱揭牌", "俄羅斯科學院與中國科學院簽署協議，雙方將在新材料和核能技術領域開展聯合研究。")
+TRADITIONAL = (
+    "中俄聯合實驗室在哈爾濱揭牌",
+    "俄羅斯科學院與中國科學院簽署協議，雙方將在新材料和核能技術領域開展聯合研究。",
+)
 
 
 def test_folding_keeps_length_and_maps_characters() -> None:

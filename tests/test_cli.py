@@ -15,18 +15,31 @@ from scheduler.cli import cli
 REPO = Path(__file__).resolve().parent.parent
 
 
-def newswatch(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def newswatch(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The real console entry point in a subprocess: exit codes and stderr as a user sees them."""
-    return subprocess.run([sys.executable, "-m", "scheduler.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 BROKEN = {
     "unknown key": ('[storage]\ndatabase = "nw.db"\n[crawl]\ntimout = "30s"\n', "crawl.timout"),
-    "bad duration": ('[storage]\ndatabase = "nw.db"\n[[sources]]\nname = "a"\nurl = "https://example.org/rss"\n'
-                     'every = "15 minutes"\n', "sources[0] (a).every"),
-    "source without url": ('[storage]\ndatabase = "nw.db"\n[[sources]]\nname = "a"\nkind = "feed"\n',
-                           "sources[0] (a).url"),
+    "bad duration": (
+        '[storage]\ndatabase = "nw.db"\n[[sources]]\nname = "a"\nurl = "https://example.org/rss"\n'
+        'every = "15 minutes"\n',
+        "sources[0] (a).every",
+    ),
+    "source without url": (
+        '[storage]\ndatabase = "nw.db"\n[[sources]]\nname = "a"\nkind = "feed"\n',
+        "sources[0] (a).url",
+    ),
 }
 
 

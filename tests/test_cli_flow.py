@@ -14,8 +14,13 @@ from scheduler.sitesrv import SiteServer
 
 
 def newswatch(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scheduler.cli", "-c", str(cfg), *args], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "NEWSWATCH_WORKERS": "0"})
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", "-c", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NEWSWATCH_WORKERS": "0"},
+    )
 
 
 def test_crawl_digest_resend_smtp_down_prune_backup(site: SiteServer, smtp: Any, tmp_path: Path) -> None:

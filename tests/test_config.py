@@ -19,8 +19,10 @@ def problems(text: str) -> list[str]:
     return info.value.problems
 
 
-@pytest.mark.parametrize("text,seconds", [("30s", 30), ("15m", 900), ("6h", 21600), ("1d", 86400),
-                                          ("1h30m", 5400), ("500ms", 0.5), ("2w", 1209600)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("30s", 30), ("15m", 900), ("6h", 21600), ("1d", 86400), ("1h30m", 5400), ("500ms", 0.5), ("2w", 1209600)],
+)
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -57,22 +59,27 @@ def test_unknown_key_names_its_path_and_suggests() -> None:
 
 
 def test_bad_duration_names_source_index_and_name() -> None:
-    p = problems('[[sources]]\nname = "a"\nurl = "https://x.org/"\n'
-                 '[[sources]]\nname = "b"\nurl = "https://y.org/"\n'
-                 '[[sources]]\nname = "c"\nurl = "https://z.org/"\nevery = "15 minutes"\n')
+    p = problems(
+        '[[sources]]\nname = "a"\nurl = "https://x.org/"\n'
+        '[[sources]]\nname = "b"\nurl = "https://y.org/"\n'
+        '[[sources]]\nname = "c"\nurl = "https://z.org/"\nevery = "15 minutes"\n'
+    )
     assert len(p) == 1
-    assert p[0].startswith('sources[2] (c).every: \'15 minutes\' is not a duration; use 30s, 15m, 6h or 1d')
+    assert p[0].startswith("sources[2] (c).every: '15 minutes' is not a duration; use 30s, 15m, 6h or 1d")
 
 
 def test_source_without_url() -> None:
     assert problems('[[sources]]\nname = "a"\nkind = "feed"\n') == [
-        "sources[0] (a).url: is required; add url = ... to [sources]"]
+        "sources[0] (a).url: is required; add url = ... to [sources]"
+    ]
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    p = problems('[[sources]]\nname = "bad name"\nkind = "rss"\nurl = "ftp://x"\n'
-                 '[digest]\nschedule = "daily"\ntimezone = "Mars/Olympus"\n'
-                 '[smtp]\npassword = "hunter2"\nsecurity = "ssl"\n')
+    p = problems(
+        '[[sources]]\nname = "bad name"\nkind = "rss"\nurl = "ftp://x"\n'
+        '[digest]\nschedule = "daily"\ntimezone = "Mars/Olympus"\n'
+        '[smtp]\npassword = "hunter2"\nsecurity = "ssl"\n'
+    )
     keys = [x.split(":")[0] for x in p]
     assert "sources[0] (bad name).name" in keys
     assert "sources[0] (bad name).kind" in keys
@@ -82,16 +89,20 @@ def test_all_problems_are_reported_at_once() -> None:
 
 
 def test_kind_specific_keys_and_listing_needs_follow() -> None:
-    p = problems('[[sources]]\nname = "a"\nurl = "https://x.org/"\nwindow = "2d"\n'
-                 '[[sources]]\nname = "b"\nkind = "listing"\nurl = "https://x.org/news/"\n')
-    assert any(x.startswith("sources[0] (a).window: only applies to kind = \"sitemap\"") for x in p)
+    p = problems(
+        '[[sources]]\nname = "a"\nurl = "https://x.org/"\nwindow = "2d"\n'
+        '[[sources]]\nname = "b"\nkind = "listing"\nurl = "https://x.org/news/"\n'
+    )
+    assert any(x.startswith('sources[0] (a).window: only applies to kind = "sitemap"') for x in p)
     assert any(x.startswith("sources[1] (b): a listing source needs follow") for x in p)
 
 
 def test_duplicate_names_and_unknown_recipient_topic() -> None:
-    p = problems('[[sources]]\nname = "a"\nurl = "https://x.org/"\n[[sources]]\nname = "a"\nurl = "https://y.org/"\n'
-                 '[[topics]]\nname = "t"\nquery = "x"\n'
-                 '[digest]\n[[digest.recipients]]\nemail = "a@example.org"\ntopics = ["nope"]\n')
+    p = problems(
+        '[[sources]]\nname = "a"\nurl = "https://x.org/"\n[[sources]]\nname = "a"\nurl = "https://y.org/"\n'
+        '[[topics]]\nname = "t"\nquery = "x"\n'
+        '[digest]\n[[digest.recipients]]\nemail = "a@example.org"\ntopics = ["nope"]\n'
+    )
     assert any("sources[1] (a).name" in x and "unique" in x for x in p)
     assert any(x.startswith("digest.recipients[0].topics[0]: 'nope' is not a topic name") for x in p)
 

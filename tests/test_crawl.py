@@ -24,8 +24,9 @@ EXPECTED: dict[str, dict[str, Any]] = json.loads((SITE / "expected.json").read_t
 
 
 def newswatch(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scheduler.cli", *args], capture_output=True, text=True,
-                          timeout=300, env={**os.environ})
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", *args], capture_output=True, text=True, timeout=300, env={**os.environ}
+    )
 
 
 class World:
@@ -57,7 +58,7 @@ def by_path(records: list[dict[str, Any]], base: str) -> dict[str, dict[str, Any
     for r in records:
         for url in (r["url"], r["canonical_url"]):
             if url.startswith(base):
-                out[url[len(base):].split("?")[0]] = r
+                out[url[len(base) :].split("?")[0]] = r
     return out
 
 
@@ -97,8 +98,20 @@ def test_russian_and_chinese_titles_are_decoded_exactly(world: World) -> None:
 
 def test_export_record_fields(world: World) -> None:
     rec = world.export()[0]
-    assert list(rec) == ["id", "url", "canonical_url", "source", "title", "text", "text_from", "published",
-                         "language", "topics", "story", "fetched"]
+    assert list(rec) == [
+        "id",
+        "url",
+        "canonical_url",
+        "source",
+        "title",
+        "text",
+        "text_from",
+        "published",
+        "language",
+        "topics",
+        "story",
+        "fetched",
+    ]
     assert isinstance(rec["id"], str) and isinstance(rec["story"], str) and isinstance(rec["topics"], list)
     assert rec["fetched"].endswith("+00:00")
 

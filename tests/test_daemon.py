@@ -39,14 +39,15 @@ from scheduler.daemon import (
 from scheduler.notify import Notifier
 
 ROOT = Path(__file__).resolve().parent.parent
-TOPIC = '''
+TOPIC = """
 [[topics]]
 name = "china-russia"
 query = '(China OR Chinese OR Beijing) AND (Russia OR Russian OR Moscow)'
-'''
+"""
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
 
 def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
@@ -58,9 +59,11 @@ def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "cond
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def write_config(path: Path, base_url: str, smtp_port: int, *, sources: str, schedule: str = "0 7 * * *",
-                 extra_topics: str = "") -> Path:
-    path.write_text(f'''
+def write_config(
+    path: Path, base_url: str, smtp_port: int, *, sources: str, schedule: str = "0 7 * * *", extra_topics: str = ""
+) -> Path:
+    path.write_text(
+        f'''
 [storage]
 database = "nw.db"
 
@@ -85,22 +88,24 @@ host = "127.0.0.1"
 port = {smtp_port}
 security = "none"
 sender = "newswatch <alerts@example.org>"
-''', encoding="utf-8")
+''',
+        encoding="utf-8",
+    )
     return path
 
 
-GLOBALWIRE = '''
+GLOBALWIRE = """
 [[sources]]
 name = "globalwire"
 url = "__BASE__/globalwire/rss.xml"
 every = "15m"
-'''
-VESTNIK = '''
+"""
+VESTNIK = """
 [[sources]]
 name = "vestnik"
 url = "__BASE__/vestnik/rss.xml"
 every = "15m"
-'''
+"""
 
 
 def far_schedule() -> str:
@@ -111,8 +116,15 @@ def far_schedule() -> str:
 class Daemon:
     """`newswatch run` in a subprocess, with a notify socket (abstract, as systemd may use) and a log file."""
 
-    def __init__(self, tmp: Path, config: Path, *, watchdog_usec: int | None = None, name: str = "d",
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        config: Path,
+        *,
+        watchdog_usec: int | None = None,
+        name: str = "d",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         abstract = f"newswatch-test-{uuid.uuid4().hex}"
         self.sock.bind(b"\0" + abstract.encode())
@@ -120,8 +132,7 @@ class Daemon:
         self.notes: list[str] = []
         self.log_path = tmp / f"{name}.log"
         extra_env = env
-        env = {**os.environ, "NOTIFY_SOCKET": "@" + abstract, "NEWSWATCH_START_SPREAD": "0",
-               "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "NOTIFY_SOCKET": "@" + abstract, "NEWSWATCH_START_SPREAD": "0", "PYTHONPATH": str(ROOT)}
         env.update(extra_env or {})
         env.pop("JOURNAL_STREAM", None)
         env.pop("WATCHDOG_USEC", None)
@@ -130,7 +141,11 @@ class Daemon:
         self.log_file = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(config)],
-            stdout=self.log_file, stderr=subprocess.STDOUT, env=env, cwd=str(tmp))
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(tmp),
+        )
 
     def notifications(self) -> list[str]:
         while True:
@@ -207,6 +222,7 @@ def integrity(db: Path) -> str:
 
 # -- pieces, in-process --------------------------------------------------------------------------
 
+
 def test_notifier_sends_to_abstract_socket_and_honours_watchdog_pid() -> None:
     name = f"nw-{uuid.uuid4().hex}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
@@ -266,18 +282,39 @@ def test_config_snapshot_keeps_paths_and_values(tmp_path: Path) -> None:
     assert config.storage.database == original.storage.database == conf.parent / "nw.db"
     assert config.smtp is not None and config.smtp.password_file == conf.parent / 'secret "pw".txt'
     assert (config.sources, config.topics, config.digest, config.crawl) == (
-        original.sources, original.topics, original.digest, original.crawl)
-    assert dumps({"a b": [1, 2.5, True], "t": {"x": "line\nbreak"}}) == '"a b" = [1, 2.5, true]\nt = {x = "line\\nbreak"}\n'
+        original.sources,
+        original.topics,
+        original.digest,
+        original.crawl,
+    )
+    assert (
+        dumps({"a b": [1, 2.5, True], "t": {"x": "line\nbreak"}})
+        == '"a b" = [1, 2.5, true]\nt = {x = "line\\nbreak"}\n'
+    )
 
 
 def test_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     unit = (ROOT / "config" / "newswatch.service").read_text()
-    for line in ("Type=notify", "ExecStart=/opt/newswatch/bin/newswatch run", "ExecReload=/bin/kill -HUP $MAINPID",
-                 "Environment=NEWSWATCH_CONFIG=/etc/newswatch/newswatch.toml", "User=newswatch", "Group=newswatch",
-                 "StateDirectory=newswatch", "UMask=0007", "Restart=on-failure", "KillMode=mixed",
-                 "LoadCredential=smtp-password:/etc/newswatch/smtp-password", "ProtectSystem=strict",
-                 "ProtectHome=yes", "PrivateTmp=yes", "NoNewPrivileges=yes", "PrivateDevices=yes",
-                 "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "SystemCallFilter=@system-service"):
+    for line in (
+        "Type=notify",
+        "ExecStart=/opt/newswatch/bin/newswatch run",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "Environment=NEWSWATCH_CONFIG=/etc/newswatch/newswatch.toml",
+        "User=newswatch",
+        "Group=newswatch",
+        "StateDirectory=newswatch",
+        "UMask=0007",
+        "Restart=on-failure",
+        "KillMode=mixed",
+        "LoadCredential=smtp-password:/etc/newswatch/smtp-password",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "PrivateDevices=yes",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+        "SystemCallFilter=@system-service",
+    ):
         assert line in unit.splitlines(), line
     assert any(x.startswith("WatchdogSec=") for x in unit.splitlines())
     tool = shutil.which("systemd-analyze")
@@ -296,10 +333,13 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
 
 # -- the daemon as a process -----------------------------------------------------------------------
 
-def test_ready_watchdog_status_and_clean_stop(tmp_path: Path, site: Any, smtp: Any,
-                                              daemons: Callable[..., Daemon]) -> None:
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE + VESTNIK,
-                       schedule=far_schedule())
+
+def test_ready_watchdog_status_and_clean_stop(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    cfg = write_config(
+        tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule()
+    )
     d = daemons(cfg, watchdog_usec=200_000)
     d.wait_note("READY=1")
     assert "crawl globalwire:" not in d.log()  # READY comes before the first crawl ends
@@ -311,13 +351,22 @@ def test_ready_watchdog_status_and_clean_stop(tmp_path: Path, site: Any, smtp: A
     wait_until(lambda: site.hits("/globalwire/") and site.hits("/vestnik/"), 30, "both sources polled at start")
     for command in (["sources"], ["search", "China"], ["backup", str(tmp_path / "copy.db")]):
         # the CLI shares the database with the daemon and its crawls: no "database is locked"
-        out = subprocess.run([sys.executable, "-c", "from scheduler.cli import main; main()", *command, "-c", str(cfg)],
-                             check=False, capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
+        out = subprocess.run(
+            [sys.executable, "-c", "from scheduler.cli import main; main()", *command, "-c", str(cfg)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=str(tmp_path),
+        )
         assert out.returncode == 0, (command, out.stderr)
     d.wait_log("crawl globalwire: ok")
     d.wait_log("crawl vestnik: ok")
-    wait_until(lambda: any("STATUS=" in n and "last crawl" in n and " new" in n for n in d.notifications()),
-               10, "a STATUS= line naming the last crawl")
+    wait_until(
+        lambda: any("STATUS=" in n and "last crawl" in n and " new" in n for n in d.notifications()),
+        10,
+        "a STATUS= line naming the last crawl",
+    )
     assert d.terminate() == 0
     assert d.noted("STOPPING=1")
     log = d.log()
@@ -328,8 +377,9 @@ def test_ready_watchdog_status_and_clean_stop(tmp_path: Path, site: Any, smtp: A
             assert state["polls"] == 1 and state["next_poll"] > iso(datetime.now(UTC))
 
 
-def test_sigterm_mid_crawl_exits_zero_and_leaves_no_crawl_process(tmp_path: Path, site: Any, smtp: Any,
-                                                                  daemons: Callable[..., Daemon]) -> None:
+def test_sigterm_mid_crawl_exits_zero_and_leaves_no_crawl_process(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
     slow_site(site, pages=6, delay=2.0)
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=SLOW, schedule=far_schedule())
     d = daemons(cfg)
@@ -346,16 +396,18 @@ def test_sigterm_mid_crawl_exits_zero_and_leaves_no_crawl_process(tmp_path: Path
     assert integrity(tmp_path / "nw.db") == "ok"
 
 
-def test_a_hung_crawl_is_killed_and_the_daemon_goes_on(tmp_path: Path, site: Any, smtp: Any,
-                                                      daemons: Callable[..., Daemon]) -> None:
+def test_a_hung_crawl_is_killed_and_the_daemon_goes_on(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
     hung = """
 [[sources]]
 name = "hung"
 url = "__BASE__/_fault/stall?seconds=120"
 every = "15m"
 """
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=hung + GLOBALWIRE,
-                       schedule=far_schedule())
+    cfg = write_config(
+        tmp_path / "nw.toml", site.base_url, smtp.port, sources=hung + GLOBALWIRE, schedule=far_schedule()
+    )
     d = daemons(cfg, env={"NEWSWATCH_CRAWL_TIMEOUT": "8"})  # before Scrapy gives up (10s × 3 tries)
     d.wait_note("READY=1")
     d.wait_log("crawl hung: failed after")
@@ -373,8 +425,9 @@ def _proc_state(pid: int) -> str:
     return stat[stat.rindex(")") + 2]
 
 
-def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(tmp_path: Path, site: Any, smtp: Any,
-                                                              daemons: Callable[..., Daemon]) -> None:
+def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
     d = daemons(cfg, watchdog_usec=300_000)
     d.wait_note("READY=1")
@@ -398,8 +451,9 @@ def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(tmp_path: Path, s
     assert d.terminate() == 0
 
 
-def test_catch_up_sends_exactly_one_digest(tmp_path: Path, site: Any, smtp: Any,
-                                           daemons: Callable[..., Daemon]) -> None:
+def test_catch_up_sends_exactly_one_digest(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
     from crawler.run import run_in_child
     from scheduler.digest import LAST_SENT_KEY
 
@@ -411,7 +465,9 @@ def test_catch_up_sends_exactly_one_digest(tmp_path: Path, site: Any, smtp: Any,
     slot = last_fire_at_or_before(digest_trigger(config), now)
     assert slot is not None
     with Store(config.storage.database) as store:
-        matched = int(store.scalar("SELECT count(DISTINCT a.story) FROM articles a JOIN matches m ON m.article_id = a.id"))
+        matched = int(
+            store.scalar("SELECT count(DISTINCT a.story) FROM articles a JOIN matches m ON m.article_id = a.id")
+        )
         assert matched >= 1
         # The last digest went out the day before, before that day's scheduled time.
         store.set_state(LAST_SENT_KEY, iso(slot - timedelta(days=1, hours=1)))
@@ -437,41 +493,69 @@ def test_catch_up_sends_exactly_one_digest(tmp_path: Path, site: Any, smtp: Any,
 
 # -- killed mid-crawl and mid-digest ---------------------------------------------------------------
 
-SLOW = '''
+SLOW = """
 [[sources]]
 name = "slow"
 url = "__BASE__/slow/feed.xml"
 every = "15m"
-'''
-_WORDS = ("reactor", "satellite", "polymer", "vaccine", "turbine", "graphene", "laser", "bridge", "isotope",
-          "battery", "catalyst", "telescope", "genome", "alloy", "pipeline", "semiconductor", "glacier", "enzyme")
+"""
+_WORDS = (
+    "reactor",
+    "satellite",
+    "polymer",
+    "vaccine",
+    "turbine",
+    "graphene",
+    "laser",
+    "bridge",
+    "isotope",
+    "battery",
+    "catalyst",
+    "telescope",
+    "genome",
+    "alloy",
+    "pipeline",
+    "semiconductor",
+    "glacier",
+    "enzyme",
+)
 
 
 def slow_site(site: Any, pages: int, delay: float) -> None:
     """A feed of `pages` articles under /slow/, each page answering after `delay` seconds."""
+
     def handler(path: str) -> tuple[int, dict[str, str], bytes]:
         if path.startswith("/slow/feed.xml"):
             items = "".join(
                 f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/slow/a/{i}.html</link>"
                 f"<guid>slow-{i}</guid><pubDate>Mon, 23 Nov 2026 10:0{i % 10}:00 +0000</pubDate></item>"
-                for i in range(pages))
-            body = (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Slow</title>'
-                    f"<link>{site.base_url}/slow/</link><description>slow</description>{items}</channel></rss>")
+                for i in range(pages)
+            )
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Slow</title>'
+                f"<link>{site.base_url}/slow/</link><description>slow</description>{items}</channel></rss>"
+            )
             return 200, {"Content-Type": "application/rss+xml"}, body.encode()
         i = int(path.rsplit("/", 1)[-1].split(".")[0])
         time.sleep(delay)
         words = [_WORDS[(i * 7 + k * (i + 3)) % len(_WORDS)] for k in range(60)]
-        paras = "".join(f"<p>Scientists from China and Russia in project {i} reported progress on "
-                        f"{' '.join(words[j:j + 12])} at laboratory {i * 13 + j}.</p>" for j in range(0, 60, 6))
-        html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Joint project {i}</title>'
-                f"</head><body><article><h1>Joint project {i} of China and Russia</h1>{paras}</article></body></html>")
+        paras = "".join(
+            f"<p>Scientists from China and Russia in project {i} reported progress on "
+            f"{' '.join(words[j : j + 12])} at laboratory {i * 13 + j}.</p>"
+            for j in range(0, 60, 6)
+        )
+        html = (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Joint project {i}</title>'
+            f"</head><body><article><h1>Joint project {i} of China and Russia</h1>{paras}</article></body></html>"
+        )
         return 200, {"Content-Type": "text/html; charset=utf-8"}, html.encode()
 
     site.add_generated("/slow/", handler)
 
 
-def test_sigkill_mid_crawl_then_restart_loses_nothing(tmp_path: Path, site: Any, smtp: Any,
-                                                      daemons: Callable[..., Daemon]) -> None:
+def test_sigkill_mid_crawl_then_restart_loses_nothing(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
     pages = 6
     slow_site(site, pages=pages, delay=1.0)
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=SLOW, schedule=far_schedule())
@@ -498,8 +582,9 @@ def test_sigkill_mid_crawl_then_restart_loses_nothing(tmp_path: Path, site: Any,
     assert stored_before <= pages
 
 
-def test_sigkill_mid_digest_then_restart_sends_once(tmp_path: Path, site: Any, smtp: Any,
-                                                    daemons: Callable[..., Daemon]) -> None:
+def test_sigkill_mid_digest_then_restart_sends_once(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
     from crawler.run import run_in_child
     from scheduler.digest import LAST_SENT_KEY
 

@@ -82,21 +82,10 @@ def index(conn: sqlite3.Connection) -> StoryIndex:
 
 def test_content_hash_ignores_spacing_case_punctuation_and_invisible_characters() -> None:
     base = content_hash("Rosatom signed the contract, the company said.\n\nUnits 7 and 8 follow.")
-    assert (
-        content_hash("  ROSATOM signed the contract the company said!\nUnits 7 and 8 follow")
-        == base
-    )
-    assert (
-        content_hash(
-            "Ros\u00adatom signed the\u200b contract — the company said… Units 7 and 8 follow."
-        )
-        == base
-    )
+    assert content_hash("  ROSATOM signed the contract the company said!\nUnits 7 and 8 follow") == base
+    assert content_hash("Ros\u00adatom signed the\u200b contract — the company said… Units 7 and 8 follow.") == base
     # Full-width forms (NFKC) and Chinese text with line breaks inside it.
-    assert (
-        content_hash("Ｒｏｓａｔｏｍ signed the contract, the company said. Units ７ and 8 follow.")
-        == base
-    )
+    assert content_hash("Ｒｏｓａｔｏｍ signed the contract, the company said. Units ７ and 8 follow.") == base
     assert content_hash("中俄科技合作，不断深化。") == content_hash("中俄科技\n合作 不断深化")
     assert content_hash("Ещё один договор") == content_hash("еще один договор")
 
@@ -170,12 +159,7 @@ def test_short_texts_must_be_near_exact(index: StoryIndex) -> None:
     index.assign(1, signature("", "Photo: Xinhua. All rights reserved. Share this story."), "s1")
     short_other = "Photo: Xinhua. All rights reserved. Reactor contract signed in Beijing."
     assert index.assign(2, signature("", short_other), "s2") == ("s2", ())
-    assert (
-        index.assign(
-            3, signature("", "Photo: XINHUA - all rights reserved; share this story"), "s3"
-        )[0]
-        == "s1"
-    )
+    assert index.assign(3, signature("", "Photo: XINHUA - all rights reserved; share this story"), "s3")[0] == "s1"
 
 
 def test_merge_keeps_oldest_story_and_reports_merged_ids(index: StoryIndex) -> None:
@@ -235,9 +219,7 @@ def test_story_survives_reopening_the_database(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_assign_does_not_commit_the_callers_transaction(
-    conn: sqlite3.Connection, index: StoryIndex
-) -> None:
+def test_assign_does_not_commit_the_callers_transaction(conn: sqlite3.Connection, index: StoryIndex) -> None:
     conn.execute("BEGIN")
     index.assign(1, signature("Arctic carriers", text(STORY)), "s1")
     assert conn.in_transaction
@@ -246,9 +228,7 @@ def test_assign_does_not_commit_the_callers_transaction(
     assert index.assign(2, signature("Arctic carriers", text(STORY)), "s2") == ("s2", ())
 
 
-def test_remove_forgets_article_and_empty_story(
-    conn: sqlite3.Connection, index: StoryIndex
-) -> None:
+def test_remove_forgets_article_and_empty_story(conn: sqlite3.Connection, index: StoryIndex) -> None:
     index.assign(1, signature("Arctic carriers", text(STORY)), "s1")
     index.assign(2, signature("Copy", text(STORY[:4])), "s2")
     index.remove(1)
@@ -263,9 +243,7 @@ def test_remove_forgets_article_and_empty_story(
     assert index.assign(4, signature("Arctic carriers", text(STORY)), "s4") == ("s4", ())
 
 
-def test_reassigning_an_article_replaces_its_signature(
-    conn: sqlite3.Connection, index: StoryIndex
-) -> None:
+def test_reassigning_an_article_replaces_its_signature(conn: sqlite3.Connection, index: StoryIndex) -> None:
     # A feed entry stored with its summary later gets its full page.
     index.assign(1, signature("Arctic carriers", text(OTHER)), "s1")
     index.assign(1, signature("Arctic carriers", text(STORY)), "ignored")

@@ -29,13 +29,19 @@ from scheduler.digest import (
 NOW = datetime(2025, 3, 12, 4, 0, tzinfo=UTC)  # 07:00 in Moscow
 GOLDEN = Path(__file__).with_name("golden")
 
-QUERY_ST = '(china OR chinese OR китай* OR 中国 OR 中俄) AND (russia OR russian OR росси* OR 俄罗斯 OR 中俄)'
-QUERY_ENERGY = 'nuclear OR reactor OR атомн* OR 核电'
+QUERY_ST = "(china OR chinese OR китай* OR 中国 OR 中俄) AND (russia OR russian OR росси* OR 俄罗斯 OR 中俄)"
+QUERY_ENERGY = "nuclear OR reactor OR атомн* OR 核电"
 
 
-def config_for(db: Path, smtp_port: int | None = None, *, recipients: list[dict[str, Any]] | None = None,
-               sources: tuple[str, ...] = ("tass-en", "xinhua-ru", "rg", "cgtn"),
-               alert_score: float | None = None, **digest: Any) -> Config:
+def config_for(
+    db: Path,
+    smtp_port: int | None = None,
+    *,
+    recipients: list[dict[str, Any]] | None = None,
+    sources: tuple[str, ...] = ("tass-en", "xinhua-ru", "rg", "cgtn"),
+    alert_score: float | None = None,
+    **digest: Any,
+) -> Config:
     data: dict[str, Any] = {
         "storage": {"database": str(db)},
         "sources": [{"name": n, "kind": "feed", "url": f"https://{n}.example/rss"} for n in sources],
@@ -43,15 +49,23 @@ def config_for(db: Path, smtp_port: int | None = None, *, recipients: list[dict[
             {"name": "china-russia-st", "query": QUERY_ST, "min_score": 1.0},
             {"name": "energy", "query": QUERY_ENERGY, "min_score": 2.0},
         ],
-        "digest": {"timezone": "Europe/Moscow", "subject": "newswatch: {count} new stories ({date})",
-                   "recipients": recipients if recipients is not None else [{"email": "analyst@example.org"}],
-                   **digest},
+        "digest": {
+            "timezone": "Europe/Moscow",
+            "subject": "newswatch: {count} new stories ({date})",
+            "recipients": recipients if recipients is not None else [{"email": "analyst@example.org"}],
+            **digest,
+        },
     }
     if alert_score is not None:
         data["topics"][0]["alert_score"] = alert_score
     if smtp_port is not None:
-        data["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "security": "none",
-                        "sender": "newswatch <alerts@example.org>", "timeout": "5s"}
+        data["smtp"] = {
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "security": "none",
+            "sender": "newswatch <alerts@example.org>",
+            "timeout": "5s",
+        }
     return parse_config(data, base=db.parent)
 
 
@@ -62,17 +76,36 @@ class World:
         self.store = Store(path)
         self.n = 0
 
-    def add(self, source: str, title: str, text: str = "", *, matches: dict[str, float] | None = None,
-            hits: tuple[str, ...] = ("china", "russia"), hours_ago: float = 3, language: str | None = "en",
-            story: str | None = None, backlog: bool = False, url: str | None = None,
-            published: datetime | None = None) -> int:
+    def add(
+        self,
+        source: str,
+        title: str,
+        text: str = "",
+        *,
+        matches: dict[str, float] | None = None,
+        hits: tuple[str, ...] = ("china", "russia"),
+        hours_ago: float = 3,
+        language: str | None = "en",
+        story: str | None = None,
+        backlog: bool = False,
+        url: str | None = None,
+        published: datetime | None = None,
+    ) -> int:
         self.n += 1
         url = url or f"https://{source}.example/news/{self.n}"
         fetched = NOW - timedelta(hours=hours_ago)
-        rec = ArticleRecord(url=url, canonical_url=url, source=source, title=title,
-                            text=text or f"{title}. China and Russia agreed to widen cooperation.",
-                            text_from="page", published=published, language=language, fetched=fetched,
-                            backlog=backlog)
+        rec = ArticleRecord(
+            url=url,
+            canonical_url=url,
+            source=source,
+            title=title,
+            text=text or f"{title}. China and Russia agreed to widen cooperation.",
+            text_from="page",
+            published=published,
+            language=language,
+            fetched=fetched,
+            backlog=backlog,
+        )
         aid = self.store.add_article(rec).article_id
         if story is not None:  # a copy of an existing story, as dedup records it
             self.join(aid, story)
@@ -110,10 +143,17 @@ def received(smtp: Any, rcpt: str) -> list[EmailMessage]:
 
 # -- the ordinary run ------------------------------------------------------------------------
 
+
 def test_digest_sends_due_stories_once_with_headers(world: World, smtp: Any) -> None:
     world.add("tass-en", "Russia and China open a joint research centre", matches={"china-russia-st": 3.0})
-    world.add("rg", "Росатом и Китай подписали соглашение", "Россия и Китай подписали соглашение о сотрудничестве.",
-              matches={"china-russia-st": 2.0}, hits=("китай", "росси"), language="ru")
+    world.add(
+        "rg",
+        "Росатом и Китай подписали соглашение",
+        "Россия и Китай подписали соглашение о сотрудничестве.",
+        matches={"china-russia-st": 2.0},
+        hits=("китай", "росси"),
+        language="ru",
+    )
     cfg = config_for(world.store.path, smtp.port)
 
     out = run_digest(cfg, world.store, now=NOW)
@@ -144,40 +184,48 @@ def test_later_copies_of_a_sent_story_are_not_sent_again(world: World, smtp: Any
     first = world.add("tass-en", "China and Russia sign a lunar station deal", matches={"china-russia-st": 3.0})
     cfg = config_for(world.store.path, smtp.port)
     assert run_digest(cfg, world.store, now=NOW).results[0].stories == 1
-    world.add("cgtn", "China, Russia sign lunar station deal", matches={"china-russia-st": 4.0},
-              story=world.story(first))
+    world.add(
+        "cgtn", "China, Russia sign lunar station deal", matches={"china-russia-st": 4.0}, story=world.story(first)
+    )
     out = run_digest(cfg, world.store, now=NOW + timedelta(hours=1))
     assert out.results[0].status == "empty"
     assert len(smtp.messages) == 1
 
 
 def test_merged_story_is_not_resent(world: World, smtp: Any) -> None:
-    older = world.add("rg", "Unrelated older copy with no match")            # story 1, unmatched
+    older = world.add("rg", "Unrelated older copy with no match")  # story 1, unmatched
     newer = world.add("tass-en", "China and Russia agree on reactor fuel", matches={"china-russia-st": 3.0})
     cfg = config_for(world.store.path, smtp.port)
-    assert run_digest(cfg, world.store, now=NOW).results[0].stories == 1    # story 2 goes out
-    world.join(newer, world.story(older))                                   # 2 merges into the older 1
-    world.add("cgtn", "Reactor fuel pact: China and Russia", matches={"china-russia-st": 5.0},
-              story=world.story(older))
+    assert run_digest(cfg, world.store, now=NOW).results[0].stories == 1  # story 2 goes out
+    world.join(newer, world.story(older))  # 2 merges into the older 1
+    world.add("cgtn", "Reactor fuel pact: China and Russia", matches={"china-russia-st": 5.0}, story=world.story(older))
     out = run_digest(cfg, world.store, now=NOW + timedelta(hours=2))
     assert out.results[0].status == "empty"
     assert len(smtp.messages) == 1
 
 
 def test_story_listed_once_under_its_best_topic_with_other_outlets(world: World, smtp: Any) -> None:
-    face = world.add("tass-en", "Russia and China to build a nuclear plant",
-                     matches={"china-russia-st": 2.0, "energy": 6.0}, hits=("nuclear",))
+    face = world.add(
+        "tass-en",
+        "Russia and China to build a nuclear plant",
+        matches={"china-russia-st": 2.0, "energy": 6.0},
+        hits=("nuclear",),
+    )
     world.add("xinhua-ru", "SECRET COPY HEADLINE one", matches={"china-russia-st": 1.5}, story=world.story(face))
     world.add("xinhua-ru", "SECRET COPY HEADLINE two", story=world.story(face))
-    world.add("cgtn", "SECRET COPY HEADLINE three", story=world.story(face),
-              url="https://cgtn.example/nuclear?id=7&lang=en")
+    world.add(
+        "cgtn", "SECRET COPY HEADLINE three", story=world.story(face), url="https://cgtn.example/nuclear?id=7&lang=en"
+    )
     cfg = config_for(world.store.path, smtp.port)
     run_digest(cfg, world.store, now=NOW)
     text, html = bodies(smtp.messages[0].message)
     assert html.count("Russia and China to build a nuclear plant") == 1
     assert "== energy (1) ==" in text and "== china-russia-st" not in text  # only under its best topic
     assert "SECRET COPY HEADLINE" not in text + html
-    assert "Also reported by: xinhua-ru <https://xinhua-ru.example/news/2>, cgtn <https://cgtn.example/nuclear?id=7&lang=en>" in text
+    assert (
+        "Also reported by: xinhua-ru <https://xinhua-ru.example/news/2>, cgtn <https://cgtn.example/nuclear?id=7&lang=en>"
+        in text
+    )
     assert '<a href="https://cgtn.example/nuclear?id=7&amp;lang=en"' in html
     assert html.count(">xinhua-ru</a>") == 1
 
@@ -185,13 +233,19 @@ def test_story_listed_once_under_its_best_topic_with_other_outlets(world: World,
 def test_two_recipients_get_only_their_topics(world: World, smtp: Any) -> None:
     world.add("tass-en", "China and Russia sign a science pact", matches={"china-russia-st": 3.0})
     world.add("cgtn", "New reactor design unveiled", matches={"energy": 4.0}, hits=("reactor",))
-    cfg = config_for(world.store.path, smtp.port, recipients=[
-        {"email": "st@example.org", "topics": ["china-russia-st"]},
-        {"email": "energy@example.org", "topics": ["energy"]},
-    ])
+    cfg = config_for(
+        world.store.path,
+        smtp.port,
+        recipients=[
+            {"email": "st@example.org", "topics": ["china-russia-st"]},
+            {"email": "energy@example.org", "topics": ["energy"]},
+        ],
+    )
     out = run_digest(cfg, world.store, now=NOW)
     assert [(r.email, r.stories, r.status) for r in out.results] == [
-        ("st@example.org", 1, "sent"), ("energy@example.org", 1, "sent")]
+        ("st@example.org", 1, "sent"),
+        ("energy@example.org", 1, "sent"),
+    ]
     st_text, _ = bodies(received(smtp, "st@example.org")[0])
     en_text, _ = bodies(received(smtp, "energy@example.org")[0])
     assert "science pact" in st_text and "reactor" not in st_text.lower()
@@ -229,9 +283,14 @@ def test_max_stories_holds_the_rest_best_first(world: World, smtp: Any) -> None:
 
 # -- failures and the ledger -----------------------------------------------------------------
 
+
 def test_smtp_down_then_up_sends_each_story_exactly_once(world: World, smtp: Any) -> None:
-    world.add("tass-en", "China and Russia launch a satellite", "A joint Earth observation mission.",
-              matches={"china-russia-st": 3.0})
+    world.add(
+        "tass-en",
+        "China and Russia launch a satellite",
+        "A joint Earth observation mission.",
+        matches={"china-russia-st": 3.0},
+    )
     cfg = config_for(world.store.path, smtp.port)
     smtp.down()
     out = run_digest(cfg, world.store, now=NOW)
@@ -279,8 +338,9 @@ def test_tempfail_keeps_stories_due(world: World, smtp: Any) -> None:
 
 def test_refused_recipient_does_not_hold_up_the_others(world: World, smtp: Any) -> None:
     world.add("tass-en", "China and Russia open a joint lab", matches={"china-russia-st": 3.0})
-    cfg = config_for(world.store.path, smtp.port, recipients=[
-        {"email": "gone@example.org"}, {"email": "ok@example.org"}])
+    cfg = config_for(
+        world.store.path, smtp.port, recipients=[{"email": "gone@example.org"}, {"email": "ok@example.org"}]
+    )
     smtp.refuse_rcpt = {"gone@example.org"}
     out = run_digest(cfg, world.store, now=NOW)
     assert out.failed
@@ -304,8 +364,10 @@ def test_live_reservation_of_another_run_is_skipped_and_a_dead_one_reclaimed(wor
     assert run_digest(cfg, world.store, now=NOW).results[0].status == "empty"
     # The holder was killed: its lease names a process that no longer exists.
     with world.store.transaction() as c:
-        c.execute("UPDATE delivery_messages SET lease_owner = ? WHERE id = ?",
-                  [f"{os.uname().nodename}:{2**22 + 12345}:dead", res.id])
+        c.execute(
+            "UPDATE delivery_messages SET lease_owner = ? WHERE id = ?",
+            [f"{os.uname().nodename}:{2**22 + 12345}:dead", res.id],
+        )
     out = run_digest(cfg, world.store, now=NOW + timedelta(minutes=1))
     assert out.results[0].status == "sent" and out.results[0].message_id == res.message_id
 
@@ -326,6 +388,7 @@ def test_interrupt_after_handing_over_releases_the_reservation(world: World, smt
 
 
 # -- modes -----------------------------------------------------------------------------------
+
 
 def test_dry_run_sends_and_marks_nothing(world: World, smtp: Any) -> None:
     world.add("tass-en", "China and Russia sign a materials deal", matches={"china-russia-st": 3.0})
@@ -360,9 +423,13 @@ def test_output_html_and_eml_need_no_smtp_and_mark_nothing(world: World, tmp_pat
 def test_output_picks_the_named_recipient(world: World, tmp_path: Path) -> None:
     world.add("tass-en", "China and Russia sign a science pact", matches={"china-russia-st": 3.0})
     world.add("cgtn", "New reactor design unveiled", matches={"energy": 4.0}, hits=("reactor",))
-    cfg = config_for(world.store.path, recipients=[
-        {"email": "st@example.org", "topics": ["china-russia-st"]},
-        {"email": "energy@example.org", "topics": ["energy"]}])
+    cfg = config_for(
+        world.store.path,
+        recipients=[
+            {"email": "st@example.org", "topics": ["china-russia-st"]},
+            {"email": "energy@example.org", "topics": ["energy"]},
+        ],
+    )
     run_digest(cfg, world.store, now=NOW, output=tmp_path / "d.html", recipient="energy@example.org")
     html = (tmp_path / "d.html").read_text(encoding="utf-8")
     assert "reactor design" in html and "science pact" not in html
@@ -408,10 +475,15 @@ def test_no_digest_section_is_a_usage_error(world: World) -> None:
 
 # -- safety ----------------------------------------------------------------------------------
 
+
 def test_scraped_text_is_escaped_and_only_http_links_are_links(world: World, smtp: Any) -> None:
-    world.add("tass-en", '<script>alert("t")</script> China & Russia <b>deal</b>',
-              'China and Russia <img src=x onerror="alert(1)"> agreed. \u202eevil\u202c text.',
-              matches={"china-russia-st": 3.0}, url="javascript:alert(document.cookie)")
+    world.add(
+        "tass-en",
+        '<script>alert("t")</script> China & Russia <b>deal</b>',
+        'China and Russia <img src=x onerror="alert(1)"> agreed. \u202eevil\u202c text.',
+        matches={"china-russia-st": 3.0},
+        url="javascript:alert(document.cookie)",
+    )
     face = world.add("rg", "China and Russia, second story", matches={"china-russia-st": 2.0})
     world.add("cgtn", "copy", story=world.story(face), url="data:text/html,<script>alert(2)</script>")
     cfg = config_for(world.store.path, smtp.port)
@@ -427,8 +499,9 @@ def test_scraped_text_is_escaped_and_only_http_links_are_links(world: World, smt
 
 
 def test_crlf_in_a_title_cannot_add_a_header(world: World, smtp: Any) -> None:
-    world.add("tass-en", "China and Russia\r\nBcc: victim@example.org\r\n\r\n<html>body",
-              matches={"china-russia-st": 9.0})
+    world.add(
+        "tass-en", "China and Russia\r\nBcc: victim@example.org\r\n\r\n<html>body", matches={"china-russia-st": 9.0}
+    )
     cfg = config_for(world.store.path, smtp.port, alert_score=5.0)
     [r] = send_alerts(cfg, world.store, now=NOW)
     assert r.status == "sent"
@@ -448,12 +521,23 @@ def test_clean_line_and_safe_url() -> None:
     assert len(cut) <= 50 and cut.endswith("\u2026") and not cut.endswith(" \u2026")
     assert len(clean_line("中" * 400, 100)) == 100
     assert safe_url("https://example.org/a?b=c") == "https://example.org/a?b=c"
-    for bad in ("javascript:alert(1)", "JAVASCRIPT:x", "data:text/html,x", "//example.org/x",
-                "ftp://example.org/x", "https://exa mple.org/", "http://", "vbscript:x", None, ""):
+    for bad in (
+        "javascript:alert(1)",
+        "JAVASCRIPT:x",
+        "data:text/html,x",
+        "//example.org/x",
+        "ftp://example.org/x",
+        "https://exa mple.org/",
+        "http://",
+        "vbscript:x",
+        None,
+        "",
+    ):
         assert safe_url(bad) is None, bad
 
 
 # -- alerts ----------------------------------------------------------------------------------
+
 
 def test_alert_sent_once_and_not_repeated_in_the_digest(world: World, smtp: Any) -> None:
     world.add("tass-en", "Breaking: China and Russia sign a space treaty", matches={"china-russia-st": 7.0})
@@ -512,10 +596,12 @@ def test_alerts_without_alert_topics_open_no_connection(world: World) -> None:
 
 # -- source health ---------------------------------------------------------------------------
 
+
 def test_source_health_lines(world: World, smtp: Any) -> None:
     world.add("tass-en", "China and Russia story", matches={"china-russia-st": 3.0})
-    world.store.update_source("tass-en", failing_since=iso(NOW - timedelta(days=2)), failures=9,
-                              last_error="HTTP 503 Service Unavailable")
+    world.store.update_source(
+        "tass-en", failing_since=iso(NOW - timedelta(days=2)), failures=9, last_error="HTTP 503 Service Unavailable"
+    )
     world.store.update_source("rg", failing_since=iso(NOW - timedelta(hours=3)), failures=2, last_error="timeout")
     world.store.update_source("cgtn", active=0, inactive_reason="HTTP 410 Gone")
     world.store.update_source("removed-source", failing_since=iso(NOW - timedelta(days=9)), failures=99)
@@ -530,34 +616,60 @@ def test_source_health_lines(world: World, smtp: Any) -> None:
 
 # -- golden files ----------------------------------------------------------------------------
 
+
 def golden_world(path: Path) -> World:
     """A fixed database: three languages, copies at other outlets, a held story, a failing source."""
     w = World(path)
     seed = w.add(
-        "tass-en", "Russia and China to set up joint laboratory for advanced materials",
+        "tass-en",
+        "Russia and China to set up joint laboratory for advanced materials",
         "MOSCOW, March 11. /TASS/. Russian and Chinese research institutes will set up a joint laboratory "
         "for advanced materials and engineering, the Russian Academy of Sciences said on Tuesday. The "
         "agreement also covers training of young scientists and joint work on nuclear energy materials.",
-        matches={"china-russia-st": 4.5}, hits=("russian", "chinese"),
-        published=datetime(2025, 3, 11, 9, 30, tzinfo=UTC), hours_ago=18)
-    w.add("xinhua-ru", "Китай и Россия создадут совместную лабораторию",
-          "Китай и Россия создадут совместную лабораторию перспективных материалов.",
-          story=w.story(seed), language="ru", hours_ago=10)
+        matches={"china-russia-st": 4.5},
+        hits=("russian", "chinese"),
+        published=datetime(2025, 3, 11, 9, 30, tzinfo=UTC),
+        hours_ago=18,
+    )
+    w.add(
+        "xinhua-ru",
+        "Китай и Россия создадут совместную лабораторию",
+        "Китай и Россия создадут совместную лабораторию перспективных материалов.",
+        story=w.story(seed),
+        language="ru",
+        hours_ago=10,
+    )
     w.add("cgtn", "China, Russia to build joint materials lab", story=w.story(seed), hours_ago=9)
-    w.add("rg", "Росатом построит в Китае два энергоблока",
-          "Госкорпорация «Росатом» и китайская сторона подписали контракт на строительство двух "
-          "энергоблоков. Россия и Китай продолжают сотрудничество в атомной энергетике.",
-          matches={"energy": 6.0, "china-russia-st": 3.0}, hits=("атомн",), language="ru",
-          published=datetime(2025, 3, 11, 15, 0, tzinfo=UTC), hours_ago=12)
-    w.add("cgtn", "中俄科技合作论坛在北京举行",
-          "中俄科技合作论坛11日在北京举行，中国和俄罗斯的科学家讨论了人工智能与新材料领域的合作。",
-          matches={"china-russia-st": 2.5}, hits=("中俄", "俄罗斯", "中国"), language="zh", hours_ago=6)
-    w.add("tass-en", "A <weird> & \"quoted\" headline about China and Russia",
-          "China and Russia <b>said</b> things & more.",
-          matches={"china-russia-st": 1.2}, url="javascript:alert(1)", hours_ago=5)
+    w.add(
+        "rg",
+        "Росатом построит в Китае два энергоблока",
+        "Госкорпорация «Росатом» и китайская сторона подписали контракт на строительство двух "
+        "энергоблоков. Россия и Китай продолжают сотрудничество в атомной энергетике.",
+        matches={"energy": 6.0, "china-russia-st": 3.0},
+        hits=("атомн",),
+        language="ru",
+        published=datetime(2025, 3, 11, 15, 0, tzinfo=UTC),
+        hours_ago=12,
+    )
+    w.add(
+        "cgtn",
+        "中俄科技合作论坛在北京举行",
+        "中俄科技合作论坛11日在北京举行，中国和俄罗斯的科学家讨论了人工智能与新材料领域的合作。",
+        matches={"china-russia-st": 2.5},
+        hits=("中俄", "俄罗斯", "中国"),
+        language="zh",
+        hours_ago=6,
+    )
+    w.add(
+        "tass-en",
+        'A <weird> & "quoted" headline about China and Russia',
+        "China and Russia <b>said</b> things & more.",
+        matches={"china-russia-st": 1.2},
+        url="javascript:alert(1)",
+        hours_ago=5,
+    )
     w.add("rg", "Low-scoring China-Russia item held for later", matches={"china-russia-st": 1.0}, hours_ago=4)
-    w.store.update_source("xinhua-ru", failing_since=iso(NOW - timedelta(days=3)), failures=12,
-                          last_error="HTTP 503")
+    w.store.update_source("xinhua-ru", failing_since=iso(NOW - timedelta(days=3)), failures=12, last_error="HTTP 503")
     return w
 
 
@@ -603,8 +715,9 @@ def test_sent_anywhere_clause_for_prune(world: World, smtp: Any) -> None:
     assert unsent != sent
 
 
-def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(world: World, smtp: Any,
-                                                                               tmp_path: Path) -> None:
+def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(
+    world: World, smtp: Any, tmp_path: Path
+) -> None:
     import signal
     import subprocess
     import sys
@@ -616,7 +729,8 @@ def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(
         '[[topics]]\nname = "china-russia-st"\nquery = "china"\n'
         '[digest]\n[[digest.recipients]]\nemail = "analyst@example.org"\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\nsender = "alerts@example.org"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     child = (
         "import sys, datetime\n"
         "from crawler.config import load_config\nfrom crawler.store import Store\n"
@@ -628,9 +742,14 @@ def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(
         f" now=datetime.datetime.fromisoformat('{NOW.isoformat()}'), sender=hang)\n"
     )
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", child, str(conf)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd=root,
-                            env={**os.environ, "PYTHONPATH": str(root)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", child, str(conf)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     try:
         message_id = proc.stdout.readline().strip()
     finally:

@@ -6,19 +6,23 @@ from datetime import UTC, datetime
 
 from crawler.extract import extract
 
-BODY = ["Researchers from both universities will share a laboratory for polar materials from next spring.",
-        "The laboratory will test steels and composites at temperatures down to minus sixty degrees.",
-        "Funding comes from both governments and from three industrial partners, the organisers said."]
+BODY = [
+    "Researchers from both universities will share a laboratory for polar materials from next spring.",
+    "The laboratory will test steels and composites at temperatures down to minus sixty degrees.",
+    "Funding comes from both governments and from three industrial partners, the organisers said.",
+]
 
 
 def page(middle: str) -> str:
     paras = "".join(f"<p>{p}</p>" for p in BODY[:2]) + middle + f"<p>{BODY[2]}</p>"
-    return ("<html lang='en'><head><title>Joint lab opens</title>"
-            "<meta property='article:published_time' content='2026-11-18T12:30:00+03:00'>"
-            "<link rel='canonical' href='https://news.example.org/lab'></head><body>"
-            "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
-            f"<article><h1>Joint lab opens</h1>{paras}</article>"
-            "<footer>© Example News. All rights reserved.</footer></body></html>")
+    return (
+        "<html lang='en'><head><title>Joint lab opens</title>"
+        "<meta property='article:published_time' content='2026-11-18T12:30:00+03:00'>"
+        "<link rel='canonical' href='https://news.example.org/lab'></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
+        f"<article><h1>Joint lab opens</h1>{paras}</article>"
+        "<footer>© Example News. All rights reserved.</footer></body></html>"
+    )
 
 
 def test_text_metadata_and_no_boilerplate() -> None:
@@ -33,8 +37,11 @@ def test_text_metadata_and_no_boilerplate() -> None:
 
 
 def test_read_also_teasers_are_dropped() -> None:
-    for teaser in ("Читайте также: Россия и Китай подписали газовый контракт",
-                   "Read also: Navies begin joint exercise", "相关阅读：中俄举行联合军演"):
+    for teaser in (
+        "Читайте также: Россия и Китай подписали газовый контракт",
+        "Read also: Navies begin joint exercise",
+        "相关阅读：中俄举行联合军演",
+    ):
         ex = extract(page(f"<p>{teaser}</p>"), "https://news.example.org/lab")
         assert ex is not None
         assert teaser not in ex.text

@@ -124,9 +124,7 @@ def test_rss2() -> None:
 
 
 def test_atom() -> None:
-    feed = parse_feed(
-        ATOM.encode("utf-8"), "https://www.example.cn/atom.xml", "application/atom+xml"
-    )
+    feed = parse_feed(ATOM.encode("utf-8"), "https://www.example.cn/atom.xml", "application/atom+xml")
     assert feed.title == "科技频道"
     zh, en = feed.entries
     assert zh.key == "tag:example.cn,2024:article-5521"
@@ -142,9 +140,7 @@ def test_atom() -> None:
 
 
 def test_rss1() -> None:
-    feed = parse_feed(
-        RSS1.encode("utf-8"), "https://science.example.org/rss", "application/rdf+xml"
-    )
+    feed = parse_feed(RSS1.encode("utf-8"), "https://science.example.org/rss", "application/rdf+xml")
     (entry,) = feed.entries
     assert entry.title == "Академия наук избрала иностранных членов"
     assert entry.link == "https://science.example.org/news/1"
@@ -180,9 +176,7 @@ def test_cp1251_feed_without_declaration() -> None:
 
 def test_gb18030_feed_with_lying_header() -> None:
     body = ATOM.replace('encoding="utf-8"', 'encoding="gb2312"').encode("gb18030")
-    feed = parse_feed(
-        body, "https://www.example.cn/atom.xml", "application/atom+xml; charset=utf-8"
-    )
+    feed = parse_feed(body, "https://www.example.cn/atom.xml", "application/atom+xml; charset=utf-8")
     assert feed.entries[0].title == "中俄联合实验室在哈尔滨揭牌"
 
 
@@ -199,9 +193,7 @@ def test_entries_without_guid_link_or_date_get_stable_keys() -> None:
 
 
 def test_key_changes_when_the_bare_entry_changes() -> None:
-    before = (
-        parse_feed(NO_IDS.encode("utf-8"), "https://bare.example.com/feed", None).entries[0].key
-    )
+    before = parse_feed(NO_IDS.encode("utf-8"), "https://bare.example.com/feed", None).entries[0].key
     edited = NO_IDS.replace("First story without guid", "First story, edited,")
     after = parse_feed(edited.encode("utf-8"), "https://bare.example.com/feed", None).entries[0].key
     assert before != after
@@ -215,9 +207,7 @@ def test_non_http_links_are_dropped() -> None:
 
 
 def test_bozo_feed_yields_entries_and_a_warning() -> None:
-    broken = RSS2.replace("</channel>\n</rss>\n", "").replace(
-        "<title>Rosatom", "<title>Rosatom & partners"
-    )
+    broken = RSS2.replace("</channel>\n</rss>\n", "").replace("<title>Rosatom", "<title>Rosatom & partners")
     feed = parse_feed(broken.encode("utf-8"), FEED_URL, "application/rss+xml")
     assert [e.title for e in feed.entries] == [
         "Russia and China to build joint fusion lab",
@@ -232,21 +222,15 @@ def test_bozo_feed_yields_entries_and_a_warning() -> None:
     [
         b"<!DOCTYPE html>\n<html><head><title>News</title></head><body><a href='/rss'>RSS</a></body></html>",
         b"<html><body><p>Moved</p></body></html>",
-        "\ufeff  <!-- cms -->\n<HTML lang='ru'><body><p>Главная</p><item>x</item></body></HTML>".encode(
-            "utf-8"
-        ),
+        "\ufeff  <!-- cms -->\n<HTML lang='ru'><body><p>Главная</p><item>x</item></body></HTML>".encode("utf-8"),
     ],
 )
 def test_html_page_served_as_feed_is_an_error(body: bytes) -> None:
-    with pytest.raises(
-        FetchError, match=r"is not an RSS or Atom feed \(got an HTML page\); check the source's url"
-    ):
+    with pytest.raises(FetchError, match=r"is not an RSS or Atom feed \(got an HTML page\); check the source's url"):
         parse_feed(body, FEED_URL, "text/html")
 
 
-@pytest.mark.parametrize(
-    "body", [b'{"items": []}', b"Service temporarily unavailable", b"", b"/etc/passwd"]
-)
+@pytest.mark.parametrize("body", [b'{"items": []}', b"Service temporarily unavailable", b"", b"/etc/passwd"])
 def test_body_that_is_no_feed_is_an_error(body: bytes) -> None:
     with pytest.raises(FetchError, match="is not an RSS or Atom feed"):
         parse_feed(body, FEED_URL, "application/json" if body.startswith(b"{") else None)
@@ -362,7 +346,6 @@ def test_language_code(value: str | None, code: str | None) -> None:
 
 def test_plain_text() -> None:
     assert (
-        plain_text("<p>A&amp;B</p><p>C&nbsp;D</p><style>p{}</style><script>x()</script>  E")
-        == "A&B C D E"
+        plain_text("<p>A&amp;B</p><p>C&nbsp;D</p><style>p{}</style><script>x()</script>  E") == "A&B C D E"
     )  # no-break spaces collapse too
     assert plain_text("no markup   here\n") == "no markup here"

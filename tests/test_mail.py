@@ -31,8 +31,7 @@ def message(subject: str = "hello") -> EmailMessage:
 
 def smtp_config(server: Any, **kw: Any) -> SmtpConfig:
     kw.setdefault("security", "none")
-    return SmtpConfig(host="127.0.0.1", port=server.port, sender="newswatch <alerts@example.org>",
-                      timeout=5.0, **kw)
+    return SmtpConfig(host="127.0.0.1", port=server.port, sender="newswatch <alerts@example.org>", timeout=5.0, **kw)
 
 
 def free_port() -> int:
@@ -42,6 +41,7 @@ def free_port() -> int:
 
 
 # -- passwords -------------------------------------------------------------------------------
+
 
 def test_password_from_env_file_and_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
@@ -77,6 +77,7 @@ def test_password_missing_or_unneeded(tmp_path: Path, monkeypatch: pytest.Monkey
 
 # -- plain, refusals, reconnects -------------------------------------------------------------
 
+
 def test_plain_delivery_reuses_one_session(smtp: Any) -> None:
     with Mailer(smtp_config(smtp)) as mailer:
         mailer.send(message("one"), "a@example.org")
@@ -84,7 +85,9 @@ def test_plain_delivery_reuses_one_session(smtp: Any) -> None:
         mailer.send(message("two"), "b@example.org")
         assert mailer._conn is first
     assert [(m.rcpt_tos, m.message["Subject"]) for m in smtp.messages] == [
-        (("a@example.org",), "one"), (("b@example.org",), "two")]
+        (("a@example.org",), "one"),
+        (("b@example.org",), "two"),
+    ]
     assert smtp.messages[0].mail_from == "alerts@example.org"
     assert "你好" in smtp.messages[0].message.get_content()
 
@@ -117,6 +120,7 @@ def test_reconnects_when_the_server_restarted_between_messages(smtp: Any) -> Non
 
 # -- TLS -------------------------------------------------------------------------------------
 
+
 def test_starttls_required_but_not_offered_sends_nothing(smtp: Any) -> None:
     with pytest.raises(MailError, match="does not offer STARTTLS.*nothing was sent"):
         Mailer(smtp_config(smtp, security="starttls")).send(message(), "a@example.org")
@@ -126,17 +130,34 @@ def test_starttls_required_but_not_offered_sends_nothing(smtp: Any) -> None:
 def test_starttls_required_but_not_offered_keeps_the_digest_due(smtp: Any, tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite")
     url = "https://tass-en.example/1"
-    aid = store.add_article(ArticleRecord(url=url, canonical_url=url, source="tass-en",
-                                          title="China and Russia sign a deal", text="China and Russia.",
-                                          text_from="page", published=None, language="en",
-                                          fetched=NOW - timedelta(hours=1))).article_id
+    aid = store.add_article(
+        ArticleRecord(
+            url=url,
+            canonical_url=url,
+            source="tass-en",
+            title="China and Russia sign a deal",
+            text="China and Russia.",
+            text_from="page",
+            published=None,
+            language="en",
+            fetched=NOW - timedelta(hours=1),
+        )
+    ).article_id
     store.set_matches(aid, [("st", 3.0, ["china"])])
-    cfg = parse_config({
-        "topics": [{"name": "st", "query": "china"}],
-        "digest": {"recipients": [{"email": "analyst@example.org"}]},
-        "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "starttls", "timeout": "5s",
-                 "sender": "alerts@example.org"},
-    }, base=tmp_path)
+    cfg = parse_config(
+        {
+            "topics": [{"name": "st", "query": "china"}],
+            "digest": {"recipients": [{"email": "analyst@example.org"}]},
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "security": "starttls",
+                "timeout": "5s",
+                "sender": "alerts@example.org",
+            },
+        },
+        base=tmp_path,
+    )
     out = run_digest(cfg, store, now=NOW)
     assert out.failed and "STARTTLS" in out.results[0].error
     assert smtp.data_attempts == 0
@@ -167,8 +188,9 @@ def test_implicit_tls_with_the_test_ca(smtp_factory: Any) -> None:
 
 
 @pytest.mark.parametrize("mode,security", [("implicit", "tls"), ("starttls", "starttls")])
-def test_untrusted_certificate_is_refused(smtp_factory: Any, monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: Path, mode: str, security: str) -> None:
+def test_untrusted_certificate_is_refused(
+    smtp_factory: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str, security: str
+) -> None:
     server = smtp_factory(tls=mode)
     from newswatch_tests_smtpd import make_tls_files  # registered by conftest
 
@@ -185,6 +207,7 @@ def test_implicit_tls_against_a_plain_server_fails_clearly(smtp: Any) -> None:
 
 
 # -- auth ------------------------------------------------------------------------------------
+
 
 def test_auth_with_password_from_env(smtp_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     server = smtp_factory(auth=("alerts", "s3cret"), auth_required=True)

@@ -12,9 +12,17 @@ from crawler.store import ArticleRecord, Store, utcnow
 
 
 def add(store: Store, n: int, title: str, text: str, age_days: float = 0) -> int:
-    rec = ArticleRecord(url=f"https://example.org/{n}", canonical_url=f"https://example.org/{n}", source="s",
-                        title=title, text=text, text_from="page", published=None, language="en",
-                        fetched=utcnow() - timedelta(days=age_days))
+    rec = ArticleRecord(
+        url=f"https://example.org/{n}",
+        canonical_url=f"https://example.org/{n}",
+        source="s",
+        title=title,
+        text=text,
+        text_from="page",
+        published=None,
+        language="en",
+        fetched=utcnow() - timedelta(days=age_days),
+    )
     return store.add_article(rec).article_id
 
 
@@ -27,8 +35,12 @@ def test_query_change_rematches_recent_articles_only(tmp_path: Path) -> None:
     a = add(store, 1, "Reactor deal", "A reactor contract was signed in Moscow.")
     b = add(store, 2, "Lunar station", "Scientists plan a lunar research station.")
     old = add(store, 3, "Old lunar news", "A lunar rover story from long ago.", age_days=30)
-    cfg = Config(path=None, storage=StorageConfig(tmp_path / "nw.db"),
-                 topics=(TopicConfig("space", "lunar"),), digest=DigestConfig(max_age=7 * 86400))
+    cfg = Config(
+        path=None,
+        storage=StorageConfig(tmp_path / "nw.db"),
+        topics=(TopicConfig("space", "lunar"),),
+        digest=DigestConfig(max_age=7 * 86400),
+    )
     assert sync_topics(cfg, store) == 2
     assert topics_of(store, b) == {"space"} and topics_of(store, a) == set() and topics_of(store, old) == set()
     assert changed_topics(cfg, store) == ([], [])

@@ -179,9 +179,7 @@ def test_not_a_sitemap(body: bytes, got: str) -> None:
 
 
 def test_billion_laughs_does_not_expand() -> None:
-    levels = "\n".join(
-        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
-    )
+    levels = "\n".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
     body = (
         f'<?xml version="1.0"?>\n<!DOCTYPE urlset [\n<!ENTITY lol0 "lol">\n{levels}\n]>\n'
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -218,8 +216,7 @@ def test_dates_in_several_w3c_forms() -> None:
         "yesterday": None,
     }
     urls = "".join(
-        f"<url><loc>https://www.example.ru/{i}</loc><lastmod>{value}</lastmod></url>"
-        for i, value in enumerate(rows)
+        f"<url><loc>https://www.example.ru/{i}</loc><lastmod>{value}</lastmod></url>" for i, value in enumerate(rows)
     )
     parsed = parse_sitemap(f"<urlset>{urls}</urlset>".encode(), SITEMAP_URL)
     assert [e.lastmod for e in parsed.entries] == list(rows.values())

@@ -16,8 +16,9 @@ from crawler.errors import UsageError
 from scheduler.sitesrv import SiteServer
 
 
-def _get(server: SiteServer, path: str, headers: dict[str, str] | None = None,
-         method: str = "GET", timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+def _get(
+    server: SiteServer, path: str, headers: dict[str, str] | None = None, method: str = "GET", timeout: float = 10
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     try:
         conn.request(method, path, headers=headers or {})
@@ -31,24 +32,30 @@ def _get(server: SiteServer, path: str, headers: dict[str, str] | None = None,
 def root(tmp_path: Path) -> Path:
     (tmp_path / "news").mkdir()
     (tmp_path / "news" / "a.html").write_bytes(
-        b'<html><head><link rel="canonical" href="__BASE__/news/a.html"></head><body>A</body></html>')
+        b'<html><head><link rel="canonical" href="__BASE__/news/a.html"></head><body>A</body></html>'
+    )
     (tmp_path / "news" / "index.html").write_bytes(b"<html><body>index</body></html>")
-    (tmp_path / "rss.xml").write_bytes(b'<?xml version="1.0"?><rss version="2.0"><channel>'
-                                       b"<link>__BASE__/</link></channel></rss>")
+    (tmp_path / "rss.xml").write_bytes(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><link>__BASE__/</link></channel></rss>'
+    )
     (tmp_path / "atom.xml").write_bytes(b'<feed xmlns="http://www.w3.org/2005/Atom"></feed>')
     (tmp_path / "map.xml").write_bytes(b"<urlset></urlset>")
     (tmp_path / "robots.txt").write_bytes(b"User-agent: *\nDisallow: /private/\n")
     (tmp_path / "cp.html").write_bytes("<p>Наука</p>".encode("cp1251"))
     (tmp_path / "nohdr.html").write_bytes(b"<p>x</p>")
     (tmp_path / "pre.xml").write_bytes(gzip.compress(b"<rss></rss>"))
-    (tmp_path / "_headers.json").write_text(json.dumps({
-        "//": "comment",
-        "/cp.html": {"Content-Type": "text/html; charset=utf-8"},
-        "/nohdr.html": {"Content-Type": None},
-        "/news/*": {"X-Outlet": "news", "Cache-Control": "max-age=60"},
-        "/news/a.html": {"Cache-Control": "no-cache"},
-        "/pre.xml": {"Content-Encoding": "gzip"},
-    }))
+    (tmp_path / "_headers.json").write_text(
+        json.dumps(
+            {
+                "//": "comment",
+                "/cp.html": {"Content-Type": "text/html; charset=utf-8"},
+                "/nohdr.html": {"Content-Type": None},
+                "/news/*": {"X-Outlet": "news", "Cache-Control": "max-age=60"},
+                "/news/a.html": {"Cache-Control": "no-cache"},
+                "/pre.xml": {"Content-Encoding": "gzip"},
+            }
+        )
+    )
     (tmp_path / "_secret.txt").write_bytes(b"hidden")
     return tmp_path
 
@@ -145,8 +152,7 @@ def test_pre_encoded_file_is_not_compressed_twice(srv: SiteServer) -> None:
 
 
 def test_set_route_and_clear(srv: SiteServer) -> None:
-    srv.set_route("/feed.xml", body=b"<rss><channel><link>__BASE__/x</link></channel></rss>",
-                  headers={"X-Test": "1"})
+    srv.set_route("/feed.xml", body=b"<rss><channel><link>__BASE__/x</link></channel></rss>", headers={"X-Test": "1"})
     status, headers, body = _get(srv, "/feed.xml")
     assert status == 200 and headers["x-test"] == "1"
     assert headers["content-type"] == "application/rss+xml"
@@ -419,8 +425,12 @@ def _feed_links(raw: bytes, base: str) -> list[str]:
     if root.tag == "rss":
         links = [item.findtext("link") or "" for item in root.iter("item")]
     else:
-        links = [link.get("href", "") for entry in root.iter(f"{atom}entry")
-                 for link in entry.iter(f"{atom}link") if link.get("rel") == "alternate"]
+        links = [
+            link.get("href", "")
+            for entry in root.iter(f"{atom}entry")
+            for link in entry.iter(f"{atom}link")
+            if link.get("rel") == "alternate"
+        ]
     return [link.removeprefix(base) for link in links]
 
 
@@ -480,9 +490,14 @@ def test_academy_listing_paginates_to_articles(site: SiteServer, fixtures_dir: P
 
 
 ENCODING_CASES = {
-    "cp1251-header": "cp1251", "cp1251-nocharset": "cp1251", "cp1251-header-lies-utf8": "cp1251",
-    "koi8r-header-says-cp1251": "koi8-r", "utf8-bom-header-says-cp1251": "utf-8-sig",
-    "gbk-declared-gb2312": "gbk", "gb18030-4byte": "gb18030", "utf8-nocharset": "utf-8",
+    "cp1251-header": "cp1251",
+    "cp1251-nocharset": "cp1251",
+    "cp1251-header-lies-utf8": "cp1251",
+    "koi8r-header-says-cp1251": "koi8-r",
+    "utf8-bom-header-says-cp1251": "utf-8-sig",
+    "gbk-declared-gb2312": "gbk",
+    "gb18030-4byte": "gb18030",
+    "utf8-nocharset": "utf-8",
 }
 
 

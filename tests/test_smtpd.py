@@ -91,8 +91,7 @@ def test_auth_plain_and_login(smtp_factory) -> None:  # type: ignore[no-untyped-
             client.user, client.password = "alerts", "s3cret"
             client.auth(mechanism, getattr(client, f"auth_{mechanism.lower()}"))
             client.send_message(_message(mechanism))
-    assert [(m.message["Subject"], m.auth_user) for m in server.messages] == [
-        ("PLAIN", "alerts"), ("LOGIN", "alerts")]
+    assert [(m.message["Subject"], m.auth_user) for m in server.messages] == [("PLAIN", "alerts"), ("LOGIN", "alerts")]
     assert server.failed_logins >= 1  # smtplib retries the wrong password with each mechanism
 
 

@@ -37,6 +37,7 @@ query = 'China OR Russia OR Chinese OR Russian OR Росси* OR Китай* OR 
 
 # -- helpers ---------------------------------------------------------------------------------
 
+
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -67,8 +68,9 @@ class Outcome:
 
 def newswatch(config: Path, *args: str, env: dict[str, str] | None = None) -> Outcome:
     """The real CLI, invoked in this process; `crawl` still runs its crawl in a child process."""
-    result = CliRunner().invoke(cli, ["-c", str(config), *args], env={"NEWSWATCH_WORKERS": "0", **(env or {})},
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["-c", str(config), *args], env={"NEWSWATCH_WORKERS": "0", **(env or {})}, catch_exceptions=False
+    )
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
@@ -109,8 +111,12 @@ def source_row(config: Path, name: str) -> dict[str, Any]:
 
 def rss(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
     """A small RSS 2.0 feed; each item's keys become its elements (omit one to leave it out)."""
-    body = [(f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>{title}</title>'
-             "<link>__BASE__/</link><description>test</description>")]
+    body = [
+        (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>{title}</title>'
+            "<link>__BASE__/</link><description>test</description>"
+        )
+    ]
     for item in items:
         body.append("<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>")
     body.append("</channel></rss>\n")
@@ -118,8 +124,10 @@ def rss(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
 
 
 def gw_items(n: int = 3) -> list[dict[str, str]]:
-    return [{"title": f"GlobalWire story {i}", "link": f"__BASE__{p}", "guid": f"gw-{i}"}
-            for i, p in enumerate(GW_PAGES[:n])]
+    return [
+        {"title": f"GlobalWire story {i}", "link": f"__BASE__{p}", "guid": f"gw-{i}"}
+        for i, p in enumerate(GW_PAGES[:n])
+    ]
 
 
 def requests_to(site: SiteServer, prefix: str) -> list[Any]:
@@ -133,8 +141,8 @@ def near(value: str | None, expected: datetime, slack: float = 120.0) -> bool:
 
 # -- feed polling --------------------------------------------------------------------------
 
-def test_stored_validators_are_sent_back_and_a_304_stores_and_fetches_nothing(site: SiteServer,
-                                                                               tmp_path: Path) -> None:
+
+def test_stored_validators_are_sent_back_and_a_304_stores_and_fetches_nothing(site: SiteServer, tmp_path: Path) -> None:
     site.set_route("/feeds/cond.xml", body=rss(gw_items(3)))
     cfg = write_config(tmp_path, [{"name": "cond", "kind": "feed", "url": site.url("/feeds/cond.xml")}])
     first = crawl(cfg)
@@ -151,8 +159,14 @@ def test_stored_validators_are_sent_back_and_a_304_stores_and_fetches_nothing(si
     assert feed_requests[0].headers.get("If-None-Match") == state["etag"]
     assert feed_requests[0].headers.get("If-Modified-Since") == state["last_modified"]
     assert requests_to(site, "/globalwire/") == [], "a 304 must not lead to any article fetch"
-    assert table(second)["cond"] == {"status": "not-modified", "fetched": 1, "new": 0, "duplicates": 0,
-                                     "matched": 0, "errors": 0}
+    assert table(second)["cond"] == {
+        "status": "not-modified",
+        "fetched": 1,
+        "new": 0,
+        "duplicates": 0,
+        "matched": 0,
+        "errors": 0,
+    }
     assert len(articles(cfg)) == 3
 
 
@@ -160,8 +174,11 @@ def test_retry_after_delays_only_that_source_while_its_host_keeps_working(site: 
     later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
     sources = [
         {"name": "limited", "kind": "feed", "url": site.url("/_fault/status/429?retry_after=3600")},
-        {"name": "busy", "kind": "feed",
-         "url": site.url("/_fault/status/503?" + urlencode({"retry_after": format_datetime(later, usegmt=True)}))},
+        {
+            "name": "busy",
+            "kind": "feed",
+            "url": site.url("/_fault/status/503?" + urlencode({"retry_after": format_datetime(later, usegmt=True)})),
+        },
         {"name": "healthy", "kind": "feed", "url": site.url("/globalwire/rss.xml")},
     ]
     cfg = write_config(tmp_path, sources)
@@ -189,13 +206,17 @@ def test_retry_after_delays_only_that_source_while_its_host_keeps_working(site: 
     assert len(requests_to(site, "/globalwire/rss.xml")) == 1, "the rest of the host is still polled"
 
 
-def test_a_failing_source_backs_off_exponentially_capped_and_a_success_resets_it(site: SiteServer,
-                                                                                   tmp_path: Path) -> None:
+def test_a_failing_source_backs_off_exponentially_capped_and_a_success_resets_it(
+    site: SiteServer, tmp_path: Path
+) -> None:
     site.set_route("/feeds/flaky.xml", status=500, body=b"<html><body>oops</body></html>")
-    cfg = write_config(tmp_path, [
-        {"name": "flaky", "kind": "feed", "url": site.url("/feeds/flaky.xml"), "every": "1h"},
-        {"name": "weekly", "kind": "feed", "url": site.url("/feeds/flaky.xml?weekly"), "every": "2d"},
-    ])
+    cfg = write_config(
+        tmp_path,
+        [
+            {"name": "flaky", "kind": "feed", "url": site.url("/feeds/flaky.xml"), "every": "1h"},
+            {"name": "weekly", "kind": "feed", "url": site.url("/feeds/flaky.xml?weekly"), "every": "2d"},
+        ],
+    )
 
     def gap(name: str) -> float:
         row = source_row(cfg, name)
@@ -234,9 +255,14 @@ def test_a_failing_source_backs_off_exponentially_capped_and_a_success_resets_it
 
 def test_permanent_redirects_move_the_source_and_temporary_ones_do_not(site: SiteServer, tmp_path: Path) -> None:
     site.set_route("/feeds/moved.xml", body=rss([]))
-    sources = [{"name": f"r{code}", "kind": "feed",
-                "url": site.url(f"/_fault/redirect/{code}?" + urlencode({"to": f"/feeds/moved.xml?via={code}"}))}
-               for code in (301, 308, 302, 307)]
+    sources = [
+        {
+            "name": f"r{code}",
+            "kind": "feed",
+            "url": site.url(f"/_fault/redirect/{code}?" + urlencode({"to": f"/feeds/moved.xml?via={code}"})),
+        }
+        for code in (301, 308, 302, 307)
+    ]
     cfg = write_config(tmp_path, sources)
     assert crawl(cfg).returncode == 0
     for code in (301, 308):
@@ -270,8 +296,13 @@ def test_permanent_redirects_move_the_source_and_temporary_ones_do_not(site: Sit
 
 def test_410_deactivates_the_source_says_so_and_reset_reenables_it(site: SiteServer, tmp_path: Path) -> None:
     site.set_route("/feeds/alive.xml", body=rss([]))
-    cfg = write_config(tmp_path, [{"name": "gone", "kind": "feed", "url": site.url("/_fault/status/410")},
-                                  {"name": "alive", "kind": "feed", "url": site.url("/feeds/alive.xml")}])
+    cfg = write_config(
+        tmp_path,
+        [
+            {"name": "gone", "kind": "feed", "url": site.url("/_fault/status/410")},
+            {"name": "alive", "kind": "feed", "url": site.url("/feeds/alive.xml")},
+        ],
+    )
     first = crawl(cfg)
     assert first.returncode == 0, first.stderr
     assert table(first)["gone"]["status"] == "gone"
@@ -295,6 +326,7 @@ def test_410_deactivates_the_source_says_so_and_reset_reenables_it(site: SiteSer
 
 # -- malformed and hostile feeds -------------------------------------------------------------
 
+
 def test_a_bozo_feed_keeps_the_entries_that_parse_with_a_warning(site: SiteServer, tmp_path: Path) -> None:
     cfg = write_config(tmp_path, [{"name": "bozo", "kind": "feed", "url": site.url("/broken/bozo.xml")}])
     res = crawl(cfg)
@@ -302,9 +334,11 @@ def test_a_bozo_feed_keeps_the_entries_that_parse_with_a_warning(site: SiteServe
     assert table(res)["bozo"]["status"] == "ok"
     assert "bozo: warning:" in res.stderr and "malformed" in res.stderr
     stored = {r["url"] for r in articles(cfg)}
-    for path in ("2026/11/18/china-russia-open-arctic-materials-lab.html",
-                 "2026/11/17/russia-china-lunar-station-timetable.html",
-                 "2026/11/16/russian-engineering-academy-elects-chinese-members.html"):
+    for path in (
+        "2026/11/18/china-russia-open-arctic-materials-lab.html",
+        "2026/11/17/russia-china-lunar-station-timetable.html",
+        "2026/11/16/russian-engineering-academy-elects-chinese-members.html",
+    ):
         assert site.url("/globalwire/" + path) in stored
 
 
@@ -321,8 +355,13 @@ def test_html_served_as_a_feed_is_an_error_with_no_entries(site: SiteServer, tmp
 
 
 def test_a_truncated_gzip_feed_harms_nothing_else(site: SiteServer, tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, [{"name": "cut", "kind": "feed", "url": site.url("/broken/truncated-gzip.xml")},
-                                  {"name": "digestnet", "kind": "feed", "url": site.url("/digestnet/feed.xml")}])
+    cfg = write_config(
+        tmp_path,
+        [
+            {"name": "cut", "kind": "feed", "url": site.url("/broken/truncated-gzip.xml")},
+            {"name": "digestnet", "kind": "feed", "url": site.url("/digestnet/feed.xml")},
+        ],
+    )
     res = crawl(cfg)
     assert res.returncode == 0, res.stderr
     rows = table(res)
@@ -334,11 +373,15 @@ def test_a_truncated_gzip_feed_harms_nothing_else(site: SiteServer, tmp_path: Pa
     assert kept and all(a["title"] and "\ufffd" not in a["title"] + a["text"] for a in kept)
 
 
-def test_entity_bomb_and_external_entity_feeds_are_refused_without_fetching(site: SiteServer,
-                                                                           tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, [{"name": "laughs", "kind": "feed", "url": site.url("/broken/billion-laughs.xml")},
-                                  {"name": "xxe", "kind": "feed", "url": site.url("/broken/xxe.xml")},
-                                  {"name": "healthy", "kind": "feed", "url": site.url("/digestnet/feed.xml")}])
+def test_entity_bomb_and_external_entity_feeds_are_refused_without_fetching(site: SiteServer, tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        [
+            {"name": "laughs", "kind": "feed", "url": site.url("/broken/billion-laughs.xml")},
+            {"name": "xxe", "kind": "feed", "url": site.url("/broken/xxe.xml")},
+            {"name": "healthy", "kind": "feed", "url": site.url("/digestnet/feed.xml")},
+        ],
+    )
     res = crawl(cfg)
     assert res.returncode == 0, res.stderr
     rows = table(res)
@@ -355,8 +398,11 @@ def test_entries_without_guid_link_or_date_keep_a_stable_identity(site: SiteServ
     items = [
         {"title": "No guid, no date", "link": f"__BASE__{GW_PAGES[0]}", "description": "first"},
         {"title": "No guid", "link": f"__BASE__{GW_PAGES[1]}", "pubDate": "Tue, 17 Nov 2026 07:45:00 +0000"},
-        {"title": "Lost page, no guid, no date", "link": "__BASE__/globalwire/2026/11/gone.html",
-         "description": "Russia and China sign a research accord; the page is gone."},
+        {
+            "title": "Lost page, no guid, no date",
+            "link": "__BASE__/globalwire/2026/11/gone.html",
+            "description": "Russia and China sign a research accord; the page is gone.",
+        },
         {"title": "No link at all", "description": "An entry with only text."},
         {"title": "Same guid", "link": f"__BASE__{GW_PAGES[2]}", "guid": "same"},
         {"title": "Same guid again", "link": f"__BASE__{GW_PAGES[3]}", "guid": "same"},
@@ -383,13 +429,18 @@ def test_entries_without_guid_link_or_date_keep_a_stable_identity(site: SiteServ
 
 # -- politeness ------------------------------------------------------------------------------
 
-def test_robots_txt_is_obeyed_under_load_and_the_configured_user_agent_is_sent(site: SiteServer,
-                                                                               tmp_path: Path) -> None:
+
+def test_robots_txt_is_obeyed_under_load_and_the_configured_user_agent_is_sent(
+    site: SiteServer, tmp_path: Path
+) -> None:
     links = [f'<a href="__BASE__{p}">story {i}</a>' for i, p in enumerate(EXPECTED)]
     links.insert(3, '<a href="__BASE__/private/secret.html">secret</a>')
     site.set_route("/links.html", body=("<html><body>" + "\n".join(links) + "</body></html>").encode())
-    cfg = write_config(tmp_path, [{"name": "links", "kind": "listing", "url": site.url("/links.html"),
-                                   "follow": r"\.html$"}], per_domain=4)
+    cfg = write_config(
+        tmp_path,
+        [{"name": "links", "kind": "listing", "url": site.url("/links.html"), "follow": r"\.html$"}],
+        per_domain=4,
+    )
     # The private page is also among many --url start requests that all wait on one robots.txt.
     urls = [site.url(p) for p in list(EXPECTED)[:6]]
     urls.insert(2, site.url("/private/secret.html?direct=1"))
@@ -404,11 +455,15 @@ def test_robots_txt_is_obeyed_under_load_and_the_configured_user_agent_is_sent(s
 
 
 def test_a_stalled_server_costs_only_its_own_source(site: SiteServer, tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, [
-        {"name": "stalled", "kind": "feed", "url": site.url("/_fault/stall?seconds=120")},
-        {"name": "halfway", "kind": "feed", "url": site.url("/_fault/stall?seconds=120&headers=1")},
-        {"name": "healthy", "kind": "feed", "url": site.url("/vestnik/rss.xml")},
-    ], timeout="1s")
+    cfg = write_config(
+        tmp_path,
+        [
+            {"name": "stalled", "kind": "feed", "url": site.url("/_fault/stall?seconds=120")},
+            {"name": "halfway", "kind": "feed", "url": site.url("/_fault/stall?seconds=120&headers=1")},
+            {"name": "healthy", "kind": "feed", "url": site.url("/vestnik/rss.xml")},
+        ],
+        timeout="1s",
+    )
     res = crawl(cfg)
     assert res.returncode == 0, res.stderr
     rows = table(res)
@@ -424,8 +479,12 @@ def test_a_stalled_server_costs_only_its_own_source(site: SiteServer, tmp_path: 
 
 def test_pages_over_the_size_limit_abort_and_the_run_continues(site: SiteServer, tmp_path: Path) -> None:
     cfg = write_config(tmp_path, [], max_page_size="1MB")
-    pages = [site.url("/_fault/huge?mb=5"), site.url("/_fault/huge?mb=5&length=1"),
-             site.url("/_fault/gzipbomb?mb=20"), site.url(GW_PAGES[0])]
+    pages = [
+        site.url("/_fault/huge?mb=5"),
+        site.url("/_fault/huge?mb=5&length=1"),
+        site.url("/_fault/gzipbomb?mb=20"),
+        site.url(GW_PAGES[0]),
+    ]
     res = crawl(cfg, *[a for u in pages for a in ("--url", u)])
     assert res.returncode == 0, res.stderr
     row = table(res)["127.0.0.1"]
@@ -437,8 +496,13 @@ def test_pages_over_the_size_limit_abort_and_the_run_continues(site: SiteServer,
 
 def test_only_transient_errors_are_retried(site: SiteServer, tmp_path: Path) -> None:
     cfg = write_config(tmp_path, [])
-    pages = [site.url("/_fault/status/500?p=1"), site.url("/_fault/status/404?p=1"), site.url("/_fault/drop?p=1"),
-             site.url("/_fault/status/403?p=1"), site.url(GW_PAGES[0])]
+    pages = [
+        site.url("/_fault/status/500?p=1"),
+        site.url("/_fault/status/404?p=1"),
+        site.url("/_fault/drop?p=1"),
+        site.url("/_fault/status/403?p=1"),
+        site.url(GW_PAGES[0]),
+    ]
     res = crawl(cfg, *[a for u in pages for a in ("--url", u)])
     assert res.returncode == 0, res.stderr
     assert len(requests_to(site, "/_fault/status/500")) == 3
@@ -474,6 +538,7 @@ def test_every_encoding_case_comes_out_exact_through_the_whole_crawl(site: SiteS
 
 # -- safety ----------------------------------------------------------------------------------
 
+
 def test_private_addresses_are_refused_unless_allowed(site: SiteServer, tmp_path: Path) -> None:
     cfg = write_config(tmp_path, [], allow_private=False)
     res = crawl(cfg, "--url", site.url(GW_PAGES[0]))
@@ -483,14 +548,22 @@ def test_private_addresses_are_refused_unless_allowed(site: SiteServer, tmp_path
 
     # A public host (through a proxy, which is the test server) whose feed and redirects point inward.
     public = "http://93.184.216.34"
-    items = [{"title": "inward", "link": site.url(GW_PAGES[1]), "guid": "a"},
-             {"title": "private net", "link": "http://10.1.2.3/news/1.html", "guid": "b"},
-             {"title": "a file", "link": "file:///etc/passwd", "guid": "c"},
-             {"title": "redirect inward", "guid": "d",
-              "link": f"{public}/_fault/redirect/302?" + urlencode({"to": site.url(GW_PAGES[2])}).replace("&", "&amp;")}]
+    items = [
+        {"title": "inward", "link": site.url(GW_PAGES[1]), "guid": "a"},
+        {"title": "private net", "link": "http://10.1.2.3/news/1.html", "guid": "b"},
+        {"title": "a file", "link": "file:///etc/passwd", "guid": "c"},
+        {
+            "title": "redirect inward",
+            "guid": "d",
+            "link": f"{public}/_fault/redirect/302?" + urlencode({"to": site.url(GW_PAGES[2])}).replace("&", "&amp;"),
+        },
+    ]
     site.set_route("/feeds/public.xml", body=rss(items))
-    cfg = write_config(tmp_path / "proxied", [{"name": "public", "kind": "feed", "url": f"{public}/feeds/public.xml"}],
-                       allow_private=False)
+    cfg = write_config(
+        tmp_path / "proxied",
+        [{"name": "public", "kind": "feed", "url": f"{public}/feeds/public.xml"}],
+        allow_private=False,
+    )
     site.clear_log()
     res = crawl(cfg, env={"http_proxy": site.base_url, "no_proxy": ""})
     assert res.returncode == 0, res.stderr
@@ -504,51 +577,89 @@ def test_private_addresses_are_refused_unless_allowed(site: SiteServer, tmp_path
 
 # -- sitemap, listing and spider sources -----------------------------------------------------
 
+
 def _sitemap_url(loc: str, when: datetime, news: bool) -> str:
     stamp = when.isoformat(timespec="seconds")
     if news:
-        return (f"<url><loc>{loc}</loc><news:news><news:publication><news:name>T</news:name>"
-                f"<news:language>en</news:language></news:publication><news:publication_date>{stamp}"
-                f"</news:publication_date><news:title>Headline</news:title></news:news></url>")
+        return (
+            f"<url><loc>{loc}</loc><news:news><news:publication><news:name>T</news:name>"
+            f"<news:language>en</news:language></news:publication><news:publication_date>{stamp}"
+            f"</news:publication_date><news:title>Headline</news:title></news:news></url>"
+        )
     return f"<url><loc>{loc}</loc><lastmod>{stamp}</lastmod></url>"
 
 
-def test_sitemap_source_reads_news_sitemaps_through_an_index_within_its_window(site: SiteServer,
-                                                                              tmp_path: Path) -> None:
+def test_sitemap_source_reads_news_sitemaps_through_an_index_within_its_window(
+    site: SiteServer, tmp_path: Path
+) -> None:
     now = datetime.now(UTC)
-    news = [(GW_PAGES[0], now - timedelta(hours=3)), (GW_PAGES[1], now - timedelta(hours=40)),
-            (GW_PAGES[2], now - timedelta(days=5))]
-    plain = [("/vestnik/2026/11/16/skif-montazh-zavershen.html", now - timedelta(hours=1)),
-             ("/vestnik/2026/11/17/rosatom-cnnc-bystrye-reaktory.html", now - timedelta(days=30))]
-    ns = ('xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-          'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"')
-    site.set_route("/sm/news.xml", body=(f'<?xml version="1.0"?><urlset {ns}>' + "".join(
-        _sitemap_url(f"__BASE__{p}", t, True) for p, t in news) + "</urlset>").encode())
-    site.set_route("/sm/plain.xml", body=(f'<?xml version="1.0"?><urlset {ns}>' + "".join(
-        _sitemap_url(f"__BASE__{p}", t, False) for p, t in plain) + "</urlset>").encode())
-    site.set_route("/sm/index.xml", body=(
-        b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        b"<sitemap><loc>__BASE__/sm/news.xml</loc></sitemap><sitemap><loc>__BASE__/sm/plain.xml</loc></sitemap>"
-        b"</sitemapindex>"))
-    cfg = write_config(tmp_path, [{"name": "sm", "kind": "sitemap", "url": site.url("/sm/index.xml"),
-                                   "window": "2d"}])
+    news = [
+        (GW_PAGES[0], now - timedelta(hours=3)),
+        (GW_PAGES[1], now - timedelta(hours=40)),
+        (GW_PAGES[2], now - timedelta(days=5)),
+    ]
+    plain = [
+        ("/vestnik/2026/11/16/skif-montazh-zavershen.html", now - timedelta(hours=1)),
+        ("/vestnik/2026/11/17/rosatom-cnnc-bystrye-reaktory.html", now - timedelta(days=30)),
+    ]
+    ns = (
+        'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
+    )
+    site.set_route(
+        "/sm/news.xml",
+        body=(
+            f'<?xml version="1.0"?><urlset {ns}>'
+            + "".join(_sitemap_url(f"__BASE__{p}", t, True) for p, t in news)
+            + "</urlset>"
+        ).encode(),
+    )
+    site.set_route(
+        "/sm/plain.xml",
+        body=(
+            f'<?xml version="1.0"?><urlset {ns}>'
+            + "".join(_sitemap_url(f"__BASE__{p}", t, False) for p, t in plain)
+            + "</urlset>"
+        ).encode(),
+    )
+    site.set_route(
+        "/sm/index.xml",
+        body=(
+            b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b"<sitemap><loc>__BASE__/sm/news.xml</loc></sitemap><sitemap><loc>__BASE__/sm/plain.xml</loc></sitemap>"
+            b"</sitemapindex>"
+        ),
+    )
+    cfg = write_config(tmp_path, [{"name": "sm", "kind": "sitemap", "url": site.url("/sm/index.xml"), "window": "2d"}])
     res = crawl(cfg)
     assert res.returncode == 0, res.stderr
     fetched = {p for p, _ in news + plain if requests_to(site, p)}
     assert fetched == {GW_PAGES[0], GW_PAGES[1], plain[0][0]}, "the window was not honoured"
     assert {a["url"] for a in articles(cfg)} == {site.url(p) for p in fetched}
-    assert table(res)["sm"] == {"status": "ok", "fetched": 6, "new": 3, "duplicates": 0,
-                                "matched": table(res)["sm"]["matched"], "errors": 0}
+    assert table(res)["sm"] == {
+        "status": "ok",
+        "fetched": 6,
+        "new": 3,
+        "duplicates": 0,
+        "matched": table(res)["sm"]["matched"],
+        "errors": 0,
+    }
 
 
-@pytest.mark.parametrize("how,depth,expected", [
-    ({"follow": r"/academy/news/\d{4}/\d{2}/"}, 1, 2),
-    ({"follow_css": "a.ac-title"}, 2, 3),
-])
+@pytest.mark.parametrize(
+    "how,depth,expected",
+    [
+        ({"follow": r"/academy/news/\d{4}/\d{2}/"}, 1, 2),
+        ({"follow_css": "a.ac-title"}, 2, 3),
+    ],
+)
 def test_listing_source_follows_article_links_and_paginates_to_its_depth(
-        site: SiteServer, tmp_path: Path, how: dict[str, str], depth: int, expected: int) -> None:
-    cfg = write_config(tmp_path, [{"name": "academy", "kind": "listing",
-                                   "url": site.url("/academy/news/index.html"), "depth": depth, **how}])
+    site: SiteServer, tmp_path: Path, how: dict[str, str], depth: int, expected: int
+) -> None:
+    cfg = write_config(
+        tmp_path,
+        [{"name": "academy", "kind": "listing", "url": site.url("/academy/news/index.html"), "depth": depth, **how}],
+    )
     res = crawl(cfg)
     assert res.returncode == 0, res.stderr
     stored = articles(cfg)
@@ -560,51 +671,77 @@ def test_listing_source_follows_article_links_and_paginates_to_its_depth(
 
 def test_spider_source_items_go_through_our_pipelines(site: SiteServer, tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(REPO / "tests"), "USERSPIDER_BASE": site.base_url}
-    cfg = write_config(tmp_path, [
-        {"name": "own-raw", "kind": "spider", "spider": "userspider:AcademyPages"},
-        {"name": "own-extracted", "kind": "spider", "spider": "userspider:ExtractedStories"},
-        {"name": "own-broken", "kind": "spider", "spider": "userspider:NotASpider"},
-        {"name": "own-missing", "kind": "spider", "spider": "nosuchmodule:Spider"},
-    ])
+    cfg = write_config(
+        tmp_path,
+        [
+            {"name": "own-raw", "kind": "spider", "spider": "userspider:AcademyPages"},
+            {"name": "own-extracted", "kind": "spider", "spider": "userspider:ExtractedStories"},
+            {"name": "own-broken", "kind": "spider", "spider": "userspider:NotASpider"},
+            {"name": "own-missing", "kind": "spider", "spider": "nosuchmodule:Spider"},
+        ],
+    )
     res = crawl(cfg, env=env)
     assert res.returncode == 0, res.stderr
     rows = table(res)
     raw = articles(cfg, "own-raw")
     assert sorted(a["url"] for a in raw) == sorted(site.url(p) for p in EXPECTED if p.startswith("/academy/"))
     for a in raw:  # decoded, extracted and matched like any page we fetch
-        exp = EXPECTED[a["url"][len(site.base_url):]]
+        exp = EXPECTED[a["url"][len(site.base_url) :]]
         assert a["title"] == exp["title"] and a["text_from"] == "page" and a["language"] == "ru"
         assert all(s in a["text"] for s in exp["key_sentences"])
     extracted = articles(cfg, "own-extracted")
-    assert len(extracted) == 1 and extracted[0]["title"] == "Eighteen Chinese engineers join Russia's engineering academy"
+    assert (
+        len(extracted) == 1 and extracted[0]["title"] == "Eighteen Chinese engineers join Russia's engineering academy"
+    )
     assert "18 Chinese engineers" in extracted[0]["text"]
-    assert rows["own-raw"] == {"status": "ok", "fetched": 5, "new": 3, "duplicates": 0,
-                               "matched": rows["own-raw"]["matched"], "errors": 0}
+    assert rows["own-raw"] == {
+        "status": "ok",
+        "fetched": 5,
+        "new": 3,
+        "duplicates": 0,
+        "matched": rows["own-raw"]["matched"],
+        "errors": 0,
+    }
     assert rows["own-extracted"]["new"] == 1
     assert rows["own-extracted"]["errors"] == 1 and "without an http(s) url" in res.stderr
     assert rows["own-broken"]["status"] == "failed" and "not a scrapy.Spider subclass" in res.stderr
     assert rows["own-missing"]["status"] == "failed" and "cannot import 'nosuchmodule'" in res.stderr
     with store(cfg) as st:
-        assert st.scalar("SELECT count(*) FROM matches m JOIN articles a ON a.id = m.article_id "
-                         "WHERE a.source LIKE 'own-%'") >= 1
+        assert (
+            st.scalar(
+                "SELECT count(*) FROM matches m JOIN articles a ON a.id = m.article_id WHERE a.source LIKE 'own-%'"
+            )
+            >= 1
+        )
     again = crawl(cfg, "own-raw", "own-extracted", env=env)
     assert again.returncode == 0 and len(articles(cfg)) == 4, "a second run stores nothing twice"
 
 
 # -- everything at once ----------------------------------------------------------------------
 
+
 def test_one_crawl_mixing_every_fault_with_healthy_sources(site: SiteServer, tmp_path: Path) -> None:
-    site.set_route("/feeds/huge-page.xml", body=rss([{"title": "A huge page", "link": "__BASE__/_fault/huge?mb=30",
-                                                     "guid": "huge"},
-                                                    {"title": "A bomb", "link": "__BASE__/_fault/gzipbomb?mb=40",
-                                                     "guid": "bomb"}]))
+    site.set_route(
+        "/feeds/huge-page.xml",
+        body=rss(
+            [
+                {"title": "A huge page", "link": "__BASE__/_fault/huge?mb=30", "guid": "huge"},
+                {"title": "A bomb", "link": "__BASE__/_fault/gzipbomb?mb=40", "guid": "bomb"},
+            ]
+        ),
+    )
     healthy = [
         {"name": "globalwire", "kind": "feed", "url": site.url("/globalwire/rss.xml")},
         {"name": "vestnik", "kind": "feed", "url": site.url("/vestnik/rss.xml")},
         {"name": "huaxia", "kind": "feed", "url": site.url("/huaxia/atom.xml")},
         {"name": "digestnet", "kind": "feed", "url": site.url("/digestnet/feed.xml")},
-        {"name": "academy", "kind": "listing", "url": site.url("/academy/news/index.html"),
-         "follow": r"/academy/news/\d{4}/", "depth": 2},
+        {
+            "name": "academy",
+            "kind": "listing",
+            "url": site.url("/academy/news/index.html"),
+            "follow": r"/academy/news/\d{4}/",
+            "depth": 2,
+        },
         {"name": "huaxia-sitemap", "kind": "sitemap", "url": site.url("/huaxia/sitemap-news.xml"), "window": "60d"},
     ]
     faulty = [
@@ -629,9 +766,18 @@ def test_one_crawl_mixing_every_fault_with_healthy_sources(site: SiteServer, tmp
     assert all(r.status is None for r in requests_to(site, "/_fault/stall")), "the stall had ended"
     for s in healthy:
         assert rows[s["name"]]["status"] == "ok", (s["name"], res.stdout)
-    expected_status = {"f500": "failed", "f404": "failed", "f410": "gone", "stalled": "failed", "huge": "ok",
-                       "hugefeed": "failed", "loop": "failed", "htmlfeed": "failed", "bomb": "failed",
-                       "laughs": "failed"}
+    expected_status = {
+        "f500": "failed",
+        "f404": "failed",
+        "f410": "gone",
+        "stalled": "failed",
+        "huge": "ok",
+        "hugefeed": "failed",
+        "loop": "failed",
+        "htmlfeed": "failed",
+        "bomb": "failed",
+        "laughs": "failed",
+    }
     for name, status in expected_status.items():
         assert rows[name]["status"] == status, (name, res.stdout)
         assert rows[name]["errors"] >= 1, (name, res.stdout)

@@ -9,9 +9,17 @@ from crawler.store import ArticleRecord, Store, utcnow
 
 
 def record(n: int, **kw: object) -> ArticleRecord:
-    base = dict(url=f"https://example.org/a/{n}?utm_source=x", canonical_url=f"https://example.org/a/{n}", source="s",
-                title=f"Title {n}", text=f"Body text number {n}.", text_from="page", published=None,
-                language="en", fetched=utcnow())
+    base = dict(
+        url=f"https://example.org/a/{n}?utm_source=x",
+        canonical_url=f"https://example.org/a/{n}",
+        source="s",
+        title=f"Title {n}",
+        text=f"Body text number {n}.",
+        text_from="page",
+        published=None,
+        language="en",
+        fetched=utcnow(),
+    )
     base.update(kw)
     return ArticleRecord(**base)  # type: ignore[arg-type]
 

@@ -22,14 +22,17 @@ def surfaces(text: str) -> list[str]:
     return [t[0] for t in tokenize(text)]
 
 
-@pytest.mark.parametrize("words", [
-    "Россия России Россией Россию",
-    "Китай Китая Китаю Китаем Китае",
-    "научный научного научным научных",
-    "сотрудничество сотрудничества сотрудничеству",
-    "cooperation cooperate cooperative",
-    "technologies technology technological",
-])
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Россия России Россией Россию",
+        "Китай Китая Китаю Китаем Китае",
+        "научный научного научным научных",
+        "сотрудничество сотрудничества сотрудничеству",
+        "cooperation cooperate cooperative",
+        "technologies technology technological",
+    ],
+)
 def test_word_forms_share_a_stem(words: str) -> None:
     assert len(set(stems(words))) == 1, stems(words)
 
@@ -40,7 +43,13 @@ def test_different_words_keep_different_stems() -> None:
 
 def test_hyphenated_compounds_split_into_parts() -> None:
     assert surfaces("российско-китайский China-Russia Sino-Russian") == [
-        "российско", "китайский", "china", "russia", "sino", "russian"]
+        "российско",
+        "китайский",
+        "china",
+        "russia",
+        "sino",
+        "russian",
+    ]
     assert stems("российско-китайский")[0] == stems("российский")[0]
 
 
@@ -100,19 +109,22 @@ def test_fts_prefix_is_a_prefix_of_every_word_of_the_stem() -> None:
         assert word.startswith(textnorm.fts_prefix(textnorm.stem_word(word))), word
 
 
-@pytest.mark.parametrize("text,hint,expected", [
-    ("China and Russia agreed to expand research cooperation.", None, "en"),
-    ("Россия и Китай расширят научное сотрудничество.", None, "ru"),
-    ("中俄两国将加强科技合作。", None, "zh"),
-    ("中俄两国将加强科技合作，Russia and China", None, "zh"),
-    ("Die Zusammenarbeit zwischen China und Russland wächst.", "de-DE", "de"),
-    ("Россия и Китай расширят научное сотрудничество.", "en", "ru"),   # hint contradicts the script
-    ("China and Russia", "zh-CN", "en"),
-    ("Україна і Китай підписали угоду про співпрацю.", None, "uk"),
-    ("Привет", "uk", "uk"),
-    ("", None, None),
-    ("12345 !!!", None, None),
-    ("12345", "ru-RU", "ru"),
-])
+@pytest.mark.parametrize(
+    "text,hint,expected",
+    [
+        ("China and Russia agreed to expand research cooperation.", None, "en"),
+        ("Россия и Китай расширят научное сотрудничество.", None, "ru"),
+        ("中俄两国将加强科技合作。", None, "zh"),
+        ("中俄两国将加强科技合作，Russia and China", None, "zh"),
+        ("Die Zusammenarbeit zwischen China und Russland wächst.", "de-DE", "de"),
+        ("Россия и Китай расширят научное сотрудничество.", "en", "ru"),  # hint contradicts the script
+        ("China and Russia", "zh-CN", "en"),
+        ("Україна і Китай підписали угоду про співпрацю.", None, "uk"),
+        ("Привет", "uk", "uk"),
+        ("", None, None),
+        ("12345 !!!", None, None),
+        ("12345", "ru-RU", "ru"),
+    ],
+)
 def test_detect_language(text: str, hint: str | None, expected: str | None) -> None:
     assert detect_language(text, hint) == expected

@@ -27,30 +27,34 @@ def hit(query: str, text: str, title: str = "") -> bool:
 
 # --- operators and precedence ----------------------------------------------------------------
 
-@pytest.mark.parametrize("query,text,expected", [
-    ("china", "China grows", True),
-    ("china russia", "China and Russia", True),            # implicit AND
-    ("china russia", "China alone", False),
-    ("china AND russia", "Russia, then China", True),
-    ("china OR russia", "only Russia here", True),
-    ("china OR russia", "only India here", False),
-    ("china NOT russia", "China and India", True),
-    ("china NOT russia", "China and Russia", False),
-    ("china -russia", "China and Russia", False),
-    ("china -russia", "China and India", True),
-    ("china-russia", "China-Russia ties", True),            # a hyphen inside a word is not NOT
-    ("(china OR india) russia", "India and Russia", True),
-    ("(china OR india) russia", "India alone", False),
-    ('"joint laboratory"', "a joint laboratory opened", True),
-    ('"joint laboratory"', "a laboratory, joint with others", False),
-    ('"joint laboratories"', "two joint laboratory projects", True),   # words of a phrase in any form
-    ("laborat*", "laboratories opened", True),
-    ("labor*", "a laboratory", True),
-    ("laborat*", "a labour dispute", False),
-    ("china and russia", "China and Russia", True),         # lowercase 'and' is a word
-    ("china and russia", "China, Russia", False),
-    ("china # a comment\nrussia", "China and Russia", True),
-])
+
+@pytest.mark.parametrize(
+    "query,text,expected",
+    [
+        ("china", "China grows", True),
+        ("china russia", "China and Russia", True),  # implicit AND
+        ("china russia", "China alone", False),
+        ("china AND russia", "Russia, then China", True),
+        ("china OR russia", "only Russia here", True),
+        ("china OR russia", "only India here", False),
+        ("china NOT russia", "China and India", True),
+        ("china NOT russia", "China and Russia", False),
+        ("china -russia", "China and Russia", False),
+        ("china -russia", "China and India", True),
+        ("china-russia", "China-Russia ties", True),  # a hyphen inside a word is not NOT
+        ("(china OR india) russia", "India and Russia", True),
+        ("(china OR india) russia", "India alone", False),
+        ('"joint laboratory"', "a joint laboratory opened", True),
+        ('"joint laboratory"', "a laboratory, joint with others", False),
+        ('"joint laboratories"', "two joint laboratory projects", True),  # words of a phrase in any form
+        ("laborat*", "laboratories opened", True),
+        ("labor*", "a laboratory", True),
+        ("laborat*", "a labour dispute", False),
+        ("china and russia", "China and Russia", True),  # lowercase 'and' is a word
+        ("china and russia", "China, Russia", False),
+        ("china # a comment\nrussia", "China and Russia", True),
+    ],
+)
 def test_operators(query: str, text: str, expected: bool) -> None:
     assert hit(query, text) is expected
 
@@ -76,25 +80,28 @@ def test_precedence_near_binds_tighter_than_not_and_and() -> None:
     assert not hit("science china NEAR/1 russia", "science: China is far far from Russia")
 
 
-@pytest.mark.parametrize("query,position,expected", [
-    ("", 0, "empty query"),
-    ("china OR", 8, "after 'OR', but the query ended"),
-    ("china AND", 9, "after 'AND'"),
-    ("OR china", 0, "found 'OR'"),
-    ("(china OR russia", 16, "expected ')' to close the '(' at position 1"),
-    ("china)", 5, "unexpected ')'"),
-    ('"joint lab', 10, "unterminated phrase"),
-    ("chi*na", 3, "'*' may only end a term"),
-    ("china NEAR/x russia", 11, "expected a number after 'NEAR/'"),
-    ("china NEAR/3 (russia AND india)", 13, "NEAR/3 needs a term, phrase or OR-group on its right"),
-    ("(a AND b) NEAR/3 russia", 0, "on its left"),
-    ("china NEAR/3", 12, "after 'NEAR/3'"),
-    ("title:", 6, "after 'title:'"),
-    ("()", 1, "empty parentheses"),
-    ('""', 0, "empty phrase"),
-    ("china - russia", 6, "letters or digits"),
-    ("NOT", 3, "after 'NOT'"),
-])
+@pytest.mark.parametrize(
+    "query,position,expected",
+    [
+        ("", 0, "empty query"),
+        ("china OR", 8, "after 'OR', but the query ended"),
+        ("china AND", 9, "after 'AND'"),
+        ("OR china", 0, "found 'OR'"),
+        ("(china OR russia", 16, "expected ')' to close the '(' at position 1"),
+        ("china)", 5, "unexpected ')'"),
+        ('"joint lab', 10, "unterminated phrase"),
+        ("chi*na", 3, "'*' may only end a term"),
+        ("china NEAR/x russia", 11, "expected a number after 'NEAR/'"),
+        ("china NEAR/3 (russia AND india)", 13, "NEAR/3 needs a term, phrase or OR-group on its right"),
+        ("(a AND b) NEAR/3 russia", 0, "on its left"),
+        ("china NEAR/3", 12, "after 'NEAR/3'"),
+        ("title:", 6, "after 'title:'"),
+        ("()", 1, "empty parentheses"),
+        ('""', 0, "empty phrase"),
+        ("china - russia", 6, "letters or digits"),
+        ("NOT", 3, "after 'NOT'"),
+    ],
+)
 def test_syntax_errors_say_what_and_where(query: str, position: int, expected: str) -> None:
     with pytest.raises(QuerySyntaxError) as exc:
         compile_query(query)
@@ -106,23 +113,27 @@ def test_syntax_errors_say_what_and_where(query: str, position: int, expected: s
 
 # --- language-aware matching -----------------------------------------------------------------
 
-@pytest.mark.parametrize("query,text", [
-    ("Россия", "переговоры в России"),
-    ("Россия", "вместе с Россией"),
-    ("российский", "российско-китайский центр"),
-    ("китайский", "российско-китайский центр"),
-    ("Китай*", "делегация Китая"),          # a Russian prefix also takes words of its stem
-    ("Китай*", "китайские коллеги"),
-    ("Росси* NEAR/5 Китай*", "сотрудничество России и Китая в науке"),
-    ("научный", "для научного сотрудничества"),
-    ("наук* OR научн*", "наука"),
-    ("cooperation", "they cooperate closely"),
-    ("technology", "new technologies"),
-    ("Sino-Russian", "a Sino-Russian laboratory"),
-    ("Russian", "Russian-Chinese research"),
-    ("ёлка", "ЕЛКА"),
-    ("China", "ＣＨＩＮＡ"),
-])
+
+@pytest.mark.parametrize(
+    "query,text",
+    [
+        ("Россия", "переговоры в России"),
+        ("Россия", "вместе с Россией"),
+        ("российский", "российско-китайский центр"),
+        ("китайский", "российско-китайский центр"),
+        ("Китай*", "делегация Китая"),  # a Russian prefix also takes words of its stem
+        ("Китай*", "китайские коллеги"),
+        ("Росси* NEAR/5 Китай*", "сотрудничество России и Китая в науке"),
+        ("научный", "для научного сотрудничества"),
+        ("наук* OR научн*", "наука"),
+        ("cooperation", "they cooperate closely"),
+        ("technology", "new technologies"),
+        ("Sino-Russian", "a Sino-Russian laboratory"),
+        ("Russian", "Russian-Chinese research"),
+        ("ёлка", "ЕЛКА"),
+        ("China", "ＣＨＩＮＡ"),
+    ],
+)
 def test_word_forms_and_folding(query: str, text: str) -> None:
     assert hit(query, text), (query, text)
 
@@ -133,23 +144,27 @@ def test_english_prefix_is_a_plain_prefix() -> None:
     assert not hit("engineer*", "helicopter engines")
 
 
-@pytest.mark.parametrize("query,text,expected", [
-    ("中俄", "中俄科技合作取得新进展", True),
-    ("科技合作", "中俄科技合作取得新进展", True),
-    ("俄罗斯科学院", "俄罗斯科学院与中国科学院签署协议", True),
-    ("中俄 AND 科技", "两国科技界——中俄专家", True),
-    ("科技合作", "科技与合作", False),                   # characters must be adjacent
-    ("俄", "赴俄访问", True),                          # one character: any token starting with it
-    ("合作", "合作", True),
-    ("中俄 NEAR/2 科技", "中俄两国科技", True),          # two characters between
-    ("中俄 NEAR/1 科技", "中俄两国科技", False),
-    ('"中俄 科技"', "中俄科技", True),
-])
+@pytest.mark.parametrize(
+    "query,text,expected",
+    [
+        ("中俄", "中俄科技合作取得新进展", True),
+        ("科技合作", "中俄科技合作取得新进展", True),
+        ("俄罗斯科学院", "俄罗斯科学院与中国科学院签署协议", True),
+        ("中俄 AND 科技", "两国科技界——中俄专家", True),
+        ("科技合作", "科技与合作", False),  # characters must be adjacent
+        ("俄", "赴俄访问", True),  # one character: any token starting with it
+        ("合作", "合作", True),
+        ("中俄 NEAR/2 科技", "中俄两国科技", True),  # two characters between
+        ("中俄 NEAR/1 科技", "中俄两国科技", False),
+        ('"中俄 科技"', "中俄科技", True),
+    ],
+)
 def test_chinese_without_word_boundaries(query: str, text: str, expected: bool) -> None:
     assert hit(query, text) is expected
 
 
 # --- title scope and NEAR --------------------------------------------------------------------
+
 
 def test_title_scope_on_term_phrase_and_group() -> None:
     assert hit("title:China", "nothing", title="China news")
@@ -161,13 +176,21 @@ def test_title_scope_on_term_phrase_and_group() -> None:
     assert hit("title: China", "x", title="China")
 
 
-@pytest.mark.parametrize("between,n,expected", [
-    (0, 0, True), (1, 0, False), (3, 3, True), (4, 3, False), (10, 10, True), (11, 10, False),
-])
+@pytest.mark.parametrize(
+    "between,n,expected",
+    [
+        (0, 0, True),
+        (1, 0, False),
+        (3, 3, True),
+        (4, 3, False),
+        (10, 10, True),
+        (11, 10, False),
+    ],
+)
 def test_near_distance_boundaries(between: int, n: int, expected: bool) -> None:
     filler = " ".join(["x"] * between)
     assert hit(f"china NEAR/{n} russia", f"China {filler} Russia") is expected
-    assert hit(f"china NEAR/{n} russia", f"Russia {filler} China") is expected   # either order
+    assert hit(f"china NEAR/{n} russia", f"Russia {filler} China") is expected  # either order
 
 
 def test_near_default_distance_and_phrase_operands() -> None:
@@ -190,6 +213,7 @@ def test_nested_near() -> None:
 
 
 # --- scoring ---------------------------------------------------------------------------------
+
 
 def test_score_orders_title_over_lead_over_body() -> None:
     q = compile_query("china AND science")
@@ -214,12 +238,18 @@ def test_score_rewards_more_distinct_terms_and_is_deterministic() -> None:
 def test_match_reports_hits_as_written_and_spans_in_original_text() -> None:
     title = "Росси́я и КИТАЙ"
     text = "Сотрудничество России и Китая в науке. 中俄科技合作"
-    m = compile_query('Росси* AND Китай* AND (наук* OR 科技合作)').match(title, text)
+    m = compile_query("Росси* AND Китай* AND (наук* OR 科技合作)").match(title, text)
     assert isinstance(m, Match)
     assert m.hits == ("Росси*", "Китай*", "наук*", "科技合作")
     got = {(f, (title if f == "title" else text)[s:e]) for f, s, e in m.spans}
-    assert got == {("title", "Росси́я"), ("title", "КИТАЙ"), ("text", "России"), ("text", "Китая"),
-                   ("text", "науке"), ("text", "科技合作")}
+    assert got == {
+        ("title", "Росси́я"),
+        ("title", "КИТАЙ"),
+        ("text", "России"),
+        ("text", "Китая"),
+        ("text", "науке"),
+        ("text", "科技合作"),
+    }
 
 
 def test_not_terms_do_not_count_as_hits() -> None:
@@ -238,10 +268,13 @@ def test_prepared_document_serves_several_queries() -> None:
 
 # --- snippets --------------------------------------------------------------------------------
 
+
 def test_snippet_highlights_hits_around_the_densest_place() -> None:
-    text = ("Intro sentence about weather and markets. " * 8
-            + "Russian and Chinese scientists opened a joint laboratory in Moscow. "
-            + "Closing words about sport and culture. " * 8)
+    text = (
+        "Intro sentence about weather and markets. " * 8
+        + "Russian and Chinese scientists opened a joint laboratory in Moscow. "
+        + "Closing words about sport and culture. " * 8
+    )
     m = compile_query("(Russia* OR Chinese) AND laboratory").match("", text)
     assert m
     segs = snippet(text, m, width=120)
@@ -271,6 +304,7 @@ def test_snippet_without_text_hits_shows_the_start() -> None:
 
 # --- FTS5 prefilter --------------------------------------------------------------------------
 
+
 def default_topic() -> tuple[str, float]:
     t = tomllib.loads((ROOT / "config" / "newswatch.toml").read_text(encoding="utf-8"))["topics"][0]
     return t["query"], float(t.get("min_score", 1.0))
@@ -281,8 +315,10 @@ def fts_db() -> sqlite3.Connection:
     db = sqlite3.connect(":memory:")
     db.execute(f"CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, tokenize={textnorm.INDEX_TOKENIZE!r})")
     for i, r in enumerate(rows()):
-        db.execute("INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)",
-                   [i, textnorm.index_tokens(r["title"]), textnorm.index_tokens(r["text"])])
+        db.execute(
+            "INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)",
+            [i, textnorm.index_tokens(r["title"]), textnorm.index_tokens(r["text"])],
+        )
     return db
 
 
@@ -326,6 +362,7 @@ def test_fts_is_none_only_when_nothing_narrows() -> None:
 
 # --- the default topic -----------------------------------------------------------------------
 
+
 def test_default_topic_meets_targets_on_the_labeled_set() -> None:
     query, min_score = default_topic()
     q = compile_query(query)
@@ -344,7 +381,7 @@ def test_default_topic_meets_targets_on_the_labeled_set() -> None:
 
 def test_default_topic_matches_the_seed_article_and_says_why() -> None:
     query, min_score = default_topic()
-    seed = (ROOT.parent / "shared" / "seed-article.txt")
+    seed = ROOT.parent / "shared" / "seed-article.txt"
     r = next(x for x in rows() if x["kind"].startswith("seed"))
     m = compile_query(query).match(r["title"], r["text"])
     assert m and m.score >= min_score

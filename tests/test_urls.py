@@ -227,9 +227,7 @@ def test_check_url_allows_private_when_configured() -> None:
     check_url("http://[::1]/", allow_private=True)
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://example.com/f", "file:///etc/passwd", "gopher://x/", "javascript:1"]
-)
+@pytest.mark.parametrize("url", ["ftp://example.com/f", "file:///etc/passwd", "gopher://x/", "javascript:1"])
 def test_check_url_refuses_other_schemes_even_when_private_allowed(url: str) -> None:
     with pytest.raises(FetchError, match="only http and https"):
         check_url(url, allow_private=True)
@@ -253,15 +251,12 @@ def test_check_url_resolves_names_and_refuses_any_private_answer(
         if host not in answers:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0))
-            for a in answers[host]
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0)) for a in answers[host]
         ]
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     check_url("https://public.example/news", allow_private=False)
-    with pytest.raises(
-        FetchError, match=r"rebind\.example resolves to 10\.0\.0\.7, a private address"
-    ):
+    with pytest.raises(FetchError, match=r"rebind\.example resolves to 10\.0\.0\.7, a private address"):
         check_url("https://rebind.example/news", allow_private=False)
     with pytest.raises(FetchError, match="link-local"):
         check_url("https://v6.example/", allow_private=False)

@@ -30,8 +30,11 @@ class AcademyPages(scrapy.Spider):
             yield response.follow(nxt, callback=self.parse)
 
     def parse_article(self, response: scrapy.http.Response) -> Iterator[dict[str, Any]]:
-        yield {"url": response.url, "body": response.body,
-               "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1")}
+        yield {
+            "url": response.url,
+            "body": response.body,
+            "content_type": response.headers.get(b"Content-Type", b"").decode("latin-1"),
+        }
 
 
 class ExtractedStories(scrapy.Spider):
@@ -42,13 +45,19 @@ class ExtractedStories(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         import os
 
-        yield scrapy.Request(os.environ["USERSPIDER_BASE"] + "/digestnet/story/88377-chinese-engineers-join-russian-academy.html",
-                             callback=self.parse)
+        yield scrapy.Request(
+            os.environ["USERSPIDER_BASE"] + "/digestnet/story/88377-chinese-engineers-join-russian-academy.html",
+            callback=self.parse,
+        )
 
     def parse(self, response: scrapy.http.Response) -> Iterator[dict[str, Any]]:
         paragraphs = [" ".join(p.css("::text").getall()).strip() for p in response.css("div.dn-text p")]
-        yield {"url": response.url, "title": response.css("h1::text").get("").strip(),
-               "text": "\n".join(p for p in paragraphs if p), "published": "2026-11-18T10:00:00+00:00"}
+        yield {
+            "url": response.url,
+            "title": response.css("h1::text").get("").strip(),
+            "text": "\n".join(p for p in paragraphs if p),
+            "published": "2026-11-18T10:00:00+00:00",
+        }
         yield {"title": "an item without a url is reported, not stored"}
 
 
