@@ -271,12 +271,33 @@ def _closest(key: str, allowed: set[str]) -> str | None:
 
 def default_config_paths() -> list[Path]:
     """Where a config is looked for when neither -c nor $NEWSWATCH_CONFIG is given."""
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    if not xdg:
+        try:
+            xdg = str(Path.home() / ".config")
+        except RuntimeError:  # a uid with neither $HOME nor a passwd entry (setpriv, containers)
+            xdg = None
     return [
         Path("newswatch.toml"),
-        Path(xdg) / "newswatch" / "newswatch.toml",
+        *([Path(xdg) / "newswatch" / "newswatch.toml"] if xdg else []),
         Path("/etc/newswatch/newswatch.toml"),
     ]
+
+
+def _missing(path: Path) -> bool:
+    """True when there is surely no file there; one that cannot be checked is left to load_config to report."""
+    try:
+        return not path.is_file()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """Like Path.is_file, but a folder this user may not read holds no config (no PermissionError)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def find_config(explicit: str | os.PathLike[str] | None) -> Path:
@@ -285,19 +306,19 @@ def find_config(explicit: str | os.PathLike[str] | None) -> Path:
 
     if explicit:
         path = Path(explicit)
-        if not path.is_file():
+        if _missing(path):
             raise UsageError(f"config file {path} does not exist; check -c/--config or run 'newswatch init {path}'")
         return path
     env = os.environ.get("NEWSWATCH_CONFIG")
     if env:
         path = Path(env)
-        if not path.is_file():
+        if _missing(path):
             raise UsageError(
                 f"config file {path} (from $NEWSWATCH_CONFIG) does not exist; fix the variable or run 'newswatch init {path}'"
             )
         return path
     for path in default_config_paths():
-        if path.is_file():
+        if _is_file(path):
             return path
     raise UsageError(
         "no config file found (tried ./newswatch.toml, ~/.config/newswatch/newswatch.toml, "
