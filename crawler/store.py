@@ -259,11 +259,8 @@ class Store:
             try:
                 if not mset.pending(self.db):
                     return
-                with self.transaction():
-                    mset.ensure_migrations_table(self.db)
-                    for m in mset.pending(self.db):
-                        m.fn(self.db)
-                        mset._record_applied(self.db, m.name)
+                with self.transaction():  # BEGIN IMMEDIATE: one process applies, the others wait and see none
+                    mset.apply(self.db)
                 return
             except sqlite3.IntegrityError:
                 continue  # another process applied it first
