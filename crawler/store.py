@@ -237,10 +237,6 @@ class Store:
         if not readonly:
             self.migrate()
 
-    @classmethod
-    def open(cls, path: Path) -> Store:
-        return cls(path)
-
     def close(self) -> None:
         self.conn.close()
 
@@ -378,9 +374,6 @@ class Store:
         return out
 
     # -- entries and known URLs ----------------------------------------------------------
-
-    def entry_seen(self, source: str, key: str) -> bool:
-        return self.scalar("SELECT 1 FROM entries WHERE source = ? AND key = ?", [source, key]) is not None
 
     def seen_entries(self, source: str) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM entries WHERE source = ?", [source])}
