@@ -164,7 +164,8 @@ def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this id runs on this host (one we may not signal counts as running)."""
     if not pid:
         return False
     try:
@@ -534,7 +535,7 @@ class Store:
             for run_id, pid in c.execute(
                 "SELECT id, pid FROM crawl_runs WHERE status = 'running' AND host = ?", [host]
             ).fetchall():
-                if not _alive(pid):
+                if not process_alive(pid):
                     c.execute("UPDATE crawl_runs SET status = 'interrupted' WHERE id = ?", [run_id])
             cur = c.execute(
                 "INSERT INTO crawl_runs(started, trigger, status, host, pid) VALUES (?, ?, 'running', ?, ?)",
