@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from crawler.encoding import decode_html
+from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
 from crawler.urls import canonicalize, is_http_url
 
@@ -47,7 +47,6 @@ class ParsedFeed:
 # feedparser sets bozo for these even when everything parsed; they are not worth a warning.
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride,)
 
-_XML_DECL_ENCODING = re.compile(r"""^(\ufeff?\s*<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
 _DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE\b[^\[>]*\[(.*?)\]\s*>", re.DOTALL)
 _ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s>]+)\s+(.*?)>", re.DOTALL)
 _ENTITY_REF = re.compile(r"&[A-Za-z_:][\w.:-]*;|%[A-Za-z_:][\w.:-]*;")
@@ -73,7 +72,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if root == "html":
         raise FetchError(f"{url} is not an RSS or Atom feed (got an HTML page); check the source's url")
     # We decoded the bytes ourselves (lying charsets included); feedparser gets UTF-8 that says so.
-    data = _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
+    data = xml_as_utf8(text)
     result = feedparser.parse(
         io.BytesIO(data),  # a stream: given bytes or str, feedparser may try them as a file name
         response_headers={
