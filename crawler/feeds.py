@@ -17,9 +17,10 @@ import feedparser
 
 from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
+from crawler.textnorm import language_code
 from crawler.urls import canonicalize, is_http_url
 
-__all__ = ["FeedEntry", "ParsedFeed", "language_code", "parse_feed", "plain_text"]
+__all__ = ["FeedEntry", "ParsedFeed", "parse_feed", "plain_text"]
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,6 @@ _FIRST_TAG = re.compile(
     re.DOTALL,
 )
 _WHITESPACE = re.compile(r"\s+")
-
-# ISO 639-2 codes feeds use instead of ISO 639-1 ones.
-_ISO639_2 = {
-    "rus": "ru", "eng": "en", "zho": "zh", "chi": "zh", "ukr": "uk", "bel": "be", "kaz": "kk",
-    "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "jpn": "ja", "kor": "ko",
-    "ita": "it", "por": "pt", "ara": "ar",
-}  # fmt: skip
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -101,16 +95,6 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
     title = _text(feed.get("title"), feed.get("title_detail")) or None
     return ParsedFeed(title=title, entries=entries, warning=warning)
-
-
-def language_code(value: str | None) -> str | None:
-    """'ru-RU' -> 'ru', 'zh_CN' -> 'zh', 'rus' -> 'ru'; None when it is not a language tag."""
-    if not value:
-        return None
-    primary = re.split(r"[-_\s]", value.strip().lower(), maxsplit=1)[0]
-    if len(primary) == 2 and primary.isalpha():
-        return primary
-    return _ISO639_2.get(primary)
 
 
 def plain_text(html: str) -> str:

@@ -13,7 +13,7 @@ from lxml import etree
 
 from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
-from crawler.feeds import language_code
+from crawler.textnorm import language_code
 from crawler.urls import is_http_url
 
 __all__ = ["ParsedSitemap", "SitemapEntry", "entries_since", "parse_sitemap"]
