@@ -11,6 +11,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,6 +165,20 @@ def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    # Switching a new file to WAL ignores the busy timeout: when several processes open it at once,
+    # all but one see "database is locked" for a moment. The mode is persistent; wait for it.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def process_alive(pid: int | None) -> bool:
     """Whether a process with this id runs on this host (one we may not signal counts as running)."""
     if not pid:
@@ -223,7 +238,7 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise StoreError(
