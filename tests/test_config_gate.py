@@ -92,7 +92,11 @@ def test_values_that_would_crash_later_are_refused_with_their_key_path(
 
 
 def test_deep_nesting_is_a_config_error(tmp_path: Path) -> None:
-    for text in ("x = " + "[" * 5000 + "]" * 5000, "x = " + "{a = " * 2000 + "1" + "}" * 2000, "[" + "a." * 3000 + "b]"):
+    for text in (
+        "x = " + "[" * 5000 + "]" * 5000,
+        "x = " + "{a = " * 2000 + "1" + "}" * 2000,
+        "[" + "a." * 3000 + "b]",
+    ):
         code, out = check(tmp_path, BASE + text + "\n")
         assert code == 2, out
         assert "unexpected" not in out and "Traceback" not in out
@@ -116,5 +120,7 @@ def test_one_address_forms_still_pass(tmp_path: Path, email: str) -> None:
 def test_durations_up_to_the_limits_pass(tmp_path: Path) -> None:
     text = with_value("digest", "max_age", '"3650d"')
     text = text.replace('url = "https://example.org/rss.xml"', 'url = "https://example.org/rss.xml"\nevery = "365d"')
-    text = text.replace('[digest]\nmax_age = "3650d"', '[digest]\nmax_age = "3650d"\nsubject = "{count:d} new: {topics}"')
+    text = text.replace(
+        '[digest]\nmax_age = "3650d"', '[digest]\nmax_age = "3650d"\nsubject = "{count:d} new: {topics}"'
+    )
     assert check(tmp_path, text)[0] == 0
