@@ -108,12 +108,10 @@ def test_a_nul_in_a_key_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "email", ["analyst@example.org", "Analyst <analyst@example.org>", '"Doe, Jane" <jane@example.org>']
+    "sender", ["alerts@example.org", "newswatch <alerts@example.org>", '"Watch, News" <alerts@example.org>']
 )
-def test_one_address_forms_still_pass(tmp_path: Path, email: str) -> None:
-    code, out = check(tmp_path, BASE.replace('"analyst@example.org"', repr(email).replace("'", '"', 2)))
-    if '"' in email:  # a quoted display name: write the TOML string with single quotes
-        code, out = check(tmp_path, BASE.replace('"analyst@example.org"', f"'{email}'"))
+def test_one_address_forms_still_pass(tmp_path: Path, sender: str) -> None:
+    code, out = check(tmp_path, with_value("smtp", "sender", f"'{sender}'"))
     assert code == 0, out
 
 
