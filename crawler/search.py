@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from crawler.config import Config
+from crawler.errors import StoreError
 from crawler.store import Store
 from crawler.topics import compile_query, snippet
 
 # Scoring is exact but costs a few ms an article: the index hands over its likeliest candidates,
 # enough for the limit many times over.
 MIN_CANDIDATES, CANDIDATES_PER_RESULT = 500, 25
+DEFAULT_TIMEOUT = 60.0  # seconds a search may take before it stops with what it found
 
 
 @dataclass(frozen=True)
@@ -44,19 +48,56 @@ class SearchResult:
         }
 
 
-def search_articles(config: Config, query: str, limit: int = 20) -> list[SearchResult]:
-    """Articles matching `query`, highest score first (one per story: the best-scoring copy)."""
-    q = compile_query(query)
+@dataclass
+class SearchStats:
+    """How a search went: candidates scored, and whether the time limit stopped it early."""
+
+    scored: int = 0
+    timed_out: bool = False
+
+
+def search_articles(
+    config: Config,
+    query: str,
+    limit: int = 20,
+    *,
+    min_score: float = 0.0,
+    sets: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    stats: SearchStats | None = None,
+) -> list[SearchResult]:
+    """Articles matching `query` at or above ``min_score``, highest score first (one per story).
+
+    ``sets`` are the named sets the query may use as @name (default: the config's). The search
+    stops after ``timeout`` seconds with what it found (``stats.timed_out``).
+    """
+    q = compile_query(query, dict(config.sets) if sets is None else sets)
+    stats = stats if stats is not None else SearchStats()
     if not config.storage.database.exists():
         return []
+    deadline = time.monotonic() + timeout
     with Store(config.storage.database) as store:
+        # the index query itself stops at the deadline too (SQLite calls this every N steps)
+        store.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
         best: dict[str, SearchResult] = {}
-        for aid in store.fts_candidates(q.fts(), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)):
+        try:
+            candidates = list(store.fts_candidates(q.fts(), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)))
+        except StoreError:
+            if time.monotonic() <= deadline:
+                raise
+            candidates = []
+            stats.timed_out = True
+        store.conn.set_progress_handler(None, 0)
+        for aid in candidates:
+            if time.monotonic() > deadline:
+                stats.timed_out = True
+                break
             row = store.article(aid)
             if row is None:
                 continue
+            stats.scored += 1
             m = q.match(row["title"], row["text"])
-            if m is None:
+            if m is None or m.score < min_score:
                 continue
             r = SearchResult(
                 id=aid,

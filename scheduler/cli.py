@@ -261,17 +261,21 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 
 @cli.command()
 @config_option
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many results.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of text.")
+@click.option("--topic", metavar="NAME", help="Search with a configured topic's query and min_score.")
+@click.option(
+    "--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Stop after this many seconds."
+)
 @click.pass_obj
 @handle_errors
-def search(state: State, query: str, limit: int, as_json: bool) -> None:
+def search(state: State, query: str | None, limit: int, as_json: bool, topic: str | None, timeout: float) -> None:
     """Search stored articles with the topic query syntax (AND OR NOT ( ) "phrase" prefix* NEAR/n title:)."""
-    from crawler.search import search_articles
+    from scheduler.cmd_topics import search_with_topic
 
     config = state.config()
-    results = search_articles(config, query, limit=limit)
+    results = search_with_topic(config, query, topic, limit, timeout)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
         return
@@ -613,6 +617,11 @@ def demo(state: State, serve: bool, output_dir: Path | None) -> None:
         serve_forever(click.echo)
         return
     run_demo(output_dir, click.echo)
+
+
+from scheduler.cmd_topics import topics as _topics  # noqa: E402  (registers after the shared helpers exist)
+
+cli.add_command(_topics)
 
 
 def main() -> None:
