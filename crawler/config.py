@@ -461,19 +461,33 @@ def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
         c.add("sets", 'must be a table of named term sets: [sets] then st_en = "science OR research"')
         return ()
     out: list[tuple[str, str]] = []
-    for name, text in t.items():
+    for name, value in t.items():
         if not re.match(r"^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*$", name):
             c.add(f"sets.{name}", "a set name may hold only letters, digits, '_' and '-'")
-        elif not isinstance(text, str) or not text.strip():
-            c.add(f"sets.{name}", 'must be a query string, e.g. "science OR research"')
+        elif isinstance(value, list) and value and all(isinstance(x, str) and x.strip() for x in value):
+            # a list of terms: any of them; an item with a space is a phrase
+            for i, item in enumerate(value):
+                problem = _query_problem(_set_item(item), {n: "x" for n in t})
+                if problem:
+                    c.add(f"sets.{name}[{i}]", problem)
+            out.append((name, " OR ".join(_set_item(x) for x in value)))
+        elif not isinstance(value, str) or not value.strip():
+            c.add(f"sets.{name}", 'must be a list of terms, ["science", "research*"], or a query string')
         else:
-            out.append((name, text))
+            out.append((name, value))
     known = dict(out)
     for name, text in out:
         problem = _query_problem(text, known)
         if problem:
             c.add(f"sets.{name}", problem)
     return tuple(out)
+
+
+def _set_item(item: str) -> str:
+    item = item.strip()
+    if item[0] in "\"(@" or " " not in item:
+        return item
+    return f'"{item}"'
 
 
 def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -> tuple[TopicConfig, ...]:

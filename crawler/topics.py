@@ -912,7 +912,8 @@ class _Parser:
                         raise
                     raise QuerySyntaxError(f"in set @{name}: {exc.message}", text, exc.position) from None
             else:
-                known = ", ".join(f"@{n}" for n in sorted({*self.local, *shared.sets})) or "none"
+                names = sorted({*self.local, *shared.sets})
+                known = ", ".join(f"@{n}" for n in names[:8]) + (", ..." if len(names) > 8 else "") if names else "none"
                 raise self.error(
                     f"unknown set @{name}: define it under [sets] in the config or at the start of the query "
                     f"as @{name} = ( ... ) (sets: {known})",
@@ -1126,7 +1127,7 @@ def _scoped(node: _Node, scope: str) -> _Node:
     return node
 
 
-_SET_REF_RE = re.compile(r"(?<![^\s(,-])@([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
+_SET_REF_RE = re.compile(r"(?<![\w.])@([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
 
 
 def with_definitions(text: str, sets: Mapping[str, str]) -> str:
