@@ -67,7 +67,7 @@ def country(code: str) -> Country:
         not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
         for t in entry["terms"]:  # type: ignore[union-attr]
             add(str(t), str(entry.get("kind", "name")), not_in)
-    for kind, key in (("name", "country"), ("region", "region"), ("city", "city")):
+    for kind, key in (("name", "country"), ("region", "region"), ("city", "city"), ("adjective", "adjective")):
         for name in place.get(key, []):  # type: ignore[union-attr]
             add(_quote(str(name)), kind)
     return Country(code=code, name=str(place["name"]), terms=tuple(terms))

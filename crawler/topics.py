@@ -486,52 +486,107 @@ class _Entity(_Node):
 
 @dataclass(eq=False)
 class _Partners(_Node):
-    """``PARTNERS(a, b, what)``: a and b are named together with ``what`` in one sentence, or
-    all three are in the headline (title and lead); the occurrences are those in such places."""
+    """``PARTNERS(a, b, what, unless)``: a and b are the actors of ``what``.
+
+    That holds in a sentence naming a, b and ``what``, or when the title names a and b and
+    ``what`` is in the title or the lead. A sentence (or title) holding ``unless`` does not count.
+    The occurrences are those in the places that count.
+    """
 
     a: _Node
     b: _Node
     what: _Node | None
+    unless: _Node | None = None
     positional = False
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
-        parts = [self.a, self.b] + ([self.what] if self.what is not None else [])
         occs: list[list[_Occ]] = []
-        for c in parts:
+        for c in (self.a, self.b, self.what):
+            if c is None:
+                occs.append([])
+                continue
             ok, occ = c.eval(doc)
             if not ok or not occ:
                 return False, []
             occs.append(occ)
-        units: list[dict[tuple[str, int], list[_Occ]]] = []
+        tainted: set[tuple[str, int]] = set()
+        if self.unless is not None:
+            for o in self.unless.eval(doc)[1]:
+                tainted.add((o[0], doc.fields[o[0]].sentence(o[1])))
+
+        def unit(o: _Occ) -> tuple[str, int]:
+            return (o[0], doc.fields[o[0]].sentence(o[1]))
+
+        by_unit: list[dict[tuple[str, int], list[_Occ]]] = []
         for occ in occs:
-            by_unit: dict[tuple[str, int], list[_Occ]] = defaultdict(list)
+            d: dict[tuple[str, int], list[_Occ]] = defaultdict(list)
             for o in occ:
-                f = doc.fields[o[0]]
-                by_unit[(o[0], f.sentence(o[1]))].append(o)
-                if o[0] == TITLE or o[1] < f.lead_end:
-                    by_unit[(LEAD, 0)].append(o)
-            units.append(by_unit)
+                u = unit(o)
+                if u not in tainted:
+                    d[u].append(o)
+            by_unit.append(d)
+        ua, ub, uw = by_unit
         out: list[_Occ] = []
-        for key in units[0].keys() & units[1].keys():
-            if len(units) == 3 and key not in units[2]:
+        for key in ua.keys() & ub.keys():
+            if self.what is not None and key not in uw:
                 continue
-            spans_a = {(o[0], o[1], o[2]) for o in units[0][key]}
-            spans_b = {(o[0], o[1], o[2]) for o in units[1][key]}
-            if not (spans_a - spans_b or spans_b - spans_a) or len(spans_a | spans_b) < 2:
+            if not _distinct(ua[key], ub[key]):
                 continue  # one name cannot be both partners
-            for u in units:
-                out.extend(u[key])
+            out.extend(ua[key])
+            out.extend(ub[key])
+            out.extend(uw.get(key, ()))
+        # the headline: both sides in the title, what in the title or the lead
+        ta = [o for o in occs[0] if o[0] == TITLE]
+        tb = [o for o in occs[1] if o[0] == TITLE]
+        if ta and tb and _distinct(ta, tb) and not any(k[0] == TITLE for k in tainted):
+            lead_end = doc.fields[TEXT].lead_end
+            what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
+            if what or self.what is None:
+                out.extend(ta)
+                out.extend(tb)
+                out.extend(what)
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:
-        yield from self.a.leaves()
-        yield from self.b.leaves()
-        if self.what is not None:
-            yield from self.what.leaves()
+        for c in (self.a, self.b, self.what, self.unless):
+            if c is not None:
+                yield from c.leaves()
 
     def finish(self) -> str:
-        w = self.what.finish() if self.what is not None else ""
-        self.key = f"(P {self.a.finish()} {self.b.finish()} {w})"
+        parts = [c.finish() if c is not None else "" for c in (self.a, self.b, self.what, self.unless)]
+        self.key = "(P " + " ".join(parts) + ")"
+        return self.key
+
+
+def _distinct(xs: list[_Occ], ys: list[_Occ]) -> bool:
+    """Some occurrence of xs and some of ys are different places (not one name taken for both)."""
+    sx = {(o[0], o[1], o[2]) for o in xs}
+    sy = {(o[0], o[1], o[2]) for o in ys}
+    return bool(sx) and bool(sy) and len(sx | sy) >= 2
+
+
+@dataclass(eq=False)
+class _Except(_Node):
+    """``a EXCEPT b``: the places of a that are not inside a place of b (卫星 EXCEPT 卫星通讯社)."""
+
+    left: _Node
+    right: _Node
+    positional = True
+
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        ok, a = self.left.eval(doc)
+        if not ok:
+            return False, []
+        _, b = self.right.eval(doc)
+        spans = [(o[0], o[1], o[2]) for o in b]
+        out = [o for o in a if not any(f == o[0] and s <= o[1] and o[2] <= e for f, s, e in spans)]
+        return bool(out), out
+
+    def leaves(self) -> Iterable[_Leaf]:
+        yield from self.left.leaves()
+
+    def finish(self) -> str:
+        self.key = f"(- {self.left.finish()} {self.right.finish()})"
         return self.key
 
 
@@ -796,7 +851,7 @@ def _lex(q: str) -> list[_Tok]:
             while j < n and not q[j].isspace() and q[j] not in stop:
                 j += 1
             word = q[i:j]
-            if word in ("AND", "OR", "NOT"):
+            if word in ("AND", "OR", "NOT", "EXCEPT"):
                 toks.append(_Tok(word, word, i))
             elif word.startswith("NEAR/") or word == "NEAR":
                 m2 = _NEAR_RE.match(word)
@@ -983,8 +1038,15 @@ class _Parser:
     def parse_near(self, after: str | None) -> _Node:
         start = self.peek().pos
         left = self.parse_primary(after)
-        while self.peek().kind == "NEAR":
+        while self.peek().kind in ("NEAR", "EXCEPT"):
             op = self.take()
+            if op.kind == "EXCEPT":
+                rstart = self.peek().pos
+                right = self.parse_primary("EXCEPT")
+                if not left.positional or not right.positional:
+                    raise self.error("EXCEPT needs a term, phrase or OR-group on each side (not AND/NOT)", rstart)
+                left = _Except(left, right)
+                continue
             if not left.positional:
                 raise self.error(
                     f"{op.text} needs a term, phrase or OR-group on its left"
@@ -1023,12 +1085,15 @@ class _Parser:
                 if nt.kind != "COMMA":
                     found = "the query ended" if nt.kind == "END" else f"found '{nt.text}'"
                     raise self.error(f"expected ',' or ')' in PARTNERS( ... ), but {found}", nt.pos)
-            if len(args) not in (2, 3):
+            if len(args) not in (2, 3, 4):
                 raise self.error(
-                    f"PARTNERS takes two sides and what they do together: PARTNERS(a, b, what); found {len(args)} argument(s)",
+                    "PARTNERS takes two sides, what they do together and what rules a sentence out: "
+                    f"PARTNERS(a, b, what, unless); found {len(args)} argument(s)",
                     t.pos,
                 )
-            return _Partners(args[0], args[1], args[2] if len(args) == 3 else None)
+            return _Partners(
+                args[0], args[1], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None
+            )
         if t.kind == "LPAREN":
             self.take()
             if self.peek().kind == "RPAREN":
@@ -1114,7 +1179,7 @@ def _walk(node: _Node) -> Iterable[_Node]:
     for name in ("children",):
         for c in getattr(node, name, ()):
             yield from _walk(c)
-    for name in ("child", "left", "right", "a", "b", "what"):
+    for name in ("child", "left", "right", "a", "b", "what", "unless"):
         c = getattr(node, name, None)
         if isinstance(c, _Node):
             yield from _walk(c)
@@ -1244,6 +1309,8 @@ def _fts(node: _Node) -> str | None:
         return _leaf_fts(node)
     if isinstance(node, _Entity):
         return None  # hundreds of names: the rest of the query narrows the search
+    if isinstance(node, _Except):
+        return _fts(node.left)
     if isinstance(node, _Partners):
         parts = [p for p in (_fts(c) for c in (node.a, node.b, node.what) if c is not None) if p is not None]
         if not parts:

@@ -31,7 +31,7 @@ from babel import Locale
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "crawler" / "data" / "places.json"
-MIN_POPULATION = 250_000
+MIN_POPULATION = 100_000
 
 # City names that are also everyday words in the language they are written in: a mention of
 # them says nothing about a country.
@@ -55,6 +55,7 @@ AMBIGUOUS = {
     "天府",  # 天府之国
     "中山",  # Sun Yat-sen; 中山大学 is listed as an institution
     "新乡",
+    "东方",  # "the East"; 东方航天发射场 is Russia's Vostochny
     "吉安",
 }
 
@@ -64,6 +65,7 @@ _LATIN_NAME = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*$")
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 
 _T2S = opencc.OpenCC("t2s")
+_HAN_COUNTRIES = {"CN", "TW", "HK", "MO", "JP", "KR"}
 
 # BGN/PCGN romanization of Russian, reversed (longest first)
 _BGN = [
@@ -210,12 +212,57 @@ def build() -> dict[str, dict[str, object]]:
                 found.add(alt)  # Nizhny Novgorod beside Nizhniy Novgorod
             elif _HAN_NAME.match(alt):
                 zh = _T2S.convert(alt)
-                found.add(zh[:-1] if zh.endswith("市") and len(zh) > 2 else zh)
+                zh = zh[:-1] if zh.endswith("市") and len(zh) > 2 else zh
+                # where names are written in Han characters, two of them are often a word (青年, 联合):
+                # keep a two-character name only for a city that is also called so with 市/区/县
+                if len(zh) == 2 and cc in _HAN_COUNTRIES and city["population"] < 1_000_000:
+                    if not any(_T2S.convert(a) in (zh + "市", zh + "区", zh + "县") for a in city["alternatenames"]):
+                        continue
+                found.add(zh)
+        # a district named by an adjective (Академический, Калининский) is an everyday word
+        found = {n for n in found if not n.lower().endswith(_ADJECTIVE_NAME)}
         cities[cc].update(n for n in found if n not in AMBIGUOUS and len(n) >= 2)
     for cc, names in cities.items():
         taken = set(out[cc]["country"]) | set(out[cc]["region"])  # type: ignore[arg-type]
         out[cc]["city"] = sorted(names - taken)
+        adjectives = {a for n in [*out[cc]["region"], *out[cc]["city"]] for a in russian_adjectives(n)}  # type: ignore[misc]
+        out[cc]["adjective"] = sorted(adjectives)
     return out
+
+
+_ADJECTIVE_NAME = ("ский", "цкий", "ской", "ный", "ий", "ое", "ая")
+_ADJ_ENDINGS = ("ская", "ский", "цкая", "цкий", "ское", "ской")
+
+
+def russian_adjectives(name: str) -> list[str]:
+    """The prefix of the Russian adjective of a place, as a query term: Пермь -> пермск*, Томская область -> томск*.
+
+    Russian names a region, a city's university or institute by the place's adjective (Пермский
+    политех, Сианьский университет, Амурский университет); the noun's stem does not reach it.
+    """
+    words = name.split()
+    if not words or not _CYRILLIC_NAME.match(name):
+        return []
+    first = words[0].lower()
+    if "-" in first:
+        return []
+    if first.endswith(_ADJ_ENDINGS):
+        if len(words) != 2 or words[1].lower() not in ("область", "край"):
+            return []  # Еврейская автономная область: "еврейский" is not a place
+        stems = [first[:-2]]
+    elif len(words) > 1:
+        return []
+    elif first.endswith("ск"):
+        stems = [first]
+    elif first.endswith("нь"):  # Казань -> казанский, Сиань -> сианьский
+        stems = [first[:-1] + "ск", first + "ск"]
+    elif first.endswith("ий"):
+        stems = [first[:-2] + "ск"]
+    elif first[-1] in "аяье":
+        stems = [first[:-1] + "ск"]
+    else:
+        stems = [first + "ск"]
+    return [f"{s}*" for s in stems if len(s) >= 6]
 
 
 def main() -> int:
