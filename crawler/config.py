@@ -485,7 +485,7 @@ def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
 
 def _set_item(item: str) -> str:
     item = item.strip()
-    if item[0] in "\"(@" or " " not in item:
+    if item[0] in '"(@' or " " not in item:
         return item
     return f'"{item}"'
 

@@ -39,7 +39,9 @@ class QuerySyntaxError(UsageError):
         if "\n" not in query and len(query) <= 120:
             super().__init__(f"{message} at position {position + 1}: {query[:position]}\u2192{query[position:]}")
             return
-        # a long query: the line and column, and that line with a caret under the place
+        # a long query: the line and column, and that line with a caret under the place (an error
+        # at the end points just past the last word, not at an empty last line)
+        position = min(position, len(query.rstrip()))
         line_no = query.count("\n", 0, position) + 1
         start = query.rfind("\n", 0, position) + 1
         end = query.find("\n", position)

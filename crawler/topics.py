@@ -1091,9 +1091,7 @@ class _Parser:
                     f"PARTNERS(a, b, what, unless); found {len(args)} argument(s)",
                     t.pos,
                 )
-            return _Partners(
-                args[0], args[1], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None
-            )
+            return _Partners(args[0], args[1], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None)
         if t.kind == "LPAREN":
             self.take()
             if self.peek().kind == "RPAREN":

@@ -619,9 +619,9 @@ def demo(state: State, serve: bool, output_dir: Path | None) -> None:
     run_demo(output_dir, click.echo)
 
 
-from scheduler.cmd_topics import topics as _topics  # noqa: E402  (registers after the shared helpers exist)
+from scheduler import cmd_topics  # noqa: E402  (built with the shared helpers above)
 
-cli.add_command(_topics)
+cli.add_command(cmd_topics.build(config_option, handle_errors))
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,12 +13,6 @@ from crawler.config import Config, TopicConfig
 from crawler.errors import UsageError
 from crawler.evaluate import Evaluation, Verdict, evaluate, load_labeled
 from crawler.topics import compile_query
-from scheduler.cli import State, config_option, handle_errors
-
-
-@click.group()
-def topics() -> None:
-    """Tune topics: measure them on labeled stories."""
 
 
 def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...]) -> list[TopicConfig]:
@@ -58,53 +54,62 @@ def _verdict_lines(v: Verdict, min_score: float) -> list[str]:
     ]
 
 
-@topics.command("eval")
-@config_option
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--topic", "names", multiple=True, metavar="NAME", help="Only this topic (repeatable); default: all.")
-@click.option("--query", "query", metavar="QUERY", help="Measure this query instead of the configured topics.")
-@click.option("--min-score", "min_score", type=float, default=None, help="Override the topic's min_score.")
-@click.option("--summary", is_flag=True, help="Only the precision/recall table, not each error.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@click.pass_obj
-@handle_errors
-def eval_cmd(
-    state: State,
-    file: Path,
-    names: tuple[str, ...],
-    query: str | None,
-    min_score: float | None,
-    summary: bool,
-    as_json: bool,
-) -> None:
-    """Precision/recall per language of each topic on a labeled JSONL file, then each miss and false alarm."""
-    stories = load_labeled(file)
-    if query is not None:
-        sets = dict(state.config().sets) if _has_config(state) else {}
-        chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
-    else:
-        config = state.config()
-        chosen = [(t, {}) for t in _pick(config.topics, names)]
-    out = []
-    for t, sets in chosen:
-        ms = t.min_score if min_score is None else min_score
-        ev = evaluate(compile_query(t.query, sets), ms, stories)
-        out.append((t, ms, ev))
-    if as_json:
-        click.echo(json.dumps([_to_json(t, ms, ev) for t, ms, ev in out], ensure_ascii=False, indent=2))
-        return
-    for t, ms, ev in out:
-        click.echo(f"topic {t.name} (min_score {ms:g}) on {file} ({len(stories)} stories)")
-        for line in _table(ev):
-            click.echo(line)
-        if summary:
-            continue
-        for title, items in (("misses (relevant, not matched)", ev.misses), ("false alarms", ev.false_alarms)):
-            click.echo(f"\n{title}: {len(items)}")
-            for v in items:
-                for line in _verdict_lines(v, ms):
-                    click.echo(line)
-        click.echo()
+def build(config_option: Callable[..., Any], handle_errors: Callable[..., Any]) -> click.Group:
+    """The `topics` command group, built with the CLI's shared -c option and error handling."""
+
+    @click.group()
+    def topics() -> None:
+        """Tune topics: measure them on labeled stories."""
+
+    @topics.command("eval")
+    @config_option
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--topic", "names", multiple=True, metavar="NAME", help="Only this topic (repeatable); default: all.")
+    @click.option("--query", "query", metavar="QUERY", help="Measure this query instead of the configured topics.")
+    @click.option("--min-score", "min_score", type=float, default=None, help="Override the topic's min_score.")
+    @click.option("--summary", is_flag=True, help="Only the precision/recall table, not each error.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+    @click.pass_obj
+    @handle_errors
+    def eval_cmd(
+        state: Any,
+        file: Path,
+        names: tuple[str, ...],
+        query: str | None,
+        min_score: float | None,
+        summary: bool,
+        as_json: bool,
+    ) -> None:
+        """Precision/recall per language of each topic on a labeled JSONL file, then each miss and false alarm."""
+        stories = load_labeled(file)
+        if query is not None:
+            sets = dict(state.config().sets) if _has_config(state) else {}
+            chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
+        else:
+            config = state.config()
+            chosen = [(t, {}) for t in _pick(config.topics, names)]
+        out = []
+        for t, sets in chosen:
+            ms = t.min_score if min_score is None else min_score
+            ev = evaluate(compile_query(t.query, sets), ms, stories)
+            out.append((t, ms, ev))
+        if as_json:
+            click.echo(json.dumps([_to_json(t, ms, ev) for t, ms, ev in out], ensure_ascii=False, indent=2))
+            return
+        for t, ms, ev in out:
+            click.echo(f"topic {t.name} (min_score {ms:g}) on {file} ({len(stories)} stories)")
+            for line in _table(ev):
+                click.echo(line)
+            if summary:
+                continue
+            for title, items in (("misses (relevant, not matched)", ev.misses), ("false alarms", ev.false_alarms)):
+                click.echo(f"\n{title}: {len(items)}")
+                for v in items:
+                    for line in _verdict_lines(v, ms):
+                        click.echo(line)
+            click.echo()
+
+    return topics
 
 
 def _has_config(state: object) -> bool:
