@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from crawler.config import Config
 from crawler.errors import StoreError
-from crawler.store import Store
+from crawler.store import Store, parse_iso
 from crawler.topics import compile_query, snippet
 
 # Scoring is exact but costs a few ms an article: the index hands over its likeliest candidates,
@@ -61,6 +62,9 @@ def search_articles(
     query: str,
     limit: int = 20,
     *,
+    sources: Sequence[str] = (),
+    since: datetime | None = None,
+    languages: Sequence[str] = (),
     min_score: float = 0.0,
     sets: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
@@ -68,15 +72,17 @@ def search_articles(
 ) -> list[SearchResult]:
     """Articles matching `query` at or above ``min_score``, highest score first (one per story).
 
-    ``sets`` are the named sets the query may use as @name (default: the config's). The search
-    stops after ``timeout`` seconds with what it found (``stats.timed_out``).
+    ``sources``/``languages`` keep articles from those; ``since`` keeps articles published
+    (else fetched) at or after it. ``sets`` are the named sets the query may use as @name
+    (default: the config's). The search stops after ``timeout`` seconds with what it found
+    (``stats.timed_out``).
     """
     q = compile_query(query, dict(config.sets) if sets is None else sets)
     stats = stats if stats is not None else SearchStats()
     if not config.storage.database.exists():
         return []
     deadline = time.monotonic() + timeout
-    with Store(config.storage.database) as store:
+    with Store(config.storage.database, readonly=True) as store:
         # the index query itself stops at the deadline too (SQLite calls this every N steps)
         store.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
         best: dict[str, SearchResult] = {}
@@ -93,7 +99,7 @@ def search_articles(
                 stats.timed_out = True
                 break
             row = store.article(aid)
-            if row is None:
+            if row is None or not _wanted(row, sources, since, languages):
                 continue
             stats.scored += 1
             m = q.match(row["title"], row["text"])
@@ -116,3 +122,15 @@ def search_articles(
             if prev is None or r.score > prev.score:
                 best[r.story] = r
     return sorted(best.values(), key=lambda r: (-r.score, -r.id))[:limit]
+
+
+def _wanted(row: dict[str, Any], sources: Sequence[str], since: datetime | None, languages: Sequence[str]) -> bool:
+    if sources and row["source"] not in sources:
+        return False
+    if languages and (row["language"] or "") not in languages:
+        return False
+    if since is not None:
+        when = parse_iso(row["published"] or row["fetched"])
+        if when is None or when < since:
+            return False
+    return True

@@ -146,7 +146,9 @@ def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
     }
 
 
-def search_with_topic(config: Config, query: str | None, topic: str | None, limit: int, timeout: float) -> list:
+def search_with_topic(
+    config: Config, query: str | None, topic: str | None, limit: int, timeout: float, **filters: Any
+) -> list:
     """`newswatch search`: a query, or a configured topic (its query and min_score); warns when cut short."""
     from crawler.search import SearchStats, search_articles
 
@@ -157,7 +159,9 @@ def search_with_topic(config: Config, query: str | None, topic: str | None, limi
         t = _pick(config.topics, (topic,))[0]
         query, min_score = t.query, t.min_score
     stats = SearchStats()
-    results = search_articles(config, query or "", limit=limit, min_score=min_score, timeout=timeout, stats=stats)
+    results = search_articles(
+        config, query or "", limit=limit, min_score=min_score, timeout=timeout, stats=stats, **filters
+    )
     if stats.timed_out:
         click.echo(
             f"warning: the search stopped at its {timeout:g}s limit after scoring {stats.scored} candidates; "
