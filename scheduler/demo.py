@@ -24,7 +24,8 @@ def demo_config_text(base_url: str) -> str:
     """demo.toml with the site's address and the default topic from newswatch.toml."""
     text = data_path("config", "demo.toml").read_text(encoding="utf-8")
     default = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
-    m = re.search(r"^\[\[topics\]\].*?(?=^# ----|^\[(?!\[topics)|\Z)", default, re.S | re.M)
+    # the topics and the named sets they use ([sets] comes first in the Topics section)
+    m = re.search(r"^(?:\[sets\]|\[\[topics\]\]).*?(?=^# ----|^\[(?!\[topics)(?!sets\])|\Z)", default, re.S | re.M)
     topics = m.group(0).rstrip() if m else ""
     return text.replace("__BASE__", base_url).replace("__TOPICS__", topics)
 
