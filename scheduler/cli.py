@@ -985,23 +985,34 @@ def init(path: Path | None) -> None:
 
 @cli.command()
 @config_option
-@click.option("--serve", is_flag=True, help="Only serve the sample site and print a config to try 'crawl' by hand.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Only serve the sample site (until Ctrl-C) with a config in --output-dir for trying commands by hand.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="The sample site's port on 127.0.0.1 (--serve: default 8765; the demo run: any free port).",
+)
 @click.option(
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to write the demo's database and digest (default: a new temporary directory).",
+    help="Where to write the demo's config, database and digest "
+    "(default: a new temporary directory; with --serve: ~/.cache/newswatch/demo).",
 )
 @click.pass_obj
 @handle_errors
-def demo(state: State, serve: bool, output_dir: Path | None) -> None:
+def demo(state: State, serve: bool, port: int | None, output_dir: Path | None) -> None:
     """The whole flow offline: serve the bundled sample site, crawl it, write the digest."""
-    from scheduler.demo import run_demo, serve_forever
+    from scheduler.demo import DEFAULT_PORT, run_demo, serve_forever
 
     if serve:
-        serve_forever(click.echo)
+        serve_forever(click.echo, DEFAULT_PORT if port is None else port, output_dir)
         return
-    run_demo(output_dir, click.echo)
+    run_demo(output_dir, click.echo, port or 0)
 
 
 from scheduler import cmd_topics  # noqa: E402  (built with the shared helpers above)
