@@ -270,14 +270,15 @@ def _closest(key: str, allowed: set[str]) -> str | None:
     return found[0] if found else None
 
 
+def user_config_path() -> Path:
+    """The user's config file: $XDG_CONFIG_HOME/newswatch/newswatch.toml (~/.config by default)."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(xdg) / "newswatch" / "newswatch.toml"
+
+
 def default_config_paths() -> list[Path]:
     """Where a config is looked for when neither -c nor $NEWSWATCH_CONFIG is given."""
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return [
-        Path("newswatch.toml"),
-        Path(xdg) / "newswatch" / "newswatch.toml",
-        Path("/etc/newswatch/newswatch.toml"),
-    ]
+    return [Path("newswatch.toml"), user_config_path(), Path("/etc/newswatch/newswatch.toml")]
 
 
 def find_config(explicit: str | os.PathLike[str] | None) -> Path:

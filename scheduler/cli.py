@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from crawler import __version__
-from crawler.config import Config, find_config, load_config, parse_duration
+from crawler.config import Config, find_config, load_config, parse_duration, user_config_path
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
 
@@ -959,8 +959,7 @@ def init(path: Path | None) -> None:
     from scheduler.data import data_path
 
     if path is None:
-        xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-        path = Path(xdg) / "newswatch" / "newswatch.toml"
+        path = user_config_path()
     if path.exists():
         raise UsageError(f"{path} already exists; newswatch will not overwrite it (choose another PATH)")
     path.parent.mkdir(parents=True, exist_ok=True)
