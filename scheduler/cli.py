@@ -960,6 +960,8 @@ def init(path: Path | None) -> None:
 
     if path is None:
         path = user_config_path()
+        if path is None:
+            raise UsageError("this user has no home folder for a config; name one: newswatch init PATH")
     if path.exists():
         raise UsageError(f"{path} already exists; newswatch will not overwrite it (choose another PATH)")
     path.parent.mkdir(parents=True, exist_ok=True)
