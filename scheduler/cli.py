@@ -1025,6 +1025,7 @@ cli.add_command(cmd_topics.build(config_option, handle_errors))
 @handle_errors
 def datasette(state: State, metadata_file: Path | None, port: int, host: str, datasette_args: tuple[str, ...]) -> None:
     """Browse the archive in datasette (read-only), with tables described and full-text search on articles."""
+    import shutil
     import subprocess
     import tempfile
 
@@ -1034,9 +1035,7 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
     db = config.storage.database
     meta = json.dumps(datasette_metadata(db), ensure_ascii=False, indent=2)
     if metadata_file is not None:
-        tmp = metadata_file.with_name(metadata_file.name + ".tmp")
-        tmp.write_text(meta + "\n", encoding="utf-8")
-        os.replace(tmp, metadata_file)
+        write_atomic(metadata_file, meta + "\n")
         if not state.quiet:
             click.echo(f"wrote {metadata_file}; use it with: datasette {db} --metadata {metadata_file}")
         return
