@@ -984,17 +984,48 @@ def backup(state: State, file: Path, force: bool) -> None:
             f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
         )
     with Store(config.storage.database, readonly=True) as src:
+        missing = _missing_tables(src.conn)
+        if missing:
+            raise NewswatchError(
+                f"{config.storage.database} is not a newswatch database (it has no {', '.join(missing)} table); "
+                "check [storage] database"
+            )
         try:
             with replacing(file) as tmp:
                 dst = sqlite3.connect(str(tmp))
                 try:
                     src.conn.backup(dst)
+                    problem = _copy_problem(dst)
                 finally:
                     dst.close()
+                if problem:  # raised inside: the temporary copy is removed, FILE left as it was
+                    raise NewswatchError(f"the backup did not verify ({problem}); {file} was not written")
         except sqlite3.Error as exc:
             raise NewswatchError(f"cannot write the backup {file}: {exc}; check free space and the folder") from None
     if not state.quiet:
         click.echo(f"wrote {file}")
+
+
+BACKUP_TABLES = ("articles", "sources", "stories")
+
+
+def _missing_tables(conn: Any) -> list[str]:
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [t for t in BACKUP_TABLES if t not in names]
+
+
+def _copy_problem(conn: Any) -> str | None:
+    """Why a freshly written backup is not a sound newswatch database, or None."""
+    import sqlite3
+
+    try:
+        result = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
+        missing = _missing_tables(conn)
+    except sqlite3.Error as exc:
+        return str(exc)
+    if result != ["ok"]:
+        return "; ".join(result[:3])
+    return f"no {', '.join(missing)} table" if missing else None
 
 
 @cli.command()
