@@ -38,9 +38,7 @@ def test_old_runs_are_forgotten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(store_module, "RUNS_KEPT", 5)
     with Store(tmp_path / "nw.db") as store:
         old = store.start_run("daemon")
-        store.conn.execute(
-            "UPDATE crawl_runs SET started = ? WHERE id = ?", [iso(utcnow() - timedelta(days=45)), old]
-        )
+        store.conn.execute("UPDATE crawl_runs SET started = ? WHERE id = ?", [iso(utcnow() - timedelta(days=45)), old])
         store.finish_run(old, "ok", summary(1))
         assert store.scalar("SELECT count(*) FROM crawl_runs WHERE id = ?", [old]) == 0
         running = store.start_run("cli")  # left running (another process's crawl): never deleted
