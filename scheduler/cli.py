@@ -839,6 +839,10 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         if r.held:
             line += f" ({r.held} more stay due)"
         click.echo(line, err=r.status == "failed")
+        if r.subject is not None:
+            click.echo(f"  subject: {r.subject}")
+        for story in r.lines:
+            click.echo(f"  - {story}")
     if outcome.output:
         click.echo(f"wrote {outcome.output}")
     if outcome.failed:
