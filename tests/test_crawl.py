@@ -91,6 +91,8 @@ def test_every_article_is_stored_once_with_its_key_sentences_and_no_boilerplate(
 
 def test_russian_and_chinese_titles_are_decoded_exactly(world: World) -> None:
     pages = by_path(world.export(), world.site.base_url)
+    checked = {exp["language"] for path, exp in EXPECTED.items() if exp["language"] in ("ru", "zh")}
+    assert checked == {"ru", "zh"}, "the sample site must hold Russian and Chinese pages"
     for path, exp in EXPECTED.items():
         if exp["language"] in ("ru", "zh"):
             assert pages[path]["title"] == exp["title"], path
@@ -120,6 +122,8 @@ def test_published_comes_from_the_page_with_offset(world: World) -> None:
     from datetime import datetime
 
     pages = by_path(world.export(), world.site.base_url)
+    dated = [path for path, exp in EXPECTED.items() if exp.get("published")]
+    assert len(dated) >= 5, "the sample site must hold pages with a published date"
     for path, exp in EXPECTED.items():
         if exp.get("published"):
             got = datetime.fromisoformat(pages[path]["published"])

@@ -367,13 +367,13 @@ def test_sigterm_mid_crawl_exits_zero_and_leaves_no_crawl_process(
     wait_until(lambda: site.hits("/slow/a/"), 30, "the crawl to fetch pages")
     children = crawl_children(d.proc.pid)
     assert children
-    started = time.monotonic()
     assert d.terminate() == 0
-    assert time.monotonic() - started < 30
     assert d.noted("STOPPING=1")
     for pid in children:
         wait_until(lambda pid=pid: "Z" in _proc_state(pid), 10, f"crawl {pid} gone")
     assert integrity(tmp_path / "nw.db") == "ok"
+    with Store(tmp_path / "nw.db") as store:  # stopped mid-crawl: the slow pages were not waited out
+        assert store.count("articles") < 6
 
 
 def test_a_hung_crawl_is_killed_and_the_daemon_goes_on(
