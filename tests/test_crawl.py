@@ -34,11 +34,15 @@ class World:
         self.site = site
         self.config_path = config_path
         self.config = load_config(config_path)
+        self._exports: dict[tuple[str, ...], list[dict[str, Any]]] = {}
 
     def export(self, *extra: str) -> list[dict[str, Any]]:
-        out = newswatch("-c", str(self.config_path), "export", *extra)
-        assert out.returncode == 0, out.stderr
-        return [json.loads(line) for line in out.stdout.splitlines()]
+        """`newswatch export` of the crawled world, run once per set of options (later crawls store nothing)."""
+        if extra not in self._exports:
+            out = newswatch("-c", str(self.config_path), "export", *extra)
+            assert out.returncode == 0, out.stderr
+            self._exports[extra] = [json.loads(line) for line in out.stdout.splitlines()]
+        return [dict(r) for r in self._exports[extra]]
 
 
 @pytest.fixture(scope="module")
