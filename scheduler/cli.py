@@ -991,6 +991,51 @@ from scheduler import cmd_topics  # noqa: E402  (built with the shared helpers a
 cli.add_command(cmd_topics.build(config_option, handle_errors))
 
 
+@cli.command(context_settings={"ignore_unknown_options": True})
+@config_option
+@click.option(
+    "--metadata",
+    "metadata_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Only write datasette's metadata (tables, columns, search, hidden internals) to FILE.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="datasette's port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="datasette's address (keep it local).")
+@click.argument("datasette_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+@handle_errors
+def datasette(state: State, metadata_file: Path | None, port: int, host: str, datasette_args: tuple[str, ...]) -> None:
+    """Browse the archive in datasette (read-only), with tables described and full-text search on articles."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from scheduler.archive import datasette_metadata
+
+    config = state.config()
+    db = config.storage.database
+    meta = json.dumps(datasette_metadata(db), ensure_ascii=False, indent=2)
+    if metadata_file is not None:
+        write_atomic(metadata_file, meta + "\n")
+        if not state.quiet:
+            click.echo(f"wrote {metadata_file}; use it with: datasette {db} --metadata {metadata_file}")
+        return
+    if not db.exists():
+        raise UsageError(f"no database at {db} yet; run 'newswatch crawl' first")
+    exe = shutil.which("datasette", path=str(Path(sys.executable).parent)) or shutil.which("datasette")
+    if exe is None:
+        raise UsageError(
+            "datasette is not installed; install it beside newswatch (pip install datasette) "
+            "or with pipx, or write the metadata with --metadata FILE"
+        )
+    with tempfile.TemporaryDirectory(prefix="newswatch-datasette-") as tmpdir:
+        meta_path = Path(tmpdir) / "metadata.json"
+        meta_path.write_text(meta, encoding="utf-8")
+        cmd = [exe, "serve", str(db), "--metadata", str(meta_path), "--host", host, "--port", str(port)]
+        sys.exit(subprocess.call([*cmd, *datasette_args]))
+
+
 def main() -> None:
     cli(prog_name="newswatch")
 
