@@ -918,7 +918,7 @@ def prune(state: State, older_than: str, dry_run: bool) -> None:
         ids: list[int] = []
         if config.storage.database.exists():
             with Store(config.storage.database, readonly=True) as store:
-                ids = prune_candidates(store, seconds)
+                ids = ledger.prunable_articles(store, utcnow() - timedelta(seconds=seconds))
         click.echo(f"would delete {len(ids)} articles older than {older_than} (dry run; nothing deleted)")
         return
     with Store(config.storage.database) as store:
@@ -926,24 +926,6 @@ def prune(state: State, older_than: str, dry_run: bool) -> None:
         store.conn.execute("VACUUM")
     if not state.quiet:
         click.echo(f"deleted {n} articles older than {older_than}")
-
-
-def prune_candidates(store: Any, seconds: float) -> list[int]:
-    """Articles fetched longer ago than `seconds`, except matched stories not yet sent to anyone."""
-    from crawler.store import iso, utcnow
-    from scheduler import ledger
-
-    cutoff = iso(utcnow() - timedelta(seconds=seconds))
-    if not store.readonly:
-        ledger.prepare(store)
-    elif ledger.migrations.pending(store.db):  # never digested: every matched story is unsent
-        sql = "SELECT id FROM articles a WHERE fetched <= ? AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-        return [r["id"] for r in store.query(sql, [cutoff])]
-    keep_unsent = (
-        " AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-        f" AND NOT {ledger.sent_anywhere_clause('a.story')})"
-    )
-    return [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [cutoff])]
 
 
 @cli.command()
