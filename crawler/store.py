@@ -160,6 +160,15 @@ def _m0003(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS stories_merged ON stories(merged_into)")
 
 
+@migrations(name="0020_source_leases")
+def _m0020(db: sqlite_utils.Database) -> None:
+    # one crawl at a time per source: the process polling a source holds its lease until it is done
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS source_leases (name TEXT PRIMARY KEY, host TEXT NOT NULL,"
+        " pid INTEGER NOT NULL, since TEXT NOT NULL)"
+    )
+
+
 def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
@@ -311,10 +320,16 @@ class Store:
                 self._depth, self._batch = 1, True
 
     def commit_batch(self) -> None:
+        """Commits the open batch; on failure (a full disk) it is rolled back whole and the error raised."""
         with self._lock:
             if self._batch:
                 self._depth, self._batch = 0, False
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cur = self.conn.execute(sql, params)
@@ -369,6 +384,40 @@ class Store:
             c.execute("INSERT INTO sources(name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name])
             sets = ", ".join(f"{k} = ?" for k in fields)
             c.execute(f"UPDATE sources SET {sets} WHERE name = ?", [*fields.values(), name])
+
+    def claim_sources(self, names: Sequence[str]) -> dict[str, str]:
+        """Takes the lease of each named source for this process; returns those another live crawl holds.
+
+        A lease whose process is gone (killed, crashed) is taken over.
+        """
+        host, pid, held = socket.gethostname(), os.getpid(), {}
+        with self.transaction() as c:
+            rows = {
+                r[0]: (r[1], r[2], r[3])
+                for r in c.execute("SELECT name, host, pid, since FROM source_leases").fetchall()
+                if r[0] in set(names)
+            }
+            for name in names:
+                owner = rows.get(name)
+                if owner and owner[0] == host and owner[1] != pid and _alive(owner[1]):
+                    held[name] = f"pid {owner[1]} since {owner[2]}"
+                    continue
+                c.execute(
+                    "INSERT INTO source_leases(name, host, pid, since) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(name) DO UPDATE SET host = excluded.host, pid = excluded.pid, since = excluded.since",
+                    [name, host, pid, iso(utcnow())],
+                )
+        return held
+
+    def release_sources(self, names: Sequence[str]) -> None:
+        """Gives back this process's leases."""
+        if not names:
+            return
+        with self.transaction() as c:
+            c.executemany(
+                "DELETE FROM source_leases WHERE name = ? AND host = ? AND pid = ?",
+                [(n, socket.gethostname(), os.getpid()) for n in names],
+            )
 
     def source_rows(self) -> dict[str, dict[str, Any]]:
         counts = {r["source"]: r["n"] for r in self.query("SELECT source, count(*) AS n FROM articles GROUP BY source")}

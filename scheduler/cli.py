@@ -182,6 +182,9 @@ def crawl(state: State, sources: tuple[str, ...], urls: tuple[str, ...], timeout
     )
     progress.done()
     _print_crawl_table(summary)
+    if summary.storage_error:
+        click.echo(f"error: {summary.storage_error}", err=True)
+        sys.exit(1)
     if summary.all_failed:
         sys.exit(1)
 
