@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from crawler.store import Store, parse_iso
-from scheduler.sitesrv import SiteServer
+from tests.support.sitesrv import SiteServer
 
 ROOT = Path(__file__).resolve().parent.parent
 UA = "newswatch-faulttest/1.0 (+mailto:ops@example.org)"
@@ -87,9 +87,7 @@ def article_html(i: int, size: int = 1) -> bytes:
     ).encode()
 
 
-def serve_feed(
-    site: SiteServer, prefix: str, pages: int, *, delay: float = 0.0, size: int = 1, items: str = ""
-) -> str:
+def serve_feed(site: SiteServer, prefix: str, pages: int, *, delay: float = 0.0, size: int = 1, items: str = "") -> str:
     """A feed of `pages` articles under `prefix` (each page answering after `delay` s); returns the feed URL."""
 
     def handler(path: str) -> tuple[int, dict[str, str], bytes]:
