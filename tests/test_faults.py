@@ -138,6 +138,15 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
+def workers_of(pid: int) -> list[int]:
+    """Extraction workers below `pid`: processes the forkserver forked (they run the forkserver's code)."""
+    out = []
+    for server in descendants(pid):
+        if b"forkserver" in cmdline(server):
+            out += [k for k in descendants(server) if b"forkserver" in cmdline(k)]
+    return out
+
+
 def alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -290,15 +299,7 @@ def test_a_killed_extraction_worker_loses_no_page(site: SiteServer, tmp_path: Pa
     try:
         wait_until(lambda: site.hits("/oom/a/") >= 3, 60, "pages fetched")
 
-        def worker() -> int | None:  # a process forked by the forkserver (its parent runs the same code)
-            for pid in descendants(proc.pid):
-                if b"forkserver" in cmdline(pid):
-                    kids = [k for k in descendants(pid) if b"forkserver" in cmdline(k)]
-                    if kids:
-                        return kids[0]
-            return None
-
-        victim = wait_until(worker, 30, "an extraction worker")
+        victim = wait_until(lambda: workers_of(proc.pid), 30, "an extraction worker")[0]
         os.kill(victim, signal.SIGKILL)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -327,7 +328,8 @@ def test_a_killed_crawl_child_never_hangs_the_crawl_command(site: SiteServer, tm
     try:
         wait_until(lambda: site.hits("/kill/a/") >= 2, 60, "pages fetched")
         child = next(p for p in descendants(proc.pid) if b"crawler.run" in cmdline(p))
-        family = wait_until(lambda: descendants(child), 30, "the crawl child's extraction workers")
+        wait_until(lambda: workers_of(child), 30, "the crawl child's extraction workers")
+        family = descendants(child)
         os.kill(child, signal.SIGKILL)
         out, err = proc.communicate(timeout=30)  # before: waited for ever on the workers' copy of the pipe
     finally:
@@ -349,7 +351,7 @@ def test_a_killed_crawl_command_leaves_no_process_behind(site: SiteServer, tmp_p
     )
     try:
         wait_until(lambda: site.hits("/orphan/a/") >= 2, 60, "pages fetched")
-        wait_until(lambda: len(descendants(proc.pid)) >= 3, 30, "the crawl child and its workers")
+        wait_until(lambda: workers_of(proc.pid), 30, "the crawl child's extraction workers")
         family = descendants(proc.pid)
         proc.kill()
         proc.wait(10)
