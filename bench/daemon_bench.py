@@ -259,7 +259,9 @@ sender = "bench <bench@example.org>"
     )
     print(f"CPU of the daemon tree: {cpu:.1f}s over {window:.0f}s = {cpu / window:.1%} of one core")
     if rss_5min:
-        print(f"daemon RSS: {rss_5min / 1024:.1f} MiB at 5 min, {rss_end / 1024:.1f} MiB at end, {rss_end / rss_5min:.2f}x")
+        print(
+            f"daemon RSS: {rss_5min / 1024:.1f} MiB at 5 min, {rss_end / 1024:.1f} MiB at end, {rss_end / rss_5min:.2f}x"
+        )
     else:
         print(f"daemon RSS at end: {rss_end / 1024:.1f} MiB (run >= 6 minutes for the 5-minute figure)")
     if per_poll == per_poll and per_poll > 0:

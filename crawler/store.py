@@ -11,6 +11,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -173,6 +174,20 @@ def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    # Switching a new file to WAL ignores the busy timeout: when several processes open it at once,
+    # all but one see "database is locked" for a moment. The mode is persistent; wait for it.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     """A connection that never writes: works on a read-only file, folder or mount.
 
@@ -219,7 +234,8 @@ def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
     return f"cannot open the database {path}: {exc}; check [storage] database and that its folder is writable"
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this id runs on this host (one we may not signal counts as running)."""
     if not pid:
         return False
     try:
@@ -280,7 +296,7 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(_open_problem(self.path, exc, readonly)) from None
@@ -291,10 +307,6 @@ class Store:
         self._batch = False
         if not readonly:
             self.migrate()
-
-    @classmethod
-    def open(cls, path: Path) -> Store:
-        return cls(path)
 
     def close(self) -> None:
         self.conn.close()
@@ -325,11 +337,8 @@ class Store:
             try:
                 if not mset.pending(self.db):
                     return
-                with self.transaction():
-                    mset.ensure_migrations_table(self.db)
-                    for m in mset.pending(self.db):
-                        m.fn(self.db)
-                        mset._record_applied(self.db, m.name)
+                with self.transaction():  # BEGIN IMMEDIATE: one process applies, the others wait and see none
+                    mset.apply(self.db)
                 return
             except sqlite3.IntegrityError:
                 continue  # another process applied it first
@@ -456,7 +465,7 @@ class Store:
             }
             for name in names:
                 owner = rows.get(name)
-                if owner and owner[0] == host and owner[1] != pid and _alive(owner[1]):
+                if owner and owner[0] == host and owner[1] != pid and process_alive(owner[1]):
                     held[name] = f"pid {owner[1]} since {owner[2]}"
                     continue
                 c.execute(
@@ -487,9 +496,6 @@ class Store:
         return out
 
     # -- entries and known URLs ----------------------------------------------------------
-
-    def entry_seen(self, source: str, key: str) -> bool:
-        return self.scalar("SELECT 1 FROM entries WHERE source = ? AND key = ?", [source, key]) is not None
 
     def seen_entries(self, source: str) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM entries WHERE source = ?", [source])}
@@ -650,7 +656,7 @@ class Store:
             for run_id, pid in c.execute(
                 "SELECT id, pid FROM crawl_runs WHERE status = 'running' AND host = ?", [host]
             ).fetchall():
-                if not _alive(pid):
+                if not process_alive(pid):
                     c.execute("UPDATE crawl_runs SET status = 'interrupted' WHERE id = ?", [run_id])
             cur = c.execute(
                 "INSERT INTO crawl_runs(started, trigger, status, host, pid) VALUES (?, ?, 'running', ?, ?)",
