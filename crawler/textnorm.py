@@ -1,5 +1,9 @@
 """Language detection and token normalization shared by topic matching and the search index.
 
+Language comes from the script (Han/kana, Hangul, Cyrillic with Ukrainian letters), then from
+the page's or feed's own tag when it fits the script; Latin text without one is classified with
+py3langid (the detector trafilatura uses), and stays unknown (None) when it is unsure.
+
 Words (Latin, Cyrillic, digits, other alphabets) are runs of letters and digits; hyphens,
 apostrophes and punctuation split them, so "российско-китайский" and "China-Russia" are two
 tokens each.  Each word is folded (NFKC, casefold, ё→е, Latin diacritics removed) and stemmed
@@ -219,4 +223,24 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
         return "uk" if len(_UKRAINIAN_RE.findall(sample)) * 50 > counts["cyrillic"] else "ru"
     if code and code not in _CYRILLIC_LANGS and code not in _CJK_LANGS:
         return code
-    return "en"
+    return _classify_latin(sample)
+
+
+# Below this probability the classifier's best guess is no better than "unknown": short titles
+# and lists of names ("China and Russia") are not enough to tell English from Shona.
+_MIN_CONFIDENCE = 0.5
+_NOT_LATIN = _CYRILLIC_LANGS | _CJK_LANGS | {"ar", "he", "el", "hy", "ka", "th", "fa", "hi"}
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # loads a 4 MB model: only when needed
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _classify_latin(sample: str) -> str | None:
+    lang, confidence = _identifier().classify(sample)
+    if confidence < _MIN_CONFIDENCE or len(lang) != 2 or lang in _NOT_LATIN:
+        return None
+    return str(lang)
