@@ -203,6 +203,15 @@ def after_poll(state: SourceState, every: float, outcome: PollOutcome, started: 
     )
 
 
+def pending_retry_at(every: float, attempts: int, now: datetime) -> datetime:
+    """When a page kept from its feed after a transient failure is fetched again.
+
+    One poll interval after it failed, doubling with each failed retry, at most a day: an
+    immediate re-crawl of unchanged sources never waits on pages that just timed out.
+    """
+    return now + timedelta(seconds=backoff(every, attempts + 1))
+
+
 def skip_reason(state: SourceState, now: datetime) -> str | None:
     """Why a crawl must not poll this source now (deactivated, or asked to wait), else None."""
     if not state.active:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from crawler.config import Config, SourceConfig, load_config
 from crawler.errors import NewswatchError, StoreError, UsageError
-from crawler.polling import PollOutcome, SourceState, after_poll, skip_reason
+from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
 from crawler.process import Processed
 from crawler.store import Store, utcnow
 
@@ -102,6 +102,7 @@ class CrawlContext:
         emit: Callable[[Event], None],
         clock: Callable[[], datetime] = utcnow,
         source_deadline: float | None = None,
+        started: datetime | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -109,7 +110,10 @@ class CrawlContext:
         self.urls = list(urls)
         self.emit = emit
         self.now = clock
-        self.started = clock()
+        # When the poll was due to begin (the daemon passes its schedule, so intervals do not drift
+        # by the crawl child's start-up), never later than now.
+        self.began = clock()  # when this process began polling: deadlines count from here
+        self.started = min(started, self.began) if started is not None else self.began
         self.pool: Any = None
         self.pool_factory: Callable[[], Any] | None = None
         self.pool_restarts = 0
@@ -164,7 +168,7 @@ class CrawlContext:
 
     def pending_urls(self, name: str) -> set[str]:
         if name not in self._pending:
-            self._pending[name] = {r["canonical_url"] for r in self.store.pending_pages(name)}
+            self._pending[name] = {r["canonical_url"] for r in self.store.pending_pages(name, self.now())}
         return self._pending[name]
 
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
@@ -172,6 +176,15 @@ class CrawlContext:
 
     def clear_pending(self, url: str) -> None:
         self.store.clear_pending(url)
+
+    def pending_retry_failed(self, source: str, url: str) -> None:
+        """A pending page failed again, transiently: its next try backs off."""
+        s = self.source_by_name.get(source)
+        if s is None:
+            return
+        key = _entry_key(url)
+        at = pending_retry_at(s.every, self.store.page_attempts(key), self.now())
+        self.store.schedule_page_retry(key, at, failed=True)
 
     def mark_entry(self, source: str, key: str, article_id: int | None) -> None:
         if source in self.source_by_name:
@@ -225,7 +238,7 @@ class CrawlContext:
         """Fails every source still polling after the per-source deadline, so it holds no one else."""
         if self.deadline is None:
             return
-        if (self.now() - self.started).total_seconds() < self.deadline:
+        if (self.now() - self.began).total_seconds() < self.deadline:
             return
         for s in self.sources:
             if s.name not in self.finished:
@@ -328,6 +341,10 @@ class CrawlContext:
                 result = self.store.add_article(processed.record)
                 if result.status in ("new", "updated"):
                     self.store.set_matches(result.article_id, processed.matches)
+                if processed.record.page_pending and result.status == "new" and source in self.source_by_name:
+                    every = self.source_by_name[source].every
+                    at = pending_retry_at(every, 0, self.now())
+                    self.store.schedule_page_retry(processed.record.canonical_url, at, failed=False)
                 self.mark_entry(source, key, result.article_id)
             self._batched += 1
             if self._batched >= BATCH_SIZE:
@@ -412,7 +429,7 @@ class CrawlContext:
             self.storage_failed(name, exc)
         else:
             self.state[name] = after
-        self._event("done", name, status=st.status)
+        self._event("done", name, status=st.status, stats=asdict(st))
         if len(self.finished) == len(self.sources) and self.on_all_finished is not None:
             self.on_all_finished()
 
@@ -462,6 +479,7 @@ def crawl_once(
     emit: Callable[[Event], None] = lambda e: None,
     workers: int | None = None,
     source_deadline: float | None = None,
+    started: datetime | None = None,
 ) -> CrawlSummary:
     """One pass over the sources in THIS process (the reactor can run only once per process).
 
@@ -488,6 +506,7 @@ def crawl_once(
             reason = skip_reason(SourceState.from_row(store.source_state(s.name)), now)
             if reason:
                 skipped.append(SourceStats(s.name, status="skipped", message=reason))
+                emit({"event": "done", "source": s.name, "status": "skipped", "stats": asdict(skipped[-1])})
             else:
                 candidates.append(s)
         held = store.claim_sources([s.name for s in candidates])
@@ -501,12 +520,12 @@ def crawl_once(
                         message=f"being polled by another crawl ({held[s.name]}); skipped so its pages are fetched once",
                     )
                 )
-                emit({"event": "done", "source": s.name, "status": "skipped"})
+                emit({"event": "done", "source": s.name, "status": "skipped", "stats": asdict(skipped[-1])})
         run_id = store.start_run(trigger)
     except sqlite3.Error as exc:
         store.close()
         raise StoreError(f"cannot write to the database {config.storage.database}: {exc}") from None
-    ctx = CrawlContext(config, store, polled, urls, emit, source_deadline=source_deadline)
+    ctx = CrawlContext(config, store, polled, urls, emit, source_deadline=source_deadline, started=started)
     ctx.pool_factory = lambda: _make_pool(workers)
     settings = scrapy_settings(config.crawl)
     settings["NEWSWATCH_ALLOW_PRIVATE"] = config.crawl.allow_private
@@ -596,6 +615,7 @@ def run_in_child(
     timeout: float | None = None,
     extra_env: dict[str, str] | None = None,
     source_deadline: float | None = None,
+    started: datetime | None = None,
 ) -> CrawlSummary:
     """Runs crawl_once in a fresh `python -m crawler.run` child; kills it after `timeout` seconds.
 
@@ -609,6 +629,8 @@ def run_in_child(
         cmd += ["--url", u]
     if source_deadline:
         cmd += ["--source-deadline", str(source_deadline)]
+    if started is not None:
+        cmd += ["--started", started.isoformat()]
     env = {**os.environ, **(extra_env or {})}
     pkg_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -770,6 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", action="append", default=[])
     parser.add_argument("--url", action="append", default=[])
     parser.add_argument("--source-deadline", type=float, default=None)
+    parser.add_argument("--started", type=datetime.fromisoformat, default=None)
     args = parser.parse_args(argv)
     _exit_with_parent()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -785,7 +808,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         summary = crawl_once(
-            config, args.source, args.url, trigger=args.trigger, emit=emit, source_deadline=args.source_deadline
+            config,
+            args.source,
+            args.url,
+            trigger=args.trigger,
+            emit=emit,
+            source_deadline=args.source_deadline,
+            started=args.started,
         )
     except NewswatchError as exc:
         emit({"event": "error", "message": str(exc), "usage": exc.exit_code == 2})

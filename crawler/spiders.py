@@ -360,7 +360,14 @@ class NewsSpider(scrapy.Spider):
             callback=self.parse_page,
             errback=self.page_failed,
             priority=0,
-            meta={"source": source_name, "info": info, "backlog": backlog, "listed_url": url, "pending_retry": retry},
+            meta={
+                "source": source_name,
+                "info": info,
+                "backlog": backlog,
+                "listed_url": url,
+                "pending_retry": retry,
+                "dont_retry": retry,  # a page retried from an earlier poll gets one attempt per poll
+            },
         )
         self.ctx.stats(source_name).queued += 1
         self.ctx.hold(source_name)
@@ -411,6 +418,8 @@ class NewsSpider(scrapy.Spider):
         if meta.get("pending_retry"):
             if not transient:  # gone for good: keep the feed's text, stop retrying
                 self.ctx.clear_pending(meta["listed_url"])
+            else:
+                self.ctx.pending_retry_failed(source, meta["listed_url"])
             return
         info: FeedInfo | None = meta.get("info")
         # A refused link with only a listing's anchor text (no feed summary) is not worth an article.

@@ -171,6 +171,13 @@ def _m0020(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0021_pending_retry_schedule")
+def _m0021(db: sqlite_utils.Database) -> None:
+    # a page kept from its feed is retried on a schedule (see crawler.polling.pending_retry_at)
+    db.execute("ALTER TABLE articles ADD COLUMN page_attempts INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE articles ADD COLUMN page_retry_at TEXT")
+
+
 def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
@@ -538,9 +545,29 @@ class Store:
                 out[url] = aid
         return out
 
-    def pending_pages(self, source: str) -> list[dict[str, Any]]:
-        """Feed-only articles whose page failed transiently: fetch them again."""
-        return self.query("SELECT id, url, canonical_url FROM articles WHERE source = ? AND page_pending = 1", [source])
+    def pending_pages(self, source: str, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Feed-only articles whose page failed transiently: fetch them again (only those due at ``now``)."""
+        sql = "SELECT id, url, canonical_url, page_attempts FROM articles WHERE source = ? AND page_pending = 1"
+        params: list[Any] = [source]
+        if now is not None:
+            sql += " AND (page_retry_at IS NULL OR page_retry_at <= ?)"
+            params.append(iso(now))
+        return self.query(sql, params)
+
+    def schedule_page_retry(self, url: str, at: datetime, *, failed: bool) -> None:
+        """Sets when a pending page is tried next; ``failed`` counts a failed retry."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE articles SET page_retry_at = ?, page_attempts = page_attempts + ?"
+                " WHERE page_pending = 1 AND id IN (SELECT article_id FROM aliases WHERE url = ?)",
+                [iso(at), int(failed), url],
+            )
+
+    def page_attempts(self, url: str) -> int:
+        value = self.scalar(
+            "SELECT page_attempts FROM articles WHERE id IN (SELECT article_id FROM aliases WHERE url = ?)", [url]
+        )
+        return int(value or 0)
 
     def clear_pending(self, url: str) -> None:
         with self.transaction() as c:
