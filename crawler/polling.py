@@ -141,7 +141,7 @@ def parse_retry_after(value: str | bytes | None, now: datetime) -> datetime | No
     if not value:
         return None
     cap = now + timedelta(seconds=MAX_RETRY_AFTER)
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return now + timedelta(seconds=min(int(value[:12]), MAX_RETRY_AFTER))
     when = parse_http_date(value)
     if when is None or when <= now:

@@ -154,7 +154,10 @@ def _child_text(element: etree._Element, name: str) -> str:
 def _absolute(loc: str, base: str) -> str | None:
     if not loc:
         return None
-    absolute = urljoin(base, loc)
+    try:
+        absolute = urljoin(base, loc)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: that entry is skipped, not the sitemap
+        return None
     return absolute if is_http_url(absolute) else None
 
 

@@ -209,6 +209,12 @@ def pick_batch(
     return [name for _, name in ready if name not in alone][: max(1, size)]
 
 
+def _next_look(state: SourceState, every: float, now: datetime) -> datetime:
+    """When the daemon looks at a source next: when it is due, or, deactivated, an interval later
+    (so a source re-enabled with `sources --reset` is polled again without a restart)."""
+    return due_at(state, every, now) or now + timedelta(seconds=every)
+
+
 class _OneSource:
     """A finished source's event, shaped as a one-source summary for the log line."""
 
@@ -256,6 +262,7 @@ class Daemon:
         self._alone: set[str] = set()  # unfinished when their batch was killed: each polled by itself next
         self._batches = 0
         self._due_lock = threading.Lock()
+        self._status_at = 0.0
         self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
         self._reload_problem: str | None = None
         self.exit_code = 0
@@ -431,7 +438,8 @@ class Daemon:
             elif s.name not in before and not initial:
                 changes.append(f"added {s.name}")
         with Store(config.storage.database) as store:
-            due = self._initial_due(store, config.sources, utcnow())
+            todo = [s for s in config.sources if initial or before.get(s.name) != s]  # the rest keep their time
+            due = self._initial_due(store, todo, utcnow())
         with self._due_lock:
             for name in before.keys() - after.keys():
                 self._due.pop(name, None)
@@ -467,7 +475,7 @@ class Daemon:
         out: dict[str, datetime | None] = {}
         overdue = []
         for s in sources:
-            at = due_at(SourceState.from_row(store.source_state(s.name)), s.every, now)
+            at = _next_look(SourceState.from_row(store.source_state(s.name)), s.every, now)
             if at is None or at > now:
                 out[s.name] = at
             else:
@@ -535,6 +543,15 @@ class Daemon:
 
         known = {s.name for s in config.sources}
         names = [n for n in names if n in known]  # a reload may have removed some
+        with Store(config.storage.database) as store:  # a deactivated source needs no crawl child
+            idle = [n for n in names if not store.source_state(n)["active"]]
+        if idle:
+            now = utcnow()
+            with self._due_lock:
+                for n in idle:
+                    self._running.discard(n)
+                    self._due[n] = now + timedelta(seconds=config.source(n).every)
+            names = [n for n in names if n not in idle]
         if not names or self.stopping.is_set():
             return
         started = time.monotonic()
@@ -646,7 +663,13 @@ class Daemon:
             )
         else:
             log.debug("crawl %s: %s; %.1fs", name, status, took)
-        at = due_at(SourceState.from_row(store.source_state(name)), source.every, now)
+        if status != "skipped":
+            verdict = "failed" if status in ("failed", "gone") else "ok"
+            self._last_crawl = f"{_clock()} {name} {verdict} {st.get('new', 0)} new"
+            if time.monotonic() - self._status_at >= 1.0:  # STATUS= at most once a second from a batch
+                self._status_at = time.monotonic()
+                self._update_status()
+        at = _next_look(SourceState.from_row(store.source_state(name)), source.every, now)
         if status == "skipped" and at is not None and at <= now:
             at = now + timedelta(seconds=min(source.every, SKIPPED_RETRY))
         with self._due_lock:
@@ -680,7 +703,7 @@ class Daemon:
                         for name, s in due.items():
                             if name in self._alone:
                                 continue
-                            at = due_at(SourceState.from_row(store.source_state(name)), s.every, now)
+                            at = _next_look(SourceState.from_row(store.source_state(name)), s.every, now)
                             if at is not None:
                                 # never sooner than a short pause: a batch that failed outright is not retried in a loop
                                 self._due[name] = max(at, now + timedelta(seconds=min(s.every, SKIPPED_RETRY)))

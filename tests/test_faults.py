@@ -384,3 +384,22 @@ def test_a_killed_crawl_command_leaves_no_process_behind(site: SiteServer, tmp_p
         for p in family:
             if alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_a_killed_daemon_leaves_no_crawl_process_behind(site: SiteServer, tmp_path: Path, smtp: Any) -> None:
+    from tests.test_daemon import Daemon, far_schedule
+    from tests.test_daemon import write_config as daemon_config
+
+    url = serve_feed(site, "/dkill/", 12, delay=1.0)
+    source = f'[[sources]]\nname = "dkill"\nurl = "{url}"\nevery = "15m"\n'
+    cfg = daemon_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=source, schedule=far_schedule())
+    d = Daemon(tmp_path, cfg, env={"NEWSWATCH_WORKERS": "2"})
+    try:
+        d.wait_note("READY=1")
+        wait_until(lambda: workers_of(d.proc.pid), 60, "a crawl child with extraction workers")
+        family = descendants(d.proc.pid)
+        d.proc.kill()  # SIGKILL the daemon alone: nothing cleans up after it
+        d.proc.wait(10)
+        wait_until(lambda: not any(alive(p) for p in family), 15, "every crawl process gone")
+    finally:
+        d.close()
