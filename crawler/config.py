@@ -11,6 +11,7 @@ import os
 import re
 import string
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
@@ -187,6 +188,28 @@ class _Checker:
             return {}
         return data
 
+    def tables(self, items: Any, key: str, how: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each table of the array of tables ``key`` with its key path (naming it when it has a name)."""
+        if not isinstance(items, list):
+            self.add(key, f"must be an array of tables: write each {how}")
+            return
+        for i, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            path = f"{key}[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
+            t = self.table(item, path)
+            if t:
+                yield path, t
+
+    def name(self, data: dict[str, Any], path: str, seen: set[str], what: str) -> str:
+        """The required, unique ``name`` of a source or topic."""
+        name = self.get(data, "name", path, str, "", required=True)
+        if name and not NAME_RE.match(name):
+            self.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
+        elif name in seen:
+            self.add(f"{path}.name", f"{name!r} is used by another {what}; {what} names must be unique")
+        seen.add(name)
+        return str(name)
+
     def unknown(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
         for key in data:
             if key not in allowed:
@@ -323,19 +346,24 @@ def _closest(key: str, allowed: set[str]) -> str | None:
     return found[0] if found else None
 
 
-def default_config_paths() -> list[Path]:
-    """Where a config is looked for when neither -c nor $NEWSWATCH_CONFIG is given."""
+def user_config_path() -> Path | None:
+    """The user's config file: $XDG_CONFIG_HOME/newswatch/newswatch.toml (~/.config by default).
+
+    None for a user with neither $HOME nor a passwd entry (setpriv, containers).
+    """
     xdg = os.environ.get("XDG_CONFIG_HOME")
     if not xdg:
         try:
             xdg = str(Path.home() / ".config")
-        except RuntimeError:  # a uid with neither $HOME nor a passwd entry (setpriv, containers)
-            xdg = None
-    return [
-        Path("newswatch.toml"),
-        *([Path(xdg) / "newswatch" / "newswatch.toml"] if xdg else []),
-        Path("/etc/newswatch/newswatch.toml"),
-    ]
+        except RuntimeError:
+            return None
+    return Path(xdg) / "newswatch" / "newswatch.toml"
+
+
+def default_config_paths() -> list[Path]:
+    """Where a config is looked for when neither -c nor $NEWSWATCH_CONFIG is given."""
+    user = user_config_path()
+    return [Path("newswatch.toml"), *([user] if user else []), Path("/etc/newswatch/newswatch.toml")]
 
 
 def _missing(path: Path) -> bool:
@@ -480,24 +508,11 @@ _KIND_KEYS = {"sitemap": {"window"}, "listing": {"follow", "follow_css", "depth"
 
 
 def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
-    if not isinstance(items, list):
-        c.add("sources", "must be an array of tables: write each source as [[sources]]")
-        return ()
     out: list[SourceConfig] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        name = item.get("name") if isinstance(item, dict) else None
-        path = f"sources[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
-        t = c.table(item, path)
-        if not t:
-            continue
+    for path, t in c.tables(items, "sources", "source as [[sources]]"):
         c.unknown(t, _SOURCE_KEYS, path)
-        name = c.get(t, "name", path, str, "", required=True)
-        if name and not NAME_RE.match(name):
-            c.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
-        elif name in seen:
-            c.add(f"{path}.name", f"{name!r} is used by another source; source names must be unique")
-        seen.add(name)
+        name = c.name(t, path, seen, "source")
         kind = c.get(t, "kind", path, str, "feed")
         if kind not in SOURCE_KINDS:
             c.add(f"{path}.kind", f"{kind!r} is not a source kind; use one of {', '.join(SOURCE_KINDS)}")
@@ -574,24 +589,11 @@ def _set_item(item: str) -> str:
 
 
 def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -> tuple[TopicConfig, ...]:
-    if not isinstance(items, list):
-        c.add("topics", "must be an array of tables: write each topic as [[topics]]")
-        return ()
     out: list[TopicConfig] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        name = item.get("name") if isinstance(item, dict) else None
-        path = f"topics[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
-        t = c.table(item, path)
-        if not t:
-            continue
+    for path, t in c.tables(items, "topics", "topic as [[topics]]"):
         c.unknown(t, {"name", "query", "min_score", "alert_score"}, path)
-        name = c.get(t, "name", path, str, "", required=True)
-        if name and not NAME_RE.match(name):
-            c.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
-        elif name in seen:
-            c.add(f"{path}.name", f"{name!r} is used by another topic; topic names must be unique")
-        seen.add(name)
+        name = c.name(t, path, seen, "topic")
         query = c.get(t, "query", path, str, "", required=True)
         if query:
             problem = _query_problem(query, sets or {})
@@ -660,15 +662,7 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
             c.add("digest.subject", problem)
             subject = d.subject
     recipients: list[Recipient] = []
-    items = t.get("recipients", [])
-    if not isinstance(items, list):
-        c.add("digest.recipients", "must be an array of tables: write each as [[digest.recipients]]")
-        items = []
-    for i, item in enumerate(items):
-        path = f"digest.recipients[{i}]"
-        r = c.table(item, path)
-        if not r:
-            continue
+    for path, r in c.tables(t.get("recipients", []), "digest.recipients", "as [[digest.recipients]]"):
         c.unknown(r, {"email", "topics"}, path)
         email = c.get(r, "email", path, str, "", required=True)
         if email and not valid_address(email):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -17,8 +16,9 @@ from typing import Any
 import click
 
 from crawler import __version__
-from crawler.config import Config, find_config, load_config, parse_duration
+from crawler.config import Config, find_config, load_config, parse_duration, user_config_path
 from crawler.errors import ConfigError, NewswatchError, UsageError
+from scheduler.files import replacing, write_atomic
 
 EXPORT_FIELDS = (
     "id",
@@ -637,13 +637,8 @@ def export(
             _write_export(out, fmt, records, bom)
             out.flush()
         else:
-            tmp = output.with_name(output.name + ".tmp")
-            try:
-                with open(tmp, "w", encoding="utf-8", newline="") as f:
-                    n = _write_export(f, fmt, records, bom)
-                os.replace(tmp, output)
-            finally:
-                tmp.unlink(missing_ok=True)
+            with replacing(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+                n = _write_export(f, fmt, records, bom)
             if not state.quiet:
                 click.echo(f"wrote {n} articles to {output}", err=True)
     finally:
@@ -945,21 +940,16 @@ def backup(state: State, file: Path, force: bool) -> None:
         raise NewswatchError(
             f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
         )
-    tmp = file.with_name(file.name + ".tmp")
     with Store(config.storage.database, readonly=True) as src:
         try:
-            dst = sqlite3.connect(str(tmp))
-            try:
-                src.conn.backup(dst)
-            finally:
-                dst.close()
-            os.replace(tmp, file)
+            with replacing(file) as tmp:
+                dst = sqlite3.connect(str(tmp))
+                try:
+                    src.conn.backup(dst)
+                finally:
+                    dst.close()
         except sqlite3.Error as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise NewswatchError(f"cannot write the backup {file}: {exc}; check free space and the folder") from None
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     if not state.quiet:
         click.echo(f"wrote {file}")
 
@@ -972,14 +962,13 @@ def init(path: Path | None) -> None:
     from scheduler.data import data_path
 
     if path is None:
-        xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-        path = Path(xdg) / "newswatch" / "newswatch.toml"
+        path = user_config_path()
+        if path is None:
+            raise UsageError("this user has no home folder for a config; name one: newswatch init PATH")
     if path.exists():
         raise UsageError(f"{path} already exists; newswatch will not overwrite it (choose another PATH)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.copyfile(data_path("config", "newswatch.toml"), tmp)
-    os.replace(tmp, path)
+    write_atomic(path, data_path("config", "newswatch.toml").read_bytes())
     click.echo(f"wrote {path}; edit [[digest.recipients]] and [smtp], then run 'newswatch check -c {path}'")
 
 
@@ -1021,6 +1010,51 @@ def demo(state: State, serve: bool, port: int | None, output_dir: Path | None) -
 from scheduler import cmd_topics  # noqa: E402  (built with the shared helpers above)
 
 cli.add_command(cmd_topics.build(config_option, handle_errors))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@config_option
+@click.option(
+    "--metadata",
+    "metadata_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Only write datasette's metadata (tables, columns, search, hidden internals) to FILE.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="datasette's port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="datasette's address (keep it local).")
+@click.argument("datasette_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+@handle_errors
+def datasette(state: State, metadata_file: Path | None, port: int, host: str, datasette_args: tuple[str, ...]) -> None:
+    """Browse the archive in datasette (read-only), with tables described and full-text search on articles."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from scheduler.archive import datasette_metadata
+
+    config = state.config()
+    db = config.storage.database
+    meta = json.dumps(datasette_metadata(db), ensure_ascii=False, indent=2)
+    if metadata_file is not None:
+        write_atomic(metadata_file, meta + "\n")
+        if not state.quiet:
+            click.echo(f"wrote {metadata_file}; use it with: datasette {db} --metadata {metadata_file}")
+        return
+    if not db.exists():
+        raise UsageError(f"no database at {db} yet; run 'newswatch crawl' first")
+    exe = shutil.which("datasette", path=str(Path(sys.executable).parent)) or shutil.which("datasette")
+    if exe is None:
+        raise UsageError(
+            "datasette is not installed; install it beside newswatch (pip install datasette) "
+            "or with pipx, or write the metadata with --metadata FILE"
+        )
+    with tempfile.TemporaryDirectory(prefix="newswatch-datasette-") as tmpdir:
+        meta_path = Path(tmpdir) / "metadata.json"
+        meta_path.write_text(meta, encoding="utf-8")
+        cmd = [exe, "serve", str(db), "--metadata", str(meta_path), "--host", host, "--port", str(port)]
+        sys.exit(subprocess.call([*cmd, *datasette_args]))
 
 
 def main() -> None:
