@@ -244,6 +244,17 @@ def _m0030(db: sqlite_utils.Database) -> None:
         _browse_insert(db.conn, aid, title, text)
 
 
+LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
+
+
+def _lease_expired(since: str | None) -> bool:
+    try:
+        taken = parse_iso(since)
+    except ValueError:
+        return True
+    return taken is None or (utcnow() - taken).total_seconds() > LEASE_MAX_AGE
+
+
 def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
@@ -566,7 +577,13 @@ class Store:
             }
             for name in names:
                 owner = rows.get(name)
-                if owner and owner[0] == host and owner[1] != pid and process_alive(owner[1]):
+                if (
+                    owner
+                    and owner[0] == host
+                    and owner[1] != pid
+                    and process_alive(owner[1])
+                    and not _lease_expired(owner[2])
+                ):
                     held[name] = f"pid {owner[1]} since {owner[2]}"
                     continue
                 c.execute(

@@ -16,7 +16,15 @@ from typing import Any
 import click
 
 from crawler import __version__
-from crawler.config import Config, find_config, load_config, parse_duration, user_config_path
+from crawler.config import (
+    MAX_DURATION,
+    Config,
+    find_config,
+    format_duration,
+    load_config,
+    parse_duration,
+    user_config_path,
+)
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
 
@@ -424,7 +432,23 @@ def _duration_option(name: str, value: str) -> float:
     try:
         return parse_duration(value)
     except ValueError:
-        raise UsageError(f"{name} {value!r} is not a duration; use 30s, 15m, 6h or 1d") from None
+        raise UsageError(
+            f"{name} {_quoted(value)} is not a duration; use 30s, 15m, 6h or 1d{_too_long(value)}"
+        ) from None
+
+
+def _quoted(value: str, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "…" + text[-4:]
+
+
+def _too_long(value: str) -> str:
+    """The hint for a well-formed duration beyond the century parse_duration allows."""
+    try:
+        parse_duration(value, maximum=float("inf"))
+    except ValueError:
+        return ""
+    return f" (at most {format_duration(MAX_DURATION)})"
 
 
 class Progress:
@@ -500,7 +524,9 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 @cli.command()
 @config_option
 @click.argument("query", required=False)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many results.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="At most this many results."
+)
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
 @click.option(
     "--since",
@@ -689,9 +715,14 @@ def _parse_since(value: str, option: str = "--since") -> datetime:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(
-            f"{option} {value!r} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
+            f"{option} {_quoted(value)} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
+            + _too_long(value)
         ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)  # compared in UTC: the first and last hours of the calendar do not convert
+    except OverflowError:
+        raise UsageError(f"{option} {_quoted(value)} is out of range; use a date from year 2 to 9998") from None
 
 
 # -- sources --------------------------------------------------------------------------------
@@ -842,6 +873,10 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         if r.held:
             line += f" ({r.held} more stay due)"
         click.echo(line, err=r.status == "failed")
+        if r.subject is not None:
+            click.echo(f"  subject: {r.subject}")
+        for story in r.lines:
+            click.echo(f"  - {story}")
     if outcome.output:
         click.echo(f"wrote {outcome.output}")
     if outcome.failed:
