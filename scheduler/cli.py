@@ -341,6 +341,9 @@ def crawl(
             _print_crawl_table(summary)
         else:
             _print_crawl_errors(summary)
+    if summary.storage_error:
+        click.echo(f"error: {summary.storage_error}", err=True)
+        sys.exit(1)
     if summary.all_failed:
         sys.exit(1)
 
