@@ -128,6 +128,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             line = os_problem(exc, state)
             if line:
+                _silence_stdout()  # what could not be written must not fail again at exit
                 click.echo(f"error: {line}", err=True)
                 sys.exit(1)
             click.echo(
@@ -171,7 +172,8 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
     if isinstance(exc, OSError):
         name = exc.filename or where
         if exc.errno == errno.ENOSPC:
-            return f"no space left on the device writing {name}; free some disk space and run the command again"
+            what = exc.filename or "the output"
+            return f"no space left on the device writing {what}; free some disk space and run the command again"
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return f"{name}: {exc.strerror}; this user lacks the permission this command needs there"
         if exc.errno == errno.ENOENT:
