@@ -16,7 +16,15 @@ from typing import Any
 import click
 
 from crawler import __version__
-from crawler.config import Config, find_config, load_config, parse_duration, user_config_path
+from crawler.config import (
+    MAX_DURATION,
+    Config,
+    find_config,
+    format_duration,
+    load_config,
+    parse_duration,
+    user_config_path,
+)
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
 
@@ -120,6 +128,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             line = os_problem(exc, state)
             if line:
+                _silence_stdout()  # what could not be written must not fail again at exit
                 click.echo(f"error: {line}", err=True)
                 sys.exit(1)
             click.echo(
@@ -163,7 +172,8 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
     if isinstance(exc, OSError):
         name = exc.filename or where
         if exc.errno == errno.ENOSPC:
-            return f"no space left on the device writing {name}; free some disk space and run the command again"
+            what = exc.filename or "the output"
+            return f"no space left on the device writing {what}; free some disk space and run the command again"
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return f"{name}: {exc.strerror}; this user lacks the permission this command needs there"
         if exc.errno == errno.ENOENT:
@@ -421,7 +431,23 @@ def _duration_option(name: str, value: str) -> float:
     try:
         return parse_duration(value)
     except ValueError:
-        raise UsageError(f"{name} {value!r} is not a duration; use 30s, 15m, 6h or 1d") from None
+        raise UsageError(
+            f"{name} {_quoted(value)} is not a duration; use 30s, 15m, 6h or 1d{_too_long(value)}"
+        ) from None
+
+
+def _quoted(value: str, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "…" + text[-4:]
+
+
+def _too_long(value: str) -> str:
+    """The hint for a well-formed duration beyond the century parse_duration allows."""
+    try:
+        parse_duration(value, maximum=float("inf"))
+    except ValueError:
+        return ""
+    return f" (at most {format_duration(MAX_DURATION)})"
 
 
 class Progress:
@@ -497,7 +523,9 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 @cli.command()
 @config_option
 @click.argument("query", required=False)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many results.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="At most this many results."
+)
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
 @click.option(
     "--since",
@@ -686,9 +714,14 @@ def _parse_since(value: str, option: str = "--since") -> datetime:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(
-            f"{option} {value!r} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
+            f"{option} {_quoted(value)} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
+            + _too_long(value)
         ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)  # compared in UTC: the first and last hours of the calendar do not convert
+    except OverflowError:
+        raise UsageError(f"{option} {_quoted(value)} is out of range; use a date from year 2 to 9998") from None
 
 
 # -- sources --------------------------------------------------------------------------------
@@ -839,6 +872,10 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         if r.held:
             line += f" ({r.held} more stay due)"
         click.echo(line, err=r.status == "failed")
+        if r.subject is not None:
+            click.echo(f"  subject: {r.subject}")
+        for story in r.lines:
+            click.echo(f"  - {story}")
     if outcome.output:
         click.echo(f"wrote {outcome.output}")
     if outcome.failed:
@@ -881,7 +918,7 @@ def prune(state: State, older_than: str, dry_run: bool) -> None:
         ids: list[int] = []
         if config.storage.database.exists():
             with Store(config.storage.database, readonly=True) as store:
-                ids = prune_candidates(store, seconds)
+                ids = ledger.prunable_articles(store, utcnow() - timedelta(seconds=seconds))
         click.echo(f"would delete {len(ids)} articles older than {older_than} (dry run; nothing deleted)")
         return
     with Store(config.storage.database) as store:
@@ -889,24 +926,6 @@ def prune(state: State, older_than: str, dry_run: bool) -> None:
         store.conn.execute("VACUUM")
     if not state.quiet:
         click.echo(f"deleted {n} articles older than {older_than}")
-
-
-def prune_candidates(store: Any, seconds: float) -> list[int]:
-    """Articles fetched longer ago than `seconds`, except matched stories not yet sent to anyone."""
-    from crawler.store import iso, utcnow
-    from scheduler import ledger
-
-    cutoff = iso(utcnow() - timedelta(seconds=seconds))
-    if not store.readonly:
-        ledger.prepare(store)
-    elif ledger.migrations.pending(store.db):  # never digested: every matched story is unsent
-        sql = "SELECT id FROM articles a WHERE fetched <= ? AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-        return [r["id"] for r in store.query(sql, [cutoff])]
-    keep_unsent = (
-        " AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-        f" AND NOT {ledger.sent_anywhere_clause('a.story')})"
-    )
-    return [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [cutoff])]
 
 
 @cli.command()
