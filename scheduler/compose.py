@@ -25,6 +25,8 @@ import jinja2
 
 from crawler import topics as topic_mod
 from crawler.config import Config, Recipient, TopicConfig
+from crawler.dates import local as local_time
+from crawler.dates import plausible
 from crawler.store import Store, iso, parse_iso
 from scheduler.ledger import Due
 
@@ -190,7 +192,9 @@ def _local(config: Config) -> ZoneInfo:
 def _fmt_date(dt: datetime | None, tz: ZoneInfo) -> str:
     if dt is None:
         return ""
-    local = dt.astimezone(tz)
+    local = local_time(dt, tz)  # a stored 9999-12-31 would overflow in a zone east of UTC: shown as no date
+    if local is None:
+        return ""
     return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
@@ -205,7 +209,7 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
     face = by_id.get(face_id) or (arts[0] if arts else by_id.get(due.article_id))
     matched = by_id.get(due.article_id, face)
     assert face is not None, due
-    date = parse_iso(face["published"]) or parse_iso(face["fetched"])
+    date = plausible(parse_iso(face["published"])) or parse_iso(face["fetched"])
     also: dict[str, Outlet] = {}
     for a in arts:
         if a["source"] != face["source"] and a["source"] not in also:
