@@ -139,6 +139,55 @@ def test_the_longest_name_wins_where_names_overlap() -> None:
     assert m is not None and m.hits == ("Российская академия наук → Russia",)
 
 
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        ("CN", "Индийские учёные дали высокую оценку проекту."),  # дали "gave", not the city Dali
+        ("CN", "The journey took 12 days."),  # days ~ Daye only in lower case
+        ("RU", "Vladimir Putin met the delegation."),  # a first name before a surname
+        ("RU", "Владимир Путин встретился с учёными."),
+        ("RU", "Встреча с Владимиром Владимировичем прошла вчера."),
+    ],
+)
+def test_place_names_that_are_common_words_or_first_names_are_not_places(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("CN", "Делегация прибыла в Дали в понедельник.", "Дали → China"),
+        ("RU", "A new lab opened in Vladimir last year.", "Vladimir → Russia"),
+        ("RU", "Лаборатория открылась во Владимире, Москве и Казани.", "Владимир → Russia"),
+    ],
+)
+def test_capitalised_place_names_still_resolve(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
+
+
+@pytest.mark.parametrize("text", ["我国科技部表示支持。", "科技部部长访问河内。"])
+def test_words_for_any_country_own_institutions_resolve_to_none(text: str) -> None:
+    # 我国 "our country" and a bare 科技部 are the writer's own country, whichever it is
+    assert compile_query("country:CN").match("", text) is None
+    m = compile_query("country:CN").match("", "中国科技部表示支持。")
+    assert m is not None and "中国科技部 → China" in m.hits
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("CN", "Huawei opened a centre for mathematicians.", "Huawei → China"),
+        ("CN", "华为与高校合作", "华为 → China"),
+        ("RU", "Специалисты «Яндекса» обучили нейросеть.", "Яндекс* → Russia"),
+        ("RU", "Kaspersky researchers found the flaw.", "Kaspersky → Russia"),
+    ],
+)
+def test_national_technology_companies_are_their_country(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
+
+
 # --- PARTNERS, EXCEPT, lead: ---------------------------------------------------------------
 
 PARTNERS = "PARTNERS(country:CN, country:RU, research OR lab* OR scien*, arms OR trade)"
@@ -174,6 +223,17 @@ def test_a_passing_mention_in_the_body_scores_below_a_headline_partnership() -> 
     passing = q.match("Kenya-India science ties", body)
     headline = q.match("China and Russia open research lab", "Scientists of both countries met.")
     assert passing is not None and headline is not None and headline.score > 2 * passing.score
+
+
+def test_words_inside_a_university_name_are_not_the_activity() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, technolog* OR institute* OR research)")
+    # the only S&T words are part of a university's name: a festival of two universities
+    festival = "Harbin Institute of Technology and Novosibirsk State University held a dance festival."
+    assert q.match("News", festival) is None
+    assert q.match("News", "Harbin Institute of Technology and Novosibirsk State University do research.")
+    # an academy's name is what it does (a research institution), so its words still count
+    academies = compile_query("PARTNERS(country:CN, country:RU, academy)")
+    assert academies.match("News", "The Russian Academy of Sciences and Tsinghua met.") is not None
 
 
 def test_except_drops_places_inside_the_longer_word() -> None:
