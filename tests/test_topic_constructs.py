@@ -219,10 +219,13 @@ def test_one_name_is_not_both_partners() -> None:
 
 def test_a_passing_mention_in_the_body_scores_below_a_headline_partnership() -> None:
     q = compile_query(PARTNERS)
-    body = "Kenya and India opened labs. " * 15 + "China and Russia also do research."
-    passing = q.match("Kenya-India science ties", body)
+    body = "Scientists opened labs. " * 15 + "China and Russia also do research."
+    passing = q.match("Science ties", body)
     headline = q.match("China and Russia open research lab", "Scientists of both countries met.")
     assert passing is not None and headline is not None and headline.score > 2 * passing.score
+    # where a third country is the partner (Kenya and India, named more often), none at all
+    third = "Kenya and India opened labs. " * 15 + "China and Russia also do research."
+    assert q.match("Kenya-India science ties", third) is None
 
 
 def test_words_inside_a_university_name_are_not_the_activity() -> None:
@@ -234,6 +237,35 @@ def test_words_inside_a_university_name_are_not_the_activity() -> None:
     # an academy's name is what it does (a research institution), so its words still count
     academies = compile_query("PARTNERS(country:CN, country:RU, academy)")
     assert academies.match("News", "The Russian Academy of Sciences and Tsinghua met.") is not None
+
+
+def test_a_third_country_named_more_often_is_the_partner() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, research OR scien*)")
+    body = (
+        "Indian and Russian scientists opened a lab in Bangalore. India will send researchers to Moscow. "
+        "Russian researchers once worked with Chinese scientists on it. Indian officials were pleased."
+    )
+    assert q.match("India and Russia open a lab", body) is None  # India is the partner: China is in passing
+    # the same body under a China–Russia headline is about China and Russia
+    assert q.match("China and Russia extend research to India", body) is not None
+    # a third country in the title, where the two sides are not both, leads too
+    lead = "Chinese and Russian scientists study the monsoon."
+    assert q.match("Indian monsoon project", lead) is None
+    assert q.match("Monsoon project", lead) is not None
+    # any pair: the rule is the same for India and Russia with China as the third country
+    pair = compile_query("PARTNERS(country:IN, country:RU, research OR scien*)")
+    assert pair.match("India and Russia open a lab", body) is not None
+
+
+def test_a_country_name_inside_a_side_s_place_name_is_the_side_s() -> None:
+    # 蒙古 in 内蒙古 (Inner Mongolia, China) is not Mongolia
+    q = compile_query("PARTNERS(country:CN, country:RU, 研究)")
+    assert q.match("内蒙古与布里亚特共和国开展研究", "内蒙古的科学家与乌兰乌德的学者共同研究草原。") is not None
+
+
+@pytest.mark.parametrize("text", ["广东的实验室", "新疆的科学家", "内蒙古农业大学"])
+def test_chinese_regions_without_their_type(text: str) -> None:
+    assert compile_query("country:CN").match("", text) is not None
 
 
 def test_except_drops_places_inside_the_longer_word() -> None:
