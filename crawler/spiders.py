@@ -207,6 +207,12 @@ class NewsSpider(scrapy.Spider):
             shown = "; ".join(feed.skipped[:5]) + ("; …" if len(feed.skipped) > 5 else "")
             self.ctx.warn(source.name, f"{response.url}: {len(feed.skipped)} entries skipped ({shown})")
         self.ctx.source_ok(source.name)
+        linkless = [e for e in feed.entries if not e.link]
+        if linkless:  # nothing to fetch or to point a reader at: said, not silently dropped
+            first = (linkless[0].title or linkless[0].summary or "")[:80]
+            self.ctx.warn(
+                source.name, f"{response.url}: {len(linkless)} entries without a link skipped (first: {first!r})"
+            )
         infos = []
         for entry in feed.entries:
             if not entry.link:

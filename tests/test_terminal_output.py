@@ -48,3 +48,22 @@ def test_search_strips_terminal_escapes_from_stored_text(site: SiteServer, tmp_p
     assert "Lunar" in out.stdout and "station timetable agreed" in out.stdout
     assert "\x1b" not in out.stdout and "\x9b" not in out.stdout and "\x07" not in out.stdout
     assert "owned" not in out.stdout and "[2J" not in out.stdout
+
+
+def test_an_entry_without_a_link_is_reported_not_dropped_silently(site: SiteServer, tmp_path: Path) -> None:
+    feed = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>Wire</title>'
+        "<link>__BASE__/</link><description>d</description>"
+        "<item><title>Linkless lunar note</title><description>Only text.</description></item>"
+        "</channel></rss>"
+    )
+    site.set_route("/nolink/rss.xml", body=feed.encode("utf-8"), headers={"Content-Type": "application/rss+xml"})
+    cfg = tmp_path / "nw.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[crawl]\nallow_private = true\n'
+        f'[[sources]]\nname = "wire"\nurl = "{site.base_url}/nolink/rss.xml"\n',
+        encoding="utf-8",
+    )
+    out = newswatch(cfg, "crawl")
+    assert out.returncode == 0, out.stderr
+    assert "1 entries without a link skipped" in out.stderr and "Linkless lunar note" in out.stderr
