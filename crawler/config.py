@@ -104,6 +104,7 @@ class SourceConfig:
     depth: int = 1
     spider: str | None = None
     language: str | None = None
+    stale_after: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -388,7 +389,19 @@ def _delay(c: _Checker, t: dict[str, Any]) -> float:
         return 0.0
 
 
-_SOURCE_KEYS = {"name", "kind", "url", "every", "window", "follow", "follow_css", "depth", "spider", "language"}
+_SOURCE_KEYS = {
+    "name",
+    "kind",
+    "url",
+    "every",
+    "window",
+    "follow",
+    "follow_css",
+    "depth",
+    "spider",
+    "language",
+    "stale_after",
+}
 _KIND_KEYS = {"sitemap": {"window"}, "listing": {"follow", "follow_css", "depth"}, "spider": {"spider"}}
 
 
@@ -447,6 +460,7 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
                 depth=c.positive_int(t, "depth", path, 1, minimum=0),
                 spider=spider,
                 language=language.lower() if language else None,
+                stale_after=c.duration(t, "stale_after", path, 7 * 86400.0),
             )
         )
     return tuple(out)

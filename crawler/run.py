@@ -109,6 +109,8 @@ class CrawlContext:
         self.new_article_ids: list[int] = []
         self._batch_open = False
         self._batched = 0
+        self._documents: dict[str, tuple[list[datetime], int]] = {}
+        self.crawl_delays: dict[str, float] = {}
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -188,6 +190,15 @@ class CrawlContext:
 
     def note_validators(self, name: str, etag: str | None, modified: str | None) -> None:
         self._validators[name] = (etag, modified)
+
+    def note_document(self, name: str, dates: Sequence[datetime | None], links: int) -> None:
+        """A source document was read: its entries' dates and how many entries (links) it gave."""
+        if name in self.source_by_name:
+            old_dates, old_links = self._documents.get(name, ([], 0))
+            self._documents[name] = (old_dates + [d for d in dates if d], old_links + links)
+
+    def note_crawl_delay(self, host: str, delay: float) -> None:
+        self.crawl_delays[host] = delay
 
     def warn(self, name: str, message: str) -> None:
         self.stats(name).warnings.append(message)
@@ -300,10 +311,35 @@ class CrawlContext:
                 )
             if st.status != "skipped":
                 self.store.update_source(s.name, **fields)
+            if st.status == "ok":
+                self._record_freshness(s, now)
         extra = [st for name, st in self._stats.items() if name not in self.source_by_name]
         for st in extra:  # --url pages: ok unless every page failed
             st.status = "failed" if st.errors and not (st.new or st.duplicates) else "ok"
         return CrawlSummary([self.stats(s.name) for s in self.sources] + extra, new_article_ids=self.new_article_ids)
+
+    def _record_freshness(self, source: SourceConfig, now: datetime) -> None:
+        """Keeps what the source's documents held, and says at once when it looks dead."""
+        from crawler import health
+
+        doc = self._documents.get(source.name)
+        host = (urlsplit(source.url).hostname or "").lower()
+        fields: dict[str, Any] = {}
+        if host in self.crawl_delays:
+            fields["crawl_delay"] = self.crawl_delays[host]
+        if doc is not None:
+            dates, links = doc
+            stored = self.store.freshness_rows().get(source.name, {})
+            fields.update(
+                entry_dates=health.merge_stored_dates(stored.get("entry_dates", []), dates, now),
+                links=links,
+                checked=iso(now),
+            )
+            problem = health.first_look(source, dates, links, now, first_poll=self.is_first_poll(source.name))
+            if problem:
+                self.warn(source.name, problem)
+        if fields:
+            self.store.record_freshness(source.name, **fields)
 
 
 def _entry_key(url: str) -> str:

@@ -155,6 +155,7 @@ class NewsSpider(scrapy.Spider):
         if feed.warning:
             self.ctx.warn(source.name, feed.warning)  # names the URL, the fault and the entries kept
         self.ctx.source_ok(source.name)
+        self.ctx.note_document(source.name, [e.published for e in feed.entries], len(feed.entries))
         infos = []
         for entry in feed.entries:
             if not entry.link:
@@ -190,6 +191,9 @@ class NewsSpider(scrapy.Spider):
             # an unchanged index says nothing about its children: always read it whole
             self.ctx.note_validators(source.name, None, None)
         self.ctx.source_ok(source.name)
+        self.ctx.note_document(
+            source.name, [e.news_published or e.lastmod for e in sm.entries], len(sm.entries) + len(sm.sitemaps)
+        )
         depth = response.meta.get("sitemap_depth", 0)
         if depth < 3:
             for child in sm.sitemaps:
@@ -236,6 +240,7 @@ class NewsSpider(scrapy.Spider):
         for url, text in links:
             if urls.is_http_url(url):
                 infos.append((urls.canonicalize(url), url, FeedInfo(title=" ".join(text.split()))))
+        self.ctx.note_document(source.name, [], len(infos))
         yield from self._follow_entries(source, infos)
         yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
         left = response.meta.get("depth_left", 1) - 1
