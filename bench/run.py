@@ -77,7 +77,7 @@ class LocalSite:
     """Serves generated pages under a prefix plus a static feed.xml and sitemap.xml (with conditional GET)."""
 
     def __init__(self, pages: dict[str, bytes], content_type: str, feed: bytes, sitemap: bytes, prefix: str) -> None:
-        from scheduler.sitesrv import SiteServer
+        from tests.support.sitesrv import SiteServer
 
         self.tmp = Path(tempfile.mkdtemp(prefix="nw-bench-site-"))
         (self.tmp / "feed.xml").write_bytes(feed)

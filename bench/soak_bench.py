@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiosmtpd.controller import Controller
 
-from scheduler.sitesrv import SiteServer
+from tests.support.sitesrv import SiteServer
 
 BASELINE_CYCLE = 50
 VOCAB = [

@@ -391,22 +391,12 @@ def _short_time(value: str | None) -> str:
 @handle_errors
 def digest(state: State, dry_run: bool, output: Path | None, to: str | None, recipient: str | None) -> None:
     """Build each recipient's digest of due stories and email it."""
+    from crawler.matching import sync_topics
     from crawler.store import Store
-    from scheduler.digest import run_digest
+    from scheduler.digest import check_options, run_digest
 
     config = state.config()
-    if config.digest is None:
-        raise UsageError("the config has no [digest] section; add one with [[digest.recipients]] (see README)")
-    if not config.digest.recipients:
-        raise UsageError('[digest] has no recipients; add [[digest.recipients]] email = "you@example.org"')
-    if output is not None and output.suffix.lower() not in (".html", ".htm", ".eml"):
-        raise UsageError(f"--output {output}: use a file name ending in .html or .eml")
-    if recipient and recipient.lower() not in [r.email.lower() for r in config.digest.recipients]:
-        raise UsageError(f"--recipient {recipient} is not in [[digest.recipients]]")
-    if config.smtp is None and not (dry_run or output):
-        raise UsageError("the config has no [smtp] section; add one, or use --dry-run / --output FILE")
-    from crawler.matching import sync_topics
-
+    check_options(config, dry_run=dry_run, output=output, to=to, recipient=recipient)
     with Store(config.storage.database) as store:
         sync_topics(config, store)  # an edited query re-matches recent articles first
         outcome = run_digest(config, store, dry_run=dry_run, output=output, to=to, recipient=recipient)
@@ -456,29 +446,15 @@ def run(state: State) -> None:
 @handle_errors
 def prune(state: State, older_than: str) -> None:
     """Delete articles older than DURATION (never unsent matched stories) and vacuum."""
-    from crawler.store import Store
+    from crawler.store import Store, utcnow
+    from scheduler import ledger
 
     config = state.config()
     seconds = _duration_option("--older-than", older_than)
     with Store(config.storage.database) as store:
-        n = prune_store(config, store, seconds)
+        n = ledger.prune_articles(store, utcnow() - timedelta(seconds=seconds))
         store.conn.execute("VACUUM")
     click.echo(f"deleted {n} articles older than {older_than}")
-
-
-def prune_store(config: Config, store: Any, seconds: float) -> int:
-    from crawler.store import iso, utcnow
-
-    cutoff = iso(utcnow() - timedelta(seconds=seconds))
-    from scheduler import ledger
-
-    ledger.prepare(store)
-    keep_unsent = (
-        " AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-        f" AND NOT {ledger.sent_anywhere_clause('a.story')})"
-    )
-    ids = [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [cutoff])]
-    return store.delete_articles(ids)
 
 
 @cli.command()

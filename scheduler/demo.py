@@ -13,7 +13,7 @@ from pathlib import Path
 from crawler.config import load_config
 from crawler.store import Store
 from scheduler.data import data_path
-from scheduler.sitesrv import SiteServer
+from scheduler.staticsite import StaticSiteServer
 
 
 def demo_config_text(base_url: str) -> str:
@@ -31,7 +31,7 @@ def run_demo(output_dir: Path | None, echo: Callable[[str], None]) -> Path:
 
     out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
     out.mkdir(parents=True, exist_ok=True)
-    with SiteServer(data_path("fixtures", "site")) as site:
+    with StaticSiteServer(data_path("fixtures", "site")) as site:
         config_path = out / "newswatch-demo.toml"
         config_path.write_text(demo_config_text(site.base_url), encoding="utf-8")
         db = out / "newswatch-demo.db"
@@ -72,7 +72,7 @@ def _command() -> str:
 
 
 def serve_forever(echo: Callable[[str], None]) -> None:
-    with SiteServer(data_path("fixtures", "site")) as site:
+    with StaticSiteServer(data_path("fixtures", "site")) as site:
         echo(f"serving the sample site at {site.base_url} (Ctrl-C to stop)")
         echo("a config to try 'newswatch -c demo.toml crawl' with:\n")
         echo(demo_config_text(site.base_url))

@@ -1,4 +1,4 @@
-"""The delivery ledger: which stories went to whom, in which message, and which are in flight.
+"""The delivery ledger: which stories are due to whom, which went, in which message, and which are in flight.
 
 A message is reserved (its stories and Message-ID recorded, under a lease) in one transaction
 before it is sent, and marked sent right after the server's 250. A failed send releases the
@@ -7,7 +7,9 @@ set reuses the row and its Message-ID. A lease left by a killed process lapses w
 is gone (same host) or when it expires, so a crash never holds stories back for long.
 
 Stories are tracked by their root id; a story is sent to a recipient when it, or any story
-merged into it (``stories.merged_into``), went out in a sent message.
+merged into it (``stories.merged_into``), went out in a sent message. A story is due to a
+recipient (``select_due``) when it matches one of their topics at or above a threshold, was
+first seen since a given time and was never sent to them; each appears once, under its best topic.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlite_utils.migrations import Migrations
 
-from crawler.store import Store, iso
+from crawler.store import Store, iso, parse_iso
 
 migrations = Migrations("delivery")
 
@@ -125,6 +128,83 @@ def sent_anywhere_clause(story_expr: str) -> str:
         f" WHERE dm.status = 'sent' AND (di.story = {story_expr} OR di.story IN"
         f" (SELECT ms.id FROM stories ms WHERE ms.merged_into = {story_expr})))"
     )
+
+
+@dataclass(frozen=True)
+class Due:
+    """A story due to a recipient, under its best-scoring topic."""
+
+    story: str
+    topic: str
+    score: float
+    article_id: int  # the article whose match put the story under this topic
+    first_seen: str
+
+
+def select_due(
+    store: Store,
+    recipient: str,
+    thresholds: Sequence[tuple[str, float]],
+    since: datetime,
+    exclude_kinds: Sequence[str],
+    *,
+    alert: bool = False,
+) -> list[Due]:
+    """Unsent stories with a match at or above their topic's threshold, best topic first.
+
+    ``thresholds`` are (topic, min score) in config order; ``exclude_kinds`` are the message
+    kinds that count as sent; ``alert`` leaves out a source's first-poll backlog.
+    """
+    if not thresholds:
+        return []
+    params: dict[str, Any] = {"recipient": recipient.lower(), "since": iso(since)}
+    values = []
+    for i, (name, threshold) in enumerate(thresholds):
+        params[f"t{i}"], params[f"s{i}"], params[f"o{i}"] = name, threshold, i
+        values.append(f"(:t{i}, :s{i}, :o{i})")
+    sql = (
+        f"WITH wanted(name, threshold, ord) AS (VALUES {', '.join(values)})"
+        " SELECT s.id AS story, s.first_seen, m.topic, m.score, m.article_id, w.ord"
+        " FROM stories s JOIN articles a ON a.story = s.id"
+        " JOIN matches m ON m.article_id = a.id"
+        " JOIN wanted w ON w.name = m.topic AND m.score >= w.threshold"
+        " WHERE s.merged_into IS NULL AND s.first_seen >= :since"
+        + (" AND a.backlog = 0" if alert else "")
+        + f" AND NOT {sent_clause('s.id', exclude_kinds)}"
+    )
+    best: dict[str, tuple[Any, ...]] = {}
+    for row in store.query(sql, params):
+        # Best score wins; on a tie, the topic listed first in the config, then the older article.
+        key = (-row["score"], row["ord"], row["article_id"])
+        if row["story"] not in best or key < best[row["story"]][0]:
+            best[row["story"]] = (key, row)
+    out = [
+        Due(story, row["topic"], float(row["score"]), int(row["article_id"]), row["first_seen"])
+        for story, (_, row) in best.items()
+    ]
+    # Highest score first; among equals the newest story, then a stable id order.
+    out.sort(key=lambda d: (-d.score, _neg_time(d.first_seen), _id_key(d.story)))
+    return out
+
+
+def _neg_time(value: str) -> float:
+    dt = parse_iso(value)
+    return -dt.timestamp() if dt else 0.0
+
+
+def _id_key(story: str) -> tuple[int, str]:
+    return (int(story), "") if story.isdigit() else (1 << 62, story)
+
+
+def prune_articles(store: Store, before: datetime) -> int:
+    """Deletes articles fetched before ``before``, keeping matched stories nobody received yet."""
+    prepare(store)
+    keep_unsent = (
+        " AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
+        f" AND NOT {sent_anywhere_clause('a.story')})"
+    )
+    ids = [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [iso(before)])]
+    return store.delete_articles(ids)
 
 
 def in_flight(store: Store, recipient: str, now: datetime) -> set[str]:

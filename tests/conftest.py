@@ -17,7 +17,7 @@ try:
 except ImportError:  # plain "pytest" from a checkout without an install
     sys.path.insert(0, str(ROOT))
 
-from scheduler.sitesrv import SiteServer  # noqa: E402
+from tests.support.sitesrv import SiteServer  # noqa: E402
 
 
 def _load_smtpd():  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.demo import demo_config_text
-from scheduler.sitesrv import SiteServer
+from tests.support.sitesrv import SiteServer
 
 
 def newswatch(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:

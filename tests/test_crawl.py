@@ -16,7 +16,7 @@ from crawler.config import load_config
 from crawler.run import run_in_child
 from crawler.store import Store
 from scheduler.demo import demo_config_text
-from scheduler.sitesrv import SiteServer
+from tests.support.sitesrv import SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "fixtures" / "site"

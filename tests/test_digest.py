@@ -17,14 +17,8 @@ from crawler.config import Config, parse_config
 from crawler.errors import MailError, UsageError
 from crawler.store import ArticleRecord, Store, iso
 from scheduler import ledger
-from scheduler.digest import (
-    clean_line,
-    due_count,
-    last_digest_at,
-    run_digest,
-    safe_url,
-    send_alerts,
-)
+from scheduler.compose import clean_line, safe_url
+from scheduler.digest import due_count, last_digest_at, run_digest, send_alerts
 
 NOW = datetime(2025, 3, 12, 4, 0, tzinfo=UTC)  # 07:00 in Moscow
 GOLDEN = Path(__file__).with_name("golden")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.errors import UsageError
-from scheduler.sitesrv import SiteServer
+from tests.support.sitesrv import SiteServer
 
 
 def _get(

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from crawler.store import Store, parse_iso
 from scheduler.cli import cli
-from scheduler.sitesrv import SiteServer
+from tests.support.sitesrv import SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "fixtures" / "site"

@@ -1,0 +1,380 @@
+"""What a digest or alert says and how it reads: its content loaded from the store, rendered
+(text and HTML from the templates) and composed into a message.
+
+The only module that imports jinja2. Topics are listed in config order, stories by score; each
+story shows its face article's title, link, outlet and date, a snippet around the terms its
+topic matched, and the other outlets that ran it.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from crawler import topics as topic_mod
+from crawler.config import Config, Recipient, TopicConfig
+from crawler.store import Store, iso, parse_iso
+from scheduler.ledger import Due
+
+__all__ = [
+    "Digest",
+    "build_digest",
+    "clean_line",
+    "compose",
+    "mail_domain",
+    "recipient_topics",
+    "render",
+    "safe_url",
+    "valid_address",
+]
+
+HEALTH_AFTER = timedelta(days=1)
+SNIPPET_WIDTH = 280
+TITLE_LIMIT = 300
+SUBJECT_LIMIT = 150
+DEFAULT_SUBJECT = "newswatch: {count} new stories"  # when digest.subject cannot be formatted
+TEMPLATES = Path(__file__).with_name("templates")
+LANGUAGES = {
+    "en": "English",
+    "ru": "Russian",
+    "zh": "Chinese",
+    "uk": "Ukrainian",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ar": "Arabic",
+}
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+# -- the digest's content --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """Another outlet that ran the story: its source name and its copy's link (None if unsafe)."""
+
+    source: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class StoryItem:
+    story: str
+    topic: str
+    score: float
+    title: str
+    url: str | None
+    source: str
+    date: str
+    language: str | None
+    language_name: str | None
+    snippet: tuple[tuple[str, bool], ...]
+    also: tuple[Outlet, ...]
+
+
+@dataclass(frozen=True)
+class TopicGroup:
+    name: str
+    stories: tuple[StoryItem, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One recipient's message content, before rendering."""
+
+    recipient: str
+    topics: tuple[str, ...]  # the recipient's topics
+    groups: tuple[TopicGroup, ...]
+    held: int
+    health: tuple[str, ...]
+    date: str
+    kind: str = "digest"
+    story_ids: tuple[str, ...] = field(default=())
+
+    @property
+    def count(self) -> int:
+        return sum(len(g.stories) for g in self.groups)
+
+
+# -- text safety -----------------------------------------------------------------------------
+
+# C0/C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates and BOM:
+# scraped text must not break a header line or reorder what the reader sees.
+_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_line(value: str | None, limit: int | None = None) -> str:
+    """One line of plain text: controls removed, whitespace collapsed, cut at a word with '…'."""
+    text = _SPACES.sub(" ", _UNSAFE_CHARS.sub(" ", value or "")).strip()
+    if limit is not None and len(text) > limit:
+        cut = text[: limit - 1]
+        space = cut.rfind(" ")
+        if space > limit * 0.6:
+            cut = cut[:space]
+        text = cut.rstrip(" ,.;:-\u2013\u2014") + "\u2026"
+    return text
+
+
+def safe_url(value: str | None) -> str | None:
+    """The URL if it is an absolute http(s) URL without spaces or controls, else None."""
+    if not value:
+        return None
+    url = value.strip()
+    if _UNSAFE_CHARS.search(url) or any(ch.isspace() for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def valid_address(value: str) -> bool:
+    """A bare address (no display name) with one '@', something on each side and no controls."""
+    if _UNSAFE_CHARS.search(value):
+        return False
+    name, addr = parseaddr(value)
+    return bool(addr) and addr.count("@") == 1 and all(addr.split("@")) and not name
+
+
+def mail_domain(config: Config) -> str:
+    """The domain for Message-IDs and a sender of last resort: the sender's, else this host's."""
+    addr = parseaddr(config.smtp.sender)[1] if config.smtp else ""
+    domain = addr.rpartition("@")[2] if "@" in addr else socket.getfqdn()
+    domain = re.sub(r"[^A-Za-z0-9.-]", "", domain).strip(".-").lower()
+    return domain or "localhost"
+
+
+def recipient_topics(config: Config, recipient: Recipient) -> list[TopicConfig]:
+    """The recipient's topics in config order (all topics when it names none)."""
+    wanted = set(recipient.topics)
+    return [t for t in config.topics if not wanted or t.name in wanted]
+
+
+# -- building --------------------------------------------------------------------------------
+
+
+def _local(config: Config) -> ZoneInfo:
+    try:
+        return ZoneInfo(config.digest.timezone if config.digest else "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _fmt_date(dt: datetime | None, tz: ZoneInfo) -> str:
+    if dt is None:
+        return ""
+    local = dt.astimezone(tz)
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+
+
+def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
+    arts = store.query(
+        "SELECT id, url, canonical_url, source, title, text, published, fetched, language"
+        " FROM articles WHERE story = ? ORDER BY first_seen, id",
+        [due.story],
+    )
+    face_id = store.scalar("SELECT article_id FROM stories WHERE id = ?", [due.story])
+    by_id = {a["id"]: a for a in arts}
+    face = by_id.get(face_id) or (arts[0] if arts else by_id.get(due.article_id))
+    matched = by_id.get(due.article_id, face)
+    assert face is not None, due
+    date = parse_iso(face["published"]) or parse_iso(face["fetched"])
+    also: dict[str, Outlet] = {}
+    for a in arts:
+        if a["source"] != face["source"] and a["source"] not in also:
+            also[a["source"]] = Outlet(clean_line(a["source"], 80), _article_url(a))
+    # The snippet comes from the face when it matched the topic too, else from the best match.
+    source_art = face if _matches(store, face["id"], due.topic) else matched
+    topic = next((t for t in config.topics if t.name == due.topic), None)
+    language = face["language"] if face["language"] and re.fullmatch(r"[a-z]{2,3}", face["language"]) else None
+    return StoryItem(
+        story=due.story,
+        topic=due.topic,
+        score=due.score,
+        title=clean_line(face["title"], TITLE_LIMIT) or clean_line(face["canonical_url"], 120),
+        url=_article_url(face),
+        source=clean_line(face["source"], 80),
+        date=_fmt_date(date, tz),
+        language=language,
+        language_name=LANGUAGES.get(language or "", language),
+        snippet=tuple(_snippet(source_art["title"], source_art["text"], topic)),
+        also=tuple(also.values()),
+    )
+
+
+def _article_url(article: dict[str, Any]) -> str | None:
+    return safe_url(article["canonical_url"]) or safe_url(article["url"])
+
+
+def _matches(store: Store, article_id: int, topic: str) -> bool:
+    return store.scalar("SELECT 1 FROM matches WHERE article_id = ? AND topic = ?", [article_id, topic]) is not None
+
+
+def _snippet(title: str, text: str, topic: TopicConfig | None) -> list[tuple[str, bool]]:
+    """Segments (text, is_hit) of a short passage around the terms the topic's query matches."""
+    clean = clean_line(text)
+    if not clean:
+        return []
+    match = topic_mod.compile_query(topic.query).match(clean_line(title), clean) if topic is not None else None
+    # No match in this text (the query changed since): the passage's start, nothing highlighted.
+    segments = topic_mod.snippet(clean, match or topic_mod.Match(0.0, (), ()), SNIPPET_WIDTH)
+    return _merge_segments(segments)
+
+
+def _merge_segments(segments: Sequence[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    for text, hit in segments:
+        text = _UNSAFE_CHARS.sub(" ", text)
+        if not text:
+            continue
+        if out and out[-1][1] == hit:
+            out[-1] = (out[-1][0] + text, hit)
+        else:
+            out.append((text, hit))
+    return out
+
+
+def _health(config: Config, store: Store, now: datetime, tz: ZoneInfo) -> tuple[str, ...]:
+    """One line per configured source failing for more than a day, or disabled."""
+    names = {s.name for s in config.sources}
+    cutoff = iso(now - HEALTH_AFTER)
+    rows = store.query(
+        "SELECT name, last_error, failing_since, active, inactive_reason, failures FROM sources"
+        " WHERE active = 0 OR (failing_since IS NOT NULL AND failing_since <= ?)"
+        " ORDER BY name",
+        [cutoff],
+    )
+    lines = []
+    for r in rows:
+        if r["name"] not in names:
+            continue
+        error = clean_line(r["inactive_reason"] or r["last_error"], 160)
+        if not r["active"]:
+            line = (
+                f"{r['name']}: disabled ({error or 'gone'}); fix its url, then run "
+                f"'newswatch sources --reset {r['name']}'"
+            )
+        else:
+            since = _fmt_date(parse_iso(r["failing_since"]), tz)
+            line = f"{r['name']}: failing since {since}" + (f" ({error})" if error else "")
+        lines.append(line)
+    return tuple(lines)
+
+
+def build_digest(
+    config: Config,
+    store: Store,
+    recipient: Recipient,
+    due: Sequence[Due],
+    held: int,
+    now: datetime,
+    kind: str = "digest",
+) -> Digest:
+    """Loads what the template shows for these due stories, grouped by topic in config order."""
+    tz = _local(config)
+    items = [_item(store, config, d, tz) for d in due]
+    order = {t.name: i for i, t in enumerate(config.topics)}
+    groups = []
+    for name in sorted({i.topic for i in items}, key=lambda n: (order.get(n, len(order)), n)):
+        groups.append(TopicGroup(name, tuple(i for i in items if i.topic == name)))
+    return Digest(
+        recipient=recipient.email,
+        topics=tuple(t.name for t in recipient_topics(config, recipient)),
+        groups=tuple(groups),
+        held=held,
+        health=_health(config, store, now, tz) if kind == "digest" else (),
+        date=_fmt_date(now, tz),
+        kind=kind,
+        story_ids=tuple(d.story for d in due),
+    )
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+_env: jinja2.Environment | None = None
+
+
+def _environment() -> jinja2.Environment:
+    global _env
+    if _env is None:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        env.filters["wrap"] = _wrap
+        _env = env
+    return _env
+
+
+def _wrap(text: str, indent: str = "   ", width: int = 76) -> str:
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def render(digest: Digest, subject: str) -> tuple[str, str]:
+    """(text, html) bodies of the message."""
+    env = _environment()
+    context = {"d": digest, "subject": subject}
+    text = env.get_template(f"{digest.kind}.txt.j2").render(context)
+    text = re.sub(r"\n{3,}", "\n\n", text)  # the templates stay readable; the mail stays tidy
+    html = env.get_template(f"{digest.kind}.html.j2").render(context)
+    return text, html
+
+
+def _subject(config: Config, digest: Digest) -> str:
+    if digest.kind == "alert":
+        items = [s for g in digest.groups for s in g.stories]
+        if len(items) == 1:
+            return clean_line(f"newswatch alert: {items[0].title}", SUBJECT_LIMIT)
+        names = ", ".join(g.name for g in digest.groups)
+        return clean_line(f"newswatch alert: {len(items)} stories ({names})", SUBJECT_LIMIT)
+    template = config.digest.subject if config.digest else DEFAULT_SUBJECT
+    topics = ", ".join(g.name for g in digest.groups) or ", ".join(digest.topics) or "all topics"
+    try:
+        subject = template.format(count=digest.count, topics=topics, date=digest.date)
+    except (KeyError, IndexError, ValueError):
+        subject = DEFAULT_SUBJECT.format(count=digest.count)
+    return clean_line(subject, SUBJECT_LIMIT) or "newswatch digest"
+
+
+def compose(
+    config: Config, digest: Digest, *, to: str, message_id: str, now: datetime, subject_prefix: str = ""
+) -> EmailMessage:
+    """The multipart/alternative message (text/plain + text/html) with its headers."""
+    subject = clean_line(subject_prefix + _subject(config, digest), SUBJECT_LIMIT + len(subject_prefix))
+    text, html = render(digest, subject)
+    domain = mail_domain(config)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = config.smtp.sender if config.smtp else f"newswatch <newswatch@{domain}>"
+    msg["To"] = to
+    msg["Date"] = format_datetime(now.astimezone(UTC))
+    msg["Message-ID"] = message_id
+    msg["List-Id"] = f"newswatch {digest.kind}s <{digest.kind}.newswatch.{domain}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"  # no out-of-office replies to a robot
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    return msg

@@ -1,0 +1,28 @@
+"""The blind labeled set's test half is frozen: any edit to it fails here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+HELDOUT = Path(__file__).resolve().parent.parent / "fixtures" / "topics" / "heldout"
+TEST_SHA256 = "efc3f4ed4fa980a06b62eec1b748f38e51deb9a2c41a999dd4af0d1d7a24d906"
+
+
+def test_test_half_is_unchanged() -> None:
+    assert hashlib.sha256((HELDOUT / "test.jsonl").read_bytes()).hexdigest() == TEST_SHA256
+
+
+def test_halves_are_disjoint_and_balanced() -> None:
+    halves = {
+        name: [json.loads(line) for line in (HELDOUT / f"{name}.jsonl").open(encoding="utf-8")]
+        for name in ("dev", "test")
+    }
+    ids = {name: {story["id"] for story in stories} for name, stories in halves.items()}
+    assert ids["dev"] and ids["test"] and not ids["dev"] & ids["test"]
+    for stories in halves.values():
+        counts = Counter((story["language"], story["label"]) for story in stories)
+        for language in ("en", "ru", "zh"):
+            assert counts[(language, 1)] >= 25 and counts[(language, 0)] >= 25
