@@ -104,7 +104,7 @@ class SourceConfig:
     depth: int = 1
     spider: str | None = None
     language: str | None = None
-    stale_after: float = 7 * 86400.0
+    stale_after: float | None = None  # None: the source's cadence decides, at most 7 days
 
 
 @dataclass(frozen=True)
@@ -460,7 +460,7 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
                 depth=c.positive_int(t, "depth", path, 1, minimum=0),
                 spider=spider,
                 language=language.lower() if language else None,
-                stale_after=c.duration(t, "stale_after", path, 7 * 86400.0),
+                stale_after=c.duration(t, "stale_after", path, None),  # type: ignore[arg-type]
             )
         )
     return tuple(out)

@@ -33,7 +33,8 @@ class SourceHealth:
     articles: int
     newest_entry: str | None
     entries_per_day: float | None
-    stale_after: float
+    stale_after: float | None  # as configured (None: by cadence, at most 7 days)
+    allowed_silence: float | None  # the limit in force: stale after this long without a new entry
     stale_reason: str | None
     links: int | None
     crawl_delay: float | None
@@ -112,6 +113,7 @@ def source_health(config: Config, store: Store, now: datetime) -> list[SourceHea
                 if verdict and verdict.rate_per_day is not None
                 else None,
                 stale_after=s.stale_after,
+                allowed_silence=verdict.allowed if verdict else None,
                 stale_reason=verdict.reason if verdict and verdict.stale else None,
                 links=f.get("links"),
                 crawl_delay=f.get("crawl_delay"),

@@ -1,8 +1,9 @@
 """Is a source still delivering? Pure rules: dates in, a verdict out (no I/O, no clock of its own).
 
 A source is *stale* when it answers but has produced nothing new for longer than its usual cadence
-allows, and never longer than its ``stale_after`` (default 7 days). The cadence is the typical
-gap between its entries' dates; a day of silence alone is never stale (nights, weekends, holidays).
+allows, and never longer than 7 days; a source's configured ``stale_after`` replaces that rule with
+its own limit. The cadence is the typical gap between its entries' dates; a day of silence alone is
+never stale (nights, weekends, holidays).
 """
 
 from __future__ import annotations
@@ -51,11 +52,17 @@ def rate_per_day(dates: Sequence[datetime], now: datetime) -> float | None:
     return sum(1 for d in dates if d >= since) / (RATE_WINDOW / 86400)
 
 
-def allowed_silence(dates: Sequence[datetime], every: float, stale_after: float) -> float:
-    """How long this source may go without a new entry: its cadence, at least a day, at most stale_after."""
+def allowed_silence(dates: Sequence[datetime], every: float, stale_after: float | None) -> float:
+    """How long a source may go without a new entry.
+
+    A configured ``stale_after`` is exactly that; otherwise the source's cadence decides (four
+    typical gaps between entries, at least a day and two polls), at most DEFAULT_STALE_AFTER.
+    """
+    if stale_after is not None:
+        return stale_after
     gap = typical_gap(dates)
-    usual = max(MIN_SILENCE, 2 * every, CADENCE_FACTOR * gap if gap else stale_after)
-    return min(stale_after, usual)
+    usual = max(MIN_SILENCE, 2 * every, CADENCE_FACTOR * gap if gap else DEFAULT_STALE_AFTER)
+    return min(DEFAULT_STALE_AFTER, usual)
 
 
 def assess(
@@ -66,7 +73,7 @@ def assess(
     last_new: datetime | None,
     links: int | None,
     every: float,
-    stale_after: float = DEFAULT_STALE_AFTER,
+    stale_after: float | None = None,
 ) -> Freshness:
     """The freshness of a source that answered at its last poll.
 

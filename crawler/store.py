@@ -347,7 +347,11 @@ class Store:
     def freshness_rows(self) -> dict[str, dict[str, Any]]:
         """Per source: stored freshness, when an entry was last new, and its articles' newest dates."""
         out: dict[str, dict[str, Any]] = {}
-        for r in self.query("SELECT * FROM source_freshness"):
+        try:
+            rows = self.query("SELECT * FROM source_freshness")
+        except sqlite3.OperationalError:  # a read-only handle on a database not migrated yet
+            rows = []
+        for r in rows:
             out[r["name"]] = {**r, "entry_dates": json.loads(r["entry_dates"] or "[]")}
         for r in self.query("SELECT source, max(first_seen) AS last_new FROM entries GROUP BY source"):
             out.setdefault(r["source"], {})["last_new"] = r["last_new"]

@@ -81,7 +81,8 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
         if h.last_error and (h.failures or not h.active):
             click.echo(f"{h.name}: last error {_short_time(h.last_error_at)}: {h.last_error}")
         if h.stale_reason:
-            click.echo(f"{h.name}: stale: {h.stale_reason} (stale_after {format_duration(h.stale_after)})")
+            limit = f"stale_after {format_duration(h.stale_after)}" if h.stale_after else "by its cadence, at most 7d"
+            click.echo(f"{h.name}: stale: {h.stale_reason} ({limit})")
         if h.crawl_delay:
             click.echo(
                 f"{h.name}: robots.txt asks for Crawl-delay {h.crawl_delay:g}s on its host; newswatch waits that long"

@@ -162,6 +162,7 @@ class OpmlFeed:
     title: str
     html_url: str | None
     categories: tuple[str, ...]
+    line: int | None = None
 
 
 def read_opml(path: Path) -> list[OpmlFeed]:
@@ -182,17 +183,18 @@ def read_opml(path: Path) -> list[OpmlFeed]:
     if root is None or etree.QName(root).localname.lower() != "opml":
         tag = etree.QName(root).localname if root is not None else "nothing"
         raise UsageError(f"{path} line 1: not an OPML file (its root element is <{tag}>, not <opml>)")
-    parsed = listparser.parse(data)
-    html_urls = {
-        el.get("xmlUrl"): el.get("htmlUrl") for el in root.iter("outline") if el.get("xmlUrl") and el.get("htmlUrl")
-    }
+    # listparser reads titles and categories (nested outlines) as feed readers do; the tree gives
+    # every outline in file order with its line, repeats included, so a duplicate can be named.
+    parsed = {(f.get("url") or "").strip(): f for f in listparser.parse(data).feeds}
     feeds = []
-    for f in parsed.feeds:
-        url = (f.get("url") or "").strip()
+    for el in root.iter("{*}outline", "outline"):
+        url = (el.get("xmlUrl") or el.get("xmlurl") or "").strip()
+        if not url:
+            continue
+        f = parsed.get(url, {})
+        title = (el.get("title") or el.get("text") or f.get("title") or "").strip()
         cats = tuple("/".join(c) for c in f.get("categories", []) if c)
-        feeds.append(
-            OpmlFeed(url=url, title=(f.get("title") or "").strip(), html_url=html_urls.get(url), categories=cats)
-        )
+        feeds.append(OpmlFeed(url=url, title=title, html_url=el.get("htmlUrl"), categories=cats, line=el.sourceline))
     return feeds
 
 
@@ -208,7 +210,7 @@ def import_opml(path: Path, opml: Path, every: float) -> tuple[Config, ImportRes
     known = {canonicalize(s.url): s.name for s in config.sources if s.url}
     new, skipped, added = [], [], []
     for f in feeds:
-        label = f.title or f.url
+        label = (f.title or f.url) + (f" (line {f.line})" if f.line else "")
         if not is_http_url(f.url):
             skipped.append(f"{label}: {f.url!r} is not an http(s) URL")
             continue

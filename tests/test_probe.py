@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from crawler.probe import suggest_follow
 from scheduler.cli import cli
-from scheduler.sitesrv import SiteServer
+from tests.support.sitesrv import SiteServer
 
 
 def config(tmp_path: Path, allow_private: bool = True) -> Path:

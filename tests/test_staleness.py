@@ -16,7 +16,7 @@ from crawler.config import load_config
 from crawler.health import source_health
 from crawler.store import Store
 from scheduler.cli import cli
-from scheduler.sitesrv import SiteServer
+from tests.support.sitesrv import SiteServer
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = 86400.0
@@ -44,13 +44,15 @@ def test_a_busy_feed_is_stale_after_a_few_of_its_usual_gaps_but_never_before_a_d
     assert verdict.rate_per_day is not None and 0.7 < verdict.rate_per_day < 0.9  # 24 in the last 30 days
 
 
-def test_stale_after_caps_a_slow_cadence_and_is_configurable() -> None:
+def test_seven_days_cap_a_slow_cadence_and_stale_after_sets_a_sources_own_limit() -> None:
     weekly = [ago(3 + 7 * w) for w in range(6)]  # one a week, the newest 3 days ago
     assert not assess(weekly).stale
     assert assess(weekly, stale_after=2 * DAY).stale
     monthly = [ago(9 + 30 * m) for m in range(6)]
     assert assess(monthly).stale, "at most stale_after (7d), however slow the cadence"
     assert not assess(monthly, stale_after=60 * DAY).stale
+    quiet_hourly = [ago(1.5 + h / 24) for h in range(24)]
+    assert assess(quiet_hourly).stale and not assess(quiet_hourly, stale_after=3 * DAY).stale
 
 
 def test_a_feed_years_old_a_pattern_that_takes_nothing_and_an_undated_listing() -> None:
@@ -144,7 +146,8 @@ def test_stale_sources_are_named_at_once_and_in_sources(site: SiteServer, tmp_pa
     }
     assert listed["frozen"]["newest_entry"] == "2018-01-05T08:30:00+00:00"
     assert listed["frozen"]["entries_per_day"] == 0 and listed["fresh"]["entries_per_day"] > 0
-    assert listed["weekly-strict"]["stale_after"] == 2 * DAY and listed["weekly"]["stale_after"] == 7 * DAY
+    assert listed["weekly-strict"]["stale_after"] == 2 * DAY and listed["weekly"]["stale_after"] is None
+    assert listed["weekly"]["allowed_silence"] == 7 * DAY  # four weekly gaps, capped at 7 days
     assert listed["badfollow"]["links"] == 0 and listed["goodfollow"]["links"] == 2
     assert listed["goodfollow"]["newest_entry"].startswith("2026-11-19"), "a listing is dated by its articles"
 
@@ -152,7 +155,7 @@ def test_stale_sources_are_named_at_once_and_in_sources(site: SiteServer, tmp_pa
     frozen_line = next(line for line in table.splitlines() if line.startswith("frozen "))
     assert " STALE " in frozen_line and "2018-01-05" in frozen_line
     assert "frozen: stale: newest entry 2018-01-05 (8 years old" in table
-    assert "badfollow: stale: its follow pattern matched no link on the page (stale_after 7d)" in table
+    assert "badfollow: stale: its follow pattern matched no link on the page (by its cadence, at most 7d)" in table
     assert " ok " in next(line for line in table.splitlines() if line.startswith("fresh "))
 
     # A later poll: a 304 keeps what the last document said.
