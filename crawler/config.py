@@ -553,7 +553,7 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
             continue
         c.unknown(r, {"email", "topics"}, path)
         email = c.get(r, "email", path, str, "", required=True)
-        if email and not _valid_address(email):
+        if email and not valid_address(email):
             c.add(f"{path}.email", f"{email!r} is not an email address")
         topics = c.get(r, "topics", path, list, [])
         for j, name in enumerate(topics):
@@ -586,11 +586,19 @@ def _cron_problem(expr: str) -> str | None:
     return None
 
 
-def _valid_address(value: str) -> bool:
-    if any(ch in value for ch in "\r\n"):
+# Controls, line/paragraph separators, bidi embeddings/overrides/isolates and BOM: never in an address.
+_ADDRESS_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def valid_address(value: str, *, display_name: bool = False) -> bool:
+    """An e-mail address: one '@' with something on each side, no control characters; a display
+    name ("newswatch <alerts@example.org>") only where ``display_name`` allows it (the sender)."""
+    if _ADDRESS_UNSAFE.search(value):
         return False
-    _, addr = parseaddr(value)
-    return bool(addr) and "@" in addr and not addr.startswith("@") and not addr.endswith("@")
+    name, addr = parseaddr(value)
+    if name and not display_name:
+        return False
+    return bool(addr) and addr.count("@") == 1 and all(addr.split("@"))
 
 
 def _parse_smtp(c: _Checker, t: dict[str, Any], base: Path) -> SmtpConfig:
@@ -612,7 +620,7 @@ def _parse_smtp(c: _Checker, t: dict[str, Any], base: Path) -> SmtpConfig:
     if not 0 < port < 65536:
         c.add("smtp.port", f"{port} is not a TCP port (1-65535)")
     sender = c.get(t, "sender", "smtp", str, d.sender)
-    if not _valid_address(sender):
+    if not valid_address(sender, display_name=True):
         c.add("smtp.sender", f'{sender!r} is not an address; write it like "newswatch <alerts@example.org>"')
     pw_file = c.get(t, "password_file", "smtp", str, None)
     pw_path = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
-__all__ = ["Decoded", "charset_from_content_type", "decode_html", "normalize_charset"]
+__all__ = ["Decoded", "charset_from_content_type", "decode_html", "normalize_charset", "xml_as_utf8"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ _CT_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^\s"';,]+)""", re.IGNORECAS
 # Prescan like a browser: a <meta charset> or <meta http-equiv content="...charset=..."> near the top.
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:()-]+)""", re.IGNORECASE)
 _XML_DECL = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""", re.IGNORECASE)
+_XML_DECL_ENCODING = re.compile(r"""^(\ufeff?\s*<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
 _COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
 _PRESCAN_BYTES = 8192
 
@@ -151,6 +152,11 @@ def decode_html(body: bytes, content_type: str | None) -> Decoded:
             return Decoded(text, codec, source)
 
     return _detect(body, tried)
+
+
+def xml_as_utf8(text: str) -> bytes:
+    """Decoded XML as UTF-8 bytes whose declaration says so, for a parser that reads bytes."""
+    return _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
 
 
 def _declared_in_document(body: bytes) -> list[tuple[str | None, str]]:

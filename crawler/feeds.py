@@ -15,11 +15,12 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from crawler.encoding import decode_html
+from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
+from crawler.textnorm import language_code
 from crawler.urls import canonicalize, is_http_url
 
-__all__ = ["FeedEntry", "ParsedFeed", "language_code", "parse_feed", "plain_text"]
+__all__ = ["FeedEntry", "ParsedFeed", "parse_feed", "plain_text"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,6 @@ class ParsedFeed:
 # feedparser sets bozo for these even when everything parsed; they are not worth a warning.
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride,)
 
-_XML_DECL_ENCODING = re.compile(r"""^(\ufeff?\s*<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
 _DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE\b[^\[>]*\[(.*?)\]\s*>", re.DOTALL)
 _ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s>]+)\s+(.*?)>", re.DOTALL)
 _ENTITY_REF = re.compile(r"&[A-Za-z_:][\w.:-]*;|%[A-Za-z_:][\w.:-]*;")
@@ -56,13 +56,6 @@ _FIRST_TAG = re.compile(
     re.DOTALL,
 )
 _WHITESPACE = re.compile(r"\s+")
-
-# ISO 639-2 codes feeds use instead of ISO 639-1 ones.
-_ISO639_2 = {
-    "rus": "ru", "eng": "en", "zho": "zh", "chi": "zh", "ukr": "uk", "bel": "be", "kaz": "kk",
-    "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "jpn": "ja", "kor": "ko",
-    "ita": "it", "por": "pt", "ara": "ar",
-}  # fmt: skip
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -73,7 +66,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if root == "html":
         raise FetchError(f"{url} is not an RSS or Atom feed (got an HTML page); check the source's url")
     # We decoded the bytes ourselves (lying charsets included); feedparser gets UTF-8 that says so.
-    data = _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
+    data = xml_as_utf8(text)
     result = feedparser.parse(
         io.BytesIO(data),  # a stream: given bytes or str, feedparser may try them as a file name
         response_headers={
@@ -102,16 +95,6 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
     title = _text(feed.get("title"), feed.get("title_detail")) or None
     return ParsedFeed(title=title, entries=entries, warning=warning)
-
-
-def language_code(value: str | None) -> str | None:
-    """'ru-RU' -> 'ru', 'zh_CN' -> 'zh', 'rus' -> 'ru'; None when it is not a language tag."""
-    if not value:
-        return None
-    primary = re.split(r"[-_\s]", value.strip().lower(), maxsplit=1)[0]
-    if len(primary) == 2 and primary.isalpha():
-        return primary
-    return _ISO639_2.get(primary)
 
 
 def plain_text(html: str) -> str:

@@ -75,17 +75,17 @@ def _assess(
     )
 
 
-def source_health(config: Config, store: Store, now: datetime) -> list[SourceHealth]:
-    """Every configured source's health, in config order."""
-    rows = store.source_rows()
-    fresh = store.freshness_rows()
+def source_health(config: Config, store: Store | None, now: datetime) -> list[SourceHealth]:
+    """Every configured source's health, in config order (all never polled without a database)."""
+    rows = store.source_rows() if store else {}
+    fresh = store.freshness_rows() if store else {}
     out = []
     for s in config.sources:
         r = rows.get(s.name, {})
         f = fresh.get(s.name, {})
         polled = bool(r.get("polls") or r.get("last_success"))
         dates = [d for d in (parse_iso(x) for x in f.get("entry_dates", [])) if d]
-        if not dates and polled:  # listings: their articles' own dates
+        if not dates and polled and store:  # listings: their articles' own dates
             dates = [d for d in (_parse(x) for x in store.article_dates(s.name)) if d]
         verdict = _assess(s, now, dates, parse_iso(f.get("last_new")), f.get("links")) if polled else None
         url = r.get("current_url") if r.get("configured_url") == s.url and r.get("current_url") else s.url

@@ -248,7 +248,10 @@ class CrawlContext:
             st.duplicates += 1
         if processed.matches and result.status in ("new", "updated"):
             st.matched += 1
-        self._event("page", source, status=result.status, matched=bool(processed.matches))
+        url = item.job.url if isinstance(item, PageItem) else item.url
+        self._event(
+            "page", source, status=result.status, matched=bool(processed.matches), article_id=result.article_id, url=url
+        )
 
     def _open_batch(self) -> None:
         # Articles are committed in small batches (a commit per article was the crawl process's
@@ -378,7 +381,8 @@ def crawl_once(
     from crawler.settings import scrapy_settings
     from crawler.spiders import NewsSpider
 
-    sources = select_sources(config, source_names)
+    # URLs alone fetch only those pages; naming sources as well polls them too
+    sources = [] if urls and not source_names else select_sources(config, source_names)
     store = Store(config.storage.database)
     sync_topics(config, store)  # a changed query re-matches recent articles before new ones arrive
     skipped: list[SourceStats] = []

@@ -11,9 +11,9 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from crawler.encoding import decode_html
+from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
-from crawler.feeds import language_code
+from crawler.textnorm import language_code
 from crawler.urls import is_http_url
 
 __all__ = ["ParsedSitemap", "SitemapEntry", "entries_since", "parse_sitemap"]
@@ -41,7 +41,6 @@ class ParsedSitemap:
     sitemaps: tuple[str, ...]
 
 
-_XML_DECL_ENCODING = re.compile(r"""^(\ufeff?\s*<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
 _PARSER_OPTIONS = {
     "resolve_entities": False,  # no billion laughs, no XXE
     "no_network": True,
@@ -63,7 +62,7 @@ def parse_sitemap(body: bytes, url: str) -> ParsedSitemap:
     if not text.lstrip().startswith("<"):
         return _text_sitemap(text, url)
 
-    data = _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
+    data = xml_as_utf8(text)
     try:
         root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
     except etree.XMLSyntaxError as exc:

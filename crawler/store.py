@@ -11,6 +11,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -181,7 +182,68 @@ def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
 
-def _alive(pid: int | None) -> bool:
+def _use_wal(conn: sqlite3.Connection) -> None:
+    # Switching a new file to WAL ignores the busy timeout: when several processes open it at once,
+    # all but one see "database is locked" for a moment. The mode is persistent; wait for it.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that never writes: works on a read-only file, folder or mount.
+
+    A WAL database is readable without write access while its -wal/-shm files exist (a writer
+    is running); when they do not and cannot be created, nothing can be writing, so the file
+    is opened as immutable.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"no database at {path} yet")
+    uri = path.resolve().as_uri() + "?mode=ro"
+    for suffix in ("", "&immutable=1"):
+        conn = sqlite3.connect(
+            uri + suffix, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            if suffix or os.access(path.parent, os.W_OK):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
+    """One line saying why the database cannot be opened and which permission would fix it."""
+    if isinstance(exc, FileNotFoundError):
+        return f"no database at {path} yet; run 'newswatch crawl' first (or check [storage] database)"
+    if readonly:
+        if not os.access(path, os.R_OK):
+            return f"cannot read the database {path}: permission denied; this user needs read permission on it"
+        return f"cannot read the database {path}: {exc}"
+    folder = path.parent
+    if path.exists() and not os.access(path, os.W_OK):
+        return (
+            f"cannot write the database {path}: permission denied; this command needs write permission "
+            f"on {path} and its folder {folder} (run it as the service user or in its group)"
+        )
+    if not os.access(folder if folder.exists() else folder.parent, os.W_OK):
+        return (
+            f"cannot write the database {path}: permission denied; this command needs write permission "
+            f"on the folder {folder} (run it as the service user or in its group)"
+        )
+    return f"cannot open the database {path}: {exc}; check [storage] database and that its folder is writable"
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this id runs on this host (one we may not signal counts as running)."""
     if not pid:
         return False
     try:
@@ -230,22 +292,22 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         try:
-            if not readonly:
+            if readonly:
+                conn = _connect_readonly(self.path)
+            else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-            )
+                conn = sqlite3.connect(
+                    str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+                )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot open the database {self.path}: {exc}; check [storage] database "
-                "and that the directory is writable"
-            ) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(_open_problem(self.path, exc, readonly)) from None
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
@@ -253,10 +315,6 @@ class Store:
         self._batch = False
         if not readonly:
             self.migrate()
-
-    @classmethod
-    def open(cls, path: Path) -> Store:
-        return cls(path)
 
     def close(self) -> None:
         self.conn.close()
@@ -272,15 +330,23 @@ class Store:
         self.apply_migrations(migrations)
 
     def apply_migrations(self, mset: Migrations) -> None:
+        if self.readonly:
+            try:
+                pending = bool(mset.pending(self.db))
+            except sqlite3.Error:
+                pending = True
+            if pending:
+                raise StoreError(
+                    f"the database {self.path} needs an upgrade this read-only command cannot write; "
+                    "run 'newswatch crawl' once as a user with write permission on it"
+                )
+            return
         for _attempt in range(3):
             try:
                 if not mset.pending(self.db):
                     return
-                with self.transaction():
-                    mset.ensure_migrations_table(self.db)
-                    for m in mset.pending(self.db):
-                        m.fn(self.db)
-                        mset._record_applied(self.db, m.name)
+                with self.transaction():  # BEGIN IMMEDIATE: one process applies, the others wait and see none
+                    mset.apply(self.db)
                 return
             except sqlite3.IntegrityError:
                 continue  # another process applied it first
@@ -430,9 +496,6 @@ class Store:
         return out
 
     # -- entries and known URLs ----------------------------------------------------------
-
-    def entry_seen(self, source: str, key: str) -> bool:
-        return self.scalar("SELECT 1 FROM entries WHERE source = ? AND key = ?", [source, key]) is not None
 
     def seen_entries(self, source: str) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM entries WHERE source = ?", [source])}
@@ -593,7 +656,7 @@ class Store:
             for run_id, pid in c.execute(
                 "SELECT id, pid FROM crawl_runs WHERE status = 'running' AND host = ?", [host]
             ).fetchall():
-                if not _alive(pid):
+                if not process_alive(pid):
                     c.execute("UPDATE crawl_runs SET status = 'interrupted' WHERE id = ?", [run_id])
             cur = c.execute(
                 "INSERT INTO crawl_runs(started, trigger, status, host, pid) VALUES (?, ?, 'running', ?, ?)",
@@ -610,14 +673,37 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------
 
-    def iter_export(self, since: datetime | None = None, matched: bool = False) -> Iterator[dict[str, Any]]:
-        """Articles in id order with their matched topic names, for export."""
-        where, params = [], []
+    def iter_export(
+        self,
+        since: datetime | None = None,
+        matched: bool = False,
+        *,
+        until: datetime | None = None,
+        topics: Sequence[str] = (),
+        sources: Sequence[str] = (),
+    ) -> Iterator[dict[str, Any]]:
+        """Articles in id order with their matched topic names, for export.
+
+        ``since``/``until`` bound ``fetched`` (until is exclusive); ``topics`` keeps articles that
+        matched one of them; ``sources`` keeps articles from one of them.
+        """
+        where: list[str] = []
+        params: list[Any] = []
         if since is not None:
             where.append("a.fetched >= ?")
             params.append(iso(since))
+        if until is not None:
+            where.append("a.fetched < ?")
+            params.append(iso(until))
         if matched:
             where.append("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)")
+        if topics:
+            marks = ",".join("?" * len(topics))
+            where.append(f"EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic IN ({marks}))")
+            params.extend(topics)
+        if sources:
+            where.append(f"a.source IN ({','.join('?' * len(sources))})")
+            params.extend(sources)
         sql = (
             "SELECT a.*, (SELECT json_group_array(topic) FROM (SELECT topic FROM matches m"
             " WHERE m.article_id = a.id ORDER BY topic)) AS topic_list FROM articles a"

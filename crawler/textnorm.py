@@ -174,21 +174,28 @@ _SCRIPT_RES = {
 _UKRAINIAN_RE = re.compile("[іїєґІЇЄҐ]")
 _CYRILLIC_LANGS = frozenset(["ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg", "tt", "ba"])
 _CJK_LANGS = frozenset(("zh", "ja", "ko"))
-_ISO3 = {"eng": "en", "rus": "ru", "zho": "zh", "chi": "zh", "jpn": "ja", "kor": "ko", "ukr": "uk"}
+# ISO 639-2 codes feeds and pages use instead of ISO 639-1 ones.
+_ISO639_2 = {
+    "rus": "ru", "eng": "en", "zho": "zh", "chi": "zh", "ukr": "uk", "bel": "be", "kaz": "kk",
+    "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es", "jpn": "ja", "kor": "ko",
+    "ita": "it", "por": "pt", "ara": "ar",
+}  # fmt: skip
 
 
-def _normalize_hint(hint: str | None) -> str | None:
-    if not hint:
+def language_code(value: str | None) -> str | None:
+    """'ru-RU' -> 'ru', 'zh_CN' -> 'zh', 'rus' -> 'ru'; None when it is not a language tag."""
+    if not value:
         return None
-    code = re.split(r"[-_]", hint.strip().lower(), maxsplit=1)[0]
-    code = _ISO3.get(code, code)
-    return code if len(code) == 2 and code.isalpha() else None
+    primary = re.split(r"[-_\s]", value.strip().lower(), maxsplit=1)[0]
+    if len(primary) == 2 and primary.isalpha():
+        return primary
+    return _ISO639_2.get(primary)
 
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
     """ISO 639-1 code of ``text`` from its script, trusting ``hint`` when it fits the script."""
     sample = text[:_SAMPLE]
-    code = _normalize_hint(hint)
+    code = language_code(hint)
     counts = {name: len(rx.findall(sample)) for name, rx in _SCRIPT_RES.items()}
     # A CJK character carries about as much as a short word; weigh it up against letters.
     weights = {

@@ -40,6 +40,7 @@ class State:
     def __init__(self, config_path: str | None = None, debug: bool = False) -> None:
         self.config_path = config_path
         self.debug = debug
+        self.quiet = False
         self._config: Config | None = None
 
     def config(self) -> Config:
@@ -68,6 +69,24 @@ def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(State).quiet = True
+
+
+def quiet_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """-q/--quiet also after the command name."""
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_quiet,
+        help="Print only errors and warnings (same as the global -q).",
+    )(fn)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turns NewswatchError into one line on stderr and its exit code (a traceback only with --debug)."""
 
@@ -90,11 +109,19 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # the reader went away (`newswatch export | head -1`): stop quietly, as cat and grep do
+            _silence_stdout()
+            sys.exit(0)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
             if state and state.debug:
                 raise
+            line = os_problem(exc, state)
+            if line:
+                click.echo(f"error: {line}", err=True)
+                sys.exit(1)
             click.echo(
                 f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details, and please report it)",
                 err=True,
@@ -102,6 +129,48 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def os_problem(exc: BaseException, state: State | None) -> str | None:
+    """One line for an ordinary condition of the machine (disk full, permission denied, missing folder)."""
+    import errno
+    import sqlite3
+
+    database = None
+    if state is not None and state._config is not None:
+        database = state._config.storage.database
+    where = str(database) if database else "the database"
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        if "readonly" in text:
+            return (
+                f"cannot write the database {where}: permission denied; this command needs write permission "
+                f"on it and on its folder (run it as the service user or in its group)"
+            )
+        if "disk is full" in text or "disk I/O error" in text:
+            return f"cannot write the database {where}: {text}; free some disk space and run the command again"
+        if "unable to open" in text:
+            return f"cannot open the database {where}: {text}; check [storage] database and the folder's permissions"
+        return None
+    if isinstance(exc, OSError):
+        name = exc.filename or where
+        if exc.errno == errno.ENOSPC:
+            return f"no space left on the device writing {name}; free some disk space and run the command again"
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"{name}: {exc.strerror}; this user lacks the permission this command needs there"
+        if exc.errno == errno.ENOENT:
+            return f"{name}: no such file or folder; create the folder first or choose another path"
+        if exc.errno is not None:
+            return f"{name}: {exc.strerror}"
+    return None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,12 +185,14 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     "~/.config/newswatch/newswatch.toml, /etc/newswatch/newswatch.toml).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings (no tables or progress).")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, config_path: str | None, debug: bool, quiet: bool) -> None:
     """newswatch: watch news sources for a topic and email what matters."""
     state = ctx.ensure_object(State)
     state.config_path = config_path
     state.debug = debug
+    state.quiet = quiet
 
 
 # -- check ----------------------------------------------------------------------------------
@@ -129,18 +200,46 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 @cli.command()
 @config_option
+@quiet_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result (problems, warnings, counts) as JSON.")
 @click.pass_obj
 @handle_errors
-def check(state: State) -> None:
-    """Validate the config; print each problem with its key path (exit 2 if invalid)."""
+def check(state: State, as_json: bool) -> None:
+    """Validate the config; print each problem with its key path (exit 2 if invalid), then warnings."""
+    from scheduler.advice import config_warnings
+
     path = find_config(state.config_path)
-    config = load_config(path)
-    click.echo(
-        f"{path}: OK — {len(config.sources)} sources, {len(config.topics)} topics, "
-        f"database {config.storage.database}"
-        + ("" if config.digest else "; no [digest] (needed by 'digest' and 'run')")
-        + ("" if config.smtp else "; no [smtp] (needed to send mail)")
-    )
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps({"config": str(path), "ok": False, "problems": exc.problems, "warnings": []}, indent=2))
+        sys.exit(exc.exit_code)
+    warnings = config_warnings(config)
+    if as_json:
+        report = {
+            "config": str(path),
+            "ok": True,
+            "problems": [],
+            "warnings": warnings,
+            "sources": len(config.sources),
+            "topics": len(config.topics),
+            "database": str(config.storage.database),
+            "digest": config.digest is not None,
+            "smtp": config.smtp is not None,
+        }
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    if not state.quiet:
+        click.echo(
+            f"{path}: OK — {len(config.sources)} sources, {len(config.topics)} topics, "
+            f"database {config.storage.database}"
+            + ("" if config.digest else "; no [digest] (needed by 'digest'; 'run' then only archives)")
+            + ("" if config.smtp else "; no [smtp] (needed to send mail)")
+        )
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
 
 
 # -- crawl ----------------------------------------------------------------------------------
@@ -148,42 +247,174 @@ def check(state: State) -> None:
 
 @cli.command()
 @config_option
+@quiet_option
 @click.argument("sources", nargs=-1)
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Fetch this article URL (repeatable).")
+@click.option(
+    "--urls-from",
+    "urls_from",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    metavar="FILE",
+    help="Fetch the article URLs listed in FILE, one a line ('-' reads stdin; '#' starts a comment).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary (and each --url page's extraction) as JSON.")
 @click.option(
     "--timeout", "timeout", default=None, metavar="DURATION", help="Stop the crawl after this long (e.g. 30m)."
 )
 @click.pass_obj
 @handle_errors
-def crawl(state: State, sources: tuple[str, ...], urls: tuple[str, ...], timeout: str | None) -> None:
+def crawl(
+    state: State,
+    sources: tuple[str, ...],
+    urls: tuple[str, ...],
+    urls_from: Any,
+    as_json: bool,
+    timeout: str | None,
+) -> None:
     """One ad-hoc pass over the named sources (default: all), or over given article URLs.
 
     Ends with a table per source: fetched, new articles, duplicates, matched, errors.
+    With --url (and no SOURCE) only those pages are fetched, and what was extracted from each is shown.
     Exits 1 only when every selected source failed.
     """
     from crawler.run import run_in_child, select_sources
     from crawler.urls import is_http_url
 
     config = state.config()
-    for u in urls:
+    url_list = list(urls)
+    if urls_from is not None:
+        url_list += [line.strip() for line in urls_from if line.strip() and not line.lstrip().startswith("#")]
+    url_list = list(dict.fromkeys(url_list))
+    for u in url_list:
         if not is_http_url(u):
             raise UsageError(f"--url {u!r} is not an http(s) URL")
+    if urls_from is not None and not url_list and not sources:
+        raise UsageError(f"--urls-from {urls_from.name}: no URLs in it (one http(s) URL a line)")
     names = list(sources)
-    if urls and not names:
-        selected = []
+    if url_list and not names:
+        selected: list[str] = []  # only the given pages, never the configured sources
     else:
         selected = [s.name for s in select_sources(config, names)]
-        if not selected and not urls:
+        if not selected and not url_list:
             raise UsageError("the config has no [[sources]]; add one or pass --url URL")
     seconds = _duration_option("--timeout", timeout) if timeout else None
-    progress = Progress(enabled=sys.stderr.isatty())
+    progress = Progress(enabled=sys.stderr.isatty() and not state.quiet and not as_json)
+    pages: dict[str, dict[str, Any]] = {}
+
+    def on_event(event: dict[str, Any]) -> None:
+        progress.update(event)
+        if event.get("event") != "page":
+            return
+        if event.get("url") in url_list:
+            pages[event["url"]] = event
+        elif event.get("status") == "error":  # a failed page's error names its URL
+            for u in url_list:
+                if u in str(event.get("error", "")) and u not in pages:
+                    pages[u] = event
+
     summary = run_in_child(
-        config.path or Path("newswatch.toml"), selected, urls, trigger="cli", on_event=progress.update, timeout=seconds
+        config.path or Path("newswatch.toml"), selected, url_list, trigger="cli", on_event=on_event, timeout=seconds
     )
     progress.done()
-    _print_crawl_table(summary)
+    extracted = _extracted_pages(config, url_list, pages) if url_list else []
+    if as_json:
+        out = {"sources": summary.to_json()["sources"], "totals": summary.totals()}
+        if url_list:
+            out["pages"] = extracted
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        for page in extracted:
+            _print_extracted(page)
+        if not state.quiet:
+            _print_crawl_table(summary)
+        else:
+            _print_crawl_errors(summary)
     if summary.all_failed:
         sys.exit(1)
+
+
+def _extracted_pages(config: Config, urls: list[str], pages: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """What was stored for each --url page: headline, date, language, topics with scores and hits, first lines."""
+    from crawler.store import Store
+
+    out: list[dict[str, Any]] = []
+    store = Store(config.storage.database, readonly=True) if config.storage.database.exists() else None
+    try:
+        for url in urls:
+            event = pages.get(url, {})
+            row = store.article(event["article_id"]) if store and event.get("article_id") else None
+            if row is None:
+                out.append({"url": url, "status": "error", "error": _page_error(event, url)})
+                continue
+            matches = store.query(  # type: ignore[union-attr]
+                "SELECT topic, score, hits FROM matches WHERE article_id = ? ORDER BY score DESC", [row["id"]]
+            )
+            out.append(
+                {
+                    "url": url,
+                    "status": "stored" if event.get("status") in ("new", "updated") else "already stored",
+                    "id": str(row["id"]),
+                    "story": str(row["story"]),
+                    "source": row["source"],
+                    "title": row["title"],
+                    "published": row["published"],
+                    "language": row["language"],
+                    "text_from": row["text_from"],
+                    "topics": [
+                        {"name": m["topic"], "score": round(m["score"], 3), "hits": json.loads(m["hits"])}
+                        for m in matches
+                    ],
+                    "first_lines": _first_lines(row["text"]),
+                    "characters": len(row["text"]),
+                }
+            )
+    finally:
+        if store:
+            store.close()
+    return out
+
+
+def _page_error(event: dict[str, Any], url: str) -> str:
+    if event.get("error"):
+        return str(event["error"])
+    if event.get("status") == "empty":
+        return "no article text could be extracted from the page"
+    return "the page was not fetched (see the errors below)"
+
+
+def _first_lines(text: str, lines: int = 3, width: int = 300) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if line:
+            out.append(line if len(line) <= width else line[: width - 1] + "…")
+        if len(out) == lines:
+            break
+    return out
+
+
+def _print_extracted(page: dict[str, Any]) -> None:
+    click.echo(page["url"])
+    if page["status"] == "error":
+        click.echo(f"  error: {page['error']}")
+        click.echo()
+        return
+    click.echo(f"  title:     {page['title']}")
+    click.echo(f"  published: {page['published'] or 'unknown'}")
+    click.echo(f"  language:  {page['language'] or 'unknown'}")
+    click.echo(f"  source:    {page['source']} (article {page['id']}, story {page['story']}, {page['status']})")
+    if page["topics"]:
+        for t in page["topics"]:
+            click.echo(f"  topic:     {t['name']} score {t['score']:.2f}: {', '.join(t['hits'])}")
+    else:
+        click.echo("  topics:    none matched")
+    click.echo(
+        f"  text:      {page['characters']} characters" + (" (from the feed)" if page["text_from"] == "feed" else "")
+    )
+    for line in page["first_lines"]:
+        click.echo(f"    {line}")
+    click.echo()
 
 
 def _duration_option(name: str, value: str) -> float:
@@ -229,6 +460,10 @@ def _print_crawl_table(summary: Any) -> None:
     t = summary.totals()
     rows.append(("total", "", t["fetched"], t["new"], t["duplicates"], t["matched"], t["errors"]))
     _print_table(headers, rows)
+    _print_crawl_errors(summary)
+
+
+def _print_crawl_errors(summary: Any) -> None:
     for s in summary.sources:
         if s.message:
             click.echo(f"{s.name}: {s.message}", err=True)
@@ -263,15 +498,45 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 @config_option
 @click.argument("query")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many results.")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
+@click.option(
+    "--since",
+    default=None,
+    metavar="DATE",
+    help="Only articles published (else fetched) on or after DATE (YYYY-MM-DD, ISO 8601, or a duration like 7d).",
+)
+@click.option(
+    "--language",
+    "languages",
+    multiple=True,
+    metavar="CODE",
+    help="Only articles in this language: en, ru, zh (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of text.")
 @click.pass_obj
 @handle_errors
-def search(state: State, query: str, limit: int, as_json: bool) -> None:
+def search(
+    state: State,
+    query: str,
+    limit: int,
+    sources: tuple[str, ...],
+    since: str | None,
+    languages: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Search stored articles with the topic query syntax (AND OR NOT ( ) "phrase" prefix* NEAR/n title:)."""
     from crawler.search import search_articles
 
     config = state.config()
-    results = search_articles(config, query, limit=limit)
+    since_dt = _parse_since(since) if since else None
+    results = search_articles(
+        config,
+        query,
+        limit=limit,
+        sources=sources,
+        since=since_dt,
+        languages=tuple(lang.lower() for lang in languages),
+    )
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
         return
@@ -305,28 +570,91 @@ def search(state: State, query: str, limit: int, as_json: bool) -> None:
     help="Only articles fetched on or after DATE "
     "(YYYY-MM-DD, an ISO 8601 time, or a duration like 7d meaning that long ago).",
 )
+@click.option(
+    "--until", default=None, metavar="DATE", help="Only articles fetched before DATE (same forms as --since)."
+)
 @click.option("--matched", is_flag=True, help="Only articles that matched a topic.")
+@click.option(
+    "--topic", "topics", multiple=True, metavar="NAME", help="Only articles matching this topic (repeatable)."
+)
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to FILE (atomically: a temp file renamed at the end) instead of stdout.",
+)
+@click.option(
+    "--bom",
+    is_flag=True,
+    help="Start with a UTF-8 byte-order mark, so spreadsheet programs read Cyrillic and Chinese CSV correctly.",
+)
 @click.pass_obj
 @handle_errors
-def export(state: State, fmt: str, since: str | None, matched: bool) -> None:
-    """Write stored articles to stdout, one record per article."""
+def export(
+    state: State,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    matched: bool,
+    topics: tuple[str, ...],
+    sources: tuple[str, ...],
+    output: Path | None,
+    bom: bool,
+) -> None:
+    """Write stored articles to stdout (or --output FILE), one record per article."""
     from crawler.store import Store
 
     config = state.config()
     since_dt = _parse_since(since) if since else None
-    if not config.storage.database.exists():
-        return
-    with Store(config.storage.database) as store:
-        records = (export_record(row) for row in store.iter_export(since_dt, matched))
-        out = click.get_text_stream("stdout")
-        if fmt == "jsonl":
-            for rec in records:
-                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    until_dt = _parse_since(until, "--until") if until else None
+    known_topics = {t.name for t in config.topics}
+    for t in topics:
+        if t not in known_topics:
+            raise UsageError(f"unknown topic {t!r}; configured topics: {', '.join(sorted(known_topics)) or 'none'}")
+    if output is not None and not output.parent.is_dir():
+        raise UsageError(f"--output {output}: the folder {output.parent} does not exist; create it first")
+    db = config.storage.database
+    store = Store(db, readonly=True) if db.exists() else None
+    rows = store.iter_export(since_dt, matched, until=until_dt, topics=topics, sources=sources) if store else iter(())
+    records = (export_record(row) for row in rows)
+    try:
+        if output is None:
+            out = sys.stdout
+            _write_export(out, fmt, records, bom)
+            out.flush()
         else:
-            writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-            writer.writeheader()
-            for rec in records:
-                writer.writerow({**rec, "topics": ";".join(rec["topics"])})
+            tmp = output.with_name(output.name + ".tmp")
+            try:
+                with open(tmp, "w", encoding="utf-8", newline="") as f:
+                    n = _write_export(f, fmt, records, bom)
+                os.replace(tmp, output)
+            finally:
+                tmp.unlink(missing_ok=True)
+            if not state.quiet:
+                click.echo(f"wrote {n} articles to {output}", err=True)
+    finally:
+        if store:
+            store.close()
+
+
+def _write_export(out: Any, fmt: str, records: Iterator[dict[str, Any]], bom: bool) -> int:
+    if bom:
+        out.write("\ufeff")
+    n = 0
+    if fmt == "jsonl":
+        for rec in records:
+            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+    else:
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for rec in records:
+            writer.writerow({**rec, "topics": ";".join(rec["topics"])})
+            n += 1
+    return n
 
 
 def export_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -346,7 +674,7 @@ def export_record(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _parse_since(value: str) -> datetime:
+def _parse_since(value: str, option: str = "--since") -> datetime:
     try:
         return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
     except ValueError:
@@ -355,12 +683,16 @@ def _parse_since(value: str) -> datetime:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(
-            f"--since {value!r} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
+            f"{option} {value!r} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
         ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # -- sources --------------------------------------------------------------------------------
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def _short_time(value: str | None) -> str:
@@ -397,8 +729,27 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
 
     config = state.config()
     check_options(config, dry_run=dry_run, output=output, to=to, recipient=recipient)
-    with Store(config.storage.database) as store:
-        sync_topics(config, store)  # an edited query re-matches recent articles first
+    from crawler.matching import changed_topics
+    from scheduler import ledger
+
+    db = config.storage.database
+    readonly = bool(dry_run or output or to) and db.exists()
+    if readonly:
+        # nothing is marked sent: the database is only read (a read-only file or user is fine);
+        # an edited topic or a missing ledger table is still brought up to date when it can be
+        with Store(db, readonly=True) as store:
+            stale = any(changed_topics(config, store))
+            unprepared = bool(ledger.migrations.pending(store.db))
+        if (stale or unprepared) and _writable(db):
+            with Store(db) as store:
+                sync_topics(config, store)
+                ledger.prepare(store)
+        elif stale:
+            click.echo(f"warning: the topics changed but {db} is read-only; matches are from the last crawl", err=True)
+    else:
+        with Store(db) as store:
+            sync_topics(config, store)  # an edited query re-matches recent articles first
+    with Store(db, readonly=readonly) as store:
         outcome = run_digest(config, store, dry_run=dry_run, output=output, to=to, recipient=recipient)
     for r in outcome.results:
         line = {
@@ -441,44 +792,95 @@ def run(state: State) -> None:
 
 @cli.command()
 @config_option
+@quiet_option
 @click.option("--older-than", "older_than", required=True, metavar="DURATION", help="e.g. 180d")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
 @click.pass_obj
 @handle_errors
-def prune(state: State, older_than: str) -> None:
+def prune(state: State, older_than: str, dry_run: bool) -> None:
     """Delete articles older than DURATION (never unsent matched stories) and vacuum."""
     from crawler.store import Store, utcnow
     from scheduler import ledger
 
     config = state.config()
     seconds = _duration_option("--older-than", older_than)
+    if dry_run:
+        ids: list[int] = []
+        if config.storage.database.exists():
+            with Store(config.storage.database, readonly=True) as store:
+                ids = prune_candidates(store, seconds)
+        click.echo(f"would delete {len(ids)} articles older than {older_than} (dry run; nothing deleted)")
+        return
     with Store(config.storage.database) as store:
         n = ledger.prune_articles(store, utcnow() - timedelta(seconds=seconds))
         store.conn.execute("VACUUM")
-    click.echo(f"deleted {n} articles older than {older_than}")
+    if not state.quiet:
+        click.echo(f"deleted {n} articles older than {older_than}")
+
+
+def prune_candidates(store: Any, seconds: float) -> list[int]:
+    """Articles fetched longer ago than `seconds`, except matched stories not yet sent to anyone."""
+    from crawler.store import iso, utcnow
+    from scheduler import ledger
+
+    cutoff = iso(utcnow() - timedelta(seconds=seconds))
+    if not store.readonly:
+        ledger.prepare(store)
+    elif ledger.migrations.pending(store.db):  # never digested: every matched story is unsent
+        sql = "SELECT id FROM articles a WHERE fetched <= ? AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
+        return [r["id"] for r in store.query(sql, [cutoff])]
+    keep_unsent = (
+        " AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
+        f" AND NOT {ledger.sent_anywhere_clause('a.story')})"
+    )
+    return [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [cutoff])]
 
 
 @cli.command()
 @config_option
+@quiet_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
 @click.pass_obj
 @handle_errors
-def backup(state: State, file: Path) -> None:
+def backup(state: State, file: Path, force: bool) -> None:
     """Write a consistent copy of the database to FILE, even while the daemon runs."""
     import sqlite3
+
+    from crawler.store import Store
 
     config = state.config()
     if not config.storage.database.exists():
         raise UsageError(f"no database at {config.storage.database} yet; run 'newswatch crawl' first")
+    if file.exists() and not force:
+        raise UsageError(
+            f"{file} already exists; newswatch will not overwrite it (add --force, or choose another FILE)"
+        )
+    if not file.parent.is_dir():
+        raise UsageError(f"cannot write {file}: the folder {file.parent} does not exist; create it first")
+    if file.resolve() == config.storage.database.resolve():
+        raise UsageError(f"{file} is the database itself; choose another FILE")
+    if not os.access(file.parent, os.W_OK) or (file.exists() and not os.access(file, os.W_OK)):
+        raise NewswatchError(
+            f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
+        )
     tmp = file.with_name(file.name + ".tmp")
-    src = sqlite3.connect(str(config.storage.database))
-    dst = sqlite3.connect(str(tmp))
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
-    os.replace(tmp, file)
-    click.echo(f"wrote {file}")
+    with Store(config.storage.database, readonly=True) as src:
+        try:
+            dst = sqlite3.connect(str(tmp))
+            try:
+                src.conn.backup(dst)
+            finally:
+                dst.close()
+            os.replace(tmp, file)
+        except sqlite3.Error as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise NewswatchError(f"cannot write the backup {file}: {exc}; check free space and the folder") from None
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    if not state.quiet:
+        click.echo(f"wrote {file}")
 
 
 @cli.command()

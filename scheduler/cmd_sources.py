@@ -39,15 +39,19 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
 
     state: State = ctx.ensure_object(State)
     config = state.config()
-    with Store(config.storage.database) as store:
-        if reset:
-            select_sources(config, [reset])
+    if reset:
+        select_sources(config, [reset])
+        with Store(config.storage.database) as store:
             store.update_source(
                 reset, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
             )
-            click.echo(f"{reset}: re-enabled; it will be polled on the next crawl")
-            return
-        health = source_health(config, store, utcnow())
+        click.echo(f"{reset}: re-enabled; it will be polled on the next crawl")
+        return
+    if config.storage.database.exists():  # a listing never creates or migrates the database
+        with Store(config.storage.database, readonly=True) as store:
+            health = source_health(config, store, utcnow())
+    else:
+        health = source_health(config, None, utcnow())
     if as_json:
         click.echo(json.dumps([h.to_json() for h in health], ensure_ascii=False, indent=2))
         return

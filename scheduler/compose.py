@@ -37,7 +37,6 @@ __all__ = [
     "recipient_topics",
     "render",
     "safe_url",
-    "valid_address",
 ]
 
 HEALTH_AFTER = timedelta(days=1)
@@ -145,14 +144,6 @@ def safe_url(value: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return url
-
-
-def valid_address(value: str) -> bool:
-    """A bare address (no display name) with one '@', something on each side and no controls."""
-    if _UNSAFE_CHARS.search(value):
-        return False
-    name, addr = parseaddr(value)
-    return bool(addr) and addr.count("@") == 1 and all(addr.split("@")) and not name
 
 
 def mail_domain(config: Config) -> str:

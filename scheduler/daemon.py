@@ -14,6 +14,8 @@ Environment knobs (for tests and benchmarks; production needs none):
   NEWSWATCH_START_SPREAD   seconds over which overdue sources are spread at start (default 60)
   NEWSWATCH_CRAWL_TIMEOUT  seconds before a crawl child is killed (default max(5 min, 10 × crawl.timeout))
   NEWSWATCH_CRAWL_WORKERS  crawls run at once (default 2)
+  NEWSWATCH_MAX_FAILURES   jobs failing in a row before the daemon says so loudly and checks that it
+                           can still use its database, exiting 1 when it cannot (default 5)
 """
 
 from __future__ import annotations
@@ -189,6 +191,9 @@ class Daemon:
         self._busy_lock = threading.Lock()
         self._last_crawl = "none yet"
         self._spread = _env_float("NEWSWATCH_START_SPREAD", 60.0)
+        self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
+        self._reload_problem: str | None = None
+        self.exit_code = 0
 
     # -- config ----------------------------------------------------------------------------
 
@@ -273,10 +278,10 @@ class Daemon:
             log.warning("work still running after %.0fs; exiting anyway", STOP_GRACE)
             self._cleanup()
             logging.shutdown()
-            os._exit(0)  # worker threads are not daemonic; do not wait for a stuck SMTP server
+            os._exit(self.exit_code)  # worker threads are not daemonic; do not wait for a stuck SMTP server
         self._cleanup()
         log.info("stopped")
-        return 0
+        return self.exit_code
 
     def _cleanup(self) -> None:
         self.notifier.close()
@@ -300,18 +305,18 @@ class Daemon:
             config, snapshot = self._load()
         except (ConfigError, UsageError) as exc:
             problems = getattr(exc, "problems", None) or [str(exc)]
-            log.error("config reload rejected, still running the previous config: %s", "; ".join(problems))
+            self._reload_rejected("; ".join(problems))
             return
         except OSError as exc:
-            log.error("config reload rejected, still running the previous config: %s", exc)
+            self._reload_rejected(str(exc))
             return
         if config.storage.database != self.config.storage.database:
-            log.error(
-                "config reload rejected: [storage] database changed (%s → %s); restart newswatch to switch databases",
-                self.config.storage.database,
-                config.storage.database,
+            self._reload_rejected(
+                f"[storage] database changed ({self.config.storage.database} → {config.storage.database}); "
+                "restart newswatch to switch databases"
             )
             return
+        self._reload_problem = None
         old = self.config
         self.config, self.snapshot = config, snapshot
         changes = self._schedule_sources(config, initial=False, old=old)
@@ -320,6 +325,11 @@ class Daemon:
             self._schedule_digest(config)
             changes.append(f"digest schedule {config.digest.schedule!r} ({config.digest.timezone})")
         log.info("config reloaded: %d sources; %s", len(config.sources), "; ".join(changes) or "no schedule changes")
+        self.notifier.status(self.status_line())
+
+    def _reload_rejected(self, problem: str) -> None:
+        log.error("config reload rejected, still running the previous config: %s", problem)
+        self._reload_problem = f"{_clock()} config reload rejected: {problem}"
         self.notifier.status(self.status_line())
 
     # -- scheduling --------------------------------------------------------------------------
@@ -408,8 +418,12 @@ class Daemon:
         with self._work():
             try:
                 self._crawl(config, snapshot, source)
-            except Exception:
+            except NewswatchError as exc:
+                log.error("crawl %s: failed: %s", name, exc)
+                self._job_failed(f"crawl {name}", str(exc))
+            except Exception as exc:
                 log.exception("crawl %s: unexpected error (the daemon goes on)", name)
+                self._job_failed(f"crawl {name}", f"{type(exc).__name__}: {exc}")
 
     def _crawl(self, config: Config, snapshot: Path, source: SourceConfig) -> None:
         from crawler.run import run_in_child
@@ -436,14 +450,14 @@ class Daemon:
             else:
                 log.error("crawl %s: failed after %.1fs: %s", name, took, exc)
                 self._last_crawl = f"{_clock()} {name} failed"
-                self._update_status()
+                self._job_failed(f"crawl {name}", str(exc))
             return
         took = time.monotonic() - started
         t = summary.totals()
         statuses = sorted({s.status for s in summary.sources})
         problem = "; ".join(s.message for s in summary.sources if s.message)
         log.log(
-            logging.WARNING if summary.all_failed else logging.INFO,
+            logging.ERROR if summary.all_failed else logging.INFO,
             "crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d; %.1fs%s",
             name,
             "/".join(statuses),
@@ -460,7 +474,10 @@ class Daemon:
             self._realign(name, parse_iso(store.source_state(name).get("next_poll")))
             if summary.new_article_ids and not self.stopping.is_set():
                 self._alerts(config, store)
-        self._update_status()
+        if summary.all_failed:
+            self._job_failed(f"crawl {name}", problem or "every fetch failed")
+        else:
+            self._job_ok()
 
     def _realign(self, name: str, next_poll: datetime | None) -> None:
         """Move the source's next run to the stored next_poll (intervals count from a crawl's end; backoff)."""
@@ -492,8 +509,12 @@ class Daemon:
         with self._work():
             try:
                 self._digest(config, slot)
-            except Exception:
+            except NewswatchError as exc:
+                log.error("digest: failed: %s", exc)
+                self._job_failed("digest", str(exc))
+            except Exception as exc:
                 log.exception("digest: unexpected error (the daemon goes on)")
+                self._job_failed("digest", f"{type(exc).__name__}: {exc}")
 
     def _digest(self, config: Config, slot: datetime | None) -> None:
         from scheduler.digest import run_digest
@@ -524,8 +545,10 @@ class Daemon:
                 log.error("digest: not sent: %s", exc)
                 results = []
                 todo_failed = todo
+                digest_error: str | None = str(exc)
             else:
                 todo_failed = [r.email for r in results if r.status == "failed"]
+                digest_error = next((f"{r.email}: {r.error}" for r in results if r.status == "failed"), None)
             DigestSlot(slot, run_started, True).save(store)
         sent = [r for r in results if r.status == "sent"]
         log.info(
@@ -543,7 +566,10 @@ class Daemon:
                 log.error("digest: %s: not sent: %s", r.email, r.error)
         if todo_failed and not self.stopping.is_set():
             self._schedule_retry(todo_failed, 1)
-        self._update_status()
+        if digest_error and len(todo_failed) == len(todo):
+            self._job_failed("digest", digest_error)
+        else:
+            self._job_ok()
 
     def _schedule_retry(self, emails: Sequence[str], attempt: int) -> None:
         if self.scheduler is None or attempt > DIGEST_RETRIES:
@@ -590,8 +616,45 @@ class Daemon:
 
     # -- status ------------------------------------------------------------------------------
 
+    def _job_ok(self) -> None:
+        self.failures.ok()
+        self._update_status()
+
+    def _job_failed(self, job: str, reason: str) -> None:
+        """Counts a failed job; at the limit says so at critical priority and exits if the database is unusable."""
+        if self.stopping.is_set():
+            return
+        if self.failures.failed(f"{job}: {reason}"):
+            log.critical(
+                "newswatch is not working: the last %d jobs failed (latest: %s); "
+                "see 'newswatch sources' and the errors above",
+                self.failures.count,
+                self.failures.last,
+            )
+            problem = self._database_problem()
+            if problem is not None:
+                log.critical("cannot use the database: %s; exiting so that systemd restarts and reports it", problem)
+                self.exit_code = 1
+                if self.loop is not None:
+                    self.loop.call_soon_threadsafe(self.request_stop)
+                return
+        self._update_status()
+
+    def _database_problem(self) -> str | None:
+        """Why the daemon cannot write its database, or None when a test write succeeds."""
+        try:
+            with Store(self.config.storage.database) as store:
+                store.set_state("daemon.alive", iso(utcnow()))
+        except Exception as exc:  # any error here means the same: no work can be stored
+            return f"{self.config.storage.database}: {exc}"
+        return None
+
     def status_line(self) -> str:
         parts = []
+        if self._reload_problem:
+            parts.append(self._reload_problem)
+        if self.failures.count:
+            parts.append(f"FAILING: {self.failures.count} jobs in a row, latest {self.failures.last}")
         job = self.scheduler.get_job("digest") if self.scheduler is not None else None
         if job is not None and job.next_run_time is not None and self.config.digest is not None:
             local = job.next_run_time.astimezone(ZoneInfo(self.config.digest.timezone))
@@ -603,6 +666,26 @@ class Daemon:
         if self.loop is not None and not self.stopping.is_set():
             # get_job and the notifier's socket are used from the loop thread only
             self.loop.call_soon_threadsafe(lambda: self.notifier.status(self.status_line()))
+
+
+class FailureCount:
+    """Jobs failed in a row (any success resets it); ``failed`` is true each time the count reaches a multiple of the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.count = 0
+        self.last = ""
+        self._lock = threading.Lock()
+
+    def ok(self) -> None:
+        with self._lock:
+            self.count = 0
+
+    def failed(self, reason: str) -> bool:
+        with self._lock:
+            self.count += 1
+            self.last = reason
+            return self.count % self.limit == 0
 
 
 def _clock() -> str:

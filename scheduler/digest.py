@@ -22,11 +22,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from crawler.config import Config, DigestConfig, Recipient
+from crawler.config import Config, DigestConfig, Recipient, valid_address
 from crawler.errors import MailError, UsageError
 from crawler.store import Store, iso, parse_iso
 from scheduler import ledger
-from scheduler.compose import build_digest, compose, mail_domain, recipient_topics, render, valid_address
+from scheduler.compose import build_digest, compose, mail_domain, recipient_topics, render
 
 __all__ = [
     "DigestOutcome",

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlite_utils.migrations import Migrations
 
-from crawler.store import Store, iso, parse_iso
+from crawler.store import Store, iso, parse_iso, process_alive
 
 migrations = Migrations("delivery")
 
@@ -93,14 +93,7 @@ def _lease_alive(owner: str | None, until: str | None, now: datetime) -> bool:
     parts = owner.rsplit(":", 2)
     host, pid = (parts[0], parts[1]) if len(parts) == 3 else ("", "")
     if host == socket.gethostname() and pid.isdigit():
-        if int(pid) == os.getpid():
-            return True
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False  # killed mid-send: the reservation lapses at once
-        except PermissionError:
-            return True
+        return process_alive(int(pid))  # killed mid-send: the reservation lapses at once
     return True
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import format_duration, load_config, parse_config, parse_duration, parse_size
+from crawler.config import format_duration, load_config, parse_config, parse_duration, parse_size, valid_address
 from crawler.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,3 +133,30 @@ def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(cfg)
     assert "not valid TOML" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("analyst@example.org", True),
+        ("<analyst@example.org>", True),
+        ("Analyst <analyst@example.org>", False),  # a recipient is a bare address
+        ("a@b@example.org", False),
+        ("analyst@", False),
+        ("@example.org", False),
+        ("analyst.example.org", False),
+        ("analyst@example.org\r\nBcc: x@example.org", False),
+        ("analyst\u202e@example.org", False),  # bidi override
+    ],
+)
+def test_recipient_addresses_follow_the_strict_rule(value: str, ok: bool) -> None:
+    assert valid_address(value) is ok
+    text = f'[digest]\n[[digest.recipients]]\nemail = "{value.encode("unicode_escape").decode()}"\n'
+    found = [p for p in problems(text) if p.startswith("digest.recipients[0].email")] if not ok else []
+    assert bool(found) is not ok
+
+
+def test_the_sender_may_carry_a_display_name_but_not_two_ats() -> None:
+    assert valid_address("newswatch <alerts@example.org>", display_name=True)
+    assert not valid_address("newswatch <alerts@ex@ample.org>", display_name=True)
+    assert not valid_address("newswatch <alerts@example.org>")

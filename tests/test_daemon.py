@@ -325,7 +325,7 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
     copy = tmp_path / "newswatch.service"
-    copy.write_text(unit.replace("ExecStart=/opt/newswatch/bin/newswatch", f"ExecStart={fake}"))
+    copy.write_text(unit.replace("=/opt/newswatch/bin/newswatch", f"={fake}"))
     out = subprocess.run([tool, "verify", str(copy)], check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "newswatch.service" not in out.stderr, out.stderr

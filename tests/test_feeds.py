@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from crawler.errors import FetchError
-from crawler.feeds import FeedEntry, ParsedFeed, language_code, parse_feed, plain_text
+from crawler.feeds import FeedEntry, ParsedFeed, parse_feed, plain_text
+from crawler.textnorm import language_code
 
 FEED_URL = "https://news.example.ru/rss/science.xml"
 

@@ -83,7 +83,9 @@ def crawl(config: Path, *args: str, env: dict[str, str] | None = None) -> Outcom
 def table(res: Outcome) -> dict[str, dict[str, Any]]:
     """The crawl's summary table: source -> status and counts."""
     rows = {}
-    for line in res.stdout.splitlines()[2:]:
+    lines = res.stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("source ")), len(lines))
+    for line in lines[start + 2 :]:  # --url pages' extractions come before the table
         cells = line.split()
         if not cells or cells[0] == "total":
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from crawler.store import ArticleRecord, Store, utcnow
@@ -31,6 +32,29 @@ def test_wal_and_migrations_are_applied_once(tmp_path: Path) -> None:
         assert store.scalar("PRAGMA journal_mode") == "wal"
         names = [r["name"] for r in store.query("SELECT name FROM _sqlite_migrations ORDER BY id")]
         assert names == sorted(set(names)) and "0001_initial" in names
+
+
+def test_stores_opened_at_once_apply_each_migration_once(tmp_path: Path) -> None:
+    db = tmp_path / "nw.db"
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def open_store() -> None:
+        try:
+            start.wait()
+            Store(db).close()
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Store(db) as store:
+        rows = store.query("SELECT migration_set, name FROM _sqlite_migrations")
+    assert rows and len(rows) == len({(r["migration_set"], r["name"]) for r in rows})
 
 
 def test_same_page_at_another_url_is_one_article_with_an_alias(tmp_path: Path) -> None:

@@ -1,0 +1,60 @@
+"""Warnings `newswatch check` gives on a valid config that would still disappoint: placeholders
+left from `newswatch init` and a database the current user cannot write."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from crawler.config import Config
+
+# RFC 2606/6761 names that never deliver mail: init's placeholders use them
+_PLACEHOLDER_DOMAIN = re.compile(r"@(?:[\w.-]+\.)?(?:example\.(?:org|com|net)|example|invalid|test|localhost)\b", re.I)
+
+
+def config_warnings(config: Config) -> list[str]:
+    """One line per warning, each with its key path and how to fix it."""
+    out: list[str] = []
+    if _PLACEHOLDER_DOMAIN.search(config.crawl.user_agent):
+        out.append(
+            f"crawl.user_agent: {config.crawl.user_agent!r} still has a placeholder contact; "
+            "put an address where site owners can reach you"
+        )
+    if config.digest:
+        for i, r in enumerate(config.digest.recipients):
+            if _PLACEHOLDER_DOMAIN.search(r.email):
+                out.append(f"digest.recipients[{i}].email: {r.email} is a placeholder address; mail to it goes nowhere")
+    if config.smtp:
+        if config.smtp.host in ("localhost", "127.0.0.1", "::1"):
+            out.append(
+                f"smtp.host: {config.smtp.host!r} is init's placeholder; set your mail provider's host "
+                "unless a mail server really listens on this machine"
+            )
+        if _PLACEHOLDER_DOMAIN.search(config.smtp.sender):
+            out.append(
+                f"smtp.sender: {config.smtp.sender!r} is a placeholder; use an address your server may send from"
+            )
+    problem = database_write_problem(config.storage.database)
+    if problem:
+        out.append(f"storage.database: {problem}")
+    return out
+
+
+def database_write_problem(path: Path) -> str | None:
+    """Why this user could not write the database (crawl, digest and run need to), or None."""
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            return f"{path} is not writable by this user; crawl, digest and run need write permission on it"
+        if not os.access(path.parent, os.W_OK):
+            return (
+                f"the folder {path.parent} is not writable by this user; SQLite needs it for the database's "
+                "-wal and -shm files"
+            )
+        return None
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable by this user, so {path} cannot be created there"
+    return None

@@ -1,0 +1,266 @@
+"""A new user's first hour with the CLI: ad-hoc URLs, read-only use, pipes, and the safety options."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scheduler.demo import demo_config_text, run_demo
+
+REPO = Path(__file__).resolve().parent.parent
+LUNAR = "/globalwire/2026/11/17/russia-china-lunar-station-timetable.html"
+
+
+READER = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # root runs the reader as nobody
+
+
+def newswatch(*args: str, stdin: str | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **kw.pop("env", {})}
+    prefix = kw.pop("prefix", [])
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "scheduler.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=REPO,
+        env=env,
+        timeout=180,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_dir() -> Iterator[Path]:
+    """One demo run (the sample site crawled, the digest written) shared by this module's tests."""
+    out = Path(tempfile.mkdtemp(prefix="nw-usage-"))
+    run_demo(out, lambda _line: None)
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.fixture
+def demo_copy(demo_dir: Path) -> Iterator[Path]:
+    """A private copy of the demo database and config in a folder anyone may enter (for the reader user)."""
+    work = Path(tempfile.mkdtemp(prefix="nw-copy-"))
+    os.chmod(work, 0o755)
+    shutil.copy(demo_dir / "newswatch-demo.toml", work / "newswatch.toml")
+    shutil.copy(demo_dir / "newswatch-demo.db", work / "newswatch-demo.db")
+    yield work
+    os.chmod(work, 0o755)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def as_reader(work: Path) -> dict[str, Any]:
+    """Make `work` and its database read-only for the user the commands then run as.
+
+    As root (who ignores permission bits) the commands run as `nobody`; otherwise as us, with
+    the write bits removed.
+    """
+    db = work / "newswatch-demo.db"
+    for suffix in ("-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    if os.geteuid() == 0:
+        os.chmod(db, 0o644)
+        os.chmod(work / "newswatch.toml", 0o644)
+        return {"prefix": READER, "env": {"HOME": str(work)}}
+    os.chmod(db, 0o444)
+    os.chmod(work, 0o555)
+    return {}
+
+
+# -- crawl --url ------------------------------------------------------------------------------
+
+
+def test_crawl_url_fetches_only_that_page_and_shows_what_was_extracted(site: Any, tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
+    r = newswatch("-c", str(cfg), "crawl", "--url", site.base_url + LUNAR, "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    # the six configured sources were not polled: only the page was fetched
+    assert [s["name"] for s in report["sources"]] == ["127.0.0.1"]
+    assert report["totals"]["fetched"] <= 1 and report["totals"]["new"] == 1
+    with sqlite3.connect(tmp_path / "newswatch-demo.db") as db:
+        assert db.execute("SELECT count(*) FROM sources WHERE polls > 0").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+    (page,) = report["pages"]
+    assert page["title"] == "Russia and China agree timetable for joint lunar research station"
+    assert page["language"] == "en" and page["published"].startswith("2026-11-17")
+    (topic,) = page["topics"]
+    assert topic["name"] == "china-russia-st" and topic["score"] > 1 and topic["hits"]
+    assert page["first_lines"] and "lunar" in " ".join(page["first_lines"]).lower()
+
+    text = newswatch("-c", str(cfg), "crawl", "--url", site.base_url + LUNAR)
+    assert text.returncode == 0, text.stderr
+    assert "title:     Russia and China agree timetable" in text.stdout
+    assert "topic:     china-russia-st score" in text.stdout
+    assert "already stored" in text.stdout
+
+
+def test_crawl_urls_from_stdin_and_a_failed_page(site: Any, tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
+    urls = f"# two pages\n{site.base_url}{LUNAR}\n\n{site.base_url}/globalwire/no-such-page.html\n"
+    r = newswatch("-c", str(cfg), "crawl", "--urls-from", "-", "--json", stdin=urls)
+    assert r.returncode == 0, r.stderr
+    pages = {p["url"].removeprefix(site.base_url): p for p in json.loads(r.stdout)["pages"]}
+    assert pages[LUNAR]["language"] == "en"
+    assert pages["/globalwire/no-such-page.html"]["status"] == "error"
+    assert "404" in pages["/globalwire/no-such-page.html"]["error"]
+
+
+# -- read-only use, pipes, ordinary OS conditions --------------------------------------------------
+
+
+def test_read_only_commands_work_for_a_user_who_may_only_read(demo_copy: Path) -> None:
+    cfg = str(demo_copy / "newswatch.toml")
+    kw = as_reader(demo_copy)
+    search = newswatch("-c", cfg, "search", "lunar", "--json", **kw)
+    assert search.returncode == 0, search.stderr
+    assert any("lunar" in r["title"].lower() for r in json.loads(search.stdout))
+    export = newswatch("-c", cfg, "export", "--matched", **kw)
+    assert export.returncode == 0, export.stderr
+    assert len(export.stdout.splitlines()) >= 5
+    sources = newswatch("-c", cfg, "sources", "--json", **kw)
+    assert sources.returncode == 0, sources.stderr
+    assert {s["name"] for s in json.loads(sources.stdout)} >= {"globalwire", "vestnik", "huaxia"}
+    out = Path(tempfile.mkdtemp(prefix="nw-out-"))
+    os.chmod(out, 0o777)
+    try:
+        digest = newswatch("-c", cfg, "digest", "--output", str(out / "d.html"), **kw)
+        assert digest.returncode == 0, digest.stderr
+        assert (out / "d.html").stat().st_size > 1000
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    # a write names the database and the permission it needs, in one line
+    prune = newswatch("-c", cfg, "prune", "--older-than", "0s", **kw)
+    assert prune.returncode == 1
+    (line,) = prune.stderr.strip().splitlines()
+    assert "newswatch-demo.db" in line and "write permission" in line and "unexpected" not in line
+
+
+def test_export_into_a_closed_pipe_ends_quietly(demo_copy: Path) -> None:
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the first line, as with `| head -0`
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scheduler.cli", "-c", str(demo_copy / "newswatch.toml"), "export"],
+            stdout=w,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+    finally:
+        os.close(w)
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+
+
+def test_backup_refuses_to_overwrite_and_names_a_missing_folder(demo_copy: Path) -> None:
+    cfg = str(demo_copy / "newswatch.toml")
+    target = demo_copy / "copy.db"
+    target.write_text("keep me")
+    r = newswatch("-c", cfg, "backup", str(target))
+    assert r.returncode == 2 and "--force" in r.stderr
+    assert target.read_text() == "keep me"
+    r = newswatch("-c", cfg, "backup", str(target), "--force")
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(target) as db:
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] > 10
+    missing = demo_copy / "no" / "such" / "copy.db"
+    r = newswatch("-c", cfg, "backup", str(missing))
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert str(missing.parent) in line and "does not exist" in line and "unexpected" not in line
+
+
+def test_prune_dry_run_counts_and_deletes_nothing(demo_copy: Path) -> None:
+    cfg = str(demo_copy / "newswatch.toml")
+    db = demo_copy / "newswatch-demo.db"
+    before = sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0]
+    r = newswatch("-c", cfg, "prune", "--older-than", "0s", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    would = int(r.stdout.split()[2])
+    assert 0 < would < before  # unsent matched stories are kept
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0] == before
+    r = newswatch("-c", cfg, "prune", "--older-than", "0s")
+    assert r.stdout.startswith(f"deleted {would} articles")
+
+
+# -- check warnings -------------------------------------------------------------------------------
+
+
+def test_check_warns_on_init_placeholders_and_an_unwritable_database_folder(tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    assert newswatch("init", str(cfg)).returncode == 0
+    r = newswatch("-c", str(cfg), "check")
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: ")]
+    text = "\n".join(warnings)
+    assert "digest.recipients[0].email: analyst@example.org" in text
+    assert "crawl.user_agent" in text and "smtp.host" in text and "smtp.sender" in text
+    assert len(warnings) == 4
+
+    ro = Path(tempfile.mkdtemp(prefix="nw-ro-"))
+    try:
+        cfg2 = ro / "ro.toml"
+        cfg2.write_text('[storage]\ndatabase = "sub/nw.db"\n', encoding="utf-8")
+        os.chmod(cfg2, 0o644)
+        os.chmod(ro, 0o555)
+        kw = {"prefix": READER} if os.geteuid() == 0 else {}
+        r = newswatch("-c", str(cfg2), "check", "--json", **kw)
+        assert r.returncode == 0, r.stderr
+        report = json.loads(r.stdout)
+        assert report["ok"] and len(report["warnings"]) == 1
+        assert report["warnings"][0].startswith("storage.database:") and str(ro) in report["warnings"][0]
+    finally:
+        os.chmod(ro, 0o755)
+        shutil.rmtree(ro, ignore_errors=True)
+
+
+# -- export and search filters ------------------------------------------------------------------
+
+
+def test_export_filters_output_file_and_bom(demo_copy: Path) -> None:
+    cfg = str(demo_copy / "newswatch.toml")
+    out = demo_copy / "vestnik.csv"
+    r = newswatch("-c", cfg, "export", "--format", "csv", "--source", "vestnik", "--bom", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfid,url,")
+    rows = raw.decode("utf-8-sig").splitlines()[1:]
+    assert rows and all(",vestnik," in row for row in rows if row.startswith(tuple("0123456789")))
+    topic = newswatch("-c", cfg, "export", "--topic", "china-russia-st")
+    records = [json.loads(line) for line in topic.stdout.splitlines()]
+    assert records and all(rec["topics"] == ["china-russia-st"] for rec in records)
+    everything = newswatch("-c", cfg, "export").stdout.splitlines()
+    assert len(records) < len(everything)
+    assert newswatch("-c", cfg, "export", "--until", "2000-01-01").stdout == ""
+    assert len(newswatch("-c", cfg, "export", "--until", "2999-01-01").stdout.splitlines()) == len(everything)
+    bad = newswatch("-c", cfg, "export", "--topic", "nope")
+    assert bad.returncode == 2 and "unknown topic 'nope'" in bad.stderr
+
+
+def test_search_by_source_language_and_date(demo_copy: Path) -> None:
+    cfg = str(demo_copy / "newswatch.toml")
+    query = "Russia OR Россия OR 俄罗斯 OR 中俄"
+    every = json.loads(newswatch("-c", cfg, "search", query, "--json").stdout)
+    assert {r["language"] for r in every} >= {"en", "ru", "zh"}
+    ru = json.loads(newswatch("-c", cfg, "search", query, "--language", "ru", "--json").stdout)
+    assert ru and {r["language"] for r in ru} == {"ru"}
+    vestnik = json.loads(newswatch("-c", cfg, "search", query, "--source", "vestnik", "--json").stdout)
+    assert vestnik and {r["source"] for r in vestnik} == {"vestnik"}
+    future = newswatch("-c", cfg, "search", query, "--since", "2999-01-01")
+    assert future.returncode == 0 and future.stdout.strip() == "no matches"

@@ -1,0 +1,117 @@
+"""The daemon tells systemd when it is not working: failing jobs reach STATUS and the error log,
+and a daemon that cannot use its database exits non-zero so that Restart= and alerting apply.
+A rejected reload is visible in STATUS, and `systemctl reload` checks the config first."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import test_daemon
+from tests.test_daemon import GLOBALWIRE, ROOT, Daemon, far_schedule, wait_until, write_config
+
+daemons = test_daemon.daemons  # the fixture
+
+STALLED = """
+[[sources]]
+name = "stalled1"
+url = "__BASE__/_fault/stall?seconds=120"
+every = "3s"
+
+[[sources]]
+name = "stalled2"
+url = "__BASE__/_fault/stall?seconds=120"
+every = "3s"
+"""
+
+
+def test_failing_jobs_reach_status_and_an_unusable_database_stops_the_daemon(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALLED, schedule=far_schedule())
+    d = daemons(cfg, env={"NEWSWATCH_CRAWL_TIMEOUT": "2", "NEWSWATCH_MAX_FAILURES": "2"})
+    d.wait_note("READY=1")
+    d.wait_log("newswatch is not working: the last 2 jobs failed")
+    assert "ERROR crawl stalled" in d.log() and "CRITICAL newswatch is not working" in d.log()
+    wait_until(
+        lambda: any("STATUS=FAILING: " in n and "did not finish" in n for n in d.notifications()),
+        10,
+        "a STATUS= line with the failure's reason",
+    )
+    assert d.proc.poll() is None  # the database is fine: a network-side failure does not stop it
+
+    db = tmp_path / "nw.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.mkdir()  # no database can be opened here any more
+    assert d.proc.wait(60) == 1
+    log = d.log()
+    assert "cannot use the database" in log and "exiting so that systemd restarts" in log
+    assert "Traceback" not in log
+
+
+def test_a_rejected_reload_shows_in_status(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
+    d = daemons(cfg)
+    d.wait_note("READY=1")
+    cfg.write_text(cfg.read_text() + "\n[crawl2]\nbogus = 1\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_until(
+        lambda: any("STATUS=" in n and "config reload rejected" in n and "crawl2" in n for n in d.notifications()),
+        20,
+        "STATUS naming the rejected reload",
+    )
+    assert d.terminate() == 0
+
+
+def test_systemctl_reload_runs_check_first(tmp_path: Path) -> None:
+    """ExecReload= runs `newswatch check` before signalling: a broken config makes the reload fail."""
+    unit = (ROOT / "config" / "newswatch.service").read_text().splitlines()
+    reloads = [line.split("=", 1)[1] for line in unit if line.startswith("ExecReload=")]
+    assert reloads[0].split()[:2] == ["/opt/newswatch/bin/newswatch", "check"]
+    assert reloads[-1] == "/bin/kill -HUP $MAINPID"
+    bad = tmp_path / "nw.toml"
+    bad.write_text('[storage]\ndatabase = "nw.db"\n[crawl2]\n')
+    args = reloads[0].split()[1:]
+    env = {"NEWSWATCH_CONFIG": str(bad), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    run = [sys.executable, "-c", "from scheduler.cli import main; main()", *args]
+    out = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2 and "crawl2" in out.stderr
+    write_config(bad, "http://127.0.0.1:1", 25, sources=GLOBALWIRE)
+    out = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+
+
+def test_unit_hardening_exposure_at_most_1_1(tmp_path: Path) -> None:
+    """`systemd-analyze security` of the shipped unit (1.7 before the syscall filter, PrivateUsers, PrivateMounts)."""
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed")
+    fake = tmp_path / "newswatch"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    copy = tmp_path / "newswatch.service"
+    copy.write_text(
+        (ROOT / "config" / "newswatch.service").read_text().replace("=/opt/newswatch/bin/newswatch", f"={fake}")
+    )
+    out = subprocess.run(
+        [tool, "security", "--offline=yes", "--no-pager", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    score = re.search(r"Overall exposure level for \S+: ([\d.]+)", out.stdout)
+    assert score is not None, out.stdout + out.stderr
+    assert float(score.group(1)) <= 1.1, out.stdout
