@@ -180,3 +180,22 @@ def test_500_feeds_import_in_one_write_and_a_broken_file_names_its_line(tmp_path
     config = load_config(cfg)
     assert len(config.sources) == 500 and all(s.every == 7200 for s in config.sources)
     assert len({s.name for s in config.sources}) == 500
+
+
+def test_the_shipped_source_list_is_backed_by_evidence_and_covers_each_language() -> None:
+    import tomlkit
+
+    config = load_config(SHIPPED)
+    doc = tomlkit.parse(SHIPPED.read_text(encoding="utf-8"))
+    per_language: dict[str, int] = {}
+    for table, source in zip(doc["sources"], config.sources, strict=True):
+        text = table.as_string()
+        assert "# evidence: " in text, f"{source.name} has no evidence comment"
+        assert re.search(r"\b20\d\d\b", text), f"{source.name}'s evidence names no year"
+        assert "news.google." not in source.url, "Google News is not a default source (robots.txt refuses it)"
+        if source.language:
+            per_language[source.language] = per_language.get(source.language, 0) + 1
+    assert all(per_language.get(lang, 0) >= 6 for lang in ("en", "ru", "zh")), per_language
+    for s in config.sources:
+        if s.kind == "listing":
+            assert s.follow and re.compile(s.follow), s.name
