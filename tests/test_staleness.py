@@ -204,3 +204,25 @@ def test_crawl_delay_spaces_requests_to_a_host_and_is_shown(tmp_path: Path, fixt
     shown = run(cfg, "sources")
     assert "slow: robots.txt asks for Crawl-delay 1s on its host" in shown.output
     assert json.loads(run(cfg, "sources", "--json").output)[0]["crawl_delay"] == 1.0
+
+
+def test_the_digest_health_box_names_a_stale_source(site: SiteServer, tmp_path: Path) -> None:
+    site.set_route("/feeds/fresh.xml", body=rss_days_ago([0.1, 0.3, 0.6]))
+    cfg = write_config(
+        tmp_path,
+        [
+            f'[[sources]]\nname = "frozen"\nkind = "feed"\nurl = "{site.url("/frozen/rss.xml")}"\n',
+            f'[[sources]]\nname = "fresh"\nkind = "feed"\nurl = "{site.url("/feeds/fresh.xml")}"\n',
+            '[[topics]]\nname = "t"\nquery = "laboratory"\n',
+            '[digest]\nsend_empty = true\nmax_age = "3650d"\n\n[[digest.recipients]]\nemail = "a@example.org"\n',
+        ],
+    )
+    assert run(cfg, "crawl").exit_code == 0
+    out = tmp_path / "digest.html"
+    res = run(cfg, "digest", "--output", str(out))
+    assert res.exit_code == 0, res.output
+    html = out.read_text(encoding="utf-8")
+    box = html[html.index("Sources in trouble") :]
+    assert "frozen: stale, newest entry 2018-01-05 (8 years old" in box
+    assert f"newswatch probe {site.url('/frozen/rss.xml')}" in box.replace("&#39;", "'")
+    assert "fresh:" not in box
