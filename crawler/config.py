@@ -154,6 +154,7 @@ class Config:
     topics: tuple[TopicConfig, ...] = ()
     digest: DigestConfig | None = None
     smtp: SmtpConfig | None = None
+    sets: tuple[tuple[str, str], ...] = ()  # named term sets ([sets]), used in queries as @name
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -325,7 +326,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> Config:
     """Validates an already-decoded TOML document."""
     c = _Checker()
-    c.unknown(data, {"storage", "crawl", "sources", "topics", "digest", "smtp"}, "")
+    c.unknown(data, {"storage", "crawl", "sources", "sets", "topics", "digest", "smtp"}, "")
 
     storage_t = c.table(data.get("storage"), "storage")
     c.unknown(storage_t, {"database"}, "storage")
@@ -335,7 +336,8 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
 
     crawl = _parse_crawl(c, c.table(data.get("crawl"), "crawl"))
     sources = _parse_sources(c, data.get("sources", []))
-    topics = _parse_topics(c, data.get("topics", []))
+    sets = _parse_sets(c, data.get("sets", {}))
+    topics = _parse_topics(c, data.get("topics", []), dict(sets))
     digest = None
     if "digest" in data:
         digest = _parse_digest(c, c.table(data["digest"], "digest"), {t.name for t in topics})
@@ -345,7 +347,9 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
 
     if c.problems:
         raise ConfigError(c.problems, str(path) if path else None)
-    return Config(path=path, storage=storage, crawl=crawl, sources=sources, topics=topics, digest=digest, smtp=smtp)
+    return Config(
+        path=path, storage=storage, crawl=crawl, sources=sources, topics=topics, digest=digest, smtp=smtp, sets=sets
+    )
 
 
 def _parse_crawl(c: _Checker, t: dict[str, Any]) -> CrawlConfig:
@@ -466,7 +470,41 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
     return tuple(out)
 
 
-def _parse_topics(c: _Checker, items: Any) -> tuple[TopicConfig, ...]:
+def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(t, dict):
+        c.add("sets", 'must be a table of named term sets: [sets] then st_en = "science OR research"')
+        return ()
+    out: list[tuple[str, str]] = []
+    for name, value in t.items():
+        if not re.match(r"^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*$", name):
+            c.add(f"sets.{name}", "a set name may hold only letters, digits, '_' and '-'")
+        elif isinstance(value, list) and value and all(isinstance(x, str) and x.strip() for x in value):
+            # a list of terms: any of them; an item with a space is a phrase
+            for i, item in enumerate(value):
+                problem = _query_problem(_set_item(item), {n: "x" for n in t})
+                if problem:
+                    c.add(f"sets.{name}[{i}]", problem)
+            out.append((name, " OR ".join(_set_item(x) for x in value)))
+        elif not isinstance(value, str) or not value.strip():
+            c.add(f"sets.{name}", 'must be a list of terms, ["science", "research*"], or a query string')
+        else:
+            out.append((name, value))
+    known = dict(out)
+    for name, text in out:
+        problem = _query_problem(text, known)
+        if problem:
+            c.add(f"sets.{name}", problem)
+    return tuple(out)
+
+
+def _set_item(item: str) -> str:
+    item = item.strip()
+    if item[0] in '"(@' or " " not in item:
+        return item
+    return f'"{item}"'
+
+
+def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -> tuple[TopicConfig, ...]:
     if not isinstance(items, list):
         c.add("topics", "must be an array of tables: write each topic as [[topics]]")
         return ()
@@ -487,9 +525,11 @@ def _parse_topics(c: _Checker, items: Any) -> tuple[TopicConfig, ...]:
         seen.add(name)
         query = c.get(t, "query", path, str, "", required=True)
         if query:
-            problem = _query_problem(query)
+            problem = _query_problem(query, sets or {})
             if problem:
                 c.add(f"{path}.query", problem)
+            elif sets:
+                query = _with_sets(query, sets)
         min_score = float(c.get(t, "min_score", path, float, 1.0))
         alert = c.get(t, "alert_score", path, float, None)
         if alert is not None and alert < min_score:
@@ -502,7 +542,14 @@ def _parse_topics(c: _Checker, items: Any) -> tuple[TopicConfig, ...]:
     return tuple(out)
 
 
-def _query_problem(query: str) -> str | None:
+def _with_sets(query: str, sets: dict[str, str]) -> str:
+    """The query with the definitions of the sets it uses in front, so it compiles on its own."""
+    from crawler.topics import with_definitions
+
+    return with_definitions(query, sets)
+
+
+def _query_problem(query: str, sets: dict[str, str] | None = None) -> str | None:
     try:
         from crawler.topics import compile_query
     except ImportError:  # the query language lands with the topics module
@@ -510,7 +557,7 @@ def _query_problem(query: str) -> str | None:
     from crawler.errors import QuerySyntaxError
 
     try:
-        compile_query(query)
+        compile_query(query, sets)
     except QuerySyntaxError as exc:
         return str(exc)
     return None

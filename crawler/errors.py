@@ -33,9 +33,26 @@ class QuerySyntaxError(UsageError):
     """A topic or search query could not be parsed; ``position`` is a 0-based character offset."""
 
     def __init__(self, message: str, query: str, position: int) -> None:
+        self.message = message
         self.query = query
         self.position = position
-        super().__init__(f"{message} at position {position + 1}: {query[:position]}\u2192{query[position:]}")
+        if "\n" not in query and len(query) <= 120:
+            super().__init__(f"{message} at position {position + 1}: {query[:position]}\u2192{query[position:]}")
+            return
+        # a long query: the line and column, and that line with a caret under the place (an error
+        # at the end points just past the last word, not at an empty last line)
+        position = min(position, len(query.rstrip()))
+        line_no = query.count("\n", 0, position) + 1
+        start = query.rfind("\n", 0, position) + 1
+        end = query.find("\n", position)
+        line = query[start : end if end >= 0 else len(query)]
+        col = position - start
+        if len(line) > 160:  # a very long line: the 160 characters around the place
+            cut = max(0, min(col - 80, len(line) - 160))
+            line, col = line[cut : cut + 160], col - cut
+        super().__init__(
+            f"{message} at line {line_no}, column {col + 1} (position {position + 1}):\n    {line}\n    {' ' * col}^"
+        )
 
 
 class StoreError(NewswatchError):

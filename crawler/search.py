@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from crawler.config import Config
+from crawler.errors import StoreError
 from crawler.store import Store, parse_iso
 from crawler.topics import compile_query, snippet
 
 # Scoring is exact but costs a few ms an article: the index hands over its likeliest candidates,
 # enough for the limit many times over.
 MIN_CANDIDATES, CANDIDATES_PER_RESULT = 500, 25
+DEFAULT_TIMEOUT = 60.0  # seconds a search may take before it stops with what it found
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,14 @@ class SearchResult:
         }
 
 
+@dataclass
+class SearchStats:
+    """How a search went: candidates scored, and whether the time limit stopped it early."""
+
+    scored: int = 0
+    timed_out: bool = False
+
+
 def search_articles(
     config: Config,
     query: str,
@@ -54,23 +65,45 @@ def search_articles(
     sources: Sequence[str] = (),
     since: datetime | None = None,
     languages: Sequence[str] = (),
+    min_score: float = 0.0,
+    sets: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    stats: SearchStats | None = None,
 ) -> list[SearchResult]:
-    """Articles matching `query`, highest score first (one per story: the best-scoring copy).
+    """Articles matching `query` at or above ``min_score``, highest score first (one per story).
 
     ``sources``/``languages`` keep articles from those; ``since`` keeps articles published
-    (else fetched) at or after it.
+    (else fetched) at or after it. ``sets`` are the named sets the query may use as @name
+    (default: the config's). The search stops after ``timeout`` seconds with what it found
+    (``stats.timed_out``).
     """
-    q = compile_query(query)
+    q = compile_query(query, dict(config.sets) if sets is None else sets)
+    stats = stats if stats is not None else SearchStats()
     if not config.storage.database.exists():
         return []
+    deadline = time.monotonic() + timeout
     with Store(config.storage.database, readonly=True) as store:
+        # the index query itself stops at the deadline too (SQLite calls this every N steps)
+        store.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
         best: dict[str, SearchResult] = {}
-        for aid in store.fts_candidates(q.fts(), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)):
+        try:
+            candidates = list(store.fts_candidates(q.fts(), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)))
+        except StoreError:
+            if time.monotonic() <= deadline:
+                raise
+            candidates = []
+            stats.timed_out = True
+        store.conn.set_progress_handler(None, 0)
+        for aid in candidates:
+            if time.monotonic() > deadline:
+                stats.timed_out = True
+                break
             row = store.article(aid)
             if row is None or not _wanted(row, sources, since, languages):
                 continue
+            stats.scored += 1
             m = q.match(row["title"], row["text"])
-            if m is None:
+            if m is None or m.score < min_score:
                 continue
             r = SearchResult(
                 id=aid,

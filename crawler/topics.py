@@ -42,7 +42,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from crawler import textnorm
@@ -50,6 +50,7 @@ from crawler.errors import QuerySyntaxError
 
 TITLE, TEXT = "title", "text"
 FIELDS = (TITLE, TEXT)
+LEAD = "lead"  # a scope: the title and the text's first LEAD_CHARS characters
 
 ZONE_WEIGHT = {"title": 1.0, "lead": 0.6, "body": 0.3}
 REPEAT_BONUS, REPEAT_CAP = 0.1, 0.4
@@ -75,7 +76,18 @@ _Occ = tuple[str, int, int, tuple[_Hit, ...]]
 class _Field:
     """One field's tokens, indexed by folded surface and by stem."""
 
-    __slots__ = ("_memo", "_sorted", "by_stem", "by_surface", "ends", "positions", "starts")
+    __slots__ = (
+        "_memo",
+        "_sorted",
+        "by_stem",
+        "by_surface",
+        "ends",
+        "lead_end",
+        "positions",
+        "sent_first",
+        "starts",
+        "text",
+    )
 
     def __init__(self, text: str) -> None:
         tokens = textnorm.tokenize(text)
@@ -88,6 +100,11 @@ class _Field:
             positions.extend(range(prev + k * SENTENCE_GAP, cut + k * SENTENCE_GAP))
             prev = cut
         positions.extend(range(prev + len(cuts) * SENTENCE_GAP, len(tokens) + len(cuts) * SENTENCE_GAP))
+        # the first position of each sentence (sentence k starts after k cuts)
+        self.sent_first = [0] + [cut + (k + 1) * SENTENCE_GAP for k, cut in enumerate(cuts)]
+        lead_i = bisect.bisect_left(starts, textnorm.LEAD_CHARS)
+        self.lead_end = positions[lead_i] if lead_i < len(positions) else 1 << 62
+        self.text = text
         by_surface: dict[str, list[int]] = defaultdict(list)
         for t, pos in zip(tokens, positions):
             by_surface[t[0]].append(pos)
@@ -111,6 +128,15 @@ class _Field:
         i = bisect.bisect_left(self.positions, first)
         j = bisect.bisect_left(self.positions, last)
         return self.starts[i], self.ends[j]
+
+    def sentence(self, pos: int) -> int:
+        """Index of the sentence holding position ``pos``."""
+        return bisect.bisect_right(self.sent_first, pos) - 1
+
+    def raw(self, first: int, last: int) -> str:
+        """The original text of positions first..last."""
+        cs, ce = self.chars(first, last)
+        return self.text[cs:ce]
 
     def lookup(self, kind: int, value: str, stem: str) -> list[int]:
         """Sorted positions where one pattern item fits."""
@@ -188,7 +214,7 @@ class _Leaf(_Node):
         out: list[_Occ] = []
         length = len(self.items)
         label = self.label
-        for name in (self.scope,) if self.scope else FIELDS:
+        for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
             cands = f.lookup(*self.items[0][:3])
             for k in range(1, length):
@@ -199,6 +225,8 @@ class _Leaf(_Node):
                     continue
                 nxt = set(f.lookup(kind, value, stem))
                 cands = [p for p in cands if p + k in nxt]
+            if self.scope == LEAD and name == TEXT:
+                cands = [p for p in cands if p < f.lead_end]
             for p in cands:
                 e = p + length - 1
                 out.append((name, p, e, ((label, name, p, e),)))
@@ -325,6 +353,243 @@ class _Near(_Node):
         return self.key
 
 
+# --- country entities and partners ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Gazetteer:
+    """One country's names compiled to patterns, indexed by their first pattern item."""
+
+    name: str
+    patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, tuple[int, ...]], ...]
+    by_stem: dict[str, list[int]]
+    by_surface: dict[str, list[int]]
+    other: tuple[int, ...]  # patterns starting with a prefix item: looked up one by one
+    not_in: tuple[tuple[tuple[int, str, str, bool], ...], ...]
+
+
+_GAZETTEERS: dict[str, _Gazetteer] = {}
+_CAPS_RE = re.compile(r"[A-ZА-ЯЁ].*[A-ZА-ЯЁ]")
+
+
+def _gazetteer(code: str) -> _Gazetteer:
+    g = _GAZETTEERS.get(code)
+    if g is not None:
+        return g
+    from crawler import entities
+
+    c = entities.country(code)
+    patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, tuple[int, ...]]] = []
+    by_stem: dict[str, list[int]] = defaultdict(list)
+    by_surface: dict[str, list[int]] = defaultdict(list)
+    other: list[int] = []
+    # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
+    not_in_words = sorted({n for t in c.terms for n in t.not_in})
+    for t in c.terms:
+        text = t.term.strip('"')
+        prefix = text.endswith("*")
+        body = text[:-1] if prefix else text
+        items: list[tuple[int, str, str, bool]] = []
+        for w in body.split():
+            items.extend(_pattern(w, prefix and w is body.split()[-1])[0])
+        if not items:
+            continue
+        # an abbreviation in capitals (РАН, MIPT) matches only in capitals: "ран", "hit" are words
+        exact = body if (" " not in body and _CAPS_RE.search(body) and body.upper() == body) else None
+        k = len(patterns)
+        patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, ()))
+        kind, value = items[0][0], items[0][1]
+        if kind == _STEM:
+            by_stem[value].append(k)
+        elif kind == _SURFACE:
+            by_surface[value].append(k)
+        else:
+            other.append(k)
+    not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
+    g = _GAZETTEERS[code] = _Gazetteer(c.name, tuple(patterns), dict(by_stem), dict(by_surface), tuple(other), not_in)
+    return g
+
+
+def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...], first: list[int] | None = None) -> list[int]:
+    """Start positions where the pattern items occur in one field."""
+    cands = f.lookup(*items[0][:3]) if first is None else first
+    for k in range(1, len(items)):
+        if not cands:
+            break
+        kind, value, stem, implied = items[k]
+        if implied:
+            continue
+        nxt = set(f.lookup(kind, value, stem))
+        cands = [p for p in cands if p + k in nxt]
+    return cands
+
+
+@dataclass(eq=False)
+class _Entity(_Node):
+    """``country:XX``: any name of the country, its regions, cities and institutions."""
+
+    code: str
+    scope: str | None = None
+    positional = True
+
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        g = _gazetteer(self.code)
+        out: list[_Occ] = []
+        for name in (TITLE,) if self.scope == TITLE else FIELDS:
+            f = doc.fields[name]
+            found: list[tuple[int, int, int]] = []  # (first, -last, pattern)
+            ks = [k for key in g.by_stem.keys() & f.by_stem.keys() for k in g.by_stem[key]]
+            ks += [k for key in g.by_surface.keys() & f.by_surface.keys() for k in g.by_surface[key]]
+            ks += g.other
+            excluded: list[tuple[int, int]] | None = None
+            for k in ks:
+                label, items, exact, _ = g.patterns[k]
+                starts = _find(f, items)
+                if not starts:
+                    continue
+                length = len(items)
+                for p in starts:
+                    e = p + length - 1
+                    if exact is not None and f.raw(p, e) != exact:
+                        continue
+                    if g.not_in:
+                        if excluded is None:
+                            excluded = [
+                                (q, q + len(g.not_in[n]) - 1)
+                                for n in range(len(g.not_in))
+                                for q in _find(f, g.not_in[n])
+                            ]
+                        if any(a <= p <= b for a, b in excluded):  # starts inside the longer word
+                            continue
+                    if self.scope == LEAD and name == TEXT and p >= f.lead_end:
+                        continue
+                    found.append((p, -e, k))
+            # the longest name wins where names overlap (Российская академия наук, not Росси*)
+            found.sort()
+            last_end = -1
+            for p, neg_e, k in found:
+                e = -neg_e
+                if e <= last_end:
+                    continue
+                last_end = e
+                label = g.patterns[k][0]
+                out.append((name, p, e, ((label, name, p, e),)))
+        return bool(out), out
+
+    def leaves(self) -> Iterable[_Leaf]:
+        return ()
+
+    def finish(self) -> str:
+        self.key = f"{self.scope or ''}:country:{self.code}"
+        return self.key
+
+
+@dataclass(eq=False)
+class _Partners(_Node):
+    """``PARTNERS(a, b, what, unless)``: a and b are the actors of ``what``.
+
+    That holds in a sentence naming a, b and ``what``, or when the title names a and b and
+    ``what`` is in the title or the lead. A sentence (or title) holding ``unless`` does not count.
+    The occurrences are those in the places that count.
+    """
+
+    a: _Node
+    b: _Node
+    what: _Node | None
+    unless: _Node | None = None
+    positional = False
+
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        occs: list[list[_Occ]] = []
+        for c in (self.a, self.b, self.what):
+            if c is None:
+                occs.append([])
+                continue
+            ok, occ = c.eval(doc)
+            if not ok or not occ:
+                return False, []
+            occs.append(occ)
+        tainted: set[tuple[str, int]] = set()
+        if self.unless is not None:
+            for o in self.unless.eval(doc)[1]:
+                tainted.add((o[0], doc.fields[o[0]].sentence(o[1])))
+
+        def unit(o: _Occ) -> tuple[str, int]:
+            return (o[0], doc.fields[o[0]].sentence(o[1]))
+
+        by_unit: list[dict[tuple[str, int], list[_Occ]]] = []
+        for occ in occs:
+            d: dict[tuple[str, int], list[_Occ]] = defaultdict(list)
+            for o in occ:
+                u = unit(o)
+                if u not in tainted:
+                    d[u].append(o)
+            by_unit.append(d)
+        ua, ub, uw = by_unit
+        out: list[_Occ] = []
+        for key in ua.keys() & ub.keys():
+            if self.what is not None and key not in uw:
+                continue
+            if not _distinct(ua[key], ub[key]):
+                continue  # one name cannot be both partners
+            out.extend(ua[key])
+            out.extend(ub[key])
+            out.extend(uw.get(key, ()))
+        # the headline: both sides in the title, what in the title or the lead
+        ta = [o for o in occs[0] if o[0] == TITLE]
+        tb = [o for o in occs[1] if o[0] == TITLE]
+        if ta and tb and _distinct(ta, tb) and not any(k[0] == TITLE for k in tainted):
+            lead_end = doc.fields[TEXT].lead_end
+            what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
+            if what or self.what is None:
+                out.extend(ta)
+                out.extend(tb)
+                out.extend(what)
+        return bool(out), out
+
+    def leaves(self) -> Iterable[_Leaf]:
+        for c in (self.a, self.b, self.what, self.unless):
+            if c is not None:
+                yield from c.leaves()
+
+    def finish(self) -> str:
+        parts = [c.finish() if c is not None else "" for c in (self.a, self.b, self.what, self.unless)]
+        self.key = "(P " + " ".join(parts) + ")"
+        return self.key
+
+
+def _distinct(xs: list[_Occ], ys: list[_Occ]) -> bool:
+    """Some occurrence of xs and some of ys are different places (not one name taken for both)."""
+    sx = {(o[0], o[1], o[2]) for o in xs}
+    sy = {(o[0], o[1], o[2]) for o in ys}
+    return bool(sx) and bool(sy) and len(sx | sy) >= 2
+
+
+@dataclass(eq=False)
+class _Except(_Node):
+    """``a EXCEPT b``: the places of a that are not inside a place of b (卫星 EXCEPT 卫星通讯社)."""
+
+    left: _Node
+    right: _Node
+    positional = True
+
+    def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        ok, a = self.left.eval(doc)
+        if not ok:
+            return False, []
+        _, b = self.right.eval(doc)
+        spans = [(o[0], o[1], o[2]) for o in b]
+        out = [o for o in a if not any(f == o[0] and s <= o[1] and o[2] <= e for f, s, e in spans)]
+        return bool(out), out
+
+    def leaves(self) -> Iterable[_Leaf]:
+        yield from self.left.leaves()
+
+    def finish(self) -> str:
+        self.key = f"(- {self.left.finish()} {self.right.finish()})"
+        return self.key
+
+
 # --- results -------------------------------------------------------------------------------
 
 
@@ -384,7 +649,7 @@ def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
         count[label] = count.get(label, 0) + 1
     score = sum(w + min(REPEAT_BONUS * (count[label] - 1), REPEAT_CAP) for label, w in best.items())
     score += _closeness(text_hits)
-    labels = tuple(sorted(best, key=lambda lb: order[lb]))
+    labels = tuple(sorted(best, key=lambda lb: (order.get(lb, len(order)), lb)))
     field_rank = {TITLE: 0, TEXT: 1}
     ordered = tuple(sorted(spans, key=lambda sp: (field_rank[sp[0]], sp[1], sp[2])))
     return Match(score=round(score, 3), hits=labels, spans=ordered)
@@ -494,20 +759,25 @@ def _edge(out: list[tuple[str, bool]], at_end: bool, mark: str) -> list[tuple[st
 
 _NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
 _CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
-_STARTS_OPERAND = {"TERM", "PHRASE", "LPAREN", "NOT", "SCOPE"}
+_STARTS_OPERAND = {"TERM", "PHRASE", "LPAREN", "NOT", "SCOPE", "SET", "COUNTRY", "PARTNERS"}
 
 
 @dataclass(frozen=True)
 class _Tok:
-    kind: str  # TERM PHRASE LPAREN RPAREN AND OR NOT NEAR SCOPE END
+    kind: str  # TERM PHRASE LPAREN RPAREN AND OR NOT NEAR SCOPE SET DEF COUNTRY PARTNERS COMMA END
     text: str
     pos: int
     n: int = 0
 
 
+_SET_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*")
+_COUNTRY_RE = re.compile(r"country:([A-Za-z]{2})\b")
+
+
 def _lex(q: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(q)
+    calls: list[bool] = []  # open parentheses: True for a PARTNERS( call, where ',' separates
     while i < n:
         c = q[i]
         if c.isspace():
@@ -517,9 +787,15 @@ def _lex(q: str) -> list[_Tok]:
             i = n if j < 0 else j
         elif c == "(":
             toks.append(_Tok("LPAREN", c, i))
+            calls.append(False)
             i += 1
         elif c == ")":
             toks.append(_Tok("RPAREN", c, i))
+            if calls:
+                calls.pop()
+            i += 1
+        elif c == "," and calls and calls[-1]:
+            toks.append(_Tok("COMMA", c, i))
             i += 1
         elif c == '"':
             j = q.find('"', i + 1)
@@ -529,6 +805,18 @@ def _lex(q: str) -> list[_Tok]:
                 )
             toks.append(_Tok("PHRASE", q[i + 1 : j], i))
             i = j + 1
+        elif c == "@":
+            m = _SET_NAME_RE.match(q, i + 1)
+            if m is None:
+                raise QuerySyntaxError("expected a set name after '@' (letters, digits, '_', '-')", q, i + 1)
+            toks.append(_Tok("SET", m.group(), i))
+            i = m.end()
+            j = i
+            while j < n and q[j] in " \t":
+                j += 1
+            if j < n and q[j] == "=":
+                toks.append(_Tok("DEF", "=", j))
+                i = j + 1
         elif (
             c == "-"
             and i + 1 < n
@@ -541,18 +829,35 @@ def _lex(q: str) -> list[_Tok]:
         elif q.startswith("title:", i):
             toks.append(_Tok("SCOPE", "title:", i))
             i += 6
+        elif q.startswith("lead:", i):
+            toks.append(_Tok("SCOPE", "lead:", i))
+            i += 5
+        elif q.startswith("country:", i):
+            m = _COUNTRY_RE.match(q, i)
+            code = m.group(1).upper() if m else ""
+            if m is None or not _country_known(code):
+                raise QuerySyntaxError(
+                    "expected a country's two-letter ISO code after 'country:' (country:CN, country:RU)", q, i + 8
+                )
+            toks.append(_Tok("COUNTRY", code, i))
+            i = m.end()
+        elif q.startswith("PARTNERS(", i):
+            toks.append(_Tok("PARTNERS", "PARTNERS(", i))
+            calls.append(True)
+            i += 9
         else:
             j = i
-            while j < n and not q[j].isspace() and q[j] not in '()"':
+            stop = '()"' + ("," if calls and calls[-1] else "")
+            while j < n and not q[j].isspace() and q[j] not in stop:
                 j += 1
             word = q[i:j]
-            if word in ("AND", "OR", "NOT"):
+            if word in ("AND", "OR", "NOT", "EXCEPT"):
                 toks.append(_Tok(word, word, i))
             elif word.startswith("NEAR/") or word == "NEAR":
-                m = _NEAR_RE.match(word)
-                if m is None or m.group(1) == "":
+                m2 = _NEAR_RE.match(word)
+                if m2 is None or m2.group(1) == "":
                     raise QuerySyntaxError("expected a number after 'NEAR/'", q, i + 5)
-                toks.append(_Tok("NEAR", word, i, int(m.group(1)) if m.group(1) else DEFAULT_NEAR))
+                toks.append(_Tok("NEAR", word, i, int(m2.group(1)) if m2.group(1) else DEFAULT_NEAR))
             else:
                 toks.append(_Tok("TERM", word, i))
             i = j
@@ -560,12 +865,118 @@ def _lex(q: str) -> list[_Tok]:
     return toks
 
 
-class _Parser:
-    def __init__(self, q: str) -> None:
-        self.q = q
-        self.toks = _lex(q)
-        self.i = 0
+def _country_known(code: str) -> bool:
+    from crawler import entities
+
+    return entities.known(code)
+
+
+MAX_TERMS = 5000  # terms in a query after its sets are expanded
+MAX_QUERY_CHARS = 200_000
+
+
+class _Shared:
+    """What the parsers of one query and of the sets it uses have in common."""
+
+    def __init__(self, sets: Mapping[str, str]) -> None:
+        self.sets = sets
         self.leaves: list[_Leaf] = []
+        self.terms = 0
+        self.expanding: list[str] = []
+        self.set_tokens: dict[str, list[_Tok]] = {}
+        self.root_toks: list[_Tok] = []  # the query's own tokens, which its definitions index
+
+
+class _Parser:
+    def __init__(
+        self,
+        q: str,
+        shared: _Shared | None = None,
+        toks: list[_Tok] | None = None,
+        local: dict[str, tuple[int, int]] | None = None,
+    ) -> None:
+        self.q = q
+        self.toks = _lex(q) if toks is None else toks
+        self.i = 0
+        self.shared = shared or _Shared({})
+        self.leaves = self.shared.leaves
+        self.local: dict[str, tuple[int, int]] = {} if local is None else local  # name -> root token span
+        if not self.shared.root_toks:
+            self.shared.root_toks = self.toks
+
+    def count_term(self, pos: int) -> None:
+        self.shared.terms += 1
+        if self.shared.terms > MAX_TERMS:
+            raise self.error(
+                f"the query has more than {MAX_TERMS} terms (sets expanded); "
+                "split it into several topics or shorten its sets",
+                pos,
+            )
+
+    def definitions(self) -> None:
+        """``@name = ( ... )`` lines at the start of the query."""
+        while self.peek().kind == "SET" and self.toks[self.i + 1].kind == "DEF":
+            name_tok = self.take()
+            self.take()
+            if name_tok.text in self.local:
+                raise self.error(f"@{name_tok.text} is defined twice in this query", name_tok.pos)
+            if self.peek().kind != "LPAREN":
+                raise self.error(
+                    f"put the definition of @{name_tok.text} in parentheses: @{name_tok.text} = ( ... )",
+                    self.peek().pos,
+                )
+            start = self.i
+            depth = 0
+            while True:
+                t = self.take()
+                if t.kind == "LPAREN":
+                    depth += 1
+                elif t.kind == "RPAREN":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif t.kind == "END":
+                    raise self.error(f"expected ')' to close the definition of @{name_tok.text}", t.pos)
+            self.local[name_tok.text] = (start, self.i)
+            # parse it once now, so an error in it is reported at its place
+            self.expand(name_tok)
+
+    def expand(self, t: _Tok) -> _Node:
+        name = t.text
+        shared = self.shared
+        if name in shared.expanding:
+            cycle = " -> ".join(f"@{n}" for n in [*shared.expanding[shared.expanding.index(name) :], name])
+            raise self.error(f"set @{name} refers to itself ({cycle})", t.pos)
+        shared.expanding.append(name)
+        try:
+            if name in self.local:
+                a, b = self.local[name]
+                root = shared.root_toks
+                sub = _Parser(self.q, shared, root[a:b] + [_Tok("END", "", root[b - 1].pos + 1)], self.local)
+                node = sub.parse_or()
+            elif name in shared.sets:
+                toks = shared.set_tokens.get(name)
+                text = shared.sets[name]
+                try:
+                    if toks is None:
+                        toks = shared.set_tokens[name] = _lex(text)
+                    sub = _Parser(text, shared, toks)
+                    node = sub.parse()
+                except QuerySyntaxError as exc:
+                    if exc.query is not text:
+                        raise
+                    raise QuerySyntaxError(f"in set @{name}: {exc.message}", text, exc.position) from None
+            else:
+                names = sorted({*self.local, *shared.sets})
+                known = ", ".join(f"@{n}" for n in names[:8]) + (", ..." if len(names) > 8 else "") if names else "none"
+                raise self.error(
+                    f"unknown set @{name}: define it under [sets] in the config or at the start of the query "
+                    f"as @{name} = ( ... ) (sets: {known})",
+                    t.pos,
+                )
+        finally:
+            shared.expanding.pop()
+        return node
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -585,12 +996,15 @@ class _Parser:
         return self.error(f"expected a term, phrase or '('{where}, but {found}", t.pos)
 
     def parse(self) -> _Node:
+        self.definitions()
         if self.peek().kind == "END":
-            raise self.error("empty query: expected a term, phrase or '('", 0)
+            raise self.error("empty query: expected a term, phrase or '('", self.peek().pos if self.i else 0)
         node = self.parse_or()
         t = self.peek()
         if t.kind == "RPAREN":
             raise self.error("unexpected ')': there is no '(' for it to close", t.pos)
+        if t.kind == "DEF":
+            raise self.error("a set is defined only at the start of the query: @name = ( ... )", t.pos)
         if t.kind != "END":  # pragma: no cover - every other token starts or joins an operand
             raise self.error(f"unexpected '{t.text}'", t.pos)
         return node
@@ -624,8 +1038,15 @@ class _Parser:
     def parse_near(self, after: str | None) -> _Node:
         start = self.peek().pos
         left = self.parse_primary(after)
-        while self.peek().kind == "NEAR":
+        while self.peek().kind in ("NEAR", "EXCEPT"):
             op = self.take()
+            if op.kind == "EXCEPT":
+                rstart = self.peek().pos
+                right = self.parse_primary("EXCEPT")
+                if not left.positional or not right.positional:
+                    raise self.error("EXCEPT needs a term, phrase or OR-group on each side (not AND/NOT)", rstart)
+                left = _Except(left, right)
+                continue
             if not left.positional:
                 raise self.error(
                     f"{op.text} needs a term, phrase or OR-group on its left"
@@ -643,7 +1064,34 @@ class _Parser:
         t = self.peek()
         if t.kind == "SCOPE":
             self.take()
-            return _scoped(self.parse_primary("title:"), TITLE)
+            return _scoped(self.parse_primary(t.text), TITLE if t.text == "title:" else LEAD)
+        if t.kind == "SET":
+            self.take()
+            if self.peek().kind == "DEF":
+                raise self.error("a set is defined only at the start of the query: @name = ( ... )", self.peek().pos)
+            return self.expand(t)
+        if t.kind == "COUNTRY":
+            self.take()
+            self.count_term(t.pos)
+            return _Entity(code=t.text)
+        if t.kind == "PARTNERS":
+            self.take()
+            args: list[_Node] = []
+            while True:
+                args.append(self.parse_or())
+                nt = self.take()
+                if nt.kind == "RPAREN":
+                    break
+                if nt.kind != "COMMA":
+                    found = "the query ended" if nt.kind == "END" else f"found '{nt.text}'"
+                    raise self.error(f"expected ',' or ')' in PARTNERS( ... ), but {found}", nt.pos)
+            if len(args) not in (2, 3, 4):
+                raise self.error(
+                    "PARTNERS takes two sides, what they do together and what rules a sentence out: "
+                    f"PARTNERS(a, b, what, unless); found {len(args)} argument(s)",
+                    t.pos,
+                )
+            return _Partners(args[0], args[1], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None)
         if t.kind == "LPAREN":
             self.take()
             if self.peek().kind == "RPAREN":
@@ -663,7 +1111,8 @@ class _Parser:
             return self.leaf_from_phrase(t)
         raise self.expected_operand(after)
 
-    def new_leaf(self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool) -> _Leaf:
+    def new_leaf(self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool, pos: int = 0) -> _Leaf:
+        self.count_term(pos)
         leaf = _Leaf(label=label, items=tuple(items), cjk=cjk)
         self.leaves.append(leaf)
         return leaf
@@ -678,7 +1127,7 @@ class _Parser:
         items, cjk = _pattern(body, prefix)
         if not items:
             raise self.error(f"expected a term with letters or digits, but found '{word}'", t.pos)
-        return self.new_leaf(word, items, cjk)
+        return self.new_leaf(word, items, cjk, t.pos)
 
     def leaf_from_phrase(self, t: _Tok) -> _Leaf:
         items: list[tuple[int, str, str, bool]] = []
@@ -694,7 +1143,7 @@ class _Parser:
             cjk = cjk or part_cjk
         if not items:
             raise self.error("empty phrase: expected words between the quotes", t.pos)
-        return self.new_leaf(f'"{t.text}"', items, cjk)
+        return self.new_leaf(f'"{t.text}"', items, cjk, t.pos)
 
 
 def _pattern(text: str, prefix: bool) -> tuple[list[tuple[int, str, str, bool]], bool]:
@@ -723,15 +1172,66 @@ def _pattern(text: str, prefix: bool) -> tuple[list[tuple[int, str, str, bool]],
     return items, cjk
 
 
+def _walk(node: _Node) -> Iterable[_Node]:
+    yield node
+    for name in ("children",):
+        for c in getattr(node, name, ()):
+            yield from _walk(c)
+    for name in ("child", "left", "right", "a", "b", "what", "unless"):
+        c = getattr(node, name, None)
+        if isinstance(c, _Node):
+            yield from _walk(c)
+
+
 def _scoped(node: _Node, scope: str) -> _Node:
-    for leaf in node.leaves():
-        leaf.scope = scope
+    for n in _walk(node):
+        if isinstance(n, (_Leaf, _Entity)):
+            n.scope = scope
     return node
 
 
-def compile_query(text: str) -> Query:
-    """Parse a query; raises QuerySyntaxError saying what was expected and where."""
-    p = _Parser(text)
+_SET_REF_RE = re.compile(r"(?<![\w.])@([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
+
+
+def with_definitions(text: str, sets: Mapping[str, str]) -> str:
+    """``text`` preceded by ``@name = ( ... )`` for each set it uses (directly or through another).
+
+    The result compiles without ``sets``: stored and passed around as a topic's query, it changes
+    whenever a set it uses changes.
+    """
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order or name in path or name not in sets:
+            return
+        for ref in _SET_REF_RE.findall(_strip_comments(sets[name])):
+            visit(ref, (*path, name))
+        order.append(name)
+
+    for ref in _SET_REF_RE.findall(_strip_comments(text)):
+        visit(ref, ())
+    if not order:
+        return text
+    defs = "".join(f"@{name} = (\n{sets[name]}\n)\n" for name in order)
+    return f"{defs}{text}"
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"(^|\s)#[^\n]*", r"\1", text)
+
+
+def compile_query(text: str, sets: Mapping[str, str] | None = None) -> Query:
+    """Parse a query; raises QuerySyntaxError saying what was expected and where.
+
+    ``sets`` maps set names to query text, used in the query as ``@name``.
+    """
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(
+            f"the query is {len(text)} characters long, more than {MAX_QUERY_CHARS}; shorten it or split it into topics",
+            text,
+            MAX_QUERY_CHARS,
+        )
+    p = _Parser(text, _Shared(sets or {}))
     root = p.parse()
     root.finish()
     order: dict[str, int] = {}
@@ -805,6 +1305,15 @@ def _fts(node: _Node) -> str | None:
     """FTS5 expression for node, or None meaning "cannot narrow" (true for every document)."""
     if isinstance(node, _Leaf):
         return _leaf_fts(node)
+    if isinstance(node, _Entity):
+        return None  # hundreds of names: the rest of the query narrows the search
+    if isinstance(node, _Except):
+        return _fts(node.left)
+    if isinstance(node, _Partners):
+        parts = [p for p in (_fts(c) for c in (node.a, node.b, node.what) if c is not None) if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
     if isinstance(node, _Not):
         return None  # never let NOT drop a document the broader FTS terms would misjudge
     if isinstance(node, _And):

@@ -496,7 +496,7 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 
 @cli.command()
 @config_option
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many results.")
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
 @click.option(
@@ -513,26 +513,34 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     help="Only articles in this language: en, ru, zh (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of text.")
+@click.option("--topic", metavar="NAME", help="Search with a configured topic's query and min_score.")
+@click.option(
+    "--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Stop after this many seconds."
+)
 @click.pass_obj
 @handle_errors
 def search(
     state: State,
-    query: str,
+    query: str | None,
     limit: int,
     sources: tuple[str, ...],
     since: str | None,
     languages: tuple[str, ...],
     as_json: bool,
+    topic: str | None,
+    timeout: float,
 ) -> None:
     """Search stored articles with the topic query syntax (AND OR NOT ( ) "phrase" prefix* NEAR/n title:)."""
-    from crawler.search import search_articles
+    from scheduler.cmd_topics import search_with_topic
 
     config = state.config()
     since_dt = _parse_since(since) if since else None
-    results = search_articles(
+    results = search_with_topic(
         config,
         query,
-        limit=limit,
+        topic,
+        limit,
+        timeout,
         sources=sources,
         since=since_dt,
         languages=tuple(lang.lower() for lang in languages),
@@ -907,23 +915,39 @@ def init(path: Path | None) -> None:
 
 @cli.command()
 @config_option
-@click.option("--serve", is_flag=True, help="Only serve the sample site and print a config to try 'crawl' by hand.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Only serve the sample site (until Ctrl-C) with a config in --output-dir for trying commands by hand.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="The sample site's port on 127.0.0.1 (--serve: default 8765; the demo run: any free port).",
+)
 @click.option(
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to write the demo's database and digest (default: a new temporary directory).",
+    help="Where to write the demo's config, database and digest "
+    "(default: a new temporary directory; with --serve: ~/.cache/newswatch/demo).",
 )
 @click.pass_obj
 @handle_errors
-def demo(state: State, serve: bool, output_dir: Path | None) -> None:
+def demo(state: State, serve: bool, port: int | None, output_dir: Path | None) -> None:
     """The whole flow offline: serve the bundled sample site, crawl it, write the digest."""
-    from scheduler.demo import run_demo, serve_forever
+    from scheduler.demo import DEFAULT_PORT, run_demo, serve_forever
 
     if serve:
-        serve_forever(click.echo)
+        serve_forever(click.echo, DEFAULT_PORT if port is None else port, output_dir)
         return
-    run_demo(output_dir, click.echo)
+    run_demo(output_dir, click.echo, port or 0)
+
+
+from scheduler import cmd_topics  # noqa: E402  (built with the shared helpers above)
+
+cli.add_command(cmd_topics.build(config_option, handle_errors))
 
 
 # Command modules use this module's helpers; under `python -m scheduler.cli` this module is

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -200,9 +200,6 @@ class Daemon:
     def _load(self) -> tuple[Config, Path]:
         self._generation += 1
         config, snapshot = load_snapshot(self.config_path, self.workdir / f"config-{self._generation}")
-        if config.digest is None or config.smtp is None:
-            missing = " and ".join(n for n, v in (("[digest]", config.digest), ("[smtp]", config.smtp)) if v is None)
-            raise UsageError(f"{self.config_path}: 'newswatch run' needs {missing} in the config (see README)")
         return config, snapshot
 
     def crawl_timeout(self, config: Config) -> float:
@@ -219,7 +216,7 @@ class Daemon:
 
         with Store(self.config.storage.database) as store:  # opens and migrates before READY=1
             ledger.prepare(store)
-            catch_up = missed_digest(store, digest_trigger(self.config), utcnow())
+            catch_up = missed_digest(store, digest_trigger(self.config), utcnow()) if mails(self.config) else None
         workers = int(_env_float("NEWSWATCH_CRAWL_WORKERS", 2))
         self.scheduler = AsyncIOScheduler(
             event_loop=self.loop,
@@ -228,7 +225,8 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._schedule_sources(self.config, initial=True)
-        self._schedule_digest(self.config)
+        if mails(self.config):
+            self._schedule_digest(self.config)
         if catch_up is not None:
             log.info("a digest was due at %s while newswatch was not running; sending it now", iso(catch_up))
             self.scheduler.add_job(
@@ -241,13 +239,23 @@ class Daemon:
                 replace_existing=True,
             )
         self.scheduler.start()
-        log.info(
-            "newswatch running: %d sources, digest %r (%s); database %s",
-            len(self.config.sources),
-            self.config.digest.schedule,
-            self.config.digest.timezone,  # type: ignore[union-attr]
-            self.config.storage.database,
-        )
+        if mails(self.config):
+            log.info(
+                "newswatch running: %d sources, digest %r (%s); database %s",
+                len(self.config.sources),
+                self.config.digest.schedule,  # type: ignore[union-attr]
+                self.config.digest.timezone,  # type: ignore[union-attr]
+                self.config.storage.database,
+            )
+        else:
+            log.info(
+                "newswatch running in archive mode (%s): %d sources are crawled and stored, no mail is sent; "
+                "database %s",
+                archive_reason(self.config),
+                len(self.config.sources),
+                self.config.storage.database,
+            )
+        self._log_next_polls(self.config)
         self.notifier.ready(self.status_line())
         self._watchdog_tick()
 
@@ -320,10 +328,16 @@ class Daemon:
         old = self.config
         self.config, self.snapshot = config, snapshot
         changes = self._schedule_sources(config, initial=False, old=old)
-        assert old.digest is not None and config.digest is not None
-        if (old.digest.schedule, old.digest.timezone) != (config.digest.schedule, config.digest.timezone):
+        if not mails(config):
+            if mails(old):
+                self._remove_job("digest")
+                changes.append(f"archive mode ({archive_reason(config)}): no mail")
+        elif not mails(old) or (old.digest.schedule, old.digest.timezone) != (  # type: ignore[union-attr]
+            config.digest.schedule,  # type: ignore[union-attr]
+            config.digest.timezone,  # type: ignore[union-attr]
+        ):
             self._schedule_digest(config)
-            changes.append(f"digest schedule {config.digest.schedule!r} ({config.digest.timezone})")
+            changes.append(f"digest schedule {config.digest.schedule!r} ({config.digest.timezone})")  # type: ignore[union-attr]
         log.info("config reloaded: %d sources; %s", len(config.sources), "; ".join(changes) or "no schedule changes")
         self.notifier.status(self.status_line())
 
@@ -361,6 +375,25 @@ class Daemon:
                 replace_existing=True,
             )
         return changes
+
+    def _log_next_polls(self, config: Config) -> None:
+        """One line per source at start: when it is polled next, so an operator knows what to expect."""
+        assert self.scheduler is not None
+        now = utcnow()
+        for s in config.sources:
+            job = self.scheduler.get_job(f"source:{s.name}")
+            when = job.next_run_time if job is not None else None
+            if when is None:
+                log.info("source %s: not scheduled", s.name)
+                continue
+            wait = max(0.0, (when - now).total_seconds())
+            log.info(
+                "source %s: next poll %s (in %s), then every %s",
+                s.name,
+                iso(when),
+                _human(wait),
+                _human(s.every),
+            )
 
     def _first_polls(self, store: Store, sources: Sequence[SourceConfig], now: datetime) -> dict[str, datetime]:
         """Each source's first run: its stored next_poll, or, when never polled or overdue, soon and spread out."""
@@ -456,9 +489,10 @@ class Daemon:
         t = summary.totals()
         statuses = sorted({s.status for s in summary.sources})
         problem = "; ".join(s.message for s in summary.sources if s.message)
+        errors = _error_names(summary)
         log.log(
             logging.ERROR if summary.all_failed else logging.INFO,
-            "crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d; %.1fs%s",
+            "crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d%s; %.1fs%s",
             name,
             "/".join(statuses),
             t["fetched"],
@@ -466,13 +500,14 @@ class Daemon:
             t["duplicates"],
             t["matched"],
             t["errors"],
+            f" ({errors})" if errors else "",
             took,
             f" ({problem})" if problem else "",
         )
         self._last_crawl = f"{_clock()} {name} {'failed' if summary.all_failed else 'ok'} {t['new']} new"
         with Store(config.storage.database) as store:
             self._realign(name, parse_iso(store.source_state(name).get("next_poll")))
-            if summary.new_article_ids and not self.stopping.is_set():
+            if summary.new_article_ids and not self.stopping.is_set() and mails(config):
                 self._alerts(config, store)
         if summary.all_failed:
             self._job_failed(f"crawl {name}", problem or "every fetch failed")
@@ -666,6 +701,40 @@ class Daemon:
         if self.loop is not None and not self.stopping.is_set():
             # get_job and the notifier's socket are used from the loop thread only
             self.loop.call_soon_threadsafe(lambda: self.notifier.status(self.status_line()))
+
+
+def mails(config: Config) -> bool:
+    """Whether `run` sends digests and alerts; without [digest] or [smtp] it only archives."""
+    return config.digest is not None and config.smtp is not None
+
+
+def archive_reason(config: Config) -> str:
+    missing = [n for n, v in (("[digest]", config.digest), ("[smtp]", config.smtp)) if v is None]
+    return "no " + " and no ".join(missing) + " in the config"
+
+
+def _error_names(summary: Any, shown: int = 3) -> str:
+    """The crawl's page errors for its log line: the first few, and how many more."""
+    samples: list[str] = []
+    for s in summary.sources:
+        samples += [e for e in s.error_samples if e != s.message]
+    total = sum(s.errors for s in summary.sources) - sum(1 for s in summary.sources if s.message)
+    if not samples:
+        return ""
+    more = max(total, len(samples)) - min(shown, len(samples))
+    return "; ".join(samples[:shown]) + (f"; … and {more} more" if more > 0 else "")
+
+
+def _human(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts)
 
 
 class FailureCount:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crawler.config import load_config
+from crawler.errors import UsageError
 from crawler.store import Store
 from scheduler.data import data_path
 from scheduler.staticsite import StaticSiteServer
@@ -20,28 +24,54 @@ def demo_config_text(base_url: str) -> str:
     """demo.toml with the site's address and the default topic from newswatch.toml."""
     text = data_path("config", "demo.toml").read_text(encoding="utf-8")
     default = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
-    m = re.search(r"^\[\[topics\]\].*?(?=^# ----|^\[(?!\[topics)|\Z)", default, re.S | re.M)
+    # the topics and the named sets they use ([sets] comes first in the Topics section)
+    m = re.search(r"^(?:\[sets\]|\[\[topics\]\]).*?(?=^# ----|^\[(?!\[topics)(?!sets\])|\Z)", default, re.S | re.M)
     topics = m.group(0).rstrip() if m else ""
     return text.replace("__BASE__", base_url).replace("__TOPICS__", topics)
 
 
-def run_demo(output_dir: Path | None, echo: Callable[[str], None]) -> Path:
+DEFAULT_PORT = 8765  # `demo --serve`: a stable address, so the printed config stays valid
+BASE_KEY = "demo.base_url"  # the sample site's address the demo database was crawled at
+CONFIG_NAME = "newswatch-demo.toml"
+DB_NAME = "newswatch-demo.db"
+
+
+def default_serve_dir() -> Path:
+    """Where `demo --serve` keeps its config and database without --output-dir."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "newswatch" / "demo"
+
+
+def _start_site(port: int) -> StaticSiteServer:
+    try:
+        return StaticSiteServer(data_path("fixtures", "site"), port=port).start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"port {port} on 127.0.0.1 is in use (another 'newswatch demo --serve'?); choose another with --port"
+            ) from None
+        raise
+
+
+def run_demo(output_dir: Path | None, echo: Callable[[str], None], port: int = 0) -> Path:
     from crawler.run import run_in_child
     from scheduler.digest import run_digest
 
     out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
     out.mkdir(parents=True, exist_ok=True)
-    with StaticSiteServer(data_path("fixtures", "site")) as site:
-        config_path = out / "newswatch-demo.toml"
+    with _start_site(port) as site:
+        config_path = out / CONFIG_NAME
         config_path.write_text(demo_config_text(site.base_url), encoding="utf-8")
-        db = out / "newswatch-demo.db"
+        db = out / DB_NAME
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
         config = load_config(config_path)
         echo(f"serving the sample site at {site.base_url}; crawling {len(config.sources)} sources …")
         summary = run_in_child(config_path, [s.name for s in config.sources], trigger="demo", timeout=300)
+        base_url = site.base_url
     t = summary.totals()
     with Store(config.storage.database) as store:
+        store.set_state(BASE_KEY, base_url)
         articles = store.count("articles")
         stories = int(store.scalar("SELECT count(DISTINCT story) FROM articles"))
         matched = int(
@@ -59,23 +89,88 @@ def run_demo(output_dir: Path | None, echo: Callable[[str], None]) -> Path:
     echo(f"digest written to {html}")
     echo(f"          and to {eml}")
     echo(f"database: {db}; config: {config_path}")
-    echo(f"try: {_command()} -c {config_path} search '中俄 AND 科技'")
+    nw = command()
+    cfg = shlex.quote(str(config_path))
+    echo(f"try: {nw} -c {cfg} search '中俄 AND 科技'")
+    echo("keep the sample site up to crawl it again, run the daemon or try other commands (Ctrl-C stops it):")
+    echo(f"     {nw} demo --serve --output-dir {shlex.quote(str(out))}")
     return out
 
 
-def _command() -> str:
-    """How to call newswatch again: the script's full path when it is not on PATH (an unactivated venv)."""
+def command() -> str:
+    """How to call newswatch again, as a shell command that works from anywhere.
+
+    The script's absolute path when it is not the `newswatch` on PATH (an unactivated venv, also
+    when started as `.venv/bin/newswatch`); `python -m scheduler.cli` when started that way.
+    """
     script = Path(sys.argv[0])
-    if script.name == "newswatch" and script.is_absolute() and shutil.which("newswatch") != str(script):
-        return str(script)
+    if script.name == "newswatch" and script.exists():
+        full = os.path.abspath(script)
+        on_path = shutil.which("newswatch")
+        if on_path and os.path.abspath(on_path) == full:
+            return "newswatch"
+        return shlex.quote(full)
+    if script.name in ("cli.py", "__main__.py") or script.name == "-c":
+        return f"{shlex.quote(sys.executable)} -m scheduler.cli"
     return "newswatch"
 
 
-def serve_forever(echo: Callable[[str], None]) -> None:
-    with StaticSiteServer(data_path("fixtures", "site")) as site:
+def rebase(db: Path, base_url: str) -> int:
+    """Moves a demo database to the site's new address: stored URLs follow, so no page is stored twice.
+
+    Returns how many URLs changed (0 when the database was crawled at this address).
+    """
+    if not db.exists():
+        return 0
+    with Store(db) as store:
+        old = store.get_state(BASE_KEY)
+        if not old or old == base_url:
+            store.set_state(BASE_KEY, base_url)
+            return 0
+        changed = 0
+        columns = (
+            ("articles", "url"),
+            ("articles", "canonical_url"),
+            ("aliases", "url"),
+            ("entries", "key"),
+            ("sources", "configured_url"),
+            ("sources", "current_url"),
+        )
+        with store.transaction() as c:
+            for table, column in columns:
+                cur = c.execute(
+                    f"UPDATE {table} SET {column} = ? || substr({column}, ?) WHERE substr({column}, 1, ?) = ?",
+                    [base_url, len(old) + 1, len(old), old],
+                )
+                changed += cur.rowcount
+            c.execute("UPDATE sources SET etag = NULL, last_modified = NULL")  # the bodies name the new address
+        store.set_state(BASE_KEY, base_url)
+        return changed
+
+
+def serve_forever(echo: Callable[[str], None], port: int = DEFAULT_PORT, output_dir: Path | None = None) -> None:
+    """Serves the sample site until Ctrl-C, with a config (and the database) in output_dir pointing at it."""
+    out = Path(output_dir) if output_dir else default_serve_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    config_path = out / CONFIG_NAME
+    with _start_site(port) as site:
+        tmp = config_path.with_name(config_path.name + ".tmp")
+        tmp.write_text(demo_config_text(site.base_url), encoding="utf-8")
+        os.replace(tmp, config_path)
+        moved = rebase(out / DB_NAME, site.base_url)
+        nw, cfg = command(), shlex.quote(str(config_path))
         echo(f"serving the sample site at {site.base_url} (Ctrl-C to stop)")
-        echo("a config to try 'newswatch -c demo.toml crawl' with:\n")
-        echo(demo_config_text(site.base_url))
+        echo(f"config: {config_path}")
+        db = out / DB_NAME
+        if moved:
+            echo(f"database: {db} (its {moved} stored URLs now point at this address)")
+        else:
+            echo(f"database: {db}" + ("" if db.exists() else " (created by the first crawl)"))
+        echo("in another terminal, try:")
+        echo(f"  {nw} -c {cfg} crawl")
+        echo(f"  {nw} -c {cfg} search '中俄 AND 科技'")
+        echo(f"  {nw} -c {cfg} digest --output digest.html")
+        echo(f"  {nw} -c {cfg} run      # the daemon, in archive mode (no mail)")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

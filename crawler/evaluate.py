@@ -1,0 +1,135 @@
+"""Measuring a topic on a labeled file: precision and recall per language, and each error explained.
+
+A labeled file is JSON Lines, one story a line: ``{"id", "language", "title", "text", "label"}``
+where ``label`` is true for a story the topic should match (``1``/``0`` and ``"yes"``/``"no"`` work
+too). ``language`` may be left out: it is then detected from the text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crawler import textnorm
+from crawler.errors import UsageError
+from crawler.topics import Query, compile_query, prepare, snippet
+
+_TRUE = {True, "1", "true", "yes", "relevant", "pos", "positive"}
+_FALSE = {False, "0", "false", "no", "irrelevant", "neg", "negative"}
+
+
+@dataclass(frozen=True)
+class Story:
+    id: str
+    language: str
+    title: str
+    text: str
+    label: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    story: Story
+    score: float | None  # None: the query's boolean part did not hold
+    hits: tuple[str, ...]
+    snippet: str
+    predicted: bool
+
+
+@dataclass
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    def add(self, v: Verdict) -> None:
+        if v.predicted and v.story.label:
+            self.tp += 1
+        elif v.predicted:
+            self.fp += 1
+        elif v.story.label:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+
+@dataclass
+class Evaluation:
+    by_language: dict[str, Counts] = field(default_factory=dict)
+    total: Counts = field(default_factory=Counts)
+    misses: list[Verdict] = field(default_factory=list)
+    false_alarms: list[Verdict] = field(default_factory=list)
+
+
+def _label(value: object, where: str) -> bool:
+    key = value.strip().lower() if isinstance(value, str) else value
+    if key in _TRUE:
+        return True
+    if key in _FALSE:
+        return False
+    raise UsageError(f"{where}: 'label' must be true or false, found {value!r}")
+
+
+def load_labeled(path: Path) -> list[Story]:
+    """Stories of a labeled JSONL file; UsageError naming the line when one is malformed."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file; give a JSON Lines file of labeled stories") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    out: list[Story] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{where}: not JSON ({exc.msg}); each line holds one story object") from None
+        if not isinstance(row, dict):
+            raise UsageError(f"{where}: expected an object with title, text and label")
+        if "label" not in row or not isinstance(row.get("title", ""), str) or not isinstance(row.get("text", ""), str):
+            raise UsageError(f"{where}: each story needs 'title' and 'text' strings and a 'label'")
+        title, text = row.get("title", ""), row.get("text", "")
+        lang = row.get("language") or textnorm.detect_language(f"{title}\n{text}") or "?"
+        out.append(Story(str(row.get("id", n)), str(lang), title, text, _label(row["label"], where)))
+    if not out:
+        raise UsageError(f"{path}: holds no stories")
+    return out
+
+
+def judge(query: Query, min_score: float, story: Story) -> Verdict:
+    """Match one story and say why."""
+    m = query.match_prepared(prepare(story.title, story.text))
+    if m is None:
+        return Verdict(story, None, (), story.text[:200].replace("\n", " "), False)
+    segs = snippet(story.text, m, 240) or [(story.title, False)]
+    text = "".join(f"[{s}]" if hit else s for s, hit in segs)
+    return Verdict(story, m.score, m.hits, text, m.score >= min_score)
+
+
+def evaluate(query: str | Query, min_score: float, stories: Iterable[Story]) -> Evaluation:
+    """Precision/recall per language of one query at ``min_score``, with every miss and false alarm."""
+    q = compile_query(query) if isinstance(query, str) else query
+    ev = Evaluation()
+    for story in stories:
+        v = judge(q, min_score, story)
+        ev.by_language.setdefault(story.language, Counts()).add(v)
+        ev.total.add(v)
+        if story.label and not v.predicted:
+            ev.misses.append(v)
+        elif v.predicted and not story.label:
+            ev.false_alarms.append(v)
+    return ev

@@ -1,0 +1,56 @@
+"""`newswatch run` on a config without mail (the demo's): it archives, and says what it will do."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.store import Store
+from scheduler.demo import demo_config_text
+from tests.test_daemon import Daemon, wait_until
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    made: list[Daemon] = []
+
+    def start(config: Path, **kw: Any) -> Daemon:
+        d = Daemon(tmp_path, config, name=f"daemon{len(made)}", **kw)
+        made.append(d)
+        return d
+
+    yield start
+    for d in made:
+        d.close()
+
+
+def test_run_without_smtp_archives_and_logs_each_sources_next_poll_and_errors(
+    tmp_path: Path, site: Any, daemons: Callable[..., Daemon]
+) -> None:
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")  # [digest] but no [smtp]
+    d = daemons(cfg)
+    d.wait_note("READY=1")
+    d.wait_log("archive mode (no [smtp] in the config)")
+    names = ("globalwire", "vestnik", "huaxia", "huaxia-sitemap", "digestnet", "academy")
+    for name in names:
+        d.wait_log(f"source {name}: next poll ")
+    assert re.search(r"source academy: next poll \S+ \(in \d+s\), then every 6h", d.log())
+    for name in names:
+        d.wait_log(f"crawl {name}: ", timeout=120)
+    wait_until(lambda: len(re.findall(r"\bcrawl \S+: .*; fetched \d", d.log())) == len(names), 60, "six crawl lines")
+    assert d.terminate() == 0
+    log = d.log()
+    assert "Traceback" not in log
+    with Store(tmp_path / "newswatch-demo.db") as store:
+        assert store.count("articles") > 20
+    # a crawl that counted errors names them (the sample site has broken links on purpose)
+    with_errors = re.findall(r"\bcrawl (\S+): .*errors ([1-9]\d*) \((.+?)\); ", log)
+    assert with_errors, log
+    counted = re.findall(r"\bcrawl (\S+): .*errors ([1-9]\d*)", log)
+    assert len(with_errors) == len(counted)
+    assert any("http" in text for _name, _n, text in with_errors)

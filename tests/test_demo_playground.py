@@ -1,0 +1,96 @@
+"""`newswatch demo` leads into hands-on use: its printed commands run as printed, `demo --serve`
+keeps the sample site up for the same database, and a changed port stores no page twice."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, shell=True, capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_demo_commands_run_as_printed_and_serve_reuses_the_database(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "newswatch"
+    assert script.exists(), "the console script is installed with the package"
+    work = tmp_path / "work"
+    work.mkdir()
+    out = tmp_path / "demo out"  # a space: printed paths must be quoted
+    # a PATH without the venv, as after `python3 -m venv .venv && .venv/bin/pip install .`
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != script.parent)
+    env = {**os.environ, "PATH": path, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    rel = os.path.relpath(script, work)
+    demo = shell(f"{shlex.quote(rel)} demo --output-dir {shlex.quote(str(out))}", work, env)
+    assert demo.returncode == 0, demo.stderr
+    lines = demo.stdout.splitlines()
+    try_line = next(line for line in lines if line.startswith("try: "))
+    serve_line = next(line.strip() for line in lines if "demo --serve" in line)
+    elsewhere = tmp_path / "elsewhere"  # runnable from any directory, not only where demo ran
+    elsewhere.mkdir()
+    found = shell(try_line.removeprefix("try: "), elsewhere, env)
+    assert found.returncode == 0, found.stderr
+    assert "中俄" in found.stdout or "科技" in found.stdout
+
+    db = out / "newswatch-demo.db"
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    port = free_port()  # another port than the demo's: the stored URLs must follow
+    serve = subprocess.Popen(
+        f"exec {serve_line} --port {port}",
+        shell=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=elsewhere,
+        env=env,
+    )
+    try:
+        assert serve.stdout is not None
+        printed = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = serve.stdout.readline()
+            if not line:
+                break
+            printed.append(line.rstrip("\n"))
+            if "run      # the daemon" in line:
+                break
+        text = "\n".join(printed)
+        assert f"serving the sample site at http://127.0.0.1:{port}" in text, text + serve.stderr.read()
+        assert len(text) < 2000  # a path to the config, not the config itself
+        config_line = next(line for line in printed if line.startswith("config: "))
+        assert Path(config_line.removeprefix("config: ")) == out / "newswatch-demo.toml"
+        commands = [line.strip() for line in printed if line.startswith("  ")]
+        crawl = next(c for c in commands if c.endswith(" crawl"))
+        result = shell(crawl, elsewhere, env)
+        assert result.returncode == 0, result.stderr
+        total = next(line for line in result.stdout.splitlines() if line.startswith("total"))
+        fetched, new = (int(n) for n in re.findall(r"\d+", total)[:2])
+        assert fetched > 0 and new == 0, result.stdout  # the site was read again; nothing stored twice
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == before
+            urls = [r[0] for r in conn.execute("SELECT url FROM articles")]
+        assert all(u.startswith(f"http://127.0.0.1:{port}/") for u in urls)
+        search = shell(next(c for c in commands if " search " in c), elsewhere, env)
+        assert search.returncode == 0 and "no matches" not in search.stdout, search.stderr
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(30)
+    assert serve.returncode == 0

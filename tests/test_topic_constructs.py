@@ -1,0 +1,339 @@
+"""Named sets, country entities, PARTNERS, EXCEPT, lead:, query caps, and the tools to tune a topic."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from crawler import textnorm
+from crawler.config import load_config
+from crawler.errors import ConfigError, QuerySyntaxError
+from crawler.store import ArticleRecord, Store, utcnow
+from crawler.topics import MAX_TERMS, compile_query, with_definitions
+from scheduler.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+# --- named sets ----------------------------------------------------------------------------
+
+
+def test_sets_are_used_by_name_and_may_use_each_other() -> None:
+    sets = {"space": '"lunar station" OR rover*', "st": "@space OR reactor"}
+    q = compile_query("Russia AND @st", sets)
+    assert q.match("Russia builds a rover", "") is not None
+    assert q.match("Russia builds a reactor", "") is not None
+    assert q.match("Russia builds a road", "") is None
+
+
+def test_inline_definitions_and_with_definitions_compile_on_their_own() -> None:
+    sets = {"a": "x OR y", "b": "@a z", "unused": "nothing"}
+    text = with_definitions("@b OR title:@a", sets)
+    assert "@unused" not in text and text.index("@a =") < text.index("@b =")
+    q = compile_query(text)  # no sets given: the definitions travel with the query
+    assert q.match("y", "") is not None
+    assert q.match("", "x z") is not None
+    assert q.match("", "x") is None  # title:@a scopes the set's terms to the title
+
+
+@pytest.mark.parametrize(
+    "query,sets,expected",
+    [
+        ("@nope", {}, "unknown set @nope"),
+        ("@a", {"a": "x OR @b", "b": "@a"}, "refers to itself (@a -> @b -> @a)"),
+        ("@a = x\n@a", {}, "put the definition of @a in parentheses"),
+        ("x @a = (y)", {}, "defined only at the start"),
+    ],
+)
+def test_set_errors_name_the_set(query: str, sets: dict[str, str], expected: str) -> None:
+    with pytest.raises(QuerySyntaxError) as exc:
+        compile_query(query, sets)
+    assert expected in str(exc.value)
+
+
+def test_config_sets_are_validated_with_key_paths(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[sets]\nok = ["science", "lunar station"]\nbad = "(x OR"\n'
+        'worse = ["fine", "x*y"]\n[[topics]]\nname = "t"\nquery = "@ok AND @missing"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    problems = "\n".join(exc.value.problems)
+    assert "sets.bad:" in problems
+    assert "sets.worse[1]:" in problems
+    assert "topics[0] (t).query: unknown set @missing" in problems
+
+
+def test_a_topic_query_carries_its_sets_so_a_set_change_is_a_query_change(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    body = '[storage]\ndatabase = "nw.db"\n[sets]\nst = {}\n[[topics]]\nname = "t"\nquery = "Russia @st"\n'
+    cfg.write_text(body.format('["lunar", "reactor"]'), encoding="utf-8")
+    first = load_config(cfg).topics[0]
+    assert compile_query(first.query).match("Russia and the lunar base", "") is not None
+    cfg.write_text(body.format('["rover"]'), encoding="utf-8")
+    second = load_config(cfg).topics[0]
+    assert second.query != first.query  # matching.sync_topics re-matches on this
+
+
+# --- country entities ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "title,text,expected",
+    [
+        ("", "Учёные Томской области изучают мерзлоту.", "Томская область → Russia"),
+        ("", "Пермский Политех подписал соглашение.", "пермск* → Russia"),
+        ("", "Researchers from MIPT presented a detector.", "MIPT → Russia"),
+        ("", "Сколтех открыл лабораторию.", "Сколтех → Russia"),
+        ("", "俄方专家到访", "俄 → Russia"),
+        ("", "Rosatom signed the contract.", "Rosatom → Russia"),
+        ("Scientists in Novosibirsk", "", "Novosibirsk → Russia"),
+    ],
+)
+def test_country_entities_resolve_names_places_and_institutions(title: str, text: str, expected: str) -> None:
+    m = compile_query("country:RU").match(title, text)
+    assert m is not None and expected in m.hits
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("中科院与俄方签署协议", "中科院 → China"),
+        ("北航学生", "北航 → China"),
+        ("上海交大的研究团队", "上海交大 → China"),
+        ("Учёные КНР и Поднебесной", "КНР → China"),
+        ("The Sino-Russian centre", "Sino* → China"),
+        ("成都的实验室", "成都 → China"),
+    ],
+)
+def test_china_entities(text: str, expected: str) -> None:
+    m = compile_query("country:CN").match("", text)
+    assert m is not None and expected in m.hits
+
+
+def test_belarus_is_not_russia_and_capitals_abbreviations_need_capitals() -> None:
+    q = compile_query("country:RU")
+    assert q.match("", "白俄罗斯总统访问") is None
+    assert q.match("", "Много ран и рано утром.") is None  # РАН only in capitals
+    assert q.match("", "Учёные РАН") is not None
+
+
+def test_any_country_by_iso_code() -> None:
+    assert compile_query("country:IN").match("", "Scientists in Bengaluru") is not None
+    assert compile_query("country:de").match("", "Researchers from Munich") is not None
+    with pytest.raises(QuerySyntaxError, match="two-letter ISO code"):
+        compile_query("country:XX")
+
+
+def test_the_longest_name_wins_where_names_overlap() -> None:
+    m = compile_query("country:RU").match("", "Российская академия наук")
+    assert m is not None and m.hits == ("Российская академия наук → Russia",)
+
+
+# --- PARTNERS, EXCEPT, lead: ---------------------------------------------------------------
+
+PARTNERS = "PARTNERS(country:CN, country:RU, research OR lab* OR scien*, arms OR trade)"
+
+
+def test_partners_in_one_sentence_with_the_activity() -> None:
+    q = compile_query(PARTNERS)
+    assert q.match("News", "MIPT and Tsinghua opened a joint lab. Other things happened.") is not None
+    # both named, but the S&T word is in another sentence: not partners
+    assert q.match("News", "China and Russia met. Separately, a lab opened in Kenya.") is None
+
+
+def test_partners_in_the_title_with_the_activity_in_the_lead() -> None:
+    q = compile_query(PARTNERS)
+    assert q.match("China, Russia sign agreement", "The deal covers joint research on lunar soil.") is not None
+
+
+def test_a_sentence_about_arms_or_trade_does_not_make_partners() -> None:
+    q = compile_query(PARTNERS)
+    assert q.match("News", "China bought arms from Russia after research by a lab.") is None
+    assert q.match("China and Russia expand trade", "Research labs were mentioned too.") is None
+
+
+def test_one_name_is_not_both_partners() -> None:
+    # 中俄 names both sides; a single Russia name cannot stand for China too
+    assert compile_query("PARTNERS(country:RU, country:RU, 科研)").match("", "俄罗斯科研") is None
+    assert compile_query("PARTNERS(country:CN, country:RU, 科研)").match("", "中俄科研合作") is not None
+
+
+def test_a_passing_mention_in_the_body_scores_below_a_headline_partnership() -> None:
+    q = compile_query(PARTNERS)
+    body = "Kenya and India opened labs. " * 15 + "China and Russia also do research."
+    passing = q.match("Kenya-India science ties", body)
+    headline = q.match("China and Russia open research lab", "Scientists of both countries met.")
+    assert passing is not None and headline is not None and headline.score > 2 * passing.score
+
+
+def test_except_drops_places_inside_the_longer_word() -> None:
+    q = compile_query("卫星 EXCEPT 卫星通讯社")
+    assert q.match("", "俄罗斯卫星通讯社报道") is None
+    assert q.match("", "联合研制卫星") is not None
+
+
+def test_lead_scope_is_the_title_and_the_first_characters() -> None:
+    q = compile_query("lead:reactor")
+    assert q.match("", "A reactor opened.") is not None
+    assert q.match("", "x " * 200 + "A reactor opened.") is None
+
+
+# --- caps and errors -----------------------------------------------------------------------
+
+
+def test_a_huge_query_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(QuerySyntaxError, match=f"more than {MAX_TERMS} terms"):
+        compile_query(" OR ".join(f"w{i}" for i in range(10_000)))
+    # sets that double at each level are refused as well, before the expansion explodes
+    sets = {f"s{i}": f"@s{i + 1} OR @s{i + 1}" for i in range(30)} | {"s30": "x"}
+    with pytest.raises(QuerySyntaxError, match="terms"):
+        compile_query("@s0", sets)
+
+
+def test_a_long_query_error_shows_line_column_and_caret() -> None:
+    query = "# a long query\nchina AND\n  (russia OR\n   moscow AND (x OR\n"
+    with pytest.raises(QuerySyntaxError) as exc:
+        compile_query(query)
+    msg = str(exc.value)
+    assert "line 5, column 1" in msg or "line 4" in msg
+    lines = msg.splitlines()
+    caret = next(i for i, line in enumerate(lines) if line.strip() == "^")
+    assert lines[caret - 1].strip() != ""  # the offending line is shown above the caret
+    assert query not in msg  # not the whole query
+
+
+# --- CLI: topics eval, search --topic ------------------------------------------------------
+
+
+def _labeled(tmp_path: Path) -> Path:
+    rows = [
+        {"id": "a", "language": "en", "title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": 1},
+        {"id": "b", "language": "en", "title": "Russian and Chinese scientists", "text": "They met.", "label": True},
+        {"id": "c", "language": "ru", "title": "Китай и Россия торгуют", "text": "Торговля растёт.", "label": 0},
+        {"id": "d", "language": "ru", "title": "Учёные РАН и КНР", "text": "Лаборатория.", "label": "no"},
+    ]
+    p = tmp_path / "l.jsonl"
+    p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    return p
+
+
+def _config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[sets]\nst = ["lab*", "research*", "лаборатор*"]\n'
+        '[[topics]]\nname = "cr"\nquery = "PARTNERS(country:CN, country:RU, @st)"\nmin_score = 1.0\n',
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_topics_eval_prints_precision_recall_and_each_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(_labeled(tmp_path))])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert re.search(r"en\s+2\s+2\s+1\.000\s+0\.500", out)  # precision 1, recall 0.5 in English
+    assert re.search(r"ru\s+2\s+0\s+0\.000\s+1\.000", out)  # one false alarm in Russian
+    assert "misses (relevant, not matched): 1" in out and "  b [en] no match" in out
+    assert "false alarms: 1" in out and "  d [ru] score" in out and "РАН → Russia" in out
+
+
+def test_topics_eval_json_and_query_option(tmp_path: Path) -> None:
+    args = ["-c", str(_config(tmp_path)), "topics", "eval", str(_labeled(tmp_path)), "--query", "@st", "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data[0]["topic"] == "query" and data[0]["all"]["tp"] == 1
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ('{"title": "x", "text": "y"}\n', "line 1: each story needs"),
+        ("not json\n", "line 1: not JSON"),
+        ('{"title": "x", "text": "y", "label": "maybe"}\n', "'label' must be true or false"),
+    ],
+)
+def test_topics_eval_bad_file_is_one_line(tmp_path: Path, content: str, expected: str) -> None:
+    f = tmp_path / "bad.jsonl"
+    f.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(f)])
+    assert result.exit_code == 2
+    assert expected in result.output and "Traceback" not in result.output
+
+
+def _record(n: int, title: str, text: str) -> ArticleRecord:
+    return ArticleRecord(
+        url=f"https://example.org/{n}",
+        canonical_url=f"https://example.org/{n}",
+        source="s",
+        title=title,
+        text=text,
+        text_from="page",
+        published=None,
+        language="en",
+        fetched=utcnow(),
+        index_title=textnorm.index_tokens(title),
+        index_text=textnorm.index_tokens(text),
+    )
+
+
+def test_search_with_a_topic_uses_its_query_and_min_score(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    store = Store(tmp_path / "nw.db")
+    for n, (title, text) in enumerate(
+        [
+            ("MIPT and Tsinghua open a joint lab", "Research on lasers."),
+            ("Kenya opens a lab", "Research in Nairobi."),
+            ("Weather", "China and Russia. Then a lab elsewhere."),
+        ]
+    ):
+        store.add_article(_record(n, title, text))
+    store.close()
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--topic", "cr", "--json"])
+    assert result.exit_code == 0, result.output
+    titles = [r["title"] for r in json.loads(result.output)]
+    assert titles == ["MIPT and Tsinghua open a joint lab"]
+    both = CliRunner().invoke(cli, ["-c", str(cfg), "search", "lab", "--topic", "cr"])
+    assert both.exit_code == 2 and "one of the two" in both.output
+    unknown = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--topic", "nope"])
+    assert unknown.exit_code == 2 and "no topic named 'nope'" in unknown.output
+    # a set from the config works in a plain search too
+    plain = CliRunner().invoke(cli, ["-c", str(cfg), "search", "@st AND Nairobi", "--json"])
+    assert [r["title"] for r in json.loads(plain.output)] == ["Kenya opens a lab"]
+
+
+def test_search_stops_at_its_time_limit_with_a_warning(tmp_path: Path) -> None:
+    from crawler.search import SearchStats, search_articles
+
+    cfg = load_config(_config(tmp_path))
+    store = Store(tmp_path / "nw.db")
+    store.add_article(_record(1, "lab", "lab"))
+    store.close()
+    stats = SearchStats()
+    assert search_articles(cfg, "lab", timeout=0.0, stats=stats) == []
+    assert stats.timed_out
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "search", "lab", "--timeout", "100"])
+    assert result.exit_code == 0 and "lab" in result.output
+
+
+def test_readme_documents_the_topics_commands_and_the_query_language() -> None:
+    topics = cli.commands["topics"]
+    assert isinstance(topics, click.Group)
+    section = README.split("### `newswatch topics", 1)[1].split("\n### ", 1)[0]
+    for name, command in topics.commands.items():
+        assert f"topics {name}" in README
+        for p in command.params:
+            for opt in getattr(p, "opts", []):
+                if opt.startswith("--") and opt not in ("--help", "--config"):
+                    assert opt in section, f"newswatch topics {name} {opt} is not documented"
+    for construct in ("@", "country:", "PARTNERS(", "EXCEPT", "lead:", "[sets]"):
+        assert construct in README

