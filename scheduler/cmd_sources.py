@@ -320,10 +320,11 @@ def sources_import(state: State, file: Path, every: str) -> None:
 @handle_errors
 def sources_export(state: State, as_opml: bool) -> None:
     """Write the feed sources as OPML to stdout, for feed readers."""
-    from scheduler.sourcelist import export_opml
+    from scheduler.sourcelist import comment_titles, export_opml
 
     config = state.config()
-    click.echo(export_opml(config), nl=False)
+    titles = comment_titles(config.path) if config.path else {}
+    click.echo(export_opml(config, titles), nl=False)
     others = [s.name for s in config.sources if s.kind != "feed"]
     if others:
         click.echo(f"not exported (OPML holds feeds only): {', '.join(others)}", err=True)

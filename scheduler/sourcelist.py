@@ -218,11 +218,11 @@ def import_opml(path: Path, opml: Path, every: float) -> tuple[Config, ImportRes
         if key in known:
             skipped.append(f"{label}: already configured as {known[key]!r}")
             continue
-        name = unique_name(f.title or _host_label(f.url), taken)
+        name = unique_name(_host_label(f.url), taken)  # host names read well in any script
         taken.add(name)
         known[key] = name
         fields: dict[str, Any] = {"name": name, "kind": "feed", "url": f.url, "every": format_duration(every)}
-        comment = f.title + (f" ({', '.join(f.categories)})" if f.categories else "") if f.title else None
+        comment = f.title + (f" [{', '.join(f.categories)}]" if f.categories else "") if f.title else None
         new.append(NewSource(fields, _one_line(comment) if comment else None))
         added.append(name)
     if not new:
@@ -264,10 +264,25 @@ def export_opml(config: Config, titles: dict[str, str] | None = None) -> str:
 
 
 def _host_label(url: str) -> str:
+    """The distinctive part of a feed's host: lenta.ru -> lenta, rss.newsru.com -> newsru."""
     from urllib.parse import urlsplit
 
-    host = (urlsplit(url).hostname or "feed").lower()
-    return host[4:] if host.startswith("www.") else host
+    labels = (urlsplit(url).hostname or "feed").lower().split(".")
+    while len(labels) > 2 and labels[0] in ("www", "rss", "feeds", "feed", "m", "news", "en"):
+        labels = labels[1:]
+    return labels[0] if len(labels) > 1 else labels[0] or "feed"
+
+
+def comment_titles(path: Path) -> dict[str, str]:
+    """Each source's title as its ``name`` line's comment gives it (as import and add write it)."""
+    titles = {}
+    for table in _sources(_read(path)):
+        name, item = table.get("name"), table.value.item("name") if "name" in table else None
+        comment = (item.trivia.comment if item is not None else "").lstrip("#").strip()
+        comment = re.sub(r"\s*(\(probed [^)]*\)|\[[^\]]*\])$", "", comment)  # the probe note, OPML folders
+        if name and comment:
+            titles[str(name)] = comment
+    return titles
 
 
 def _one_line(text: str) -> str:
