@@ -1,17 +1,25 @@
-"""Topic matching on the labeled set: precision/recall per language, default topic vs a naive rule.
+"""Topic matching: precision/recall per language on the labeled sets, and matching cost per article.
 
-Run: python bench/topics_bench.py [--errors]
+Run: python bench/topics_bench.py [--test] [--errors] [--no-speed]
 
-The default topic is read from config/newswatch.toml (first [[topics]] block), else from
-fixtures/topics/default_query.txt. The baseline is the naive English-only keyword rule most
-alert services offer. A speed section times matching of long (5,000-word) articles.
+Quality: the default topic (config/newswatch.toml, read through the config so its named sets come
+along) beside two baselines — the topic shipped at commit 590a667 (before named sets, country
+entities and PARTNERS) and a naive "China term AND Russia term AND S&T term" query in each
+language — on fixtures/topics/labeled.jsonl (the old set the 590a667 topic was tuned on), the
+held-out dev half, and with --test the frozen test half (measure it only at the end).
+
+Speed: ms per 5,000-word article (en, ru, zh) of prepare + match for the default topic, against
+the 590a667 topic run by the 590a667 code (crawler/topics.py and crawler/textnorm.py as of that
+commit, loaded from git into a temporary package) in the same run; prints the ratio.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 import random
+import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -19,125 +27,141 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler import textnorm
-from crawler.topics import compile_query, prepare, snippet
+from crawler import textnorm  # noqa: E402
+from crawler.config import load_config  # noqa: E402
+from crawler.evaluate import Counts, Evaluation, Story, evaluate, load_labeled  # noqa: E402
+from crawler.topics import compile_query, prepare  # noqa: E402
 
-LABELED = ROOT / "fixtures" / "topics" / "labeled.jsonl"
-NAIVE = "China AND Russia AND (science OR technology)"
-
-
-def default_topic() -> tuple[str, str, float]:
-    """(name, query, min_score) of the shipped default topic."""
-    toml = ROOT / "config" / "newswatch.toml"
-    if toml.exists():
-        topics = tomllib.loads(toml.read_text(encoding="utf-8")).get("topics", [])
-        if topics and topics[0].get("query"):
-            t = topics[0]
-            return t.get("name", "default"), t["query"], float(t.get("min_score", 1.0))
-    text = (ROOT / "fixtures" / "topics" / "default_query.txt").read_text(encoding="utf-8")
-    return "default", text, 1.0
+BASE_COMMIT = "590a667"
+OLD = ROOT / "fixtures" / "topics" / "labeled.jsonl"
+DEV = ROOT / "fixtures" / "topics" / "heldout" / "dev.jsonl"
+TEST = ROOT / "fixtures" / "topics" / "heldout" / "test.jsonl"
+NAIVE = """
+((China OR Chinese) AND (Russia OR Russian) AND (science OR scientific OR research OR technology))
+OR ((Китай* OR китайск*) AND (Росси* OR российск*) AND (наук* OR научн* OR исследован* OR технолог*))
+OR (中国 AND 俄罗斯 AND (科学 OR 科技 OR 研究 OR 技术))
+"""
 
 
-def evaluate(query: str, min_score: float, rows: list[dict]) -> dict[str, dict]:
-    q = compile_query(query)
-    out: dict[str, dict] = {}
-    for r in rows:
-        m = q.match(r["title"], r["text"])
-        pred = m is not None and m.score >= min_score
-        s = out.setdefault(r["language"], {"tp": 0, "fp": 0, "fn": 0, "tn": 0, "fps": [], "fns": []})
-        if pred and r["label"]:
-            s["tp"] += 1
-        elif pred:
-            s["fp"] += 1
-            s["fps"].append(f"{r['id']}({m.score if m else 0})")
-        elif r["label"]:
-            s["fn"] += 1
-            s["fns"].append(f"{r['id']}({m.score if m else '-'})")
-        else:
-            s["tn"] += 1
-    return out
+def git_show(path: str) -> str:
+    return subprocess.run(
+        ["git", "show", f"{BASE_COMMIT}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
 
 
-def prf(s: dict) -> tuple[float, float, float]:
-    p = s["tp"] / (s["tp"] + s["fp"]) if s["tp"] + s["fp"] else 0.0
-    r = s["tp"] / (s["tp"] + s["fn"]) if s["tp"] + s["fn"] else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return p, r, f
+def shipped_topic_at_base() -> tuple[str, float]:
+    t = tomllib.loads(git_show("config/newswatch.toml"))["topics"][0]
+    return t["query"], float(t.get("min_score", 1.0))
 
 
-def table(title: str, results: dict[str, dict], show_errors: bool) -> None:
-    print(f"\n{title}")
-    print(f"  {'lang':<5}{'prec':>7}{'recall':>8}{'F1':>7}{'TP':>5}{'FP':>5}{'FN':>5}{'TN':>5}")
-    total = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
-    for lang in ("en", "ru", "zh"):
-        s = results.get(lang, {"tp": 0, "fp": 0, "fn": 0, "tn": 0, "fps": [], "fns": []})
-        p, r, f = prf(s)
-        print(f"  {lang:<5}{p:>7.3f}{r:>8.3f}{f:>7.3f}{s['tp']:>5}{s['fp']:>5}{s['fn']:>5}{s['tn']:>5}")
-        for k in total:
-            total[k] += s[k]
-        if show_errors and (s["fps"] or s["fns"]):
-            print(f"       false positives: {' '.join(s['fps']) or '-'}")
-            print(f"       false negatives: {' '.join(s['fns']) or '-'}")
-    p, r, f = prf(total)
-    print(f"  {'all':<5}{p:>7.3f}{r:>8.3f}{f:>7.3f}{total['tp']:>5}{total['fp']:>5}{total['fn']:>5}{total['tn']:>5}")
+def old_modules() -> tuple[object, object]:
+    """crawler.topics and crawler.textnorm as of BASE_COMMIT, as the package crawler_base."""
+    tmp = Path(tempfile.mkdtemp(prefix="nw-base-"))
+    pkg = tmp / "crawler_base"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    for name in ("topics", "textnorm", "errors"):
+        src = git_show(f"crawler/{name}.py").replace("from crawler import", "from crawler_base import")
+        src = src.replace("from crawler.errors import", "from crawler_base.errors import")
+        (pkg / f"{name}.py").write_text(src, encoding="utf-8")
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module("crawler_base.topics"), importlib.import_module("crawler_base.textnorm")
 
 
-def long_articles(rows: list[dict], n: int, words: int) -> list[tuple[str, str]]:
-    """n different ~words-long articles stitched from shuffled labeled paragraphs."""
+# --- quality --------------------------------------------------------------------------------
+
+
+def row(ev: Evaluation, lang: str) -> str:
+    c = ev.by_language.get(lang, Counts())
+    return f"{c.precision:.2f} / {c.recall:.2f}"
+
+
+def quality(show_errors: bool, with_test: bool) -> None:
+    topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
+    base_query, base_min = shipped_topic_at_base()
+    sets: list[tuple[str, list[Story]]] = [("old labeled set", load_labeled(OLD))]
+    if DEV.exists():
+        sets.append(("held-out dev", load_labeled(DEV)))
+    if with_test and TEST.exists():
+        sets.append(("held-out TEST", load_labeled(TEST)))
+    queries = [
+        (f"default topic (min_score {topic.min_score:g})", topic.query, topic.min_score),
+        (f"shipped at {BASE_COMMIT} (min_score {base_min:g})", base_query, base_min),
+        ("naive China AND Russia AND S&T", NAIVE, 0.0),
+    ]
+    print("Precision / recall per language")
+    print(f"  {'set':<16}{'query':<34}{'en P / R':>13}{'ru P / R':>13}{'zh P / R':>13}")
+    for set_name, stories in sets:
+        for qname, q, ms in queries:
+            ev = evaluate(compile_query(q), ms, stories)
+            print(f"  {set_name:<16}{qname:<34}{row(ev, 'en'):>13}{row(ev, 'ru'):>13}{row(ev, 'zh'):>13}")
+            if show_errors and q is topic.query:
+                for kind, items in (("miss", ev.misses), ("false alarm", ev.false_alarms)):
+                    for v in items:
+                        print(f"      {kind}: {v.story.id} score {v.score} {v.story.title[:70]}")
+    seed = next((s for s in load_labeled(OLD) if s.id == "en-pos-01"), None)
+    if seed is not None:
+        m = compile_query(topic.query).match(seed.title, seed.text)
+        print(f"\nSeed article: {'score ' + str(m.score) if m else 'NOT MATCHED'}")
+        if m:
+            print("  hits: " + ", ".join(m.hits))
+
+
+# --- speed ----------------------------------------------------------------------------------
+
+
+def long_articles(stories: list[Story], lang: str, n: int, words: int) -> list[tuple[str, str]]:
+    """n different ~words-long articles in one language, stitched from labeled paragraphs."""
     rng = random.Random(5)
-    paras = [p for r in rows for p in r["text"].split("\n") if p.strip()]
+    paras = [p for s in stories if s.language == lang for p in s.text.split("\n") if p.strip()]
     out = []
     for i in range(n):
         body: list[str] = []
         count = 0
         while count < words:
             p = rng.choice(paras)
-            body.append(f"{p} ({i}-{len(body)})")  # vary every article
-            count += len(p.split()) if p.isascii() or " " in p else len(p) // 2
+            body.append(f"{p} ({i}-{len(body)})")  # every article differs
+            count += len(p) // 2 if lang == "zh" else len(p.split())  # ~2 Chinese characters a word
         out.append((f"Article {i}", "\n\n".join(body)))
     return out
 
 
-def speed(rows: list[dict], queries: dict[str, str]) -> None:
-    sets = {
-        "on-topic": long_articles([r for r in rows if r["label"]], 30, 5000),
-        "off-topic": long_articles([r for r in rows if not r["label"]], 30, 5000),
-    }
-    print("\nSpeed, ms per 5,000-word article (30 different articles per row; stitched from the")
-    print("labeled set, so 'on-topic' ones hold hundreds of hits: a worst case):")
-    for kind, docs in sets.items():
+def per_article(prep, query, docs, clear) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(3):
+        clear()
         t0 = time.perf_counter()
-        for _title, text in docs:
-            textnorm.tokenize(text)
-        tok = (time.perf_counter() - t0) / len(docs)
-        print(f"  {kind}: tokenize only (baseline)       {tok * 1000:7.2f}")
-        for name, q in queries.items():
-            cq = compile_query(q)
-            t0 = time.perf_counter()
-            prepared = [prepare(t, x) for t, x in docs]
-            prep = (time.perf_counter() - t0) / len(docs)
-            t0 = time.perf_counter()
-            for d in prepared:
-                cq.match_prepared(d)
-            m = (time.perf_counter() - t0) / len(docs)
-            print(f"  {kind}: prepare + match, {name:<14}{prep * 1000:7.2f} + {m * 1000:.2f}")
+        for title, text in docs:
+            query.match_prepared(prep(title, text))
+        best = min(best, (time.perf_counter() - t0) / len(docs))
+    return best
+
+
+def speed() -> None:
+    old_topics, old_textnorm = old_modules()
+    base_query, _ = shipped_topic_at_base()
+    old_q = old_topics.compile_query(base_query)  # type: ignore[attr-defined]
+    new_q = compile_query(load_config(ROOT / "config" / "newswatch.toml").topics[0].query)
+    stories = load_labeled(OLD) + (load_labeled(DEV) if DEV.exists() else [])
+
+    def clear() -> None:  # no article is matched from a cache
+        textnorm.tokenize.cache_clear()
+        old_textnorm.tokenize.cache_clear()  # type: ignore[attr-defined]
+
+    print(f"\nMatching cost, ms per 5,000-word article (prepare + match; best of 3; {BASE_COMMIT} code")
+    print("and topic vs today's, in this run):")
+    print(f"  {'lang':<6}{BASE_COMMIT:>10}{'today':>10}{'ratio':>8}")
+    for lang in ("en", "ru", "zh"):
+        docs = long_articles(stories, lang, 20, 5000)
+        old_t = per_article(old_topics.prepare, old_q, docs, clear)  # type: ignore[attr-defined]
+        new_t = per_article(prepare, new_q, docs, clear)
+        print(f"  {lang:<6}{old_t * 1000:>10.2f}{new_t * 1000:>10.2f}{new_t / old_t:>7.2f}x")
 
 
 def main() -> None:
-    show_errors = "--errors" in sys.argv
-    rows = [json.loads(line) for line in LABELED.read_text(encoding="utf-8").splitlines() if line.strip()]
-    name, query, min_score = default_topic()
-    print(f"Labeled set: {len(rows)} articles, {sum(r['label'] for r in rows)} positive")
-    table(f"Default topic '{name}' (min_score {min_score})", evaluate(query, min_score, rows), show_errors)
-    table(f"Naive baseline: {NAIVE}", evaluate(NAIVE, 0.0, rows), show_errors)
-
-    seed = next(r for r in rows if r["kind"].startswith("seed"))
-    m = compile_query(query).match(seed["title"], seed["text"])
-    print(f"\nSeed article {seed['id']}: " + (f"score {m.score}" if m else "NOT MATCHED"))
-    if m:
-        print("  terms that hit: " + ", ".join(m.hits))
-        print("  snippet: " + "".join(f"**{s}**" if hit else s for s, hit in snippet(seed["text"], m)))
-    speed(rows, {"default topic": query, "naive rule": NAIVE})
+    quality("--errors" in sys.argv, "--test" in sys.argv)
+    if "--no-speed" not in sys.argv:
+        speed()
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ Every problem is collected with its key path (``sources[2].every``) and how to f
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import string
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +24,7 @@ SOURCE_KINDS = ("feed", "sitemap", "listing", "spider")
 SMTP_SECURITY = ("none", "starttls", "tls")
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|kB|B)?\s*$")
 _SIZE_UNITS = {
@@ -36,6 +40,11 @@ _SIZE_UNITS = {
 }
 
 
+DAY = 86400.0
+MAX_DURATION = 36500 * DAY  # a century: anything longer is a typo, and overflows date arithmetic
+MAX_NESTING = 32  # tables and arrays inside one another; newswatch's own config uses 3
+
+
 def parse_duration(value: str) -> float:
     """``"1h30m"`` → 5400.0 seconds; raises ValueError on anything else."""
     text = value.strip().replace(" ", "")
@@ -47,7 +56,7 @@ def parse_duration(value: str) -> float:
             raise ValueError(value)
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
-    if pos != len(text):
+    if pos != len(text) or not total <= MAX_DURATION:
         raise ValueError(value)
     return total
 
@@ -180,6 +189,28 @@ class _Checker:
             return {}
         return data
 
+    def tables(self, items: Any, key: str, how: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each table of the array of tables ``key`` with its key path (naming it when it has a name)."""
+        if not isinstance(items, list):
+            self.add(key, f"must be an array of tables: write each {how}")
+            return
+        for i, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            path = f"{key}[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
+            t = self.table(item, path)
+            if t:
+                yield path, t
+
+    def name(self, data: dict[str, Any], path: str, seen: set[str], what: str) -> str:
+        """The required, unique ``name`` of a source or topic."""
+        name = self.get(data, "name", path, str, "", required=True)
+        if name and not NAME_RE.match(name):
+            self.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
+        elif name in seen:
+            self.add(f"{path}.name", f"{name!r} is used by another {what}; {what} names must be unique")
+        seen.add(name)
+        return str(name)
+
     def unknown(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
         for key in data:
             if key not in allowed:
@@ -215,7 +246,7 @@ class _Checker:
             return default
         return value
 
-    def duration(self, data: dict[str, Any], key: str, path: str, default: float) -> float:
+    def duration(self, data: dict[str, Any], key: str, path: str, default: float, maximum: float = 3650 * DAY) -> float:
         value = self.get(data, key, path, (str, int), None)
         if value is None:
             return default
@@ -225,14 +256,23 @@ class _Checker:
         try:
             seconds = parse_duration(value)
         except ValueError:
-            self.add(f"{path}.{key}", f"{value!r} is not a duration; use 30s, 15m, 6h or 1d (or compounds like 1h30m)")
-            return default
+            if _DURATION_FULL.fullmatch(value.strip().replace(" ", "")):
+                seconds = maximum + 1  # well-formed but beyond even MAX_DURATION
+            else:
+                self.add(
+                    f"{path}.{key}",
+                    f"{_short(value)} is not a duration; use 30s, 15m, 6h or 1d (or compounds like 1h30m)",
+                )
+                return default
         if seconds <= 0:
             self.add(f"{path}.{key}", f"{value!r} must be longer than zero")
             return default
+        if seconds > maximum:
+            self.add(f"{path}.{key}", f"{_short(value)} is too long; at most {format_duration(maximum)}")
+            return default
         return seconds
 
-    def size(self, data: dict[str, Any], key: str, path: str, default: int) -> int:
+    def size(self, data: dict[str, Any], key: str, path: str, default: int, maximum: int = 2**30) -> int:
         value = self.get(data, key, path, (str, int), None)
         if value is None:
             return default
@@ -244,14 +284,44 @@ class _Checker:
         if size <= 0:
             self.add(f"{path}.{key}", "must be larger than zero")
             return default
+        if size > maximum:
+            self.add(f"{path}.{key}", f"{_short(value)} is too large; at most {maximum // 2**20}MiB")
+            return default
         return size
 
-    def positive_int(self, data: dict[str, Any], key: str, path: str, default: int, minimum: int = 1) -> int:
+    def positive_int(
+        self, data: dict[str, Any], key: str, path: str, default: int, minimum: int = 1, maximum: int = 10_000
+    ) -> int:
         value = self.get(data, key, path, int, default)
-        if value < minimum:
-            self.add(f"{path}.{key}", f"must be at least {minimum}, got {value}")
+        if not minimum <= value <= maximum:
+            self.add(f"{path}.{key}", f"must be from {minimum} to {maximum}, got {_short(value)}")
             return default
         return value
+
+    def number(self, data: dict[str, Any], key: str, path: str, default: float | None) -> float | None:
+        value = self.get(data, key, path, float, default)
+        if value is not None and not math.isfinite(value):
+            self.add(f"{path}.{key}", f"{value!r} is not a finite number")
+            return default
+        return None if value is None else float(value)
+
+    def nul_and_depth(self, data: Any) -> None:
+        """Refuses NUL characters anywhere (they cut paths and headers short) and absurdly deep nesting."""
+        todo: list[tuple[str, Any, int]] = [("", data, 0)]
+        while todo:
+            path, value, depth = todo.pop()
+            if depth > MAX_NESTING:
+                self.add(path, f"is nested more than {MAX_NESTING} levels deep; newswatch's config is flat")
+                continue
+            items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+            for key, item in items:
+                sub = f"{path}.{key}" if isinstance(key, str) and path else str(key) if not path else f"{path}[{key}]"
+                if isinstance(key, str) and "\0" in key:
+                    self.add(sub.replace("\0", "\\0"), "the key contains a NUL character; remove it")
+                if isinstance(item, str) and "\0" in item:
+                    self.add(sub, "contains a NUL character (\\u0000); remove it")
+                elif isinstance(item, (dict, list)):
+                    todo.append((sub, item, depth + 1))
 
 
 _TYPE_NAMES = {
@@ -264,6 +334,12 @@ _TYPE_NAMES = {
 }
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """A value quoted for a message, cut short: a config may hold megabytes in one string."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "…" + text[-4:]
+
+
 def _closest(key: str, allowed: set[str]) -> str | None:
     import difflib
 
@@ -271,14 +347,40 @@ def _closest(key: str, allowed: set[str]) -> str | None:
     return found[0] if found else None
 
 
+def user_config_path() -> Path | None:
+    """The user's config file: $XDG_CONFIG_HOME/newswatch/newswatch.toml (~/.config by default).
+
+    None for a user with neither $HOME nor a passwd entry (setpriv, containers).
+    """
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    if not xdg:
+        try:
+            xdg = str(Path.home() / ".config")
+        except RuntimeError:
+            return None
+    return Path(xdg) / "newswatch" / "newswatch.toml"
+
+
 def default_config_paths() -> list[Path]:
     """Where a config is looked for when neither -c nor $NEWSWATCH_CONFIG is given."""
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return [
-        Path("newswatch.toml"),
-        Path(xdg) / "newswatch" / "newswatch.toml",
-        Path("/etc/newswatch/newswatch.toml"),
-    ]
+    user = user_config_path()
+    return [Path("newswatch.toml"), *([user] if user else []), Path("/etc/newswatch/newswatch.toml")]
+
+
+def _missing(path: Path) -> bool:
+    """True when there is surely no file there; one that cannot be checked is left to load_config to report."""
+    try:
+        return not path.is_file()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """Like Path.is_file, but a folder this user may not read holds no config (no PermissionError)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def find_config(explicit: str | os.PathLike[str] | None) -> Path:
@@ -287,19 +389,19 @@ def find_config(explicit: str | os.PathLike[str] | None) -> Path:
 
     if explicit:
         path = Path(explicit)
-        if not path.is_file():
+        if _missing(path):
             raise UsageError(f"config file {path} does not exist; check -c/--config or run 'newswatch init {path}'")
         return path
     env = os.environ.get("NEWSWATCH_CONFIG")
     if env:
         path = Path(env)
-        if not path.is_file():
+        if _missing(path):
             raise UsageError(
                 f"config file {path} (from $NEWSWATCH_CONFIG) does not exist; fix the variable or run 'newswatch init {path}'"
             )
         return path
     for path in default_config_paths():
-        if path.is_file():
+        if _is_file(path):
             return path
     raise UsageError(
         "no config file found (tried ./newswatch.toml, ~/.config/newswatch/newswatch.toml, "
@@ -320,12 +422,17 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(["the file is not UTF-8 text; save it as UTF-8"], str(p)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], str(p)) from None
+    except RecursionError:
+        raise ConfigError(["tables or arrays are nested too deeply; newswatch's config is flat"], str(p)) from None
     return parse_config(data, base=p.resolve().parent, path=p)
 
 
 def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> Config:
     """Validates an already-decoded TOML document."""
     c = _Checker()
+    c.nul_and_depth(data)
+    if c.problems:
+        raise ConfigError(c.problems, str(path) if path else None)
     c.unknown(data, {"storage", "crawl", "sources", "sets", "topics", "digest", "smtp"}, "")
 
     storage_t = c.table(data.get("storage"), "storage")
@@ -375,7 +482,7 @@ def _parse_crawl(c: _Checker, t: dict[str, Any]) -> CrawlConfig:
     return CrawlConfig(
         user_agent=ua.strip(),
         obey_robots=c.get(t, "obey_robots", "crawl", bool, d.obey_robots),
-        timeout=c.duration(t, "timeout", "crawl", d.timeout),
+        timeout=c.duration(t, "timeout", "crawl", d.timeout, maximum=3600.0),
         max_page_size=c.size(t, "max_page_size", "crawl", d.max_page_size),
         concurrency=c.positive_int(t, "concurrency", "crawl", d.concurrency),
         per_domain=c.positive_int(t, "per_domain", "crawl", d.per_domain),
@@ -387,10 +494,14 @@ def _parse_crawl(c: _Checker, t: dict[str, Any]) -> CrawlConfig:
 def _delay(c: _Checker, t: dict[str, Any]) -> float:
     value = c.get(t, "delay", "crawl", str, "0s")
     try:
-        return parse_duration(value)
+        delay = parse_duration(value)
     except ValueError:
-        c.add("crawl.delay", f"{value!r} is not a duration; use 0s, 500ms, 2s or 1m")
+        c.add("crawl.delay", f"{_short(value)} is not a duration; use 0s, 500ms, 2s or 1m")
         return 0.0
+    if delay > 3600:
+        c.add("crawl.delay", f"{_short(value)} is too long; at most 1h")
+        return 0.0
+    return delay
 
 
 _SOURCE_KEYS = {
@@ -410,24 +521,11 @@ _KIND_KEYS = {"sitemap": {"window"}, "listing": {"follow", "follow_css", "depth"
 
 
 def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
-    if not isinstance(items, list):
-        c.add("sources", "must be an array of tables: write each source as [[sources]]")
-        return ()
     out: list[SourceConfig] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        name = item.get("name") if isinstance(item, dict) else None
-        path = f"sources[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
-        t = c.table(item, path)
-        if not t:
-            continue
+    for path, t in c.tables(items, "sources", "source as [[sources]]"):
         c.unknown(t, _SOURCE_KEYS, path)
-        name = c.get(t, "name", path, str, "", required=True)
-        if name and not NAME_RE.match(name):
-            c.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
-        elif name in seen:
-            c.add(f"{path}.name", f"{name!r} is used by another source; source names must be unique")
-        seen.add(name)
+        name = c.name(t, path, seen, "source")
         kind = c.get(t, "kind", path, str, "feed")
         if kind not in SOURCE_KINDS:
             c.add(f"{path}.kind", f"{kind!r} is not a source kind; use one of {', '.join(SOURCE_KINDS)}")
@@ -457,11 +555,11 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
                 name=name,
                 kind=kind,
                 url=url,
-                every=c.duration(t, "every", path, 900.0),
+                every=c.duration(t, "every", path, 900.0, maximum=365 * DAY),
                 window=c.duration(t, "window", path, 172800.0),
                 follow=follow,
                 follow_css=follow_css,
-                depth=c.positive_int(t, "depth", path, 1, minimum=0),
+                depth=c.positive_int(t, "depth", path, 1, minimum=0, maximum=10),
                 spider=spider,
                 language=language.lower() if language else None,
                 stale_after=c.duration(t, "stale_after", path, None),  # type: ignore[arg-type]
@@ -505,24 +603,11 @@ def _set_item(item: str) -> str:
 
 
 def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -> tuple[TopicConfig, ...]:
-    if not isinstance(items, list):
-        c.add("topics", "must be an array of tables: write each topic as [[topics]]")
-        return ()
     out: list[TopicConfig] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        name = item.get("name") if isinstance(item, dict) else None
-        path = f"topics[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
-        t = c.table(item, path)
-        if not t:
-            continue
+    for path, t in c.tables(items, "topics", "topic as [[topics]]"):
         c.unknown(t, {"name", "query", "min_score", "alert_score"}, path)
-        name = c.get(t, "name", path, str, "", required=True)
-        if name and not NAME_RE.match(name):
-            c.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
-        elif name in seen:
-            c.add(f"{path}.name", f"{name!r} is used by another topic; topic names must be unique")
-        seen.add(name)
+        name = c.name(t, path, seen, "topic")
         query = c.get(t, "query", path, str, "", required=True)
         if query:
             problem = _query_problem(query, sets or {})
@@ -530,8 +615,8 @@ def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -
                 c.add(f"{path}.query", problem)
             elif sets:
                 query = _with_sets(query, sets)
-        min_score = float(c.get(t, "min_score", path, float, 1.0))
-        alert = c.get(t, "alert_score", path, float, None)
+        min_score = c.number(t, "min_score", path, 1.0) or 0.0
+        alert = c.number(t, "alert_score", path, None)
         if alert is not None and alert < min_score:
             c.add(f"{path}.alert_score", f"{alert} is below min_score {min_score}; raise it or remove it")
         out.append(
@@ -576,28 +661,22 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
         c.add("digest.schedule", problem)
     tz = c.get(t, "timezone", "digest", str, d.timezone)
     try:
+        if len(tz) > 64:  # the longest IANA name has 32 characters
+            raise ValueError(tz)
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        c.add("digest.timezone", f'{tz!r} is not a time zone; use an IANA name like "Europe/Moscow" or "UTC"')
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        c.add("digest.timezone", f'{_short(tz)} is not a time zone; use an IANA name like "Europe/Moscow" or "UTC"')
         tz = d.timezone
     subject = c.get(t, "subject", "digest", str, d.subject)
     if "\n" in subject or "\r" in subject:
         c.add("digest.subject", "must be one line")
     else:
-        try:
-            subject.format(count=1, topics="t", date="d")
-        except (KeyError, IndexError, ValueError) as exc:
-            c.add("digest.subject", f"unknown placeholder {exc}; use {{count}}, {{topics}} or {{date}}")
+        problem = _subject_problem(subject)
+        if problem:
+            c.add("digest.subject", problem)
+            subject = d.subject
     recipients: list[Recipient] = []
-    items = t.get("recipients", [])
-    if not isinstance(items, list):
-        c.add("digest.recipients", "must be an array of tables: write each as [[digest.recipients]]")
-        items = []
-    for i, item in enumerate(items):
-        path = f"digest.recipients[{i}]"
-        r = c.table(item, path)
-        if not r:
-            continue
+    for path, r in c.tables(t.get("recipients", []), "digest.recipients", "as [[digest.recipients]]"):
         c.unknown(r, {"email", "topics"}, path)
         email = c.get(r, "email", path, str, "", required=True)
         if email and not valid_address(email):
@@ -620,6 +699,27 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
     )
 
 
+def _subject_problem(subject: str) -> str | None:
+    """Why the subject template cannot be formatted, or None: only {count}, {topics} and {date}."""
+    fix = "use {count}, {topics} or {date} (write {{ and }} for literal braces)"
+    try:
+        fields = list(string.Formatter().parse(subject))
+    except ValueError as exc:
+        return f"is not a valid template ({exc}); {fix}"
+    for _text, name, spec, _conversion in fields:
+        if name is None:
+            continue
+        if name not in ("count", "topics", "date"):
+            return f"has the placeholder {{{_short(name, 30)}}}; {fix}"
+        if spec and (len(spec) > 10 or "{" in spec or re.search(r"\d{4}", spec)):
+            return f"has the format {_short(spec, 30)} for {{{name}}}; keep it short, e.g. {{count:d}}"
+    try:
+        subject.format(count=1, topics="topic", date="2026-01-01")
+    except (ValueError, TypeError) as exc:
+        return f"cannot be formatted ({exc}); {fix}"
+    return None
+
+
 def _cron_problem(expr: str) -> str | None:
     fields = expr.split()
     if len(fields) != 5:
@@ -640,8 +740,8 @@ _ADDRESS_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066
 def valid_address(value: str, *, display_name: bool = False) -> bool:
     """An e-mail address: one '@' with something on each side, no control characters; a display
     name ("newswatch <alerts@example.org>") only where ``display_name`` allows it (the sender)."""
-    if _ADDRESS_UNSAFE.search(value):
-        return False
+    if _ADDRESS_UNSAFE.search(value) or len(value) > 320 or len(getaddresses([value])) != 1:
+        return False  # "a@x, b@y" is two addresses, not one
     name, addr = parseaddr(value)
     if name and not display_name:
         return False
@@ -682,5 +782,5 @@ def _parse_smtp(c: _Checker, t: dict[str, Any], base: Path) -> SmtpConfig:
         password_env=c.get(t, "password_env", "smtp", str, d.password_env),
         password_file=pw_path,
         sender=sender,
-        timeout=c.duration(t, "timeout", "smtp", d.timeout),
+        timeout=c.duration(t, "timeout", "smtp", d.timeout, maximum=3600.0),
     )

@@ -19,6 +19,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 
+from crawler import textnorm
 from crawler.errors import StoreError
 
 __all__ = [
@@ -66,7 +67,7 @@ CONTAINMENT_SURE = 0.8  # above this, differing numbers do not veto (updated fig
 NUMBERS_MIN = 0.5  # share of the shorter text's numbers found in the longer
 MERGE_JACCARD = 0.4  # a match also merges its story only if it covers much of both texts
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+_CJK = textnorm.CJK_CHARS
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 _DIGIT = re.compile(r"\d")

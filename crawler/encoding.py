@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
+from crawler import textnorm
+
 __all__ = ["Decoded", "charset_from_content_type", "decode_html", "normalize_charset", "xml_as_utf8"]
 
 
@@ -258,8 +260,8 @@ _CYR_MIXED = re.compile(f"[\u0400-\u045f][{_ODD_NEIGHBOURS}]|[{_ODD_NEIGHBOURS}]
 _LATIN1_CLASS = "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff"
 _LATIN_WORD = re.compile(f"[A-Za-z{_LATIN1_CLASS}]*[{_LATIN1_CLASS}][A-Za-z{_LATIN1_CLASS}]*")
 _LATIN1_LETTER = re.compile(r"[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]+")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
-_KANA = re.compile(r"[\u3040-\u30ff]+")
+_HAN = re.compile(f"[{textnorm.HAN_CHARS}]")
+_KANA = re.compile(f"[{textnorm.KANA_CHARS}]+")
 _HANGUL = re.compile(r"[\uac00-\ud7af]+")
 # A letter-like sign inside a Latin word: 'podpisa³' is cp1250 read as cp1252.
 _LATIN_SIGN = re.compile(

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -182,6 +183,24 @@ def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
 
 
+def share_with_group(path: Path) -> None:
+    """In a group-writable folder (the service's StateDirectory) the database is group-writable too.
+
+    SQLite creates a database 0644 less the umask (0640 under the unit's UMask=0007) and gives its
+    -wal/-shm the database's mode, so one chmod here lets the group's operators and the daemon
+    share all three files; the folder's setgid bit gives them the group.
+    """
+    try:
+        folder, st = path.parent.stat(), path.stat()
+    except OSError:
+        return
+    if folder.st_mode & stat.S_IWGRP and st.st_uid == os.geteuid() and st.st_mode & 0o060 != 0o060:
+        try:
+            os.chmod(path, stat.S_IMODE(st.st_mode) | 0o060)
+        except OSError:
+            pass  # not ours to change: the open below says what is wrong if it matters
+
+
 def _use_wal(conn: sqlite3.Connection) -> None:
     # Switching a new file to WAL ignores the busy timeout: when several processes open it at once,
     # all but one see "database is locked" for a moment. The mode is persistent; wait for it.
@@ -301,6 +320,7 @@ class Store:
                 conn = sqlite3.connect(
                     str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
                 )
+                share_with_group(self.path)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:

@@ -1,5 +1,9 @@
 """Language detection and token normalization shared by topic matching and the search index.
 
+Language comes from the script (Han/kana, Hangul, Cyrillic with Ukrainian letters), then from
+the page's or feed's own tag when it fits the script; Latin text without one is classified with
+py3langid (the detector trafilatura uses), and stays unknown (None) when it is unsure.
+
 Words (Latin, Cyrillic, digits, other alphabets) are runs of letters and digits; hyphens,
 apostrophes and punctuation split them, so "российско-китайский" and "China-Russia" are two
 tokens each.  Each word is folded (NFKC, casefold, ё→е, Latin diacritics removed) and stemmed
@@ -33,9 +37,12 @@ INDEX_TOKENIZE = "ascii"
 LEAD_CHARS = 300  # the "lead" of an article: its first characters, weighted above the body
 
 _MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_CJK = "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+# Character-class bodies (for [...] in a regex), the one definition of these scripts' ranges.
+HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+KANA_CHARS = "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+CJK_CHARS = "\u3005" + KANA_CHARS + HAN_CHARS  # written without spaces: tokenized as character bigrams
 # One pass finds CJK runs (group 1) and other words (group 2: letters/digits but not CJK).
-_TOKEN_RE = re.compile(f"([{_CJK}]+)|([^\\W_{_CJK}]+(?:[{_MARKS}]+[^\\W_{_CJK}]*)*)")
+_TOKEN_RE = re.compile(f"([{CJK_CHARS}]+)|([^\\W_{CJK_CHARS}]+(?:[{_MARKS}]+[^\\W_{CJK_CHARS}]*)*)")
 _MARKS_RE = re.compile(f"[{_MARKS}]")
 _CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
 _LATIN_RE = re.compile("[a-z]")
@@ -167,8 +174,8 @@ _SAMPLE = 4000
 _SCRIPT_RES = {
     "latin": re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff]"),
     "cyrillic": re.compile("[\u0400-\u04ff]"),
-    "han": re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"),
-    "kana": re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]"),
+    "han": re.compile(f"[{HAN_CHARS}]"),
+    "kana": re.compile(f"[{KANA_CHARS}]"),
     "hangul": re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
 }
 _UKRAINIAN_RE = re.compile("[іїєґІЇЄҐ]")
@@ -219,4 +226,24 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
         return "uk" if len(_UKRAINIAN_RE.findall(sample)) * 50 > counts["cyrillic"] else "ru"
     if code and code not in _CYRILLIC_LANGS and code not in _CJK_LANGS:
         return code
-    return "en"
+    return _classify_latin(sample)
+
+
+# Below this probability the classifier's best guess is no better than "unknown": short titles
+# and lists of names ("China and Russia") are not enough to tell English from Shona.
+_MIN_CONFIDENCE = 0.5
+_NOT_LATIN = _CYRILLIC_LANGS | _CJK_LANGS | {"ar", "he", "el", "hy", "ka", "th", "fa", "hi"}
+
+
+@lru_cache(maxsize=1)
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # loads a 4 MB model: only when needed
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _classify_latin(sample: str) -> str | None:
+    lang, confidence = _identifier().classify(sample)
+    if confidence < _MIN_CONFIDENCE or len(lang) != 2 or lang in _NOT_LATIN:
+        return None
+    return str(lang)

@@ -77,8 +77,10 @@ class _Field:
     """One field's tokens, indexed by folded surface and by stem."""
 
     __slots__ = (
+        "_heads",
         "_memo",
         "_sorted",
+        "_tokens",
         "by_stem",
         "by_surface",
         "ends",
@@ -86,6 +88,7 @@ class _Field:
         "positions",
         "sent_first",
         "starts",
+        "stems",
         "text",
     )
 
@@ -120,7 +123,10 @@ class _Field:
         self.ends = [t[3] for t in tokens]
         self.by_stem = by_stem
         self.by_surface = dict(by_surface)
+        self.stems = stems  # folded surface -> stem, for words (a CJK token is its own stem)
         self._sorted: list[str] | None = None
+        self._tokens: dict[tuple[int, str, str], set[int]] | None = None
+        self._heads: set[str] | None = None
         self._memo: dict[tuple[int, str, str], list[int]] = {}
 
     def chars(self, first: int, last: int) -> tuple[int, int]:
@@ -128,6 +134,22 @@ class _Field:
         i = bisect.bisect_left(self.positions, first)
         j = bisect.bisect_left(self.positions, last)
         return self.starts[i], self.ends[j]
+
+    def lookup_set(self, kind: int, value: str, stem: str) -> set[int]:
+        """``lookup`` as a set, kept for the document (names share their later words)."""
+        if self._tokens is None:
+            self._tokens = {}
+        key = (kind, value, stem)
+        hit = self._tokens.get(key)
+        if hit is None:
+            hit = self._tokens[key] = set(self.lookup(kind, value, stem))
+        return hit
+
+    def heads(self) -> set[str]:
+        """The first one, two and three characters of every word (to find prefix names fast)."""
+        if self._heads is None:
+            self._heads = {sf[:n] for sf in self.by_surface for n in (1, 2, 3)}
+        return self._heads
 
     def sentence(self, pos: int) -> int:
         """Index of the sentence holding position ``pos``."""
@@ -364,7 +386,7 @@ class _Gazetteer:
     patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, tuple[int, ...]], ...]
     by_stem: dict[str, list[int]]
     by_surface: dict[str, list[int]]
-    other: tuple[int, ...]  # patterns starting with a prefix item: looked up one by one
+    by_head: dict[str, list[int]]  # patterns starting with a prefix item, by its first three characters
     not_in: tuple[tuple[tuple[int, str, str, bool], ...], ...]
 
 
@@ -382,7 +404,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, tuple[int, ...]]] = []
     by_stem: dict[str, list[int]] = defaultdict(list)
     by_surface: dict[str, list[int]] = defaultdict(list)
-    other: list[int] = []
+    by_head: dict[str, list[int]] = defaultdict(list)
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in})
     for t in c.terms:
@@ -404,22 +426,22 @@ def _gazetteer(code: str) -> _Gazetteer:
         elif kind == _SURFACE:
             by_surface[value].append(k)
         else:
-            other.append(k)
+            by_head[value[:3]].append(k)
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
-    g = _GAZETTEERS[code] = _Gazetteer(c.name, tuple(patterns), dict(by_stem), dict(by_surface), tuple(other), not_in)
+    g = _GAZETTEERS[code] = _Gazetteer(c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in)
     return g
 
 
-def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...], first: list[int] | None = None) -> list[int]:
+def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]:
     """Start positions where the pattern items occur in one field."""
-    cands = f.lookup(*items[0][:3]) if first is None else first
+    cands = f.lookup(*items[0][:3])
     for k in range(1, len(items)):
         if not cands:
             break
         kind, value, stem, implied = items[k]
         if implied:
             continue
-        nxt = set(f.lookup(kind, value, stem))
+        nxt = f.lookup_set(kind, value, stem)
         cands = [p for p in cands if p + k in nxt]
     return cands
 
@@ -440,7 +462,7 @@ class _Entity(_Node):
             found: list[tuple[int, int, int]] = []  # (first, -last, pattern)
             ks = [k for key in g.by_stem.keys() & f.by_stem.keys() for k in g.by_stem[key]]
             ks += [k for key in g.by_surface.keys() & f.by_surface.keys() for k in g.by_surface[key]]
-            ks += g.other
+            ks += [k for key in g.by_head.keys() & f.heads() for k in g.by_head[key]]
             excluded: list[tuple[int, int]] | None = None
             for k in ks:
                 label, items, exact, _ = g.patterns[k]
@@ -509,19 +531,20 @@ class _Partners(_Node):
             if not ok or not occ:
                 return False, []
             occs.append(occ)
-        tainted: set[tuple[str, int]] = set()
-        if self.unless is not None:
-            for o in self.unless.eval(doc)[1]:
-                tainted.add((o[0], doc.fields[o[0]].sentence(o[1])))
+        firsts = {name: f.sent_first for name, f in doc.fields.items()}
+        bisect_right = bisect.bisect_right
 
         def unit(o: _Occ) -> tuple[str, int]:
-            return (o[0], doc.fields[o[0]].sentence(o[1]))
+            return (o[0], bisect_right(firsts[o[0]], o[1]))
 
+        tainted: set[tuple[str, int]] = set()
+        if self.unless is not None:
+            tainted = {unit(o) for o in self.unless.eval(doc)[1]}
         by_unit: list[dict[tuple[str, int], list[_Occ]]] = []
         for occ in occs:
             d: dict[tuple[str, int], list[_Occ]] = defaultdict(list)
             for o in occ:
-                u = unit(o)
+                u = (o[0], bisect_right(firsts[o[0]], o[1]))
                 if u not in tainted:
                     d[u].append(o)
             by_unit.append(d)

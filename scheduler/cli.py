@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -17,8 +16,9 @@ from typing import Any
 import click
 
 from crawler import __version__
-from crawler.config import Config, find_config, load_config, parse_duration
+from crawler.config import Config, find_config, load_config, parse_duration, user_config_path
 from crawler.errors import ConfigError, NewswatchError, UsageError
+from scheduler.files import replacing, write_atomic
 
 EXPORT_FIELDS = (
     "id",
@@ -634,13 +634,8 @@ def export(
             _write_export(out, fmt, records, bom)
             out.flush()
         else:
-            tmp = output.with_name(output.name + ".tmp")
-            try:
-                with open(tmp, "w", encoding="utf-8", newline="") as f:
-                    n = _write_export(f, fmt, records, bom)
-                os.replace(tmp, output)
-            finally:
-                tmp.unlink(missing_ok=True)
+            with replacing(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+                n = _write_export(f, fmt, records, bom)
             if not state.quiet:
                 click.echo(f"wrote {n} articles to {output}", err=True)
     finally:
@@ -872,21 +867,16 @@ def backup(state: State, file: Path, force: bool) -> None:
         raise NewswatchError(
             f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
         )
-    tmp = file.with_name(file.name + ".tmp")
     with Store(config.storage.database, readonly=True) as src:
         try:
-            dst = sqlite3.connect(str(tmp))
-            try:
-                src.conn.backup(dst)
-            finally:
-                dst.close()
-            os.replace(tmp, file)
+            with replacing(file) as tmp:
+                dst = sqlite3.connect(str(tmp))
+                try:
+                    src.conn.backup(dst)
+                finally:
+                    dst.close()
         except sqlite3.Error as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise NewswatchError(f"cannot write the backup {file}: {exc}; check free space and the folder") from None
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     if not state.quiet:
         click.echo(f"wrote {file}")
 
@@ -899,14 +889,13 @@ def init(path: Path | None) -> None:
     from scheduler.data import data_path
 
     if path is None:
-        xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-        path = Path(xdg) / "newswatch" / "newswatch.toml"
+        path = user_config_path()
+        if path is None:
+            raise UsageError("this user has no home folder for a config; name one: newswatch init PATH")
     if path.exists():
         raise UsageError(f"{path} already exists; newswatch will not overwrite it (choose another PATH)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.copyfile(data_path("config", "newswatch.toml"), tmp)
-    os.replace(tmp, path)
+    write_atomic(path, data_path("config", "newswatch.toml").read_bytes())
     click.echo(f"wrote {path}; edit [[digest.recipients]] and [smtp], then run 'newswatch check -c {path}'")
 
 

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import tomllib
 from dataclasses import replace
 from datetime import date, datetime, time
@@ -21,6 +20,7 @@ from typing import Any
 
 from crawler.config import Config, load_config
 from crawler.errors import ConfigError
+from scheduler.files import write_atomic
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -39,15 +39,8 @@ def load_snapshot(path: Path, dest_dir: Path) -> tuple[Config, Path]:
     _absolutize(data, path.resolve().parent)
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / "config-snapshot.toml"
-    fd, tmp = tempfile.mkstemp(prefix=".config-snapshot.", suffix=".toml", dir=str(dest_dir))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f"# a copy of {path} as accepted by 'newswatch run'; edit the original, not this\n")
-            f.write(dumps(data))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    header = f"# a copy of {path} as accepted by 'newswatch run'; edit the original, not this\n"
+    write_atomic(target, header + dumps(data), mode=0o600)
     try:
         config = load_config(target)
     except ConfigError as exc:

@@ -17,6 +17,7 @@ from crawler.config import load_config
 from crawler.errors import UsageError
 from crawler.store import Store
 from scheduler.data import data_path
+from scheduler.files import write_atomic
 from scheduler.staticsite import StaticSiteServer
 
 
@@ -154,9 +155,7 @@ def serve_forever(echo: Callable[[str], None], port: int = DEFAULT_PORT, output_
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / CONFIG_NAME
     with _start_site(port) as site:
-        tmp = config_path.with_name(config_path.name + ".tmp")
-        tmp.write_text(demo_config_text(site.base_url), encoding="utf-8")
-        os.replace(tmp, config_path)
+        write_atomic(config_path, demo_config_text(site.base_url))
         moved = rebase(out / DB_NAME, site.base_url)
         nw, cfg = command(), shlex.quote(str(config_path))
         echo(f"serving the sample site at {site.base_url} (Ctrl-C to stop)")

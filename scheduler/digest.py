@@ -13,8 +13,6 @@ whatever an alert misses still reaches the digest.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ from crawler.errors import MailError, UsageError
 from crawler.store import Store, iso, parse_iso
 from scheduler import ledger
 from scheduler.compose import build_digest, compose, mail_domain, recipient_topics, render
+from scheduler.files import write_atomic
 
 __all__ = [
     "DigestOutcome",
@@ -248,7 +247,8 @@ def _preview(
             data = msg.as_bytes()
         else:
             data = render(digest, str(msg["Subject"]))[1].encode("utf-8")
-        _write_atomic(path, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data, mode=0o644)
         results.append(RecipientResult(r.email, digest.count, held, "preview", None, mid))
     if to is not None:
         msg = compose(config, digest, to=to, message_id=mid, now=now, subject_prefix="[preview] ")
@@ -262,25 +262,6 @@ def _preview(
             else:
                 results.append(RecipientResult(to, digest.count, held, "preview", None, mid))
     return results
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _run_one(

@@ -53,7 +53,8 @@ def test_crawl_digest_resend_smtp_down_prune_backup(site: SiteServer, smtp: Any,
     assert "analyst@example.org: sent" in first.stdout
     assert len(smtp.messages) == 1
     body = smtp.messages[0].message.get_body(("plain",)).get_content()
-    assert "中俄" in body and "Россия" in body and "Also reported by" in body
+    # Russian stories are in it; which copy heads a story (and so its title) depends on crawl order.
+    assert "中俄" in body and "Росси" in body and "Also reported by" in body
 
     again = newswatch(cfg, "digest")  # nothing new: says so, exit 0, nothing sent
     assert again.returncode == 0 and "nothing new to send" in again.stdout

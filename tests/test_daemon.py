@@ -347,7 +347,7 @@ def test_ready_watchdog_status_and_clean_stop(
     assert "STATUS=next digest" in ready
     d.wait_note("WATCHDOG=1")
     count = sum("WATCHDOG=1" in n for n in d.notifications())
-    wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) >= count + 2, 10, "more watchdog pings")
+    wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) >= count + 2, 30, "more watchdog pings")
     wait_until(lambda: site.hits("/globalwire/") and site.hits("/vestnik/"), 30, "both sources polled at start")
     for command in (["sources"], ["search", "China"], ["backup", str(tmp_path / "copy.db")]):
         # the CLI shares the database with the daemon and its crawls: no "database is locked"
@@ -364,7 +364,7 @@ def test_ready_watchdog_status_and_clean_stop(
     d.wait_log("crawl vestnik: ok")
     wait_until(
         lambda: any("STATUS=" in n and "last crawl" in n and " new" in n for n in d.notifications()),
-        10,
+        30,
         "a STATUS= line naming the last crawl",
     )
     assert d.terminate() == 0

@@ -10,7 +10,8 @@ import pytest
 
 from scheduler.cli import cli, iter_commands
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 SHARED = {"--help", "-h", "--config", "-c"}
 
 
@@ -45,3 +46,19 @@ def test_global_options_are_documented() -> None:
 def test_quick_start_commands() -> None:
     assert "pip install . && .venv/bin/newswatch demo" in README
     assert "pip install '.[test]' && .venv/bin/python -m pytest" in README
+
+
+def module_map() -> list[str]:
+    """The modules named in the map at the top of README's "How it works"."""
+    section = README.split("## How it works", 1)[1].split("\n- **", 1)[0]
+    return re.findall(r"^\| `([\w/]+\.py)` \|", section, re.M)
+
+
+def test_module_map_names_modules_that_exist_and_every_product_module() -> None:
+    named = module_map()
+    assert len(named) > 20
+    missing = [m for m in named if not (ROOT / m).is_file()]
+    assert not missing, f"README's module map names modules that do not exist: {missing}"
+    product = sorted(str(p.relative_to(ROOT)) for pkg in ("crawler", "scheduler") for p in (ROOT / pkg).glob("*.py"))
+    unmapped = [m for m in product if m not in named and not m.endswith("__init__.py")]
+    assert not unmapped, f"add these to README's module map (How it works): {unmapped}"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from crawler import textnorm
+from crawler.process import PageJob, process_page
 from crawler.textnorm import detect_language, index_tokens, tokenize
 
 LABELED = Path(__file__).resolve().parents[1] / "fixtures" / "topics" / "labeled.jsonl"
@@ -118,7 +120,11 @@ def test_fts_prefix_is_a_prefix_of_every_word_of_the_stem() -> None:
         ("中俄两国将加强科技合作，Russia and China", None, "zh"),
         ("Die Zusammenarbeit zwischen China und Russland wächst.", "de-DE", "de"),
         ("Россия и Китай расширят научное сотрудничество.", "en", "ru"),  # hint contradicts the script
-        ("China and Russia", "zh-CN", "en"),
+        ("China and Russia agreed to expand research cooperation.", "zh-CN", "en"),  # a hint of another script
+        ("China and Russia", "zh-CN", None),  # too short to tell: unknown, not English
+        ("La Chine et la Russie ont signé un accord de coopération scientifique.", None, "fr"),
+        ("Die Zusammenarbeit zwischen China und Russland wächst.", None, "de"),
+        ("El acuerdo entre China y Rusia amplía la cooperación científica.", None, "es"),
         ("Україна і Китай підписали угоду про співпрацю.", None, "uk"),
         ("Привет", "uk", "uk"),
         ("", None, None),
@@ -128,3 +134,44 @@ def test_fts_prefix_is_a_prefix_of_every_word_of_the_stem() -> None:
 )
 def test_detect_language(text: str, hint: str | None, expected: str | None) -> None:
     assert detect_language(text, hint) == expected
+
+
+PAGES = {
+    "fr": (
+        "Un laboratoire commun pour les matériaux polaires",
+        "Les chercheurs des deux universités partageront un laboratoire consacré aux matériaux polaires "
+        "dès le printemps prochain. Le laboratoire testera des aciers et des composites à des températures "
+        "descendant jusqu'à moins soixante degrés. Le financement provient des deux gouvernements et de trois "
+        "partenaires industriels, ont indiqué les organisateurs.",
+    ),
+    "de": (
+        "Ein gemeinsames Labor für Polarwerkstoffe",
+        "Forscher beider Universitäten werden ab dem kommenden Frühjahr ein Labor für Polarwerkstoffe teilen. "
+        "Das Labor wird Stähle und Verbundwerkstoffe bei Temperaturen bis zu minus sechzig Grad prüfen. "
+        "Die Finanzierung kommt von beiden Regierungen und von drei Industriepartnern, sagten die Veranstalter.",
+    ),
+    "ja": (
+        "極地材料の共同研究所が開設",
+        "両大学の研究者は来年の春から極地材料の研究所を共同で使用する。研究所では零下六十度までの温度で"
+        "鋼材と複合材料の試験を行う。資金は両国政府と三つの産業パートナーから提供されると主催者が述べた。",
+    ),
+    "uk": (
+        "Спільна лабораторія полярних матеріалів",
+        "Дослідники обох університетів з наступної весни користуватимуться спільною лабораторією полярних "
+        "матеріалів. Лабораторія випробовуватиме сталі та композити за температур до мінус шістдесяти градусів. "
+        "Фінансування надходить від обох урядів і від трьох промислових партнерів, повідомили організатори.",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(PAGES))
+def test_a_page_without_a_language_tag_gets_its_own_language(language: str) -> None:
+    title, text = PAGES[language]
+    html = (
+        f"<html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+        f"<article><h1>{title}</h1><p>{text}</p></article></body></html>"
+    )
+    job = PageJob("s", "https://example.org/a", "https://example.org/a", html.encode(), None, datetime.now(UTC))
+    record = process_page(job, ()).record
+    assert record is not None and text[:40] in record.text
+    assert record.language == language

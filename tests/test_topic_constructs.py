@@ -122,6 +122,7 @@ def test_china_entities(text: str, expected: str) -> None:
 def test_belarus_is_not_russia_and_capitals_abbreviations_need_capitals() -> None:
     q = compile_query("country:RU")
     assert q.match("", "白俄罗斯总统访问") is None
+    assert q.match("", "俄亥俄州立大学的研究") is None  # Ohio
     assert q.match("", "Много ран и рано утром.") is None  # РАН only in capitals
     assert q.match("", "Учёные РАН") is not None
 

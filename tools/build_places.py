@@ -48,6 +48,14 @@ AMBIGUOUS = {
     "Reading",
     "Victoria",
     "Independence",
+    "Fuji",  # the mountain in Japan
+    "Bole",
+    "Nada",
+    "Anda",
+    "Dali",  # the painter
+    "Maba",
+    "Teli",
+    "Dasha",
     "大同",  # "great harmony", 大同小异
     "开封",  # "unsealed"
     "安康",  # "well-being"
@@ -208,7 +216,7 @@ def build() -> dict[str, dict[str, object]]:
                 same_words = len(re.split(r"[ -]", alt)) == len(re.split(r"[ -]", name))
                 if same_words and len(alt) >= 4 and _similar(cyrillic_to_latin(alt), name) >= 0.6:
                     found.add(alt)
-            elif _LATIN_NAME.match(alt) and len(alt) >= 4 and _similar(alt, name) >= 0.85:
+            elif _LATIN_NAME.match(alt) and len(alt) >= 6 and _similar(alt, name) >= 0.85:
                 found.add(alt)  # Nizhny Novgorod beside Nizhniy Novgorod
             elif _HAN_NAME.match(alt):
                 zh = _T2S.convert(alt)

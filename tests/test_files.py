@@ -1,0 +1,35 @@
+"""Files written whole: the old file or the new one, never half, and no temporary file left behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from scheduler.files import replacing, write_atomic
+
+
+def test_write_atomic_replaces_the_file_with_the_umask_applied(tmp_path: Path) -> None:
+    target = tmp_path / "out.html"
+    target.write_text("old", encoding="utf-8")
+    old = os.umask(0o027)
+    try:
+        write_atomic(target, "новый")
+        write_atomic(tmp_path / "secret.toml", b"x", mode=0o600)
+    finally:
+        os.umask(old)
+    assert target.read_text(encoding="utf-8") == "новый"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "secret.toml").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.html", "secret.toml"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "export.csv"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(RuntimeError), replacing(target) as tmp:
+        tmp.write_text("half", encoding="utf-8")
+        raise RuntimeError("disk full")
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["export.csv"]

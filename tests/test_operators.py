@@ -1,0 +1,190 @@
+"""Operators and the service share one database, as the README's systemd section says they may.
+
+Two real uids via `setpriv` (as root): the service user (its own group is the `newswatch` group)
+and an operator who is a member of that group but whose primary group is their own, in a state
+folder set up as the unit's `StateDirectory` (mode 2770) and with the unit's `UMask=0007`.
+The interpreter is a venv made from Debian's /usr/bin/python3.11 (the test's own Python may live
+where other users cannot read it), seeing this checkout and the test environment's packages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import site as pysite
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM_PYTHON = Path("/usr/bin/python3.11")
+SERVICE = 64101  # uid and gid of "newswatch"
+OPERATOR = 64102  # uid and own primary group; member of SERVICE's group
+SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # sudo's secure_path
+
+
+class Users:
+    """Runs the venv's `newswatch` as the service user or an operator, with sudo's reset environment."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.venv = base / "venv"
+        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", "--without-pip", str(self.venv)], check=True, timeout=120)
+        purelib = next(self.venv.glob("lib/python3*/site-packages"))
+        paths = [str(ROOT), *pysite.getsitepackages()]
+        (purelib / "newswatch-tests.pth").write_text("\n".join(paths) + "\n")
+        self.newswatch = self.venv / "bin" / "newswatch"
+        self.newswatch.write_text(f"#!{self.venv}/bin/python\nfrom scheduler.cli import main\nmain()\n")
+        self.newswatch.chmod(0o755)
+
+    def run(
+        self, who: int, *args: str, umask: str = "0022", cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        groups = f"{SERVICE}" if who == OPERATOR else ""
+        ids = ["--reuid", str(who), "--regid", str(who)]
+        ids += ["--groups", groups] if groups else ["--clear-groups"]
+        command = [
+            "setpriv",
+            *ids,
+            "--",
+            "env",
+            "-i",
+            f"PATH={SECURE_PATH}",
+            *[f"{k}={v}" for k, v in (env or {}).items()],
+            "sh",
+            "-c",
+            f'umask {umask}; exec "$@"',
+            "sh",
+            *args,
+        ]
+        return subprocess.run(
+            command, cwd=str(cwd or self.base), capture_output=True, text=True, timeout=180, check=False
+        )
+
+
+@pytest.fixture
+def users() -> Iterator[Users]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run commands as two other uids with setpriv")
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    if not SYSTEM_PYTHON.exists() or sys.version_info[:2] != (3, 11):
+        pytest.skip(f"needs {SYSTEM_PYTHON} matching this interpreter's version (3.11)")
+    base = Path(tempfile.mkdtemp(prefix="newswatch-operators-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        u = Users(base)
+        probe = u.run(OPERATOR, str(u.venv / "bin" / "python"), "-c", "import crawler.store, scrapy, click")
+        if probe.returncode != 0:
+            pytest.skip(f"this checkout or its packages are not readable by other users: {probe.stderr[-300:]}")
+        yield u
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _config(path: Path, db: Path, base_url: str) -> Path:
+    path.write_text(
+        f"""
+[storage]
+database = "{db}"
+
+[crawl]
+user_agent = "newswatch-test/1.0 (+mailto:ops@example.org)"
+allow_private = true
+
+[[sources]]
+name = "globalwire"
+url = "{base_url}/globalwire/rss.xml"
+
+[[sources]]
+name = "vestnik"
+url = "{base_url}/vestnik/rss.xml"
+
+[[topics]]
+name = "china-russia"
+query = '(China OR Chinese) AND (Russia OR Russian)'
+""",
+        encoding="utf-8",
+    )
+    path.chmod(0o644)
+    return path
+
+
+def test_an_operators_read_does_not_break_the_service(users: Users, site: Any) -> None:
+    state = users.base / "state"  # as systemd makes StateDirectory= with StateDirectoryMode=2770
+    state.mkdir()
+    os.chown(state, SERVICE, SERVICE)
+    state.chmod(0o2770)
+    db = state / "newswatch.db"
+    conf = _config(users.base / "newswatch.toml", db, site.base_url)
+    nw = str(users.newswatch)  # the full path, as `sudo -u newswatch /opt/newswatch/bin/newswatch` gives it
+
+    out = users.run(SERVICE, nw, "-c", str(conf), "crawl", "globalwire", umask="0007")
+    assert out.returncode == 0, out.stderr
+    assert db.stat().st_mode & 0o060 == 0o060, oct(db.stat().st_mode)  # group-writable, as the README says
+
+    # An operator's session holds the database open: SQLite's -wal/-shm are now the operator's files.
+    holder = subprocess.Popen(
+        [
+            "setpriv",
+            "--reuid",
+            str(OPERATOR),
+            "--regid",
+            str(OPERATOR),
+            "--groups",
+            str(SERVICE),
+            "--",
+            str(users.venv / "bin" / "python"),
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "print(c.execute('SELECT count(*) FROM articles').fetchone()[0], flush=True); sys.stdin.read()",
+            str(db),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert int(holder.stdout.readline()) > 0, holder.stderr.read() if holder.poll() is not None else ""
+        shm = Path(f"{db}-shm")
+        assert shm.stat().st_uid == OPERATOR and shm.stat().st_gid == SERVICE
+        for command in (["sources"], ["search", "China"], ["export", "--matched"]):
+            out = users.run(OPERATOR, nw, "-c", str(conf), *command)
+            assert out.returncode == 0 and "Traceback" not in out.stderr, (command, out.stderr)
+        out = users.run(SERVICE, nw, "-c", str(conf), "crawl", "vestnik", umask="0007")
+        assert out.returncode == 0, out.stderr  # the service still writes through the operator's files
+    finally:
+        holder.communicate("", timeout=30)
+    out = users.run(SERVICE, nw, "-c", str(conf), "sources", "--json", umask="0007")
+    assert out.returncode == 0, out.stderr
+    assert '"last_success": null' not in out.stdout  # both polls were stored
+    conn = sqlite3.connect(str(db))
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
+def test_config_discovery_skips_an_unreadable_folder(users: Users, site: Any) -> None:
+    private = users.base / "private"  # the operator's working directory, which they may not read
+    private.mkdir(mode=0o700)
+    xdg = users.base / "xdg"
+    (xdg / "newswatch").mkdir(parents=True)
+    xdg.chmod(0o755)
+    (xdg / "newswatch").chmod(0o755)
+    state = users.base / "state2"
+    state.mkdir(mode=0o777)
+    state.chmod(0o777)
+    _config(xdg / "newswatch" / "newswatch.toml", state / "nw.db", site.base_url)
+    out = users.run(OPERATOR, str(users.newswatch), "sources", cwd=private, env={"XDG_CONFIG_HOME": str(xdg)})
+    assert out.returncode == 0, out.stderr
+    assert "globalwire" in out.stdout
+    out = users.run(OPERATOR, str(users.newswatch), "sources", cwd=private)  # no $HOME, no passwd entry
+    assert out.returncode == 2 and "no config file found" in out.stderr, out.stderr
