@@ -7,7 +7,6 @@ the file is replaced (temp file + rename), so a failed edit writes nothing.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,13 +65,13 @@ def _write(path: Path, doc: tomlkit.TOMLDocument) -> Config:
         config = parse_config(tomllib.loads(text), base=path.resolve().parent, path=path)
     except ConfigError as exc:
         raise UsageError(f"the edit would make the config invalid ({exc.problems[0]}); nothing written") from None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    from scheduler.files import write_atomic
+
     try:
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        mode = path.stat().st_mode & 0o7777  # keep the config's own permissions (it may be group-only)
     except OSError:
-        pass
-    os.replace(tmp, path)
+        mode = 0o666
+    write_atomic(path, text, mode | 0o200)
     return config
 
 
