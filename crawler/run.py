@@ -332,9 +332,8 @@ class CrawlContext:
             fields["crawl_delay"] = self.crawl_delays[host]
         if doc is not None:
             dates, links = doc
-            stored = self.store.freshness_rows().get(source.name, {})
             fields.update(
-                entry_dates=health.merge_stored_dates(stored.get("entry_dates", []), dates, now),
+                entry_dates=health.merge_stored_dates(self.store.stored_entry_dates(source.name), dates, now),
                 links=links,
                 checked=iso(now),
             )

@@ -443,6 +443,11 @@ class Store:
             out.setdefault(r["source"], {})["last_new"] = r["last_new"]
         return out
 
+    def stored_entry_dates(self, name: str) -> list[str]:
+        """The entry dates kept for one source (newest first)."""
+        row = self.conn.execute("SELECT entry_dates FROM source_freshness WHERE name = ?", [name]).fetchone()
+        return json.loads(row[0] or "[]") if row else []
+
     def article_dates(self, source: str, limit: int = 50) -> list[str]:
         """The newest publication dates of a source's stored articles (for sources without entry dates)."""
         rows = self.conn.execute(
