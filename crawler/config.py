@@ -45,8 +45,8 @@ MAX_DURATION = 36500 * DAY  # a century: anything longer is a typo, and overflow
 MAX_NESTING = 32  # tables and arrays inside one another; newswatch's own config uses 3
 
 
-def parse_duration(value: str) -> float:
-    """``"1h30m"`` → 5400.0 seconds; raises ValueError on anything else."""
+def parse_duration(value: str, maximum: float = MAX_DURATION) -> float:
+    """``"1h30m"`` → 5400.0 seconds; raises ValueError on anything else or beyond ``maximum`` (a century)."""
     text = value.strip().replace(" ", "")
     if not text:
         raise ValueError(value)
@@ -56,7 +56,7 @@ def parse_duration(value: str) -> float:
             raise ValueError(value)
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
-    if pos != len(text) or not total <= MAX_DURATION:
+    if pos != len(text) or not total <= maximum:
         raise ValueError(value)
     return total
 

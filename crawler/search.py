@@ -88,8 +88,11 @@ def search_articles(
         best: dict[str, SearchResult] = {}
         try:
             candidates = list(store.fts_candidates(q.fts(), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)))
-        except StoreError:
+        except StoreError as exc:
             if time.monotonic() <= deadline:
+                if "interrupted" in str(exc):
+                    # Ctrl-C raised inside SQLite's progress callback, which turns it into an abort
+                    raise KeyboardInterrupt from None
                 raise
             candidates = []
             stats.timed_out = True

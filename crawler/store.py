@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import stat
@@ -177,6 +178,71 @@ def _m0010(db: sqlite_utils.Database) -> None:
         )
         """
     )
+
+
+# -- the archive as datasette shows it -----------------------------------------------------------
+
+BROWSE_FTS = "articles_search"  # full-text search over the stored title and text (datasette's search box)
+BROWSE_TOKENIZE = "unicode61 remove_diacritics 2"
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+_CJK_GRAM = 4  # Chinese words are 1-4 characters: a query of up to 4 characters finds them anywhere
+
+
+def browse_text(text: str) -> str:
+    """What the browse index holds for a text: words as they are, and each run of Chinese or Japanese
+    characters as its 1- to 4-character pieces, so a search for 中俄 or 俄罗斯 finds the text 中俄科技合作
+    with unicode61 (which keeps a whole run as one token) and with datasette's quoted queries.
+    """
+
+    def grams(m: re.Match[str]) -> str:
+        run = m.group(0)
+        pieces = [run[i : i + n] for n in range(1, _CJK_GRAM + 1) for i in range(len(run) - n + 1)]
+        return " " + " ".join(pieces) + " "
+
+    return _CJK_RUN.sub(grams, text)
+
+
+def _browse_insert(c: sqlite3.Connection, aid: int, title: str, text: str) -> None:
+    c.execute(
+        f"INSERT INTO {BROWSE_FTS}(rowid, title, text) VALUES (?, ?, ?)", [aid, browse_text(title), browse_text(text)]
+    )
+
+
+def _browse_delete(c: sqlite3.Connection, aid: int) -> None:
+    row = c.execute("SELECT title, text FROM articles WHERE id = ?", [aid]).fetchone()
+    if row is not None:  # an external-content index forgets a row given the values it indexed
+        c.execute(
+            f"INSERT INTO {BROWSE_FTS}({BROWSE_FTS}, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+            [aid, browse_text(row[0]), browse_text(row[1])],
+        )
+
+
+@migrations(name="0030_browse_search_and_links")
+def _m0030(db: sqlite_utils.Database) -> None:
+    # articles link to their story and source (deferred: a new article gets its story in the same
+    # transaction); the table is rebuilt with the same columns, rows and indexes.
+    db.execute("INSERT INTO sources(name) SELECT DISTINCT source FROM articles WHERE true ON CONFLICT(name) DO NOTHING")
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'articles'").fetchone()[0]
+    indexes = [
+        r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'articles'") if r[0]
+    ]
+    body = sql[sql.index("(") + 1 : sql.rindex(")")].rstrip()
+    links = (
+        "\n    , FOREIGN KEY (story) REFERENCES stories(id) DEFERRABLE INITIALLY DEFERRED"  # after a -- comment
+        "\n    , FOREIGN KEY (source) REFERENCES sources(name) DEFERRABLE INITIALLY DEFERRED"
+    )
+    db.execute(f"CREATE TABLE articles_new ({body}{links}\n)")
+    db.execute("INSERT INTO articles_new SELECT * FROM articles")
+    db.execute("DROP TABLE articles")
+    db.execute("ALTER TABLE articles_new RENAME TO articles")
+    for index in indexes:
+        db.execute(index)
+    db.execute(
+        f'CREATE VIRTUAL TABLE {BROWSE_FTS} USING fts5(title, text, content="articles", content_rowid="id",'  # datasette finds it
+        f" tokenize={BROWSE_TOKENIZE!r})"
+    )
+    for aid, title, text in db.execute("SELECT id, title, text FROM articles").fetchall():
+        _browse_insert(db.conn, aid, title, text)
 
 
 def _fts_tokenize() -> str:
@@ -365,8 +431,16 @@ class Store:
             try:
                 if not mset.pending(self.db):
                     return
-                with self.transaction():  # BEGIN IMMEDIATE: one process applies, the others wait and see none
-                    mset.apply(self.db)
+                # a migration may rebuild a table: dropping the old one must not cascade to its children
+                self.conn.execute("PRAGMA foreign_keys = OFF")
+                try:
+                    with self.transaction():  # BEGIN IMMEDIATE: one process applies, the others wait and see none
+                        mset.apply(self.db)
+                        broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise sqlite3.IntegrityError(f"a migration broke {len(broken)} foreign key(s)")
+                finally:
+                    self.conn.execute("PRAGMA foreign_keys = ON")
                 return
             except sqlite3.IntegrityError:
                 continue  # another process applied it first
@@ -608,6 +682,8 @@ class Store:
             c.execute(
                 "INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
             )
+            _browse_insert(c, aid, rec.title, rec.text)
+            c.execute("INSERT INTO sources(name) VALUES (?) ON CONFLICT(name) DO NOTHING", [rec.source])
             return AddResult(aid, story, "new", merged)
 
     def _assign_story(self, c: sqlite3.Connection, aid: int, rec: ArticleRecord) -> tuple[str, tuple[str, ...]]:
@@ -627,6 +703,7 @@ class Store:
         return story, tuple(merged)
 
     def _replace_text(self, c: sqlite3.Connection, aid: int, rec: ArticleRecord) -> None:
+        _browse_delete(c, aid)
         c.execute(
             "UPDATE articles SET title = ?, text = ?, text_from = 'page', author = ?, site_name = ?,"
             " published = COALESCE(?, published), language = COALESCE(?, language), content_hash = ?,"
@@ -647,6 +724,7 @@ class Store:
         c.execute(
             "INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
         )
+        _browse_insert(c, aid, rec.title, rec.text)
 
     @staticmethod
     def _add_aliases(c: sqlite3.Connection, aid: int, urls: Sequence[str]) -> None:
@@ -763,6 +841,7 @@ class Store:
             for aid in ids:
                 index.remove(aid)
                 c.execute("DELETE FROM articles_fts WHERE rowid = ?", [aid])
+                _browse_delete(c, aid)
                 c.execute("DELETE FROM matches WHERE article_id = ?", [aid])
                 c.execute("DELETE FROM aliases WHERE article_id = ?", [aid])
                 c.execute("UPDATE entries SET article_id = NULL WHERE article_id = ?", [aid])

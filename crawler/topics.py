@@ -172,12 +172,19 @@ class _Field:
             if self._sorted is None:
                 self._sorted = sorted(self.by_surface)
             keys = self._sorted
-            found: set[int] = set(self.by_stem.get(stem, ())) if stem else set()
+            parts: list[list[int]] = [self.by_stem[stem]] if stem and stem in self.by_stem else []
             i = bisect.bisect_left(keys, value)
             while i < len(keys) and keys[i].startswith(value):
-                found.update(self.by_surface[keys[i]])
+                parts.append(self.by_surface[keys[i]])
                 i += 1
-            hit = self._memo[key] = sorted(found)
+            # most prefixes find nothing or one word: no set and no sort for those
+            if not parts:
+                hit = []
+            elif len(parts) == 1:
+                hit = parts[0]
+            else:
+                hit = sorted({p for part in parts for p in part})
+            self._memo[key] = hit
         return hit
 
 

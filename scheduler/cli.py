@@ -16,7 +16,15 @@ from typing import Any
 import click
 
 from crawler import __version__
-from crawler.config import Config, find_config, load_config, parse_duration, user_config_path
+from crawler.config import (
+    MAX_DURATION,
+    Config,
+    find_config,
+    format_duration,
+    load_config,
+    parse_duration,
+    user_config_path,
+)
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
 
@@ -421,7 +429,23 @@ def _duration_option(name: str, value: str) -> float:
     try:
         return parse_duration(value)
     except ValueError:
-        raise UsageError(f"{name} {value!r} is not a duration; use 30s, 15m, 6h or 1d") from None
+        raise UsageError(
+            f"{name} {_quoted(value)} is not a duration; use 30s, 15m, 6h or 1d{_too_long(value)}"
+        ) from None
+
+
+def _quoted(value: str, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "…" + text[-4:]
+
+
+def _too_long(value: str) -> str:
+    """The hint for a well-formed duration beyond the century parse_duration allows."""
+    try:
+        parse_duration(value, maximum=float("inf"))
+    except ValueError:
+        return ""
+    return f" (at most {format_duration(MAX_DURATION)})"
 
 
 class Progress:
@@ -497,7 +521,9 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 @cli.command()
 @config_option
 @click.argument("query", required=False)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many results.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="At most this many results."
+)
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
 @click.option(
     "--since",
@@ -686,9 +712,14 @@ def _parse_since(value: str, option: str = "--since") -> datetime:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(
-            f"{option} {value!r} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
+            f"{option} {_quoted(value)} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
+            + _too_long(value)
         ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)  # compared in UTC: the first and last hours of the calendar do not convert
+    except OverflowError:
+        raise UsageError(f"{option} {_quoted(value)} is out of range; use a date from year 2 to 9998") from None
 
 
 # -- sources --------------------------------------------------------------------------------
@@ -937,6 +968,51 @@ def demo(state: State, serve: bool, port: int | None, output_dir: Path | None) -
 from scheduler import cmd_topics  # noqa: E402  (built with the shared helpers above)
 
 cli.add_command(cmd_topics.build(config_option, handle_errors))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@config_option
+@click.option(
+    "--metadata",
+    "metadata_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Only write datasette's metadata (tables, columns, search, hidden internals) to FILE.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="datasette's port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="datasette's address (keep it local).")
+@click.argument("datasette_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+@handle_errors
+def datasette(state: State, metadata_file: Path | None, port: int, host: str, datasette_args: tuple[str, ...]) -> None:
+    """Browse the archive in datasette (read-only), with tables described and full-text search on articles."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from scheduler.archive import datasette_metadata
+
+    config = state.config()
+    db = config.storage.database
+    meta = json.dumps(datasette_metadata(db), ensure_ascii=False, indent=2)
+    if metadata_file is not None:
+        write_atomic(metadata_file, meta + "\n")
+        if not state.quiet:
+            click.echo(f"wrote {metadata_file}; use it with: datasette {db} --metadata {metadata_file}")
+        return
+    if not db.exists():
+        raise UsageError(f"no database at {db} yet; run 'newswatch crawl' first")
+    exe = shutil.which("datasette", path=str(Path(sys.executable).parent)) or shutil.which("datasette")
+    if exe is None:
+        raise UsageError(
+            "datasette is not installed; install it beside newswatch (pip install datasette) "
+            "or with pipx, or write the metadata with --metadata FILE"
+        )
+    with tempfile.TemporaryDirectory(prefix="newswatch-datasette-") as tmpdir:
+        meta_path = Path(tmpdir) / "metadata.json"
+        meta_path.write_text(meta, encoding="utf-8")
+        cmd = [exe, "serve", str(db), "--metadata", str(meta_path), "--host", host, "--port", str(port)]
+        sys.exit(subprocess.call([*cmd, *datasette_args]))
 
 
 # Command modules use this module's helpers; under `python -m scheduler.cli` this module is

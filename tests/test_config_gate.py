@@ -122,3 +122,25 @@ def test_durations_up_to_the_limits_pass(tmp_path: Path) -> None:
         '[digest]\nmax_age = "3650d"', '[digest]\nmax_age = "3650d"\nsubject = "{count:d} new: {topics}"'
     )
     assert check(tmp_path, text)[0] == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "china", "--limit", "368934881474191033"],
+        ["search", "china", "--since", "100000000d"],
+        ["export", "--since", "100000000d"],
+        ["export", "--since", "9999-12-31T23:59:59-01:00"],
+        ["export", "--since", "0001-01-01T00:00:00+01:00"],
+        ["prune", "--older-than", "100000000d"],
+        ["prune", "--older-than", "9" * 400 + "s"],
+        ["crawl", "--timeout", "100000000d"],
+    ],
+)
+def test_huge_option_values_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    conf = tmp_path / "nw.toml"
+    conf.write_text(BASE, encoding="utf-8")
+    result = CliRunner().invoke(cli, [*args, "-c", str(conf)])
+    assert result.exit_code == 2, result.output
+    assert "please report it" not in result.output and "Traceback" not in result.output
+    assert args[-2] in result.output  # names the option

@@ -1,0 +1,150 @@
+"""The archive in a real datasette on 127.0.0.1: its search box (`_search=`) finds Russian, Chinese and
+English articles, internal tables are hidden, and articles link to their story and source."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scheduler.demo import run_demo
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo database served by `newswatch datasette`; yields datasette's base URL."""
+    out = tmp_path_factory.mktemp("demo")
+    run_demo(out, lambda _line: None)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scheduler.cli",
+            "-c",
+            str(out / "newswatch-demo.toml"),
+            "datasette",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=5).read()
+            break
+        except (urllib.error.URLError, ConnectionError):
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def search(base: str, query: str) -> list[dict[str, Any]]:
+    params = urllib.parse.urlencode({"_search": query, "_shape": "array", "_size": "max"})
+    return get(f"{base}/newswatch-demo/articles.json?{params}")
+
+
+def test_search_box_finds_russian_chinese_and_english_articles(served: str) -> None:
+    russia = search(served, "Россия")
+    assert russia and all(r["language"] == "ru" for r in russia)
+    assert any("Россия" in r["title"] for r in russia)
+    zh = search(served, "中俄")
+    assert len(zh) >= 5 and all(r["language"] == "zh" for r in zh)
+    assert all("中俄" in r["title"] + r["text"] for r in zh)
+    lunar = search(served, "lunar")
+    assert [r["title"] for r in lunar] == ["Russia and China agree timetable for joint lunar research station"]
+    assert search(served, "中俄 月球")  # words are ANDed, as datasette's box does
+    assert search(served, "nosuchwordanywhere") == []
+
+
+def test_the_articles_page_has_a_search_box_and_links_to_stories_and_sources(served: str) -> None:
+    with urllib.request.urlopen(f"{served}/newswatch-demo/articles", timeout=30) as r:
+        html = r.read().decode()
+    assert 'name="_search"' in html
+    tables = {t["name"]: t for t in get(f"{served}/newswatch-demo.json")["tables"]}
+    links = {(fk["column"], fk["other_table"]) for fk in tables["articles"]["foreign_keys"]["outgoing"]}
+    assert {("story", "stories"), ("source", "sources")} <= links
+    assert tables["articles"]["fts_table"] == "articles_search"
+    for internal in ("story_band", "story_sig", "entries", "topic_state", "state", "articles_fts"):
+        assert tables[internal]["hidden"], internal
+    for shown in ("articles", "stories", "sources", "matches"):
+        assert not tables[shown]["hidden"], shown
+    meta = get(f"{served}/-/metadata.json")
+    columns = meta["databases"]["newswatch-demo"]["tables"]["articles"]["columns"]
+    assert "story" in columns and "language" in columns
+
+
+def test_upgrading_an_archive_keeps_every_row_and_indexes_it_for_browsing(tmp_path: Path) -> None:
+    import sqlite3
+
+    import sqlite_utils
+
+    from crawler.store import Store, migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db, stop_before="0030_browse_search_and_links")  # an archive from before the links
+    db.execute("INSERT INTO stories(id, article_id, first_seen) VALUES ('1', 1, '2026-11-01T00:00:00+00:00')")
+    for aid, source, title, text in (
+        (1, "vestnik", "Россия и Китай", "Россия и Китай подписали соглашение."),
+        (2, "example.org", "中俄科技合作", "中俄科技合作取得新进展。"),
+    ):
+        db.execute(
+            "INSERT INTO articles(id, url, canonical_url, source, title, text, story, fetched, first_seen)"
+            " VALUES (?, ?, ?, ?, ?, ?, '1', '2026-11-01T00:00:00+00:00', '2026-11-01T00:00:00+00:00')",
+            [aid, f"https://x/{aid}", f"https://x/{aid}", source, title, text],
+        )
+        db.execute("INSERT INTO aliases(url, article_id) VALUES (?, ?)", [f"https://x/{aid}", aid])
+        db.execute(
+            "INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?, 't', 2.0, '[]', 'now')", [aid]
+        )
+    db.conn.commit()
+    db.close()
+    with Store(path) as store:  # upgrades
+        assert store.count("aliases") == 2 and store.count("matches") == 2 and store.count("articles") == 2
+        assert {r["name"] for r in store.query("SELECT name FROM sources")} >= {"vestnik", "example.org"}
+        found = store.query(
+            "SELECT rowid FROM articles_search WHERE articles_search MATCH ? ORDER BY rowid", ['"科技"']
+        )
+        assert [r["rowid"] for r in found] == [2]
+        assert store.query("PRAGMA foreign_key_check") == []
+        indexes = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE tbl_name = 'articles'")}
+        assert {"articles_story", "articles_fetched", "articles_source"} <= indexes
+        store.delete_articles([2])  # the browse index forgets a deleted article
+        assert store.query("SELECT rowid FROM articles_search WHERE articles_search MATCH ?", ['"科技"']) == []
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
