@@ -30,70 +30,16 @@ sys.path.insert(0, str(ROOT))
 
 from aiosmtpd.controller import Controller
 
+from tests.support.daemonworld import WORDS, daemon_config
 from tests.support.sitesrv import SiteServer
 
 BASELINE_CYCLE = 50
-VOCAB = [
-    "reactor",
-    "satellite",
-    "polymer",
-    "vaccine",
-    "turbine",
-    "graphene",
-    "laser",
-    "bridge",
-    "isotope",
-    "battery",
-    "catalyst",
-    "telescope",
-    "genome",
-    "alloy",
-    "pipeline",
-    "semiconductor",
-    "glacier",
-    "enzyme",
-    "robot",
-    "drone",
-    "quantum",
-    "fusion",
-    "lithium",
-    "hydrogen",
-    "railway",
-    "port",
-    "harbour",
-    "grid",
-    "solar",
-    "wind",
-    "nuclear",
-    "academy",
-    "university",
-    "institute",
-    "laboratory",
-    "engineers",
-    "students",
-    "training",
-    "programme",
-    "agreement",
-    "memorandum",
-    "contract",
-    "supply",
-    "tender",
-    "factory",
-    "plant",
-    "research",
-    "development",
-    "investment",
-    "export",
-    "import",
-    "market",
-    "price",
-    "output",
-    "capacity",
-    "network",
-    "data",
-    "cloud",
-    "software",
-]
+SOAK_TOPIC = """
+[[topics]]
+name = "china-russia"
+query = '(China OR Chinese) AND (Russia OR Russian)'
+alert_score = 1.0
+"""
 
 
 class SoakSite:
@@ -130,7 +76,7 @@ class SoakSite:
         rng = random.Random(i)
         paras = "".join(
             "<p>"
-            + " ".join(rng.choice(VOCAB) for _ in range(40)).capitalize()
+            + " ".join(rng.choice(WORDS) for _ in range(40)).capitalize()
             + (" China and Russia agreed on joint research." if i % 3 == 0 else "")
             + f" Item {i}.</p>"
             for _ in range(8)
@@ -144,7 +90,7 @@ class SoakSite:
     @staticmethod
     def title(i: int) -> str:
         rng = random.Random(-i)
-        return " ".join(rng.choice(VOCAB) for _ in range(6)).capitalize() + f" {i}"
+        return " ".join(rng.choice(WORDS) for _ in range(6)).capitalize() + f" {i}"
 
 
 class Sink:
@@ -186,30 +132,14 @@ def main() -> int:
     )
     cfg = work / "soak.toml"
     cfg.write_text(
-        f"""
-[storage]
-database = "soak.db"
-[crawl]
-user_agent = "newswatch-soak/1.0 (+mailto:ops@example.org)"
-timeout = "10s"
-allow_private = true
-{sources}
-[[topics]]
-name = "china-russia"
-query = '(China OR Chinese) AND (Russia OR Russian)'
-alert_score = 1.0
-[digest]
-schedule = "* * * * *"
-timezone = "UTC"
-max_age = "3650d"
-[[digest.recipients]]
-email = "analyst@example.org"
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-sender = "newswatch <alerts@example.org>"
-""",
+        daemon_config(
+            sources=sources,
+            topics=SOAK_TOPIC,
+            smtp_port=smtp_port,
+            schedule="* * * * *",
+            database="soak.db",
+            user_agent="newswatch-soak/1.0 (+mailto:ops@example.org)",
+        ),
         encoding="utf-8",
     )
     env = {**os.environ, "NEWSWATCH_START_SPREAD": "0", "NEWSWATCH_WORKERS": "0", "PYTHONPATH": str(ROOT)}

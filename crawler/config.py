@@ -114,6 +114,11 @@ class SourceConfig:
     spider: str | None = None
     language: str | None = None
     stale_after: float | None = None  # None: the source's cadence decides, at most 7 days
+    title: str | None = None  # display name in digests (default: name)
+
+    @property
+    def display(self) -> str:
+        return self.title or self.name
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,11 @@ class TopicConfig:
     query: str
     min_score: float = 1.0
     alert_score: float | None = None
+    title: str | None = None  # display name in digests (default: name)
+
+    @property
+    def display(self) -> str:
+        return self.title or self.name
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,7 @@ class DigestConfig:
     max_stories: int = 100
     include_alerted: bool = False
     recipients: tuple[Recipient, ...] = ()
+    translate_url: str | None = None  # e.g. "https://translate.google.com/translate?sl=auto&tl=en&u={url}"
 
 
 @dataclass(frozen=True)
@@ -516,6 +527,7 @@ _SOURCE_KEYS = {
     "spider",
     "language",
     "stale_after",
+    "title",
 }
 _KIND_KEYS = {"sitemap": {"window"}, "listing": {"follow", "follow_css", "depth"}, "spider": {"spider"}}
 
@@ -563,6 +575,7 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
                 spider=spider,
                 language=language.lower() if language else None,
                 stale_after=c.duration(t, "stale_after", path, None),  # type: ignore[arg-type]
+                title=_title(c, t, path),
             )
         )
     return tuple(out)
@@ -606,7 +619,7 @@ def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -
     out: list[TopicConfig] = []
     seen: set[str] = set()
     for path, t in c.tables(items, "topics", "topic as [[topics]]"):
-        c.unknown(t, {"name", "query", "min_score", "alert_score"}, path)
+        c.unknown(t, {"name", "query", "min_score", "alert_score", "title"}, path)
         name = c.name(t, path, seen, "topic")
         query = c.get(t, "query", path, str, "", required=True)
         if query:
@@ -621,7 +634,11 @@ def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -
             c.add(f"{path}.alert_score", f"{alert} is below min_score {min_score}; raise it or remove it")
         out.append(
             TopicConfig(
-                name=name, query=query, min_score=min_score, alert_score=float(alert) if alert is not None else None
+                name=name,
+                query=query,
+                min_score=min_score,
+                alert_score=float(alert) if alert is not None else None,
+                title=_title(c, t, path),
             )
         )
     return tuple(out)
@@ -652,7 +669,17 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
     d = DigestConfig()
     c.unknown(
         t,
-        {"schedule", "timezone", "send_empty", "subject", "max_age", "max_stories", "include_alerted", "recipients"},
+        {
+            "schedule",
+            "timezone",
+            "send_empty",
+            "subject",
+            "max_age",
+            "max_stories",
+            "include_alerted",
+            "recipients",
+            "translate_url",
+        },
         "digest",
     )
     schedule = c.get(t, "schedule", "digest", str, d.schedule)
@@ -696,7 +723,36 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
         max_stories=c.positive_int(t, "max_stories", "digest", d.max_stories),
         include_alerted=c.get(t, "include_alerted", "digest", bool, d.include_alerted),
         recipients=tuple(recipients),
+        translate_url=_translate_url(c, t),
     )
+
+
+def _title(c: _Checker, t: dict[str, Any], path: str) -> str | None:
+    """An optional display name: one line of text."""
+    title = c.get(t, "title", path, str, None)
+    if title is not None and (not title.strip() or "\n" in title or len(title) > 120):
+        c.add(f"{path}.title", "must be one non-empty line of at most 120 characters")
+        return None
+    return title.strip() if title else None
+
+
+def _translate_url(c: _Checker, t: dict[str, Any]) -> str | None:
+    """digest.translate_url: an http(s) URL template with {url} (and optionally {lang})."""
+    value = c.get(t, "translate_url", "digest", str, None)
+    if value is None:
+        return None
+    if not re.match(r"^https?://[^\s/]+", value) or "{url}" not in value:
+        c.add(
+            "digest.translate_url",
+            'must be an http(s) URL with {url} in it, e.g. "https://translate.google.com/translate?sl=auto&tl=en&u={url}"',
+        )
+        return None
+    try:
+        value.format(url="x", lang="ru")
+    except (KeyError, IndexError, ValueError):
+        c.add("digest.translate_url", "may use only {url} and {lang} (write {{ and }} for literal braces)")
+        return None
+    return value
 
 
 def _subject_problem(subject: str) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import importlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import scrapy
@@ -180,12 +180,10 @@ def _page_of(fields: dict[str, Any]) -> tuple[bytes | None, str | None]:
 
 
 def _date(value: Any) -> datetime | None:
+    from crawler.dates import parse_iso_date, plausible
+
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return plausible(value)
     if isinstance(value, str) and value.strip():
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return plausible(parse_iso_date(value))
     return None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import trafilatura
+
+from crawler.dates import plausible
 
 # trafilatura logs every page it finds too short at WARNING; that is our decision to report.
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -98,7 +100,5 @@ def parse_date(value: str | None) -> datetime | None:
             dt = datetime.strptime(value, fmt)
         except ValueError:
             continue
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return dt.astimezone(UTC)
+        return plausible(dt)  # a page dated 9999-12-31 or 0001-01-01 has no known date
     return None

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import io
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 
+from crawler.dates import from_struct_time
 from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
 from crawler.textnorm import language_code
@@ -43,6 +43,7 @@ class ParsedFeed:
     title: str | None
     entries: tuple[FeedEntry, ...]
     warning: str | None
+    skipped: tuple[str, ...] = ()  # one reason per entry that could not be read
 
 
 # feedparser sets bozo for these even when everything parsed; they are not worth a warning.
@@ -84,7 +85,17 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
 
     feed = result.get("feed", {})
     feed_language = language_code(feed.get("language"))
-    raw = [_entry(e, url, feed_language) for e in result.entries]
+    raw = []
+    skipped = []
+    for position, e in enumerate(result.entries, 1):
+        try:  # one bad entry costs itself only
+            guid, fields, problem = _entry(e, url, feed_language)
+        except Exception as exc:
+            skipped.append(f"entry {position}: {_describe(exc)}")
+            continue
+        if problem:
+            skipped.append(f"entry {position}: {problem}")
+        raw.append((guid, fields))
     # A feed that reuses one guid for every item (it happens) must not collapse them into one.
     repeated = {key for key, n in Counter(r[0] for r in raw if r[0]).items() if n > 1}
     entries = tuple(_finish(guid if guid and guid not in repeated else None, fields) for guid, fields in raw)
@@ -94,7 +105,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if result.get("bozo") and exc is not None and not isinstance(exc, _HARMLESS_BOZO):
         warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
     title = _text(feed.get("title"), feed.get("title_detail")) or None
-    return ParsedFeed(title=title, entries=entries, warning=warning)
+    return ParsedFeed(title=title, entries=entries, warning=warning, skipped=tuple(skipped))
 
 
 def plain_text(html: str) -> str:
@@ -139,15 +150,21 @@ def _root_element(text: str) -> str | None:
     return match.group(1).lower().rsplit(":", 1)[-1] if match else None
 
 
-def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | None, dict[str, Any]]:
+def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | None, dict[str, Any], str | None]:
+    """(guid, fields, problem): ``problem`` says why the entry has no usable link when it has a bad one."""
     guid = (entry.get("id") or "").strip() or None
     link = None
+    bad = None
     for candidate in [entry.get("link"), *(l.get("href") for l in entry.get("links", []))]:
         if candidate:
-            absolute = urljoin(feed_url, candidate.strip())
+            try:
+                absolute = urljoin(feed_url, candidate.strip())
+            except ValueError:
+                absolute = candidate.strip()
             if is_http_url(absolute):
                 link = absolute
                 break
+            bad = bad or absolute
     title = _text(entry.get("title"), entry.get("title_detail"))
     summary = _text(entry.get("summary"), entry.get("summary_detail"))
     if not summary and entry.get("content"):
@@ -155,9 +172,8 @@ def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | 
         summary = _text(content.get("value"), content)
     published = None
     for field in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(field)
-        if parsed:
-            published = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+        published = from_struct_time(entry.get(field))  # a zero or far-future date is unknown
+        if published is not None:
             break
     author = None
     detail = entry.get("author_detail") or {}
@@ -181,7 +197,8 @@ def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | 
         "author": author,
         "language": language or feed_language,
     }
-    return guid, fields
+    problem = f"link {bad[:200]!r} is not a valid http(s) URL" if link is None and bad else None
+    return guid, fields, problem
 
 
 def _finish(guid: str | None, fields: dict[str, Any]) -> FeedEntry:

@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from crawler.process import Processed, feed_only, process_page
@@ -24,8 +25,42 @@ def make_pool(workers: int) -> Executor | None:
     if workers <= 0:
         return None
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["crawler.process"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    ctx.set_forkserver_preload(["crawler.process", "crawler.extract"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start, initargs=(os.getpid(),))
+
+
+def _worker_start(owner: int) -> None:
+    """An extraction worker ends when the crawl process that owns its pool is gone (no orphans after a SIGKILL).
+
+    The worker is forked by the forkserver, not by its owner, and holds its own queue pipes open,
+    so neither a parent-death signal nor an end-of-file would reach it: it watches its owner.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while _alive(owner):
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2] not in "ZX"
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
 
 
 class CrawlerStep:
@@ -44,38 +79,109 @@ class CrawlerStep:
 
 
 class ProcessPipeline(CrawlerStep):
-    """Decode, extract, fingerprint and match a page off the reactor thread, in a worker process."""
+    """Decode, extract, fingerprint and match a page off the reactor thread, in a worker process.
+
+    A worker that dies (an OOM kill) breaks the pool: the pool is started again and the page
+    retried once; a page that still cannot be processed is kept from its feed and retried on the
+    next poll, never dropped.
+    """
 
     async def process_item(self, item: Any) -> Any:
+        try:
+            return await self._process(item)
+        except Exception as exc:  # never lose an entry silently: its poll keeps no validators
+            source = _source_of(item)
+            if source is not None:
+                self.ctx.unresolved(source, f"{_url_of(item)}: processing failed ({type(exc).__name__}: {exc})")
+                return item, None
+            raise
+
+    async def _process(self, item: Any) -> Any:
         topics = self.ctx.config.topics
         if isinstance(item, PageItem):
-            pool = self.ctx.pool
-            if pool is None:
-                return item, process_page(item.job, topics)
-            fut = pool.submit(process_page, item.job, topics)
-            try:
-                return item, await asyncio.wrap_future(fut)
-            except Exception as exc:  # a page that crashes the extractor costs that page only
-                self.ctx.page_error(item.job.source, f"{item.job.final_url}: extraction failed ({type(exc).__name__})")
-                return item, Processed(None, (), "extraction failed")
+            pool = self.ctx.get_pool()
+            if pool is None and not self.ctx.pool_exhausted:
+                return item, self._inline(item, topics)
+            for _attempt in range(2):
+                if pool is None:
+                    break
+                try:
+                    fut = pool.submit(process_page, item.job, topics)
+                    return item, await asyncio.wrap_future(fut)
+                except BrokenProcessPool:
+                    pool = self.ctx.replace_pool(pool)
+                except Exception as exc:  # a page that crashes the extractor costs that page only
+                    return item, self._failed(item, exc)
+            return self._worker_died(item, topics)
         if isinstance(item, FeedOnlyItem):
-            return item, feed_only(
-                item.source,
-                item.url,
-                item.feed,
-                item.fetched,
-                topics,
-                backlog=item.backlog,
-                pending=item.pending,
-                source_language=self.ctx.source_language(item.source),
-            )
+            return item, self._feed_only(item, topics)
         return item
+
+    def _inline(self, item: PageItem, topics: Any) -> Processed:
+        try:
+            return process_page(item.job, topics)
+        except Exception as exc:
+            return self._failed(item, exc)
+
+    def _failed(self, item: PageItem, exc: BaseException) -> Processed:
+        self.ctx.page_error(item.job.source, f"{item.job.final_url}: extraction failed ({type(exc).__name__})")
+        return Processed(None, (), "extraction failed")
+
+    def _feed_only(self, item: FeedOnlyItem, topics: Any) -> Processed:
+        return feed_only(
+            item.source,
+            item.url,
+            item.feed,
+            item.fetched,
+            topics,
+            backlog=item.backlog,
+            pending=item.pending,
+            source_language=self.ctx.source_language(item.source),
+        )
+
+    def _worker_died(self, item: PageItem, topics: Any) -> Any:
+        job = item.job
+        error = f"{job.final_url}: the extraction worker died (out of memory?); the page is fetched again next poll"
+        if job.feed is None or not (job.feed.title or job.feed.summary):
+            self.ctx.unresolved(job.source, error)
+            return item, None
+        self.ctx.page_error(job.source, error)
+        fallback = FeedOnlyItem(
+            source=job.source,
+            url=job.url,
+            feed=job.feed,
+            fetched=job.fetched,
+            pending=True,
+            backlog=job.backlog,
+            error=error,
+        )
+        return fallback, self._feed_only(fallback, topics)
 
 
 class StorePipeline(CrawlerStep):
     """Writes the processed article, its story, aliases, matches and feed entry in one transaction."""
 
     def process_item(self, pair: Any) -> Any:
+        if not isinstance(pair, tuple):
+            return None
         item, processed = pair
-        self.ctx.store_processed(item, processed)
+        try:
+            if processed is not None:
+                self.ctx.store_processed(item, processed)
+        finally:
+            source = _source_of(item)
+            if source is not None:
+                self.ctx.release(source)
         return None
+
+
+def _source_of(item: Any) -> str | None:
+    if isinstance(item, PageItem):
+        return item.job.source
+    if isinstance(item, FeedOnlyItem):
+        return item.source
+    return None
+
+
+def _url_of(item: Any) -> str:
+    return item.job.final_url if isinstance(item, PageItem) else getattr(item, "url", "?")

@@ -12,7 +12,6 @@ from datetime import datetime
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
 from crawler.encoding import decode_html
-from crawler.extract import extract
 from crawler.store import ArticleRecord
 
 
@@ -74,6 +73,8 @@ def match_topics(
 
 
 def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed:
+    from crawler.extract import extract  # trafilatura: loaded by the workers, not by a crawl of 304s
+
     decoded = decode_html(job.body, job.content_type)
     ex = extract(decoded.text, job.final_url)
     if ex is None:

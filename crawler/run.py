@@ -11,26 +11,28 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.config import Config, SourceConfig, load_config
-from crawler.errors import NewswatchError, UsageError
+from crawler.errors import NewswatchError, StoreError, UsageError
+from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
 from crawler.process import Processed
-from crawler.store import Store, iso, parse_iso, utcnow
+from crawler.store import Store, iso, utcnow
 
 log = logging.getLogger("newswatch.crawl")
-MAX_BACKOFF = 24 * 3600.0
 BATCH_SIZE = 25  # articles per commit
 BATCH_SECONDS = 0.5  # longest a batch stays open
+MAX_POOL_RESTARTS = 3  # extraction pools started again after a worker died, per run
 Event = dict[str, Any]
 
 
@@ -54,6 +56,7 @@ class CrawlSummary:
     sources: list[SourceStats]
     run_id: int | None = None
     new_article_ids: list[int] = field(default_factory=list)
+    storage_error: str | None = None  # a write failed: the crawl failed, whatever the sources did
 
     @property
     def all_failed(self) -> bool:
@@ -69,17 +72,26 @@ class CrawlSummary:
             "run_id": self.run_id,
             "sources": [asdict(s) for s in self.sources],
             "new_article_ids": self.new_article_ids,
+            "storage_error": self.storage_error,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CrawlSummary:
         return cls(
-            [SourceStats(**s) for s in data["sources"]], data.get("run_id"), list(data.get("new_article_ids", []))
+            [SourceStats(**s) for s in data["sources"]],
+            data.get("run_id"),
+            list(data.get("new_article_ids", [])),
+            data.get("storage_error"),
         )
 
 
 class CrawlContext:
-    """Everything one run shares between the spider and the pipelines."""
+    """Everything one run shares between the spider and the pipelines, and each source's poll lifecycle.
+
+    A source's poll is finished (its health, validators and success written) only when every
+    request and item it started has been handled and every entry is stored or recorded pending;
+    until then nothing about the poll is written, so a kill or a storage error loses no entry.
+    """
 
     def __init__(
         self,
@@ -89,6 +101,8 @@ class CrawlContext:
         urls: Sequence[str],
         emit: Callable[[Event], None],
         clock: Callable[[], datetime] = utcnow,
+        source_deadline: float | None = None,
+        started: datetime | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -96,17 +110,32 @@ class CrawlContext:
         self.urls = list(urls)
         self.emit = emit
         self.now = clock
+        # When the poll was due to begin (the daemon passes its schedule, so intervals do not drift
+        # by the crawl child's start-up), never later than now.
+        self.began = clock()  # when this process began polling: deadlines count from here
+        self.started = min(started, self.began) if started is not None else self.began
         self.pool: Any = None
+        self.pool_factory: Callable[[], Any] | None = None
+        self.pool_restarts = 0
+        self.pool_exhausted = False  # workers kept dying: pages are kept from their feeds instead
         self.source_by_name = {s.name: s for s in self.sources}
-        self.state = {s.name: store.source_state(s.name) for s in self.sources}
-        self._first_poll = {s.name: not self.state[s.name]["polls"] for s in self.sources}
+        self.state = {s.name: SourceState.from_row(store.source_state(s.name)) for s in self.sources}
+        self._first_poll = {s.name: not self.state[s.name].polls for s in self.sources}
         self._stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in self.sources}
         self._seen: dict[str, set[str]] = {}
         self._pending: dict[str, set[str]] = {}
         self._validators: dict[str, tuple[str | None, str | None]] = {}
+        self._retry_after: dict[str, datetime | None] = {}
+        self._moved: dict[str, str] = {}
+        self._outstanding: dict[str, int] = {s.name: 0 for s in self.sources}
+        self._unresolved: dict[str, int] = {s.name: 0 for s in self.sources}
+        self.finished: set[str] = set()
+        self.storage_error: str | None = None
+        self.deadline = source_deadline
         self.keys_in_flight: set[str] = set()
         self.listing_pages_seen: set[str] = set()
         self.new_article_ids: list[int] = []
+        self.on_all_finished: Callable[[], None] | None = None
         self._batch_open = False
         self._batched = 0
         self._documents: dict[str, tuple[list[datetime], int]] = {}
@@ -121,7 +150,10 @@ class CrawlContext:
 
     def adhoc_source(self, url: str) -> str:
         """The source name of a --url page: its host, so digests still name the outlet."""
-        host = (urlsplit(url).hostname or "url").lower()
+        try:
+            host = (urlsplit(url).hostname or "url").lower()
+        except ValueError:
+            host = "url"
         return host[4:] if host.startswith("www.") else host
 
     def source_language(self, name: str) -> str | None:
@@ -138,7 +170,7 @@ class CrawlContext:
 
     def pending_urls(self, name: str) -> set[str]:
         if name not in self._pending:
-            self._pending[name] = {r["canonical_url"] for r in self.store.pending_pages(name)}
+            self._pending[name] = {r["canonical_url"] for r in self.store.pending_pages(name, self.now())}
         return self._pending[name]
 
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
@@ -147,10 +179,73 @@ class CrawlContext:
     def clear_pending(self, url: str) -> None:
         self.store.clear_pending(url)
 
+    def pending_retry_failed(self, source: str, url: str) -> None:
+        """A pending page failed again, transiently: its next try backs off."""
+        s = self.source_by_name.get(source)
+        if s is None:
+            return
+        key = _entry_key(url)
+        at = pending_retry_at(s.every, self.store.page_attempts(key), self.now())
+        self.store.schedule_page_retry(key, at, failed=True)
+
     def mark_entry(self, source: str, key: str, article_id: int | None) -> None:
         if source in self.source_by_name:
             self.store.mark_entries(source, [key], article_id)
             self.seen_entries(source).add(key)
+
+    def get_pool(self) -> Any:
+        """The extraction worker pool, started on the first page (a run of 304s never starts one)."""
+        if self.pool is None and self.pool_factory is not None:
+            self.pool = self.pool_factory()
+            self.pool_factory = None
+        return self.pool
+
+    def replace_pool(self, broken: Any) -> Any:
+        """A fresh pool after a worker died (at most MAX_POOL_RESTARTS per run); None when out of restarts."""
+        if self.pool is not broken:
+            return self.pool  # another item already replaced it
+        from crawler.pipelines import make_pool
+
+        broken.shutdown(wait=False, cancel_futures=True)
+        if self.pool_restarts >= MAX_POOL_RESTARTS:
+            self.pool, self.pool_factory, self.pool_exhausted = None, None, True
+            return None
+        self.pool_restarts += 1
+        self.pool = make_pool(broken._max_workers)
+        return self.pool
+
+    # -- work in flight per source ----------------------------------------------------------------
+
+    def hold(self, name: str) -> None:
+        """A request or item of this source's poll has started."""
+        if name in self._outstanding:
+            self._outstanding[name] += 1
+
+    def release(self, name: str) -> None:
+        """A request or item of this source's poll is handled; the poll finishes when none is left."""
+        if name not in self._outstanding:
+            return
+        self._outstanding[name] -= 1
+        source = self.source_by_name[name]
+        if self._outstanding[name] <= 0 and source.kind != "spider" and self.stats(name).status != "pending":
+            self.finish_source(name)
+
+    def unresolved(self, name: str, reason: str) -> None:
+        """An entry was neither stored nor recorded pending: the poll must not keep its validators."""
+        if name in self._unresolved:
+            self._unresolved[name] += 1
+        self.page_error(name, reason)
+
+    def check_deadlines(self) -> None:
+        """Fails every source still polling after the per-source deadline, so it holds no one else."""
+        if self.deadline is None:
+            return
+        if (self.now() - self.began).total_seconds() < self.deadline:
+            return
+        for s in self.sources:
+            if s.name not in self.finished:
+                self.source_failed(s.name, f"the poll did not finish within {self.deadline:g}s; stopped", force=True)
+                self.finish_source(s.name)
 
     # -- source health -------------------------------------------------------------------------
 
@@ -159,19 +254,20 @@ class CrawlContext:
 
     def source_ok(self, name: str, not_modified: bool = False) -> None:
         st = self.stats(name)
-        if st.status in ("pending", "failed"):
+        if st.status in ("pending", "failed") and name not in self.finished:
             st.status = "not-modified" if not_modified else "ok"
             st.message = None
         self._event("source", name, status=st.status)
 
-    def source_failed(self, name: str, error: str, retry_after: datetime | None = None) -> None:
+    def source_failed(self, name: str, error: str, retry_after: datetime | None = None, *, force: bool = False) -> None:
         st = self.stats(name)
         st.errors += 1
-        st.error_samples.append(error)
-        if st.status in ("pending", "failed"):
+        if len(st.error_samples) < 20:
+            st.error_samples.append(error)
+        if (st.status in ("pending", "failed") or force) and name not in self.finished:
             st.status = "failed"
             st.message = error
-        self.state[name]["_retry_after"] = retry_after
+            self._retry_after[name] = retry_after
         self._event("source", name, status="failed", error=error)
 
     def source_gone(self, name: str, error: str) -> None:
@@ -184,8 +280,9 @@ class CrawlContext:
         self._event("source", name, status="gone", error=error)
 
     def source_moved(self, name: str, configured: str, new_url: str) -> None:
-        if new_url != self.state[name].get("current_url"):
-            self.store.update_source(name, configured_url=configured, current_url=new_url)
+        state = self.state[name]
+        if new_url != state.poll_url(configured):
+            self._moved[name] = new_url
             self.warn(name, f"{configured} moved permanently to {new_url}; newswatch will poll the new URL")
 
     def note_validators(self, name: str, etag: str | None, modified: str | None) -> None:
@@ -212,6 +309,21 @@ class CrawlContext:
             st.error_samples.append(error)
         self._event("page", name, status="error", error=error)
 
+    def storage_failed(self, name: str, exc: BaseException) -> None:
+        """A write failed (disk full, I/O error): this source's poll and every unfinished one fail loudly."""
+        detail = str(exc).strip() or type(exc).__name__
+        if self.storage_error is None:
+            self.storage_error = (
+                f"cannot write to the database {self.store.path}: {detail}; free disk space or fix the "
+                "database, then crawl again (nothing of this poll was marked as seen)"
+            )
+            log.error("%s", self.storage_error)
+        if name in self._unresolved:
+            self._unresolved[name] += 1
+        for s in self.sources:
+            if s.name not in self.finished:
+                self.source_failed(s.name, self.storage_error, force=True)
+
     # -- storing -------------------------------------------------------------------------------
 
     def store_processed(self, item: Any, processed: Processed) -> None:
@@ -224,21 +336,33 @@ class CrawlContext:
             assert isinstance(item, FeedOnlyItem)
             source, key = item.source, item.feed.key or _entry_key(item.url)
         st = self.stats(source)
-        if processed.record is None:
-            st.errors += 1
-            st.error_samples.append(f"{getattr(item, 'job', item).url}: {processed.reason}")
-            self.mark_entry(source, key, None)
-            self._event("page", source, status="empty")
+        if self.storage_error is not None:  # the store is failing: leave the entry unseen for the next poll
+            self.unresolved(source, f"{getattr(item, 'job', item).url}: not stored ({self.storage_error})")
             return
-        self._open_batch()
-        with self.store.transaction():  # a savepoint in the open batch: one article is all or nothing
-            result = self.store.add_article(processed.record)
-            if result.status in ("new", "updated"):
-                self.store.set_matches(result.article_id, processed.matches)
-            self.mark_entry(source, key, result.article_id)
-        self._batched += 1
-        if self._batched >= BATCH_SIZE:
-            self.flush()
+        try:
+            if processed.record is None:
+                st.errors += 1
+                if len(st.error_samples) < 20:
+                    st.error_samples.append(f"{getattr(item, 'job', item).url}: {processed.reason}")
+                self.mark_entry(source, key, None)
+                self._event("page", source, status="empty")
+                return
+            self._open_batch()
+            with self.store.transaction():  # a savepoint in the open batch: one article is all or nothing
+                result = self.store.add_article(processed.record)
+                if result.status in ("new", "updated"):
+                    self.store.set_matches(result.article_id, processed.matches)
+                if processed.record.page_pending and result.status == "new" and source in self.source_by_name:
+                    every = self.source_by_name[source].every
+                    at = pending_retry_at(every, 0, self.now())
+                    self.store.schedule_page_retry(processed.record.canonical_url, at, failed=False)
+                self.mark_entry(source, key, result.article_id)
+            self._batched += 1
+            if self._batched >= BATCH_SIZE:
+                self.flush()
+        except (sqlite3.Error, StoreError) as exc:
+            self.storage_failed(source, exc)
+            return
         if result.status == "new":
             st.new += 1
             self.new_article_ids.append(result.article_id)
@@ -261,65 +385,87 @@ class CrawlContext:
 
             self.store.begin_batch()
             self._batch_open, self._batched = True, 0
-            reactor.callLater(BATCH_SECONDS, self.flush)
+            reactor.callLater(BATCH_SECONDS, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        try:
+            self.flush()
+        except (sqlite3.Error, StoreError) as exc:
+            self.storage_failed("", exc)
 
     def flush(self) -> None:
         """Commits the open batch of articles (a kill before this loses them; they are fetched again)."""
         if self._batch_open:
-            self.store.commit_batch()
             self._batch_open = False
+            self.store.commit_batch()
+
+    # -- finishing a source's poll ------------------------------------------------------------
+
+    def outcome(self, name: str) -> PollOutcome:
+        st = self.stats(name)
+        verdict = {"ok": "ok", "not-modified": "not-modified", "gone": "gone"}.get(st.status, "failed")
+        error = st.message
+        if st.status == "pending":
+            error = "the poll ended without an answer from the source"
+        return PollOutcome(
+            verdict=verdict,  # type: ignore[arg-type]
+            error=error,
+            retry_after=self._retry_after.get(name),
+            validators=self._validators.get(name),
+            complete=not self._unresolved.get(name),
+            moved_to=self._moved.get(name),
+        )
+
+    def finish_source(self, name: str) -> None:
+        """Writes one source's poll result, after its articles are committed; once per run."""
+        if name in self.finished or name not in self.source_by_name:
+            return
+        self.finished.add(name)
+        source = self.source_by_name[name]
+        st = self.stats(name)
+        if self.storage_error is not None and st.status != "failed":
+            self.source_failed(name, self.storage_error, force=True)
+        try:
+            self.flush()
+        except (sqlite3.Error, StoreError) as exc:
+            self.storage_failed(name, exc)
+        before = self.state[name]
+        outcome = self.outcome(name)
+        after = after_poll(before, source.every, outcome, self.started, self.now())
+        if outcome.moved_to:
+            after = replace(after, configured_url=source.url)
+        try:
+            self.store.update_source(name, **after.changes(before))
+        except (sqlite3.Error, StoreError) as exc:
+            self.storage_failed(name, exc)
+        else:
+            self.state[name] = after
+        if st.status == "ok":
+            try:
+                self._record_freshness(source, self.now())
+            except (sqlite3.Error, StoreError) as exc:
+                self.storage_failed(name, exc)
+        self._event("done", name, status=st.status, stats=asdict(st))
+        if len(self.finished) == len(self.sources) and self.on_all_finished is not None:
+            self.on_all_finished()
 
     def finish(self) -> CrawlSummary:
-        """Writes every source's health and returns the run's summary."""
-        self.flush()
-        now = self.now()
+        """Finishes every source's poll still open and returns the run's summary."""
         for s in self.sources:
-            st = self.stats(s.name)
-            state = self.state[s.name]
-            fields: dict[str, Any] = {"last_attempt": iso(now)}
-            if st.status in ("ok", "not-modified"):
-                etag, modified = self._validators.get(s.name, (state.get("etag"), state.get("last_modified")))
-                fields.update(
-                    last_success=iso(now),
-                    failures=0,
-                    failing_since=None,
-                    retry_after=None,
-                    next_poll=iso(now + timedelta(seconds=s.every)),
-                    polls=state["polls"] + 1,
-                    etag=etag,
-                    last_modified=modified,
-                )
-            elif st.status == "failed":
-                failures = state["failures"] + 1
-                backoff = min(s.every * 2 ** min(failures - 1, 16), max(MAX_BACKOFF, s.every))
-                next_poll = now + timedelta(seconds=backoff)
-                retry_after = state.get("_retry_after")
-                if retry_after and retry_after > next_poll:
-                    next_poll = retry_after
-                fields.update(
-                    failures=failures,
-                    last_error=st.message,
-                    last_error_at=iso(now),
-                    failing_since=state.get("failing_since") or iso(now),
-                    next_poll=iso(next_poll),
-                    retry_after=iso(retry_after) if retry_after else None,
-                )
-            elif st.status == "gone":
-                fields.update(
-                    active=0,
-                    inactive_reason=st.message,
-                    last_error=st.message,
-                    last_error_at=iso(now),
-                    failing_since=state.get("failing_since") or iso(now),
-                )
-            if st.status != "skipped":
-                self.store.update_source(s.name, **fields)
-            if st.status == "ok":
-                self._record_freshness(s, now)
+            if s.name not in self.finished:
+                self.finish_source(s.name)
+        try:
+            self.flush()
+        except (sqlite3.Error, StoreError) as exc:
+            self.storage_failed("", exc)
         extra = [st for name, st in self._stats.items() if name not in self.source_by_name]
         for st in extra:  # --url pages: ok unless every page failed
             st.status = "failed" if st.errors and not (st.new or st.duplicates) else "ok"
-        return CrawlSummary([self.stats(s.name) for s in self.sources] + extra, new_article_ids=self.new_article_ids)
+        return CrawlSummary(
+            [self.stats(s.name) for s in self.sources] + extra,
+            new_article_ids=self.new_article_ids,
+            storage_error=self.storage_error,
+        )
 
     def _record_freshness(self, source: SourceConfig, now: datetime) -> None:
         """Keeps what the source's documents held, and says at once when it looks dead."""
@@ -370,48 +516,75 @@ def crawl_once(
     trigger: str = "cli",
     emit: Callable[[Event], None] = lambda e: None,
     workers: int | None = None,
+    source_deadline: float | None = None,
+    started: datetime | None = None,
 ) -> CrawlSummary:
-    """One pass over the sources in THIS process (the reactor can run only once per process)."""
+    """One pass over the sources in THIS process (the reactor can run only once per process).
+
+    Each source is claimed for the run (one crawl at a time per source and database): a source
+    another live crawl holds is skipped with a line saying so, so no page is fetched twice.
+    """
     from scrapy.crawler import AsyncCrawlerProcess
+    from twisted.internet import task
 
     from crawler.custom import user_spider_class
     from crawler.matching import sync_topics
-    from crawler.pipelines import make_pool, worker_count
     from crawler.settings import scrapy_settings
     from crawler.spiders import NewsSpider
 
     # URLs alone fetch only those pages; naming sources as well polls them too
     sources = [] if urls and not source_names else select_sources(config, source_names)
     store = Store(config.storage.database)
-    sync_topics(config, store)  # a changed query re-matches recent articles before new ones arrive
-    skipped: list[SourceStats] = []
-    polled: list[SourceConfig] = []
-    now = utcnow()
-    for s in sources:
-        state = store.source_state(s.name)
-        retry_after = parse_iso(state.get("retry_after"))
-        if not state["active"]:
-            skipped.append(SourceStats(s.name, status="skipped", message=f"deactivated: {state['inactive_reason']}"))
-        elif retry_after and retry_after > now:
-            skipped.append(
-                SourceStats(
-                    s.name, status="skipped", message=f"server asked to wait until {iso(retry_after)} (Retry-After)"
+    try:
+        sync_topics(config, store)  # a changed query re-matches recent articles before new ones arrive
+        skipped: list[SourceStats] = []
+        candidates: list[SourceConfig] = []
+        now = utcnow()
+        for s in sources:
+            reason = skip_reason(SourceState.from_row(store.source_state(s.name)), now)
+            if reason:
+                skipped.append(SourceStats(s.name, status="skipped", message=reason))
+                emit({"event": "done", "source": s.name, "status": "skipped", "stats": asdict(skipped[-1])})
+            else:
+                candidates.append(s)
+        held = store.claim_sources([s.name for s in candidates])
+        polled = [s for s in candidates if s.name not in held]
+        for s in candidates:
+            if s.name in held:
+                skipped.append(
+                    SourceStats(
+                        s.name,
+                        status="skipped",
+                        message=f"being polled by another crawl ({held[s.name]}); skipped so its pages are fetched once",
+                    )
                 )
-            )
-        else:
-            polled.append(s)
-    run_id = store.start_run(trigger)
-    ctx = CrawlContext(config, store, polled, urls, emit)
+                emit({"event": "done", "source": s.name, "status": "skipped", "stats": asdict(skipped[-1])})
+        run_id = store.start_run(trigger)
+    except sqlite3.Error as exc:
+        store.close()
+        raise StoreError(f"cannot write to the database {config.storage.database}: {exc}") from None
+    ctx = CrawlContext(config, store, polled, urls, emit, source_deadline=source_deadline, started=started)
+    ctx.pool_factory = lambda: _make_pool(workers)
     settings = scrapy_settings(config.crawl)
     settings["NEWSWATCH_ALLOW_PRIVATE"] = config.crawl.allow_private
     settings["LOG_INSTALL_ROOT_HANDLER"] = False
     process = AsyncCrawlerProcess(settings)
     _quiet_scrapy_logs()  # Scrapy's logging setup just set its loggers to DEBUG again
-    ctx.pool = make_pool(worker_count() if workers is None else workers)
+    news_crawler: list[Any] = []
+
+    def all_finished() -> None:
+        if not ctx.urls:  # every source's poll is written: stragglers of a stopped source need not run on
+            for c in news_crawler:
+                if getattr(c, "crawling", False):
+                    c.stop()
+
+    ctx.on_all_finished = all_finished
     try:
         crawls = 0
         if urls or any(s.kind != "spider" for s in polled):
-            process.crawl(NewsSpider, ctx=ctx)
+            crawler = process.create_crawler(NewsSpider)
+            news_crawler.append(crawler)
+            process.crawl(crawler, ctx=ctx)
             crawls += 1
         for s in polled:
             if s.kind != "spider":
@@ -424,22 +597,50 @@ def crawl_once(
             process.crawl(spider_class, ctx=ctx, source=s)
             crawls += 1
         if crawls:
+            ticker = task.LoopingCall(ctx.check_deadlines)
+            ticker.start(1.0, now=False)
             process.start(install_signal_handlers=False)
+            if ticker.running:
+                ticker.stop()
+        summary = ctx.finish()
     finally:
         if ctx.pool is not None:
             ctx.pool.shutdown(wait=True, cancel_futures=True)
-    summary = ctx.finish()
+        try:
+            store.release_sources([s.name for s in polled])
+        except sqlite3.Error:
+            pass  # a lease of a process that is gone is ignored by the next crawl
     summary.sources = summary.sources + skipped
     summary.run_id = run_id
     status = (
-        "failed" if summary.all_failed else ("partial" if any(s.status == "failed" for s in summary.sources) else "ok")
+        "failed"
+        if summary.all_failed or summary.storage_error
+        else ("partial" if any(s.status == "failed" for s in summary.sources) else "ok")
     )
-    store.finish_run(run_id, status, summary.to_json())
+    try:
+        store.finish_run(run_id, status, summary.to_json())
+    except sqlite3.Error:
+        pass  # the summary still reaches the caller; the run shows as interrupted
     store.close()
     return summary
 
 
+def _make_pool(workers: int | None) -> Any:
+    from crawler.pipelines import make_pool, worker_count
+
+    return make_pool(worker_count() if workers is None else workers)
+
+
 # -- the child process ---------------------------------------------------------------------------
+
+
+class CrawlStopped(NewswatchError):
+    """A crawl child was killed (deadline) or died; ``finished`` names the sources whose polls were written."""
+
+    def __init__(self, message: str, finished: set[str], started: set[str]) -> None:
+        super().__init__(message)
+        self.finished = finished
+        self.started = started
 
 
 def run_in_child(
@@ -451,13 +652,23 @@ def run_in_child(
     on_event: Callable[[Event], None] = lambda e: None,
     timeout: float | None = None,
     extra_env: dict[str, str] | None = None,
+    source_deadline: float | None = None,
+    started: datetime | None = None,
 ) -> CrawlSummary:
-    """Runs crawl_once in a fresh `python -m crawler.run` child; kills it after `timeout` seconds."""
+    """Runs crawl_once in a fresh `python -m crawler.run` child; kills it after `timeout` seconds.
+
+    The child leads its own process group with its extraction workers; when it ends (or dies),
+    the group is killed, and its death is noticed at once rather than when its pipe closes.
+    """
     cmd = [sys.executable, "-m", "crawler.run", "--config", str(config_path), "--trigger", trigger]
     for n in source_names:
         cmd += ["--source", n]
     for u in urls:
         cmd += ["--url", u]
+    if source_deadline:
+        cmd += ["--source-deadline", str(source_deadline)]
+    if started is not None:
+        cmd += ["--started", started.isoformat()]
     env = {**os.environ, **(extra_env or {})}
     pkg_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -466,36 +677,38 @@ def run_in_child(
 
     def _kill() -> None:
         killed.set()
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_group(proc.pid)
 
     timer = threading.Timer(timeout, _kill) if timeout else None
     if timer:
         timer.daemon = True
         timer.start()
     stderr_lines: list[str] = []
-    err_thread = threading.Thread(
-        target=lambda: stderr_lines.extend(line.decode("utf-8", "replace") for line in proc.stderr), daemon=True
-    )  # type: ignore[union-attr]
-    err_thread.start()
     summary: CrawlSummary | None = None
     error: dict[str, Any] | None = None
+    finished: set[str] = set()
+    started: set[str] = set()
+
+    def on_line(raw: bytes) -> None:
+        nonlocal summary, error
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return
+        kind = event.get("event")
+        if kind == "summary":
+            summary = CrawlSummary.from_json(event["summary"])
+        elif kind == "error":
+            error = event
+        else:
+            if kind == "done":
+                finished.add(event.get("source"))
+            elif event.get("source"):
+                started.add(event["source"])
+            on_event(event)
+
     try:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                continue
-            if event.get("event") == "summary":
-                summary = CrawlSummary.from_json(event["summary"])
-            elif event.get("event") == "error":
-                error = event
-            else:
-                on_event(event)
-        proc.wait()
+        _pump(proc, on_line, stderr_lines.append)
     except BaseException:
         _kill()
         proc.wait()
@@ -503,17 +716,75 @@ def run_in_child(
     finally:
         if timer:
             timer.cancel()
-        err_thread.join(timeout=5)
+        _kill_group(proc.pid)  # extraction workers a dead child left behind
     if killed.is_set():
-        raise NewswatchError(f"the crawl did not finish within {int(timeout or 0)}s and was stopped")
+        raise CrawlStopped(
+            f"the crawl did not finish within {int(timeout or 0)}s and was stopped", finished, started - finished
+        )
     if error is not None:
         cls = UsageError if error.get("usage") else NewswatchError
         raise cls(error["message"])
     if summary is None:
         tail = "".join(stderr_lines[-5:]).strip().splitlines()
-        detail = tail[-1] if tail else f"exit code {proc.returncode}"
-        raise NewswatchError(f"the crawl process failed: {detail}")
+        code = proc.returncode
+        detail = tail[-1] if tail else (f"killed by signal {-code}" if code and code < 0 else f"exit code {code}")
+        raise CrawlStopped(f"the crawl process failed: {detail}", finished, started - finished)
     return summary
+
+
+def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[bytes], None], on_err: Callable[[str], None]) -> None:
+    """Reads the child's event lines and stderr until it exits; never waits on a pipe a grandchild holds."""
+    import selectors
+
+    assert proc.stdout is not None and proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    buffers = {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""}
+    for f in (proc.stdout, proc.stderr):
+        os.set_blocking(f.fileno(), False)
+        sel.register(f.fileno(), selectors.EVENT_READ)
+
+    def drain(fd: int) -> bool:
+        """Reads what is there; False at EOF."""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            data = buffers[fd] + chunk
+            *lines, buffers[fd] = data.split(b"\n")
+            for line in lines:
+                if fd == proc.stdout.fileno():  # type: ignore[union-attr]
+                    on_line(line)
+                else:
+                    on_err(line.decode("utf-8", "replace") + "\n")
+
+    try:
+        open_fds = set(buffers)
+        while open_fds:
+            for key, _ in sel.select(timeout=0.2):
+                if not drain(key.fd):
+                    sel.unregister(key.fd)
+                    open_fds.discard(key.fd)
+            if proc.poll() is not None:
+                for fd in list(open_fds):
+                    drain(fd)  # what the child wrote before it exited; a grandchild may keep the pipe open
+                break
+        proc.wait()
+        if buffers[proc.stdout.fileno()]:
+            on_line(buffers[proc.stdout.fileno()])
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _quiet_scrapy_logs() -> None:
@@ -523,11 +794,27 @@ def _quiet_scrapy_logs() -> None:
         logging.getLogger(name).setLevel(quiet)
 
 
-def _exit_with_parent() -> None:
-    """A crawl child whose parent died (a SIGKILLed daemon) stops too; SQLite rolls back its open write."""
-    parent = os.getppid()
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Asks the kernel to send ``sig`` to this process when its parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
 
-    def watch() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _exit_with_parent() -> None:
+    """A crawl child whose parent died (a SIGKILLed daemon or CLI) stops at once; SQLite rolls back its write."""
+    parent = os.getppid()
+    die_with_parent()
+    if os.getppid() != parent or parent == 1:  # the parent died before the kernel was asked
+        os._exit(3)
+
+    def watch() -> None:  # where prctl is missing
         while True:
             time.sleep(1.0)
             if os.getppid() != parent:
@@ -542,6 +829,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trigger", default="cli")
     parser.add_argument("--source", action="append", default=[])
     parser.add_argument("--url", action="append", default=[])
+    parser.add_argument("--source-deadline", type=float, default=None)
+    parser.add_argument("--started", type=datetime.fromisoformat, default=None)
     args = parser.parse_args(argv)
     _exit_with_parent()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -556,7 +845,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = load_config(args.config)
-        summary = crawl_once(config, args.source, args.url, trigger=args.trigger, emit=emit)
+        summary = crawl_once(
+            config,
+            args.source,
+            args.url,
+            trigger=args.trigger,
+            emit=emit,
+            source_deadline=args.source_deadline,
+            started=args.started,
+        )
     except NewswatchError as exc:
         emit({"event": "error", "message": str(exc), "usage": exc.exit_code == 2})
         return exc.exit_code

@@ -6,11 +6,11 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
 from lxml import etree
 
+from crawler.dates import parse_http_date, parse_iso_date, plausible
 from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
 from crawler.textnorm import language_code
@@ -154,24 +154,19 @@ def _child_text(element: etree._Element, name: str) -> str:
 def _absolute(loc: str, base: str) -> str | None:
     if not loc:
         return None
-    absolute = urljoin(base, loc)
+    try:
+        absolute = urljoin(base, loc)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: that entry is skipped, not the sitemap
+        return None
     return absolute if is_http_url(absolute) else None
 
 
 def _parse_date(value: str) -> datetime | None:
-    """W3C datetime ('2024-05-13', '2024-05-13T10:00+03:00', ...) or RFC 2822, as aware UTC."""
+    """W3C datetime ('2024-05-13', '2024-05-13T10:00+03:00', ...) or RFC 2822, as aware UTC; None if implausible."""
     value = value.strip()
     if not value:
         return None
     if re.fullmatch(r"\d{4}(-\d{2})?", value):
         value = value + ("-01-01" if len(value) == 4 else "-01")  # W3C allows year or year-month
-    try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)  # the protocol's dates without an offset are read as UTC
-    return parsed.astimezone(UTC)
+    parsed = parse_iso_date(value) or parse_http_date(value)  # no offset: read as UTC, as the protocol says
+    return plausible(parsed)

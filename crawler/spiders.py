@@ -7,10 +7,9 @@ Spiders only fetch and route; pages go to the item pipelines as PageJob / feed-o
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,12 +22,11 @@ from crawler import urls
 from crawler.config import SourceConfig
 from crawler.errors import FetchError
 from crawler.feeds import parse_feed
+from crawler.polling import PERMANENT_REDIRECTS, TRANSIENT_STATUSES, classify, parse_retry_after
 from crawler.process import FeedInfo, PageJob
 from crawler.settings import HANDLED_CODES
 from crawler.sitemaps import entries_since, parse_sitemap
 
-PERMANENT_REDIRECTS = {301, 308}
-TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504, 522, 524}
 _NEXT_WORDS = re.compile(r"^\s*(next|older|more|далее|следующая|вперед|вперёд|ещё|еще|下一页|下页|更多|»|›|>)\s*", re.I)
 _PAGINATION_URL = re.compile(
     r"([?&](page|p|pg|paged|PAGEN_\d+)=\d+)|(/page[-/]?\d+)|(/\d+/?$)|(index_\d+\.s?html?)|"
@@ -63,10 +61,27 @@ class NewsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.ctx = ctx
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._request_dropped, signal=scrapy.signals.request_dropped)
+        return spider
+
+    def _request_dropped(self, request: scrapy.Request, spider: Any = None) -> None:
+        if "source" in request.meta:  # a duplicate the scheduler filtered: no callback will run
+            self.ctx.release(request.meta["source"])
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.ctx.sources:
             if source.kind != "spider":  # user spiders run as crawlers of their own
-                yield self._source_request(source)
+                try:
+                    request = self._source_request(source)
+                except Exception as exc:  # a URL Scrapy refuses fails its source only
+                    self.ctx.source_failed(source.name, f"{source.url}: cannot be requested ({_describe(exc)})")
+                    self.ctx.finish_source(source.name)
+                    continue
+                self.ctx.hold(source.name)
+                yield request
         for url in self.ctx.urls:
             yield self._page_request(self.ctx.adhoc_source(url), url, None, backlog=False)
 
@@ -74,15 +89,13 @@ class NewsSpider(scrapy.Spider):
 
     def _source_request(self, source: SourceConfig) -> scrapy.Request:
         state = self.ctx.state[source.name]
-        url = source.url
-        if state.get("current_url") and state.get("configured_url") == source.url:
-            url = state["current_url"]  # a stored 301/308 target, unless the config changed the URL
+        url = state.poll_url(source.url)  # a stored 301/308 target, unless the config changed the URL
         headers = {}
         if source.kind in ("feed", "sitemap", "listing"):  # conditional GET wherever validators were kept
-            if state.get("etag"):
-                headers["If-None-Match"] = state["etag"]
-            if state.get("last_modified"):
-                headers["If-Modified-Since"] = state["last_modified"]
+            if state.etag:
+                headers["If-None-Match"] = state.etag
+            if state.last_modified:
+                headers["If-Modified-Since"] = state.last_modified
         callback = {"feed": self.parse_feed, "sitemap": self.parse_sitemap, "listing": self.parse_listing}[source.kind]
         return scrapy.Request(
             url,
@@ -105,14 +118,15 @@ class NewsSpider(scrapy.Spider):
         if response.meta.get("role") == "source":
             self._note_redirect(source, response)
         status = response.status
-        if status == 304:
+        verdict = classify(status)
+        if verdict == "not-modified":
             self.ctx.source_ok(source.name, not_modified=True)
             return False
-        if status == 410:
+        if verdict == "gone":
             self.ctx.source_gone(source.name, f"{response.url} answered 410 Gone")
             return False
-        if status >= 400:
-            retry_after = _retry_after(response, self.ctx.now())
+        if verdict == "failed":
+            retry_after = parse_retry_after(response.headers.get(b"Retry-After"), self.ctx.now())
             self.ctx.source_failed(source.name, f"{response.url} answered HTTP {status}", retry_after=retry_after)
             return False
         if response.meta.get("role") == "source":
@@ -135,13 +149,48 @@ class NewsSpider(scrapy.Spider):
                 self.ctx.keys_in_flight.add(url)
                 yield self._page_request(source.name, url, None, backlog=False, retry=True)
 
-    def source_failed(self, failure: Failure) -> None:
+    def _guarded(self, what: str, handler: Callable[..., Any], arg: Any) -> Iterator[Any]:
+        """Runs a callback so that any fault costs its own source only, and the request is released."""
+        meta = arg.request.meta if isinstance(arg, Failure) else arg.meta
+        name = meta["source"]
+        url = arg.request.url if isinstance(arg, Failure) else arg.url
+        try:
+            out = handler(arg)
+            if out is not None:
+                yield from out
+        except Exception as exc:
+            if what == "source":
+                self.ctx.source_failed(name, f"{url}: cannot be read ({_describe(exc)})")
+            else:
+                self.ctx.page_error(name, f"{url}: cannot be read ({_describe(exc)})")
+        finally:
+            self.ctx.release(name)
+
+    def source_failed(self, failure: Failure) -> Iterator[Any]:
+        return self._guarded("source", self._source_failed, failure)
+
+    def _source_failed(self, failure: Failure) -> None:
         request = failure.request
         source = self.ctx.source_by_name[request.meta["source"]]
         self.ctx.stats(source.name).fetched += 1
         self.ctx.source_failed(source.name, describe_failure(failure, request.url))
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
+        return self._guarded("source", self._parse_feed, response)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        return self._guarded("source", self._parse_sitemap, response)
+
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        return self._guarded("source", self._parse_listing, response)
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        return self._guarded("page", self._parse_page, response)
+
+    def page_failed(self, failure: Failure) -> Iterator[Any]:
+        return self._guarded("page", self._page_failed, failure)
+
+    def _parse_feed(self, response: Response) -> Iterator[Any]:
         if not self._source_response_ok(response):
             if response.status == 304:
                 yield from self._retry_pending(self._source(response), set())
@@ -154,6 +203,9 @@ class NewsSpider(scrapy.Spider):
             return
         if feed.warning:
             self.ctx.warn(source.name, feed.warning)  # names the URL, the fault and the entries kept
+        if feed.skipped:
+            shown = "; ".join(feed.skipped[:5]) + ("; …" if len(feed.skipped) > 5 else "")
+            self.ctx.warn(source.name, f"{response.url}: {len(feed.skipped)} entries skipped ({shown})")
         self.ctx.source_ok(source.name)
         self.ctx.note_document(source.name, [e.published for e in feed.entries], len(feed.entries))
         infos = []
@@ -174,9 +226,9 @@ class NewsSpider(scrapy.Spider):
                 )
             )
         yield from self._follow_entries(source, infos)
-        yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
+        yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
 
-    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+    def _parse_sitemap(self, response: Response) -> Iterator[Any]:
         if not self._source_response_ok(response):
             if response.status == 304:
                 yield from self._retry_pending(self._source(response), set())
@@ -198,6 +250,7 @@ class NewsSpider(scrapy.Spider):
         if depth < 3:
             for child in sm.sitemaps:
                 if urls.is_http_url(child):
+                    self.ctx.hold(source.name)
                     yield scrapy.Request(
                         child,
                         callback=self.parse_sitemap,
@@ -208,9 +261,12 @@ class NewsSpider(scrapy.Spider):
         since = self.ctx.now() - timedelta(seconds=source.window)
         infos = []
         for e in entries_since(sm, since):
+            key = _canonical(e.loc)
+            if key is None:
+                continue
             infos.append(
                 (
-                    urls.canonicalize(e.loc),
+                    key,
                     e.loc,
                     FeedInfo(
                         key=None, title=e.news_title or "", published=e.news_published or e.lastmod, language=e.language
@@ -218,36 +274,46 @@ class NewsSpider(scrapy.Spider):
                 )
             )
         yield from self._follow_entries(source, infos)
-        yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
+        yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
 
-    def parse_listing(self, response: Response) -> Iterator[Any]:
+    def _parse_listing(self, response: Response) -> Iterator[Any]:
         if not self._source_response_ok(response):
             if response.status == 304:
                 yield from self._retry_pending(self._source(response), set())
             return
         source = self._source(response)
-        self.ctx.source_ok(source.name)
         if source.follow_css:
             links = []
-            for sel in response.css(source.follow_css):
+            try:
+                selected = response.css(source.follow_css)
+            except Exception as exc:
+                self.ctx.source_failed(
+                    source.name,
+                    f"follow_css {source.follow_css!r} is not a valid CSS selector ({_describe(exc)}); fix the source in the config",
+                )
+                return
+            for sel in selected:
                 hrefs = sel.xpath("self::a/@href").getall() or sel.css("a::attr(href)").getall()
                 texts = sel.xpath("normalize-space(.)").get() or ""
                 links += [(response.urljoin(h), texts) for h in hrefs]
         else:
             extractor = LinkExtractor(allow=source.follow, unique=True)
             links = [(link.url, link.text) for link in extractor.extract_links(response)]
+        self.ctx.source_ok(source.name)
         infos = []
         for url, text in links:
-            if urls.is_http_url(url):
-                infos.append((urls.canonicalize(url), url, FeedInfo(title=" ".join(text.split()))))
+            key = _canonical(url) if urls.is_http_url(url) else None
+            if key is not None:
+                infos.append((key, url, FeedInfo(title=" ".join(text.split()))))
         self.ctx.note_document(source.name, [], len(infos))
         yield from self._follow_entries(source, infos)
-        yield from self._retry_pending(source, {urls.canonicalize(link) for _, link, _ in infos})
+        yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
         left = response.meta.get("depth_left", 1) - 1
         if left > 0:
             nxt = _next_page(response, {u for u, _ in links})
             if nxt and nxt not in self.ctx.listing_pages_seen:
                 self.ctx.listing_pages_seen.add(nxt)
+                self.ctx.hold(source.name)
                 yield scrapy.Request(
                     nxt,
                     callback=self.parse_listing,
@@ -262,16 +328,20 @@ class NewsSpider(scrapy.Spider):
         seen = self.ctx.seen_entries(source.name)
         pending = self.ctx.pending_urls(source.name)
         fresh = []
+        skipped: list[str] = []
         for key, link, info in infos:
-            if not urls.is_http_url(link):
+            canon = _canonical(link) if urls.is_http_url(link) else None
+            if canon is None:
+                skipped.append(f"{link[:200]}: not a valid http(s) URL")
                 continue
-            canon = urls.canonicalize(link)
             if key in seen and canon not in pending:
                 continue
             if key in self.ctx.keys_in_flight:
                 continue
             self.ctx.keys_in_flight.add(key)
             fresh.append((key, link, canon, info))
+        if skipped:
+            self.ctx.warn(source.name, f"{len(skipped)} entries skipped ({'; '.join(skipped[:5])})")
         known = self.ctx.known_urls([c for _, _, c, _ in fresh] + [l for _, l, _, _ in fresh])
         backlog = self.ctx.is_first_poll(source.name)
         for key, link, canon, info in fresh:
@@ -280,21 +350,35 @@ class NewsSpider(scrapy.Spider):
                 self.ctx.mark_entry(source.name, key, known.get(canon) or known.get(link))
                 self.ctx.stats(source.name).duplicates += 1
                 continue
-            yield self._page_request(source.name, link, info, backlog=backlog)
+            try:
+                request = self._page_request(source.name, link, info, backlog=backlog)
+            except Exception as exc:  # a link Scrapy cannot request costs that entry only
+                self.ctx.warn(source.name, f"entry skipped: {link[:200]}: cannot be requested ({_describe(exc)})")
+                continue
+            yield request
 
     def _page_request(
         self, source_name: str, url: str, info: FeedInfo | None, *, backlog: bool, retry: bool = False
     ) -> scrapy.Request:
-        self.ctx.stats(source_name).queued += 1
-        return scrapy.Request(
+        request = scrapy.Request(
             url,
             callback=self.parse_page,
             errback=self.page_failed,
             priority=0,
-            meta={"source": source_name, "info": info, "backlog": backlog, "listed_url": url, "pending_retry": retry},
+            meta={
+                "source": source_name,
+                "info": info,
+                "backlog": backlog,
+                "listed_url": url,
+                "pending_retry": retry,
+                "dont_retry": retry,  # a page retried from an earlier poll gets one attempt per poll
+            },
         )
+        self.ctx.stats(source_name).queued += 1
+        self.ctx.hold(source_name)
+        return request
 
-    def parse_page(self, response: Response) -> Iterator[Any]:
+    def _parse_page(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         stats = self.ctx.stats(meta["source"])
         stats.fetched += 1
@@ -306,6 +390,7 @@ class NewsSpider(scrapy.Spider):
         if not isinstance(response, scrapy.http.TextResponse) and not _looks_like_html(response):
             yield from self._page_fallback(meta, f"{response.url} is not an HTML page", transient=False)
             return
+        self.ctx.hold(meta["source"])  # released when the item is stored
         yield PageItem(
             PageJob(
                 source=meta["source"],
@@ -320,7 +405,7 @@ class NewsSpider(scrapy.Spider):
             )
         )
 
-    def page_failed(self, failure: Failure) -> Iterator[Any]:
+    def _page_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
         self.ctx.stats(request.meta["source"]).fetched += 1
         from scrapy.exceptions import IgnoreRequest
@@ -338,10 +423,13 @@ class NewsSpider(scrapy.Spider):
         if meta.get("pending_retry"):
             if not transient:  # gone for good: keep the feed's text, stop retrying
                 self.ctx.clear_pending(meta["listed_url"])
+            else:
+                self.ctx.pending_retry_failed(source, meta["listed_url"])
             return
         info: FeedInfo | None = meta.get("info")
         # A refused link with only a listing's anchor text (no feed summary) is not worth an article.
         if info and (info.summary or (info.title and not refused)):
+            self.ctx.hold(source)  # released when the item is stored
             yield FeedOnlyItem(
                 source=source,
                 url=meta["listed_url"],
@@ -365,17 +453,17 @@ def _looks_like_html(response: Response) -> bool:
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
 
 
-def _retry_after(response: Response, now: datetime) -> datetime | None:
-    raw = response.headers.get(b"Retry-After")
-    if not raw:
-        return None
-    value = raw.decode("latin-1").strip()
-    if value.isdigit():
-        return now + timedelta(seconds=min(int(value), 7 * 86400))
+def _canonical(url: str) -> str | None:
+    """The canonical form of a listed URL; None for one that cannot be parsed (a bad entry, skipped)."""
     try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return urls.canonicalize(url)
+    except (ValueError, UnicodeError):
         return None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def _next_page(response: Response, article_links: set[str]) -> str | None:

@@ -180,6 +180,22 @@ def _m0010(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0020_source_leases")
+def _m0020(db: sqlite_utils.Database) -> None:
+    # one crawl at a time per source: the process polling a source holds its lease until it is done
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS source_leases (name TEXT PRIMARY KEY, host TEXT NOT NULL,"
+        " pid INTEGER NOT NULL, since TEXT NOT NULL)"
+    )
+
+
+@migrations(name="0021_pending_retry_schedule")
+def _m0021(db: sqlite_utils.Database) -> None:
+    # a page kept from its feed is retried on a schedule (see crawler.polling.pending_retry_at)
+    db.execute("ALTER TABLE articles ADD COLUMN page_attempts INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE articles ADD COLUMN page_retry_at TEXT")
+
+
 # -- the archive as datasette shows it -----------------------------------------------------------
 
 BROWSE_FTS = "articles_search"  # full-text search over the stored title and text (datasette's search box)
@@ -243,6 +259,17 @@ def _m0030(db: sqlite_utils.Database) -> None:
     )
     for aid, title, text in db.execute("SELECT id, title, text FROM articles").fetchall():
         _browse_insert(db.conn, aid, title, text)
+
+
+LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
+
+
+def _lease_expired(since: str | None) -> bool:
+    try:
+        taken = parse_iso(since)
+    except ValueError:
+        return True
+    return taken is None or (utcnow() - taken).total_seconds() > LEASE_MAX_AGE
 
 
 def _fts_tokenize() -> str:
@@ -488,10 +515,16 @@ class Store:
                 self._depth, self._batch = 1, True
 
     def commit_batch(self) -> None:
+        """Commits the open batch; on failure (a full disk) it is rolled back whole and the error raised."""
         with self._lock:
             if self._batch:
                 self._depth, self._batch = 0, False
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cur = self.conn.execute(sql, params)
@@ -584,6 +617,46 @@ class Store:
             sets = ", ".join(f"{k} = ?" for k in fields)
             c.execute(f"UPDATE sources SET {sets} WHERE name = ?", [*fields.values(), name])
 
+    def claim_sources(self, names: Sequence[str]) -> dict[str, str]:
+        """Takes the lease of each named source for this process; returns those another live crawl holds.
+
+        A lease whose process is gone (killed, crashed) is taken over.
+        """
+        host, pid, held = socket.gethostname(), os.getpid(), {}
+        with self.transaction() as c:
+            rows = {
+                r[0]: (r[1], r[2], r[3])
+                for r in c.execute("SELECT name, host, pid, since FROM source_leases").fetchall()
+                if r[0] in set(names)
+            }
+            for name in names:
+                owner = rows.get(name)
+                if (
+                    owner
+                    and owner[0] == host
+                    and owner[1] != pid
+                    and process_alive(owner[1])
+                    and not _lease_expired(owner[2])
+                ):
+                    held[name] = f"pid {owner[1]} since {owner[2]}"
+                    continue
+                c.execute(
+                    "INSERT INTO source_leases(name, host, pid, since) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(name) DO UPDATE SET host = excluded.host, pid = excluded.pid, since = excluded.since",
+                    [name, host, pid, iso(utcnow())],
+                )
+        return held
+
+    def release_sources(self, names: Sequence[str]) -> None:
+        """Gives back this process's leases."""
+        if not names:
+            return
+        with self.transaction() as c:
+            c.executemany(
+                "DELETE FROM source_leases WHERE name = ? AND host = ? AND pid = ?",
+                [(n, socket.gethostname(), os.getpid()) for n in names],
+            )
+
     def source_rows(self) -> dict[str, dict[str, Any]]:
         counts = {r["source"]: r["n"] for r in self.query("SELECT source, count(*) AS n FROM articles GROUP BY source")}
         out = {}
@@ -617,9 +690,29 @@ class Store:
                 out[url] = aid
         return out
 
-    def pending_pages(self, source: str) -> list[dict[str, Any]]:
-        """Feed-only articles whose page failed transiently: fetch them again."""
-        return self.query("SELECT id, url, canonical_url FROM articles WHERE source = ? AND page_pending = 1", [source])
+    def pending_pages(self, source: str, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Feed-only articles whose page failed transiently: fetch them again (only those due at ``now``)."""
+        sql = "SELECT id, url, canonical_url, page_attempts FROM articles WHERE source = ? AND page_pending = 1"
+        params: list[Any] = [source]
+        if now is not None:
+            sql += " AND (page_retry_at IS NULL OR page_retry_at <= ?)"
+            params.append(iso(now))
+        return self.query(sql, params)
+
+    def schedule_page_retry(self, url: str, at: datetime, *, failed: bool) -> None:
+        """Sets when a pending page is tried next; ``failed`` counts a failed retry."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE articles SET page_retry_at = ?, page_attempts = page_attempts + ?"
+                " WHERE page_pending = 1 AND id IN (SELECT article_id FROM aliases WHERE url = ?)",
+                [iso(at), int(failed), url],
+            )
+
+    def page_attempts(self, url: str) -> int:
+        value = self.scalar(
+            "SELECT page_attempts FROM articles WHERE id IN (SELECT article_id FROM aliases WHERE url = ?)", [url]
+        )
+        return int(value or 0)
 
     def clear_pending(self, url: str) -> None:
         with self.transaction() as c:

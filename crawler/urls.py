@@ -47,6 +47,7 @@ def is_http_url(url: str) -> bool:
     """True for absolute http(s) URLs with a host."""
     try:
         parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
     except ValueError:
         return False
     return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)

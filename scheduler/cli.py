@@ -128,6 +128,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             line = os_problem(exc, state)
             if line:
+                _silence_stdout()  # what could not be written must not fail again at exit
                 click.echo(f"error: {line}", err=True)
                 sys.exit(1)
             click.echo(
@@ -171,7 +172,8 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
     if isinstance(exc, OSError):
         name = exc.filename or where
         if exc.errno == errno.ENOSPC:
-            return f"no space left on the device writing {name}; free some disk space and run the command again"
+            what = exc.filename or "the output"
+            return f"no space left on the device writing {what}; free some disk space and run the command again"
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return f"{name}: {exc.strerror}; this user lacks the permission this command needs there"
         if exc.errno == errno.ENOENT:
@@ -338,6 +340,9 @@ def crawl(
             _print_crawl_table(summary)
         else:
             _print_crawl_errors(summary)
+    if summary.storage_error:
+        click.echo(f"error: {summary.storage_error}", err=True)
+        sys.exit(1)
     if summary.all_failed:
         sys.exit(1)
 
@@ -800,6 +805,10 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         if r.held:
             line += f" ({r.held} more stay due)"
         click.echo(line, err=r.status == "failed")
+        if r.subject is not None:
+            click.echo(f"  subject: {r.subject}")
+        for story in r.lines:
+            click.echo(f"  - {story}")
     if outcome.output:
         click.echo(f"wrote {outcome.output}")
     if outcome.failed:
@@ -842,7 +851,7 @@ def prune(state: State, older_than: str, dry_run: bool) -> None:
         ids: list[int] = []
         if config.storage.database.exists():
             with Store(config.storage.database, readonly=True) as store:
-                ids = prune_candidates(store, seconds)
+                ids = ledger.prunable_articles(store, utcnow() - timedelta(seconds=seconds))
         click.echo(f"would delete {len(ids)} articles older than {older_than} (dry run; nothing deleted)")
         return
     with Store(config.storage.database) as store:
@@ -850,24 +859,6 @@ def prune(state: State, older_than: str, dry_run: bool) -> None:
         store.conn.execute("VACUUM")
     if not state.quiet:
         click.echo(f"deleted {n} articles older than {older_than}")
-
-
-def prune_candidates(store: Any, seconds: float) -> list[int]:
-    """Articles fetched longer ago than `seconds`, except matched stories not yet sent to anyone."""
-    from crawler.store import iso, utcnow
-    from scheduler import ledger
-
-    cutoff = iso(utcnow() - timedelta(seconds=seconds))
-    if not store.readonly:
-        ledger.prepare(store)
-    elif ledger.migrations.pending(store.db):  # never digested: every matched story is unsent
-        sql = "SELECT id FROM articles a WHERE fetched <= ? AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-        return [r["id"] for r in store.query(sql, [cutoff])]
-    keep_unsent = (
-        " AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
-        f" AND NOT {ledger.sent_anywhere_clause('a.story')})"
-    )
-    return [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [cutoff])]
 
 
 @cli.command()

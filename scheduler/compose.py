@@ -18,13 +18,15 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
 
 from crawler import topics as topic_mod
 from crawler.config import Config, Recipient, TopicConfig
+from crawler.dates import local as local_time
+from crawler.dates import plausible
 from crawler.store import Store, iso, parse_iso
 from scheduler.ledger import Due
 
@@ -40,7 +42,11 @@ __all__ = [
 ]
 
 HEALTH_AFTER = timedelta(days=1)
-SNIPPET_WIDTH = 280
+SNIPPET_WIDTH = 280  # characters of alphabetic text: about three lines on a phone
+SNIPPET_WIDTH_CJK = 110  # Chinese and Japanese characters are about twice as wide and carry more each
+MAX_HIGHLIGHTS = 3  # per snippet: more is noise
+TOP_HEADLINES = 3  # in the overview at the top
+LANGUAGE_ORDER = ("en", "ru", "zh")
 TITLE_LIMIT = 300
 SUBJECT_LIMIT = 150
 DEFAULT_SUBJECT = "newswatch: {count} new stories"  # when digest.subject cannot be formatted
@@ -84,12 +90,23 @@ class StoryItem:
     language_name: str | None
     snippet: tuple[tuple[str, bool], ...]
     also: tuple[Outlet, ...]
+    translate_url: str | None = None  # the article in the reader's translator (digest.translate_url)
+
+
+@dataclass(frozen=True)
+class LanguageSection:
+    """A topic's stories in one language, best first."""
+
+    language_name: str
+    stories: tuple[StoryItem, ...]
 
 
 @dataclass(frozen=True)
 class TopicGroup:
     name: str
     stories: tuple[StoryItem, ...]
+    title: str = ""  # the topic's display name (its config title, else its name)
+    sections: tuple[LanguageSection, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,8 @@ class Digest:
     date: str
     kind: str = "digest"
     story_ids: tuple[str, ...] = field(default=())
+    languages: tuple[tuple[str, int], ...] = ()  # (language name, stories) for the overview
+    top: tuple[StoryItem, ...] = ()  # the best-scoring headlines, for the overview
 
     @property
     def count(self) -> int:
@@ -173,7 +192,9 @@ def _local(config: Config) -> ZoneInfo:
 def _fmt_date(dt: datetime | None, tz: ZoneInfo) -> str:
     if dt is None:
         return ""
-    local = dt.astimezone(tz)
+    local = local_time(dt, tz)  # a stored 9999-12-31 would overflow in a zone east of UTC: shown as no date
+    if local is None:
+        return ""
     return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
@@ -188,11 +209,11 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
     face = by_id.get(face_id) or (arts[0] if arts else by_id.get(due.article_id))
     matched = by_id.get(due.article_id, face)
     assert face is not None, due
-    date = parse_iso(face["published"]) or parse_iso(face["fetched"])
+    date = plausible(parse_iso(face["published"])) or parse_iso(face["fetched"])
     also: dict[str, Outlet] = {}
     for a in arts:
         if a["source"] != face["source"] and a["source"] not in also:
-            also[a["source"]] = Outlet(clean_line(a["source"], 80), _article_url(a))
+            also[a["source"]] = Outlet(clean_line(_source_title(config, a["source"]), 80), _article_url(a))
     # The snippet comes from the face when it matched the topic too, else from the best match.
     source_art = face if _matches(store, face["id"], due.topic) else matched
     topic = next((t for t in config.topics if t.name == due.topic), None)
@@ -203,13 +224,36 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
         score=due.score,
         title=clean_line(face["title"], TITLE_LIMIT) or clean_line(face["canonical_url"], 120),
         url=_article_url(face),
-        source=clean_line(face["source"], 80),
+        source=clean_line(_source_title(config, face["source"]), 80),
         date=_fmt_date(date, tz),
         language=language,
         language_name=LANGUAGES.get(language or "", language),
         snippet=tuple(_snippet(source_art["title"], source_art["text"], topic)),
         also=tuple(also.values()),
+        translate_url=_translate_link(config, _article_url(face), language),
     )
+
+
+def _source_title(config: Config, name: str) -> str:
+    for s in config.sources:
+        if s.name == name:
+            return s.display
+    return name
+
+
+def _topic_title(config: Config, name: str) -> str:
+    for t in config.topics:
+        if t.name == name:
+            return t.display
+    return name
+
+
+def _translate_link(config: Config, url: str | None, language: str | None) -> str | None:
+    """The article in the reader's translator, for stories not in English (off unless configured)."""
+    template = config.digest.translate_url if config.digest else None
+    if not template or not url or not language or language == "en":
+        return None
+    return safe_url(template.format(url=quote(url, safe=""), lang=language))
 
 
 def _article_url(article: dict[str, Any]) -> str | None:
@@ -227,8 +271,64 @@ def _snippet(title: str, text: str, topic: TopicConfig | None) -> list[tuple[str
         return []
     match = topic_mod.compile_query(topic.query).match(clean_line(title), clean) if topic is not None else None
     # No match in this text (the query changed since): the passage's start, nothing highlighted.
-    segments = topic_mod.snippet(clean, match or topic_mod.Match(0.0, (), ()), SNIPPET_WIDTH)
-    return _merge_segments(segments)
+    width = SNIPPET_WIDTH_CJK if _mostly_cjk(clean) else SNIPPET_WIDTH
+    segments = topic_mod.snippet(clean, match or topic_mod.Match(0.0, (), ()), width)
+    return _whole_word_highlights(_merge_segments(segments))
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _mostly_cjk(text: str) -> bool:
+    sample = text[:400]
+    letters = sum(ch.isalpha() for ch in sample)
+    return bool(letters) and len(_CJK.findall(sample)) > letters * 0.3
+
+
+def _whole_word_highlights(segments: list[tuple[str, bool]], limit: int = MAX_HIGHLIGHTS) -> list[tuple[str, bool]]:
+    """At most `limit` highlights, each a whole word.
+
+    A hit that starts inside a word is not highlighted; one that ends inside it (a prefix* term)
+    grows to the word's end. A single Chinese or Japanese character inside a longer run (俄 in
+    俄罗斯) is not highlighted: it is a piece of another word.
+    """
+    full = "".join(t for t, _ in segments)
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for text, hit in segments:
+        if hit:
+            spans.append((pos, pos + len(text)))
+        pos += len(text)
+    kept: list[tuple[int, int]] = []
+    for start, end in spans:
+        word = full[start:end].strip()
+        if not word:
+            continue
+        before = full[start - 1] if start > 0 else " "
+        after = full[end] if end < len(full) else " "
+        if _CJK.match(word[0]):
+            if len(word) == 1 and (_CJK.match(before) or _CJK.match(after)):
+                continue
+        else:
+            if before.isalnum():
+                continue
+            while end < len(full) and full[end].isalnum():
+                end += 1
+        if kept and start < kept[-1][1]:
+            continue
+        kept.append((start, end))
+        if len(kept) == limit:
+            break
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in kept:
+        if start > pos:
+            out.append((full[pos:start], False))
+        out.append((full[start:end], True))
+        pos = end
+    if pos < len(full):
+        out.append((full[pos:], False))
+    return out
 
 
 def _merge_segments(segments: Sequence[tuple[str, bool]]) -> list[tuple[str, bool]]:
@@ -291,7 +391,19 @@ def build_digest(
     order = {t.name: i for i, t in enumerate(config.topics)}
     groups = []
     for name in sorted({i.topic for i in items}, key=lambda n: (order.get(n, len(order)), n)):
-        groups.append(TopicGroup(name, tuple(i for i in items if i.topic == name)))
+        mine = [i for i in items if i.topic == name]
+        sections = tuple(
+            LanguageSection(_language_label(lang), tuple(i for i in mine if (i.language or "") == lang))
+            for lang in sorted({i.language or "" for i in mine}, key=_language_rank)
+        )
+        stories = tuple(s for section in sections for s in section.stories)
+        groups.append(TopicGroup(name, stories, _topic_title(config, name), sections))
+    counts: dict[str, int] = {}
+    for i in items:
+        counts[i.language or ""] = counts.get(i.language or "", 0) + 1
+    languages = tuple((_language_label(lang), counts[lang]) for lang in sorted(counts, key=_language_rank))
+    # the top headlines help only when there is more to scroll through than they are
+    top = tuple(sorted(items, key=lambda i: -i.score)[:TOP_HEADLINES]) if len(items) > TOP_HEADLINES else ()
     return Digest(
         recipient=recipient.email,
         topics=tuple(t.name for t in recipient_topics(config, recipient)),
@@ -301,7 +413,17 @@ def build_digest(
         date=_fmt_date(now, tz),
         kind=kind,
         story_ids=tuple(d.story for d in due),
+        languages=languages,
+        top=top,
     )
+
+
+def _language_rank(language: str) -> tuple[int, str]:
+    return (LANGUAGE_ORDER.index(language) if language in LANGUAGE_ORDER else len(LANGUAGE_ORDER), language)
+
+
+def _language_label(language: str) -> str:
+    return LANGUAGES.get(language, language) if language else "Other"
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -344,10 +466,14 @@ def _subject(config: Config, digest: Digest) -> str:
         items = [s for g in digest.groups for s in g.stories]
         if len(items) == 1:
             return clean_line(f"newswatch alert: {items[0].title}", SUBJECT_LIMIT)
-        names = ", ".join(g.name for g in digest.groups)
+        names = ", ".join(g.title or g.name for g in digest.groups)
         return clean_line(f"newswatch alert: {len(items)} stories ({names})", SUBJECT_LIMIT)
     template = config.digest.subject if config.digest else DEFAULT_SUBJECT
-    topics = ", ".join(g.name for g in digest.groups) or ", ".join(digest.topics) or "all topics"
+    topics = (
+        ", ".join(g.title or g.name for g in digest.groups)
+        or ", ".join(_topic_title(config, t) for t in digest.topics)
+        or "all topics"
+    )
     try:
         subject = template.format(count=digest.count, topics=topics, date=digest.date)
     except (KeyError, IndexError, ValueError):

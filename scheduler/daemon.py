@@ -1,19 +1,30 @@
 """`newswatch run`: the long-running daemon (APScheduler on an asyncio loop, sd_notify, signals).
 
 The only module that imports APScheduler's scheduler (the config imports its cron parser to
-validate schedules). Every crawl runs in a short-lived child process (crawler.run.run_in_child):
-a Twisted reactor cannot restart, long-lived Scrapy processes grow, and a child that hangs or
-crashes is killed without harming the daemon. Digests and alerts run in this process, in worker
-threads, each with its own database handle.
+validate schedules). Crawls run in short-lived child processes (crawler.run.run_in_child): a
+Twisted reactor cannot restart, long-lived Scrapy processes grow, and a child that hangs or
+crashes is killed without harming the daemon. The child's start-up is paid per *batch*: every
+tick, once a source is due, all sources due within the next few seconds go to one child (up to
+a batch size). Inside it each source has its own deadline and its result is written and
+reported as soon as it finishes, so a stalled source never holds the others. A child that
+overruns is killed; its unfinished sources are polled again, each on its own, so the one that
+hangs is named in the log and in `newswatch sources`. Digests and alerts run in this process, in
+worker threads, each with its own database handle.
 
-Schedule state that matters lives in SQLite, not in APScheduler's memory: each source's next
-poll (written by every crawl) and the last digest slot handled (``daemon.digest`` in the state
-table), so a restart polls overdue sources and sends a missed digest exactly once.
+Schedule state that matters lives in SQLite, not in APScheduler's memory: each source's last
+attempt, backoff and Retry-After (crawler.polling decides when it is due, with the configured
+interval, so a changed `every` applies on reload and restart) and the last digest slot handled
+(``daemon.digest`` in the state table), so a restart polls overdue sources and sends a missed
+digest exactly once.
 
 Environment knobs (for tests and benchmarks; production needs none):
   NEWSWATCH_START_SPREAD   seconds over which overdue sources are spread at start (default 60)
-  NEWSWATCH_CRAWL_TIMEOUT  seconds before a crawl child is killed (default max(5 min, 10 × crawl.timeout))
-  NEWSWATCH_CRAWL_WORKERS  crawls run at once (default 2)
+  NEWSWATCH_CRAWL_TIMEOUT  seconds a source's poll may take before it fails (default max(5 min, 10 × crawl.timeout));
+                           its batch's crawl child is killed 60 s after that
+  NEWSWATCH_CRAWL_WORKERS  crawl children (batches) run at once (default 2)
+  NEWSWATCH_BATCH_AHEAD    seconds: sources due this soon join the batch starting now (default 10)
+  NEWSWATCH_BATCH_SIZE     sources per crawl child at most (default 500)
+  NEWSWATCH_BATCH_TIMEOUT  seconds before a batch's crawl child is killed (default: the above + 60)
   NEWSWATCH_MAX_FAILURES   jobs failing in a row before the daemon says so loudly and checks that it
                            can still use its database, exiting 1 when it cannot (default 5)
 """
@@ -21,6 +32,7 @@ Environment knobs (for tests and benchmarks; production needs none):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -38,14 +50,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, UsageError
+from crawler.polling import PollOutcome, SourceState, after_poll, due_at
 from crawler.store import Store, iso, parse_iso, utcnow
 from scheduler import ledger
 from scheduler.config_snapshot import load_snapshot
@@ -57,7 +70,11 @@ DIGEST_STATE_KEY = "daemon.digest"
 STOP_GRACE = 20.0  # seconds in-flight work gets after SIGTERM (systemd waits TimeoutStopSec=90)
 DIGEST_RETRIES = 3
 DIGEST_RETRY_AFTER = timedelta(minutes=15)
-DUE_TOLERANCE = 1.0  # a poll this close to its stored next_poll runs now
+TICK = 1.0  # seconds between looks at which sources are due
+BATCH_AHEAD = 10.0  # seconds: sources due this soon join a batch that starts now
+BATCH_SIZE = 500  # sources per crawl child at most
+BATCH_GRACE = 60.0  # seconds a batch child gets beyond the per-source deadline to start and finish
+SKIPPED_RETRY = 30.0  # seconds before a source another crawl held is looked at again
 
 
 def _env_float(name: str, default: float) -> float:
@@ -166,6 +183,51 @@ def kill_group(pid: int) -> None:
         pass
 
 
+# -- batches -----------------------------------------------------------------------------------
+
+
+def pick_batch(
+    due: dict[str, datetime],
+    running: set[str],
+    now: datetime,
+    ahead: float,
+    size: int,
+    alone: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[str]:
+    """The next crawl batch: once the earliest source is due, every source due within ``ahead`` seconds.
+
+    Earliest first, at most ``size``; a source in ``alone`` (its last batch was killed) runs by itself.
+    Sources in ``running`` are never picked twice.
+    """
+    horizon = now + timedelta(seconds=ahead)
+    ready = sorted((at, name) for name, at in due.items() if name not in running and at <= horizon)
+    if not ready or ready[0][0] > now:
+        return []
+    for at, name in ready:
+        if name in alone and at <= now:
+            return [name]
+    return [name for _, name in ready if name not in alone][: max(1, size)]
+
+
+def _next_look(state: SourceState, every: float, now: datetime) -> datetime:
+    """When the daemon looks at a source next: when it is due, or, deactivated, an interval later
+    (so a source re-enabled with `sources --reset` is polled again without a restart)."""
+    return due_at(state, every, now) or now + timedelta(seconds=every)
+
+
+class _OneSource:
+    """A finished source's event, shaped as a one-source summary for the log line."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        from crawler.run import SourceStats
+
+        self.sources = [SourceStats(**event["stats"])] if event.get("stats") else []
+
+
+def _label(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"batch of {len(names)}"
+
+
 # -- the daemon --------------------------------------------------------------------------------
 
 
@@ -191,6 +253,16 @@ class Daemon:
         self._busy_lock = threading.Lock()
         self._last_crawl = "none yet"
         self._spread = _env_float("NEWSWATCH_START_SPREAD", 60.0)
+        self._ahead = _env_float("NEWSWATCH_BATCH_AHEAD", BATCH_AHEAD)
+        self._batch_size = int(_env_float("NEWSWATCH_BATCH_SIZE", BATCH_SIZE))
+        self._batch_slots = max(1, int(_env_float("NEWSWATCH_CRAWL_WORKERS", 2)))
+        self._batch_pool = concurrent.futures.ThreadPoolExecutor(self._batch_slots, thread_name_prefix="crawl")
+        self._due: dict[str, datetime] = {}  # source -> when it is next due (not while it runs)
+        self._running: set[str] = set()
+        self._alone: set[str] = set()  # unfinished when their batch was killed: each polled by itself next
+        self._batches = 0
+        self._due_lock = threading.Lock()
+        self._status_at = 0.0
         self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
         self._reload_problem: str | None = None
         self.exit_code = 0
@@ -217,14 +289,14 @@ class Daemon:
         with Store(self.config.storage.database) as store:  # opens and migrates before READY=1
             ledger.prepare(store)
             catch_up = missed_digest(store, digest_trigger(self.config), utcnow()) if mails(self.config) else None
-        workers = int(_env_float("NEWSWATCH_CRAWL_WORKERS", 2))
         self.scheduler = AsyncIOScheduler(
             event_loop=self.loop,
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(max(1, workers)), "digest": ThreadPoolExecutor(1)},
+            executors={"default": AsyncIOExecutor(), "digest": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._schedule_sources(self.config, initial=True)
+        self.scheduler.add_job(self._dispatch, IntervalTrigger(seconds=TICK), id="crawl-dispatch", name="crawl")
         if mails(self.config):
             self._schedule_digest(self.config)
         if catch_up is not None:
@@ -274,6 +346,7 @@ class Daemon:
     async def _shutdown(self) -> int:
         assert self.scheduler is not None and self.loop is not None
         self.scheduler.shutdown(wait=False)
+        self._batch_pool.shutdown(wait=False, cancel_futures=True)
         children = crawl_children()
         for pid in children:  # their writes are transactional: killing them loses nothing stored
             kill_group(pid)
@@ -349,40 +422,42 @@ class Daemon:
     # -- scheduling --------------------------------------------------------------------------
 
     def _schedule_sources(self, config: Config, *, initial: bool, old: Config | None = None) -> list[str]:
-        assert self.scheduler is not None
+        """Computes every source's due time from its stored state and the configured ``every``.
+
+        On a reload, a changed interval takes effect at once (it counts from the last poll), not
+        after the poll the old interval had stored.
+        """
         before = {s.name: s for s in (old.sources if old else ())}
         after = {s.name: s for s in config.sources}
         changes: list[str] = []
         for name in before.keys() - after.keys():
-            self._remove_job(f"source:{name}")
             changes.append(f"removed {name}")
-        todo = [s for s in config.sources if before.get(s.name) != s]
-        for s in todo:
-            if s.name in before:
+        for s in config.sources:
+            if s.name in before and before[s.name] != s:
                 changes.append(f"changed {s.name}")
-            elif not initial:
+            elif s.name not in before and not initial:
                 changes.append(f"added {s.name}")
         with Store(config.storage.database) as store:
-            firsts = self._first_polls(store, todo, utcnow())
-        for s in todo:
-            self.scheduler.add_job(
-                self._crawl_job,
-                IntervalTrigger(seconds=s.every),
-                args=[s.name],
-                id=f"source:{s.name}",
-                name=s.name,
-                next_run_time=firsts[s.name],
-                replace_existing=True,
-            )
+            todo = [s for s in config.sources if initial or before.get(s.name) != s]  # the rest keep their time
+            due = self._initial_due(store, todo, utcnow())
+        with self._due_lock:
+            for name in before.keys() - after.keys():
+                self._due.pop(name, None)
+            for name, at in due.items():
+                if name not in self._running:
+                    if at is None:
+                        self._due.pop(name, None)
+                    else:
+                        self._due[name] = at
         return changes
 
     def _log_next_polls(self, config: Config) -> None:
         """One line per source at start: when it is polled next, so an operator knows what to expect."""
-        assert self.scheduler is not None
         now = utcnow()
+        with self._due_lock:
+            due = dict(self._due)
         for s in config.sources:
-            job = self.scheduler.get_job(f"source:{s.name}")
-            when = job.next_run_time if job is not None else None
+            when = due.get(s.name)
             if when is None:
                 log.info("source %s: not scheduled", s.name)
                 continue
@@ -395,14 +470,14 @@ class Daemon:
                 _human(s.every),
             )
 
-    def _first_polls(self, store: Store, sources: Sequence[SourceConfig], now: datetime) -> dict[str, datetime]:
-        """Each source's first run: its stored next_poll, or, when never polled or overdue, soon and spread out."""
-        out: dict[str, datetime] = {}
+    def _initial_due(self, store: Store, sources: Sequence[SourceConfig], now: datetime) -> dict[str, datetime | None]:
+        """Each source's next poll by the rules; never polled or overdue ones soon, spread out."""
+        out: dict[str, datetime | None] = {}
         overdue = []
         for s in sources:
-            next_poll = parse_iso(store.source_state(s.name).get("next_poll"))
-            if next_poll is not None and next_poll > now:
-                out[s.name] = next_poll
+            at = _next_look(SourceState.from_row(store.source_state(s.name)), s.every, now)
+            if at is None or at > now:
+                out[s.name] = at
             else:
                 overdue.append(s)
         for i, s in enumerate(overdue):
@@ -421,13 +496,6 @@ class Daemon:
             replace_existing=True,
         )
 
-    def _remove_job(self, job_id: str) -> None:
-        assert self.scheduler is not None
-        try:
-            self.scheduler.remove_job(job_id)
-        except JobLookupError:
-            pass
-
     @contextmanager
     def _work(self) -> Iterator[None]:
         with self._busy_lock:
@@ -438,90 +506,211 @@ class Daemon:
             with self._busy_lock:
                 self._busy -= 1
 
-    # -- jobs (worker threads) -----------------------------------------------------------------
+    # -- crawl batches -------------------------------------------------------------------------
 
-    def _crawl_job(self, name: str) -> None:
-        if self.stopping.is_set():
+    async def _dispatch(self) -> None:
+        """Every tick: start a batch of the sources now due (and those due within BATCH_AHEAD) if a slot is free."""
+        if self.stopping.is_set() or self.loop is None:
             return
-        config, snapshot = self.config, self.snapshot
-        try:
-            source = config.source(name)
-        except KeyError:
-            return  # removed by a reload while this run was queued
-        with self._work():
-            try:
-                self._crawl(config, snapshot, source)
-            except NewswatchError as exc:
-                log.error("crawl %s: failed: %s", name, exc)
-                self._job_failed(f"crawl {name}", str(exc))
-            except Exception as exc:
-                log.exception("crawl %s: unexpected error (the daemon goes on)", name)
-                self._job_failed(f"crawl {name}", f"{type(exc).__name__}: {exc}")
+        while self._batches < self._batch_slots:
+            with self._due_lock:
+                now = utcnow()
+                names = pick_batch(self._due, self._running, now, self._ahead, self._batch_size, self._alone)
+                if not names:
+                    return
+                scheduled = min(min(self._due[n] for n in names), now)  # intervals count from the schedule
+                self._running.update(names)
+                self._alone.difference_update(names)
+                self._batches += 1
+            self.loop.run_in_executor(self._batch_pool, self._batch_job, names, scheduled)
 
-    def _crawl(self, config: Config, snapshot: Path, source: SourceConfig) -> None:
-        from crawler.run import run_in_child
-
-        name = source.name
-        with Store(config.storage.database) as store:
-            state = store.source_state(name)
-            now = utcnow()
-            next_poll = parse_iso(state.get("next_poll"))
-            if not state["active"]:
-                log.debug("crawl %s: skipped, the source is deactivated", name)
-                return
-            if next_poll is not None and (next_poll - now).total_seconds() > DUE_TOLERANCE:
-                # Polled meanwhile (a CLI crawl), backing off, or told to wait: follow the stored time.
-                self._realign(name, next_poll)
-                return
-        started = time.monotonic()
+    def _batch_job(self, names: list[str], scheduled: datetime) -> None:
         try:
-            summary = run_in_child(snapshot, [name], trigger="daemon", timeout=self.crawl_timeout(config))
+            with self._work():
+                self._crawl_batch(self.config, self.snapshot, names, scheduled)
         except NewswatchError as exc:
-            took = time.monotonic() - started
-            if self.stopping.is_set():
-                log.info("crawl %s: stopped by shutdown after %.1fs", name, took)
-            else:
+            log.error("crawl %s: failed: %s", _label(names), exc)
+            self._job_failed(f"crawl {_label(names)}", str(exc))
+        except Exception as exc:
+            log.exception("crawl %s: unexpected error (the daemon goes on)", _label(names))
+            self._job_failed(f"crawl {_label(names)}", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._requeue(names)
+
+    def _crawl_batch(self, config: Config, snapshot: Path, names: list[str], scheduled: datetime) -> None:
+        """Polls the batch in one crawl child; each source's result is logged and rescheduled as it finishes."""
+        from crawler.run import CrawlStopped, run_in_child
+
+        known = {s.name for s in config.sources}
+        names = [n for n in names if n in known]  # a reload may have removed some
+        with Store(config.storage.database) as store:  # a deactivated source needs no crawl child
+            idle = [n for n in names if not store.source_state(n)["active"]]
+        if idle:
+            now = utcnow()
+            with self._due_lock:
+                for n in idle:
+                    self._running.discard(n)
+                    self._due[n] = now + timedelta(seconds=config.source(n).every)
+            names = [n for n in names if n not in idle]
+        if not names or self.stopping.is_set():
+            return
+        started = time.monotonic()
+        deadline = self.crawl_timeout(config)
+        finished: dict[str, dict[str, Any]] = {}
+        with Store(config.storage.database) as store:
+
+            def on_event(event: dict[str, Any]) -> None:
+                if event.get("event") == "done" and event.get("source") in known:
+                    finished[event["source"]] = event
+                    self._source_done(config, store, event, time.monotonic() - started)
+
+            try:
+                summary = run_in_child(
+                    snapshot,
+                    names,
+                    trigger="daemon",
+                    on_event=on_event,
+                    timeout=_env_float("NEWSWATCH_BATCH_TIMEOUT", deadline + BATCH_GRACE),
+                    source_deadline=deadline,
+                    started=scheduled,
+                )
+            except CrawlStopped as exc:
+                took = time.monotonic() - started
+                stuck = [n for n in names if n not in finished]
+                if self.stopping.is_set():
+                    log.info("crawl %s: stopped by shutdown after %.1fs", _label(names), took)
+                    return
+                if not stuck:
+                    log.debug("crawl %s: the crawl process ended badly after its work: %s", _label(names), exc)
+                    return
+                if len(names) > 1:
+                    # Who held the batch cannot be told apart from who waited behind it: each unfinished
+                    # source is polled again alone, so a source that hangs again is named by its own run.
+                    log.warning(
+                        "crawl batch of %d: %s after %.1fs; unfinished: %s; each is polled again on its own",
+                        len(names),
+                        exc,
+                        took,
+                        ", ".join(stuck),
+                    )
+                    with self._due_lock:
+                        self._alone.update(stuck)
+                        for n in stuck:
+                            self._due[n] = utcnow()
+                    self._job_failed(f"crawl batch of {len(names)}", str(exc))
+                    return
+                name = stuck[0]
+                message = f"the crawl process was stopped after {took:.0f}s while polling it ({exc})"
+                self._record_failure(config, store, name, message)
                 log.error("crawl %s: failed after %.1fs: %s", name, took, exc)
                 self._last_crawl = f"{_clock()} {name} failed"
                 self._job_failed(f"crawl {name}", str(exc))
-            return
-        took = time.monotonic() - started
-        t = summary.totals()
-        statuses = sorted({s.status for s in summary.sources})
-        problem = "; ".join(s.message for s in summary.sources if s.message)
-        errors = _error_names(summary)
-        log.log(
-            logging.ERROR if summary.all_failed else logging.INFO,
-            "crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d%s; %.1fs%s",
-            name,
-            "/".join(statuses),
-            t["fetched"],
-            t["new"],
-            t["duplicates"],
-            t["matched"],
-            t["errors"],
-            f" ({errors})" if errors else "",
-            took,
-            f" ({problem})" if problem else "",
-        )
-        self._last_crawl = f"{_clock()} {name} {'failed' if summary.all_failed else 'ok'} {t['new']} new"
-        with Store(config.storage.database) as store:
-            self._realign(name, parse_iso(store.source_state(name).get("next_poll")))
+                return
+            took = time.monotonic() - started
+            t = summary.totals()
+            polled = [s for s in summary.sources if s.status != "skipped"]
+            failed = [s for s in polled if s.status in ("failed", "gone")]
+            if len(names) > 1:
+                log.info(
+                    "crawl batch of %d: %d polled, %d failed; fetched %d, new %d, errors %d; %.1fs",
+                    len(names),
+                    len(polled),
+                    len(failed),
+                    t["fetched"],
+                    t["new"],
+                    t["errors"],
+                    took,
+                )
+            verdict = "failed" if summary.all_failed or summary.storage_error else "ok"
+            self._last_crawl = f"{_clock()} {_label(names)} {verdict} {t['new']} new"
             if summary.new_article_ids and not self.stopping.is_set() and mails(config):
                 self._alerts(config, store)
-        if summary.all_failed:
-            self._job_failed(f"crawl {name}", problem or "every fetch failed")
+        if summary.storage_error:
+            self._job_failed(f"crawl {_label(names)}", summary.storage_error)
+        elif summary.all_failed:
+            problem = "; ".join(s.message for s in failed if s.message)
+            self._job_failed(f"crawl {_label(names)}", problem or "every fetch failed")
         else:
             self._job_ok()
 
-    def _realign(self, name: str, next_poll: datetime | None) -> None:
-        """Move the source's next run to the stored next_poll (intervals count from a crawl's end; backoff)."""
-        if self.scheduler is None or next_poll is None or next_poll <= utcnow() or self.stopping.is_set():
-            return
-        try:
-            self.scheduler.modify_job(f"source:{name}", next_run_time=next_poll)
-        except JobLookupError:
-            pass
+    def _source_done(self, config: Config, store: Store, event: dict[str, Any], took: float) -> None:
+        """One source of a batch finished: log it and set its next poll (while the others go on)."""
+        name = event["source"]
+        st = event.get("stats") or {}
+        status = event.get("status", "?")
+        source = config.source(name)
+        now = utcnow()
+        if status == "skipped":
+            # Held by another crawl (polled meanwhile) or told to wait: the rules decide below.
+            log.info("crawl %s: skipped: %s", name, st.get("message") or "")
+        elif status in ("failed", "gone") or st.get("new") or st.get("errors"):
+            level = logging.ERROR if status in ("failed", "gone") else logging.INFO
+            errors = _error_names(_OneSource(event))
+            log.log(
+                level,
+                "crawl %s: %s%s; fetched %d, new %d, duplicates %d, matched %d, errors %d%s; %.1fs%s",
+                name,
+                status,
+                f" after {took:.1f}s" if status == "failed" else "",
+                st.get("fetched", 0),
+                st.get("new", 0),
+                st.get("duplicates", 0),
+                st.get("matched", 0),
+                st.get("errors", 0),
+                f" ({errors})" if errors else "",
+                took,
+                f" ({st['message']})" if st.get("message") else "",
+            )
+        else:
+            log.debug("crawl %s: %s; %.1fs", name, status, took)
+        if status != "skipped":
+            verdict = "failed" if status in ("failed", "gone") else "ok"
+            self._last_crawl = f"{_clock()} {name} {verdict} {st.get('new', 0)} new"
+            if time.monotonic() - self._status_at >= 1.0:  # STATUS= at most once a second from a batch
+                self._status_at = time.monotonic()
+                self._update_status()
+        at = _next_look(SourceState.from_row(store.source_state(name)), source.every, now)
+        if status == "skipped" and at is not None and at <= now:
+            at = now + timedelta(seconds=min(source.every, SKIPPED_RETRY))
+        with self._due_lock:
+            self._running.discard(name)
+            if at is None:
+                self._due.pop(name, None)
+            else:
+                self._due[name] = at
+
+    def _record_failure(self, config: Config, store: Store, name: str, message: str) -> None:
+        """A source whose crawl process had to be killed: its failure, backoff and reason go into `sources`."""
+        source = config.source(name)
+        before = SourceState.from_row(store.source_state(name))
+        now = utcnow()
+        after = after_poll(before, source.every, PollOutcome("failed", error=message), now, now)
+        store.update_source(name, **after.changes(before))
+
+    def _requeue(self, names: list[str]) -> None:
+        """After a batch: any source not rescheduled by its own result follows its stored state."""
+        with self._due_lock:
+            self._batches -= 1
+            left = [n for n in names if n in self._running]
+            self._running.difference_update(names)
+        if left and not self.stopping.is_set():
+            config = self.config
+            try:
+                with Store(config.storage.database) as store:
+                    due = {s.name: s for s in config.sources if s.name in left}
+                    now = utcnow()
+                    with self._due_lock:
+                        for name, s in due.items():
+                            if name in self._alone:
+                                continue
+                            at = _next_look(SourceState.from_row(store.source_state(name)), s.every, now)
+                            if at is not None:
+                                # never sooner than a short pause: a batch that failed outright is not retried in a loop
+                                self._due[name] = max(at, now + timedelta(seconds=min(s.every, SKIPPED_RETRY)))
+            except NewswatchError as exc:
+                log.error("crawl: cannot reschedule %s: %s", ", ".join(left), exc)
+        if self.loop is not None and not self.stopping.is_set():
+            self.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._dispatch()))
 
     def _alerts(self, config: Config, store: Store) -> None:
         from scheduler.digest import send_alerts

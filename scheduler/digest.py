@@ -54,6 +54,8 @@ class RecipientResult:
     status: str  # 'sent' | 'empty' | 'failed' | 'dry-run' | 'preview'
     error: str | None
     message_id: str | None
+    subject: str | None = None  # dry run: the subject the message would have
+    lines: tuple[str, ...] = ()  # dry run: one line per story it would carry, as the digest orders them
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,16 @@ def _run_one(
         due = _due(config, store, r, now)
         chosen, held = due[: dcfg.max_stories], max(0, len(due) - dcfg.max_stories)
         status = "dry-run" if chosen or dcfg.send_empty else "empty"
-        return RecipientResult(r.email, len(chosen), held, status, None, None)
+        if status == "empty":
+            return RecipientResult(r.email, 0, held, status, None, None)
+        digest = build_digest(config, store, r, chosen, held, now)
+        msg = compose(config, digest, to=r.email, message_id="<dry-run@newswatch>", now=now)
+        lines = tuple(
+            f"[{g.title or g.name}] {s.title} ({s.source}{', ' + s.language_name if s.language_name else ''})"
+            for g in digest.groups
+            for s in g.stories
+        )
+        return RecipientResult(r.email, len(chosen), held, status, None, None, str(msg["Subject"]), lines)
     with store.transaction():  # select and reserve at once: a concurrent run cannot take the same stories
         due = _due(config, store, r, now)
         chosen, held = due[: dcfg.max_stories], max(0, len(due) - dcfg.max_stories)

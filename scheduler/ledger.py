@@ -189,15 +189,23 @@ def _id_key(story: str) -> tuple[int, str]:
     return (int(story), "") if story.isdigit() else (1 << 62, story)
 
 
-def prune_articles(store: Store, before: datetime) -> int:
-    """Deletes articles fetched before ``before``, keeping matched stories nobody received yet."""
-    prepare(store)
+def prunable_articles(store: Store, before: datetime) -> list[int]:
+    """Articles fetched before ``before``, except matched stories nobody received yet (read-only stores too)."""
+    if not store.readonly:
+        prepare(store)
+    elif migrations.pending(store.db):  # never digested: every matched story is unsent
+        sql = "SELECT id FROM articles a WHERE fetched <= ? AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
+        return [r["id"] for r in store.query(sql, [iso(before)])]
     keep_unsent = (
         " AND NOT (EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id)"
         f" AND NOT {sent_anywhere_clause('a.story')})"
     )
-    ids = [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [iso(before)])]
-    return store.delete_articles(ids)
+    return [r["id"] for r in store.query(f"SELECT id FROM articles a WHERE fetched <= ?{keep_unsent}", [iso(before)])]
+
+
+def prune_articles(store: Store, before: datetime) -> int:
+    """Deletes articles fetched before ``before``, keeping matched stories nobody received yet."""
+    return store.delete_articles(prunable_articles(store, before))
 
 
 def in_flight(store: Store, recipient: str, now: datetime) -> set[str]:

@@ -264,3 +264,35 @@ def test_search_by_source_language_and_date(demo_copy: Path) -> None:
     assert vestnik and {r["source"] for r in vestnik} == {"vestnik"}
     future = newswatch("-c", cfg, "search", query, "--since", "2999-01-01")
     assert future.returncode == 0 and future.stdout.strip() == "no matches"
+
+
+def test_a_full_disk_is_one_line(demo_copy: Path) -> None:
+    with open("/dev/full", "w") as full:  # every write fails with ENOSPC
+        proc = subprocess.run(
+            [sys.executable, "-m", "scheduler.cli", "-c", str(demo_copy / "newswatch.toml"), "export"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: no space left on the device writing the output") and "unexpected" not in line
+
+
+def test_shell_completion_as_documented() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "_NEWSWATCH_COMPLETE=bash_source newswatch" in readme
+    script = Path(sys.executable).parent / "newswatch"
+    r = subprocess.run(
+        [str(script)], env={**os.environ, "_NEWSWATCH_COMPLETE": "bash_source"}, capture_output=True, text=True
+    )
+    assert r.returncode == 0 and "complete " in r.stdout and "newswatch" in r.stdout
+    words = subprocess.run(
+        [str(script)],
+        env={**os.environ, "_NEWSWATCH_COMPLETE": "bash_complete", "COMP_WORDS": "newswatch exp", "COMP_CWORD": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert "export" in words.stdout

@@ -37,6 +37,7 @@ from scheduler.daemon import (
     missed_digest,
 )
 from scheduler.notify import Notifier
+from tests.support.daemonworld import WORDS, daemon_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = """
@@ -62,35 +63,14 @@ def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "cond
 def write_config(
     path: Path, base_url: str, smtp_port: int, *, sources: str, schedule: str = "0 7 * * *", extra_topics: str = ""
 ) -> Path:
-    path.write_text(
-        f'''
-[storage]
-database = "nw.db"
-
-[crawl]
-user_agent = "newswatch-test/1.0 (+mailto:ops@example.org)"
-timeout = "10s"
-allow_private = true
-
-{sources.replace("__BASE__", base_url)}
-{TOPIC}{extra_topics}
-[digest]
-schedule = "{schedule}"
-timezone = "UTC"
-send_empty = true
-max_age = "3650d"
-
-[[digest.recipients]]
-email = "analyst@example.org"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-sender = "newswatch <alerts@example.org>"
-''',
-        encoding="utf-8",
+    text = daemon_config(
+        sources=sources.replace("__BASE__", base_url),
+        topics=TOPIC + extra_topics,
+        smtp_port=smtp_port,
+        schedule=schedule,
+        send_empty=True,
     )
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -387,13 +367,13 @@ def test_sigterm_mid_crawl_exits_zero_and_leaves_no_crawl_process(
     wait_until(lambda: site.hits("/slow/a/"), 30, "the crawl to fetch pages")
     children = crawl_children(d.proc.pid)
     assert children
-    started = time.monotonic()
     assert d.terminate() == 0
-    assert time.monotonic() - started < 30
     assert d.noted("STOPPING=1")
     for pid in children:
         wait_until(lambda pid=pid: "Z" in _proc_state(pid), 10, f"crawl {pid} gone")
     assert integrity(tmp_path / "nw.db") == "ok"
+    with Store(tmp_path / "nw.db") as store:  # stopped mid-crawl: the slow pages were not waited out
+        assert store.count("articles") < 6
 
 
 def test_a_hung_crawl_is_killed_and_the_daemon_goes_on(
@@ -499,26 +479,6 @@ name = "slow"
 url = "__BASE__/slow/feed.xml"
 every = "15m"
 """
-_WORDS = (
-    "reactor",
-    "satellite",
-    "polymer",
-    "vaccine",
-    "turbine",
-    "graphene",
-    "laser",
-    "bridge",
-    "isotope",
-    "battery",
-    "catalyst",
-    "telescope",
-    "genome",
-    "alloy",
-    "pipeline",
-    "semiconductor",
-    "glacier",
-    "enzyme",
-)
 
 
 def slow_site(site: Any, pages: int, delay: float) -> None:
@@ -538,7 +498,7 @@ def slow_site(site: Any, pages: int, delay: float) -> None:
             return 200, {"Content-Type": "application/rss+xml"}, body.encode()
         i = int(path.rsplit("/", 1)[-1].split(".")[0])
         time.sleep(delay)
-        words = [_WORDS[(i * 7 + k * (i + 3)) % len(_WORDS)] for k in range(60)]
+        words = [WORDS[(i * 7 + k * (i + 3)) % len(WORDS)] for k in range(60)]
         paras = "".join(
             f"<p>Scientists from China and Russia in project {i} reported progress on "
             f"{' '.join(words[j : j + 12])} at laboratory {i * 13 + j}.</p>"

@@ -8,6 +8,7 @@ checks the database, the crawl output and the server's request log.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -329,42 +330,64 @@ def test_410_deactivates_the_source_says_so_and_reset_reenables_it(site: SiteSer
 # -- malformed and hostile feeds -------------------------------------------------------------
 
 
-def test_a_bozo_feed_keeps_the_entries_that_parse_with_a_warning(site: SiteServer, tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, [{"name": "bozo", "kind": "feed", "url": site.url("/broken/bozo.xml")}])
-    res = crawl(cfg)
+@dataclass
+class Crawled:
+    """One crawl shared by a module's tests: its config, outcome and the server's request log."""
+
+    config: Path
+    result: Outcome
+    requests: list[Any]
+    base_url: str
+
+    def requests_to(self, prefix: str) -> list[Any]:
+        return [r for r in self.requests if r.path.startswith(prefix)]
+
+
+@pytest.fixture(scope="module")
+def malformed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
+    """One crawl of every malformed and hostile feed beside a healthy one (one crawl process, not five)."""
+    with SiteServer(SITE) as srv:
+        cfg = write_config(
+            tmp_path_factory.mktemp("malformed"),
+            [
+                {"name": "bozo", "kind": "feed", "url": srv.url("/broken/bozo.xml")},
+                {"name": "notfeed", "kind": "feed", "url": srv.url("/broken/html-feed.xml")},
+                {"name": "cut", "kind": "feed", "url": srv.url("/broken/truncated-gzip.xml")},
+                {"name": "laughs", "kind": "feed", "url": srv.url("/broken/billion-laughs.xml")},
+                {"name": "xxe", "kind": "feed", "url": srv.url("/broken/xxe.xml")},
+                {"name": "digestnet", "kind": "feed", "url": srv.url("/digestnet/feed.xml")},
+            ],
+        )
+        res = crawl(cfg)
+        yield Crawled(cfg, res, list(srv.requests), srv.base_url)
+
+
+def test_a_bozo_feed_keeps_the_entries_that_parse_with_a_warning(malformed: Crawled) -> None:
+    res, cfg = malformed.result, malformed.config
     assert res.returncode == 0, res.stderr
     assert table(res)["bozo"]["status"] == "ok"
     assert "bozo: warning:" in res.stderr and "malformed" in res.stderr
-    stored = {r["url"] for r in articles(cfg)}
+    stored = {r["url"] for r in articles(cfg, "bozo")}
     for path in (
         "2026/11/18/china-russia-open-arctic-materials-lab.html",
         "2026/11/17/russia-china-lunar-station-timetable.html",
         "2026/11/16/russian-engineering-academy-elects-chinese-members.html",
     ):
-        assert site.url("/globalwire/" + path) in stored
+        assert f"{malformed.base_url}/globalwire/{path}" in stored
 
 
-def test_html_served_as_a_feed_is_an_error_with_no_entries(site: SiteServer, tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, [{"name": "notfeed", "kind": "feed", "url": site.url("/broken/html-feed.xml")}])
-    res = crawl(cfg)
-    assert res.returncode == 1, "the only source failed"
+def test_html_served_as_a_feed_is_an_error_with_no_entries(malformed: Crawled) -> None:
+    res, cfg = malformed.result, malformed.config
     assert table(res)["notfeed"]["status"] == "failed"
-    assert "not an RSS or Atom feed" in res.stderr
-    assert articles(cfg) == []
+    assert "notfeed: " in res.stderr and "not an RSS or Atom feed" in res.stderr
+    assert articles(cfg, "notfeed") == []
     with store(cfg) as st:
-        assert st.count("entries") == 0
+        assert st.scalar("SELECT count(*) FROM entries WHERE source = 'notfeed'") == 0
     assert source_row(cfg, "notfeed")["failures"] == 1
 
 
-def test_a_truncated_gzip_feed_harms_nothing_else(site: SiteServer, tmp_path: Path) -> None:
-    cfg = write_config(
-        tmp_path,
-        [
-            {"name": "cut", "kind": "feed", "url": site.url("/broken/truncated-gzip.xml")},
-            {"name": "digestnet", "kind": "feed", "url": site.url("/digestnet/feed.xml")},
-        ],
-    )
-    res = crawl(cfg)
+def test_a_truncated_gzip_feed_harms_nothing_else(malformed: Crawled) -> None:
+    res, cfg = malformed.result, malformed.config
     assert res.returncode == 0, res.stderr
     rows = table(res)
     assert rows["digestnet"]["status"] == "ok" and rows["digestnet"]["new"] == 4
@@ -375,22 +398,14 @@ def test_a_truncated_gzip_feed_harms_nothing_else(site: SiteServer, tmp_path: Pa
     assert kept and all(a["title"] and "\ufffd" not in a["title"] + a["text"] for a in kept)
 
 
-def test_entity_bomb_and_external_entity_feeds_are_refused_without_fetching(site: SiteServer, tmp_path: Path) -> None:
-    cfg = write_config(
-        tmp_path,
-        [
-            {"name": "laughs", "kind": "feed", "url": site.url("/broken/billion-laughs.xml")},
-            {"name": "xxe", "kind": "feed", "url": site.url("/broken/xxe.xml")},
-            {"name": "healthy", "kind": "feed", "url": site.url("/digestnet/feed.xml")},
-        ],
-    )
-    res = crawl(cfg)
+def test_entity_bomb_and_external_entity_feeds_are_refused_without_fetching(malformed: Crawled) -> None:
+    res, cfg = malformed.result, malformed.config
     assert res.returncode == 0, res.stderr
     rows = table(res)
     assert rows["laughs"]["status"] == "failed" and rows["xxe"]["status"] == "failed"
-    assert rows["healthy"]["new"] == 4
+    assert rows["digestnet"]["new"] == 4
     assert "entit" in res.stderr
-    assert requests_to(site, "/_fault/headers") == [], "an external entity was fetched"
+    assert malformed.requests_to("/_fault/headers") == [], "an external entity was fetched"
     assert articles(cfg, "laughs") == [] and articles(cfg, "xxe") == []
     with store(cfg) as st:
         assert st.scalar("SELECT count(*) FROM articles WHERE text LIKE '%lollol%' OR text LIKE '%root:%'") == 0
@@ -479,56 +494,56 @@ def test_a_stalled_server_costs_only_its_own_source(site: SiteServer, tmp_path: 
     assert len([r for r in stalled if "headers" not in r.path]) == 3, "a timeout is transient: 2 retries"
 
 
-def test_pages_over_the_size_limit_abort_and_the_run_continues(site: SiteServer, tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, [], max_page_size="1MB")
-    pages = [
-        site.url("/_fault/huge?mb=5"),
-        site.url("/_fault/huge?mb=5&length=1"),
-        site.url("/_fault/gzipbomb?mb=20"),
-        site.url(GW_PAGES[0]),
-    ]
-    res = crawl(cfg, *[a for u in pages for a in ("--url", u)])
+ENC_CASES = sorted(p.stem for p in (SITE / "enc").glob("*.html"))
+OVERSIZED = ["/_fault/huge?mb=5", "/_fault/huge?mb=5&length=1", "/_fault/gzipbomb?mb=20"]
+FAILING = ["/_fault/status/500?p=1", "/_fault/status/404?p=1", "/_fault/drop?p=1", "/_fault/status/403?p=1"]
+
+
+@pytest.fixture(scope="module")
+def url_pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
+    """One `crawl --url` run over oversized pages, failing pages, a healthy page and every encoding case."""
+    with SiteServer(SITE) as srv:
+        cfg = write_config(tmp_path_factory.mktemp("pages"), [], max_page_size="1MB")
+        paths = OVERSIZED + FAILING + [GW_PAGES[0]] + [f"/enc/{name}.html" for name in ENC_CASES]
+        res = crawl(cfg, *[a for p in paths for a in ("--url", srv.url(p))])
+        yield Crawled(cfg, res, list(srv.requests), srv.base_url)
+
+
+def test_pages_over_the_size_limit_abort_and_the_run_continues(url_pages: Crawled) -> None:
+    res, cfg = url_pages.result, url_pages.config
     assert res.returncode == 0, res.stderr
     row = table(res)["127.0.0.1"]
-    assert row["new"] == 1 and row["errors"] == 3
-    assert res.stderr.count("larger than crawl.max_page_size") == 3
-    assert len(articles(cfg)) == 1
-    assert len(requests_to(site, "/_fault/huge")) == 2 and len(requests_to(site, "/_fault/gzipbomb")) == 1
+    # 3 oversized and 4 failing pages are errors; the healthy page and the encoding cases are stored.
+    assert row["new"] == 1 + len(ENC_CASES) and row["errors"] == len(OVERSIZED) + len(FAILING)
+    # stderr names the first few errors of a run; each --url page's own block on stdout names its error.
+    assert res.stdout.count("larger than crawl.max_page_size") == 3
+    stored = {a["url"] for a in articles(cfg)}
+    assert url_pages.base_url + GW_PAGES[0] in stored
+    assert not any("/_fault/" in url for url in stored)
+    assert len(url_pages.requests_to("/_fault/huge")) == 2 and len(url_pages.requests_to("/_fault/gzipbomb")) == 1
 
 
-def test_only_transient_errors_are_retried(site: SiteServer, tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, [])
-    pages = [
-        site.url("/_fault/status/500?p=1"),
-        site.url("/_fault/status/404?p=1"),
-        site.url("/_fault/drop?p=1"),
-        site.url("/_fault/status/403?p=1"),
-        site.url(GW_PAGES[0]),
-    ]
-    res = crawl(cfg, *[a for u in pages for a in ("--url", u)])
+def test_only_transient_errors_are_retried(url_pages: Crawled) -> None:
+    res = url_pages.result
     assert res.returncode == 0, res.stderr
-    assert len(requests_to(site, "/_fault/status/500")) == 3
+    assert len(url_pages.requests_to("/_fault/status/500")) == 3
     # A dropped connection is retried too (Twisted may also retry a reused keep-alive connection once).
-    assert 3 <= len(requests_to(site, "/_fault/drop")) <= 6
-    assert len(requests_to(site, "/_fault/status/404")) == 1
-    assert len(requests_to(site, "/_fault/status/403")) == 1
-    assert table(res)["127.0.0.1"]["errors"] == 4
+    assert 3 <= len(url_pages.requests_to("/_fault/drop")) <= 6
+    assert len(url_pages.requests_to("/_fault/status/404")) == 1
+    assert len(url_pages.requests_to("/_fault/status/403")) == 1
 
 
 # -- encodings -------------------------------------------------------------------------------
 
-ENC_CASES = sorted(p.stem for p in (SITE / "enc").glob("*.html"))
 
-
-def test_every_encoding_case_comes_out_exact_through_the_whole_crawl(site: SiteServer, tmp_path: Path) -> None:
+def test_every_encoding_case_comes_out_exact_through_the_whole_crawl(url_pages: Crawled) -> None:
     assert len(ENC_CASES) >= 8
-    cfg = write_config(tmp_path, [])
-    res = crawl(cfg, *[a for name in ENC_CASES for a in ("--url", site.url(f"/enc/{name}.html"))])
+    res, cfg = url_pages.result, url_pages.config
     assert res.returncode == 0, res.stderr
     by_url = {a["url"]: a for a in articles(cfg)}
     golden = REPO / "tests" / "golden" / "decoded"
     for name in ENC_CASES:
-        art = by_url.get(site.url(f"/enc/{name}.html"))
+        art = by_url.get(f"{url_pages.base_url}/enc/{name}.html")
         assert art is not None, f"{name}: not stored ({res.stderr})"
         assert "\ufffd" not in art["text"] + art["title"], name
         for line in (SITE / "enc" / "expected" / f"{name}.txt").read_text(encoding="utf-8").splitlines():

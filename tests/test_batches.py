@@ -1,0 +1,245 @@
+"""Crawl batches in the daemon, one crawl at a time per source, and cheap re-crawls.
+
+The batch picker is a pure function tested with an injected clock; the rest runs the real daemon
+and CLI against the local test server and a real SQLite file, with bounded waits on conditions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from crawler.store import Store
+from scheduler.daemon import pick_batch
+from tests.support.sitesrv import SiteServer
+from tests.test_daemon import Daemon, far_schedule, wait_until, write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return NOW + timedelta(seconds=seconds)
+
+
+# -- the batch picker (pure) -------------------------------------------------------------------------
+
+
+def test_a_batch_starts_when_the_earliest_source_is_due_and_takes_those_due_soon() -> None:
+    due = {"a": at(0), "b": at(3), "c": at(9), "d": at(30)}
+    assert pick_batch(due, set(), at(-1), 10, 100) == []  # nothing due yet
+    assert pick_batch(due, set(), NOW, 10, 100) == ["a", "b", "c"]
+    assert pick_batch(due, {"a"}, NOW, 10, 100) == []  # the earliest left is not due yet
+    assert pick_batch(due, set(), NOW, 10, 2) == ["a", "b"]  # at most the batch size, earliest first
+
+
+def test_a_source_whose_batch_was_killed_runs_alone() -> None:
+    due = {"a": at(0), "b": at(0), "stuck": at(0)}
+    assert pick_batch(due, set(), NOW, 10, 100, {"stuck"}) == ["stuck"]
+    assert pick_batch(due, {"stuck"}, NOW, 10, 100, {"stuck"}) == ["a", "b"]
+
+
+# -- the daemon's batches ----------------------------------------------------------------------------
+
+
+def feeds(site: SiteServer, n: int) -> str:
+    """`n` small feeds on the test server (one entry each), as config [[sources]]."""
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        i = int(path.split("/")[2])
+        if path.endswith("feed.xml"):
+            item = (
+                f"<item><title>China and Russia item {i}</title><link>{site.base_url}/many/{i}/a.html</link>"
+                f"<guid>many-{i}</guid><description>China and Russia agree on project {i}</description></item>"
+            )
+            xml = f'<?xml version="1.0"?><rss version="2.0"><channel><title>F{i}</title>{item}</channel></rss>'
+            return 200, {"Content-Type": "application/rss+xml", "ETag": f'"f{i}"'}, xml.encode()
+        html = (
+            f"<html><head><title>Item {i}</title></head><body><article><h1>China and Russia item {i}</h1>"
+            + f"<p>Scientists of China and Russia agreed on joint project number {i} in materials.</p>" * 5
+            + "</article></body></html>"
+        )
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, html.encode()
+
+    site.add_generated("/many/", handler)
+    return "".join(
+        f'[[sources]]\nname = "f{i:02d}"\nurl = "__BASE__/many/{i}/feed.xml"\nevery = "1h"\n' for i in range(n)
+    )
+
+
+STALL = '[[sources]]\nname = "stalled"\nurl = "__BASE__/_fault/stall?seconds=120"\nevery = "1h"\n'
+
+
+def states(db: Path) -> dict[str, dict[str, Any]]:
+    with Store(db) as st:
+        return {r["name"]: r for r in st.query("SELECT * FROM sources")}
+
+
+def test_a_stalled_source_in_a_batch_of_50_does_not_delay_the_other_49(
+    tmp_path: Path, site: SiteServer, smtp: Any
+) -> None:
+    cfg = write_config(
+        tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALL + feeds(site, 49), schedule=far_schedule()
+    )
+    db = tmp_path / "nw.db"
+    d = Daemon(tmp_path, cfg, env={"NEWSWATCH_CRAWL_TIMEOUT": "100", "NEWSWATCH_WORKERS": "0"})
+    try:
+        d.wait_note("READY=1")
+
+        def others_done() -> bool:
+            rows = states(db)
+            return sum(1 for n, r in rows.items() if n != "stalled" and r["last_success"]) == 49
+
+        wait_until(others_done, 90, "the 49 healthy sources written")
+        rows = states(db)
+        assert rows.get("stalled", {}).get("last_attempt") is None  # still stalled, 100 s deadline
+        with Store(db) as st:
+            runs = st.query("SELECT trigger FROM crawl_runs")
+        assert len(runs) == 1, "all 50 sources ran in one crawl child"
+        assert "crawl batch of 50" not in d.log()  # the batch itself is still running
+        assert d.terminate() == 0
+    finally:
+        d.close()
+
+
+def test_a_batch_child_killed_at_its_deadline_requeues_its_unfinished_sources(
+    tmp_path: Path, site: SiteServer, smtp: Any
+) -> None:
+    cfg = write_config(
+        tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALL + feeds(site, 3), schedule=far_schedule()
+    )
+    db = tmp_path / "nw.db"
+    env = {"NEWSWATCH_CRAWL_TIMEOUT": "100", "NEWSWATCH_BATCH_TIMEOUT": "15", "NEWSWATCH_WORKERS": "0"}
+    d = Daemon(tmp_path, cfg, env=env)
+    try:
+        d.wait_note("READY=1")
+        d.wait_log("unfinished: stalled; each is polled again on its own", 90)
+        d.wait_log("crawl stalled: failed after", 90)  # polled again alone, and named
+        rows = states(db)
+        assert rows["stalled"]["failures"] == 1 and "stopped" in rows["stalled"]["last_error"]
+        assert all(rows[f"f{i:02d}"]["polls"] == 1 for i in range(3)), "finished sources are not polled again"
+        shown = subprocess.run(
+            [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "sources"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert "stalled" in shown.stdout and "stopped" in shown.stdout
+        assert d.terminate() == 0
+    finally:
+        d.close()
+
+
+def test_a_changed_every_takes_effect_on_reload(tmp_path: Path, site: SiteServer, smtp: Any) -> None:
+    one = '[[sources]]\nname = "gw"\nurl = "__BASE__/globalwire/rss.xml"\nevery = "__EVERY__"\n'
+    cfg = write_config(
+        tmp_path / "nw.toml", site.base_url, smtp.port, sources=one.replace("__EVERY__", "1h"), schedule=far_schedule()
+    )
+    d = Daemon(tmp_path, cfg)
+    try:
+        d.wait_note("READY=1")
+        wait_until(lambda: states(tmp_path / "nw.db").get("gw", {}).get("polls") == 1, 60, "the first poll")
+        write_config(cfg, site.base_url, smtp.port, sources=one.replace("__EVERY__", "5s"), schedule=far_schedule())
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("changed gw")
+        wait_until(lambda: states(tmp_path / "nw.db")["gw"]["polls"] >= 2, 60, "a poll at the new interval")
+        assert d.terminate() == 0
+    finally:
+        d.close()
+
+
+# -- one crawl at a time per source; cheap re-crawls --------------------------------------------------
+
+
+def cli(cfg: Path, *args: str, **kw: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "0"},
+        **kw,
+    )
+
+
+def crawl_config(tmp_path: Path, sources: str) -> Path:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(
+        f"""
+[storage]
+database = "nw.db"
+
+[crawl]
+user_agent = "newswatch-test/1.0 (+mailto:ops@example.org)"
+timeout = "3s"
+allow_private = true
+
+{sources}
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_two_crawl_commands_at_once_fetch_each_page_once(tmp_path: Path, site: SiteServer) -> None:
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.endswith("feed.xml"):
+            items = "".join(
+                f"<item><title>Item {i}</title><link>{site.base_url}/twice/{i}.html</link><guid>t{i}</guid></item>"
+                for i in range(12)
+            )
+            return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{items}</channel></rss>".encode()
+        time.sleep(1.5)
+        body = "<html><body><article><h1>Item</h1>" + "<p>Joint research of two academies.</p>" * 8
+        return 200, {"Content-Type": "text/html"}, (body + f"<p>{path}</p></article></body></html>").encode()
+
+    site.add_generated("/twice/", handler)
+    cfg = crawl_config(tmp_path, f'[[sources]]\nname = "twice"\nurl = "{site.base_url}/twice/feed.xml"\n')
+    first = cli(cfg, "crawl")
+    try:
+        wait_until(lambda: site.hits("/twice/feed.xml"), 60, "the first crawl's feed request")
+        second = cli(cfg, "crawl")
+        out2, err2 = second.communicate(timeout=120)
+        out1, err1 = first.communicate(timeout=120)
+    finally:
+        for p in (first,):
+            if p.poll() is None:
+                p.kill()
+    assert first.returncode == 0, err1
+    assert second.returncode == 0, err2
+    assert "being polled by another crawl" in out2 + err2, (out2, err2)
+    for i in range(12):
+        assert site.hits(f"/twice/{i}.html") == 1, f"page {i} fetched more than once"
+
+
+def test_a_recrawl_does_not_wait_on_pending_retries(tmp_path: Path, site: SiteServer) -> None:
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        items = "".join(
+            f"<item><title>Stalled item {i}</title><link>{site.base_url}/_fault/stall?seconds=30&amp;n={i}</link>"
+            f"<guid>p{i}</guid><description>Summary {i}</description></item>"
+            for i in range(2)
+        )
+        return (
+            200,
+            {"Content-Type": "application/rss+xml", "ETag": '"same"'},
+            f"<rss><channel>{items}</channel></rss>".encode(),
+        )
+
+    site.add_generated("/pend/", handler)
+    cfg = crawl_config(tmp_path, f'[[sources]]\nname = "pend"\nurl = "{site.base_url}/pend/feed.xml"\n')
+    first = cli(cfg, "crawl")
+    first.communicate(timeout=120)
+    with Store(tmp_path / "nw.db") as st:
+        assert st.scalar("SELECT count(*) FROM articles WHERE page_pending = 1") == 2  # kept from the feed
+    stalls = site.hits("/_fault/stall")
+    again = cli(cfg, "crawl")
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert site.hits("/_fault/stall") == stalls, "a pending page was retried before its retry was due"

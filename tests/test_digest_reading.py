@@ -1,0 +1,174 @@
+"""A digest a busy analyst reads in two minutes: an overview first, languages kept together, few
+highlights on whole words, short Chinese snippets, display names, and an optional translator link."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from crawler.config import Config, parse_config
+from scheduler.digest import run_digest
+from tests.test_digest import NOW, World, bodies
+
+TOPIC = "(china OR chinese OR 中国 OR 中俄 OR 俄 OR китай*) AND (russia OR russian OR 俄罗斯 OR 俄 OR росси*)"
+
+
+def config(db: Path, **digest: Any) -> Config:
+    data: dict[str, Any] = {
+        "storage": {"database": str(db)},
+        "sources": [
+            {"name": "huaxia", "kind": "feed", "url": "https://huaxia.example/rss", "title": "Huaxia News"},
+            {"name": "vestnik", "kind": "feed", "url": "https://vestnik.example/rss", "title": "Вестник"},
+            {"name": "globalwire", "kind": "feed", "url": "https://globalwire.example/rss"},
+        ],
+        "topics": [{"name": "china-russia-st", "query": TOPIC, "title": "China–Russia science & technology"}],
+        "digest": {"timezone": "UTC", "recipients": [{"email": "analyst@example.org"}], **digest},
+    }
+    return parse_config(data, base=db.parent)
+
+
+def digest_bodies(world: World, cfg: Config, tmp_path: Path) -> tuple[str, str]:
+    out = tmp_path / "d.eml"
+    run_digest(cfg, world.store, now=NOW, output=out)
+    msg = email.message_from_bytes(out.read_bytes(), policy=email.policy.default)
+    return bodies(msg)
+
+
+def fill(world: World) -> None:
+    world.add(
+        "globalwire",
+        "China and Russia open a joint materials laboratory",
+        " ".join(["China and Russia agreed to widen cooperation; Russian and Chinese scientists met."] * 6),
+        matches={"china-russia-st": 3.0},
+    )
+    world.add(
+        "huaxia",
+        "中俄科技合作论坛在北京举行",
+        "中俄科技合作论坛11日在北京举行，中国和俄罗斯的科学家讨论了人工智能与新材料领域的合作。" * 8,
+        matches={"china-russia-st": 4.0},
+        language="zh",
+    )
+    world.add(
+        "vestnik",
+        "Россия и Китай создадут совместный центр",
+        "Россия и Китай создадут совместный научный центр. Российские и китайские учёные обсудили планы.",
+        matches={"china-russia-st": 2.0},
+        language="ru",
+    )
+    world.add("globalwire", "Russian and Chinese ministers meet", matches={"china-russia-st": 1.5})
+
+
+def test_overview_first_then_languages_together(tmp_path: Path) -> None:
+    w = World(tmp_path / "nw.db")
+    fill(w)
+    text, html = digest_bodies(w, config(w.store.path), tmp_path)
+    head = text.split("== ", 1)[0]
+    assert "2 English · 1 Russian · 1 Chinese" in head
+    assert "Top stories:\n- 中俄科技合作论坛在北京举行 (Huaxia News)" in head
+    sections = re.findall(r"^-- (\w+) \(\d+\) --$", text, re.M)
+    assert sections == ["English", "Russian", "Chinese"]  # not interleaved by score
+    assert "<strong>2</strong> English" in html and "Top stories" in html
+    w.store.close()
+
+
+def test_display_names_from_the_config(tmp_path: Path) -> None:
+    w = World(tmp_path / "nw.db")
+    fill(w)
+    text, html = digest_bodies(w, config(w.store.path), tmp_path)
+    assert "== China–Russia science & technology (4) ==" in text
+    assert "china-russia-st (" not in text
+    assert "Huaxia News · " in text and "Вестник · " in text
+    assert "globalwire · " in text  # no title: its name
+    assert "China–Russia science &amp; technology" in html and ">Huaxia News<" in html
+    w.store.close()
+
+
+def test_few_highlights_on_whole_words_and_short_chinese_snippets(tmp_path: Path) -> None:
+    w = World(tmp_path / "nw.db")
+    fill(w)
+    text, _html = digest_bodies(w, config(w.store.path), tmp_path)
+    stories = re.split(r"^\d+\. ", text, flags=re.M)[1:]
+    for story in stories:
+        assert story.count("*") // 2 <= 3, story
+    zh = next(s for s in stories if s.startswith("中俄科技"))
+    lines = zh.splitlines()[3:]
+    snippet = "".join(line.strip() for line in lines[: lines.index("")] if lines and "" in lines)
+    assert "*俄*罗斯" not in zh and "*中俄*" in zh
+    assert len(snippet.replace("*", "")) <= 125  # about three lines on a phone, not ten
+    en = next(s for s in stories if s.startswith("China and Russia open"))
+    assert re.search(r"\*Russian\*", en) and not re.search(r"\*Russia\*n", en)
+    w.store.close()
+
+
+def test_translator_link_is_off_by_default_and_only_for_other_languages(tmp_path: Path) -> None:
+    w = World(tmp_path / "nw.db")
+    fill(w)
+    text, html = digest_bodies(w, config(w.store.path), tmp_path)
+    assert "Translate" not in text and "Translate" not in html
+    template = "https://translate.example/?sl={lang}&tl=en&u={url}"
+    text, html = digest_bodies(w, config(w.store.path, translate_url=template), tmp_path)
+    links = re.findall(r"Translate: (\S+)", text)
+    assert sorted(links) == [
+        "https://translate.example/?sl=ru&tl=en&u=https%3A%2F%2Fvestnik.example%2Fnews%2F3",
+        "https://translate.example/?sl=zh&tl=en&u=https%3A%2F%2Fhuaxia.example%2Fnews%2F2",
+    ]
+    assert html.count(">Translate</a>") == 2
+    w.store.close()
+
+
+def test_a_translate_url_without_a_placeholder_is_a_config_error(tmp_path: Path) -> None:
+    from crawler.errors import ConfigError
+
+    try:
+        config(tmp_path / "nw.db", translate_url="https://translate.example/")
+    except ConfigError as exc:
+        assert any("digest.translate_url" in p for p in exc.problems)
+    else:
+        raise AssertionError("accepted a translate_url without {url}")
+
+
+def test_dry_run_prints_each_recipients_subject_and_stories(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    w = World(tmp_path / "nw.db")
+    fill(w)
+    w.store.close()
+    cfg = tmp_path / "nw.toml"
+    cfg.write_text(
+        f"""
+[storage]
+database = "{tmp_path / "nw.db"}"
+[[sources]]
+name = "huaxia"
+url = "https://huaxia.example/rss"
+title = "Huaxia News"
+[[topics]]
+name = "china-russia-st"
+title = "China–Russia S&T"
+query = '{TOPIC}'
+[digest]
+subject = "newswatch: {{count}} new stories"
+max_age = "3650d"
+[[digest.recipients]]
+email = "analyst@example.org"
+[[digest.recipients]]
+email = "boss@example.org"
+""",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "digest", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for rcpt in ("analyst@example.org", "boss@example.org"):
+        block = out.split(f"{rcpt}: would send 4 stories (dry run)\n", 1)[1]
+        assert block.startswith("  subject: newswatch: 4 new stories\n")
+        assert "  - [China–Russia S&T] 中俄科技合作论坛在北京举行 (Huaxia News, Chinese)" in block
+        assert "  - [China–Russia S&T] Россия и Китай создадут совместный центр (vestnik, Russian)" in block
+    with sqlite3.connect(tmp_path / "nw.db") as db:  # nothing marked sent
+        assert db.execute("SELECT count(*) FROM delivery_items").fetchone()[0] == 0

@@ -1,0 +1,405 @@
+"""Nothing lost, nothing stuck: a full disk, a dying extraction worker, bad entries and headers,
+impossible dates, and killed processes, each against the local test server and a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.store import Store, parse_iso
+from tests.support.sitesrv import SiteServer
+
+ROOT = Path(__file__).resolve().parent.parent
+UA = "newswatch-faulttest/1.0 (+mailto:ops@example.org)"
+_WORDS = "reactor satellite polymer vaccine turbine graphene laser bridge isotope battery catalyst telescope".split()
+
+
+def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def write_config(directory: Path, sources: str, *, database: str = "nw.db", digest: str = "") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "newswatch.toml"
+    path.write_text(
+        f"""
+[storage]
+database = "{database}"
+
+[crawl]
+user_agent = "{UA}"
+timeout = "5s"
+allow_private = true
+
+{sources}
+
+[[topics]]
+name = "cn-ru"
+query = 'China OR Russia'
+{digest}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def feed_source(name: str, url: str) -> str:
+    return f'[[sources]]\nname = "{name}"\nurl = "{url}"\nevery = "15m"\n'
+
+
+def newswatch(cfg: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
+    return subprocess.run(
+        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+def article_html(i: int, size: int = 1) -> bytes:
+    words = [_WORDS[(i * 7 + k * (i + 3)) % len(_WORDS)] for k in range(60)]
+    paras = "".join(
+        f"<p>Scientists from China and Russia in project {i} reported progress on "
+        f"{' '.join(words[j : j + 12])} at laboratory {i * 13 + j} (part {n}).</p>"
+        for n in range(size)
+        for j in range(0, 60, 6)
+    )
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Joint project {i}</title>'
+        f"</head><body><article><h1>Joint project {i} of China and Russia</h1>{paras}</article></body></html>"
+    ).encode()
+
+
+def serve_feed(site: SiteServer, prefix: str, pages: int, *, delay: float = 0.0, size: int = 1, items: str = "") -> str:
+    """A feed of `pages` articles under `prefix` (each page answering after `delay` s); returns the feed URL."""
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith(f"{prefix}feed.xml"):
+            body = "".join(
+                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}{prefix}a/{i}.html"
+                f"</link><guid>{prefix}{i}</guid><description>China and Russia project {i}</description></item>"
+                for i in range(pages)
+            )
+            xml = (
+                f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+                f"<link>{site.base_url}{prefix}</link><description>d</description>{items}{body}</channel></rss>"
+            )
+            return 200, {"Content-Type": "application/rss+xml", "ETag": '"v1"'}, xml.encode()
+        i = int(path.rsplit("/", 1)[-1].split(".")[0])
+        time.sleep(delay)
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, article_html(i, size)
+
+    site.add_generated(prefix, handler)
+    return f"{site.base_url}{prefix}feed.xml"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, grandchildren, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                fields = stat[stat.rindex(")") + 2 :].split()
+                if fields[0] != "Z":
+                    parents[int(entry.name)] = int(fields[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found += kids
+        frontier += kids
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def workers_of(pid: int) -> list[int]:
+    """Extraction workers below `pid`: processes the forkserver forked (they run the forkserver's code)."""
+    out = []
+    for server in descendants(pid):
+        if b"forkserver" in cmdline(server):
+            out += [k for k in descendants(server) if b"forkserver" in cmdline(k)]
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def stored(cfg: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    with Store(cfg.parent / "nw.db") as st:
+        return st.query(sql, params)
+
+
+# -- one entry, one fault ----------------------------------------------------------------------------
+
+
+def test_bad_entries_are_skipped_with_their_reason_and_the_rest_of_the_feed_is_stored(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    bad = (
+        "<item><title>Bad port</title><link>http://127.0.0.1:99999/x</link><guid>bad-port</guid></item>"
+        "<item><title>Zero date China</title><link>__BASE__/odd/a/90.html</link><guid>zero</guid>"
+        "<pubDate>0000-00-00T00:00:00Z</pubDate></item>"
+        "<item><title>Far date China</title><link>__BASE__/odd/a/91.html</link><guid>far</guid>"
+        "<pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>"
+    ).replace("__BASE__", site.base_url)
+    url = serve_feed(site, "/odd/", 4, items=bad)
+    listing = f'[[sources]]\nname = "css"\nkind = "listing"\nurl = "{site.base_url}/"\nfollow_css = "a[[["\n'
+    cfg = write_config(tmp_path, feed_source("odd", url) + listing)
+    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 0, res.stderr  # one healthy source is a successful crawl
+    urls = {r["url"] for r in stored(cfg, "SELECT url FROM articles WHERE source = 'odd'")}
+    assert urls == {f"{site.base_url}/odd/a/{i}.html" for i in (0, 1, 2, 3, 90, 91)}  # every healthy entry
+    assert "99999" in res.stderr and "skipped" in res.stderr  # counted, with its reason
+    dated = stored(cfg, "SELECT published FROM articles WHERE url LIKE '%/odd/a/9_.html'")
+    assert [r["published"] for r in dated] == [None, None]  # impossible dates are unknown, not stored
+    css = stored(cfg, "SELECT * FROM sources WHERE name = 'css'")[0]
+    assert css["failures"] == 1 and "follow_css" in css["last_error"]
+    assert "follow_css" in res.stderr
+
+
+def test_a_retry_after_date_with_minus_zero_zone_affects_only_its_source_and_is_capped(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    site.set_route("/busy/a.xml", status=503, headers={"Retry-After": "Sat, 28 Nov 2099 13:00:00 -0000"})
+    site.set_route("/busy/b.xml", status=429, headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
+    healthy = serve_feed(site, "/ok/", 2)
+    cfg = write_config(
+        tmp_path,
+        feed_source("busy-a", site.url("/busy/a.xml"))
+        + feed_source("busy-b", site.url("/busy/b.xml"))
+        + feed_source("healthy", healthy),
+    )
+    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    rows = {r["name"]: r for r in stored(cfg, "SELECT * FROM sources")}
+    assert rows["healthy"]["last_success"] and rows["healthy"]["failures"] == 0
+    for name in ("busy-a", "busy-b"):
+        wait = parse_iso(rows[name]["retry_after"])
+        attempt = parse_iso(rows[name]["last_attempt"])
+        assert wait is not None and attempt is not None and rows[name]["failures"] == 1
+        assert 0 < (wait - attempt).total_seconds() <= 7 * 86400 + 60  # capped like the number form
+    again = newswatch(cfg, "crawl", "busy-a", "busy-b")
+    assert again.returncode == 0 and "Retry-After" in again.stdout + again.stderr
+
+
+def test_an_article_dated_9999_does_not_stop_the_digest(site: SiteServer, tmp_path: Path) -> None:
+    url = serve_feed(site, "/far/", 2)
+    digest = """
+[digest]
+schedule = "0 7 * * *"
+timezone = "Europe/Moscow"
+send_empty = true
+max_age = "3650d"
+
+[[digest.recipients]]
+email = "analyst@example.org"
+"""
+    cfg = write_config(tmp_path, feed_source("far", url), digest=digest)
+    assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
+    with sqlite3.connect(tmp_path / "nw.db") as conn:  # as stored by an older version
+        conn.execute("UPDATE articles SET published = '9999-12-31T23:59:59+00:00'")
+    out = tmp_path / "digest.html"
+    res = newswatch(cfg, "digest", "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "Joint project 0" in out.read_text(encoding="utf-8")
+
+
+# -- a poll counts only when its work is stored -----------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs (needs root and mount(8)); skipped with the reason elsewhere."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a disk-full test needs root to mount a small tmpfs")
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_fails_the_crawl_loudly_and_keeps_nothing_that_would_lose_articles(
+    site: SiteServer, tmp_path: Path, small_disk: Path
+) -> None:
+    pages = 40
+    url = serve_feed(site, "/big/", pages, size=12)
+    cfg = write_config(tmp_path, feed_source("big", url), database=str(small_disk / "nw.db"))
+    Store(small_disk / "nw.db").close()  # created and migrated
+    filler = small_disk / "filler"
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    filler.write_bytes(b"\0" * max(0, free - 300_000))  # room for a few articles only
+
+    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "database or disk is full" in res.stderr
+    filler.unlink()
+    with Store(small_disk / "nw.db") as st:
+        state = st.source_state("big")
+        assert state["etag"] is None  # no validator: the next poll reads the whole feed again
+        unseen = st.scalar("SELECT count(*) FROM entries WHERE article_id IS NULL")
+        assert unseen == 0  # no entry marked seen without its article
+
+    again = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert again.returncode == 0, again.stderr
+    with Store(small_disk / "nw.db") as st:
+        urls = [r["url"] for r in st.query("SELECT url FROM articles")]
+        assert sorted(urls) == sorted(f"{site.base_url}/big/a/{i}.html" for i in range(pages))
+        assert st.source_state("big")["etag"] == '"v1"'
+
+
+def test_a_killed_extraction_worker_loses_no_page(site: SiteServer, tmp_path: Path) -> None:
+    pages = 16
+    url = serve_feed(site, "/oom/", pages, delay=0.25)
+    cfg = write_config(tmp_path, feed_source("oom", url))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "crawl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "2"},
+    )
+    try:
+        wait_until(lambda: site.hits("/oom/a/") >= 3, 60, "pages fetched")
+
+        victim = wait_until(lambda: workers_of(proc.pid), 30, "an extraction worker")[0]
+        os.kill(victim, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in err, err
+    assert proc.returncode == 0, err
+    rows = stored(cfg, "SELECT url, text_from, page_pending FROM articles")
+    assert sorted(r["url"] for r in rows) == sorted(f"{site.base_url}/oom/a/{i}.html" for i in range(pages))
+    assert stored(cfg, "SELECT count(*) AS n FROM entries WHERE article_id IS NULL")[0]["n"] == 0
+
+
+# -- children die with their parents -----------------------------------------------------------------
+
+
+def test_a_killed_crawl_child_never_hangs_the_crawl_command(site: SiteServer, tmp_path: Path) -> None:
+    url = serve_feed(site, "/kill/", 12, delay=1.0)
+    cfg = write_config(tmp_path, feed_source("kill", url))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "crawl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "2"},
+    )
+    try:
+        wait_until(lambda: site.hits("/kill/a/") >= 2, 60, "pages fetched")
+        child = next(p for p in descendants(proc.pid) if b"crawler.run" in cmdline(p))
+        wait_until(lambda: workers_of(child), 30, "the crawl child's extraction workers")
+        family = descendants(child)
+        os.kill(child, signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)  # before: waited for ever on the workers' copy of the pipe
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert "crawl process failed" in err and "Traceback" not in err
+    wait_until(lambda: not any(alive(p) for p in family), 15, "the crawl's workers gone")
+
+
+def test_a_killed_crawl_command_leaves_no_process_behind(site: SiteServer, tmp_path: Path) -> None:
+    url = serve_feed(site, "/orphan/", 12, delay=1.0)
+    cfg = write_config(tmp_path, feed_source("orphan", url))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "crawl"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "2"},
+    )
+    try:
+        wait_until(lambda: site.hits("/orphan/a/") >= 2, 60, "pages fetched")
+        wait_until(lambda: workers_of(proc.pid), 30, "the crawl child's extraction workers")
+        family = descendants(proc.pid)
+        proc.kill()
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    try:
+        wait_until(lambda: not any(alive(p) for p in family), 15, "every crawl process gone")
+    except AssertionError:
+        info = []
+        for p in family:
+            if alive(p):
+                fds = {}
+                for fd in Path(f"/proc/{p}/fd").iterdir():
+                    try:
+                        fds[fd.name] = os.readlink(fd)
+                    except OSError:
+                        pass
+                info.append((p, cmdline(p)[:60], Path(f"/proc/{p}/stat").read_text().split()[3], fds))
+        holders = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    for fd in (entry / "fd").iterdir():
+                        holders.setdefault(os.readlink(fd), []).append(int(entry.name))
+                except OSError:
+                    pass
+        raise AssertionError(info, {k: v for k, v in holders.items() if k.startswith("pipe")}) from None
+    finally:
+        for p in family:
+            if alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def test_a_killed_daemon_leaves_no_crawl_process_behind(site: SiteServer, tmp_path: Path, smtp: Any) -> None:
+    from tests.test_daemon import Daemon, far_schedule
+    from tests.test_daemon import write_config as daemon_config
+
+    url = serve_feed(site, "/dkill/", 12, delay=1.0)
+    source = f'[[sources]]\nname = "dkill"\nurl = "{url}"\nevery = "15m"\n'
+    cfg = daemon_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=source, schedule=far_schedule())
+    d = Daemon(tmp_path, cfg, env={"NEWSWATCH_WORKERS": "2"})
+    try:
+        d.wait_note("READY=1")
+        wait_until(lambda: workers_of(d.proc.pid), 60, "a crawl child with extraction workers")
+        family = descendants(d.proc.pid)
+        d.proc.kill()  # SIGKILL the daemon alone: nothing cleans up after it
+        d.proc.wait(10)
+        wait_until(lambda: not any(alive(p) for p in family), 15, "every crawl process gone")
+    finally:
+        d.close()
