@@ -46,6 +46,21 @@ def known(code: str) -> bool:
     return code.upper() in _places()
 
 
+# Chinese names of first-level regions carry their type (广东省, 内蒙古自治区, 阿穆尔州); the press
+# mostly writes them without it (广东, 内蒙古). Longest suffix first; what remains must stay this long.
+_ZH_REGION_SUFFIXES = (
+    ("维吾尔自治区", 2), ("壮族自治区", 2), ("回族自治区", 2), ("特别行政区", 2), ("自治区", 2),
+    ("共和国", 2), ("省", 2), ("市", 2), ("州", 3),
+)  # fmt: skip
+
+
+def _zh_short(name: str) -> str | None:
+    for suffix, keep in _ZH_REGION_SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= keep and "\u4e00" <= name[0] <= "\u9fff":
+            return name[: -len(suffix)]
+    return None
+
+
 def _quote(name: str) -> str:
     return f'"{name}"' if any(ch.isspace() for ch in name) else name
 
@@ -70,4 +85,28 @@ def country(code: str) -> Country:
     for kind, key in (("name", "country"), ("region", "region"), ("city", "city"), ("adjective", "adjective")):
         for name in place.get(key, []):  # type: ignore[union-attr]
             add(_quote(str(name)), kind)
+            short = _zh_short(str(name)) if kind == "region" else None
+            if short:
+                add(short, kind)
     return Country(code=code, name=str(place["name"]), terms=tuple(terms))
+
+
+def codes() -> list[str]:
+    """The ISO alpha-2 codes we have data for."""
+    return sorted(_places())
+
+
+@lru_cache(maxsize=1)
+def _all_national_names() -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    curated = _curated()
+    for code, place in _places().items():
+        names = [str(t) for e in curated.get(code, []) if e.get("kind", "name") == "name" for t in e["terms"]]  # type: ignore[union-attr]
+        names += [_quote(str(n)) for n in place.get("country", [])]  # type: ignore[union-attr]
+        out[code] = tuple(dict.fromkeys(names))
+    return out
+
+
+def national_names(code: str) -> tuple[str, ...]:
+    """A country's own names and adjectives (no places or institutions), as query terms."""
+    return _all_national_names().get(code.upper(), ())

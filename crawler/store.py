@@ -14,10 +14,11 @@ import sqlite3
 import stat
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +275,36 @@ def _lease_expired(since: str | None) -> bool:
 
 def _fts_tokenize() -> str:
     return textnorm.INDEX_TOKENIZE
+
+
+RUNS_KEPT = 2000  # crawl history: the newest runs kept ...
+RUNS_MAX_AGE = timedelta(days=30)  # ... and none older than this
+RUN_SAMPLES = 20  # error samples and warnings kept per source and run
+
+
+def bounded_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """A run summary whose per-source lists are cut to RUN_SAMPLES, the rest counted by reason.
+
+    One run over a large site can produce thousands of identical lines ("no article text found");
+    the history keeps a sample and how many of each kind there were.
+    """
+    sources = []
+    for src in summary.get("sources", []):
+        src = dict(src)
+        for key in ("error_samples", "warnings"):
+            lines = src.get(key) or []
+            if len(lines) > RUN_SAMPLES:
+                src[key] = lines[:RUN_SAMPLES]
+                rest = Counter(_reason(line) for line in lines[RUN_SAMPLES:])
+                src[f"{key}_more"] = dict(rest.most_common(RUN_SAMPLES))
+        sources.append(src)
+    return {**summary, "sources": sources}
+
+
+def _reason(line: str) -> str:
+    """The part of an error line after its URL ("https://x/a: no article text" → "no article text")."""
+    head, sep, tail = str(line).partition(": ")
+    return tail[:200] if sep and "://" in head else str(line)[:200]
 
 
 def share_with_group(path: Path) -> None:
@@ -861,10 +892,17 @@ class Store:
             return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
+        """Records a run's end with a bounded summary, and forgets runs past RUNS_KEPT / RUNS_MAX_AGE."""
+        now = utcnow()
         with self.transaction() as c:
             c.execute(
                 "UPDATE crawl_runs SET finished = ?, status = ?, summary = ? WHERE id = ?",
-                [iso(utcnow()), status, json.dumps(summary, ensure_ascii=False), run_id],
+                [iso(now), status, json.dumps(bounded_summary(summary), ensure_ascii=False), run_id],
+            )
+            c.execute(
+                "DELETE FROM crawl_runs WHERE status != 'running' AND (started < ? OR id <= "
+                "(SELECT id FROM crawl_runs ORDER BY id DESC LIMIT 1 OFFSET ?))",
+                [iso(now - RUNS_MAX_AGE), RUNS_KEPT],
             )
 
     # -- reading -------------------------------------------------------------------------

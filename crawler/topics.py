@@ -252,7 +252,7 @@ class _Leaf(_Node):
                 kind, value, stem, implied = self.items[k]
                 if implied:
                     continue
-                nxt = set(f.lookup(kind, value, stem))
+                nxt = f.lookup_set(kind, value, stem)  # kept: phrases share their later words
                 cands = [p for p in cands if p + k in nxt]
             if self.scope == LEAD and name == TEXT:
                 cands = [p for p in cands if p < f.lead_end]
@@ -390,7 +390,8 @@ class _Gazetteer:
     """One country's names compiled to patterns, indexed by their first pattern item."""
 
     name: str
-    patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, tuple[int, ...]], ...]
+    # (label, items, exact surface or None, a place name that must be capitalised)
+    patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, bool], ...]
     by_stem: dict[str, list[int]]
     by_surface: dict[str, list[int]]
     by_head: dict[str, list[int]]  # patterns starting with a prefix item, by its first three characters
@@ -398,7 +399,20 @@ class _Gazetteer:
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
+_UNIVERSITY_LABELS: dict[str, bool] = {}  # entity hit label -> the name is a university's
 _CAPS_RE = re.compile(r"[A-ZА-ЯЁ].*[A-ZА-ЯЁ]")
+# Place names from the gazetteer (cities, regions) in Latin or Cyrillic count only when written
+# with a capital: many are also common words in some form (Дали ~ дали "gave", Daye ~ days).
+_PLACE_KINDS = frozenset({"city", "region"})
+_ALPHABETIC_RE = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]")
+# A surname or patronymic right after a first name that is also a city (Vladimir Putin,
+# Владимир Владимирович, Владимира Путина): the name is a person's, not the place's.
+_SURNAME_RE = re.compile(
+    r"[A-ZА-ЯЁ][a-zа-яё'-]*?(?:"
+    r"ович|евич|вич|ич|овна|евна|ична|ов|ев|ёв|ин|ын|ский|цкий|ской|ская|цкая|ова|ева|ёва|ина|ына|енко|ук|юк|ян|их|ых"
+    r")(?:а|у|ом|ым|ем|е|ой|ого|ому|им|ых|ую|ей|ы)?"
+    r"|[A-Z][a-z'-]*?(?:ov|ev|yov|in|yn|sky|skiy|ski|skaya|ova|eva|ina|yna|enko|ich|vich|yan|ian|ovna|evna)"
+)
 
 
 def _gazetteer(code: str) -> _Gazetteer:
@@ -408,7 +422,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     from crawler import entities
 
     c = entities.country(code)
-    patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, tuple[int, ...]]] = []
+    patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, bool]] = []
     by_stem: dict[str, list[int]] = defaultdict(list)
     by_surface: dict[str, list[int]] = defaultdict(list)
     by_head: dict[str, list[int]] = defaultdict(list)
@@ -426,7 +440,10 @@ def _gazetteer(code: str) -> _Gazetteer:
         # an abbreviation in capitals (РАН, MIPT) matches only in capitals: "ран", "hit" are words
         exact = body if (" " not in body and _CAPS_RE.search(body) and body.upper() == body) else None
         k = len(patterns)
-        patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, ()))
+        if t.kind == "university":
+            _UNIVERSITY_LABELS[f"{text} \u2192 {c.name}"] = True
+        cased = t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None
+        patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, cased))
         kind, value = items[0][0], items[0][1]
         if kind == _STEM:
             by_stem[value].append(k)
@@ -437,6 +454,90 @@ def _gazetteer(code: str) -> _Gazetteer:
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
     g = _GAZETTEERS[code] = _Gazetteer(c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in)
     return g
+
+
+@dataclass(frozen=True)
+class _Nations:
+    """Every country's own names (not its places), to count which countries a story is about."""
+
+    patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None], ...]
+    by_stem: dict[str, list[int]]
+    by_surface: dict[str, list[int]]
+    by_head: dict[str, list[int]]
+
+
+_NATIONS: list[_Nations] = []
+
+
+def _nations() -> _Nations:
+    if _NATIONS:
+        return _NATIONS[0]
+    from crawler import entities
+
+    patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None]] = []
+    by_stem: dict[str, list[int]] = defaultdict(list)
+    by_surface: dict[str, list[int]] = defaultdict(list)
+    by_head: dict[str, list[int]] = defaultdict(list)
+    for code in entities.codes():
+        for term in entities.national_names(code):
+            text = term.strip('"')
+            prefix = text.endswith("*")
+            body = text[:-1] if prefix else text
+            words = body.split()
+            items: list[tuple[int, str, str, bool]] = []
+            for w in words:
+                items.extend(_pattern(w, prefix and w is words[-1])[0])
+            if not items:
+                continue
+            exact = body if (len(words) == 1 and _CAPS_RE.search(body) and body.upper() == body) else None
+            k = len(patterns)
+            patterns.append((code, tuple(items), exact))
+            kind, value = items[0][0], items[0][1]
+            if kind == _STEM:
+                by_stem[value].append(k)
+            elif kind == _SURFACE:
+                by_surface[value].append(k)
+            else:
+                by_head[value[:3]].append(k)
+    _NATIONS.append(_Nations(tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head)))
+    return _NATIONS[0]
+
+
+def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
+    """Where each country is named by its own names in the story: (field, position)."""
+    key = "\0nations"
+    hit = doc.memo.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]
+    n = _nations()
+    places: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    for name in FIELDS:
+        f = doc.fields[name]
+        ks = [k for key_ in n.by_stem.keys() & f.by_stem.keys() for k in n.by_stem[key_]]
+        ks += [k for key_ in n.by_surface.keys() & f.by_surface.keys() for k in n.by_surface[key_]]
+        ks += [k for key_ in n.by_head.keys() & f.heads() for k in n.by_head[key_]]
+        for k in ks:
+            code, items, exact = n.patterns[k]
+            for p in _find(f, items):
+                if exact is not None and f.raw(p, p) != exact:
+                    continue
+                places[code].add((name, p))
+    doc.memo[key] = places  # type: ignore[assignment]
+    return places
+
+
+def _is_place(f: _Field, first: int, last: int) -> bool:
+    """A Latin/Cyrillic place name: capitalised, and not a first name followed by a surname."""
+    i = bisect.bisect_left(f.positions, first)
+    start = f.starts[i]
+    if not f.text[start : start + 1].isupper():
+        return False
+    j = bisect.bisect_left(f.positions, last) + 1
+    if j < len(f.positions) and f.positions[j] == last + 1:
+        between = f.text[f.ends[j - 1] : f.starts[j]]
+        if between.isspace() and _SURNAME_RE.fullmatch(f.text[f.starts[j] : f.ends[j]]):
+            return False
+    return True
 
 
 def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]:
@@ -472,7 +573,7 @@ class _Entity(_Node):
             ks += [k for key in g.by_head.keys() & f.heads() for k in g.by_head[key]]
             excluded: list[tuple[int, int]] | None = None
             for k in ks:
-                label, items, exact, _ = g.patterns[k]
+                label, items, exact, cased = g.patterns[k]
                 starts = _find(f, items)
                 if not starts:
                     continue
@@ -480,6 +581,8 @@ class _Entity(_Node):
                 for p in starts:
                     e = p + length - 1
                     if exact is not None and f.raw(p, e) != exact:
+                        continue
+                    if cased and not _is_place(f, p, e):
                         continue
                     if g.not_in:
                         if excluded is None:
@@ -519,6 +622,11 @@ class _Partners(_Node):
 
     That holds in a sentence naming a, b and ``what``, or when the title names a and b and
     ``what`` is in the title or the lead. A sentence (or title) holding ``unless`` does not count.
+    When a and b are countries and a third country is named more often than one of them, or in
+    the title while a and b are not both there, only the headline counts: the third country is
+    the partner, and a and b meet in passing.
+    ``what`` inside the name of a university of a or b (Institute of Technology in Harbin
+    Institute of Technology) is part of a name, not what the sides do, and does not count.
     The occurrences are those in the places that count.
     """
 
@@ -538,6 +646,18 @@ class _Partners(_Node):
             if not ok or not occ:
                 return False, []
             occs.append(occ)
+        # a word inside a side's university name is not what the sides do: universities also teach
+        # languages, hold festivals and games (Harbin Institute of Technology)
+        names = {
+            (o[0], q)
+            for o in occs[0] + occs[1]
+            if o[2] > o[1] and any(_UNIVERSITY_LABELS.get(h[0]) for h in o[3])
+            for q in range(o[1], o[2] + 1)
+        }
+        if names and self.what is not None:
+            occs[2] = [o for o in occs[2] if (o[0], o[1]) not in names or (o[0], o[2]) not in names]
+            if not occs[2]:
+                return False, []
         firsts = {name: f.sent_first for name, f in doc.fields.items()}
         bisect_right = bisect.bisect_right
 
@@ -568,6 +688,8 @@ class _Partners(_Node):
         # the headline: both sides in the title, what in the title or the lead
         ta = [o for o in occs[0] if o[0] == TITLE]
         tb = [o for o in occs[1] if o[0] == TITLE]
+        if out and not (ta and tb) and self._third_country_leads(doc, occs[0], occs[1], bool(ta), bool(tb)):
+            out = []  # another country is the partner; the two sides meet only in passing
         if ta and tb and _distinct(ta, tb) and not any(k[0] == TITLE for k in tainted):
             lead_end = doc.fields[TEXT].lead_end
             what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
@@ -576,6 +698,22 @@ class _Partners(_Node):
                 out.extend(tb)
                 out.extend(what)
         return bool(out), out
+
+    def _third_country_leads(self, doc: Document, oa: list[_Occ], ob: list[_Occ], ta: bool, tb: bool) -> bool:
+        """A third country is named more often than one of the two sides, or in the title instead."""
+        if not (isinstance(self.a, _Entity) and isinstance(self.b, _Entity)):
+            return False
+        sides = {self.a.code.upper(), self.b.code.upper()}
+        weaker = min(len({(o[0], o[1]) for o in oa}), len({(o[0], o[1]) for o in ob}))
+        # a name inside a side's name is the side's (蒙古 in 内蒙古, Inner Mongolia, is China)
+        inside = {(o[0], q) for o in oa + ob for q in range(o[1], o[2] + 1)}
+        for code, ps in _nation_places(doc).items():
+            if code in sides:
+                continue
+            ps = ps - inside
+            if len(ps) > weaker or (any(f == TITLE for f, _ in ps) and not (ta and tb)):
+                return True
+        return False
 
     def leaves(self) -> Iterable[_Leaf]:
         for c in (self.a, self.b, self.what, self.unless):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -583,17 +584,31 @@ def search(
         click.echo("no matches")
         return
     tty = sys.stdout.isatty()
+    safe = terminal_safe  # stored text is scraped: its escape sequences must not reach the terminal
     for r in results:
         date = (r.published or r.fetched or "")[:10]
-        click.echo(click.style(f"{r.score:6.2f}  {r.title}", bold=tty))
-        click.echo(f"        {r.source} · {date} · {r.language or '?'} · {r.url}")
-        click.echo(f"        matched: {', '.join(r.hits)}")
+        click.echo(click.style(f"{r.score:6.2f}  {safe(r.title)}", bold=tty))
+        click.echo(f"        {safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.url)}")
+        click.echo(f"        matched: {safe(', '.join(r.hits))}")
         snippet = "".join(
-            click.style(seg, bold=True, underline=True) if hit and tty else (f"[{seg}]" if hit else seg)
+            click.style(safe(seg), bold=True, underline=True)
+            if hit and tty
+            else (f"[{safe(seg)}]" if hit else safe(seg))
             for seg, hit in r.snippet
         )
         click.echo(f"        {snippet}")
         click.echo()
+
+
+# Terminal escape sequences (CSI, OSC up to BEL or ST, two-byte ESC forms, 8-bit CSI), then any other
+# control, line separator, bidi override or BOM.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?|\x9b[0-?]*[ -/]*[@-~]?")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def terminal_safe(text: str | None) -> str:
+    """Text for a terminal: escape sequences removed, other controls shown as spaces."""
+    return _CONTROLS.sub(" ", _ESCAPES.sub("", text or ""))
 
 
 # -- export ---------------------------------------------------------------------------------
@@ -890,17 +905,48 @@ def backup(state: State, file: Path, force: bool) -> None:
             f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
         )
     with Store(config.storage.database, readonly=True) as src:
+        missing = _missing_tables(src.conn)
+        if missing:
+            raise NewswatchError(
+                f"{config.storage.database} is not a newswatch database (it has no {', '.join(missing)} table); "
+                "check [storage] database"
+            )
         try:
             with replacing(file) as tmp:
                 dst = sqlite3.connect(str(tmp))
                 try:
                     src.conn.backup(dst)
+                    problem = _copy_problem(dst)
                 finally:
                     dst.close()
+                if problem:  # raised inside: the temporary copy is removed, FILE left as it was
+                    raise NewswatchError(f"the backup did not verify ({problem}); {file} was not written")
         except sqlite3.Error as exc:
             raise NewswatchError(f"cannot write the backup {file}: {exc}; check free space and the folder") from None
     if not state.quiet:
         click.echo(f"wrote {file}")
+
+
+BACKUP_TABLES = ("articles", "sources", "stories")
+
+
+def _missing_tables(conn: Any) -> list[str]:
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [t for t in BACKUP_TABLES if t not in names]
+
+
+def _copy_problem(conn: Any) -> str | None:
+    """Why a freshly written backup is not a sound newswatch database, or None."""
+    import sqlite3
+
+    try:
+        result = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
+        missing = _missing_tables(conn)
+    except sqlite3.Error as exc:
+        return str(exc)
+    if result != ["ok"]:
+        return "; ".join(result[:3])
+    return f"no {', '.join(missing)} table" if missing else None
 
 
 @cli.command()

@@ -389,3 +389,57 @@ def test_default_topic_matches_the_seed_article_and_says_why() -> None:
     assert {"China → China", "Russian Academy of Engineering → Russia", "scien*"} <= set(m.hits)
     if seed.exists():  # the labeled copy is the seed story
         assert r["text"].split("\n")[0] in seed.read_text(encoding="utf-8")
+
+
+# Stories written for these tests (not from any labeled set): two sides present, not S&T partners.
+NOT_PARTNERS = [
+    (
+        "Russian language olympiad held for Chinese university students",
+        "More than 200 students from 40 Chinese universities competed in a Russian language olympiad in "
+        "Beijing. Winners from Peking University will get a study trip to Moscow State University.",
+    ),
+    (
+        "Chinese smartphone brands take 70% of Russian market",
+        "Chinese smartphone makers now hold 70 percent of the Russian market, according to research by "
+        "an analytics firm. Sales of Chinese technology products in Russia grew 20 percent.",
+    ),
+    (
+        "Китайские студенты изучают русский язык в Ульяновске",
+        "В Ульяновском государственном университете обучаются более 300 студентов из Китая. Они изучают "
+        "русский язык и литературу. Ректор вуза отметил, что число китайских студентов растет.",
+    ),
+    ("中国学生赴俄罗斯学习俄语", "今年有500名中国学生赴俄罗斯喀山联邦大学学习俄语。学生们在俄罗斯大学学习语言和文化。"),
+    (
+        "越南与俄罗斯签署核能科技合作协议",
+        "越南科技部与俄罗斯国家原子能公司签署核能科技合作协议。科技部部长表示，越南将借鉴中国和俄罗斯的经验。",
+    ),
+]
+
+PARTNER_STORIES = [
+    (
+        "Russian and Chinese physicists build a plasma laboratory",
+        "Physicists from Tomsk Polytechnic University and Tsinghua University have opened a joint "
+        "laboratory for plasma research on fusion reactor materials.",
+    ),
+    (
+        "Huawei opens a research centre in Moscow",
+        "Huawei has opened a research centre in Moscow where Russian mathematicians will work together "
+        "with the company's engineers on network algorithms.",
+    ),
+    ("Российские и китайские металлурги создали сплав", "Учёные двух стран создали жаропрочный сплав для турбин."),
+    ("中俄科学家联合研制新型材料", "中国科学院与俄罗斯科学院的科学家联合研制出一种新型超硬材料。"),
+]
+
+
+@pytest.mark.parametrize("title,text", NOT_PARTNERS)
+def test_default_topic_wants_partners_in_science_not_neighbours(title: str, text: str) -> None:
+    query, min_score = default_topic()
+    m = compile_query(query).match(title, text)
+    assert m is None or m.score < min_score, m
+
+
+@pytest.mark.parametrize("title,text", PARTNER_STORIES)
+def test_default_topic_finds_partners_in_science(title: str, text: str) -> None:
+    query, min_score = default_topic()
+    m = compile_query(query).match(title, text)
+    assert m is not None and m.score >= min_score
