@@ -47,7 +47,7 @@ def _toml(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-def write_config(directory: Path, sources: list[dict[str, Any]], **crawl: Any) -> Path:
+def write_config(directory: Path, sources: list[dict[str, Any]], file: str = "newswatch.toml", **crawl: Any) -> Path:
     """A config with these sources, short timeouts and private addresses allowed unless overridden."""
     options = {"user_agent": UA, "timeout": "2s", "allow_private": True, **crawl}
     lines = ["[storage]", 'database = "nw.db"', "", "[crawl]"]
@@ -55,7 +55,7 @@ def write_config(directory: Path, sources: list[dict[str, Any]], **crawl: Any) -
     for s in sources:
         lines += ["", "[[sources]]"] + [f"{k} = {_toml(v)}" for k, v in s.items()]
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "newswatch.toml"
+    path = directory / file
     path.write_text("\n".join(lines) + "\n" + TOPIC, encoding="utf-8")
     return path
 
@@ -145,23 +145,77 @@ def near(value: str | None, expected: datetime, slack: float = 120.0) -> bool:
 # -- feed polling --------------------------------------------------------------------------
 
 
-def test_stored_validators_are_sent_back_and_a_304_stores_and_fetches_nothing(site: SiteServer, tmp_path: Path) -> None:
-    site.set_route("/feeds/cond.xml", body=rss(gw_items(3)))
-    cfg = write_config(tmp_path, [{"name": "cond", "kind": "feed", "url": site.url("/feeds/cond.xml")}])
-    first = crawl(cfg)
+@dataclass
+class Polled:
+    """Two crawls of the same sources, each with its outcome and the server's request log."""
+
+    site: SiteServer
+    config: Path
+    first: Outcome
+    first_requests: list[Any]
+    second: Outcome
+    second_requests: list[Any]
+    started: datetime
+    later: datetime
+
+    def requests_to(self, prefix: str, crawl: int) -> list[Any]:
+        log = self.first_requests if crawl == 1 else self.second_requests
+        return [r for r in log if r.path.startswith(prefix)]
+
+
+@pytest.fixture(scope="module")
+def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polled]:
+    """Validators, Retry-After, redirects and a 410 polled twice in one world (two crawl processes, not eight)."""
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    with SiteServer(SITE) as srv:
+        srv.set_route("/feeds/cond.xml", body=rss(gw_items(3)))
+        srv.set_route("/feeds/moved.xml", body=rss([]))
+        srv.set_route("/feeds/alive.xml", body=rss([]))
+        redirects = [
+            {
+                "name": f"r{code}",
+                "kind": "feed",
+                "url": srv.url(f"/_fault/redirect/{code}?" + urlencode({"to": f"/feeds/moved.xml?via={code}"})),
+            }
+            for code in (301, 308, 302, 307)
+        ]
+        sources = [
+            {"name": "cond", "kind": "feed", "url": srv.url("/feeds/cond.xml")},
+            {"name": "limited", "kind": "feed", "url": srv.url("/_fault/status/429?retry_after=3600")},
+            {
+                "name": "busy",
+                "kind": "feed",
+                "url": srv.url("/_fault/status/503?" + urlencode({"retry_after": format_datetime(later, usegmt=True)})),
+            },
+            {"name": "healthy", "kind": "feed", "url": srv.url("/vestnik/rss.xml")},
+            *redirects,
+            {"name": "gone", "kind": "feed", "url": srv.url("/_fault/status/410")},
+            {"name": "alive", "kind": "feed", "url": srv.url("/feeds/alive.xml")},
+        ]
+        cfg = write_config(tmp_path_factory.mktemp("polled"), sources)
+        started = datetime.now(UTC)
+        first = crawl(cfg)
+        first_requests = list(srv.requests)
+        srv.clear_log()
+        second = crawl(cfg)
+        second_requests = list(srv.requests)
+        srv.clear_log()
+        yield Polled(srv, cfg, first, first_requests, second, second_requests, started, later)
+
+
+def test_stored_validators_are_sent_back_and_a_304_stores_and_fetches_nothing(polled: Polled) -> None:
+    first, second, cfg = polled.first, polled.second, polled.config
     assert first.returncode == 0, first.stderr
     assert table(first)["cond"]["new"] == 3
     state = source_row(cfg, "cond")
     assert state["etag"] and state["last_modified"]
 
-    site.clear_log()
-    second = crawl(cfg)
     assert second.returncode == 0, second.stderr
-    feed_requests = requests_to(site, "/feeds/cond.xml")
+    feed_requests = polled.requests_to("/feeds/cond.xml", 2)
     assert len(feed_requests) == 1 and feed_requests[0].status == 304
     assert feed_requests[0].headers.get("If-None-Match") == state["etag"]
     assert feed_requests[0].headers.get("If-Modified-Since") == state["last_modified"]
-    assert requests_to(site, "/globalwire/") == [], "a 304 must not lead to any article fetch"
+    assert polled.requests_to("/globalwire/", 2) == [], "a 304 must not lead to any article fetch"
     assert table(second)["cond"] == {
         "status": "not-modified",
         "fetched": 1,
@@ -170,43 +224,29 @@ def test_stored_validators_are_sent_back_and_a_304_stores_and_fetches_nothing(si
         "matched": 0,
         "errors": 0,
     }
-    assert len(articles(cfg)) == 3
+    assert len(articles(cfg, "cond")) == 3
 
 
-def test_retry_after_delays_only_that_source_while_its_host_keeps_working(site: SiteServer, tmp_path: Path) -> None:
-    later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
-    sources = [
-        {"name": "limited", "kind": "feed", "url": site.url("/_fault/status/429?retry_after=3600")},
-        {
-            "name": "busy",
-            "kind": "feed",
-            "url": site.url("/_fault/status/503?" + urlencode({"retry_after": format_datetime(later, usegmt=True)})),
-        },
-        {"name": "healthy", "kind": "feed", "url": site.url("/globalwire/rss.xml")},
-    ]
-    cfg = write_config(tmp_path, sources)
-    started = datetime.now(UTC)
-    first = crawl(cfg)
+def test_retry_after_delays_only_that_source_while_its_host_keeps_working(polled: Polled) -> None:
+    first, second, cfg = polled.first, polled.second, polled.config
     assert first.returncode == 0, first.stderr
     rows = table(first)
     assert rows["limited"]["status"] == "failed" and rows["busy"]["status"] == "failed"
     assert rows["healthy"]["status"] == "ok" and rows["healthy"]["new"] >= 5, first.stdout
     # Not retried at once: the server asked for time.
-    assert len(requests_to(site, "/_fault/status/429")) == 1
-    assert len(requests_to(site, "/_fault/status/503")) == 1
+    assert len(polled.requests_to("/_fault/status/429", 1)) == 1
+    assert len(polled.requests_to("/_fault/status/503", 1)) == 1
     limited, busy = source_row(cfg, "limited"), source_row(cfg, "busy")
-    assert near(limited["retry_after"], started + timedelta(seconds=3600))
+    assert near(limited["retry_after"], polled.started + timedelta(seconds=3600))
     assert parse_iso(limited["next_poll"]) >= parse_iso(limited["retry_after"])
-    assert near(busy["retry_after"], later, slack=2)
+    assert near(busy["retry_after"], polled.later, slack=2)
 
-    site.clear_log()
-    second = crawl(cfg)
     assert second.returncode == 0, second.stderr
     assert table(second)["limited"]["status"] == "skipped"
     assert table(second)["busy"]["status"] == "skipped"
     assert "limited: server asked to wait until" in second.stderr
-    assert requests_to(site, "/_fault/status/429") == [] and requests_to(site, "/_fault/status/503") == []
-    assert len(requests_to(site, "/globalwire/rss.xml")) == 1, "the rest of the host is still polled"
+    assert polled.requests_to("/_fault/status/429", 2) == [] and polled.requests_to("/_fault/status/503", 2) == []
+    assert len(polled.requests_to("/vestnik/rss.xml", 2)) == 1, "the rest of the host is still polled"
 
 
 def test_a_failing_source_backs_off_exponentially_capped_and_a_success_resets_it(
@@ -256,57 +296,44 @@ def test_a_failing_source_backs_off_exponentially_capped_and_a_success_resets_it
     assert gap("flaky") == 3600 and flaky["last_success"] == flaky["last_attempt"]
 
 
-def test_permanent_redirects_move_the_source_and_temporary_ones_do_not(site: SiteServer, tmp_path: Path) -> None:
-    site.set_route("/feeds/moved.xml", body=rss([]))
-    sources = [
-        {
-            "name": f"r{code}",
-            "kind": "feed",
-            "url": site.url(f"/_fault/redirect/{code}?" + urlencode({"to": f"/feeds/moved.xml?via={code}"})),
-        }
-        for code in (301, 308, 302, 307)
-    ]
-    cfg = write_config(tmp_path, sources)
-    assert crawl(cfg).returncode == 0
+def test_permanent_redirects_move_the_source_and_temporary_ones_do_not(polled: Polled) -> None:
+    cfg, site = polled.config, polled.site
+    assert polled.first.returncode == 0
     for code in (301, 308):
         row = source_row(cfg, f"r{code}")
         assert row["current_url"] == site.url(f"/feeds/moved.xml?via={code}")
-        assert row["configured_url"] == sources[0 if code == 301 else 1]["url"]
+        assert row["configured_url"] == site.url(
+            f"/_fault/redirect/{code}?" + urlencode({"to": f"/feeds/moved.xml?via={code}"})
+        )
     for code in (302, 307):
         assert source_row(cfg, f"r{code}")["current_url"] is None
 
-    site.clear_log()  # a new process: the moved URL came from SQLite
-    assert crawl(cfg).returncode == 0
+    assert polled.second.returncode == 0  # a new process: the moved URL came from SQLite
     for code in (301, 308):
-        assert requests_to(site, f"/_fault/redirect/{code}") == []
-        assert len(requests_to(site, f"/feeds/moved.xml?via={code}")) == 1
+        assert polled.requests_to(f"/_fault/redirect/{code}", 2) == []
+        assert len(polled.requests_to(f"/feeds/moved.xml?via={code}", 2)) == 1
     for code in (302, 307):
-        assert len(requests_to(site, f"/_fault/redirect/{code}")) == 1
+        assert len(polled.requests_to(f"/_fault/redirect/{code}", 2)) == 1
     listed = {s["name"]: s["url"] for s in json.loads(newswatch(cfg, "sources", "--json").stdout)}
     assert listed["r301"] == site.url("/feeds/moved.xml?via=301")
-    assert listed["r302"] == sources[2]["url"]
+    assert listed["r302"] == site.url("/_fault/redirect/302?" + urlencode({"to": "/feeds/moved.xml?via=302"}))
 
     # The user edits the config: their URL wins over the stored redirect.
-    sources[0]["url"] = site.url("/feeds/moved.xml?via=edited")
-    cfg = write_config(tmp_path, sources)
+    edited = write_config(
+        cfg.parent,
+        [{"name": "r301", "kind": "feed", "url": site.url("/feeds/moved.xml?via=edited")}],
+        file="edited.toml",
+    )
     site.clear_log()
-    assert crawl(cfg, "r301").returncode == 0
+    assert crawl(edited, "r301").returncode == 0
     assert len(requests_to(site, "/feeds/moved.xml?via=edited")) == 1
     assert requests_to(site, "/feeds/moved.xml?via=301") == []
-    listed = {s["name"]: s["url"] for s in json.loads(newswatch(cfg, "sources", "--json").stdout)}
+    listed = {s["name"]: s["url"] for s in json.loads(newswatch(edited, "sources", "--json").stdout)}
     assert listed["r301"] == site.url("/feeds/moved.xml?via=edited")
 
 
-def test_410_deactivates_the_source_says_so_and_reset_reenables_it(site: SiteServer, tmp_path: Path) -> None:
-    site.set_route("/feeds/alive.xml", body=rss([]))
-    cfg = write_config(
-        tmp_path,
-        [
-            {"name": "gone", "kind": "feed", "url": site.url("/_fault/status/410")},
-            {"name": "alive", "kind": "feed", "url": site.url("/feeds/alive.xml")},
-        ],
-    )
-    first = crawl(cfg)
+def test_410_deactivates_the_source_says_so_and_reset_reenables_it(polled: Polled) -> None:
+    first, second, cfg, site = polled.first, polled.second, polled.config, polled.site
     assert first.returncode == 0, first.stderr
     assert table(first)["gone"]["status"] == "gone"
     assert "gone: " in first.stderr and "410" in first.stderr and "deactivated" in first.stderr
@@ -315,15 +342,15 @@ def test_410_deactivates_the_source_says_so_and_reset_reenables_it(site: SiteSer
     assert "INACTIVE" in next(l for l in shown.splitlines() if l.startswith("gone "))
     assert "gone: last error" in shown and "410" in shown
 
-    second = crawl(cfg)
     assert table(second)["gone"]["status"] == "skipped" and "gone: deactivated" in second.stderr
-    assert len(requests_to(site, "/_fault/status/410")) == 1
+    assert len(polled.requests_to("/_fault/status/410", 1) + polled.requests_to("/_fault/status/410", 2)) == 1
 
     reset = newswatch(cfg, "sources", "--reset", "gone")
     assert reset.returncode == 0 and "re-enabled" in reset.stdout
     assert source_row(cfg, "gone")["active"] == 1
+    site.clear_log()
     third = crawl(cfg, "gone")
-    assert len(requests_to(site, "/_fault/status/410")) == 2, "a re-enabled source is polled again"
+    assert len(requests_to(site, "/_fault/status/410")) == 1, "a re-enabled source is polled again"
     assert table(third)["gone"]["status"] == "gone"
 
 
