@@ -548,7 +548,11 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
                     c.add(f"{path}.{key}", f'only applies to kind = "{other}" sources')
         url = c.get(t, "url", path, str, "", required=kind != "spider")
         if url and not re.match(r"^https?://[^\s/]+", url, re.I):
-            c.add(f"{path}.url", f"{url!r} is not an http(s) URL; write it like https://example.org/rss.xml")
+            c.add(f"{path}.url", f"{_short(url)} is not an http(s) URL; write it like https://example.org/rss.xml")
+        elif url:
+            problem = _url_problem(url)
+            if problem:
+                c.add(f"{path}.url", f"{_short(url)} {problem}")
         follow = c.get(t, "follow", path, str, None)
         if follow is not None:
             try:
@@ -556,6 +560,10 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
             except re.error as exc:
                 c.add(f"{path}.follow", f"is not a valid regular expression: {exc}")
         follow_css = c.get(t, "follow_css", path, str, None)
+        if follow_css is not None:
+            problem = _css_problem(follow_css)
+            if problem:
+                c.add(f"{path}.follow_css", problem)
         if kind == "listing" and follow is None and follow_css is None:
             c.add(path, 'a listing source needs follow = "regex of article URLs" or follow_css = "a.selector"')
         spider = c.get(t, "spider", path, str, None)
@@ -753,6 +761,35 @@ def _translate_url(c: _Checker, t: dict[str, Any]) -> str | None:
         c.add("digest.translate_url", "may use only {url} and {lang} (write {{ and }} for literal braces)")
         return None
     return value
+
+
+def _url_problem(url: str) -> str | None:
+    """Why an http(s) URL cannot be fetched as written (a port out of range, no host, spaces), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if not parts.hostname:
+        return "has no host name; write it like https://example.org/rss.xml"
+    if any(ch.isspace() for ch in url):
+        return "contains spaces; percent-encode them (%20)"
+    return None
+
+
+def _css_problem(selector: str) -> str | None:
+    """Why a CSS selector cannot be used for follow_css (checked with the selector library Scrapy uses)."""
+    try:
+        from cssselect import GenericTranslator, SelectorError
+    except ImportError:
+        return None
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        return f'{_short(selector)} is not a valid CSS selector ({exc}); e.g. "a.headline" or "h2 a"'
+    return None
 
 
 def _subject_problem(subject: str) -> str | None:
