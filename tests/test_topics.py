@@ -428,6 +428,10 @@ PARTNER_STORIES = [
     ),
     ("Российские и китайские металлурги создали сплав", "Учёные двух стран создали жаропрочный сплав для турбин."),
     ("中俄科学家联合研制新型材料", "中国科学院与俄罗斯科学院的科学家联合研制出一种新型超硬材料。"),
+    (
+        "Chinese chemists and Russian colleagues describe a hydrogen catalyst",
+        "Chemists in Wuhan and Kazan described a new catalyst for hydrogen production.",
+    ),
 ]
 
 
