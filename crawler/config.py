@@ -113,6 +113,7 @@ class SourceConfig:
     depth: int = 1
     spider: str | None = None
     language: str | None = None
+    stale_after: float | None = None  # None: the source's cadence decides, at most 7 days
     title: str | None = None  # display name in digests (default: name)
 
     @property
@@ -525,6 +526,7 @@ _SOURCE_KEYS = {
     "depth",
     "spider",
     "language",
+    "stale_after",
     "title",
 }
 _KIND_KEYS = {"sitemap": {"window"}, "listing": {"follow", "follow_css", "depth"}, "spider": {"spider"}}
@@ -580,6 +582,7 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
                 depth=c.positive_int(t, "depth", path, 1, minimum=0, maximum=10),
                 spider=spider,
                 language=language.lower() if language else None,
+                stale_after=c.duration(t, "stale_after", path, None),  # type: ignore[arg-type]
                 title=_title(c, t, path),
             )
         )

@@ -44,13 +44,48 @@ class SafetyMiddleware:
 
 
 class RobotsMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware, fixed for requests that wait on one robots.txt together.
+    """Scrapy's robots.txt middleware, fixed for requests that wait on one robots.txt together, and
+    honouring ``Crawl-delay``.
 
     Awaiting the shared Deferred hands the parser to the first waiter only (the others get None and
     would be let through); once it has fired, the parser is in ``_parsers``, so read it from there.
+    A host's ``Crawl-delay`` becomes its download slot's minimum gap, one request at a time, with no
+    random jitter below it and no AutoThrottle shortening it.
     """
+
+    async def process_request(self, request: Any) -> None:
+        if request.meta.get("dont_obey_robotstxt") or not request.url.startswith(("http://", "https://")):
+            return
+        rp = await self.robot_parser(request)
+        self.process_request_2(rp, request)
+        delay = crawl_delay(rp, self._robotstxt_useragent or self._default_useragent)
+        if delay:
+            self._slow_down(request, delay)
 
     async def robot_parser(self, request: Any) -> Any:
         parser = await super().robot_parser(request)
         current = self._parsers.get(urlparse_cached(request).netloc)
         return parser if isinstance(current, Deferred) else current
+
+    def _slow_down(self, request: Any, delay: float) -> None:
+        downloader = self.crawler.engine.downloader
+        key = downloader.get_slot_key(request)
+        downloader.per_slot_settings[key] = {"delay": delay, "concurrency": 1, "jitter": 0.0}
+        slot = downloader.slots.get(key)
+        if slot is not None and (slot.delay < delay or slot.concurrency != 1 or slot.jitter):
+            slot.delay, slot.concurrency, slot.jitter = max(slot.delay, delay), 1, 0.0
+        request.meta["autothrottle_dont_adjust_delay"] = True
+        ctx = getattr(self.crawler.spider, "ctx", None)
+        if ctx is not None and hasattr(ctx, "note_crawl_delay"):
+            ctx.note_crawl_delay((urlparse_cached(request).hostname or "").lower(), delay)
+
+
+def crawl_delay(parser: Any, user_agent: str) -> float | None:
+    """The robots.txt Crawl-delay for our user agent, in seconds (None when not set or unreadable)."""
+    if parser is None:
+        return None
+    try:
+        delay = parser.crawl_delay(user_agent)
+    except (AttributeError, ValueError, TypeError):
+        return None
+    return float(delay) if delay and delay > 0 else None

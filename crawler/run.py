@@ -27,7 +27,7 @@ from crawler.config import Config, SourceConfig, load_config
 from crawler.errors import NewswatchError, StoreError, UsageError
 from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
 from crawler.process import Processed
-from crawler.store import Store, utcnow
+from crawler.store import Store, iso, utcnow
 
 log = logging.getLogger("newswatch.crawl")
 BATCH_SIZE = 25  # articles per commit
@@ -138,6 +138,8 @@ class CrawlContext:
         self.on_all_finished: Callable[[], None] | None = None
         self._batch_open = False
         self._batched = 0
+        self._documents: dict[str, tuple[list[datetime], int]] = {}
+        self.crawl_delays: dict[str, float] = {}
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -286,6 +288,15 @@ class CrawlContext:
     def note_validators(self, name: str, etag: str | None, modified: str | None) -> None:
         self._validators[name] = (etag, modified)
 
+    def note_document(self, name: str, dates: Sequence[datetime | None], links: int) -> None:
+        """A source document was read: its entries' dates and how many entries (links) it gave."""
+        if name in self.source_by_name:
+            old_dates, old_links = self._documents.get(name, ([], 0))
+            self._documents[name] = (old_dates + [d for d in dates if d], old_links + links)
+
+    def note_crawl_delay(self, host: str, delay: float) -> None:
+        self.crawl_delays[host] = delay
+
     def warn(self, name: str, message: str) -> None:
         self.stats(name).warnings.append(message)
         log.warning("%s: %s", name, message)
@@ -429,6 +440,11 @@ class CrawlContext:
             self.storage_failed(name, exc)
         else:
             self.state[name] = after
+        if st.status == "ok":
+            try:
+                self._record_freshness(source, self.now())
+            except (sqlite3.Error, StoreError) as exc:
+                self.storage_failed(name, exc)
         self._event("done", name, status=st.status, stats=asdict(st))
         if len(self.finished) == len(self.sources) and self.on_all_finished is not None:
             self.on_all_finished()
@@ -450,6 +466,28 @@ class CrawlContext:
             new_article_ids=self.new_article_ids,
             storage_error=self.storage_error,
         )
+
+    def _record_freshness(self, source: SourceConfig, now: datetime) -> None:
+        """Keeps what the source's documents held, and says at once when it looks dead."""
+        from crawler import health
+
+        doc = self._documents.get(source.name)
+        host = (urlsplit(source.url).hostname or "").lower()
+        fields: dict[str, Any] = {}
+        if host in self.crawl_delays:
+            fields["crawl_delay"] = self.crawl_delays[host]
+        if doc is not None:
+            dates, links = doc
+            fields.update(
+                entry_dates=health.merge_stored_dates(self.store.stored_entry_dates(source.name), dates, now),
+                links=links,
+                checked=iso(now),
+            )
+            problem = health.first_look(source, dates, links, now, first_poll=self.is_first_poll(source.name))
+            if problem:
+                self.warn(source.name, problem)
+        if fields:
+            self.store.record_freshness(source.name, **fields)
 
 
 def _entry_key(url: str) -> str:

@@ -207,6 +207,7 @@ class NewsSpider(scrapy.Spider):
             shown = "; ".join(feed.skipped[:5]) + ("; …" if len(feed.skipped) > 5 else "")
             self.ctx.warn(source.name, f"{response.url}: {len(feed.skipped)} entries skipped ({shown})")
         self.ctx.source_ok(source.name)
+        self.ctx.note_document(source.name, [e.published for e in feed.entries], len(feed.entries))
         infos = []
         for entry in feed.entries:
             if not entry.link:
@@ -242,6 +243,9 @@ class NewsSpider(scrapy.Spider):
             # an unchanged index says nothing about its children: always read it whole
             self.ctx.note_validators(source.name, None, None)
         self.ctx.source_ok(source.name)
+        self.ctx.note_document(
+            source.name, [e.news_published or e.lastmod for e in sm.entries], len(sm.entries) + len(sm.sitemaps)
+        )
         depth = response.meta.get("sitemap_depth", 0)
         if depth < 3:
             for child in sm.sitemaps:
@@ -301,6 +305,7 @@ class NewsSpider(scrapy.Spider):
             key = _canonical(url) if urls.is_http_url(url) else None
             if key is not None:
                 infos.append((key, url, FeedInfo(title=" ".join(text.split()))))
+        self.ctx.note_document(source.name, [], len(infos))
         yield from self._follow_entries(source, infos)
         yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
         left = response.meta.get("depth_left", 1) - 1

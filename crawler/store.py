@@ -164,6 +164,23 @@ def _m0003(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS stories_merged ON stories(merged_into)")
 
 
+@migrations(name="0010_source_freshness")
+def _m0010(db: sqlite_utils.Database) -> None:
+    # what a source's last readable document held: how new its newest entry is, how often it
+    # publishes, how many links a listing's pattern took, and its host's robots.txt Crawl-delay
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS source_freshness (
+            name TEXT PRIMARY KEY,
+            entry_dates TEXT NOT NULL DEFAULT '[]',   -- JSON: the newest entry dates seen, newest first
+            links INTEGER,                             -- entries (listing: links followed) last read
+            checked TEXT,                              -- when a document was last read
+            crawl_delay REAL                           -- robots.txt Crawl-delay of the source's host
+        )
+        """
+    )
+
+
 @migrations(name="0020_source_leases")
 def _m0020(db: sqlite_utils.Database) -> None:
     # one crawl at a time per source: the process polling a source holds its lease until it is done
@@ -548,6 +565,43 @@ class Store:
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    # -- source freshness --------------------------------------------------------------------
+
+    def freshness_rows(self) -> dict[str, dict[str, Any]]:
+        """Per source: stored freshness, when an entry was last new, and its articles' newest dates."""
+        out: dict[str, dict[str, Any]] = {}
+        try:
+            rows = self.query("SELECT * FROM source_freshness")
+        except sqlite3.OperationalError:  # a read-only handle on a database not migrated yet
+            rows = []
+        for r in rows:
+            out[r["name"]] = {**r, "entry_dates": json.loads(r["entry_dates"] or "[]")}
+        for r in self.query("SELECT source, max(first_seen) AS last_new FROM entries GROUP BY source"):
+            out.setdefault(r["source"], {})["last_new"] = r["last_new"]
+        return out
+
+    def stored_entry_dates(self, name: str) -> list[str]:
+        """The entry dates kept for one source (newest first)."""
+        row = self.conn.execute("SELECT entry_dates FROM source_freshness WHERE name = ?", [name]).fetchone()
+        return json.loads(row[0] or "[]") if row else []
+
+    def article_dates(self, source: str, limit: int = 50) -> list[str]:
+        """The newest publication dates of a source's stored articles (for sources without entry dates)."""
+        rows = self.conn.execute(
+            "SELECT published FROM articles WHERE source = ? AND published IS NOT NULL ORDER BY published DESC LIMIT ?",
+            [source, limit],
+        )
+        return [r[0] for r in rows]
+
+    def record_freshness(self, name: str, **fields: Any) -> None:
+        if "entry_dates" in fields:
+            fields["entry_dates"] = json.dumps(fields["entry_dates"])
+        with self.transaction() as c:
+            c.execute("INSERT INTO source_freshness(name) VALUES (?) ON CONFLICT(name) DO NOTHING", [name])
+            if fields:
+                sets = ", ".join(f"{k} = ?" for k in fields)
+                c.execute(f"UPDATE source_freshness SET {sets} WHERE name = ?", [*fields.values(), name])
 
     # -- key/value state ---------------------------------------------------------------
 

@@ -99,6 +99,16 @@ TABLES: dict[str, dict[str, Any]] = {
         "sort_desc": "created",
     },
     "delivery_items": {"description": "Which stories went to whom in which message."},
+    "source_freshness": {
+        "description": "What each source's last document held, for the `stale` health state.",
+        "columns": {
+            "name": "Source name from the config",
+            "entry_dates": "The newest entry dates seen (JSON, newest first)",
+            "links": "Entries in the last document read (a listing: links its follow pattern took)",
+            "checked": "When a document was last read",
+            "crawl_delay": "robots.txt Crawl-delay of the source's host, in seconds",
+        },
+    },
 }
 
 

@@ -745,76 +745,6 @@ def _parse_since(value: str, option: str = "--since") -> datetime:
 # -- sources --------------------------------------------------------------------------------
 
 
-@cli.command()
-@config_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option(
-    "--reset",
-    "reset",
-    metavar="NAME",
-    default=None,
-    help="Re-enable a deactivated source (after a 410) and clear its backoff.",
-)
-@click.pass_obj
-@handle_errors
-def sources(state: State, as_json: bool, reset: str | None) -> None:
-    """Each source's health: last success, last error, failures, next poll, articles collected."""
-    from crawler.run import select_sources
-    from crawler.store import Store
-
-    config = state.config()
-    if reset:
-        select_sources(config, [reset])
-        with Store(config.storage.database) as store:
-            store.update_source(
-                reset, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
-            )
-        click.echo(f"{reset}: re-enabled; it will be polled on the next crawl")
-        return
-    rows: dict[str, dict[str, Any]] = {}
-    if config.storage.database.exists():
-        with Store(config.storage.database, readonly=True) as store:
-            rows = store.source_rows()
-    out = []
-    for s in config.sources:
-        r = rows.get(s.name, {})
-        out.append(
-            {
-                "name": s.name,
-                "kind": s.kind,
-                "url": r.get("current_url") if r.get("configured_url") == s.url and r.get("current_url") else s.url,
-                "active": bool(r.get("active", 1)),
-                "last_success": r.get("last_success"),
-                "last_error": r.get("last_error"),
-                "last_error_at": r.get("last_error_at"),
-                "failures": r.get("failures", 0),
-                "next_poll": r.get("next_poll"),
-                "articles": r.get("articles", 0),
-                "every": s.every,
-            }
-        )
-    if as_json:
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
-        return
-    headers = ("source", "kind", "state", "last success", "failures", "next poll", "articles")
-    rows_out = [
-        (
-            o["name"],
-            o["kind"],
-            "active" if o["active"] else "INACTIVE",
-            _short_time(o["last_success"]),
-            o["failures"],
-            (_short_time(o["next_poll"]) or "soon") if o["active"] else "never (--reset)",
-            o["articles"],
-        )
-        for o in out
-    ]
-    _print_table(headers, rows_out)
-    for o in out:
-        if o["last_error"] and (o["failures"] or not o["active"]):
-            click.echo(f"{o['name']}: last error {_short_time(o['last_error_at'])}: {o['last_error']}")
-
-
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
@@ -1120,6 +1050,14 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
         meta_path.write_text(meta, encoding="utf-8")
         cmd = [exe, "serve", str(db), "--metadata", str(meta_path), "--host", host, "--port", str(port)]
         sys.exit(subprocess.call([*cmd, *datasette_args]))
+
+
+# Command modules use this module's helpers; under `python -m scheduler.cli` this module is
+# __main__, so it is made importable under its own name first (one module, not two copies).
+sys.modules.setdefault("scheduler.cli", sys.modules[__name__])
+from scheduler import cmd_sources  # noqa: E402
+
+cmd_sources.register(cli)
 
 
 def main() -> None:

@@ -345,7 +345,7 @@ def _merge_segments(segments: Sequence[tuple[str, bool]]) -> list[tuple[str, boo
 
 
 def _health(config: Config, store: Store, now: datetime, tz: ZoneInfo) -> tuple[str, ...]:
-    """One line per configured source failing for more than a day, or disabled."""
+    """One line per configured source failing for more than a day, disabled, or stale."""
     names = {s.name for s in config.sources}
     cutoff = iso(now - HEALTH_AFTER)
     rows = store.query(
@@ -368,6 +368,11 @@ def _health(config: Config, store: Store, now: datetime, tz: ZoneInfo) -> tuple[
             since = _fmt_date(parse_iso(r["failing_since"]), tz)
             line = f"{r['name']}: failing since {since}" + (f" ({error})" if error else "")
         lines.append(line)
+    from crawler.health import source_health
+
+    for h in source_health(config, store, now):
+        if h.state == "stale":
+            lines.append(f"{h.name}: stale, {clean_line(h.stale_reason, 160)}; check it with 'newswatch probe {h.url}'")
     return tuple(lines)
 
 

@@ -283,7 +283,7 @@ def test_a_failing_source_backs_off_exponentially_capped_and_a_success_resets_it
     shown = newswatch(cfg, "sources")
     assert shown.returncode == 0, shown.stderr
     line = next(l for l in shown.stdout.splitlines() if l.startswith("flaky "))
-    assert "active" in line and " 41 " in f" {line} "
+    assert "FAILING" in line and " 41 " in f" {line} "
     assert "flaky: last error" in shown.stdout and "HTTP 500" in shown.stdout
     listed = {s["name"]: s for s in json.loads(newswatch(cfg, "sources", "--json").stdout)}
     assert listed["flaky"]["failures"] == 41 and listed["flaky"]["next_poll"] == flaky["next_poll"]

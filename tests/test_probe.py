@@ -1,0 +1,155 @@
+"""`newswatch probe URL`: one polite fetch of each kind of URL the sample site serves, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from crawler.probe import suggest_follow
+from scheduler.cli import cli
+from tests.support.sitesrv import SiteServer
+
+
+def config(tmp_path: Path, allow_private: bool = True) -> Path:
+    path = tmp_path / "newswatch.toml"
+    path.write_text(
+        '[storage]\ndatabase = "nw.db"\n\n[crawl]\nuser_agent = "newswatch-probetest/1.0"\ntimeout = "3s"\n'
+        f"allow_private = {'true' if allow_private else 'false'}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def probe(cfg: Path, url: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["-c", str(cfg), "probe", url, *args])
+
+
+def probe_json(cfg: Path, url: str, *args: str) -> dict:
+    res = probe(cfg, url, "--json", *args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+def fresh_rss(hours_ago: list[float]) -> bytes:
+    now = datetime.now(UTC)
+    items = "".join(
+        f"<item><title>Story {i}</title><link>__BASE__/globalwire/2026/11/20/gazprom-cnpc-raise-power-of-siberia-volumes.html?n={i}</link>"
+        f"<guid>s{i}</guid><pubDate>{format_datetime(now - timedelta(hours=h))}</pubDate></item>"
+        for i, h in enumerate(hours_ago)
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Fresh</title>{items}</channel></rss>'.encode()
+
+
+def test_a_live_feed_is_dated_and_one_article_extracted(site: SiteServer, tmp_path: Path) -> None:
+    site.set_route("/feeds/fresh.xml", body=fresh_rss([2, 5, 9, 14]))
+    cfg = config(tmp_path)
+    res = probe(cfg, site.url("/feeds/fresh.xml"))
+    assert res.exit_code == 0, res.output
+    assert "an RSS/Atom feed" in res.output and "entries:  4, newest" in res.output and "(2 h old)" in res.output
+    assert "looks dead" not in res.output
+    assert "charset:  utf-8 (from the XML declaration)" in res.output
+    assert "allowed for newswatch" in res.output and "no Crawl-delay" in res.output
+    assert "title:    Gazprom and CNPC agree to raise gas volumes" in res.output and "language: en" in res.output
+    assert '[[sources]]\nname = "feeds"\nkind = "feed"\nurl = "' + site.url("/feeds/fresh.xml") in res.output
+    assert len([r for r in site.requests if r.path.startswith("/feeds/fresh.xml")]) == 1, "one fetch of the URL"
+
+
+def test_a_feed_frozen_in_2018_is_called_dead_at_once(site: SiteServer, tmp_path: Path) -> None:
+    report = probe_json(config(tmp_path), site.url("/frozen/rss.xml"))
+    assert report["kind"] == "feed" and report["newest"].startswith("2018-01-05")
+    assert report["newest_age"].endswith("years")
+    assert any(w.startswith("looks dead: newest entry 2018-01-05") for w in report["warnings"])
+    assert report["article"]["title"].startswith("Scientists from two academies meet in Harbin")
+
+
+def test_news_sitemap_and_sitemap_index(site: SiteServer, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    news = probe_json(cfg, site.url("/huaxia/sitemap-news.xml"))
+    assert news["kind"] == "sitemap" and news["entries_total"] == 7
+    assert news["entries"][0]["title"] == "中俄联合培养工程硕士项目首批学生毕业"
+    assert news["article"]["language"] == "zh" and "哈尔滨" in " ".join(news["article"]["first_lines"])
+    assert 'kind = "sitemap"' in news["source_block"] and 'window = "2d"' in news["source_block"]
+    index = probe_json(cfg, site.url("/sitemap-index.xml"))
+    assert index["kind"] == "sitemap-index"
+    assert index["child_sitemaps"] == [site.url("/huaxia/sitemap-news.xml"), site.url("/globalwire/sitemap.xml")]
+
+
+def test_a_listing_with_a_good_and_a_bad_follow(site: SiteServer, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    url = site.url("/academy/news/index.html")
+    good = probe(cfg, url, "--follow", r"/academy/news/\d{4}/\d{2}/")
+    assert good.exit_code == 0, good.output
+    assert r"follow: '/academy/news/\d{4}/\d{2}/' takes 2 links, leaves 11" in good.output
+    assert "take   " + site.url("/academy/news/2026/11/inostrannye-chleny-iz-knr.html") in good.output
+    assert "leave  " + site.url("/academy/about.html") in good.output
+    assert "language: ru" in good.output
+    bad = probe_json(cfg, url, "--follow", r"/activities/news/[^/]+/?$")
+    assert bad["taken_total"] == 0 and bad["left_total"] == 13
+    assert any("takes none of the 13 links" in w for w in bad["warnings"])
+    plain = probe_json(cfg, url)  # no --follow: a pattern is suggested, and it works
+    assert plain["kind"] == "listing" and plain["suggested_follow"] and plain["taken_total"] == 2
+
+
+def test_an_article_and_a_homepage_advertising_two_feeds(site: SiteServer, tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    article = probe_json(cfg, site.url("/vestnik/2026/11/18/peregovory-v-kremle.html"))
+    assert article["kind"] == "article" and article["charset"] == "cp1251" and article["charset_from"] == "http"
+    assert article["article"]["title"].startswith("Путин и Си Цзиньпин обсудили")
+    home = probe(cfg, site.url("/portal/"))
+    assert home.exit_code == 0, home.output
+    assert "a homepage that advertises feeds" in home.output and "feeds:    2 advertised" in home.output
+    assert site.url("/globalwire/rss.xml") in home.output and site.url("/huaxia/atom.xml") in home.output
+    assert f'url = "{site.url("/globalwire/rss.xml")}"' in home.output
+
+
+def test_crawl_delay_is_reported(site: SiteServer, tmp_path: Path) -> None:
+    site.set_route("/robots.txt", body=b"User-agent: *\nCrawl-delay: 5\nDisallow: /private/\n")
+    report = probe_json(config(tmp_path), site.url("/globalwire/rss.xml"))
+    assert report["crawl_delay"] == 5.0 and report["robots_allowed"]
+    assert any("Crawl-delay 5s" in w for w in report["warnings"])
+    assert "Crawl-delay 5s" in report["source_block"]
+
+
+@pytest.mark.parametrize(
+    "path,allow_private,code,words",
+    [
+        ("/private/secret.html", True, 2, "is refused by"),
+        ("/globalwire/rss.xml", False, 2, "allow_private = true"),
+        ("/no/such/page.html", True, 2, "HTTP 404"),
+        ("/robots.txt", True, 2, "neither a feed, a sitemap nor an HTML page"),
+        ("/_fault/status/503", True, 1, "HTTP 503"),
+    ],
+)
+def test_bad_urls_get_one_clear_line(
+    site: SiteServer, tmp_path: Path, path: str, allow_private: bool, code: int, words: str
+) -> None:
+    res = probe(config(tmp_path, allow_private), site.url(path))
+    assert res.exit_code == code, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], res.output
+    assert "Traceback" not in res.output
+
+
+def test_unreachable_and_not_http(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    res = probe(cfg, "http://127.0.0.1:9/feed.xml")
+    assert res.exit_code == 1 and "connection refused" in res.output
+    res = probe(cfg, "ftp://example.org/feed.xml")
+    assert res.exit_code == 2 and "not an http(s) URL" in res.output
+
+
+def test_suggested_follow_generalises_dates_and_slugs() -> None:
+    page = "https://www.most.gov.cn/kjbgz/"
+    links = [
+        "https://www.most.gov.cn/kjbgz/202403/t20240313_189961.html",
+        "https://www.most.gov.cn/kjbgz/202109/t20210926_177063.html",
+        "https://www.most.gov.cn/xxgk/index.html",
+        "https://other.example/kjbgz/202403/t1_2.html",
+    ]
+    pattern = suggest_follow(page, links)
+    assert pattern == r"/kjbgz/\d{6}/[^/]+\.html$"

@@ -1,0 +1,203 @@
+"""`newswatch sources add/remove/import/export`: the config edited in place, comments kept; OPML in and out."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+import listparser
+from click.testing import CliRunner, Result
+
+from crawler.config import load_config
+from scheduler.cli import cli
+from tests.support.sitesrv import SiteServer
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "config" / "newswatch.toml"
+PLENARY = REPO / "fixtures" / "opml" / "plenary-russia.opml"
+
+
+def shipped_config(tmp_path: Path) -> Path:
+    """The shipped default config, allowed to reach the local test server."""
+    path = tmp_path / "newswatch.toml"
+    text = SHIPPED.read_text(encoding="utf-8").replace("allow_private = false", "allow_private = true")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def small_config(tmp_path: Path, sources: str = "", allow_private: bool = True) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "newswatch.toml"
+    path.write_text(
+        '# my sources\n[storage]\ndatabase = "nw.db"\n\n[crawl]\nuser_agent = "newswatch-listtest/1.0"\n'
+        f'timeout = "3s"\nallow_private = {"true" if allow_private else "false"}\n\n{sources}',
+        encoding="utf-8",
+    )
+    return path
+
+
+def nw(cfg: Path, *args: str) -> Result:
+    res = CliRunner().invoke(cli, ["-c", str(cfg), *args])
+    assert "Traceback" not in res.output, res.output
+    return res
+
+
+def test_sources_add_probes_then_appends_keeping_every_comment(site: SiteServer, tmp_path: Path) -> None:
+    cfg = shipped_config(tmp_path)
+    before = cfg.read_text(encoding="utf-8")
+    res = nw(
+        cfg,
+        "sources",
+        "add",
+        "sample-listing",
+        site.url("/academy/news/index.html"),
+        "--follow",
+        r"/academy/news/\d{4}/\d{2}/",
+    )
+    assert res.exit_code == 0, res.output
+    after = cfg.read_text(encoding="utf-8")
+    old_lines, new_lines = before.splitlines(), after.splitlines()
+    # Every old line is still there, in order; the new source sits after the last [[sources]] table.
+    it = iter(new_lines)
+    assert all(any(line == n for n in it) for line in old_lines), "a line of the old config was lost or moved"
+    added = [line[2:] for line in difflib.ndiff(old_lines, new_lines) if line.startswith("+ ") and line[2:].strip()]
+    assert added[0] == "[[sources]]" and added[1].startswith('name = "sample-listing" # Новости | Академия (probed ')
+    assert "follow = '/academy/news/\\d{4}/\\d{2}/'" in added
+    topics_header = next(i for i, line in enumerate(new_lines) if line.startswith("# ---- Topics"))
+    assert new_lines.index(added[0]) < topics_header, "the new source goes before the topics section"
+    assert sum(1 for line in new_lines if line.startswith("#")) == sum(1 for line in old_lines if line.startswith("#"))
+    config = load_config(cfg)
+    assert config.source("sample-listing").follow == r"/academy/news/\d{4}/\d{2}/"
+    check = nw(cfg, "check")
+    assert check.exit_code == 0, check.output
+
+
+def test_sources_add_writes_nothing_on_failure(site: SiteServer, tmp_path: Path) -> None:
+    cfg = small_config(tmp_path, '[[sources]]\nname = "gw"\nkind = "feed"\nurl = "https://example.org/rss"\n')
+    before = cfg.read_bytes()
+    cases = [
+        (["taken", site.url("/globalwire/rss.xml")], "exists already", True),
+        (["robots", site.url("/private/secret.html")], "is refused by", True),
+        (["missing", site.url("/no/such/feed.xml")], "HTTP 404", True),
+        (["home", site.url("/portal/")], "advertises " + site.url("/globalwire/rss.xml"), True),
+        (["article", site.url("/frozen/2018/01/05/harbin-joint-laboratory.html")], "is an article page", True),
+        (["frozen", site.url("/frozen/rss.xml")], "looks dead: newest entry 2018-01-05", True),
+        (["asfeed", site.url("/huaxia/sitemap-news.xml"), "--kind", "feed"], "is a sitemap, not a feed", True),
+        (["nofollow", site.url("/academy/news/index.html")], "add --follow REGEX", True),
+        (["badfollow", site.url("/academy/news/index.html"), "--follow", "/activities/"], "takes none of the", True),
+        (["bad name!", site.url("/globalwire/rss.xml")], "may hold only letters", True),
+        (["slow", site.url("/globalwire/rss.xml"), "--every", "often"], "is not a duration", True),
+        (["down", "http://127.0.0.1:9/rss.xml"], "connection refused", False),
+    ]
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('name = "gw"', 'name = "taken"'), encoding="utf-8")
+    before = cfg.read_bytes()
+    for args, words, usage in cases:
+        res = nw(cfg, "sources", "add", *args)
+        assert res.exit_code == (2 if usage else 1), (args, res.output)
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], (args, res.output)
+        assert cfg.read_bytes() == before, f"{args} changed the config"
+    private = small_config(tmp_path / "p", allow_private=False)
+    res = nw(private, "sources", "add", "gw2", site.url("/globalwire/rss.xml"))
+    assert res.exit_code == 2 and "allow_private = true" in res.output
+
+
+def test_sources_add_force_and_remove(site: SiteServer, tmp_path: Path) -> None:
+    cfg = shipped_config(tmp_path)
+    before = cfg.read_text(encoding="utf-8")
+    res = nw(cfg, "sources", "add", "frozen", site.url("/frozen/rss.xml"), "--force", "--every", "2h")
+    assert res.exit_code == 0, res.output
+    assert load_config(cfg).source("frozen").every == 7200
+    assert nw(cfg, "sources", "remove", "frozen").exit_code == 0
+    assert cfg.read_text(encoding="utf-8") == before, "add then remove gives back the file byte for byte"
+    first = load_config(cfg).sources[0].name
+    assert nw(cfg, "sources", "remove", first).exit_code == 0
+    text = cfg.read_text(encoding="utf-8")
+    assert f'name = "{first}"' not in text and "# ---- English" in text
+    missing = nw(cfg, "sources", "remove", "no-such-source")
+    assert missing.exit_code == 2 and "unknown source 'no-such-source'" in missing.output
+
+
+def test_opml_round_trip_with_a_real_feed_reader_export(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path, '[[sources]]\nname = "rg"\nkind = "feed"\nurl = "https://rg.ru/xml/index.xml"\n')
+    res = nw(cfg, "sources", "import", str(PLENARY))
+    assert res.exit_code == 0, res.output
+    assert "imported 12 feeds" in res.output and "skipped 1" in res.output
+    assert "skipped Российская Газета (line 13): already configured as 'rg'" in res.output
+    config = load_config(cfg)
+    assert len(config.sources) == 13
+    kommersant = next(s for s in config.sources if "kommersant" in s.url)
+    assert kommersant.url == "https://www.kommersant.ru/RSS/main.xml" and kommersant.every == 3600
+    assert 'Газета "Коммерсантъ". Главное [Russia]' in cfg.read_text(encoding="utf-8")
+    assert cfg.read_text(encoding="utf-8").startswith("# my sources\n"), "comments kept"
+
+    exported = nw(cfg, "sources", "export", "--opml")
+    assert exported.exit_code == 0, exported.output
+    opml = exported.stdout
+    parsed = listparser.parse(opml.encode("utf-8"))
+    assert not parsed.bozo
+    original = {f["url"] for f in listparser.parse(PLENARY.read_bytes()).feeds}
+    assert {f["url"] for f in parsed.feeds} == original
+    lenta = '<outline type="rss" text="Lenta.ru : Новости" title="Lenta.ru : Новости" xmlUrl="https://lenta.ru/rss"/>'
+    assert lenta in opml, opml
+    assert {s.name for s in config.sources} >= {"lenta", "vesti", "gazeta", "mk", "newsru", "rt", "tass", "kommersant"}
+
+    # ...and back in: a second config imports the export and ends with the same feeds.
+    other = small_config(tmp_path / "other")
+    (tmp_path / "export.opml").write_text(opml, encoding="utf-8")
+    assert nw(other, "sources", "import", str(tmp_path / "export.opml")).exit_code == 0
+    assert {s.url for s in load_config(other).sources} == original
+    again = nw(other, "sources", "import", str(tmp_path / "export.opml"))
+    assert again.exit_code == 0 and "imported 0 feeds" in again.output and "skipped 13" in again.output
+
+
+def test_500_feeds_import_in_one_write_and_a_broken_file_names_its_line(tmp_path: Path) -> None:
+    outlines = [
+        f'    <outline type="rss" text="Feed {i}" xmlUrl="https://feeds{i % 50}.example.org/{i}.xml"/>'
+        for i in range(500)
+    ]
+    outlines += ['    <outline type="rss" text="Again" xmlUrl="https://feeds7.example.org/7.xml"/>'] * 3
+    good = "<?xml version='1.0'?>\n<opml version='2.0'><head><title>big</title></head>\n  <body>\n"
+    good += "\n".join(outlines) + "\n  </body>\n</opml>\n"
+    (tmp_path / "big.opml").write_text(good, encoding="utf-8")
+    broken_lines = good.splitlines()
+    broken_lines[300] = broken_lines[300].replace('text="Feed', 'text="Feed & Co')
+    (tmp_path / "broken.opml").write_text("\n".join(broken_lines), encoding="utf-8")
+    (tmp_path / "notopml.xml").write_text("<rss version='2.0'><channel/></rss>", encoding="utf-8")
+
+    cfg = small_config(tmp_path)
+    before = cfg.read_bytes()
+    broken = nw(cfg, "sources", "import", str(tmp_path / "broken.opml"))
+    assert broken.exit_code == 2 and "broken.opml line 301: not well-formed OPML" in broken.output, broken.output
+    assert cfg.read_bytes() == before
+    wrong = nw(cfg, "sources", "import", str(tmp_path / "notopml.xml"))
+    assert wrong.exit_code == 2 and "line 1: not an OPML file" in wrong.output
+    assert cfg.read_bytes() == before
+
+    res = nw(cfg, "sources", "import", str(tmp_path / "big.opml"), "--every", "2h")
+    assert res.exit_code == 0, res.output
+    assert "imported 500 feeds" in res.output and "skipped 3" in res.output
+    assert res.output.count("already configured as 'feeds7'") == 3 and "skipped Again (line 504)" in res.output
+    config = load_config(cfg)
+    assert len(config.sources) == 500 and all(s.every == 7200 for s in config.sources)
+    assert len({s.name for s in config.sources}) == 500
+
+
+def test_the_shipped_source_list_is_backed_by_evidence_and_covers_each_language() -> None:
+    import tomlkit
+
+    config = load_config(SHIPPED)
+    doc = tomlkit.parse(SHIPPED.read_text(encoding="utf-8"))
+    per_language: dict[str, int] = {}
+    for table, source in zip(doc["sources"], config.sources, strict=True):
+        text = table.as_string()
+        assert "# evidence: " in text, f"{source.name} has no evidence comment"
+        assert re.search(r"\b20\d\d\b", text), f"{source.name}'s evidence names no year"
+        assert "news.google." not in source.url, "Google News is not a default source (robots.txt refuses it)"
+        if source.language:
+            per_language[source.language] = per_language.get(source.language, 0) + 1
+    assert all(per_language.get(lang, 0) >= 6 for lang in ("en", "ru", "zh")), per_language
+    for s in config.sources:
+        if s.kind == "listing":
+            assert s.follow and re.compile(s.follow), s.name
