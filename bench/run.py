@@ -112,13 +112,9 @@ class LocalSite:
 
 def write_config(path: Path, base: str, *, feed: bool = True, sitemap: bool = True, daemon: bool = False) -> None:
     """A user's config for the bench site: shipped defaults except allow_private (the site is on 127.0.0.1)."""
-    from scheduler.data import data_path
+    from scheduler.demo import default_topics_text
 
-    shipped = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
-    import re
-
-    m = re.search(r"^\[\[topics\]\].*?(?=^# ----|^\[(?!\[topics)|\Z)", shipped, re.S | re.M)
-    topics = m.group(0).rstrip() if m else ""
+    topics = default_topics_text()
     parts = [
         '[storage]\ndatabase = "newswatch.db"\n',
         '[crawl]\nuser_agent = "newswatch-bench/1.0 (+mailto:ops@example.org)"\nallow_private = true\n',

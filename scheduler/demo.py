@@ -21,14 +21,18 @@ from scheduler.files import write_atomic
 from scheduler.staticsite import StaticSiteServer
 
 
+def default_topics_text() -> str:
+    """The shipped config's topics and the named sets they use, as TOML text."""
+    default = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
+    # [sets] comes first in the Topics section
+    m = re.search(r"^(?:\[sets\]|\[\[topics\]\]).*?(?=^# ----|^\[(?!\[topics)(?!sets\])|\Z)", default, re.S | re.M)
+    return m.group(0).rstrip() if m else ""
+
+
 def demo_config_text(base_url: str) -> str:
     """demo.toml with the site's address and the default topic from newswatch.toml."""
     text = data_path("config", "demo.toml").read_text(encoding="utf-8")
-    default = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
-    # the topics and the named sets they use ([sets] comes first in the Topics section)
-    m = re.search(r"^(?:\[sets\]|\[\[topics\]\]).*?(?=^# ----|^\[(?!\[topics)(?!sets\])|\Z)", default, re.S | re.M)
-    topics = m.group(0).rstrip() if m else ""
-    return text.replace("__BASE__", base_url).replace("__TOPICS__", topics)
+    return text.replace("__BASE__", base_url).replace("__TOPICS__", default_topics_text())
 
 
 DEFAULT_PORT = 8765  # `demo --serve`: a stable address, so the printed config stays valid
