@@ -400,6 +400,8 @@ class _Gazetteer:
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
 _UNIVERSITY_LABELS: dict[str, bool] = {}  # entity hit label -> the name is a university's
+_INSTITUTION_KINDS = frozenset({"academy", "university", "institute"})
+_INSTITUTION_LABELS: dict[str, bool] = {}  # entity hit label -> the name is an academy's, university's or institute's
 _CAPS_RE = re.compile(r"[A-ZА-ЯЁ].*[A-ZА-ЯЁ]")
 # Place names from the gazetteer (cities, regions) in Latin or Cyrillic count only when written
 # with a capital: many are also common words in some form (Дали ~ дали "gave", Daye ~ days).
@@ -442,6 +444,8 @@ def _gazetteer(code: str) -> _Gazetteer:
         k = len(patterns)
         if t.kind == "university":
             _UNIVERSITY_LABELS[f"{text} \u2192 {c.name}"] = True
+        if t.kind in _INSTITUTION_KINDS:
+            _INSTITUTION_LABELS[f"{text} \u2192 {c.name}"] = True
         cased = t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None
         patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, cased))
         kind, value = items[0][0], items[0][1]
@@ -616,6 +620,11 @@ class _Entity(_Node):
         return self.key
 
 
+def _institution(occs: list[_Occ]) -> bool:
+    """Whether one of the occurrences names an academy, university or research institute."""
+    return any(_INSTITUTION_LABELS.get(h[0]) for o in occs for h in o[3])
+
+
 @dataclass(eq=False)
 class _Partners(_Node):
     """``PARTNERS(a, b, what, unless)``: a and b are the actors of ``what``.
@@ -643,6 +652,9 @@ class _Partners(_Node):
                 occs.append([])
                 continue
             ok, occ = c.eval(doc)
+            if c is self.what and not (ok and occ):
+                occs.append([])  # two academic institutions may still be partners in one sentence
+                continue
             if not ok or not occ:
                 return False, []
             occs.append(occ)
@@ -656,8 +668,6 @@ class _Partners(_Node):
         }
         if names and self.what is not None:
             occs[2] = [o for o in occs[2] if (o[0], o[1]) not in names or (o[0], o[2]) not in names]
-            if not occs[2]:
-                return False, []
         firsts = {name: f.sent_first for name, f in doc.fields.items()}
         bisect_right = bisect.bisect_right
 
@@ -678,8 +688,8 @@ class _Partners(_Node):
         ua, ub, uw = by_unit
         out: list[_Occ] = []
         for key in ua.keys() & ub.keys():
-            if self.what is not None and key not in uw:
-                continue
+            if self.what is not None and key not in uw and not (_institution(ua[key]) and _institution(ub[key])):
+                continue  # two academies or universities in one sentence: academic cooperation itself
             if not _distinct(ua[key], ub[key]):
                 continue  # one name cannot be both partners
             out.extend(ua[key])

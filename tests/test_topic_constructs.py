@@ -200,6 +200,14 @@ def test_partners_in_one_sentence_with_the_activity() -> None:
     assert q.match("News", "China and Russia met. Separately, a lab opened in Kenya.") is None
 
 
+def test_two_academic_institutions_in_one_sentence_are_partners_in_their_own_right() -> None:
+    q = compile_query(PARTNERS)
+    # no S&T word of the query's own, but two universities agreeing is academic cooperation
+    assert q.match("News", "Tsinghua and Bauman signed a cooperation agreement.") is not None
+    # a place and a university are not two institutions: the activity is still required
+    assert q.match("News", "Students from Moscow visited Tsinghua this week.") is None
+
+
 def test_partners_in_the_title_with_the_activity_in_the_lead() -> None:
     q = compile_query(PARTNERS)
     assert q.match("China, Russia sign agreement", "The deal covers joint research on lunar soil.") is not None
@@ -230,9 +238,12 @@ def test_a_passing_mention_in_the_body_scores_below_a_headline_partnership() -> 
 
 def test_words_inside_a_university_name_are_not_the_activity() -> None:
     q = compile_query("PARTNERS(country:CN, country:RU, technolog* OR institute* OR research)")
-    # the only S&T words are part of a university's name: a festival of two universities
+    # the only S&T words are part of a university's name: a university and a city at a festival
+    assert q.match("News", "Harbin Institute of Technology and Novosibirsk held a dance festival.") is None
+    # two universities are academic partners in their own right, unless the sentence is off-topic
     festival = "Harbin Institute of Technology and Novosibirsk State University held a dance festival."
-    assert q.match("News", festival) is None
+    off = compile_query("PARTNERS(country:CN, country:RU, technolog* OR institute* OR research, festival*)")
+    assert off.match("News", festival) is None
     assert q.match("News", "Harbin Institute of Technology and Novosibirsk State University do research.")
     # an academy's name is what it does (a research institution), so its words still count
     academies = compile_query("PARTNERS(country:CN, country:RU, academy)")
