@@ -9,10 +9,12 @@ from pathlib import Path
 
 HELDOUT = Path(__file__).resolve().parent.parent / "fixtures" / "topics" / "heldout"
 TEST_SHA256 = "efc3f4ed4fa980a06b62eec1b748f38e51deb9a2c41a999dd4af0d1d7a24d906"
+TEST2_SHA256 = "6cea86fe62d56f16ce83cff86e52f0c9133276067e56052b2e9ce524bfcfcf2e"
 
 
-def test_test_half_is_unchanged() -> None:
+def test_test_sets_are_unchanged() -> None:
     assert hashlib.sha256((HELDOUT / "test.jsonl").read_bytes()).hexdigest() == TEST_SHA256
+    assert hashlib.sha256((HELDOUT / "test2.jsonl").read_bytes()).hexdigest() == TEST2_SHA256
 
 
 def test_halves_are_disjoint_and_balanced() -> None:
