@@ -560,6 +560,10 @@ def _parse_sources(c: _Checker, items: Any) -> tuple[SourceConfig, ...]:
             except re.error as exc:
                 c.add(f"{path}.follow", f"is not a valid regular expression: {exc}")
         follow_css = c.get(t, "follow_css", path, str, None)
+        if follow_css is not None:
+            problem = _css_problem(follow_css)
+            if problem:
+                c.add(f"{path}.follow_css", problem)
         if kind == "listing" and follow is None and follow_css is None:
             c.add(path, 'a listing source needs follow = "regex of article URLs" or follow_css = "a.selector"')
         spider = c.get(t, "spider", path, str, None)
@@ -772,6 +776,19 @@ def _url_problem(url: str) -> str | None:
         return "has no host name; write it like https://example.org/rss.xml"
     if any(ch.isspace() for ch in url):
         return "contains spaces; percent-encode them (%20)"
+    return None
+
+
+def _css_problem(selector: str) -> str | None:
+    """Why a CSS selector cannot be used for follow_css (checked with the selector library Scrapy uses)."""
+    try:
+        from cssselect import GenericTranslator, SelectorError
+    except ImportError:
+        return None
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        return f'{_short(selector)} is not a valid CSS selector ({exc}); e.g. "a.headline" or "h2 a"'
     return None
 
 

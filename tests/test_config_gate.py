@@ -153,3 +153,11 @@ def test_huge_option_values_are_usage_errors(tmp_path: Path, args: list[str]) ->
 def test_a_source_url_that_cannot_be_fetched_is_refused(tmp_path: Path, url: str, problem: str) -> None:
     code, out = check(tmp_path, BASE.replace("https://example.org/rss.xml", url))
     assert code == 2 and "sources[0] (wire).url:" in out and problem in out, out
+
+
+def test_an_invalid_follow_css_is_refused(tmp_path: Path) -> None:
+    text = BASE.replace(
+        'url = "https://example.org/rss.xml"', 'url = "https://example.org/"\nkind = "listing"\nfollow_css = "a["'
+    )
+    code, out = check(tmp_path, text)
+    assert code == 2 and "sources[0] (wire).follow_css:" in out and "not a valid CSS selector" in out, out
