@@ -172,3 +172,29 @@ email = "boss@example.org"
         assert "  - [China–Russia S&T] Россия и Китай создадут совместный центр (vestnik, Russian)" in block
     with sqlite3.connect(tmp_path / "nw.db") as db:  # nothing marked sent
         assert db.execute("SELECT count(*) FROM delivery_items").fetchone()[0] == 0
+
+
+def test_neighbouring_highlighted_words_are_one_highlight(tmp_path: Path) -> None:
+    w = World(tmp_path / "nw.db")
+    w.add(
+        "globalwire",
+        "Forum opens",
+        "The China Russia science forum opened; Russia–China projects and Chinese, Russian teams took part.",
+        matches={"china-russia-st": 3.0},
+    )
+    w.add(
+        "huaxia",
+        "论坛开幕",
+        "中国俄罗斯科学论坛开幕，两国科学家参加。",
+        matches={"china-russia-st": 3.0},
+        language="zh",
+    )
+    text, html = digest_bodies(w, config(w.store.path), tmp_path)
+    assert "*China Russia* science" in text and "*China* *Russia*" not in text
+    assert "*Russia–China* projects" in text  # joined by a dash: one highlight too
+    assert "*Chinese*, Russian" in text  # a comma between them: two, and the third highlight is the last
+    assert "*中国俄罗斯*科学" in text
+    mark = '<strong style="background-color:#fef08a;color:#111827;font-weight:700;">'
+    assert f"{mark}China Russia</strong> science" in html
+    assert not re.search(r"</strong>\s*<strong", html)
+    w.store.close()
