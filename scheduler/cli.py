@@ -904,7 +904,7 @@ def backup(state: State, file: Path, force: bool) -> None:
         raise NewswatchError(
             f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
         )
-    with Store(config.storage.database, readonly=True) as src:
+    with Store(config.storage.database, readonly=True, upgrade=False) as src:  # copied as it is
         missing = _missing_tables(src.conn)
         if missing:
             raise NewswatchError(

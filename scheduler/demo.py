@@ -136,8 +136,8 @@ def rebase(db: Path, base_url: str) -> int:
         columns = (
             ("articles", "url"),
             ("articles", "canonical_url"),
-            ("aliases", "url"),
-            ("entries", "key"),
+            ("_aliases", "url"),
+            ("_entries", "key"),
             ("sources", "configured_url"),
             ("sources", "current_url"),
         )
