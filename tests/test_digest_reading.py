@@ -10,6 +10,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crawler.config import Config, parse_config
 from scheduler.digest import run_digest
 from tests.test_digest import NOW, World, bodies
@@ -123,12 +125,17 @@ def test_translator_link_is_off_by_default_and_only_for_other_languages(tmp_path
 def test_a_translate_url_without_a_placeholder_is_a_config_error(tmp_path: Path) -> None:
     from crawler.errors import ConfigError
 
-    try:
-        config(tmp_path / "nw.db", translate_url="https://translate.example/")
-    except ConfigError as exc:
-        assert any("digest.translate_url" in p for p in exc.problems)
-    else:
-        raise AssertionError("accepted a translate_url without {url}")
+    good = "https://translate.example/?sl={lang}&u={url}"
+    assert config(tmp_path / "nw.db", translate_url=good).digest.translate_url == good  # a known key
+    for bad, says in (
+        ("https://translate.example/", "must be an http(s) URL with {url} in it"),
+        ("translate.example/?u={url}", "must be an http(s) URL with {url} in it"),
+        ("https://translate.example/?u={url}&x={page}", "may use only {url} and {lang}"),
+    ):
+        with pytest.raises(ConfigError) as exc:
+            config(tmp_path / "nw.db", translate_url=bad)
+        (problem,) = exc.value.problems
+        assert problem.startswith("digest.translate_url") and says in problem, problem
 
 
 def test_dry_run_prints_each_recipients_subject_and_stories(tmp_path: Path) -> None:
