@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -320,9 +320,9 @@ def crawl(
         if event.get("url") in url_list:
             pages[event["url"]] = event
         elif event.get("status") == "error":  # a failed page's error names its URL
-            for u in url_list:
-                if u in str(event.get("error", "")) and u not in pages:
-                    pages[u] = event
+            named = url_named(str(event.get("error", "")), url_list)
+            if named is not None and named not in pages:
+                pages[named] = event
 
     summary = run_in_child(
         config.path or Path("newswatch.toml"), selected, url_list, trigger="cli", on_event=on_event, timeout=seconds
@@ -387,6 +387,12 @@ def _extracted_pages(config: Config, urls: list[str], pages: dict[str, dict[str,
         if store:
             store.close()
     return out
+
+
+def url_named(line: str, urls: Sequence[str]) -> str | None:
+    """Which of ``urls`` an error line names: a whole URL, not the start of a longer one (the longest wins)."""
+    named = [u for u in urls if re.search(re.escape(u) + r"(?=$|[\s\"'<>)\]]|[:,;.](?:\s|$))", line)]
+    return max(named, key=len) if named else None
 
 
 def _page_error(event: dict[str, Any], url: str) -> str:
