@@ -1042,9 +1042,11 @@ cli.add_command(cmd_topics.build(config_option, handle_errors, quiet_option))
 def datasette(state: State, metadata_file: Path | None, port: int, host: str, datasette_args: tuple[str, ...]) -> None:
     """Browse the archive in datasette (read-only), with tables described and full-text search on articles."""
     import shutil
+    import signal
     import subprocess
     import tempfile
 
+    from crawler.store import Store
     from scheduler.archive import datasette_metadata
 
     config = state.config()
@@ -1057,6 +1059,7 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
         return
     if not db.exists():
         raise UsageError(f"no database at {db} yet; run 'newswatch crawl' first")
+    Store(db, readonly=True).close()  # a database an older newswatch made is upgraded first (or says how)
     exe = shutil.which("datasette", path=str(Path(sys.executable).parent)) or shutil.which("datasette")
     if exe is None:
         raise UsageError(
@@ -1067,7 +1070,15 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
         meta_path = Path(tmpdir) / "metadata.json"
         meta_path.write_text(meta, encoding="utf-8")
         cmd = [exe, "serve", str(db), "--metadata", str(meta_path), "--host", host, "--port", str(port)]
-        sys.exit(subprocess.call([*cmd, *datasette_args]))
+        proc = subprocess.Popen([*cmd, *datasette_args])
+        # a service manager or `kill` stops this process: datasette must stop with it, not stay behind
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda sig, _frame: proc.send_signal(sig))
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached datasette too (same process group): let it finish
+            code = proc.wait()
+        sys.exit(128 - code if code < 0 else code)  # killed by a signal: the shell's 128 + its number
 
 
 # Command modules use this module's helpers; under `python -m scheduler.cli` this module is

@@ -31,22 +31,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo database served by `newswatch datasette`; yields datasette's base URL."""
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     run_demo(out, lambda _line: None)
+    return out
+
+
+def start_datasette(config: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`newswatch datasette` on a free port, once it answers; returns the process and datasette's base URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scheduler.cli",
-            "-c",
-            str(out / "newswatch-demo.toml"),
-            "datasette",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", "scheduler.cli", "-c", str(config), "datasette", "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -61,6 +56,21 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except (urllib.error.URLError, ConnectionError):
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             time.sleep(0.2)
+    return proc, base
+
+
+def answers(base: str) -> bool:
+    try:
+        urllib.request.urlopen(base + "/-/versions.json", timeout=5).read()
+        return True
+    except (urllib.error.URLError, ConnectionError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def served(demo_dir: Path) -> Iterator[str]:
+    """The demo database served by `newswatch datasette`; yields datasette's base URL."""
+    proc, base = start_datasette(demo_dir / "newswatch-demo.toml")
     try:
         yield base
     finally:
@@ -151,3 +161,20 @@ def test_upgrading_an_archive_keeps_every_row_and_indexes_it_for_browsing(tmp_pa
         store.delete_articles([2])  # the browse index forgets a deleted article
         assert store.query("SELECT rowid FROM articles_search WHERE articles_search MATCH ?", ['"科技"']) == []
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_stopping_newswatch_datasette_stops_datasette(demo_dir: Path) -> None:
+    proc, base = start_datasette(demo_dir / "newswatch-demo.toml")
+    try:
+        assert answers(base)
+        proc.send_signal(signal.SIGTERM)  # to newswatch only, as `kill PID` or a service manager does
+        assert proc.wait(30) in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while answers(base) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not answers(base), "datasette outlived newswatch datasette"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
