@@ -96,3 +96,31 @@ def test_the_daemon_quiet_logs_only_warnings_and_errors(capsys: pytest.CaptureFi
         for h in handlers:
             root.addHandler(h)
         root.setLevel(level)
+
+
+def test_demo_serve_quiet_prints_the_address_and_the_config(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "scheduler.cli", "demo", "--serve", "-q", "--port", str(port)]
+        + ["--output-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert serve.stdout is not None
+        printed = [serve.stdout.readline().rstrip("\n") for _ in range(2)]
+        assert printed[0] == f"serving the sample site at http://127.0.0.1:{port} (Ctrl-C to stop)"
+        assert printed[1] == f"config: {tmp_path / 'newswatch-demo.toml'}"
+    finally:
+        serve.send_signal(signal.SIGINT)
+        out, _err = serve.communicate(timeout=30)
+    assert serve.returncode == 0 and out == "", out  # no database line, commands to try or "stopped"
