@@ -169,20 +169,20 @@ def serve_forever(
     with _start_site(port) as site:
         write_atomic(config_path, demo_config_text(site.base_url))
         moved = rebase(out / DB_NAME, site.base_url)
-        nw, cfg = command(), shlex.quote(str(config_path))
-        product(f"serving the sample site at {site.base_url} (Ctrl-C to stop)")
-        product(f"config: {config_path}")
-        db = out / DB_NAME
-        if moved:
-            echo(f"database: {db} (its {moved} stored URLs now point at this address)")
-        else:
-            echo(f"database: {db}" + ("" if db.exists() else " (created by the first crawl)"))
-        echo("in another terminal, try:")
-        echo(f"  {nw} -c {cfg} crawl")
-        echo(f"  {nw} -c {cfg} search '中俄 AND 科技'")
-        echo(f"  {nw} -c {cfg} digest --output digest.html")
-        echo(f"  {nw} -c {cfg} run      # the daemon, in archive mode (no mail)")
-        try:
+        try:  # from the first line printed on, Ctrl-C is the way to stop: a clean exit
+            nw, cfg = command(), shlex.quote(str(config_path))
+            product(f"serving the sample site at {site.base_url} (Ctrl-C to stop)")
+            product(f"config: {config_path}")
+            db = out / DB_NAME
+            if moved:
+                echo(f"database: {db} (its {moved} stored URLs now point at this address)")
+            else:
+                echo(f"database: {db}" + ("" if db.exists() else " (created by the first crawl)"))
+            echo("in another terminal, try:")
+            echo(f"  {nw} -c {cfg} crawl")
+            echo(f"  {nw} -c {cfg} search '中俄 AND 科技'")
+            echo(f"  {nw} -c {cfg} digest --output digest.html")
+            echo(f"  {nw} -c {cfg} run      # the daemon, in archive mode (no mail)")
             threading.Event().wait()
         except KeyboardInterrupt:
             echo("stopped")
