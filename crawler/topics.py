@@ -72,10 +72,11 @@ _ABBREVIATIONS = (
     "им ул акад проф Dr Mr Mrs Ms Prof St Mt No Gen Gov Sen Rep Lt Col Capt Jr Sr Inc Co Ltd Corp vs "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
-_NOT_AFTER = "".join(rf"(?<![^\w.-]{a})(?<!^{a})" for a in ("[A-ZА-ЯЁ]", *_ABBREVIATIONS)) + r"(?<!\.[^\W\d_])"
+# checked after the full stop (the lookbehinds end with it), so only full stops pay for them
+_NOT_AFTER = "".join(rf"(?<![^\w.-]{a}\.)(?<!^{a}\.)" for a in ("[A-ZА-ЯЁ]", *_ABBREVIATIONS)) + r"(?<!\.[^\W\d_]\.)"
 _CLOSERS = "[\"'»”’)\\]]*"
 _SENTENCE_END_RE = re.compile(
-    rf"{_NOT_AFTER}\.{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
+    rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
 )
 
 
