@@ -255,6 +255,7 @@ class _Leaf(_Node):
     items: tuple[tuple[int, str, str, bool], ...]  # (kind, value, stem, implied)
     cjk: bool
     scope: str | None = None
+    capitals: bool = False  # an abbreviation (НИИ, AI): only the word itself, written in capitals
     positional = True
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
@@ -274,6 +275,8 @@ class _Leaf(_Node):
                 cands = [p for p in cands if p + k in nxt]
             if self.scope == LEAD and name == TEXT:
                 cands = [p for p in cands if p < f.lead_end]
+            if self.capitals:
+                cands = [p for p in cands if f.raw(p, p).isupper()]
             for p in cands:
                 e = p + length - 1
                 out.append((name, p, e, ((label, name, p, e),)))
@@ -1377,9 +1380,11 @@ class _Parser:
             return self.leaf_from_phrase(t)
         raise self.expected_operand(after)
 
-    def new_leaf(self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool, pos: int = 0) -> _Leaf:
+    def new_leaf(
+        self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool, pos: int = 0, capitals: bool = False
+    ) -> _Leaf:
         self.count_term(pos)
-        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk)
+        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk, capitals=capitals)
         self.leaves.append(leaf)
         return leaf
 
@@ -1393,6 +1398,9 @@ class _Parser:
         items, cjk = _pattern(body, prefix)
         if not items:
             raise self.error(f"expected a term with letters or digits, but found '{word}'", t.pos)
+        if not prefix and len(items) == 1 and items[0][0] == _STEM and _CAPS_RE.search(body) and body.upper() == body:
+            # an abbreviation has no word forms: НИИ is not a form of ни, AI not of ai
+            return self.new_leaf(word, [(_SURFACE, textnorm.fold_word(body), "", False)], cjk, t.pos, capitals=True)
         return self.new_leaf(word, items, cjk, t.pos)
 
     def leaf_from_phrase(self, t: _Tok) -> _Leaf:

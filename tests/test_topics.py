@@ -138,6 +138,16 @@ def test_word_forms_and_folding(query: str, text: str) -> None:
     assert hit(query, text), (query, text)
 
 
+def test_a_term_in_capitals_is_an_abbreviation_without_word_forms() -> None:
+    # НИИ stems to "ни" (neither), AI to "ai": a term in capitals matches only itself, in capitals
+    assert hit("НИИ", "сотрудники НИИ ядерной физики")
+    assert not hit("НИИ", "Ни Россия, ни Китай не спешат")
+    assert hit("AI", "Chinese AI models")
+    assert not hit("AI", "the artist Ai Weiwei")
+    assert hit("АЭС", "ТЯНЬВАНЬСКАЯ АЭС")
+    assert hit("Россия", "РОССИЯ И КИТАЙ")  # a word, not an abbreviation: any case, any form
+
+
 def test_english_prefix_is_a_plain_prefix() -> None:
     # engineer* must not reach 'engines' through the shared Snowball stem 'engin'
     assert hit("engineer*", "engineering centre")
