@@ -725,8 +725,8 @@ class _Partners(_Node):
     When a and b are countries and a third country is named more often than one of them, or in
     the title while a and b are not both there, only the headline counts: the third country is
     the partner, and a and b meet in passing.
-    ``what`` inside the name of a university of a or b (Institute of Technology in Harbin
-    Institute of Technology) is part of a name, not what the sides do, and does not count.
+    ``what`` inside the name of an academy, university or institute of a or b (Institute of
+    Technology in Harbin Institute of Technology) is part of a name, not what the sides do.
     The occurrences are those in the places that count.
     """
 
@@ -749,12 +749,13 @@ class _Partners(_Node):
             if not ok or not occ:
                 return False, []
             occs.append(occ)
-        # a word inside a side's university name is not what the sides do: universities also teach
-        # languages, hold festivals and games (Harbin Institute of Technology)
+        # a word inside a side's institution name is not what the sides do: universities also teach
+        # languages and hold festivals (Harbin Institute of Technology), an academy's member speaks of
+        # farming (a member of the Chinese Academy of Sciences)
         names = {
             (o[0], q)
             for o in occs[0] + occs[1]
-            if o[2] > o[1] and any(_UNIVERSITY_LABELS.get(h[0]) for h in o[3])
+            if o[2] > o[1] and any(_INSTITUTION_LABELS.get(h[0]) for h in o[3])
             for q in range(o[1], o[2] + 1)
         }
         if names and self.what is not None:

@@ -245,9 +245,17 @@ def test_words_inside_a_university_name_are_not_the_activity() -> None:
     off = compile_query("PARTNERS(country:CN, country:RU, technolog* OR institute* OR research, festival*)")
     assert off.match("News", festival) is None
     assert q.match("News", "Harbin Institute of Technology and Novosibirsk State University do research.")
-    # an academy's name is what it does (a research institution), so its words still count
-    academies = compile_query("PARTNERS(country:CN, country:RU, academy)")
+    # two academic institutions are partners whatever words their names hold
+    academies = compile_query("PARTNERS(country:CN, country:RU, academy OR scien*)")
     assert academies.match("News", "The Russian Academy of Sciences and Tsinghua met.") is not None
+
+
+def test_words_inside_an_academy_or_institute_name_are_not_the_activity() -> None:
+    # a member of an academy speaking of farming: the academy is who speaks, not what the sides do
+    q = compile_query("PARTNERS(country:CN, country:RU, academy OR scien* OR research)")
+    member = "Russia and China can grow rice together, a member of the Chinese Academy of Sciences said."
+    assert q.match("News", member) is None
+    assert q.match("News", "Russia and China can research rice together, the Chinese Academy of Sciences said.")
 
 
 def test_a_third_country_named_more_often_is_the_partner() -> None:
