@@ -1208,8 +1208,11 @@ class _Parser:
                 elif t.kind == "END":
                     raise self.error(f"expected ')' to close the definition of @{name_tok.text}", t.pos)
             self.local[name_tok.text] = (start, self.i)
-            # parse it once now, so an error in it is reported at its place
+            # parse it once now, so an error in it is reported at its place; its terms count where it
+            # is used (a definition alone may not exceed the limit either)
+            terms = self.shared.terms
             self.expand(name_tok)
+            self.shared.terms = terms
 
     def expand(self, t: _Tok) -> _Node:
         name = t.text

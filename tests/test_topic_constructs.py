@@ -311,6 +311,14 @@ def test_a_huge_query_is_refused_with_a_clear_message() -> None:
         compile_query("@s0", sets)
 
 
+def test_a_set_s_terms_count_where_it_is_used_not_also_where_it_is_defined() -> None:
+    words = " OR ".join(f"w{i}" for i in range(MAX_TERMS * 2 // 3))
+    assert compile_query(f"@big = ({words})\n@big AND x").match("", "w7 x") is not None
+    assert compile_query("@big AND x", {"big": words}).match("", "w7 x") is not None
+    with pytest.raises(QuerySyntaxError, match=f"more than {MAX_TERMS} terms"):
+        compile_query(f"@big = ({words})\n@big AND (@big OR y)")
+
+
 def test_a_long_query_error_shows_line_column_and_caret() -> None:
     query = "# a long query\nchina AND\n  (russia OR\n   moscow AND (x OR\n"
     with pytest.raises(QuerySyntaxError) as exc:

@@ -445,6 +445,13 @@ NOT_PARTNERS = [
         "Российские исследовательские центры отстают от китайских конкурентов в области промышленных роботов, "
         "признали в Минпромторге. Чтобы догнать Китай, ученым нужны совместные с промышленностью программы.",
     ),
+    # a joint university to teach, with no science named outside the universities' names
+    (
+        "Russia and China sign education agreements",
+        "Russia and China signed seven agreements on education and youth exchanges. Among them is an agreement "
+        "between Moscow State University and Jilin University and one on a joint university of Harbin Institute "
+        "of Technology and Saint Petersburg State University.",
+    ),
     # science and technology as one item of a summit's list of areas
     (
         "中俄元首会谈 深化各领域合作",
@@ -468,6 +475,12 @@ PARTNER_STORIES = [
     (
         "Chinese chemists and Russian colleagues describe a hydrogen catalyst",
         "Chemists in Wuhan and Kazan described a new catalyst for hydrogen production.",
+    ),
+    # teaching too, but of science: named outside the universities' names
+    (
+        "Harbin Institute of Technology and Saint Petersburg University to open a joint campus",
+        "The joint campus of Harbin Institute of Technology and Saint Petersburg State University will enrol "
+        "120 students in mathematics, physics and chemistry.",
     ),
     # "important" is not "imports", a research ship is not shipping
     (
