@@ -848,8 +848,13 @@ class _Except(_Node):
         if not ok:
             return False, []
         _, b = self.right.eval(doc)
-        spans = [(o[0], o[1], o[2]) for o in b]
-        out = [o for o in a if not any(f == o[0] and s <= o[1] and o[2] <= e for f, s, e in spans)]
+        # (field, position) -> the places of b over it; an occurrence is inside one place of b when
+        # some place is over both its ends (places are runs of positions)
+        over: dict[tuple[str, int], set[int]] = defaultdict(set)
+        for i, o in enumerate(b):
+            for q in range(o[1], o[2] + 1):
+                over[(o[0], q)].add(i)
+        out = [o for o in a if not ((first := over.get((o[0], o[1]))) and first & over.get((o[0], o[2]), set()))]
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:
