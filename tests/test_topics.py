@@ -452,7 +452,19 @@ NOT_PARTNERS = [
         "between Moscow State University and Jilin University and one on a joint university of Harbin Institute "
         "of Technology and Saint Petersburg State University.",
     ),
-    # science and technology as one item of a summit's list of areas
+    # teaching with the policy words of innovation is still teaching
+    (
+        "Россия и Китай договорились о сотрудничестве в образовании",
+        "Россия и Китай обсудили сотрудничество в образовании и молодежные обмены. МГУ и Пекинский политехнический "
+        "университет создадут совместный университет, который даст импульс инновационным проектам.",
+    ),
+    # science and technology as one item of a list of areas of relations
+    (
+        "Xi and Putin hold talks",
+        "China and Russia agreed to deepen cooperation in energy, finance, science and technology, and culture, "
+        "the two leaders said after talks in Beijing.",
+    ),
+    ("中俄总理举行定期会晤", "双方同意深化中俄在能源、金融、科技、农业等领域的务实合作。"),
     (
         "中俄元首会谈 深化各领域合作",
         "两国元首同意深化经贸、能源、科技、人文等领域合作，推动中俄关系在新时代取得更大发展。",
@@ -481,6 +493,11 @@ PARTNER_STORIES = [
         "Harbin Institute of Technology and Saint Petersburg University to open a joint campus",
         "The joint campus of Harbin Institute of Technology and Saint Petersburg State University will enrol "
         "120 students in mathematics, physics and chemistry.",
+    ),
+    # two areas are a field of research, not a list of agendas
+    (
+        "Russian and Chinese geologists study oil and gas fields",
+        "Geologists from Russia and China jointly studied oil and gas fields in Siberia with new seismic methods.",
     ),
     # "important" is not "imports", a research ship is not shipping
     (
