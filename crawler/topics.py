@@ -803,9 +803,10 @@ class _Partners(_Node):
 
     def _third_country_leads(self, doc: Document, oa: list[_Occ], ob: list[_Occ], ta: bool, tb: bool) -> bool:
         """A third country is named more often than one of the two sides, or in the title instead."""
-        if not (isinstance(self.a, _Entity) and isinstance(self.b, _Entity)):
+        ea, eb = _country_of(self.a), _country_of(self.b)
+        if ea is None or eb is None:
             return False
-        sides = {self.a.code.upper(), self.b.code.upper()}
+        sides = {ea.code.upper(), eb.code.upper()}
         weaker = min(len({(o[0], o[1]) for o in oa}), len({(o[0], o[1]) for o in ob}))
         # a name inside a side's name is the side's (蒙古 in 内蒙古, Inner Mongolia, is China)
         inside = {(o[0], q) for o in oa + ob for q in range(o[1], o[2] + 1)}
@@ -826,6 +827,13 @@ class _Partners(_Node):
         parts = [c.finish() if c is not None else "" for c in (self.a, self.b, self.what, self.unless)]
         self.key = "(P " + " ".join(parts) + ")"
         return self.key
+
+
+def _country_of(node: _Node) -> _Entity | None:
+    """The country a side is: ``country:XX``, or ``country:XX EXCEPT ...`` (some of its names left out)."""
+    while isinstance(node, _Except):
+        node = node.left
+    return node if isinstance(node, _Entity) else None
 
 
 def _distinct(xs: list[_Occ], ys: list[_Occ]) -> bool:

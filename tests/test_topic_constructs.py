@@ -276,6 +276,15 @@ def test_a_third_country_named_more_often_is_the_partner() -> None:
     assert pair.match("India and Russia open a lab", body) is not None
 
 
+def test_a_side_may_leave_some_of_its_names_out_and_is_still_a_country() -> None:
+    q = compile_query('PARTNERS(country:CN, country:RU EXCEPT "Russian media", research OR scien*)')
+    assert q.match("News", "Chinese scientists do research, Russian media report.") is None
+    assert q.match("News", "Chinese and Russian scientists do research, Russian media report.") is not None
+    # the third-country rule still knows the sides are China and Russia
+    body = "Indian and Chinese scientists opened a lab. India will send researchers. " * 3
+    assert q.match("Science", body + "Chinese and Russian scientists do research too.") is None
+
+
 def test_a_country_name_inside_a_side_s_place_name_is_the_side_s() -> None:
     # 蒙古 in 内蒙古 (Inner Mongolia, China) is not Mongolia
     q = compile_query("PARTNERS(country:CN, country:RU, 研究)")

@@ -458,6 +458,12 @@ NOT_PARTNERS = [
         "Россия и Китай обсудили сотрудничество в образовании и молодежные обмены. МГУ и Пекинский политехнический "
         "университет создадут совместный университет, который даст импульс инновационным проектам.",
     ),
+    # one side is only the press that reports the other's work
+    (
+        "Russian media visit China's artificial sun",
+        "Journalists from Russian media toured the fusion reactor in Hefei, where Chinese engineers showed them "
+        "the plasma control system they developed together with colleagues.",
+    ),
     # science and technology as one item of a list of areas of relations
     (
         "Xi and Putin hold talks",
@@ -493,6 +499,11 @@ PARTNER_STORIES = [
         "Harbin Institute of Technology and Saint Petersburg University to open a joint campus",
         "The joint campus of Harbin Institute of Technology and Saint Petersburg State University will enrol "
         "120 students in mathematics, physics and chemistry.",
+    ),
+    # built with the participation of the other side
+    (
+        "Китай запустил реактор на быстрых нейтронах",
+        "Реактор под Харбином построен при участии российских атомщиков и ученых.",
     ),
     # two areas are a field of research, not a list of agendas
     (
