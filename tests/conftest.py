@@ -17,7 +17,10 @@ try:
 except ImportError:  # plain "pytest" from a checkout without an install
     sys.path.insert(0, str(ROOT))
 
+from tests.support.fuzzbudget import register_profiles  # noqa: E402
 from tests.support.sitesrv import SiteServer  # noqa: E402
+
+register_profiles()  # Hypothesis: "quick" unless --hypothesis-profile or $HYPOTHESIS_PROFILE says "thorough"
 
 
 def _load_smtpd():  # type: ignore[no-untyped-def]
