@@ -61,7 +61,14 @@ def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "cond
 
 
 def write_config(
-    path: Path, base_url: str, smtp_port: int, *, sources: str, schedule: str = "0 7 * * *", extra_topics: str = ""
+    path: Path,
+    base_url: str,
+    smtp_port: int,
+    *,
+    sources: str,
+    schedule: str = "0 7 * * *",
+    extra_topics: str = "",
+    timeout: str = "10s",
 ) -> Path:
     text = daemon_config(
         sources=sources.replace("__BASE__", base_url),
@@ -69,6 +76,7 @@ def write_config(
         smtp_port=smtp_port,
         schedule=schedule,
         send_empty=True,
+        timeout=timeout,
     )
     path.write_text(text, encoding="utf-8")
     return path

@@ -76,15 +76,19 @@ def daemon_config(
     database: str = "nw.db",
     user_agent: str = "newswatch-test/1.0 (+mailto:ops@example.org)",
     send_empty: bool = False,
+    timeout: str = "10s",
 ) -> str:
-    """A config for `newswatch run` against local servers: private addresses allowed, one recipient."""
+    """A config for `newswatch run` against local servers: private addresses allowed, one recipient.
+
+    ``timeout`` is [crawl] timeout, each request's limit (a stalled request holds its crawl child that long).
+    """
     return f"""
 [storage]
 database = "{database}"
 
 [crawl]
 user_agent = "{user_agent}"
-timeout = "10s"
+timeout = "{timeout}"
 allow_private = true
 
 {sources}
