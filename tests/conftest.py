@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ try:
 except ImportError:  # plain "pytest" from a checkout without an install
     sys.path.insert(0, str(ROOT))
 
+from tests.support.daemonworld import Daemon  # noqa: E402
 from tests.support.fuzzbudget import register_profiles  # noqa: E402
 from tests.support.sitesrv import SiteServer  # noqa: E402
 
@@ -79,3 +81,18 @@ def smtp_factory(tmp_path: Path) -> Iterator[Callable[..., smtpd.SMTPTestServer]
     yield make
     for server in made:
         server.close()
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start `newswatch run` daemons (``daemons(config, env=..., watchdog_usec=...)``); each is stopped after."""
+    made: list[Daemon] = []
+
+    def start(config: Path, **kw: Any) -> Daemon:
+        d = Daemon(tmp_path, config, name=f"daemon{len(made)}", **kw)
+        made.append(d)
+        return d
+
+    yield start
+    for d in made:
+        d.close()

@@ -17,8 +17,9 @@ from typing import Any
 
 from crawler.store import Store
 from scheduler.daemon import pick_batch
+from tests.support.daemonworld import Daemon, wait_until
 from tests.support.sitesrv import SiteServer
-from tests.test_daemon import Daemon, far_schedule, wait_until, write_config
+from tests.test_daemon import far_schedule, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

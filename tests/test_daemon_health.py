@@ -15,10 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests import test_daemon
-from tests.test_daemon import GLOBALWIRE, ROOT, Daemon, far_schedule, wait_until, write_config
-
-daemons = test_daemon.daemons  # the fixture
+from tests.support.daemonworld import Daemon, wait_until
+from tests.test_daemon import GLOBALWIRE, ROOT, far_schedule, write_config
 
 STALLED = """
 [[sources]]
