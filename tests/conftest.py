@@ -96,3 +96,17 @@ def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     yield start
     for d in made:
         d.close()
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `newswatch demo` run (the sample site crawled, the digest written) for the whole session.
+
+    Its folder holds ``newswatch-demo.toml`` and ``newswatch-demo.db``. Tests only read it; a test that
+    writes (or serves it) works on a copy of the two files.
+    """
+    from scheduler.demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo-world")
+    run_demo(out, lambda _line: None)
+    return out

@@ -214,12 +214,9 @@ def test_fuzz_config_raw_text(tmp_path: Path, text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A config and database with the sample site's articles (from `newswatch demo`)."""
-    out = tmp_path_factory.mktemp("fuzz-demo")
-    result = CliRunner().invoke(cli, ["demo", "--output-dir", str(out)])
-    assert result.exit_code == 0, result.output
-    return next(out.glob("*.toml"))
+def demo_config(demo_world: Path) -> Path:
+    """A config and database with the sample site's articles (the session's `newswatch demo`; only read here)."""
+    return demo_world / "newswatch-demo.toml"
 
 
 option_text = st.one_of(
