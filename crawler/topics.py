@@ -64,8 +64,26 @@ _STEM, _SURFACE, _PREFIX = 0, 1, 2
 
 # --- prepared documents --------------------------------------------------------------------
 
-# A sentence end: . ! ? … followed by a space, CJK full stops, or a line break.
-_SENTENCE_END_RE = re.compile(r"[.!?…][\"'»”’)\]]*\s|[。！？；]|\n")
+# A sentence end: . ! ? … followed by a space, CJK full stops, or a line break. A full stop that ends
+# an initial or an abbreviation does not end the sentence (Г.Б. Елякова, Victor V. Dyomin, им. Лебедева,
+# д.х.н., St. Petersburg, U.S.), nor one followed by a lowercase word (5 тыс. человек). A year's
+# г. (в 2019 г. Россия ...) may end a sentence. (Lookbehinds: the checks run inside the regex engine.)
+_ABBREVIATIONS = (
+    "им ул акад проф Dr Mr Mrs Ms Prof St Mt No Gen Gov Sen Rep Lt Col Capt Jr Sr Inc Co Ltd Corp vs "
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
+).split()
+_NOT_AFTER = "".join(rf"(?<![^\w.-]{a})(?<!^{a})" for a in ("[A-ZА-ЯЁ]", *_ABBREVIATIONS)) + r"(?<!\.[^\W\d_])"
+_CLOSERS = "[\"'»”’)\\]]*"
+_SENTENCE_END_RE = re.compile(
+    rf"{_NOT_AFTER}\.{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
+)
+
+
+def _sentence_ends(text: str) -> Iterable[int]:
+    """Character offsets where a sentence ends."""
+    return (m.start() for m in _SENTENCE_END_RE.finditer(text))
+
+
 SENTENCE_GAP = 1000  # positions added at a sentence end, so NEAR and phrases never span one
 
 # An occurrence: (field, first position, last position, hits); a hit is (label, field, first, last).
@@ -96,7 +114,7 @@ class _Field:
         tokens = textnorm.tokenize(text)
         starts = [t[2] for t in tokens]
         # A token's position is its index plus SENTENCE_GAP per sentence end before it.
-        cuts = [bisect.bisect_left(starts, m.start()) for m in _SENTENCE_END_RE.finditer(text)]
+        cuts = [bisect.bisect_left(starts, e) for e in _sentence_ends(text)]
         positions: list[int] = []
         prev = 0
         for k, cut in enumerate(cuts):
@@ -396,6 +414,7 @@ class _Gazetteer:
     by_surface: dict[str, list[int]]
     by_head: dict[str, list[int]]  # patterns starting with a prefix item, by its first three characters
     not_in: tuple[tuple[tuple[int, str, str, bool], ...], ...]
+    places: frozenset[int] = frozenset()  # patterns naming a city, region or a place's adjective
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -428,6 +447,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     by_stem: dict[str, list[int]] = defaultdict(list)
     by_surface: dict[str, list[int]] = defaultdict(list)
     by_head: dict[str, list[int]] = defaultdict(list)
+    places: list[int] = []
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in})
     for t in c.terms:
@@ -447,6 +467,8 @@ def _gazetteer(code: str) -> _Gazetteer:
         if t.kind in _INSTITUTION_KINDS:
             _INSTITUTION_LABELS[f"{text} \u2192 {c.name}"] = True
         cased = t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None
+        if t.kind in _PLACE_KINDS or t.kind == "adjective":
+            places.append(k)
         patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, cased))
         kind, value = items[0][0], items[0][1]
         if kind == _STEM:
@@ -456,7 +478,9 @@ def _gazetteer(code: str) -> _Gazetteer:
         else:
             by_head[value[:3]].append(k)
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
-    g = _GAZETTEERS[code] = _Gazetteer(c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in)
+    g = _GAZETTEERS[code] = _Gazetteer(
+        c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in, frozenset(places)
+    )
     return g
 
 
@@ -544,6 +568,66 @@ def _is_place(f: _Field, first: int, last: int) -> bool:
     return True
 
 
+# An institution named by its place: the place's name or adjective, then a few words of the name and
+# an institution word (Tomsk Polytechnic University, Новосибирский государственный технический
+# университет, 哈尔滨理工大学), or "University of" before it (University of Tyumen). The name is the
+# place's country's institution. Group 1 is the institution word.
+_INSTITUTION_AFTER = {
+    "latin": re.compile(
+        r"(?:[ -]+[A-Z][\w'’.-]*){0,3}[ -]+(University|Universities|Polytechnic|College|Institute|Academy|Observatory)\b"
+        r"(?:\s+(?:of|for)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:and|&)\s+[A-Z][\w-]*)?)?"
+    ),
+    "cyrillic": re.compile(
+        r"(?:\s+[а-яё-]+(?:ий|ый|ой|ая|ое|ого|ому|ом|ым|им|ей|ую|ие|ые|их|ых|ими|ыми)){0,3}\s+"
+        r"(университет|вуз|политех|институт|академи|обсерватори|НИИ)[а-яё]*",
+        re.IGNORECASE,
+    ),
+    "cjk": re.compile(r"[^\s\W\d的与和及在同对为是了向从将把被由其]{0,6}?(大学|学院|研究所|研究院|科学院|分院)"),
+}
+_INSTITUTION_BEFORE = re.compile(r"\b(University|Polytechnic|Institute|Academy) of (?:the )?\Z")
+_RU_ADJECTIVE_RE = re.compile(r"[а-яё]+(?:ий|ый|ой|ая|ое|ого|ому|ом|ым|им|ей|ую|ие|ые|их|ых|ими|ыми)\Z", re.IGNORECASE)
+_UNIVERSITY_WORDS = frozenset(
+    {"university", "universities", "polytechnic", "college", "университет", "вуз", "политех", "大学", "学院"}
+)
+
+
+def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[int, int, str] | None:
+    """(first, last, label) of an institution named by the place at first..last, or None."""
+    cs, ce = f.chars(first, last)
+    text = f.text
+    ch = text[cs]
+    if "\u4e00" <= ch <= "\u9fff":
+        m = _INSTITUTION_AFTER["cjk"].match(text, ce)
+    elif ch.isascii():
+        m = _INSTITUTION_AFTER["latin"].match(text, ce)
+        if m is None:
+            before = _INSTITUTION_BEFORE.search(text, max(0, cs - 20), cs)
+            if before is not None:
+                start = bisect.bisect_left(f.starts, before.start())
+                label = f"{text[before.start() : ce]} \u2192 {country}"
+                _note_institution(label, before.group(1).lower() in _UNIVERSITY_WORDS)
+                return f.positions[start], last, label
+            return None
+    elif _RU_ADJECTIVE_RE.search(text, cs, ce):
+        m = _INSTITUTION_AFTER["cyrillic"].match(text, ce)
+    else:
+        return None
+    if m is None:
+        return None
+    end = f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
+    if f.sentence(end) != f.sentence(first):
+        return None
+    label = f"{text[cs : m.end()]} \u2192 {country}"
+    _note_institution(label, m.group(1).lower() in _UNIVERSITY_WORDS)
+    return first, end, label
+
+
+def _note_institution(label: str, university: bool) -> None:
+    _INSTITUTION_LABELS[label] = True
+    if university:
+        _UNIVERSITY_LABELS[label] = True
+
+
 def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]:
     """Start positions where the pattern items occur in one field."""
     cands = f.lookup(*items[0][:3])
@@ -607,8 +691,12 @@ class _Entity(_Node):
                 e = -neg_e
                 if e <= last_end:
                     continue
-                last_end = e
                 label = g.patterns[k][0]
+                if k in g.places:
+                    named = _place_institution(f, p, e, g.name)
+                    if named is not None:
+                        p, e, label = named
+                last_end = e
                 out.append((name, p, e, ((label, name, p, e),)))
         return bool(out), out
 
