@@ -72,10 +72,11 @@ _ABBREVIATIONS = (
     "им ул акад проф Dr Mr Mrs Ms Prof St Mt No Gen Gov Sen Rep Lt Col Capt Jr Sr Inc Co Ltd Corp vs "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
-_NOT_AFTER = "".join(rf"(?<![^\w.-]{a})(?<!^{a})" for a in ("[A-ZА-ЯЁ]", *_ABBREVIATIONS)) + r"(?<!\.[^\W\d_])"
+# checked after the full stop (the lookbehinds end with it), so only full stops pay for them
+_NOT_AFTER = "".join(rf"(?<![^\w.-]{a}\.)(?<!^{a}\.)" for a in ("[A-ZА-ЯЁ]", *_ABBREVIATIONS)) + r"(?<!\.[^\W\d_]\.)"
 _CLOSERS = "[\"'»”’)\\]]*"
 _SENTENCE_END_RE = re.compile(
-    rf"{_NOT_AFTER}\.{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
+    rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
 )
 
 
@@ -415,6 +416,7 @@ class _Gazetteer:
     by_head: dict[str, list[int]]  # patterns starting with a prefix item, by its first three characters
     not_in: tuple[tuple[tuple[int, str, str, bool], ...], ...]
     places: frozenset[int] = frozenset()  # patterns naming a city, region or a place's adjective
+    proper: dict[int, str] = field(default_factory=dict)  # one-word country names: see _Nations.proper
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -448,6 +450,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     by_surface: dict[str, list[int]] = defaultdict(list)
     by_head: dict[str, list[int]] = defaultdict(list)
     places: list[int] = []
+    proper: dict[int, str] = {}
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in})
     for t in c.terms:
@@ -469,6 +472,9 @@ def _gazetteer(code: str) -> _Gazetteer:
         cased = t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None
         if t.kind in _PLACE_KINDS or t.kind == "adjective":
             places.append(k)
+        name = _proper_name(body) if t.kind == "name" and not prefix else None
+        if name is not None:
+            proper[k] = name
         patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, cased))
         kind, value = items[0][0], items[0][1]
         if kind == _STEM:
@@ -479,7 +485,7 @@ def _gazetteer(code: str) -> _Gazetteer:
             by_head[value[:3]].append(k)
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
     g = _GAZETTEERS[code] = _Gazetteer(
-        c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in, frozenset(places)
+        c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in, frozenset(places), proper
     )
     return g
 
@@ -492,6 +498,29 @@ class _Nations:
     by_stem: dict[str, list[int]]
     by_surface: dict[str, list[int]]
     by_head: dict[str, list[int]]
+    # a one-word proper name (Дания, Мали, Того, Chad) counts only when capitalised, and in Cyrillic
+    # only in a form of the name itself: its stem is also a common word's (данные "data", мало "little")
+    proper: dict[int, str]
+
+
+def _proper_name(body: str) -> str | None:
+    """The folded name when ``body`` is one capitalised word of Latin or Cyrillic letters, else None."""
+    if " " in body or "-" in body or not body[:1].isupper() or body.isupper() or not body.isalpha():
+        return None
+    if not _ALPHABETIC_RE.match(body):
+        return None
+    return textnorm.fold_word(body) if _CYRILLIC_RE.match(body) else ""
+
+
+def _is_form_of(f: _Field, p: int, proper: str) -> bool:
+    raw = f.raw(p, p)
+    if not raw[:1].isupper():
+        return False
+    if proper:
+        folded = textnorm.fold_word(raw)
+        need = len(proper) - 1
+        return folded[:need] == proper[:need]
+    return True
 
 
 _NATIONS: list[_Nations] = []
@@ -506,6 +535,7 @@ def _nations() -> _Nations:
     by_stem: dict[str, list[int]] = defaultdict(list)
     by_surface: dict[str, list[int]] = defaultdict(list)
     by_head: dict[str, list[int]] = defaultdict(list)
+    proper: dict[int, str] = {}
     for code in entities.codes():
         for term in entities.national_names(code):
             text = term.strip('"')
@@ -520,6 +550,9 @@ def _nations() -> _Nations:
             exact = body if (len(words) == 1 and _CAPS_RE.search(body) and body.upper() == body) else None
             k = len(patterns)
             patterns.append((code, tuple(items), exact))
+            name = None if prefix else _proper_name(body)
+            if name is not None:
+                proper[k] = name
             kind, value = items[0][0], items[0][1]
             if kind == _STEM:
                 by_stem[value].append(k)
@@ -527,7 +560,7 @@ def _nations() -> _Nations:
                 by_surface[value].append(k)
             else:
                 by_head[value[:3]].append(k)
-    _NATIONS.append(_Nations(tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head)))
+    _NATIONS.append(_Nations(tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), proper))
     return _NATIONS[0]
 
 
@@ -546,8 +579,11 @@ def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
         ks += [k for key_ in n.by_head.keys() & f.heads() for k in n.by_head[key_]]
         for k in ks:
             code, items, exact = n.patterns[k]
+            proper = n.proper.get(k)
             for p in _find(f, items):
                 if exact is not None and f.raw(p, p) != exact:
+                    continue
+                if proper is not None and not _is_form_of(f, p, proper):
                     continue
                 places[code].add((name, p))
     doc.memo[key] = places  # type: ignore[assignment]
@@ -672,6 +708,8 @@ class _Entity(_Node):
                         continue
                     if cased and not _is_place(f, p, e):
                         continue
+                    if k in g.proper and not _is_form_of(f, p, g.proper[k]):
+                        continue
                     if g.not_in:
                         if excluded is None:
                             excluded = [
@@ -719,7 +757,8 @@ class _Partners(_Node):
 
     That holds in a sentence naming a, b and ``what``, or when the title names a and b and
     ``what`` is in the title or the lead. A sentence (or title) holding ``unless`` does not count.
-    When a and b are countries and a third country is named more often than one of them, or in
+    When a and b are countries (or each one country with other words for it) and a third country is
+    named more often than one of them, or in
     the title while a and b are not both there, only the headline counts: the third country is
     the partner, and a and b meet in passing.
     ``what`` inside the name of a university of a or b (Institute of Technology in Harbin
@@ -799,9 +838,11 @@ class _Partners(_Node):
 
     def _third_country_leads(self, doc: Document, oa: list[_Occ], ob: list[_Occ], ta: bool, tb: bool) -> bool:
         """A third country is named more often than one of the two sides, or in the title instead."""
-        if not (isinstance(self.a, _Entity) and isinstance(self.b, _Entity)):
+        # each side is a country, or a country with other words for it (country:CN OR 我国)
+        codes = [{n.code.upper() for n in _walk(side) if isinstance(n, _Entity)} for side in (self.a, self.b)]
+        if not all(len(c) == 1 for c in codes) or codes[0] == codes[1]:
             return False
-        sides = {self.a.code.upper(), self.b.code.upper()}
+        sides = codes[0] | codes[1]
         weaker = min(len({(o[0], o[1]) for o in oa}), len({(o[0], o[1]) for o in ob}))
         # a name inside a side's name is the side's (蒙古 in 内蒙古, Inner Mongolia, is China)
         inside = {(o[0], q) for o in oa + ob for q in range(o[1], o[2] + 1)}
@@ -1204,8 +1245,10 @@ class _Parser:
                 elif t.kind == "END":
                     raise self.error(f"expected ')' to close the definition of @{name_tok.text}", t.pos)
             self.local[name_tok.text] = (start, self.i)
-            # parse it once now, so an error in it is reported at its place
+            # parse it once now, so an error in it is reported at its place; its terms count where it is used
+            terms = self.shared.terms
             self.expand(name_tok)
+            self.shared.terms = terms
 
     def expand(self, t: _Tok) -> _Node:
         name = t.text

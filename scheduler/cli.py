@@ -26,6 +26,7 @@ from crawler.config import (
     parse_duration,
     user_config_path,
 )
+from crawler.dates import parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
 
@@ -738,15 +739,12 @@ def _parse_since(value: str, option: str = "--since") -> datetime:
     except ValueError:
         pass
     try:
-        dt = datetime.fromisoformat(value)
+        return parse_user_date(value)
     except ValueError:
         raise UsageError(
             f"{option} {_quoted(value)} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
             + _too_long(value)
         ) from None
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    try:
-        return dt.astimezone(UTC)  # compared in UTC: the first and last hours of the calendar do not convert
     except OverflowError:
         raise UsageError(f"{option} {_quoted(value)} is out of range; use a date from year 2 to 9998") from None
 

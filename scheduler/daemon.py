@@ -638,7 +638,10 @@ class Daemon:
         name = event["source"]
         st = event.get("stats") or {}
         status = event.get("status", "?")
-        source = config.source(name)
+        try:  # a reload while the batch ran: the new interval counts from this poll
+            source = self.config.source(name)
+        except KeyError:
+            source = config.source(name)
         now = utcnow()
         if status == "skipped":
             # Held by another crawl (polled meanwhile) or told to wait: the rules decide below.

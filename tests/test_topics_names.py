@@ -103,3 +103,56 @@ def test_two_institutions_named_by_their_places_are_academic_partners() -> None:
 def test_universities_companies_and_regions_from_public_lists(code: str, text: str, expected: str) -> None:
     m = compile_query(f"country:{code}").match("", text)
     assert m is not None and expected in m.hits
+
+
+# --- other countries, rivals, the writer's own country -------------------------------------
+
+
+def test_common_words_that_share_a_country_name_s_stem_are_not_that_country() -> None:
+    # данные "data" shares Дания's stem, мало "little" Мали's, того "of that" Того's
+    assert compile_query("country:DK").match("", "Новые данные показали, что мало кто знает.") is None
+    assert compile_query("country:ML").match("", "Этого мало.") is None
+    m = compile_query("country:DK").match("", "Учёные Дании и Китая")
+    assert m is not None and "Дания → Denmark" in m.hits
+    # so a story full of data is not taken for one about Denmark, a third country
+    q = compile_query("PARTNERS(country:CN, country:RU, исследован*)")
+    text = "Российские и китайские учёные провели совместное исследование. " + "Данные обработаны. " * 4
+    assert q.match("Новости", text) is not None
+
+
+def _default_topic():  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from crawler.config import load_config
+
+    topic = load_config(Path(__file__).resolve().parents[1] / "config" / "newswatch.toml").topics[0]
+    return compile_query(topic.query), topic.min_score
+
+
+def _matches(title: str, text: str) -> bool:
+    q, min_score = _default_topic()
+    m = q.match(title, text)
+    return m is not None and m.score >= min_score
+
+
+def test_the_default_topic_takes_important_for_important_not_for_imports() -> None:
+    # "important" and "imports" share an English stem; only imports is trade
+    text = (
+        "Rosatom and China's nuclear research institute agreed on an important new stage of joint work "
+        "on the fast reactor, the partners said."
+    )
+    assert _matches("A new stage for fast reactor research", text)
+
+
+def test_the_default_topic_leaves_out_a_race_between_the_two() -> None:
+    title = "While the US and China compete for AI dominance, Russia's leading model lags behind"
+    text = "Russian researchers say their AI model lags behind Chinese research models, despite cooperation talks."
+    assert not _matches(title, text)
+
+
+def test_the_default_topic_reads_our_university_in_chinese_copy_as_china() -> None:
+    title = "我校与圣彼得堡国立大学签署合作协议"
+    text = "日前，我校与圣彼得堡国立大学签署合作协议，双方将在材料科学领域开展联合研究。"
+    assert _matches(title, text)
+    # the writer's own country alone is not the other side
+    assert not _matches("我校与清华大学签署合作协议", "日前，我校与清华大学签署合作协议，双方将开展联合研究。")
