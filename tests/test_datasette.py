@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.demo import run_demo
+from tests.support.demo import copy_demo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,9 +31,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_dir(tmp_path_factory: pytest.TempPathFactory, demo_world: Path) -> Path:
+    """A copy of the demo database and config (datasette may upgrade or lock it)."""
     out = tmp_path_factory.mktemp("demo")
-    run_demo(out, lambda _line: None)
+    copy_demo(demo_world, out)
     return out
 
 

@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,8 @@ from crawler.store import BROWSE_FTS, Store, migrations
 from scheduler import ledger
 from scheduler.archive import INTERNAL_TABLES, TABLES, datasette_metadata
 from scheduler.cli import cli
-from scheduler.demo import CONFIG_NAME, DB_NAME, run_demo
+from scheduler.demo import CONFIG_NAME, DB_NAME
+from tests.support.demo import copy_demo
 
 RENAME = "0060_internal_tables_named_apart"
 REPO = Path(__file__).resolve().parent.parent
@@ -66,10 +66,11 @@ def old_layout(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_world: Path) -> Path:
+    """A copy of the session's demo (its digest is written beside it)."""
     out = tmp_path_factory.mktemp("demo")
-    run_demo(out, lambda _line: None)
-    yield out
+    copy_demo(demo_world, out)
+    return out
 
 
 def newswatch(config: Path, *args: str) -> str:
