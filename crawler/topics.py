@@ -72,8 +72,16 @@ _ABBREVIATIONS = (
     "им ул акад проф Dr Mr Mrs Ms Prof St Mt No Gen Gov Sen Rep Lt Col Capt Jr Sr Inc Co Ltd Corp vs "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
-# checked after the full stop (the lookbehinds end with it), so only full stops pay for them
-_NOT_AFTER = "".join(rf"(?<![^\w.-]{a}\.)(?<!^{a}\.)" for a in ("[A-ZА-ЯЁ]", *_ABBREVIATIONS)) + r"(?<!\.[^\W\d_]\.)"
+# checked after the full stop (the lookbehinds end with it), so only full stops pay for them; one
+# lookbehind per length of abbreviation (a lookbehind's alternatives must be equally long)
+_BY_LENGTH: dict[int, list[str]] = defaultdict(list)
+for _a in _ABBREVIATIONS:
+    _BY_LENGTH[len(_a)].append(_a)
+_BY_LENGTH[1].append("[A-ZА-ЯЁ]")
+_NOT_AFTER = (
+    "".join(rf"(?<![^\w.-](?:{'|'.join(words)})\.)(?<!^(?:{'|'.join(words)})\.)" for words in _BY_LENGTH.values())
+    + r"(?<!\.[^\W\d_]\.)"
+)
 _CLOSERS = "[\"'»”’)\\]]*"
 _SENTENCE_END_RE = re.compile(
     rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
@@ -97,6 +105,7 @@ class _Field:
 
     __slots__ = (
         "_heads",
+        "_institution_words",
         "_memo",
         "_sorted",
         "_tokens",
@@ -146,6 +155,7 @@ class _Field:
         self._sorted: list[str] | None = None
         self._tokens: dict[tuple[int, str, str], set[int]] | None = None
         self._heads: set[str] | None = None
+        self._institution_words: list[int] | None = None
         self._memo: dict[tuple[int, str, str], list[int]] = {}
 
     def chars(self, first: int, last: int) -> tuple[int, int]:
@@ -169,6 +179,13 @@ class _Field:
         if self._heads is None:
             self._heads = {sf[:n] for sf in self.by_surface for n in (1, 2, 3)}
         return self._heads
+
+    def institution_words(self) -> list[int]:
+        """Sorted positions of words that may end an institution's name (University, университета, 大学)."""
+        if self._institution_words is None:
+            found = [p for sf, ps in self.by_surface.items() if sf.startswith(_INSTITUTION_HEADS) for p in ps]
+            self._institution_words = sorted(found)
+        return self._institution_words
 
     def sentence(self, pos: int) -> int:
         """Index of the sentence holding position ``pos``."""
@@ -678,8 +695,20 @@ _UNIVERSITY_WORDS = frozenset(
 )
 
 
+# how the words that end an institution's name begin, folded (大学 and 学院 are bigrams: 大学, 学院, 研究,
+# 科学, 分院 begin with these characters)
+_INSTITUTION_HEADS = (
+    "universit", "polytechnic", "college", "institut", "academ", "observator", "университет", "вуз", "политех",
+    "институт", "академи", "обсерватори", "нии", "大学", "学院", "研究", "科学", "分院",
+)  # fmt: skip
+
+
 def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[int, int, str] | None:
     """(first, last, label) of an institution named by the place at first..last, or None."""
+    words = f.institution_words()
+    i = bisect.bisect_left(words, first - 3)
+    if i == len(words) or words[i] > last + 8:
+        return None  # no institution word just before or after the place: the common case, decided fast
     cs, ce = f.chars(first, last)
     text = f.text
     ch = text[cs]
