@@ -99,7 +99,7 @@ class ProcessPipeline(CrawlerStep):
     async def _process(self, item: Any) -> Any:
         topics = self.ctx.config.topics
         if isinstance(item, PageItem):
-            pool = self.ctx.get_pool()
+            pool = await self.ctx.get_pool()
             if pool is None and not self.ctx.pool_exhausted:
                 return item, self._inline(item, topics)
             for _attempt in range(2):
