@@ -173,18 +173,18 @@ def random_signature(rng: random.Random) -> Signature:
 def fill(conn: sqlite3.Connection, rng: random.Random, first_id: int, sigs: list[Signature]) -> None:
     """Bulk-load stored articles, one story each, as the store would have left them."""
     conn.execute("BEGIN")
-    cur = conn.execute("SELECT coalesce(max(seq), 0) FROM story_cluster").fetchone()[0]
+    cur = conn.execute("SELECT coalesce(max(seq), 0) FROM _story_cluster").fetchone()[0]
     ids = range(first_id, first_id + len(sigs))
     conn.executemany(
-        "INSERT INTO story_cluster (seq, story_id) VALUES (?, ?)",
+        "INSERT INTO _story_cluster (seq, story_id) VALUES (?, ?)",
         [(cur + i + 1, f"s{aid:08d}") for i, aid in enumerate(ids)],
     )
     conn.executemany(
-        "INSERT INTO story_sig (article_id, seq, sig) VALUES (?, ?, ?)",
+        "INSERT INTO _story_sig (article_id, seq, sig) VALUES (?, ?, ?)",
         [(aid, cur + i + 1, s.to_bytes()) for i, (aid, s) in enumerate(zip(ids, sigs))],
     )
     bands = sorted((k, aid) for aid, s in zip(ids, sigs) for k in s.bands)
-    conn.executemany("INSERT OR IGNORE INTO story_band (key, article_id) VALUES (?, ?)", bands)
+    conn.executemany("INSERT OR IGNORE INTO _story_band (key, article_id) VALUES (?, ?)", bands)
     conn.execute("COMMIT")
 
 
@@ -230,8 +230,8 @@ class Store:
             self.joined[kind] += story != f"n{aid:08d}"
 
     def report(self) -> tuple[float, float]:
-        stored = self.conn.execute("SELECT count(*) FROM story_sig").fetchone()[0]
-        bands = self.conn.execute("SELECT count(*) FROM story_band").fetchone()[0]
+        stored = self.conn.execute("SELECT count(*) FROM _story_sig").fetchone()[0]
+        bands = self.conn.execute("SELECT count(*) FROM _story_band").fetchone()[0]
         total = [a + b for a, b in zip(self.sig_ms, self.assign_ms)]
         mean, median = statistics.mean(total), statistics.median(total)
         copies = sum(self.joined[k] for k in ("truncate", "edit", "template"))

@@ -508,7 +508,7 @@ def bench_quality(corpus: list[CorpusPage]) -> None:
             for url, text, text_from in conn.execute("SELECT url, text, text_from FROM articles"):
                 if text_from == "page":
                     stored[url[len(srv.base) :]] = text
-            for url, aid in conn.execute("SELECT url, article_id FROM aliases"):
+            for url, aid in conn.execute("SELECT url, article_id FROM _aliases"):
                 path = url[len(srv.base) :] if url.startswith(srv.base) else None
                 if path in pages and path not in stored:
                     row_ = conn.execute("SELECT text, text_from FROM articles WHERE id = ?", [aid]).fetchone()
@@ -570,7 +570,7 @@ class Archive:
 
         c = self.store.conn
         c.execute("PRAGMA synchronous = OFF")  # a bulk load; the measured writes run with the store's own settings
-        seq0 = c.execute("SELECT coalesce(max(seq), 0) FROM story_cluster").fetchone()[0]
+        seq0 = c.execute("SELECT coalesce(max(seq), 0) FROM _story_cluster").fetchone()[0]
         for lo in range(first_id, first_id + count, 5000):
             c.execute("BEGIN")
             ids = range(lo, min(lo + 5000, first_id + count))
@@ -616,12 +616,12 @@ class Archive:
                 " language, content_hash, story, fetched, first_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 arts,
             )
-            c.executemany("INSERT INTO articles_fts(rowid, title, text) VALUES (?,?,?)", fts)
-            c.executemany("INSERT INTO aliases(url, article_id) VALUES (?,?)", aliases)
+            c.executemany("INSERT INTO _articles_fts(rowid, title, text) VALUES (?,?,?)", fts)
+            c.executemany("INSERT INTO _aliases(url, article_id) VALUES (?,?)", aliases)
             c.executemany("INSERT INTO stories(id, article_id, first_seen) VALUES (?,?,?)", stories)
-            c.executemany("INSERT INTO story_cluster(seq, story_id) VALUES (?,?)", clusters)
-            c.executemany("INSERT INTO story_sig(article_id, seq, sig) VALUES (?,?,?)", sigs)
-            c.executemany("INSERT OR IGNORE INTO story_band(key, article_id) VALUES (?,?)", sorted(bands))
+            c.executemany("INSERT INTO _story_cluster(seq, story_id) VALUES (?,?)", clusters)
+            c.executemany("INSERT INTO _story_sig(article_id, seq, sig) VALUES (?,?,?)", sigs)
+            c.executemany("INSERT OR IGNORE INTO _story_band(key, article_id) VALUES (?,?)", sorted(bands))
             c.executemany("INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)", matches)
             c.execute("COMMIT")
         # Leave no bulk-load WAL behind: its checkpoint would land on a measured article.

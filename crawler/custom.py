@@ -180,10 +180,8 @@ def _page_of(fields: dict[str, Any]) -> tuple[bytes | None, str | None]:
 
 
 def _date(value: Any) -> datetime | None:
-    from crawler.dates import parse_iso_date, plausible
+    from crawler.dates import parse_published, plausible
 
     if isinstance(value, datetime):
         return plausible(value)
-    if isinstance(value, str) and value.strip():
-        return plausible(parse_iso_date(value))
-    return None
+    return parse_published(value) if isinstance(value, str) else None

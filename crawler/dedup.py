@@ -36,12 +36,12 @@ __all__ = [
 
 SCHEMA: tuple[str, ...] = (
     # seq orders stories by first registration: on a merge the smallest seq (oldest) wins.
-    "CREATE TABLE IF NOT EXISTS story_cluster (seq INTEGER PRIMARY KEY, story_id TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE IF NOT EXISTS story_sig (article_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, sig BLOB NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS story_sig_seq ON story_sig (seq)",
+    "CREATE TABLE IF NOT EXISTS _story_cluster (seq INTEGER PRIMARY KEY, story_id TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS _story_sig (article_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, sig BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS _story_sig_seq ON _story_sig (seq)",
     # One B-tree keyed on (key, article_id): the lookup by key is the index.
     (
-        "CREATE TABLE IF NOT EXISTS story_band (key INTEGER NOT NULL, article_id INTEGER NOT NULL,"
+        "CREATE TABLE IF NOT EXISTS _story_band (key INTEGER NOT NULL, article_id INTEGER NOT NULL,"
         " PRIMARY KEY (key, article_id)) WITHOUT ROWID"
     ),
 )
@@ -272,35 +272,35 @@ class StoryIndex:
     def remove(self, article_id: int) -> None:
         """Forget an article; a story left without articles is dropped."""
         try:
-            row = self._conn.execute("SELECT seq, sig FROM story_sig WHERE article_id = ?", (article_id,)).fetchone()
+            row = self._conn.execute("SELECT seq, sig FROM _story_sig WHERE article_id = ?", (article_id,)).fetchone()
             if row is None:
                 return
             seq, blob = row
             self._drop(article_id, Signature.from_bytes(blob))
-            left = self._conn.execute("SELECT 1 FROM story_sig WHERE seq = ? LIMIT 1", (seq,)).fetchone()
+            left = self._conn.execute("SELECT 1 FROM _story_sig WHERE seq = ? LIMIT 1", (seq,)).fetchone()
             if left is None:
-                self._conn.execute("DELETE FROM story_cluster WHERE seq = ?", (seq,))
+                self._conn.execute("DELETE FROM _story_cluster WHERE seq = ?", (seq,))
         except sqlite3.Error as e:
             raise StoreError(f"story index could not be updated: {e}") from None
 
     def story_of(self, article_id: int) -> str | None:
         """The story id of a registered article, else None."""
         row = self._conn.execute(
-            "SELECT c.story_id FROM story_sig s JOIN story_cluster c ON c.seq = s.seq WHERE s.article_id = ?",
+            "SELECT c.story_id FROM _story_sig s JOIN _story_cluster c ON c.seq = s.seq WHERE s.article_id = ?",
             (article_id,),
         ).fetchone()
         return row[0] if row else None
 
     def _drop(self, article_id: int, sig: Signature) -> None:
         self._conn.executemany(
-            "DELETE FROM story_band WHERE key = ? AND article_id = ?",
+            "DELETE FROM _story_band WHERE key = ? AND article_id = ?",
             [(k, article_id) for k in sig.bands],
         )
-        self._conn.execute("DELETE FROM story_sig WHERE article_id = ?", (article_id,))
+        self._conn.execute("DELETE FROM _story_sig WHERE article_id = ?", (article_id,))
 
     def _assign(self, article_id: int, sig: Signature, new_story_id: str) -> tuple[str, tuple[str, ...]]:
         conn = self._conn
-        row = conn.execute("SELECT seq, sig FROM story_sig WHERE article_id = ?", (article_id,)).fetchone()
+        row = conn.execute("SELECT seq, sig FROM _story_sig WHERE article_id = ?", (article_id,)).fetchone()
         seqs: set[int] = set()
         if row is not None:
             seqs.add(row[0])
@@ -310,23 +310,23 @@ class StoryIndex:
             winner = min(seqs)
             losers = sorted(seqs - {winner})
         else:
-            winner = conn.execute("INSERT INTO story_cluster (story_id) VALUES (?)", (new_story_id,)).lastrowid
+            winner = conn.execute("INSERT INTO _story_cluster (story_id) VALUES (?)", (new_story_id,)).lastrowid
             losers = []
         ids = dict(
             conn.execute(
-                f"SELECT seq, story_id FROM story_cluster WHERE seq IN ({','.join('?' * (len(losers) + 1))})",
+                f"SELECT seq, story_id FROM _story_cluster WHERE seq IN ({','.join('?' * (len(losers) + 1))})",
                 [winner, *losers],
             ).fetchall()
         )
         for seq in losers:
-            conn.execute("UPDATE story_sig SET seq = ? WHERE seq = ?", (winner, seq))
-            conn.execute("DELETE FROM story_cluster WHERE seq = ?", (seq,))
+            conn.execute("UPDATE _story_sig SET seq = ? WHERE seq = ?", (winner, seq))
+            conn.execute("DELETE FROM _story_cluster WHERE seq = ?", (seq,))
         conn.execute(
-            "INSERT INTO story_sig (article_id, seq, sig) VALUES (?, ?, ?)",
+            "INSERT INTO _story_sig (article_id, seq, sig) VALUES (?, ?, ?)",
             (article_id, winner, sig.to_bytes()),
         )
         conn.executemany(
-            "INSERT OR IGNORE INTO story_band (key, article_id) VALUES (?, ?)",
+            "INSERT OR IGNORE INTO _story_band (key, article_id) VALUES (?, ?)",
             [(k, article_id) for k in sig.bands],
         )
         return ids[winner], tuple(ids[s] for s in losers)
@@ -336,7 +336,7 @@ class StoryIndex:
         hits: Counter[int] = Counter()
         for key in set(sig.bands):
             for (aid,) in self._conn.execute(
-                "SELECT article_id FROM story_band WHERE key = ? ORDER BY article_id DESC LIMIT ?",
+                "SELECT article_id FROM _story_band WHERE key = ? ORDER BY article_id DESC LIMIT ?",
                 (key, BUCKET_LIMIT),
             ):
                 if aid != article_id:
@@ -345,7 +345,7 @@ class StoryIndex:
             return set()
         ids = [aid for aid, _n in hits.most_common(VERIFY_LIMIT)]
         rows = self._conn.execute(
-            f"SELECT seq, sig FROM story_sig WHERE article_id IN ({','.join('?' * len(ids))})", ids
+            f"SELECT seq, sig FROM _story_sig WHERE article_id IN ({','.join('?' * len(ids))})", ids
         ).fetchall()
         best: tuple[float, int] | None = None
         strong: set[int] = set()

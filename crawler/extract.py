@@ -9,7 +9,7 @@ from datetime import datetime
 
 import trafilatura
 
-from crawler.dates import plausible
+from crawler.dates import parse_published
 
 # trafilatura logs every page it finds too short at WARNING; that is our decision to report.
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -83,22 +83,9 @@ def extract(html: str, url: str) -> Extracted | None:
         title=(doc.title or "").strip(),
         text=_drop_headline(_drop_teasers(doc.text.strip()), doc.title or ""),
         author=(doc.author or None),
-        published=parse_date(doc.date),
+        published=parse_published(doc.date),
         site_name=doc.sitename or None,
         language=(doc.language or None),
         declared_url=doc.url if doc.url and doc.url != url else None,
         description=doc.description or None,
     )
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """trafilatura's date (with or without a time and offset) as an aware UTC datetime."""
-    if not value:
-        return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            dt = datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-        return plausible(dt)  # a page dated 9999-12-31 or 0001-01-01 has no known date
-    return None

@@ -13,6 +13,7 @@ from typing import Any
 
 from crawler import staleness
 from crawler.config import Config, SourceConfig
+from crawler.dates import parse_iso_date
 from crawler.store import Store, iso, parse_iso
 
 
@@ -86,7 +87,7 @@ def source_health(config: Config, store: Store | None, now: datetime) -> list[So
         polled = bool(r.get("polls") or r.get("last_success"))
         dates = [d for d in (parse_iso(x) for x in f.get("entry_dates", [])) if d]
         if not dates and polled and store:  # listings: their articles' own dates
-            dates = [d for d in (_parse(x) for x in store.article_dates(s.name)) if d]
+            dates = [d for d in (parse_iso_date(x) for x in store.article_dates(s.name)) if d]
         verdict = _assess(s, now, dates, parse_iso(f.get("last_new")), f.get("links")) if polled else None
         url = r.get("current_url") if r.get("configured_url") == s.url and r.get("current_url") else s.url
         active = bool(r.get("active", 1))
@@ -120,10 +121,3 @@ def source_health(config: Config, store: Store | None, now: datetime) -> list[So
             )
         )
     return out
-
-
-def _parse(value: str | None) -> datetime | None:
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None

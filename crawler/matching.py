@@ -20,7 +20,7 @@ BATCH = 500
 
 def changed_topics(config: Config, store: Store) -> tuple[list[TopicConfig], list[str]]:
     """(topics whose query/min_score is new or changed, names of topics no longer configured)."""
-    stored = {r["name"]: r for r in store.query("SELECT name, query, min_score FROM topic_state")}
+    stored = {r["name"]: r for r in store.query("SELECT name, query, min_score FROM _topic_state")}
     changed = [
         t
         for t in config.topics
@@ -41,7 +41,7 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
     with store.transaction() as c:
         for name in removed:
             c.execute("DELETE FROM matches WHERE topic = ?", [name])
-            c.execute("DELETE FROM topic_state WHERE name = ?", [name])
+            c.execute("DELETE FROM _topic_state WHERE name = ?", [name])
     looked = 0
     if changed:
         names = [t.name for t in changed]
@@ -68,7 +68,7 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
     with store.transaction() as c:
         for t in changed:
             c.execute(
-                "INSERT INTO topic_state(name, query, min_score, updated) VALUES (?,?,?,?) "
+                "INSERT INTO _topic_state(name, query, min_score, updated) VALUES (?,?,?,?) "
                 "ON CONFLICT(name) DO UPDATE SET query = excluded.query, min_score = excluded.min_score, "
                 "updated = excluded.updated",
                 [t.name, t.query, t.min_score, iso(now)],

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from crawler.dates import parse_http_date
+from crawler.dates import iso, parse_http_date, parse_iso
 
 MAX_BACKOFF = 24 * 3600.0  # seconds: a failing source is still tried at least daily
 MAX_RETRY_AFTER = 7 * 86400.0  # seconds: the longest a server's Retry-After is honoured
@@ -22,15 +22,7 @@ TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 522, 524})
 Verdict = Literal["ok", "not-modified", "failed", "gone"]
 
 
-def _iso(dt: datetime | None) -> str | None:
-    from crawler.store import iso
-
-    return iso(dt)
-
-
 def _parse(value: Any) -> datetime | None:
-    from crawler.store import parse_iso
-
     if isinstance(value, datetime) or value is None:
         return value
     try:
@@ -90,7 +82,7 @@ class SourceState:
             if f.name in ("name", "extra"):
                 continue
             value = getattr(self, f.name)
-            out[f.name] = _iso(value) if f.name in _DATETIME_FIELDS else (int(value) if f.name == "active" else value)
+            out[f.name] = iso(value) if f.name in _DATETIME_FIELDS else (int(value) if f.name == "active" else value)
         return out
 
     def changes(self, before: SourceState) -> dict[str, Any]:
@@ -217,7 +209,7 @@ def skip_reason(state: SourceState, now: datetime) -> str | None:
     if not state.active:
         return f"deactivated: {state.inactive_reason}"
     if state.retry_after is not None and state.retry_after > now:
-        return f"server asked to wait until {_iso(state.retry_after)} (Retry-After)"
+        return f"server asked to wait until {iso(state.retry_after)} (Retry-After)"
     return None
 
 

@@ -381,7 +381,7 @@ class CrawlContext:
                 if len(st.error_samples) < 20:
                     st.error_samples.append(f"{getattr(item, 'job', item).url}: {processed.reason}")
                 self.mark_entry(source, key, None)
-                self._event("page", source, status="empty")
+                self._event("page", source, status="empty", url=getattr(item, "job", item).url)
                 return
             self._open_batch()
             with self.store.transaction():  # a savepoint in the open batch: one article is all or nothing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +9,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from crawler.dates import parse_http_date, parse_iso_date, plausible
+from crawler.dates import parse_published
 from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
 from crawler.textnorm import language_code
@@ -127,13 +126,13 @@ def _entry(element: etree._Element, base: str) -> SitemapEntry | None:
     title = published = language = None
     if news is not None:
         title = _child_text(news, "title") or None
-        published = _parse_date(_child_text(news, "publication_date"))
+        published = parse_published(_child_text(news, "publication_date"))
         publication = next((child for child in news if _local(child.tag) == "publication"), None)
         if publication is not None:
             language = language_code(_child_text(publication, "language"))
     return SitemapEntry(
         loc=loc,
-        lastmod=_parse_date(_child_text(element, "lastmod")),
+        lastmod=parse_published(_child_text(element, "lastmod")),
         news_title=title,
         news_published=published,
         language=language,
@@ -159,14 +158,3 @@ def _absolute(loc: str, base: str) -> str | None:
     except ValueError:  # e.g. an unclosed IPv6 bracket: that entry is skipped, not the sitemap
         return None
     return absolute if is_http_url(absolute) else None
-
-
-def _parse_date(value: str) -> datetime | None:
-    """W3C datetime ('2024-05-13', '2024-05-13T10:00+03:00', ...) or RFC 2822, as aware UTC; None if implausible."""
-    value = value.strip()
-    if not value:
-        return None
-    if re.fullmatch(r"\d{4}(-\d{2})?", value):
-        value = value + ("-01-01" if len(value) == 4 else "-01")  # W3C allows year or year-month
-    parsed = parse_iso_date(value) or parse_http_date(value)  # no offset: read as UTC, as the protocol says
-    return plausible(parsed)

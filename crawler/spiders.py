@@ -192,9 +192,8 @@ class NewsSpider(scrapy.Spider):
         return self._guarded("page", self._page_failed, failure)
 
     def _parse_feed(self, response: Response) -> Iterator[Any]:
-        if not self._source_response_ok(response):
-            if response.status == 304:
-                yield from self._retry_pending(self._source(response), set())
+        if (instead := self._unusable(response)) is not None:
+            yield from instead
             return
         source = self._source(response)
         try:
@@ -232,13 +231,11 @@ class NewsSpider(scrapy.Spider):
                     ),
                 )
             )
-        yield from self._follow_entries(source, infos)
-        yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
+        yield from self._follow_listed(source, infos)
 
     def _parse_sitemap(self, response: Response) -> Iterator[Any]:
-        if not self._source_response_ok(response):
-            if response.status == 304:
-                yield from self._retry_pending(self._source(response), set())
+        if (instead := self._unusable(response)) is not None:
+            yield from instead
             return
         source = self._source(response)
         try:
@@ -280,13 +277,11 @@ class NewsSpider(scrapy.Spider):
                     ),
                 )
             )
-        yield from self._follow_entries(source, infos)
-        yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
+        yield from self._follow_listed(source, infos)
 
     def _parse_listing(self, response: Response) -> Iterator[Any]:
-        if not self._source_response_ok(response):
-            if response.status == 304:
-                yield from self._retry_pending(self._source(response), set())
+        if (instead := self._unusable(response)) is not None:
+            yield from instead
             return
         source = self._source(response)
         if source.follow_css:
@@ -313,8 +308,7 @@ class NewsSpider(scrapy.Spider):
             if key is not None:
                 infos.append((key, url, FeedInfo(title=" ".join(text.split()))))
         self.ctx.note_document(source.name, [], len(infos))
-        yield from self._follow_entries(source, infos)
-        yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
+        yield from self._follow_listed(source, infos)
         left = response.meta.get("depth_left", 1) - 1
         if left > 0:
             nxt = _next_page(response, {u for u, _ in links})
@@ -328,6 +322,19 @@ class NewsSpider(scrapy.Spider):
                     priority=5,
                     meta={"source": source.name, "depth_left": left, "role": "child"},
                 )
+
+    def _unusable(self, response: Response) -> Iterator[Any] | None:
+        """None for a source document to read; else what to do instead (after a 304: retry its pending pages)."""
+        if self._source_response_ok(response):
+            return None
+        if response.status == 304:
+            return self._retry_pending(self._source(response), set())
+        return iter(())
+
+    def _follow_listed(self, source: SourceConfig, infos: list[tuple[str, str, FeedInfo]]) -> Iterator[Any]:
+        """The new entries a source document lists, then its pending pages it no longer lists."""
+        yield from self._follow_entries(source, infos)
+        yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
 
     # -- article pages ---------------------------------------------------------------------
 

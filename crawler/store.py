@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +26,11 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from crawler import dedup, textnorm
+from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
 migrations = Migrations("newswatch")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime | None) -> str | None:
-    """ISO 8601 with a UTC offset, seconds precision."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    dt = datetime.fromisoformat(value)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @migrations(name="0001_initial")
@@ -146,8 +127,16 @@ def _m0001(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(title, text, tokenize={_fts_tokenize()!r})")
-    for stmt in dedup.SCHEMA:
-        db.execute(stmt)
+    # the near-duplicate index as it was first created (0060 renames it with the other internal tables)
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS story_cluster (seq INTEGER PRIMARY KEY, story_id TEXT NOT NULL UNIQUE);
+        CREATE TABLE IF NOT EXISTS story_sig (article_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, sig BLOB NOT NULL);
+        CREATE INDEX IF NOT EXISTS story_sig_seq ON story_sig (seq);
+        CREATE TABLE IF NOT EXISTS story_band (key INTEGER NOT NULL, article_id INTEGER NOT NULL,
+            PRIMARY KEY (key, article_id)) WITHOUT ROWID;
+        """
+    )
 
 
 @migrations(name="0002_crawl_run_owner")
@@ -260,6 +249,39 @@ def _m0030(db: sqlite_utils.Database) -> None:
     )
     for aid, title, text in db.execute("SELECT id, title, text FROM articles").fetchall():
         _browse_insert(db.conn, aid, title, text)
+
+
+# -- internal tables, named apart ----------------------------------------------------------------
+
+# newswatch's bookkeeping: every table whose name starts with "_" is internal (datasette hides them);
+# articles, stories, sources, matches, crawl_runs, source_freshness and delivery_* are the user's.
+INTERNAL_RENAMES = (
+    ("aliases", "_aliases"),  # every URL an article was seen at (for dedup)
+    ("entries", "_entries"),  # feed entries already handled, per source
+    ("state", "_state"),  # small key/value state (last digest, demo address)
+    ("topic_state", "_topic_state"),  # the topic queries the stored matches were made with
+    ("source_leases", "_source_leases"),  # which process crawls a source now
+    ("story_cluster", "_story_cluster"),  # near-duplicate detection
+    ("story_sig", "_story_sig"),
+    ("story_band", "_story_band"),
+    ("articles_fts", "_articles_fts"),  # newswatch's own search index (folded tokens, for `newswatch search`)
+)
+INDEX_RENAMES = (
+    ("aliases_article", "_aliases_article", "_aliases(article_id)"),
+    ("story_sig_seq", "_story_sig_seq", "_story_sig(seq)"),
+)
+
+
+@migrations(name="0060_internal_tables_named_apart")
+def _m0060(db: sqlite_utils.Database) -> None:
+    # ALTER TABLE ... RENAME also renames an FTS5 table's shadow tables; runs in the migration's transaction
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for old, new in INTERNAL_RENAMES:
+        if old in tables and new not in tables:
+            db.execute(f"ALTER TABLE {old} RENAME TO {new}")
+    for old, new, on in INDEX_RENAMES:
+        db.execute(f"DROP INDEX IF EXISTS {old}")
+        db.execute(f"CREATE INDEX IF NOT EXISTS {new} ON {on}")
 
 
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
@@ -433,7 +455,9 @@ class AddResult:
 class Store:
     """A handle on the newswatch database. Not thread-safe; open one per thread or process."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, upgrade: bool = True) -> None:
+        """Opens (and migrates) the database; ``readonly`` never writes, except to upgrade a database an
+        older newswatch made when this user may (not with ``upgrade=False``: it is read as it is)."""
         self.path = Path(path)
         self.readonly = readonly
         try:
@@ -459,6 +483,36 @@ class Store:
         self._batch = False
         if not readonly:
             self.migrate()
+        elif upgrade and self._made_by_newswatch() and self._pending(migrations):
+            self._upgrade_first()
+
+    def _pending(self, mset: Migrations) -> bool:
+        try:
+            return bool(mset.pending(self.db))
+        except sqlite3.Error:
+            return True
+
+    def _made_by_newswatch(self) -> bool:
+        # an empty file or another program's database is never turned into a newswatch database here
+        try:
+            query = "SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1"
+            return self.conn.execute(query, [migrations.name]).fetchone() is not None
+        except sqlite3.Error:
+            return False
+
+    def _upgrade_first(self) -> None:
+        """A database from an older newswatch, opened to read: upgraded first when this user may write it."""
+        self.conn.close()
+        if os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK):
+            Store(self.path).close()
+        try:
+            self.conn = _connect_readonly(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(_open_problem(self.path, exc, True)) from None
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.db = sqlite_utils.Database(self.conn)
+        self.apply_migrations(migrations)  # still pending: one line saying how to upgrade it
 
     def close(self) -> None:
         self.conn.close()
@@ -475,14 +529,11 @@ class Store:
 
     def apply_migrations(self, mset: Migrations) -> None:
         if self.readonly:
-            try:
-                pending = bool(mset.pending(self.db))
-            except sqlite3.Error:
-                pending = True
-            if pending:
+            if self._pending(mset):
                 raise StoreError(
-                    f"the database {self.path} needs an upgrade this read-only command cannot write; "
-                    "run 'newswatch crawl' once as a user with write permission on it"
+                    f"the database {self.path} was made by an older newswatch and needs an upgrade this user "
+                    "cannot write; run 'newswatch crawl' (or restart the daemon) once as a user with write "
+                    "permission on it"
                 )
             return
         for _attempt in range(3):
@@ -577,7 +628,7 @@ class Store:
             rows = []
         for r in rows:
             out[r["name"]] = {**r, "entry_dates": json.loads(r["entry_dates"] or "[]")}
-        for r in self.query("SELECT source, max(first_seen) AS last_new FROM entries GROUP BY source"):
+        for r in self.query("SELECT source, max(first_seen) AS last_new FROM _entries GROUP BY source"):
             out.setdefault(r["source"], {})["last_new"] = r["last_new"]
         return out
 
@@ -606,12 +657,12 @@ class Store:
     # -- key/value state ---------------------------------------------------------------
 
     def get_state(self, key: str) -> str | None:
-        return self.scalar("SELECT value FROM state WHERE key = ?", [key])
+        return self.scalar("SELECT value FROM _state WHERE key = ?", [key])
 
     def set_state(self, key: str, value: str | None) -> None:
         with self.transaction() as c:
             c.execute(
-                "INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                "INSERT INTO _state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [key, value],
             )
 
@@ -657,7 +708,7 @@ class Store:
         with self.transaction() as c:
             rows = {
                 r[0]: (r[1], r[2], r[3])
-                for r in c.execute("SELECT name, host, pid, since FROM source_leases").fetchall()
+                for r in c.execute("SELECT name, host, pid, since FROM _source_leases").fetchall()
                 if r[0] in set(names)
             }
             for name in names:
@@ -672,7 +723,7 @@ class Store:
                     held[name] = f"pid {owner[1]} since {owner[2]}"
                     continue
                 c.execute(
-                    "INSERT INTO source_leases(name, host, pid, since) VALUES (?, ?, ?, ?)"
+                    "INSERT INTO _source_leases(name, host, pid, since) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT(name) DO UPDATE SET host = excluded.host, pid = excluded.pid, since = excluded.since",
                     [name, host, pid, iso(utcnow())],
                 )
@@ -684,7 +735,7 @@ class Store:
             return
         with self.transaction() as c:
             c.executemany(
-                "DELETE FROM source_leases WHERE name = ? AND host = ? AND pid = ?",
+                "DELETE FROM _source_leases WHERE name = ? AND host = ? AND pid = ?",
                 [(n, socket.gethostname(), os.getpid()) for n in names],
             )
 
@@ -701,13 +752,13 @@ class Store:
     # -- entries and known URLs ----------------------------------------------------------
 
     def seen_entries(self, source: str) -> set[str]:
-        return {r[0] for r in self.conn.execute("SELECT key FROM entries WHERE source = ?", [source])}
+        return {r[0] for r in self.conn.execute("SELECT key FROM _entries WHERE source = ?", [source])}
 
     def mark_entries(self, source: str, keys: Sequence[str], article_id: int | None = None) -> None:
         now = iso(utcnow())
         with self.transaction() as c:
             c.executemany(
-                "INSERT INTO entries(source, key, article_id, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO _entries(source, key, article_id, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(source, k, article_id, now) for k in keys],
             )
 
@@ -717,7 +768,7 @@ class Store:
         for i in range(0, len(urls), 500):
             chunk = list(urls[i : i + 500])
             marks = ",".join("?" * len(chunk))
-            for url, aid in self.conn.execute(f"SELECT url, article_id FROM aliases WHERE url IN ({marks})", chunk):
+            for url, aid in self.conn.execute(f"SELECT url, article_id FROM _aliases WHERE url IN ({marks})", chunk):
                 out[url] = aid
         return out
 
@@ -735,20 +786,21 @@ class Store:
         with self.transaction() as c:
             c.execute(
                 "UPDATE articles SET page_retry_at = ?, page_attempts = page_attempts + ?"
-                " WHERE page_pending = 1 AND id IN (SELECT article_id FROM aliases WHERE url = ?)",
+                " WHERE page_pending = 1 AND id IN (SELECT article_id FROM _aliases WHERE url = ?)",
                 [iso(at), int(failed), url],
             )
 
     def page_attempts(self, url: str) -> int:
         value = self.scalar(
-            "SELECT page_attempts FROM articles WHERE id IN (SELECT article_id FROM aliases WHERE url = ?)", [url]
+            "SELECT page_attempts FROM articles WHERE id IN (SELECT article_id FROM _aliases WHERE url = ?)", [url]
         )
         return int(value or 0)
 
     def clear_pending(self, url: str) -> None:
         with self.transaction() as c:
             c.execute(
-                "UPDATE articles SET page_pending = 0 WHERE id IN (SELECT article_id FROM aliases WHERE url = ?)", [url]
+                "UPDATE articles SET page_pending = 0 WHERE id IN (SELECT article_id FROM _aliases WHERE url = ?)",
+                [url],
             )
 
     # -- articles ------------------------------------------------------------------------
@@ -804,7 +856,7 @@ class Store:
             c.execute("UPDATE articles SET story = ? WHERE id = ?", [story, aid])
             self._add_aliases(c, aid, urls)
             c.execute(
-                "INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
+                "INSERT INTO _articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
             )
             _browse_insert(c, aid, rec.title, rec.text)
             c.execute("INSERT INTO sources(name) VALUES (?) ON CONFLICT(name) DO NOTHING", [rec.source])
@@ -844,16 +896,16 @@ class Store:
                 aid,
             ],
         )
-        c.execute("DELETE FROM articles_fts WHERE rowid = ?", [aid])
+        c.execute("DELETE FROM _articles_fts WHERE rowid = ?", [aid])
         c.execute(
-            "INSERT INTO articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
+            "INSERT INTO _articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
         )
         _browse_insert(c, aid, rec.title, rec.text)
 
     @staticmethod
     def _add_aliases(c: sqlite3.Connection, aid: int, urls: Sequence[str]) -> None:
         c.executemany(
-            "INSERT INTO aliases(url, article_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
+            "INSERT INTO _aliases(url, article_id) VALUES (?, ?) ON CONFLICT(url) DO NOTHING",
             [(u, aid) for u in urls if u],
         )
 
@@ -956,7 +1008,7 @@ class Store:
             sql, params = "SELECT id FROM articles ORDER BY id DESC", []
         else:
             # bm25 (title weighted) picks the likeliest candidates; the caller re-scores them exactly
-            sql = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY bm25(articles_fts, 3.0, 1.0)"
+            sql = "SELECT rowid FROM _articles_fts WHERE _articles_fts MATCH ? ORDER BY bm25(_articles_fts, 3.0, 1.0)"
             params = [expression]
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -971,10 +1023,10 @@ class Store:
             index = dedup.StoryIndex(c)
             for aid in ids:
                 index.remove(aid)
-                c.execute("DELETE FROM articles_fts WHERE rowid = ?", [aid])
+                c.execute("DELETE FROM _articles_fts WHERE rowid = ?", [aid])
                 _browse_delete(c, aid)
                 c.execute("DELETE FROM matches WHERE article_id = ?", [aid])
-                c.execute("DELETE FROM aliases WHERE article_id = ?", [aid])
-                c.execute("UPDATE entries SET article_id = NULL WHERE article_id = ?", [aid])
+                c.execute("DELETE FROM _aliases WHERE article_id = ?", [aid])
+                c.execute("UPDATE _entries SET article_id = NULL WHERE article_id = ?", [aid])
                 c.execute("DELETE FROM articles WHERE id = ?", [aid])
         return len(ids)

@@ -64,8 +64,27 @@ _STEM, _SURFACE, _PREFIX = 0, 1, 2
 
 # --- prepared documents --------------------------------------------------------------------
 
-# A sentence end: . ! ? … followed by a space, CJK full stops, or a line break.
-_SENTENCE_END_RE = re.compile(r"[.!?…][\"'»”’)\]]*\s|[。！？；]|\n")
+# A sentence end: . ! ? … followed by a space, CJK full stops, or a line break. A full stop that ends
+# an initial or an abbreviation does not end the sentence (Г.Б. Елякова, Victor V. Dyomin, им. Лебедева,
+# д.х.н., St. Petersburg, U.S.), nor one followed by a lowercase word (5 тыс. человек). A year's
+# г. (в 2019 г. Россия ...) may end a sentence. (Lookbehinds: the checks run inside the regex engine.)
+_ABBREVIATIONS = (
+    "им ул акад проф Dr Mr Mrs Ms Prof St Mt No Gen Gov Sen Rep Lt Col Capt Jr Sr Inc Co Ltd Corp vs "
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
+).split()
+# checked after the full stop (the lookbehinds end with it), so only full stops pay for them
+_NOT_AFTER = "".join(rf"(?<![^\w.-]{a}\.)(?<!^{a}\.)" for a in ("[A-ZА-ЯЁ]", *_ABBREVIATIONS)) + r"(?<!\.[^\W\d_]\.)"
+_CLOSERS = "[\"'»”’)\\]]*"
+_SENTENCE_END_RE = re.compile(
+    rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
+)
+
+
+def _sentence_ends(text: str) -> Iterable[int]:
+    """Character offsets where a sentence ends."""
+    return (m.start() for m in _SENTENCE_END_RE.finditer(text))
+
+
 SENTENCE_GAP = 1000  # positions added at a sentence end, so NEAR and phrases never span one
 
 # An occurrence: (field, first position, last position, hits); a hit is (label, field, first, last).
@@ -96,7 +115,7 @@ class _Field:
         tokens = textnorm.tokenize(text)
         starts = [t[2] for t in tokens]
         # A token's position is its index plus SENTENCE_GAP per sentence end before it.
-        cuts = [bisect.bisect_left(starts, m.start()) for m in _SENTENCE_END_RE.finditer(text)]
+        cuts = [bisect.bisect_left(starts, e) for e in _sentence_ends(text)]
         positions: list[int] = []
         prev = 0
         for k, cut in enumerate(cuts):
@@ -396,6 +415,8 @@ class _Gazetteer:
     by_surface: dict[str, list[int]]
     by_head: dict[str, list[int]]  # patterns starting with a prefix item, by its first three characters
     not_in: tuple[tuple[tuple[int, str, str, bool], ...], ...]
+    places: frozenset[int] = frozenset()  # patterns naming a city, region or a place's adjective
+    proper: dict[int, str] = field(default_factory=dict)  # one-word country names: see _Nations.proper
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -428,6 +449,8 @@ def _gazetteer(code: str) -> _Gazetteer:
     by_stem: dict[str, list[int]] = defaultdict(list)
     by_surface: dict[str, list[int]] = defaultdict(list)
     by_head: dict[str, list[int]] = defaultdict(list)
+    places: list[int] = []
+    proper: dict[int, str] = {}
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in})
     for t in c.terms:
@@ -447,6 +470,11 @@ def _gazetteer(code: str) -> _Gazetteer:
         if t.kind in _INSTITUTION_KINDS:
             _INSTITUTION_LABELS[f"{text} \u2192 {c.name}"] = True
         cased = t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None
+        if t.kind in _PLACE_KINDS or t.kind == "adjective":
+            places.append(k)
+        name = _proper_name(body) if t.kind == "name" and not prefix else None
+        if name is not None:
+            proper[k] = name
         patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, cased))
         kind, value = items[0][0], items[0][1]
         if kind == _STEM:
@@ -456,7 +484,9 @@ def _gazetteer(code: str) -> _Gazetteer:
         else:
             by_head[value[:3]].append(k)
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
-    g = _GAZETTEERS[code] = _Gazetteer(c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in)
+    g = _GAZETTEERS[code] = _Gazetteer(
+        c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in, frozenset(places), proper
+    )
     return g
 
 
@@ -468,6 +498,29 @@ class _Nations:
     by_stem: dict[str, list[int]]
     by_surface: dict[str, list[int]]
     by_head: dict[str, list[int]]
+    # a one-word proper name (Дания, Мали, Того, Chad) counts only when capitalised, and in Cyrillic
+    # only in a form of the name itself: its stem is also a common word's (данные "data", мало "little")
+    proper: dict[int, str]
+
+
+def _proper_name(body: str) -> str | None:
+    """The folded name when ``body`` is one capitalised word of Latin or Cyrillic letters, else None."""
+    if " " in body or "-" in body or not body[:1].isupper() or body.isupper() or not body.isalpha():
+        return None
+    if not _ALPHABETIC_RE.match(body):
+        return None
+    return textnorm.fold_word(body) if _CYRILLIC_RE.match(body) else ""
+
+
+def _is_form_of(f: _Field, p: int, proper: str) -> bool:
+    raw = f.raw(p, p)
+    if not raw[:1].isupper():
+        return False
+    if proper:
+        folded = textnorm.fold_word(raw)
+        need = len(proper) - 1
+        return folded[:need] == proper[:need]
+    return True
 
 
 _NATIONS: list[_Nations] = []
@@ -482,6 +535,7 @@ def _nations() -> _Nations:
     by_stem: dict[str, list[int]] = defaultdict(list)
     by_surface: dict[str, list[int]] = defaultdict(list)
     by_head: dict[str, list[int]] = defaultdict(list)
+    proper: dict[int, str] = {}
     for code in entities.codes():
         for term in entities.national_names(code):
             text = term.strip('"')
@@ -496,6 +550,9 @@ def _nations() -> _Nations:
             exact = body if (len(words) == 1 and _CAPS_RE.search(body) and body.upper() == body) else None
             k = len(patterns)
             patterns.append((code, tuple(items), exact))
+            name = None if prefix else _proper_name(body)
+            if name is not None:
+                proper[k] = name
             kind, value = items[0][0], items[0][1]
             if kind == _STEM:
                 by_stem[value].append(k)
@@ -503,7 +560,7 @@ def _nations() -> _Nations:
                 by_surface[value].append(k)
             else:
                 by_head[value[:3]].append(k)
-    _NATIONS.append(_Nations(tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head)))
+    _NATIONS.append(_Nations(tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), proper))
     return _NATIONS[0]
 
 
@@ -522,8 +579,11 @@ def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
         ks += [k for key_ in n.by_head.keys() & f.heads() for k in n.by_head[key_]]
         for k in ks:
             code, items, exact = n.patterns[k]
+            proper = n.proper.get(k)
             for p in _find(f, items):
                 if exact is not None and f.raw(p, p) != exact:
+                    continue
+                if proper is not None and not _is_form_of(f, p, proper):
                     continue
                 places[code].add((name, p))
     doc.memo[key] = places  # type: ignore[assignment]
@@ -542,6 +602,66 @@ def _is_place(f: _Field, first: int, last: int) -> bool:
         if between.isspace() and _SURNAME_RE.fullmatch(f.text[f.starts[j] : f.ends[j]]):
             return False
     return True
+
+
+# An institution named by its place: the place's name or adjective, then a few words of the name and
+# an institution word (Tomsk Polytechnic University, Новосибирский государственный технический
+# университет, 哈尔滨理工大学), or "University of" before it (University of Tyumen). The name is the
+# place's country's institution. Group 1 is the institution word.
+_INSTITUTION_AFTER = {
+    "latin": re.compile(
+        r"(?:[ -]+[A-Z][\w'’.-]*){0,3}[ -]+(University|Universities|Polytechnic|College|Institute|Academy|Observatory)\b"
+        r"(?:\s+(?:of|for)\s+(?:the\s+)?[A-Z][\w-]*(?:\s+(?:and|&)\s+[A-Z][\w-]*)?)?"
+    ),
+    "cyrillic": re.compile(
+        r"(?:\s+[а-яё-]+(?:ий|ый|ой|ая|ое|ого|ому|ом|ым|им|ей|ую|ие|ые|их|ых|ими|ыми)){0,3}\s+"
+        r"(университет|вуз|политех|институт|академи|обсерватори|НИИ)[а-яё]*",
+        re.IGNORECASE,
+    ),
+    "cjk": re.compile(r"[^\s\W\d的与和及在同对为是了向从将把被由其]{0,6}?(大学|学院|研究所|研究院|科学院|分院)"),
+}
+_INSTITUTION_BEFORE = re.compile(r"\b(University|Polytechnic|Institute|Academy) of (?:the )?\Z")
+_RU_ADJECTIVE_RE = re.compile(r"[а-яё]+(?:ий|ый|ой|ая|ое|ого|ому|ом|ым|им|ей|ую|ие|ые|их|ых|ими|ыми)\Z", re.IGNORECASE)
+_UNIVERSITY_WORDS = frozenset(
+    {"university", "universities", "polytechnic", "college", "университет", "вуз", "политех", "大学", "学院"}
+)
+
+
+def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[int, int, str] | None:
+    """(first, last, label) of an institution named by the place at first..last, or None."""
+    cs, ce = f.chars(first, last)
+    text = f.text
+    ch = text[cs]
+    if "\u4e00" <= ch <= "\u9fff":
+        m = _INSTITUTION_AFTER["cjk"].match(text, ce)
+    elif ch.isascii():
+        m = _INSTITUTION_AFTER["latin"].match(text, ce)
+        if m is None:
+            before = _INSTITUTION_BEFORE.search(text, max(0, cs - 20), cs)
+            if before is not None:
+                start = bisect.bisect_left(f.starts, before.start())
+                label = f"{text[before.start() : ce]} \u2192 {country}"
+                _note_institution(label, before.group(1).lower() in _UNIVERSITY_WORDS)
+                return f.positions[start], last, label
+            return None
+    elif _RU_ADJECTIVE_RE.search(text, cs, ce):
+        m = _INSTITUTION_AFTER["cyrillic"].match(text, ce)
+    else:
+        return None
+    if m is None:
+        return None
+    end = f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
+    if f.sentence(end) != f.sentence(first):
+        return None
+    label = f"{text[cs : m.end()]} \u2192 {country}"
+    _note_institution(label, m.group(1).lower() in _UNIVERSITY_WORDS)
+    return first, end, label
+
+
+def _note_institution(label: str, university: bool) -> None:
+    _INSTITUTION_LABELS[label] = True
+    if university:
+        _UNIVERSITY_LABELS[label] = True
 
 
 def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]:
@@ -588,6 +708,8 @@ class _Entity(_Node):
                         continue
                     if cased and not _is_place(f, p, e):
                         continue
+                    if k in g.proper and not _is_form_of(f, p, g.proper[k]):
+                        continue
                     if g.not_in:
                         if excluded is None:
                             excluded = [
@@ -607,8 +729,12 @@ class _Entity(_Node):
                 e = -neg_e
                 if e <= last_end:
                     continue
-                last_end = e
                 label = g.patterns[k][0]
+                if k in g.places:
+                    named = _place_institution(f, p, e, g.name)
+                    if named is not None:
+                        p, e, label = named
+                last_end = e
                 out.append((name, p, e, ((label, name, p, e),)))
         return bool(out), out
 
@@ -631,7 +757,8 @@ class _Partners(_Node):
 
     That holds in a sentence naming a, b and ``what``, or when the title names a and b and
     ``what`` is in the title or the lead. A sentence (or title) holding ``unless`` does not count.
-    When a and b are countries and a third country is named more often than one of them, or in
+    When a and b are countries (or each one country with other words for it) and a third country is
+    named more often than one of them, or in
     the title while a and b are not both there, only the headline counts: the third country is
     the partner, and a and b meet in passing.
     ``what`` inside the name of a university of a or b (Institute of Technology in Harbin
@@ -711,9 +838,11 @@ class _Partners(_Node):
 
     def _third_country_leads(self, doc: Document, oa: list[_Occ], ob: list[_Occ], ta: bool, tb: bool) -> bool:
         """A third country is named more often than one of the two sides, or in the title instead."""
-        if not (isinstance(self.a, _Entity) and isinstance(self.b, _Entity)):
+        # each side is a country, or a country with other words for it (country:CN OR 我国)
+        codes = [{n.code.upper() for n in _walk(side) if isinstance(n, _Entity)} for side in (self.a, self.b)]
+        if not all(len(c) == 1 for c in codes) or codes[0] == codes[1]:
             return False
-        sides = {self.a.code.upper(), self.b.code.upper()}
+        sides = codes[0] | codes[1]
         weaker = min(len({(o[0], o[1]) for o in oa}), len({(o[0], o[1]) for o in ob}))
         # a name inside a side's name is the side's (蒙古 in 内蒙古, Inner Mongolia, is China)
         inside = {(o[0], q) for o in oa + ob for q in range(o[1], o[2] + 1)}
@@ -1116,8 +1245,10 @@ class _Parser:
                 elif t.kind == "END":
                     raise self.error(f"expected ')' to close the definition of @{name_tok.text}", t.pos)
             self.local[name_tok.text] = (start, self.i)
-            # parse it once now, so an error in it is reported at its place
+            # parse it once now, so an error in it is reported at its place; its terms count where it is used
+            terms = self.shared.terms
             self.expand(name_tok)
+            self.shared.terms = terms
 
     def expand(self, t: _Tok) -> _Node:
         name = t.text

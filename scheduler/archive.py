@@ -6,19 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crawler.store import BROWSE_FTS
+from crawler.store import BROWSE_FTS, INTERNAL_RENAMES
 
-INTERNAL_TABLES = (
-    "_sqlite_migrations",  # which schema migrations ran
-    "aliases",  # every URL an article was seen at (for dedup)
-    "entries",  # feed entries already handled, per source
-    "state",  # small key/value state (last digest, demo address)
-    "topic_state",  # the topic queries the stored matches were made with
-    "story_cluster",  # near-duplicate detection
-    "story_sig",
-    "story_band",
-    "articles_fts",  # newswatch's own search index (folded tokens, for `newswatch search`)
-)
+# every internal table's name starts with "_" (datasette 1.x hides those by itself; the metadata hides them
+# for 0.x too): sqlite-utils' migration log and newswatch's bookkeeping
+INTERNAL_TABLES = ("_sqlite_migrations", *(new for _old, new in INTERNAL_RENAMES))
 
 TABLES: dict[str, dict[str, Any]] = {
     "articles": {

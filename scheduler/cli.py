@@ -8,7 +8,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -26,6 +26,7 @@ from crawler.config import (
     parse_duration,
     user_config_path,
 )
+from crawler.dates import parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
 
@@ -320,9 +321,9 @@ def crawl(
         if event.get("url") in url_list:
             pages[event["url"]] = event
         elif event.get("status") == "error":  # a failed page's error names its URL
-            for u in url_list:
-                if u in str(event.get("error", "")) and u not in pages:
-                    pages[u] = event
+            named = url_named(str(event.get("error", "")), url_list)
+            if named is not None and named not in pages:
+                pages[named] = event
 
     summary = run_in_child(
         config.path or Path("newswatch.toml"), selected, url_list, trigger="cli", on_event=on_event, timeout=seconds
@@ -387,6 +388,12 @@ def _extracted_pages(config: Config, urls: list[str], pages: dict[str, dict[str,
         if store:
             store.close()
     return out
+
+
+def url_named(line: str, urls: Sequence[str]) -> str | None:
+    """Which of ``urls`` an error line names: a whole URL, not the start of a longer one (the longest wins)."""
+    named = [u for u in urls if re.search(re.escape(u) + r"(?=$|[\s\"'<>)\]]|[:,;.](?:\s|$))", line)]
+    return max(named, key=len) if named else None
 
 
 def _page_error(event: dict[str, Any], url: str) -> str:
@@ -526,6 +533,7 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 
 @cli.command()
 @config_option
+@quiet_option
 @click.argument("query", required=False)
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="At most this many results."
@@ -581,7 +589,8 @@ def search(
         click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
         return
     if not results:
-        click.echo("no matches")
+        if not state.quiet:
+            click.echo("no matches")
         return
     tty = sys.stdout.isatty()
     safe = terminal_safe  # stored text is scraped: its escape sequences must not reach the terminal
@@ -616,6 +625,7 @@ def terminal_safe(text: str | None) -> str:
 
 @cli.command()
 @config_option
+@quiet_option
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option(
     "--since",
@@ -729,15 +739,12 @@ def _parse_since(value: str, option: str = "--since") -> datetime:
     except ValueError:
         pass
     try:
-        dt = datetime.fromisoformat(value)
+        return parse_user_date(value)
     except ValueError:
         raise UsageError(
             f"{option} {_quoted(value)} is not a date; use YYYY-MM-DD, an ISO 8601 time or a duration like 7d"
             + _too_long(value)
         ) from None
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    try:
-        return dt.astimezone(UTC)  # compared in UTC: the first and last hours of the calendar do not convert
     except OverflowError:
         raise UsageError(f"{option} {_quoted(value)} is out of range; use a date from year 2 to 9998") from None
 
@@ -760,6 +767,7 @@ def _short_time(value: str | None) -> str:
 
 @cli.command()
 @config_option
+@quiet_option
 @click.option("--dry-run", is_flag=True, help="Build the digests; send nothing, mark nothing.")
 @click.option(
     "--output",
@@ -806,6 +814,8 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
     with Store(db, readonly=readonly) as store:
         outcome = run_digest(config, store, dry_run=dry_run, output=output, to=to, recipient=recipient)
     for r in outcome.results:
+        if state.quiet and r.status != "failed" and not dry_run:
+            continue  # the mail or file is the product; a dry run's listing is
         line = {
             "sent": f"{r.email}: sent {r.stories} stories",
             "empty": f"{r.email}: nothing new to send",
@@ -824,7 +834,7 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
             click.echo(f"  subject: {r.subject}")
         for story in r.lines:
             click.echo(f"  - {story}")
-    if outcome.output:
+    if outcome.output and not state.quiet:
         click.echo(f"wrote {outcome.output}")
     if outcome.failed:
         sys.exit(1)
@@ -835,6 +845,7 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
 
 @cli.command()
 @config_option
+@quiet_option
 @click.pass_obj
 @handle_errors
 def run(state: State) -> None:
@@ -842,7 +853,7 @@ def run(state: State) -> None:
     from scheduler.daemon import run_daemon
 
     path = find_config(state.config_path)
-    sys.exit(run_daemon(path, debug=state.debug))
+    sys.exit(run_daemon(path, debug=state.debug, quiet=state.quiet))
 
 
 # -- prune / backup / init --------------------------------------------------------------------
@@ -904,7 +915,7 @@ def backup(state: State, file: Path, force: bool) -> None:
         raise NewswatchError(
             f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
         )
-    with Store(config.storage.database, readonly=True) as src:
+    with Store(config.storage.database, readonly=True, upgrade=False) as src:  # copied as it is
         missing = _missing_tables(src.conn)
         if missing:
             raise NewswatchError(
@@ -950,9 +961,11 @@ def _copy_problem(conn: Any) -> str | None:
 
 
 @cli.command()
+@quiet_option
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
 @handle_errors
-def init(path: Path | None) -> None:
+def init(state: State, path: Path | None) -> None:
     """Write the default config (real sources, default topic) to PATH or your config path."""
     from scheduler.data import data_path
 
@@ -964,7 +977,8 @@ def init(path: Path | None) -> None:
         raise UsageError(f"{path} already exists; newswatch will not overwrite it (choose another PATH)")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data_path("config", "newswatch.toml").read_bytes())
-    click.echo(f"wrote {path}; edit [[digest.recipients]] and [smtp], then run 'newswatch check -c {path}'")
+    if not state.quiet:
+        click.echo(f"wrote {path}; edit [[digest.recipients]] and [smtp], then run 'newswatch check -c {path}'")
 
 
 # -- demo -----------------------------------------------------------------------------------
@@ -972,6 +986,7 @@ def init(path: Path | None) -> None:
 
 @cli.command()
 @config_option
+@quiet_option
 @click.option(
     "--serve",
     is_flag=True,
@@ -997,18 +1012,19 @@ def demo(state: State, serve: bool, port: int | None, output_dir: Path | None) -
     from scheduler.demo import DEFAULT_PORT, run_demo, serve_forever
 
     if serve:
-        serve_forever(click.echo, DEFAULT_PORT if port is None else port, output_dir)
+        serve_forever(click.echo, DEFAULT_PORT if port is None else port, output_dir, quiet=state.quiet)
         return
-    run_demo(output_dir, click.echo, port or 0)
+    run_demo(output_dir, click.echo, port or 0, quiet=state.quiet)
 
 
 from scheduler import cmd_topics  # noqa: E402  (built with the shared helpers above)
 
-cli.add_command(cmd_topics.build(config_option, handle_errors))
+cli.add_command(cmd_topics.build(config_option, handle_errors, quiet_option))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @config_option
+@quiet_option
 @click.option(
     "--metadata",
     "metadata_file",

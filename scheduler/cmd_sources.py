@@ -14,11 +14,12 @@ import click
 
 from crawler.config import find_config, format_duration
 from crawler.errors import UsageError
-from scheduler.cli import State, _print_table, _short_time, config_option, handle_errors
+from scheduler.cli import State, _print_table, _short_time, config_option, handle_errors, quiet_option
 
 
 @click.group(invoke_without_command=True)
 @config_option
+@quiet_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
     "--reset",
@@ -45,7 +46,8 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
             store.update_source(
                 reset, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
             )
-        click.echo(f"{reset}: re-enabled; it will be polled on the next crawl")
+        if not state.quiet:
+            click.echo(f"{reset}: re-enabled; it will be polled on the next crawl")
         return
     if config.storage.database.exists():  # a listing never creates or migrates the database
         with Store(config.storage.database, readonly=True) as store:
@@ -104,6 +106,7 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 @config_option
+@quiet_option
 @click.argument("url")
 @click.option("--follow", metavar="REGEX", default=None, help="Treat URL as a listing; show which links REGEX takes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -211,6 +214,7 @@ _CHARSET_FROM = {
 
 @sources.command("add")
 @config_option
+@quiet_option
 @click.argument("name")
 @click.argument("url")
 @click.option(
@@ -271,12 +275,14 @@ def sources_add(
     delay = f"; Crawl-delay {report.crawl_delay:g}s" if report.crawl_delay else ""
     comment = f"{what} (probed {_today()}{newest}{delay})"
     add_sources(path, [NewSource(fields, " ".join(comment.split())[:160])])
-    click.echo(f"added {name} ({probed}) to {path}:")
-    click.echo(source_block(report, name=name, every=fields["every"]).rstrip("\n"))
+    if not state.quiet:
+        click.echo(f"added {name} ({probed}) to {path}:")
+        click.echo(source_block(report, name=name, every=fields["every"]).rstrip("\n"))
 
 
 @sources.command("remove")
 @config_option
+@quiet_option
 @click.argument("name")
 @click.pass_obj
 @handle_errors
@@ -286,11 +292,13 @@ def sources_remove(state: State, name: str) -> None:
 
     path = find_config(state.config_path)
     remove_source(path, name)
-    click.echo(f"removed {name} from {path}; its stored articles stay in the database")
+    if not state.quiet:
+        click.echo(f"removed {name} from {path}; its stored articles stay in the database")
 
 
 @sources.command("import")
 @config_option
+@quiet_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--every", metavar="DURATION", default="1h", show_default=True, help="Poll interval of imported feeds.")
 @click.pass_obj
@@ -308,6 +316,8 @@ def sources_import(state: State, file: Path, every: str) -> None:
     _, result = import_opml(path, file, seconds)
     for line in result.skipped:
         click.echo(f"skipped {line}", err=True)
+    if state.quiet:
+        return
     click.echo(f"imported {len(result.added)} feeds into {path}; skipped {len(result.skipped)}")
     if result.added:
         click.echo("run 'newswatch crawl' to poll them, then 'newswatch sources' to see which are stale")
@@ -315,6 +325,7 @@ def sources_import(state: State, file: Path, every: str) -> None:
 
 @sources.command("export")
 @config_option
+@quiet_option
 @click.option("--opml", "as_opml", is_flag=True, required=True, help="Write OPML 2.0 (the only format).")
 @click.pass_obj
 @handle_errors

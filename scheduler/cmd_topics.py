@@ -54,8 +54,10 @@ def _verdict_lines(v: Verdict, min_score: float) -> list[str]:
     ]
 
 
-def build(config_option: Callable[..., Any], handle_errors: Callable[..., Any]) -> click.Group:
-    """The `topics` command group, built with the CLI's shared -c option and error handling."""
+def build(
+    config_option: Callable[..., Any], handle_errors: Callable[..., Any], quiet_option: Callable[..., Any]
+) -> click.Group:
+    """The `topics` command group, built with the CLI's shared -c and -q options and error handling."""
 
     @click.group()
     def topics() -> None:
@@ -63,6 +65,7 @@ def build(config_option: Callable[..., Any], handle_errors: Callable[..., Any]) 
 
     @topics.command("eval")
     @config_option
+    @quiet_option
     @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
     @click.option("--topic", "names", multiple=True, metavar="NAME", help="Only this topic (repeatable); default: all.")
     @click.option("--query", "query", metavar="QUERY", help="Measure this query instead of the configured topics.")

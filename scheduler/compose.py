@@ -285,12 +285,16 @@ def _mostly_cjk(text: str) -> bool:
     return bool(letters) and len(_CJK.findall(sample)) > letters * 0.3
 
 
+_JOINER = re.compile(r"[ \u00a0]*[-\u2010-\u2014]?[ \u00a0]*")  # between neighbouring words of one phrase
+
+
 def _whole_word_highlights(segments: list[tuple[str, bool]], limit: int = MAX_HIGHLIGHTS) -> list[tuple[str, bool]]:
     """At most `limit` highlights, each a whole word.
 
     A hit that starts inside a word is not highlighted; one that ends inside it (a prefix* term)
     grows to the word's end. A single Chinese or Japanese character inside a longer run (俄 in
-    俄罗斯) is not highlighted: it is a piece of another word.
+    俄罗斯) is not highlighted: it is a piece of another word. Hits separated only by spaces or a
+    dash ("China Russia", "Russia–China") are one highlight.
     """
     full = "".join(t for t, _ in segments)
     spans: list[tuple[int, int]] = []
@@ -316,9 +320,12 @@ def _whole_word_highlights(segments: list[tuple[str, bool]], limit: int = MAX_HI
                 end += 1
         if kept and start < kept[-1][1]:
             continue
-        kept.append((start, end))
+        if kept and _JOINER.fullmatch(full[kept[-1][1] : start]):  # neighbouring words: one highlight
+            kept[-1] = (kept[-1][0], end)
+            continue
         if len(kept) == limit:
             break
+        kept.append((start, end))
     out: list[tuple[str, bool]] = []
     pos = 0
     for start, end in kept:

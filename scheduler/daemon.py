@@ -671,7 +671,10 @@ class Daemon:
         name = event["source"]
         st = event.get("stats") or {}
         status = event.get("status", "?")
-        source = config.source(name)
+        try:  # a reload while the batch ran: the new interval counts from this poll
+            source = self.config.source(name)
+        except KeyError:
+            source = config.source(name)
         now = utcnow()
         if status == "skipped":
             # Held by another crawl (polled meanwhile) or told to wait: the rules decide below.
@@ -996,8 +999,9 @@ def _digest_recipients_since(store: Store, since: datetime) -> set[str]:
 # -- entry point -------------------------------------------------------------------------------
 
 
-def setup_logging(debug: bool = False) -> None:
-    """One line per event on stderr; journald adds its own timestamps, so none under it."""
+def setup_logging(debug: bool = False, quiet: bool = False) -> None:
+    """One line per event on stderr; journald adds its own timestamps, so none under it (``quiet``: warnings
+    and errors only)."""
     handler = logging.StreamHandler(sys.stderr)
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(_JournalFormatter("%(message)s"))
@@ -1007,7 +1011,7 @@ def setup_logging(debug: bool = False) -> None:
     for h in list(root.handlers):
         root.removeHandler(h)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.INFO if debug else logging.WARNING)
 
 
@@ -1027,9 +1031,9 @@ class _JournalFormatter(logging.Formatter):
         return f"<{self._PRIORITY.get(record.levelno, 6)}>{text}"
 
 
-def run_daemon(config_path: Path, debug: bool = False) -> int:
+def run_daemon(config_path: Path, debug: bool = False, quiet: bool = False) -> int:
     """Runs the daemon until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
-    setup_logging(debug)
+    setup_logging(debug, quiet)
     daemon = Daemon(Path(config_path))
     try:
         return asyncio.run(daemon.serve())

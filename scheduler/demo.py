@@ -58,9 +58,13 @@ def _start_site(port: int) -> StaticSiteServer:
         raise
 
 
-def run_demo(output_dir: Path | None, echo: Callable[[str], None], port: int = 0) -> Path:
+def run_demo(output_dir: Path | None, echo: Callable[[str], None], port: int = 0, *, quiet: bool = False) -> Path:
+    """Serves the sample site, crawls it into a new database and writes the digest; ``quiet`` echoes only
+    where the digest, the database and the config are."""
     from crawler.run import run_in_child
     from scheduler.digest import run_digest
+
+    product, echo = echo, (lambda _line: None) if quiet else echo
 
     out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -91,9 +95,9 @@ def run_demo(output_dir: Path | None, echo: Callable[[str], None], port: int = 0
         f"pages fetched: {t['fetched']}; errors: {t['errors']} (the sample site has broken links on purpose)"
     )
     echo(f"articles: {articles}; stories: {stories}; stories matching the topic: {matched}")
-    echo(f"digest written to {html}")
-    echo(f"          and to {eml}")
-    echo(f"database: {db}; config: {config_path}")
+    product(f"digest written to {html}")
+    product(f"          and to {eml}")
+    product(f"database: {db}; config: {config_path}")
     nw = command()
     cfg = shlex.quote(str(config_path))
     echo(f"try: {nw} -c {cfg} search '中俄 AND 科技'")
@@ -136,8 +140,8 @@ def rebase(db: Path, base_url: str) -> int:
         columns = (
             ("articles", "url"),
             ("articles", "canonical_url"),
-            ("aliases", "url"),
-            ("entries", "key"),
+            ("_aliases", "url"),
+            ("_entries", "key"),
             ("sources", "configured_url"),
             ("sources", "current_url"),
         )
@@ -153,8 +157,12 @@ def rebase(db: Path, base_url: str) -> int:
         return changed
 
 
-def serve_forever(echo: Callable[[str], None], port: int = DEFAULT_PORT, output_dir: Path | None = None) -> None:
-    """Serves the sample site until Ctrl-C, with a config (and the database) in output_dir pointing at it."""
+def serve_forever(
+    echo: Callable[[str], None], port: int = DEFAULT_PORT, output_dir: Path | None = None, *, quiet: bool = False
+) -> None:
+    """Serves the sample site until Ctrl-C, with a config (and the database) in output_dir pointing at it;
+    ``quiet`` echoes only the site's address and the config's path."""
+    product, echo = echo, (lambda _line: None) if quiet else echo
     out = Path(output_dir) if output_dir else default_serve_dir()
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / CONFIG_NAME
@@ -162,8 +170,8 @@ def serve_forever(echo: Callable[[str], None], port: int = DEFAULT_PORT, output_
         write_atomic(config_path, demo_config_text(site.base_url))
         moved = rebase(out / DB_NAME, site.base_url)
         nw, cfg = command(), shlex.quote(str(config_path))
-        echo(f"serving the sample site at {site.base_url} (Ctrl-C to stop)")
-        echo(f"config: {config_path}")
+        product(f"serving the sample site at {site.base_url} (Ctrl-C to stop)")
+        product(f"config: {config_path}")
         db = out / DB_NAME
         if moved:
             echo(f"database: {db} (its {moved} stored URLs now point at this address)")

@@ -187,6 +187,36 @@ def test_a_changed_every_takes_effect_on_reload(tmp_path: Path, site: SiteServer
         d.close()
 
 
+def test_an_every_changed_while_the_source_is_being_polled_counts_from_that_poll(
+    tmp_path: Path, site: SiteServer, smtp: Any
+) -> None:
+    """A reload that lands while the source's batch is still fetching its pages is not undone when it ends."""
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        item = (
+            f"<item><title>Slow page</title><link>{site.base_url}/_fault/stall?seconds=6&amp;n=slow</link>"
+            "<guid>slow-1</guid><description>A page that takes a while</description></item>"
+        )
+        return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{item}</channel></rss>".encode()
+
+    site.add_generated("/slowfeed/", handler)
+    one = '[[sources]]\nname = "slow"\nurl = "__BASE__/slowfeed/feed.xml"\nevery = "__EVERY__"\n'
+    cfg = write_config(
+        tmp_path / "nw.toml", site.base_url, smtp.port, sources=one.replace("__EVERY__", "1h"), schedule=far_schedule()
+    )
+    d = Daemon(tmp_path, cfg)
+    try:
+        d.wait_note("READY=1")
+        wait_until(lambda: site.hits("/_fault/stall"), 60, "the batch fetching the slow page")
+        write_config(cfg, site.base_url, smtp.port, sources=one.replace("__EVERY__", "5s"), schedule=far_schedule())
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("changed slow")  # while the batch still waits on the page
+        wait_until(lambda: site.hits("/slowfeed/feed.xml") >= 2, 60, "a poll at the new interval after the batch")
+        assert d.terminate() == 0
+    finally:
+        d.close()
+
+
 # -- one crawl at a time per source; cheap re-crawls --------------------------------------------------
 
 

@@ -119,6 +119,30 @@ def test_crawl_urls_from_stdin_and_a_failed_page(site: Any, tmp_path: Path) -> N
     assert "404" in pages["/globalwire/no-such-page.html"]["error"]
 
 
+def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_another(site: Any, tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
+    short = f"{site.base_url}/_fault/text?body=hello"  # answers, but holds no article text
+    longer = short + "&status=404"  # its error line starts with the short URL
+    r = newswatch("-c", str(cfg), "crawl", "--url", short, "--url", longer, "--json")
+    pages = {p["url"]: p for p in json.loads(r.stdout)["pages"]}
+    assert pages[longer]["status"] == "error" and "404" in pages[longer]["error"]
+    assert pages[short]["status"] == "error"
+    assert pages[short]["error"] == "no article text could be extracted from the page", pages[short]
+
+
+def test_an_error_line_names_a_whole_url_not_the_start_of_a_longer_one() -> None:
+    from scheduler.cli import url_named
+
+    short, longer = "http://h.example/a?id=1", "http://h.example/a?id=10"
+    assert url_named(f"{longer} answered HTTP 404", [short, longer]) == longer
+    assert url_named(f"{longer} answered HTTP 404", [short]) is None
+    assert url_named(f"{short} answered HTTP 404", [short, longer]) == short
+    assert url_named(f"{short}: timed out", [short, longer]) == short
+    assert url_named(f"redirected to {short}.", [longer, short]) == short
+    assert url_named(f"{short}/more answered HTTP 404", [short]) is None
+
+
 # -- read-only use, pipes, ordinary OS conditions --------------------------------------------------
 
 

@@ -99,7 +99,10 @@ def test_the_articles_page_has_a_search_box_and_links_to_stories_and_sources(ser
     links = {(fk["column"], fk["other_table"]) for fk in tables["articles"]["foreign_keys"]["outgoing"]}
     assert {("story", "stories"), ("source", "sources")} <= links
     assert tables["articles"]["fts_table"] == "articles_search"
-    for internal in ("story_band", "story_sig", "entries", "topic_state", "state", "articles_fts"):
+    for name, table in tables.items():  # every internal table is named apart, and hidden
+        if name.startswith("_"):
+            assert table["hidden"], name
+    for internal in ("_story_band", "_story_sig", "_entries", "_topic_state", "_state", "_articles_fts", "_aliases"):
         assert tables[internal]["hidden"], internal
     for shown in ("articles", "stories", "sources", "matches"):
         assert not tables[shown]["hidden"], shown
@@ -136,7 +139,7 @@ def test_upgrading_an_archive_keeps_every_row_and_indexes_it_for_browsing(tmp_pa
     db.conn.commit()
     db.close()
     with Store(path) as store:  # upgrades
-        assert store.count("aliases") == 2 and store.count("matches") == 2 and store.count("articles") == 2
+        assert store.count("_aliases") == 2 and store.count("matches") == 2 and store.count("articles") == 2
         assert {r["name"] for r in store.query("SELECT name FROM sources")} >= {"vestnik", "example.org"}
         found = store.query(
             "SELECT rowid FROM articles_search WHERE articles_search MATCH ? ORDER BY rowid", ['"科技"']

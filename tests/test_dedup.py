@@ -224,7 +224,7 @@ def test_assign_does_not_commit_the_callers_transaction(conn: sqlite3.Connection
     index.assign(1, signature("Arctic carriers", text(STORY)), "s1")
     assert conn.in_transaction
     conn.execute("ROLLBACK")
-    assert conn.execute("SELECT count(*) FROM story_sig").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM _story_sig").fetchone()[0] == 0
     assert index.assign(2, signature("Arctic carriers", text(STORY)), "s2") == ("s2", ())
 
 
@@ -238,7 +238,7 @@ def test_remove_forgets_article_and_empty_story(conn: sqlite3.Connection, index:
     for aid in (2, 3):
         index.remove(aid)
     index.remove(42)  # unknown ids are ignored
-    for table in ("story_sig", "story_band", "story_cluster"):
+    for table in ("_story_sig", "_story_band", "_story_cluster"):
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
     assert index.assign(4, signature("Arctic carriers", text(STORY)), "s4") == ("s4", ())
 
@@ -248,7 +248,7 @@ def test_reassigning_an_article_replaces_its_signature(conn: sqlite3.Connection,
     index.assign(1, signature("Arctic carriers", text(OTHER)), "s1")
     index.assign(1, signature("Arctic carriers", text(STORY)), "ignored")
     assert index.story_of(1) == "s1"
-    assert conn.execute("SELECT count(*) FROM story_sig").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM _story_sig").fetchone()[0] == 1
     assert index.assign(2, signature("Copy", text(STORY)), "s2") == ("s1", ())
     assert index.assign(3, signature("Lab", text(OTHER)), "s3") == ("s3", ())
 

@@ -10,6 +10,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crawler.config import Config, parse_config
 from scheduler.digest import run_digest
 from tests.test_digest import NOW, World, bodies
@@ -123,12 +125,17 @@ def test_translator_link_is_off_by_default_and_only_for_other_languages(tmp_path
 def test_a_translate_url_without_a_placeholder_is_a_config_error(tmp_path: Path) -> None:
     from crawler.errors import ConfigError
 
-    try:
-        config(tmp_path / "nw.db", translate_url="https://translate.example/")
-    except ConfigError as exc:
-        assert any("digest.translate_url" in p for p in exc.problems)
-    else:
-        raise AssertionError("accepted a translate_url without {url}")
+    good = "https://translate.example/?sl={lang}&u={url}"
+    assert config(tmp_path / "nw.db", translate_url=good).digest.translate_url == good  # a known key
+    for bad, says in (
+        ("https://translate.example/", "must be an http(s) URL with {url} in it"),
+        ("translate.example/?u={url}", "must be an http(s) URL with {url} in it"),
+        ("https://translate.example/?u={url}&x={page}", "may use only {url} and {lang}"),
+    ):
+        with pytest.raises(ConfigError) as exc:
+            config(tmp_path / "nw.db", translate_url=bad)
+        (problem,) = exc.value.problems
+        assert problem.startswith("digest.translate_url") and says in problem, problem
 
 
 def test_dry_run_prints_each_recipients_subject_and_stories(tmp_path: Path) -> None:
@@ -172,3 +179,29 @@ email = "boss@example.org"
         assert "  - [China–Russia S&T] Россия и Китай создадут совместный центр (vestnik, Russian)" in block
     with sqlite3.connect(tmp_path / "nw.db") as db:  # nothing marked sent
         assert db.execute("SELECT count(*) FROM delivery_items").fetchone()[0] == 0
+
+
+def test_neighbouring_highlighted_words_are_one_highlight(tmp_path: Path) -> None:
+    w = World(tmp_path / "nw.db")
+    w.add(
+        "globalwire",
+        "Forum opens",
+        "The China Russia science forum opened; Russia–China projects and Chinese, Russian teams took part.",
+        matches={"china-russia-st": 3.0},
+    )
+    w.add(
+        "huaxia",
+        "论坛开幕",
+        "中国俄罗斯科学论坛开幕，两国科学家参加。",
+        matches={"china-russia-st": 3.0},
+        language="zh",
+    )
+    text, html = digest_bodies(w, config(w.store.path), tmp_path)
+    assert "*China Russia* science" in text and "*China* *Russia*" not in text
+    assert "*Russia–China* projects" in text  # joined by a dash: one highlight too
+    assert "*Chinese*, Russian" in text  # a comma between them: two, and the third highlight is the last
+    assert "*中国俄罗斯*科学" in text
+    mark = '<strong style="background-color:#fef08a;color:#111827;font-weight:700;">'
+    assert f"{mark}China Russia</strong> science" in html
+    assert not re.search(r"</strong>\s*<strong", html)
+    w.store.close()

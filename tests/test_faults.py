@@ -274,7 +274,7 @@ def test_a_full_disk_fails_the_crawl_loudly_and_keeps_nothing_that_would_lose_ar
     with Store(small_disk / "nw.db") as st:
         state = st.source_state("big")
         assert state["etag"] is None  # no validator: the next poll reads the whole feed again
-        unseen = st.scalar("SELECT count(*) FROM entries WHERE article_id IS NULL")
+        unseen = st.scalar("SELECT count(*) FROM _entries WHERE article_id IS NULL")
         assert unseen == 0  # no entry marked seen without its article
 
     again = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
@@ -309,7 +309,7 @@ def test_a_killed_extraction_worker_loses_no_page(site: SiteServer, tmp_path: Pa
     assert proc.returncode == 0, err
     rows = stored(cfg, "SELECT url, text_from, page_pending FROM articles")
     assert sorted(r["url"] for r in rows) == sorted(f"{site.base_url}/oom/a/{i}.html" for i in range(pages))
-    assert stored(cfg, "SELECT count(*) AS n FROM entries WHERE article_id IS NULL")[0]["n"] == 0
+    assert stored(cfg, "SELECT count(*) AS n FROM _entries WHERE article_id IS NULL")[0]["n"] == 0
 
 
 # -- children die with their parents -----------------------------------------------------------------

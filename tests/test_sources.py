@@ -409,7 +409,7 @@ def test_html_served_as_a_feed_is_an_error_with_no_entries(malformed: Crawled) -
     assert "notfeed: " in res.stderr and "not an RSS or Atom feed" in res.stderr
     assert articles(cfg, "notfeed") == []
     with store(cfg) as st:
-        assert st.scalar("SELECT count(*) FROM entries WHERE source = 'notfeed'") == 0
+        assert st.scalar("SELECT count(*) FROM _entries WHERE source = 'notfeed'") == 0
     assert source_row(cfg, "notfeed")["failures"] == 1
 
 
@@ -459,7 +459,7 @@ def test_entries_without_guid_link_or_date_keep_a_stable_identity(site: SiteServ
     stored = articles(cfg)
     assert len(stored) == 5  # 4 pages and the lost page kept from the feed
     with store(cfg) as st:
-        entries = st.count("entries")
+        entries = st.count("_entries")
 
     site.clear_log()
     second = crawl(cfg)
@@ -468,7 +468,7 @@ def test_entries_without_guid_link_or_date_keep_a_stable_identity(site: SiteServ
     assert requests_to(site, "/globalwire/") == [], "an entry seen before was fetched again"
     assert len(articles(cfg)) == 5 and table(second)["plain"]["new"] == 0
     with store(cfg) as st:
-        assert st.count("entries") == entries
+        assert st.count("_entries") == entries
 
 
 # -- politeness ------------------------------------------------------------------------------

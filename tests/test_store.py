@@ -86,7 +86,7 @@ def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
         except RuntimeError:
             pass
         assert store.count("articles") == 0
-        assert store.count("aliases") == 0
+        assert store.count("_aliases") == 0
 
 
 def test_runs_of_dead_processes_are_marked_interrupted(tmp_path: Path) -> None:

@@ -413,6 +413,33 @@ NOT_PARTNERS = [
         "越南与俄罗斯签署核能科技合作协议",
         "越南科技部与俄罗斯国家原子能公司签署核能科技合作协议。科技部部长表示，越南将借鉴中国和俄罗斯的经验。",
     ),
+    # military training and war
+    (
+        "Российские десантники делятся боевым опытом с китайскими коллегами",
+        "Российские инструкторы провели для китайских воздушно-десантных подразделений занятия по десантированию "
+        "бронетехники. Как отметил научный сотрудник оборонного института, опыт войны будет полезен Пекину.",
+    ),
+    # one side buys the other's technical goods
+    (
+        "俄专家：中国仍是俄罗斯直升机发动机的重要买家",
+        "俄罗斯专家表示，尽管中国自主研制的发动机进展迅速，中国航空企业仍将向俄方购买重型直升机发动机。双方在这一领域已合作多年。",
+    ),
+    # exhibitors at a trade fair
+    (
+        "中国企业携无人机参展中俄机电展",
+        "来自黑龙江的30家企业携植保无人机、智能农机等展品参展第五届中俄机电产品展会，与俄罗斯采购商现场签约。",
+    ),
+    # rivals, not partners
+    (
+        "Россия пытается догнать Китай в робототехнике",
+        "Российские исследовательские центры отстают от китайских конкурентов в области промышленных роботов, "
+        "признали в Минпромторге. Чтобы догнать Китай, ученым нужны совместные с промышленностью программы.",
+    ),
+    # science and technology as one item of a summit's list of areas
+    (
+        "中俄元首会谈 深化各领域合作",
+        "两国元首同意深化经贸、能源、科技、人文等领域合作，推动中俄关系在新时代取得更大发展。",
+    ),
 ]
 
 PARTNER_STORIES = [
@@ -431,6 +458,12 @@ PARTNER_STORIES = [
     (
         "Chinese chemists and Russian colleagues describe a hydrogen catalyst",
         "Chemists in Wuhan and Kazan described a new catalyst for hydrogen production.",
+    ),
+    # "important" is not "imports", a research ship is not shipping
+    (
+        "An important expedition for Russian and Chinese oceanographers",
+        "Russian and Chinese oceanographers set out together aboard the research ship Akademik Lavrentyev on an "
+        "important joint expedition to study methane seeps in the Sea of Japan.",
     ),
 ]
 

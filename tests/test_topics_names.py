@@ -1,0 +1,158 @@
+"""Names the press uses for a country's institutions, and where a sentence ends, in topic matching."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.topics import compile_query, prepare
+
+PARTNERS = "PARTNERS(country:CN, country:RU, research OR lab* OR scien*, arms OR trade)"
+
+
+# --- sentences -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Директор института им. Г.Б. Елякова ДВО РАН д.х.н. П.С. Дмитренок принял делегацию.",
+        "President Victor V. Dyomin met Dr. Li in St. Petersburg on Monday.",
+        "Собралось 5 тыс. человек из разных стран.",
+    ],
+)
+def test_initials_and_abbreviations_do_not_end_a_sentence(text: str) -> None:
+    doc = prepare("", text)
+    f = doc.fields["text"]
+    assert f.sentence(f.positions[0]) == f.sentence(f.positions[-1])
+
+
+def test_a_full_stop_before_a_capital_still_ends_a_sentence() -> None:
+    f = prepare("", "Работы начались в 2019 г. Россия выделила средства. Затем Китай.").fields["text"]
+    assert f.sentence(f.positions[-1]) == 2
+    # so both sides in different sentences are not partners
+    q = compile_query(PARTNERS)
+    assert q.match("News", "Russian scientists met. China opened a lab.") is None
+
+
+def test_a_partner_named_with_initials_in_the_sentence_is_found() -> None:
+    q = compile_query(PARTNERS)
+    text = "Academician V. A. Sadovnichy of MSU and Tsinghua scientists opened a joint lab."
+    assert q.match("News", text) is not None
+
+
+# --- institutions named by their place -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("RU", "Researchers of Kemerovo State University spoke.", "Kemerovo State University → Russia"),
+        ("CN", "Harbin Polytechnic University hosted them.", "Harbin Polytechnic University → China"),
+        ("RU", "The University of Tyumen signed it.", "University of Tyumen → Russia"),
+        (
+            "RU",
+            "Делегация Новосибирского государственного технического университета прибыла.",
+            "Новосибирского государственного технического университета → Russia",
+        ),
+        ("RU", "Уфимский университет науки и технологий", "Уфимский университет → Russia"),
+        ("CN", "Учёные Сианьского университета", "Сианьского университета → China"),
+        ("CN", "哈尔滨理工大学的研究团队", "哈尔滨理工大学 → China"),
+        ("RU", "伊尔库茨克国立大学代表团", "伊尔库茨克国立大学 → Russia"),
+    ],
+)
+def test_an_institution_named_by_its_place_is_its_country_s(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
+
+
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        ("RU", "Students from Moscow visited the university."),  # a place, then other words
+        ("RU", "Томский учёный выступил в университете."),  # an adjective, then a noun that is not a name
+        ("CN", "在哈尔滨举行的大学生论坛"),  # the place, then a phrase (的) before 大学
+    ],
+)
+def test_a_place_near_an_institution_word_is_still_only_a_place(code: str, text: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and all("univers" not in h.lower() and "大学" not in h for h in m.hits)
+
+
+def test_two_institutions_named_by_their_places_are_academic_partners() -> None:
+    q = compile_query(PARTNERS)
+    # no S&T word of the query's own: the two universities are the partners
+    assert q.match("News", "Tomsk State Pedagogical University and Harbin Normal University signed an agreement.")
+    assert q.match("News", "Томский педагогический университет и Харбинский университет подписали соглашение.")
+    # a city and a university are not two institutions
+    assert q.match("News", "Students from Tomsk visited Harbin Normal University.") is None
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("CN", "A partnership agreement was signed by HUST and ITMO.", "HUST → China"),
+        ("CN", "SMBU welcomed its freshmen.", "SMBU → China"),
+        ("CN", "Sberbank aims to partner with DeepSeek.", "DeepSeek → China"),
+        ("RU", "Sberbank aims to partner with DeepSeek.", "Sberbank → Russia"),
+        ("RU", "KFU was represented by its vice-rector.", "KFU → Russia"),
+        ("RU", "СКФУ договорился о сотрудничестве.", "СКФУ → Russia"),
+        ("RU", "TVEL delivered the first core load.", "TVEL → Russia"),
+        ("RU", "Учёные Сибири и Урала", "Сибир* → Russia"),
+    ],
+)
+def test_universities_companies_and_regions_from_public_lists(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
+
+
+# --- other countries, rivals, the writer's own country -------------------------------------
+
+
+def test_common_words_that_share_a_country_name_s_stem_are_not_that_country() -> None:
+    # данные "data" shares Дания's stem, мало "little" Мали's, того "of that" Того's
+    assert compile_query("country:DK").match("", "Новые данные показали, что мало кто знает.") is None
+    assert compile_query("country:ML").match("", "Этого мало.") is None
+    m = compile_query("country:DK").match("", "Учёные Дании и Китая")
+    assert m is not None and "Дания → Denmark" in m.hits
+    # so a story full of data is not taken for one about Denmark, a third country
+    q = compile_query("PARTNERS(country:CN, country:RU, исследован*)")
+    text = "Российские и китайские учёные провели совместное исследование. " + "Данные обработаны. " * 4
+    assert q.match("Новости", text) is not None
+
+
+def _default_topic():  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from crawler.config import load_config
+
+    topic = load_config(Path(__file__).resolve().parents[1] / "config" / "newswatch.toml").topics[0]
+    return compile_query(topic.query), topic.min_score
+
+
+def _matches(title: str, text: str) -> bool:
+    q, min_score = _default_topic()
+    m = q.match(title, text)
+    return m is not None and m.score >= min_score
+
+
+def test_the_default_topic_takes_important_for_important_not_for_imports() -> None:
+    # "important" and "imports" share an English stem; only imports is trade
+    text = (
+        "Rosatom and China's nuclear research institute agreed on an important new stage of joint work "
+        "on the fast reactor, the partners said."
+    )
+    assert _matches("A new stage for fast reactor research", text)
+
+
+def test_the_default_topic_leaves_out_a_race_between_the_two() -> None:
+    title = "While the US and China compete for AI dominance, Russia's leading model lags behind"
+    text = "Russian researchers say their AI model lags behind Chinese research models, despite cooperation talks."
+    assert not _matches(title, text)
+
+
+def test_the_default_topic_reads_our_university_in_chinese_copy_as_china() -> None:
+    title = "我校与圣彼得堡国立大学签署合作协议"
+    text = "日前，我校与圣彼得堡国立大学签署合作协议，双方将在材料科学领域开展联合研究。"
+    assert _matches(title, text)
+    # the writer's own country alone is not the other side
+    assert not _matches("我校与清华大学签署合作协议", "日前，我校与清华大学签署合作协议，双方将开展联合研究。")
