@@ -25,7 +25,7 @@ def make_pool(workers: int) -> Executor | None:
     if workers <= 0:
         return None
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["crawler.process", "crawler.extract"])
+    ctx.set_forkserver_preload(["crawler.process", "crawler.extract", "crawler.warmup"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start, initargs=(os.getpid(),))
 
 
