@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,11 @@ try:
 except ImportError:  # plain "pytest" from a checkout without an install
     sys.path.insert(0, str(ROOT))
 
+from tests.support.daemonworld import Daemon  # noqa: E402
+from tests.support.fuzzbudget import register_profiles  # noqa: E402
 from tests.support.sitesrv import SiteServer  # noqa: E402
+
+register_profiles()  # Hypothesis: "quick" unless --hypothesis-profile or $HYPOTHESIS_PROFILE says "thorough"
 
 
 def _load_smtpd():  # type: ignore[no-untyped-def]
@@ -76,3 +81,32 @@ def smtp_factory(tmp_path: Path) -> Iterator[Callable[..., smtpd.SMTPTestServer]
     yield make
     for server in made:
         server.close()
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start `newswatch run` daemons (``daemons(config, env=..., watchdog_usec=...)``); each is stopped after."""
+    made: list[Daemon] = []
+
+    def start(config: Path, **kw: Any) -> Daemon:
+        d = Daemon(tmp_path, config, name=f"daemon{len(made)}", **kw)
+        made.append(d)
+        return d
+
+    yield start
+    for d in made:
+        d.close()
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `newswatch demo` run (the sample site crawled, the digest written) for the whole session.
+
+    Its folder holds ``newswatch-demo.toml`` and ``newswatch-demo.db``. Tests only read it; a test that
+    writes (or serves it) works on a copy of the two files.
+    """
+    from scheduler.demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo-world")
+    run_demo(out, lambda _line: None)
+    return out

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Any
 
 from crawler.store import Store
 from scheduler.daemon import MAX_LEAD, StartupLead, pick_batch
+from tests.support.daemonworld import Daemon, wait_until
 from tests.support.sitesrv import SiteServer
-from tests.test_daemon import Daemon, far_schedule, wait_until, write_config
+from tests.test_daemon import far_schedule, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -147,7 +149,7 @@ def test_a_batch_child_killed_at_its_deadline_requeues_its_unfinished_sources(
         tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALL + feeds(site, 3), schedule=far_schedule()
     )
     db = tmp_path / "nw.db"
-    env = {"NEWSWATCH_CRAWL_TIMEOUT": "100", "NEWSWATCH_BATCH_TIMEOUT": "15", "NEWSWATCH_WORKERS": "0"}
+    env = {"NEWSWATCH_CRAWL_TIMEOUT": "100", "NEWSWATCH_BATCH_TIMEOUT": "8", "NEWSWATCH_WORKERS": "0"}
     d = Daemon(tmp_path, cfg, env=env)
     try:
         d.wait_note("READY=1")
@@ -251,6 +253,8 @@ allow_private = true
 
 
 def test_two_crawl_commands_at_once_fetch_each_page_once(tmp_path: Path, site: SiteServer) -> None:
+    second_done = threading.Event()
+
     def handler(path: str) -> tuple[int, dict[str, str], bytes]:
         if path.endswith("feed.xml"):
             items = "".join(
@@ -258,7 +262,7 @@ def test_two_crawl_commands_at_once_fetch_each_page_once(tmp_path: Path, site: S
                 for i in range(12)
             )
             return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{items}</channel></rss>".encode()
-        time.sleep(1.5)
+        second_done.wait(1.5)  # the first crawl's pages are slow while the second crawl runs
         body = "<html><body><article><h1>Item</h1>" + "<p>Joint research of two academies.</p>" * 8
         return 200, {"Content-Type": "text/html"}, (body + f"<p>{path}</p></article></body></html>").encode()
 
@@ -269,8 +273,10 @@ def test_two_crawl_commands_at_once_fetch_each_page_once(tmp_path: Path, site: S
         wait_until(lambda: site.hits("/twice/feed.xml"), 60, "the first crawl's feed request")
         second = cli(cfg, "crawl")
         out2, err2 = second.communicate(timeout=120)
+        second_done.set()
         out1, err1 = first.communicate(timeout=120)
     finally:
+        second_done.set()
         for p in (first,):
             if p.poll() is None:
                 p.kill()

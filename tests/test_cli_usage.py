@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.demo import demo_config_text, run_demo
+from scheduler.demo import demo_config_text
+from tests.support.demo import copy_demo
 
 REPO = Path(__file__).resolve().parent.parent
 LUNAR = "/globalwire/2026/11/17/russia-china-lunar-station-timetable.html"
@@ -39,22 +40,12 @@ def newswatch(*args: str, stdin: str | None = None, **kw: Any) -> subprocess.Com
     )
 
 
-@pytest.fixture(scope="module")
-def demo_dir() -> Iterator[Path]:
-    """One demo run (the sample site crawled, the digest written) shared by this module's tests."""
-    out = Path(tempfile.mkdtemp(prefix="nw-usage-"))
-    run_demo(out, lambda _line: None)
-    yield out
-    shutil.rmtree(out, ignore_errors=True)
-
-
 @pytest.fixture
-def demo_copy(demo_dir: Path) -> Iterator[Path]:
-    """A private copy of the demo database and config in a folder anyone may enter (for the reader user)."""
+def demo_copy(demo_world: Path) -> Iterator[Path]:
+    """A private copy of the shared demo's database and config in a folder anyone may enter (for the reader user)."""
     work = Path(tempfile.mkdtemp(prefix="nw-copy-"))
     os.chmod(work, 0o755)
-    shutil.copy(demo_dir / "newswatch-demo.toml", work / "newswatch.toml")
-    shutil.copy(demo_dir / "newswatch-demo.db", work / "newswatch-demo.db")
+    copy_demo(demo_world, work, "newswatch.toml")
     yield work
     os.chmod(work, 0o755)
     shutil.rmtree(work, ignore_errors=True)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from scheduler.daemon import (
     missed_digest,
 )
 from scheduler.notify import Notifier
-from tests.support.daemonworld import WORDS, daemon_config
+from tests.support.daemonworld import WORDS, Daemon, daemon_config, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = """
@@ -50,18 +50,15 @@ query = '(China OR Chinese OR Beijing) AND (Russia OR Russian OR Moscow)'
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def write_config(
-    path: Path, base_url: str, smtp_port: int, *, sources: str, schedule: str = "0 7 * * *", extra_topics: str = ""
+    path: Path,
+    base_url: str,
+    smtp_port: int,
+    *,
+    sources: str,
+    schedule: str = "0 7 * * *",
+    extra_topics: str = "",
+    timeout: str = "10s",
 ) -> Path:
     text = daemon_config(
         sources=sources.replace("__BASE__", base_url),
@@ -69,6 +66,7 @@ def write_config(
         smtp_port=smtp_port,
         schedule=schedule,
         send_empty=True,
+        timeout=timeout,
     )
     path.write_text(text, encoding="utf-8")
     return path
@@ -91,105 +89,6 @@ every = "15m"
 def far_schedule() -> str:
     """A daily cron time 12 hours away, so no regular digest fires during a test."""
     return f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
-
-
-class Daemon:
-    """`newswatch run` in a subprocess, with a notify socket (abstract, as systemd may use) and a log file."""
-
-    def __init__(
-        self,
-        tmp: Path,
-        config: Path,
-        *,
-        watchdog_usec: int | None = None,
-        name: str = "d",
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        abstract = f"newswatch-test-{uuid.uuid4().hex}"
-        self.sock.bind(b"\0" + abstract.encode())
-        self.sock.setblocking(False)
-        self.notes: list[str] = []
-        self.log_path = tmp / f"{name}.log"
-        extra_env = env
-        env = {**os.environ, "NOTIFY_SOCKET": "@" + abstract, "NEWSWATCH_START_SPREAD": "0", "PYTHONPATH": str(ROOT)}
-        env.update(extra_env or {})
-        env.pop("JOURNAL_STREAM", None)
-        env.pop("WATCHDOG_USEC", None)
-        if watchdog_usec:
-            env["WATCHDOG_USEC"] = str(watchdog_usec)
-        self.log_file = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(config)],
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=str(tmp),
-        )
-
-    def notifications(self) -> list[str]:
-        while True:
-            try:
-                self.notes.append(self.sock.recv(4096).decode())
-            except BlockingIOError:
-                return self.notes
-
-    def noted(self, field: str) -> bool:
-        return any(field in n.split("\n") for n in self.notifications())
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_note(self, field: str, timeout: float = 30.0) -> None:
-        wait_until(lambda: self.noted(field) or self._died(), timeout, field)
-        assert self.noted(field), f"daemon exited before {field}:\n{self.log()}"
-
-    def wait_log(self, text: str, timeout: float = 60.0, *, read_notes: bool = True) -> None:
-        def seen() -> bool:
-            if read_notes:
-                self.notifications()
-            return text in self.log() or self._died()
-
-        wait_until(seen, timeout, repr(text))
-        assert text in self.log(), f"daemon exited before logging {text!r}:\n{self.log()}"
-
-    def _died(self) -> bool:
-        return self.proc.poll() is not None
-
-    def terminate(self, timeout: float = 60.0) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def crash(self) -> None:
-        """SIGKILL, then kill what is left of its process tree, as systemd does with the unit's cgroup."""
-        children = crawl_children(self.proc.pid)
-        self.proc.kill()
-        self.proc.wait(10)
-        for pid in children:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.crash()
-        self.sock.close()
-        self.log_file.close()
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
-    made: list[Daemon] = []
-
-    def start(config: Path, **kw: Any) -> Daemon:
-        d = Daemon(tmp_path, config, name=f"daemon{len(made)}", **kw)
-        made.append(d)
-        return d
-
-    yield start
-    for d in made:
-        d.close()
 
 
 def integrity(db: Path) -> str:

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from crawler.store import Store
 from scheduler.demo import demo_config_text
-from tests.test_daemon import Daemon, wait_until
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
-    made: list[Daemon] = []
-
-    def start(config: Path, **kw: Any) -> Daemon:
-        d = Daemon(tmp_path, config, name=f"daemon{len(made)}", **kw)
-        made.append(d)
-        return d
-
-    yield start
-    for d in made:
-        d.close()
+from tests.support.daemonworld import Daemon, wait_until
 
 
 def test_run_without_smtp_archives_and_logs_each_sources_next_poll_and_errors(

@@ -15,10 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests import test_daemon
-from tests.test_daemon import GLOBALWIRE, ROOT, Daemon, far_schedule, wait_until, write_config
-
-daemons = test_daemon.daemons  # the fixture
+from tests.support.daemonworld import Daemon, wait_until
+from tests.test_daemon import GLOBALWIRE, ROOT, far_schedule, write_config
 
 STALLED = """
 [[sources]]
@@ -36,8 +34,14 @@ every = "3s"
 def test_failing_jobs_reach_status_and_an_unusable_database_stops_the_daemon(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALLED, schedule=far_schedule())
-    d = daemons(cfg, env={"NEWSWATCH_CRAWL_TIMEOUT": "2", "NEWSWATCH_MAX_FAILURES": "2"})
+    # Each poll fails at its 2 s deadline; the stalled request itself ends at the 5 s request timeout,
+    # which frees the batch's crawl child. One child at a time: no batch of sources skipped because the
+    # other child holds them (a job that succeeds) comes between two failing ones.
+    cfg = write_config(
+        tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALLED, schedule=far_schedule(), timeout="5s"
+    )
+    env = {"NEWSWATCH_CRAWL_TIMEOUT": "2", "NEWSWATCH_MAX_FAILURES": "2", "NEWSWATCH_CRAWL_WORKERS": "1"}
+    d = daemons(cfg, env=env)
     d.wait_note("READY=1")
     d.wait_log("newswatch is not working: the last 2 jobs failed")
     assert "ERROR crawl stalled" in d.log() and "CRITICAL newswatch is not working" in d.log()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.demo import run_demo
+from tests.support.demo import copy_demo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,10 +31,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo database served by `newswatch datasette`; yields datasette's base URL."""
+def served(tmp_path_factory: pytest.TempPathFactory, demo_world: Path) -> Iterator[str]:
+    """A copy of the demo database served by `newswatch datasette`; yields datasette's base URL."""
     out = tmp_path_factory.mktemp("demo")
-    run_demo(out, lambda _line: None)
+    copy_demo(demo_world, out)
     port = free_port()
     proc = subprocess.Popen(
         [

@@ -1,7 +1,23 @@
-"""What the daemon tests and the soak benchmark share: the daemon's config and a vocabulary for
-generated articles."""
+"""What the daemon tests and the soak benchmark share: the daemon's config, a vocabulary for
+generated articles, and `newswatch run` in a subprocess (`Daemon`; the `daemons` fixture in
+tests/conftest.py starts them and cleans up after each test)."""
 
 from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scheduler.daemon import crawl_children
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 # Words for generated article pages: distinct texts that match no topic by accident.
 WORDS = (
@@ -76,15 +92,19 @@ def daemon_config(
     database: str = "nw.db",
     user_agent: str = "newswatch-test/1.0 (+mailto:ops@example.org)",
     send_empty: bool = False,
+    timeout: str = "10s",
 ) -> str:
-    """A config for `newswatch run` against local servers: private addresses allowed, one recipient."""
+    """A config for `newswatch run` against local servers: private addresses allowed, one recipient.
+
+    ``timeout`` is [crawl] timeout, each request's limit (a stalled request holds its crawl child that long).
+    """
     return f"""
 [storage]
 database = "{database}"
 
 [crawl]
 user_agent = "{user_agent}"
-timeout = "10s"
+timeout = "{timeout}"
 allow_private = true
 
 {sources}
@@ -104,3 +124,98 @@ port = {smtp_port}
 security = "none"
 sender = "newswatch <alerts@example.org>"
 """
+
+
+def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Daemon:
+    """`newswatch run` in a subprocess, with a notify socket (abstract, as systemd may use) and a log file."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        config: Path,
+        *,
+        watchdog_usec: int | None = None,
+        name: str = "d",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        abstract = f"newswatch-test-{uuid.uuid4().hex}"
+        self.sock.bind(b"\0" + abstract.encode())
+        self.sock.setblocking(False)
+        self.notes: list[str] = []
+        self.log_path = tmp / f"{name}.log"
+        extra_env = env
+        env = {**os.environ, "NOTIFY_SOCKET": "@" + abstract, "NEWSWATCH_START_SPREAD": "0", "PYTHONPATH": str(ROOT)}
+        env.update(extra_env or {})
+        env.pop("JOURNAL_STREAM", None)
+        env.pop("WATCHDOG_USEC", None)
+        if watchdog_usec:
+            env["WATCHDOG_USEC"] = str(watchdog_usec)
+        self.log_file = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(config)],
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(tmp),
+        )
+
+    def notifications(self) -> list[str]:
+        while True:
+            try:
+                self.notes.append(self.sock.recv(4096).decode())
+            except BlockingIOError:
+                return self.notes
+
+    def noted(self, field: str) -> bool:
+        return any(field in n.split("\n") for n in self.notifications())
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_note(self, field: str, timeout: float = 30.0) -> None:
+        wait_until(lambda: self.noted(field) or self._died(), timeout, field)
+        assert self.noted(field), f"daemon exited before {field}:\n{self.log()}"
+
+    def wait_log(self, text: str, timeout: float = 60.0, *, read_notes: bool = True) -> None:
+        def seen() -> bool:
+            if read_notes:
+                self.notifications()
+            return text in self.log() or self._died()
+
+        wait_until(seen, timeout, repr(text))
+        assert text in self.log(), f"daemon exited before logging {text!r}:\n{self.log()}"
+
+    def _died(self) -> bool:
+        return self.proc.poll() is not None
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def crash(self) -> None:
+        """SIGKILL, then kill what is left of its process tree, as systemd does with the unit's cgroup."""
+        children = crawl_children(self.proc.pid)
+        self.proc.kill()
+        self.proc.wait(10)
+        for pid in children:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.crash()
+        self.sock.close()
+        self.log_file.close()
