@@ -256,6 +256,7 @@ class _Leaf(_Node):
     items: tuple[tuple[int, str, str, bool], ...]  # (kind, value, stem, implied)
     cjk: bool
     scope: str | None = None
+    capitals: bool = False  # an abbreviation (НИИ, AI): only the word itself, written in capitals
     positional = True
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
@@ -275,6 +276,8 @@ class _Leaf(_Node):
                 cands = [p for p in cands if p + k in nxt]
             if self.scope == LEAD and name == TEXT:
                 cands = [p for p in cands if p < f.lead_end]
+            if self.capitals:
+                cands = [p for p in cands if f.raw(p, p).isupper()]
             for p in cands:
                 e = p + length - 1
                 out.append((name, p, e, ((label, name, p, e),)))
@@ -761,8 +764,8 @@ class _Partners(_Node):
     named more often than one of them, or in
     the title while a and b are not both there, only the headline counts: the third country is
     the partner, and a and b meet in passing.
-    ``what`` inside the name of a university of a or b (Institute of Technology in Harbin
-    Institute of Technology) is part of a name, not what the sides do, and does not count.
+    ``what`` inside the name of an academy, university or institute of a or b (Institute of
+    Technology in Harbin Institute of Technology) is part of a name, not what the sides do.
     The occurrences are those in the places that count.
     """
 
@@ -785,12 +788,13 @@ class _Partners(_Node):
             if not ok or not occ:
                 return False, []
             occs.append(occ)
-        # a word inside a side's university name is not what the sides do: universities also teach
-        # languages, hold festivals and games (Harbin Institute of Technology)
+        # a word inside a side's institution name is not what the sides do: universities also teach
+        # languages and hold festivals (Harbin Institute of Technology), an academy's member speaks of
+        # farming (a member of the Chinese Academy of Sciences)
         names = {
             (o[0], q)
             for o in occs[0] + occs[1]
-            if o[2] > o[1] and any(_UNIVERSITY_LABELS.get(h[0]) for h in o[3])
+            if o[2] > o[1] and any(_INSTITUTION_LABELS.get(h[0]) for h in o[3])
             for q in range(o[1], o[2] + 1)
         }
         if names and self.what is not None:
@@ -885,8 +889,13 @@ class _Except(_Node):
         if not ok:
             return False, []
         _, b = self.right.eval(doc)
-        spans = [(o[0], o[1], o[2]) for o in b]
-        out = [o for o in a if not any(f == o[0] and s <= o[1] and o[2] <= e for f, s, e in spans)]
+        # (field, position) -> the places of b over it; an occurrence is inside one place of b when
+        # some place is over both its ends (places are runs of positions)
+        over: dict[tuple[str, int], set[int]] = defaultdict(set)
+        for i, o in enumerate(b):
+            for q in range(o[1], o[2] + 1):
+                over[(o[0], q)].add(i)
+        out = [o for o in a if not ((first := over.get((o[0], o[1]))) and first & over.get((o[0], o[2]), set()))]
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:
@@ -1420,9 +1429,11 @@ class _Parser:
             return self.leaf_from_phrase(t)
         raise self.expected_operand(after)
 
-    def new_leaf(self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool, pos: int = 0) -> _Leaf:
+    def new_leaf(
+        self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool, pos: int = 0, capitals: bool = False
+    ) -> _Leaf:
         self.count_term(pos)
-        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk)
+        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk, capitals=capitals)
         self.leaves.append(leaf)
         return leaf
 
@@ -1436,6 +1447,9 @@ class _Parser:
         items, cjk = _pattern(body, prefix)
         if not items:
             raise self.error(f"expected a term with letters or digits, but found '{word}'", t.pos)
+        if not prefix and len(items) == 1 and items[0][0] == _STEM and _CAPS_RE.search(body) and body.upper() == body:
+            # an abbreviation has no word forms: НИИ is not a form of ни, AI not of ai
+            return self.new_leaf(word, [(_SURFACE, textnorm.fold_word(body), "", False)], cjk, t.pos, capitals=True)
         return self.new_leaf(word, items, cjk, t.pos)
 
     def leaf_from_phrase(self, t: _Tok) -> _Leaf:

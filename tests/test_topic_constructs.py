@@ -245,9 +245,17 @@ def test_words_inside_a_university_name_are_not_the_activity() -> None:
     off = compile_query("PARTNERS(country:CN, country:RU, technolog* OR institute* OR research, festival*)")
     assert off.match("News", festival) is None
     assert q.match("News", "Harbin Institute of Technology and Novosibirsk State University do research.")
-    # an academy's name is what it does (a research institution), so its words still count
-    academies = compile_query("PARTNERS(country:CN, country:RU, academy)")
+    # two academic institutions are partners whatever words their names hold
+    academies = compile_query("PARTNERS(country:CN, country:RU, academy OR scien*)")
     assert academies.match("News", "The Russian Academy of Sciences and Tsinghua met.") is not None
+
+
+def test_words_inside_an_academy_or_institute_name_are_not_the_activity() -> None:
+    # a member of an academy speaking of farming: the academy is who speaks, not what the sides do
+    q = compile_query("PARTNERS(country:CN, country:RU, academy OR scien* OR research)")
+    member = "Russia and China can grow rice together, a member of the Chinese Academy of Sciences said."
+    assert q.match("News", member) is None
+    assert q.match("News", "Russia and China can research rice together, the Chinese Academy of Sciences said.")
 
 
 def test_a_third_country_named_more_often_is_the_partner() -> None:
@@ -266,6 +274,15 @@ def test_a_third_country_named_more_often_is_the_partner() -> None:
     # any pair: the rule is the same for India and Russia with China as the third country
     pair = compile_query("PARTNERS(country:IN, country:RU, research OR scien*)")
     assert pair.match("India and Russia open a lab", body) is not None
+
+
+def test_a_side_may_leave_some_of_its_names_out_and_is_still_a_country() -> None:
+    q = compile_query('PARTNERS(country:CN, country:RU EXCEPT "Russian media", research OR scien*)')
+    assert q.match("News", "Chinese scientists do research, Russian media report.") is None
+    assert q.match("News", "Chinese and Russian scientists do research, Russian media report.") is not None
+    # the third-country rule still knows the sides are China and Russia
+    body = "Indian and Chinese scientists opened a lab. India will send researchers. " * 3
+    assert q.match("Science", body + "Chinese and Russian scientists do research too.") is None
 
 
 def test_a_country_name_inside_a_side_s_place_name_is_the_side_s() -> None:
@@ -301,6 +318,14 @@ def test_a_huge_query_is_refused_with_a_clear_message() -> None:
     sets = {f"s{i}": f"@s{i + 1} OR @s{i + 1}" for i in range(30)} | {"s30": "x"}
     with pytest.raises(QuerySyntaxError, match="terms"):
         compile_query("@s0", sets)
+
+
+def test_a_set_s_terms_count_where_it_is_used_not_also_where_it_is_defined() -> None:
+    words = " OR ".join(f"w{i}" for i in range(MAX_TERMS * 2 // 3))
+    assert compile_query(f"@big = ({words})\n@big AND x").match("", "w7 x") is not None
+    assert compile_query("@big AND x", {"big": words}).match("", "w7 x") is not None
+    with pytest.raises(QuerySyntaxError, match=f"more than {MAX_TERMS} terms"):
+        compile_query(f"@big = ({words})\n@big AND (@big OR y)")
 
 
 def test_a_long_query_error_shows_line_column_and_caret() -> None:

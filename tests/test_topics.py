@@ -138,6 +138,16 @@ def test_word_forms_and_folding(query: str, text: str) -> None:
     assert hit(query, text), (query, text)
 
 
+def test_a_term_in_capitals_is_an_abbreviation_without_word_forms() -> None:
+    # НИИ stems to "ни" (neither), AI to "ai": a term in capitals matches only itself, in capitals
+    assert hit("НИИ", "сотрудники НИИ ядерной физики")
+    assert not hit("НИИ", "Ни Россия, ни Китай не спешат")
+    assert hit("AI", "Chinese AI models")
+    assert not hit("AI", "the artist Ai Weiwei")
+    assert hit("АЭС", "ТЯНЬВАНЬСКАЯ АЭС")
+    assert hit("Россия", "РОССИЯ И КИТАЙ")  # a word, not an abbreviation: any case, any form
+
+
 def test_english_prefix_is_a_plain_prefix() -> None:
     # engineer* must not reach 'engines' through the shared Snowball stem 'engin'
     assert hit("engineer*", "engineering centre")
@@ -435,7 +445,32 @@ NOT_PARTNERS = [
         "Российские исследовательские центры отстают от китайских конкурентов в области промышленных роботов, "
         "признали в Минпромторге. Чтобы догнать Китай, ученым нужны совместные с промышленностью программы.",
     ),
-    # science and technology as one item of a summit's list of areas
+    # a joint university to teach, with no science named outside the universities' names
+    (
+        "Russia and China sign education agreements",
+        "Russia and China signed seven agreements on education and youth exchanges. Among them is an agreement "
+        "between Moscow State University and Jilin University and one on a joint university of Harbin Institute "
+        "of Technology and Saint Petersburg State University.",
+    ),
+    # teaching with the policy words of innovation is still teaching
+    (
+        "Россия и Китай договорились о сотрудничестве в образовании",
+        "Россия и Китай обсудили сотрудничество в образовании и молодежные обмены. МГУ и Пекинский политехнический "
+        "университет создадут совместный университет, который даст импульс инновационным проектам.",
+    ),
+    # one side is only the press that reports the other's work
+    (
+        "Russian media visit China's artificial sun",
+        "Journalists from Russian media toured the fusion reactor in Hefei, where Chinese engineers showed them "
+        "the plasma control system they developed together with colleagues.",
+    ),
+    # science and technology as one item of a list of areas of relations
+    (
+        "Xi and Putin hold talks",
+        "China and Russia agreed to deepen cooperation in energy, finance, science and technology, and culture, "
+        "the two leaders said after talks in Beijing.",
+    ),
+    ("中俄总理举行定期会晤", "双方同意深化中俄在能源、金融、科技、农业等领域的务实合作。"),
     (
         "中俄元首会谈 深化各领域合作",
         "两国元首同意深化经贸、能源、科技、人文等领域合作，推动中俄关系在新时代取得更大发展。",
@@ -458,6 +493,22 @@ PARTNER_STORIES = [
     (
         "Chinese chemists and Russian colleagues describe a hydrogen catalyst",
         "Chemists in Wuhan and Kazan described a new catalyst for hydrogen production.",
+    ),
+    # teaching too, but of science: named outside the universities' names
+    (
+        "Harbin Institute of Technology and Saint Petersburg University to open a joint campus",
+        "The joint campus of Harbin Institute of Technology and Saint Petersburg State University will enrol "
+        "120 students in mathematics, physics and chemistry.",
+    ),
+    # built with the participation of the other side
+    (
+        "Китай запустил реактор на быстрых нейтронах",
+        "Реактор под Харбином построен при участии российских атомщиков и ученых.",
+    ),
+    # two areas are a field of research, not a list of agendas
+    (
+        "Russian and Chinese geologists study oil and gas fields",
+        "Geologists from Russia and China jointly studied oil and gas fields in Siberia with new seismic methods.",
     ),
     # "important" is not "imports", a research ship is not shipping
     (
