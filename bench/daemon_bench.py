@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import json
 import os
 import signal
 import socket
@@ -175,6 +176,7 @@ def main() -> int:
     ap.add_argument("--every", type=float, default=60.0)
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--changing", type=float, default=0.0, help="share of feeds that change each cycle")
+    ap.add_argument("--polls-out", type=Path, help="write each feed's poll times (JSON) here")
     args = ap.parse_args()
 
     feeds = Feeds(args.feeds, args.every, args.changing)
@@ -256,6 +258,16 @@ sender = "bench <bench@example.org>"
     per_poll = cpu / made if made else float("nan")
     print(f"feeds {args.feeds}, every {args.every:g}s, changing {args.changing:.0%}, window {window / 60:.1f} min")
     print(f"polls made / due: {made} / {due:.0f} ({made / due:.1%}); on time (gap <= every + 10%): {on_time:.1%}")
+    if gaps:
+        gaps.sort()
+        pick = [gaps[min(len(gaps) - 1, int(q * len(gaps)))] for q in (0.01, 0.5, 0.95, 0.99)]
+        print(
+            "gap between two polls of a feed: p1 {:.1f}s, median {:.1f}s, p95 {:.1f}s, p99 {:.1f}s, max {:.1f}s".format(
+                *pick, gaps[-1]
+            )
+        )
+    if args.polls_out:
+        args.polls_out.write_text(json.dumps({str(i): ts for i, ts in sorted(polls.items())}))
     print(
         f"CPU per poll: daemon tree {per_poll * 1000:.2f} ms, bare urllib loop {bare * 1000:.3f} ms, "
         f"ratio {per_poll / bare:.1f}x (target <= 20x)"

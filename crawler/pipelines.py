@@ -25,7 +25,7 @@ def make_pool(workers: int) -> Executor | None:
     if workers <= 0:
         return None
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["crawler.process", "crawler.extract"])
+    ctx.set_forkserver_preload(["crawler.process", "crawler.extract", "crawler.warmup"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start, initargs=(os.getpid(),))
 
 
@@ -99,7 +99,7 @@ class ProcessPipeline(CrawlerStep):
     async def _process(self, item: Any) -> Any:
         topics = self.ctx.config.topics
         if isinstance(item, PageItem):
-            pool = self.ctx.get_pool()
+            pool = await self.ctx.get_pool()
             if pool is None and not self.ctx.pool_exhausted:
                 return item, self._inline(item, topics)
             for _attempt in range(2):

@@ -7,7 +7,7 @@ pure function of its input plus the compiled topics, so it can be pickled across
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
@@ -148,3 +148,27 @@ def feed_only(
         page_pending=pending,
     )
     return Processed(record, match_topics(feed.title, text, topic_list))
+
+
+# Latin script without a declared language, so the language model is loaded too.
+_WARM_UP_PAGE = (
+    b"<html><head><title>Warm-up page</title></head><body><article><h1>Warm-up page</h1>"
+    b"<p>Researchers of two institutes met to discuss a joint laboratory for new materials and energy.</p>"
+    b"</article></body></html>"
+)
+
+
+def warm_up() -> None:
+    """Extracts a built-in page, loading what every worker would load on its first page (the language model).
+
+    Run by the extraction pool's forkserver before it forks workers, so that they share it.
+    (The extensive date search's per-locale patterns are left to the first worker that needs
+    them: building them takes seconds, which a poll of a few plain pages should not wait for.)
+    """
+    job = PageJob(
+        "warm-up", "http://example.org/a", "http://example.org/a", _WARM_UP_PAGE, "text/html", datetime.now(UTC)
+    )
+    try:
+        process_page(job, ())
+    except Exception:  # a worker that loads things itself is slower, not wrong
+        pass

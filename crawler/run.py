@@ -7,6 +7,7 @@ both crawl in a short-lived child (`python -m crawler.run`) that reports JSON ev
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ log = logging.getLogger("newswatch.crawl")
 BATCH_SIZE = 25  # articles per commit
 BATCH_SECONDS = 0.5  # longest a batch stays open
 MAX_POOL_RESTARTS = 3  # extraction pools started again after a worker died, per run
+MAX_EARLY = 60.0  # seconds a crawl started ahead of its scheduled poll waits at most
 Event = dict[str, Any]
 
 
@@ -110,12 +112,15 @@ class CrawlContext:
         self.urls = list(urls)
         self.emit = emit
         self.now = clock
-        # When the poll was due to begin (the daemon passes its schedule, so intervals do not drift
-        # by the crawl child's start-up), never later than now.
+        # When the poll is due to begin: the daemon passes its schedule, so intervals do not drift
+        # by the crawl child's start-up. A child started ahead of it (the daemon starts children
+        # early by their usual start-up time) waits until then before its first request.
         self.began = clock()  # when this process began polling: deadlines count from here
-        self.started = min(started, self.began) if started is not None else self.began
+        self.started = self.began if started is None else min(started, self.began + timedelta(seconds=MAX_EARLY))
         self.pool: Any = None
         self.pool_factory: Callable[[], Any] | None = None
+        self._pool_starting: asyncio.Future[Any] | None = None
+        self._new_pool: Any = None
         self.pool_restarts = 0
         self.pool_exhausted = False  # workers kept dying: pages are kept from their feeds instead
         self.source_by_name = {s.name: s for s in self.sources}
@@ -193,12 +198,43 @@ class CrawlContext:
             self.store.mark_entries(source, [key], article_id)
             self.seen_entries(source).add(key)
 
-    def get_pool(self) -> Any:
-        """The extraction worker pool, started on the first page (a run of 304s never starts one)."""
+    async def wait_until_due(self) -> None:
+        """Says the crawl is ready, then waits for the scheduled start; deadlines count from there."""
+        self.emit({"event": "ready"})
+        wait = (self.started - self.now()).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self.began = max(self.began, self.now())
+
+    async def get_pool(self) -> Any:
+        """The extraction worker pool, started on the first page (a run of 304s never starts one).
+
+        Its workers start in a thread: the forkserver's imports take a second or more, and the
+        reactor goes on meanwhile with the run's other requests (a batch's feed polls).
+        """
         if self.pool is None and self.pool_factory is not None:
-            self.pool = self.pool_factory()
-            self.pool_factory = None
+            if self._pool_starting is None:
+                self._pool_starting = asyncio.ensure_future(asyncio.to_thread(self._start_pool, self.pool_factory))
+            pool = await asyncio.shield(self._pool_starting)
+            if self.pool is None and self.pool_factory is not None:
+                self.pool, self.pool_factory = pool, None
         return self.pool
+
+    def _start_pool(self, factory: Callable[[], Any]) -> Any:
+        pool = self._new_pool = factory()
+        if pool is not None:
+            try:  # each submit starts one worker while none is idle: one per worker starts them all
+                for f in [pool.submit(os.getpid) for _ in range(pool._max_workers)]:
+                    f.result()
+            except Exception:
+                pass  # a broken pool is replaced when the first page is submitted
+        return pool
+
+    def close_pool(self) -> None:
+        """Stops the extraction workers (also a pool still starting when the run ended)."""
+        pool = self.pool if self.pool is not None or self.pool_factory is None else self._new_pool
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def replace_pool(self, broken: Any) -> Any:
         """A fresh pool after a worker died (at most MAX_POOL_RESTARTS per run); None when out of restarts."""
@@ -604,8 +640,7 @@ def crawl_once(
                 ticker.stop()
         summary = ctx.finish()
     finally:
-        if ctx.pool is not None:
-            ctx.pool.shutdown(wait=True, cancel_futures=True)
+        ctx.close_pool()
         try:
             store.release_sources([s.name for s in polled])
         except sqlite3.Error:

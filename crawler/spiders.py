@@ -72,6 +72,7 @@ class NewsSpider(scrapy.Spider):
             self.ctx.release(request.meta["source"])
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        await self.ctx.wait_until_due()  # a crawl started ahead of its schedule polls on time
         for source in self.ctx.sources:
             if source.kind != "spider":  # user spiders run as crawlers of their own
                 try:

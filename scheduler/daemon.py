@@ -5,7 +5,9 @@ validate schedules). Crawls run in short-lived child processes (crawler.run.run_
 Twisted reactor cannot restart, long-lived Scrapy processes grow, and a child that hangs or
 crashes is killed without harming the daemon. The child's start-up is paid per *batch*: every
 tick, once a source is due, all sources due within the next few seconds go to one child (up to
-a batch size). Inside it each source has its own deadline and its result is written and
+a batch size). The child is started ahead of the batch by its recent start-up time and waits
+for the batch's time, so polls begin on schedule however long Python and Scrapy take to load.
+Inside it each source has its own deadline and its result is written and
 reported as soon as it finishes, so a stalled source never holds the others. A child that
 overruns is killed; its unfinished sources are polled again, each on its own, so the one that
 hangs is named in the log and in `newswatch sources`. Digests and alerts run in this process, in
@@ -21,7 +23,8 @@ Environment knobs (for tests and benchmarks; production needs none):
   NEWSWATCH_START_SPREAD   seconds over which overdue sources are spread at start (default 60)
   NEWSWATCH_CRAWL_TIMEOUT  seconds a source's poll may take before it fails (default max(5 min, 10 × crawl.timeout));
                            its batch's crawl child is killed 60 s after that
-  NEWSWATCH_CRAWL_WORKERS  crawl children (batches) run at once (default 2)
+  NEWSWATCH_CRAWL_WORKERS  crawl children (batches) run at once (default 3)
+  NEWSWATCH_START_LEAD     seconds a crawl child starts ahead of its batch until start-ups are measured (default 5)
   NEWSWATCH_BATCH_AHEAD    seconds: sources due this soon join the batch starting now (default 10)
   NEWSWATCH_BATCH_SIZE     sources per crawl child at most (default 500)
   NEWSWATCH_BATCH_TIMEOUT  seconds before a batch's crawl child is killed (default: the above + 60)
@@ -42,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,6 +79,8 @@ BATCH_AHEAD = 10.0  # seconds: sources due this soon join a batch that starts no
 BATCH_SIZE = 500  # sources per crawl child at most
 BATCH_GRACE = 60.0  # seconds a batch child gets beyond the per-source deadline to start and finish
 SKIPPED_RETRY = 30.0  # seconds before a source another crawl held is looked at again
+START_LEAD = 5.0  # seconds a crawl child is started ahead of its batch, until start-ups are measured
+MAX_LEAD = 30.0  # seconds a crawl child is started ahead at most
 
 
 def _env_float(name: str, default: float) -> float:
@@ -215,6 +221,26 @@ def _next_look(state: SourceState, every: float, now: datetime) -> datetime:
     return due_at(state, every, now) or now + timedelta(seconds=every)
 
 
+class StartupLead:
+    """How long before a batch is due its crawl child starts: the slowest recent start-up, with a margin.
+
+    The child says when it is ready and waits for the batch's time, so polls begin on time; a
+    machine that grows busier (slower start-ups) lengthens the lead at the next batch.
+    """
+
+    def __init__(self, initial: float, keep: int = 8) -> None:
+        self.initial = max(0.0, initial)
+        self.recent: deque[float] = deque(maxlen=keep)
+
+    def observe(self, seconds: float) -> None:
+        self.recent.append(max(0.0, seconds))
+
+    def seconds(self) -> float:
+        if not self.recent:
+            return self.initial
+        return min(MAX_LEAD, 1.5 * max(self.recent) + 1.0)
+
+
 class _OneSource:
     """A finished source's event, shaped as a one-source summary for the log line."""
 
@@ -255,7 +281,8 @@ class Daemon:
         self._spread = _env_float("NEWSWATCH_START_SPREAD", 60.0)
         self._ahead = _env_float("NEWSWATCH_BATCH_AHEAD", BATCH_AHEAD)
         self._batch_size = int(_env_float("NEWSWATCH_BATCH_SIZE", BATCH_SIZE))
-        self._batch_slots = max(1, int(_env_float("NEWSWATCH_CRAWL_WORKERS", 2)))
+        self._batch_slots = max(1, int(_env_float("NEWSWATCH_CRAWL_WORKERS", 3)))
+        self._lead = StartupLead(_env_float("NEWSWATCH_START_LEAD", START_LEAD))
         self._batch_pool = concurrent.futures.ThreadPoolExecutor(self._batch_slots, thread_name_prefix="crawl")
         self._due: dict[str, datetime] = {}  # source -> when it is next due (not while it runs)
         self._running: set[str] = set()
@@ -514,11 +541,13 @@ class Daemon:
             return
         while self._batches < self._batch_slots:
             with self._due_lock:
-                now = utcnow()
+                # A child starts its usual start-up time ahead of the batch and waits for it, so the
+                # polls begin on time, whatever the start-up cost (and intervals count from the schedule).
+                now = utcnow() + timedelta(seconds=self._lead.seconds())
                 names = pick_batch(self._due, self._running, now, self._ahead, self._batch_size, self._alone)
                 if not names:
                     return
-                scheduled = min(min(self._due[n] for n in names), now)  # intervals count from the schedule
+                scheduled = min(self._due[n] for n in names)
                 self._running.update(names)
                 self._alone.difference_update(names)
                 self._batches += 1
@@ -554,13 +583,17 @@ class Daemon:
             names = [n for n in names if n not in idle]
         if not names or self.stopping.is_set():
             return
-        started = time.monotonic()
+        spawned = time.monotonic()
+        early = max(0.0, (scheduled - utcnow()).total_seconds())
+        started = spawned + early  # when the polls begin
         deadline = self.crawl_timeout(config)
         finished: dict[str, dict[str, Any]] = {}
         with Store(config.storage.database) as store:
 
             def on_event(event: dict[str, Any]) -> None:
-                if event.get("event") == "done" and event.get("source") in known:
+                if event.get("event") == "ready":
+                    self._lead.observe(time.monotonic() - spawned)
+                elif event.get("event") == "done" and event.get("source") in known:
                     finished[event["source"]] = event
                     self._source_done(config, store, event, time.monotonic() - started)
 
@@ -570,7 +603,7 @@ class Daemon:
                     names,
                     trigger="daemon",
                     on_event=on_event,
-                    timeout=_env_float("NEWSWATCH_BATCH_TIMEOUT", deadline + BATCH_GRACE),
+                    timeout=_env_float("NEWSWATCH_BATCH_TIMEOUT", deadline + BATCH_GRACE) + early,
                     source_deadline=deadline,
                     started=scheduled,
                 )

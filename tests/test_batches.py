@@ -11,12 +11,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from crawler.store import Store
-from scheduler.daemon import pick_batch
+from scheduler.daemon import MAX_LEAD, StartupLead, pick_batch
 from tests.support.daemonworld import Daemon, wait_until
 from tests.support.sitesrv import SiteServer
 from tests.test_daemon import far_schedule, write_config
@@ -44,6 +45,38 @@ def test_a_source_whose_batch_was_killed_runs_alone() -> None:
     due = {"a": at(0), "b": at(0), "stuck": at(0)}
     assert pick_batch(due, set(), NOW, 10, 100, {"stuck"}) == ["stuck"]
     assert pick_batch(due, {"stuck"}, NOW, 10, 100, {"stuck"}) == ["a", "b"]
+
+
+def test_a_batch_child_starts_ahead_by_its_slowest_recent_start_up() -> None:
+    lead = StartupLead(5.0, keep=3)
+    assert lead.seconds() == 5.0  # nothing measured yet
+    for seconds in (4.0, 2.0, 1.0):
+        lead.observe(seconds)
+    assert lead.seconds() == 1.5 * 4.0 + 1.0  # the slowest of the last three, with a margin
+    lead.observe(1.0)  # the slow one drops out of the window
+    assert lead.seconds() == 1.5 * 2.0 + 1.0
+    lead.observe(1000.0)
+    assert lead.seconds() == MAX_LEAD
+
+
+def test_a_crawl_started_ahead_of_its_schedule_waits_for_it(tmp_path: Path, site: SiteServer) -> None:
+    from crawler.run import run_in_child
+
+    seen: list[float] = []
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        seen.append(time.time())
+        return 304, {"ETag": '"x"'}, b""
+
+    site.add_generated("/ahead/", handler)
+    cfg = crawl_config(tmp_path, f'[[sources]]\nname = "ahead"\nurl = "{site.base_url}/ahead/feed.xml"\n')
+    scheduled = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    events: list[dict[str, Any]] = []
+    summary = run_in_child(cfg, ["ahead"], trigger="daemon", started=scheduled, on_event=events.append)
+    assert summary.sources[0].status == "not-modified"
+    assert events[0]["event"] == "ready"  # the daemon measures the child's start-up by it
+    assert seen and min(seen) >= scheduled.timestamp(), "the feed was polled before its scheduled time"
+    assert states(tmp_path / "nw.db")["ahead"]["last_attempt"] == scheduled.isoformat()
 
 
 # -- the daemon's batches ----------------------------------------------------------------------------
