@@ -505,6 +505,13 @@ PARTNER_STORIES = [
         "Китай запустил реактор на быстрых нейтронах",
         "Реактор под Харбином построен при участии российских атомщиков и ученых.",
     ),
+    # partners competing together with a third party are still partners
+    (
+        "A joint airliner to take on Boeing",
+        "Russian and Chinese engineers are jointly designing a widebody airliner to rival Boeing and Airbus.",
+    ),
+    # an Arctic sea route is a subject of research as well as a trade route
+    ("中俄科学家联合研究北极航道海冰变化", "中俄两国科学家共同观测北极航道沿线的海冰厚度，为冰区航行安全提供数据。"),
     # two areas are a field of research, not a list of agendas
     (
         "Russian and Chinese geologists study oil and gas fields",
