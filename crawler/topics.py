@@ -72,8 +72,16 @@ _ABBREVIATIONS = (
     "им ул акад проф Dr Mr Mrs Ms Prof St Mt No Gen Gov Sen Rep Lt Col Capt Jr Sr Inc Co Ltd Corp vs "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
-# checked after the full stop (the lookbehinds end with it), so only full stops pay for them
-_NOT_AFTER = "".join(rf"(?<![^\w.-]{a}\.)(?<!^{a}\.)" for a in ("[A-ZА-ЯЁ]", *_ABBREVIATIONS)) + r"(?<!\.[^\W\d_]\.)"
+# checked after the full stop (the lookbehinds end with it), so only full stops pay for them; one
+# lookbehind per length of abbreviation (a lookbehind's alternatives must be equally long)
+_BY_LENGTH: dict[int, list[str]] = defaultdict(list)
+for _a in _ABBREVIATIONS:
+    _BY_LENGTH[len(_a)].append(_a)
+_BY_LENGTH[1].append("[A-ZА-ЯЁ]")
+_NOT_AFTER = (
+    "".join(rf"(?<![^\w.-](?:{'|'.join(words)})\.)(?<!^(?:{'|'.join(words)})\.)" for words in _BY_LENGTH.values())
+    + r"(?<!\.[^\W\d_]\.)"
+)
 _CLOSERS = "[\"'»”’)\\]]*"
 _SENTENCE_END_RE = re.compile(
     rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
@@ -97,6 +105,7 @@ class _Field:
 
     __slots__ = (
         "_heads",
+        "_institution_words",
         "_memo",
         "_sorted",
         "_tokens",
@@ -146,6 +155,7 @@ class _Field:
         self._sorted: list[str] | None = None
         self._tokens: dict[tuple[int, str, str], set[int]] | None = None
         self._heads: set[str] | None = None
+        self._institution_words: list[int] | None = None
         self._memo: dict[tuple[int, str, str], list[int]] = {}
 
     def chars(self, first: int, last: int) -> tuple[int, int]:
@@ -169,6 +179,13 @@ class _Field:
         if self._heads is None:
             self._heads = {sf[:n] for sf in self.by_surface for n in (1, 2, 3)}
         return self._heads
+
+    def institution_words(self) -> list[int]:
+        """Sorted positions of words that may end an institution's name (University, университета, 大学)."""
+        if self._institution_words is None:
+            found = [p for sf, ps in self.by_surface.items() if sf.startswith(_INSTITUTION_HEADS) for p in ps]
+            self._institution_words = sorted(found)
+        return self._institution_words
 
     def sentence(self, pos: int) -> int:
         """Index of the sentence holding position ``pos``."""
@@ -412,14 +429,15 @@ class _Gazetteer:
     """One country's names compiled to patterns, indexed by their first pattern item."""
 
     name: str
-    # (label, items, exact surface or None, a place name that must be capitalised)
-    patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, bool], ...]
+    # (label, items, exact surface or None, how a place name must be written: see _gazetteer)
+    patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, int], ...]
     by_stem: dict[str, list[int]]
     by_surface: dict[str, list[int]]
     by_head: dict[str, list[int]]  # patterns starting with a prefix item, by its first three characters
     not_in: tuple[tuple[tuple[int, str, str, bool], ...], ...]
     places: frozenset[int] = frozenset()  # patterns naming a city, region or a place's adjective
     proper: dict[int, str] = field(default_factory=dict)  # one-word country names: see _Nations.proper
+    institutions: frozenset[int] = frozenset()  # academies, agencies, institutes and universities
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -448,12 +466,14 @@ def _gazetteer(code: str) -> _Gazetteer:
     from crawler import entities
 
     c = entities.country(code)
-    patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, bool]] = []
+    patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, int]] = []
     by_stem: dict[str, list[int]] = defaultdict(list)
     by_surface: dict[str, list[int]] = defaultdict(list)
     by_head: dict[str, list[int]] = defaultdict(list)
     places: list[int] = []
     proper: dict[int, str] = {}
+    given = entities.given_names()
+    generic: list[int] = []
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in})
     for t in c.terms:
@@ -472,9 +492,14 @@ def _gazetteer(code: str) -> _Gazetteer:
             _UNIVERSITY_LABELS[f"{text} \u2192 {c.name}"] = True
         if t.kind in _INSTITUTION_KINDS:
             _INSTITUTION_LABELS[f"{text} \u2192 {c.name}"] = True
-        cased = t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None
+        # 0: any case; 1: capitalised; 2: capitalised and, being also a given name, not before a surname
+        cased = 0
+        if t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None:
+            cased = 2 if body in given else 1
         if t.kind in _PLACE_KINDS or t.kind == "adjective":
             places.append(k)
+        if t.kind in _GENERIC_KINDS:
+            generic.append(k)
         name = _proper_name(body) if t.kind == "name" and not prefix else None
         if name is not None:
             proper[k] = name
@@ -488,7 +513,15 @@ def _gazetteer(code: str) -> _Gazetteer:
             by_head[value[:3]].append(k)
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
     g = _GAZETTEERS[code] = _Gazetteer(
-        c.name, tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), not_in, frozenset(places), proper
+        c.name,
+        tuple(patterns),
+        dict(by_stem),
+        dict(by_surface),
+        dict(by_head),
+        not_in,
+        frozenset(places),
+        proper,
+        frozenset(generic),
     )
     return g
 
@@ -504,6 +537,7 @@ class _Nations:
     # a one-word proper name (Дания, Мали, Того, Chad) counts only when capitalised, and in Cyrillic
     # only in a form of the name itself: its stem is also a common word's (данные "data", мало "little")
     proper: dict[int, str]
+    han: dict[str, str] = field(default_factory=dict)  # a name in Chinese characters -> its country
 
 
 def _proper_name(body: str) -> str | None:
@@ -539,6 +573,7 @@ def _nations() -> _Nations:
     by_surface: dict[str, list[int]] = defaultdict(list)
     by_head: dict[str, list[int]] = defaultdict(list)
     proper: dict[int, str] = {}
+    han: dict[str, str] = {}
     for code in entities.codes():
         for term in entities.national_names(code):
             text = term.strip('"')
@@ -556,6 +591,8 @@ def _nations() -> _Nations:
             name = None if prefix else _proper_name(body)
             if name is not None:
                 proper[k] = name
+            if not prefix and _HAN_RE.fullmatch(body):
+                han.setdefault(body, code)
             kind, value = items[0][0], items[0][1]
             if kind == _STEM:
                 by_stem[value].append(k)
@@ -563,8 +600,37 @@ def _nations() -> _Nations:
                 by_surface[value].append(k)
             else:
                 by_head[value[:3]].append(k)
-    _NATIONS.append(_Nations(tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), proper))
+    _NATIONS.append(_Nations(tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), proper, han))
     return _NATIONS[0]
+
+
+_HAN_RE = re.compile("[\u4e00-\u9fff]+")
+_GENERIC_KINDS = frozenset({"academy", "agency", "institute", "university"})
+
+
+def _another_country_s(f: _Field, first: int, last: int, code: str) -> bool:
+    """An institution's name with another country's name right after it (Минобрнауки Казахстана) or,
+    in Chinese, right before it (印度国家航天局): that country's institution of the same kind."""
+    n = _nations()
+    cs, _ = f.chars(first, last)
+    if _HAN_RE.match(f.text, cs):
+        for k in range(2, 8):
+            other = n.han.get(f.text[max(0, cs - k) : cs])
+            if other is not None and other != code:
+                return True
+        return False
+    j = bisect.bisect_right(f.positions, last)
+    if j >= len(f.positions) or f.positions[j] != last + 1:
+        return False
+    surface = textnorm.fold_word(f.text[f.starts[j] : f.ends[j]])
+    stem = f.stems.get(surface, surface)
+    for k in n.by_stem.get(stem, []) + n.by_surface.get(surface, []):
+        other, items, _exact = n.patterns[k]
+        if other != code and len(items) == 1:
+            proper = n.proper.get(k)
+            if proper is None or _is_form_of(f, last + 1, proper):
+                return True
+    return False
 
 
 def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
@@ -593,12 +659,14 @@ def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
     return places
 
 
-def _is_place(f: _Field, first: int, last: int) -> bool:
-    """A Latin/Cyrillic place name: capitalised, and not a first name followed by a surname."""
+def _is_place(f: _Field, first: int, last: int, given_name: bool) -> bool:
+    """A Latin/Cyrillic place name: capitalised, and (when a given name too) not followed by a surname."""
     i = bisect.bisect_left(f.positions, first)
     start = f.starts[i]
     if not f.text[start : start + 1].isupper():
         return False
+    if not given_name:
+        return True  # the Moscow Kremlin, Beijing Haidian
     j = bisect.bisect_left(f.positions, last) + 1
     if j < len(f.positions) and f.positions[j] == last + 1:
         between = f.text[f.ends[j - 1] : f.starts[j]]
@@ -630,8 +698,20 @@ _UNIVERSITY_WORDS = frozenset(
 )
 
 
+# how the words that end an institution's name begin, folded (大学 and 学院 are bigrams: 大学, 学院, 研究,
+# 科学, 分院 begin with these characters)
+_INSTITUTION_HEADS = (
+    "universit", "polytechnic", "college", "institut", "academ", "observator", "университет", "вуз", "политех",
+    "институт", "академи", "обсерватори", "нии", "大学", "学院", "研究", "科学", "分院",
+)  # fmt: skip
+
+
 def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[int, int, str] | None:
     """(first, last, label) of an institution named by the place at first..last, or None."""
+    words = f.institution_words()
+    i = bisect.bisect_left(words, first - 3)
+    if i == len(words) or words[i] > last + 8:
+        return None  # no institution word just before or after the place: the common case, decided fast
     cs, ce = f.chars(first, last)
     text = f.text
     ch = text[cs]
@@ -709,9 +789,11 @@ class _Entity(_Node):
                     e = p + length - 1
                     if exact is not None and f.raw(p, e) != exact:
                         continue
-                    if cased and not _is_place(f, p, e):
+                    if cased and not _is_place(f, p, e, cased == 2):
                         continue
                     if k in g.proper and not _is_form_of(f, p, g.proper[k]):
+                        continue
+                    if k in g.institutions and _another_country_s(f, p, e, self.code):
                         continue
                     if g.not_in:
                         if excluded is None:
@@ -759,7 +841,8 @@ class _Partners(_Node):
     """``PARTNERS(a, b, what, unless)``: a and b are the actors of ``what``.
 
     That holds in a sentence naming a, b and ``what``, or when the title names a and b and
-    ``what`` is in the title or the lead. A sentence (or title) holding ``unless`` does not count.
+    ``what`` is in the title or the lead; two academies, universities or institutes of the two sides
+    in a sentence or the title need no ``what``. A sentence (or title) holding ``unless`` does not count.
     When a and b are countries (or each one country with other words for it) and a third country is
     named more often than one of them, or in
     the title while a and b are not both there, only the headline counts: the third country is
@@ -834,7 +917,8 @@ class _Partners(_Node):
         if ta and tb and _distinct(ta, tb) and not any(k[0] == TITLE for k in tainted):
             lead_end = doc.fields[TEXT].lead_end
             what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
-            if what or self.what is None:
+            # two academic institutions in the title are partners in their own right, as in a sentence
+            if what or self.what is None or (_institution(ta) and _institution(tb)):
                 out.extend(ta)
                 out.extend(tb)
                 out.extend(what)

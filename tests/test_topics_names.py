@@ -156,3 +156,40 @@ def test_the_default_topic_reads_our_university_in_chinese_copy_as_china() -> No
     assert _matches(title, text)
     # the writer's own country alone is not the other side
     assert not _matches("我校与清华大学签署合作协议", "日前，我校与清华大学签署合作协议，双方将开展联合研究。")
+
+
+def test_two_academic_institutions_in_the_title_are_partners() -> None:
+    q = compile_query(PARTNERS)
+    assert q.match("Tsinghua and Bauman sign an agreement", "The rectors met in Beijing on Monday.") is not None
+    # a city and a university in the title still need the activity in the title or the lead
+    assert q.match("Tsinghua welcomes guests from Moscow", "The rectors met in Beijing on Monday.") is None
+
+
+# --- people and other countries' institutions ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("RU", "A statement from the Moscow Kremlin followed.", "Moscow → Russia"),  # Kremlin is no surname here
+        ("CN", "Engineers in Beijing Haidian district built it.", "Beijing → China"),
+        ("RU", "Учёные из Томска Иванова и Петрова приехали.", "Томск → Russia"),
+    ],
+)
+def test_a_place_before_a_capitalised_word_is_still_the_place(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
+
+
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        ("RU", "Минобрнауки Казахстана объявило конкурс."),  # the ministry of science of Kazakhstan
+        ("CN", "印度国家航天局发射了一颗卫星。"),  # India's national space agency
+    ],
+)
+def test_an_institution_named_with_another_country_is_that_country_s(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
+    # without the other country it is the country's own
+    alone = text.replace("Казахстана ", "").replace("印度", "")
+    assert compile_query(f"country:{code}").match("", alone) is not None

@@ -1,0 +1,71 @@
+"""Build crawler/data/given_names.json: the place names of places.json that are also given names.
+
+Run: python tools/build_given_names.py   (needs: pip install pymorphy3 pymorphy3-dicts-ru gender-guesser)
+
+A city named like a person (Vladimir, Владимир, Артём) is a person when a surname or a patronymic
+follows it (Vladimir Putin, Владимир Владимирович); any other place name followed by a capitalised
+word is still the place (the Moscow Kremlin, Beijing Haidian). Sources, nothing typed by hand:
+- Cyrillic names: the OpenCorpora dictionary through pymorphy3, where the word's nominative singular
+  is tagged as a given name (Name);
+- Latin names: gender-guesser's list of first names (Jörg Michael's nam_dict, names of many countries).
+
+The runtime reads only the JSON this writes; the packages above are not dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import gender_guesser.detector
+import pymorphy3
+
+ROOT = Path(__file__).resolve().parents[1]
+PLACES = ROOT / "crawler" / "data" / "places.json"
+OUT = ROOT / "crawler" / "data" / "given_names.json"
+
+
+def main() -> int:
+    countries = json.loads(PLACES.read_text(encoding="utf-8"))["countries"]
+    morph = pymorphy3.MorphAnalyzer()
+    latin = gender_guesser.detector.Detector()
+    names: set[str] = set()
+    for place in countries.values():
+        for kind in ("city", "region"):
+            for name in place.get(kind, []):
+                if " " in name or "-" in name or not name[:1].isupper():
+                    continue
+                if "\u0400" <= name[0] <= "\u04ff":
+                    # only words of the dictionary: pymorphy3 guesses a tag for unknown ones
+                    given = morph.word_is_known(name.lower()) and any(
+                        "Name" in p.tag and "sing" in p.tag and "nomn" in p.tag and p.word == name.lower()
+                        for p in morph.parse(name)
+                    )
+                elif name.isascii():
+                    given = latin.get_gender(name) != "unknown"
+                else:
+                    given = False
+                if given:
+                    names.add(name)
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps(
+            {
+                "source": "place names of places.json that are given names: OpenCorpora (pymorphy3) Name tags "
+                "for Cyrillic, gender-guesser first names for Latin; built by tools/build_given_names.py",
+                "names": sorted(names),
+            },
+            ensure_ascii=False,
+            indent=0,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    tmp.replace(OUT)
+    print(f"{OUT.relative_to(ROOT)}: {len(names)} names")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
