@@ -22,7 +22,8 @@ from crawler.store import BROWSE_FTS, Store, migrations
 from scheduler import ledger
 from scheduler.archive import INTERNAL_TABLES, TABLES, datasette_metadata
 from scheduler.cli import cli
-from scheduler.demo import CONFIG_NAME, DB_NAME, run_demo
+from scheduler.demo import CONFIG_NAME, DB_NAME
+from tests.support.demo import copy_demo
 
 RENAME = "0060_internal_tables_named_apart"
 REPO = Path(__file__).resolve().parent.parent
@@ -66,9 +67,9 @@ def old_layout(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_world: Path) -> Iterator[Path]:
     out = tmp_path_factory.mktemp("demo")
-    run_demo(out, lambda _line: None)
+    copy_demo(demo_world, out)  # this module writes digests beside it
     yield out
 
 
