@@ -53,9 +53,17 @@ def test_failing_jobs_reach_status_and_an_unusable_database_stops_the_daemon(
     assert d.proc.poll() is None  # the database is fine: a network-side failure does not stop it
 
     db = tmp_path / "nw.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    db.mkdir()  # no database can be opened here any more
+
+    def replaced_by_a_folder() -> bool:  # a crawl child may create the file again between unlink and mkdir
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        try:
+            db.mkdir()  # no database can be opened here any more
+        except FileExistsError:
+            return False
+        return True
+
+    wait_until(replaced_by_a_folder, 10, "the database replaced by a folder")
     assert d.proc.wait(60) == 1
     log = d.log()
     assert "cannot use the database" in log and "exiting so that systemd restarts" in log

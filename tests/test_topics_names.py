@@ -193,3 +193,17 @@ def test_an_institution_named_with_another_country_is_that_country_s(code: str, 
     # without the other country it is the country's own
     alone = text.replace("Казахстана ", "").replace("印度", "")
     assert compile_query(f"country:{code}").match("", alone) is not None
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("CN", "南信大与俄方合作研发天气预报模型", "南信大 → China"),
+        ("CN", "中国气象局与俄罗斯水文气象局签署协议", "中国气象局 → China"),
+        ("RU", "Учёные Академгородка представили результаты.", "Академгородк* → Russia"),
+        ("RU", "Energomash engineers visited Beijing.", "Energomash → Russia"),
+    ],
+)
+def test_short_university_names_and_science_agencies(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
