@@ -37,7 +37,7 @@ from scheduler.daemon import (
     missed_digest,
 )
 from scheduler.notify import Notifier
-from tests.support.daemonworld import WORDS, Daemon, daemon_config, wait_until
+from tests.support.daemonworld import WORDS, Daemon, daemon_config, unit_with_stand_in, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = """
@@ -199,12 +199,7 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     tool = shutil.which("systemd-analyze")
     if tool is None:
         pytest.skip("systemd-analyze is not installed")
-    # The check needs ExecStart to exist: point it at a stand-in, the rest of the unit verbatim.
-    fake = tmp_path / "newswatch"
-    fake.write_text("#!/bin/sh\n")
-    fake.chmod(0o755)
-    copy = tmp_path / "newswatch.service"
-    copy.write_text(unit.replace("=/opt/newswatch/bin/newswatch", f"={fake}"))
+    copy = unit_with_stand_in(unit, tmp_path)
     out = subprocess.run([tool, "verify", str(copy)], check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "newswatch.service" not in out.stderr, out.stderr

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.daemonworld import Daemon, wait_until
+from tests.support.daemonworld import Daemon, unit_with_stand_in, wait_until
 from tests.test_daemon import GLOBALWIRE, ROOT, far_schedule, write_config
 
 STALLED = """
@@ -109,13 +109,7 @@ def test_unit_hardening_exposure_at_most_1_1(tmp_path: Path) -> None:
     tool = shutil.which("systemd-analyze")
     if tool is None:
         pytest.skip("systemd-analyze is not installed")
-    fake = tmp_path / "newswatch"
-    fake.write_text("#!/bin/sh\n")
-    fake.chmod(0o755)
-    copy = tmp_path / "newswatch.service"
-    copy.write_text(
-        (ROOT / "config" / "newswatch.service").read_text().replace("=/opt/newswatch/bin/newswatch", f"={fake}")
-    )
+    copy = unit_with_stand_in((ROOT / "config" / "newswatch.service").read_text(), tmp_path)
     out = subprocess.run(
         [tool, "security", "--offline=yes", "--no-pager", str(copy)],
         capture_output=True,

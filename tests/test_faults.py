@@ -10,28 +10,19 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crawler.store import Store, parse_iso
+from tests.support.daemonworld import wait_until
 from tests.support.sitesrv import SiteServer
 
 ROOT = Path(__file__).resolve().parent.parent
 UA = "newswatch-faulttest/1.0 (+mailto:ops@example.org)"
 _WORDS = "reactor satellite polymer vaccine turbine graphene laser bridge isotope battery catalyst telescope".split()
-
-
-def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def write_config(directory: Path, sources: str, *, database: str = "nw.db", digest: str = "") -> Path:

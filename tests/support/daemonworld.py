@@ -126,6 +126,16 @@ sender = "newswatch <alerts@example.org>"
 """
 
 
+def unit_with_stand_in(unit: str, folder: Path) -> Path:
+    """The shipped systemd unit, verbatim but for ExecStart pointing at a stand-in (systemd-analyze needs one)."""
+    fake = folder / "newswatch"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    copy = folder / "newswatch.service"
+    copy.write_text(unit.replace("=/opt/newswatch/bin/newswatch", f"={fake}"))
+    return copy
+
+
 def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
