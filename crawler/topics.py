@@ -227,7 +227,7 @@ class _Field:
 class Document:
     """An article normalized once, to be matched against any number of queries."""
 
-    __slots__ = ("fields", "memo", "text", "title")
+    __slots__ = ("_present", "fields", "memo", "text", "title")
 
     def __init__(self, title: str, text: str) -> None:
         self.title = title or ""
@@ -235,6 +235,17 @@ class Document:
         self.fields = {TITLE: _Field(self.title), TEXT: _Field(self.text)}
         # results of sub-queries by structural key: topics repeat term groups, and so do queries
         self.memo: dict[str, tuple[bool, list[_Occ]]] = {}
+        self._present: tuple[set[str], set[str]] | None = None
+
+    def present(self) -> tuple[set[str], set[str]]:
+        """(stems, folded surfaces) found in any field: a term whose first word is in neither cannot match."""
+        if self._present is None:
+            title, text = self.fields[TITLE], self.fields[TEXT]
+            self._present = (
+                title.by_stem.keys() | text.by_stem.keys(),
+                title.by_surface.keys() | text.by_surface.keys(),
+            )
+        return self._present
 
 
 def prepare(title: str, text: str) -> Document:
@@ -275,6 +286,12 @@ class _Leaf(_Node):
     scope: str | None = None
     capitals: bool = False  # an abbreviation (НИИ, AI): only the word itself, written in capitals
     positional = True
+
+    def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        kind, value = self.items[0][:2]
+        if kind != _PREFIX and value not in doc.present()[kind]:
+            return False, []  # most of a long query's terms: no need to look further
+        return _Node.eval(self, doc)
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         out: list[_Occ] = []
