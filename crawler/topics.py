@@ -42,7 +42,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crawler import textnorm
@@ -441,6 +441,37 @@ class _Near(_Node):
 # --- country entities and partners ---------------------------------------------------------
 
 
+class _FirstIndex:
+    """Patterns indexed by their first item, so a field is searched only for those that can start in it."""
+
+    __slots__ = ("by_head", "by_stem", "by_surface")
+
+    def __init__(self) -> None:
+        self.by_stem: dict[str, list[int]] = defaultdict(list)
+        self.by_surface: dict[str, list[int]] = defaultdict(list)
+        self.by_head: dict[str, list[int]] = defaultdict(list)  # a prefix item, by its first three characters
+
+    def add(self, k: int, items: Sequence[tuple[int, str, str, bool]]) -> None:
+        kind, value = items[0][0], items[0][1]
+        if kind == _STEM:
+            self.by_stem[value].append(k)
+        elif kind == _SURFACE:
+            self.by_surface[value].append(k)
+        else:
+            self.by_head[value[:3]].append(k)
+
+    def candidates(self, f: _Field) -> list[int]:
+        """The patterns whose first item occurs in ``f``."""
+        ks = [k for key in self.by_stem.keys() & f.by_stem.keys() for k in self.by_stem[key]]
+        ks += [k for key in self.by_surface.keys() & f.by_surface.keys() for k in self.by_surface[key]]
+        ks += [k for key in self.by_head.keys() & f.heads() for k in self.by_head[key]]
+        return ks
+
+    def one_word(self, stem: str, surface: str) -> list[int]:
+        """The patterns starting with this word (as a stem or as a surface)."""
+        return self.by_stem.get(stem, []) + self.by_surface.get(surface, [])
+
+
 @dataclass(frozen=True)
 class _Gazetteer:
     """One country's names compiled to patterns, indexed by their first pattern item."""
@@ -448,9 +479,7 @@ class _Gazetteer:
     name: str
     # (label, items, exact surface or None, how a place name must be written: see _gazetteer)
     patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, int], ...]
-    by_stem: dict[str, list[int]]
-    by_surface: dict[str, list[int]]
-    by_head: dict[str, list[int]]  # patterns starting with a prefix item, by its first three characters
+    index: _FirstIndex
     not_in: tuple[tuple[tuple[int, str, str, bool], ...], ...]
     places: frozenset[int] = frozenset()  # patterns naming a city, region or a place's adjective
     proper: dict[int, str] = field(default_factory=dict)  # one-word country names: see _Nations.proper
@@ -484,9 +513,7 @@ def _gazetteer(code: str) -> _Gazetteer:
 
     c = entities.country(code)
     patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None, int]] = []
-    by_stem: dict[str, list[int]] = defaultdict(list)
-    by_surface: dict[str, list[int]] = defaultdict(list)
-    by_head: dict[str, list[int]] = defaultdict(list)
+    index = _FirstIndex()
     places: list[int] = []
     proper: dict[int, str] = {}
     given = entities.given_names()
@@ -521,20 +548,12 @@ def _gazetteer(code: str) -> _Gazetteer:
         if name is not None:
             proper[k] = name
         patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, cased))
-        kind, value = items[0][0], items[0][1]
-        if kind == _STEM:
-            by_stem[value].append(k)
-        elif kind == _SURFACE:
-            by_surface[value].append(k)
-        else:
-            by_head[value[:3]].append(k)
+        index.add(k, items)
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
     g = _GAZETTEERS[code] = _Gazetteer(
         c.name,
         tuple(patterns),
-        dict(by_stem),
-        dict(by_surface),
-        dict(by_head),
+        index,
         not_in,
         frozenset(places),
         proper,
@@ -548,9 +567,7 @@ class _Nations:
     """Every country's own names (not its places), to count which countries a story is about."""
 
     patterns: tuple[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None], ...]
-    by_stem: dict[str, list[int]]
-    by_surface: dict[str, list[int]]
-    by_head: dict[str, list[int]]
+    index: _FirstIndex
     # a one-word proper name (Дания, Мали, Того, Chad) counts only when capitalised, and in Cyrillic
     # only in a form of the name itself: its stem is also a common word's (данные "data", мало "little")
     proper: dict[int, str]
@@ -586,9 +603,7 @@ def _nations() -> _Nations:
     from crawler import entities
 
     patterns: list[tuple[str, tuple[tuple[int, str, str, bool], ...], str | None]] = []
-    by_stem: dict[str, list[int]] = defaultdict(list)
-    by_surface: dict[str, list[int]] = defaultdict(list)
-    by_head: dict[str, list[int]] = defaultdict(list)
+    index = _FirstIndex()
     proper: dict[int, str] = {}
     han: dict[str, str] = {}
     for code in entities.codes():
@@ -610,14 +625,8 @@ def _nations() -> _Nations:
                 proper[k] = name
             if not prefix and _HAN_RE.fullmatch(body):
                 han.setdefault(body, code)
-            kind, value = items[0][0], items[0][1]
-            if kind == _STEM:
-                by_stem[value].append(k)
-            elif kind == _SURFACE:
-                by_surface[value].append(k)
-            else:
-                by_head[value[:3]].append(k)
-    _NATIONS.append(_Nations(tuple(patterns), dict(by_stem), dict(by_surface), dict(by_head), proper, han))
+            index.add(k, items)
+    _NATIONS.append(_Nations(tuple(patterns), index, proper, han))
     return _NATIONS[0]
 
 
@@ -641,7 +650,7 @@ def _another_country_s(f: _Field, first: int, last: int, code: str) -> bool:
         return False
     surface = textnorm.fold_word(f.text[f.starts[j] : f.ends[j]])
     stem = f.stems.get(surface, surface)
-    for k in n.by_stem.get(stem, []) + n.by_surface.get(surface, []):
+    for k in n.index.one_word(stem, surface):
         other, items, _exact = n.patterns[k]
         if other != code and len(items) == 1:
             proper = n.proper.get(k)
@@ -660,10 +669,7 @@ def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
     places: dict[str, set[tuple[str, int]]] = defaultdict(set)
     for name in FIELDS:
         f = doc.fields[name]
-        ks = [k for key_ in n.by_stem.keys() & f.by_stem.keys() for k in n.by_stem[key_]]
-        ks += [k for key_ in n.by_surface.keys() & f.by_surface.keys() for k in n.by_surface[key_]]
-        ks += [k for key_ in n.by_head.keys() & f.heads() for k in n.by_head[key_]]
-        for k in ks:
+        for k in n.index.candidates(f):
             code, items, exact = n.patterns[k]
             proper = n.proper.get(k)
             for p in _find(f, items):
@@ -792,11 +798,8 @@ class _Entity(_Node):
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
             found: list[tuple[int, int, int]] = []  # (first, -last, pattern)
-            ks = [k for key in g.by_stem.keys() & f.by_stem.keys() for k in g.by_stem[key]]
-            ks += [k for key in g.by_surface.keys() & f.by_surface.keys() for k in g.by_surface[key]]
-            ks += [k for key in g.by_head.keys() & f.heads() for k in g.by_head[key]]
             excluded: list[tuple[int, int]] | None = None
-            for k in ks:
+            for k in g.index.candidates(f):
                 label, items, exact, cased = g.patterns[k]
                 starts = _find(f, items)
                 if not starts:
