@@ -91,12 +91,8 @@ def parse_http_date(value: str) -> datetime | None:
 def parse_iso_date(value: str) -> datetime | None:
     """A W3C/ISO 8601 date or datetime (``Z`` allowed; no offset means UTC), aware; None when unreadable."""
     try:
-        dt = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        return parse_user_date(value.replace("z", "Z"))
     except (ValueError, TypeError, OverflowError):
-        return None
-    try:
-        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    except (OverflowError, ValueError):
         return None
 
 
