@@ -64,6 +64,17 @@ def newswatch(cfg: Path, *args: str, env: dict[str, str] | None = None, timeout:
     )
 
 
+def crawl_in_background(cfg: Path, output: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """`newswatch crawl` with two extraction workers, started and left running."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "crawl"],
+        stdout=output,
+        stderr=output,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "2"},
+    )
+
+
 def article_html(i: int, size: int = 1) -> bytes:
     words = [_WORDS[(i * 7 + k * (i + 3)) % len(_WORDS)] for k in range(60)]
     paras = "".join(
@@ -280,13 +291,7 @@ def test_a_killed_extraction_worker_loses_no_page(site: SiteServer, tmp_path: Pa
     pages = 16
     url = serve_feed(site, "/oom/", pages, delay=0.25)
     cfg = write_config(tmp_path, feed_source("oom", url))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "crawl"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "2"},
-    )
+    proc = crawl_in_background(cfg)
     try:
         wait_until(lambda: site.hits("/oom/a/") >= 3, 60, "pages fetched")
 
@@ -309,13 +314,7 @@ def test_a_killed_extraction_worker_loses_no_page(site: SiteServer, tmp_path: Pa
 def test_a_killed_crawl_child_never_hangs_the_crawl_command(site: SiteServer, tmp_path: Path) -> None:
     url = serve_feed(site, "/kill/", 12, delay=1.0)
     cfg = write_config(tmp_path, feed_source("kill", url))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "crawl"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "2"},
-    )
+    proc = crawl_in_background(cfg)
     try:
         wait_until(lambda: site.hits("/kill/a/") >= 2, 60, "pages fetched")
         child = next(p for p in descendants(proc.pid) if b"crawler.run" in cmdline(p))
@@ -334,12 +333,7 @@ def test_a_killed_crawl_child_never_hangs_the_crawl_command(site: SiteServer, tm
 def test_a_killed_crawl_command_leaves_no_process_behind(site: SiteServer, tmp_path: Path) -> None:
     url = serve_feed(site, "/orphan/", 12, delay=1.0)
     cfg = write_config(tmp_path, feed_source("orphan", url))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "crawl"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "2"},
-    )
+    proc = crawl_in_background(cfg, output=subprocess.DEVNULL)
     try:
         wait_until(lambda: site.hits("/orphan/a/") >= 2, 60, "pages fetched")
         wait_until(lambda: workers_of(proc.pid), 30, "the crawl child's extraction workers")
