@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -171,22 +172,50 @@ def test_a_batch_child_killed_at_its_deadline_requeues_its_unfinished_sources(
         d.close()
 
 
-def test_a_changed_every_takes_effect_on_reload(tmp_path: Path, site: SiteServer, smtp: Any) -> None:
-    one = '[[sources]]\nname = "gw"\nurl = "__BASE__/globalwire/rss.xml"\nevery = "__EVERY__"\n'
-    cfg = write_config(
-        tmp_path / "nw.toml", site.base_url, smtp.port, sources=one.replace("__EVERY__", "1h"), schedule=far_schedule()
-    )
-    d = Daemon(tmp_path, cfg)
+def reload_every(
+    tmp_path: Path,
+    site: SiteServer,
+    smtp: Any,
+    source: tuple[str, str],
+    reload_when: tuple[Callable[[], Any], str],
+    then: tuple[Callable[[], Any], str],
+) -> None:
+    """The daemon polls (name, path) every hour; once `reload_when` holds, a SIGHUP makes it 5 s; `then` must follow."""
+    name, path = source
+    one = f'[[sources]]\nname = "{name}"\nurl = "__BASE__{path}"\nevery = "__EVERY__"\n'
+
+    def config(every: str) -> Path:
+        return write_config(
+            tmp_path / "nw.toml",
+            site.base_url,
+            smtp.port,
+            sources=one.replace("__EVERY__", every),
+            schedule=far_schedule(),
+        )
+
+    d = Daemon(tmp_path, config("1h"))
     try:
         d.wait_note("READY=1")
-        wait_until(lambda: states(tmp_path / "nw.db").get("gw", {}).get("polls") == 1, 60, "the first poll")
-        write_config(cfg, site.base_url, smtp.port, sources=one.replace("__EVERY__", "5s"), schedule=far_schedule())
+        wait_until(reload_when[0], 60, reload_when[1])
+        config("5s")
         d.proc.send_signal(signal.SIGHUP)
-        d.wait_log("changed gw")
-        wait_until(lambda: states(tmp_path / "nw.db")["gw"]["polls"] >= 2, 60, "a poll at the new interval")
+        d.wait_log(f"changed {name}")
+        wait_until(then[0], 60, then[1])
         assert d.terminate() == 0
     finally:
         d.close()
+
+
+def test_a_changed_every_takes_effect_on_reload(tmp_path: Path, site: SiteServer, smtp: Any) -> None:
+    db = tmp_path / "nw.db"
+    reload_every(
+        tmp_path,
+        site,
+        smtp,
+        ("gw", "/globalwire/rss.xml"),
+        (lambda: states(db).get("gw", {}).get("polls") == 1, "the first poll"),
+        (lambda: states(db)["gw"]["polls"] >= 2, "a poll at the new interval"),
+    )
 
 
 def test_an_every_changed_while_the_source_is_being_polled_counts_from_that_poll(
@@ -202,21 +231,14 @@ def test_an_every_changed_while_the_source_is_being_polled_counts_from_that_poll
         return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{item}</channel></rss>".encode()
 
     site.add_generated("/slowfeed/", handler)
-    one = '[[sources]]\nname = "slow"\nurl = "__BASE__/slowfeed/feed.xml"\nevery = "__EVERY__"\n'
-    cfg = write_config(
-        tmp_path / "nw.toml", site.base_url, smtp.port, sources=one.replace("__EVERY__", "1h"), schedule=far_schedule()
+    reload_every(
+        tmp_path,
+        site,
+        smtp,
+        ("slow", "/slowfeed/feed.xml"),
+        (lambda: site.hits("/_fault/stall"), "the batch fetching the slow page"),  # the reload lands mid-batch
+        (lambda: site.hits("/slowfeed/feed.xml") >= 2, "a poll at the new interval after the batch"),
     )
-    d = Daemon(tmp_path, cfg)
-    try:
-        d.wait_note("READY=1")
-        wait_until(lambda: site.hits("/_fault/stall"), 60, "the batch fetching the slow page")
-        write_config(cfg, site.base_url, smtp.port, sources=one.replace("__EVERY__", "5s"), schedule=far_schedule())
-        d.proc.send_signal(signal.SIGHUP)
-        d.wait_log("changed slow")  # while the batch still waits on the page
-        wait_until(lambda: site.hits("/slowfeed/feed.xml") >= 2, 60, "a poll at the new interval after the batch")
-        assert d.terminate() == 0
-    finally:
-        d.close()
 
 
 # -- one crawl at a time per source; cheap re-crawls --------------------------------------------------
