@@ -333,6 +333,11 @@ def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(
     d.proc.send_signal(signal.SIGHUP)
     d.wait_log("config reload rejected")
     assert "crawl2" in d.log()
+    wait_until(
+        lambda: any("STATUS=" in n and "config reload rejected" in n and "crawl2" in n for n in d.notifications()),
+        20,
+        "STATUS naming the rejected reload",
+    )
     pings = sum("WATCHDOG=1" in n for n in d.notifications())
     wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) > pings + 1, 10, "still alive")
     assert d.proc.poll() is None
