@@ -173,6 +173,18 @@ def test_chinese_without_word_boundaries(query: str, text: str, expected: bool) 
     assert hit(query, text) is expected
 
 
+def test_columns_are_the_tokens_and_traditional_runs_fold_like_one_text() -> None:
+    # a Traditional Chinese text with several runs, a Latin word and a compatibility character (㍻)
+    text = "俄羅斯科學院，與中國科學院簽署協議。Russia 聯合實驗室㍻2019"
+    cols = textnorm.columns(text)
+    assert list(zip(*cols)) == list(textnorm.tokenize(text))
+    runs = [textnorm.to_simplified(r) for r in ("俄羅斯科學院", "與中國科學院簽署協議", "聯合實驗室")]
+    cjk = [s for s, k in zip(cols.surfaces, cols.kinds) if k != textnorm.WORD]
+    assert cjk[:5] == ["俄罗", "罗斯", "斯科", "科学", "学院"]
+    assert "".join(s[0] for s in cjk[: sum(map(len, runs))]) == "".join(runs)
+    assert textnorm.index_tokens(text).split() == cols.surfaces
+
+
 # --- title scope and NEAR --------------------------------------------------------------------
 
 
