@@ -163,7 +163,7 @@ def warm_up() -> None:
 
     Run by the extraction pool's forkserver before it forks workers, so that they share it.
     (The extensive date search's per-locale patterns are left to the first worker that needs
-    them: building them takes seconds, which a poll of a few plain pages should not wait for.)
+    them: a poll of a few plain pages should not wait for them.)
     """
     job = PageJob(
         "warm-up", "http://example.org/a", "http://example.org/a", _WARM_UP_PAGE, "text/html", datetime.now(UTC)

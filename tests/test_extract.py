@@ -50,3 +50,19 @@ def test_read_also_teasers_are_dropped() -> None:
 
 def test_a_page_without_article_text_is_none() -> None:
     assert extract("<html><body><nav>Home</nav></body></html>", "https://example.org/") is None
+
+
+def test_a_date_written_out_in_the_text_is_found_by_the_limited_date_parser() -> None:
+    import htmldate.extractors
+
+    from crawler import extract as extract_module
+
+    body = "".join(f"<p>{p}</p>" for p in BODY)
+    html = (
+        "<html><head><title>Лаборатория</title></head><body><article><h1>Лаборатория</h1>"
+        f"<div class='byline'><span>3 мая 2023 года</span></div>{body}</article></body></html>"
+    )
+    ex = extract(html, "https://news.example.org/lab")
+    assert ex is not None and ex.published == datetime(2023, 5, 3, tzinfo=UTC)
+    # htmldate's last-resort parser is ours, limited to a few languages (all ~200 cost seconds per worker)
+    assert htmldate.extractors.get_external_parser() is extract_module._date_parser()
