@@ -174,6 +174,18 @@ def test_chinese_without_word_boundaries(query: str, text: str, expected: bool) 
     assert hit(query, text) is expected
 
 
+def test_columns_are_the_tokens_and_traditional_runs_fold_like_one_text() -> None:
+    # a Traditional Chinese text with several runs, a Latin word and a compatibility character (㍻)
+    text = "俄羅斯科學院，與中國科學院簽署協議。Russia 聯合實驗室㍻2019"
+    cols = textnorm.columns(text)
+    assert list(zip(*cols)) == list(textnorm.tokenize(text))
+    runs = [textnorm.to_simplified(r) for r in ("俄羅斯科學院", "與中國科學院簽署協議", "聯合實驗室")]
+    cjk = [s for s, k in zip(cols.surfaces, cols.kinds) if k != textnorm.WORD]
+    assert cjk[:5] == ["俄罗", "罗斯", "斯科", "科学", "学院"]
+    assert "".join(s[0] for s in cjk[: sum(map(len, runs))]) == "".join(runs)
+    assert textnorm.index_tokens(text).split() == cols.surfaces
+
+
 # --- title scope and NEAR --------------------------------------------------------------------
 
 
@@ -478,6 +490,20 @@ NOT_PARTNERS = [
         "China and Russia agreed to deepen cooperation in energy, finance, science and technology, and culture, "
         "the two leaders said after talks in Beijing.",
     ),
+    # pupils who go to study are not scientists (учиться, ученики share no stem with учёные)
+    (
+        "Китайские школьники хотят учиться в России",
+        "Число китайских учеников, которые едут учиться в Россию, выросло вдвое. Между вузами двух стран "
+        "подписаны соглашения о сотрудничестве.",
+    ),
+    # a side named only as the correspondent who writes the story is the press
+    (
+        "A Russian correspondent inside China's AI boom",
+        "In Hangzhou, engineers at dozens of start-ups train artificial intelligence models. They work together "
+        "with local universities; none of them had partners in Moscow.",
+    ),
+    # a think tank of policy advice, however many institutes and researchers it holds
+    ("中俄战略协作智库成立", "中俄战略协作高端合作智库在中国社科院俄罗斯研究所揭牌，两国研究人员将共同开展研究。"),
     ("中俄总理举行定期会晤", "双方同意深化中俄在能源、金融、科技、农业等领域的务实合作。"),
     (
         "中俄元首会谈 深化各领域合作",
