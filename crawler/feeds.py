@@ -172,7 +172,8 @@ def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | 
         summary = _text(content.get("value"), content)
     published = None
     for field in ("published_parsed", "updated_parsed", "created_parsed"):
-        published = from_struct_time(entry.get(field))  # a zero or far-future date is unknown
+        # the dict's own get: feedparser's would answer a missing updated_parsed with published_parsed, and warn
+        published = from_struct_time(dict.get(entry, field))  # a zero or far-future date is unknown
         if published is not None:
             break
     author = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -27,6 +28,29 @@ def make_pool(workers: int) -> Executor | None:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["crawler.process", "crawler.extract", "crawler.warmup"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start, initargs=(os.getpid(),))
+
+
+def retire(pool: Any) -> Callable[[], None]:
+    """Shuts down a broken pool at once; returns a call that kills whatever of it is still alive.
+
+    When a worker dies, the pool's manager thread sends the other workers SIGTERM and then waits
+    for each of them, and the interpreter's exit waits for that thread. A worker that was being
+    started as the pool broke can miss that signal and wait on its task queue for ever, so the
+    crawl would never end: the returned call SIGKILLs any such worker (run it again at the crawl's end).
+    """
+    workers = getattr(pool, "_processes", None)  # the manager thread's own dict: later starts land in it too
+    pool.shutdown(wait=False, cancel_futures=True)
+
+    def kill_leftovers() -> None:
+        for proc in list((workers or {}).values()):
+            try:
+                if proc.is_alive():
+                    proc.kill()
+            except (OSError, ValueError):
+                pass  # already reaped
+
+    kill_leftovers()
+    return kill_leftovers
 
 
 def _worker_start(owner: int) -> None:

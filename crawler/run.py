@@ -122,6 +122,7 @@ class CrawlContext:
         self._pool_starting: asyncio.Future[Any] | None = None
         self._new_pool: Any = None
         self.pool_restarts = 0
+        self._broken_pools: list[Callable[[], None]] = []  # each kills what is left of one broken pool
         self.pool_exhausted = False  # workers kept dying: pages are kept from their feeds instead
         self.source_by_name = {s.name: s for s in self.sources}
         self.state = {s.name: SourceState.from_row(store.source_state(s.name)) for s in self.sources}
@@ -233,16 +234,23 @@ class CrawlContext:
     def close_pool(self) -> None:
         """Stops the extraction workers (also a pool still starting when the run ended)."""
         pool = self.pool if self.pool is not None or self.pool_factory is None else self._new_pool
+        from crawler.pipelines import retire
+
+        for kill_leftovers in self._broken_pools:
+            kill_leftovers()
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if getattr(pool, "_broken", False):  # a worker died after the last page: nothing replaced the pool
+                retire(pool)
+            else:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def replace_pool(self, broken: Any) -> Any:
         """A fresh pool after a worker died (at most MAX_POOL_RESTARTS per run); None when out of restarts."""
         if self.pool is not broken:
             return self.pool  # another item already replaced it
-        from crawler.pipelines import make_pool
+        from crawler.pipelines import make_pool, retire
 
-        broken.shutdown(wait=False, cancel_futures=True)
+        self._broken_pools.append(retire(broken))
         if self.pool_restarts >= MAX_POOL_RESTARTS:
             self.pool, self.pool_factory, self.pool_exhausted = None, None, True
             return None

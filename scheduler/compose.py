@@ -8,6 +8,7 @@ topic matched, and the other outlets that ran it.
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 import textwrap
@@ -269,11 +270,17 @@ def _snippet(title: str, text: str, topic: TopicConfig | None) -> list[tuple[str
     clean = clean_line(text)
     if not clean:
         return []
-    match = topic_mod.compile_query(topic.query).match(clean_line(title), clean) if topic is not None else None
+    match = _compiled(topic.query).match(clean_line(title), clean) if topic is not None else None
     # No match in this text (the query changed since): the passage's start, nothing highlighted.
     width = SNIPPET_WIDTH_CJK if _mostly_cjk(clean) else SNIPPET_WIDTH
     segments = topic_mod.snippet(clean, match or topic_mod.Match(0.0, (), ()), width)
     return _whole_word_highlights(_merge_segments(segments))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(query: str) -> topic_mod.Query:
+    """A topic's query compiled once per process, not once per story (compiling a long query takes a while)."""
+    return topic_mod.compile_query(query)
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,13 +102,26 @@ def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
 
 @pytest.fixture(scope="session")
 def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One `newswatch demo` run (the sample site crawled, the digest written) for the whole session.
+    """One real `newswatch demo -q` run (the sample site crawled, the digest written) for the whole test run.
 
-    Its folder holds ``newswatch-demo.toml`` and ``newswatch-demo.db``. Tests only read it; a test that
-    writes (or serves it) works on a copy of the two files.
+    Its folder holds ``newswatch-demo.toml``, ``newswatch-demo.db``, the digest files and ``demo-stdout.txt``
+    (what the command printed). The first xdist worker that needs it makes it; the others wait for it and
+    reuse it. Tests only read it; a test that writes (or serves it) works on a copy of the two files.
     """
-    from scheduler.demo import run_demo
+    import fcntl
 
-    out = tmp_path_factory.mktemp("demo-world")
-    run_demo(out, lambda _line: None)
+    from tests.support.cli import newswatch
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    out = shared / "demo-world"
+    printed = out / "demo-stdout.txt"
+    with open(shared / "demo-world.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not printed.exists():
+            shutil.rmtree(out, ignore_errors=True)  # what a worker that failed midway left
+            result = newswatch("demo", "-q", "--output-dir", out)
+            assert result.returncode == 0, result.stderr
+            printed.write_text(result.stdout, encoding="utf-8")
     return out

@@ -19,9 +19,10 @@ from typing import Any
 
 from crawler.store import Store
 from scheduler.daemon import MAX_LEAD, StartupLead, pick_batch
+from tests.support.cli import newswatch
 from tests.support.daemonworld import Daemon, wait_until
 from tests.support.sitesrv import SiteServer
-from tests.test_daemon import far_schedule, write_config
+from tests.test_daemon import NO_WORKERS, far_schedule, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -73,7 +74,9 @@ def test_a_crawl_started_ahead_of_its_schedule_waits_for_it(tmp_path: Path, site
     cfg = crawl_config(tmp_path, f'[[sources]]\nname = "ahead"\nurl = "{site.base_url}/ahead/feed.xml"\n')
     scheduled = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
     events: list[dict[str, Any]] = []
-    summary = run_in_child(cfg, ["ahead"], trigger="daemon", started=scheduled, on_event=events.append)
+    summary = run_in_child(
+        cfg, ["ahead"], trigger="daemon", started=scheduled, on_event=events.append, extra_env=NO_WORKERS
+    )
     assert summary.sources[0].status == "not-modified"
     assert events[0]["event"] == "ready"  # the daemon measures the child's start-up by it
     assert seen and min(seen) >= scheduled.timestamp(), "the feed was polled before its scheduled time"
@@ -159,13 +162,7 @@ def test_a_batch_child_killed_at_its_deadline_requeues_its_unfinished_sources(
         rows = states(db)
         assert rows["stalled"]["failures"] == 1 and "stopped" in rows["stalled"]["last_error"]
         assert all(rows[f"f{i:02d}"]["polls"] == 1 for i in range(3)), "finished sources are not polled again"
-        shown = subprocess.run(
-            [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), "sources"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
+        shown = newswatch("-c", cfg, "sources")
         assert "stalled" in shown.stdout and "stopped" in shown.stdout
         assert d.terminate() == 0
     finally:
@@ -193,7 +190,7 @@ def reload_every(
             schedule=far_schedule(),
         )
 
-    d = Daemon(tmp_path, config("1h"))
+    d = Daemon(tmp_path, config("1h"), env=NO_WORKERS)
     try:
         d.wait_note("READY=1")
         wait_until(reload_when[0], 60, reload_when[1])
@@ -324,12 +321,10 @@ def test_a_recrawl_does_not_wait_on_pending_retries(tmp_path: Path, site: SiteSe
 
     site.add_generated("/pend/", handler)
     cfg = crawl_config(tmp_path, f'[[sources]]\nname = "pend"\nurl = "{site.base_url}/pend/feed.xml"\n')
-    first = cli(cfg, "crawl")
-    first.communicate(timeout=120)
+    newswatch("-c", cfg, "crawl", env=NO_WORKERS)
     with Store(tmp_path / "nw.db") as st:
         assert st.scalar("SELECT count(*) FROM articles WHERE page_pending = 1") == 2  # kept from the feed
     stalls = site.hits("/_fault/stall")
-    again = cli(cfg, "crawl")
-    out, err = again.communicate(timeout=120)
-    assert again.returncode == 0, err
+    again = newswatch("-c", cfg, "crawl", env=NO_WORKERS)
+    assert again.returncode == 0, again.stderr
     assert site.hits("/_fault/stall") == stalls, "a pending page was retried before its retry was due"

@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from scheduler.cli import cli
+from tests.support.cli import newswatch
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def newswatch(
+def as_process(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The real console entry point in a subprocess: exit codes and stderr as a user sees them."""
@@ -45,12 +46,15 @@ BROKEN = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 @pytest.mark.parametrize("command", [["check"], ["crawl"], ["export"]])
-def test_broken_config_exits_2_naming_the_key_and_writes_nothing(tmp_path: Path, case: str, command: list[str]) -> None:
+def test_broken_config_exits_2_naming_the_key_and_writes_nothing(
+    tmp_path: Path, case: str, command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     text, key = BROKEN[case]
     cfg = tmp_path / "newswatch.toml"
     cfg.write_text(text, encoding="utf-8")
     before = sorted(p.name for p in tmp_path.iterdir())
-    result = newswatch("-c", str(cfg), *command, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = newswatch("-c", str(cfg), *command)
     assert result.returncode == 2, result.stderr
     assert key in result.stderr
     assert "Traceback" not in result.stderr
@@ -64,7 +68,7 @@ def test_check_accepts_c_after_the_command() -> None:
 
 
 def test_missing_config_file_is_a_usage_error(tmp_path: Path) -> None:
-    result = newswatch("-c", str(tmp_path / "nope.toml"), "check")
+    result = as_process("-c", str(tmp_path / "nope.toml"), "check")
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "newswatch init" in result.stderr
 
@@ -72,7 +76,7 @@ def test_missing_config_file_is_a_usage_error(tmp_path: Path) -> None:
 def test_config_from_environment(tmp_path: Path) -> None:
     cfg = tmp_path / "x.toml"
     cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
-    result = newswatch("check", cwd=tmp_path, env={"NEWSWATCH_CONFIG": str(cfg)})
+    result = as_process("check", cwd=tmp_path, env={"NEWSWATCH_CONFIG": str(cfg)})
     assert result.returncode == 0, result.stderr
 
 

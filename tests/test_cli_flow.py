@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from scheduler.demo import demo_config_text
+from tests.support.cli import Outcome
+from tests.support.cli import newswatch as run_cli
 from tests.support.sitesrv import SiteServer
 
 
-def newswatch(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", "-c", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "NEWSWATCH_WORKERS": "0"},
-    )
+def newswatch(cfg: Path, *args: str) -> Outcome:
+    """In this process (the crawl in its child, extracting there): the test is about outputs and exit codes."""
+    return run_cli("-c", cfg, *args, env={"NEWSWATCH_WORKERS": "0"})
 
 
 def test_crawl_digest_resend_smtp_down_prune_backup(site: SiteServer, smtp: Any, tmp_path: Path) -> None:

@@ -16,16 +16,19 @@ from typing import Any
 import pytest
 
 from scheduler.demo import demo_config_text
+from tests.support.cli import newswatch
 from tests.support.demo import copy_demo
 
 REPO = Path(__file__).resolve().parent.parent
 LUNAR = "/globalwire/2026/11/17/russia-china-lunar-station-timetable.html"
+IN_PROCESS = {"NEWSWATCH_WORKERS": "0"}  # pages are extracted in the crawl child: these tests are about --url
 
 
 READER = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # root runs the reader as nobody
 
 
-def newswatch(*args: str, stdin: str | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
+def as_process(*args: str, stdin: str | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """The CLI in a real subprocess: for what needs one (another user, via ``prefix``)."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **kw.pop("env", {})}
     prefix = kw.pop("prefix", [])
     return subprocess.run(
@@ -75,7 +78,7 @@ def as_reader(work: Path) -> dict[str, Any]:
 def test_crawl_url_fetches_only_that_page_and_shows_what_was_extracted(site: Any, tmp_path: Path) -> None:
     cfg = tmp_path / "newswatch.toml"
     cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
-    r = newswatch("-c", str(cfg), "crawl", "--url", site.base_url + LUNAR, "--json")
+    r = newswatch("-c", str(cfg), "crawl", "--url", site.base_url + LUNAR, "--json", env=IN_PROCESS)
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     # the six configured sources were not polled: only the page was fetched
@@ -91,7 +94,7 @@ def test_crawl_url_fetches_only_that_page_and_shows_what_was_extracted(site: Any
     assert topic["name"] == "china-russia-st" and topic["score"] > 1 and topic["hits"]
     assert page["first_lines"] and "lunar" in " ".join(page["first_lines"]).lower()
 
-    text = newswatch("-c", str(cfg), "crawl", "--url", site.base_url + LUNAR)
+    text = newswatch("-c", str(cfg), "crawl", "--url", site.base_url + LUNAR, env=IN_PROCESS)
     assert text.returncode == 0, text.stderr
     assert "title:     Russia and China agree timetable" in text.stdout
     assert "topic:     china-russia-st score" in text.stdout
@@ -102,7 +105,7 @@ def test_crawl_urls_from_stdin_and_a_failed_page(site: Any, tmp_path: Path) -> N
     cfg = tmp_path / "newswatch.toml"
     cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
     urls = f"# two pages\n{site.base_url}{LUNAR}\n\n{site.base_url}/globalwire/no-such-page.html\n"
-    r = newswatch("-c", str(cfg), "crawl", "--urls-from", "-", "--json", stdin=urls)
+    r = newswatch("-c", str(cfg), "crawl", "--urls-from", "-", "--json", stdin=urls, env=IN_PROCESS)
     assert r.returncode == 0, r.stderr
     pages = {p["url"].removeprefix(site.base_url): p for p in json.loads(r.stdout)["pages"]}
     assert pages[LUNAR]["language"] == "en"
@@ -115,7 +118,7 @@ def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_anoth
     cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
     short = f"{site.base_url}/_fault/text?body=hello"  # answers, but holds no article text
     longer = short + "&status=404"  # its error line starts with the short URL
-    r = newswatch("-c", str(cfg), "crawl", "--url", short, "--url", longer, "--json")
+    r = newswatch("-c", str(cfg), "crawl", "--url", short, "--url", longer, "--json", env=IN_PROCESS)
     pages = {p["url"]: p for p in json.loads(r.stdout)["pages"]}
     assert pages[longer]["status"] == "error" and "404" in pages[longer]["error"]
     assert pages[short]["status"] == "error"
@@ -140,25 +143,25 @@ def test_an_error_line_names_a_whole_url_not_the_start_of_a_longer_one() -> None
 def test_read_only_commands_work_for_a_user_who_may_only_read(demo_copy: Path) -> None:
     cfg = str(demo_copy / "newswatch.toml")
     kw = as_reader(demo_copy)
-    search = newswatch("-c", cfg, "search", "lunar", "--json", **kw)
+    search = as_process("-c", cfg, "search", "lunar", "--json", **kw)
     assert search.returncode == 0, search.stderr
     assert any("lunar" in r["title"].lower() for r in json.loads(search.stdout))
-    export = newswatch("-c", cfg, "export", "--matched", **kw)
+    export = as_process("-c", cfg, "export", "--matched", **kw)
     assert export.returncode == 0, export.stderr
     assert len(export.stdout.splitlines()) >= 5
-    sources = newswatch("-c", cfg, "sources", "--json", **kw)
+    sources = as_process("-c", cfg, "sources", "--json", **kw)
     assert sources.returncode == 0, sources.stderr
     assert {s["name"] for s in json.loads(sources.stdout)} >= {"globalwire", "vestnik", "huaxia"}
     out = Path(tempfile.mkdtemp(prefix="nw-out-"))
     os.chmod(out, 0o777)
     try:
-        digest = newswatch("-c", cfg, "digest", "--output", str(out / "d.html"), **kw)
+        digest = as_process("-c", cfg, "digest", "--output", str(out / "d.html"), **kw)
         assert digest.returncode == 0, digest.stderr
         assert (out / "d.html").stat().st_size > 1000
     finally:
         shutil.rmtree(out, ignore_errors=True)
     # a write names the database and the permission it needs, in one line
-    prune = newswatch("-c", cfg, "prune", "--older-than", "0s", **kw)
+    prune = as_process("-c", cfg, "prune", "--older-than", "0s", **kw)
     assert prune.returncode == 1
     (line,) = prune.stderr.strip().splitlines()
     assert "newswatch-demo.db" in line and "write permission" in line and "unexpected" not in line
@@ -234,7 +237,7 @@ def test_check_warns_on_init_placeholders_and_an_unwritable_database_folder(tmp_
         os.chmod(cfg2, 0o644)
         os.chmod(ro, 0o555)
         kw = {"prefix": READER} if os.geteuid() == 0 else {}
-        r = newswatch("-c", str(cfg2), "check", "--json", **kw)
+        r = as_process("-c", str(cfg2), "check", "--json", **kw)
         assert r.returncode == 0, r.stderr
         report = json.loads(r.stdout)
         assert report["ok"] and len(report["warnings"]) == 1

@@ -86,6 +86,11 @@ every = "15m"
 """
 
 
+# For daemons whose tests are not about extraction workers: each crawl child extracts its pages itself,
+# without starting a pool of workers (the tests of kills and hung crawls keep the workers).
+NO_WORKERS = {"NEWSWATCH_WORKERS": "0"}
+
+
 def far_schedule() -> str:
     """A daily cron time 12 hours away, so no regular digest fires during a test."""
     return f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
@@ -214,7 +219,7 @@ def test_ready_watchdog_status_and_clean_stop(
     cfg = write_config(
         tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule()
     )
-    d = daemons(cfg, watchdog_usec=200_000)
+    d = daemons(cfg, watchdog_usec=200_000, env=NO_WORKERS)
     d.wait_note("READY=1")
     assert "crawl globalwire:" not in d.log()  # READY comes before the first crawl ends
     ready = next(n for n in d.notifications() if "READY=1" in n)
@@ -312,7 +317,7 @@ def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
-    d = daemons(cfg, watchdog_usec=300_000)
+    d = daemons(cfg, watchdog_usec=300_000, env=NO_WORKERS)
     d.wait_note("READY=1")
     # From here the test reads no notifications for a while: the socket's queue fills up with
     # WATCHDOG=1, and the daemon must go on (a blocking send would stall its loop).
@@ -343,7 +348,7 @@ def test_catch_up_sends_exactly_one_digest(
     schedule = far_schedule()
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=schedule)
     config = load_config(cfg)
-    run_in_child(cfg, ["globalwire"], timeout=120)  # stories to send; the source is not due again for 15m
+    run_in_child(cfg, ["globalwire"], timeout=120, extra_env=NO_WORKERS)  # stories to send; not due again for 15m
     now = datetime.now(UTC)
     slot = last_fire_at_or_before(digest_trigger(config), now)
     assert slot is not None
@@ -355,7 +360,7 @@ def test_catch_up_sends_exactly_one_digest(
         # The last digest went out the day before, before that day's scheduled time.
         store.set_state(LAST_SENT_KEY, iso(slot - timedelta(days=1, hours=1)))
 
-    d = daemons(cfg)
+    d = daemons(cfg, env=NO_WORKERS)
     d.wait_note("READY=1")
     wait_until(lambda: smtp.messages, 30, "the catch-up digest")
     d.wait_log(f"digest {iso(slot)}: 1 recipients, 1 sent")
@@ -363,7 +368,7 @@ def test_catch_up_sends_exactly_one_digest(
     assert len(smtp.messages) == 1
     assert "newswatch" in str(smtp.messages[0].message["Subject"])
 
-    again = daemons(cfg)  # a restart sends nothing more
+    again = daemons(cfg, env=NO_WORKERS)  # a restart sends nothing more
     again.wait_note("READY=1")
     assert again.terminate() == 0
     assert "was due" not in again.log()
@@ -453,7 +458,7 @@ def test_sigkill_mid_digest_then_restart_sends_once(
 
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
     config = load_config(cfg)
-    run_in_child(cfg, ["globalwire"], timeout=120)
+    run_in_child(cfg, ["globalwire"], timeout=120, extra_env=NO_WORKERS)
     slot = last_fire_at_or_before(digest_trigger(config), datetime.now(UTC))
     assert slot is not None
     with Store(config.storage.database) as store:
@@ -469,7 +474,7 @@ def test_sigkill_mid_digest_then_restart_sends_once(
         return "451 4.3.0 try again later"
 
     handler.handle_DATA = stalled_data
-    d = daemons(cfg)
+    d = daemons(cfg, env=NO_WORKERS)
     d.wait_note("READY=1")
     wait_until(lambda: stall["seen"], 30, "the digest's DATA to reach the server")
     d.crash()
@@ -481,7 +486,7 @@ def test_sigkill_mid_digest_then_restart_sends_once(
         first = [m for m in ledger.messages(store) if m["kind"] == "digest"]
         assert [m["status"] for m in first] == ["pending"] and not ledger.sent_stories(store, "analyst@example.org")
 
-    again = daemons(cfg)
+    again = daemons(cfg, env=NO_WORKERS)
     again.wait_note("READY=1")
     wait_until(lambda: smtp.messages, 30, "the resent digest")
     again.wait_log("digest ")

@@ -17,7 +17,7 @@ def test_run_without_smtp_archives_and_logs_each_sources_next_poll_and_errors(
 ) -> None:
     cfg = tmp_path / "demo.toml"
     cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")  # [digest] but no [smtp]
-    d = daemons(cfg)
+    d = daemons(cfg, env={"NEWSWATCH_WORKERS": "0"})  # each crawl child extracts its pages itself
     d.wait_note("READY=1")
     d.wait_log("archive mode (no [smtp] in the config)")
     names = ("globalwire", "vestnik", "huaxia", "huaxia-sitemap", "digestnet", "academy", "frozen")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.daemonworld import Daemon, unit_with_stand_in, wait_until
-from tests.test_daemon import GLOBALWIRE, ROOT, far_schedule, write_config
+from tests.test_daemon import GLOBALWIRE, NO_WORKERS, ROOT, far_schedule, write_config
 
 STALLED = """
 [[sources]]
@@ -40,7 +40,7 @@ def test_failing_jobs_reach_status_and_an_unusable_database_stops_the_daemon(
     cfg = write_config(
         tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALLED, schedule=far_schedule(), timeout="5s"
     )
-    env = {"NEWSWATCH_CRAWL_TIMEOUT": "2", "NEWSWATCH_MAX_FAILURES": "2", "NEWSWATCH_CRAWL_WORKERS": "1"}
+    env = {"NEWSWATCH_CRAWL_TIMEOUT": "2", "NEWSWATCH_MAX_FAILURES": "2", "NEWSWATCH_CRAWL_WORKERS": "1", **NO_WORKERS}
     d = daemons(cfg, env=env)
     d.wait_note("READY=1")
     d.wait_log("newswatch is not working: the last 2 jobs failed")
@@ -74,7 +74,7 @@ def test_a_rejected_reload_shows_in_status(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
-    d = daemons(cfg)
+    d = daemons(cfg, env=NO_WORKERS)
     d.wait_note("READY=1")
     cfg.write_text(cfg.read_text() + "\n[crawl2]\nbogus = 1\n")
     d.proc.send_signal(signal.SIGHUP)

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from scheduler.cli import cli
+from tests.support.demo import copy_demo
 
 
 def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
@@ -28,10 +29,9 @@ def newswatch(*args: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo")
-    stdout, _ = newswatch("demo", "-q", "--output-dir", str(out))
-    return out / "newswatch-demo.toml", stdout
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_world: Path) -> Path:
+    """A copy of the session's demo (made by `newswatch demo -q`), for commands that write to it."""
+    return copy_demo(demo_world, tmp_path_factory.mktemp("demo"))
 
 
 def test_every_command_takes_quiet_after_its_name() -> None:
@@ -43,15 +43,16 @@ def test_every_command_takes_quiet_after_its_name() -> None:
         assert {"-q", "--quiet"} <= flags, f"newswatch {name} has no -q/--quiet"
 
 
-def test_demo_quiet_prints_only_where_its_results_are(demo: tuple[Path, str]) -> None:
-    config, stdout = demo
+def test_demo_quiet_prints_only_where_its_results_are(demo_world: Path) -> None:
+    config = demo_world / "newswatch-demo.toml"
+    stdout = (demo_world / "demo-stdout.txt").read_text(encoding="utf-8")  # `newswatch demo -q` printed it
     lines = stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["digest", "and", "database:"], stdout
     assert (config.parent / "digest.html").exists() and str(config) in lines[-1]
 
 
-def test_digest_quiet_keeps_only_what_it_produces(demo: tuple[Path, str], tmp_path: Path) -> None:
-    config, _ = demo
+def test_digest_quiet_keeps_only_what_it_produces(demo: Path, tmp_path: Path) -> None:
+    config = demo
     out = tmp_path / "d.html"
     assert newswatch("-c", str(config), "digest", "-q", "--output", str(out)) == ("", "")
     assert out.read_text(encoding="utf-8").count("<a ") > 5
@@ -60,8 +61,8 @@ def test_digest_quiet_keeps_only_what_it_produces(demo: tuple[Path, str], tmp_pa
     assert newswatch("-c", str(config), "-q", "digest", "--output", str(out)) == ("", "")
 
 
-def test_search_and_sources_quiet(demo: tuple[Path, str]) -> None:
-    config, _ = demo
+def test_search_and_sources_quiet(demo: Path) -> None:
+    config = demo
     assert newswatch("-c", str(config), "search", "-q", "nosuchwordanywhere") == ("", "")
     stdout, _ = newswatch("-c", str(config), "search", "-q", "lunar")
     assert "lunar" in stdout.lower()

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.support.cli import Outcome
+from tests.support.cli import newswatch as run_cli
 from tests.support.sitesrv import SiteServer
 
 
-def newswatch(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", "-c", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=str(cfg.parent),
-    )
+def newswatch(cfg: Path, *args: str) -> Outcome:
+    """In this process, its stdout captured as a terminal would receive it (the crawl runs in its child)."""
+    return run_cli("-c", cfg, *args, env={"NEWSWATCH_WORKERS": "0"})
 
 
 def test_search_strips_terminal_escapes_from_stored_text(site: SiteServer, tmp_path: Path) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from crawler import textnorm
 from crawler.extract import extract
@@ -33,3 +39,57 @@ def test_workers_forked_from_the_warmed_forkserver_extract_pages() -> None:
         pool.shutdown(wait=True)
     assert done.record is not None and done.record.title == "Joint laboratory"
     assert done.record.language == "en"
+
+
+_BROKEN_POOL = r"""
+import os, signal, sys, time
+from concurrent.futures.process import BrokenProcessPool
+from crawler.pipelines import make_pool, retire
+from tests.support.poolwork import ignore_sigterm
+
+pool = make_pool(2)
+pids = set()
+while len(pids) < 2:  # one task each, held long enough that the other worker takes the other
+    pids = {f.result(timeout=60) for f in [pool.submit(ignore_sigterm, 0.5) for _ in range(2)]}
+first, second = sorted(pids)
+os.kill(first, signal.SIGKILL)  # the pool breaks; its manager thread's SIGTERM cannot stop the other
+for _ in range(600):
+    try:
+        pool.submit(os.getpid).result(timeout=60)
+    except BrokenProcessPool:
+        break
+    time.sleep(0.05)
+else:
+    sys.exit("the pool never noticed its dead worker")
+print("reached", second, flush=True)
+KILL_LEFTOVERS
+"""
+
+
+def _run_broken_pool(kill_leftovers: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, "-c", _BROKEN_POOL.replace("KILL_LEFTOVERS", kill_leftovers)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+
+
+def test_a_broken_pool_with_a_worker_deaf_to_sigterm_does_not_hold_the_crawl_at_exit() -> None:
+    # A worker the pool's own clean-up cannot stop (one started just as the pool broke misses its
+    # SIGTERM; here it ignores it) once kept the crawl process from ever exiting.
+    res = _run_broken_pool("retire(pool)", timeout=120)
+    assert res.returncode == 0, res.stderr
+    survivor = int(res.stdout.split()[-1])
+    stat = Path(f"/proc/{survivor}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+
+
+def test_without_retire_such_a_worker_holds_the_exit() -> None:
+    # The case above is real: after a plain shutdown the process reaches its end and waits there.
+    with pytest.raises(subprocess.TimeoutExpired) as hung:
+        _run_broken_pool("pool.shutdown(wait=False)", timeout=10)
+    assert "reached" in (hung.value.stdout or b"").decode()
