@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from crawler.config import load_config
 from crawler.run import run_in_child
 from crawler.store import Store
+from scheduler.cli import cli
 from scheduler.demo import demo_config_text
 from tests.support.sitesrv import SiteServer
 
@@ -24,9 +27,25 @@ EXPECTED: dict[str, dict[str, Any]] = json.loads((SITE / "expected.json").read_t
 
 
 def newswatch(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m scheduler.cli` as a user runs it: its own process (the first crawl of the world)."""
     return subprocess.run(
         [sys.executable, "-m", "scheduler.cli", *args], capture_output=True, text=True, timeout=300, env={**os.environ}
     )
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str) -> Outcome:
+    """The CLI run in this process, for its output and exit code; `crawl` still crawls in a child process."""
+    res = CliRunner().invoke(cli, list(args))
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return Outcome(res.exit_code, res.stdout, res.stderr)
 
 
 class World:
@@ -39,7 +58,7 @@ class World:
     def export(self, *extra: str) -> list[dict[str, Any]]:
         """`newswatch export` of the crawled world, run once per set of options (later crawls store nothing)."""
         if extra not in self._exports:
-            out = newswatch("-c", str(self.config_path), "export", *extra)
+            out = run("-c", str(self.config_path), "export", *extra)
             assert out.returncode == 0, out.stderr
             self._exports[extra] = [json.loads(line) for line in out.stdout.splitlines()]
         return [dict(r) for r in self._exports[extra]]
@@ -157,7 +176,7 @@ def test_failed_page_keeps_the_feed_summary(world: World) -> None:
 
 
 def test_csv_export_joins_lists(world: World) -> None:
-    out = newswatch("-c", str(world.config_path), "export", "--format", "csv", "--matched")
+    out = run("-c", str(world.config_path), "export", "--format", "csv", "--matched")
     assert out.returncode == 0
     lines = out.stdout.splitlines()
     assert lines[0] == "id,url,canonical_url,source,title,text,text_from,published,language,topics,story,fetched"
@@ -167,7 +186,7 @@ def test_csv_export_joins_lists(world: World) -> None:
 def test_second_crawl_stores_nothing_and_fetches_no_article_again(world: World) -> None:
     with Store(world.config.storage.database) as store:
         before = store.count("articles")
-    second = newswatch("-c", str(world.config_path), "crawl")
+    second = run("-c", str(world.config_path), "crawl")
     assert second.returncode == 0, second.stderr
     with Store(world.config.storage.database) as store:
         assert store.count("articles") == before
@@ -183,11 +202,11 @@ def test_second_crawl_stores_nothing_and_fetches_no_article_again(world: World) 
 
 
 def test_search_uses_the_query_language(world: World) -> None:
-    out = newswatch("-c", str(world.config_path), "search", "--json", "中俄 AND 科技")
+    out = run("-c", str(world.config_path), "search", "--json", "中俄 AND 科技")
     assert out.returncode == 0, out.stderr
     hits = json.loads(out.stdout)
     assert hits and all(h["language"] == "zh" for h in hits)
-    out = newswatch("-c", str(world.config_path), "search", "--json", "Росси* NEAR/5 Китай*")
+    out = run("-c", str(world.config_path), "search", "--json", "Росси* NEAR/5 Китай*")
     assert out.returncode == 0, out.stderr
     assert any(h["language"] == "ru" for h in json.loads(out.stdout))
 

@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from crawler.store import Store, parse_iso
+from scheduler.cli import cli
 from tests.support.daemonworld import wait_until
 from tests.support.sitesrv import SiteServer
 
@@ -54,14 +57,19 @@ def feed_source(name: str, url: str) -> str:
     return f'[[sources]]\nname = "{name}"\nurl = "{url}"\nevery = "15m"\n'
 
 
-def newswatch(cfg: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
-    return subprocess.run(
-        [sys.executable, "-c", "from scheduler.cli import main; main()", "-c", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def newswatch(cfg: Path, *args: str, env: dict[str, str] | None = None) -> Outcome:
+    """The CLI run in this process (its output and exit code); `crawl` still crawls in a child process."""
+    res = CliRunner().invoke(cli, ["-c", str(cfg), *args], env=env)
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return Outcome(res.exit_code, res.stdout, res.stderr)
 
 
 def crawl_in_background(cfg: Path, output: int = subprocess.PIPE) -> subprocess.Popen[str]:
@@ -260,7 +268,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_fails_the_crawl_loudly_and_keeps_nothing_that_would_lose_articles(
     site: SiteServer, tmp_path: Path, small_disk: Path
 ) -> None:
-    pages = 40
+    pages = 20  # the disk fills after a few of them
     url = serve_feed(site, "/big/", pages, size=12)
     cfg = write_config(tmp_path, feed_source("big", url), database=str(small_disk / "nw.db"))
     Store(small_disk / "nw.db").close()  # created and migrated

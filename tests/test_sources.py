@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -147,7 +148,12 @@ def near(value: str | None, expected: datetime, slack: float = 120.0) -> bool:
 
 @dataclass
 class Polled:
-    """Two crawls of the same sources, each with its outcome and the server's request log."""
+    """Two crawls of the same sources, each with its outcome and the servers' request logs.
+
+    ``site`` serves the polling scenarios; each other source (two listings, a feed without
+    validators) has a server of its own, named in ``others``, so that every test still reads the
+    request log and the articles of its own source alone.
+    """
 
     site: SiteServer
     config: Path
@@ -157,20 +163,53 @@ class Polled:
     second_requests: list[Any]
     started: datetime
     later: datetime
+    others: dict[str, SiteServer]
+    others_first: dict[str, list[Any]]
+    others_second: dict[str, list[Any]]
 
     def requests_to(self, prefix: str, crawl: int) -> list[Any]:
         log = self.first_requests if crawl == 1 else self.second_requests
         return [r for r in log if r.path.startswith(prefix)]
 
+    def requests_of(self, server: str, prefix: str, crawl: int) -> list[Any]:
+        """Requests to `prefix` on the server of another kind of source, in the first or second crawl."""
+        log = (self.others_first if crawl == 1 else self.others_second)[server]
+        return [r for r in log if r.path.startswith(prefix)]
+
+
+LISTINGS = {
+    "academy-re": ({"follow": r"/academy/news/\d{4}/\d{2}/"}, 1, 2),
+    "academy-css": ({"follow_css": "a.ac-title"}, 2, 3),
+}
+
+
+PLAIN_ITEMS = [
+    {"title": "No guid, no date", "link": f"__BASE__{GW_PAGES[0]}", "description": "first"},
+    {"title": "No guid", "link": f"__BASE__{GW_PAGES[1]}", "pubDate": "Tue, 17 Nov 2026 07:45:00 +0000"},
+    {
+        "title": "Lost page, no guid, no date",
+        "link": "__BASE__/globalwire/2026/11/gone.html",
+        "description": "Russia and China sign a research accord; the page is gone.",
+    },
+    {"title": "No link at all", "description": "An entry with only text."},
+    {"title": "Same guid", "link": f"__BASE__{GW_PAGES[2]}", "guid": "same"},
+    {"title": "Same guid again", "link": f"__BASE__{GW_PAGES[3]}", "guid": "same"},
+]
+
 
 @pytest.fixture(scope="module")
 def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polled]:
-    """Validators, Retry-After, redirects and a 410 polled twice in one world (two crawl processes, not eight)."""
+    """Validators, Retry-After, redirects, a 410, two listings and a feed without validators polled twice
+    in one world (two crawl processes, not eleven)."""
     later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
-    with SiteServer(SITE) as srv:
+    with ExitStack() as stack:
+        srv = stack.enter_context(SiteServer(SITE))
+        others = {name: stack.enter_context(SiteServer(SITE)) for name in (*LISTINGS, "plain")}
         srv.set_route("/feeds/cond.xml", body=rss(gw_items(3)))
         srv.set_route("/feeds/moved.xml", body=rss([]))
         srv.set_route("/feeds/alive.xml", body=rss([]))
+        # No validators: every poll gets the whole feed again, so only entry identity prevents duplicates.
+        others["plain"].set_route("/feeds/plain.xml", body=rss(PLAIN_ITEMS), headers={"ETag": "", "Last-Modified": ""})
         redirects = [
             {
                 "name": f"r{code}",
@@ -191,16 +230,34 @@ def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Polled]:
             *redirects,
             {"name": "gone", "kind": "feed", "url": srv.url("/_fault/status/410")},
             {"name": "alive", "kind": "feed", "url": srv.url("/feeds/alive.xml")},
+            *(
+                {
+                    "name": name,
+                    "kind": "listing",
+                    "url": others[name].url("/academy/news/index.html"),
+                    "depth": d,
+                    **how,
+                }
+                for name, (how, d, _) in LISTINGS.items()
+            ),
+            {"name": "plain", "kind": "feed", "url": others["plain"].url("/feeds/plain.xml")},
         ]
         cfg = write_config(tmp_path_factory.mktemp("polled"), sources)
+        logs: list[dict[str, list[Any]]] = []
+
+        def poll() -> tuple[Outcome, list[Any]]:
+            res = crawl(cfg)
+            requests = list(srv.requests)
+            srv.clear_log()
+            logs.append({name: list(o.requests) for name, o in others.items()})
+            for o in others.values():
+                o.clear_log()
+            return res, requests
+
         started = datetime.now(UTC)
-        first = crawl(cfg)
-        first_requests = list(srv.requests)
-        srv.clear_log()
-        second = crawl(cfg)
-        second_requests = list(srv.requests)
-        srv.clear_log()
-        yield Polled(srv, cfg, first, first_requests, second, second_requests, started, later)
+        first, first_requests = poll()
+        second, second_requests = poll()
+        yield Polled(srv, cfg, first, first_requests, second, second_requests, started, later, others, logs[0], logs[1])
 
 
 def test_stored_validators_are_sent_back_and_a_304_stores_and_fetches_nothing(polled: Polled) -> None:
@@ -438,37 +495,22 @@ def test_entity_bomb_and_external_entity_feeds_are_refused_without_fetching(malf
         assert st.scalar("SELECT count(*) FROM articles WHERE text LIKE '%lollol%' OR text LIKE '%root:%'") == 0
 
 
-def test_entries_without_guid_link_or_date_keep_a_stable_identity(site: SiteServer, tmp_path: Path) -> None:
-    items = [
-        {"title": "No guid, no date", "link": f"__BASE__{GW_PAGES[0]}", "description": "first"},
-        {"title": "No guid", "link": f"__BASE__{GW_PAGES[1]}", "pubDate": "Tue, 17 Nov 2026 07:45:00 +0000"},
-        {
-            "title": "Lost page, no guid, no date",
-            "link": "__BASE__/globalwire/2026/11/gone.html",
-            "description": "Russia and China sign a research accord; the page is gone.",
-        },
-        {"title": "No link at all", "description": "An entry with only text."},
-        {"title": "Same guid", "link": f"__BASE__{GW_PAGES[2]}", "guid": "same"},
-        {"title": "Same guid again", "link": f"__BASE__{GW_PAGES[3]}", "guid": "same"},
-    ]
-    # No validators: every poll gets the whole feed again, so only entry identity prevents duplicates.
-    site.set_route("/feeds/plain.xml", body=rss(items), headers={"ETag": "", "Last-Modified": ""})
-    cfg = write_config(tmp_path, [{"name": "plain", "kind": "feed", "url": site.url("/feeds/plain.xml")}])
-    first = crawl(cfg)
+def test_entries_without_guid_link_or_date_keep_a_stable_identity(polled: Polled) -> None:
+    first, second, cfg = polled.first, polled.second, polled.config
     assert first.returncode == 0, first.stderr
-    stored = articles(cfg)
+    stored = articles(cfg, "plain")
     assert len(stored) == 5  # 4 pages and the lost page kept from the feed
     with store(cfg) as st:
-        entries = st.count("_entries")
+        entries = st.scalar("SELECT count(*) FROM _entries WHERE source = 'plain'")
+    assert entries > 0
 
-    site.clear_log()
-    second = crawl(cfg)
+    # The second poll got the whole feed again (no validators).
     assert second.returncode == 0, second.stderr
-    assert [r.status for r in requests_to(site, "/feeds/plain.xml")] == [200]
-    assert requests_to(site, "/globalwire/") == [], "an entry seen before was fetched again"
-    assert len(articles(cfg)) == 5 and table(second)["plain"]["new"] == 0
+    assert [r.status for r in polled.requests_of("plain", "/feeds/plain.xml", 2)] == [200]
+    assert polled.requests_of("plain", "/globalwire/", 2) == [], "an entry seen before was fetched again"
+    assert len(articles(cfg, "plain")) == 5 and table(second)["plain"]["new"] == 0
     with store(cfg) as st:
-        assert st.count("_entries") == entries
+        assert st.scalar("SELECT count(*) FROM _entries WHERE source = 'plain'") == entries
 
 
 # -- politeness ------------------------------------------------------------------------------
@@ -690,27 +732,17 @@ def test_sitemap_source_reads_news_sitemaps_through_an_index_within_its_window(
     }
 
 
-@pytest.mark.parametrize(
-    "how,depth,expected",
-    [
-        ({"follow": r"/academy/news/\d{4}/\d{2}/"}, 1, 2),
-        ({"follow_css": "a.ac-title"}, 2, 3),
-    ],
-)
-def test_listing_source_follows_article_links_and_paginates_to_its_depth(
-    site: SiteServer, tmp_path: Path, how: dict[str, str], depth: int, expected: int
-) -> None:
-    cfg = write_config(
-        tmp_path,
-        [{"name": "academy", "kind": "listing", "url": site.url("/academy/news/index.html"), "depth": depth, **how}],
-    )
-    res = crawl(cfg)
+@pytest.mark.parametrize("name", list(LISTINGS))
+def test_listing_source_follows_article_links_and_paginates_to_its_depth(polled: Polled, name: str) -> None:
+    _how, depth, expected = LISTINGS[name]
+    res, cfg = polled.first, polled.config
     assert res.returncode == 0, res.stderr
-    stored = articles(cfg)
+    stored = articles(cfg, name)
     assert len(stored) == expected
     assert all("/academy/news/2026/" in a["url"] for a in stored)
-    assert len(requests_to(site, "/academy/news/page-2.html")) == (1 if depth >= 2 else 0)
-    assert requests_to(site, "/academy/about.html") == [] and requests_to(site, "/academy/contacts.html") == []
+    assert len(polled.requests_of(name, "/academy/news/page-2.html", 1)) == (1 if depth >= 2 else 0)
+    assert polled.requests_of(name, "/academy/about.html", 1) == []
+    assert polled.requests_of(name, "/academy/contacts.html", 1) == []
 
 
 def test_spider_source_items_go_through_our_pipelines(site: SiteServer, tmp_path: Path) -> None:
