@@ -143,6 +143,7 @@ def speed() -> None:
 
     def clear() -> None:  # no article is matched from a cache
         textnorm.tokenize.cache_clear()
+        textnorm.columns.cache_clear()
         old_textnorm.tokenize.cache_clear()  # type: ignore[attr-defined]
 
     print(f"\nMatching cost, ms per 5,000-word article (prepare + match; best of 5 alternating runs; {BASE_COMMIT}")

@@ -22,10 +22,12 @@ queries become FTS5 prefix queries over them (see ``fts_prefix``).
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Any
+from itertools import repeat
+from typing import Any, NamedTuple
 
 import Stemmer
 
@@ -112,27 +114,65 @@ def _normalize(raw: str) -> tuple[str, str]:
     return surface, stem_word(surface) if surface else ""
 
 
+class Columns(NamedTuple):
+    """The tokens of a text as parallel lists (one list per tuple field of ``Token``)."""
+
+    surfaces: list[str]
+    stems: list[str]
+    starts: list[int]
+    ends: list[int]
+    kinds: list[int]
+
+
 @lru_cache(maxsize=8)
 def tokenize(text: str) -> tuple[Token, ...]:
-    """Tokens of ``text`` in order, as (surface, stem, start, end, kind); positions are tuple indices.
+    """Tokens of ``text`` in order, as (surface, stem, start, end, kind); positions are tuple indices."""
+    return tuple(zip(*columns(text)))
+
+
+@lru_cache(maxsize=8)
+def columns(text: str) -> Columns:
+    """The tokens of ``text`` as columns: what topic matching and the search index read, built without
+    a tuple per token (a long article has thousands).
 
     The last few results are cached: the search index and topic matching tokenize the same article.
     """
-    return tuple(_tokenize(text))
-
-
-def _tokenize(text: str) -> list[Token]:
-    out: list[Token] = []
-    append = out.append
+    surfaces: list[str] = []
+    stems: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    kinds: list[int] = []
+    simple: str | None = None  # the whole text folded to Simplified Chinese, once, at its first CJK run
     for m in _TOKEN_RE.finditer(text):
         word = m.group(2)
         if word is not None:
             surface, stem = _normalize(word)
             if surface:
-                append((surface, stem, m.start(), m.end(), WORD))
+                surfaces.append(surface)
+                stems.append(stem)
+                starts.append(m.start())
+                ends.append(m.end())
+                kinds.append(WORD)
+            continue
+        start, end = m.span()
+        run: str | list[str] = m.group(1)
+        if unicodedata.is_normalized("NFKC", run):
+            if simple is None:
+                simple = to_simplified(text)
+            run = simple[start:end] if simple is not text else to_simplified(run)  # else: fold this run alone
         else:
-            _cjk_run(m.group(1), m.start(), append)
-    return out
+            run = [unicodedata.normalize("NFKC", ch) for ch in run]
+        # every character but the last starts a bigram with the next; the last is a unigram
+        n = len(run)
+        grams = list(map(operator.add, run[:-1], run[1:]))
+        grams.append(run[-1])
+        surfaces += grams
+        stems += grams
+        starts.extend(range(start, end))
+        ends.extend(range(start + 1, end + 1))
+        kinds.extend(repeat(CJK, n - 1))
+        kinds.append(CJK_END)
+    return Columns(surfaces, stems, starts, ends, kinds)
 
 
 _t2s: Any = None
@@ -149,23 +189,9 @@ def to_simplified(run: str) -> str:
     return simple if len(simple) == len(run) else run  # token offsets must keep pointing into the text
 
 
-def _cjk_run(run: str, start: int, append) -> None:
-    if unicodedata.is_normalized("NFKC", run):
-        chars: str | list[str] = to_simplified(run)
-    else:
-        chars = [unicodedata.normalize("NFKC", ch) for ch in run]
-    last = len(chars) - 1
-    for i, ch in enumerate(chars):
-        if i < last:
-            bigram = ch + chars[i + 1]
-            append((bigram, bigram, start + i, start + i + 1, CJK))
-        else:
-            append((ch, ch, start + i, start + i + 1, CJK_END))
-
-
 def index_tokens(text: str) -> str:
     """Normalized tokens, space-separated, for an FTS5 column created with INDEX_TOKENIZE."""
-    return " ".join(t[0] for t in tokenize(text))
+    return " ".join(columns(text).surfaces)
 
 
 # --- language detection -------------------------------------------------------------------

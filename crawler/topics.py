@@ -104,7 +104,6 @@ class _Field:
     """One field's tokens, indexed by folded surface and by stem."""
 
     __slots__ = (
-        "_heads",
         "_institution_words",
         "_memo",
         "_sorted",
@@ -121,8 +120,7 @@ class _Field:
     )
 
     def __init__(self, text: str) -> None:
-        tokens = textnorm.tokenize(text)
-        starts = [t[2] for t in tokens]
+        surfaces, stem_col, starts, ends, kinds = textnorm.columns(text)
         # A token's position is its index plus SENTENCE_GAP per sentence end before it.
         cuts = [bisect.bisect_left(starts, e) for e in _sentence_ends(text)]
         positions: list[int] = []
@@ -130,16 +128,19 @@ class _Field:
         for k, cut in enumerate(cuts):
             positions.extend(range(prev + k * SENTENCE_GAP, cut + k * SENTENCE_GAP))
             prev = cut
-        positions.extend(range(prev + len(cuts) * SENTENCE_GAP, len(tokens) + len(cuts) * SENTENCE_GAP))
+        positions.extend(range(prev + len(cuts) * SENTENCE_GAP, len(surfaces) + len(cuts) * SENTENCE_GAP))
         # the first position of each sentence (sentence k starts after k cuts)
         self.sent_first = [0] + [cut + (k + 1) * SENTENCE_GAP for k, cut in enumerate(cuts)]
         lead_i = bisect.bisect_left(starts, textnorm.LEAD_CHARS)
         self.lead_end = positions[lead_i] if lead_i < len(positions) else 1 << 62
         self.text = text
         by_surface: dict[str, list[int]] = defaultdict(list)
-        for t, pos in zip(tokens, positions):
-            by_surface[t[0]].append(pos)
-        stems = {t[0]: t[1] for t in tokens if t[4] == textnorm.WORD}
+        for surface, pos in zip(surfaces, positions):
+            by_surface[surface].append(pos)
+        if textnorm.CJK in kinds or textnorm.CJK_END in kinds:
+            stems = {sf: st for sf, st, kind in zip(surfaces, stem_col, kinds) if kind == textnorm.WORD}
+        else:
+            stems = dict(zip(surfaces, stem_col))
         by_stem: dict[str, list[int]] = {}
         for surface, stem in stems.items():
             if stem in by_stem:
@@ -148,15 +149,26 @@ class _Field:
                 by_stem[stem] = by_surface[surface]
         self.positions = positions
         self.starts = starts
-        self.ends = [t[3] for t in tokens]
+        self.ends = ends
         self.by_stem = by_stem
         self.by_surface = dict(by_surface)
         self.stems = stems  # folded surface -> stem, for words (a CJK token is its own stem)
         self._sorted: list[str] | None = None
         self._tokens: dict[tuple[int, str, str], set[int]] | None = None
-        self._heads: set[str] | None = None
         self._institution_words: list[int] | None = None
         self._memo: dict[tuple[int, str, str], list[int]] = {}
+
+    def sorted_surfaces(self) -> list[str]:
+        """The field's distinct folded surfaces, sorted (to find the words that start with a prefix)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.by_surface)
+        return self._sorted
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether some word of the field starts with ``prefix``."""
+        keys = self.sorted_surfaces()
+        i = bisect.bisect_left(keys, prefix)
+        return i < len(keys) and keys[i].startswith(prefix)
 
     def chars(self, first: int, last: int) -> tuple[int, int]:
         """Character span of the positions first..last."""
@@ -174,17 +186,17 @@ class _Field:
             hit = self._tokens[key] = set(self.lookup(kind, value, stem))
         return hit
 
-    def heads(self) -> set[str]:
-        """The first one, two and three characters of every word (to find prefix names fast)."""
-        if self._heads is None:
-            self._heads = {sf[:n] for sf in self.by_surface for n in (1, 2, 3)}
-        return self._heads
-
     def institution_words(self) -> list[int]:
         """Sorted positions of words that may end an institution's name (University, университета, 大学)."""
         if self._institution_words is None:
-            found = [p for sf, ps in self.by_surface.items() if sf.startswith(_INSTITUTION_HEADS) for p in ps]
-            self._institution_words = sorted(found)
+            keys = self.sorted_surfaces()
+            found: list[int] = []
+            for head in _INSTITUTION_HEADS:
+                i = bisect.bisect_left(keys, head)
+                while i < len(keys) and keys[i].startswith(head):
+                    found.extend(self.by_surface[keys[i]])
+                    i += 1
+            self._institution_words = sorted(set(found))
         return self._institution_words
 
     def sentence(self, pos: int) -> int:
@@ -205,9 +217,7 @@ class _Field:
         key = (kind, value, stem)
         hit = self._memo.get(key)
         if hit is None:
-            if self._sorted is None:
-                self._sorted = sorted(self.by_surface)
-            keys = self._sorted
+            keys = self.sorted_surfaces()
             parts: list[list[int]] = [self.by_stem[stem]] if stem and stem in self.by_stem else []
             i = bisect.bisect_left(keys, value)
             while i < len(keys) and keys[i].startswith(value):
@@ -464,7 +474,7 @@ class _FirstIndex:
         """The patterns whose first item occurs in ``f``."""
         ks = [k for key in self.by_stem.keys() & f.by_stem.keys() for k in self.by_stem[key]]
         ks += [k for key in self.by_surface.keys() & f.by_surface.keys() for k in self.by_surface[key]]
-        ks += [k for key in self.by_head.keys() & f.heads() for k in self.by_head[key]]
+        ks += [k for key, kk in self.by_head.items() if f.has_prefix(key) for k in kk]
         return ks
 
     def one_word(self, stem: str, surface: str) -> list[int]:
