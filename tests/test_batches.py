@@ -119,14 +119,19 @@ def states(db: Path) -> dict[str, dict[str, Any]]:
         return {r["name"]: r for r in st.query("SELECT * FROM sources")}
 
 
+def stalled_batch(tmp_path: Path, site: SiteServer, smtp: Any, healthy: int, **env: str) -> tuple[Path, Daemon]:
+    """A daemon polling the stalled source and `healthy` small feeds (one batch); the config's path and the daemon."""
+    cfg = write_config(
+        tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALL + feeds(site, healthy), schedule=far_schedule()
+    )
+    return cfg, Daemon(tmp_path, cfg, env={"NEWSWATCH_CRAWL_TIMEOUT": "100", **NO_WORKERS, **env})
+
+
 def test_a_stalled_source_in_a_batch_of_50_does_not_delay_the_other_49(
     tmp_path: Path, site: SiteServer, smtp: Any
 ) -> None:
-    cfg = write_config(
-        tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALL + feeds(site, 49), schedule=far_schedule()
-    )
     db = tmp_path / "nw.db"
-    d = Daemon(tmp_path, cfg, env={"NEWSWATCH_CRAWL_TIMEOUT": "100", "NEWSWATCH_WORKERS": "0"})
+    _cfg, d = stalled_batch(tmp_path, site, smtp, 49)
     try:
         d.wait_note("READY=1")
 
@@ -149,12 +154,8 @@ def test_a_stalled_source_in_a_batch_of_50_does_not_delay_the_other_49(
 def test_a_batch_child_killed_at_its_deadline_requeues_its_unfinished_sources(
     tmp_path: Path, site: SiteServer, smtp: Any
 ) -> None:
-    cfg = write_config(
-        tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALL + feeds(site, 3), schedule=far_schedule()
-    )
     db = tmp_path / "nw.db"
-    env = {"NEWSWATCH_CRAWL_TIMEOUT": "100", "NEWSWATCH_BATCH_TIMEOUT": "8", "NEWSWATCH_WORKERS": "0"}
-    d = Daemon(tmp_path, cfg, env=env)
+    cfg, d = stalled_batch(tmp_path, site, smtp, 3, NEWSWATCH_BATCH_TIMEOUT="8")
     try:
         d.wait_note("READY=1")
         d.wait_log("unfinished: stalled; each is polled again on its own", 90)

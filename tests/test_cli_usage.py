@@ -167,18 +167,23 @@ def test_read_only_commands_work_for_a_user_who_may_only_read(demo_copy: Path) -
     assert "newswatch-demo.db" in line and "write permission" in line and "unexpected" not in line
 
 
+def export_into(demo_copy: Path, stdout: Any) -> subprocess.CompletedProcess[str]:
+    """`newswatch export` in a subprocess writing to the file (descriptor) ``stdout``: its real stdout is at stake."""
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", "-c", str(demo_copy / "newswatch.toml"), "export"],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
 def test_export_into_a_closed_pipe_ends_quietly(demo_copy: Path) -> None:
     r, w = os.pipe()
     os.close(r)  # the reader is gone before the first line, as with `| head -0`
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "scheduler.cli", "-c", str(demo_copy / "newswatch.toml"), "export"],
-            stdout=w,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-            timeout=120,
-        )
+        proc = export_into(demo_copy, w)
     finally:
         os.close(w)
     assert proc.returncode == 0
@@ -286,14 +291,7 @@ def test_search_by_source_language_and_date(demo_copy: Path) -> None:
 
 def test_a_full_disk_is_one_line(demo_copy: Path) -> None:
     with open("/dev/full", "w") as full:  # every write fails with ENOSPC
-        proc = subprocess.run(
-            [sys.executable, "-m", "scheduler.cli", "-c", str(demo_copy / "newswatch.toml"), "export"],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-            timeout=120,
-        )
+        proc = export_into(demo_copy, full)
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: no space left on the device writing the output") and "unexpected" not in line

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from scheduler.daemon import (
 )
 from scheduler.notify import Notifier
 from tests.support.daemonworld import WORDS, Daemon, daemon_config, unit_with_stand_in, wait_until
+from tests.support.sitesrv import SiteServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = """
@@ -102,6 +103,33 @@ def integrity(db: Path) -> str:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def crawled_globalwire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SiteServer, Path]]:
+    """The sample site for the module, and a database of one crawl of its globalwire feed (stories to send).
+
+    The source is not due again for 15 minutes: a daemon given a copy starts with its digest, not a crawl.
+    """
+    from crawler.run import run_in_child
+
+    site = SiteServer(ROOT / "fixtures" / "site").start()
+    try:
+        folder = tmp_path_factory.mktemp("globalwire")
+        cfg = write_config(folder / "nw.toml", site.base_url, 25, sources=GLOBALWIRE)
+        run_in_child(cfg, ["globalwire"], timeout=120, extra_env=NO_WORKERS)
+        yield site, folder / "nw.db"
+    finally:
+        site.stop()
+
+
+def copy_database(source: Path, target: Path) -> None:
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
 
 
 # -- pieces, in-process --------------------------------------------------------------------------
@@ -333,6 +361,11 @@ def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(
     d.proc.send_signal(signal.SIGHUP)
     d.wait_log("config reload rejected")
     assert "crawl2" in d.log()
+    wait_until(
+        lambda: any("STATUS=" in n and "config reload rejected" in n and "crawl2" in n for n in d.notifications()),
+        20,
+        "STATUS naming the rejected reload",
+    )
     pings = sum("WATCHDOG=1" in n for n in d.notifications())
     wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) > pings + 1, 10, "still alive")
     assert d.proc.poll() is None
@@ -340,15 +373,15 @@ def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(
 
 
 def test_catch_up_sends_exactly_one_digest(
-    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+    tmp_path: Path, crawled_globalwire: tuple[SiteServer, Path], smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
-    from crawler.run import run_in_child
     from scheduler.digest import LAST_SENT_KEY
 
+    site, crawled = crawled_globalwire
     schedule = far_schedule()
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=schedule)
     config = load_config(cfg)
-    run_in_child(cfg, ["globalwire"], timeout=120, extra_env=NO_WORKERS)  # stories to send; not due again for 15m
+    copy_database(crawled, config.storage.database)  # stories to send; the source is not due again for 15m
     now = datetime.now(UTC)
     slot = last_fire_at_or_before(digest_trigger(config), now)
     assert slot is not None
@@ -451,14 +484,14 @@ def test_sigkill_mid_crawl_then_restart_loses_nothing(
 
 
 def test_sigkill_mid_digest_then_restart_sends_once(
-    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+    tmp_path: Path, crawled_globalwire: tuple[SiteServer, Path], smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
-    from crawler.run import run_in_child
     from scheduler.digest import LAST_SENT_KEY
 
+    site, crawled = crawled_globalwire
     cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
     config = load_config(cfg)
-    run_in_child(cfg, ["globalwire"], timeout=120, extra_env=NO_WORKERS)
+    copy_database(crawled, config.storage.database)
     slot = last_fire_at_or_before(digest_trigger(config), datetime.now(UTC))
     assert slot is not None
     with Store(config.storage.database) as store:

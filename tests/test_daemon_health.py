@@ -1,12 +1,11 @@
 """The daemon tells systemd when it is not working: failing jobs reach STATUS and the error log,
 and a daemon that cannot use its database exits non-zero so that Restart= and alerting apply.
-A rejected reload is visible in STATUS, and `systemctl reload` checks the config first."""
+`systemctl reload` checks the config first (a rejected reload shows in STATUS: test_daemon.py's SIGHUP test)."""
 
 from __future__ import annotations
 
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -68,22 +67,6 @@ def test_failing_jobs_reach_status_and_an_unusable_database_stops_the_daemon(
     log = d.log()
     assert "cannot use the database" in log and "exiting so that systemd restarts" in log
     assert "Traceback" not in log
-
-
-def test_a_rejected_reload_shows_in_status(
-    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
-) -> None:
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
-    d = daemons(cfg, env=NO_WORKERS)
-    d.wait_note("READY=1")
-    cfg.write_text(cfg.read_text() + "\n[crawl2]\nbogus = 1\n")
-    d.proc.send_signal(signal.SIGHUP)
-    wait_until(
-        lambda: any("STATUS=" in n and "config reload rejected" in n and "crawl2" in n for n in d.notifications()),
-        20,
-        "STATUS naming the rejected reload",
-    )
-    assert d.terminate() == 0
 
 
 def test_systemctl_reload_runs_check_first(tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ def test_demo_commands_run_as_printed_and_serve_reuses_the_database(tmp_path: Pa
     out = tmp_path / "demo out"  # a space: printed paths must be quoted
     # a PATH without the venv, as after `python3 -m venv .venv && .venv/bin/pip install .`
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != script.parent)
-    env = {**os.environ, "PATH": path, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    # NEWSWATCH_WORKERS=0: each crawl child extracts its pages itself, without starting a worker pool
+    env = {**os.environ, "PATH": path, "XDG_CACHE_HOME": str(tmp_path / "cache"), "NEWSWATCH_WORKERS": "0"}
     rel = os.path.relpath(script, work)
     demo = shell(f"{shlex.quote(rel)} demo --output-dir {shlex.quote(str(out))}", work, env)
     assert demo.returncode == 0, demo.stderr

@@ -7,6 +7,7 @@ import email
 import email.policy
 import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,17 @@ def fill(world: World) -> None:
     world.add("globalwire", "Russian and Chinese ministers meet", matches={"china-russia-st": 1.5})
 
 
-def test_overview_first_then_languages_together(tmp_path: Path) -> None:
+@pytest.fixture
+def filled(tmp_path: Path) -> Iterator[World]:
+    """The world of `fill` in tmp_path/nw.db; its store is closed after the test."""
     w = World(tmp_path / "nw.db")
     fill(w)
+    yield w
+    w.store.close()
+
+
+def test_overview_first_then_languages_together(filled: World, tmp_path: Path) -> None:
+    w = filled
     text, html = digest_bodies(w, config(w.store.path), tmp_path)
     head = text.split("== ", 1)[0]
     assert "2 English · 1 Russian · 1 Chinese" in head
@@ -74,24 +83,20 @@ def test_overview_first_then_languages_together(tmp_path: Path) -> None:
     sections = re.findall(r"^-- (\w+) \(\d+\) --$", text, re.M)
     assert sections == ["English", "Russian", "Chinese"]  # not interleaved by score
     assert "<strong>2</strong> English" in html and "Top stories" in html
-    w.store.close()
 
 
-def test_display_names_from_the_config(tmp_path: Path) -> None:
-    w = World(tmp_path / "nw.db")
-    fill(w)
+def test_display_names_from_the_config(filled: World, tmp_path: Path) -> None:
+    w = filled
     text, html = digest_bodies(w, config(w.store.path), tmp_path)
     assert "== China–Russia science & technology (4) ==" in text
     assert "china-russia-st (" not in text
     assert "Huaxia News · " in text and "Вестник · " in text
     assert "globalwire · " in text  # no title: its name
     assert "China–Russia science &amp; technology" in html and ">Huaxia News<" in html
-    w.store.close()
 
 
-def test_few_highlights_on_whole_words_and_short_chinese_snippets(tmp_path: Path) -> None:
-    w = World(tmp_path / "nw.db")
-    fill(w)
+def test_few_highlights_on_whole_words_and_short_chinese_snippets(filled: World, tmp_path: Path) -> None:
+    w = filled
     text, _html = digest_bodies(w, config(w.store.path), tmp_path)
     stories = re.split(r"^\d+\. ", text, flags=re.M)[1:]
     for story in stories:
@@ -103,12 +108,10 @@ def test_few_highlights_on_whole_words_and_short_chinese_snippets(tmp_path: Path
     assert len(snippet.replace("*", "")) <= 125  # about three lines on a phone, not ten
     en = next(s for s in stories if s.startswith("China and Russia open"))
     assert re.search(r"\*Russian\*", en) and not re.search(r"\*Russia\*n", en)
-    w.store.close()
 
 
-def test_translator_link_is_off_by_default_and_only_for_other_languages(tmp_path: Path) -> None:
-    w = World(tmp_path / "nw.db")
-    fill(w)
+def test_translator_link_is_off_by_default_and_only_for_other_languages(filled: World, tmp_path: Path) -> None:
+    w = filled
     text, html = digest_bodies(w, config(w.store.path), tmp_path)
     assert "Translate" not in text and "Translate" not in html
     template = "https://translate.example/?sl={lang}&tl=en&u={url}"
@@ -119,7 +122,6 @@ def test_translator_link_is_off_by_default_and_only_for_other_languages(tmp_path
         "https://translate.example/?sl=zh&tl=en&u=https%3A%2F%2Fhuaxia.example%2Fnews%2F2",
     ]
     assert html.count(">Translate</a>") == 2
-    w.store.close()
 
 
 def test_a_translate_url_without_a_placeholder_is_a_config_error(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from crawler import textnorm
 from crawler.config import load_config
 from crawler.errors import QuerySyntaxError, UsageError
-from crawler.topics import Match, compile_query, prepare, snippet
+from crawler.topics import Match, Query, compile_query, prepare, snippet
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELED = ROOT / "fixtures" / "topics" / "labeled.jsonl"
@@ -327,10 +328,17 @@ def test_snippet_without_text_hits_shows_the_start() -> None:
 # --- FTS5 prefilter --------------------------------------------------------------------------
 
 
+@functools.cache
 def default_topic() -> tuple[str, float]:
     """The shipped topic's query (with the definitions of the named sets it uses) and min_score."""
     t = load_config(ROOT / "config" / "newswatch.toml").topics[0]
     return t.query, t.min_score
+
+
+@functools.cache
+def default_query() -> Query:
+    """The shipped topic's query, compiled once for the tests that only match articles with it."""
+    return compile_query(default_topic()[0])
 
 
 @pytest.fixture(scope="module")
@@ -571,13 +579,13 @@ PARTNER_STORIES = [
 
 @pytest.mark.parametrize("title,text", NOT_PARTNERS)
 def test_default_topic_wants_partners_in_science_not_neighbours(title: str, text: str) -> None:
-    query, min_score = default_topic()
-    m = compile_query(query).match(title, text)
+    _, min_score = default_topic()
+    m = default_query().match(title, text)
     assert m is None or m.score < min_score, m
 
 
 @pytest.mark.parametrize("title,text", PARTNER_STORIES)
 def test_default_topic_finds_partners_in_science(title: str, text: str) -> None:
-    query, min_score = default_topic()
-    m = compile_query(query).match(title, text)
+    _, min_score = default_topic()
+    m = default_query().match(title, text)
     assert m is not None and m.score >= min_score

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from crawler.topics import compile_query, prepare
@@ -120,6 +122,7 @@ def test_common_words_that_share_a_country_name_s_stem_are_not_that_country() ->
     assert q.match("Новости", text) is not None
 
 
+@functools.cache  # loaded and compiled once: the tests only match articles with it
 def _default_topic():  # type: ignore[no-untyped-def]
     from pathlib import Path
 
