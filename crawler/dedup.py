@@ -29,6 +29,7 @@ __all__ = [
     "StoryIndex",
     "compare",
     "content_hash",
+    "fingerprint",
     "normalize",
     "signature",
     "tokens",
@@ -94,7 +95,11 @@ def content_hash(text: str) -> str:
 
     Every text without words hashes alike; callers should not treat empty bodies as copies.
     """
-    return hashlib.blake2b(" ".join(tokens(text)).encode(), digest_size=16).hexdigest()
+    return _hash_tokens(tokens(text))
+
+
+def _hash_tokens(toks: list[str]) -> str:
+    return hashlib.blake2b(" ".join(toks).encode(), digest_size=16).hexdigest()
 
 
 def _h64(s: str) -> int:
@@ -188,7 +193,17 @@ class Signature:
 def signature(title: str, text: str) -> Signature:
     """Signature of an article; the title counts only when the body is too short to identify it."""
     norm = normalize(text)
+    return _signature(title, norm, _TOKEN.findall(norm))
+
+
+def fingerprint(title: str, text: str) -> tuple[str, Signature]:
+    """``content_hash(text)`` and ``signature(title, text)`` from one normalization of the text."""
+    norm = normalize(text)
     toks = _TOKEN.findall(norm)
+    return _hash_tokens(toks), _signature(title, norm, toks)
+
+
+def _signature(title: str, norm: str, toks: list[str]) -> Signature:
     if len(toks) < TITLE_BELOW_TOKENS:
         tnorm = normalize(title)
         toks = _TOKEN.findall(tnorm) + toks
@@ -334,11 +349,11 @@ class StoryIndex:
     def _matching_stories(self, article_id: int, sig: Signature) -> set[int]:
         """Stories to join: the best verified match's, plus those of matches strong enough to merge."""
         hits: Counter[int] = Counter()
-        for key in set(sig.bands):
-            for (aid,) in self._conn.execute(
-                "SELECT article_id FROM _story_band WHERE key = ? ORDER BY article_id DESC LIMIT ?",
-                (key, BUCKET_LIMIT),
-            ):
+        keys = list(set(sig.bands))
+        if keys:  # one statement for every band: each bucket still read newest first, at most BUCKET_LIMIT rows
+            bucket = "SELECT * FROM (SELECT article_id FROM _story_band WHERE key = ? ORDER BY article_id DESC LIMIT ?)"
+            params = [p for key in keys for p in (key, BUCKET_LIMIT)]
+            for (aid,) in self._conn.execute(" UNION ALL ".join([bucket] * len(keys)), params):
                 if aid != article_id:
                     hits[aid] += 1
         if not hits:

@@ -59,6 +59,10 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "ERROR") -> dict[str
             "crawler.middlewares.RobotsMiddleware": 100,
         },
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),
-        "EXTENSIONS": {"scrapy.extensions.memusage.MemoryUsage": None},
+        # RemoteControl (an HTTP console) imports aiohttp: a tenth of a second in every crawl child.
+        "EXTENSIONS": {
+            "scrapy.extensions.memusage.MemoryUsage": None,
+            "scrapy.extensions.remote_control.RemoteControl": None,
+        },
         "HTTPPROXY_ENABLED": True,
     }

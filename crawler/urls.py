@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import tldextract
@@ -53,6 +53,7 @@ def is_http_url(url: str) -> bool:
     return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
 
 
+@lru_cache(maxsize=1 << 13)  # a crawl canonicalizes each URL several times (listing, key, store, aliases)
 def canonicalize(url: str) -> str:
     """One spelling per page: case, IDNA, default port, fragment, tracking parameters, escapes."""
     parts = urlsplit(url.strip())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.dedup import SCHEMA, Signature, StoryIndex, content_hash, signature
+from crawler.dedup import SCHEMA, Signature, StoryIndex, content_hash, fingerprint, signature
 from crawler.errors import StoreError
 
 PAIRS = Path(__file__).resolve().parent.parent / "fixtures" / "stories" / "pairs.jsonl"
@@ -266,3 +266,13 @@ def test_chinese_is_shingled_on_characters(index: StoryIndex) -> None:
     spaced = " ".join(body)
     index.assign(1, signature(zh["a"]["title"], body), "s1")
     assert index.assign(2, signature("", spaced), "s2") == ("s1", ())
+
+
+def test_fingerprint_is_the_content_hash_and_signature_in_one_pass() -> None:
+    long = " ".join(f"Researchers met in Harbin on day {i} to plan the joint laboratory." for i in range(30))
+    for title, text in (
+        ("Joint lab", long),
+        ("Короткая заметка", "Всего три слова."),
+        ("中俄", "中俄举行联合军演" * 20),
+    ):
+        assert fingerprint(title, text) == (content_hash(text), signature(title, text))
