@@ -124,6 +124,13 @@ def given_names() -> frozenset[str]:
     return frozenset(json.loads(path.read_text(encoding="utf-8"))["names"])
 
 
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """Place names that are also surnames (Королёв, Kirov): a person's after a first name or beside initials."""
+    path = DATA / "given_names.json"
+    return frozenset(json.loads(path.read_text(encoding="utf-8")).get("surnames", []))
+
+
 def codes() -> list[str]:
     """The ISO alpha-2 codes we have data for."""
     return sorted(_places())
