@@ -6,6 +6,7 @@ Every problem is collected with its key path (``sources[2].every``) and how to f
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -660,6 +661,12 @@ def _with_sets(query: str, sets: dict[str, str]) -> str:
 
 
 def _query_problem(query: str, sets: dict[str, str] | None = None) -> str | None:
+    return _compile_problem(query, tuple((sets or {}).items()))
+
+
+@functools.lru_cache(maxsize=8192)
+def _compile_problem(query: str, sets: tuple[tuple[str, str], ...]) -> str | None:
+    """Why the query does not compile, or None; remembered, as a process may load one config many times."""
     try:
         from crawler.topics import compile_query
     except ImportError:  # the query language lands with the topics module
@@ -667,7 +674,7 @@ def _query_problem(query: str, sets: dict[str, str] | None = None) -> str | None
     from crawler.errors import QuerySyntaxError
 
     try:
-        compile_query(query, sets)
+        compile_query(query, dict(sets) if sets else None)
     except QuerySyntaxError as exc:
         return str(exc)
     return None

@@ -121,7 +121,7 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not printed.exists():
             shutil.rmtree(out, ignore_errors=True)  # what a worker that failed midway left
-            result = newswatch("demo", "-q", "--output-dir", out)
+            result = newswatch("demo", "-q", "--output-dir", out, env={"NEWSWATCH_WORKERS": "0"})  # no worker pool
             assert result.returncode == 0, result.stderr
             printed.write_text(result.stdout, encoding="utf-8")
     return out

@@ -7,18 +7,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from crawler.config import load_config
 from crawler.run import run_in_child
 from crawler.store import Store
-from scheduler.cli import cli
 from scheduler.demo import demo_config_text
+from tests.support.cli import newswatch as run
 from tests.support.sitesrv import SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,21 +29,6 @@ def newswatch(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "scheduler.cli", *args], capture_output=True, text=True, timeout=300, env={**os.environ}
     )
-
-
-@dataclass
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run(*args: str) -> Outcome:
-    """The CLI run in this process, for its output and exit code; `crawl` still crawls in a child process."""
-    res = CliRunner().invoke(cli, list(args))
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return Outcome(res.exit_code, res.stdout, res.stderr)
 
 
 class World:

@@ -11,15 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from crawler.store import Store, parse_iso
-from scheduler.cli import cli
+from tests.support.cli import Outcome
+from tests.support.cli import newswatch as run_cli
 from tests.support.daemonworld import wait_until
 from tests.support.sitesrv import SiteServer
 
@@ -57,19 +56,9 @@ def feed_source(name: str, url: str) -> str:
     return f'[[sources]]\nname = "{name}"\nurl = "{url}"\nevery = "15m"\n'
 
 
-@dataclass
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def newswatch(cfg: Path, *args: str, env: dict[str, str] | None = None) -> Outcome:
     """The CLI run in this process (its output and exit code); `crawl` still crawls in a child process."""
-    res = CliRunner().invoke(cli, ["-c", str(cfg), *args], env=env)
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return Outcome(res.exit_code, res.stdout, res.stderr)
+    return run_cli("-c", cfg, *args, env=env)
 
 
 def crawl_in_background(cfg: Path, output: int = subprocess.PIPE) -> subprocess.Popen[str]:

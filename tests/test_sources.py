@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from click.testing import CliRunner
 
 from crawler.store import Store, parse_iso
-from scheduler.cli import cli
+from tests.support.cli import Outcome
+from tests.support.cli import newswatch as run_cli
 from tests.support.sitesrv import SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,19 +61,9 @@ def write_config(directory: Path, sources: list[dict[str, Any]], file: str = "ne
     return path
 
 
-@dataclass
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def newswatch(config: Path, *args: str, env: dict[str, str] | None = None) -> Outcome:
     """The real CLI, invoked in this process; `crawl` still runs its crawl in a child process."""
-    result = CliRunner().invoke(
-        cli, ["-c", str(config), *args], env={"NEWSWATCH_WORKERS": "0", **(env or {})}, catch_exceptions=False
-    )
-    return Outcome(result.exit_code, result.stdout, result.stderr)
+    return run_cli("-c", config, *args, env={"NEWSWATCH_WORKERS": "0", **(env or {})})
 
 
 def crawl(config: Path, *args: str, env: dict[str, str] | None = None) -> Outcome:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from crawler import staleness
@@ -20,6 +23,7 @@ from tests.support.sitesrv import SiteServer
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = 86400.0
+SITE = Path(__file__).resolve().parent.parent / "fixtures" / "site"
 
 
 def ago(days: float, now: datetime = NOW) -> datetime:
@@ -109,25 +113,42 @@ def rss_days_ago(days: list[float]) -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
 
 
-def test_stale_sources_are_named_at_once_and_in_sources(site: SiteServer, tmp_path: Path) -> None:
-    site.set_route("/feeds/fresh.xml", body=rss_days_ago([0.1, 0.3, 0.6]))
-    site.set_route("/feeds/weekly.xml", body=rss_days_ago([3, 10, 17, 24]))
-    cfg = write_config(
-        tmp_path,
-        [
-            f'[[sources]]\nname = "frozen"\nkind = "feed"\nurl = "{site.url("/frozen/rss.xml")}"\n',
-            f'[[sources]]\nname = "fresh"\nkind = "feed"\nurl = "{site.url("/feeds/fresh.xml")}"\n',
-            f'[[sources]]\nname = "weekly"\nkind = "feed"\nurl = "{site.url("/feeds/weekly.xml")}"\n',
-            f'[[sources]]\nname = "weekly-strict"\nkind = "feed"\nurl = "{site.url("/feeds/weekly.xml")}"\n'
-            'stale_after = "2d"\n',
-            f'[[sources]]\nname = "badfollow"\nkind = "listing"\nurl = "{site.url("/academy/news/index.html")}"\n'
-            "follow = '/activities/news/[^/]+/?$'\n",
-            f'[[sources]]\nname = "goodfollow"\nkind = "listing"\nurl = "{site.url("/academy/news/index.html")}"\n'
-            "follow = '/academy/news/\\d{4}/\\d{2}/'\n"
-            'stale_after = "3650d"\n',  # its articles are from November 2026, whenever this runs
-        ],
-    )
-    crawled = run(cfg, "crawl")
+@dataclass
+class Stale:
+    """One crawl of sources fresh and stale, with a topic and a digest, shared by the tests that read it."""
+
+    site: SiteServer
+    config: Path
+    crawled: Result
+
+
+@pytest.fixture(scope="module")
+def stale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stale]:
+    with SiteServer(SITE) as site:
+        site.set_route("/feeds/fresh.xml", body=rss_days_ago([0.1, 0.3, 0.6]))
+        site.set_route("/feeds/weekly.xml", body=rss_days_ago([3, 10, 17, 24]))
+        cfg = write_config(
+            tmp_path_factory.mktemp("stale"),
+            [
+                f'[[sources]]\nname = "frozen"\nkind = "feed"\nurl = "{site.url("/frozen/rss.xml")}"\n',
+                f'[[sources]]\nname = "fresh"\nkind = "feed"\nurl = "{site.url("/feeds/fresh.xml")}"\n',
+                f'[[sources]]\nname = "weekly"\nkind = "feed"\nurl = "{site.url("/feeds/weekly.xml")}"\n',
+                f'[[sources]]\nname = "weekly-strict"\nkind = "feed"\nurl = "{site.url("/feeds/weekly.xml")}"\n'
+                'stale_after = "2d"\n',
+                f'[[sources]]\nname = "badfollow"\nkind = "listing"\nurl = "{site.url("/academy/news/index.html")}"\n'
+                "follow = '/activities/news/[^/]+/?$'\n",
+                f'[[sources]]\nname = "goodfollow"\nkind = "listing"\nurl = "{site.url("/academy/news/index.html")}"\n'
+                "follow = '/academy/news/\\d{4}/\\d{2}/'\n"
+                'stale_after = "3650d"\n',  # its articles are from November 2026, whenever this runs
+                '[[topics]]\nname = "t"\nquery = "laboratory"\n',
+                '[digest]\nsend_empty = true\nmax_age = "3650d"\n\n[[digest.recipients]]\nemail = "a@example.org"\n',
+            ],
+        )
+        yield Stale(site, cfg, run(cfg, "crawl"))
+
+
+def test_stale_sources_are_named_at_once_and_in_sources(stale: Stale) -> None:
+    cfg, crawled = stale.config, stale.crawled
     assert crawled.exit_code == 0, crawled.output
     assert "frozen: warning: looks dead: newest entry 2018-01-05" in crawled.output
     assert "badfollow: warning: its follow pattern matched no link on the page" in crawled.output
@@ -206,18 +227,9 @@ def test_crawl_delay_spaces_requests_to_a_host_and_is_shown(tmp_path: Path, fixt
     assert json.loads(run(cfg, "sources", "--json").output)[0]["crawl_delay"] == 1.0
 
 
-def test_the_digest_health_box_names_a_stale_source(site: SiteServer, tmp_path: Path) -> None:
-    site.set_route("/feeds/fresh.xml", body=rss_days_ago([0.1, 0.3, 0.6]))
-    cfg = write_config(
-        tmp_path,
-        [
-            f'[[sources]]\nname = "frozen"\nkind = "feed"\nurl = "{site.url("/frozen/rss.xml")}"\n',
-            f'[[sources]]\nname = "fresh"\nkind = "feed"\nurl = "{site.url("/feeds/fresh.xml")}"\n',
-            '[[topics]]\nname = "t"\nquery = "laboratory"\n',
-            '[digest]\nsend_empty = true\nmax_age = "3650d"\n\n[[digest.recipients]]\nemail = "a@example.org"\n',
-        ],
-    )
-    assert run(cfg, "crawl").exit_code == 0
+def test_the_digest_health_box_names_a_stale_source(stale: Stale, tmp_path: Path) -> None:
+    cfg, site = stale.config, stale.site
+    assert stale.crawled.exit_code == 0, stale.crawled.output
     out = tmp_path / "digest.html"
     res = run(cfg, "digest", "--output", str(out))
     assert res.exit_code == 0, res.output
