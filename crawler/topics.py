@@ -774,48 +774,6 @@ def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[
     return first, end, label
 
 
-# Russian surnames in Chinese copy are written with the characters of the Russian-to-Chinese transliteration
-# table (Xinhua's 俄语姓名译名手册, the basis of GB/T 17693.4) and end as Russian surnames do: -夫 (-ov, -ev),
-# -斯基 (-sky), -娃 (-ova). An institution named after such a surname
-# (斯捷克洛夫数学研究所, 门捷列夫化工大学) or a scholar so named with a title (费奥多罗夫教授, 院士伊万诺娃) is Russia's.
-_RU_HAN_CHARS = (
-    "阿埃艾安昂奥巴班邦包贝本比边别宾波博布采查车切琴丘楚达丹当道德登迪蒂杰季多杜敦尔厄恩法凡方菲费芬丰弗福富"
-    "盖甘冈高戈格根贡古瓜哈汉杭豪赫亨胡霍基吉加贾金京久卡坎康考柯科克肯库拉兰朗劳勒雷利列林留柳卢鲁罗洛马曼"
-    "芒毛梅门蒙米缅明莫穆姆纳南瑙内尼涅宁纽努诺帕潘庞佩彭皮平普奇恰乔钦然热日容若萨桑绍舍申什施舒斯苏索塔"
-    "坦唐陶特捷图托瓦万旺维温沃乌西希谢辛休雅亚扬叶伊因尤约扎赞泽曾佐茨齐兹宗娜娅莉丽沙夏耶甫鲍廖"
-)
-_RU_HAN_SURNAME_RE = re.compile(f"[{_RU_HAN_CHARS}]{{2,7}}(?:夫|斯基|娃)")
-_RU_HAN_AFTER = re.compile(
-    r"[^\s\W\d的与和及在同对为是了向从将把被由其]{0,8}?(大学|学院|研究所|研究院|科学院|研究中心|实验室)"
-    r"|(院士|教授|博士|研究员|所长|校长|科学家)"
-)
-_RU_HAN_TITLE_BEFORE = re.compile(r"(?:院士|教授|博士|研究员|所长|校长|科学家)\Z")
-_HAN_SURNAME_COUNTRIES = {"RU": _RU_HAN_SURNAME_RE}
-
-
-def _han_surname_names(f: _Field, code: str, country: str) -> list[tuple[int, int, str]]:
-    """(first, last, label) of institutions and scholars named by a transliterated surname of the country."""
-    rx = _HAN_SURNAME_COUNTRIES.get(code)
-    text = f.text
-    if rx is None or not _HAN_RE.search(text):
-        return []
-    out: list[tuple[int, int, str]] = []
-    for m in rx.finditer(text):
-        cs, ce = m.span()
-        after = _RU_HAN_AFTER.match(text, ce)
-        if after is not None:
-            ce = after.end() if after.group(1) else ce
-        elif _RU_HAN_TITLE_BEFORE.search(text, max(0, cs - 3), cs) is None:
-            continue
-        first = f.positions[bisect.bisect_left(f.starts, cs)]
-        last = f.positions[bisect.bisect_left(f.starts, ce) - 1]
-        label = f"{text[cs:ce]} \u2192 {country}"
-        if after is not None and after.group(1):
-            _note_institution(label, after.group(1) in ("大学", "学院"))
-        out.append((first, last, label))
-    return out
-
-
 def _note_institution(label: str, university: bool) -> None:
     _INSTITUTION_LABELS[label] = True
     if university:
@@ -879,11 +837,6 @@ class _Entity(_Node):
                     if self.scope == LEAD and name == TEXT and p >= f.lead_end:
                         continue
                     found.append((p, -e, k))
-            surnamed: dict[tuple[int, int], str] = {}
-            for p, e, label in _han_surname_names(f, self.code, g.name):
-                if not (self.scope == LEAD and name == TEXT and p >= f.lead_end):
-                    surnamed[(p, e)] = label
-                    found.append((p, -e, -1))
             # the longest name wins where names overlap (Российская академия наук, not Росси*)
             found.sort()
             last_end = -1
@@ -891,7 +844,7 @@ class _Entity(_Node):
                 e = -neg_e
                 if e <= last_end:
                     continue
-                label = g.patterns[k][0] if k >= 0 else surnamed[(p, e)]
+                label = g.patterns[k][0]
                 if k in g.places:
                     named = _place_institution(f, p, e, g.name)
                     if named is not None:
