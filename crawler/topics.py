@@ -729,8 +729,20 @@ def _is_surname(f: _Field, first: int, last: int) -> bool:
     cs, ce = f.chars(first, last)
     before = _FIRST_NAME_BEFORE_RE.search(f.text, max(0, cs - 40), cs)
     if before is not None and before.group().strip().lower() not in _NOT_FIRST_NAMES:
-        return True
+        # an English headline capitalises every word (Tsinghua Delegation Visits Kirov): there only
+        # an initial says a person
+        if before.group()[-2:].strip() == "." or not _title_case(f.text):
+            return True
     return _INITIAL_AFTER_RE.match(f.text, ce) is not None
+
+
+_LATIN_WORD_RE = re.compile(r"\b[A-Za-z][a-z]{3,}\b")
+
+
+def _title_case(text: str) -> bool:
+    """Text in Latin letters whose words of four letters or more are nearly all capitalised."""
+    words = _LATIN_WORD_RE.findall(text[:300])
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
 
 
 # An institution named by its place: the place's name or adjective, then a few words of the name and

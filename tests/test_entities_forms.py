@@ -155,3 +155,8 @@ def test_a_persons_surname_is_not_the_city_of_that_name(text: str) -> None:
 )
 def test_the_city_named_like_a_surname_is_still_the_city(text: str, hit: str) -> None:
     assert hit in _hits(RU, "", text)
+
+
+def test_in_a_title_cased_headline_only_an_initial_makes_the_surname_a_person() -> None:
+    assert "Kirov → Russia" in _hits(RU, "Tsinghua Delegation Visits Kirov Research Centers")
+    assert RU.match("Professor N. Kirov Opens The Conference In Harbin", "") is None
