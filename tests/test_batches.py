@@ -253,7 +253,7 @@ def cli(cfg: Path, *args: str, **kw: Any) -> subprocess.Popen[str]:
     )
 
 
-def crawl_config(tmp_path: Path, sources: str) -> Path:
+def crawl_config(tmp_path: Path, sources: str, timeout: str = "3s") -> Path:
     cfg = tmp_path / "newswatch.toml"
     cfg.write_text(
         f"""
@@ -262,7 +262,7 @@ database = "nw.db"
 
 [crawl]
 user_agent = "newswatch-test/1.0 (+mailto:ops@example.org)"
-timeout = "3s"
+timeout = "{timeout}"
 allow_private = true
 
 {sources}
@@ -321,7 +321,8 @@ def test_a_recrawl_does_not_wait_on_pending_retries(tmp_path: Path, site: SiteSe
         )
 
     site.add_generated("/pend/", handler)
-    cfg = crawl_config(tmp_path, f'[[sources]]\nname = "pend"\nurl = "{site.base_url}/pend/feed.xml"\n')
+    # each stalled page fails after its three tries of 1 s and is kept from the feed, pending a retry
+    cfg = crawl_config(tmp_path, f'[[sources]]\nname = "pend"\nurl = "{site.base_url}/pend/feed.xml"\n', timeout="1s")
     newswatch("-c", cfg, "crawl", env=NO_WORKERS)
     with Store(tmp_path / "nw.db") as st:
         assert st.scalar("SELECT count(*) FROM articles WHERE page_pending = 1") == 2  # kept from the feed

@@ -69,8 +69,9 @@ class Users:
         )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def users() -> Iterator[Users]:
+    """One venv and base folder for the module's tests (each works in folders of its own under it)."""
     if os.geteuid() != 0:
         pytest.skip("needs root to run commands as two other uids with setpriv")
     if shutil.which("setpriv") is None:
