@@ -23,14 +23,8 @@ except ImportError:  # plain "pytest" from a checkout without an install
 from tests.support.daemonworld import Daemon  # noqa: E402
 from tests.support.fuzzbudget import register_profiles  # noqa: E402
 from tests.support.sitesrv import SiteServer  # noqa: E402
-from tests.support.workergroups import group_by_shared_world  # noqa: E402
 
 register_profiles()  # Hypothesis: "quick" unless --hypothesis-profile or $HYPOTHESIS_PROFILE says "thorough"
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the groups into its scheduling scopes
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    group_by_shared_world(items)
 
 
 def _load_smtpd():  # type: ignore[no-untyped-def]
