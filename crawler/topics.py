@@ -494,6 +494,8 @@ class _Gazetteer:
     places: frozenset[int] = frozenset()  # patterns naming a city, region or a place's adjective
     proper: dict[int, str] = field(default_factory=dict)  # one-word country names: see _Nations.proper
     institutions: frozenset[int] = frozenset()  # academies, agencies, institutes and universities
+    families: re.Pattern[str] | None = None  # names of a family no list holds (ВНИИЖТ, 门捷列夫): group kN, kind N
+    family_kinds: tuple[str, ...] = ()
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -560,6 +562,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, cased))
         index.add(k, items)
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
+    families = "|".join(f"(?P<k{n}>{rx})" for n, (rx, _kind) in enumerate(c.patterns))
     g = _GAZETTEERS[code] = _Gazetteer(
         c.name,
         tuple(patterns),
@@ -568,6 +571,8 @@ def _gazetteer(code: str) -> _Gazetteer:
         frozenset(places),
         proper,
         frozenset(generic),
+        re.compile(families) if families else None,
+        tuple(kind for _rx, kind in c.patterns),
     )
     return g
 
@@ -837,6 +842,7 @@ class _Entity(_Node):
                     if self.scope == LEAD and name == TEXT and p >= f.lead_end:
                         continue
                     found.append((p, -e, k))
+            family_labels = _families(g, f, found, lead_only=self.scope == LEAD and name == TEXT)
             # the longest name wins where names overlap (Российская академия наук, not Росси*)
             found.sort()
             last_end = -1
@@ -844,7 +850,7 @@ class _Entity(_Node):
                 e = -neg_e
                 if e <= last_end:
                     continue
-                label = g.patterns[k][0]
+                label = g.patterns[k][0] if k >= 0 else family_labels[-k - 1]
                 if k in g.places:
                     named = _place_institution(f, p, e, g.name)
                     if named is not None:
@@ -859,6 +865,26 @@ class _Entity(_Node):
     def finish(self) -> str:
         self.key = f"{self.scope or ''}:country:{self.code}"
         return self.key
+
+
+def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_only: bool) -> list[str]:
+    """Add the names of ``g.families`` in ``f`` to ``found`` (pattern -1, -2, ...); their labels, the text as written."""
+    labels: list[str] = []
+    if g.families is None:
+        return labels
+    for m in g.families.finditer(f.text):
+        i = bisect.bisect_left(f.starts, m.start())
+        if i == len(f.starts) or f.starts[i] != m.start():
+            continue  # not at a word's start (ВНИИ inside a longer word)
+        p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
+        if lead_only and p >= f.lead_end:
+            continue
+        label = f"{m.group()} \u2192 {g.name}"
+        if g.family_kinds[int(str(m.lastgroup)[1:])] in _INSTITUTION_KINDS:
+            _note_institution(label, False)
+        labels.append(label)
+        found.append((p, -e, -len(labels)))
+    return labels
 
 
 def _institution(occs: list[_Occ]) -> bool:

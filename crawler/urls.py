@@ -6,11 +6,13 @@ import ipaddress
 import re
 import socket
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
-import tldextract
-
 from crawler.errors import FetchError
+
+if TYPE_CHECKING:
+    import tldextract
 
 __all__ = ["canonicalize", "check_url", "choose_canonical", "is_http_url", "registrable_domain"]
 
@@ -141,6 +143,10 @@ def check_url(url: str, allow_private: bool) -> None:
 
 @cache
 def _extractor() -> tldextract.TLDExtract:
+    # Imported here: with requests it is a tenth of a second of every crawl process's start, and
+    # only extraction workers (their forkserver's warm-up) compare registrable domains.
+    import tldextract
+
     # The bundled Public Suffix List snapshot only: never download, never write a cache.
     return tldextract.TLDExtract(
         cache_dir=None,

@@ -16,7 +16,7 @@ worker threads, each with its own database handle.
 Schedule state that matters lives in SQLite, not in APScheduler's memory: each source's last
 attempt, backoff and Retry-After (crawler.polling decides when it is due, with the configured
 interval, so a changed `every` applies on reload and restart) and the last digest slot handled
-(``daemon.digest`` in the state table), so a restart polls overdue sources and sends a missed
+(``daemon.digest`` in the ``_state`` key/value table), so a restart polls overdue sources and sends a missed
 digest exactly once.
 
 Environment knobs (for tests and benchmarks; production needs none):

@@ -508,6 +508,8 @@ NOT_PARTNERS = [
         "Shoppers in Moscow now buy laptops and routers from Chinese brands. A Chinese maker signed a distribution "
         "agreement with a Moscow company last year.",
     ),
+    # trade in technical goods stays trade, whatever else the two sides agree
+    ("芯片出口增长", "中国企业今年向俄罗斯出口的芯片和电子产品增长30%，双方签署了采购合同。"),
     # a think tank of policy advice, however many institutes and researchers it holds
     ("中俄战略协作智库成立", "中俄战略协作高端合作智库在中国社科院俄罗斯研究所揭牌，两国研究人员将共同开展研究。"),
     ("中俄总理举行定期会晤", "双方同意深化中俄在能源、金融、科技、农业等领域的务实合作。"),
@@ -567,6 +569,18 @@ PARTNER_STORIES = [
     (
         "Russian and Chinese engineers to develop chips together",
         "Engineers from Zelenograd and Shenzhen will jointly develop microelectronics for satellites.",
+    ),
+    # money put into the joint work is not trade (commerce beside the joint work itself)
+    ("新材料实验室揭牌", "哈尔滨工业大学与俄罗斯托木斯克理工大学将共同研发新型复合材料，双方投资建设联合实验室。"),
+    (
+        "A new catalysis laboratory",
+        "The Siberian Branch of the Russian Academy of Sciences and Chinese investors will fund a joint laboratory "
+        "for catalysis research in Novosibirsk.",
+    ),
+    (
+        "Лаборатория водородной энергетики",
+        "Томский политехнический университет и китайская компания вложат инвестиции в совместную лабораторию "
+        "водородной энергетики.",
     ),
     # "important" is not "imports", a research ship is not shipping
     (

