@@ -32,8 +32,9 @@ class Country:
     code: str
     name: str
     terms: tuple[EntityTerm, ...]
-    # (regular expression, kind): names of a family that no list holds (ВНИИЖТ, 门捷列夫)
-    patterns: tuple[tuple[str, str], ...] = ()
+    # (regular expression, kind, needles): names of a family that no list holds (ВНИИЖТ, 门捷列夫); a
+    # text holding none of the needles (substrings of every match) has none
+    patterns: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -83,16 +84,18 @@ def country(code: str) -> Country:
             seen.add(term)
             terms.append(EntityTerm(term, kind, not_in))
 
-    patterns: list[tuple[str, str]] = []
+    patterns: list[tuple[str, str, tuple[str, ...]]] = []
     for entry in _curated().get(code, []):
         not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
         for t in entry.get("terms", []):  # type: ignore[union-attr]
             add(str(t), str(entry.get("kind", "name")), not_in)
+        needles = tuple(str(n) for n in entry.get("needles", []))  # type: ignore[union-attr]
         for rx in entry.get("patterns", []):  # type: ignore[union-attr]
-            patterns.append((str(rx), str(entry.get("kind", "name"))))
+            patterns.append((str(rx), str(entry.get("kind", "name")), needles))
     surnames = _transcription().get(code)
     if surnames is not None:
-        patterns.append((_surname_pattern(surnames), "person"))
+        endings = tuple(str(e) for e in surnames["endings"])  # type: ignore[attr-defined]
+        patterns.append((_surname_pattern(surnames), "person", endings))
     for kind, key in (("name", "country"), ("region", "region"), ("city", "city"), ("adjective", "adjective")):
         for name in place.get(key, []):  # type: ignore[union-attr]
             add(_quote(str(name)), kind)
@@ -114,7 +117,7 @@ def _surname_pattern(spec: dict[str, object]) -> str:
     chars = f"[{spec['characters']}]"
     endings = "|".join(str(e) for e in spec["endings"])  # type: ignore[attr-defined]
     avoid = "|".join(str(w) for w in spec["not_names"])  # type: ignore[attr-defined]
-    return f"(?!{chars}*(?:{avoid})){chars}{{2,}}(?:{endings})"
+    return f"(?={chars}{{2}})(?!{chars}*(?:{avoid})){chars}{{2,}}(?:{endings})"
 
 
 @lru_cache(maxsize=1)
@@ -122,6 +125,13 @@ def given_names() -> frozenset[str]:
     """Place names that are also given names (Vladimir, Владимир): a person's before a surname."""
     path = DATA / "given_names.json"
     return frozenset(json.loads(path.read_text(encoding="utf-8"))["names"])
+
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """Place names that are also surnames (Королёв, Kirov): a person's after a first name or beside initials."""
+    path = DATA / "given_names.json"
+    return frozenset(json.loads(path.read_text(encoding="utf-8")).get("surnames", []))
 
 
 def codes() -> list[str]:

@@ -505,8 +505,8 @@ class _Gazetteer:
     places: frozenset[int] = frozenset()  # patterns naming a city, region or a place's adjective
     proper: dict[int, str] = field(default_factory=dict)  # one-word country names: see _Nations.proper
     institutions: frozenset[int] = frozenset()  # academies, agencies, institutes and universities
-    families: re.Pattern[str] | None = None  # names of a family no list holds (ВНИИЖТ, 门捷列夫): group kN, kind N
-    family_kinds: tuple[str, ...] = ()
+    # names of a family no list holds (ВНИИЖТ, 门捷列夫): (pattern, kind, a text without any of these has none)
+    families: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = ()
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -540,6 +540,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     places: list[int] = []
     proper: dict[int, str] = {}
     given = entities.given_names()
+    surnames = entities.surnames()
     generic: list[int] = []
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in})
@@ -559,10 +560,11 @@ def _gazetteer(code: str) -> _Gazetteer:
             _UNIVERSITY_LABELS[f"{text} \u2192 {c.name}"] = True
         if t.kind in _INSTITUTION_KINDS:
             _INSTITUTION_LABELS[f"{text} \u2192 {c.name}"] = True
-        # 0: any case; 1: capitalised; 2: capitalised and, being also a given name, not before a surname
+        # 0: any case; 1: capitalised; 2: capitalised and, being also a given name, not before a surname;
+        # 3: capitalised and, being also a surname, not after a first name nor beside initials
         cased = 0
         if t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None:
-            cased = 2 if body in given else 1
+            cased = 2 if body in given else 3 if body in surnames else 1
         if t.kind in _PLACE_KINDS or t.kind == "adjective":
             places.append(k)
         if t.kind in _GENERIC_KINDS:
@@ -573,7 +575,6 @@ def _gazetteer(code: str) -> _Gazetteer:
         patterns.append((f"{text} \u2192 {c.name}", tuple(items), exact, cased))
         index.add(k, items)
     not_in = tuple(tuple(_pattern(n, False)[0]) for n in not_in_words)
-    families = "|".join(f"(?P<k{n}>{rx})" for n, (rx, _kind) in enumerate(c.patterns))
     g = _GAZETTEERS[code] = _Gazetteer(
         c.name,
         tuple(patterns),
@@ -582,8 +583,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         frozenset(places),
         proper,
         frozenset(generic),
-        re.compile(families) if families else None,
-        tuple(kind for _rx, kind in c.patterns),
+        tuple((re.compile(rx), kind, needles) for rx, kind, needles in c.patterns),
     )
     return g
 
@@ -724,6 +724,26 @@ def _is_place(f: _Field, first: int, last: int, given_name: bool) -> bool:
     return True
 
 
+# A person's name around a surname that is also a city (Сергей Королёв, С. П. Королёв, Королёв С. П.,
+# Alexei Ivanov): a capitalised word or an initial right before it, or an initial right after it.
+_FIRST_NAME_BEFORE_RE = re.compile(r"(?:\b[A-ZА-ЯЁ][a-zа-яё]{2,}|\b[A-ZА-ЯЁ]\.)[ \u00a0]+\Z")
+_INITIAL_AFTER_RE = re.compile(r"[ \u00a0]+[A-ZА-ЯЁ]\.(?:[ \u00a0]?[A-ZА-ЯЁ]\.)?")
+# a capitalised word before a place that is not a first name: a preposition opening the sentence
+_NOT_FIRST_NAMES = frozenset(
+    {"под", "над", "для", "из", "от", "до", "при", "про", "через", "около", "возле", "между", "перед", "после",
+     "near", "from", "into", "with", "for", "the", "in", "at", "by", "to", "of", "and"}
+)  # fmt: skip
+
+
+def _is_surname(f: _Field, first: int, last: int) -> bool:
+    """The name at first..last, also a city's, is a person's here (Сергей Королёв, Королёв С. П.)."""
+    cs, ce = f.chars(first, last)
+    before = _FIRST_NAME_BEFORE_RE.search(f.text, max(0, cs - 40), cs)
+    if before is not None and before.group().strip().lower() not in _NOT_FIRST_NAMES:
+        return True
+    return _INITIAL_AFTER_RE.match(f.text, ce) is not None
+
+
 # An institution named by its place: the place's name or adjective, then a few words of the name and
 # an institution word (Tomsk Polytechnic University, Новосибирский государственный технический
 # университет, 哈尔滨理工大学), or "University of" before it (University of Tyumen). The name is the
@@ -835,6 +855,8 @@ class _Entity(_Node):
                     e = p + length - 1
                     if exact is not None and f.raw(p, e) != exact:
                         continue
+                    if cased == 3 and _is_surname(f, p, e):
+                        continue
                     if cased and not _is_place(f, p, e, cased == 2):
                         continue
                     if k in g.proper and not _is_form_of(f, p, g.proper[k]):
@@ -881,20 +903,21 @@ class _Entity(_Node):
 def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_only: bool) -> list[str]:
     """Add the names of ``g.families`` in ``f`` to ``found`` (pattern -1, -2, ...); their labels, the text as written."""
     labels: list[str] = []
-    if g.families is None:
-        return labels
-    for m in g.families.finditer(f.text):
-        i = bisect.bisect_left(f.starts, m.start())
-        if i == len(f.starts) or f.starts[i] != m.start():
-            continue  # not at a word's start (ВНИИ inside a longer word)
-        p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
-        if lead_only and p >= f.lead_end:
-            continue
-        label = f"{m.group()} \u2192 {g.name}"
-        if g.family_kinds[int(str(m.lastgroup)[1:])] in _INSTITUTION_KINDS:
-            _note_institution(label, False)
-        labels.append(label)
-        found.append((p, -e, -len(labels)))
+    for rx, kind, needles in g.families:
+        if not any(n in f.text for n in needles):
+            continue  # most texts: one substring search instead of a regular expression's scan
+        for m in rx.finditer(f.text):
+            i = bisect.bisect_left(f.starts, m.start())
+            if i == len(f.starts) or f.starts[i] != m.start():
+                continue  # not at a word's start (ВНИИ inside a longer word)
+            p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
+            if lead_only and p >= f.lead_end:
+                continue
+            label = f"{m.group()} \u2192 {g.name}"
+            if kind in _INSTITUTION_KINDS:
+                _note_institution(label, False)
+            labels.append(label)
+            found.append((p, -e, -len(labels)))
     return labels
 
 

@@ -126,3 +126,32 @@ def test_an_institute_by_its_acronym_is_a_partner_in_academic_cooperation() -> N
     m = q.match("", "ВНИИЖТ и Харбинский политехнический университет подписали соглашение.")
     assert m is not None
     assert "ВНИИЖТ → Russia" in m.hits
+
+
+# --- surnames that are also cities ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Сергей Королёв создал первую ракету.",
+        "С. П. Королёв создал ракету.",
+        "Королёв С. П. создал ракету.",
+        "Alexei Ivanov signed the agreement.",
+        "Professor Nikolai Kirov spoke at the meeting.",
+    ],
+)
+def test_a_persons_surname_is_not_the_city_of_that_name(text: str) -> None:
+    assert RU.match("", text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("В городе Королёв открыли центр.", "Королев → Russia"),
+        ("The agreement was signed in Kirov.", "Kirov → Russia"),
+        ("Под Королёвом открыли центр, а в наукограде Королёв — музей.", "Королев → Russia"),
+    ],
+)
+def test_the_city_named_like_a_surname_is_still_the_city(text: str, hit: str) -> None:
+    assert hit in _hits(RU, "", text)
