@@ -34,6 +34,7 @@ import ipaddress
 import json
 import mimetypes
 import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,6 +178,13 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._conn_lock:
             self.open_connections.add(conn)
         return conn, addr
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-request (a crawler dropping a kept-alive connection) is not an error:
+        nothing is printed. Anything else is printed as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
         with self._conn_lock:

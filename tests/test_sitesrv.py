@@ -532,3 +532,22 @@ def test_broken_inputs_are_really_broken(site: SiteServer, fixtures_dir: Path) -
     with pytest.raises(ET.ParseError):
         ET.fromstring((broken / "bozo.xml").read_bytes())
     assert _get(site, "/broken/html-feed.xml")[1]["content-type"].startswith("text/html")
+
+
+def test_a_client_that_resets_its_connection_prints_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    # A crawler may drop a kept-alive connection with a reset; socketserver would print a traceback
+    # (into `newswatch demo`'s terminal, or into the output a test reads back).
+    import struct
+    import time
+
+    with SiteServer(Path(__file__).resolve().parent.parent / "fixtures" / "site") as srv:
+        for _ in range(3):
+            conn = socket.create_connection(("127.0.0.1", srv.port))
+            conn.sendall(b"GET /robots.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            conn.recv(1)  # the server has read the request and is answering
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # a reset, not a FIN
+        time.sleep(0.5)  # the handler threads meet the reset on their next read
+        assert _get(srv, "/robots.txt")[0] == 200, "the server still serves"
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Connection reset" not in err, err

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import listparser
+import pytest
 from click.testing import CliRunner, Result
 
 from crawler.config import load_config
@@ -73,31 +74,40 @@ def test_sources_add_probes_then_appends_keeping_every_comment(site: SiteServer,
     assert check.exit_code == 0, check.output
 
 
-def test_sources_add_writes_nothing_on_failure(site: SiteServer, tmp_path: Path) -> None:
-    cfg = small_config(tmp_path, '[[sources]]\nname = "gw"\nkind = "feed"\nurl = "https://example.org/rss"\n')
+# Each refused `sources add`: its arguments ({site} is the test server), the words of its one error line,
+# and whether it is a usage error (exit 2) rather than a failure to reach the site (exit 1).
+ADD_FAILURES = [
+    (["taken", "{site}/globalwire/rss.xml"], "exists already", True),
+    (["robots", "{site}/private/secret.html"], "is refused by", True),
+    (["missing", "{site}/no/such/feed.xml"], "HTTP 404", True),
+    (["home", "{site}/portal/"], "advertises {site}/globalwire/rss.xml", True),
+    (["article", "{site}/frozen/2018/01/05/harbin-joint-laboratory.html"], "is an article page", True),
+    (["frozen", "{site}/frozen/rss.xml"], "looks dead: newest entry 2018-01-05", True),
+    (["asfeed", "{site}/huaxia/sitemap-news.xml", "--kind", "feed"], "is a sitemap, not a feed", True),
+    (["nofollow", "{site}/academy/news/index.html"], "add --follow REGEX", True),
+    (["badfollow", "{site}/academy/news/index.html", "--follow", "/activities/"], "takes none of the", True),
+    (["bad name!", "{site}/globalwire/rss.xml"], "may hold only letters", True),
+    (["slow", "{site}/globalwire/rss.xml", "--every", "often"], "is not a duration", True),
+    (["down", "http://127.0.0.1:9/rss.xml"], "connection refused", False),
+]
+
+
+@pytest.mark.parametrize("args,words,usage", ADD_FAILURES, ids=[case[0][0] for case in ADD_FAILURES])
+def test_sources_add_writes_nothing_on_failure(
+    site: SiteServer, tmp_path: Path, args: list[str], words: str, usage: bool
+) -> None:
+    cfg = small_config(tmp_path, '[[sources]]\nname = "taken"\nkind = "feed"\nurl = "https://example.org/rss"\n')
     before = cfg.read_bytes()
-    cases = [
-        (["taken", site.url("/globalwire/rss.xml")], "exists already", True),
-        (["robots", site.url("/private/secret.html")], "is refused by", True),
-        (["missing", site.url("/no/such/feed.xml")], "HTTP 404", True),
-        (["home", site.url("/portal/")], "advertises " + site.url("/globalwire/rss.xml"), True),
-        (["article", site.url("/frozen/2018/01/05/harbin-joint-laboratory.html")], "is an article page", True),
-        (["frozen", site.url("/frozen/rss.xml")], "looks dead: newest entry 2018-01-05", True),
-        (["asfeed", site.url("/huaxia/sitemap-news.xml"), "--kind", "feed"], "is a sitemap, not a feed", True),
-        (["nofollow", site.url("/academy/news/index.html")], "add --follow REGEX", True),
-        (["badfollow", site.url("/academy/news/index.html"), "--follow", "/activities/"], "takes none of the", True),
-        (["bad name!", site.url("/globalwire/rss.xml")], "may hold only letters", True),
-        (["slow", site.url("/globalwire/rss.xml"), "--every", "often"], "is not a duration", True),
-        (["down", "http://127.0.0.1:9/rss.xml"], "connection refused", False),
-    ]
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace('name = "gw"', 'name = "taken"'), encoding="utf-8")
-    before = cfg.read_bytes()
-    for args, words, usage in cases:
-        res = nw(cfg, "sources", "add", *args)
-        assert res.exit_code == (2 if usage else 1), (args, res.output)
-        lines = res.output.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], (args, res.output)
-        assert cfg.read_bytes() == before, f"{args} changed the config"
+    args = [a.replace("{site}", site.base_url) for a in args]
+    words = words.replace("{site}", site.base_url)
+    res = nw(cfg, "sources", "add", *args)
+    assert res.exit_code == (2 if usage else 1), (args, res.output)
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], (args, res.output)
+    assert cfg.read_bytes() == before, f"{args} changed the config"
+
+
+def test_sources_add_of_a_private_address_needs_allow_private(site: SiteServer, tmp_path: Path) -> None:
     private = small_config(tmp_path / "p", allow_private=False)
     res = nw(private, "sources", "add", "gw2", site.url("/globalwire/rss.xml"))
     assert res.exit_code == 2 and "allow_private = true" in res.output
