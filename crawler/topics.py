@@ -307,6 +307,13 @@ class _Leaf(_Node):
         out: list[_Occ] = []
         length = len(self.items)
         label = self.label
+        if length == 1 and self.scope is None and not self.capitals:  # most terms: one word, anywhere
+            kind, value, stem = self.items[0][:3]
+            for name, f in doc.fields.items():
+                cands = f.lookup(kind, value, stem)
+                if cands:
+                    out += [(name, p, p, ((label, name, p, p),)) for p in cands]
+            return bool(out), out
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
             cands = f.lookup(*self.items[0][:3])
@@ -344,13 +351,17 @@ class _Or(_Node):
         return all(c.positional for c in self.children)
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
-        ok, occs = False, []
+        ok = False
+        parts: list[list[_Occ]] = []
         for c in self.children:
             cok, cocc = c.eval(doc)
             if cok:
                 ok = True
-                occs.extend(cocc)
-        return ok, occs
+                if cocc:
+                    parts.append(cocc)
+        if len(parts) == 1:
+            return ok, parts[0]  # one child's list, not a copy: occurrence lists are never changed once made
+        return ok, [o for part in parts for o in part]
 
     def leaves(self) -> Iterable[_Leaf]:
         for c in self.children:
