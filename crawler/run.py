@@ -138,6 +138,9 @@ class CrawlContext:
         self.finished: set[str] = set()
         self.storage_error: str | None = None
         self.deadline = source_deadline
+        self.stopped: set[str] = set()  # sources stopped at the deadline: their requests are given up
+        self._requests: dict[str, set[asyncio.Future[Any]]] = {}
+        self._given_up: set[asyncio.Future[Any]] = set()
         self.keys_in_flight: set[str] = set()
         self.listing_pages_seen: set[str] = set()
         self.new_article_ids: list[int] = []
@@ -288,8 +291,29 @@ class CrawlContext:
             return
         for s in self.sources:
             if s.name not in self.finished:
+                self.stopped.add(s.name)
                 self.source_failed(s.name, f"the poll did not finish within {self.deadline:g}s; stopped", force=True)
                 self.finish_source(s.name)
+        for name in self.stopped:
+            self.give_up_requests(name)
+
+    def request_started(self, name: str, download: asyncio.Future[Any]) -> None:
+        """A download of this source is in flight (see spiders.StoppableDownloadHandler)."""
+        self._requests.setdefault(name, set()).add(download)
+
+    def request_ended(self, name: str, download: asyncio.Future[Any]) -> None:
+        self._requests.get(name, set()).discard(download)
+        self._given_up.discard(download)
+
+    def was_given_up(self, download: asyncio.Future[Any]) -> bool:
+        return download in self._given_up
+
+    def give_up_requests(self, name: str) -> None:
+        """Cancels the source's downloads in flight: their connections close and their errbacks run now."""
+        for download in self._requests.pop(name, set()):
+            if not download.done():
+                self._given_up.add(download)
+                download.cancel()
 
     # -- source health -------------------------------------------------------------------------
 
@@ -612,6 +636,8 @@ def crawl_once(
     settings = scrapy_settings(config.crawl)
     settings["NEWSWATCH_ALLOW_PRIVATE"] = config.crawl.allow_private
     settings["LOG_INSTALL_ROOT_HANDLER"] = False
+    handler = "crawler.spiders.StoppableDownloadHandler"  # a source stopped at its deadline drops its requests
+    settings["DOWNLOAD_HANDLERS"] = {"http": handler, "https": handler}
     process = AsyncCrawlerProcess(settings)
     _quiet_scrapy_logs()  # Scrapy's logging setup just set its loggers to DEBUG again
     news_crawler: list[Any] = []

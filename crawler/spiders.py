@@ -6,6 +6,7 @@ Spiders only fetch and route; pages go to the item pipelines as PageJob / feed-o
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.http import Response
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
@@ -49,6 +51,38 @@ class FeedOnlyItem:
     pending: bool
     backlog: bool
     error: str
+
+
+class GivenUp(Exception):
+    """A request of a source stopped at its deadline: dropped rather than left to reach its timeout."""
+
+
+class StoppableDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP(S) handler, whose requests a source stopped at its deadline gives up at once.
+
+    Each request of a source runs as its own task, kept by the run's context; stopping the source
+    cancels those tasks, which closes their connections, so the crawl ends without waiting for them.
+    """
+
+    async def download_request(self, request: scrapy.Request) -> Response:
+        spider = self._crawler.spider
+        ctx = getattr(spider, "ctx", None)
+        own = getattr(spider, "newswatch_source", None)
+        name = request.meta.get("source") or (own.name if own is not None else None)
+        if ctx is None or name is None:
+            return await super().download_request(request)
+        if name in ctx.stopped:  # queued before its source was stopped: not fetched at all
+            raise GivenUp(f"given up: the poll of {name} was stopped at its deadline")
+        task = asyncio.ensure_future(super().download_request(request))
+        ctx.request_started(name, task)
+        try:
+            return await task
+        except BaseException:
+            if ctx.was_given_up(task):
+                raise GivenUp(f"given up: the poll of {name} was stopped at its deadline") from None
+            raise
+        finally:
+            ctx.request_ended(name, task)
 
 
 class NewsSpider(scrapy.Spider):
