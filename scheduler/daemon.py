@@ -655,7 +655,8 @@ class Daemon:
                     took,
                 )
             verdict = "failed" if summary.all_failed or summary.storage_error else "ok"
-            self._last_crawl = f"{_clock()} {_label(names)} {verdict} {t['new']} new"
+            if polled or summary.storage_error:  # a batch that polled nothing leaves the last crawl shown
+                self._last_crawl = f"{_clock()} {_label(names)} {verdict} {t['new']} new"
             if summary.new_article_ids and not self.stopping.is_set() and mails(config):
                 self._alerts(config, store)
         if summary.storage_error:
@@ -663,8 +664,10 @@ class Daemon:
         elif summary.all_failed:
             problem = "; ".join(s.message for s in failed if s.message)
             self._job_failed(f"crawl {_label(names)}", problem or "every fetch failed")
-        else:
+        elif polled:
             self._job_ok()
+        # else every source was skipped (held by another crawl, or told to wait): nothing was tried,
+        # so the run of failed jobs stays as it was, as each source's failures and backoff do
 
     def _source_done(self, config: Config, store: Store, event: dict[str, Any], took: float) -> None:
         """One source of a batch finished: log it and set its next poll (while the others go on)."""

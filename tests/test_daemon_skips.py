@@ -1,0 +1,66 @@
+"""A daemon batch whose sources were all skipped (held by another crawl, or told to wait) is no
+success and no failure: each source's failure count and backoff, and the daemon's run of failed
+jobs, stay as they were. The daemon runs in-process; its batch is a real crawl child against the
+sample site and a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.dates import iso, utcnow
+from crawler.store import Store
+from scheduler.daemon import Daemon
+from tests.support.sitesrv import SiteServer
+from tests.test_daemon import GLOBALWIRE, VESTNIK, far_schedule, write_config
+
+KEPT = ("failures", "failing_since", "next_poll", "last_error", "last_attempt", "retry_after")
+
+
+def failing(store: Store, name: str, *, retry_after: bool) -> None:
+    """A source that failed twice in a row and is backing off (optionally with a Retry-After ahead)."""
+    now = utcnow()
+    store.update_source(
+        name,
+        failures=2,
+        failing_since=iso(now - timedelta(hours=1)),
+        last_attempt=iso(now - timedelta(minutes=40)),
+        last_error="HTTP 503",
+        last_error_at=iso(now - timedelta(minutes=40)),
+        next_poll=iso(now - timedelta(minutes=10)),
+        retry_after=iso(now + timedelta(hours=1)) if retry_after else None,
+    )
+
+
+@pytest.mark.parametrize("why", ["held by another crawl", "told to wait"])
+def test_a_batch_whose_sources_were_all_skipped_changes_no_failure_count(
+    tmp_path: Path, site: SiteServer, monkeypatch: Any, why: str
+) -> None:
+    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, 25, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule())
+    names = ["globalwire", "vestnik"]
+    daemon = Daemon(cfg)
+    try:
+        with Store(daemon.config.storage.database) as store:
+            for name in names:
+                failing(store, name, retry_after=why == "told to wait")
+            if why == "held by another crawl":
+                assert store.claim_sources(names) == {}  # this live process holds both leases
+            before = {n: {k: store.source_state(n)[k] for k in KEPT} for n in names}
+        daemon._job_failed("crawl globalwire", "HTTP 503")
+        daemon._job_failed("crawl vestnik", "HTTP 503")
+        site.clear_log()
+
+        daemon._crawl_batch(daemon.config, daemon.snapshot, names, utcnow())
+
+        assert site.hits("/globalwire") == 0 and site.hits("/vestnik") == 0  # nothing was polled
+        with Store(daemon.config.storage.database) as store:
+            assert {n: {k: store.source_state(n)[k] for k in KEPT} for n in names} == before
+        assert daemon.failures.count == 2, daemon.status_line()
+        assert daemon.status_line() == "FAILING: 2 jobs in a row, latest crawl vestnik: HTTP 503; last crawl none yet"
+    finally:
+        daemon._batch_pool.shutdown()
+        daemon._cleanup()
