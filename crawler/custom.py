@@ -30,9 +30,12 @@ from crawler.process import FeedInfo, PageJob
 from crawler.settings import ITEM_PIPELINES
 from crawler.spiders import PageItem
 
-# Settings a user's spider may not override: they keep every source polite and safe.
+# Settings a user's spider may not override: they keep every source polite and safe, and its
+# download handlers give up a source's requests at its deadline.
 _OURS = (
     "DOWNLOADER_MIDDLEWARES",
+    "DOWNLOAD_HANDLERS",
+    "DOWNLOAD_HANDLERS_BASE",
     "ITEM_PIPELINES",
     "ROBOTSTXT_OBEY",
     "ROBOTSTXT_USER_AGENT",

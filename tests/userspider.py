@@ -63,3 +63,17 @@ class ExtractedStories(scrapy.Spider):
 
 class NotASpider:
     """Named by a config by mistake."""
+
+
+class Impolite(scrapy.Spider):
+    """A spider whose own settings try to switch off what keeps every source polite and safe."""
+
+    name = "impolite"
+    custom_settings = {
+        "ROBOTSTXT_OBEY": False,
+        "USER_AGENT": "impolite/1.0",
+        "DOWNLOAD_TIMEOUT": 3600,
+        "DOWNLOAD_HANDLERS": {"http": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"},
+        "DOWNLOAD_HANDLERS_BASE": {},
+        "DOWNLOAD_DELAY": 3,  # its own business: kept
+    }
