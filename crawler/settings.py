@@ -57,6 +57,8 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "ERROR") -> dict[str
             "crawler.middlewares.SafetyMiddleware": 50,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.middlewares.RobotsMiddleware": 100,
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "crawler.middlewares.MetaRefreshMiddleware": 580,  # Scrapy's place for it
         },
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),
         # RemoteControl (an HTTP console) imports aiohttp: a tenth of a second in every crawl child.
