@@ -6,6 +6,8 @@ Syntax. Operators are case-sensitive UPPERCASE, so "and", "or", "not", "near" ar
                    России ~ Россия, Китая ~ Китаем)
     word*          words starting with the prefix (Росси* finds России, российский); a
                    Russian prefix also finds words of its stem (Китай* finds Китая)
+    =word, =pre*   only that form, or words starting with the prefix, without the stem's
+                   other words (=ученые is not учения, drills; =doctoral is not doctors)
     "a phrase"     consecutive words, each in any form; a word in it may end in *
     中俄 科技合作     Chinese/Japanese match as character sequences, no spaces needed
     China-Russia   a hyphenated term is a phrase of its parts; "российско-китайский"
@@ -1625,15 +1627,23 @@ class _Parser:
 
     def leaf_from_term(self, t: _Tok) -> _Leaf:
         word = t.text
+        exact = word.startswith("=") and len(word) > 1
         star = word.find("*")
         if star >= 0 and (star != len(word) - 1):
             raise self.error("'*' may only end a term (a prefix search, as in Росси*)", t.pos + star)
         prefix = star >= 0
-        body = word[:-1] if prefix else word
-        items, cjk = _pattern(body, prefix)
+        body = word[1 if exact else 0 : -1 if prefix else None]
+        items, cjk = _pattern(body, prefix, exact)
         if not items:
             raise self.error(f"expected a term with letters or digits, but found '{word}'", t.pos)
-        if not prefix and len(items) == 1 and items[0][0] == _STEM and _CAPS_RE.search(body) and body.upper() == body:
+        if (
+            not exact
+            and not prefix
+            and len(items) == 1
+            and items[0][0] == _STEM
+            and _CAPS_RE.search(body)
+            and body.upper() == body
+        ):
             # an abbreviation has no word forms: НИИ is not a form of ни, AI not of ai
             return self.new_leaf(word, [(_SURFACE, textnorm.fold_word(body), "", False)], cjk, t.pos, capitals=True)
         return self.new_leaf(word, items, cjk, t.pos)
@@ -1647,7 +1657,8 @@ class _Parser:
             star = w.find("*")
             if star >= 0 and star != len(w) - 1:
                 raise self.error("'*' may only end a word", offset + m.start() + star)
-            part, part_cjk = _pattern(w[:-1] if star >= 0 else w, star >= 0)
+            exact = w.startswith("=") and len(w) > 1
+            part, part_cjk = _pattern(w[1 if exact else 0 : -1 if star >= 0 else None], star >= 0, exact)
             items.extend(part)
             cjk = cjk or part_cjk
         if not items:
@@ -1655,14 +1666,19 @@ class _Parser:
         return self.new_leaf(f'"{t.text}"', items, cjk, t.pos)
 
 
-def _pattern(text: str, prefix: bool) -> tuple[list[tuple[int, str, str, bool]], bool]:
-    """Pattern items for one query word (possibly several tokens: hyphenated, CJK)."""
+def _pattern(text: str, prefix: bool, exact: bool = False) -> tuple[list[tuple[int, str, str, bool]], bool]:
+    """Pattern items for one query word (possibly several tokens: hyphenated, CJK).
+
+    ``exact`` (``=word``): the word as written, folded, without its other forms: Snowball gives
+    ученые (scientists) and учения (drills), doctoral and doctors one stem each."""
     tokens = textnorm.tokenize(text)
     items: list[tuple[int, str, str, bool]] = []
     cjk = False
     for i, (surface, stem, _s, _e, kind) in enumerate(tokens):
         last = i == len(tokens) - 1
-        if kind == textnorm.WORD:
+        if kind == textnorm.WORD and exact:
+            items.append((_PREFIX, surface, "", False) if prefix and last else (_SURFACE, surface, "", False))
+        elif kind == textnorm.WORD:
             if prefix and last:
                 # Russian nouns change their last letters (Китай, Китая, Китаем): a Cyrillic
                 # prefix also takes words of its stem. English prefixes are plain prefixes.
