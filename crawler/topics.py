@@ -509,6 +509,7 @@ class _Gazetteer:
     institutions: frozenset[int] = frozenset()  # academies, agencies, institutes and universities
     # names of a family no list holds (ВНИИЖТ, 门捷列夫): (pattern, kind, a text without any of these has none)
     families: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = ()
+    code: str = ""  # ISO alpha-2
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -545,7 +546,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     surnames = entities.surnames()
     generic: list[int] = []
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
-    not_in_words = sorted({n for t in c.terms for n in t.not_in})
+    not_in_words = sorted({n for t in c.terms for n in t.not_in} | set(c.not_in))
     for t in c.terms:
         text = t.term.strip('"')
         prefix = text.endswith("*")
@@ -586,6 +587,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         proper,
         frozenset(generic),
         tuple((re.compile(rx), kind, needles) for rx, kind, needles in c.patterns),
+        code,
     )
     return g
 
@@ -737,9 +739,19 @@ _NOT_FIRST_NAMES = frozenset(
 )  # fmt: skip
 
 
+# a verb of saying right after a name: the name is the speaker's (Kirov said, Королёв заявил)
+_SAID_AFTER_RE = re.compile(
+    r"[ \u00a0]+(?:said|says|told|added|noted|stressed|explained|recalled|believes|"
+    r"заявил|сказал|отметил|добавил|подчеркнул|сообщил|рассказал|пояснил|считает|уверен)\b"
+)
+
+
 def _is_surname(f: _Field, first: int, last: int) -> bool:
-    """The name at first..last, also a city's, is a person's here (Сергей Королёв, Королёв С. П.)."""
+    """The name at first..last, also a city's, is a person's here (Сергей Королёв, Королёв С. П.,
+    Kirov said)."""
     cs, ce = f.chars(first, last)
+    if _SAID_AFTER_RE.match(f.text, ce) is not None:
+        return True
     before = _FIRST_NAME_BEFORE_RE.search(f.text, max(0, cs - 40), cs)
     if before is not None and before.group().strip().lower() not in _NOT_FIRST_NAMES:
         # an English headline capitalises every word (Tsinghua Delegation Visits Kirov): there only
@@ -899,8 +911,12 @@ class _Entity(_Node):
                     continue
                 label = g.patterns[k][0] if k >= 0 else family_labels[-k - 1]
                 if k in g.places:
+                    if _in_person_name(f, p, e):
+                        continue
                     named = _place_institution(f, p, e, g.name)
                     if named is not None:
+                        if _another_country_s(f, named[0], named[1], self.code):
+                            continue  # Северо-Западный университет Китая: the other country's university
                         p, e, label = named
                 last_end = e
                 out.append((name, p, e, ((label, name, p, e),)))
@@ -914,8 +930,54 @@ class _Entity(_Node):
         return self.key
 
 
+# a middle dot joins the parts of a foreign person's name in Chinese (弗拉基米尔·泽连斯基)
+_NAME_DOTS = frozenset("·・•‧∙")
+
+
+def _in_person_name(f: _Field, first: int, last: int) -> bool:
+    """A place name in Chinese characters joined by a middle dot to another name: a person's name
+    (弗拉基米尔·泽连斯基 is Volodymyr Zelensky, not the city of Vladimir)."""
+    cs, ce = f.chars(first, last)
+    if not _HAN_RE.match(f.text, cs):
+        return False
+    return f.text[ce : ce + 1] in _NAME_DOTS or (cs > 0 and f.text[cs - 1] in _NAME_DOTS)
+
+
+_FOREIGN_HAN: list[tuple[re.Pattern[str], dict[str, str]]] = []
+
+
+def _foreign_han() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Every country's own names in Chinese characters but China's (白俄罗斯, 俄, 哈萨克斯坦), longest first."""
+    if not _FOREIGN_HAN:
+        han = {name: code for name, code in _nations().han.items() if code not in _HAN_COUNTRIES}
+        rx = re.compile("|".join(sorted(map(re.escape, han), key=len, reverse=True)))
+        _FOREIGN_HAN.append((rx, han))
+    return _FOREIGN_HAN[0]
+
+
+# the countries that write in Chinese characters: their people's names are not transcribed
+_HAN_COUNTRIES = frozenset({"CN", "TW", "HK", "MO", "SG"})
+
+
+_NAMED_WITHIN = 200  # characters before a surname where the country of its person is named
+
+
+def _named_before(text: str, at: int) -> str | None:
+    """The country (not one writing in Chinese characters) named last in the few sentences before
+    ``at``, or None."""
+    rx, han = _foreign_han()
+    last = None
+    for m in rx.finditer(text, max(0, at - _NAMED_WITHIN), at):
+        last = m.group()
+    return han[last] if last is not None else None
+
+
 def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_only: bool) -> list[str]:
-    """Add the names of ``g.families`` in ``f`` to ``found`` (pattern -1, -2, ...); their labels, the text as written."""
+    """Add the names of ``g.families`` in ``f`` to ``found`` (pattern -1, -2, ...); their labels, the text as written.
+
+    A transcribed surname is a person of the country named last before it, when that is another
+    country (哈萨克斯坦总统托卡耶夫, 白俄罗斯国家科学院副主席特鲁哈诺夫): the same transcription
+    writes the names of the neighbouring peoples."""
     labels: list[str] = []
     for rx, kind, needles in g.families:
         if not any(n in f.text for n in needles):
@@ -924,6 +986,8 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
             i = bisect.bisect_left(f.starts, m.start())
             if i == len(f.starts) or f.starts[i] != m.start():
                 continue  # not at a word's start (ВНИИ inside a longer word)
+            if kind == "person" and _named_before(f.text, m.start()) not in (None, g.code):
+                continue
             p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
             if lead_only and p >= f.lead_end:
                 continue
