@@ -10,7 +10,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from crawler.process import Processed, feed_only, process_page
+from crawler.process import Processed, feed_only, process_page, worker_start
 from crawler.spiders import FeedOnlyItem, PageItem
 
 
@@ -27,7 +27,7 @@ def make_pool(workers: int) -> Executor | None:
         return None
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["crawler.process", "crawler.extract", "crawler.warmup"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_start, initargs=(os.getpid(),))
 
 
 def retire(pool: Any) -> Callable[[], None]:
@@ -51,40 +51,6 @@ def retire(pool: Any) -> Callable[[], None]:
 
     kill_leftovers()
     return kill_leftovers
-
-
-def _worker_start(owner: int) -> None:
-    """An extraction worker ends when the crawl process that owns its pool is gone (no orphans after a SIGKILL).
-
-    The worker is forked by the forkserver, not by its owner, and holds its own queue pipes open,
-    so neither a parent-death signal nor an end-of-file would reach it: it watches its owner.
-    """
-    import threading
-    import time
-
-    def watch() -> None:
-        while _alive(owner):
-            time.sleep(0.5)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-        return stat[stat.rindex(")") + 2] not in "ZX"
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
 
 
 class CrawlerStep:

@@ -2,10 +2,15 @@
 
 Runs in worker processes (see pipelines.py) so extraction uses every core; everything here is a
 pure function of its input plus the compiled topics, so it can be pickled across processes.
+A worker imports only what its forkserver preloaded: this module (its initializer, ``worker_start``,
+lives here too), ``crawler.extract`` and the warm-up; never Scrapy, which only the crawl process needs.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -177,3 +182,35 @@ def warm_up() -> None:
         process_page(job, ())
     except Exception:  # a worker that loads things itself is slower, not wrong
         pass
+
+
+def worker_start(owner: int) -> None:
+    """An extraction worker ends when the crawl process that owns its pool is gone (no orphans after a SIGKILL).
+
+    The worker is forked by the forkserver, not by its owner, and holds its own queue pipes open,
+    so neither a parent-death signal nor an end-of-file would reach it: it watches its owner.
+    """
+
+    def watch() -> None:
+        while _alive(owner):
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2] not in "ZX"
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True

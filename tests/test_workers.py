@@ -39,6 +39,23 @@ def test_workers_forked_from_the_warmed_forkserver_extract_pages() -> None:
     assert done.record.language == "en"
 
 
+def test_workers_do_not_import_scrapy() -> None:
+    # Only the crawl process fetches; a worker that imported Scrapy (through its initializer's module)
+    # would pay a third of a second of CPU for it before its first page.
+    pool = make_pool(1)
+    assert pool is not None
+    try:
+        loaded = pool.submit(
+            eval, "sorted(m for m in __import__('sys').modules if m.split('.')[0] in ('scrapy', 'twisted', 'crawler'))"
+        ).result(timeout=120)
+    finally:
+        pool.shutdown(wait=True)
+    assert "crawler.process" in loaded and "crawler.extract" in loaded, loaded
+    assert not [m for m in loaded if m.startswith(("scrapy", "twisted", "crawler.spiders", "crawler.pipelines"))], (
+        loaded
+    )
+
+
 _BROKEN_POOL = r"""
 import os, signal, sys, time
 from concurrent.futures.process import BrokenProcessPool
