@@ -249,3 +249,23 @@ def test_a_surname_that_is_a_city_before_a_verb_of_saying_is_a_person() -> None:
 )
 def test_an_institution_named_by_a_place_then_another_country_is_that_country_s(text: str) -> None:
     assert RU.match("", text) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "hit"),
+    [
+        ("CN", "西北高原所专家访问俄罗斯", "西北高原所 → China"),
+        ("CN", "Researchers at DICP reported", "DICP → China"),
+        ("RU", "China enhances cooperation with NICA", "NICA → Russia"),
+    ],
+)
+def test_institutes_and_facilities_by_their_short_names(code: str, text: str, hit: str) -> None:
+    assert hit in _hits(compile_query(f"country:{code}"), "", text)
+
+
+def test_a_chinese_institute_by_its_short_name_in_the_title_makes_both_sides_headline_partners() -> None:
+    topic = compile_query(
+        "PARTNERS(country:CN, country:RU, 科研 OR 育种)",
+    )
+    title = "西北高原所专家访问俄罗斯、白俄罗斯、乌克兰相关科研机构"
+    assert topic.match(title, "双方讨论了小麦育种合作。") is not None
