@@ -27,7 +27,7 @@ from crawler.config import SourceConfig
 from crawler.errors import UsageError
 from crawler.pipelines import CrawlerStep
 from crawler.process import FeedInfo, PageJob
-from crawler.settings import ITEM_PIPELINES
+from crawler.settings import COOKIES_MIDDLEWARE, ITEM_PIPELINES, MIDDLEWARES_OFF, default_base
 from crawler.spiders import PageItem
 
 # Settings a user's spider may not override: they keep every source polite and safe, and its
@@ -76,6 +76,9 @@ def user_spider_class(source: SourceConfig) -> type[scrapy.Spider]:
     base = load_spider(source.spider or "", source.name)
     custom = {k: v for k, v in (getattr(base, "custom_settings", None) or {}).items() if k not in _OURS}
     custom["ITEM_PIPELINES"] = {f"{__name__}.UserItemPipeline": 50, **ITEM_PIPELINES}
+    if custom.get("COOKIES_ENABLED"):  # its middleware is left out of newswatch's base (crawler.settings)
+        off = tuple(m for m in MIDDLEWARES_OFF if m != COOKIES_MIDDLEWARE)
+        custom["DOWNLOADER_MIDDLEWARES_BASE"] = default_base("DOWNLOADER_MIDDLEWARES_BASE", off)
     attrs = {
         "name": getattr(base, "name", None) or source.name,
         "custom_settings": custom,

@@ -35,6 +35,9 @@ class Country:
     # (regular expression, kind, needles): names of a family that no list holds (ВНИИЖТ, 门捷列夫); a
     # text holding none of the needles (substrings of every match) has none
     patterns: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # longer names a match inside of is not this country's: the not_in of its entries (白俄 is Belarus),
+    # and other countries' institutions named after this one (Институт Китая и современной Азии РАН)
+    not_in: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -85,8 +88,10 @@ def country(code: str) -> Country:
             terms.append(EntityTerm(term, kind, not_in))
 
     patterns: list[tuple[str, str, tuple[str, ...]]] = []
+    excluded: dict[str, None] = {}
     for entry in _curated().get(code, []):
         not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
+        excluded.update(dict.fromkeys(not_in))
         for t in entry.get("terms", []):  # type: ignore[union-attr]
             add(str(t), str(entry.get("kind", "name")), not_in)
         needles = tuple(str(n) for n in entry.get("needles", []))  # type: ignore[union-attr]
@@ -102,7 +107,52 @@ def country(code: str) -> Country:
             short = _zh_short(str(name)) if kind == "region" else None
             if short:
                 add(short, kind)
-    return Country(code=code, name=str(place["name"]), terms=tuple(terms), patterns=tuple(patterns))
+    excluded.update(dict.fromkeys(_named_after(code)))
+    return Country(
+        code=code, name=str(place["name"]), terms=tuple(terms), patterns=tuple(patterns), not_in=tuple(excluded)
+    )
+
+
+_INSTITUTION_KINDS = frozenset({"academy", "university", "institute", "agency"})
+
+
+def _named_after(code: str) -> list[str]:
+    """Other countries' institutions whose names hold one of this country's own names: the subject
+    they study or serve (Институт Китая и современной Азии is Russia's; Китая in it is not China)."""
+    names: list[str] = []
+    for term in national_names(code):
+        body = term.strip('"').rstrip("*")
+        if _HAN_ONLY(body):
+            names.append(body)
+        elif len(body) >= 4:
+            names.append(body[:-1] if term.endswith("*") or _CYRILLIC(body) else body)
+    out: list[str] = []
+    for other, entries in _curated().items():
+        if other == code:
+            continue
+        for entry in entries:
+            if entry.get("kind") not in _INSTITUTION_KINDS:  # type: ignore[union-attr]
+                continue
+            for t in entry.get("terms", []):  # type: ignore[union-attr]
+                text = str(t).strip('"')
+                if any(_holds(text, n) for n in names):
+                    out.append(text)
+    return out
+
+
+def _HAN_ONLY(s: str) -> bool:
+    return bool(s) and all("\u4e00" <= ch <= "\u9fff" for ch in s)
+
+
+def _CYRILLIC(s: str) -> bool:
+    return any("\u0400" <= ch <= "\u04ff" for ch in s)
+
+
+def _holds(text: str, name: str) -> bool:
+    """``name`` in ``text``: as characters in Chinese, else at a word's start (Китая holds Кита)."""
+    if _HAN_ONLY(name):
+        return name in text
+    return any(w.startswith(name) for w in text.replace("-", " ").split())
 
 
 @lru_cache(maxsize=1)

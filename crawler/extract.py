@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import htmldate.extractors
 import trafilatura
+import trafilatura.metadata
 
 from crawler.dates import parse_published
 
@@ -55,6 +56,23 @@ def _date_parser() -> DateDataParser:
 
 if hasattr(htmldate.extractors, "get_external_parser"):  # htmldate >= 1.9 builds it lazily here
     htmldate.extractors.get_external_parser = _date_parser
+
+
+# trafilatura's metadata pass also scans every page for category and tag links and a licence
+# (~2 ms of CPU a page on the bench site, a tenth of the extraction); an article keeps none of
+# them, so they are not computed.
+def _no_categories_or_tags(metatype: str, tree: object) -> list[str]:
+    return []
+
+
+def _no_licence(tree: object) -> None:
+    return None
+
+
+if hasattr(trafilatura.metadata, "extract_catstags"):
+    trafilatura.metadata.extract_catstags = _no_categories_or_tags
+if hasattr(trafilatura.metadata, "extract_license"):
+    trafilatura.metadata.extract_license = _no_licence
 
 
 # An in-body "read also" teaser line is a link to another story, not part of this one; kept, it

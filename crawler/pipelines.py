@@ -10,7 +10,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from crawler.process import Processed, feed_only, process_page
+from crawler.process import Processed, feed_only, needs_language_model, process_page, worker_start
 from crawler.spiders import FeedOnlyItem, PageItem
 
 
@@ -22,12 +22,16 @@ def worker_count() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def make_pool(workers: int) -> Executor | None:
+def make_pool(workers: int, *, language_model: bool = True) -> Executor | None:
+    """Extraction workers forked from a warmed-up forkserver; with ``language_model`` it loads the
+    language detector's model too, which the workers then share (else each loads it on its first
+    page that needs it)."""
     if workers <= 0:
         return None
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["crawler.process", "crawler.extract", "crawler.warmup"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start, initargs=(os.getpid(),))
+    preload = ["crawler.process", "crawler.extract", "crawler.warmup"]
+    ctx.set_forkserver_preload(preload + ["crawler.warmup_langid"] if language_model else preload)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_start, initargs=(os.getpid(),))
 
 
 def retire(pool: Any) -> Callable[[], None]:
@@ -51,40 +55,6 @@ def retire(pool: Any) -> Callable[[], None]:
 
     kill_leftovers()
     return kill_leftovers
-
-
-def _worker_start(owner: int) -> None:
-    """An extraction worker ends when the crawl process that owns its pool is gone (no orphans after a SIGKILL).
-
-    The worker is forked by the forkserver, not by its owner, and holds its own queue pipes open,
-    so neither a parent-death signal nor an end-of-file would reach it: it watches its owner.
-    """
-    import threading
-    import time
-
-    def watch() -> None:
-        while _alive(owner):
-            time.sleep(0.5)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-        return stat[stat.rindex(")") + 2] not in "ZX"
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
 
 
 class CrawlerStep:
@@ -123,7 +93,7 @@ class ProcessPipeline(CrawlerStep):
     async def _process(self, item: Any) -> Any:
         topics = self.ctx.config.topics
         if isinstance(item, PageItem):
-            pool = await self.ctx.get_pool()
+            pool = await self.ctx.get_pool(needs_language_model(item.job))
             if pool is None and not self.ctx.pool_exhausted:
                 return item, self._inline(item, topics)
             for _attempt in range(2):

@@ -6,6 +6,8 @@ Syntax. Operators are case-sensitive UPPERCASE, so "and", "or", "not", "near" ar
                    России ~ Россия, Китая ~ Китаем)
     word*          words starting with the prefix (Росси* finds России, российский); a
                    Russian prefix also finds words of its stem (Китай* finds Китая)
+    =word, =pre*   only that form, or words starting with the prefix, without the stem's
+                   other words (=ученые is not учения, drills; =doctoral is not doctors)
     "a phrase"     consecutive words, each in any form; a word in it may end in *
     中俄 科技合作     Chinese/Japanese match as character sequences, no spaces needed
     China-Russia   a hyphenated term is a phrase of its parts; "российско-китайский"
@@ -507,6 +509,7 @@ class _Gazetteer:
     institutions: frozenset[int] = frozenset()  # academies, agencies, institutes and universities
     # names of a family no list holds (ВНИИЖТ, 门捷列夫): (pattern, kind, a text without any of these has none)
     families: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = ()
+    code: str = ""  # ISO alpha-2
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -543,7 +546,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     surnames = entities.surnames()
     generic: list[int] = []
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
-    not_in_words = sorted({n for t in c.terms for n in t.not_in})
+    not_in_words = sorted({n for t in c.terms for n in t.not_in} | set(c.not_in))
     for t in c.terms:
         text = t.term.strip('"')
         prefix = text.endswith("*")
@@ -584,6 +587,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         proper,
         frozenset(generic),
         tuple((re.compile(rx), kind, needles) for rx, kind, needles in c.patterns),
+        code,
     )
     return g
 
@@ -735,9 +739,19 @@ _NOT_FIRST_NAMES = frozenset(
 )  # fmt: skip
 
 
+# a verb of saying right after a name: the name is the speaker's (Kirov said, Королёв заявил)
+_SAID_AFTER_RE = re.compile(
+    r"[ \u00a0]+(?:said|says|told|added|noted|stressed|explained|recalled|believes|"
+    r"заявил|сказал|отметил|добавил|подчеркнул|сообщил|рассказал|пояснил|считает|уверен)\b"
+)
+
+
 def _is_surname(f: _Field, first: int, last: int) -> bool:
-    """The name at first..last, also a city's, is a person's here (Сергей Королёв, Королёв С. П.)."""
+    """The name at first..last, also a city's, is a person's here (Сергей Королёв, Королёв С. П.,
+    Kirov said)."""
     cs, ce = f.chars(first, last)
+    if _SAID_AFTER_RE.match(f.text, ce) is not None:
+        return True
     before = _FIRST_NAME_BEFORE_RE.search(f.text, max(0, cs - 40), cs)
     if before is not None and before.group().strip().lower() not in _NOT_FIRST_NAMES:
         # an English headline capitalises every word (Tsinghua Delegation Visits Kirov): there only
@@ -897,8 +911,12 @@ class _Entity(_Node):
                     continue
                 label = g.patterns[k][0] if k >= 0 else family_labels[-k - 1]
                 if k in g.places:
+                    if _in_person_name(f, p, e):
+                        continue
                     named = _place_institution(f, p, e, g.name)
                     if named is not None:
+                        if _another_country_s(f, named[0], named[1], self.code):
+                            continue  # Северо-Западный университет Китая: the other country's university
                         p, e, label = named
                 last_end = e
                 out.append((name, p, e, ((label, name, p, e),)))
@@ -912,8 +930,54 @@ class _Entity(_Node):
         return self.key
 
 
+# a middle dot joins the parts of a foreign person's name in Chinese (弗拉基米尔·泽连斯基)
+_NAME_DOTS = frozenset("·・•‧∙")
+
+
+def _in_person_name(f: _Field, first: int, last: int) -> bool:
+    """A place name in Chinese characters joined by a middle dot to another name: a person's name
+    (弗拉基米尔·泽连斯基 is Volodymyr Zelensky, not the city of Vladimir)."""
+    cs, ce = f.chars(first, last)
+    if not _HAN_RE.match(f.text, cs):
+        return False
+    return f.text[ce : ce + 1] in _NAME_DOTS or (cs > 0 and f.text[cs - 1] in _NAME_DOTS)
+
+
+_FOREIGN_HAN: list[tuple[re.Pattern[str], dict[str, str]]] = []
+
+
+def _foreign_han() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Every country's own names in Chinese characters but China's (白俄罗斯, 俄, 哈萨克斯坦), longest first."""
+    if not _FOREIGN_HAN:
+        han = {name: code for name, code in _nations().han.items() if code not in _HAN_COUNTRIES}
+        rx = re.compile("|".join(sorted(map(re.escape, han), key=len, reverse=True)))
+        _FOREIGN_HAN.append((rx, han))
+    return _FOREIGN_HAN[0]
+
+
+# the countries that write in Chinese characters: their people's names are not transcribed
+_HAN_COUNTRIES = frozenset({"CN", "TW", "HK", "MO", "SG"})
+
+
+_NAMED_WITHIN = 200  # characters before a surname where the country of its person is named
+
+
+def _named_before(text: str, at: int) -> str | None:
+    """The country (not one writing in Chinese characters) named last in the few sentences before
+    ``at``, or None."""
+    rx, han = _foreign_han()
+    last = None
+    for m in rx.finditer(text, max(0, at - _NAMED_WITHIN), at):
+        last = m.group()
+    return han[last] if last is not None else None
+
+
 def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_only: bool) -> list[str]:
-    """Add the names of ``g.families`` in ``f`` to ``found`` (pattern -1, -2, ...); their labels, the text as written."""
+    """Add the names of ``g.families`` in ``f`` to ``found`` (pattern -1, -2, ...); their labels, the text as written.
+
+    A transcribed surname is a person of the country named last before it, when that is another
+    country (哈萨克斯坦总统托卡耶夫, 白俄罗斯国家科学院副主席特鲁哈诺夫): the same transcription
+    writes the names of the neighbouring peoples."""
     labels: list[str] = []
     for rx, kind, needles in g.families:
         if not any(n in f.text for n in needles):
@@ -922,6 +986,8 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
             i = bisect.bisect_left(f.starts, m.start())
             if i == len(f.starts) or f.starts[i] != m.start():
                 continue  # not at a word's start (ВНИИ inside a longer word)
+            if kind == "person" and _named_before(f.text, m.start()) not in (None, g.code):
+                continue
             p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
             if lead_only and p >= f.lead_end:
                 continue
@@ -1625,15 +1691,23 @@ class _Parser:
 
     def leaf_from_term(self, t: _Tok) -> _Leaf:
         word = t.text
+        exact = word.startswith("=") and len(word) > 1
         star = word.find("*")
         if star >= 0 and (star != len(word) - 1):
             raise self.error("'*' may only end a term (a prefix search, as in Росси*)", t.pos + star)
         prefix = star >= 0
-        body = word[:-1] if prefix else word
-        items, cjk = _pattern(body, prefix)
+        body = word[1 if exact else 0 : -1 if prefix else None]
+        items, cjk = _pattern(body, prefix, exact)
         if not items:
             raise self.error(f"expected a term with letters or digits, but found '{word}'", t.pos)
-        if not prefix and len(items) == 1 and items[0][0] == _STEM and _CAPS_RE.search(body) and body.upper() == body:
+        if (
+            not exact
+            and not prefix
+            and len(items) == 1
+            and items[0][0] == _STEM
+            and _CAPS_RE.search(body)
+            and body.upper() == body
+        ):
             # an abbreviation has no word forms: НИИ is not a form of ни, AI not of ai
             return self.new_leaf(word, [(_SURFACE, textnorm.fold_word(body), "", False)], cjk, t.pos, capitals=True)
         return self.new_leaf(word, items, cjk, t.pos)
@@ -1647,7 +1721,8 @@ class _Parser:
             star = w.find("*")
             if star >= 0 and star != len(w) - 1:
                 raise self.error("'*' may only end a word", offset + m.start() + star)
-            part, part_cjk = _pattern(w[:-1] if star >= 0 else w, star >= 0)
+            exact = w.startswith("=") and len(w) > 1
+            part, part_cjk = _pattern(w[1 if exact else 0 : -1 if star >= 0 else None], star >= 0, exact)
             items.extend(part)
             cjk = cjk or part_cjk
         if not items:
@@ -1655,14 +1730,19 @@ class _Parser:
         return self.new_leaf(f'"{t.text}"', items, cjk, t.pos)
 
 
-def _pattern(text: str, prefix: bool) -> tuple[list[tuple[int, str, str, bool]], bool]:
-    """Pattern items for one query word (possibly several tokens: hyphenated, CJK)."""
+def _pattern(text: str, prefix: bool, exact: bool = False) -> tuple[list[tuple[int, str, str, bool]], bool]:
+    """Pattern items for one query word (possibly several tokens: hyphenated, CJK).
+
+    ``exact`` (``=word``): the word as written, folded, without its other forms: Snowball gives
+    ученые (scientists) and учения (drills), doctoral and doctors one stem each."""
     tokens = textnorm.tokenize(text)
     items: list[tuple[int, str, str, bool]] = []
     cjk = False
     for i, (surface, stem, _s, _e, kind) in enumerate(tokens):
         last = i == len(tokens) - 1
-        if kind == textnorm.WORD:
+        if kind == textnorm.WORD and exact:
+            items.append((_PREFIX, surface, "", False) if prefix and last else (_SURFACE, surface, "", False))
+        elif kind == textnorm.WORD:
             if prefix and last:
                 # Russian nouns change their last letters (Китай, Китая, Китаем): a Cyrillic
                 # prefix also takes words of its stem. English prefixes are plain prefixes.

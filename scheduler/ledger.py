@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils.migrations import Migrations
-
-from crawler.store import Store, iso, parse_iso, process_alive
+from crawler.store import Migrations, Store, iso, parse_iso, process_alive
 
 migrations = Migrations("delivery")
 

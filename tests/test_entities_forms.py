@@ -61,7 +61,7 @@ def test_short_transcriptions_that_stem_to_russian_words_are_not_places(text: st
         ("Engineers of TsNIIMash met the delegation", "TsNIIMash → Russia"),
         ("莫斯科大学以罗蒙诺索夫命名", "罗蒙诺索夫 → Russia"),
         ("齐奥尔科夫斯基是航天之父", "齐奥尔科夫斯基 → Russia"),
-        ("代表团访问了滨海边疆区", "边疆区 → Russia"),
+        ("代表团访问了该边疆区", "边疆区 → Russia"),  # a krai by its type alone
     ],
 )
 def test_a_family_of_names_resolves_and_the_hit_shows_the_text(text: str, hit: str) -> None:
@@ -160,3 +160,112 @@ def test_the_city_named_like_a_surname_is_still_the_city(text: str, hit: str) ->
 def test_in_a_title_cased_headline_only_an_initial_makes_the_surname_a_person() -> None:
     assert "Kirov → Russia" in _hits(RU, "Tsinghua Delegation Visits Kirov Research Centers")
     assert RU.match("Professor N. Kirov Opens The Conference In Harbin", "") is None
+
+
+# --- regions named by their type, area-studies institutes, names of people --------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("阿穆尔州代表团访问黑河", "阿穆尔州 → Russia"),
+        ("滨海边疆区的科学家", "滨海边疆区 → Russia"),
+        ("外贝加尔边疆区的企业", "外贝加尔边疆区 → Russia"),
+        ("在阿穆尔举行的论坛", "阿穆尔 → Russia"),
+        ("Scientists from Primorsky Krai", "Primorsky Krai → Russia"),
+    ],
+)
+def test_a_russian_region_not_named_after_a_city_is_russia(text: str, hit: str) -> None:
+    assert hit in _hits(RU, "", text)
+
+
+@pytest.mark.parametrize("text", ["滨海新区的企业", "图瓦卢的海平面", "阿尔泰山脉的冰川"])
+def test_a_region_s_name_without_its_type_is_not_taken_where_it_is_a_word_or_another_place(text: str) -> None:
+    assert RU.match("", text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("俄罗斯科学院中国与现代亚洲研究所代表团", "CN"),
+        ("Директор Института Китая и современной Азии РАН", "CN"),
+        ("the Institute of China and Contemporary Asia", "CN"),
+        ("中国社会科学院俄罗斯东欧中亚研究所所长", "RU"),
+        ("the Center for Russian Studies at a university", "RU"),
+    ],
+)
+def test_the_country_an_area_studies_institute_studies_is_not_an_actor(text: str, code: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
+    other = "RU" if code == "CN" else "CN"
+    if "研究所" in text or "Института" in text:
+        assert compile_query(f"country:{other}").match("", text) is not None  # the institute's own country
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "哈萨克斯坦总统托卡耶夫出席会议",
+        "白俄罗斯国家科学院副主席阿列克谢·特鲁哈诺夫会见中国大使。特鲁哈诺夫表示",
+    ],
+)
+def test_a_transcribed_surname_after_another_country_s_name_is_that_country_s(text: str) -> None:
+    assert RU.match("", text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("中俄科学家伊万诺夫表示", "伊万诺夫 → Russia"),  # 万 is in the transcription table
+        ("俄罗斯科学院院士费奥多罗夫", "费奥多罗夫 → Russia"),
+        ("伊万诺夫表示", "伊万诺夫 → Russia"),  # no country named before: Russia's
+    ],
+)
+def test_a_transcribed_surname_is_russia_s_after_russia_or_no_country(text: str, hit: str) -> None:
+    assert hit in _hits(RU, "", text)
+
+
+@pytest.mark.parametrize("text", ["布娃娃和高尔夫球", "一对柴米夫妻"])
+def test_ordinary_words_ending_like_surnames_are_not_names(text: str) -> None:
+    assert RU.match("", text) is None
+
+
+def test_a_place_name_joined_to_a_name_by_a_middle_dot_is_a_person() -> None:
+    assert RU.match("", "乌克兰总统弗拉基米尔·泽连斯基") is None
+    assert "弗拉基米尔 → Russia" in _hits(RU, "", "在弗拉基米尔举行的论坛")
+
+
+def test_a_surname_that_is_a_city_before_a_verb_of_saying_is_a_person() -> None:
+    assert RU.match("", "Kirov said the results were promising.") is None
+    assert RU.match("", "Королёв заявил, что работа продолжится.") is None
+    assert "Kirov → Russia" in _hits(RU, "", "In Kirov, scientists said the results were promising.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "сообщается на сайте Северо-Западного университета Китая",
+        "в северо-западной провинции Китая Ганьсу",
+    ],
+)
+def test_an_institution_named_by_a_place_then_another_country_is_that_country_s(text: str) -> None:
+    assert RU.match("", text) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "hit"),
+    [
+        ("CN", "西北高原所专家访问俄罗斯", "西北高原所 → China"),
+        ("CN", "Researchers at DICP reported", "DICP → China"),
+        ("RU", "China enhances cooperation with NICA", "NICA → Russia"),
+    ],
+)
+def test_institutes_and_facilities_by_their_short_names(code: str, text: str, hit: str) -> None:
+    assert hit in _hits(compile_query(f"country:{code}"), "", text)
+
+
+def test_a_chinese_institute_by_its_short_name_in_the_title_makes_both_sides_headline_partners() -> None:
+    topic = compile_query(
+        "PARTNERS(country:CN, country:RU, 科研 OR 育种)",
+    )
+    title = "西北高原所专家访问俄罗斯、白俄罗斯、乌克兰相关科研机构"
+    assert topic.match(title, "双方讨论了小麦育种合作。") is not None

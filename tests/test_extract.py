@@ -66,3 +66,23 @@ def test_a_date_written_out_in_the_text_is_found_by_the_limited_date_parser() ->
     assert ex is not None and ex.published == datetime(2023, 5, 3, tzinfo=UTC)
     # htmldate's last-resort parser is ours, limited to a few languages (all ~200 cost seconds per worker)
     assert htmldate.extractors.get_external_parser() is extract_module._date_parser()
+
+
+def test_category_tag_and_licence_scans_are_skipped_and_the_kept_fields_are_unchanged() -> None:
+    import trafilatura
+
+    import crawler.extract  # noqa: F401  (its import turns trafilatura's unused scans off)
+
+    html = page(
+        "<div class='tags'><a href='/tag/polar'>polar</a> <a href='/tag/steel'>steel</a></div>"
+        "<p class='postmeta'><a href='/category/science/'>Science</a></p>"
+    ).replace(
+        "<footer>",
+        "<footer><a rel='license' href='https://creativecommons.org/licenses/by-sa/4.0/'>CC BY-SA</a>",
+    )
+    doc = trafilatura.bare_extraction(html, url="https://news.example.org/lab", with_metadata=True)
+    assert doc is not None and not doc.tags and not doc.categories and doc.license is None
+    ex = extract(html, "https://news.example.org/lab")
+    assert ex is not None and all(sentence in ex.text for sentence in BODY)
+    assert ex.title == "Joint lab opens" and ex.published == datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
+    assert ex.declared_url is None  # the page's canonical URL is the one it was fetched from

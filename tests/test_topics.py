@@ -149,6 +149,16 @@ def test_a_term_in_capitals_is_an_abbreviation_without_word_forms() -> None:
     assert hit("Россия", "РОССИЯ И КИТАЙ")  # a word, not an abbreviation: any case, any form
 
 
+def test_an_exact_form_term_has_no_other_forms() -> None:
+    # Snowball gives ученые (scientists) and учения (drills) the stem учен, doctoral and doctors the stem doctor
+    assert hit("ученые", "совместные учения флотов")  # a word in any form: the stems are equal
+    assert not hit("=ученые", "совместные учения флотов")
+    assert hit("=ученые", "Российские учёные")  # folded (ё), any case
+    assert hit("=учены*", "группа ученых") and not hit("=учены*", "на учениях")
+    assert not hit("=doctoral", "doctors treated patients") and hit('"=doctoral student*"', "doctoral students")
+    assert compile_query("=учены* AND x").fts() == '("учены"* AND "x"*)'
+
+
 def test_english_prefix_is_a_plain_prefix() -> None:
     # engineer* must not reach 'engines' through the shared Snowball stem 'engin'
     assert hit("engineer*", "engineering centre")
@@ -517,6 +527,35 @@ NOT_PARTNERS = [
         "中俄元首会谈 深化各领域合作",
         "两国元首同意深化经贸、能源、科技、人文等领域合作，推动中俄关系在新时代取得更大发展。",
     ),
+    # naval drills: учения (drills) is not ученые (scientists), though Snowball stems both to учен
+    (
+        "Россия и Китай начали совместные учения в Японском море",
+        "Корабли Тихоокеанского флота и ВМС НОАК начали совместные учения. В маневрах участвуют фрегаты.",
+    ),
+    # international relations and area studies: scholars and institutes, not science
+    (
+        "上海国际问题研究院代表团访问俄罗斯科学院远东研究所",
+        "上海国际问题研究院代表团访问俄罗斯科学院中国与当代亚洲研究所。中俄双方学者围绕朝鲜半岛局势、多边外交等议题进行了交流。",
+    ),
+    (
+        "Russian sinologists host Shanghai scholars",
+        "Russian and Chinese scholars of international relations discussed the Korean Peninsula at the Institute "
+        "of China and Contemporary Asia of the Russian Academy of Sciences.",
+    ),
+    # caring for patients is a service, not research
+    (
+        "Heilongjiang hospital opens traditional Chinese medicine centre in Vladivostok",
+        "A hospital from Harbin has opened a centre of traditional Chinese medicine in Vladivostok. Doctors from "
+        "Heilongjiang will treat Russian patients under an agreement with a local clinic.",
+    ),
+    (
+        "Китайская больница открыла центр традиционной медицины во Владивостоке",
+        "Больница из Харбина и российская клиника подписали соглашение: врачи из Хэйлунцзяна будут лечить пациентов.",
+    ),
+    (
+        "黑龙江中医院在符拉迪沃斯托克开设中医中心",
+        "哈尔滨一家中医院与俄方诊所签署合作协议,为当地患者提供针灸和中药治疗。",
+    ),
 ]
 
 PARTNER_STORIES = [
@@ -532,6 +571,12 @@ PARTNER_STORIES = [
     ),
     ("Российские и китайские металлурги создали сплав", "Учёные двух стран создали жаропрочный сплав для турбин."),
     ("中俄科学家联合研制新型材料", "中国科学院与俄罗斯科学院的科学家联合研制出一种新型超硬材料。"),
+    # medicine and care: research beside the hospital counts
+    (
+        "我校与俄罗斯太平洋国立医科大学共建联合研究中心",
+        "哈尔滨医科大学与俄罗斯太平洋国立医科大学共建心血管疾病联合研究中心,双方医院将联合开展临床研究。",
+    ),
+    ("Российские ученые и китайские коллеги изучат вечную мерзлоту", "Экспедиция пройдет летом в Якутии."),
     (
         "Chinese chemists and Russian colleagues describe a hydrogen catalyst",
         "Chemists in Wuhan and Kazan described a new catalyst for hydrogen production.",

@@ -77,3 +77,10 @@ class Impolite(scrapy.Spider):
         "DOWNLOAD_HANDLERS_BASE": {},
         "DOWNLOAD_DELAY": 3,  # its own business: kept
     }
+
+
+class WithCookies(scrapy.Spider):
+    """A spider that needs cookies (a consent page, a session)."""
+
+    name = "with-cookies"
+    custom_settings = {"COOKIES_ENABLED": True}
