@@ -911,7 +911,7 @@ class _Entity(_Node):
                     continue
                 label = g.patterns[k][0] if k >= 0 else family_labels[-k - 1]
                 if k in g.places:
-                    if _in_person_name(f, p, e):
+                    if _HAN_RE.match(label) and _in_person_name(f, p, e):
                         continue
                     named = _place_institution(f, p, e, g.name)
                     if named is not None:
