@@ -10,7 +10,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from crawler.process import Processed, feed_only, process_page, worker_start
+from crawler.process import Processed, feed_only, needs_language_model, process_page, worker_start
 from crawler.spiders import FeedOnlyItem, PageItem
 
 
@@ -22,11 +22,15 @@ def worker_count() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def make_pool(workers: int) -> Executor | None:
+def make_pool(workers: int, *, language_model: bool = True) -> Executor | None:
+    """Extraction workers forked from a warmed-up forkserver; with ``language_model`` it loads the
+    language detector's model too, which the workers then share (else each loads it on its first
+    page that needs it)."""
     if workers <= 0:
         return None
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["crawler.process", "crawler.extract", "crawler.warmup"])
+    preload = ["crawler.process", "crawler.extract", "crawler.warmup"]
+    ctx.set_forkserver_preload(preload + ["crawler.warmup_langid"] if language_model else preload)
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_start, initargs=(os.getpid(),))
 
 
@@ -89,7 +93,7 @@ class ProcessPipeline(CrawlerStep):
     async def _process(self, item: Any) -> Any:
         topics = self.ctx.config.topics
         if isinstance(item, PageItem):
-            pool = await self.ctx.get_pool()
+            pool = await self.ctx.get_pool(needs_language_model(item.job))
             if pool is None and not self.ctx.pool_exhausted:
                 return item, self._inline(item, topics)
             for _attempt in range(2):

@@ -157,8 +157,8 @@ def feed_only(
     return Processed(record, match_topics(feed.title, text, topic_list))
 
 
-# Latin script without a declared language, so the language model is loaded too; a canonical
-# link, so the Public Suffix List is.
+# A canonical link, so the Public Suffix List is loaded. Its language is declared (by the job's
+# source), so the language model is not: crawler.warmup_langid loads it when a run needs it.
 _WARM_UP_PAGE = (
     b"<html><head><title>Warm-up page</title><link rel='canonical' href='http://www.example.org/a'></head>"
     b"<body><article><h1>Warm-up page</h1>"
@@ -168,20 +168,38 @@ _WARM_UP_PAGE = (
 
 
 def warm_up() -> None:
-    """Extracts a built-in page, loading what every worker would load on its first page (the language model,
-    the Public Suffix List).
+    """Extracts a built-in page, loading what every worker would load on its first page (the Public
+    Suffix List, trafilatura's and lxml's own start-up).
 
     Run by the extraction pool's forkserver before it forks workers, so that they share it.
     (The extensive date search's per-locale patterns are left to the first worker that needs
-    them: a poll of a few plain pages should not wait for them.)
+    them: a poll of a few plain pages should not wait for them. The language model is loaded
+    by crawler.warmup_langid, when the run's first page needs it: see ``needs_language_model``.)
     """
     job = PageJob(
-        "warm-up", "http://example.org/a", "http://example.org/a", _WARM_UP_PAGE, "text/html", datetime.now(UTC)
+        "warm-up",
+        "http://example.org/a",
+        "http://example.org/a",
+        _WARM_UP_PAGE,
+        "text/html",
+        datetime.now(UTC),
+        source_language="en",
     )
     try:
         process_page(job, ())
     except Exception:  # a worker that loads things itself is slower, not wrong
         pass
+
+
+def needs_language_model(job: PageJob) -> bool:
+    """Whether this page's language will likely be told by the language model: neither its feed nor
+    its source declares one (pages in Latin script then need the model; Cyrillic and CJK do not).
+
+    The model costs a process ~0.5 s of CPU and ~70 MB to load: the extraction pool's forkserver loads
+    it for all its workers when the run's first page needs it; otherwise a worker loads it only if a
+    later page does.
+    """
+    return not (job.source_language or (job.feed is not None and job.feed.language))
 
 
 def worker_start(owner: int) -> None:

@@ -118,7 +118,8 @@ class CrawlContext:
         self.began = clock()  # when this process began polling: deadlines count from here
         self.started = self.began if started is None else min(started, self.began + timedelta(seconds=MAX_EARLY))
         self.pool: Any = None
-        self.pool_factory: Callable[[], Any] | None = None
+        self.pool_factory: Callable[[bool], Any] | None = None
+        self.pool_language_model = True
         self._pool_starting: asyncio.Future[Any] | None = None
         self._new_pool: Any = None
         self.pool_restarts = 0
@@ -210,15 +211,22 @@ class CrawlContext:
             await asyncio.sleep(wait)
         self.began = max(self.began, self.now())
 
-    async def get_pool(self) -> Any:
+    async def get_pool(self, language_model: bool = True) -> Any:
         """The extraction worker pool, started on the first page (a run of 304s never starts one).
 
         Its workers start in a thread: the forkserver's imports take a second or more, and the
         reactor goes on meanwhile with the run's other requests (a batch's feed polls).
+        ``language_model``: whether the first page needs the language detector's model (its language
+        is declared by neither its feed nor its source); the forkserver then loads it once for all
+        workers, else each worker loads it if a later page needs it.
         """
         if self.pool is None and self.pool_factory is not None:
             if self._pool_starting is None:
-                self._pool_starting = asyncio.ensure_future(asyncio.to_thread(self._start_pool, self.pool_factory))
+                self.pool_language_model = language_model
+                factory = self.pool_factory
+                self._pool_starting = asyncio.ensure_future(
+                    asyncio.to_thread(self._start_pool, lambda: factory(language_model))
+                )
             pool = await asyncio.shield(self._pool_starting)
             if self.pool is None and self.pool_factory is not None:
                 self.pool, self.pool_factory = pool, None
@@ -258,7 +266,7 @@ class CrawlContext:
             self.pool, self.pool_factory, self.pool_exhausted = None, None, True
             return None
         self.pool_restarts += 1
-        self.pool = make_pool(broken._max_workers)
+        self.pool = make_pool(broken._max_workers, language_model=self.pool_language_model)
         return self.pool
 
     # -- work in flight per source ----------------------------------------------------------------
@@ -632,7 +640,7 @@ def crawl_once(
         store.close()
         raise StoreError(f"cannot write to the database {config.storage.database}: {exc}") from None
     ctx = CrawlContext(config, store, polled, urls, emit, source_deadline=source_deadline, started=started)
-    ctx.pool_factory = lambda: _make_pool(workers)
+    ctx.pool_factory = lambda language_model: _make_pool(workers, language_model)
     settings = scrapy_settings(config.crawl)
     settings["NEWSWATCH_ALLOW_PRIVATE"] = config.crawl.allow_private
     settings["LOG_INSTALL_ROOT_HANDLER"] = False
@@ -694,10 +702,10 @@ def crawl_once(
     return summary
 
 
-def _make_pool(workers: int | None) -> Any:
+def _make_pool(workers: int | None, language_model: bool = True) -> Any:
     from crawler.pipelines import make_pool, worker_count
 
-    return make_pool(worker_count() if workers is None else workers)
+    return make_pool(worker_count() if workers is None else workers, language_model=language_model)
 
 
 # -- the child process ---------------------------------------------------------------------------

@@ -261,6 +261,11 @@ _MIN_CONFIDENCE = 0.5
 _NOT_LATIN = _CYRILLIC_LANGS | _CJK_LANGS | {"ar", "he", "el", "hy", "ka", "th", "fa", "hi"}
 
 
+def load_language_model() -> None:
+    """Loads the Latin-script classifier's model now (see crawler.warmup_langid) rather than on first use."""
+    _identifier()
+
+
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier  # loads a 4 MB model: only when needed

@@ -1,8 +1,8 @@
 """Imported by the extraction pool's forkserver before it forks workers: one warm-up extraction.
 
-The language detector's model takes half a second of CPU to load, which each worker would
-otherwise pay for itself; loaded once in the forkserver, every worker forked from it shares it
-(copy-on-write).
+What every worker would load on its first page (trafilatura's start-up, the Public Suffix List)
+is loaded once in the forkserver, and every worker forked from it shares it (copy-on-write).
+The language model is crawler.warmup_langid's.
 """
 
 from crawler.process import warm_up

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from crawler import textnorm
 from crawler.extract import extract
 from crawler.pipelines import make_pool
-from crawler.process import _WARM_UP_PAGE, PageJob, process_page, warm_up
+from crawler.process import _WARM_UP_PAGE, FeedInfo, PageJob, needs_language_model, process_page, warm_up
 
 
-def test_the_warm_up_extracts_its_page_and_loads_the_language_model() -> None:
+def test_the_warm_up_extracts_its_page_without_loading_the_language_model() -> None:
     textnorm._identifier.cache_clear()
     warm_up()
-    assert textnorm._identifier.cache_info().currsize == 1
+    assert textnorm._identifier.cache_info().currsize == 0, "the model is loaded only when a run needs it"
     page = extract(_WARM_UP_PAGE.decode(), "http://example.org/a")
     assert page is not None and page.text, "the warm-up page holds an article"
+    textnorm.load_language_model()
+    assert textnorm._identifier.cache_info().currsize == 1
+
+
+def test_a_page_needs_the_language_model_when_neither_its_feed_nor_its_source_declares_a_language() -> None:
+    job = PageJob("s", "http://example.org/a", "http://example.org/a", b"", "text/html", datetime.now(UTC))
+    assert needs_language_model(job)
+    assert not needs_language_model(replace(job, source_language="fr"))
+    assert not needs_language_model(replace(job, feed=FeedInfo(language="de")))
+    assert needs_language_model(replace(job, feed=FeedInfo(title="no language")))
 
 
 def test_workers_forked_from_the_warmed_forkserver_extract_pages() -> None:
@@ -54,6 +68,48 @@ def test_workers_do_not_import_scrapy() -> None:
     assert not [m for m in loaded if m.startswith(("scrapy", "twisted", "crawler.spiders", "crawler.pipelines"))], (
         loaded
     )
+
+
+_LANGUAGE_IN_WORKER = r"""
+import json, sys
+from datetime import UTC, datetime
+from crawler.pipelines import make_pool
+from crawler.process import PageJob, process_page
+
+body = (
+    "<html><head><title>Un laboratoire commun</title></head><body><article><h1>Un laboratoire commun</h1>"
+    + "<p>Les deux académies ont ouvert lundi un laboratoire commun consacré aux matériaux des batteries, "
+    "et leurs chercheurs travailleront ensemble pendant cinq ans.</p>" * 4
+    + "</article></body></html>"
+).encode()
+job = PageJob("s", "http://example.org/fr", "http://example.org/fr", body, "text/html", datetime.now(UTC))
+pool = make_pool(1, language_model=sys.argv[1] == "yes")
+loaded = "__import__('crawler.textnorm').textnorm._identifier.cache_info().currsize"
+before = pool.submit(eval, loaded).result(timeout=120)
+done = pool.submit(process_page, job, ()).result(timeout=120)
+pool.shutdown(wait=True)
+print(json.dumps([before, done.record.language]))
+"""
+
+
+@pytest.mark.parametrize("language_model", [True, False])
+def test_workers_tell_an_undeclared_language_whether_or_not_their_forkserver_loaded_the_model(
+    language_model: bool,
+) -> None:
+    # a process starts one forkserver, with the preload of its first pool: each case in its own process
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", _LANGUAGE_IN_WORKER, "yes" if language_model else "no"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    before, language = json.loads(done.stdout.splitlines()[-1])
+    assert before == (1 if language_model else 0)
+    assert language == "fr"
 
 
 _BROKEN_POOL = r"""
