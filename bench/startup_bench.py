@@ -50,6 +50,9 @@ _DEFAULT = (ROOT / "config" / "newswatch.toml").read_text(encoding="utf-8")
 TOPICS = "\n" + _DEFAULT[_DEFAULT.index("\n[sets]") : _DEFAULT.index("\n[digest]")] + "\n"
 
 
+NEWSWATCH = [sys.executable, "-m", "scheduler.cli"]
+
+
 def _subreaper() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
@@ -82,8 +85,10 @@ def main() -> int:
     args = parser.parse_args()
     parts = args.only.split(",")
     _subreaper()
-    bindir = Path(sys.executable).parent
-    newswatch = str(bindir / "newswatch")
+    # the CLI of this tree (whatever is installed), as the `newswatch` script would run it
+    os.environ["PYTHONPATH"] = str(ROOT) + (
+        os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""
+    )
     server = StaticSiteServer(ROOT / "fixtures" / "site")
     server.start()
     results: dict[str, list[float]] = {p: [] for p in parts}
@@ -97,13 +102,13 @@ def main() -> int:
                     if part == "python":
                         cmd = [sys.executable, "-c", "pass"]
                     elif part == "help":
-                        cmd = [newswatch, "--help"]
+                        cmd = [*NEWSWATCH, "--help"]
                     elif part == "check":
-                        cmd = [newswatch, "check", "-c", str(cfg)]
+                        cmd = [*NEWSWATCH, "check", "-c", str(cfg)]
                     elif part in ("crawl", "recrawl"):
                         if part == "recrawl" and "crawl" not in parts:
-                            tree_cpu([newswatch, "crawl", "-c", str(cfg)], work)
-                        cmd = [newswatch, "crawl", "-c", str(cfg)]
+                            tree_cpu([*NEWSWATCH, "crawl", "-c", str(cfg)], work)
+                        cmd = [*NEWSWATCH, "crawl", "-c", str(cfg)]
                         if part == "crawl":
                             (work / "bench.db").unlink(missing_ok=True)
                     else:
