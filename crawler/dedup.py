@@ -16,6 +16,7 @@ import struct
 import sys
 import unicodedata
 from array import array
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
@@ -222,9 +223,10 @@ def _overlap(a: tuple[int, ...], b: tuple[int, ...], cap: int) -> tuple[int, int
     their sets, so membership there is exact and the counts are a uniform sample.
     """
     cut = min(a[-1] if len(a) >= cap else _MAX32, b[-1] if len(b) >= cap else _MAX32)
-    sa = {x for x in a if x <= cut}
-    sb = {x for x in b if x <= cut}
-    return len(sa & sb), len(sa | sb), len(sa), len(sb)
+    # sketches are ascending and without repeats: the part below the cut-off is a prefix
+    na, nb = bisect_right(a, cut), bisect_right(b, cut)
+    shared = len(set(a[:na]).intersection(b[:nb]))
+    return shared, na + nb - shared, na, nb
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,21 @@
-"""Downloader middleware: only http(s), and no private addresses unless the config allows them.
+"""Downloader middleware: only http(s), and no private addresses unless the config allows them;
+robots.txt with Crawl-delay; meta-refresh redirects read from a page's start.
 
 Runs for every request, redirect hops included (Scrapy sends each hop through the chain again).
 """
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.response import get_meta_refresh
 from twisted.internet.defer import Deferred
 
 from crawler.errors import FetchError
@@ -89,3 +94,36 @@ def crawl_delay(parser: Any, user_agent: str) -> float | None:
     except (AttributeError, ValueError, TypeError):
         return None
     return float(delay) if delay and delay > 0 else None
+
+
+class MetaRefreshMiddleware(ScrapyMetaRefreshMiddleware):
+    """Scrapy's meta-refresh redirects, looked for in the start of the page only.
+
+    Scrapy reads the tag from the page's first 4,096 characters but decodes the whole page to get
+    them (~0.3 ms of the crawl process for a 130 KB article, which its extraction worker decodes
+    again). A page with a declared encoding is checked from the bytes that hold its first 4,096
+    characters; only a page that has the tag, or whose encoding Scrapy infers from the whole body,
+    goes through Scrapy's own check.
+    """
+
+    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        if isinstance(response, HtmlResponse) and len(response.body) > _HEAD_BYTES_UTF8:
+            encoding = response._declared_encoding()  # None: Scrapy infers it from the whole body
+            if encoding:
+                size = _HEAD_BYTES_UTF8 if _is_utf8(encoding) else _HEAD_BYTES
+                if len(response.body) > size:
+                    head = response.replace(body=response.body[:size])
+                    if get_meta_refresh(head, ignore_tags=self._ignore_tags)[1] is None:
+                        return response
+        return super().process_response(request, response)
+
+
+_HEAD_BYTES_UTF8 = 4 * 4096  # a UTF-8 character takes at most 4 bytes
+_HEAD_BYTES = 65536  # enough for 4,096 characters in any encoding a page declares
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False

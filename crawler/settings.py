@@ -73,6 +73,8 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "ERROR") -> dict[str
             "crawler.middlewares.SafetyMiddleware": 50,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,  # should a spider bring it back
             "crawler.middlewares.RobotsMiddleware": 100,
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "crawler.middlewares.MetaRefreshMiddleware": 580,  # Scrapy's place for it
         },
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),
         # RemoteControl (an HTTP console) and MemoryUsage are off

@@ -276,3 +276,19 @@ def test_fingerprint_is_the_content_hash_and_signature_in_one_pass() -> None:
         ("中俄", "中俄举行联合军演" * 20),
     ):
         assert fingerprint(title, text) == (content_hash(text), signature(title, text))
+
+
+def test_sketch_overlap_counts_match_the_sets_below_the_cut_off() -> None:
+    import random
+
+    from crawler.dedup import _overlap
+
+    rng = random.Random(7)
+    for _ in range(200):
+        pool = [rng.getrandbits(32) for _ in range(600)]
+        a = tuple(sorted(set(rng.sample(pool, rng.randint(1, 300)))))
+        b = tuple(sorted(set(rng.sample(pool, rng.randint(1, 300)))))
+        cap = rng.choice((8, 32, 256))
+        cut = min(a[-1] if len(a) >= cap else 2**32, b[-1] if len(b) >= cap else 2**32)
+        sa, sb = {x for x in a if x <= cut}, {x for x in b if x <= cut}
+        assert _overlap(a, b, cap) == (len(sa & sb), len(sa | sb), len(sa), len(sb))
