@@ -281,3 +281,23 @@ def test_a_transcribed_surname_right_after_the_country_s_name_starts_after_it(te
     hits = _hits(RU, "", text)
     assert hit in hits
     assert not any(h.startswith("罗斯") for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("Ученые в Приморье испытали робота", "Приморь* → Russia"),
+        ("экспедиция в Якутии", "Якути* → Russia"),
+        ("шахты Кузбасса", "Кузбасс* → Russia"),
+        ("на Кубани вывели сорт", "Кубань → Russia"),
+        ("Yamal LNG engineers", "Yamal → Russia"),
+        ("库页岛的科考站", "库页岛 → Russia"),
+    ],
+)
+def test_a_russian_region_by_its_customary_name(text: str, hit: str) -> None:
+    assert hit in _hits(RU, "", text)
+
+
+@pytest.mark.parametrize("text", ["Куба и Китай", "делегация с Кубы"])
+def test_cuba_is_not_the_kuban(text: str) -> None:
+    assert RU.match("", text) is None
