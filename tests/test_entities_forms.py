@@ -301,3 +301,20 @@ def test_a_russian_region_by_its_customary_name(text: str, hit: str) -> None:
 @pytest.mark.parametrize("text", ["Куба и Китай", "делегация с Кубы"])
 def test_cuba_is_not_the_kuban(text: str) -> None:
     assert RU.match("", text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("a dairy research centre in Inner Mongolia", "Inner Mongolia → China"),
+        ("экспедиция в Тибете", "Тибет* → China"),
+        ("中关村的科技企业", "中关村 → China"),
+        ("粤港澳大湾区的实验室", "粤港澳大湾区 → China"),
+    ],
+)
+def test_a_chinese_region_or_science_zone_by_the_name_the_press_uses(text: str, hit: str) -> None:
+    assert hit in _hits(CN, "", text)
+
+
+def test_outer_mongolia_is_not_inner_mongolia() -> None:
+    assert CN.match("", "Улан-Батор, столица Монголии") is None
