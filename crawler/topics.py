@@ -1080,9 +1080,14 @@ class _Partners(_Node):
         # the headline: both sides in the title, what in the title or the lead
         ta = [o for o in occs[0] if o[0] == TITLE]
         tb = [o for o in occs[1] if o[0] == TITLE]
-        if out and not (ta and tb) and self._third_country_leads(doc, occs[0], occs[1], bool(ta), bool(tb)):
+        # a third country named in the title more often than one side is the partner even when the title
+        # names both sides (Belarus's academy four times and China, a Belarusian's name taken for Russian)
+        third_in_title = bool(ta and tb) and self._third_country_leads(doc, occs[0], occs[1], True, True, headline=True)
+        if out and (
+            third_in_title or (not (ta and tb) and self._third_country_leads(doc, occs[0], occs[1], bool(ta), bool(tb)))
+        ):
             out = []  # another country is the partner; the two sides meet only in passing
-        if ta and tb and _distinct(ta, tb) and not any(k[0] == TITLE for k in tainted):
+        if ta and tb and _distinct(ta, tb) and not any(k[0] == TITLE for k in tainted) and not third_in_title:
             lead_end = doc.fields[TEXT].lead_end
             what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
             # two academic institutions in the title are partners in their own right, as in a sentence
@@ -1092,21 +1097,27 @@ class _Partners(_Node):
                 out.extend(what)
         return bool(out), out
 
-    def _third_country_leads(self, doc: Document, oa: list[_Occ], ob: list[_Occ], ta: bool, tb: bool) -> bool:
-        """A third country is named more often than one of the two sides, or in the title instead."""
+    def _third_country_leads(
+        self, doc: Document, oa: list[_Occ], ob: list[_Occ], ta: bool, tb: bool, headline: bool = False
+    ) -> bool:
+        """A third country is named more often than one of the two sides, or in the title instead; for the
+        headline, a third country named in the title more often than one of the sides is."""
         # each side is a country, or a country with other words for it (country:CN OR 我国)
         codes = [{n.code.upper() for n in _walk(side) if isinstance(n, _Entity)} for side in (self.a, self.b)]
         if not all(len(c) == 1 for c in codes) or codes[0] == codes[1]:
             return False
         sides = codes[0] | codes[1]
-        weaker = min(len({(o[0], o[1]) for o in oa}), len({(o[0], o[1]) for o in ob}))
+        in_field = (lambda f: f == TITLE) if headline else (lambda f: True)
+        weaker = min(
+            len({(o[0], o[1]) for o in oa if in_field(o[0])}), len({(o[0], o[1]) for o in ob if in_field(o[0])})
+        )
         # a name inside a side's name is the side's (蒙古 in 内蒙古, Inner Mongolia, is China)
         inside = {(o[0], q) for o in oa + ob for q in range(o[1], o[2] + 1)}
         for code, ps in _nation_places(doc).items():
             if code in sides:
                 continue
-            ps = ps - inside
-            if len(ps) > weaker or (any(f == TITLE for f, _ in ps) and not (ta and tb)):
+            ps = {(f, p) for f, p in ps - inside if in_field(f)}
+            if len(ps) > weaker or (not headline and any(f == TITLE for f, _ in ps) and not (ta and tb)):
                 return True
         return False
 

@@ -125,3 +125,38 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
             assert result.returncode == 0, result.stderr
             printed.write_text(result.stdout, encoding="utf-8")
     return out
+
+
+# Test files that start many real processes (daemons, crawl children, probes) and spend much of their
+# time waiting on them, longest first. They are handed to the xdist workers before everything else
+# (`--no-loadscope-reorder` in pyproject.toml keeps this order), so no long file starts last and ends
+# the run alone; the many short files then fill the gaps. Only the order changes, never what runs.
+LONG_FIRST = (
+    "test_sources.py",
+    "test_faults.py",
+    "test_daemon.py",
+    "test_batches.py",
+    "test_probe.py",
+    "test_cli_usage.py",
+    "test_sourcelist.py",
+    "test_every_reload.py",
+    "test_daemon_restart.py",
+    "test_recrawl.py",
+)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`--numprocesses=auto`: two workers per core (pyproject.toml caps them at four).
+
+    Most of a process-level test is spent waiting on its daemon, crawl children and servers, not
+    computing; a second worker per core runs while the first waits.
+    """
+    return 2 * len(os.sched_getaffinity(0))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file, and among the other files, stays

@@ -8,17 +8,15 @@ NEWSWATCH_CRAWL_TIMEOUT (kill a hung crawl sooner than the default 5 minutes).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,6 @@ import pytest
 
 from crawler.config import load_config
 from crawler.store import Store, iso
-from scheduler import ledger
 from scheduler.config_snapshot import dumps, load_snapshot
 from scheduler.daemon import (
     DigestSlot,
@@ -37,99 +34,21 @@ from scheduler.daemon import (
     missed_digest,
 )
 from scheduler.notify import Notifier
-from tests.support.daemonworld import WORDS, Daemon, daemon_config, unit_with_stand_in, wait_until
-from tests.support.sitesrv import SiteServer
+from tests.support.daemonworld import (
+    GLOBALWIRE,
+    NO_WORKERS,
+    SLOW,
+    VESTNIK,
+    Daemon,
+    far_schedule,
+    integrity,
+    slow_site,
+    unit_with_stand_in,
+    wait_until,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-TOPIC = """
-[[topics]]
-name = "china-russia"
-query = '(China OR Chinese OR Beijing) AND (Russia OR Russian OR Moscow)'
-"""
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-def write_config(
-    path: Path,
-    base_url: str,
-    smtp_port: int,
-    *,
-    sources: str,
-    schedule: str = "0 7 * * *",
-    extra_topics: str = "",
-    timeout: str = "10s",
-) -> Path:
-    text = daemon_config(
-        sources=sources.replace("__BASE__", base_url),
-        topics=TOPIC + extra_topics,
-        smtp_port=smtp_port,
-        schedule=schedule,
-        send_empty=True,
-        timeout=timeout,
-    )
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-GLOBALWIRE = """
-[[sources]]
-name = "globalwire"
-url = "__BASE__/globalwire/rss.xml"
-every = "15m"
-"""
-VESTNIK = """
-[[sources]]
-name = "vestnik"
-url = "__BASE__/vestnik/rss.xml"
-every = "15m"
-"""
-
-
-# For daemons whose tests are not about extraction workers: each crawl child extracts its pages itself,
-# without starting a pool of workers (the tests of kills and hung crawls keep the workers).
-NO_WORKERS = {"NEWSWATCH_WORKERS": "0"}
-
-
-def far_schedule() -> str:
-    """A daily cron time 12 hours away, so no regular digest fires during a test."""
-    return f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
-
-
-def integrity(db: Path) -> str:
-    conn = sqlite3.connect(str(db))
-    try:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        conn.close()
-
-
-@pytest.fixture(scope="module")
-def crawled_globalwire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SiteServer, Path]]:
-    """The sample site for the module, and a database of one crawl of its globalwire feed (stories to send).
-
-    The source is not due again for 15 minutes: a daemon given a copy starts with its digest, not a crawl.
-    """
-    from crawler.run import run_in_child
-
-    site = SiteServer(ROOT / "fixtures" / "site").start()
-    try:
-        folder = tmp_path_factory.mktemp("globalwire")
-        cfg = write_config(folder / "nw.toml", site.base_url, 25, sources=GLOBALWIRE)
-        run_in_child(cfg, ["globalwire"], timeout=120, extra_env=NO_WORKERS)
-        yield site, folder / "nw.db"
-    finally:
-        site.stop()
-
-
-def copy_database(source: Path, target: Path) -> None:
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
 
 
 # -- pieces, in-process --------------------------------------------------------------------------
@@ -370,166 +289,3 @@ def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(
     wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) > pings + 1, 10, "still alive")
     assert d.proc.poll() is None
     assert d.terminate() == 0
-
-
-def test_catch_up_sends_exactly_one_digest(
-    tmp_path: Path, crawled_globalwire: tuple[SiteServer, Path], smtp: Any, daemons: Callable[..., Daemon]
-) -> None:
-    from scheduler.digest import LAST_SENT_KEY
-
-    site, crawled = crawled_globalwire
-    schedule = far_schedule()
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=schedule)
-    config = load_config(cfg)
-    copy_database(crawled, config.storage.database)  # stories to send; the source is not due again for 15m
-    now = datetime.now(UTC)
-    slot = last_fire_at_or_before(digest_trigger(config), now)
-    assert slot is not None
-    with Store(config.storage.database) as store:
-        matched = int(
-            store.scalar("SELECT count(DISTINCT a.story) FROM articles a JOIN matches m ON m.article_id = a.id")
-        )
-        assert matched >= 1
-        # The last digest went out the day before, before that day's scheduled time.
-        store.set_state(LAST_SENT_KEY, iso(slot - timedelta(days=1, hours=1)))
-
-    d = daemons(cfg, env=NO_WORKERS)
-    d.wait_note("READY=1")
-    wait_until(lambda: smtp.messages, 30, "the catch-up digest")
-    d.wait_log(f"digest {iso(slot)}: 1 recipients, 1 sent")
-    assert d.terminate() == 0
-    assert len(smtp.messages) == 1
-    assert "newswatch" in str(smtp.messages[0].message["Subject"])
-
-    again = daemons(cfg, env=NO_WORKERS)  # a restart sends nothing more
-    again.wait_note("READY=1")
-    assert again.terminate() == 0
-    assert "was due" not in again.log()
-    assert len(smtp.messages) == 1
-    with Store(config.storage.database) as store:
-        rows = [m for m in ledger.messages(store) if m["kind"] == "digest"]
-        assert [m["status"] for m in rows] == ["sent"]
-        assert ledger.sent_stories(store, "analyst@example.org") and int(rows[0]["story_count"]) == matched
-
-
-# -- killed mid-crawl and mid-digest ---------------------------------------------------------------
-
-SLOW = """
-[[sources]]
-name = "slow"
-url = "__BASE__/slow/feed.xml"
-every = "15m"
-"""
-
-
-def slow_site(site: Any, pages: int, delay: float) -> None:
-    """A feed of `pages` articles under /slow/, each page answering after `delay` seconds."""
-
-    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
-        if path.startswith("/slow/feed.xml"):
-            items = "".join(
-                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/slow/a/{i}.html</link>"
-                f"<guid>slow-{i}</guid><pubDate>Mon, 23 Nov 2026 10:0{i % 10}:00 +0000</pubDate></item>"
-                for i in range(pages)
-            )
-            body = (
-                f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Slow</title>'
-                f"<link>{site.base_url}/slow/</link><description>slow</description>{items}</channel></rss>"
-            )
-            return 200, {"Content-Type": "application/rss+xml"}, body.encode()
-        i = int(path.rsplit("/", 1)[-1].split(".")[0])
-        time.sleep(delay)
-        words = [WORDS[(i * 7 + k * (i + 3)) % len(WORDS)] for k in range(60)]
-        paras = "".join(
-            f"<p>Scientists from China and Russia in project {i} reported progress on "
-            f"{' '.join(words[j : j + 12])} at laboratory {i * 13 + j}.</p>"
-            for j in range(0, 60, 6)
-        )
-        html = (
-            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Joint project {i}</title>'
-            f"</head><body><article><h1>Joint project {i} of China and Russia</h1>{paras}</article></body></html>"
-        )
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, html.encode()
-
-    site.add_generated("/slow/", handler)
-
-
-def test_sigkill_mid_crawl_then_restart_loses_nothing(
-    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
-) -> None:
-    pages = 6
-    slow_site(site, pages=pages, delay=1.0)
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=SLOW, schedule=far_schedule())
-    db = tmp_path / "nw.db"
-    d = daemons(cfg)
-    d.wait_note("READY=1")
-    wait_until(lambda: site.hits("/slow/a/") >= 3, 60, "pages fetched mid-crawl")
-    assert "crawl slow:" not in d.log()
-    d.crash()
-    assert integrity(db) == "ok"
-    with Store(db) as store:
-        stored_before = store.count("articles")
-        assert store.source_state("slow")["polls"] == 0  # the run never finished
-
-    again = daemons(cfg)
-    again.wait_note("READY=1")
-    again.wait_log("crawl slow: ok", 90)
-    assert again.terminate() == 0
-    assert integrity(db) == "ok"
-    with Store(db) as store:
-        urls = [r["url"] for r in store.query("SELECT url FROM articles ORDER BY url")]
-        assert urls == sorted(f"{site.base_url}/slow/a/{i}.html" for i in range(pages))  # all, each once
-        assert store.source_state("slow")["polls"] == 1
-    assert stored_before <= pages
-
-
-def test_sigkill_mid_digest_then_restart_sends_once(
-    tmp_path: Path, crawled_globalwire: tuple[SiteServer, Path], smtp: Any, daemons: Callable[..., Daemon]
-) -> None:
-    from scheduler.digest import LAST_SENT_KEY
-
-    site, crawled = crawled_globalwire
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
-    config = load_config(cfg)
-    copy_database(crawled, config.storage.database)
-    slot = last_fire_at_or_before(digest_trigger(config), datetime.now(UTC))
-    assert slot is not None
-    with Store(config.storage.database) as store:
-        store.set_state(LAST_SENT_KEY, iso(slot - timedelta(hours=1)))
-    handler = smtp._controller.handler
-    original = handler.handle_DATA
-    stall = {"on": True, "seen": 0}
-
-    async def stalled_data(server: Any, session: Any, envelope: Any) -> str:
-        stall["seen"] += 1
-        while stall["on"]:  # the message arrived; the 250 never comes
-            await asyncio.sleep(0.05)
-        return "451 4.3.0 try again later"
-
-    handler.handle_DATA = stalled_data
-    d = daemons(cfg, env=NO_WORKERS)
-    d.wait_note("READY=1")
-    wait_until(lambda: stall["seen"], 30, "the digest's DATA to reach the server")
-    d.crash()
-    stall["on"] = False
-    handler.handle_DATA = original
-    db = config.storage.database
-    assert integrity(db) == "ok"
-    with Store(db) as store:
-        first = [m for m in ledger.messages(store) if m["kind"] == "digest"]
-        assert [m["status"] for m in first] == ["pending"] and not ledger.sent_stories(store, "analyst@example.org")
-
-    again = daemons(cfg, env=NO_WORKERS)
-    again.wait_note("READY=1")
-    wait_until(lambda: smtp.messages, 30, "the resent digest")
-    again.wait_log("digest ")
-    assert again.terminate() == 0
-    assert len(smtp.messages) == 1
-    assert smtp.messages[0].message["Message-ID"] == first[0]["message_id"]  # a resend, recognisable as one
-    assert integrity(db) == "ok"
-    with Store(db) as store:
-        rows = [m for m in ledger.messages(store) if m["kind"] == "digest"]
-        assert [m["status"] for m in rows] == ["sent"]
-        items = store.query("SELECT story, count(*) AS n FROM delivery_items GROUP BY story")
-        assert items and all(r["n"] == 1 for r in items)
-        assert DigestSlot.load(store).done  # type: ignore[union-attr]

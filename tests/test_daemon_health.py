@@ -14,8 +14,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.daemonworld import Daemon, unit_with_stand_in, wait_until
-from tests.test_daemon import GLOBALWIRE, NO_WORKERS, ROOT, far_schedule, write_config
+from tests.support.daemonworld import (
+    GLOBALWIRE,
+    NO_WORKERS,
+    ROOT,
+    Daemon,
+    far_schedule,
+    unit_with_stand_in,
+    wait_until,
+    write_config,
+)
 
 STALLED = """
 [[sources]]

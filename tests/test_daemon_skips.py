@@ -14,8 +14,8 @@ import pytest
 from crawler.dates import iso, utcnow
 from crawler.store import Store
 from scheduler.daemon import Daemon
+from tests.support.daemonworld import GLOBALWIRE, VESTNIK, far_schedule, write_config
 from tests.support.sitesrv import SiteServer
-from tests.test_daemon import GLOBALWIRE, VESTNIK, far_schedule, write_config
 
 KEPT = ("failures", "failing_since", "next_poll", "last_error", "last_attempt", "retry_after")
 

@@ -17,7 +17,7 @@ import pytest
 
 from crawler.run import run_in_child
 from crawler.store import Store
-from tests.test_daemon import write_config
+from tests.support.daemonworld import write_config
 
 SERVER_DELAY = 30.0  # the stalled answer's delay: shorter than the request timeout, far past the deadline
 

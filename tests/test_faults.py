@@ -369,9 +369,8 @@ def test_a_killed_crawl_command_leaves_no_process_behind(site: SiteServer, tmp_p
 
 
 def test_a_killed_daemon_leaves_no_crawl_process_behind(site: SiteServer, tmp_path: Path, smtp: Any) -> None:
-    from tests.support.daemonworld import Daemon
-    from tests.test_daemon import far_schedule
-    from tests.test_daemon import write_config as daemon_config
+    from tests.support.daemonworld import Daemon, far_schedule
+    from tests.support.daemonworld import write_config as daemon_config
 
     url = serve_feed(site, "/dkill/", 12, delay=1.0)
     source = f'[[sources]]\nname = "dkill"\nurl = "{url}"\nevery = "15m"\n'

@@ -276,6 +276,18 @@ def test_a_third_country_named_more_often_is_the_partner() -> None:
     assert pair.match("India and Russia open a lab", body) is not None
 
 
+def test_a_third_country_named_more_often_in_the_title_is_the_partner_even_beside_both_sides() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, research OR scien*)")
+    # Belarus four times in a long headline; China once, Russia once (a Belarusian's name taken for Russian)
+    title = (
+        "Belarus and China: Belarus's academy of sciences, the Belarusian Academy, and Belarus's Ivanov from "
+        "Russia expand research with China"
+    )
+    assert q.match(title, "Research with China grows.") is None
+    # a third country named in the title as often as the sides is not: the headline is about the two
+    assert q.match("China and Russia extend research to India", "Research grows.") is not None
+
+
 def test_a_side_may_leave_some_of_its_names_out_and_is_still_a_country() -> None:
     q = compile_query('PARTNERS(country:CN, country:RU EXCEPT "Russian media", research OR scien*)')
     assert q.match("News", "Chinese scientists do research, Russian media report.") is None

@@ -542,6 +542,37 @@ NOT_PARTNERS = [
         "Russian and Chinese scholars of international relations discussed the Korean Peninsula at the Institute "
         "of China and Contemporary Asia of the Russian Academy of Sciences.",
     ),
+    # military technology: an early-warning system against missile attack
+    (
+        "Россия помогает Китаю создать систему предупреждения о ракетном нападении",
+        "Российские предприятия передают китайской стороне опыт проектирования радиолокационных станций и "
+        "программное обеспечение, говорят эксперты.",
+    ),
+    # a patent dispute in court, and a supply contract for nuclear fuel: business, however technical
+    (
+        "俄罗斯企业起诉中国厂商侵犯钻井设备专利",
+        "俄罗斯石油钻井设备制造商起诉中国企业侵犯其发明专利,双方此前曾合作研发部分零部件。",
+    ),
+    (
+        "中广核与俄原子能集团下属企业签署浓缩铀供应长期合同",
+        "中广核旗下铀业公司与俄罗斯国家原子能公司下属企业签署核燃料长期供应合同,保障核电机组的燃料需求。",
+    ),
+    (
+        "Chinese robot makers sign supply deals in Yekaterinburg",
+        "Chinese manufacturers of industrial robots signed supply agreements with Russian enterprises at the "
+        "Innoprom industrial fair.",
+    ),
+    # sport: medals at the youth games, however many tigers on the mascots
+    (
+        "Medals and mascots at the Russian-Chinese Youth Games",
+        "Russian and Chinese teams won medals in Khabarovsk; the mascot, an Amur tiger, greeted them.",
+    ),
+    # "our countries" in a Chinese leader's words are both countries, not the writer's Russia
+    (
+        "Си Цзиньпин: Китай готов наращивать сотрудничество",
+        "Председатель КНР заявил, что Китай готов наращивать практическое сотрудничество и развивать технологии "
+        "наших стран.",
+    ),
     # caring for patients is a service, not research
     (
         "Heilongjiang hospital opens traditional Chinese medicine centre in Vladivostok",
@@ -577,6 +608,17 @@ PARTNER_STORIES = [
         "哈尔滨医科大学与俄罗斯太平洋国立医科大学共建心血管疾病联合研究中心,双方医院将联合开展临床研究。",
     ),
     ("Российские ученые и китайские коллеги изучат вечную мерзлоту", "Экспедиция пройдет летом в Якутии."),
+    # a structure named by the two sides' joint adjective is their joint work
+    (
+        "Russian-Chinese expedition collects data on climate change",
+        "The seventh Russian-Chinese scientific expedition aboard the research vessel returned to Vladivostok.",
+    ),
+    # a comparative clinical study is research, not a comparison of rivals
+    (
+        "Центр Илизарова и пекинская больница проведут совместное исследование",
+        "Российский центр ортопедии и пекинская больница начинают совместное клиническое исследование, "
+        "посвященное сравнению методов удлинения конечностей.",
+    ),
     (
         "Chinese chemists and Russian colleagues describe a hydrogen catalyst",
         "Chemists in Wuhan and Kazan described a new catalyst for hydrogen production.",

@@ -1,21 +1,25 @@
 """What the daemon tests and the soak benchmark share: the daemon's config, a vocabulary for
-generated articles, and `newswatch run` in a subprocess (`Daemon`; the `daemons` fixture in
-tests/conftest.py starts them and cleans up after each test)."""
+generated articles, sources on the test server, and `newswatch run` in a subprocess (`Daemon`; the
+`daemons` fixture in tests/conftest.py starts them and cleans up after each test)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crawler.store import Store
 from scheduler.daemon import crawl_children
+from tests.support.sitesrv import SiteServer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -124,6 +128,125 @@ port = {smtp_port}
 security = "none"
 sender = "newswatch <alerts@example.org>"
 """
+
+
+TOPIC = """
+[[topics]]
+name = "china-russia"
+query = '(China OR Chinese OR Beijing) AND (Russia OR Russian OR Moscow)'
+"""
+
+GLOBALWIRE = """
+[[sources]]
+name = "globalwire"
+url = "__BASE__/globalwire/rss.xml"
+every = "15m"
+"""
+VESTNIK = """
+[[sources]]
+name = "vestnik"
+url = "__BASE__/vestnik/rss.xml"
+every = "15m"
+"""
+SLOW = """
+[[sources]]
+name = "slow"
+url = "__BASE__/slow/feed.xml"
+every = "15m"
+"""
+
+# For daemons whose tests are not about extraction workers: each crawl child extracts its pages itself,
+# without starting a pool of workers (the tests of kills and hung crawls keep the workers).
+NO_WORKERS = {"NEWSWATCH_WORKERS": "0"}
+
+
+def write_config(
+    path: Path, base_url: str, smtp_port: int, *, sources: str, extra_topics: str = "", **options: str
+) -> Path:
+    """`daemon_config` with the china-russia topic and ``send_empty`` written to `path`; ``__BASE__`` in
+    `sources` becomes `base_url`. ``options``: `daemon_config`'s ``schedule`` (daily at 07:00 unless
+    given), ``timeout``."""
+    options.setdefault("schedule", "0 7 * * *")
+    text = daemon_config(
+        sources=sources.replace("__BASE__", base_url),
+        topics=TOPIC + extra_topics,
+        smtp_port=smtp_port,
+        send_empty=True,
+        **options,
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def crawl_config(tmp_path: Path, sources: str, timeout: str = "3s") -> Path:
+    """A config for `newswatch crawl` (no topics, no digest) against the local test server."""
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(
+        f"""
+[storage]
+database = "nw.db"
+
+[crawl]
+user_agent = "newswatch-test/1.0 (+mailto:ops@example.org)"
+timeout = "{timeout}"
+allow_private = true
+
+{sources}
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def far_schedule() -> str:
+    """A daily cron time 12 hours away, so no regular digest fires during a test."""
+    return f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
+
+
+def integrity(db: Path) -> str:
+    conn = sqlite3.connect(str(db))
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def source_states(db: Path) -> dict[str, dict[str, Any]]:
+    """Each source's row of the `sources` table, by name."""
+    with Store(db) as st:
+        return {r["name"]: r for r in st.query("SELECT * FROM sources")}
+
+
+def slow_site(site: SiteServer, pages: int, delay: float) -> None:
+    """A feed of `pages` articles under /slow/, each page answering after `delay` seconds."""
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/slow/feed.xml"):
+            items = "".join(
+                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/slow/a/{i}.html</link>"
+                f"<guid>slow-{i}</guid><pubDate>Mon, 23 Nov 2026 10:0{i % 10}:00 +0000</pubDate></item>"
+                for i in range(pages)
+            )
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Slow</title>'
+                f"<link>{site.base_url}/slow/</link><description>slow</description>{items}</channel></rss>"
+            )
+            return 200, {"Content-Type": "application/rss+xml"}, body.encode()
+        i = int(path.rsplit("/", 1)[-1].split(".")[0])
+        time.sleep(delay)
+        words = [WORDS[(i * 7 + k * (i + 3)) % len(WORDS)] for k in range(60)]
+        paras = "".join(
+            f"<p>Scientists from China and Russia in project {i} reported progress on "
+            f"{' '.join(words[j : j + 12])} at laboratory {i * 13 + j}.</p>"
+            for j in range(0, 60, 6)
+        )
+        html = (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Joint project {i}</title>'
+            f"</head><body><article><h1>Joint project {i} of China and Russia</h1>{paras}</article></body></html>"
+        )
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, html.encode()
+
+    site.add_generated("/slow/", handler)
 
 
 def unit_with_stand_in(unit: str, folder: Path) -> Path:
