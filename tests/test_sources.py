@@ -732,6 +732,7 @@ def test_spider_source_items_go_through_our_pipelines(site: SiteServer, tmp_path
             {"name": "own-broken", "kind": "spider", "spider": "userspider:NotASpider"},
             {"name": "own-missing", "kind": "spider", "spider": "nosuchmodule:Spider"},
         ],
+        timeout="10s",  # nothing here stalls: a page slow under load is no error for this test
     )
     res = crawl(cfg, env=env)
     assert res.returncode == 0, res.stderr
