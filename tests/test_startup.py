@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from crawler import config
+from crawler.errors import ConfigError
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,3 +64,47 @@ def test_a_crawl_child_loads_its_scrapy_components_without_aiohttp_tldextract_or
     )
     assert "RetryMiddleware" in out["components"] and "SafetyMiddleware" in out["components"]
     assert not {"aiohttp", "tldextract", "requests", "numpy"} & set(out["modules"]), out["modules"]
+
+
+CONFIG = """
+[storage]
+database = "n.db"
+
+[sets]
+china = ["China", "Chinese", "Beijing"]
+
+[[topics]]
+name = "cooperation"
+query = "@china AND (science OR research)"
+"""
+
+
+def test_a_config_this_process_checked_is_not_compiled_again_by_the_child_it_hands_the_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "newswatch.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    assert config.checked_digest(path) is None, "not loaded yet"
+    full = config.load_config(path)
+    digest = config.checked_digest(path)
+    assert digest
+
+    compiled: list[str] = []
+    monkeypatch.setattr(config, "_query_problem", lambda query, sets=None: compiled.append(query))
+    assert config.load_config(path, checked=digest) == full
+    assert compiled == [], "the queries of a text already found valid are not compiled again"
+
+    config.load_config(path, checked="0" * 64)  # a digest of some other text checks everything
+    assert "@china AND (science OR research)" in compiled
+
+
+def test_a_changed_config_is_checked_again_whatever_digest_the_child_is_handed(tmp_path: Path) -> None:
+    path = tmp_path / "newswatch.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    config.load_config(path)
+    digest = config.checked_digest(path)
+    path.write_text(CONFIG.replace("(science OR research)", "(science OR"), encoding="utf-8")
+    assert config.checked_digest(path) is None
+    with pytest.raises(ConfigError) as err:
+        config.load_config(path, checked=digest)
+    assert "topics[0] (cooperation).query: expected a term" in str(err.value)
