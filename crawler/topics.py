@@ -911,7 +911,7 @@ class _Entity(_Node):
                     continue
                 label = g.patterns[k][0] if k >= 0 else family_labels[-k - 1]
                 if k in g.places:
-                    if _in_person_name(f, p, e):
+                    if _HAN_RE.match(label) and _in_person_name(f, p, e):
                         continue
                     named = _place_institution(f, p, e, g.name)
                     if named is not None:
@@ -972,6 +972,16 @@ def _named_before(text: str, at: int) -> str | None:
     return han[last] if last is not None else None
 
 
+def _after_country_name(text: str, at: int) -> int | None:
+    """Where a country's name that ``at`` is inside of ends (at 罗 of 俄罗斯), or None."""
+    rx, _ = _foreign_han()
+    for k in (1, 2, 3):
+        m = rx.match(text, at - k) if at >= k else None
+        if m is not None and m.end() > at:
+            return m.end()
+    return None
+
+
 def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_only: bool) -> list[str]:
     """Add the names of ``g.families`` in ``f`` to ``found`` (pattern -1, -2, ...); their labels, the text as written.
 
@@ -983,6 +993,12 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
         if not any(n in f.text for n in needles):
             continue  # most texts: one substring search instead of a regular expression's scan
         for m in rx.finditer(f.text):
+            if kind == "person":
+                after = _after_country_name(f.text, m.start())
+                if after is not None:  # 俄罗斯库尔恰托夫: the surname starts after the country's name
+                    m = rx.match(f.text, after, m.end())  # type: ignore[assignment]
+                    if m is None:
+                        continue
             i = bisect.bisect_left(f.starts, m.start())
             if i == len(f.starts) or f.starts[i] != m.start():
                 continue  # not at a word's start (ВНИИ inside a longer word)

@@ -269,3 +269,15 @@ def test_a_chinese_institute_by_its_short_name_in_the_title_makes_both_sides_hea
     )
     title = "西北高原所专家访问俄罗斯、白俄罗斯、乌克兰相关科研机构"
     assert topic.match(title, "双方讨论了小麦育种合作。") is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("与俄罗斯库尔恰托夫研究所商定", "库尔恰托夫研究所 → Russia"),  # not 罗斯库尔恰托夫
+    ],
+)
+def test_a_transcribed_surname_right_after_the_country_s_name_starts_after_it(text: str, hit: str) -> None:
+    hits = _hits(RU, "", text)
+    assert hit in hits
+    assert not any(h.startswith("罗斯") for h in hits)

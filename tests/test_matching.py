@@ -8,22 +8,12 @@ from pathlib import Path
 
 from crawler.config import Config, DigestConfig, StorageConfig, TopicConfig
 from crawler.matching import changed_topics, sync_topics
-from crawler.store import ArticleRecord, Store, utcnow
+from crawler.store import Store
+from tests.support.articles import article_record
 
 
 def add(store: Store, n: int, title: str, text: str, age_days: float = 0) -> int:
-    rec = ArticleRecord(
-        url=f"https://example.org/{n}",
-        canonical_url=f"https://example.org/{n}",
-        source="s",
-        title=title,
-        text=text,
-        text_from="page",
-        published=None,
-        language="en",
-        fetched=utcnow() - timedelta(days=age_days),
-    )
-    return store.add_article(rec).article_id
+    return store.add_article(article_record(n, title, text, age=timedelta(days=age_days))).article_id
 
 
 def topics_of(store: Store, aid: int) -> set[str]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from crawler.probe import suggest_follow
 from scheduler.cli import cli
+from tests.support.articles import dated_rss
 from tests.support.sitesrv import SiteServer
 
 
@@ -35,18 +35,8 @@ def probe_json(cfg: Path, url: str, *args: str) -> dict:
     return json.loads(res.output)
 
 
-def fresh_rss(hours_ago: list[float]) -> bytes:
-    now = datetime.now(UTC)
-    items = "".join(
-        f"<item><title>Story {i}</title><link>__BASE__/globalwire/2026/11/20/gazprom-cnpc-raise-power-of-siberia-volumes.html?n={i}</link>"
-        f"<guid>s{i}</guid><pubDate>{format_datetime(now - timedelta(hours=h))}</pubDate></item>"
-        for i, h in enumerate(hours_ago)
-    )
-    return f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Fresh</title>{items}</channel></rss>'.encode()
-
-
 def test_a_live_feed_is_dated_and_one_article_extracted(site: SiteServer, tmp_path: Path) -> None:
-    site.set_route("/feeds/fresh.xml", body=fresh_rss([2, 5, 9, 14]))
+    site.set_route("/feeds/fresh.xml", body=dated_rss([timedelta(hours=h) for h in (2, 5, 9, 14)]))
     cfg = config(tmp_path)
     res = probe(cfg, site.url("/feeds/fresh.xml"))
     assert res.exit_code == 0, res.output

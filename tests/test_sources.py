@@ -682,22 +682,9 @@ def test_sitemap_source_reads_news_sitemaps_through_an_index_within_its_window(
         'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
         'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
     )
-    site.set_route(
-        "/sm/news.xml",
-        body=(
-            f'<?xml version="1.0"?><urlset {ns}>'
-            + "".join(_sitemap_url(f"__BASE__{p}", t, True) for p, t in news)
-            + "</urlset>"
-        ).encode(),
-    )
-    site.set_route(
-        "/sm/plain.xml",
-        body=(
-            f'<?xml version="1.0"?><urlset {ns}>'
-            + "".join(_sitemap_url(f"__BASE__{p}", t, False) for p, t in plain)
-            + "</urlset>"
-        ).encode(),
-    )
+    for path, entries, is_news in (("/sm/news.xml", news, True), ("/sm/plain.xml", plain, False)):
+        urls = "".join(_sitemap_url(f"__BASE__{p}", t, is_news) for p, t in entries)
+        site.set_route(path, body=f'<?xml version="1.0"?><urlset {ns}>{urls}</urlset>'.encode())
     site.set_route(
         "/sm/index.xml",
         body=(
@@ -745,6 +732,7 @@ def test_spider_source_items_go_through_our_pipelines(site: SiteServer, tmp_path
             {"name": "own-broken", "kind": "spider", "spider": "userspider:NotASpider"},
             {"name": "own-missing", "kind": "spider", "spider": "nosuchmodule:Spider"},
         ],
+        timeout="10s",  # nothing here stalls: a page slow under load is no error for this test
     )
     res = crawl(cfg, env=env)
     assert res.returncode == 0, res.stderr

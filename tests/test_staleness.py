@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,13 @@ from crawler.config import load_config
 from crawler.health import source_health
 from crawler.store import Store
 from scheduler.cli import cli
+from tests.support.articles import dated_rss
 from tests.support.sitesrv import SiteServer
+
+
+def days(*ages: float) -> list[timedelta]:
+    return [timedelta(days=d) for d in ages]
+
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = 86400.0
@@ -103,16 +108,6 @@ def run(cfg: Path, *args: str) -> Result:
     return res
 
 
-def rss_days_ago(days: list[float]) -> bytes:
-    now = datetime.now(UTC)
-    items = "".join(
-        f"<item><title>Item {i}</title><link>__BASE__/globalwire/2026/11/20/gazprom-cnpc-raise-power-of-siberia-volumes.html?i={i}</link>"
-        f"<guid>i{i}</guid><pubDate>{format_datetime(now - timedelta(days=d))}</pubDate></item>"
-        for i, d in enumerate(days)
-    )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
-
-
 @dataclass
 class Stale:
     """One crawl of sources fresh and stale, with a topic and a digest, shared by the tests that read it."""
@@ -125,8 +120,8 @@ class Stale:
 @pytest.fixture(scope="module")
 def stale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stale]:
     with SiteServer(SITE) as site:
-        site.set_route("/feeds/fresh.xml", body=rss_days_ago([0.1, 0.3, 0.6]))
-        site.set_route("/feeds/weekly.xml", body=rss_days_ago([3, 10, 17, 24]))
+        site.set_route("/feeds/fresh.xml", body=dated_rss(days(0.1, 0.3, 0.6)))
+        site.set_route("/feeds/weekly.xml", body=dated_rss(days(3, 10, 17, 24)))
         cfg = write_config(
             tmp_path_factory.mktemp("stale"),
             [

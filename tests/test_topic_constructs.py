@@ -10,12 +10,12 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from crawler import textnorm
 from crawler.config import load_config
 from crawler.errors import ConfigError, QuerySyntaxError
-from crawler.store import ArticleRecord, Store, utcnow
+from crawler.store import Store
 from crawler.topics import MAX_TERMS, compile_query, with_definitions
 from scheduler.cli import cli
+from tests.support.articles import article_record
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -420,22 +420,6 @@ def test_topics_eval_bad_file_is_one_line(tmp_path: Path, content: str, expected
     assert expected in result.output and "Traceback" not in result.output
 
 
-def _record(n: int, title: str, text: str) -> ArticleRecord:
-    return ArticleRecord(
-        url=f"https://example.org/{n}",
-        canonical_url=f"https://example.org/{n}",
-        source="s",
-        title=title,
-        text=text,
-        text_from="page",
-        published=None,
-        language="en",
-        fetched=utcnow(),
-        index_title=textnorm.index_tokens(title),
-        index_text=textnorm.index_tokens(text),
-    )
-
-
 def test_search_with_a_topic_uses_its_query_and_min_score(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     store = Store(tmp_path / "nw.db")
@@ -446,7 +430,7 @@ def test_search_with_a_topic_uses_its_query_and_min_score(tmp_path: Path) -> Non
             ("Weather", "China and Russia. Then a lab elsewhere."),
         ]
     ):
-        store.add_article(_record(n, title, text))
+        store.add_article(article_record(n, title, text, indexed=True))
     store.close()
     result = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--topic", "cr", "--json"])
     assert result.exit_code == 0, result.output
@@ -466,7 +450,7 @@ def test_search_stops_at_its_time_limit_with_a_warning(tmp_path: Path) -> None:
 
     cfg = load_config(_config(tmp_path))
     store = Store(tmp_path / "nw.db")
-    store.add_article(_record(1, "lab", "lab"))
+    store.add_article(article_record(1, "lab", "lab", indexed=True))
     store.close()
     stats = SearchStats()
     assert search_articles(cfg, "lab", timeout=0.0, stats=stats) == []
