@@ -1168,13 +1168,18 @@ class _Except(_Node):
         if not ok:
             return False, []
         _, b = self.right.eval(doc)
-        # (field, position) -> the places of b over it; an occurrence is inside one place of b when
-        # some place is over both its ends (places are runs of positions)
-        over: dict[tuple[str, int], set[int]] = defaultdict(set)
-        for i, o in enumerate(b):
-            for q in range(o[1], o[2] + 1):
-                over[(o[0], q)].add(i)
-        out = [o for o in a if not ((first := over.get((o[0], o[1]))) and first & over.get((o[0], o[2]), set()))]
+        if not b:
+            return True, a
+        # an occurrence is inside one place of b when some place is over both its ends (places are runs
+        # of positions); most occurrences are one word, inside when a place covers it
+        covered = {(o[0], q) for o in b for q in range(o[1], o[2] + 1)}
+
+        def inside(o: _Occ) -> bool:
+            if (o[0], o[1]) not in covered:
+                return False
+            return o[1] == o[2] or any(p[0] == o[0] and p[1] <= o[1] and o[2] <= p[2] for p in b)
+
+        out = [o for o in a if not inside(o)]
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:
