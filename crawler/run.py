@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError, UsageError
 from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
-from crawler.process import Processed
+from crawler.process import POOL_TOPICS_ENV, Processed
 from crawler.store import Store, iso, utcnow
 
 log = logging.getLogger("newswatch.crawl")
@@ -931,6 +931,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = load_config(args.config, checked=args.config_checked)
+        # the extraction pool's forkserver compiles the run's topics from it, once for all workers
+        os.environ[POOL_TOPICS_ENV] = f"{checked_digest(args.config) or ''}:{Path(args.config).resolve()}"
         summary = crawl_once(
             config,
             args.source,

@@ -108,3 +108,40 @@ def test_a_changed_config_is_checked_again_whatever_digest_the_child_is_handed(t
     with pytest.raises(ConfigError) as err:
         config.load_config(path, checked=digest)
     assert "topics[0] (cooperation).query: expected a term" in str(err.value)
+
+
+_POOL_TOPICS = r"""
+import json, os, sys
+from crawler.config import checked_digest, load_config
+from crawler.pipelines import make_pool
+from crawler.process import POOL_TOPICS_ENV
+
+path = sys.argv[1]
+load_config(path)
+if sys.argv[2] == "yes":  # as a crawl child does
+    os.environ[POOL_TOPICS_ENV] = f"{checked_digest(path)}:{path}"
+pool = make_pool(1, language_model=False)
+state = "(len(__import__('crawler.process').process._compiled), len(__import__('crawler.topics').topics._GAZETTEERS))"
+print(json.dumps(pool.submit(eval, state).result(timeout=120)))
+pool.shutdown(wait=True)
+"""
+
+
+@pytest.mark.parametrize("told", [True, False])
+def test_workers_find_the_runs_topics_compiled_by_their_forkserver(tmp_path: Path, told: bool) -> None:
+    path = tmp_path / "newswatch.toml"
+    path.write_text(CONFIG.replace("@china AND", "country:CN AND country:RU AND"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", _POOL_TOPICS, str(path), "yes" if told else "no"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    compiled, gazetteers = json.loads(done.stdout.splitlines()[-1])
+    if told:
+        assert compiled == 1 and gazetteers == 2  # the topic, with China's and Russia's gazetteers
+    else:
+        assert compiled == 0 and gazetteers == 0

@@ -573,6 +573,22 @@ NOT_PARTNERS = [
         "Председатель КНР заявил, что Китай готов наращивать практическое сотрудничество и развивать технологии "
         "наших стран.",
     ),
+    # a multilateral forum: the sides meet among others
+    (
+        "BRICS science ministers meet in Moscow",
+        "Science ministers of Brazil, Russia, India, China and South Africa discussed research cooperation within "
+        "BRICS.",
+    ),
+    # promoting investment, and measuring oneself against the other: business and rivalry
+    (
+        "黑龙江中俄农业合作推介会在哈尔滨举行",
+        "中俄农业合作推介会在哈尔滨举行,俄罗斯远东州区政府、中俄农业专家和企业参加,省农科院代表介绍了招商项目。",
+    ),
+    (
+        "Russian AI is measured against China now",
+        "Russian and Chinese language models were compared: engineers at Sber ran the Chinese model through their "
+        "benchmarks together with their own research models.",
+    ),
     # caring for patients is a service, not research
     (
         "Heilongjiang hospital opens traditional Chinese medicine centre in Vladivostok",
