@@ -93,5 +93,9 @@ def test_demo_commands_run_as_printed_and_serve_reuses_the_database(tmp_path: Pa
         assert search.returncode == 0 and "no matches" not in search.stdout, search.stderr
     finally:
         serve.send_signal(signal.SIGINT)
-        serve.wait(30)
+        try:
+            serve.wait(30)
+        except subprocess.TimeoutExpired:
+            serve.kill()  # a server that ignored Ctrl-C must not outlive the test
+            raise
     assert serve.returncode == 0

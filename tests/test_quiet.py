@@ -123,5 +123,9 @@ def test_demo_serve_quiet_prints_the_address_and_the_config(tmp_path: Path) -> N
         assert printed[1] == f"config: {tmp_path / 'newswatch-demo.toml'}"
     finally:
         serve.send_signal(signal.SIGINT)
-        out, _err = serve.communicate(timeout=30)
+        try:
+            out, _err = serve.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()  # a server that ignored Ctrl-C must not outlive the test
+            raise
     assert serve.returncode == 0 and out == "", out  # no database line, commands to try or "stopped"
