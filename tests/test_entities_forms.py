@@ -318,3 +318,10 @@ def test_a_chinese_region_or_science_zone_by_the_name_the_press_uses(text: str, 
 
 def test_outer_mongolia_is_not_inner_mongolia() -> None:
     assert CN.match("", "Улан-Батор, столица Монголии") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"), [("BMSTU engineers", "BMSTU → Russia"), ("NEFU researchers", "NEFU → Russia")]
+)
+def test_russian_universities_by_their_english_acronyms(text: str, hit: str) -> None:
+    assert hit in _hits(RU, "", text)

@@ -589,6 +589,12 @@ NOT_PARTNERS = [
         "Russian and Chinese language models were compared: engineers at Sber ran the Chinese model through their "
         "benchmarks together with their own research models.",
     ),
+    # colleagues whose publications one side follows are not partners: colleagues count with "with" or "and"
+    (
+        "Что привезла с Луны китайская станция",
+        "По словам ученого, российским исследователям остается следить за публикациями китайских коллег о лунном "
+        "реголите.",
+    ),
     # caring for patients is a service, not research
     (
         "Heilongjiang hospital opens traditional Chinese medicine centre in Vladivostok",
