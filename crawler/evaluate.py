@@ -36,6 +36,7 @@ class Verdict:
     hits: tuple[str, ...]
     snippet: str
     predicted: bool
+    why_not: str | None = None  # for a story the query's boolean part rejects: which condition, and through what
 
 
 @dataclass
@@ -112,9 +113,10 @@ def load_labeled(path: Path) -> list[Story]:
 
 def judge(query: Query, min_score: float, story: Story) -> Verdict:
     """Match one story and say why."""
-    m = query.match_prepared(prepare(story.title, story.text))
+    doc = prepare(story.title, story.text)
+    m = query.match_prepared(doc)
     if m is None:
-        return Verdict(story, None, (), story.text[:200].replace("\n", " "), False)
+        return Verdict(story, None, (), story.text[:200].replace("\n", " "), False, query.why_not(doc))
     segs = snippet(story.text, m, 240) or [(story.title, False)]
     text = "".join(f"[{s}]" if hit else s for s, hit in segs)
     return Verdict(story, m.score, m.hits, text, m.score >= min_score)

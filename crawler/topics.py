@@ -377,6 +377,7 @@ class _Or(_Node):
 @dataclass(eq=False)
 class _And(_Node):
     children: list[_Node]
+    spans: list[tuple[int, int]] = field(default_factory=list)  # each child's place in the query's text
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         occs: list[_Occ] = []
@@ -1209,6 +1210,7 @@ class Query:
     source: str
     _root: _Node = field(repr=False)
     _order: dict[str, int] = field(repr=False)  # label -> rank of its first leaf in the query
+    _body: tuple[int, int] = field(default=(0, 0), repr=False)  # the query's text after its set definitions
 
     def match(self, title: str, text: str) -> Match | None:
         """Match one article; None when the boolean query is not satisfied."""
@@ -1222,12 +1224,54 @@ class Query:
         hits = {h for o in occs for h in o[3]}
         return _score(doc, hits, self._order)
 
+    def why_not(self, doc: Document) -> str | None:
+        """Why the query's boolean part fails for an article (None when it holds): the first of the
+        query's top-level AND conditions that fails, in the query's own words, and for a NOT condition
+        the words of the article that made the excluded part hold."""
+        ok, _ = self._root.eval(doc)
+        if ok:
+            return None
+        root = self._root
+        parts = list(zip(root.children, root.spans)) if isinstance(root, _And) else [(root, self._body)]
+        for node, (a, b) in parts:
+            if node.eval(doc)[0]:
+                continue
+            words = " ".join(self.source[a:b].split())
+            if len(words) > 120:
+                words = words[:119] + "…"
+            if isinstance(node, _Not) and isinstance(node.child, _Not):
+                return f"not satisfied: {words} (none of it is in the article)"
+            if isinstance(node, _Not):
+                shown = _found_words(doc, node.child.eval(doc)[1])
+                return f"excluded by: {words}" + (f" — through {shown}" if shown else "")
+            if isinstance(node, _Partners):
+                args = [("side a", node.a), ("side b", node.b), ("what", node.what), ("unless", node.unless)]
+                told = []
+                for name, arg in args:
+                    if arg is not None:
+                        ok, occs = arg.eval(doc)
+                        told.append(f"{name}: {_found_words(doc, occs, 3) if ok and occs else 'none'}")
+                return f"not satisfied: {words} ({'; '.join(told)}; not together in a sentence or the headline)"
+            return f"not satisfied: {words}"
+        return None  # pragma: no cover - a failing AND has a failing condition
+
     def fts(self) -> str | None:
         """FTS5 MATCH expression over index_tokens() columns (title, text) selecting a superset.
 
         None when the query cannot narrow the search (e.g. it is only NOT terms).
         """
         return _fts(self._root)
+
+
+def _found_words(doc: Document, occs: list[_Occ], most: int = 8) -> str:
+    """The article's words behind some occurrences, in reading order: 'label (surface)', or the surface."""
+    found: dict[str, str] = {}
+    for label, name, first, last in sorted({h for o in occs for h in o[3]}, key=lambda h: (h[1] != TITLE, h[2])):
+        if label not in found:
+            raw = " ".join(doc.fields[name].raw(first, last).split())
+            found[label] = label if raw.casefold() in label.casefold() else f"{label} ({raw})"
+    shown = list(found.values())
+    return ", ".join(shown[:most]) + (", …" if len(shown) > most else "")
 
 
 def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
@@ -1599,6 +1643,7 @@ class _Parser:
 
     def parse(self) -> _Node:
         self.definitions()
+        self.body = (self.peek().pos, len(self.q))  # the query after its set definitions
         if self.peek().kind == "END":
             raise self.error("empty query: expected a term, phrase or '('", self.peek().pos if self.i else 0)
         node = self.parse_or()
@@ -1619,17 +1664,19 @@ class _Parser:
         return parts[0] if len(parts) == 1 else _Or(parts)
 
     def parse_and(self, after: str | None) -> _Node:
+        start = self.peek().pos
         parts = [self.parse_unary(after)]
+        spans = [(start, self.peek().pos)]
         while True:
             t = self.peek()
             if t.kind == "AND":
                 self.take()
-                parts.append(self.parse_unary("AND"))
-            elif t.kind in _STARTS_OPERAND:
-                parts.append(self.parse_unary(None))
-            else:
+            elif t.kind not in _STARTS_OPERAND:
                 break
-        return parts[0] if len(parts) == 1 else _And(parts)
+            start = self.peek().pos
+            parts.append(self.parse_unary("AND" if t.kind == "AND" else None))
+            spans.append((start, self.peek().pos))
+        return parts[0] if len(parts) == 1 else _And(parts, spans)
 
     def parse_unary(self, after: str | None) -> _Node:
         if self.peek().kind == "NOT":
@@ -1858,7 +1905,7 @@ def compile_query(text: str, sets: Mapping[str, str] | None = None) -> Query:
     order: dict[str, int] = {}
     for i, leaf in enumerate(p.leaves):
         order.setdefault(leaf.label, i)
-    return Query(source=text, _root=root, _order=order)
+    return Query(source=text, _root=root, _order=order, _body=p.body)
 
 
 # --- FTS5 prefilter ------------------------------------------------------------------------

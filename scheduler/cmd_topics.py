@@ -46,12 +46,15 @@ def _table(ev: Evaluation) -> list[str]:
 def _verdict_lines(v: Verdict, min_score: float) -> list[str]:
     score = "no match" if v.score is None else f"score {v.score:.2f} (min_score {min_score:g})"
     hits = ", ".join(v.hits) if v.hits else "-"
-    return [
+    lines = [
         f"  {v.story.id} [{v.story.language}] {score}",
         f"      title: {v.story.title}",
         f"      hits: {hits}",
-        f"      {v.snippet}",
     ]
+    if v.why_not:
+        lines.append(f"      why: {v.why_not}")
+    lines.append(f"      {v.snippet}")
+    return lines
 
 
 def build(
@@ -134,6 +137,7 @@ def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
                 "language": v.story.language,
                 "score": v.score,
                 "hits": list(v.hits),
+                "why_not": v.why_not,
                 "snippet": v.snippet,
             }
             for v in vs

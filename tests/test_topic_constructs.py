@@ -393,7 +393,38 @@ def test_topics_eval_prints_precision_recall_and_each_error(tmp_path: Path) -> N
     assert re.search(r"en\s+2\s+2\s+1\.000\s+0\.500", out)  # precision 1, recall 0.5 in English
     assert re.search(r"ru\s+2\s+0\s+0\.000\s+1\.000", out)  # one false alarm in Russian
     assert "misses (relevant, not matched): 1" in out and "  b [en] no match" in out
+    # why b is not matched: the condition that failed, and what the article had of each argument
+    assert (
+        "why: not satisfied: PARTNERS(country:CN, country:RU, @st) (side a: Chinese → China; "
+        "side b: Russian → Russia; what: none; not together in a sentence or the headline)"
+    ) in out
     assert "false alarms: 1" in out and "  d [ru] score" in out and "РАН → Russia" in out
+
+
+def test_topics_eval_says_which_condition_excluded_a_story_and_through_which_words(tmp_path: Path) -> None:
+    query = "PARTNERS(country:CN, country:RU, @st) AND NOT (title:trade* OR title:exports) AND NOT (NOT joint)"
+    cfg = _config(tmp_path)
+    args = ["-c", str(cfg), "topics", "eval", str(_labeled(tmp_path)), "--query", query, "--json"]
+    rows = [
+        {
+            "id": "x",
+            "language": "en",
+            "title": "Russian and Chinese labs trade data",
+            "text": "A joint lab.",
+            "label": 1,
+        },
+        {"id": "y", "language": "en", "title": "Russian and Chinese labs", "text": "Research.", "label": 1},
+        {"id": "z", "language": "en", "title": "Russian and Chinese labs", "text": "A joint lab.", "label": 1},
+    ]
+    labeled = tmp_path / "x.jsonl"
+    labeled.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    args[4] = str(labeled)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    misses = {v["id"]: v["why_not"] for v in json.loads(result.output)[0]["misses"]}
+    assert set(misses) == {"x", "y"}  # z matches
+    assert misses["x"] == "excluded by: NOT (title:trade* OR title:exports) — through trade*"
+    assert misses["y"] == "not satisfied: NOT (NOT joint) (none of it is in the article)"
 
 
 def test_topics_eval_json_and_query_option(tmp_path: Path) -> None:
