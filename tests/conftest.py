@@ -15,6 +15,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
+# The suite starts ~150 crawl, probe and daemon processes and 4 xdist workers from this checkout. With
+# bytecode caching off in the caller's environment (PYTHONDONTWRITEBYTECODE), each would compile the
+# project's modules and the tests again: ~15 s of CPU in a run. Caching bytecode is Python's default;
+# the tests turn it back on for themselves and the processes they start.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 try:
     import scheduler  # noqa: F401 - installed, or run as "python -m pytest" from the root
 except ImportError:  # plain "pytest" from a checkout without an install
