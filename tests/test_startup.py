@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from crawler import config
 from crawler.errors import ConfigError
+from tests.support.pyrun import run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,16 +20,7 @@ def _loaded_after(code: str, tmp_path: Path) -> dict[str, object]:
         + code
         + "\nout['modules'] = sorted(m for m in sys.modules if '.' not in m)\nprint(json.dumps(out))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
+    return run_script(script, cwd=tmp_path, timeout=120)  # type: ignore[no-any-return]
 
 
 def test_opening_the_store_does_not_load_numpy_and_numpy_still_loads_later(tmp_path: Path) -> None:
@@ -131,16 +119,7 @@ pool.shutdown(wait=True)
 def test_workers_find_the_runs_topics_compiled_by_their_forkserver(tmp_path: Path, told: bool) -> None:
     path = tmp_path / "newswatch.toml"
     path.write_text(CONFIG.replace("@china AND", "country:CN AND country:RU AND"), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-c", _POOL_TOPICS, str(path), "yes" if told else "no"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert done.returncode == 0, done.stderr
-    compiled, gazetteers = json.loads(done.stdout.splitlines()[-1])
+    compiled, gazetteers = run_script(_POOL_TOPICS, str(path), "yes" if told else "no", cwd=tmp_path)
     if told:
         assert compiled == 1 and gazetteers == 2  # the topic, with China's and Russia's gazetteers
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from crawler import textnorm
 from crawler.extract import extract
 from crawler.pipelines import make_pool
 from crawler.process import _WARM_UP_PAGE, FeedInfo, PageJob, needs_language_model, process_page, warm_up
+from tests.support.pyrun import run_script
 
 
 def test_the_warm_up_extracts_its_page_without_loading_the_language_model() -> None:
@@ -97,17 +97,7 @@ def test_workers_tell_an_undeclared_language_whether_or_not_their_forkserver_loa
     language_model: bool,
 ) -> None:
     # a process starts one forkserver, with the preload of its first pool: each case in its own process
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "-c", _LANGUAGE_IN_WORKER, "yes" if language_model else "no"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
-    assert done.returncode == 0, done.stderr
-    before, language = json.loads(done.stdout.splitlines()[-1])
+    before, language = run_script(_LANGUAGE_IN_WORKER, "yes" if language_model else "no")
     assert before == (1 if language_model else 0)
     assert language == "fr"
 
