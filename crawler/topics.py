@@ -669,6 +669,12 @@ def _is_form_of(f: _Field, p: int, proper: str) -> bool:
 
 _NATIONS: list[_Nations] = []
 
+# unions of countries that are partners in their own right, as a third country is: "China and the European
+# Union renewed their science agreement ... with other partners, Russia among them" is China and the EU's
+_BLOCS: dict[str, tuple[str, ...]] = {
+    "EU": ('"European Union"', "EU", '"Европейский союз"', "Евросоюз", "ЕС", "欧盟", "欧洲联盟"),
+}
+
 
 def _nations() -> _Nations:
     if _NATIONS:
@@ -679,26 +685,27 @@ def _nations() -> _Nations:
     index = _FirstIndex()
     proper: dict[int, str] = {}
     han: dict[str, str] = {}
-    for code in entities.codes():
-        for term in entities.national_names(code):
-            text = term.strip('"')
-            prefix = text.endswith("*")
-            body = text[:-1] if prefix else text
-            words = body.split()
-            items: list[tuple[int, str, str, bool]] = []
-            for w in words:
-                items.extend(_pattern(w, prefix and w is words[-1])[0])
-            if not items:
-                continue
-            exact = body if (len(words) == 1 and _CAPS_RE.search(body) and body.upper() == body) else None
-            k = len(patterns)
-            patterns.append((code, tuple(items), exact))
-            name = None if prefix else _proper_name(body)
-            if name is not None:
-                proper[k] = name
-            if not prefix and _HAN_RE.fullmatch(body):
-                han.setdefault(body, code)
-            index.add(k, items)
+    named = [(code, term) for code in entities.codes() for term in entities.national_names(code)]
+    named += [(code, term) for code, terms in _BLOCS.items() for term in terms]
+    for code, term in named:
+        text = term.strip('"')
+        prefix = text.endswith("*")
+        body = text[:-1] if prefix else text
+        words = body.split()
+        items: list[tuple[int, str, str, bool]] = []
+        for w in words:
+            items.extend(_pattern(w, prefix and w is words[-1])[0])
+        if not items:
+            continue
+        exact = body if (len(words) == 1 and _CAPS_RE.search(body) and body.upper() == body) else None
+        k = len(patterns)
+        patterns.append((code, tuple(items), exact))
+        name = None if prefix else _proper_name(body)
+        if name is not None:
+            proper[k] = name
+        if not prefix and _HAN_RE.fullmatch(body):
+            han.setdefault(body, code)
+        index.add(k, items)
     _NATIONS.append(_Nations(tuple(patterns), index, proper, han))
     return _NATIONS[0]
 
