@@ -276,7 +276,9 @@ def test_online_cooperation_in_chinese_is_not_the_shanghai_cooperation_organisat
     title = "中国冶金研究院与俄罗斯科学院举行线上合作签约仪式"
     text = "中国冶金研究院与俄罗斯科学院举行线上合作签约仪式，双方将在新材料领域开展联合研究。"
     assert _matches(title, text)
-    assert not _matches("上合组织峰会举行", "上合组织峰会上，中国与俄罗斯科学院代表就新材料领域开展联合研究交换了意见。")
+    assert not _matches(
+        "上合组织峰会举行", "上合组织峰会上，中国与俄罗斯科学院代表就新材料领域开展联合研究交换了意见。"
+    )
 
 
 def test_a_think_tank_of_science_and_technology_policy_is_not_policy_analysis() -> None:
