@@ -482,6 +482,33 @@ NOT_PARTNERS = [
         "between Moscow State University and Jilin University and one on a joint university of Harbin Institute "
         "of Technology and Saint Petersburg State University.",
     ),
+    # the subjects a joint university teaches are not research done: graduates or students in mathematics
+    (
+        "Harbin Institute of Technology and Saint Petersburg University to open a joint campus",
+        "The joint campus of Harbin Institute of Technology and Saint Petersburg State University will enrol "
+        "120 students in mathematics, physics and chemistry.",
+    ),
+    (
+        "Shenzhen joint university holds graduation",
+        "More than 300 graduates in applied mathematics, computer science and materials science received diplomas "
+        "from Lomonosov Moscow State University and Beijing Institute of Technology, which founded the university "
+        "jointly.",
+    ),
+    (
+        "Совместный университет завершил прием студентов",
+        "Совместный университет, созданный МГУ и Пекинским политехническим институтом, зачислил 480 студентов "
+        "на программы бакалавриата по физике и химии и на программы магистратуры.",
+    ),
+    (
+        "中俄联合校园奠基",
+        "圣彼得堡国立大学和哈尔滨工业大学联合校园奠基，第一批学生将在此学习化学、物理和应用数学三个方向的学士学位课程。",
+    ),
+    # a research university is a kind of university, not research done
+    (
+        "Novosibirsk and Heilongjiang universities sign an agreement",
+        "Novosibirsk State University, a national research university, and Heilongjiang University signed an "
+        "agreement on joint educational programmes for Chinese students.",
+    ),
     # teaching with the policy words of innovation is still teaching
     (
         "Россия и Китай договорились о сотрудничестве в образовании",
@@ -645,11 +672,17 @@ PARTNER_STORIES = [
         "Chinese chemists and Russian colleagues describe a hydrogen catalyst",
         "Chemists in Wuhan and Kazan described a new catalyst for hydrogen production.",
     ),
-    # teaching too, but of science: named outside the universities' names
+    # teaching too, but of science: research named outside the universities' names and the subjects taught
     (
         "Harbin Institute of Technology and Saint Petersburg University to open a joint campus",
         "The joint campus of Harbin Institute of Technology and Saint Petersburg State University will enrol "
-        "120 students in mathematics, physics and chemistry.",
+        "120 students in mathematics, physics and chemistry. Its chemists will run a joint laboratory for "
+        "catalysis research.",
+    ),
+    (
+        "Совместный университет откроет лабораторию",
+        "Университет МГУ-ППИ в Шэньчжэне набирает студентов на программы бакалавриата по математике. Физики "
+        "МГУ и Пекинского политехнического института создадут в нем совместную лабораторию лазерной оптики.",
     ),
     # built with the participation of the other side
     (
