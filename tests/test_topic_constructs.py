@@ -276,6 +276,21 @@ def test_a_third_country_named_more_often_is_the_partner() -> None:
     assert pair.match("India and Russia open a lab", body) is not None
 
 
+def test_the_european_union_is_a_third_party_as_a_country_is() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, research OR scien* OR 科研 OR научн*)")
+    body = "China is ready to work with the EU and other partners, including Russia, on open research."
+    assert q.match("China and the European Union extend their science agreement", body) is None
+    assert q.match("China extends its science agreements", body) is not None  # no union in the headline
+    assert (
+        q.match(
+            "Китай и Европейский союз продлили соглашение",
+            "Китай готов вместе с ЕС и Россией строить открытую научную среду.",
+        )
+        is None
+    )
+    assert q.match("中国与欧盟续签科技合作协定", "中方愿同欧盟以及包括俄罗斯在内的伙伴共同开展科研。") is None
+
+
 def test_a_third_country_named_more_often_in_the_title_is_the_partner_even_beside_both_sides() -> None:
     q = compile_query("PARTNERS(country:CN, country:RU, research OR scien*)")
     # Belarus four times in a long headline; China once, Russia once (a Belarusian's name taken for Russian)

@@ -239,6 +239,23 @@ def test_near_does_not_cross_sentences() -> None:
     assert not hit("中俄 NEAR/5 科技", "中俄。科技")
 
 
+def test_sentence_ends_are_found_where_they_start() -> None:
+    # the sentence-end regex looks ahead for the characters an end starts with before trying its
+    # alternatives: every alternative must start with one of them, or its ends would be skipped
+    import re
+
+    from crawler import topics
+
+    whole = re.compile(topics._SENTENCE_END)
+    text = (
+        "Он сказал. Да! Нет? Ну… «Так.» 中俄。科技！合作？是；好\nU.S. St. Petersburg, 5 тыс. человек; (Yes.) Done.\n"
+    )
+    found = list(topics._sentence_ends(text))
+    assert found == [m.start() for m in whole.finditer(text)]
+    assert len(found) >= 10
+    assert set(topics._SENTENCE_END_FIRST) >= {text[i] for i in found}
+
+
 def test_nested_near() -> None:
     q = "(china NEAR/1 russia) NEAR/3 science"
     assert hit(q, "China and Russia boost science")
@@ -503,6 +520,29 @@ NOT_PARTNERS = [
         "中俄联合校园奠基",
         "圣彼得堡国立大学和哈尔滨工业大学联合校园奠基，第一批学生将在此学习化学、物理和应用数学三个方向的学士学位课程。",
     ),
+    # a historic railway's name is history, not engineering (the Chinese Eastern Railway built Harbin)
+    (
+        "Joint campus to open in Harbin",
+        "St Petersburg University and Harbin Institute of Technology will open a joint campus for Chinese "
+        "students in restored buildings of the Chinese Eastern Railway.",
+    ),
+    (
+        "中俄联合校园奠基",
+        "圣彼得堡国立大学和哈尔滨工业大学联合校园奠基，修复的中东铁路历史建筑将作为校园的一部分，学生将在此学习。",
+    ),
+    # studying abroad is study, not research
+    ("黑龙江大学的俄罗斯留学生越来越多", "黑龙江大学与俄罗斯高校合作，来哈尔滨留学的俄罗斯学生越来越多。"),
+    # a logistics corridor is a trade route, whatever the laboratories on it check
+    (
+        "Russian-Chinese grain corridor",
+        "The terminal of the joint Russian-Chinese grain corridor uses grain quality laboratories that check "
+        "samples for Chinese standards.",
+    ),
+    (
+        "Российско-китайский зерновой коридор",
+        "Терминал российско-китайского зернового коридора оснащен лабораториями, которые проверяют пробы зерна.",
+    ),
+    ("中俄粮食走廊", "中俄粮食走廊的码头配备了检测粮食样品的实验室。"),
     # a research university is a kind of university, not research done
     (
         "Novosibirsk and Heilongjiang universities sign an agreement",
