@@ -526,6 +526,18 @@ NOT_PARTNERS = [
         "Терминал российско-китайского зернового коридора оснащен лабораториями, которые проверяют пробы зерна.",
     ),
     ("中俄粮食走廊", "中俄粮食走廊的码头配备了检测粮食样品的实验室。"),
+    # economic cooperation is the economy's, however Arctic the project
+    (
+        "Arctic project starts production",
+        "The project, built by Russian and Chinese companies in the Arctic, will strengthen Russia's economic "
+        "cooperation with China, Putin said.",
+    ),
+    (
+        "Проект в Арктике запущен",
+        "Проект в Арктике, построенный российскими и китайскими компаниями, укрепит экономическое сотрудничество "
+        "России и Китая, заявил президент.",
+    ),
+    ("中俄合作亚马尔项目投产", "普京说，这一项目为北极航道发展奠定了基础，有助于加强俄与中国的经济合作。"),
     # a research university is a kind of university, not research done
     (
         "Novosibirsk and Heilongjiang universities sign an agreement",
