@@ -526,6 +526,11 @@ NOT_PARTNERS = [
         "Терминал российско-китайского зернового коридора оснащен лабораториями, которые проверяют пробы зерна.",
     ),
     ("中俄粮食走廊", "中俄粮食走廊的码头配备了检测粮食样品的实验室。"),
+    # peers one side admires are not partners: 同行 (counterparts) counts beside "with" (与/和 ... 同行)
+    (
+        "一位俄罗斯记者的合肥量子之旅",
+        "俄罗斯《共青团真理报》科技记者伊万·索科洛夫应邀来华采访，参观了合肥的多家科研机构。他说，能感受到中国同行的自信。",
+    ),
     # economic cooperation is the economy's, however Arctic the project
     (
         "Arctic project starts production",
@@ -729,6 +734,8 @@ PARTNER_STORIES = [
         "A joint airliner to take on Boeing",
         "Russian and Chinese engineers are jointly designing a widebody airliner to rival Boeing and Airbus.",
     ),
+    # counterparts worked with are partners
+    ("中俄科学家研究量子通信", "俄罗斯物理学家与中国同行在合肥研究量子通信。"),
     # an Arctic sea route is a subject of research as well as a trade route
     ("中俄科学家联合研究北极航道海冰变化", "中俄两国科学家共同观测北极航道沿线的海冰厚度，为冰区航行安全提供数据。"),
     # two areas are a field of research, not a list of agendas
