@@ -531,6 +531,14 @@ NOT_PARTNERS = [
         "一位俄罗斯记者的合肥量子之旅",
         "俄罗斯《共青团真理报》科技记者伊万·索科洛夫应邀来华采访，参观了合肥的多家科研机构。他说，能感受到中国同行的自信。",
     ),
+    # 中俄 (China-Russia) names a shared structure only beside one (中俄科考队, 中俄联合研究所), not trade
+    ("俄罗斯科学家访问哈尔滨", "俄罗斯科学家参观了哈尔滨的冰雪研究所。随着中俄贸易的增长，来访者越来越多。"),
+    # "teamed" up, not "teams" (one stem): engineers of many countries in teams are not partners
+    (
+        "Russian engineers visit Harbin",
+        "Russian engineers visited a laboratory in Harbin, where engineers from many countries worked in teams on "
+        "robotics.",
+    ),
     # economic cooperation is the economy's, however Arctic the project
     (
         "Arctic project starts production",
@@ -733,6 +741,12 @@ PARTNER_STORIES = [
     (
         "A joint airliner to take on Boeing",
         "Russian and Chinese engineers are jointly designing a widebody airliner to rival Boeing and Airbus.",
+    ),
+    # a structure of both sides named by their joint adjective
+    ("中俄科考队完成北极考察", "中俄科考队在北极完成海冰观测。"),
+    (
+        "Russian and Chinese physicists teamed up",
+        "Physicists from Novosibirsk teamed up with colleagues in Hefei to study plasma.",
     ),
     # counterparts worked with are partners
     ("中俄科学家研究量子通信", "俄罗斯物理学家与中国同行在合肥研究量子通信。"),
