@@ -85,9 +85,11 @@ _NOT_AFTER = (
     + r"(?<!\.[^\W\d_]\.)"
 )
 _CLOSERS = "[\"'»”’)\\]]*"
-_SENTENCE_END_RE = re.compile(
-    rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
-)
+_SENTENCE_END = rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
+# the characters a sentence end starts with, looked ahead first: the regex engine then skips to them
+# instead of trying each alternative at every character
+_SENTENCE_END_FIRST = ".!?…。！？；\n"
+_SENTENCE_END_RE = re.compile(f"(?=[{_SENTENCE_END_FIRST}])(?:{_SENTENCE_END})")
 
 
 def _sentence_ends(text: str) -> Iterable[int]:
@@ -106,6 +108,7 @@ class _Field:
     """One field's tokens, indexed by folded surface and by stem."""
 
     __slots__ = (
+        "_heads",
         "_institution_words",
         "_memo",
         "_sorted",
@@ -144,11 +147,18 @@ class _Field:
         else:
             stems = dict(zip(surfaces, stem_col))
         by_stem: dict[str, list[int]] = {}
+        merged: set[str] = set()  # stems of several surfaces (a Russian noun's cases): sorted once, at the end
         for surface, stem in stems.items():
-            if stem in by_stem:
-                by_stem[stem] = sorted(by_stem[stem] + by_surface[surface])
-            else:
+            have = by_stem.get(stem)
+            if have is None:
                 by_stem[stem] = by_surface[surface]
+            elif stem in merged:
+                have += by_surface[surface]
+            else:
+                by_stem[stem] = have + by_surface[surface]  # a new list: the first is the surface's own
+                merged.add(stem)
+        for stem in merged:
+            by_stem[stem].sort()
         self.positions = positions
         self.starts = starts
         self.ends = ends
@@ -156,6 +166,7 @@ class _Field:
         self.by_surface = dict(by_surface)
         self.stems = stems  # folded surface -> stem, for words (a CJK token is its own stem)
         self._sorted: list[str] | None = None
+        self._heads: set[str] | None = None
         self._tokens: dict[tuple[int, str, str], set[int]] | None = None
         self._institution_words: list[int] | None = None
         self._memo: dict[tuple[int, str, str], list[int]] = {}
@@ -165,6 +176,13 @@ class _Field:
         if self._sorted is None:
             self._sorted = sorted(self.by_surface)
         return self._sorted
+
+    def heads(self) -> set[str]:
+        """The first three characters of the field's words (shorter words whole): a three-character
+        prefix is in it when some word starts with it."""
+        if self._heads is None:
+            self._heads = {s[:3] for s in self.by_surface}
+        return self._heads
 
     def has_prefix(self, prefix: str) -> bool:
         """Whether some word of the field starts with ``prefix``."""
@@ -216,7 +234,15 @@ class _Field:
             return self.by_stem.get(value, [])
         if kind == _SURFACE:
             return self.by_surface.get(value, [])
-        key = (kind, value, stem)
+        return self.lookup_key((kind, value, stem))
+
+    def lookup_key(self, key: tuple[int, str, str]) -> list[int]:
+        """``lookup`` of the item (kind, value, stem)."""
+        kind, value, stem = key
+        if kind == _STEM:
+            return self.by_stem.get(value, [])
+        if kind == _SURFACE:
+            return self.by_surface.get(value, [])
         hit = self._memo.get(key)
         if hit is None:
             keys = self.sorted_surfaces()
@@ -299,22 +325,30 @@ class _Leaf(_Node):
     capitals: bool = False  # an abbreviation (НИИ, AI): only the word itself, written in capitals
     positional = True
 
+    # set by finish(): the first item as a lookup key, and whether it is the only one to look up
+    _first: tuple[int, str, str] = field(default=(_STEM, "", ""), init=False, repr=False)
+    _one: bool = field(default=False, init=False, repr=False)
+
     def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
-        kind, value = self.items[0][:2]
-        if kind != _PREFIX and value not in doc.present()[kind]:
+        hit = doc.memo.get(self.key)
+        if hit is not None:
+            return hit
+        kind, value, _stem = self._first
+        if kind != _PREFIX and value not in (doc._present or doc.present())[kind]:
             return False, []  # most of a long query's terms: no need to look further
-        return _Node.eval(self, doc)
+        hit = doc.memo[self.key] = self._eval(doc)
+        return hit
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         out: list[_Occ] = []
         length = len(self.items)
         label = self.label
-        if length == 1 and self.scope is None and not self.capitals:  # most terms: one word, anywhere
-            kind, value, stem = self.items[0][:3]
+        if self._one:  # most terms: one word (or one CJK bigram and what it implies), anywhere
+            last = length - 1
             for name, f in doc.fields.items():
-                cands = f.lookup(kind, value, stem)
+                cands = f.lookup_key(self._first)
                 if cands:
-                    out += [(name, p, p, ((label, name, p, p),)) for p in cands]
+                    out += [(name, p, p + last, ((label, name, p, p + last),)) for p in cands]
             return bool(out), out
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
@@ -341,6 +375,8 @@ class _Leaf(_Node):
 
     def finish(self) -> str:
         self.key = f"{self.scope or ''}:{self.label}"
+        self._first = self.items[0][:3]
+        self._one = self.scope is None and not self.capitals and not any(not it[3] for it in self.items[1:])
         return self.key
 
 
@@ -363,7 +399,10 @@ class _Or(_Node):
                     parts.append(cocc)
         if len(parts) == 1:
             return ok, parts[0]  # one child's list, not a copy: occurrence lists are never changed once made
-        return ok, [o for part in parts for o in part]
+        out: list[_Occ] = []
+        for part in parts:
+            out += part
+        return ok, out
 
     def leaves(self) -> Iterable[_Leaf]:
         for c in self.children:
@@ -488,7 +527,10 @@ class _FirstIndex:
         """The patterns whose first item occurs in ``f``."""
         ks = [k for key in self.by_stem.keys() & f.by_stem.keys() for k in self.by_stem[key]]
         ks += [k for key in self.by_surface.keys() & f.by_surface.keys() for k in self.by_surface[key]]
-        ks += [k for key, kk in self.by_head.items() if f.has_prefix(key) for k in kk]
+        heads = f.heads()
+        ks += [
+            k for key, kk in self.by_head.items() if (key in heads if len(key) == 3 else f.has_prefix(key)) for k in kk
+        ]
         return ks
 
     def one_word(self, stem: str, surface: str) -> list[int]:
@@ -1049,6 +1091,7 @@ class _Partners(_Node):
     what: _Node | None
     unless: _Node | None = None
     positional = False
+    _side_codes: list[set[str]] | None = field(default=None, init=False, repr=False)  # countries of a and b
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         occs: list[list[_Occ]] = []
@@ -1127,7 +1170,11 @@ class _Partners(_Node):
         """A third country is named more often than one of the two sides, or in the title instead; for the
         headline, a third country named in the title more often than one of the sides is."""
         # each side is a country, or a country with other words for it (country:CN OR 我国)
-        codes = [{n.code.upper() for n in _walk(side) if isinstance(n, _Entity)} for side in (self.a, self.b)]
+        codes = self._side_codes
+        if codes is None:
+            codes = self._side_codes = [
+                {n.code.upper() for n in _walk(side) if isinstance(n, _Entity)} for side in (self.a, self.b)
+            ]
         if not all(len(c) == 1 for c in codes) or codes[0] == codes[1]:
             return False
         sides = codes[0] | codes[1]

@@ -134,21 +134,33 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-# Test files that start many real processes (daemons, crawl children, probes) and spend much of their
-# time waiting on them, longest first. They are handed to the xdist workers before everything else
-# (`--no-loadscope-reorder` in pyproject.toml keeps this order), so no long file starts last and ends
+# Test files that start many real processes (daemons, crawl children, probes) or wait on them, longest
+# first, as measured file by file (each alone). They are handed to the xdist workers before everything
+# else (`--no-loadscope-reorder` in pyproject.toml keeps this order), so no long file starts last and ends
 # the run alone; the many short files then fill the gaps. Only the order changes, never what runs.
 LONG_FIRST = (
     "test_sources.py",
     "test_faults.py",
-    "test_daemon.py",
-    "test_batches.py",
+    "test_sourcelist.py",
     "test_probe.py",
     "test_cli_usage.py",
-    "test_sourcelist.py",
-    "test_every_reload.py",
-    "test_daemon_restart.py",
+    "test_batches.py",
+    "test_demo_playground.py",
+    "test_daemon.py",
     "test_recrawl.py",
+    "test_operators.py",
+    "test_internal_tables.py",
+    "test_workers.py",
+    "test_fuzz.py",
+    "test_daemon_restart.py",
+    "test_datasette.py",
+    "test_staleness.py",
+    "test_fuzz_fetch.py",
+    "test_crawl.py",
+    "test_every_reload.py",
+    "test_deadline_cancel.py",
+    "test_daemon_health.py",
+    "test_digest.py",
 )
 
 

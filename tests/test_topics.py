@@ -239,6 +239,23 @@ def test_near_does_not_cross_sentences() -> None:
     assert not hit("中俄 NEAR/5 科技", "中俄。科技")
 
 
+def test_sentence_ends_are_found_where_they_start() -> None:
+    # the sentence-end regex looks ahead for the characters an end starts with before trying its
+    # alternatives: every alternative must start with one of them, or its ends would be skipped
+    import re
+
+    from crawler import topics
+
+    whole = re.compile(topics._SENTENCE_END)
+    text = (
+        "Он сказал. Да! Нет? Ну… «Так.» 中俄。科技！合作？是；好\nU.S. St. Petersburg, 5 тыс. человек; (Yes.) Done.\n"
+    )
+    found = list(topics._sentence_ends(text))
+    assert found == [m.start() for m in whole.finditer(text)]
+    assert len(found) >= 10
+    assert set(topics._SENTENCE_END_FIRST) >= {text[i] for i in found}
+
+
 def test_nested_near() -> None:
     q = "(china NEAR/1 russia) NEAR/3 science"
     assert hit(q, "China and Russia boost science")
