@@ -546,7 +546,7 @@ NOT_PARTNERS = [
     # peers one side admires are not partners: 同行 (counterparts) counts beside "with" (与/和 ... 同行)
     (
         "一位俄罗斯记者的合肥量子之旅",
-        "俄罗斯《共青团真理报》科技记者伊万·索科洛夫应邀来华采访，参观了合肥的多家科研机构。他说，能感受到中国同行的自信。",
+        "俄罗斯《共青团真理报》科技记者伊万·索科洛夫来华采访，参观了合肥的多家科研机构。他说，能感受到中国同行的自信。",
     ),
     # 中俄 (China-Russia) names a shared structure only beside one (中俄科考队, 中俄联合研究所), not trade
     ("俄罗斯科学家访问哈尔滨", "俄罗斯科学家参观了哈尔滨的冰雪研究所。随着中俄贸易的增长，来访者越来越多。"),
