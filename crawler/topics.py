@@ -551,30 +551,38 @@ class _Near(_Node):
 class _FirstIndex:
     """Patterns indexed by their first item, so a field is searched only for those that can start in it."""
 
-    __slots__ = ("by_head", "by_stem", "by_surface")
+    __slots__ = ("by_head", "by_stem", "by_surface", "short")
 
     def __init__(self) -> None:
         self.by_stem: dict[str, list[int]] = defaultdict(list)
         self.by_surface: dict[str, list[int]] = defaultdict(list)
-        self.by_head: dict[str, list[int]] = defaultdict(list)  # a prefix item, by its first three characters
+        # a prefix item, by its first three characters, then by the item itself (as a lookup key)
+        self.by_head: dict[str, dict[tuple[int, str, str], list[int]]] = {}
+        self.short: dict[tuple[int, str, str], list[int]] = {}  # prefix items shorter than three characters
 
     def add(self, k: int, items: Sequence[tuple[int, str, str, bool]]) -> None:
-        kind, value = items[0][0], items[0][1]
+        kind, value, stem = items[0][:3]
         if kind == _STEM:
             self.by_stem[value].append(k)
         elif kind == _SURFACE:
             self.by_surface[value].append(k)
         else:
-            self.by_head[value[:3]].append(k)
+            group = self.by_head.setdefault(value[:3], {}) if len(value) >= 3 else self.short
+            group.setdefault((kind, value, stem), []).append(k)
 
     def candidates(self, f: _Field) -> list[int]:
-        """The patterns whose first item occurs in ``f``."""
+        """The patterns whose first item occurs in ``f`` (in no particular order)."""
         ks = [k for key in self.by_stem.keys() & f.by_stem.keys() for k in self.by_stem[key]]
         ks += [k for key in self.by_surface.keys() & f.by_surface.keys() for k in self.by_surface[key]]
-        heads = f.heads()
-        ks += [
-            k for key, kk in self.by_head.items() if (key in heads if len(key) == 3 else f.has_prefix(key)) for k in kk
-        ]
+        by_head = self.by_head
+        # a prefix is looked up once for all the patterns it starts, and only when a word starts like it
+        for head in by_head.keys() & f.heads():
+            for item, kk in by_head[head].items():
+                if f.lookup_key(item):
+                    ks += kk
+        for item, kk in self.short.items():
+            if f.lookup_key(item):
+                ks += kk
         return ks
 
     def one_word(self, stem: str, surface: str) -> list[int]:
