@@ -1621,7 +1621,7 @@ def _country_known(code: str) -> bool:
     return entities.known(code)
 
 
-MAX_TERMS = 5000  # terms in a query after its sets are expanded
+MAX_TERMS = 10_000  # terms in a query after its sets are expanded (each use of a set counts its terms again)
 MAX_QUERY_CHARS = 200_000
 
 

@@ -160,7 +160,13 @@ LONG_FIRST = (
     "test_every_reload.py",
     "test_deadline_cancel.py",
     "test_daemon_health.py",
+    "test_startup.py",
+    "test_cli_flow.py",
+    "test_daemon_archive.py",
+    "test_topics.py",
     "test_digest.py",
+    "test_terminal_output.py",
+    "test_sitesrv.py",
 )
 
 

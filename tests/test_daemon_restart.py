@@ -126,6 +126,7 @@ def test_sigkill_mid_crawl_then_restart_loses_nothing(
         stored_before = store.count("articles")
         assert store.source_state("slow")["polls"] == 0  # the run never finished
 
+    slow_site(site, pages=pages, delay=0.0)  # the same pages, answered at once: the restart need not wait
     again = daemons(cfg)
     again.wait_note("READY=1")
     again.wait_log("crawl slow: ok", 90)

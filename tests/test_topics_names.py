@@ -210,3 +210,86 @@ def test_an_institution_named_with_another_country_is_that_country_s(code: str, 
 def test_short_university_names_and_science_agencies(code: str, text: str, expected: str) -> None:
     m = compile_query(f"country:{code}").match("", text)
     assert m is not None and expected in m.hits
+
+
+# --- time zones, and the default topic's words of joint work and of trade ------------------------
+
+
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        ("RU", "Ракета стартует в 18.44 по московскому времени с космодрома Цзюцюань."),
+        ("RU", "The launch is set for 10:00 Moscow time."),
+        ("CN", "火箭于北京时间10时发射。"),
+    ],
+)
+def test_a_time_zone_named_after_a_capital_is_not_the_country(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
+    # the capital itself still is
+    city = {"RU": "Москва", "CN": "北京"}[code]
+    assert compile_query(f"country:{code}").match("", f"{text} {city}") is not None
+
+
+def test_the_default_topic_takes_one_side_s_instruments_on_the_other_s_spacecraft() -> None:
+    # joint work reported without a word of cooperation: an instrument of one flies on the other's probe
+    title = "Российские приборы установят на китайские космические аппараты"
+    text = "Российские приборы для исследования Луны готовятся к установке на китайские космические аппараты."
+    assert _matches(title, text)
+    # both present, no joint work: one side follows the other's results
+    assert not _matches(
+        "Что привезла с Луны китайская станция",
+        "Российские исследователи изучают лунный реголит и следят за публикациями о китайской станции.",
+    )
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Tomsk oceanographers took part in a Chinese Arctic expedition",
+            "Oceanographers of Tomsk State University took part in the expedition of the Chinese icebreaker Xuelong.",
+        ),
+        (
+            "Томские океанологи участвовали в китайской экспедиции",
+            "Океанологи ТГУ участвовали в экспедиции китайского ледокола «Сюэлун» в Арктику.",
+        ),
+        ("托木斯克海洋学家参加中国北极科考", "托木斯克国立大学的海洋学家参加了中国雪龙号的北极科考航次。"),
+    ],
+)
+def test_the_default_topic_takes_taking_part_as_working_together(title: str, text: str) -> None:
+    assert _matches(title, text)
+
+
+def test_the_default_topic_takes_freight_wagons_engineers_build_but_not_freight() -> None:
+    title = "РЖД и китайские инженеры разработают грузовой вагон для Арктики"
+    text = "Российские и китайские инженеры совместно разработают грузовой вагон для работы в условиях мерзлоты."
+    assert _matches(title, text)
+    # carrying goods is trade
+    assert not _matches(
+        "Грузовые перевозки между Россией и Китаем выросли",
+        "Российские и китайские компании совместно увеличили грузовые перевозки, в том числе инженерного оборудования.",
+    )
+
+
+def test_online_cooperation_in_chinese_is_not_the_shanghai_cooperation_organisation() -> None:
+    # 线上合作 "online cooperation" holds 上合, the short name of the SCO
+    title = "中国冶金研究院与俄罗斯科学院举行线上合作签约仪式"
+    text = "中国冶金研究院与俄罗斯科学院举行线上合作签约仪式，双方将在新材料领域开展联合研究。"
+    assert _matches(title, text)
+    assert not _matches(
+        "上合组织峰会举行", "上合组织峰会上，中国与俄罗斯科学院代表就新材料领域开展联合研究交换了意见。"
+    )
+
+
+def test_a_think_tank_of_science_and_technology_policy_is_not_policy_analysis() -> None:
+    title = "Russian and Chinese universities set up a think tank on engineering technology"
+    text = (
+        "Tomsk Polytechnic University and the Chinese Academy of Science and Technology for Development signed an "
+        "agreement on a think tank assessing engineering technology for Russia and China."
+    )
+    assert _matches(title, text)
+    # a think tank of relations between the two stays out
+    assert not _matches(
+        "Russian and Chinese think tank on relations",
+        "Russian and Chinese researchers launched a think tank on relations between Russia and China.",
+    )
