@@ -8,12 +8,12 @@ NEWSWATCH_CRAWL_TIMEOUT (kill a hung crawl sooner than the default 5 minutes).
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -34,6 +34,7 @@ from scheduler.daemon import (
     missed_digest,
 )
 from scheduler.notify import Notifier
+from tests.support.cli import newswatch
 from tests.support.daemonworld import (
     GLOBALWIRE,
     NO_WORKERS,
@@ -175,26 +176,19 @@ def test_ready_watchdog_status_and_clean_stop(
     count = sum("WATCHDOG=1" in n for n in d.notifications())
     wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) >= count + 2, 30, "more watchdog pings")
     wait_until(lambda: site.hits("/globalwire/") and site.hits("/vestnik/"), 30, "both sources polled at start")
-    for command in (["sources"], ["search", "China"], ["backup", str(tmp_path / "copy.db")]):
-        # the CLI shares the database with the daemon and its crawls: no "database is locked"
-        cli = subprocess.Popen(
-            [sys.executable, "-c", "from scheduler.cli import main; main()", *command, "-c", str(cfg)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=str(tmp_path),
-        )
-        deadline = time.monotonic() + 60
-        while True:  # keep reading notifications: the socket queues only a few, and the watchdog pings fast
-            try:
-                _, err = cli.communicate(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        for command in (["sources"], ["search", "China"], ["backup", str(tmp_path / "copy.db")]):
+            # the CLI (in this process, not the daemon's) shares the database with the daemon and its
+            # crawls: no "database is locked"
+            cli = pool.submit(newswatch, *command, "-c", cfg)
+            deadline = time.monotonic() + 60
+            # keep reading notifications meanwhile: the socket queues only a few, and the watchdog pings fast
+            while not cli.done():
                 d.notifications()
-                if time.monotonic() > deadline:
-                    cli.kill()
-                    raise
-        assert cli.returncode == 0, (command, err)
+                assert time.monotonic() < deadline, f"{command} did not finish"
+                time.sleep(0.05)
+            result = cli.result()
+            assert result.returncode == 0, (command, result.stderr)
     d.wait_log("crawl globalwire: ok")
     d.wait_log("crawl vestnik: ok")
     wait_until(

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.cli import newswatch
 from tests.support.daemonworld import (
     GLOBALWIRE,
     NO_WORKERS,
@@ -86,12 +86,11 @@ def test_systemctl_reload_runs_check_first(tmp_path: Path) -> None:
     bad = tmp_path / "nw.toml"
     bad.write_text('[storage]\ndatabase = "nw.db"\n[crawl2]\n')
     args = reloads[0].split()[1:]
-    env = {"NEWSWATCH_CONFIG": str(bad), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    run = [sys.executable, "-c", "from scheduler.cli import main; main()", *args]
-    out = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60, check=False)
+    env = {"NEWSWATCH_CONFIG": str(bad)}  # as the unit sets it
+    out = newswatch(*args, env=env)
     assert out.returncode == 2 and "crawl2" in out.stderr
     write_config(bad, "http://127.0.0.1:1", 25, sources=GLOBALWIRE)
-    out = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60, check=False)
+    out = newswatch(*args, env=env)
     assert out.returncode == 0, out.stderr
 
 
