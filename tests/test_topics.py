@@ -759,6 +759,14 @@ PARTNER_STORIES = [
         "A joint airliner to take on Boeing",
         "Russian and Chinese engineers are jointly designing a widebody airliner to rival Boeing and Airbus.",
     ),
+    # economic cooperation with science named beside it is science too
+    (
+        "Arctic research",
+        "Russian and Chinese polar scientists will expand scientific and economic cooperation in the Arctic, the "
+        "institute said.",
+    ),
+    ("Арктика", "Российские и китайские полярники расширят научное и экономическое сотрудничество в Арктике."),
+    ("北极", "中俄极地科学家将扩大在北极的科技和经济合作。"),
     # a structure of both sides named by their joint adjective
     ("中俄科考队完成北极考察", "中俄科考队在北极完成海冰观测。"),
     (
