@@ -556,6 +556,8 @@ NOT_PARTNERS = [
         "Russian engineers visited a laboratory in Harbin, where engineers from many countries worked in teams on "
         "robotics.",
     ),
+    # 科学 across two words is not science: 本科学生 (undergraduates), 预科学习 (a preparatory year), 专科学校
+    ("中俄高校合作招收本科学生", "黑龙江大学与俄罗斯高校合作，俄罗斯本科学生先在预科学习一年。"),
     # economic cooperation is the economy's, however Arctic the project
     (
         "Arctic project starts production",
