@@ -256,6 +256,31 @@ def test_sentence_ends_are_found_where_they_start() -> None:
     assert set(topics._SENTENCE_END_FIRST) >= {text[i] for i in found}
 
 
+def test_a_long_or_finds_each_kind_of_term() -> None:
+    # an OR of many terms looks only at those whose first word the article holds: a word's stem, an
+    # abbreviation's surface, a prefix's first characters or its stem, a short prefix, a CJK bigram,
+    # and a part that is not a term (NEAR) are each found
+    terms = " OR ".join(f"term{i}" for i in range(40))
+    q = compile_query(
+        f"{terms} OR алмаз* OR НИИ OR ок* OR Китай* OR (лун* NEAR/3 станц*) OR reactor* OR 科技 OR 中* OR Moscow"
+    )
+    cases = {
+        "о Китае и России": ("Китай*",),
+        "в НИИ": ("НИИ",),
+        "около": ("ок*",),
+        "лунная станция": ("лун*", "станц*"),
+        "Reactors": ("reactor*",),
+        "中俄科技": ("科技", "中*"),
+        "Moscow": ("Moscow",),
+        "term7 and term39": ("term7", "term39"),
+    }
+    for text, hits in cases.items():
+        m = q.match("", text)
+        assert m is not None and m.hits == hits, text
+    assert q.match("", "в Москве алмазы") is not None
+    assert q.match("", "ничего из этого") is None
+
+
 def test_nested_near() -> None:
     q = "(china NEAR/1 russia) NEAR/3 science"
     assert hit(q, "China and Russia boost science")
