@@ -273,15 +273,17 @@ class Document:
         self.fields = {TITLE: _Field(self.title), TEXT: _Field(self.text)}
         # results of sub-queries by structural key: topics repeat term groups, and so do queries
         self.memo: dict[str, tuple[bool, list[_Occ]]] = {}
-        self._present: tuple[set[str], set[str]] | None = None
+        self._present: tuple[set[str], set[str], set[str]] | None = None
 
-    def present(self) -> tuple[set[str], set[str]]:
-        """(stems, folded surfaces) found in any field: a term whose first word is in neither cannot match."""
+    def present(self) -> tuple[set[str], set[str], set[str]]:
+        """(stems, folded surfaces, words' first three characters) found in any field: a term whose first
+        word is in none of them cannot match."""
         if self._present is None:
             title, text = self.fields[TITLE], self.fields[TEXT]
             self._present = (
                 title.by_stem.keys() | text.by_stem.keys(),
                 title.by_surface.keys() | text.by_surface.keys(),
+                title.heads() | text.heads(),
             )
         return self._present
 
@@ -333,9 +335,13 @@ class _Leaf(_Node):
         hit = doc.memo.get(self.key)
         if hit is not None:
             return hit
-        kind, value, _stem = self._first
-        if kind != _PREFIX and value not in (doc._present or doc.present())[kind]:
-            return False, []  # most of a long query's terms: no need to look further
+        kind, value, stem = self._first
+        present = doc._present or doc.present()
+        if kind != _PREFIX:
+            if value not in present[kind]:
+                return False, []  # most of a long query's terms: no need to look further
+        elif len(value) >= 3 and value[:3] not in present[2] and (not stem or stem not in present[_STEM]):
+            return False, []  # no word starts with the prefix, none has its stem
         hit = doc.memo[self.key] = self._eval(doc)
         return hit
 
@@ -383,15 +389,36 @@ class _Leaf(_Node):
 @dataclass(eq=False)
 class _Or(_Node):
     children: list[_Node]
+    # set by finish(): the children that are terms, by what their first word must be for them to be
+    # in an article (stem, surface, a prefix's first three characters, a Cyrillic prefix's stem), and
+    # the children looked at in every article
+    _gates: tuple[dict[str, list[int]], ...] = field(default=(), init=False, repr=False)
+    _always: list[int] = field(default_factory=list, init=False, repr=False)
 
     @property
     def positional(self) -> bool:  # type: ignore[override]
         return all(c.positional for c in self.children)
 
+    def _live(self, doc: Document) -> list[_Node]:
+        """The children that may hold in ``doc``, in order: a set lookup per kind of first word, not a call
+        per term (a set of a long query has hundreds of terms, an article holds a few of them)."""
+        if not self._gates:
+            return self.children
+        present = doc._present or doc.present()
+        found = set(self._always)
+        stems, surfaces, heads, prefix_stems = self._gates
+        for gate, words in ((stems, present[_STEM]), (surfaces, present[_SURFACE]), (heads, present[2])):
+            for w in gate.keys() & words:
+                found.update(gate[w])
+        for w in prefix_stems.keys() & present[_STEM]:
+            found.update(prefix_stems[w])
+        children = self.children
+        return [children[i] for i in sorted(found)]
+
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         ok = False
         parts: list[list[_Occ]] = []
-        for c in self.children:
+        for c in self._live(doc):
             cok, cocc = c.eval(doc)
             if cok:
                 ok = True
@@ -410,6 +437,23 @@ class _Or(_Node):
 
     def finish(self) -> str:
         self.key = "(|" + " ".join(c.finish() for c in self.children) + ")"
+        gates: tuple[dict[str, list[int]], ...] = ({}, {}, {}, {})
+        always: list[int] = []
+        for i, c in enumerate(self.children):
+            if not isinstance(c, _Leaf):
+                always.append(i)
+                continue
+            kind, value, stem = c._first  # what _Leaf.eval checks first
+            if kind != _PREFIX:
+                gates[kind].setdefault(value, []).append(i)
+            elif len(value) >= 3:
+                gates[2].setdefault(value[:3], []).append(i)
+                if stem:
+                    gates[3].setdefault(stem, []).append(i)
+            else:
+                always.append(i)
+        if len(always) < len(self.children) // 2:  # worth it: most children are terms
+            self._gates, self._always = gates, always
         return self.key
 
 
@@ -507,30 +551,38 @@ class _Near(_Node):
 class _FirstIndex:
     """Patterns indexed by their first item, so a field is searched only for those that can start in it."""
 
-    __slots__ = ("by_head", "by_stem", "by_surface")
+    __slots__ = ("by_head", "by_stem", "by_surface", "short")
 
     def __init__(self) -> None:
         self.by_stem: dict[str, list[int]] = defaultdict(list)
         self.by_surface: dict[str, list[int]] = defaultdict(list)
-        self.by_head: dict[str, list[int]] = defaultdict(list)  # a prefix item, by its first three characters
+        # a prefix item, by its first three characters, then by the item itself (as a lookup key)
+        self.by_head: dict[str, dict[tuple[int, str, str], list[int]]] = {}
+        self.short: dict[tuple[int, str, str], list[int]] = {}  # prefix items shorter than three characters
 
     def add(self, k: int, items: Sequence[tuple[int, str, str, bool]]) -> None:
-        kind, value = items[0][0], items[0][1]
+        kind, value, stem = items[0][:3]
         if kind == _STEM:
             self.by_stem[value].append(k)
         elif kind == _SURFACE:
             self.by_surface[value].append(k)
         else:
-            self.by_head[value[:3]].append(k)
+            group = self.by_head.setdefault(value[:3], {}) if len(value) >= 3 else self.short
+            group.setdefault((kind, value, stem), []).append(k)
 
     def candidates(self, f: _Field) -> list[int]:
-        """The patterns whose first item occurs in ``f``."""
+        """The patterns whose first item occurs in ``f`` (in no particular order)."""
         ks = [k for key in self.by_stem.keys() & f.by_stem.keys() for k in self.by_stem[key]]
         ks += [k for key in self.by_surface.keys() & f.by_surface.keys() for k in self.by_surface[key]]
-        heads = f.heads()
-        ks += [
-            k for key, kk in self.by_head.items() if (key in heads if len(key) == 3 else f.has_prefix(key)) for k in kk
-        ]
+        by_head = self.by_head
+        # a prefix is looked up once for all the patterns it starts, and only when a word starts like it
+        for head in by_head.keys() & f.heads():
+            for item, kk in by_head[head].items():
+                if f.lookup_key(item):
+                    ks += kk
+        for item, kk in self.short.items():
+            if f.lookup_key(item):
+                ks += kk
         return ks
 
     def one_word(self, stem: str, surface: str) -> list[int]:

@@ -256,6 +256,31 @@ def test_sentence_ends_are_found_where_they_start() -> None:
     assert set(topics._SENTENCE_END_FIRST) >= {text[i] for i in found}
 
 
+def test_a_long_or_finds_each_kind_of_term() -> None:
+    # an OR of many terms looks only at those whose first word the article holds: a word's stem, an
+    # abbreviation's surface, a prefix's first characters or its stem, a short prefix, a CJK bigram,
+    # and a part that is not a term (NEAR) are each found
+    terms = " OR ".join(f"term{i}" for i in range(40))
+    q = compile_query(
+        f"{terms} OR алмаз* OR НИИ OR ок* OR Китай* OR (лун* NEAR/3 станц*) OR reactor* OR 科技 OR 中* OR Moscow"
+    )
+    cases = {
+        "о Китае и России": ("Китай*",),
+        "в НИИ": ("НИИ",),
+        "около": ("ок*",),
+        "лунная станция": ("лун*", "станц*"),
+        "Reactors": ("reactor*",),
+        "中俄科技": ("科技", "中*"),
+        "Moscow": ("Moscow",),
+        "term7 and term39": ("term7", "term39"),
+    }
+    for text, hits in cases.items():
+        m = q.match("", text)
+        assert m is not None and m.hits == hits, text
+    assert q.match("", "в Москве алмазы") is not None
+    assert q.match("", "ничего из этого") is None
+
+
 def test_nested_near() -> None:
     q = "(china NEAR/1 russia) NEAR/3 science"
     assert hit(q, "China and Russia boost science")
@@ -543,6 +568,33 @@ NOT_PARTNERS = [
         "Терминал российско-китайского зернового коридора оснащен лабораториями, которые проверяют пробы зерна.",
     ),
     ("中俄粮食走廊", "中俄粮食走廊的码头配备了检测粮食样品的实验室。"),
+    # peers one side admires are not partners: 同行 (counterparts) counts beside "with" (与/和 ... 同行)
+    (
+        "一位俄罗斯记者的合肥量子之旅",
+        "俄罗斯《共青团真理报》科技记者伊万·索科洛夫来华采访，参观了合肥的多家科研机构。他说，能感受到中国同行的自信。",
+    ),
+    # 中俄 (China-Russia) names a shared structure only beside one (中俄科考队, 中俄联合研究所), not trade
+    ("俄罗斯科学家访问哈尔滨", "俄罗斯科学家参观了哈尔滨的冰雪研究所。随着中俄贸易的增长，来访者越来越多。"),
+    # "teamed" up, not "teams" (one stem): engineers of many countries in teams are not partners
+    (
+        "Russian engineers visit Harbin",
+        "Russian engineers visited a laboratory in Harbin, where engineers from many countries worked in teams on "
+        "robotics.",
+    ),
+    # 科学 across two words is not science: 本科学生 (undergraduates), 预科学习 (a preparatory year), 专科学校
+    ("中俄高校合作招收本科学生", "黑龙江大学与俄罗斯高校合作，俄罗斯本科学生先在预科学习一年。"),
+    # economic cooperation is the economy's, however Arctic the project
+    (
+        "Arctic project starts production",
+        "The project, built by Russian and Chinese companies in the Arctic, will strengthen Russia's economic "
+        "cooperation with China, Putin said.",
+    ),
+    (
+        "Проект в Арктике запущен",
+        "Проект в Арктике, построенный российскими и китайскими компаниями, укрепит экономическое сотрудничество "
+        "России и Китая, заявил президент.",
+    ),
+    ("中俄合作亚马尔项目投产", "普京说，这一项目为北极航道发展奠定了基础，有助于加强俄与中国的经济合作。"),
     # a research university is a kind of university, not research done
     (
         "Novosibirsk and Heilongjiang universities sign an agreement",
@@ -734,6 +786,22 @@ PARTNER_STORIES = [
         "A joint airliner to take on Boeing",
         "Russian and Chinese engineers are jointly designing a widebody airliner to rival Boeing and Airbus.",
     ),
+    # economic cooperation with science named beside it is science too
+    (
+        "Arctic research",
+        "Russian and Chinese polar scientists will expand scientific and economic cooperation in the Arctic, the "
+        "institute said.",
+    ),
+    ("Арктика", "Российские и китайские полярники расширят научное и экономическое сотрудничество в Арктике."),
+    ("北极", "中俄极地科学家将扩大在北极的科技和经济合作。"),
+    # a structure of both sides named by their joint adjective
+    ("中俄科考队完成北极考察", "中俄科考队在北极完成海冰观测。"),
+    (
+        "Russian and Chinese physicists teamed up",
+        "Physicists from Novosibirsk teamed up with colleagues in Hefei to study plasma.",
+    ),
+    # counterparts worked with are partners
+    ("中俄科学家研究量子通信", "俄罗斯物理学家与中国同行在合肥研究量子通信。"),
     # an Arctic sea route is a subject of research as well as a trade route
     ("中俄科学家联合研究北极航道海冰变化", "中俄两国科学家共同观测北极航道沿线的海冰厚度，为冰区航行安全提供数据。"),
     # two areas are a field of research, not a list of agendas
