@@ -245,6 +245,9 @@ class _Field:
             return self.by_surface.get(value, [])
         hit = self._memo.get(key)
         if hit is None:
+            if len(value) >= 3 and value[:3] not in self.heads() and (not stem or stem not in self.by_stem):
+                self._memo[key] = []  # no word starts like the prefix (most of a title's lookups)
+                return self._memo[key]
             keys = self.sorted_surfaces()
             parts: list[list[int]] = [self.by_stem[stem]] if stem and stem in self.by_stem else []
             i = bisect.bisect_left(keys, value)
