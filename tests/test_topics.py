@@ -581,6 +581,8 @@ NOT_PARTNERS = [
         "Russian engineers visited a laboratory in Harbin, where engineers from many countries worked in teams on "
         "robotics.",
     ),
+    # 科学 across two words is not science: 本科学生 (undergraduates), 预科学习 (a preparatory year), 专科学校
+    ("中俄高校合作招收本科学生", "黑龙江大学与俄罗斯高校合作，俄罗斯本科学生先在预科学习一年。"),
     # economic cooperation is the economy's, however Arctic the project
     (
         "Arctic project starts production",
@@ -784,6 +786,14 @@ PARTNER_STORIES = [
         "A joint airliner to take on Boeing",
         "Russian and Chinese engineers are jointly designing a widebody airliner to rival Boeing and Airbus.",
     ),
+    # economic cooperation with science named beside it is science too
+    (
+        "Arctic research",
+        "Russian and Chinese polar scientists will expand scientific and economic cooperation in the Arctic, the "
+        "institute said.",
+    ),
+    ("Арктика", "Российские и китайские полярники расширят научное и экономическое сотрудничество в Арктике."),
+    ("北极", "中俄极地科学家将扩大在北极的科技和经济合作。"),
     # a structure of both sides named by their joint adjective
     ("中俄科考队完成北极考察", "中俄科考队在北极完成海冰观测。"),
     (

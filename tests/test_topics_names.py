@@ -293,3 +293,72 @@ def test_a_think_tank_of_science_and_technology_policy_is_not_policy_analysis() 
         "Russian and Chinese think tank on relations",
         "Russian and Chinese researchers launched a think tank on relations between Russia and China.",
     )
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        # co-organisers of a conference
+        (
+            "Конференция в Чанчуне",
+            "Организатором конференции по экологии был институт географии Китайской академии наук, "
+            "соорганизаторами - институты Дальневосточного отделения РАН.",
+        ),
+        # postgraduates of one side do research at the other's university
+        (
+            "Аспиранты Горного университета вернулись из Китая",
+            "Аспиранты Санкт-Петербургского горного университета прошли стажировку в Тайюаньском технологическом университете в Китае "
+            "и написали исследовательские работы по энергетическому оборудованию.",
+        ),
+        # the verb, not only the noun
+        (
+            "Учёные Томска и Харбина будут сотрудничать",
+            "Физики Томского университета и Харбинского политехнического университета будут сотрудничать в "
+            "исследованиях плазмы.",
+        ),
+    ],
+)
+def test_the_default_topic_takes_co_organisers_interns_and_the_verb_of_cooperating(title: str, text: str) -> None:
+    assert _matches(title, text)
+
+
+def test_the_default_topic_takes_a_helicopter_developed_together_not_a_joint_venture_that_services_them() -> None:
+    title = "Russia and China will develop a heavy helicopter"
+    text = "Russia and China have signed a contract stipulating the joint development of a heavy helicopter."
+    assert _matches(title, text)
+    assert not _matches(
+        "Russia and China establish a joint venture for helicopters",
+        "Russian Helicopters and a Chinese company set up a joint venture to service Russian helicopters in China.",
+    )
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("RU", "РЖД и китайские инженеры испытали новый вагон.", "РЖД → Russia"),
+        ("RU", "Russian Railways tested a new wagon.", "Russian Railways → Russia"),
+        ("RU", "俄罗斯铁路公司与中方合作研发转向架。", "俄罗斯铁路公司 → Russia"),
+        ("RU", "Специалисты Роспотребнадзора испытали вакцину.", "Роспотребнадзор* → Russia"),
+        ("CN", "中国中铁与俄方专家联合攻关冻土路基。", "中国中铁 → China"),
+        ("CN", "Engineers of China Railway Group tested the track.", "China Railway Group → China"),
+        ("CN", "国铁集团与俄罗斯铁路公司签署协议。", "国铁集团 → China"),
+    ],
+)
+def test_state_corporations_and_agencies_are_their_country_s(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("门捷列夫的元素周期表发表于1869年。", "门捷列夫 → Russia"),  # Менделеев: мэн 门
+        ("缅希科夫教授介绍了研究成果。", "缅希科夫 → Russia"),  # Меньшиков: мень 缅
+        ("登金斯基院士出席会议。", "登金斯基 → Russia"),  # дэн 登, кин 金
+    ],
+)
+def test_surnames_transcribed_with_the_closed_syllables_of_the_table(text: str, expected: str) -> None:
+    m = compile_query("country:RU").match("", text)
+    assert m is not None and expected in m.hits
+    # the phrase-dictionary words the wider table takes for names are still not names
+    assert compile_query("country:RU").match("", "心雄万夫的勇士。") is None

