@@ -1260,10 +1260,16 @@ class _Partners(_Node):
 
 
 def _distinct(xs: list[_Occ], ys: list[_Occ]) -> bool:
-    """Some occurrence of xs and some of ys are different places (not one name taken for both)."""
+    """Some occurrence of xs and some of ys are different places (not one name taken for both), or one
+    name is an academic institution of both sides: a joint university or institute the two founded
+    (Shenzhen MSU-BIT University is Moscow State University's and Beijing Institute of Technology's)."""
     sx = {(o[0], o[1], o[2]) for o in xs}
     sy = {(o[0], o[1], o[2]) for o in ys}
-    return bool(sx) and bool(sy) and len(sx | sy) >= 2
+    if not sx or not sy:
+        return False
+    if len(sx | sy) >= 2:
+        return True
+    return _institution(xs) and _institution(ys)
 
 
 @dataclass(eq=False)

@@ -362,3 +362,20 @@ def test_surnames_transcribed_with_the_closed_syllables_of_the_table(text: str, 
     assert m is not None and expected in m.hits
     # the phrase-dictionary words the wider table takes for names are still not names
     assert compile_query("country:RU").match("", "心雄万夫的勇士。") is None
+
+
+def test_a_joint_university_of_the_two_sides_is_both_partners() -> None:
+    # Shenzhen MSU-BIT University was founded by Moscow State University and Beijing Institute of Technology
+    q = compile_query(PARTNERS)
+    text = "Scholars of Shenzhen MSU-BIT University published research on the climate of the Holocene."
+    m = q.match("News", text)
+    assert m is not None
+    assert "Shenzhen MSU-BIT University → China" in m.hits and "Shenzhen MSU-BIT University → Russia" in m.hits
+    # one side's university alone is still one side
+    assert q.match("News", "Scholars of Tsinghua University published research on the climate.") is None
+    assert q.match("News", "Учёные Университета МГУ-ППИ в Шэньчжэне опубликовали исследование климата.") is not None
+
+
+def test_the_natural_science_foundation_of_china_in_russian_is_china_s() -> None:
+    m = compile_query("country:CN").match("", "Проекты поддержаны Государственным фондом естественных наук.")
+    assert m is not None and "Государственный фонд естественных наук → China" in m.hits
