@@ -595,6 +595,23 @@ NOT_PARTNERS = [
         "России и Китая, заявил президент.",
     ),
     ("中俄合作亚马尔项目投产", "普京说，这一项目为北极航道发展奠定了基础，有助于加强俄与中国的经济合作。"),
+    # a discipline named as a programme's area (направления подготовки) is a subject taught
+    (
+        "МГУ и Пекинский политехнический институт набрали студентов",
+        "Совместный университет МГУ и Пекинского политехнического института зачислил на программы магистратуры 200 "
+        "студентов. Наибольший конкурс — на направления «Прикладная математика и информатика» и «Экономика».",
+    ),
+    # the sciences in an institute's name are a name: students sent to an Institute of Food Sciences study there
+    (
+        "Студентов отобрали для обучения в Белгородском институте пищевых наук",
+        "Первый поток студентов отобрали для обучения в Белгородском институте пищевых наук, созданном совместно с "
+        "Дэчжоуским университетом в Китае, сообщили в Белгородском государственном университете.",
+    ),
+    (
+        "Students selected for the Belgorod Institute of Food Sciences in China",
+        "The first students were selected to study at the Belgorod Institute of Food Sciences, set up jointly by "
+        "Belgorod State University and Dezhou University in China.",
+    ),
     # a research university is a kind of university, not research done
     (
         "Novosibirsk and Heilongjiang universities sign an agreement",
