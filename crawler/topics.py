@@ -820,6 +820,17 @@ def _another_country_s(f: _Field, first: int, last: int, code: str) -> bool:
     return False
 
 
+# a sea named after a country is a sea (the Sea of Japan, Японское море, 日本海), not the country
+_SEA_AFTER_RE = re.compile(r"\s*(?:мор[еяюь]\w*\b|sea\b|海(?![军上警洋域外关事运员]))", re.IGNORECASE)
+_SEA_BEFORE_RE = re.compile(r"\bsea of\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def _sea_name(f: _Field, first: int, last: int) -> bool:
+    """A country's name as the name of a sea: the Sea of Japan, Японское море, 日本海."""
+    cs, ce = f.chars(first, last)
+    return bool(_SEA_AFTER_RE.match(f.text, ce) or _SEA_BEFORE_RE.search(f.text, max(0, cs - 12), cs))
+
+
 def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
     """Where each country is named by its own names in the story: (field, position)."""
     key = "\0nations"
@@ -838,6 +849,8 @@ def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
                 if exact is not None and f.raw(p, p) != exact:
                     continue
                 if proper is not None and not _is_form_of(f, p, proper):
+                    continue
+                if _sea_name(f, p, p + len(items) - 1):
                     continue
                 places[code].add((name, p))
                 ends[(name, p)] = max(ends.get((name, p), p), p + len(items) - 1)

@@ -75,9 +75,9 @@ def test_one_side_beside_researchers_of_other_countries_is_not_a_joint_team(titl
 @pytest.mark.parametrize(
     "text",
     [
-        "An expedition of scientists from Russia, Japan, China and Mongolia set off to study the Sea of Japan.",
+        "An expedition of scientists from Russia, Japan, China and Mongolia set off to study the coast of Japan.",
         "Экспедиция учёных России, Японии, Китая и Монголии изучит Японию и её моря.",
-        "由俄罗斯、日本、中国和蒙古科学家组成的科考队将研究日本海。",
+        "由俄罗斯、日本、中国和蒙古科学家组成的科考队将研究日本沿海。",
     ],
 )
 def test_a_third_country_in_one_list_with_both_sides_is_a_member_of_the_team(text: str) -> None:
@@ -90,11 +90,38 @@ def test_a_third_country_in_one_list_with_both_sides_is_a_member_of_the_team(tex
 @pytest.mark.parametrize(
     "text",
     [
-        "Japanese and Chinese scientists studied the Sea of Japan, and Russia hosted a conference on it.",
-        "Японские и китайские учёные изучили Японское море, а Россия провела о нём конференцию.",
-        "日本和中国的科学家研究了日本海，俄罗斯为此举办了会议。",
+        "Japanese and Chinese scientists studied the coast of Japan, and Russia hosted a conference on it.",
+        "Японские и китайские учёные изучили побережье Японии, а Россия провела о нём конференцию.",
+        "日本和中国的科学家研究了日本沿海，俄罗斯为此举办了会议。",
     ],
 )
 def test_a_third_country_listed_with_one_side_only_is_still_the_partner(text: str) -> None:
     q = compile_query("PARTNERS(country:CN, country:RU, scien* OR учены* OR 科学家)")
     assert q.match("", text) is None
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Scientists to study the Amur's effect on the Sea of Japan",
+            "Scientists of Russia and China will study how the Amur affects the ecology of the Sea of Japan.",
+        ),
+        (
+            "Учёные изучат влияние Амура на Японское море",
+            "Учёные России и Китая изучат, как Амур влияет на экологию Японского моря.",
+        ),
+        ("科学家将研究黑龙江对日本海的影响", "俄罗斯和中国的科学家将研究黑龙江对日本海生态的影响。"),
+    ],
+)
+def test_a_sea_named_after_a_third_country_is_not_that_country(title: str, text: str) -> None:
+    # the Sea of Japan in the title is a sea, not Japan as the partner of one side
+    q = compile_query("PARTNERS(country:CN, country:RU, scien* OR учены* OR 科学家)")
+    assert q.match(title, text) is not None
+    # Japan itself in the title still is
+    assert (
+        q.match(
+            title.replace("Sea of Japan", "Japan").replace("Японское море", "Японию").replace("日本海", "日本"), text
+        )
+        is None
+    )
