@@ -8,9 +8,10 @@ entities and PARTNERS) and a naive "China term AND Russia term AND S&T term" que
 language — on fixtures/topics/labeled.jsonl (the old set the 590a667 topic was tuned on), the
 held-out dev half, and with --test the frozen test half (measure it only at the end).
 
-Speed: ms per 5,000-word article (en, ru, zh) of prepare + match for the default topic, against
+Speed: CPU ms per 5,000-word article (en, ru, zh) of prepare + match for the default topic, against
 the 590a667 topic run by the 590a667 code (crawler/topics.py and crawler/textnorm.py as of that
-commit, loaded from git into a temporary package) in the same run; prints the ratio.
+commit, loaded from git into a temporary package) in the same run, article by article in turn;
+prints the ratio.
 """
 
 from __future__ import annotations
@@ -126,36 +127,43 @@ def long_articles(stories: list[Story], lang: str, n: int, words: int) -> list[t
     return out
 
 
-def per_article(prep, query, docs, clear) -> float:  # type: ignore[no-untyped-def]
-    clear()
-    t0 = time.perf_counter()
-    for title, text in docs:
-        query.match_prepared(prep(title, text))
-    return (time.perf_counter() - t0) / len(docs)
-
-
 def speed() -> None:
     old_topics, old_textnorm = old_modules()
     base_query, _ = shipped_topic_at_base()
     old_q = old_topics.compile_query(base_query)  # type: ignore[attr-defined]
     new_q = compile_query(load_config(ROOT / "config" / "newswatch.toml").topics[0].query)
     stories = load_labeled(OLD) + (load_labeled(DEV) if DEV.exists() else [])
+    sides = {
+        BASE_COMMIT: (old_topics.prepare, old_q, old_textnorm),  # type: ignore[attr-defined]
+        "today": (prepare, new_q, textnorm),
+    }
 
-    def clear() -> None:  # no article is matched from a cache
-        textnorm.tokenize.cache_clear()
-        textnorm.columns.cache_clear()
-        old_textnorm.tokenize.cache_clear()  # type: ignore[attr-defined]
+    def cost(side: str, title: str, text: str) -> float:
+        """CPU seconds (user + system) of one article's prepare + match, tokenized afresh (no cache)."""
+        prep, query, norm = sides[side]
+        norm.tokenize.cache_clear()
+        if hasattr(norm, "columns"):
+            norm.columns.cache_clear()
+        t0 = time.process_time()
+        query.match_prepared(prep(title, text))
+        return time.process_time() - t0
 
-    print(f"\nMatching cost, ms per 5,000-word article (prepare + match; best of 5 alternating runs; {BASE_COMMIT}")
-    print("code and topic vs today's, in this run):")
+    print(f"\nMatching cost, ms of CPU per 5,000-word article (prepare + match; {BASE_COMMIT} code and topic vs")
+    print("today's in this run, article by article in turn, each article's best of 7; CPU time, not wall time,")
+    print("so that waiting for a shared machine's cores is not counted):")
     print(f"  {'lang':<6}{BASE_COMMIT:>10}{'today':>10}{'ratio':>8}")
     for lang in ("en", "ru", "zh"):
         docs = long_articles(stories, lang, 20, 5000)
-        # alternate the two, and keep each one's best: the machine is shared and its load moves
-        old_t = new_t = float("inf")
-        for _ in range(5):
-            old_t = min(old_t, per_article(old_topics.prepare, old_q, docs, clear))  # type: ignore[attr-defined]
-            new_t = min(new_t, per_article(prepare, new_q, docs, clear))
+        for side in sides:  # first use: gazetteers, caches of word forms
+            cost(side, *docs[0])
+        best = {side: [float("inf")] * len(docs) for side in sides}
+        for r in range(7):
+            for i, (title, text) in enumerate(docs):
+                # each article measured on both sides back to back, in alternating order: the machine's
+                # load moves, and both sides see the same moments of it
+                for side in sides if (r + i) % 2 == 0 else reversed(sides):
+                    best[side][i] = min(best[side][i], cost(side, title, text))
+        old_t, new_t = (sum(best[side]) / len(docs) for side in sides)
         print(f"  {lang:<6}{old_t * 1000:>10.2f}{new_t * 1000:>10.2f}{new_t / old_t:>7.2f}x")
 
 

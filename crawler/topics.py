@@ -42,6 +42,7 @@ below 1 (the default ``min_score``), one body sentence with three terms about 1.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -245,6 +246,9 @@ class _Field:
             return self.by_surface.get(value, [])
         hit = self._memo.get(key)
         if hit is None:
+            if len(value) >= 3 and value[:3] not in self.heads() and (not stem or stem not in self.by_stem):
+                self._memo[key] = []  # no word starts like the prefix (most of a title's lookups)
+                return self._memo[key]
             keys = self.sorted_surfaces()
             parts: list[list[int]] = [self.by_stem[stem]] if stem and stem in self.by_stem else []
             i = bisect.bisect_left(keys, value)
@@ -1921,12 +1925,20 @@ class _Parser:
         return self.new_leaf(f'"{t.text}"', items, cjk, t.pos)
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _query_word_tokens(text: str) -> tuple[textnorm.Token, ...]:
+    """The tokens of one word of a query, kept: configs and their sets compile the same words many times
+    (each set item alone when checked, then in each topic). Not through textnorm's article caches, which
+    hold the last few articles for the search index and topic matching."""
+    return tuple(zip(*textnorm.columns.__wrapped__(text)))
+
+
 def _pattern(text: str, prefix: bool, exact: bool = False) -> tuple[list[tuple[int, str, str, bool]], bool]:
     """Pattern items for one query word (possibly several tokens: hyphenated, CJK).
 
     ``exact`` (``=word``): the word as written, folded, without its other forms: Snowball gives
     ученые (scientists) and учения (drills), doctoral and doctors one stem each."""
-    tokens = textnorm.tokenize(text)
+    tokens = _query_word_tokens(text)
     items: list[tuple[int, str, str, bool]] = []
     cjk = False
     for i, (surface, stem, _s, _e, kind) in enumerate(tokens):

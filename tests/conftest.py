@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,13 @@ FIXTURES = ROOT / "fixtures"
 # the tests turn it back on for themselves and the processes they start.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
+
+# A shell's background job (`... &`, nohup) starts with SIGINT ignored, and every process it starts
+# inherits that: a Python started so never turns Ctrl-C into KeyboardInterrupt, and the tests that stop
+# `demo --serve` with Ctrl-C would wait for it in vain. The tests take Python's usual SIGINT handling
+# back for themselves and the processes they start.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 try:
     import scheduler  # noqa: F401 - installed, or run as "python -m pytest" from the root
