@@ -370,7 +370,9 @@ class _Leaf(_Node):
             return bool(out), out
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
-            cands = f.lookup(*self.items[0][:3])
+            cands = f.lookup_key(self._first)
+            if self.scope == LEAD and name == TEXT:  # the lead's: positions are sorted
+                cands = cands[: bisect.bisect_left(cands, f.lead_end)]
             for k in range(1, length):
                 if not cands:
                     break
@@ -379,8 +381,6 @@ class _Leaf(_Node):
                     continue
                 nxt = f.lookup_set(kind, value, stem)  # kept: phrases share their later words
                 cands = [p for p in cands if p + k in nxt]
-            if self.scope == LEAD and name == TEXT:
-                cands = [p for p in cands if p < f.lead_end]
             if self.capitals:
                 cands = [p for p in cands if f.raw(p, p).isupper()]
             for p in cands:
