@@ -25,6 +25,9 @@ class EntityTerm:
     term: str  # query-term syntax: word, word*, "a phrase" or a Chinese character sequence
     kind: str  # name, region, city, academy, university, agency
     not_in: tuple[str, ...] = ()
+    # full names one of which the article must hold, unless a word of a university stands beside the
+    # term: for abbreviations that are also other things (HEU, highly enriched uranium)
+    context: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,18 +85,19 @@ def country(code: str) -> Country:
     terms: list[EntityTerm] = []
     seen: set[str] = set()
 
-    def add(term: str, kind: str, not_in: tuple[str, ...] = ()) -> None:
+    def add(term: str, kind: str, not_in: tuple[str, ...] = (), context: tuple[str, ...] = ()) -> None:
         if term not in seen:
             seen.add(term)
-            terms.append(EntityTerm(term, kind, not_in))
+            terms.append(EntityTerm(term, kind, not_in, context))
 
     patterns: list[tuple[str, str, tuple[str, ...]]] = []
     excluded: dict[str, None] = {}
     for entry in _curated().get(code, []):
         not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
         excluded.update(dict.fromkeys(not_in))
+        context = tuple(str(x) for x in entry.get("context", []))  # type: ignore[union-attr]
         for t in entry.get("terms", []):  # type: ignore[union-attr]
-            add(str(t), str(entry.get("kind", "name")), not_in)
+            add(str(t), str(entry.get("kind", "name")), not_in, context)
         needles = tuple(str(n) for n in entry.get("needles", []))  # type: ignore[union-attr]
         for rx in entry.get("patterns", []):  # type: ignore[union-attr]
             patterns.append((str(rx), str(entry.get("kind", "name")), needles))

@@ -617,6 +617,9 @@ class _Gazetteer:
     # names of a family no list holds (ВНИИЖТ, 门捷列夫): (pattern, kind, a text without any of these has none)
     families: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = ()
     code: str = ""  # ISO alpha-2
+    # abbreviations that are also other things (HEU, TPU): pattern -> the full names, folded, one of which
+    # the article must hold unless a word of a university stands beside the abbreviation
+    contextual: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -652,6 +655,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     given = entities.given_names()
     surnames = entities.surnames()
     generic: list[int] = []
+    contextual: dict[int, tuple[str, ...]] = {}
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in} | set(c.not_in))
     for t in c.terms:
@@ -679,6 +683,8 @@ def _gazetteer(code: str) -> _Gazetteer:
             places.append(k)
         if t.kind in _GENERIC_KINDS:
             generic.append(k)
+        if t.context:
+            contextual[k] = tuple(n.casefold() for n in t.context)
         name = _proper_name(body) if t.kind == "name" and not prefix else None
         if name is not None:
             proper[k] = name
@@ -695,8 +701,27 @@ def _gazetteer(code: str) -> _Gazetteer:
         frozenset(generic),
         tuple((re.compile(rx), kind, needles) for rx, kind, needles in c.patterns),
         code,
+        contextual,
     )
     return g
+
+
+# the words of a university beside an abbreviation: "HEU's delegation", "TPU Rector", "NSU students"
+_UNIVERSITY_CONTEXT_RE = re.compile(
+    r"(?i)\b(?:universit|rector|vice-rector|delegation|professor|faculty|student|campus|alumni|"
+    r"ректор|проректор|делегаци|профессор|студент|университет|вуз)|校长|代表团|大学|教授|学生"
+)
+_CONTEXT_CHARS = 40  # characters each side of the abbreviation
+
+
+def _in_context(doc: Document, f: _Field, first: int, last: int, full_names: tuple[str, ...]) -> bool:
+    """An abbreviation that is also something else (HEU, highly enriched uranium) names its university
+    when the article also names it in full, or a word of a university stands beside it."""
+    cs, ce = f.chars(first, last)
+    if _UNIVERSITY_CONTEXT_RE.search(f.text, max(0, cs - _CONTEXT_CHARS), ce + _CONTEXT_CHARS):
+        return True
+    folded = (doc.title + "\n" + doc.text).casefold()
+    return any(n in folded for n in full_names)
 
 
 @dataclass(frozen=True)
@@ -1002,6 +1027,8 @@ class _Entity(_Node):
                     if k in g.proper and not _is_form_of(f, p, g.proper[k]):
                         continue
                     if k in g.institutions and _another_country_s(f, p, e, self.code):
+                        continue
+                    if k in g.contextual and not _in_context(doc, f, p, e, g.contextual[k]):
                         continue
                     if g.not_in:
                         if excluded is None:

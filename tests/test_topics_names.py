@@ -379,3 +379,33 @@ def test_a_joint_university_of_the_two_sides_is_both_partners() -> None:
 def test_the_natural_science_foundation_of_china_in_russian_is_china_s() -> None:
     m = compile_query("country:CN").match("", "Проекты поддержаны Государственным фондом естественных наук.")
     assert m is not None and "Государственный фонд естественных наук → China" in m.hits
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("CN", "HEU's delegation visited St. Petersburg at the invitation of SMTU.", "HEU → China"),
+        ("CN", "CHD and Tomsk Polytechnic University signed an agreement.", "CHD → China"),
+        ("RU", "TPU Rector Petr Chubik visited China.", "TPU → Russia"),
+        # the full name elsewhere in the article
+        ("CN", "HEU signed the agreement on Monday. Harbin Engineering University was founded in 1953.", "HEU → China"),
+    ],
+)
+def test_an_ambiguous_university_abbreviation_beside_a_university_word_or_its_full_name(
+    code: str, text: str, expected: str
+) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
+
+
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        ("CN", "Russia offered to down-blend HEU from its research reactors."),  # highly enriched uranium
+        ("CN", "Patients with CHD were enrolled in the trial."),  # coronary heart disease
+        ("RU", "Google's TPU chips power the model."),  # a tensor processing unit
+    ],
+)
+def test_an_ambiguous_abbreviation_alone_is_not_a_university(code: str, text: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is None or not any(h.startswith(("HEU", "CHD", "TPU")) for h in m.hits)
