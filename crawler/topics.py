@@ -836,6 +836,7 @@ def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
         return hit  # type: ignore[return-value]
     n = _nations()
     places: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    ends: dict[tuple[str, int], int] = {}  # the last position of each name
     for name in FIELDS:
         f = doc.fields[name]
         for k in n.index.candidates(f):
@@ -847,8 +848,16 @@ def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
                 if proper is not None and not _is_form_of(f, p, proper):
                     continue
                 places[code].add((name, p))
+                ends[(name, p)] = max(ends.get((name, p), p), p + len(items) - 1)
     doc.memo[key] = places  # type: ignore[assignment]
+    doc.memo[key + "ends"] = ends  # type: ignore[assignment]
     return places
+
+
+def _nation_place_ends(doc: Document) -> dict[tuple[str, int], int]:
+    """The last position of each name _nation_places found: (field, first) -> last."""
+    _nation_places(doc)
+    return doc.memo["\0nationsends"]  # type: ignore[return-value]
 
 
 def _is_place(f: _Field, first: int, last: int, given_name: bool) -> bool:
@@ -1275,10 +1284,12 @@ class _Partners(_Node):
         )
         # a name inside a side's name is the side's (蒙古 in 内蒙古, Inner Mongolia, is China)
         inside = {(o[0], q) for o in oa + ob for q in range(o[1], o[2] + 1)}
-        for code, ps in _nation_places(doc).items():
+        places = _nation_places(doc)
+        listed = _listed_with_sides(doc, oa, ob, places, sides)
+        for code, ps in places.items():
             if code in sides:
                 continue
-            ps = {(f, p) for f, p in ps - inside if in_field(f)}
+            ps = {(f, p) for f, p in ps - inside - listed if in_field(f)}
             if len(ps) > weaker or (not headline and any(f == TITLE for f, _ in ps) and not (ta and tb)):
                 return True
         return False
@@ -1292,6 +1303,48 @@ class _Partners(_Node):
         parts = [c.finish() if c is not None else "" for c in (self.a, self.b, self.what, self.unless)]
         self.key = "(P " + " ".join(parts) + ")"
         return self.key
+
+
+# what may stand between two members of one coordinated list: commas and one "and" (Russia, Japan, China and Mongolia)
+_LIST_JOINT_RE = re.compile(r"[\s,、，]*(?:(?:and|и|和|与|及|以及)[\s,、，]*)?", re.IGNORECASE)
+
+
+def _listed_with_sides(
+    doc: Document, oa: list[_Occ], ob: list[_Occ], places: dict[str, set[tuple[str, int]]], sides: set[str]
+) -> set[tuple[str, int]]:
+    """The places of third countries in one coordinated list with both sides, in one sentence ("scientists from
+    Russia, Japan, China and Mongolia"): one more member of the team, not the partner instead of a side."""
+    ends = _nation_place_ends(doc)
+    items: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # field -> (first, last, 0 a / 1 b / 2 third)
+    for kind, occ in ((0, oa), (1, ob)):
+        for o in occ:
+            items[o[0]].append((o[1], o[2], kind))
+    for code, ps in places.items():
+        if code not in sides:
+            for name, p in ps:
+                if name in items:
+                    items[name].append((p, ends.get((name, p), p), 2))
+    out: set[tuple[str, int]] = set()
+    for name, xs in items.items():
+        if not any(k == 2 for _, _, k in xs):
+            continue
+        f = doc.fields[name]
+        xs.sort()
+        run: list[tuple[int, int, int]] = [xs[0]]
+        for x in [*xs[1:], None]:
+            if x is not None:
+                last = max(r[1] for r in run)
+                same = bisect.bisect_right(f.sent_first, last) == bisect.bisect_right(f.sent_first, x[0])
+                if x[0] <= last or (
+                    same and _LIST_JOINT_RE.fullmatch(f.text[f.chars(last, last)[1] : f.chars(x[0], x[0])[0]])
+                ):
+                    run.append(x)
+                    continue
+            if {0, 1} <= {k for _, _, k in run}:
+                out.update((name, r[0]) for r in run if r[2] == 2)
+            if x is not None:
+                run = [x]
+    return out
 
 
 def _distinct(xs: list[_Occ], ys: list[_Occ]) -> bool:

@@ -612,6 +612,13 @@ NOT_PARTNERS = [
         "The first students were selected to study at the Belgorod Institute of Food Sciences, set up jointly by "
         "Belgorod State University and Dezhou University in China.",
     ),
+    # a university's visit about joint training (联合培养) with research institutes (科研院所) as a kind of partner and a
+    # technical university (科技大学) as a kind of university: teaching, in Traditional characters as in Simplified
+    (
+        "遼寧大學副校長會見俄羅斯烏法科技大學校長一行",
+        "遼寧大學高度重視與俄羅斯高校及科研院所的合作。烏法科技大學與我校友好合作近30年，兩校聯合培養了眾多人才。"
+        "他希望雙方在教師培訓、學生聯合培養等方面開展更多合作。",
+    ),
     # a research university is a kind of university, not research done
     (
         "Novosibirsk and Heilongjiang universities sign an agreement",

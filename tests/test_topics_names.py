@@ -409,3 +409,14 @@ def test_an_ambiguous_university_abbreviation_beside_a_university_word_or_its_fu
 def test_an_ambiguous_abbreviation_alone_is_not_a_university(code: str, text: str) -> None:
     m = compile_query(f"country:{code}").match("", text)
     assert m is None or not any(h.startswith(("HEU", "CHD", "TPU")) for h in m.hits)
+
+
+def test_the_default_topic_takes_work_funded_by_both_sides_as_working_together() -> None:
+    # no word of cooperation: the two sides' funds support the same work
+    title = "Учёные СПбГУ и Цинхуа создали алгоритм для прогнозирования свойств сплавов"
+    text = (
+        "Исследователи Санкт-Петербургского государственного университета и Университета Цинхуа разработали модель "
+        "машинного обучения для сплавов. Работа выполнена при поддержке гранта РНФ и Государственного фонда "
+        "естественных наук Китая."
+    )
+    assert _matches(title, text)

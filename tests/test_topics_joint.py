@@ -1,0 +1,100 @@
+"""Both sides named as one actor of the work ("Russian and Chinese physicists synthesized...")."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from crawler.topics import compile_query
+
+
+@functools.cache  # loaded and compiled once: the tests only match articles with it
+def _default_topic():  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from crawler.config import load_config
+
+    topic = load_config(Path(__file__).resolve().parents[1] / "config" / "newswatch.toml").topics[0]
+    return compile_query(topic.query), topic.min_score
+
+
+def _matches(title: str, text: str) -> bool:
+    q, min_score = _default_topic()
+    m = q.match(title, text)
+    return m is not None and m.score >= min_score
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Permafrost survey in the Lena delta",
+            "Russian and Chinese geologists drilled boreholes in the permafrost of the Lena delta to measure how fast"
+            " the ground is warming.",
+        ),
+        (
+            "A new catalyst for hydrogen",
+            "Chinese (Tianjin University) and Russian (Boreskov Institute) chemists made a catalyst that turns methane"
+            " into hydrogen.",
+        ),
+        (
+            "Новый катализатор для водорода",
+            "Китайские (Тяньцзиньский университет) и российские (Институт катализа) химики создали катализатор,"
+            " превращающий метан в водород.",
+        ),
+        ("Изучение вечной мерзлоты", "Российские и китайские учёные пробурили скважины в вечной мерзлоте дельты Лены."),
+        ("冻土调查", "俄罗斯和中国的研究人员在勒拿河三角洲的永久冻土中钻探，测量地面升温的速度。"),
+    ],
+)
+def test_the_default_topic_takes_both_sides_as_one_team_for_working_together(title: str, text: str) -> None:
+    # no word of cooperation: the two sides coordinated before a word for researchers are one team
+    assert _matches(title, text)
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Quantum result",
+            "US and Chinese physicists reported a new result in quantum computing in Nature, Russia's ministry of"
+            " science said in a statement on Monday.",
+        ),
+        (
+            "Квантовый результат",
+            "Американские и китайские физики получили новый результат в квантовых вычислениях, сообщило"
+            " министерство науки России в понедельник.",
+        ),
+        ("量子计算", "美国和中国的物理学家在量子计算领域取得新成果，俄罗斯科学部在声明中表示。"),
+    ],
+)
+def test_one_side_beside_researchers_of_other_countries_is_not_a_joint_team(title: str, text: str) -> None:
+    assert not _matches(title, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "An expedition of scientists from Russia, Japan, China and Mongolia set off to study the Sea of Japan.",
+        "Экспедиция учёных России, Японии, Китая и Монголии изучит Японию и её моря.",
+        "由俄罗斯、日本、中国和蒙古科学家组成的科考队将研究日本海。",
+    ],
+)
+def test_a_third_country_in_one_list_with_both_sides_is_a_member_of_the_team(text: str) -> None:
+    # Japan is named more often than China, but once in the list of the team's countries: that one is no
+    # sign that Japan is the partner instead of a side
+    q = compile_query("PARTNERS(country:CN, country:RU, scien* OR учены* OR 科学家)")
+    assert q.match("", text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Japanese and Chinese scientists studied the Sea of Japan, and Russia hosted a conference on it.",
+        "Японские и китайские учёные изучили Японское море, а Россия провела о нём конференцию.",
+        "日本和中国的科学家研究了日本海，俄罗斯为此举办了会议。",
+    ],
+)
+def test_a_third_country_listed_with_one_side_only_is_still_the_partner(text: str) -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, scien* OR учены* OR 科学家)")
+    assert q.match("", text) is None
