@@ -108,10 +108,16 @@ def fts_prefix(stem: str) -> str:
     return stem[:-1] if len(stem) >= 3 else stem
 
 
-@lru_cache(maxsize=1 << 17)
+_NORMALIZED: dict[str, tuple[str, str]] = {}  # raw word -> (surface, stem): read once per word of a text
+_NORMALIZED_MAX = 1 << 17
+
+
 def _normalize(raw: str) -> tuple[str, str]:
+    if len(_NORMALIZED) >= _NORMALIZED_MAX:
+        _NORMALIZED.clear()  # a long crawl's words of many languages: start again rather than grow
     surface = fold_word(raw)
-    return surface, stem_word(surface) if surface else ""
+    hit = _NORMALIZED[raw] = (surface, stem_word(surface) if surface else "")
+    return hit
 
 
 class Columns(NamedTuple):
@@ -143,10 +149,11 @@ def columns(text: str) -> Columns:
     ends: list[int] = []
     kinds: list[int] = []
     simple: str | None = None  # the whole text folded to Simplified Chinese, once, at its first CJK run
+    normalized = _NORMALIZED.get
     for m in _TOKEN_RE.finditer(text):
         word = m.group(2)
         if word is not None:
-            surface, stem = _normalize(word)
+            surface, stem = normalized(word) or _normalize(word)
             if surface:
                 surfaces.append(surface)
                 stems.append(stem)

@@ -250,18 +250,26 @@ class _Field:
                 self._memo[key] = []  # no word starts like the prefix (most of a title's lookups)
                 return self._memo[key]
             keys = self.sorted_surfaces()
-            parts: list[list[int]] = [self.by_stem[stem]] if stem and stem in self.by_stem else []
+            # the words of the stem, then the words starting with the prefix that are not of the stem: no
+            # position is in two parts (each position is one word)
+            of_stem = stem if stem and stem in self.by_stem else None
+            parts: list[list[int]] = [self.by_stem[stem]] if of_stem else []
+            stems = self.stems
             i = bisect.bisect_left(keys, value)
             while i < len(keys) and keys[i].startswith(value):
-                parts.append(self.by_surface[keys[i]])
+                if of_stem is None or stems.get(keys[i]) != of_stem:
+                    parts.append(self.by_surface[keys[i]])
                 i += 1
-            # most prefixes find nothing or one word: no set and no sort for those
+            # most prefixes find nothing, one word or only the words of their stem: no copy and no sort
             if not parts:
                 hit = []
             elif len(parts) == 1:
                 hit = parts[0]
             else:
-                hit = sorted({p for part in parts for p in part})
+                hit = []
+                for part in parts:
+                    hit += part
+                hit.sort()
             self._memo[key] = hit
         return hit
 
@@ -362,7 +370,9 @@ class _Leaf(_Node):
             return bool(out), out
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
-            cands = f.lookup(*self.items[0][:3])
+            cands = f.lookup_key(self._first)
+            if self.scope == LEAD and name == TEXT:  # the lead's: positions are sorted
+                cands = cands[: bisect.bisect_left(cands, f.lead_end)]
             for k in range(1, length):
                 if not cands:
                     break
@@ -371,8 +381,6 @@ class _Leaf(_Node):
                     continue
                 nxt = f.lookup_set(kind, value, stem)  # kept: phrases share their later words
                 cands = [p for p in cands if p + k in nxt]
-            if self.scope == LEAD and name == TEXT:
-                cands = [p for p in cands if p < f.lead_end]
             if self.capitals:
                 cands = [p for p in cands if f.raw(p, p).isupper()]
             for p in cands:

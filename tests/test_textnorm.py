@@ -175,3 +175,17 @@ def test_a_page_without_a_language_tag_gets_its_own_language(language: str) -> N
     record = process_page(job, ()).record
     assert record is not None and text[:40] in record.text
     assert record.language == language
+
+
+def test_the_cache_of_normalized_words_stays_bounded_and_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(textnorm, "_NORMALIZED_MAX", 50)
+    monkeypatch.setattr(textnorm, "_NORMALIZED", {})
+    words = [f"Исследования{i} Researchers{i}" for i in range(200)]
+    for w in words:
+        textnorm.columns.cache_clear()
+        textnorm.columns(w)
+        assert len(textnorm._NORMALIZED) <= 50
+    textnorm.columns.cache_clear()
+    toks = textnorm.columns("Исследования Researchers Исследования")
+    assert toks.surfaces == ["исследования", "researchers", "исследования"]
+    assert toks.stems == ["исследован", "research", "исследован"]
