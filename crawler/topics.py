@@ -1483,7 +1483,9 @@ class Query:
 def _found_words(doc: Document, occs: list[_Occ], most: int = 8) -> str:
     """The article's words behind some occurrences, in reading order: 'label (surface)', or the surface."""
     found: dict[str, str] = {}
-    for label, name, first, last in sorted({h for o in occs for h in o[3]}, key=lambda h: (h[1] != TITLE, h[2])):
+    for label, name, first, last in sorted(
+        {h for o in occs for h in o[3]}, key=lambda h: (h[1] != TITLE, h[2], h[3], h[0])
+    ):
         if label not in found:
             raw = " ".join(doc.fields[name].raw(first, last).split())
             found[label] = label if raw.casefold() in label.casefold() else f"{label} ({raw})"

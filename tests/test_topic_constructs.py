@@ -517,3 +517,15 @@ def test_readme_documents_the_topics_commands_and_the_query_language() -> None:
                     assert opt in section, f"newswatch topics {name} {opt} is not documented"
     for construct in ("@", "country:", "PARTNERS(", "EXCEPT", "lead:", "[sets]"):
         assert construct in README
+
+
+def test_words_behind_a_condition_are_listed_in_one_order_whatever_the_hash_seed() -> None:
+    """Labels that hit the same word come out in the labels' order, not a set's (which changes with
+    PYTHONHASHSEED from one run to the next), so `topics eval` prints the same `why:` line every run."""
+    from crawler.topics import _found_words, prepare
+
+    doc = prepare("Scientific news", "Научно-технические связи крепнут.")
+    labels = [f"label{i:02d}" for i in range(12)]
+    occs = [("text", 0, 0, ((label, "text", 0, 0),)) for label in reversed(labels)]
+    shown = _found_words(doc, occs, most=20).split(", ")
+    assert [s.split(" (")[0] for s in shown] == labels
