@@ -620,6 +620,9 @@ class _Gazetteer:
     # abbreviations that are also other things (HEU, TPU): pattern -> the full names, folded, one of which
     # the article must hold unless a word of a university stands beside the abbreviation
     contextual: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # Latin-script place names -> their letters, folded: the words found must start with them (a stem is
+    # not enough: "Day" has the stem of the city Daye)
+    latin: dict[int, str] = field(default_factory=dict)
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -631,6 +634,14 @@ _CAPS_RE = re.compile(r"[A-ZА-ЯЁ].*[A-ZА-ЯЁ]")
 # with a capital: many are also common words in some form (Дали ~ дали "gave", Daye ~ days).
 _PLACE_KINDS = frozenset({"city", "region"})
 _ALPHABETIC_RE = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]")
+_LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f' .-]+")
+
+
+def _letters(text: str) -> str:
+    """A name's letters and digits, folded ('Ulan-Ude' and 'Ulan Ude' are 'ulanude')."""
+    return "".join(ch for ch in textnorm.fold_word(text) if ch.isalnum())
+
+
 # A surname or patronymic right after a first name that is also a city (Vladimir Putin,
 # Владимир Владимирович, Владимира Путина): the name is a person's, not the place's.
 _SURNAME_RE = re.compile(
@@ -656,6 +667,7 @@ def _gazetteer(code: str) -> _Gazetteer:
     surnames = entities.surnames()
     generic: list[int] = []
     contextual: dict[int, tuple[str, ...]] = {}
+    latin: dict[int, str] = {}
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in} | set(c.not_in))
     for t in c.terms:
@@ -679,6 +691,8 @@ def _gazetteer(code: str) -> _Gazetteer:
         cased = 0
         if t.kind in _PLACE_KINDS and _ALPHABETIC_RE.search(body) is not None:
             cased = 2 if body in given else 3 if body in surnames else 1
+            if _LATIN_RE.fullmatch(body):
+                latin[len(patterns)] = _letters(body)
         if t.kind in _PLACE_KINDS or t.kind == "adjective":
             places.append(k)
         if t.kind in _GENERIC_KINDS:
@@ -702,6 +716,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         tuple((re.compile(rx), kind, needles) for rx, kind, needles in c.patterns),
         code,
         contextual,
+        latin,
     )
     return g
 
@@ -1045,6 +1060,8 @@ class _Entity(_Node):
                     if cased == 3 and _is_surname(f, p, e):
                         continue
                     if cased and not _is_place(f, p, e, cased == 2):
+                        continue
+                    if k in g.latin and not _letters(f.raw(p, e)).startswith(g.latin[k]):
                         continue
                     if k in g.proper and not _is_form_of(f, p, g.proper[k]):
                         continue

@@ -420,3 +420,27 @@ def test_the_default_topic_takes_work_funded_by_both_sides_as_working_together()
         "естественных наук Китая."
     )
     assert _matches(title, text)
+
+
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        ("CN", "Scientists marked the International Day of Biodiversity."),  # Day has the stem of Daye
+        ("CN", "Days of science opened in the region."),
+    ],
+)
+def test_a_latin_place_name_is_not_found_in_a_word_that_only_shares_its_stem(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
+
+
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        ("CN", "Daye's mayor opened the laboratory.", "Daye → China"),  # a possessive is still the place
+        ("RU", "Scientists from Ulan-Ude arrived.", "Ulan Ude → Russia"),  # a hyphen for a space
+        ("RU", "Nizhny Novgorod's engineers", "Nizhny Novgorod → Russia"),  # the spelling written, not a variant's
+    ],
+)
+def test_a_latin_place_name_matches_as_written(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and m.hits == (expected,)
