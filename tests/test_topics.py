@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 from pathlib import Path
@@ -10,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from crawler import textnorm
-from crawler.config import load_config
 from crawler.errors import QuerySyntaxError, UsageError
-from crawler.topics import Match, Query, compile_query, prepare, snippet
+from crawler.topics import Match, compile_query, prepare, snippet
+from tests.support.topic import default_query, default_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELED = ROOT / "fixtures" / "topics" / "labeled.jsonl"
@@ -378,19 +377,6 @@ def test_snippet_without_text_hits_shows_the_start() -> None:
 
 
 # --- FTS5 prefilter --------------------------------------------------------------------------
-
-
-@functools.cache
-def default_topic() -> tuple[str, float]:
-    """The shipped topic's query (with the definitions of the named sets it uses) and min_score."""
-    t = load_config(ROOT / "config" / "newswatch.toml").topics[0]
-    return t.query, t.min_score
-
-
-@functools.cache
-def default_query() -> Query:
-    """The shipped topic's query, compiled once for the tests that only match articles with it."""
-    return compile_query(default_topic()[0])
 
 
 @pytest.fixture(scope="module")

@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from crawler.topics import compile_query
-
-
-@functools.cache  # loaded and compiled once: the tests only match articles with it
-def _default_topic():  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
-    from crawler.config import load_config
-
-    topic = load_config(Path(__file__).resolve().parents[1] / "config" / "newswatch.toml").topics[0]
-    return compile_query(topic.query), topic.min_score
-
-
-def _matches(title: str, text: str) -> bool:
-    q, min_score = _default_topic()
-    m = q.match(title, text)
-    return m is not None and m.score >= min_score
+from tests.support.topic import matches_default
 
 
 @pytest.mark.parametrize(
@@ -49,7 +32,7 @@ def _matches(title: str, text: str) -> bool:
 )
 def test_the_default_topic_takes_both_sides_as_one_team_for_working_together(title: str, text: str) -> None:
     # no word of cooperation: the two sides coordinated before a word for researchers are one team
-    assert _matches(title, text)
+    assert matches_default(title, text)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +52,7 @@ def test_the_default_topic_takes_both_sides_as_one_team_for_working_together(tit
     ],
 )
 def test_one_side_beside_researchers_of_other_countries_is_not_a_joint_team(title: str, text: str) -> None:
-    assert not _matches(title, text)
+    assert not matches_default(title, text)
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from crawler.topics import compile_query, prepare
+from tests.support.topic import matches_default
 
 PARTNERS = "PARTNERS(country:CN, country:RU, research OR lab* OR scien*, arms OR trade)"
 
@@ -122,43 +121,27 @@ def test_common_words_that_share_a_country_name_s_stem_are_not_that_country() ->
     assert q.match("Новости", text) is not None
 
 
-@functools.cache  # loaded and compiled once: the tests only match articles with it
-def _default_topic():  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
-    from crawler.config import load_config
-
-    topic = load_config(Path(__file__).resolve().parents[1] / "config" / "newswatch.toml").topics[0]
-    return compile_query(topic.query), topic.min_score
-
-
-def _matches(title: str, text: str) -> bool:
-    q, min_score = _default_topic()
-    m = q.match(title, text)
-    return m is not None and m.score >= min_score
-
-
 def test_the_default_topic_takes_important_for_important_not_for_imports() -> None:
     # "important" and "imports" share an English stem; only imports is trade
     text = (
         "Rosatom and China's nuclear research institute agreed on an important new stage of joint work "
         "on the fast reactor, the partners said."
     )
-    assert _matches("A new stage for fast reactor research", text)
+    assert matches_default("A new stage for fast reactor research", text)
 
 
 def test_the_default_topic_leaves_out_a_race_between_the_two() -> None:
     title = "While the US and China compete for AI dominance, Russia's leading model lags behind"
     text = "Russian researchers say their AI model lags behind Chinese research models, despite cooperation talks."
-    assert not _matches(title, text)
+    assert not matches_default(title, text)
 
 
 def test_the_default_topic_reads_our_university_in_chinese_copy_as_china() -> None:
     title = "我校与圣彼得堡国立大学签署合作协议"
     text = "日前，我校与圣彼得堡国立大学签署合作协议，双方将在材料科学领域开展联合研究。"
-    assert _matches(title, text)
+    assert matches_default(title, text)
     # the writer's own country alone is not the other side
-    assert not _matches("我校与清华大学签署合作协议", "日前，我校与清华大学签署合作协议，双方将开展联合研究。")
+    assert not matches_default("我校与清华大学签署合作协议", "日前，我校与清华大学签署合作协议，双方将开展联合研究。")
 
 
 def test_two_academic_institutions_in_the_title_are_partners() -> None:
@@ -234,9 +217,9 @@ def test_the_default_topic_takes_one_side_s_instruments_on_the_other_s_spacecraf
     # joint work reported without a word of cooperation: an instrument of one flies on the other's probe
     title = "Российские приборы установят на китайские космические аппараты"
     text = "Российские приборы для исследования Луны готовятся к установке на китайские космические аппараты."
-    assert _matches(title, text)
+    assert matches_default(title, text)
     # both present, no joint work: one side follows the other's results
-    assert not _matches(
+    assert not matches_default(
         "Что привезла с Луны китайская станция",
         "Российские исследователи изучают лунный реголит и следят за публикациями о китайской станции.",
     )
@@ -257,15 +240,15 @@ def test_the_default_topic_takes_one_side_s_instruments_on_the_other_s_spacecraf
     ],
 )
 def test_the_default_topic_takes_taking_part_as_working_together(title: str, text: str) -> None:
-    assert _matches(title, text)
+    assert matches_default(title, text)
 
 
 def test_the_default_topic_takes_freight_wagons_engineers_build_but_not_freight() -> None:
     title = "РЖД и китайские инженеры разработают грузовой вагон для Арктики"
     text = "Российские и китайские инженеры совместно разработают грузовой вагон для работы в условиях мерзлоты."
-    assert _matches(title, text)
+    assert matches_default(title, text)
     # carrying goods is trade
-    assert not _matches(
+    assert not matches_default(
         "Грузовые перевозки между Россией и Китаем выросли",
         "Российские и китайские компании совместно увеличили грузовые перевозки, в том числе инженерного оборудования.",
     )
@@ -275,8 +258,8 @@ def test_online_cooperation_in_chinese_is_not_the_shanghai_cooperation_organisat
     # 线上合作 "online cooperation" holds 上合, the short name of the SCO
     title = "中国冶金研究院与俄罗斯科学院举行线上合作签约仪式"
     text = "中国冶金研究院与俄罗斯科学院举行线上合作签约仪式，双方将在新材料领域开展联合研究。"
-    assert _matches(title, text)
-    assert not _matches(
+    assert matches_default(title, text)
+    assert not matches_default(
         "上合组织峰会举行", "上合组织峰会上，中国与俄罗斯科学院代表就新材料领域开展联合研究交换了意见。"
     )
 
@@ -287,9 +270,9 @@ def test_a_think_tank_of_science_and_technology_policy_is_not_policy_analysis() 
         "Tomsk Polytechnic University and the Chinese Academy of Science and Technology for Development signed an "
         "agreement on a think tank assessing engineering technology for Russia and China."
     )
-    assert _matches(title, text)
+    assert matches_default(title, text)
     # a think tank of relations between the two stays out
-    assert not _matches(
+    assert not matches_default(
         "Russian and Chinese think tank on relations",
         "Russian and Chinese researchers launched a think tank on relations between Russia and China.",
     )
@@ -319,14 +302,14 @@ def test_a_think_tank_of_science_and_technology_policy_is_not_policy_analysis() 
     ],
 )
 def test_the_default_topic_takes_co_organisers_interns_and_the_verb_of_cooperating(title: str, text: str) -> None:
-    assert _matches(title, text)
+    assert matches_default(title, text)
 
 
 def test_the_default_topic_takes_a_helicopter_developed_together_not_a_joint_venture_that_services_them() -> None:
     title = "Russia and China will develop a heavy helicopter"
     text = "Russia and China have signed a contract stipulating the joint development of a heavy helicopter."
-    assert _matches(title, text)
-    assert not _matches(
+    assert matches_default(title, text)
+    assert not matches_default(
         "Russia and China establish a joint venture for helicopters",
         "Russian Helicopters and a Chinese company set up a joint venture to service Russian helicopters in China.",
     )
@@ -419,7 +402,7 @@ def test_the_default_topic_takes_work_funded_by_both_sides_as_working_together()
         "машинного обучения для сплавов. Работа выполнена при поддержке гранта РНФ и Государственного фонда "
         "естественных наук Китая."
     )
-    assert _matches(title, text)
+    assert matches_default(title, text)
 
 
 @pytest.mark.parametrize(
