@@ -192,6 +192,19 @@ def kill_group(pid: int) -> None:
 # -- batches -----------------------------------------------------------------------------------
 
 
+async def stop_scheduler(scheduler: AsyncIOScheduler) -> None:
+    """Stop starting jobs, let a job already handed to the event loop take its step, then shut down.
+
+    APScheduler's asyncio executor cancels the jobs it has started but the loop has not yet run, and
+    logs each as a job that raised CancelledError, with a traceback: a stop at the wrong moment would
+    look like a crash in the journal. The daemon's loop jobs finish in one step (``_dispatch`` does not
+    wait on anything), so one turn of the loop lets them end on their own.
+    """
+    scheduler.pause()
+    await asyncio.sleep(0)
+    scheduler.shutdown(wait=False)
+
+
 def pick_batch(
     due: dict[str, datetime],
     running: set[str],
@@ -372,7 +385,7 @@ class Daemon:
 
     async def _shutdown(self) -> int:
         assert self.scheduler is not None and self.loop is not None
-        self.scheduler.shutdown(wait=False)
+        await stop_scheduler(self.scheduler)
         self._batch_pool.shutdown(wait=False, cancel_futures=True)
         children = crawl_children()
         for pid in children:  # their writes are transactional: killing them loses nothing stored

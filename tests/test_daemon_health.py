@@ -4,15 +4,22 @@ and a daemon that cannot use its database exits non-zero so that Restart= and al
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
+from scheduler.daemon import stop_scheduler
 from tests.support.cli import newswatch
 from tests.support.daemonworld import (
     GLOBALWIRE,
@@ -111,3 +118,21 @@ def test_unit_hardening_exposure_at_most_1_1(tmp_path: Path) -> None:
     score = re.search(r"Overall exposure level for \S+: ([\d.]+)", out.stdout)
     assert score is not None, out.stdout + out.stderr
     assert float(score.group(1)) <= 1.1, out.stdout
+
+
+def test_a_stop_while_a_job_is_being_handed_to_the_loop_logs_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    # the stop comes in the loop turn in which the scheduler hands a due job to the event loop: the job must
+    # not be cancelled half-started and logged as a crash (a CancelledError traceback in the journal)
+    async def job() -> None:
+        pass
+
+    async def main() -> None:
+        scheduler = AsyncIOScheduler(executors={"default": AsyncIOExecutor()})
+        scheduler.start()
+        scheduler.add_job(job, IntervalTrigger(hours=1), next_run_time=datetime.now(UTC))
+        await stop_scheduler(scheduler)
+        await asyncio.sleep(0.05)  # whatever was started has ended and been logged
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(main())
+    assert not [r for r in caplog.records if r.exc_info], "a cancelled job was logged as a crash"
