@@ -29,7 +29,7 @@ import re
 import unicodedata
 from array import array
 from functools import lru_cache
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import Stemmer
@@ -49,8 +49,14 @@ _MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe2
 HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 KANA_CHARS = "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"
 CJK_CHARS = "\u3005" + KANA_CHARS + HAN_CHARS  # written without spaces: tokenized as character bigrams
-# One pass finds CJK runs (group 1) and other words (group 2: letters/digits but not CJK).
-_TOKEN_RE = re.compile(f"([{CJK_CHARS}]+)|([^\\W_{CJK_CHARS}]+(?:[{_MARKS}]+[^\\W_{CJK_CHARS}]*)*)")
+# A word: letters/digits but not CJK, with any combining marks inside it.
+_WORD = f"[^\\W_{CJK_CHARS}]+(?:[{_MARKS}]+[^\\W_{CJK_CHARS}]*)*"
+# One pass finds CJK runs (group 1) and other words (group 2).
+_TOKEN_RE = re.compile(f"([{CJK_CHARS}]+)|({_WORD})")
+# A text without CJK characters is only words and what separates them: split on the words (in C)
+_WORD_SPLIT_RE = re.compile(f"({_WORD})")
+_CJK_CHAR_RE = re.compile(f"[{CJK_CHARS}]")
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 _MARKS_RE = re.compile(f"[{_MARKS}]")
 _CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
 _LATIN_RE = re.compile("[a-z]")
@@ -149,6 +155,8 @@ def columns(text: str) -> Columns:
 
     The last few results are cached: the search index and topic matching tokenize the same article.
     """
+    if _CJK_CHAR_RE.search(text) is None:
+        return _word_columns(text)
     surfaces: list[str] = []
     stems: list[str] = []
     starts: list[int] = []
@@ -186,6 +194,30 @@ def columns(text: str) -> Columns:
         kinds.extend(repeat(CJK, n - 1))
         kinds.append(CJK_END)
     return Columns(surfaces, stems, starts, ends, kinds)
+
+
+def _word_columns(text: str) -> Columns:
+    """``columns`` of a text without CJK characters: the same tokens, found by one split and list operations
+    instead of a loop over match objects (most articles: a third of the time)."""
+    parts = _WORD_SPLIT_RE.split(text)  # separator, word, separator, word, ..., separator
+    words = parts[1::2]
+    if not words:
+        return Columns([], [], [], [], [])
+    offsets = list(accumulate(map(len, parts)))  # where each part ends
+    starts = offsets[0:-1:2]
+    ends = offsets[1::2]
+    pairs = list(map(_NORMALIZED.get, words))
+    if None in pairs:
+        pairs = [pair or _normalize(word) for pair, word in zip(pairs, words)]
+    surfaces = list(map(_FIRST, pairs))
+    stems = list(map(_SECOND, pairs))
+    if "" in surfaces:  # nothing alphanumeric left after folding: not a token
+        keep = [i for i, surface in enumerate(surfaces) if surface]
+        surfaces = [surfaces[i] for i in keep]
+        stems = [stems[i] for i in keep]
+        starts = [starts[i] for i in keep]
+        ends = [ends[i] for i in keep]
+    return Columns(surfaces, stems, starts, ends, [WORD] * len(surfaces))
 
 
 _t2s: Any = None

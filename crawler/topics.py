@@ -47,6 +47,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError
@@ -365,8 +366,10 @@ class _Leaf(_Node):
             last = length - 1
             for name, f in doc.fields.items():
                 cands = f.lookup_key(self._first)
-                if cands:
-                    out += [(name, p, p + last, ((label, name, p, p + last),)) for p in cands]
+                if cands:  # (field, first, last, ((label, field, first, last),)) per place, built in C
+                    lasts = [p + last for p in cands] if last else cands
+                    named = repeat(name)
+                    out += zip(named, cands, lasts, zip(zip(repeat(label), named, cands, lasts)))
             return bool(out), out
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from scheduler.demo import demo_config_text
-from tests.support.cli import newswatch
+from tests.support.cli import in_one_process, newswatch
 from tests.support.demo import copy_demo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,25 +143,29 @@ def test_an_error_line_names_a_whole_url_not_the_start_of_a_longer_one() -> None
 def test_read_only_commands_work_for_a_user_who_may_only_read(demo_copy: Path) -> None:
     cfg = str(demo_copy / "newswatch.toml")
     kw = as_reader(demo_copy)
-    search = as_process("-c", cfg, "search", "lunar", "--json", **kw)
-    assert search.returncode == 0, search.stderr
-    assert any("lunar" in r["title"].lower() for r in json.loads(search.stdout))
-    export = as_process("-c", cfg, "export", "--matched", **kw)
-    assert export.returncode == 0, export.stderr
-    assert len(export.stdout.splitlines()) >= 5
-    sources = as_process("-c", cfg, "sources", "--json", **kw)
-    assert sources.returncode == 0, sources.stderr
-    assert {s["name"] for s in json.loads(sources.stdout)} >= {"globalwire", "vestnik", "huaxia"}
     out = Path(tempfile.mkdtemp(prefix="nw-out-"))
     os.chmod(out, 0o777)
-    try:
-        digest = as_process("-c", cfg, "digest", "--output", str(out / "d.html"), **kw)
+    try:  # the five commands in one process of the reader's (the user is at stake, not each command's process)
+        search, export, sources, digest, prune = in_one_process(
+            ["-c", cfg, "search", "lunar", "--json"],
+            ["-c", cfg, "export", "--matched"],
+            ["-c", cfg, "sources", "--json"],
+            ["-c", cfg, "digest", "--output", str(out / "d.html")],
+            ["-c", cfg, "prune", "--older-than", "0s"],
+            prefix=kw.get("prefix", ()),
+            env={"PYTHONDONTWRITEBYTECODE": "1", **kw.get("env", {})},
+        )
+        assert search.returncode == 0, search.stderr
+        assert any("lunar" in r["title"].lower() for r in json.loads(search.stdout))
+        assert export.returncode == 0, export.stderr
+        assert len(export.stdout.splitlines()) >= 5
+        assert sources.returncode == 0, sources.stderr
+        assert {s["name"] for s in json.loads(sources.stdout)} >= {"globalwire", "vestnik", "huaxia"}
         assert digest.returncode == 0, digest.stderr
         assert (out / "d.html").stat().st_size > 1000
     finally:
         shutil.rmtree(out, ignore_errors=True)
     # a write names the database and the permission it needs, in one line
-    prune = as_process("-c", cfg, "prune", "--older-than", "0s", **kw)
     assert prune.returncode == 1
     (line,) = prune.stderr.strip().splitlines()
     assert "newswatch-demo.db" in line and "write permission" in line and "unexpected" not in line

@@ -81,6 +81,17 @@ def test_offsets_point_into_the_original_string() -> None:
             assert surface.startswith(original)
 
 
+def test_a_text_without_cjk_has_the_tokens_it_has_beside_cjk() -> None:
+    # a text without CJK characters is tokenized by a faster path: the same words, forms and offsets
+    text = "Ｃｈｉｎａ and Росси́я, café_au lait: naïve 5G ½ — U.S.-Russia ties\n\nX"
+    alone = tokenize(text)
+    beside = tokenize(text + " 中俄")
+    assert alone == beside[: len(alone)]
+    assert [t[4] for t in beside[len(alone) :]] == [textnorm.CJK, textnorm.CJK_END]
+    assert [t[0] for t in alone][:6] == ["china", "and", "россия", "cafe", "au", "lait"]
+    assert tokenize("") == () and tokenize(" ,. ") == ()
+
+
 def test_index_tokens_round_trip_through_fts5() -> None:
     db = sqlite3.connect(":memory:")
     db.execute(f"CREATE VIRTUAL TABLE t USING fts5(body, tokenize={textnorm.INDEX_TOKENIZE!r})")

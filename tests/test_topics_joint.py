@@ -108,3 +108,75 @@ def test_a_sea_named_after_a_third_country_is_not_that_country(title: str, text:
         )
         is None
     )
+
+
+# --- an off-topic word in the lead ------------------------------------------------------------
+
+AIR_SHOW = (
+    "ZHUHAI — Visitors to the Airshow China expo queued on Tuesday to see a full-size cabin section of the new"
+    " wide-body airliner. Engineers of Russia's United Aircraft Corporation and China's COMAC jointly develop"
+    " the aircraft's wing and engine nacelles at a design centre in Shanghai."
+)
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        ("Wide-body airliner cabin on show", AIR_SHOW),
+        (
+            "Кабина широкофюзеляжного лайнера на авиасалоне",
+            "ЧЖУХАЙ. Посетители выставки ЭКСПО в Чжухае осмотрели макет кабины нового широкофюзеляжного самолета."
+            " Инженеры российской ОАК и китайской COMAC совместно разрабатывают крыло и гондолы"
+            " двигателей в конструкторском центре в Шанхае.",
+        ),
+    ],
+)
+def test_an_off_topic_word_in_the_lead_does_not_veto_engineering_the_sides_develop_together(
+    title: str, text: str
+) -> None:
+    assert matches_default(title, text)
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Russia to deliver a new batch of aircraft engines to China",
+            "Russia's arms export agency will deliver a new batch of military aircraft engines to China under a contract"
+            " signed last year. Russian and Chinese engineers service the engines together at a plant in Harbin.",
+        ),
+        (
+            "俄方将向中方交付新一批航空发动机",
+            "据俄罗斯国防出口公司消息，俄方将根据双方合同向中方交付新一批军用航空发动机。中俄工程师在哈尔滨共同维护发动机。",
+        ),
+    ],
+)
+def test_engineering_words_without_joint_development_do_not_lift_the_lead_veto(title: str, text: str) -> None:
+    assert not matches_default(title, text)
+
+
+# --- words that are not evidence of science ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        # experts (专家) discuss policy: an expert is any specialist, as "expert" is not S&T in English
+        (
+            "中俄专家共议向北开放方向和重点",
+            "中新网呼和浩特8月21日电，中国和俄罗斯两国专家21日在呼和浩特共议中国向北开放的方向和重点，双方同意加强合作。",
+        ),
+        # an institute of strategic studies is a think tank of policy, not a research institute of science
+        (
+            "Russian Institute for Strategic Studies delegation visits Heilongjiang University",
+            "A delegation of the Russian Institute for Strategic Studies visited Heilongjiang University in Harbin on"
+            " Monday, and the two sides agreed to cooperate in research on China-Russia relations.",
+        ),
+        (
+            "俄罗斯战略研究所代表团来校交流访问",
+            "俄罗斯战略研究所代表团日前来黑龙江大学交流访问，双方希望在相关领域进行合作研究。",
+        ),
+    ],
+)
+def test_experts_and_institutes_of_strategic_studies_are_not_science(title: str, text: str) -> None:
+    assert not matches_default(title, text)

@@ -9,12 +9,19 @@ pipe or a full disk on the real stdout, the installed script) start a real subpr
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from scheduler.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -32,3 +39,37 @@ def newswatch(*args: str | Path, stdin: str | None = None, env: dict[str, str] |
         cli, [str(a) for a in args], input=stdin, env=env, catch_exceptions=False, prog_name="newswatch"
     )
     return Outcome(result.exit_code, result.stdout, result.stderr)
+
+
+# Runs in the fresh interpreter: each command (argv as a JSON list) as `newswatch()` below runs it here.
+_BATCH = """
+import json, sys
+from dataclasses import asdict
+from tests.support.cli import newswatch
+print(json.dumps([asdict(newswatch(*argv)) for argv in json.loads(sys.argv[1])]))
+"""
+
+
+def in_one_process(
+    *commands: Sequence[str | Path],
+    prefix: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    python: str | Path = sys.executable,
+) -> list[Outcome]:
+    """Several `newswatch` commands in one fresh interpreter, each run there in-process as `newswatch()` runs it.
+
+    For tests about who runs the commands (another user, via a ``prefix`` such as setpriv) rather than about
+    each command's own process: one Python start-up for all of them. ``env`` is added to the environment.
+    """
+    argv = json.dumps([[str(a) for a in command] for command in commands])
+    done = subprocess.run(
+        [*prefix, str(python), "-c", _BATCH, argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [Outcome(**outcome) for outcome in json.loads(done.stdout.splitlines()[-1])]
