@@ -153,3 +153,30 @@ def test_an_off_topic_word_in_the_lead_does_not_veto_engineering_the_sides_devel
 )
 def test_engineering_words_without_joint_development_do_not_lift_the_lead_veto(title: str, text: str) -> None:
     assert not matches_default(title, text)
+
+
+# --- words that are not evidence of science ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        # experts (专家) discuss policy: an expert is any specialist, as "expert" is not S&T in English
+        (
+            "中俄专家共议向北开放方向和重点",
+            "中新网呼和浩特8月21日电，中国和俄罗斯两国专家21日在呼和浩特共议中国向北开放的方向和重点，双方同意加强合作。",
+        ),
+        # an institute of strategic studies is a think tank of policy, not a research institute of science
+        (
+            "Russian Institute for Strategic Studies delegation visits Heilongjiang University",
+            "A delegation of the Russian Institute for Strategic Studies visited Heilongjiang University in Harbin on"
+            " Monday, and the two sides agreed to cooperate in research on China-Russia relations.",
+        ),
+        (
+            "俄罗斯战略研究所代表团来校交流访问",
+            "俄罗斯战略研究所代表团日前来黑龙江大学交流访问，双方希望在相关领域进行合作研究。",
+        ),
+    ],
+)
+def test_experts_and_institutes_of_strategic_studies_are_not_science(title: str, text: str) -> None:
+    assert not matches_default(title, text)
