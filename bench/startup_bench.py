@@ -6,9 +6,11 @@
 Each figure is the CPU (user + system) of a whole process tree: `newswatch crawl` (the CLI, its
 crawl child, the extraction pool's forkserver and workers) of one small feed of the sample site
 (7 entries, served on 127.0.0.1) with the shipped config's default topic, the same crawl again (every request answered 304, so no pool
-starts: what the daemon pays per poll), `newswatch check` and `newswatch --help`. The tree is
+starts: what the daemon pays per poll), `newswatch check`, `newswatch --help`, and `newswatch probe` of
+the feed (its child fetches the feed and one article, whose language only the language model tells). The tree is
 measured by making this process a child subreaper, so orphaned workers are reaped (and counted)
-here too. Beside it: a bare `python -c pass` in the same run, the floor any process pays.
+here too. Beside it: a bare `python -c pass` in the same run, the floor any process pays; each row's
+median is also printed as a multiple of it (`x python`; left out when `--only` leaves out `python`).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def tree_cpu(cmd: list[str], cwd: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", default="python,help,check,crawl,recrawl")
+    parser.add_argument("--only", default="python,help,check,crawl,recrawl,probe")
     args = parser.parse_args()
     parts = args.only.split(",")
     _subreaper()
@@ -105,6 +107,8 @@ def main() -> int:
                         cmd = [*NEWSWATCH, "--help"]
                     elif part == "check":
                         cmd = [*NEWSWATCH, "check", "-c", str(cfg)]
+                    elif part == "probe":
+                        cmd = [*NEWSWATCH, "probe", f"{server.base_url}/globalwire/rss.xml", "-c", str(cfg)]
                     elif part in ("crawl", "recrawl"):
                         if part == "recrawl" and "crawl" not in parts:
                             tree_cpu([*NEWSWATCH, "crawl", "-c", str(cfg)], work)
@@ -116,10 +120,13 @@ def main() -> int:
                     results[part].append(tree_cpu(cmd, work))
     finally:
         server.stop()
-    print(f"{'part':10} {'median CPU s':>12}  runs")
+    floor = statistics.median(results["python"]) if results.get("python") else None
+    print(f"{'part':10} {'median CPU s':>12} {'x python':>9}  runs")
     for part, values in results.items():
         runs = " ".join(f"{v:.2f}" for v in values)
-        print(f"{part:10} {statistics.median(values):12.3f}  {runs}")
+        median = statistics.median(values)
+        ratio = f"{median / floor:9.1f}" if floor else f"{'-':>9}"
+        print(f"{part:10} {median:12.3f} {ratio}  {runs}")
     return 0
 
 

@@ -375,6 +375,14 @@ def user_config_path() -> Path | None:
     return Path(xdg) / "newswatch" / "newswatch.toml"
 
 
+def user_cache_dir() -> Path:
+    """newswatch's cache folder: $XDG_CACHE_HOME/newswatch (~/.cache/newswatch by default).
+
+    Raises RuntimeError for a user with neither $HOME nor a passwd entry.
+    """
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newswatch"
+
+
 def default_config_paths() -> list[Path]:
     """Where a config is looked for when neither -c nor $NEWSWATCH_CONFIG is given."""
     user = user_config_path()

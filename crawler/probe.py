@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from crawler import staleness, urls
-from crawler.config import Config, CrawlConfig, format_duration, load_config
+from crawler.config import Config, CrawlConfig, checked_digest, format_duration, load_config
 from crawler.errors import FetchError, NewswatchError
 
 MAX_LISTED = 10  # entries and links shown in the report
@@ -472,6 +472,9 @@ def probe_in_child(config_path: Path | None, url: str, follow: str | None = None
         cmd += ["--config", str(config_path)]
     if follow is not None:
         cmd += ["--follow", follow]
+    checked = checked_digest(config_path) if config_path is not None else None
+    if checked:  # this process found the file valid: the child need not compile its queries
+        cmd += ["--config-checked", checked]
     env = dict(os.environ)
     pkg_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -494,12 +497,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--config")
     parser.add_argument("--follow")
+    parser.add_argument("--config-checked", default=None)
     args = parser.parse_args(argv)
-    from crawler.run import _quiet_scrapy_logs
+    from crawler.run import _quiet_scrapy_logs, import_tls_early
 
+    import_tls_early()
     _quiet_scrapy_logs()
     try:
-        config = load_config(args.config) if args.config else _default_config()
+        config = load_config(args.config, checked=args.config_checked) if args.config else _default_config()
         report = run_probe(config, args.url, args.follow)
     except NewswatchError as exc:
         print(json.dumps({"error": str(exc), "exit_code": exc.exit_code}, ensure_ascii=False))

@@ -22,14 +22,20 @@ queries become FTS5 prefix queries over them (see ``fts_prefix``).
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import os
 import re
 import unicodedata
+from array import array
 from functools import lru_cache
 from itertools import accumulate, repeat
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import Stemmer
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # FTS5 tokenizer for index_tokens() columns: 'ascii' splits only on ASCII non-alphanumerics
 # (our tokens hold none) and treats every non-ASCII character as part of a token, so FTS5
@@ -307,9 +313,97 @@ def load_language_model() -> None:
 
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # loads a 4 MB model: only when needed
+    """py3langid's classifier (probabilities normalized), from the uncompressed copy of its model when
+    there is one (see ``_model_copy``)."""
+    import io
+    import lzma
+    import zipfile
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier  # numpy and the model: only when needed
+
+    packaged = MODEL_DIR / MODEL_FILE
+    copy = _model_copy(packaged)
+    if copy is not None and copy.exists():
+        try:
+            return _identifier_from(copy, LanguageIdentifier)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # a damaged copy: made again below
+    try:
+        raw = lzma.decompress(packaged.read_bytes())
+        identifier = _identifier_from(io.BytesIO(raw), LanguageIdentifier)
+    except (OSError, ValueError, KeyError, lzma.LZMAError, zipfile.BadZipFile):
+        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)  # a layout we do not know
+    if copy is not None:
+        _keep_copy(copy, raw)
+    return identifier
+
+
+# The packaged model is an .npz compressed with LZMA: decompressing it costs ~0.35 s of CPU, more than
+# everything else a process does to load it (~0.1 s). Every process that classifies Latin text (a crawl
+# child, an extraction pool's forkserver, a probe) would pay it; instead the first one keeps the
+# decompressed .npz (~70 MB) in the user's cache folder, and later ones read that.
+_MODEL_COPY = "langid-{key}.npz"
+
+
+def _model_copy(packaged: Path) -> Path | None:
+    """Where the uncompressed copy of this packaged model lives (named after its size and time, so a
+    reinstalled model gets its own); None without a cache folder."""
+    import hashlib
+
+    from crawler.config import user_cache_dir
+
+    try:
+        st = packaged.stat()
+        folder = user_cache_dir()
+    except (OSError, RuntimeError):
+        return None
+    key = hashlib.sha256(f"{packaged.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return folder / _MODEL_COPY.format(key=key)
+
+
+def _keep_copy(copy: Path, raw: bytes) -> None:
+    """Writes the copy whole or not at all (a temporary file renamed), and drops copies of older models."""
+    import tempfile
+
+    try:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=copy.parent, prefix=".langid-")
+    except OSError:
+        return  # no cache folder to write: every process decompresses the model, as without one
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, copy)
+    except OSError:  # the disk is full: the next process tries again
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return
+    for old in copy.parent.glob(_MODEL_COPY.format(key="*")):
+        if old != copy:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _identifier_from(source: Any, identifier_class: Any) -> Any:
+    """The classifier from an uncompressed model .npz: the arrays py3langid's own loader
+    (``py3langid.modelio.load_model``) makes of it, given to its classifier's constructor."""
+    import numpy as np
+
+    def uint_array(values: Any) -> array:  # the classifier walks these per byte: stdlib arrays, as py3langid's
+        out = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+        out.frombytes(np.ascontiguousarray(values).tobytes())
+        return out
+
+    with np.load(source, allow_pickle=False) as data:
+        return identifier_class(
+            np.asarray(data["ptc"]),
+            np.asarray(data["pc"]),
+            data["classes"].tolist(),
+            uint_array(data["nextmove"]),
+            data["out_feat"].tolist(),
+            norm_probs=True,
+            tk_row=uint_array(data["nextmove_row"]),
+        )
 
 
 def _classify_latin(sample: str) -> str | None:

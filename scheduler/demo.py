@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from crawler.config import load_config
+from crawler.config import load_config, user_cache_dir
 from crawler.errors import UsageError
 from crawler.store import Store
 from scheduler.data import data_path
@@ -43,8 +43,7 @@ DB_NAME = "newswatch-demo.db"
 
 def default_serve_dir() -> Path:
     """Where `demo --serve` keeps its config and database without --output-dir."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "newswatch" / "demo"
+    return user_cache_dir() / "demo"
 
 
 def _start_site(port: int) -> StaticSiteServer:

@@ -161,9 +161,19 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
 # -- the daemon as a process -----------------------------------------------------------------------
 
 
-def test_ready_watchdog_status_and_clean_stop(
+HUAXIA = """
+[[sources]]
+name = "huaxia"
+url = "__BASE__/huaxia/atom.xml"
+every = "15m"
+"""
+
+
+def test_ready_watchdog_status_reload_and_clean_stop(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
+    # One daemon run: READY, watchdog, STATUS, the CLI beside it, then SIGHUP with a good and a broken
+    # config, then SIGTERM.
     cfg = write_config(
         tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule()
     )
@@ -196,12 +206,34 @@ def test_ready_watchdog_status_and_clean_stop(
         30,
         "a STATUS= line naming the last crawl",
     )
+
+    # SIGHUP. From here the test reads no notifications until the added source's crawl has ended: the
+    # socket's queue fills up with WATCHDOG=1, and the daemon must go on (a blocking send would stall its loop).
+    assert not site.hits("/huaxia/")
+    write_config(cfg, site.base_url, smtp.port, sources=GLOBALWIRE + VESTNIK + HUAXIA, schedule=far_schedule())
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("config reloaded: 3 sources; added huaxia", read_notes=False)
+    d.wait_log("crawl huaxia: ok", read_notes=False)  # the new job runs: a never-polled source is polled at once
+
+    cfg.write_text(cfg.read_text() + "\n[crawl2]\nbogus = 1\n")  # broken: an unknown table
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("config reload rejected")
+    assert "crawl2" in d.log()
+    wait_until(
+        lambda: any("STATUS=" in n and "config reload rejected" in n and "crawl2" in n for n in d.notifications()),
+        20,
+        "STATUS naming the rejected reload",
+    )
+    pings = sum("WATCHDOG=1" in n for n in d.notifications())
+    wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) > pings + 1, 10, "still alive")
+    assert d.proc.poll() is None
+
     assert d.terminate() == 0
     assert d.noted("STOPPING=1")
     log = d.log()
     assert "stopped" in log and "Traceback" not in log
     with Store(tmp_path / "nw.db") as store:  # polled once each, next poll stored in the future
-        for name in ("globalwire", "vestnik"):
+        for name in ("globalwire", "vestnik", "huaxia"):
             state = store.source_state(name)
             assert state["polls"] == 1 and state["next_poll"] > iso(datetime.now(UTC))
 
@@ -252,34 +284,3 @@ def _proc_state(pid: int) -> str:
     except OSError:
         return "Z"
     return stat[stat.rindex(")") + 2]
-
-
-def test_sighup_reloads_a_good_config_and_rejects_a_broken_one(
-    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
-) -> None:
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
-    d = daemons(cfg, watchdog_usec=300_000, env=NO_WORKERS)
-    d.wait_note("READY=1")
-    # From here the test reads no notifications for a while: the socket's queue fills up with
-    # WATCHDOG=1, and the daemon must go on (a blocking send would stall its loop).
-    d.wait_log("crawl globalwire: ok", read_notes=False)
-    assert not site.hits("/vestnik/")
-
-    write_config(cfg, site.base_url, smtp.port, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule())
-    d.proc.send_signal(signal.SIGHUP)
-    d.wait_log("config reloaded: 2 sources; added vestnik", read_notes=False)
-    d.wait_log("crawl vestnik: ok")  # the new job runs: a never-polled source is polled at once
-
-    cfg.write_text(cfg.read_text() + "\n[crawl2]\nbogus = 1\n")  # broken: an unknown table
-    d.proc.send_signal(signal.SIGHUP)
-    d.wait_log("config reload rejected")
-    assert "crawl2" in d.log()
-    wait_until(
-        lambda: any("STATUS=" in n and "config reload rejected" in n and "crawl2" in n for n in d.notifications()),
-        20,
-        "STATUS naming the rejected reload",
-    )
-    pings = sum("WATCHDOG=1" in n for n in d.notifications())
-    wait_until(lambda: sum("WATCHDOG=1" in n for n in d.notifications()) > pings + 1, 10, "still alive")
-    assert d.proc.poll() is None
-    assert d.terminate() == 0

@@ -48,13 +48,13 @@ every = "3s"
 def test_failing_jobs_reach_status_and_an_unusable_database_stops_the_daemon(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
-    # Each poll fails at its 2 s deadline; the stalled request itself ends at the 5 s request timeout,
-    # which frees the batch's crawl child. One child at a time: no batch of sources skipped because the
-    # other child holds them (a job that succeeds) comes between two failing ones.
+    # Each poll fails at its 1 s deadline, well before the stalled request's 5 s request timeout: the deadline
+    # gives up the request in flight, which frees the batch's crawl child. One child at a time: no batch of
+    # sources skipped because the other child holds them (a job that succeeds) comes between two failing ones.
     cfg = write_config(
         tmp_path / "nw.toml", site.base_url, smtp.port, sources=STALLED, schedule=far_schedule(), timeout="5s"
     )
-    env = {"NEWSWATCH_CRAWL_TIMEOUT": "2", "NEWSWATCH_MAX_FAILURES": "2", "NEWSWATCH_CRAWL_WORKERS": "1", **NO_WORKERS}
+    env = {"NEWSWATCH_CRAWL_TIMEOUT": "1", "NEWSWATCH_MAX_FAILURES": "2", "NEWSWATCH_CRAWL_WORKERS": "1", **NO_WORKERS}
     d = daemons(cfg, env=env)
     d.wait_note("READY=1")
     d.wait_log("newswatch is not working: the last 2 jobs failed")

@@ -162,23 +162,43 @@ def stored(cfg: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, 
 # -- one entry, one fault ----------------------------------------------------------------------------
 
 
+BAD_ENTRIES = (
+    "<item><title>Bad port</title><link>http://127.0.0.1:99999/x</link><guid>bad-port</guid></item>"
+    "<item><title>Zero date China</title><link>__BASE__/odd/a/90.html</link><guid>zero</guid>"
+    "<pubDate>0000-00-00T00:00:00Z</pubDate></item>"
+    "<item><title>Far date China</title><link>__BASE__/odd/a/91.html</link><guid>far</guid>"
+    "<pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>"
+)
+
+
+@pytest.fixture(scope="module")
+def odd_feeds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SiteServer, Path, Outcome]]:
+    """One crawl (one crawl child, not two) of a feed with bad entries ("odd"), two sources answering with
+    odd Retry-After dates ("busy-a", "busy-b") and a healthy one: the test server, the config, the outcome."""
+    with SiteServer(ROOT / "fixtures" / "site") as site:
+        url = serve_feed(site, "/odd/", 4, items=BAD_ENTRIES.replace("__BASE__", site.base_url))
+        site.set_route("/busy/a.xml", status=503, headers={"Retry-After": "Sat, 28 Nov 2099 13:00:00 -0000"})
+        site.set_route("/busy/b.xml", status=429, headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
+        healthy = serve_feed(site, "/ok/", 2)
+        cfg = write_config(
+            tmp_path_factory.mktemp("odd"),
+            feed_source("odd", url)
+            + feed_source("busy-a", site.url("/busy/a.xml"))
+            + feed_source("busy-b", site.url("/busy/b.xml"))
+            + feed_source("healthy", healthy),
+        )
+        yield site, cfg, newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+
+
 def test_bad_entries_are_skipped_with_their_reason_and_the_rest_of_the_feed_is_stored(
-    site: SiteServer, tmp_path: Path
+    odd_feeds: tuple[SiteServer, Path, Outcome], tmp_path: Path
 ) -> None:
-    bad = (
-        "<item><title>Bad port</title><link>http://127.0.0.1:99999/x</link><guid>bad-port</guid></item>"
-        "<item><title>Zero date China</title><link>__BASE__/odd/a/90.html</link><guid>zero</guid>"
-        "<pubDate>0000-00-00T00:00:00Z</pubDate></item>"
-        "<item><title>Far date China</title><link>__BASE__/odd/a/91.html</link><guid>far</guid>"
-        "<pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>"
-    ).replace("__BASE__", site.base_url)
-    url = serve_feed(site, "/odd/", 4, items=bad)
+    site, cfg, res = odd_feeds
+    url = site.url("/odd/feed.xml")
     listing = f'[[sources]]\nname = "css"\nkind = "listing"\nurl = "{site.base_url}/"\nfollow_css = "a[[["\n'
     refused = write_config(tmp_path / "refused", feed_source("odd", url) + listing)
     gate = newswatch(refused, "check")  # an invalid selector is refused before any crawl, with its key path
     assert gate.returncode == 2 and "sources[1] (css).follow_css" in gate.stderr, gate.stderr
-    cfg = write_config(tmp_path, feed_source("odd", url))
-    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
     assert "Traceback" not in res.stderr, res.stderr
     assert res.returncode == 0, res.stderr  # one healthy source is a successful crawl
     urls = {r["url"] for r in stored(cfg, "SELECT url FROM articles WHERE source = 'odd'")}
@@ -189,18 +209,9 @@ def test_bad_entries_are_skipped_with_their_reason_and_the_rest_of_the_feed_is_s
 
 
 def test_a_retry_after_date_with_minus_zero_zone_affects_only_its_source_and_is_capped(
-    site: SiteServer, tmp_path: Path
+    odd_feeds: tuple[SiteServer, Path, Outcome],
 ) -> None:
-    site.set_route("/busy/a.xml", status=503, headers={"Retry-After": "Sat, 28 Nov 2099 13:00:00 -0000"})
-    site.set_route("/busy/b.xml", status=429, headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
-    healthy = serve_feed(site, "/ok/", 2)
-    cfg = write_config(
-        tmp_path,
-        feed_source("busy-a", site.url("/busy/a.xml"))
-        + feed_source("busy-b", site.url("/busy/b.xml"))
-        + feed_source("healthy", healthy),
-    )
-    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    _site, cfg, res = odd_feeds
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
     rows = {r["name"]: r for r in stored(cfg, "SELECT * FROM sources")}
     assert rows["healthy"]["last_success"] and rows["healthy"]["failures"] == 0
