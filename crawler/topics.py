@@ -45,7 +45,7 @@ import bisect
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -99,7 +99,10 @@ def _sentence_ends(text: str) -> Iterable[int]:
     return (m.start() for m in _SENTENCE_END_RE.finditer(text))
 
 
-SENTENCE_GAP = 1000  # positions added at a sentence end, so NEAR and phrases never span one
+# Positions added at a sentence end, so NEAR and phrases never span one: at least this many, and a power of
+# two above the field's number of tokens, so that a position's low bits are its token's index (a word's
+# characters are found without a search).
+SENTENCE_GAP = 1024
 
 # An occurrence: (field, first position, last position, hits); a hit is (label, field, first, last).
 _Hit = tuple[str, str, int, int]
@@ -119,6 +122,7 @@ class _Field:
         "by_surface",
         "ends",
         "lead_end",
+        "mask",
         "positions",
         "sent_first",
         "starts",
@@ -128,16 +132,18 @@ class _Field:
 
     def __init__(self, text: str) -> None:
         surfaces, stem_col, starts, ends, kinds = textnorm.columns(text)
-        # A token's position is its index plus SENTENCE_GAP per sentence end before it.
+        # A token's position is its index plus a gap per sentence end before it.
+        gap = max(SENTENCE_GAP, 1 << len(surfaces).bit_length())
+        self.mask = gap - 1  # a position's index: position & mask
         cuts = [bisect.bisect_left(starts, e) for e in _sentence_ends(text)]
         positions: list[int] = []
         prev = 0
         for k, cut in enumerate(cuts):
-            positions.extend(range(prev + k * SENTENCE_GAP, cut + k * SENTENCE_GAP))
+            positions.extend(range(prev + k * gap, cut + k * gap))
             prev = cut
-        positions.extend(range(prev + len(cuts) * SENTENCE_GAP, len(surfaces) + len(cuts) * SENTENCE_GAP))
+        positions.extend(range(prev + len(cuts) * gap, len(surfaces) + len(cuts) * gap))
         # the first position of each sentence (sentence k starts after k cuts)
-        self.sent_first = [0] + [cut + (k + 1) * SENTENCE_GAP for k, cut in enumerate(cuts)]
+        self.sent_first = [0] + [cut + (k + 1) * gap for k, cut in enumerate(cuts)]
         lead_i = bisect.bisect_left(starts, textnorm.LEAD_CHARS)
         self.lead_end = positions[lead_i] if lead_i < len(positions) else 1 << 62
         self.text = text
@@ -193,10 +199,8 @@ class _Field:
         return i < len(keys) and keys[i].startswith(prefix)
 
     def chars(self, first: int, last: int) -> tuple[int, int]:
-        """Character span of the positions first..last."""
-        i = bisect.bisect_left(self.positions, first)
-        j = bisect.bisect_left(self.positions, last)
-        return self.starts[i], self.ends[j]
+        """Character span of the positions first..last (positions of tokens of the field)."""
+        return self.starts[first & self.mask], self.ends[last & self.mask]
 
     def lookup_set(self, kind: int, value: str, stem: str) -> set[int]:
         """``lookup`` as a set, kept for the document (names share their later words)."""
@@ -832,7 +836,7 @@ def _another_country_s(f: _Field, first: int, last: int, code: str) -> bool:
             if other is not None and other != code:
                 return True
         return False
-    j = bisect.bisect_right(f.positions, last)
+    j = (last & f.mask) + 1  # the next token
     if j >= len(f.positions) or f.positions[j] != last + 1:
         return False
     surface = textnorm.fold_word(f.text[f.starts[j] : f.ends[j]])
@@ -857,49 +861,73 @@ def _sea_name(f: _Field, first: int, last: int) -> bool:
     return bool(_SEA_AFTER_RE.match(f.text, ce) or _SEA_BEFORE_RE.search(f.text, max(0, cs - 12), cs))
 
 
-def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
-    """Where each country is named by its own names in the story: (field, position)."""
-    key = "\0nations"
+def _nation_places(doc: Document, sides: Iterable[str]) -> dict[str, set[tuple[str, int]]]:
+    """Where each country but the two sides is named by its own names in the story: (field, position)."""
+    skip = frozenset(sides)
+    key = "\0nations " + ",".join(sorted(skip))
     hit = doc.memo.get(key)
     if hit is not None:
         return hit  # type: ignore[return-value]
-    n = _nations()
     places: dict[str, set[tuple[str, int]]] = defaultdict(set)
     ends: dict[tuple[str, int], int] = {}  # the last position of each name
     for name in FIELDS:
-        f = doc.fields[name]
-        for k in n.index.candidates(f):
-            code, items, exact = n.patterns[k]
-            proper = n.proper.get(k)
-            for p in _find(f, items):
-                if exact is not None and f.raw(p, p) != exact:
-                    continue
-                if proper is not None and not _is_form_of(f, p, proper):
-                    continue
-                if _sea_name(f, p, p + len(items) - 1):
-                    continue
-                places[code].add((name, p))
-                ends[(name, p)] = max(ends.get((name, p), p), p + len(items) - 1)
+        for code, p, last in _nation_names(doc.fields[name], lambda code: code not in skip):
+            places[code].add((name, p))
+            ends[(name, p)] = max(ends.get((name, p), p), last)
     doc.memo[key] = places  # type: ignore[assignment]
-    doc.memo[key + "ends"] = ends  # type: ignore[assignment]
+    doc.memo[key + " ends"] = ends  # type: ignore[assignment]
     return places
 
 
-def _nation_place_ends(doc: Document) -> dict[tuple[str, int], int]:
-    """The last position of each name _nation_places found: (field, first) -> last."""
-    _nation_places(doc)
-    return doc.memo["\0nationsends"]  # type: ignore[return-value]
+def _nation_names(
+    f: _Field, wanted: Callable[[str], bool], at: set[int] | None = None
+) -> Iterable[tuple[str, int, int]]:
+    """(country, first, last) of the countries' own names in a field, of the countries ``wanted``, starting
+    at one of the positions ``at`` when given."""
+    n = _nations()
+    for k in n.index.candidates(f):
+        code, items, exact = n.patterns[k]
+        if not wanted(code):
+            continue
+        proper = n.proper.get(k)
+        for p in _find(f, items):
+            if at is not None and p not in at:
+                continue
+            if exact is not None and f.raw(p, p) != exact:
+                continue
+            if proper is not None and not _is_form_of(f, p, proper):
+                continue
+            if _sea_name(f, p, p + len(items) - 1):
+                continue
+            yield code, p, p + len(items) - 1
+
+
+def _nation_place_ends(doc: Document, sides: Iterable[str]) -> dict[tuple[str, int], int]:
+    """The last position of the longest name of any country, the sides' too, that starts where _nation_places
+    found a name: (field, first) -> last."""
+    skip = frozenset(sides)
+    key = "\0nations " + ",".join(sorted(skip)) + " ends"
+    _nation_places(doc, skip)
+    ends: dict[tuple[str, int], int] = doc.memo[key]  # type: ignore[assignment]
+    if skip and not doc.memo.get(key + " with sides"):
+        # the sides' own names, only where another country's name starts (the sides' names are most of a story's)
+        for name in FIELDS:
+            at = {p for field, p in ends if field == name}
+            if at:
+                for _code, p, last in _nation_names(doc.fields[name], lambda code: code in skip, at):
+                    ends[(name, p)] = max(ends[(name, p)], last)
+        doc.memo[key + " with sides"] = (True, [])
+    return ends
 
 
 def _is_place(f: _Field, first: int, last: int, given_name: bool) -> bool:
     """A Latin/Cyrillic place name: capitalised, and (when a given name too) not followed by a surname."""
-    i = bisect.bisect_left(f.positions, first)
-    start = f.starts[i]
+    start = f.starts[first & f.mask]
     if not f.text[start : start + 1].isupper():
         return False
     if not given_name:
         return True  # the Moscow Kremlin, Beijing Haidian
-    j = bisect.bisect_left(f.positions, last) + 1
+    j = (last & f.mask) + 1  # the next token
     if j < len(f.positions) and f.positions[j] == last + 1:
         between = f.text[f.ends[j - 1] : f.starts[j]]
         if between.isspace() and _SURNAME_RE.fullmatch(f.text[f.starts[j] : f.ends[j]]):
@@ -1315,14 +1343,19 @@ class _Partners(_Node):
         weaker = min(
             len({(o[0], o[1]) for o in oa if in_field(o[0])}), len({(o[0], o[1]) for o in ob if in_field(o[0])})
         )
+        places = _nation_places(doc, sides)
+        if not places:
+            return False
         # a name inside a side's name is the side's (蒙古 in 内蒙古, Inner Mongolia, is China)
         inside = {(o[0], q) for o in oa + ob for q in range(o[1], o[2] + 1)}
-        places = _nation_places(doc)
-        listed = _listed_with_sides(doc, oa, ob, places, sides)
-        for code, ps in places.items():
-            if code in sides:
-                continue
-            ps = {(f, p) for f, p in ps - inside - listed if in_field(f)}
+        listed: set[tuple[str, int]] | None = None
+        for ps in places.values():
+            ps = {(f, p) for f, p in ps - inside if in_field(f)}
+            if not (len(ps) > weaker or (not headline and any(f == TITLE for f, _ in ps) and not (ta and tb))):
+                continue  # not even before the names listed with both sides are taken out
+            if listed is None:
+                listed = _listed_with_sides(doc, oa, ob, places, sides)
+            ps -= listed
             if len(ps) > weaker or (not headline and any(f == TITLE for f, _ in ps) and not (ta and tb)):
                 return True
         return False
@@ -1347,7 +1380,7 @@ def _listed_with_sides(
 ) -> set[tuple[str, int]]:
     """The places of third countries in one coordinated list with both sides, in one sentence ("scientists from
     Russia, Japan, China and Mongolia"): one more member of the team, not the partner instead of a side."""
-    ends = _nation_place_ends(doc)
+    ends = _nation_place_ends(doc, sides)
     items: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # field -> (first, last, 0 a / 1 b / 2 third)
     for kind, occ in ((0, oa), (1, ob)):
         for o in occ:
@@ -1362,21 +1395,27 @@ def _listed_with_sides(
         if not any(k == 2 for _, _, k in xs):
             continue
         f = doc.fields[name]
+        sent_first = f.sent_first
         xs.sort()
         run: list[tuple[int, int, int]] = [xs[0]]
+        last = xs[0][1]  # the run's last position
+        kinds = 1 << xs[0][2]  # a bit per kind in the run
         for x in [*xs[1:], None]:
             if x is not None:
-                last = max(r[1] for r in run)
-                same = bisect.bisect_right(f.sent_first, last) == bisect.bisect_right(f.sent_first, x[0])
                 if x[0] <= last or (
-                    same and _LIST_JOINT_RE.fullmatch(f.text[f.chars(last, last)[1] : f.chars(x[0], x[0])[0]])
+                    bisect.bisect_right(sent_first, last) == bisect.bisect_right(sent_first, x[0])
+                    and _LIST_JOINT_RE.fullmatch(f.text[f.chars(last, last)[1] : f.chars(x[0], x[0])[0]])
                 ):
                     run.append(x)
+                    last = max(last, x[1])
+                    kinds |= 1 << x[2]
                     continue
-            if {0, 1} <= {k for _, _, k in run}:
+            if kinds == 0b111:  # both sides and a third country
                 out.update((name, r[0]) for r in run if r[2] == 2)
             if x is not None:
                 run = [x]
+                last = x[1]
+                kinds = 1 << x[2]
     return out
 
 
@@ -1408,16 +1447,16 @@ class _Except(_Node):
         _, b = self.right.eval(doc)
         if not b:
             return True, a
-        # an occurrence is inside one place of b when some place is over both its ends (places are runs
-        # of positions); most occurrences are one word, inside when a place covers it
-        covered = {(o[0], q) for o in b for q in range(o[1], o[2] + 1)}
-
-        def inside(o: _Occ) -> bool:
-            if (o[0], o[1]) not in covered:
-                return False
-            return o[1] == o[2] or any(p[0] == o[0] and p[1] <= o[1] and o[2] <= p[2] for p in b)
-
-        out = [o for o in a if not inside(o)]
+        # an occurrence is inside one place of b when some place is over both its ends (places are runs of
+        # positions): when the places over its first position reach its last. Each position of b -> how far
+        # the places over it reach.
+        reach: dict[tuple[str, int], int] = {}
+        for name, first, last, _ in b:
+            for q in range(first, last + 1):
+                key = (name, q)
+                if reach.get(key, -1) < last:
+                    reach[key] = last
+        out = [o for o in a if reach.get((o[0], o[1]), -1) < o[2]]
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from scheduler.demo import demo_config_text
-from tests.support.cli import in_one_process, newswatch
+from tests.support.cli import Outcome, in_one_process, newswatch
 from tests.support.demo import copy_demo
+from tests.support.sitesrv import SiteServer
 
 REPO = Path(__file__).resolve().parent.parent
 LUNAR = "/globalwire/2026/11/17/russia-china-lunar-station-timetable.html"
@@ -101,25 +102,36 @@ def test_crawl_url_fetches_only_that_page_and_shows_what_was_extracted(site: Any
     assert "already stored" in text.stdout
 
 
-def test_crawl_urls_from_stdin_and_a_failed_page(site: Any, tmp_path: Path) -> None:
-    cfg = tmp_path / "newswatch.toml"
-    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
-    urls = f"# two pages\n{site.base_url}{LUNAR}\n\n{site.base_url}/globalwire/no-such-page.html\n"
-    r = newswatch("-c", str(cfg), "crawl", "--urls-from", "-", "--json", stdin=urls, env=IN_PROCESS)
+@pytest.fixture(scope="module")
+def ad_hoc_pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any], Outcome]]:
+    """One `crawl --url A --url B --urls-from - --json` (one crawl child, not two): the site's base URL,
+    the pages reported (by URL) and the outcome. A and B: a page with no article text and a URL that
+    extends it and answers 404; stdin: a comment, a good page, a blank line and a missing page."""
+    with SiteServer(REPO / "fixtures" / "site") as site:
+        cfg = tmp_path_factory.mktemp("adhoc") / "newswatch.toml"
+        cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
+        short = f"{site.base_url}/_fault/text?body=hello"  # answers, but holds no article text
+        longer = short + "&status=404"  # its error line starts with the short URL
+        urls = f"# two pages\n{site.base_url}{LUNAR}\n\n{site.base_url}/globalwire/no-such-page.html\n"
+        args = ["-c", str(cfg), "crawl", "--url", short, "--url", longer, "--urls-from", "-", "--json"]
+        r = newswatch(*args, stdin=urls, env=IN_PROCESS)
+        yield site.base_url, {p["url"]: p for p in json.loads(r.stdout)["pages"]}, r
+
+
+def test_crawl_urls_from_stdin_and_a_failed_page(ad_hoc_pages: tuple[str, dict[str, Any], Outcome]) -> None:
+    base, pages, r = ad_hoc_pages
     assert r.returncode == 0, r.stderr
-    pages = {p["url"].removeprefix(site.base_url): p for p in json.loads(r.stdout)["pages"]}
-    assert pages[LUNAR]["language"] == "en"
-    assert pages["/globalwire/no-such-page.html"]["status"] == "error"
-    assert "404" in pages["/globalwire/no-such-page.html"]["error"]
+    assert pages[base + LUNAR]["language"] == "en"
+    assert pages[base + "/globalwire/no-such-page.html"]["status"] == "error"
+    assert "404" in pages[base + "/globalwire/no-such-page.html"]["error"]
 
 
-def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_another(site: Any, tmp_path: Path) -> None:
-    cfg = tmp_path / "newswatch.toml"
-    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
-    short = f"{site.base_url}/_fault/text?body=hello"  # answers, but holds no article text
-    longer = short + "&status=404"  # its error line starts with the short URL
-    r = newswatch("-c", str(cfg), "crawl", "--url", short, "--url", longer, "--json", env=IN_PROCESS)
-    pages = {p["url"]: p for p in json.loads(r.stdout)["pages"]}
+def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_another(
+    ad_hoc_pages: tuple[str, dict[str, Any], Outcome],
+) -> None:
+    base, pages, _r = ad_hoc_pages
+    short = f"{base}/_fault/text?body=hello"
+    longer = short + "&status=404"
     assert pages[longer]["status"] == "error" and "404" in pages[longer]["error"]
     assert pages[short]["status"] == "error"
     assert pages[short]["error"] == "no article text could be extracted from the page", pages[short]
