@@ -252,7 +252,8 @@ def test_the_default_topic_takes_one_side_s_instruments_on_the_other_s_spacecraf
             "Томские океанологи участвовали в китайской экспедиции",
             "Океанологи ТГУ участвовали в экспедиции китайского ледокола «Сюэлун» в Арктику.",
         ),
-        ("托木斯克海洋学家参加中国北极科考", "托木斯克国立大学的海洋学家参加了中国雪龙号的北极科考航次。"),
+        # 参与, participate in the work; 参加, attend, is said of any event, a visit or a class as well
+        ("托木斯克海洋学家参与中国北极科考", "托木斯克国立大学的海洋学家参与了中国雪龙号的北极科考航次。"),
     ],
 )
 def test_the_default_topic_takes_taking_part_as_working_together(title: str, text: str) -> None:
