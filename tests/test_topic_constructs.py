@@ -278,7 +278,12 @@ def test_a_third_country_named_more_often_is_the_partner() -> None:
 
 @pytest.mark.parametrize(
     "code,text",
-    [("IR", "Iranian engineers"), ("IR", "иранские инженеры"), ("TR", "Turkish physicists"), ("VN", "вьетнамских учёных")],
+    [
+        ("IR", "Iranian engineers"),
+        ("IR", "иранские инженеры"),
+        ("TR", "Turkish physicists"),
+        ("VN", "вьетнамских учёных"),
+    ],
 )
 def test_a_country_is_found_by_its_adjective_as_by_its_name(code: str, text: str) -> None:
     assert compile_query(f"country:{code}").match("", text) is not None
