@@ -155,7 +155,7 @@ def columns(text: str) -> Columns:
 
     The last few results are cached: the search index and topic matching tokenize the same article.
     """
-    if _CJK_CHAR_RE.search(text) is None:
+    if not has_cjk(text):
         return _word_columns(text)
     surfaces: list[str] = []
     stems: list[str] = []
@@ -194,6 +194,11 @@ def columns(text: str) -> Columns:
         kinds.extend(repeat(CJK, n - 1))
         kinds.append(CJK_END)
     return Columns(surfaces, stems, starts, ends, kinds)
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a CJK character (one written without spaces, tokenized as bigrams)."""
+    return _CJK_CHAR_RE.search(text) is not None
 
 
 def _word_columns(text: str) -> Columns:

@@ -113,15 +113,19 @@ class _Field:
     """One field's tokens, indexed by folded surface and by stem."""
 
     __slots__ = (
+        "_cyrillic",
         "_heads",
+        "_holds",
         "_institution_words",
         "_memo",
         "_sorted",
         "_tokens",
         "by_stem",
         "by_surface",
+        "cjk",
         "ends",
         "lead_end",
+        "lead_words",
         "mask",
         "positions",
         "sent_first",
@@ -146,11 +150,13 @@ class _Field:
         self.sent_first = [0] + [cut + (k + 1) * gap for k, cut in enumerate(cuts)]
         lead_i = bisect.bisect_left(starts, textnorm.LEAD_CHARS)
         self.lead_end = positions[lead_i] if lead_i < len(positions) else 1 << 62
+        self.lead_words = surfaces[:lead_i]  # the folded words of the lead
         self.text = text
         by_surface: dict[str, list[int]] = defaultdict(list)
         for surface, pos in zip(surfaces, positions):
             by_surface[surface].append(pos)
-        if textnorm.CJK in kinds or textnorm.CJK_END in kinds:
+        self.cjk = textnorm.CJK in kinds or textnorm.CJK_END in kinds  # the text holds CJK characters
+        if self.cjk:
             stems = {sf: st for sf, st, kind in zip(surfaces, stem_col, kinds) if kind == textnorm.WORD}
         else:
             stems = dict(zip(surfaces, stem_col))
@@ -178,6 +184,26 @@ class _Field:
         self._tokens: dict[tuple[int, str, str], set[int]] | None = None
         self._institution_words: list[int] | None = None
         self._memo: dict[tuple[int, str, str], list[int]] = {}
+        self._holds: dict[tuple[str, ...], bool] = {}
+        self._cyrillic: bool | None = None
+
+    def holds_any(self, needles: tuple[str, ...]) -> bool:
+        """Whether the text holds one of ``needles`` as written; a needle in a script the text has no letter of
+        is not searched for (Cyrillic or CJK in an English text)."""
+        hit = self._holds.get(needles)
+        if hit is None:
+            hit = self._holds[needles] = any(n in self.text for n in needles if self._may_hold(n))
+        return hit
+
+    def _may_hold(self, needle: str) -> bool:
+        cjk, cyrillic = _scripts(needle)
+        if cjk and not self.cjk:
+            return False
+        if cyrillic:
+            if self._cyrillic is None:
+                self._cyrillic = _CYRILLIC_RE.search(self.text) is not None
+            return self._cyrillic
+        return True
 
     def sorted_surfaces(self) -> list[str]:
         """The field's distinct folded surfaces, sorted (to find the words that start with a prefix)."""
@@ -279,10 +305,16 @@ class _Field:
         return hit
 
 
+@functools.lru_cache(maxsize=1024)
+def _scripts(text: str) -> tuple[bool, bool]:
+    """Whether ``text`` holds a CJK character, and a Cyrillic letter."""
+    return textnorm.has_cjk(text), _CYRILLIC_RE.search(text) is not None
+
+
 class Document:
     """An article normalized once, to be matched against any number of queries."""
 
-    __slots__ = ("_present", "fields", "memo", "text", "title")
+    __slots__ = ("_present", "_scoped", "fields", "memo", "text", "title")
 
     def __init__(self, title: str, text: str) -> None:
         self.title = title or ""
@@ -291,10 +323,13 @@ class Document:
         # results of sub-queries by structural key: topics repeat term groups, and so do queries
         self.memo: dict[str, tuple[bool, list[_Occ]]] = {}
         self._present: tuple[set[str], set[str], set[str]] | None = None
+        self._scoped: dict[str, tuple[set[str], set[str], set[str]]] = {}
 
-    def present(self) -> tuple[set[str], set[str], set[str]]:
-        """(stems, folded surfaces, words' first three characters) found in any field: a term whose first
-        word is in none of them cannot match."""
+    def present(self, scope: str | None = None) -> tuple[set[str], set[str], set[str]]:
+        """(stems, folded surfaces, words' first three characters) found in any field, or only in the title
+        or the lead (``scope``): a term whose first word is in none of them cannot match there."""
+        if scope is not None:
+            return self._scoped.get(scope) or self._scoped_present(scope)
         if self._present is None:
             title, text = self.fields[TITLE], self.fields[TEXT]
             self._present = (
@@ -303,6 +338,17 @@ class Document:
                 title.heads() | text.heads(),
             )
         return self._present
+
+    def _scoped_present(self, scope: str) -> tuple[set[str], set[str], set[str]]:
+        title, text = self.fields[TITLE], self.fields[TEXT]
+        stems, surfaces, heads = set(title.by_stem), set(title.by_surface), set(title.heads())
+        if scope == LEAD:
+            lead = text.lead_words
+            surfaces.update(lead)
+            stems.update(text.stems[w] for w in lead if w in text.stems)  # words' stems (a CJK token has none)
+            heads.update(w[:3] for w in lead)
+        hit = self._scoped[scope] = (stems, surfaces, heads)
+        return hit
 
 
 def prepare(title: str, text: str) -> Document:
@@ -347,6 +393,7 @@ class _Leaf(_Node):
     # set by finish(): the first item as a lookup key, and whether it is the only one to look up
     _first: tuple[int, str, str] = field(default=(_STEM, "", ""), init=False, repr=False)
     _one: bool = field(default=False, init=False, repr=False)
+    _rest: tuple[tuple[int, str, str], ...] = field(default=(), init=False, repr=False)  # the other items to find
 
     def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         hit = doc.memo.get(self.key)
@@ -354,11 +401,18 @@ class _Leaf(_Node):
             return hit
         kind, value, stem = self._first
         present = doc._present or doc.present()
+        where = doc.present(self.scope) if self.scope else present  # the first word: in the title or lead
         if kind != _PREFIX:
-            if value not in present[kind]:
+            if value not in where[kind]:
                 return False, []  # most of a long query's terms: no need to look further
-        elif len(value) >= 3 and value[:3] not in present[2] and (not stem or stem not in present[_STEM]):
+        elif len(value) >= 3 and value[:3] not in where[2] and (not stem or stem not in where[_STEM]):
             return False, []  # no word starts with the prefix, none has its stem
+        for kind, value, stem in self._rest:  # a phrase's other words: anywhere in the article
+            if kind != _PREFIX:
+                if value not in present[kind]:
+                    return False, []
+            elif len(value) >= 3 and value[:3] not in present[2] and (not stem or stem not in present[_STEM]):
+                return False, []
         hit = doc.memo[self.key] = self._eval(doc)
         return hit
 
@@ -401,6 +455,7 @@ class _Leaf(_Node):
     def finish(self) -> str:
         self.key = f"{self.scope or ''}:{self.label}"
         self._first = self.items[0][:3]
+        self._rest = tuple(it[:3] for it in self.items[1:] if not it[3])
         self._one = self.scope is None and not self.capitals and not any(not it[3] for it in self.items[1:])
         return self.key
 
@@ -413,6 +468,7 @@ class _Or(_Node):
     # the children looked at in every article
     _gates: tuple[dict[str, list[int]], ...] = field(default=(), init=False, repr=False)
     _always: list[int] = field(default_factory=list, init=False, repr=False)
+    _scope: str | None = field(default=None, init=False, repr=False)  # the scope of every gated child, if one
 
     @property
     def positional(self) -> bool:  # type: ignore[override]
@@ -423,7 +479,7 @@ class _Or(_Node):
         per term (a set of a long query has hundreds of terms, an article holds a few of them)."""
         if not self._gates:
             return self.children
-        present = doc._present or doc.present()
+        present = doc.present(self._scope) if self._scope else (doc._present or doc.present())
         found = set(self._always)
         stems, surfaces, heads, prefix_stems = self._gates
         for gate, words in ((stems, present[_STEM]), (surfaces, present[_SURFACE]), (heads, present[2])):
@@ -473,6 +529,8 @@ class _Or(_Node):
                 always.append(i)
         if len(always) < len(self.children) // 2:  # worth it: most children are terms
             self._gates, self._always = gates, always
+            scopes = {c.scope for i, c in enumerate(self.children) if i not in always and isinstance(c, _Leaf)}
+            self._scope = scopes.pop() if len(scopes) == 1 else None
         return self.key
 
 
@@ -742,8 +800,10 @@ def _in_context(doc: Document, f: _Field, first: int, last: int, full_names: tup
     cs, ce = f.chars(first, last)
     if _UNIVERSITY_CONTEXT_RE.search(f.text, max(0, cs - _CONTEXT_CHARS), ce + _CONTEXT_CHARS):
         return True
-    folded = (doc.title + "\n" + doc.text).casefold()
-    return any(n in folded for n in full_names)
+    folded = doc.memo.get("\0folded")
+    if folded is None:
+        folded = doc.memo["\0folded"] = (doc.title + "\n" + doc.text).casefold()  # type: ignore[assignment]
+    return any(n in folded for n in full_names)  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
@@ -1201,8 +1261,8 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
     writes the names of the neighbouring peoples."""
     labels: list[str] = []
     for rx, kind, needles in g.families:
-        if not any(n in f.text for n in needles):
-            continue  # most texts: one substring search instead of a regular expression's scan
+        if not f.holds_any(needles):
+            continue  # most texts: a few substring searches instead of a regular expression's scan
         for m in rx.finditer(f.text):
             if kind == "person":
                 after = _after_country_name(f.text, m.start())

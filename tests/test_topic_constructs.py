@@ -344,6 +344,24 @@ def test_lead_scope_is_the_title_and_the_first_characters() -> None:
     assert q.match("", "x " * 200 + "A reactor opened.") is None
 
 
+@pytest.mark.parametrize(
+    ("query", "title", "text", "matched"),
+    [
+        # the first word in the lead is enough: a phrase may end past it
+        ('lead:"fast reactor"', "", "x " * 147 + "fast reactor", True),
+        ('lead:"fast reactor"', "", "x " * 150 + "fast reactor", False),
+        ("lead:(reactor* OR кита* OR 反应堆)", "", "x " * 200 + "reactors Китая 反应堆", False),
+        ("lead:(reactor* OR кита* OR 反应堆)", "Китаю", "x " * 200, True),
+        ("lead:(reactor* OR кита* OR 反应堆)", "", "建设反应堆", True),
+        ("title:(reactor OR lab)", "News", "A reactor and a lab.", False),
+        ("title:(reactor OR lab)", "The lab", "", True),
+        ('title:"joint lab"', "A joint", "lab", False),
+    ],
+)
+def test_scoped_terms_look_in_their_scope_only(query: str, title: str, text: str, matched: bool) -> None:
+    assert (compile_query(query).match(title, text) is not None) is matched
+
+
 # --- caps and errors -----------------------------------------------------------------------
 
 
