@@ -62,6 +62,7 @@ def test_a_crawl_child_loads_its_scrapy_components_without_aiohttp_tldextract_or
         tmp_path,
     )
     assert "RetryMiddleware" in out["components"] and "SafetyMiddleware" in out["components"]
+    assert "TelnetConsole" not in out["components"], "off: its module would import Twisted's conch"
     assert not {"aiohttp", "tldextract", "requests", "numpy"} & set(out["modules"]), out["modules"]
 
 
