@@ -48,6 +48,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError
@@ -94,9 +95,23 @@ _SENTENCE_END_FIRST = ".!?…。！？；\n"
 _SENTENCE_END_RE = re.compile(f"(?=[{_SENTENCE_END_FIRST}])(?:{_SENTENCE_END})")
 
 
-def _sentence_ends(text: str) -> Iterable[int]:
-    """Character offsets where a sentence ends."""
-    return (m.start() for m in _SENTENCE_END_RE.finditer(text))
+_SENTENCE_END_FIRST_RE = re.compile(f"[{re.escape(_SENTENCE_END_FIRST)}]")
+
+
+def _sentence_ends(text: str) -> list[int]:
+    """Character offsets where a sentence ends: where a search for ``_SENTENCE_END_RE`` finds one, found by a
+    scan for the characters an end starts with and a match at each (not an attempt at every character)."""
+    out: list[int] = []
+    resume = 0  # a match's characters are not searched again, as a search would not
+    match = _SENTENCE_END_RE.match
+    for m in _SENTENCE_END_FIRST_RE.finditer(text):
+        at = m.start()
+        if at >= resume:
+            end = match(text, at)
+            if end is not None:
+                out.append(at)
+                resume = end.end()
+    return out
 
 
 # Positions added at a sentence end, so NEAR and phrases never span one: at least this many, and a power of
@@ -107,6 +122,7 @@ SENTENCE_GAP = 1024
 # An occurrence: (field, first position, last position, hits); a hit is (label, field, first, last).
 _Hit = tuple[str, str, int, int]
 _Occ = tuple[str, int, int, tuple[_Hit, ...]]
+_FIRST = itemgetter(1)  # an occurrence's first position
 
 
 class _Field:
@@ -129,6 +145,7 @@ class _Field:
         "mask",
         "positions",
         "sent_first",
+        "shift",
         "starts",
         "stems",
         "text",
@@ -139,6 +156,7 @@ class _Field:
         # A token's position is its index plus a gap per sentence end before it.
         gap = max(SENTENCE_GAP, 1 << len(surfaces).bit_length())
         self.mask = gap - 1  # a position's index: position & mask
+        self.shift = gap.bit_length() - 1  # its sentence's: position >> shift
         cuts = [bisect.bisect_left(starts, e) for e in _sentence_ends(text)]
         positions: list[int] = []
         prev = 0
@@ -252,8 +270,8 @@ class _Field:
         return self._institution_words
 
     def sentence(self, pos: int) -> int:
-        """Index of the sentence holding position ``pos``."""
-        return bisect.bisect_right(self.sent_first, pos) - 1
+        """Index of the sentence holding position ``pos`` (a position of a token of the field)."""
+        return pos >> self.shift
 
     def raw(self, first: int, last: int) -> str:
         """The original text of positions first..last."""
@@ -590,18 +608,21 @@ class _Near(_Node):
         n = self.n
         out: list[_Occ] = []
         for name in FIELDS:
-            bs = sorted(o for o in b if o[0] == name)
-            if not bs:
+            xs_ = [o for o in a if o[0] == name]
+            ys_ = [o for o in b if o[0] == name] if xs_ else None
+            if not ys_:
                 continue
-            starts = [o[1] for o in bs]
-            longest = max(o[2] - o[1] for o in bs)
-            for x in a:
-                if x[0] != name:
-                    continue
+            # the places of the shorter list looked up among those of the longer, sorted by their first word
+            a_probes = len(xs_) <= len(ys_)
+            probes, table = (xs_, ys_) if a_probes else (ys_, xs_)
+            table.sort(key=_FIRST)
+            starts = [o[1] for o in table]
+            longest = max(o[2] - o[1] for o in table)
+            for x in probes:
                 xs, xe = x[1], x[2]
                 lo = bisect.bisect_left(starts, xs - n - 1 - longest)
                 hi = bisect.bisect_right(starts, xe + n + 1)
-                for y in bs[lo:hi]:
+                for y in table[lo:hi]:
                     ys, ye = y[1], y[2]
                     if ys > xe:
                         gap = ys - xe - 1
@@ -610,7 +631,7 @@ class _Near(_Node):
                     else:
                         continue  # overlapping occurrences are one place, not two near each other
                     if gap <= n:
-                        out.append((name, min(xs, ys), max(xe, ye), x[3] + y[3]))
+                        out.append((name, min(xs, ys), max(xe, ye), x[3] + y[3] if a_probes else y[3] + x[3]))
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:
@@ -1338,11 +1359,10 @@ class _Partners(_Node):
         }
         if names and self.what is not None:
             occs[2] = [o for o in occs[2] if (o[0], o[1]) not in names or (o[0], o[2]) not in names]
-        firsts = {name: f.sent_first for name, f in doc.fields.items()}
-        bisect_right = bisect.bisect_right
+        shifts = {name: f.shift for name, f in doc.fields.items()}
 
         def unit(o: _Occ) -> tuple[str, int]:
-            return (o[0], bisect_right(firsts[o[0]], o[1]))
+            return (o[0], o[1] >> shifts[o[0]])  # the field and sentence of the occurrence's first word
 
         tainted: set[tuple[str, int]] = set()
         if self.unless is not None:
@@ -1351,7 +1371,7 @@ class _Partners(_Node):
         for occ in occs:
             d: dict[tuple[str, int], list[_Occ]] = defaultdict(list)
             for o in occ:
-                u = (o[0], bisect_right(firsts[o[0]], o[1]))
+                u = (o[0], o[1] >> shifts[o[0]])
                 if u not in tainted:
                     d[u].append(o)
             by_unit.append(d)
@@ -1455,16 +1475,19 @@ def _listed_with_sides(
         if not any(k == 2 for _, _, k in xs):
             continue
         f = doc.fields[name]
-        sent_first = f.sent_first
+        shift = f.shift
         xs.sort()
         run: list[tuple[int, int, int]] = [xs[0]]
         last = xs[0][1]  # the run's last position
         kinds = 1 << xs[0][2]  # a bit per kind in the run
         for x in [*xs[1:], None]:
             if x is not None:
-                if x[0] <= last or (
-                    bisect.bisect_right(sent_first, last) == bisect.bisect_right(sent_first, x[0])
-                    and _LIST_JOINT_RE.fullmatch(f.text[f.chars(last, last)[1] : f.chars(x[0], x[0])[0]])
+                if (
+                    x[0] <= last
+                    or (
+                        last >> shift == x[0] >> shift  # one sentence
+                        and _LIST_JOINT_RE.fullmatch(f.text[f.chars(last, last)[1] : f.chars(x[0], x[0])[0]])
+                    )
                 ):
                     run.append(x)
                     last = max(last, x[1])

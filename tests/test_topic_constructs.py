@@ -276,6 +276,30 @@ def test_a_third_country_named_more_often_is_the_partner() -> None:
     assert pair.match("India and Russia open a lab", body) is not None
 
 
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        ("IR", "Iranian engineers"),
+        ("IR", "иранские инженеры"),
+        ("TR", "Turkish physicists"),
+        ("VN", "вьетнамских учёных"),
+    ],
+)
+def test_a_country_is_found_by_its_adjective_as_by_its_name(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is not None
+
+
+def test_a_third_country_named_by_its_adjective_is_the_partner() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, космическ* OR ракет*)")
+    title = "Иранский спутник выведен на орбиту российской ракетой"
+    text = (
+        "Иранский спутник выведен на орбиту российской ракетой с космодрома Восточный. В Тегеране заявили о намерении"
+        " продолжить космическое сотрудничество с Россией, а также рассматривают запуски на китайских ракетах."
+    )
+    assert q.match(title, text) is None  # Iran is the partner of each side; China and Russia meet in passing
+    assert compile_query("PARTNERS(country:IR, country:RU, космическ* OR ракет*)").match(title, text) is not None
+
+
 def test_the_european_union_is_a_third_party_as_a_country_is() -> None:
     q = compile_query("PARTNERS(country:CN, country:RU, research OR scien* OR 科研 OR научн*)")
     body = "China is ready to work with the EU and other partners, including Russia, on open research."
