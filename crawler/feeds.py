@@ -12,8 +12,6 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
-
 from crawler.dates import from_struct_time
 from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
@@ -46,9 +44,6 @@ class ParsedFeed:
     skipped: tuple[str, ...] = ()  # one reason per entry that could not be read
 
 
-# feedparser sets bozo for these even when everything parsed; they are not worth a warning.
-_HARMLESS_BOZO = (feedparser.CharacterEncodingOverride,)
-
 _DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE\b[^\[>]*\[(.*?)\]\s*>", re.DOTALL)
 _ENTITY_DECL = re.compile(r"<!ENTITY\s+(%\s*)?([^\s>]+)\s+(.*?)>", re.DOTALL)
 _ENTITY_REF = re.compile(r"&[A-Za-z_:][\w.:-]*;|%[A-Za-z_:][\w.:-]*;")
@@ -61,6 +56,8 @@ _WHITESPACE = re.compile(r"\s+")
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse feed bytes fetched from ``url``; not a feed -> FetchError, malformed -> entries + warning."""
+    import feedparser  # here: a poll answered 304 (what the daemon mostly sees) parses no feed
+
     text = decode_html(body, content_type).text
     _refuse_dangerous_entities(text, url)
     root = _root_element(text)
@@ -102,7 +99,8 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
 
     warning = None
     exc = result.get("bozo_exception")
-    if result.get("bozo") and exc is not None and not isinstance(exc, _HARMLESS_BOZO):
+    # feedparser sets bozo for CharacterEncodingOverride even when everything parsed: not worth a warning
+    if result.get("bozo") and exc is not None and not isinstance(exc, feedparser.CharacterEncodingOverride):
         warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
     title = _text(feed.get("title"), feed.get("title_detail")) or None
     return ParsedFeed(title=title, entries=entries, warning=warning, skipped=tuple(skipped))

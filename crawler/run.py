@@ -232,6 +232,12 @@ class CrawlContext:
                 self.pool, self.pool_factory = pool, None
         return self.pool
 
+    async def running_pool(self) -> Any:
+        """The extraction pool when one is started or starting; None otherwise (never starts one)."""
+        if self.pool is None and self._pool_starting is None:
+            return None
+        return await self.get_pool(self.pool_language_model)
+
     def _start_pool(self, factory: Callable[[], Any]) -> Any:
         pool = self._new_pool = factory()
         if pool is not None:

@@ -18,9 +18,14 @@ ITEM_PIPELINES = {
 # Scrapy imports every component its EXTENSIONS and DOWNLOADER_MIDDLEWARES settings name, even one
 # set to None, and every one left in their *_BASE defaults, even one its own setting turns off.
 # Components newswatch never runs are therefore left out of the base dicts, which spares each crawl
-# child their imports: aiohttp (RemoteControl) and tldextract with requests (CookiesMiddleware),
-# about 0.15 s of CPU. A user spider that enables cookies gets their middleware back (crawler.custom).
-EXTENSIONS_OFF = ("scrapy.extensions.memusage.MemoryUsage", "scrapy.extensions.remote_control.RemoteControl")
+# child their imports: aiohttp (RemoteControl), tldextract with requests (CookiesMiddleware) and
+# Twisted's conch (TelnetConsole), about 0.15 s of CPU. A user spider that enables cookies gets their
+# middleware back (crawler.custom).
+EXTENSIONS_OFF = (
+    "scrapy.extensions.memusage.MemoryUsage",
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.telnet.TelnetConsole",
+)
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 MIDDLEWARES_OFF = ("scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware", COOKIES_MIDDLEWARE)
 
@@ -77,7 +82,7 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "ERROR") -> dict[str
             "crawler.middlewares.MetaRefreshMiddleware": 580,  # Scrapy's place for it
         },
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),
-        # RemoteControl (an HTTP console) and MemoryUsage are off
+        # RemoteControl (an HTTP console), TelnetConsole and MemoryUsage are off
         "EXTENSIONS_BASE": default_base("EXTENSIONS_BASE", EXTENSIONS_OFF),
         "HTTPPROXY_ENABLED": True,
     }

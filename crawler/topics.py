@@ -45,9 +45,10 @@ import bisect
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError
@@ -94,33 +95,57 @@ _SENTENCE_END_FIRST = ".!?…。！？；\n"
 _SENTENCE_END_RE = re.compile(f"(?=[{_SENTENCE_END_FIRST}])(?:{_SENTENCE_END})")
 
 
-def _sentence_ends(text: str) -> Iterable[int]:
-    """Character offsets where a sentence ends."""
-    return (m.start() for m in _SENTENCE_END_RE.finditer(text))
+_SENTENCE_END_FIRST_RE = re.compile(f"[{re.escape(_SENTENCE_END_FIRST)}]")
 
 
-SENTENCE_GAP = 1000  # positions added at a sentence end, so NEAR and phrases never span one
+def _sentence_ends(text: str) -> list[int]:
+    """Character offsets where a sentence ends: where a search for ``_SENTENCE_END_RE`` finds one, found by a
+    scan for the characters an end starts with and a match at each (not an attempt at every character)."""
+    out: list[int] = []
+    resume = 0  # a match's characters are not searched again, as a search would not
+    match = _SENTENCE_END_RE.match
+    for m in _SENTENCE_END_FIRST_RE.finditer(text):
+        at = m.start()
+        if at >= resume:
+            end = match(text, at)
+            if end is not None:
+                out.append(at)
+                resume = end.end()
+    return out
+
+
+# Positions added at a sentence end, so NEAR and phrases never span one: at least this many, and a power of
+# two above the field's number of tokens, so that a position's low bits are its token's index (a word's
+# characters are found without a search).
+SENTENCE_GAP = 1024
 
 # An occurrence: (field, first position, last position, hits); a hit is (label, field, first, last).
 _Hit = tuple[str, str, int, int]
 _Occ = tuple[str, int, int, tuple[_Hit, ...]]
+_FIRST = itemgetter(1)  # an occurrence's first position
 
 
 class _Field:
     """One field's tokens, indexed by folded surface and by stem."""
 
     __slots__ = (
+        "_cyrillic",
         "_heads",
+        "_holds",
         "_institution_words",
         "_memo",
         "_sorted",
         "_tokens",
         "by_stem",
         "by_surface",
+        "cjk",
         "ends",
         "lead_end",
+        "lead_words",
+        "mask",
         "positions",
         "sent_first",
+        "shift",
         "starts",
         "stems",
         "text",
@@ -128,23 +153,28 @@ class _Field:
 
     def __init__(self, text: str) -> None:
         surfaces, stem_col, starts, ends, kinds = textnorm.columns(text)
-        # A token's position is its index plus SENTENCE_GAP per sentence end before it.
+        # A token's position is its index plus a gap per sentence end before it.
+        gap = max(SENTENCE_GAP, 1 << len(surfaces).bit_length())
+        self.mask = gap - 1  # a position's index: position & mask
+        self.shift = gap.bit_length() - 1  # its sentence's: position >> shift
         cuts = [bisect.bisect_left(starts, e) for e in _sentence_ends(text)]
         positions: list[int] = []
         prev = 0
         for k, cut in enumerate(cuts):
-            positions.extend(range(prev + k * SENTENCE_GAP, cut + k * SENTENCE_GAP))
+            positions.extend(range(prev + k * gap, cut + k * gap))
             prev = cut
-        positions.extend(range(prev + len(cuts) * SENTENCE_GAP, len(surfaces) + len(cuts) * SENTENCE_GAP))
+        positions.extend(range(prev + len(cuts) * gap, len(surfaces) + len(cuts) * gap))
         # the first position of each sentence (sentence k starts after k cuts)
-        self.sent_first = [0] + [cut + (k + 1) * SENTENCE_GAP for k, cut in enumerate(cuts)]
+        self.sent_first = [0] + [cut + (k + 1) * gap for k, cut in enumerate(cuts)]
         lead_i = bisect.bisect_left(starts, textnorm.LEAD_CHARS)
         self.lead_end = positions[lead_i] if lead_i < len(positions) else 1 << 62
+        self.lead_words = surfaces[:lead_i]  # the folded words of the lead
         self.text = text
         by_surface: dict[str, list[int]] = defaultdict(list)
         for surface, pos in zip(surfaces, positions):
             by_surface[surface].append(pos)
-        if textnorm.CJK in kinds or textnorm.CJK_END in kinds:
+        self.cjk = textnorm.CJK in kinds or textnorm.CJK_END in kinds  # the text holds CJK characters
+        if self.cjk:
             stems = {sf: st for sf, st, kind in zip(surfaces, stem_col, kinds) if kind == textnorm.WORD}
         else:
             stems = dict(zip(surfaces, stem_col))
@@ -172,6 +202,26 @@ class _Field:
         self._tokens: dict[tuple[int, str, str], set[int]] | None = None
         self._institution_words: list[int] | None = None
         self._memo: dict[tuple[int, str, str], list[int]] = {}
+        self._holds: dict[tuple[str, ...], bool] = {}
+        self._cyrillic: bool | None = None
+
+    def holds_any(self, needles: tuple[str, ...]) -> bool:
+        """Whether the text holds one of ``needles`` as written; a needle in a script the text has no letter of
+        is not searched for (Cyrillic or CJK in an English text)."""
+        hit = self._holds.get(needles)
+        if hit is None:
+            hit = self._holds[needles] = any(n in self.text for n in needles if self._may_hold(n))
+        return hit
+
+    def _may_hold(self, needle: str) -> bool:
+        cjk, cyrillic = _scripts(needle)
+        if cjk and not self.cjk:
+            return False
+        if cyrillic:
+            if self._cyrillic is None:
+                self._cyrillic = _CYRILLIC_RE.search(self.text) is not None
+            return self._cyrillic
+        return True
 
     def sorted_surfaces(self) -> list[str]:
         """The field's distinct folded surfaces, sorted (to find the words that start with a prefix)."""
@@ -193,10 +243,8 @@ class _Field:
         return i < len(keys) and keys[i].startswith(prefix)
 
     def chars(self, first: int, last: int) -> tuple[int, int]:
-        """Character span of the positions first..last."""
-        i = bisect.bisect_left(self.positions, first)
-        j = bisect.bisect_left(self.positions, last)
-        return self.starts[i], self.ends[j]
+        """Character span of the positions first..last (positions of tokens of the field)."""
+        return self.starts[first & self.mask], self.ends[last & self.mask]
 
     def lookup_set(self, kind: int, value: str, stem: str) -> set[int]:
         """``lookup`` as a set, kept for the document (names share their later words)."""
@@ -222,8 +270,8 @@ class _Field:
         return self._institution_words
 
     def sentence(self, pos: int) -> int:
-        """Index of the sentence holding position ``pos``."""
-        return bisect.bisect_right(self.sent_first, pos) - 1
+        """Index of the sentence holding position ``pos`` (a position of a token of the field)."""
+        return pos >> self.shift
 
     def raw(self, first: int, last: int) -> str:
         """The original text of positions first..last."""
@@ -275,10 +323,16 @@ class _Field:
         return hit
 
 
+@functools.lru_cache(maxsize=1024)
+def _scripts(text: str) -> tuple[bool, bool]:
+    """Whether ``text`` holds a CJK character, and a Cyrillic letter."""
+    return textnorm.has_cjk(text), _CYRILLIC_RE.search(text) is not None
+
+
 class Document:
     """An article normalized once, to be matched against any number of queries."""
 
-    __slots__ = ("_present", "fields", "memo", "text", "title")
+    __slots__ = ("_present", "_scoped", "fields", "memo", "text", "title")
 
     def __init__(self, title: str, text: str) -> None:
         self.title = title or ""
@@ -287,10 +341,13 @@ class Document:
         # results of sub-queries by structural key: topics repeat term groups, and so do queries
         self.memo: dict[str, tuple[bool, list[_Occ]]] = {}
         self._present: tuple[set[str], set[str], set[str]] | None = None
+        self._scoped: dict[str, tuple[set[str], set[str], set[str]]] = {}
 
-    def present(self) -> tuple[set[str], set[str], set[str]]:
-        """(stems, folded surfaces, words' first three characters) found in any field: a term whose first
-        word is in none of them cannot match."""
+    def present(self, scope: str | None = None) -> tuple[set[str], set[str], set[str]]:
+        """(stems, folded surfaces, words' first three characters) found in any field, or only in the title
+        or the lead (``scope``): a term whose first word is in none of them cannot match there."""
+        if scope is not None:
+            return self._scoped.get(scope) or self._scoped_present(scope)
         if self._present is None:
             title, text = self.fields[TITLE], self.fields[TEXT]
             self._present = (
@@ -299,6 +356,17 @@ class Document:
                 title.heads() | text.heads(),
             )
         return self._present
+
+    def _scoped_present(self, scope: str) -> tuple[set[str], set[str], set[str]]:
+        title, text = self.fields[TITLE], self.fields[TEXT]
+        stems, surfaces, heads = set(title.by_stem), set(title.by_surface), set(title.heads())
+        if scope == LEAD:
+            lead = text.lead_words
+            surfaces.update(lead)
+            stems.update(text.stems[w] for w in lead if w in text.stems)  # words' stems (a CJK token has none)
+            heads.update(w[:3] for w in lead)
+        hit = self._scoped[scope] = (stems, surfaces, heads)
+        return hit
 
 
 def prepare(title: str, text: str) -> Document:
@@ -343,6 +411,7 @@ class _Leaf(_Node):
     # set by finish(): the first item as a lookup key, and whether it is the only one to look up
     _first: tuple[int, str, str] = field(default=(_STEM, "", ""), init=False, repr=False)
     _one: bool = field(default=False, init=False, repr=False)
+    _rest: tuple[tuple[int, str, str], ...] = field(default=(), init=False, repr=False)  # the other items to find
 
     def eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         hit = doc.memo.get(self.key)
@@ -350,11 +419,18 @@ class _Leaf(_Node):
             return hit
         kind, value, stem = self._first
         present = doc._present or doc.present()
+        where = doc.present(self.scope) if self.scope else present  # the first word: in the title or lead
         if kind != _PREFIX:
-            if value not in present[kind]:
+            if value not in where[kind]:
                 return False, []  # most of a long query's terms: no need to look further
-        elif len(value) >= 3 and value[:3] not in present[2] and (not stem or stem not in present[_STEM]):
+        elif len(value) >= 3 and value[:3] not in where[2] and (not stem or stem not in where[_STEM]):
             return False, []  # no word starts with the prefix, none has its stem
+        for kind, value, stem in self._rest:  # a phrase's other words: anywhere in the article
+            if kind != _PREFIX:
+                if value not in present[kind]:
+                    return False, []
+            elif len(value) >= 3 and value[:3] not in present[2] and (not stem or stem not in present[_STEM]):
+                return False, []
         hit = doc.memo[self.key] = self._eval(doc)
         return hit
 
@@ -397,6 +473,7 @@ class _Leaf(_Node):
     def finish(self) -> str:
         self.key = f"{self.scope or ''}:{self.label}"
         self._first = self.items[0][:3]
+        self._rest = tuple(it[:3] for it in self.items[1:] if not it[3])
         self._one = self.scope is None and not self.capitals and not any(not it[3] for it in self.items[1:])
         return self.key
 
@@ -409,6 +486,7 @@ class _Or(_Node):
     # the children looked at in every article
     _gates: tuple[dict[str, list[int]], ...] = field(default=(), init=False, repr=False)
     _always: list[int] = field(default_factory=list, init=False, repr=False)
+    _scope: str | None = field(default=None, init=False, repr=False)  # the scope of every gated child, if one
 
     @property
     def positional(self) -> bool:  # type: ignore[override]
@@ -419,7 +497,7 @@ class _Or(_Node):
         per term (a set of a long query has hundreds of terms, an article holds a few of them)."""
         if not self._gates:
             return self.children
-        present = doc._present or doc.present()
+        present = doc.present(self._scope) if self._scope else (doc._present or doc.present())
         found = set(self._always)
         stems, surfaces, heads, prefix_stems = self._gates
         for gate, words in ((stems, present[_STEM]), (surfaces, present[_SURFACE]), (heads, present[2])):
@@ -469,6 +547,8 @@ class _Or(_Node):
                 always.append(i)
         if len(always) < len(self.children) // 2:  # worth it: most children are terms
             self._gates, self._always = gates, always
+            scopes = {c.scope for i, c in enumerate(self.children) if i not in always and isinstance(c, _Leaf)}
+            self._scope = scopes.pop() if len(scopes) == 1 else None
         return self.key
 
 
@@ -528,18 +608,21 @@ class _Near(_Node):
         n = self.n
         out: list[_Occ] = []
         for name in FIELDS:
-            bs = sorted(o for o in b if o[0] == name)
-            if not bs:
+            xs_ = [o for o in a if o[0] == name]
+            ys_ = [o for o in b if o[0] == name] if xs_ else None
+            if not ys_:
                 continue
-            starts = [o[1] for o in bs]
-            longest = max(o[2] - o[1] for o in bs)
-            for x in a:
-                if x[0] != name:
-                    continue
+            # the places of the shorter list looked up among those of the longer, sorted by their first word
+            a_probes = len(xs_) <= len(ys_)
+            probes, table = (xs_, ys_) if a_probes else (ys_, xs_)
+            table.sort(key=_FIRST)
+            starts = [o[1] for o in table]
+            longest = max(o[2] - o[1] for o in table)
+            for x in probes:
                 xs, xe = x[1], x[2]
                 lo = bisect.bisect_left(starts, xs - n - 1 - longest)
                 hi = bisect.bisect_right(starts, xe + n + 1)
-                for y in bs[lo:hi]:
+                for y in table[lo:hi]:
                     ys, ye = y[1], y[2]
                     if ys > xe:
                         gap = ys - xe - 1
@@ -548,7 +631,7 @@ class _Near(_Node):
                     else:
                         continue  # overlapping occurrences are one place, not two near each other
                     if gap <= n:
-                        out.append((name, min(xs, ys), max(xe, ye), x[3] + y[3]))
+                        out.append((name, min(xs, ys), max(xe, ye), x[3] + y[3] if a_probes else y[3] + x[3]))
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:
@@ -738,8 +821,10 @@ def _in_context(doc: Document, f: _Field, first: int, last: int, full_names: tup
     cs, ce = f.chars(first, last)
     if _UNIVERSITY_CONTEXT_RE.search(f.text, max(0, cs - _CONTEXT_CHARS), ce + _CONTEXT_CHARS):
         return True
-    folded = (doc.title + "\n" + doc.text).casefold()
-    return any(n in folded for n in full_names)
+    folded = doc.memo.get("\0folded")
+    if folded is None:
+        folded = doc.memo["\0folded"] = (doc.title + "\n" + doc.text).casefold()  # type: ignore[assignment]
+    return any(n in folded for n in full_names)  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
@@ -832,7 +917,7 @@ def _another_country_s(f: _Field, first: int, last: int, code: str) -> bool:
             if other is not None and other != code:
                 return True
         return False
-    j = bisect.bisect_right(f.positions, last)
+    j = (last & f.mask) + 1  # the next token
     if j >= len(f.positions) or f.positions[j] != last + 1:
         return False
     surface = textnorm.fold_word(f.text[f.starts[j] : f.ends[j]])
@@ -857,49 +942,73 @@ def _sea_name(f: _Field, first: int, last: int) -> bool:
     return bool(_SEA_AFTER_RE.match(f.text, ce) or _SEA_BEFORE_RE.search(f.text, max(0, cs - 12), cs))
 
 
-def _nation_places(doc: Document) -> dict[str, set[tuple[str, int]]]:
-    """Where each country is named by its own names in the story: (field, position)."""
-    key = "\0nations"
+def _nation_places(doc: Document, sides: Iterable[str]) -> dict[str, set[tuple[str, int]]]:
+    """Where each country but the two sides is named by its own names in the story: (field, position)."""
+    skip = frozenset(sides)
+    key = "\0nations " + ",".join(sorted(skip))
     hit = doc.memo.get(key)
     if hit is not None:
         return hit  # type: ignore[return-value]
-    n = _nations()
     places: dict[str, set[tuple[str, int]]] = defaultdict(set)
     ends: dict[tuple[str, int], int] = {}  # the last position of each name
     for name in FIELDS:
-        f = doc.fields[name]
-        for k in n.index.candidates(f):
-            code, items, exact = n.patterns[k]
-            proper = n.proper.get(k)
-            for p in _find(f, items):
-                if exact is not None and f.raw(p, p) != exact:
-                    continue
-                if proper is not None and not _is_form_of(f, p, proper):
-                    continue
-                if _sea_name(f, p, p + len(items) - 1):
-                    continue
-                places[code].add((name, p))
-                ends[(name, p)] = max(ends.get((name, p), p), p + len(items) - 1)
+        for code, p, last in _nation_names(doc.fields[name], lambda code: code not in skip):
+            places[code].add((name, p))
+            ends[(name, p)] = max(ends.get((name, p), p), last)
     doc.memo[key] = places  # type: ignore[assignment]
-    doc.memo[key + "ends"] = ends  # type: ignore[assignment]
+    doc.memo[key + " ends"] = ends  # type: ignore[assignment]
     return places
 
 
-def _nation_place_ends(doc: Document) -> dict[tuple[str, int], int]:
-    """The last position of each name _nation_places found: (field, first) -> last."""
-    _nation_places(doc)
-    return doc.memo["\0nationsends"]  # type: ignore[return-value]
+def _nation_names(
+    f: _Field, wanted: Callable[[str], bool], at: set[int] | None = None
+) -> Iterable[tuple[str, int, int]]:
+    """(country, first, last) of the countries' own names in a field, of the countries ``wanted``, starting
+    at one of the positions ``at`` when given."""
+    n = _nations()
+    for k in n.index.candidates(f):
+        code, items, exact = n.patterns[k]
+        if not wanted(code):
+            continue
+        proper = n.proper.get(k)
+        for p in _find(f, items):
+            if at is not None and p not in at:
+                continue
+            if exact is not None and f.raw(p, p) != exact:
+                continue
+            if proper is not None and not _is_form_of(f, p, proper):
+                continue
+            if _sea_name(f, p, p + len(items) - 1):
+                continue
+            yield code, p, p + len(items) - 1
+
+
+def _nation_place_ends(doc: Document, sides: Iterable[str]) -> dict[tuple[str, int], int]:
+    """The last position of the longest name of any country, the sides' too, that starts where _nation_places
+    found a name: (field, first) -> last."""
+    skip = frozenset(sides)
+    key = "\0nations " + ",".join(sorted(skip)) + " ends"
+    _nation_places(doc, skip)
+    ends: dict[tuple[str, int], int] = doc.memo[key]  # type: ignore[assignment]
+    if skip and not doc.memo.get(key + " with sides"):
+        # the sides' own names, only where another country's name starts (the sides' names are most of a story's)
+        for name in FIELDS:
+            at = {p for field, p in ends if field == name}
+            if at:
+                for _code, p, last in _nation_names(doc.fields[name], lambda code: code in skip, at):
+                    ends[(name, p)] = max(ends[(name, p)], last)
+        doc.memo[key + " with sides"] = (True, [])
+    return ends
 
 
 def _is_place(f: _Field, first: int, last: int, given_name: bool) -> bool:
     """A Latin/Cyrillic place name: capitalised, and (when a given name too) not followed by a surname."""
-    i = bisect.bisect_left(f.positions, first)
-    start = f.starts[i]
+    start = f.starts[first & f.mask]
     if not f.text[start : start + 1].isupper():
         return False
     if not given_name:
         return True  # the Moscow Kremlin, Beijing Haidian
-    j = bisect.bisect_left(f.positions, last) + 1
+    j = (last & f.mask) + 1  # the next token
     if j < len(f.positions) and f.positions[j] == last + 1:
         between = f.text[f.ends[j - 1] : f.starts[j]]
         if between.isspace() and _SURNAME_RE.fullmatch(f.text[f.starts[j] : f.ends[j]]):
@@ -1173,8 +1282,8 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
     writes the names of the neighbouring peoples."""
     labels: list[str] = []
     for rx, kind, needles in g.families:
-        if not any(n in f.text for n in needles):
-            continue  # most texts: one substring search instead of a regular expression's scan
+        if not f.holds_any(needles):
+            continue  # most texts: a few substring searches instead of a regular expression's scan
         for m in rx.finditer(f.text):
             if kind == "person":
                 after = _after_country_name(f.text, m.start())
@@ -1207,8 +1316,8 @@ def _institution(occs: list[_Occ]) -> bool:
 class _Partners(_Node):
     """``PARTNERS(a, b, what, unless)``: a and b are the actors of ``what``.
 
-    That holds in a sentence naming a, b and ``what``, or when the title names a and b and
-    ``what`` is in the title or the lead; two academies, universities or institutes of the two sides
+    That holds in a sentence naming a, b and ``what``, or when the title names a and b (or one of
+    them, and the text's first sentence the other) and ``what`` is in the title or the lead; two academies, universities or institutes of the two sides
     in a sentence or the title need no ``what``. A sentence (or title) holding ``unless`` does not count.
     When a and b are countries (or each one country with other words for it) and a third country is
     named more often than one of them, or in
@@ -1250,11 +1359,10 @@ class _Partners(_Node):
         }
         if names and self.what is not None:
             occs[2] = [o for o in occs[2] if (o[0], o[1]) not in names or (o[0], o[2]) not in names]
-        firsts = {name: f.sent_first for name, f in doc.fields.items()}
-        bisect_right = bisect.bisect_right
+        shifts = {name: f.shift for name, f in doc.fields.items()}
 
         def unit(o: _Occ) -> tuple[str, int]:
-            return (o[0], bisect_right(firsts[o[0]], o[1]))
+            return (o[0], o[1] >> shifts[o[0]])  # the field and sentence of the occurrence's first word
 
         tainted: set[tuple[str, int]] = set()
         if self.unless is not None:
@@ -1263,7 +1371,7 @@ class _Partners(_Node):
         for occ in occs:
             d: dict[tuple[str, int], list[_Occ]] = defaultdict(list)
             for o in occ:
-                u = (o[0], bisect_right(firsts[o[0]], o[1]))
+                u = (o[0], o[1] >> shifts[o[0]])
                 if u not in tainted:
                     d[u].append(o)
             by_unit.append(d)
@@ -1295,6 +1403,25 @@ class _Partners(_Node):
                 out.extend(ta)
                 out.extend(tb)
                 out.extend(what)
+        elif (ta or tb) and not (ta and tb) and not any(k[0] == TITLE for k in tainted):
+            # the headline also names both when the title names one side and the text's first sentence the
+            # other ("Huawei delegation welcomed by University" / "KFU was represented by its vice-rector"),
+            # with what in the title or the lead, unless a third country leads
+            lead_end = doc.fields[TEXT].lead_end
+            first = (TEXT, 0)  # the text's first sentence
+            ha = ta or [o for o in occs[0] if o[1] < lead_end and unit(o) == first and first not in tainted]
+            hb = tb or [o for o in occs[1] if o[1] < lead_end and unit(o) == first and first not in tainted]
+            what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
+            if (
+                ha
+                and hb
+                and what
+                and _distinct(ha, hb)
+                and not self._third_country_leads(doc, occs[0], occs[1], bool(ta), bool(tb))
+            ):
+                out.extend(ha)
+                out.extend(hb)
+                out.extend(what)
         return bool(out), out
 
     def _third_country_leads(
@@ -1315,14 +1442,19 @@ class _Partners(_Node):
         weaker = min(
             len({(o[0], o[1]) for o in oa if in_field(o[0])}), len({(o[0], o[1]) for o in ob if in_field(o[0])})
         )
+        places = _nation_places(doc, sides)
+        if not places:
+            return False
         # a name inside a side's name is the side's (蒙古 in 内蒙古, Inner Mongolia, is China)
         inside = {(o[0], q) for o in oa + ob for q in range(o[1], o[2] + 1)}
-        places = _nation_places(doc)
-        listed = _listed_with_sides(doc, oa, ob, places, sides)
-        for code, ps in places.items():
-            if code in sides:
-                continue
-            ps = {(f, p) for f, p in ps - inside - listed if in_field(f)}
+        listed: set[tuple[str, int]] | None = None
+        for ps in places.values():
+            ps = {(f, p) for f, p in ps - inside if in_field(f)}
+            if not (len(ps) > weaker or (not headline and any(f == TITLE for f, _ in ps) and not (ta and tb))):
+                continue  # not even before the names listed with both sides are taken out
+            if listed is None:
+                listed = _listed_with_sides(doc, oa, ob, places, sides)
+            ps -= listed
             if len(ps) > weaker or (not headline and any(f == TITLE for f, _ in ps) and not (ta and tb)):
                 return True
         return False
@@ -1347,7 +1479,7 @@ def _listed_with_sides(
 ) -> set[tuple[str, int]]:
     """The places of third countries in one coordinated list with both sides, in one sentence ("scientists from
     Russia, Japan, China and Mongolia"): one more member of the team, not the partner instead of a side."""
-    ends = _nation_place_ends(doc)
+    ends = _nation_place_ends(doc, sides)
     items: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # field -> (first, last, 0 a / 1 b / 2 third)
     for kind, occ in ((0, oa), (1, ob)):
         for o in occ:
@@ -1362,21 +1494,30 @@ def _listed_with_sides(
         if not any(k == 2 for _, _, k in xs):
             continue
         f = doc.fields[name]
+        shift = f.shift
         xs.sort()
         run: list[tuple[int, int, int]] = [xs[0]]
+        last = xs[0][1]  # the run's last position
+        kinds = 1 << xs[0][2]  # a bit per kind in the run
         for x in [*xs[1:], None]:
             if x is not None:
-                last = max(r[1] for r in run)
-                same = bisect.bisect_right(f.sent_first, last) == bisect.bisect_right(f.sent_first, x[0])
-                if x[0] <= last or (
-                    same and _LIST_JOINT_RE.fullmatch(f.text[f.chars(last, last)[1] : f.chars(x[0], x[0])[0]])
+                if (
+                    x[0] <= last
+                    or (
+                        last >> shift == x[0] >> shift  # one sentence
+                        and _LIST_JOINT_RE.fullmatch(f.text[f.chars(last, last)[1] : f.chars(x[0], x[0])[0]])
+                    )
                 ):
                     run.append(x)
+                    last = max(last, x[1])
+                    kinds |= 1 << x[2]
                     continue
-            if {0, 1} <= {k for _, _, k in run}:
+            if kinds == 0b111:  # both sides and a third country
                 out.update((name, r[0]) for r in run if r[2] == 2)
             if x is not None:
                 run = [x]
+                last = x[1]
+                kinds = 1 << x[2]
     return out
 
 
@@ -1408,16 +1549,16 @@ class _Except(_Node):
         _, b = self.right.eval(doc)
         if not b:
             return True, a
-        # an occurrence is inside one place of b when some place is over both its ends (places are runs
-        # of positions); most occurrences are one word, inside when a place covers it
-        covered = {(o[0], q) for o in b for q in range(o[1], o[2] + 1)}
-
-        def inside(o: _Occ) -> bool:
-            if (o[0], o[1]) not in covered:
-                return False
-            return o[1] == o[2] or any(p[0] == o[0] and p[1] <= o[1] and o[2] <= p[2] for p in b)
-
-        out = [o for o in a if not inside(o)]
+        # an occurrence is inside one place of b when some place is over both its ends (places are runs of
+        # positions): when the places over its first position reach its last. Each position of b -> how far
+        # the places over it reach.
+        reach: dict[tuple[str, int], int] = {}
+        for name, first, last, _ in b:
+            for q in range(first, last + 1):
+                key = (name, q)
+                if reach.get(key, -1) < last:
+                    reach[key] = last
+        out = [o for o in a if reach.get((o[0], o[1]), -1) < o[2]]
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crawler.config import Config, TopicConfig
 from crawler.errors import UsageError
-from crawler.evaluate import Evaluation, Verdict, evaluate, load_labeled
-from crawler.topics import compile_query
+
+if TYPE_CHECKING:  # imported by `topics eval` itself: every other command starts without them
+    from crawler.evaluate import Evaluation, Verdict
 
 
 def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...]) -> list[TopicConfig]:
@@ -87,6 +88,9 @@ def build(
         as_json: bool,
     ) -> None:
         """Precision/recall per language of each topic on a labeled JSONL file, then each miss and false alarm."""
+        from crawler.evaluate import evaluate, load_labeled
+        from crawler.topics import compile_query
+
         stories = load_labeled(file)
         if query is not None:
             sets = dict(state.config().sets) if _has_config(state) else {}

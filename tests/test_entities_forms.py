@@ -121,6 +121,15 @@ def test_an_acronym_inside_a_word_or_in_lowercase_is_not_an_institute() -> None:
     assert RU.match("", "Обратите внимание на внииж и цнии в нижнем регистре.") is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Engineers of ВНИИЖТ met their colleagues in Harbin.", "哈尔滨工业大学与 ВНИИЖТ 签署协议", "Инженеры ВНИИЖТ."],
+)
+def test_an_institute_acronym_is_found_in_a_text_of_any_script(text: str) -> None:
+    m = RU.match("", text)
+    assert m is not None and "ВНИИЖТ → Russia" in m.hits
+
+
 def test_an_institute_by_its_acronym_is_a_partner_in_academic_cooperation() -> None:
     q = compile_query("PARTNERS(country:CN, country:RU, research)")
     m = q.match("", "ВНИИЖТ и Харбинский политехнический университет подписали соглашение.")

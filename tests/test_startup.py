@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from crawler import config
 from crawler.errors import ConfigError
+from crawler.pipelines import ProcessPipeline
+from crawler.process import FeedInfo, feed_only
+from crawler.run import CrawlContext
+from crawler.spiders import FeedOnlyItem
+from crawler.store import Store
 from tests.support.pyrun import run_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +62,7 @@ def test_a_crawl_child_loads_its_scrapy_components_without_aiohttp_tldextract_or
         tmp_path,
     )
     assert "RetryMiddleware" in out["components"] and "SafetyMiddleware" in out["components"]
+    assert "TelnetConsole" not in out["components"], "off: its module would import Twisted's conch"
     assert not {"aiohttp", "tldextract", "requests", "numpy"} & set(out["modules"]), out["modules"]
 
 
@@ -124,3 +136,72 @@ def test_workers_find_the_runs_topics_compiled_by_their_forkserver(tmp_path: Pat
         assert compiled == 1 and gazetteers == 2  # the topic, with China's and Russia's gazetteers
     else:
         assert compiled == 0 and gazetteers == 0
+
+
+class _Pool(ThreadPoolExecutor):
+    """An executor that records what it is given (a stand-in for the extraction pool)."""
+
+    def __init__(self, broken: bool = False) -> None:
+        super().__init__(max_workers=1)
+        self.broken = broken
+        self.given: list[str] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if self.broken:
+            raise BrokenProcessPool("a worker died")
+        self.given.append(fn.__name__)
+        return super().submit(fn, *args, **kwargs)
+
+
+def _feed_only_in(tmp_path: Path, pool: Any, started: bool) -> tuple[Any, Any]:
+    path = tmp_path / "newswatch.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    cfg = config.load_config(path)
+    store = Store(tmp_path / "n.db")
+    ctx = CrawlContext(cfg, store, [], [], emit=lambda event: None)
+    factory_calls: list[bool] = []
+    ctx.pool_factory = lambda language_model: factory_calls.append(language_model) or pool
+    item = FeedOnlyItem(
+        source="wire",
+        url="http://example.org/a",
+        feed=FeedInfo(title="China and Russia open a joint research centre", summary="Scientists of both sides."),
+        fetched=datetime(2026, 11, 20, tzinfo=UTC),
+        pending=True,
+        backlog=False,
+        error="http://example.org/a answered HTTP 503",
+    )
+    pipeline = ProcessPipeline(SimpleNamespace(spider=SimpleNamespace(ctx=ctx)))
+
+    async def process() -> Any:
+        if started:
+            await ctx.get_pool(False)
+        return await pipeline.process_item(item)
+
+    try:
+        done, processed = asyncio.run(process())
+    finally:
+        pool.shutdown()
+        store.close()
+    assert done is item
+    assert factory_calls == ([False] if started else []), "a feed-only item never starts a pool"
+    inline = feed_only(
+        item.source, item.url, item.feed, item.fetched, cfg.topics, backlog=False, pending=True, source_language=None
+    )
+    return processed, inline
+
+
+def test_a_page_that_failed_is_kept_from_its_feed_in_the_running_pool_whose_workers_have_the_topics(
+    tmp_path: Path,
+) -> None:
+    pool = _Pool()
+    processed, inline = _feed_only_in(tmp_path, pool, started=True)
+    assert pool.given[-1] == "feed_only"
+    assert processed == inline and processed.matches and processed.record.text_from == "feed"
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_without_a_running_pool_a_page_that_failed_is_kept_from_its_feed_here(tmp_path: Path, broken: bool) -> None:
+    pool = _Pool(broken=broken)
+    processed, inline = _feed_only_in(tmp_path, pool, started=broken)  # a broken pool: started, then unusable
+    assert "feed_only" not in pool.given
+    assert processed == inline and processed.matches

@@ -213,6 +213,19 @@ def test_partners_in_the_title_with_the_activity_in_the_lead() -> None:
     assert q.match("China, Russia sign agreement", "The deal covers joint research on lunar soil.") is not None
 
 
+def test_one_side_in_the_title_and_the_other_in_the_text_s_first_sentence_are_partners() -> None:
+    q = compile_query(PARTNERS)
+    title = "Chinese delegation welcomed at the university"
+    lead = "Rectors of Tomsk Polytechnic University met the guests. They discussed joint research on batteries."
+    m = q.match(title, lead)
+    assert m is not None and "Tomsk Polytechnic → Russia" in m.hits
+    # a side named only after the first sentence is not in the headline
+    later = "The guests toured the labs. Rectors of Tomsk Polytechnic University discussed joint research on batteries."
+    assert q.match(title, later.replace("research", "plans")) is None
+    # nor is one in a sentence the fourth argument rules out
+    assert q.match(title, "Tomsk Polytechnic University signed an arms deal. They discussed joint research.") is None
+
+
 def test_a_sentence_about_arms_or_trade_does_not_make_partners() -> None:
     q = compile_query(PARTNERS)
     assert q.match("News", "China bought arms from Russia after research by a lab.") is None
@@ -274,6 +287,30 @@ def test_a_third_country_named_more_often_is_the_partner() -> None:
     # any pair: the rule is the same for India and Russia with China as the third country
     pair = compile_query("PARTNERS(country:IN, country:RU, research OR scien*)")
     assert pair.match("India and Russia open a lab", body) is not None
+
+
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        ("IR", "Iranian engineers"),
+        ("IR", "иранские инженеры"),
+        ("TR", "Turkish physicists"),
+        ("VN", "вьетнамских учёных"),
+    ],
+)
+def test_a_country_is_found_by_its_adjective_as_by_its_name(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is not None
+
+
+def test_a_third_country_named_by_its_adjective_is_the_partner() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, космическ* OR ракет*)")
+    title = "Иранский спутник выведен на орбиту российской ракетой"
+    text = (
+        "Иранский спутник выведен на орбиту российской ракетой с космодрома Восточный. В Тегеране заявили о намерении"
+        " продолжить космическое сотрудничество с Россией, а также рассматривают запуски на китайских ракетах."
+    )
+    assert q.match(title, text) is None  # Iran is the partner of each side; China and Russia meet in passing
+    assert compile_query("PARTNERS(country:IR, country:RU, космическ* OR ракет*)").match(title, text) is not None
 
 
 def test_the_european_union_is_a_third_party_as_a_country_is() -> None:
@@ -342,6 +379,24 @@ def test_lead_scope_is_the_title_and_the_first_characters() -> None:
     q = compile_query("lead:reactor")
     assert q.match("", "A reactor opened.") is not None
     assert q.match("", "x " * 200 + "A reactor opened.") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "text", "matched"),
+    [
+        # the first word in the lead is enough: a phrase may end past it
+        ('lead:"fast reactor"', "", "x " * 147 + "fast reactor", True),
+        ('lead:"fast reactor"', "", "x " * 150 + "fast reactor", False),
+        ("lead:(reactor* OR кита* OR 反应堆)", "", "x " * 200 + "reactors Китая 反应堆", False),
+        ("lead:(reactor* OR кита* OR 反应堆)", "Китаю", "x " * 200, True),
+        ("lead:(reactor* OR кита* OR 反应堆)", "", "建设反应堆", True),
+        ("title:(reactor OR lab)", "News", "A reactor and a lab.", False),
+        ("title:(reactor OR lab)", "The lab", "", True),
+        ('title:"joint lab"', "A joint", "lab", False),
+    ],
+)
+def test_scoped_terms_look_in_their_scope_only(query: str, title: str, text: str, matched: bool) -> None:
+    assert (compile_query(query).match(title, text) is not None) is matched
 
 
 # --- caps and errors -----------------------------------------------------------------------

@@ -249,6 +249,8 @@ def test_sentence_ends_are_found_where_they_start() -> None:
     text = (
         "Он сказал. Да! Нет? Ну… «Так.» 中俄。科技！合作？是；好\nU.S. St. Petersburg, 5 тыс. человек; (Yes.) Done.\n"
     )
+    # at the text's start too (an abbreviation there is found by the lookbehinds' '^'), and runs of ends
+    text = "St. Petersburg. " + text + "Wait... What?! Yes.\n\n. ."
     found = list(topics._sentence_ends(text))
     assert found == [m.start() for m in whole.finditer(text)]
     assert len(found) >= 10
@@ -278,6 +280,19 @@ def test_a_long_or_finds_each_kind_of_term() -> None:
         assert m is not None and m.hits == hits, text
     assert q.match("", "в Москве алмазы") is not None
     assert q.match("", "ничего из этого") is None
+
+
+def test_near_finds_the_same_places_whichever_side_has_more() -> None:
+    # the shorter side's places are looked up among the longer side's: the pairs do not depend on which
+    text = "lab x lab reactor x x lab. lab lab x x x x reactor lab reactor x lab x x x lab lab"
+    q1, q2 = compile_query("lab NEAR/2 reactor"), compile_query("reactor NEAR/2 lab")
+    m1, m2 = q1.match("", text), q2.match("", text)
+    assert m1 is not None and m2 is not None
+    assert m1.spans == m2.spans and m1.score == m2.score
+    pairs = {text[a:b] for _f, a, b in m1.spans}
+    assert pairs == {"lab", "reactor"}
+    assert [text[a:b] for _f, a, b in m1.spans].count("lab") == 5  # the labs within two words of a reactor
+    assert q1.match("", "lab x x x reactor x x x lab") is None
 
 
 def test_nested_near() -> None:

@@ -180,3 +180,22 @@ def test_engineering_words_without_joint_development_do_not_lift_the_lead_veto(t
 )
 def test_experts_and_institutes_of_strategic_studies_are_not_science(title: str, text: str) -> None:
     assert not matches_default(title, text)
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "俄罗斯记者的合肥量子之旅",
+            "俄罗斯《共青团真理报》科技记者伊万·索科洛夫应邀来华，参观了合肥的多家科研机构，并与研究人员交流。",
+        ),
+        (
+            "冰城学汉语的俄罗斯留学生",
+            "来自伊尔库茨克的俄罗斯留学生在哈尔滨工业大学学习，参加了航天科普活动，并与中国同学交流。",
+        ),
+    ],
+)
+def test_attending_talking_or_being_invited_is_not_working_together_in_chinese(title: str, text: str) -> None:
+    assert not matches_default(title, text)
+    # a word of working together makes it a story of joint work
+    assert matches_default(title, text.replace("。", "，双方签署了联合研究协议。"))

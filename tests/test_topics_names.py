@@ -27,6 +27,22 @@ def test_initials_and_abbreviations_do_not_end_a_sentence(text: str) -> None:
     assert f.sentence(f.positions[0]) == f.sentence(f.positions[-1])
 
 
+def test_each_position_of_a_long_text_finds_its_own_word_and_sentence() -> None:
+    # a position's low bits are its word's index, above the gap added at each sentence end
+    sentences = [" ".join(f"W{i}x{j}" for j in range(i % 7 + 1)) + "." for i in range(900)]
+    text = " ".join(sentences)
+    f = prepare("", text).fields["text"]
+    assert len(f.positions) > 2048
+    for k, p in enumerate(f.positions):
+        word = f.raw(p, p)
+        assert word.startswith("W") and f.sentence(p) == int(word[1:].split("x")[0]), (k, p, word)
+    assert f.raw(f.positions[0], f.positions[-1]) == text[:-1]
+    # phrases and NEAR stay inside a sentence
+    assert compile_query('"W5x0 W6x0"').match("", text) is None
+    assert compile_query("W5x5 NEAR/3 W6x0").match("", text) is None
+    assert compile_query("W5x0 NEAR/4 W5x5").match("", text) is not None
+
+
 def test_a_full_stop_before_a_capital_still_ends_a_sentence() -> None:
     f = prepare("", "Работы начались в 2019 г. Россия выделила средства. Затем Китай.").fields["text"]
     assert f.sentence(f.positions[-1]) == 2
@@ -236,7 +252,8 @@ def test_the_default_topic_takes_one_side_s_instruments_on_the_other_s_spacecraf
             "Томские океанологи участвовали в китайской экспедиции",
             "Океанологи ТГУ участвовали в экспедиции китайского ледокола «Сюэлун» в Арктику.",
         ),
-        ("托木斯克海洋学家参加中国北极科考", "托木斯克国立大学的海洋学家参加了中国雪龙号的北极科考航次。"),
+        # 参与, participate in the work; 参加, attend, is said of any event, a visit or a class as well
+        ("托木斯克海洋学家参与中国北极科考", "托木斯克国立大学的海洋学家参与了中国雪龙号的北极科考航次。"),
     ],
 )
 def test_the_default_topic_takes_taking_part_as_working_together(title: str, text: str) -> None:
