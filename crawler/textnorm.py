@@ -326,17 +326,24 @@ def _identifier() -> Any:
 
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier  # numpy and the model: only when needed
 
-    packaged = MODEL_DIR / MODEL_FILE
-    copy = _model_copy(packaged)
-    if copy is not None and copy.exists():
-        try:
-            return _identifier_from(copy, LanguageIdentifier)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            pass  # a damaged copy: made again below
     try:
-        raw = lzma.decompress(packaged.read_bytes())
+        packed = (MODEL_DIR / MODEL_FILE).read_bytes()
+    except OSError:
+        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    copy = _model_copy(packed)
+    if copy is not None:
+        try:
+            identifier = _identifier_from(copy, LanguageIdentifier)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # none yet, or a damaged one: made below
+        else:
+            with contextlib.suppress(OSError):
+                os.utime(copy)  # in use: kept when another model's copy is written (see _keep_copy)
+            return identifier
+    try:
+        raw = lzma.decompress(packed)
         identifier = _identifier_from(io.BytesIO(raw), LanguageIdentifier)
-    except (OSError, ValueError, KeyError, lzma.LZMAError, zipfile.BadZipFile):
+    except (ValueError, KeyError, lzma.LZMAError, zipfile.BadZipFile):
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)  # a layout we do not know
     if copy is not None:
         _keep_copy(copy, raw)
@@ -346,29 +353,30 @@ def _identifier() -> Any:
 # The packaged model is an .npz compressed with LZMA: decompressing it costs ~0.35 s of CPU, more than
 # everything else a process does to load it (~0.1 s). Every process that classifies Latin text (a crawl
 # child, an extraction pool's forkserver, a probe) would pay it; instead the first one keeps the
-# decompressed .npz (~70 MB) in the user's cache folder, and later ones read that.
+# decompressed .npz (~70 MB) in the user's cache folder, named after the packaged file's content (so
+# installations of the same model share it), and later ones read that.
 _MODEL_COPY = "langid-{key}.npz"
+_UNUSED_COPY_DAYS = 30  # a copy no process read for this long (another model's) is dropped
 
 
-def _model_copy(packaged: Path) -> Path | None:
-    """Where the uncompressed copy of this packaged model lives (named after its size and time, so a
-    reinstalled model gets its own); None without a cache folder."""
+def _model_copy(packed: bytes) -> Path | None:
+    """Where the uncompressed copy of this packaged model lives; None without a cache folder."""
     import hashlib
 
     from crawler.config import user_cache_dir
 
     try:
-        st = packaged.stat()
         folder = user_cache_dir()
-    except (OSError, RuntimeError):
+    except RuntimeError:
         return None
-    key = hashlib.sha256(f"{packaged.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return folder / _MODEL_COPY.format(key=key)
+    return folder / _MODEL_COPY.format(key=hashlib.sha256(packed).hexdigest()[:16])
 
 
 def _keep_copy(copy: Path, raw: bytes) -> None:
-    """Writes the copy whole or not at all (a temporary file renamed), and drops copies of older models."""
+    """Writes the copy whole or not at all (a temporary file renamed), and drops copies of other models
+    that no process has read for a month."""
     import tempfile
+    import time
 
     try:
         copy.parent.mkdir(parents=True, exist_ok=True)
@@ -383,9 +391,10 @@ def _keep_copy(copy: Path, raw: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         return
+    unused = time.time() - _UNUSED_COPY_DAYS * 86400
     for old in copy.parent.glob(_MODEL_COPY.format(key="*")):
-        if old != copy:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
+            if old != copy and old.stat().st_mtime < unused:
                 old.unlink()
 
 

@@ -1324,8 +1324,8 @@ def _institution(occs: list[_Occ]) -> bool:
 class _Partners(_Node):
     """``PARTNERS(a, b, what, unless)``: a and b are the actors of ``what``.
 
-    That holds in a sentence naming a, b and ``what``, or when the title names a and b and
-    ``what`` is in the title or the lead; two academies, universities or institutes of the two sides
+    That holds in a sentence naming a, b and ``what``, or when the title names a and b (or one of
+    them, and the text's first sentence the other) and ``what`` is in the title or the lead; two academies, universities or institutes of the two sides
     in a sentence or the title need no ``what``. A sentence (or title) holding ``unless`` does not count.
     When a and b are countries (or each one country with other words for it) and a third country is
     named more often than one of them, or in
@@ -1410,6 +1410,25 @@ class _Partners(_Node):
             if what or self.what is None or (_institution(ta) and _institution(tb)):
                 out.extend(ta)
                 out.extend(tb)
+                out.extend(what)
+        elif (ta or tb) and not (ta and tb) and not any(k[0] == TITLE for k in tainted):
+            # the headline also names both when the title names one side and the text's first sentence the
+            # other ("Huawei delegation welcomed by University" / "KFU was represented by its vice-rector"),
+            # with what in the title or the lead, unless a third country leads
+            lead_end = doc.fields[TEXT].lead_end
+            first = (TEXT, 0)  # the text's first sentence
+            ha = ta or [o for o in occs[0] if o[1] < lead_end and unit(o) == first and first not in tainted]
+            hb = tb or [o for o in occs[1] if o[1] < lead_end and unit(o) == first and first not in tainted]
+            what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
+            if (
+                ha
+                and hb
+                and what
+                and _distinct(ha, hb)
+                and not self._third_country_leads(doc, occs[0], occs[1], bool(ta), bool(tb))
+            ):
+                out.extend(ha)
+                out.extend(hb)
                 out.extend(what)
         return bool(out), out
 

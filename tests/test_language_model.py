@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import lzma
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,17 +59,24 @@ def test_the_model_is_kept_uncompressed_and_read_back_as_the_same_classifier(
     assert textnorm.detect_language(TEXTS[0]) == "fr" and textnorm.detect_language(TEXTS[1]) == "de"
 
 
-def test_a_damaged_copy_is_made_again_and_copies_of_other_models_are_dropped(cache: Path) -> None:
+def test_a_damaged_copy_is_made_again_and_copies_of_other_models_unused_for_a_month_are_dropped(
+    cache: Path,
+) -> None:
     cache.mkdir(parents=True)
-    stale = cache / "langid-0000000000000000.npz"
-    stale.write_bytes(b"a copy of a model installed before")
+    unused = cache / "langid-0000000000000000.npz"
+    unused.write_bytes(b"a copy of a model installed long ago")
+    month_ago = time.time() - 31 * 86400
+    os.utime(unused, (month_ago, month_ago))
+    in_use = cache / "langid-1111111111111111.npz"
+    in_use.write_bytes(b"a copy of the model another installation reads")
     textnorm._identifier()
-    [copy] = _copies(cache)
+    copy = (set(_copies(cache)) - {in_use}).pop()
+    assert _copies(cache) == sorted([copy, in_use])
     size = copy.stat().st_size
     copy.write_bytes(b"PK\x03\x04 cut short")  # a copy damaged on disk
     textnorm._identifier.cache_clear()
     assert textnorm.detect_language(TEXTS[1]) == "de"
-    assert _copies(cache) == [copy] and copy.stat().st_size == size
+    assert copy.stat().st_size == size and in_use.exists()
 
 
 def test_without_a_writable_cache_folder_the_packaged_model_is_used(tmp_path: Path, cache: Path) -> None:

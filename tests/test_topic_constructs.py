@@ -213,6 +213,19 @@ def test_partners_in_the_title_with_the_activity_in_the_lead() -> None:
     assert q.match("China, Russia sign agreement", "The deal covers joint research on lunar soil.") is not None
 
 
+def test_one_side_in_the_title_and_the_other_in_the_text_s_first_sentence_are_partners() -> None:
+    q = compile_query(PARTNERS)
+    title = "Chinese delegation welcomed at the university"
+    lead = "Rectors of Tomsk Polytechnic University met the guests. They discussed joint research on batteries."
+    m = q.match(title, lead)
+    assert m is not None and "Tomsk Polytechnic → Russia" in m.hits
+    # a side named only after the first sentence is not in the headline
+    later = "The guests toured the labs. Rectors of Tomsk Polytechnic University discussed joint research on batteries."
+    assert q.match(title, later.replace("research", "plans")) is None
+    # nor is one in a sentence the fourth argument rules out
+    assert q.match(title, "Tomsk Polytechnic University signed an arms deal. They discussed joint research.") is None
+
+
 def test_a_sentence_about_arms_or_trade_does_not_make_partners() -> None:
     q = compile_query(PARTNERS)
     assert q.match("News", "China bought arms from Russia after research by a lab.") is None
