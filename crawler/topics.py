@@ -673,10 +673,19 @@ class _FirstIndex:
         ks = [k for key in self.by_stem.keys() & f.by_stem.keys() for k in self.by_stem[key]]
         ks += [k for key in self.by_surface.keys() & f.by_surface.keys() for k in self.by_surface[key]]
         by_head = self.by_head
-        # a prefix is looked up once for all the patterns it starts, and only when a word starts like it
+        # a prefix is looked at once for all the patterns it starts, and only when a word starts like it: does
+        # the field hold a word of its stem or one starting with it (what lookup_key would find)
+        by_stem = f.by_stem
+        keys = f.sorted_surfaces()
+        n = len(keys)
+        bisect_left = bisect.bisect_left
         for head in by_head.keys() & f.heads():
-            for item, kk in by_head[head].items():
-                if f.lookup_key(item):
+            for (_kind, value, stem), kk in by_head[head].items():
+                if stem and stem in by_stem:
+                    ks += kk
+                    continue
+                i = bisect_left(keys, value)
+                if i < n and keys[i].startswith(value):
                     ks += kk
         for item, kk in self.short.items():
             if f.lookup_key(item):
@@ -723,6 +732,7 @@ _ALPHABETIC_RE = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f' .-]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def _letters(text: str) -> str:
     """A name's letters and digits, folded ('Ulan-Ude' and 'Ulan Ude' are 'ulanude')."""
     return "".join(ch for ch in textnorm.fold_word(text) if ch.isalnum())
@@ -1158,7 +1168,7 @@ class _Entity(_Node):
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
             found: list[tuple[int, int, int]] = []  # (first, -last, pattern)
-            excluded: list[tuple[int, int]] | None = None
+            excluded: set[int] | None = None
             for k in g.index.candidates(f):
                 label, items, exact, cased = g.patterns[k]
                 starts = _find(f, items)
@@ -1182,13 +1192,11 @@ class _Entity(_Node):
                     if k in g.contextual and not _in_context(doc, f, p, e, g.contextual[k]):
                         continue
                     if g.not_in:
-                        if excluded is None:
-                            excluded = [
-                                (q, q + len(g.not_in[n]) - 1)
-                                for n in range(len(g.not_in))
-                                for q in _find(f, g.not_in[n])
-                            ]
-                        if any(a <= p <= b for a, b in excluded):  # starts inside the longer word
+                        if excluded is None:  # the positions of the longer words
+                            excluded = {
+                                r for words in g.not_in for q in _find(f, words) for r in range(q, q + len(words))
+                            }
+                        if p in excluded:  # starts inside the longer word
                             continue
                     if self.scope == LEAD and name == TEXT and p >= f.lead_end:
                         continue
