@@ -170,9 +170,14 @@ class _Field:
         self.lead_end = positions[lead_i] if lead_i < len(positions) else 1 << 62
         self.lead_words = surfaces[:lead_i]  # the folded words of the lead
         self.text = text
-        by_surface: dict[str, list[int]] = defaultdict(list)
+        by_surface: dict[str, list[int]] = {}
+        known = by_surface.get
         for surface, pos in zip(surfaces, positions):
-            by_surface[surface].append(pos)
+            have = known(surface)
+            if have is None:
+                by_surface[surface] = [pos]
+            else:
+                have.append(pos)
         self.cjk = textnorm.CJK in kinds or textnorm.CJK_END in kinds  # the text holds CJK characters
         if self.cjk:
             stems = {sf: st for sf, st, kind in zip(surfaces, stem_col, kinds) if kind == textnorm.WORD}
@@ -195,7 +200,7 @@ class _Field:
         self.starts = starts
         self.ends = ends
         self.by_stem = by_stem
-        self.by_surface = dict(by_surface)
+        self.by_surface = by_surface
         self.stems = stems  # folded surface -> stem, for words (a CJK token is its own stem)
         self._sorted: list[str] | None = None
         self._heads: set[str] | None = None
@@ -440,8 +445,14 @@ class _Leaf(_Node):
         label = self.label
         if self._one:  # most terms: one word (or one CJK bigram and what it implies), anywhere
             last = length - 1
+            kind, value, _stem = self._first
             for name, f in doc.fields.items():
-                cands = f.lookup_key(self._first)
+                if kind == _STEM:
+                    cands = f.by_stem.get(value)
+                elif kind == _SURFACE:
+                    cands = f.by_surface.get(value)
+                else:
+                    cands = f.lookup_key(self._first)
                 if cands:  # (field, first, last, ((label, field, first, last),)) per place, built in C
                     lasts = [p + last for p in cands] if last else cands
                     named = repeat(name)
@@ -1668,13 +1679,16 @@ def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
     spans: set[tuple[str, int, int]] = set()
     text_hits: list[tuple[int, str, float]] = []
     lead = textnorm.LEAD_CHARS
+    fields = doc.fields
+    in_title, in_lead, in_body = ZONE_WEIGHT["title"], ZONE_WEIGHT["lead"], ZONE_WEIGHT["body"]
     for label, name, s, e in hits:
-        cs, ce = doc.fields[name].chars(s, e)
+        f = fields[name]
+        cs, ce = f.starts[s & f.mask], f.ends[e & f.mask]  # f.chars(s, e)
         spans.add((name, cs, ce))
         if name == TITLE:
-            w = ZONE_WEIGHT["title"]
+            w = in_title
         else:
-            w = ZONE_WEIGHT["lead"] if cs < lead else ZONE_WEIGHT["body"]
+            w = in_lead if cs < lead else in_body
             text_hits.append((s, label, w))
         if w > best.get(label, 0.0):
             best[label] = w
@@ -1700,7 +1714,9 @@ def _closeness(hits: list[tuple[int, str, float]]) -> float:
             if not counts[old]:
                 del counts[old]
             lo += 1
-        best = max(best, CLOSENESS * hits[lo][2] * (len(counts) - 1))
+        bonus = CLOSENESS * hits[lo][2] * (len(counts) - 1)
+        if bonus > best:
+            best = bonus
     return best
 
 

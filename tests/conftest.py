@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -186,6 +187,48 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     computing; a second worker per core runs while the first waits.
     """
     return 2 * len(os.sched_getaffinity(0))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-report",
+        metavar="PATH",
+        default=None,
+        help="write each test's CPU seconds (its own, and of the processes it started and waited for) and wall "
+        "seconds to PATH as JSON, most CPU first; each xdist worker writes PATH.gwN",
+    )
+
+
+_cpu_rows: list[dict[str, Any]] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """With --cpu-report: what each test costs, set-up and tear-down included (a module fixture's crawl counts
+    for the first test that uses it). A process still running or killed and never waited for counts nowhere."""
+    if not item.config.getoption("cpu_report"):
+        yield
+        return
+    import resource
+    import time
+
+    def cpu() -> tuple[float, float]:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+    (own0, kids0), wall0 = cpu(), time.monotonic()
+    yield
+    (own1, kids1), wall1 = cpu(), time.monotonic()
+    row = {"test": item.nodeid, "cpu": own1 - own0 + kids1 - kids0, "children": kids1 - kids0, "wall": wall1 - wall0}
+    _cpu_rows.append({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("cpu_report")
+    if path and _cpu_rows:
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        target = Path(f"{path}.{worker}" if worker else path)
+        target.write_text(json.dumps(sorted(_cpu_rows, key=lambda r: -r["cpu"]), indent=1) + "\n", encoding="utf-8")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
