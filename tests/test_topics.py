@@ -671,6 +671,11 @@ NOT_PARTNERS = [
         "中俄元首会谈 深化各领域合作",
         "两国元首同意深化经贸、能源、科技、人文等领域合作，推动中俄关系在新时代取得更大发展。",
     ),
+    # joint drills of two navies stay military, however scientific their instruments
+    (
+        "Russian and Chinese navies hold joint drills",
+        "Russian and Chinese warships began joint drills in the Sea of Japan, testing sonar and research equipment.",
+    ),
     # naval drills: учения (drills) is not ученые (scientists), though Snowball stems both to учен
     (
         "Россия и Китай начали совместные учения в Японском море",
@@ -856,6 +861,12 @@ PARTNER_STORIES = [
         "Лаборатория водородной энергетики",
         "Томский политехнический университет и китайская компания вложат инвестиции в совместную лабораторию "
         "водородной энергетики.",
+    ),
+    # institutes that jointly drill lake sediments are not navies in joint drills
+    (
+        "Lake researchers to compare climate records",
+        "The Limnological Institute of the Russian Academy of Sciences and the Nanjing Institute of Geography of the "
+        "Chinese Academy of Sciences will jointly drill bottom sediments of Lake Baikal to reconstruct the climate.",
     ),
     # "important" is not "imports", a research ship is not shipping
     (
