@@ -499,10 +499,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--follow")
     parser.add_argument("--config-checked", default=None)
     args = parser.parse_args(argv)
-    from crawler.run import _quiet_scrapy_logs, import_tls_early
+    from crawler.settings import import_tls_early, quiet_scrapy_logs  # not crawler.run: it loads the store
 
     import_tls_early()
-    _quiet_scrapy_logs()
+    quiet_scrapy_logs()
     try:
         config = load_config(args.config, checked=args.config_checked) if args.config else _default_config()
         report = run_probe(config, args.url, args.follow)

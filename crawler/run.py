@@ -35,6 +35,7 @@ from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError
 from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
 from crawler.process import POOL_TOPICS_ENV, Processed
+from crawler.settings import import_tls_early, quiet_scrapy_logs
 from crawler.store import Store, iso, utcnow
 
 log = logging.getLogger("newswatch.crawl")
@@ -598,7 +599,7 @@ def crawl_once(
     handler = "crawler.spiders.StoppableDownloadHandler"  # a source stopped at its deadline drops its requests
     settings["DOWNLOAD_HANDLERS"] = {"http": handler, "https": handler}
     process = AsyncCrawlerProcess(settings)
-    _quiet_scrapy_logs()  # Scrapy's logging setup just set its loggers to DEBUG again
+    quiet_scrapy_logs()  # Scrapy's logging setup just set its loggers to DEBUG again
     news_crawler: list[Any] = []
 
     def all_finished() -> None:
@@ -662,23 +663,6 @@ def _make_pool(workers: int | None, language_model: bool = True) -> Any:
 # -- the child process ---------------------------------------------------------------------------
 
 
-def import_tls_early() -> None:
-    """Imports Scrapy's TLS modules first thing in a child that will fetch (installs no reactor).
-
-    They name their deprecated aliases' module with inspect.stack(), whose cost grows with the stack's
-    depth and the modules loaded: imported before the child's deep imports, that costs ~0.05 s of CPU
-    instead of ~0.1 s.
-    """
-    import scrapy.core.downloader.contextfactory  # noqa: F401
-
-
-def _quiet_scrapy_logs() -> None:
-    # Scrapy's own per-request errors are reported through the summary; its log stays for --debug.
-    quiet = logging.DEBUG if os.environ.get("NEWSWATCH_DEBUG") else logging.CRITICAL
-    for name in ("scrapy", "twisted", "py.warnings"):
-        logging.getLogger(name).setLevel(quiet)
-
-
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """Asks the kernel to send ``sig`` to this process when its parent dies (Linux prctl PR_SET_PDEATHSIG)."""
     if not sys.platform.startswith("linux"):
@@ -721,7 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _exit_with_parent()
     import_tls_early()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    _quiet_scrapy_logs()
+    quiet_scrapy_logs()
     out = sys.stdout
     lock = threading.Lock()
 

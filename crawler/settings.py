@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from crawler.config import CrawlConfig
@@ -86,3 +88,20 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "ERROR") -> dict[str
         "EXTENSIONS_BASE": default_base("EXTENSIONS_BASE", EXTENSIONS_OFF),
         "HTTPPROXY_ENABLED": True,
     }
+
+
+def import_tls_early() -> None:
+    """Imports Scrapy's TLS modules first thing in a crawl or probe child, which will fetch (installs no reactor).
+
+    They name their deprecated aliases' module with inspect.stack(), whose cost grows with the stack's
+    depth and the modules loaded: imported before the child's deep imports, that costs ~0.05 s of CPU
+    instead of ~0.1 s.
+    """
+    import scrapy.core.downloader.contextfactory  # noqa: F401
+
+
+def quiet_scrapy_logs() -> None:
+    # Scrapy's own per-request errors are reported through the summary; its log stays for --debug.
+    quiet = logging.DEBUG if os.environ.get("NEWSWATCH_DEBUG") else logging.CRITICAL
+    for name in ("scrapy", "twisted", "py.warnings"):
+        logging.getLogger(name).setLevel(quiet)

@@ -81,6 +81,18 @@ def test_the_cli_starts_a_crawl_child_without_loading_the_store_or_the_page_proc
     assert not {"crawler.run", "crawler.store", "crawler.process", "sqlite_utils", "asyncio"} & loaded, loaded
 
 
+def test_a_probe_child_loads_its_modules_without_the_store(tmp_path: Path) -> None:
+    # what `python -m crawler.probe` imports before and while it probes; a probe stores nothing
+    out = _loaded_after(
+        "import crawler.probe\n"
+        "from crawler.settings import import_tls_early, quiet_scrapy_logs, scrapy_settings\n"
+        "import crawler.middlewares, crawler.spiders, crawler.extract, crawler.feeds, crawler.sitemaps\n"
+        "out['store'] = [m for m in ('crawler.store', 'crawler.run') if m in sys.modules]\n",
+        tmp_path,
+    )
+    assert out["store"] == [] and "sqlite_utils" not in out["modules"], out
+
+
 CONFIG = """
 [storage]
 database = "n.db"
