@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
 from crawler.encoding import decode_html
-from crawler.store import ArticleRecord
+from crawler.records import ArticleRecord
 
 
 @dataclass(frozen=True)

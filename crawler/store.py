@@ -26,6 +26,7 @@ from typing import Any
 from crawler import dedup, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
+from crawler.records import ArticleRecord
 
 # sqlite-utils imports numpy and pandas when they are installed, only to map their scalar types to
 # column types; newswatch stores none. numpy is there (the language detector needs it), and loading
@@ -430,30 +431,6 @@ def process_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-@dataclass(frozen=True)
-class ArticleRecord:
-    """What the pipeline hands the store for one fetched (or feed-only) article."""
-
-    url: str
-    canonical_url: str
-    source: str
-    title: str
-    text: str
-    text_from: str
-    published: datetime | None
-    language: str | None
-    fetched: datetime
-    author: str | None = None
-    site_name: str | None = None
-    aliases: tuple[str, ...] = ()
-    content_hash: str | None = None
-    signature: bytes | None = None
-    index_title: str = ""
-    index_text: str = ""
-    backlog: bool = False
-    page_pending: bool = False
 
 
 @dataclass(frozen=True)

@@ -688,16 +688,17 @@ class _FirstIndex:
         # a prefix is looked at once for all the patterns it starts, and only when a word starts like it: does
         # the field hold a word of its stem or one starting with it (what lookup_key would find)
         by_stem = f.by_stem
-        keys = f.sorted_surfaces()
-        n = len(keys)
+        keys: list[str] | None = None  # sorted when first needed (a Chinese text's thousands of bigrams)
         bisect_left = bisect.bisect_left
         for head in by_head.keys() & f.heads():
             for (_kind, value, stem), kk in by_head[head].items():
                 if stem and stem in by_stem:
                     ks += kk
                     continue
+                if keys is None:
+                    keys = f.sorted_surfaces()
                 i = bisect_left(keys, value)
-                if i < n and keys[i].startswith(value):
+                if i < len(keys) and keys[i].startswith(value):
                     ks += kk
         for item, kk in self.short.items():
             if f.lookup_key(item):
@@ -1155,6 +1156,14 @@ def _note_institution(label: str, university: bool) -> None:
 def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]:
     """Start positions where the pattern items occur in one field."""
     cands = f.lookup(*items[0][:3])
+    if cands and len(items) > 1:
+        # a later word the field does not hold at all: no place, without looking at each of the first's
+        by_stem, by_surface = f.by_stem, f.by_surface
+        for kind, value, _stem, implied in items[1:]:
+            if not implied and (
+                (kind == _STEM and value not in by_stem) or (kind == _SURFACE and value not in by_surface)
+            ):
+                return []
     for k in range(1, len(items)):
         if not cands:
             break

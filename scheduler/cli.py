@@ -290,7 +290,7 @@ def crawl(
     With --url (and no SOURCE) only those pages are fetched, and what was extracted from each is shown.
     Exits 1 only when every selected source failed.
     """
-    from crawler.run import run_in_child, select_sources
+    from crawler.child import run_in_child, select_sources
     from crawler.urls import is_http_url
 
     config = state.config()

@@ -34,8 +34,8 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
     """Each source's health (ok, failing, stale, inactive); subcommands add, remove, import, export."""
     if ctx.invoked_subcommand is not None:
         return
+    from crawler.child import select_sources
     from crawler.health import source_health
-    from crawler.run import select_sources
     from crawler.store import Store, utcnow
 
     state: State = ctx.ensure_object(State)

@@ -1,7 +1,7 @@
 """`newswatch run`: the long-running daemon (APScheduler on an asyncio loop, sd_notify, signals).
 
 The only module that imports APScheduler's scheduler (the config imports its cron parser to
-validate schedules). Crawls run in short-lived child processes (crawler.run.run_in_child): a
+validate schedules). Crawls run in short-lived child processes (crawler.child.run_in_child): a
 Twisted reactor cannot restart, long-lived Scrapy processes grow, and a child that hangs or
 crashes is killed without harming the daemon. The child's start-up is paid per *batch*: every
 tick, once a source is due, all sources due within the next few seconds go to one child (up to
@@ -258,7 +258,7 @@ class _OneSource:
     """A finished source's event, shaped as a one-source summary for the log line."""
 
     def __init__(self, event: dict[str, Any]) -> None:
-        from crawler.run import SourceStats
+        from crawler.child import SourceStats
 
         self.sources = [SourceStats(**event["stats"])] if event.get("stats") else []
 
@@ -581,7 +581,7 @@ class Daemon:
 
     def _crawl_batch(self, config: Config, snapshot: Path, names: list[str], scheduled: datetime) -> None:
         """Polls the batch in one crawl child; each source's result is logged and rescheduled as it finishes."""
-        from crawler.run import CrawlStopped, run_in_child
+        from crawler.child import CrawlStopped, run_in_child
 
         known = {s.name for s in config.sources}
         names = [n for n in names if n in known]  # a reload may have removed some

@@ -60,7 +60,7 @@ def _start_site(port: int) -> StaticSiteServer:
 def run_demo(output_dir: Path | None, echo: Callable[[str], None], port: int = 0, *, quiet: bool = False) -> Path:
     """Serves the sample site, crawls it into a new database and writes the digest; ``quiet`` echoes only
     where the digest, the database and the config are."""
-    from crawler.run import run_in_child
+    from crawler.child import run_in_child
     from scheduler.digest import run_digest
 
     product, echo = echo, (lambda _line: None) if quiet else echo

@@ -66,6 +66,21 @@ def test_a_crawl_child_loads_its_scrapy_components_without_aiohttp_tldextract_or
     assert not {"aiohttp", "tldextract", "requests", "numpy"} & set(out["modules"]), out["modules"]
 
 
+def test_the_cli_starts_a_crawl_child_without_loading_the_store_or_the_page_processing(tmp_path: Path) -> None:
+    out = _loaded_after(
+        "import scheduler.cli\n"
+        "from crawler.child import CrawlStopped, SourceStats, run_in_child, select_sources\n"
+        "out['before'] = sorted(m for m in sys.modules if m.startswith(('crawler.', 'sqlite_utils', 'asyncio')))\n"
+        "import crawler.run\n"  # the child's module still offers the parent's names
+        "out['same'] = crawler.run.run_in_child is run_in_child and crawler.run.select_sources is select_sources\n",
+        tmp_path,
+    )
+    assert out["same"] is True
+    assert "crawler.child" in out["before"]
+    loaded = {m.split(".")[0] if not m.startswith("crawler.") else m for m in out["before"]}  # type: ignore[union-attr]
+    assert not {"crawler.run", "crawler.store", "crawler.process", "sqlite_utils", "asyncio"} & loaded, loaded
+
+
 CONFIG = """
 [storage]
 database = "n.db"

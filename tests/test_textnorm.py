@@ -81,9 +81,15 @@ def test_offsets_point_into_the_original_string() -> None:
             assert surface.startswith(original)
 
 
-def test_a_text_without_cjk_has_the_tokens_it_has_beside_cjk() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ｃｈｉｎａ and Росси́я, café_au lait: naïve 5G ½ — U.S.-Russia ties\n\nX",  # a combining accent
+        "Ｃｈｉｎａ and Россия, café_au lait: naïve 5G ½ — U.S.-Russia ties\n\nX",  # none
+    ],
+)
+def test_a_text_without_cjk_has_the_tokens_it_has_beside_cjk(text: str) -> None:
     # a text without CJK characters is tokenized by a faster path: the same words, forms and offsets
-    text = "Ｃｈｉｎａ and Росси́я, café_au lait: naïve 5G ½ — U.S.-Russia ties\n\nX"
     alone = tokenize(text)
     beside = tokenize(text + " 中俄")
     assert alone == beside[: len(alone)]

@@ -62,6 +62,9 @@ def test_workers_do_not_import_scrapy() -> None:
         loaded = pool.submit(
             eval, "sorted(m for m in __import__('sys').modules if m.split('.')[0] in ('scrapy', 'twisted', 'crawler'))"
         ).result(timeout=120)
+        # nor the store: sqlite-utils costs a process ~0.04 s, and a worker only hands records back
+        store = pool.submit(eval, "[m for m in ('crawler.store', 'sqlite_utils') if m in __import__('sys').modules]")
+        assert store.result(timeout=120) == []
     finally:
         pool.shutdown(wait=True)
     assert "crawler.process" in loaded and "crawler.extract" in loaded, loaded

@@ -1,0 +1,241 @@
+"""The parent's side of a crawl in a child process: `run_in_child` and the summary it returns.
+
+Kept apart from crawler.run (which the child runs) so that a process that only starts crawls
+(the CLI, the daemon) loads neither the store, the page processing nor asyncio to do it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from crawler.config import Config, SourceConfig, checked_digest
+from crawler.errors import NewswatchError, UsageError
+
+Event = dict[str, Any]
+
+
+@dataclass
+class SourceStats:
+    name: str
+    fetched: int = 0
+    new: int = 0
+    duplicates: int = 0
+    matched: int = 0
+    errors: int = 0
+    queued: int = 0
+    status: str = "pending"  # ok | not-modified | failed | gone | skipped
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error_samples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CrawlSummary:
+    sources: list[SourceStats]
+    run_id: int | None = None
+    new_article_ids: list[int] = field(default_factory=list)
+    storage_error: str | None = None  # a write failed: the crawl failed, whatever the sources did
+
+    @property
+    def all_failed(self) -> bool:
+        tried = [s for s in self.sources if s.status != "skipped"]
+        return bool(tried) and all(s.status in ("failed", "gone") for s in tried)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("fetched", "new", "duplicates", "matched", "errors")
+        return {k: sum(getattr(s, k) for s in self.sources) for k in keys}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "sources": [asdict(s) for s in self.sources],
+            "new_article_ids": self.new_article_ids,
+            "storage_error": self.storage_error,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CrawlSummary:
+        return cls(
+            [SourceStats(**s) for s in data["sources"]],
+            data.get("run_id"),
+            list(data.get("new_article_ids", [])),
+            data.get("storage_error"),
+        )
+
+
+def select_sources(config: Config, names: Sequence[str]) -> list[SourceConfig]:
+    """The named sources (all when none); unknown names are a usage error."""
+    if not names:
+        return list(config.sources)
+    known = {s.name: s for s in config.sources}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listing = ", ".join(sorted(known)) or "none configured"
+        raise UsageError(f"unknown source {unknown[0]!r}; configured sources: {listing}")
+    return [known[n] for n in dict.fromkeys(names)]
+
+
+class CrawlStopped(NewswatchError):
+    """A crawl child was killed (deadline) or died; ``finished`` names the sources whose polls were written."""
+
+    def __init__(self, message: str, finished: set[str], started: set[str]) -> None:
+        super().__init__(message)
+        self.finished = finished
+        self.started = started
+
+
+def run_in_child(
+    config_path: Path,
+    source_names: Sequence[str] = (),
+    urls: Sequence[str] = (),
+    *,
+    trigger: str = "cli",
+    on_event: Callable[[Event], None] = lambda e: None,
+    timeout: float | None = None,
+    extra_env: dict[str, str] | None = None,
+    source_deadline: float | None = None,
+    started: datetime | None = None,
+) -> CrawlSummary:
+    """Runs crawl_once in a fresh `python -m crawler.run` child; kills it after `timeout` seconds.
+
+    The child leads its own process group with its extraction workers; when it ends (or dies),
+    the group is killed, and its death is noticed at once rather than when its pipe closes.
+    """
+    cmd = [sys.executable, "-m", "crawler.run", "--config", str(config_path), "--trigger", trigger]
+    for n in source_names:
+        cmd += ["--source", n]
+    for u in urls:
+        cmd += ["--url", u]
+    if source_deadline:
+        cmd += ["--source-deadline", str(source_deadline)]
+    if started is not None:
+        cmd += ["--started", started.isoformat()]
+    checked = checked_digest(config_path)  # this process found the file valid: the child need not compile its queries
+    if checked:
+        cmd += ["--config-checked", checked]
+    env = {**os.environ, **(extra_env or {})}
+    pkg_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    killed = threading.Event()
+
+    def _kill() -> None:
+        killed.set()
+        _kill_group(proc.pid)
+
+    timer = threading.Timer(timeout, _kill) if timeout else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    stderr_lines: list[str] = []
+    summary: CrawlSummary | None = None
+    error: dict[str, Any] | None = None
+    finished: set[str] = set()
+    started: set[str] = set()
+
+    def on_line(raw: bytes) -> None:
+        nonlocal summary, error
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return
+        kind = event.get("event")
+        if kind == "summary":
+            summary = CrawlSummary.from_json(event["summary"])
+        elif kind == "error":
+            error = event
+        else:
+            if kind == "done":
+                finished.add(event.get("source"))
+            elif event.get("source"):
+                started.add(event["source"])
+            on_event(event)
+
+    try:
+        _pump(proc, on_line, stderr_lines.append)
+    except BaseException:
+        _kill()
+        proc.wait()
+        raise
+    finally:
+        if timer:
+            timer.cancel()
+        _kill_group(proc.pid)  # extraction workers a dead child left behind
+    if killed.is_set():
+        raise CrawlStopped(
+            f"the crawl did not finish within {int(timeout or 0)}s and was stopped", finished, started - finished
+        )
+    if error is not None:
+        cls = UsageError if error.get("usage") else NewswatchError
+        raise cls(error["message"])
+    if summary is None:
+        tail = "".join(stderr_lines[-5:]).strip().splitlines()
+        code = proc.returncode
+        detail = tail[-1] if tail else (f"killed by signal {-code}" if code and code < 0 else f"exit code {code}")
+        raise CrawlStopped(f"the crawl process failed: {detail}", finished, started - finished)
+    return summary
+
+
+def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[bytes], None], on_err: Callable[[str], None]) -> None:
+    """Reads the child's event lines and stderr until it exits; never waits on a pipe a grandchild holds."""
+    import selectors
+
+    assert proc.stdout is not None and proc.stderr is not None
+    sel = selectors.DefaultSelector()
+    buffers = {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""}
+    for f in (proc.stdout, proc.stderr):
+        os.set_blocking(f.fileno(), False)
+        sel.register(f.fileno(), selectors.EVENT_READ)
+
+    def drain(fd: int) -> bool:
+        """Reads what is there; False at EOF."""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            data = buffers[fd] + chunk
+            *lines, buffers[fd] = data.split(b"\n")
+            for line in lines:
+                if fd == proc.stdout.fileno():  # type: ignore[union-attr]
+                    on_line(line)
+                else:
+                    on_err(line.decode("utf-8", "replace") + "\n")
+
+    try:
+        open_fds = set(buffers)
+        while open_fds:
+            for key, _ in sel.select(timeout=0.2):
+                if not drain(key.fd):
+                    sel.unregister(key.fd)
+                    open_fds.discard(key.fd)
+            if proc.poll() is not None:
+                for fd in list(open_fds):
+                    drain(fd)  # what the child wrote before it exited; a grandchild may keep the pipe open
+                break
+        proc.wait()
+        if buffers[proc.stdout.fileno()]:
+            on_line(buffers[proc.stdout.fileno()])
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
