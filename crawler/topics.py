@@ -61,6 +61,7 @@ ZONE_WEIGHT = {"title": 1.0, "lead": 0.6, "body": 0.3}
 REPEAT_BONUS, REPEAT_CAP = 0.1, 0.4
 WINDOW, CLOSENESS = 15, 0.5
 DEFAULT_NEAR = 10
+MULTILATERAL = 3  # third countries in one list with both sides of PARTNERS that make it a multilateral team
 _FTS_MAX_COMBOS = 64
 
 # Item kinds of a term pattern (one item per token position)
@@ -687,16 +688,17 @@ class _FirstIndex:
         # a prefix is looked at once for all the patterns it starts, and only when a word starts like it: does
         # the field hold a word of its stem or one starting with it (what lookup_key would find)
         by_stem = f.by_stem
-        keys = f.sorted_surfaces()
-        n = len(keys)
+        keys: list[str] | None = None  # sorted when first needed (a Chinese text's thousands of bigrams)
         bisect_left = bisect.bisect_left
         for head in by_head.keys() & f.heads():
             for (_kind, value, stem), kk in by_head[head].items():
                 if stem and stem in by_stem:
                     ks += kk
                     continue
+                if keys is None:
+                    keys = f.sorted_surfaces()
                 i = bisect_left(keys, value)
-                if i < n and keys[i].startswith(value):
+                if i < len(keys) and keys[i].startswith(value):
                     ks += kk
         for item, kk in self.short.items():
             if f.lookup_key(item):
@@ -1154,6 +1156,14 @@ def _note_institution(label: str, university: bool) -> None:
 def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]:
     """Start positions where the pattern items occur in one field."""
     cands = f.lookup(*items[0][:3])
+    if cands and len(items) > 1:
+        # a later word the field does not hold at all: no place, without looking at each of the first's
+        by_stem, by_surface = f.by_stem, f.by_surface
+        for kind, value, _stem, implied in items[1:]:
+            if not implied and (
+                (kind == _STEM and value not in by_stem) or (kind == _SURFACE and value not in by_surface)
+            ):
+                return []
     for k in range(1, len(items)):
         if not cands:
             break
@@ -1341,7 +1351,8 @@ class _Partners(_Node):
     When a and b are countries (or each one country with other words for it) and a third country is
     named more often than one of them, or in
     the title while a and b are not both there, only the headline counts: the third country is
-    the partner, and a and b meet in passing.
+    the partner, and a and b meet in passing. A sentence listing a and b among MULTILATERAL or more third
+    countries names a multilateral team, not partners: it does not count, alone or with the title.
     ``what`` inside the name of an academy, university or institute of a or b (Institute of
     Technology in Harbin Institute of Technology) is part of a name, not what the sides do.
     The occurrences are those in the places that count.
@@ -1396,7 +1407,16 @@ class _Partners(_Node):
             by_unit.append(d)
         ua, ub, uw = by_unit
         out: list[_Occ] = []
-        for key in ua.keys() & ub.keys():
+        # two countries among many in one list (scientists from China, the Czech Republic, France, Germany,
+        # Italy, Russia and the United States) are members of a multilateral team, not partners: such a
+        # sentence counts neither alone nor with the title
+        crowded: set[tuple[str, int]] = set()
+        codes = self._countries()
+        if codes:
+            places = _nation_places(doc, codes)
+            if places:
+                _listed_with_sides(doc, occs[0], occs[1], places, codes, crowded)
+        for key in (ua.keys() & ub.keys()) - crowded:
             if self.what is not None and key not in uw and not (_institution(ua[key]) and _institution(ub[key])):
                 continue  # two academies or universities in one sentence: academic cooperation itself
             if not _distinct(ua[key], ub[key]):
@@ -1428,8 +1448,8 @@ class _Partners(_Node):
             # with what in the title or the lead, unless a third country leads
             lead_end = doc.fields[TEXT].lead_end
             first = (TEXT, 0)  # the text's first sentence
-            ha = ta or [o for o in occs[0] if o[1] < lead_end and unit(o) == first and first not in tainted]
-            hb = tb or [o for o in occs[1] if o[1] < lead_end and unit(o) == first and first not in tainted]
+            ha = ta or [o for o in occs[0] if o[1] < lead_end and unit(o) == first and first not in (tainted | crowded)]
+            hb = tb or [o for o in occs[1] if o[1] < lead_end and unit(o) == first and first not in (tainted | crowded)]
             what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
             if (
                 ha
@@ -1443,20 +1463,26 @@ class _Partners(_Node):
                 out.extend(what)
         return bool(out), out
 
-    def _third_country_leads(
-        self, doc: Document, oa: list[_Occ], ob: list[_Occ], ta: bool, tb: bool, headline: bool = False
-    ) -> bool:
-        """A third country is named more often than one of the two sides, or in the title instead; for the
-        headline, a third country named in the title more often than one of the sides is."""
-        # each side is a country, or a country with other words for it (country:CN OR 我国)
+    def _countries(self) -> set[str]:
+        """The two sides' countries when each side is one country, or a country with other words for it
+        (country:CN OR 我国); empty otherwise."""
         codes = self._side_codes
         if codes is None:
             codes = self._side_codes = [
                 {n.code.upper() for n in _walk(side) if isinstance(n, _Entity)} for side in (self.a, self.b)
             ]
         if not all(len(c) == 1 for c in codes) or codes[0] == codes[1]:
+            return set()
+        return codes[0] | codes[1]
+
+    def _third_country_leads(
+        self, doc: Document, oa: list[_Occ], ob: list[_Occ], ta: bool, tb: bool, headline: bool = False
+    ) -> bool:
+        """A third country is named more often than one of the two sides, or in the title instead; for the
+        headline, a third country named in the title more often than one of the sides is."""
+        sides = self._countries()
+        if not sides:
             return False
-        sides = codes[0] | codes[1]
         in_field = (lambda f: f == TITLE) if headline else (lambda f: True)
         weaker = min(
             len({(o[0], o[1]) for o in oa if in_field(o[0])}), len({(o[0], o[1]) for o in ob if in_field(o[0])})
@@ -1494,10 +1520,16 @@ _LIST_JOINT_RE = re.compile(r"[\s,、，]*(?:(?:and|и|和|与|及|以及)[\s,�
 
 
 def _listed_with_sides(
-    doc: Document, oa: list[_Occ], ob: list[_Occ], places: dict[str, set[tuple[str, int]]], sides: set[str]
+    doc: Document,
+    oa: list[_Occ],
+    ob: list[_Occ],
+    places: dict[str, set[tuple[str, int]]],
+    sides: set[str],
+    crowded: set[tuple[str, int]] | None = None,
 ) -> set[tuple[str, int]]:
     """The places of third countries in one coordinated list with both sides, in one sentence ("scientists from
-    Russia, Japan, China and Mongolia"): one more member of the team, not the partner instead of a side."""
+    Russia, Japan, China and Mongolia"): one more member of the team, not the partner instead of a side. The
+    sentences whose list holds MULTILATERAL or more third countries go into ``crowded``."""
     ends = _nation_place_ends(doc, sides)
     items: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # field -> (first, last, 0 a / 1 b / 2 third)
     for kind, occ in ((0, oa), (1, ob)):
@@ -1533,6 +1565,8 @@ def _listed_with_sides(
                     continue
             if kinds == 0b111:  # both sides and a third country
                 out.update((name, r[0]) for r in run if r[2] == 2)
+                if crowded is not None and sum(r[2] == 2 for r in run) >= MULTILATERAL:
+                    crowded.add((name, run[0][0] >> shift))
             if x is not None:
                 run = [x]
                 last = x[1]

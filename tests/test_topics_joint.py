@@ -71,6 +71,41 @@ def test_a_third_country_in_one_list_with_both_sides_is_a_member_of_the_team(tex
 
 
 @pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "China leads a neutrino collaboration",
+            "Scientists from China, France, Germany, Italy, Russia and Japan formed the collaboration of the neutrino"
+            " observatory in Beijing.",
+        ),
+        (
+            "Китай возглавил нейтринную коллаборацию",
+            "Учёные Китая, Франции, Германии, Италии, России и Японии создали коллаборацию нейтринной"
+            " обсерватории в Пекине.",
+        ),
+        (
+            "中国主导中微子实验国际合作组成立",
+            "由中国、法国、德国、意大利、俄罗斯和日本的科学家组成的国际合作组在北京成立。",
+        ),
+    ],
+)
+def test_two_sides_among_many_countries_of_a_list_are_a_multilateral_team_not_partners(title: str, text: str) -> None:
+    # three or more third countries in the list: a multilateral collaboration, in a sentence as in the headline
+    # (the title names China, the text's first sentence Russia)
+    q = compile_query("PARTNERS(country:CN, country:RU, scien* OR учён* OR учены* OR 科学家 OR collaboration)")
+    assert q.match(title, text) is None
+    assert (
+        q.match(
+            "",
+            text.replace(", France, Germany, Italy", "")
+            .replace(", Франции, Германии, Италии", "")
+            .replace("、法国、德国、意大利", ""),
+        )
+        is not None
+    )
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Japanese and Chinese scientists studied the coast of Japan, and Russia hosted a conference on it.",
