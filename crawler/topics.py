@@ -1542,10 +1542,14 @@ def _listed_with_sides(
                     items[name].append((p, ends.get((name, p), p), 2))
     out: set[tuple[str, int]] = set()
     for name, xs in items.items():
-        if not any(k == 2 for _, _, k in xs):
-            continue
         f = doc.fields[name]
         shift = f.shift
+        third = {x[0] >> shift for x in xs if x[2] == 2}  # the sentences naming a third country
+        if not third:
+            continue
+        # a list is inside one sentence (no name spans a sentence end): only these sentences can hold one with a
+        # third country in it
+        xs = [x for x in xs if x[0] >> shift in third or x[1] >> shift in third]
         xs.sort()
         run: list[tuple[int, int, int]] = [xs[0]]
         last = xs[0][1]  # the run's last position
