@@ -332,6 +332,27 @@ def _iso(dt: datetime | None) -> str | None:
 # -- fetching (in the child process) -----------------------------------------------------------------
 
 
+def check_input(url: str, follow: str | None, allow_private: bool | None) -> None:
+    """Refuses what needs no network to refuse: a URL that is not http(s), a --follow that is not a
+    regular expression, and (when ``allow_private`` is known and false) a literal non-public IP address.
+
+    The probe runs it first, and so does :func:`probe_in_child` before it starts a child for nothing.
+    Host names resolving to private addresses are refused when fetched, in the child.
+    """
+    if not urls.is_http_url(url):
+        raise ProbeError(f"{url!r} is not an http(s) URL; write it like https://example.org/rss.xml", 2)
+    if follow is not None:
+        try:
+            re.compile(follow)
+        except re.error as exc:
+            raise ProbeError(f"--follow {follow!r} is not a regular expression: {exc}", 2) from None
+    if allow_private is not None:
+        try:
+            urls.check_url(url, allow_private, resolve=False)
+        except FetchError as exc:
+            raise ProbeError(f"{url}: {exc}", 2) from None
+
+
 def run_probe(config: Config, url: str, follow: str | None, now: datetime | None = None) -> Report:
     """Fetches URL (and one article) with the crawler's Scrapy settings; robots.txt always obeyed."""
     import scrapy
@@ -342,13 +363,7 @@ def run_probe(config: Config, url: str, follow: str | None, now: datetime | None
     from crawler.settings import scrapy_settings
     from crawler.spiders import describe_failure
 
-    if not urls.is_http_url(url):
-        raise ProbeError(f"{url!r} is not an http(s) URL; write it like https://example.org/rss.xml", 2)
-    if follow is not None:
-        try:
-            re.compile(follow)
-        except re.error as exc:
-            raise ProbeError(f"--follow {follow!r} is not a regular expression: {exc}", 2) from None
+    check_input(url, follow, config.crawl.allow_private)
     now = now or datetime.now(UTC)
     report = Report(url=url)
     parts = urlsplit(url)
@@ -465,8 +480,23 @@ def _status_code(status: int) -> int:
 # -- the child process ------------------------------------------------------------------------------
 
 
-def probe_in_child(config_path: Path | None, url: str, follow: str | None = None, timeout: float = 300.0) -> Report:
-    """Runs the probe in a fresh `python -m crawler.probe` child and returns its report."""
+def probe_in_child(
+    config_path: Path | None,
+    url: str,
+    follow: str | None = None,
+    timeout: float = 300.0,
+    *,
+    allow_private: bool | None = None,
+) -> Report:
+    """Runs the probe in a fresh `python -m crawler.probe` child and returns its report.
+
+    Input refused without the network (see :func:`check_input`) is refused here, with no child.
+    ``allow_private``: the loaded config's ``crawl.allow_private``; None when the caller has not
+    loaded the config (the child then judges literal addresses). Without a config the default applies.
+    """
+    if allow_private is None and config_path is None:
+        allow_private = CrawlConfig().allow_private
+    check_input(url, follow, allow_private)
     cmd = [sys.executable, "-m", "crawler.probe", "--url", url]
     if config_path is not None:
         cmd += ["--config", str(config_path)]

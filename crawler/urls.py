@@ -106,8 +106,12 @@ def choose_canonical(page_url: str, declared: str | None) -> str:
     return canonicalize(candidate)
 
 
-def check_url(url: str, allow_private: bool) -> None:
-    """Refuse non-http(s) URLs and, unless allowed, hosts that resolve to non-public addresses."""
+def check_url(url: str, allow_private: bool, *, resolve: bool = True) -> None:
+    """Refuse non-http(s) URLs and, unless allowed, hosts that resolve to non-public addresses.
+
+    ``resolve=False`` checks only what needs no network: the scheme, the host, and a literal IP
+    address; a host name is left to the check made when it is fetched.
+    """
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname
@@ -122,6 +126,8 @@ def check_url(url: str, allow_private: bool) -> None:
     literal = _ip(host)
     if literal is not None:
         addresses = [literal]
+    elif not resolve:
+        return
     else:
         try:
             infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)

@@ -246,7 +246,7 @@ def sources_add(
             raise UsageError(f"--every {every!r} is not a duration; use 30m, 6h or 1d") from None
     if follow is not None and kind not in (None, "listing"):
         raise UsageError("--follow applies to --kind listing only")
-    report = probe_in_child(path, url, follow)
+    report = probe_in_child(path, url, follow, allow_private=config.crawl.allow_private)
     probed = {"feed": "feed", "sitemap": "sitemap", "sitemap-index": "sitemap", "listing": "listing"}.get(report.kind)
     if report.kind == "homepage" or (report.kind == "article" and report.feeds and kind != "listing"):
         feeds = ", ".join(f["url"] for f in report.feeds)

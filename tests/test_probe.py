@@ -134,6 +134,46 @@ def test_unreachable_and_not_http(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "not an http(s) URL" in res.output
 
 
+def _no_child(*args: object, **kwargs: object) -> None:
+    raise AssertionError(f"a probe child was started for input the parent refuses: {args}")
+
+
+@pytest.mark.parametrize(
+    "url,follow,words",
+    [
+        ("ftp://example.org/feed.xml", None, "is not an http(s) URL"),
+        ("file:///etc/passwd", None, "is not an http(s) URL"),
+        ("example.org/feed.xml", None, "is not an http(s) URL"),
+        ("https://example.org/news/", "/news/(", "is not a regular expression"),
+    ],
+)
+def test_input_refused_without_the_network_starts_no_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, follow: str | None, words: str
+) -> None:
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", _no_child)
+    res = probe(config(tmp_path), url, *(["--follow", follow] if follow else []))
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], res.output
+
+
+def test_a_literal_private_address_is_refused_before_a_child_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from crawler.probe import ProbeError, check_input, probe_in_child
+
+    monkeypatch.setattr(subprocess, "run", _no_child)
+    for url in ("http://127.0.0.1:8080/rss.xml", "http://[::1]/rss.xml", "https://10.1.2.3/feed"):
+        with pytest.raises(ProbeError, match="set `crawl.allow_private = true`") as refused:
+            probe_in_child(None, url)  # no config: the default refuses private addresses
+        assert refused.value.exit_code == 2
+    check_input("http://127.0.0.1:8080/rss.xml", None, allow_private=True)
+    check_input("http://127.0.0.1:8080/rss.xml", None, allow_private=None)  # config not loaded: the child judges
+    check_input("http://localhost/rss.xml", None, allow_private=False)  # a name needs DNS: the child judges
+
+
 def test_suggested_follow_generalises_dates_and_slugs() -> None:
     page = "https://www.most.gov.cn/kjbgz/"
     links = [

@@ -107,10 +107,21 @@ def test_sources_add_writes_nothing_on_failure(
     assert cfg.read_bytes() == before, f"{args} changed the config"
 
 
-def test_sources_add_of_a_private_address_needs_allow_private(site: SiteServer, tmp_path: Path) -> None:
+def test_sources_add_of_a_private_address_needs_allow_private(
+    site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a probe child was started for a literal private address")
+
+    monkeypatch.setattr(subprocess, "run", no_child)  # the loaded config says no: refused before any child
     private = small_config(tmp_path / "p", allow_private=False)
+    before = private.read_bytes()
     res = nw(private, "sources", "add", "gw2", site.url("/globalwire/rss.xml"))
-    assert res.exit_code == 2 and "allow_private = true" in res.output
+    assert res.exit_code == 2 and "allow_private = true" in res.output, res.output
+    assert private.read_bytes() == before
+    assert not site.requests, "nothing fetched"
 
 
 def test_sources_add_force_and_remove(site: SiteServer, tmp_path: Path) -> None:
