@@ -355,6 +355,7 @@ def check_input(url: str, follow: str | None, allow_private: bool | None) -> Non
 
 def run_probe(config: Config, url: str, follow: str | None, now: datetime | None = None) -> Report:
     """Fetches URL (and one article) with the crawler's Scrapy settings; robots.txt always obeyed."""
+    check_input(url, follow, config.crawl.allow_private)  # before Scrapy is imported: refusing is cheap
     import scrapy
     from scrapy.crawler import AsyncCrawlerProcess
     from scrapy.exceptions import IgnoreRequest
@@ -363,7 +364,6 @@ def run_probe(config: Config, url: str, follow: str | None, now: datetime | None
     from crawler.settings import scrapy_settings
     from crawler.spiders import describe_failure
 
-    check_input(url, follow, config.crawl.allow_private)
     now = now or datetime.now(UTC)
     report = Report(url=url)
     parts = urlsplit(url)
