@@ -329,6 +329,14 @@ class _Field:
         return hit
 
 
+def _absent(present: tuple[set[str], set[str], set[str]], kind: int, value: str, stem: str) -> bool:
+    """Whether a term's word surely is not among the words ``present`` (see ``Document.present``): a stem or
+    surface not there, or a prefix that no word starts like and no word has the stem of."""
+    if kind != _PREFIX:
+        return value not in present[kind]
+    return len(value) >= 3 and value[:3] not in present[2] and (not stem or stem not in present[_STEM])
+
+
 @functools.lru_cache(maxsize=1024)
 def _scripts(text: str) -> tuple[bool, bool]:
     """Whether ``text`` holds a CJK character, and a Cyrillic letter."""
@@ -426,16 +434,10 @@ class _Leaf(_Node):
         kind, value, stem = self._first
         present = doc._present or doc.present()
         where = doc.present(self.scope) if self.scope else present  # the first word: in the title or lead
-        if kind != _PREFIX:
-            if value not in where[kind]:
-                return False, []  # most of a long query's terms: no need to look further
-        elif len(value) >= 3 and value[:3] not in where[2] and (not stem or stem not in where[_STEM]):
-            return False, []  # no word starts with the prefix, none has its stem
+        if _absent(where, kind, value, stem):
+            return False, []  # most of a long query's terms: no need to look further
         for kind, value, stem in self._rest:  # a phrase's other words: anywhere in the article
-            if kind != _PREFIX:
-                if value not in present[kind]:
-                    return False, []
-            elif len(value) >= 3 and value[:3] not in present[2] and (not stem or stem not in present[_STEM]):
+            if _absent(present, kind, value, stem):
                 return False, []
         hit = doc.memo[self.key] = self._eval(doc)
         return hit
