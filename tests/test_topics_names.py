@@ -444,3 +444,18 @@ def test_a_latin_place_name_is_not_found_in_a_word_that_only_shares_its_stem(cod
 def test_a_latin_place_name_matches_as_written(code: str, text: str, expected: str) -> None:
     m = compile_query(f"country:{code}").match("", text)
     assert m is not None and m.hits == (expected,)
+
+
+
+@pytest.mark.parametrize(
+    "both", ["обе страны считают его многообещающим", "две страны считают его перспективным", "двум странам он интересен"]
+)
+def test_the_default_topic_takes_both_countries_in_any_case_as_working_together(both: str) -> None:
+    # "обеих стран" (genitive) was a word of working together; the nominative "обе страны" and the dative are too
+    title = "Российский химик работает в лаборатории Восточно-Китайского технологического университета"
+    text = (
+        "Российский химик Константин Чингин работает в лаборатории масс-спектрометрии Восточно-Китайского "
+        "технологического университета. Метод анализа опухолей во время операции ещё не применяли в хирургии"
+    )
+    assert matches_default(title, f"{text}, но {both}.")
+    assert not matches_default(title, f"{text}.")
