@@ -961,7 +961,10 @@ def _another_country_s(f: _Field, first: int, last: int, code: str) -> bool:
 
 
 # a sea named after a country is a sea (the Sea of Japan, Японское море, 日本海), not the country
-_SEA_AFTER_RE = re.compile(r"\s*(?:мор[еяюь]\w*\b|sea\b|海(?![军上警洋域外关事运员]))", re.IGNORECASE)
+# (or the first of several seas named together: Японского и Охотского морей, the Japan and Okhotsk seas)
+_SEA_AFTER_RE = re.compile(
+    r"(?:\s*(?:,|\bи\b|\band\b)\s*[A-ZА-ЯЁ][\w-]*)*\s*(?i:мор[еяюь]\w*\b|seas?\b|海(?![军上警洋域外关事运员]))"
+)
 _SEA_BEFORE_RE = re.compile(r"\bsea of\s+(?:the\s+)?$", re.IGNORECASE)
 
 

@@ -145,6 +145,30 @@ def test_a_sea_named_after_a_third_country_is_not_that_country(title: str, text:
     )
 
 
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Scientists to study the Amur's effect on the Japan and Okhotsk seas",
+            "Scientists of Russia and China will study how the Amur affects the Japan and Okhotsk seas.",
+        ),
+        (
+            "Экспедиция изучит влияние Амура на воды Японского и Охотского морей",
+            "Учёные России и Китая изучат, как Амур влияет на воды Японского и Охотского морей.",
+        ),
+    ],
+)
+def test_the_first_of_several_seas_named_together_is_a_sea_too(title: str, text: str) -> None:
+    # "Японского и Охотского морей": Japan's adjective names a sea only through the sea word after the list
+    q = compile_query("PARTNERS(country:CN, country:RU, scien* OR учены* OR 科学家)")
+    assert q.match(title, text) is not None
+    # a country's name before a list of other names is still the country
+    assert (
+        q.match(title.replace("Japan and Okhotsk seas", "Japan").replace("Японского и Охотского морей", "Японии"), text)
+        is None
+    )
+
+
 # --- an off-topic word in the lead ------------------------------------------------------------
 
 AIR_SHOW = (
