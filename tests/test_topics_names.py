@@ -450,6 +450,21 @@ def test_a_latin_place_name_matches_as_written(code: str, text: str, expected: s
     assert m is not None and m.hits == (expected,)
 
 
+@pytest.mark.parametrize(
+    "both",
+    ["обе страны считают его многообещающим", "две страны считают его перспективным", "двум странам он интересен"],
+)
+def test_the_default_topic_takes_both_countries_in_any_case_as_working_together(both: str) -> None:
+    # "обеих стран" (genitive) was a word of working together; the nominative "обе страны" and the dative are too
+    title = "Российский химик работает в лаборатории Восточно-Китайского технологического университета"
+    text = (
+        "Российский химик Константин Чингин работает в лаборатории масс-спектрометрии Восточно-Китайского "
+        "технологического университета. Метод анализа опухолей во время операции ещё не применяли в хирургии"
+    )
+    assert matches_default(title, f"{text}, но {both}.")
+    assert not matches_default(title, f"{text}.")
+
+
 def test_taiwan_is_not_china_s_region() -> None:
     # ISO 3166-2 lists Taiwan under CN, ISO 3166-1 as TW: its names are Taiwan's only
     for text in ("Учёные России и Тайваня", "российско-тайваньских проектов", "俄罗斯与台湾的科学家"):
