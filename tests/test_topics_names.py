@@ -75,6 +75,9 @@ def test_a_partner_named_with_initials_in_the_sentence_is_found() -> None:
         ("CN", "Учёные Сианьского университета", "Сианьского университета → China"),
         ("CN", "哈尔滨理工大学的研究团队", "哈尔滨理工大学 → China"),
         ("RU", "伊尔库茨克国立大学代表团", "伊尔库茨克国立大学 → Russia"),
+        # Traditional characters, read folded, shown as written
+        ("RU", "喀山國立研究技術大學的雙學位項目", "喀山國立研究技術大學 → Russia"),
+        ("RU", "伊爾庫茨克國立大學代表團", "伊爾庫茨克國立大學 → Russia"),
     ],
 )
 def test_an_institution_named_by_its_place_is_its_country_s(code: str, text: str, expected: str) -> None:
@@ -88,6 +91,7 @@ def test_an_institution_named_by_its_place_is_its_country_s(code: str, text: str
         ("RU", "Students from Moscow visited the university."),  # a place, then other words
         ("RU", "Томский учёный выступил в университете."),  # an adjective, then a noun that is not a name
         ("CN", "在哈尔滨举行的大学生论坛"),  # the place, then a phrase (的) before 大学
+        ("CN", "在哈爾濱舉行的大學生論壇"),  # the same in Traditional characters
     ],
 )
 def test_a_place_near_an_institution_word_is_still_only_a_place(code: str, text: str) -> None:
