@@ -739,6 +739,8 @@ _GAZETTEERS: dict[str, _Gazetteer] = {}
 _UNIVERSITY_LABELS: dict[str, bool] = {}  # entity hit label -> the name is a university's
 _INSTITUTION_KINDS = frozenset({"academy", "university", "institute"})
 _INSTITUTION_LABELS: dict[str, bool] = {}  # entity hit label -> the name is an academy's, university's or institute's
+_ORGANISATION_KINDS = frozenset({"agency", "company"})
+_ORGANISATION_LABELS: dict[str, bool] = {}  # entity hit label -> the name is a company's or a state agency's
 _CAPS_RE = re.compile(r"[A-ZА-ЯЁ].*[A-ZА-ЯЁ]")
 # Place names from the gazetteer (cities, regions) in Latin or Cyrillic count only when written
 # with a capital: many are also common words in some form (Дали ~ дали "gave", Daye ~ days).
@@ -797,6 +799,8 @@ def _gazetteer(code: str) -> _Gazetteer:
             _UNIVERSITY_LABELS[f"{text} \u2192 {c.name}"] = True
         if t.kind in _INSTITUTION_KINDS:
             _INSTITUTION_LABELS[f"{text} \u2192 {c.name}"] = True
+        if t.kind in _ORGANISATION_KINDS:
+            _ORGANISATION_LABELS[f"{text} \u2192 {c.name}"] = True
         # 0: any case; 1: capitalised; 2: capitalised and, being also a given name, not before a surname;
         # 3: capitalised and, being also a surname, not after a first name nor beside initials
         cased = 0
@@ -957,7 +961,10 @@ def _another_country_s(f: _Field, first: int, last: int, code: str) -> bool:
 
 
 # a sea named after a country is a sea (the Sea of Japan, Японское море, 日本海), not the country
-_SEA_AFTER_RE = re.compile(r"\s*(?:мор[еяюь]\w*\b|sea\b|海(?![军上警洋域外关事运员]))", re.IGNORECASE)
+# (or the first of several seas named together: Японского и Охотского морей, the Japan and Okhotsk seas)
+_SEA_AFTER_RE = re.compile(
+    r"(?:\s*(?:,|\bи\b|\band\b)\s*[A-ZА-ЯЁ][\w-]*)*\s*(?i:мор[еяюь]\w*\b|seas?\b|海(?![军上警洋域外关事运员]))"
+)
 _SEA_BEFORE_RE = re.compile(r"\bsea of\s+(?:the\s+)?$", re.IGNORECASE)
 
 
@@ -1355,8 +1362,9 @@ class _Partners(_Node):
     the title while a and b are not both there, only the headline counts: the third country is
     the partner, and a and b meet in passing. A sentence listing a and b among MULTILATERAL or more third
     countries names a multilateral team, not partners: it does not count, alone or with the title.
-    ``what`` inside the name of an academy, university or institute of a or b (Institute of
-    Technology in Harbin Institute of Technology) is part of a name, not what the sides do.
+    ``what`` inside the name of an academy, university, institute, company or state agency of a or b
+    (Institute of Technology in Harbin Institute of Technology, 海洋 in 中国海洋石油) is part of a name,
+    not what the sides do.
     The occurrences are those in the places that count.
     """
 
@@ -1380,13 +1388,13 @@ class _Partners(_Node):
             if not ok or not occ:
                 return False, []
             occs.append(occ)
-        # a word inside a side's institution name is not what the sides do: universities also teach
-        # languages and hold festivals (Harbin Institute of Technology), an academy's member speaks of
-        # farming (a member of the Chinese Academy of Sciences)
+        # a word inside a side's institution or company name is not what the sides do: universities also
+        # teach languages and hold festivals (Harbin Institute of Technology), an academy's member speaks of
+        # farming (a member of the Chinese Academy of Sciences), oil companies drill (中国海洋石油, CNOOC)
         names = {
             (o[0], q)
             for o in occs[0] + occs[1]
-            if o[2] > o[1] and any(_INSTITUTION_LABELS.get(h[0]) for h in o[3])
+            if o[2] > o[1] and any(_INSTITUTION_LABELS.get(h[0]) or _ORGANISATION_LABELS.get(h[0]) for h in o[3])
             for q in range(o[1], o[2] + 1)
         }
         if names and self.what is not None:

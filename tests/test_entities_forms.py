@@ -330,7 +330,17 @@ def test_outer_mongolia_is_not_inner_mongolia() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "hit"), [("BMSTU engineers", "BMSTU → Russia"), ("NEFU researchers", "NEFU → Russia")]
+    ("text", "hit"),
+    [
+        ("BMSTU engineers", "BMSTU → Russia"),
+        ("NEFU researchers", "NEFU → Russia"),
+        # national research universities by the short forms on their own English pages
+        ("a professor from BelSU", "BelSU → Russia"),
+        ("TUSUR engineers", "TUSUR → Russia"),
+        ("PNRPU scientists", "PNRPU → Russia"),
+        ("KNRTU-KAI engineers", "KNRTU-KAI → Russia"),
+        ("LETI researchers", "LETI → Russia"),
+    ],
 )
 def test_russian_universities_by_their_english_acronyms(text: str, hit: str) -> None:
     assert hit in _hits(RU, "", text)

@@ -145,6 +145,30 @@ def test_a_sea_named_after_a_third_country_is_not_that_country(title: str, text:
     )
 
 
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Scientists to study the Amur's effect on the Japan and Okhotsk seas",
+            "Scientists of Russia and China will study how the Amur affects the Japan and Okhotsk seas.",
+        ),
+        (
+            "Экспедиция изучит влияние Амура на воды Японского и Охотского морей",
+            "Учёные России и Китая изучат, как Амур влияет на воды Японского и Охотского морей.",
+        ),
+    ],
+)
+def test_the_first_of_several_seas_named_together_is_a_sea_too(title: str, text: str) -> None:
+    # "Японского и Охотского морей": Japan's adjective names a sea only through the sea word after the list
+    q = compile_query("PARTNERS(country:CN, country:RU, scien* OR учены* OR 科学家)")
+    assert q.match(title, text) is not None
+    # a country's name before a list of other names is still the country
+    assert (
+        q.match(title.replace("Japan and Okhotsk seas", "Japan").replace("Японского и Охотского морей", "Японии"), text)
+        is None
+    )
+
+
 # --- an off-topic word in the lead ------------------------------------------------------------
 
 AIR_SHOW = (
@@ -281,11 +305,12 @@ def test_one_side_s_scientists_praising_the_other_side_s_laboratory_are_not_work
     assert not matches_default(title, text)
 
 
-def test_both_countries_in_any_russian_case_say_the_work_is_shared() -> None:
+def test_both_countries_in_the_russian_dative_say_the_work_is_shared() -> None:
+    # the dative "обеим странам", like "обеих стран" and "обе страны": the work is the two countries' own
     title = "Российский химик в лаборатории масс-спектрометрии в Наньчане"
     text = (
         "Российский химик Константин работает в лаборатории масс-спектрометрии Восточно-Китайского технологического"
-        " университета. Метод позволит хирургам определять границы опухоли, и обе страны считают его многообещающим."
+        " университета. Метод позволит хирургам определять границы опухоли, и метод интересен обеим странам."
     )
     assert matches_default(title, text)
-    assert not matches_default(title, text.replace(", и обе страны считают его многообещающим", ""))
+    assert not matches_default(title, text.replace(", и метод интересен обеим странам", ""))

@@ -444,3 +444,45 @@ def test_a_latin_place_name_is_not_found_in_a_word_that_only_shares_its_stem(cod
 def test_a_latin_place_name_matches_as_written(code: str, text: str, expected: str) -> None:
     m = compile_query(f"country:{code}").match("", text)
     assert m is not None and m.hits == (expected,)
+
+
+@pytest.mark.parametrize(
+    "both",
+    ["обе страны считают его многообещающим", "две страны считают его перспективным", "двум странам он интересен"],
+)
+def test_the_default_topic_takes_both_countries_in_any_case_as_working_together(both: str) -> None:
+    # "обеих стран" (genitive) was a word of working together; the nominative "обе страны" and the dative are too
+    # (not "в лаборатории" of the Chinese university: a side's researcher at the other's laboratory is joint work by itself)
+    title = "Российский химик работает в Восточно-Китайском технологическом университете"
+    text = (
+        "Российский химик Константин Чингин работает в Восточно-Китайском технологическом университете над "
+        "масс-спектрометрией. Метод анализа опухолей во время операции ещё не применяли в хирургии"
+    )
+    assert matches_default(title, f"{text}, но {both}.")
+    assert not matches_default(title, f"{text}.")
+
+
+def test_taiwan_is_not_china_s_region() -> None:
+    # ISO 3166-2 lists Taiwan under CN, ISO 3166-1 as TW: its names are Taiwan's only
+    for text in ("Учёные России и Тайваня", "российско-тайваньских проектов", "俄罗斯与台湾的科学家"):
+        assert compile_query("country:CN").match("", text) is None
+    for text, expected in (("Учёные России и Тайваня", "Тайвань → Taiwan"), ("俄罗斯与台湾的科学家", "台湾 → Taiwan")):
+        m = compile_query("country:TW").match("", text)
+        assert m is not None and expected in m.hits
+    # a special administrative region stays China's
+    m = compile_query("country:CN").match("", "Учёные Гонконга")
+    assert m is not None and "Гонконг → China" in m.hits
+    # a joint call of Russia's and Taiwan's science funders is not China–Russia cooperation
+    title = "РНФ подвел итоги совместного конкурса российско-тайваньских научных проектов"
+    text = "Российско-тайваньские научные коллективы получат финансирование РНФ и Министерства науки Тайваня."
+    assert not matches_default(title, text)
+
+
+def test_a_field_word_inside_a_state_company_s_name_is_part_of_the_name() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, 海洋 OR 化工 OR 核能)")
+    # 海洋 (ocean) and 化工 (chemicals) name CNOOC and Sinopec, not what the companies do with Rosneft
+    text = "俄罗斯石油公司考虑邀请中国石油化工集团公司和中国海洋石油有限公司开发俄罗斯大陆架。"
+    assert q.match("", text) is None
+    # the same words beside the names are what the sides do
+    m = q.match("", "中国海洋石油有限公司与俄罗斯科学家合作开展海洋研究。")
+    assert m is not None and "海洋" in m.hits

