@@ -1106,6 +1106,7 @@ _INSTITUTION_AFTER = {
     ),
     "cjk": re.compile(r"[^\s\W\d的与和及在同对为是了向从将把被由其]{0,6}?(大学|学院|研究所|研究院|科学院|分院)"),
 }
+_CJK_NAME_CHARS = 12  # the most characters the cjk pattern reads after a place: six of the name and its word
 _INSTITUTION_BEFORE = re.compile(r"\b(University|Polytechnic|Institute|Academy) of (?:the )?\Z")
 _RU_ADJECTIVE_RE = re.compile(r"[а-яё]+(?:ий|ый|ой|ая|ое|ого|ому|ом|ым|им|ей|ую|ие|ые|их|ых|ими|ыми)\Z", re.IGNORECASE)
 _UNIVERSITY_WORDS = frozenset(
@@ -1130,8 +1131,11 @@ def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[
     cs, ce = f.chars(first, last)
     text = f.text
     ch = text[cs]
+    offset = 0  # where the match's string starts in the text: 0, or ce for a folded copy of the next characters
     if "\u4e00" <= ch <= "\u9fff":
-        m = _INSTITUTION_AFTER["cjk"].match(text, ce)
+        # read folded to Simplified, so a name in Traditional copy (喀山國立研究技術大學) is found as one in Simplified
+        m = _INSTITUTION_AFTER["cjk"].match(textnorm.to_simplified(text[ce : ce + _CJK_NAME_CHARS]))
+        offset = ce
     elif ch.isascii():
         m = _INSTITUTION_AFTER["latin"].match(text, ce)
         if m is None:
@@ -1148,10 +1152,11 @@ def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[
         return None
     if m is None:
         return None
-    end = f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
+    stop = offset + m.end()
+    end = f.positions[bisect.bisect_left(f.starts, stop) - 1]
     if f.sentence(end) != f.sentence(first):
         return None
-    label = f"{text[cs : m.end()]} \u2192 {country}"
+    label = f"{text[cs:stop]} \u2192 {country}"
     _note_institution(label, m.group(1).lower() in _UNIVERSITY_WORDS)
     return first, end, label
 
@@ -2025,7 +2030,7 @@ class _Parser:
             depth = 0
             while True:
                 t = self.take()
-                if t.kind == "LPAREN":
+                if t.kind in ("LPAREN", "PARTNERS"):  # PARTNERS( opens a parenthesis too
                     depth += 1
                 elif t.kind == "RPAREN":
                     depth -= 1

@@ -558,6 +558,13 @@ NOT_PARTNERS = [
     ),
     # studying abroad is study, not research
     ("黑龙江大学的俄罗斯留学生越来越多", "黑龙江大学与俄罗斯高校合作，来哈尔滨留学的俄罗斯学生越来越多。"),
+    # a master's or doctoral degree studied for is study too
+    ("俄罗斯留学生在中国攻读硕士学位", "来自莫斯科的留学生在清华大学攻读硕士学位，中俄两国青年交流合作日益密切。"),
+    (
+        "Russian students start PhD studies in Harbin",
+        "Twenty Russian students began PhD studies at Harbin Institute of Technology under a cooperation agreement "
+        "between the universities.",
+    ),
     # a logistics corridor is a trade route, whatever the laboratories on it check
     (
         "Russian-Chinese grain corridor",
@@ -874,6 +881,8 @@ PARTNER_STORIES = [
         "Russian and Chinese oceanographers set out together aboard the research ship Akademik Lavrentyev on an "
         "important joint expedition to study methane seeps in the Sea of Japan.",
     ),
+    # doctoral students trained together who do research in a field are research, degree or not
+    ("中俄联合培养博士研究生", "哈尔滨工业大学与莫斯科国立大学合作，联合培养的博士研究生在量子材料领域开展研究。"),
 ]
 
 

@@ -75,6 +75,9 @@ def test_a_partner_named_with_initials_in_the_sentence_is_found() -> None:
         ("CN", "Учёные Сианьского университета", "Сианьского университета → China"),
         ("CN", "哈尔滨理工大学的研究团队", "哈尔滨理工大学 → China"),
         ("RU", "伊尔库茨克国立大学代表团", "伊尔库茨克国立大学 → Russia"),
+        # Traditional characters, read folded, shown as written
+        ("RU", "喀山國立研究技術大學的雙學位項目", "喀山國立研究技術大學 → Russia"),
+        ("RU", "伊爾庫茨克國立大學代表團", "伊爾庫茨克國立大學 → Russia"),
     ],
 )
 def test_an_institution_named_by_its_place_is_its_country_s(code: str, text: str, expected: str) -> None:
@@ -88,6 +91,7 @@ def test_an_institution_named_by_its_place_is_its_country_s(code: str, text: str
         ("RU", "Students from Moscow visited the university."),  # a place, then other words
         ("RU", "Томский учёный выступил в университете."),  # an adjective, then a noun that is not a name
         ("CN", "在哈尔滨举行的大学生论坛"),  # the place, then a phrase (的) before 大学
+        ("CN", "在哈爾濱舉行的大學生論壇"),  # the same in Traditional characters
     ],
 )
 def test_a_place_near_an_institution_word_is_still_only_a_place(code: str, text: str) -> None:
@@ -486,3 +490,37 @@ def test_a_field_word_inside_a_state_company_s_name_is_part_of_the_name() -> Non
     # the same words beside the names are what the sides do
     m = q.match("", "中国海洋石油有限公司与俄罗斯科学家合作开展海洋研究。")
     assert m is not None and "海洋" in m.hits
+
+
+@pytest.mark.parametrize(
+    "title,text,body",
+    [
+        (
+            "Россия и Китай совместно оценивают минерально-сырьевой потенциал",
+            "ВЛАДИВОСТОК, 6 сентября. Россия и Китай совместно оценивают минерально-сырьевой потенциал приграничных "
+            "территорий двух стран, заявил в интервью на Восточном экономическом форуме глава министерства природных "
+            "ресурсов. По его словам, работы находятся на разной стадии реализации и продлятся несколько лет.",
+            "Среди совместных проектов - подготовка новой геологической карты Северной Азии.",
+        ),
+        (
+            "Chang'an University and Tomsk Polytechnic University sign a cooperation agreement",
+            "The presidents of the two universities signed a comprehensive cooperation agreement on Monday in the "
+            "main building of the university, after a meeting that lasted the whole morning. The agreement was prepared "
+            "over several months by the international offices of both universities and will run for five years.",
+            "They will deepen cooperation in mutual visits of teachers and in cooperative scientific research.",
+        ),
+    ],
+)
+def test_the_default_topic_takes_a_headline_of_both_sides_working_together_and_the_work_in_the_body(
+    title: str, text: str, body: str
+) -> None:
+    # the headline names both sides and that they work together; the body, past the lead, names at what, beside a
+    # word of it
+    assert len(text) > 300
+    assert matches_default(title, f"{text}\n{body}")
+    # without the work named in the body it is an agreement of unknown content
+    assert not matches_default(title, text)
+    # the work named in passing, with no word of working together beside it, is not enough
+    assert not matches_default(
+        title, text + "\n" + body.replace("совместных проектов", "тем").replace("cooperative ", "")
+    )
