@@ -2041,7 +2041,7 @@ class _Parser:
             depth = 0
             while True:
                 t = self.take()
-                if t.kind == "LPAREN":
+                if t.kind in ("LPAREN", "PARTNERS"):  # PARTNERS( opens a parenthesis too
                     depth += 1
                 elif t.kind == "RPAREN":
                     depth -= 1

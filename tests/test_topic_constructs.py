@@ -42,6 +42,14 @@ def test_inline_definitions_and_with_definitions_compile_on_their_own() -> None:
     assert q.match("", "x") is None  # title:@a scopes the set's terms to the title
 
 
+def test_a_set_that_calls_partners_travels_with_the_query() -> None:
+    # PARTNERS( opens a parenthesis: the definition of @pair ends at its own ')', not at the call's
+    sets = {"pair": "PARTNERS(country:CN, country:RU, research) AND (physics OR chemistry)"}
+    q = compile_query(with_definitions("@pair", sets))
+    assert q.match("China and Russia: joint research in physics", "") is not None
+    assert q.match("China and Russia: joint research in history", "") is None
+
+
 @pytest.mark.parametrize(
     "query,sets,expected",
     [

@@ -489,3 +489,37 @@ def test_a_field_word_inside_a_state_company_s_name_is_part_of_the_name() -> Non
     # the same words beside the names are what the sides do
     m = q.match("", "中国海洋石油有限公司与俄罗斯科学家合作开展海洋研究。")
     assert m is not None and "海洋" in m.hits
+
+
+@pytest.mark.parametrize(
+    "title,text,body",
+    [
+        (
+            "Россия и Китай совместно оценивают минерально-сырьевой потенциал",
+            "ВЛАДИВОСТОК, 6 сентября. Россия и Китай совместно оценивают минерально-сырьевой потенциал приграничных "
+            "территорий двух стран, заявил в интервью на Восточном экономическом форуме глава министерства природных "
+            "ресурсов. По его словам, работы находятся на разной стадии реализации и продлятся несколько лет.",
+            "Среди совместных проектов - подготовка новой геологической карты Северной Азии.",
+        ),
+        (
+            "Chang'an University and Tomsk Polytechnic University sign a cooperation agreement",
+            "The presidents of the two universities signed a comprehensive cooperation agreement on Monday in the "
+            "main building of the university, after a meeting that lasted the whole morning. The agreement was prepared "
+            "over several months by the international offices of both universities and will run for five years.",
+            "They will deepen cooperation in mutual visits of teachers and in cooperative scientific research.",
+        ),
+    ],
+)
+def test_the_default_topic_takes_a_headline_of_both_sides_working_together_and_the_work_in_the_body(
+    title: str, text: str, body: str
+) -> None:
+    # the headline names both sides and that they work together; the body, past the lead, names at what, beside a
+    # word of it
+    assert len(text) > 300
+    assert matches_default(title, f"{text}\n{body}")
+    # without the work named in the body it is an agreement of unknown content
+    assert not matches_default(title, text)
+    # the work named in passing, with no word of working together beside it, is not enough
+    assert not matches_default(
+        title, text + "\n" + body.replace("совместных проектов", "тем").replace("cooperative ", "")
+    )
