@@ -524,3 +524,21 @@ def test_the_default_topic_takes_a_headline_of_both_sides_working_together_and_t
     assert not matches_default(
         title, text + "\n" + body.replace("совместных проектов", "тем").replace("cooperative ", "")
     )
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Вузы России и Китая создадут международный центр по садоводству",
+            "Ректоры аграрных университетов подписали соглашение о намерении создать центр.",
+        ),
+        (
+            "Russian and Chinese universities to set up an international horticulture centre",
+            "The rectors of the agrarian universities signed a letter of intent to set up the centre.",
+        ),
+        ("中俄高校将共建国际园艺中心", "两校校长签署了共建中心的意向书。"),
+    ],
+)
+def test_the_default_topic_takes_horticulture_as_a_field_of_agricultural_science(title: str, text: str) -> None:
+    assert matches_default(title, text)
