@@ -131,6 +131,7 @@ class _Field:
 
     __slots__ = (
         "_cyrillic",
+        "_folded",
         "_heads",
         "_holds",
         "_institution_words",
@@ -210,13 +211,22 @@ class _Field:
         self._memo: dict[tuple[int, str, str], list[int]] = {}
         self._holds: dict[tuple[str, ...], bool] = {}
         self._cyrillic: bool | None = None
+        self._folded: str | None = None
+
+    @property
+    def folded(self) -> str:
+        """The text with its Chinese characters folded to Simplified (俄羅斯 is 俄罗斯), character for character,
+        so an offset in it is one in the text."""
+        if self._folded is None:
+            self._folded = textnorm.to_simplified(self.text) if self.cjk else self.text
+        return self._folded
 
     def holds_any(self, needles: tuple[str, ...]) -> bool:
-        """Whether the text holds one of ``needles`` as written; a needle in a script the text has no letter of
-        is not searched for (Cyrillic or CJK in an English text)."""
+        """Whether the text, its Chinese folded to Simplified, holds one of ``needles``; a needle in a script the
+        text has no letter of is not searched for (Cyrillic or CJK in an English text)."""
         hit = self._holds.get(needles)
         if hit is None:
-            hit = self._holds[needles] = any(n in self.text for n in needles if self._may_hold(n))
+            hit = self._holds[needles] = any(n in self.folded for n in needles if self._may_hold(n))
         return hit
 
     def _may_hold(self, needle: str) -> bool:
@@ -1324,25 +1334,26 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
     country (哈萨克斯坦总统托卡耶夫, 白俄罗斯国家科学院副主席特鲁哈诺夫): the same transcription
     writes the names of the neighbouring peoples."""
     labels: list[str] = []
+    text = f.folded  # names in Traditional copy are read as in Simplified (羅蒙諾索夫 as 罗蒙诺索夫), shown as written
     for rx, kind, needles in g.families:
         if not f.holds_any(needles):
             continue  # most texts: a few substring searches instead of a regular expression's scan
-        for m in rx.finditer(f.text):
+        for m in rx.finditer(text):
             if kind == "person":
-                after = _after_country_name(f.text, m.start())
+                after = _after_country_name(text, m.start())
                 if after is not None:  # 俄罗斯库尔恰托夫: the surname starts after the country's name
-                    m = rx.match(f.text, after, m.end())  # type: ignore[assignment]
+                    m = rx.match(text, after, m.end())  # type: ignore[assignment]
                     if m is None:
                         continue
             i = bisect.bisect_left(f.starts, m.start())
             if i == len(f.starts) or f.starts[i] != m.start():
                 continue  # not at a word's start (ВНИИ inside a longer word)
-            if kind == "person" and _named_before(f.text, m.start()) not in (None, g.code):
+            if kind == "person" and _named_before(text, m.start()) not in (None, g.code):
                 continue
             p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
             if lead_only and p >= f.lead_end:
                 continue
-            label = f"{m.group()} \u2192 {g.name}"
+            label = f"{f.text[m.start() : m.end()]} \u2192 {g.name}"
             if kind in _INSTITUTION_KINDS:
                 _note_institution(label, False)
             labels.append(label)

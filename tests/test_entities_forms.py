@@ -61,6 +61,9 @@ def test_short_transcriptions_that_stem_to_russian_words_are_not_places(text: st
         ("Engineers of TsNIIMash met the delegation", "TsNIIMash → Russia"),
         ("莫斯科大学以罗蒙诺索夫命名", "罗蒙诺索夫 → Russia"),
         ("齐奥尔科夫斯基是航天之父", "齐奥尔科夫斯基 → Russia"),
+        # Traditional copy: read as in Simplified, shown as written
+        ("莫斯科大學以羅蒙諾索夫命名", "羅蒙諾索夫 → Russia"),
+        ("齊奧爾科夫斯基是航天之父", "齊奧爾科夫斯基 → Russia"),
         ("代表团访问了该边疆区", "边疆区 → Russia"),  # a krai by its type alone
     ],
 )
@@ -215,6 +218,8 @@ def test_the_country_an_area_studies_institute_studies_is_not_an_actor(text: str
     [
         "哈萨克斯坦总统托卡耶夫出席会议",
         "白俄罗斯国家科学院副主席阿列克谢·特鲁哈诺夫会见中国大使。特鲁哈诺夫表示",
+        "哈薩克斯坦總統托卡耶夫出席會議",  # Traditional characters
+        "白俄羅斯國家科學院副主席特魯哈諾夫表示",
     ],
 )
 def test_a_transcribed_surname_after_another_country_s_name_is_that_country_s(text: str) -> None:
