@@ -456,10 +456,11 @@ def test_a_latin_place_name_matches_as_written(code: str, text: str, expected: s
 )
 def test_the_default_topic_takes_both_countries_in_any_case_as_working_together(both: str) -> None:
     # "обеих стран" (genitive) was a word of working together; the nominative "обе страны" and the dative are too
-    title = "Российский химик работает в лаборатории Восточно-Китайского технологического университета"
+    # (not "в лаборатории" of the Chinese university: a side's researcher at the other's laboratory is joint work by itself)
+    title = "Российский химик работает в Восточно-Китайском технологическом университете"
     text = (
-        "Российский химик Константин Чингин работает в лаборатории масс-спектрометрии Восточно-Китайского "
-        "технологического университета. Метод анализа опухолей во время операции ещё не применяли в хирургии"
+        "Российский химик Константин Чингин работает в Восточно-Китайском технологическом университете над "
+        "масс-спектрометрией. Метод анализа опухолей во время операции ещё не применяли в хирургии"
     )
     assert matches_default(title, f"{text}, но {both}.")
     assert not matches_default(title, f"{text}.")
