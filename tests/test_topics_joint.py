@@ -320,3 +320,24 @@ def test_both_countries_in_the_russian_dative_say_the_work_is_shared() -> None:
     )
     assert matches_default(title, text)
     assert not matches_default(title, text.replace(", и метод интересен обеим странам", ""))
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Rosatom to build two more units in China",
+            "A general contract for Russian-designed power units No. 3 and No. 4 at the Xudapu site was signed in Moscow"
+            " in the presence of the heads of Russia and China.",
+        ),
+        (
+            "Rosatom to build two more units in China",
+            "A general contract for the Russian-designed Xudapu NPP was signed in Moscow in the presence of the heads of"
+            " Russia and China.",
+        ),
+    ],
+)
+def test_a_contract_for_nuclear_power_units_is_big_science_not_trade(title: str, text: str) -> None:
+    # "power units" and "NPP" are nuclear, as энергоблок and АЭС are in Russian and 机组 in Chinese: a contract
+    # beside them is a big-science project built together, not a sale
+    assert matches_default(title, text)
