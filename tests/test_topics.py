@@ -546,6 +546,29 @@ NOT_PARTNERS = [
         "中俄联合校园奠基",
         "圣彼得堡国立大学和哈尔滨工业大学联合校园奠基，第一批学生将在此学习化学、物理和应用数学三个方向的学士学位课程。",
     ),
+    # a headline about degrees or admissions is teaching, whatever field the programme is in, unless research is reported
+    (
+        "Twenty students receive double diplomas in rocket engineering from Kazan and Harbin",
+        "Twenty Chinese students received bachelor's degrees in the specialty Rocket and Space Engineering under the "
+        "double degree programme of Kazan Aviation Institute and Harbin Institute of Technology. The Chinese delegation "
+        "visited the spacecraft control centre and discussed enrolling more students in the programme together.",
+    ),
+    (
+        "Томский политех объявил набор китайских студентов на магистерскую программу по ядерной физике",
+        "Томский политехнический университет и Харбинский инженерный университет подписали соглашение о совместной "
+        "программе: китайские студенты будут изучать ядерную физику и реакторные установки два года в Томске.",
+    ),
+    (
+        "俄罗斯高校在华招生",
+        "莫斯科航空学院与南京航空航天大学签署协议，合作招收航空航天工程专业本科生，学生将在两国学习发动机设计课程。",
+    ),
+    # the social sciences and a university's teaching and research staff are not a field of science
+    (
+        "Deepening cooperation with Russia",
+        "To deepen cooperation with Russia and promote Chinese and Russian exchanges in education, a delegation of "
+        "Jilin University visited Tomsk State University and Novosibirsk State University. The rector met the deans "
+        "of the Faculty of Humanities and Social Sciences and the head of the Chinese Teaching and Research Section.",
+    ),
     # a historic railway's name is history, not engineering (the Chinese Eastern Railway built Harbin)
     (
         "Joint campus to open in Harbin",
@@ -883,6 +906,13 @@ PARTNER_STORIES = [
         "Lake researchers to compare climate records",
         "The Limnological Institute of the Russian Academy of Sciences and the Nanjing Institute of Geography of the "
         "Chinese Academy of Sciences will jointly drill bottom sediments of Lake Baikal to reconstruct the climate.",
+    ),
+    # a degree programme in the headline counts when the story reports research done in it
+    (
+        "Tomsk and Chengdu universities open a joint master's programme in terahertz physics",
+        "Tomsk State University and Sichuan University will open a joint master's programme: its students will do "
+        "their research in the joint terahertz laboratory of the two universities under the supervision of "
+        "researchers from both sides.",
     ),
     # "important" is not "imports", a research ship is not shipping
     (

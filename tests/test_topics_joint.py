@@ -258,3 +258,59 @@ def test_attending_talking_or_being_invited_is_not_working_together_in_chinese(t
     assert not matches_default(title, text)
     # a word of working together makes it a story of joint work
     assert matches_default(title, text.replace("。", "，双方签署了联合研究协议。"))
+
+
+# --- joint work told by what happened -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Neutrino detectors tested on Lake Baikal",
+            "Chinese physicists have tested neutrino detectors at the Russian installation on Lake Baikal, and two"
+            " strings of Chinese-made optical modules already run there, a senior researcher said.",
+        ),
+        (
+            "Детекторы нейтрино испытаны на Байкале",
+            "Китайские физики испытали детекторы нейтрино на российской установке на Байкале, рассказал старший"
+            " научный сотрудник.",
+        ),
+        ("中微子探测器测试", "中国科学家在俄罗斯的实验室测试了中微子探测器，一位高级研究员表示。"),
+    ],
+)
+def test_one_side_s_researchers_at_the_other_side_s_facility_work_together(title: str, text: str) -> None:
+    # no word of cooperation: scientists of one side at a facility of the other are doing the work together
+    assert matches_default(title, text)
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Chang'e-6 samples reveal volcanic activity",
+            "Chinese scientists found evidence of volcanic activity on the far side of the Moon in the samples. Russian"
+            " planetary scientists praised the results of the Chinese laboratory.",
+        ),
+        (
+            "Образцы «Чанъэ-6» указали на вулканизм",
+            "Китайские учёные нашли следы вулканической активности на обратной стороне Луны. Российские планетологи"
+            " высоко оценили результаты китайской лаборатории.",
+        ),
+    ],
+)
+def test_one_side_s_scientists_praising_the_other_side_s_laboratory_are_not_working_with_it(
+    title: str, text: str
+) -> None:
+    assert not matches_default(title, text)
+
+
+def test_both_countries_in_the_russian_dative_say_the_work_is_shared() -> None:
+    # the dative "обеим странам", like "обеих стран" and "обе страны": the work is the two countries' own
+    title = "Российский химик в лаборатории масс-спектрометрии в Наньчане"
+    text = (
+        "Российский химик Константин работает в лаборатории масс-спектрометрии Восточно-Китайского технологического"
+        " университета. Метод позволит хирургам определять границы опухоли, и метод интересен обеим странам."
+    )
+    assert matches_default(title, text)
+    assert not matches_default(title, text.replace(", и метод интересен обеим странам", ""))

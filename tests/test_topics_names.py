@@ -456,10 +456,11 @@ def test_a_latin_place_name_matches_as_written(code: str, text: str, expected: s
 )
 def test_the_default_topic_takes_both_countries_in_any_case_as_working_together(both: str) -> None:
     # "обеих стран" (genitive) was a word of working together; the nominative "обе страны" and the dative are too
-    title = "Российский химик работает в лаборатории Восточно-Китайского технологического университета"
+    # (not "в лаборатории" of the Chinese university: a side's researcher at the other's laboratory is joint work by itself)
+    title = "Российский химик работает в Восточно-Китайском технологическом университете"
     text = (
-        "Российский химик Константин Чингин работает в лаборатории масс-спектрометрии Восточно-Китайского "
-        "технологического университета. Метод анализа опухолей во время операции ещё не применяли в хирургии"
+        "Российский химик Константин Чингин работает в Восточно-Китайском технологическом университете над "
+        "масс-спектрометрией. Метод анализа опухолей во время операции ещё не применяли в хирургии"
     )
     assert matches_default(title, f"{text}, но {both}.")
     assert not matches_default(title, f"{text}.")
@@ -523,3 +524,21 @@ def test_the_default_topic_takes_a_headline_of_both_sides_working_together_and_t
     assert not matches_default(
         title, text + "\n" + body.replace("совместных проектов", "тем").replace("cooperative ", "")
     )
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Вузы России и Китая создадут международный центр по садоводству",
+            "Ректоры аграрных университетов подписали соглашение о намерении создать центр.",
+        ),
+        (
+            "Russian and Chinese universities to set up an international horticulture centre",
+            "The rectors of the agrarian universities signed a letter of intent to set up the centre.",
+        ),
+        ("中俄高校将共建国际园艺中心", "两校校长签署了共建中心的意向书。"),
+    ],
+)
+def test_the_default_topic_takes_horticulture_as_a_field_of_agricultural_science(title: str, text: str) -> None:
+    assert matches_default(title, text)
