@@ -582,7 +582,10 @@ NOT_PARTNERS = [
     # studying abroad is study, not research
     ("黑龙江大学的俄罗斯留学生越来越多", "黑龙江大学与俄罗斯高校合作，来哈尔滨留学的俄罗斯学生越来越多。"),
     # a double degree is a degree: study
-    ("俄罗斯高校的中国留学生越来越多", "在喀山高校就读的中国留学生超过2500人。喀山国立技术大学与中国高校合作开展双学位项目。"),
+    (
+        "俄罗斯高校的中国留学生越来越多",
+        "在喀山高校就读的中国留学生超过2500人。喀山国立技术大学与中国高校合作开展双学位项目。",
+    ),
     (
         "Chinese students flock to Kazan",
         "More than 2,500 Chinese students study in Kazan. Kazan National Research Technical University runs double "
