@@ -1745,11 +1745,15 @@ def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
     lead = textnorm.LEAD_CHARS
     fields = doc.fields
     in_title, in_lead, in_body = ZONE_WEIGHT["title"], ZONE_WEIGHT["lead"], ZONE_WEIGHT["body"]
+    # an article without a title (a feed item of a description only, an excerpt) is headlined by its first
+    # sentence: the terms there weigh as a title's
+    text = fields[TEXT]
+    headline_end = (text.sent_first[1] if len(text.sent_first) > 1 else 1 << 62) if not fields[TITLE].positions else 0
     for label, name, s, e in hits:
         f = fields[name]
         cs, ce = f.starts[s & f.mask], f.ends[e & f.mask]  # f.chars(s, e)
         spans.add((name, cs, ce))
-        if name == TITLE:
+        if name == TITLE or s < headline_end:
             w = in_title
         else:
             w = in_lead if cs < lead else in_body

@@ -345,6 +345,11 @@ def test_outer_mongolia_is_not_inner_mongolia() -> None:
         ("PNRPU scientists", "PNRPU → Russia"),
         ("KNRTU-KAI engineers", "KNRTU-KAI → Russia"),
         ("LETI researchers", "LETI → Russia"),
+        # regional universities by the names on their own sites, and MISIS as it writes itself
+        ("NNSTU engineers", "NNSTU → Russia"),
+        ("учёные ТОГУ", "ТОГУ → Russia"),
+        ("делегация ЮРГПУ", "ЮРГПУ → Russia"),
+        ("НИТУ «МИСиС» подписал меморандум", "МИСиС → Russia"),
     ],
 )
 def test_russian_universities_by_their_english_acronyms(text: str, hit: str) -> None:

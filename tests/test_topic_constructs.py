@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from crawler.config import load_config
 from crawler.errors import ConfigError, QuerySyntaxError
 from crawler.store import Store
-from crawler.topics import MAX_TERMS, compile_query, with_definitions
+from crawler.topics import MAX_TERMS, ZONE_WEIGHT, compile_query, with_definitions
 from scheduler.cli import cli
 from tests.support.articles import article_record
 
@@ -255,6 +255,19 @@ def test_a_passing_mention_in_the_body_scores_below_a_headline_partnership() -> 
     # where a third country is the partner (Kenya and India, named more often), none at all
     third = "Kenya and India opened labs. " * 15 + "China and Russia also do research."
     assert q.match("Kenya-India science ties", third) is None
+
+
+def test_an_article_without_a_title_is_headlined_by_its_first_sentence() -> None:
+    q = compile_query(PARTNERS)
+    first = "MISIS scientists and Chinese colleagues made a new composite for research at low temperatures."
+    rest = " It keeps its strength in severe frost. The material may find use in cryogenic industry."
+    untitled = q.match("", first + rest)
+    # the first sentence's terms weigh as a title's (MISIS, scientists, Chinese, research)
+    assert untitled is not None and len(untitled.hits) == 4
+    assert untitled.score == pytest.approx(4 * ZONE_WEIGHT["title"])
+    # with a title, the same sentence in the text weighs as a lead's
+    lead_only = q.match("Frost-resistant composite", first + rest)
+    assert lead_only is not None and untitled.score > lead_only.score
 
 
 def test_words_inside_a_university_name_are_not_the_activity() -> None:

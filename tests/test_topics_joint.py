@@ -188,6 +188,12 @@ AIR_SHOW = (
             " Инженеры российской ОАК и китайской COMAC совместно разрабатывают крыло и гондолы"
             " двигателей в конструкторском центре в Шанхае.",
         ),
+        # 共同开发 "develop together", as 共同研制 and 联合研发: a supply word in the lead does not make it trade
+        (
+            "中俄合作生产重型直升机引擎上出难题",
+            "俄罗斯与中国共同开发重型直升机被认为是双方关系中的大型战略合作项目。由于俄罗斯依赖乌克兰的引擎供应，"
+            "直升机的进度还不得而知。",
+        ),
     ],
 )
 def test_an_off_topic_word_in_the_lead_does_not_veto_engineering_the_sides_develop_together(
