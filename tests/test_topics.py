@@ -581,6 +581,18 @@ NOT_PARTNERS = [
     ),
     # studying abroad is study, not research
     ("黑龙江大学的俄罗斯留学生越来越多", "黑龙江大学与俄罗斯高校合作，来哈尔滨留学的俄罗斯学生越来越多。"),
+    # a double degree is a degree: study
+    (
+        "俄罗斯高校的中国留学生越来越多",
+        "在喀山高校就读的中国留学生超过2500人。喀山国立技术大学与中国高校合作开展双学位项目。",
+    ),
+    (
+        "Chinese students flock to Kazan",
+        "More than 2,500 Chinese students study in Kazan. Kazan National Research Technical University runs double "
+        "degree programmes jointly with Chinese universities.",
+    ),
+    # 科技 "sci-tech" is a policy word, as technology is: a visit to a science museum is not S&T work
+    ("中俄青年交流活动在哈尔滨举行", "中俄两国青年代表参加了交流活动。活动期间，俄罗斯青年参观了哈尔滨的科技馆。"),
     # a master's or doctoral degree studied for is study too
     ("俄罗斯留学生在中国攻读硕士学位", "来自莫斯科的留学生在清华大学攻读硕士学位，中俄两国青年交流合作日益密切。"),
     (
@@ -910,6 +922,11 @@ PARTNER_STORIES = [
         "An important expedition for Russian and Chinese oceanographers",
         "Russian and Chinese oceanographers set out together aboard the research ship Akademik Lavrentyev on an "
         "important joint expedition to study methane seeps in the Sea of Japan.",
+    ),
+    # an exhibition centre's name (会展体育中心, a sports centre) is the venue, not sport
+    (
+        "中俄科技成果展交会8月在哈尔滨召开",
+        "首届中俄科技成果展交会将在哈尔滨国际会展体育中心举行，展示俄罗斯科技成果，两国将举行科技合作论坛。",
     ),
     # doctoral students trained together who do research in a field are research, degree or not
     ("中俄联合培养博士研究生", "哈尔滨工业大学与莫斯科国立大学合作，联合培养的博士研究生在量子材料领域开展研究。"),

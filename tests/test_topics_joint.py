@@ -188,6 +188,12 @@ AIR_SHOW = (
             " Инженеры российской ОАК и китайской COMAC совместно разрабатывают крыло и гондолы"
             " двигателей в конструкторском центре в Шанхае.",
         ),
+        # 共同开发 "develop together", as 共同研制 and 联合研发: a supply word in the lead does not make it trade
+        (
+            "中俄合作生产重型直升机引擎上出难题",
+            "俄罗斯与中国共同开发重型直升机被认为是双方关系中的大型战略合作项目。由于俄罗斯依赖乌克兰的引擎供应，"
+            "直升机的进度还不得而知。",
+        ),
     ],
 )
 def test_an_off_topic_word_in_the_lead_does_not_veto_engineering_the_sides_develop_together(
@@ -314,3 +320,24 @@ def test_both_countries_in_the_russian_dative_say_the_work_is_shared() -> None:
     )
     assert matches_default(title, text)
     assert not matches_default(title, text.replace(", и метод интересен обеим странам", ""))
+
+
+@pytest.mark.parametrize(
+    "title,text",
+    [
+        (
+            "Rosatom to build two more units in China",
+            "A general contract for Russian-designed power units No. 3 and No. 4 at the Xudapu site was signed in Moscow"
+            " in the presence of the heads of Russia and China.",
+        ),
+        (
+            "Rosatom to build two more units in China",
+            "A general contract for the Russian-designed Xudapu NPP was signed in Moscow in the presence of the heads of"
+            " Russia and China.",
+        ),
+    ],
+)
+def test_a_contract_for_nuclear_power_units_is_big_science_not_trade(title: str, text: str) -> None:
+    # "power units" and "NPP" are nuclear, as энергоблок and АЭС are in Russian and 机组 in Chinese: a contract
+    # beside them is a big-science project built together, not a sale
+    assert matches_default(title, text)
