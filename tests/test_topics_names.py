@@ -392,6 +392,7 @@ def test_the_natural_science_foundation_of_china_in_russian_is_china_s() -> None
         ("CN", "CHD and Tomsk Polytechnic University signed an agreement.", "CHD → China"),
         ("RU", "TPU Rector Petr Chubik visited China.", "TPU → Russia"),
         ("RU", "Химики НПИ посетили Ланьчжоу. Делегация кафедры ЮРГПУ(НПИ) провела встречи.", "НПИ → Russia"),
+        ("RU", "The team of the HSE Faculty of Urban Development met partners in Guangzhou.", "HSE → Russia"),
         # the full name elsewhere in the article
         ("CN", "HEU signed the agreement on Monday. Harbin Engineering University was founded in 1953.", "HEU → China"),
     ],
@@ -410,11 +411,12 @@ def test_an_ambiguous_university_abbreviation_beside_a_university_word_or_its_fu
         ("CN", "Patients with CHD were enrolled in the trial."),  # coronary heart disease
         ("RU", "Google's TPU chips power the model."),  # a tensor processing unit
         ("RU", "Сотрудники НПИ «Геодезия» провели съёмку."),  # another НПИ, a surveying firm
+        ("RU", "The plant's HSE officer checked the pipeline."),  # health, safety and environment
     ],
 )
 def test_an_ambiguous_abbreviation_alone_is_not_a_university(code: str, text: str) -> None:
     m = compile_query(f"country:{code}").match("", text)
-    assert m is None or not any(h.startswith(("HEU", "CHD", "TPU", "НПИ")) for h in m.hits)
+    assert m is None or not any(h.startswith(("HEU", "CHD", "TPU", "НПИ", "HSE")) for h in m.hits)
 
 
 def test_the_default_topic_takes_work_funded_by_both_sides_as_working_together() -> None:
