@@ -562,6 +562,11 @@ NOT_PARTNERS = [
         "俄罗斯高校在华招生",
         "莫斯科航空学院与南京航空航天大学签署协议，合作招收航空航天工程专业本科生，学生将在两国学习发动机设计课程。",
     ),
+    # "scientific research" in an institute's name is a name: a building academy designs a joint campus
+    (
+        "俄罗斯大学海南校区设计方案确定",
+        "中国建筑科学研究院建筑设计院中标莫斯科国立大学海南校区的总体规划设计。该校区将促进中俄两国在高等教育领域的交流与合作。",
+    ),
     # the social sciences and a university's teaching and research staff are not a field of science
     (
         "Deepening cooperation with Russia",
