@@ -419,6 +419,47 @@ def test_an_ambiguous_abbreviation_alone_is_not_a_university(code: str, text: st
     assert m is None or not any(h.startswith(("HEU", "CHD", "TPU", "НПИ", "HSE")) for h in m.hits)
 
 
+@pytest.mark.parametrize(
+    "code,text,expected",
+    [
+        # universities of the national lists and the border regions, in each language
+        ("CN", "Northeast Petroleum University and KFU opened a joint lab.", "Northeast Petroleum University → China"),
+        ("CN", "西南交通大学与俄罗斯交通大学签署合作协议。", "西南交通大学 → China"),
+        ("CN", "西北农林科技大学代表团访问了莫斯科。", "西北农林科技大学 → China"),
+        ("CN", "Делегация Яньшаньского университета посетила Томск.", "Яньшаньский университет → China"),
+        ("RU", "Amur State University hosted the forum in Blagoveshchensk.", "Amur State University → Russia"),
+        ("RU", "Учёные ТГМУ и Харбинского медицинского университета провели исследование.", "ТГМУ → Russia"),
+        ("RU", "太平洋国立医科大学与哈尔滨医科大学合作。", "太平洋国立医科大学 → Russia"),
+        ("RU", "Специалисты ДальГАУ изучили сою.", "ДальГАУ → Russia"),
+        # 东北大学 is named whole, not through the 北大 (Peking University) inside it
+        ("CN", "东北大学与俄罗斯高校共建实验室。", "东北大学 → China"),
+    ],
+)
+def test_a_university_of_the_public_lists_names_its_country(code: str, text: str, expected: str) -> None:
+    m = compile_query(f"country:{code}").match("", text)
+    assert m is not None and expected in m.hits
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "美国东北大学的研究人员发表了论文。",  # Northeastern University in Boston
+        "美国西北大学教授表示。",  # Northwestern University in Evanston
+    ],
+)
+def test_an_american_university_of_the_same_chinese_name_is_not_china(text: str) -> None:
+    assert compile_query("country:CN").match("", text) is None
+
+
+def test_an_ambiguous_short_form_counts_only_beside_its_university() -> None:
+    q = compile_query("country:CN")
+    m = q.match("", "NEPU delegation arrived in Tomsk.")
+    assert m is not None and "NEPU → China" in m.hits
+    assert q.match("", "NEPU shares rose on Monday.") is None
+    m = q.match("", "NEPU shares rose on Monday. Northeast Petroleum University said so.")
+    assert m is not None and "NEPU → China" in m.hits
+
+
 def test_the_default_topic_takes_work_funded_by_both_sides_as_working_together() -> None:
     # no word of cooperation: the two sides' funds support the same work
     title = "Учёные СПбГУ и Цинхуа создали алгоритм для прогнозирования свойств сплавов"
