@@ -531,6 +531,34 @@ def test_the_default_topic_takes_a_headline_of_both_sides_working_together_and_t
 
 
 @pytest.mark.parametrize(
+    "title,text,other",
+    [
+        (
+            "Rectors discuss joint research projects",
+            "The rectors of Kazan Federal University and Jilin University met on Tuesday to discuss further cooperation."
+            " The talks took place in Changchun.",
+            ("joint research projects", "joint master's programmes"),
+        ),
+        (
+            "Фонды договорились поддерживать совместные научные проекты",
+            "Соглашение подписано в Москве. Российский научный фонд продолжит программу сотрудничества с Государственным"
+            " фондом естественных наук Китая.",
+            ("совместные научные проекты", "обмен студентами"),
+        ),
+    ],
+)
+def test_the_default_topic_takes_research_cooperation_in_the_headline_of_institutions_partnered_in_the_text(
+    title: str, text: str, other: tuple[str, str]
+) -> None:
+    # two institutions of the two sides in one sentence with no S&T word of their own: the headline says what they
+    # agreed on or discussed, and joint research is the story's subject
+    assert matches_default(title, text)
+    # the same institutions meeting about teaching are not S&T, nor are they without the headline's research
+    assert not matches_default(title.replace(*other), text)
+    assert not matches_default(title.replace(other[0], "").strip(), text)
+
+
+@pytest.mark.parametrize(
     "title,text",
     [
         (
