@@ -922,6 +922,22 @@ PARTNER_STORIES = [
         "their research in the joint terahertz laboratory of the two universities under the supervision of "
         "researchers from both sides.",
     ),
+    # a diplomat is not a diploma, nor degrees of cold a degree programme
+    (
+        "Diplomatic ties at 75: Chinese and Russian physicists link Beijing and Moscow by a quantum network",
+        "Physicists of Tsinghua University and the Russian Quantum Center together built a quantum communication "
+        "network between Beijing and Moscow.",
+    ),
+    (
+        "Российские и китайские физики построили квантовую сеть к 75-летию дипломатических отношений",
+        "Физики Университета Цинхуа и Российского квантового центра вместе построили квантовую сеть связи между "
+        "Москвой и Пекином.",
+    ),
+    (
+        "Chinese and Russian engineers test an airliner wing at minus 50 degrees",
+        "Engineers of the Commercial Aircraft Corporation of China and TsAGI together tested the CR929 wing at "
+        "minus 50 degrees in Zhukovsky.",
+    ),
     # "important" is not "imports", a research ship is not shipping
     (
         "An important expedition for Russian and Chinese oceanographers",
