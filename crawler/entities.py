@@ -188,6 +188,18 @@ def surnames() -> frozenset[str]:
     return frozenset(json.loads(path.read_text(encoding="utf-8")).get("surnames", []))
 
 
+@lru_cache(maxsize=1)
+def people() -> dict[str, str]:
+    """Listed people's names (entries of kind "person": 泽连斯基) -> their country: a surname the
+    transcription of another country would take for its own is this person's."""
+    out: dict[str, str] = {}
+    for code, entries in _curated().items():
+        for e in entries:
+            if e.get("kind") == "person":
+                out.update(dict.fromkeys((str(t) for t in e.get("terms", [])), code))  # type: ignore[union-attr]
+    return out
+
+
 def codes() -> list[str]:
     """The ISO alpha-2 codes we have data for."""
     return sorted(_places())

@@ -1304,6 +1304,12 @@ def _foreign_han() -> tuple[re.Pattern[str], dict[str, str]]:
 _HAN_COUNTRIES = frozenset({"CN", "TW", "HK", "MO", "SG"})
 
 
+def _listed_people() -> dict[str, str]:
+    from crawler import entities
+
+    return entities.people()
+
+
 _NAMED_WITHIN = 200  # characters before a surname where the country of its person is named
 
 
@@ -1350,6 +1356,8 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
                 continue  # not at a word's start (ВНИИ inside a longer word)
             if kind == "person" and _named_before(text, m.start()) not in (None, g.code):
                 continue
+            if kind == "person" and _listed_people().get(m.group(), g.code) != g.code:
+                continue  # 泽连斯基: a listed person of another country
             p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
             if lead_only and p >= f.lead_end:
                 continue

@@ -460,6 +460,17 @@ def test_an_ambiguous_short_form_counts_only_beside_its_university() -> None:
     assert m is not None and "NEPU → China" in m.hits
 
 
+@pytest.mark.parametrize("text", ["弗拉基米尔·泽连斯基表示，乌方愿意合作。", "泽连斯基当天发表讲话。"])
+def test_a_listed_person_of_another_country_is_not_a_russian_surname(text: str) -> None:
+    # 泽连斯基 ends as Russian surnames do in Chinese, but is Ukraine's president
+    assert compile_query("country:RU").match("", text) is None
+    m = compile_query("country:UA").match("", text)
+    assert m is not None and "泽连斯基 → Ukraine" in m.hits
+    # a Russian surname still is Russia's
+    m = compile_query("country:RU").match("", "谢尔盖·拉夫罗夫当天发表讲话。")
+    assert m is not None and "拉夫罗夫 → Russia" in m.hits
+
+
 def test_the_default_topic_takes_work_funded_by_both_sides_as_working_together() -> None:
     # no word of cooperation: the two sides' funds support the same work
     title = "Учёные СПбГУ и Цинхуа создали алгоритм для прогнозирования свойств сплавов"
