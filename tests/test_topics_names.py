@@ -111,7 +111,7 @@ def test_two_institutions_named_by_their_places_are_academic_partners() -> None:
 @pytest.mark.parametrize(
     "code,text,expected",
     [
-        ("CN", "A partnership agreement was signed by HUST and ITMO.", "HUST → China"),
+        ("CN", "HUST and ITMO University signed a partnership agreement.", "HUST → China"),
         ("CN", "SMBU welcomed its freshmen.", "SMBU → China"),
         ("CN", "Sberbank aims to partner with DeepSeek.", "DeepSeek → China"),
         ("RU", "Sberbank aims to partner with DeepSeek.", "Sberbank → Russia"),
@@ -458,6 +458,29 @@ def test_an_ambiguous_short_form_counts_only_beside_its_university() -> None:
     assert q.match("", "NEPU shares rose on Monday.") is None
     m = q.match("", "NEPU shares rose on Monday. Northeast Petroleum University said so.")
     assert m is not None and "NEPU → China" in m.hits
+
+
+@pytest.mark.parametrize(
+    "code,text",
+    [
+        # a university's short form that is also another country's university or a word inside other words
+        ("CN", "HUST engineers in Hanoi launched a satellite."),  # Hanoi University of Science and Technology
+        ("CN", "SDU researchers in Odense published a study."),  # University of Southern Denmark
+        ("CN", "The Nankai Trough earthquake risk was revised."),  # off Japan's coast
+        ("CN", "越南开展了新的科研项目。"),  # 越南 + 开展, not 南开
+        ("CN", "俄罗斯是核武大国。"),  # 核武 + 大国, not 武大
+        ("CN", "公司须上交大量数据。"),  # 上交 + 大量, not 上交大
+        ("CN", "日本东北大学的研究人员发表了论文。"),  # Tohoku University
+        ("CN", "台北北科大学生参加了比赛。"),  # Taipei Tech
+        ("CN", "会议在莫斯科商务大厦大堂举行。"),  # 大厦 + 大堂, not 厦大
+        ("RU", "KFU Graz published a study on the Alps."),  # the University of Graz
+        ("RU", "UNN in Nsukka opened a new hospital."),  # the University of Nigeria
+        ("RU", "ИГУ в Караколе принял абитуриентов."),  # Issyk-Kul State University, Kyrgyzstan
+        ("CN", "国立东华大学位于花莲。"),  # National Dong Hwa University, Taiwan
+    ],
+)
+def test_a_short_form_of_another_university_or_inside_other_words_is_not_the_country(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
 
 
 @pytest.mark.parametrize("text", ["弗拉基米尔·泽连斯基表示，乌方愿意合作。", "泽连斯基当天发表讲话。"])
