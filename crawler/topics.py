@@ -1116,7 +1116,6 @@ _INSTITUTION_AFTER = {
     ),
     "cjk": re.compile(r"[^\s\W\d的与和及在同对为是了向从将把被由其]{0,6}?(大学|学院|研究所|研究院|科学院|分院)"),
 }
-_CJK_NAME_CHARS = 12  # the most characters the cjk pattern reads after a place: six of the name and its word
 _INSTITUTION_BEFORE = re.compile(r"\b(University|Polytechnic|Institute|Academy) of (?:the )?\Z")
 _RU_ADJECTIVE_RE = re.compile(r"[а-яё]+(?:ий|ый|ой|ая|ое|ого|ому|ом|ым|им|ей|ую|ие|ые|их|ых|ими|ыми)\Z", re.IGNORECASE)
 _UNIVERSITY_WORDS = frozenset(
@@ -1141,11 +1140,9 @@ def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[
     cs, ce = f.chars(first, last)
     text = f.text
     ch = text[cs]
-    offset = 0  # where the match's string starts in the text: 0, or ce for a folded copy of the next characters
     if "\u4e00" <= ch <= "\u9fff":
         # read folded to Simplified, so a name in Traditional copy (喀山國立研究技術大學) is found as one in Simplified
-        m = _INSTITUTION_AFTER["cjk"].match(textnorm.to_simplified(text[ce : ce + _CJK_NAME_CHARS]))
-        offset = ce
+        m = _INSTITUTION_AFTER["cjk"].match(f.folded, ce)
     elif ch.isascii():
         m = _INSTITUTION_AFTER["latin"].match(text, ce)
         if m is None:
@@ -1162,11 +1159,10 @@ def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[
         return None
     if m is None:
         return None
-    stop = offset + m.end()
-    end = f.positions[bisect.bisect_left(f.starts, stop) - 1]
+    end = f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
     if f.sentence(end) != f.sentence(first):
         return None
-    label = f"{text[cs:stop]} \u2192 {country}"
+    label = f"{text[cs : m.end()]} \u2192 {country}"
     _note_institution(label, m.group(1).lower() in _UNIVERSITY_WORDS)
     return first, end, label
 
@@ -1304,12 +1300,6 @@ def _foreign_han() -> tuple[re.Pattern[str], dict[str, str]]:
 _HAN_COUNTRIES = frozenset({"CN", "TW", "HK", "MO", "SG"})
 
 
-def _listed_people() -> dict[str, str]:
-    from crawler import entities
-
-    return entities.people()
-
-
 _NAMED_WITHIN = 200  # characters before a surname where the country of its person is named
 
 
@@ -1339,6 +1329,9 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
     A transcribed surname is a person of the country named last before it, when that is another
     country (哈萨克斯坦总统托卡耶夫, 白俄罗斯国家科学院副主席特鲁哈诺夫): the same transcription
     writes the names of the neighbouring peoples."""
+    from crawler import entities
+
+    people = entities.people()  # 泽连斯基: listed people of other countries
     labels: list[str] = []
     text = f.folded  # names in Traditional copy are read as in Simplified (羅蒙諾索夫 as 罗蒙诺索夫), shown as written
     for rx, kind, needles in g.families:
@@ -1356,7 +1349,7 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
                 continue  # not at a word's start (ВНИИ inside a longer word)
             if kind == "person" and _named_before(text, m.start()) not in (None, g.code):
                 continue
-            if kind == "person" and _listed_people().get(m.group(), g.code) != g.code:
+            if kind == "person" and people.get(m.group(), g.code) != g.code:
                 continue  # 泽连斯基: a listed person of another country
             p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
             if lead_only and p >= f.lead_end:
