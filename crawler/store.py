@@ -421,7 +421,8 @@ def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
 
 
 def process_alive(pid: int | None) -> bool:
-    """Whether a process with this id runs on this host (one we may not signal counts as running)."""
+    """Whether a process with this id runs on this host (one we may not signal counts as running; one
+    that has exited but not yet been collected by its parent, a zombie, does not)."""
     if not pid:
         return False
     try:
@@ -429,8 +430,34 @@ def process_alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return not _exited(pid)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the process has ended and only its entry is left (Linux's /proc; elsewhere: not known, False).
+
+    A crawl killed along with the daemon that started it is collected by init, which may take a while
+    (seconds in some containers, never under an init that does not reap): until then its pid still
+    answers signals, and its leases must not hold a restarted daemon's polls back.
+    """
+    try:
+        line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = line[line.rfind(")") + 2 :].split()
+    return bool(fields) and fields[0] in ("Z", "X")
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds a source: a crawl process on this host, and since when (ISO 8601)."""
+
+    pid: int
+    since: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} since {self.since}"
 
 
 @dataclass(frozen=True)
@@ -688,12 +715,13 @@ class Store:
             sets = ", ".join(f"{k} = ?" for k in fields)
             c.execute(f"UPDATE sources SET {sets} WHERE name = ?", [*fields.values(), name])
 
-    def claim_sources(self, names: Sequence[str]) -> dict[str, str]:
+    def claim_sources(self, names: Sequence[str]) -> dict[str, Lease]:
         """Takes the lease of each named source for this process; returns those another live crawl holds.
 
         A lease whose process is gone (killed, crashed) is taken over.
         """
-        host, pid, held = socket.gethostname(), os.getpid(), {}
+        host, pid = socket.gethostname(), os.getpid()
+        held: dict[str, Lease] = {}
         with self.transaction() as c:
             rows = {
                 r[0]: (r[1], r[2], r[3])
@@ -709,7 +737,7 @@ class Store:
                     and process_alive(owner[1])
                     and not _lease_expired(owner[2])
                 ):
-                    held[name] = f"pid {owner[1]} since {owner[2]}"
+                    held[name] = Lease(int(owner[1]), str(owner[2]))
                     continue
                 c.execute(
                     "INSERT INTO _source_leases(name, host, pid, since) VALUES (?, ?, ?, ?)"
