@@ -421,7 +421,8 @@ def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
 
 
 def process_alive(pid: int | None) -> bool:
-    """Whether a process with this id runs on this host (one we may not signal counts as running)."""
+    """Whether a process with this id runs on this host (one we may not signal counts as running; one
+    that has exited but not yet been collected by its parent, a zombie, does not)."""
     if not pid:
         return False
     try:
@@ -429,8 +430,23 @@ def process_alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return not _exited(pid)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the process has ended and only its entry is left (Linux's /proc; elsewhere: not known, False).
+
+    A crawl killed along with the daemon that started it is collected by init, which may take a while
+    (seconds in some containers, never under an init that does not reap): until then its pid still
+    answers signals, and its leases must not hold a restarted daemon's polls back.
+    """
+    try:
+        line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = line[line.rfind(")") + 2 :].split()
+    return bool(fields) and fields[0] in ("Z", "X")
 
 
 @dataclass(frozen=True)

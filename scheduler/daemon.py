@@ -336,7 +336,10 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._schedule_sources(self.config, initial=True)
-        self.scheduler.add_job(self._dispatch, IntervalTrigger(seconds=TICK), id="crawl-dispatch", name="crawl")
+        # the first look at which sources are due is at start, not a tick later: overdue sources are polled at once
+        self.scheduler.add_job(
+            self._dispatch, IntervalTrigger(seconds=TICK), id="crawl-dispatch", name="crawl", next_run_time=utcnow()
+        )
         if mails(self.config):
             self._schedule_digest(self.config)
         if catch_up is not None:

@@ -18,6 +18,7 @@ from crawler.store import Store
 from scheduler.daemon import MAX_LEAD, StartupLead, pick_batch
 from tests.support.cli import newswatch
 from tests.support.daemonworld import (
+    GLOBALWIRE,
     NO_WORKERS,
     Daemon,
     crawl_config,
@@ -167,3 +168,32 @@ def test_a_batch_child_killed_at_its_deadline_requeues_its_unfinished_sources(
         assert d.terminate() == 0
     finally:
         d.close()
+
+
+def test_the_first_batch_starts_as_the_daemon_starts_not_a_tick_later(
+    tmp_path: Path, smtp: Any, monkeypatch: Any
+) -> None:
+    # With looks at due sources an hour apart, a never-polled source is still handed to a batch at start.
+    import asyncio
+
+    from scheduler import daemon as daemon_module
+
+    monkeypatch.setattr(daemon_module, "TICK", 3600.0)
+    monkeypatch.setenv("NEWSWATCH_START_SPREAD", "0")
+    cfg = write_config(
+        tmp_path / "nw.toml", "http://127.0.0.1:9", smtp.port, sources=GLOBALWIRE, schedule=far_schedule()
+    )
+    daemon = daemon_module.Daemon(cfg)
+    batches: list[list[str]] = []
+    daemon._batch_job = lambda names, scheduled: batches.append(names)  # type: ignore[method-assign]
+
+    async def run() -> int:
+        served = asyncio.ensure_future(daemon.serve())
+        deadline = time.monotonic() + 30
+        while not batches and not served.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        daemon.request_stop()
+        return await served
+
+    assert asyncio.run(run()) == 0
+    assert batches == [["globalwire"]]

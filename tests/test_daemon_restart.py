@@ -131,6 +131,7 @@ def test_sigkill_mid_crawl_then_restart_loses_nothing(
     again.wait_note("READY=1")
     again.wait_log("crawl slow: ok", 90)
     assert again.terminate() == 0
+    assert "being polled by another crawl" not in again.log()  # the killed crawl's lease held nothing back
     assert integrity(db) == "ok"
     with Store(db) as store:
         urls = [r["url"] for r in store.query("SELECT url FROM articles ORDER BY url")]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -96,6 +99,27 @@ def test_runs_of_dead_processes_are_marked_interrupted(tmp_path: Path) -> None:
         live = store.start_run("cli")
         status = dict(store.conn.execute("SELECT id, status FROM crawl_runs").fetchall())
         assert status == {run: "interrupted", live: "running"}
+
+
+def test_a_lease_of_a_process_that_ended_is_taken_over_before_the_process_is_collected(tmp_path: Path) -> None:
+    # A crawl killed along with the daemon that started it is collected by init, which may take seconds
+    # (or never happen, under an init that does not reap): its leases must not hold back the restarted
+    # daemon's polls meanwhile. A live crawl's lease still holds.
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, ended.pid, os.WEXITED | os.WNOWAIT)  # it has ended; its entry stays until wait()
+        with Store(tmp_path / "nw.db") as store:
+            assert store.claim_sources(["held", "orphaned"]) == {}
+            store.conn.execute("UPDATE _source_leases SET pid = ? WHERE name = 'held'", [live.pid])
+            store.conn.execute("UPDATE _source_leases SET pid = ? WHERE name = 'orphaned'", [ended.pid])
+            assert list(store.claim_sources(["held", "orphaned"])) == ["held"]
+            owners = dict(store.conn.execute("SELECT name, pid FROM _source_leases").fetchall())
+            assert owners == {"held": live.pid, "orphaned": os.getpid()}
+    finally:
+        live.kill()
+        live.wait()
+        ended.wait()
 
 
 def test_two_connections_write_without_locking_errors(tmp_path: Path) -> None:

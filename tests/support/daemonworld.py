@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.store import Store
+from crawler.store import Store, process_alive
 from scheduler.daemon import crawl_children
 from tests.support.sitesrv import SiteServer
 
@@ -337,7 +337,8 @@ class Daemon:
         return self.proc.wait(timeout)
 
     def crash(self) -> None:
-        """SIGKILL, then kill what is left of its process tree, as systemd does with the unit's cgroup."""
+        """SIGKILL, then kill what is left of its process tree and wait until it has ended, as systemd does
+        with the unit's cgroup before a restart."""
         children = crawl_children(self.proc.pid)
         self.proc.kill()
         self.proc.wait(10)
@@ -346,6 +347,7 @@ class Daemon:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        wait_until(lambda: not any(process_alive(pid) for pid in children), 10, "the killed crawl processes to end")
 
     def close(self) -> None:
         if self.proc.poll() is None:
