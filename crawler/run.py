@@ -586,7 +586,15 @@ def crawl_once(
                         message=f"being polled by another crawl ({held[s.name]}); skipped so its pages are fetched once",
                     )
                 )
-                emit({"event": "done", "source": s.name, "status": "skipped", "stats": asdict(skipped[-1])})
+                emit(
+                    {
+                        "event": "done",
+                        "source": s.name,
+                        "status": "skipped",
+                        "stats": asdict(skipped[-1]),
+                        "holder": held[s.name].pid,  # the daemon looks again once that process has ended
+                    }
+                )
         run_id = store.start_run(trigger)
     except sqlite3.Error as exc:
         store.close()

@@ -450,6 +450,17 @@ def _exited(pid: int) -> bool:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """Who holds a source: a crawl process on this host, and since when (ISO 8601)."""
+
+    pid: int
+    since: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} since {self.since}"
+
+
+@dataclass(frozen=True)
 class AddResult:
     article_id: int
     story: str
@@ -704,12 +715,13 @@ class Store:
             sets = ", ".join(f"{k} = ?" for k in fields)
             c.execute(f"UPDATE sources SET {sets} WHERE name = ?", [*fields.values(), name])
 
-    def claim_sources(self, names: Sequence[str]) -> dict[str, str]:
+    def claim_sources(self, names: Sequence[str]) -> dict[str, Lease]:
         """Takes the lease of each named source for this process; returns those another live crawl holds.
 
         A lease whose process is gone (killed, crashed) is taken over.
         """
-        host, pid, held = socket.gethostname(), os.getpid(), {}
+        host, pid = socket.gethostname(), os.getpid()
+        held: dict[str, Lease] = {}
         with self.transaction() as c:
             rows = {
                 r[0]: (r[1], r[2], r[3])
@@ -725,7 +737,7 @@ class Store:
                     and process_alive(owner[1])
                     and not _lease_expired(owner[2])
                 ):
-                    held[name] = f"pid {owner[1]} since {owner[2]}"
+                    held[name] = Lease(int(owner[1]), str(owner[2]))
                     continue
                 c.execute(
                     "INSERT INTO _source_leases(name, host, pid, since) VALUES (?, ?, ?, ?)"

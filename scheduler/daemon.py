@@ -63,7 +63,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from crawler.polling import PollOutcome, SourceState, after_poll, due_at
-from crawler.store import Store, iso, parse_iso, utcnow
+from crawler.store import Store, iso, parse_iso, process_alive, utcnow
 from scheduler import ledger
 from scheduler.config_snapshot import load_snapshot
 from scheduler.notify import Notifier
@@ -78,7 +78,7 @@ TICK = 1.0  # seconds between looks at which sources are due
 BATCH_AHEAD = 10.0  # seconds: sources due this soon join a batch that starts now
 BATCH_SIZE = 500  # sources per crawl child at most
 BATCH_GRACE = 60.0  # seconds a batch child gets beyond the per-source deadline to start and finish
-SKIPPED_RETRY = 30.0  # seconds before a source another crawl held is looked at again
+SKIPPED_RETRY = 30.0  # seconds before a skipped source is looked at again (a held one: sooner if its holder ends)
 START_LEAD = 5.0  # seconds a crawl child is started ahead of its batch, until start-ups are measured
 MAX_LEAD = 30.0  # seconds a crawl child is started ahead at most
 
@@ -300,6 +300,7 @@ class Daemon:
         self._due: dict[str, datetime] = {}  # source -> when it is next due (not while it runs)
         self._running: set[str] = set()
         self._alone: set[str] = set()  # unfinished when their batch was killed: each polled by itself next
+        self._held_by: dict[str, int] = {}  # skipped while another crawl process held them: its pid
         self._batches = 0
         self._due_lock = threading.Lock()
         self._status_at = 0.0
@@ -555,6 +556,8 @@ class Daemon:
         """Every tick: start a batch of the sources now due (and those due within BATCH_AHEAD) if a slot is free."""
         if self.stopping.is_set() or self.loop is None:
             return
+        if self._held_by:
+            self._look_again_when_released()
         while self._batches < self._batch_slots:
             with self._due_lock:
                 # A child starts its usual start-up time ahead of the batch and waits for it, so the
@@ -568,6 +571,31 @@ class Daemon:
                 self._alone.difference_update(names)
                 self._batches += 1
             self.loop.run_in_executor(self._batch_pool, self._batch_job, names, scheduled)
+
+    def _look_again_when_released(self) -> None:
+        """Sources skipped because another crawl process held them follow their stored state as soon as that
+        process has ended (polled now if it did not poll them, else at their next poll), not SKIPPED_RETRY later."""
+        with self._due_lock:
+            ended = [name for name, pid in self._held_by.items() if not process_alive(pid)]
+            for name in ended:
+                del self._held_by[name]
+        if not ended:
+            return
+        config = self.config
+        try:
+            with Store(config.storage.database) as store:
+                now = utcnow()
+                for name in ended:
+                    try:
+                        every = config.source(name).every
+                    except KeyError:  # removed by a reload meanwhile
+                        continue
+                    at = _next_look(SourceState.from_row(store.source_state(name)), every, now)
+                    with self._due_lock:
+                        if name in self._due and name not in self._running:
+                            self._due[name] = at
+        except NewswatchError as exc:  # they keep their later look
+            log.error("crawl: cannot reschedule %s: %s", ", ".join(ended), exc)
 
     def _batch_job(self, names: list[str], scheduled: datetime) -> None:
         try:
@@ -729,6 +757,10 @@ class Daemon:
             at = now + timedelta(seconds=min(source.every, SKIPPED_RETRY))
         with self._due_lock:
             self._running.discard(name)
+            if event.get("holder"):
+                self._held_by[name] = int(event["holder"])
+            else:
+                self._held_by.pop(name, None)
             if at is None:
                 self._due.pop(name, None)
             else:

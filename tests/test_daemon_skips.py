@@ -5,14 +5,16 @@ sample site and a real SQLite file."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from crawler.dates import iso, utcnow
-from crawler.store import Store
-from scheduler.daemon import Daemon
-from tests.support.daemonworld import GLOBALWIRE, VESTNIK, far_schedule, write_config
+from crawler.store import Store, process_alive
+from scheduler.daemon import SKIPPED_RETRY, Daemon
+from tests.support.daemonworld import GLOBALWIRE, VESTNIK, far_schedule, wait_until, write_config
 from tests.support.sitesrv import SiteServer
 
 KEPT = ("failures", "failing_since", "next_poll", "last_error", "last_attempt", "retry_after")
@@ -58,5 +60,43 @@ def test_a_batch_whose_sources_were_all_skipped_changes_no_failure_count(
         assert daemon.failures.count == 2, daemon.status_line()
         assert daemon.status_line() == "FAILING: 2 jobs in a row, latest crawl vestnik: HTTP 503; last crawl none yet"
     finally:
+        daemon._batch_pool.shutdown()
+        daemon._cleanup()
+
+
+def test_sources_another_crawl_held_are_looked_at_again_as_soon_as_it_ends(
+    tmp_path: Path, site: SiteServer, monkeypatch: Any
+) -> None:
+    # Another crawl process holds both sources: the daemon's batch skips them and looks again SKIPPED_RETRY
+    # later at the latest. Once that process has ended, each follows its stored state at once: vestnik, which
+    # the other crawl polled, at its next poll; globalwire, which it never got to, now.
+    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, 25, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule())
+    names = ["globalwire", "vestnik"]
+    daemon = Daemon(cfg)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with Store(daemon.config.storage.database) as store:
+            assert store.claim_sources(names) == {}
+            store.conn.execute("UPDATE _source_leases SET pid = ?", [holder.pid])
+        began = utcnow()
+        daemon._crawl_batch(daemon.config, daemon.snapshot, names, began)
+        assert site.hits("/globalwire") == 0 and site.hits("/vestnik") == 0  # nothing was polled
+        later = {n: daemon._due[n] for n in names}
+        assert all(at >= began + timedelta(seconds=SKIPPED_RETRY) for at in later.values()), later
+        daemon._look_again_when_released()
+        assert {n: daemon._due[n] for n in names} == later  # it still runs: nothing changes
+
+        with Store(daemon.config.storage.database) as store:  # the other crawl polled vestnik
+            store.update_source("vestnik", last_attempt=iso(utcnow()), last_success=iso(utcnow()), polls=1)
+        holder.kill()
+        wait_until(lambda: not process_alive(holder.pid), 10, "the other crawl to end")
+        daemon._look_again_when_released()
+        now = utcnow()
+        assert daemon._due["globalwire"] <= now
+        assert daemon._due["vestnik"] >= now + timedelta(minutes=14)  # every 15m, from its poll
+    finally:
+        holder.kill()
+        holder.wait()
         daemon._batch_pool.shutdown()
         daemon._cleanup()
