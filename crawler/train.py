@@ -38,6 +38,7 @@ class Options:
     threshold: float = 0.5  # p at which a story matches, folded into the bias so that min_score 5 is it
     thresholds: tuple[tuple[str, float], ...] = ()  # per language, folded into the language's weight
     folds: int = 0  # k-fold cross-validation; 0: leave one file out when several files are given
+    min_weight: float = 0.0  # features whose weights all stay below this are dropped and the rest refitted
 
     def threshold_for(self, language: str) -> float:
         return dict(self.thresholds).get(language, self.threshold)
@@ -49,6 +50,7 @@ class Options:
             "threshold": self.threshold,
             "thresholds": dict(self.thresholds),
             "folds": self.folds,
+            "min_weight": self.min_weight,
         }
 
 
@@ -178,6 +180,17 @@ def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:
             {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
         )  # 'penalty' deprecated in 1.8
     m = linear_model.LogisticRegression(**kwargs).fit(x, y)
+    if options.min_weight > 0:
+        # a feature costs matching time whatever its weight: drop the ones that barely count, fit the rest again
+        nz = len(ZONES)
+        weak = [
+            i
+            for i in range(len(data.expressions))
+            if max(abs(w) for w in m.coef_[0][i * nz : (i + 1) * nz]) < options.min_weight
+        ]
+        for i in weak:
+            x[:, i * nz : (i + 1) * nz] = 0.0
+        m = linear_model.LogisticRegression(**kwargs).fit(x, y)
     return Fit(float(m.intercept_[0]), [float(w) for w in m.coef_[0]])
 
 

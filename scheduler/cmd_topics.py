@@ -146,6 +146,12 @@ def build(
         metavar="P|LANG=P",
         help="p at which a story matches (default 0.5), or a language's own; folded into the weights.",
     )
+    @click.option(
+        "--min-weight",
+        type=float,
+        default=0.0,
+        help="Drop features whose weights all stay below this, then fit again (each costs matching time).",
+    )
     @click.option("--folds", type=int, default=0, help="k-fold cross-validation (default: leave one file out).")
     @click.pass_obj
     @handle_errors
@@ -159,6 +165,7 @@ def build(
         c: float,
         l1: bool,
         thresholds: tuple[str, ...],
+        min_weight: float,
         folds: int,
     ) -> None:
         """Fit a topic's model (weights over the config's named sets) on labeled JSONL files."""
@@ -171,7 +178,10 @@ def build(
                 f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"
             )
         t = _pick(config.topics, (name,) if name else ())[0]
-        options = Options(c=c, l1=l1, folds=folds, **_thresholds(thresholds))
+        from crawler.train import sklearn
+
+        sklearn()  # say at once when it is missing, before reading the files
+        options = Options(c=c, l1=l1, folds=folds, min_weight=min_weight, **_thresholds(thresholds))
         loaded = [(f, load_labeled(f)) for f in files]
         out = output or Path(f"{t.name}.json")
         if not state.quiet:

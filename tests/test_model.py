@@ -191,7 +191,8 @@ def test_topics_train_writes_a_model_that_loads_scores_and_is_measured(tmp_path:
         'query = "country:CN AND country:RU"\nfeatures = ["PARTNERS(country:CN, country:RU, @science)"]',
     )
     out = tmp_path / "t.json"
-    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(DEV), "-o", str(out), "--folds", "3"])
+    args = ["-c", str(cfg), "topics", "train", str(DEV), "-o", str(out), "--folds", "3"]
+    result = CliRunner().invoke(cli, [*args, "--exclude", "@sport", "--min-weight", "0.05"])
     assert result.exit_code == 0, result.output
     assert "cross-validated (3 folds" in result.output
     for lang in ("en", "ru", "zh"):
@@ -202,7 +203,8 @@ def test_topics_train_writes_a_model_that_loads_scores_and_is_measured(tmp_path:
     assert src["name"] == "dev.jsonl" and src["stories"] == 182 and len(src["sha256"]) == 64
     assert {"en", "ru", "zh"} <= set(model["languages"])
     exprs = [f["expression"] for f in model["features"]]
-    assert set(exprs) <= {"@coop", "@science", "@sport", "PARTNERS(country:CN, country:RU, @science)"}
+    assert exprs and set(exprs) <= {"@coop", "@science", "PARTNERS(country:CN, country:RU, @science)"}
+    assert model["training"]["excluded"] == ["@sport"] and model["training"]["options"]["min_weight"] == 0.05
     cv = model["training"]["figures"]["cross_validated"]["all"]
     assert cv["precision"] > 0.6 and cv["recall"] > 0.6  # four features: an honest, modest figure
     # the model file in the topic: it loads, scores and is measured by topics eval
@@ -212,6 +214,8 @@ def test_topics_train_writes_a_model_that_loads_scores_and_is_measured(tmp_path:
     (ev,) = json.loads(result.output)
     assert ev["all"]["precision"] > 0.6 and ev["all"]["recall"] > 0.6
     assert all(v["model"] for v in ev["false_alarms"])
+    result = CliRunner().invoke(cli, [*args, "--exclude", "@nosuchset"])
+    assert result.exit_code == 2 and "--exclude '@nosuchset' is not a candidate feature" in result.output
 
 
 def test_topics_train_says_how_to_install_scikit_learn_when_it_is_missing(tmp_path: Path) -> None:
