@@ -2,13 +2,15 @@
 
 Run: python bench/topics_bench.py [--test] [--errors] [--no-speed]
 
-Quality: the default topic (config/newswatch.toml, read through the config so its named sets come
-along) beside two baselines — the topic shipped at commit 590a667 (before named sets, country
+Quality: the default topic (config/newswatch.toml, read through the config so its named sets and its
+model come along; a model topic is scored as the product scores it) beside the hand-written rule topic
+(fixtures/topics/rule-topic.toml) and two baselines — the topic shipped at commit 590a667 (before named sets, country
 entities and PARTNERS) and a naive "China term AND Russia term AND S&T term" query in each
 language — on fixtures/topics/labeled.jsonl (the old set the 590a667 topic was tuned on), the
 held-out dev half, and with --test the frozen test half (measure it only at the end).
 
-Speed: CPU ms per 5,000-word article (en, ru, zh) of prepare + match for the default topic, against
+Speed: CPU ms per 5,000-word article (en, ru, zh) of prepare + match for the default topic as the
+product matches it (a model topic: its gate query, then its model's features), against
 the 590a667 topic run by the 590a667 code (crawler/topics.py and crawler/textnorm.py as of that
 commit, loaded from git into a temporary package) in the same run, article by article in turn;
 prints the ratio.
@@ -23,20 +25,23 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crawler import textnorm  # noqa: E402
-from crawler.config import load_config  # noqa: E402
+from crawler.config import TopicConfig, load_config, parse_config  # noqa: E402
 from crawler.evaluate import Counts, Evaluation, Story, evaluate, load_labeled  # noqa: E402
+from crawler.process import match_topic  # noqa: E402
 from crawler.topics import compile_query, prepare  # noqa: E402
 
 BASE_COMMIT = "590a667"
 OLD = ROOT / "fixtures" / "topics" / "labeled.jsonl"
 DEV = ROOT / "fixtures" / "topics" / "heldout" / "dev.jsonl"
 TEST = ROOT / "fixtures" / "topics" / "heldout" / "test.jsonl"
+RULE_TOPIC = ROOT / "fixtures" / "topics" / "rule-topic.toml"
 NAIVE = """
 ((China OR Chinese) AND (Russia OR Russian) AND (science OR scientific OR research OR technology))
 OR ((Китай* OR китайск*) AND (Росси* OR российск*) AND (наук* OR научн* OR исследован* OR технолог*))
@@ -77,8 +82,18 @@ def row(ev: Evaluation, lang: str) -> str:
     return f"{c.precision:.2f} / {c.recall:.2f}"
 
 
+def rule_topic() -> TopicConfig:
+    """The hand-written rule topic (fixtures/topics/rule-topic.toml) with the shipped config's sets."""
+    data = tomllib.loads((ROOT / "config" / "newswatch.toml").read_text(encoding="utf-8"))
+    data["topics"] = tomllib.loads(RULE_TOPIC.read_text(encoding="utf-8"))["topics"]
+    data.pop("digest", None)
+    return parse_config(data, base=ROOT / "config").topics[0]
+
+
 def quality(show_errors: bool, with_test: bool) -> None:
     topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
+    scorer = topic.model.scorer() if topic.model is not None else None
+    rules = rule_topic()
     base_query, base_min = shipped_topic_at_base()
     sets: list[tuple[str, list[Story]]] = [("old labeled set", load_labeled(OLD))]
     if DEV.exists():
@@ -86,15 +101,16 @@ def quality(show_errors: bool, with_test: bool) -> None:
     if with_test and TEST.exists():
         sets.append(("held-out TEST", load_labeled(TEST)))
     queries = [
-        (f"default topic (min_score {topic.min_score:g})", topic.query, topic.min_score),
-        (f"shipped at {BASE_COMMIT} (min_score {base_min:g})", base_query, base_min),
-        ("naive China AND Russia AND S&T", NAIVE, 0.0),
+        (f"default topic (min_score {topic.min_score:g})", topic.query, topic.min_score, scorer),
+        (f"rule topic (min_score {rules.min_score:g})", rules.query, rules.min_score, None),
+        (f"shipped at {BASE_COMMIT} (min_score {base_min:g})", base_query, base_min, None),
+        ("naive China AND Russia AND S&T", NAIVE, 0.0, None),
     ]
     print("Precision / recall per language")
     print(f"  {'set':<16}{'query':<34}{'en P / R':>13}{'ru P / R':>13}{'zh P / R':>13}")
     for set_name, stories in sets:
-        for qname, q, ms in queries:
-            ev = evaluate(compile_query(q), ms, stories)
+        for qname, q, ms, sc in queries:
+            ev = evaluate(compile_query(q), ms, stories, sc)
             print(f"  {set_name:<16}{qname:<34}{row(ev, 'en'):>13}{row(ev, 'ru'):>13}{row(ev, 'zh'):>13}")
             if show_errors and q is topic.query:
                 for kind, items in (("miss", ev.misses), ("false alarm", ev.false_alarms)):
@@ -102,7 +118,7 @@ def quality(show_errors: bool, with_test: bool) -> None:
                         print(f"      {kind}: {v.story.id} score {v.score} {v.story.title[:70]}")
     seed = next((s for s in load_labeled(OLD) if s.id == "en-pos-01"), None)
     if seed is not None:
-        m = compile_query(topic.query).match(seed.title, seed.text)
+        m = match_topic(topic, prepare(seed.title, seed.text), seed.language)
         print(f"\nSeed article: {'score ' + str(m.score) if m else 'NOT MATCHED'}")
         if m:
             print("  hits: " + ", ".join(m.hits))
@@ -131,21 +147,22 @@ def speed() -> None:
     old_topics, old_textnorm = old_modules()
     base_query, _ = shipped_topic_at_base()
     old_q = old_topics.compile_query(base_query)  # type: ignore[attr-defined]
-    new_q = compile_query(load_config(ROOT / "config" / "newswatch.toml").topics[0].query)
+    topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
     stories = load_labeled(OLD) + (load_labeled(DEV) if DEV.exists() else [])
-    sides = {
-        BASE_COMMIT: (old_topics.prepare, old_q, old_textnorm),  # type: ignore[attr-defined]
-        "today": (prepare, new_q, textnorm),
+    sides: dict[str, tuple[Callable[[str, str, str], object], object]] = {
+        BASE_COMMIT: (lambda title, text, _lang: old_q.match_prepared(old_topics.prepare(title, text)), old_textnorm),  # type: ignore[attr-defined]
+        # the product's path: a model topic's gate, then its model's features (match_topics does this)
+        "today": (lambda title, text, lang: match_topic(topic, prepare(title, text), lang, spans=False), textnorm),
     }
 
-    def cost(side: str, title: str, text: str) -> float:
+    def cost(side: str, title: str, text: str, lang: str) -> float:
         """CPU seconds (user + system) of one article's prepare + match, tokenized afresh (no cache)."""
-        prep, query, norm = sides[side]
-        norm.tokenize.cache_clear()
+        run, norm = sides[side]
+        norm.tokenize.cache_clear()  # type: ignore[attr-defined]
         if hasattr(norm, "columns"):
             norm.columns.cache_clear()
         t0 = time.process_time()
-        query.match_prepared(prep(title, text))
+        run(title, text, lang)
         return time.process_time() - t0
 
     print(f"\nMatching cost, ms of CPU per 5,000-word article (prepare + match; {BASE_COMMIT} code and topic vs")
@@ -155,14 +172,14 @@ def speed() -> None:
     for lang in ("en", "ru", "zh"):
         docs = long_articles(stories, lang, 20, 5000)
         for side in sides:  # first use: gazetteers, caches of word forms
-            cost(side, *docs[0])
+            cost(side, *docs[0], lang)
         best = {side: [float("inf")] * len(docs) for side in sides}
         for r in range(7):
             for i, (title, text) in enumerate(docs):
                 # each article measured on both sides back to back, in alternating order: the machine's
                 # load moves, and both sides see the same moments of it
                 for side in sides if (r + i) % 2 == 0 else reversed(sides):
-                    best[side][i] = min(best[side][i], cost(side, title, text))
+                    best[side][i] = min(best[side][i], cost(side, title, text, lang))
         old_t, new_t = (sum(best[side]) / len(docs) for side in sides)
         print(f"  {lang:<6}{old_t * 1000:>10.2f}{new_t * 1000:>10.2f}{new_t / old_t:>7.2f}x")
 

@@ -17,10 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crawler.errors import ConfigError
+
+if TYPE_CHECKING:  # a model topic's weights; crawler.model is imported only by a config that has one
+    from crawler.model import Model
 
 SOURCE_KINDS = ("feed", "sitemap", "listing", "spider")
 SMTP_SECURITY = ("none", "starttls", "tls")
@@ -126,14 +129,25 @@ class SourceConfig:
 @dataclass(frozen=True)
 class TopicConfig:
     name: str
-    query: str
-    min_score: float = 1.0
+    query: str  # a model topic's gate: what can match at all
+    min_score: float = 1.0  # 5.0 for a model topic (p >= 0.5)
     alert_score: float | None = None
     title: str | None = None  # display name in digests (default: name)
+    model: Model | None = None  # learned weights scored after the query holds (crawler.model)
+    features: tuple[str, ...] = ()  # extra candidate expressions for `topics train`
 
     @property
     def display(self) -> str:
         return self.title or self.name
+
+    @property
+    def identity(self) -> str:
+        """What the stored matches were made with: the query, and a model topic's model file and the
+        definitions of the sets its features use. A change re-matches recent articles."""
+        if self.model is None:
+            return self.query
+        sets = hashlib.sha256(repr(self.model.sets).encode("utf-8")).hexdigest()[:16]
+        return f"{self.query}\n# model {self.model.source} sha256:{self.model.digest} sets:{sets}"
 
 
 @dataclass(frozen=True)
@@ -491,7 +505,7 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None, *, 
     crawl = _parse_crawl(c, c.table(data.get("crawl"), "crawl"))
     sources = _parse_sources(c, data.get("sources", []))
     sets = _parse_sets(c, data.get("sets", {}))
-    topics = _parse_topics(c, data.get("topics", []), dict(sets))
+    topics = _parse_topics(c, data.get("topics", []), dict(sets), base)
     digest = None
     if "digest" in data:
         digest = _parse_digest(c, c.table(data["digest"], "digest"), {t.name for t in topics})
@@ -659,11 +673,13 @@ def _set_item(item: str) -> str:
     return f'"{item}"'
 
 
-def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -> tuple[TopicConfig, ...]:
+def _parse_topics(
+    c: _Checker, items: Any, sets: dict[str, str] | None = None, base: Path | None = None
+) -> tuple[TopicConfig, ...]:
     out: list[TopicConfig] = []
     seen: set[str] = set()
     for path, t in c.tables(items, "topics", "topic as [[topics]]"):
-        c.unknown(t, {"name", "query", "min_score", "alert_score", "title"}, path)
+        c.unknown(t, {"name", "query", "min_score", "alert_score", "title", "model", "features"}, path)
         name = c.name(t, path, seen, "topic")
         query = c.get(t, "query", path, str, "", required=True)
         if query:
@@ -672,7 +688,11 @@ def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -
                 c.add(f"{path}.query", problem)
             elif sets:
                 query = _with_sets(query, sets)
-        min_score = c.number(t, "min_score", path, 1.0) or 0.0
+        features = _features(c, t, path, sets or {})
+        model = _model(c, t, path, sets or {}, base or Path.cwd())
+        min_score = c.number(t, "min_score", path, 1.0 if model is None else 5.0) or 0.0
+        if model is not None and min_score > 10.0:
+            c.add(f"{path}.min_score", f"{min_score:g} is above 10, the highest score of a model topic (10 x p)")
         alert = c.number(t, "alert_score", path, None)
         if alert is not None and alert < min_score:
             c.add(f"{path}.alert_score", f"{alert} is below min_score {min_score}; raise it or remove it")
@@ -683,9 +703,61 @@ def _parse_topics(c: _Checker, items: Any, sets: dict[str, str] | None = None) -
                 min_score=min_score,
                 alert_score=float(alert) if alert is not None else None,
                 title=_title(c, t, path),
+                model=model,
+                features=features,
             )
         )
     return tuple(out)
+
+
+def _features(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str]) -> tuple[str, ...]:
+    """A topic's extra candidate features for `topics train`: query expressions."""
+    items = c.get(t, "features", path, list, [])
+    out = []
+    for i, expr in enumerate(items):
+        if not isinstance(expr, str) or not expr.strip():
+            c.add(
+                f"{path}.features[{i}]",
+                'must be a query expression in quotes, e.g. "PARTNERS(@china, @russia, @st_any)"',
+            )
+            continue
+        problem = _query_problem(expr, sets) if c.check_queries else None
+        if problem:
+            c.add(f"{path}.features[{i}]", problem)
+        out.append(expr)
+    return tuple(out)
+
+
+def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base: Path) -> Model | None:
+    """A topic's model file, read and checked against the config's sets; None without one (or when broken)."""
+    ref = c.get(t, "model", path, str, None)
+    if not ref:
+        if ref == "":
+            c.add(f"{path}.model", "is empty; name a model file (relative to the config) or remove the key")
+        return None
+    from crawler.model import ModelError, bind, load_model
+
+    try:
+        model = load_model(ref, base)
+    except ModelError as exc:
+        c.add(f"{path}.model", str(exc))
+        return None
+    problem = _model_problem(model, tuple(sets.items())) if c.check_queries else None
+    if problem:
+        c.add(
+            f"{path}.model",
+            f"{problem}; define the set under [sets], or retrain the model with 'newswatch topics train'",
+        )
+        return None
+    return bind(model, sets)
+
+
+@functools.lru_cache(maxsize=64)
+def _model_problem(model: Model, sets: tuple[tuple[str, str], ...]) -> str | None:
+    """Why a model's features do not compile with these sets, or None; remembered like ``_compile_problem``."""
+    from crawler.model import feature_problem
+
+    return feature_problem(model, dict(sets))
 
 
 def _with_sets(query: str, sets: dict[str, str]) -> str:

@@ -11,10 +11,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crawler import textnorm
 from crawler.errors import UsageError
 from crawler.topics import Query, compile_query, prepare, snippet
+
+if TYPE_CHECKING:
+    from crawler.model import Scorer
 
 _TRUE = {True, "1", "true", "yes", "relevant", "pos", "positive"}
 _FALSE = {False, "0", "false", "no", "irrelevant", "neg", "negative"}
@@ -37,6 +41,7 @@ class Verdict:
     snippet: str
     predicted: bool
     why_not: str | None = None  # for a story the query's boolean part rejects: which condition, and through what
+    explain: str | None = None  # a model topic's largest contributions to its score
 
 
 @dataclass
@@ -111,23 +116,31 @@ def load_labeled(path: Path) -> list[Story]:
     return out
 
 
-def judge(query: Query, min_score: float, story: Story) -> Verdict:
-    """Match one story and say why."""
+def judge(query: Query, min_score: float, story: Story, scorer: Scorer | None = None) -> Verdict:
+    """Match one story and say why; with a model topic's ``scorer``, the query is its gate."""
     doc = prepare(story.title, story.text)
     m = query.match_prepared(doc)
     if m is None:
         return Verdict(story, None, (), story.text[:200].replace("\n", " "), False, query.why_not(doc))
+    explain = None
+    if scorer is not None:
+        scored = scorer.score(doc, story.language)
+        m, explain = scored.match, scored.explain()
+        assert m is not None
     segs = snippet(story.text, m, 240) or [(story.title, False)]
     text = "".join(f"[{s}]" if hit else s for s, hit in segs)
-    return Verdict(story, m.score, m.hits, text, m.score >= min_score)
+    return Verdict(story, m.score, m.hits, text, m.score >= min_score, explain=explain)
 
 
-def evaluate(query: str | Query, min_score: float, stories: Iterable[Story]) -> Evaluation:
-    """Precision/recall per language of one query at ``min_score``, with every miss and false alarm."""
+def evaluate(
+    query: str | Query, min_score: float, stories: Iterable[Story], scorer: Scorer | None = None
+) -> Evaluation:
+    """Precision/recall per language of one query (or a model topic's gate and ``scorer``) at ``min_score``,
+    with every miss and false alarm."""
     q = compile_query(query) if isinstance(query, str) else query
     ev = Evaluation()
     for story in stories:
-        v = judge(q, min_score, story)
+        v = judge(q, min_score, story, scorer)
         ev.by_language.setdefault(story.language, Counts()).add(v)
         ev.total.add(v)
         if story.label and not v.predicted:

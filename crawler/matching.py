@@ -1,6 +1,6 @@
 """Keeping stored matches in step with the configured topics.
 
-When a topic's query or min_score changes (or a topic is added), articles first seen within
+When a topic's query, model or min_score changes (or a topic is added), articles first seen within
 `digest.max_age` are matched again; a removed topic's matches are dropped. Stories already sent
 stay sent: the delivery ledger is keyed by story, not by match.
 """
@@ -19,12 +19,16 @@ BATCH = 500
 
 
 def changed_topics(config: Config, store: Store) -> tuple[list[TopicConfig], list[str]]:
-    """(topics whose query/min_score is new or changed, names of topics no longer configured)."""
+    """(topics whose query, model or min_score is new or changed, names of topics no longer configured).
+
+    The state's ``query`` column holds the topic's ``identity``: its query, and a model topic's model
+    file digest and the definitions its features use.
+    """
     stored = {r["name"]: r for r in store.query("SELECT name, query, min_score FROM _topic_state")}
     changed = [
         t
         for t in config.topics
-        if t.name not in stored or stored[t.name]["query"] != t.query or stored[t.name]["min_score"] != t.min_score
+        if t.name not in stored or stored[t.name]["query"] != t.identity or stored[t.name]["min_score"] != t.min_score
     ]
     removed = [n for n in stored if n not in {t.name for t in config.topics}]
     return changed, removed
@@ -49,7 +53,7 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
         last_id = 0
         while True:
             rows = store.query(
-                "SELECT id, title, text FROM articles WHERE first_seen >= ? AND id > ? ORDER BY id LIMIT ?",
+                "SELECT id, title, text, language FROM articles WHERE first_seen >= ? AND id > ? ORDER BY id LIMIT ?",
                 [cutoff, last_id, BATCH],
             )
             if not rows:
@@ -58,7 +62,7 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
             with store.transaction() as c:
                 for row in rows:
                     c.execute(f"DELETE FROM matches WHERE article_id = ? AND topic IN ({marks})", [row["id"], *names])
-                    for topic, score, hits in match_topics(row["title"], row["text"], tuple(changed)):
+                    for topic, score, hits in match_topics(row["title"], row["text"], tuple(changed), row["language"]):
                         c.execute(
                             "INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
                             [row["id"], topic, score, json.dumps(list(hits), ensure_ascii=False), stamp],
@@ -71,6 +75,6 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
                 "INSERT INTO _topic_state(name, query, min_score, updated) VALUES (?,?,?,?) "
                 "ON CONFLICT(name) DO UPDATE SET query = excluded.query, min_score = excluded.min_score, "
                 "updated = excluded.updated",
-                [t.name, t.query, t.min_score, iso(now)],
+                [t.name, t.identity, t.min_score, iso(now)],
             )
     return looked

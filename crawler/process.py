@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
 from crawler.encoding import decode_html
+from crawler.model import Scorer
 from crawler.records import ArticleRecord
 
 
@@ -52,6 +53,7 @@ class Processed:
 
 
 _compiled: dict[tuple[str, str], topics.Query] = {}
+_scorers: dict[tuple[str, str], Scorer] = {}
 
 
 def _query(topic: TopicConfig) -> topics.Query:
@@ -62,16 +64,43 @@ def _query(topic: TopicConfig) -> topics.Query:
     return q
 
 
+def _scorer(topic: TopicConfig) -> Scorer:
+    key = (topic.name, topic.identity)
+    s = _scorers.get(key)
+    if s is None:
+        assert topic.model is not None
+        s = _scorers[key] = topic.model.scorer()
+    return s
+
+
+def match_topic(
+    topic: TopicConfig, doc: topics.Document, language: str | None, spans: bool = True
+) -> topics.Match | None:
+    """The article's match for one topic (below min_score included), or None when its query does not hold.
+
+    A rule topic's score is its query's; a model topic's query is a gate, and its score is 10 x the
+    model's p, its hits those of the features that add to p (their places only with ``spans``).
+    """
+    if topic.model is None:
+        return _query(topic).match_prepared(doc)
+    if not _query(topic).holds(doc):
+        return None
+    return _scorer(topic).score(doc, language, spans).match
+
+
 def match_topics(
-    title: str, text: str, topic_list: tuple[TopicConfig, ...]
+    title: str, text: str, topic_list: tuple[TopicConfig, ...], language: str | None = None
 ) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
-    """(topic, score, hits) for every topic the article matches at or above its min_score."""
+    """(topic, score, hits) for every topic the article matches at or above its min_score.
+
+    ``language`` (en, ru, zh...) is one of a model topic's inputs.
+    """
     if not topic_list:
         return ()
     doc = topics.prepare(title, text)  # tokenized once for every topic
     out = []
     for t in topic_list:
-        m = _query(t).match_prepared(doc)
+        m = match_topic(t, doc, language, spans=False)
         if m is not None and m.score >= t.min_score:
             out.append((t.name, round(m.score, 3), tuple(m.hits)))
     return tuple(out)
@@ -117,7 +146,7 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
         index_text=textnorm.index_tokens(ex.text),
         backlog=job.backlog,
     )
-    return Processed(record, match_topics(title, ex.text, topic_list))
+    return Processed(record, match_topics(title, ex.text, topic_list, language))
 
 
 def feed_only(
@@ -154,7 +183,7 @@ def feed_only(
         backlog=backlog,
         page_pending=pending,
     )
-    return Processed(record, match_topics(feed.title, text, topic_list))
+    return Processed(record, match_topics(feed.title, text, topic_list, language))
 
 
 # A canonical link, so the Public Suffix List is loaded. Its language is declared (by the job's

@@ -6,12 +6,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.config import Config
 from crawler.errors import StoreError
 from crawler.store import Store, parse_iso
-from crawler.topics import compile_query, snippet
+from crawler.topics import compile_query, prepare, snippet
+
+if TYPE_CHECKING:
+    from crawler.model import Scorer
 
 # Scoring is exact but costs a few ms an article: the index hands over its likeliest candidates,
 # enough for the limit many times over.
@@ -69,13 +72,14 @@ def search_articles(
     sets: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     stats: SearchStats | None = None,
+    scorer: Scorer | None = None,
 ) -> list[SearchResult]:
     """Articles matching `query` at or above ``min_score``, highest score first (one per story).
 
     ``sources``/``languages`` keep articles from those; ``since`` keeps articles published
     (else fetched) at or after it. ``sets`` are the named sets the query may use as @name
     (default: the config's). The search stops after ``timeout`` seconds with what it found
-    (``stats.timed_out``).
+    (``stats.timed_out``). With a model topic's ``scorer`` the query is its gate and the model scores.
     """
     q = compile_query(query, dict(config.sets) if sets is None else sets)
     stats = stats if stats is not None else SearchStats()
@@ -105,7 +109,10 @@ def search_articles(
             if row is None or not _wanted(row, sources, since, languages):
                 continue
             stats.scored += 1
-            m = q.match(row["title"], row["text"])
+            doc = prepare(row["title"], row["text"])
+            m = q.match_prepared(doc)
+            if m is not None and scorer is not None:
+                m = scorer.score(doc, row["language"]).match
             if m is None or m.score < min_score:
                 continue
             r = SearchResult(

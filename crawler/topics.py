@@ -1686,6 +1686,18 @@ class Query:
         hits = {h for o in occs for h in o[3]}
         return _score(doc, hits, self._order)
 
+    def holds(self, doc: Document) -> bool:
+        """Whether the boolean query is satisfied (no score: a model topic's gate needs only this)."""
+        return self._root.eval(doc)[0]
+
+    def hits_prepared(self, doc: Document) -> set[_Hit] | None:
+        """The query's hits (label, field, first and last position), without scoring; None when the boolean
+        query is not satisfied. A learned model reads these for each of its features (``hit_zones``)."""
+        ok, occs = self._root.eval(doc)
+        if not ok:
+            return None
+        return {h for o in occs for h in o[3]}
+
     def why_not(self, doc: Document) -> str | None:
         """Why the query's boolean part fails for an article (None when it holds): the first of the
         query's top-level AND conditions that fails, in the query's own words, and for a NOT condition
@@ -1736,6 +1748,27 @@ def _found_words(doc: Document, occs: list[_Occ], most: int = 8) -> str:
             found[label] = label if raw.casefold() in label.casefold() else f"{label} ({raw})"
     shown = list(found.values())
     return ", ".join(shown[:most]) + (", …" if len(shown) > most else "")
+
+
+def hit_zones(doc: Document, hits: Iterable[_Hit]) -> tuple[int, int, int]:
+    """(in the title, in the lead, in the body after the lead): how many distinct places of some hits are there."""
+    lead_end = doc.fields[TEXT].lead_end
+    title: set[tuple[int, int]] = set()
+    lead: set[tuple[int, int]] = set()
+    body: set[tuple[int, int]] = set()
+    for _label, name, s, e in hits:
+        (title if name == TITLE else lead if s < lead_end else body).add((s, e))
+    return len(title), len(lead), len(body)
+
+
+def located(doc: Document, hits: Iterable[_Hit]) -> tuple[tuple[str, int, int], ...]:
+    """Distinct (field, first char, end char) spans of some hits, title first, in reading order."""
+    fields = doc.fields
+    spans = set()
+    for _label, name, s, e in hits:
+        f = fields[name]
+        spans.add((name, f.starts[s & f.mask], f.ends[e & f.mask]))
+    return tuple(sorted(spans, key=lambda sp: (sp[0] != TITLE, sp[1], sp[2])))
 
 
 def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
@@ -2348,6 +2381,15 @@ def with_definitions(text: str, sets: Mapping[str, str]) -> str:
     The result compiles without ``sets``: stored and passed around as a topic's query, it changes
     whenever a set it uses changes.
     """
+    order = sets_used(text, sets)
+    if not order:
+        return text
+    defs = "".join(f"@{name} = (\n{sets[name]}\n)\n" for name in order)
+    return f"{defs}{text}"
+
+
+def sets_used(text: str, sets: Mapping[str, str]) -> list[str]:
+    """The names of the sets ``text`` uses, directly or through another, each after those it uses."""
     order: list[str] = []
 
     def visit(name: str, path: tuple[str, ...]) -> None:
@@ -2359,10 +2401,7 @@ def with_definitions(text: str, sets: Mapping[str, str]) -> str:
 
     for ref in _SET_REF_RE.findall(_strip_comments(text)):
         visit(ref, ())
-    if not order:
-        return text
-    defs = "".join(f"@{name} = (\n{sets[name]}\n)\n" for name in order)
-    return f"{defs}{text}"
+    return order
 
 
 def _strip_comments(text: str) -> str:

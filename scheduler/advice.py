@@ -1,5 +1,6 @@
 """Warnings `newswatch check` gives on a valid config that would still disappoint: placeholders
-left from `newswatch init` and a database the current user cannot write."""
+left from `newswatch init`, a topic model trained with sets that have changed since, and a database
+the current user cannot write."""
 
 from __future__ import annotations
 
@@ -34,6 +35,19 @@ def config_warnings(config: Config) -> list[str]:
         if _PLACEHOLDER_DOMAIN.search(config.smtp.sender):
             out.append(
                 f"smtp.sender: {config.smtp.sender!r} is a placeholder; use an address your server may send from"
+            )
+    sets = dict(config.sets)
+    for i, t in enumerate(config.topics):
+        if t.model is None:
+            continue
+        from crawler.model import stale_features
+
+        stale = stale_features(t.model, sets)
+        if stale:
+            shown = ", ".join(stale[:4]) + (f" and {len(stale) - 4} more" if len(stale) > 4 else "")
+            out.append(
+                f"topics[{i}] ({t.name}).model: the sets of {len(stale)} feature(s) changed since {t.model.source} "
+                f"was trained ({shown}); its weights may no longer fit: retrain with newswatch topics train"
             )
     problem = database_write_problem(config.storage.database)
     if problem:

@@ -54,6 +54,8 @@ def _verdict_lines(v: Verdict, min_score: float) -> list[str]:
     ]
     if v.why_not:
         lines.append(f"      why: {v.why_not}")
+    if v.explain:
+        lines.append(f"      model: {v.explain}")
     lines.append(f"      {v.snippet}")
     return lines
 
@@ -101,13 +103,14 @@ def build(
         out = []
         for t, sets in chosen:
             ms = t.min_score if min_score is None else min_score
-            ev = evaluate(compile_query(t.query, sets), ms, stories)
+            ev = evaluate(compile_query(t.query, sets), ms, stories, t.model.scorer() if t.model else None)
             out.append((t, ms, ev))
         if as_json:
             click.echo(json.dumps([_to_json(t, ms, ev) for t, ms, ev in out], ensure_ascii=False, indent=2))
             return
         for t, ms, ev in out:
-            click.echo(f"topic {t.name} (min_score {ms:g}) on {file} ({len(stories)} stories)")
+            kind = f"model {t.model.source}, " if t.model is not None else ""
+            click.echo(f"topic {t.name} ({kind}min_score {ms:g}) on {file} ({len(stories)} stories)")
             for line in _table(ev):
                 click.echo(line)
             if summary:
@@ -119,7 +122,125 @@ def build(
                         click.echo(line)
             click.echo()
 
+    @topics.command("train")
+    @config_option
+    @quiet_option
+    @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--topic", "name", metavar="NAME", help="The topic to train (default: the config's only topic).")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Model file to write (default: NAME.json).",
+    )
+    @click.option("--features", "extra", multiple=True, metavar="EXPR", help="Another candidate feature (repeatable).")
+    @click.option(
+        "--exclude", "exclude", multiple=True, metavar="EXPR", help="Leave out this candidate feature (repeatable)."
+    )
+    @click.option("--C", "c", type=float, default=1.0, show_default=True, help="Inverse regularisation strength.")
+    @click.option("--l1", is_flag=True, help="L1 regularisation: a sparse model, fewer features to evaluate.")
+    @click.option(
+        "--threshold",
+        "thresholds",
+        multiple=True,
+        metavar="P|LANG=P",
+        help="p at which a story matches (default 0.5), or a language's own; folded into the weights.",
+    )
+    @click.option("--folds", type=int, default=0, help="k-fold cross-validation (default: leave one file out).")
+    @click.pass_obj
+    @handle_errors
+    def train_cmd(
+        state: Any,
+        files: tuple[Path, ...],
+        name: str | None,
+        output: Path | None,
+        extra: tuple[str, ...],
+        exclude: tuple[str, ...],
+        c: float,
+        l1: bool,
+        thresholds: tuple[str, ...],
+        folds: int,
+    ) -> None:
+        """Fit a topic's model (weights over the config's named sets) on labeled JSONL files."""
+        from crawler.evaluate import load_labeled
+        from crawler.train import Options, train
+
+        config = state.config()
+        if name is None and len(config.topics) > 1:
+            raise UsageError(
+                f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"
+            )
+        t = _pick(config.topics, (name,) if name else ())[0]
+        options = Options(c=c, l1=l1, folds=folds, **_thresholds(thresholds))
+        loaded = [(f, load_labeled(f)) for f in files]
+        out = output or Path(f"{t.name}.json")
+        if not state.quiet:
+            n = sum(len(s) for _f, s in loaded)
+            click.echo(f"topic {t.name}: reading the features of {n} stories from {len(files)} file(s)...", err=True)
+        result = train(t, dict(config.sets), loaded, options, extra, exclude)
+        _write_json(out, result.model)
+        if state.quiet:
+            return
+        n = sum(len(s) for _f, s in loaded)
+        click.echo(
+            f"topic {t.name}: {n} stories, {result.passed_gate} let through by its query; "
+            f"{result.kept} of {result.model['training']['candidates']} candidate features kept "
+            f"({'L1' if l1 else 'L2'}, C={c:g})"
+        )
+        click.echo("\non the training files (fitted on them):")
+        for line in _table(result.training):
+            click.echo(line)
+        if result.cross_validated is None:
+            click.echo("\nno cross-validation: give several files (leave one file out) or --folds K")
+        else:
+            how = f"{folds} folds" if folds else "leave one file out"
+            click.echo(f"\ncross-validated ({how}; each story scored by a model fitted without it):")
+            for line in _table(result.cross_validated):
+                click.echo(line)
+            for file_name, ev in result.by_file:
+                langs = "  ".join(
+                    f"{lang} {_pct(cnt.precision)}/{_pct(cnt.recall)}" for lang, cnt in sorted(ev.by_language.items())
+                )
+                click.echo(f"  {file_name:<24}{langs}")
+        click.echo(f'\nwrote {out}; use it with model = "{out}" in the topic (a path relative to the config file)')
+
     return topics
+
+
+def _thresholds(values: tuple[str, ...]) -> dict[str, Any]:
+    """--threshold P and --threshold LANG=P as Options fields."""
+    out: dict[str, Any] = {}
+    by_language = []
+    for v in values:
+        lang, _, p = v.rpartition("=")
+        try:
+            number = float(p)
+        except ValueError:
+            raise UsageError(f"--threshold {v!r}: give a probability (0.4) or LANG=P (zh=0.4)") from None
+        if lang:
+            by_language.append((lang, number))
+        else:
+            out["threshold"] = number
+    out["thresholds"] = tuple(by_language)
+    return out
+
+
+def _write_json(path: Path, data: object) -> None:
+    """Written whole or not at all: a temporary file beside it, then renamed."""
+    import os
+    import tempfile
+
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain new file would be: the daemon's user reads it too
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}; choose another -o PATH") from None
 
 
 def _has_config(state: object) -> bool:
@@ -142,6 +263,7 @@ def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
                 "score": v.score,
                 "hits": list(v.hits),
                 "why_not": v.why_not,
+                "model": v.explain,
                 "snippet": v.snippet,
             }
             for v in vs
@@ -166,12 +288,14 @@ def search_with_topic(
     if (query is None) == (topic is None):
         raise UsageError("give a QUERY or --topic NAME (one of the two)")
     min_score = 0.0
+    scorer = None
     if topic is not None:
         t = _pick(config.topics, (topic,))[0]
         query, min_score = t.query, t.min_score
+        scorer = t.model.scorer() if t.model is not None else None
     stats = SearchStats()
     results = search_articles(
-        config, query or "", limit=limit, min_score=min_score, timeout=timeout, stats=stats, **filters
+        config, query or "", limit=limit, min_score=min_score, timeout=timeout, stats=stats, scorer=scorer, **filters
     )
     if stats.timed_out:
         click.echo(

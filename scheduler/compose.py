@@ -270,7 +270,14 @@ def _snippet(title: str, text: str, topic: TopicConfig | None) -> list[tuple[str
     clean = clean_line(text)
     if not clean:
         return []
-    match = _compiled(topic.query).match(clean_line(title), clean) if topic is not None else None
+    match = None
+    if topic is not None and topic.model is not None:
+        # a model topic highlights the hits of the features that raised its score
+        from crawler.process import match_topic
+
+        match = match_topic(topic, topic_mod.prepare(clean_line(title), clean), None)
+    elif topic is not None:
+        match = _compiled(topic.query).match(clean_line(title), clean)
     # No match in this text (the query changed since): the passage's start, nothing highlighted.
     width = SNIPPET_WIDTH_CJK if _mostly_cjk(clean) else SNIPPET_WIDTH
     segments = topic_mod.snippet(clean, match or topic_mod.Match(0.0, (), ()), width)

@@ -11,7 +11,7 @@ import pytest
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError, UsageError
 from crawler.topics import Match, compile_query, prepare, snippet
-from tests.support.topic import default_query, default_topic
+from tests.support.topic import rule_query, rule_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELED = ROOT / "fixtures" / "topics" / "labeled.jsonl"
@@ -424,7 +424,7 @@ PREFILTER_QUERIES = [
 @pytest.mark.parametrize("query", PREFILTER_QUERIES + ["<default topic>"])
 def test_fts_prefilter_is_a_superset_of_matches(query: str, fts_db: sqlite3.Connection) -> None:
     if query == "<default topic>":
-        query = default_topic()[0]
+        query = rule_topic()[0]
     q = compile_query(query)
     expr = q.fts()
     data = rows()
@@ -448,7 +448,7 @@ def test_fts_is_none_only_when_nothing_narrows() -> None:
 
 
 def test_default_topic_meets_targets_on_the_labeled_set() -> None:
-    query, min_score = default_topic()
+    query, min_score = rule_topic()
     q = compile_query(query)
     stats: dict[str, list[int]] = {}
     for r in rows():
@@ -464,7 +464,7 @@ def test_default_topic_meets_targets_on_the_labeled_set() -> None:
 
 
 def test_default_topic_matches_the_seed_article_and_says_why() -> None:
-    query, min_score = default_topic()
+    query, min_score = rule_topic()
     seed = ROOT.parent / "shared" / "seed-article.txt"
     r = next(x for x in rows() if x["kind"].startswith("seed"))
     m = compile_query(query).match(r["title"], r["text"])
@@ -956,13 +956,13 @@ PARTNER_STORIES = [
 
 @pytest.mark.parametrize("title,text", NOT_PARTNERS)
 def test_default_topic_wants_partners_in_science_not_neighbours(title: str, text: str) -> None:
-    _, min_score = default_topic()
-    m = default_query().match(title, text)
+    _, min_score = rule_topic()
+    m = rule_query().match(title, text)
     assert m is None or m.score < min_score, m
 
 
 @pytest.mark.parametrize("title,text", PARTNER_STORIES)
 def test_default_topic_finds_partners_in_science(title: str, text: str) -> None:
-    _, min_score = default_topic()
-    m = default_query().match(title, text)
+    _, min_score = rule_topic()
+    m = rule_query().match(title, text)
     assert m is not None and m.score >= min_score

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.topics import compile_query, prepare
-from tests.support.topic import matches_default
+from tests.support.topic import matches_rules
 
 PARTNERS = "PARTNERS(country:CN, country:RU, research OR lab* OR scien*, arms OR trade)"
 
@@ -147,21 +147,21 @@ def test_the_default_topic_takes_important_for_important_not_for_imports() -> No
         "Rosatom and China's nuclear research institute agreed on an important new stage of joint work "
         "on the fast reactor, the partners said."
     )
-    assert matches_default("A new stage for fast reactor research", text)
+    assert matches_rules("A new stage for fast reactor research", text)
 
 
 def test_the_default_topic_leaves_out_a_race_between_the_two() -> None:
     title = "While the US and China compete for AI dominance, Russia's leading model lags behind"
     text = "Russian researchers say their AI model lags behind Chinese research models, despite cooperation talks."
-    assert not matches_default(title, text)
+    assert not matches_rules(title, text)
 
 
 def test_the_default_topic_reads_our_university_in_chinese_copy_as_china() -> None:
     title = "我校与圣彼得堡国立大学签署合作协议"
     text = "日前，我校与圣彼得堡国立大学签署合作协议，双方将在材料科学领域开展联合研究。"
-    assert matches_default(title, text)
+    assert matches_rules(title, text)
     # the writer's own country alone is not the other side
-    assert not matches_default("我校与清华大学签署合作协议", "日前，我校与清华大学签署合作协议，双方将开展联合研究。")
+    assert not matches_rules("我校与清华大学签署合作协议", "日前，我校与清华大学签署合作协议，双方将开展联合研究。")
 
 
 def test_two_academic_institutions_in_the_title_are_partners() -> None:
@@ -237,9 +237,9 @@ def test_the_default_topic_takes_one_side_s_instruments_on_the_other_s_spacecraf
     # joint work reported without a word of cooperation: an instrument of one flies on the other's probe
     title = "Российские приборы установят на китайские космические аппараты"
     text = "Российские приборы для исследования Луны готовятся к установке на китайские космические аппараты."
-    assert matches_default(title, text)
+    assert matches_rules(title, text)
     # both present, no joint work: one side follows the other's results
-    assert not matches_default(
+    assert not matches_rules(
         "Что привезла с Луны китайская станция",
         "Российские исследователи изучают лунный реголит и следят за публикациями о китайской станции.",
     )
@@ -261,15 +261,15 @@ def test_the_default_topic_takes_one_side_s_instruments_on_the_other_s_spacecraf
     ],
 )
 def test_the_default_topic_takes_taking_part_as_working_together(title: str, text: str) -> None:
-    assert matches_default(title, text)
+    assert matches_rules(title, text)
 
 
 def test_the_default_topic_takes_freight_wagons_engineers_build_but_not_freight() -> None:
     title = "РЖД и китайские инженеры разработают грузовой вагон для Арктики"
     text = "Российские и китайские инженеры совместно разработают грузовой вагон для работы в условиях мерзлоты."
-    assert matches_default(title, text)
+    assert matches_rules(title, text)
     # carrying goods is trade
-    assert not matches_default(
+    assert not matches_rules(
         "Грузовые перевозки между Россией и Китаем выросли",
         "Российские и китайские компании совместно увеличили грузовые перевозки, в том числе инженерного оборудования.",
     )
@@ -279,8 +279,8 @@ def test_online_cooperation_in_chinese_is_not_the_shanghai_cooperation_organisat
     # 线上合作 "online cooperation" holds 上合, the short name of the SCO
     title = "中国冶金研究院与俄罗斯科学院举行线上合作签约仪式"
     text = "中国冶金研究院与俄罗斯科学院举行线上合作签约仪式，双方将在新材料领域开展联合研究。"
-    assert matches_default(title, text)
-    assert not matches_default(
+    assert matches_rules(title, text)
+    assert not matches_rules(
         "上合组织峰会举行", "上合组织峰会上，中国与俄罗斯科学院代表就新材料领域开展联合研究交换了意见。"
     )
 
@@ -291,9 +291,9 @@ def test_a_think_tank_of_science_and_technology_policy_is_not_policy_analysis() 
         "Tomsk Polytechnic University and the Chinese Academy of Science and Technology for Development signed an "
         "agreement on a think tank assessing engineering technology for Russia and China."
     )
-    assert matches_default(title, text)
+    assert matches_rules(title, text)
     # a think tank of relations between the two stays out
-    assert not matches_default(
+    assert not matches_rules(
         "Russian and Chinese think tank on relations",
         "Russian and Chinese researchers launched a think tank on relations between Russia and China.",
     )
@@ -323,14 +323,14 @@ def test_a_think_tank_of_science_and_technology_policy_is_not_policy_analysis() 
     ],
 )
 def test_the_default_topic_takes_co_organisers_interns_and_the_verb_of_cooperating(title: str, text: str) -> None:
-    assert matches_default(title, text)
+    assert matches_rules(title, text)
 
 
 def test_the_default_topic_takes_a_helicopter_developed_together_not_a_joint_venture_that_services_them() -> None:
     title = "Russia and China will develop a heavy helicopter"
     text = "Russia and China have signed a contract stipulating the joint development of a heavy helicopter."
-    assert matches_default(title, text)
-    assert not matches_default(
+    assert matches_rules(title, text)
+    assert not matches_rules(
         "Russia and China establish a joint venture for helicopters",
         "Russian Helicopters and a Chinese company set up a joint venture to service Russian helicopters in China.",
     )
@@ -502,7 +502,7 @@ def test_the_default_topic_takes_work_funded_by_both_sides_as_working_together()
         "машинного обучения для сплавов. Работа выполнена при поддержке гранта РНФ и Государственного фонда "
         "естественных наук Китая."
     )
-    assert matches_default(title, text)
+    assert matches_rules(title, text)
 
 
 @pytest.mark.parametrize(
@@ -541,8 +541,8 @@ def test_the_default_topic_takes_both_countries_in_any_case_as_working_together(
         "Российский химик Константин Чингин работает в Восточно-Китайском технологическом университете над "
         "масс-спектрометрией. Метод анализа опухолей во время операции ещё не применяли в хирургии"
     )
-    assert matches_default(title, f"{text}, но {both}.")
-    assert not matches_default(title, f"{text}.")
+    assert matches_rules(title, f"{text}, но {both}.")
+    assert not matches_rules(title, f"{text}.")
 
 
 def test_taiwan_is_not_china_s_region() -> None:
@@ -558,7 +558,7 @@ def test_taiwan_is_not_china_s_region() -> None:
     # a joint call of Russia's and Taiwan's science funders is not China–Russia cooperation
     title = "РНФ подвел итоги совместного конкурса российско-тайваньских научных проектов"
     text = "Российско-тайваньские научные коллективы получат финансирование РНФ и Министерства науки Тайваня."
-    assert not matches_default(title, text)
+    assert not matches_rules(title, text)
 
 
 def test_a_field_word_inside_a_state_company_s_name_is_part_of_the_name() -> None:
@@ -596,11 +596,11 @@ def test_the_default_topic_takes_a_headline_of_both_sides_working_together_and_t
     # the headline names both sides and that they work together; the body, past the lead, names at what, beside a
     # word of it
     assert len(text) > 300
-    assert matches_default(title, f"{text}\n{body}")
+    assert matches_rules(title, f"{text}\n{body}")
     # without the work named in the body it is an agreement of unknown content
-    assert not matches_default(title, text)
+    assert not matches_rules(title, text)
     # the work named in passing, with no word of working together beside it, is not enough
-    assert not matches_default(
+    assert not matches_rules(
         title, text + "\n" + body.replace("совместных проектов", "тем").replace("cooperative ", "")
     )
 
@@ -627,10 +627,10 @@ def test_the_default_topic_takes_research_cooperation_in_the_headline_of_institu
 ) -> None:
     # two institutions of the two sides in one sentence with no S&T word of their own: the headline says what they
     # agreed on or discussed, and joint research is the story's subject
-    assert matches_default(title, text)
+    assert matches_rules(title, text)
     # the same institutions meeting about teaching are not S&T, nor are they without the headline's research
-    assert not matches_default(title.replace(*other), text)
-    assert not matches_default(title.replace(other[0], "").strip(), text)
+    assert not matches_rules(title.replace(*other), text)
+    assert not matches_rules(title.replace(other[0], "").strip(), text)
 
 
 @pytest.mark.parametrize(
@@ -648,4 +648,4 @@ def test_the_default_topic_takes_research_cooperation_in_the_headline_of_institu
     ],
 )
 def test_the_default_topic_takes_horticulture_as_a_field_of_agricultural_science(title: str, text: str) -> None:
-    assert matches_default(title, text)
+    assert matches_rules(title, text)

@@ -1,0 +1,255 @@
+"""Learned topic models: weights over query expressions (a config's named sets, PARTNERS(...)), scored
+after the topic's query, its gate, holds.
+
+A model file is JSON (``newswatch topics train`` writes it). Each feature is a query expression with
+four weights, one per input it gives: hit anywhere (1/0), hit in the title (1/0), hit in the lead (the
+text's first ``textnorm.LEAD_CHARS`` characters, 1/0) and log(1 + hits in the body after the lead).
+With a weight per language and a bias, p = sigmoid(bias + sum of weight x input), and the topic's score
+is 10 x p (0-10). Scoring is a sparse sum in plain Python: matching needs neither numpy nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler.errors import QuerySyntaxError, UsageError
+from crawler.topics import Document, Match, Query, compile_query, hit_zones, located, sets_used, with_definitions
+
+FORMAT = "newswatch-topic-model"
+VERSION = 1
+ZONES = ("any", "title", "lead", "body")  # a feature's inputs, in this order
+_ZONE_WORDS = {"any": "", "title": " in title", "lead": " in lead", "body": " in body"}
+SHIPPED = Path(__file__).resolve().parent / "data" / "models"
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+class ModelError(UsageError):
+    """A topic's model file is missing, unreadable or not a model; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    expression: str  # a query expression, e.g. "@china" or "PARTNERS(@china, @russia, @cooperation)"
+    weights: tuple[float, float, float, float]  # per ZONES
+    fingerprint: str = ""  # of the expression with its sets' definitions when the model was trained
+
+
+@dataclass(frozen=True)
+class Model:
+    """A topic's learned weights, as read from its file, with the set definitions its features use."""
+
+    source: str  # the file, as the config named it
+    digest: str  # SHA-256 of the file's bytes: a changed file is a changed topic
+    bias: float
+    languages: tuple[tuple[str, float], ...]
+    features: tuple[Feature, ...]
+    sets: tuple[tuple[str, str], ...] = ()  # the config's definitions of the sets the features use
+    threshold: float = 0.5  # p at which the file was tuned to match (min_score defaults to 10 x this)
+
+    def scorer(self) -> Scorer:
+        return Scorer(self)
+
+
+# --- reading and writing ---------------------------------------------------------------------------
+
+
+def resolve(ref: str, base: Path) -> Path | None:
+    """The model file a config's ``model = REF`` names: a path relative to the config's folder, else a
+    model shipped with newswatch (``crawler/data/models/REF.json``); None when neither exists."""
+    path = base / Path(ref).expanduser()
+    if path.is_file():
+        return path
+    if _NAME_RE.fullmatch(ref):
+        shipped = SHIPPED / (ref if ref.endswith(".json") else f"{ref}.json")
+        if shipped.is_file():
+            return shipped
+    return None
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.stem for p in SHIPPED.glob("*.json"))
+
+
+def load_model(ref: str, base: Path) -> Model:
+    """Reads and validates the model a config names; ModelError says what is wrong and how to fix it."""
+    path = resolve(ref, base)
+    if path is None:
+        shipped = ", ".join(shipped_names()) or "none"
+        raise ModelError(
+            f"no model file {ref!r}: neither {base / ref} exists nor a shipped model of that name "
+            f"(shipped: {shipped}); give a path relative to the config file or train one with 'newswatch topics train'"
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read the model file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} is not JSON ({exc}); write it with 'newswatch topics train'") from None
+    return parse_model(data, ref, hashlib.sha256(raw).hexdigest(), where=str(path))
+
+
+def parse_model(data: Any, source: str, digest: str, where: str = "") -> Model:
+    where = where or source
+    fix = "write it with 'newswatch topics train'"
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ModelError(f'{where} is not a newswatch topic model (no "format": {FORMAT!r}); {fix}')
+    if data.get("version") != VERSION:
+        raise ModelError(
+            f"{where} is a model of version {data.get('version')!r}; this newswatch reads {VERSION}; {fix}"
+        )
+
+    def number(value: Any, what: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ModelError(f"{where}: {what} must be a finite number, found {value!r}; {fix}")
+        return float(value)
+
+    bias = number(data.get("bias"), "bias")
+    languages = data.get("languages", {})
+    if not isinstance(languages, dict):
+        raise ModelError(f"{where}: languages must be an object of language code to weight; {fix}")
+    features = data.get("features")
+    if not isinstance(features, list):
+        raise ModelError(f"{where}: features must be a list; {fix}")
+    out: list[Feature] = []
+    for i, f in enumerate(features):
+        if not isinstance(f, dict) or not isinstance(f.get("expression"), str) or not f["expression"].strip():
+            raise ModelError(f"{where}: features[{i}] needs an 'expression' (a query, e.g. \"@china\"); {fix}")
+        weights = f.get("weights")
+        if not isinstance(weights, dict) or set(weights) - set(ZONES):
+            raise ModelError(f"{where}: features[{i}].weights must be an object with keys {', '.join(ZONES)}; {fix}")
+        w = tuple(number(weights.get(z, 0.0), f"features[{i}].weights.{z}") for z in ZONES)
+        out.append(Feature(f["expression"], w, str(f.get("fingerprint", ""))))  # type: ignore[arg-type]
+    threshold = data.get("threshold", {})
+    p = number(threshold.get("p", 0.5), "threshold.p") if isinstance(threshold, dict) else 0.5
+    return Model(
+        source=source,
+        digest=digest,
+        bias=bias,
+        languages=tuple(sorted((str(k), number(v, f"languages.{k}")) for k, v in languages.items())),
+        features=tuple(out),
+        threshold=p,
+    )
+
+
+def fingerprint(expression: str, sets: Mapping[str, str]) -> str:
+    """What a feature means under these sets: a digest of its expression with the definitions it uses
+    (comments and spacing aside), so that retraining is called for when one of them changes."""
+    text = with_definitions(expression, sets)
+    text = re.sub(r"(^|\s)#[^\n]*", r"\1", text)
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
+
+
+def bind(model: Model, sets: Mapping[str, str]) -> Model:
+    """The model with the definitions of the sets its features use; QuerySyntaxError (naming the feature)
+    when one does not compile with them, e.g. uses a set the config does not define."""
+    used: dict[str, str] = {}
+    for f in model.features:
+        for name in sets_used(f.expression, sets):
+            used[name] = sets[name]
+    return Model(
+        source=model.source,
+        digest=model.digest,
+        bias=model.bias,
+        languages=model.languages,
+        features=model.features,
+        sets=tuple(used.items()),
+        threshold=model.threshold,
+    )
+
+
+def feature_problem(model: Model, sets: Mapping[str, str]) -> str | None:
+    """Why one of the model's features does not compile with these sets, or None."""
+    for i, f in enumerate(model.features):
+        try:
+            compile_query(f.expression, sets)
+        except QuerySyntaxError as exc:
+            return f"feature {i} ({f.expression}) does not compile with this config's sets: {exc.message}"
+    return None
+
+
+def stale_features(model: Model, sets: Mapping[str, str]) -> list[str]:
+    """The model's features whose sets changed since it was trained."""
+    return [f.expression for f in model.features if f.fingerprint and f.fingerprint != fingerprint(f.expression, sets)]
+
+
+# --- scoring ---------------------------------------------------------------------------------------
+
+
+def zone_inputs(doc: Document, hits: Iterable[tuple[str, str, int, int]]) -> tuple[float, float, float, float]:
+    """A feature's four inputs from its hits in the article (the feature holds)."""
+    title, lead, body = hit_zones(doc, hits)
+    return 1.0, float(title > 0), float(lead > 0), math.log1p(body)
+
+
+@dataclass
+class Scored:
+    """A model's verdict on one article: p, its terms' contributions, and the hits behind the positive ones."""
+
+    p: float
+    contributions: list[tuple[str, float]] = field(default_factory=list)  # (what, weight x input), largest first
+    match: Match | None = None
+
+    @property
+    def score(self) -> float:
+        return round(10.0 * self.p, 3)
+
+    def explain(self, most: int = 5) -> str:
+        """The largest contributions: 'PARTNERS(@china, @russia, @cooperation) in title +3.1, @off_topic -0.9'."""
+        return ", ".join(f"{what} {value:+.1f}" for what, value in self.contributions[:most])
+
+
+class Scorer:
+    """A model compiled for matching: one query per feature with a non-zero weight. The queries share
+    the document's memo of sub-query results, so a set several features use is evaluated once per article."""
+
+    def __init__(self, model: Model) -> None:
+        sets = dict(model.sets)
+        self.model = model
+        self.languages = dict(model.languages)
+        self.features: list[tuple[Feature, Query]] = [
+            (f, compile_query(f.expression, sets)) for f in model.features if any(f.weights)
+        ]
+
+    def score(self, doc: Document, language: str | None, spans: bool = True) -> Scored:
+        """p for the article (past the topic's gate), with the hits of the features that raised it and, with
+        ``spans``, their places (for snippets: matching alone does not need them)."""
+        z = self.model.bias
+        terms: list[tuple[str, float]] = []
+        positive: list[tuple[float, tuple[str, ...], tuple[tuple[str, int, int], ...]]] = []
+        lang_w = self.languages.get(language or "", 0.0)
+        if lang_w:
+            z += lang_w
+            terms.append((f"language {language}", lang_w))
+        for f, q in self.features:
+            hits = q.hits_prepared(doc)
+            if hits is None:
+                continue
+            total = 0.0
+            for zone, w, x in zip(ZONES, f.weights, zone_inputs(doc, hits)):
+                if w and x:
+                    terms.append((f.expression + _ZONE_WORDS[zone], w * x))
+                    total += w * x
+            z += total
+            if total > 0:
+                positive.append((total, hits))
+        p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        terms.sort(key=lambda t: -abs(t[1]))
+        positive.sort(key=lambda t: -t[0])
+        labels: dict[str, None] = {}
+        raised: set[tuple[str, str, int, int]] = set()
+        for _total, hits in positive:
+            labels.update(dict.fromkeys(sorted({h[0] for h in hits})))
+            if spans:
+                raised |= hits
+        scored = Scored(p, terms)
+        scored.match = Match(score=scored.score, hits=tuple(labels), spans=located(doc, raised) if spans else ())
+        return scored

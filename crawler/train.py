@@ -1,0 +1,359 @@
+"""Training a topic's model from labeled stories (``newswatch topics train``).
+
+Each candidate feature is a query expression (every named set of the config as ``@name``, the topic's
+``features`` and any given on the command line), read per story as in ``crawler.model``: hit anywhere,
+in the title, in the lead, log(1 + hits in the body after the lead); plus one input per language. The
+weights are a logistic regression fitted by scikit-learn (the optional extra ``newswatch[train]``,
+imported here only) on the stories the topic's query lets through: the query stays the gate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crawler import __version__
+from crawler.config import TopicConfig
+from crawler.errors import UsageError
+from crawler.evaluate import Counts, Evaluation, Story
+from crawler.model import FORMAT, VERSION, ZONES, fingerprint, zone_inputs
+from crawler.topics import compile_query, prepare
+
+INSTALL_HINT = "pip install 'newswatch[train]'"
+
+
+class TrainingError(UsageError):
+    """Training cannot start or go on: a missing library, too few labeled stories of a kind."""
+
+
+@dataclass(frozen=True)
+class Options:
+    c: float = 1.0  # inverse regularisation strength
+    l1: bool = False  # L1 (sparse: fewer features to evaluate per article) instead of L2
+    threshold: float = 0.5  # p at which a story matches, folded into the bias so that min_score 5 is it
+    thresholds: tuple[tuple[str, float], ...] = ()  # per language, folded into the language's weight
+    folds: int = 0  # k-fold cross-validation; 0: leave one file out when several files are given
+
+    def threshold_for(self, language: str) -> float:
+        return dict(self.thresholds).get(language, self.threshold)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "C": self.c,
+            "penalty": "l1" if self.l1 else "l2",
+            "threshold": self.threshold,
+            "thresholds": dict(self.thresholds),
+            "folds": self.folds,
+        }
+
+
+@dataclass
+class Example:
+    story: Story
+    file: str  # the labeled file's name
+    gate: bool  # the topic's query holds
+    x: dict[int, float] = field(default_factory=dict)  # column -> input (only non-zero ones)
+
+
+@dataclass
+class Data:
+    expressions: list[str]
+    languages: list[str]
+    examples: list[Example]
+
+    @property
+    def columns(self) -> int:
+        return len(self.expressions) * len(ZONES) + len(self.languages)
+
+    def language_column(self, language: str) -> int | None:
+        if language not in self.languages:
+            return None
+        return len(self.expressions) * len(ZONES) + self.languages.index(language)
+
+
+@dataclass
+class Fit:
+    bias: float
+    weights: list[float]  # per column of Data
+
+
+@dataclass
+class Result:
+    model: dict[str, Any]  # the JSON written
+    training: Evaluation  # fitted on all files, measured on them
+    cross_validated: Evaluation | None  # each story scored by a model fitted without its file (or fold)
+    by_file: list[tuple[str, Evaluation]]  # the cross-validated figures per held-out file
+    passed_gate: int
+    kept: int  # features with a non-zero weight
+
+
+def sklearn() -> Any:
+    """scikit-learn's linear models, or TrainingError saying how to install them."""
+    try:
+        import sklearn as sk
+        from sklearn import linear_model
+    except ImportError:
+        raise TrainingError(f"'topics train' needs scikit-learn, which is not installed; run: {INSTALL_HINT}") from None
+    return sk, linear_model
+
+
+def candidate_features(
+    topic: TopicConfig, sets: Mapping[str, str], extra: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> list[str]:
+    """Every named set as ``@name``, then the topic's ``features`` and ``extra``, each once, but ``exclude``."""
+    out = [f"@{name}" for name in sets]
+    for expr in (*topic.features, *extra):
+        if expr not in out:
+            out.append(expr)
+    unknown = [e for e in exclude if e not in out]
+    if unknown:
+        raise TrainingError(f"--exclude {unknown[0]!r} is not a candidate feature (a named set as @name, or a feature)")
+    return [e for e in out if e not in exclude]
+
+
+def featurize(
+    topic: TopicConfig,
+    sets: Mapping[str, str],
+    files: Sequence[tuple[str, Sequence[Story]]],
+    expressions: Sequence[str],
+    progress: Callable[[int], None] | None = None,
+) -> Data:
+    """Every story's inputs for every candidate feature (the stories the gate rejects get none)."""
+    gate = compile_query(topic.query)
+    queries = [compile_query(e, sets) for e in expressions]  # QuerySyntaxError names the bad one
+    languages = sorted({s.language for _name, stories in files for s in stories if s.language != "?"})
+    data = Data(list(expressions), languages, [])
+    done = 0
+    for name, stories in files:
+        for story in stories:
+            doc = prepare(story.title, story.text)
+            ex = Example(story, name, gate.match_prepared(doc) is not None)
+            if ex.gate:
+                for i, q in enumerate(queries):
+                    hits = q.hits_prepared(doc)
+                    if hits is None:
+                        continue
+                    for z, value in enumerate(zone_inputs(doc, hits)):
+                        if value:
+                            ex.x[i * len(ZONES) + z] = value
+                col = data.language_column(story.language)
+                if col is not None:
+                    ex.x[col] = 1.0
+            data.examples.append(ex)
+            done += 1
+            if progress is not None:
+                progress(done)
+    return data
+
+
+def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:
+    """Logistic regression on the examples the gate let through."""
+    import numpy as np
+
+    sk, linear_model = sklearn()
+    rows = [e for e in examples if e.gate]
+    labels = {e.story.label for e in rows}
+    if labels != {True, False}:
+        kind = "relevant" if True not in labels else "irrelevant"
+        raise TrainingError(
+            f"the training stories the topic's query lets through hold no {kind} story; "
+            "give labeled files with both kinds"
+        )
+    x = np.zeros((len(rows), data.columns))
+    for r, e in enumerate(rows):
+        for col, value in e.x.items():
+            x[r, col] = value
+    y = np.array([int(e.story.label) for e in rows])
+    # liblinear: fast on a few thousand stories; it penalises the intercept too, which a large
+    # intercept_scaling makes negligible
+    kwargs: dict[str, Any] = {"C": options.c, "solver": "liblinear", "intercept_scaling": 10.0, "max_iter": 1000}
+    if options.l1:
+        major, minor = (int(p) for p in sk.__version__.split(".")[:2])
+        kwargs.update(
+            {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
+        )  # 'penalty' deprecated in 1.8
+    m = linear_model.LogisticRegression(**kwargs).fit(x, y)
+    return Fit(float(m.intercept_[0]), [float(w) for w in m.coef_[0]])
+
+
+def probability(f: Fit, e: Example) -> float:
+    if not e.gate:
+        return 0.0
+    z = f.bias + sum(f.weights[col] * value for col, value in e.x.items())
+    return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+
+def measure(examples: Sequence[Example], ps: Sequence[float], options: Options) -> Evaluation:
+    """Precision/recall per language of predictions p >= the threshold (of the story's language)."""
+    ev = Evaluation()
+    for e, p in zip(examples, ps):
+        c = ev.by_language.setdefault(e.story.language, Counts())
+        predicted = e.gate and p >= options.threshold_for(e.story.language)
+        for counts in (c, ev.total):
+            if predicted and e.story.label:
+                counts.tp += 1
+            elif predicted:
+                counts.fp += 1
+            elif e.story.label:
+                counts.fn += 1
+            else:
+                counts.tn += 1
+    return ev
+
+
+def cross_validate(data: Data, options: Options) -> tuple[Evaluation, list[tuple[str, Evaluation]]] | None:
+    """Each story scored by a model fitted without it: leave one file out, or ``options.folds`` folds."""
+    examples = data.examples
+    if options.folds:
+        if options.folds < 2 or options.folds > len(examples):
+            raise TrainingError(f"--folds {options.folds}: give between 2 and {len(examples)} folds")
+        groups = [str(i % options.folds) for i in range(len(examples))]  # stories interleaved into folds
+    else:
+        groups = [e.file for e in examples]
+    names = list(dict.fromkeys(groups))
+    if len(names) < 2:
+        return None
+    ps = [0.0] * len(examples)
+    for g in names:
+        train_rows = [e for e, h in zip(examples, groups) if h != g]
+        f = fit(data, train_rows, options)
+        for i, (e, h) in enumerate(zip(examples, groups)):
+            if h == g:
+                ps[i] = probability(f, e)
+    per_file = []
+    if not options.folds:
+        for g in names:
+            idx = [i for i, h in enumerate(groups) if h == g]
+            per_file.append((g, measure([examples[i] for i in idx], [ps[i] for i in idx], options)))
+    return measure(examples, ps, options), per_file
+
+
+def _logit(p: float) -> float:
+    if not 0.0 < p < 1.0:
+        raise TrainingError(f"threshold {p:g} must be between 0 and 1 (a probability)")
+    return math.log(p / (1.0 - p))
+
+
+def model_json(
+    topic: TopicConfig,
+    sets: Mapping[str, str],
+    data: Data,
+    f: Fit,
+    options: Options,
+    provenance: list[dict[str, Any]],
+    figures: dict[str, Any],
+    exclude: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The model file: features with a non-zero weight, the threshold folded into the bias (and a
+    language's own threshold into its weight), so that p >= 0.5 (score 5, min_score's default) matches."""
+    import sklearn as sk
+
+    features = []
+    for i, expr in enumerate(data.expressions):
+        w = f.weights[i * len(ZONES) : (i + 1) * len(ZONES)]
+        if any(abs(v) >= 1e-9 for v in w):
+            features.append(
+                {
+                    "expression": expr,
+                    "fingerprint": fingerprint(expr, sets),
+                    "weights": {z: round(v, 6) for z, v in zip(ZONES, w)},
+                }
+            )
+    shift = _logit(options.threshold)
+    languages = {}
+    for lang in data.languages:
+        col = data.language_column(lang)
+        assert col is not None
+        languages[lang] = round(f.weights[col] + shift - _logit(options.threshold_for(lang)), 6)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "topic": topic.name,
+        "about": (
+            "p = sigmoid(bias + languages[language] + sum over features holding of weights . "
+            "(1, in title, in lead, log(1 + hits in the body after the lead))); score = 10 p; "
+            "scored only when the topic's query holds"
+        ),
+        "bias": round(f.bias - shift, 6),
+        "languages": languages,
+        "threshold": {
+            "p": 0.5,
+            "fitted_at": options.threshold,
+            "by_language": dict(options.thresholds),
+            "note": "the fitted threshold is folded into the bias (and the languages' weights): p >= 0.5 matches",
+        },
+        "features": features,
+        "training": {
+            "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            "newswatch": __version__,
+            "scikit-learn": sk.__version__,
+            "options": options.as_json(),
+            "candidates": len(data.expressions),
+            "excluded": list(exclude),
+            "files": provenance,
+            "figures": figures,
+        },
+    }
+
+
+def file_provenance(path: Path, stories: Sequence[Story]) -> dict[str, Any]:
+    by_lang: dict[str, list[int]] = {}
+    for s in stories:
+        n = by_lang.setdefault(s.language, [0, 0])
+        n[0] += 1
+        n[1] += int(s.label)
+    return {
+        "name": path.name,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "stories": len(stories),
+        "relevant": sum(int(s.label) for s in stories),
+        "languages": {k: {"stories": v[0], "relevant": v[1]} for k, v in sorted(by_lang.items())},
+    }
+
+
+def figures_json(ev: Evaluation) -> dict[str, Any]:
+    def counts(c: Counts) -> dict[str, Any]:
+        return {"precision": round(c.precision, 4), "recall": round(c.recall, 4), "tp": c.tp, "fp": c.fp, "fn": c.fn}
+
+    return {**{lang: counts(c) for lang, c in sorted(ev.by_language.items())}, "all": counts(ev.total)}
+
+
+def train(
+    topic: TopicConfig,
+    sets: Mapping[str, str],
+    files: Sequence[tuple[Path, Sequence[Story]]],
+    options: Options,
+    extra: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> Result:
+    """Fits the topic's model on all files, measures it on them and cross-validated; the model's JSON."""
+    sklearn()  # before the long part: say at once when it is missing
+    _logit(options.threshold)
+    for _lang, p in options.thresholds:
+        _logit(p)
+    expressions = candidate_features(topic, sets, extra, exclude)
+    data = featurize(topic, sets, [(p.name, stories) for p, stories in files], expressions, progress)
+    f = fit(data, data.examples, options)
+    training = measure(data.examples, [probability(f, e) for e in data.examples], options)
+    cv = cross_validate(data, options)
+    figures: dict[str, Any] = {"training": figures_json(training)}
+    if cv is not None:
+        figures["cross_validated"] = figures_json(cv[0])
+        if cv[1]:
+            figures["cross_validated_by_file"] = {name: figures_json(ev) for name, ev in cv[1]}
+    provenance = [file_provenance(p, stories) for p, stories in files]
+    model = model_json(topic, sets, data, f, options, provenance, figures, exclude)
+    return Result(
+        model=model,
+        training=training,
+        cross_validated=cv[0] if cv else None,
+        by_file=cv[1] if cv else [],
+        passed_gate=sum(e.gate for e in data.examples),
+        kept=len(model["features"]),
+    )

@@ -1,0 +1,287 @@
+"""Model topics: the model file in the config, its score (10 x p), `topics train`, and the shipped model."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.config import load_config
+from crawler.errors import ConfigError
+from crawler.matching import changed_topics, sync_topics
+from crawler.model import ZONES, fingerprint, load_model
+from crawler.process import match_topics
+from crawler.store import Store
+from scheduler.cli import cli
+from tests.support.topic import CONFIG
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT / "fixtures" / "topics" / "heldout" / "dev.jsonl"
+SEED = ROOT.parent / "shared" / "seed-article.txt"
+
+SETS = """
+[sets]
+coop = 'cooperat* OR joint OR together OR совместн* OR сотрудничеств* OR 合作 OR 联合'
+science = 'scien* OR research* OR laborator* OR наук* OR научн* OR исследова* OR 科学 OR 研究 OR 实验室'
+sport = 'sport* OR football OR olympi* OR спорт* OR футбол* OR 体育 OR 足球'
+"""
+
+
+def _config(tmp_path: Path, topic: str, sets: str = SETS) -> Path:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(f'[storage]\ndatabase = "nw.db"\n{sets}\n[[topics]]\nname = "t"\n{topic}\n', encoding="utf-8")
+    return cfg
+
+
+def _model(tmp_path: Path, features: list[dict], bias: float = -1.0, name: str = "m.json", **extra: object) -> Path:
+    path = tmp_path / name
+    data = {"format": "newswatch-topic-model", "version": 1, "bias": bias, "languages": {"en": 0.5}}
+    data.update({"features": features, **extra})
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def _feature(expr: str, any_: float = 0.0, title: float = 0.0, lead: float = 0.0, body: float = 0.0) -> dict:
+    return {"expression": expr, "weights": dict(zip(ZONES, (any_, title, lead, body)))}
+
+
+def _problems(cfg: Path) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    return exc.value.problems
+
+
+# --- config ------------------------------------------------------------------------------------
+
+
+def test_a_missing_model_file_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "nowhere.json"')
+    (p,) = _problems(cfg)
+    assert p.startswith("topics[0] (t).model: no model file 'nowhere.json'")
+    assert "newswatch topics train" in p and "china-russia-st" in p  # the shipped models are listed
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "check"])
+    assert result.exit_code == 2 and "topics[0] (t).model" in result.output
+
+
+@pytest.mark.parametrize(
+    "content,said",
+    [
+        ("{not json", "is not JSON"),
+        ('{"format": "something-else"}', "is not a newswatch topic model"),
+        ('{"format": "newswatch-topic-model", "version": 7}', "version 7"),
+        ('{"format": "newswatch-topic-model", "version": 1, "bias": "x", "features": []}', "bias must be"),
+        (
+            '{"format": "newswatch-topic-model", "version": 1, "bias": 0, "features": [{"expression": "@coop", '
+            '"weights": {"anywhere": 1}}]}',
+            "features[0].weights must be an object with keys any, title, lead, body",
+        ),
+    ],
+)
+def test_a_broken_model_file_is_a_config_error(tmp_path: Path, content: str, said: str) -> None:
+    (tmp_path / "m.json").write_text(content, encoding="utf-8")
+    (p,) = _problems(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"'))
+    assert p.startswith("topics[0] (t).model: ") and said in p
+
+
+def test_a_feature_using_a_set_the_config_lacks_is_named(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@coop", any_=1.0), _feature("PARTNERS(country:CN, country:RU, @physics)", any_=2.0)])
+    (p,) = _problems(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"'))
+    assert p.startswith("topics[0] (t).model: feature 1 (PARTNERS(country:CN, country:RU, @physics))")
+    assert "unknown set @physics" in p and "retrain" in p
+
+
+def test_a_model_topic_min_score_defaults_to_5_and_cannot_exceed_10(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@science", any_=1.0)])
+    t = load_config(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"')).topics[0]
+    assert t.min_score == 5.0 and t.model is not None
+    (p,) = _problems(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"\nmin_score = 20'))
+    assert p.startswith("topics[0] (t).min_score: 20 is above 10")
+    rules = load_config(_config(tmp_path, 'query = "@coop"')).topics[0]
+    assert rules.min_score == 1.0 and rules.model is None
+
+
+def test_a_path_beside_the_config_wins_over_a_shipped_model_of_that_name(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@science", any_=1.0)], name="china-russia-st")
+    t = load_config(_config(tmp_path, 'query = "@coop"\nmodel = "china-russia-st"')).topics[0]
+    assert t.model is not None and [f.expression for f in t.model.features] == ["@science"]
+
+
+# --- scores --------------------------------------------------------------------------------------
+
+
+def test_a_model_topic_scores_10_p_past_its_gate_and_min_score_and_alert_score_read_it(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@science", any_=1.0, title=2.0, body=0.5), _feature("@sport", any_=-3.0)], bias=-2.0)
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"\nmin_score = 6.0\nalert_score = 8.0')
+    t = load_config(cfg).topics[0]
+    text = "The institutes will work together. " + "x " * 200 + "Their research and research again."
+    ((name, score, hits),) = match_topics("Science news", text, (t,), "en")
+    # bias -2 + language en 0.5 + science: anywhere 1, title 2, body 0.5 x log(1 + 2 hits in the body)
+    p = 1 / (1 + math.exp(-(-2.0 + 0.5 + 1.0 + 2.0 + 0.5 * math.log(3))))
+    assert name == "t" and score == pytest.approx(10 * p, abs=1e-3) and score >= t.alert_score  # type: ignore[operator]
+    assert set(hits) == {"scien*", "research*"}  # the hits of the features that raised p
+    # the language changes p; a sport story falls below min_score; the gate keeps out what it does not match
+    assert match_topics("Science news", text, (t,), "ru")[0][1] < score
+    assert match_topics("Science and sport", "They work together.", (t,), "en") == ()
+    assert match_topics("Science news", "Research alone.", (t,), "en") == ()
+
+
+def test_topics_eval_shows_a_model_topics_score_and_largest_contributions(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@science", any_=1.0, title=2.0), _feature("@sport", any_=-3.0)], bias=-2.0)
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"')
+    labeled = tmp_path / "l.jsonl"
+    rows = [
+        {"id": "a", "language": "en", "title": "Sport science", "text": "They work together.", "label": 1},
+        {"id": "b", "language": "en", "title": "Science", "text": "They work together on research.", "label": 0},
+        {"id": "c", "language": "en", "title": "Science", "text": "No partners here.", "label": 1},
+    ]
+    labeled.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(labeled)])
+    assert result.exit_code == 0, result.output
+    assert "topic t (model m.json, min_score 5)" in result.output
+    assert "model: @sport -3.0, @science in title +2.0, @science +1.0, language en +0.5" in result.output
+    assert "why: not satisfied: @coop" in result.output  # c: the gate rejects it, as any query would
+
+
+# --- identity --------------------------------------------------------------------------------------
+
+
+def test_a_changed_model_file_rematches_stored_articles(tmp_path: Path) -> None:
+    from crawler.records import ArticleRecord
+
+    _model(tmp_path, [_feature("@science", any_=3.0)], bias=-1.0)
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"')
+    config = load_config(cfg)
+    now = datetime.now(UTC)
+    with Store(config.storage.database) as store:
+        record = ArticleRecord(
+            url="http://example.org/a",
+            canonical_url="http://example.org/a",
+            source="s",
+            title="Joint research",
+            text="Scientists work together in a joint laboratory.",
+            text_from="page",
+            published=None,
+            language="en",
+            fetched=now,
+        )
+        store.add_article(record)
+        sync_topics(config, store, now)
+        first = store.query("SELECT score FROM matches")
+        assert len(first) == 1 and first[0]["score"] > 5
+        assert changed_topics(config, store) == ([], [])
+        _model(tmp_path, [_feature("@science", any_=-3.0)], bias=-1.0)  # the same topic, another model
+        config = load_config(cfg)
+        assert [t.name for t in changed_topics(config, store)[0]] == ["t"]
+        sync_topics(config, store, now)
+        assert store.query("SELECT score FROM matches") == []
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+def test_topics_train_writes_a_model_that_loads_scores_and_is_measured(tmp_path: Path) -> None:
+    cfg = _config(
+        tmp_path,
+        'query = "country:CN AND country:RU"\nfeatures = ["PARTNERS(country:CN, country:RU, @science)"]',
+    )
+    out = tmp_path / "t.json"
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(DEV), "-o", str(out), "--folds", "3"])
+    assert result.exit_code == 0, result.output
+    assert "cross-validated (3 folds" in result.output
+    for lang in ("en", "ru", "zh"):
+        assert f"\n  {lang} " in result.output
+    model = json.loads(out.read_text(encoding="utf-8"))
+    assert model["format"] == "newswatch-topic-model" and model["training"]["options"]["folds"] == 3
+    (src,) = model["training"]["files"]
+    assert src["name"] == "dev.jsonl" and src["stories"] == 182 and len(src["sha256"]) == 64
+    assert {"en", "ru", "zh"} <= set(model["languages"])
+    exprs = [f["expression"] for f in model["features"]]
+    assert set(exprs) <= {"@coop", "@science", "@sport", "PARTNERS(country:CN, country:RU, @science)"}
+    cv = model["training"]["figures"]["cross_validated"]["all"]
+    assert cv["precision"] > 0.6 and cv["recall"] > 0.6  # four features: an honest, modest figure
+    # the model file in the topic: it loads, scores and is measured by topics eval
+    cfg.write_text(cfg.read_text(encoding="utf-8") + 'model = "t.json"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(DEV), "--json"])
+    assert result.exit_code == 0, result.output
+    (ev,) = json.loads(result.output)
+    assert ev["all"]["precision"] > 0.6 and ev["all"]["recall"] > 0.6
+    assert all(v["model"] for v in ev["false_alarms"])
+
+
+def test_topics_train_says_how_to_install_scikit_learn_when_it_is_missing(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 'query = "@coop"')
+    code = (
+        "import sys; sys.modules['sklearn'] = None\n"
+        "from scheduler.cli import main\n"
+        f"sys.argv = ['newswatch', '-c', {str(cfg)!r}, 'topics', 'train', {str(DEV)!r}]\n"
+        "main()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "pip install 'newswatch[train]'" in r.stderr and "Traceback" not in r.stderr
+
+
+# --- the shipped model -----------------------------------------------------------------------------
+
+
+def test_the_shipped_model_loads_with_the_default_config_and_fits_its_sets() -> None:
+    config = load_config(CONFIG)
+    (t,) = config.topics
+    assert t.model is not None and t.model.source == "china-russia-st" and t.min_score == 5.0
+    scorer = t.model.scorer()
+    assert len(scorer.features) == len(t.model.features) > 10  # every feature compiles
+    sets = dict(config.sets)
+    stale = [f.expression for f in t.model.features if f.fingerprint != fingerprint(f.expression, sets)]
+    assert not stale, f"the [sets] changed since the shipped model was trained: retrain it ({stale[:3]})"
+    assert load_model("china-russia-st", Path("/nonexistent")).digest == t.model.digest
+
+
+def test_check_warns_when_a_features_set_changed_since_training(tmp_path: Path) -> None:
+    _model(
+        tmp_path, [{**_feature("@science", any_=1.0), "fingerprint": fingerprint("@science", {"science": "scien*"})}]
+    )
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"')
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "check"])
+    assert result.exit_code == 0
+    assert "topics[0] (t).model: the sets of 1 feature(s) changed" in result.output
+    assert "retrain with newswatch topics train" in result.output
+
+
+def test_the_seed_article_matches_the_default_topic_with_its_entities() -> None:
+    config = load_config(CONFIG)
+    r = next(
+        json.loads(line)
+        for line in (ROOT / "fixtures" / "topics" / "labeled.jsonl").read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["kind"].startswith("seed")
+    )
+    (found,) = match_topics(r["title"], r["text"], config.topics, "en")
+    name, score, hits = found
+    assert name == "china-russia-st" and score >= 9.0
+    assert {"China → China", "Russian Academy of Engineering → Russia"} <= set(hits)
+    if SEED.exists():
+        assert r["text"].split("\n")[0] in SEED.read_text(encoding="utf-8")
+
+
+def test_matching_with_a_model_topic_imports_neither_numpy_nor_scikit_learn(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from scheduler.cli import cli\n"
+        f"cli(['-c', {str(CONFIG)!r}, 'search', '--topic', 'china-russia-st'], standalone_mode=False)\n"
+        "from crawler.config import load_config\n"
+        "from crawler.process import match_topics\n"
+        f"topics = load_config({str(CONFIG)!r}).topics\n"
+        "assert match_topics('China and Russia open a joint laboratory', 'Scientists of China and Russia "
+        "opened a joint laboratory of materials research.', topics, 'en')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'sklearn', 'scipy')))\n"
+    )
+    env_db = tmp_path / "empty"
+    env_db.mkdir()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=env_db, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
