@@ -9,6 +9,7 @@ other crawls are in test_recrawl.py.
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,6 +181,8 @@ def test_the_first_batch_starts_as_the_daemon_starts_not_a_tick_later(
 
     monkeypatch.setattr(daemon_module, "TICK", 3600.0)
     monkeypatch.setenv("NEWSWATCH_START_SPREAD", "0")
+    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "RUNTIME_DIRECTORY"):  # this daemon talks to no service manager
+        monkeypatch.delenv(name, raising=False)
     cfg = write_config(
         tmp_path / "nw.toml", "http://127.0.0.1:9", smtp.port, sources=GLOBALWIRE, schedule=far_schedule()
     )
@@ -195,5 +198,10 @@ def test_the_first_batch_starts_as_the_daemon_starts_not_a_tick_later(
         daemon.request_stop()
         return await served
 
-    assert asyncio.run(run()) == 0
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        assert asyncio.run(run()) == 0
+    finally:  # the daemon's loop took these over while it ran
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     assert batches == [["globalwire"]]
