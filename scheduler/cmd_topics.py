@@ -93,7 +93,9 @@ def build(
         from crawler.evaluate import evaluate, load_labeled
         from crawler.topics import compile_query
 
-        stories = load_labeled(file)
+        # labels that name the config's topics: each topic reads its own
+        by_topic = query is None and _names_topics(file, {t.name for t in state.config().topics})
+        stories = [] if by_topic else load_labeled(file)
         if query is not None:
             sets = dict(state.config().sets) if _has_config(state) else {}
             chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
@@ -103,6 +105,8 @@ def build(
         out = []
         for t, sets in chosen:
             ms = t.min_score if min_score is None else min_score
+            if by_topic:
+                stories = load_labeled(file, t.name)
             ev = evaluate(compile_query(t.query, sets), ms, stories, t.model.scorer() if t.model else None)
             out.append((t, ms, ev))
         if as_json:
@@ -182,7 +186,7 @@ def build(
 
         sklearn()  # say at once when it is missing, before reading the files
         options = Options(c=c, l1=l1, folds=folds, min_weight=min_weight, **_thresholds(thresholds))
-        loaded = [(f, load_labeled(f)) for f in files]
+        loaded = [(f, load_labeled(f, t.name)) for f in files]
         out = output or Path(f"{t.name}.json")
         if not state.quiet:
             n = sum(len(s) for _f, s in loaded)
@@ -215,6 +219,25 @@ def build(
         click.echo(f'\nwrote {out}; use it with model = "{out}" in the topic (a path relative to the config file)')
 
     return topics
+
+
+def _names_topics(file: Path, topics: set[str]) -> bool:
+    """Whether a labeled file's labels name some of these topics (not only true/false)."""
+    from crawler.evaluate import _FALSE, _TRUE
+
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False  # load_labeled says what is wrong with it
+    for line in lines:
+        try:
+            label = json.loads(line).get("label") if line.strip() else None
+        except (json.JSONDecodeError, AttributeError):
+            return False
+        key = label.strip().lower() if isinstance(label, str) else label
+        if isinstance(label, str) and key not in _TRUE and key not in _FALSE and label.strip() in topics:
+            return True
+    return False
 
 
 def _thresholds(values: tuple[str, ...]) -> dict[str, Any]:

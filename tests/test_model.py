@@ -289,3 +289,22 @@ def test_matching_with_a_model_topic_imports_neither_numpy_nor_scikit_learn(tmp_
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=env_db, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_labels_may_name_topics_in_eval_and_train(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@science", any_=3.0)], bias=-1.0)
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"')
+    labeled = tmp_path / "l.jsonl"
+    rows = [
+        {"id": "a", "language": "en", "title": "Joint research", "text": "They work together.", "label": "t"},
+        {"id": "b", "language": "en", "title": "Joint sport", "text": "They play together.", "label": "other"},
+        {"id": "c", "language": "en", "title": "Joint science", "text": "They work together.", "label": "other"},
+    ]
+    labeled.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(labeled), "--json"])
+    assert result.exit_code == 0, result.output
+    (ev,) = json.loads(result.output)
+    assert ev["all"]["tp"] == 1 and ev["all"]["fp"] == 1 and [v["id"] for v in ev["false_alarms"]] == ["c"]
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(labeled), "-o", str(tmp_path / "n.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "n.json").read_text(encoding="utf-8"))["training"]["files"][0]["relevant"] == 1
