@@ -204,7 +204,8 @@ class Scored:
 
     def explain(self, most: int = 5) -> str:
         """The largest contributions: 'PARTNERS(@china, @russia, @cooperation) in title +3.1, @off_topic -0.9'."""
-        return ", ".join(f"{what} {value:+.1f}" for what, value in self.contributions[:most])
+        shown = [(what, value) for what, value in self.contributions[:most] if abs(value) >= 0.05]
+        return ", ".join(f"{what} {value:+.1f}" for what, value in shown)
 
 
 class Scorer:
