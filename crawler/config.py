@@ -147,7 +147,7 @@ class TopicConfig:
         if self.model is None:
             return self.query
         sets = hashlib.sha256(repr(self.model.sets).encode("utf-8")).hexdigest()[:16]
-        return f"{self.query}\n# model {self.model.source} sha256:{self.model.digest} sets:{sets}"
+        return f"{self.query}\n# model sha256:{self.model.digest} sets:{sets}"
 
 
 @dataclass(frozen=True)

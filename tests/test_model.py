@@ -308,3 +308,19 @@ def test_labels_may_name_topics_in_eval_and_train(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(labeled), "-o", str(tmp_path / "n.json")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "n.json").read_text(encoding="utf-8"))["training"]["files"][0]["relevant"] == 1
+
+
+def test_the_daemons_config_snapshot_finds_a_model_file_beside_the_config(tmp_path: Path) -> None:
+    from scheduler.config_snapshot import load_snapshot
+
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "models").mkdir()
+    _model(etc / "models", [_feature("@science", any_=3.0)])
+    cfg = _config(etc, 'query = "@coop"\nmodel = "models/m.json"')
+    config, snap = load_snapshot(cfg, tmp_path / "run")
+    original = load_config(cfg)
+    assert snap.parent == tmp_path / "run"
+    (t,), (o,) = config.topics, original.topics
+    assert t.model is not None and o.model is not None and t.model.digest == o.model.digest
+    assert t.identity == o.identity  # the CLI and the daemon's crawls agree on what the matches were made with
