@@ -220,6 +220,29 @@ class Scorer:
             (f, compile_query(f.expression, sets)) for f in model.features if any(f.weights)
         ]
 
+    def fts(self, min_score: float) -> str | None:
+        """An FTS5 expression that selects every article the model can score at ``min_score`` or above: one of
+        the features that raise p must hit. None when that cannot narrow the search: a feature with no FTS
+        form (a country's entities) could reach ``min_score`` with the bias alone, or nothing can be excluded."""
+        if not 0.0 < min_score < 10.0:
+            return None
+        need = math.log(min_score / (10.0 - min_score))  # z at which 10 x p = min_score
+        free = self.model.bias + max([0.0, *self.languages.values()])
+        parts = []
+        for f, q in self.features:
+            if not any(w > 0 for w in f.weights):
+                continue  # it only lowers p
+            expr = q.fts()
+            if expr is not None:
+                parts.append(expr)
+            elif f.weights[3] > 0:
+                return None  # its body input has no bound
+            else:
+                free += sum(w for w in f.weights if w > 0)
+        if free >= need or not parts:
+            return None
+        return " OR ".join(f"({p})" for p in parts)
+
     def score(self, doc: Document, language: str | None, spans: bool = True) -> Scored:
         """p for the article (past the topic's gate), with the hits of the features that raised it and, with
         ``spans``, their places (for snippets: matching alone does not need them)."""

@@ -324,3 +324,28 @@ def test_the_daemons_config_snapshot_finds_a_model_file_beside_the_config(tmp_pa
     (t,), (o,) = config.topics, original.topics
     assert t.model is not None and o.model is not None and t.model.digest == o.model.digest
     assert t.identity == o.identity  # the CLI and the daemon's crawls agree on what the matches were made with
+
+
+def test_search_topic_narrows_a_model_topic_by_its_features_when_its_gate_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler import search
+    from crawler.search import search_articles
+    from tests.support.articles import article_record
+
+    # the gate (a country) has no full-text form; the model needs @science to reach min_score
+    _model(tmp_path, [_feature("@science", any_=4.0), _feature("country:CN", lead=0.5)], bias=-2.0)
+    cfg = _config(tmp_path, 'query = "country:RU"\nmodel = "m.json"')
+    config = load_config(cfg)
+    (t,) = config.topics
+    scorer = t.model.scorer()  # type: ignore[union-attr]
+    assert "scien" in (scorer.fts(t.min_score) or "") and scorer.fts(1.0) is None  # min_score 1: the bias may do
+    with Store(config.storage.database) as store:
+        store.add_article(article_record(1, "Russian science", "Russian research institutes", indexed=True))
+        for n in (2, 3):
+            store.add_article(article_record(n, "Russian sport", f"Russian football club {n}", indexed=True))
+    monkeypatch.setattr(search, "MIN_CANDIDATES", 1)
+    monkeypatch.setattr(search, "CANDIDATES_PER_RESULT", 1)  # one candidate: the newest, without a prefilter
+    found = search_articles(config, t.query, limit=1, min_score=t.min_score, scorer=scorer)
+    assert [r.title for r in found] == ["Russian science"] and found[0].score > 8
+    assert search_articles(config, t.query, limit=1, min_score=t.min_score) == []  # the gate alone: article 3
