@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,6 +189,8 @@ def build(
         options = Options(c=c, l1=l1, folds=folds, min_weight=min_weight, **_thresholds(thresholds))
         loaded = [(f, load_labeled(f, t.name)) for f in files]
         out = output or Path(f"{t.name}.json")
+        if not out.resolve().parent.is_dir():
+            raise UsageError(f"-o {out}: the folder {out.resolve().parent} does not exist; create it or choose another")
         if not state.quiet:
             n = sum(len(s) for _f, s in loaded)
             click.echo(f"topic {t.name}: reading the features of {n} stories from {len(files)} file(s)...", err=True)
@@ -216,7 +219,8 @@ def build(
                     f"{lang} {_pct(cnt.precision)}/{_pct(cnt.recall)}" for lang, cnt in sorted(ev.by_language.items())
                 )
                 click.echo(f"  {file_name:<24}{langs}")
-        click.echo(f'\nwrote {out}; use it with model = "{out}" in the topic (a path relative to the config file)')
+        ref = os.path.relpath(out.resolve(), config.path.resolve().parent) if config.path else str(out.resolve())
+        click.echo(f'\nwrote {out}; use it with model = "{ref}" in the topic (a path relative to the config file)')
 
     return topics
 
@@ -260,7 +264,6 @@ def _thresholds(values: tuple[str, ...]) -> dict[str, Any]:
 
 def _write_json(path: Path, data: object) -> None:
     """Written whole or not at all: a temporary file beside it, then renamed."""
-    import os
     import tempfile
 
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
