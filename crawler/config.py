@@ -130,7 +130,7 @@ class SourceConfig:
 class TopicConfig:
     name: str
     query: str  # a model topic's gate: what can match at all
-    min_score: float = 1.0  # 5.0 for a model topic (p >= 0.5)
+    min_score: float = 1.0  # a model topic's: 10 x its file's threshold.p (5.0: p >= 0.5)
     alert_score: float | None = None
     title: str | None = None  # display name in digests (default: name)
     model: Model | None = None  # learned weights scored after the query holds (crawler.model)
@@ -690,7 +690,7 @@ def _parse_topics(
                 query = _with_sets(query, sets)
         features = _features(c, t, path, sets or {})
         model = _model(c, t, path, sets or {}, base or Path.cwd())
-        min_score = c.number(t, "min_score", path, 1.0 if model is None else 5.0) or 0.0
+        min_score = c.number(t, "min_score", path, 1.0 if model is None else round(10 * model.threshold, 3)) or 0.0
         if model is not None and min_score > 10.0:
             c.add(f"{path}.min_score", f"{min_score:g} is above 10, the highest score of a model topic (10 x p)")
         alert = c.number(t, "alert_score", path, None)

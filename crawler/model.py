@@ -51,7 +51,7 @@ class Model:
     languages: tuple[tuple[str, float], ...]
     features: tuple[Feature, ...]
     sets: tuple[tuple[str, str], ...] = ()  # the config's definitions of the sets the features use
-    threshold: float = 0.5  # p at which the file was tuned to match (min_score defaults to 10 x this)
+    threshold: float = 0.5  # the file's threshold.p: the topic's min_score defaults to 10 x this
 
     def scorer(self) -> Scorer:
         return Scorer(self)
@@ -130,6 +130,8 @@ def parse_model(data: Any, source: str, digest: str, where: str = "") -> Model:
         out.append(Feature(f["expression"], w, str(f.get("fingerprint", ""))))  # type: ignore[arg-type]
     threshold = data.get("threshold", {})
     p = number(threshold.get("p", 0.5), "threshold.p") if isinstance(threshold, dict) else 0.5
+    if not 0.0 < p < 1.0:
+        raise ModelError(f"{where}: threshold.p must be a probability between 0 and 1, found {p:g}; {fix}")
     return Model(
         source=source,
         digest=digest,

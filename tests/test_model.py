@@ -77,6 +77,10 @@ def test_a_missing_model_file_is_a_config_error_naming_the_key(tmp_path: Path) -
         ('{"format": "newswatch-topic-model", "version": 7}', "version 7"),
         ('{"format": "newswatch-topic-model", "version": 1, "bias": "x", "features": []}', "bias must be"),
         (
+            '{"format": "newswatch-topic-model", "version": 1, "bias": 0, "features": [], "threshold": {"p": 2}}',
+            "threshold.p must be a probability",
+        ),
+        (
             '{"format": "newswatch-topic-model", "version": 1, "bias": 0, "features": [{"expression": "@coop", '
             '"weights": {"anywhere": 1}}]}',
             "features[0].weights must be an object with keys any, title, lead, body",
@@ -104,6 +108,8 @@ def test_a_model_topic_min_score_defaults_to_5_and_cannot_exceed_10(tmp_path: Pa
     assert p.startswith("topics[0] (t).min_score: 20 is above 10")
     rules = load_config(_config(tmp_path, 'query = "@coop"')).topics[0]
     assert rules.min_score == 1.0 and rules.model is None
+    _model(tmp_path, [_feature("@science", any_=1.0)], threshold={"p": 0.7})  # a file tuned to match at p >= 0.7
+    assert load_config(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"')).topics[0].min_score == 7.0
 
 
 def test_a_path_beside_the_config_wins_over_a_shipped_model_of_that_name(tmp_path: Path) -> None:
