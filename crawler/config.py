@@ -742,7 +742,9 @@ def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base
     except ModelError as exc:
         c.add(f"{path}.model", str(exc))
         return None
-    problem = _model_problem(model, tuple(sets.items())) if c.check_queries else None
+    # without check_queries (a crawl child of a checked config) only the cheap check: the model file is not
+    # part of the config's text, so it may have changed since
+    problem = _model_problem(model, tuple(sets.items())) if c.check_queries else _unknown_set(model, sets)
     if problem:
         c.add(
             f"{path}.model",
@@ -750,6 +752,16 @@ def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base
         )
         return None
     return bind(model, sets)
+
+
+def _unknown_set(model: Model, sets: dict[str, str]) -> str | None:
+    from crawler.topics import set_references
+
+    for i, f in enumerate(model.features):
+        for name in set_references(f.expression):
+            if name not in sets:
+                return f"feature {i} ({f.expression}) uses @{name}, which [sets] does not define"
+    return None
 
 
 @functools.lru_cache(maxsize=64)

@@ -355,3 +355,17 @@ def test_search_topic_narrows_a_model_topic_by_its_features_when_its_gate_cannot
     found = search_articles(config, t.query, limit=1, min_score=t.min_score, scorer=scorer)
     assert [r.title for r in found] == ["Russian science"] and found[0].score > 8
     assert search_articles(config, t.query, limit=1, min_score=t.min_score) == []  # the gate alone: article 3
+
+
+def test_a_crawl_child_of_a_checked_config_still_finds_a_model_feature_without_its_set(tmp_path: Path) -> None:
+    from crawler.config import checked_digest
+
+    _model(tmp_path, [_feature("@science", any_=1.0)])
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"')
+    load_config(cfg)
+    digest = checked_digest(cfg)
+    assert digest is not None
+    _model(tmp_path, [_feature("@physics", any_=1.0)])  # the model file changed after the check
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg, checked=digest)
+    assert "feature 0 (@physics) uses @physics, which [sets] does not define" in exc.value.problems[0]
