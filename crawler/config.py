@@ -202,9 +202,10 @@ class Config:
 class _Checker:
     """Collects problems while reading one table; every reader returns a usable default."""
 
-    def __init__(self, check_queries: bool = True) -> None:
+    def __init__(self, check_queries: bool = True, models: bool = True) -> None:
         self.problems: list[str] = []
         self.check_queries = check_queries  # compile every set and topic query to report its syntax errors
+        self.models = models  # read the topics' model files (`topics train` does without: it writes one)
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
@@ -463,11 +464,13 @@ def checked_digest(path: str | os.PathLike[str]) -> str | None:
     return digest if digest in _CHECKED else None
 
 
-def load_config(path: str | os.PathLike[str], *, checked: str | None = None) -> Config:
+def load_config(path: str | os.PathLike[str], *, checked: str | None = None, models: bool = True) -> Config:
     """Reads and validates a config file; raises ConfigError listing every problem.
 
     ``checked``: a ``checked_digest`` from the process that started this one. When the file's text
     still has that digest, its queries are known to compile and are not compiled again here.
+    ``models=False``: the topics' model files are not read (their topics load as rule topics), for
+    `topics train`, which must work when a model no longer fits the config's sets.
     """
     p = Path(path)
     try:
@@ -483,14 +486,17 @@ def load_config(path: str | os.PathLike[str], *, checked: str | None = None) -> 
         raise ConfigError([f"not valid TOML: {exc}"], str(p)) from None
     except RecursionError:
         raise ConfigError(["tables or arrays are nested too deeply; newswatch's config is flat"], str(p)) from None
-    config = parse_config(data, base=p.resolve().parent, path=p, check_queries=digest != checked)
-    _CHECKED.add(digest)
+    config = parse_config(data, base=p.resolve().parent, path=p, check_queries=digest != checked, models=models)
+    if models:
+        _CHECKED.add(digest)
     return config
 
 
-def parse_config(data: dict[str, Any], base: Path, path: Path | None = None, *, check_queries: bool = True) -> Config:
+def parse_config(
+    data: dict[str, Any], base: Path, path: Path | None = None, *, check_queries: bool = True, models: bool = True
+) -> Config:
     """Validates an already-decoded TOML document."""
-    c = _Checker(check_queries)
+    c = _Checker(check_queries, models)
     c.nul_and_depth(data)
     if c.problems:
         raise ConfigError(c.problems, str(path) if path else None)
@@ -734,6 +740,8 @@ def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base
     if not ref:
         if ref == "":
             c.add(f"{path}.model", "is empty; name a model file (relative to the config) or remove the key")
+        return None
+    if not c.models:
         return None
     from crawler.model import ModelError, bind, load_model
 

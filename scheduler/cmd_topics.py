@@ -174,10 +174,12 @@ def build(
         folds: int,
     ) -> None:
         """Fit a topic's model (weights over the config's named sets) on labeled JSONL files."""
+        from crawler.config import find_config, load_config
         from crawler.evaluate import load_labeled
         from crawler.train import Options, train
 
-        config = state.config()
+        # without reading the topics' models: retraining is the fix for one that no longer fits the sets
+        config = load_config(find_config(state.config_path), models=False)
         if name is None and len(config.topics) > 1:
             raise UsageError(
                 f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"

@@ -369,3 +369,12 @@ def test_a_crawl_child_of_a_checked_config_still_finds_a_model_feature_without_i
     with pytest.raises(ConfigError) as exc:
         load_config(cfg, checked=digest)
     assert "feature 0 (@physics) uses @physics, which [sets] does not define" in exc.value.problems[0]
+
+
+def test_topics_train_works_when_the_topics_model_no_longer_fits_the_sets(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@physics", any_=1.0)])  # a set since removed from [sets]
+    cfg = _config(tmp_path, 'query = "country:CN AND country:RU"\nmodel = "m.json"')
+    assert CliRunner().invoke(cli, ["-c", str(cfg), "check"]).exit_code == 2
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(DEV), "-o", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(cli, ["-c", str(cfg), "check"]).exit_code == 0  # retrained: it fits again
