@@ -3,7 +3,9 @@ after the topic's query, its gate, holds.
 
 A model file is JSON (``newswatch topics train`` writes it). Each feature is a query expression with
 four weights, one per input it gives: hit anywhere (1/0), hit in the title (1/0), hit in the lead (the
-text's first ``textnorm.LEAD_CHARS`` characters, 1/0) and log(1 + hits in the body after the lead).
+text's first ``textnorm.LEAD_CHARS`` characters, 1/0) and the body input: a hit in the body after the lead
+(1/0) when the file's ``inputs.body`` is "binary" (what ``topics train`` writes), log(1 + hits there) when it
+is "log" or absent (as the first models were).
 With a weight per language and a bias, p = sigmoid(bias + sum of weight x input), and the topic's score
 is 10 x p (0-10). Scoring is a sparse sum in plain Python: matching needs neither numpy nor scikit-learn.
 """
@@ -26,6 +28,12 @@ FORMAT = "newswatch-topic-model"
 VERSION = 1
 ZONES = ("any", "title", "lead", "body")  # a feature's inputs, in this order
 _ZONE_WORDS = {"any": "", "title": " in title", "lead": " in lead", "body": " in body"}
+# the form of a feature's body input (its hits after the lead): "binary", a hit there (1/0), or "log",
+# log(1 + hits), which models were first trained with: it grows with the article's length, so the same
+# story at full length scored otherwise than its excerpt (the labeled stories are excerpts)
+BODY_FORMS = ("binary", "log")
+BODY_DEFAULT = "log"  # a model file without inputs.body
+BODY_TRAINED = "binary"  # what 'topics train' writes
 SHIPPED = Path(__file__).resolve().parent / "data" / "models"
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -52,6 +60,7 @@ class Model:
     features: tuple[Feature, ...]
     sets: tuple[tuple[str, str], ...] = ()  # the config's definitions of the sets the features use
     threshold: float = 0.5  # the file's threshold.p: the topic's min_score defaults to 10 x this
+    body: str = BODY_DEFAULT  # the form of the features' body input (BODY_FORMS)
 
     def scorer(self) -> Scorer:
         return Scorer(self)
@@ -132,6 +141,13 @@ def parse_model(data: Any, source: str, digest: str, where: str = "") -> Model:
     p = number(threshold.get("p", 0.5), "threshold.p") if isinstance(threshold, dict) else 0.5
     if not 0.0 < p < 1.0:
         raise ModelError(f"{where}: threshold.p must be a probability between 0 and 1, found {p:g}; {fix}")
+    inputs = data.get("inputs", {})
+    body = inputs.get("body", BODY_DEFAULT) if isinstance(inputs, dict) else None
+    if body not in BODY_FORMS:
+        raise ModelError(
+            f"{where}: inputs.body must be one of {', '.join(BODY_FORMS)}, found {body!r}; "
+            f"{fix} (or upgrade newswatch if a newer one wrote it)"
+        )
     return Model(
         source=source,
         digest=digest,
@@ -139,6 +155,7 @@ def parse_model(data: Any, source: str, digest: str, where: str = "") -> Model:
         languages=tuple(sorted((str(k), number(v, f"languages.{k}")) for k, v in languages.items())),
         features=tuple(out),
         threshold=p,
+        body=body,
     )
 
 
@@ -165,6 +182,7 @@ def bind(model: Model, sets: Mapping[str, str]) -> Model:
         features=model.features,
         sets=tuple(used.items()),
         threshold=model.threshold,
+        body=model.body,
     )
 
 
@@ -186,10 +204,19 @@ def stale_features(model: Model, sets: Mapping[str, str]) -> list[str]:
 # --- scoring ---------------------------------------------------------------------------------------
 
 
-def zone_inputs(doc: Document, hits: Iterable[tuple[str, str, int, int]]) -> tuple[float, float, float, float]:
-    """A feature's four inputs from its hits in the article (the feature holds)."""
-    title, lead, body = hit_zones(doc, hits)
-    return 1.0, float(title > 0), float(lead > 0), math.log1p(body)
+def body_input(form: str, hits: int) -> float:
+    """A feature's body input from its number of hits in the body after the lead."""
+    if not hits:
+        return 0.0
+    return 1.0 if form == "binary" else math.log1p(hits)
+
+
+def zone_inputs(
+    doc: Document, hits: Iterable[tuple[str, str, int, int]], body: str = BODY_DEFAULT
+) -> tuple[float, float, float, float]:
+    """A feature's four inputs from its hits in the article (the feature holds), the body's in form ``body``."""
+    title, lead, in_body = hit_zones(doc, hits)
+    return 1.0, float(title > 0), float(lead > 0), body_input(body, in_body)
 
 
 @dataclass
@@ -230,6 +257,7 @@ class Scorer:
             return None
         need = math.log(min_score / (10.0 - min_score))  # z at which 10 x p = min_score
         free = self.model.bias + max([0.0, *self.languages.values()])
+        bound = 1.0 if self.model.body == "binary" else None  # the largest body input, if any
         parts = []
         for f, q in self.features:
             if not any(w > 0 for w in f.weights):
@@ -237,10 +265,10 @@ class Scorer:
             expr = q.fts()
             if expr is not None:
                 parts.append(expr)
-            elif f.weights[3] > 0:
+            elif f.weights[3] > 0 and bound is None:
                 return None  # its body input has no bound
             else:
-                free += sum(w for w in f.weights if w > 0)
+                free += sum(w for w in f.weights[:3] if w > 0) + max(f.weights[3], 0.0) * (bound or 0.0)
         if free >= need or not parts:
             return None
         return " OR ".join(f"({p})" for p in parts)
@@ -260,7 +288,7 @@ class Scorer:
             if hits is None:
                 continue
             total = 0.0
-            for zone, w, x in zip(ZONES, f.weights, zone_inputs(doc, hits)):
+            for zone, w, x in zip(ZONES, f.weights, zone_inputs(doc, hits, self.model.body)):
                 if w and x:
                     terms.append((f.expression + _ZONE_WORDS[zone], w * x))
                     total += w * x

@@ -2,7 +2,8 @@
 
 Each candidate feature is a query expression (every named set of the config as ``@name``, the topic's
 ``features`` and any given on the command line), read per story as in ``crawler.model``: hit anywhere,
-in the title, in the lead, log(1 + hits in the body after the lead); plus one input per language. The
+in the title, in the lead, a hit in the body after the lead (1/0: the labeled stories are mostly
+excerpts, and a count there would make a full article score otherwise); plus one input per language. The
 weights are a logistic regression fitted by scikit-learn (the optional extra ``newswatch[train]``,
 imported here only) on the stories the topic's query lets through: the query stays the gate.
 """
@@ -21,7 +22,7 @@ from crawler import __version__
 from crawler.config import TopicConfig
 from crawler.errors import UsageError
 from crawler.evaluate import Counts, Evaluation, Story
-from crawler.model import FORMAT, VERSION, ZONES, fingerprint, zone_inputs
+from crawler.model import BODY_TRAINED, FORMAT, VERSION, ZONES, fingerprint, zone_inputs
 from crawler.topics import compile_query, prepare
 
 INSTALL_HINT = "pip install 'newswatch[train]'"
@@ -39,6 +40,7 @@ class Options:
     thresholds: tuple[tuple[str, float], ...] = ()  # per language, folded into the language's weight
     folds: int = 0  # k-fold cross-validation; 0: leave one file out when several files are given
     min_weight: float = 0.0  # features whose weights all stay below this are dropped and the rest refitted
+    body: str = BODY_TRAINED  # the form of the features' body input (crawler.model.BODY_FORMS)
 
     def threshold_for(self, language: str) -> float:
         return dict(self.thresholds).get(language, self.threshold)
@@ -124,6 +126,7 @@ def featurize(
     files: Sequence[tuple[str, Sequence[Story]]],
     expressions: Sequence[str],
     progress: Callable[[int], None] | None = None,
+    body: str = BODY_TRAINED,
 ) -> Data:
     """Every story's inputs for every candidate feature (the stories the gate rejects get none)."""
     gate = compile_query(topic.query)
@@ -140,7 +143,7 @@ def featurize(
                     hits = q.hits_prepared(doc)
                     if hits is None:
                         continue
-                    for z, value in enumerate(zone_inputs(doc, hits)):
+                    for z, value in enumerate(zone_inputs(doc, hits, body)):
                         if value:
                             ex.x[i * len(ZONES) + z] = value
                 col = data.language_column(story.language)
@@ -252,6 +255,9 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+BODY_ABOUT = {"binary": "in body (a hit after the lead, 1/0)", "log": "log(1 + hits in the body after the lead)"}
+
+
 def model_json(
     topic: TopicConfig,
     sets: Mapping[str, str],
@@ -289,9 +295,10 @@ def model_json(
         "topic": topic.name,
         "about": (
             "p = sigmoid(bias + languages[language] + sum over features holding of weights . "
-            "(1, in title, in lead, log(1 + hits in the body after the lead))); score = 10 p; "
+            f"(1, in title, in lead, body input: {BODY_ABOUT[options.body]})); score = 10 p; "
             "scored only when the topic's query holds"
         ),
+        "inputs": {"body": options.body},
         "bias": round(f.bias - shift, 6),
         "languages": languages,
         "threshold": {
@@ -351,7 +358,7 @@ def train(
     for _lang, p in options.thresholds:
         _logit(p)
     expressions = candidate_features(topic, sets, extra, exclude)
-    data = featurize(topic, sets, [(p.name, stories) for p, stories in files], expressions, progress)
+    data = featurize(topic, sets, [(p.name, stories) for p, stories in files], expressions, progress, options.body)
     f = fit(data, data.examples, options)
     training = measure(data.examples, [probability(f, e) for e in data.examples], options)
     cv = cross_validate(data, options)

@@ -18,6 +18,7 @@ from crawler.matching import changed_topics, sync_topics
 from crawler.model import ZONES, fingerprint, load_model
 from crawler.process import match_topics
 from crawler.store import Store
+from crawler.topics import prepare
 from scheduler.cli import cli
 from tests.support.topic import CONFIG
 
@@ -85,6 +86,10 @@ def test_a_missing_model_file_is_a_config_error_naming_the_key(tmp_path: Path) -
             '"weights": {"anywhere": 1}}]}',
             "features[0].weights must be an object with keys any, title, lead, body",
         ),
+        (
+            '{"format": "newswatch-topic-model", "version": 1, "bias": 0, "features": [], "inputs": {"body": "sqrt"}}',
+            "inputs.body must be one of binary, log, found 'sqrt'",
+        ),
     ],
 )
 def test_a_broken_model_file_is_a_config_error(tmp_path: Path, content: str, said: str) -> None:
@@ -135,6 +140,21 @@ def test_a_model_topic_scores_10_p_past_its_gate_and_min_score_and_alert_score_r
     assert match_topics("Science news", text, (t,), "ru")[0][1] < score
     assert match_topics("Science and sport", "They work together.", (t,), "en") == ()
     assert match_topics("Science news", "Research alone.", (t,), "en") == ()
+
+
+def test_a_binary_body_input_counts_a_hit_once_and_a_file_without_inputs_reads_log_counts(tmp_path: Path) -> None:
+    lead = "The institutes will work together. " + "x " * 200
+    once, thrice = lead + "Their research.", lead + "Their research. More research. Research again."
+    for inputs, grows in (({}, True), ({"inputs": {"body": "log"}}, True), ({"inputs": {"body": "binary"}}, False)):
+        _model(tmp_path, [_feature("@science", body=1.0)], bias=-2.0, **inputs)
+        t = load_config(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"\nmin_score = 0.1')).topics[0]
+        assert t.model is not None and t.model.body == inputs.get("inputs", {}).get("body", "log")
+        ((_n, s1, _h),) = match_topics("News", once, (t,), "en")
+        ((_n, s3, _h),) = match_topics("News", thrice, (t,), "en")
+        # p = sigmoid(-2 + en 0.5 + body input): log(1 + 1) for one hit, log(1 + 3) for three; binary: 1
+        one = math.log(2) if grows else 1.0
+        assert s1 == pytest.approx(10 / (1 + math.exp(-(-1.5 + one))), abs=1e-3)
+        assert (s3 > s1 + 0.5) if grows else (s3 == s1)
 
 
 def test_topics_eval_shows_a_model_topics_score_and_largest_contributions(tmp_path: Path) -> None:
@@ -205,6 +225,7 @@ def test_topics_train_writes_a_model_that_loads_scores_and_is_measured(tmp_path:
         assert f"\n  {lang} " in result.output
     model = json.loads(out.read_text(encoding="utf-8"))
     assert model["format"] == "newswatch-topic-model" and model["training"]["options"]["folds"] == 3
+    assert model["inputs"] == {"body": "binary"}  # a hit in the body counts once, whatever the length
     (src,) = model["training"]["files"]
     assert src["name"] == "dev.jsonl" and src["stories"] == 182 and len(src["sha256"]) == 64
     assert {"en", "ru", "zh"} <= set(model["languages"])
@@ -261,6 +282,41 @@ def test_check_warns_when_a_features_set_changed_since_training(tmp_path: Path) 
     assert result.exit_code == 0
     assert "topics[0] (t).model: the sets of 1 feature(s) changed" in result.output
     assert "retrain with newswatch topics train" in result.output
+
+
+def _longer(text: str, times: int) -> str:
+    """The text with its body (past the lead's paragraph) repeated: the same story, ``times`` as long."""
+    cut = text.find("\n\n", 300)
+    return text if cut < 0 else text[:cut] + (text[cut:] + "\n\n") * times
+
+
+AFTERWORD = {  # unrelated paragraphs naming both countries, as a full article's closing lines may
+    "en": "Officials in Moscow and Beijing said the talks would continue next month. "
+    "Russia and China have held such meetings every year.",
+    "ru": "В Москве и Пекине заявили, что переговоры продолжатся в следующем месяце. "
+    "Россия и Китай проводят такие встречи ежегодно.",
+    "zh": "莫斯科和北京的官员表示，会谈将于下月继续。中国和俄罗斯每年都举行此类会晤。",
+}
+
+
+def test_the_shipped_models_score_of_a_relevant_story_does_not_drift_with_its_length() -> None:
+    # the labeled stories are mostly excerpts; in production the model sees whole articles, several times longer
+    (t,) = load_config(CONFIG).topics
+    assert t.model is not None
+    scorer = t.model.scorer()
+    stories = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    checked = 0
+    for r in stories:
+        if not r["label"]:
+            continue
+        base = scorer.score(prepare(r["title"], r["text"]), r["language"], spans=False).score
+        variants = [_longer(r["text"], 3), _longer(r["text"], 10), r["text"] + ("\n\n" + AFTERWORD[r["language"]]) * 3]
+        for i, text in enumerate(variants):
+            score = scorer.score(prepare(r["title"], text), r["language"], spans=False).score
+            margin = 0.1 if i < 2 else 1.0  # the same body repeated, or the countries named again further on
+            assert abs(score - base) <= margin, (r["id"], ["3x", "10x", "afterword"][i], base, score)
+        checked += 1
+    assert checked > 80
 
 
 def test_the_seed_article_matches_the_default_topic_with_its_entities() -> None:
