@@ -148,11 +148,14 @@ def speed() -> None:
     base_query, _ = shipped_topic_at_base()
     old_q = old_topics.compile_query(base_query)  # type: ignore[attr-defined]
     topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
+    rule_q = compile_query(rule_topic().query)
     stories = load_labeled(OLD) + (load_labeled(DEV) if DEV.exists() else [])
     sides: dict[str, tuple[Callable[[str, str, str], object], object]] = {
         BASE_COMMIT: (lambda title, text, _lang: old_q.match_prepared(old_topics.prepare(title, text)), old_textnorm),  # type: ignore[attr-defined]
         # the product's path: a model topic's gate, then its model's features (match_topics does this)
         "today": (lambda title, text, lang: match_topic(topic, prepare(title, text), lang, spans=False), textnorm),
+        # for comparison: the hand-written rule topic, today's code
+        "rules": (lambda title, text, _lang: rule_q.match_prepared(prepare(title, text)), textnorm),
     }
 
     def cost(side: str, title: str, text: str, lang: str) -> float:
@@ -168,7 +171,8 @@ def speed() -> None:
     print(f"\nMatching cost, ms of CPU per 5,000-word article (prepare + match; {BASE_COMMIT} code and topic vs")
     print("today's in this run, article by article in turn, each article's best of 7; CPU time, not wall time,")
     print("so that waiting for a shared machine's cores is not counted):")
-    print(f"  {'lang':<6}{BASE_COMMIT:>10}{'today':>10}{'ratio':>8}")
+    print("('today' is the default topic as configured; 'rules' the rule topic of fixtures/topics/rule-topic.toml)")
+    print(f"  {'lang':<6}{BASE_COMMIT:>10}{'today':>10}{'ratio':>8}{'rules':>10}{'ratio':>8}")
     for lang in ("en", "ru", "zh"):
         docs = long_articles(stories, lang, 20, 5000)
         for side in sides:  # first use: gazetteers, caches of word forms
@@ -176,12 +180,17 @@ def speed() -> None:
         best = {side: [float("inf")] * len(docs) for side in sides}
         for r in range(7):
             for i, (title, text) in enumerate(docs):
-                # each article measured on both sides back to back, in alternating order: the machine's
-                # load moves, and both sides see the same moments of it
-                for side in sides if (r + i) % 2 == 0 else reversed(sides):
+                # each article measured on every side back to back, in turning order: the machine's
+                # load moves, and all sides see the same moments of it
+                order = list(sides)
+                k = (r + i) % len(order)
+                for side in order[k:] + order[:k]:
                     best[side][i] = min(best[side][i], cost(side, title, text, lang))
-        old_t, new_t = (sum(best[side]) / len(docs) for side in sides)
-        print(f"  {lang:<6}{old_t * 1000:>10.2f}{new_t * 1000:>10.2f}{new_t / old_t:>7.2f}x")
+        old_t, new_t, rule_t = (sum(best[side]) / len(docs) for side in sides)
+        print(
+            f"  {lang:<6}{old_t * 1000:>10.2f}{new_t * 1000:>10.2f}{new_t / old_t:>7.2f}x"
+            f"{rule_t * 1000:>10.2f}{rule_t / old_t:>7.2f}x"
+        )
 
 
 def main() -> None:

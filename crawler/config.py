@@ -130,7 +130,7 @@ class SourceConfig:
 class TopicConfig:
     name: str
     query: str  # a model topic's gate: what can match at all
-    min_score: float = 1.0  # 5.0 for a model topic (p >= 0.5)
+    min_score: float = 1.0  # a model topic's: 10 x its file's threshold.p (5.0: p >= 0.5)
     alert_score: float | None = None
     title: str | None = None  # display name in digests (default: name)
     model: Model | None = None  # learned weights scored after the query holds (crawler.model)
@@ -147,7 +147,7 @@ class TopicConfig:
         if self.model is None:
             return self.query
         sets = hashlib.sha256(repr(self.model.sets).encode("utf-8")).hexdigest()[:16]
-        return f"{self.query}\n# model {self.model.source} sha256:{self.model.digest} sets:{sets}"
+        return f"{self.query}\n# model sha256:{self.model.digest} sets:{sets}"
 
 
 @dataclass(frozen=True)
@@ -202,9 +202,10 @@ class Config:
 class _Checker:
     """Collects problems while reading one table; every reader returns a usable default."""
 
-    def __init__(self, check_queries: bool = True) -> None:
+    def __init__(self, check_queries: bool = True, models: bool = True) -> None:
         self.problems: list[str] = []
         self.check_queries = check_queries  # compile every set and topic query to report its syntax errors
+        self.models = models  # read the topics' model files (`topics train` does without: it writes one)
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
@@ -463,11 +464,13 @@ def checked_digest(path: str | os.PathLike[str]) -> str | None:
     return digest if digest in _CHECKED else None
 
 
-def load_config(path: str | os.PathLike[str], *, checked: str | None = None) -> Config:
+def load_config(path: str | os.PathLike[str], *, checked: str | None = None, models: bool = True) -> Config:
     """Reads and validates a config file; raises ConfigError listing every problem.
 
     ``checked``: a ``checked_digest`` from the process that started this one. When the file's text
     still has that digest, its queries are known to compile and are not compiled again here.
+    ``models=False``: the topics' model files are not read (their topics load as rule topics), for
+    `topics train`, which must work when a model no longer fits the config's sets.
     """
     p = Path(path)
     try:
@@ -483,14 +486,17 @@ def load_config(path: str | os.PathLike[str], *, checked: str | None = None) -> 
         raise ConfigError([f"not valid TOML: {exc}"], str(p)) from None
     except RecursionError:
         raise ConfigError(["tables or arrays are nested too deeply; newswatch's config is flat"], str(p)) from None
-    config = parse_config(data, base=p.resolve().parent, path=p, check_queries=digest != checked)
-    _CHECKED.add(digest)
+    config = parse_config(data, base=p.resolve().parent, path=p, check_queries=digest != checked, models=models)
+    if models:
+        _CHECKED.add(digest)
     return config
 
 
-def parse_config(data: dict[str, Any], base: Path, path: Path | None = None, *, check_queries: bool = True) -> Config:
+def parse_config(
+    data: dict[str, Any], base: Path, path: Path | None = None, *, check_queries: bool = True, models: bool = True
+) -> Config:
     """Validates an already-decoded TOML document."""
-    c = _Checker(check_queries)
+    c = _Checker(check_queries, models)
     c.nul_and_depth(data)
     if c.problems:
         raise ConfigError(c.problems, str(path) if path else None)
@@ -690,7 +696,7 @@ def _parse_topics(
                 query = _with_sets(query, sets)
         features = _features(c, t, path, sets or {})
         model = _model(c, t, path, sets or {}, base or Path.cwd())
-        min_score = c.number(t, "min_score", path, 1.0 if model is None else 5.0) or 0.0
+        min_score = c.number(t, "min_score", path, 1.0 if model is None else round(10 * model.threshold, 3)) or 0.0
         if model is not None and min_score > 10.0:
             c.add(f"{path}.min_score", f"{min_score:g} is above 10, the highest score of a model topic (10 x p)")
         alert = c.number(t, "alert_score", path, None)
@@ -735,6 +741,8 @@ def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base
         if ref == "":
             c.add(f"{path}.model", "is empty; name a model file (relative to the config) or remove the key")
         return None
+    if not c.models:
+        return None
     from crawler.model import ModelError, bind, load_model
 
     try:
@@ -742,7 +750,9 @@ def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base
     except ModelError as exc:
         c.add(f"{path}.model", str(exc))
         return None
-    problem = _model_problem(model, tuple(sets.items())) if c.check_queries else None
+    # without check_queries (a crawl child of a checked config) only the cheap check: the model file is not
+    # part of the config's text, so it may have changed since
+    problem = _model_problem(model, tuple(sets.items())) if c.check_queries else _unknown_set(model, sets)
     if problem:
         c.add(
             f"{path}.model",
@@ -750,6 +760,16 @@ def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base
         )
         return None
     return bind(model, sets)
+
+
+def _unknown_set(model: Model, sets: dict[str, str]) -> str | None:
+    from crawler.topics import set_references
+
+    for i, f in enumerate(model.features):
+        for name in set_references(f.expression):
+            if name not in sets:
+                return f"feature {i} ({f.expression}) uses @{name}, which [sets] does not define"
+    return None
 
 
 @functools.lru_cache(maxsize=64)

@@ -78,17 +78,22 @@ class Evaluation:
     false_alarms: list[Verdict] = field(default_factory=list)
 
 
-def _label(value: object, where: str) -> bool:
+def _label(value: object, where: str, topic: str | None = None) -> bool:
     key = value.strip().lower() if isinstance(value, str) else value
     if key in _TRUE:
         return True
     if key in _FALSE:
         return False
-    raise UsageError(f"{where}: 'label' must be true or false, found {value!r}")
+    if topic is not None and isinstance(value, str) and value.strip():
+        return value.strip() == topic  # a file labeled with topic names: relevant to the one it names
+    raise UsageError(f"{where}: 'label' must be true or false (or a topic's name), found {value!r}")
 
 
-def load_labeled(path: Path) -> list[Story]:
-    """Stories of a labeled JSONL file; UsageError naming the line when one is malformed."""
+def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
+    """Stories of a labeled JSONL file; UsageError naming the line when one is malformed.
+
+    With ``topic``, a label may also be a topic's name: the story is relevant to that topic only.
+    """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -110,7 +115,7 @@ def load_labeled(path: Path) -> list[Story]:
             raise UsageError(f"{where}: each story needs 'title' and 'text' strings and a 'label'")
         title, text = row.get("title", ""), row.get("text", "")
         lang = row.get("language") or textnorm.detect_language(f"{title}\n{text}") or "?"
-        out.append(Story(str(row.get("id", n)), str(lang), title, text, _label(row["label"], where)))
+        out.append(Story(str(row.get("id", n)), str(lang), title, text, _label(row["label"], where, topic)))
     if not out:
         raise UsageError(f"{path}: holds no stories")
     return out

@@ -51,7 +51,7 @@ class Model:
     languages: tuple[tuple[str, float], ...]
     features: tuple[Feature, ...]
     sets: tuple[tuple[str, str], ...] = ()  # the config's definitions of the sets the features use
-    threshold: float = 0.5  # p at which the file was tuned to match (min_score defaults to 10 x this)
+    threshold: float = 0.5  # the file's threshold.p: the topic's min_score defaults to 10 x this
 
     def scorer(self) -> Scorer:
         return Scorer(self)
@@ -130,6 +130,8 @@ def parse_model(data: Any, source: str, digest: str, where: str = "") -> Model:
         out.append(Feature(f["expression"], w, str(f.get("fingerprint", ""))))  # type: ignore[arg-type]
     threshold = data.get("threshold", {})
     p = number(threshold.get("p", 0.5), "threshold.p") if isinstance(threshold, dict) else 0.5
+    if not 0.0 < p < 1.0:
+        raise ModelError(f"{where}: threshold.p must be a probability between 0 and 1, found {p:g}; {fix}")
     return Model(
         source=source,
         digest=digest,
@@ -204,7 +206,8 @@ class Scored:
 
     def explain(self, most: int = 5) -> str:
         """The largest contributions: 'PARTNERS(@china, @russia, @cooperation) in title +3.1, @off_topic -0.9'."""
-        return ", ".join(f"{what} {value:+.1f}" for what, value in self.contributions[:most])
+        shown = [(what, value) for what, value in self.contributions[:most] if abs(value) >= 0.05]
+        return ", ".join(f"{what} {value:+.1f}" for what, value in shown)
 
 
 class Scorer:
@@ -218,6 +221,29 @@ class Scorer:
         self.features: list[tuple[Feature, Query]] = [
             (f, compile_query(f.expression, sets)) for f in model.features if any(f.weights)
         ]
+
+    def fts(self, min_score: float) -> str | None:
+        """An FTS5 expression that selects every article the model can score at ``min_score`` or above: one of
+        the features that raise p must hit. None when that cannot narrow the search: a feature with no FTS
+        form (a country's entities) could reach ``min_score`` with the bias alone, or nothing can be excluded."""
+        if not 0.0 < min_score < 10.0:
+            return None
+        need = math.log(min_score / (10.0 - min_score))  # z at which 10 x p = min_score
+        free = self.model.bias + max([0.0, *self.languages.values()])
+        parts = []
+        for f, q in self.features:
+            if not any(w > 0 for w in f.weights):
+                continue  # it only lowers p
+            expr = q.fts()
+            if expr is not None:
+                parts.append(expr)
+            elif f.weights[3] > 0:
+                return None  # its body input has no bound
+            else:
+                free += sum(w for w in f.weights if w > 0)
+        if free >= need or not parts:
+            return None
+        return " OR ".join(f"({p})" for p in parts)
 
     def score(self, doc: Document, language: str | None, spans: bool = True) -> Scored:
         """p for the article (past the topic's gate), with the hits of the features that raised it and, with

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
 from crawler.encoding import decode_html
-from crawler.model import Scorer
+from crawler.model import Model, Scorer
 from crawler.records import ArticleRecord
 
 
@@ -53,7 +53,7 @@ class Processed:
 
 
 _compiled: dict[tuple[str, str], topics.Query] = {}
-_scorers: dict[tuple[str, str], Scorer] = {}
+_scorers: dict[tuple[str, Model], Scorer] = {}
 
 
 def _query(topic: TopicConfig) -> topics.Query:
@@ -65,10 +65,10 @@ def _query(topic: TopicConfig) -> topics.Query:
 
 
 def _scorer(topic: TopicConfig) -> Scorer:
-    key = (topic.name, topic.identity)
+    assert topic.model is not None
+    key = (topic.name, topic.model)  # the model with the definitions of its features' sets
     s = _scorers.get(key)
     if s is None:
-        assert topic.model is not None
         s = _scorers[key] = topic.model.scorer()
     return s
 

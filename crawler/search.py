@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from crawler.config import Config
 from crawler.errors import StoreError
 from crawler.store import Store, parse_iso
-from crawler.topics import compile_query, prepare, snippet
+from crawler.topics import Query, compile_query, prepare, snippet
 
 if TYPE_CHECKING:
     from crawler.model import Scorer
@@ -91,7 +91,11 @@ def search_articles(
         store.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
         best: dict[str, SearchResult] = {}
         try:
-            candidates = list(store.fts_candidates(q.fts(), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)))
+            candidates = list(
+                store.fts_candidates(
+                    _prefilter(q, scorer, min_score), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
+                )
+            )
         except StoreError as exc:
             if time.monotonic() <= deadline:
                 if "interrupted" in str(exc):
@@ -132,6 +136,13 @@ def search_articles(
             if prev is None or r.score > prev.score:
                 best[r.story] = r
     return sorted(best.values(), key=lambda r: (-r.score, -r.id))[:limit]
+
+
+def _prefilter(q: Query, scorer: Scorer | None, min_score: float) -> str | None:
+    """The FTS expression that narrows the candidates: the query's, and a model topic's (its gate often
+    has none: country entities have no FTS form), both required."""
+    parts = [x for x in (q.fts(), scorer.fts(min_score) if scorer is not None else None) if x is not None]
+    return " AND ".join(f"({x})" for x in parts) if parts else None
 
 
 def _wanted(row: dict[str, Any], sources: Sequence[str], since: datetime | None, languages: Sequence[str]) -> bool:

@@ -2388,6 +2388,11 @@ def with_definitions(text: str, sets: Mapping[str, str]) -> str:
     return f"{defs}{text}"
 
 
+def set_references(text: str) -> list[str]:
+    """The set names ``text`` itself uses as @name (comments aside)."""
+    return _SET_REF_RE.findall(_strip_comments(text))
+
+
 def sets_used(text: str, sets: Mapping[str, str]) -> list[str]:
     """The names of the sets ``text`` uses, directly or through another, each after those it uses."""
     order: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,7 +94,9 @@ def build(
         from crawler.evaluate import evaluate, load_labeled
         from crawler.topics import compile_query
 
-        stories = load_labeled(file)
+        # labels that name the config's topics: each topic reads its own
+        by_topic = query is None and _names_topics(file, {t.name for t in state.config().topics})
+        stories = [] if by_topic else load_labeled(file)
         if query is not None:
             sets = dict(state.config().sets) if _has_config(state) else {}
             chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
@@ -103,6 +106,8 @@ def build(
         out = []
         for t, sets in chosen:
             ms = t.min_score if min_score is None else min_score
+            if by_topic:
+                stories = load_labeled(file, t.name)
             ev = evaluate(compile_query(t.query, sets), ms, stories, t.model.scorer() if t.model else None)
             out.append((t, ms, ev))
         if as_json:
@@ -169,10 +174,12 @@ def build(
         folds: int,
     ) -> None:
         """Fit a topic's model (weights over the config's named sets) on labeled JSONL files."""
+        from crawler.config import find_config, load_config
         from crawler.evaluate import load_labeled
         from crawler.train import Options, train
 
-        config = state.config()
+        # without reading the topics' models: retraining is the fix for one that no longer fits the sets
+        config = load_config(find_config(state.config_path), models=False)
         if name is None and len(config.topics) > 1:
             raise UsageError(
                 f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"
@@ -182,8 +189,10 @@ def build(
 
         sklearn()  # say at once when it is missing, before reading the files
         options = Options(c=c, l1=l1, folds=folds, min_weight=min_weight, **_thresholds(thresholds))
-        loaded = [(f, load_labeled(f)) for f in files]
+        loaded = [(f, load_labeled(f, t.name)) for f in files]
         out = output or Path(f"{t.name}.json")
+        if not out.resolve().parent.is_dir():
+            raise UsageError(f"-o {out}: the folder {out.resolve().parent} does not exist; create it or choose another")
         if not state.quiet:
             n = sum(len(s) for _f, s in loaded)
             click.echo(f"topic {t.name}: reading the features of {n} stories from {len(files)} file(s)...", err=True)
@@ -212,9 +221,29 @@ def build(
                     f"{lang} {_pct(cnt.precision)}/{_pct(cnt.recall)}" for lang, cnt in sorted(ev.by_language.items())
                 )
                 click.echo(f"  {file_name:<24}{langs}")
-        click.echo(f'\nwrote {out}; use it with model = "{out}" in the topic (a path relative to the config file)')
+        ref = os.path.relpath(out.resolve(), config.path.resolve().parent) if config.path else str(out.resolve())
+        click.echo(f'\nwrote {out}; use it with model = "{ref}" in the topic (a path relative to the config file)')
 
     return topics
+
+
+def _names_topics(file: Path, topics: set[str]) -> bool:
+    """Whether a labeled file's labels name some of these topics (not only true/false)."""
+    from crawler.evaluate import _FALSE, _TRUE
+
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False  # load_labeled says what is wrong with it
+    for line in lines:
+        try:
+            label = json.loads(line).get("label") if line.strip() else None
+        except (json.JSONDecodeError, AttributeError):
+            return False
+        key = label.strip().lower() if isinstance(label, str) else label
+        if isinstance(label, str) and key not in _TRUE and key not in _FALSE and label.strip() in topics:
+            return True
+    return False
 
 
 def _thresholds(values: tuple[str, ...]) -> dict[str, Any]:
@@ -237,7 +266,6 @@ def _thresholds(values: tuple[str, ...]) -> dict[str, Any]:
 
 def _write_json(path: Path, data: object) -> None:
     """Written whole or not at all: a temporary file beside it, then renamed."""
-    import os
     import tempfile
 
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"

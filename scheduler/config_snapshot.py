@@ -57,6 +57,15 @@ def _absolutize(data: dict[str, Any], base: Path) -> None:
     smtp = data.get("smtp")
     if isinstance(smtp, dict) and isinstance(smtp.get("password_file"), str):
         smtp["password_file"] = _absolute(smtp["password_file"], base)
+    topics = data.get("topics")
+    for t in topics if isinstance(topics, list) else ():
+        if isinstance(t, dict) and isinstance(t.get("model"), str):
+            # a model file beside the config (a path wins over a shipped model of that name)
+            from crawler.model import SHIPPED, resolve
+
+            found = resolve(t["model"], base)
+            if found is not None and found.parent != SHIPPED:
+                t["model"] = str(found.resolve())
 
 
 def _absolute(value: Any, base: Path) -> Any:

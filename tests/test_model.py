@@ -77,6 +77,10 @@ def test_a_missing_model_file_is_a_config_error_naming_the_key(tmp_path: Path) -
         ('{"format": "newswatch-topic-model", "version": 7}', "version 7"),
         ('{"format": "newswatch-topic-model", "version": 1, "bias": "x", "features": []}', "bias must be"),
         (
+            '{"format": "newswatch-topic-model", "version": 1, "bias": 0, "features": [], "threshold": {"p": 2}}',
+            "threshold.p must be a probability",
+        ),
+        (
             '{"format": "newswatch-topic-model", "version": 1, "bias": 0, "features": [{"expression": "@coop", '
             '"weights": {"anywhere": 1}}]}',
             "features[0].weights must be an object with keys any, title, lead, body",
@@ -104,6 +108,8 @@ def test_a_model_topic_min_score_defaults_to_5_and_cannot_exceed_10(tmp_path: Pa
     assert p.startswith("topics[0] (t).min_score: 20 is above 10")
     rules = load_config(_config(tmp_path, 'query = "@coop"')).topics[0]
     assert rules.min_score == 1.0 and rules.model is None
+    _model(tmp_path, [_feature("@science", any_=1.0)], threshold={"p": 0.7})  # a file tuned to match at p >= 0.7
+    assert load_config(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"')).topics[0].min_score == 7.0
 
 
 def test_a_path_beside_the_config_wins_over_a_shipped_model_of_that_name(tmp_path: Path) -> None:
@@ -289,3 +295,86 @@ def test_matching_with_a_model_topic_imports_neither_numpy_nor_scikit_learn(tmp_
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=env_db, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_labels_may_name_topics_in_eval_and_train(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@science", any_=3.0)], bias=-1.0)
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"')
+    labeled = tmp_path / "l.jsonl"
+    rows = [
+        {"id": "a", "language": "en", "title": "Joint research", "text": "They work together.", "label": "t"},
+        {"id": "b", "language": "en", "title": "Joint sport", "text": "They play together.", "label": "other"},
+        {"id": "c", "language": "en", "title": "Joint science", "text": "They work together.", "label": "other"},
+    ]
+    labeled.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(labeled), "--json"])
+    assert result.exit_code == 0, result.output
+    (ev,) = json.loads(result.output)
+    assert ev["all"]["tp"] == 1 and ev["all"]["fp"] == 1 and [v["id"] for v in ev["false_alarms"]] == ["c"]
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(labeled), "-o", str(tmp_path / "n.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "n.json").read_text(encoding="utf-8"))["training"]["files"][0]["relevant"] == 1
+
+
+def test_the_daemons_config_snapshot_finds_a_model_file_beside_the_config(tmp_path: Path) -> None:
+    from scheduler.config_snapshot import load_snapshot
+
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "models").mkdir()
+    _model(etc / "models", [_feature("@science", any_=3.0)])
+    cfg = _config(etc, 'query = "@coop"\nmodel = "models/m.json"')
+    config, snap = load_snapshot(cfg, tmp_path / "run")
+    original = load_config(cfg)
+    assert snap.parent == tmp_path / "run"
+    (t,), (o,) = config.topics, original.topics
+    assert t.model is not None and o.model is not None and t.model.digest == o.model.digest
+    assert t.identity == o.identity  # the CLI and the daemon's crawls agree on what the matches were made with
+
+
+def test_search_topic_narrows_a_model_topic_by_its_features_when_its_gate_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler import search
+    from crawler.search import search_articles
+    from tests.support.articles import article_record
+
+    # the gate (a country) has no full-text form; the model needs @science to reach min_score
+    _model(tmp_path, [_feature("@science", any_=4.0), _feature("country:CN", lead=0.5)], bias=-2.0)
+    cfg = _config(tmp_path, 'query = "country:RU"\nmodel = "m.json"')
+    config = load_config(cfg)
+    (t,) = config.topics
+    scorer = t.model.scorer()  # type: ignore[union-attr]
+    assert "scien" in (scorer.fts(t.min_score) or "") and scorer.fts(1.0) is None  # min_score 1: the bias may do
+    with Store(config.storage.database) as store:
+        store.add_article(article_record(1, "Russian science", "Russian research institutes", indexed=True))
+        for n in (2, 3):
+            store.add_article(article_record(n, "Russian sport", f"Russian football club {n}", indexed=True))
+    monkeypatch.setattr(search, "MIN_CANDIDATES", 1)
+    monkeypatch.setattr(search, "CANDIDATES_PER_RESULT", 1)  # one candidate: the newest, without a prefilter
+    found = search_articles(config, t.query, limit=1, min_score=t.min_score, scorer=scorer)
+    assert [r.title for r in found] == ["Russian science"] and found[0].score > 8
+    assert search_articles(config, t.query, limit=1, min_score=t.min_score) == []  # the gate alone: article 3
+
+
+def test_a_crawl_child_of_a_checked_config_still_finds_a_model_feature_without_its_set(tmp_path: Path) -> None:
+    from crawler.config import checked_digest
+
+    _model(tmp_path, [_feature("@science", any_=1.0)])
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"')
+    load_config(cfg)
+    digest = checked_digest(cfg)
+    assert digest is not None
+    _model(tmp_path, [_feature("@physics", any_=1.0)])  # the model file changed after the check
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg, checked=digest)
+    assert "feature 0 (@physics) uses @physics, which [sets] does not define" in exc.value.problems[0]
+
+
+def test_topics_train_works_when_the_topics_model_no_longer_fits_the_sets(tmp_path: Path) -> None:
+    _model(tmp_path, [_feature("@physics", any_=1.0)])  # a set since removed from [sets]
+    cfg = _config(tmp_path, 'query = "country:CN AND country:RU"\nmodel = "m.json"')
+    assert CliRunner().invoke(cli, ["-c", str(cfg), "check"]).exit_code == 2
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(DEV), "-o", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(cli, ["-c", str(cfg), "check"]).exit_code == 0  # retrained: it fits again
