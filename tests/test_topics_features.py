@@ -115,7 +115,9 @@ def test_a_meeting_about_students_is_not_about_research(text: str) -> None:
         ("Поставки газа в Китай выросли.", True),
         ("中俄东线天然气管道开始供气。", True),
         ("Газета сообщила о новом соглашении.", False),  # a newspaper, not gas
-        ("Physicists studied the gas dynamics of the plasma.", True),
+        # the greenhouse gases of climate science and the gases of physics are not fuel
+        ("The expedition measured greenhouse gas emissions from the permafrost.", False),
+        ("Physicists studied how the gases of the plasma cool.", False),
     ],
 )
 def test_fossil_fuels(text: str, fuel: bool) -> None:
