@@ -413,6 +413,16 @@ def test_search_topic_narrows_a_model_topic_by_its_features_when_its_gate_cannot
     assert search_articles(config, t.query, limit=1, min_score=t.min_score) == []  # the gate alone: article 3
 
 
+def test_a_binary_body_input_is_bounded_so_a_body_weight_without_full_text_form_still_narrows(tmp_path: Path) -> None:
+    # country:CN has no full-text form and a positive body weight: a count in the body has no bound, a hit has
+    features = [_feature("@science", any_=4.0), _feature("country:CN", body=0.5)]
+    for inputs, narrows in (({}, False), ({"inputs": {"body": "binary"}}, True)):
+        _model(tmp_path, features, bias=-2.0, **inputs)
+        (t,) = load_config(_config(tmp_path, 'query = "country:RU"\nmodel = "m.json"')).topics
+        fts = t.model.scorer().fts(t.min_score)  # type: ignore[union-attr]
+        assert ("scien" in (fts or "")) if narrows else fts is None
+
+
 def test_a_crawl_child_of_a_checked_config_still_finds_a_model_feature_without_its_set(tmp_path: Path) -> None:
     from crawler.config import checked_digest
 
