@@ -22,7 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from crawler.errors import QuerySyntaxError, UsageError
-from crawler.topics import Document, Match, Query, compile_query, hit_zones, located, sets_used, with_definitions
+from crawler.topics import (
+    Document,
+    Match,
+    Query,
+    compile_query,
+    hit_zones,
+    located,
+    sets_used,
+    shown_hits,
+    unglued,
+    with_definitions,
+)
 
 FORMAT = "newswatch-topic-model"
 VERSION = 1
@@ -161,8 +172,9 @@ def parse_model(data: Any, source: str, digest: str, where: str = "") -> Model:
 
 def fingerprint(expression: str, sets: Mapping[str, str]) -> str:
     """What a feature means under these sets: a digest of its expression with the definitions it uses
-    (comments and spacing aside), so that retraining is called for when one of them changes."""
-    text = with_definitions(expression, sets)
+    (comments, spacing and GLUE( ... ), which changes no match nor score, aside), so that retraining is
+    called for when one of them changes."""
+    text = unglued(with_definitions(expression, sets))
     text = re.sub(r"(^|\s)#[^\n]*", r"\1", text)
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
 
@@ -301,9 +313,10 @@ class Scorer:
         labels: dict[str, None] = {}
         raised: set[tuple[str, str, int, int]] = set()
         for _total, hits in positive:
-            labels.update(dict.fromkeys(sorted({h[0] for h in hits})))
+            shown = shown_hits(hits)
+            labels.update(dict.fromkeys(sorted({h[0] for h in shown})))
             if spans:
-                raised |= hits
+                raised |= shown
         scored = Scored(p, terms)
         scored.match = Match(score=scored.score, hits=tuple(labels), spans=located(doc, raised) if spans else ())
         return scored

@@ -121,6 +121,9 @@ def _sentence_ends(text: str) -> list[int]:
 SENTENCE_GAP = 1024
 
 # An occurrence: (field, first position, last position, hits); a hit is (label, field, first, last).
+# The label of a term inside GLUE( ... ) starts with GLUE_MARK: it places other terms and is not evidence,
+# so it counts in scores as the same term outside would, but is not listed among hits nor highlighted.
+GLUE_MARK = "\x00"
 _Hit = tuple[str, str, int, int]
 _Occ = tuple[str, int, int, tuple[_Hit, ...]]
 _FIRST = itemgetter(1)  # an occurrence's first position
@@ -1737,12 +1740,17 @@ class Query:
         return _fts(self._root)
 
 
+def shown_hits(hits: Iterable[_Hit]) -> set[_Hit]:
+    """The hits that are evidence: those of terms outside GLUE( ... )."""
+    return {h for h in hits if h[0][:1] != GLUE_MARK}
+
+
 def _found_words(doc: Document, occs: list[_Occ], most: int = 8) -> str:
     """The article's words behind some occurrences, in reading order: 'label (surface)', or the surface."""
     found: dict[str, str] = {}
-    for label, name, first, last in sorted(
-        {h for o in occs for h in o[3]}, key=lambda h: (h[1] != TITLE, h[2], h[3], h[0])
-    ):
+    hits = {h for o in occs for h in o[3]}
+    for label, name, first, last in sorted(shown_hits(hits) or hits, key=lambda h: (h[1] != TITLE, h[2], h[3], h[0])):
+        label = label.removeprefix(GLUE_MARK)
         if label not in found:
             raw = " ".join(doc.fields[name].raw(first, last).split())
             found[label] = label if raw.casefold() in label.casefold() else f"{label} ({raw})"
@@ -1772,6 +1780,12 @@ def located(doc: Document, hits: Iterable[_Hit]) -> tuple[tuple[str, int, int], 
 
 
 def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
+    hidden: set[_Hit] = set()
+    glued = [h for h in hits if h[0][:1] == GLUE_MARK]
+    if glued:  # scored as the same terms outside GLUE would be; listed and highlighted only where also evidence
+        hits = hits.difference(glued)
+        hidden = {(label[1:], name, s, e) for label, name, s, e in glued} - hits
+        hits |= hidden
     best: dict[str, float] = {}
     count: dict[str, int] = {}
     spans: set[tuple[str, int, int]] = set()
@@ -1786,7 +1800,8 @@ def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
     for label, name, s, e in hits:
         f = fields[name]
         cs, ce = f.starts[s & f.mask], f.ends[e & f.mask]  # f.chars(s, e)
-        spans.add((name, cs, ce))
+        if not hidden or (label, name, s, e) not in hidden:
+            spans.add((name, cs, ce))
         if name == TITLE or s < headline_end:
             w = in_title
         else:
@@ -1797,7 +1812,9 @@ def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
         count[label] = count.get(label, 0) + 1
     score = sum(w + min(REPEAT_BONUS * (count[label] - 1), REPEAT_CAP) for label, w in best.items())
     score += _closeness(text_hits)
-    labels = tuple(sorted(best, key=lambda lb: (order.get(lb, len(order)), lb)))
+    shown = {h[0] for h in hits - hidden} if hidden else best
+    order = {label.removeprefix(GLUE_MARK): rank for label, rank in reversed(order.items())} if glued else order
+    labels = tuple(sorted((lb for lb in best if lb in shown), key=lambda lb: (order.get(lb, len(order)), lb)))
     field_rank = {TITLE: 0, TEXT: 1}
     ordered = tuple(sorted(spans, key=lambda sp: (field_rank[sp[0]], sp[1], sp[2])))
     return Match(score=round(score, 3), hits=labels, spans=ordered)
@@ -1909,12 +1926,12 @@ def _edge(out: list[tuple[str, bool]], at_end: bool, mark: str) -> list[tuple[st
 
 _NEAR_RE = re.compile(r"NEAR(?:/(\d*))?$")
 _CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
-_STARTS_OPERAND = {"TERM", "PHRASE", "LPAREN", "NOT", "SCOPE", "SET", "COUNTRY", "PARTNERS"}
+_STARTS_OPERAND = {"TERM", "PHRASE", "LPAREN", "NOT", "SCOPE", "SET", "COUNTRY", "PARTNERS", "GLUE"}
 
 
 @dataclass(frozen=True)
 class _Tok:
-    kind: str  # TERM PHRASE LPAREN RPAREN AND OR NOT NEAR SCOPE SET DEF COUNTRY PARTNERS COMMA END
+    kind: str  # TERM PHRASE LPAREN RPAREN AND OR NOT NEAR SCOPE SET DEF COUNTRY PARTNERS GLUE COMMA END
     text: str
     pos: int
     n: int = 0
@@ -1995,6 +2012,10 @@ def _lex(q: str) -> list[_Tok]:
             toks.append(_Tok("PARTNERS", "PARTNERS(", i))
             calls.append(True)
             i += 9
+        elif q.startswith("GLUE(", i):
+            toks.append(_Tok("GLUE", "GLUE(", i))
+            calls.append(False)
+            i += 5
         else:
             j = i
             stop = '()"' + ("," if calls and calls[-1] else "")
@@ -2079,7 +2100,7 @@ class _Parser:
             depth = 0
             while True:
                 t = self.take()
-                if t.kind in ("LPAREN", "PARTNERS"):  # PARTNERS( opens a parenthesis too
+                if t.kind in ("LPAREN", "PARTNERS", "GLUE"):  # PARTNERS( and GLUE( open a parenthesis too
                     depth += 1
                 elif t.kind == "RPAREN":
                     depth -= 1
@@ -2247,17 +2268,22 @@ class _Parser:
                     t.pos,
                 )
             return _Partners(args[0], args[1], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None)
+        if t.kind == "GLUE":
+            self.take()
+            node = self.parse_primary_group(t)
+            for n in _walk(node):
+                if isinstance(n, (_Entity, _Partners)):
+                    raise self.error(
+                        "GLUE( ... ) takes terms, phrases and sets of them (words that place others), "
+                        "not country: or PARTNERS: their names are evidence",
+                        t.pos,
+                    )
+                if isinstance(n, _Leaf) and not n.label.startswith(GLUE_MARK):
+                    n.label = GLUE_MARK + n.label
+            return node
         if t.kind == "LPAREN":
             self.take()
-            if self.peek().kind == "RPAREN":
-                raise self.error("empty parentheses: expected a term, phrase or '('", self.peek().pos)
-            node = self.parse_or()
-            if self.peek().kind != "RPAREN":
-                nt = self.peek()
-                found = "the query ended" if nt.kind == "END" else f"found '{nt.text}'"
-                raise self.error(f"expected ')' to close the '(' at position {t.pos + 1}, but {found}", nt.pos)
-            self.take()
-            return node
+            return self.parse_primary_group(t)
         if t.kind == "TERM":
             self.take()
             return self.leaf_from_term(t)
@@ -2265,6 +2291,18 @@ class _Parser:
             self.take()
             return self.leaf_from_phrase(t)
         raise self.expected_operand(after)
+
+    def parse_primary_group(self, t: _Tok) -> _Node:
+        """What is inside the parentheses opened by ``t`` (taken), up to and with their ')'."""
+        if self.peek().kind == "RPAREN":
+            raise self.error("empty parentheses: expected a term, phrase or '('", self.peek().pos)
+        node = self.parse_or()
+        if self.peek().kind != "RPAREN":
+            nt = self.peek()
+            found = "the query ended" if nt.kind == "END" else f"found '{nt.text}'"
+            raise self.error(f"expected ')' to close the '(' at position {t.pos + 1}, but {found}", nt.pos)
+        self.take()
+        return node
 
     def new_leaf(
         self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool, pos: int = 0, capitals: bool = False
@@ -2386,6 +2424,26 @@ def with_definitions(text: str, sets: Mapping[str, str]) -> str:
         return text
     defs = "".join(f"@{name} = (\n{sets[name]}\n)\n" for name in order)
     return f"{defs}{text}"
+
+
+def unglued(text: str) -> str:
+    """``text`` without its GLUE( ... ) wrappers (their insides kept): what it matches and how it scores."""
+    try:
+        toks = _lex(text)
+    except QuerySyntaxError:
+        return text
+    cut: list[tuple[int, int]] = []
+    opened: list[bool] = []  # open parentheses: True for a GLUE(
+    for t in toks:
+        if t.kind in ("LPAREN", "PARTNERS", "GLUE"):
+            opened.append(t.kind == "GLUE")
+            if t.kind == "GLUE":
+                cut.append((t.pos, t.pos + len(t.text)))
+        elif t.kind == "RPAREN" and opened and opened.pop():
+            cut.append((t.pos, t.pos + 1))
+    for a, b in sorted(cut, reverse=True):
+        text = text[:a] + text[b:]
+    return text
 
 
 def set_references(text: str) -> list[str]:
