@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from crawler.dates import iso, utcnow
 from crawler.store import Store, process_alive
@@ -18,6 +21,22 @@ from tests.support.daemonworld import GLOBALWIRE, VESTNIK, far_schedule, wait_un
 from tests.support.sitesrv import SiteServer
 
 KEPT = ("failures", "failing_since", "next_poll", "last_error", "last_attempt", "retry_after")
+
+
+NAMES = ["globalwire", "vestnik"]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, site: SiteServer, monkeypatch: Any) -> Iterator[Daemon]:
+    """An in-process daemon over the sample site's globalwire and vestnik; its batches run in a crawl child."""
+    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, 25, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule())
+    d = Daemon(cfg)
+    try:
+        yield d
+    finally:
+        d._batch_pool.shutdown()
+        d._cleanup()
 
 
 def failing(store: Store, name: str, *, retry_after: bool) -> None:
@@ -35,57 +54,41 @@ def failing(store: Store, name: str, *, retry_after: bool) -> None:
     )
 
 
-def test_a_batch_whose_sources_were_all_skipped_changes_no_failure_count(
-    tmp_path: Path, site: SiteServer, monkeypatch: Any
-) -> None:
+def test_a_batch_whose_sources_were_all_skipped_changes_no_failure_count(daemon: Daemon, site: SiteServer) -> None:
     # One batch, each source skipped for one of the two reasons: globalwire is held by another crawl,
     # vestnik was told to wait (a Retry-After ahead).
-    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, 25, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule())
-    names = ["globalwire", "vestnik"]
-    daemon = Daemon(cfg)
-    try:
-        with Store(daemon.config.storage.database) as store:
-            failing(store, "globalwire", retry_after=False)
-            failing(store, "vestnik", retry_after=True)
-            assert store.claim_sources(["globalwire"]) == {}  # this live process holds its lease
-            before = {n: {k: store.source_state(n)[k] for k in KEPT} for n in names}
-        daemon._job_failed("crawl globalwire", "HTTP 503")
-        daemon._job_failed("crawl vestnik", "HTTP 503")
-        site.clear_log()
-        daemon._crawl_batch(daemon.config, daemon.snapshot, names, utcnow())
-        assert site.hits("/globalwire") == 0 and site.hits("/vestnik") == 0  # nothing was polled
-        with Store(daemon.config.storage.database) as store:
-            assert {n: {k: store.source_state(n)[k] for k in KEPT} for n in names} == before
-        assert daemon.failures.count == 2, daemon.status_line()
-        assert daemon.status_line() == "FAILING: 2 jobs in a row, latest crawl vestnik: HTTP 503; last crawl none yet"
-    finally:
-        daemon._batch_pool.shutdown()
-        daemon._cleanup()
+    with Store(daemon.config.storage.database) as store:
+        failing(store, "globalwire", retry_after=False)
+        failing(store, "vestnik", retry_after=True)
+        assert store.claim_sources(["globalwire"]) == {}  # this live process holds its lease
+        before = {n: {k: store.source_state(n)[k] for k in KEPT} for n in NAMES}
+    daemon._job_failed("crawl globalwire", "HTTP 503")
+    daemon._job_failed("crawl vestnik", "HTTP 503")
+    site.clear_log()
+    daemon._crawl_batch(daemon.config, daemon.snapshot, NAMES, utcnow())
+    assert site.hits("/globalwire") == 0 and site.hits("/vestnik") == 0  # nothing was polled
+    with Store(daemon.config.storage.database) as store:
+        assert {n: {k: store.source_state(n)[k] for k in KEPT} for n in NAMES} == before
+    assert daemon.failures.count == 2, daemon.status_line()
+    assert daemon.status_line() == "FAILING: 2 jobs in a row, latest crawl vestnik: HTTP 503; last crawl none yet"
 
 
-def test_sources_another_crawl_held_are_looked_at_again_as_soon_as_it_ends(
-    tmp_path: Path, site: SiteServer, monkeypatch: Any
-) -> None:
+def test_sources_another_crawl_held_are_looked_at_again_as_soon_as_it_ends(daemon: Daemon, site: SiteServer) -> None:
     # Another crawl process holds both sources: the daemon's batch skips them and looks again SKIPPED_RETRY
     # later at the latest. Once that process has ended, each follows its stored state at once: vestnik, which
     # the other crawl polled, at its next poll; globalwire, which it never got to, now.
-    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
-    cfg = write_config(tmp_path / "nw.toml", site.base_url, 25, sources=GLOBALWIRE + VESTNIK, schedule=far_schedule())
-    names = ["globalwire", "vestnik"]
-    daemon = Daemon(cfg)
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with Store(daemon.config.storage.database) as store:
-            assert store.claim_sources(names) == {}
+            assert store.claim_sources(NAMES) == {}
             store.conn.execute("UPDATE _source_leases SET pid = ?", [holder.pid])
         began = utcnow()
-        daemon._crawl_batch(daemon.config, daemon.snapshot, names, began)
+        daemon._crawl_batch(daemon.config, daemon.snapshot, NAMES, began)
         assert site.hits("/globalwire") == 0 and site.hits("/vestnik") == 0  # nothing was polled
-        later = {n: daemon._due[n] for n in names}
+        later = {n: daemon._due[n] for n in NAMES}
         assert all(at >= began + timedelta(seconds=SKIPPED_RETRY) for at in later.values()), later
         daemon._look_again_when_released()
-        assert {n: daemon._due[n] for n in names} == later  # it still runs: nothing changes
+        assert {n: daemon._due[n] for n in NAMES} == later  # it still runs: nothing changes
 
         with Store(daemon.config.storage.database) as store:  # the other crawl polled vestnik
             store.update_source("vestnik", last_attempt=iso(utcnow()), last_success=iso(utcnow()), polls=1)
@@ -98,5 +101,3 @@ def test_sources_another_crawl_held_are_looked_at_again_as_soon_as_it_ends(
     finally:
         holder.kill()
         holder.wait()
-        daemon._batch_pool.shutdown()
-        daemon._cleanup()
