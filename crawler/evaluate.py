@@ -60,11 +60,14 @@ class Counts:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     def add(self, v: Verdict) -> None:
-        if v.predicted and v.story.label:
+        self.count(v.predicted, v.story.label)
+
+    def count(self, predicted: bool, label: bool) -> None:
+        if predicted and label:
             self.tp += 1
-        elif v.predicted:
+        elif predicted:
             self.fp += 1
-        elif v.story.label:
+        elif label:
             self.fn += 1
         else:
             self.tn += 1

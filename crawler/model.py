@@ -17,7 +17,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from crawler.topics import (
     located,
     sets_used,
     shown_hits,
+    strip_comments,
     unglued,
     with_definitions,
 )
@@ -174,8 +175,7 @@ def fingerprint(expression: str, sets: Mapping[str, str]) -> str:
     """What a feature means under these sets: a digest of its expression with the definitions it uses
     (comments, spacing and GLUE( ... ), which changes no match nor score, aside), so that retraining is
     called for when one of them changes."""
-    text = unglued(with_definitions(expression, sets))
-    text = re.sub(r"(^|\s)#[^\n]*", r"\1", text)
+    text = strip_comments(unglued(with_definitions(expression, sets)))
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
 
 
@@ -186,16 +186,7 @@ def bind(model: Model, sets: Mapping[str, str]) -> Model:
     for f in model.features:
         for name in sets_used(f.expression, sets):
             used[name] = sets[name]
-    return Model(
-        source=model.source,
-        digest=model.digest,
-        bias=model.bias,
-        languages=model.languages,
-        features=model.features,
-        sets=tuple(used.items()),
-        threshold=model.threshold,
-        body=model.body,
-    )
+    return replace(model, sets=tuple(used.items()))
 
 
 def feature_problem(model: Model, sets: Mapping[str, str]) -> str | None:
@@ -290,7 +281,7 @@ class Scorer:
         ``spans``, their places (for snippets: matching alone does not need them)."""
         z = self.model.bias
         terms: list[tuple[str, float]] = []
-        positive: list[tuple[float, tuple[str, ...], tuple[tuple[str, int, int], ...]]] = []
+        positive: list[tuple[float, set[tuple[str, str, int, int]]]] = []
         lang_w = self.languages.get(language or "", 0.0)
         if lang_w:
             z += lang_w

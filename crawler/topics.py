@@ -1675,6 +1675,7 @@ class Query:
     source: str
     _root: _Node = field(repr=False)
     _order: dict[str, int] = field(repr=False)  # label -> rank of its first leaf in the query
+    _shown_order: dict[str, int] = field(repr=False)  # the same with GLUE( ... )'s labels as the terms they are
     _body: tuple[int, int] = field(default=(0, 0), repr=False)  # the query's text after its set definitions
 
     def match(self, title: str, text: str) -> Match | None:
@@ -1687,7 +1688,7 @@ class Query:
         if not ok:
             return None
         hits = {h for o in occs for h in o[3]}
-        return _score(doc, hits, self._order)
+        return _score(doc, hits, self._order, self._shown_order)
 
     def holds(self, doc: Document) -> bool:
         """Whether the boolean query is satisfied (no score: a model topic's gate needs only this)."""
@@ -1779,7 +1780,7 @@ def located(doc: Document, hits: Iterable[_Hit]) -> tuple[tuple[str, int, int], 
     return tuple(sorted(spans, key=lambda sp: (sp[0] != TITLE, sp[1], sp[2])))
 
 
-def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
+def _score(doc: Document, hits: set[_Hit], order: dict[str, int], shown_order: dict[str, int]) -> Match:
     hidden: set[_Hit] = set()
     glued = [h for h in hits if h[0][:1] == GLUE_MARK]
     if glued:  # scored as the same terms outside GLUE would be; listed and highlighted only where also evidence
@@ -1813,7 +1814,7 @@ def _score(doc: Document, hits: set[_Hit], order: dict[str, int]) -> Match:
     score = sum(w + min(REPEAT_BONUS * (count[label] - 1), REPEAT_CAP) for label, w in best.items())
     score += _closeness(text_hits)
     shown = {h[0] for h in hits - hidden} if hidden else best
-    order = {label.removeprefix(GLUE_MARK): rank for label, rank in reversed(order.items())} if glued else order
+    order = shown_order if glued else order
     labels = tuple(sorted((lb for lb in best if lb in shown), key=lambda lb: (order.get(lb, len(order)), lb)))
     field_rank = {TITLE: 0, TEXT: 1}
     ordered = tuple(sorted(spans, key=lambda sp: (field_rank[sp[0]], sp[1], sp[2])))
@@ -2448,7 +2449,7 @@ def unglued(text: str) -> str:
 
 def set_references(text: str) -> list[str]:
     """The set names ``text`` itself uses as @name (comments aside)."""
-    return _SET_REF_RE.findall(_strip_comments(text))
+    return _SET_REF_RE.findall(strip_comments(text))
 
 
 def sets_used(text: str, sets: Mapping[str, str]) -> list[str]:
@@ -2458,16 +2459,17 @@ def sets_used(text: str, sets: Mapping[str, str]) -> list[str]:
     def visit(name: str, path: tuple[str, ...]) -> None:
         if name in order or name in path or name not in sets:
             return
-        for ref in _SET_REF_RE.findall(_strip_comments(sets[name])):
+        for ref in set_references(sets[name]):
             visit(ref, (*path, name))
         order.append(name)
 
-    for ref in _SET_REF_RE.findall(_strip_comments(text)):
+    for ref in set_references(text):
         visit(ref, ())
     return order
 
 
-def _strip_comments(text: str) -> str:
+def strip_comments(text: str) -> str:
+    """``text`` without its # comments (a # that starts the text or follows a space, to the end of its line)."""
     return re.sub(r"(^|\s)#[^\n]*", r"\1", text)
 
 
@@ -2488,7 +2490,10 @@ def compile_query(text: str, sets: Mapping[str, str] | None = None) -> Query:
     order: dict[str, int] = {}
     for i, leaf in enumerate(p.leaves):
         order.setdefault(leaf.label, i)
-    return Query(source=text, _root=root, _order=order, _body=p.body)
+    shown_order = order
+    if any(label[:1] == GLUE_MARK for label in order):  # a term's first rank, glued or not
+        shown_order = {label.removeprefix(GLUE_MARK): rank for label, rank in reversed(order.items())}
+    return Query(source=text, _root=root, _order=order, _shown_order=shown_order, _body=p.body)
 
 
 # --- FTS5 prefilter ------------------------------------------------------------------------

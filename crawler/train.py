@@ -137,7 +137,7 @@ def featurize(
     for name, stories in files:
         for story in stories:
             doc = prepare(story.title, story.text)
-            ex = Example(story, name, gate.match_prepared(doc) is not None)
+            ex = Example(story, name, gate.holds(doc))
             if ex.gate:
                 for i, q in enumerate(queries):
                     hits = q.hits_prepared(doc)
@@ -210,15 +210,8 @@ def measure(examples: Sequence[Example], ps: Sequence[float], options: Options) 
     for e, p in zip(examples, ps):
         c = ev.by_language.setdefault(e.story.language, Counts())
         predicted = e.gate and p >= options.threshold_for(e.story.language)
-        for counts in (c, ev.total):
-            if predicted and e.story.label:
-                counts.tp += 1
-            elif predicted:
-                counts.fp += 1
-            elif e.story.label:
-                counts.fn += 1
-            else:
-                counts.tn += 1
+        c.count(predicted, e.story.label)
+        ev.total.count(predicted, e.story.label)
     return ev
 
 
