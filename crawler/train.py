@@ -176,7 +176,13 @@ def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:
     y = np.array([int(e.story.label) for e in rows])
     # liblinear: fast on a few thousand stories; it penalises the intercept too, which a large
     # intercept_scaling makes negligible
-    kwargs: dict[str, Any] = {"C": options.c, "solver": "liblinear", "intercept_scaling": 10.0, "max_iter": 1000}
+    kwargs: dict[str, Any] = {
+        "C": options.c,
+        "solver": "liblinear",
+        "intercept_scaling": 10.0,
+        "max_iter": 1000,
+        "random_state": 0,  # liblinear shuffles: the same files and options give the same model
+    }
     if options.l1:
         major, minor = (int(p) for p in sk.__version__.split(".")[:2])
         kwargs.update(

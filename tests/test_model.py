@@ -245,6 +245,19 @@ def test_topics_train_writes_a_model_that_loads_scores_and_is_measured(tmp_path:
     assert result.exit_code == 2 and "--exclude '@nosuchset' is not a candidate feature" in result.output
 
 
+def test_topics_train_gives_the_same_model_for_the_same_files_and_options(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 'query = "country:CN AND country:RU"')
+    models = []
+    for name in ("a.json", "b.json"):
+        out = tmp_path / name
+        result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(DEV), "-o", str(out), "--l1"])
+        assert result.exit_code == 0, result.output
+        model = json.loads(out.read_text(encoding="utf-8"))
+        del model["training"]["date"]
+        models.append(model)
+    assert models[0] == models[1]
+
+
 def test_topics_train_says_how_to_install_scikit_learn_when_it_is_missing(tmp_path: Path) -> None:
     cfg = _config(tmp_path, 'query = "@coop"')
     code = (
