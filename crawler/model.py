@@ -311,3 +311,18 @@ class Scorer:
         scored = Scored(p, terms)
         scored.match = Match(score=scored.score, hits=tuple(labels), spans=located(doc, raised) if spans else ())
         return scored
+
+
+def gated_match(
+    query: Query, scorer: Scorer | None, doc: Document, language: str | None, spans: bool = True
+) -> Match | None:
+    """An article's match for a topic (below its min_score included), or None when its query does not hold.
+
+    Without ``scorer`` (a rule topic) the score is the query's; with one, the query is a gate and the score
+    is 10 x the model's p, the hits those of the features that add to p (their places only with ``spans``).
+    """
+    if scorer is None:
+        return query.match_prepared(doc)
+    if not query.holds(doc):
+        return None
+    return scorer.score(doc, language, spans).match

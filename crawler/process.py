@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
 from crawler.encoding import decode_html
-from crawler.model import Model, Scorer
+from crawler.model import Model, Scorer, gated_match
 from crawler.records import ArticleRecord
 
 
@@ -76,16 +76,9 @@ def _scorer(topic: TopicConfig) -> Scorer:
 def match_topic(
     topic: TopicConfig, doc: topics.Document, language: str | None, spans: bool = True
 ) -> topics.Match | None:
-    """The article's match for one topic (below min_score included), or None when its query does not hold.
-
-    A rule topic's score is its query's; a model topic's query is a gate, and its score is 10 x the
-    model's p, its hits those of the features that add to p (their places only with ``spans``).
-    """
-    if topic.model is None:
-        return _query(topic).match_prepared(doc)
-    if not _query(topic).holds(doc):
-        return None
-    return _scorer(topic).score(doc, language, spans).match
+    """The article's match for one topic (below min_score included), or None when its query does not hold
+    (``crawler.model.gated_match``)."""
+    return gated_match(_query(topic), _scorer(topic) if topic.model is not None else None, doc, language, spans)
 
 
 def match_topics(

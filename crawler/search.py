@@ -6,15 +6,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crawler.config import Config
 from crawler.errors import StoreError
+from crawler.model import Scorer, gated_match
 from crawler.store import Store, parse_iso
 from crawler.topics import Query, compile_query, prepare, snippet
-
-if TYPE_CHECKING:
-    from crawler.model import Scorer
 
 # Scoring is exact but costs a few ms an article: the index hands over its likeliest candidates,
 # enough for the limit many times over.
@@ -113,10 +111,7 @@ def search_articles(
             if row is None or not _wanted(row, sources, since, languages):
                 continue
             stats.scored += 1
-            doc = prepare(row["title"], row["text"])
-            m = q.match_prepared(doc)
-            if m is not None and scorer is not None:
-                m = scorer.score(doc, row["language"]).match
+            m = gated_match(q, scorer, prepare(row["title"], row["text"]), row["language"])
             if m is None or m.score < min_score:
                 continue
             r = SearchResult(
