@@ -197,6 +197,12 @@ def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:
             for i in range(len(data.expressions))
             if max(abs(w) for w in m.coef_[0][i * nz : (i + 1) * nz]) < options.min_weight
         ]
+        if len(weak) == len(data.expressions):
+            largest = max((abs(w) for w in m.coef_[0][: len(data.expressions) * nz]), default=0.0)
+            raise TrainingError(
+                f"--min-weight {options.min_weight:g} drops every feature (the largest weight is {largest:.3g}); "
+                "give a smaller one"
+            )
         for i in weak:
             x[:, i * nz : (i + 1) * nz] = 0.0
         m = linear_model.LogisticRegression(**kwargs).fit(x, y)
@@ -246,6 +252,19 @@ def cross_validate(data: Data, options: Options) -> tuple[Evaluation, list[tuple
             idx = [i for i, h in enumerate(groups) if h == g]
             per_file.append((g, measure([examples[i] for i in idx], [ps[i] for i in idx], options)))
     return measure(examples, ps, options), per_file
+
+
+def check_options(options: Options) -> None:
+    """TrainingError naming the option when one is out of its range (before any story is read)."""
+    if not (math.isfinite(options.c) and options.c > 0):
+        raise TrainingError(f"--C {options.c:g} must be a number above 0 (smaller: stronger regularisation, e.g. 0.3)")
+    if not (math.isfinite(options.min_weight) and options.min_weight >= 0):
+        raise TrainingError(f"--min-weight {options.min_weight:g} must be 0 (keep every feature) or more, e.g. 0.2")
+    if options.folds == 1 or options.folds < 0:
+        raise TrainingError(f"--folds {options.folds}: give 2 folds or more, or 0 to leave one file out")
+    _logit(options.threshold)
+    for _lang, p in options.thresholds:
+        _logit(p)
 
 
 def _logit(p: float) -> float:
@@ -353,9 +372,7 @@ def train(
 ) -> Result:
     """Fits the topic's model on all files, measures it on them and cross-validated; the model's JSON."""
     sklearn()  # before the long part: say at once when it is missing
-    _logit(options.threshold)
-    for _lang, p in options.thresholds:
-        _logit(p)
+    check_options(options)
     expressions = candidate_features(topic, sets, extra, exclude)
     data = featurize(topic, sets, [(p.name, stories) for p, stories in files], expressions, progress, options.body)
     f = fit(data, data.examples, options)

@@ -185,10 +185,11 @@ def build(
                 f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"
             )
         t = _pick(config.topics, (name,) if name else ())[0]
-        from crawler.train import sklearn
+        from crawler.train import check_options, sklearn
 
         sklearn()  # say at once when it is missing, before reading the files
         options = Options(c=c, l1=l1, folds=folds, min_weight=min_weight, **_thresholds(thresholds))
+        check_options(options)
         loaded = [(f, load_labeled(f, t.name)) for f in files]
         out = output or Path(f"{t.name}.json")
         if not out.resolve().parent.is_dir():

@@ -245,6 +245,29 @@ def test_topics_train_writes_a_model_that_loads_scores_and_is_measured(tmp_path:
     assert result.exit_code == 2 and "--exclude '@nosuchset' is not a candidate feature" in result.output
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--C", "0"], "--C 0 must be a number above 0"),
+        (["--C", "-1"], "--C -1 must be a number above 0"),
+        (["--C", "nan"], "--C nan must be a number above 0"),
+        (["--min-weight", "-0.1"], "--min-weight -0.1 must be 0 (keep every feature) or more"),
+        (["--folds", "1"], "--folds 1: give 2 folds or more"),
+        (["--min-weight", "1000"], "--min-weight 1000 drops every feature (the largest weight is"),
+    ],
+)
+def test_topics_train_says_which_option_is_out_of_range_and_writes_nothing(
+    tmp_path: Path, option: list[str], message: str
+) -> None:
+    cfg = _config(tmp_path, 'query = "country:CN AND country:RU"')
+    out = tmp_path / "t.json"
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(DEV), "-o", str(out), *option])
+    assert result.exit_code == 2, result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert message in line and "unexpected" not in result.output
+    assert not out.exists()
+
+
 def test_topics_train_gives_the_same_model_for_the_same_files_and_options(tmp_path: Path) -> None:
     cfg = _config(tmp_path, 'query = "country:CN AND country:RU"')
     models = []
