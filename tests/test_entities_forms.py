@@ -354,3 +354,20 @@ def test_outer_mongolia_is_not_inner_mongolia() -> None:
 )
 def test_russian_universities_by_their_english_acronyms(text: str, hit: str) -> None:
     assert hit in _hits(RU, "", text)
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("Paleontologists of the Soviet Academy of Sciences invited colleagues", "Soviet Academy of Sciences → Russia"),
+        ("Экспедицию организовал Палеонтологический институт АН СССР", "АН СССР → Russia"),
+        ("1956年苏联科学院邀请中国古生物学家", "苏联科学院 → Russia"),
+    ],
+)
+def test_the_soviet_academy_of_sciences_is_russia_s_the_predecessor_of_ras(text: str, hit: str) -> None:
+    assert hit in _hits(RU, "", text)
+
+
+@pytest.mark.parametrize("text", ["Советский Союз и Китай", "the Soviet Union and China", "苏联和中国"])
+def test_the_soviet_union_itself_is_not_russia(text: str) -> None:
+    assert not any(h.endswith("→ Russia") for h in _hits(RU, "", text))
