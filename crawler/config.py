@@ -142,8 +142,9 @@ class TopicConfig:
 
     @property
     def identity(self) -> str:
-        """What the stored matches were made with: the query, and a model topic's model file and the
-        definitions of the sets its features use. A change re-matches recent articles."""
+        """What the stored matches were made with: the query, and a model topic's model (the digest of what
+        scoring reads, not of the file's bytes: retraining to the same weights keeps it) and the definitions
+        of the sets its features use. A change re-matches recent articles."""
         if self.model is None:
             return self.query
         sets = hashlib.sha256(repr(self.model.sets).encode("utf-8")).hexdigest()[:16]

@@ -22,7 +22,7 @@ def changed_topics(config: Config, store: Store) -> tuple[list[TopicConfig], lis
     """(topics whose query, model or min_score is new or changed, names of topics no longer configured).
 
     The state's ``query`` column holds the topic's ``identity``: its query, and a model topic's model
-    file digest and the definitions its features use.
+    digest (of what scoring reads) and the definitions its features use.
     """
     stored = {r["name"]: r for r in store.query("SELECT name, query, min_score FROM _topic_state")}
     changed = [

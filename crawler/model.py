@@ -17,7 +17,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ class Model:
     """A topic's learned weights, as read from its file, with the set definitions its features use."""
 
     source: str  # the file, as the config named it
-    digest: str  # SHA-256 of the file's bytes: a changed file is a changed topic
+    digest: str  # SHA-256 of what scoring reads (``scoring_digest``): a changed model is a changed topic
     bias: float
     languages: tuple[tuple[str, float], ...]
     features: tuple[Feature, ...]
@@ -115,10 +115,28 @@ def load_model(ref: str, base: Path) -> Model:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path} is not JSON ({exc}); write it with 'newswatch topics train'") from None
-    return parse_model(data, ref, hashlib.sha256(raw).hexdigest(), where=str(path))
+    return parse_model(data, ref, where=str(path))
 
 
-def parse_model(data: Any, source: str, digest: str, where: str = "") -> Model:
+# Model fields that are no part of what a model scores: where it was read from, the digest itself, and the
+# config's set definitions (bound after reading; a topic's identity covers them on its own).
+_NOT_SCORED = {"source", "digest", "sets"}
+
+
+def scoring_digest(model: Model) -> str:
+    """SHA-256 of what scoring reads, in a canonical form: the format and version, then every field of the
+    parsed model but its source and sets (inputs, bias, languages' weights, threshold, each feature's
+    expression, fingerprint and weights, in the file's order), as sorted-key JSON of the parsed numbers.
+
+    A change that can change a score changes it; the file's bytes do not: retraining to the same weights
+    (another ``training`` date, library versions or file names), re-indenting the JSON or editing its
+    ``about`` note keeps the digest, and so the topic's stored matches."""
+    scored = {k: v for k, v in asdict(model).items() if k not in _NOT_SCORED}
+    text = json.dumps({"format": FORMAT, "version": VERSION, **scored}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_model(data: Any, source: str, where: str = "") -> Model:
     where = where or source
     fix = "write it with 'newswatch topics train'"
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -160,15 +178,16 @@ def parse_model(data: Any, source: str, digest: str, where: str = "") -> Model:
             f"{where}: inputs.body must be one of {', '.join(BODY_FORMS)}, found {body!r}; "
             f"{fix} (or upgrade newswatch if a newer one wrote it)"
         )
-    return Model(
+    model = Model(
         source=source,
-        digest=digest,
+        digest="",
         bias=bias,
         languages=tuple(sorted((str(k), number(v, f"languages.{k}")) for k, v in languages.items())),
         features=tuple(out),
         threshold=p,
         body=body,
     )
+    return replace(model, digest=scoring_digest(model))
 
 
 def fingerprint(expression: str, sets: Mapping[str, str]) -> str:

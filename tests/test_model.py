@@ -6,7 +6,7 @@ import json
 import math
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -206,6 +206,117 @@ def test_a_changed_model_file_rematches_stored_articles(tmp_path: Path) -> None:
         assert [t.name for t in changed_topics(config, store)[0]] == ["t"]
         sync_topics(config, store, now)
         assert store.query("SELECT score FROM matches") == []
+
+
+def _trained(bias: float = -1.0, science: float = 3.0, **changes: object) -> dict:
+    """A model file as 'topics train' writes it: what scoring reads, and its date, provenance and note."""
+    data: dict = {
+        "format": "newswatch-topic-model",
+        "version": 1,
+        "topic": "t",
+        "about": "p = sigmoid(bias + ...)",
+        "inputs": {"body": "binary"},
+        "bias": bias,
+        "languages": {"en": 0.5, "ru": 0.0},
+        "threshold": {"p": 0.5, "fitted_at": 0.41, "note": "folded into the bias"},
+        "features": [
+            {
+                "expression": "@science",
+                "fingerprint": "0123456789abcdef",
+                "weights": dict(zip(ZONES, (science, 0, 0, 0))),
+            },
+            {"expression": "@sport", "fingerprint": "fedcba9876543210", "weights": dict(zip(ZONES, (-2.0, 0, 0, 0)))},
+        ],
+        "training": {
+            "date": "2026-11-01T10:00:00+00:00",
+            "versions": {"newswatch": "0.9", "scikit-learn": "1.5.0"},
+            "files": [{"name": "dev.jsonl", "sha256": "0" * 64, "stories": 182}],
+            "options": {"C": 1.0, "folds": 5},
+        },
+    }
+    data.update(changes)
+    return data
+
+
+def _matched_store(tmp_path: Path, model: dict, topic: str = 'query = "@coop"\nmodel = "m.json"'):
+    """A store with one article matched by topic t under ``model``; returns (config path, store, now)."""
+    from crawler.records import ArticleRecord
+
+    (tmp_path / "m.json").write_text(json.dumps(model), encoding="utf-8")
+    cfg = _config(tmp_path, topic)
+    config = load_config(cfg)
+    now = datetime.now(UTC)
+    store = Store(config.storage.database)
+    store.add_article(
+        ArticleRecord(
+            url="http://example.org/a",
+            canonical_url="http://example.org/a",
+            source="s",
+            title="Joint research",
+            text="Scientists work together in a joint laboratory.",
+            text_from="page",
+            published=None,
+            language="en",
+            fetched=now,
+        )
+    )
+    assert sync_topics(config, store, now) == 1
+    assert changed_topics(config, store) == ([], [])
+    return cfg, store, now
+
+
+def test_a_retrained_model_with_the_same_weights_keeps_the_topic_and_its_matches(tmp_path: Path) -> None:
+    cfg, store, now = _matched_store(tmp_path, _trained())
+    with store:
+        before = store.query("SELECT article_id, score, matched_at FROM matches")
+        identity = load_config(cfg).topics[0].identity
+        # retrained on another day with other library versions and file names, re-indented, keys reordered,
+        # the note edited, whole weights written as integers: the same numbers score the same
+        again = _trained(
+            training={"date": "2026-11-28T03:00:00+00:00", "versions": {"newswatch": "1.0"}, "files": []},
+            about="another note",
+            topic="renamed",
+        )
+        again["threshold"] = {"note": "edited", "p": 0.5}
+        again["features"][1]["weights"]["any"] = -2
+        text = json.dumps(dict(reversed(list(again.items()))), indent=3, sort_keys=False)
+        (tmp_path / "m.json").write_text(text + "\n", encoding="utf-8")
+        config = load_config(cfg)
+        assert config.topics[0].identity == identity
+        assert changed_topics(config, store) == ([], [])
+        assert sync_topics(config, store, now + timedelta(minutes=1)) == 0  # nothing re-matched
+        assert store.query("SELECT article_id, score, matched_at FROM matches") == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda m: m["features"][0]["weights"].update(any=2.5), id="weight"),
+        pytest.param(lambda m: m["features"][0]["weights"].update(title=0.1), id="weight-in-title"),
+        pytest.param(lambda m: m.update(bias=-1.5), id="bias"),
+        pytest.param(lambda m: m["languages"].update(en=0.25), id="language-weight"),
+        pytest.param(lambda m: m["languages"].update(zh=0.1), id="language-added"),
+        pytest.param(lambda m: m["threshold"].update(p=0.6), id="threshold"),
+        pytest.param(lambda m: m.update(inputs={"body": "log"}), id="body-input"),
+        pytest.param(lambda m: m["features"][0].update(expression="@coop"), id="expression"),
+        pytest.param(lambda m: m["features"][0].update(fingerprint="0000000000000000"), id="fingerprint"),
+        pytest.param(lambda m: m["features"].pop(), id="feature-removed"),
+        pytest.param(lambda m: m["features"].append(_feature("@coop", lead=0.2)), id="feature-added"),
+    ],
+)
+def test_a_change_that_can_change_a_score_changes_the_topic_and_rematches(tmp_path: Path, change) -> None:
+    # min_score fixed in the config: the identity alone must tell the change (a threshold too)
+    cfg, store, now = _matched_store(tmp_path, _trained(), 'query = "@coop"\nmodel = "m.json"\nmin_score = 5')
+    with store:
+        identity = load_config(cfg).topics[0].identity
+        model = _trained()
+        change(model)
+        (tmp_path / "m.json").write_text(json.dumps(model), encoding="utf-8")
+        config = load_config(cfg)
+        assert config.topics[0].identity != identity
+        assert [t.name for t in changed_topics(config, store)[0]] == ["t"]
+        assert sync_topics(config, store, now + timedelta(minutes=1)) == 1  # the stored article is matched again
+        assert changed_topics(config, store) == ([], [])
 
 
 # --- training ------------------------------------------------------------------------------------
