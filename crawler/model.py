@@ -25,15 +25,18 @@ from crawler.errors import QuerySyntaxError, UsageError
 from crawler.topics import (
     Document,
     Match,
+    Occurrence,
     Query,
     compile_query,
     hit_zones,
     located,
     sets_used,
     shown_hits,
+    shown_labels,
     strip_comments,
     unglued,
     with_definitions,
+    zones_hit,
 )
 
 FORMAT = "newswatch-topic-model"
@@ -300,33 +303,41 @@ class Scorer:
         ``spans``, their places (for snippets: matching alone does not need them)."""
         z = self.model.bias
         terms: list[tuple[str, float]] = []
-        positive: list[tuple[float, set[tuple[str, str, int, int]]]] = []
+        positive: list[tuple[float, list[Occurrence]]] = []
         lang_w = self.languages.get(language or "", 0.0)
         if lang_w:
             z += lang_w
             terms.append((f"language {language}", lang_w))
+        binary = self.model.body == "binary"
         for f, q in self.features:
-            hits = q.hits_prepared(doc)
-            if hits is None:
+            occs = q.occurrences(doc)
+            if occs is None:
                 continue
+            if binary:  # a truth value per zone: the hits need not be collected
+                title, lead, body = zones_hit(doc, occs)
+                inputs = (1.0, float(title), float(lead), float(body))
+            else:
+                inputs = zone_inputs(doc, {h for o in occs for h in o[3]}, self.model.body)
             total = 0.0
-            for zone, w, x in zip(ZONES, f.weights, zone_inputs(doc, hits, self.model.body)):
+            for zone, w, x in zip(ZONES, f.weights, inputs):
                 if w and x:
                     terms.append((f.expression + _ZONE_WORDS[zone], w * x))
                     total += w * x
             z += total
             if total > 0:
-                positive.append((total, hits))
+                positive.append((total, occs))
         p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
         terms.sort(key=lambda t: -abs(t[1]))
         positive.sort(key=lambda t: -t[0])
         labels: dict[str, None] = {}
         raised: set[tuple[str, str, int, int]] = set()
-        for _total, hits in positive:
-            shown = shown_hits(hits)
-            labels.update(dict.fromkeys(sorted({h[0] for h in shown})))
+        for _total, occs in positive:
             if spans:
+                shown = shown_hits({h for o in occs for h in o[3]})
+                labels.update(dict.fromkeys(sorted({h[0] for h in shown})))
                 raised |= shown
+            else:  # the labels alone: no set of hits
+                labels.update(dict.fromkeys(sorted(shown_labels(occs))))
         scored = Scored(p, terms)
         scored.match = Match(score=scored.score, hits=tuple(labels), spans=located(doc, raised) if spans else ())
         return scored

@@ -126,6 +126,7 @@ SENTENCE_GAP = 1024
 GLUE_MARK = "\x00"
 _Hit = tuple[str, str, int, int]
 _Occ = tuple[str, int, int, tuple[_Hit, ...]]
+Occurrence = _Occ  # for a model's scoring (``Query.occurrences``)
 _FIRST = itemgetter(1)  # an occurrence's first position
 
 
@@ -1411,12 +1412,8 @@ class _Partners(_Node):
         # a word inside a side's institution or company name is not what the sides do: universities also
         # teach languages and hold festivals (Harbin Institute of Technology), an academy's member speaks of
         # farming (a member of the Chinese Academy of Sciences), oil companies drill (中国海洋石油, CNOOC)
-        names = {
-            (o[0], q)
-            for o in occs[0] + occs[1]
-            if o[2] > o[1] and any(_INSTITUTION_LABELS.get(h[0]) or _ORGANISATION_LABELS.get(h[0]) for h in o[3])
-            for q in range(o[1], o[2] + 1)
-        }
+        sides = self._sides(doc, occs[0], occs[1])
+        names = sides.names
         if names and self.what is not None:
             occs[2] = [o for o in occs[2] if (o[0], o[1]) not in names or (o[0], o[2]) not in names]
         shifts = {name: f.shift for name, f in doc.fields.items()}
@@ -1440,12 +1437,7 @@ class _Partners(_Node):
         # two countries among many in one list (scientists from China, the Czech Republic, France, Germany,
         # Italy, Russia and the United States) are members of a multilateral team, not partners: such a
         # sentence counts neither alone nor with the title
-        crowded: set[tuple[str, int]] = set()
-        codes = self._countries()
-        if codes:
-            places = _nation_places(doc, codes)
-            if places:
-                _listed_with_sides(doc, occs[0], occs[1], places, codes, crowded)
+        crowded = sides.crowded
         for key in (ua.keys() & ub.keys()) - crowded:
             if self.what is not None and key not in uw and not (_institution(ua[key]) and _institution(ub[key])):
                 continue  # two academies or universities in one sentence: academic cooperation itself
@@ -1459,10 +1451,8 @@ class _Partners(_Node):
         tb = [o for o in occs[1] if o[0] == TITLE]
         # a third country named in the title more often than one side is the partner even when the title
         # names both sides (Belarus's academy four times and China, a Belarusian's name taken for Russian)
-        third_in_title = bool(ta and tb) and self._third_country_leads(doc, occs[0], occs[1], True, True, headline=True)
-        if out and (
-            third_in_title or (not (ta and tb) and self._third_country_leads(doc, occs[0], occs[1], bool(ta), bool(tb)))
-        ):
+        third_in_title = bool(ta and tb) and self._leads(doc, sides, True, True, headline=True)
+        if out and (third_in_title or (not (ta and tb) and self._leads(doc, sides, bool(ta), bool(tb)))):
             out = []  # another country is the partner; the two sides meet only in passing
         if ta and tb and _distinct(ta, tb) and not any(k[0] == TITLE for k in tainted) and not third_in_title:
             lead_end = doc.fields[TEXT].lead_end
@@ -1481,17 +1471,42 @@ class _Partners(_Node):
             ha = ta or [o for o in occs[0] if o[1] < lead_end and unit(o) == first and first not in (tainted | crowded)]
             hb = tb or [o for o in occs[1] if o[1] < lead_end and unit(o) == first and first not in (tainted | crowded)]
             what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
-            if (
-                ha
-                and hb
-                and what
-                and _distinct(ha, hb)
-                and not self._third_country_leads(doc, occs[0], occs[1], bool(ta), bool(tb))
-            ):
+            if ha and hb and what and _distinct(ha, hb) and not self._leads(doc, sides, bool(ta), bool(tb)):
                 out.extend(ha)
                 out.extend(hb)
                 out.extend(what)
         return bool(out), out
+
+    def _sides(self, doc: Document, oa: list[_Occ], ob: list[_Occ]) -> _Sides:
+        """What the two sides' places alone decide, kept for the document: a model's PARTNERS features of the
+        same two sides (with another ``what`` or ``unless``) share it."""
+        key = f"\0sides {self.a.key} {self.b.key}"
+        hit: _Sides | None = doc.memo.get(key)  # type: ignore[assignment]
+        if hit is not None:
+            return hit
+        names = {
+            (o[0], q)
+            for o in oa + ob
+            if o[2] > o[1] and any(_INSTITUTION_LABELS.get(h[0]) or _ORGANISATION_LABELS.get(h[0]) for h in o[3])
+            for q in range(o[1], o[2] + 1)
+        }
+        crowded: set[tuple[str, int]] = set()
+        codes = self._countries()
+        if codes:
+            places = _nation_places(doc, codes)
+            if places:
+                _listed_with_sides(doc, oa, ob, places, codes, crowded)
+        hit = _Sides(oa, ob, names, crowded)
+        doc.memo[key] = hit  # type: ignore[assignment]
+        return hit
+
+    def _leads(self, doc: Document, sides: _Sides, ta: bool, tb: bool, headline: bool = False) -> bool:
+        """``_third_country_leads`` for the sides' places, kept with them."""
+        key = (ta, tb, headline)
+        hit = sides.leads.get(key)
+        if hit is None:
+            hit = sides.leads[key] = self._third_country_leads(doc, sides.oa, sides.ob, ta, tb, headline)
+        return hit
 
     def _countries(self) -> set[str]:
         """The two sides' countries when each side is one country, or a country with other words for it
@@ -1543,6 +1558,17 @@ class _Partners(_Node):
         parts = [c.finish() if c is not None else "" for c in (self.a, self.b, self.what, self.unless)]
         self.key = "(P " + " ".join(parts) + ")"
         return self.key
+
+
+@dataclass
+class _Sides:
+    """The places of a PARTNERS' two sides in one document and what they alone decide (``_Partners._sides``)."""
+
+    oa: list[_Occ]
+    ob: list[_Occ]
+    names: set[tuple[str, int]]  # positions inside a side's institution or company name
+    crowded: set[tuple[str, int]]  # sentences listing both sides among many third countries
+    leads: dict[tuple[bool, bool, bool], bool] = field(default_factory=dict)  # _third_country_leads by its flags
 
 
 # what may stand between two members of one coordinated list: commas and one "and" (Russia, Japan, China and Mongolia)
@@ -1702,6 +1728,12 @@ class Query:
             return None
         return {h for o in occs for h in o[3]}
 
+    def occurrences(self, doc: Document) -> list[_Occ] | None:
+        """The query's occurrences (each with its hits), as evaluated and kept for the document: not to be
+        changed; None when the boolean query is not satisfied. ``hits_prepared`` is the set of their hits."""
+        ok, occs = self._root.eval(doc)
+        return occs if ok else None
+
     def why_not(self, doc: Document) -> str | None:
         """Why the query's boolean part fails for an article (None when it holds): the first of the
         query's top-level AND conditions that fails, in the query's own words, and for a NOT condition
@@ -1746,6 +1778,12 @@ def shown_hits(hits: Iterable[_Hit]) -> set[_Hit]:
     return {h for h in hits if h[0][:1] != GLUE_MARK}
 
 
+def shown_labels(occs: Iterable[_Occ]) -> set[str]:
+    """The labels of the occurrences' hits that are evidence: ``{h[0] for h in shown_hits(hits)}`` of their
+    hits, without collecting the hits."""
+    return {h[0] for o in occs for h in o[3] if h[0][:1] != GLUE_MARK}
+
+
 def _found_words(doc: Document, occs: list[_Occ], most: int = 8) -> str:
     """The article's words behind some occurrences, in reading order: 'label (surface)', or the surface."""
     found: dict[str, str] = {}
@@ -1768,6 +1806,24 @@ def hit_zones(doc: Document, hits: Iterable[_Hit]) -> tuple[int, int, int]:
     for _label, name, s, e in hits:
         (title if name == TITLE else lead if s < lead_end else body).add((s, e))
     return len(title), len(lead), len(body)
+
+
+def zones_hit(doc: Document, occs: Iterable[_Occ]) -> tuple[bool, bool, bool]:
+    """Whether some hit of the occurrences is in the title, in the lead, in the body after the lead: what
+    ``hit_zones`` counts, as truth values (each count above 0), without collecting the hits."""
+    lead_end = doc.fields[TEXT].lead_end
+    title = lead = body = False
+    for o in occs:
+        for _label, name, s, _e in o[3]:
+            if name == TITLE:
+                title = True
+            elif s < lead_end:
+                lead = True
+            else:
+                body = True
+        if title and lead and body:
+            break
+    return title, lead, body
 
 
 def located(doc: Document, hits: Iterable[_Hit]) -> tuple[tuple[str, int, int], ...]:

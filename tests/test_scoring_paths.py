@@ -1,0 +1,130 @@
+"""A model topic's scoring reads only what it needs (a truth value per zone, the labels of the features that raise
+p, the sides of PARTNERS once per article): it must give exactly what the full path gives, every hit and span."""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from crawler.config import load_config
+from crawler.evaluate import Story, load_labeled
+from crawler.model import BODY_FORMS, ZONES, Scorer, zone_inputs
+from crawler.topics import (
+    Document,
+    Match,
+    compile_query,
+    hit_zones,
+    located,
+    prepare,
+    shown_hits,
+    shown_labels,
+    with_definitions,
+    zones_hit,
+)
+from tests.support.topic import CONFIG
+
+LABELED = Path(__file__).resolve().parents[1] / "fixtures" / "topics" / "labeled.jsonl"
+
+
+@functools.cache
+def _topic():  # type: ignore[no-untyped-def]
+    return load_config(CONFIG).topics[0]
+
+
+@functools.cache
+def _documents() -> tuple[tuple[Document, str], ...]:
+    """The labeled stories, and per language a long article stitched from them (its body well past the lead)."""
+    stories = load_labeled(LABELED)
+    out = [(prepare(s.title, s.text), s.language) for s in stories]
+    rng = random.Random(3)
+    for lang in ("en", "ru", "zh"):
+        own: list[Story] = [s for s in stories if s.language == lang]
+        picked = rng.sample(own, min(12, len(own)))
+        out.append((prepare(picked[0].title, "\n\n".join(s.text for s in picked)), lang))
+    return tuple(out)
+
+
+def _reference(scorer: Scorer, doc: Document, language: str, spans: bool) -> Match:
+    """The model's match through the full path: every feature's set of hits, counted per zone."""
+    model = scorer.model
+    z = model.bias
+    lang_w = dict(model.languages).get(language, 0.0)
+    if lang_w:
+        z += lang_w
+    positive = []
+    for f, q in scorer.features:
+        hits = q.hits_prepared(doc)
+        if hits is None:
+            continue
+        total = 0.0
+        for w, x in zip(f.weights, zone_inputs(doc, hits, model.body)):
+            if w and x:
+                total += w * x
+        z += total
+        if total > 0:
+            positive.append((total, hits))
+    p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+    positive.sort(key=lambda t: -t[0])
+    labels: dict[str, None] = {}
+    raised: set[tuple[str, str, int, int]] = set()
+    for _total, hits in positive:
+        shown = shown_hits(hits)
+        labels.update(dict.fromkeys(sorted({h[0] for h in shown})))
+        raised |= shown
+    return Match(round(10.0 * p, 3), tuple(labels), located(doc, raised) if spans else ())
+
+
+@pytest.mark.parametrize("body", BODY_FORMS)
+def test_a_model_scores_every_story_as_the_full_path_does(body: str) -> None:
+    topic = _topic()
+    scorer = Scorer(replace(topic.model, body=body))
+    compared = raised = 0
+    for doc, lang in _documents():
+        for spans in (True, False):
+            got = scorer.score(doc, lang, spans).match
+            assert got == _reference(scorer, doc, lang, spans)
+            compared += 1
+            raised += bool(got.hits)
+    assert compared >= 200 and raised >= 50  # the sample reaches the paths that collect hits
+
+
+def test_the_truth_of_each_zone_is_whether_it_holds_a_hit() -> None:
+    scorer = _topic().model.scorer()
+    seen = [0, 0, 0]
+    for doc, _lang in _documents():
+        for _f, q in scorer.features:
+            occs = q.occurrences(doc)
+            if occs is None:
+                assert q.hits_prepared(doc) is None
+                continue
+            hits = q.hits_prepared(doc)
+            assert hits == {h for o in occs for h in o[3]}
+            truths = zones_hit(doc, occs)
+            assert truths == tuple(n > 0 for n in hit_zones(doc, hits))
+            assert shown_labels(occs) == {h[0] for h in shown_hits(hits)}
+            for i, t in enumerate(truths):
+                seen[i] += t
+    assert all(n >= 5 for n in seen), seen  # title, lead and body each held hits
+
+
+def test_partners_of_the_same_sides_give_the_same_places_alone_or_after_one_another() -> None:
+    sets = dict(load_config(CONFIG).sets)
+    partners = [f.expression for f in _topic().model.features if f.expression.startswith("PARTNERS(")]
+    assert len(partners) >= 2 and ZONES[0] == "any"
+    # other sides on the same article keep their own places: the sides swapped, a third country for one
+    partners += ["PARTNERS(@russia, @china, @research_act)", "PARTNERS(@china, country:US, @cooperation, @off_topic)"]
+    queries = [compile_query(with_definitions(e, sets)) for e in partners]
+    held = 0
+    for doc, _lang in _documents():
+        alone = [q.hits_prepared(Document(doc.title, doc.text)) for q in queries]
+        for order in (queries, queries[::-1]):
+            shared = Document(doc.title, doc.text)  # the sides' places kept from the first for the next
+            got = {id(q): q.hits_prepared(shared) for q in order}
+            assert [got[id(q)] for q in queries] == alone
+        held += any(a is not None for a in alone)
+    assert held >= 20
