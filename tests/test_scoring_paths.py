@@ -4,6 +4,7 @@ p, the sides of PARTNERS once per article): it must give exactly what the full p
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import random
 from dataclasses import replace
@@ -17,6 +18,8 @@ from crawler.model import BODY_FORMS, ZONES, Scorer, zone_inputs
 from crawler.topics import (
     Document,
     Match,
+    _Partners,
+    _walk,
     compile_query,
     hit_zones,
     located,
@@ -128,3 +131,26 @@ def test_partners_of_the_same_sides_give_the_same_places_alone_or_after_one_anot
             assert [got[id(q)] for q in queries] == alone
         held += any(a is not None for a in alone)
     assert held >= 20
+
+
+def test_whether_a_third_country_leads_is_kept_apart_for_the_headline_and_the_whole_text() -> None:
+    # the sides in the title, a third country only in the body: it leads the whole text, not the headline. A
+    # PARTNERS evaluation asks the whole text only when the title lacks a side, so the answers kept with the
+    # sides are compared with fresh ones directly, every flag asked first and last
+    query = compile_query("PARTNERS(country:CN, country:RU, cooperation)")
+    partners = next(n for n in _walk(query._root) if isinstance(n, _Partners))
+    title = "China and Russia agree on research cooperation"
+    text = (
+        "Kazakhstan will host the joint laboratory, the ministry of Kazakhstan said on Monday. "
+        "Scientists from Kazakhstan and China will work there. Kazakhstan pays for the building."
+    )
+    flags = list(itertools.product((True, False), repeat=3))
+    doc = prepare(title, text)
+    oa, ob = partners.a.eval(doc)[1], partners.b.eval(doc)[1]
+    fresh = {f: partners._third_country_leads(doc, oa, ob, *f) for f in flags}
+    assert fresh[True, True, False] and not fresh[True, True, True]  # the story tells headline from text
+    for order in (flags, flags[::-1]):
+        doc = prepare(title, text)
+        sides = partners._sides(doc, partners.a.eval(doc)[1], partners.b.eval(doc)[1])
+        assert {f: partners._leads(doc, sides, *f) for f in order} == fresh
+    assert query.hits_prepared(prepare(title, text)) is not None  # the headline holds: Kazakhstan is not there
