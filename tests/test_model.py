@@ -177,26 +177,30 @@ def test_topics_eval_shows_a_model_topics_score_and_largest_contributions(tmp_pa
 # --- identity --------------------------------------------------------------------------------------
 
 
-def test_a_changed_model_file_rematches_stored_articles(tmp_path: Path) -> None:
+def _article(now: datetime):
+    """One stored English article about joint research, as the re-matching tests use it."""
     from crawler.records import ArticleRecord
 
+    return ArticleRecord(
+        url="http://example.org/a",
+        canonical_url="http://example.org/a",
+        source="s",
+        title="Joint research",
+        text="Scientists work together in a joint laboratory.",
+        text_from="page",
+        published=None,
+        language="en",
+        fetched=now,
+    )
+
+
+def test_a_changed_model_file_rematches_stored_articles(tmp_path: Path) -> None:
     _model(tmp_path, [_feature("@science", any_=3.0)], bias=-1.0)
     cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"')
     config = load_config(cfg)
     now = datetime.now(UTC)
     with Store(config.storage.database) as store:
-        record = ArticleRecord(
-            url="http://example.org/a",
-            canonical_url="http://example.org/a",
-            source="s",
-            title="Joint research",
-            text="Scientists work together in a joint laboratory.",
-            text_from="page",
-            published=None,
-            language="en",
-            fetched=now,
-        )
-        store.add_article(record)
+        store.add_article(_article(now))
         sync_topics(config, store, now)
         first = store.query("SELECT score FROM matches")
         assert len(first) == 1 and first[0]["score"] > 5
@@ -240,26 +244,12 @@ def _trained(bias: float = -1.0, science: float = 3.0, **changes: object) -> dic
 
 def _matched_store(tmp_path: Path, model: dict, topic: str = 'query = "@coop"\nmodel = "m.json"'):
     """A store with one article matched by topic t under ``model``; returns (config path, store, now)."""
-    from crawler.records import ArticleRecord
-
     (tmp_path / "m.json").write_text(json.dumps(model), encoding="utf-8")
     cfg = _config(tmp_path, topic)
     config = load_config(cfg)
     now = datetime.now(UTC)
     store = Store(config.storage.database)
-    store.add_article(
-        ArticleRecord(
-            url="http://example.org/a",
-            canonical_url="http://example.org/a",
-            source="s",
-            title="Joint research",
-            text="Scientists work together in a joint laboratory.",
-            text_from="page",
-            published=None,
-            language="en",
-            fetched=now,
-        )
-    )
+    store.add_article(_article(now))
     assert sync_topics(config, store, now) == 1
     assert changed_topics(config, store) == ([], [])
     return cfg, store, now
