@@ -332,12 +332,9 @@ class Scorer:
         labels: dict[str, None] = {}
         raised: set[tuple[str, str, int, int]] = set()
         for _total, occs in positive:
-            if spans:
-                shown = shown_hits({h for o in occs for h in o[3]})
-                labels.update(dict.fromkeys(sorted({h[0] for h in shown})))
-                raised |= shown
-            else:  # the labels alone: no set of hits
-                labels.update(dict.fromkeys(sorted(shown_labels(occs))))
+            labels.update(dict.fromkeys(sorted(shown_labels(occs))))
+            if spans:  # their places too, for snippets
+                raised |= shown_hits({h for o in occs for h in o[3]})
         scored = Scored(p, terms)
         scored.match = Match(score=scored.score, hits=tuple(labels), spans=located(doc, raised) if spans else ())
         return scored

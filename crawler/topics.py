@@ -1722,15 +1722,13 @@ class Query:
 
     def hits_prepared(self, doc: Document) -> set[_Hit] | None:
         """The query's hits (label, field, first and last position), without scoring; None when the boolean
-        query is not satisfied. A learned model reads these for each of its features (``hit_zones``)."""
-        ok, occs = self._root.eval(doc)
-        if not ok:
-            return None
-        return {h for o in occs for h in o[3]}
+        query is not satisfied: the hits of its ``occurrences`` (``topics train`` counts them by zone)."""
+        occs = self.occurrences(doc)
+        return None if occs is None else {h for o in occs for h in o[3]}
 
     def occurrences(self, doc: Document) -> list[_Occ] | None:
         """The query's occurrences (each with its hits), as evaluated and kept for the document: not to be
-        changed; None when the boolean query is not satisfied. ``hits_prepared`` is the set of their hits."""
+        changed; None when the boolean query is not satisfied. A model's scoring reads them per feature."""
         ok, occs = self._root.eval(doc)
         return occs if ok else None
 
