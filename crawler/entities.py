@@ -20,14 +20,34 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent / "data"
 
 
+# The kinds a query selects (``country:RU/research``): each is the entry kinds it covers.
+KINDS: dict[str, frozenset[str]] = {
+    "name": frozenset({"name"}),  # the country itself: its names, adjectives and short forms
+    "place": frozenset({"region", "city", "adjective"}),  # regions, cities and their adjectives
+    "research": frozenset({"academy", "institute"}),  # academies, their branches, research institutes
+    "university": frozenset({"university"}),
+    "academic": frozenset({"academy", "institute", "university"}),  # research bodies and universities
+    "company": frozenset({"company"}),  # companies and state corporations
+    "agency": frozenset({"agency"}),  # agencies, services and ministries
+    "person": frozenset({"person"}),  # people, by listed names or transcribed surnames
+}
+
+
 @dataclass(frozen=True)
 class EntityTerm:
     term: str  # query-term syntax: word, word*, "a phrase" or a Chinese character sequence
-    kind: str  # name, region, city, academy, university, agency
+    kind: str  # how it is matched: name, adjective, region, city, academy, institute, university, agency, company
     not_in: tuple[str, ...] = ()
     # full names one of which the article must hold, unless a word of a university stands beside the
     # term: for abbreviations that are also other things (HEU, highly enriched uranium)
     context: tuple[str, ...] = ()
+    # what it names, the kind a query selects it by, when not ``kind`` (Rosatom: a company matched as an agency)
+    what: str = ""
+
+    @property
+    def named(self) -> str:
+        """The entry kind the term names (``country:XX/KIND`` selects by it)."""
+        return self.what or self.kind
 
 
 @dataclass(frozen=True)
@@ -35,9 +55,9 @@ class Country:
     code: str
     name: str
     terms: tuple[EntityTerm, ...]
-    # (regular expression, kind, needles): names of a family that no list holds (ВНИИЖТ, 门捷列夫); a
-    # text holding none of the needles (substrings of every match) has none
-    patterns: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # (regular expression, kind, needles, what they name): names of a family that no list holds (ВНИИЖТ,
+    # 门捷列夫), matched by the rules of kind; a text holding none of the needles (substrings of every match) has none
+    patterns: tuple[tuple[str, str, tuple[str, ...], str], ...] = ()
     # longer names a match inside of is not this country's: the not_in of its entries (白俄 is Belarus),
     # and other countries' institutions named after this one (Институт Китая и современной Азии РАН)
     not_in: tuple[str, ...] = ()
@@ -51,6 +71,11 @@ def _places() -> dict[str, dict[str, object]]:
 @lru_cache(maxsize=1)
 def _curated() -> dict[str, list[dict[str, object]]]:
     return tomllib.loads((DATA / "entities.toml").read_text(encoding="utf-8"))
+
+
+def matched_kind(entry: dict[str, object]) -> str:
+    """The kind whose matching rules an entry's names follow: its ``matched_as``, else its ``kind``."""
+    return str(entry.get("matched_as", entry.get("kind", "name")))
 
 
 def known(code: str) -> bool:
@@ -85,26 +110,26 @@ def country(code: str) -> Country:
     terms: list[EntityTerm] = []
     seen: set[str] = set()
 
-    def add(term: str, kind: str, not_in: tuple[str, ...] = (), context: tuple[str, ...] = ()) -> None:
+    def add(term: str, kind: str, not_in: tuple[str, ...] = (), context: tuple[str, ...] = (), what: str = "") -> None:
         if term not in seen:
             seen.add(term)
-            terms.append(EntityTerm(term, kind, not_in, context))
+            terms.append(EntityTerm(term, kind, not_in, context, "" if what == kind else what))
 
-    patterns: list[tuple[str, str, tuple[str, ...]]] = []
+    patterns: list[tuple[str, str, tuple[str, ...], str]] = []
     excluded: dict[str, None] = {}
     for entry in _curated().get(code, []):
         not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
         excluded.update(dict.fromkeys(not_in))
         context = tuple(str(x) for x in entry.get("context", []))  # type: ignore[union-attr]
         for t in entry.get("terms", []):  # type: ignore[union-attr]
-            add(str(t), str(entry.get("kind", "name")), not_in, context)
+            add(str(t), matched_kind(entry), not_in, context, str(entry.get("kind", "name")))
         needles = tuple(str(n) for n in entry.get("needles", []))  # type: ignore[union-attr]
         for rx in entry.get("patterns", []):  # type: ignore[union-attr]
-            patterns.append((str(rx), str(entry.get("kind", "name")), needles))
+            patterns.append((str(rx), matched_kind(entry), needles, str(entry.get("kind", "name"))))
     surnames = _transcription().get(code)
     if surnames is not None:
         endings = tuple(str(e) for e in surnames["endings"])  # type: ignore[attr-defined]
-        patterns.append((_surname_pattern(surnames), "person", endings))
+        patterns.append((_surname_pattern(surnames), "person", endings, "person"))
     for kind, key in (("name", "country"), ("region", "region"), ("city", "city"), ("adjective", "adjective")):
         for name in place.get(key, []):  # type: ignore[union-attr]
             add(_quote(str(name)), kind)
@@ -135,7 +160,7 @@ def _named_after(code: str) -> list[str]:
         if other == code:
             continue
         for entry in entries:
-            if entry.get("kind") not in _INSTITUTION_KINDS:  # type: ignore[union-attr]
+            if matched_kind(entry) not in _INSTITUTION_KINDS:
                 continue
             for t in entry.get("terms", []):  # type: ignore[union-attr]
                 text = str(t).strip('"')
@@ -195,7 +220,7 @@ def people() -> dict[str, str]:
     out: dict[str, str] = {}
     for code, entries in _curated().items():
         for e in entries:
-            if e.get("kind") == "person":
+            if matched_kind(e) == "person":
                 out.update(dict.fromkeys((str(t) for t in e.get("terms", [])), code))  # type: ignore[union-attr]
     return out
 
@@ -210,7 +235,7 @@ def _all_national_names() -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     curated = _curated()
     for code, place in _places().items():
-        names = [str(t) for e in curated.get(code, []) if e.get("kind", "name") == "name" for t in e["terms"]]  # type: ignore[union-attr]
+        names = [str(t) for e in curated.get(code, []) if matched_kind(e) == "name" for t in e["terms"]]  # type: ignore[union-attr]
         names += [_quote(str(n)) for n in place.get("country", [])]  # type: ignore[union-attr]
         out[code] = tuple(dict.fromkeys(names))
     return out

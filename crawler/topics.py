@@ -738,8 +738,9 @@ class _Gazetteer:
     places: frozenset[int] = frozenset()  # patterns naming a city, region or a place's adjective
     proper: dict[int, str] = field(default_factory=dict)  # one-word country names: see _Nations.proper
     institutions: frozenset[int] = frozenset()  # academies, agencies, institutes and universities
-    # names of a family no list holds (ВНИИЖТ, 门捷列夫): (pattern, kind, a text without any of these has none)
-    families: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = ()
+    # names of a family no list holds (ВНИИЖТ, 门捷列夫): (pattern, kind, a text without any of these has none,
+    # what they name)
+    families: tuple[tuple[re.Pattern[str], str, tuple[str, ...], str], ...] = ()
     code: str = ""  # ISO alpha-2
     # abbreviations that are also other things (HEU, TPU): pattern -> the full names, folded, one of which
     # the article must hold unless a word of a university stands beside the abbreviation
@@ -755,6 +756,7 @@ _INSTITUTION_KINDS = frozenset({"academy", "university", "institute"})
 _INSTITUTION_LABELS: dict[str, bool] = {}  # entity hit label -> the name is an academy's, university's or institute's
 _ORGANISATION_KINDS = frozenset({"agency", "company"})
 _ORGANISATION_LABELS: dict[str, bool] = {}  # entity hit label -> the name is a company's or a state agency's
+_LABEL_KINDS: dict[str, str] = {}  # entity hit label -> the entry kind it names (academy, city...): country:XX/KIND
 _CAPS_RE = re.compile(r"[A-ZА-ЯЁ].*[A-ZА-ЯЁ]")
 # Place names from the gazetteer (cities, regions) in Latin or Cyrillic count only when written
 # with a capital: many are also common words in some form (Дали ~ дали "gave", Daye ~ days).
@@ -809,6 +811,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         # an abbreviation in capitals (РАН, MIPT) matches only in capitals: "ран", "hit" are words
         exact = body if (" " not in body and _CAPS_RE.search(body) and body.upper() == body) else None
         k = len(patterns)
+        _LABEL_KINDS[f"{text} \u2192 {c.name}"] = t.named
         if t.kind == "university":
             _UNIVERSITY_LABELS[f"{text} \u2192 {c.name}"] = True
         if t.kind in _INSTITUTION_KINDS:
@@ -842,7 +845,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         frozenset(places),
         proper,
         frozenset(generic),
-        tuple((re.compile(rx), kind, needles) for rx, kind, needles in c.patterns),
+        tuple((re.compile(rx), kind, needles, what) for rx, kind, needles, what in c.patterns),
         code,
         contextual,
         latin,
@@ -1175,6 +1178,8 @@ def _note_institution(label: str, university: bool) -> None:
     _INSTITUTION_LABELS[label] = True
     if university:
         _UNIVERSITY_LABELS[label] = True
+    # named by its place: a university or college, else a research body (a listed name keeps its own kind)
+    _LABEL_KINDS.setdefault(label, "university" if university else "institute")
 
 
 def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]:
@@ -1201,13 +1206,22 @@ def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]
 
 @dataclass(eq=False)
 class _Entity(_Node):
-    """``country:XX``: any name of the country, its regions, cities and institutions."""
+    """``country:XX``: any name of the country, its regions, cities and institutions; ``country:XX/KIND``:
+    those of one kind (the names ``country:XX`` finds, filtered: the longest name has already won)."""
 
     code: str
     scope: str | None = None
+    kind: str = ""  # a kind of entities.KINDS, or "" for all
     positional = True
+    _all: _Entity | None = field(default=None, init=False, repr=False)  # country:XX of the same scope
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
+        if self._all is not None:
+            from crawler import entities
+
+            kinds = entities.KINDS[self.kind]
+            out = [o for o in self._all.eval(doc)[1] if _LABEL_KINDS.get(o[3][0][0]) in kinds]
+            return bool(out), out
         g = _gazetteer(self.code)
         out: list[_Occ] = []
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
@@ -1272,6 +1286,10 @@ class _Entity(_Node):
 
     def finish(self) -> str:
         self.key = f"{self.scope or ''}:country:{self.code}"
+        if self.kind:
+            self._all = _Entity(self.code, self.scope)  # evaluated once per document, shared with country:XX
+            self._all.finish()
+            self.key += "/" + self.kind
         return self.key
 
 
@@ -1338,7 +1356,7 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
     people = entities.people()  # 泽连斯基: listed people of other countries
     labels: list[str] = []
     text = f.folded  # names in Traditional copy are read as in Simplified (羅蒙諾索夫 as 罗蒙诺索夫), shown as written
-    for rx, kind, needles in g.families:
+    for rx, kind, needles, what in g.families:
         if not f.holds_any(needles):
             continue  # most texts: a few substring searches instead of a regular expression's scan
         for m in rx.finditer(text):
@@ -1359,6 +1377,7 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
             if lead_only and p >= f.lead_end:
                 continue
             label = f"{f.text[m.start() : m.end()]} \u2192 {g.name}"
+            _LABEL_KINDS.setdefault(label, what)
             if kind in _INSTITUTION_KINDS:
                 _note_institution(label, False)
             labels.append(label)
@@ -1514,7 +1533,8 @@ class _Partners(_Node):
         codes = self._side_codes
         if codes is None:
             codes = self._side_codes = [
-                {n.code.upper() for n in _walk(side) if isinstance(n, _Entity)} for side in (self.a, self.b)
+                {n.code.upper() for n in _walk(side) if isinstance(n, _Entity) and not n.kind}
+                for side in (self.a, self.b)
             ]
         if not all(len(c) == 1 for c in codes) or codes[0] == codes[1]:
             return set()
@@ -1990,10 +2010,11 @@ class _Tok:
     text: str
     pos: int
     n: int = 0
+    arg: str = ""  # COUNTRY: the kind after '/', or ""
 
 
 _SET_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*")
-_COUNTRY_RE = re.compile(r"country:([A-Za-z]{2})\b")
+_COUNTRY_RE = re.compile(r"country:([A-Za-z]{2})\b(?:/([^\s()\",]*))?")
 
 
 def _lex(q: str) -> list[_Tok]:
@@ -2061,7 +2082,13 @@ def _lex(q: str) -> list[_Tok]:
                 raise QuerySyntaxError(
                     "expected a country's two-letter ISO code after 'country:' (country:CN, country:RU)", q, i + 8
                 )
-            toks.append(_Tok("COUNTRY", code, i))
+            kind = m.group(2)
+            if kind is not None and not _entity_kind_known(kind.lower()):
+                what = f"unknown kind '{kind}'" if kind else "expected a kind"
+                raise QuerySyntaxError(
+                    f"{what} after 'country:{code}/': use one of {', '.join(_entity_kinds())}", q, m.start(2)
+                )
+            toks.append(_Tok("COUNTRY", code, i, arg=(kind or "").lower()))
             i = m.end()
         elif q.startswith("PARTNERS(", i):
             toks.append(_Tok("PARTNERS", "PARTNERS(", i))
@@ -2095,6 +2122,16 @@ def _country_known(code: str) -> bool:
     from crawler import entities
 
     return entities.known(code)
+
+
+def _entity_kinds() -> list[str]:
+    from crawler import entities
+
+    return list(entities.KINDS)
+
+
+def _entity_kind_known(kind: str) -> bool:
+    return kind in _entity_kinds()
 
 
 MAX_TERMS = 10_000  # terms in a query after its sets are expanded (each use of a set counts its terms again)
@@ -2304,7 +2341,7 @@ class _Parser:
         if t.kind == "COUNTRY":
             self.take()
             self.count_term(t.pos)
-            return _Entity(code=t.text)
+            return _Entity(code=t.text, kind=t.arg)
         if t.kind == "PARTNERS":
             self.take()
             args: list[_Node] = []
