@@ -763,6 +763,7 @@ _CAPS_RE = re.compile(r"[A-ZА-ЯЁ].*[A-ZА-ЯЁ]")
 _PLACE_KINDS = frozenset({"city", "region"})
 _ALPHABETIC_RE = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f' .-]+")
+_CYRILLIC_WORD_RE = re.compile(r"[\u0400-\u04ff]+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -803,6 +804,8 @@ def _gazetteer(code: str) -> _Gazetteer:
         text = t.term.strip('"')
         prefix = text.endswith("*")
         body = text[:-1] if prefix else text
+        if t.kind in _PLACE_KINDS and _foreign_name_stem(code, body, t.kind):
+            continue
         items: list[tuple[int, str, str, bool]] = []
         for w in body.split():
             items.extend(_pattern(w, prefix and w is body.split()[-1])[0])
@@ -851,6 +854,36 @@ def _gazetteer(code: str) -> _Gazetteer:
         latin,
     )
     return g
+
+
+@functools.lru_cache(maxsize=1)
+def _name_stems() -> dict[str, dict[str, frozenset[str]]]:
+    """The stems of the one-word Cyrillic names of countries (Китай: кит) -> {country: its names, folded}."""
+    from crawler import entities
+
+    out: dict[str, dict[str, set[str]]] = {}
+    for code in entities.codes():
+        for term in entities.national_names(code):
+            body = term.strip('"').rstrip("*")
+            tokens = textnorm.tokenize(body) if _CYRILLIC_WORD_RE.fullmatch(body) else ()
+            if len(tokens) == 1:
+                out.setdefault(tokens[0][1], {}).setdefault(code, set()).add(textnorm.fold_word(body))
+    return {stem: {c: frozenset(n) for c, n in by.items()} for stem, by in out.items()}
+
+
+def _foreign_name_stem(code: str, name: str, kind: str) -> bool:
+    """A one-word Cyrillic place name with the stem of another country's name (Кито, Quito, and Китами,
+    Kitami, stem as Китай does): every form of that country's name would be taken for the place. A region
+    named as a country is (Гонконг, Макао: China's special administrative regions) stays."""
+    if not _CYRILLIC_WORD_RE.fullmatch(name):
+        return False
+    tokens = textnorm.tokenize(name)
+    if len(tokens) != 1:
+        return False
+    others = {c: names for c, names in _name_stems().get(tokens[0][1], {}).items() if c != code}
+    if kind == "region" and any(textnorm.fold_word(name) in names for names in others.values()):
+        return False
+    return bool(others)
 
 
 # the words of a university beside an abbreviation: "HEU's delegation", "TPU Rector", "NSU students"
