@@ -542,6 +542,27 @@ def test_topics_eval_bad_file_is_one_line(tmp_path: Path, content: str, expected
     assert expected in result.output and "Traceback" not in result.output
 
 
+def test_topics_eval_warns_of_a_label_naming_no_configured_topic(tmp_path: Path) -> None:
+    rows = [
+        {"title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": "cr"},
+        {"title": "Учёные РАН и КНР", "text": "Лаборатория.", "label": "c-r"},  # a misspelt name: relevant to none
+    ]
+    f = tmp_path / "named.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(f), "--summary"])
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("warning:")]
+    assert "label 'c-r' (line 2) names no configured topic" in line and "(topics: cr)" in line
+
+
+def test_topics_eval_reads_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    f = _labeled(tmp_path)
+    f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes())  # as Windows editors save UTF-8
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(f), "--summary"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"all\s+4\s+2\s", result.output)
+
+
 def test_search_with_a_topic_uses_its_query_and_min_score(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     store = Store(tmp_path / "nw.db")
