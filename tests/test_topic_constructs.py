@@ -138,8 +138,25 @@ def test_belarus_is_not_russia_and_capitals_abbreviations_need_capitals() -> Non
 def test_any_country_by_iso_code() -> None:
     assert compile_query("country:IN").match("", "Scientists in Bengaluru") is not None
     assert compile_query("country:de").match("", "Researchers from Munich") is not None
-    with pytest.raises(QuerySyntaxError, match="two-letter ISO code"):
+    with pytest.raises(QuerySyntaxError, match="unknown country code 'XX' after 'country:'"):
         compile_query("country:XX")
+    with pytest.raises(QuerySyntaxError, match="expected a country's two-letter ISO code"):
+        compile_query("country:JPN")
+
+
+def test_an_unknown_set_close_to_a_defined_one_names_it() -> None:
+    sets = {"ij_fields": "space", "ij_off": "navy", "big_science": "collider"}
+    with pytest.raises(QuerySyntaxError, match=r"unknown set @ij_feilds: .*\(did you mean @ij_fields\?\)"):
+        compile_query("@ij_feilds AND @ij_off", sets)
+    with pytest.raises(QuerySyntaxError, match=r"\(sets: @big_science, @ij_fields, @ij_off\)"):
+        compile_query("@quantum", sets)  # nothing close: the sets there are
+
+
+def test_an_unclosed_parenthesis_of_a_long_query_is_placed_by_line_and_column() -> None:
+    query = "# India and Japan\n# as partners\n(\n  (country:IN AND space\n  OR country:JP\n"
+    with pytest.raises(QuerySyntaxError) as exc:
+        compile_query(query)
+    assert "expected ')' to close the '(' at line 4, column 3, but the query ended at line 5" in str(exc.value)
 
 
 def test_the_longest_name_wins_where_names_overlap() -> None:
