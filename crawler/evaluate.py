@@ -95,10 +95,11 @@ def _label(value: object, where: str, topic: str | None = None) -> bool:
 def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
     """Stories of a labeled JSONL file; UsageError naming the line when one is malformed.
 
-    With ``topic``, a label may also be a topic's name: the story is relevant to that topic only.
+    With ``topic``, a label may also be a topic's name: the story is relevant to that topic only. A UTF-8
+    byte-order mark (as Windows editors write one) is read past.
     """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file; give a JSON Lines file of labeled stories") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -42,6 +42,7 @@ below 1 (the default ``min_score``), one body sentence with three terms about 1.
 from __future__ import annotations
 
 import bisect
+import difflib
 import functools
 import re
 from collections import defaultdict
@@ -763,6 +764,7 @@ _CAPS_RE = re.compile(r"[A-ZА-ЯЁ].*[A-ZА-ЯЁ]")
 _PLACE_KINDS = frozenset({"city", "region"})
 _ALPHABETIC_RE = re.compile(r"[A-Za-z\u00c0-\u024f\u0400-\u04ff]")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f' .-]+")
+_CYRILLIC_WORD_RE = re.compile(r"[\u0400-\u04ff]+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -803,6 +805,8 @@ def _gazetteer(code: str) -> _Gazetteer:
         text = t.term.strip('"')
         prefix = text.endswith("*")
         body = text[:-1] if prefix else text
+        if t.kind in _PLACE_KINDS and _foreign_name_stem(code, body, t.kind):
+            continue
         items: list[tuple[int, str, str, bool]] = []
         for w in body.split():
             items.extend(_pattern(w, prefix and w is body.split()[-1])[0])
@@ -851,6 +855,36 @@ def _gazetteer(code: str) -> _Gazetteer:
         latin,
     )
     return g
+
+
+@functools.lru_cache(maxsize=1)
+def _name_stems() -> dict[str, dict[str, frozenset[str]]]:
+    """The stems of the one-word Cyrillic names of countries (Китай: кит) -> {country: its names, folded}."""
+    from crawler import entities
+
+    out: dict[str, dict[str, set[str]]] = {}
+    for code in entities.codes():
+        for term in entities.national_names(code):
+            body = term.strip('"').rstrip("*")
+            tokens = textnorm.tokenize(body) if _CYRILLIC_WORD_RE.fullmatch(body) else ()
+            if len(tokens) == 1:
+                out.setdefault(tokens[0][1], {}).setdefault(code, set()).add(textnorm.fold_word(body))
+    return {stem: {c: frozenset(n) for c, n in by.items()} for stem, by in out.items()}
+
+
+def _foreign_name_stem(code: str, name: str, kind: str) -> bool:
+    """A one-word Cyrillic place name with the stem of another country's name (Кито, Quito, and Китами,
+    Kitami, stem as Китай does): every form of that country's name would be taken for the place. A region
+    named as a country is (Гонконг, Макао: China's special administrative regions) stays."""
+    if not _CYRILLIC_WORD_RE.fullmatch(name):
+        return False
+    tokens = textnorm.tokenize(name)
+    if len(tokens) != 1:
+        return False
+    others = {c: names for c, names in _name_stems().get(tokens[0][1], {}).items() if c != code}
+    if kind == "region" and any(textnorm.fold_word(name) in names for names in others.values()):
+        return False
+    return bool(others)
 
 
 # the words of a university beside an abbreviation: "HEU's delegation", "TPU Rector", "NSU students"
@@ -2078,9 +2112,16 @@ def _lex(q: str) -> list[_Tok]:
         elif q.startswith("country:", i):
             m = _COUNTRY_RE.match(q, i)
             code = m.group(1).upper() if m else ""
-            if m is None or not _country_known(code):
+            if m is None:
                 raise QuerySyntaxError(
                     "expected a country's two-letter ISO code after 'country:' (country:CN, country:RU)", q, i + 8
+                )
+            if not _country_known(code):
+                raise QuerySyntaxError(
+                    f"unknown country code '{m.group(1)}' after 'country:': use an ISO 3166-1 two-letter code "
+                    "(country:CN, country:DE, country:IN)",
+                    q,
+                    i + 8,
                 )
             kind = m.group(2)
             if kind is not None and not _entity_kind_known(kind.lower()):
@@ -2116,6 +2157,15 @@ def _lex(q: str) -> list[_Tok]:
             i = j
     toks.append(_Tok("END", "", n))
     return toks
+
+
+def _place(q: str, pos: int) -> str:
+    """Where ``pos`` is in a query, as its syntax errors say it: a position in one short line, else the line and
+    column."""
+    if "\n" not in q and len(q) <= 120:
+        return f"position {pos + 1}"
+    start = q.rfind("\n", 0, pos) + 1
+    return f"line {q.count(chr(10), 0, pos) + 1}, column {pos - start + 1}"
 
 
 def _country_known(code: str) -> bool:
@@ -2233,10 +2283,16 @@ class _Parser:
                     raise QuerySyntaxError(f"in set @{name}: {exc.message}", text, exc.position) from None
             else:
                 names = sorted({*self.local, *shared.sets})
-                known = ", ".join(f"@{n}" for n in names[:8]) + (", ..." if len(names) > 8 else "") if names else "none"
+                close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+                if close:  # a misspelt name: the sets it is closest to, not the first of the alphabet
+                    known = "did you mean " + " or ".join(f"@{n}" for n in close) + "?"
+                elif names:
+                    known = "sets: " + ", ".join(f"@{n}" for n in names[:8]) + (", ..." if len(names) > 8 else "")
+                else:
+                    known = "sets: none"
                 raise self.error(
                     f"unknown set @{name}: define it under [sets] in the config or at the start of the query "
-                    f"as @{name} = ( ... ) (sets: {known})",
+                    f"as @{name} = ( ... ) ({known})",
                     t.pos,
                 )
         finally:
@@ -2392,7 +2448,7 @@ class _Parser:
         if self.peek().kind != "RPAREN":
             nt = self.peek()
             found = "the query ended" if nt.kind == "END" else f"found '{nt.text}'"
-            raise self.error(f"expected ')' to close the '(' at position {t.pos + 1}, but {found}", nt.pos)
+            raise self.error(f"expected ')' to close the '(' at {_place(self.q, t.pos)}, but {found}", nt.pos)
         self.take()
         return node
 

@@ -96,8 +96,11 @@ def build(
         from crawler.topics import compile_query
 
         # labels that name the config's topics: each topic reads its own
-        by_topic = query is None and _names_topics(file, {t.name for t in state.config().topics})
+        names_known = {t.name for t in state.config().topics} if query is None else set()
+        by_topic = query is None and _names_topics(file, names_known)
         stories = [] if by_topic else load_labeled(file)
+        if by_topic:
+            _warn_unknown_labels(file, names_known)
         if query is not None:
             sets = dict(state.config().sets) if _has_config(state) else {}
             chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
@@ -193,6 +196,10 @@ def build(
         sklearn()  # say at once when it is missing, before reading the files
         options = Options(c=c, l1=l1, folds=folds, min_weight=min_weight, **_thresholds(thresholds))
         check_options(options)
+        known = {x.name for x in config.topics}
+        for f in files:
+            if _names_topics(f, known):
+                _warn_unknown_labels(f, known)
         loaded = [(f, load_labeled(f, t.name)) for f in files]
         out = output or Path(f"{t.name}.json")
         if not out.resolve().parent.is_dir():
@@ -231,23 +238,43 @@ def build(
     return topics
 
 
-def _names_topics(file: Path, topics: set[str]) -> bool:
-    """Whether a labeled file's labels name some of these topics (not only true/false)."""
+def _topic_labels(file: Path) -> dict[str, list[int]]:
+    """A labeled file's labels that are names (not true/false) -> the lines holding them; {} when the file
+    cannot be read (load_labeled says what is wrong with it)."""
     from crawler.evaluate import _FALSE, _TRUE
 
     try:
-        lines = file.read_text(encoding="utf-8").splitlines()
+        lines = file.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError):
-        return False  # load_labeled says what is wrong with it
-    for line in lines:
+        return {}
+    out: dict[str, list[int]] = {}
+    for n, line in enumerate(lines, 1):
         try:
             label = json.loads(line).get("label") if line.strip() else None
         except (json.JSONDecodeError, AttributeError):
-            return False
+            return {}
         key = label.strip().lower() if isinstance(label, str) else label
-        if isinstance(label, str) and key not in _TRUE and key not in _FALSE and label.strip() in topics:
-            return True
-    return False
+        if isinstance(label, str) and key not in _TRUE and key not in _FALSE:
+            out.setdefault(label.strip(), []).append(n)
+    return out
+
+
+def _names_topics(file: Path, topics: set[str]) -> bool:
+    """Whether a labeled file's labels name some of these topics (not only true/false)."""
+    return any(name in topics for name in _topic_labels(file))
+
+
+def _warn_unknown_labels(file: Path, topics: set[str]) -> None:
+    """Say which labels of a file labeled by topic names name no configured topic: such a story is relevant
+    to none of them, which a misspelt name makes silently."""
+    for name, lines in _topic_labels(file).items():
+        if name and name not in topics:
+            where = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
+            click.echo(
+                f"warning: {file}: label {name!r} (line {where}) names no configured topic, so those stories "
+                f"count as relevant to none; check the name (topics: {', '.join(sorted(topics))})",
+                err=True,
+            )
 
 
 def _thresholds(values: tuple[str, ...]) -> dict[str, Any]:

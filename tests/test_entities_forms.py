@@ -371,3 +371,21 @@ def test_the_soviet_academy_of_sciences_is_russia_s_the_predecessor_of_ras(text:
 @pytest.mark.parametrize("text", ["Советский Союз и Китай", "the Soviet Union and China", "苏联和中国"])
 def test_the_soviet_union_itself_is_not_russia(text: str) -> None:
     assert not any(h.endswith("→ Russia") for h in _hits(RU, "", text))
+
+
+# --- a place whose Russian name has the stem of another country's name ------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("JP", "Делегация из Китая прибыла в Новосибирск"),  # Китами, Kitami, stems as Китай
+        ("EC", "Учёные Китая и России открыли лабораторию"),  # Кито, Quito
+    ],
+)
+def test_another_country_s_name_is_not_a_place_with_the_same_stem(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
+
+
+def test_a_region_named_as_a_country_stays_the_country_s_region() -> None:
+    assert "Гонконг → China" in _hits(CN, "", "Учёные из Гонконга и Томска открыли лабораторию")

@@ -502,8 +502,9 @@ def test_labels_may_name_topics_in_eval_and_train(tmp_path: Path) -> None:
     labeled.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(labeled), "--json"])
     assert result.exit_code == 0, result.output
-    (ev,) = json.loads(result.output)
+    (ev,) = json.loads(result.stdout)
     assert ev["all"]["tp"] == 1 and ev["all"]["fp"] == 1 and [v["id"] for v in ev["false_alarms"]] == ["c"]
+    assert "label 'other' (line 2, 3) names no configured topic" in result.stderr  # relevant to none: said
     result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(labeled), "-o", str(tmp_path / "n.json")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "n.json").read_text(encoding="utf-8"))["training"]["files"][0]["relevant"] == 1

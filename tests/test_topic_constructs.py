@@ -138,8 +138,25 @@ def test_belarus_is_not_russia_and_capitals_abbreviations_need_capitals() -> Non
 def test_any_country_by_iso_code() -> None:
     assert compile_query("country:IN").match("", "Scientists in Bengaluru") is not None
     assert compile_query("country:de").match("", "Researchers from Munich") is not None
-    with pytest.raises(QuerySyntaxError, match="two-letter ISO code"):
+    with pytest.raises(QuerySyntaxError, match="unknown country code 'XX' after 'country:'"):
         compile_query("country:XX")
+    with pytest.raises(QuerySyntaxError, match="expected a country's two-letter ISO code"):
+        compile_query("country:JPN")
+
+
+def test_an_unknown_set_close_to_a_defined_one_names_it() -> None:
+    sets = {"ij_fields": "space", "ij_off": "navy", "big_science": "collider"}
+    with pytest.raises(QuerySyntaxError, match=r"unknown set @ij_feilds: .*\(did you mean @ij_fields\?\)"):
+        compile_query("@ij_feilds AND @ij_off", sets)
+    with pytest.raises(QuerySyntaxError, match=r"\(sets: @big_science, @ij_fields, @ij_off\)"):
+        compile_query("@quantum", sets)  # nothing close: the sets there are
+
+
+def test_an_unclosed_parenthesis_of_a_long_query_is_placed_by_line_and_column() -> None:
+    query = "# India and Japan\n# as partners\n(\n  (country:IN AND space\n  OR country:JP\n"
+    with pytest.raises(QuerySyntaxError) as exc:
+        compile_query(query)
+    assert "expected ')' to close the '(' at line 4, column 3, but the query ended at line 5" in str(exc.value)
 
 
 def test_the_longest_name_wins_where_names_overlap() -> None:
@@ -540,6 +557,27 @@ def test_topics_eval_bad_file_is_one_line(tmp_path: Path, content: str, expected
     result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(f)])
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
+
+
+def test_topics_eval_warns_of_a_label_naming_no_configured_topic(tmp_path: Path) -> None:
+    rows = [
+        {"title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": "cr"},
+        {"title": "Учёные РАН и КНР", "text": "Лаборатория.", "label": "c-r"},  # a misspelt name: relevant to none
+    ]
+    f = tmp_path / "named.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(f), "--summary"])
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("warning:")]
+    assert "label 'c-r' (line 2) names no configured topic" in line and "(topics: cr)" in line
+
+
+def test_topics_eval_reads_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    f = _labeled(tmp_path)
+    f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes())  # as Windows editors save UTF-8
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(f), "--summary"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"all\s+4\s+2\s", result.output)
 
 
 def test_search_with_a_topic_uses_its_query_and_min_score(tmp_path: Path) -> None:
