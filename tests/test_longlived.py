@@ -72,8 +72,9 @@ def test_a_batch_freezes_its_compiled_topics_once_and_a_reload_adds_nothing_froz
     assert out["before"] == 0 and out["first"] is True
     assert out["frozen"] > 1000 and out["query_frozen"], "the compiled query and what it built are frozen"
     assert out["threshold"] == YOUNG_THRESHOLD
-    assert out["after_articles"] == out["frozen"], "matching articles freezes nothing more"
-    assert out["again"] is False and out["after_reload"] == out["frozen"], "a reload does not freeze again"
+    # (frozen objects are still freed by reference counting: the count may only fall)
+    assert out["after_articles"] <= out["frozen"], "matching articles freezes nothing more"
+    assert out["again"] is False and out["after_reload"] <= out["frozen"], "a reload does not freeze again"
     assert out["new_query_tracked"] and not out["new_query_frozen"], "a reloaded topic stays collectable"
 
 
