@@ -389,3 +389,20 @@ def test_another_country_s_name_is_not_a_place_with_the_same_stem(code: str, tex
 
 def test_a_region_named_as_a_country_stays_the_country_s_region() -> None:
     assert "Гонконг → China" in _hits(CN, "", "Учёные из Гонконга и Томска открыли лабораторию")
+
+
+# --- regions ISO 3166-2 names with diacritics, as the press writes them with or without ---------
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "hit"),
+    [
+        ("IN", "A chip plant opens in Gujarat", "Gujarat → India"),  # ISO: Gujarāt
+        ("IN", "ISRO's centre in Karnataka", "Karnataka → India"),  # ISO: Karnātaka
+        ("DE", "A battery lab in Baden-Württemberg", "Baden-Wurttemberg → Germany"),
+        ("PL", "Uczelnie w Łódzkie", "Łódzkie → Poland"),  # ł has no mark to take off: both spellings
+        ("PL", "A campus in Lodzkie", "Lodzkie → Poland"),
+    ],
+)
+def test_a_region_whose_iso_name_has_diacritics_is_found_with_or_without_them(code: str, text: str, hit: str) -> None:
+    assert hit in _hits(compile_query(f"country:{code}"), text)
