@@ -389,3 +389,63 @@ def test_another_country_s_name_is_not_a_place_with_the_same_stem(code: str, tex
 
 def test_a_region_named_as_a_country_stays_the_country_s_region() -> None:
     assert "Гонконг → China" in _hits(CN, "", "Учёные из Гонконга и Томска открыли лабораторию")
+
+
+# --- regions ISO 3166-2 names with diacritics, as the press writes them with or without ---------
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "hit"),
+    [
+        ("IN", "A chip plant opens in Gujarat", "Gujarat → India"),  # ISO: Gujarāt
+        ("IN", "ISRO's centre in Karnataka", "Karnataka → India"),  # ISO: Karnātaka
+        ("DE", "A battery lab in Baden-Württemberg", "Baden-Wurttemberg → Germany"),
+        ("PL", "Uczelnie w Łódzkie", "Łódzkie → Poland"),  # ł has no mark to take off: both spellings
+        ("PL", "A campus in Lodzkie", "Lodzkie → Poland"),
+    ],
+)
+def test_a_region_whose_iso_name_has_diacritics_is_found_with_or_without_them(code: str, text: str, hit: str) -> None:
+    assert hit in _hits(compile_query(f"country:{code}"), text)
+
+
+# --- other countries' national science bodies, which no place names -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "hit"),
+    [
+        ("IN", "Scientists at ISRO tested the lander", "ISRO → India"),
+        ("IN", "IIT Bombay and Tohoku University signed an agreement", "IIT Bombay → India"),
+        ("JP", "IIT Bombay and Tohoku University signed an agreement", "Tohoku University → Japan"),
+        ("JP", "JAXA will launch the rover", "JAXA → Japan"),
+        ("DE", "The Fraunhofer Institute for Ceramic Technologies opened a lab", "Fraunhofer Institute → Germany"),
+        ("DE", "宁德时代与弗劳恩霍夫协会共建实验室", "弗劳恩霍夫 → Germany"),
+        ("US", "NASA and ISRO set the launch date", "NASA → United States"),
+        (
+            "CH",
+            "Researchers at École polytechnique fédérale de Lausanne",
+            "École polytechnique fédérale de Lausanne → Switzerland",
+        ),
+    ],
+)
+def test_another_country_s_science_agencies_academies_and_universities_are_found(
+    code: str, text: str, hit: str
+) -> None:
+    assert hit in _hits(compile_query(f"country:{code}"), text)
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("DE", "Fraunhofer diffraction and Helmholtz coils in the physics lab"),  # physicists, not the societies
+        ("FR", "Researchers at École polytechnique fédérale de Lausanne"),  # EPFL is Switzerland's
+    ],
+)
+def test_a_scientist_s_name_or_another_country_s_school_is_not_the_institution(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
+
+
+def test_a_partnership_of_two_other_countries_institutions_is_found_by_partners() -> None:
+    q = compile_query("PARTNERS(country:IN, country:JP, semiconductor* OR chip*)")
+    title = "Kyoto University, IIT Bombay to train chip engineers together"
+    assert q.match(title, "The universities will exchange doctoral researchers.") is not None

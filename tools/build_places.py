@@ -143,6 +143,20 @@ def cyrillic_to_latin(word: str) -> str:
     return "".join(_CYR_TO_LAT.get(ch, ch) for ch in word.lower())
 
 
+# letters that carry no combining mark to take off
+_PLAIN = str.maketrans({"ł": "l", "Ł": "L", "ı": "i", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ß": "ss", "’": "'"})
+
+
+def ascii_letters(name: str) -> str:
+    """A Latin name without its diacritics (Gujarāt -> Gujarat, Łódzkie -> Lodzkie)."""
+    decomposed = unicodedata.normalize("NFKD", name.translate(_PLAIN))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _letters_folded(name: str) -> str:
+    return " ".join(textnorm.fold_word(w) for w in name.split())
+
+
 def _similar(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
@@ -333,8 +347,13 @@ def build() -> dict[str, dict[str, object]]:
             short = _SUBDIVISION_WORDS.sub("", latin).strip()
             if sub.code in GOVERNED_APART:
                 continue  # its own country's (Taiwan, TW), not the parent's
-            if _LATIN_NAME.match(short) and not short.lower().endswith(("skaya", "skiy", "tskiy")):
-                regions.add(short)
+            # ISO writes a region's name with its own letters (Gujarāt, Baden-Württemberg, Łódzkie); the
+            # press often without the marks (Gujarat): the matcher folds them, but the name must pass as a name
+            plain = ascii_letters(short)
+            if _LATIN_NAME.match(plain) and not plain.lower().endswith(("skaya", "skiy", "tskiy")):
+                regions.add(plain)
+                if _letters_folded(short) != _letters_folded(plain):
+                    regions.add(short)  # a letter the matcher keeps (ł, ı): both spellings
             ru = t2["ru"].gettext(latin)
             if ru != latin:
                 regions.add(ru)
