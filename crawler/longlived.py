@@ -5,20 +5,24 @@ Python's cyclic garbage collector walked all of them on every full collection, a
 article's token lists on each of the ~7 young collections its matching set off: about a fifth of
 matching CPU. ``freeze_long_lived`` moves what is alive once start-up is over into the collector's
 permanent generation (never walked again, and in a forkserver never written to, so the workers it
-forks keep sharing those pages) and raises the young generation's threshold, so that an article's
+forks keep sharing those pages); while a batch of articles is matched (``matching_batch``; an
+extraction worker's whole life) the young generation's threshold is raised, so that an article's
 short-lived containers are freed by reference counting before a collection comes to walk them.
 
 Memory stays bounded: it freezes once per process (a forked worker inherits its forkserver's), never
 per article or per batch, and a young generation of at most ``YOUNG_THRESHOLD`` containers waits
-for its collection. Frozen objects are still freed by reference counting; only a reference cycle
-among them outlives its use. So it is called by processes that end with their batch (an extraction
-pool's forkserver, a crawl, the CLI's batch commands), never by one that swaps its config while it
-runs: the daemon, which reloads on SIGHUP, matches only a digest's few stories and does not freeze.
+for its collection, only while articles are matched (a crawl's own fetching keeps Python's default).
+Frozen objects are still freed by reference counting; only a reference cycle among them outlives
+its use. So it is called by processes that end with their batch (an extraction pool's forkserver, a
+crawl, the CLI's batch commands), never by one that swaps its config while it runs: the daemon,
+which reloads on SIGHUP, matches only a digest's few stories and does not freeze.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,18 +43,35 @@ _frozen = False
 
 
 def freeze_long_lived() -> bool:
-    """Freezes everything alive now and raises the young generation's threshold, the first time a process
-    calls it (True then); later calls do nothing. Call it once the process's long-lived structures are built."""
+    """Freezes everything alive now, the first time a process calls it (True then); later calls do nothing.
+    Call it once the process's long-lived structures are built."""
     global _frozen
     if _frozen:
         return False
     gc.collect()  # garbage of the start-up is freed, not frozen
     gc.freeze()
-    young, middle, old = gc.get_threshold()
-    if young:  # 0: the collector is off, and stays so
-        gc.set_threshold(max(young, YOUNG_THRESHOLD), middle, old)
     _frozen = True
     return True
+
+
+def raise_young_threshold() -> tuple[int, int, int]:
+    """Raises the young generation's threshold to ``YOUNG_THRESHOLD`` (for good: an extraction worker's);
+    returns the thresholds it replaced."""
+    before = gc.get_threshold()
+    young, middle, old = before
+    if young:  # 0: the collector is off, and stays so
+        gc.set_threshold(max(young, YOUNG_THRESHOLD), middle, old)
+    return before
+
+
+@contextmanager
+def matching_batch() -> Iterator[None]:
+    """While a batch of articles is matched: the young generation's threshold raised, then put back."""
+    before = raise_young_threshold()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def settle(query: Query, scorer: Scorer | None = None) -> bool:

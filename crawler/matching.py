@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timedelta
 
 from crawler.config import Config, TopicConfig
+from crawler.longlived import matching_batch
 from crawler.process import match_topics, settle_topics
 from crawler.store import Store, iso, utcnow
 
@@ -48,28 +49,9 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
             c.execute("DELETE FROM _topic_state WHERE name = ?", [name])
     looked = 0
     if changed:
-        settle_topics(tuple(changed))
-        names = [t.name for t in changed]
-        marks = ",".join("?" * len(names))
-        last_id = 0
-        while True:
-            rows = store.query(
-                "SELECT id, title, text, language FROM articles WHERE first_seen >= ? AND id > ? ORDER BY id LIMIT ?",
-                [cutoff, last_id, BATCH],
-            )
-            if not rows:
-                break
-            stamp = iso(now)
-            with store.transaction() as c:
-                for row in rows:
-                    c.execute(f"DELETE FROM matches WHERE article_id = ? AND topic IN ({marks})", [row["id"], *names])
-                    for topic, score, hits in match_topics(row["title"], row["text"], tuple(changed), row["language"]):
-                        c.execute(
-                            "INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
-                            [row["id"], topic, score, json.dumps(list(hits), ensure_ascii=False), stamp],
-                        )
-            looked += len(rows)
-            last_id = rows[-1]["id"]
+        settle_topics(tuple(changed))  # compiled and frozen before the batch (crawler.longlived)
+        with matching_batch():
+            looked = _rematch(store, tuple(changed), cutoff, iso(now))
     with store.transaction() as c:
         for t in changed:
             c.execute(
@@ -79,3 +61,27 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
                 [t.name, t.identity, t.min_score, iso(now)],
             )
     return looked
+
+
+def _rematch(store: Store, changed: tuple[TopicConfig, ...], cutoff: str, stamp: str) -> int:
+    """Matches the articles first seen since ``cutoff`` again for the ``changed`` topics; returns how many."""
+    names = [t.name for t in changed]
+    marks = ",".join("?" * len(names))
+    looked = last_id = 0
+    while True:
+        rows = store.query(
+            "SELECT id, title, text, language FROM articles WHERE first_seen >= ? AND id > ? ORDER BY id LIMIT ?",
+            [cutoff, last_id, BATCH],
+        )
+        if not rows:
+            return looked
+        with store.transaction() as c:
+            for row in rows:
+                c.execute(f"DELETE FROM matches WHERE article_id = ? AND topic IN ({marks})", [row["id"], *names])
+                for topic, score, hits in match_topics(row["title"], row["text"], changed, row["language"]):
+                    c.execute(
+                        "INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
+                        [row["id"], topic, score, json.dumps(list(hits), ensure_ascii=False), stamp],
+                    )
+        looked += len(rows)
+        last_id = rows[-1]["id"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from crawler.config import Config
 from crawler.errors import StoreError
-from crawler.longlived import settle
+from crawler.longlived import matching_batch, settle
 from crawler.model import Scorer, gated_match
 from crawler.store import Store, parse_iso
 from crawler.topics import Query, compile_query, prepare, snippet
@@ -86,7 +86,7 @@ def search_articles(
         return []
     settle(q, scorer)
     deadline = time.monotonic() + timeout
-    with Store(config.storage.database, readonly=True) as store:
+    with Store(config.storage.database, readonly=True) as store, matching_batch():
         # the index query itself stops at the deadline too (SQLite calls this every N steps)
         store.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
         best: dict[str, SearchResult] = {}

@@ -4,12 +4,14 @@ What every worker would load on its first page (trafilatura's start-up, the Publ
 the run's compiled topics) is loaded once in the forkserver, and every worker forked from it
 shares it (copy-on-write). The language model is crawler.warmup_langid's, imported before this.
 Then all of it is frozen out of the garbage collector's reach (crawler.longlived): the workers
-inherit that, so their collections never walk the compiled topics nor write to the shared pages.
+inherit that, so their collections never walk the compiled topics nor write to the shared pages,
+and the young generation's threshold of a matching batch, which is what a worker's life is.
 """
 
-from crawler.longlived import freeze_long_lived
+from crawler.longlived import freeze_long_lived, raise_young_threshold
 from crawler.process import warm_topics, warm_up
 
 warm_up()
 warm_topics()
 freeze_long_lived()
+raise_young_threshold()

@@ -34,6 +34,7 @@ _BATCHES = (
 import gc, json, sys
 from crawler.config import load_config
 from crawler import process
+from crawler.longlived import matching_batch
 """
     + _FROZEN
     + r"""
@@ -42,8 +43,12 @@ before = gc.get_freeze_count()
 first = process.settle_topics(topics)
 frozen_count = gc.get_freeze_count()
 query = process._query(topics[0])
-for _ in range(3):  # articles freeze nothing
-    process.match_topics("China and Russia", "A joint laboratory of Chinese and Russian science.", topics)
+threshold = gc.get_threshold()[0]
+with matching_batch():
+    in_batch = gc.get_threshold()[0]
+    for _ in range(3):  # articles freeze nothing
+        process.match_topics("China and Russia", "A joint laboratory of Chinese and Russian science.", topics)
+after_batch = gc.get_threshold()[0]
 after_articles = gc.get_freeze_count()
 # a reload: the same topic with a changed query, compiled and settled again in this process
 reloaded = load_config(sys.argv[2]).topics
@@ -53,7 +58,7 @@ print(json.dumps({
     "before": before, "first": first, "frozen": frozen_count, "query_frozen": frozen(query),
     "after_articles": after_articles, "again": again, "after_reload": gc.get_freeze_count(),
     "new_query_frozen": frozen(new_query), "new_query_tracked": gc.is_tracked(new_query),
-    "threshold": gc.get_threshold()[0],
+    "threshold": threshold, "in_batch": in_batch, "after_batch": after_batch,
 }))
 """
 )
@@ -71,7 +76,8 @@ def test_a_batch_freezes_its_compiled_topics_once_and_a_reload_adds_nothing_froz
     out = run_script(_BATCHES, str(first), str(second), cwd=tmp_path)
     assert out["before"] == 0 and out["first"] is True
     assert out["frozen"] > 1000 and out["query_frozen"], "the compiled query and what it built are frozen"
-    assert out["threshold"] == YOUNG_THRESHOLD
+    assert out["in_batch"] == YOUNG_THRESHOLD, "while a batch is matched, the young generation is larger"
+    assert out["threshold"] == out["after_batch"] < YOUNG_THRESHOLD, "and Python's threshold before and after it"
     # (frozen objects are still freed by reference counting: the count may only fall)
     assert out["after_articles"] <= out["frozen"], "matching articles freezes nothing more"
     assert out["again"] is False and out["after_reload"] <= out["frozen"], "a reload does not freeze again"
@@ -113,8 +119,9 @@ from scheduler.cli import cli
 
 args = json.loads(sys.argv[1])
 before = gc.get_freeze_count()
+threshold = gc.get_threshold()
 result = CliRunner().invoke(cli, args, catch_exceptions=False)
-print(json.dumps([result.exit_code, before, gc.get_freeze_count(), gc.get_threshold()[0]]))
+print(json.dumps([result.exit_code, before, gc.get_freeze_count(), gc.get_threshold() == threshold]))
 """
 
 
@@ -137,8 +144,8 @@ def test_the_cli_batch_commands_freeze_their_topics(tmp_path: Path, args: list[s
     from crawler.store import Store
 
     Store(tmp_path / "n.db").close()
-    code, before, after, threshold = run_script(
+    code, before, after, threshold_put_back = run_script(
         _COMMANDS, json.dumps(["-c", str(tmp_path / "newswatch.toml"), *args]), cwd=tmp_path
     )
     assert code == 0
-    assert before == 0 and after > 1000 and threshold == YOUNG_THRESHOLD
+    assert before == 0 and after > 1000 and threshold_put_back
