@@ -128,14 +128,17 @@ def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
 def judge(query: Query, min_score: float, story: Story, scorer: Scorer | None = None) -> Verdict:
     """Match one story and say why; with a model topic's ``scorer``, the query is its gate."""
     doc = prepare(story.title, story.text)
-    m = query.match_prepared(doc)
-    if m is None:
-        return Verdict(story, None, (), story.text[:200].replace("\n", " "), False, query.why_not(doc))
     explain = None
-    if scorer is not None:
+    if scorer is None:
+        m = query.match_prepared(doc)
+    elif query.holds(doc):  # the gate, as the product asks it (crawler.model.gated_match): not its score
         scored = scorer.score(doc, story.language)
         m, explain = scored.match, scored.explain()
         assert m is not None
+    else:
+        m = None
+    if m is None:
+        return Verdict(story, None, (), story.text[:200].replace("\n", " "), False, query.why_not(doc))
     segs = snippet(story.text, m, 240) or [(story.title, False)]
     text = "".join(f"[{s}]" if hit else s for s, hit in segs)
     return Verdict(story, m.score, m.hits, text, m.score >= min_score, explain=explain)

@@ -53,25 +53,26 @@ class Processed:
     reason: str | None = None  # why there is no record
 
 
-_compiled: dict[tuple[str, str], topics.Query] = {}
-_scorers: dict[tuple[str, Model], Scorer] = {}
+# Each topic's compiled query and scorer, by the topic's name, with what they were compiled from: a topic
+# whose query or model changed (a reloaded config: the daemon's digests match with these) replaces its
+# old ones, which are then freed, so that reloads do not pile up compiled topics.
+_compiled: dict[str, tuple[str, topics.Query]] = {}
+_scorers: dict[str, tuple[Model, Scorer]] = {}
 
 
 def _query(topic: TopicConfig) -> topics.Query:
-    key = (topic.name, topic.query)
-    q = _compiled.get(key)
-    if q is None:
-        q = _compiled[key] = topics.compile_query(topic.query)
-    return q
+    hit = _compiled.get(topic.name)
+    if hit is None or hit[0] != topic.query:
+        hit = _compiled[topic.name] = (topic.query, topics.compile_query(topic.query))
+    return hit[1]
 
 
 def _scorer(topic: TopicConfig) -> Scorer:
     assert topic.model is not None
-    key = (topic.name, topic.model)  # the model with the definitions of its features' sets
-    s = _scorers.get(key)
-    if s is None:
-        s = _scorers[key] = topic.model.scorer()
-    return s
+    hit = _scorers.get(topic.name)  # compiled from the model with the definitions of its features' sets
+    if hit is None or (hit[0] is not topic.model and hit[0] != topic.model):
+        hit = _scorers[topic.name] = (topic.model, topic.model.scorer())
+    return hit[1]
 
 
 def match_topic(
@@ -233,7 +234,7 @@ def warm_topics() -> None:
     (the compiled queries, their countries' gazetteers: ~0.2 s of CPU for the default topic).
 
     Run by the extraction pool's forkserver, which reads the crawl's config named by $NEWSWATCH_POOL_TOPICS;
-    the workers forked from it find the queries compiled (they are keyed by topic name and query, so a
+    the workers forked from it find the queries compiled (kept by topic name with the query they came from, so a
     config that changed meanwhile is only slower, never wrong).
     """
     digest, _, path = os.environ.get(POOL_TOPICS_ENV, "").partition(":")

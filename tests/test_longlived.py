@@ -6,11 +6,15 @@ Each case runs in a fresh interpreter: freezing is per process, and this one's m
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import pytest
 
+from crawler import process
+from crawler.config import load_config
 from crawler.longlived import YOUNG_THRESHOLD
 from tests.support.pyrun import run_script
 
@@ -97,7 +101,7 @@ pool = make_pool(1, language_model=sys.argv[2] == "yes")
 state = (
     "(lambda gc, q: (gc.get_freeze_count(), gc.get_threshold()[0], gc.is_tracked(q),"
     " any(o is q for o in gc.get_objects())))"
-    "(__import__('gc'), next(iter(__import__('crawler.process').process._compiled.values())))"
+    "(__import__('gc'), next(iter(__import__('crawler.process').process._compiled.values()))[1])"
 )
 print(json.dumps(pool.submit(eval, state).result(timeout=120)))
 pool.shutdown(wait=True)
@@ -149,3 +153,15 @@ def test_the_cli_batch_commands_freeze_their_topics(tmp_path: Path, args: list[s
     )
     assert code == 0
     assert before == 0 and after > 1000 and threshold_put_back
+
+
+def test_a_topic_whose_query_changed_replaces_its_compiled_query_which_is_freed(tmp_path: Path) -> None:
+    """What a reload does in the daemon, whose digests match with these: no compiled topic piles up."""
+    first, second = _configs(tmp_path)
+    old, new = load_config(first).topics[0], load_config(second).topics[0]
+    gone = weakref.ref(process._query(old))
+    assert process._query(load_config(first).topics[0]) is gone(), "the same query is compiled once"
+    assert process._query(new) is not gone()
+    gc.collect()
+    assert gone() is None, "the replaced query is freed"
+    assert [name for name in process._compiled if name == "cooperation"] == ["cooperation"]
