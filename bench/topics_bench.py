@@ -13,11 +13,16 @@ Speed: CPU ms per 5,000-word article (en, ru, zh) of prepare + match for the def
 product matches it (a model topic: its gate query, then its model's features), against
 the 590a667 topic run by the 590a667 code (crawler/topics.py and crawler/textnorm.py as of that
 commit, loaded from git into a temporary package) in the same run, article by article in turn;
-prints the ratio.
+prints the ratio. Each side runs with the garbage collector as its product ran: today's sides with
+everything the process holds frozen and the young generation's threshold raised, as the extraction
+workers and the CLI's batch commands run once their topics are compiled (crawler.longlived); the
+590a667 side with nothing frozen and Python's default thresholds, as that code ran. (Freezing and
+unfreezing only move the collector's lists: switching between the sides costs nothing.)
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import random
 import subprocess
@@ -34,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from crawler import textnorm  # noqa: E402
 from crawler.config import TopicConfig, load_config, parse_config  # noqa: E402
 from crawler.evaluate import Counts, Evaluation, Story, evaluate, load_labeled  # noqa: E402
-from crawler.process import match_topic  # noqa: E402
+from crawler.process import match_topic, settle_topics  # noqa: E402
 from crawler.topics import compile_query, prepare  # noqa: E402
 
 BASE_COMMIT = "590a667"
@@ -144,26 +149,48 @@ def long_articles(stories: list[Story], lang: str, n: int, words: int) -> list[t
 
 
 def speed() -> None:
+    topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
+    rules = rule_topic()
+    base_threshold = gc.get_threshold()  # Python's defaults, which the 590a667 code ran with
+    # as the product's workers and batch commands do: compiled, warmed, then frozen
+    frozen = settle_topics((topic, rules))
+    product_threshold = gc.get_threshold()
     old_topics, old_textnorm = old_modules()
     base_query, _ = shipped_topic_at_base()
     old_q = old_topics.compile_query(base_query)  # type: ignore[attr-defined]
-    topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
-    rule_q = compile_query(rule_topic().query)
     stories = load_labeled(OLD) + (load_labeled(DEV) if DEV.exists() else [])
-    sides: dict[str, tuple[Callable[[str, str, str], object], object]] = {
-        BASE_COMMIT: (lambda title, text, _lang: old_q.match_prepared(old_topics.prepare(title, text)), old_textnorm),  # type: ignore[attr-defined]
+    sides: dict[str, tuple[Callable[[str, str, str], object], object, tuple[int, int, int] | None]] = {
+        BASE_COMMIT: (
+            lambda title, text, _lang: old_q.match_prepared(old_topics.prepare(title, text)),  # type: ignore[attr-defined]
+            old_textnorm,
+            None,  # nothing frozen, Python's thresholds
+        ),
         # the product's path: a model topic's gate, then its model's features (match_topics does this)
-        "today": (lambda title, text, lang: match_topic(topic, prepare(title, text), lang, spans=False), textnorm),
+        "today": (
+            lambda title, text, lang: match_topic(topic, prepare(title, text), lang, spans=False),
+            textnorm,
+            product_threshold,
+        ),
         # for comparison: the hand-written rule topic, today's code
-        "rules": (lambda title, text, _lang: rule_q.match_prepared(prepare(title, text)), textnorm),
+        "rules": (
+            lambda title, text, lang: match_topic(rules, prepare(title, text), lang, spans=False),
+            textnorm,
+            product_threshold,
+        ),
     }
 
     def cost(side: str, title: str, text: str, lang: str) -> float:
         """CPU seconds (user + system) of one article's prepare + match, tokenized afresh (no cache)."""
-        run, norm = sides[side]
+        run, norm, threshold = sides[side]
         norm.tokenize.cache_clear()  # type: ignore[attr-defined]
         if hasattr(norm, "columns"):
             norm.columns.cache_clear()
+        if threshold is None:
+            gc.unfreeze()
+            gc.set_threshold(*base_threshold)
+        else:
+            gc.freeze()
+            gc.set_threshold(*threshold)
         t0 = time.process_time()
         run(title, text, lang)
         return time.process_time() - t0
@@ -172,6 +199,10 @@ def speed() -> None:
     print("today's in this run, article by article in turn, each article's best of 7; CPU time, not wall time,")
     print("so that waiting for a shared machine's cores is not counted):")
     print("('today' is the default topic as configured; 'rules' the rule topic of fixtures/topics/rule-topic.toml)")
+    print(
+        f"garbage collector: today's sides {'frozen' if frozen else 'NOT frozen'}, thresholds {product_threshold};"
+        f" {BASE_COMMIT}'s side nothing frozen, thresholds {base_threshold}"
+    )
     print(f"  {'lang':<6}{BASE_COMMIT:>10}{'today':>10}{'ratio':>8}{'rules':>10}{'ratio':>8}")
     for lang in ("en", "ru", "zh"):
         docs = long_articles(stories, lang, 20, 5000)

@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timedelta
 
 from crawler.config import Config, TopicConfig
-from crawler.process import match_topics
+from crawler.process import match_topics, settle_topics
 from crawler.store import Store, iso, utcnow
 
 DEFAULT_WINDOW = 7 * 86400.0
@@ -48,6 +48,7 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None) -> in
             c.execute("DELETE FROM _topic_state WHERE name = ?", [name])
     looked = 0
     if changed:
+        settle_topics(tuple(changed))
         names = [t.name for t in changed]
         marks = ",".join("?" * len(names))
         last_id = 0

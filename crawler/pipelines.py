@@ -29,8 +29,9 @@ def make_pool(workers: int, *, language_model: bool = True) -> Executor | None:
     if workers <= 0:
         return None
     ctx = multiprocessing.get_context("forkserver")
-    preload = ["crawler.process", "crawler.extract", "crawler.warmup"]
-    ctx.set_forkserver_preload(preload + ["crawler.warmup_langid"] if language_model else preload)
+    # crawler.warmup last: it freezes what the others loaded (crawler.longlived)
+    preload = ["crawler.process", "crawler.extract", "crawler.warmup_langid", "crawler.warmup"]
+    ctx.set_forkserver_preload(preload if language_model else [m for m in preload if m != "crawler.warmup_langid"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_start, initargs=(os.getpid(),))
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
 from crawler.encoding import decode_html
+from crawler.longlived import WARM_UP_TEXT, WARM_UP_TITLE, freeze_long_lived
 from crawler.model import Model, Scorer, gated_match
 from crawler.records import ArticleRecord
 
@@ -97,6 +98,15 @@ def match_topics(
         if m is not None and m.score >= t.min_score:
             out.append((t.name, round(m.score, 3), tuple(m.hits)))
     return tuple(out)
+
+
+def settle_topics(topic_list: tuple[TopicConfig, ...]) -> bool:
+    """Before a batch of articles: compiles the topics and matches them once on a built-in text (building what
+    their first article would), then freezes what the process holds (``crawler.longlived``)."""
+    if not topic_list:
+        return False
+    match_topics(WARM_UP_TITLE, WARM_UP_TEXT, topic_list)
+    return freeze_long_lived()
 
 
 def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed:
@@ -216,10 +226,6 @@ def warm_up() -> None:
 # Set by a crawl child to "DIGEST:PATH" of its config (see crawler.config.checked_digest), so that
 # its extraction pool's forkserver compiles the run's topics once for all workers (``warm_topics``).
 POOL_TOPICS_ENV = "NEWSWATCH_POOL_TOPICS"
-_WARM_UP_TOPICS_TEXT = (
-    "Scientists from China and Russia opened a joint laboratory in Moscow. "
-    "Учёные России и Китая открыли совместную лабораторию. 中俄科学家在莫斯科开设联合实验室。"
-)
 
 
 def warm_topics() -> None:
@@ -236,7 +242,7 @@ def warm_topics() -> None:
     from crawler.config import load_config
 
     try:
-        match_topics("Warm-up", _WARM_UP_TOPICS_TEXT, load_config(path, checked=digest or None).topics)
+        match_topics(WARM_UP_TITLE, WARM_UP_TEXT, load_config(path, checked=digest or None).topics)
     except Exception:  # a worker that compiles its topics itself is slower, not wrong
         pass
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from crawler.config import Config
 from crawler.errors import StoreError
+from crawler.longlived import settle
 from crawler.model import Scorer, gated_match
 from crawler.store import Store, parse_iso
 from crawler.topics import Query, compile_query, prepare, snippet
@@ -83,6 +84,7 @@ def search_articles(
     stats = stats if stats is not None else SearchStats()
     if not config.storage.database.exists():
         return []
+    settle(q, scorer)
     deadline = time.monotonic() + timeout
     with Store(config.storage.database, readonly=True) as store:
         # the index query itself stops at the deadline too (SQLite calls this every N steps)

@@ -92,6 +92,7 @@ def build(
     ) -> None:
         """Precision/recall per language of each topic on a labeled JSONL file, then each miss and false alarm."""
         from crawler.evaluate import evaluate, load_labeled
+        from crawler.longlived import settle
         from crawler.topics import compile_query
 
         # labels that name the config's topics: each topic reads its own
@@ -111,7 +112,9 @@ def build(
             ms = t.min_score if min_score is None else min_score
             if by_topic:
                 stories = load_labeled(file, t.name)
-            ev = evaluate(compile_query(t.query, sets), ms, stories, t.model.scorer() if t.model else None)
+            q, scorer = compile_query(t.query, sets), t.model.scorer() if t.model else None
+            settle(q, scorer)  # a batch: the compiled topic is frozen out of the garbage collector's way
+            ev = evaluate(q, ms, stories, scorer)
             out.append((t, ms, ev))
         if as_json:
             click.echo(json.dumps([_to_json(t, ms, ev) for t, ms, ev in out], ensure_ascii=False, indent=2))
