@@ -449,3 +449,27 @@ def test_a_partnership_of_two_other_countries_institutions_is_found_by_partners(
     q = compile_query("PARTNERS(country:IN, country:JP, semiconductor* OR chip*)")
     title = "Kyoto University, IIT Bombay to train chip engineers together"
     assert q.match(title, "The universities will exchange doctoral researchers.") is not None
+
+
+# --- cities GeoNames names with their own letters or with their river -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "hit"),
+    [
+        ("DE", "BASF said in Ludwigshafen on Monday", "Ludwigshafen → Germany"),  # Ludwigshafen am Rhein
+        ("DE", "A hydrogen hub in Frankfurt", "Frankfurt → Germany"),  # Frankfurt am Main
+        ("PL", "Researchers in Kraków", "Krakow → Poland"),
+        ("PL", "Researchers in Krakow", "Krakow → Poland"),
+        ("CN", "A solar institute in Ürümqi", "Urumqi → China"),
+        ("CN", "A solar institute in Urumqi", "Urumqi → China"),
+    ],
+)
+def test_a_city_named_with_diacritics_or_its_river_is_found_as_the_press_writes_it(
+    code: str, text: str, hit: str
+) -> None:
+    assert hit in _hits(compile_query(f"country:{code}"), text)
+
+
+def test_a_city_named_like_a_person_is_the_person_before_a_surname() -> None:
+    assert RU.match("", "Professor Artem Abakumov presented the cathode") is None  # not the city of Artem

@@ -153,6 +153,9 @@ def ascii_letters(name: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+_ALONG = re.compile(r"^([A-Z][a-z]{3,}) (?:am|an der|im|in der|ob der) [A-Z]")
+
+
 def _letters_folded(name: str) -> str:
     return " ".join(textnorm.fold_word(w) for w in name.split())
 
@@ -372,6 +375,7 @@ def build() -> dict[str, dict[str, object]]:
         out[code] = {"name": en, "country": sorted(n for n in names if n), "region": sorted(regions)}
     capitals = {cc: info.get("capital") for cc, info in countries.items()}
     cities: dict[str, set[str]] = {cc: set() for cc in out}
+    written_plain: dict[str, set[str]] = {cc: set() for cc in out}  # names found only without their diacritics
     for city in gc.get_cities().values():
         cc = city["countrycode"]
         if cc not in cities:
@@ -379,7 +383,18 @@ def build() -> dict[str, dict[str, object]]:
         if city["population"] < MIN_POPULATION and city["name"] != capitals.get(cc):
             continue
         name = city["name"]
+        plain = ascii_letters(name)
         found = {name} if _LATIN_NAME.match(name) else set()
+        if not found and _LATIN_NAME.match(plain):
+            # GeoNames writes the name with its own letters (Köln, Łódź, Ürümqi): the matcher folds the marks
+            written_plain[cc].add(plain)
+            if _letters_folded(plain) != _letters_folded(name):
+                written_plain[cc].add(name)  # a letter the matcher keeps (ł, ı): both spellings
+        # a German city named with its river or region (Frankfurt am Main, Mülheim an der Ruhr, Freiburg im
+        # Breisgau) is written without it
+        short = _ALONG.match(plain)
+        if short and _LATIN_NAME.match(short.group(1)):
+            written_plain[cc].add(short.group(1))
         for alt in city["alternatenames"]:
             if _CYRILLIC_NAME.match(alt) and not _NON_RUSSIAN_CYRILLIC.search(alt) and "ъ" not in alt[:-1]:
                 # alternates in Cyrillic mix Russian with other languages and old names: keep the
@@ -404,6 +419,13 @@ def build() -> dict[str, dict[str, object]]:
         # a district named by an adjective (Академический, Калининский) is an everyday word
         found = {n for n in found if not n.lower().endswith(_ADJECTIVE_NAME)}
         cities[cc].update(n for n in found if n not in AMBIGUOUS and len(n) >= 2)
+    # a name written plain that is another country's place too (Bāli in India, Bali in Indonesia) says nothing
+    named_by: dict[str, set[str]] = {}
+    for cc in out:
+        for n in [*out[cc]["country"], *out[cc]["region"], *cities[cc]]:  # type: ignore[misc]
+            named_by.setdefault(_letters_folded(n), set()).add(cc)
+    for cc, plain_names in written_plain.items():
+        cities[cc].update(n for n in plain_names if named_by.get(_letters_folded(n), {cc}) <= {cc} and len(n) >= 5)
     for cc, names in cities.items():
         taken = set(out[cc]["country"]) | set(out[cc]["region"])  # type: ignore[arg-type]
         out[cc]["city"] = sorted(names - taken)
