@@ -2145,6 +2145,8 @@ def _lex(q: str) -> list[_Tok]:
             while j < n and not q[j].isspace() and q[j] not in stop:
                 j += 1
             word = q[i:j]
+            if word.upper() in ("PARTNERS", "GLUE") and q.startswith("(", j):  # partners( is no word of a query
+                raise QuerySyntaxError(f"{word.upper()}( ... ) is written in capitals, as operators are", q, i)
             if word in ("AND", "OR", "NOT", "EXCEPT"):
                 toks.append(_Tok(word, word, i))
             elif word.startswith("NEAR/") or word == "NEAR":

@@ -369,6 +369,28 @@ def test_topics_train_says_which_option_is_out_of_range_and_writes_nothing(
     assert not out.exists()
 
 
+def test_topics_train_names_the_fold_or_file_that_leaves_one_kind_out_of_cross_validation(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 'query = "@coop"')
+    rows = [
+        {"id": str(n), "language": "en", "title": "Joint research", "text": "Science together.", "label": 1}
+        for n in range(5)
+    ]
+    rows.append({"id": "x", "language": "en", "title": "Joint sport", "text": "They play together.", "label": 0})
+    relevant, mixed = tmp_path / "relevant.jsonl", tmp_path / "mixed.jsonl"
+    relevant.write_text("\n".join(json.dumps(r) for r in rows[:3]), encoding="utf-8")
+    mixed.write_text("\n".join(json.dumps(r) for r in rows[3:]), encoding="utf-8")
+    out = tmp_path / "t.json"
+    # both files hold both kinds together: a fit on all of them works, a fit without the one irrelevant story cannot
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(relevant), str(mixed), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert "cross-validation: without the file " in line and "mixed.jsonl" in line and "no irrelevant story" in line
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", str(mixed), "-o", str(out), "--folds", "3"])
+    assert result.exit_code == 2, result.output
+    assert "cross-validation: without fold " in result.output and "give fewer --folds" in result.output
+    assert not out.exists()
+
+
 def test_topics_train_gives_the_same_model_for_the_same_files_and_options(tmp_path: Path) -> None:
     cfg = _config(tmp_path, 'query = "country:CN AND country:RU"')
     models = []

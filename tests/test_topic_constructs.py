@@ -152,6 +152,19 @@ def test_an_unknown_set_close_to_a_defined_one_names_it() -> None:
         compile_query("@quantum", sets)  # nothing close: the sets there are
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("partners(country:IN, country:JP, chip*)", "PARTNERS( ... ) is written in capitals"),
+        ("country:IN AND glue(and)", "GLUE( ... ) is written in capitals"),
+    ],
+)
+def test_partners_or_glue_not_in_capitals_is_named(query: str, message: str) -> None:
+    with pytest.raises(QuerySyntaxError, match=re.escape(message)):
+        compile_query(query)
+    assert compile_query("partners (chip OR lab)").match("Partners in chip research", "") is not None  # a word
+
+
 def test_an_unclosed_parenthesis_of_a_long_query_is_placed_by_line_and_column() -> None:
     query = "# India and Japan\n# as partners\n(\n  (country:IN AND space\n  OR country:JP\n"
     with pytest.raises(QuerySyntaxError) as exc:
