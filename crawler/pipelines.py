@@ -10,7 +10,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from crawler.process import Processed, feed_only, needs_language_model, process_page, worker_start
+from crawler.longlived import matching_batch
+from crawler.process import Processed, feed_only, needs_language_model, process_page, settle_topics, worker_start
 from crawler.spiders import FeedOnlyItem, PageItem
 
 
@@ -78,8 +79,13 @@ class ProcessPipeline(CrawlerStep):
 
     A worker that dies (an OOM kill) breaks the pool: the pool is started again and the page
     retried once; a page that still cannot be processed is kept from its feed and retried on the
-    next poll, never dropped.
+    next poll, never dropped. Without a pool ($NEWSWATCH_WORKERS=0, feed-only items before one starts)
+    they are matched in this process, as a batch (``crawler.longlived``).
     """
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        self._settled = False
 
     async def process_item(self, item: Any) -> Any:
         try:
@@ -121,9 +127,17 @@ class ProcessPipeline(CrawlerStep):
             return item, self._feed_only(item, topics)
         return item
 
+    def _here(self, topics: Any, work: Callable[[], Processed]) -> Processed:
+        """Processed in this process: the run's topics settled and frozen before the first, each matched as a batch."""
+        if not self._settled:
+            self._settled = True
+            settle_topics(topics)
+        with matching_batch():
+            return work()
+
     def _inline(self, item: PageItem, topics: Any) -> Processed:
         try:
-            return process_page(item.job, topics)
+            return self._here(topics, lambda: process_page(item.job, topics))
         except Exception as exc:
             return self._failed(item, exc)
 
@@ -133,7 +147,7 @@ class ProcessPipeline(CrawlerStep):
 
     def _feed_only(self, item: FeedOnlyItem, topics: Any) -> Processed:
         args, kwargs = self._feed_only_args(item, topics)
-        return feed_only(*args, **kwargs)
+        return self._here(topics, lambda: feed_only(*args, **kwargs))
 
     def _feed_only_args(self, item: FeedOnlyItem, topics: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         language = self.ctx.source_language(item.source)

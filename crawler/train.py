@@ -22,8 +22,9 @@ from crawler import __version__
 from crawler.config import TopicConfig
 from crawler.errors import UsageError
 from crawler.evaluate import Counts, Evaluation, Story
+from crawler.longlived import WARM_UP_TEXT, WARM_UP_TITLE, matching_batch, settle
 from crawler.model import BODY_TRAINED, FORMAT, VERSION, ZONES, fingerprint, zone_inputs
-from crawler.topics import compile_query, prepare
+from crawler.topics import Query, compile_query, prepare
 
 INSTALL_HINT = "pip install 'newswatch[train]'"
 
@@ -133,27 +134,39 @@ def featurize(
     queries = [compile_query(e, sets) for e in expressions]  # QuerySyntaxError names the bad one
     languages = sorted({s.language for _name, stories in files for s in stories if s.language != "?"})
     data = Data(list(expressions), languages, [])
+    # a batch: the gate and the features, with what their first story builds, frozen out of the garbage
+    # collector's way (crawler.longlived)
+    warm_up = prepare(WARM_UP_TITLE, WARM_UP_TEXT)
+    for q in queries:
+        q.hits_prepared(warm_up)
+    settle(gate)
     done = 0
-    for name, stories in files:
-        for story in stories:
-            doc = prepare(story.title, story.text)
-            ex = Example(story, name, gate.holds(doc))
-            if ex.gate:
-                for i, q in enumerate(queries):
-                    hits = q.hits_prepared(doc)
-                    if hits is None:
-                        continue
-                    for z, value in enumerate(zone_inputs(doc, hits, body)):
-                        if value:
-                            ex.x[i * len(ZONES) + z] = value
-                col = data.language_column(story.language)
-                if col is not None:
-                    ex.x[col] = 1.0
-            data.examples.append(ex)
-            done += 1
-            if progress is not None:
-                progress(done)
+    with matching_batch():
+        for name, stories in files:
+            for story in stories:
+                data.examples.append(_example(gate, queries, data, name, story, body))
+                done += 1
+                if progress is not None:
+                    progress(done)
     return data
+
+
+def _example(gate: Query, queries: Sequence[Query], data: Data, name: str, story: Story, body: str) -> Example:
+    """One story's inputs (none when the gate rejects it)."""
+    doc = prepare(story.title, story.text)
+    ex = Example(story, name, gate.holds(doc))
+    if ex.gate:
+        for i, q in enumerate(queries):
+            hits = q.hits_prepared(doc)
+            if hits is None:
+                continue
+            for z, value in enumerate(zone_inputs(doc, hits, body)):
+                if value:
+                    ex.x[i * len(ZONES) + z] = value
+        col = data.language_column(story.language)
+        if col is not None:
+            ex.x[col] = 1.0
+    return ex
 
 
 def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:

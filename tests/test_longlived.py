@@ -1,5 +1,6 @@
 """The compiled topics are frozen out of the garbage collector's way once per process, in every process that
-matches a batch: extraction workers (by their forkserver), the archive's re-matching, `search`, `topics eval`.
+matches a batch: extraction workers (by their forkserver), a crawl without workers, the archive's re-matching,
+`search`, `topics eval`, `topics train`.
 
 Each case runs in a fresh interpreter: freezing is per process, and this one's may be frozen already.
 """
@@ -10,6 +11,7 @@ import gc
 import json
 import weakref
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,3 +167,94 @@ def test_a_topic_whose_query_changed_replaces_its_compiled_query_which_is_freed(
     gc.collect()
     assert gone() is None, "the replaced query is freed"
     assert [name for name in process._compiled if name == "cooperation"] == ["cooperation"]
+
+
+_TRAIN = r"""
+import gc, json, sys
+from click.testing import CliRunner
+from crawler.topics import Query
+from scheduler.cli import cli
+
+seen = []  # (threshold, frozen) as each story's gate is asked
+holds = Query.holds
+def spy(self, doc):
+    seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
+    return holds(self, doc)
+Query.holds = spy
+threshold = gc.get_threshold()
+result = CliRunner().invoke(cli, json.loads(sys.argv[1]), catch_exceptions=False)
+print(json.dumps([result.exit_code, seen, gc.get_threshold() == threshold]))
+"""
+
+
+def test_topics_train_featurizes_its_stories_as_a_batch_of_frozen_queries(tmp_path: Path) -> None:
+    first, _ = _configs(tmp_path)
+    rows = [
+        ("China and Russia open a joint laboratory", "Science and research of China and Russia.", 1),
+        ("Russia and China sign a gas deal", "China and Russia agreed on gas prices after research.", 0),
+        ("Chinese and Russian scientists meet", "A research laboratory in Moscow for China and Russia.", 1),
+        ("China and Russia hold naval drills", "The navies of Russia and China sailed; science fiction.", 0),
+    ]
+    for n in (1, 2):
+        stories = [{"title": t, "text": x, "language": "en", "label": y} for t, x, y in rows]
+        (tmp_path / f"l{n}.jsonl").write_text("\n".join(json.dumps(s) for s in stories), encoding="utf-8")
+    args = ["-c", str(first), "topics", "train", "-q", str(tmp_path / "l1.jsonl"), str(tmp_path / "l2.jsonl")]
+    code, seen, threshold_put_back = run_script(
+        _TRAIN, json.dumps([*args, "-o", str(tmp_path / "m.json")]), cwd=tmp_path
+    )
+    assert code == 0 and (tmp_path / "m.json").is_file()
+    assert len(seen) == 2 * len(rows), "each story's gate asked once"
+    assert all(t == YOUNG_THRESHOLD for t, _frozen in seen), "the stories are matched as a batch"
+    assert all(frozen > 1000 for _t, frozen in seen), "with the compiled gate and features frozen before the first"
+    assert threshold_put_back
+
+
+_CRAWL = r"""
+import gc, json, sys
+from crawler import pipelines
+from crawler.config import load_config
+from crawler.run import crawl_once
+
+seen = {}  # what was processed in this process -> (threshold, frozen) as each began
+def spy(name, work):
+    def call(*args, **kwargs):
+        seen.setdefault(name, []).append((gc.get_threshold()[0], gc.get_freeze_count()))
+        return work(*args, **kwargs)
+    return call
+pipelines.process_page = spy("page", pipelines.process_page)
+pipelines.feed_only = spy("feed_only", pipelines.feed_only)
+threshold = gc.get_threshold()
+summary = crawl_once(load_config(sys.argv[1]), ["wire"], workers=0)
+print(json.dumps([summary.totals()["new"], seen, gc.get_threshold() == threshold]))
+"""
+
+
+def test_a_crawl_without_workers_matches_its_pages_and_feed_entries_as_a_batch(tmp_path: Path, site: Any) -> None:
+    """NEWSWATCH_WORKERS=0: the crawl child extracts and matches its pages itself, and the entries whose page
+    failed (feed-only), with its topics frozen and the young generation larger only while it matches."""
+    first, _ = _configs(tmp_path)
+    feed = f"{site.base_url}/globalwire/rss.xml"
+    source = f'\n[[sources]]\nname = "wire"\nkind = "feed"\nurl = "{feed}"\nstale_after = "3650d"\n'
+    source += "\n[crawl]\nallow_private = true\n"  # the site is on 127.0.0.1
+    first.write_text(first.read_text(encoding="utf-8") + source, encoding="utf-8")
+    # the topics already matched the (empty) archive: the crawl itself has no re-matching batch
+    run_script(_SYNC, str(first), cwd=tmp_path)
+    new, seen, threshold_put_back = run_script(_CRAWL, str(first), cwd=tmp_path)
+    assert new > 0 and set(seen) == {"page", "feed_only"}
+    calls = [c for kind in seen.values() for c in kind]
+    assert all(t == YOUNG_THRESHOLD for t, _frozen in calls), "each page and entry matched as a batch"
+    assert all(frozen > 1000 for _t, frozen in calls[1:]), "the run's topics frozen from the first on"
+    assert threshold_put_back, "the crawl's own fetching keeps Python's threshold"
+
+
+_SYNC = r"""
+import json, sys
+from crawler.config import load_config
+from crawler.matching import sync_topics
+from crawler.store import Store
+
+config = load_config(sys.argv[1])
+with Store(config.storage.database) as store:
+    sync_topics(config, store)
+print(json.dumps(True))
+"""
