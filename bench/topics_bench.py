@@ -1,6 +1,6 @@
 """Topic matching: precision/recall per language on the labeled sets, and matching cost per article.
 
-Run: python bench/topics_bench.py [--test] [--errors] [--no-speed]
+Run: python bench/topics_bench.py [--test] [--errors] [--no-speed] | --gc
 
 Quality: the default topic (config/newswatch.toml, read through the config so its named sets and its
 model come along; a model topic is scored as the product scores it) beside the hand-written rule topic
@@ -18,12 +18,20 @@ everything the process holds frozen and the young generation's threshold raised,
 workers and the CLI's batch commands run once their topics are compiled (crawler.longlived); the
 590a667 side with nothing frozen and Python's default thresholds, as that code ran. (Freezing and
 unfreezing only move the collector's lists: switching between the sides costs nothing.)
+Each article's best of 7 leaves out most full collections, on all sides.
+
+--gc (alone): the garbage collector's share of matching CPU over a run of articles, as a worker or a batch
+command matches them one after another (20 different 5,000-word articles per language, 3 passes, mean CPU
+with every collection counted): Python's defaults with nothing frozen beside the product's way (its topics
+settled and frozen, the batch threshold: crawler.longlived); each in a fresh process, alternately, twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
+import json
 import random
 import subprocess
 import sys
@@ -226,7 +234,75 @@ def speed() -> None:
         )
 
 
+def gc_run(product: bool) -> dict[str, tuple[float, float, float]]:
+    """Per language: (ms of CPU an article, the collector's share of it in %, collections an article)."""
+    topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
+    stories = load_labeled(OLD) + (load_labeled(DEV) if DEV.exists() else [])
+    if product:
+        settle_topics((topic,))
+    else:
+        match_topic(topic, prepare("Warm-up", "China and Russia"), "en")  # compiled, as a first article would
+    spent = [0.0]
+    count = [0]
+    began = [0.0]
+
+    def watch(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.process_time()
+        else:
+            spent[0] += time.process_time() - began[0]
+            count[0] += 1
+
+    out = {}
+    for lang in ("en", "ru", "zh"):
+        docs = long_articles(stories, lang, 20, 5000)
+        match_topic(topic, prepare(*docs[0]), lang, spans=False)  # first use: word forms, gazetteers
+        spent[0], count[0], total = 0.0, 0, 0.0
+        gc.callbacks.append(watch)
+        with matching_batch() if product else contextlib.nullcontext():
+            for _ in range(3):
+                for title, text in docs:
+                    textnorm.tokenize.cache_clear()
+                    textnorm.columns.cache_clear()
+                    t0 = time.process_time()
+                    match_topic(topic, prepare(title, text), lang, spans=False)
+                    total += time.process_time() - t0
+        gc.callbacks.remove(watch)
+        n = 3 * len(docs)
+        out[lang] = (total / n * 1000, spent[0] / total * 100, count[0] / n)
+    return out
+
+
+def gc_share() -> None:
+    runs: dict[bool, list[dict[str, list[float]]]] = {False: [], True: []}
+    for _ in range(2):
+        for product in (False, True):
+            done = subprocess.run(
+                [sys.executable, __file__, "--gc-run", "product" if product else "defaults"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[product].append(json.loads(done.stdout.splitlines()[-1]))
+    print("Garbage collection while matching a run of articles (default topic, 20 different 5,000-word articles")
+    print("per language, 3 passes; mean CPU an article with every collection counted; two runs of each, in fresh")
+    print("processes): Python's defaults, nothing frozen | as the product runs (frozen, batch threshold)")
+    print(f"  {'lang':<6}{'ms':>12}{'gc %':>12}{'collections':>13}  |{'ms':>12}{'gc %':>12}{'collections':>13}")
+    for lang in ("en", "ru", "zh"):
+        cells = []
+        for product in (False, True):
+            ms, share, count = (sorted(r[lang][k] for r in runs[product]) for k in range(3))
+            cells += [f"{ms[0]:.1f}-{ms[-1]:.1f}", f"{share[0]:.1f}-{share[-1]:.1f}", f"{count[-1]:.2f}"]
+        print(f"  {lang:<6}{cells[0]:>12}{cells[1]:>12}{cells[2]:>13}  |{cells[3]:>12}{cells[4]:>12}{cells[5]:>13}")
+
+
 def main() -> None:
+    if "--gc-run" in sys.argv:
+        print(json.dumps(gc_run(sys.argv[sys.argv.index("--gc-run") + 1] == "product")))
+        return
+    if "--gc" in sys.argv:
+        gc_share()
+        return
     quality("--errors" in sys.argv, "--test" in sys.argv)
     if "--no-speed" not in sys.argv:
         speed()
