@@ -1014,7 +1014,8 @@ def _another_country_s(f: _Field, first: int, last: int, code: str) -> bool:
 # a sea named after a country is a sea (the Sea of Japan, Японское море, 日本海), not the country
 # (or the first of several seas named together: Японского и Охотского морей, the Japan and Okhotsk seas)
 _SEA_AFTER_RE = re.compile(
-    r"(?:\s*(?:,|\bи\b|\band\b)\s*[A-ZА-ЯЁ][\w-]*)*\s*(?i:мор[еяюь]\w*\b|seas?\b|海(?![军上警洋域外关事运员]))"
+    r"(?:\s*(?:,|\bи\b|\band\b)\s*[A-ZА-ЯЁ][\w-]*)*\s*"
+    r"(?i:мор(?:е|я|ю|ем|ей|ях|ям|ями)\b|seas?\b|oceans?\b|океан\w*\b|海(?![军上警洋域外关事运员])|洋(?![行人务货酒]))"
 )
 _SEA_BEFORE_RE = re.compile(r"\bsea of\s+(?:the\s+)?$", re.IGNORECASE)
 
@@ -1280,6 +1281,8 @@ class _Entity(_Node):
                         continue
                     if k in g.proper and not _is_form_of(f, p, g.proper[k]):
                         continue
+                    if _LABEL_KINDS.get(label) == "name" and _sea_name(f, p, e):
+                        continue  # the Sea of Japan, the Indian Ocean: a sea, not the country
                     if k in g.institutions and _another_country_s(f, p, e, self.code):
                         continue
                     if k in g.contextual and not _in_context(doc, f, p, e, g.contextual[k]):

