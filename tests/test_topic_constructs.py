@@ -80,6 +80,20 @@ def test_config_sets_are_validated_with_key_paths(tmp_path: Path) -> None:
     assert "topics[0] (t).query: unknown set @missing" in problems
 
 
+def test_an_empty_set_or_an_empty_term_of_a_set_says_so(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[sets]\nnone = []\nblank = ["science", " "]\n'
+        '[[topics]]\nname = "t"\nquery = "science"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    problems = exc.value.problems
+    assert any(p.startswith("sets.none: is empty: give at least one term") for p in problems), problems
+    assert any(p.startswith("sets.blank[1]: is an empty term") for p in problems), problems
+
+
 def test_a_topic_query_carries_its_sets_so_a_set_change_is_a_query_change(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     body = '[storage]\ndatabase = "nw.db"\n[sets]\nst = {}\n[[topics]]\nname = "t"\nquery = "Russia @st"\n'
