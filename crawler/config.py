@@ -661,6 +661,11 @@ def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
                 if problem:
                     c.add(f"sets.{name}[{i}]", problem)
             out.append((name, " OR ".join(_set_item(x) for x in value)))
+        elif isinstance(value, list) and not value:
+            c.add(f"sets.{name}", 'is empty: give at least one term, ["science", "research*"], or remove the set')
+        elif isinstance(value, list) and all(isinstance(x, str) for x in value):
+            blank = next(i for i, x in enumerate(value) if not x.strip())
+            c.add(f"sets.{name}[{blank}]", "is an empty term: write a term or remove it")
         elif not isinstance(value, str) or not value.strip():
             c.add(f"sets.{name}", 'must be a list of terms, ["science", "research*"], or a query string')
         else:

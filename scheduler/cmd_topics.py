@@ -98,7 +98,14 @@ def build(
         # labels that name the config's topics: each topic reads its own
         names_known = {t.name for t in state.config().topics} if query is None else set()
         by_topic = query is None and _names_topics(file, names_known)
-        stories = [] if by_topic else load_labeled(file)
+        named = sorted(_topic_labels(file)) if query is not None else []
+        if named and len(names) != 1:
+            # a query measured on a file labeled by topic names: relevant to which of them?
+            raise UsageError(
+                f"{file} labels its stories by topic name ({', '.join(named[:5])}): with --query, pass --topic NAME "
+                "to measure the query against that topic's labels"
+            )
+        stories = [] if by_topic else load_labeled(file, names[0] if named else None)
         if by_topic:
             _warn_unknown_labels(file, names_known)
         if query is not None:

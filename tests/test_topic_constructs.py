@@ -80,6 +80,20 @@ def test_config_sets_are_validated_with_key_paths(tmp_path: Path) -> None:
     assert "topics[0] (t).query: unknown set @missing" in problems
 
 
+def test_an_empty_set_or_an_empty_term_of_a_set_says_so(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[sets]\nnone = []\nblank = ["science", " "]\n'
+        '[[topics]]\nname = "t"\nquery = "science"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    problems = exc.value.problems
+    assert any(p.startswith("sets.none: is empty: give at least one term") for p in problems), problems
+    assert any(p.startswith("sets.blank[1]: is an empty term") for p in problems), problems
+
+
 def test_a_topic_query_carries_its_sets_so_a_set_change_is_a_query_change(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     body = '[storage]\ndatabase = "nw.db"\n[sets]\nst = {}\n[[topics]]\nname = "t"\nquery = "Russia @st"\n'
@@ -583,6 +597,23 @@ def test_topics_eval_warns_of_a_label_naming_no_configured_topic(tmp_path: Path)
     assert result.exit_code == 0, result.output
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("warning:")]
     assert "label 'c-r' (line 2) names no configured topic" in line and "(topics: cr)" in line
+
+
+def test_topics_eval_measures_a_query_on_a_file_labeled_by_topic_names_with_the_topic_named(tmp_path: Path) -> None:
+    rows = [
+        {"title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": "cr"},
+        {"title": "Учёные РАН и КНР", "text": "Лаборатория.", "label": "other"},
+    ]
+    f = tmp_path / "named.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    args = ["-c", str(_config(tmp_path)), "topics", "eval", str(f), "--query", "@st", "--summary"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    (line,) = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert "labels its stories by topic name (cr, other): with --query, pass --topic NAME" in line
+    result = CliRunner().invoke(cli, [*args, "--topic", "cr"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"all\s+2\s+1\s+\S+\s+1\.000\s+1\s", result.output)  # relevant: the story labeled cr, found
 
 
 def test_topics_eval_reads_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
