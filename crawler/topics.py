@@ -23,7 +23,8 @@ Syntax. Operators are case-sensitive UPPERCASE, so "and", "or", "not", "near" ar
     # note         a comment to the end of the line (a '#' that starts a word)
 
 Precedence, tightest first: title:, NEAR, NOT/-, AND (explicit or implicit), OR.
-Phrases and NEAR never reach across a sentence end (. ! ? followed by a space, 。！？, a line break).
+Phrases and NEAR never reach across a sentence end (. ! ? followed by a space, 。！？；, a line break) nor a
+semicolon between two clauses (not one of a list).
 
 Use: ``q = compile_query(text)`` once, then ``q.match(title, text)`` per article, or
 ``doc = prepare(title, text)`` once and ``q.match_prepared(doc)`` for each topic (the document
@@ -116,6 +117,38 @@ def _sentence_ends(text: str) -> list[int]:
     return out
 
 
+# An ASCII semicolon joins two independent clauses ("France and China sign hydrogen pact; German firm to supply
+# electrolysers"), and ends one for NEAR, phrases and PARTNERS as 。！？； do; but semicolons also separate the
+# items of a list whose items hold commas ("Far Eastern Federal University, Vladivostok; and Jilin University,
+# Changchun"): a semicolon before "and"/"or" (и, или), or one of two or more in a sentence, is a list's and
+# ends nothing. In Chinese copy (a CJK character beside it) it is 。's and ；'s kin and always ends a clause.
+# It does not end the sentence that headlines a text without a title.
+_SEMICOLON_END_RE = re.compile(rf";{_CLOSERS}(?:\s|$)")
+_CJK_CHAR = "[\u3000-\u9fff\uff00-\uffef]"
+_CJK_BEFORE_RE = re.compile(_CJK_CHAR)
+_CJK_AFTER_RE = re.compile(rf"\s*{_CJK_CHAR}")
+_LIST_LAST_RE = re.compile(rf"{_CLOSERS}\s+(?:and|or|и|или)\b", re.IGNORECASE)
+
+
+def _clause_ends(text: str, ends: list[int]) -> list[int]:
+    """Offsets of the ASCII semicolons that end a clause, given the text's sentence ends (``_sentence_ends``)."""
+    if ";" not in text:
+        return []
+    in_sentence: dict[int, list[int]] = defaultdict(list)  # sentence index -> the offsets of its semicolons
+    at = text.find(";")
+    while at >= 0:
+        in_sentence[bisect.bisect_left(ends, at)].append(at)
+        at = text.find(";", at + 1)
+    out: list[int] = []
+    for found in in_sentence.values():
+        for at in found:
+            if (at and _CJK_BEFORE_RE.match(text, at - 1)) or _CJK_AFTER_RE.match(text, at + 1):
+                out.append(at)  # Chinese copy: as ；
+            elif len(found) == 1 and _SEMICOLON_END_RE.match(text, at) and not _LIST_LAST_RE.match(text, at + 1):
+                out.append(at)
+    return sorted(out)
+
+
 # Positions added at a sentence end, so NEAR and phrases never span one: at least this many, and a power of
 # two above the field's number of tokens, so that a position's low bits are its token's index (a word's
 # characters are found without a search).
@@ -151,7 +184,7 @@ class _Field:
         "lead_words",
         "mask",
         "positions",
-        "sent_first",
+        "first_end",
         "shift",
         "starts",
         "stems",
@@ -164,15 +197,22 @@ class _Field:
         gap = max(SENTENCE_GAP, 1 << len(surfaces).bit_length())
         self.mask = gap - 1  # a position's index: position & mask
         self.shift = gap.bit_length() - 1  # its sentence's: position >> shift
-        cuts = [bisect.bisect_left(starts, e) for e in _sentence_ends(text)]
+        full_stops = _sentence_ends(text)
+        clauses = _clause_ends(text, full_stops)
+        cuts = [bisect.bisect_left(starts, e) for e in (sorted(full_stops + clauses) if clauses else full_stops)]
         positions: list[int] = []
         prev = 0
         for k, cut in enumerate(cuts):
             positions.extend(range(prev + k * gap, cut + k * gap))
             prev = cut
         positions.extend(range(prev + len(cuts) * gap, len(surfaces) + len(cuts) * gap))
-        # the first position of each sentence (sentence k starts after k cuts)
-        self.sent_first = [0] + [cut + (k + 1) * gap for k, cut in enumerate(cuts)]
+        # the first position after the first sentence, which headlines a text without a title (a semicolon does
+        # not end it: the cut of its first sentence end k starts sentence k + 1)
+        if full_stops:
+            k = bisect.bisect_left(clauses, full_stops[0]) if clauses else 0
+            self.first_end = cuts[k] + (k + 1) * gap
+        else:
+            self.first_end = 1 << 62
         lead_i = bisect.bisect_left(starts, textnorm.LEAD_CHARS)
         self.lead_end = positions[lead_i] if lead_i < len(positions) else 1 << 62
         self.lead_words = surfaces[:lead_i]  # the folded words of the lead
@@ -1523,9 +1563,10 @@ class _Partners(_Node):
             # other ("Huawei delegation welcomed by University" / "KFU was represented by its vice-rector"),
             # with what in the title or the lead, unless a third country leads
             lead_end = doc.fields[TEXT].lead_end
-            first = (TEXT, 0)  # the text's first sentence
-            ha = ta or [o for o in occs[0] if o[1] < lead_end and unit(o) == first and first not in (tainted | crowded)]
-            hb = tb or [o for o in occs[1] if o[1] < lead_end and unit(o) == first and first not in (tainted | crowded)]
+            first_end = min(lead_end, doc.fields[TEXT].first_end)  # the text's first sentence, its clauses too
+            left_out = tainted | crowded
+            ha = ta or [o for o in occs[0] if o[0] == TEXT and o[1] < first_end and unit(o) not in left_out]
+            hb = tb or [o for o in occs[1] if o[0] == TEXT and o[1] < first_end and unit(o) not in left_out]
             what = [o for o in occs[2] if (o[0] == TITLE or o[1] < lead_end) and unit(o) not in tainted]
             if ha and hb and what and _distinct(ha, hb) and not self._leads(doc, sides, bool(ta), bool(tb)):
                 out.extend(ha)
@@ -1908,7 +1949,7 @@ def _score(doc: Document, hits: set[_Hit], order: dict[str, int], shown_order: d
     # an article without a title (a feed item of a description only, an excerpt) is headlined by its first
     # sentence: the terms there weigh as a title's
     text = fields[TEXT]
-    headline_end = (text.sent_first[1] if len(text.sent_first) > 1 else 1 << 62) if not fields[TITLE].positions else 0
+    headline_end = text.first_end if not fields[TITLE].positions else 0
     for label, name, s, e in hits:
         f = fields[name]
         cs, ce = f.starts[s & f.mask], f.ends[e & f.mask]  # f.chars(s, e)
