@@ -1203,6 +1203,29 @@ _RU_ADJECTIVE_RE = re.compile(r"[а-яё]+(?:ий|ый|ой|ая|ое|ого|о�
 _UNIVERSITY_WORDS = frozenset(
     {"university", "universities", "polytechnic", "college", "университет", "вуз", "политех", "大学", "学院"}
 )
+# An institute named by its place is a research body's (Сибирский научно-исследовательский институт, Novosibirsk
+# Institute of Organic Chemistry) unless its name says it teaches a profession, as the higher schools called
+# institutes do (Уральский горный институт, Новосибирский государственный педагогический институт, Kazan Medical
+# Institute); a research institute's words win (Уральский научно-исследовательский горный институт).
+_HIGHER_SCHOOL_RE = re.compile(
+    r"\b(?:педагогическ|учительск|горн(?:ый|ого|ому|ом|ым|о-)|политехническ|медицинск|фармацевтическ|стоматологическ"
+    r"|ветеринарн|сельскохозяйственн|авиационн|строительн|архитектурн|юридическ"
+    r"|pedagogical|teachers|mining|polytechnic|medical|pharmaceutical|dental|veterinary|agricultural|aviation"
+    r"|civil engineering|architectural|law)",
+    re.IGNORECASE,
+)
+_RESEARCH_RE = re.compile(r"\b(?:научно-исследовательск|исследовательск|research)", re.IGNORECASE)
+_INSTITUTE_WORDS = frozenset({"institute", "институт"})
+
+
+def _teaches(name: str, word: str) -> bool:
+    """Whether an institute named by its place (``name``: the words before its institution ``word``) is a
+    higher school by what its name says."""
+    return (
+        word.lower() in _INSTITUTE_WORDS
+        and _HIGHER_SCHOOL_RE.search(name) is not None
+        and not _RESEARCH_RE.search(name)
+    )
 
 
 # how the words that end an institution's name begin, folded (大学 and 学院 are bigrams: 大学, 学院, 研究,
@@ -1245,7 +1268,8 @@ def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[
     if f.sentence(end) != f.sentence(first):
         return None
     label = f"{text[cs : m.end()]} \u2192 {country}"
-    _note_institution(label, m.group(1).lower() in _UNIVERSITY_WORDS)
+    word = m.group(1)
+    _note_institution(label, word.lower() in _UNIVERSITY_WORDS or _teaches(text[m.start() : m.start(1)], word))
     return first, end, label
 
 

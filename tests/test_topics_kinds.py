@@ -82,6 +82,70 @@ def test_an_institution_named_by_its_place_is_a_university_or_a_research_body() 
 
 
 @pytest.mark.parametrize(
+    "text,kind",
+    [
+        # a higher school called an institute: its name says what it teaches
+        ("Учёные Уральского горного института и Китая.", "university"),
+        ("Новосибирский государственный педагогический институт и Китай.", "university"),
+        ("Томский политехнический институт и Китай.", "university"),
+        ("Казанский медицинский институт и Китай.", "university"),
+        ("Kazan Medical Institute and China signed.", "university"),
+        ("Novosibirsk Pedagogical Institute and China signed.", "university"),
+        # a research institute: named so, or by nothing a school teaches
+        ("Сибирский научно-исследовательский институт сельского хозяйства и Китай.", "research"),
+        ("Уральский научно-исследовательский горный институт и Китай.", "research"),
+        ("Иркутский институт химии и Китай.", "research"),
+        ("Омский НИИ и Китай.", "research"),
+        ("Novosibirsk Institute of Organic Chemistry and China signed.", "research"),
+    ],
+)
+def test_an_institute_named_by_its_place_is_of_the_kind_its_name_says(text: str, kind: str) -> None:
+    other = "research" if kind == "university" else "university"
+    found = hits(f"country:RU/{kind}", text)
+    assert found
+    assert not hits(f"country:RU/{other}", text)
+    assert found == hits("country:RU", text), "the kind chooses among what the country finds, no more"
+
+
+@pytest.mark.parametrize(
+    "text,name",
+    [
+        ("Rosseti and the State Grid Corporation of China signed.", "Rosseti → Russia"),
+        ("Научно-технический центр «Россетей» и Китай.", "Россети → Russia"),
+        ("ПАО «ФСК ЕЭС» и Китай.", "ФСК ЕЭС → Russia"),
+        ("FGC UES and China signed.", "FGC UES → Russia"),
+        ("Федеральной сетевой компании и Китая.", "Федеральная сетевая компания → Russia"),
+        ("中国电科院与俄罗斯联邦电网公司", "俄罗斯联邦电网公司 → Russia"),
+        ("ОАО «Российские сети» и Китай.", "Российские сети → Russia"),
+        ("Russian Grids and China signed.", "Russian Grids → Russia"),
+        ("Фонд «Сколково» и технопарк Чжунгуаньцунь.", "Сколково → Russia"),
+        ("Skolkovo Foundation and Tus-Holdings signed.", "Skolkovo → Russia"),
+        ("斯科尔科沃创新中心与中国企业", "斯科尔科沃 → Russia"),
+    ],
+)
+def test_russias_grid_company_and_the_skolkovo_foundation_are_companies(text: str, name: str) -> None:
+    assert name in hits("country:RU/company", text)
+    assert not hits("country:RU/research", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Российские сети связи 5G и Китай.", "Russian grids are ageing, China says."],
+)
+def test_the_grid_companys_former_name_is_not_the_common_words(text: str) -> None:
+    assert not hits("country:RU/company", text)
+    assert hits("country:RU/name", text)
+
+
+def test_skoltechs_full_name_is_the_university_not_the_foundation() -> None:
+    for text in (
+        "Skolkovo Institute of Science and Technology and China.",
+        "Сколковского института науки и технологий",
+    ):
+        assert hits("country:RU/university", text) and not hits("country:RU/company", text)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "The Russian Academy of Sciences, MIPT, Rosatom, Minobrnauki and Russia met in Tomsk.",
