@@ -225,6 +225,24 @@ def people() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def institutions() -> tuple[tuple[str, EntityTerm], ...]:
+    """(country, term) of every country's listed academies, institutes, universities and agencies
+    (``data/entities.toml``; not those named by their place)."""
+    out: list[tuple[str, EntityTerm]] = []
+    for code, entries in _curated().items():
+        for entry in entries:
+            kind = matched_kind(entry)
+            if kind not in _INSTITUTION_KINDS:
+                continue
+            not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
+            context = tuple(str(x) for x in entry.get("context", []))  # type: ignore[union-attr]
+            what = str(entry.get("kind", "name"))
+            for t in entry.get("terms", []):  # type: ignore[union-attr]
+                out.append((code, EntityTerm(str(t), kind, not_in, context, "" if what == kind else what)))
+    return tuple(out)
+
+
 def codes() -> list[str]:
     """The ISO alpha-2 codes we have data for."""
     return sorted(_places())

@@ -957,6 +957,11 @@ class _Nations:
     # only in a form of the name itself: its stem is also a common word's (данные "data", мало "little")
     proper: dict[int, str]
     han: dict[str, str] = field(default_factory=dict)  # a name in Chinese characters -> its country
+    # the names above and each country's listed academies, institutes, universities and agencies (NASA, JAXA,
+    # Fraunhofer, ISRO): a third country named only by its institution is a partner as much as by its name
+    # (``_counted``: indexed once for each set of countries left out, the sides of a PARTNERS)
+    counted: dict[frozenset[str], _FirstIndex] = field(default_factory=dict)
+    not_in: dict[int, tuple[tuple[tuple[int, str, str, bool], ...], ...]] = field(default_factory=dict)
 
 
 def _proper_name(body: str) -> str | None:
@@ -999,7 +1004,11 @@ def _nations() -> _Nations:
     han: dict[str, str] = {}
     named = [(code, term) for code in entities.codes() for term in entities.national_names(code)]
     named += [(code, term) for code, terms in _BLOCS.items() for term in terms]
-    for code, term in named:
+    institutions = _listed_institutions()
+    not_in: dict[int, tuple[tuple[tuple[int, str, str, bool], ...], ...]] = {}
+    # (country, term, the longer names it does not count inside, or None for the country's own name)
+    terms = [(code, term, None) for code, term in named] + institutions
+    for code, term, longer in terms:
         text = term.strip('"')
         prefix = text.endswith("*")
         body = text[:-1] if prefix else text
@@ -1015,11 +1024,23 @@ def _nations() -> _Nations:
         name = None if prefix else _proper_name(body)
         if name is not None:
             proper[k] = name
+        if longer is not None:  # an institution: not a name of the country itself
+            if longer:
+                not_in[k] = tuple(tuple(_pattern(w, False)[0]) for w in longer)
+            continue
         if not prefix and _HAN_RE.fullmatch(body):
             han.setdefault(body, code)
         index.add(k, items)
-    _NATIONS.append(_Nations(tuple(patterns), index, proper, han))
+    _NATIONS.append(_Nations(tuple(patterns), index, proper, han, {}, not_in))
     return _NATIONS[0]
+
+
+def _listed_institutions() -> list[tuple[str, str, tuple[str, ...] | None]]:
+    """(country, term, longer names it does not count inside) of each country's listed academies, institutes,
+    universities and agencies; an abbreviation that needs the article's context (KIT, TPU) is left out."""
+    from crawler import entities
+
+    return [(code, t.term, t.not_in) for code, t in entities.institutions() if not t.context]
 
 
 _HAN_RE = re.compile("[\u4e00-\u9fff]+")
@@ -1076,7 +1097,7 @@ def _nation_places(doc: Document, sides: Iterable[str]) -> dict[str, set[tuple[s
     places: dict[str, set[tuple[str, int]]] = defaultdict(set)
     ends: dict[tuple[str, int], int] = {}  # the last position of each name
     for name in FIELDS:
-        for code, p, last in _nation_names(doc.fields[name], lambda code: code not in skip):
+        for code, p, last in _nation_names(doc.fields[name], _counted(skip), lambda code: code not in skip):
             places[code].add((name, p))
             ends[(name, p)] = max(ends.get((name, p), p), last)
     doc.memo[key] = places  # type: ignore[assignment]
@@ -1084,20 +1105,41 @@ def _nation_places(doc: Document, sides: Iterable[str]) -> dict[str, set[tuple[s
     return places
 
 
-def _nation_names(
-    f: _Field, wanted: Callable[[str], bool], at: set[int] | None = None
-) -> Iterable[tuple[str, int, int]]:
-    """(country, first, last) of the countries' own names in a field, of the countries ``wanted``, starting
-    at one of the positions ``at`` when given."""
+def _counted(skip: frozenset[str]) -> _FirstIndex:
+    """The names and listed institutions of every country but those in ``skip``, indexed (once per ``skip``):
+    what counts a third country."""
     n = _nations()
-    for k in n.index.candidates(f):
+    index = n.counted.get(skip)
+    if index is None:
+        index = n.counted[skip] = _FirstIndex()
+        for k, (code, items, _exact) in enumerate(n.patterns):
+            if code not in skip:
+                index.add(k, items)
+    return index
+
+
+def _nation_names(
+    f: _Field, index: _FirstIndex, wanted: Callable[[str], bool], at: set[int] | None = None
+) -> Iterable[tuple[str, int, int]]:
+    """(country, first, last) of the names in a field of the patterns of ``index`` (countries' own names, or
+    those and their listed institutions), of the countries ``wanted``, starting at one of the positions ``at``
+    when given."""
+    n = _nations()
+    for k in index.candidates(f):
         code, items, exact = n.patterns[k]
         if not wanted(code):
             continue
+        excluded: set[int] | None = None  # the positions of the pattern's longer names
         proper = n.proper.get(k)
         for p in _find(f, items):
             if at is not None and p not in at:
                 continue
+            longer = n.not_in.get(k)
+            if longer is not None:
+                if excluded is None:
+                    excluded = {r for words in longer for q in _find(f, words) for r in range(q, q + len(words))}
+                if p in excluded:
+                    continue  # inside a longer name (École polytechnique in École polytechnique fédérale)
             if exact is not None and f.raw(p, p) != exact:
                 continue
             if proper is not None and not _is_form_of(f, p, proper):
@@ -1119,7 +1161,7 @@ def _nation_place_ends(doc: Document, sides: Iterable[str]) -> dict[tuple[str, i
         for name in FIELDS:
             at = {p for field, p in ends if field == name}
             if at:
-                for _code, p, last in _nation_names(doc.fields[name], lambda code: code in skip, at):
+                for _code, p, last in _nation_names(doc.fields[name], _nations().index, lambda code: code in skip, at):
                     ends[(name, p)] = max(ends[(name, p)], last)
         doc.memo[key + " with sides"] = (True, [])
     return ends

@@ -76,3 +76,57 @@ def test_the_title_and_the_first_sentence_s_later_clause_name_the_two_sides() ->
     text = "Tsinghua was represented by its vice-rector; MSU by its dean of research. They talked."
     assert q.match("Lab delegation welcomed at Tsinghua", text) is not None
     assert q.match("Lab delegation welcomed at Tsinghua", "They talked. MSU sent its dean of research.") is None
+
+
+# --- a third country named by one of its institutions -------------------------------------------
+
+IN_JP = "PARTNERS(country:IN, country:JP, lunar OR space OR луноход* OR космическ* OR 探月 OR 航天)"
+
+
+@pytest.mark.parametrize(
+    ("alone", "with_third"),
+    [
+        (
+            "India and Japan signed a lunar mission pact. The lander will be ready in a year.",
+            "India and Japan signed a lunar mission pact. NASA will provide the lander, NASA engineers said.",
+        ),
+        (
+            "Индия и Япония подписали соглашение о космической миссии. Модуль будет готов через год.",
+            "Индия и Япония подписали соглашение о космической миссии. НАСА предоставит модуль, заявили в НАСА.",
+        ),
+        (
+            "印度和日本签署探月合作协议。着陆器将在一年内完成。",
+            "印度和日本签署探月合作协议。马普学会将提供着陆器，马普学会表示。",
+        ),
+    ],
+)
+def test_a_third_country_named_by_its_agency_is_the_partner(alone: str, with_third: str) -> None:
+    q = compile_query(IN_JP)
+    assert q.match("Space news", alone) is not None
+    # NASA (or the Max Planck Society) named more often than India or Japan: its country is the partner, as its
+    # name twice would be
+    assert q.match("Space news", with_third) is None
+
+
+def test_a_third_country_s_research_body_and_university_count_too() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, research OR lab*)")
+    text = "Russia and China opened a research lab. The Fraunhofer Institute leads it; the Max Planck Society funds it."
+    assert q.match("Lab news", text) is None
+    assert q.match("Lab news", text.replace("Fraunhofer Institute", "team").replace("Max Planck", "local")) is not None
+    text = "Russia and China opened a research lab. NASA and JAXA fund it, with MIT and Caltech staff."
+    assert q.match("Lab news", text) is None  # the United States' agency and universities, twice more than a side
+
+
+def test_an_institution_listed_with_both_sides_is_one_more_member_of_the_team() -> None:
+    q = compile_query(IN_JP)
+    text = "Engineers of ISRO, JAXA and NASA built the lunar rover. NASA tested it."
+    assert q.match("Space news", text) is not None
+
+
+def test_a_name_inside_a_longer_institution_s_name_is_not_counted() -> None:
+    from crawler.topics import _nation_places
+
+    doc = prepare("", "École polytechnique fédérale de Lausanne hosts the lab.")
+    assert set(_nation_places(doc, {"CN", "RU"})) == {"CH"}  # Switzerland's, not France's École polytechnique
+    doc = prepare("", "École polytechnique hosts the lab.")
+    assert set(_nation_places(doc, {"CN", "RU"})) == {"FR"}
