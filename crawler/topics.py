@@ -792,7 +792,6 @@ class _Gazetteer:
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
-_UNIVERSITY_LABELS: dict[str, bool] = {}  # entity hit label -> the name is a university's
 _INSTITUTION_KINDS = frozenset({"academy", "university", "institute"})
 _INSTITUTION_LABELS: dict[str, bool] = {}  # entity hit label -> the name is an academy's, university's or institute's
 _ORGANISATION_KINDS = frozenset({"agency", "company"})
@@ -856,8 +855,6 @@ def _gazetteer(code: str) -> _Gazetteer:
         exact = body if (" " not in body and _CAPS_RE.search(body) and body.upper() == body) else None
         k = len(patterns)
         _LABEL_KINDS[f"{text} \u2192 {c.name}"] = t.named
-        if t.kind == "university":
-            _UNIVERSITY_LABELS[f"{text} \u2192 {c.name}"] = True
         if t.kind in _INSTITUTION_KINDS:
             _INSTITUTION_LABELS[f"{text} \u2192 {c.name}"] = True
         if t.kind in _ORGANISATION_KINDS:
@@ -1317,8 +1314,6 @@ def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[
 
 def _note_institution(label: str, university: bool) -> None:
     _INSTITUTION_LABELS[label] = True
-    if university:
-        _UNIVERSITY_LABELS[label] = True
     # named by its place: a university or college, else a research body (a listed name keeps its own kind)
     _LABEL_KINDS.setdefault(label, "university" if university else "institute")
 
