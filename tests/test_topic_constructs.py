@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.config import load_config
-from crawler.errors import ConfigError, QuerySyntaxError
+from crawler.errors import QuerySyntaxError
 from crawler.store import Store
 from crawler.topics import MAX_TERMS, ZONE_WEIGHT, compile_query, with_definitions
 from scheduler.cli import cli
 from tests.support.articles import article_record
+from tests.support.configs import config_problems
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -66,30 +67,22 @@ def test_set_errors_name_the_set(query: str, sets: dict[str, str], expected: str
 
 
 def test_config_sets_are_validated_with_key_paths(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(
-        '[storage]\ndatabase = "nw.db"\n[sets]\nok = ["science", "lunar station"]\nbad = "(x OR"\n'
-        'worse = ["fine", "x*y"]\n[[topics]]\nname = "t"\nquery = "@ok AND @missing"\n',
-        encoding="utf-8",
+    problems = "\n".join(
+        config_problems(
+            tmp_path,
+            '[sets]\nok = ["science", "lunar station"]\nbad = "(x OR"\n'
+            'worse = ["fine", "x*y"]\n[[topics]]\nname = "t"\nquery = "@ok AND @missing"\n',
+        )
     )
-    with pytest.raises(ConfigError) as exc:
-        load_config(cfg)
-    problems = "\n".join(exc.value.problems)
     assert "sets.bad:" in problems
     assert "sets.worse[1]:" in problems
     assert "topics[0] (t).query: unknown set @missing" in problems
 
 
 def test_an_empty_set_or_an_empty_term_of_a_set_says_so(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(
-        '[storage]\ndatabase = "nw.db"\n[sets]\nnone = []\nblank = ["science", " "]\n'
-        '[[topics]]\nname = "t"\nquery = "science"\n',
-        encoding="utf-8",
+    problems = config_problems(
+        tmp_path, '[sets]\nnone = []\nblank = ["science", " "]\n[[topics]]\nname = "t"\nquery = "science"\n'
     )
-    with pytest.raises(ConfigError) as exc:
-        load_config(cfg)
-    problems = exc.value.problems
     assert any(p.startswith("sets.none: is empty: give at least one term") for p in problems), problems
     assert any(p.startswith("sets.blank[1]: is an empty term") for p in problems), problems
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from crawler.config import load_config
-from crawler.errors import ConfigError, QuerySyntaxError
+from crawler.errors import QuerySyntaxError
 from crawler.model import bind, fingerprint
 from crawler.process import match_topics
 from crawler.topics import compile_query, prepare, snippet, unglued
+from tests.support.configs import config_problems
 from tests.support.topic import CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +80,7 @@ def test_glue_takes_no_entities(query: str) -> None:
 
 
 def test_check_names_the_set_that_glues_an_entity(tmp_path: Path) -> None:
-    cfg = tmp_path / "newswatch.toml"
-    cfg.write_text(
-        '[storage]\ndatabase = "nw.db"\n[sets]\nside = "GLUE(country:RU)"\n'
-        '[[topics]]\nname = "t"\nquery = "China NEAR/2 @side"\n',
-        encoding="utf-8",
+    problems = config_problems(
+        tmp_path, '[sets]\nside = "GLUE(country:RU)"\n[[topics]]\nname = "t"\nquery = "China NEAR/2 @side"\n'
     )
-    with pytest.raises(ConfigError) as exc:
-        load_config(cfg)
-    assert any(p.startswith("sets.side") and "GLUE( ... ) takes terms" in p for p in exc.value.problems)
+    assert any(p.startswith("sets.side") and "GLUE( ... ) takes terms" in p for p in problems)
