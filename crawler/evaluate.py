@@ -2,7 +2,9 @@
 
 A labeled file is JSON Lines, one story a line: ``{"id", "language", "title", "text", "label"}``
 where ``label`` is true for a story the topic should match (``1``/``0`` and ``"yes"``/``"no"`` work
-too). ``language`` may be left out: it is then detected from the text.
+too). ``language`` may be left out: it is then detected from the text. A story's title and text are
+cleaned as the product cleans a page's (pinyin readings inside Chinese words removed), so a measurement
+scores what the product would match.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from crawler import textnorm
 from crawler.errors import UsageError
+from crawler.readings import strip_readings
 from crawler.topics import Query, compile_query, prepare, snippet
 
 if TYPE_CHECKING:
@@ -117,7 +120,7 @@ def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
             raise UsageError(f"{where}: expected an object with title, text and label")
         if "label" not in row or not isinstance(row.get("title", ""), str) or not isinstance(row.get("text", ""), str):
             raise UsageError(f"{where}: each story needs 'title' and 'text' strings and a 'label'")
-        title, text = row.get("title", ""), row.get("text", "")
+        title, text = strip_readings(row.get("title", "")), strip_readings(row.get("text", ""))
         lang = row.get("language") or textnorm.detect_language(f"{title}\n{text}") or "?"
         out.append(Story(str(row.get("id", n)), str(lang), title, text, _label(row["label"], where, topic)))
     if not out:

@@ -14,6 +14,7 @@ import trafilatura
 import trafilatura.metadata
 
 from crawler.dates import parse_published
+from crawler.readings import strip_readings
 
 if TYPE_CHECKING:
     from dateparser import DateDataParser
@@ -132,9 +133,11 @@ def extract(html: str, url: str) -> Extracted | None:
         return None
     if doc is None or len((doc.text or "").strip()) < MIN_TEXT:
         return None
+    # pinyin readings inside Chinese words (flattened <ruby>) go before anything reads the text
+    title = strip_readings((doc.title or "").strip())
     return Extracted(
-        title=(doc.title or "").strip(),
-        text=_drop_headline(_drop_teasers(doc.text.strip()), doc.title or ""),
+        title=title,
+        text=_drop_headline(_drop_teasers(strip_readings(doc.text.strip())), title),
         author=(doc.author or None),
         published=parse_published(doc.date),
         site_name=doc.sitename or None,

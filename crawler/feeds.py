@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 from crawler.dates import from_struct_time
 from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
+from crawler.readings import strip_readings
 from crawler.textnorm import language_code
 from crawler.urls import canonicalize, is_http_url
 
@@ -213,12 +214,13 @@ def _finish(guid: str | None, fields: dict[str, Any]) -> FeedEntry:
 
 
 def _text(value: str | None, detail: Any) -> str:
+    """An entry's title or summary as plain text, without pinyin readings inside its Chinese words."""
     if not value:
         return ""
     kind = (detail or {}).get("type") or "text/html"
     if kind in ("text/html", "application/xhtml+xml", "html", "xhtml"):
-        return plain_text(value)
-    return _WHITESPACE.sub(" ", value).strip()
+        return strip_readings(plain_text(value))
+    return strip_readings(_WHITESPACE.sub(" ", value).strip())
 
 
 def _describe(exc: BaseException) -> str:
