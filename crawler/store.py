@@ -297,6 +297,31 @@ def _m0060(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS {new} ON {on}")
 
 
+@migrations(name="0196_pinyin_readings_removed")
+def _m0196(db: sqlite_utils.Database) -> None:
+    # Text now enters without pinyin readings inside Chinese words (crawler.readings); articles stored
+    # before get the same cleaning, and their two search indexes with it. Fingerprints stay: a later copy
+    # still joins the story by its near-duplicate signature.
+    from crawler.readings import strip_readings
+
+    rows = db.execute(
+        "SELECT id, title, text FROM articles WHERE instr(title, '(') OR instr(title, '（')"
+        " OR instr(text, '(') OR instr(text, '（')"
+    ).fetchall()
+    for aid, title, text in rows:
+        clean_title, clean_text = strip_readings(title or ""), strip_readings(text or "")
+        if (clean_title, clean_text) == (title or "", text or ""):
+            continue
+        _browse_delete(db.conn, aid)
+        db.execute("UPDATE articles SET title = ?, text = ? WHERE id = ?", [clean_title, clean_text, aid])
+        _browse_insert(db.conn, aid, clean_title, clean_text)
+        db.execute("DELETE FROM _articles_fts WHERE rowid = ?", [aid])
+        db.execute(
+            "INSERT INTO _articles_fts(rowid, title, text) VALUES (?, ?, ?)",
+            [aid, textnorm.index_tokens(clean_title), textnorm.index_tokens(clean_text)],
+        )
+
+
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
 
 

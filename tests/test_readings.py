@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from crawler.config import load_config
 from crawler.feeds import parse_feed
 from crawler.process import PageJob, feed_only, match_topics, process_page
 from crawler.readings import strip_readings
+from crawler.store import Store
 from scheduler.cli import cli
+from tests.support.articles import article_record
 
 ANNOTATED = (
     "俄中副總理討論了聯(lián)合建造新一代遠(yuǎn)程寬體客機(jī)問(wèn)題，中俄兩國科學院也將聯（lián）合培養人才。"
@@ -106,3 +109,24 @@ def test_topics_eval_reads_a_labeled_story_as_the_product_reads_a_page(tmp_path:
     # read raw, the annotated story would be a miss; cleaned as a page is, it matches like its plain copy
     assert match_topics(TITLE, ANNOTATED, load_config(cfg).topics, "zh") == ()
     assert data["all"]["tp"] == 2 and not data["misses"]
+
+
+def test_articles_stored_before_are_cleaned_and_found_by_search(tmp_path: Path) -> None:
+    db = tmp_path / "nw.db"
+    plain = "中国(China)与俄罗斯(2024)签署协议，王(Wang)教授出席。"
+    with Store(db) as store:
+        annotated = store.add_article(article_record(1, TITLE, ANNOTATED, indexed=True)).article_id
+        kept = store.add_article(article_record(2, "中俄协议", plain, indexed=True)).article_id
+    conn = sqlite3.connect(db)  # as an older newswatch left it: stored with the readings, migration not run
+    with conn:
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0196_pinyin_readings_removed'")
+    conn.close()
+    with Store(db) as store:
+        rows = {r["id"]: r for r in store.query("SELECT id, title, text FROM articles")}
+        assert rows[annotated]["title"] == "中俄聯合研製寬體客機" and rows[annotated]["text"] == CLEAN
+        assert rows[kept]["text"] == plain
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "search", "联合 AND 客机", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["url"] for r in json.loads(result.output)] == ["https://example.org/1"]
