@@ -297,8 +297,8 @@ def _m0060(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS {new} ON {on}")
 
 
-@migrations(name="0196_pinyin_readings_removed")
-def _m0196(db: sqlite_utils.Database) -> None:
+@migrations(name="0070_pinyin_readings_removed")
+def _m0070(db: sqlite_utils.Database) -> None:
     # Text now enters without pinyin readings inside Chinese words (crawler.readings); articles stored
     # before get the same cleaning, and their two search indexes with it. Fingerprints stay: a later copy
     # still joins the story by its near-duplicate signature.

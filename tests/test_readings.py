@@ -119,7 +119,7 @@ def test_articles_stored_before_are_cleaned_and_found_by_search(tmp_path: Path) 
         kept = store.add_article(article_record(2, "中俄协议", plain, indexed=True)).article_id
     conn = sqlite3.connect(db)  # as an older newswatch left it: stored with the readings, migration not run
     with conn:
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0196_pinyin_readings_removed'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0070_pinyin_readings_removed'")
     conn.close()
     with Store(db) as store:
         rows = {r["id"]: r for r in store.query("SELECT id, title, text FROM articles")}
