@@ -96,9 +96,10 @@ def build(
         from crawler.topics import compile_query
 
         # labels that name the config's topics: each topic reads its own
+        labels = _topic_labels(file)  # read once: which topics it names, and on which lines
         names_known = {t.name for t in state.config().topics} if query is None else set()
-        by_topic = query is None and _names_topics(file, names_known)
-        named = sorted(_topic_labels(file)) if query is not None else []
+        by_topic = query is None and any(name in names_known for name in labels)
+        named = sorted(labels) if query is not None else []
         if named and len(names) != 1:
             # a query measured on a file labeled by topic names: relevant to which of them?
             raise UsageError(
@@ -107,7 +108,7 @@ def build(
             )
         stories = [] if by_topic else load_labeled(file, names[0] if named else None)
         if by_topic:
-            _warn_unknown_labels(file, names_known)
+            _warn_unknown_labels(file, labels, names_known)
         if query is not None:
             sets = dict(state.config().sets) if _has_config(state) else {}
             chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
@@ -206,8 +207,9 @@ def build(
         check_options(options)
         known = {x.name for x in config.topics}
         for f in files:
-            if _names_topics(f, known):
-                _warn_unknown_labels(f, known)
+            labels = _topic_labels(f)
+            if any(name in known for name in labels):
+                _warn_unknown_labels(f, labels, known)
         loaded = [(f, load_labeled(f, t.name)) for f in files]
         out = output or Path(f"{t.name}.json")
         if not out.resolve().parent.is_dir():
@@ -267,15 +269,10 @@ def _topic_labels(file: Path) -> dict[str, list[int]]:
     return out
 
 
-def _names_topics(file: Path, topics: set[str]) -> bool:
-    """Whether a labeled file's labels name some of these topics (not only true/false)."""
-    return any(name in topics for name in _topic_labels(file))
-
-
-def _warn_unknown_labels(file: Path, topics: set[str]) -> None:
-    """Say which labels of a file labeled by topic names name no configured topic: such a story is relevant
-    to none of them, which a misspelt name makes silently."""
-    for name, lines in _topic_labels(file).items():
+def _warn_unknown_labels(file: Path, labels: dict[str, list[int]], topics: set[str]) -> None:
+    """Say which of a file's topic-name ``labels`` (``_topic_labels``) name no configured topic: such a story is
+    relevant to none of them, which a misspelt name makes silently."""
+    for name, lines in labels.items():
         if name and name not in topics:
             where = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
             click.echo(
