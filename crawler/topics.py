@@ -1350,13 +1350,11 @@ class _Entity(_Node):
     kind: str = ""  # a kind of entities.KINDS, or "" for all
     positional = True
     _all: _Entity | None = field(default=None, init=False, repr=False)  # country:XX of the same scope
+    _kinds: frozenset[str] = field(default=frozenset(), init=False, repr=False)  # the entry kinds KIND takes
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         if self._all is not None:
-            from crawler import entities
-
-            kinds = entities.KINDS[self.kind]
-            out = [o for o in self._all.eval(doc)[1] if _LABEL_KINDS.get(o[3][0][0]) in kinds]
+            out = [o for o in self._all.eval(doc)[1] if _LABEL_KINDS.get(o[3][0][0]) in self._kinds]
             return bool(out), out
         g = _gazetteer(self.code)
         out: list[_Occ] = []
@@ -1425,6 +1423,9 @@ class _Entity(_Node):
     def finish(self) -> str:
         self.key = f"{self.scope or ''}:country:{self.code}"
         if self.kind:
+            from crawler import entities
+
+            self._kinds = entities.KINDS[self.kind]
             self._all = _Entity(self.code, self.scope)  # evaluated once per document, shared with country:XX
             self._all.finish()
             self.key += "/" + self.kind
