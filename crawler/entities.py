@@ -110,19 +110,17 @@ def country(code: str) -> Country:
     terms: list[EntityTerm] = []
     seen: set[str] = set()
 
-    def add(term: str, kind: str, not_in: tuple[str, ...] = (), context: tuple[str, ...] = (), what: str = "") -> None:
-        if term not in seen:
-            seen.add(term)
-            terms.append(EntityTerm(term, kind, not_in, context, "" if what == kind else what))
+    def add(term: EntityTerm) -> None:
+        if term.term not in seen:
+            seen.add(term.term)
+            terms.append(term)
 
     patterns: list[tuple[str, str, tuple[str, ...], str]] = []
     excluded: dict[str, None] = {}
     for entry in _curated().get(code, []):
-        not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
-        excluded.update(dict.fromkeys(not_in))
-        context = tuple(str(x) for x in entry.get("context", []))  # type: ignore[union-attr]
-        for t in entry.get("terms", []):  # type: ignore[union-attr]
-            add(str(t), matched_kind(entry), not_in, context, str(entry.get("kind", "name")))
+        excluded.update(dict.fromkeys(str(x) for x in entry.get("not_in", [])))  # type: ignore[union-attr]
+        for t in _entry_terms(entry):
+            add(t)
         needles = tuple(str(n) for n in entry.get("needles", []))  # type: ignore[union-attr]
         for rx in entry.get("patterns", []):  # type: ignore[union-attr]
             patterns.append((str(rx), matched_kind(entry), needles, str(entry.get("kind", "name"))))
@@ -132,10 +130,10 @@ def country(code: str) -> Country:
         patterns.append((_surname_pattern(surnames), "person", endings, "person"))
     for kind, key in (("name", "country"), ("region", "region"), ("city", "city"), ("adjective", "adjective")):
         for name in place.get(key, []):  # type: ignore[union-attr]
-            add(_quote(str(name)), kind)
+            add(EntityTerm(_quote(str(name)), kind))
             short = _zh_short(str(name)) if kind == "region" else None
             if short:
-                add(short, kind)
+                add(EntityTerm(short, kind))
     excluded.update(dict.fromkeys(_named_after(code)))
     return Country(
         code=code, name=str(place["name"]), terms=tuple(terms), patterns=tuple(patterns), not_in=tuple(excluded)
@@ -225,22 +223,25 @@ def people() -> dict[str, str]:
     return out
 
 
+def _entry_terms(entry: dict[str, object]) -> list[EntityTerm]:
+    """The terms of one entities.toml entry, each with how it is matched and what it names."""
+    kind, what = matched_kind(entry), str(entry.get("kind", "name"))
+    not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[attr-defined]
+    context = tuple(str(x) for x in entry.get("context", []))  # type: ignore[attr-defined]
+    return [EntityTerm(str(t), kind, not_in, context, "" if what == kind else what) for t in entry.get("terms", [])]  # type: ignore[attr-defined]
+
+
 @lru_cache(maxsize=1)
 def institutions() -> tuple[tuple[str, EntityTerm], ...]:
     """(country, term) of every country's listed academies, institutes, universities and agencies
     (``data/entities.toml``; not those named by their place)."""
-    out: list[tuple[str, EntityTerm]] = []
-    for code, entries in _curated().items():
-        for entry in entries:
-            kind = matched_kind(entry)
-            if kind not in _INSTITUTION_KINDS:
-                continue
-            not_in = tuple(str(x) for x in entry.get("not_in", []))  # type: ignore[union-attr]
-            context = tuple(str(x) for x in entry.get("context", []))  # type: ignore[union-attr]
-            what = str(entry.get("kind", "name"))
-            for t in entry.get("terms", []):  # type: ignore[union-attr]
-                out.append((code, EntityTerm(str(t), kind, not_in, context, "" if what == kind else what)))
-    return tuple(out)
+    return tuple(
+        (code, t)
+        for code, entries in _curated().items()
+        for entry in entries
+        if matched_kind(entry) in _INSTITUTION_KINDS
+        for t in _entry_terms(entry)
+    )
 
 
 def codes() -> list[str]:
