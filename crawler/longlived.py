@@ -21,7 +21,7 @@ which reloads on SIGHUP, matches only a digest's few stories and does not freeze
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -74,13 +74,17 @@ def matching_batch() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def settle(query: Query, scorer: Scorer | None = None) -> bool:
+def settle(query: Query, scorer: Scorer | None = None, features: Sequence[Query] = ()) -> bool:
     """Before a batch of articles: matches the built-in text with the batch's compiled query (and a model topic's
-    scorer), building what its first article would, then ``freeze_long_lived``."""
+    scorer, or the candidate ``features`` a training reads), building what its first article would, then
+    ``freeze_long_lived``."""
     if _frozen:
         return False
     from crawler.model import gated_match
     from crawler.topics import prepare
 
-    gated_match(query, scorer, prepare(WARM_UP_TITLE, WARM_UP_TEXT), None)
+    doc = prepare(WARM_UP_TITLE, WARM_UP_TEXT)
+    gated_match(query, scorer, doc, None)
+    for q in features:
+        q.hits_prepared(doc)
     return freeze_long_lived()

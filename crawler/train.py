@@ -22,7 +22,7 @@ from crawler import __version__
 from crawler.config import TopicConfig
 from crawler.errors import UsageError
 from crawler.evaluate import Counts, Evaluation, Story
-from crawler.longlived import WARM_UP_TEXT, WARM_UP_TITLE, matching_batch, settle
+from crawler.longlived import matching_batch, settle
 from crawler.model import BODY_TRAINED, FORMAT, VERSION, ZONES, fingerprint, zone_inputs
 from crawler.topics import Query, compile_query, prepare
 
@@ -136,10 +136,7 @@ def featurize(
     data = Data(list(expressions), languages, [])
     # a batch: the gate and the features, with what their first story builds, frozen out of the garbage
     # collector's way (crawler.longlived)
-    warm_up = prepare(WARM_UP_TITLE, WARM_UP_TEXT)
-    for q in queries:
-        q.hits_prepared(warm_up)
-    settle(gate)
+    settle(gate, features=queries)
     done = 0
     with matching_batch():
         for name, stories in files:
