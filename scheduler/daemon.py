@@ -1082,12 +1082,59 @@ class _JournalFormatter(logging.Formatter):
         return f"<{self._PRIORITY.get(record.levelno, 6)}>{text}"
 
 
+def hold_database(database: Path) -> int | None:
+    """Takes the daemon's lock on ``database``: ``<database>.lock`` beside it, held (flock) while this process lives.
+
+    Returns the open lock's descriptor, or None when the lock file cannot be made or opened (the store then
+    reports the folder's problem). A second `newswatch run` on the same database is refused: two daemons would
+    poll every source and send every digest twice over.
+    """
+    import fcntl
+
+    lock_path = Path(f"{database}.lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)  # as the store makes it
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        try:
+            fd = os.open(lock_path, os.O_RDONLY)
+        except OSError:
+            return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+        except OSError:
+            holder = ""
+        os.close(fd)
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        raise UsageError(
+            f"another 'newswatch run'{who} is already using the database {database}; stop it first "
+            "(under systemd: systemctl stop newswatch), or give this config its own [storage] database"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass  # a lock file this user may only read still locks; the pid is only for the message
+    return fd
+
+
 def run_daemon(config_path: Path, debug: bool = False, quiet: bool = False) -> int:
     """Runs the daemon until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
     setup_logging(debug, quiet)
     daemon = Daemon(Path(config_path))
     try:
+        lock = hold_database(daemon.config.storage.database)
+    except BaseException:
+        daemon._cleanup()
+        raise
+    try:
         return asyncio.run(daemon.serve())
     except BaseException:
         daemon._cleanup()
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
