@@ -386,7 +386,8 @@ def test_a_news_outlet_named_after_a_country_is_not_a_mention_of_it(text: str) -
 
 
 @pytest.mark.parametrize(
-    "text", ["Scientists told China Daily that Russia and India will build a reactor.", "中国日报网5月18日电 俄印两国科学家"]
+    "text",
+    ["Scientists told China Daily that Russia and India will build a reactor.", "中国日报网5月18日电 俄印两国科学家"],
 )
 def test_a_chinese_outlet_is_not_a_mention_of_china(text: str) -> None:
     assert compile_query("country:CN").match("", text) is None
