@@ -630,6 +630,10 @@ class Daemon:
         spawned = time.monotonic()
         early = max(0.0, (scheduled - utcnow()).total_seconds())
         started = spawned + early  # when the polls begin
+
+        def since_start() -> float:  # a child that skips every source ends before its polls would have begun
+            return max(0.0, time.monotonic() - started)
+
         deadline = self.crawl_timeout(config)
         finished: dict[str, dict[str, Any]] = {}
         with Store(config.storage.database) as store:
@@ -639,7 +643,7 @@ class Daemon:
                     self._lead.observe(time.monotonic() - spawned)
                 elif event.get("event") == "done" and event.get("source") in known:
                     finished[event["source"]] = event
-                    self._source_done(config, store, event, time.monotonic() - started)
+                    self._source_done(config, store, event, since_start())
 
             try:
                 summary = run_in_child(
@@ -652,7 +656,7 @@ class Daemon:
                     started=scheduled,
                 )
             except CrawlStopped as exc:
-                took = time.monotonic() - started
+                took = since_start()
                 stuck = [n for n in names if n not in finished]
                 if self.stopping.is_set():
                     log.info("crawl %s: stopped by shutdown after %.1fs", _label(names), took)
@@ -683,7 +687,7 @@ class Daemon:
                 self._last_crawl = f"{_clock()} {name} failed"
                 self._job_failed(f"crawl {name}", str(exc))
                 return
-            took = time.monotonic() - started
+            took = since_start()
             t = summary.totals()
             polled = [s for s in summary.sources if s.status != "skipped"]
             failed = [s for s in polled if s.status in ("failed", "gone")]
