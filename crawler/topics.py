@@ -45,6 +45,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -65,6 +66,7 @@ WINDOW, CLOSENESS = 15, 0.5
 DEFAULT_NEAR = 10
 MULTILATERAL = 3  # third countries in one list with both sides of PARTNERS that make it a multilateral team
 _FTS_MAX_COMBOS = 64
+_KEY_CHARS = 512  # a node's structural key longer than this is kept as a digest of it
 
 # Item kinds of a term pattern (one item per token position)
 _STEM, _SURFACE, _PREFIX = 0, 1, 2
@@ -464,7 +466,14 @@ class _Node:
         return ()
 
     def finish(self) -> str:
-        """Compute structural keys bottom-up (after title: scopes are applied)."""
+        """Compute structural keys bottom-up, once: a set's subtree is shared by its uses."""
+        if not self.key:
+            key = self._finish()
+            if len(key) > _KEY_CHARS:  # a set used many times, within sets used many times: not its expansion
+                self.key = "#" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+        return self.key
+
+    def _finish(self) -> str:
         raise NotImplementedError
 
 
@@ -539,7 +548,7 @@ class _Leaf(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         yield self
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = f"{self.scope or ''}:{self.label}"
         self._first = self.items[0][:3]
         self._rest = tuple(it[:3] for it in self.items[1:] if not it[3])
@@ -597,7 +606,7 @@ class _Or(_Node):
         for c in self.children:
             yield from c.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = "(|" + " ".join(c.finish() for c in self.children) + ")"
         gates: tuple[dict[str, list[int]], ...] = ({}, {}, {}, {})
         always: list[int] = []
@@ -639,7 +648,7 @@ class _And(_Node):
         for c in self.children:
             yield from c.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = "(&" + " ".join(c.finish() for c in self.children) + ")"
         return self.key
 
@@ -655,7 +664,7 @@ class _Not(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.child.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = "(!" + self.child.finish() + ")"
         return self.key
 
@@ -707,7 +716,7 @@ class _Near(_Node):
         yield from self.left.leaves()
         yield from self.right.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = f"(~{self.n} {self.left.finish()} {self.right.finish()})"
         return self.key
 
@@ -1420,7 +1429,7 @@ class _Entity(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         return ()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = f"{self.scope or ''}:country:{self.code}"
         if self.kind:
             from crawler import entities
@@ -1714,7 +1723,7 @@ class _Partners(_Node):
             if c is not None:
                 yield from c.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         parts = [c.finish() if c is not None else "" for c in (self.a, self.b, self.what, self.unless)]
         self.key = "(P " + " ".join(parts) + ")"
         return self.key
@@ -1837,7 +1846,7 @@ class _Except(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.left.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = f"(- {self.left.finish()} {self.right.finish()})"
         return self.key
 
@@ -2292,20 +2301,50 @@ def _entity_kind_known(kind: str) -> bool:
     return kind in _entity_kinds()
 
 
-MAX_TERMS = 10_000  # terms in a query after its sets are expanded (each use of a set counts its terms again)
+MAX_TERMS = 10_000  # terms in a query, each named set's counted once however often the query uses it
 MAX_QUERY_CHARS = 200_000
+# terms with every use of a set written out: matching gathers a set's places at each use, so sets using other sets
+# several times over (each using the next twice) must not multiply them without end
+MAX_EXPANDED_TERMS = 20 * MAX_TERMS
+
+_SetId = tuple[int, str]  # a named set: (the text defining it, 0 for the config's [sets]; its name)
+
+
+class _Frame:
+    """The terms a set's text (or the query's own) has itself and the sets it uses: what using it adds."""
+
+    __slots__ = ("counts", "own", "uses")
+
+    def __init__(self, counts: bool = False) -> None:
+        self.own = 0
+        self.uses: dict[_SetId, None] = {}
+        self.counts = counts  # the query's own text: its terms and the sets it uses count at once
 
 
 class _Shared:
-    """What the parsers of one query and of the sets it uses have in common."""
+    """What the parsers of one query and of the sets it uses have in common.
+
+    A set is compiled once per query (and per ``title:``/``lead:`` scope and GLUE around it): its uses share the
+    subtree, which nothing changes once built, and its terms count once towards MAX_TERMS."""
 
     def __init__(self, sets: Mapping[str, str]) -> None:
         self.sets = sets
-        self.leaves: list[_Leaf] = []
         self.terms = 0
         self.expanding: list[str] = []
         self.set_tokens: dict[str, list[_Tok]] = {}
-        self.root_toks: list[_Tok] = []  # the query's own tokens, which its definitions index
+        # -> (subtree, its leaves, its terms), the two counted as if every use of a set in it were written out
+        self.built: dict[tuple[_SetId, str | None, bool], tuple[_Node, int, int]] = {}
+        self.sizes: dict[_SetId, tuple[int, tuple[_SetId, ...]]] = {}  # set -> (its own terms, the sets it uses)
+        self.counted: set[_SetId] = set()
+        self.frame = _Frame(counts=True)
+        self.misses: set[tuple[int, str]] = set()  # names looked up among a text's definitions before defined
+        self.texts = 0  # the texts parsed (the query, the sets of the config), numbered from 1
+        self.scope: str | None = None  # title:/lead: around what is being parsed (the outermost wins)
+        self.glue = False  # inside GLUE( ... )
+        # each label's first leaf and the leaves so far, counted as if every use of a set were written out
+        self.order: dict[str, int] = {}
+        self.leaves = 0
+        self.expanded = 0  # terms so far, counted in the same way
 
 
 class _Parser:
@@ -2314,28 +2353,70 @@ class _Parser:
         q: str,
         shared: _Shared | None = None,
         toks: list[_Tok] | None = None,
-        local: dict[str, tuple[int, int]] | None = None,
+        local: tuple[int, dict[str, list[_Tok]]] | None = None,
     ) -> None:
         self.q = q
         self.toks = _lex(q) if toks is None else toks
         self.i = 0
         self.shared = shared or _Shared({})
-        self.leaves = self.shared.leaves
-        self.local: dict[str, tuple[int, int]] = {} if local is None else local  # name -> root token span
-        if not self.shared.root_toks:
-            self.shared.root_toks = self.toks
+        if local is None:  # a text of its own: the query or a set of the config, with its own definitions
+            self.shared.texts += 1
+            local = (self.shared.texts, {})
+        self.where, self.local = local  # name -> its definition's tokens
 
     def count_term(self, pos: int) -> None:
-        self.shared.terms += 1
+        frame = self.shared.frame
+        frame.own += 1
+        self.shared.expanded += 1
+        if frame.counts:
+            self.shared.terms += 1
+            self.check_terms(pos)
+
+    def check_terms(self, pos: int) -> None:
         if self.shared.terms > MAX_TERMS:
             raise self.error(
-                f"the query has more than {MAX_TERMS} terms (sets expanded); "
+                f"the query has more than {MAX_TERMS} terms (each set counted once, however often it is used); "
                 "split it into several topics or shorten its sets",
                 pos,
             )
 
+    def use(self, ident: _SetId, pos: int) -> None:
+        """Count a set's terms, and those of the sets it uses, the first time the query's own text uses it."""
+        shared = self.shared
+        frame = shared.frame
+        frame.uses[ident] = None
+        if not frame.counts:
+            return
+        todo = [ident]
+        while todo:
+            s = todo.pop()
+            if s in shared.counted:
+                continue
+            shared.counted.add(s)
+            own, uses = shared.sizes[s]
+            shared.terms += own
+            todo.extend(uses)
+        self.check_terms(pos)
+
     def definitions(self) -> None:
         """``@name = ( ... )`` lines at the start of the query."""
+        shared = self.shared
+        outer, expanded = shared.frame, shared.expanded
+        shared.frame = _Frame()  # a definition's terms count where it is used
+        try:
+            self._definitions()
+        finally:
+            shared.frame, shared.expanded = outer, expanded
+        where = self.where
+        if any((where, name) in shared.misses for name in self.local):
+            # a definition used a name defined after it (a set of the config then): where the query uses it,
+            # the name is the query's own set; compiled again there
+            for key in [k for k in shared.built if k[0][0] == where]:
+                del shared.built[key]
+            for ident in [k for k in shared.sizes if k[0] == where]:
+                del shared.sizes[ident]
+
+    def _definitions(self) -> None:
         while self.peek().kind == "SET" and self.toks[self.i + 1].kind == "DEF":
             name_tok = self.take()
             self.take()
@@ -2358,11 +2439,8 @@ class _Parser:
                         break
                 elif t.kind == "END":
                     raise self.error(f"expected ')' to close the definition of @{name_tok.text}", t.pos)
-            self.local[name_tok.text] = (start, self.i)
-            # parse it once now, so an error in it is reported at its place; its terms count where it is used
-            terms = self.shared.terms
-            self.expand(name_tok)
-            self.shared.terms = terms
+            self.local[name_tok.text] = [*self.toks[start : self.i], _Tok("END", "", self.toks[self.i - 1].pos + 1)]
+            self.expand(name_tok)  # compiled now, so an error in it is reported at its place
 
     def expand(self, t: _Tok) -> _Node:
         name = t.text
@@ -2370,12 +2448,42 @@ class _Parser:
         if name in shared.expanding:
             cycle = " -> ".join(f"@{n}" for n in [*shared.expanding[shared.expanding.index(name) :], name])
             raise self.error(f"set @{name} refers to itself ({cycle})", t.pos)
+        own = name in self.local
+        if not own:
+            shared.misses.add((self.where, name))
+        ident: _SetId = (self.where if own else 0, name)
+        key = (ident, shared.scope, shared.glue)
+        built = shared.built.get(key)
+        if built is not None:
+            node, leaves, expanded = built
+            shared.leaves += leaves
+            shared.expanded += expanded
+        else:
+            node, frame = self.build(t, ident)
+            if ident not in shared.sizes:  # the same set under another scope or GLUE: counted as one
+                shared.sizes[ident] = (frame.own, tuple(frame.uses))
+        if shared.expanded > MAX_EXPANDED_TERMS:
+            raise self.error(
+                f"the query has more than {MAX_EXPANDED_TERMS} terms when its sets are written out at each use; "
+                f"use @{name} (or the sets it uses) fewer times",
+                t.pos,
+            )
+        self.use(ident, t.pos)
+        return node
+
+    def build(self, t: _Tok, ident: _SetId) -> tuple[_Node, _Frame]:
+        """Compile the set ``t`` names, the first time the query uses it in the scope and GLUE around it;
+        with what it holds (its own terms, the sets it uses)."""
+        name = t.text
+        own = ident[0] != 0
+        shared = self.shared
+        outer = shared.frame
+        shared.frame = _Frame()
+        leaves, expanded = shared.leaves, shared.expanded
         shared.expanding.append(name)
         try:
-            if name in self.local:
-                a, b = self.local[name]
-                root = shared.root_toks
-                sub = _Parser(self.q, shared, root[a:b] + [_Tok("END", "", root[b - 1].pos + 1)], self.local)
+            if own:
+                sub = _Parser(self.q, shared, self.local[name], (self.where, self.local))
                 node = sub.parse_or()
             elif name in shared.sets:
                 toks = shared.set_tokens.get(name)
@@ -2405,7 +2513,9 @@ class _Parser:
                 )
         finally:
             shared.expanding.pop()
-        return node
+            frame, shared.frame = shared.frame, outer
+        shared.built[(ident, shared.scope, shared.glue)] = (node, shared.leaves - leaves, shared.expanded - expanded)
+        return node, frame
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -2496,7 +2606,14 @@ class _Parser:
         t = self.peek()
         if t.kind == "SCOPE":
             self.take()
-            return _scoped(self.parse_primary(t.text), TITLE if t.text == "title:" else LEAD)
+            shared = self.shared
+            outer = shared.scope
+            if outer is None:  # title:(lead:x) looks in the title: the outer scope is the one that holds
+                shared.scope = TITLE if t.text == "title:" else LEAD
+            try:
+                return self.parse_primary(t.text)
+            finally:
+                shared.scope = outer
         if t.kind == "SET":
             self.take()
             if self.peek().kind == "DEF":
@@ -2505,7 +2622,7 @@ class _Parser:
         if t.kind == "COUNTRY":
             self.take()
             self.count_term(t.pos)
-            return _Entity(code=t.text, kind=t.arg)
+            return _Entity(code=t.text, scope=self.shared.scope, kind=t.arg)
         if t.kind == "PARTNERS":
             self.take()
             args: list[_Node] = []
@@ -2526,7 +2643,13 @@ class _Parser:
             return _Partners(args[0], args[1], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None)
         if t.kind == "GLUE":
             self.take()
-            node = self.parse_primary_group(t)
+            shared = self.shared
+            outer = shared.glue
+            shared.glue = True  # its terms are labelled as glue when built
+            try:
+                node = self.parse_primary_group(t)
+            finally:
+                shared.glue = outer
             for n in _walk(node):
                 if isinstance(n, (_Entity, _Partners)):
                     raise self.error(
@@ -2534,8 +2657,6 @@ class _Parser:
                         "not country: or PARTNERS: their names are evidence",
                         t.pos,
                     )
-                if isinstance(n, _Leaf) and not n.label.startswith(GLUE_MARK):
-                    n.label = GLUE_MARK + n.label
             return node
         if t.kind == "LPAREN":
             self.take()
@@ -2564,8 +2685,12 @@ class _Parser:
         self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool, pos: int = 0, capitals: bool = False
     ) -> _Leaf:
         self.count_term(pos)
-        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk, capitals=capitals)
-        self.leaves.append(leaf)
+        shared = self.shared
+        if shared.glue:
+            label = GLUE_MARK + label
+        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk, scope=shared.scope, capitals=capitals)
+        shared.order.setdefault(label, shared.leaves)
+        shared.leaves += 1
         return leaf
 
     def leaf_from_term(self, t: _Tok) -> _Leaf:
@@ -2648,22 +2773,20 @@ def _pattern(text: str, prefix: bool, exact: bool = False) -> tuple[list[tuple[i
     return items, cjk
 
 
-def _walk(node: _Node) -> Iterable[_Node]:
+def _walk(node: _Node, seen: set[int] | None = None) -> Iterable[_Node]:
+    """The nodes under ``node``, each once (a set's subtree is shared by its uses)."""
+    if seen is None:
+        seen = set()
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     yield node
-    for name in ("children",):
-        for c in getattr(node, name, ()):
-            yield from _walk(c)
+    for c in getattr(node, "children", ()):
+        yield from _walk(c, seen)
     for name in ("child", "left", "right", "a", "b", "what", "unless"):
         c = getattr(node, name, None)
         if isinstance(c, _Node):
-            yield from _walk(c)
-
-
-def _scoped(node: _Node, scope: str) -> _Node:
-    for n in _walk(node):
-        if isinstance(n, (_Leaf, _Entity)):
-            n.scope = scope
-    return node
+            yield from _walk(c, seen)
 
 
 _SET_REF_RE = re.compile(r"(?<![\w.])@([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
@@ -2742,9 +2865,7 @@ def compile_query(text: str, sets: Mapping[str, str] | None = None) -> Query:
     p = _Parser(text, _Shared(sets or {}))
     root = p.parse()
     root.finish()
-    order: dict[str, int] = {}
-    for i, leaf in enumerate(p.leaves):
-        order.setdefault(leaf.label, i)
+    order = p.shared.order
     shown_order = order
     if any(label[:1] == GLUE_MARK for label in order):  # a term's first rank, glued or not
         shown_order = {label.removeprefix(GLUE_MARK): rank for label, rank in reversed(order.items())}

@@ -10,7 +10,7 @@ import pytest
 
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError, UsageError
-from crawler.topics import Match, compile_query, prepare, snippet
+from crawler.topics import MAX_TERMS, Match, compile_query, prepare, snippet
 from tests.support.topic import rule_query, rule_topic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -461,6 +461,24 @@ def test_default_topic_meets_targets_on_the_labeled_set() -> None:
     assert set(stats) == {"en", "ru", "zh"}
     for lang, (tp, fp, fn) in stats.items():
         assert tp / (tp + fp) >= 0.9 and tp / (tp + fn) >= 0.9, (lang, tp, fp, fn)
+
+
+def test_the_rule_topic_counts_each_set_once_and_leaves_room_for_an_analyst_s_lines() -> None:
+    query, _ = rule_topic()
+    # written out at each use (@china and @russia in every PARTNERS), its sets come to nearly MAX_TERMS terms;
+    # counted once each, a copy of it takes thousands of new terms and uses its sets again
+    extra = " OR ".join(f"zz{i}" for i in range(MAX_TERMS // 2))
+    q = compile_query(f"{query}\nAND NOT (({extra}) AND (@china OR @russia OR @st_any OR @st_core))")
+    rules = rule_query()
+    taken = 0
+    for r in rows():
+        m, expected = q.match(r["title"], r["text"]), rules.match(r["title"], r["text"])
+        assert (m is None) == (expected is None), r["id"]
+        if m is not None and expected is not None:
+            assert (m.score, sorted(m.hits), m.spans) == (expected.score, sorted(expected.hits), expected.spans)
+            taken += 1
+            assert q.match(r["title"], r["text"] + " zz17") is None
+    assert taken > 20
 
 
 def test_default_topic_matches_the_seed_article_and_says_why() -> None:
