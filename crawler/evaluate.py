@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from crawler import textnorm
 from crawler.errors import UsageError
 from crawler.readings import strip_readings
-from crawler.topics import Query, compile_query, prepare, snippet
+from crawler.topics import TITLE, Document, Query, compile_query, prepare, shown_hits, snippet
 
 if TYPE_CHECKING:
     from crawler.model import Scorer
@@ -45,6 +45,7 @@ class Verdict:
     predicted: bool
     why_not: str | None = None  # for a story the query's boolean part rejects: which condition, and through what
     explain: str | None = None  # a model topic's largest contributions to its score
+    gate: str | None = None  # a model topic's: what its query (the gate) recognised, held or not
 
 
 @dataclass
@@ -140,11 +141,33 @@ def judge(query: Query, min_score: float, story: Story, scorer: Scorer | None = 
         assert m is not None
     else:
         m = None
+    gate = gate_found(doc, query) if scorer is not None else None
     if m is None:
-        return Verdict(story, None, (), story.text[:200].replace("\n", " "), False, query.why_not(doc))
+        return Verdict(story, None, (), story.text[:200].replace("\n", " "), False, query.why_not(doc), gate=gate)
     segs = snippet(story.text, m, 240) or [(story.title, False)]
     text = "".join(f"[{s}]" if hit else s for s, hit in segs)
-    return Verdict(story, m.score, m.hits, text, m.score >= min_score, explain=explain)
+    return Verdict(story, m.score, m.hits, text, m.score >= min_score, explain=explain, gate=gate)
+
+
+def gate_found(doc: Document, gate: Query, each: int = 4) -> str:
+    """What a model topic's gate recognised in an article ('Китай → China, Росатом → Russia'), in reading
+    order, at most ``each`` names per thing they resolve to (so one side's many names do not hide the
+    other's); "-" when nothing. The model's hits are the features', not these: an analyst reading a miss
+    sees here which sides were recognised."""
+    hits = {h for o in gate.found(doc) for h in o[3]}
+    shown: dict[str, None] = {}
+    per: dict[str, int] = {}
+    more = False
+    for label, *_place in sorted(shown_hits(hits), key=lambda h: (h[1] != TITLE, h[2], h[0])):
+        if label in shown:
+            continue
+        to = label.rpartition(" \u2192 ")[2]
+        if per.get(to, 0) >= each:
+            more = True
+            continue
+        per[to] = per.get(to, 0) + 1
+        shown[label] = None
+    return ", ".join(shown) + (", …" if more else "") if shown else "-"
 
 
 def evaluate(

@@ -1950,6 +1950,20 @@ class Query:
         ok, occs = self._root.eval(doc)
         return occs if ok else None
 
+    def found(self, doc: Document) -> list[_Occ]:
+        """The occurrences of what the query found in an article, whether or not it holds: all of its own
+        when it holds, else those of the top-level AND conditions that hold (a gate ``@china AND @russia``
+        that fails still shows the side it recognised)."""
+        ok, occs = self._root.eval(doc)
+        if ok or not isinstance(self._root, _And):
+            return occs if ok else []
+        out: list[_Occ] = []
+        for node in self._root.children:
+            held, part = node.eval(doc)
+            if held and not isinstance(node, _Not):
+                out.extend(part)
+        return out
+
     def why_not(self, doc: Document) -> str | None:
         """Why the query's boolean part fails for an article (None when it holds): the first of the
         query's top-level AND conditions that fails, in the query's own words, and for a NOT condition

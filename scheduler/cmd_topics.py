@@ -53,6 +53,8 @@ def _verdict_lines(v: Verdict, min_score: float) -> list[str]:
         f"      title: {v.story.title}",
         f"      hits: {hits}",
     ]
+    if v.gate is not None:
+        lines.append(f"      gate: {v.gate}")
     if v.why_not:
         lines.append(f"      why: {v.why_not}")
     if v.explain:
@@ -337,6 +339,7 @@ def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
                 "score": v.score,
                 "hits": list(v.hits),
                 "why_not": v.why_not,
+                "gate": v.gate,
                 "model": v.explain,
                 "snippet": v.snippet,
             }

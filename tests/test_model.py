@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -172,6 +173,30 @@ def test_topics_eval_shows_a_model_topics_score_and_largest_contributions(tmp_pa
     assert "topic t (model m.json, min_score 5)" in result.output
     assert "model: @sport -3.0, @science in title +2.0, @science +1.0, language en +0.5" in result.output
     assert "why: not satisfied: @coop" in result.output  # c: the gate rejects it, as any query would
+
+
+def test_topics_eval_shows_what_a_model_topics_gate_recognised_whether_or_not_a_feature_hit(tmp_path: Path) -> None:
+    # a miss whose features found nothing still shows the sides the gate recognised, in every language; a
+    # story the gate rejects shows the side it did recognise beside its why: line
+    _model(tmp_path, [_feature("@science", any_=3.0)], bias=-2.0)
+    cfg = _config(tmp_path, 'query = "country:CN AND country:RU"\nmodel = "m.json"')
+    labeled = tmp_path / "l.jsonl"
+    rows = [
+        {"id": "en", "language": "en", "title": "Talks", "text": "Rosatom held talks in Harbin.", "label": 1},
+        {"id": "ru", "language": "ru", "title": "Переговоры", "text": "Росатом провёл переговоры в Китае.", "label": 1},
+        {"id": "zh", "language": "zh", "title": "会谈", "text": "俄罗斯国家原子能公司代表团在哈尔滨会谈。", "label": 1},
+        {"id": "one", "language": "ru", "title": "Переговоры", "text": "Росатом провёл переговоры.", "label": 1},
+    ]
+    labeled.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(labeled)])
+    assert result.exit_code == 0, result.output
+    blocks = {b.split()[0]: b for b in re.split(r"\n  (?=\S)", result.output)[1:]}
+    assert "gate: Rosatom → Russia, Harbin → China" in blocks["en"] and "hits: -" in blocks["en"]
+    assert "gate: Росатом* → Russia, Китай* → China" in blocks["ru"]
+    assert "→ Russia" in blocks["zh"].split("gate: ")[1] and "哈尔滨 → China" in blocks["zh"]
+    assert "gate: Росатом* → Russia" in blocks["one"] and "why: not satisfied: country:CN" in blocks["one"]
+    as_json = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", "--json", str(labeled)])
+    assert "Rosatom → Russia, Harbin → China" in as_json.output
 
 
 # --- identity --------------------------------------------------------------------------------------
