@@ -46,12 +46,14 @@ import bisect
 import difflib
 import functools
 import hashlib
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
+from pathlib import Path
 
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError
@@ -75,23 +77,10 @@ _STEM, _SURFACE, _PREFIX = 0, 1, 2
 # --- prepared documents --------------------------------------------------------------------
 
 # A sentence end: . ! ? … followed by a space, CJK full stops, or a line break. A full stop that ends
-# an initial or an abbreviation does not end the sentence (Г.Б. Елякова, Victor V. Dyomin, им. Лебедева,
-# д.х.н., St. Petersburg, U.S.), nor one followed by a lowercase word (5 тыс. человек). A year's
-# г. (в 2019 г. Россия ...) may end a sentence. (Lookbehinds: the checks run inside the regex engine.)
-_ABBREVIATIONS = (
-    "им ул акад проф Dr Mr Mrs Ms Prof St Mt No Gen Gov Sen Rep Lt Col Capt Jr Sr Inc Co Ltd Corp vs "
-    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
-).split()
-# checked after the full stop (the lookbehinds end with it), so only full stops pay for them; one
-# lookbehind per length of abbreviation (a lookbehind's alternatives must be equally long)
-_BY_LENGTH: dict[int, list[str]] = defaultdict(list)
-for _a in _ABBREVIATIONS:
-    _BY_LENGTH[len(_a)].append(_a)
-_BY_LENGTH[1].append("[A-ZА-ЯЁ]")
-_NOT_AFTER = (
-    "".join(rf"(?<![^\w.-](?:{'|'.join(words)})\.)(?<!^(?:{'|'.join(words)})\.)" for words in _BY_LENGTH.values())
-    + r"(?<!\.[^\W\d_]\.)"
-)
+# an initial (Г.Б. Елякова, Victor V. Dyomin, д.х.н., U.S.) does not end the sentence, nor one followed by a
+# lowercase word (5 тыс. человек). (Lookbehinds: the checks run inside the regex engine.) A full stop
+# after an abbreviation is decided afterwards, by the abbreviation (``_ABBREVIATIONS``).
+_NOT_AFTER = r"(?<![^\w.-][A-ZА-ЯЁ]\.)(?<!^[A-ZА-ЯЁ]\.)(?<!\.[^\W\d_]\.)"
 _CLOSERS = "[\"'»”’)\\]]*"
 _SENTENCE_END = rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
 # the characters a sentence end starts with, looked ahead first: the regex engine then skips to them
@@ -102,10 +91,73 @@ _SENTENCE_END_RE = re.compile(f"(?=[{_SENTENCE_END_FIRST}])(?:{_SENTENCE_END})")
 
 _SENTENCE_END_FIRST_RE = re.compile(f"[{re.escape(_SENTENCE_END_FIRST)}]")
 
+# Abbreviations (crawler/data/abbreviations.json, built by tools/build_abbreviations.py from razdel's
+# Russian and pysbd's English lists). One that stands before what it names (Prof. Wang, акад. Петров,
+# г. Димитровград, ул. Ленина) never ends a sentence; one that follows what it qualifies (5 тыс., 2030 г.,
+# Univ., Inc.) ends one before a capitalised word, not before a digit (No. 5, Jan. 10). One of both kinds
+# (г. город / 2030 г. год, с. село / 287 с.) follows what it qualifies right after a number. A year's or a
+# century's that a sentence opens with (В 2024 г. Россия ..., В начале XX в. Китай ...: a few words, no
+# punctuation) ends nothing.
+_ABBREVIATIONS = json.loads((Path(__file__).resolve().parent / "data" / "abbreviations.json").read_text("utf-8"))
+_BEFORE = frozenset(_ABBREVIATIONS["before"])
+_AFTER = frozenset(_ABBREVIATIONS["after"])
+_KNOWN = _BEFORE | _AFTER
+_LONGEST = max(len(part) for a in _KNOWN for part in a.split("."))
+# a full stop after a word that could be one (the last word of one), checked first inside the regex engine:
+# one lookbehind per length, as a lookbehind's alternatives must be equally long
+_LAST_WORDS: dict[int, set[str]] = defaultdict(set)
+for _a in _KNOWN:
+    _last = _a.rsplit(".", 1)[-1]
+    _LAST_WORDS[len(_last)].add(re.escape(_last))
+_MAYBE_ABBR_RE = re.compile(
+    "(?i)(?:"
+    + "|".join(rf"(?<=(?<![^\W\d_])(?:{'|'.join(sorted(words))}))" for _, words in sorted(_LAST_WORDS.items()))
+    + r")\."
+)
+_YEAR_OR_CENTURY = frozenset({"г", "гг", "в", "вв"})
+_LEAD_IN_WORDS = 2  # words a sentence may open with before such a year or century ("В начале 2024 г.")
+# the word before a full stop, after a space, an opening bracket or quote, a dash (чл.-корр., Moscow–St.) or a
+# number (1999гг.), not part of a longer word or a path (км/ч., кВт·ч.),
+# and the word with its full stop before that one (т. е., и т. д.)
+_ABBR_RE = re.compile(r"(?<![^\s(\[«\"“„'‘\d–—-])[^\W\d_]+(?=\.\Z)")
+_PAIR_FIRST_RE = re.compile(r"(?<![^\s(\[«\"“„'‘–—-])([^\W\d_]{1,5})\.[ \u00a0]?\Z")
+_NUMBER_BEFORE_RE = re.compile(r"(?:\d(?:-[а-яё]{1,3})?|(?<![^\W\d])[IVXLC]+)[ \u00a0]*\Z")
+_NEXT_RE = re.compile(r"[\"'»”’)\]]*\s+([(\[])?\W*(\w)([^\W\d_]*)(\.|,| [a-zа-яё])?")
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_LEAD_IN_RE = re.compile(r"[\w\s-]*")
+
+
+def _abbreviation_goes_on(text: str, at: int, start: int) -> bool:
+    """Whether the full stop at ``at``, before a space and not a lowercase word, ends an abbreviation and
+    not the sentence that began at ``start``."""
+    m = _ABBR_RE.search(text, max(start, at - _LONGEST - 1), at + 1)
+    if m is None:
+        return False
+    word, w0 = m.group().lower(), m.start()
+    pair = _PAIR_FIRST_RE.search(text, max(start, w0 - 8), w0)
+    if pair is not None and f"{pair.group(1).lower()}.{word}" in _KNOWN:
+        word, w0 = f"{pair.group(1).lower()}.{word}", pair.start()
+    before, after = word in _BEFORE, word in _AFTER
+    if not after and (not before or (w0 and text[w0 - 1].isdigit())):
+        return False  # not an abbreviation, or 21st.
+    number = _NUMBER_BEFORE_RE.search(text, max(start, w0 - 16), w0) if after else None
+    if before and number is None:
+        return True
+    nxt = _NEXT_RE.match(text, at + 1)
+    if nxt is None or nxt.group(1) or not nxt.group(2).isupper():
+        return True  # No. 5, Jan. 10, 5 тыс. 200, Co., Ltd. (CEEC)
+    if nxt.group(4) and (nxt.group(4) == "." or nxt.group(3)[1:]) and (nxt.group(2) + nxt.group(3)).lower() in _AFTER:
+        return True  # Co. Ltd., Co. Ltd and
+    if number is not None and word in _YEAR_OR_CENTURY and number.start() - start < 48:
+        lead = text[start : number.start()]  # a dateline (МОСКВА, 17 апреля 2024 г.) has a comma: it ends
+        return _LEAD_IN_RE.fullmatch(lead) is not None and len(_WORD_RE.findall(lead)) <= _LEAD_IN_WORDS
+    return False
+
 
 def _sentence_ends(text: str) -> list[int]:
     """Character offsets where a sentence ends: where a search for ``_SENTENCE_END_RE`` finds one, found by a
-    scan for the characters an end starts with and a match at each (not an attempt at every character)."""
+    scan for the characters an end starts with and a match at each (not an attempt at every character),
+    less the full stops of abbreviations that do not end one (``_abbreviation_goes_on``)."""
     out: list[int] = []
     resume = 0  # a match's characters are not searched again, as a search would not
     match = _SENTENCE_END_RE.match
@@ -114,6 +166,12 @@ def _sentence_ends(text: str) -> list[int]:
         if at >= resume:
             end = match(text, at)
             if end is not None:
+                if (
+                    text[at] == "."
+                    and _MAYBE_ABBR_RE.match(text, at)
+                    and _abbreviation_goes_on(text, at, out[-1] + 1 if out else 0)
+                ):
+                    continue
                 out.append(at)
                 resume = end.end()
     return out
