@@ -261,6 +261,10 @@ def check(state: State, as_json: bool) -> None:
 # -- crawl ----------------------------------------------------------------------------------
 
 
+# a comment in a --urls-from file: a whole line, or after a space ('#' inside a URL is its fragment)
+_URL_COMMENT = re.compile(r"(?:^|\s)#.*")
+
+
 @cli.command()
 @config_option
 @quiet_option
@@ -299,12 +303,20 @@ def crawl(
 
     config = state.config()
     url_list = list(urls)
-    if urls_from is not None:
-        url_list += [line.strip() for line in urls_from if line.strip() and not line.lstrip().startswith("#")]
-    url_list = list(dict.fromkeys(url_list))
     for u in url_list:
         if not is_http_url(u):
             raise UsageError(f"--url {u!r} is not an http(s) URL")
+    if urls_from is not None:
+        for n, line in enumerate(urls_from, 1):
+            u = _URL_COMMENT.sub("", line).strip()
+            if u and not is_http_url(u):
+                raise UsageError(
+                    f"--urls-from {urls_from.name}, line {n}: {u!r} is not an http(s) URL; "
+                    "give one URL a line ('#' starts a comment)"
+                )
+            if u:
+                url_list.append(u)
+    url_list = list(dict.fromkeys(url_list))
     if urls_from is not None and not url_list and not sources:
         raise UsageError(f"--urls-from {urls_from.name}: no URLs in it (one http(s) URL a line)")
     names = list(sources)

@@ -106,13 +106,16 @@ def test_crawl_url_fetches_only_that_page_and_shows_what_was_extracted(site: Any
 def ad_hoc_pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any], Outcome]]:
     """One `crawl --url A --url B --urls-from - --json` (one crawl child, not two): the site's base URL,
     the pages reported (by URL) and the outcome. A and B: a page with no article text and a URL that
-    extends it and answers 404; stdin: a comment, a good page, a blank line and a missing page."""
+    extends it and answers 404; stdin: a comment, a good page with a comment after it, a blank line and a
+    missing page."""
     with SiteServer(REPO / "fixtures" / "site") as site:
         cfg = tmp_path_factory.mktemp("adhoc") / "newswatch.toml"
         cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
         short = f"{site.base_url}/_fault/text?body=hello"  # answers, but holds no article text
         longer = short + "&status=404"  # its error line starts with the short URL
-        urls = f"# two pages\n{site.base_url}{LUNAR}\n\n{site.base_url}/globalwire/no-such-page.html\n"
+        urls = (
+            f"# two pages\n{site.base_url}{LUNAR}  # the lunar story\n\n{site.base_url}/globalwire/no-such-page.html\n"
+        )
         args = ["-c", str(cfg), "crawl", "--url", short, "--url", longer, "--urls-from", "-", "--json"]
         r = newswatch(*args, stdin=urls, env=IN_PROCESS)
         yield site.base_url, {p["url"]: p for p in json.loads(r.stdout)["pages"]}, r
@@ -124,6 +127,17 @@ def test_crawl_urls_from_stdin_and_a_failed_page(ad_hoc_pages: tuple[str, dict[s
     assert pages[base + LUNAR]["language"] == "en"
     assert pages[base + "/globalwire/no-such-page.html"]["status"] == "error"
     assert "404" in pages[base + "/globalwire/no-such-page.html"]["error"]
+
+
+def test_a_bad_line_of_urls_from_is_named_by_its_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text("http://127.0.0.1:9"), encoding="utf-8")
+    urls = "# pages\nhttp://127.0.0.1:9/a.html#part\nexample.org/b.html\n"
+    r = newswatch("-c", cfg, "crawl", "--urls-from", "-", stdin=urls)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: --urls-from <stdin>, line 3: 'example.org/b.html' is not an http(s) URL"), (
+        r.stderr
+    )
 
 
 def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_another(
