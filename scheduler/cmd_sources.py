@@ -239,6 +239,15 @@ def sources_add(
     path = find_config(state.config_path)
     config = load_config(path)
     check_new_name(config, name)
+    if not force:
+        from crawler.urls import canonicalize
+
+        same = [s.name for s in config.sources if s.url and canonicalize(s.url) == canonicalize(url)]
+        if same:
+            raise UsageError(
+                f"{url} is configured already as {same[0]!r}, which polls it; add it anyway with --force "
+                "(a listing read with another --follow)"
+            )
     if every is not None:
         try:
             parse_duration(every)
