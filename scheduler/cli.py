@@ -249,13 +249,17 @@ def check(state: State, as_json: bool) -> None:
         return
     if not state.quiet:
         click.echo(
-            f"{path}: OK — {len(config.sources)} sources, {len(config.topics)} topics, "
+            f"{path}: OK — {_count(len(config.sources), 'source')}, {_count(len(config.topics), 'topic')}, "
             f"database {config.storage.database}"
             + ("" if config.digest else "; no [digest] (needed by 'digest'; 'run' then only archives)")
             + ("" if config.smtp else "; no [smtp] (needed to send mail)")
         )
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # -- crawl ----------------------------------------------------------------------------------

@@ -867,9 +867,10 @@ class Daemon:
             DigestSlot(slot, run_started, True).save(store)
         sent = [r for r in results if r.status == "sent"]
         log.info(
-            "digest %s: %d recipients, %d sent, %d stories, %d failed%s; %.1fs",
+            "digest %s: %d recipient%s, %d sent, %d stories, %d failed%s; %.1fs",
             iso(slot),
             len(todo),
+            "" if len(todo) == 1 else "s",
             len(sent),
             sum(r.stories for r in sent),
             len(todo_failed),

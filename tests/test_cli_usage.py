@@ -282,6 +282,20 @@ def test_check_warns_on_init_placeholders_and_an_unwritable_database_folder(tmp_
         shutil.rmtree(ro, ignore_errors=True)
 
 
+def test_check_counts_in_words_and_names_a_loopback_smtp_host_for_what_it_is(tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(
+        '[[sources]]\nname = "a"\nurl = "https://news.example.net/rss"\n\n[[topics]]\nname = "t"\nquery = "x"\n\n'
+        '[smtp]\nhost = "127.0.0.1"\nsender = "newswatch <alerts@mail.ru>"\n',
+        encoding="utf-8",
+    )
+    r = newswatch("-c", cfg, "check")
+    assert r.returncode == 0, r.stderr
+    assert ": OK — 1 source, 1 topic, database " in r.stdout
+    (warning,) = r.stderr.splitlines()
+    assert warning.startswith("warning: smtp.host: '127.0.0.1' is this machine (init's placeholder is 'localhost')")
+
+
 # -- export and search filters ------------------------------------------------------------------
 
 
