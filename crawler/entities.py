@@ -244,6 +244,19 @@ def institutions() -> tuple[tuple[str, EntityTerm], ...]:
     )
 
 
+@lru_cache(maxsize=1)
+def shared_abbreviations() -> frozenset[str]:
+    """Abbreviations listed with a ``context`` for institutions of two or more countries (NEFU: Russia's
+    North-Eastern Federal University and China's Northeast Forestry University)."""
+    owners: dict[str, set[str]] = {}
+    for code, entries in _curated().items():
+        for entry in entries:
+            if entry.get("context"):
+                for t in entry.get("terms", []):  # type: ignore[union-attr]
+                    owners.setdefault(str(t), set()).add(code)
+    return frozenset(t for t, cs in owners.items() if len(cs) > 1)
+
+
 def codes() -> list[str]:
     """The ISO alpha-2 codes we have data for."""
     return sorted(_places())

@@ -404,6 +404,26 @@ def test_an_ambiguous_university_abbreviation_beside_a_university_word_or_its_fu
     assert m is not None and expected in m.hits
 
 
+def test_an_abbreviation_two_countries_universities_share_is_the_one_the_article_names_in_full() -> None:
+    # NEFU: Russia's North-Eastern Federal University and China's Northeast Forestry University; a university
+    # word beside it cannot tell them apart, the full name in the article does
+    ru, cn = compile_query("country:RU"), compile_query("country:CN")
+    forestry = "NEFU and St. Petersburg State Forestry University agreed on a joint base. Northeast Forestry University"
+    m = cn.match("", forestry + " is in Harbin.")
+    assert m is not None and "NEFU → China" in m.hits
+    m = ru.match("", forestry + " is in Harbin.")
+    assert m is not None and "NEFU → Russia" not in m.hits
+    yakutsk = "NEFU University signed an agreement. Северо-Восточный федеральный университет сообщил об этом."
+    m = ru.match("", yakutsk)
+    assert m is not None and "NEFU → Russia" in m.hits
+    assert cn.match("", yakutsk) is None
+    assert cn.match("", "NEFU University signed an agreement.") is None
+    assert ru.match("", "NEFU University signed an agreement.") is None
+    # NSU is Novosibirsk State University's English short form as НГУ is its Russian one
+    m = ru.match("NSU hosts a symposium", "Novosibirsk State University hosted the symposium.")
+    assert m is not None and "NSU → Russia" in m.hits
+
+
 @pytest.mark.parametrize(
     "code,text",
     [
