@@ -404,6 +404,31 @@ def test_an_ambiguous_university_abbreviation_beside_a_university_word_or_its_fu
     assert m is not None and expected in m.hits
 
 
+@pytest.mark.parametrize("abbr", ["КузГТУ", "АлтГТУ", "ОмГУ", "ИрНИТУ", "ЗабГГПУ", "КалмГУ", "ВолгГМУ"])
+def test_a_russian_university_is_found_by_its_abbreviation_from_its_place(abbr: str) -> None:
+    # the stem of a Russian place, then the capitals of the university's kind: no list names them all
+    m = compile_query("country:RU").match("", f"Делегация посетила {abbr} в среду.")
+    assert m is not None and f"{abbr} → Russia" in m.hits
+    gate = compile_query("country:CN AND country:RU")
+    assert gate.match(f"В {abbr} прибыла делегация Шаньдунского университета", "Стороны обсудили обмены.") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ТашГТУ и КазНУ подписали соглашение.",  # Tashkent's and Kazakhstan's: their places, not Russia's
+        "УрГАУ и СамГУ.",  # stems Russia shares with Kazakhstan (Уральск) and Uzbekistan (Самарканд)
+        "Норматив СНиП и ГОСТ.",  # no place's stem
+        "Омская область",  # a place, not a university: found as a place
+    ],
+)
+def test_an_abbreviation_from_another_former_soviet_state_s_place_is_not_a_russian_university(text: str) -> None:
+    m = compile_query("country:RU").match("", text)
+    assert m is None or not any(
+        h.endswith(("ГТУ → Russia", "НУ → Russia", "ГУ → Russia", "АУ → Russia")) for h in m.hits
+    )
+
+
 def test_an_abbreviation_two_countries_universities_share_is_the_one_the_article_names_in_full() -> None:
     # NEFU: Russia's North-Eastern Federal University and China's Northeast Forestry University; a university
     # word beside it cannot tell them apart, the full name in the article does
