@@ -45,12 +45,15 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import hashlib
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
+from pathlib import Path
 
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError
@@ -65,6 +68,7 @@ WINDOW, CLOSENESS = 15, 0.5
 DEFAULT_NEAR = 10
 MULTILATERAL = 3  # third countries in one list with both sides of PARTNERS that make it a multilateral team
 _FTS_MAX_COMBOS = 64
+_KEY_CHARS = 512  # a node's structural key longer than this is kept as a digest of it
 
 # Item kinds of a term pattern (one item per token position)
 _STEM, _SURFACE, _PREFIX = 0, 1, 2
@@ -73,23 +77,10 @@ _STEM, _SURFACE, _PREFIX = 0, 1, 2
 # --- prepared documents --------------------------------------------------------------------
 
 # A sentence end: . ! ? … followed by a space, CJK full stops, or a line break. A full stop that ends
-# an initial or an abbreviation does not end the sentence (Г.Б. Елякова, Victor V. Dyomin, им. Лебедева,
-# д.х.н., St. Petersburg, U.S.), nor one followed by a lowercase word (5 тыс. человек). A year's
-# г. (в 2019 г. Россия ...) may end a sentence. (Lookbehinds: the checks run inside the regex engine.)
-_ABBREVIATIONS = (
-    "им ул акад проф Dr Mr Mrs Ms Prof St Mt No Gen Gov Sen Rep Lt Col Capt Jr Sr Inc Co Ltd Corp vs "
-    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
-).split()
-# checked after the full stop (the lookbehinds end with it), so only full stops pay for them; one
-# lookbehind per length of abbreviation (a lookbehind's alternatives must be equally long)
-_BY_LENGTH: dict[int, list[str]] = defaultdict(list)
-for _a in _ABBREVIATIONS:
-    _BY_LENGTH[len(_a)].append(_a)
-_BY_LENGTH[1].append("[A-ZА-ЯЁ]")
-_NOT_AFTER = (
-    "".join(rf"(?<![^\w.-](?:{'|'.join(words)})\.)(?<!^(?:{'|'.join(words)})\.)" for words in _BY_LENGTH.values())
-    + r"(?<!\.[^\W\d_]\.)"
-)
+# an initial (Г.Б. Елякова, Victor V. Dyomin, д.х.н., U.S.) does not end the sentence, nor one followed by a
+# lowercase word (5 тыс. человек). (Lookbehinds: the checks run inside the regex engine.) A full stop
+# after an abbreviation is decided afterwards, by the abbreviation (``_ABBREVIATIONS``).
+_NOT_AFTER = r"(?<![^\w.-][A-ZА-ЯЁ]\.)(?<!^[A-ZА-ЯЁ]\.)(?<!\.[^\W\d_]\.)"
 _CLOSERS = "[\"'»”’)\\]]*"
 _SENTENCE_END = rf"\.{_NOT_AFTER}{_CLOSERS}\s(?![a-zа-яё])|[!?]{_CLOSERS}\s|…{_CLOSERS}\s(?![a-zа-яё])|[。！？；]|\n"
 # the characters a sentence end starts with, looked ahead first: the regex engine then skips to them
@@ -100,10 +91,73 @@ _SENTENCE_END_RE = re.compile(f"(?=[{_SENTENCE_END_FIRST}])(?:{_SENTENCE_END})")
 
 _SENTENCE_END_FIRST_RE = re.compile(f"[{re.escape(_SENTENCE_END_FIRST)}]")
 
+# Abbreviations (crawler/data/abbreviations.json, built by tools/build_abbreviations.py from razdel's
+# Russian and pysbd's English lists). One that stands before what it names (Prof. Wang, акад. Петров,
+# г. Димитровград, ул. Ленина) never ends a sentence; one that follows what it qualifies (5 тыс., 2030 г.,
+# Univ., Inc.) ends one before a capitalised word, not before a digit (No. 5, Jan. 10). One of both kinds
+# (г. город / 2030 г. год, с. село / 287 с.) follows what it qualifies right after a number. A year's or a
+# century's that a sentence opens with (В 2024 г. Россия ..., В начале XX в. Китай ...: a few words, no
+# punctuation) ends nothing.
+_ABBREVIATIONS = json.loads((Path(__file__).resolve().parent / "data" / "abbreviations.json").read_text("utf-8"))
+_BEFORE = frozenset(_ABBREVIATIONS["before"])
+_AFTER = frozenset(_ABBREVIATIONS["after"])
+_KNOWN = _BEFORE | _AFTER
+_LONGEST = max(len(part) for a in _KNOWN for part in a.split("."))
+# a full stop after a word that could be one (the last word of one), checked first inside the regex engine:
+# one lookbehind per length, as a lookbehind's alternatives must be equally long
+_LAST_WORDS: dict[int, set[str]] = defaultdict(set)
+for _a in _KNOWN:
+    _last = _a.rsplit(".", 1)[-1]
+    _LAST_WORDS[len(_last)].add(re.escape(_last))
+_MAYBE_ABBR_RE = re.compile(
+    "(?i)(?:"
+    + "|".join(rf"(?<=(?<![^\W\d_])(?:{'|'.join(sorted(words))}))" for _, words in sorted(_LAST_WORDS.items()))
+    + r")\."
+)
+_YEAR_OR_CENTURY = frozenset({"г", "гг", "в", "вв"})
+_LEAD_IN_WORDS = 2  # words a sentence may open with before such a year or century ("В начале 2024 г.")
+# the word before a full stop, after a space, an opening bracket or quote, a dash (чл.-корр., Moscow–St.) or a
+# number (1999гг.), not part of a longer word or a path (км/ч., кВт·ч.),
+# and the word with its full stop before that one (т. е., и т. д.)
+_ABBR_RE = re.compile(r"(?<![^\s(\[«\"“„'‘\d–—-])[^\W\d_]+(?=\.\Z)")
+_PAIR_FIRST_RE = re.compile(r"(?<![^\s(\[«\"“„'‘–—-])([^\W\d_]{1,5})\.[ \u00a0]?\Z")
+_NUMBER_BEFORE_RE = re.compile(r"(?:\d(?:-[а-яё]{1,3})?|(?<![^\W\d])[IVXLC]+)[ \u00a0]*\Z")
+_NEXT_RE = re.compile(r"[\"'»”’)\]]*\s+([(\[])?\W*(\w)([^\W\d_]*)(\.|,| [a-zа-яё])?")
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_LEAD_IN_RE = re.compile(r"[\w\s-]*")
+
+
+def _abbreviation_goes_on(text: str, at: int, start: int) -> bool:
+    """Whether the full stop at ``at``, before a space and not a lowercase word, ends an abbreviation and
+    not the sentence that began at ``start``."""
+    m = _ABBR_RE.search(text, max(start, at - _LONGEST - 1), at + 1)
+    if m is None:
+        return False
+    word, w0 = m.group().lower(), m.start()
+    pair = _PAIR_FIRST_RE.search(text, max(start, w0 - 8), w0)
+    if pair is not None and f"{pair.group(1).lower()}.{word}" in _KNOWN:
+        word, w0 = f"{pair.group(1).lower()}.{word}", pair.start()
+    before, after = word in _BEFORE, word in _AFTER
+    if not after and (not before or (w0 and text[w0 - 1].isdigit())):
+        return False  # not an abbreviation, or 21st.
+    number = _NUMBER_BEFORE_RE.search(text, max(start, w0 - 16), w0) if after else None
+    if before and number is None:
+        return True
+    nxt = _NEXT_RE.match(text, at + 1)
+    if nxt is None or nxt.group(1) or not nxt.group(2).isupper():
+        return True  # No. 5, Jan. 10, 5 тыс. 200, Co., Ltd. (CEEC)
+    if nxt.group(4) and (nxt.group(4) == "." or nxt.group(3)[1:]) and (nxt.group(2) + nxt.group(3)).lower() in _AFTER:
+        return True  # Co. Ltd., Co. Ltd and
+    if number is not None and word in _YEAR_OR_CENTURY and number.start() - start < 48:
+        lead = text[start : number.start()]  # a dateline (МОСКВА, 17 апреля 2024 г.) has a comma: it ends
+        return _LEAD_IN_RE.fullmatch(lead) is not None and len(_WORD_RE.findall(lead)) <= _LEAD_IN_WORDS
+    return False
+
 
 def _sentence_ends(text: str) -> list[int]:
     """Character offsets where a sentence ends: where a search for ``_SENTENCE_END_RE`` finds one, found by a
-    scan for the characters an end starts with and a match at each (not an attempt at every character)."""
+    scan for the characters an end starts with and a match at each (not an attempt at every character),
+    less the full stops of abbreviations that do not end one (``_abbreviation_goes_on``)."""
     out: list[int] = []
     resume = 0  # a match's characters are not searched again, as a search would not
     match = _SENTENCE_END_RE.match
@@ -112,6 +166,12 @@ def _sentence_ends(text: str) -> list[int]:
         if at >= resume:
             end = match(text, at)
             if end is not None:
+                if (
+                    text[at] == "."
+                    and _MAYBE_ABBR_RE.match(text, at)
+                    and _abbreviation_goes_on(text, at, out[-1] + 1 if out else 0)
+                ):
+                    continue
                 out.append(at)
                 resume = end.end()
     return out
@@ -464,7 +524,14 @@ class _Node:
         return ()
 
     def finish(self) -> str:
-        """Compute structural keys bottom-up (after title: scopes are applied)."""
+        """Compute structural keys bottom-up, once: a set's subtree is shared by its uses."""
+        if not self.key:
+            key = self._finish()
+            if len(key) > _KEY_CHARS:  # a set used many times, within sets used many times: not its expansion
+                self.key = "#" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+        return self.key
+
+    def _finish(self) -> str:
         raise NotImplementedError
 
 
@@ -539,7 +606,7 @@ class _Leaf(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         yield self
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = f"{self.scope or ''}:{self.label}"
         self._first = self.items[0][:3]
         self._rest = tuple(it[:3] for it in self.items[1:] if not it[3])
@@ -597,7 +664,7 @@ class _Or(_Node):
         for c in self.children:
             yield from c.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = "(|" + " ".join(c.finish() for c in self.children) + ")"
         gates: tuple[dict[str, list[int]], ...] = ({}, {}, {}, {})
         always: list[int] = []
@@ -639,7 +706,7 @@ class _And(_Node):
         for c in self.children:
             yield from c.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = "(&" + " ".join(c.finish() for c in self.children) + ")"
         return self.key
 
@@ -655,7 +722,7 @@ class _Not(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.child.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = "(!" + self.child.finish() + ")"
         return self.key
 
@@ -707,7 +774,7 @@ class _Near(_Node):
         yield from self.left.leaves()
         yield from self.right.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = f"(~{self.n} {self.left.finish()} {self.right.finish()})"
         return self.key
 
@@ -1430,7 +1497,7 @@ class _Entity(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         return ()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = f"{self.scope or ''}:country:{self.code}"
         if self.kind:
             from crawler import entities
@@ -1724,7 +1791,7 @@ class _Partners(_Node):
             if c is not None:
                 yield from c.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         parts = [c.finish() if c is not None else "" for c in (self.a, self.b, self.what, self.unless)]
         self.key = "(P " + " ".join(parts) + ")"
         return self.key
@@ -1847,7 +1914,7 @@ class _Except(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.left.leaves()
 
-    def finish(self) -> str:
+    def _finish(self) -> str:
         self.key = f"(- {self.left.finish()} {self.right.finish()})"
         return self.key
 
@@ -2316,20 +2383,50 @@ def _entity_kind_known(kind: str) -> bool:
     return kind in _entity_kinds()
 
 
-MAX_TERMS = 10_000  # terms in a query after its sets are expanded (each use of a set counts its terms again)
+MAX_TERMS = 10_000  # terms in a query, each named set's counted once however often the query uses it
 MAX_QUERY_CHARS = 200_000
+# terms with every use of a set written out: matching gathers a set's places at each use, so sets using other sets
+# several times over (each using the next twice) must not multiply them without end
+MAX_EXPANDED_TERMS = 20 * MAX_TERMS
+
+_SetId = tuple[int, str]  # a named set: (the text defining it, 0 for the config's [sets]; its name)
+
+
+class _Frame:
+    """The terms a set's text (or the query's own) has itself and the sets it uses: what using it adds."""
+
+    __slots__ = ("counts", "own", "uses")
+
+    def __init__(self, counts: bool = False) -> None:
+        self.own = 0
+        self.uses: dict[_SetId, None] = {}
+        self.counts = counts  # the query's own text: its terms and the sets it uses count at once
 
 
 class _Shared:
-    """What the parsers of one query and of the sets it uses have in common."""
+    """What the parsers of one query and of the sets it uses have in common.
+
+    A set is compiled once per query (and per ``title:``/``lead:`` scope and GLUE around it): its uses share the
+    subtree, which nothing changes once built, and its terms count once towards MAX_TERMS."""
 
     def __init__(self, sets: Mapping[str, str]) -> None:
         self.sets = sets
-        self.leaves: list[_Leaf] = []
         self.terms = 0
         self.expanding: list[str] = []
         self.set_tokens: dict[str, list[_Tok]] = {}
-        self.root_toks: list[_Tok] = []  # the query's own tokens, which its definitions index
+        # -> (subtree, its leaves, its terms), the two counted as if every use of a set in it were written out
+        self.built: dict[tuple[_SetId, str | None, bool], tuple[_Node, int, int]] = {}
+        self.sizes: dict[_SetId, tuple[int, tuple[_SetId, ...]]] = {}  # set -> (its own terms, the sets it uses)
+        self.counted: set[_SetId] = set()
+        self.frame = _Frame(counts=True)
+        self.misses: set[tuple[int, str]] = set()  # names looked up among a text's definitions before defined
+        self.texts = 0  # the texts parsed (the query, the sets of the config), numbered from 1
+        self.scope: str | None = None  # title:/lead: around what is being parsed (the outermost wins)
+        self.glue = False  # inside GLUE( ... )
+        # each label's first leaf and the leaves so far, counted as if every use of a set were written out
+        self.order: dict[str, int] = {}
+        self.leaves = 0
+        self.expanded = 0  # terms so far, counted in the same way
 
 
 class _Parser:
@@ -2338,28 +2435,70 @@ class _Parser:
         q: str,
         shared: _Shared | None = None,
         toks: list[_Tok] | None = None,
-        local: dict[str, tuple[int, int]] | None = None,
+        local: tuple[int, dict[str, list[_Tok]]] | None = None,
     ) -> None:
         self.q = q
         self.toks = _lex(q) if toks is None else toks
         self.i = 0
         self.shared = shared or _Shared({})
-        self.leaves = self.shared.leaves
-        self.local: dict[str, tuple[int, int]] = {} if local is None else local  # name -> root token span
-        if not self.shared.root_toks:
-            self.shared.root_toks = self.toks
+        if local is None:  # a text of its own: the query or a set of the config, with its own definitions
+            self.shared.texts += 1
+            local = (self.shared.texts, {})
+        self.where, self.local = local  # name -> its definition's tokens
 
     def count_term(self, pos: int) -> None:
-        self.shared.terms += 1
+        frame = self.shared.frame
+        frame.own += 1
+        self.shared.expanded += 1
+        if frame.counts:
+            self.shared.terms += 1
+            self.check_terms(pos)
+
+    def check_terms(self, pos: int) -> None:
         if self.shared.terms > MAX_TERMS:
             raise self.error(
-                f"the query has more than {MAX_TERMS} terms (sets expanded); "
+                f"the query has more than {MAX_TERMS} terms (each set counted once, however often it is used); "
                 "split it into several topics or shorten its sets",
                 pos,
             )
 
+    def use(self, ident: _SetId, pos: int) -> None:
+        """Count a set's terms, and those of the sets it uses, the first time the query's own text uses it."""
+        shared = self.shared
+        frame = shared.frame
+        frame.uses[ident] = None
+        if not frame.counts:
+            return
+        todo = [ident]
+        while todo:
+            s = todo.pop()
+            if s in shared.counted:
+                continue
+            shared.counted.add(s)
+            own, uses = shared.sizes[s]
+            shared.terms += own
+            todo.extend(uses)
+        self.check_terms(pos)
+
     def definitions(self) -> None:
         """``@name = ( ... )`` lines at the start of the query."""
+        shared = self.shared
+        outer, expanded = shared.frame, shared.expanded
+        shared.frame = _Frame()  # a definition's terms count where it is used
+        try:
+            self._definitions()
+        finally:
+            shared.frame, shared.expanded = outer, expanded
+        where = self.where
+        if any((where, name) in shared.misses for name in self.local):
+            # a definition used a name defined after it (a set of the config then): where the query uses it,
+            # the name is the query's own set; compiled again there
+            for key in [k for k in shared.built if k[0][0] == where]:
+                del shared.built[key]
+            for ident in [k for k in shared.sizes if k[0] == where]:
+                del shared.sizes[ident]
+
+    def _definitions(self) -> None:
         while self.peek().kind == "SET" and self.toks[self.i + 1].kind == "DEF":
             name_tok = self.take()
             self.take()
@@ -2382,11 +2521,8 @@ class _Parser:
                         break
                 elif t.kind == "END":
                     raise self.error(f"expected ')' to close the definition of @{name_tok.text}", t.pos)
-            self.local[name_tok.text] = (start, self.i)
-            # parse it once now, so an error in it is reported at its place; its terms count where it is used
-            terms = self.shared.terms
-            self.expand(name_tok)
-            self.shared.terms = terms
+            self.local[name_tok.text] = [*self.toks[start : self.i], _Tok("END", "", self.toks[self.i - 1].pos + 1)]
+            self.expand(name_tok)  # compiled now, so an error in it is reported at its place
 
     def expand(self, t: _Tok) -> _Node:
         name = t.text
@@ -2394,12 +2530,42 @@ class _Parser:
         if name in shared.expanding:
             cycle = " -> ".join(f"@{n}" for n in [*shared.expanding[shared.expanding.index(name) :], name])
             raise self.error(f"set @{name} refers to itself ({cycle})", t.pos)
+        own = name in self.local
+        if not own:
+            shared.misses.add((self.where, name))
+        ident: _SetId = (self.where if own else 0, name)
+        key = (ident, shared.scope, shared.glue)
+        built = shared.built.get(key)
+        if built is not None:
+            node, leaves, expanded = built
+            shared.leaves += leaves
+            shared.expanded += expanded
+        else:
+            node, frame = self.build(t, ident)
+            if ident not in shared.sizes:  # the same set under another scope or GLUE: counted as one
+                shared.sizes[ident] = (frame.own, tuple(frame.uses))
+        if shared.expanded > MAX_EXPANDED_TERMS:
+            raise self.error(
+                f"the query has more than {MAX_EXPANDED_TERMS} terms when its sets are written out at each use; "
+                f"use @{name} (or the sets it uses) fewer times",
+                t.pos,
+            )
+        self.use(ident, t.pos)
+        return node
+
+    def build(self, t: _Tok, ident: _SetId) -> tuple[_Node, _Frame]:
+        """Compile the set ``t`` names, the first time the query uses it in the scope and GLUE around it;
+        with what it holds (its own terms, the sets it uses)."""
+        name = t.text
+        own = ident[0] != 0
+        shared = self.shared
+        outer = shared.frame
+        shared.frame = _Frame()
+        leaves, expanded = shared.leaves, shared.expanded
         shared.expanding.append(name)
         try:
-            if name in self.local:
-                a, b = self.local[name]
-                root = shared.root_toks
-                sub = _Parser(self.q, shared, root[a:b] + [_Tok("END", "", root[b - 1].pos + 1)], self.local)
+            if own:
+                sub = _Parser(self.q, shared, self.local[name], (self.where, self.local))
                 node = sub.parse_or()
             elif name in shared.sets:
                 toks = shared.set_tokens.get(name)
@@ -2429,7 +2595,9 @@ class _Parser:
                 )
         finally:
             shared.expanding.pop()
-        return node
+            frame, shared.frame = shared.frame, outer
+        shared.built[(ident, shared.scope, shared.glue)] = (node, shared.leaves - leaves, shared.expanded - expanded)
+        return node, frame
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -2520,7 +2688,14 @@ class _Parser:
         t = self.peek()
         if t.kind == "SCOPE":
             self.take()
-            return _scoped(self.parse_primary(t.text), TITLE if t.text == "title:" else LEAD)
+            shared = self.shared
+            outer = shared.scope
+            if outer is None:  # title:(lead:x) looks in the title: the outer scope is the one that holds
+                shared.scope = TITLE if t.text == "title:" else LEAD
+            try:
+                return self.parse_primary(t.text)
+            finally:
+                shared.scope = outer
         if t.kind == "SET":
             self.take()
             if self.peek().kind == "DEF":
@@ -2529,7 +2704,7 @@ class _Parser:
         if t.kind == "COUNTRY":
             self.take()
             self.count_term(t.pos)
-            return _Entity(code=t.text, kind=t.arg)
+            return _Entity(code=t.text, scope=self.shared.scope, kind=t.arg)
         if t.kind == "PARTNERS":
             self.take()
             args: list[_Node] = []
@@ -2550,7 +2725,13 @@ class _Parser:
             return _Partners(args[0], args[1], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None)
         if t.kind == "GLUE":
             self.take()
-            node = self.parse_primary_group(t)
+            shared = self.shared
+            outer = shared.glue
+            shared.glue = True  # its terms are labelled as glue when built
+            try:
+                node = self.parse_primary_group(t)
+            finally:
+                shared.glue = outer
             for n in _walk(node):
                 if isinstance(n, (_Entity, _Partners)):
                     raise self.error(
@@ -2558,8 +2739,6 @@ class _Parser:
                         "not country: or PARTNERS: their names are evidence",
                         t.pos,
                     )
-                if isinstance(n, _Leaf) and not n.label.startswith(GLUE_MARK):
-                    n.label = GLUE_MARK + n.label
             return node
         if t.kind == "LPAREN":
             self.take()
@@ -2588,8 +2767,12 @@ class _Parser:
         self, label: str, items: list[tuple[int, str, str, bool]], cjk: bool, pos: int = 0, capitals: bool = False
     ) -> _Leaf:
         self.count_term(pos)
-        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk, capitals=capitals)
-        self.leaves.append(leaf)
+        shared = self.shared
+        if shared.glue:
+            label = GLUE_MARK + label
+        leaf = _Leaf(label=label, items=tuple(items), cjk=cjk, scope=shared.scope, capitals=capitals)
+        shared.order.setdefault(label, shared.leaves)
+        shared.leaves += 1
         return leaf
 
     def leaf_from_term(self, t: _Tok) -> _Leaf:
@@ -2672,22 +2855,20 @@ def _pattern(text: str, prefix: bool, exact: bool = False) -> tuple[list[tuple[i
     return items, cjk
 
 
-def _walk(node: _Node) -> Iterable[_Node]:
+def _walk(node: _Node, seen: set[int] | None = None) -> Iterable[_Node]:
+    """The nodes under ``node``, each once (a set's subtree is shared by its uses)."""
+    if seen is None:
+        seen = set()
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     yield node
-    for name in ("children",):
-        for c in getattr(node, name, ()):
-            yield from _walk(c)
+    for c in getattr(node, "children", ()):
+        yield from _walk(c, seen)
     for name in ("child", "left", "right", "a", "b", "what", "unless"):
         c = getattr(node, name, None)
         if isinstance(c, _Node):
-            yield from _walk(c)
-
-
-def _scoped(node: _Node, scope: str) -> _Node:
-    for n in _walk(node):
-        if isinstance(n, (_Leaf, _Entity)):
-            n.scope = scope
-    return node
+            yield from _walk(c, seen)
 
 
 _SET_REF_RE = re.compile(r"(?<![\w.])@([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
@@ -2766,9 +2947,7 @@ def compile_query(text: str, sets: Mapping[str, str] | None = None) -> Query:
     p = _Parser(text, _Shared(sets or {}))
     root = p.parse()
     root.finish()
-    order: dict[str, int] = {}
-    for i, leaf in enumerate(p.leaves):
-        order.setdefault(leaf.label, i)
+    order = p.shared.order
     shown_order = order
     if any(label[:1] == GLUE_MARK for label in order):  # a term's first rank, glued or not
         shown_order = {label.removeprefix(GLUE_MARK): rank for label, rank in reversed(order.items())}

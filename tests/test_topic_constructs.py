@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from crawler.config import load_config
 from crawler.errors import QuerySyntaxError
 from crawler.store import Store
-from crawler.topics import MAX_TERMS, ZONE_WEIGHT, compile_query, with_definitions
+from crawler.topics import MAX_EXPANDED_TERMS, MAX_TERMS, ZONE_WEIGHT, Query, compile_query, with_definitions
 from scheduler.cli import cli
 from tests.support.articles import article_record
 from tests.support.configs import config_problems
@@ -31,6 +31,15 @@ def test_sets_are_used_by_name_and_may_use_each_other() -> None:
     assert q.match("Russia builds a rover", "") is not None
     assert q.match("Russia builds a reactor", "") is not None
     assert q.match("Russia builds a road", "") is None
+
+
+def test_a_query_s_own_definition_of_a_set_is_the_one_its_text_uses() -> None:
+    sets = {"b": "w", "c": "@b OR v"}
+    # @b of the query, even where a definition before it names @b; @c of the config keeps the config's @b
+    q = compile_query("@a = (@b OR title:@b)\n@b = (z)\n@a AND @c", sets)
+    assert q.match("", "z v") is not None and q.match("", "z w") is not None
+    assert q.match("", "w v") is None
+    assert q.match("z", "v").hits == ("z", "v")  # type: ignore[union-attr]
 
 
 def test_inline_definitions_and_with_definitions_compile_on_their_own() -> None:
@@ -515,18 +524,38 @@ def test_scoped_terms_look_in_their_scope_only(query: str, title: str, text: str
 def test_a_huge_query_is_refused_with_a_clear_message() -> None:
     with pytest.raises(QuerySyntaxError, match=f"more than {MAX_TERMS} terms"):
         compile_query(" OR ".join(f"w{i}" for i in range(MAX_TERMS + 1)))
-    # sets that double at each level are refused as well, before the expansion explodes
+    # sets that double at each level count once each, but matching gathers the places of every use: 2**30
+    # uses are refused, before the query is built
     sets = {f"s{i}": f"@s{i + 1} OR @s{i + 1}" for i in range(30)} | {"s30": "x"}
-    with pytest.raises(QuerySyntaxError, match="terms"):
+    with pytest.raises(QuerySyntaxError, match=f"more than {MAX_EXPANDED_TERMS} terms when its sets are written out"):
         compile_query("@s0", sets)
+    sets = {f"s{i}": f"@s{i + 1} OR @s{i + 1}" for i in range(14)} | {"s14": "x"}
+    assert compile_query("@s0", sets).match("", "x") is not None  # 16,384 uses of x
 
 
-def test_a_set_s_terms_count_where_it_is_used_not_also_where_it_is_defined() -> None:
+@pytest.mark.parametrize("inline", [True, False])
+def test_a_set_s_terms_count_once_however_often_the_query_uses_it(inline: bool) -> None:
     words = " OR ".join(f"w{i}" for i in range(MAX_TERMS * 2 // 3))
-    assert compile_query(f"@big = ({words})\n@big AND x").match("", "w7 x") is not None
-    assert compile_query("@big AND x", {"big": words}).match("", "w7 x") is not None
-    with pytest.raises(QuerySyntaxError, match=f"more than {MAX_TERMS} terms"):
-        compile_query(f"@big = ({words})\n@big AND (@big OR y)")
+    other = " OR ".join(f"v{i}" for i in range(MAX_TERMS // 2))
+    sets = {"big": words, "other": other}
+    defs = f"@big = ({words})\n@other = ({other})\n" if inline else ""
+
+    def compiled(body: str) -> Query:
+        return compile_query(defs + body, None if inline else sets)
+
+    # used in each scope, under EXCEPT, NEAR and GLUE: every use keeps its own meaning
+    q = compiled("@big AND (lead:@big OR y) AND NOT (title:@big EXCEPT w1) AND (x NEAR/2 @big OR GLUE(@big))")
+    assert q.match("", "w7 x").hits == ("w7", "x")  # type: ignore[union-attr]
+    assert q.match("w1 w3", "w7 x") is None  # title:@big holds in the title
+    assert q.match("w1 ranks", "w7 x") is not None  # w1 is not @big in the title: the EXCEPT takes it out
+    assert q.match("", "y " + "z " * 700 + "w7 x") is not None  # @big not in the lead: y instead
+    assert q.match("", "w7 " + "z " * 10 + "x") is not None  # not near x, but glued
+    glued = compiled("GLUE(@big) AND (w5 OR NOT w5)").match("", "w5 w7")
+    assert glued is not None and glued.hits == ("w5",)  # listed where it is also evidence
+    # a defined set unused counts nothing; another set's terms count too
+    assert compiled("@big AND @big AND x").match("", "w7 x") is not None
+    with pytest.raises(QuerySyntaxError, match=f"more than {MAX_TERMS} terms \\(each set counted once"):
+        compiled("@big AND (@other OR @big)")
 
 
 def test_a_long_query_error_shows_line_column_and_caret() -> None:

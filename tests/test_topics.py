@@ -10,7 +10,7 @@ import pytest
 
 from crawler import textnorm
 from crawler.errors import QuerySyntaxError, UsageError
-from crawler.topics import Match, compile_query, prepare, snippet
+from crawler.topics import MAX_TERMS, Match, compile_query, prepare, snippet
 from tests.support.topic import rule_query, rule_topic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,6 +238,73 @@ def test_near_does_not_cross_sentences() -> None:
     assert not hit("中俄 NEAR/5 科技", "中俄。科技")
 
 
+# NEAR, phrases and PARTNERS never reach across a sentence end; a full stop after an abbreviation ends a
+# sentence or not by the abbreviation and what follows it
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an abbreviation before what it names: a title, a kind of place, a reference
+        "Китай построит реактор (г. Димитровград) в России.",
+        "Китай построит завод в пос. Кольцово, Россия.",
+        "Китай изучает оз. Байкал в России.",
+        "Китай (см. Приложение) и Россия.",
+        "Китай, т. е. КНР, и Россия.",
+        "Prof. Wang of China and Acad. Ivanov of Russia met.",
+        "China and Assoc. Prof. Ivanov of Russia met.",
+        "China Telecom's ST. PETERSBURG office in Russia opened.",
+        # one after what it qualifies, before a digit, a bracket or another company form
+        "China cited Art. 5 of the Russia treaty.",
+        "China Energy Engineering Co., Ltd. (CEEC) and Russia signed.",
+        "Huawei Technologies Co. Ltd. of China and Russia signed.",
+    ],
+)
+def test_abbreviations_do_not_end_a_sentence(text: str) -> None:
+    assert hit("(china OR китай*) NEAR/12 (russia* OR росси*)", text)
+
+
+def test_a_sentence_may_open_with_a_year_or_a_century() -> None:
+    assert hit("2024 NEAR/3 россия", "В 2024 г. Россия и Китай начали работу.")
+    assert hit("начал* NEAR/3 китай", "В начале XX в. Китай и Россия торговали.")
+    assert hit("1990 NEAR/3 китай", "В 1990-х гг. Китай и Россия сблизились.")
+    # one that ends a sentence, or a dateline, is no opening
+    assert not hit("2024 NEAR/3 россия", "Работа шла в 2024 г. Россия и Китай начали.")
+    assert not hit("2024 NEAR/3 китай", "Москва, 14 мая 2024 г. Китай и Россия подписали.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a year, a unit or a company form that ends a sentence before a capitalised word
+        "Реактор в Китае построят до 2030 г. Далее Россия построит второй.",
+        "Площадь в Китае 5 тыс. кв. м. Далее Россия построит второй.",
+        "Это было в Китае в 1990-х гг. Теперь Россия другая.",
+        "Торговля с Китаем и т. д. Россия тоже торгует.",
+        "Скорость поезда в Китае 400 км/ч. Россия строит свой.",
+        "He studied in China at Tomsk Polytechnic Univ. The Russia office is new.",
+        "China bought it from Huawei Inc. The Russia deal is separate.",
+        "China signed in Jan. The Russia deal came later.",
+        "Chinese scientists say no. Russia says yes.",
+        "China is in the 21st. Russia is in the 20th.",
+    ],
+)
+def test_abbreviations_that_end_a_sentence(text: str) -> None:
+    assert not hit("(china OR китай* OR китае) NEAR/12 (russia* OR росси*)", text)
+
+
+def test_partners_named_across_an_abbreviation() -> None:
+    # the Russian side named by a city after "г." (город) is in one sentence with the Chinese side
+    q = compile_query("PARTNERS(country:CN, country:RU, реактор* OR reactor*)")
+    assert q.match("", "Китай присоединится к созданию реактора (г. Димитровград, Ульяновская область).")
+    assert not q.match("", "Реактор построят в Китае до 2030 г. Димитровград ждет свой.")
+
+
+def test_abbreviation_rules_leave_chinese_alone() -> None:
+    assert hit("中俄 NEAR/5 科技", "中俄在2024年开展科技合作")
+    assert not hit("中国 NEAR/5 俄罗斯", "中国科学院(中科院)。俄罗斯也参加")
+
+
 def test_sentence_ends_are_found_where_they_start() -> None:
     # the sentence-end regex looks ahead for the characters an end starts with before trying its
     # alternatives: every alternative must start with one of them, or its ends would be skipped
@@ -252,7 +319,12 @@ def test_sentence_ends_are_found_where_they_start() -> None:
     # at the text's start too (an abbreviation there is found by the lookbehinds' '^'), and runs of ends
     text = "St. Petersburg. " + text + "Wait... What?! Yes.\n\n. ."
     found = list(topics._sentence_ends(text))
-    assert found == [m.start() for m in whole.finditer(text)]
+    expected: list[int] = []
+    for m in whole.finditer(text):
+        at = m.start()
+        if text[at] != "." or not topics._abbreviation_goes_on(text, at, expected[-1] + 1 if expected else 0):
+            expected.append(at)
+    assert found == expected
     assert len(found) >= 10
     assert set(topics._SENTENCE_END_FIRST) >= {text[i] for i in found}
 
@@ -461,6 +533,24 @@ def test_default_topic_meets_targets_on_the_labeled_set() -> None:
     assert set(stats) == {"en", "ru", "zh"}
     for lang, (tp, fp, fn) in stats.items():
         assert tp / (tp + fp) >= 0.9 and tp / (tp + fn) >= 0.9, (lang, tp, fp, fn)
+
+
+def test_the_rule_topic_counts_each_set_once_and_leaves_room_for_an_analyst_s_lines() -> None:
+    query, _ = rule_topic()
+    # written out at each use (@china and @russia in every PARTNERS), its sets come to nearly MAX_TERMS terms;
+    # counted once each, a copy of it takes thousands of new terms and uses its sets again
+    extra = " OR ".join(f"zz{i}" for i in range(MAX_TERMS // 2))
+    q = compile_query(f"{query}\nAND NOT (({extra}) AND (@china OR @russia OR @st_any OR @st_core))")
+    rules = rule_query()
+    taken = 0
+    for r in rows():
+        m, expected = q.match(r["title"], r["text"]), rules.match(r["title"], r["text"])
+        assert (m is None) == (expected is None), r["id"]
+        if m is not None and expected is not None:
+            assert (m.score, sorted(m.hits), m.spans) == (expected.score, sorted(expected.hits), expected.spans)
+            taken += 1
+            assert q.match(r["title"], r["text"] + " zz17") is None
+    assert taken > 20
 
 
 def test_default_topic_matches_the_seed_article_and_says_why() -> None:
