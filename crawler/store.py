@@ -709,6 +709,14 @@ class Store:
 
     # -- sources ---------------------------------------------------------------------
 
+    def knows_source(self, name: str) -> bool:
+        """Whether ``name`` was ever polled or has stored articles (a source since removed from the config too)."""
+        found = self.conn.execute(
+            "SELECT 1 FROM sources WHERE name = ? UNION ALL SELECT 1 FROM articles WHERE source = ? LIMIT 1",
+            [name, name],
+        )
+        return found.fetchone() is not None
+
     def source_state(self, name: str) -> dict[str, Any]:
         rows = self.query("SELECT * FROM sources WHERE name = ?", [name])
         if rows:

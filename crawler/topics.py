@@ -2248,6 +2248,12 @@ _SET_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*")
 _COUNTRY_RE = re.compile(r"country:([A-Za-z]{2})\b(?:/([^\s()\",]*))?")
 
 
+@functools.lru_cache(maxsize=1024)
+def _lexed(q: str) -> tuple[_Tok, ...]:
+    """``_lex(q)``, kept: a config's sets are compiled in each query that uses them and on their own."""
+    return tuple(_lex(q))
+
+
 def _lex(q: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(q)
@@ -2413,7 +2419,6 @@ class _Shared:
         self.sets = sets
         self.terms = 0
         self.expanding: list[str] = []
-        self.set_tokens: dict[str, list[_Tok]] = {}
         # -> (subtree, its leaves, its terms), the two counted as if every use of a set in it were written out
         self.built: dict[tuple[_SetId, str | None, bool], tuple[_Node, int, int]] = {}
         self.sizes: dict[_SetId, tuple[int, tuple[_SetId, ...]]] = {}  # set -> (its own terms, the sets it uses)
@@ -2434,11 +2439,11 @@ class _Parser:
         self,
         q: str,
         shared: _Shared | None = None,
-        toks: list[_Tok] | None = None,
+        toks: Sequence[_Tok] | None = None,
         local: tuple[int, dict[str, list[_Tok]]] | None = None,
     ) -> None:
         self.q = q
-        self.toks = _lex(q) if toks is None else toks
+        self.toks = _lexed(q) if toks is None else toks
         self.i = 0
         self.shared = shared or _Shared({})
         if local is None:  # a text of its own: the query or a set of the config, with its own definitions
@@ -2568,12 +2573,9 @@ class _Parser:
                 sub = _Parser(self.q, shared, self.local[name], (self.where, self.local))
                 node = sub.parse_or()
             elif name in shared.sets:
-                toks = shared.set_tokens.get(name)
                 text = shared.sets[name]
                 try:
-                    if toks is None:
-                        toks = shared.set_tokens[name] = _lex(text)
-                    sub = _Parser(text, shared, toks)
+                    sub = _Parser(text, shared)
                     node = sub.parse()
                 except QuerySyntaxError as exc:
                     if exc.query is not text:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shlex
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +28,17 @@ from crawler.longlived import matching_batch, settle
 from crawler.model import BODY_TRAINED, FORMAT, VERSION, ZONES, fingerprint, zone_inputs
 from crawler.topics import Query, compile_query, prepare
 
-INSTALL_HINT = "pip install 'newswatch[train]'"
+SKLEARN = "scikit-learn>=1.6,<2"  # the `train` extra of pyproject.toml (tests keep the two the same)
+
+
+def install_hint() -> str:
+    """The command that installs scikit-learn into the environment newswatch runs in.
+
+    With this interpreter's own pip and the `train` extra's requirement, so that it works as pasted: a bare
+    ``pip`` may be another environment's, and ``newswatch[train]`` would be looked up on a package index,
+    where a newswatch installed from its source tree is not.
+    """
+    return f"{shlex.quote(sys.executable)} -m pip install {shlex.quote(SKLEARN)}"
 
 
 class TrainingError(UsageError):
@@ -103,7 +115,10 @@ def sklearn() -> Any:
         import sklearn as sk
         from sklearn import linear_model
     except ImportError:
-        raise TrainingError(f"'topics train' needs scikit-learn, which is not installed; run: {INSTALL_HINT}") from None
+        raise TrainingError(
+            f"'topics train' needs scikit-learn, which is not installed; run: {install_hint()} "
+            "(the optional extra newswatch[train])"
+        ) from None
     return sk, linear_model
 
 

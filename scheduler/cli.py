@@ -9,10 +9,11 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,6 +30,9 @@ from crawler.config import (
 from crawler.dates import parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
+
+if TYPE_CHECKING:
+    from crawler.store import Store
 
 EXPORT_FIELDS = (
     "id",
@@ -575,6 +579,12 @@ def search(
 
     config = state.config()
     since_dt = _parse_since(since) if since else None
+    if sources:
+        from crawler.store import Store
+
+        db = config.storage.database
+        with Store(db, readonly=True, upgrade=False) if db.exists() else nullcontext() as store:
+            _check_sources(config, store, sources)
     results = search_with_topic(
         config,
         query,
@@ -613,6 +623,17 @@ def search(
 # control, line separator, bidi override or BOM.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?|\x9b[0-?]*[ -/]*[@-~]?")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _check_sources(config: Config, store: Store | None, names: Sequence[str]) -> None:
+    """``--source NAME``s that are neither configured nor in the database are a usage error (a typo, most often)."""
+    configured = {s.name for s in config.sources}
+    for name in names:
+        if name not in configured and not (store is not None and store.knows_source(name)):
+            listing = ", ".join(sorted(configured)) or "none configured"
+            raise UsageError(
+                f"--source {name!r}: no such source in the config or the database; configured sources: {listing}"
+            )
 
 
 def terminal_safe(text: str | None) -> str:
@@ -682,6 +703,12 @@ def export(
         raise UsageError(f"--output {output}: the folder {output.parent} does not exist; create it first")
     db = config.storage.database
     store = Store(db, readonly=True) if db.exists() else None
+    try:
+        _check_sources(config, store, sources)
+    except UsageError:
+        if store:
+            store.close()
+        raise
     rows = store.iter_export(since_dt, matched, until=until_dt, topics=topics, sources=sources) if store else iter(())
     records = (export_record(row) for row in rows)
     try:

@@ -630,6 +630,10 @@ class Daemon:
         spawned = time.monotonic()
         early = max(0.0, (scheduled - utcnow()).total_seconds())
         started = spawned + early  # when the polls begin
+
+        def since_start() -> float:  # a child that skips every source ends before its polls would have begun
+            return max(0.0, time.monotonic() - started)
+
         deadline = self.crawl_timeout(config)
         finished: dict[str, dict[str, Any]] = {}
         with Store(config.storage.database) as store:
@@ -639,7 +643,7 @@ class Daemon:
                     self._lead.observe(time.monotonic() - spawned)
                 elif event.get("event") == "done" and event.get("source") in known:
                     finished[event["source"]] = event
-                    self._source_done(config, store, event, time.monotonic() - started)
+                    self._source_done(config, store, event, since_start())
 
             try:
                 summary = run_in_child(
@@ -652,7 +656,7 @@ class Daemon:
                     started=scheduled,
                 )
             except CrawlStopped as exc:
-                took = time.monotonic() - started
+                took = since_start()
                 stuck = [n for n in names if n not in finished]
                 if self.stopping.is_set():
                     log.info("crawl %s: stopped by shutdown after %.1fs", _label(names), took)
@@ -683,7 +687,7 @@ class Daemon:
                 self._last_crawl = f"{_clock()} {name} failed"
                 self._job_failed(f"crawl {name}", str(exc))
                 return
-            took = time.monotonic() - started
+            took = since_start()
             t = summary.totals()
             polled = [s for s in summary.sources if s.status != "skipped"]
             failed = [s for s in polled if s.status in ("failed", "gone")]
@@ -1082,12 +1086,59 @@ class _JournalFormatter(logging.Formatter):
         return f"<{self._PRIORITY.get(record.levelno, 6)}>{text}"
 
 
+def hold_database(database: Path) -> int | None:
+    """Takes the daemon's lock on ``database``: ``<database>.lock`` beside it, held (flock) while this process lives.
+
+    Returns the open lock's descriptor, or None when the lock file cannot be made or opened (the store then
+    reports the folder's problem). A second `newswatch run` on the same database is refused: two daemons would
+    poll every source and send every digest twice over.
+    """
+    import fcntl
+
+    lock_path = Path(f"{database}.lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)  # as the store makes it
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        try:
+            fd = os.open(lock_path, os.O_RDONLY)
+        except OSError:
+            return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+        except OSError:
+            holder = ""
+        os.close(fd)
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        raise UsageError(
+            f"another 'newswatch run'{who} is already using the database {database}; stop it first "
+            "(under systemd: systemctl stop newswatch), or give this config its own [storage] database"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass  # a lock file this user may only read still locks; the pid is only for the message
+    return fd
+
+
 def run_daemon(config_path: Path, debug: bool = False, quiet: bool = False) -> int:
     """Runs the daemon until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
     setup_logging(debug, quiet)
     daemon = Daemon(Path(config_path))
     try:
+        lock = hold_database(daemon.config.storage.database)
+    except BaseException:
+        daemon._cleanup()
+        raise
+    try:
         return asyncio.run(daemon.serve())
     except BaseException:
         daemon._cleanup()
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)

@@ -305,6 +305,21 @@ def test_search_by_source_language_and_date(demo_copy: Path) -> None:
     assert future.returncode == 0 and future.stdout.strip() == "no matches"
 
 
+def test_an_unknown_source_filter_is_a_usage_error(demo_copy: Path) -> None:
+    # a misspelt --source would otherwise print nothing and exit 0, as if the source had no articles
+    cfg = str(demo_copy / "newswatch.toml")
+    for command in (["export"], ["search", "Russia"]):
+        bad = newswatch("-c", cfg, *command, "--source", "vestnk")
+        assert bad.returncode == 2, (command, bad.stderr)
+        assert bad.stderr.startswith("error: --source 'vestnk': no such source") and "vestnik" in bad.stderr
+        assert bad.stdout == ""
+    # a source removed from the config keeps its stored articles, and they can still be exported
+    assert newswatch("-c", cfg, "sources", "remove", "vestnik").returncode == 0
+    kept = newswatch("-c", cfg, "export", "--source", "vestnik")
+    assert kept.returncode == 0 and kept.stdout.count("\n") > 0
+    assert newswatch("-c", cfg, "search", "Россия", "--source", "vestnik").returncode == 0
+
+
 def test_a_full_disk_is_one_line(demo_copy: Path) -> None:
     with open("/dev/full", "w") as full:  # every write fails with ENOSPC
         proc = export_into(demo_copy, full)

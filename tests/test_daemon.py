@@ -257,6 +257,26 @@ def test_sigterm_mid_crawl_exits_zero_and_leaves_no_crawl_process(
         assert store.count("articles") < 6
 
 
+def test_a_second_run_on_the_same_database_is_refused(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    # Started by mistake beside the first, a second daemon would poll every source and send every digest
+    # again: it says which process holds the database and exits 2, and the first goes on.
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
+    first = daemons(cfg, env=NO_WORKERS)
+    first.wait_note("READY=1")
+    second = daemons(cfg, env=NO_WORKERS)
+    assert second.proc.wait(timeout=60) == 2
+    log = second.log()
+    assert f"another 'newswatch run' (pid {first.proc.pid}) is already using the database" in log
+    assert "Traceback" not in log and "READY=1" not in "".join(second.notifications())
+    assert first.proc.poll() is None
+    assert first.terminate() == 0
+    third = daemons(cfg, env=NO_WORKERS)  # the lock goes with the process that held it
+    third.wait_note("READY=1")
+    assert third.terminate() == 0
+
+
 def test_a_hung_crawl_is_killed_and_the_daemon_goes_on(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:

@@ -5,6 +5,7 @@ sample site and a real SQLite file."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -71,6 +72,20 @@ def test_a_batch_whose_sources_were_all_skipped_changes_no_failure_count(daemon:
         assert {n: {k: store.source_state(n)[k] for k in KEPT} for n in NAMES} == before
     assert daemon.failures.count == 2, daemon.status_line()
     assert daemon.status_line() == "FAILING: 2 jobs in a row, latest crawl vestnik: HTTP 503; last crawl none yet"
+
+
+def test_a_skipped_batch_started_ahead_of_its_time_logs_no_negative_duration(
+    daemon: Daemon, site: SiteServer, caplog: Any
+) -> None:
+    # The crawl child starts ahead of its batch's time; when it skips every source it ends before that time,
+    # and the batch's line must not read "-4.2s".
+    with Store(daemon.config.storage.database) as store:
+        assert store.claim_sources(NAMES) == {}  # this live process holds both
+    caplog.set_level(logging.INFO, logger="newswatch.daemon")
+    daemon._crawl_batch(daemon.config, daemon.snapshot, NAMES, utcnow() + timedelta(seconds=20))
+    assert site.hits("/globalwire") == 0 and site.hits("/vestnik") == 0
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("crawl batch of 2:")]
+    assert line.startswith("crawl batch of 2: 0 polled, 0 failed;") and line.endswith("; 0.0s"), line
 
 
 def test_sources_another_crawl_held_are_looked_at_again_as_soon_as_it_ends(daemon: Daemon, site: SiteServer) -> None:

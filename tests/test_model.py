@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from crawler.model import ZONES, fingerprint, load_model
 from crawler.process import match_topics
 from crawler.store import Store
 from crawler.topics import prepare
+from crawler.train import SKLEARN
 from scheduler.cli import cli
 from tests.support.topic import CONFIG
 
@@ -439,7 +441,12 @@ def test_topics_train_says_how_to_install_scikit_learn_when_it_is_missing(tmp_pa
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2, r.stderr
-    assert "pip install 'newswatch[train]'" in r.stderr and "Traceback" not in r.stderr
+    # this interpreter's pip and the extra's requirement, pasteable as it is: not a bare `pip` of another
+    # environment, nor `newswatch[train]` looked up on a package index
+    assert f"run: {sys.executable} -m pip install 'scikit-learn>=1.6,<2'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert extras["train"] == [SKLEARN]
 
 
 # --- the shipped model -----------------------------------------------------------------------------
