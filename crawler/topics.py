@@ -856,6 +856,8 @@ class _Gazetteer:
     # Latin-script place names -> their letters, folded: the words found must start with them (a stem is
     # not enough: "Day" has the stem of the city Daye)
     latin: dict[int, str] = field(default_factory=dict)
+    # contextual abbreviations another country's institution also goes by (NEFU): only the full name decides
+    shared: frozenset[int] = frozenset()
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -904,6 +906,8 @@ def _gazetteer(code: str) -> _Gazetteer:
     surnames = entities.surnames()
     generic: list[int] = []
     contextual: dict[int, tuple[str, ...]] = {}
+    shared: list[int] = []
+    shared_terms = entities.shared_abbreviations()
     latin: dict[int, str] = {}
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in} | set(c.not_in))
@@ -939,6 +943,8 @@ def _gazetteer(code: str) -> _Gazetteer:
             generic.append(k)
         if t.context:
             contextual[k] = tuple(n.casefold() for n in t.context)
+            if body in shared_terms:
+                shared.append(k)
         name = _proper_name(body) if t.kind == "name" and not prefix else None
         if name is not None:
             proper[k] = name
@@ -957,6 +963,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         code,
         contextual,
         latin,
+        frozenset(shared),
     )
     return g
 
@@ -999,11 +1006,14 @@ _UNIVERSITY_CONTEXT_RE = re.compile(
 _CONTEXT_CHARS = 40  # characters each side of the abbreviation
 
 
-def _in_context(doc: Document, f: _Field, first: int, last: int, full_names: tuple[str, ...]) -> bool:
+def _in_context(
+    doc: Document, f: _Field, first: int, last: int, full_names: tuple[str, ...], shared: bool = False
+) -> bool:
     """An abbreviation that is also something else (HEU, highly enriched uranium) names its university
-    when the article also names it in full, or a word of a university stands beside it."""
+    when the article also names it in full, or a word of a university stands beside it; one that another
+    country's university also goes by (NEFU) only when the article names it in full."""
     cs, ce = f.chars(first, last)
-    if _UNIVERSITY_CONTEXT_RE.search(f.text, max(0, cs - _CONTEXT_CHARS), ce + _CONTEXT_CHARS):
+    if not shared and _UNIVERSITY_CONTEXT_RE.search(f.text, max(0, cs - _CONTEXT_CHARS), ce + _CONTEXT_CHARS):
         return True
     folded = doc.memo.get("\0folded")
     if folded is None:
@@ -1451,7 +1461,7 @@ class _Entity(_Node):
                         continue  # the Sea of Japan, the Indian Ocean: a sea, not the country
                     if k in g.institutions and _another_country_s(f, p, e, self.code):
                         continue
-                    if k in g.contextual and not _in_context(doc, f, p, e, g.contextual[k]):
+                    if k in g.contextual and not _in_context(doc, f, p, e, g.contextual[k], k in g.shared):
                         continue
                     if g.not_in:
                         if excluded is None:  # the positions of the longer words
@@ -2238,6 +2248,12 @@ _SET_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*")
 _COUNTRY_RE = re.compile(r"country:([A-Za-z]{2})\b(?:/([^\s()\",]*))?")
 
 
+@functools.lru_cache(maxsize=1024)
+def _lexed(q: str) -> tuple[_Tok, ...]:
+    """``_lex(q)``, kept: a config's sets are compiled in each query that uses them and on their own."""
+    return tuple(_lex(q))
+
+
 def _lex(q: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(q)
@@ -2403,7 +2419,6 @@ class _Shared:
         self.sets = sets
         self.terms = 0
         self.expanding: list[str] = []
-        self.set_tokens: dict[str, list[_Tok]] = {}
         # -> (subtree, its leaves, its terms), the two counted as if every use of a set in it were written out
         self.built: dict[tuple[_SetId, str | None, bool], tuple[_Node, int, int]] = {}
         self.sizes: dict[_SetId, tuple[int, tuple[_SetId, ...]]] = {}  # set -> (its own terms, the sets it uses)
@@ -2424,11 +2439,11 @@ class _Parser:
         self,
         q: str,
         shared: _Shared | None = None,
-        toks: list[_Tok] | None = None,
+        toks: Sequence[_Tok] | None = None,
         local: tuple[int, dict[str, list[_Tok]]] | None = None,
     ) -> None:
         self.q = q
-        self.toks = _lex(q) if toks is None else toks
+        self.toks = _lexed(q) if toks is None else toks
         self.i = 0
         self.shared = shared or _Shared({})
         if local is None:  # a text of its own: the query or a set of the config, with its own definitions
@@ -2558,12 +2573,9 @@ class _Parser:
                 sub = _Parser(self.q, shared, self.local[name], (self.where, self.local))
                 node = sub.parse_or()
             elif name in shared.sets:
-                toks = shared.set_tokens.get(name)
                 text = shared.sets[name]
                 try:
-                    if toks is None:
-                        toks = shared.set_tokens[name] = _lex(text)
-                    sub = _Parser(text, shared, toks)
+                    sub = _Parser(text, shared)
                     node = sub.parse()
                 except QuerySyntaxError as exc:
                     if exc.query is not text:
