@@ -331,6 +331,8 @@ def crawl(
         if not selected and not url_list:
             raise UsageError("the config has no [[sources]]; add one or pass --url URL")
     seconds = _duration_option("--timeout", timeout) if timeout else None
+    if seconds == 0:
+        raise UsageError(f"--timeout {_quoted(timeout or '')} must be longer than zero; leave it out for no limit")
     progress = Progress(enabled=sys.stderr.isatty() and not state.quiet and not as_json)
     pages: dict[str, dict[str, Any]] = {}
 

@@ -43,11 +43,22 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
     if reset:
         select_sources(config, [reset])
         with Store(config.storage.database) as store:
+            before = store.source_state(reset)
             store.update_source(
                 reset, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
             )
         if not state.quiet:
-            click.echo(f"{reset}: re-enabled; it will be polled on the next crawl")
+            if not before["active"]:
+                done = "re-enabled"
+            elif before["failures"] or before["retry_after"]:
+                done = (
+                    f"backoff cleared after {before['failures']} failure(s)"
+                    if before["failures"]
+                    else "Retry-After cleared"
+                )
+            else:
+                done = "was neither inactive nor backing off; nothing to reset"
+            click.echo(f"{reset}: {done}; it will be polled on the next crawl")
         return
     if config.storage.database.exists():  # a listing never creates or migrates the database
         with Store(config.storage.database, readonly=True) as store:

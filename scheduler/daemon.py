@@ -1131,6 +1131,11 @@ def run_daemon(config_path: Path, debug: bool = False, quiet: bool = False) -> i
     setup_logging(debug, quiet)
     daemon = Daemon(Path(config_path))
     try:
+        if mails(daemon.config):
+            from scheduler.mail import smtp_password
+
+            # a password that cannot be found is said now, not at the first digest hours later
+            smtp_password(daemon.config.smtp)  # type: ignore[arg-type]
         lock = hold_database(daemon.config.storage.database)
     except BaseException:
         daemon._cleanup()

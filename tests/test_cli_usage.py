@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from crawler.store import Store
 from scheduler.demo import demo_config_text
 from tests.support.cli import Outcome, in_one_process, newswatch
 from tests.support.demo import copy_demo
@@ -138,6 +139,14 @@ def test_a_bad_line_of_urls_from_is_named_by_its_line(tmp_path: Path) -> None:
     assert r.stderr.startswith("error: --urls-from <stdin>, line 3: 'example.org/b.html' is not an http(s) URL"), (
         r.stderr
     )
+
+
+def test_a_crawl_timeout_of_zero_is_refused_not_read_as_no_limit(tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text("http://127.0.0.1:9"), encoding="utf-8")
+    r = newswatch("-c", cfg, "crawl", "--timeout", "0s")
+    assert r.returncode == 2
+    assert r.stderr == "error: --timeout '0s' must be longer than zero; leave it out for no limit\n"
 
 
 def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_another(
@@ -331,6 +340,22 @@ def test_search_by_source_language_and_date(demo_copy: Path) -> None:
     assert vestnik and {r["source"] for r in vestnik} == {"vestnik"}
     future = newswatch("-c", cfg, "search", query, "--since", "2999-01-01")
     assert future.returncode == 0 and future.stdout.strip() == "no matches"
+
+
+def test_sources_reset_says_what_it_reset(demo_copy: Path) -> None:
+    cfg = str(demo_copy / "newswatch.toml")
+    r = newswatch("-c", cfg, "sources", "--reset", "globalwire")
+    assert (
+        r.stdout
+        == "globalwire: was neither inactive nor backing off; nothing to reset; it will be polled on the next crawl\n"
+    )
+    with Store(demo_copy / "newswatch-demo.db") as store:
+        store.update_source("vestnik", failures=3, failing_since="2026-01-01T00:00:00+00:00")
+        store.update_source("huaxia", active=0, inactive_reason="HTTP 410")
+    r = newswatch("-c", cfg, "sources", "--reset", "vestnik")
+    assert r.stdout == "vestnik: backoff cleared after 3 failure(s); it will be polled on the next crawl\n"
+    r = newswatch("-c", cfg, "sources", "--reset", "huaxia")
+    assert r.stdout == "huaxia: re-enabled; it will be polled on the next crawl\n"
 
 
 def test_an_unknown_source_filter_is_a_usage_error(demo_copy: Path) -> None:
