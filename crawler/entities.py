@@ -12,6 +12,7 @@ expression; ``crawler.topics`` compiles them.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -123,6 +124,9 @@ def country(code: str) -> Country:
             add(t)
         needles = tuple(str(n) for n in entry.get("needles", []))  # type: ignore[union-attr]
         for rx in entry.get("patterns", []):  # type: ignore[union-attr]
+            if "{place}" in str(rx):
+                apart = tuple(str(c) for c in entry.get("place_stems_not_of", []))  # type: ignore[union-attr]
+                rx = str(rx).replace("{place}", _alternation(place_stems(code, apart)))
             patterns.append((str(rx), matched_kind(entry), needles, str(entry.get("kind", "name"))))
     surnames = _transcription().get(code)
     if surnames is not None:
@@ -242,6 +246,67 @@ def institutions() -> tuple[tuple[str, EntityTerm], ...]:
         if matched_kind(entry) in _INSTITUTION_KINDS
         for t in _entry_terms(entry)
     )
+
+
+_CYRILLIC_PLACE = re.compile(r"[А-ЯЁ][а-яё]+")
+
+
+def _cyrillic_places(code: str) -> set[str]:
+    """The first words of a country's Cyrillic country, region and city names (places.json and entities.toml)."""
+    place = _places().get(code, {})
+    names = [str(n) for key in ("country", "region", "city") for n in place.get(key, [])]  # type: ignore[union-attr]
+    names += [
+        str(t).strip('"').rstrip("*")
+        for e in _curated().get(code, [])
+        if matched_kind(e) in ("name", "region", "city")
+        for t in e.get("terms", [])  # type: ignore[union-attr]
+    ]
+    return {m.group() for n in names if (m := _CYRILLIC_PLACE.match(n))}
+
+
+@lru_cache(maxsize=8)
+def place_stems(code: str, apart: tuple[str, ...] = ()) -> frozenset[str]:
+    """Stems (the first 2-5 letters) of a country's Cyrillic place names that start none of the places of the
+    countries ``apart``: the stems Russian abbreviations take from a place (Ом in ОмГУ, Куз in КузГТУ)."""
+
+    def stems(words: set[str]) -> set[str]:
+        return {w[:k] for w in words for k in range(2, 6) if len(w) > k}
+
+    taken = set().union(*(stems(_cyrillic_places(c)) for c in apart)) if apart else set()
+    return frozenset(stems(_cyrillic_places(code)) - taken)
+
+
+def _alternation(words: frozenset[str]) -> str:
+    """A regular expression matching any of ``words``, built as a trie (a branch per letter, not per word)."""
+    trie: dict[str, dict] = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return "(?:" + emit(trie) + ")"
+
+
+@lru_cache(maxsize=1)
+def shared_abbreviations() -> frozenset[str]:
+    """Abbreviations listed with a ``context`` for institutions of two or more countries (NEFU: Russia's
+    North-Eastern Federal University and China's Northeast Forestry University)."""
+    owners: dict[str, set[str]] = {}
+    for code, entries in _curated().items():
+        for entry in entries:
+            if entry.get("context"):
+                for t in entry.get("terms", []):  # type: ignore[union-attr]
+                    owners.setdefault(str(t), set()).add(code)
+    return frozenset(t for t, cs in owners.items() if len(cs) > 1)
 
 
 def codes() -> list[str]:

@@ -856,6 +856,8 @@ class _Gazetteer:
     # Latin-script place names -> their letters, folded: the words found must start with them (a stem is
     # not enough: "Day" has the stem of the city Daye)
     latin: dict[int, str] = field(default_factory=dict)
+    # contextual abbreviations another country's institution also goes by (NEFU): only the full name decides
+    shared: frozenset[int] = frozenset()
 
 
 _GAZETTEERS: dict[str, _Gazetteer] = {}
@@ -904,6 +906,8 @@ def _gazetteer(code: str) -> _Gazetteer:
     surnames = entities.surnames()
     generic: list[int] = []
     contextual: dict[int, tuple[str, ...]] = {}
+    shared: list[int] = []
+    shared_terms = entities.shared_abbreviations()
     latin: dict[int, str] = {}
     # a match inside one of the country's not_in words never counts (白俄 is Belarus, not Russia)
     not_in_words = sorted({n for t in c.terms for n in t.not_in} | set(c.not_in))
@@ -939,6 +943,8 @@ def _gazetteer(code: str) -> _Gazetteer:
             generic.append(k)
         if t.context:
             contextual[k] = tuple(n.casefold() for n in t.context)
+            if body in shared_terms:
+                shared.append(k)
         name = _proper_name(body) if t.kind == "name" and not prefix else None
         if name is not None:
             proper[k] = name
@@ -957,6 +963,7 @@ def _gazetteer(code: str) -> _Gazetteer:
         code,
         contextual,
         latin,
+        frozenset(shared),
     )
     return g
 
@@ -999,11 +1006,14 @@ _UNIVERSITY_CONTEXT_RE = re.compile(
 _CONTEXT_CHARS = 40  # characters each side of the abbreviation
 
 
-def _in_context(doc: Document, f: _Field, first: int, last: int, full_names: tuple[str, ...]) -> bool:
+def _in_context(
+    doc: Document, f: _Field, first: int, last: int, full_names: tuple[str, ...], shared: bool = False
+) -> bool:
     """An abbreviation that is also something else (HEU, highly enriched uranium) names its university
-    when the article also names it in full, or a word of a university stands beside it."""
+    when the article also names it in full, or a word of a university stands beside it; one that another
+    country's university also goes by (NEFU) only when the article names it in full."""
     cs, ce = f.chars(first, last)
-    if _UNIVERSITY_CONTEXT_RE.search(f.text, max(0, cs - _CONTEXT_CHARS), ce + _CONTEXT_CHARS):
+    if not shared and _UNIVERSITY_CONTEXT_RE.search(f.text, max(0, cs - _CONTEXT_CHARS), ce + _CONTEXT_CHARS):
         return True
     folded = doc.memo.get("\0folded")
     if folded is None:
@@ -1451,7 +1461,7 @@ class _Entity(_Node):
                         continue  # the Sea of Japan, the Indian Ocean: a sea, not the country
                     if k in g.institutions and _another_country_s(f, p, e, self.code):
                         continue
-                    if k in g.contextual and not _in_context(doc, f, p, e, g.contextual[k]):
+                    if k in g.contextual and not _in_context(doc, f, p, e, g.contextual[k], k in g.shared):
                         continue
                     if g.not_in:
                         if excluded is None:  # the positions of the longer words

@@ -29,8 +29,8 @@ def config_warnings(config: Config) -> list[str]:
     if config.smtp:
         if config.smtp.host in ("localhost", "127.0.0.1", "::1"):
             out.append(
-                f"smtp.host: {config.smtp.host!r} is init's placeholder; set your mail provider's host "
-                "unless a mail server really listens on this machine"
+                f"smtp.host: {config.smtp.host!r} is this machine (init's placeholder is 'localhost'); set your "
+                "mail provider's host unless a mail server really listens here"
             )
         if _PLACEHOLDER_DOMAIN.search(config.smtp.sender):
             out.append(

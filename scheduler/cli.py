@@ -249,7 +249,7 @@ def check(state: State, as_json: bool) -> None:
         return
     if not state.quiet:
         click.echo(
-            f"{path}: OK — {len(config.sources)} sources, {len(config.topics)} topics, "
+            f"{path}: OK — {_count(len(config.sources), 'source')}, {_count(len(config.topics), 'topic')}, "
             f"database {config.storage.database}"
             + ("" if config.digest else "; no [digest] (needed by 'digest'; 'run' then only archives)")
             + ("" if config.smtp else "; no [smtp] (needed to send mail)")
@@ -258,7 +258,15 @@ def check(state: State, as_json: bool) -> None:
         click.echo(f"warning: {w}", err=True)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 # -- crawl ----------------------------------------------------------------------------------
+
+
+# a comment in a --urls-from file: a whole line, or after a space ('#' inside a URL is its fragment)
+_URL_COMMENT = re.compile(r"(?:^|\s)#.*")
 
 
 @cli.command()
@@ -299,12 +307,20 @@ def crawl(
 
     config = state.config()
     url_list = list(urls)
-    if urls_from is not None:
-        url_list += [line.strip() for line in urls_from if line.strip() and not line.lstrip().startswith("#")]
-    url_list = list(dict.fromkeys(url_list))
     for u in url_list:
         if not is_http_url(u):
             raise UsageError(f"--url {u!r} is not an http(s) URL")
+    if urls_from is not None:
+        for n, line in enumerate(urls_from, 1):
+            u = _URL_COMMENT.sub("", line).strip()
+            if u and not is_http_url(u):
+                raise UsageError(
+                    f"--urls-from {urls_from.name}, line {n}: {u!r} is not an http(s) URL; "
+                    "give one URL a line ('#' starts a comment)"
+                )
+            if u:
+                url_list.append(u)
+    url_list = list(dict.fromkeys(url_list))
     if urls_from is not None and not url_list and not sources:
         raise UsageError(f"--urls-from {urls_from.name}: no URLs in it (one http(s) URL a line)")
     names = list(sources)
@@ -315,6 +331,8 @@ def crawl(
         if not selected and not url_list:
             raise UsageError("the config has no [[sources]]; add one or pass --url URL")
     seconds = _duration_option("--timeout", timeout) if timeout else None
+    if seconds == 0:
+        raise UsageError(f"--timeout {_quoted(timeout or '')} must be longer than zero; leave it out for no limit")
     progress = Progress(enabled=sys.stderr.isatty() and not state.quiet and not as_json)
     pages: dict[str, dict[str, Any]] = {}
 

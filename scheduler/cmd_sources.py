@@ -43,11 +43,22 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
     if reset:
         select_sources(config, [reset])
         with Store(config.storage.database) as store:
+            before = store.source_state(reset)
             store.update_source(
                 reset, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
             )
         if not state.quiet:
-            click.echo(f"{reset}: re-enabled; it will be polled on the next crawl")
+            if not before["active"]:
+                done = "re-enabled"
+            elif before["failures"] or before["retry_after"]:
+                done = (
+                    f"backoff cleared after {before['failures']} failure(s)"
+                    if before["failures"]
+                    else "Retry-After cleared"
+                )
+            else:
+                done = "was neither inactive nor backing off; nothing to reset"
+            click.echo(f"{reset}: {done}; it will be polled on the next crawl")
         return
     if config.storage.database.exists():  # a listing never creates or migrates the database
         with Store(config.storage.database, readonly=True) as store:
@@ -239,6 +250,15 @@ def sources_add(
     path = find_config(state.config_path)
     config = load_config(path)
     check_new_name(config, name)
+    if not force:
+        from crawler.urls import canonicalize
+
+        same = [s.name for s in config.sources if s.url and canonicalize(s.url) == canonicalize(url)]
+        if same:
+            raise UsageError(
+                f"{url} is configured already as {same[0]!r}, which polls it; add it anyway with --force "
+                "(a listing read with another --follow)"
+            )
     if every is not None:
         try:
             parse_duration(every)

@@ -867,9 +867,10 @@ class Daemon:
             DigestSlot(slot, run_started, True).save(store)
         sent = [r for r in results if r.status == "sent"]
         log.info(
-            "digest %s: %d recipients, %d sent, %d stories, %d failed%s; %.1fs",
+            "digest %s: %d recipient%s, %d sent, %d stories, %d failed%s; %.1fs",
             iso(slot),
             len(todo),
+            "" if len(todo) == 1 else "s",
             len(sent),
             sum(r.stories for r in sent),
             len(todo_failed),
@@ -1130,6 +1131,11 @@ def run_daemon(config_path: Path, debug: bool = False, quiet: bool = False) -> i
     setup_logging(debug, quiet)
     daemon = Daemon(Path(config_path))
     try:
+        if mails(daemon.config):
+            from scheduler.mail import smtp_password
+
+            # a password that cannot be found is said now, not at the first digest hours later
+            smtp_password(daemon.config.smtp)  # type: ignore[arg-type]
         lock = hold_database(daemon.config.storage.database)
     except BaseException:
         daemon._cleanup()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from crawler.store import Store
 from scheduler.demo import demo_config_text
 from tests.support.cli import Outcome, in_one_process, newswatch
 from tests.support.demo import copy_demo
@@ -106,13 +107,16 @@ def test_crawl_url_fetches_only_that_page_and_shows_what_was_extracted(site: Any
 def ad_hoc_pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any], Outcome]]:
     """One `crawl --url A --url B --urls-from - --json` (one crawl child, not two): the site's base URL,
     the pages reported (by URL) and the outcome. A and B: a page with no article text and a URL that
-    extends it and answers 404; stdin: a comment, a good page, a blank line and a missing page."""
+    extends it and answers 404; stdin: a comment, a good page with a comment after it, a blank line and a
+    missing page."""
     with SiteServer(REPO / "fixtures" / "site") as site:
         cfg = tmp_path_factory.mktemp("adhoc") / "newswatch.toml"
         cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
         short = f"{site.base_url}/_fault/text?body=hello"  # answers, but holds no article text
         longer = short + "&status=404"  # its error line starts with the short URL
-        urls = f"# two pages\n{site.base_url}{LUNAR}\n\n{site.base_url}/globalwire/no-such-page.html\n"
+        urls = (
+            f"# two pages\n{site.base_url}{LUNAR}  # the lunar story\n\n{site.base_url}/globalwire/no-such-page.html\n"
+        )
         args = ["-c", str(cfg), "crawl", "--url", short, "--url", longer, "--urls-from", "-", "--json"]
         r = newswatch(*args, stdin=urls, env=IN_PROCESS)
         yield site.base_url, {p["url"]: p for p in json.loads(r.stdout)["pages"]}, r
@@ -124,6 +128,25 @@ def test_crawl_urls_from_stdin_and_a_failed_page(ad_hoc_pages: tuple[str, dict[s
     assert pages[base + LUNAR]["language"] == "en"
     assert pages[base + "/globalwire/no-such-page.html"]["status"] == "error"
     assert "404" in pages[base + "/globalwire/no-such-page.html"]["error"]
+
+
+def test_a_bad_line_of_urls_from_is_named_by_its_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text("http://127.0.0.1:9"), encoding="utf-8")
+    urls = "# pages\nhttp://127.0.0.1:9/a.html#part\nexample.org/b.html\n"
+    r = newswatch("-c", cfg, "crawl", "--urls-from", "-", stdin=urls)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: --urls-from <stdin>, line 3: 'example.org/b.html' is not an http(s) URL"), (
+        r.stderr
+    )
+
+
+def test_a_crawl_timeout_of_zero_is_refused_not_read_as_no_limit(tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text("http://127.0.0.1:9"), encoding="utf-8")
+    r = newswatch("-c", cfg, "crawl", "--timeout", "0s")
+    assert r.returncode == 2
+    assert r.stderr == "error: --timeout '0s' must be longer than zero; leave it out for no limit\n"
 
 
 def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_another(
@@ -268,6 +291,20 @@ def test_check_warns_on_init_placeholders_and_an_unwritable_database_folder(tmp_
         shutil.rmtree(ro, ignore_errors=True)
 
 
+def test_check_counts_in_words_and_names_a_loopback_smtp_host_for_what_it_is(tmp_path: Path) -> None:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(
+        '[[sources]]\nname = "a"\nurl = "https://news.example.net/rss"\n\n[[topics]]\nname = "t"\nquery = "x"\n\n'
+        '[smtp]\nhost = "127.0.0.1"\nsender = "newswatch <alerts@mail.ru>"\n',
+        encoding="utf-8",
+    )
+    r = newswatch("-c", cfg, "check")
+    assert r.returncode == 0, r.stderr
+    assert ": OK — 1 source, 1 topic, database " in r.stdout
+    (warning,) = r.stderr.splitlines()
+    assert warning.startswith("warning: smtp.host: '127.0.0.1' is this machine (init's placeholder is 'localhost')")
+
+
 # -- export and search filters ------------------------------------------------------------------
 
 
@@ -303,6 +340,22 @@ def test_search_by_source_language_and_date(demo_copy: Path) -> None:
     assert vestnik and {r["source"] for r in vestnik} == {"vestnik"}
     future = newswatch("-c", cfg, "search", query, "--since", "2999-01-01")
     assert future.returncode == 0 and future.stdout.strip() == "no matches"
+
+
+def test_sources_reset_says_what_it_reset(demo_copy: Path) -> None:
+    cfg = str(demo_copy / "newswatch.toml")
+    r = newswatch("-c", cfg, "sources", "--reset", "globalwire")
+    assert (
+        r.stdout
+        == "globalwire: was neither inactive nor backing off; nothing to reset; it will be polled on the next crawl\n"
+    )
+    with Store(demo_copy / "newswatch-demo.db") as store:
+        store.update_source("vestnik", failures=3, failing_since="2026-01-01T00:00:00+00:00")
+        store.update_source("huaxia", active=0, inactive_reason="HTTP 410")
+    r = newswatch("-c", cfg, "sources", "--reset", "vestnik")
+    assert r.stdout == "vestnik: backoff cleared after 3 failure(s); it will be polled on the next crawl\n"
+    r = newswatch("-c", cfg, "sources", "--reset", "huaxia")
+    assert r.stdout == "huaxia: re-enabled; it will be polled on the next crawl\n"
 
 
 def test_an_unknown_source_filter_is_a_usage_error(demo_copy: Path) -> None:

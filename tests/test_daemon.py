@@ -277,6 +277,19 @@ def test_a_second_run_on_the_same_database_is_refused(
     assert third.terminate() == 0
 
 
+def test_a_missing_smtp_password_stops_the_daemon_at_start(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    # said at once, with the fix, rather than at the first digest hours later
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
+    cfg.write_text(cfg.read_text() + 'username = "alerts"\npassword_env = "NW_TEST_NO_SUCH_PASSWORD"\n')
+    d = daemons(cfg, env={"NW_TEST_NO_SUCH_PASSWORD": ""})
+    assert d.proc.wait(timeout=60) == 2
+    log = d.log()
+    assert "error: smtp.username: 'alerts' is set but no SMTP password was found; set $NW_TEST_NO_SUCH_PASSWORD" in log
+    assert "Traceback" not in log and not site.hits("/globalwire/")
+
+
 def test_a_hung_crawl_is_killed_and_the_daemon_goes_on(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:

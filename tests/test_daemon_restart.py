@@ -90,7 +90,7 @@ def test_catch_up_sends_exactly_one_digest(
     d = daemons(cfg, env=NO_WORKERS)
     d.wait_note("READY=1")
     wait_until(lambda: smtp.messages, 30, "the catch-up digest")
-    d.wait_log(f"digest {iso(slot)}: 1 recipients, 1 sent")
+    d.wait_log(f"digest {iso(slot)}: 1 recipient, 1 sent")
     assert d.terminate() == 0
     assert len(smtp.messages) == 1
     assert "newswatch" in str(smtp.messages[0].message["Subject"])

@@ -62,3 +62,15 @@ def test_module_map_names_modules_that_exist_and_every_product_module() -> None:
     product = sorted(str(p.relative_to(ROOT)) for pkg in ("crawler", "scheduler") for p in (ROOT / pkg).glob("*.py"))
     unmapped = [m for m in product if m not in named and not m.endswith("__init__.py")]
     assert not unmapped, f"add these to README's module map (How it works): {unmapped}"
+
+
+def test_the_unit_files_install_steps_agree_with_the_readme() -> None:
+    # The unit's comment is the install guide a sysadmin has open; its steps must be the README's: newswatch
+    # installed from its source tree (it is on no package index) and run by the venv's full path (root's PATH
+    # and sudo's secure_path do not hold the venv).
+    unit = (ROOT / "config" / "newswatch.service").read_text(encoding="utf-8")
+    steps = [line[1:].strip() for line in unit.split("[Unit]")[0].splitlines() if line.startswith("#   ")]
+    assert "pip install /path/to/newswatch" in README
+    assert any("/opt/newswatch/bin/pip install /path/to/newswatch" in s for s in steps), steps
+    bare = [s for s in steps if re.match(r"newswatch\b", s)]
+    assert not bare, f"run newswatch by its full path in the unit's install steps: {bare}"

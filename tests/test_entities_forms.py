@@ -338,7 +338,8 @@ def test_outer_mongolia_is_not_inner_mongolia() -> None:
     ("text", "hit"),
     [
         ("BMSTU engineers", "BMSTU → Russia"),
-        ("NEFU researchers", "NEFU → Russia"),
+        # NEFU is also China's Northeast Forestry University: the full name tells which
+        ("NEFU researchers of the North-Eastern Federal University", "NEFU → Russia"),
         # national research universities by the short forms on their own English pages
         ("a professor from BelSU", "BelSU → Russia"),
         ("TUSUR engineers", "TUSUR → Russia"),

@@ -78,6 +78,7 @@ def test_sources_add_probes_then_appends_keeping_every_comment(site: SiteServer,
 # and whether it is a usage error (exit 2) rather than a failure to reach the site (exit 1).
 ADD_FAILURES = [
     (["taken", "{site}/globalwire/rss.xml"], "exists already", True),
+    (["again", "https://example.org/rss?utm_source=x"], "is configured already as 'taken', which polls it", True),
     (["robots", "{site}/private/secret.html"], "is refused by", True),
     (["missing", "{site}/no/such/feed.xml"], "HTTP 404", True),
     (["home", "{site}/portal/"], "advertises {site}/globalwire/rss.xml", True),

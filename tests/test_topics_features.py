@@ -122,3 +122,83 @@ def test_a_meeting_about_students_is_not_about_research(text: str) -> None:
 )
 def test_fossil_fuels(text: str, fuel: bool) -> None:
     assert (hit("fossil_fuels", text) is not None) is fuel
+
+
+# ---- the Chinese side of the distinctions: the words Chinese copy uses for them -----------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "中俄博览会在哈尔滨开幕,两国企业签署合作协议。",  # a trade fair, as an expo
+        "两国合作建设的跨江公路大桥正式通车。",  # building: a bridge, a port, a trunk line
+        "俄方邀请中国企业参与北方海路港口建设。",
+        "中国企业参与俄罗斯北极海底光缆干线项目。",
+        "两国电信运营商签署协议,降低漫游资费。",  # telecom operators' business
+        "俄罗斯石油公司邀请中国企业开发大陆架。",
+        "海关简化了通关手续。",
+        "中俄人文合作委员会召开会议。",  # the commission of culture, education, sport and media
+    ],
+)
+def test_building_trade_and_people_to_people_ties_in_chinese_copy_are_not_s_and_t(text: str) -> None:
+    assert hit("off_topic", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The two ministers discussed humanitarian cooperation and customs clearance at the new seaport.",
+        "Стороны обсудили гуманитарное сотрудничество и работу таможни в морском порту.",
+        "双方讨论了人文合作以及港口的海关工作。",
+    ],
+)
+def test_humanitarian_cooperation_customs_and_ports_in_three_languages(text: str) -> None:
+    assert hit("off_topic", text)
+
+
+def test_partners_building_a_bridge_are_not_partners_in_s_and_t() -> None:
+    sets = dict(load_config(CONFIG).sets)
+    partners = compile_query(with_definitions("PARTNERS(@china, @russia, @cooperation, @off_topic)", sets))
+    assert partners.match("", "中俄两国合作建设的黑河公路大桥正式通车。") is None
+    assert partners.match("", "中俄两国科学家合作建设冻土联合实验室。") is not None
+
+
+@pytest.mark.parametrize(
+    "text", ["两国学者围绕中俄关系举行研讨会。", "专家分析了地缘政治形势。", "东方学研究所的学者访问北京。"]
+)
+def test_relations_geopolitics_and_oriental_studies_are_social_science(text: str) -> None:
+    assert hit("social_science", text)
+
+
+@pytest.mark.parametrize("text", ["两校将在深圳共建联合校区,合作办学。", "孔子学院举办开放日。", "交换生参加夏令营。"])
+def test_a_campus_running_a_school_and_exchange_students_are_teaching(text: str) -> None:
+    assert hit("teaching", text)
+
+
+def test_admitting_freshmen_is_a_degree_programme() -> None:
+    assert hit("degree_programmes", "今年录取新生三百名。")
+
+
+def test_a_clinical_hospital_is_care_and_a_clinical_trial_is_medicine() -> None:
+    assert hit("medicine_zh", "两院与俄罗斯儿童临床医院签署合作协议。") is None
+    assert hit("medicine_zh", "双方在医院开展临床试验。")
+    assert hit("healthcare", "俄罗斯游客来华就医、体检和疗养。")
+
+
+@pytest.mark.parametrize(
+    "name,text",
+    [
+        ("supply", "俄罗斯准备向中国提供重型直升机。"),
+        ("supply", "首批设备已经交货。"),
+        ("commerce", "中方订购了一批俄制客机。"),
+        ("conservation_actions", "向界江投放鲟鱼幼苗十万尾。"),
+        ("conservation_actions", "两国联合打击偷猎。"),
+    ],
+)
+def test_supplying_buying_and_conservation_in_chinese_copy(name: str, text: str) -> None:
+    assert hit(name, text)
+
+
+@pytest.mark.parametrize("name", ["off_topic", "social_science", "teaching", "healthcare", "conservation_actions"])
+def test_research_itself_is_in_no_set_of_what_is_not_s_and_t(name: str) -> None:
+    assert hit(name, "中俄科学家在联合实验室开展联合研究,科研人员共同完成实验。") is None

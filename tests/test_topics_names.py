@@ -404,6 +404,51 @@ def test_an_ambiguous_university_abbreviation_beside_a_university_word_or_its_fu
     assert m is not None and expected in m.hits
 
 
+@pytest.mark.parametrize("abbr", ["КузГТУ", "АлтГТУ", "ОмГУ", "ИрНИТУ", "ЗабГГПУ", "КалмГУ", "ВолгГМУ"])
+def test_a_russian_university_is_found_by_its_abbreviation_from_its_place(abbr: str) -> None:
+    # the stem of a Russian place, then the capitals of the university's kind: no list names them all
+    m = compile_query("country:RU").match("", f"Делегация посетила {abbr} в среду.")
+    assert m is not None and f"{abbr} → Russia" in m.hits
+    gate = compile_query("country:CN AND country:RU")
+    assert gate.match(f"В {abbr} прибыла делегация Шаньдунского университета", "Стороны обсудили обмены.") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ТашГТУ и КазНУ подписали соглашение.",  # Tashkent's and Kazakhstan's: their places, not Russia's
+        "УрГАУ и СамГУ.",  # stems Russia shares with Kazakhstan (Уральск) and Uzbekistan (Самарканд)
+        "Норматив СНиП и ГОСТ.",  # no place's stem
+        "Омская область",  # a place, not a university: found as a place
+    ],
+)
+def test_an_abbreviation_from_another_former_soviet_state_s_place_is_not_a_russian_university(text: str) -> None:
+    m = compile_query("country:RU").match("", text)
+    assert m is None or not any(
+        h.endswith(("ГТУ → Russia", "НУ → Russia", "ГУ → Russia", "АУ → Russia")) for h in m.hits
+    )
+
+
+def test_an_abbreviation_two_countries_universities_share_is_the_one_the_article_names_in_full() -> None:
+    # NEFU: Russia's North-Eastern Federal University and China's Northeast Forestry University; a university
+    # word beside it cannot tell them apart, the full name in the article does
+    ru, cn = compile_query("country:RU"), compile_query("country:CN")
+    forestry = "NEFU and St. Petersburg State Forestry University agreed on a joint base. Northeast Forestry University"
+    m = cn.match("", forestry + " is in Harbin.")
+    assert m is not None and "NEFU → China" in m.hits
+    m = ru.match("", forestry + " is in Harbin.")
+    assert m is not None and "NEFU → Russia" not in m.hits
+    yakutsk = "NEFU University signed an agreement. Северо-Восточный федеральный университет сообщил об этом."
+    m = ru.match("", yakutsk)
+    assert m is not None and "NEFU → Russia" in m.hits
+    assert cn.match("", yakutsk) is None
+    assert cn.match("", "NEFU University signed an agreement.") is None
+    assert ru.match("", "NEFU University signed an agreement.") is None
+    # NSU is Novosibirsk State University's English short form as НГУ is its Russian one
+    m = ru.match("NSU hosts a symposium", "Novosibirsk State University hosted the symposium.")
+    assert m is not None and "NSU → Russia" in m.hits
+
+
 @pytest.mark.parametrize(
     "code,text",
     [
