@@ -855,7 +855,7 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
         c.unknown(r, {"email", "topics"}, path)
         email = c.get(r, "email", path, str, "", required=True)
         if email and not valid_address(email):
-            c.add(f"{path}.email", f"{email!r} is not an email address")
+            c.add(f"{path}.email", f"{email!r} is not an email address; write a bare address like analyst@example.org")
         topics = c.get(r, "topics", path, list, [])
         for j, name in enumerate(topics):
             if not isinstance(name, str) or name not in topic_names:
@@ -993,7 +993,11 @@ def _parse_smtp(c: _Checker, t: dict[str, Any], base: Path) -> SmtpConfig:
     c.unknown(t, {"host", "port", "security", "username", "password_env", "password_file", "sender", "timeout"}, "smtp")
     security = c.get(t, "security", "smtp", str, d.security)
     if security not in SMTP_SECURITY:
-        c.add("smtp.security", f"{security!r} is not one of {', '.join(SMTP_SECURITY)}")
+        c.add(
+            "smtp.security",
+            f"{security!r} is not one of {', '.join(SMTP_SECURITY)}: starttls upgrades a plain connection (port 587), "
+            "tls is implicit TLS from the start (port 465; what some call SSL)",
+        )
         security = d.security
     default_port = {"none": 25, "starttls": 587, "tls": 465}[security]
     port = c.get(t, "port", "smtp", int, default_port)

@@ -1105,9 +1105,11 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
     Store(db, readonly=True).close()  # a database an older newswatch made is upgraded first (or says how)
     exe = shutil.which("datasette", path=str(Path(sys.executable).parent)) or shutil.which("datasette")
     if exe is None:
+        import shlex
+
         raise UsageError(
-            "datasette is not installed; install it beside newswatch (pip install datasette) "
-            "or with pipx, or write the metadata with --metadata FILE"
+            f"datasette is not installed; install it beside newswatch ({shlex.quote(sys.executable)} -m pip install "
+            "datasette) or with pipx, or write the metadata with --metadata FILE"
         )
     with tempfile.TemporaryDirectory(prefix="newswatch-datasette-") as tmpdir:
         meta_path = Path(tmpdir) / "metadata.json"

@@ -88,6 +88,16 @@ def test_all_problems_are_reported_at_once() -> None:
     assert "smtp.password" in keys and "smtp.security" in keys
 
 
+def test_a_bad_recipient_or_smtp_security_says_how_to_write_it() -> None:
+    p = problems('[digest]\n[[digest.recipients]]\nemail = "nobody"\n[smtp]\nsecurity = "ssl"\n')
+    assert (
+        "digest.recipients[0].email: 'nobody' is not an email address; write a bare address like analyst@example.org"
+        in p
+    )
+    (security,) = [x for x in p if x.startswith("smtp.security")]
+    assert "tls is implicit TLS from the start (port 465; what some call SSL)" in security
+
+
 def test_kind_specific_keys_and_listing_needs_follow() -> None:
     p = problems(
         '[[sources]]\nname = "a"\nurl = "https://x.org/"\nwindow = "2d"\n'

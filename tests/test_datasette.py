@@ -164,6 +164,17 @@ def test_upgrading_an_archive_keeps_every_row_and_indexes_it_for_browsing(tmp_pa
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_without_datasette_the_hint_is_this_environments_own_pip(demo_dir: Path, monkeypatch: Any) -> None:
+    import shutil
+
+    from tests.support.cli import newswatch
+
+    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)
+    r = newswatch("-c", demo_dir / "newswatch-demo.toml", "datasette")
+    assert r.returncode == 2
+    assert f"install it beside newswatch ({sys.executable} -m pip install datasette)" in r.stderr, r.stderr
+
+
 def test_stopping_newswatch_datasette_stops_datasette(demo_dir: Path) -> None:
     proc, base = start_datasette(demo_dir / "newswatch-demo.toml")
     try:
