@@ -1940,6 +1940,8 @@ class Query:
     _order: dict[str, int] = field(repr=False)  # label -> rank of its first leaf in the query
     _shown_order: dict[str, int] = field(repr=False)  # the same with GLUE( ... )'s labels as the terms they are
     _body: tuple[int, int] = field(default=(0, 0), repr=False)  # the query's text after its set definitions
+    # the text the top-level AND's places are in: the set's when the query is a set of the config (@name)
+    _conditions: str | None = field(default=None, repr=False)
 
     def match(self, title: str, text: str) -> Match | None:
         """Match one article; None when the boolean query is not satisfied."""
@@ -1995,7 +1997,7 @@ class Query:
         for node, (a, b) in parts:
             if node.eval(doc)[0]:
                 continue
-            words = " ".join(self.source[a:b].split())
+            words = " ".join((self._conditions or self.source)[a:b].split())
             if len(words) > 120:
                 words = words[:119] + "…"
             if isinstance(node, _Not) and isinstance(node.child, _Not):
@@ -2426,6 +2428,7 @@ class _Shared:
         self.frame = _Frame(counts=True)
         self.misses: set[tuple[int, str]] = set()  # names looked up among a text's definitions before defined
         self.texts = 0  # the texts parsed (the query, the sets of the config), numbered from 1
+        self.set_texts: dict[int, str] = {}  # id of a config set's subtree -> its text, which its places are in
         self.scope: str | None = None  # title:/lead: around what is being parsed (the outermost wins)
         self.glue = False  # inside GLUE( ... )
         # each label's first leaf and the leaves so far, counted as if every use of a set were written out
@@ -2577,6 +2580,7 @@ class _Parser:
                 try:
                     sub = _Parser(text, shared)
                     node = sub.parse()
+                    shared.set_texts.setdefault(id(node), text)  # @t = "@s": the places are in @s
                 except QuerySyntaxError as exc:
                     if exc.query is not text:
                         raise
@@ -2953,7 +2957,14 @@ def compile_query(text: str, sets: Mapping[str, str] | None = None) -> Query:
     shown_order = order
     if any(label[:1] == GLUE_MARK for label in order):  # a term's first rank, glued or not
         shown_order = {label.removeprefix(GLUE_MARK): rank for label, rank in reversed(order.items())}
-    return Query(source=text, _root=root, _order=order, _shown_order=shown_order, _body=p.body)
+    return Query(
+        source=text,
+        _root=root,
+        _order=order,
+        _shown_order=shown_order,
+        _body=p.body,
+        _conditions=p.shared.set_texts.get(id(root)),
+    )
 
 
 # --- FTS5 prefilter ------------------------------------------------------------------------

@@ -368,7 +368,23 @@ def crawl(
         click.echo(f"error: {summary.storage_error}", err=True)
         sys.exit(1)
     if summary.all_failed:
+        click.echo(f"error: {_all_failed(summary, urls_only=bool(url_list) and not selected)}", err=True)
         sys.exit(1)
+
+
+def _all_failed(summary: Any, *, urls_only: bool) -> str:
+    """The closing line of a crawl in which nothing was fetched, with the likely cause when all share one."""
+    tried = [s for s in summary.sources if s.status != "skipped"]
+    if urls_only:
+        line = "every given URL failed"
+    elif len(tried) == 1:
+        line = f"{tried[0].name} failed"
+    else:
+        line = f"all {len(tried)} selected sources failed"
+    reasons = [s.message or next(iter(s.error_samples), "") for s in tried]
+    if all("host name not found" in r for r in reasons):
+        line += "; no host name could be looked up: check this machine's network and DNS (or http_proxy/https_proxy)"
+    return line
 
 
 def _extracted_pages(config: Config, urls: list[str], pages: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -207,6 +207,14 @@ def build(
         sklearn()  # say at once when it is missing, before reading the files
         options = Options(c=c, l1=l1, folds=folds, min_weight=min_weight, **_thresholds(thresholds))
         check_options(options)
+        seen: set[Path] = set()
+        for f in files:
+            if f.resolve() in seen:
+                raise UsageError(
+                    f"{f} is given twice; give each labeled file once (its stories would count twice, and "
+                    "cross-validation would train on the file it holds out)"
+                )
+            seen.add(f.resolve())
         known = {x.name for x in config.topics}
         for f in files:
             labels = _topic_labels(f)

@@ -141,6 +141,30 @@ def test_a_bad_line_of_urls_from_is_named_by_its_line(tmp_path: Path) -> None:
     )
 
 
+def test_a_crawl_in_which_every_source_failed_ends_with_one_line_saying_so(tmp_path: Path) -> None:
+    # offline or with DNS broken, each source says "host name not found": the last line names the likely cause
+    cfg = tmp_path / "newswatch.toml"
+    sources = "".join(
+        f'[[sources]]\nname = "{name}"\nurl = "{url}"\n\n'
+        for name, url in (("a", "http://feeds.nowhere.invalid/rss"), ("b", "http://news.nowhere.invalid/rss"))
+    )
+    cfg.write_text(f'[storage]\ndatabase = "nw.db"\n[crawl]\ntimeout = "5s"\n\n{sources}', encoding="utf-8")
+    r = newswatch("-c", cfg, "crawl", env=IN_PROCESS)
+    assert r.returncode == 1
+    last = r.stderr.splitlines()[-1]
+    assert last == (
+        "error: all 2 selected sources failed; no host name could be looked up: check this machine's network "
+        "and DNS (or http_proxy/https_proxy)"
+    ), r.stderr
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[crawl]\nallow_private = true\n\n'
+        '[[sources]]\nname = "local"\nurl = "http://127.0.0.1:9/rss"\n',
+        encoding="utf-8",
+    )
+    r = newswatch("-c", cfg, "-q", "crawl", env=IN_PROCESS)  # refused, not unresolved: no network hint
+    assert r.returncode == 1 and r.stderr.splitlines()[-1] == "error: local failed", r.stderr
+
+
 def test_a_crawl_timeout_of_zero_is_refused_not_read_as_no_limit(tmp_path: Path) -> None:
     cfg = tmp_path / "newswatch.toml"
     cfg.write_text(demo_config_text("http://127.0.0.1:9"), encoding="utf-8")

@@ -382,6 +382,7 @@ def test_topics_train_writes_a_model_that_loads_scores_and_is_measured(tmp_path:
         (["--min-weight", "-0.1"], "--min-weight -0.1 must be 0 (keep every feature) or more"),
         (["--folds", "1"], "--folds 1: give 2 folds or more"),
         (["--min-weight", "1000"], "--min-weight 1000 drops every feature (the largest weight is"),
+        ([str(DEV)], "is given twice; give each labeled file once"),
     ],
 )
 def test_topics_train_says_which_option_is_out_of_range_and_writes_nothing(

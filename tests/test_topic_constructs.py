@@ -13,7 +13,15 @@ from click.testing import CliRunner
 from crawler.config import load_config
 from crawler.errors import QuerySyntaxError
 from crawler.store import Store
-from crawler.topics import MAX_EXPANDED_TERMS, MAX_TERMS, ZONE_WEIGHT, Query, compile_query, with_definitions
+from crawler.topics import (
+    MAX_EXPANDED_TERMS,
+    MAX_TERMS,
+    ZONE_WEIGHT,
+    Query,
+    compile_query,
+    prepare,
+    with_definitions,
+)
 from scheduler.cli import cli
 from tests.support.articles import article_record
 from tests.support.configs import config_problems
@@ -40,6 +48,14 @@ def test_a_query_s_own_definition_of_a_set_is_the_one_its_text_uses() -> None:
     assert q.match("", "z v") is not None and q.match("", "z w") is not None
     assert q.match("", "w v") is None
     assert q.match("z", "v").hits == ("z", "v")  # type: ignore[union-attr]
+
+
+def test_a_query_that_is_one_set_says_which_of_its_conditions_failed() -> None:
+    sets = {"s": "alpha AND bravo AND NOT charlie", "t": "@s"}
+    for query in ("@s", "(@t)", "@q = (@s)\n@q"):
+        q = compile_query(query, sets)
+        assert q.why_not(prepare("", "alpha only")) == "not satisfied: bravo"
+        assert q.why_not(prepare("", "alpha bravo charlie")) == "excluded by: NOT charlie — through charlie"
 
 
 def test_inline_definitions_and_with_definitions_compile_on_their_own() -> None:
