@@ -54,6 +54,25 @@ def test_the_bare_name_of_china_s_civil_aviation_regulator_is_china(text: str, c
     assert (m is not None) is country
 
 
+@pytest.mark.parametrize(
+    "name,texts",
+    [
+        # a field's words each language's set holds: Mars, palaeontology, inverse problems and theorems, incubators
+        ("space", ("A rover will land on Mars.", "Аппарат сядет на Марс.", "探测器将在火星着陆。")),
+        (
+            "math_physics",
+            ("Paleontologists found a new dinosaur.", "Палеонтологи нашли динозавра.", "古生物学家发现了新恐龙。"),
+        ),
+        ("math_physics", ("a conference on inverse problems", "конференция по обратным задачам", "反问题国际会议")),
+        ("math_physics", ("They proved the theorem.", "Они доказали теорему.", "他们证明了这一定理。")),
+        ("innovation", ("a new incubator for start-ups", "новый инкубатор стартапов", "新的孵化器")),
+    ],
+)
+def test_a_field_s_word_is_in_its_set_in_each_language(name: str, texts: tuple[str, str, str]) -> None:
+    for lang, text in zip(("en", "ru", "zh"), texts):
+        assert hit(f"{name}_{lang}", text) is not None, (lang, text)
+
+
 # ---- sets that only serve as features ----------------------------------------------------------
 
 
