@@ -221,3 +221,18 @@ def test_supplying_buying_and_conservation_in_chinese_copy(name: str, text: str)
 @pytest.mark.parametrize("name", ["off_topic", "social_science", "teaching", "healthcare", "conservation_actions"])
 def test_research_itself_is_in_no_set_of_what_is_not_s_and_t(name: str) -> None:
     assert hit(name, "中俄科学家在联合实验室开展联合研究,科研人员共同完成实验。") is None
+
+
+@pytest.mark.parametrize(
+    "name,text",
+    [
+        ("teaching", "双方举办学术研讨会,主办学术论坛。"),  # 办学, running a school, is not 举办学术
+        ("degree_programmes", "新生儿筛查的化学分析结果。"),  # not freshmen, nor credits (化学分析)
+        # Russian and Wuhan scholars, not Russian or Chinese studies
+        ("social_science", "俄罗斯学者和武汉学者共同研究冻土。"),
+        ("humanities", "俄罗斯学者和武汉学者共同研究冻土。"),
+        ("off_topic", "中俄科学家联合研制月球漫游车。"),  # a rover, not roaming
+    ],
+)
+def test_a_chinese_term_inside_another_word_is_not_that_term(name: str, text: str) -> None:
+    assert hit(name, text) is None
