@@ -66,11 +66,88 @@ def test_the_bare_name_of_china_s_civil_aviation_regulator_is_china(text: str, c
         ("math_physics", ("a conference on inverse problems", "конференция по обратным задачам", "反问题国际会议")),
         ("math_physics", ("They proved the theorem.", "Они доказали теорему.", "他们证明了这一定理。")),
         ("innovation", ("a new incubator for start-ups", "новый инкубатор стартапов", "新的孵化器")),
+        # what industry develops together: airliners and gas turbines
+        ("engineering", ("They will build gas turbines.", "Они выпустят газовые турбины.", "他们将生产燃气轮机。")),
+        ("engineering", ("a wide-body passenger jet", "широкофюзеляжный дальнемагистральный", "新型远程客机")),
+        # water tested and birds counted together
+        ("earth_ocean_polar", ("They tested the water quality.", "Они проверили качество воды.", "他们检测了水质。")),
+        (
+            "life_agri",
+            ("Ornithologists counted the cranes.", "Орнитологи подсчитали журавлей.", "鸟类学家统计了丹顶鹤。"),
+        ),
+        # innovation infrastructure
+        ("innovation", ("a high-tech park", "высокотехнологичный парк", "高科技园区")),
     ],
 )
 def test_a_field_s_word_is_in_its_set_in_each_language(name: str, texts: tuple[str, str, str]) -> None:
     for lang, text in zip(("en", "ru", "zh"), texts):
         assert hit(f"{name}_{lang}", text) is not None, (lang, text)
+
+
+def test_a_screen_is_not_environmental_monitoring() -> None:
+    assert hit("earth_ocean_polar_en", "Joint environmental monitoring of the Amur began.")
+    assert hit("earth_ocean_polar_en", "A supervisor studies a monitor showing the dragon.") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # developing a machine is a research act, in Russian as R&D, 研发 and 研制 are in English and Chinese
+        "Стороны приступят к разработке широкофюзеляжного самолета.",
+        "Huawei откроет центр разработки телекоммуникационного оборудования.",
+        "Предприятия проведут опытно-конструкторские работы.",
+        "The two institutes will share the new observatory.",
+        "两国科学家在天文台联合观测。",
+    ],
+)
+def test_development_work_and_observatories_are_research_acts(text: str) -> None:
+    assert hit("research_act", text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The corporations will jointly design an engine.",
+        "Россия и Китай совместно создадут тяжелый вертолет.",
+        "两家企业将联合设计新型发动机。",
+        "双方联合选育温室番茄新品种。",
+    ],
+)
+def test_designing_or_creating_together_is_joint_work(text: str) -> None:
+    assert hit("joint_work", text), text
+
+
+@pytest.mark.parametrize(
+    "text,science",
+    [
+        ("The two countries deepen technological cooperation.", True),
+        ("Стороны развивают технологическое сотрудничество.", True),
+        ("中俄科技创新合作路线图", True),
+        # the military's technical cooperation is arms, not science
+        ("They discussed military-technical cooperation.", False),
+        ("Стороны обсудили военно-техническое сотрудничество.", False),
+        ("两国军事技术合作保持高水平。", False),
+    ],
+)
+def test_technological_cooperation_is_science_cooperation(text: str, science: bool) -> None:
+    assert (hit("science_cooperation", text) is not None) is science
+
+
+@pytest.mark.parametrize(
+    "text,joint",
+    [
+        ("Открылась российско-китайская лаборатория.", True),
+        ("Российско-китайская экспедиция вернулась из Арктики.", True),
+        ("Вырос российско-китайский товарооборот.", False),
+    ],
+)
+def test_a_russian_chinese_structure_in_russian_copy(text: str, joint: bool) -> None:
+    assert (hit("joint_structure", text) is not None) is joint
+
+
+def test_joining_a_collaboration_is_cooperation_in_russian_too() -> None:
+    assert hit("cooperation_ru", "ОИЯИ вошёл в коллаборацию JUNO.")
+    assert hit("cooperation_en", "JINR joined the JUNO collaboration.")
 
 
 # ---- sets that only serve as features ----------------------------------------------------------
