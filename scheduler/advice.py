@@ -67,7 +67,7 @@ def _missing(path: Path) -> bool:
         path.stat()
     except FileNotFoundError:
         return True
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         return False
     return False
 
