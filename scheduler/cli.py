@@ -934,18 +934,21 @@ def prune(state: State, older_than: str, dry_run: bool) -> None:
 
     config = state.config()
     seconds = _duration_option("--older-than", older_than)
+    cutoff = utcnow() - timedelta(seconds=seconds)
+    # the cutoff as a time: "6m" is six minutes, not months, and the date shows it
+    which = f"fetched before {cutoff:%Y-%m-%d %H:%M} UTC (older than {format_duration(seconds)})"
     if dry_run:
         ids: list[int] = []
         if config.storage.database.exists():
             with Store(config.storage.database, readonly=True) as store:
-                ids = ledger.prunable_articles(store, utcnow() - timedelta(seconds=seconds))
-        click.echo(f"would delete {len(ids)} articles older than {older_than} (dry run; nothing deleted)")
+                ids = ledger.prunable_articles(store, cutoff)
+        click.echo(f"would delete {len(ids)} articles {which} (dry run; nothing deleted)")
         return
     with Store(config.storage.database) as store:
-        n = ledger.prune_articles(store, utcnow() - timedelta(seconds=seconds))
+        n = ledger.prune_articles(store, cutoff)
         store.conn.execute("VACUUM")
     if not state.quiet:
-        click.echo(f"deleted {n} articles older than {older_than}")
+        click.echo(f"deleted {n} articles {which}")
 
 
 @cli.command()

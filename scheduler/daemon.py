@@ -372,6 +372,11 @@ class Daemon:
                 self.config.storage.database,
             )
         self._log_next_polls(self.config)
+        if not self.config.sources:
+            log.warning(
+                "the config has no [[sources]]: nothing will be polled; add one with 'newswatch sources add NAME URL' "
+                "and reload (systemctl reload newswatch, or SIGHUP)"
+            )
         self.notifier.ready(self.status_line())
         self._watchdog_tick()
 

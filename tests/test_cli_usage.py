@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +283,11 @@ def test_prune_dry_run_counts_and_deletes_nothing(demo_copy: Path) -> None:
     assert sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0] == before
     r = newswatch("-c", cfg, "prune", "--older-than", "0s")
     assert r.stdout.startswith(f"deleted {would} articles")
+    # the cutoff is shown as a time, so "6m" (minutes, not months) reads as what it is
+    r = newswatch("-c", cfg, "prune", "--older-than", "6m", "--dry-run")
+    cutoff = (datetime.now(UTC) - timedelta(minutes=6)).strftime("%Y-%m-%d")
+    assert r.stdout.startswith(f"would delete 0 articles fetched before {cutoff} "), r.stdout
+    assert "UTC (older than 6m) (dry run; nothing deleted)" in r.stdout
 
 
 # -- check warnings -------------------------------------------------------------------------------

@@ -277,6 +277,13 @@ def test_a_second_run_on_the_same_database_is_refused(
     assert third.terminate() == 0
 
 
+def test_a_daemon_without_sources_says_so(tmp_path: Path, smtp: Any, daemons: Callable[..., Daemon]) -> None:
+    cfg = write_config(tmp_path / "nw.toml", "http://127.0.0.1:9", smtp.port, sources="", schedule=far_schedule())
+    d = daemons(cfg, env=NO_WORKERS)
+    d.wait_log("the config has no [[sources]]: nothing will be polled; add one with 'newswatch sources add NAME URL'")
+    assert d.terminate() == 0
+
+
 def test_a_missing_smtp_password_stops_the_daemon_at_start(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
