@@ -232,6 +232,9 @@ def test_research_itself_is_in_no_set_of_what_is_not_s_and_t(name: str) -> None:
         ("social_science", "俄罗斯学者和武汉学者共同研究冻土。"),
         ("humanities", "俄罗斯学者和武汉学者共同研究冻土。"),
         ("off_topic", "中俄科学家联合研制月球漫游车。"),  # a rover, not roaming
+        ("commerce", "卫星已完成交付测试。"),  # 完成交付, delivery completed, is no deal closed (成交)
+        ("healthcare", "东北虎保护理论研究。"),  # protection theory (保护理论), not nursing (护理)
+        ("social_science", "高等经济学院的数学家研究算法。"),  # a school's name, not economics
     ],
 )
 def test_a_chinese_term_inside_another_word_is_not_that_term(name: str, text: str) -> None:
