@@ -36,6 +36,12 @@ def config_warnings(config: Config) -> list[str]:
             out.append(
                 f"smtp.sender: {config.smtp.sender!r} is a placeholder; use an address your server may send from"
             )
+        secret = config.smtp.password_file
+        if config.smtp.username and secret is not None and _missing(secret):
+            out.append(
+                f"smtp.password_file: {secret} does not exist; create it (mode 0600) or fix the path: "
+                "digest and run read the password from it"
+            )
     sets = dict(config.sets)
     for i, t in enumerate(config.topics):
         if t.model is None:
@@ -53,6 +59,17 @@ def config_warnings(config: Config) -> list[str]:
     if problem:
         out.append(f"storage.database: {problem}")
     return out
+
+
+def _missing(path: Path) -> bool:
+    """Whether ``path`` surely does not exist (a folder this user may not search says nothing either way)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return False
+    return False
 
 
 def database_write_problem(path: Path) -> str | None:

@@ -335,6 +335,24 @@ def test_check_counts_in_words_and_names_a_loopback_smtp_host_for_what_it_is(tmp
     assert warning.startswith("warning: smtp.host: '127.0.0.1' is this machine (init's placeholder is 'localhost')")
 
 
+def test_check_warns_of_a_password_file_that_does_not_exist(tmp_path: Path) -> None:
+    # check works without the secret (it may be root's or the service's only), but a path to nothing is a typo
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(
+        '[smtp]\nhost = "mail.mail.ru"\nsender = "newswatch <alerts@mail.ru>"\nusername = "alerts"\n'
+        'password_file = "smtp-pasword"\n',
+        encoding="utf-8",
+    )
+    r = newswatch("-c", cfg, "check")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == (
+        f"warning: smtp.password_file: {tmp_path / 'smtp-pasword'} does not exist; create it (mode 0600) or fix "
+        "the path: digest and run read the password from it\n"
+    )
+    (tmp_path / "smtp-pasword").write_text("secret\n", encoding="utf-8")
+    assert newswatch("-c", cfg, "check").stderr == ""
+
+
 # -- export and search filters ------------------------------------------------------------------
 
 

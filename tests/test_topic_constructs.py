@@ -490,6 +490,15 @@ def test_a_country_name_inside_a_side_s_place_name_is_the_side_s() -> None:
     assert q.match("内蒙古与布里亚特共和国开展研究", "内蒙古的科学家与乌兰乌德的学者共同研究草原。") is not None
 
 
+def test_a_province_s_short_form_paired_with_russia_is_china_s_side() -> None:
+    # 赣俄 is Jiangxi and Russia, as 中俄 is China and Russia
+    gate = compile_query("country:CN AND country:RU")
+    assert gate.match("赣俄就质谱技术应用展开深度合作", "两位院士受聘为名誉教授。") is not None
+    assert gate.match("鲁俄高校联盟成立", "双方将开展联合研究。") is not None
+    # Soviet Russia, and Tokyo's embassy, are not China's
+    assert compile_query("country:CN").match("", "苏俄时期的档案在东京俄罗斯大使馆展出。") is None
+
+
 @pytest.mark.parametrize("text", ["广东的实验室", "新疆的科学家", "内蒙古农业大学"])
 def test_chinese_regions_without_their_type(text: str) -> None:
     assert compile_query("country:CN").match("", text) is not None
