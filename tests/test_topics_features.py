@@ -316,3 +316,18 @@ def test_research_itself_is_in_no_set_of_what_is_not_s_and_t(name: str) -> None:
 )
 def test_a_chinese_term_inside_another_word_is_not_that_term(name: str, text: str) -> None:
     assert hit(name, text) is None
+
+
+@pytest.mark.parametrize(
+    "text,taught",
+    [
+        ("The labs will train large language models for natural language processing.", False),
+        ("Учёные разработают большие языковые модели и естественный язык для программирования роботов.", False),
+        ("双方合作研发大语言模型和自然语言处理技术。", False),
+        ("The university opened Russian language courses.", True),
+        ("Университет открыл курсы китайского языка.", True),
+        ("大学开设俄罗斯语言课程。", True),
+    ],
+)
+def test_a_language_model_is_computing_and_a_language_course_is_teaching(text: str, taught: bool) -> None:
+    assert (hit("teaching", text) is not None) is taught
