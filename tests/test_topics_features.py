@@ -105,6 +105,24 @@ def test_development_work_and_observatories_are_research_acts(text: str) -> None
 
 
 @pytest.mark.parametrize(
+    "text,act",
+    [
+        # developing, designing or creating an aircraft, an engine or a train is development work...
+        ("China and Russia signed a contract to develop a heavy helicopter.", True),
+        ("Россия и Китай подписали контракт на создание тяжелого вертолета.", True),
+        ("Инженеры двух стран проектируют высокоскоростной поезд.", True),
+        ("双方将开发一种新型远程宽体客机。", True),
+        # ...supplying, selling or building one is not
+        ("Russia will supply engines for the helicopter.", False),
+        ("Россия поставит двигатели для вертолетов.", False),
+        ("俄方向中方出售直升机。", False),
+    ],
+)
+def test_developing_a_machine_is_a_research_act_supplying_it_is_not(text: str, act: bool) -> None:
+    assert (hit("research_act", text) is not None) is act
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "The corporations will jointly design an engine.",
