@@ -2282,9 +2282,7 @@ def _lex(q: str) -> list[_Tok]:
         elif c == '"':
             j = q.find('"', i + 1)
             if j < 0:
-                raise QuerySyntaxError(
-                    f"unterminated phrase: expected a closing '\"' for the one at position {i + 1}", q, n
-                )
+                raise QuerySyntaxError("unterminated phrase: this '\"' is never closed", q, i)
             toks.append(_Tok("PHRASE", q[i + 1 : j], i))
             i = j + 1
         elif c == "@":
