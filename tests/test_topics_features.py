@@ -107,12 +107,14 @@ def test_development_work_and_observatories_are_research_acts(text: str) -> None
 @pytest.mark.parametrize(
     "text,act",
     [
-        # developing, designing or creating an aircraft, an engine or a train is development work...
+        # developing or creating an aircraft, an engine or a train is development work...
         ("China and Russia signed a contract to develop a heavy helicopter.", True),
         ("Россия и Китай подписали контракт на создание тяжелого вертолета.", True),
-        ("Инженеры двух стран проектируют высокоскоростной поезд.", True),
+        ("Инженеры двух стран разрабатывают высокоскоростной поезд.", True),
         ("双方将开发一种新型远程宽体客机。", True),
-        # ...supplying, selling or building one is not
+        # ...supplying, selling or building one is not, nor a course in its design
+        ("Students will take courses in engine design.", False),
+        ("学生将在两国学习发动机设计课程。", False),
         ("Russia will supply engines for the helicopter.", False),
         ("Россия поставит двигатели для вертолетов.", False),
         ("俄方向中方出售直升机。", False),
