@@ -71,6 +71,9 @@ def test_the_bare_name_of_china_s_civil_aviation_regulator_is_china(text: str, c
         ("engineering", ("a wide-body passenger jet", "широкофюзеляжный дальнемагистральный", "新型远程客机")),
         # water tested and birds counted together
         ("earth_ocean_polar", ("They tested the water quality.", "Они проверили качество воды.", "他们检测了水质。")),
+        ("earth_ocean_polar", ("Both sides tested the water.", "Стороны отобрали пробы воды.", "双方采集了水样。")),
+        # a nature reserve is where wildlife is studied (releasing fry or patrolling it is @conservation_actions)
+        ("life_agri", ("a cross-border nature reserve", "трансграничный заповедник", "跨境自然保护区")),
         (
             "life_agri",
             ("Ornithologists counted the cranes.", "Орнитологи подсчитали журавлей.", "鸟类学家统计了丹顶鹤。"),
