@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.errors import UsageError
+from tests.support import sitesrv
 from tests.support.sitesrv import SiteServer
 
 
@@ -271,6 +272,31 @@ def test_stall_ends_when_server_stops(root: Path) -> None:
     assert not worker.is_alive()
     assert outcome and outcome[0] != 200
     assert server.requests[0].status == 0
+
+
+def test_stop_returns_once_cut_requests_are_logged(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a stalled handler slow to wake: stop() still returns only after it logged the request as dropped
+    drop = sitesrv._Handler._drop
+
+    def slow_drop(self: sitesrv._Handler) -> None:
+        threading.Event().wait(0.3)
+        drop(self)
+
+    monkeypatch.setattr(sitesrv._Handler, "_drop", slow_drop)
+    server = SiteServer(root).start()
+    worker = threading.Thread(target=lambda: _quietly(server, "/_fault/stall"), daemon=True)
+    worker.start()
+    while server.hits("/_fault/stall") == 0:
+        threading.Event().wait(0.01)
+    server.stop()
+    assert server.requests[0].status == 0
+
+
+def _quietly(server: SiteServer, path: str) -> None:
+    try:
+        _get(server, path, timeout=120)
+    except (OSError, http.client.HTTPException):
+        pass
 
 
 def test_stall_after_headers(srv: SiteServer) -> None:

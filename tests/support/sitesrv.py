@@ -74,6 +74,8 @@ class SiteServer(StaticSiteServer):
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._active = 0  # requests being handled
+        self._idle = threading.Condition(self._lock)
         self._routes: dict[str, _Route] = {}
         self._generated: list[tuple[str, GeneratedHandler]] = []
         self._bomb_cache: dict[float, bytes] = {}
@@ -86,9 +88,12 @@ class SiteServer(StaticSiteServer):
         return self
 
     def stop(self) -> None:
-        """Stop serving; stalled and slow responses end at once. The port may be reused by start()."""
+        """Stop serving; stalled and slow responses end at once, and their records are final when this
+        returns (a request cut by the stop is logged as dropped, status 0). The port may be reused by start()."""
         self._stopping.set()
         super().stop()
+        with self._idle:
+            self._idle.wait_for(lambda: self._active == 0, timeout=10)
 
     def __enter__(self) -> SiteServer:
         return self.start()
@@ -136,6 +141,12 @@ class SiteServer(StaticSiteServer):
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
             self.requests.append(record)
+            self._active += 1
+
+    def _handled(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
 
     def _route_for(self, path: str, raw: str) -> _Route | None:
         with self._lock:
@@ -190,7 +201,10 @@ class _Handler(StaticHandler):
     def _handle(self) -> None:
         self._record = RequestRecord(self.command, self.path, dict(self.headers.items()))
         self.site._record(self._record)
-        super()._handle()
+        try:
+            super()._handle()
+        finally:
+            self.site._handled()
 
     def dispatch(self, path: str, query: Query) -> None:
         route = self.site._route_for(path, self.path)
