@@ -267,11 +267,12 @@ def cross_validate(data: Data, options: Options) -> tuple[Evaluation, list[tuple
     ps = [0.0] * len(examples)
     for n, g in enumerate(names, 1):
         train_rows = [e for e, h in zip(examples, groups) if h != g]
-        if {e.story.label for e in train_rows if e.gate} != {True, False}:
+        kinds = {e.story.label for e in train_rows if e.gate}
+        if kinds != {True, False}:
             # the files as a whole hold both kinds, but not without this fold or file
             left_out = f"fold {n} of {len(names)}" if options.folds else f"the file {g}"
             fix = "give fewer --folds" if options.folds else "give --folds K instead of leaving one file out"
-            kind = "relevant" if True not in {e.story.label for e in train_rows if e.gate} else "irrelevant"
+            kind = "relevant" if True not in kinds else "irrelevant"
             raise TrainingError(
                 f"cross-validation: without {left_out}, the stories the topic's query lets through hold no {kind} "
                 f"story to fit on; {fix}, or label more stories of that kind"

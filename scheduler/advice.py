@@ -68,7 +68,7 @@ def _missing(path: Path) -> bool:
     except FileNotFoundError:
         return True
     except (OSError, ValueError):  # ValueError: a NUL in the path
-        return False
+        pass
     return False
 
 

@@ -739,13 +739,8 @@ def export(
     store = Store(db, readonly=True) if db.exists() else None
     try:
         _check_sources(config, store, sources)
-    except UsageError:
-        if store:
-            store.close()
-        raise
-    rows = store.iter_export(since_dt, matched, until=until_dt, topics=topics, sources=sources) if store else iter(())
-    records = (export_record(row) for row in rows)
-    try:
+        rows = store.iter_export(since_dt, matched, until=until_dt, topics=topics, sources=sources) if store else ()
+        records = (export_record(row) for row in rows)
         if output is None:
             out = sys.stdout
             _write_export(out, fmt, records, bom)
