@@ -47,8 +47,13 @@ class CrawlSummary:
     storage_error: str | None = None  # a write failed: the crawl failed, whatever the sources did
 
     @property
+    def polled(self) -> list[SourceStats]:
+        """The sources this crawl tried (not those it skipped as not yet due)."""
+        return [s for s in self.sources if s.status != "skipped"]
+
+    @property
     def all_failed(self) -> bool:
-        tried = [s for s in self.sources if s.status != "skipped"]
+        tried = self.polled
         return bool(tried) and all(s.status in ("failed", "gone") for s in tried)
 
     def totals(self) -> dict[str, int]:

@@ -374,7 +374,7 @@ def crawl(
 
 def _all_failed(summary: Any, *, urls_only: bool) -> str:
     """The closing line of a crawl in which nothing was fetched, with the likely cause when all share one."""
-    tried = [s for s in summary.sources if s.status != "skipped"]
+    tried = summary.polled
     if urls_only:
         line = "every given URL failed"
     elif len(tried) == 1:

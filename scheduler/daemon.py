@@ -694,7 +694,7 @@ class Daemon:
                 return
             took = since_start()
             t = summary.totals()
-            polled = [s for s in summary.sources if s.status != "skipped"]
+            polled = summary.polled
             failed = [s for s in polled if s.status in ("failed", "gone")]
             if len(names) > 1:
                 log.info(
