@@ -30,6 +30,7 @@ from crawler.config import (
 from crawler.dates import parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
+from scheduler.launch import hold_signals, release_signals
 
 if TYPE_CHECKING:
     from crawler.store import Store
@@ -209,6 +210,8 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool, quiet: bool) -
     state.config_path = config_path
     state.debug = debug
     state.quiet = quiet
+    if ctx.invoked_subcommand != "run":  # the daemon takes SIGHUP and SIGTERM once its loop handles them
+        release_signals()
 
 
 # -- check ----------------------------------------------------------------------------------
@@ -1149,6 +1152,7 @@ cmd_sources.register(cli)
 
 
 def main() -> None:
+    hold_signals()  # already held when started as the console script (scheduler.launch)
     cli(prog_name="newswatch")
 
 

@@ -66,6 +66,7 @@ from crawler.polling import PollOutcome, SourceState, after_poll, due_at
 from crawler.store import Store, iso, parse_iso, process_alive, utcnow
 from scheduler import ledger
 from scheduler.config_snapshot import load_snapshot
+from scheduler.launch import release_signals
 from scheduler.notify import Notifier
 
 log = logging.getLogger("newswatch.daemon")
@@ -326,6 +327,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.request_stop, sig)
         self.loop.add_signal_handler(signal.SIGHUP, self.reload)
+        release_signals()  # held since start-up (scheduler.launch): one that came early is taken now
 
         with Store(self.config.storage.database) as store:  # opens and migrates before READY=1
             ledger.prepare(store)

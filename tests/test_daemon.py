@@ -257,6 +257,51 @@ def test_sigterm_mid_crawl_exits_zero_and_leaves_no_crawl_process(
         assert store.count("articles") < 6
 
 
+def _signal_on_import(sig: str, modules: tuple[str, ...]) -> str:
+    """A daemon's prelude: the process sends itself ``sig`` as it first imports each of ``modules``, a moment
+    of its start-up (``click``: the CLI loading; ``scheduler.daemon``: `run` loading the daemon)."""
+    return f"""
+import importlib.abc, os, signal, sys
+class SignalOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in {modules!r}:
+            os.kill(os.getpid(), signal.{sig})
+        return None
+sys.meta_path.insert(0, SignalOnImport())
+"""
+
+
+def test_a_reload_during_start_up_is_taken_once_the_daemon_runs(
+    tmp_path: Path, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    # `systemctl reload` or a config-management run right after start: SIGHUP's default action would end
+    # the daemon; it is held until the loop handles it, then the config is read again
+    cfg = write_config(tmp_path / "nw.toml", "http://127.0.0.1:9", smtp.port, sources="", schedule=far_schedule())
+    moments = ("click", "scheduler.daemon", "apscheduler.schedulers.asyncio")
+    d = daemons(cfg, env=NO_WORKERS, prelude=_signal_on_import("SIGHUP", moments))
+    d.wait_note("READY=1")
+    d.wait_log("config reloaded")
+    assert d.proc.poll() is None
+    assert d.terminate() == 0
+    assert "Traceback" not in d.log()
+
+
+@pytest.mark.parametrize("moment", ["click", "scheduler.daemon"])
+def test_a_stop_during_start_up_ends_the_daemon_cleanly(
+    tmp_path: Path, smtp: Any, daemons: Callable[..., Daemon], moment: str
+) -> None:
+    # systemd's stop (SIGTERM) before the daemon has its handlers: exit 0 as after any stop, the work
+    # folder removed, no traceback
+    cfg = write_config(tmp_path / "nw.toml", "http://127.0.0.1:9", smtp.port, sources="", schedule=far_schedule())
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    d = daemons(cfg, env={**NO_WORKERS, "TMPDIR": str(tmp)}, prelude=_signal_on_import("SIGTERM", (moment,)))
+    assert d.proc.wait(timeout=60) == 0
+    log = d.log()
+    assert "stopping (SIGTERM)" in log and "stopped" in log and "Traceback" not in log
+    assert not list(tmp.iterdir())
+
+
 def test_a_second_run_on_the_same_database_is_refused(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:

@@ -269,8 +269,20 @@ def wait_until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "cond
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def console_script() -> str:
+    """What the installed `newswatch` command runs (pyproject's [project.scripts]), as Python code."""
+    import tomllib
+
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["newswatch"]
+    module, name = entry.split(":")
+    return f"from {module} import {name}; {name}()"
+
+
 class Daemon:
-    """`newswatch run` in a subprocess, with a notify socket (abstract, as systemd may use) and a log file."""
+    """`newswatch run` in a subprocess, with a notify socket (abstract, as systemd may use) and a log file.
+
+    It starts as the console script does; ``prelude`` is Python code run before it, in the same process.
+    """
 
     def __init__(
         self,
@@ -280,6 +292,7 @@ class Daemon:
         watchdog_usec: int | None = None,
         name: str = "d",
         env: dict[str, str] | None = None,
+        prelude: str = "",
     ) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         abstract = f"newswatch-test-{uuid.uuid4().hex}"
@@ -296,7 +309,7 @@ class Daemon:
             env["WATCHDOG_USEC"] = str(watchdog_usec)
         self.log_file = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(config)],
+            [sys.executable, "-c", prelude + "\n" + console_script(), "run", "-c", str(config)],
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
             env=env,
