@@ -917,15 +917,20 @@ def run(state: State) -> None:
 
 # -- prune / backup / init --------------------------------------------------------------------
 
+# Under a week, --older-than is most likely a slip ("0s", or "6m" meant as months): it would empty the
+# archive, and the copies of a story that arrive late would no longer join it (a new story, sent again).
+PRUNE_FLOOR = 7 * 86400
+
 
 @cli.command()
 @config_option
 @quiet_option
 @click.option("--older-than", "older_than", required=True, metavar="DURATION", help="e.g. 180d")
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option("--force", is_flag=True, help=f"Prune also with a DURATION under {format_duration(PRUNE_FLOOR)}.")
 @click.pass_obj
 @handle_errors
-def prune(state: State, older_than: str, dry_run: bool) -> None:
+def prune(state: State, older_than: str, dry_run: bool, force: bool) -> None:
     """Delete articles older than DURATION (never unsent matched stories) and vacuum."""
     from crawler.store import Store, utcnow
     from scheduler import ledger
@@ -935,13 +940,23 @@ def prune(state: State, older_than: str, dry_run: bool) -> None:
     cutoff = utcnow() - timedelta(seconds=seconds)
     # the cutoff as a time: "6m" is six minutes, not months, and the date shows it
     which = f"fetched before {cutoff:%Y-%m-%d %H:%M} UTC (older than {format_duration(seconds)})"
+    too_recent = seconds < PRUNE_FLOOR and not force
     if dry_run:
         ids: list[int] = []
         if config.storage.database.exists():
             with Store(config.storage.database, readonly=True) as store:
                 ids = ledger.prunable_articles(store, cutoff)
-        click.echo(f"would delete {len(ids)} articles {which} (dry run; nothing deleted)")
+        needs = f"; under {format_duration(PRUNE_FLOOR)} the real run needs --force" if too_recent else ""
+        click.echo(f"would delete {len(ids)} articles {which} (dry run; nothing deleted{needs})")
         return
+    if too_recent:
+        minutes = " ('m' is minutes: six months is 180d)" if older_than.strip().endswith("m") else ""
+        raise UsageError(
+            f"--older-than {_quoted(older_than)} keeps only the last {format_duration(seconds)} of the archive "
+            f"(it deletes every article fetched before {cutoff:%Y-%m-%d %H:%M} UTC but unsent matched stories); "
+            f"prune refuses durations under {format_duration(PRUNE_FLOOR)}{minutes}: to do it on purpose add --force "
+            "(--dry-run counts what it would delete)"
+        )
     with Store(config.storage.database) as store:
         n = ledger.prune_articles(store, cutoff)
         store.conn.execute("VACUUM")

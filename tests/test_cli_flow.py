@@ -33,7 +33,7 @@ def test_crawl_digest_resend_smtp_down_prune_backup(site: SiteServer, smtp: Any,
 
     total, matched = counts()
     assert total > matched > 0
-    assert newswatch(cfg, "prune", "--older-than", "0s").returncode == 0  # nothing sent yet
+    assert newswatch(cfg, "prune", "--older-than", "0s", "--force").returncode == 0  # nothing sent yet
     assert counts() == (matched, matched)  # only the unmatched articles went
 
     smtp.down()  # the server is unreachable: exit 1, one line, nothing marked sent
@@ -62,6 +62,6 @@ def test_crawl_digest_resend_smtp_down_prune_backup(site: SiteServer, smtp: Any,
     assert stored == matched
     assert newswatch(cfg, "search", "--json", "中俄 AND 科技").stdout.count('"story"') >= 1
 
-    pruned = newswatch(cfg, "prune", "--older-than", "0s")  # everything was sent: all of it may go
+    pruned = newswatch(cfg, "prune", "--older-than", "0s", "--force")  # everything was sent: all of it may go
     assert pruned.returncode == 0, pruned.stderr
     assert counts() == (0, 0)

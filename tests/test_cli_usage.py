@@ -211,7 +211,7 @@ def test_read_only_commands_work_for_a_user_who_may_only_read(demo_copy: Path) -
             ["-c", cfg, "export", "--matched"],
             ["-c", cfg, "sources", "--json"],
             ["-c", cfg, "digest", "--output", str(out / "d.html")],
-            ["-c", cfg, "prune", "--older-than", "0s"],
+            ["-c", cfg, "prune", "--older-than", "0s", "--force"],
             prefix=kw.get("prefix", ()),
             env={"PYTHONDONTWRITEBYTECODE": "1", **kw.get("env", {})},
         )
@@ -281,13 +281,33 @@ def test_prune_dry_run_counts_and_deletes_nothing(demo_copy: Path) -> None:
     would = int(r.stdout.split()[2])
     assert 0 < would < before  # unsent matched stories are kept
     assert sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0] == before
-    r = newswatch("-c", cfg, "prune", "--older-than", "0s")
+    r = newswatch("-c", cfg, "prune", "--older-than", "0s", "--force")
     assert r.stdout.startswith(f"deleted {would} articles")
     # the cutoff is shown as a time, so "6m" (minutes, not months) reads as what it is
     r = newswatch("-c", cfg, "prune", "--older-than", "6m", "--dry-run")
     cutoff = (datetime.now(UTC) - timedelta(minutes=6)).strftime("%Y-%m-%d")
     assert r.stdout.startswith(f"would delete 0 articles fetched before {cutoff} "), r.stdout
-    assert "UTC (older than 6m) (dry run; nothing deleted)" in r.stdout
+    assert "UTC (older than 6m) (dry run; nothing deleted; under 7d the real run needs --force)" in r.stdout
+
+
+def test_prune_under_a_week_is_refused_unless_forced(demo_copy: Path) -> None:
+    # "0s", or "6m" meant as six months, would empty the archive: refused with exit 2 and how to do it on
+    # purpose; the dry run still counts, and says the real run needs --force
+    cfg = str(demo_copy / "newswatch.toml")
+    db = demo_copy / "newswatch-demo.db"
+    before = sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0]
+    for duration in ("0s", "6m", "6d23h"):
+        r = newswatch("-c", cfg, "prune", "--older-than", duration)
+        assert r.returncode == 2, r.stdout + r.stderr
+        (line,) = r.stderr.strip().splitlines()
+        assert f"--older-than '{duration}' keeps only the last {duration} of the archive" in line
+        assert "refuses durations under 7d" in line and "add --force" in line and "--dry-run" in line
+        assert ("six months is 180d" in line) == (duration == "6m")
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0] == before
+    r = newswatch("-c", cfg, "prune", "--older-than", "1h", "--dry-run")
+    assert r.returncode == 0 and "nothing deleted; under 7d the real run needs --force)" in r.stdout
+    r = newswatch("-c", cfg, "prune", "--older-than", "7d")  # a week or more needs no --force
+    assert r.returncode == 0 and r.stdout.startswith("deleted "), r.stderr
 
 
 # -- check warnings -------------------------------------------------------------------------------
