@@ -142,7 +142,9 @@ class ProcessPipeline(CrawlerStep):
             return self._failed(item, exc)
 
     def _failed(self, item: PageItem, exc: BaseException) -> Processed:
-        self.ctx.page_error(item.job.source, f"{item.job.final_url}: extraction failed ({type(exc).__name__})")
+        self.ctx.page_error(
+            item.job.source, f"{item.job.final_url}: extraction failed ({type(exc).__name__})", item.job.url
+        )
         return Processed(None, (), "extraction failed")
 
     def _feed_only(self, item: FeedOnlyItem, topics: Any) -> Processed:
@@ -160,7 +162,7 @@ class ProcessPipeline(CrawlerStep):
         if job.feed is None or not (job.feed.title or job.feed.summary):
             self.ctx.unresolved(job.source, error)
             return item, None
-        self.ctx.page_error(job.source, error)
+        self.ctx.page_error(job.source, error, job.url)
         fallback = FeedOnlyItem(
             source=job.source,
             url=job.url,

@@ -342,12 +342,13 @@ class CrawlContext:
         log.warning("%s: %s", name, message)
         self._event("warning", name, message=message)
 
-    def page_error(self, name: str, error: str) -> None:
+    def page_error(self, name: str, error: str, url: str | None = None) -> None:
+        """A page failed; ``url``, the page's URL as it was listed or given, goes with the event."""
         st = self.stats(name)
         st.errors += 1
         if len(st.error_samples) < 20:
             st.error_samples.append(error)
-        self._event("page", name, status="error", error=error)
+        self._event("page", name, status="error", error=error, **({"url": url} if url else {}))
 
     def storage_failed(self, name: str, exc: BaseException) -> None:
         """A write failed (disk full, I/O error): this source's poll and every unfinished one fail loudly."""

@@ -197,7 +197,7 @@ class NewsSpider(scrapy.Spider):
             if what == "source":
                 self.ctx.source_failed(name, f"{url}: cannot be read ({_describe(exc)})")
             else:
-                self.ctx.page_error(name, f"{url}: cannot be read ({_describe(exc)})")
+                self.ctx.page_error(name, f"{url}: cannot be read ({_describe(exc)})", meta.get("listed_url"))
         finally:
             self.ctx.release(name)
 
@@ -467,7 +467,7 @@ class NewsSpider(scrapy.Spider):
         self, meta: dict[str, Any], error: str, *, transient: bool, refused: bool = False
     ) -> Iterator[Any]:
         source = meta["source"]
-        self.ctx.page_error(source, error)
+        self.ctx.page_error(source, error, meta["listed_url"])
         if meta.get("pending_retry"):
             if not transient:  # gone for good: keep the feed's text, stop retrying
                 self.ctx.clear_pending(meta["listed_url"])

@@ -364,7 +364,7 @@ def crawl(
         for page in extracted:
             _print_extracted(page)
         if not state.quiet:
-            _print_crawl_table(summary)
+            _print_crawl_table(summary, selected, [_url_row(p, pages.get(p["url"])) for p in extracted])
         else:
             _print_crawl_errors(summary)
     if summary.storage_error:
@@ -410,6 +410,7 @@ def _extracted_pages(config: Config, urls: list[str], pages: dict[str, dict[str,
                 {
                     "url": url,
                     "status": "stored" if event.get("status") in ("new", "updated") else "already stored",
+                    "fetched": row["fetched"],
                     "id": str(row["id"]),
                     "story": str(row["story"]),
                     "source": row["source"],
@@ -466,11 +467,15 @@ def _print_extracted(page: dict[str, Any]) -> None:
     click.echo(f"  published: {page['published'] or 'unknown'}")
     click.echo(f"  language:  {page['language'] or 'unknown'}")
     click.echo(f"  source:    {page['source']} (article {page['id']}, story {page['story']}, {page['status']})")
+    then = ""
+    if page["status"] == "already stored":  # not stored again: its topics are what it matched when it was stored
+        click.echo(f"  stored:    already, on {_utc_minute(page['fetched'])}; not stored again, topics as matched then")
+        then = " then"
     if page["topics"]:
         for t in page["topics"]:
             click.echo(f"  topic:     {t['name']} score {t['score']:.2f}: {', '.join(t['hits'])}")
     else:
-        click.echo("  topics:    none matched")
+        click.echo(f"  topics:    none matched{then}")
     click.echo(
         f"  text:      {page['characters']} characters" + (" (from the feed)" if page["text_from"] == "feed" else "")
     )
@@ -532,11 +537,39 @@ class Progress:
             sys.stderr.flush()
 
 
-def _print_crawl_table(summary: Any) -> None:
-    headers = ("source", "status", "fetched", "new", "duplicates", "matched", "errors")
-    rows = [(s.name, s.status, s.fetched, s.new, s.duplicates, s.matched, s.errors) for s in summary.sources]
-    t = summary.totals()
-    rows.append(("total", "", t["fetched"], t["new"], t["duplicates"], t["matched"], t["errors"]))
+def _utc_minute(stamp: str | None) -> str:
+    from crawler.store import parse_iso
+
+    when = parse_iso(stamp) if stamp else None
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when else "an unknown date"
+
+
+def _url_row(page: dict[str, Any], event: dict[str, Any] | None) -> tuple[Any, ...]:
+    """A --url page's row in crawl's table, named by the URL as given; an already stored page counts as
+    matched when it matched a topic when it was stored."""
+    status = (event or {}).get("status")
+    if page["status"] == "error":
+        shown = "no text" if status == "empty" else "failed" if event else "not fetched"
+        return (page["url"], shown, 1 if event else 0, 0, 0, 0, 1 if event else 0)
+    copy = page["status"] == "already stored" or page["story"] != page["id"]
+    return (page["url"], page["status"], 1, int(status == "new"), int(copy), int(bool(page["topics"])), 0)
+
+
+def _print_crawl_table(summary: Any, selected: Sequence[str] = (), url_rows: Sequence[tuple[Any, ...]] = ()) -> None:
+    """One row per source, and one per --url page (named by its URL, not by the host it was counted under)."""
+    headers = (
+        "source" if selected or not url_rows else "url",
+        "status",
+        "fetched",
+        "new",
+        "duplicates",
+        "matched",
+        "errors",
+    )
+    sources = [s for s in summary.sources if not url_rows or s.name in selected]
+    rows = [(s.name, s.status, s.fetched, s.new, s.duplicates, s.matched, s.errors) for s in sources] + list(url_rows)
+    total = [sum(r[i] for r in rows) for i in range(2, 7)]
+    rows.append(("total", "", *total))
     _print_table(headers, rows)
     _print_crawl_errors(summary)
 

@@ -101,7 +101,36 @@ def test_crawl_url_fetches_only_that_page_and_shows_what_was_extracted(site: Any
     assert text.returncode == 0, text.stderr
     assert "title:     Russia and China agree timetable" in text.stdout
     assert "topic:     china-russia-st score" in text.stdout
-    assert "already stored" in text.stdout
+    # the page was stored by the first crawl: the second says so, and what it matched then; its row in the
+    # table is named by the URL given (not by its host) and counts it as matched, not "matched 0"
+    fetched = datetime.fromisoformat(page["fetched"]).astimezone(UTC)
+    assert (
+        f"stored:    already, on {fetched:%Y-%m-%d %H:%M} UTC; not stored again, topics as matched then" in text.stdout
+    )
+    table = text.stdout.split("\n\n")[-1].splitlines()
+    assert table[0].split() == ["url", "status", "fetched", "new", "duplicates", "matched", "errors"]
+    assert table[2].split() == [site.base_url + LUNAR, "already", "stored", "1", "0", "1", "1", "0"]
+    assert table[3].split() == ["total", "1", "0", "1", "1", "0"]
+
+
+def test_crawl_table_names_each_url_beside_the_sources(site: Any, tmp_path: Path) -> None:
+    # a source and two pages on the same host: one row per page, named by its URL as given (the missing one's
+    # error names it percent-encoded), and the total adds them up
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
+    missing = site.base_url + "/globalwire/нет-такой-страницы.html"
+    r = newswatch("-c", cfg, "crawl", "vestnik", "--url", site.base_url + LUNAR, "--url", missing, env=IN_PROCESS)
+    assert r.returncode == 0, r.stderr
+    table = r.stdout.split("\n\n")[-1].splitlines()
+    assert table[0].split()[0] == "source"
+    vestnik = table[2].split()
+    assert vestnik[:2] == ["vestnik", "ok"]
+    assert table[3].split() == [site.base_url + LUNAR, "stored", "1", "1", "0", "1", "0"]
+    assert table[4].split() == [missing, "failed", "1", "0", "0", "0", "1"]
+    total = table[5].split()
+    assert total[0] == "total" and len(table) == 6
+    assert f"{missing}\n  error: {site.base_url}/globalwire/%D0%BD%D0%B5%D1%82" in r.stdout
+    assert [int(n) for n in total[1:]] == [int(a) + int(b) for a, b in zip(vestnik[2:], [2, 1, 0, 1, 1])]
 
 
 @pytest.fixture(scope="module")

@@ -73,10 +73,10 @@ def crawl(config: Path, *args: str, env: dict[str, str] | None = None) -> Outcom
 
 
 def table(res: Outcome) -> dict[str, dict[str, Any]]:
-    """The crawl's summary table: source -> status and counts."""
+    """The crawl's summary table: source (or --url page) -> status and counts."""
     rows = {}
     lines = res.stdout.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("source ")), len(lines))
+    start = next((i for i, line in enumerate(lines) if line.startswith(("source ", "url "))), len(lines))
     for line in lines[start + 2 :]:  # --url pages' extractions come before the table
         cells = line.split()
         if not cells or cells[0] == "total":
@@ -573,9 +573,11 @@ def url_pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
 def test_pages_over_the_size_limit_abort_and_the_run_continues(url_pages: Crawled) -> None:
     res, cfg = url_pages.result, url_pages.config
     assert res.returncode == 0, res.stderr
-    row = table(res)["127.0.0.1"]
+    rows, base = table(res), url_pages.base_url
     # 3 oversized and 4 failing pages are errors; the healthy page and the encoding cases are stored.
-    assert row["new"] == 1 + len(ENC_CASES) and row["errors"] == len(OVERSIZED) + len(FAILING)
+    assert all(rows[base + p]["status"] == "failed" and rows[base + p]["errors"] == 1 for p in OVERSIZED + FAILING)
+    assert sum(r["new"] for r in rows.values()) == 1 + len(ENC_CASES)
+    assert sum(r["errors"] for r in rows.values()) == len(OVERSIZED) + len(FAILING)
     # stderr names the first few errors of a run; each --url page's own block on stdout names its error.
     assert res.stdout.count("larger than crawl.max_page_size") == 3
     stored = {a["url"] for a in articles(cfg)}
