@@ -6,29 +6,49 @@ in the title, in the lead, a hit in the body after the lead (1/0: the labeled st
 excerpts, and a count there would make a full article score otherwise); plus one input per language. The
 weights are a logistic regression fitted by scikit-learn (the optional extra ``newswatch[train]``,
 imported here only) on the stories the topic's query lets through: the query stays the gate.
+
+With a prior (``--prior MODEL``), the candidates are MODEL's features and the fit starts from MODEL's
+weights and is pulled towards them: the logistic loss plus ``pull`` x ||w - w_prior||^2 (bias and languages'
+weights included), minimised by SciPy's L-BFGS-B (SciPy comes with scikit-learn), so that a few hundred
+stories correct the model where they disagree with it and leave it alone elsewhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from crawler import __version__
 from crawler.config import TopicConfig
-from crawler.errors import UsageError
+from crawler.errors import QuerySyntaxError, UsageError
 from crawler.evaluate import Counts, Evaluation, Story
 from crawler.longlived import matching_batch, settle
-from crawler.model import BODY_TRAINED, FORMAT, VERSION, ZONES, fingerprint, zone_inputs
+from crawler.model import (
+    BODY_TRAINED,
+    FORMAT,
+    VERSION,
+    ZONES,
+    Model,
+    ModelError,
+    fingerprint,
+    parse_model,
+    resolve,
+    shipped_names,
+    zone_inputs,
+)
 from crawler.topics import Query, compile_query, prepare
 
 SKLEARN = "scikit-learn>=1.6,<2"  # the `train` extra of pyproject.toml (tests keep the two the same)
+PULL = 3.0  # --pull's default: a weight moves 1 from the prior's only when that gains 3 in log loss
+NEGLIGIBLE = 0.01  # with a prior: a feature whose weights all stay below this is not kept (it moves z < 0.04)
 
 
 def install_hint() -> str:
@@ -54,14 +74,18 @@ class Options:
     folds: int = 0  # k-fold cross-validation; 0: leave one file out when several files are given
     min_weight: float = 0.0  # features whose weights all stay below this are dropped and the rest refitted
     body: str = BODY_TRAINED  # the form of the features' body input (crawler.model.BODY_FORMS)
+    pull: float | None = None  # with a prior: the strength of the pull towards its weights (c and l1 unused)
 
     def threshold_for(self, language: str) -> float:
         return dict(self.thresholds).get(language, self.threshold)
 
     def as_json(self) -> dict[str, Any]:
+        if self.pull is not None:
+            regularisation: dict[str, Any] = {"pull": self.pull, "penalty": "l2 towards the prior"}
+        else:
+            regularisation = {"C": self.c, "penalty": "l1" if self.l1 else "l2"}
         return {
-            "C": self.c,
-            "penalty": "l1" if self.l1 else "l2",
+            **regularisation,
             "threshold": self.threshold,
             "thresholds": dict(self.thresholds),
             "folds": self.folds,
@@ -82,6 +106,8 @@ class Data:
     expressions: list[str]
     languages: list[str]
     examples: list[Example]
+    prior: Fit | None = None  # with a prior: its weights per column, in the fit's terms (thresholds unfolded)
+    held: tuple[int, ...] = ()  # features held at 0 in every fit (a prior's features given to --exclude)
 
     @property
     def columns(self) -> int:
@@ -107,6 +133,31 @@ class Result:
     by_file: list[tuple[str, Evaluation]]  # the cross-validated figures per held-out file
     passed_gate: int
     kept: int  # features with a non-zero weight
+    prior: Evaluation | None = None  # the prior as it is (its own weights and threshold), on the same stories
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A model to adapt (``--prior``): its weights as its file holds them, and where it came from."""
+
+    ref: str  # as given: a path or a shipped model's name
+    path: Path
+    sha256: str  # of the file's bytes
+    model: Model
+    trained: str | None  # its own training date, when it records one
+    fitted_at: float  # the threshold folded into its bias (0.5 when it records none)
+    by_language: tuple[tuple[str, float], ...]  # the languages' own thresholds folded into their weights
+
+    def weights(self) -> dict[str, tuple[float, ...]]:
+        return {f.expression: f.weights for f in self.model.features}
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "model": self.ref,
+            "sha256": self.sha256,
+            "digest": self.model.digest,
+            "trained": self.trained,
+        }
 
 
 def sklearn() -> Any:
@@ -120,6 +171,112 @@ def sklearn() -> Any:
             "(the optional extra newswatch[train])"
         ) from None
     return sk, linear_model
+
+
+def scipy() -> Any:
+    """SciPy's optimiser and the logistic function, or TrainingError saying how to install them (with
+    scikit-learn, as the `train` extra brings both)."""
+    try:
+        from scipy import optimize, special
+    except ImportError:
+        raise TrainingError(
+            f"'topics train --prior' needs SciPy (it comes with scikit-learn), which is not installed; "
+            f"run: {install_hint()} (the optional extra newswatch[train])"
+        ) from None
+    return optimize, special
+
+
+def load_prior(ref: str, base: Path) -> Prior:
+    """The model ``--prior REF`` names: a file (relative to ``base``), else a shipped model of that name;
+    TrainingError saying what is wrong with it."""
+    path = resolve(ref, base)
+    if path is None:
+        raise TrainingError(
+            f"--prior {ref}: no such model file, nor a model shipped with newswatch of that name "
+            f"(shipped: {', '.join(shipped_names()) or 'none'}); give a model file's path or a shipped model's name"
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TrainingError(f"--prior {ref}: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise TrainingError(
+            f"--prior {ref}: {path} is not a newswatch topic model (not JSON); give a model file "
+            "'newswatch topics train' wrote, or a shipped model's name"
+        ) from None
+    try:
+        model = parse_model(data, ref, where=str(path))
+    except ModelError as exc:
+        raise TrainingError(f"--prior {ref}: {exc}") from None
+    threshold = data.get("threshold")
+    threshold = threshold if isinstance(threshold, dict) else {}
+    fitted_at, by_language = threshold.get("fitted_at", 0.5), threshold.get("by_language", {})
+    numbers = [fitted_at, *(by_language.values() if isinstance(by_language, dict) else [None])]
+    if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 < p < 1.0 for p in numbers):
+        raise TrainingError(
+            f"--prior {ref}: {path}: threshold.fitted_at and threshold.by_language must be probabilities "
+            "between 0 and 1; give a model file 'newswatch topics train' wrote"
+        )
+    training = data.get("training")
+    trained = training.get("date") if isinstance(training, dict) else None
+    return Prior(
+        ref=ref,
+        path=path,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        model=model,
+        trained=trained if isinstance(trained, str) else None,
+        fitted_at=float(fitted_at),
+        by_language=tuple(sorted((str(k), float(v)) for k, v in by_language.items())),
+    )
+
+
+def prior_candidates(prior: Prior, sets: Mapping[str, str], extra: Sequence[str], exclude: Sequence[str]) -> list[str]:
+    """The prior's features, then ``extra``, each once, but those of them that do not compile with ``sets``
+    and are excluded (one that is not excluded is an error naming it). An excluded feature that compiles
+    stays a column, held at 0 by the fit, so that the prior's own figures are its own."""
+    out: list[str] = []
+    for expr in (*(f.expression for f in prior.model.features), *extra):
+        if expr not in out:
+            out.append(expr)
+    unknown = [e for e in exclude if e not in out]
+    if unknown:
+        raise TrainingError(
+            f"--exclude {unknown[0]!r} is not a candidate feature (with --prior: one of its features, or a --features)"
+        )
+    broken: list[str] = []
+    for expr in out:
+        if expr in extra and expr not in exclude:
+            continue  # a --features expression that does not compile is named by its own QuerySyntaxError
+        try:
+            compile_query(expr, sets)
+        except QuerySyntaxError as exc:
+            if expr in exclude:
+                broken.append(expr)
+                continue
+            raise TrainingError(
+                f"--prior {prior.ref}: its feature {expr} does not compile with this config's sets: {exc.message}; "
+                f"define the set again, or leave the feature out with --exclude '{expr}'"
+            ) from None
+    return [e for e in out if e not in broken]
+
+
+def prior_fit(prior: Prior, data: Data, unfold: bool) -> Fit:
+    """The prior's weights per column of ``data`` (0 for a feature or language it lacks), as its file holds
+    them or, ``unfold``, in the fit's terms: the thresholds it was fitted at taken out of the bias and the
+    languages' weights again (a fit starts from, and is pulled towards, what the prior's own fit found)."""
+    by_expr = prior.weights()
+    weights: list[float] = []
+    for expr in data.expressions:
+        weights.extend(by_expr.get(expr, (0.0,) * len(ZONES)))
+    languages = dict(prior.model.languages)
+    thresholds = dict(prior.by_language)
+    shift = _logit(prior.fitted_at) if unfold else 0.0
+    for lang in data.languages:
+        own = _logit(thresholds.get(lang, prior.fitted_at)) if unfold else 0.0
+        weights.append(languages.get(lang, 0.0) - shift + own)
+    return Fit(prior.model.bias + shift, weights)
 
 
 def candidate_features(
@@ -143,11 +300,14 @@ def featurize(
     expressions: Sequence[str],
     progress: Callable[[int], None] | None = None,
     body: str = BODY_TRAINED,
+    languages: Sequence[str] = (),
 ) -> Data:
-    """Every story's inputs for every candidate feature (the stories the gate rejects get none)."""
+    """Every story's inputs for every candidate feature (the stories the gate rejects get none); a weight for
+    each of the stories' languages and of ``languages``."""
     gate = compile_query(topic.query)
     queries = [compile_query(e, sets) for e in expressions]  # QuerySyntaxError names the bad one
-    languages = sorted({s.language for _name, stories in files for s in stories if s.language != "?"})
+    found = {s.language for _name, stories in files for s in stories if s.language != "?"}
+    languages = sorted(found | set(languages))
     data = Data(list(expressions), languages, [])
     # a batch: the gate and the features, with what their first story builds, frozen out of the garbage
     # collector's way (crawler.longlived)
@@ -182,10 +342,9 @@ def _example(gate: Query, queries: Sequence[Query], data: Data, name: str, story
 
 
 def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:
-    """Logistic regression on the examples the gate let through."""
+    """Logistic regression on the examples the gate let through (pulled towards ``data.prior`` when it has one)."""
     import numpy as np
 
-    sk, linear_model = sklearn()
     rows = [e for e in examples if e.gate]
     labels = {e.story.label for e in rows}
     if labels != {True, False}:
@@ -199,6 +358,9 @@ def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:
         for col, value in e.x.items():
             x[r, col] = value
     y = np.array([int(e.story.label) for e in rows])
+    if data.prior is not None:
+        return _fit_towards(data, x, y, options)
+    sk, linear_model = sklearn()
     # liblinear: fast on a few thousand stories; it penalises the intercept too, which a large
     # intercept_scaling makes negligible
     kwargs: dict[str, Any] = {
@@ -216,22 +378,66 @@ def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:
     m = linear_model.LogisticRegression(**kwargs).fit(x, y)
     if options.min_weight > 0:
         # a feature costs matching time whatever its weight: drop the ones that barely count, fit the rest again
+        weak = _weak(data, [float(w) for w in m.coef_[0]], options.min_weight)
         nz = len(ZONES)
-        weak = [
-            i
-            for i in range(len(data.expressions))
-            if max(abs(w) for w in m.coef_[0][i * nz : (i + 1) * nz]) < options.min_weight
-        ]
-        if len(weak) == len(data.expressions):
-            largest = max((abs(w) for w in m.coef_[0][: len(data.expressions) * nz]), default=0.0)
-            raise TrainingError(
-                f"--min-weight {options.min_weight:g} drops every feature (the largest weight is {largest:.3g}); "
-                "give a smaller one"
-            )
         for i in weak:
             x[:, i * nz : (i + 1) * nz] = 0.0
         m = linear_model.LogisticRegression(**kwargs).fit(x, y)
     return Fit(float(m.intercept_[0]), [float(w) for w in m.coef_[0]])
+
+
+def _weak(data: Data, weights: Sequence[float], below: float, held: Sequence[int] = ()) -> list[int]:
+    """The features whose weights all stay below ``below``; TrainingError when that is every one."""
+    nz = len(ZONES)
+    weak = [i for i in range(len(data.expressions)) if max(abs(w) for w in weights[i * nz : (i + 1) * nz]) < below]
+    if len(set(weak) | set(held)) == len(data.expressions):
+        largest = max((abs(w) for w in weights[: len(data.expressions) * nz]), default=0.0)
+        raise TrainingError(
+            f"--min-weight {below:g} drops every feature (the largest weight is {largest:.3g}); give a smaller one"
+        )
+    return weak
+
+
+def _fit_towards(data: Data, x: Any, y: Any, options: Options) -> Fit:
+    """The log loss plus pull x ||w - w_prior||^2 (bias included) minimised from the prior's weights
+    (L-BFGS-B with the analytic gradient); the features held at 0, then those whose weights all stay below
+    ``max(min_weight, NEGLIGIBLE)``, are taken out and the rest fitted again."""
+    import numpy as np
+
+    optimize, special = scipy()
+    assert data.prior is not None and options.pull is not None
+    pull = options.pull
+    theta0 = np.array([data.prior.bias, *data.prior.weights])
+    design = np.hstack([np.ones((x.shape[0], 1)), x])  # column 0: the bias
+    nz = len(ZONES)
+
+    def solve(out: set[int]) -> Any:
+        """The weights with the features ``out`` at 0 (the others fitted)."""
+        cols = [c for c in range(data.columns) if c // nz not in out or c >= len(data.expressions) * nz]
+        free = np.array([0, *(c + 1 for c in cols)])
+        a, t0 = design[:, free], theta0[free]
+
+        def loss(t: Any) -> tuple[float, Any]:
+            z = a @ t
+            d = t - t0
+            value = float(np.logaddexp(0.0, z).sum() - y @ z + pull * (d @ d))
+            return value, a.T @ (special.expit(z) - y) + 2.0 * pull * d
+
+        # from the prior's weights; tight tolerances: the problem is small, and the weights are written to 6 places
+        res = optimize.minimize(
+            loss, t0, jac=True, method="L-BFGS-B", options={"maxiter": 10000, "ftol": 1e-13, "gtol": 1e-9}
+        )
+        theta = np.zeros_like(theta0)
+        theta[free] = res.x
+        return theta
+
+    held = set(data.held)
+    theta = solve(held)
+    # a feature costs matching time whatever its weight: one that barely counts is not kept
+    weak = _weak(data, list(theta[1:]), max(options.min_weight, NEGLIGIBLE), data.held)
+    if set(weak) - held:
+        theta = solve(held | set(weak))
+    return Fit(float(theta[0]), [float(w) for w in theta[1:]])
 
 
 def probability(f: Fit, e: Example) -> float:
@@ -289,8 +495,20 @@ def cross_validate(data: Data, options: Options) -> tuple[Evaluation, list[tuple
     return measure(examples, ps, options), per_file
 
 
-def check_options(options: Options) -> None:
-    """TrainingError naming the option when one is out of its range (before any story is read)."""
+def check_options(options: Options, prior: bool = False) -> None:
+    """TrainingError naming the option when one is out of its range or does not go with ``prior`` (a
+    --prior given), before any story is read."""
+    if options.pull is not None and not prior:
+        raise TrainingError("--pull is the pull towards a prior model's weights: give --prior MODEL with it")
+    if prior and options.l1:
+        raise TrainingError(
+            "--l1 does not go with --prior: the fit is pulled towards the prior's weights (--pull); "
+            "--min-weight W still drops the features whose weights all stay below W"
+        )
+    if options.pull is not None and not (math.isfinite(options.pull) and options.pull > 0):
+        raise TrainingError(
+            f"--pull {options.pull:g} must be a number above 0 (larger: closer to the prior, e.g. {PULL:g})"
+        )
     if not (math.isfinite(options.c) and options.c > 0):
         raise TrainingError(f"--C {options.c:g} must be a number above 0 (smaller: stronger regularisation, e.g. 0.3)")
     if not (math.isfinite(options.min_weight) and options.min_weight >= 0):
@@ -320,11 +538,18 @@ def model_json(
     provenance: list[dict[str, Any]],
     figures: dict[str, Any],
     exclude: Sequence[str] = (),
+    prior: Prior | None = None,
 ) -> dict[str, Any]:
     """The model file: features with a non-zero weight, the threshold folded into the bias (and a
     language's own threshold into its weight), so that p >= 0.5 (score 5, min_score's default) matches."""
-    import sklearn as sk
+    if prior is None:
+        import sklearn as sk
 
+        library = {"scikit-learn": sk.__version__}
+    else:
+        import scipy as sp
+
+        library = {"scipy": sp.__version__}
     features = []
     for i, expr in enumerate(data.expressions):
         w = f.weights[i * len(ZONES) : (i + 1) * len(ZONES)]
@@ -364,9 +589,10 @@ def model_json(
         "training": {
             "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "newswatch": __version__,
-            "scikit-learn": sk.__version__,
+            **library,
             "options": options.as_json(),
-            "candidates": len(data.expressions),
+            **({"prior": prior.provenance()} if prior is not None else {}),
+            "candidates": len(data.expressions) - len(data.held),
             "excluded": list(exclude),
             "files": provenance,
             "figures": figures,
@@ -404,12 +630,34 @@ def train(
     extra: Sequence[str] = (),
     exclude: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    prior: Prior | None = None,
 ) -> Result:
-    """Fits the topic's model on all files, measures it on them and cross-validated; the model's JSON."""
-    sklearn()  # before the long part: say at once when it is missing
-    check_options(options)
-    expressions = candidate_features(topic, sets, extra, exclude)
-    data = featurize(topic, sets, [(p.name, stories) for p, stories in files], expressions, progress, options.body)
+    """Fits the topic's model on all files (from scratch, or adapting ``prior``), measures it on them and
+    cross-validated; the model's JSON."""
+    if prior is not None and options.pull is None:
+        options = replace(options, pull=PULL)
+    check_options(options, prior is not None)
+    if prior is None:
+        sklearn()  # before the long part: say at once when it is missing
+        expressions = candidate_features(topic, sets, extra, exclude)
+    else:
+        scipy()
+        expressions = prior_candidates(prior, sets, extra, exclude)
+        if all(e in exclude for e in expressions):
+            raise TrainingError("--exclude leaves no candidate feature; give fewer, or a --features EXPR")
+        options = replace(options, body=prior.model.body)  # its weights are for its inputs
+    languages = [lang for lang, _w in prior.model.languages] if prior is not None else []
+    data = featurize(
+        topic, sets, [(p.name, stories) for p, stories in files], expressions, progress, options.body, languages
+    )
+    own: Evaluation | None = None
+    if prior is not None:
+        data.held = tuple(i for i, e in enumerate(expressions) if e in exclude)
+        data.prior = prior_fit(prior, data, unfold=True)
+        # the prior as it is, with its own weights (every feature of it that compiles) and threshold
+        as_is = prior_fit(prior, data, unfold=False)
+        ps = [probability(as_is, e) for e in data.examples]
+        own = measure(data.examples, ps, Options(threshold=prior.model.threshold))
     f = fit(data, data.examples, options)
     training = measure(data.examples, [probability(f, e) for e in data.examples], options)
     cv = cross_validate(data, options)
@@ -418,8 +666,10 @@ def train(
         figures["cross_validated"] = figures_json(cv[0])
         if cv[1]:
             figures["cross_validated_by_file"] = {name: figures_json(ev) for name, ev in cv[1]}
+    if own is not None:
+        figures["prior"] = figures_json(own)
     provenance = [file_provenance(p, stories) for p, stories in files]
-    model = model_json(topic, sets, data, f, options, provenance, figures, exclude)
+    model = model_json(topic, sets, data, f, options, provenance, figures, exclude, prior)
     return Result(
         model=model,
         training=training,
@@ -427,4 +677,5 @@ def train(
         by_file=cv[1] if cv else [],
         passed_gate=sum(e.gate for e in data.examples),
         kept=len(model["features"]),
+        prior=own,
     )

@@ -53,7 +53,8 @@ def config_warnings(config: Config) -> list[str]:
             shown = ", ".join(stale[:4]) + (f" and {len(stale) - 4} more" if len(stale) > 4 else "")
             out.append(
                 f"topics[{i}] ({t.name}).model: the sets of {len(stale)} feature(s) changed since {t.model.source} "
-                f"was trained ({shown}); its weights may no longer fit: retrain with newswatch topics train"
+                f"was trained ({shown}); its weights may no longer fit: retrain with newswatch topics train "
+                "(with --prior, adapted to your own labeled stories)"
             )
     problem = database_write_problem(config.storage.database)
     if problem:

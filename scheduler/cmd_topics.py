@@ -159,7 +159,23 @@ def build(
     @click.option(
         "--exclude", "exclude", multiple=True, metavar="EXPR", help="Leave out this candidate feature (repeatable)."
     )
-    @click.option("--C", "c", type=float, default=1.0, show_default=True, help="Inverse regularisation strength.")
+    @click.option(
+        "--prior",
+        metavar="MODEL",
+        help="Adapt this model (a model file, or a shipped model's name) to the stories given: its features "
+        "are the candidates, and the fit starts from its weights and is pulled towards them.",
+    )
+    @click.option(
+        "--pull",
+        type=float,
+        default=None,
+        metavar="PULL",
+        help="With --prior: the pull towards its weights, the log loss plus PULL x ||w - w_prior||^2 "
+        "(default 3; larger: closer to the prior).",
+    )
+    @click.option(
+        "--C", "c", type=float, default=None, help="Inverse regularisation strength (default 1; not with --prior)."
+    )
     @click.option("--l1", is_flag=True, help="L1 regularisation: a sparse model, fewer features to evaluate.")
     @click.option(
         "--threshold",
@@ -184,7 +200,9 @@ def build(
         output: Path | None,
         extra: tuple[str, ...],
         exclude: tuple[str, ...],
-        c: float,
+        prior: str | None,
+        pull: float | None,
+        c: float | None,
         l1: bool,
         thresholds: tuple[str, ...],
         min_weight: float,
@@ -202,11 +220,22 @@ def build(
                 f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"
             )
         t = _pick(config.topics, (name,) if name else ())[0]
-        from crawler.train import check_options, sklearn
+        from crawler.train import PULL, check_options, load_prior, scipy, sklearn
 
-        sklearn()  # say at once when it is missing, before reading the files
-        options = Options(c=c, l1=l1, folds=folds, min_weight=min_weight, **_thresholds(thresholds))
-        check_options(options)
+        if prior is not None and c is not None:
+            raise UsageError("--C does not go with --prior: the pull towards the prior's weights is --pull (default 3)")
+        # say at once when a library is missing, before reading the files
+        if prior is not None:
+            scipy()
+        else:
+            sklearn()
+        if prior is not None and pull is None:
+            pull = PULL
+        options = Options(
+            c=1.0 if c is None else c, l1=l1, folds=folds, min_weight=min_weight, pull=pull, **_thresholds(thresholds)
+        )
+        check_options(options, prior is not None)
+        base = load_prior(prior, Path.cwd()) if prior is not None else None
         seen: set[Path] = set()
         for f in files:
             if f.resolve() in seen:
@@ -227,15 +256,27 @@ def build(
         if not state.quiet:
             n = sum(len(s) for _f, s in loaded)
             click.echo(f"topic {t.name}: reading the features of {n} stories from {len(files)} file(s)...", err=True)
-        result = train(t, dict(config.sets), loaded, options, extra, exclude)
+        if base is not None and not state.quiet:
+            from crawler.model import stale_features
+
+            edited = [e for e in stale_features(base.model, dict(config.sets)) if e not in exclude]
+            if edited:
+                uses = "uses a set" if len(edited) == 1 else "use sets"
+                click.echo(
+                    f"note: {len(edited)} of {prior}'s features {uses} edited since it was trained "
+                    f"({', '.join(edited[:4])}{', ...' if len(edited) > 4 else ''}): they start from its weights "
+                    "and the stories given correct them",
+                    err=True,
+                )
+        result = train(t, dict(config.sets), loaded, options, extra, exclude, prior=base)
         _write_json(out, result.model)
         if state.quiet:
             return
         n = sum(len(s) for _f, s in loaded)
+        how = f"L2 towards {prior}, pull {options.pull:g}" if prior else f"{'L1' if l1 else 'L2'}, C={options.c:g}"
         click.echo(
             f"topic {t.name}: {n} stories, {result.passed_gate} let through by its query; "
-            f"{result.kept} of {result.model['training']['candidates']} candidate features kept "
-            f"({'L1' if l1 else 'L2'}, C={c:g})"
+            f"{result.kept} of {result.model['training']['candidates']} candidate features kept ({how})"
         )
         click.echo("\non the training files (fitted on them):")
         for line in _table(result.training):
@@ -252,10 +293,28 @@ def build(
                     f"{lang} {_pct(cnt.precision)}/{_pct(cnt.recall)}" for lang, cnt in sorted(ev.by_language.items())
                 )
                 click.echo(f"  {file_name:<24}{langs}")
+        if result.prior is not None:
+            click.echo(f"\n{prior} as it is, on the same stories (its own weights and threshold, not fitted on them):")
+            for line in _table(result.prior):
+                click.echo(line)
+            adapted = result.cross_validated
+            if adapted is None:
+                click.echo("  (give several files or --folds K for a cross-validated figure to compare it with)")
+            else:
+                click.echo(
+                    f"\nerrors (false alarms + misses): adapted, cross-validated {_errors(adapted)}; "
+                    f"{prior} as it is {_errors(result.prior)}"
+                )
         ref = os.path.relpath(out.resolve(), config.path.resolve().parent) if config.path else str(out.resolve())
         click.echo(f'\nwrote {out}; use it with model = "{ref}" in the topic (a path relative to the config file)')
 
     return topics
+
+
+def _errors(ev: Evaluation) -> str:
+    """'57 (en 20, ru 20, zh 17)': false alarms and misses, in all and per language."""
+    langs = ", ".join(f"{lang} {c.fp + c.fn}" for lang, c in sorted(ev.by_language.items()))
+    return f"{ev.total.fp + ev.total.fn} ({langs})"
 
 
 def _topic_labels(file: Path) -> dict[str, list[int]]:

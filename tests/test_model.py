@@ -473,7 +473,7 @@ def test_check_warns_when_a_features_set_changed_since_training(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["-c", str(cfg), "check"])
     assert result.exit_code == 0
     assert "topics[0] (t).model: the sets of 1 feature(s) changed" in result.output
-    assert "retrain with newswatch topics train" in result.output
+    assert "retrain with newswatch topics train (with --prior, adapted to your own labeled stories)" in result.output
 
 
 def _longer(text: str, times: int) -> str:
