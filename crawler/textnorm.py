@@ -58,6 +58,8 @@ _WORD_SPLIT_RE = re.compile(f"({_WORD})")
 _CJK_CHAR_RE = re.compile(f"[{CJK_CHARS}]")
 # ... and without combining marks, a word is a run of letters and digits: a simpler expression, a faster split
 _PLAIN_WORD_SPLIT_RE = re.compile(r"([^\W_]+)")
+# ... and without an underscore, simpler still: \w is a letter, a digit or "_" (one class test a character, not two)
+_WORD_CHARS_SPLIT_RE = re.compile(r"(\w+)")
 _CJK_OR_MARK_RE = re.compile(f"[{CJK_CHARS}{_MARKS}]")
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 _MARKS_RE = re.compile(f"[{_MARKS}]")
@@ -159,7 +161,7 @@ def columns(text: str) -> Columns:
     The last few results are cached: the search index and topic matching tokenize the same article.
     """
     if _CJK_OR_MARK_RE.search(text) is None:
-        return _word_columns(text, _PLAIN_WORD_SPLIT_RE)
+        return _word_columns(text, _PLAIN_WORD_SPLIT_RE if "_" in text else _WORD_CHARS_SPLIT_RE)
     if not has_cjk(text):  # combining marks, no CJK
         return _word_columns(text, _WORD_SPLIT_RE)
     surfaces: list[str] = []

@@ -47,6 +47,7 @@ import difflib
 import functools
 import hashlib
 import json
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -222,6 +223,7 @@ _Hit = tuple[str, str, int, int]
 _Occ = tuple[str, int, int, tuple[_Hit, ...]]
 Occurrence = _Occ  # for a model's scoring (``Query.occurrences``)
 _FIRST = itemgetter(1)  # an occurrence's first position
+_LAST = itemgetter(2)  # and its last
 
 
 class _Field:
@@ -752,8 +754,15 @@ class _Near(_Node):
             a_probes = len(xs_) <= len(ys_)
             probes, table = (xs_, ys_) if a_probes else (ys_, xs_)
             table.sort(key=_FIRST)
-            starts = [o[1] for o in table]
-            longest = max(o[2] - o[1] for o in table)
+            starts = list(map(_FIRST, table))
+            longest = max(map(operator.sub, map(_LAST, table), starts))
+            # n words apart is never in two sentences (positions jump by more than n at a sentence end): a place in a
+            # sentence where no place of the other side starts after it, or ends before it, has no partner
+            shift = doc.fields[name].shift
+            if n < 1 << shift:
+                later = {s >> shift for s in starts}
+                earlier = {e >> shift for e in map(_LAST, table)}
+                probes = [x for x in probes if x[2] >> shift in later or x[1] >> shift in earlier]
             for x in probes:
                 xs, xe = x[1], x[2]
                 lo = bisect.bisect_left(starts, xs - n - 1 - longest)
@@ -828,6 +837,22 @@ class _FirstIndex:
             if f.lookup_key(item):
                 ks += kk
         return ks
+
+    def only(self, keep: Callable[[int], bool]) -> _FirstIndex:
+        """This index of only the patterns ``keep`` takes: its candidates in a field are those of this one it takes."""
+        out = _FirstIndex()
+        for mine, theirs in ((self.by_stem, out.by_stem), (self.by_surface, out.by_surface)):
+            for key, ks in mine.items():
+                if kept := [k for k in ks if keep(k)]:
+                    theirs[key] = kept
+        for head, group in self.by_head.items():
+            for item, ks in group.items():
+                if kept := [k for k in ks if keep(k)]:
+                    out.by_head.setdefault(head, {})[item] = kept
+        for item, ks in self.short.items():
+            if kept := [k for k in ks if keep(k)]:
+                out.short[item] = kept
+        return out
 
     def one_word(self, stem: str, surface: str) -> list[int]:
         """The patterns starting with this word (as a stem or as a surface)."""
@@ -1035,6 +1060,7 @@ class _Nations:
     # Fraunhofer, ISRO): a third country named only by its institution is a partner as much as by its name
     # (``_counted``: indexed once for each set of countries left out, the sides of a PARTNERS)
     counted: dict[frozenset[str], _FirstIndex] = field(default_factory=dict)
+    own: dict[frozenset[str], _FirstIndex] = field(default_factory=dict)  # ``index`` of only these countries' names
     not_in: dict[int, tuple[tuple[tuple[int, str, str, bool], ...], ...]] = field(default_factory=dict)
 
 
@@ -1105,7 +1131,7 @@ def _nations() -> _Nations:
         if not prefix and _HAN_RE.fullmatch(body):
             han.setdefault(body, code)
         index.add(k, items)
-    _NATIONS.append(_Nations(tuple(patterns), index, proper, han, {}, not_in))
+    _NATIONS.append(_Nations(tuple(patterns), index, proper, han, {}, {}, not_in))
     return _NATIONS[0]
 
 
@@ -1231,11 +1257,16 @@ def _nation_place_ends(doc: Document, sides: Iterable[str]) -> dict[tuple[str, i
     _nation_places(doc, skip)
     ends: dict[tuple[str, int], int] = doc.memo[key]  # type: ignore[assignment]
     if skip and not doc.memo.get(key + " with sides"):
-        # the sides' own names, only where another country's name starts (the sides' names are most of a story's)
+        # the sides' own names, only where another country's name starts (the sides' names are most of a story's),
+        # looked for among the sides' names only
+        n = _nations()
+        own = n.own.get(skip)
+        if own is None:
+            own = n.own[skip] = n.index.only(lambda k: n.patterns[k][0] in skip)
         for name in FIELDS:
             at = {p for field, p in ends if field == name}
             if at:
-                for _code, p, last in _nation_names(doc.fields[name], _nations().index, lambda code: code in skip, at):
+                for _code, p, last in _nation_names(doc.fields[name], own, lambda code: code in skip, at):
                     ends[(name, p)] = max(ends[(name, p)], last)
         doc.memo[key + " with sides"] = (True, [])
     return ends
@@ -1439,12 +1470,19 @@ class _Entity(_Node):
             f = doc.fields[name]
             found: list[tuple[int, int, int]] = []  # (first, -last, pattern)
             excluded: set[int] | None = None
+            lead_end = f.lead_end if self.scope == LEAD and name == TEXT else 1 << 62
             for k in g.index.candidates(f):
                 label, items, exact, cased = g.patterns[k]
                 starts = _find(f, items)
                 if not starts:
                     continue
                 length = len(items)
+                # what the pattern asks of each of its places, looked up once for all of them
+                latin = g.latin.get(k)
+                proper = g.proper.get(k)
+                name_kind = _LABEL_KINDS.get(label) == "name"
+                institution = k in g.institutions
+                context = g.contextual.get(k)
                 for p in starts:
                     e = p + length - 1
                     if exact is not None and f.raw(p, e) != exact:
@@ -1453,15 +1491,15 @@ class _Entity(_Node):
                         continue
                     if cased and not _is_place(f, p, e, cased == 2):
                         continue
-                    if k in g.latin and not _letters(f.raw(p, e)).startswith(g.latin[k]):
+                    if latin is not None and not _letters(f.raw(p, e)).startswith(latin):
                         continue
-                    if k in g.proper and not _is_form_of(f, p, g.proper[k]):
+                    if proper is not None and not _is_form_of(f, p, proper):
                         continue
-                    if _LABEL_KINDS.get(label) == "name" and _sea_name(f, p, e):
+                    if name_kind and _sea_name(f, p, e):
                         continue  # the Sea of Japan, the Indian Ocean: a sea, not the country
-                    if k in g.institutions and _another_country_s(f, p, e, self.code):
+                    if institution and _another_country_s(f, p, e, self.code):
                         continue
-                    if k in g.contextual and not _in_context(doc, f, p, e, g.contextual[k], k in g.shared):
+                    if context is not None and not _in_context(doc, f, p, e, context, k in g.shared):
                         continue
                     if g.not_in:
                         if excluded is None:  # the positions of the longer words
@@ -1470,7 +1508,7 @@ class _Entity(_Node):
                             }
                         if p in excluded:  # starts inside the longer word
                             continue
-                    if self.scope == LEAD and name == TEXT and p >= f.lead_end:
+                    if p >= lead_end:
                         continue
                     found.append((p, -e, k))
             family_labels = _families(g, f, found, lead_only=self.scope == LEAD and name == TEXT)
@@ -1659,15 +1697,11 @@ class _Partners(_Node):
         tainted: set[tuple[str, int]] = set()
         if self.unless is not None:
             tainted = {unit(o) for o in self.unless.eval(doc)[1]}
-        by_unit: list[dict[tuple[str, int], list[_Occ]]] = []
-        for occ in occs:
-            d: dict[tuple[str, int], list[_Occ]] = defaultdict(list)
-            for o in occ:
-                u = (o[0], o[1] >> shifts[o[0]])
-                if u not in tainted:
-                    d[u].append(o)
-            by_unit.append(d)
-        ua, ub, uw = by_unit
+        # each side's places by sentence, grouped once for the document (PARTNERS of the same sides share them)
+        ua, ub = (sides.units(i, shifts) for i in (0, 1))
+        if tainted:
+            ua, ub = ({u: us for u, us in d.items() if u not in tainted} for d in (ua, ub))
+        uw = _units(occs[2], shifts, tainted)
         out: list[_Occ] = []
         # two countries among many in one list (scientists from China, the Czech Republic, France, Germany,
         # Italy, Russia and the United States) are members of a multilateral team, not partners: such a
@@ -1806,6 +1840,25 @@ class _Sides:
     names: set[tuple[str, int]]  # positions inside a side's institution or company name
     crowded: set[tuple[str, int]]  # sentences listing both sides among many third countries
     leads: dict[tuple[bool, bool, bool], bool] = field(default_factory=dict)  # _third_country_leads by its flags
+    _units: list[dict[tuple[str, int], list[_Occ]]] = field(default_factory=list)  # each side's places by sentence
+
+    def units(self, side: int, shifts: dict[str, int]) -> dict[tuple[str, int], list[_Occ]]:
+        """The places of side a (0) or b (1) by their (field, sentence), in order: not to be changed."""
+        if not self._units:
+            self._units.extend(dict(_units(occs, shifts, set())) for occs in (self.oa, self.ob))
+        return self._units[side]
+
+
+def _units(
+    occs: list[_Occ], shifts: dict[str, int], left_out: set[tuple[str, int]]
+) -> dict[tuple[str, int], list[_Occ]]:
+    """Occurrences by the (field, sentence) of their first word, in order, but those of the sentences ``left_out``."""
+    out: dict[tuple[str, int], list[_Occ]] = defaultdict(list)
+    for o in occs:
+        u = (o[0], o[1] >> shifts[o[0]])
+        if u not in left_out:
+            out[u].append(o)
+    return out
 
 
 # what may stand between two members of one coordinated list: commas and one "and" (Russia, Japan, China and Mongolia)
@@ -2032,7 +2085,8 @@ def shown_hits(hits: Iterable[_Hit]) -> set[_Hit]:
 def shown_labels(occs: Iterable[_Occ]) -> set[str]:
     """The labels of the occurrences' hits that are evidence: ``{h[0] for h in shown_hits(hits)}`` of their
     hits, without collecting the hits."""
-    return {h[0] for o in occs for h in o[3] if h[0][:1] != GLUE_MARK}
+    labels = {h[0] for o in occs for h in o[3]}
+    return {label for label in labels if label[:1] != GLUE_MARK}  # each label looked at once, not each hit
 
 
 def _found_words(doc: Document, occs: list[_Occ], most: int = 8) -> str:

@@ -86,6 +86,7 @@ def test_offsets_point_into_the_original_string() -> None:
     [
         "Ｃｈｉｎａ and Росси́я, café_au lait: naïve 5G ½ — U.S.-Russia ties\n\nX",  # a combining accent
         "Ｃｈｉｎａ and Россия, café_au lait: naïve 5G ½ — U.S.-Russia ties\n\nX",  # none
+        "Ｃｈｉｎａ and Россия, café au lait: naïve 5G ½ — U.S.-Russia ties\n\nX",  # no underscore either
     ],
 )
 def test_a_text_without_cjk_has_the_tokens_it_has_beside_cjk(text: str) -> None:

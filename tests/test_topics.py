@@ -239,6 +239,55 @@ def test_near_does_not_cross_sentences() -> None:
     assert not hit("中俄 NEAR/5 科技", "中俄。科技")
 
 
+@pytest.mark.parametrize("n", [0, 1, 3, 10, 2000])
+def test_near_finds_every_pair_of_places_at_most_n_words_apart(n: int) -> None:
+    # what NEAR finds is each pair of places of its two sides at most n positions apart, in a field, not overlapping
+    # (positions jump at a sentence end, so only a NEAR wider than that jump reaches across one): looked up among
+    # a side's places, and sentences where the other side has none passed over, it must find each such pair
+    words = ["alpha", "beta", "gamma", "delta", "alpha beta", "beta beta", "gamma alpha"]
+    sentences = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(i % 9 + 1)) for i in range(120)]
+    text = ". ".join(sentences) + "."
+    doc = prepare("alpha and beta", text)
+    a = compile_query('alpha OR "beta beta"').occurrences(doc) or []
+    b = compile_query("beta OR gamma").occurrences(doc) or []
+    expected = sorted(
+        (x[0], min(x[1], y[1]), max(x[2], y[2]), tuple(sorted(x[3] + y[3])))
+        for x in a
+        for y in b
+        if x[0] == y[0] and (0 <= y[1] - x[2] - 1 <= n or 0 <= x[1] - y[2] - 1 <= n)
+    )
+    found = compile_query(f'(alpha OR "beta beta") NEAR/{n} (beta OR gamma)').occurrences(doc) or []
+    assert sorted((o[0], o[1], o[2], tuple(sorted(o[3]))) for o in found) == expected
+    assert expected
+
+
+def test_matching_changes_nothing_a_document_keeps() -> None:
+    # the places a document keeps for a sub-query are shared by every query and topic that holds it (a model's
+    # features, PARTNERS of the same two sides): matching one must leave them as they were for the next
+    import copy
+
+    text = (
+        "Russian and Chinese scientists opened a joint laboratory in Harbin. China and Russia will study "
+        "materials together; Russian universities send students. In Moscow, Chinese researchers and Russia's "
+        "academy discussed energy research. Россия и Китай создали центр исследований в Новосибирске."
+    )
+    doc = prepare("China and Russia open a joint lab", text)
+    for side in ("china OR russia* OR росси*", "scien* OR research* OR исследован*", "lab* OR центр*", "country:RU"):
+        assert compile_query(side).match_prepared(doc) is not None  # kept, as the NEARs below will find them
+    kept = copy.deepcopy(doc.memo)
+    for q in (
+        "(china OR russia* OR росси*) NEAR/5 (scien* OR research* OR исследован*)",
+        "(russia* OR china) NEAR/3 (scien* OR research*) NEAR/8 (lab* OR energy)",
+        "PARTNERS(country:CN, country:RU, scien* OR research*, arms)",
+        "PARTNERS(country:CN, country:RU, lab* OR materials, students)",
+        "PARTNERS(country:CN, country:RU, energy)",
+        "(china OR russia* OR росси*) NEAR/2 (lab* OR центр*)",  # the same side as the first query's NEAR
+        "(lab* OR центр*) NEAR/2 (china OR russia* OR росси*)",
+    ):
+        compile_query(q).match_prepared(doc)
+    assert {k: v for k, v in doc.memo.items() if k in kept} == kept
+
+
 # NEAR, phrases and PARTNERS never reach across a sentence end; a full stop after an abbreviation ends a
 # sentence or not by the abbreviation and what follows it
 
