@@ -98,7 +98,7 @@ _SENTENCE_END_FIRST_RE = re.compile(f"[{re.escape(_SENTENCE_END_FIRST)}]")
 # Univ., Inc.) ends one before a capitalised word, not before a digit (No. 5, Jan. 10). One of both kinds
 # (г. город / 2030 г. год, с. село / 287 с.) follows what it qualifies right after a number. A year's or a
 # century's that a sentence opens with (В 2024 г. Россия ..., В начале XX в. Китай ...: a few words, no
-# punctuation) ends nothing.
+# punctuation) ends nothing, nor a month's (In Jan. China and Russia ...: the data's "months").
 _ABBREVIATIONS = json.loads((Path(__file__).resolve().parent / "data" / "abbreviations.json").read_text("utf-8"))
 _BEFORE = frozenset(_ABBREVIATIONS["before"])
 _AFTER = frozenset(_ABBREVIATIONS["after"])
@@ -116,12 +116,13 @@ _MAYBE_ABBR_RE = re.compile(
     + r")\."
 )
 _YEAR_OR_CENTURY = frozenset({"г", "гг", "в", "вв"})
+_MONTHS = frozenset(_ABBREVIATIONS.get("months", ()))
 _LEAD_IN_WORDS = 2  # words a sentence may open with before such a year or century ("В начале 2024 г.")
-# the word before a full stop, after a space, an opening bracket or quote, a dash (чл.-корр., Moscow–St.) or a
-# number (1999гг.), not part of a longer word or a path (км/ч., кВт·ч.),
-# and the word with its full stop before that one (т. е., и т. д.)
-_ABBR_RE = re.compile(r"(?<![^\s(\[«\"“„'‘\d–—-])[^\W\d_]+(?=\.\Z)")
-_PAIR_FIRST_RE = re.compile(r"(?<![^\s(\[«\"“„'‘–—-])([^\W\d_]{1,5})\.[ \u00a0]?\Z")
+# the word before a full stop, after a space, an opening bracket or quote (a slash after a space is one: /г. Нижний
+# Новгород/), a dash (чл.-корр., Moscow–St.) or a number (1999гг.), not part of a longer word or a path (км/ч.,
+# кВт·ч.), and the word with its full stop before that one (т. е., и т. д.)
+_ABBR_RE = re.compile(r"(?<![^\s(\[«\"“„'‘\d–—/-])(?<!\S/)[^\W\d_]+(?=\.\Z)")
+_PAIR_FIRST_RE = re.compile(r"(?<![^\s(\[«\"“„'‘–—/-])(?<!\S/)([^\W\d_]{1,5})\.[ \u00a0]?\Z")
 _NUMBER_BEFORE_RE = re.compile(r"(?:\d(?:-[а-яё]{1,3})?|(?<![^\W\d])[IVXLC]+)[ \u00a0]*\Z")
 _NEXT_RE = re.compile(r"[\"'»”’)\]]*\s+([(\[])?\W*(\w)([^\W\d_]*)(\.|,| [a-zа-яё])?")
 _WORD_RE = re.compile(r"[^\W\d_]+")
@@ -149,10 +150,20 @@ def _abbreviation_goes_on(text: str, at: int, start: int) -> bool:
         return True  # No. 5, Jan. 10, 5 тыс. 200, Co., Ltd. (CEEC)
     if nxt.group(4) and (nxt.group(4) == "." or nxt.group(3)[1:]) and (nxt.group(2) + nxt.group(3)).lower() in _AFTER:
         return True  # Co. Ltd., Co. Ltd and
-    if number is not None and word in _YEAR_OR_CENTURY and number.start() - start < 48:
-        lead = text[start : number.start()]  # a dateline (МОСКВА, 17 апреля 2024 г.) has a comma: it ends
-        return _LEAD_IN_RE.fullmatch(lead) is not None and len(_WORD_RE.findall(lead)) <= _LEAD_IN_WORDS
+    if number is not None and word in _YEAR_OR_CENTURY:
+        return _opens(text, start, number.start())  # a dateline (МОСКВА, 17 апреля 2024 г.) has a comma: it ends
+    if number is None and word in _MONTHS:
+        return _opens(text, start, w0)
     return False
+
+
+def _opens(text: str, start: int, at: int) -> bool:
+    """Whether what the sentence that began at ``start`` holds before ``at`` is a few words that open it, with no
+    punctuation: a date after them (В 2024 г., In Jan.) opens the sentence, not ends one."""
+    if at - start >= 48:
+        return False
+    lead = text[start:at]
+    return _LEAD_IN_RE.fullmatch(lead) is not None and len(_WORD_RE.findall(lead)) <= _LEAD_IN_WORDS
 
 
 def _sentence_ends(text: str) -> list[int]:

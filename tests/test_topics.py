@@ -308,6 +308,13 @@ def test_matching_changes_nothing_a_document_keeps() -> None:
         "China cited Art. 5 of the Russia treaty.",
         "China Energy Engineering Co., Ltd. (CEEC) and Russia signed.",
         "Huawei Technologies Co. Ltd. of China and Russia signed.",
+        # a kind of place or a name's title before a capitalised word
+        "Китай открыл центр в Амурской обл. Россия его поддержала.",
+        "Китай построит завод в гор. Москве, Россия.",
+        "Китай и МГУ им. Ломоносова, Россия.",
+        "Китай открыл офис на ул. Ленина в России.",
+        # a slash after a space opens a bracket, as TASS writes a place: the abbreviation after it is the same
+        "Китай и Институт прикладной физики /г. Нижний Новгород/ из России подписали.",
     ],
 )
 def test_abbreviations_do_not_end_a_sentence(text: str) -> None:
@@ -332,6 +339,7 @@ def test_a_sentence_may_open_with_a_year_or_a_century() -> None:
         "Это было в Китае в 1990-х гг. Теперь Россия другая.",
         "Торговля с Китаем и т. д. Россия тоже торгует.",
         "Скорость поезда в Китае 400 км/ч. Россия строит свой.",
+        "Скорость поезда в Китае 90 м/с. Россия строит свой.",  # a slash inside a unit opens nothing
         "He studied in China at Tomsk Polytechnic Univ. The Russia office is new.",
         "China bought it from Huawei Inc. The Russia deal is separate.",
         "China signed in Jan. The Russia deal came later.",

@@ -19,6 +19,12 @@ PARTNERS = "PARTNERS(country:CN, country:RU, research OR lab* OR scien*, arms OR
         "Директор института им. Г.Б. Елякова ДВО РАН д.х.н. П.С. Дмитренок принял делегацию.",
         "President Victor V. Dyomin met Dr. Li in St. Petersburg on Monday.",
         "Собралось 5 тыс. человек из разных стран.",
+        # a month a sentence opens with, as a year does (В 2024 г. Россия ...)
+        "In Jan. China and Russia signed a deal on joint research.",
+        "In early Sept. Russia and China opened a laboratory.",
+        # a kind of place or a title before a capitalised word; a slash after a space is a bracket
+        "В Амурской обл. Благовещенск и жители гор. Хэйхэ встретились на ул. Ленина у МГУ им. Ломоносова.",
+        "Ученые Института прикладной физики РАН /г. Нижний Новгород/ и Китая провели опыт.",
     ],
 )
 def test_initials_and_abbreviations_do_not_end_a_sentence(text: str) -> None:

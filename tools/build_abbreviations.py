@@ -10,6 +10,9 @@ rule-based sentence segmenters decide it:
   Univ., Inc.) ends one before a capitalised word, and not before a digit or a lowercase word.
 An abbreviation in both lists (г. город / 2030 г. год, с. село / 287 с. страниц) is an "after" one
 right after a number and a "before" one elsewhere. Pairs (т. е., и т. д.) are written "т.е", "т.д".
+- "months": the "after" ones that shorten a month's name (Jan., Sept.): a date a sentence may open with
+  ("In Jan. China and Russia ...", as "В 2024 г. Россия ..."), where its full stop ends nothing. They are
+  the listed abbreviations that are the start of a month's name and shorter than it ("May" is the name).
 
 Sources (the lists are read from the installed packages, nothing else is typed by hand except
 EXTRA_BEFORE below):
@@ -25,7 +28,9 @@ The runtime reads only the compact JSON this writes; the packages above are not 
 
 from __future__ import annotations
 
+import calendar
 import json
+import locale
 import re
 import sys
 from collections.abc import Iterable
@@ -57,11 +62,15 @@ def build() -> dict[str, object]:
     prepositive = {a.lower() for a in english.PREPOSITIVE_ABBREVIATIONS}
     before |= prepositive | set(EXTRA_BEFORE)
     after |= {a.lower() for a in english.ABBREVIATIONS} - prepositive
+    locale.setlocale(locale.LC_TIME, "C")  # the months' English names
+    names = [m.lower() for m in calendar.month_name if m]
+    months = {a for a in after if len(a) >= 3 and any(n.startswith(a) and n != a for n in names)}
     return {
         "source": f"razdel {version('razdel')} (Russian), pysbd {version('pysbd')} (English); "
         "tools/build_abbreviations.py",
         "before": sorted(before),
         "after": sorted(after),
+        "months": sorted(months),
     }
 
 
@@ -73,7 +82,7 @@ def main() -> int:
     )
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(OUT)
-    print(f"{OUT}: {len(data['before'])} before, {len(data['after'])} after")  # type: ignore[arg-type]
+    print(f"{OUT}: {len(data['before'])} before, {len(data['after'])} after, {len(data['months'])} months")  # type: ignore[arg-type]
     return 0
 
 
