@@ -767,13 +767,6 @@ class _Near(_Node):
             table.sort(key=_FIRST)
             starts = list(map(_FIRST, table))
             longest = max(map(operator.sub, map(_LAST, table), starts))
-            # n words apart is never in two sentences (positions jump by more than n at a sentence end): a place in a
-            # sentence where no place of the other side starts after it, or ends before it, has no partner
-            shift = doc.fields[name].shift
-            if n < 1 << shift:
-                later = {s >> shift for s in starts}
-                earlier = {e >> shift for e in map(_LAST, table)}
-                probes = [x for x in probes if x[2] >> shift in later or x[1] >> shift in earlier]
             for x in probes:
                 xs, xe = x[1], x[2]
                 lo = bisect.bisect_left(starts, xs - n - 1 - longest)
