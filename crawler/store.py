@@ -423,8 +423,32 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     raise AssertionError("unreachable")
 
 
+def _not_newswatch(conn: sqlite3.Connection, path: Path, readonly: bool) -> str | None:
+    """Why this SQLite file is no newswatch database to open: an empty one to read, or another program's."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    if not tables:  # a new (or emptied) file: a write makes it a newswatch database, a read finds nothing
+        return f"no database at {path} yet (the file is empty); run 'newswatch crawl' first" if readonly else None
+    if "articles" in tables or "_sqlite_migrations" in tables:
+        return None
+    shown = ", ".join(tables[:3]) + (", …" if len(tables) > 3 else "")
+    return f"{path} is not a newswatch database (it holds the tables {shown}); check [storage] database"
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file standing where a folder of ``path`` should be (``[storage] database = "notes.txt/nw.db"``)."""
+    for folder in path.parents:
+        if folder.exists():
+            return None if folder.is_dir() else folder
+    return None
+
+
 def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
     """One line saying why the database cannot be opened and which permission would fix it."""
+    if path.is_dir():
+        return f"the database {path} is a folder, not a file; set [storage] database to a file, e.g. {path / 'newswatch.db'}"
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        return f"cannot make the database {path}: {blocker} is a file, not a folder; check [storage] database"
     if isinstance(exc, FileNotFoundError):
         return f"no database at {path} yet; run 'newswatch crawl' first (or check [storage] database)"
     if readonly:
@@ -510,6 +534,10 @@ class Store:
                     str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
                 )
                 share_with_group(self.path)
+            problem = _not_newswatch(conn, self.path, readonly)  # before WAL: another program's file stays as it is
+            if problem:
+                conn.close()
+                raise StoreError(problem)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:

@@ -75,6 +75,13 @@ def _missing(path: Path) -> bool:
 
 def database_write_problem(path: Path) -> str | None:
     """Why this user could not write the database (crawl, digest and run need to), or None."""
+    if path.is_dir():
+        return f"{path} is a folder, not a file; set it to a file, e.g. {path / 'newswatch.db'}"
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder, so {path} cannot be made there"
+            break
     if path.exists():
         if not os.access(path, os.W_OK):
             return f"{path} is not writable by this user; crawl, digest and run need write permission on it"

@@ -339,6 +339,68 @@ def test_prune_under_a_week_is_refused_unless_forced(demo_copy: Path) -> None:
     assert r.returncode == 0 and r.stdout.startswith("deleted "), r.stderr
 
 
+def _storage_at(tmp_path: Path, database: Path) -> Path:
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(f'[storage]\ndatabase = "{database}"\n', encoding="utf-8")
+    return cfg
+
+
+def test_a_database_path_that_is_a_folder_or_under_a_file_is_named_for_what_it_is(tmp_path: Path) -> None:
+    # `database = "/var/lib/newswatch"` (the folder) or a path under a file: one line saying so, not SQLite's
+    # "disk I/O error" or "File exists"; check warns of it too
+    folder = tmp_path / "state"
+    folder.mkdir()
+    cfg = _storage_at(tmp_path, folder)
+    for args in (["search", "lunar"], ["export"], ["prune", "--older-than", "30d"]):
+        r = newswatch("-c", cfg, *args)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert r.stderr == (
+            f"error: the database {folder} is a folder, not a file; set [storage] database to a file, "
+            f"e.g. {folder / 'newswatch.db'}\n"
+        )
+    r = newswatch("-c", cfg, "check")
+    assert f"warning: storage.database: {folder} is a folder, not a file" in r.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder")
+    cfg = _storage_at(tmp_path, notes / "nw.db")
+    r = newswatch("-c", cfg, "prune", "--older-than", "30d")
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"error: cannot make the database {notes / 'nw.db'}: {notes} is a file, not a folder; check [storage] database\n"
+    )
+    r = newswatch("-c", cfg, "check")
+    assert (
+        f"warning: storage.database: {notes} is a file, not a folder, so {notes / 'nw.db'} cannot be made" in r.stderr
+    )
+
+
+def test_an_empty_database_file_is_no_database_yet_and_another_programs_is_left_alone(tmp_path: Path) -> None:
+    empty = tmp_path / "nw.db"
+    empty.write_bytes(b"")  # `touch nw.db`, or a first write that failed
+    cfg = _storage_at(tmp_path, empty)
+    for args in (["search", "lunar"], ["export"], ["sources"]):
+        r = newswatch("-c", cfg, *args)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert r.stderr == f"error: no database at {empty} yet (the file is empty); run 'newswatch crawl' first\n"
+    assert newswatch("-c", cfg, "prune", "--older-than", "30d").returncode == 0  # a write makes it one
+    assert newswatch("-c", cfg, "export").returncode == 0
+
+    other = tmp_path / "notes.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (x)")
+    cfg = _storage_at(tmp_path, other)
+    for args in (["search", "lunar"], ["prune", "--older-than", "30d"]):
+        r = newswatch("-c", cfg, *args)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert (
+            r.stderr
+            == f"error: {other} is not a newswatch database (it holds the tables notes); check [storage] database\n"
+        )
+    with sqlite3.connect(other) as db:  # not turned into a newswatch database, not switched to WAL
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["notes"]
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
 # -- check warnings -------------------------------------------------------------------------------
 
 
