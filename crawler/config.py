@@ -480,7 +480,7 @@ def load_config(path: str | os.PathLike[str], *, checked: str | None = None, mod
         raise ConfigError([f"cannot read the config file: {exc.strerror}"], str(p)) from None
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a byte order mark (Windows editors add one) is no TOML
     except UnicodeDecodeError:
         raise ConfigError(["the file is not UTF-8 text; save it as UTF-8"], str(p)) from None
     except tomllib.TOMLDecodeError as exc:

@@ -33,7 +33,7 @@ def load_snapshot(path: Path, dest_dir: Path) -> tuple[Config, Path]:
     load_config(path)  # its messages name the operator's file
     raw = path.read_bytes()
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:  # edited between the two reads
         raise ConfigError([f"the file changed while it was read ({exc}); try again"], str(path)) from None
     _absolutize(data, path.resolve().parent)

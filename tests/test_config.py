@@ -137,6 +137,23 @@ def test_types_are_checked() -> None:
     assert "crawl.obey_robots: 'yes' is not true or false" in p
 
 
+def test_a_config_saved_with_a_byte_order_mark_is_read_and_edited(tmp_path: Path) -> None:
+    # Windows editors (Notepad) save UTF-8 with a BOM: check, the daemon's snapshot and `sources remove` read it
+    from scheduler.config_snapshot import load_snapshot
+    from scheduler.sourcelist import remove_source
+
+    cfg = tmp_path / "newswatch.toml"
+    text = '# Новости\n[storage]\ndatabase = "nw.db"\n\n[[sources]]\nname = "a"\nurl = "https://example.org/a.xml"\n'
+    cfg.write_bytes(
+        b"\xef\xbb\xbf" + (text + '\n[[sources]]\nname = "b"\nurl = "https://example.org/b.xml"\n').encode()
+    )
+    assert [s.name for s in load_config(cfg).sources] == ["a", "b"]
+    config, _snapshot = load_snapshot(cfg, tmp_path / "run")
+    assert [s.name for s in config.sources] == ["a", "b"]
+    remove_source(cfg, "b")
+    assert cfg.read_text(encoding="utf-8") == text
+
+
 def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[crawl\n", encoding="utf-8")
