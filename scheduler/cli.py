@@ -1013,14 +1013,15 @@ def backup(state: State, file: Path, force: bool) -> None:
     config = state.config()
     if not config.storage.database.exists():
         raise UsageError(f"no database at {config.storage.database} yet; run 'newswatch crawl' first")
+    own = _database_file(config.storage.database, file)
+    if own:  # also with --force: writing over its log or lock would lose what the daemon has written
+        raise UsageError(f"{file} is {own}; choose another FILE")
     if file.exists() and not force:
         raise UsageError(
             f"{file} already exists; newswatch will not overwrite it (add --force, or choose another FILE)"
         )
     if not file.parent.is_dir():
         raise UsageError(f"cannot write {file}: the folder {file.parent} does not exist; create it first")
-    if file.resolve() == config.storage.database.resolve():
-        raise UsageError(f"{file} is the database itself; choose another FILE")
     if not os.access(file.parent, os.W_OK) or (file.exists() and not os.access(file, os.W_OK)):
         raise NewswatchError(
             f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
@@ -1049,6 +1050,21 @@ def backup(state: State, file: Path, force: bool) -> None:
 
 
 BACKUP_TABLES = ("articles", "sources", "stories")
+
+
+def _database_file(database: Path, file: Path) -> str | None:
+    """What ``file`` is when it is the database or one of the files SQLite and the daemon keep beside it."""
+    target = file.resolve()
+    for suffix, what in (
+        ("", "the database itself"),
+        ("-wal", "the database's write-ahead log"),
+        ("-shm", "the database's shared-memory index"),
+        ("-journal", "the database's rollback journal"),
+        (".lock", "the daemon's lock on the database"),
+    ):
+        if target == Path(f"{database}{suffix}").resolve():
+            return what
+    return None
 
 
 def _missing_tables(conn: Any) -> list[str]:

@@ -301,6 +301,31 @@ def test_backup_refuses_to_overwrite_and_names_a_missing_folder(demo_copy: Path)
     assert str(missing.parent) in line and "does not exist" in line and "unexpected" not in line
 
 
+def test_backup_never_writes_over_the_database_or_the_files_beside_it(demo_copy: Path) -> None:
+    # `backup newswatch.db-wal --force` (a tab completion away) would replace the log the daemon writes to
+    cfg = str(demo_copy / "newswatch.toml")
+    db = demo_copy / "newswatch-demo.db"
+    with sqlite3.connect(db) as conn:  # a log with something in it, as while the daemon runs
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("INSERT INTO _state (key, value) VALUES ('eng-daemon-test', 'kept')")
+        conn.commit()
+        wal = Path(f"{db}-wal")
+        before = wal.read_bytes()
+        for suffix, what in (
+            ("", "the database itself"),
+            ("-wal", "the database's write-ahead log"),
+            ("-shm", "the database's shared-memory index"),
+            (".lock", "the daemon's lock on the database"),
+        ):
+            target = demo_copy / ".." / demo_copy.name / f"{db.name}{suffix}"
+            r = newswatch("-c", cfg, "backup", str(target), "--force")
+            assert r.returncode == 2, r.stdout + r.stderr
+            assert r.stderr == f"error: {target} is {what}; choose another FILE\n"
+        assert wal.read_bytes() == before
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM _state WHERE key = 'eng-daemon-test'").fetchone() == ("kept",)
+
+
 def test_prune_dry_run_counts_and_deletes_nothing(demo_copy: Path) -> None:
     cfg = str(demo_copy / "newswatch.toml")
     db = demo_copy / "newswatch-demo.db"
