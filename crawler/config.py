@@ -413,6 +413,17 @@ def _missing(path: Path) -> bool:
         return False
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def _what(path: Path) -> str:
+    return "a folder" if path.is_dir() else "a device or pipe"
+
+
 def _is_file(path: Path) -> bool:
     """Like Path.is_file, but a folder this user may not read holds no config (no PermissionError)."""
     try:
@@ -428,12 +439,18 @@ def find_config(explicit: str | os.PathLike[str] | None) -> Path:
     if explicit:
         path = Path(explicit)
         if _missing(path):
+            if _exists(path):  # /dev/null, a pipe, a folder given through $NEWSWATCH_CONFIG
+                raise UsageError(f"config file {path} is {_what(path)}, not a file; check -c/--config")
             raise UsageError(f"config file {path} does not exist; check -c/--config or run 'newswatch init {path}'")
         return path
     env = os.environ.get("NEWSWATCH_CONFIG")
     if env:
         path = Path(env)
         if _missing(path):
+            if _exists(path):
+                raise UsageError(
+                    f"config file {path} (from $NEWSWATCH_CONFIG) is {_what(path)}, not a file; fix the variable"
+                )
             raise UsageError(
                 f"config file {path} (from $NEWSWATCH_CONFIG) does not exist; fix the variable or run 'newswatch init {path}'"
             )

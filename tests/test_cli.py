@@ -73,6 +73,18 @@ def test_missing_config_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "does not exist" in result.stderr and "newswatch init" in result.stderr
 
 
+def test_a_config_path_that_is_no_file_is_named_for_what_it_is(tmp_path: Path) -> None:
+    # not "does not exist, run 'newswatch init /dev/null'"
+    result = newswatch("-c", os.devnull, "check")
+    assert result.returncode == 2
+    assert result.stderr == f"error: config file {os.devnull} is a device or pipe, not a file; check -c/--config\n"
+    result = newswatch("check", env={"NEWSWATCH_CONFIG": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: config file {tmp_path} (from $NEWSWATCH_CONFIG) is a folder, not a file; fix the variable\n"
+    )
+
+
 def test_config_from_environment(tmp_path: Path) -> None:
     cfg = tmp_path / "x.toml"
     cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
