@@ -29,7 +29,10 @@ def replacing(path: Path, mode: int = 0o666) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, mode & ~_umask())
         _fsync(tmp, os.O_RDONLY)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:  # the target refused (another user's file in a sticky folder, immutable, a folder)
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

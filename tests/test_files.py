@@ -25,6 +25,20 @@ def test_write_atomic_replaces_the_file_with_the_umask_applied(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.html", "secret.toml"]
 
 
+def test_a_target_that_refuses_the_rename_is_named_not_the_temporary(tmp_path: Path) -> None:
+    # the error a user sees names the file they asked for (another user's file in /tmp, an immutable file,
+    # a folder), not ".d.html.x1y2.tmp"
+    from scheduler.cli import os_problem
+
+    target = tmp_path / "d.html"
+    (target / "inside").mkdir(parents=True)
+    with pytest.raises(OSError) as info:
+        write_atomic(target, "<p>digest</p>")
+    assert info.value.filename == str(target)
+    assert os_problem(info.value, None) == f"{target}: Is a directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.html"]
+
+
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "export.csv"
     target.write_text("old", encoding="utf-8")
