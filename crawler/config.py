@@ -523,6 +523,8 @@ def parse_config(
     storage_t = c.table(data.get("storage"), "storage")
     c.unknown(storage_t, {"database"}, "storage")
     db = c.get(storage_t, "database", "storage", str, "newswatch.db")
+    if not db.strip():  # else the config's own folder would be taken for the database
+        c.add("storage.database", 'is empty; name the SQLite file, e.g. "newswatch.db" (relative to the config file)')
     db_path = Path(os.path.expanduser(db))
     storage = StorageConfig(database=db_path if db_path.is_absolute() else (base / db_path))
 

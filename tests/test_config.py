@@ -131,6 +131,12 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     assert config.smtp is not None and config.smtp.password_file == cfg.parent / "secret"
 
 
+def test_an_empty_database_path_is_a_problem() -> None:
+    assert problems('[storage]\ndatabase = ""\n') == [
+        'storage.database: is empty; name the SQLite file, e.g. "newswatch.db" (relative to the config file)'
+    ]
+
+
 def test_types_are_checked() -> None:
     p = problems('[crawl]\nconcurrency = "many"\nobey_robots = "yes"\n')
     assert "crawl.concurrency: 'many' is not an integer" in p
