@@ -354,3 +354,52 @@ def test_a_chinese_term_inside_another_word_is_not_that_term(name: str, text: st
 )
 def test_a_language_model_is_computing_and_a_language_course_is_teaching(text: str, taught: bool) -> None:
     assert (hit("teaching", text) is not None) is taught
+
+
+# ---- spying, academy honours, a reactor as economic cooperation ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russia accuses a leading Arctic researcher of spying for China.",
+        "The physicist is charged with treason for passing state secrets to Chinese intelligence.",
+        "Chinese hackers targeted Russian defence research institutes.",
+        "Учёного обвинили в госизмене: он якобы передал Китаю секретные сведения.",
+        "ФСБ задержала профессора по делу о шпионаже в пользу Китая.",
+        "俄罗斯又有科学家涉嫌为中国当间谍被捕。",
+        "兩名教授涉嫌向中國出賣國家機密被起訴。",  # traditional script folds to the simplified terms
+    ],
+)
+def test_spying_treason_and_hacking_are_off_topic(text: str) -> None:
+    assert hit("espionage", text), text
+    assert hit("off_topic", text), text
+
+
+def test_a_state_secretary_is_no_state_secret() -> None:
+    text = "Fomichev, State Secretary and Deputy Minister of Economic Development, signed the memorandum."
+    assert hit("espionage", text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Professor Jinde Cao was elected a Foreign Member of the Russian Academy of Sciences.",
+        "Академик избран иностранным членом Китайской академии наук.",
+        "25位中国专家当选俄罗斯工程院外籍院士。",
+    ],
+)
+def test_an_academy_electing_a_scientist_of_the_other_side_is_a_tie(text: str) -> None:
+    assert hit("academy_honours", text), text
+    assert hit("cooperation", text), text
+
+
+def test_foreign_members_of_a_board_are_no_academy_honour() -> None:
+    assert hit("academy_honours", "The board has two foreign members from Kazakhstan.") is None
+
+
+def test_a_reactor_named_as_economic_cooperation_is_not_the_economy_s() -> None:
+    reactor = "Тяньваньская АЭС — самый крупный объект российско-китайского экономического сотрудничества."
+    assert hit("economic_ties", reactor) is None
+    trade = "Стороны обсудили развитие торгово-экономического сотрудничества и поставки зерна."
+    assert hit("economic_ties", trade)
