@@ -145,6 +145,7 @@ class Prior:
     sha256: str  # of the file's bytes
     model: Model
     trained: str | None  # its own training date, when it records one
+    lineage: dict[str, Any] | None  # its own training record without the figures: how its weights came to be
     fitted_at: float  # the threshold folded into its bias (0.5 when it records none)
     by_language: tuple[tuple[str, float], ...]  # the languages' own thresholds folded into their weights
 
@@ -157,6 +158,7 @@ class Prior:
             "sha256": self.sha256,
             "digest": self.model.digest,
             "trained": self.trained,
+            **({"training": self.lineage} if self.lineage else {}),
         }
 
 
@@ -227,6 +229,8 @@ def load_prior(ref: str, base: Path) -> Prior:
         sha256=hashlib.sha256(raw).hexdigest(),
         model=model,
         trained=trained if isinstance(trained, str) else None,
+        # the options, files and priors its weights came from, so a chain of adaptations keeps its whole history
+        lineage={k: v for k, v in training.items() if k != "figures"} if isinstance(training, dict) else None,
         fitted_at=float(fitted_at),
         by_language=tuple(sorted((str(k), float(v)) for k, v in by_language.items())),
     )

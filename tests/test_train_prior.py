@@ -193,8 +193,16 @@ def test_the_adapted_model_records_its_prior(tmp_path: Path) -> None:
         "sha256": hashlib.sha256(prior.read_bytes()).hexdigest(),
         "digest": load_model(str(prior), tmp_path).digest,
         "trained": TRAINED,
+        "training": {"date": TRAINED},  # the prior's own record (its figures left out): how its weights came to be
     }
     assert training["options"]["penalty"] == "l2 towards the prior" and "scipy" in training
+    # adapting the adapted model keeps the whole chain: its prior's options and files, and their prior
+    again = tmp_path / "m2.json"
+    code, output = _train(cfg, _stories(tmp_path), again, "--prior", str(out), "--folds", "2")
+    assert code == 0, output
+    chain = json.loads(again.read_text(encoding="utf-8"))["training"]["prior"]["training"]
+    assert chain["options"] == training["options"] and chain["files"] == training["files"]
+    assert chain["prior"]["model"] == str(prior) and "figures" not in chain
     # it loads as a topic's model
     code = CliRunner().invoke(cli, ["-c", str(_config(tmp_path, model="m.json")), "check"]).exit_code
     assert code == 0
