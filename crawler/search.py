@@ -93,7 +93,11 @@ def search_articles(
         try:
             candidates = list(
                 store.fts_candidates(
-                    _prefilter(q, scorer, min_score), max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
+                    _prefilter(q, scorer, min_score),
+                    max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT),
+                    sources=sources,
+                    languages=languages,
+                    since=since,
                 )
             )
         except StoreError as exc:
@@ -110,6 +114,7 @@ def search_articles(
                 stats.timed_out = True
                 break
             row = store.article(aid)
+            # the index applied the filters already; checked again on the row, whose dates are parsed exactly
             if row is None or not _wanted(row, sources, since, languages):
                 continue
             stats.scored += 1

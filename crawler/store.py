@@ -1080,14 +1080,46 @@ class Store:
         for row in cur:
             yield dict(zip(cols, row))
 
-    def fts_candidates(self, expression: str | None, limit: int | None = None) -> Iterator[int]:
-        """Article ids the FTS index selects, likeliest first (all ids, newest first, when expression is None)."""
+    def fts_candidates(
+        self,
+        expression: str | None,
+        limit: int | None = None,
+        *,
+        sources: Sequence[str] = (),
+        languages: Sequence[str] = (),
+        since: datetime | None = None,
+    ) -> Iterator[int]:
+        """Article ids the FTS index selects, likeliest first (all ids, newest first, when expression is None).
+
+        ``sources``, ``languages`` and ``since`` (published, else fetched, at or after it) narrow the ids before
+        ``limit`` cuts them, so a filter keeps its articles however many others the index ranks higher.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if expression is not None:
+            where.append("_articles_fts MATCH ?")
+            params.append(expression)
+        if sources:
+            where.append(f"a.source IN ({','.join('?' * len(sources))})")
+            params.extend(sources)
+        if languages:
+            where.append(f"coalesce(a.language, '') IN ({','.join('?' * len(languages))})")
+            params.extend(languages)
+        if since is not None:
+            where.append("coalesce(nullif(a.published, ''), a.fetched) >= ?")  # both stored as iso() writes them
+            params.append(iso(since))
         if expression is None:
-            sql, params = "SELECT id FROM articles ORDER BY id DESC", []
+            sql = "SELECT a.id FROM articles a"
+            order = " ORDER BY a.id DESC"
         else:
             # bm25 (title weighted) picks the likeliest candidates; the caller re-scores them exactly
-            sql = "SELECT rowid FROM _articles_fts WHERE _articles_fts MATCH ? ORDER BY bm25(_articles_fts, 3.0, 1.0)"
-            params = [expression]
+            sql = "SELECT _articles_fts.rowid FROM _articles_fts" + (
+                " JOIN articles a ON a.id = _articles_fts.rowid" if len(where) > 1 else ""
+            )
+            order = " ORDER BY bm25(_articles_fts, 3.0, 1.0)"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += order
         if limit:
             sql += f" LIMIT {int(limit)}"
         try:

@@ -1,0 +1,46 @@
+"""`newswatch search` as an analyst uses it: filters over a large archive, typed quotes and full-width forms,
+and what an empty result says."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from crawler import search
+from crawler.config import load_config
+from crawler.search import search_articles
+from crawler.store import Store
+from tests.support.articles import article_record
+
+
+def _config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    return cfg
+
+
+def test_filters_keep_their_articles_however_many_others_the_index_ranks_higher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--source, --language and --since narrow the index's candidates before they are cut to a number, not after:
+    on a large archive the best-ranked candidates are often all from other sources, languages or years."""
+    config = load_config(_config(tmp_path))
+    with Store(config.storage.database) as store:
+        for n in range(1, 4):  # ranked first by the index: the word in the title, three times
+            store.add_article(
+                article_record(n, "Russia Russia Russia", "Russia", age=timedelta(days=300), indexed=True)
+            )
+        rec = article_record(9, "Weekly bulletin", "A long bulletin that mentions Russia once.", indexed=True)
+        store.add_article(dataclasses.replace(rec, source="t", language="ru"))
+    monkeypatch.setattr(search, "MIN_CANDIDATES", 1)
+    monkeypatch.setattr(search, "CANDIDATES_PER_RESULT", 1)  # as on an archive of many times the limit
+    for filters in ({"sources": ["t"]}, {"languages": ["ru"]}, {"since": rec.fetched - timedelta(days=1)}):
+        found = search_articles(config, "Russia", limit=1, **filters)  # type: ignore[arg-type]
+        assert [r.title for r in found] == ["Weekly bulletin"], filters
+    assert [r.title for r in search_articles(config, "Russia", limit=1)] == ["Russia Russia Russia"]
+    # a query without a full-text form (a country) is narrowed the same way, newest first
+    found = search_articles(config, "country:RU", limit=1, sources=["s"])
+    assert [r.id for r in found] == [3]
