@@ -2314,7 +2314,23 @@ def _lexed(q: str) -> tuple[_Tok, ...]:
     return tuple(_lex(q))
 
 
-def _lex(q: str) -> list[_Tok]:
+# Quotes as Russian, English and Chinese keyboards type them, and the full-width forms of a Chinese input method,
+# read as the query's own ASCII: «a b», “a b”, „a b“ and 「a b」 are phrases, （a OR b） a group, ＊ a prefix.
+# One character for one, so a syntax error's position is the same in the query as typed.
+_TYPED_FORMS = str.maketrans(
+    {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | dict.fromkeys("«»“”„「」『』", '"')
+)
+
+
+def _lex(typed: str) -> list[_Tok]:
+    """The query's tokens, read from its typed quotes and full-width forms as from ASCII (see _TYPED_FORMS)."""
+    try:
+        return _lex_ascii(typed.translate(_TYPED_FORMS), typed)
+    except QuerySyntaxError as exc:  # shown in the query as it was typed
+        raise QuerySyntaxError(exc.message, typed, exc.position) from None
+
+
+def _lex_ascii(q: str, typed: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(q)
     calls: list[bool] = []  # open parentheses: True for a PARTNERS( call, where ',' separates
@@ -2340,7 +2356,7 @@ def _lex(q: str) -> list[_Tok]:
         elif c == '"':
             j = q.find('"', i + 1)
             if j < 0:
-                raise QuerySyntaxError("unterminated phrase: this '\"' is never closed", q, i)
+                raise QuerySyntaxError(f"unterminated phrase: this '{typed[i]}' is never closed", q, i)
             toks.append(_Tok("PHRASE", q[i + 1 : j], i))
             i = j + 1
         elif c == "@":
@@ -2933,7 +2949,7 @@ def _walk(node: _Node, seen: set[int] | None = None) -> Iterable[_Node]:
             yield from _walk(c, seen)
 
 
-_SET_REF_RE = re.compile(r"(?<![\w.])@([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
+_SET_REF_RE = re.compile(r"(?<![\w.])[@＠]([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")  # full-width too, as _lex reads
 
 
 def with_definitions(text: str, sets: Mapping[str, str]) -> str:

@@ -44,3 +44,41 @@ def test_filters_keep_their_articles_however_many_others_the_index_ranks_higher(
     # a query without a full-text form (a country) is narrowed the same way, newest first
     found = search_articles(config, "country:RU", limit=1, sources=["s"])
     assert [r.id for r in found] == [3]
+
+
+@pytest.mark.parametrize(
+    ("typed", "ascii_"),
+    [
+        ("«laboratory joint»", '"laboratory joint"'),  # a phrase typed on a Russian keyboard: in its order only
+        ("“laboratory joint”", '"laboratory joint"'),
+        ("„laboratory joint“", '"laboratory joint"'),
+        ("「联合 实验室」", '"联合 实验室"'),
+        ("（中俄 OR 俄罗斯） AND 科技", "(中俄 OR 俄罗斯) AND 科技"),  # a Chinese input method's brackets group
+        ("title：中俄 ＯＲ Росси＊", "title:中俄 OR Росси*"),
+        ("＠cn OR lab", "@cn OR lab"),
+    ],
+)
+def test_typed_quotes_and_full_width_forms_read_as_the_query_syntax(typed: str, ascii_: str) -> None:
+    from crawler.topics import compile_query
+
+    sets = {"cn": "中俄"}
+    articles = [
+        ("A joint laboratory opens", "Scientists open a joint laboratory."),
+        ("A laboratory, joint work", "The laboratory joint venture."),
+        ("中俄科技合作", "中俄联合实验室成立。"),
+        ("俄罗斯新闻", "俄罗斯举行会议。"),
+        ("Российские учёные", "中俄 лаборатория"),
+    ]
+    want = [compile_query(ascii_, sets).match(t, x) is not None for t, x in articles]
+    assert [compile_query(typed, sets).match(t, x) is not None for t, x in articles] == want
+    assert any(want) and not all(want)
+
+
+def test_an_unclosed_typed_quote_is_named_as_typed() -> None:
+    from crawler.errors import QuerySyntaxError
+    from crawler.topics import compile_query
+
+    with pytest.raises(QuerySyntaxError) as exc:
+        compile_query("lab AND «Россия и Китай")
+    assert exc.value.position == 8 and "this '«' is never closed" in str(exc.value)
+    assert "→«Россия и Китай" in str(exc.value)  # the query as typed
