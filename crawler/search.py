@@ -140,6 +140,33 @@ def search_articles(
     return sorted(best.values(), key=lambda r: (-r.score, -r.id))[:limit]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a search ran on: the stored articles, those its filters kept, the languages stored and the newest
+    article's date (published, else fetched)."""
+
+    stored: int
+    kept: int
+    languages: tuple[str, ...]
+    newest: str | None = None
+
+
+def search_scope(
+    config: Config,
+    *,
+    sources: Sequence[str] = (),
+    since: datetime | None = None,
+    languages: Sequence[str] = (),
+) -> Scope:
+    """The articles a search with these filters runs on (none when there is no database yet)."""
+    if not config.storage.database.exists():
+        return Scope(0, 0, ())
+    with Store(config.storage.database, readonly=True) as store:
+        kept = store.count_articles(sources=sources, languages=languages, since=since)
+        newest = store.scalar("SELECT max(coalesce(nullif(published, ''), fetched)) FROM articles")
+        return Scope(store.count("articles"), kept, tuple(sorted(store.languages())), newest)
+
+
 def _prefilter(q: Query, scorer: Scorer | None, min_score: float) -> str | None:
     """The FTS expression that narrows the candidates: the query's, and a model topic's (its gate often
     has none: country entities have no FTS form), both required."""

@@ -1094,20 +1094,10 @@ class Store:
         ``sources``, ``languages`` and ``since`` (published, else fetched, at or after it) narrow the ids before
         ``limit`` cuts them, so a filter keeps its articles however many others the index ranks higher.
         """
-        where: list[str] = []
-        params: list[Any] = []
+        where, params = _article_filters(sources, languages, since)
         if expression is not None:
-            where.append("_articles_fts MATCH ?")
-            params.append(expression)
-        if sources:
-            where.append(f"a.source IN ({','.join('?' * len(sources))})")
-            params.extend(sources)
-        if languages:
-            where.append(f"coalesce(a.language, '') IN ({','.join('?' * len(languages))})")
-            params.extend(languages)
-        if since is not None:
-            where.append("coalesce(nullif(a.published, ''), a.fetched) >= ?")  # both stored as iso() writes them
-            params.append(iso(since))
+            where.insert(0, "_articles_fts MATCH ?")
+            params.insert(0, expression)
         if expression is None:
             sql = "SELECT a.id FROM articles a"
             order = " ORDER BY a.id DESC"
@@ -1128,6 +1118,18 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise StoreError(f"the search index rejected the query: {exc}") from None
 
+    def count_articles(
+        self, *, sources: Sequence[str] = (), languages: Sequence[str] = (), since: datetime | None = None
+    ) -> int:
+        """Stored articles that ``fts_candidates``' filters keep."""
+        where, params = _article_filters(sources, languages, since)
+        sql = "SELECT count(*) FROM articles a" + (" WHERE " + " AND ".join(where) if where else "")
+        return int(self.scalar(sql, params))
+
+    def languages(self) -> list[str]:
+        """The languages of stored articles, as their codes."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT language FROM articles WHERE language IS NOT NULL")]
+
     def delete_articles(self, ids: Sequence[int]) -> int:
         with self.transaction() as c:
             index = dedup.StoryIndex(c)
@@ -1140,3 +1142,21 @@ class Store:
                 c.execute("UPDATE _entries SET article_id = NULL WHERE article_id = ?", [aid])
                 c.execute("DELETE FROM articles WHERE id = ?", [aid])
         return len(ids)
+
+
+def _article_filters(
+    sources: Sequence[str], languages: Sequence[str], since: datetime | None
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions on ``articles a`` for search's filters, and their parameters."""
+    where: list[str] = []
+    params: list[Any] = []
+    if sources:
+        where.append(f"a.source IN ({','.join('?' * len(sources))})")
+        params.extend(sources)
+    if languages:
+        where.append(f"coalesce(a.language, '') IN ({','.join('?' * len(languages))})")
+        params.extend(languages)
+    if since is not None:
+        where.append("coalesce(nullif(a.published, ''), a.fetched) >= ?")  # both stored as iso() writes them
+        params.append(iso(since))
+    return where, params

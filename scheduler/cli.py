@@ -27,7 +27,7 @@ from crawler.config import (
     parse_duration,
     user_config_path,
 )
-from crawler.dates import parse_user_date
+from crawler.dates import iso, parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from scheduler.files import replacing, write_atomic
 from scheduler.launch import hold_signals, release_signals
@@ -670,7 +670,7 @@ def search(
         return
     if not results:
         if not state.quiet:
-            click.echo("no matches")
+            click.echo(_no_matches(config, since, since_dt, sources, languages))
         return
     tty = sys.stdout.isatty()
     safe = terminal_safe  # stored text is scraped: its escape sequences must not reach the terminal
@@ -687,6 +687,30 @@ def search(
         )
         click.echo(f"        {snippet}")
         click.echo()
+
+
+def _no_matches(
+    config: Config, since: str | None, since_dt: datetime | None, sources: Sequence[str], languages: Sequence[str]
+) -> str:
+    """ "no matches", and what the search ran on: the articles its filters kept, or why there were none."""
+    from crawler.search import search_scope
+
+    if since_dt is not None and since_dt > datetime.now(UTC):
+        return f"no matches: --since {_quoted(since)} is in the future"
+    languages = [lang.lower() for lang in languages]
+    scope = search_scope(config, sources=sources, since=since_dt, languages=languages)
+    if scope.stored == 0:
+        return f"no matches: no articles are stored yet in {config.storage.database} (newswatch crawl stores them)"
+    if not (sources or languages or since_dt):
+        return f"no matches among {scope.stored} stored articles"
+    used = [o for o, v in (("--source", sources), ("--language", languages), ("--since", since_dt)) if v]
+    line = f"no matches among the {scope.kept} of {scope.stored} stored articles that {' and '.join(used)} kept"
+    if since_dt is not None and scope.newest is not None and scope.newest < iso(since_dt):
+        line += f"; the newest article is from {scope.newest[:10]}"
+    unknown = [lang for lang in languages if lang not in scope.languages]
+    if unknown:
+        line += f"; no article is in {', '.join(map(repr, unknown))} (stored: {', '.join(scope.languages)})"
+    return line
 
 
 # Terminal escape sequences (CSI, OSC up to BEL or ST, two-byte ESC forms, 8-bit CSI), then any other

@@ -523,7 +523,7 @@ def test_search_by_source_language_and_date(demo_copy: Path) -> None:
     vestnik = json.loads(newswatch("-c", cfg, "search", query, "--source", "vestnik", "--json").stdout)
     assert vestnik and {r["source"] for r in vestnik} == {"vestnik"}
     future = newswatch("-c", cfg, "search", query, "--since", "2999-01-01")
-    assert future.returncode == 0 and future.stdout.strip() == "no matches"
+    assert future.returncode == 0 and future.stdout.strip() == "no matches: --since '2999-01-01' is in the future"
 
 
 def test_sources_reset_says_what_it_reset(demo_copy: Path) -> None:

@@ -82,3 +82,38 @@ def test_an_unclosed_typed_quote_is_named_as_typed() -> None:
         compile_query("lab AND «Россия и Китай")
     assert exc.value.position == 8 and "this '«' is never closed" in str(exc.value)
     assert "→«Россия и Китай" in str(exc.value)  # the query as typed
+
+
+def test_no_matches_says_what_the_search_ran_on(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(_config(tmp_path))
+
+    def said(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["-c", cfg, "search", *args])
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    assert (
+        said("Russia")
+        == f"no matches: no articles are stored yet in {tmp_path / 'nw.db'} (newswatch crawl stores them)"
+    )
+    with Store(tmp_path / "nw.db") as store:
+        recs = [article_record(n, "Russia", "Russia", age=timedelta(days=10 * n + 1), indexed=True) for n in range(3)]
+        for rec, language in zip(recs, ("en", "ru", "zh"), strict=True):
+            store.add_article(dataclasses.replace(rec, language=language))
+    assert said("China") == "no matches among 3 stored articles"
+    assert said("China", "--since", "2999-01-01") == "no matches: --since '2999-01-01' is in the future"
+    assert said("China", "--since", "15d", "--language", "RU") == (
+        "no matches among the 1 of 3 stored articles that --language and --since kept"
+    )
+    assert said("China", "--language", "cn", "--language", "zh") == (
+        "no matches among the 1 of 3 stored articles that --language kept; no article is in 'cn' (stored: en, ru, zh)"
+    )
+    assert said("Russia", "--since", "1h") == (
+        "no matches among the 0 of 3 stored articles that --since kept; "
+        f"the newest article is from {recs[0].fetched.date().isoformat()}"
+    )
+    assert said("-q", "China") == ""
