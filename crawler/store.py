@@ -204,6 +204,7 @@ def _m0021(db: sqlite_utils.Database) -> None:
 BROWSE_FTS = "articles_search"  # full-text search over the stored title and text (datasette's search box)
 BROWSE_TOKENIZE = "unicode61 remove_diacritics 2"
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+_YO_WORD = re.compile(r"(?<!\w)[^\WёЁ]*[ёЁ]\w*")  # a word with ё, found without backtracking
 _CJK_GRAM = 4  # Chinese words are 1-4 characters: a query of up to 4 characters finds them anywhere
 
 
@@ -211,13 +212,32 @@ def browse_text(text: str) -> str:
     """What the browse index holds for a text: words as they are, and each run of Chinese or Japanese
     characters as its 1- to 4-character pieces, so a search for 中俄 or 俄罗斯 finds the text 中俄科技合作
     with unicode61 (which keeps a whole run as one token) and with datasette's quoted queries.
+
+    unicode61 folds case but not ё to е, nor Traditional Chinese to Simplified: a word written with ё is
+    followed by its е form (учёные ученые), and a Traditional run's pieces by its Simplified ones, so the
+    search box finds ученые in учёные and 俄罗斯 in 俄羅斯 as newswatch search does.
     """
+
+    def pieces(run: str) -> list[str]:
+        return [run[i : i + n] for n in range(1, _CJK_GRAM + 1) for i in range(len(run) - n + 1)]
 
     def grams(m: re.Match[str]) -> str:
         run = m.group(0)
-        pieces = [run[i : i + n] for n in range(1, _CJK_GRAM + 1) for i in range(len(run) - n + 1)]
-        return " " + " ".join(pieces) + " "
+        own = pieces(run)
+        simple = textnorm.to_simplified(run) if traditional else run
+        if simple != run:
+            own = list(dict.fromkeys(own + pieces(simple)))
+        return " " + " ".join(own) + " "
 
+    def e_form(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return f"{word} {word.replace('ё', 'е').replace('Ё', 'Е')}"
+
+    if "ё" in text or "Ё" in text:
+        text = _YO_WORD.sub(e_form, text)
+    if _CJK_RUN.search(text) is None:
+        return text
+    traditional = textnorm.to_simplified(text) != text  # one look at the whole text; most is Simplified
     return _CJK_RUN.sub(grams, text)
 
 
@@ -320,6 +340,15 @@ def _m0070(db: sqlite_utils.Database) -> None:
             "INSERT INTO _articles_fts(rowid, title, text) VALUES (?, ?, ?)",
             [aid, textnorm.index_tokens(clean_title), textnorm.index_tokens(clean_text)],
         )
+
+
+@migrations(name="0080_browse_search_yo_and_simplified")
+def _m0080(db: sqlite_utils.Database) -> None:
+    # the browse index holds more forms now (browse_text): rebuilt from the articles, so that an article's
+    # entry is removed later with the same forms it was added with
+    db.execute(f"INSERT INTO {BROWSE_FTS}({BROWSE_FTS}) VALUES ('delete-all')")
+    for aid, title, text in db.execute("SELECT id, title, text FROM articles").fetchall():
+        _browse_insert(db.conn, aid, title, text)
 
 
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -100,6 +101,39 @@ def test_search_box_finds_russian_chinese_and_english_articles(served: str) -> N
     assert [r["title"] for r in lunar] == ["Russia and China agree timetable for joint lunar research station"]
     assert search(served, "中俄 月球")  # words are ANDed, as datasette's box does
     assert search(served, "nosuchwordanywhere") == []
+
+
+def test_search_box_finds_a_word_written_with_yo_typed_with_e(
+    served: str,
+) -> None:
+    scientists = search(served, "учёные")
+    assert scientists and search(served, "ученые") == scientists  # as most people type it
+    assert search(served, "Учёные") == scientists
+    assert search(served, "ёж") == []
+
+
+def test_an_archive_indexed_before_the_yo_and_simplified_forms_is_reindexed(tmp_path: Path) -> None:
+    from crawler.store import BROWSE_FTS, Store
+    from tests.support.articles import article_record
+
+    db = tmp_path / "nw.db"
+    with Store(db) as store:
+        store.add_article(article_record(1, "Учёные", "俄羅斯科學院"))
+        store.add_article(article_record(2, "Ёлка", "Новый год"))
+    conn = sqlite3.connect(db, isolation_level=None)  # as an older newswatch left it: the words as written only
+    conn.execute(f"INSERT INTO {BROWSE_FTS}({BROWSE_FTS}) VALUES ('delete-all')")
+    for aid, title, text in [(1, "Учёные", " 俄 羅 斯 俄羅 羅斯 俄羅斯 "), (2, "Ёлка", "Новый год")]:
+        conn.execute(f"INSERT INTO {BROWSE_FTS}(rowid, title, text) VALUES (?, ?, ?)", [aid, title, text])
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0080_browse_search_yo_and_simplified'")
+    conn.close()
+    with Store(db) as store:
+        found = [
+            store.query(f"SELECT rowid FROM {BROWSE_FTS} WHERE {BROWSE_FTS} MATCH ?", [f'"{word}"'])
+            for word in ("ученые", "учёные", "俄罗斯", "俄羅斯", "елка")
+        ]
+        assert found == [[{"rowid": 1}]] * 4 + [[{"rowid": 2}]]
+        store.delete_articles([2])  # removed with the forms it was indexed with
+        assert store.scalar(f"SELECT count(*) FROM {BROWSE_FTS} WHERE {BROWSE_FTS} MATCH '\"елка\"'") == 0
 
 
 def test_the_articles_page_has_a_search_box_and_links_to_stories_and_sources(served: str) -> None:
