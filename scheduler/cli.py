@@ -1218,6 +1218,8 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
     if not db.exists():
         raise UsageError(f"no database at {db} yet; run 'newswatch crawl' first")
     Store(db, readonly=True).close()  # a database an older newswatch made is upgraded first (or says how)
+    if not {"--host", "-h", "--port", "-p", "--uds"} & {a.split("=", 1)[0] for a in datasette_args}:
+        _check_listen(host, port)
     exe = shutil.which("datasette", path=str(Path(sys.executable).parent)) or shutil.which("datasette")
     if exe is None:
         import shlex
@@ -1239,6 +1241,26 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
         except KeyboardInterrupt:  # Ctrl-C reached datasette too (same process group): let it finish
             code = proc.wait()
         sys.exit(128 - code if code < 0 else code)  # killed by a signal: the shell's 128 + its number
+
+
+def _check_listen(host: str, port: int) -> None:
+    """A usage error, in one line, when datasette could not listen on host:port (taken, or no such address)."""
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _name, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as datasette's server does
+            s.bind(addr)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"port {port} on {host} is already in use (another datasette?); choose another with --port"
+            ) from None
+        raise UsageError(f"cannot listen on {host} port {port}: {exc.strerror or exc}; check --host") from None
 
 
 # Command modules use this module's helpers; under `python -m scheduler.cli` this module is

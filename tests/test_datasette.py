@@ -224,3 +224,20 @@ def test_stopping_newswatch_datasette_stops_datasette(demo_dir: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_port_in_use_is_one_line_and_exit_2_not_datasettes_traceback(demo_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(demo_dir / "newswatch-demo.toml")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["-c", cfg, "datasette", "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: port {port} on 127.0.0.1 is already in use (another datasette?); choose another with --port\n"
+    )
