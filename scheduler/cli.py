@@ -605,7 +605,27 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
 # -- search ---------------------------------------------------------------------------------
 
 
-@cli.command()
+class _QueryCommand(click.Command):
+    """A command whose QUERY may start with '-' (NOT): click reads that as an option, so its error says how to
+    pass it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        import shlex
+
+        given = list(args)  # the parser consumes the list
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            query = next((a for a in given if a.startswith(exc.option_name)), None)
+            if query is not None and not query.startswith("--"):
+                exc.message = (
+                    f"{query!r} was read as an option; a query that starts with '-' (NOT) goes after '--': "
+                    f"newswatch search -- {shlex.quote(query)}"
+                )
+            raise
+
+
+@cli.command(cls=_QueryCommand)
 @config_option
 @quiet_option
 @click.argument("query", required=False)

@@ -117,3 +117,21 @@ def test_no_matches_says_what_the_search_ran_on(tmp_path: Path) -> None:
         f"the newest article is from {recs[0].fetched.date().isoformat()}"
     )
     assert said("-q", "China") == ""
+
+
+def test_a_query_starting_with_minus_says_to_put_it_after_double_dash(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(_config(tmp_path))
+    result = CliRunner().invoke(cli, ["-c", cfg, "search", "-Russia AND China"])
+    assert result.exit_code == 2
+    assert (
+        "Error: '-Russia AND China' was read as an option; a query that starts with '-' (NOT) goes after '--': "
+        "newswatch search -- '-Russia AND China'"
+    ) in result.output
+    other = CliRunner().invoke(cli, ["-c", cfg, "search", "--limt", "3", "x"])
+    assert other.exit_code == 2 and "No such option '--limt'" in other.output
+    after = CliRunner().invoke(cli, ["-c", cfg, "search", "--", "-Russia AND China"])
+    assert after.exit_code == 0 and after.output.startswith("no matches")
