@@ -1000,6 +1000,18 @@ def valid_address(value: str, *, display_name: bool = False) -> bool:
     return bool(addr) and addr.count("@") == 1 and all(addr.split("@"))
 
 
+def ascii_address(address: str) -> str:
+    """The address as mail without SMTPUTF8 carries it (envelope and headers): an internationalized domain (пример.рф) in its ASCII
+    form (xn--e1afmkfd.xn--p1ai), so that only a non-ASCII part before the '@' needs the server's SMTPUTF8."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
+
+
 def _parse_smtp(c: _Checker, t: dict[str, Any], base: Path) -> SmtpConfig:
     d = SmtpConfig()
     if "password" in t:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from crawler import topics as topic_mod
-from crawler.config import Config, Recipient, TopicConfig
+from crawler.config import Config, Recipient, TopicConfig, ascii_address
 from crawler.dates import local as local_time
 from crawler.dates import plausible
 from crawler.store import Store, iso, parse_iso
@@ -166,9 +166,16 @@ def safe_url(value: str | None) -> str | None:
     return url
 
 
+def _ascii_domain(header: str) -> str:
+    """An address header's domain in ASCII (an encoded word there is no address a mail client can read)."""
+    name, addr = parseaddr(header)
+    plain = ascii_address(addr)
+    return header if plain == addr else formataddr((name, plain))
+
+
 def mail_domain(config: Config) -> str:
     """The domain for Message-IDs and a sender of last resort: the sender's, else this host's."""
-    addr = parseaddr(config.smtp.sender)[1] if config.smtp else ""
+    addr = ascii_address(parseaddr(config.smtp.sender)[1]) if config.smtp else ""
     domain = addr.rpartition("@")[2] if "@" in addr else socket.getfqdn()
     domain = re.sub(r"[^A-Za-z0-9.-]", "", domain).strip(".-").lower()
     return domain or "localhost"
@@ -511,8 +518,8 @@ def compose(
     domain = mail_domain(config)
     msg = EmailMessage()
     msg["Subject"] = subject
-    msg["From"] = config.smtp.sender if config.smtp else f"newswatch <newswatch@{domain}>"
-    msg["To"] = to
+    msg["From"] = _ascii_domain(config.smtp.sender) if config.smtp else f"newswatch <newswatch@{domain}>"
+    msg["To"] = _ascii_domain(to)
     msg["Date"] = format_datetime(now.astimezone(UTC))
     msg["Message-ID"] = message_id
     msg["List-Id"] = f"newswatch {digest.kind}s <{digest.kind}.newswatch.{domain}>"

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
-from crawler.config import SmtpConfig
+from crawler.config import SmtpConfig, ascii_address
 from crawler.errors import ConfigError, MailError
 
 CREDENTIAL_NAME = "smtp-password"
@@ -166,7 +166,16 @@ class Mailer:
         conn = self._session()
         sender = parseaddr(self.smtp.sender)[1] or self.smtp.sender
         try:
-            refused = conn.send_message(msg, from_addr=sender, to_addrs=[rcpt])
+            refused = conn.send_message(msg, from_addr=ascii_address(sender), to_addrs=[ascii_address(rcpt)])
+        except smtplib.SMTPNotSupportedError:  # an OSError too: not a lost connection
+            self._reset()
+            whose, fix = (
+                (sender, "check smtp.sender") if not ascii_address(sender).isascii() else (rcpt, "it stays due")
+            )
+            raise MailError(
+                f"the SMTP server {self.where} does not accept internationalized mail (SMTPUTF8), which {whose} "
+                f"needs for the non-ASCII part before its '@'; use an ASCII address or a server that offers it; {fix}"
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = exc.recipients.get(rcpt, next(iter(exc.recipients.values()), (0, b"")))
             self._reset()

@@ -77,8 +77,10 @@ class SMTPTestServer:
         auth_required: bool = False,
         tls: TLSMode = "none",
         cert_dir: Path | None = None,
+        smtputf8: bool = True,
     ) -> None:
         self.host = host
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (internationalized addresses), as aiosmtpd does by default
         self.port = port
         self.auth = auth
         self.auth_required = auth_required
@@ -115,6 +117,7 @@ class SMTPTestServer:
             "port": self.port,
             "server_hostname": "newswatch-test-smtp",
             "ready_timeout": 10,
+            "enable_SMTPUTF8": self.smtputf8,
         }
         if self.auth is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)

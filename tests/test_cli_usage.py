@@ -426,6 +426,31 @@ def test_an_empty_database_file_is_no_database_yet_and_another_programs_is_left_
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
+def test_a_digest_to_an_internationalized_address(demo_copy: Path, smtp_factory: Any) -> None:
+    # a server without SMTPUTF8 (many): a domain in Cyrillic still goes out, in its ASCII form in the envelope
+    # and the headers (not an encoded word no client reads as an address); a mailbox name in Cyrillic cannot,
+    # and says why instead of "the connection was lost"
+    smtp = smtp_factory(smtputf8=False)
+    cfg = demo_copy / "newswatch.toml"
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\nsender = "Новости <nw@пример.рф>"\n'
+        )
+    r = newswatch("-c", cfg, "digest", "--to", "analyst@пример.рф")
+    assert r.returncode == 0, r.stderr
+    (sent,) = smtp.messages
+    assert sent.mail_from == "nw@xn--e1afmkfd.xn--p1ai" and sent.rcpt_tos == ("analyst@xn--e1afmkfd.xn--p1ai",)
+    assert sent.message["To"] == "analyst@xn--e1afmkfd.xn--p1ai"
+    assert sent.message["From"] == "Новости <nw@xn--e1afmkfd.xn--p1ai>"
+    r = newswatch("-c", cfg, "digest", "--to", "аналитик@example.org")
+    assert r.returncode == 1
+    assert (
+        f"the SMTP server 127.0.0.1:{smtp.port} does not accept internationalized mail (SMTPUTF8), which "
+        "аналитик@example.org needs for the non-ASCII part before its '@'; use an ASCII address" in r.stderr
+    )
+    assert len(smtp.messages) == 1
+
+
 # -- check warnings -------------------------------------------------------------------------------
 
 
