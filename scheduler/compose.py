@@ -8,6 +8,7 @@ topic matched, and the other outlets that ran it.
 
 from __future__ import annotations
 
+import email.policy
 import functools
 import re
 import socket
@@ -51,6 +52,9 @@ LANGUAGE_ORDER = ("en", "ru", "zh")
 TITLE_LIMIT = 300
 SUBJECT_LIMIT = 150
 DEFAULT_SUBJECT = "newswatch: {count} new stories"  # when digest.subject cannot be formatted
+# Bodies in quoted-printable or base64, never raw 8-bit: smtplib does not declare BODY=8BITMIME, a
+# relay without it may mangle 8-bit bytes, and one that re-encodes them breaks a DKIM signature.
+MAIL_POLICY = email.policy.default.clone(cte_type="7bit")
 TEMPLATES = Path(__file__).with_name("templates")
 LANGUAGES = {
     "en": "English",
@@ -516,7 +520,7 @@ def compose(
     subject = clean_line(subject_prefix + _subject(config, digest), SUBJECT_LIMIT + len(subject_prefix))
     text, html = render(digest, subject)
     domain = mail_domain(config)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["Subject"] = subject
     msg["From"] = _ascii_domain(config.smtp.sender) if config.smtp else f"newswatch <newswatch@{domain}>"
     msg["To"] = _ascii_domain(to)

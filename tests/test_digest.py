@@ -174,6 +174,23 @@ def test_digest_sends_due_stories_once_with_headers(world: World, smtp: Any) -> 
     assert len(smtp.messages) == 1
 
 
+def test_message_on_the_wire_is_seven_bit_with_short_lines(world: World, smtp: Any) -> None:
+    # Short lines of non-ASCII text were sent as raw 8-bit bytes, undeclared (no BODY=8BITMIME):
+    # a relay without 8BITMIME may mangle them, and one that re-encodes them breaks DKIM.
+    world.add("rg", "Россия и Китай", "Россия и Китай.", matches={"china-russia-st": 2.0}, language="ru")
+    world.add("cgtn", "中俄合作", "中俄科技合作。", matches={"china-russia-st": 1.5}, language="zh")
+    cfg = config_for(world.store.path, smtp.port)
+    run_digest(cfg, world.store, now=NOW)
+    [received_msg] = smtp.messages
+    raw = received_msg.data
+    assert raw.isascii()
+    assert max(len(line) for line in raw.splitlines()) <= 78
+    parts = [p for p in received_msg.message.walk() if not p.is_multipart()]
+    assert [p["Content-Transfer-Encoding"] in ("quoted-printable", "base64") for p in parts] == [True, True]
+    text, html = bodies(received_msg.message)
+    assert "Россия и Китай" in text and "中俄合作" in text and "中俄合作" in html
+
+
 def test_later_copies_of_a_sent_story_are_not_sent_again(world: World, smtp: Any) -> None:
     first = world.add("tass-en", "China and Russia sign a lunar station deal", matches={"china-russia-st": 3.0})
     cfg = config_for(world.store.path, smtp.port)
