@@ -234,7 +234,7 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
         story=due.story,
         topic=due.topic,
         score=due.score,
-        title=clean_line(face["title"], TITLE_LIMIT) or clean_line(face["canonical_url"], 120),
+        title=_headline(face, arts),
         url=_article_url(face),
         source=clean_line(_source_title(config, face["source"]), 80),
         date=_fmt_date(date, tz),
@@ -244,6 +244,28 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
         also=tuple(also.values()),
         translate_url=_translate_link(config, _article_url(face), language),
     )
+
+
+_URL_LIKE = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'«“(]?[^\W\d_a-zа-яё])|(?<=[。！？])")
+LEAD_HEADLINE_LIMIT = 160
+
+
+def _headline(face: dict[str, Any], copies: Sequence[dict[str, Any]]) -> str:
+    """The face's title; when it has none or it is only a URL, a copy's, else the text's first sentence.
+
+    A bare URL says nothing about the story: a reader scanning headlines skips it.
+    """
+    for article in (face, *copies):
+        title = clean_line(article["title"])
+        if title and not _URL_LIKE.fullmatch(title):
+            return clean_line(title, TITLE_LIMIT)
+    text = clean_line(face["text"])
+    if text:
+        limit = LEAD_HEADLINE_LIMIT // 2 if _mostly_cjk(text) else LEAD_HEADLINE_LIMIT
+        end = _SENTENCE_END.search(text, 12, limit + 1)  # not at "Dr." or "U.S."
+        return clean_line(text[: end.start()] if end else text, limit)
+    return clean_line(face["title"], 120) or clean_line(face["canonical_url"], 120)
 
 
 def _source_title(config: Config, name: str) -> str:

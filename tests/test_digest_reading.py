@@ -20,7 +20,7 @@ from tests.test_digest import NOW, World, bodies
 TOPIC = "(china OR chinese OR 中国 OR 中俄 OR 俄 OR китай*) AND (russia OR russian OR 俄罗斯 OR 俄 OR росси*)"
 
 
-def config(db: Path, **digest: Any) -> Config:
+def config(db: Path, smtp_port: int | None = None, **digest: Any) -> Config:
     data: dict[str, Any] = {
         "storage": {"database": str(db)},
         "sources": [
@@ -31,6 +31,8 @@ def config(db: Path, **digest: Any) -> Config:
         "topics": [{"name": "china-russia-st", "query": TOPIC, "title": "China–Russia science & technology"}],
         "digest": {"timezone": "UTC", "recipients": [{"email": "analyst@example.org"}], **digest},
     }
+    if smtp_port is not None:
+        data["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout": "5s"}
     return parse_config(data, base=db.parent)
 
 
@@ -206,4 +208,46 @@ def test_neighbouring_highlighted_words_are_one_highlight(tmp_path: Path) -> Non
     mark = '<strong style="background-color:#fef08a;color:#111827;font-weight:700;">'
     assert f"{mark}China Russia</strong> science" in html
     assert not re.search(r"</strong>\s*<strong", html)
+    w.store.close()
+
+
+def received_bodies(world: World, cfg: Config, smtp: Any) -> tuple[str, str]:
+    """The text and HTML of the one message the SMTP server received from a digest run."""
+    run_digest(cfg, world.store, now=NOW)
+    [msg] = smtp.messages
+    text, html = bodies(msg.message)
+    return text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
+
+
+def test_a_story_without_a_headline_is_headed_by_its_first_sentence(tmp_path: Path, smtp: Any) -> None:
+    w = World(tmp_path / "nw.db")
+    w.add(
+        "globalwire",
+        "",
+        "U.S. analysts said China and Russia opened a joint Arctic laboratory. It will employ 40 people.",
+        matches={"china-russia-st": 3.0},
+    )
+    w.add(
+        "vestnik",
+        "https://vestnik.example/2026/11/19/centr.html",
+        "Россия и Китай создадут совместный центр. Соглашение подписано в пятницу.",
+        matches={"china-russia-st": 2.0},
+        language="ru",
+    )
+    untitled = w.add(
+        "huaxia",
+        "www.huaxia.example/a/1",
+        "中俄科技合作论坛在北京举行。双方签署了协议。",
+        matches={"china-russia-st": 1.5},
+        language="zh",
+    )
+    w.add("globalwire", "China, Russia hold science forum in Beijing", story=w.story(untitled), language="zh")
+    text, html = received_bodies(w, config(w.store.path, smtp.port), smtp)
+    assert "1. U.S. analysts said China and Russia opened a joint Arctic laboratory.\n" in text
+    assert "2. Россия и Китай создадут совместный центр.\n" in text
+    assert "3. China, Russia hold science forum in Beijing\n" in text  # a copy's headline
+    assert re.search(
+        r'<a href="https://vestnik.example/news/2"[^>]*>Россия и Китай создадут совместный центр.</a>', html
+    )
+    assert not re.search(r"^\d+\. (https?://|www\.)", text, re.M)
     w.store.close()
