@@ -128,6 +128,8 @@ class Digest:
     story_ids: tuple[str, ...] = field(default=())
     languages: tuple[tuple[str, int], ...] = ()  # (language name, stories) for the overview
     top: tuple[StoryItem, ...] = ()  # the best-scoring headlines, for the overview
+    topic_titles: tuple[str, ...] = ()  # the recipient's topics by their display names
+    contact: str = ""  # where to ask for other topics or no more mail: the sender's address
 
     @property
     def count(self) -> int:
@@ -469,7 +471,16 @@ def build_digest(
         story_ids=tuple(d.story for d in due),
         languages=languages,
         top=top,
+        topic_titles=tuple(t.display for t in recipient_topics(config, recipient)),
+        contact=_contact(config),
     )
+
+
+def _contact(config: Config) -> str:
+    """The sender's address, to write to for other topics or no more mail; "" when no one reads it (localhost)."""
+    address = parseaddr(config.smtp.sender)[1] if config.smtp else ""
+    domain = address.rpartition("@")[2].lower()
+    return address if "." in domain and domain != "localhost" and not domain.endswith(".localhost") else ""
 
 
 def _language_rank(language: str) -> tuple[int, str]:

@@ -8,13 +8,14 @@ import email.policy
 import re
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crawler.config import Config, parse_config
-from scheduler.digest import run_digest
+from scheduler.digest import run_digest, send_alerts
 from tests.test_digest import NOW, World, bodies
 
 TOPIC = "(china OR chinese OR 中国 OR 中俄 OR 俄 OR китай*) AND (russia OR russian OR 俄罗斯 OR 俄 OR росси*)"
@@ -250,4 +251,41 @@ def test_a_story_without_a_headline_is_headed_by_its_first_sentence(tmp_path: Pa
         r'<a href="https://vestnik.example/news/2"[^>]*>Россия и Китай создадут совместный центр.</a>', html
     )
     assert not re.search(r"^\d+\. (https?://|www\.)", text, re.M)
+    w.store.close()
+
+
+def test_the_footer_names_the_topics_and_how_to_change_or_stop_them(tmp_path: Path, smtp: Any) -> None:
+    w = World(tmp_path / "nw.db")
+    fill(w)
+    cfg = config(w.store.path, smtp.port)
+    cfg = replace(cfg, smtp=replace(cfg.smtp, sender="Newswatch desk <desk@example.org>"))
+    text, html = received_bodies(w, cfg, smtp)
+    footer = text.rsplit("\n-- \n", 1)[1]
+    assert footer.startswith("Sent by newswatch to analyst@example.org for topics: China–Russia science & technology.")
+    assert "china-russia-st" not in footer
+    assert "To change these topics or stop these messages, write to desk@example.org\n" in footer
+    assert "[[digest.recipients]]" in footer
+    assert 'write to <a href="mailto:desk@example.org"' in html and "China–Russia science &amp; technology." in html
+
+    smtp.messages.clear()  # without a sender to write to (the default, at localhost), the way is still said
+    w.add("globalwire", "China and Russia sign a new accord", matches={"china-russia-st": 3.0})
+    text, _html = received_bodies(w, config(w.store.path, smtp.port), smtp)
+    assert "To change these topics or stop these messages, ask whoever runs newswatch for you\n" in text
+    w.store.close()
+
+
+def test_an_alert_says_how_to_change_or_stop_alerts(tmp_path: Path, smtp: Any) -> None:
+    w = World(tmp_path / "nw.db")
+    w.add("globalwire", "China and Russia open a joint laboratory", matches={"china-russia-st": 9.0}, hours_ago=1)
+    cfg = config(w.store.path, smtp.port)
+    cfg = replace(
+        cfg,
+        smtp=replace(cfg.smtp, sender="desk@example.org"),
+        topics=tuple(replace(t, alert_score=5.0) for t in cfg.topics),
+    )
+    send_alerts(cfg, w.store, now=NOW)
+    [msg] = smtp.messages
+    text, html = bodies(msg.message)
+    assert "To change these topics or stop these messages, write to desk@example.org" in text.replace("\r\n", "\n")
+    assert 'href="mailto:desk@example.org"' in html
     w.store.close()
