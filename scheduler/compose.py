@@ -12,7 +12,7 @@ import email.policy
 import functools
 import re
 import socket
-import textwrap
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -508,12 +508,81 @@ def _environment() -> jinja2.Environment:
             keep_trailing_newline=True,
         )
         env.filters["wrap"] = _wrap
+        env.filters["wrap_snippet"] = _wrap_snippet
         _env = env
     return _env
 
 
-def _wrap(text: str, indent: str = "   ", width: int = 76) -> str:
-    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+# The plain-text part is read in a terminal: lines are filled to 76 columns, a Chinese or Japanese
+# character taking two, broken between words or between such characters but never before closing
+# punctuation (，。」), and never inside a word or a URL.
+TEXT_WIDTH = 76
+_WIDE = "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+_NO_LINE_START = "，。、；：？！）》」』〕】〉”’·,.;:?!)\\]}»…"
+_UNITS = re.compile(rf"\s+|[{_WIDE}]|[^\s{_WIDE}]+")
+
+
+def _columns(text: str) -> int:
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _units(segments: Sequence[tuple[str, bool]]) -> list[str]:
+    """The text as units a line may break between: words, single wide characters, and spaces (" ").
+
+    A highlighted segment's first and last words carry its '*' marks; a unit that may not start a
+    line, or that touches a word on either side, is joined to the one before it.
+    """
+    units: list[str] = []
+    glued = False  # the last unit ends with no space after it
+    for text, hit in segments:
+        pieces = _UNITS.findall(text)
+        words = [i for i, piece in enumerate(pieces) if not piece.isspace()]
+        if hit and words:
+            pieces[words[0]] = "*" + pieces[words[0]]
+            pieces[words[-1]] += "*"
+        for piece in pieces:
+            if piece.isspace():
+                if units and units[-1] != " ":
+                    units.append(" ")
+                glued = False
+                continue
+            bare = piece.strip("*")
+            before = units[-1].rstrip("*")[-1:] if glued and units else ""
+            wide_edge = bool(re.match(f"[{_WIDE}]", bare[:1])) or bool(re.match(f"[{_WIDE}]", before))
+            if glued and (bare[:1] in _NO_LINE_START or not wide_edge):
+                units[-1] += piece
+            else:
+                units.append(piece)
+            glued = True
+    return units
+
+
+def _fill(units: Sequence[str], first: str, indent: str, width: int = TEXT_WIDTH) -> str:
+    lines: list[str] = []
+    line, col, fresh, space = first, _columns(first), True, False
+    for unit in units:
+        if unit == " ":
+            space = not fresh
+            continue
+        need = _columns(unit) + (1 if space else 0)
+        if not fresh and col + need > width:
+            lines.append(line)
+            line, col, fresh, space = indent, _columns(indent), True, False
+            need = _columns(unit)
+        line += (" " if space else "") + unit
+        col, fresh, space = col + need, False, False
+    lines.append(line)
+    return "\n".join(x.rstrip() for x in lines)
+
+
+def _wrap(text: str, indent: str = "   ", first: str | None = None) -> str:
+    """Plain text filled to the terminal's width; the first line starts with ``first`` (default: the indent)."""
+    return _fill(_units([(text, False)]), indent if first is None else first, indent)
+
+
+def _wrap_snippet(segments: Sequence[tuple[str, bool]], indent: str = "   ") -> str:
+    """A snippet filled like `_wrap`, its highlights between '*'."""
+    return _fill(_units(segments), indent, indent)
 
 
 def render(digest: Digest, subject: str) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import email
 import email.policy
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -260,17 +261,17 @@ def test_the_footer_names_the_topics_and_how_to_change_or_stop_them(tmp_path: Pa
     cfg = config(w.store.path, smtp.port)
     cfg = replace(cfg, smtp=replace(cfg.smtp, sender="Newswatch desk <desk@example.org>"))
     text, html = received_bodies(w, cfg, smtp)
-    footer = text.rsplit("\n-- \n", 1)[1]
+    footer = " ".join(text.rsplit("\n-- \n", 1)[1].split())
     assert footer.startswith("Sent by newswatch to analyst@example.org for topics: China–Russia science & technology.")
     assert "china-russia-st" not in footer
-    assert "To change these topics or stop these messages, write to desk@example.org\n" in footer
+    assert "To change these topics or stop these messages, write to desk@example.org (it" in footer
     assert "[[digest.recipients]]" in footer
     assert 'write to <a href="mailto:desk@example.org"' in html and "China–Russia science &amp; technology." in html
 
     smtp.messages.clear()  # without a sender to write to (the default, at localhost), the way is still said
     w.add("globalwire", "China and Russia sign a new accord", matches={"china-russia-st": 3.0})
     text, _html = received_bodies(w, config(w.store.path, smtp.port), smtp)
-    assert "To change these topics or stop these messages, ask whoever runs newswatch for you\n" in text
+    assert "To change these topics or stop these messages, ask whoever runs newswatch for you" in " ".join(text.split())
     w.store.close()
 
 
@@ -286,6 +287,36 @@ def test_an_alert_says_how_to_change_or_stop_alerts(tmp_path: Path, smtp: Any) -
     send_alerts(cfg, w.store, now=NOW)
     [msg] = smtp.messages
     text, html = bodies(msg.message)
-    assert "To change these topics or stop these messages, write to desk@example.org" in text.replace("\r\n", "\n")
+    assert "To change these topics or stop these messages, write to desk@example.org" in " ".join(text.split())
     assert 'href="mailto:desk@example.org"' in html
+    w.store.close()
+
+
+def columns(line: str) -> int:
+    """How many terminal columns a line takes: a Chinese character two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def test_the_text_part_fits_a_terminal_in_every_language(tmp_path: Path, smtp: Any) -> None:
+    w = World(tmp_path / "nw.db")
+    fill(w)
+    w.add(
+        "vestnik",
+        "Российские и китайские фармкомпании разработают препараты против редких генетических заболеваний "
+        "и создадут общую лабораторию в Санкт-Петербурге",
+        "Российские и китайские учёные договорились о совместной разработке препаратов. " * 4,
+        matches={"china-russia-st": 2.5},
+        language="ru",
+    )
+    text, _html = received_bodies(w, config(w.store.path, smtp.port), smtp)
+    for line in text.splitlines():
+        if "://" not in line:  # a link is never broken
+            assert columns(line) <= 76, line
+    zh = re.split(r"\n\d+\. 中俄科技合作论坛在北京举行\n", text)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert len(zh) > 1 and all(line.startswith("   ") for line in zh)
+    assert "".join(line.strip() for line in zh).startswith("*中俄*科技合作论坛11日在北京举行，*中国*和*俄罗斯*的科学家")
+    assert not any(line.strip()[0] in "，。、" for line in zh)  # no line starts with closing punctuation
+    assert re.search(
+        r"\n\d\. Российские и китайские фармкомпании разработают препараты против редких\n   генетических", text
+    )
     w.store.close()
