@@ -14,7 +14,7 @@ import re
 import socket
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -48,6 +48,10 @@ SNIPPET_WIDTH = 280  # characters of alphabetic text: about three lines on a pho
 SNIPPET_WIDTH_CJK = 110  # Chinese and Japanese characters are about twice as wide and carry more each
 MAX_HIGHLIGHTS = 3  # per snippet: more is noise
 TOP_HEADLINES = 3  # in the overview at the top
+# Gmail cuts a message's HTML beyond about 102 kB ("[Message clipped]"), hiding the rest of the
+# digest (the last languages, the held count, the sources in trouble): past this many bytes the
+# lowest-scoring stories lose their snippets in the HTML part, which the plain-text part keeps.
+HTML_BUDGET = 90_000
 LANGUAGE_ORDER = ("en", "ru", "zh")
 TITLE_LIMIT = 300
 SUBJECT_LIMIT = 150
@@ -96,6 +100,7 @@ class StoryItem:
     snippet: tuple[tuple[str, bool], ...]
     also: tuple[Outlet, ...]
     translate_url: str | None = None  # the article in the reader's translator (digest.translate_url)
+    brief: bool = False  # the HTML shows it without its snippet, to stay under HTML_BUDGET
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ class Digest:
     top: tuple[StoryItem, ...] = ()  # the best-scoring headlines, for the overview
     topic_titles: tuple[str, ...] = ()  # the recipient's topics by their display names
     contact: str = ""  # where to ask for other topics or no more mail: the sender's address
+    briefed: int = 0  # stories the HTML shows without their snippets, to stay under HTML_BUDGET
 
     @property
     def count(self) -> int:
@@ -591,8 +597,35 @@ def render(digest: Digest, subject: str) -> tuple[str, str]:
     context = {"d": digest, "subject": subject}
     text = env.get_template(f"{digest.kind}.txt.j2").render(context)
     text = re.sub(r"\n{3,}", "\n\n", text)  # the templates stay readable; the mail stays tidy
-    html = env.get_template(f"{digest.kind}.html.j2").render(context)
+    html_template = env.get_template(f"{digest.kind}.html.j2")
+    html = html_template.render(context)
+    if digest.kind != "digest" or len(html.encode("utf-8")) <= HTML_BUDGET:
+        return text, html
+    items = [s for g in digest.groups for s in g.stories]
+    lowest_first = [s.story for _, s in sorted(enumerate(items), key=lambda p: (p[1].score, -p[0]))]
+    step = max(1, len(items) // 20)
+    briefed = 0
+    while len(html.encode("utf-8")) > HTML_BUDGET and briefed < len(items):
+        briefed = min(len(items), briefed + step)
+        html = html_template.render({**context, "d": _brief(digest, set(lowest_first[:briefed]))})
     return text, html
+
+
+def _brief(digest: Digest, stories: set[str]) -> Digest:
+    """The digest with these stories shown without their snippets."""
+
+    def brief(items: tuple[StoryItem, ...]) -> tuple[StoryItem, ...]:
+        return tuple(replace(s, brief=True) if s.story in stories else s for s in items)
+
+    groups = tuple(
+        replace(
+            g,
+            stories=brief(g.stories),
+            sections=tuple(replace(sec, stories=brief(sec.stories)) for sec in g.sections),
+        )
+        for g in digest.groups
+    )
+    return replace(digest, groups=groups, top=brief(digest.top), briefed=len(stories))
 
 
 def _subject(config: Config, digest: Digest) -> str:

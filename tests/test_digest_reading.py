@@ -320,3 +320,42 @@ def test_the_text_part_fits_a_terminal_in_every_language(tmp_path: Path, smtp: A
         r"\n\d\. Российские и китайские фармкомпании разработают препараты против редких\n   генетических", text
     )
     w.store.close()
+
+
+def test_a_full_digest_stays_under_the_size_gmail_cuts_and_says_what_it_shortened(tmp_path: Path, smtp: Any) -> None:
+    # Gmail shows a message's HTML up to about 102 kB and hides the rest behind "[Message clipped]":
+    # a digest of 100 stories was 150 kB, so its Chinese stories, held count and footer went unseen.
+    w = World(tmp_path / "nw.db")
+    texts = {
+        "en": "Researchers from the Russian Academy of Sciences and the Harbin Institute of Technology opened a "
+        "joint laboratory in Novosibirsk on Wednesday to develop steels and composites for the Arctic. " * 3,
+        "ru": "Российские и китайские учёные договорились о совместной разработке препаратов для лечения редких "
+        "генетических заболеваний. Стороны создадут общую лабораторию в Санкт-Петербурге. " * 3,
+        "zh": "中俄科技合作论坛11日在北京举行，中国和俄罗斯的科学家讨论了人工智能与新材料领域的合作。"
+        "双方签署了12项合作协议，涉及联合实验室建设、人才联合培养和技术成果转化。" * 3,
+    }
+    sources = {"en": "globalwire", "ru": "vestnik", "zh": "huaxia"}
+    for i in range(100):
+        lang = ("en", "ru", "zh")[i % 3]
+        w.add(
+            sources[lang],
+            f"China and Russia: story number {i} of a long day",
+            texts[lang],
+            matches={"china-russia-st": 1.0 + i / 10},
+            language=lang,
+            url=f"https://{sources[lang]}.example/2026/11/19/a-long-slug-for-the-article-number-{i}.html",
+        )
+    text, html = received_bodies(w, config(w.store.path, smtp.port), smtp)
+    assert len(html.encode("utf-8")) < 100_000
+    for i in range(100):  # every story is there, linked
+        assert f"a-long-slug-for-the-article-number-{i}.html" in html
+    assert "ask whoever runs newswatch" in html  # the end is not cut
+    briefed = int(re.search(r"The (\d+) lowest-scoring stories are shown without their snippets", html)[1])
+    assert 0 < briefed < 100, briefed
+    cards = re.findall(
+        r"number-(\d+)\.html\" style=\"color:#1d4ed8;text-decoration:none;\">(.*?)</td></tr>", html, re.S
+    )
+    with_snippet = {int(n) for n, card in cards if "#fef08a" in card}
+    assert with_snippet == set(range(briefed, 100))  # the best keep theirs
+    assert text.count("*Russian*") + text.count("*Российские*") + text.count("*中俄*") >= 90  # the text part has all
+    w.store.close()
