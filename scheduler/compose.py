@@ -30,7 +30,7 @@ from crawler.config import Config, Recipient, TopicConfig, ascii_address
 from crawler.dates import local as local_time
 from crawler.dates import plausible
 from crawler.store import Store, iso, parse_iso
-from scheduler.ledger import Due
+from scheduler.ledger import Due, sent_clause
 
 __all__ = [
     "Digest",
@@ -101,6 +101,7 @@ class StoryItem:
     also: tuple[Outlet, ...]
     translate_url: str | None = None  # the article in the reader's translator (digest.translate_url)
     brief: bool = False  # the HTML shows it without its snippet, to stay under HTML_BUDGET
+    alerted: bool = False  # a digest repeats it (include_alerted): the recipient had it as an alert
 
 
 @dataclass(frozen=True)
@@ -450,6 +451,9 @@ def build_digest(
     """Loads what the template shows for these due stories, grouped by topic in config order."""
     tz = _local(config)
     items = [_item(store, config, d, tz) for d in due]
+    if kind == "digest" and config.digest is not None and config.digest.include_alerted:
+        alerted = _alerted(store, recipient.email, [i.story for i in items])
+        items = [replace(i, alerted=True) if i.story in alerted else i for i in items]
     order = {t.name: i for i, t in enumerate(config.topics)}
     groups = []
     for name in sorted({i.topic for i in items}, key=lambda n: (order.get(n, len(order)), n)):
@@ -487,6 +491,12 @@ def _contact(config: Config) -> str:
     address = parseaddr(config.smtp.sender)[1] if config.smtp else ""
     domain = address.rpartition("@")[2].lower()
     return address if "." in domain and domain != "localhost" and not domain.endswith(".localhost") else ""
+
+
+def _alerted(store: Store, recipient: str, stories: Sequence[str]) -> set[str]:
+    """Those of the stories the recipient already had as an immediate alert."""
+    sql = f"SELECT 1 WHERE {sent_clause(':story', ['alert'])}"
+    return {s for s in stories if store.query(sql, {"recipient": recipient.lower(), "story": s})}
 
 
 def _language_rank(language: str) -> tuple[int, str]:

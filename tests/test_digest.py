@@ -577,6 +577,19 @@ def test_include_alerted_repeats_alerts_in_the_digest_once(world: World, smtp: A
     assert run_digest(cfg, world.store, now=NOW + timedelta(hours=2)).results[0].status == "empty"
 
 
+def test_a_repeated_alert_is_marked_as_such_in_the_digest(world: World, smtp: Any) -> None:
+    world.add("tass-en", "Breaking: China and Russia sign a space treaty", matches={"china-russia-st": 7.0})
+    world.add("tass-en", "Routine China-Russia note", matches={"china-russia-st": 2.0})
+    cfg = config_for(world.store.path, smtp.port, alert_score=5.0, include_alerted=True)
+    assert send_alerts(cfg, world.store, now=NOW)[0].status == "sent"
+    assert run_digest(cfg, world.store, now=NOW + timedelta(hours=1)).results[0].stories == 2
+    text, html = bodies(smtp.messages[1].message)
+    treaty, routine = text.split("\n1. ", 1)[1].split("\n2. ")
+    assert "space treaty" in treaty and "· already sent as an alert" in treaty
+    assert "Routine" in routine and "sent as an alert" not in routine
+    assert html.count("already sent as an alert") == 1
+
+
 def test_story_already_in_a_digest_is_not_alerted(world: World, smtp: Any) -> None:
     aid = world.add("tass-en", "China and Russia, routine", matches={"china-russia-st": 2.0})
     cfg = config_for(world.store.path, smtp.port, alert_score=5.0)
