@@ -99,6 +99,14 @@ def test_display_names_from_the_config(filled: World, tmp_path: Path) -> None:
     assert "China–Russia science &amp; technology" in html and ">Huaxia News<" in html
 
 
+def test_each_story_shows_its_score(filled: World, tmp_path: Path, smtp: Any) -> None:
+    text, html = received_bodies(filled, config(filled.store.path, smtp.port), smtp)
+    assert "   Huaxia News · 12 Mar 2025 · Chinese · score 4.0\n" in text
+    assert "   Вестник · 12 Mar 2025 · Russian · score 2.0\n" in text
+    assert "globalwire · 12 Mar 2025 · English · score 1.5\n" in text
+    assert html.count(" &middot; score ") == 4 and "&middot; score 3.0" in html
+
+
 def test_few_highlights_on_whole_words_and_short_chinese_snippets(filled: World, tmp_path: Path) -> None:
     w = filled
     text, _html = digest_bodies(w, config(w.store.path), tmp_path)
