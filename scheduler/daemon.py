@@ -264,6 +264,13 @@ class _OneSource:
         self.sources = [SourceStats(**event["stats"])] if event.get("stats") else []
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.read_bytes() == b.read_bytes()
+    except OSError:  # one of them is gone (the folder cleaned by hand): keep the new one
+        return False
+
+
 def _label(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"batch of {len(names)}"
 
@@ -307,6 +314,8 @@ class Daemon:
         self._status_at = 0.0
         self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
         self._reload_problem: str | None = None
+        self._snapshot_lock = threading.Lock()
+        self._snapshot_users: dict[Path, int] = {}  # config snapshots crawl children were started with
         self.exit_code = 0
 
     # -- config ----------------------------------------------------------------------------
@@ -315,6 +324,44 @@ class Daemon:
         self._generation += 1
         config, snapshot = load_snapshot(self.config_path, self.workdir / f"config-{self._generation}")
         return config, snapshot
+
+    def _adopt(self, config: Config, snapshot: Path) -> None:
+        """Makes a reloaded config current; a snapshot the same as the current one is not kept twice."""
+        with self._snapshot_lock:
+            if _same_file(snapshot, self.snapshot):
+                shutil.rmtree(snapshot.parent, ignore_errors=True)
+                snapshot = self.snapshot
+            self.config, self.snapshot = config, snapshot
+        self._drop_snapshots()
+
+    @contextmanager
+    def _current(self) -> Iterator[tuple[Config, Path]]:
+        """The current config and its snapshot, kept on disk while a crawl child may read it."""
+        with self._snapshot_lock:
+            config, snapshot = self.config, self.snapshot
+            self._snapshot_users[snapshot] = self._snapshot_users.get(snapshot, 0) + 1
+        try:
+            yield config, snapshot
+        finally:
+            with self._snapshot_lock:
+                self._snapshot_users[snapshot] -= 1
+                if not self._snapshot_users[snapshot]:
+                    del self._snapshot_users[snapshot]
+            if self.loop is not None and not self.stopping.is_set():
+                try:
+                    self.loop.call_soon_threadsafe(self._drop_snapshots)
+                except RuntimeError:  # the loop has closed: the work folder goes with the daemon
+                    pass
+
+    def _drop_snapshots(self) -> None:
+        """Removes the snapshots of earlier configs no crawl child reads any more: a daemon reloaded every
+        hour for a year keeps one or two, not thousands, in its RuntimeDirectory (memory, under systemd).
+        Runs on the loop, as reload does, so it never removes the snapshot a reload is writing."""
+        with self._snapshot_lock:
+            keep = {self.snapshot.parent, *(s.parent for s in self._snapshot_users)}
+            for folder in self.workdir.glob("config-*"):
+                if folder not in keep:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def crawl_timeout(self, config: Config) -> float:
         return _env_float("NEWSWATCH_CRAWL_TIMEOUT", max(300.0, 10 * config.crawl.timeout))
@@ -450,7 +497,7 @@ class Daemon:
             return
         self._reload_problem = None
         old = self.config
-        self.config, self.snapshot = config, snapshot
+        self._adopt(config, snapshot)
         changes = self._schedule_sources(config, initial=False, old=old)
         if not mails(config):
             if mails(old):
@@ -469,6 +516,7 @@ class Daemon:
         log.error("config reload rejected, still running the previous config: %s", problem)
         self._reload_problem = f"{_clock()} config reload rejected: {problem}"
         self.notifier.status(self.status_line())
+        self._drop_snapshots()  # one written before the rejection (a changed database)
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -606,8 +654,8 @@ class Daemon:
 
     def _batch_job(self, names: list[str], scheduled: datetime) -> None:
         try:
-            with self._work():
-                self._crawl_batch(self.config, self.snapshot, names, scheduled)
+            with self._work(), self._current() as (config, snapshot):
+                self._crawl_batch(config, snapshot, names, scheduled)
         except NewswatchError as exc:
             log.error("crawl %s: failed: %s", _label(names), exc)
             self._job_failed(f"crawl {_label(names)}", str(exc))

@@ -302,6 +302,36 @@ def test_a_stop_during_start_up_ends_the_daemon_cleanly(
     assert not list(tmp.iterdir())
 
 
+def test_reloads_keep_one_config_snapshot_not_one_each(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    # a config-management run that sends SIGHUP every time: the snapshots crawl children read live in the
+    # RuntimeDirectory (memory, under systemd); an unchanged config adds none, a changed one replaces the old
+    # once no crawl child reads it, a rejected one leaves none behind
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE, schedule=far_schedule())
+    d = daemons(cfg, env={**NO_WORKERS, "RUNTIME_DIRECTORY": str(run)})
+    d.wait_note("READY=1")
+    d.wait_log("globalwire: ")  # its first poll has ended
+
+    def reload(n: int) -> None:
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: d.log().count("config reload") >= n, 30, f"reload {n}")
+
+    for n in range(1, 4):
+        reload(n)
+    assert [p.name for p in run.glob("config-*")] == ["config-1"]
+    cfg.write_text(cfg.read_text().replace('every = "15m"', 'every = "20m"'))
+    reload(4)
+    wait_until(lambda: [p.name for p in run.glob("config-*")] == ["config-5"], 30, "the old snapshot to go")
+    cfg.write_text(cfg.read_text().replace('database = "nw.db"', 'database = "other.db"'))
+    reload(5)
+    assert "config reload rejected" in d.log()
+    wait_until(lambda: [p.name for p in run.glob("config-*")] == ["config-5"], 30, "the rejected snapshot to go")
+    assert d.terminate() == 0
+
+
 def test_a_second_run_on_the_same_database_is_refused(
     tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
