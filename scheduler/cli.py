@@ -809,6 +809,13 @@ def export(
     config = state.config()
     since_dt = _parse_since(since) if since else None
     until_dt = _parse_since(until, "--until") if until else None
+    if since_dt is not None and until_dt is not None and until_dt <= since_dt:
+        raise UsageError(
+            f"--until {_quoted(until or '')} is not after --since {_quoted(since or '')}: no article was fetched "
+            "between them; --since is where the export starts, --until where it ends"
+        )
+    if since_dt is not None and since_dt > datetime.now(UTC):
+        click.echo(f"warning: --since {_quoted(since or '')} is in the future: no article was fetched since", err=True)
     known_topics = {t.name for t in config.topics}
     for t in topics:
         if t not in known_topics:

@@ -37,3 +37,21 @@ def test_csv_cells_that_would_start_a_formula_are_text_and_jsonl_keeps_them_as_s
     assert all(r["url"].startswith("https://") for r in rows)
     jsonl = CliRunner().invoke(cli, ["-c", str(cfg), "export"])
     assert [json.loads(line)["title"] for line in jsonl.output.splitlines()] == TITLES
+
+
+def test_until_not_after_since_is_a_usage_error_and_a_future_since_a_warning(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(1, "Russia", "Text."))
+    runner = CliRunner()
+    swapped = runner.invoke(cli, ["-c", str(cfg), "export", "--since", "2026-11-20", "--until", "2026-11-10"])
+    assert swapped.exit_code == 2
+    assert swapped.output == (
+        "error: --until '2026-11-10' is not after --since '2026-11-20': no article was fetched between them; "
+        "--since is where the export starts, --until where it ends\n"
+    )
+    future = runner.invoke(cli, ["-c", str(cfg), "export", "--since", "2999-01-01"])
+    assert future.exit_code == 0
+    assert future.output == "warning: --since '2999-01-01' is in the future: no article was fetched since\n"
+    assert len(runner.invoke(cli, ["-c", str(cfg), "export", "--since", "1d"]).output.splitlines()) == 1
