@@ -790,6 +790,14 @@ def terminal_safe(text: str | None) -> str:
     is_flag=True,
     help="Start with a UTF-8 byte-order mark, so spreadsheet programs read Cyrillic and Chinese CSV correctly.",
 )
+@click.option(
+    "--separator",
+    type=click.Choice([",", ";", "tab"]),
+    default=",",
+    show_default=True,
+    help="CSV's separator: ';' for a spreadsheet set to a language that writes decimals with a comma "
+    "(Russian, German), which opens a comma CSV in one column.",
+)
 @click.pass_obj
 @handle_errors
 def export(
@@ -802,6 +810,7 @@ def export(
     sources: tuple[str, ...],
     output: Path | None,
     bom: bool,
+    separator: str,
 ) -> None:
     """Write stored articles to stdout (or --output FILE), one record per article."""
     from crawler.store import Store
@@ -814,6 +823,8 @@ def export(
             f"--until {_quoted(until or '')} is not after --since {_quoted(since or '')}: no article was fetched "
             "between them; --since is where the export starts, --until where it ends"
         )
+    if separator != "," and fmt != "csv":
+        raise UsageError(f"--separator {_quoted(separator)} is for --format csv; jsonl has no separator")
     if since_dt is not None and since_dt > datetime.now(UTC):
         click.echo(f"warning: --since {_quoted(since or '')} is in the future: no article was fetched since", err=True)
     known_topics = {t.name for t in config.topics}
@@ -830,11 +841,11 @@ def export(
         records = (export_record(row) for row in rows)
         if output is None:
             out = sys.stdout
-            _write_export(out, fmt, records, bom)
+            _write_export(out, fmt, records, bom, separator)
             out.flush()
         else:
             with replacing(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-                n = _write_export(f, fmt, records, bom)
+                n = _write_export(f, fmt, records, bom, separator)
             if not state.quiet:
                 click.echo(f"wrote {n} articles to {output}", err=True)
     finally:
@@ -842,7 +853,7 @@ def export(
             store.close()
 
 
-def _write_export(out: Any, fmt: str, records: Iterator[dict[str, Any]], bom: bool) -> int:
+def _write_export(out: Any, fmt: str, records: Iterator[dict[str, Any]], bom: bool, separator: str = ",") -> int:
     if bom:
         out.write("\ufeff")
     n = 0
@@ -851,7 +862,8 @@ def _write_export(out: Any, fmt: str, records: Iterator[dict[str, Any]], bom: bo
             out.write(json.dumps(rec, ensure_ascii=False) + "\n")
             n += 1
     else:
-        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+        delimiter = "\t" if separator == "tab" else separator
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n", delimiter=delimiter)
         writer.writeheader()
         for rec in records:
             writer.writerow({k: _cell(v) for k, v in {**rec, "topics": ";".join(rec["topics"])}.items()})

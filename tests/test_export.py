@@ -55,3 +55,18 @@ def test_until_not_after_since_is_a_usage_error_and_a_future_since_a_warning(tmp
     assert future.exit_code == 0
     assert future.output == "warning: --since '2999-01-01' is in the future: no article was fetched since\n"
     assert len(runner.invoke(cli, ["-c", str(cfg), "export", "--since", "1d"]).output.splitlines()) == 1
+
+
+def test_a_semicolon_or_tab_separated_csv_for_spreadsheets_in_comma_decimal_languages(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(1, "Россия; Китай, наука", "Текст;\nвторая строка"))
+    for separator, delimiter in ((";", ";"), ("tab", "\t"), (",", ",")):
+        out = CliRunner().invoke(cli, ["-c", str(cfg), "export", "--format", "csv", "--separator", separator])
+        assert out.exit_code == 0, out.output
+        assert out.output.startswith(delimiter.join(["id", "url", "canonical_url"]))
+        (row,) = list(csv.DictReader(io.StringIO(out.output), delimiter=delimiter))
+        assert (row["title"], row["text"]) == ("Россия; Китай, наука", "Текст;\nвторая строка")
+    jsonl = CliRunner().invoke(cli, ["-c", str(cfg), "export", "--separator", ";"])
+    assert jsonl.exit_code == 2 and "--separator ';' is for --format csv" in jsonl.output
