@@ -102,6 +102,7 @@ class StoryItem:
     translate_url: str | None = None  # the article in the reader's translator (digest.translate_url)
     brief: bool = False  # the HTML shows it without its snippet, to stay under HTML_BUDGET
     alerted: bool = False  # a digest repeats it (include_alerted): the recipient had it as an alert
+    from_feed: bool = False  # its page could not be fetched: the headline and text are the feed's
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def _fmt_date(dt: datetime | None, tz: ZoneInfo) -> str:
 
 def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
     arts = store.query(
-        "SELECT id, url, canonical_url, source, title, text, published, fetched, language"
+        "SELECT id, url, canonical_url, source, title, text, text_from, published, fetched, language"
         " FROM articles WHERE story = ? ORDER BY first_seen, id",
         [due.story],
     )
@@ -252,6 +253,7 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
         snippet=tuple(_snippet(source_art["title"], source_art["text"], topic)),
         also=tuple(also.values()),
         translate_url=_translate_link(config, _article_url(face), language),
+        from_feed=face["text_from"] == "feed",
     )
 
 

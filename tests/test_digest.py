@@ -84,6 +84,7 @@ class World:
         backlog: bool = False,
         url: str | None = None,
         published: datetime | None = None,
+        text_from: str = "page",
     ) -> int:
         self.n += 1
         url = url or f"https://{source}.example/news/{self.n}"
@@ -94,7 +95,7 @@ class World:
             source=source,
             title=title,
             text=text or f"{title}. China and Russia agreed to widen cooperation.",
-            text_from="page",
+            text_from=text_from,
             published=published,
             language=language,
             fetched=fetched,

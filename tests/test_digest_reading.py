@@ -367,3 +367,15 @@ def test_a_full_digest_stays_under_the_size_gmail_cuts_and_says_what_it_shortene
     assert with_snippet == set(range(briefed, 100))  # the best keep theirs
     assert text.count("*Russian*") + text.count("*Российские*") + text.count("*中俄*") >= 90  # the text part has all
     w.store.close()
+
+
+def test_a_story_known_only_from_its_feed_says_so(tmp_path: Path, smtp: Any) -> None:
+    # its link is a page that failed (a 500, a timeout): the reader should know the text is the feed's summary
+    w = World(tmp_path / "nw.db")
+    w.add("globalwire", "China and Russia launch a joint course", matches={"china-russia-st": 3.0}, text_from="feed")
+    w.add("vestnik", "Россия и Китай создадут центр", matches={"china-russia-st": 2.0}, language="ru")
+    text, html = received_bodies(w, config(w.store.path, smtp.port), smtp)
+    meta = "globalwire · 12 Mar 2025 · English · score 3.0 · feed summary only (page not fetched)"
+    assert meta + " https://globalwire.example/news/1" in " ".join(text.split())
+    assert text.count("feed summary") == 1 and html.count("&middot; feed summary only (page not fetched)") == 1
+    w.store.close()
