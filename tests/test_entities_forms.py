@@ -472,6 +472,20 @@ def test_a_city_named_with_diacritics_or_its_river_is_found_as_the_press_writes_
     assert hit in _hits(compile_query(f"country:{code}"), text)
 
 
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("A Xi'an-based aerospace engine maker opened the centre", "Xi'an → China"),
+        ("Engineers in Xi\u2019an tested the turbine", "Xi'an → China"),  # a typographic apostrophe
+        ("The Tai'an plant", "Tai'an → China"),
+        ("Huai'an and Yan'an", "Huai'an → China"),
+        ("Ma'anshan Iron and Steel", "Ma'anshan → China"),
+    ],
+)
+def test_a_city_whose_pinyin_name_holds_an_apostrophe_is_found(text: str, hit: str) -> None:
+    assert hit in _hits(compile_query("country:CN"), text)
+
+
 def test_a_city_named_like_a_person_is_the_person_before_a_surname() -> None:
     assert RU.match("", "Professor Artem Abakumov presented the cathode") is None  # not the city of Artem
 
