@@ -467,6 +467,14 @@ def build() -> dict[str, dict[str, object]]:
                 same_words = len(re.split(r"[ -]", alt)) == len(re.split(r"[ -]", name))
                 if same_words and len(alt) >= 4 and _similar(cyrillic_to_latin(alt), name) >= 0.6:
                     found.add(alt)
+                elif same_words and len(alt) >= 4 and plain != name and _similar(cyrillic_to_latin(alt), plain) >= 0.6:
+                    # a name GeoNames writes with its own letters reads like the Russian one only without
+                    # them (Ürümqi: Урумчи is Urumchi), and such a name is often a Russian word as well
+                    # (Douma, Дума; Bani, бани), which would read a Russian story as naming the other country
+                    if not any(_is_russian_word(w) for w in re.split(r"[ -]", alt)) and all(
+                        len(stem) >= 4 for _surface, stem, *_rest in textnorm.tokenize(alt)
+                    ):
+                        found.add(alt)
             elif _LATIN_NAME.match(alt) and len(alt) >= 6 and _similar(alt, name) >= 0.85:
                 found.add(alt)  # Nizhny Novgorod beside Nizhniy Novgorod
             elif _HAN_NAME.match(alt):
