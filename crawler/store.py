@@ -1074,11 +1074,12 @@ class Store:
         until: datetime | None = None,
         topics: Sequence[str] = (),
         sources: Sequence[str] = (),
+        languages: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
         """Articles in id order with their matched topic names, for export.
 
         ``since``/``until`` bound ``fetched`` (until is exclusive); ``topics`` keeps articles that
-        matched one of them; ``sources`` keeps articles from one of them.
+        matched one of them; ``sources`` keeps articles from one of them, ``languages`` in one of them.
         """
         where: list[str] = []
         params: list[Any] = []
@@ -1097,6 +1098,9 @@ class Store:
         if sources:
             where.append(f"a.source IN ({','.join('?' * len(sources))})")
             params.extend(sources)
+        if languages:
+            where.append(f"coalesce(a.language, '') IN ({','.join('?' * len(languages))})")
+            params.extend(languages)
         sql = (
             "SELECT a.*, (SELECT json_group_array(topic) FROM (SELECT topic FROM matches m"
             " WHERE m.article_id = a.id ORDER BY topic)) AS topic_list FROM articles a"

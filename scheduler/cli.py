@@ -778,6 +778,13 @@ def terminal_safe(text: str | None) -> str:
 )
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
 @click.option(
+    "--language",
+    "languages",
+    multiple=True,
+    metavar="CODE",
+    help="Only articles in this language: en, ru, zh (repeatable).",
+)
+@click.option(
     "--output",
     "-o",
     "output",
@@ -808,6 +815,7 @@ def export(
     matched: bool,
     topics: tuple[str, ...],
     sources: tuple[str, ...],
+    languages: tuple[str, ...],
     output: Path | None,
     bom: bool,
     separator: str,
@@ -837,7 +845,18 @@ def export(
     store = Store(db, readonly=True) if db.exists() else None
     try:
         _check_sources(config, store, sources)
-        rows = store.iter_export(since_dt, matched, until=until_dt, topics=topics, sources=sources) if store else ()
+        rows = (
+            store.iter_export(
+                since_dt,
+                matched,
+                until=until_dt,
+                topics=topics,
+                sources=sources,
+                languages=[lang.lower() for lang in languages],
+            )
+            if store
+            else ()
+        )
         records = (export_record(row) for row in rows)
         if output is None:
             out = sys.stdout

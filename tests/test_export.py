@@ -70,3 +70,22 @@ def test_a_semicolon_or_tab_separated_csv_for_spreadsheets_in_comma_decimal_lang
         assert (row["title"], row["text"]) == ("Россия; Китай, наука", "Текст;\nвторая строка")
     jsonl = CliRunner().invoke(cli, ["-c", str(cfg), "export", "--separator", ";"])
     assert jsonl.exit_code == 2 and "--separator ';' is for --format csv" in jsonl.output
+
+
+def test_language_keeps_the_articles_in_those_languages(tmp_path: Path) -> None:
+    import dataclasses
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    with Store(tmp_path / "nw.db") as store:
+        for n, language in enumerate(("en", "ru", "zh", None)):
+            store.add_article(dataclasses.replace(article_record(n, f"Article {n}", "Text."), language=language))
+
+    def exported(*args: str) -> list[str | None]:
+        out = CliRunner().invoke(cli, ["-c", str(cfg), "export", *args])
+        assert out.exit_code == 0, out.output
+        return [json.loads(line)["language"] for line in out.output.splitlines()]
+
+    assert exported("--language", "ru") == ["ru"]
+    assert exported("--language", "ZH", "--language", "en") == ["en", "zh"]
+    assert exported() == ["en", "ru", "zh", None]
