@@ -2314,16 +2314,16 @@ def _lexed(q: str) -> tuple[_Tok, ...]:
     return tuple(_lex(q))
 
 
-# Quotes as Russian, English and Chinese keyboards type them, and the full-width forms of a Chinese input method,
-# read as the query's own ASCII: «a b», “a b”, „a b“ and 「a b」 are phrases, （a OR b） a group, ＊ a prefix.
+# The full-width forms of a Chinese input method, read as the query's own ASCII: （a OR b） a group, ＊ a prefix.
 # One character for one, so a syntax error's position is the same in the query as typed.
-_TYPED_FORMS = str.maketrans(
-    {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | dict.fromkeys("«»“”„「」『』", '"')
-)
+_TYPED_FORMS = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
+# Quotes as Russian, English and Chinese keyboards type them open a phrase as '"' does, closed by their own
+# closing quote: «a b», “a b”, „a b“, 「a b」. Inside a phrase any other quote is text ("ГК «Росатом»").
+_PHRASE_CLOSERS = {'"': '"', "«": "»", "“": "”", "„": "“”", "「": "」", "『": "』"}
 
 
 def _lex(typed: str) -> list[_Tok]:
-    """The query's tokens, read from its typed quotes and full-width forms as from ASCII (see _TYPED_FORMS)."""
+    """The query's tokens, read from its full-width forms as from ASCII (see _TYPED_FORMS)."""
     try:
         return _lex_ascii(typed.translate(_TYPED_FORMS), typed)
     except QuerySyntaxError as exc:  # shown in the query as it was typed
@@ -2353,8 +2353,9 @@ def _lex_ascii(q: str, typed: str) -> list[_Tok]:
         elif c == "," and calls and calls[-1]:
             toks.append(_Tok("COMMA", c, i))
             i += 1
-        elif c == '"':
-            j = q.find('"', i + 1)
+        elif c in _PHRASE_CLOSERS:
+            ends = [e for e in (q.find(closer, i + 1) for closer in _PHRASE_CLOSERS[c]) if e >= 0]
+            j = min(ends, default=-1)
             if j < 0:
                 raise QuerySyntaxError(f"unterminated phrase: this '{typed[i]}' is never closed", q, i)
             toks.append(_Tok("PHRASE", q[i + 1 : j], i))
@@ -2418,7 +2419,7 @@ def _lex_ascii(q: str, typed: str) -> list[_Tok]:
             i += 5
         else:
             j = i
-            stop = '()"' + ("," if calls and calls[-1] else "")
+            stop = "()" + "".join(_PHRASE_CLOSERS) + ("," if calls and calls[-1] else "")
             while j < n and not q[j].isspace() and q[j] not in stop:
                 j += 1
             word = q[i:j]

@@ -74,6 +74,20 @@ def test_typed_quotes_and_full_width_forms_read_as_the_query_syntax(typed: str, 
     assert any(want) and not all(want)
 
 
+def test_a_quote_inside_a_phrase_is_text_and_a_closing_quote_alone_is_part_of_a_word() -> None:
+    # a name copied with its guillemets into a phrase, as Russian copy writes it: the phrase's words, not a
+    # syntax error ("empty phrase") or three pieces
+    from crawler.topics import compile_query
+
+    text = "Госкорпорация «Росатом» и CNNC подписали соглашение."
+    assert compile_query('"госкорпорация «Росатом»"').match("", text) is not None
+    assert compile_query('"«Росатом» и CNNC"').match("", text) is not None
+    assert compile_query("«Росатом» и CNNC подписали").match("", text) is not None
+    assert compile_query('"Росатом CNNC"').match("", text) is None
+    assert compile_query("Росатом» AND CNNC").match("", text) is not None
+    assert compile_query("「中俄 “联合” 实验室」").match("", "中俄联合实验室成立。") is not None
+
+
 def test_an_unclosed_typed_quote_is_named_as_typed() -> None:
     from crawler.errors import QuerySyntaxError
     from crawler.topics import compile_query
