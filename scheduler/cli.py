@@ -610,19 +610,31 @@ class _QueryCommand(click.Command):
     pass it."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        import shlex
-
-        given = list(args)  # the parser consumes the list
+        given = list(args[: args.index("--")] if "--" in args else args)  # the parser consumes the list
+        # "-china AND russia" is -c (the config) "hina AND russia" to click: no such file, so it was a query
+        for a in given:
+            if a.startswith("-c") and len(a) > 2 and not a.startswith("--") and not Path(a[2:]).expanduser().exists():
+                raise click.UsageError(
+                    _query_as_option(a, f"-c (the config file {a[2:]!r}, which does not exist)"), ctx
+                )
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
-            query = next((a for a in given if a.startswith(exc.option_name)), None)
-            if query is not None and not query.startswith("--"):
-                exc.message = (
-                    f"{query!r} was read as an option; a query that starts with '-' (NOT) goes after '--': "
-                    f"newswatch search -- {shlex.quote(query)}"
-                )
+            # "-Russia" fails at -R, "-quantum" at -u (after -q, --quiet): the argument that holds the letter
+            letter = exc.option_name[1:]
+            query = next((a for a in given if a[:1] == "-" and a[1:2] != "-" and letter in a[1:]), None)
+            if query is not None and not exc.option_name.startswith("--"):
+                exc.message = _query_as_option(query)
             raise
+
+
+def _query_as_option(query: str, read_as: str = "an option") -> str:
+    import shlex
+
+    return (
+        f"{query!r} was read as {read_as}; a query that starts with '-' (NOT) goes after '--': "
+        f"newswatch search -- {shlex.quote(query)}"
+    )
 
 
 @cli.command(cls=_QueryCommand)

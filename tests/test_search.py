@@ -149,3 +149,14 @@ def test_a_query_starting_with_minus_says_to_put_it_after_double_dash(tmp_path: 
     assert other.exit_code == 2 and "No such option '--limt'" in other.output
     after = CliRunner().invoke(cli, ["-c", cfg, "search", "--", "-Russia AND China"])
     assert after.exit_code == 0 and after.output.startswith("no matches")
+    # a query whose first letter is a short option's: -c (the config) takes the rest, -q (--quiet) is a flag
+    result = CliRunner().invoke(cli, ["-c", cfg, "search", "-china AND russia"])
+    assert result.exit_code == 2
+    assert (
+        "Error: '-china AND russia' was read as -c (the config file 'hina AND russia', which does not exist); "
+        "a query that starts with '-' (NOT) goes after '--': newswatch search -- '-china AND russia'"
+    ) in result.output
+    result = CliRunner().invoke(cli, ["-c", cfg, "search", "-quantum AND russia"])
+    assert result.exit_code == 2 and "Error: '-quantum AND russia' was read as an option; " in result.output
+    attached = CliRunner().invoke(cli, ["search", f"-c{cfg}", "Russia"])  # -cFILE is still the config
+    assert attached.exit_code == 0 and attached.output.startswith("no matches")
