@@ -1087,7 +1087,7 @@ def prune(state: State, older_than: str, dry_run: bool, force: bool) -> None:
         click.echo(f"would delete {len(ids)} articles {which} (dry run; nothing deleted{needs})")
         return
     if too_recent:
-        minutes = " ('m' is minutes: six months is 180d)" if older_than.strip().endswith("m") else ""
+        minutes = " ('m' is minutes: six months is 180d)" if re.fullmatch(r"\s*\d+\s*m\s*", older_than) else ""
         raise UsageError(
             f"--older-than {_quoted(older_than)} keeps only the last {format_duration(seconds)} of the archive "
             f"(it deletes every article fetched before {cutoff:%Y-%m-%d %H:%M} UTC but unsent matched stories); "

@@ -350,7 +350,7 @@ def test_prune_under_a_week_is_refused_unless_forced(demo_copy: Path) -> None:
     cfg = str(demo_copy / "newswatch.toml")
     db = demo_copy / "newswatch-demo.db"
     before = sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0]
-    for duration in ("0s", "6m", "6d23h"):
+    for duration in ("0s", "6m", "6d23h", "1h30m"):  # only months written as minutes get the hint
         r = newswatch("-c", cfg, "prune", "--older-than", duration)
         assert r.returncode == 2, r.stdout + r.stderr
         (line,) = r.stderr.strip().splitlines()
