@@ -342,13 +342,24 @@ def _m0070(db: sqlite_utils.Database) -> None:
         )
 
 
+REINDEX_BATCH = 500  # articles read at a time when an index is built again
+
+
 @migrations(name="0080_browse_search_yo_and_simplified")
 def _m0080(db: sqlite_utils.Database) -> None:
     # the browse index holds more forms now (browse_text): rebuilt from the articles, so that an article's
     # entry is removed later with the same forms it was added with
     db.execute(f"INSERT INTO {BROWSE_FTS}({BROWSE_FTS}) VALUES ('delete-all')")
-    for aid, title, text in db.execute("SELECT id, title, text FROM articles").fetchall():
-        _browse_insert(db.conn, aid, title, text)
+    last = 0
+    while True:  # a batch at a time: a large archive's whole text would not fit a small server's memory
+        rows = db.execute(
+            "SELECT id, title, text FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, REINDEX_BATCH]
+        ).fetchall()
+        if not rows:
+            break
+        for aid, title, text in rows:
+            _browse_insert(db.conn, aid, title, text)
+        last = rows[-1][0]
 
 
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)

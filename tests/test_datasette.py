@@ -112,10 +112,14 @@ def test_search_box_finds_a_word_written_with_yo_typed_with_e(
     assert search(served, "ёж") == []
 
 
-def test_an_archive_indexed_before_the_yo_and_simplified_forms_is_reindexed(tmp_path: Path) -> None:
+def test_an_archive_indexed_before_the_yo_and_simplified_forms_is_reindexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler import store as store_mod
     from crawler.store import BROWSE_FTS, Store
     from tests.support.articles import article_record
 
+    monkeypatch.setattr(store_mod, "REINDEX_BATCH", 1)  # read a batch at a time: each batch is indexed
     db = tmp_path / "nw.db"
     with Store(db) as store:
         store.add_article(article_record(1, "Учёные", "俄羅斯科學院"))
