@@ -1106,12 +1106,10 @@ class Store:
             marks = ",".join("?" * len(topics))
             where.append(f"EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic IN ({marks}))")
             params.extend(topics)
-        if sources:
-            where.append(f"a.source IN ({','.join('?' * len(sources))})")
-            params.extend(sources)
-        if languages:
-            where.append(f"coalesce(a.language, '') IN ({','.join('?' * len(languages))})")
-            params.extend(languages)
+        # the sources and languages as search filters them (export's dates bound fetched, not published)
+        kept, kept_params = _article_filters(sources, languages, None)
+        where += kept
+        params += kept_params
         sql = (
             "SELECT a.*, (SELECT json_group_array(topic) FROM (SELECT topic FROM matches m"
             " WHERE m.article_id = a.id ORDER BY topic)) AS topic_list FROM articles a"
@@ -1191,7 +1189,8 @@ class Store:
 def _article_filters(
     sources: Sequence[str], languages: Sequence[str], since: datetime | None
 ) -> tuple[list[str], list[Any]]:
-    """SQL conditions on ``articles a`` for search's filters, and their parameters."""
+    """SQL conditions on ``articles a`` for search's filters (and export's sources and languages), and their
+    parameters."""
     where: list[str] = []
     params: list[Any] = []
     if sources:
