@@ -102,6 +102,19 @@ def quiet_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+# the article filters search and export share
+source_option = click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable)."
+)
+language_option = click.option(
+    "--language",
+    "languages",
+    multiple=True,
+    metavar="CODE",
+    help="Only articles in this language: en, ru, zh (repeatable).",
+)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turns NewswatchError into one line on stderr and its exit code (a traceback only with --debug)."""
 
@@ -644,20 +657,14 @@ def _query_as_option(query: str, read_as: str = "an option") -> str:
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="At most this many results."
 )
-@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
+@source_option
 @click.option(
     "--since",
     default=None,
     metavar="DATE",
     help="Only articles published (else fetched) on or after DATE (YYYY-MM-DD, ISO 8601, or a duration like 7d).",
 )
-@click.option(
-    "--language",
-    "languages",
-    multiple=True,
-    metavar="CODE",
-    help="Only articles in this language: en, ru, zh (repeatable).",
-)
+@language_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of text.")
 @click.option("--topic", metavar="NAME", help="Search with a configured topic's query and min_score.")
 @click.option(
@@ -788,14 +795,8 @@ def terminal_safe(text: str | None) -> str:
 @click.option(
     "--topic", "topics", multiple=True, metavar="NAME", help="Only articles matching this topic (repeatable)."
 )
-@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable).")
-@click.option(
-    "--language",
-    "languages",
-    multiple=True,
-    metavar="CODE",
-    help="Only articles in this language: en, ru, zh (repeatable).",
-)
+@source_option
+@language_option
 @click.option(
     "--output",
     "-o",
