@@ -168,6 +168,7 @@ class DigestConfig:
     include_alerted: bool = False
     recipients: tuple[Recipient, ...] = ()
     translate_url: str | None = None  # e.g. "https://translate.google.com/translate?sl=auto&tl=en&u={url}"
+    contact: str | None = None  # who changes or stops a recipient's mail: a bare address (List-Unsubscribe)
 
 
 @dataclass(frozen=True)
@@ -846,6 +847,7 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
             "include_alerted",
             "recipients",
             "translate_url",
+            "contact",
         },
         "digest",
     )
@@ -891,6 +893,7 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
         include_alerted=c.get(t, "include_alerted", "digest", bool, d.include_alerted),
         recipients=tuple(recipients),
         translate_url=_translate_url(c, t),
+        contact=_contact(c, t),
     )
 
 
@@ -920,6 +923,24 @@ def _translate_url(c: _Checker, t: dict[str, Any]) -> str | None:
         c.add("digest.translate_url", "may use only {url} and {lang} (write {{ and }} for literal braces)")
         return None
     return value
+
+
+def _contact(c: _Checker, t: dict[str, Any]) -> str | None:
+    """digest.contact: a mailbox someone reads, as an address or a mailto: URL; kept as the bare address."""
+    value = c.get(t, "contact", "digest", str, None)
+    if value is None:
+        return None
+    address = value.strip()
+    if address[:7].lower() == "mailto:":
+        address = address[7:]
+    if not valid_address(address) or "?" in address or "%" in address or not address.isprintable():
+        c.add(
+            "digest.contact",
+            f"{_short(value)} is not an email address; write the address of whoever edits "
+            '[[digest.recipients]], like "ops@example.org" or "mailto:ops@example.org"',
+        )
+        return None
+    return address
 
 
 def _url_problem(url: str) -> str | None:

@@ -489,7 +489,10 @@ def build_digest(
 
 
 def _contact(config: Config) -> str:
-    """The sender's address, to write to for other topics or no more mail; "" when no one reads it (localhost)."""
+    """Whom to write to for other topics or no more mail: digest.contact, else the sender's address;
+    "" when no one reads it (localhost)."""
+    if config.digest is not None and config.digest.contact:
+        return config.digest.contact
     address = parseaddr(config.smtp.sender)[1] if config.smtp else ""
     domain = address.rpartition("@")[2].lower()
     return address if "." in domain and domain != "localhost" and not domain.endswith(".localhost") else ""
@@ -674,6 +677,13 @@ def compose(
     msg["Date"] = format_datetime(now.astimezone(UTC))
     msg["Message-ID"] = message_id
     msg["List-Id"] = f"newswatch {digest.kind}s <{digest.kind}.newswatch.{domain}>"
+    contact = config.digest.contact if config.digest else None
+    if contact:
+        # RFC 2369, for a mail client's "unsubscribe" button: only a configured contact, since the sender's
+        # mailbox may be one nobody reads. A person edits [[digest.recipients]]: the subject says for whom.
+        mailto = "mailto:" + quote(ascii_address(contact), safe="@!$'*+,;:")
+        msg["List-Unsubscribe"] = f"<{mailto}?subject={quote('newswatch unsubscribe ' + to, safe='@')}>"
+        msg["List-Help"] = f"<{mailto}?subject=newswatch%20help>"
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"  # no out-of-office replies to a robot
     msg.set_content(text, subtype="plain", charset="utf-8")

@@ -1,0 +1,90 @@
+"""The digest as a mail client and a mail admin see it: the headers a filter rule or an unsubscribe
+button reads, the subject in the inbox, and headlines that show what matched."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.errors import ConfigError
+from scheduler.digest import run_digest, send_alerts
+from tests.test_digest import NOW, World, bodies, config_for, received
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = World(tmp_path / "newswatch.db")
+    yield w
+    w.store.close()
+
+
+# -- List-Id, List-Unsubscribe and List-Help (RFC 2919, RFC 2369) ---------------------------------
+
+
+def test_a_configured_contact_gives_list_unsubscribe_and_help_and_the_footer(world: World, smtp: Any) -> None:
+    world.add("tass-en", "Breaking: China and Russia sign a space treaty", matches={"china-russia-st": 7.0})
+    world.add("tass-en", "Routine China-Russia note", matches={"china-russia-st": 2.0})
+    cfg = config_for(world.store.path, smtp.port, alert_score=5.0, contact="mailto:ops@example.org")
+    assert cfg.digest is not None and cfg.digest.contact == "ops@example.org"
+
+    assert send_alerts(cfg, world.store, now=NOW)[0].status == "sent"
+    assert run_digest(cfg, world.store, now=NOW + timedelta(hours=1)).results[0].status == "sent"
+
+    alert, digest = received(smtp, "analyst@example.org")
+    for msg in (alert, digest):
+        assert (
+            msg["List-Unsubscribe"] == "<mailto:ops@example.org?subject=newswatch%20unsubscribe%20analyst@example.org>"
+        )
+        assert msg["List-Help"] == "<mailto:ops@example.org?subject=newswatch%20help>"
+        text, html = bodies(msg)
+        # the person named in the headers is the one the closing lines name, not the sender's mailbox
+        assert "write to ops@example.org" in " ".join(text.split()) and "alerts@example.org" not in text
+        assert 'href="mailto:ops@example.org"' in html
+    assert digest["List-Id"] == "newswatch digests <digest.newswatch.example.org>"
+    assert alert["List-Id"] == "newswatch alerts <alert.newswatch.example.org>"
+
+
+def test_no_list_unsubscribe_without_a_contact(world: World, smtp: Any) -> None:
+    # the sender (alerts@example.org) may be a mailbox nobody reads: an unsubscribe button writing
+    # there would seem to work and change nothing
+    world.add("tass-en", "China and Russia open a joint lab", matches={"china-russia-st": 3.0})
+    run_digest(config_for(world.store.path, smtp.port), world.store, now=NOW)
+    [msg] = received(smtp, "analyst@example.org")
+    assert msg["List-Id"] and msg["List-Unsubscribe"] is None and msg["List-Help"] is None
+    assert "write to alerts@example.org" in " ".join(bodies(msg)[0].split())  # as before
+
+
+def test_an_international_contact_is_an_ascii_mailto(world: World, smtp: Any) -> None:
+    world.add("tass-en", "China and Russia open a joint lab", matches={"china-russia-st": 3.0})
+    run_digest(config_for(world.store.path, smtp.port, contact="o+ps@пример.рф"), world.store, now=NOW)
+    [msg] = received(smtp, "analyst@example.org")
+    assert msg["List-Unsubscribe"].startswith("<mailto:o+ps@xn--e1afmkfd.xn--p1ai?subject=")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ops",
+        "https://example.org/unsubscribe",
+        "mailto:ops@example.org?subject=stop",
+        "Ops Desk <ops@example.org>",
+        "ops@example.org, boss@example.org",
+        "",
+    ],
+)
+def test_a_contact_that_is_not_one_address_is_a_config_error(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        config_for(tmp_path / "nw.db", contact=bad)
+    (problem,) = exc.value.problems
+    assert problem.startswith("digest.contact: ") and 'like "ops@example.org"' in problem, problem
+
+
+def test_contact_is_a_known_key_of_the_shipped_config_comments() -> None:
+    from scheduler.data import data_path
+
+    shipped = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
+    assert '# contact = "mailto:' in shipped  # documented where an operator edits the digest
