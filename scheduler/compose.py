@@ -99,6 +99,7 @@ class StoryItem:
     language_name: str | None
     snippet: tuple[tuple[str, bool], ...]
     also: tuple[Outlet, ...]
+    headline: tuple[tuple[str, bool], ...] = ()  # the title as segments (text, is_hit), for the HTML part
     translate_url: str | None = None  # the article in the reader's translator (digest.translate_url)
     brief: bool = False  # the HTML shows it without its snippet, to stay under HTML_BUDGET
     alerted: bool = False  # a digest repeats it (include_alerted): the recipient had it as an alert
@@ -240,18 +241,21 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
     source_art = face if _matches(store, face["id"], due.topic) else matched
     topic = next((t for t in config.topics if t.name == due.topic), None)
     language = face["language"] if face["language"] and re.fullmatch(r"[a-z]{2,3}", face["language"]) else None
+    title = _headline(face, arts)
+    snippet, headline = _highlights(source_art["title"], source_art["text"], topic, title)
     return StoryItem(
         story=due.story,
         topic=due.topic,
         score=due.score,
-        title=_headline(face, arts),
+        title=title,
         url=_article_url(face),
         source=clean_line(_source_title(config, face["source"]), 80),
         date=_fmt_date(date, tz),
         language=language,
         language_name=LANGUAGES.get(language or "", language),
-        snippet=tuple(_snippet(source_art["title"], source_art["text"], topic)),
+        snippet=snippet,
         also=tuple(also.values()),
+        headline=headline,
         translate_url=_translate_link(config, _article_url(face), language),
         from_feed=face["text_from"] == "feed",
     )
@@ -309,23 +313,53 @@ def _matches(store: Store, article_id: int, topic: str) -> bool:
     return store.scalar("SELECT 1 FROM matches WHERE article_id = ? AND topic = ?", [article_id, topic]) is not None
 
 
-def _snippet(title: str, text: str, topic: TopicConfig | None) -> list[tuple[str, bool]]:
-    """Segments (text, is_hit) of a short passage around the terms the topic's query matches."""
-    clean = clean_line(text)
-    if not clean:
-        return []
+Segments = tuple[tuple[str, bool], ...]
+
+
+def _highlights(title: str, text: str, topic: TopicConfig | None, headline: str) -> tuple[Segments, Segments]:
+    """The snippet, a short passage around the terms the topic matches, and the headline, each as
+    segments (text, is_hit).
+
+    The headline's hits are the title's: when the headline is another title (a copy's) or the
+    text's first sentence, it is one segment with none.
+    """
+    clean_title, clean = clean_line(title), clean_line(text)
     match = None
-    if topic is not None and topic.model is not None:
+    if topic is not None and topic.model is not None and (clean or clean_title):
         # a model topic highlights the hits of the features that raised its score
         from crawler.process import match_topic
 
-        match = match_topic(topic, topic_mod.prepare(clean_line(title), clean), None)
-    elif topic is not None:
-        match = _compiled(topic.query).match(clean_line(title), clean)
+        match = match_topic(topic, topic_mod.prepare(clean_title, clean), None)
+    elif topic is not None and (clean or clean_title):
+        match = _compiled(topic.query).match(clean_title, clean)
     # No match in this text (the query changed since): the passage's start, nothing highlighted.
-    width = SNIPPET_WIDTH_CJK if _mostly_cjk(clean) else SNIPPET_WIDTH
-    segments = topic_mod.snippet(clean, match or topic_mod.Match(0.0, (), ()), width)
-    return _whole_word_highlights(_merge_segments(segments))
+    match = match or topic_mod.Match(0.0, (), ())
+    snippet: Segments = ()
+    if clean:
+        width = SNIPPET_WIDTH_CJK if _mostly_cjk(clean) else SNIPPET_WIDTH
+        snippet = tuple(_whole_word_highlights(_merge_segments(topic_mod.snippet(clean, match, width))))
+    cut = headline.endswith("\u2026") and clean_title.startswith(headline[:-1])  # a long title, cut short
+    if headline != clean_title and not cut:
+        return snippet, ((headline, False),)
+    shown = headline[:-1] if cut else headline
+    segments = topic_mod.snippet(clean_title, match, len(clean_title), field=topic_mod.TITLE)
+    marked = _whole_word_highlights(_merge_segments(segments))
+    if "".join(t for t, _ in marked) != clean_title:  # the title's own text, only marked
+        return snippet, ((headline, False),)
+    return snippet, tuple(_prefix(marked, len(shown))) + ((("\u2026", False),) if cut else ())
+
+
+def _prefix(segments: Sequence[tuple[str, bool]], length: int) -> list[tuple[str, bool]]:
+    """The segments' first ``length`` characters; a hit cut short is not one."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for text, hit in segments:
+        if pos >= length:
+            break
+        piece = text[: length - pos]
+        out.append((piece, hit and piece == text))
+        pos += len(text)
+    return _merge_segments(out)
 
 
 @functools.lru_cache(maxsize=64)

@@ -3,6 +3,8 @@ button reads, the subject in the inbox, and headlines that show what matched."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -88,3 +90,78 @@ def test_contact_is_a_known_key_of_the_shipped_config_comments() -> None:
 
     shipped = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
     assert '# contact = "mailto:' in shipped  # documented where an operator edits the digest
+
+
+# -- headlines show what matched --------------------------------------------------------------
+
+MARK = '<span style="background-color:#fef08a;">'
+
+
+def headline_html(html: str, url: str) -> str:
+    """The inner HTML of the story's headline link."""
+    start = html.index(f'<a href="{url}" style="color:#1d4ed8;text-decoration:none;">')
+    return html[html.index(">", start) + 1 : html.index("</a>", start)]
+
+
+def test_headlines_mark_the_matched_terms_in_html_and_stay_plain_in_text(world: World, tmp_path: Path) -> None:
+    world.add("tass-en", "Russia and China open a joint lab in Kazan", matches={"china-russia-st": 3.0})
+    world.add(
+        "rg",
+        "Россия и Китай создадут совместный центр",
+        "Россия и Китай создадут совместный научный центр.",
+        matches={"china-russia-st": 2.0},
+        language="ru",
+    )
+    world.add(
+        "cgtn",
+        "中俄科技合作论坛在北京举行",
+        "中俄科技合作论坛在北京举行。",
+        matches={"china-russia-st": 1.5},
+        language="zh",
+    )
+    text, html = digest_bodies(world, tmp_path)
+    assert headline_html(html, "https://tass-en.example/news/1") == (
+        f"{MARK}Russia</span> and {MARK}China</span> open a joint lab in Kazan"
+    )
+    assert headline_html(html, "https://rg.example/news/2") == (
+        f"{MARK}Россия</span> и {MARK}Китай</span> создадут совместный центр"
+    )
+    assert headline_html(html, "https://cgtn.example/news/3") == f"{MARK}中俄</span>科技合作论坛在北京举行"
+    # the plain-text part: headlines as written, the snippets alone marked
+    assert "1. Russia and China open a joint lab in Kazan\n" in text
+    assert "2. Россия и Китай создадут совместный центр\n" in text
+    assert "3. 中俄科技合作论坛在北京举行\n" in text
+
+
+def test_a_hostile_headline_is_escaped_inside_and_outside_its_marks(world: World, tmp_path: Path) -> None:
+    world.add(
+        "tass-en",
+        'China<script>alert(1)</script> & "Russia" <img src=x onerror=alert(2)>',
+        matches={"china-russia-st": 3.0},
+    )
+    _text, html = digest_bodies(world, tmp_path)
+    inner = headline_html(html, "https://tass-en.example/news/1")
+    assert "<script" not in html and "<img" not in html
+    assert inner == (
+        f"{MARK}China</span>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;{MARK}Russia</span>&#34; "
+        "&lt;img src=x onerror=alert(2)&gt;"
+    ), inner
+
+
+def test_a_long_headline_cut_short_keeps_its_marks_and_a_copys_headline_has_none(world: World, tmp_path: Path) -> None:
+    long_title = "Russia and China " + "agree on many more things " * 14 + "in the end China"
+    world.add("tass-en", long_title, matches={"china-russia-st": 3.0})
+    # the face's title is only its URL: the headline is a copy's, whose hits were not matched
+    face = world.add("rg", "https://rg.example/news/2", "China and Russia.", matches={"china-russia-st": 2.0})
+    world.add("cgtn", "China and Russia sign a treaty", story=world.story(face))
+    _text, html = digest_bodies(world, tmp_path)
+    inner = headline_html(html, "https://tass-en.example/news/1")
+    assert inner.startswith(f"{MARK}Russia</span> and {MARK}China</span> agree") and inner.endswith("\u2026")
+    assert inner.count(MARK) == 2  # the China past the cut is not shown, nor marked
+    assert headline_html(html, "https://rg.example/news/2") == "China and Russia sign a treaty"
+
+
+def digest_bodies(world: World, tmp_path: Path) -> tuple[str, str]:
+    out = tmp_path / "d.eml"
+    run_digest(config_for(world.store.path), world.store, now=NOW, output=out)
+    return bodies(email.message_from_bytes(out.read_bytes(), policy=email.policy.default))
