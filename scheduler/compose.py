@@ -677,6 +677,9 @@ def _brief(digest: Digest, stories: set[str]) -> Digest:
     return replace(digest, groups=groups, top=brief(digest.top), briefed=len(stories))
 
 
+_PLURAL_COUNT = re.compile(r"(\{count\}(?: new)?) stories\b")
+
+
 def _subject(config: Config, digest: Digest) -> str:
     if digest.kind == "alert":
         items = [s for g in digest.groups for s in g.stories]
@@ -690,6 +693,8 @@ def _subject(config: Config, digest: Digest) -> str:
         or ", ".join(_topic_title(config, t) for t in digest.topics)
         or "all topics"
     )
+    if digest.count == 1:  # "newswatch: 1 new story", not "1 new stories"
+        template = _PLURAL_COUNT.sub(r"\1 story", template)
     try:
         subject = template.format(count=digest.count, topics=topics, date=digest.date)
     except (KeyError, IndexError, ValueError):

@@ -461,7 +461,7 @@ def test_to_mails_a_preview_and_marks_nothing(world: World, smtp: Any) -> None:
     out = run_digest(cfg, world.store, now=NOW, to="boss@example.org")
     assert [(r.email, r.status, r.stories) for r in out.results] == [("boss@example.org", "preview", 1)]
     [preview] = received(smtp, "boss@example.org")
-    assert preview["Subject"].startswith("[preview] newswatch: 1 new stories")
+    assert preview["Subject"].startswith("[preview] newswatch: 1 new story (")
     assert ledger.messages(world.store) == [] and last_digest_at(world.store) is None
     real = run_digest(cfg, world.store, now=NOW)
     assert real.results[0].status == "sent"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from crawler.config import DigestConfig
 from crawler.errors import ConfigError
 from scheduler.digest import run_digest, send_alerts
 from tests.test_digest import NOW, World, bodies, config_for, received
@@ -90,6 +92,39 @@ def test_contact_is_a_known_key_of_the_shipped_config_comments() -> None:
 
     shipped = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
     assert '# contact = "mailto:' in shipped  # documented where an operator edits the digest
+
+
+# -- the subject in the inbox --------------------------------------------------------------------
+
+
+def test_the_default_subject_counts_one_story_as_one(world: World, smtp: Any) -> None:
+    cfg = config_for(world.store.path, smtp.port)
+    cfg = replace(cfg, digest=replace(cfg.digest, subject=DigestConfig().subject))  # the default, as shipped
+    world.add("tass-en", "China and Russia open a joint lab", matches={"china-russia-st": 3.0})
+    run_digest(cfg, world.store, now=NOW)
+    world.add("tass-en", "China and Russia open a second lab", matches={"china-russia-st": 3.0}, hours_ago=1)
+    world.add("tass-en", "China and Russia open a third lab", matches={"china-russia-st": 3.0}, hours_ago=1)
+    run_digest(cfg, world.store, now=NOW + timedelta(days=1))
+    assert [m["Subject"] for m in received(smtp, "analyst@example.org")] == [
+        "newswatch: 1 new story",
+        "newswatch: 2 new stories",
+    ]
+
+
+def test_the_date_in_a_subject_is_the_digests_day_where_it_is_read(world: World, smtp: Any) -> None:
+    # 04:00 UTC on 12 March is still 11 March in California: two digests a day apart differ
+    world.add("tass-en", "China and Russia open a joint lab", matches={"china-russia-st": 3.0})
+    cfg = config_for(
+        world.store.path, smtp.port, timezone="America/Los_Angeles", subject="{count} new stories, {date} ({topics})"
+    )
+    run_digest(cfg, world.store, now=NOW)
+    [msg] = received(smtp, "analyst@example.org")
+    assert msg["Subject"] == "1 new story, 11 Mar 2025 (china-russia-st)"
+    # literal braces stay literal, not a count to make singular
+    cfg = replace(cfg, digest=replace(cfg.digest, subject="{{count}} new stories: {count}"))
+    world.add("tass-en", "China and Russia open a second lab", matches={"china-russia-st": 3.0}, hours_ago=1)
+    run_digest(cfg, world.store, now=NOW + timedelta(days=1))
+    assert received(smtp, "analyst@example.org")[1]["Subject"] == "{count} new stories: 1"
 
 
 # -- headlines show what matched --------------------------------------------------------------
