@@ -369,6 +369,43 @@ def test_a_full_digest_stays_under_the_size_gmail_cuts_and_says_what_it_shortene
     w.store.close()
 
 
+def test_a_digest_too_long_even_without_snippets_leaves_its_lowest_scoring_stories_to_the_text_part(
+    tmp_path: Path, smtp: Any
+) -> None:
+    # 200 stories without any snippet were still about 130 kB of HTML: Gmail hid the last of them, the
+    # held count, the sources in trouble and the closing lines, though every snippet had been given up
+    w = World(tmp_path / "nw.db")
+    sources = {"en": "globalwire", "ru": "vestnik", "zh": "huaxia"}
+    titles = {
+        "en": "China and Russia: story number {i} of a long day of joint research and engineering news",
+        "ru": "Россия и Китай: новость номер {i} длинного дня совместных исследований и разработок",
+        "zh": "中俄科技合作：漫长一天中的第{i}条联合研究新闻",
+    }
+    for i in range(200):
+        lang = ("en", "ru", "zh")[i % 3]
+        w.add(
+            sources[lang],
+            titles[lang].format(i=i),
+            matches={"china-russia-st": 1.0 + i / 100},
+            language=lang,
+            url=f"https://{sources[lang]}.example/2026/11/19/a-long-slug-for-the-article-number-{i}.html",
+        )
+    w.store.update_source("vestnik", failing_since="2025-03-01T00:00:00+00:00", failures=40, last_error="HTTP 503")
+    text, html = received_bodies(w, config(w.store.path, smtp.port, max_stories=200), smtp)
+    assert len(html.encode("utf-8")) < 100_000
+    assert "ask whoever runs newswatch" in html and "Sources in trouble" in html  # the end is not cut
+    note = re.search(r"The (\d+) lowest-scoring stories are left out here and the next (\d+) shown without", html)
+    omitted, briefed = int(note[1]), int(note[2])
+    assert 0 < omitted < 200 and omitted + briefed == 200, note[0]
+    shown = {int(n) for n in re.findall(r"a-long-slug-for-the-article-number-(\d+)\.html", html)}
+    assert shown == set(range(omitted, 200))  # the best are there, the lowest-scoring left out
+    left_out = re.findall(r"and (\d+) more stor(?:y|ies) with lower scores, only in the plain-text version", html)
+    assert len(left_out) == 3 and sum(map(int, left_out)) == omitted  # each language says how many it lacks
+    for i in range(200):  # the text part has them all
+        assert f"a-long-slug-for-the-article-number-{i}.html" in text
+    w.store.close()
+
+
 def test_a_story_known_only_from_its_feed_says_so(tmp_path: Path, smtp: Any) -> None:
     # its link is a page that failed (a 500, a timeout): the reader should know the text is the feed's summary
     w = World(tmp_path / "nw.db")
