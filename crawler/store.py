@@ -538,6 +538,22 @@ def _exited(pid: int) -> bool:
     return bool(fields) and fields[0] in ("Z", "X")
 
 
+class UpgradeWatch:
+    """How a Store's upgrade goes, for another thread to report while it waits (the daemon tells systemd):
+    the migration being applied, and a count that grows as long as SQLite is working on it."""
+
+    STEPS = 1000  # SQLite virtual-machine steps to a count: a long statement counts too, not only many short ones
+
+    def __init__(self) -> None:
+        self.migration: str | None = None  # the one being applied now
+        self.applied: list[str] = []  # committed, in order
+        self.progress = 0
+
+    def _step(self) -> int:  # SQLite's progress handler: 0 lets the statement go on
+        self.progress += 1
+        return 0
+
+
 @dataclass(frozen=True)
 class Lease:
     """Who holds a source: a crawl process on this host, and since when (ISO 8601)."""
@@ -560,11 +576,15 @@ class AddResult:
 class Store:
     """A handle on the newswatch database. Not thread-safe; open one per thread or process."""
 
-    def __init__(self, path: Path, *, readonly: bool = False, upgrade: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, readonly: bool = False, upgrade: bool = True, watch: UpgradeWatch | None = None
+    ) -> None:
         """Opens (and migrates) the database; ``readonly`` never writes, except to upgrade a database an
-        older newswatch made when this user may (not with ``upgrade=False``: it is read as it is)."""
+        older newswatch made when this user may (not with ``upgrade=False``: it is read as it is).
+        ``watch`` follows the migrations this handle applies, now and later (`apply_migrations`)."""
         self.path = Path(path)
         self.readonly = readonly
+        self.watch = watch
         try:
             if readonly:
                 conn = _connect_readonly(self.path)
@@ -645,20 +665,35 @@ class Store:
                     "permission on it"
                 )
             return
+        watch = self.watch
         for _attempt in range(3):
             try:
                 if not mset.pending(self.db):
                     return
                 # a migration may rebuild a table: dropping the old one must not cascade to its children
                 self.conn.execute("PRAGMA foreign_keys = OFF")
+                if watch is not None:
+                    self.conn.set_progress_handler(watch._step, watch.STEPS)
                 try:
-                    with self.transaction():  # BEGIN IMMEDIATE: one process applies, the others wait and see none
-                        mset.apply(self.db)
+                    # BEGIN IMMEDIATE: one process applies, the others wait and see none. All or nothing: a
+                    # process killed midway (systemd's start timeout) leaves the database as it was, to upgrade
+                    # again at the next start.
+                    with self.transaction():
+                        names = [m.name for m in mset.pending(self.db)]
+                        for i, name in enumerate(names):  # one at a time, so the watch can name it
+                            if watch is not None:
+                                watch.migration = name
+                            mset.apply(self.db, stop_before=names[i + 1 :])
                         broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
                         if broken:
                             raise sqlite3.IntegrityError(f"a migration broke {len(broken)} foreign key(s)")
+                    if watch is not None:
+                        watch.applied.extend(names)
                 finally:
                     self.conn.execute("PRAGMA foreign_keys = ON")
+                    if watch is not None:
+                        watch.migration = None
+                        self.conn.set_progress_handler(None, 0)
                 return
             except sqlite3.IntegrityError:
                 continue  # another process applied it first

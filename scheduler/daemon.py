@@ -63,7 +63,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, UsageError
 from crawler.polling import PollOutcome, SourceState, after_poll, due_at
-from crawler.store import Store, iso, parse_iso, process_alive, utcnow
+from crawler.store import Store, UpgradeWatch, iso, parse_iso, process_alive, utcnow
 from scheduler import ledger
 from scheduler.config_snapshot import load_snapshot
 from scheduler.launch import release_signals
@@ -82,6 +82,11 @@ BATCH_GRACE = 60.0  # seconds a batch child gets beyond the per-source deadline 
 SKIPPED_RETRY = 30.0  # seconds before a skipped source is looked at again (a held one: sooner if its holder ends)
 START_LEAD = 5.0  # seconds a crawl child is started ahead of its batch, until start-ups are measured
 MAX_LEAD = 30.0  # seconds a crawl child is started ahead at most
+UPGRADE_LOOK = 0.2  # seconds between looks at a database upgrade running before READY=1
+UPGRADE_NOTE_EVERY = 5.0  # seconds between two EXTEND_TIMEOUT_USEC= while the upgrade progresses
+UPGRADE_EXTEND = (
+    60.0  # seconds systemd is asked to wait for the next one (a stalled step: the busy timeout, a slow disk)
+)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -275,6 +280,27 @@ def _label(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"batch of {len(names)}"
 
 
+class UpgradeNotes:
+    """What the daemon tells systemd while migrations run before READY=1: at each new migration, and then every
+    ``every`` seconds as long as SQLite makes progress on it, a STATUS= line to send with EXTEND_TIMEOUT_USEC=.
+    A stuck upgrade is not kept alive: systemd's start timeout then applies again."""
+
+    def __init__(self, began: float, every: float = UPGRADE_NOTE_EVERY) -> None:
+        self.began = began
+        self.every = every
+        self._name: str | None = None
+        self._progress = -1
+        self._said = 0.0
+
+    def due(self, watch: UpgradeWatch, now: float) -> str | None:
+        """The status to send now, or None."""
+        name = watch.migration
+        if name is None or (name == self._name and (watch.progress == self._progress or now - self._said < self.every)):
+            return None
+        self._name, self._progress, self._said = name, watch.progress, now
+        return f"upgrading the database: migration {name}, {_human(now - self.began)} so far"
+
+
 # -- the daemon --------------------------------------------------------------------------------
 
 
@@ -374,11 +400,15 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.request_stop, sig)
         self.loop.add_signal_handler(signal.SIGHUP, self.reload)
-        release_signals()  # held since start-up (scheduler.launch): one that came early is taken now
+        # held since start-up (scheduler.launch): a stop that came early is taken now, a reload once the jobs are
+        # scheduled (a long database upgrade may come first; systemd itself sends no reload before READY=1)
+        release_signals(signal.SIGTERM)
 
-        with Store(self.config.storage.database) as store:  # opens and migrates before READY=1
-            ledger.prepare(store)
-            catch_up = missed_digest(store, digest_trigger(self.config), utcnow()) if mails(self.config) else None
+        catch_up = await self._prepare_database()
+        if self.stopping.is_set():  # stopped while the database was opened: nothing was scheduled
+            self._cleanup()
+            log.info("stopped")
+            return self.exit_code
         self.scheduler = AsyncIOScheduler(
             event_loop=self.loop,
             timezone=UTC,
@@ -404,6 +434,7 @@ class Daemon:
                 replace_existing=True,
             )
         self.scheduler.start()
+        release_signals()
         if mails(self.config):
             log.info(
                 "newswatch running: %d sources, digest %r (%s); database %s",
@@ -431,6 +462,63 @@ class Daemon:
 
         await self._stop_requested.wait()
         return await self._shutdown()
+
+    async def _prepare_database(self) -> datetime | None:
+        """Opens the database and applies the migrations a new version brings, before READY=1; returns the digest
+        slot missed while newswatch was down. Off the event loop, so that a long upgrade (an archive indexed
+        again) keeps systemd told (`UpgradeNotes`) and a stop is taken at once: the upgrade is one transaction,
+        so the database stays as it was and is upgraded again at the next start."""
+        config, watch, notes = self.config, UpgradeWatch(), UpgradeNotes(time.monotonic())
+        try:
+            made = config.storage.database.stat().st_size > 0  # else its migrations make it: nothing to say
+        except OSError:
+            made = False
+
+        def prepare() -> datetime | None:
+            with Store(config.storage.database, watch=watch) as store:
+                ledger.prepare(store)
+                return missed_digest(store, digest_trigger(config), utcnow()) if mails(config) else None
+
+        async def report() -> None:
+            logged = None
+            while True:
+                await asyncio.sleep(UPGRADE_LOOK)
+                status = notes.due(watch, time.monotonic())
+                if status is None:
+                    continue
+                if made and watch.migration != logged:
+                    logged = watch.migration
+                    log.info(
+                        "upgrading the database %s: migration %s; on a large archive this takes minutes, and systemd "
+                        "is asked to wait while it progresses (a stop or kill now keeps the database as it was, to be "
+                        "upgraded again at the next start)",
+                        config.storage.database,
+                        logged,
+                    )
+                self.notifier.extend_start(UPGRADE_EXTEND, status)
+
+        assert self._stop_requested is not None
+        opening = asyncio.ensure_future(asyncio.to_thread(prepare))
+        waits = [asyncio.ensure_future(report()), asyncio.ensure_future(self._stop_requested.wait())]
+        try:
+            await asyncio.wait([opening, waits[1]], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+        if not opening.done():
+            log.warning(
+                "stopped while %s",
+                f"upgrading the database (migration {watch.migration}); nothing of the upgrade is kept, it starts "
+                "again at the next start"
+                if watch.migration
+                else "opening the database",
+            )
+            self._cleanup()
+            logging.shutdown()
+            os._exit(self.exit_code)  # the thread is inside SQLite: the process ends, its transaction with it
+        if made and watch.applied:
+            log.info("database upgraded in %s (%s)", _human(time.monotonic() - notes.began), ", ".join(watch.applied))
+        return opening.result()
 
     def request_stop(self, sig: int | None = None) -> None:
         if self.stopping.is_set():

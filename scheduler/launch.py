@@ -19,9 +19,9 @@ def hold_signals() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
 
 
-def release_signals() -> None:
-    """Unblock them: one that arrived while they were held is delivered now."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+def release_signals(*signals: signal.Signals) -> None:
+    """Unblock them (or only ``signals``): one that arrived while they were held is delivered now."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals or HELD)
 
 
 def main() -> None:

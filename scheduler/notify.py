@@ -1,4 +1,5 @@
-"""systemd's sd_notify protocol over $NOTIFY_SOCKET: READY=1, WATCHDOG=1, STATUS=, STOPPING=1.
+"""systemd's sd_notify protocol over $NOTIFY_SOCKET: READY=1, WATCHDOG=1, STATUS=, STOPPING=1,
+EXTEND_TIMEOUT_USEC= (a start that takes longer than the unit's TimeoutStartSec=, see sd_notify(3)).
 
 Standard library only: one datagram per message to an AF_UNIX socket, where a leading '@'
 names an abstract socket. Without $NOTIFY_SOCKET (not under systemd) every call is a no-op.
@@ -64,6 +65,11 @@ class Notifier:
 
     def status(self, text: str) -> bool:
         return self.send(f"STATUS={_one_line(text)}")
+
+    def extend_start(self, seconds: float, status: str) -> bool:
+        """Asks systemd to wait ``seconds`` more for the next message (READY=1 or another of these) before it
+        counts the start as timed out, and says why in STATUS=."""
+        return self.send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}", f"STATUS={_one_line(status)}")
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")
