@@ -1289,8 +1289,9 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
     if not db.exists():
         raise UsageError(f"no database at {db} yet; run 'newswatch crawl' first")
     Store(db, readonly=True).close()  # a database an older newswatch made is upgraded first (or says how)
-    if not {"--host", "-h", "--port", "-p", "--uds"} & {a.split("=", 1)[0] for a in datasette_args}:
-        _check_listen(host, port)
+    listens = _datasette_listens(datasette_args, host, port)
+    if listens is not None:
+        _check_listen(*listens)
     exe = shutil.which("datasette", path=str(Path(sys.executable).parent)) or shutil.which("datasette")
     if exe is None:
         import shlex
@@ -1314,24 +1315,94 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
         sys.exit(128 - code if code < 0 else code)  # killed by a signal: the shell's 128 + its number
 
 
+# datasette serve's options that take values (0.65 and 1.x), each with how many; the others are flags
+_DATASETTE_VALUES = {
+    **dict.fromkeys(("-i", "--immutable", "-h", "--host", "-p", "--port", "--uds", "--load-extension"), 1),
+    **dict.fromkeys(("--inspect-file", "-m", "--metadata", "--template-dir", "--plugins-dir", "--static"), 1),
+    **dict.fromkeys(("-c", "--config", "--secret", "--get", "--token", "--actor", "--version-note"), 1),
+    **dict.fromkeys(("--ssl-keyfile", "--ssl-certfile"), 1),
+    **dict.fromkeys(("-s", "--setting"), 2),
+}
+_LISTEN = {"-h": "host", "--host": "host", "-p": "port", "--port": "port"}
+
+
+def _datasette_listens(args: Sequence[str], host: str, port: int) -> tuple[str, int] | None:
+    """Where datasette will listen once ``args``, its own options, follow newswatch's --host and --port: the last
+    --host/-h and --port/-p win, as in datasette, written apart (-p 8002), joined (-p8002, --port=8002) or after
+    flags (-op8002). None with --uds (a socket file) or a port that is no port (datasette says so itself)."""
+    where = {"host": host, "port": str(port)}
+    i = 0
+    while i < len(args):
+        arg, i = args[i], i + 1
+        if arg == "--":  # datasette's files follow
+            break
+        if not arg.startswith("-") or arg == "-":
+            continue
+        if arg.startswith("--"):
+            name, joined, value = arg.partition("=")
+            if name == "--uds":
+                return None
+            if not joined and name in _DATASETTE_VALUES:
+                value, i = (args[i] if i < len(args) else ""), i + _DATASETTE_VALUES[name]
+        else:  # short options together: flags, then perhaps one that takes the rest of the word or the next
+            for at, letter in enumerate(arg[1:], start=2):
+                name = f"-{letter}"
+                if name in _DATASETTE_VALUES:
+                    value = arg[at:]
+                    if not value:
+                        value, i = (args[i] if i < len(args) else ""), i + _DATASETTE_VALUES[name]
+                    break
+            else:
+                continue
+        if name in _LISTEN:
+            where[_LISTEN[name]] = value
+    try:
+        number = int(where["port"])
+    except ValueError:
+        return None
+    return (where["host"], number) if 0 <= number <= 65535 else None
+
+
 def _check_listen(host: str, port: int) -> None:
-    """A usage error, in one line, when datasette could not listen on host:port (taken, or no such address)."""
+    """A usage error, in one line, when datasette could not listen on host:port: the port is taken at one of the
+    addresses ``host`` names (datasette listens at each: ``localhost`` may be ::1 and 127.0.0.1), or it names none
+    this machine has."""
+    import contextlib
     import errno
     import socket
 
     if port == 0:
         return
     try:
-        family, kind, proto, _name, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as datasette's server does
-            s.bind(addr)
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise UsageError(
-                f"port {port} on {host} is already in use (another datasette?); choose another with --port"
-            ) from None
         raise UsageError(f"cannot listen on {host} port {port}: {exc.strerror or exc}; check --host") from None
+    bound = 0
+    with contextlib.ExitStack() as held:  # each address held until all are tried, as the server binds them
+        for family, kind, proto, _name, addr in dict.fromkeys(found):
+            try:
+                s = held.enter_context(socket.socket(family, kind, proto))
+            except OSError:  # an address family this machine lacks: the server passes it over too
+                continue
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as datasette's server does
+            if family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # ::1 is not 127.0.0.1
+            try:
+                s.bind(addr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL:  # not on this machine: passed over too
+                    continue
+                at = f" ({addr[0]})" if addr[0] != host else ""
+                if exc.errno == errno.EADDRINUSE:
+                    raise UsageError(
+                        f"port {port} on {host}{at} is already in use (another datasette?); choose another with --port"
+                    ) from None
+                raise UsageError(
+                    f"cannot listen on {host}{at} port {port}: {exc.strerror or exc}; check --host"
+                ) from None
+            bound += 1
+    if not bound:
+        raise UsageError(f"cannot listen on {host} port {port}: this machine has no such address; check --host")
 
 
 # Command modules use this module's helpers; under `python -m scheduler.cli` this module is

@@ -245,3 +245,77 @@ def test_a_port_in_use_is_one_line_and_exit_2_not_datasettes_traceback(demo_dir:
     assert result.output == (
         f"error: port {port} on 127.0.0.1 is already in use (another datasette?); choose another with --port\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "listens"),
+    [
+        ((), ("127.0.0.1", 8001)),
+        (("-p8002",), ("127.0.0.1", 8002)),
+        (("-p", "8002"), ("127.0.0.1", 8002)),
+        (("--port=8002",), ("127.0.0.1", 8002)),
+        (("--port", "8002", "-p8003"), ("127.0.0.1", 8003)),  # the last wins, as in datasette
+        (("-op8002",), ("127.0.0.1", 8002)),  # after a flag (-o: open a browser)
+        (("-h::1", "-p", "8002"), ("::1", 8002)),
+        (("--host=localhost",), ("localhost", 8001)),
+        (("--secret", "-p9", "-s", "default_page_size", "-p8", "-m", "m.json"), ("127.0.0.1", 8001)),  # values
+        (("-p8002", "--", "-p9"), ("127.0.0.1", 8002)),  # after '--': files
+        (("-pnine",), None),  # datasette says what is wrong with it
+        (("--uds", "/run/datasette.sock"), None),
+    ],
+)
+def test_the_address_datasette_will_listen_on_is_read_from_its_own_options_however_written(
+    args: tuple[str, ...], listens: tuple[str, int] | None
+) -> None:
+    from scheduler.cli import _datasette_listens
+
+    assert _datasette_listens(args, "127.0.0.1", 8001) == listens
+
+
+@pytest.mark.parametrize("written", ["-p{port}", "-- -p{port}", "-- --port={port}", "--port 8001 -- -p {port}"])
+def test_a_port_in_use_given_as_datasettes_own_option_is_found_before_datasette_starts(
+    demo_dir: Path, written: str
+) -> None:
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(demo_dir / "newswatch-demo.toml")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = written.format(port=port).split()
+        result = CliRunner().invoke(cli, ["-c", cfg, "datasette", *args])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: port {port} on 127.0.0.1 is already in use (another datasette?); choose another with --port\n"
+    )
+
+
+def test_a_port_in_use_at_any_address_the_host_names_is_found(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # many machines name localhost ::1 first, then 127.0.0.1 (datasette listens at both); the port is taken at the
+    # second only. This machine's own resolver may know one: the usual answer is made up.
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    resolve = socket.getaddrinfo
+
+    def both(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "localhost":
+            return resolve("::1", *args, **kwargs) + resolve("127.0.0.1", *args, **kwargs)
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", both)
+    cfg = str(demo_dir / "newswatch-demo.toml")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["-c", cfg, "datasette", "--host", "localhost", "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: port {port} on localhost (127.0.0.1) is already in use (another datasette?); "
+        "choose another with --port\n"
+    )
