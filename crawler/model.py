@@ -101,24 +101,54 @@ def shipped_names() -> list[str]:
     return sorted(p.stem for p in SHIPPED.glob("*.json"))
 
 
-def load_model(ref: str, base: Path) -> Model:
-    """Reads and validates the model a config names; ModelError says what is wrong and how to fix it."""
+class ModelFileError(ModelError):
+    """The file a model reference names cannot be read as JSON. Worded for a config's ``model``; ``problem``
+    lets another caller word it for its own option: "missing" (no such file, nor a shipped model of that
+    name), "unreadable" or "not JSON", with the ``path`` and the system's or the parser's ``detail``."""
+
+    def __init__(self, message: str, problem: str, path: Path | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.problem, self.path, self.detail = problem, path, detail
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file as read, before its fields are checked."""
+
+    path: Path
+    raw: bytes
+    data: Any  # its JSON
+
+
+def read_model_file(ref: str, base: Path) -> ModelFile:
+    """The file ``ref`` names (see `resolve`), read and decoded; ModelFileError says what is wrong."""
     path = resolve(ref, base)
     if path is None:
         shipped = ", ".join(shipped_names()) or "none"
-        raise ModelError(
+        raise ModelFileError(
             f"no model file {ref!r}: neither {base / ref} exists nor a shipped model of that name "
-            f"(shipped: {shipped}); give a path relative to the config file or train one with 'newswatch topics train'"
+            f"(shipped: {shipped}); give a path relative to the config file or train one with 'newswatch topics train'",
+            "missing",
         )
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ModelError(f"cannot read the model file {path}: {exc.strerror}") from None
+        raise ModelFileError(
+            f"cannot read the model file {path}: {exc.strerror}", "unreadable", path, str(exc.strerror)
+        ) from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path} is not JSON ({exc}); write it with 'newswatch topics train'") from None
-    return parse_model(data, ref, where=str(path))
+        raise ModelFileError(
+            f"{path} is not JSON ({exc}); write it with 'newswatch topics train'", "not JSON", path, str(exc)
+        ) from None
+    return ModelFile(path, raw, data)
+
+
+def load_model(ref: str, base: Path) -> Model:
+    """Reads and validates the model a config names; ModelError says what is wrong and how to fix it."""
+    file = read_model_file(ref, base)
+    return parse_model(file.data, ref, where=str(file.path))
 
 
 # Model fields that are no part of what a model scores: where it was read from, the digest itself, and the

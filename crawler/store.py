@@ -26,6 +26,7 @@ from typing import Any
 from crawler import dedup, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
+from crawler.paths import file_in_the_way
 from crawler.records import ArticleRecord
 
 # sqlite-utils imports numpy and pandas when they are installed, only to map their scalar types to
@@ -472,14 +473,6 @@ def _not_newswatch(conn: sqlite3.Connection, path: Path, readonly: bool) -> str 
         return None
     shown = ", ".join(tables[:3]) + (", …" if len(tables) > 3 else "")
     return f"{path} is not a newswatch database (it holds the tables {shown}); check [storage] database"
-
-
-def file_in_the_way(path: Path) -> Path | None:
-    """The file standing where a folder of ``path`` should be (``[storage] database = "notes.txt/nw.db"``)."""
-    for folder in path.parents:
-        if folder.exists():
-            return None if folder.is_dir() else folder
-    return None
 
 
 def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:

@@ -16,7 +16,6 @@ stories correct the model where they disagree with it and leave it alone elsewhe
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import shlex
 import sys
@@ -38,9 +37,10 @@ from crawler.model import (
     ZONES,
     Model,
     ModelError,
+    ModelFileError,
     fingerprint,
     parse_model,
-    resolve,
+    read_model_file,
     shipped_names,
     zone_inputs,
 )
@@ -191,27 +191,21 @@ def scipy() -> Any:
 def load_prior(ref: str, base: Path) -> Prior:
     """The model ``--prior REF`` names: a file (relative to ``base``), else a shipped model of that name;
     TrainingError saying what is wrong with it."""
-    path = resolve(ref, base)
-    if path is None:
-        raise TrainingError(
-            f"--prior {ref}: no such model file, nor a model shipped with newswatch of that name "
-            f"(shipped: {', '.join(shipped_names()) or 'none'}); give a model file's path or a shipped model's name"
-        )
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TrainingError(f"--prior {ref}: cannot read {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise TrainingError(
-            f"--prior {ref}: {path} is not a newswatch topic model (not JSON); give a model file "
-            "'newswatch topics train' wrote, or a shipped model's name"
-        ) from None
-    try:
-        model = parse_model(data, ref, where=str(path))
+        file = read_model_file(ref, base)
+        model = parse_model(file.data, ref, where=str(file.path))
+    except ModelFileError as exc:  # read as a config's model is, said in terms of --prior
+        said = {
+            "missing": "no such model file, nor a model shipped with newswatch of that name (shipped: "
+            f"{', '.join(shipped_names()) or 'none'}); give a model file's path or a shipped model's name",
+            "unreadable": f"cannot read {exc.path}: {exc.detail}",
+            "not JSON": f"{exc.path} is not a newswatch topic model (not JSON); give a model file "
+            "'newswatch topics train' wrote, or a shipped model's name",
+        }
+        raise TrainingError(f"--prior {ref}: {said[exc.problem]}") from None
     except ModelError as exc:
         raise TrainingError(f"--prior {ref}: {exc}") from None
+    path, raw, data = file.path, file.raw, file.data
     threshold = data.get("threshold")
     threshold = threshold if isinstance(threshold, dict) else {}
     fitted_at, by_language = threshold.get("fitted_at", 0.5), threshold.get("by_language", {})

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from crawler.config import Config
+from crawler.paths import file_in_the_way
 
 # RFC 2606/6761 names that never deliver mail: init's placeholders use them
 _PLACEHOLDER_DOMAIN = re.compile(r"@(?:[\w.-]+\.)?(?:example\.(?:org|com|net)|example|invalid|test|localhost)\b", re.I)
@@ -77,11 +78,9 @@ def database_write_problem(path: Path) -> str | None:
     """Why this user could not write the database (crawl, digest and run need to), or None."""
     if path.is_dir():
         return f"{path} is a folder, not a file; set it to a file, e.g. {path / 'newswatch.db'}"
-    for folder in path.parents:
-        if folder.exists():
-            if not folder.is_dir():
-                return f"{folder} is a file, not a folder, so {path} cannot be made there"
-            break
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        return f"{blocker} is a file, not a folder, so {path} cannot be made there"
     if path.exists():
         if not os.access(path, os.W_OK):
             return f"{path} is not writable by this user; crawl, digest and run need write permission on it"

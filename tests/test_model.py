@@ -101,6 +101,48 @@ def test_a_broken_model_file_is_a_config_error(tmp_path: Path, content: str, sai
     assert p.startswith("topics[0] (t).model: ") and said in p
 
 
+def test_a_config_model_and_a_prior_are_read_alike_each_naming_its_problems_its_own_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.errors import UsageError
+    from crawler.model import ModelFileError, read_model_file
+    from crawler.train import load_prior
+
+    (tmp_path / "garbage.json").write_bytes(b"\xff{not json")
+    (tmp_path / "locked.json").write_text("{}", encoding="utf-8")
+    read_bytes = Path.read_bytes
+
+    def refused(path: Path) -> bytes:  # root reads any file: the refusal is made up
+        if path.name == "locked.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refused)
+    cases = {
+        "nothing.json": ("missing", "no model file 'nothing.json': neither", "no such model file, nor a model shipped"),
+        "locked.json": (
+            "unreadable",
+            f"cannot read the model file {tmp_path / 'locked.json'}: Permission denied",
+            f"cannot read {tmp_path / 'locked.json'}: Permission denied",
+        ),
+        "garbage.json": (
+            "not JSON",
+            f"{tmp_path / 'garbage.json'} is not JSON (",
+            f"{tmp_path / 'garbage.json'} is not a newswatch topic model (not JSON)",
+        ),
+    }
+    for ref, (problem, for_config, for_prior) in cases.items():
+        with pytest.raises(ModelFileError) as read:
+            read_model_file(ref, tmp_path)
+        assert read.value.problem == problem and str(read.value).startswith(for_config), str(read.value)
+        with pytest.raises(ModelFileError) as config:
+            load_model(ref, tmp_path)
+        assert str(config.value) == str(read.value)
+        with pytest.raises(UsageError) as prior:
+            load_prior(ref, tmp_path)
+        assert str(prior.value).startswith(f"--prior {ref}: {for_prior}"), str(prior.value)
+
+
 def test_a_feature_using_a_set_the_config_lacks_is_named(tmp_path: Path) -> None:
     _model(tmp_path, [_feature("@coop", any_=1.0), _feature("PARTNERS(country:CN, country:RU, @physics)", any_=2.0)])
     (p,) = _problems(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"'))

@@ -93,6 +93,24 @@ def test_a_probe_child_loads_its_modules_without_the_store(tmp_path: Path) -> No
     assert out["store"] == [] and "sqlite_utils" not in out["modules"], out
 
 
+def test_check_finds_a_file_in_the_way_of_the_database_as_the_store_does_without_loading_it(tmp_path: Path) -> None:
+    # one helper for both (crawler.paths); importing the store would cost `check` a quarter of a second
+    (tmp_path / "notes.txt").write_text("not a folder", encoding="utf-8")
+    (tmp_path / "nw.toml").write_text('[storage]\ndatabase = "notes.txt/nw.db"\n', encoding="utf-8")
+    out = _loaded_after(
+        "from click.testing import CliRunner\n"
+        "from scheduler.cli import cli\n"
+        "out['output'] = CliRunner().invoke(cli, ['-c', 'nw.toml', 'check']).output\n"
+        "out['store'] = 'crawler.store' in sys.modules\n"
+        "import crawler.paths, crawler.store, scheduler.advice\n"
+        "out['one'] = scheduler.advice.file_in_the_way is crawler.store.file_in_the_way is crawler.paths.file_in_the_way\n",
+        tmp_path,
+    )
+    assert "warning: storage.database: " in out["output"] and "notes.txt is a file, not a folder" in out["output"]
+    assert out["store"] is False
+    assert out["one"] is True
+
+
 CONFIG = """
 [storage]
 database = "n.db"
