@@ -493,15 +493,17 @@ def cross_validate(data: Data, options: Options) -> tuple[Evaluation, list[tuple
     return measure(examples, ps, options), per_file
 
 
-def check_options(options: Options, prior: bool = False) -> None:
+def check_options(options: Options, prior: bool = False, *, c_given: bool = False) -> None:
     """TrainingError naming the option when one is out of its range or does not go with ``prior`` (a
-    --prior given), before any story is read."""
+    --prior given; ``c_given``: --C was given, not left at its default), before any story is read."""
     if options.pull is not None and not prior:
         raise TrainingError("--pull is the pull towards a prior model's weights: give --prior MODEL with it")
-    if prior and options.l1:
+    clash = [name for name, given in (("--C", c_given), ("--l1", options.l1)) if given and prior]
+    if clash:
         raise TrainingError(
-            "--l1 does not go with --prior: the fit is pulled towards the prior's weights (--pull); "
-            "--min-weight W still drops the features whose weights all stay below W"
+            f"{' and '.join(clash)} {'does' if len(clash) == 1 else 'do'} not go with --prior: the fit is pulled "
+            "towards the prior's weights instead, as hard as --pull says (default 3); --min-weight W still drops "
+            "the features whose weights all stay below W"
         )
     if options.pull is not None and not (math.isfinite(options.pull) and options.pull > 0):
         raise TrainingError(

@@ -176,7 +176,9 @@ def build(
     @click.option(
         "--C", "c", type=float, default=None, help="Inverse regularisation strength (default 1; not with --prior)."
     )
-    @click.option("--l1", is_flag=True, help="L1 regularisation: a sparse model, fewer features to evaluate.")
+    @click.option(
+        "--l1", is_flag=True, help="L1 regularisation: a sparse model, fewer features to evaluate (not with --prior)."
+    )
     @click.option(
         "--threshold",
         "thresholds",
@@ -211,8 +213,18 @@ def build(
         """Fit a topic's model (weights over the config's named sets) on labeled JSONL files."""
         from crawler.config import find_config, load_config
         from crawler.evaluate import load_labeled
-        from crawler.train import Options, train
+        from crawler.train import PULL, Options, check_options, load_prior, scipy, sklearn, train
 
+        # options that do not go together are said first: before the config, the files or a missing library
+        options = Options(
+            c=1.0 if c is None else c,
+            l1=l1,
+            folds=folds,
+            min_weight=min_weight,
+            pull=PULL if prior is not None and pull is None else pull,
+            **_thresholds(thresholds),
+        )
+        check_options(options, prior is not None, c_given=c is not None)
         # without reading the topics' models: retraining is the fix for one that no longer fits the sets
         config = load_config(find_config(state.config_path), models=False)
         if name is None and len(config.topics) > 1:
@@ -220,21 +232,11 @@ def build(
                 f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"
             )
         t = _pick(config.topics, (name,) if name else ())[0]
-        from crawler.train import PULL, check_options, load_prior, scipy, sklearn
-
-        if prior is not None and c is not None:
-            raise UsageError("--C does not go with --prior: the pull towards the prior's weights is --pull (default 3)")
         # say at once when a library is missing, before reading the files
         if prior is not None:
             scipy()
         else:
             sklearn()
-        if prior is not None and pull is None:
-            pull = PULL
-        options = Options(
-            c=1.0 if c is None else c, l1=l1, folds=folds, min_weight=min_weight, pull=pull, **_thresholds(thresholds)
-        )
-        check_options(options, prior is not None)
         base = load_prior(prior, Path.cwd()) if prior is not None else None
         seen: set[Path] = set()
         for f in files:

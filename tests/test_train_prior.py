@@ -300,6 +300,26 @@ def test_options_that_do_not_go_with_a_prior_are_refused(tmp_path: Path, args: l
     assert message in output and not out.exists()
 
 
+def test_the_help_of_l1_says_it_does_not_go_with_a_prior() -> None:
+    result = CliRunner().invoke(cli, ["topics", "train", "--l1", "--help"])
+    assert result.exit_code == 0, result.output
+    l1 = " ".join(result.output.split("  --l1", 1)[1].split("  --threshold", 1)[0].split())
+    assert l1 == "L1 regularisation: a sparse model, fewer features to evaluate (not with --prior)."
+
+
+def test_options_that_do_not_go_with_a_prior_are_named_first_all_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before the config (none here), the labeled files (none) or SciPy (missing) are looked at
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    args = ["topics", "train", "missing.jsonl", "--prior", "china-russia-st", "--l1", "--C", "0.3"]
+    result = CliRunner().invoke(cli, ["-c", str(tmp_path / "missing.toml"), *args])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --C and --l1 do not go with --prior: the fit is pulled towards"), (
+        result.output
+    )
+
+
 def test_pull_without_a_prior_is_refused(tmp_path: Path) -> None:
     cfg, out = _config(tmp_path), tmp_path / "m.json"
     code, output = _train(cfg, _stories(tmp_path), out, "--pull", "3")
