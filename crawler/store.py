@@ -26,7 +26,7 @@ from typing import Any
 from crawler import dedup, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
-from crawler.paths import file_in_the_way
+from crawler.paths import file_in_the_way, on_read_only_mount, service_folder
 from crawler.records import ArticleRecord
 
 # sqlite-utils imports numpy and pandas when they are installed, only to map their scalar types to
@@ -489,6 +489,11 @@ def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
             return f"cannot read the database {path}: permission denied; this user needs read permission on it"
         return f"cannot read the database {path}: {exc}"
     folder = path.parent
+    if on_read_only_mount(path):
+        return (
+            f"cannot write the database {path}: it lies on a read-only file system; set [storage] database to a file "
+            f'on a writable one (the systemd service may write only {service_folder()}: "{service_folder()}/newswatch.db")'
+        )
     if path.exists() and not os.access(path, os.W_OK):
         return (
             f"cannot write the database {path}: permission denied; this command needs write permission "

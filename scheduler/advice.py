@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from crawler.config import Config
-from crawler.paths import file_in_the_way
+from crawler.paths import file_in_the_way, on_read_only_mount, service_folder
 
 # RFC 2606/6761 names that never deliver mail: init's placeholders use them
 _PLACEHOLDER_DOMAIN = re.compile(r"@(?:[\w.-]+\.)?(?:example\.(?:org|com|net)|example|invalid|test|localhost)\b", re.I)
@@ -81,6 +81,11 @@ def database_write_problem(path: Path) -> str | None:
     blocker = file_in_the_way(path)
     if blocker is not None:
         return f"{blocker} is a file, not a folder, so {path} cannot be made there"
+    if on_read_only_mount(path):
+        return (
+            f"{path} lies on a read-only file system; crawl, digest and run need to write it: set it to a file on a "
+            f'writable one (the systemd service may write only {service_folder()}: "{service_folder()}/newswatch.db")'
+        )
     if path.exists():
         if not os.access(path, os.W_OK):
             return f"{path} is not writable by this user; crawl, digest and run need write permission on it"

@@ -370,6 +370,47 @@ def _storage_at(tmp_path: Path, database: Path) -> Path:
     return cfg
 
 
+@pytest.fixture
+def read_only_disk(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs holding a newswatch database, mounted read-only (needs root and mount(8)); skipped elsewhere."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a read-only disk needs root to mount a tmpfs")
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+    try:
+        Store(mnt / "nw.db").close()
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_database_on_a_read_only_file_system_is_named_so_not_as_a_permission_to_get(
+    tmp_path: Path, read_only_disk: Path
+) -> None:
+    # as /etc is for the service under the unit's ProtectSystem=strict: a database left beside the config (init's
+    # "newswatch.db") cannot be written whatever the permissions; running as the service user would not help
+    env = {"STATE_DIRECTORY": "/var/lib/newswatch"}
+    for db in (read_only_disk / "nw.db", read_only_disk / "new.db"):  # one there, one to make
+        cfg = _storage_at(tmp_path, db)
+        r = newswatch("-c", cfg, "prune", "--older-than", "30d", env=env)
+        assert r.returncode == 1
+        assert r.stderr == (
+            f"error: cannot write the database {db}: it lies on a read-only file system; set [storage] database to a "
+            'file on a writable one (the systemd service may write only /var/lib/newswatch: "/var/lib/newswatch/newswatch.db")\n'
+        )
+        r = newswatch("-c", cfg, "check", env=env)
+        assert r.returncode == 0
+        assert (
+            f"warning: storage.database: {db} lies on a read-only file system; crawl, digest and run need" in r.stderr
+        )
+    r = newswatch("-c", _storage_at(tmp_path, read_only_disk / "nw.db"), "search", "lunar")
+    assert r.returncode == 0, r.stderr  # reading it is fine
+
+
 def test_a_database_path_that_is_a_folder_or_under_a_file_is_named_for_what_it_is(tmp_path: Path) -> None:
     # `database = "/var/lib/newswatch"` (the folder) or a path under a file: one line saying so, not SQLite's
     # "disk I/O error" or "File exists"; check warns of it too
