@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -200,3 +201,27 @@ def digest_bodies(world: World, tmp_path: Path) -> tuple[str, str]:
     out = tmp_path / "d.eml"
     run_digest(config_for(world.store.path), world.store, now=NOW, output=out)
     return bodies(email.message_from_bytes(out.read_bytes(), policy=email.policy.default))
+
+
+# -- Chinese paragraphs ---------------------------------------------------------------------------
+
+
+def test_chinese_paragraphs_joined_in_a_snippet_leave_no_gap_after_their_punctuation(
+    world: World, tmp_path: Path
+) -> None:
+    world.add(
+        "cgtn",
+        "中俄 科技合作论坛在北京举行",  # a space between a headline's words is the writer's: it stays
+        "中俄科技合作论坛在北京举行，代表围绕氢能展开交流。\n\n论坛期间，中国和俄罗斯签署了协议。\n「合作很顺利」\n他说。",
+        matches={"china-russia-st": 3.0},
+        language="zh",
+    )
+    world.add(
+        "tass-en", "China and Russia sign", "“We agree.” The talks in Moscow ended.", matches={"china-russia-st": 2.0}
+    )
+    text, html = digest_bodies(world, tmp_path)
+    flat = re.sub(r"\n +", "", text)  # the filled lines joined again
+    assert "交流。论坛期间" in flat and "协议。「合作很顺利」他说。" in flat
+    assert "交流。论坛期间" in html and "。 " not in html and "」 " not in html
+    assert "中俄 科技合作论坛在北京举行" in text
+    assert "agree.” The talks" in text  # English keeps its space
