@@ -1201,6 +1201,18 @@ class Store:
         sql = "SELECT count(*) FROM articles a" + (" WHERE " + " AND ".join(where) if where else "")
         return int(self.scalar(sql, params))
 
+    def story_copies(
+        self, *, sources: Sequence[str] = (), languages: Sequence[str] = (), since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Every article ``fts_candidates``' filters keep, in id order, without its text: id, story, url,
+        canonical_url, text_from and ``at`` (published, else fetched)."""
+        where, params = _article_filters(sources, languages, since)
+        sql = (
+            "SELECT id, story, url, canonical_url, text_from, coalesce(nullif(published, ''), fetched) AS at "
+            "FROM articles a" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        )
+        return self.query(sql, params)
+
     def languages(self) -> list[str]:
         """The languages of stored articles, as their codes."""
         return [r[0] for r in self.conn.execute("SELECT DISTINCT language FROM articles WHERE language IS NOT NULL")]

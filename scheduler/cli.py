@@ -102,7 +102,7 @@ def quiet_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-# the article filters search and export share
+# the article filters search, export and topics label share (export's --since is its own: it filters on fetched)
 source_option = click.option(
     "--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable)."
 )
@@ -112,6 +112,12 @@ language_option = click.option(
     multiple=True,
     metavar="CODE",
     help="Only articles in this language: en, ru, zh (repeatable).",
+)
+published_since_option = click.option(
+    "--since",
+    default=None,
+    metavar="DATE",
+    help="Only articles published (else fetched) on or after DATE (YYYY-MM-DD, ISO 8601, or a duration like 7d).",
 )
 
 
@@ -658,12 +664,7 @@ def _query_as_option(query: str, read_as: str = "an option") -> str:
     "--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="At most this many results."
 )
 @source_option
-@click.option(
-    "--since",
-    default=None,
-    metavar="DATE",
-    help="Only articles published (else fetched) on or after DATE (YYYY-MM-DD, ISO 8601, or a duration like 7d).",
-)
+@published_since_option
 @language_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of text.")
 @click.option("--topic", metavar="NAME", help="Search with a configured topic's query and min_score.")
@@ -1250,7 +1251,11 @@ def demo(state: State, serve: bool, port: int | None, output_dir: Path | None) -
 
 from scheduler import cmd_topics  # noqa: E402  (built with the shared helpers above)
 
-cli.add_command(cmd_topics.build(config_option, handle_errors, quiet_option))
+cli.add_command(
+    cmd_topics.build(
+        config_option, handle_errors, quiet_option, (published_since_option, source_option, language_option)
+    )
+)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

@@ -13,6 +13,9 @@ import click
 from crawler.config import Config, TopicConfig
 from crawler.errors import UsageError
 
+# `topics label --order` (crawler.labeling.ORDERS, not imported: every other command starts without it)
+ORDER_CHOICES = ("boundary", "score", "newest", "random")
+
 if TYPE_CHECKING:  # imported by `topics eval` itself: every other command starts without them
     from crawler.evaluate import Evaluation, Verdict
 
@@ -64,9 +67,14 @@ def _verdict_lines(v: Verdict, min_score: float) -> list[str]:
 
 
 def build(
-    config_option: Callable[..., Any], handle_errors: Callable[..., Any], quiet_option: Callable[..., Any]
+    config_option: Callable[..., Any],
+    handle_errors: Callable[..., Any],
+    quiet_option: Callable[..., Any],
+    article_filters: tuple[Callable[..., Any], ...],
 ) -> click.Group:
-    """The `topics` command group, built with the CLI's shared -c and -q options and error handling."""
+    """The `topics` command group, built with the CLI's shared options (-c, -q, and the article filters
+    --since, --source and --language that search uses) and error handling."""
+    since_option, source_option, language_option = article_filters
 
     @click.group()
     def topics() -> None:
@@ -309,6 +317,58 @@ def build(
                 )
         ref = os.path.relpath(out.resolve(), config.path.resolve().parent) if config.path else str(out.resolve())
         click.echo(f'\nwrote {out}; use it with model = "{ref}" in the topic (a path relative to the config file)')
+
+    @topics.command("label")
+    @config_option
+    @quiet_option
+    @click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The labeled file to append to (JSON Lines, as topics eval and topics train read); "
+        "stories it holds already are not asked again.",
+    )
+    @click.option("--topic", "name", metavar="NAME", help="The topic to label for (default: the config's only topic).")
+    @since_option
+    @source_option
+    @language_option
+    @click.option(
+        "--skip-labeled",
+        "others",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Do not ask the stories labeled in FILE either (repeatable): a test file kept apart from training.",
+    )
+    @click.option("--matched", "which", flag_value="matched", help="Only stories the topic matches.")
+    @click.option("--unmatched", "which", flag_value="unmatched", help="Only stories the topic does not match.")
+    @click.option("--all", "which", flag_value="all", default=True, help="Both (the default).")
+    @click.option(
+        "--order",
+        type=click.Choice(ORDER_CHOICES),
+        default="boundary",
+        show_default=True,
+        help="boundary: what the topic's query lets through, nearest min_score first, then the rest; "
+        "score: highest first; newest: newest first; random: a fixed shuffle (a fair sample to measure on).",
+    )
+    @click.pass_obj
+    @handle_errors
+    def label_cmd(
+        state: Any,
+        output: Path,
+        name: str | None,
+        since: str | None,
+        sources: tuple[str, ...],
+        languages: tuple[str, ...],
+        others: tuple[Path, ...],
+        which: str,
+        order: str,
+    ) -> None:
+        """Label stored stories for a topic, one answer each, into a labeled file for topics eval and train."""
+        from scheduler.cmd_label import label
+
+        label(state, output, name, since, sources, languages, others, which, order)
 
     return topics
 
