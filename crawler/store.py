@@ -695,6 +695,15 @@ class Store:
                 return
             except sqlite3.IntegrityError:
                 continue  # another process applied it first
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc):  # the busy timeout ran out: another process writes, for long
+                    raise StoreError(
+                        f"cannot upgrade the database {self.path} now: another newswatch process has held it for "
+                        f"{BUSY_TIMEOUT_MS / 1000:g} s, most likely upgrading it itself (the daemon's first start after "
+                        "an upgrade of newswatch takes minutes on a large archive; its log says 'database upgraded' "
+                        "when done); run this again then"
+                    ) from None
+                raise StoreError(f"cannot prepare the database {self.path}: {exc}") from None
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot prepare the database {self.path}: {exc}") from None
 

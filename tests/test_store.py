@@ -9,6 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from crawler.store import ArticleRecord, Store, utcnow
 
 
@@ -35,6 +37,33 @@ def test_wal_and_migrations_are_applied_once(tmp_path: Path) -> None:
         assert store.scalar("PRAGMA journal_mode") == "wal"
         names = [r["name"] for r in store.query("SELECT name FROM _sqlite_migrations ORDER BY id")]
         assert names == sorted(set(names)) and "0001_initial" in names
+
+
+def test_a_command_finding_the_database_upgraded_by_another_process_says_so_not_database_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the daemon's first start after an upgrade of newswatch indexes a large archive again for minutes, in one
+    # transaction; an operator's `newswatch sources` meanwhile waits the busy timeout, then says why
+    from crawler import store as store_mod
+    from crawler.errors import StoreError
+
+    db = tmp_path / "nw.db"
+    Store(db).close()
+    upgrading = sqlite3.connect(db, isolation_level=None)
+    upgrading.execute("DELETE FROM _sqlite_migrations WHERE name = '0080_browse_search_yo_and_simplified'")
+    upgrading.execute("BEGIN IMMEDIATE")  # the daemon, applying it
+    monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_MS", 200)
+    try:
+        for readonly in (False, True):  # a command that writes, and one that reads (it upgrades first)
+            with pytest.raises(StoreError) as err:
+                Store(db, readonly=readonly)
+            assert str(err.value).startswith(
+                f"cannot upgrade the database {db} now: another newswatch process has held it for 0.2 s, most likely "
+                "upgrading it itself"
+            ), str(err.value)
+    finally:
+        upgrading.execute("ROLLBACK")
+        upgrading.close()
 
 
 def test_stores_opened_at_once_apply_each_migration_once(tmp_path: Path) -> None:
