@@ -19,6 +19,7 @@ from crawler.config import TopicConfig
 from crawler.encoding import decode_html
 from crawler.longlived import WARM_UP_TEXT, WARM_UP_TITLE, freeze_long_lived
 from crawler.model import Model, Scorer, gated_match
+from crawler.procs import process_alive
 from crawler.records import ArticleRecord
 
 
@@ -267,25 +268,8 @@ def worker_start(owner: int) -> None:
     """
 
     def watch() -> None:
-        while _alive(owner):
+        while process_alive(owner):
             time.sleep(0.5)
         os._exit(3)
 
     threading.Thread(target=watch, name="owner-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-        return stat[stat.rindex(")") + 2] not in "ZX"
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True

@@ -27,6 +27,7 @@ from crawler import dedup, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
 from crawler.paths import file_in_the_way, on_read_only_mount, service_folder
+from crawler.procs import process_alive
 from crawler.records import ArticleRecord
 
 # sqlite-utils imports numpy and pandas when they are installed, only to map their scalar types to
@@ -505,35 +506,6 @@ def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
             f"on the folder {folder} (run it as the service user or in its group)"
         )
     return f"cannot open the database {path}: {exc}; check [storage] database and that its folder is writable"
-
-
-def process_alive(pid: int | None) -> bool:
-    """Whether a process with this id runs on this host (one we may not signal counts as running; one
-    that has exited but not yet been collected by its parent, a zombie, does not)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return not _exited(pid)
-
-
-def _exited(pid: int) -> bool:
-    """Whether the process has ended and only its entry is left (Linux's /proc; elsewhere: not known, False).
-
-    A crawl killed along with the daemon that started it is collected by init, which may take a while
-    (seconds in some containers, never under an init that does not reap): until then its pid still
-    answers signals, and its leases must not hold a restarted daemon's polls back.
-    """
-    try:
-        line = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = line[line.rfind(")") + 2 :].split()
-    return bool(fields) and fields[0] in ("Z", "X")
 
 
 class UpgradeWatch:

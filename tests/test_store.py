@@ -183,3 +183,23 @@ def test_a_failed_write_inside_a_batch_rolls_back_only_itself(tmp_path: Path) ->
         assert other.count("articles") == 2
         assert store.known_urls(["https://example.org/a/21"]) == {}
         other.close()
+
+
+def test_the_store_and_an_extraction_worker_ask_one_function_whether_a_process_runs(tmp_path: Path) -> None:
+    # a crawl killed along with the daemon may stay a zombie until init collects it: gone for both, the
+    # store (its leases lapse) and the workers of its pool (they end)
+    import time
+
+    from crawler import process, procs, store
+
+    assert process.process_alive is store.process_alive is procs.process_alive
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # not waited for: a zombie once it ends
+    try:
+        deadline = time.monotonic() + 30
+        while procs.process_alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not procs.process_alive(child.pid)
+        assert Path(f"/proc/{child.pid}").exists()  # its entry is still there
+        assert procs.process_alive(os.getpid())
+    finally:
+        child.wait()
