@@ -345,7 +345,8 @@ def _highlights(title: str, text: str, topic: TopicConfig | None, headline: str)
     snippet: Segments = ()
     if clean:
         width = SNIPPET_WIDTH_CJK if _mostly_cjk(clean) else SNIPPET_WIDTH
-        snippet = tuple(_whole_word_highlights(_merge_segments(topic_mod.snippet(clean, match, width))))
+        segments = _whole_word_highlights(_merge_segments(topic_mod.snippet(clean, match, width)))
+        snippet = tuple(_cjk_edges(segments) if _mostly_cjk(clean) else segments)
     cut = headline.endswith("\u2026") and clean_title.startswith(headline[:-1])  # a long title, cut short
     if headline != clean_title and not cut:
         return snippet, ((headline, False),)
@@ -355,6 +356,32 @@ def _highlights(title: str, text: str, topic: TopicConfig | None, headline: str)
     if "".join(t for t, _ in marked) != clean_title:  # the title's own text, only marked
         return snippet, ((headline, False),)
     return snippet, tuple(_prefix(marked, len(shown))) + ((("\u2026", False),) if cut else ())
+
+
+_CLAUSE_END = "，、；："
+_SENTENCE_END_CJK = "。！？"
+CJK_EDGE_REACH = 24  # characters a cut edge moves to reach punctuation, at most: about a clause
+
+
+def _cjk_edges(segments: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """A Chinese or Japanese snippet cut between clauses, not inside a word ('…俄罗…').
+
+    The text has no spaces to cut at: an end cut moves back to the last punctuation near it, a start
+    cut forward past the first, but never into a highlight.
+    """
+    out = list(segments)
+    if out and not out[-1][1] and out[-1][0].endswith("\u2026"):
+        body = out[-1][0][:-1]
+        at = max(body.rfind(p) for p in _CLAUSE_END + _SENTENCE_END_CJK)
+        if at >= 0 and len(body) - at - 1 <= CJK_EDGE_REACH:
+            keep = body[: at + 1] if body[at] in _SENTENCE_END_CJK else body[:at]
+            out[-1] = (keep + "\u2026", False)
+    if out and not out[0][1] and out[0][0].startswith("\u2026"):
+        body = out[0][0][1:]
+        ats = [i for i, ch in enumerate(body[:CJK_EDGE_REACH]) if ch in _CLAUSE_END + _SENTENCE_END_CJK]
+        if ats and ats[0] + 1 < len(body):
+            out[0] = ("\u2026" + body[ats[0] + 1 :], False)
+    return out
 
 
 def _prefix(segments: Sequence[tuple[str, bool]], length: int) -> list[tuple[str, bool]]:

@@ -225,3 +225,20 @@ def test_chinese_paragraphs_joined_in_a_snippet_leave_no_gap_after_their_punctua
     assert "交流。论坛期间" in html and "。 " not in html and "」 " not in html
     assert "中俄 科技合作论坛在北京举行" in text
     assert "agree.” The talks" in text  # English keeps its space
+
+
+def test_a_chinese_snippet_is_cut_between_clauses_not_inside_a_word(world: World, tmp_path: Path) -> None:
+    # no spaces to cut at: the snippet ended wherever its width ran out ('…俄罗…')
+    clause = "哈尔滨工业大学与托木斯克理工大学宣布，"
+    world.add(
+        "cgtn",
+        "中俄科技合作论坛在北京举行",
+        "中俄科技合作论坛在北京举行。" + clause * 12,
+        matches={"china-russia-st": 3.0},
+        language="zh",
+    )
+    text, html = digest_bodies(world, tmp_path)
+    flat = re.sub(r"\n +", "", text)
+    snippet = flat[flat.index("*中俄*") :].split("\n")[0]
+    assert snippet.endswith("理工大学宣布…"), snippet  # the clause's end, its comma given up for the '…'
+    assert "理工大学宣布…</div>" in html
