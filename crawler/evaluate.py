@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from crawler import textnorm
 from crawler.errors import UsageError
+from crawler.jsonl import split_lines
 from crawler.readings import strip_readings
 from crawler.topics import TITLE, Document, Query, compile_query, prepare, shown_hits, snippet
 
@@ -103,7 +104,7 @@ def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
     byte-order mark (as Windows editors write one) is read past.
     """
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = split_lines(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file; give a JSON Lines file of labeled stories") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -21,6 +21,7 @@ from typing import IO, Any
 from crawler.config import TopicConfig
 from crawler.errors import UsageError
 from crawler.evaluate import _FALSE, _TRUE
+from crawler.jsonl import dumps_line, split_lines
 from crawler.longlived import matching_batch, settle
 from crawler.model import Scorer, gated_match
 from crawler.store import Store
@@ -75,7 +76,7 @@ def read_labeled(path: Path, option: str = "-o") -> LabeledFile:
     except UnicodeDecodeError:
         raise UsageError(f"{option} {path} is not UTF-8 text, so not a labeled file; give another file") from None
     out.ends_in_newline = not text or text.endswith("\n")
-    lines = text.split("\n")  # not splitlines(): U+2028 and the like are text inside a line
+    lines = split_lines(text)
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -123,7 +124,7 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> None:
         self._offsets.append(self._f.tell())
-        self._write((_one_line(record) + "\n").encode("utf-8"))
+        self._write((dumps_line(record) + "\n").encode("utf-8"))
 
     def undo(self) -> bool:
         """Removes the last line this run appended; False when it appended none (or all are undone)."""
@@ -146,15 +147,6 @@ class Journal:
         self._f.write(data)
         self._f.flush()
         os.fsync(self._f.fileno())
-
-
-# Line breaks JSON leaves unescaped in strings that Python's str.splitlines() (topics eval reads lines with it)
-# and some editors break lines at: scraped text has them now and then
-_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
-
-
-def _one_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False).translate(_BREAKS)
 
 
 def _fsync_folder(folder: Path) -> None:

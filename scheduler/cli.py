@@ -29,6 +29,7 @@ from crawler.config import (
 )
 from crawler.dates import iso, parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError
+from crawler.jsonl import dumps_line
 from scheduler.files import replacing, write_atomic
 from scheduler.launch import hold_signals, release_signals
 
@@ -892,7 +893,7 @@ def _write_export(out: Any, fmt: str, records: Iterator[dict[str, Any]], bom: bo
     n = 0
     if fmt == "jsonl":
         for rec in records:
-            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            out.write(dumps_line(rec) + "\n")
             n += 1
     else:
         delimiter = "\t" if separator == "tab" else separator

@@ -12,6 +12,7 @@ import click
 
 from crawler.config import Config, TopicConfig
 from crawler.errors import UsageError
+from crawler.jsonl import split_lines
 
 # `topics label --order` (crawler.labeling.ORDERS, not imported: every other command starts without it)
 ORDER_CHOICES = ("boundary", "score", "newest", "random")
@@ -385,7 +386,7 @@ def _topic_labels(file: Path) -> dict[str, list[int]]:
     from crawler.evaluate import _FALSE, _TRUE
 
     try:
-        lines = file.read_text(encoding="utf-8-sig").splitlines()
+        lines = split_lines(file.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError):
         return {}
     out: dict[str, list[int]] = {}

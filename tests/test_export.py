@@ -89,3 +89,32 @@ def test_language_keeps_the_articles_in_those_languages(tmp_path: Path) -> None:
     assert exported("--language", "ru") == ["ru"]
     assert exported("--language", "ZH", "--language", "en") == ["en", "zh"]
     assert exported() == ["en", "ru", "zh", None]
+
+
+def test_line_separators_in_scraped_text_keep_each_record_one_line_from_export_to_topics_eval(tmp_path: Path) -> None:
+    """U+2028, U+2029 and U+0085 are text to JSON but line breaks to str.splitlines() and some editors: export
+    writes them escaped, and topics eval reads a file another tool wrote with them raw."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[[topics]]\nname = "joint"\nquery = "joint AND research"\nmin_score = 1.0\n',
+        encoding="utf-8",
+    )
+    text = "Joint research\u2028begins.\u2029A second\x85paragraph."
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(0, "Joint research\u2028centre", text))
+    out = CliRunner().invoke(cli, ["-c", str(cfg), "export"])
+    assert out.exit_code == 0, out.output
+    assert len(out.output.splitlines()) == 1 and "\\u2028" in out.output
+    record = json.loads(out.output)
+    assert record["text"] == text and record["title"] == "Joint research\u2028centre"
+
+    raw = tmp_path / "raw.jsonl"  # as json.dumps(ensure_ascii=False) writes it: the separators raw
+    rows = [
+        dict(record, label=1),
+        {"id": "b", "language": "en", "title": "Trade", "text": "Trade\u2028figures.", "label": 0},
+    ]
+    raw.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(raw), "--json"])
+    assert result.exit_code == 0, result.output
+    (topic,) = json.loads(result.output)
+    assert topic["all"]["tp"] == 1 and topic["all"]["fp"] == 0 and topic["all"]["fn"] == 0
