@@ -933,7 +933,17 @@ def _contact(c: _Checker, t: dict[str, Any]) -> str | None:
     address = value.strip()
     if address[:7].lower() == "mailto:":
         address = address[7:]
-    if not valid_address(address) or "?" in address or "%" in address or not address.isprintable():
+    if address.startswith("<") and address.endswith(">"):  # as List-Unsubscribe writes it: the address inside
+        address = address[1:-1].strip()
+    # exactly the address the mail parser reads in it: not "ops @example.org", "ops@example.org," or
+    # "<ops@example.org>" left in brackets, each kept as written into the mailto: URL and the closing lines
+    if (
+        not valid_address(address)
+        or parseaddr(address)[1] != address
+        or "?" in address
+        or "%" in address
+        or not address.isprintable()
+    ):
         c.add(
             "digest.contact",
             f"{_short(value)} is not an email address; write the address of whoever edits "

@@ -79,6 +79,10 @@ def test_an_international_contact_is_an_ascii_mailto(world: World, smtp: Any) ->
         "Ops Desk <ops@example.org>",
         "ops@example.org, boss@example.org",
         "",
+        # each read by the mail parser as ops@example.org, but was kept as written, into the mailto: URL
+        "ops @example.org",
+        "ops@example.org,",
+        "mailto:mailto:ops@example.org",
     ],
 )
 def test_a_contact_that_is_not_one_address_is_a_config_error(tmp_path: Path, bad: str) -> None:
@@ -86,6 +90,17 @@ def test_a_contact_that_is_not_one_address_is_a_config_error(tmp_path: Path, bad
         config_for(tmp_path / "nw.db", contact=bad)
     (problem,) = exc.value.problems
     assert problem.startswith("digest.contact: ") and 'like "ops@example.org"' in problem, problem
+
+
+def test_a_contact_in_angle_brackets_is_the_address_inside(world: World, smtp: Any) -> None:
+    # as List-Unsubscribe itself writes it; kept with its brackets, the button wrote to "%3Cops@example.org%3E"
+    world.add("tass-en", "China and Russia open a joint lab", matches={"china-russia-st": 3.0})
+    cfg = config_for(world.store.path, smtp.port, contact="<ops@example.org>")
+    assert cfg.digest is not None and cfg.digest.contact == "ops@example.org"
+    run_digest(cfg, world.store, now=NOW)
+    [msg] = received(smtp, "analyst@example.org")
+    assert msg["List-Unsubscribe"].startswith("<mailto:ops@example.org?subject=")
+    assert "write to ops@example.org" in " ".join(bodies(msg)[0].split())
 
 
 def test_contact_is_a_known_key_of_the_shipped_config_comments() -> None:
