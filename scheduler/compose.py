@@ -155,10 +155,11 @@ _UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\
 _SPACES = re.compile(r"\s+")
 # Chinese and Japanese put no space after their full-width punctuation: where paragraphs joined into
 # one line, "交流。 论坛期间" would show a stray gap (a space between two words of a headline stays).
-_CJK_GAP = re.compile(
-    "(?<=[\u3001\u3002\uff01\uff0c\uff1a\uff1b\uff1f\u300d\u300f\u3011\uff09\u300b\u201d]) "
-    "(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u300c\u300e\u3010\uff08\u300a\u201c])"
-)
+# The curly quotes are English ones too ('it “big” “bold”'): their gap goes only next to a CJK character.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_CLOSE = "\u3001\u3002\uff01\uff0c\uff1a\uff1b\uff1f\u300d\u300f\u3011\uff09\u300b"  # 、。！，：；？」』】）》
+_CJK_OPEN = "\u300c\u300e\u3010\uff08\u300a"  # 「『【（《
+_CJK_GAP = re.compile(f"(?<=[{_CJK_CLOSE}]) (?=[{_CJK}{_CJK_OPEN}\u201c])|(?<=\u201d) (?=[{_CJK}{_CJK_OPEN}])")
 
 
 def clean_line(value: str | None, limit: int | None = None) -> str:

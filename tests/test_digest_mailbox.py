@@ -257,3 +257,11 @@ def test_a_chinese_snippet_is_cut_between_clauses_not_inside_a_word(world: World
     snippet = flat[flat.index("*中俄*") :].split("\n")[0]
     assert snippet.endswith("理工大学宣布…"), snippet  # the clause's end, its comma given up for the '…'
     assert "理工大学宣布…</div>" in html
+
+
+def test_english_curly_quotes_side_by_side_keep_their_space() -> None:
+    from scheduler.compose import clean_line
+
+    # the curly quotes are English ones too: only a CJK neighbour makes their gap a stray one
+    assert clean_line("Putin called it “big” “bold” news") == "Putin called it “big” “bold” news"
+    assert clean_line("交流。\n\n“合作”") == "交流。“合作”" and clean_line("他说：“好。”\n然后") == "他说：“好。”然后"
