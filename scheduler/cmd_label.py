@@ -7,6 +7,7 @@ before the next story is shown, so Ctrl-C, `q` or a closed pipe loses none.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import deque
 from datetime import UTC, datetime
@@ -71,6 +72,7 @@ def label(
             f"-o {output} holds labels for topic {first!r} (line {other[first]}), not {topic.name!r}; "
             "a story relevant to one topic may not be to another: give each topic its own labeled file"
         )
+    _check_writable(output, folder)
     for other_file in others:
         if not other_file.is_file():
             raise UsageError(f"--skip-labeled {other_file}: no such file; give a labeled file")
@@ -161,6 +163,18 @@ def label(
                 journal.close()
             if not state.quiet:
                 click.echo(_summary(answered, skipped, labeled, output, finished), err=True)
+
+
+def _check_writable(output: Path, folder: Path) -> None:
+    """UsageError when the first answer could not be written to ``output``: said before any story is scored (minutes
+    on a large archive) and shown, not after the first answer."""
+    from crawler.paths import on_read_only_mount
+
+    if on_read_only_mount(output):
+        raise UsageError(f"-o {output} lies on a read-only file system; give a file on a writable one")
+    target = output if output.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise UsageError(f"-o {output}: this user may not write {target}; give a file you may write")
 
 
 def _show(n: int, total: int, row: dict[str, Any], cand: Any, verdict: Any, ms: float, model: bool) -> None:

@@ -14,11 +14,14 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from crawler import dedup
 from crawler.store import Store
 from tests.support.articles import article_record
 from tests.support.cli import newswatch
 from tests.support.demo import copy_demo
+from tests.test_cli_usage import read_only_disk  # noqa: F401  (a fixture: a read-only file system)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -369,3 +372,16 @@ def test_a_text_with_line_separators_stays_one_line_that_topics_eval_reads(tmp_p
     ev = newswatch("-c", cfg, "topics", "eval", out, "--summary")
     assert ev.returncode == 0, ev.stderr
     assert "(1 stories)" in ev.stdout
+
+
+def test_a_file_that_cannot_be_written_is_said_before_the_first_story(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # before, the stories were scored (minutes on a large archive) and the first one shown and answered, and only
+    # then was the file found unwritable: the answer lost
+    disk = request.getfixturevalue("read_only_disk")  # root and mount(8), else skipped
+    out = disk / "labels.jsonl"
+    result = _label(_world(tmp_path), out, "y\n")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"error: -o {out} lies on a read-only file system; give a file on a writable one\n"
+    assert result.stdout == "" and not out.exists()
