@@ -628,13 +628,19 @@ class Store:
 
     def apply_migrations(self, mset: Migrations) -> None:
         if self.readonly:
-            if self._pending(mset):
+            if not self._pending(mset):
+                return
+            if on_read_only_mount(self.path):  # no user may write the upgrade there
                 raise StoreError(
-                    f"the database {self.path} was made by an older newswatch and needs an upgrade this user "
-                    "cannot write; run 'newswatch crawl' (or restart the daemon) once as a user with write "
-                    "permission on it"
+                    f"the database {self.path} was made by an older newswatch and needs an upgrade, which cannot be "
+                    "written where it lies: on a read-only file system; copy it to a writable one and set "
+                    "[storage] database to the copy"
                 )
-            return
+            raise StoreError(
+                f"the database {self.path} was made by an older newswatch and needs an upgrade this user "
+                "cannot write; run 'newswatch crawl' (or restart the daemon) once as a user with write "
+                "permission on it"
+            )
         watch = self.watch
         for _attempt in range(3):
             try:

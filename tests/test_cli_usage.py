@@ -411,6 +411,26 @@ def test_a_database_on_a_read_only_file_system_is_named_so_not_as_a_permission_t
     assert r.returncode == 0, r.stderr  # reading it is fine
 
 
+def test_a_database_to_upgrade_on_a_read_only_file_system_is_named_so_by_the_commands_that_read_it(
+    tmp_path: Path, read_only_disk: Path
+) -> None:
+    # a backup on read-only media, from an older newswatch: no user may write the upgrade there, so "run it once
+    # as a user with write permission on it" sent the reader looking for one
+    db = read_only_disk / "nw.db"
+    subprocess.run(["mount", "-o", "remount,rw", str(read_only_disk)], check=True)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("DELETE FROM _sqlite_migrations WHERE rowid = (SELECT max(rowid) FROM _sqlite_migrations)")
+    conn.close()
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_disk)], check=True)
+    r = newswatch("-c", _storage_at(tmp_path, db), "search", "lunar")
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"error: the database {db} was made by an older newswatch and needs an upgrade, which cannot be written "
+        "where it lies: on a read-only file system; copy it to a writable one and set [storage] database to the copy\n"
+    )
+
+
 def test_a_database_path_that_is_a_folder_or_under_a_file_is_named_for_what_it_is(tmp_path: Path) -> None:
     # `database = "/var/lib/newswatch"` (the folder) or a path under a file: one line saying so, not SQLite's
     # "disk I/O error" or "File exists"; check warns of it too
