@@ -1193,12 +1193,29 @@ def _copy_problem(conn: Any) -> str | None:
     return f"no {', '.join(missing)} table" if missing else None
 
 
+# the shipped config's database line, which `init --database` rewrites
+_DEFAULT_DATABASE_LINE = re.compile(r'^database = "newswatch\.db"', re.MULTILINE)
+
+
+def _toml_string(value: str) -> str:
+    """``value`` as a TOML basic string."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c >= " " and c != "\x7f" else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
 @cli.command()
 @quiet_option
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--database",
+    metavar="FILE",
+    default=None,
+    help="The database file the config names (default: newswatch.db beside the config; a relative path is "
+    "relative to the config; under the systemd unit: /var/lib/newswatch/newswatch.db).",
+)
 @click.pass_obj
 @handle_errors
-def init(state: State, path: Path | None) -> None:
+def init(state: State, path: Path | None, database: str | None) -> None:
     """Write the default config (real sources, default topic) to PATH or your config path."""
     from scheduler.data import data_path
 
@@ -1208,8 +1225,15 @@ def init(state: State, path: Path | None) -> None:
             raise UsageError("this user has no home folder for a config; name one: newswatch init PATH")
     if path.exists():
         raise UsageError(f"{path} already exists; newswatch will not overwrite it (choose another PATH)")
+    text = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
+    if database is not None:
+        if database.strip() == "" or database.endswith("/"):
+            raise UsageError(
+                f"--database {database!r} names no file; give the database file's path (/var/lib/newswatch/newswatch.db)"
+            )
+        text = _DEFAULT_DATABASE_LINE.sub(lambda _: f"database = {_toml_string(database)}", text, count=1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data_path("config", "newswatch.toml").read_bytes())
+    write_atomic(path, text.encode("utf-8"))
     if not state.quiet:
         click.echo(f"wrote {path}; edit [[digest.recipients]] and [smtp], then run 'newswatch check -c {path}'")
 

@@ -119,6 +119,24 @@ def test_init_writes_default_config_and_refuses_to_overwrite(tmp_path: Path) -> 
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+def test_init_database_names_the_database_in_the_config_it_writes(tmp_path: Path) -> None:
+    from crawler.config import load_config
+
+    state = tmp_path / 'var lib "nw"\\x'  # a space, quotes and a backslash: written as a TOML string
+    target = tmp_path / "etc" / "newswatch.toml"
+    first = newswatch("init", str(target), "--database", str(state / "newswatch.db"))
+    assert first.returncode == 0, first.stderr
+    assert load_config(target, models=False).storage.database == state / "newswatch.db"
+    assert target.read_text(encoding="utf-8").count("database = ") == 1
+    plain = tmp_path / "plain.toml"
+    assert newswatch("init", str(plain)).returncode == 0
+    assert load_config(plain, models=False).storage.database == tmp_path / "newswatch.db"
+    empty = newswatch("init", str(tmp_path / "e.toml"), "--database", "")
+    assert (
+        empty.returncode == 2 and "--database '' names no file" in empty.stderr and not (tmp_path / "e.toml").exists()
+    )
+
+
 def test_export_of_a_fresh_config_is_empty(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
