@@ -242,6 +242,7 @@ class _Field:
 
     __slots__ = (
         "_cyrillic",
+        "_first_words",
         "_folded",
         "_heads",
         "_holds",
@@ -330,6 +331,7 @@ class _Field:
         self._holds: dict[tuple[str, ...], bool] = {}
         self._cyrillic: bool | None = None
         self._folded: str | None = None
+        self._first_words: tuple[int, set[str], set[str], set[str]] | None = None
 
     @property
     def folded(self) -> str:
@@ -375,6 +377,20 @@ class _Field:
         keys = self.sorted_surfaces()
         i = bisect.bisect_left(keys, prefix)
         return i < len(keys) and keys[i].startswith(prefix)
+
+    def first_words(self) -> tuple[set[str], set[str], set[str]]:
+        """The field's stems, surfaces and heads (``heads``) that the names of some ``_FirstIndex`` start with: the
+        field's words are looked up among all the names' first words once, then each index looks among these few."""
+        have = self._first_words
+        if have is None or have[0] != _FIRST_WORDS.version:
+            stems, surfaces, heads = _FIRST_WORDS.stems, _FIRST_WORDS.surfaces, _FIRST_WORDS.heads
+            have = self._first_words = (
+                _FIRST_WORDS.version,
+                stems.intersection(self.by_stem),
+                surfaces.intersection(self.by_surface),
+                heads.intersection(self.heads()),
+            )
+        return have[1], have[2], have[3]
 
     def chars(self, first: int, last: int) -> tuple[int, int]:
         """Character span of the positions first..last (positions of tokens of the field)."""
@@ -660,8 +676,17 @@ class _Or(_Node):
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         ok = False
         parts: list[list[_Occ]] = []
+        memo = doc.memo
+        gated = bool(self._gates)
         for c in self._live(doc):
-            cok, cocc = c.eval(doc)
+            if gated and c.__class__ is _Leaf and c._one:
+                # a word _live found in the article (what _Leaf.eval checks first): looked up at once
+                hit = memo.get(c.key)
+                if hit is None:
+                    hit = memo[c.key] = c._eval(doc)
+                cok, cocc = hit
+            else:
+                cok, cocc = c.eval(doc)
             if cok:
                 ok = True
                 if cocc:
@@ -780,7 +805,8 @@ class _Near(_Node):
                     else:
                         continue  # overlapping occurrences are one place, not two near each other
                     if gap <= n:
-                        out.append((name, min(xs, ys), max(xe, ye), x[3] + y[3] if a_probes else y[3] + x[3]))
+                        first = xs if xs < ys else ys
+                        out.append((name, first, xe if xe > ye else ye, x[3] + y[3] if a_probes else y[3] + x[3]))
         return bool(out), out
 
     def leaves(self) -> Iterable[_Leaf]:
@@ -793,6 +819,19 @@ class _Near(_Node):
 
 
 # --- country entities and partners ---------------------------------------------------------
+
+
+class _FirstWords:
+    """The first items of every ``_FirstIndex``'s patterns together (``_Field.first_words``)."""
+
+    def __init__(self) -> None:
+        self.stems: set[str] = set()
+        self.surfaces: set[str] = set()
+        self.heads: set[str] = set()  # a prefix item's first three characters
+        self.version = 0  # changed with each item added: a field's intersection with them is then made again
+
+
+_FIRST_WORDS = _FirstWords()
 
 
 class _FirstIndex:
@@ -811,23 +850,28 @@ class _FirstIndex:
         kind, value, stem = items[0][:3]
         if kind == _STEM:
             self.by_stem[value].append(k)
+            _FIRST_WORDS.stems.add(value)
         elif kind == _SURFACE:
             self.by_surface[value].append(k)
+            _FIRST_WORDS.surfaces.add(value)
         else:
             group = self.by_head.setdefault(value[:3], {}) if len(value) >= 3 else self.short
             group.setdefault((kind, value, stem), []).append(k)
+            _FIRST_WORDS.heads.add(value[:3])
+        _FIRST_WORDS.version += 1
 
     def candidates(self, f: _Field) -> list[int]:
         """The patterns whose first item occurs in ``f`` (in no particular order)."""
-        ks = [k for key in self.by_stem.keys() & f.by_stem.keys() for k in self.by_stem[key]]
-        ks += [k for key in self.by_surface.keys() & f.by_surface.keys() for k in self.by_surface[key]]
+        stems, surfaces, heads = f.first_words()
+        ks = [k for key in self.by_stem.keys() & stems for k in self.by_stem[key]]
+        ks += [k for key in self.by_surface.keys() & surfaces for k in self.by_surface[key]]
         by_head = self.by_head
         # a prefix is looked at once for all the patterns it starts, and only when a word starts like it: does
         # the field hold a word of its stem or one starting with it (what lookup_key would find)
         by_stem = f.by_stem
         keys: list[str] | None = None  # sorted when first needed (a Chinese text's thousands of bigrams)
         bisect_left = bisect.bisect_left
-        for head in by_head.keys() & f.heads():
+        for head in by_head.keys() & heads:
             for (_kind, value, stem), kk in by_head[head].items():
                 if stem and stem in by_stem:
                     ks += kk
