@@ -532,7 +532,8 @@ class Progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.counts = {"pages": 0, "new": 0, "errors": 0, "sources": 0}
+        self.counts = {"pages": 0, "new": 0, "errors": 0}
+        self.polled: set[str] = set()
 
     def update(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -543,11 +544,16 @@ class Progress:
             elif event.get("status") == "error":
                 self.counts["errors"] += 1
         elif kind == "source":
-            self.counts["sources"] += 1
+            # A source answers once per document it reads (a listing's pages, a sitemap index's
+            # sitemaps); a failed or gone one is an error, as the summary table counts it.
+            self.polled.add(str(event.get("source")))
+            if event.get("status") in ("failed", "gone"):
+                self.counts["errors"] += 1
         if self.enabled:
             c = self.counts
             sys.stderr.write(
-                f"\rcrawling: {c['sources']} sources polled, {c['pages']} pages, {c['new']} new, {c['errors']} errors "
+                f"\rcrawling: {len(self.polled)} sources polled, {c['pages']} pages, {c['new']} new, "
+                f"{c['errors']} errors "
             )
             sys.stderr.flush()
 
