@@ -786,7 +786,7 @@ class Daemon:
                     self._lead.observe(time.monotonic() - spawned)
                 elif event.get("event") == "done" and event.get("source") in known:
                     finished[event["source"]] = event
-                    self._source_done(config, store, event, since_start())
+                    self._source_done(config, store, event, since_start(), alone=len(names) == 1)
 
             try:
                 summary = run_in_child(
@@ -860,8 +860,12 @@ class Daemon:
         # else every source was skipped (held by another crawl, or told to wait): nothing was tried,
         # so the run of failed jobs stays as it was, as each source's failures and backoff do
 
-    def _source_done(self, config: Config, store: Store, event: dict[str, Any], took: float) -> None:
-        """One source of a batch finished: log it and set its next poll (while the others go on)."""
+    def _source_done(self, config: Config, store: Store, event: dict[str, Any], took: float, *, alone: bool) -> None:
+        """One source of a batch finished: log it and set its next poll (while the others go on).
+
+        Its line is at INFO when it stored something, met an error or was polled alone; a quiet poll
+        in a batch of several is at DEBUG, the batch's own line counting it.
+        """
         name = event["source"]
         st = event.get("stats") or {}
         status = event.get("status", "?")
@@ -873,7 +877,7 @@ class Daemon:
         if status == "skipped":
             # Held by another crawl (polled meanwhile) or told to wait: the rules decide below.
             log.info("crawl %s: skipped: %s", name, st.get("message") or "")
-        elif status in ("failed", "gone") or st.get("new") or st.get("errors"):
+        elif alone or status in ("failed", "gone") or st.get("new") or st.get("errors"):
             level = logging.ERROR if status in ("failed", "gone") else logging.INFO
             errors = _error_names(_OneSource(event))
             log.log(

@@ -45,3 +45,21 @@ def test_run_without_smtp_archives_and_logs_each_sources_next_poll_and_errors(
     counted = re.findall(r"\bcrawl (\S+): .*errors ([1-9]\d*)", log)
     assert len(with_errors) == len(counted)
     assert any("http" in text for _name, _n, text in with_errors)
+
+
+def test_a_source_polled_alone_has_its_line_also_when_nothing_is_new(
+    tmp_path: Path, site: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """A batch's sources with nothing new are counted by the batch's line; a source polled on its own has no
+    batch line, so its own says that it was polled (a daemon with one source logged nothing after its first poll)."""
+    cfg = tmp_path / "nw.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[crawl]\nallow_private = true\n'
+        f'[[sources]]\nname = "gw"\nurl = "{site.base_url}/huaxia/atom.xml"\nevery = "2s"\n',
+        encoding="utf-8",
+    )
+    d = daemons(cfg, env={"NEWSWATCH_WORKERS": "0"})
+    d.wait_log("crawl gw: ok; fetched ", timeout=120)  # the first poll stores the feed's articles
+    d.wait_log("crawl gw: not-modified; fetched 1, new 0, duplicates 0, matched 0, errors 0; ", timeout=120)
+    assert d.terminate() == 0
+    assert "crawl batch of" not in d.log()
