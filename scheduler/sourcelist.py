@@ -230,7 +230,10 @@ def import_opml(path: Path, opml: Path, every: float) -> tuple[Config, ImportRes
 
 
 def export_opml(config: Config, titles: dict[str, str] | None = None) -> str:
-    """OPML 2.0 with one ``<outline type="rss">`` per feed source, as Miniflux, FreshRSS and rss2email read it."""
+    """OPML 2.0 with one ``<outline type="rss">`` per feed source, as Miniflux, FreshRSS and rss2email read it.
+
+    A feed is titled by its ``title``, else by ``titles`` (its name line's comment), else by its name.
+    """
     titles = titles or {}
     now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
     lines = [
@@ -252,7 +255,7 @@ def export_opml(config: Config, titles: dict[str, str] | None = None) -> str:
             lines.append(f"    <outline text={quoteattr(lang)} title={quoteattr(lang)}>")
             indent = "      "
         for s in items:
-            title = titles.get(s.name) or s.name
+            title = s.title or titles.get(s.name) or s.name  # its display name, as digests show it
             lines.append(
                 f'{indent}<outline type="rss" text={quoteattr(title)} title={quoteattr(title)} xmlUrl={quoteattr(s.url)}/>'
             )

@@ -223,3 +223,22 @@ def test_the_shipped_source_list_is_backed_by_evidence_and_covers_each_language(
     for s in config.sources:
         if s.kind == "listing":
             assert s.follow and re.compile(s.follow), s.name
+
+
+def test_opml_export_titles_a_feed_by_its_title_before_its_name_lines_comment(tmp_path: Path) -> None:
+    """`title` is the outlet's display name (digests show it); the comment may only describe the source."""
+    cfg = small_config(
+        tmp_path,
+        '[[sources]]\nname = "gw"                 # an English-language agency\'s RSS feed\ntitle = "GlobalWire"\n'
+        'url = "https://globalwire.example.org/rss.xml"\n\n'
+        '[[sources]]\nname = "vestnik"            # Вестник, a Russian daily\nurl = "https://vestnik.example.org/rss.xml"\n\n'
+        '[[sources]]\nname = "plain"\nurl = "https://plain.example.org/rss.xml"\n',
+    )
+    exported = nw(cfg, "sources", "export", "--opml")
+    assert exported.exit_code == 0, exported.output
+    titles = {f["url"]: f["title"] for f in listparser.parse(exported.stdout.encode("utf-8")).feeds}
+    assert titles == {
+        "https://globalwire.example.org/rss.xml": "GlobalWire",
+        "https://vestnik.example.org/rss.xml": "Вестник, a Russian daily",
+        "https://plain.example.org/rss.xml": "plain",
+    }
