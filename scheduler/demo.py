@@ -39,6 +39,7 @@ DEFAULT_PORT = 8765  # `demo --serve`: a stable address, so the printed config s
 BASE_KEY = "demo.base_url"  # the sample site's address the demo database was crawled at
 CONFIG_NAME = "newswatch-demo.toml"
 DB_NAME = "newswatch-demo.db"
+EDITED_NAME = "newswatch-demo.edited.toml"  # a demo config the user changed, kept when --serve writes its own
 
 
 def default_serve_dir() -> Path:
@@ -123,6 +124,28 @@ def command() -> str:
     return "newswatch"
 
 
+def keep_edited(config_path: Path, text: str, base_url: str) -> Path | None:
+    """Keeps a demo config the user changed (an [smtp] to try ``digest --to``) beside the one written anew.
+
+    A copy kept before, or the config when it is not the demo's own (at any address), is kept at
+    EDITED_NAME with the sample site's address set to ``base_url``, so it runs against this site and
+    database; returns its path, or None when there is none.
+    """
+    kept = config_path.with_name(EDITED_NAME)
+    for path in (config_path, kept):
+        try:
+            old = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        moved = re.sub(rb"http://127\.0\.0\.1:\d+", base_url.encode("ascii"), old)
+        if path == config_path and moved == text.encode("utf-8"):
+            continue
+        if path == config_path or moved != old:
+            write_atomic(kept, moved)
+        return kept
+    return None
+
+
 def rebase(db: Path, base_url: str) -> int:
     """Moves a demo database to the site's new address: stored URLs follow, so no page is stored twice.
 
@@ -166,12 +189,16 @@ def serve_forever(
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / CONFIG_NAME
     with _start_site(port) as site:
-        write_atomic(config_path, demo_config_text(site.base_url))
+        text = demo_config_text(site.base_url)
+        kept = keep_edited(config_path, text, site.base_url)
+        write_atomic(config_path, text)
         moved = rebase(out / DB_NAME, site.base_url)
         try:  # from the first line printed on, Ctrl-C is the way to stop: a clean exit
             nw, cfg = command(), shlex.quote(str(config_path))
             product(f"serving the sample site at {site.base_url} (Ctrl-C to stop)")
             product(f"config: {config_path}")
+            if kept:
+                product(f"your changed config: {kept} ({CONFIG_NAME} is the demo's own, written anew at each start)")
             db = out / DB_NAME
             if moved:
                 echo(f"database: {db} (its {moved} stored URLs now point at this address)")

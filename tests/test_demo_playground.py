@@ -99,3 +99,49 @@ def test_demo_commands_run_as_printed_and_serve_reuses_the_database(tmp_path: Pa
             serve.kill()  # a server that ignored Ctrl-C must not outlive the test
             raise
     assert serve.returncode == 0
+
+
+def serve_once(out: Path, port: int) -> list[str]:
+    """`demo --serve` until it has printed the commands to try, then Ctrl-C: the lines before them."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "scheduler.cli", "demo", "--serve", "--output-dir", str(out), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    printed: list[str] = []
+    try:
+        assert serve.stdout is not None
+        for line in serve.stdout:
+            if line.startswith("in another terminal"):
+                break
+            printed.append(line.rstrip("\n"))
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(30)
+    assert serve.returncode == 0, serve.stderr.read() if serve.stderr else ""
+    return [line for line in printed if not line.startswith("database: ")]
+
+
+def test_serve_keeps_a_config_the_user_changed_beside_its_own(tmp_path: Path) -> None:
+    """`demo --serve` writes its config anew at each start; one with the user's [smtp] (to try `digest --to`)
+    is kept beside it at the new address, and named, not silently overwritten."""
+    out = tmp_path / "demo"
+    first = serve_once(out, free_port())
+    config = out / "newswatch-demo.toml"
+    assert first == [first[0], f"config: {config}"], first  # the demo's own config: nothing to keep
+    own = config.read_text(encoding="utf-8")
+    smtp = '\n[smtp]\nhost = "127.0.0.1"\nport = 8025\nsecurity = "none"\n'
+    config.write_text(own + smtp, encoding="utf-8")
+
+    port = free_port()
+    second = serve_once(out, port)
+    edited = out / "newswatch-demo.edited.toml"
+    assert second[2].startswith(f"your changed config: {edited} "), second
+    address = re.findall(r"http://127\.0\.0\.1:\d+", first[0])[0]
+    assert config.read_text(encoding="utf-8") == own.replace(address, f"http://127.0.0.1:{port}")
+    kept = edited.read_text(encoding="utf-8")
+    assert kept.endswith(smtp) and f"http://127.0.0.1:{port}/globalwire/rss.xml" in kept
+
+    third = serve_once(out, other := free_port())  # the copy follows the site's address, and is named again
+    assert third[2] == second[2] and f"http://127.0.0.1:{other}/globalwire/rss.xml" in edited.read_text("utf-8")
