@@ -347,7 +347,7 @@ def _highlights(title: str, text: str, topic: TopicConfig | None, headline: str)
     if clean:
         width = SNIPPET_WIDTH_CJK if _mostly_cjk(clean) else SNIPPET_WIDTH
         segments = _whole_word_highlights(_merge_segments(topic_mod.snippet(clean, match, width)))
-        snippet = tuple(_cjk_edges(segments) if _mostly_cjk(clean) else segments)
+        snippet = tuple(_cjk_edges(segments, clean) if _mostly_cjk(clean) else segments)
     cut = headline.endswith("\u2026") and clean_title.startswith(headline[:-1])  # a long title, cut short
     if headline != clean_title and not cut:
         return snippet, ((headline, False),)
@@ -364,20 +364,24 @@ _SENTENCE_END_CJK = "。！？"
 CJK_EDGE_REACH = 24  # characters a cut edge moves to reach punctuation, at most: about a clause
 
 
-def _cjk_edges(segments: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
-    """A Chinese or Japanese snippet cut between clauses, not inside a word ('…俄罗…').
+def _cjk_edges(segments: list[tuple[str, bool]], text: str) -> list[tuple[str, bool]]:
+    """A Chinese or Japanese snippet of ``text`` cut between clauses, not inside a word ('…俄罗…').
 
     The text has no spaces to cut at: an end cut moves back to the last punctuation near it, a start
-    cut forward past the first, but never into a highlight.
+    cut forward past the first, but never into a highlight. A '…' the text itself begins or ends with
+    (Chinese writes its ellipsis '……') is no cut: that edge stays as written.
     """
     out = list(segments)
-    if out and not out[-1][1] and out[-1][0].endswith("\u2026"):
+    shown = "".join(t for t, _ in out)
+    cut_end = not text.endswith(shown[1:] if shown.startswith("\u2026") else shown)
+    cut_start = not text.startswith(shown[:-1] if shown.endswith("\u2026") else shown)
+    if cut_end and out and not out[-1][1] and out[-1][0].endswith("\u2026"):
         body = out[-1][0][:-1]
         at = max(body.rfind(p) for p in _CLAUSE_END + _SENTENCE_END_CJK)
         if at >= 0 and len(body) - at - 1 <= CJK_EDGE_REACH:
             keep = body[: at + 1] if body[at] in _SENTENCE_END_CJK else body[:at]
             out[-1] = (keep + "\u2026", False)
-    if out and not out[0][1] and out[0][0].startswith("\u2026"):
+    if cut_start and out and not out[0][1] and out[0][0].startswith("\u2026"):
         body = out[0][0][1:]
         ats = [i for i, ch in enumerate(body[:CJK_EDGE_REACH]) if ch in _CLAUSE_END + _SENTENCE_END_CJK]
         if ats and ats[0] + 1 < len(body):

@@ -265,3 +265,18 @@ def test_english_curly_quotes_side_by_side_keep_their_space() -> None:
     # the curly quotes are English ones too: only a CJK neighbour makes their gap a stray one
     assert clean_line("Putin called it “big” “bold” news") == "Putin called it “big” “bold” news"
     assert clean_line("交流。\n\n“合作”") == "交流。“合作”" and clean_line("他说：“好。”\n然后") == "他说：“好。”然后"
+
+
+def test_a_chinese_text_ending_in_its_own_ellipsis_is_not_cut_back(world: World, tmp_path: Path) -> None:
+    # Chinese writes its ellipsis '……': at the end of a text shown whole it is no cut, and its last clause stays
+    world.add(
+        "cgtn",
+        "中俄科技合作论坛在北京举行",
+        "中俄科技合作论坛在北京举行，双方表示未来可期……",
+        matches={"china-russia-st": 3.0},
+        language="zh",
+    )
+    text, html = digest_bodies(world, tmp_path)
+    flat = re.sub(r"\n +", "", text)
+    assert "双方表示未来可期……" in flat, flat
+    assert "双方表示未来可期……</div>" in html
