@@ -28,7 +28,6 @@ from crawler.store import Store
 from crawler.topics import Query, prepare
 
 ORDERS = ("boundary", "score", "newest", "random")
-WHICH = ("all", "matched", "unmatched")
 _CHUNK = 400  # ids or URLs per SQL IN (...)
 
 
@@ -292,5 +291,7 @@ def _ordered(stories: list[Candidate], order: str, topic: TopicConfig) -> list[C
     if order == "random":
         # a fixed shuffle (by story and topic), so that a run resumed goes on with the same sample
         return sorted(newest, key=lambda c: hashlib.sha256(f"{topic.name}\n{c.story}".encode()).digest())
+    if order != "boundary":
+        raise ValueError(f"unknown order {order!r}; one of {', '.join(ORDERS)}")
     ms = topic.min_score
     return sorted(newest, key=lambda c: (c.score is None, abs(c.score - ms) if c.score is not None else 0.0))

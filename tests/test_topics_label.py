@@ -385,3 +385,13 @@ def test_a_file_that_cannot_be_written_is_said_before_the_first_story(
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"error: -o {out} lies on a read-only file system; give a file on a writable one\n"
     assert result.stdout == "" and not out.exists()
+
+
+def test_the_order_choices_are_the_orders_labeling_knows() -> None:
+    # the command lists them without importing crawler.labeling (every other command starts without it)
+    from crawler import labeling
+    from scheduler import cmd_topics
+
+    assert cmd_topics.ORDER_CHOICES == labeling.ORDERS
+    with pytest.raises(ValueError, match="unknown order 'best'"):
+        labeling._ordered([], "best", labeling.TopicConfig(name="t", query="a"))
