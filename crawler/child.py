@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.config import Config, SourceConfig, checked_digest
-from crawler.errors import NewswatchError, UsageError
+from crawler.errors import NewswatchError, UsageError, did_you_mean
 
 Event = dict[str, Any]
 
@@ -86,7 +86,8 @@ def select_sources(config: Config, names: Sequence[str]) -> list[SourceConfig]:
     unknown = [n for n in names if n not in known]
     if unknown:
         listing = ", ".join(sorted(known)) or "none configured"
-        raise UsageError(f"unknown source {unknown[0]!r}; configured sources: {listing}")
+        hint = did_you_mean(unknown[0], list(known))
+        raise UsageError(f"unknown source {unknown[0]!r}; {hint}configured sources: {listing}")
     return [known[n] for n in dict.fromkeys(names)]
 
 

@@ -65,3 +65,14 @@ class FetchError(NewswatchError):
 
 class MailError(NewswatchError):
     """The SMTP server refused or could not be reached."""
+
+
+def did_you_mean(name: str, known: list[str] | set[str] | tuple[str, ...]) -> str:
+    """'did you mean 'globalwire'? ' when a known name is close to ``name`` (a typo, another case), else ''."""
+    import difflib
+
+    by_fold = {k.casefold(): k for k in known}
+    if name.casefold() in by_fold:
+        return f"did you mean {by_fold[name.casefold()]!r}? "
+    close = difflib.get_close_matches(name.casefold(), list(by_fold), n=1, cutoff=0.75)
+    return f"did you mean {by_fold[close[0]]!r}? " if close else ""

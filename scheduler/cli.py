@@ -28,7 +28,7 @@ from crawler.config import (
     user_config_path,
 )
 from crawler.dates import iso, parse_user_date
-from crawler.errors import ConfigError, NewswatchError, UsageError
+from crawler.errors import ConfigError, NewswatchError, UsageError, did_you_mean
 from crawler.jsonl import dumps_line
 from scheduler.files import replacing, write_atomic
 from scheduler.launch import hold_signals, release_signals
@@ -772,8 +772,9 @@ def _check_sources(config: Config, store: Store | None, names: Sequence[str]) ->
     for name in names:
         if name not in configured and not (store is not None and store.knows_source(name)):
             listing = ", ".join(sorted(configured)) or "none configured"
+            hint = did_you_mean(name, sorted(configured))
             raise UsageError(
-                f"--source {name!r}: no such source in the config or the database; configured sources: {listing}"
+                f"--source {name!r}: no such source in the config or the database; {hint}configured sources: {listing}"
             )
 
 
@@ -859,7 +860,10 @@ def export(
     known_topics = {t.name for t in config.topics}
     for t in topics:
         if t not in known_topics:
-            raise UsageError(f"unknown topic {t!r}; configured topics: {', '.join(sorted(known_topics)) or 'none'}")
+            listing = ", ".join(sorted(known_topics)) or "none"
+            raise UsageError(
+                f"unknown topic {t!r}; {did_you_mean(t, sorted(known_topics))}configured topics: {listing}"
+            )
     if output is not None and not output.parent.is_dir():
         raise UsageError(f"--output {output}: the folder {output.parent} does not exist; create it first")
     db = config.storage.database

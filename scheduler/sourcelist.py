@@ -19,7 +19,7 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from crawler.config import NAME_RE, Config, SourceConfig, format_duration, load_config, parse_config
-from crawler.errors import ConfigError, UsageError
+from crawler.errors import ConfigError, UsageError, did_you_mean
 
 OPML_TYPES = {"rss", "atom", "feed", ""}
 
@@ -133,8 +133,9 @@ def remove_source(path: Path, name: str) -> Config:
                 _push_trailing(sources[i - 1], trailing)
             del sources[i]
             return _write(path, doc)
-    known = ", ".join(str(t.get("name")) for t in sources) or "none configured"
-    raise UsageError(f"unknown source {name!r}; configured sources: {known}")
+    names = [str(t.get("name")) for t in sources]
+    known = ", ".join(names) or "none configured"
+    raise UsageError(f"unknown source {name!r}; {did_you_mean(name, names)}configured sources: {known}")
 
 
 def check_new_name(config: Config, name: str) -> None:

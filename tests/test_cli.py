@@ -150,3 +150,25 @@ def test_bad_search_query_points_at_the_position(tmp_path: Path) -> None:
     result = newswatch("-c", str(cfg), "search", "China AND (Russia")
     assert result.returncode == 2
     assert "position" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_source_or_topic_close_to_a_configured_one_is_named(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n'
+        '[[sources]]\nname = "globalwire"\nurl = "http://127.0.0.1:9/feed.xml"\n'
+        '[[sources]]\nname = "TASS"\nurl = "http://127.0.0.1:9/tass.xml"\n'
+        '[[topics]]\nname = "china-russia"\nquery = "China AND Russia"\n',
+        encoding="utf-8",
+    )
+    crawl = newswatch("-c", str(cfg), "crawl", "globalwir")
+    assert crawl.returncode == 2
+    assert "unknown source 'globalwir'; did you mean 'globalwire'? configured sources: TASS, globalwire" in crawl.stderr
+    case = newswatch("-c", str(cfg), "sources", "remove", "tass")
+    assert case.returncode == 2 and "did you mean 'TASS'?" in case.stderr
+    export = newswatch("-c", str(cfg), "export", "--source", "globalwyre")
+    assert export.returncode == 2 and "did you mean 'globalwire'?" in export.stderr
+    topic = newswatch("-c", str(cfg), "export", "--topic", "china-rusia")
+    assert topic.returncode == 2 and "unknown topic 'china-rusia'; did you mean 'china-russia'?" in topic.stderr
+    far = newswatch("-c", str(cfg), "crawl", "reuters")
+    assert far.returncode == 2 and "did you mean" not in far.stderr and "configured sources:" in far.stderr
