@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crawler.errors import ConfigError
+from crawler.errors import ConfigError, closest
 
 if TYPE_CHECKING:  # a model topic's weights; crawler.model is imported only by a config that has one
     from crawler.model import Model
@@ -245,7 +245,7 @@ class _Checker:
     def unknown(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
         for key in data:
             if key not in allowed:
-                hint = _closest(key, allowed)
+                hint = closest(key, allowed)
                 fix = f"did you mean '{hint}'?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
                 self.add(f"{path}.{key}" if path else key, f"unknown key; {fix}")
 
@@ -369,13 +369,6 @@ def _short(value: Any, limit: int = 60) -> str:
     """A value quoted for a message, cut short: a config may hold megabytes in one string."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 5] + "…" + text[-4:]
-
-
-def _closest(key: str, allowed: set[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
-    return found[0] if found else None
 
 
 def user_config_path() -> Path | None:

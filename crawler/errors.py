@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class NewswatchError(Exception):
     """Base of every error newswatch reports to a user. The message says what and how to fix it."""
@@ -67,12 +69,19 @@ class MailError(NewswatchError):
     """The SMTP server refused or could not be reached."""
 
 
-def did_you_mean(name: str, known: list[str] | set[str] | tuple[str, ...]) -> str:
-    """'did you mean 'globalwire'? ' when a known name is close to ``name`` (a typo, another case), else ''."""
+def closest(name: str, known: Iterable[str], cutoff: float = 0.6, fold: bool = False) -> str | None:
+    """The known name nearest ``name`` (a typo; with ``fold``, another case first), or None when none is near."""
     import difflib
 
-    by_fold = {k.casefold(): k for k in known}
-    if name.casefold() in by_fold:
-        return f"did you mean {by_fold[name.casefold()]!r}? "
-    close = difflib.get_close_matches(name.casefold(), list(by_fold), n=1, cutoff=0.75)
-    return f"did you mean {by_fold[close[0]]!r}? " if close else ""
+    by_key = {(k.casefold() if fold else k): k for k in known}
+    key = name.casefold() if fold else name
+    if key in by_key:
+        return by_key[key]
+    found = difflib.get_close_matches(key, sorted(by_key), n=1, cutoff=cutoff)
+    return by_key[found[0]] if found else None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """'did you mean 'globalwire'? ' when a known name is close to ``name`` (a typo, another case), else ''."""
+    near = closest(name, known, cutoff=0.75, fold=True)
+    return f"did you mean {near!r}? " if near else ""
