@@ -604,6 +604,7 @@ def _environment() -> jinja2.Environment:
         )
         env.filters["wrap"] = _wrap
         env.filters["wrap_snippet"] = _wrap_snippet
+        env.filters["wrap_items"] = _wrap_items
         _env = env
     return _env
 
@@ -673,6 +674,15 @@ def _fill(units: Sequence[str], first: str, indent: str, width: int = TEXT_WIDTH
 def _wrap(text: str, indent: str = "   ", first: str | None = None) -> str:
     """Plain text filled to the terminal's width; the first line starts with ``first`` (default: the indent)."""
     return _fill(_units([(text, False)]), indent if first is None else first, indent)
+
+
+def _wrap_items(items: Sequence[str], head: str, indent: str = "   ") -> str:
+    """``head`` and then the items, comma-separated and filled like `_wrap`, a line broken only between
+    items ("cgtn <https://...>" stays on one line)."""
+    units = _units([(head, False)])
+    for i, item in enumerate(items):
+        units += [" ", item + ("," if i < len(items) - 1 else "")]
+    return _fill(units, indent, indent)
 
 
 def _wrap_snippet(segments: Sequence[tuple[str, bool]], indent: str = "   ") -> str:

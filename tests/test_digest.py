@@ -240,10 +240,11 @@ def test_story_listed_once_under_its_best_topic_with_other_outlets(world: World,
     assert unmarked(html).count("Russia and China to build a nuclear plant") == 1
     assert "== energy (1) ==" in text and "== china-russia-st" not in text  # only under its best topic
     assert "SECRET COPY HEADLINE" not in text + html
+    # filled to the text part's width like every line, an outlet and its address never parted
     assert (
-        "Also reported by: xinhua-ru <https://xinhua-ru.example/news/2>, cgtn <https://cgtn.example/nuclear?id=7&lang=en>"
-        in text
-    )
+        "   Also reported by: xinhua-ru <https://xinhua-ru.example/news/2>,\r\n"
+        "   cgtn <https://cgtn.example/nuclear?id=7&lang=en>\r\n"
+    ) in text
     assert '<a href="https://cgtn.example/nuclear?id=7&amp;lang=en"' in html
     assert html.count(">xinhua-ru</a>") == 1
 
@@ -793,3 +794,28 @@ def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(
     assert out.results[0].status == "sent" and out.results[0].message_id == message_id
     assert run_digest(cfg, world.store, now=NOW + timedelta(hours=1)).results[0].status == "empty"
     assert len(smtp.messages) == 1
+
+
+def test_plain_text_numbers_stand_right_aligned_from_ten_stories(world: World, smtp: Any) -> None:
+    # "10. " is a column wider than " 9. ": every line of every story starts in its headline's column
+    for i in range(1, 11):
+        world.add("tass-en", f"Story number {i} of China and Russia", matches={"china-russia-st": 9.0 - i / 10})
+    cfg = config_for(world.store.path, smtp.port)
+    run_digest(cfg, world.store, now=NOW)
+    lines = bodies(smtp.messages[0].message)[0].split("\r\n")
+    first = lines.index(" 1. Story number 1 of China and Russia")
+    assert lines[first + 1].startswith("    tass-en · ")
+    assert lines[first + 2] == "    https://tass-en.example/news/1"
+    tenth = lines.index("10. Story number 10 of China and Russia")
+    assert lines[tenth + 1].startswith("    tass-en · ")
+
+
+def test_plain_text_numbers_of_nine_stories_take_no_padding(world: World, smtp: Any) -> None:
+    for i in range(1, 10):
+        world.add("tass-en", f"Story number {i} of China and Russia", matches={"china-russia-st": 9.0 - i / 10})
+    cfg = config_for(world.store.path, smtp.port)
+    run_digest(cfg, world.store, now=NOW)
+    lines = bodies(smtp.messages[0].message)[0].split("\r\n")
+    first = lines.index("1. Story number 1 of China and Russia")
+    assert lines[first + 1].startswith("   tass-en · ")
+    assert "9. Story number 9 of China and Russia" in lines
