@@ -700,8 +700,16 @@ def render(digest: Digest, subject: str) -> tuple[str, str]:
     html = html_template.render(context)
     if digest.kind != "digest" or len(html.encode("utf-8")) <= HTML_BUDGET:
         return text, html
+    # Each topic gives up its own lowest-scoring stories, in proportion to its size: topics score on
+    # scales of their own (a rule topic's hits, a model's 0-10), so one order by score across them would
+    # empty the topic of the lower scale first.
     items = [s for g in digest.groups for s in g.stories]
-    lowest_first = [s.story for _, s in sorted(enumerate(items), key=lambda p: (p[1].score, -p[0]))]
+    standing = {
+        s.story: ((len(g.stories) - i) / len(g.stories), s.score)
+        for g in digest.groups
+        for i, s in enumerate(sorted(g.stories, key=lambda s: -s.score))
+    }
+    lowest_first = [s.story for _, s in sorted(enumerate(items), key=lambda p: (*standing[p[1].story], -p[0]))]
     step = max(1, len(items) // 20)
     briefed = 0
     while len(html.encode("utf-8")) > HTML_BUDGET and briefed < len(items):

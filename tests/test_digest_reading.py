@@ -406,6 +406,33 @@ def test_a_digest_too_long_even_without_snippets_leaves_its_lowest_scoring_stori
     w.store.close()
 
 
+def test_a_too_long_digest_shortens_each_topic_by_its_own_scores(tmp_path: Path, smtp: Any) -> None:
+    # topics score on scales of their own (a rule topic's hits, a model's 0-10): ordered by score across
+    # them, every story of the lower-scale topic lost its snippet, then its place, before any of the other's
+    w = World(tmp_path / "nw.db")
+    text = "Researchers from the Russian Academy of Sciences and the Harbin Institute of Technology opened a joint "
+    for i in range(200):
+        topic, score = ("rule", 1.0 + i / 100) if i % 2 else ("model", 6.0 + i / 100)
+        w.add(
+            "globalwire",
+            f"China and Russia: story number {i} of a long day of joint research and engineering news",
+            text * 4,
+            matches={topic: score},
+            url=f"https://globalwire.example/2026/11/19/a-long-slug-for-the-article-number-{i}.html",
+        )
+    cfg = config(w.store.path, smtp.port, max_stories=200)
+    cfg = replace(cfg, topics=(replace(cfg.topics[0], name="model"), replace(cfg.topics[0], name="rule", title="")))
+    text, html = received_bodies(w, cfg, smtp)
+    assert len(html.encode("utf-8")) < 100_000
+    shown = {int(n) for n in re.findall(r"a-long-slug-for-the-article-number-(\d+)\.html", html)}
+    assert len(shown) < 200 and re.search(r"The \d+ lowest-scoring stories of their topics are left out here", html)
+    kept = {"model": sorted(i for i in shown if i % 2 == 0), "rule": sorted(i for i in shown if i % 2)}
+    assert kept["rule"] and abs(len(kept["model"]) - len(kept["rule"])) <= 2, kept  # in proportion to their sizes
+    for topic, ids in kept.items():  # each keeps its best
+        assert ids == [i for i in range(200) if i % 2 == (topic == "rule")][-len(ids) :], topic
+    w.store.close()
+
+
 def test_a_story_known_only_from_its_feed_says_so(tmp_path: Path, smtp: Any) -> None:
     # its link is a page that failed (a 500, a timeout): the reader should know the text is the feed's summary
     w = World(tmp_path / "nw.db")
