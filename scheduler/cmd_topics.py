@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.config import Config, TopicConfig
-from crawler.errors import UsageError
+from crawler.errors import UsageError, did_you_mean
 from crawler.jsonl import split_lines
 
 # `topics label --order` (crawler.labeling.ORDERS, not imported: every other command starts without it)
@@ -28,8 +28,9 @@ def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...]) -> list[T
         return list(all_topics)
     by_name = {t.name: t for t in all_topics}
     unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise UsageError(f"no topic named {unknown[0]!r} (topics: {', '.join(by_name)})")
+    if unknown:  # worded as export's --topic and the source names: a near name is named, then the whole list
+        hint = did_you_mean(unknown[0], list(by_name))
+        raise UsageError(f"unknown topic {unknown[0]!r}; {hint}configured topics: {', '.join(sorted(by_name))}")
     return [by_name[n] for n in names]
 
 
@@ -409,7 +410,8 @@ def _warn_unknown_labels(file: Path, labels: dict[str, list[int]], topics: set[s
             where = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
             click.echo(
                 f"warning: {file}: label {name!r} (line {where}) names no configured topic, so those stories "
-                f"count as relevant to none; check the name (topics: {', '.join(sorted(topics))})",
+                f"count as relevant to none; {did_you_mean(name, topics)}check the name (topics: "
+                f"{', '.join(sorted(topics))})",
                 err=True,
             )
 

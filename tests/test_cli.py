@@ -172,3 +172,41 @@ def test_an_unknown_source_or_topic_close_to_a_configured_one_is_named(tmp_path:
     assert topic.returncode == 2 and "unknown topic 'china-rusia'; did you mean 'china-russia'?" in topic.stderr
     far = newswatch("-c", str(cfg), "crawl", "reuters")
     assert far.returncode == 2 and "did you mean" not in far.stderr and "configured sources:" in far.stderr
+
+
+def test_a_topic_name_close_to_a_configured_one_is_named_by_search_and_the_topics_commands(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n'
+        '[[topics]]\nname = "china-russia"\nquery = "China AND Russia"\n'
+        '[[topics]]\nname = "arctic"\nquery = "Arctic"\n',
+        encoding="utf-8",
+    )
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"title": "t", "text": "China and Russia", "language": "en", "label": 1}\n', encoding="utf-8")
+    for args in (
+        ("search", "--topic", "china-rusia"),
+        ("topics", "eval", str(labeled), "--topic", "china-rusia"),
+        ("topics", "train", str(labeled), "--topic", "china-rusia"),
+        ("topics", "label", "-o", str(tmp_path / "out.jsonl"), "--topic", "china-rusia"),
+    ):
+        result = CliRunner().invoke(cli, ["-c", str(cfg), *args])
+        assert result.exit_code == 2, (args, result.output)
+        line = (
+            "error: unknown topic 'china-rusia'; did you mean 'china-russia'? configured topics: arctic, china-russia"
+        )
+        assert result.output.strip() == line, args
+    far = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--topic", "space"])
+    assert (
+        far.exit_code == 2
+        and far.output.strip() == "error: unknown topic 'space'; configured topics: arctic, china-russia"
+    )
+    # a labeled file's topic name with a typo: the warning names the near one too
+    labeled.write_text(
+        '{"title": "t", "text": "China and Russia", "language": "en", "label": "china-russia"}\n'
+        '{"title": "u", "text": "Russia and China", "language": "en", "label": "China-Russia"}\n',
+        encoding="utf-8",
+    )
+    warned = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(labeled), "--summary"])
+    assert "label 'China-Russia' (line 2) names no configured topic" in warned.output
+    assert "did you mean 'china-russia'? check the name" in warned.output

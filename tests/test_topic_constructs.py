@@ -742,7 +742,7 @@ def test_search_with_a_topic_uses_its_query_and_min_score(tmp_path: Path) -> Non
     both = CliRunner().invoke(cli, ["-c", str(cfg), "search", "lab", "--topic", "cr"])
     assert both.exit_code == 2 and "one of the two" in both.output
     unknown = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--topic", "nope"])
-    assert unknown.exit_code == 2 and "no topic named 'nope'" in unknown.output
+    assert unknown.exit_code == 2 and "unknown topic 'nope'; configured topics: cr" in unknown.output
     # a set from the config works in a plain search too
     plain = CliRunner().invoke(cli, ["-c", str(cfg), "search", "@st AND Nairobi", "--json"])
     assert [r["title"] for r in json.loads(plain.output)] == ["Kenya opens a lab"]
