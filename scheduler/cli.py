@@ -1293,7 +1293,8 @@ cli.add_command(
 )
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+# -h is datasette's --host, as its users type it (datasette serve -h 0.0.0.0); --help alone is help here
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @config_option
 @quiet_option
 @click.option(
@@ -1304,7 +1305,9 @@ cli.add_command(
     help="Only write datasette's metadata (tables, columns, search, hidden internals) to FILE.",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="datasette's port.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="datasette's address (keep it local).")
+@click.option(
+    "-h", "--host", default="127.0.0.1", show_default=True, help="datasette's address, as its -h (keep it local)."
+)
 @click.argument("datasette_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 @handle_errors

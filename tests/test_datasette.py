@@ -247,6 +247,27 @@ def test_a_port_in_use_is_one_line_and_exit_2_not_datasettes_traceback(demo_dir:
     )
 
 
+def test_dash_h_is_the_host_as_in_datasette_and_help_is_dash_dash_help(demo_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(demo_dir / "newswatch-demo.toml")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["-c", cfg, "datasette", "-h", "127.0.0.1", "--port", str(port)])
+    assert result.exit_code == 2  # -h 127.0.0.1 was read as the host, and the port there is taken
+    assert result.output == (
+        f"error: port {port} on 127.0.0.1 is already in use (another datasette?); choose another with --port\n"
+    )
+    helped = CliRunner().invoke(cli, ["datasette", "--help"])
+    assert helped.exit_code == 0 and "-h, --host" in helped.output and "Usage: " in helped.output
+    # the other commands keep -h as help
+    assert CliRunner().invoke(cli, ["search", "-h"]).output == CliRunner().invoke(cli, ["search", "--help"]).output
+
+
 @pytest.mark.parametrize(
     ("args", "listens"),
     [
