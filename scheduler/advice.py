@@ -94,6 +94,12 @@ def database_write_problem(path: Path) -> str | None:
                 f"the folder {path.parent} is not writable by this user; SQLite needs it for the database's "
                 "-wal and -shm files"
             )
+        for side in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if side.exists() and not os.access(side, os.W_OK):  # left by another user's command (root's, often)
+                return (
+                    f"{side} is not writable by this user, so neither is the database; SQLite writes it with the "
+                    f"database: give it the database's owner, group and mode (chown and chmod as {path.name})"
+                )
         return None
     folder = path.parent
     while not folder.exists() and folder != folder.parent:

@@ -61,7 +61,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Config, SourceConfig
-from crawler.errors import ConfigError, NewswatchError, UsageError
+from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
 from crawler.polling import PollOutcome, SourceState, after_poll, due_at
 from crawler.store import Store, UpgradeWatch, iso, parse_iso, process_alive, utcnow
 from scheduler import ledger
@@ -518,7 +518,10 @@ class Daemon:
             os._exit(self.exit_code)  # the thread is inside SQLite: the process ends, its transaction with it
         if made and watch.applied:
             log.info("database upgraded in %s (%s)", _human(time.monotonic() - notes.began), ", ".join(watch.applied))
-        return opening.result()
+        try:
+            return opening.result()
+        except StoreError as exc:  # a config problem found only on opening it (another program's file) is one too
+            raise unusable_database(config.storage.database, exc) or exc from None
 
     def request_stop(self, sig: int | None = None) -> None:
         if self.stopping.is_set():
@@ -1273,6 +1276,22 @@ def hold_database(database: Path) -> int | None:
     return fd
 
 
+def unusable_database(database: Path, exc: StoreError | None = None) -> UsageError | None:
+    """A database the daemon cannot use where the config puts it, as a config problem (exit 2, which systemd does
+    not restart: starting again cannot fix it): what `newswatch check` warns of (no permission, a read-only file
+    system, a folder), or, from ``exc``, another program's file. None when a restart may help (a lock, a full disk)."""
+    from scheduler.advice import database_write_problem
+
+    problem = database_write_problem(database)
+    if problem is None and exc is not None and "is not a newswatch database" in str(exc):
+        return UsageError(str(exc))
+    if problem is None:
+        return None
+    return UsageError(
+        f"storage.database: {problem} ('newswatch check' warns of it too); fix it, then start newswatch again"
+    )
+
+
 def run_daemon(config_path: Path, debug: bool = False, quiet: bool = False) -> int:
     """Runs the daemon until SIGTERM/SIGINT; returns the exit code (0 on a clean stop)."""
     setup_logging(debug, quiet)
@@ -1283,6 +1302,9 @@ def run_daemon(config_path: Path, debug: bool = False, quiet: bool = False) -> i
 
             # a password that cannot be found is said now, not at the first digest hours later
             smtp_password(daemon.config.smtp)  # type: ignore[arg-type]
+        unusable = unusable_database(daemon.config.storage.database)
+        if unusable is not None:
+            raise unusable
         lock = hold_database(daemon.config.storage.database)
     except BaseException:
         daemon._cleanup()

@@ -260,6 +260,55 @@ def test_read_only_commands_work_for_a_user_who_may_only_read(demo_copy: Path) -
     assert "newswatch-demo.db" in line and "write permission" in line and "unexpected" not in line
 
 
+def test_run_on_a_database_it_cannot_write_exits_2_naming_what_check_warns_of(demo_copy: Path) -> None:
+    # a config/environment problem (DESIGN: exit 2), which the unit does not restart (RestartPreventExitStatus=2):
+    # starting again every 10 s cannot give the service user a permission
+    cfg = str(demo_copy / "newswatch.toml")
+    kw = as_reader(demo_copy)
+    run = as_process("-c", cfg, "run", **kw)
+    assert run.returncode == 2, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("error: storage.database: ") and "is not writable by this user" in line
+    assert line.endswith("('newswatch check' warns of it too); fix it, then start newswatch again")
+    check = as_process("-c", cfg, "check", **kw)
+    assert check.returncode == 0
+    problem = line.removeprefix("error: storage.database: ").split(" ('newswatch check'")[0]
+    assert f"warning: storage.database: {problem}" in check.stderr
+
+    other = demo_copy / "notes.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (x)")
+    (demo_copy / "other.toml").write_text(f'[storage]\ndatabase = "{other}"\n', encoding="utf-8")
+    run = as_process("-c", str(demo_copy / "other.toml"), "run")
+    assert run.returncode == 2, run.stderr
+    assert (
+        run.stderr
+        == f"error: {other} is not a newswatch database (it holds the tables notes); check [storage] database\n"
+    )
+
+
+def test_run_and_check_name_a_wal_file_another_user_left_that_the_service_user_cannot_write(demo_copy: Path) -> None:
+    # the database is open (a -wal with its last writes) and its -wal is not the service user's to write (SQLite
+    # gives a new one the database's owner and mode; one copied in or chmod'ed by hand keeps its own): the service
+    # user may write the database and its folder, and still cannot write the database
+    if os.geteuid() != 0:
+        pytest.skip("another user's -wal file needs root")
+    db = demo_copy / "newswatch-demo.db"
+    os.chmod(demo_copy, 0o777)
+    os.chmod(db, 0o666)
+    os.chmod(demo_copy / "newswatch.toml", 0o644)
+    cfg = str(demo_copy / "newswatch.toml")
+    kw = {"prefix": READER, "env": {"HOME": str(demo_copy)}}
+    with Store(db) as store:
+        store.set_state("held.by", "root")  # the -wal file has something in it
+        os.chmod(f"{db}-wal", 0o644)
+        run = as_process("-c", cfg, "run", **kw)
+        check = as_process("-c", cfg, "check", **kw)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith(f"error: storage.database: {db}-wal is not writable by this user, so neither is")
+    assert f"warning: storage.database: {db}-wal is not writable by this user" in check.stderr
+
+
 def export_into(demo_copy: Path, stdout: Any) -> subprocess.CompletedProcess[str]:
     """`newswatch export` in a subprocess writing to the file (descriptor) ``stdout``: its real stdout is at stake."""
     return subprocess.run(
