@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crawler import notices
 from crawler.config import Config, SourceConfig, checked_digest
 from crawler.errors import NewswatchError, UsageError, did_you_mean
 
@@ -160,6 +161,8 @@ def run_in_child(
             summary = CrawlSummary.from_json(event["summary"])
         elif kind == "error":
             error = event
+        elif kind == "upgrade":  # the child upgraded the database first: said as this process would say it
+            notices.upgrading(Path(event["database"]), event["migrations"], event["seconds"])
         else:
             if kind == "done":
                 finished.add(event.get("source"))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler import notices
 from crawler.child import (  # noqa: F401  (the parent's side, importable from here as before)
     CrawlStopped,
     CrawlSummary,
@@ -722,6 +723,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with lock:
             out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
             out.flush()
+
+    def upgrading(database: Path, migrations: Sequence[str], seconds: float | None) -> None:
+        emit({"event": "upgrade", "database": str(database), "migrations": list(migrations), "seconds": seconds})
+
+    notices.on_upgrade(upgrading)  # the parent says it (crawler.child)
 
     try:
         config = load_config(args.config, checked=args.config_checked)

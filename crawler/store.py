@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler import dedup, textnorm
+from crawler import dedup, notices, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
 from crawler.paths import file_in_the_way, on_read_only_mount, service_folder
@@ -593,9 +593,13 @@ class Store:
 
     def _made_by_newswatch(self) -> bool:
         # an empty file or another program's database is never turned into a newswatch database here
+        return self._applied_before(migrations)
+
+    def _applied_before(self, mset: Migrations) -> bool:
+        """Whether some of ``mset`` was applied here before: its pending migrations upgrade a database, not make one."""
         try:
             query = "SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1"
-            return self.conn.execute(query, [migrations.name]).fetchone() is not None
+            return self.conn.execute(query, [mset.name]).fetchone() is not None
         except sqlite3.Error:
             return False
 
@@ -656,6 +660,10 @@ class Store:
                     # again at the next start.
                     with self.transaction():
                         names = [m.name for m in mset.pending(self.db)]
+                        upgrade = bool(names) and self._applied_before(mset)  # not a new database being made
+                        if upgrade:  # said once this process holds the lock: another may have done it meanwhile
+                            began = time.monotonic()
+                            notices.upgrading(self.path, names)
                         for i, name in enumerate(names):  # one at a time, so the watch can name it
                             if watch is not None:
                                 watch.migration = name
@@ -665,6 +673,8 @@ class Store:
                             raise sqlite3.IntegrityError(f"a migration broke {len(broken)} foreign key(s)")
                     if watch is not None:
                         watch.applied.extend(names)
+                    if upgrade:
+                        notices.upgrading(self.path, names, time.monotonic() - began)
                 finally:
                     self.conn.execute("PRAGMA foreign_keys = ON")
                     if watch is not None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler import __version__
+from crawler import __version__, notices
 from crawler.config import (
     MAX_DURATION,
     Config,
@@ -232,6 +232,28 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool, quiet: bool) -
     state.quiet = quiet
     if ctx.invoked_subcommand != "run":  # the daemon takes SIGHUP and SIGTERM once its loop handles them
         release_signals()
+        notices.on_upgrade(_upgrade_notice(state))  # the daemon logs its own
+        ctx.call_on_close(lambda: notices.on_upgrade(None))
+
+
+def _upgrade_notice(state: State) -> Callable[[Path, Sequence[str], float | None], None]:
+    """What the user waiting on a command hears of an upgrade of the database it makes first (not with --quiet)."""
+
+    def say(database: Path, migrations: Sequence[str], seconds: float | None) -> None:
+        if state.quiet:
+            return
+        if seconds is None:
+            click.echo(
+                f"upgrading the database {database} for newswatch {__version__} ({', '.join(migrations)}): once, "
+                "by the first command after an upgrade of newswatch; on a large archive this takes minutes "
+                "(interrupted, the database stays as it was and the next command upgrades it)",
+                err=True,
+            )
+        else:
+            took = f"{seconds:.1f} s" if seconds < 60 else format_duration(round(seconds))
+            click.echo(f"database upgraded in {took}; {database} is ready for this version", err=True)
+
+    return say
 
 
 # -- check ----------------------------------------------------------------------------------

@@ -127,15 +127,23 @@ def test_an_archive_from_before_the_rename_still_searches_digests_and_exports(de
         assert len(reader.stderr.splitlines()) == 1 and "newswatch crawl" in reader.stderr
         os.chmod(old / DB_NAME, 0o644)
 
-        # the owner's first command upgrades it (here a read-only one), in place
-        for args in (
-            ("search", "lunar"),
-            ("search", "中俄", "--limit", "50"),
-            ("search", "Россия"),
-            ("export", "--format", "jsonl"),
-            ("digest", "--dry-run"),
+        # the owner's first command upgrades it (here a read-only one), in place, and says so first, once
+        for n, args in enumerate(
+            (
+                ("search", "lunar"),
+                ("search", "中俄", "--limit", "50"),
+                ("search", "Россия"),
+                ("export", "--format", "jsonl"),
+                ("digest", "--dry-run"),
+            )
         ):
-            assert newswatch(old / CONFIG_NAME, *args) == newswatch(demo / CONFIG_NAME, *args), args
+            got = newswatch(old / CONFIG_NAME, *args)
+            if n == 0:
+                upgrading, upgraded, got = got.split("\n", 2)
+                assert upgrading.startswith(f"upgrading the database {old / DB_NAME} for newswatch ")
+                assert f"({RENAME}): once, by the first command after an upgrade of newswatch" in upgrading
+                assert upgraded.startswith("database upgraded in ")
+            assert got == newswatch(demo / CONFIG_NAME, *args), args
         assert schema(old / DB_NAME) == schema(demo / DB_NAME)
         with sqlite3.connect(old / DB_NAME) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
