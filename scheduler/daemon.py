@@ -62,7 +62,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
-from crawler.polling import PollOutcome, SourceState, after_poll, due_at
+from crawler.polling import MAX_BACKOFF, PollOutcome, SourceState, after_poll, backoff, due_at
 from crawler.store import Store, UpgradeWatch, iso, parse_iso, process_alive, utcnow
 from scheduler import ledger
 from scheduler.config_snapshot import load_snapshot
@@ -232,6 +232,38 @@ def pick_batch(
         if name in alone and at <= now:
             return [name]
     return [name for _, name in ready if name not in alone][: max(1, size)]
+
+
+def next_poll_line(source: SourceConfig, state: SourceState, when: datetime | None, now: datetime) -> str:
+    """A source's start-up line: its next poll and the interval after it, with the reason when that is not its
+    ``every``: a failing source backs off (the wait doubles with each failure), a server asked to wait
+    (Retry-After), a deactivated source is not polled at all."""
+    name = source.name
+    if not state.active:
+        return (
+            f"source {name}: inactive ({_clip(state.inactive_reason or 'deactivated')}); not polled until "
+            f"'newswatch sources --reset {name}' re-enables it"
+        )
+    if when is None:
+        return f"source {name}: not scheduled"
+    line = f"source {name}: next poll {iso(when)} (in {_human(max(0.0, (when - now).total_seconds()))})"
+    if state.retry_after is not None and state.retry_after > now and when >= state.retry_after:
+        line += ", when the server asked to be polled again (Retry-After)"
+    every = _human(source.every)
+    if not state.failures:
+        return f"{line}, then every {every}"
+    failures = f"{state.failures} failure{'s' if state.failures != 1 else ''} in a row"
+    again = _human(backoff(source.every, state.failures + 1))
+    most = _human(max(MAX_BACKOFF, source.every))
+    return (
+        f"{line}; failing ({failures}, latest: {_clip(state.last_error or 'unknown error')}), so backing off: "
+        f"{again} later if it fails again (the wait doubles, at most {most}), every {every} once it succeeds"
+    )
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _next_look(state: SourceState, every: float, now: datetime) -> datetime:
@@ -646,19 +678,10 @@ class Daemon:
         now = utcnow()
         with self._due_lock:
             due = dict(self._due)
+        with Store(config.storage.database) as store:
+            states = {s.name: SourceState.from_row(store.source_state(s.name)) for s in config.sources}
         for s in config.sources:
-            when = due.get(s.name)
-            if when is None:
-                log.info("source %s: not scheduled", s.name)
-                continue
-            wait = max(0.0, (when - now).total_seconds())
-            log.info(
-                "source %s: next poll %s (in %s), then every %s",
-                s.name,
-                iso(when),
-                _human(wait),
-                _human(s.every),
-            )
+            log.info("%s", next_poll_line(s, states[s.name], due.get(s.name), now))
 
     def _initial_due(self, store: Store, sources: Sequence[SourceConfig], now: datetime) -> dict[str, datetime | None]:
         """Each source's next poll by the rules; never polled or overdue ones soon, spread out."""

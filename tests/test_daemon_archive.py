@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler.store import Store
+import pytest
+
+from crawler.store import Store, iso
 from scheduler.demo import demo_config_text
-from tests.support.daemonworld import Daemon
+from tests.support.daemonworld import Daemon, crawl_config
 
 
 def test_run_without_smtp_archives_and_logs_each_sources_next_poll_and_errors(
@@ -63,3 +66,74 @@ def test_a_source_polled_alone_has_its_line_also_when_nothing_is_new(
     d.wait_log("crawl gw: not-modified; fetched 1, new 0, duplicates 0, matched 0, errors 0; ", timeout=120)
     assert d.terminate() == 0
     assert "crawl batch of" not in d.log()
+
+
+def test_at_start_a_failing_source_gives_its_real_next_poll_and_backoff_and_an_inactive_one_says_it_waits(
+    tmp_path: Path, site: Any, daemons: Callable[..., Daemon]
+) -> None:
+    sources = (
+        '[[sources]]\nname = "gw"\nurl = "__BASE__/globalwire/rss.xml"\nevery = "6h"\n\n'
+        '[[sources]]\nname = "failing"\nurl = "__BASE__/nothing-here/rss.xml"\nevery = "15m"\n\n'
+        '[[sources]]\nname = "gone"\nurl = "__BASE__/gone/rss.xml"\nevery = "15m"\n'
+    )
+    cfg = crawl_config(tmp_path, sources.replace("__BASE__", site.base_url))
+    now = datetime.now(UTC)  # the stored state is in the daemon's own terms: an hour's backoff after 3 failures
+    with Store(tmp_path / "nw.db") as store:
+        store.update_source(
+            "failing",
+            failures=3,
+            last_attempt=iso(now - timedelta(minutes=10)),
+            last_error="HTTP 503 Service Unavailable",
+            failing_since=iso(now - timedelta(hours=2)),
+            next_poll=iso(now + timedelta(minutes=50)),
+        )
+        store.update_source("gone", active=0, inactive_reason="HTTP 410 Gone", last_attempt=iso(now))
+    d = daemons(cfg, env={"NEWSWATCH_WORKERS": "0"})
+    d.wait_note("READY=1")
+    d.wait_log("source gone: ")
+    log = d.log()
+    assert re.search(r"source gw: next poll \S+ \(in \d+s\), then every 6h\n", log), log
+    line = re.search(r"source failing: .*", log)
+    assert line, log
+    assert re.fullmatch(
+        r"source failing: next poll \S+ \(in 4\dm\); failing \(3 failures in a row, latest: HTTP 503 Service "
+        r"Unavailable\), so backing off: 2h later if it fails again \(the wait doubles, at most 1d\), every 15m once "
+        r"it succeeds",
+        line.group(0),
+    ), line.group(0)
+    assert "then every 15m" not in line.group(0)
+    assert (
+        "source gone: inactive (HTTP 410 Gone); not polled until 'newswatch sources --reset gone' re-enables it" in log
+    )
+    assert d.terminate() == 0
+
+
+@pytest.mark.parametrize(
+    ("state", "line"),
+    [
+        ({}, "source s: next poll 2026-11-28T06:00:00+00:00 (in 0s), then every 15m"),
+        (
+            {"failures": 1, "last_error": "timed out"},
+            "source s: next poll 2026-11-28T06:00:00+00:00 (in 0s); failing (1 failure in a row, latest: timed out), "
+            "so backing off: 30m later if it fails again (the wait doubles, at most 1d), every 15m once it succeeds",
+        ),
+        (
+            {"retry_after": datetime(2026, 11, 28, 8, tzinfo=UTC)},
+            "source s: next poll 2026-11-28T08:00:00+00:00 (in 2h), when the server asked to be polled again "
+            "(Retry-After), then every 15m",
+        ),
+        (
+            {"active": False, "inactive_reason": None},
+            "source s: inactive (deactivated); not polled until 'newswatch sources --reset s' re-enables it",
+        ),
+    ],
+)
+def test_the_start_line_of_a_source_in_each_state(state: dict[str, Any], line: str) -> None:
+    from crawler.config import SourceConfig
+    from crawler.polling import SourceState
+    from scheduler.daemon import next_poll_line
+
+    now = datetime(2026, 11, 28, 6, tzinfo=UTC)
+    when = state.get("retry_after", now)
+    source = SourceConfig(name="s", kind="feed", url="http://127.0.0.1:9/rss.xml", every=900.0)
+    assert next_poll_line(source, SourceState(name="s", **state), when, now) == line
