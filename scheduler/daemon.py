@@ -65,6 +65,7 @@ from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
 from crawler.polling import MAX_BACKOFF, PollOutcome, SourceState, after_poll, backoff, due_at
 from crawler.store import Store, UpgradeWatch, iso, parse_iso, process_alive, utcnow
 from scheduler import ledger
+from scheduler.changes import other_changes, source_changes
 from scheduler.config_snapshot import load_snapshot
 from scheduler.launch import release_signals
 from scheduler.notify import Notifier
@@ -622,6 +623,8 @@ class Daemon:
         old = self.config
         self._adopt(config, snapshot)
         changes = self._schedule_sources(config, initial=False, old=old)
+        # topics, sets, [crawl], [digest] and [smtp] apply from the next crawl or digest on
+        changes += other_changes(old, config)
         if not mails(config):
             if mails(old):
                 self._remove_job("digest")
@@ -632,7 +635,7 @@ class Daemon:
         ):
             self._schedule_digest(config)
             changes.append(f"digest schedule {config.digest.schedule!r} ({config.digest.timezone})")  # type: ignore[union-attr]
-        log.info("config reloaded: %d sources; %s", len(config.sources), "; ".join(changes) or "no schedule changes")
+        log.info("config reloaded: %d sources; %s", len(config.sources), "; ".join(changes) or "nothing changed")
         self.notifier.status(self.status_line())
 
     def _reload_rejected(self, problem: str) -> None:
@@ -651,14 +654,7 @@ class Daemon:
         """
         before = {s.name: s for s in (old.sources if old else ())}
         after = {s.name: s for s in config.sources}
-        changes: list[str] = []
-        for name in before.keys() - after.keys():
-            changes.append(f"removed {name}")
-        for s in config.sources:
-            if s.name in before and before[s.name] != s:
-                changes.append(f"changed {s.name}")
-            elif s.name not in before and not initial:
-                changes.append(f"added {s.name}")
+        changes = source_changes(old, config) if old is not None and not initial else []
         with Store(config.storage.database) as store:
             todo = [s for s in config.sources if initial or before.get(s.name) != s]  # the rest keep their time
             due = self._initial_due(store, todo, utcnow())

@@ -69,8 +69,8 @@ def test_a_changed_every_takes_effect_on_reload_also_while_the_source_is_being_p
         wait_until(lambda: site.hits("/slowfeed/page.html"), 60, "the batch fetching the slow page")
         config("5s")
         d.proc.send_signal(signal.SIGHUP)
-        d.wait_log("changed gw")
-        d.wait_log("changed slow")  # the reload landed while slow's batch was fetching its page
+        d.wait_log("changed gw (every 1h → 5s)")  # what changed, so that the journal shows the edit took
+        d.wait_log("changed slow (every 1h → 5s)")  # the reload landed while slow's batch was fetching its page
         release.set()
         wait_until(lambda: source_states(db)["gw"]["polls"] >= 2, 60, "a poll of gw at the new interval")
         wait_until(
