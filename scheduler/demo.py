@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from itertools import count
 from pathlib import Path
 
 from crawler.config import load_config, user_cache_dir
@@ -39,7 +40,8 @@ DEFAULT_PORT = 8765  # `demo --serve`: a stable address, so the printed config s
 BASE_KEY = "demo.base_url"  # the sample site's address the demo database was crawled at
 CONFIG_NAME = "newswatch-demo.toml"
 DB_NAME = "newswatch-demo.db"
-EDITED_NAME = "newswatch-demo.edited.toml"  # a demo config the user changed, kept when --serve writes its own
+EDITED_STEM = "newswatch-demo.edited"
+EDITED_NAME = f"{EDITED_STEM}.toml"  # a demo config the user changed, kept when --serve writes its own
 
 
 def default_serve_dir() -> Path:
@@ -124,26 +126,39 @@ def command() -> str:
     return "newswatch"
 
 
-def keep_edited(config_path: Path, text: str, base_url: str) -> Path | None:
+def keep_edited(config_path: Path, text: str, base_url: str) -> tuple[Path | None, Path | None]:
     """Keeps a demo config the user changed (an [smtp] to try ``digest --to``) beside the one written anew.
 
-    A copy kept before, or the config when it is not the demo's own (at any address), is kept at
-    EDITED_NAME with the sample site's address set to ``base_url``, so it runs against this site and
-    database; returns its path, or None when there is none.
+    The config, when it is not the demo's own (at any address), is kept at EDITED_NAME, else a copy kept
+    before stays there; either has the sample site's address set to ``base_url``, so it runs against this
+    site and database. A copy kept before that the new one would replace (a second change) is moved to the
+    first free ``newswatch-demo.edited.N.toml``, never lost. Returns the kept copy's path (None when there
+    is none) and where an earlier one went at this start (None when none moved).
     """
     kept = config_path.with_name(EDITED_NAME)
-    for path in (config_path, kept):
+
+    def here(path: Path) -> tuple[bytes, bytes] | None:  # as it is, and at this site's address
         try:
             old = path.read_bytes()
         except FileNotFoundError:
-            continue
-        moved = re.sub(rb"http://127\.0\.0\.1:\d+", base_url.encode("ascii"), old)
-        if path == config_path and moved == text.encode("utf-8"):
-            continue
-        if path == config_path or moved != old:
-            write_atomic(kept, moved)
-        return kept
-    return None
+            return None
+        return old, re.sub(rb"http://127\.0\.0\.1:\d+", base_url.encode("ascii"), old)
+
+    changed, earlier = here(config_path), here(kept)
+    if changed is not None and changed[1] == text.encode("utf-8"):
+        changed = None  # the demo's own, as written at the last start
+    if changed is None:
+        if earlier is None:
+            return None, None
+        if earlier[1] != earlier[0]:
+            write_atomic(kept, earlier[1])
+        return kept, None
+    aside = None
+    if earlier is not None and earlier[1] != changed[1]:
+        aside = next(p for n in count(1) if not (p := config_path.with_name(f"{EDITED_STEM}.{n}.toml")).exists())
+        write_atomic(aside, earlier[1])
+    write_atomic(kept, changed[1])
+    return kept, aside
 
 
 def rebase(db: Path, base_url: str) -> int:
@@ -190,7 +205,7 @@ def serve_forever(
     config_path = out / CONFIG_NAME
     with _start_site(port) as site:
         text = demo_config_text(site.base_url)
-        kept = keep_edited(config_path, text, site.base_url)
+        kept, aside = keep_edited(config_path, text, site.base_url)
         write_atomic(config_path, text)
         moved = rebase(out / DB_NAME, site.base_url)
         try:  # from the first line printed on, Ctrl-C is the way to stop: a clean exit
@@ -199,6 +214,8 @@ def serve_forever(
             product(f"config: {config_path}")
             if kept:
                 product(f"your changed config: {kept} ({CONFIG_NAME} is the demo's own, written anew at each start)")
+            if aside:
+                product(f"the one you changed before it: {aside} (kept: a second change never overwrites the first)")
             db = out / DB_NAME
             if moved:
                 echo(f"database: {db} (its {moved} stored URLs now point at this address)")

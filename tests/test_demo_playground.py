@@ -145,3 +145,42 @@ def test_serve_keeps_a_config_the_user_changed_beside_its_own(tmp_path: Path) ->
 
     third = serve_once(out, other := free_port())  # the copy follows the site's address, and is named again
     assert third[2] == second[2] and f"http://127.0.0.1:{other}/globalwire/rss.xml" in edited.read_text("utf-8")
+
+
+def test_a_second_change_to_the_demo_config_keeps_the_first_one_it_would_replace(tmp_path: Path) -> None:
+    """Each start of `demo --serve` keeps the config the user changed since the last at newswatch-demo.edited.toml;
+    a copy kept at an earlier start, which that would replace, moves to newswatch-demo.edited.1.toml (then .2, ...)."""
+    from scheduler.demo import demo_config_text, keep_edited
+
+    config, kept = tmp_path / "newswatch-demo.toml", tmp_path / "newswatch-demo.edited.toml"
+    smtp = '\n[smtp]\nhost = "127.0.0.1"\nport = 8025\nsecurity = "none"\n'
+    digest_to = "\n# try: digest --to me@example.org\n"
+
+    def start(port: int) -> tuple[Path | None, Path | None]:  # what --serve does with its config at a start
+        base = f"http://127.0.0.1:{port}"
+        text = demo_config_text(base)
+        found = keep_edited(config, text, base)
+        config.write_text(text, encoding="utf-8")
+        return found
+
+    assert start(8765) == (None, None)
+    config.write_text(config.read_text(encoding="utf-8") + smtp, encoding="utf-8")  # the first change
+    assert start(8765) == (kept, None)
+    first = kept.read_text(encoding="utf-8")
+    assert first.endswith(smtp)
+    assert start(8766) == (kept, None)  # no new change: the copy only follows the site's address
+    assert kept.read_text(encoding="utf-8") == first.replace("127.0.0.1:8765", "127.0.0.1:8766")
+
+    config.write_text(config.read_text(encoding="utf-8") + digest_to, encoding="utf-8")  # a second change
+    assert start(8766) == (kept, tmp_path / "newswatch-demo.edited.1.toml")
+    assert kept.read_text(encoding="utf-8").endswith(digest_to)
+    assert (tmp_path / "newswatch-demo.edited.1.toml").read_text(encoding="utf-8").endswith(smtp)
+
+    kept.write_text(kept.read_text(encoding="utf-8") + "# mine\n", encoding="utf-8")  # the kept copy changed too,
+    config.write_text(config.read_text(encoding="utf-8") + smtp, encoding="utf-8")  # and the config again
+    assert start(8767) == (kept, tmp_path / "newswatch-demo.edited.2.toml")
+    assert (tmp_path / "newswatch-demo.edited.2.toml").read_text(encoding="utf-8").endswith(digest_to + "# mine\n")
+    assert (tmp_path / "newswatch-demo.edited.1.toml").read_text(encoding="utf-8").endswith(smtp)
+    # the same change made again keeps no second copy of it
+    config.write_text(kept.read_text(encoding="utf-8"), encoding="utf-8")
+    assert start(8767) == (kept, None)
