@@ -508,6 +508,10 @@ def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
     return f"cannot open the database {path}: {exc}; check [storage] database and that its folder is writable"
 
 
+RESET_KEY = "sources.reset:"  # + a source's name, in _state: when `sources --reset` last reset it
+RESET_LOOK = 10.0  # seconds between a running daemon's looks for those (`sources --reset` says how soon)
+
+
 class UpgradeWatch:
     """How a Store's upgrade goes, for another thread to report while it waits (the daemon tells systemd):
     the migration being applied, and a count that grows as long as SQLite is working on it."""
@@ -806,6 +810,23 @@ class Store:
             )
 
     # -- sources ---------------------------------------------------------------------
+
+    def reset_source(self, name: str) -> dict[str, Any]:
+        """`sources --reset`: re-enables the source and clears its backoff, and notes when, for a running daemon to
+        take it up (`source_resets`); returns its state before."""
+        with self.transaction():
+            before = self.source_state(name)
+            self.update_source(
+                name, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
+            )
+            if not before["active"] or before["failures"] or before["retry_after"]:
+                self.set_state(RESET_KEY + name, iso(utcnow()))
+        return before
+
+    def source_resets(self) -> dict[str, str]:
+        """When each source was last reset by `sources --reset`, by name."""
+        rows = self.conn.execute("SELECT key, value FROM _state WHERE key LIKE ?", [RESET_KEY + "%"])
+        return {key[len(RESET_KEY) :]: value for key, value in rows}
 
     def knows_source(self, name: str) -> bool:
         """Whether ``name`` was ever polled or has stored articles (a source since removed from the config too)."""

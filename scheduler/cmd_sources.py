@@ -36,17 +36,14 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
         return
     from crawler.child import select_sources
     from crawler.health import source_health
-    from crawler.store import Store, utcnow
+    from crawler.store import RESET_LOOK, Store, utcnow
 
     state: State = ctx.ensure_object(State)
     config = state.config()
     if reset:
         select_sources(config, [reset])
         with Store(config.storage.database) as store:
-            before = store.source_state(reset)
-            store.update_source(
-                reset, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
-            )
+            before = store.reset_source(reset)
         if not state.quiet:
             if not before["active"]:
                 done = "re-enabled"
@@ -57,8 +54,12 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
                     else "Retry-After cleared"
                 )
             else:
-                done = "was neither inactive nor backing off; nothing to reset"
-            click.echo(f"{reset}: {done}; it will be polled on the next crawl")
+                click.echo(f"{reset}: was neither inactive nor backing off; nothing to reset")
+                return
+            click.echo(
+                f"{reset}: {done}; the next crawl polls it, and a running daemon takes it up within "
+                f"{RESET_LOOK:g} s (polled then if its interval has passed since its last poll)"
+            )
         return
     if config.storage.database.exists():  # a listing never creates or migrates the database
         with Store(config.storage.database, readonly=True) as store:

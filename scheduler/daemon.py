@@ -63,7 +63,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
 from crawler.polling import MAX_BACKOFF, PollOutcome, SourceState, after_poll, backoff, due_at
-from crawler.store import Store, UpgradeWatch, iso, parse_iso, process_alive, utcnow
+from crawler.store import RESET_LOOK, Store, UpgradeWatch, iso, parse_iso, process_alive, utcnow
 from scheduler import ledger
 from scheduler.changes import other_changes, source_changes
 from scheduler.config_snapshot import load_snapshot
@@ -368,6 +368,8 @@ class Daemon:
         self._running: set[str] = set()
         self._alone: set[str] = set()  # unfinished when their batch was killed: each polled by itself next
         self._held_by: dict[str, int] = {}  # skipped while another crawl process held them: its pid
+        self._resets: dict[str, str] = {}  # when `sources --reset` last reset each source, as last looked at
+        self._next_reset_look = 0.0
         self._batches = 0
         self._due_lock = threading.Lock()
         self._status_at = 0.0
@@ -658,6 +660,8 @@ class Daemon:
         with Store(config.storage.database) as store:
             todo = [s for s in config.sources if initial or before.get(s.name) != s]  # the rest keep their time
             due = self._initial_due(store, todo, utcnow())
+            if initial:  # resets made before this start are in the stored state read just now
+                self._resets = store.source_resets()
         with self._due_lock:
             for name in before.keys() - after.keys():
                 self._due.pop(name, None)
@@ -723,6 +727,9 @@ class Daemon:
             return
         if self._held_by:
             self._look_again_when_released()
+        if time.monotonic() >= self._next_reset_look:
+            self._next_reset_look = time.monotonic() + RESET_LOOK
+            self._look_at_resets()
         while self._batches < self._batch_slots:
             with self._due_lock:
                 # A child starts its usual start-up time ahead of the batch and waits for it, so the
@@ -736,6 +743,31 @@ class Daemon:
                 self._alone.difference_update(names)
                 self._batches += 1
             self.loop.run_in_executor(self._batch_pool, self._batch_job, names, scheduled)
+
+    def _look_at_resets(self) -> None:
+        """A source reset by `newswatch sources --reset` meanwhile (its backoff cleared, or re-enabled after a 410)
+        follows its stored state again, within RESET_LOOK: not the look the daemon had scheduled, up to a day's
+        backoff later."""
+        config = self.config
+        try:
+            with Store(config.storage.database) as store:
+                resets = store.source_resets()
+                fresh = [n for n, at in resets.items() if self._resets.get(n) != at]
+                self._resets = resets
+                now = utcnow()
+                for name in fresh:
+                    try:
+                        every = config.source(name).every
+                    except KeyError:  # not (or no longer) configured
+                        continue
+                    at = _next_look(SourceState.from_row(store.source_state(name)), every, now)
+                    with self._due_lock:
+                        if name not in self._due or name in self._running:
+                            continue  # a poll under way sets its own next one
+                        self._due[name] = at
+                    log.info("source %s: reset by 'newswatch sources --reset'; next poll %s", name, iso(max(at, now)))
+        except NewswatchError as exc:
+            log.error("cannot look for sources reset by 'newswatch sources --reset': %s", exc)
 
     def _look_again_when_released(self) -> None:
         """Sources skipped because another crawl process held them follow their stored state as soon as that

@@ -137,3 +137,32 @@ def test_the_start_line_of_a_source_in_each_state(state: dict[str, Any], line: s
     when = state.get("retry_after", now)
     source = SourceConfig(name="s", kind="feed", url="http://127.0.0.1:9/rss.xml", every=900.0)
     assert next_poll_line(source, SourceState(name="s", **state), when, now) == line
+
+
+def test_sources_reset_while_the_daemon_runs_is_taken_up_without_waiting_out_the_backoff(
+    tmp_path: Path, site: Any, daemons: Callable[..., Daemon]
+) -> None:
+    from tests.support.cli import newswatch
+
+    cfg = crawl_config(
+        tmp_path, f'[[sources]]\nname = "gw"\nurl = "{site.base_url}/globalwire/rss.xml"\nevery = "15m"\n'
+    )
+    now = datetime.now(UTC)  # the site is back, but the stored backoff says: next poll in 20 hours
+    with Store(tmp_path / "nw.db") as store:
+        store.update_source(
+            "gw",
+            failures=8,
+            last_attempt=iso(now - timedelta(hours=1)),
+            last_error="HTTP 503 Service Unavailable",
+            failing_since=iso(now - timedelta(days=1)),
+            next_poll=iso(now + timedelta(hours=20)),
+        )
+    d = daemons(cfg, env={"NEWSWATCH_WORKERS": "0"})
+    d.wait_note("READY=1")
+    d.wait_log("source gw: next poll ")
+    assert "failing (8 failures in a row" in d.log() and not site.hits("/globalwire/rss.xml")
+    reset = newswatch("-c", cfg, "sources", "--reset", "gw")
+    assert reset.returncode == 0 and "backoff cleared after 8 failure(s)" in reset.stdout
+    d.wait_log("source gw: reset by 'newswatch sources --reset'; next poll ", timeout=60)
+    d.wait_log("crawl gw: ok", timeout=60)  # its interval had passed: polled at once, not 20 hours later
+    assert d.terminate() == 0
