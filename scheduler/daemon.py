@@ -610,7 +610,8 @@ class Daemon:
             config, snapshot = self._load()
         except (ConfigError, UsageError) as exc:
             problems = getattr(exc, "problems", None) or [str(exc)]
-            self._reload_rejected("; ".join(problems))
+            where = getattr(exc, "path", None)  # the file, as `newswatch check` names it
+            self._reload_rejected((f"{where}: " if where else "") + "; ".join(problems))
             return
         except OSError as exc:
             self._reload_rejected(str(exc))

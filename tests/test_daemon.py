@@ -222,6 +222,7 @@ def test_ready_watchdog_status_reload_and_clean_stop(
     d.proc.send_signal(signal.SIGHUP)
     d.wait_log("config reload rejected")
     assert "crawl2" in d.log()
+    assert f"config reload rejected, still running the previous config: {cfg}: " in d.log()  # the file, named
     wait_until(
         lambda: any("STATUS=" in n and "config reload rejected" in n and "crawl2" in n for n in d.notifications()),
         20,
