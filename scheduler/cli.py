@@ -1267,7 +1267,13 @@ def init(state: State, path: Path | None, database: str | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text.encode("utf-8"))
     if not state.quiet:
-        click.echo(f"wrote {path}; edit [[digest.recipients]] and [smtp], then run 'newswatch check -c {path}'")
+        # where the database will be, as the config reads it: a relative --database is the config's folder's, not ours
+        db = Path(os.path.expanduser(database or "newswatch.db"))
+        db = db if db.is_absolute() else path.resolve().parent / db
+        click.echo(
+            f"wrote {path} (its database: {db}); edit [[digest.recipients]] and [smtp], then run "
+            f"'newswatch check -c {path}'"
+        )
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -131,6 +131,12 @@ def test_init_database_names_the_database_in_the_config_it_writes(tmp_path: Path
     plain = tmp_path / "plain.toml"
     assert newswatch("init", str(plain)).returncode == 0
     assert load_config(plain, models=False).storage.database == tmp_path / "newswatch.db"
+    # a relative FILE is the config's folder's, not the working folder's: the line says where it is
+    relative = newswatch("init", str(tmp_path / "etc" / "rel.toml"), "--database", "var/nw.db")
+    assert relative.stdout.startswith(
+        f"wrote {tmp_path / 'etc' / 'rel.toml'} (its database: {tmp_path / 'etc/var/nw.db'}); "
+    )
+    assert load_config(tmp_path / "etc" / "rel.toml", models=False).storage.database == tmp_path / "etc/var/nw.db"
     empty = newswatch("init", str(tmp_path / "e.toml"), "--database", "")
     assert (
         empty.returncode == 2 and "--database '' names no file" in empty.stderr and not (tmp_path / "e.toml").exists()
