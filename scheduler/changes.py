@@ -63,8 +63,10 @@ def source_changes(old: Config, new: Config) -> list[str]:
     return _named("", {s.name: s for s in old.sources}, {s.name: s for s in new.sources})
 
 
-def other_changes(old: Config, new: Config) -> list[str]:
-    """The same for topics and sets, then the settings of [crawl], [digest] and [smtp] that changed."""
+def other_changes(old: Config, new: Config, *, schedule_said: bool = False) -> list[str]:
+    """The same for topics and sets, then the settings of [crawl], [digest] and [smtp] that changed; [digest]'s
+    schedule and timezone are left out when the caller names the new schedule itself (``schedule_said``: the
+    daemon, when it mails; in archive mode nothing else says them)."""
     out = _named("topic ", {t.name: t for t in old.topics}, {t.name: t for t in new.topics})
     before, after = dict(old.sets), dict(new.sets)
     out += [f"removed set @{n}" for n in before if n not in after]
@@ -76,7 +78,7 @@ def other_changes(old: Config, new: Config) -> list[str]:
         if a is None or b is None:
             out.append(f"{'added' if a is None else 'removed'} [{table}]")
             continue
-        changed = settings_changed(a, b, SCHEDULED if table == "digest" else frozenset())
+        changed = settings_changed(a, b, SCHEDULED if table == "digest" and schedule_said else frozenset())
         if changed:
             out.append(f"changed [{table}] ({', '.join(changed)})")
     return out

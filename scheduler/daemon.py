@@ -627,7 +627,7 @@ class Daemon:
         self._adopt(config, snapshot)
         changes = self._schedule_sources(config, initial=False, old=old)
         # topics, sets, [crawl], [digest] and [smtp] apply from the next crawl or digest on
-        changes += other_changes(old, config)
+        changes += other_changes(old, config, schedule_said=mails(config))
         if not mails(config):
             if mails(old):
                 self._remove_job("digest")

@@ -166,3 +166,25 @@ def test_sources_reset_while_the_daemon_runs_is_taken_up_without_waiting_out_the
     d.wait_log("source gw: reset by 'newswatch sources --reset'; next poll ", timeout=60)
     d.wait_log("crawl gw: ok", timeout=60)  # its interval had passed: polled at once, not 20 hours later
     assert d.terminate() == 0
+
+
+def test_a_reload_in_archive_mode_names_a_changed_digest_schedule(
+    tmp_path: Path, daemons: Callable[..., Daemon]
+) -> None:
+    # without [smtp] the daemon schedules no digest, so its own "digest schedule ..." line never comes: the
+    # [digest] change itself is named, not "nothing changed"
+    import signal
+
+    cfg = tmp_path / "nw.toml"
+    text = '[storage]\ndatabase = "nw.db"\n[digest]\nschedule = "0 7 * * *"\n[[digest.recipients]]\nemail = "a@b.example"\n'
+    cfg.write_text(text, encoding="utf-8")
+    d = daemons(cfg, env={"NEWSWATCH_WORKERS": "0"})
+    d.wait_note("READY=1")
+    cfg.write_text(text.replace('"0 7 * * *"', '"0 9 * * *"\ntimezone = "Europe/Moscow"'), encoding="utf-8")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("config reloaded: ")
+    assert d.terminate() == 0
+    assert (
+        "config reloaded: 0 sources; changed [digest] (schedule '0 7 * * *' → '0 9 * * *', timezone 'UTC' → "
+        "'Europe/Moscow')" in d.log()
+    )
