@@ -53,13 +53,11 @@ def label(
     from scheduler.cmd_topics import _pick
 
     config = state.config()
-    if not config.topics:
-        raise UsageError("the config has no [[topics]]; add one to label stories for it")
     if name is None and len(config.topics) > 1:
         raise UsageError(
             f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"
         )
-    topic = _pick(config.topics, (name,) if name else ())[0]
+    topic = _pick(config.topics, (name,) if name else (), "add one to label stories for it")[0]
     since_dt = _parse_since(since) if since else None
     folder = output.resolve().parent
     if not folder.is_dir():

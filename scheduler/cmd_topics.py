@@ -21,9 +21,10 @@ if TYPE_CHECKING:  # imported by `topics eval` itself: every other command start
     from crawler.evaluate import Evaluation, Verdict
 
 
-def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...]) -> list[TopicConfig]:
+def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...], otherwise: str) -> list[TopicConfig]:
+    """The named topics (all when none); ``otherwise`` says what the command can do without one."""
     if not all_topics:
-        raise UsageError("the config has no [[topics]]; add one, or pass --query")
+        raise UsageError(f"the config has no [[topics]]; {otherwise}")
     if not names:
         return list(all_topics)
     by_name = {t.name: t for t in all_topics}
@@ -126,7 +127,7 @@ def build(
             chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
         else:
             config = state.config()
-            chosen = [(t, {}) for t in _pick(config.topics, names)]
+            chosen = [(t, {}) for t in _pick(config.topics, names, "add one, or pass --query")]
         out = []
         for t, sets in chosen:
             ms = t.min_score if min_score is None else min_score
@@ -241,7 +242,7 @@ def build(
             raise UsageError(
                 f"the config has several topics; pass --topic NAME ({', '.join(t.name for t in config.topics)})"
             )
-        t = _pick(config.topics, (name,) if name else ())[0]
+        t = _pick(config.topics, (name,) if name else (), "add one to train a model for it")[0]
         # say at once when a library is missing, before reading the files
         if prior is not None:
             scipy()
@@ -499,7 +500,7 @@ def search_with_topic(
     min_score = 0.0
     scorer = None
     if topic is not None:
-        t = _pick(config.topics, (topic,))[0]
+        t = _pick(config.topics, (topic,), "add one, or search with a QUERY instead of --topic")[0]
         query, min_score = t.query, t.min_score
         scorer = t.model.scorer() if t.model is not None else None
     stats = SearchStats()

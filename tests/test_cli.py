@@ -216,3 +216,20 @@ def test_a_topic_name_close_to_a_configured_one_is_named_by_search_and_the_topic
     warned = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(labeled), "--summary"])
     assert "label 'China-Russia' (line 2) names no configured topic" in warned.output
     assert "did you mean 'china-russia'? check the name" in warned.output
+
+
+def test_a_config_without_topics_is_told_what_each_command_takes_instead(tmp_path: Path) -> None:
+    # only `topics eval` has --query: search takes a QUERY, train and label need a topic
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"title": "t", "text": "China and Russia", "language": "en", "label": 1}\n', encoding="utf-8")
+    for args, otherwise in (
+        (("search", "--topic", "china-russia"), "add one, or search with a QUERY instead of --topic"),
+        (("topics", "eval", str(labeled)), "add one, or pass --query"),
+        (("topics", "train", str(labeled)), "add one to train a model for it"),
+        (("topics", "label", "-o", str(tmp_path / "out.jsonl")), "add one to label stories for it"),
+    ):
+        result = CliRunner().invoke(cli, ["-c", str(cfg), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output == f"error: the config has no [[topics]]; {otherwise}\n", args
