@@ -1334,7 +1334,13 @@ cli.add_command(
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="datasette's port.")
 @click.option(
-    "-h", "--host", default="127.0.0.1", show_default=True, help="datasette's address, as its -h (keep it local)."
+    "-h",
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    is_flag=False,
+    flag_value="",  # -h alone, typed for help: said below, not click's "requires an argument"
+    help="datasette's address, as its -h (keep it local).",
 )
 @click.argument("datasette_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
@@ -1349,6 +1355,11 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
     from crawler.store import Store
     from scheduler.archive import datasette_metadata
 
+    if not host:
+        raise UsageError(
+            "-h/--host needs an address: here -h is datasette's host, as in 'datasette serve -h 0.0.0.0' "
+            "(default 127.0.0.1); this command's help is --help"
+        )
     config = state.config()
     db = config.storage.database
     meta = json.dumps(datasette_metadata(db), ensure_ascii=False, indent=2)

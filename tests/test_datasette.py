@@ -268,6 +268,21 @@ def test_dash_h_is_the_host_as_in_datasette_and_help_is_dash_dash_help(demo_dir:
     assert CliRunner().invoke(cli, ["search", "-h"]).output == CliRunner().invoke(cli, ["search", "--help"]).output
 
 
+@pytest.mark.parametrize("args", [["-h"], ["-h", "--port", "8002"], ["--port", "8002", "-h"]])
+def test_dash_h_alone_typed_for_help_says_it_is_the_host_and_where_help_is(args: list[str]) -> None:
+    # before, click's "Option '-h' requires an argument." alone, with no word of --help
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    result = CliRunner().invoke(cli, ["datasette", *args])
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: -h/--host needs an address: here -h is datasette's host, as in 'datasette serve -h 0.0.0.0' "
+        "(default 127.0.0.1); this command's help is --help\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "listens"),
     [
