@@ -5,8 +5,10 @@ Run: python bench/topics_dump.py OUT.jsonl [LABELED.jsonl ...]
 
 Writes one line per story and topic: the story's file and id, the topic (the default topic of
 config/newswatch.toml, a model topic, and the rule topic of fixtures/topics/rule-topic.toml), its score,
-whether it reaches the topic's min_score, its hits and its spans; and the same for the long articles
-bench/topics_bench.py measures. No story text is written.
+whether it reaches the topic's min_score, its hits and its spans, and for a model topic past its gate each
+contribution to its score (a feature's term in a zone, the language, with weight x input: what ``topics eval``
+explains a score by); and the same for the long articles bench/topics_bench.py measures. No story text is
+written.
 
 ``--against REV`` (a commit, e.g. HEAD~1): writes the results of this tree's code and of REV's ``crawler``
 package (its code and its data: abbreviations, gazetteers, the shipped model) on this tree's config and
@@ -35,10 +37,11 @@ if "--code" in sys.argv:  # the crawler package to match with: imported before t
 
 import topics_bench  # noqa: E402
 
-from crawler.config import load_config  # noqa: E402
+from crawler.config import TopicConfig, load_config  # noqa: E402
 from crawler.evaluate import Story, load_labeled  # noqa: E402
+from crawler.model import Scorer  # noqa: E402
 from crawler.process import match_topic  # noqa: E402
-from crawler.topics import prepare  # noqa: E402
+from crawler.topics import Document, prepare  # noqa: E402
 
 DEFAULT_FILES = [
     *sorted((ROOT / "fixtures" / "topics").glob("*.jsonl")),
@@ -60,15 +63,32 @@ def dump(out: Path, files: list[Path]) -> int:
             for s in group:
                 doc = prepare(s.title, s.text)
                 for topic in topics:
-                    for spans in (True, False):
-                        m = match_topic(topic, doc, s.language, spans=spans)
-                        row = {"file": name, "id": s.id, "topic": topic.name, "spans_asked": spans}
-                        if m is not None:
-                            row |= {"score": m.score, "matched": m.score >= topic.min_score}
-                            row |= {"hits": list(m.hits), "spans": [list(sp) for sp in m.spans]}
+                    for row in results(topic, doc, name, s):
                         fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                         n += 1
     return n
+
+
+_scorers: dict[str, Scorer] = {}
+
+
+def results(topic: TopicConfig, doc: Document, file: str, story: Story) -> list[dict]:
+    """One story's results for one topic, with spans and without: its score, whether it reaches min_score, hits,
+    spans and, for a model topic past its gate, the model's contributions as (what, weight x input), floats
+    written in full, so that a change in one feature's input shows even where the score rounds the same."""
+    out = []
+    for spans in (True, False):
+        m = match_topic(topic, doc, story.language, spans=spans)
+        row = {"file": file, "id": story.id, "topic": topic.name, "spans_asked": spans}
+        if m is not None:
+            row |= {"score": m.score, "matched": m.score >= topic.min_score}
+            row |= {"hits": list(m.hits), "spans": [list(sp) for sp in m.spans]}
+            if topic.model is not None:
+                scorer = _scorers.get(topic.name) or _scorers.setdefault(topic.name, topic.model.scorer())
+                scored = scorer.score(doc, story.language, spans)
+                row["contributions"] = [[what, value] for what, value in scored.contributions]
+        out.append(row)
+    return out
 
 
 def against(rev: str, files: list[str]) -> int:
@@ -96,8 +116,10 @@ def against(rev: str, files: list[str]) -> int:
     for (file, sid, topic), (ra, rb) in changed.items():
         flip = bool(ra.get("matched")) != bool(rb.get("matched"))
         verdicts += flip
+        what = sorted(k for k in ra.keys() | rb.keys() if ra.get(k) != rb.get(k))
         print(
-            f"{file} {sid} {topic}: score {ra.get('score')} -> {rb.get('score')}" + (" VERDICT CHANGED" if flip else "")
+            f"{file} {sid} {topic}: score {ra.get('score')} -> {rb.get('score')} ({', '.join(what)} differ)"
+            + (" VERDICT CHANGED" if flip else "")
         )
     stories = {(f, s) for f, s, _ in changed}
     print(f"{len(old)} results compared with {rev}: {len(changed)} story-topic results differ "
