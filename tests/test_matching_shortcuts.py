@@ -1,0 +1,83 @@
+"""Cheaper ways to the same results: each shortcut of topic matching gives what the plain way gives."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crawler import topics
+from crawler.topics import prepare
+
+# --- a family's pattern tried only before its last letter --------------------------------------------------
+
+_PIECES = [
+    "ТомГУ", "КузГТУ", "АмГУ", "МГУ", "СПбГУ", "ГУ", "У", "Том", "Кузбасс", "ГТУ", "УУ", "ТомГУУ", "ТомГУ-2", "ТомГУ»",
+    " ", "\n", "-", ".", ", ", "и ", "«", "Томский", "АмурГУ", "ТомГУТУ", "КузГТУи", "Russian Grids", "Grids", "s",
+]  # fmt: skip
+
+
+def _scanned() -> list[tuple[re.Pattern[str], object]]:
+    return [
+        (rx, scan) for code in ("RU", "CN") for rx, _kind, _needles, _what, scan in topics._gazetteer(code).families
+    ]
+
+
+def test_a_russian_universitys_short_form_is_looked_for_only_before_each_capital_u() -> None:
+    # {place}[А-ЯЁ]{1,4}У: every match ends in У and is at most ten characters long; its regular expression scanned
+    # a Russian text at every character, and almost every Russian text holds a capital У somewhere
+    (rx, scan), *_ = [(rx, scan) for rx, scan in _scanned() if rx.pattern.endswith(r"У(?![\w-])")]
+    assert scan != rx.finditer
+    text = "Делегации ТомГУ и КузГТУ (Кемерово) посетили АмГУ; ТомГУ-2 и ТомГУу не вузы. У нас всё."
+    assert [m.group() for m in scan(text)] == [m.group() for m in rx.finditer(text)] == ["ТомГУ", "КузГТУ", "АмГУ"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=24).map("".join))
+def test_each_familys_matches_are_those_a_scan_of_the_whole_text_finds(text: str) -> None:
+    for rx, scan in _scanned():
+        assert [(m.span(), m.group()) for m in scan(text)] == [(m.span(), m.group()) for m in rx.finditer(text)]  # type: ignore[operator]
+
+
+def test_a_pattern_whose_matches_do_not_end_in_one_letter_is_scanned_whole() -> None:
+    for pattern in (r"(?:ГНЦ|ФИЦ)(?![\w-])", r"[А-Я]+У\w*", r"(?i)томгу", r"ГУ|МИФИ", r"(\w)У\1"):
+        rx = re.compile(pattern)
+        assert topics._scanner(rx) == rx.finditer, pattern
+    rx = re.compile(r"(?<![\w-])(?:Том|Кем)[А-ЯЁ]{1,4}У(?![\w-])")
+    assert topics._scanner(rx) != rx.finditer
+
+
+# --- a country's name as a sea's -------------------------------------------------------------------------
+
+
+def test_the_first_characters_a_sea_name_check_looks_at_are_every_one_its_pattern_can_start_with() -> None:
+    # what _SEA_AFTER_RE can match first besides white space: a list's comma, и, and, or a sea's word in any case,
+    # as the regular expression engine folds case (ſ is an s, ᲂ an о)
+    sea_word = re.compile(r"(?i:[мsoо])")
+    can_start = {chr(c) for c in range(sys.maxunicode + 1) if sea_word.fullmatch(chr(c))} | set(",иa海洋")
+    assert topics._SEA_AFTER_FIRST == can_start
+    assert {chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch("(?i:f)", chr(c))} == {"f", "F"}
+
+
+def _plain_sea_name(f: topics._Field, first: int, last: int) -> bool:
+    cs, ce = f.chars(first, last)
+    return bool(topics._SEA_AFTER_RE.match(f.text, ce) or topics._SEA_BEFORE_RE.search(f.text, max(0, cs - 12), cs))
+
+
+_AROUND = [
+    " ", "  ", "\n", "\u00a0", ",", " и ", " and ", " Охотского", " морей", " море", " Sea", " sea", " SEAS", " ſea",
+    " ocean", " Ocean", " океана", "海", "洋", "海军", " Sea of", " sea of the ", "The Sea of ", "sea of\n", "of ",
+    "ᲂкеан", " Mountains", "-", ".", "Sea of  the\t",
+]  # fmt: skip
+
+
+@given(
+    st.lists(st.sampled_from(_AROUND), max_size=4).map("".join),
+    st.sampled_from(["Japan", "Японского", "日本", "China", "Норвегии", "Korea"]),
+    st.lists(st.sampled_from(_AROUND), max_size=5).map("".join),
+)
+def test_a_sea_name_is_told_as_the_regular_expressions_alone_tell_it(before: str, name: str, after: str) -> None:
+    f = prepare("", before + name + after).fields["text"]
+    for p in f.positions:
+        assert topics._sea_name(f, p, p) == _plain_sea_name(f, p, p)
