@@ -784,10 +784,10 @@ def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base
 def _unknown_set(model: Model, sets: dict[str, str]) -> str | None:
     from crawler.topics import set_references
 
-    for i, f in enumerate(model.features):
-        for name in set_references(f.expression):
+    for what, expression in model.expressions():
+        for name in set_references(expression):
             if name not in sets:
-                return f"feature {i} ({f.expression}) uses @{name}, which [sets] does not define"
+                return f"{what} ({expression}) uses @{name}, which [sets] does not define"
     return None
 
 

@@ -8,6 +8,9 @@ text's first ``textnorm.LEAD_CHARS`` characters, 1/0) and the body input: a hit 
 is "log" or absent (as the first models were).
 With a weight per language and a bias, p = sigmoid(bias + sum of weight x input), and the topic's score
 is 10 x p (0-10). Scoring is a sparse sum in plain Python: matching needs neither numpy nor scikit-learn.
+
+A file may add sentence inputs (``sentences``): how much of the story is a kind of sentence (those a kind's
+query hits), as a share of the text's sentences, log(1 + their number), or 1/0 for the title or the first sentence.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 from crawler.errors import QuerySyntaxError, UsageError
 from crawler.topics import (
+    TEXT,
+    TITLE,
     Document,
     Match,
     Occurrence,
@@ -51,6 +56,9 @@ BODY_DEFAULT = "log"  # a model file without inputs.body
 BODY_TRAINED = "binary"  # what 'topics train' writes
 SHIPPED = Path(__file__).resolve().parent / "data" / "models"
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# how a sentence input reads the sentences it counts: their share of the text's sentences, log(1 + their
+# number), whether the title holds the input's kinds (1/0), whether the text's first sentence is one (1/0)
+MEASURES = ("share", "log", "title", "first")
 
 
 class ModelError(UsageError):
@@ -65,6 +73,29 @@ class Feature:
 
 
 @dataclass(frozen=True)
+class SentenceKind:
+    """A kind of sentence: those holding a hit of its query (run on the whole article, so a country's
+    entities are recognised as they are for the features)."""
+
+    name: str
+    expression: str
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class SentenceInput:
+    """An input read from the article's sentences: those that hold, for each group of ``all``, one of its kinds,
+    and none of ``none``'s; how much of the story they are (``measure``), times ``weight``. It says how much of a
+    story is about what the features only see somewhere in it."""
+
+    name: str
+    all: tuple[tuple[str, ...], ...]  # groups of kind names: a sentence holds some kind of each group
+    none: tuple[str, ...]  # kind names a counted sentence holds none of
+    measure: str  # MEASURES
+    weight: float
+
+
+@dataclass(frozen=True)
 class Model:
     """A topic's learned weights, as read from its file, with the set definitions its features use."""
 
@@ -76,6 +107,14 @@ class Model:
     sets: tuple[tuple[str, str], ...] = ()  # the config's definitions of the sets the features use
     threshold: float = 0.5  # the file's threshold.p: the topic's min_score defaults to 10 x this
     body: str = BODY_DEFAULT  # the form of the features' body input (BODY_FORMS)
+    kinds: tuple[SentenceKind, ...] = ()  # the file's sentences.kinds
+    sentence_inputs: tuple[SentenceInput, ...] = ()  # the file's sentences.inputs
+
+    def expressions(self) -> list[tuple[str, str]]:
+        """(what, query expression) of every query the model runs: its features, then its sentence kinds."""
+        return [(f"feature {i}", f.expression) for i, f in enumerate(self.features)] + [
+            (f"sentence kind {k.name!r}", k.expression) for k in self.kinds
+        ]
 
     def scorer(self) -> Scorer:
         return Scorer(self)
@@ -165,6 +204,9 @@ def scoring_digest(model: Model) -> str:
     (another ``training`` date, library versions or file names), re-indenting the JSON or editing its
     ``about`` note keeps the digest, and so the topic's stored matches."""
     scored = {k: v for k, v in asdict(model).items() if k not in _NOT_SCORED}
+    for key in ("kinds", "sentence_inputs"):  # a model without sentence inputs keeps the digest it had before them
+        if not scored[key]:
+            del scored[key]
     text = json.dumps({"format": FORMAT, "version": VERSION, **scored}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -211,6 +253,7 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
             f"{where}: inputs.body must be one of {', '.join(BODY_FORMS)}, found {body!r}; "
             f"{fix} (or upgrade newswatch if a newer one wrote it)"
         )
+    kinds, sentence_inputs = _sentences(data.get("sentences", {}), where, fix, number)
     model = Model(
         source=source,
         digest="",
@@ -219,8 +262,60 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
         features=tuple(out),
         threshold=p,
         body=body,
+        kinds=kinds,
+        sentence_inputs=sentence_inputs,
     )
     return replace(model, digest=scoring_digest(model))
+
+
+def _sentences(
+    data: Any, where: str, fix: str, number: Any
+) -> tuple[tuple[SentenceKind, ...], tuple[SentenceInput, ...]]:
+    """A model file's ``sentences``: {"kinds": {name: expression}, "fingerprints": {name: fp}, "inputs": [...]}."""
+    if not isinstance(data, dict):
+        raise ModelError(f"{where}: sentences must be an object with kinds and inputs; {fix}")
+    raw_kinds, prints = data.get("kinds", {}), data.get("fingerprints", {})
+    if not isinstance(raw_kinds, dict) or not isinstance(prints, dict):
+        raise ModelError(f"{where}: sentences.kinds and sentences.fingerprints must be objects of name to text; {fix}")
+    kinds: list[SentenceKind] = []
+    for name, expr in raw_kinds.items():
+        if not isinstance(expr, str) or not expr.strip():
+            raise ModelError(f'{where}: sentences.kinds.{name} must be a query expression, e.g. "@cooperation"; {fix}')
+        kinds.append(SentenceKind(str(name), expr, str(prints.get(name, ""))))
+    raw_inputs = data.get("inputs", [])
+    if not isinstance(raw_inputs, list):
+        raise ModelError(f"{where}: sentences.inputs must be a list; {fix}")
+    inputs: list[SentenceInput] = []
+    for i, x in enumerate(raw_inputs):
+        at = f"sentences.inputs[{i}]"
+        if not isinstance(x, dict):
+            raise ModelError(f"{where}: {at} must be an object with all, measure and weight; {fix}")
+        groups, none, measure = x.get("all"), x.get("none", []), x.get("measure")
+        if (
+            not isinstance(groups, list)
+            or not groups
+            or not all(isinstance(g, list) and g and all(isinstance(k, str) for k in g) for g in groups)
+            or not isinstance(none, list)
+            or not all(isinstance(k, str) for k in none)
+        ):
+            raise ModelError(
+                f"{where}: {at}.all must be a list of lists of kind names (and none a list of kind names); {fix}"
+            )
+        unknown = [k for g in [*groups, none] for k in g if k not in raw_kinds]
+        if unknown:
+            raise ModelError(f"{where}: {at} names the kind {unknown[0]!r}, which sentences.kinds lacks; {fix}")
+        if measure not in MEASURES:
+            raise ModelError(f"{where}: {at}.measure must be one of {', '.join(MEASURES)}, found {measure!r}; {fix}")
+        inputs.append(
+            SentenceInput(
+                str(x.get("name") or f"sentences {i}"),
+                tuple(tuple(g) for g in groups),
+                tuple(none),
+                measure,
+                number(x.get("weight"), f"{at}.weight"),
+            )
+        )
+    return tuple(kinds), tuple(inputs)
 
 
 def fingerprint(expression: str, sets: Mapping[str, str]) -> str:
@@ -235,25 +330,28 @@ def bind(model: Model, sets: Mapping[str, str]) -> Model:
     """The model with the definitions of the sets its features use; QuerySyntaxError (naming the feature)
     when one does not compile with them, e.g. uses a set the config does not define."""
     used: dict[str, str] = {}
-    for f in model.features:
-        for name in sets_used(f.expression, sets):
+    for _what, expression in model.expressions():
+        for name in sets_used(expression, sets):
             used[name] = sets[name]
     return replace(model, sets=tuple(used.items()))
 
 
 def feature_problem(model: Model, sets: Mapping[str, str]) -> str | None:
     """Why one of the model's features does not compile with these sets, or None."""
-    for i, f in enumerate(model.features):
+    for what, expression in model.expressions():
         try:
-            compile_query(f.expression, sets)
+            compile_query(expression, sets)
         except QuerySyntaxError as exc:
-            return f"feature {i} ({f.expression}) does not compile with this config's sets: {exc.message}"
+            return f"{what} ({expression}) does not compile with this config's sets: {exc.message}"
     return None
 
 
 def stale_features(model: Model, sets: Mapping[str, str]) -> list[str]:
-    """The model's features whose sets changed since it was trained."""
-    return [f.expression for f in model.features if f.fingerprint and f.fingerprint != fingerprint(f.expression, sets)]
+    """The model's features (and sentence kinds) whose sets changed since it was trained."""
+    stale = [f.expression for f in model.features if f.fingerprint and f.fingerprint != fingerprint(f.expression, sets)]
+    return stale + [
+        k.expression for k in model.kinds if k.fingerprint and k.fingerprint != fingerprint(k.expression, sets)
+    ]
 
 
 # --- scoring ---------------------------------------------------------------------------------------
@@ -303,6 +401,12 @@ class Scorer:
         self.features: list[tuple[Feature, Query]] = [
             (f, compile_query(f.expression, sets)) for f in model.features if any(f.weights)
         ]
+        inputs = [x for x in model.sentence_inputs if x.weight]
+        used = {k for x in inputs for k in (*(k for g in x.all for k in g), *x.none)}
+        self.sentence_inputs = inputs
+        self.kinds: list[tuple[str, Query]] = [
+            (k.name, compile_query(k.expression, sets)) for k in model.kinds if k.name in used
+        ]
 
     def fts(self, min_score: float) -> str | None:
         """An FTS5 expression that selects every article the model can score at ``min_score`` or above: one of
@@ -312,6 +416,10 @@ class Scorer:
             return None
         need = math.log(min_score / (10.0 - min_score))  # z at which 10 x p = min_score
         free = self.model.bias + max([0.0, *self.languages.values()])
+        for x in self.sentence_inputs:  # counted as if they could always add their most
+            if x.weight > 0 and x.measure == "log":
+                return None  # no bound
+            free += max(x.weight, 0.0)
         bound = 1.0 if self.model.body == "binary" else None  # the largest body input, if any
         parts = []
         for f, q in self.features:
@@ -356,6 +464,10 @@ class Scorer:
             z += total
             if total > 0:
                 positive.append((total, occs))
+        if self.sentence_inputs:
+            for name, value in self.sentence_terms(doc):
+                z += value
+                terms.append((name, value))
         p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
         terms.sort(key=lambda t: -abs(t[1]))
         positive.sort(key=lambda t: -t[0])
@@ -368,6 +480,43 @@ class Scorer:
         scored = Scored(p, terms)
         scored.match = Match(score=scored.score, hits=tuple(labels), spans=located(doc, raised) if spans else ())
         return scored
+
+    def sentence_values(self, doc: Document) -> list[tuple[SentenceInput, float]]:
+        """Each sentence input with its value for the article (before its weight)."""
+        text = doc.fields[TEXT]
+        n = (text.positions[-1] >> text.shift) + 1 if text.positions else 1  # the text's sentences
+        in_text: dict[str, set[int]] = {}
+        in_title: dict[str, bool] = {}
+        for name, q in self.kinds:
+            occs = q.occurrences(doc)
+            found, title = set(), False
+            for o in occs or ():
+                for _label, field_name, first, _last in o[3]:
+                    if field_name == TITLE:
+                        title = True
+                    else:
+                        found.add(first >> text.shift)
+            in_text[name], in_title[name] = found, title
+        out = []
+        for x in self.sentence_inputs:
+            if x.measure == "title":
+                hit = all(any(in_title[k] for k in g) for g in x.all) and not any(in_title[k] for k in x.none)
+                out.append((x, float(hit)))
+                continue
+            counted = set.intersection(*(set().union(*(in_text[k] for k in g)) for g in x.all))
+            counted -= set().union(*(in_text[k] for k in x.none))
+            if x.measure == "share":
+                value = len(counted) / n
+            elif x.measure == "log":
+                value = math.log1p(len(counted))
+            else:  # first
+                value = float(0 in counted)
+            out.append((x, value))
+        return out
+
+    def sentence_terms(self, doc: Document) -> list[tuple[str, float]]:
+        """The sentence inputs' contributions to z (weight x value), those that are not 0."""
+        return [(f"{x.name} (sentences)", x.weight * v) for x, v in self.sentence_values(doc) if v]
 
 
 def gated_match(

@@ -1,0 +1,102 @@
+"""A model's sentence inputs: how much of a story each kind of sentence is (share, log count, title, first)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.config import load_config
+from crawler.model import ModelError, fingerprint, parse_model
+from crawler.process import match_topics
+from scheduler.cli import cli
+from tests.test_model import _config, _feature, _model, _problems
+
+KINDS = {"sci": "@science", "coop": "@coop", "sport": "@sport"}
+
+
+def _inputs(*inputs: tuple[str, list[list[str]], list[str], str, float]) -> dict:
+    return {
+        "kinds": KINDS,
+        "inputs": [{"name": n, "all": a, "none": no, "measure": m, "weight": w} for n, a, no, m, w in inputs],
+    }
+
+
+def test_sentence_inputs_add_how_much_of_the_story_each_kind_of_sentence_is(tmp_path: Path) -> None:
+    sentences = _inputs(
+        ("science together", [["sci"], ["coop"]], [], "share", 2.0),
+        ("sport, not science", [["sport"]], ["sci"], "log", -1.0),
+        ("science headline", [["sci"]], [], "title", 1.0),
+        ("opens on sport", [["sport"]], ["sci"], "first", -3.0),
+    )
+    _model(tmp_path, [_feature("@science", any_=0.5)], bias=-2.0, sentences=sentences)
+    (t,) = load_config(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"\nmin_score = 0.1')).topics
+    text = "Scientists work together. They did research. The football club won. Sport and research again."
+    ((_name, score, hits),) = match_topics("Science news", text, (t,), "en")
+    # 4 sentences: the 1st holds science and coop (share 1/4), the 3rd sport and no science (log(1 + 1)); the title
+    # holds science; the first sentence is not sport. Bias -2, en 0.5, @science anywhere 0.5.
+    z = -2.0 + 0.5 + 0.5 + 2.0 * 0.25 - math.log(2) + 1.0
+    assert score == pytest.approx(10 / (1 + math.exp(-z)), abs=1e-3)
+    assert set(hits) == {"scien*", "research*"}  # hits are still the features'
+    # the same story opening on sport scores lower by the first-sentence input, and its coop sentence is another
+    ((_n, lower, _h),) = match_topics("Science news", "The football club won. " + text, (t,), "en")
+    z2 = -2.0 + 0.5 + 0.5 + 2.0 * 0.2 - math.log(3) + 1.0 - 3.0
+    assert lower == pytest.approx(10 / (1 + math.exp(-z2)), abs=1e-3)
+    scored = t.model.scorer()  # type: ignore[union-attr]
+    from crawler.topics import prepare
+
+    assert "science together (sentences) +0.5" in scored.score(prepare("Science news", text), "en").explain(8)
+
+
+def test_a_model_without_sentence_inputs_keeps_its_digest_and_one_with_them_has_another() -> None:
+    data = {"format": "newswatch-topic-model", "version": 1, "bias": -1.0, "features": [_feature("@science", 1.0)]}
+    plain = parse_model(data, "m.json")
+    assert parse_model({**data, "sentences": {}}, "m.json").digest == plain.digest
+    with_input = parse_model({**data, "sentences": _inputs(("s", [["sci"]], [], "share", 1.0))}, "m.json")
+    assert with_input.digest != plain.digest and with_input.sentence_inputs[0].measure == "share"
+    other = parse_model({**data, "sentences": _inputs(("s", [["sci"]], [], "share", 1.5))}, "m.json")
+    assert other.digest != with_input.digest
+
+
+@pytest.mark.parametrize(
+    ("sentences", "said"),
+    [
+        (_inputs(("s", [["nope"]], [], "share", 1.0)), "sentences.inputs[0] names the kind 'nope'"),
+        (_inputs(("s", [["sci"]], [], "most", 1.0)), "sentences.inputs[0].measure must be one of share, log"),
+        (_inputs(("s", [], [], "share", 1.0)), "sentences.inputs[0].all must be a list of lists of kind names"),
+        ({"kinds": {"sci": ""}}, "sentences.kinds.sci must be a query expression"),
+    ],
+)
+def test_a_broken_sentence_input_is_named(sentences: dict, said: str) -> None:
+    data = {"format": "newswatch-topic-model", "version": 1, "bias": -1.0, "features": [], "sentences": sentences}
+    with pytest.raises(ModelError) as exc:
+        parse_model(data, "m.json")
+    assert said in str(exc.value)
+
+
+def test_a_sentence_kind_is_checked_against_the_sets_as_a_feature_is(tmp_path: Path) -> None:
+    sentences = {"kinds": {"phys": "@physics"}, "inputs": [{"all": [["phys"]], "measure": "share", "weight": 1.0}]}
+    _model(tmp_path, [_feature("@science", any_=1.0)], sentences=sentences)
+    (p,) = _problems(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"'))
+    assert p.startswith("topics[0] (t).model: sentence kind 'phys' (@physics)") and "unknown set @physics" in p
+    # a kind whose set changed since training is stale, as a feature is
+    old = fingerprint("@science", {"science": "scien*"})
+    sentences = {
+        "kinds": {"sci": "@science"},
+        "fingerprints": {"sci": old},
+        "inputs": [{"all": [["sci"]], "measure": "share", "weight": 1.0}],
+    }
+    _model(tmp_path, [_feature("@science", any_=1.0)], sentences=sentences)
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"')), "check"])
+    assert result.exit_code == 0 and "the sets of 1 feature(s) changed" in result.output
+
+
+def test_a_positive_log_sentence_input_has_no_bound_so_the_search_is_not_narrowed(tmp_path: Path) -> None:
+    for measure, narrows in (("share", True), ("log", False)):
+        sentences = _inputs(("s", [["sci"]], [], measure, 1.0))
+        _model(tmp_path, [_feature("@science", any_=4.0)], bias=-3.0, sentences=sentences)
+        (t,) = load_config(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"')).topics
+        fts = t.model.scorer().fts(t.min_score)  # type: ignore[union-attr]
+        assert ("scien" in (fts or "")) if narrows else fts is None, (measure, fts)
