@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -410,18 +410,15 @@ class Scorer:
 
     def fts(self, min_score: float) -> str | None:
         """An FTS5 expression that selects every article the model can score at ``min_score`` or above: one of
-        the features that raise p must hit. None when that cannot narrow the search: a feature with no FTS
-        form (a country's entities) could reach ``min_score`` with the bias alone, or nothing can be excluded."""
+        the features that raise p, or a kind that a sentence input raising p needs, must hit. None when that
+        cannot narrow the search: what has no FTS form (a country's entities) could reach ``min_score`` with
+        the bias alone, or nothing can be excluded."""
         if not 0.0 < min_score < 10.0:
             return None
         need = math.log(min_score / (10.0 - min_score))  # z at which 10 x p = min_score
         free = self.model.bias + max([0.0, *self.languages.values()])
-        for x in self.sentence_inputs:  # counted as if they could always add their most
-            if x.weight > 0 and x.measure == "log":
-                return None  # no bound
-            free += max(x.weight, 0.0)
         bound = 1.0 if self.model.body == "binary" else None  # the largest body input, if any
-        parts = []
+        parts: list[str] = []
         for f, q in self.features:
             if not any(w > 0 for w in f.weights):
                 continue  # it only lowers p
@@ -432,9 +429,25 @@ class Scorer:
                 return None  # its body input has no bound
             else:
                 free += sum(w for w in f.weights[:3] if w > 0) + max(f.weights[3], 0.0) * (bound or 0.0)
+        kinds = {name: q.fts() for name, q in self.kinds}
+        for x in sorted(self.sentence_inputs, key=lambda x: x.measure == "log"):
+            if x.weight <= 0:
+                continue  # it only lowers p
+            if x.measure != "log" and free + x.weight < need:
+                free += x.weight  # share, title, first: at most 1, and the rest cannot reach min_score with it
+                continue
+            # it is 0 unless a kind of each of its groups hits: one group whose kinds have an FTS form says where
+            groups = [g for g in x.all if all(kinds[k] is not None for k in g)]
+            if not groups:
+                if x.measure == "log":
+                    return None  # no bound
+                free += x.weight
+                continue
+            group = min(groups, key=lambda g: sum(len(str(kinds[k])) for k in g))
+            parts.extend(str(kinds[k]) for k in group)
         if free >= need or not parts:
             return None
-        return " OR ".join(f"({p})" for p in parts)
+        return " OR ".join(f"({p})" for p in dict.fromkeys(parts))
 
     def score(self, doc: Document, language: str | None, spans: bool = True) -> Scored:
         """p for the article (past the topic's gate), with the hits of the features that raised it and, with
@@ -483,40 +496,45 @@ class Scorer:
 
     def sentence_values(self, doc: Document) -> list[tuple[SentenceInput, float]]:
         """Each sentence input with its value for the article (before its weight)."""
-        text = doc.fields[TEXT]
-        n = (text.positions[-1] >> text.shift) + 1 if text.positions else 1  # the text's sentences
-        in_text: dict[str, set[int]] = {}
-        in_title: dict[str, bool] = {}
-        for name, q in self.kinds:
-            occs = q.occurrences(doc)
-            found, title = set(), False
-            for o in occs or ():
-                for _label, field_name, first, _last in o[3]:
-                    if field_name == TITLE:
-                        title = True
-                    else:
-                        found.add(first >> text.shift)
-            in_text[name], in_title[name] = found, title
-        out = []
-        for x in self.sentence_inputs:
-            if x.measure == "title":
-                hit = all(any(in_title[k] for k in g) for g in x.all) and not any(in_title[k] for k in x.none)
-                out.append((x, float(hit)))
-                continue
-            counted = set.intersection(*(set().union(*(in_text[k] for k in g)) for g in x.all))
-            counted -= set().union(*(in_text[k] for k in x.none))
-            if x.measure == "share":
-                value = len(counted) / n
-            elif x.measure == "log":
-                value = math.log1p(len(counted))
-            else:  # first
-                value = float(0 in counted)
-            out.append((x, value))
-        return out
+        return list(zip(self.sentence_inputs, sentence_values(doc, self.kinds, self.sentence_inputs)))
 
     def sentence_terms(self, doc: Document) -> list[tuple[str, float]]:
         """The sentence inputs' contributions to z (weight x value), those that are not 0."""
         return [(f"{x.name} (sentences)", x.weight * v) for x, v in self.sentence_values(doc) if v]
+
+
+def sentence_values(doc: Document, kinds: Sequence[tuple[str, Query]], inputs: Sequence[SentenceInput]) -> list[float]:
+    """Each of ``inputs``' value for the article (before its weight), over ``kinds`` compiled (name, query)."""
+    text = doc.fields[TEXT]
+    n = (text.positions[-1] >> text.shift) + 1 if text.positions else 1  # the text's sentences
+    in_text: dict[str, set[int]] = {}
+    in_title: dict[str, bool] = {}
+    for name, q in kinds:
+        occs = q.occurrences(doc)
+        found, title = set(), False
+        for o in occs or ():
+            for _label, field_name, first, _last in o[3]:
+                if field_name == TITLE:
+                    title = True
+                else:
+                    found.add(first >> text.shift)
+        in_text[name], in_title[name] = found, title
+    out = []
+    for x in inputs:
+        if x.measure == "title":
+            hit = all(any(in_title[k] for k in g) for g in x.all) and not any(in_title[k] for k in x.none)
+            out.append(float(hit))
+            continue
+        counted = set.intersection(*(set().union(*(in_text[k] for k in g)) for g in x.all))
+        counted -= set().union(*(in_text[k] for k in x.none))
+        if x.measure == "share":
+            value = len(counted) / n
+        elif x.measure == "log":
+            value = math.log1p(len(counted))
+        else:  # first
+            value = float(0 in counted)
+        out.append(value)
+    return out
 
 
 def gated_match(

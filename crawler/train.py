@@ -10,7 +10,8 @@ imported here only) on the stories the topic's query lets through: the query sta
 With a prior (``--prior MODEL``), the candidates are MODEL's features and the fit starts from MODEL's
 weights and is pulled towards them: the logistic loss plus ``pull`` x ||w - w_prior||^2 (bias and languages'
 weights included), minimised by SciPy's L-BFGS-B (SciPy comes with scikit-learn), so that a few hundred
-stories correct the model where they disagree with it and leave it alone elsewhere.
+stories correct the model where they disagree with it and leave it alone elsewhere. A prior's sentence inputs
+(``crawler.model``: how much of the story a kind of sentence is) are columns of the fit too, pulled alike.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ from crawler.model import (
     Model,
     ModelError,
     ModelFileError,
+    SentenceInput,
     fingerprint,
     parse_model,
     read_model_file,
+    sentence_values,
     shipped_names,
     zone_inputs,
 )
@@ -108,10 +111,16 @@ class Data:
     examples: list[Example]
     prior: Fit | None = None  # with a prior: its weights per column, in the fit's terms (thresholds unfolded)
     held: tuple[int, ...] = ()  # features held at 0 in every fit (a prior's features given to --exclude)
+    # a prior's sentence inputs, columns after the languages', and the kinds they read, compiled (name, query)
+    sentence_inputs: tuple[SentenceInput, ...] = ()
+    kinds: tuple[tuple[str, Query], ...] = ()
 
     @property
     def columns(self) -> int:
-        return len(self.expressions) * len(ZONES) + len(self.languages)
+        return len(self.expressions) * len(ZONES) + len(self.languages) + len(self.sentence_inputs)
+
+    def sentence_column(self, i: int) -> int:
+        return len(self.expressions) * len(ZONES) + len(self.languages) + i
 
     def language_column(self, language: str) -> int | None:
         if language not in self.languages:
@@ -274,7 +283,22 @@ def prior_fit(prior: Prior, data: Data, unfold: bool) -> Fit:
     for lang in data.languages:
         own = _logit(thresholds.get(lang, prior.fitted_at)) if unfold else 0.0
         weights.append(languages.get(lang, 0.0) - shift + own)
+    weights.extend(x.weight for x in data.sentence_inputs)  # the prior's, the only source of them
     return Fit(prior.model.bias + shift, weights)
+
+
+def prior_kinds(prior: Prior, sets: Mapping[str, str]) -> tuple[tuple[str, Query], ...]:
+    """The prior's sentence kinds compiled with ``sets``; TrainingError naming one that does not compile."""
+    out = []
+    for k in prior.model.kinds:
+        try:
+            out.append((k.name, compile_query(k.expression, sets)))
+        except QuerySyntaxError as exc:
+            raise TrainingError(
+                f"--prior {prior.ref}: its sentence kind {k.name!r} ({k.expression}) does not compile with this "
+                f"config's sets: {exc.message}; define the set again"
+            ) from None
+    return tuple(out)
 
 
 def candidate_features(
@@ -299,17 +323,19 @@ def featurize(
     progress: Callable[[int], None] | None = None,
     body: str = BODY_TRAINED,
     languages: Sequence[str] = (),
+    sentence_inputs: Sequence[SentenceInput] = (),
+    kinds: Sequence[tuple[str, Query]] = (),
 ) -> Data:
     """Every story's inputs for every candidate feature (the stories the gate rejects get none); a weight for
-    each of the stories' languages and of ``languages``."""
+    each of the stories' languages and of ``languages``; each of ``sentence_inputs`` (over ``kinds``)."""
     gate = compile_query(topic.query)
     queries = [compile_query(e, sets) for e in expressions]  # QuerySyntaxError names the bad one
     found = {s.language for _name, stories in files for s in stories if s.language != "?"}
     languages = sorted(found | set(languages))
-    data = Data(list(expressions), languages, [])
+    data = Data(list(expressions), languages, [], sentence_inputs=tuple(sentence_inputs), kinds=tuple(kinds))
     # a batch: the gate and the features, with what their first story builds, frozen out of the garbage
     # collector's way (crawler.longlived)
-    settle(gate, features=queries)
+    settle(gate, features=[*queries, *(q for _name, q in kinds)])
     done = 0
     with matching_batch():
         for name, stories in files:
@@ -336,6 +362,10 @@ def _example(gate: Query, queries: Sequence[Query], data: Data, name: str, story
         col = data.language_column(story.language)
         if col is not None:
             ex.x[col] = 1.0
+        if data.sentence_inputs:
+            for i, value in enumerate(sentence_values(doc, data.kinds, data.sentence_inputs)):
+                if value:
+                    ex.x[data.sentence_column(i)] = value
     return ex
 
 
@@ -526,6 +556,13 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+SENTENCES_ABOUT = (
+    " + sum over sentences.inputs of weight x value; a sentence input's value reads the sentences of the text that"
+    " hold a kind of each group of its `all` and no kind of its `none` (a sentence holds a kind when a hit of the"
+    " kind's query, run on the whole article, lies in it): their share of the text's sentences (share),"
+    " log(1 + their number) (log), 1 when the title holds the kinds so (title), 1 when the text's first sentence"
+    " is one of them (first)"
+)
 BODY_ABOUT = {"binary": "in body (a hit after the lead, 1/0)", "log": "log(1 + hits in the body after the lead)"}
 
 
@@ -573,8 +610,8 @@ def model_json(
         "topic": topic.name,
         "about": (
             "p = sigmoid(bias + languages[language] + sum over features holding of weights . "
-            f"(1, in title, in lead, body input: {BODY_ABOUT[options.body]})); score = 10 p; "
-            "scored only when the topic's query holds"
+            f"(1, in title, in lead, body input: {BODY_ABOUT[options.body]})"
+            f"{SENTENCES_ABOUT if data.sentence_inputs else ''}); score = 10 p; scored only when the topic's query holds"
         ),
         "inputs": {"body": options.body},
         "bias": round(f.bias - shift, 6),
@@ -586,6 +623,7 @@ def model_json(
             "note": "the fitted threshold is folded into the bias (and the languages' weights): p >= 0.5 matches",
         },
         "features": features,
+        **({"sentences": _sentences_json(data, f, sets, prior)} if data.sentence_inputs and prior else {}),
         "training": {
             "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "newswatch": __version__,
@@ -597,6 +635,26 @@ def model_json(
             "files": provenance,
             "figures": figures,
         },
+    }
+
+
+def _sentences_json(data: Data, f: Fit, sets: Mapping[str, str], prior: Prior) -> dict[str, Any]:
+    """The model file's ``sentences``: the prior's kinds (fingerprinted with these sets) and inputs, fitted weights."""
+    kinds = {k.name: k.expression for k in prior.model.kinds}
+    inputs = [
+        {
+            "name": x.name,
+            "all": [list(g) for g in x.all],
+            "none": list(x.none),
+            "measure": x.measure,
+            "weight": round(f.weights[data.sentence_column(i)], 6),
+        }
+        for i, x in enumerate(data.sentence_inputs)
+    ]
+    return {
+        "kinds": kinds,
+        "fingerprints": {name: fingerprint(expr, sets) for name, expr in kinds.items()},
+        "inputs": inputs,
     }
 
 
@@ -647,8 +705,18 @@ def train(
             raise TrainingError("--exclude leaves no candidate feature; give fewer, or a --features EXPR")
         options = replace(options, body=prior.model.body)  # its weights are for its inputs
     languages = [lang for lang, _w in prior.model.languages] if prior is not None else []
+    sentence_inputs = prior.model.sentence_inputs if prior is not None else ()
+    kinds = prior_kinds(prior, sets) if prior is not None else ()
     data = featurize(
-        topic, sets, [(p.name, stories) for p, stories in files], expressions, progress, options.body, languages
+        topic,
+        sets,
+        [(p.name, stories) for p, stories in files],
+        expressions,
+        progress,
+        options.body,
+        languages,
+        sentence_inputs,
+        kinds,
     )
     own: Evaluation | None = None
     if prior is not None:

@@ -281,6 +281,14 @@ def build(
                     "and the stories given correct them",
                     err=True,
                 )
+        if base is not None and base.model.sentence_inputs and not state.quiet:
+            names = [x.name for x in base.model.sentence_inputs]
+            click.echo(
+                f"note: {prior} also has {len(names)} sentence inputs (how much of the story a kind of sentence is: "
+                f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''}): they are fitted too, pulled towards "
+                "its weights as its features are",
+                err=True,
+            )
         result = train(t, dict(config.sets), loaded, options, extra, exclude, prior=base)
         _write_json(out, result.model)
         if state.quiet:

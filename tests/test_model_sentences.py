@@ -93,10 +93,22 @@ def test_a_sentence_kind_is_checked_against_the_sets_as_a_feature_is(tmp_path: P
     assert result.exit_code == 0 and "the sets of 1 feature(s) changed" in result.output
 
 
-def test_a_positive_log_sentence_input_has_no_bound_so_the_search_is_not_narrowed(tmp_path: Path) -> None:
-    for measure, narrows in (("share", True), ("log", False)):
-        sentences = _inputs(("s", [["sci"]], [], measure, 1.0))
+def test_a_positive_sentence_input_narrows_the_search_by_its_kinds_unless_they_have_no_fts_form(tmp_path: Path) -> None:
+    kinds = {**KINDS, "cn": "country:CN"}  # a country's entities have no FTS form
+    cases = [  # (measure, all, weight): must the search's FTS hold sport? None: no narrowing at all
+        ("log", [["sport"]], 1.0, True),  # log has no bound: one of its kinds must hit
+        ("log", [["cn"]], 1.0, None),  # ... and when none has an FTS form, nothing can be excluded
+        ("log", [["cn"], ["sport"]], 1.0, True),  # a kind of each group must hit: the group with an FTS form says
+        ("share", [["sport"]], 1.0, False),  # at most 1: the bias -3, en 0.5 and 1 cannot reach 5 without @science
+        ("share", [["sport"]], 3.0, True),  # 3 could
+    ]
+    for measure, groups, weight, sport in cases:
+        sentences = {"kinds": kinds, "inputs": [{"name": "s", "all": groups, "measure": measure, "weight": weight}]}
         _model(tmp_path, [_feature("@science", any_=4.0)], bias=-3.0, sentences=sentences)
         (t,) = load_config(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"')).topics
         fts = t.model.scorer().fts(t.min_score)  # type: ignore[union-attr]
-        assert ("scien" in (fts or "")) if narrows else fts is None, (measure, fts)
+        case = (measure, groups, weight, fts)
+        if sport is None:
+            assert fts is None, case
+        else:
+            assert fts is not None and "scien" in fts and ("sport" in fts) == sport, case

@@ -16,6 +16,8 @@ from crawler.config import load_config
 from crawler.evaluate import Story, load_labeled
 from crawler.model import BODY_FORMS, ZONES, Scorer, zone_inputs
 from crawler.topics import (
+    TEXT,
+    TITLE,
     Document,
     Match,
     _Partners,
@@ -71,6 +73,7 @@ def _reference(scorer: Scorer, doc: Document, language: str, spans: bool) -> Mat
         z += total
         if total > 0:
             positive.append((total, hits))
+    z = _sentences(scorer, doc, z)
     p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
     positive.sort(key=lambda t: -t[0])
     labels: dict[str, None] = {}
@@ -80,6 +83,31 @@ def _reference(scorer: Scorer, doc: Document, language: str, spans: bool) -> Mat
         labels.update(dict.fromkeys(sorted({h[0] for h in shown})))
         raised |= shown
     return Match(round(10.0 * p, 3), tuple(labels), located(doc, raised) if spans else ())
+
+
+def _sentences(scorer: Scorer, doc: Document, z: float) -> float:
+    """z with the sentence inputs through the full path: each kind's set of hits, the sentences they lie in."""
+    model = scorer.model
+    text = doc.fields[TEXT]
+    n = (text.positions[-1] >> text.shift) + 1 if text.positions else 1
+    in_text: dict[str, set[int]] = {}
+    in_title: dict[str, bool] = {}
+    for k in model.kinds:
+        hits = compile_query(k.expression, dict(model.sets)).hits_prepared(doc) or set()
+        in_text[k.name] = {first >> text.shift for _label, field, first, _last in hits if field != TITLE}
+        in_title[k.name] = any(field == TITLE for _label, field, _first, _last in hits)
+    for x in model.sentence_inputs:
+        if x.measure == "title":
+            value = float(all(any(in_title[k] for k in g) for g in x.all) and not any(in_title[k] for k in x.none))
+        else:
+            counted = set.intersection(*(set().union(*(in_text[k] for k in g)) for g in x.all))
+            counted -= set().union(*(in_text[k] for k in x.none))
+            value = {"share": len(counted) / n, "log": math.log1p(len(counted)), "first": float(0 in counted)}[
+                x.measure
+            ]
+        if x.weight and value:
+            z += x.weight * value
+    return z
 
 
 @pytest.mark.parametrize("body", BODY_FORMS)
