@@ -49,8 +49,6 @@ import hashlib
 import json
 import operator
 import re
-import re._constants as _sre
-import re._parser as _sre_parse
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1049,7 +1047,14 @@ def _gazetteer(code: str) -> _Gazetteer:
     return g
 
 
-_ZERO_WIDTH = frozenset({_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT})  # \b, lookaheads and lookbehinds
+try:  # the re module's own parser, to read a pattern's last letter and longest match; it is private, so a
+    # Python without it (or a pattern it reads otherwise) scans the plain way: slower, the same matches
+    import re._constants as _sre
+    import re._parser as _sre_parse
+
+    _ZERO_WIDTH = frozenset({_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT})  # \b, lookaheads and lookbehinds
+except ImportError:  # pragma: no cover - CPython 3.11 to 3.14 have it
+    _sre_parse = None
 _LONGEST_TRIED = 64  # the longest match a pattern's last letter is searched back from
 
 
@@ -1059,12 +1064,18 @@ def _scanner(rx: re.Pattern[str]) -> Callable[[str], Iterable[re.Match[str]]]:
     place's stem, capitals and У, ТомГУ, КузГТУ): only at the few places before each place of that letter (found
     by ``str.find``), where a scan tries its regular expression at every character. Its needle, У, is in almost
     every Russian text, and the scan of a 5,000-word one took three times as long."""
-    tree = _sre_parse.parse(rx.pattern, rx.flags)
-    items = list(tree.data)
-    while items and items[-1][0] in _ZERO_WIDTH:
-        items.pop()
-    longest = tree.getwidth()[1]
-    if tree.state.flags & re.IGNORECASE or not items or items[-1][0] is not _sre.LITERAL or longest > _LONGEST_TRIED:
+    if _sre_parse is None:
+        return rx.finditer
+    try:
+        tree = _sre_parse.parse(rx.pattern, rx.flags)
+        items = list(tree.data)
+        while items and items[-1][0] in _ZERO_WIDTH:
+            items.pop()
+        longest = tree.getwidth()[1]
+        flags = tree.state.flags
+    except Exception:  # noqa: BLE001 - a private parser that changed its shape: scan the plain way
+        return rx.finditer
+    if flags & re.IGNORECASE or not items or items[-1][0] is not _sre.LITERAL or longest > _LONGEST_TRIED:
         return rx.finditer
     return functools.partial(_scan_back, rx, chr(items[-1][1]), longest)
 

@@ -48,6 +48,21 @@ def test_a_pattern_whose_matches_do_not_end_in_one_letter_is_scanned_whole() -> 
     assert topics._scanner(rx) != rx.finditer
 
 
+def test_without_the_re_modules_private_parser_every_pattern_is_scanned_the_plain_way(monkeypatch) -> None:
+    # re._parser is private: a Python that moves it must cost speed, not matches or an import error
+    rx = re.compile(r"(?<![\w-])(?:Том|Кем)[А-ЯЁ]{1,4}У(?![\w-])")
+    monkeypatch.setattr(topics, "_sre_parse", None)
+    assert topics._scanner(rx) == rx.finditer
+
+    class Changed:
+        @staticmethod
+        def parse(pattern: str, flags: int) -> object:
+            return object()  # a parse tree of another shape
+
+    monkeypatch.setattr(topics, "_sre_parse", Changed)
+    assert topics._scanner(rx) == rx.finditer
+
+
 # --- a country's name as a sea's -------------------------------------------------------------------------
 
 
