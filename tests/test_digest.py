@@ -642,7 +642,10 @@ def test_source_health_lines(world: World, smtp: Any) -> None:
     run_digest(cfg, world.store, now=NOW)
     text, html = bodies(smtp.messages[0].message)
     assert "tass-en: failing since 10 Mar 2025 (HTTP 503 Service Unavailable)" in text
-    assert "cgtn: disabled (HTTP 410 Gone); fix its url, then run 'newswatch sources --reset cgtn'" in text
+    # filled to the text part's width like every other line, not one line of 88 columns
+    assert "- cgtn: disabled (HTTP 410 Gone); fix its url, then run 'newswatch sources\r\n  --reset cgtn'\r\n" in text
+    trouble = text[text.index("Sources in trouble:") : text.index("\r\n-- \r\n")]
+    assert max(len(line) for line in trouble.split("\r\n")) <= 76
     assert "rg:" not in text and "removed-source" not in text
     assert "Sources in trouble" in html
 
