@@ -102,17 +102,17 @@ class ProcessPipeline(CrawlerStep):
         if isinstance(item, PageItem):
             pool = await self.ctx.get_pool(needs_language_model(item.job))
             if pool is None and not self.ctx.pool_exhausted:
-                return item, self._inline(item, topics)
+                return await self._kept(item, self._inline(item, topics), topics)
             for _attempt in range(2):
                 if pool is None:
                     break
                 try:
                     fut = pool.submit(process_page, item.job, topics)
-                    return item, await asyncio.wrap_future(fut)
+                    return await self._kept(item, await asyncio.wrap_future(fut), topics)
                 except BrokenProcessPool:
                     pool = self.ctx.replace_pool(pool)
                 except Exception as exc:  # a page that crashes the extractor costs that page only
-                    return item, self._failed(item, exc)
+                    return await self._kept(item, self._failed(exc), topics)
             return self._worker_died(item, topics)
         if isinstance(item, FeedOnlyItem):
             # In the pool when one runs: its workers have the run's topics compiled, which this
@@ -139,13 +139,30 @@ class ProcessPipeline(CrawlerStep):
         try:
             return self._here(topics, lambda: process_page(item.job, topics))
         except Exception as exc:
-            return self._failed(item, exc)
+            return self._failed(exc)
 
-    def _failed(self, item: PageItem, exc: BaseException) -> Processed:
-        self.ctx.page_error(
-            item.job.source, f"{item.job.final_url}: extraction failed ({type(exc).__name__})", item.job.url
+    def _failed(self, exc: BaseException) -> Processed:
+        return Processed(None, (), f"extraction failed ({type(exc).__name__})")
+
+    async def _kept(self, item: PageItem, processed: Processed, topics: Any) -> Any:
+        """A page that answered without article text (all script, binary, a paywall) or that the extractor
+        could not read: its feed entry is kept with the feed's title and summary, as when the page failed to
+        load; the page is not fetched again. Without a feed entry to keep, the page counts as an error."""
+        job = item.job
+        if processed.record is not None or job.feed is None or not (job.feed.title or job.feed.summary):
+            return item, processed
+        error = f"{job.final_url}: {processed.reason}"
+        self.ctx.page_error(job.source, error, job.url)
+        fallback = FeedOnlyItem(
+            source=job.source,
+            url=job.url,
+            feed=job.feed,
+            fetched=job.fetched,
+            pending=False,
+            backlog=job.backlog,
+            error=error,
         )
-        return Processed(None, (), "extraction failed")
+        return await self._process(fallback)
 
     def _feed_only(self, item: FeedOnlyItem, topics: Any) -> Processed:
         args, kwargs = self._feed_only_args(item, topics)
