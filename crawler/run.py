@@ -387,6 +387,8 @@ class CrawlContext:
                 if len(st.error_samples) < 20:
                     st.error_samples.append(f"{getattr(item, 'job', item).url}: {processed.reason}")
                 self.mark_entry(source, key, None)
+                if isinstance(item, PageItem):  # a page kept from its feed answered without text: not retried
+                    self.clear_pending(item.job.url)
                 self._event("page", source, status="empty", url=getattr(item, "job", item).url)
                 return
             self._open_batch()

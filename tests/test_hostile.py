@@ -58,3 +58,26 @@ def test_an_entry_whose_page_has_no_article_text_is_kept_from_its_feed(site: Sit
     assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
     assert site.hits("/js/a/") == hits  # not fetched again: the page answered
     assert len(articles(tmp_path / "nw.db")) == 1
+
+
+def test_a_pending_page_that_comes_back_without_text_is_not_fetched_again(site: SiteServer, tmp_path: Path) -> None:
+    page = {"body": (503, b"busy")}
+    cfg = write_config(tmp_path, feed_source("later", serve_one(site, "/later/", page)))
+    assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
+    assert [(r["text_from"], r["page_pending"]) for r in articles(tmp_path / "nw.db")] == [("feed", 1)]
+    with Store(tmp_path / "nw.db") as st:  # its retry is due now
+        st.conn.execute("UPDATE articles SET page_retry_at = NULL")
+        st.conn.commit()
+
+    page["body"] = (200, ALL_SCRIPT)  # the page answers now, with nothing to extract
+    assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
+    rows = articles(tmp_path / "nw.db")
+    assert [(r["title"], r["text_from"], r["page_pending"]) for r in rows] == [
+        ("Joint reactor of China and Russia", "feed", 0)
+    ]  # before: still pending, so fetched again at every poll for ever
+    hits = site.hits("/later/a/")
+    with Store(tmp_path / "nw.db") as st:
+        st.conn.execute("UPDATE articles SET page_retry_at = NULL")
+        st.conn.commit()
+    assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
+    assert site.hits("/later/a/") == hits
