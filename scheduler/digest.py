@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.config import Config, DigestConfig, Recipient, valid_address
-from crawler.errors import MailError, UsageError
+from crawler.errors import MailError, StoreError, UsageError
 from crawler.store import Store, iso, parse_iso
 from scheduler import ledger
 from scheduler.compose import build_digest, compose, mail_domain, recipient_topics, render
@@ -307,14 +307,25 @@ def _deliver(
     try:
         digest = build_digest(config, store, r, chosen, held, now, kind=kind)
         msg = compose(config, digest, to=r.email, message_id=reservation.message_id, now=now)
+        store.make_room()  # the record after the 250 needs no new disk space, nor one that filled meanwhile
         delivery.send(msg, r.email)
     except MailError as exc:
         ledger.release(store, reservation, str(exc))
         return RecipientResult(r.email, len(chosen), held, "failed", str(exc), reservation.message_id)
     except BaseException as exc:
-        ledger.release(store, reservation, f"interrupted: {type(exc).__name__}")
+        try:
+            ledger.release(store, reservation, f"interrupted: {type(exc).__name__}")
+        except Exception:
+            pass  # the database cannot be written (the first error says why): the lease lapses with this run
         raise
-    ledger.mark_sent(store, reservation, now)  # right after the 250, before the next recipient
+    try:
+        ledger.mark_sent(store, reservation, now)  # right after the 250, before the next recipient
+    except Exception as exc:
+        raise StoreError(
+            f"the {kind} to {r.email} was sent (Message-ID {reservation.message_id}) but could not be recorded as"
+            f" sent in the database {store.path}: {exc}; until the database can be written (free disk space or"
+            " fix its permissions), each run sends it again under the same Message-ID"
+        ) from exc
     return RecipientResult(r.email, len(chosen), held, "sent", None, reservation.message_id)
 
 

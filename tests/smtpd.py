@@ -5,6 +5,8 @@ Faults are plain attributes a test flips at any time:
 - ``refuse_rcpt``: addresses answered ``550`` at RCPT TO (case-insensitive).
 - ``tempfail_data``: answer ``451`` after the message data was received.
 - ``drop_after_data``: receive the message data, then close the connection without a reply.
+- ``on_data``: a function called when a message's data has arrived, before the server accepts it
+  (a test fills the disk there: the mail goes out while the sender's disk fills up).
 - ``down()`` / ``up()``: stop listening / listen again on the same port.
 
 ``auth=(user, password)`` offers AUTH PLAIN and LOGIN (allowed without TLS, as in tests);
@@ -23,6 +25,7 @@ import ipaddress
 import ssl
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -88,6 +91,7 @@ class SMTPTestServer:
         self.messages: list[ReceivedMessage] = []
         self.refuse_rcpt: set[str] = set()
         self.tempfail_data = False
+        self.on_data: Callable[[], None] | None = None  # called as a message arrives, before its 250
         self.drop_after_data = False
         self.failed_logins = 0
         self.data_attempts = 0  # DATA transfers received, whatever the answer
@@ -234,6 +238,8 @@ class SMTPTestServer:
                 return "421 4.3.0 connection dropped"
             if owner.tempfail_data:
                 return "451 4.3.0 temporary failure, try again later"
+            if owner.on_data is not None:
+                owner.on_data()
             raw = envelope.original_content or b""
             if not raw and isinstance(envelope.content, bytes):
                 raw = envelope.content

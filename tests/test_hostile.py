@@ -1,13 +1,24 @@
 """Hostile input against the local test server and a real SQLite file: pages that answer without article
-text, and what each leaves behind for the next poll."""
+text, and what each leaves behind for the next poll; a disk that fills while a mail goes out."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from crawler.store import Store
 from tests.support.sitesrv import SiteServer
-from tests.test_faults import feed_source, newswatch, write_config
+from tests.test_faults import (
+    feed_source,
+    newswatch,
+    serve_feed,
+    small_disk,  # noqa: F401  (a fixture: a 4 MB tmpfs)
+    write_config,
+)
 
 ALL_SCRIPT = b"<html><body>" + b"<script>var story = 'China and Russia';</script>" * 200 + b"</body></html>"
 
@@ -81,3 +92,87 @@ def test_a_pending_page_that_comes_back_without_text_is_not_fetched_again(site: 
         st.conn.commit()
     assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
     assert site.hits("/later/a/") == hits
+
+
+# -- a disk that fills while a mail goes out ---------------------------------------------------------
+
+
+def fill(folder: Path) -> None:
+    """Takes every free byte of the file system holding ``folder``."""
+    with open(folder / "filler", "ab") as f:
+        while True:
+            st = os.statvfs(folder)
+            free = st.f_bavail * st.f_frsize
+            if free <= 0:
+                return
+            try:
+                f.write(b"\0" * free)
+                f.flush()
+            except OSError:
+                return
+
+
+def crawled_to(disk: Path, site: SiteServer, tmp_path: Path, smtp: Any) -> Path:
+    """A config with its database on ``disk``, a digest to one recipient by ``smtp``, three stories crawled."""
+    digest = f"""
+[digest]
+schedule = "0 7 * * *"
+timezone = "Europe/Moscow"
+max_age = "3650d"
+
+[[digest.recipients]]
+email = "analyst@example.org"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "none"
+sender = "newswatch <alerts@example.org>"
+"""
+    url = serve_feed(site, "/mailed/", 3)
+    cfg = write_config(tmp_path, feed_source("mailed", url), database=str(disk / "nw.db"), digest=digest)
+    assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
+    return cfg
+
+
+def test_a_disk_filling_up_while_the_digest_goes_out_does_not_send_it_twice(
+    site: SiteServer, tmp_path: Path, smtp: Any, request: pytest.FixtureRequest
+) -> None:
+    disk: Path = request.getfixturevalue("small_disk")  # root and mount(8), else skipped
+    cfg = crawled_to(disk, site, tmp_path, smtp)
+    smtp.on_data = lambda: fill(disk)  # the server takes the mail while the disk fills
+
+    res = newswatch(cfg, "digest")
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 0, res.stderr  # before: the record after the 250 failed, "database or disk is full"
+    assert len(smtp.messages) == 1
+    smtp.on_data = None
+    (disk / "filler").unlink()
+
+    again = newswatch(cfg, "digest")
+    assert again.returncode == 0, again.stderr
+    assert len(smtp.messages) == 1  # before: sent a second time
+    with Store(disk / "nw.db") as st:
+        assert st.scalar("SELECT count(*) FROM delivery_messages WHERE status = 'sent'") == 1
+
+
+def test_a_sent_digest_that_cannot_be_recorded_says_it_went_and_will_go_again(
+    site: SiteServer, tmp_path: Path, smtp: Any, request: pytest.FixtureRequest
+) -> None:
+    disk: Path = request.getfixturevalue("small_disk")
+    cfg = crawled_to(disk, site, tmp_path, smtp)
+    reader = sqlite3.connect(disk / "nw.db")  # a long read (an export) from before the digest: its log must stay
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM articles").fetchone()
+    smtp.on_data = lambda: fill(disk)
+    try:
+        res = newswatch(cfg, "digest")
+    finally:
+        reader.close()
+    assert len(smtp.messages) == 1 and res.returncode == 1
+    mid = smtp.messages[0].message["Message-ID"]
+    assert res.stderr == (
+        f"error: the digest to analyst@example.org was sent (Message-ID {mid}) but could not be recorded as sent in "
+        f"the database {disk / 'nw.db'}: database or disk is full; until the database can be written (free disk "
+        "space or fix its permissions), each run sends it again under the same Message-ID\n"
+    )  # before: "cannot write the database ...: database or disk is full; ... run the command again", the mail unnamed
