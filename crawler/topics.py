@@ -2347,9 +2347,12 @@ def snippet(text: str, match: Match, width: int = 240, field: str = TEXT) -> lis
         ws, we = 0, len(text)
     else:
         if spans:
+            # Only spans starting within the window can end in it: a text repeating a term 100,000 times
+            # (a hostile page) counted every later hit for each hit, and a digest or search never ended.
+            starts = [s for s, _e in spans]
             best_i, best_n = 0, 0
             for i, (s, _e) in enumerate(spans):
-                n = sum(1 for s2, e2 in spans[i:] if e2 <= s + width)
+                n = sum(1 for _s2, e2 in spans[i : bisect.bisect_right(starts, s + width, i)] if e2 <= s + width)
                 if n > best_n:
                     best_i, best_n = i, n
             first = spans[best_i][0]

@@ -1,15 +1,19 @@
 """Hostile input against the local test server and a real SQLite file: pages that answer without article
-text, and what each leaves behind for the next poll; a disk that fills while a mail goes out."""
+text, and what each leaves behind for the next poll; a disk that fills while a mail goes out; a text that
+repeats its topic's word without end."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
 
+from crawler import topics
 from crawler.store import Store
 from tests.support.sitesrv import SiteServer
 from tests.test_faults import (
@@ -176,3 +180,35 @@ def test_a_sent_digest_that_cannot_be_recorded_says_it_went_and_will_go_again(
         f"the database {disk / 'nw.db'}: database or disk is full; until the database can be written (free disk "
         "space or fix its permissions), each run sends it again under the same Message-ID\n"
     )  # before: "cannot write the database ...: database or disk is full; ... run the command again", the mail unnamed
+
+
+# -- a page that repeats a term without end ---------------------------------------------------------
+
+
+def snippet_steps(text: str) -> int:
+    """Python line events ``topics.snippet`` spends in generator expressions for the query China on ``text``."""
+    match = topics.compile_query("China").match("", text)
+    steps = 0
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal steps
+        if frame.f_code.co_filename != topics.__file__:
+            return None
+        steps += frame.f_code.co_name == "<genexpr>"
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        segments = topics.snippet(text, match)
+    finally:
+        sys.settrace(None)
+    assert sum(hit for _seg, hit in segments) == 40  # a 240-character window of "China China ..."
+    return steps
+
+
+def test_a_snippet_of_a_text_repeating_its_term_costs_in_proportion_to_the_hits() -> None:
+    # A page of 5 MB repeating the topic's word (a hostile or broken page) matches, and the digest shows a
+    # snippet of it: the densest window was found by counting, for each hit, every later hit (100,000 hits:
+    # 5 billion steps, and the digest, search and topics eval never ended). Steps are counted, not seconds.
+    small, large = snippet_steps("China " * 1000), snippet_steps("China " * 2000)
+    assert large < 2.2 * small, (small, large)  # before: 582,063 and 2,165,563 steps
