@@ -459,9 +459,9 @@ class NewsSpider(scrapy.Spider):
         from scrapy.exceptions import IgnoreRequest
 
         refused = isinstance(failure.value, IgnoreRequest)  # robots.txt or RefusedURL: policy, not a fault
-        yield from self._page_fallback(
-            request.meta, describe_failure(failure, request.url), transient=not refused, refused=refused
-        )
+        error = describe_failure(failure, request.url)
+        too_large = error.endswith(TOO_LARGE)  # as large on the next poll: not fetched again, 5 MB a day for ever
+        yield from self._page_fallback(request.meta, error, transient=not (refused or too_large), refused=refused)
 
     def _page_fallback(
         self, meta: dict[str, Any], error: str, *, transient: bool, refused: bool = False
@@ -529,6 +529,9 @@ def _next_page(response: Response, article_links: set[str]) -> str | None:
     return None
 
 
+TOO_LARGE = "page larger than crawl.max_page_size"
+
+
 def describe_failure(failure: Failure, url: str) -> str:
     """One line naming the URL and what went wrong, without a traceback."""
     exc = failure.value
@@ -548,7 +551,7 @@ def describe_failure(failure: Failure, url: str) -> str:
         or "larger than" in lowered
         or "download_maxsize" in lowered
     ):
-        return f"{url}: page larger than crawl.max_page_size"
+        return f"{url}: {TOO_LARGE}"
     if "robots.txt" in text.lower() or name == "IgnoreRequest" and not text:
         return f"{url}: forbidden by robots.txt"
     if text:

@@ -98,6 +98,19 @@ def test_a_pending_page_that_comes_back_without_text_is_not_fetched_again(site: 
     assert site.hits("/later/a/") == hits
 
 
+def test_a_page_larger_than_the_limit_is_kept_from_its_feed_and_not_fetched_again(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    page = {"body": (200, b"<html><body>" + b"<p>China and Russia</p>" * 250_000 + b"</body></html>")}  # 6 MB
+    cfg = write_config(tmp_path, feed_source("big", serve_one(site, "/big/", page)))
+    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert res.returncode == 0 and "page larger than crawl.max_page_size" in res.stderr, res.stderr
+    rows = articles(tmp_path / "nw.db")
+    assert [(r["title"], r["text_from"], r["page_pending"]) for r in rows] == [
+        ("Joint reactor of China and Russia", "feed", 0)
+    ]  # before: pending, so fetched again (5 MB and more) at each retry, at least once a day for ever
+
+
 # -- a disk that fills while a mail goes out ---------------------------------------------------------
 
 
