@@ -678,9 +678,10 @@ def _wrap(text: str, indent: str = "   ", first: str | None = None) -> str:
 
 def _wrap_items(items: Sequence[str], head: str, indent: str = "   ") -> str:
     """``head`` and then the items, comma-separated and filled like `_wrap`, a line broken only between
-    items ("cgtn <https://...>" stays on one line)."""
-    units = _units([(head, False)])
-    for i, item in enumerate(items):
+    items ("cgtn <https://...>" stays on one line); the first item stays on the head's line, long or not,
+    rather than leave the head alone on it."""
+    units = [" ".join([head, items[0]]) + ("," if len(items) > 1 else "")] if items else [head]
+    for i, item in enumerate(items[1:], 1):
         units += [" ", item + ("," if i < len(items) - 1 else "")]
     return _fill(units, indent, indent)
 

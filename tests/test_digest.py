@@ -822,3 +822,13 @@ def test_plain_text_numbers_of_nine_stories_take_no_padding(world: World, smtp: 
     first = lines.index("1. Story number 1 of China and Russia")
     assert lines[first + 1].startswith("   tass-en · ")
     assert "9. Story number 9 of China and Russia" in lines
+
+
+def test_also_reported_by_keeps_its_first_outlet_on_its_line_however_long_the_address(world: World, smtp: Any) -> None:
+    face = world.add("tass-en", "Russia and China to build a research reactor", matches={"china-russia-st": 6.0})
+    long_url = "https://cgtn.example/2026/11/18/" + "a-very-long-slug-for-the-story-" * 3 + ".html"
+    world.add("cgtn", "Another copy", story=world.story(face), url=long_url)
+    cfg = config_for(world.store.path, smtp.port)
+    run_digest(cfg, world.store, now=NOW)
+    lines = bodies(smtp.messages[0].message)[0].split("\r\n")
+    assert f"   Also reported by: cgtn <{long_url}>" in lines  # not the label alone above it
