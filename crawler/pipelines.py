@@ -11,7 +11,15 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from crawler.longlived import matching_batch
-from crawler.process import Processed, feed_only, needs_language_model, process_page, settle_topics, worker_start
+from crawler.process import (
+    PageJob,
+    Processed,
+    feed_only,
+    needs_language_model,
+    process_page,
+    settle_topics,
+    worker_start,
+)
 from crawler.spiders import FeedOnlyItem, PageItem
 
 
@@ -153,16 +161,7 @@ class ProcessPipeline(CrawlerStep):
             return item, processed
         error = f"{job.final_url}: {processed.reason}"
         self.ctx.page_error(job.source, error, job.url)
-        fallback = FeedOnlyItem(
-            source=job.source,
-            url=job.url,
-            feed=job.feed,
-            fetched=job.fetched,
-            pending=False,
-            backlog=job.backlog,
-            error=error,
-        )
-        return await self._process(fallback)
+        return await self._process(_from_feed(job, error, pending=False))
 
     def _feed_only(self, item: FeedOnlyItem, topics: Any) -> Processed:
         args, kwargs = self._feed_only_args(item, topics)
@@ -180,16 +179,21 @@ class ProcessPipeline(CrawlerStep):
             self.ctx.unresolved(job.source, error)
             return item, None
         self.ctx.page_error(job.source, error, job.url)
-        fallback = FeedOnlyItem(
-            source=job.source,
-            url=job.url,
-            feed=job.feed,
-            fetched=job.fetched,
-            pending=True,
-            backlog=job.backlog,
-            error=error,
-        )
+        fallback = _from_feed(job, error, pending=True)
         return fallback, self._feed_only(fallback, topics)
+
+
+def _from_feed(job: PageJob, error: str, *, pending: bool) -> FeedOnlyItem:
+    """A page's feed entry kept in its place (``pending``: its page is fetched again at the next poll)."""
+    return FeedOnlyItem(
+        source=job.source,
+        url=job.url,
+        feed=job.feed,
+        fetched=job.fetched,
+        pending=pending,
+        backlog=job.backlog,
+        error=error,
+    )
 
 
 class StorePipeline(CrawlerStep):
