@@ -15,6 +15,25 @@ def file_in_the_way(path: Path) -> Path | None:
     return None
 
 
+LOW_SPACE = 1 << 20  # bytes: below this the database's disk is full for SQLite (a page, a WAL frame, a journal)
+
+
+def low_space(path: Path) -> int | None:
+    """The bytes free on the file system holding ``path`` (or the nearest folder of it that exists) when fewer than
+    ``LOW_SPACE``, else None: a write that failed there failed for want of space, whatever SQLite called it
+    ("disk I/O error" when it could not grow its -wal or -shm file)."""
+    for at in (path, *path.parents):
+        try:
+            st = os.statvfs(at)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        free = st.f_bavail * st.f_frsize
+        return free if free < LOW_SPACE else None
+    return None
+
+
 def on_read_only_mount(path: Path) -> bool:
     """Whether ``path``, or the nearest folder of it that exists, lies on a file system mounted read-only: a
     read-only disk, or /etc for a service that systemd's ProtectSystem=strict lets write only its StateDirectory

@@ -26,7 +26,7 @@ from typing import Any
 from crawler import dedup, notices, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
-from crawler.paths import file_in_the_way, on_read_only_mount, service_folder
+from crawler.paths import file_in_the_way, low_space, on_read_only_mount, service_folder
 from crawler.procs import process_alive
 from crawler.records import ArticleRecord
 
@@ -504,6 +504,12 @@ def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
         return (
             f"cannot write the database {path}: permission denied; this command needs write permission "
             f"on the folder {folder} (run it as the service user or in its group)"
+        )
+    free = low_space(path)
+    if free is not None:
+        return (
+            f"cannot open the database {path}: the disk holding it is full ({free:,} bytes free); free some space on "
+            "it and run the command again"
         )
     return f"cannot open the database {path}: {exc}; check [storage] database and that its folder is writable"
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from crawler.config import Config
-from crawler.paths import file_in_the_way, on_read_only_mount, service_folder
+from crawler.paths import file_in_the_way, low_space, on_read_only_mount, service_folder
 
 # RFC 2606/6761 names that never deliver mail: init's placeholders use them
 _PLACEHOLDER_DOMAIN = re.compile(r"@(?:[\w.-]+\.)?(?:example\.(?:org|com|net)|example|invalid|test|localhost)\b", re.I)
@@ -85,6 +85,12 @@ def database_write_problem(path: Path) -> str | None:
         return (
             f"{path} lies on a read-only file system; crawl, digest and run need to write it: set it to a file on a "
             f'writable one (the systemd service may write only {service_folder()}: "{service_folder()}/newswatch.db")'
+        )
+    free = low_space(path)
+    if free is not None:
+        return (
+            f"the disk holding {path} is full ({free:,} bytes free); crawl, digest and run need to write the "
+            "database: free some space on it"
         )
     if path.exists():
         if not os.access(path, os.W_OK):

@@ -180,6 +180,8 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
     import errno
     import sqlite3
 
+    from crawler.paths import low_space
+
     database = None
     if state is not None and state._config is not None:
         database = state._config.storage.database
@@ -192,6 +194,9 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
                 f"on it and on its folder (run it as the service user or in its group)"
             )
         if "disk is full" in text or "disk I/O error" in text:
+            free = low_space(Path(database)) if database and "disk I/O error" in text else None
+            if free is not None:  # SQLite's word when it cannot grow its -wal or -shm file
+                text = f"the disk holding it is full ({free:,} bytes free)"
             return f"cannot write the database {where}: {text}; free some disk space and run the command again"
         if "unable to open" in text:
             return f"cannot open the database {where}: {text}; check [storage] database and the folder's permissions"

@@ -5,6 +5,7 @@ impossible dates, and killed processes, each against the local test server and a
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -396,3 +397,33 @@ def test_a_killed_daemon_leaves_no_crawl_process_behind(site: SiteServer, tmp_pa
         wait_until(lambda: not any(alive(p) for p in family), 15, "every crawl process gone")
     finally:
         d.close()
+
+
+def test_a_full_disk_is_named_so_not_an_io_error_or_a_folder_to_make_writable(tmp_path: Path, small_disk: Path) -> None:
+    # with no byte left SQLite cannot make its -wal file and says "disk I/O error", which the message passed on
+    # with "check that its folder is writable": the reader went looking at permissions
+    db = small_disk / "nw.db"
+    Store(db).close()
+    cfg = tmp_path / "nw.toml"
+    cfg.write_text(f'[storage]\ndatabase = "{db}"\n', encoding="utf-8")
+    filler = small_disk / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    for side in (Path(f"{db}-wal"), Path(f"{db}-shm")):
+        side.unlink(missing_ok=True)
+    res = newswatch(cfg, "prune", "--older-than", "30d")
+    assert res.returncode == 1
+    assert re.fullmatch(
+        rf"error: cannot (open|write) the database {re.escape(str(db))}: the disk holding it is full \([\d,]+ bytes "
+        r"free\); free some (disk )?space( on it)? and run the command again\n",
+        res.stderr,
+    ), res.stderr
+    res = newswatch(cfg, "check")
+    assert re.search(rf"warning: storage.database: the disk holding {re.escape(str(db))} is full", res.stderr)
+    filler.unlink()
+    assert newswatch(cfg, "prune", "--older-than", "30d").returncode == 0
