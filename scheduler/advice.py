@@ -60,6 +60,13 @@ def config_warnings(config: Config) -> list[str]:
     problem = database_write_problem(config.storage.database)
     if problem:
         out.append(f"storage.database: {problem}")
+    else:  # not a problem the daemon refuses to start on (exit 2): space can be freed while it retries
+        free = low_space(config.storage.database)
+        if free is not None:
+            out.append(
+                f"storage.database: the disk holding {config.storage.database} is full ({free:,} bytes free); "
+                "crawl, digest and run need to write the database: free some space on it"
+            )
     return out
 
 
@@ -85,12 +92,6 @@ def database_write_problem(path: Path) -> str | None:
         return (
             f"{path} lies on a read-only file system; crawl, digest and run need to write it: set it to a file on a "
             f'writable one (the systemd service may write only {service_folder()}: "{service_folder()}/newswatch.db")'
-        )
-    free = low_space(path)
-    if free is not None:
-        return (
-            f"the disk holding {path} is full ({free:,} bytes free); crawl, digest and run need to write the "
-            "database: free some space on it"
         )
     if path.exists():
         if not os.access(path, os.W_OK):

@@ -425,5 +425,8 @@ def test_a_full_disk_is_named_so_not_an_io_error_or_a_folder_to_make_writable(tm
     ), res.stderr
     res = newswatch(cfg, "check")
     assert re.search(rf"warning: storage.database: the disk holding {re.escape(str(db))} is full", res.stderr)
+    from scheduler.daemon import unusable_database
+
+    assert unusable_database(db) is None  # not a config problem (exit 2, not restarted): space can be freed
     filler.unlink()
     assert newswatch(cfg, "prune", "--older-than", "30d").returncode == 0
