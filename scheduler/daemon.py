@@ -750,8 +750,8 @@ class Daemon:
         follows its stored state again, within RESET_LOOK: not the look the daemon had scheduled, up to a day's
         backoff later."""
         config = self.config
-        try:
-            with Store(config.storage.database) as store:
+        try:  # a look every RESET_LOOK that only reads: no write handle, and the daemon migrated at its start
+            with Store(config.storage.database, readonly=True, upgrade=False) as store:
                 resets = store.source_resets()
                 fresh = [n for n, at in resets.items() if self._resets.get(n) != at]
                 self._resets = resets
