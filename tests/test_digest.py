@@ -799,13 +799,16 @@ def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(
     assert len(smtp.messages) == 1
 
 
+def _text_lines_of_a_digest_of(stories: int, world: World, smtp: Any) -> list[str]:
+    for i in range(1, stories + 1):
+        world.add("tass-en", f"Story number {i} of China and Russia", matches={"china-russia-st": 9.0 - i / 10})
+    run_digest(config_for(world.store.path, smtp.port), world.store, now=NOW)
+    return bodies(smtp.messages[0].message)[0].split("\r\n")
+
+
 def test_plain_text_numbers_stand_right_aligned_from_ten_stories(world: World, smtp: Any) -> None:
     # "10. " is a column wider than " 9. ": every line of every story starts in its headline's column
-    for i in range(1, 11):
-        world.add("tass-en", f"Story number {i} of China and Russia", matches={"china-russia-st": 9.0 - i / 10})
-    cfg = config_for(world.store.path, smtp.port)
-    run_digest(cfg, world.store, now=NOW)
-    lines = bodies(smtp.messages[0].message)[0].split("\r\n")
+    lines = _text_lines_of_a_digest_of(10, world, smtp)
     first = lines.index(" 1. Story number 1 of China and Russia")
     assert lines[first + 1].startswith("    tass-en · ")
     assert lines[first + 2] == "    https://tass-en.example/news/1"
@@ -814,11 +817,7 @@ def test_plain_text_numbers_stand_right_aligned_from_ten_stories(world: World, s
 
 
 def test_plain_text_numbers_of_nine_stories_take_no_padding(world: World, smtp: Any) -> None:
-    for i in range(1, 10):
-        world.add("tass-en", f"Story number {i} of China and Russia", matches={"china-russia-st": 9.0 - i / 10})
-    cfg = config_for(world.store.path, smtp.port)
-    run_digest(cfg, world.store, now=NOW)
-    lines = bodies(smtp.messages[0].message)[0].split("\r\n")
+    lines = _text_lines_of_a_digest_of(9, world, smtp)
     first = lines.index("1. Story number 1 of China and Russia")
     assert lines[first + 1].startswith("   tass-en · ")
     assert "9. Story number 9 of China and Russia" in lines
