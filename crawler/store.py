@@ -514,6 +514,20 @@ def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
     return f"cannot open the database {path}: {exc}; check [storage] database and that its folder is writable"
 
 
+def database_problem(path: Path, exc: BaseException) -> str:
+    """One line for a database a job could not use: which file and why (a StoreError says so itself)."""
+    if isinstance(exc, StoreError):
+        return str(exc)
+    text = str(exc) or type(exc).__name__
+    if "locked" in text:
+        text = f"{text} (another process held its write lock for {BUSY_TIMEOUT_MS / 1000:g} s, e.g. a long prune)"
+    elif "disk I/O error" in text or "disk is full" in text:
+        free = low_space(path)
+        if free is not None:  # SQLite's word when it cannot grow its -wal or -shm file
+            text = f"the disk holding it is full ({free:,} bytes free)"
+    return f"cannot use the database {path}: {text}"
+
+
 RESET_KEY = "sources.reset:"  # + a source's name, in _state: when `sources --reset` last reset it
 RESET_LOOK = 10.0  # seconds between a running daemon's looks for those (`sources --reset` says how soon)
 

@@ -41,6 +41,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -63,7 +64,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
 from crawler.polling import MAX_BACKOFF, PollOutcome, SourceState, after_poll, backoff, due_at
-from crawler.store import RESET_LOOK, Store, UpgradeWatch, iso, parse_iso, process_alive, utcnow
+from crawler.store import (
+    RESET_LOOK,
+    Store,
+    UpgradeWatch,
+    database_problem,
+    iso,
+    parse_iso,
+    process_alive,
+    utcnow,
+)
 from scheduler import ledger
 from scheduler.changes import other_changes, source_changes
 from scheduler.config_snapshot import load_snapshot
@@ -799,6 +809,10 @@ class Daemon:
         try:
             with self._work(), self._current() as (config, snapshot):
                 self._crawl_batch(config, snapshot, names, scheduled)
+        except (sqlite3.Error, StoreError) as exc:
+            problem = database_problem(self.config.storage.database, exc)
+            log.error("crawl %s: failed: %s", _label(names), problem)
+            self._job_failed(f"crawl {_label(names)}", problem)
         except NewswatchError as exc:
             log.error("crawl %s: failed: %s", _label(names), exc)
             self._job_failed(f"crawl {_label(names)}", str(exc))
@@ -1000,8 +1014,18 @@ class Daemon:
                             if at is not None:
                                 # never sooner than a short pause: a batch that failed outright is not retried in a loop
                                 self._due[name] = max(at, now + timedelta(seconds=min(s.every, SKIPPED_RETRY)))
-            except NewswatchError as exc:
-                log.error("crawl: cannot reschedule %s: %s", ", ".join(left), exc)
+            except (sqlite3.Error, NewswatchError) as exc:
+                log.error(
+                    "crawl: cannot reschedule %s: %s; looked at again in %.0f s",
+                    ", ".join(left),
+                    database_problem(config.storage.database, exc),
+                    SKIPPED_RETRY,
+                )
+                at = utcnow() + timedelta(seconds=SKIPPED_RETRY)  # not again at the next tick, in a loop
+                with self._due_lock:
+                    for name in left:
+                        if name in self._due:
+                            self._due[name] = max(self._due[name], at)
         if self.loop is not None and not self.stopping.is_set():
             self.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._dispatch()))
 
@@ -1019,13 +1043,20 @@ class Daemon:
             else:
                 log.error("alert: %s: not sent: %s", r.email, r.error)
 
-    def _digest_job(self, slot: datetime | None = None) -> None:
+    def _digest_job(self, slot: datetime | None = None, attempt: int = 0) -> None:
         if self.stopping.is_set():
             return
         config = self.config
+        if slot is None:
+            slot = last_fire_at_or_before(digest_trigger(config), utcnow()) or utcnow()
         with self._work():
             try:
                 self._digest(config, slot)
+            except (sqlite3.Error, StoreError) as exc:
+                # one line, no traceback: which file, why, and when the digest is tried again
+                problem = database_problem(config.storage.database, exc)
+                log.error("digest %s: not sent: %s; %s", iso(slot), problem, self._digest_again(slot, attempt + 1))
+                self._job_failed("digest", problem)
             except NewswatchError as exc:
                 log.error("digest: failed: %s", exc)
                 self._job_failed("digest", str(exc))
@@ -1033,12 +1064,33 @@ class Daemon:
                 log.exception("digest: unexpected error (the daemon goes on)")
                 self._job_failed("digest", f"{type(exc).__name__}: {exc}")
 
-    def _digest(self, config: Config, slot: datetime | None) -> None:
+    def _digest_again(self, slot: datetime, attempt: int) -> str:
+        """Schedules the digest of ``slot`` again after a database problem; says when, or why not."""
+        if self.scheduler is None or self.stopping.is_set():
+            return "it is sent when the daemon starts again"
+        if attempt > DIGEST_RETRIES:
+            job = self.scheduler.get_job("digest")
+            upcoming = f" at {iso(job.next_run_time)}" if job is not None and job.next_run_time else ""
+            return (
+                f"tried {DIGEST_RETRIES + 1} times, given up; its stories stay due for the next digest{upcoming}"
+                " (or a restart, which sends it)"
+            )
+        at = utcnow() + DIGEST_RETRY_AFTER
+        self.scheduler.add_job(
+            self._digest_job,
+            "date",
+            run_date=at,
+            args=[slot, attempt],
+            id="digest-again",
+            executor="digest",
+            replace_existing=True,
+        )
+        return f"trying again at {iso(at)} (retry {attempt} of {DIGEST_RETRIES})"
+
+    def _digest(self, config: Config, slot: datetime) -> None:
         from scheduler.digest import run_digest
 
         now = utcnow()
-        if slot is None:
-            slot = last_fire_at_or_before(digest_trigger(config), now) or now
         assert config.digest is not None
         started = time.monotonic()
         with Store(config.storage.database) as store:
@@ -1091,6 +1143,12 @@ class Daemon:
 
     def _schedule_retry(self, emails: Sequence[str], attempt: int) -> None:
         if self.scheduler is None or attempt > DIGEST_RETRIES:
+            if attempt > DIGEST_RETRIES:
+                log.error(
+                    "digest: %s: tried %d times, given up; their stories stay due for the next digest",
+                    ", ".join(emails),
+                    DIGEST_RETRIES + 1,
+                )
             return
         at = utcnow() + DIGEST_RETRY_AFTER
         log.info("digest: retrying %s at %s", ", ".join(emails), iso(at))
@@ -1111,24 +1169,31 @@ class Daemon:
             return
         config = self.config
         failed: list[str] = []
-        with self._work(), Store(config.storage.database) as store:
-            for email in emails:
-                try:
-                    result = run_digest(config, store, recipient=email).results
-                except NewswatchError as exc:
-                    log.error("digest retry: %s: %s", email, exc)
-                    failed.append(email)
-                    continue
-                for r in result:
-                    log.info(
-                        "digest retry: %s: %s %d stories%s",
-                        r.email,
-                        r.status,
-                        r.stories,
-                        f" ({r.error})" if r.error else "",
-                    )
-                    if r.status == "failed":
-                        failed.append(email)
+        with self._work():
+            try:
+                with Store(config.storage.database) as store:
+                    for email in emails:
+                        try:
+                            result = run_digest(config, store, recipient=email).results
+                        except (sqlite3.Error, StoreError):
+                            raise
+                        except NewswatchError as exc:
+                            log.error("digest retry: %s: %s", email, exc)
+                            failed.append(email)
+                            continue
+                        for r in result:
+                            log.info(
+                                "digest retry: %s: %s %d stories%s",
+                                r.email,
+                                r.status,
+                                r.stories,
+                                f" ({r.error})" if r.error else "",
+                            )
+                            if r.status == "failed":
+                                failed.append(email)
+            except (sqlite3.Error, StoreError) as exc:
+                log.error("digest retry: not sent: %s", database_problem(config.storage.database, exc))
+                failed = list(emails)  # a recipient it reached before is no longer due: nothing goes twice
         if failed:
             self._schedule_retry(failed, attempt + 1)
 

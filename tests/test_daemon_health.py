@@ -136,3 +136,54 @@ def test_a_stop_while_a_job_is_being_handed_to_the_loop_logs_no_traceback(caplog
     with caplog.at_level(logging.ERROR):
         asyncio.run(main())
     assert not [r for r in caplog.records if r.exc_info], "a cancelled job was logged as a crash"
+
+
+def test_a_database_error_during_the_digest_is_one_line_saying_what_why_and_when_again(
+    tmp_path: Path, smtp: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another process holds the database's write lock past the busy timeout (a long prune): the digest's first
+    # write fails with SQLite's "database is locked", which was logged as an unexpected error with a traceback
+    import sqlite3
+
+    from crawler import store as store_module
+    from crawler.store import Store
+    from scheduler.daemon import DIGEST_RETRIES, Daemon
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "RUNTIME_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = write_config(
+        tmp_path / "nw.toml", "http://127.0.0.1:9", smtp.port, sources=GLOBALWIRE, schedule=far_schedule()
+    )
+    daemon = Daemon(cfg)
+    daemon.scheduler = AsyncIOScheduler()  # not started: the retry it is given waits in its list
+    db = daemon.config.storage.database
+    Store(db).close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    slot = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
+    try:
+        with caplog.at_level(logging.INFO, logger="newswatch.daemon"):
+            daemon._digest_job(slot)
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert not [r for r in errors if r.exc_info], "logged with a traceback"
+        assert len(errors) == 1, [r.getMessage() for r in errors]
+        line = errors[0].getMessage()
+        assert line.startswith(f"digest 2026-01-05T04:00:00+00:00: not sent: cannot use the database {db}: ")
+        assert "database is locked (another process held its write lock for 0.2 s" in line
+        again = daemon.scheduler.get_job("digest-again")
+        assert again is not None and list(again.args) == [slot, 1]
+        assert "; trying again at " in line and line.endswith(" (retry 1 of 3)")
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="newswatch.daemon"):
+            daemon._digest_job(slot, DIGEST_RETRIES + 1)  # the last retry fails too
+        assert "tried 4 times, given up; its stories stay due for the next digest" in caplog.records[-1].getMessage()
+    finally:
+        holder.close()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="newswatch.daemon"):
+        daemon._digest_job(*again.args)  # the retry, with the lock gone
+    assert len(smtp.messages) == 1, [r.getMessage() for r in caplog.records]
+    daemon._batch_pool.shutdown()
+    daemon._cleanup()
