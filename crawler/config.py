@@ -13,6 +13,7 @@ import os
 import re
 import string
 import tomllib
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
@@ -27,7 +28,26 @@ if TYPE_CHECKING:  # a model topic's weights; crawler.model is imported only by 
 
 SOURCE_KINDS = ("feed", "sitemap", "listing", "spider")
 SMTP_SECURITY = ("none", "starttls", "tls")
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+NAME_RULE = "letters and digits of any alphabet, '-' and '_'"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a source or topic, or None: letters and digits of any script (新闻, Новости),
+    '-' and '_', never a space, a control or invisible character, or a path's '/' or '.'."""
+    for i, ch in enumerate(name):
+        cat = unicodedata.category(ch)
+        if cat[0] == "L" or cat in ("Nd", "Nl") or ch in "-_" or (cat[0] == "M" and i > 0):
+            continue  # a mark (an accent, a vowel sign) only on a letter before it
+        shown = f"'{ch}'" if cat[0] in "PSN" else f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
+        return f"{name!r} may hold only {NAME_RULE}, not {shown} (character {i + 1})"
+    return None
+
+
+def normal_name(name: str) -> str:
+    """A source or topic name as compared everywhere: composed (NFC), as a terminal types it."""
+    return unicodedata.normalize("NFC", name)
+
+
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -234,9 +254,10 @@ class _Checker:
 
     def name(self, data: dict[str, Any], path: str, seen: set[str], what: str) -> str:
         """The required, unique ``name`` of a source or topic."""
-        name = self.get(data, "name", path, str, "", required=True)
-        if name and not NAME_RE.match(name):
-            self.add(f"{path}.name", f"{name!r} may hold only letters, digits, '-' and '_'")
+        name = normal_name(self.get(data, "name", path, str, "", required=True) or "")
+        problem = name_problem(name) if name else None
+        if problem:
+            self.add(f"{path}.name", problem)
         elif name in seen:
             self.add(f"{path}.name", f"{name!r} is used by another {what}; {what} names must be unique")
         seen.add(name)
@@ -666,7 +687,10 @@ def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for name, value in t.items():
         if not re.match(r"^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*$", name):
-            c.add(f"sets.{name}", "a set name may hold only letters, digits, '_' and '-'")
+            c.add(
+                f"sets.{name}",
+                "a set name may hold only ASCII letters and digits (a-z, A-Z, 0-9), '_' and '-' (queries write it @name)",
+            )
         elif isinstance(value, list) and value and all(isinstance(x, str) and x.strip() for x in value):
             # a list of terms: any of them; an item with a space is a phrase
             for i, item in enumerate(value if c.check_queries else ()):

@@ -103,9 +103,23 @@ def quiet_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def source_names(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback: source names as the config's are compared (composed, NFC), whatever the terminal sent."""
+    from crawler.config import normal_name
+
+    if isinstance(value, tuple):
+        return tuple(normal_name(v) for v in value)
+    return normal_name(value) if isinstance(value, str) else value
+
+
 # the article filters search, export and topics label share (export's --since is its own: it filters on fetched)
 source_option = click.option(
-    "--source", "sources", multiple=True, metavar="NAME", help="Only articles from this source (repeatable)."
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME",
+    callback=source_names,
+    help="Only articles from this source (repeatable).",
 )
 language_option = click.option(
     "--language",
@@ -322,7 +336,7 @@ _URL_COMMENT = re.compile(r"(?:^|\s)#.*")
 @cli.command()
 @config_option
 @quiet_option
-@click.argument("sources", nargs=-1)
+@click.argument("sources", nargs=-1, callback=source_names)
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Fetch this article URL (repeatable).")
 @click.option(
     "--urls-from",
@@ -642,12 +656,20 @@ def _print_crawl_errors(summary: Any) -> None:
             click.echo(f"{s.name}: … and {len(s.error_samples) - shown} more errors", err=True)
 
 
+def _terminal_columns(text: str) -> int:
+    """Columns ``text`` takes in a terminal: a Chinese character two (a source named 新闻), an accent none."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     cells = [tuple(str(c) for c in headers)] + [tuple("" if c is None else str(c) for c in r) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    widths = [max(_terminal_columns(r[i]) for r in cells) for i in range(len(headers))]
 
     def fmt(r: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if c.isdigit() else c.ljust(w) for c, w in zip(r, widths)).rstrip()
+        pads = [" " * (w - _terminal_columns(c)) for c, w in zip(r, widths)]
+        return "  ".join(p + c if c.isdigit() else c + p for c, p in zip(r, pads)).rstrip()
 
     click.echo(fmt(cells[0]))
     click.echo("  ".join("-" * w for w in widths))

@@ -14,7 +14,15 @@ import click
 
 from crawler.config import find_config, format_duration
 from crawler.errors import UsageError
-from scheduler.cli import State, _print_table, _short_time, config_option, handle_errors, quiet_option
+from scheduler.cli import (
+    State,
+    _print_table,
+    _short_time,
+    config_option,
+    handle_errors,
+    quiet_option,
+    source_names,
+)
 
 
 @click.group(invoke_without_command=True)
@@ -26,6 +34,7 @@ from scheduler.cli import State, _print_table, _short_time, config_option, handl
     "reset",
     metavar="NAME",
     default=None,
+    callback=source_names,
     help="Re-enable a deactivated source (after a 410) and clear its backoff.",
 )
 @click.pass_context
@@ -227,7 +236,7 @@ _CHARSET_FROM = {
 @sources.command("add")
 @config_option
 @quiet_option
-@click.argument("name")
+@click.argument("name", callback=source_names)
 @click.argument("url")
 @click.option(
     "--kind",
@@ -304,7 +313,7 @@ def sources_add(
 @sources.command("remove")
 @config_option
 @quiet_option
-@click.argument("name")
+@click.argument("name", callback=source_names)
 @click.pass_obj
 @handle_errors
 def sources_remove(state: State, name: str) -> None:

@@ -18,7 +18,15 @@ from xml.sax.saxutils import escape, quoteattr
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from crawler.config import NAME_RE, Config, SourceConfig, format_duration, load_config, parse_config
+from crawler.config import (
+    Config,
+    SourceConfig,
+    format_duration,
+    load_config,
+    name_problem,
+    normal_name,
+    parse_config,
+)
 from crawler.errors import ConfigError, UsageError, did_you_mean
 
 OPML_TYPES = {"rss", "atom", "feed", ""}
@@ -126,7 +134,7 @@ def remove_source(path: Path, name: str) -> Config:
     doc = _read(path)
     sources = _sources(doc)
     for i, table in enumerate(sources):
-        if table.get("name") == name:
+        if normal_name(str(table.get("name"))) == normal_name(name):
             trailing = _pop_trailing(table)
             if i > 0:
                 _pop_trailing(sources[i - 1])
@@ -139,14 +147,16 @@ def remove_source(path: Path, name: str) -> Config:
 
 
 def check_new_name(config: Config, name: str) -> None:
-    if not NAME_RE.match(name):
-        raise UsageError(f"source name {name!r} may hold only letters, digits, '-' and '_'")
+    problem = name_problem(name)
+    if problem:
+        raise UsageError(f"source name {problem}")
     if any(s.name == name for s in config.sources):
         raise UsageError(f"a source named {name!r} exists already; choose another name or 'sources remove {name}'")
 
 
 def unique_name(wanted: str, taken: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_-]+", "-", wanted).strip("-").lower()[:40] or "feed"
+    kept = "".join(ch if name_problem(f"a{ch}") is None else " " for ch in normal_name(wanted))
+    base = "-".join(kept.split()).lower()[:40] or "feed"  # letters of any alphabet stay: новости.рф -> новости
     name, n = base, 2
     while name in taken:
         name, n = f"{base}-{n}", n + 1

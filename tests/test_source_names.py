@@ -1,0 +1,87 @@
+"""Source names in the analyst's own language (新闻, Новости): accepted by the config and the CLI and carried
+unchanged into the crawl's table, `sources`, `--reset`, export records and `sources remove`; what makes a name
+safe (no space, control or invisible character, no path character) still holds."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+from tests.support.cli import newswatch
+from tests.support.sitesrv import SiteServer
+
+
+def config(tmp_path: Path, site: SiteServer, names: tuple[str, str]) -> Path:
+    path = tmp_path / "nw.toml"
+    path.write_text(
+        f"""[storage]
+database = "nw.db"
+
+[crawl]
+user_agent = "newswatch-test/1.0 (+mailto:ops@example.org)"
+timeout = "3s"
+allow_private = true
+
+[[sources]]
+name = "{names[0]}"
+url = "{site.base_url}/globalwire/rss.xml"
+every = "15m"
+
+[[sources]]
+name = "{names[1]}"  # gone for good: a 410
+url = "{site.base_url}/_fault/status/410"
+every = "15m"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_source_named_in_chinese_or_russian_works_everywhere(tmp_path: Path, site: SiteServer) -> None:
+    cfg = config(tmp_path, site, ("新闻", "Ёлка-Новости"))
+    env = {"NEWSWATCH_WORKERS": "0"}
+    check = newswatch("-c", cfg, "check")
+    assert check.returncode == 0, check.stderr  # before: '新闻' may hold only letters, digits, '-' and '_'
+
+    crawl = newswatch("-c", cfg, "crawl", "新闻", "Ёлка-Новости", env=env)
+    assert crawl.returncode == 0, crawl.stderr
+    assert "newswatch sources --reset Ёлка-Новости" in crawl.stderr
+    listed = {s["name"]: s for s in json.loads(newswatch("-c", cfg, "sources", "--json").stdout)}
+    assert set(listed) == {"新闻", "Ёлка-Новости"} and listed["新闻"]["articles"] > 0
+
+    decomposed = unicodedata.normalize("NFD", "Ёлка-Новости")  # as some keyboards and copies send it
+    assert decomposed != "Ёлка-Новости"
+    reset = newswatch("-c", cfg, "sources", "--reset", decomposed)
+    assert reset.returncode == 0, reset.stderr
+    assert reset.stdout.startswith("Ёлка-Новости: re-enabled")
+
+    export = newswatch("-c", cfg, "export", "--source", "新闻")
+    records = [json.loads(line) for line in export.stdout.splitlines()]
+    assert records and {r["source"] for r in records} == {"新闻"}
+    assert '"source": "新闻"' in export.stdout  # readable, not \\u escapes
+
+    removed = newswatch("-c", cfg, "sources", "remove", decomposed)
+    assert removed.returncode == 0, removed.stderr
+    assert "Ёлка" not in cfg.read_text(encoding="utf-8") and 'name = "新闻"' in cfg.read_text(encoding="utf-8")
+
+
+def test_a_source_name_still_refuses_spaces_paths_and_invisible_characters(tmp_path: Path, site: SiteServer) -> None:
+    for bad, shown in (
+        ("новости дня", "not U+0020 SPACE (character 8)"),
+        ("新闻/国际", "not '/' (character 3)"),
+        ("news\u202etxt", "not U+202E RIGHT-TO-LEFT OVERRIDE (character 5)"),
+        ("a\u200db", "not U+200D ZERO WIDTH JOINER (character 2)"),
+    ):
+        res = newswatch("-c", config(tmp_path, site, (bad, "ok")), "check")
+        assert res.returncode == 2
+        assert "may hold only letters and digits of any alphabet, '-' and '_', " + shown in res.stderr, res.stderr
+
+
+def test_the_sources_table_keeps_its_columns_with_chinese_names(tmp_path: Path, site: SiteServer) -> None:
+    from scheduler.cli import _terminal_columns
+
+    cfg = config(tmp_path, site, ("新闻", "Новости"))
+    rows = [line for line in newswatch("-c", cfg, "sources").stdout.splitlines() if " feed " in line]
+    starts = {_terminal_columns(line[: line.index(" feed ")]) for line in rows}
+    assert len(rows) == 2 and len(starts) == 1, rows  # before: 新闻's row two columns short (a character is two wide)
