@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -849,6 +849,14 @@ class Store:
             if not before["active"] or before["failures"] or before["retry_after"]:
                 self.set_state(RESET_KEY + name, iso(utcnow()))
         return before
+
+    def forget_resets(self, configured: Collection[str]) -> list[str]:
+        """Drops the `sources --reset` notes of sources no longer configured (so the table does not keep one for
+        every source ever removed); returns their names."""
+        with self.transaction() as c:
+            gone = [n for n in self.source_resets() if n not in configured]
+            c.executemany("DELETE FROM _state WHERE key = ?", [(RESET_KEY + n,) for n in gone])
+        return gone
 
     def source_resets(self) -> dict[str, str]:
         """When each source was last reset by `sources --reset`, by name."""

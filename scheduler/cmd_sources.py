@@ -53,6 +53,7 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
         select_sources(config, [reset])
         with Store(config.storage.database) as store:
             before = store.reset_source(reset)
+            store.forget_resets({s.name for s in config.sources})
         if not state.quiet:
             if not before["active"]:
                 done = "re-enabled"

@@ -671,6 +671,7 @@ class Daemon:
         with Store(config.storage.database) as store:
             todo = [s for s in config.sources if initial or before.get(s.name) != s]  # the rest keep their time
             due = self._initial_due(store, todo, utcnow())
+            store.forget_resets(after)  # a removed source's note would stay for ever
             if initial:  # resets made before this start are in the stored state read just now
                 self._resets = store.source_resets()
         with self._due_lock:

@@ -675,6 +675,12 @@ def test_sources_reset_says_what_it_reset(demo_copy: Path) -> None:
     assert r.stdout == f"huaxia: re-enabled; {then}passed since its last poll)\n"
     with Store(demo_copy / "newswatch-demo.db") as store:  # what a running daemon looks for
         assert set(store.source_resets()) == {"vestnik", "huaxia"}
+        store.update_source("huaxia", active=0, inactive_reason="HTTP 410")
+    # a source removed from the config keeps no note: the next reset drops it (before, every note stayed for ever)
+    assert newswatch("-c", cfg, "sources", "remove", "vestnik").returncode == 0
+    assert newswatch("-c", cfg, "sources", "--reset", "huaxia").returncode == 0
+    with Store(demo_copy / "newswatch-demo.db") as store:
+        assert set(store.source_resets()) == {"huaxia"}
 
 
 def test_an_unknown_source_filter_is_a_usage_error(demo_copy: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from crawler.dates import iso, utcnow
-from crawler.store import Store, process_alive
+from crawler.store import RESET_KEY, Store, process_alive
 from scheduler.daemon import SKIPPED_RETRY, Daemon
 from tests.support.daemonworld import GLOBALWIRE, VESTNIK, far_schedule, wait_until, write_config
 from tests.support.sitesrv import SiteServer
@@ -116,3 +116,15 @@ def test_sources_another_crawl_held_are_looked_at_again_as_soon_as_it_ends(daemo
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_daemon_drops_the_reset_notes_of_sources_no_longer_configured(daemon: Daemon) -> None:
+    # `sources --reset` leaves a note for a running daemon; a source since removed from the config kept its
+    # note for ever, and one re-added under the same name found it there
+    with Store(daemon.config.storage.database) as store:
+        for name in ("globalwire", "removed-long-ago"):
+            store.set_state(RESET_KEY + name, iso(utcnow()))
+    daemon._schedule_sources(daemon.config, initial=True)  # at start, and at each reload
+    with Store(daemon.config.storage.database) as store:
+        assert set(store.source_resets()) == {"globalwire"}
+    assert set(daemon._resets) == {"globalwire"}
