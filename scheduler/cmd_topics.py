@@ -108,6 +108,8 @@ def build(
         from crawler.longlived import matching_batch, settle
         from crawler.topics import compile_query
 
+        if query is None:  # a misspelt --topic is said first, before the file is read (or found wanting)
+            _pick(state.config().topics, names, "add one, or pass --query")
         # labels that name the config's topics: each topic reads its own
         labels = _topic_labels(file)  # read once: which topics it names, and on which lines
         names_known = {t.name for t in state.config().topics} if query is None else set()

@@ -190,10 +190,16 @@ def test_a_topic_name_close_to_a_configured_one_is_named_by_search_and_the_topic
     )
     labeled = tmp_path / "labeled.jsonl"
     labeled.write_text('{"title": "t", "text": "China and Russia", "language": "en", "label": 1}\n', encoding="utf-8")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"title": "t", "text": "China and\n', encoding="utf-8")
     for args in (
         ("search", "--topic", "china-rusia"),
         ("topics", "eval", str(labeled), "--topic", "china-rusia"),
+        # the name is checked before the file is read: not 'no such file' or a broken line first
+        ("topics", "eval", str(tmp_path / "missing.jsonl"), "--topic", "china-rusia"),
+        ("topics", "eval", str(broken), "--topic", "china-rusia"),
         ("topics", "train", str(labeled), "--topic", "china-rusia"),
+        ("topics", "train", str(tmp_path / "missing.jsonl"), "--topic", "china-rusia"),
         ("topics", "label", "-o", str(tmp_path / "out.jsonl"), "--topic", "china-rusia"),
     ):
         result = CliRunner().invoke(cli, ["-c", str(cfg), *args])
