@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crawler.config import Config, format_duration
+from crawler.config import Config, Recipient, TopicConfig, format_duration
+
+if TYPE_CHECKING:
+    from crawler.model import Model
 
 SHORT = 60  # old and new together up to this many characters are shown; beyond, the key alone
 DURATIONS = frozenset({"every", "window", "stale_after", "timeout", "delay", "max_age"})
@@ -38,9 +41,8 @@ def settings_changed(before: Any, after: Any, skip: frozenset[str] = frozenset()
         old, new = getattr(before, f.name), getattr(after, f.name)
         if old == new or f.name in skip:
             continue
-        if f.name == "model":  # a model topic's file: named when it is another file, else "model" (new weights)
-            a, b = (getattr(m, "source", None) for m in (old, new))
-            out.append(f"model {_shown('model', a)} → {_shown('model', b)}" if a != b else "model")
+        if f.name == "recipients":
+            out.append(_recipients_changed(old, new))
             continue
         a, b = _shown(f.name, old), _shown(f.name, new)
         short = len(a) + len(b) <= SHORT and "\n" not in a + b
@@ -48,13 +50,78 @@ def settings_changed(before: Any, after: Any, skip: frozenset[str] = frozenset()
     return out
 
 
-def _named(kind: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def _own_query(query: str, sets: dict[str, str]) -> tuple[str, list[str]]:
+    """A topic's query as written, and the sets it reads: the config stores it behind their definitions."""
+    used = []
+    while query.startswith("@"):
+        name = query[1 : query.find(" = (\n")]
+        head = f"@{name} = (\n{sets.get(name)}\n)\n"
+        if name not in sets or not query.startswith(head):
+            break
+        used.append(name)
+        query = query[len(head) :]
+    return query, used
+
+
+def topic_changed(old: TopicConfig, new: TopicConfig, old_sets: dict[str, str], new_sets: dict[str, str]) -> list[str]:
+    """A topic's changes: the sets it reads that were edited (its query's, its model's), its query as written,
+    its model (another file, new weights, or whether its features are still as trained), then its other settings."""
+    old_query, old_used = _own_query(old.query, old_sets)
+    new_query, new_used = _own_query(new.query, new_sets)
+    reads = set(old_used) | set(new_used)
+    reads |= {n for m in (old.model, new.model) if m is not None for n, _ in m.sets}
+    edited = sorted(n for n in reads if old_sets.get(n) != new_sets.get(n))
+    out = [f"set{'s' if len(edited) > 1 else ''} {', '.join(f'@{n}' for n in edited)} edited"] if edited else []
+    if old_query != new_query:
+        out.append("query")
+    if old.model != new.model:
+        out += _model_changed(old.model, new.model)
+    return out + settings_changed(old, new, skip=frozenset({"query", "model"}))
+
+
+def _model_changed(old: Model | None, new: Model | None) -> list[str]:
+    """A model topic's model: another file, new weights in the same file, and whether its features are as the model
+    was trained (a set they read edited makes them differ: `newswatch check` says which)."""
+    a, b = (getattr(m, "source", None) for m in (old, new))
+    if old is None or new is None or a != b:
+        return [f"model {_shown('model', a)} → {_shown('model', b)}"]
+    out = ["model: new weights"] if old.digest != new.digest else []
+    if old.sets != new.sets:
+        from crawler.model import stale_features
+
+        stale = len(stale_features(new, dict(new.sets)))
+        out.append(
+            f"{stale} of its model's features no longer as trained, see 'newswatch check'"
+            if stale
+            else "its model's features as trained again"
+        )
+    return out or ["model"]
+
+
+def _recipients_changed(old: tuple[Recipient, ...], new: tuple[Recipient, ...]) -> str:
+    """[digest] recipients: who was added or removed, and whose topics changed (old → new)."""
+
+    def topics(r: Recipient) -> str:
+        return "all topics" if not r.topics else "[" + ", ".join(r.topics) + "]"
+
+    before = {r.email.lower(): r for r in old}
+    after = {r.email.lower(): r for r in new}
+    said = [f"removed {r.email}" for key, r in before.items() if key not in after]
+    for key, r in after.items():
+        if key not in before:
+            said.append(f"added {r.email} ({topics(r)})")
+        elif before[key] != r:
+            said.append(f"{r.email} {topics(before[key])} → {topics(r)}")
+    return f"recipients: {', '.join(said)}" if said else "recipients (their order)"
+
+
+def _named(kind: str, before: dict[str, Any], after: dict[str, Any], changed: Any = settings_changed) -> list[str]:
     out = [f"removed {kind}{name}" for name in before if name not in after]
     for name, now in after.items():
         if name not in before:
             out.append(f"added {kind}{name}")
         elif before[name] != now:
-            out.append(f"changed {kind}{name} ({', '.join(settings_changed(before[name], now))})")
+            out.append(f"changed {kind}{name} ({', '.join(changed(before[name], now))})")
     return out
 
 
@@ -67,8 +134,13 @@ def other_changes(old: Config, new: Config, *, schedule_said: bool = False) -> l
     """The same for topics and sets, then the settings of [crawl], [digest] and [smtp] that changed; [digest]'s
     schedule and timezone are left out when the caller names the new schedule itself (``schedule_said``: the
     daemon, when it mails; in archive mode nothing else says them)."""
-    out = _named("topic ", {t.name: t for t in old.topics}, {t.name: t for t in new.topics})
     before, after = dict(old.sets), dict(new.sets)
+    out = _named(
+        "topic ",
+        {t.name: t for t in old.topics},
+        {t.name: t for t in new.topics},
+        lambda a, b: topic_changed(a, b, before, after),
+    )
     out += [f"removed set @{n}" for n in before if n not in after]
     out += [f"{'added' if n not in before else 'changed'} set @{n}" for n in after if before.get(n) != after[n]]
     for table in ("crawl", "digest", "smtp"):

@@ -59,7 +59,7 @@ def test_a_reload_names_each_changed_setting_of_a_source_or_topic(tmp_path: Path
         "added huaxia",
     ]
     assert other_changes(old, new) == [
-        "changed topic cr (query, min_score 1 → 2.5, alert_score none → 6)",
+        "changed topic cr (set @cn edited, query, min_score 1 → 2.5, alert_score none → 6)",
         "changed set @cn",
         "changed [crawl] (delay 0s → 2s)",
     ]
@@ -77,3 +77,45 @@ def test_a_short_value_is_shown_old_and_new_and_a_topic_added_or_removed_is_name
     assert source_changes(old, new) == ["changed vestnik (kind 'feed' → 'sitemap', window 2d → 1d)"]
     assert other_changes(old, new) == ["added topic arctic"]
     assert other_changes(new, old) == ["removed topic arctic"]
+
+
+def test_a_reload_names_the_set_a_model_topic_reads_and_the_recipients_changed(tmp_path: Path) -> None:
+    import json
+
+    from crawler.model import fingerprint
+
+    science = "scien* OR research* OR laborator*"
+    feature = {
+        "expression": "@science",
+        "weights": {"any": 1.0, "title": 0.5, "lead": 0.0, "body": 0.2},
+        "fingerprint": fingerprint("@science", {"science": science}),
+    }
+    model = {"format": "newswatch-topic-model", "version": 1, "bias": -1.0, "languages": {"en": 0.5}}
+    (tmp_path / "m.json").write_text(json.dumps({**model, "features": [feature]}), encoding="utf-8")
+    base = (
+        BASE.replace("[sets]\n", f"[sets]\nscience = '{science}'\n")
+        + '\n[[topics]]\nname = "learned"\nquery = "@science"\nmodel = "m.json"\n'
+        + '\n[digest]\n[[digest.recipients]]\nemail = "a@example.org"\n'
+        + '\n[[digest.recipients]]\nemail = "b@example.org"\ntopics = ["cr"]\n'
+    )
+    old = config(tmp_path, base)
+    edited = base.replace("laborator*'", "laborator* OR academ*'").replace(
+        'topics = ["cr"]', 'topics = ["cr", "learned"]'
+    )
+    new = config(tmp_path, edited + '\n[[digest.recipients]]\nemail = "c@example.org"\n')
+    assert other_changes(old, new) == [
+        # before: "changed topic learned (query, model)", as for new weights, and no word of the recipients
+        "changed topic learned (set @science edited, 1 of its model's features no longer as trained, "
+        "see 'newswatch check')",
+        "changed set @science",
+        "changed [digest] (recipients: b@example.org [cr] → [cr, learned], added c@example.org (all topics))",
+    ]
+    assert other_changes(new, old)[0] == (
+        "changed topic learned (set @science edited, its model's features as trained again)"
+    )
+    assert other_changes(new, old)[-1] == (
+        "changed [digest] (recipients: removed c@example.org, b@example.org [cr, learned] → [cr])"
+    )
+    model["bias"] = -2.0  # retrained: the same file, new weights
+    (tmp_path / "m.json").write_text(json.dumps({**model, "features": [feature]}), encoding="utf-8")
+    assert other_changes(old, config(tmp_path, base)) == ["changed topic learned (model: new weights)"]
