@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,10 +56,42 @@ class SearchResult:
 
 @dataclass
 class SearchStats:
-    """How a search went: candidates scored, and whether the time limit stopped it early."""
+    """How a search went: the index's candidates (None when the limit stopped it before it had them), how many
+    were scored, and whether the time limit stopped it early."""
 
     scored: int = 0
     timed_out: bool = False
+    candidates: int | None = None
+
+
+class _OutOfTime(Exception):
+    """The search's time limit, raised by SIGALRM inside an article's matching."""
+
+
+@contextmanager
+def _limit(deadline: float) -> Iterator[None]:
+    """Raises _OutOfTime at ``deadline`` wherever the work is, one huge article's matching too, where a check between
+    articles would wait for it to end (seconds to minutes for megabytes of text). Only in the main thread and while
+    nothing else uses SIGALRM; otherwise the check between articles alone holds."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or not hasattr(signal, "setitimer")
+        or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None)
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
+        yield
+        return
+
+    def ring(signum: int, frame: object) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.001))
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def search_articles(
@@ -109,35 +144,54 @@ def search_articles(
             candidates = []
             stats.timed_out = True
         store.conn.set_progress_handler(None, 0)
-        for aid in candidates:
-            if time.monotonic() > deadline:
-                stats.timed_out = True
-                break
-            row = store.article(aid)
-            # the index applied the filters already; checked again on the row, whose dates are parsed exactly
-            if row is None or not _wanted(row, sources, since, languages):
-                continue
-            stats.scored += 1
-            m = gated_match(q, scorer, prepare(row["title"], row["text"]), row["language"])
-            if m is None or m.score < min_score:
-                continue
-            r = SearchResult(
-                id=aid,
-                score=m.score,
-                title=row["title"],
-                url=row["url"],
-                source=row["source"],
-                language=row["language"],
-                published=row["published"],
-                fetched=row["fetched"],
-                story=str(row["story"]),
-                hits=tuple(m.hits),
-                snippet=tuple(snippet(row["text"], m) or [(row["text"][:240], False)]),
-            )
-            prev = best.get(r.story)
-            if prev is None or r.score > prev.score:
-                best[r.story] = r
+        if not stats.timed_out:
+            stats.candidates = len(candidates)
+        try:
+            with _limit(deadline):
+                for aid in candidates:
+                    if time.monotonic() > deadline:
+                        stats.timed_out = True
+                        break
+                    r = _scored(store, aid, q, scorer, min_score, (sources, since, languages), stats)
+                    prev = best.get(r.story) if r is not None else None
+                    if r is not None and (prev is None or r.score > prev.score):
+                        best[r.story] = r
+        except _OutOfTime:  # inside an article: it is left out, as every one after it
+            stats.timed_out = True
     return sorted(best.values(), key=lambda r: (-r.score, -r.id))[:limit]
+
+
+def _scored(
+    store: Store,
+    aid: int,
+    q: Query,
+    scorer: Scorer | None,
+    min_score: float,
+    filters: tuple[Sequence[str], datetime | None, Sequence[str]],
+    stats: SearchStats,
+) -> SearchResult | None:
+    """One candidate matched and scored: its result, or None when it is filtered out or scores too low."""
+    row = store.article(aid)
+    # the index applied the filters already; checked again on the row, whose dates are parsed exactly
+    if row is None or not _wanted(row, *filters):
+        return None
+    m = gated_match(q, scorer, prepare(row["title"], row["text"]), row["language"])
+    stats.scored += 1
+    if m is None or m.score < min_score:
+        return None
+    return SearchResult(
+        id=aid,
+        score=m.score,
+        title=row["title"],
+        url=row["url"],
+        source=row["source"],
+        language=row["language"],
+        published=row["published"],
+        fetched=row["fetched"],
+        story=str(row["story"]),
+        hits=tuple(m.hits),
+        snippet=tuple(snippet(row["text"], m) or [(row["text"][:240], False)]),
+    )
 
 
 @dataclass(frozen=True)

@@ -751,7 +751,7 @@ def search(
         db = config.storage.database
         with Store(db, readonly=True, upgrade=False) if db.exists() else nullcontext() as store:
             _check_sources(config, store, sources)
-    results = search_with_topic(
+    results, cut_short = search_with_topic(
         config,
         query,
         topic,
@@ -765,8 +765,12 @@ def search(
         click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
         return
     if not results:
-        if not state.quiet:
-            click.echo(_no_matches(config, since, since_dt, sources, languages))
+        if not state.quiet:  # after a search cut short, the warning has said how far it got
+            click.echo(
+                "no matches in what was searched"
+                if cut_short
+                else _no_matches(config, since, since_dt, sources, languages)
+            )
         return
     tty = sys.stdout.isatty()
     safe = terminal_safe  # stored text is scraped: its escape sequences must not reach the terminal

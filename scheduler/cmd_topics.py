@@ -501,8 +501,9 @@ def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
 
 def search_with_topic(
     config: Config, query: str | None, topic: str | None, limit: int, timeout: float, **filters: Any
-) -> list:
-    """`newswatch search`: a query, or a configured topic (its query and min_score); warns when cut short."""
+) -> tuple[list, bool]:
+    """`newswatch search`: a query, or a configured topic (its query and min_score); warns when cut short.
+    Returns the results and whether the search was cut short."""
     from crawler.search import SearchStats, search_articles
 
     if (query is None) == (topic is None):
@@ -518,9 +519,14 @@ def search_with_topic(
         config, query or "", limit=limit, min_score=min_score, timeout=timeout, stats=stats, scorer=scorer, **filters
     )
     if stats.timed_out:
+        how_far = (
+            f"having scored {stats.scored} of the index's {stats.candidates} candidates"
+            if stats.candidates is not None
+            else "before the index had found its candidates"
+        )
         click.echo(
-            f"warning: the search stopped at its {timeout:g}s limit after scoring {stats.scored} candidates; "
+            f"warning: the search stopped early, at its {timeout:g}s limit, {how_far}; "
             "results may be incomplete (narrow the query or raise --timeout)",
             err=True,
         )
-    return results
+    return results, stats.timed_out

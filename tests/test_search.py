@@ -14,6 +14,7 @@ from crawler.config import load_config
 from crawler.search import search_articles
 from crawler.store import Store
 from tests.support.articles import article_record
+from tests.support.cli import newswatch
 
 
 def _config(tmp_path: Path) -> Path:
@@ -160,3 +161,19 @@ def test_a_query_starting_with_minus_says_to_put_it_after_double_dash(tmp_path: 
     assert result.exit_code == 2 and "Error: '-quantum AND russia' was read as an option; " in result.output
     attached = CliRunner().invoke(cli, ["search", f"-c{cfg}", "Russia"])  # -cFILE is still the config
     assert attached.exit_code == 0 and attached.output.startswith("no matches")
+
+
+def test_the_time_limit_holds_inside_one_huge_article_and_says_how_far_it_got(tmp_path: Path) -> None:
+    # 2.6 MB of a hostile page takes seconds to match (a query with no full-text form scores it whole); the limit
+    # was looked at only between articles, so a search with one such candidate ran to its end, however long
+    cfg = _config(tmp_path)
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(1, "China and Russia", "China Russia " * 200_000))
+    res = newswatch("-c", cfg, "search", "country:RU", "--timeout", "1")
+    assert res.returncode == 0, res.stderr
+    # before: the article, scored in full long after the limit had passed, and no warning
+    assert res.stdout == "no matches in what was searched\n"
+    assert res.stderr == (
+        "warning: the search stopped early, at its 1s limit, having scored 0 of the index's 1 candidates; results "
+        "may be incomplete (narrow the query or raise --timeout)\n"
+    )
