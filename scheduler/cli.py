@@ -1256,8 +1256,22 @@ def _copy_problem(conn: Any) -> str | None:
     return f"no {', '.join(missing)} table" if missing else None
 
 
-# the shipped config's database line, which `init --database` rewrites
-_DEFAULT_DATABASE_LINE = re.compile(r'^database = "newswatch\.db"', re.MULTILINE)
+# the shipped config's database line (in [storage], its first table), which `init --database` rewrites
+_DATABASE_LINE = re.compile(r"""^database\s*=\s*(?:"(?:[^"\\\n]|\\.)*"|'[^'\n]*')""", re.MULTILINE)
+
+
+def _with_database(text: str, database: str) -> str:
+    """The config ``text`` with its [storage] database set to ``database``, whatever the line held."""
+    line = f"database = {_toml_string(database)}"
+    storage = re.search(r"^\[storage\][ \t]*(?:#.*)?$", text, re.MULTILINE)
+    if storage is None:
+        return f"[storage]\n{line}\n\n{text}"
+    found = _DATABASE_LINE.search(text, storage.end())
+    following = re.search(r"^\[", text[storage.end() :], re.MULTILINE)
+    end = storage.end() + following.start() if following else len(text)
+    if found is not None and found.start() < end:
+        return text[: found.start()] + line + text[found.end() :]
+    return text[: storage.end()] + "\n" + line + text[storage.end() :]
 
 
 def _toml_string(value: str) -> str:
@@ -1294,13 +1308,17 @@ def init(state: State, path: Path | None, database: str | None) -> None:
             raise UsageError(
                 f"--database {database!r} names no file; give the database file's path (/var/lib/newswatch/newswatch.db)"
             )
-        text = _DEFAULT_DATABASE_LINE.sub(lambda _: f"database = {_toml_string(database)}", text, count=1)
+        text = _with_database(text, database)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text.encode("utf-8"))
     if not state.quiet:
-        # where the database will be, as the config reads it: a relative --database is the config's folder's, not ours
-        db = Path(os.path.expanduser(database or "newswatch.db"))
-        db = db if db.is_absolute() else path.resolve().parent / db
+        # where the database will be, as the config just written reads it (a relative path is the config's folder's)
+        import tomllib
+
+        from crawler.config import parse_config
+
+        read = parse_config(tomllib.loads(text), path.resolve().parent, check_queries=False, models=False)
+        db = read.storage.database
         click.echo(
             f"wrote {path} (its database: {db}); edit [[digest.recipients]] and [smtp], then run "
             f"'newswatch check -c {path}'"

@@ -239,3 +239,26 @@ def test_a_config_without_topics_is_told_what_each_command_takes_instead(tmp_pat
         result = CliRunner().invoke(cli, ["-c", str(cfg), *args])
         assert result.exit_code == 2, (args, result.output)
         assert result.output == f"error: the config has no [[topics]]; {otherwise}\n", args
+
+
+def test_init_names_the_database_the_shipped_config_names_and_replaces_whatever_line_it_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a shipped config whose database is not "newswatch.db" (an edition for the systemd unit): init said
+    # "its database: .../newswatch.db", and --database found no line to replace and was dropped silently
+    from crawler.config import load_config
+    from scheduler import data
+
+    shipped = tmp_path / "shipped.toml"
+    shipped.write_text(
+        '# newswatch\n[storage]\ndatabase = "/var/lib/newswatch/state.db"   # the unit\'s StateDirectory\n\n'
+        '[crawl]\nuser_agent = "newswatch/1.0 (+mailto:ops@example.org)"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(data, "data_path", lambda *parts: shipped)
+    plain = newswatch("init", str(tmp_path / "a.toml"))
+    assert plain.stdout.startswith(f"wrote {tmp_path / 'a.toml'} (its database: /var/lib/newswatch/state.db); ")
+    given = newswatch("init", str(tmp_path / "b.toml"), "--database", "nw.db")
+    assert given.stdout.startswith(f"wrote {tmp_path / 'b.toml'} (its database: {tmp_path / 'nw.db'}); ")
+    assert load_config(tmp_path / "b.toml", models=False).storage.database == tmp_path / "nw.db"
+    assert (tmp_path / "b.toml").read_text(encoding="utf-8").count("database = ") == 1
