@@ -37,7 +37,7 @@ from crawler.errors import NewswatchError, StoreError
 from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
 from crawler.process import POOL_TOPICS_ENV, Processed
 from crawler.settings import import_tls_early, quiet_scrapy_logs
-from crawler.store import Store, iso, utcnow
+from crawler.store import Store, UpgradeRefused, iso, utcnow
 
 log = logging.getLogger("newswatch.crawl")
 BATCH_SIZE = 25  # articles per commit
@@ -540,6 +540,20 @@ def _entry_key(url: str) -> str:
     return canonicalize(url)
 
 
+def _open_store(config: Config, trigger: str) -> Store:
+    """The crawl's database. A daemon's crawl never upgrades it: the daemon did at its start, so a pending migration
+    means newswatch was upgraded under a running daemon, whose own code knows nothing of it (and a long upgrade
+    would be killed with the batch, to begin again at the next)."""
+    try:
+        return Store(config.storage.database, upgrade=trigger != "daemon")
+    except UpgradeRefused as exc:
+        raise StoreError(
+            f"the database {exc.path} needs an upgrade ({', '.join(exc.pending)}) that the newswatch installed "
+            "since the daemon started brings; the running daemon is older and does not apply it: restart the daemon "
+            "(systemctl restart newswatch), which upgrades the database at its start, before it polls again"
+        ) from None
+
+
 def crawl_once(
     config: Config,
     source_names: Sequence[str] = (),
@@ -566,7 +580,7 @@ def crawl_once(
 
     # URLs alone fetch only those pages; naming sources as well polls them too
     sources = [] if urls and not source_names else select_sources(config, source_names)
-    store = Store(config.storage.database)
+    store = _open_store(config, trigger)
     try:
         sync_topics(config, store)  # a changed query re-matches recent articles before new ones arrive
         skipped: list[SourceStats] = []

@@ -532,6 +532,14 @@ RESET_KEY = "sources.reset:"  # + a source's name, in _state: when `sources --re
 RESET_LOOK = 10.0  # seconds between a running daemon's looks for those (`sources --reset` says how soon)
 
 
+class UpgradeRefused(StoreError):
+    """A database an older newswatch made, opened to write by a process that must not upgrade it."""
+
+    def __init__(self, path: Path, pending: Sequence[str]) -> None:
+        self.path, self.pending = path, tuple(pending)
+        super().__init__(f"the database {path} needs an upgrade ({', '.join(pending)}) this process may not apply")
+
+
 class UpgradeWatch:
     """How a Store's upgrade goes, for another thread to report while it waits (the daemon tells systemd):
     the migration being applied, and a count that grows as long as SQLite is working on it."""
@@ -574,8 +582,9 @@ class Store:
         self, path: Path, *, readonly: bool = False, upgrade: bool = True, watch: UpgradeWatch | None = None
     ) -> None:
         """Opens (and migrates) the database; ``readonly`` never writes, except to upgrade a database an
-        older newswatch made when this user may (not with ``upgrade=False``: it is read as it is).
-        ``watch`` follows the migrations this handle applies, now and later (`apply_migrations`)."""
+        older newswatch made when this user may (not with ``upgrade=False``: it is read as it is; a handle that
+        writes then raises UpgradeRefused rather than upgrade it). ``watch`` follows the migrations this handle
+        applies, now and later (`apply_migrations`)."""
         self.path = Path(path)
         self.readonly = readonly
         self.watch = watch
@@ -605,6 +614,10 @@ class Store:
         self._depth = 0
         self._batch = False
         if not readonly:
+            if not upgrade and self._made_by_newswatch() and self._pending(migrations):
+                pending = [m.name for m in migrations.pending(self.db)]
+                self.conn.close()
+                raise UpgradeRefused(self.path, pending)
             self.migrate()
         elif upgrade and self._made_by_newswatch() and self._pending(migrations):
             self._upgrade_first()
