@@ -528,6 +528,8 @@ def database_problem(path: Path, exc: BaseException) -> str:
     return f"cannot use the database {path}: {text}"
 
 
+EXPORT_CHUNK = 500  # articles an export reads at once, each chunk its own read transaction
+
 RESET_KEY = "sources.reset:"  # + a source's name, in _state: when `sources --reset` last reset it
 RESET_LOOK = 10.0  # seconds between a running daemon's looks for those (`sources --reset` says how soon)
 
@@ -1190,6 +1192,10 @@ class Store:
 
         ``since``/``until`` bound ``fetched`` (until is exclusive); ``topics`` keeps articles that
         matched one of them; ``sources`` keeps articles from one of them, ``languages`` in one of them.
+        Read in chunks of EXPORT_CHUNK ids, each its own read: one read held open for a whole export (streamed
+        into a slow pipe for minutes) would keep the daemon's writes from being checkpointed, the -wal file growing
+        meanwhile. The export holds the articles stored when it began (ids up to the largest then), each as it is
+        when its chunk is read.
         """
         where: list[str] = []
         params: list[Any] = []
@@ -1213,13 +1219,20 @@ class Store:
             "SELECT a.*, (SELECT json_group_array(topic) FROM (SELECT topic FROM matches m"
             " WHERE m.article_id = a.id ORDER BY topic)) AS topic_list FROM articles a"
         )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY a.id"
-        cur = self.conn.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        for row in cur:
-            yield dict(zip(cols, row))
+        last = self.conn.execute("SELECT max(id) FROM articles").fetchone()[0]
+        if last is None:
+            return
+        sql += " WHERE " + " AND ".join(["a.id > ? AND a.id <= ?", *where]) + f" ORDER BY a.id LIMIT {EXPORT_CHUNK}"
+        after = 0
+        while after < last:
+            cur = self.conn.execute(sql, [after, last, *params])
+            cols = [d[0] for d in cur.description]
+            rows = cur.fetchall()  # the read ends here, before the rows are handed on
+            if not rows:
+                return
+            for row in rows:
+                yield dict(zip(cols, row))
+            after = rows[-1][cols.index("id")]
 
     def fts_candidates(
         self,

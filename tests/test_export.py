@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from crawler.store import Store
@@ -118,3 +119,36 @@ def test_line_separators_in_scraped_text_keep_each_record_one_line_from_export_t
     assert result.exit_code == 0, result.output
     (topic,) = json.loads(result.output)
     assert topic["all"]["tp"] == 1 and topic["all"]["fp"] == 0 and topic["all"]["fn"] == 0
+
+
+def test_a_long_export_lets_the_daemon_s_writes_be_checkpointed_and_holds_what_was_stored_when_it_began(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an export streamed into a slow pipe held one read for its whole length: nothing written meanwhile could be
+    # copied into the database file, and the -wal file grew by every write (the digest's flush before a send failed)
+    import sqlite3
+
+    from crawler import store as store_module
+
+    monkeypatch.setattr(store_module, "EXPORT_CHUNK", 4, raising=False)
+    db = tmp_path / "nw.db"
+    with Store(db) as st:
+        for n in range(10):
+            aid = st.add_article(article_record(n, f"T{n}", f"text {n}")).article_id
+            if n % 3 == 0:  # matches spread over the chunks
+                st.set_matches(aid, [("t", 2.0, ["text"])])
+    writer = sqlite3.connect(db, isolation_level=None)
+    with Store(db, readonly=True) as st:
+        everything, matched = st.iter_export(), st.iter_export(matched=True)
+        first = [next(everything), next(matched)]
+        with Store(db) as daemon:  # the daemon stores an article and writes its state meanwhile
+            daemon.add_article(article_record(99, "later", "stored after the export began"))
+            for i in range(50):
+                daemon.set_state(f"k{i}", "v")
+        busy, log, done = writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert (busy, log, done) == (0, 0, 0)  # before: (1, N, 0), not a frame copied while the export ran
+        rows = first[:1] + list(everything)
+        hits = first[1:] + list(matched)
+    writer.close()
+    assert [r["title"] for r in rows] == [f"T{n}" for n in range(10)]  # not the one stored after it began
+    assert [r["title"] for r in hits] == ["T0", "T3", "T6", "T9"]
