@@ -76,7 +76,7 @@ def _limit(deadline: float) -> Iterator[None]:
     if (
         threading.current_thread() is not threading.main_thread()
         or not hasattr(signal, "setitimer")
-        or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None)
+        or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None, _rung)
         or signal.getitimer(signal.ITIMER_REAL)[0]
     ):
         yield
@@ -85,13 +85,18 @@ def _limit(deadline: float) -> Iterator[None]:
     def ring(signum: int, frame: object) -> None:
         raise _OutOfTime
 
-    previous = signal.signal(signal.SIGALRM, ring)
+    signal.signal(signal.SIGALRM, ring)
     try:
         signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.001))
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        # not SIG_DFL again: an alarm that rang just as the work ended is handled after this line, harmlessly
+        signal.signal(signal.SIGALRM, _rung)
+
+
+def _rung(signum: int, frame: object) -> None:
+    """SIGALRM's handler once a search's limit is over: an alarm that came too late is ignored."""
 
 
 def search_articles(
