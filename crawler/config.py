@@ -894,7 +894,7 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
         email = c.get(r, "email", path, str, "", required=True)
         if email and not valid_address(email):
             c.add(f"{path}.email", f"{email!r} is not an email address; write a bare address like analyst@example.org")
-        topics = c.get(r, "topics", path, list, [])
+        topics = [normal_name(x) if isinstance(x, str) else x for x in c.get(r, "topics", path, list, [])]
         for j, name in enumerate(topics):
             if not isinstance(name, str) or name not in topic_names:
                 known = ", ".join(sorted(topic_names)) or "none defined"

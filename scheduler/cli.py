@@ -103,8 +103,9 @@ def quiet_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def source_names(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """A click callback: source names as the config's are compared (composed, NFC), whatever the terminal sent."""
+def config_names(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback: source and topic names as the config's are compared (composed, NFC), whatever the
+    terminal sent."""
     from crawler.config import normal_name
 
     if isinstance(value, tuple):
@@ -118,7 +119,7 @@ source_option = click.option(
     "sources",
     multiple=True,
     metavar="NAME",
-    callback=source_names,
+    callback=config_names,
     help="Only articles from this source (repeatable).",
 )
 language_option = click.option(
@@ -336,7 +337,7 @@ _URL_COMMENT = re.compile(r"(?:^|\s)#.*")
 @cli.command()
 @config_option
 @quiet_option
-@click.argument("sources", nargs=-1, callback=source_names)
+@click.argument("sources", nargs=-1, callback=config_names)
 @click.option("--url", "urls", multiple=True, metavar="URL", help="Fetch this article URL (repeatable).")
 @click.option(
     "--urls-from",
@@ -855,7 +856,12 @@ def terminal_safe(text: str | None) -> str:
 )
 @click.option("--matched", is_flag=True, help="Only articles that matched a topic.")
 @click.option(
-    "--topic", "topics", multiple=True, metavar="NAME", help="Only articles matching this topic (repeatable)."
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="NAME",
+    callback=config_names,
+    help="Only articles matching this topic (repeatable).",
 )
 @source_option
 @language_option

@@ -18,10 +18,10 @@ from scheduler.cli import (
     State,
     _print_table,
     _short_time,
+    config_names,
     config_option,
     handle_errors,
     quiet_option,
-    source_names,
 )
 
 
@@ -34,7 +34,7 @@ from scheduler.cli import (
     "reset",
     metavar="NAME",
     default=None,
-    callback=source_names,
+    callback=config_names,
     help="Re-enable a deactivated source (after a 410) and clear its backoff.",
 )
 @click.pass_context
@@ -237,7 +237,7 @@ _CHARSET_FROM = {
 @sources.command("add")
 @config_option
 @quiet_option
-@click.argument("name", callback=source_names)
+@click.argument("name", callback=config_names)
 @click.argument("url")
 @click.option(
     "--kind",
@@ -314,7 +314,7 @@ def sources_add(
 @sources.command("remove")
 @config_option
 @quiet_option
-@click.argument("name", callback=source_names)
+@click.argument("name", callback=config_names)
 @click.pass_obj
 @handle_errors
 def sources_remove(state: State, name: str) -> None:

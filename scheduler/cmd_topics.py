@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.config import Config, TopicConfig
+from crawler.config import Config, TopicConfig, normal_name
 from crawler.errors import UsageError, did_you_mean
 from crawler.jsonl import split_lines
 
@@ -27,6 +27,7 @@ def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...], otherwise
         raise UsageError(f"the config has no [[topics]]; {otherwise}")
     if not names:
         return list(all_topics)
+    names = tuple(normal_name(n) for n in names)  # as the config's are compared: composed (NFC)
     by_name = {t.name: t for t in all_topics}
     unknown = [n for n in names if n not in by_name]
     if unknown:  # worded as export's --topic and the source names: a near name is named, then the whole list

@@ -85,3 +85,22 @@ def test_the_sources_table_keeps_its_columns_with_chinese_names(tmp_path: Path, 
     rows = [line for line in newswatch("-c", cfg, "sources").stdout.splitlines() if " feed " in line]
     starts = {_terminal_columns(line[: line.index(" feed ")]) for line in rows}
     assert len(rows) == 2 and len(starts) == 1, rows  # before: 新闻's row two columns short (a character is two wide)
+
+
+def test_a_topic_named_in_russian_is_found_however_its_letters_were_typed(tmp_path: Path, site: SiteServer) -> None:
+    composed = "наука-Ёж"
+    decomposed = unicodedata.normalize("NFD", composed)  # Ё as Е and a combining diaeresis, as some copies send it
+    cfg = config(tmp_path, site, ("新闻", "Новости"))
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write(
+            f'\n[[topics]]\nname = "{composed}"\nquery = "China OR Russia"\n\n[digest]\n'
+            f'[[digest.recipients]]\nemail = "a@example.org"\ntopics = ["{decomposed}"]\n'
+        )
+    check = newswatch("-c", cfg, "check")
+    assert "is not a topic name" not in check.stderr, check.stderr  # before: the recipient's topic was unknown
+    assert newswatch("-c", cfg, "crawl", "新闻", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
+    export = newswatch("-c", cfg, "export", "--topic", decomposed)
+    assert export.returncode == 0, export.stderr
+    assert export.stdout and all(json.loads(line)["topics"] == [composed] for line in export.stdout.splitlines())
+    search = newswatch("-c", cfg, "search", "--topic", decomposed, "--json")
+    assert search.returncode == 0 and json.loads(search.stdout), search.stderr
