@@ -152,6 +152,10 @@ class Digest:
 # C0/C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates and BOM:
 # scraped text must not break a header line or reorder what the reader sees.
 _UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+# Invisible marks, dropped from a line: the left-to-right, right-to-left and Arabic letter marks are letters of
+# a direction without a glyph (one before a title's first letter turns a mail program's line right-to-left, its
+# number to the far end), the zero-width space and word joiner hide inside a word; none is text a reader sees.
+_INVISIBLE_MARKS = re.compile("[\u200b\u200e\u200f\u061c\u2060]")
 _SPACES = re.compile(r"\s+")
 # Chinese and Japanese put no space after their full-width punctuation: where paragraphs joined into
 # one line, "交流。 论坛期间" would show a stray gap (a space between two words of a headline stays).
@@ -164,7 +168,7 @@ _CJK_GAP = re.compile(f"(?<=[{_CJK_CLOSE}]) (?=[{_CJK}{_CJK_OPEN}\u201c])|(?<=\u
 
 def clean_line(value: str | None, limit: int | None = None) -> str:
     """One line of plain text: controls removed, whitespace collapsed, cut at a word with '…'."""
-    text = _CJK_GAP.sub("", _SPACES.sub(" ", _UNSAFE_CHARS.sub(" ", value or ""))).strip()
+    text = _CJK_GAP.sub("", _SPACES.sub(" ", _UNSAFE_CHARS.sub(" ", _INVISIBLE_MARKS.sub("", value or "")))).strip()
     if limit is not None and len(text) > limit:
         cut = text[: limit - 1]
         space = cut.rfind(" ")
@@ -179,7 +183,7 @@ def safe_url(value: str | None) -> str | None:
     if not value:
         return None
     url = value.strip()
-    if _UNSAFE_CHARS.search(url) or any(ch.isspace() for ch in url):
+    if _UNSAFE_CHARS.search(url) or _INVISIBLE_MARKS.search(url) or any(ch.isspace() for ch in url):
         return None
     try:
         parts = urlsplit(url)

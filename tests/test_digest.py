@@ -518,6 +518,29 @@ def test_scraped_text_is_escaped_and_only_http_links_are_links(world: World, smt
     assert "javascript:" not in text and "data:text" not in text
 
 
+def test_invisible_direction_marks_in_scraped_text_do_not_reach_the_digest(world: World, smtp: Any) -> None:
+    # A right-to-left mark before a title's first letter makes a mail program that sets a line's direction by
+    # its first letter show "1. China ..." right-to-left, the number at the far end; a zero-width space or word
+    # joiner hides inside a word. Seen by no reader, so dropped: a headline reads as its letters do.
+    world.add(
+        "tass-en",
+        "\u200fChina and Russia \u200bopen\u2060 a joint \u061creactor\u200e",
+        "\u200fChina and Russia open a joint reactor.",
+        matches={"china-russia-st": 3.0},
+    )
+    cfg = config_for(world.store.path, smtp.port, alert_score=2.0, include_alerted=True)
+    [r] = send_alerts(cfg, world.store, now=NOW)
+    assert r.status == "sent"
+    run_digest(cfg, world.store, now=NOW)
+    alert, digest = smtp.messages
+    text, html = bodies(digest.message)
+    assert "1. China and Russia open a joint reactor\r\n" in text
+    assert "China and Russia open a joint reactor</a>" in unmarked(html)
+    for part in (text, html, *bodies(alert.message), alert.message["Subject"]):
+        assert not set(part) & set("\u200b\u200e\u200f\u061c\u2060"), ascii(part)  # before: all five kept
+    assert safe_url("https://example.org/\u200fa") is None
+
+
 def test_crlf_in_a_title_cannot_add_a_header(world: World, smtp: Any) -> None:
     world.add(
         "tass-en", "China and Russia\r\nBcc: victim@example.org\r\n\r\n<html>body", matches={"china-russia-st": 9.0}
