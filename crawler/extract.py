@@ -13,7 +13,7 @@ import htmldate.extractors
 import trafilatura
 import trafilatura.metadata
 
-from crawler.dates import parse_published
+from crawler.dates import FUTURE_SLACK, parse_published, utcnow
 from crawler.readings import strip_readings
 
 if TYPE_CHECKING:
@@ -126,7 +126,10 @@ def extract(html: str, url: str) -> Extracted | None:
             with_metadata=True,
             include_comments=False,
             include_tables=True,
-            date_extraction_params=_DATE_PARAMS,
+            # htmldate refuses a date after its machine's today and then guesses from the rest: a page east of
+            # UTC dated the new day ("2026-12-01", Beijing past midnight) came out as 2026-01-01 or the 1st of
+            # this month, and won over its feed's right date. As late as any date we keep (dates.plausible):
+            date_extraction_params={**_DATE_PARAMS, "max_date": (utcnow() + FUTURE_SLACK).date().isoformat()},
             fast=True,
         )
     except Exception:  # trafilatura raises assorted lxml/parsing errors on hostile markup

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from crawler.extract import extract
 
@@ -86,3 +86,20 @@ def test_category_tag_and_licence_scans_are_skipped_and_the_kept_fields_are_unch
     assert ex is not None and all(sentence in ex.text for sentence in BODY)
     assert ex.title == "Joint lab opens" and ex.published == datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
     assert ex.declared_url is None  # the page's canonical URL is the one it was fetched from
+
+
+def test_a_page_dated_the_next_day_east_of_utc_keeps_its_date() -> None:
+    # Past midnight in Beijing or Vladivostok a page is dated a day UTC has not reached. htmldate took no date
+    # after its machine's today and guessed from the rest: 2026-12-01 came out as 2026-01-01, and a date
+    # without its hour as the 1st of this month, which then won over the feed's right date.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    for declared, published in (
+        (
+            f"{tomorrow}T01:00:00+08:00",
+            datetime(tomorrow.year, tomorrow.month, tomorrow.day, 1, tzinfo=UTC) - timedelta(hours=8),
+        ),
+        (f"{tomorrow}", datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC)),
+    ):
+        html = page("").replace("2026-11-18T12:30:00+03:00", declared)
+        ex = extract(html, "https://news.example.org/lab")
+        assert ex is not None and ex.published == published, (declared, ex and ex.published)
