@@ -12,6 +12,7 @@ from typing import Any
 
 from crawler.longlived import matching_batch
 from crawler.process import (
+    WALL_HINT,
     PageJob,
     Processed,
     feed_only,
@@ -157,8 +158,17 @@ class ProcessPipeline(CrawlerStep):
         could not read: its feed entry is kept with the feed's title and summary, as when the page failed to
         load; the page is not fetched again. Without a feed entry to keep, the page counts as an error."""
         job = item.job
-        if processed.record is not None or job.feed is None or not (job.feed.title or job.feed.summary):
+        if job.feed is None or not (job.feed.title or job.feed.summary):
             return item, processed
+        if processed.record is not None:
+            other = self.ctx.shared_body(processed.record)
+            if other is None:
+                return item, processed
+            # one text under many headlines is no article but what the site shows instead of each (a login,
+            # cookie or subscription wall): folded into one article as the same page, every story but one was lost
+            processed = Processed(
+                None, (), f"the page shows the same text as {other} under another headline{WALL_HINT}"
+            )
         error = f"{job.final_url}: {processed.reason}"
         self.ctx.page_error(job.source, error, job.url)
         return await self._process(_from_feed(job, error, pending=False))

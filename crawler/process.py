@@ -9,6 +9,7 @@ lives here too), ``crawler.extract`` and the warm-up; never Scrapy, which only t
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
     ex = extract(decoded.text, job.final_url)
     if ex is None:
         return Processed(None, (), "no article text found on the page")
+    if job.feed is not None and not shows_headline(job.feed.title, f"{ex.title}\n{ex.text}"):
+        return Processed(None, (), WALL)
     canonical = urls.choose_canonical(job.final_url, ex.declared_url)
     title = ex.title or (job.feed.title if job.feed else "")
     published = ex.published
@@ -152,6 +155,33 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
         backlog=job.backlog,
     )
     return Processed(record, match_topics(title, ex.text, topic_list, language))
+
+
+WALL_HINT = " (a login, cookie or subscription wall?)"
+WALL = "the page does not show its entry's headline" + WALL_HINT
+_HEADLINE_WORDS = re.compile(r"[^\W\d_]{5,}")  # words of 5 letters or more: 'China', 'reactor', not 'with', 'and'
+_HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+
+
+def _headline_terms(text: str) -> set[str]:
+    """The words of 5 letters or more and the pairs of Chinese characters in ``text``, case-folded."""
+    folded = text.casefold()
+    terms = set(_HEADLINE_WORDS.findall(folded))
+    for run in _HAN_RUN.findall(folded):
+        terms.update(run[i : i + 2] for i in range(len(run) - 1))
+    return terms
+
+
+def shows_headline(headline: str, page: str) -> bool:
+    """Whether a page shows something of its entry's headline: False when a headline of three terms or more
+    (``_headline_terms``) has none of them in the page's title and text, not even as another form of the word,
+    as a login, cookie or subscription wall that every page of a site answers with has none; a shorter headline
+    cannot tell, and passes."""
+    terms = _headline_terms(headline)
+    if len(terms) < 3:
+        return True
+    folded = page.casefold()
+    return any(term[: max(4, len(term) - 2)] in folded for term in terms)  # 'России' shows 'Россия'; 'Китая' 'Китай'
 
 
 def feed_only(

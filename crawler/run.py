@@ -109,6 +109,7 @@ class CrawlContext:
         self._batched = 0
         self._documents: dict[str, tuple[list[datetime], int]] = {}
         self.crawl_delays: dict[str, float] = {}
+        self._bodies: dict[tuple[str, str], tuple[str, str]] = {}  # (source, content hash) -> (url, title) first seen
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -144,6 +145,23 @@ class CrawlContext:
 
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
         return self.store.known_urls(list(dict.fromkeys(urls)))
+
+    def shared_body(self, rec: Any) -> str | None:
+        """The URL of another page of ``rec``'s source with its text under another title (stored, or processed in
+        this run and not stored yet), else None. The same page at two URLs has one title."""
+        if not rec.content_hash or rec.text_from != "page":
+            return None
+        key = (rec.source, rec.content_hash)
+        first = self._bodies.get(key)
+        if first is None:
+            row = self.store.conn.execute(
+                "SELECT url, title FROM articles WHERE content_hash = ? AND source = ? AND text_from = 'page' LIMIT 1",
+                list(key),
+            ).fetchone()
+            self._bodies[key] = first = (row[0], row[1]) if row else (rec.url, rec.title)
+        url, title = first
+        one, other = " ".join(title.casefold().split()), " ".join(rec.title.casefold().split())
+        return None if one == other or (one and other and (one in other or other in one)) else url
 
     def clear_pending(self, url: str) -> None:
         self.store.clear_pending(url)

@@ -225,3 +225,62 @@ def test_a_snippet_of_a_text_repeating_its_term_costs_in_proportion_to_the_hits(
     # 5 billion steps, and the digest, search and topics eval never ended). Steps are counted, not seconds.
     small, large = snippet_steps("China " * 1000), snippet_steps("China " * 2000)
     assert large < 2.2 * small, (small, large)  # before: 582,063 and 2,165,563 steps
+
+
+# -- a login or cookie wall instead of each page, a feed renewing its ids -----------------------------
+
+LOGIN_WALL = b"<html><head><title>Log in</title></head><body><form><p>Please log in to continue reading.</p></form></body></html>"
+SUBSCRIBE_WALL = (
+    "<html><head><title>{title} | Daily Planet</title></head><body><article><h1>{title}</h1>"
+    + "<p>This story is for subscribers only. We use cookies to give you the best experience on our website "
+    "and to personalise the content and advertising you see; by continuing you agree to our terms.</p>"
+    * 3
+    + "</article></body></html>"
+)
+WALL_TOPICS = ("reactor", "satellite", "polymer")
+
+
+def serve_walled(site: SiteServer, prefix: str, wall: Any) -> str:
+    """A feed of three stories under ``prefix`` whose pages all answer ``wall(title)``; returns its URL."""
+    titles = {f"{i}.html": f"China and Russia open a joint {w} laboratory" for i, w in enumerate(WALL_TOPICS)}
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith(f"{prefix}feed.xml"):
+            items = "".join(
+                f"<item><title>{t}</title><link>{site.base_url}{prefix}a/{name}</link><guid>{prefix}{name}</guid>"
+                f"<description>{t} in Novosibirsk, number {name[0]}.</description></item>"
+                for name, t in titles.items()
+            )
+            xml = (
+                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+                f"<link>{site.base_url}{prefix}</link><description>d</description>{items}</channel></rss>"
+            )
+            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, wall(titles[path.rsplit("/", 1)[-1]])
+
+    site.add_generated(prefix, handler)
+    return f"{site.base_url}{prefix}feed.xml"
+
+
+@pytest.mark.parametrize(
+    "wall",
+    [
+        pytest.param(lambda title: LOGIN_WALL, id="login-wall"),
+        pytest.param(lambda title: SUBSCRIBE_WALL.format(title=title).encode(), id="wall-under-each-headline"),
+    ],
+)
+def test_a_wall_instead_of_every_page_loses_no_story(site: SiteServer, tmp_path: Path, wall: Any) -> None:
+    # Every page answers one text (a login, cookie or subscription wall): stored as the same page at three URLs,
+    # one article was kept ("Log in", matching nothing) and the three stories were lost, their entries seen
+    cfg = write_config(tmp_path, feed_source("walled", serve_walled(site, "/walled/", wall)))
+    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "(a login, cookie or subscription wall?)" in res.stderr
+    rows = articles(tmp_path / "nw.db")
+    assert sorted(r["title"] for r in rows) == sorted(
+        f"China and Russia open a joint {w} laboratory" for w in WALL_TOPICS
+    )
+    assert all(r["matched"] for r in rows)
+    assert sum(r["text_from"] == "feed" for r in rows) >= 2  # the first wall showing a headline is taken for a page
+    with Store(tmp_path / "nw.db") as st:
+        assert st.scalar("SELECT count(DISTINCT story) FROM articles") == 3
