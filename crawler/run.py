@@ -109,6 +109,7 @@ class CrawlContext:
         self._batched = 0
         self._documents: dict[str, tuple[list[datetime], int]] = {}
         self.crawl_delays: dict[str, float] = {}
+        self._entry_articles: dict[str, set[int]] = {}
         self._bodies: dict[tuple[str, str], tuple[str, str]] = {}  # (source, content hash) -> (url, title) first seen
 
     # -- lookups -----------------------------------------------------------------------------
@@ -137,6 +138,12 @@ class CrawlContext:
         if name not in self._seen:
             self._seen[name] = self.store.seen_entries(name)
         return self._seen[name]
+
+    def entry_articles(self, name: str) -> set[int]:
+        """The articles a source's entries led to (its entries' article ids)."""
+        if name not in self._entry_articles:
+            self._entry_articles[name] = self.store.entry_articles(name)
+        return self._entry_articles[name]
 
     def pending_urls(self, name: str) -> set[str]:
         if name not in self._pending:
@@ -179,6 +186,8 @@ class CrawlContext:
         if source in self.source_by_name:
             self.store.mark_entries(source, [key], article_id)
             self.seen_entries(source).add(key)
+            if article_id is not None and source in self._entry_articles:
+                self._entry_articles[source].add(article_id)
 
     async def wait_until_due(self) -> None:
         """Says the crawl is ready, then waits for the scheduled start; deadlines count from there."""

@@ -395,7 +395,12 @@ class NewsSpider(scrapy.Spider):
         for key, link, canon, info in fresh:
             if (canon in known or link in known) and canon not in pending:
                 # the same page is already stored (another source or an earlier alias): nothing to fetch
-                self.ctx.mark_entry(source.name, key, known.get(canon) or known.get(link))
+                article = known.get(canon) or known.get(link)
+                if article in self.ctx.entry_articles(source.name):
+                    # listed by this source before under another id: a feed that gives its entries new ids at
+                    # each poll (same links and texts) added a row per entry and poll for ever, each a duplicate
+                    continue
+                self.ctx.mark_entry(source.name, key, article)
                 self.ctx.stats(source.name).duplicates += 1
                 continue
             try:

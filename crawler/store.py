@@ -973,6 +973,11 @@ class Store:
     def seen_entries(self, source: str) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT key FROM _entries WHERE source = ?", [source])}
 
+    def entry_articles(self, source: str) -> set[int]:
+        """The articles a source's entries led to."""
+        sql = "SELECT article_id FROM _entries WHERE source = ? AND article_id IS NOT NULL"
+        return {r[0] for r in self.conn.execute(sql, [source])}
+
     def mark_entries(self, source: str, keys: Sequence[str], article_id: int | None = None) -> None:
         now = iso(utcnow())
         with self.transaction() as c:

@@ -17,6 +17,7 @@ from crawler import topics
 from crawler.store import Store
 from tests.support.sitesrv import SiteServer
 from tests.test_faults import (
+    article_html,
     feed_source,
     newswatch,
     serve_feed,
@@ -284,3 +285,33 @@ def test_a_wall_instead_of_every_page_loses_no_story(site: SiteServer, tmp_path:
     assert sum(r["text_from"] == "feed" for r in rows) >= 2  # the first wall showing a headline is taken for a page
     with Store(tmp_path / "nw.db") as st:
         assert st.scalar("SELECT count(DISTINCT story) FROM articles") == 3
+
+
+def test_a_feed_giving_its_entries_new_ids_at_each_poll_adds_nothing(site: SiteServer, tmp_path: Path) -> None:
+    polls = [0]
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/renew/feed.xml"):
+            polls[0] += 1
+            items = "".join(
+                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/renew/a/{i}.html"
+                f"</link><guid>poll{polls[0]}-{i}</guid><description>China and Russia project {i}</description></item>"
+                for i in range(3)
+            )
+            xml = (
+                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+                f"<link>{site.base_url}/renew/</link><description>d</description>{items}</channel></rss>"
+            )
+            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, article_html(int(path.rsplit("/", 1)[-1][0]))
+
+    site.add_generated("/renew/", handler)
+    cfg = write_config(tmp_path, feed_source("renew", f"{site.base_url}/renew/feed.xml"))
+    for _poll in range(3):
+        res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+        assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[2].split()[:6] == ["renew", "ok", "1", "0", "0", "0"]  # before: 3 duplicates
+    assert site.hits("/renew/a/") == 3
+    with Store(tmp_path / "nw.db") as st:
+        assert st.scalar("SELECT count(*) FROM articles") == 3
+        assert st.scalar("SELECT count(*) FROM _entries") == 3  # before: 3 more at each poll, for ever
