@@ -283,6 +283,11 @@ class CrawlContext:
             self._unresolved[name] += 1
         self.page_error(name, reason)
 
+    def entries_left(self, name: str) -> None:
+        """New entries were left for the next polls: the poll must not keep its validators (a 304 would hide them)."""
+        if name in self._unresolved:
+            self._unresolved[name] += 1
+
     def check_deadlines(self) -> None:
         """Fails every source still polling after the per-source deadline, so it holds no one else."""
         if self.deadline is None:

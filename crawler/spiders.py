@@ -7,6 +7,7 @@ Spiders only fetch and route; pages go to the item pipelines as PageJob / feed-o
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ class FeedOnlyItem:
 
 class GivenUp(Exception):
     """A request of a source stopped at its deadline: dropped rather than left to reach its timeout."""
+
+
+MAX_NEW_PAGES = 1000  # pages of new entries a source's poll fetches at most
+
+
+def max_new_pages() -> int:
+    """MAX_NEW_PAGES, or $NEWSWATCH_MAX_NEW_PAGES (tests)."""
+    value = os.environ.get("NEWSWATCH_MAX_NEW_PAGES", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_NEW_PAGES
 
 
 class StoppableDownloadHandler(HTTP11DownloadHandler):
@@ -392,6 +402,7 @@ class NewsSpider(scrapy.Spider):
             self.ctx.warn(source.name, f"{len(skipped)} entries skipped ({'; '.join(skipped[:5])})")
         known = self.ctx.known_urls([c for _, _, c, _ in fresh] + [l for _, l, _, _ in fresh])
         backlog = self.ctx.is_first_poll(source.name)
+        wanted: list[tuple[str, str, FeedInfo]] = []
         for key, link, canon, info in fresh:
             if (canon in known or link in known) and canon not in pending:
                 # the same page is already stored (another source or an earlier alias): nothing to fetch
@@ -403,6 +414,23 @@ class NewsSpider(scrapy.Spider):
                 self.ctx.mark_entry(source.name, key, article)
                 self.ctx.stats(source.name).duplicates += 1
                 continue
+            wanted.append((key, link, info))
+        limit = max_new_pages()
+        if len(wanted) > limit:
+            # A feed of 100,000 entries (broken or hostile) queued 100,000 pages in one poll, its memory growing
+            # with them, and filled the database and the digests with its stories. The newest go first; the rest
+            # are not marked seen, so the next polls take them, as many each.
+            wanted.sort(key=lambda w: w[2].published.timestamp() if w[2] and w[2].published else -1e18, reverse=True)
+            for key, _link, _info in wanted[limit:]:
+                self.ctx.keys_in_flight.discard(key)
+            self.ctx.entries_left(source.name)
+            self.ctx.warn(
+                source.name,
+                f"{len(wanted):,} new entries: the {limit:,} newest are fetched now, the other {len(wanted) - limit:,} "
+                f"at the next polls (at most {limit:,} pages a poll)",
+            )
+            del wanted[limit:]
+        for _key, link, info in wanted:
             try:
                 request = self._page_request(source.name, link, info, backlog=backlog)
             except Exception as exc:  # a link Scrapy cannot request costs that entry only

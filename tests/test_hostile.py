@@ -315,3 +315,45 @@ def test_a_feed_giving_its_entries_new_ids_at_each_poll_adds_nothing(site: SiteS
     with Store(tmp_path / "nw.db") as st:
         assert st.scalar("SELECT count(*) FROM articles") == 3
         assert st.scalar("SELECT count(*) FROM _entries") == 3  # before: 3 more at each poll, for ever
+
+
+def test_a_feed_of_more_new_entries_than_a_poll_takes_gives_its_newest_now_and_the_rest_later(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    # A feed of 100,000 entries (broken or hostile) queued 100,000 pages in one poll, the crawl's memory growing
+    # with them (430 MB after 6 minutes), and filled the database and the digests; a poll takes 1,000 now
+    # ($NEWSWATCH_MAX_NEW_PAGES here), the newest first.
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/many/feed.xml"):
+            items = "".join(
+                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/many/a/{i}.html"
+                f"</link><guid>{i}</guid><pubDate>{day:02d} Nov 2025 10:00:00 GMT</pubDate></item>"
+                for i, day in ((i, 1 + (i * 7) % 25) for i in range(25))
+            )
+            xml = (
+                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+                f"<link>{site.base_url}/many/</link><description>d</description>{items}</channel></rss>"
+            )
+            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+        return (
+            200,
+            {"Content-Type": "text/html; charset=utf-8"},
+            article_html(int(path.rsplit("/", 1)[-1].split(".")[0])),
+        )
+
+    site.add_generated("/many/", handler)
+    cfg = write_config(tmp_path, feed_source("many", f"{site.base_url}/many/feed.xml"))
+    env = {"NEWSWATCH_WORKERS": "0", "NEWSWATCH_MAX_NEW_PAGES": "10"}
+    res = newswatch(cfg, "crawl", env=env)
+    assert res.returncode == 0, res.stderr
+    assert (
+        "25 new entries: the 10 newest are fetched now, the other 15 at the next polls (at most 10 pages a poll)"
+        in res.stderr
+    )
+    with Store(tmp_path / "nw.db") as st:
+        days = sorted(int(r["published"][8:10]) for r in st.query("SELECT published FROM articles"))
+    assert days == list(range(16, 26)), days  # before: all 25 at once
+    for _poll in range(2):
+        assert newswatch(cfg, "crawl", env=env).returncode == 0
+    assert site.hits("/many/a/") == 25
+    assert len(articles(tmp_path / "nw.db")) == 25
