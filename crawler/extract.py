@@ -114,6 +114,25 @@ class Extracted:
     description: str | None
 
 
+NO_TEXT = "no article text found on the page"
+
+
+def no_text_reason(html: str) -> str:
+    """Why a page gave no article text, for the crawl's report: its markup nested past libxml2's limit (256
+    elements deep, a broken or hostile page: lxml drops everything deeper, so the text seems absent), else
+    NO_TEXT."""
+    from lxml import etree
+
+    parser = etree.HTMLParser(recover=True)
+    try:
+        etree.fromstring(html, parser)
+    except (etree.LxmlError, ValueError):
+        return NO_TEXT
+    if any("excessive depth" in e.message.lower() for e in parser.error_log):
+        return "the page's markup nests more than 255 elements deep (a broken or hostile page); no text read from it"
+    return NO_TEXT
+
+
 def extract(html: str, url: str) -> Extracted | None:
     """The main text and metadata of one page, or None when it holds no article text."""
     try:

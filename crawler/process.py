@@ -113,12 +113,12 @@ def settle_topics(topic_list: tuple[TopicConfig, ...]) -> bool:
 
 
 def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed:
-    from crawler.extract import extract  # trafilatura: loaded by the workers, not by a crawl of 304s
+    from crawler.extract import extract, no_text_reason  # trafilatura: loaded by the workers, not by a crawl of 304s
 
     decoded = decode_html(job.body, job.content_type)
     ex = extract(decoded.text, job.final_url)
     if ex is None:
-        return Processed(None, (), "no article text found on the page")
+        return Processed(None, (), no_text_reason(decoded.text))
     if job.feed is not None and not shows_headline(job.feed.title, f"{ex.title}\n{ex.text}"):
         return Processed(None, (), WALL)
     canonical = urls.choose_canonical(job.final_url, ex.declared_url)

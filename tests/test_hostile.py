@@ -112,6 +112,25 @@ def test_a_page_larger_than_the_limit_is_kept_from_its_feed_and_not_fetched_agai
     ]  # before: pending, so fetched again (5 MB and more) at each retry, at least once a day for ever
 
 
+def test_a_page_nested_100000_elements_deep_is_kept_from_its_feed_and_named_so(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    deep = (
+        b"<html><body>"
+        + b"<div>" * 100_000
+        + b"<p>China and Russia open a joint reactor.</p>" * 5
+        + b"</div>" * 100_000
+    )
+    cfg = write_config(
+        tmp_path, feed_source("deep", serve_one(site, "/deep/", {"body": (200, deep + b"</body></html>")}))
+    )
+    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    # lxml keeps nothing deeper than 255 elements: before, "no article text found on the page", as for a page without
+    assert "the page's markup nests more than 255 elements deep (a broken or hostile page)" in res.stderr
+    assert [(r["text_from"], r["matched"]) for r in articles(tmp_path / "nw.db")] == [("feed", 1)]
+
+
 # -- a disk that fills while a mail goes out ---------------------------------------------------------
 
 
