@@ -8,8 +8,10 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import Any
 
+from crawler import urls
 from crawler.longlived import matching_batch
 from crawler.process import (
     WALL_HINT,
@@ -158,6 +160,15 @@ class ProcessPipeline(CrawlerStep):
         could not read: its feed entry is kept with the feed's title and summary, as when the page failed to
         load; the page is not fetched again. Without a feed entry to keep, the page counts as an error."""
         job = item.job
+        if processed.record is not None:
+            own = {urls.canonicalize(job.url), urls.canonicalize(job.final_url)}
+            if self.ctx.false_canonical(processed.record, own):
+                # a template (or a hostile site) declaring one article's URL as every page's rel=canonical: each page
+                # was stored as that one article, every story but the first lost and the first under the wrong link
+                page = urls.canonicalize(job.final_url)
+                record = replace(processed.record, canonical_url=page, aliases=tuple(own - {page}))
+                processed = replace(processed, record=record)
+                self.ctx.note_false_canonical(job.source)
         if job.feed is None or not (job.feed.title or job.feed.summary):
             return item, processed
         if processed.record is not None:

@@ -110,6 +110,9 @@ class CrawlContext:
         self._documents: dict[str, tuple[list[datetime], int]] = {}
         self.crawl_delays: dict[str, float] = {}
         self._entry_articles: dict[str, set[int]] = {}
+        self._listed: dict[str, set[str]] = {}  # per source: the canonical URLs its documents list in this run
+        self._false_canonical: set[str] = set()
+        self._claims: dict[str, str] = {}  # canonical URL -> the title of the article it names
         self._bodies: dict[tuple[str, str], tuple[str, str]] = {}  # (source, content hash) -> (url, title) first seen
 
     # -- lookups -----------------------------------------------------------------------------
@@ -167,8 +170,36 @@ class CrawlContext:
             ).fetchone()
             self._bodies[key] = first = (row[0], row[1]) if row else (rec.url, rec.title)
         url, title = first
-        one, other = " ".join(title.casefold().split()), " ".join(rec.title.casefold().split())
-        return None if one == other or (one and other and (one in other or other in one)) else url
+        return None if same_title(title, rec.title) else url
+
+    def note_false_canonical(self, name: str) -> None:
+        """A page of ``name`` declared another story's URL as its canonical: said once per source and run."""
+        if name not in self._false_canonical:
+            self._false_canonical.add(name)
+            self.warn(
+                name,
+                "its pages declare another story's URL as their canonical (rel=canonical or og:url); each is kept "
+                "under its own URL",
+            )
+
+    def note_listed(self, name: str, canonicals: set[str | None]) -> None:
+        self._listed.setdefault(name, set()).update(c for c in canonicals if c)
+
+    def false_canonical(self, rec: Any, own: set[str]) -> bool:
+        """Whether ``rec``'s declared canonical URL, not one of the page's ``own``, names another story: another
+        entry its source lists, or an article stored (or declared in this run) under another title."""
+        declared = rec.canonical_url
+        if declared in own:
+            return False
+        if declared in self._listed.get(rec.source, ()):
+            return True
+        title = self._claims.get(declared)
+        if title is None:
+            row = self.store.conn.execute(
+                "SELECT a.title FROM _aliases x JOIN articles a ON a.id = x.article_id WHERE x.url = ?", [declared]
+            ).fetchone()
+            self._claims[declared] = title = row[0] if row else rec.title
+        return not same_title(title, rec.title)
 
     def clear_pending(self, url: str) -> None:
         self.store.clear_pending(url)
@@ -564,6 +595,12 @@ class CrawlContext:
                 self.warn(source.name, problem)
         if fields:
             self.store.record_freshness(source.name, **fields)
+
+
+def same_title(one: str, other: str) -> bool:
+    """Whether two pages' titles are one article's: equal, or one holding the other ('… | Site'), case-folded."""
+    a, b = " ".join(one.casefold().split()), " ".join(other.casefold().split())
+    return a == b or bool(a and b and (a in b or b in a))
 
 
 def _entry_key(url: str) -> str:

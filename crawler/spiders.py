@@ -377,8 +377,10 @@ class NewsSpider(scrapy.Spider):
 
     def _follow_listed(self, source: SourceConfig, infos: list[tuple[str, str, FeedInfo]]) -> Iterator[Any]:
         """The new entries a source document lists, then its pending pages it no longer lists."""
+        listed = {_canonical(link) for _, link, _ in infos}
+        self.ctx.note_listed(source.name, listed)
         yield from self._follow_entries(source, infos)
-        yield from self._retry_pending(source, {_canonical(link) for _, link, _ in infos})
+        yield from self._retry_pending(source, listed)
 
     # -- article pages ---------------------------------------------------------------------
 

@@ -376,3 +376,40 @@ def test_a_feed_of_more_new_entries_than_a_poll_takes_gives_its_newest_now_and_t
         assert newswatch(cfg, "crawl", env=env).returncode == 0
     assert site.hits("/many/a/") == 25
     assert len(articles(tmp_path / "nw.db")) == 25
+
+
+def test_pages_declaring_one_story_their_canonical_are_each_kept(site: SiteServer, tmp_path: Path) -> None:
+    # A template (or a hostile site) giving every page one article's URL as its rel=canonical: every page was
+    # stored as that one article, the other stories lost and the one kept under another story's link
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/canon/feed.xml"):
+            items = "".join(
+                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/canon/a/{i}.html"
+                f"</link><guid>{i}</guid></item>"
+                for i in range(4)
+            )
+            xml = (
+                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+                f"<link>{site.base_url}/canon/</link><description>d</description>{items}</channel></rss>"
+            )
+            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+        i = int(path.rsplit("/", 1)[-1].split(".")[0])
+        first = f'<link rel="canonical" href="{site.base_url}/canon/a/0.html"><title>'
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, article_html(i).replace(b"<title>", first.encode())
+
+    site.add_generated("/canon/", handler)
+    cfg = write_config(tmp_path, feed_source("canon", f"{site.base_url}/canon/feed.xml"))
+    res = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert res.returncode == 0, res.stderr
+    assert "its pages declare another story's URL as their canonical" in res.stderr
+    with Store(tmp_path / "nw.db") as st:
+        rows = st.query("SELECT canonical_url, title, story FROM articles ORDER BY title")
+    assert [(r["canonical_url"], r["title"]) for r in rows] == [
+        (f"{site.base_url}/canon/a/{i}.html", f"Joint project {i} of China and Russia") for i in range(4)
+    ]  # before: one article, 'Joint project 3 ...' (the first stored) at /canon/a/0.html
+    assert len({r["story"] for r in rows}) == 4
+
+    # a page of a later poll declaring a stored story's URL (under another title) is kept too
+    assert newswatch(cfg, "crawl", "--url", f"{site.base_url}/canon/a/7.html").returncode == 0
+    with Store(tmp_path / "nw.db") as st:
+        assert st.scalar("SELECT count(*) FROM articles WHERE canonical_url LIKE '%/canon/a/7.html'") == 1
