@@ -11,6 +11,11 @@ is 10 x p (0-10). Scoring is a sparse sum in plain Python: matching needs neithe
 
 A file may add sentence inputs (``sentences``): how much of the story is a kind of sentence (those a kind's
 query hits), as a share of the text's sentences, log(1 + their number), or 1/0 for the title or the first sentence.
+A log input may count only the sentences that start within the text's first ``within`` characters, so that it reads
+a full-length article as it reads the excerpts a model is trained on, not higher the longer the article runs.
+A file's ``inputs.text_chars`` has the model read only the title and the text's first that many characters (the
+topic's query, its gate, still reads the whole article): its labeled stories were excerpts, and a long article
+read whole fired features (anywhere, in the body) and sentence kinds that its excerpt did not.
 """
 
 from __future__ import annotations
@@ -93,6 +98,8 @@ class SentenceInput:
     none: tuple[str, ...]  # kind names a counted sentence holds none of
     measure: str  # MEASURES
     weight: float
+    # with measure "log": count only the sentences starting within the text's first ``within`` characters (0: all)
+    within: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ class Model:
     body: str = BODY_DEFAULT  # the form of the features' body input (BODY_FORMS)
     kinds: tuple[SentenceKind, ...] = ()  # the file's sentences.kinds
     sentence_inputs: tuple[SentenceInput, ...] = ()  # the file's sentences.inputs
+    text_chars: int = 0  # the file's inputs.text_chars: the model reads the text's first this many characters (0: all)
 
     def expressions(self) -> list[tuple[str, str]]:
         """(what, query expression) of every query the model runs: its features, then its sentence kinds."""
@@ -207,6 +215,11 @@ def scoring_digest(model: Model) -> str:
     for key in ("kinds", "sentence_inputs"):  # a model without sentence inputs keeps the digest it had before them
         if not scored[key]:
             del scored[key]
+    for x in scored.get("sentence_inputs", ()):  # and one without a window on its log inputs, the digest it had
+        if not x["within"]:
+            del x["within"]
+    if not scored["text_chars"]:  # and one reading the whole text, the digest it had
+        del scored["text_chars"]
     text = json.dumps({"format": FORMAT, "version": VERSION, **scored}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -253,6 +266,12 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
             f"{where}: inputs.body must be one of {', '.join(BODY_FORMS)}, found {body!r}; "
             f"{fix} (or upgrade newswatch if a newer one wrote it)"
         )
+    text_chars = inputs.get("text_chars", 0) if isinstance(inputs, dict) else 0
+    if isinstance(text_chars, bool) or not isinstance(text_chars, int) or text_chars < 0:
+        raise ModelError(
+            f"{where}: inputs.text_chars must be a whole number of characters (0 or more, 0: the whole text), "
+            f"found {text_chars!r}; {fix}"
+        )
     kinds, sentence_inputs = _sentences(data.get("sentences", {}), where, fix, number)
     model = Model(
         source=source,
@@ -264,6 +283,7 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
         body=body,
         kinds=kinds,
         sentence_inputs=sentence_inputs,
+        text_chars=text_chars,
     )
     return replace(model, digest=scoring_digest(model))
 
@@ -306,6 +326,12 @@ def _sentences(
             raise ModelError(f"{where}: {at} names the kind {unknown[0]!r}, which sentences.kinds lacks; {fix}")
         if measure not in MEASURES:
             raise ModelError(f"{where}: {at}.measure must be one of {', '.join(MEASURES)}, found {measure!r}; {fix}")
+        within = x.get("within", 0)
+        if isinstance(within, bool) or not isinstance(within, int) or within < 0 or (within and measure != "log"):
+            raise ModelError(
+                f"{where}: {at}.within must be a whole number of characters (0 or more) and only with measure log, "
+                f"found {within!r} with measure {measure}; {fix}"
+            )
         inputs.append(
             SentenceInput(
                 str(x.get("name") or f"sentences {i}"),
@@ -313,6 +339,7 @@ def _sentences(
                 tuple(none),
                 measure,
                 number(x.get("weight"), f"{at}.weight"),
+                within,
             )
         )
     return tuple(kinds), tuple(inputs)
@@ -452,6 +479,7 @@ class Scorer:
     def score(self, doc: Document, language: str | None, spans: bool = True) -> Scored:
         """p for the article (past the topic's gate), with the hits of the features that raised it and, with
         ``spans``, their places (for snippets: matching alone does not need them)."""
+        doc = read_part(doc, self.model.text_chars)
         z = self.model.bias
         terms: list[tuple[str, float]] = []
         positive: list[tuple[float, list[Occurrence]]] = []
@@ -503,6 +531,14 @@ class Scorer:
         return [(f"{x.name} (sentences)", x.weight * v) for x, v in self.sentence_values(doc) if v]
 
 
+def read_part(doc: Document, text_chars: int) -> Document:
+    """The part of the article a model reads: the title and the text's first ``text_chars`` characters (0: all).
+    A place in the part is the same place in the whole text, so its spans serve the article's snippets."""
+    if not text_chars or len(doc.text) <= text_chars:
+        return doc
+    return Document(doc.title, doc.text[:text_chars])
+
+
 def sentence_values(doc: Document, kinds: Sequence[tuple[str, Query]], inputs: Sequence[SentenceInput]) -> list[float]:
     """Each of ``inputs``' value for the article (before its weight), over ``kinds`` compiled (name, query)."""
     text = doc.fields[TEXT]
@@ -519,6 +555,12 @@ def sentence_values(doc: Document, kinds: Sequence[tuple[str, Query]], inputs: S
                 else:
                     found.add(first >> text.shift)
         in_text[name], in_title[name] = found, title
+    starts: list[int] = []  # each sentence's first character, read only for an input with a window
+    if any(x.within for x in inputs):
+        starts = [-1] * n
+        for index, position in enumerate(text.positions):
+            if starts[position >> text.shift] < 0:
+                starts[position >> text.shift] = text.starts[index]
     out = []
     for x in inputs:
         if x.measure == "title":
@@ -527,6 +569,8 @@ def sentence_values(doc: Document, kinds: Sequence[tuple[str, Query]], inputs: S
             continue
         counted = set.intersection(*(set().union(*(in_text[k] for k in g)) for g in x.all))
         counted -= set().union(*(in_text[k] for k in x.none))
+        if x.within:  # a hit lies in a sentence with a token, so its start is known
+            counted = {s for s in counted if starts[s] < x.within}
         if x.measure == "share":
             value = len(counted) / n
         elif x.measure == "log":

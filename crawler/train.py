@@ -43,6 +43,7 @@ from crawler.model import (
     fingerprint,
     parse_model,
     read_model_file,
+    read_part,
     sentence_values,
     shipped_names,
     zone_inputs,
@@ -77,6 +78,7 @@ class Options:
     folds: int = 0  # k-fold cross-validation; 0: leave one file out when several files are given
     min_weight: float = 0.0  # features whose weights all stay below this are dropped and the rest refitted
     body: str = BODY_TRAINED  # the form of the features' body input (crawler.model.BODY_FORMS)
+    text_chars: int = 0  # the features read the text's first this many characters (a prior's inputs.text_chars)
     pull: float | None = None  # with a prior: the strength of the pull towards its weights (c and l1 unused)
 
     def threshold_for(self, language: str) -> float:
@@ -325,6 +327,7 @@ def featurize(
     languages: Sequence[str] = (),
     sentence_inputs: Sequence[SentenceInput] = (),
     kinds: Sequence[tuple[str, Query]] = (),
+    text_chars: int = 0,
 ) -> Data:
     """Every story's inputs for every candidate feature (the stories the gate rejects get none); a weight for
     each of the stories' languages and of ``languages``; each of ``sentence_inputs`` (over ``kinds``)."""
@@ -340,18 +343,21 @@ def featurize(
     with matching_batch():
         for name, stories in files:
             for story in stories:
-                data.examples.append(_example(gate, queries, data, name, story, body))
+                data.examples.append(_example(gate, queries, data, name, story, body, text_chars))
                 done += 1
                 if progress is not None:
                     progress(done)
     return data
 
 
-def _example(gate: Query, queries: Sequence[Query], data: Data, name: str, story: Story, body: str) -> Example:
-    """One story's inputs (none when the gate rejects it)."""
+def _example(
+    gate: Query, queries: Sequence[Query], data: Data, name: str, story: Story, body: str, text_chars: int = 0
+) -> Example:
+    """One story's inputs (none when the gate rejects it), read as the model reads them (``read_part``)."""
     doc = prepare(story.title, story.text)
     ex = Example(story, name, gate.holds(doc))
     if ex.gate:
+        doc = read_part(doc, text_chars)
         for i, q in enumerate(queries):
             hits = q.hits_prepared(doc)
             if hits is None:
@@ -613,7 +619,7 @@ def model_json(
             f"(1, in title, in lead, body input: {BODY_ABOUT[options.body]})"
             f"{SENTENCES_ABOUT if data.sentence_inputs else ''}); score = 10 p; scored only when the topic's query holds"
         ),
-        "inputs": {"body": options.body},
+        "inputs": {"body": options.body, **({"text_chars": options.text_chars} if options.text_chars else {})},
         "bias": round(f.bias - shift, 6),
         "languages": languages,
         "threshold": {
@@ -647,6 +653,7 @@ def _sentences_json(data: Data, f: Fit, sets: Mapping[str, str], prior: Prior) -
             "all": [list(g) for g in x.all],
             "none": list(x.none),
             "measure": x.measure,
+            **({"within": x.within} if x.within else {}),
             "weight": round(f.weights[data.sentence_column(i)], 6),
         }
         for i, x in enumerate(data.sentence_inputs)
@@ -703,7 +710,7 @@ def train(
         expressions = prior_candidates(prior, sets, extra, exclude)
         if all(e in exclude for e in expressions):
             raise TrainingError("--exclude leaves no candidate feature; give fewer, or a --features EXPR")
-        options = replace(options, body=prior.model.body)  # its weights are for its inputs
+        options = replace(options, body=prior.model.body, text_chars=prior.model.text_chars)  # its inputs
     languages = [lang for lang, _w in prior.model.languages] if prior is not None else []
     sentence_inputs = prior.model.sentence_inputs if prior is not None else ()
     kinds = prior_kinds(prior, sets) if prior is not None else ()
@@ -717,6 +724,7 @@ def train(
         languages,
         sentence_inputs,
         kinds,
+        options.text_chars,
     )
     own: Evaluation | None = None
     if prior is not None:

@@ -67,6 +67,18 @@ def test_a_model_without_sentence_inputs_keeps_its_digest_and_one_with_them_has_
         (_inputs(("s", [["sci"]], [], "most", 1.0)), "sentences.inputs[0].measure must be one of share, log"),
         (_inputs(("s", [], [], "share", 1.0)), "sentences.inputs[0].all must be a list of lists of kind names"),
         ({"kinds": {"sci": ""}}, "sentences.kinds.sci must be a query expression"),
+        (
+            {"kinds": KINDS, "inputs": [{"all": [["sci"]], "measure": "share", "within": 2500, "weight": 1.0}]},
+            "sentences.inputs[0].within must be a whole number of characters (0 or more) and only with measure log",
+        ),
+        (
+            {"kinds": KINDS, "inputs": [{"all": [["sci"]], "measure": "log", "within": -1, "weight": 1.0}]},
+            "sentences.inputs[0].within must be a whole number",
+        ),
+        (
+            {"kinds": KINDS, "inputs": [{"all": [["sci"]], "measure": "log", "within": 2.5, "weight": 1.0}]},
+            "sentences.inputs[0].within must be a whole number",
+        ),
     ],
 )
 def test_a_broken_sentence_input_is_named(sentences: dict, said: str) -> None:
@@ -112,3 +124,73 @@ def test_a_positive_sentence_input_narrows_the_search_by_its_kinds_unless_they_h
             assert fts is None, case
         else:
             assert fts is not None and "scien" in fts and ("sport" in fts) == sport, case
+
+
+def test_a_windowed_log_input_reads_a_long_article_as_its_excerpt(tmp_path: Path) -> None:
+    """A log input counts sentences, so it grew with the article's length: the same story three times over scored
+    higher. With ``within`` it counts only the sentences that start within the text's first characters."""
+    windowed = {"name": "sci", "all": [["sci"]], "none": [], "measure": "log", "within": 50, "weight": 1.0}
+    plain = {**windowed, "within": 0}
+    story = "Scientists did research. The club won. Research again."  # 54 characters, two science sentences
+    scores = {}
+    for name, x in (("windowed", windowed), ("plain", plain)):
+        folder = tmp_path / name
+        folder.mkdir()
+        _model(folder, [], bias=-2.0, sentences={"kinds": KINDS, "inputs": [x]})
+        (t,) = load_config(_config(folder, 'query = "@science"\nmodel = "m.json"\nmin_score = 0.1')).topics
+        scores[name] = [match_topics("News", " ".join([story] * k), (t,), "en")[0][1] for k in (1, 3)]
+    # once: both count the two science sentences; three times over, the plain input counts six, the windowed two
+    # (sentences start at characters 0, 25, 39, then 55, past the window of 50)
+    p = lambda z: round(10 / (1 + math.exp(-z)), 3)  # noqa: E731
+    assert scores["plain"] == [
+        pytest.approx(p(-1.5 + math.log(3)), abs=1e-3),
+        pytest.approx(p(-1.5 + math.log(7)), abs=1e-3),
+    ]
+    assert scores["windowed"] == [scores["plain"][0], scores["plain"][0]]
+
+
+def test_a_window_changes_the_digest_and_no_window_keeps_it() -> None:
+    data = {"format": "newswatch-topic-model", "version": 1, "bias": -1.0, "features": [_feature("@science", 1.0)]}
+    x = {"name": "s", "all": [["sci"]], "none": [], "measure": "log", "weight": 1.0}
+    plain = parse_model({**data, "sentences": {"kinds": KINDS, "inputs": [x]}}, "m.json")
+    zero = parse_model({**data, "sentences": {"kinds": KINDS, "inputs": [{**x, "within": 0}]}}, "m.json")
+    windowed = parse_model({**data, "sentences": {"kinds": KINDS, "inputs": [{**x, "within": 2500}]}}, "m.json")
+    assert zero.digest == plain.digest and windowed.digest != plain.digest
+    assert windowed.sentence_inputs[0].within == 2500 and plain.sentence_inputs[0].within == 0
+
+
+def test_a_model_with_text_chars_reads_the_first_part_of_a_long_article_and_its_gate_the_whole(tmp_path: Path) -> None:
+    """Its labeled stories were excerpts: a long article read whole fired features its excerpt did not."""
+    inputs = {"body": "binary", "text_chars": 40}
+    _model(tmp_path, [_feature("@science", any_=2.0), _feature("@sport", any_=-2.0)], bias=-1.0, inputs=inputs)
+    (t,) = load_config(_config(tmp_path, 'query = "@coop"\nmodel = "m.json"\nmin_score = 0.1')).topics
+    p = lambda z: round(10 / (1 + math.exp(-z)), 3)  # noqa: E731
+    opening = "Scientists did research together."  # 33 characters: the part the model reads holds it
+    ((_n, score, hits),) = match_topics("News", opening + " The football club won the cup.", (t,), "en")
+    assert score == pytest.approx(p(-1.0 + 0.5 + 2.0), abs=1e-3)  # the sport past character 40 is not read
+    assert set(hits) == {"scien*", "research*"}
+    # the gate (@coop) reads the whole article: a story naming cooperation only past the part still passes it
+    ((_n, late, _h),) = match_topics(
+        "News", "The club won the cup on a rainy day in May. They worked together.", (t,), "en"
+    )
+    assert late == pytest.approx(p(-1.0 + 0.5), abs=1e-3)
+    assert not match_topics("News", "The club won the cup on a rainy day in May.", (t,), "en")
+    scorer = t.model.scorer()  # type: ignore[union-attr]
+    from crawler.topics import prepare
+
+    # the snippets' places are the article's: the hits the model read, in the first part
+    text = opening + " " + "Research again. " * 5
+    spans = scorer.score(prepare("News", text), "en").match.spans
+    assert spans and all(b <= 40 and text[a:b].lower().startswith(("scien", "research")) for _f, a, b in spans)
+
+
+def test_text_chars_changes_the_digest_and_a_broken_one_is_named() -> None:
+    data = {"format": "newswatch-topic-model", "version": 1, "bias": -1.0, "features": [_feature("@science", 1.0)]}
+    plain = parse_model(data, "m.json")
+    assert parse_model({**data, "inputs": {"text_chars": 0}}, "m.json").digest == plain.digest
+    part = parse_model({**data, "inputs": {"text_chars": 1500}}, "m.json")
+    assert part.digest != plain.digest and part.text_chars == 1500 and plain.text_chars == 0
+    for bad in (-1, 2.5, "1500", True):
+        with pytest.raises(ModelError) as exc:
+            parse_model({**data, "inputs": {"text_chars": bad}}, "m.json")
+        assert "inputs.text_chars must be a whole number of characters" in str(exc.value)

@@ -256,6 +256,40 @@ def test_a_priors_sentence_inputs_are_fitted_pulled_towards_its_weights_and_writ
     assert code == 0
 
 
+def test_a_priors_windowed_log_input_keeps_its_window(tmp_path: Path) -> None:
+    cfg, files = _config(tmp_path), _stories(tmp_path)
+    windowed = {"name": "sci_log", "all": [["sci"]], "none": [], "measure": "log", "within": 2500, "weight": 0.3}
+    prior = _prior(tmp_path, sentences={**SENTENCES, "inputs": [*SENTENCES["inputs"], windowed]})
+    out = tmp_path / "m.json"
+    code, output = _train(cfg, files, out, "--prior", str(prior), "--pull", "1e9")
+    assert code == 0, output
+    inputs = json.loads(out.read_text(encoding="utf-8"))["sentences"]["inputs"]
+    assert [x.get("within") for x in inputs] == [None, None, 2500]
+    assert inputs[2]["weight"] == pytest.approx(0.3, abs=1e-5)
+
+
+def test_a_priors_text_chars_is_kept_and_its_stories_are_read_as_it_reads_them(tmp_path: Path) -> None:
+    cfg, files = _config(tmp_path), _stories(tmp_path)
+    prior = _prior(tmp_path, sentences=SENTENCES)
+    data = json.loads(prior.read_text(encoding="utf-8"))
+    data["inputs"] = {**data.get("inputs", {}), "text_chars": 12}
+    prior.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "m.json"
+    code, output = _train(cfg, files, out, "--prior", str(prior), "--pull", "1e9")
+    assert code == 0, output
+    model = json.loads(out.read_text(encoding="utf-8"))
+    assert model["inputs"]["text_chars"] == 12
+    # the prior as it is, measured on the stories as it reads them, is what topics eval says of it
+    both = tmp_path / "both.jsonl"
+    both.write_text("".join(f.read_text(encoding="utf-8") for f in files), encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["-c", str(_config(tmp_path, model="prior.json")), "topics", "eval", str(both), "--json"]
+    )
+    (ev,) = json.loads(result.output)
+    own = model["training"]["figures"]["prior"]["all"]
+    assert {k: own[k] for k in ("tp", "fp", "fn")} == {k: ev["all"][k] for k in ("tp", "fp", "fn")}
+
+
 def test_a_shipped_model_by_name_with_a_huge_pull_is_itself(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
     args = ["--prior", "china-russia-st", "--pull", "1e9", "--folds", "2"]
