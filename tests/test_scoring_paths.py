@@ -14,7 +14,7 @@ import pytest
 
 from crawler.config import load_config
 from crawler.evaluate import Story, load_labeled
-from crawler.model import BODY_FORMS, ZONES, Scorer, zone_inputs
+from crawler.model import BODY_FORMS, ZONES, Scorer, read_part, zone_inputs
 from crawler.topics import (
     TEXT,
     TITLE,
@@ -55,8 +55,10 @@ def _documents() -> tuple[tuple[Document, str], ...]:
 
 
 def _reference(scorer: Scorer, doc: Document, language: str, spans: bool) -> Match:
-    """The model's match through the full path: every feature's set of hits, counted per zone."""
+    """The model's match through the full path: every feature's set of hits, counted per zone, in the part of the
+    article the model reads."""
     model = scorer.model
+    doc = read_part(doc, model.text_chars)
     z = model.bias
     lang_w = dict(model.languages).get(language, 0.0)
     if lang_w:
@@ -102,12 +104,18 @@ def _sentences(scorer: Scorer, doc: Document, z: float) -> float:
         else:
             counted = set.intersection(*(set().union(*(in_text[k] for k in g)) for g in x.all))
             counted -= set().union(*(in_text[k] for k in x.none))
+            if x.within:  # the sentences whose first token starts before the window's end
+                counted = {s for s in counted if _sentence_start(text, s) < x.within}
             value = {"share": len(counted) / n, "log": math.log1p(len(counted)), "first": float(0 in counted)}[
                 x.measure
             ]
         if x.weight and value:
             z += x.weight * value
     return z
+
+
+def _sentence_start(text, sentence: int) -> int:  # type: ignore[no-untyped-def]
+    return min(start for position, start in zip(text.positions, text.starts) if position >> text.shift == sentence)
 
 
 @pytest.mark.parametrize("body", BODY_FORMS)
