@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -237,14 +238,7 @@ def test_a_priors_sentence_inputs_are_fitted_pulled_towards_its_weights_and_writ
     assert [x["weight"] for x in model["sentences"]["inputs"]] == pytest.approx([-1.0, 0.5], abs=1e-5)
     assert "sentences.inputs" in model["about"]
     # the prior as it is scores with its sentence inputs: its own figures are what topics eval says of it
-    both = tmp_path / "both.jsonl"
-    both.write_text("".join(f.read_text(encoding="utf-8") for f in files), encoding="utf-8")
-    result = CliRunner().invoke(
-        cli, ["-c", str(_config(tmp_path, model="prior.json")), "topics", "eval", str(both), "--json"]
-    )
-    (ev,) = json.loads(result.output)
-    own = model["training"]["figures"]["prior"]["all"]
-    assert {k: own[k] for k in ("tp", "fp", "fn")} == {k: ev["all"][k] for k in ("tp", "fp", "fn")}
+    _assert_prior_figures_are_evals(tmp_path, files, model)
     # pulled as hard as the features: the stories call the football robots relevant, so the sport headline's
     # weight rises from the prior's -1; the stories name no science in a sport headline's story, so sci_share moves
     # only as far as the research stories carry it
@@ -254,6 +248,18 @@ def test_a_priors_sentence_inputs_are_fitted_pulled_towards_its_weights_and_writ
     assert fitted["sport_title"] > -1.0 + 0.1
     code = CliRunner().invoke(cli, ["-c", str(_config(tmp_path, model="m.json")), "check"]).exit_code
     assert code == 0
+
+
+def _assert_prior_figures_are_evals(tmp_path: Path, files: list[Path], model: dict[str, Any]) -> None:
+    """The figures a trained model's file gives for its prior (prior.json) on ``files`` are topics eval's."""
+    both = tmp_path / "both.jsonl"
+    both.write_text("".join(f.read_text(encoding="utf-8") for f in files), encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["-c", str(_config(tmp_path, model="prior.json")), "topics", "eval", str(both), "--json"]
+    )
+    (ev,) = json.loads(result.output)
+    own = model["training"]["figures"]["prior"]["all"]
+    assert {k: own[k] for k in ("tp", "fp", "fn")} == {k: ev["all"][k] for k in ("tp", "fp", "fn")}
 
 
 def test_a_priors_windowed_log_input_keeps_its_window(tmp_path: Path) -> None:
@@ -280,14 +286,7 @@ def test_a_priors_text_chars_is_kept_and_its_stories_are_read_as_it_reads_them(t
     model = json.loads(out.read_text(encoding="utf-8"))
     assert model["inputs"]["text_chars"] == 12
     # the prior as it is, measured on the stories as it reads them, is what topics eval says of it
-    both = tmp_path / "both.jsonl"
-    both.write_text("".join(f.read_text(encoding="utf-8") for f in files), encoding="utf-8")
-    result = CliRunner().invoke(
-        cli, ["-c", str(_config(tmp_path, model="prior.json")), "topics", "eval", str(both), "--json"]
-    )
-    (ev,) = json.loads(result.output)
-    own = model["training"]["figures"]["prior"]["all"]
-    assert {k: own[k] for k in ("tp", "fp", "fn")} == {k: ev["all"][k] for k in ("tp", "fp", "fn")}
+    _assert_prior_figures_are_evals(tmp_path, files, model)
 
 
 def test_a_shipped_model_by_name_with_a_huge_pull_is_itself(tmp_path: Path) -> None:
