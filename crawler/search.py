@@ -68,13 +68,20 @@ class _OutOfTime(Exception):
     """The search's time limit, raised by SIGALRM inside an article's matching."""
 
 
+# a limit further off than this has no alarm (the check between articles still holds): setitimer refuses what
+# time_t cannot hold (--timeout 1e12, inf: "no limit") and NaN, where a search never runs for this long anyway
+_LONGEST_ALARM = 30 * 86400.0
+
+
 @contextmanager
 def _limit(deadline: float) -> Iterator[None]:
     """Raises _OutOfTime at ``deadline`` wherever the work is, one huge article's matching too, where a check between
     articles would wait for it to end (seconds to minutes for megabytes of text). Only in the main thread and while
     nothing else uses SIGALRM; otherwise the check between articles alone holds."""
+    left = deadline - time.monotonic()
     if (
-        threading.current_thread() is not threading.main_thread()
+        not left < _LONGEST_ALARM  # NaN too
+        or threading.current_thread() is not threading.main_thread()
         or not hasattr(signal, "setitimer")
         or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None, _rung)
         or signal.getitimer(signal.ITIMER_REAL)[0]
@@ -87,7 +94,7 @@ def _limit(deadline: float) -> Iterator[None]:
 
     signal.signal(signal.SIGALRM, ring)
     try:
-        signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.001))
+        signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)

@@ -4,6 +4,7 @@ and what an empty result says."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -177,3 +178,21 @@ def test_the_time_limit_holds_inside_one_huge_article_and_says_how_far_it_got(tm
         "warning: the search stopped early, at its 1s limit, having scored 0 of the index's 1 candidates; results "
         "may be incomplete (narrow the query or raise --timeout)\n"
     )
+
+
+@pytest.mark.parametrize("timeout", ["inf", "1e12", "nan"])
+def test_a_time_limit_too_far_off_for_an_alarm_is_no_limit_not_a_crash(tmp_path: Path, timeout: str) -> None:
+    # `--timeout inf` (or 1e12: "no limit") searched to the end; with the alarm inside an article's matching it
+    # failed with "unexpected OverflowError: timestamp out of range for platform time_t" (NaN: ValueError)
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = _config(tmp_path)
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(
+            article_record(1, "China and Russia", "China and Russia open a joint laboratory.", indexed=True)
+        )
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--timeout", timeout, "--json", "laboratory"])
+    assert result.exit_code == 0, result.output
+    assert [r["title"] for r in json.loads(result.output)] == ["China and Russia"]
