@@ -31,12 +31,23 @@ SMTP_SECURITY = ("none", "starttls", "tls")
 NAME_RULE = "letters and digits of any alphabet, '-' and '_'"
 
 
+# letters and marks that show nothing (Unicode's default-ignorable ones): Hangul fillers, variation selectors, the
+# combining grapheme joiner and Khmer's inherent vowels; "tass" and "tass" + U+FE0F would be two sources alike
+_INVISIBLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0]
+    + list(range(0x180B, 0x1810))
+    + list(range(0xFE00, 0xFE10))
+    + list(range(0xE0100, 0xE01F0))
+)
+
+
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a source or topic, or None: letters and digits of any script (新闻, Новости),
     '-' and '_', never a space, a control or invisible character, or a path's '/' or '.'."""
     for i, ch in enumerate(name):
         cat = unicodedata.category(ch)
-        if cat[0] == "L" or cat in ("Nd", "Nl") or ch in "-_" or (cat[0] == "M" and i > 0):
+        shows = cat[0] == "L" or cat in ("Nd", "Nl") or ch in "-_" or (cat[0] == "M" and i > 0)
+        if shows and ord(ch) not in _INVISIBLE:
             continue  # a mark (an accent, a vowel sign) only on a letter before it
         shown = f"'{ch}'" if cat[0] in "PSN" else f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
         return f"{name!r} may hold only {NAME_RULE}, not {shown} (character {i + 1})"

@@ -78,6 +78,23 @@ def test_a_source_name_still_refuses_spaces_paths_and_invisible_characters(tmp_p
         assert "may hold only letters and digits of any alphabet, '-' and '_', " + shown in res.stderr, res.stderr
 
 
+def test_a_name_refuses_the_letters_and_marks_that_show_nothing() -> None:
+    # Unicode's invisible letters and marks passed as letters: "tass" with a variation selector, a Hangul filler or
+    # a combining grapheme joiner after it named a second source that reads exactly as "tass" everywhere it is shown
+    from crawler.config import name_problem
+
+    for bad, shown in (
+        ("tass\ufe0f", "not U+FE0F VARIATION SELECTOR-16 (character 5)"),
+        ("\u3164tass", "not U+3164 HANGUL FILLER (character 1)"),
+        ("tass\u034f", "not U+034F COMBINING GRAPHEME JOINER (character 5)"),
+        ("ta\u115fss", "not U+115F HANGUL CHOSEONG FILLER (character 3)"),
+        ("tass\U000e0100", "not U+E0100 VARIATION SELECTOR-17 (character 5)"),
+    ):
+        assert (name_problem(bad) or "").endswith(shown), bad
+    for good in ("tass-en", "新闻", "Ёлка", "कृषि", "ข่าว"):  # marks that show: Devanagari and Thai vowel signs, tones
+        assert name_problem(good) is None, good
+
+
 def test_the_sources_table_keeps_its_columns_with_chinese_names(tmp_path: Path, site: SiteServer) -> None:
     from scheduler.cli import _terminal_columns
 
