@@ -110,8 +110,10 @@ def _recipients_changed(old: tuple[Recipient, ...], new: tuple[Recipient, ...]) 
     for key, r in after.items():
         if key not in before:
             said.append(f"added {r.email} ({topics(r)})")
-        elif before[key] != r:
-            said.append(f"{r.email} {topics(before[key])} → {topics(r)}")
+        elif before[key] != r:  # its topics, or its address's capitals (the ledger knows it either way)
+            was = before[key]
+            who = r.email if was.email == r.email else f"{r.email} (was {was.email})"
+            said.append(f"{who} {topics(was)} → {topics(r)}" if was.topics != r.topics else who)
     return f"recipients: {', '.join(said)}" if said else "recipients (their order)"
 
 

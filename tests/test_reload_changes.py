@@ -116,6 +116,14 @@ def test_a_reload_names_the_set_a_model_topic_reads_and_the_recipients_changed(t
     assert other_changes(new, old)[-1] == (
         "changed [digest] (recipients: removed c@example.org, b@example.org [cr, learned] → [cr])"
     )
+    # an address written with other capitals is the same recipient (the ledger keeps it lower-case): before,
+    # "b@example.org [cr] → [cr]", a change that named none
+    recased = config(tmp_path, base.replace('email = "b@example.org"', 'email = "B@example.org"'))
+    assert other_changes(old, recased) == ["changed [digest] (recipients: B@example.org (was b@example.org))"]
+    both = config(tmp_path, edited.replace('email = "b@example.org"', 'email = "B@example.org"'))
+    assert other_changes(old, both)[-1] == (
+        "changed [digest] (recipients: B@example.org (was b@example.org) [cr] → [cr, learned])"
+    )
     model["bias"] = -2.0  # retrained: the same file, new weights
     (tmp_path / "m.json").write_text(json.dumps({**model, "features": [feature]}), encoding="utf-8")
     assert other_changes(old, config(tmp_path, base)) == ["changed topic learned (model: new weights)"]
