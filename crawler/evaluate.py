@@ -140,6 +140,11 @@ def judge(query: Query, min_score: float, story: Story, scorer: Scorer | None = 
         scored = scorer.score(doc, story.language)
         m, explain = scored.match, scored.explain()
         assert m is not None
+        from crawler.model import read_note
+
+        part = read_note(doc, scorer.model.text_chars)  # a word past it is no reason: the model did not see it
+        if part:
+            explain = f"{explain} ({part})" if explain else part
     else:
         m = None
     gate = gate_found(doc, query) if scorer is not None else None

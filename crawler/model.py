@@ -531,6 +531,14 @@ class Scorer:
         return [(f"{x.name} (sentences)", x.weight * v) for x, v in self.sentence_values(doc) if v]
 
 
+def read_note(doc: Document, text_chars: int) -> str | None:
+    """What a model reading a part (``read_part``) read of a longer article, for its explanation: 'it read the
+    title and the text's first 1,500 of 4,210 characters'; None when it read the whole article."""
+    if not text_chars or len(doc.text) <= text_chars:
+        return None
+    return f"it read the title and the text's first {text_chars:,} of {len(doc.text):,} characters"
+
+
 def read_part(doc: Document, text_chars: int) -> Document:
     """The part of the article a model reads: the title and the text's first ``text_chars`` characters (0: all).
     A place in the part is the same place in the whole text, so its spans serve the article's snippets."""

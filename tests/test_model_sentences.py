@@ -184,6 +184,26 @@ def test_a_model_with_text_chars_reads_the_first_part_of_a_long_article_and_its_
     assert spans and all(b <= 40 and text[a:b].lower().startswith(("scien", "research")) for _f, a, b in spans)
 
 
+def test_topics_eval_says_what_a_model_reading_a_part_read_of_a_long_story(tmp_path: Path) -> None:
+    # a story whose science comes past the model's part was a miss explained by what the part held alone, the
+    # gate's names from the whole story beside it, and nothing said the rest was never read
+    import json
+
+    _model(tmp_path, [_feature("@science", any_=4.0)], bias=-1.0, inputs={"body": "binary", "text_chars": 40})
+    cfg = _config(tmp_path, 'query = "@coop"\nmodel = "m.json"\nmin_score = 5')
+    late = "The club won the cup on a rainy day in May. Scientists did research together."
+    early = "Scientists did research together. The club won the cup on a rainy day in May."
+    stories = tmp_path / "s.jsonl"
+    stories.write_text(
+        "".join(json.dumps({"title": "News", "text": t, "language": "en", "label": 1}) + "\n" for t in (late, early)),
+        encoding="utf-8",
+    )
+    out = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(stories)]).output
+    assert f"(it read the title and the text's first 40 of {len(late)} characters)" in out, out
+    as_json = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(stories), "--json"]).output
+    assert "it read the title and the text's first 40 of" in as_json
+
+
 def test_text_chars_changes_the_digest_and_a_broken_one_is_named() -> None:
     data = {"format": "newswatch-topic-model", "version": 1, "bias": -1.0, "features": [_feature("@science", 1.0)]}
     plain = parse_model(data, "m.json")
