@@ -169,7 +169,7 @@ def columns(text: str) -> Columns:
     starts: list[int] = []
     ends: list[int] = []
     kinds: list[int] = []
-    simple: str | None = None  # the whole text folded to Simplified Chinese, once, at its first CJK run
+    simple: str | None = None  # the whole text folded to Simplified Chinese, at its first CJK run ("" if it cannot be)
     normalized = _NORMALIZED.get
     for m in _TOKEN_RE.finditer(text):
         word = m.group(2)
@@ -186,8 +186,8 @@ def columns(text: str) -> Columns:
         run: str | list[str] = m.group(1)
         if unicodedata.is_normalized("NFKC", run):
             if simple is None:
-                simple = to_simplified(text)
-            run = simple[start:end] if simple is not text else to_simplified(run)  # else: fold this run alone
+                simple = simplified(text) or ""
+            run = simple[start:end] if simple else to_simplified(run)  # else: fold this run alone
         else:
             run = [unicodedata.normalize("NFKC", ch) for ch in run]
         # every character but the last starts a bigram with the next; the last is a unigram
@@ -244,6 +244,14 @@ def to_simplified(run: str) -> str:
         _t2s = opencc.OpenCC("t2s")
     simple = _t2s.convert(run)
     return simple if len(simple) == len(run) else run  # token offsets must keep pointing into the text
+
+
+@lru_cache(maxsize=8)
+def simplified(text: str) -> str | None:
+    """A whole text folded to Simplified (``to_simplified``), or None when that would change its length; kept for
+    the last few texts: tokenizing a text and matching names in it both read it."""
+    simple = to_simplified(text)
+    return None if simple is text else simple
 
 
 def index_tokens(text: str) -> str:

@@ -247,7 +247,9 @@ class _Field:
         "_heads",
         "_holds",
         "_institution_words",
+        "_long",
         "_memo",
+        "_short",
         "_sorted",
         "_tokens",
         "by_stem",
@@ -324,6 +326,8 @@ class _Field:
         self.by_surface = by_surface
         self.stems = stems  # folded surface -> stem, for words (a CJK token is its own stem)
         self._sorted: list[str] | None = None
+        self._long: list[str] | None = None  # a Chinese text's surfaces of three characters or more, sorted
+        self._short = ""  # and its others, each after a line break (see ``starting``)
         self._heads: set[str] | None = None
         self._tokens: dict[tuple[int, str, str], set[int]] | None = None
         self._institution_words: list[int] | None = None
@@ -338,7 +342,7 @@ class _Field:
         """The text with its Chinese characters folded to Simplified (俄羅斯 is 俄罗斯), character for character,
         so an offset in it is one in the text."""
         if self._folded is None:
-            self._folded = textnorm.to_simplified(self.text) if self.cjk else self.text
+            self._folded = (textnorm.simplified(self.text) or self.text) if self.cjk else self.text
         return self._folded
 
     def holds_any(self, needles: tuple[str, ...]) -> bool:
@@ -365,18 +369,47 @@ class _Field:
             self._sorted = sorted(self.by_surface)
         return self._sorted
 
+    def starting(self, prefix: str) -> list[str]:
+        """The field's distinct folded surfaces that start with ``prefix``.
+
+        A Chinese text's thousands of bigrams are not sorted (that cost more than all the lookups that read them,
+        0.8 ms a 5,000-word article): only its few words of three characters or more are, which are all that a
+        prefix of three can start; a shorter prefix is looked up as a word, and one of one character searched for
+        among the bigrams and characters, one a line."""
+        out = []
+        if self.cjk and len(prefix) < 3:
+            if len(prefix) == 2:
+                out = [prefix] if prefix in self.by_surface else []
+            else:
+                out = re.findall(f"\n({re.escape(prefix)}[^\n]*)", self._cjk_sorted()[1])
+        keys = self._cjk_sorted()[0] if self.cjk else self.sorted_surfaces()
+        i = bisect.bisect_left(keys, prefix)
+        while i < len(keys) and keys[i].startswith(prefix):
+            out.append(keys[i])
+            i += 1
+        return out
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether some word of the field starts with ``prefix`` (``starting``, without collecting them)."""
+        if self.cjk and len(prefix) < 3:
+            return bool(self.starting(prefix))
+        keys = self._cjk_sorted()[0] if self.cjk else self.sorted_surfaces()
+        i = bisect.bisect_left(keys, prefix)
+        return i < len(keys) and keys[i].startswith(prefix)
+
+    def _cjk_sorted(self) -> tuple[list[str], str]:
+        """A Chinese text's surfaces of three characters or more, sorted, and its others, each after a line break."""
+        if self._long is None:
+            self._long = sorted([s for s in self.by_surface if len(s) >= 3])
+            self._short = "\n" + "\n".join([s for s in self.by_surface if len(s) < 3])
+        return self._long, self._short
+
     def heads(self) -> set[str]:
         """The first three characters of the field's words (shorter words whole): a three-character
         prefix is in it when some word starts with it."""
         if self._heads is None:
             self._heads = {s[:3] for s in self.by_surface}
         return self._heads
-
-    def has_prefix(self, prefix: str) -> bool:
-        """Whether some word of the field starts with ``prefix``."""
-        keys = self.sorted_surfaces()
-        i = bisect.bisect_left(keys, prefix)
-        return i < len(keys) and keys[i].startswith(prefix)
 
     def first_words(self) -> tuple[set[str], set[str], set[str]]:
         """The field's stems, surfaces and heads (``heads``) that the names of some ``_FirstIndex`` start with: the
@@ -409,13 +442,10 @@ class _Field:
     def institution_words(self) -> list[int]:
         """Sorted positions of words that may end an institution's name (University, университета, 大学)."""
         if self._institution_words is None:
-            keys = self.sorted_surfaces()
             found: list[int] = []
             for head in _INSTITUTION_HEADS:
-                i = bisect.bisect_left(keys, head)
-                while i < len(keys) and keys[i].startswith(head):
-                    found.extend(self.by_surface[keys[i]])
-                    i += 1
+                for word in self.starting(head):
+                    found.extend(self.by_surface[word])
             self._institution_words = sorted(set(found))
         return self._institution_words
 
@@ -448,17 +478,14 @@ class _Field:
             if len(value) >= 3 and value[:3] not in self.heads() and (not stem or stem not in self.by_stem):
                 self._memo[key] = []  # no word starts like the prefix (most of a title's lookups)
                 return self._memo[key]
-            keys = self.sorted_surfaces()
             # the words of the stem, then the words starting with the prefix that are not of the stem: no
             # position is in two parts (each position is one word)
             of_stem = stem if stem and stem in self.by_stem else None
             parts: list[list[int]] = [self.by_stem[stem]] if of_stem else []
             stems = self.stems
-            i = bisect.bisect_left(keys, value)
-            while i < len(keys) and keys[i].startswith(value):
-                if of_stem is None or stems.get(keys[i]) != of_stem:
-                    parts.append(self.by_surface[keys[i]])
-                i += 1
+            for word in self.starting(value):
+                if of_stem is None or stems.get(word) != of_stem:
+                    parts.append(self.by_surface[word])
             # most prefixes find nothing, one word or only the words of their stem: no copy and no sort
             if not parts:
                 hit = []
@@ -869,17 +896,9 @@ class _FirstIndex:
         # a prefix is looked at once for all the patterns it starts, and only when a word starts like it: does
         # the field hold a word of its stem or one starting with it (what lookup_key would find)
         by_stem = f.by_stem
-        keys: list[str] | None = None  # sorted when first needed (a Chinese text's thousands of bigrams)
-        bisect_left = bisect.bisect_left
         for head in by_head.keys() & heads:
             for (_kind, value, stem), kk in by_head[head].items():
-                if stem and stem in by_stem:
-                    ks += kk
-                    continue
-                if keys is None:
-                    keys = f.sorted_surfaces()
-                i = bisect_left(keys, value)
-                if i < len(keys) and keys[i].startswith(value):
+                if (stem and stem in by_stem) or f.has_prefix(value):
                     ks += kk
         for item, kk in self.short.items():
             if f.lookup_key(item):
