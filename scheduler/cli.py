@@ -752,7 +752,7 @@ def search(
         db = config.storage.database
         with Store(db, readonly=True, upgrade=False) if db.exists() else nullcontext() as store:
             _check_sources(config, store, sources)
-    results, cut_short = search_with_topic(
+    results, stats = search_with_topic(
         config,
         query,
         topic,
@@ -766,11 +766,14 @@ def search(
         click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
         return
     if not results:
-        if not state.quiet:  # after a search cut short, the warning has said how far it got
+        if not state.quiet and not stats.timed_out:
+            click.echo(_no_matches(config, since, since_dt, sources, languages))
+        elif not state.quiet:  # cut short: the warning has said how far it got
+            # no article scored: the limit came in the index's search or inside the first article
             click.echo(
                 "no matches in what was searched"
-                if cut_short
-                else _no_matches(config, since, since_dt, sources, languages)
+                if stats.scored
+                else "no matches: the search stopped before it had scored one article"
             )
         return
     tty = sys.stdout.isatty()

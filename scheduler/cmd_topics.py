@@ -19,6 +19,7 @@ ORDER_CHOICES = ("boundary", "score", "newest", "random")
 
 if TYPE_CHECKING:  # imported by `topics eval` itself: every other command starts without them
     from crawler.evaluate import Evaluation, Verdict
+    from crawler.search import SearchStats
 
 
 def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...], otherwise: str) -> list[TopicConfig]:
@@ -502,9 +503,9 @@ def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
 
 def search_with_topic(
     config: Config, query: str | None, topic: str | None, limit: int, timeout: float, **filters: Any
-) -> tuple[list, bool]:
+) -> tuple[list, SearchStats]:
     """`newswatch search`: a query, or a configured topic (its query and min_score); warns when cut short.
-    Returns the results and whether the search was cut short."""
+    Returns the results and how the search went (whether it was cut short, how many articles it scored)."""
     from crawler.search import SearchStats, search_articles
 
     if (query is None) == (topic is None):
@@ -530,4 +531,4 @@ def search_with_topic(
             "results may be incomplete (narrow the query or raise --timeout)",
             err=True,
         )
-    return results, stats.timed_out
+    return results, stats

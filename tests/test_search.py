@@ -184,12 +184,34 @@ def test_the_time_limit_holds_inside_one_huge_article_and_says_how_far_it_got(
         store.add_article(article_record(1, "China and Russia", "China Russia " * 1_000))
     res = newswatch("-c", cfg, "search", "country:RU", "--timeout", "1")
     assert res.returncode == 0, res.stderr
-    # before: the article, scored in full long after the limit had passed, and no warning
-    assert res.stdout == "no matches in what was searched\n"
+    # before: the article, scored in full long after the limit had passed, and no warning; then "no matches in what
+    # was searched", where nothing had been
+    assert res.stdout == "no matches: the search stopped before it had scored one article\n"
     assert res.stderr == (
         "warning: the search stopped early, at its 1s limit, having scored 0 of the index's 1 candidates; results "
         "may be incomplete (narrow the query or raise --timeout)\n"
     )
+
+
+def test_a_search_the_limit_stopped_in_the_index_says_nothing_was_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the limit came while the index looked for candidates: no article was scored, and the search said "no
+    # matches in what was searched" as if something had been
+    from crawler.errors import StoreError
+
+    def slow(*args: object, **kwargs: object) -> list[int]:
+        time.sleep(1.5)  # SQLite's progress handler interrupts the index's query at the limit
+        raise StoreError("cannot search: interrupted")
+
+    monkeypatch.setattr(Store, "fts_candidates", slow)
+    cfg = _config(tmp_path)
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(1, "China and Russia", "China and Russia open a laboratory.", indexed=True))
+    res = newswatch("-c", cfg, "search", "laboratory", "--timeout", "0.5")
+    assert res.returncode == 0, res.stderr
+    assert "before the index had found its candidates" in res.stderr
+    assert res.stdout == "no matches: the search stopped before it had scored one article\n"
 
 
 @pytest.mark.parametrize("timeout", ["inf", "1e12", "nan"])
