@@ -89,6 +89,7 @@ DIGEST_RETRY_AFTER = timedelta(minutes=15)
 TICK = 1.0  # seconds between looks at which sources are due
 BATCH_AHEAD = 10.0  # seconds: sources due this soon join a batch that starts now
 BATCH_SIZE = 500  # sources per crawl child at most
+WARNINGS_SHOWN = 5  # a source's crawl warnings logged at most, the rest counted
 BATCH_GRACE = 60.0  # seconds a batch child gets beyond the per-source deadline to start and finish
 SKIPPED_RETRY = 30.0  # seconds before a skipped source is looked at again (a held one: sooner if its holder ends)
 START_LEAD = 5.0  # seconds a crawl child is started ahead of its batch, until start-ups are measured
@@ -383,6 +384,7 @@ class Daemon:
         self._batches = 0
         self._due_lock = threading.Lock()
         self._status_at = 0.0
+        self._warned: dict[str, tuple[str, ...]] = {}  # per source: its last poll's warnings, logged when they change
         self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
         self._reload_problem: str | None = None
         self._snapshot_lock = threading.Lock()
@@ -968,6 +970,16 @@ class Daemon:
         else:
             log.debug("crawl %s: %s; %.1fs", name, status, took)
         if status != "skipped":
+            # What the crawl command prints as 'NAME: warning: ...' (a malformed feed read anyway, entries skipped,
+            # new entries left for the next polls, a canonical naming another story) reached no log: said when
+            # it differs from the source's last poll, not every 15 minutes for a feed broken for good
+            warnings = tuple(st.get("warnings") or ())
+            if warnings != self._warned.get(name, ()):
+                for text in warnings[:WARNINGS_SHOWN]:
+                    log.warning("crawl %s: warning: %s", name, text)
+                if len(warnings) > WARNINGS_SHOWN:
+                    log.warning("crawl %s: … and %d more warnings", name, len(warnings) - WARNINGS_SHOWN)
+            self._warned[name] = warnings
             verdict = "failed" if status in ("failed", "gone") else "ok"
             self._last_crawl = f"{_clock()} {name} {verdict} {st.get('new', 0)} new"
             if time.monotonic() - self._status_at >= 1.0:  # STATUS= at most once a second from a batch

@@ -12,7 +12,7 @@ import pytest
 
 from crawler.store import Store, iso
 from scheduler.demo import demo_config_text
-from tests.support.daemonworld import Daemon, crawl_config
+from tests.support.daemonworld import Daemon, crawl_config, wait_until
 
 
 def test_run_without_smtp_archives_and_logs_each_sources_next_poll_and_errors(
@@ -66,6 +66,39 @@ def test_a_source_polled_alone_has_its_line_also_when_nothing_is_new(
     d.wait_log("crawl gw: not-modified; fetched 1, new 0, duplicates 0, matched 0, errors 0; ", timeout=120)
     assert d.terminate() == 0
     assert "crawl batch of" not in d.log()
+
+
+def test_a_sources_crawl_warnings_are_logged_once_while_they_stay_the_same(
+    tmp_path: Path, site: Any, daemons: Callable[..., Daemon]
+) -> None:
+    # `newswatch crawl` prints 'gw: warning: ...' (here an entry with a javascript: link, skipped); the daemon
+    # logged nothing of it, nor of a feed read despite its errors or entries left for the next polls
+    polls = [0]
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        polls[0] += 1  # the feed changes at each poll (no 304), its bad entry stays
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+            f"<link>{site.base_url}/warned/</link><description>poll {polls[0]}</description>"
+            "<item><title>Bad link</title><link>javascript:alert(1)</link><guid>bad</guid></item>"
+            "</channel></rss>"
+        )
+        return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+
+    site.add_generated("/warned/", handler)
+    cfg = tmp_path / "nw.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[crawl]\nallow_private = true\n'
+        f'[[sources]]\nname = "gw"\nurl = "{site.base_url}/warned/feed.xml"\nevery = "2s"\n',
+        encoding="utf-8",
+    )
+    d = daemons(cfg, env={"NEWSWATCH_WORKERS": "0"})
+    d.wait_log("crawl gw: warning: ", timeout=120)
+    wait_until(lambda: polls[0] >= 4, timeout=120, what="four polls")
+    assert d.terminate() == 0
+    warned = re.findall(r"crawl gw: warning: (.*)", d.log())
+    assert warned and any("'javascript:alert(1)' is not a valid http(s) URL" in w for w in warned), d.log()
+    assert len(warned) == len(set(warned)), d.log()  # once, not at every poll
 
 
 def test_at_start_a_failing_source_gives_its_real_next_poll_and_backoff_and_an_inactive_one_says_it_waits(
