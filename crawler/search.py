@@ -64,6 +64,9 @@ class SearchStats:
     candidates: int | None = None
 
 
+RING_AGAIN = 0.05  # seconds between the time limit's alarms once it is over
+
+
 class _OutOfTime(Exception):
     """The search's time limit, raised by SIGALRM inside an article's matching."""
 
@@ -94,7 +97,9 @@ def _limit(deadline: float) -> Iterator[None]:
 
     signal.signal(signal.SIGALRM, ring)
     try:
-        signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+        # and again every 50 ms after: raised where Python swallows it (a garbage-collector callback, a __del__:
+        # 'Exception ignored in ...'), one alarm was lost and the search ran to its end, however long
+        signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), RING_AGAIN)
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
