@@ -434,12 +434,14 @@ def test_a_too_long_digest_shortens_each_topic_by_its_own_scores(tmp_path: Path,
 
 
 def test_a_story_known_only_from_its_feed_says_so(tmp_path: Path, smtp: Any) -> None:
-    # its link is a page that failed (a 500, a timeout): the reader should know the text is the feed's summary
+    # its link is a page that failed (a 500, a timeout) or gave no article text (a wall, all script): the reader
+    # should know the text is the feed's summary, and not be told the page was never fetched
     w = World(tmp_path / "nw.db")
     w.add("globalwire", "China and Russia launch a joint course", matches={"china-russia-st": 3.0}, text_from="feed")
     w.add("vestnik", "Россия и Китай создадут центр", matches={"china-russia-st": 2.0}, language="ru")
     text, html = received_bodies(w, config(w.store.path, smtp.port), smtp)
-    meta = "globalwire · 12 Mar 2025 · English · score 3.0 · feed summary only (page not fetched)"
+    meta = "globalwire · 12 Mar 2025 · English · score 3.0 · feed summary only (no article text from its page)"
     assert meta + " https://globalwire.example/news/1" in " ".join(text.split())
-    assert text.count("feed summary") == 1 and html.count("&middot; feed summary only (page not fetched)") == 1
+    assert text.count("feed summary") == 1
+    assert html.count("&middot; feed summary only (no article text from its page)") == 1
     w.store.close()
