@@ -12,6 +12,7 @@ import pytest
 
 from crawler.store import Store, iso
 from scheduler.demo import demo_config_text
+from tests.support.articles import RSS, rss_channel
 from tests.support.daemonworld import Daemon, crawl_config, wait_until
 
 
@@ -55,11 +56,8 @@ def test_a_source_polled_alone_has_its_line_also_when_nothing_is_new(
 ) -> None:
     """A batch's sources with nothing new are counted by the batch's line; a source polled on its own has no
     batch line, so its own says that it was polled (a daemon with one source logged nothing after its first poll)."""
-    cfg = tmp_path / "nw.toml"
-    cfg.write_text(
-        '[storage]\ndatabase = "nw.db"\n[crawl]\nallow_private = true\n'
-        f'[[sources]]\nname = "gw"\nurl = "{site.base_url}/huaxia/atom.xml"\nevery = "2s"\n',
-        encoding="utf-8",
+    cfg = crawl_config(
+        tmp_path, f'[[sources]]\nname = "gw"\nurl = "{site.base_url}/huaxia/atom.xml"\nevery = "2s"\n', "30s"
     )
     d = daemons(cfg, env={"NEWSWATCH_WORKERS": "0"})
     d.wait_log("crawl gw: ok; fetched ", timeout=120)  # the first poll stores the feed's articles
@@ -77,20 +75,12 @@ def test_a_sources_crawl_warnings_are_logged_once_while_they_stay_the_same(
 
     def handler(path: str) -> tuple[int, dict[str, str], bytes]:
         polls[0] += 1  # the feed changes at each poll (no 304), its bad entry stays
-        xml = (
-            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
-            f"<link>{site.base_url}/warned/</link><description>poll {polls[0]}</description>"
-            "<item><title>Bad link</title><link>javascript:alert(1)</link><guid>bad</guid></item>"
-            "</channel></rss>"
-        )
-        return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+        item = "<item><title>Bad link</title><link>javascript:alert(1)</link><guid>bad</guid></item>"
+        return 200, RSS, rss_channel(f"{site.base_url}/warned/", item, description=f"poll {polls[0]}")
 
     site.add_generated("/warned/", handler)
-    cfg = tmp_path / "nw.toml"
-    cfg.write_text(
-        '[storage]\ndatabase = "nw.db"\n[crawl]\nallow_private = true\n'
-        f'[[sources]]\nname = "gw"\nurl = "{site.base_url}/warned/feed.xml"\nevery = "2s"\n',
-        encoding="utf-8",
+    cfg = crawl_config(
+        tmp_path, f'[[sources]]\nname = "gw"\nurl = "{site.base_url}/warned/feed.xml"\nevery = "2s"\n', "30s"
     )
     d = daemons(cfg, env={"NEWSWATCH_WORKERS": "0"})
     d.wait_log("crawl gw: warning: ", timeout=120)

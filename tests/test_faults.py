@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from crawler.store import Store, parse_iso
+from tests.support.articles import RSS, rss_channel
 from tests.support.cli import Outcome
 from tests.support.cli import newswatch as run_cli
 from tests.support.daemonworld import wait_until
@@ -97,11 +98,7 @@ def serve_feed(site: SiteServer, prefix: str, pages: int, *, delay: float = 0.0,
                 f"</link><guid>{prefix}{i}</guid><description>China and Russia project {i}</description></item>"
                 for i in range(pages)
             )
-            xml = (
-                f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
-                f"<link>{site.base_url}{prefix}</link><description>d</description>{items}{body}</channel></rss>"
-            )
-            return 200, {"Content-Type": "application/rss+xml", "ETag": '"v1"'}, xml.encode()
+            return 200, {**RSS, "ETag": '"v1"'}, rss_channel(f"{site.base_url}{prefix}", items + body)
         i = int(path.rsplit("/", 1)[-1].split(".")[0])
         time.sleep(delay)
         return 200, {"Content-Type": "text/html; charset=utf-8"}, article_html(i, size)

@@ -15,6 +15,7 @@ import pytest
 
 from crawler import topics
 from crawler.store import Store
+from tests.support.articles import RSS, rss_channel
 from tests.support.sitesrv import SiteServer
 from tests.test_faults import (
     article_html,
@@ -33,14 +34,11 @@ def serve_one(site: SiteServer, prefix: str, page: dict[str, tuple[int, bytes]])
 
     def handler(path: str) -> tuple[int, dict[str, str], bytes]:
         if path.startswith(f"{prefix}feed.xml"):
-            xml = (
-                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
-                f"<link>{site.base_url}{prefix}</link><description>d</description>"
+            item = (
                 f"<item><title>Joint reactor of China and Russia</title><link>{site.base_url}{prefix}a/1.html</link>"
                 f"<guid>{prefix}1</guid><description>China and Russia open a joint reactor.</description></item>"
-                "</channel></rss>"
             )
-            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+            return 200, RSS, rss_channel(f"{site.base_url}{prefix}", item)
         status, body = page["body"]
         return status, {"Content-Type": "text/html; charset=utf-8"}, body
 
@@ -271,11 +269,7 @@ def serve_walled(site: SiteServer, prefix: str, wall: Any) -> str:
                 f"<description>{t} in Novosibirsk, number {name[0]}.</description></item>"
                 for name, t in titles.items()
             )
-            xml = (
-                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
-                f"<link>{site.base_url}{prefix}</link><description>d</description>{items}</channel></rss>"
-            )
-            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+            return 200, RSS, rss_channel(f"{site.base_url}{prefix}", items)
         return 200, {"Content-Type": "text/html; charset=utf-8"}, wall(titles[path.rsplit("/", 1)[-1]])
 
     site.add_generated(prefix, handler)
@@ -317,11 +311,7 @@ def test_a_feed_giving_its_entries_new_ids_at_each_poll_adds_nothing(site: SiteS
                 f"</link><guid>poll{polls[0]}-{i}</guid><description>China and Russia project {i}</description></item>"
                 for i in range(3)
             )
-            xml = (
-                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
-                f"<link>{site.base_url}/renew/</link><description>d</description>{items}</channel></rss>"
-            )
-            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+            return 200, RSS, rss_channel(f"{site.base_url}/renew/", items)
         return 200, {"Content-Type": "text/html; charset=utf-8"}, article_html(int(path.rsplit("/", 1)[-1][0]))
 
     site.add_generated("/renew/", handler)
@@ -349,11 +339,7 @@ def test_a_feed_of_more_new_entries_than_a_poll_takes_gives_its_newest_now_and_t
                 f"</link><guid>{i}</guid><pubDate>{day:02d} Nov 2025 10:00:00 GMT</pubDate></item>"
                 for i, day in ((i, 1 + (i * 7) % 25) for i in range(25))
             )
-            xml = (
-                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
-                f"<link>{site.base_url}/many/</link><description>d</description>{items}</channel></rss>"
-            )
-            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+            return 200, RSS, rss_channel(f"{site.base_url}/many/", items)
         return (
             200,
             {"Content-Type": "text/html; charset=utf-8"},
@@ -388,11 +374,7 @@ def test_pages_declaring_one_story_their_canonical_are_each_kept(site: SiteServe
                 f"</link><guid>{i}</guid></item>"
                 for i in range(4)
             )
-            xml = (
-                '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
-                f"<link>{site.base_url}/canon/</link><description>d</description>{items}</channel></rss>"
-            )
-            return 200, {"Content-Type": "application/rss+xml"}, xml.encode()
+            return 200, RSS, rss_channel(f"{site.base_url}/canon/", items)
         i = int(path.rsplit("/", 1)[-1].split(".")[0])
         first = f'<link rel="canonical" href="{site.base_url}/canon/a/0.html"><title>'
         return 200, {"Content-Type": "text/html; charset=utf-8"}, article_html(i).replace(b"<title>", first.encode())

@@ -1,4 +1,4 @@
-"""Articles and feeds the tests make up: a stored article's record, an RSS feed of dated entries."""
+"""Articles and feeds the tests make up: a stored article's record, an RSS channel, an RSS feed of dated entries."""
 
 from __future__ import annotations
 
@@ -29,6 +29,17 @@ def article_record(
         index_title=textnorm.index_tokens(title) if indexed else "",
         index_text=textnorm.index_tokens(text) if indexed else "",
     )
+
+
+RSS = {"Content-Type": "application/rss+xml"}  # the header a made-up feed is served with
+
+
+def rss_channel(link: str, items: str, description: str = "d") -> bytes:
+    """An RSS 2.0 feed titled "T" whose channel links to ``link``, holding the ``<item>`` elements ``items``."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+        f"<link>{link}</link><description>{description}</description>{items}</channel></rss>"
+    ).encode()
 
 
 def dated_rss(ages: list[timedelta]) -> bytes:
