@@ -1,10 +1,14 @@
 """Whether a process still runs: for the store (the crawl holding a source's lease, the digest holding a
-recipient's) and for the extraction workers (the crawl that owns their pool). Apart from both, so that a
-worker never loads the store and the store none of the page work."""
+recipient's) and for the extraction workers (the crawl that owns their pool); and a child that ends with the
+process that started it. Apart from both, so that a worker never loads the store and the store none of the
+page work."""
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -35,3 +39,36 @@ def _exited(pid: int) -> bool:
         return False
     fields = line[line.rfind(")") + 2 :].split()
     return bool(fields) and fields[0] in ("Z", "X")
+
+
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> bool:
+    """Asks the kernel to send ``sig`` to this process when its parent dies (Linux's prctl PR_SET_PDEATHSIG);
+    False where it cannot."""
+    prctl = _prctl()
+    return prctl is not None and prctl(1, sig, 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+
+
+def ends_with_this_process(sig: int = signal.SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn`` for subprocess.Popen: the child gets ``sig`` when this process ends, however it ends (a
+    SIGKILL included), so that it never stays behind with init as its parent. Linux only; elsewhere a no-op."""
+    parent = os.getpid()
+    prctl = _prctl()  # looked up before the fork: the child between fork and exec only calls it
+
+    def preexec() -> None:
+        if prctl is not None:
+            prctl(1, sig, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the kernel was asked
+                os.kill(os.getpid(), sig)
+
+    return preexec

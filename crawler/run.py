@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sqlite3
 import sys
 import threading
@@ -36,6 +35,7 @@ from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError
 from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
 from crawler.process import POOL_TOPICS_ENV, Processed
+from crawler.procs import die_with_parent
 from crawler.settings import import_tls_early, quiet_scrapy_logs
 from crawler.store import Store, UpgradeRefused, iso, utcnow
 
@@ -756,19 +756,6 @@ def _make_pool(workers: int | None, language_model: bool = True) -> Any:
 
 
 # -- the child process ---------------------------------------------------------------------------
-
-
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """Asks the kernel to send ``sig`` to this process when its parent dies (Linux prctl PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _exit_with_parent() -> None:

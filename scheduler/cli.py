@@ -1410,6 +1410,7 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
     import subprocess
     import tempfile
 
+    from crawler.procs import ends_with_this_process
     from crawler.store import Store
     from scheduler.archive import datasette_metadata
 
@@ -1444,7 +1445,9 @@ def datasette(state: State, metadata_file: Path | None, port: int, host: str, da
         meta_path = Path(tmpdir) / "metadata.json"
         meta_path.write_text(meta, encoding="utf-8")
         cmd = [exe, "serve", str(db), "--metadata", str(meta_path), "--host", host, "--port", str(port)]
-        proc = subprocess.Popen([*cmd, *datasette_args])
+        # datasette ends with this process however it ends: a SIGKILL (an interrupted script, the OOM killer) left
+        # it serving with init as its parent, holding the port and reading the database, with nobody to stop it
+        proc = subprocess.Popen([*cmd, *datasette_args], preexec_fn=ends_with_this_process())
         # a service manager or `kill` stops this process: datasette must stop with it, not stay behind
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda sig, _frame: proc.send_signal(sig))

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from crawler.procs import ends_with_this_process
 from tests.support.demo import copy_demo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +49,7 @@ def start_datasette(config: Path) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=ends_with_this_process(),  # a test run interrupted (its worker killed) leaves none behind
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -228,6 +230,75 @@ def test_stopping_newswatch_datasette_stops_datasette(demo_dir: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def gone(pid: int, timeout: float = 30) -> bool:
+    """Whether process ``pid`` ends (or is only a zombie) within ``timeout`` seconds."""
+    from crawler.procs import process_alive
+
+    deadline = time.monotonic() + timeout
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not process_alive(pid)
+
+
+def test_a_killed_newswatch_datasette_takes_datasette_with_it(demo_dir: Path) -> None:
+    # SIGKILL (the OOM killer, an interrupted script's kill -9) gives newswatch no chance to stop its child:
+    # datasette stayed, parent 1, serving the archive on its port
+    proc, base = start_datasette(demo_dir / "newswatch-demo.toml")
+    try:
+        assert answers(base)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        deadline = time.monotonic() + 30
+        while answers(base) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not answers(base), "datasette outlived a killed newswatch datasette"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_a_test_process_that_dies_leaves_no_newswatch_datasette_behind(demo_dir: Path) -> None:
+    # an interrupted suite run (its xdist worker killed) skipped the fixtures' finalizers: the `newswatch datasette`
+    # this module started, in a session of its own, and its datasette stayed with parent 1, round after round
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from tests.test_datasette import start_datasette; "
+            "proc, base = start_datasette(sys.argv[1]); print(proc.pid, base, flush=True); time.sleep(600)",
+            str(demo_dir / "newswatch-demo.toml"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=ends_with_this_process(),
+    )
+    started = None
+    try:
+        assert worker.stdout is not None
+        line = worker.stdout.readline().split()
+        assert len(line) == 2, "the stand-in test process did not start newswatch datasette"
+        started, base = int(line[0]), line[1]
+        assert answers(base)
+        worker.kill()  # as an interrupted run's worker dies: no finalizer runs
+        worker.wait(30)
+        assert gone(started), "newswatch datasette outlived the test process that started it"
+        deadline = time.monotonic() + 30
+        while answers(base) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not answers(base), "datasette outlived the test process"
+    finally:
+        worker.kill()
+        worker.wait(30)
+        if started is not None:
+            try:
+                os.killpg(started, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_a_port_in_use_is_one_line_and_exit_2_not_datasettes_traceback(demo_dir: Path) -> None:

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from crawler.procs import ends_with_this_process
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -61,6 +63,7 @@ def test_demo_commands_run_as_printed_and_serve_reuses_the_database(tmp_path: Pa
         text=True,
         cwd=elsewhere,
         env=env,
+        preexec_fn=ends_with_this_process(),
     )
     try:
         assert serve.stdout is not None
@@ -108,6 +111,7 @@ def serve_once(out: Path, port: int) -> list[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ends_with_this_process(),
     )
     printed: list[str] = []
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from crawler.procs import ends_with_this_process
 from crawler.store import Store, parse_iso
 from tests.support.articles import RSS, rss_channel
 from tests.support.cli import Outcome
@@ -71,6 +72,7 @@ def crawl_in_background(cfg: Path, output: int = subprocess.PIPE) -> subprocess.
         stderr=output,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "2"},
+        preexec_fn=ends_with_this_process(),
     )
 
 

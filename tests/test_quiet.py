@@ -11,6 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from crawler.procs import ends_with_this_process
 from scheduler.cli import cli
 from tests.support.demo import copy_demo
 
@@ -115,6 +116,7 @@ def test_demo_serve_quiet_prints_the_address_and_the_config(tmp_path: Path) -> N
         stderr=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
+        preexec_fn=ends_with_this_process(),
     )
     try:
         assert serve.stdout is not None

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from crawler.procs import ends_with_this_process
 from crawler.store import Store
 from tests.support.cli import newswatch
 from tests.support.daemonworld import NO_WORKERS, crawl_config, wait_until
@@ -28,6 +29,7 @@ def cli(cfg: Path, *args: str, **kw: Any) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), "NEWSWATCH_WORKERS": "0"},
+        preexec_fn=ends_with_this_process(),
         **kw,
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from crawler import dedup
+from crawler.procs import ends_with_this_process
 from crawler.store import Store
 from tests.support.articles import article_record
 from tests.support.cli import newswatch
@@ -181,6 +182,7 @@ def _start(cfg: Path, out: Path, stdin: int, stdout: int) -> subprocess.Popen[by
         stdout=stdout,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=ends_with_this_process(),
     )
 
 

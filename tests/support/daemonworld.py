@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crawler.procs import ends_with_this_process
 from crawler.store import Store, process_alive
 from scheduler.daemon import crawl_children
 from tests.support.sitesrv import SiteServer
@@ -314,6 +315,7 @@ class Daemon:
             stderr=subprocess.STDOUT,
             env=env,
             cwd=str(tmp),
+            preexec_fn=ends_with_this_process(),  # an interrupted test run leaves no daemon behind
         )
 
     def notifications(self) -> list[str]:
