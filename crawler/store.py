@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler import dedup, notices, textnorm
+from crawler import __version__, dedup, notices, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
 from crawler.paths import file_in_the_way, low_space, on_read_only_mount, service_folder
@@ -46,6 +46,7 @@ finally:
 
 BUSY_TIMEOUT_MS = 30_000
 migrations = Migrations("newswatch")
+SCHEMA_BY_KEY = "schema.newswatch"  # in _state: the newswatch version that last applied migrations here
 
 
 @migrations(name="0001_initial")
@@ -542,6 +543,24 @@ class UpgradeRefused(StoreError):
         super().__init__(f"the database {path} needs an upgrade ({', '.join(pending)}) this process may not apply")
 
 
+class NewerDatabase(StoreError):
+    """A database a newer newswatch upgraded: this older code could misread it, or write what the newer cannot read."""
+
+    def __init__(self, path: Path, mset: Migrations, unknown: Sequence[tuple[str, str]], by: str | None) -> None:
+        self.path, self.unknown, self.by = path, tuple(unknown), by
+        newest, applied = self.unknown[-1]
+        known = [m.name for m in mset._migrations]
+        more = f" and {len(self.unknown) - 1} more" if len(self.unknown) > 1 else ""
+        who = f"newswatch {by}" if by and by != __version__ else "a newer newswatch"
+        super().__init__(
+            f"the database {path} was upgraded by {who}: its schema is at migration {newest}{more} (applied "
+            f"{applied[:10]}), which this newswatch {__version__} does not know (it knows up to {known[-1]}); "
+            "nothing was read or written. Run the newswatch that upgraded it (install that version or a later one "
+            "into this environment), or restore a copy of the database made before that upgrade ('newswatch backup' "
+            "makes one) for this version"
+        )
+
+
 class UpgradeWatch:
     """How a Store's upgrade goes, for another thread to report while it waits (the daemon tells systemd):
     the migration being applied, and a count that grows as long as SQLite is working on it."""
@@ -581,12 +600,19 @@ class Store:
     """A handle on the newswatch database. Not thread-safe; open one per thread or process."""
 
     def __init__(
-        self, path: Path, *, readonly: bool = False, upgrade: bool = True, watch: UpgradeWatch | None = None
+        self,
+        path: Path,
+        *,
+        readonly: bool = False,
+        upgrade: bool = True,
+        watch: UpgradeWatch | None = None,
+        newer: bool = False,
     ) -> None:
         """Opens (and migrates) the database; ``readonly`` never writes, except to upgrade a database an
         older newswatch made when this user may (not with ``upgrade=False``: it is read as it is; a handle that
         writes then raises UpgradeRefused rather than upgrade it). ``watch`` follows the migrations this handle
-        applies, now and later (`apply_migrations`)."""
+        applies, now and later (`apply_migrations`). A database a newer newswatch upgraded raises NewerDatabase
+        (``newer``, read-only: opened as it is, to copy it)."""
         self.path = Path(path)
         self.readonly = readonly
         self.watch = watch
@@ -615,6 +641,8 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._batch = False
+        if not (newer and readonly):
+            self._refuse_newer(migrations)
         if not readonly:
             if not upgrade and self._made_by_newswatch() and self._pending(migrations):
                 pending = [m.name for m in migrations.pending(self.db)]
@@ -629,6 +657,25 @@ class Store:
             return bool(mset.pending(self.db))
         except sqlite3.Error:
             return True
+
+    def _refuse_newer(self, mset: Migrations) -> None:
+        """Raises NewerDatabase when ``mset`` holds migrations applied here that this code does not know."""
+        try:
+            rows = self.conn.execute(
+                "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid", [mset.name]
+            ).fetchall()
+        except sqlite3.Error:  # no migrations table yet: a new database
+            return
+        known = {m.name for m in mset._migrations}
+        unknown = [(str(name), str(applied)) for name, applied in rows if name not in known]
+        if not unknown:
+            return
+        try:
+            by = self.get_state(SCHEMA_BY_KEY)
+        except sqlite3.Error:
+            by = None
+        self.conn.close()
+        raise NewerDatabase(self.path, mset, unknown, by)
 
     def _made_by_newswatch(self) -> bool:
         # an empty file or another program's database is never turned into a newswatch database here
@@ -670,6 +717,8 @@ class Store:
         self.apply_migrations(migrations)
 
     def apply_migrations(self, mset: Migrations) -> None:
+        if mset is not migrations:  # the newswatch set was looked at on opening
+            self._refuse_newer(mset)
         if self.readonly:
             if not self._pending(mset):
                 return
@@ -710,6 +759,8 @@ class Store:
                         broken = self.conn.execute("PRAGMA foreign_key_check").fetchall()
                         if broken:
                             raise sqlite3.IntegrityError(f"a migration broke {len(broken)} foreign key(s)")
+                        if names and self.db["_state"].exists():  # an older newswatch that meets them names it
+                            self.set_state(SCHEMA_BY_KEY, __version__)
                     if watch is not None:
                         watch.applied.extend(names)
                     if upgrade:

@@ -1205,7 +1205,8 @@ def backup(state: State, file: Path, force: bool) -> None:
         raise NewswatchError(
             f"cannot write {file}: permission denied; this user needs write permission on {file.parent}"
         )
-    with Store(config.storage.database, readonly=True, upgrade=False) as src:  # copied as it is
+    # copied as it is, also one a newer newswatch upgraded (a copy to keep before going back to an older one)
+    with Store(config.storage.database, readonly=True, upgrade=False, newer=True) as src:
         missing = _missing_tables(src.conn)
         if missing:
             raise NewswatchError(

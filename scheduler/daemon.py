@@ -66,6 +66,7 @@ from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
 from crawler.polling import MAX_BACKOFF, PollOutcome, SourceState, after_poll, backoff, due_at
 from crawler.store import (
     RESET_LOOK,
+    NewerDatabase,
     Store,
     UpgradeWatch,
     database_problem,
@@ -1409,12 +1410,17 @@ def hold_database(database: Path) -> int | None:
 def unusable_database(database: Path, exc: StoreError | None = None) -> UsageError | None:
     """A database the daemon cannot use where the config puts it, as a config problem (exit 2, which systemd does
     not restart: starting again cannot fix it): what `newswatch check` warns of (no permission, a read-only file
-    system, a folder), or, from ``exc``, another program's file. None when a restart may help (a lock, a full disk)."""
+    system, a folder), or, from ``exc``, another program's file or one a newer newswatch upgraded. None when a
+    restart may help (a lock, a full disk)."""
     from scheduler.advice import database_write_problem
 
     problem = database_write_problem(database)
-    if problem is None and exc is not None and "is not a newswatch database" in str(exc):
-        return UsageError(str(exc))
+    if (
+        problem is None
+        and exc is not None
+        and ("is not a newswatch database" in str(exc) or isinstance(exc, NewerDatabase))
+    ):
+        return UsageError(str(exc))  # a newer newswatch's database: this older one, restarted, would refuse it again
     if problem is None:
         return None
     return UsageError(

@@ -1,0 +1,125 @@
+"""An older newswatch meets a database a newer one upgraded (a downgrade, or a second, older installation pointed at
+the same file): it refuses in one line, naming the migration the database is at, the newswatch that applied it, what
+this one knows and what to do, and reads and writes nothing. The daemon exits 2 (its unit does not restart it:
+restarting the same older code cannot help). `backup` still copies the database as it is.
+
+Real SQLite files; the newer newswatch is stood in for by what it records: its migration in `_sqlite_migrations`
+and its version in `_state`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from crawler import __version__
+from crawler.store import SCHEMA_BY_KEY, NewerDatabase, Store, migrations
+from scheduler import ledger
+from tests.support.articles import article_record
+from tests.support.cli import newswatch
+from tests.support.daemonworld import Daemon
+
+FUTURE = "0090_future_columns"
+NEWEST_KNOWN = migrations._migrations[-1].name
+
+
+def newer_archive(tmp_path: Path, *, by: str | None = "9.1.0", migration_set: str = "newswatch") -> tuple[Path, Path]:
+    """A config and its database as a newer newswatch (``by``, None: one that records no version) left it."""
+    cfg = tmp_path / "nw.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n\n[crawl]\nallow_private = true\n\n'
+        '[[sources]]\nname = "gone"\nurl = "http://127.0.0.1:9/rss.xml"\n',
+        encoding="utf-8",
+    )
+    db = tmp_path / "nw.db"
+    with Store(db) as store:
+        ledger.prepare(store)
+        for n in range(3):
+            store.add_article(article_record(n, f"Учёные {n}", f"Российские учёные, встреча {n}."))
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES (?, ?, ?)",
+            [migration_set, FUTURE, "2027-03-01 09:00:00.000000+00:00"],
+        )
+        if by is None:
+            conn.execute("DELETE FROM _state WHERE key = ?", [SCHEMA_BY_KEY])
+        else:
+            conn.execute("UPDATE _state SET value = ? WHERE key = ?", [by, SCHEMA_BY_KEY])
+    return cfg, db
+
+
+def as_left(db: Path) -> tuple[list[tuple[str, str]], int, str | None]:
+    """The migrations recorded, the articles stored and the version recorded: what a refusal must leave as it was."""
+    with sqlite3.connect(db) as conn:
+        return (
+            conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY rowid").fetchall(),
+            conn.execute("SELECT count(*) FROM articles").fetchone()[0],
+            conn.execute("SELECT value FROM _state WHERE key = ?", [SCHEMA_BY_KEY]).fetchone()[0],
+        )
+
+
+def refusal(db: Path, by: str = "newswatch 9.1.0") -> str:
+    return (
+        f"the database {db} was upgraded by {by}: its schema is at migration {FUTURE} (applied 2027-03-01), which "
+        f"this newswatch {__version__} does not know (it knows up to {NEWEST_KNOWN}); nothing was read or written. "
+        "Run the newswatch that upgraded it (install that version or a later one into this environment), or restore "
+        "a copy of the database made before that upgrade ('newswatch backup' makes one) for this version"
+    )
+
+
+def test_a_database_records_the_newswatch_that_last_migrated_it(tmp_path: Path) -> None:
+    with Store(tmp_path / "nw.db") as store:
+        assert store.get_state(SCHEMA_BY_KEY) == __version__
+
+
+@pytest.mark.parametrize(
+    "command", [("export",), ("search", "учёные"), ("sources",), ("crawl",), ("prune", "--older-than", "30d")]
+)
+def test_an_older_newswatch_refuses_a_newer_database_in_one_line_and_leaves_it_as_it_was(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # it ran without a word, and could write what the newer code cannot read (a crawl, a prune)
+    cfg, db = newer_archive(tmp_path)
+    before = as_left(db)
+    result = newswatch("-c", cfg, *command)
+    assert result.returncode == 1, result
+    assert result.stderr == f"error: {refusal(db)}\n"
+    assert result.stdout == ""
+    assert as_left(db) == before
+
+
+def test_the_refusal_names_no_version_when_the_newer_one_recorded_none(tmp_path: Path) -> None:
+    cfg, db = newer_archive(tmp_path, by=None)
+    result = newswatch("-c", cfg, "export")
+    assert result.returncode == 1 and result.stderr == f"error: {refusal(db, 'a newer newswatch')}\n"
+
+
+def test_a_newer_delivery_ledger_is_refused_too(tmp_path: Path) -> None:
+    _cfg, db = newer_archive(tmp_path, migration_set="delivery")
+    with Store(db) as store, pytest.raises(NewerDatabase) as refused:
+        ledger.prepare(store)
+    assert FUTURE in str(refused.value) and "newswatch 9.1.0" in str(refused.value)
+
+
+def test_backup_still_copies_a_newer_database_as_it_is(tmp_path: Path) -> None:
+    cfg, db = newer_archive(tmp_path)
+    copy = tmp_path / "copy.db"
+    result = newswatch("-c", cfg, "backup", copy)
+    assert result.returncode == 0, result.stderr
+    assert as_left(copy) == as_left(db)
+
+
+def test_an_older_daemon_exits_2_on_a_newer_database_and_is_not_restarted(
+    tmp_path: Path, daemons: Callable[..., Daemon]
+) -> None:
+    # exit 1 would have systemd start the same older code again, five times in ten minutes, each refused alike
+    cfg, db = newer_archive(tmp_path)
+    before = as_left(db)
+    d = daemons(cfg)
+    assert d.proc.wait(60) == 2
+    log = d.log()
+    assert refusal(db) in log and "Traceback" not in log
+    assert not d.noted("READY=1")
+    assert as_left(db) == before
