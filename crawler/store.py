@@ -44,7 +44,16 @@ finally:
         if sys.modules.get(_name, "") is None:
             del sys.modules[_name]
 
-BUSY_TIMEOUT_MS = 30_000
+
+def _busy_timeout_ms() -> int:
+    """How long a write waits for another process's write lock: 30 s (``NEWSWATCH_BUSY_TIMEOUT`` seconds, for tests)."""
+    try:
+        return max(1, int(float(os.environ["NEWSWATCH_BUSY_TIMEOUT"]) * 1000))
+    except (KeyError, ValueError):
+        return 30_000
+
+
+BUSY_TIMEOUT_MS = _busy_timeout_ms()
 migrations = Migrations("newswatch")
 SCHEMA_BY_KEY = "schema.newswatch"  # in _state: the newswatch version that last applied migrations here
 

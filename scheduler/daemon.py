@@ -29,7 +29,10 @@ Environment knobs (for tests and benchmarks; production needs none):
   NEWSWATCH_BATCH_SIZE     sources per crawl child at most (default 500)
   NEWSWATCH_BATCH_TIMEOUT  seconds before a batch's crawl child is killed (default: the above + 60)
   NEWSWATCH_MAX_FAILURES   jobs failing in a row before the daemon says so loudly and checks that it
-                           can still use its database, exiting 1 when it cannot (default 5)
+                           can still use its database, exiting 1 when it cannot (default 5); a database whose
+                           write lock another process holds is waited out instead (see `DatabaseWait`)
+  NEWSWATCH_DB_WAIT        seconds before a database held locked is tried again, the first time (default 30;
+                           the wait doubles, up to 10 minutes)
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
 from crawler.polling import MAX_BACKOFF, PollOutcome, SourceState, after_poll, backoff, due_at
 from crawler.store import (
+    BUSY_TIMEOUT_MS,
     RESET_LOOK,
     NewerDatabase,
     Store,
@@ -100,6 +104,8 @@ UPGRADE_NOTE_EVERY = 5.0  # seconds between two EXTEND_TIMEOUT_USEC= while the u
 UPGRADE_EXTEND = (
     60.0  # seconds systemd is asked to wait for the next one (a stalled step: the busy timeout, a slow disk)
 )
+DB_WAIT_FIRST = 30.0  # seconds before a database another process holds locked is tried again, the first time
+DB_WAIT_MAX = 600.0  # seconds between two tries at most
 
 
 def _env_float(name: str, default: float) -> float:
@@ -349,6 +355,18 @@ class UpgradeNotes:
 # -- the daemon --------------------------------------------------------------------------------
 
 
+@dataclass
+class DatabaseWait:
+    """The daemon waiting for another process (a long backup, export or prune, datasette or sqlite3 holding a write
+    transaction) to release its database's write lock: polls pause, every source keeping its place, and the
+    database is tried again after ``delay`` seconds, the delay doubling up to DB_WAIT_MAX."""
+
+    since: datetime
+    delay: float
+    tries: int = 0
+    next_try: datetime | None = None
+
+
 class Daemon:
     def __init__(self, config_path: Path, notifier: Notifier | None = None) -> None:
         self.config_path = config_path
@@ -387,6 +405,7 @@ class Daemon:
         self._status_at = 0.0
         self._warned: dict[str, tuple[str, ...]] = {}  # per source: its last poll's warnings, logged when they change
         self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
+        self._db_wait: DatabaseWait | None = None  # set while another process holds the database locked
         self._reload_problem: str | None = None
         self._snapshot_lock = threading.Lock()
         self._snapshot_users: dict[Path, int] = {}  # config snapshots crawl children were started with
@@ -738,8 +757,8 @@ class Daemon:
 
     async def _dispatch(self) -> None:
         """Every tick: start a batch of the sources now due (and those due within BATCH_AHEAD) if a slot is free."""
-        if self.stopping.is_set() or self.loop is None:
-            return
+        if self.stopping.is_set() or self.loop is None or self._db_wait is not None:
+            return  # while the database is held locked, no crawl child is started only to fail after the busy timeout
         if self._held_by:
             self._look_again_when_released()
         if time.monotonic() >= self._next_reset_look:
@@ -1218,7 +1237,8 @@ class Daemon:
         self._update_status()
 
     def _job_failed(self, job: str, reason: str) -> None:
-        """Counts a failed job; at the limit says so at critical priority and exits if the database is unusable."""
+        """Counts a failed job; at the limit says so at critical priority and tests the database: one held locked by
+        another process is waited out (`_wait_for_database`), one it cannot use at all makes the daemon exit."""
         if self.stopping.is_set():
             return
         if self.failures.failed(f"{job}: {reason}"):
@@ -1228,28 +1248,121 @@ class Daemon:
                 self.failures.count,
                 self.failures.last,
             )
-            problem = self._database_problem()
-            if problem is not None:
-                log.critical("cannot use the database: %s; exiting so that systemd restarts and reports it", problem)
-                self.exit_code = 1
-                if self.loop is not None:
-                    self.loop.call_soon_threadsafe(self.request_stop)
-                return
+            if self._db_wait is None:
+                found = self._database_problem()
+                if found is not None:
+                    kind, problem = found
+                    if kind == "locked":
+                        self._call_on_loop(lambda: self._wait_for_database(problem))
+                    else:
+                        self._exit_unusable(kind, problem)
+                    return
         self._update_status()
 
-    def _database_problem(self) -> str | None:
-        """Why the daemon cannot write its database, or None when a test write succeeds."""
+    def _exit_unusable(self, kind: str, problem: str) -> None:
+        """The database cannot be used at all: the daemon stops, with 1 (systemd restarts it) or, for a database a
+        newer newswatch upgraded, 2 (it does not: the same older code would refuse it again)."""
+        if kind == "newer":
+            log.critical("%s; exiting with status 2, which systemd does not restart", problem)
+            self.exit_code = 2
+        else:
+            log.critical("cannot use the database: %s; exiting so that systemd restarts and reports it", problem)
+            self.exit_code = 1
+        self._call_on_loop(self.request_stop)
+
+    def _call_on_loop(self, fn: Any) -> None:
+        if self.loop is not None:
+            try:
+                self.loop.call_soon_threadsafe(fn)
+            except RuntimeError:  # the loop has closed: the daemon is ending anyway
+                pass
+
+    def _database_problem(self) -> tuple[str, str] | None:
+        """Why the daemon cannot write its database, or None when a test write succeeds: ("locked", ...) when another
+        process held its write lock past the busy timeout, ("newer", ...) for one a newer newswatch upgraded,
+        ("unusable", ...) for anything else."""
+        database = self.config.storage.database
         try:
-            with Store(self.config.storage.database) as store:
+            with Store(database) as store:
                 store.set_state("daemon.alive", iso(utcnow()))
+        except NewerDatabase as exc:
+            return "newer", str(exc)
         except Exception as exc:  # any error here means the same: no work can be stored
-            return f"{self.config.storage.database}: {exc}"
+            text = str(exc)
+            held = "database is locked" in text or "another newswatch process has held it" in text
+            return ("locked", text) if held else ("unusable", f"{database}: {exc}")
         return None
+
+    def _wait_for_database(self, problem: str) -> None:
+        """Another process holds the database's write lock: wait it out (on the loop). Exiting would not free it:
+        systemd would restart the daemon into the same lock, five times in ten minutes, then leave it failed."""
+        if self._db_wait is not None or self.stopping.is_set() or self.scheduler is None:
+            return
+        first = _env_float("NEWSWATCH_DB_WAIT", DB_WAIT_FIRST)
+        self._db_wait = DatabaseWait(utcnow(), first)
+        log.warning(
+            "waiting for the database %s: another process has held its write lock longer than %g s in each of the "
+            "last %d jobs (%s: a long backup, export or prune, or a program such as datasette or sqlite3 keeping a "
+            "write transaction open); newswatch does not exit: polls pause, each source keeping its place, and the "
+            "database is tried again in %s, then less and less often (at most every %s); polls resume once it is free",
+            self.config.storage.database,
+            BUSY_TIMEOUT_MS / 1000,
+            self.failures.count,
+            problem,
+            _human(first),
+            _human(DB_WAIT_MAX),
+        )
+        self._schedule_database_try()
+
+    def _schedule_database_try(self) -> None:
+        wait = self._db_wait
+        if wait is None or self.scheduler is None:
+            return
+        wait.next_try = utcnow() + timedelta(seconds=wait.delay)
+        self.scheduler.add_job(
+            self._try_database, "date", run_date=wait.next_try, id="database-wait", replace_existing=True
+        )
+        self.notifier.status(self.status_line())
+
+    async def _try_database(self) -> None:
+        """Tries the database again while waiting for its lock (a test write, off the loop: it waits the busy timeout)."""
+        wait = self._db_wait
+        if wait is None or self.stopping.is_set():
+            return
+        found = await asyncio.to_thread(self._database_problem)
+        if self.stopping.is_set():
+            return
+        wait.tries += 1
+        if found is None:
+            self._db_wait = None
+            log.warning(
+                "the database %s is free again after %s (tried %d times); polls resume",
+                self.config.storage.database,
+                _human((utcnow() - wait.since).total_seconds()),
+                wait.tries,
+            )
+            self.notifier.status(self.status_line())
+            await self._dispatch()
+            return
+        kind, problem = found
+        if kind != "locked":
+            self._exit_unusable(kind, problem)
+            return
+        log.debug("the database is still held locked: %s", problem)
+        wait.delay = min(wait.delay * 2, max(DB_WAIT_MAX, wait.delay))
+        self._schedule_database_try()
 
     def status_line(self) -> str:
         parts = []
         if self._reload_problem:
             parts.append(self._reload_problem)
+        wait = self._db_wait
+        if wait is not None:
+            since = wait.since.astimezone().strftime("%H:%M")
+            again = f", next try {wait.next_try.astimezone():%H:%M:%S}" if wait.next_try else ""
+            parts.append(
+                f"WAITING: another process holds the database's write lock (since {since}{again}); polls paused"
+            )
         if self.failures.count:
             parts.append(f"FAILING: {self.failures.count} jobs in a row, latest {self.failures.last}")
         job = self.scheduler.get_job("digest") if self.scheduler is not None else None

@@ -9,6 +9,7 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.procs import ends_with_this_process
 from scheduler.daemon import stop_scheduler
 from tests.support.cli import newswatch
 from tests.support.daemonworld import (
@@ -82,6 +84,78 @@ def test_failing_jobs_reach_status_and_an_unusable_database_stops_the_daemon(
     log = d.log()
     assert "cannot use the database" in log and "exiting so that systemd restarts" in log
     assert "Traceback" not in log
+
+
+QUICK = """
+[[sources]]
+name = "globalwire"
+url = "__BASE__/globalwire/rss.xml"
+every = "2s"
+
+[[sources]]
+name = "vestnik"
+url = "__BASE__/vestnik/rss.xml"
+every = "2s"
+"""
+
+
+def test_a_database_held_locked_by_another_process_is_waited_out_not_a_restart_loop(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    # another process (a long backup, export or prune; datasette or sqlite3 keeping a write transaction open) holds
+    # the write lock past the busy timeout in each of the jobs in a row that make the daemon test its database: it
+    # exited 1, and systemd restarted it into the same lock, five times in ten minutes, then left the unit failed
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=QUICK, schedule=far_schedule())
+    env = {
+        "NEWSWATCH_BUSY_TIMEOUT": "0.3",
+        "NEWSWATCH_MAX_FAILURES": "2",
+        "NEWSWATCH_DB_WAIT": "0.3",
+        "NEWSWATCH_CRAWL_WORKERS": "1",
+        **NO_WORKERS,
+    }
+    d = daemons(cfg, env=env)
+    d.wait_note("READY=1")
+    d.wait_log("crawl batch of 2: 2 polled, 0 failed")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN IMMEDIATE');"
+            " print('held', flush=True); sys.stdin.read()",
+            str(tmp_path / "nw.db"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=ends_with_this_process(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        d.wait_log("waiting for the database")
+        # it keeps trying, less and less often, each try a STATUS= line; and it does not exit
+        wait_until(
+            lambda: (
+                sum("STATUS=WAITING: another process holds the database's write lock" in n for n in d.notifications())
+                >= 3
+                or d.proc.poll() is not None
+            ),
+            60,
+            "three tries of the locked database",
+        )
+        assert d.proc.poll() is None, d.log()
+        log = d.log()
+        assert log.count("waiting for the database") == 1, log  # said once, not at every try
+        assert "exiting" not in log
+        assert "newswatch does not exit: polls pause, each source keeping its place" in log
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()  # the holder ends: its transaction and the lock go with it
+        holder.wait(30)
+    d.wait_log("is free again after")
+    free = d.log().index("is free again after")
+    wait_until(lambda: "2 polled, 0 failed" in d.log()[free:], 60, "a crawl after the lock went")
+    assert d.terminate() == 0
+    assert "Traceback" not in d.log()
 
 
 def test_systemctl_reload_runs_check_first(tmp_path: Path) -> None:
