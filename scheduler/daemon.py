@@ -79,7 +79,7 @@ from crawler.store import (
     process_alive,
     utcnow,
 )
-from scheduler import ledger
+from scheduler import installed, ledger
 from scheduler.changes import other_changes, source_changes
 from scheduler.config_snapshot import load_snapshot
 from scheduler.launch import release_signals
@@ -104,6 +104,9 @@ UPGRADE_NOTE_EVERY = 5.0  # seconds between two EXTEND_TIMEOUT_USEC= while the u
 UPGRADE_EXTEND = (
     60.0  # seconds systemd is asked to wait for the next one (a stalled step: the busy timeout, a slow disk)
 )
+CODE_LOOK = 5.0  # seconds between looks at whether newswatch was installed anew under the daemon
+CODE_SETTLE = 2.0  # seconds the installed files must stay as they are before the daemon acts on a change
+UPGRADED_EXIT = 75  # the daemon's status when newswatch was upgraded under it (EX_TEMPFAIL): systemd restarts it
 DB_WAIT_FIRST = 30.0  # seconds before a database another process holds locked is tried again, the first time
 DB_WAIT_MAX = 600.0  # seconds between two tries at most
 
@@ -406,6 +409,9 @@ class Daemon:
         self._warned: dict[str, tuple[str, ...]] = {}  # per source: its last poll's warnings, logged when they change
         self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
         self._db_wait: DatabaseWait | None = None  # set while another process holds the database locked
+        self._code = installed.current()  # the installation this daemon started from
+        self._code_seen: tuple[installed.Installation | None, float] | None = None  # a change seen, and when
+        self._next_code_look = 0.0
         self._reload_problem: str | None = None
         self._snapshot_lock = threading.Lock()
         self._snapshot_users: dict[Path, int] = {}  # config snapshots crawl children were started with
@@ -759,6 +765,8 @@ class Daemon:
         """Every tick: start a batch of the sources now due (and those due within BATCH_AHEAD) if a slot is free."""
         if self.stopping.is_set() or self.loop is None or self._db_wait is not None:
             return  # while the database is held locked, no crawl child is started only to fail after the busy timeout
+        if self._upgraded_under_us():
+            return
         if self._held_by:
             self._look_again_when_released()
         if time.monotonic() >= self._next_reset_look:
@@ -773,10 +781,53 @@ class Daemon:
                 if not names:
                     return
                 scheduled = min(self._due[n] for n in names)
+                if self._upgraded_under_us(force=True):  # its crawl child would run the new code
+                    return
                 self._running.update(names)
                 self._alone.difference_update(names)
                 self._batches += 1
             self.loop.run_in_executor(self._batch_pool, self._batch_job, names, scheduled)
+
+    def _upgraded_under_us(self, *, force: bool = False) -> bool:
+        """Whether newswatch was installed anew under this daemon (and the daemon is stopping for it); looks at the
+        installation every CODE_LOOK seconds, or now with ``force``. A change is acted on once the installation has
+        stayed as it is for CODE_SETTLE seconds (pip writes its files one by one); until then no crawl starts."""
+        if self.stopping.is_set():
+            return self.exit_code == UPGRADED_EXIT
+        if self._code is None:  # run from a checkout never installed: nothing to compare
+            return False
+        now = time.monotonic()
+        if not force and now < self._next_code_look and self._code_seen is None:
+            return False
+        self._next_code_look = now + CODE_LOOK
+        current = installed.current()
+        if current == self._code:
+            self._code_seen = None
+            return False
+        if self._code_seen is None or self._code_seen[0] != current:
+            self._code_seen = (current, now)  # still being written, perhaps: looked at again at the next tick
+            return True
+        if now - self._code_seen[1] < CODE_SETTLE:
+            return True
+        if current is None:
+            what = f"newswatch {self._code.version} was uninstalled under this daemon ({self._code.where} is gone)"
+        elif current.version != self._code.version:
+            what = f"newswatch {current.version} was installed over this daemon's {self._code.version}"
+        else:
+            what = f"newswatch {current.version} was installed anew under this daemon (the same version)"
+        if os.environ.get("INVOCATION_ID") or os.environ.get("NOTIFY_SOCKET"):
+            then = f"exiting with status {UPGRADED_EXIT} so that systemd starts the new version"
+        else:
+            then = "stopping: start 'newswatch run' again to run the new version"
+        log.warning(
+            "%s: its crawl processes would run the new code under this older one (and fail on a database upgrade "
+            "the new version brings); %s, which upgrades the database first if it must",
+            what,
+            then,
+        )
+        self.exit_code = UPGRADED_EXIT
+        self._call_on_loop(self.request_stop)
+        return True
 
     def _look_at_resets(self) -> None:
         """A source reset by `newswatch sources --reset` meanwhile (its backoff cleared, or re-enabled after a 410)
@@ -1077,8 +1128,8 @@ class Daemon:
                 log.error("alert: %s: not sent: %s", r.email, r.error)
 
     def _digest_job(self, slot: datetime | None = None, attempt: int = 0) -> None:
-        if self.stopping.is_set():
-            return
+        if self.stopping.is_set() or self._upgraded_under_us(force=True):
+            return  # upgraded: the new version's start sends a digest missed meanwhile
         config = self.config
         if slot is None:
             slot = last_fire_at_or_before(digest_trigger(config), utcnow()) or utcnow()

@@ -1,0 +1,83 @@
+"""newswatch installed anew under a running daemon (`pip install -U` into its venv, without a restart): the daemon
+notices its installed files changed and exits with status 75, which the unit restarts (Restart=on-failure, and
+RestartForceExitStatus=75 should an operator turn Restart= off), so the new version runs and upgrades the database
+at its start. Before, the old daemon went on starting crawl children from the new code, each failing (a migration
+the new version brings: 'restart the daemon') about every 30 s per source, until someone restarted it.
+
+A real daemon run from its own copy of the packages (as from a venv's site-packages), upgraded in place."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scheduler.daemon import UPGRADED_EXIT
+from tests.support.daemonworld import NO_WORKERS, ROOT, Daemon, crawl_config, wait_until
+
+SOURCE = """
+[[sources]]
+name = "globalwire"
+url = "__BASE__/globalwire/rss.xml"
+every = "2s"
+"""
+
+
+def dist_info(app: Path, version: str) -> None:
+    """What pip writes beside the packages: newswatch-VERSION.dist-info, its METADATA and RECORD."""
+    folder = app / f"newswatch-{version}.dist-info"
+    folder.mkdir()
+    (folder / "METADATA").write_text(f"Metadata-Version: 2.1\nName: newswatch\nVersion: {version}\n", encoding="utf-8")
+    (folder / "RECORD").write_text(
+        f"crawler/__init__.py,,\nnewswatch-{version}.dist-info/METADATA,,\n", encoding="utf-8"
+    )
+
+
+def installed_copy(tmp_path: Path) -> Path:
+    """The crawler and scheduler packages installed where a venv's site-packages would hold them."""
+    app = tmp_path / "site-packages"
+    for package in ("crawler", "scheduler"):
+        shutil.copytree(ROOT / package, app / package, ignore=shutil.ignore_patterns("__pycache__"))
+    dist_info(app, "0.1.0")
+    return app
+
+
+def test_a_daemon_whose_newswatch_is_installed_anew_under_it_exits_for_systemd_to_start_the_new_one(
+    tmp_path: Path, site: Any, daemons: Callable[..., Daemon]
+) -> None:
+    app = installed_copy(tmp_path)
+    cfg = crawl_config(tmp_path, SOURCE.replace("__BASE__", site.base_url))
+    d = daemons(cfg, env={"PYTHONPATH": str(app), **NO_WORKERS})
+    d.wait_note("READY=1")
+    d.wait_log("crawl globalwire: ok")  # a crawl child, from the installed copy
+    store = app / "crawler" / "store.py"
+    # an edit of a module alone is no install (a developer's checkout): the daemon goes on polling
+    store.write_text(store.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    edited = len(d.log())
+    wait_until(lambda: "crawl globalwire: not-modified" in d.log()[edited:] or d.proc.poll() is not None, 60, "a poll")
+    assert d.proc.poll() is None, d.log()
+    # pip install -U: the new files, the old dist-info removed, the new one written
+    store.write_text(store.read_text(encoding="utf-8") + "\n# 0.2.0\n", encoding="utf-8")
+    shutil.rmtree(app / "newswatch-0.1.0.dist-info")
+    dist_info(app, "0.2.0")
+    assert d.proc.wait(60) == UPGRADED_EXIT, d.log()
+    log = d.log()
+    line = next(line for line in log.splitlines() if "was installed over" in line)
+    assert "newswatch 0.2.0 was installed over this daemon's 0.1.0: its crawl processes would run the new code" in line
+    assert line.endswith(
+        f"exiting with status {UPGRADED_EXIT} so that systemd starts the new version, which upgrades the database "
+        "first if it must"
+    )
+    assert log.count("was installed over") == 1
+    after = log[log.index("was installed over") :]
+    assert "crawl globalwire: failed" not in log and "crawl globalwire: " not in after
+    assert "Traceback" not in log
+
+
+def test_the_unit_restarts_a_daemon_that_exits_for_a_new_version() -> None:
+    unit = (ROOT / "config" / "newswatch.service").read_text().splitlines()
+    settings = dict(line.split("=", 1) for line in unit if "=" in line and not line.startswith("#"))
+    assert settings["Restart"] == "on-failure"
+    assert str(UPGRADED_EXIT) in settings["RestartForceExitStatus"].split()
+    assert str(UPGRADED_EXIT) not in settings["RestartPreventExitStatus"].split()
