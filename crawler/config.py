@@ -695,13 +695,19 @@ def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(t, dict):
         c.add("sets", 'must be a table of named term sets: [sets] then st_en = "science OR research"')
         return ()
+    from crawler.topics import normal_set_name, set_name_problem
+
     out: list[tuple[str, str]] = []
+    normal: dict[str, Any] = {}  # @наука as typed finds "наука" however the config composed its letters
     for name, value in t.items():
-        if not re.match(r"^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*$", name):
-            c.add(
-                f"sets.{name}",
-                "a set name may hold only ASCII letters and digits (a-z, A-Z, 0-9), '_' and '-' (queries write it @name)",
-            )
+        if normal_set_name(name) in normal:
+            c.add(f"sets.{name}", f"is the set {normal_set_name(name)!r} again, its letters composed otherwise")
+        normal.setdefault(normal_set_name(name), value)
+    t = normal
+    for name, value in t.items():
+        problem = set_name_problem(name) or name_problem(name)  # name_problem: no invisible letter in it
+        if problem:
+            c.add(f"sets.{name}", f"{problem} (queries write it @name)")
         elif isinstance(value, list) and value and all(isinstance(x, str) and x.strip() for x in value):
             # a list of terms: any of them; an item with a space is a phrase
             for i, item in enumerate(value if c.check_queries else ()):

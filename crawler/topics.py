@@ -49,6 +49,7 @@ import hashlib
 import json
 import operator
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -2456,7 +2457,50 @@ class _Tok:
     arg: str = ""  # COUNTRY: the kind after '/', or ""
 
 
-_SET_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*")
+def _name_char(ch: str, first: bool) -> bool:
+    """Whether ``ch`` may be in a set name: a letter or digit of any alphabet, '_', or a mark after one (an accent, a
+    vowel sign), as in source and topic names."""
+    if ch.isascii():
+        return ch.isalnum() or ch == "_"
+    cat = unicodedata.category(ch)
+    return cat[0] == "L" or cat in ("Nd", "Nl") or (cat[0] == "M" and not first)
+
+
+def set_name_end(q: str, i: int) -> int:
+    """Where the set name starting at ``q[i]`` (after its '@') ends; ``i`` when none starts there. Name characters,
+    and a '-' between two of them: ``@space_en``, ``@наука-техника``, ``@科技``; it ends at a space, a parenthesis,
+    punctuation or an operator's character, so a Chinese one is followed by a space before more Chinese text."""
+    j, n = i, len(q)
+    while j < n:
+        if _name_char(q[j], j == i):
+            j += 1
+        elif q[j] == "-" and i < j and j + 1 < n and _name_char(q[j + 1], True):
+            j += 2
+        else:
+            break
+    return j
+
+
+def _caseless(rest: str) -> bool:
+    """Whether ``rest`` starts with a letter of a script written without spaces between words (Chinese, Japanese,
+    Thai: letters without case), which may follow a set's name unspaced."""
+    return bool(rest) and unicodedata.category(rest[0]) == "Lo"
+
+
+def set_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a set (queries write it @name), or None."""
+    if name and set_name_end(name, 0) == len(name):
+        return None
+    return (
+        "a set name may hold only letters and digits of any alphabet (space_en, наука, 科技), '_', and '-' between them"
+    )
+
+
+def normal_set_name(name: str) -> str:
+    """A set name as compared everywhere: composed (NFC), as a terminal types it."""
+    return unicodedata.normalize("NFC", name)
+
+
 _COUNTRY_RE = re.compile(r"country:([A-Za-z]{2})\b(?:/([^\s()\",]*))?")
 
 
@@ -2513,11 +2557,11 @@ def _lex_ascii(q: str, typed: str) -> list[_Tok]:
             toks.append(_Tok("PHRASE", q[i + 1 : j], i))
             i = j + 1
         elif c == "@":
-            m = _SET_NAME_RE.match(q, i + 1)
-            if m is None:
+            end = set_name_end(q, i + 1)
+            if end == i + 1:
                 raise QuerySyntaxError("expected a set name after '@' (letters, digits, '_', '-')", q, i + 1)
-            toks.append(_Tok("SET", m.group(), i))
-            i = m.end()
+            toks.append(_Tok("SET", normal_set_name(q[i + 1 : end]), i))
+            i = end
             j = i
             while j < n and q[j] in " \t":
                 j += 1
@@ -2813,7 +2857,12 @@ class _Parser:
             else:
                 names = sorted({*self.local, *shared.sets})
                 close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
-                if close:  # a misspelt name: the sets it is closest to, not the first of the alphabet
+                run_on = max(
+                    (n for n in names if name.startswith(n) and _caseless(name[len(n) :])), key=len, default=None
+                )
+                if run_on is not None:  # Chinese written on after the name: @科技合作 for @科技 合作
+                    known = f"did you mean @{run_on} {name[len(run_on) :]}? a set's name ends at a space"
+                elif close:  # a misspelt name: the sets it is closest to, not the first of the alphabet
                     known = "did you mean " + " or ".join(f"@{n}" for n in close) + "?"
                 elif names:
                     known = "sets: " + ", ".join(f"@{n}" for n in names[:8]) + (", ..." if len(names) > 8 else "")
@@ -3102,7 +3151,7 @@ def _walk(node: _Node, seen: set[int] | None = None) -> Iterable[_Node]:
             yield from _walk(c, seen)
 
 
-_SET_REF_RE = re.compile(r"(?<![\w.])[@＠]([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")  # full-width too, as _lex reads
+_SET_AT_RE = re.compile(r"(?<![\w.])@")  # an '@' that may start a set's name (not an address's)
 
 
 def with_definitions(text: str, sets: Mapping[str, str]) -> str:
@@ -3139,8 +3188,14 @@ def unglued(text: str) -> str:
 
 
 def set_references(text: str) -> list[str]:
-    """The set names ``text`` itself uses as @name (comments aside)."""
-    return _SET_REF_RE.findall(strip_comments(text))
+    """The set names ``text`` itself uses as @name (comments aside), read as _lex reads them (full-width forms too)."""
+    text = strip_comments(text).translate(_TYPED_FORMS)
+    found = []
+    for m in _SET_AT_RE.finditer(text):
+        end = set_name_end(text, m.end())
+        if end > m.end():
+            found.append(normal_set_name(text[m.end() : end]))
+    return found
 
 
 def sets_used(text: str, sets: Mapping[str, str]) -> list[str]:

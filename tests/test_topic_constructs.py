@@ -104,6 +104,80 @@ def test_config_sets_are_validated_with_key_paths(tmp_path: Path) -> None:
     assert "topics[0] (t).query: unknown set @missing" in problems
 
 
+def test_a_set_named_in_russian_or_chinese_works_in_a_topic_a_search_and_another_set(tmp_path: Path) -> None:
+    # set names were ASCII only, while source and topic names take any alphabet: an analyst writing a Russian or
+    # Chinese topic could not write @наука
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[sets]\n"наука" = ["наук*", "учён*"]\n"科技" = ["科技", "科学"]\n'
+        '"наука-и-техника" = "@наука OR техник*"\n[[topics]]\nname = "ru-sci"\n'
+        'query = "Росси* AND (@наука-и-техника OR @科技)"\n',
+        encoding="utf-8",
+    )
+    config = load_config(cfg)
+    assert [name for name, _ in config.sets] == ["наука", "科技", "наука-и-техника"]
+    query = compile_query(config.topics[0].query)
+    assert query.match("Учёные России", "") is not None
+    assert query.match("Россия и 科学", "") is not None
+    assert query.match("Россия строит", "") is None
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(1, "Учёные России", "Российские учёные провели встречу.", indexed=True))
+    for typed in ("@наука", "(@наука)", "（＠наука）", "@наука AND Росси*"):
+        result = CliRunner().invoke(cli, ["-c", str(cfg), "search", typed])
+        assert result.exit_code == 0 and "Учёные России" in result.output, (typed, result.output)
+
+
+def test_a_set_name_in_decomposed_letters_is_the_same_set(tmp_path: Path) -> None:
+    # "й" typed as и + U+0306 (as some keyboards and macOS file names write it) names the set "й" composed
+    sets = {"научный": "наук*"}
+    decomposed = "@научны\u0438\u0306"
+    assert compile_query(f"Росси* AND {decomposed}", sets).match("Росси наука", "") is not None
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[sets]\n"научны\u0438\u0306" = ["наук*"]\n'
+        '[[topics]]\nname = "t"\nquery = "@научный"\n',
+        encoding="utf-8",
+    )
+    assert [name for name, _ in load_config(cfg).sets] == ["научный"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("наука наука", "a set name may hold only letters and digits of any alphabet"),
+        ("-наука", "a set name may hold only letters and digits of any alphabet"),
+        ("наука-", "a set name may hold only letters and digits of any alphabet"),
+        ("a.b", "a set name may hold only letters and digits of any alphabet"),
+        ("tass\ufe0f", "not U+FE0F VARIATION SELECTOR-16 (character 5)"),
+    ],
+)
+def test_a_set_name_still_refuses_spaces_dots_loose_hyphens_and_invisible_letters(
+    tmp_path: Path, name: str, expected: str
+) -> None:
+    problems = config_problems(tmp_path, f'[sets]\n"{name}" = ["x"]\n[[topics]]\nname = "t"\nquery = "science"\n')
+    assert any(
+        p.startswith(f"sets.{name}: ") and expected in p and "(queries write it @name)" in p for p in problems
+    ), problems
+
+
+def test_a_chinese_set_name_ends_at_a_space_and_one_written_on_says_so() -> None:
+    # Chinese is written without spaces: the name runs on to the next space, and the error says where it ends
+    sets = {"科技": "科学", "合作": "协作"}
+    assert compile_query("@科技 @合作", sets).match("科学 协作", "") is not None
+    assert compile_query("@科技，@合作", sets) is not None  # a full-width comma ends it too
+    with pytest.raises(QuerySyntaxError) as exc:
+        compile_query("@科技合作", sets)
+    assert "unknown set @科技合作" in str(exc.value)
+    assert "did you mean @科技 合作? a set's name ends at a space" in str(exc.value)
+
+
+def test_with_definitions_carries_sets_named_in_any_alphabet() -> None:
+    sets = {"наука": "наук*", "科技": "科学 OR @наука"}
+    text = with_definitions("Росси* AND @科技", sets)
+    assert text.startswith("@наука = (\nнаук*\n)\n@科技 = (\n科学 OR @наука\n)\n")
+    assert compile_query(text).match("Россия и наука", "") is not None
+
+
 def test_an_empty_set_or_an_empty_term_of_a_set_says_so(tmp_path: Path) -> None:
     problems = config_problems(
         tmp_path, '[sets]\nnone = []\nblank = ["science", " "]\n[[topics]]\nname = "t"\nquery = "science"\n'
