@@ -763,10 +763,10 @@ class Daemon:
 
     async def _dispatch(self) -> None:
         """Every tick: start a batch of the sources now due (and those due within BATCH_AHEAD) if a slot is free."""
-        if self.stopping.is_set() or self.loop is None or self._db_wait is not None:
-            return  # while the database is held locked, no crawl child is started only to fail after the busy timeout
-        if self._upgraded_under_us():
+        if self.stopping.is_set() or self.loop is None or self._upgraded_under_us():
             return
+        if self._db_wait is not None:
+            return  # while the database is held locked, no crawl child is started only to fail after the busy timeout
         if self._held_by:
             self._look_again_when_released()
         if time.monotonic() >= self._next_reset_look:
@@ -1376,11 +1376,15 @@ class Daemon:
         self.notifier.status(self.status_line())
 
     async def _try_database(self) -> None:
-        """Tries the database again while waiting for its lock (a test write, off the loop: it waits the busy timeout)."""
+        """Tries the database again while waiting for its lock: a look at the lock (a second at most, so that a stop
+        meanwhile is not held up by the busy timeout), then, once it is free, a test write."""
         wait = self._db_wait
         if wait is None or self.stopping.is_set():
             return
-        found = await asyncio.to_thread(self._database_problem)
+        if await asyncio.to_thread(_write_lock_held, self.config.storage.database):
+            found: tuple[str, str] | None = ("locked", "database is locked")
+        else:
+            found = await asyncio.to_thread(self._database_problem)
         if self.stopping.is_set():
             return
         wait.tries += 1
@@ -1427,6 +1431,23 @@ class Daemon:
         if self.loop is not None and not self.stopping.is_set():
             # get_job and the notifier's socket are used from the loop thread only
             self.loop.call_soon_threadsafe(lambda: self.notifier.status(self.status_line()))
+
+
+def _write_lock_held(database: Path, wait: float = 1.0) -> bool:
+    """Whether another process holds the database's write lock (waiting ``wait`` seconds for it at most); False
+    when it is free, and when the file cannot be opened at all (the test write then says why)."""
+    try:
+        conn = sqlite3.connect(database.resolve().as_uri() + "?mode=rw", uri=True, timeout=wait, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.Error as exc:
+        return "locked" in str(exc)
+    finally:
+        conn.close()
 
 
 def mails(config: Config) -> bool:
