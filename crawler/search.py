@@ -76,11 +76,19 @@ class _OutOfTime(Exception):
 _LONGEST_ALARM = 30 * 86400.0
 
 
+class _Held:
+    """While ``held``, the limit's alarm lets its ring pass: an article's count and its result are recorded together
+    (the next ring, 50 ms on, or the check between articles stops the work)."""
+
+    held = False
+
+
 @contextmanager
-def _limit(deadline: float) -> Iterator[None]:
+def _limit(deadline: float) -> Iterator[_Held]:
     """Raises _OutOfTime at ``deadline`` wherever the work is, one huge article's matching too, where a check between
     articles would wait for it to end (seconds to minutes for megabytes of text). Only in the main thread and while
     nothing else uses SIGALRM; otherwise the check between articles alone holds."""
+    hold = _Held()
     left = deadline - time.monotonic()
     if (
         not left < _LONGEST_ALARM  # NaN too
@@ -89,18 +97,19 @@ def _limit(deadline: float) -> Iterator[None]:
         or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None, _rung)
         or signal.getitimer(signal.ITIMER_REAL)[0]
     ):
-        yield
+        yield hold
         return
 
     def ring(signum: int, frame: object) -> None:
-        raise _OutOfTime
+        if not hold.held:
+            raise _OutOfTime
 
     signal.signal(signal.SIGALRM, ring)
     try:
         # and again every 50 ms after: raised where Python swallows it (a garbage-collector callback, a __del__:
         # 'Exception ignored in ...'), one alarm was lost and the search ran to its end, however long
         signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), RING_AGAIN)
-        yield
+        yield hold
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         # not SIG_DFL again: an alarm that rang just as the work ended is handled after this line, harmlessly
@@ -164,15 +173,20 @@ def search_articles(
         if not stats.timed_out:
             stats.candidates = len(candidates)
         try:
-            with _limit(deadline):
+            with _limit(deadline) as hold:
                 for aid in candidates:
                     if time.monotonic() > deadline:
                         stats.timed_out = True
                         break
-                    r = _scored(store, aid, q, scorer, min_score, (sources, since, languages), stats)
+                    scored, r = _scored(store, aid, q, scorer, min_score, (sources, since, languages))
+                    # counted only with its result, snippet and all: the limit inside either leaves both out,
+                    # and the warning's "scored N" is what the results were taken from
+                    hold.held = True
+                    stats.scored += scored
                     prev = best.get(r.story) if r is not None else None
                     if r is not None and (prev is None or r.score > prev.score):
                         best[r.story] = r
+                    hold.held = False
         except _OutOfTime:  # inside an article: it is left out, as every one after it
             stats.timed_out = True
     return sorted(best.values(), key=lambda r: (-r.score, -r.id))[:limit]
@@ -185,18 +199,17 @@ def _scored(
     scorer: Scorer | None,
     min_score: float,
     filters: tuple[Sequence[str], datetime | None, Sequence[str]],
-    stats: SearchStats,
-) -> SearchResult | None:
-    """One candidate matched and scored: its result, or None when it is filtered out or scores too low."""
+) -> tuple[int, SearchResult | None]:
+    """One candidate matched and scored: whether it was scored (1, else 0: filtered out) and its result, None when
+    it is filtered out or scores too low."""
     row = store.article(aid)
     # the index applied the filters already; checked again on the row, whose dates are parsed exactly
     if row is None or not _wanted(row, *filters):
-        return None
+        return 0, None
     m = gated_match(q, scorer, prepare(row["title"], row["text"]), row["language"])
-    stats.scored += 1
     if m is None or m.score < min_score:
-        return None
-    return SearchResult(
+        return 1, None
+    return 1, SearchResult(
         id=aid,
         score=m.score,
         title=row["title"],
