@@ -44,14 +44,25 @@ _INVISIBLE = frozenset(
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a source or topic, or None: letters and digits of any script (新闻, Новости),
     '-' and '_', never a space, a control or invisible character, or a path's '/' or '.'."""
+    on_letter = False  # whether a mark here sits on a letter (after it, or after the marks already on it)
     for i, ch in enumerate(name):
         cat = unicodedata.category(ch)
-        shows = cat[0] == "L" or cat in ("Nd", "Nl") or ch in "-_" or (cat[0] == "M" and i > 0)
+        # a mark (an accent, a vowel sign) only on a letter: after '-', '_' or a digit it makes another name that
+        # reads as a letter's, or none ('tass-' + U+0301 is 'tass-́')
+        shows = cat[0] == "L" or cat in ("Nd", "Nl") or ch in "-_" or (cat[0] == "M" and on_letter)
         if shows and ord(ch) not in _INVISIBLE:
-            continue  # a mark (an accent, a vowel sign) only on a letter before it
+            on_letter = cat[0] in "LM"
+            continue
         shown = f"'{ch}'" if cat[0] in "PSN" else f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
-        return f"{name!r} may hold only {NAME_RULE}, not {shown} (character {i + 1})"
+        fix = "; an accent or other mark goes only after a letter" if cat[0] == "M" and not on_letter else ""
+        return f"{name!r} may hold only {NAME_RULE}, not {shown} (character {i + 1}){fix}"
     return None
+
+
+def _shown(key: str) -> str:
+    """A key or name as a problem's key path shows it: as written, or quoted with its escapes when it holds a line
+    break or another character that shows nothing (the problem would be split over two lines, or name nothing)."""
+    return key if key.isprintable() else repr(key)
 
 
 def normal_name(name: str) -> str:
@@ -258,7 +269,7 @@ class _Checker:
             return
         for i, item in enumerate(items):
             name = item.get("name") if isinstance(item, dict) else None
-            path = f"{key}[{i}]" + (f" ({name})" if isinstance(name, str) and name else "")
+            path = f"{key}[{i}]" + (f" ({_shown(name)})" if isinstance(name, str) and name else "")
             t = self.table(item, path)
             if t:
                 yield path, t
@@ -279,7 +290,7 @@ class _Checker:
             if key not in allowed:
                 hint = closest(key, allowed)
                 fix = f"did you mean '{hint}'?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
-                self.add(f"{path}.{key}" if path else key, f"unknown key; {fix}")
+                self.add(f"{path}.{_shown(key)}" if path else _shown(key), f"unknown key; {fix}")
 
     def get(
         self,
@@ -701,13 +712,13 @@ def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
     normal: dict[str, Any] = {}  # @наука as typed finds "наука" however the config composed its letters
     for name, value in t.items():
         if normal_set_name(name) in normal:
-            c.add(f"sets.{name}", f"is the set {normal_set_name(name)!r} again, its letters composed otherwise")
+            c.add(f"sets.{_shown(name)}", f"is the set {normal_set_name(name)!r} again, its letters composed otherwise")
         normal.setdefault(normal_set_name(name), value)
     t = normal
     for name, value in t.items():
         problem = set_name_problem(name) or name_problem(name)  # name_problem: no invisible letter in it
         if problem:
-            c.add(f"sets.{name}", f"{problem} (queries write it @name)")
+            c.add(f"sets.{_shown(name)}", f"{problem} (queries write it @name)")
         elif isinstance(value, list) and value and all(isinstance(x, str) and x.strip() for x in value):
             # a list of terms: any of them; an item with a space is a phrase
             for i, item in enumerate(value if c.check_queries else ()):

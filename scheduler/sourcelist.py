@@ -155,8 +155,16 @@ def check_new_name(config: Config, name: str) -> None:
 
 
 def unique_name(wanted: str, taken: set[str]) -> str:
-    kept = "".join(ch if name_problem(f"a{ch}") is None else " " for ch in normal_name(wanted))
-    base = "-".join(kept.split()).lower()[:40] or "feed"  # letters of any alphabet stay: новости.рф -> новости
+    """A valid source name made of ``wanted``'s letters, digits, '-' and '_' (others join its words with '-'), not in
+    ``taken``."""
+    words, word = [], ""
+    for ch in normal_name(wanted)[:200]:
+        if name_problem(word + ch) is None:
+            word += ch
+        else:  # a character no name holds, or a mark on no letter (it starts no word)
+            words.append(word)
+            word = ""
+    base = "-".join(w for w in [*words, word] if w).lower()[:40] or "feed"  # any alphabet stays: новости.рф -> новости
     name, n = base, 2
     while name in taken:
         name, n = f"{base}-{n}", n + 1
