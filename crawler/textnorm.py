@@ -246,12 +246,24 @@ def to_simplified(run: str) -> str:
     return simple if len(simple) == len(run) else run  # token offsets must keep pointing into the text
 
 
-@lru_cache(maxsize=8)
+# the longest text whose Simplified form is kept: any article's (a long one has tens of thousands of characters); a
+# hostile page's megabytes are folded each time they are read, not held (eight of them held tens of MB)
+SIMPLIFIED_KEPT = 100_000
+
+
 def simplified(text: str) -> str | None:
     """A whole text folded to Simplified (``to_simplified``), or None when that would change its length; kept for
-    the last few texts: tokenizing a text and matching names in it both read it."""
+    the last few texts of at most SIMPLIFIED_KEPT characters: tokenizing a text and matching names in it both read it."""
+    return _kept_simplified(text) if len(text) <= SIMPLIFIED_KEPT else _simplified(text)
+
+
+def _simplified(text: str) -> str | None:
     simple = to_simplified(text)
     return None if simple is text else simple
+
+
+_kept_simplified = lru_cache(maxsize=8)(_simplified)
+simplified.cache_clear = _kept_simplified.cache_clear  # type: ignore[attr-defined]
 
 
 def index_tokens(text: str) -> str:

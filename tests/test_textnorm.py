@@ -207,3 +207,23 @@ def test_the_cache_of_normalized_words_stays_bounded_and_right(monkeypatch: pyte
     toks = textnorm.columns("Исследования Researchers Исследования")
     assert toks.surfaces == ["исследования", "researchers", "исследования"]
     assert toks.stems == ["исследован", "research", "исследован"]
+
+
+def test_a_hostile_pages_text_folded_to_simplified_is_not_kept_after_it_is_read() -> None:
+    # simplified keeps its last texts (tokenizing a text and matching names in it both read it): eight multi-megabyte
+    # pages of Traditional Chinese held tens of MB after they were matched; a text this long is folded each time
+    import tracemalloc
+
+    texts = [f"{i}中國與俄羅斯的實驗室" * 50_000 for i in range(4)]  # 550,000 characters each
+    textnorm.simplified.cache_clear()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for text in texts:
+            assert (textnorm.simplified(text) or "")[:11] == f"{texts.index(text)}中国与俄罗斯的实验室"
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 500_000  # before: 4.4 MB, the four folded texts
+    short = "俄羅斯科學院與中國科學院簽署協議"
+    assert textnorm.simplified(short) is textnorm.simplified(short)  # an article's text is still folded once
