@@ -821,6 +821,12 @@ def _model(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str], base
     except ModelError as exc:
         c.add(f"{path}.model", str(exc))
         return None
+    if model.encoder is not None:  # said now, not by the first story it scores (the encoder is not imported here)
+        from crawler.encoder import installed_version, missing_message
+
+        if installed_version() is None:
+            c.add(f"{path}.model", missing_message(ref))
+            return None
     # without check_queries (a crawl child of a checked config) only the cheap check: the model file is not
     # part of the config's text, so it may have changed since
     problem = _model_problem(model, tuple(sets.items())) if c.check_queries else _unknown_set(model, sets)

@@ -84,7 +84,7 @@ def settle(query: Query, scorer: Scorer | None = None, features: Sequence[Query]
     from crawler.topics import prepare
 
     doc = prepare(WARM_UP_TITLE, WARM_UP_TEXT)
-    gated_match(query, scorer, doc, None)
+    gated_match(query, scorer, doc, None, encoder=False)  # a sentence encoder is loaded by a story, if one needs it
     for q in features:
         q.hits_prepared(doc)
     return freeze_long_lived()

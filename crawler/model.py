@@ -16,6 +16,10 @@ a full-length article as it reads the excerpts a model is trained on, not higher
 A file's ``inputs.text_chars`` has the model read only the title and the text's first that many characters (the
 topic's query, its gate, still reads the whole article): its labeled stories were excerpts, and a long article
 read whole fired features (anywhere, in the body) and sentence kinds that its excerpt did not.
+
+A file may add an ``encoder`` block (``crawler.encoder``): a weight per dimension of a sentence encoder's vector of
+the title and the text's first ``chars`` characters, whose dot product with the vector is added to the log-odds.
+The encoder (and numpy) is loaded only when such a model scores a story that passed its gate.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from crawler import encoder as sentence_encoder
+from crawler.encoder import EncoderInput, EncoderTerm
 from crawler.errors import QuerySyntaxError, UsageError
 from crawler.topics import (
     TEXT,
@@ -117,6 +123,7 @@ class Model:
     kinds: tuple[SentenceKind, ...] = ()  # the file's sentences.kinds
     sentence_inputs: tuple[SentenceInput, ...] = ()  # the file's sentences.inputs
     text_chars: int = 0  # the file's inputs.text_chars: the model reads the text's first this many characters (0: all)
+    encoder: EncoderInput | None = None  # the file's encoder block: a sentence encoder's vector, weighted
 
     def expressions(self) -> list[tuple[str, str]]:
         """(what, query expression) of every query the model runs: its features, then its sentence kinds."""
@@ -201,6 +208,8 @@ def load_model(ref: str, base: Path) -> Model:
 # Model fields that are no part of what a model scores: where it was read from, the digest itself, and the
 # config's set definitions (bound after reading; a topic's identity covers them on its own).
 _NOT_SCORED = {"source", "digest", "sets"}
+# an encoder block's notes of what its weights were fitted with (the package installed is what scores)
+_ENCODER_NOT_SCORED = {"package", "version"}
 
 
 def scoring_digest(model: Model) -> str:
@@ -220,6 +229,10 @@ def scoring_digest(model: Model) -> str:
             del x["within"]
     if not scored["text_chars"]:  # and one reading the whole text, the digest it had
         del scored["text_chars"]
+    if scored["encoder"] is None:  # and one without an encoder block, the digest it had
+        del scored["encoder"]
+    else:
+        scored["encoder"] = {k: v for k, v in scored["encoder"].items() if k not in _ENCODER_NOT_SCORED}
     text = json.dumps({"format": FORMAT, "version": VERSION, **scored}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -273,6 +286,7 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
             f"found {text_chars!r}; {fix}"
         )
     kinds, sentence_inputs = _sentences(data.get("sentences", {}), where, fix, number)
+    encoder = _encoder(data["encoder"], where, fix, number) if "encoder" in data else None
     model = Model(
         source=source,
         digest="",
@@ -284,8 +298,42 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
         kinds=kinds,
         sentence_inputs=sentence_inputs,
         text_chars=text_chars,
+        encoder=encoder,
     )
     return replace(model, digest=scoring_digest(model))
+
+
+def _encoder(data: Any, where: str, fix: str, number: Any) -> EncoderInput:
+    """A model file's ``encoder``: {"name", "package", "version", "chars", "weights": [512 numbers]}."""
+    known = sentence_encoder.NAME
+    if not isinstance(data, dict):
+        raise ModelError(f"{where}: encoder must be an object with name, package, version, chars and weights; {fix}")
+    name = data.get("name")
+    if name != known:
+        raise ModelError(
+            f"{where}: encoder.name must be {known!r} (the only sentence encoder this newswatch knows), found {name!r}; "
+            f"{fix} (or upgrade newswatch if a newer one wrote it)"
+        )
+    notes = {key: data.get(key, "") for key in ("package", "version")}
+    for key, value in notes.items():
+        if not isinstance(value, str):
+            raise ModelError(f"{where}: encoder.{key} must be a string, found {value!r}; {fix}")
+    chars = data.get("chars")
+    if isinstance(chars, bool) or not isinstance(chars, int) or chars <= 0:
+        raise ModelError(
+            f"{where}: encoder.chars must be a whole number of characters above 0 (how much of the text the encoder "
+            f"reads after the title), found {chars!r}; {fix}"
+        )
+    weights = data.get("weights")
+    size = sentence_encoder.DIMENSIONS
+    if not isinstance(weights, list) or len(weights) != size:
+        found = f"{len(weights)} numbers" if isinstance(weights, list) else repr(weights)
+        raise ModelError(
+            f"{where}: encoder.weights must be a list of {size} numbers (one per dimension of {known}), found {found}; "
+            f"{fix}"
+        )
+    w = tuple(number(v, f"encoder.weights[{i}]") for i, v in enumerate(weights))
+    return EncoderInput(name, notes["package"] or sentence_encoder.PACKAGE, notes["version"], chars, w)
 
 
 def _sentences(
@@ -406,15 +454,23 @@ class Scored:
     p: float
     contributions: list[tuple[str, float]] = field(default_factory=list)  # (what, weight x input), largest first
     match: Match | None = None
+    meaning: tuple[str, float] | None = None  # an encoder block's contribution (label, value), also when 0
 
     @property
     def score(self) -> float:
         return round(10.0 * self.p, 3)
 
     def explain(self, most: int = 5) -> str:
-        """The largest contributions: 'PARTNERS(@china, @russia, @cooperation) in title +3.1, @off_topic -0.9'."""
+        """The largest contributions: 'PARTNERS(@china, @russia, @cooperation) in title +3.1, @off_topic -0.9'; a
+        model with an encoder block's contribution is named whatever its size ('meaning of the title and first 600
+        characters +1.23', with two decimals: one story's differs from another's by less than a feature's)."""
         shown = [(what, value) for what, value in self.contributions[:most] if abs(value) >= 0.05]
-        return ", ".join(f"{what} {value:+.1f}" for what, value in shown)
+        if self.meaning is not None:
+            shown = [(what, value) for what, value in shown if what != self.meaning[0]]
+        out = [f"{what} {value:+.1f}" for what, value in shown]
+        if self.meaning is not None:
+            out.append(f"{self.meaning[0]} {self.meaning[1]:+.2f}")
+        return ", ".join(out)
 
 
 class Scorer:
@@ -434,6 +490,7 @@ class Scorer:
         self.kinds: list[tuple[str, Query]] = [
             (k.name, compile_query(k.expression, sets)) for k in model.kinds if k.name in used
         ]
+        self.encoder = EncoderTerm(model.encoder) if model.encoder is not None and any(model.encoder.weights) else None
 
     def fts(self, min_score: float) -> str | None:
         """An FTS5 expression that selects every article the model can score at ``min_score`` or above: one of
@@ -444,6 +501,8 @@ class Scorer:
             return None
         need = math.log(min_score / (10.0 - min_score))  # z at which 10 x p = min_score
         free = self.model.bias + max([0.0, *self.languages.values()])
+        if self.encoder is not None:  # it needs no word: at most the weights' length (the vector's is 1)
+            free += self.encoder.bound
         bound = 1.0 if self.model.body == "binary" else None  # the largest body input, if any
         parts: list[str] = []
         for f, q in self.features:
@@ -476,9 +535,20 @@ class Scorer:
             return None
         return " OR ".join(f"({p})" for p in dict.fromkeys(parts))
 
-    def score(self, doc: Document, language: str | None, spans: bool = True) -> Scored:
+    def score(
+        self,
+        doc: Document,
+        language: str | None,
+        spans: bool = True,
+        encoder: bool = True,
+        floor: float | None = None,
+    ) -> Scored:
         """p for the article (past the topic's gate), with the hits of the features that raised it and, with
-        ``spans``, their places (for snippets: matching alone does not need them)."""
+        ``spans``, their places (for snippets: matching alone does not need them). ``encoder`` False leaves an
+        encoder block out (a warm-up: it loads no encoder). ``floor``: the caller drops a score below it (a topic's
+        min_score): a story that cannot reach it whatever its encoder's vector is not encoded (its score is then
+        its other inputs' alone, below ``floor`` as the true one is)."""
+        whole = doc  # the encoder reads its own part of the whole article
         doc = read_part(doc, self.model.text_chars)
         z = self.model.bias
         terms: list[tuple[str, float]] = []
@@ -509,6 +579,12 @@ class Scorer:
             for name, value in self.sentence_terms(doc):
                 z += value
                 terms.append((name, value))
+        meaning: tuple[str, float] | None = None
+        if self.encoder is not None and encoder and (floor is None or z + self.encoder.bound >= _below(floor)):
+            meaning = (self.encoder.spec.label, self.encoder.value(whole.title, whole.text))
+            z += meaning[1]
+            if meaning[1]:
+                terms.append(meaning)
         p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
         terms.sort(key=lambda t: -abs(t[1]))
         positive.sort(key=lambda t: -t[0])
@@ -518,7 +594,7 @@ class Scorer:
             labels.update(dict.fromkeys(sorted(shown_labels(occs))))
             if spans:  # their places too, for snippets
                 raised |= shown_hits({h for o in occs for h in o[3]})
-        scored = Scored(p, terms)
+        scored = Scored(p, terms, meaning=meaning)
         scored.match = Match(score=scored.score, hits=tuple(labels), spans=located(doc, raised) if spans else ())
         return scored
 
@@ -529,6 +605,12 @@ class Scorer:
     def sentence_terms(self, doc: Document) -> list[tuple[str, float]]:
         """The sentence inputs' contributions to z (weight x value), those that are not 0."""
         return [(f"{x.name} (sentences)", x.weight * v) for x, v in self.sentence_values(doc) if v]
+
+
+def _below(score: float) -> float:
+    """A z under which 10 x p, rounded as a score is (3 places), stays below ``score``; -inf when none does."""
+    p = (score - 0.001) / 10.0
+    return math.log(p / (1.0 - p)) if 0.0 < p < 1.0 else (-math.inf if p <= 0.0 else math.inf)
 
 
 def read_note(doc: Document, text_chars: int) -> str | None:
@@ -590,15 +672,23 @@ def sentence_values(doc: Document, kinds: Sequence[tuple[str, Query]], inputs: S
 
 
 def gated_match(
-    query: Query, scorer: Scorer | None, doc: Document, language: str | None, spans: bool = True
+    query: Query,
+    scorer: Scorer | None,
+    doc: Document,
+    language: str | None,
+    spans: bool = True,
+    encoder: bool = True,
+    floor: float | None = None,
 ) -> Match | None:
     """An article's match for a topic (below its min_score included), or None when its query does not hold.
 
     Without ``scorer`` (a rule topic) the score is the query's; with one, the query is a gate and the score
     is 10 x the model's p, the hits those of the features that add to p (their places only with ``spans``).
+    ``encoder`` False leaves a model's encoder block out (a warm-up, which must not load the encoder); ``floor``:
+    the caller drops a score below it (``Scorer.score``).
     """
     if scorer is None:
         return query.match_prepared(doc)
     if not query.holds(doc):
         return None
-    return scorer.score(doc, language, spans).match
+    return scorer.score(doc, language, spans, encoder, floor).match

@@ -78,26 +78,35 @@ def _scorer(topic: TopicConfig) -> Scorer:
 
 
 def match_topic(
-    topic: TopicConfig, doc: topics.Document, language: str | None, spans: bool = True
+    topic: TopicConfig,
+    doc: topics.Document,
+    language: str | None,
+    spans: bool = True,
+    encoder: bool = True,
+    floor: float | None = None,
 ) -> topics.Match | None:
     """The article's match for one topic (below min_score included), or None when its query does not hold
-    (``crawler.model.gated_match``)."""
-    return gated_match(_query(topic), _scorer(topic) if topic.model is not None else None, doc, language, spans)
+    (``crawler.model.gated_match``; ``encoder`` False: a warm-up, which loads no sentence encoder; ``floor``: a
+    score below it is dropped, exact only at or above it)."""
+    scorer = _scorer(topic) if topic.model is not None else None
+    return gated_match(_query(topic), scorer, doc, language, spans, encoder, floor)
 
 
 def match_topics(
-    title: str, text: str, topic_list: tuple[TopicConfig, ...], language: str | None = None
+    title: str, text: str, topic_list: tuple[TopicConfig, ...], language: str | None = None, *, warm_up: bool = False
 ) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
     """(topic, score, hits) for every topic the article matches at or above its min_score.
 
-    ``language`` (en, ru, zh...) is one of a model topic's inputs.
+    ``language`` (en, ru, zh...) is one of a model topic's inputs. ``warm_up``: the built-in text, matched to build
+    what a topic's first article would; a model's sentence encoder is left out (loaded by a story that needs it).
     """
     if not topic_list:
         return ()
     doc = topics.prepare(title, text)  # tokenized once for every topic
     out = []
     for t in topic_list:
-        m = match_topic(t, doc, language, spans=False)
+        # a score below min_score is dropped: a story that cannot reach it is not given to a sentence encoder
+        m = match_topic(t, doc, language, spans=False, encoder=not warm_up, floor=t.min_score)
         if m is not None and m.score >= t.min_score:
             out.append((t.name, round(m.score, 3), tuple(m.hits)))
     return tuple(out)
@@ -108,7 +117,7 @@ def settle_topics(topic_list: tuple[TopicConfig, ...]) -> bool:
     their first article would), then freezes what the process holds (``crawler.longlived``)."""
     if not topic_list:
         return False
-    match_topics(WARM_UP_TITLE, WARM_UP_TEXT, topic_list)
+    match_topics(WARM_UP_TITLE, WARM_UP_TEXT, topic_list, warm_up=True)
     return freeze_long_lived()
 
 
@@ -274,7 +283,7 @@ def warm_topics() -> None:
     from crawler.config import load_config
 
     try:
-        match_topics(WARM_UP_TITLE, WARM_UP_TEXT, load_config(path, checked=digest or None).topics)
+        match_topics(WARM_UP_TITLE, WARM_UP_TEXT, load_config(path, checked=digest or None).topics, warm_up=True)
     except Exception:  # a worker that compiles its topics itself is slower, not wrong
         pass
 

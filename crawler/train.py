@@ -11,7 +11,12 @@ With a prior (``--prior MODEL``), the candidates are MODEL's features and the fi
 weights and is pulled towards them: the logistic loss plus ``pull`` x ||w - w_prior||^2 (bias and languages'
 weights included), minimised by SciPy's L-BFGS-B (SciPy comes with scikit-learn), so that a few hundred
 stories correct the model where they disagree with it and leave it alone elsewhere. A prior's sentence inputs
-(``crawler.model``: how much of the story a kind of sentence is) are columns of the fit too, pulled alike.
+(``crawler.model``: how much of the story a kind of sentence is) are columns of the fit too, pulled alike. A prior's
+encoder block (``crawler.encoder``) is one column, its contribution to the prior's log-odds, starting at 1 and
+pulled towards it: the written block is the prior's weights times the fitted factor.
+
+``encoder_chars`` (``--encoder N``) fits an encoder block: one column per dimension of the sentence encoder's
+vector of the title and the text's first N characters (with a prior lacking one: starting at 0, pulled towards 0).
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from crawler import __version__
+from crawler import encoder as sentence_encoder
 from crawler.config import TopicConfig
+from crawler.encoder import EncoderInput
 from crawler.errors import QuerySyntaxError, UsageError
 from crawler.evaluate import Counts, Evaluation, Story
 from crawler.longlived import matching_batch, settle
@@ -80,6 +87,7 @@ class Options:
     body: str = BODY_TRAINED  # the form of the features' body input (crawler.model.BODY_FORMS)
     text_chars: int = 0  # the features read the text's first this many characters (a prior's inputs.text_chars)
     pull: float | None = None  # with a prior: the strength of the pull towards its weights (c and l1 unused)
+    encoder_chars: int = 0  # fit an encoder block reading the title and the text's first this many characters
 
     def threshold_for(self, language: str) -> float:
         return dict(self.thresholds).get(language, self.threshold)
@@ -95,6 +103,7 @@ class Options:
             "thresholds": dict(self.thresholds),
             "folds": self.folds,
             "min_weight": self.min_weight,
+            **({"encoder": self.encoder_chars} if self.encoder_chars else {}),
         }
 
 
@@ -116,10 +125,24 @@ class Data:
     # a prior's sentence inputs, columns after the languages', and the kinds they read, compiled (name, query)
     sentence_inputs: tuple[SentenceInput, ...] = ()
     kinds: tuple[tuple[str, Query], ...] = ()
+    # an encoder block's columns, after the sentence inputs': the prior's block, one column (its contribution,
+    # scaled by the fit), or one fitted (``fitted``: a column per dimension of the encoder's vector)
+    encoder: EncoderInput | None = None
+    fitted: bool = False
+
+    @property
+    def encoder_columns(self) -> int:
+        if self.encoder is None:
+            return 0
+        return sentence_encoder.DIMENSIONS if self.fitted else 1
+
+    @property
+    def encoder_column(self) -> int:
+        return len(self.expressions) * len(ZONES) + len(self.languages) + len(self.sentence_inputs)
 
     @property
     def columns(self) -> int:
-        return len(self.expressions) * len(ZONES) + len(self.languages) + len(self.sentence_inputs)
+        return self.encoder_column + self.encoder_columns
 
     def sentence_column(self, i: int) -> int:
         return len(self.expressions) * len(ZONES) + len(self.languages) + i
@@ -286,6 +309,8 @@ def prior_fit(prior: Prior, data: Data, unfold: bool) -> Fit:
         own = _logit(thresholds.get(lang, prior.fitted_at)) if unfold else 0.0
         weights.append(languages.get(lang, 0.0) - shift + own)
     weights.extend(x.weight for x in data.sentence_inputs)  # the prior's, the only source of them
+    if data.encoder is not None:  # its own block, as it is (a factor of 1); or one fitted here, from 0
+        weights.extend([0.0] * sentence_encoder.DIMENSIONS if data.fitted else [1.0])
     return Fit(prior.model.bias + shift, weights)
 
 
@@ -328,14 +353,25 @@ def featurize(
     sentence_inputs: Sequence[SentenceInput] = (),
     kinds: Sequence[tuple[str, Query]] = (),
     text_chars: int = 0,
+    encoder: EncoderInput | None = None,
+    fitted: bool = False,
 ) -> Data:
     """Every story's inputs for every candidate feature (the stories the gate rejects get none); a weight for
-    each of the stories' languages and of ``languages``; each of ``sentence_inputs`` (over ``kinds``)."""
+    each of the stories' languages and of ``languages``; each of ``sentence_inputs`` (over ``kinds``); an
+    ``encoder`` block's contribution (a prior's) or, ``fitted``, each dimension of its vector."""
     gate = compile_query(topic.query)
     queries = [compile_query(e, sets) for e in expressions]  # QuerySyntaxError names the bad one
     found = {s.language for _name, stories in files for s in stories if s.language != "?"}
     languages = sorted(found | set(languages))
-    data = Data(list(expressions), languages, [], sentence_inputs=tuple(sentence_inputs), kinds=tuple(kinds))
+    data = Data(
+        list(expressions),
+        languages,
+        [],
+        sentence_inputs=tuple(sentence_inputs),
+        kinds=tuple(kinds),
+        encoder=encoder,
+        fitted=fitted,
+    )
     # a batch: the gate and the features, with what their first story builds, frozen out of the garbage
     # collector's way (crawler.longlived)
     settle(gate, features=[*queries, *(q for _name, q in kinds)])
@@ -356,6 +392,8 @@ def _example(
     """One story's inputs (none when the gate rejects it), read as the model reads them (``read_part``)."""
     doc = prepare(story.title, story.text)
     ex = Example(story, name, gate.holds(doc))
+    if ex.gate and data.encoder is not None:  # it reads its own part of the whole story
+        _encoder_inputs(ex, data, story)
     if ex.gate:
         doc = read_part(doc, text_chars)
         for i, q in enumerate(queries):
@@ -373,6 +411,22 @@ def _example(
                 if value:
                     ex.x[data.sentence_column(i)] = value
     return ex
+
+
+def _encoder_inputs(ex: Example, data: Data, story: Story) -> None:
+    """A story's encoder columns: the prior block's contribution, or the vector itself (a block to fit)."""
+    assert data.encoder is not None
+    col = data.encoder_column
+    if not data.fitted:
+        value = sentence_encoder.EncoderTerm(data.encoder).value(story.title, story.text)
+        if value:
+            ex.x[col] = value
+        return
+    text = sentence_encoder.input_text(story.title, story.text, data.encoder.chars)
+    if text:
+        for i, value in enumerate(sentence_encoder.embed(text).tolist()):
+            if value:
+                ex.x[col + i] = value
 
 
 def fit(data: Data, examples: Sequence[Example], options: Options) -> Fit:
@@ -547,6 +601,11 @@ def check_options(options: Options, prior: bool = False, *, c_given: bool = Fals
         )
     if not (math.isfinite(options.c) and options.c > 0):
         raise TrainingError(f"--C {options.c:g} must be a number above 0 (smaller: stronger regularisation, e.g. 0.3)")
+    if options.encoder_chars < 0:
+        raise TrainingError(
+            f"--encoder {options.encoder_chars}: give how many of the text's characters the sentence encoder reads "
+            "after the title (above 0, e.g. 600)"
+        )
     if not (math.isfinite(options.min_weight) and options.min_weight >= 0):
         raise TrainingError(f"--min-weight {options.min_weight:g} must be 0 (keep every feature) or more, e.g. 0.2")
     if options.folds == 1 or options.folds < 0:
@@ -568,6 +627,10 @@ SENTENCES_ABOUT = (
     " kind's query, run on the whole article, lies in it): their share of the text's sentences (share),"
     " log(1 + their number) (log), 1 when the title holds the kinds so (title), 1 when the text's first sentence"
     " is one of them (first)"
+)
+ENCODER_ABOUT = (
+    " + encoder.weights . e, e the sentence encoder {name}'s 512-dimensional vector (package {package}) of the meaning"
+    " of the title and the text's first {chars} characters (each stripped, one line apart; 0 when both are empty)"
 )
 BODY_ABOUT = {"binary": "in body (a hit after the lead, 1/0)", "log": "log(1 + hits in the body after the lead)"}
 
@@ -617,7 +680,8 @@ def model_json(
         "about": (
             "p = sigmoid(bias + languages[language] + sum over features holding of weights . "
             f"(1, in title, in lead, body input: {BODY_ABOUT[options.body]})"
-            f"{SENTENCES_ABOUT if data.sentence_inputs else ''}); score = 10 p; scored only when the topic's query holds"
+            f"{SENTENCES_ABOUT if data.sentence_inputs else ''}"
+            f"{_encoder_about(data)}); score = 10 p; scored only when the topic's query holds"
         ),
         "inputs": {"body": options.body, **({"text_chars": options.text_chars} if options.text_chars else {})},
         "bias": round(f.bias - shift, 6),
@@ -630,6 +694,7 @@ def model_json(
         },
         "features": features,
         **({"sentences": _sentences_json(data, f, sets, prior)} if data.sentence_inputs and prior else {}),
+        **({"encoder": _encoder_json(data, f)} if data.encoder is not None else {}),
         "training": {
             "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "newswatch": __version__,
@@ -641,6 +706,30 @@ def model_json(
             "files": provenance,
             "figures": figures,
         },
+    }
+
+
+def _encoder_about(data: Data) -> str:
+    e = data.encoder
+    return "" if e is None else ENCODER_ABOUT.format(name=e.name, package=e.package, chars=e.chars)
+
+
+def _encoder_json(data: Data, f: Fit) -> dict[str, Any]:
+    """The model file's ``encoder``: fitted weights, or the prior's scaled by its fitted factor; the version of
+    the encoder's package the fit read the stories with."""
+    e = data.encoder
+    assert e is not None
+    col = data.encoder_column
+    if data.fitted:
+        weights = f.weights[col : col + sentence_encoder.DIMENSIONS]
+    else:
+        weights = [f.weights[col] * w for w in e.weights]
+    return {
+        "name": e.name,
+        "package": sentence_encoder.PACKAGE,
+        "version": sentence_encoder.installed_version() or e.version,
+        "chars": e.chars,
+        "weights": [round(w, 6) for w in weights],
     }
 
 
@@ -714,6 +803,23 @@ def train(
     languages = [lang for lang, _w in prior.model.languages] if prior is not None else []
     sentence_inputs = prior.model.sentence_inputs if prior is not None else ()
     kinds = prior_kinds(prior, sets) if prior is not None else ()
+    encoder, fitted = prior.model.encoder if prior is not None else None, False
+    if options.encoder_chars:
+        if encoder is not None:
+            raise TrainingError(
+                f"--encoder {options.encoder_chars}: the prior {prior.ref if prior else ''} has an encoder block already, "
+                "which is refitted as a whole (its contribution scaled); leave --encoder out"
+            )
+        encoder = EncoderInput(
+            sentence_encoder.NAME,
+            sentence_encoder.PACKAGE,
+            sentence_encoder.installed_version() or "",
+            options.encoder_chars,
+            (),
+        )
+        fitted = True
+    if encoder is not None:
+        sentence_encoder.load()  # said at once when it is missing, before the long part
     data = featurize(
         topic,
         sets,
@@ -725,6 +831,8 @@ def train(
         sentence_inputs,
         kinds,
         options.text_chars,
+        encoder,
+        fitted,
     )
     own: Evaluation | None = None
     if prior is not None:

@@ -49,6 +49,17 @@ def config_warnings(config: Config) -> list[str]:
             continue
         from crawler.model import stale_features
 
+        encoder = t.model.encoder
+        if encoder is not None and encoder.version:
+            from crawler.encoder import installed_version
+
+            installed = installed_version()
+            if installed is not None and installed != encoder.version:
+                out.append(
+                    f"topics[{i}] ({t.name}).model: its encoder weights were fitted with {encoder.package} "
+                    f"{encoder.version}, and {installed} is installed; its scores may differ a little from the "
+                    f"ones it was measured with: install {encoder.package}=={encoder.version}, or retrain"
+                )
         stale = stale_features(t.model, sets)
         if stale:
             shown = ", ".join(stale[:4]) + (f" and {len(stale) - 4} more" if len(stale) > 4 else "")

@@ -208,6 +208,15 @@ def build(
         help="Drop features whose weights all stay below this, then fit again (each costs matching time).",
     )
     @click.option("--folds", type=int, default=0, help="k-fold cross-validation (default: leave one file out).")
+    @click.option(
+        "--encoder",
+        "encoder_chars",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Fit an encoder block too: a weight per dimension of a multilingual sentence encoder's vector of the "
+        "title and the text's first N characters (e.g. 600).",
+    )
     @click.pass_obj
     @handle_errors
     def train_cmd(
@@ -224,6 +233,7 @@ def build(
         thresholds: tuple[str, ...],
         min_weight: float,
         folds: int,
+        encoder_chars: int,
     ) -> None:
         """Fit a topic's model (weights over the config's named sets) on labeled JSONL files."""
         from crawler.config import find_config, load_config
@@ -237,6 +247,7 @@ def build(
             folds=folds,
             min_weight=min_weight,
             pull=PULL if prior is not None and pull is None else pull,
+            encoder_chars=encoder_chars,
             **_thresholds(thresholds),
         )
         check_options(options, prior is not None, c_given=c is not None)
@@ -291,6 +302,13 @@ def build(
                 f"note: {prior} also has {len(names)} sentence inputs (how much of the story a kind of sentence is: "
                 f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''}): they are fitted too, pulled towards "
                 "its weights as its features are",
+                err=True,
+            )
+        if base is not None and base.model.encoder is not None and not state.quiet:
+            click.echo(
+                f"note: {prior} also reads the meaning of the title and the text's first {base.model.encoder.chars:,} "
+                "characters (its encoder block): its contribution is fitted as one input, starting from 1 and pulled "
+                "towards it as its features are, and the block written scaled by it",
                 err=True,
             )
         result = train(t, dict(config.sets), loaded, options, extra, exclude, prior=base)

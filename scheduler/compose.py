@@ -339,10 +339,11 @@ def _highlights(title: str, text: str, topic: TopicConfig | None, headline: str)
     clean_title, clean = clean_line(title), clean_line(text)
     match = None
     if topic is not None and topic.model is not None and (clean or clean_title):
-        # a model topic highlights the hits of the features that raised its score
+        # a model topic highlights the hits of the features that raised its score; its sentence encoder says
+        # nothing of where they are, and the daemon that composes the digest need not load it
         from crawler.process import match_topic
 
-        match = match_topic(topic, topic_mod.prepare(clean_title, clean), None)
+        match = match_topic(topic, topic_mod.prepare(clean_title, clean), None, encoder=False)
     elif topic is not None and (clean or clean_title):
         match = _compiled(topic.query).match(clean_title, clean)
     # No match in this text (the query changed since): the passage's start, nothing highlighted.
