@@ -1,6 +1,11 @@
 """Topic matching: precision/recall per language on the labeled sets, and matching cost per article.
 
-Run: python bench/topics_bench.py [--test] [--errors] [--no-speed] | --gc
+Run: python bench/topics_bench.py [--test] [--errors] [--no-speed] [--model FILE] | --gc
+
+--model FILE: the default topic with this model file instead of its own (e.g. one carrying a sentence encoder
+block, crawler/encoder.py); the speed table then adds the default topic with its own model beside it ('shipped'),
+and 'all enc.': today's model with every article encoded, where 'today' (as a crawl matches) leaves out the
+encoder for an article that cannot reach min_score whatever its encoder's vector.
 
 Quality: the default topic (config/newswatch.toml, read through the config so its named sets and its
 model come along; a model topic is scored as the product scores it) beside the hand-written rule topic
@@ -29,6 +34,7 @@ settled and frozen, the batch threshold: crawler.longlived); each in a fresh pro
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import importlib
 import json
@@ -48,6 +54,7 @@ from crawler import textnorm  # noqa: E402
 from crawler.config import TopicConfig, load_config, parse_config  # noqa: E402
 from crawler.evaluate import Counts, Evaluation, Story, evaluate, load_labeled  # noqa: E402
 from crawler.longlived import matching_batch  # noqa: E402
+from crawler.model import bind, load_model  # noqa: E402
 from crawler.process import match_topic, settle_topics  # noqa: E402
 from crawler.topics import compile_query, prepare  # noqa: E402
 
@@ -105,7 +112,7 @@ def rule_topic() -> TopicConfig:
 
 
 def quality(show_errors: bool, with_test: bool) -> None:
-    topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
+    topic = default_topic()
     scorer = topic.model.scorer() if topic.model is not None else None
     rules = rule_topic()
     base_query, base_min = shipped_topic_at_base()
@@ -157,12 +164,31 @@ def long_articles(stories: list[Story], lang: str, n: int, words: int) -> list[t
     return out
 
 
+def default_topic() -> TopicConfig:
+    """The default topic, with --model FILE's model instead of its own when given."""
+    config = load_config(ROOT / "config" / "newswatch.toml")
+    topic = config.topics[0]
+    if "--model" in sys.argv:
+        path = Path(sys.argv[sys.argv.index("--model") + 1]).resolve()
+        model = bind(load_model(str(path), path.parent), dict(config.sets))
+        topic = dataclasses.replace(topic, name=f"{topic.name}+{path.stem}", model=model)
+    return topic
+
+
+def forget_vectors() -> None:
+    """The sentence encoder's vectors of the last few texts (crawler.encoder) forgotten: each article is encoded."""
+    enc = sys.modules.get("crawler.encoder")
+    if enc is not None:
+        enc._vectors.clear()  # type: ignore[attr-defined]
+
+
 def speed() -> None:
-    topic = load_config(ROOT / "config" / "newswatch.toml").topics[0]
+    topic = default_topic()
+    shipped = load_config(ROOT / "config" / "newswatch.toml").topics[0] if "--model" in sys.argv else None
     rules = rule_topic()
     base_threshold = gc.get_threshold()  # Python's defaults, which the 590a667 code ran with
     # as the product's workers and batch commands do: compiled, warmed, then frozen
-    frozen = settle_topics((topic, rules))
+    frozen = settle_topics((topic, rules) + ((shipped,) if shipped else ()))
     with matching_batch():
         product_threshold = gc.get_threshold()  # a batch's, an extraction worker's
     old_topics, old_textnorm = old_modules()
@@ -177,7 +203,9 @@ def speed() -> None:
         ),
         # the product's path: a model topic's gate, then its model's features (match_topics does this)
         "today": (
-            lambda title, text, lang: match_topic(topic, prepare(title, text), lang, spans=False),
+            lambda title, text, lang: match_topic(
+                topic, prepare(title, text), lang, spans=False, floor=topic.min_score
+            ),
             textnorm,
             product_threshold,
         ),
@@ -188,6 +216,17 @@ def speed() -> None:
             product_threshold,
         ),
     }
+    if shipped is not None:  # with --model: the default topic with its own model too, and every article encoded
+        sides["shipped"] = (
+            lambda title, text, lang: match_topic(shipped, prepare(title, text), lang, spans=False),
+            textnorm,
+            product_threshold,
+        )
+        sides["all enc."] = (
+            lambda title, text, lang: match_topic(topic, prepare(title, text), lang, spans=False),
+            textnorm,
+            product_threshold,
+        )
 
     def cost(side: str, title: str, text: str, lang: str) -> float:
         """CPU seconds (user + system) of one article's prepare + match, tokenized afresh (no cache)."""
@@ -196,6 +235,7 @@ def speed() -> None:
         for cache in ("columns", "simplified"):  # the per-text caches of today's code
             if hasattr(norm, cache):
                 getattr(norm, cache).cache_clear()
+        forget_vectors()
         if threshold is None:
             gc.unfreeze()
             gc.set_threshold(*base_threshold)
@@ -210,11 +250,14 @@ def speed() -> None:
     print("today's in this run, article by article in turn, each article's best of 7; CPU time, not wall time,")
     print("so that waiting for a shared machine's cores is not counted):")
     print("('today' is the default topic as configured; 'rules' the rule topic of fixtures/topics/rule-topic.toml)")
+    if shipped is not None:
+        print(f"('today' reads the model {sys.argv[sys.argv.index('--model') + 1]}; 'shipped' its own model)")
     print(
         f"garbage collector: today's sides {'frozen' if frozen else 'NOT frozen'}, thresholds {product_threshold};"
         f" {BASE_COMMIT}'s side nothing frozen, thresholds {base_threshold}"
     )
-    print(f"  {'lang':<6}{BASE_COMMIT:>10}{'today':>10}{'ratio':>8}{'rules':>10}{'ratio':>8}")
+    extra = f"{'shipped':>10}{'ratio':>8}{'all enc.':>10}{'ratio':>8}" if shipped is not None else ""
+    print(f"  {'lang':<6}{BASE_COMMIT:>10}{'today':>10}{'ratio':>8}{'rules':>10}{'ratio':>8}{extra}")
     for lang in ("en", "ru", "zh"):
         docs = long_articles(stories, lang, 20, 5000)
         for side in sides:  # first use: gazetteers, caches of word forms
@@ -228,10 +271,11 @@ def speed() -> None:
                 k = (r + i) % len(order)
                 for side in order[k:] + order[:k]:
                     best[side][i] = min(best[side][i], cost(side, title, text, lang))
-        old_t, new_t, rule_t = (sum(best[side]) / len(docs) for side in sides)
+        old_t, new_t, rule_t, *own = (sum(best[side]) / len(docs) for side in sides)
         print(
             f"  {lang:<6}{old_t * 1000:>10.2f}{new_t * 1000:>10.2f}{new_t / old_t:>7.2f}x"
             f"{rule_t * 1000:>10.2f}{rule_t / old_t:>7.2f}x"
+            + "".join(f"{t * 1000:>10.2f}{t / old_t:>7.2f}x" for t in own)
         )
 
 
