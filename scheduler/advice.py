@@ -1,6 +1,6 @@
 """Warnings `newswatch check` gives on a valid config that would still disappoint: placeholders
-left from `newswatch init`, a topic model trained with sets that have changed since, and a database
-the current user cannot write."""
+left from `newswatch init`, a topic model trained with sets that have changed since, a database
+the current user cannot write, and one every command refuses (another program's, a newer newswatch's)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,27 @@ def config_warnings(config: Config) -> list[str]:
                 f"storage.database: the disk holding {config.storage.database} is full ({free:,} bytes free); "
                 "crawl, digest and run need to write the database: free some space on it"
             )
+        refused = database_refused(config.storage.database)
+        if refused:
+            out.append(f"storage.database: {refused}")
     return out
+
+
+def database_refused(path: Path) -> str | None:
+    """Why every command refuses the database, the daemon's start too (exit 2), or None: another program's SQLite
+    file, or one a newer newswatch upgraded. Only read, as it is."""
+    if not path.is_file():
+        return None
+    from crawler.errors import StoreError
+    from crawler.store import NewerDatabase, Store
+
+    try:
+        with Store(path, readonly=True, upgrade=False):
+            return None
+    except NewerDatabase as exc:
+        return str(exc)
+    except StoreError as exc:  # the others (an empty file, one this user may not read) a command names itself
+        return str(exc) if "is not a newswatch database" in str(exc) else None
 
 
 def _missing(path: Path) -> bool:

@@ -123,3 +123,27 @@ def test_an_older_daemon_exits_2_on_a_newer_database_and_is_not_restarted(
     assert refusal(db) in log and "Traceback" not in log
     assert not d.noted("READY=1")
     assert as_left(db) == before
+
+
+def test_check_names_a_database_the_daemon_refuses_to_start_on(tmp_path: Path) -> None:
+    # the daemon exits 2 on a database a newer newswatch upgraded, or another program's SQLite file, and the README
+    # says to fix what `newswatch check` names: check said "OK" and nothing else
+    cfg, db = newer_archive(tmp_path)
+    result = newswatch("-c", cfg, "check")
+    assert result.returncode == 0, result.stderr
+    assert f"warning: storage.database: {refusal(db)}\n" in result.stderr
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('"nw.db"', '"other.db"'), encoding="utf-8")
+    result = newswatch("-c", cfg, "check")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"warning: storage.database: {other} is not a newswatch database (it holds the tables notes); check [storage] "
+        "database\n"
+    ) in result.stderr
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('"other.db"', '"new.db"'), encoding="utf-8")
+    with Store(tmp_path / "new.db"):
+        pass
+    result = newswatch("-c", cfg, "check")
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr  # this newswatch's own: no word
