@@ -206,7 +206,8 @@ def _scored(
     # the index applied the filters already; checked again on the row, whose dates are parsed exactly
     if row is None or not _wanted(row, *filters):
         return 0, None
-    m = gated_match(q, scorer, prepare(row["title"], row["text"]), row["language"])
+    # a model's sentence encoder is not given a story that cannot reach min_score whatever it says (as in a crawl)
+    m = gated_match(q, scorer, prepare(row["title"], row["text"]), row["language"], floor=min_score)
     if m is None or m.score < min_score:
         return 1, None
     return 1, SearchResult(

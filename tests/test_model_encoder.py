@@ -487,3 +487,30 @@ def test_topics_train_fits_an_encoder_block_on_the_users_own_stories(tmp_path: P
     assert code == 2 and "has an encoder block already" in output
     code, output = _train(cfg, _stories(tmp_path), tmp_path / "x.json", "--encoder", "-1")
     assert code == 2 and "--encoder -1: give how many of the text's characters" in output
+
+
+def test_search_topic_does_not_encode_a_stored_story_that_cannot_reach_min_score(
+    tmp_path: Path, use: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # search --topic gave every candidate past the gate to the encoder (some 7 ms each: seconds over an archive's
+    # hundreds of candidates), also one whose other inputs leave it below min_score whatever its meaning, which a
+    # crawl does not encode; it is not shown either way
+    from crawler.search import search_articles
+    from crawler.store import Store
+    from tests.support.articles import article_record
+
+    _model(tmp_path, _block(chars=600))  # its weights' length is 2.26: z can move by that much at most
+    config = load_config(_config(tmp_path))
+    topic = config.topics[0]
+    assert topic.model is not None and topic.min_score == 5.0
+    with Store(config.storage.database) as store:
+        # -1 bias + 0.5 en + 1 @science: 0.5, within reach of min_score 5 (z >= 0)
+        store.add_article(article_record(1, TITLE, TEXT, indexed=True))
+        # -1 + 0.5 - 2 @sport: -2.5, below 0 whatever the encoder adds
+        store.add_article(article_record(2, "Joint football match", "Two clubs play football together.", indexed=True))
+    encoded: list[str] = []
+    real = encoder.embed
+    monkeypatch.setattr(encoder, "embed", lambda text: encoded.append(text) or real(text))
+    found = search_articles(config, topic.query, min_score=topic.min_score, scorer=topic.model.scorer())
+    assert [r.title for r in found] == [TITLE]
+    assert encoded == [f"{TITLE}\n{TEXT[:600].strip()}"]  # before: the football match's too
