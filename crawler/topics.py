@@ -51,7 +51,7 @@ import operator
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -577,6 +577,11 @@ class _Node:
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         raise NotImplementedError
 
+    def holds(self, doc: Document) -> bool:
+        """Whether the node is satisfied (``eval``'s truth). AND, OR, NOT, EXCEPT and country entities find it
+        with less work, stopping where it is known; what they leave unfinished is not kept for the document."""
+        return self.eval(doc)[0]
+
     def leaves(self) -> Iterable[_Leaf]:
         return ()
 
@@ -726,6 +731,12 @@ class _Or(_Node):
             out += part
         return ok, out
 
+    def holds(self, doc: Document) -> bool:
+        hit = doc.memo.get(self.key)
+        if hit is not None:
+            return hit[0]
+        return any(c.holds(doc) for c in self._live(doc))
+
     def leaves(self) -> Iterable[_Leaf]:
         for c in self.children:
             yield from c.leaves()
@@ -768,6 +779,12 @@ class _And(_Node):
             occs.extend(cocc)
         return True, occs
 
+    def holds(self, doc: Document) -> bool:
+        hit = doc.memo.get(self.key)
+        if hit is not None:
+            return hit[0]
+        return all(c.holds(doc) for c in self.children)
+
     def leaves(self) -> Iterable[_Leaf]:
         for c in self.children:
             yield from c.leaves()
@@ -784,6 +801,12 @@ class _Not(_Node):
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         ok, _ = self.child.eval(doc)
         return not ok, []
+
+    def holds(self, doc: Document) -> bool:
+        hit = doc.memo.get(self.key)
+        if hit is not None:
+            return hit[0]
+        return not self.child.holds(doc)
 
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.child.leaves()
@@ -1611,62 +1634,47 @@ class _Entity(_Node):
         if self._all is not None:
             out = [o for o in self._all.eval(doc)[1] if _LABEL_KINDS.get(o[3][0][0]) in self._kinds]
             return bool(out), out
+        out = list(self.places(doc))
+        return bool(out), out
+
+    def places(self, doc: Document) -> Iterator[_Occ]:
+        """The entity's occurrences (``eval``'s), one at a time, in the order ``eval`` lists them: a gate that asks
+        only whether a side is named stops at the first (``holds``) and the checks of the rest are never run."""
+        hit = doc.memo.get(self.key)
+        if hit is not None or self._all is not None:
+            yield from (hit or self.eval(doc))[1]
+            return
         g = _gazetteer(self.code)
-        out: list[_Occ] = []
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
-            found: list[tuple[int, int, int]] = []  # (first, -last, pattern)
-            excluded: set[int] | None = None
+            # every place of a candidate name, (first, -last, pattern), checked only when the sweep below reaches
+            # it: the longest name wins where names overlap, and a name inside one that won is not looked at
+            found: list[tuple[int, int, int]] = []
             lead_end = f.lead_end if self.scope == LEAD and name == TEXT else 1 << 62
+            patterns = g.patterns
             for k in g.index.candidates(f):
-                label, items, exact, cased = g.patterns[k]
+                items = patterns[k][1]
                 starts = _find(f, items)
-                if not starts:
-                    continue
-                length = len(items)
-                # what the pattern asks of each of its places, looked up once for all of them
-                latin = g.latin.get(k)
-                proper = g.proper.get(k)
-                name_kind = _LABEL_KINDS.get(label) == "name"
-                institution = k in g.institutions
-                context = g.contextual.get(k)
-                for p in starts:
-                    e = p + length - 1
-                    if exact is not None and f.raw(p, e) != exact:
-                        continue
-                    if cased == 3 and _is_surname(f, p, e):
-                        continue
-                    if cased and not _is_place(f, p, e, cased == 2):
-                        continue
-                    if latin is not None and not _letters(f.raw(p, e)).startswith(latin):
-                        continue
-                    if proper is not None and not _is_form_of(f, p, proper):
-                        continue
-                    if name_kind and _sea_name(f, p, e):
-                        continue  # the Sea of Japan, the Indian Ocean: a sea, not the country
-                    if institution and _another_country_s(f, p, e, self.code):
-                        continue
-                    if context is not None and not _in_context(doc, f, p, e, context, k in g.shared):
-                        continue
-                    if g.not_in:
-                        if excluded is None:  # the positions of the longer words
-                            excluded = {
-                                r for words in g.not_in for q in _find(f, words) for r in range(q, q + len(words))
-                            }
-                        if p in excluded:  # starts inside the longer word
-                            continue
-                    if p >= lead_end:
-                        continue
-                    found.append((p, -e, k))
+                if starts:
+                    shift = 1 - len(items)  # -last of a place at p
+                    if lead_end < 1 << 62:
+                        found += [(p, shift - p, k) for p in starts if p < lead_end]
+                    else:
+                        found += [(p, shift - p, k) for p in starts]
             family_labels = _families(g, f, found, lead_only=self.scope == LEAD and name == TEXT)
-            # the longest name wins where names overlap (Российская академия наук, not Росси*)
             found.sort()
             last_end = -1
+            excluded: list[set[int]] = []  # the positions of the country's longer words, found once when needed
             for p, neg_e, k in found:
                 e = -neg_e
                 if e <= last_end:
                     continue
-                label = g.patterns[k][0] if k >= 0 else family_labels[-k - 1]
+                if k >= 0:
+                    if not self._fits(doc, g, f, k, p, e, excluded):
+                        continue
+                    label = patterns[k][0]
+                else:
+                    label = family_labels[-k - 1]
                 if k in g.places:
                     if _HAN_RE.match(label) and _in_person_name(f, p, e):
                         continue
@@ -1676,8 +1684,40 @@ class _Entity(_Node):
                             continue  # Северо-Западный университет Китая: the other country's university
                         p, e, label = named
                 last_end = e
-                out.append((name, p, e, ((label, name, p, e),)))
-        return bool(out), out
+                yield (name, p, e, ((label, name, p, e),))
+
+    def holds(self, doc: Document) -> bool:
+        return next(self.places(doc), None) is not None
+
+    def _fits(self, doc: Document, g: _Gazetteer, f: _Field, k: int, p: int, e: int, excluded: list[set[int]]) -> bool:
+        """Whether the place p..e of the gazetteer's pattern ``k`` names the country (its case, a sea's name, a
+        person's, another country's institution, an abbreviation's context, a longer word it is inside)."""
+        label, _items, exact, cased = g.patterns[k]
+        if exact is not None and f.raw(p, e) != exact:
+            return False
+        if cased == 3 and _is_surname(f, p, e):
+            return False
+        if cased and not _is_place(f, p, e, cased == 2):
+            return False
+        latin = g.latin.get(k)
+        if latin is not None and not _letters(f.raw(p, e)).startswith(latin):
+            return False
+        proper = g.proper.get(k)
+        if proper is not None and not _is_form_of(f, p, proper):
+            return False
+        if _LABEL_KINDS.get(label) == "name" and _sea_name(f, p, e):
+            return False  # the Sea of Japan, the Indian Ocean: a sea, not the country
+        if k in g.institutions and _another_country_s(f, p, e, self.code):
+            return False
+        context = g.contextual.get(k)
+        if context is not None and not _in_context(doc, f, p, e, context, k in g.shared):
+            return False
+        if g.not_in:
+            if not excluded:
+                excluded.append({r for words in g.not_in for q in _find(f, words) for r in range(q, q + len(words))})
+            if p in excluded[0]:  # starts inside the longer word
+                return False
+        return True
 
     def leaves(self) -> Iterable[_Leaf]:
         return ()
@@ -2109,14 +2149,25 @@ class _Except(_Node):
         # an occurrence is inside one place of b when some place is over both its ends (places are runs of
         # positions): when the places over its first position reach its last. Each position of b -> how far
         # the places over it reach.
-        reach: dict[tuple[str, int], int] = {}
-        for name, first, last, _ in b:
-            for q in range(first, last + 1):
-                key = (name, q)
-                if reach.get(key, -1) < last:
-                    reach[key] = last
+        reach = _reach(b)
         out = [o for o in a if reach.get((o[0], o[1]), -1) < o[2]]
         return bool(out), out
+
+    def holds(self, doc: Document) -> bool:
+        """Whether a place of a is outside every place of b: a country entity's places are taken one at a time,
+        up to the first outside (a side named as a partner, not as the press), and b found only if a has one."""
+        hit = doc.memo.get(self.key)
+        if hit is not None:
+            return hit[0]
+        if not isinstance(self.left, _Entity):
+            return self.eval(doc)[0]
+        reach: dict[tuple[str, int], int] | None = None
+        for o in self.left.places(doc):
+            if reach is None:
+                reach = _reach(self.right.eval(doc)[1])
+            if reach.get((o[0], o[1]), -1) < o[2]:
+                return True
+        return False
 
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.left.leaves()
@@ -2124,6 +2175,17 @@ class _Except(_Node):
     def _finish(self) -> str:
         self.key = f"(- {self.left.finish()} {self.right.finish()})"
         return self.key
+
+
+def _reach(occs: list[_Occ]) -> dict[tuple[str, int], int]:
+    """(field, position) -> how far the occurrences over that position reach (the last of their last positions)."""
+    reach: dict[tuple[str, int], int] = {}
+    for name, first, last, _ in occs:
+        for q in range(first, last + 1):
+            key = (name, q)
+            if reach.get(key, -1) < last:
+                reach[key] = last
+    return reach
 
 
 # --- results -------------------------------------------------------------------------------
@@ -2163,8 +2225,10 @@ class Query:
         return _score(doc, hits, self._order, self._shown_order)
 
     def holds(self, doc: Document) -> bool:
-        """Whether the boolean query is satisfied (no score: a model topic's gate needs only this)."""
-        return self._root.eval(doc)[0]
+        """Whether the boolean query is satisfied (no score: a model topic's gate needs only this). Found with
+        less work than ``match_prepared``'s (``_Node.holds``): a gate ``@china AND @russia`` stops at the first name
+        of each side."""
+        return self._root.holds(doc)
 
     def hits_prepared(self, doc: Document) -> set[_Hit] | None:
         """The query's hits (label, field, first and last position), without scoring; None when the boolean
