@@ -1596,9 +1596,11 @@ def _note_institution(label: str, university: bool) -> None:
     _LABEL_KINDS.setdefault(label, "university" if university else "institute")
 
 
-def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...]) -> list[int]:
-    """Start positions where the pattern items occur in one field."""
+def _find(f: _Field, items: tuple[tuple[int, str, str, bool], ...], lo: int = -1, hi: int = 0) -> list[int]:
+    """Start positions where the pattern items occur in one field (from position ``lo`` up to ``hi`` when given)."""
     cands = f.lookup(*items[0][:3])
+    if hi and cands:
+        cands = cands[bisect.bisect_left(cands, lo) : bisect.bisect_left(cands, hi)]
     if cands and len(items) > 1:
         # a later word the field does not hold at all: no place, without looking at each of the first's
         by_stem, by_surface = f.by_stem, f.by_surface
@@ -1637,57 +1639,67 @@ class _Entity(_Node):
         out = list(self.places(doc))
         return bool(out), out
 
-    def places(self, doc: Document) -> Iterator[_Occ]:
+    def places(self, doc: Document, in_parts: bool = False) -> Iterator[_Occ]:
         """The entity's occurrences (``eval``'s), one at a time, in the order ``eval`` lists them: a gate that asks
-        only whether a side is named stops at the first (``holds``) and the checks of the rest are never run."""
+        only whether a side is named stops at the first (``holds``) and the checks of the rest are never run.
+        ``in_parts``: a long field's names are found part by part (its first 256 words, to its 2,048th, the rest),
+        so that one stopping early has not found every place of every name in the whole text."""
         hit = doc.memo.get(self.key)
         if hit is not None or self._all is not None:
             yield from (hit or self.eval(doc))[1]
             return
         g = _gazetteer(self.code)
+        patterns = g.patterns
         for name in (TITLE,) if self.scope == TITLE else FIELDS:
             f = doc.fields[name]
-            # every place of a candidate name, (first, -last, pattern), checked only when the sweep below reaches
-            # it: the longest name wins where names overlap, and a name inside one that won is not looked at
-            found: list[tuple[int, int, int]] = []
             lead_end = f.lead_end if self.scope == LEAD and name == TEXT else 1 << 62
-            patterns = g.patterns
-            for k in g.index.candidates(f):
-                items = patterns[k][1]
-                starts = _find(f, items)
-                if starts:
-                    shift = 1 - len(items)  # -last of a place at p
-                    if lead_end < 1 << 62:
-                        found += [(p, shift - p, k) for p in starts if p < lead_end]
-                    else:
-                        found += [(p, shift - p, k) for p in starts]
-            family_labels = _families(g, f, found, lead_only=self.scope == LEAD and name == TEXT)
-            found.sort()
+            candidates = g.index.candidates(f)
+            families: list[tuple[int, int, int]] = []
+            family_labels = _families(g, f, families, lead_only=self.scope == LEAD and name == TEXT)
+            # the places of a part are those starting in it: the sweep over the parts in turn is the sweep over the
+            # whole field, and a name reaching past a part's end is found whole in the part it starts in
+            ends = [f.positions[i] for i in _PARTS if in_parts and i < len(f.positions)] + [1 << 62]
+            start = -1
             last_end = -1
             excluded: list[set[int]] = []  # the positions of the country's longer words, found once when needed
-            for p, neg_e, k in found:
-                e = -neg_e
-                if e <= last_end:
-                    continue
-                if k >= 0:
-                    if not self._fits(doc, g, f, k, p, e, excluded):
+            for end in ends:
+                # every place of a candidate name, (first, -last, pattern), checked only when the sweep below reaches
+                # it: the longest name wins where names overlap, and a name inside one that won is not looked at
+                found = [place for place in families if start <= place[0] < end] if families else []
+                for k in candidates:
+                    items = patterns[k][1]
+                    starts = _find(f, items, start, end) if len(ends) > 1 else _find(f, items)
+                    if starts:
+                        shift = 1 - len(items)  # -last of a place at p
+                        if lead_end < 1 << 62:
+                            found += [(p, shift - p, k) for p in starts if p < lead_end]
+                        else:
+                            found += [(p, shift - p, k) for p in starts]
+                found.sort()
+                start = end
+                for p, neg_e, k in found:
+                    e = -neg_e
+                    if e <= last_end:
                         continue
-                    label = patterns[k][0]
-                else:
-                    label = family_labels[-k - 1]
-                if k in g.places:
-                    if _HAN_RE.match(label) and _in_person_name(f, p, e):
-                        continue
-                    named = _place_institution(f, p, e, g.name)
-                    if named is not None:
-                        if _another_country_s(f, named[0], named[1], self.code):
-                            continue  # Северо-Западный университет Китая: the other country's university
-                        p, e, label = named
-                last_end = e
-                yield (name, p, e, ((label, name, p, e),))
+                    if k >= 0:
+                        if not self._fits(doc, g, f, k, p, e, excluded):
+                            continue
+                        label = patterns[k][0]
+                    else:
+                        label = family_labels[-k - 1]
+                    if k in g.places:
+                        if _HAN_RE.match(label) and _in_person_name(f, p, e):
+                            continue
+                        named = _place_institution(f, p, e, g.name)
+                        if named is not None:
+                            if _another_country_s(f, named[0], named[1], self.code):
+                                continue  # Северо-Западный университет Китая: the other country's university
+                            p, e, label = named
+                    last_end = e
+                    yield (name, p, e, ((label, name, p, e),))
 
     def holds(self, doc: Document) -> bool:
-        return next(self.places(doc), None) is not None
+        return next(self.places(doc, in_parts=True), None) is not None
 
     def _fits(self, doc: Document, g: _Gazetteer, f: _Field, k: int, p: int, e: int, excluded: list[set[int]]) -> bool:
         """Whether the place p..e of the gazetteer's pattern ``k`` names the country (its case, a sea's name, a
@@ -1732,6 +1744,9 @@ class _Entity(_Node):
             self._all.finish()
             self.key += "/" + self.kind
         return self.key
+
+
+_PARTS = (256, 2048)  # the words a long field's parts end at, for a gate asking whether a country is named
 
 
 # a middle dot joins the parts of a foreign person's name in Chinese (弗拉基米尔·泽连斯基)
@@ -2162,7 +2177,7 @@ class _Except(_Node):
         if not isinstance(self.left, _Entity):
             return self.eval(doc)[0]
         reach: dict[tuple[str, int], int] | None = None
-        for o in self.left.places(doc):
+        for o in self.left.places(doc, in_parts=True):
             if reach is None:
                 reach = _reach(self.right.eval(doc)[1])
             if reach.get((o[0], o[1]), -1) < o[2]:

@@ -1,11 +1,14 @@
 """A model topic's gate asked for its truth alone (``Query.holds``): it stops at the first name of each side, and
 says what matching the whole query says, on every text; a country entity checks a name's place only when the
-longest-name sweep reaches it, and finds what checking every place first finds."""
+longest-name sweep reaches it, and finds what checking every place first finds; asked part by part of a long text,
+it finds the names of the whole text, in the same order."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from hypothesis import given
@@ -69,6 +72,17 @@ def _plain_places(entity: topics._Entity, doc: Document) -> list[topics._Occ]:
     return out
 
 
+@contextlib.contextmanager
+def _parts(ends: tuple[int, ...]) -> Iterator[None]:
+    """Fields read part by part at these words (``topics._PARTS``), so that short texts have parts too."""
+    kept = topics._PARTS
+    topics._PARTS = ends
+    try:
+        yield
+    finally:
+        topics._PARTS = kept
+
+
 def _same_everywhere(query: topics.Query, title: str, text: str) -> None:
     """Each node's truth asked alone (on a fresh document) is its full evaluation's, and the whole query's after
     it is what it is on a document nothing was asked of; the entities find what the plain way finds."""
@@ -85,6 +99,7 @@ def _same_everywhere(query: topics.Query, title: str, text: str) -> None:
     for node in _nodes(query):
         if isinstance(node, topics._Entity) and not node.kind and not node.scope:
             assert node.eval(plain)[1] == _plain_places(node, prepare(title, text)), node.key
+            assert list(node.places(prepare(title, text), in_parts=True)) == node.eval(plain)[1], node.key
 
 
 def test_the_gate_stops_at_the_first_name_of_each_side(monkeypatch) -> None:
@@ -128,10 +143,14 @@ def test_the_gate_alone_says_what_the_whole_query_says_on_every_labeled_story() 
                 continue
             row = json.loads(line)
             title, text = row.get("title", ""), row.get("text", "")
-            doc = prepare(title, text)
-            assert gate.holds(prepare(title, text)) is gate._root.eval(doc)[0], (path.name, row.get("id"))
-            for node in entities:
-                assert node.eval(doc)[1] == _plain_places(node, doc), (path.name, row.get("id"), node.key)
+            doc, alone = prepare(title, text), prepare(title, text)
+            with _parts((8, 32, 128)):  # the labeled stories are short: parts of a few words
+                assert gate.holds(alone) is gate._root.eval(doc)[0], (path.name, row.get("id"))
+                for node in entities:
+                    places = node.eval(doc)[1]
+                    assert places == _plain_places(node, doc), (path.name, row.get("id"), node.key)
+                    # (nothing the gate kept for ``alone`` is a country's places: it found them afresh, in parts)
+                    assert list(node.places(alone, in_parts=True)) == places, (path.name, row.get("id"), node.key)
 
 
 _PIECES = [
@@ -151,3 +170,19 @@ _PIECES = [
 )
 def test_the_gate_alone_says_what_the_whole_query_says(title: str, text: str) -> None:
     _same_everywhere(_gate(), title, text)
+    with _parts((1, 2, 3, 5, 8, 13)):
+        _same_everywhere(_gate(), title, text)
+
+
+def test_a_gate_that_stops_early_has_found_the_names_of_a_long_texts_first_part_only(monkeypatch) -> None:
+    gate = _gate()
+    gate.holds(prepare("", "China and Russia"))  # what a first article loads
+    found: list[int] = []
+    real = topics._find
+    monkeypatch.setattr(topics, "_find", lambda f, items, *part: found.append(len(r := real(f, items, *part))) or r)
+    doc = prepare("", "China and Russia signed an agreement. " + "Moscow and Beijing are large cities. " * 2000)
+    assert gate.holds(doc)
+    assert 2 <= sum(found) < 300  # China, Russia and the cities of the first 256 words, not the 4,000 after them
+    found.clear()
+    assert gate.match_prepared(doc) is not None
+    assert sum(found) > 4000
