@@ -89,6 +89,7 @@ class CrawlContext:
         self._first_poll = {s.name: not self.state[s.name].polls for s in self.sources}
         self._stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in self.sources}
         self._seen: dict[str, set[str]] = {}
+        self._backlog: dict[str, set[str]] = {}
         self._pending: dict[str, set[str]] = {}
         self._validators: dict[str, tuple[str | None, str | None]] = {}
         self._retry_after: dict[str, datetime | None] = {}
@@ -136,6 +137,22 @@ class CrawlContext:
 
     def is_first_poll(self, name: str) -> bool:
         return self._first_poll.get(name, False)
+
+    def is_backlog(self, name: str, key: str) -> bool:
+        """Whether an entry is its source's backlog: listed on its first poll (this one, or an earlier one that
+        left it for later polls), so a topic's alert_score does not alert on it."""
+        return self.is_first_poll(name) or key in self.backlog_entries(name)
+
+    def backlog_entries(self, name: str) -> set[str]:
+        if name not in self._backlog:
+            self._backlog[name] = self.store.backlog_entries(name) if name in self.source_by_name else set()
+        return self._backlog[name]
+
+    def backlog_left(self, name: str, keys: Sequence[str]) -> None:
+        """Entries of a first poll left for the next polls: they were in the feed then, backlog when fetched."""
+        if self.is_first_poll(name) and keys:
+            self.store.add_backlog_entries(name, keys)
+            self.backlog_entries(name).update(keys)
 
     def seen_entries(self, name: str) -> set[str]:
         if name not in self._seen:
@@ -217,6 +234,9 @@ class CrawlContext:
         if source in self.source_by_name:
             self.store.mark_entries(source, [key], article_id)
             self.seen_entries(source).add(key)
+            if key in self.backlog_entries(source):
+                self.store.drop_backlog_entries(source, [key])
+                self._backlog[source].discard(key)
             if article_id is not None and source in self._entry_articles:
                 self._entry_articles[source].add(article_id)
 

@@ -403,7 +403,6 @@ class NewsSpider(scrapy.Spider):
         if skipped:
             self.ctx.warn(source.name, f"{len(skipped)} entries skipped ({'; '.join(skipped[:5])})")
         known = self.ctx.known_urls([c for _, _, c, _ in fresh] + [l for _, l, _, _ in fresh])
-        backlog = self.ctx.is_first_poll(source.name)
         wanted: list[tuple[str, str, FeedInfo]] = []
         for key, link, canon, info in fresh:
             if (canon in known or link in known) and canon not in pending:
@@ -426,15 +425,17 @@ class NewsSpider(scrapy.Spider):
             for key, _link, _info in wanted[limit:]:
                 self.ctx.keys_in_flight.discard(key)
             self.ctx.entries_left(source.name)
+            # left by a first poll, they were in the feed then: backlog when a later poll fetches them, not new
+            self.ctx.backlog_left(source.name, [key for key, _link, _info in wanted[limit:]])
             self.ctx.warn(
                 source.name,
                 f"{len(wanted):,} new entries: the {limit:,} newest are fetched now, the other {len(wanted) - limit:,} "
                 f"at the next polls (at most {limit:,} pages a poll)",
             )
             del wanted[limit:]
-        for _key, link, info in wanted:
+        for key, link, info in wanted:
             try:
-                request = self._page_request(source.name, link, info, backlog=backlog)
+                request = self._page_request(source.name, link, info, backlog=self.ctx.is_backlog(source.name, key))
             except Exception as exc:  # a link Scrapy cannot request costs that entry only
                 self.ctx.warn(source.name, f"entry skipped: {link[:200]}: cannot be requested ({_describe(exc)})")
                 continue

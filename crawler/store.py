@@ -374,6 +374,19 @@ def _m0080(db: sqlite_utils.Database) -> None:
         last = rows[-1][0]
 
 
+@migrations(name="0090_first_poll_leftovers")
+def _m0090(db: sqlite_utils.Database) -> None:
+    # entries a source's first poll listed but left for later polls (at most MAX_NEW_PAGES a poll): backlog
+    # when they are fetched, as the rest of that poll's entries, so they do not alert as if new
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _backlog_entries (source TEXT NOT NULL, key TEXT NOT NULL,"
+        " PRIMARY KEY (source, key)) WITHOUT ROWID"
+    )
+
+
+# internal tables made after the rename (0060), named apart from the start
+INTERNAL_ADDED = ("_backlog_entries",)
+
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
 
 
@@ -1045,6 +1058,21 @@ class Store:
                 "INSERT INTO _entries(source, key, article_id, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(source, k, article_id, now) for k in keys],
             )
+
+    def backlog_entries(self, source: str) -> set[str]:
+        """The entries of ``source``'s first poll left for later polls, not handled yet: backlog when fetched."""
+        return {r[0] for r in self.conn.execute("SELECT key FROM _backlog_entries WHERE source = ?", [source])}
+
+    def add_backlog_entries(self, source: str, keys: Sequence[str]) -> None:
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT INTO _backlog_entries(source, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(source, k) for k in keys],
+            )
+
+    def drop_backlog_entries(self, source: str, keys: Sequence[str]) -> None:
+        with self.transaction() as c:
+            c.executemany("DELETE FROM _backlog_entries WHERE source = ? AND key = ?", [(source, k) for k in keys])
 
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
         """Which of these URLs (canonical or alias) are stored, and as which article."""

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crawler.store import BROWSE_FTS, INTERNAL_RENAMES
+from crawler.store import BROWSE_FTS, INTERNAL_ADDED, INTERNAL_RENAMES
 
 # every internal table's name starts with "_" (datasette 1.x hides those by itself; the metadata hides them
 # for 0.x too): sqlite-utils' migration log and newswatch's bookkeeping
-INTERNAL_TABLES = ("_sqlite_migrations", *(new for _old, new in INTERNAL_RENAMES))
+INTERNAL_TABLES = ("_sqlite_migrations", *(new for _old, new in INTERNAL_RENAMES), *INTERNAL_ADDED)
 
 TABLES: dict[str, dict[str, Any]] = {
     "articles": {
