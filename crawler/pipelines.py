@@ -172,11 +172,12 @@ class ProcessPipeline(CrawlerStep):
         if job.feed is None or not (job.feed.title or job.feed.summary):
             return item, processed
         if processed.record is not None:
-            other = self.ctx.shared_body(processed.record)
+            other = self.ctx.shared_body(processed.record, job.url, job.feed.title)
             if other is None:
                 return item, processed
-            # one text under many headlines is no article but what the site shows instead of each (a login,
-            # cookie or subscription wall): folded into one article as the same page, every story but one was lost
+            # one text showing nothing of many headlines is no article but what the site shows instead of each (a
+            # login, cookie or subscription wall): folded into one article as the same page, every story but one
+            # was lost
             processed = Processed(
                 None, (), f"the page shows the same text as {other} under another headline{WALL_HINT}"
             )

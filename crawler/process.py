@@ -128,7 +128,12 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
     ex = extract(decoded.text, job.final_url)
     if ex is None:
         return Processed(None, (), no_text_reason(decoded.text))
-    if job.feed is not None and not shows_headline(job.feed.title, f"{ex.title}\n{ex.text}"):
+    # a page reached by a redirect to another URL must show one of its headline's words: every page of a site sent
+    # to one login or consent page, under headlines too short for three words, was taken for the first story
+    redirected = urls.canonicalize(job.final_url) != urls.canonicalize(job.url)
+    if job.feed is not None and not shows_headline(
+        job.feed.title, f"{ex.title}\n{ex.text}", at_least=1 if redirected else 3
+    ):
         return Processed(None, (), WALL)
     canonical = urls.choose_canonical(job.final_url, ex.declared_url)
     title = ex.title or (job.feed.title if job.feed else "")
@@ -181,13 +186,13 @@ def _headline_terms(text: str) -> set[str]:
     return terms
 
 
-def shows_headline(headline: str, page: str) -> bool:
-    """Whether a page shows something of its entry's headline: False when a headline of three terms or more
+def shows_headline(headline: str, page: str, at_least: int = 3) -> bool:
+    """Whether a page shows something of its entry's headline: False when a headline of ``at_least`` terms or more
     (``_headline_terms``) has none of them in the page's title and text, not even as another form of the word,
     as a login, cookie or subscription wall that every page of a site answers with has none; a shorter headline
     cannot tell, and passes."""
     terms = _headline_terms(headline)
-    if len(terms) < 3:
+    if not terms or len(terms) < at_least:
         return True
     folded = page.casefold()
     return any(term[: max(4, len(term) - 2)] in folded for term in terms)  # 'России' shows 'Россия'; 'Китая' 'Китай'

@@ -34,7 +34,7 @@ from crawler.child import (  # noqa: F401  (the parent's side, importable from h
 from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError
 from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
-from crawler.process import POOL_TOPICS_ENV, Processed
+from crawler.process import POOL_TOPICS_ENV, Processed, shows_headline
 from crawler.procs import die_with_parent
 from crawler.settings import import_tls_early, quiet_scrapy_logs
 from crawler.store import Store, UpgradeRefused, iso, utcnow
@@ -103,6 +103,7 @@ class CrawlContext:
         self._requests: dict[str, set[asyncio.Future[Any]]] = {}
         self._given_up: set[asyncio.Future[Any]] = set()
         self.keys_in_flight: set[str] = set()
+        self.pages_listed: set[str] = set()  # the canonical URLs of the pages requested for entries in this run
         self.listing_pages_seen: set[str] = set()
         self.new_article_ids: list[int] = []
         self.on_all_finished: Callable[[], None] | None = None
@@ -114,7 +115,8 @@ class CrawlContext:
         self._listed: dict[str, set[str]] = {}  # per source: the canonical URLs its documents list in this run
         self._false_canonical: set[str] = set()
         self._claims: dict[str, str] = {}  # canonical URL -> the title of the article it names
-        self._bodies: dict[tuple[str, str], tuple[str, str]] = {}  # (source, content hash) -> (url, title) first seen
+        # (source, content hash) -> the first page's (url, listed URL; None for one stored by an earlier run)
+        self._bodies: dict[tuple[str, str], tuple[str, str | None]] = {}
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -173,21 +175,25 @@ class CrawlContext:
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
         return self.store.known_urls(list(dict.fromkeys(urls)))
 
-    def shared_body(self, rec: Any) -> str | None:
-        """The URL of another page of ``rec``'s source with its text under another title (stored, or processed in
-        this run and not stored yet), else None. The same page at two URLs has one title."""
+    def shared_body(self, rec: Any, listed: str, headline: str) -> str | None:
+        """The URL of another entry's page of ``rec``'s source with the same text (stored, or processed in this run
+        and not stored yet), when that text shows nothing of this entry's ``headline``: a login, cookie or
+        subscription wall the site answers every page with; else None. One story's text under two headlines (a
+        piece the site runs twice) shows them: it is one story, stored once. ``listed``: the entry's own URL."""
         if not rec.content_hash or rec.text_from != "page":
             return None
         key = (rec.source, rec.content_hash)
         first = self._bodies.get(key)
         if first is None:
             row = self.store.conn.execute(
-                "SELECT url, title FROM articles WHERE content_hash = ? AND source = ? AND text_from = 'page' LIMIT 1",
+                "SELECT url FROM articles WHERE content_hash = ? AND source = ? AND text_from = 'page' LIMIT 1",
                 list(key),
             ).fetchone()
-            self._bodies[key] = first = (row[0], row[1]) if row else (rec.url, rec.title)
-        url, title = first
-        return None if same_title(title, rec.title) else url
+            self._bodies[key] = first = (row[0], None) if row else (rec.url, listed)
+        url, first_listed = first
+        if first_listed == listed or shows_headline(headline or rec.title, rec.text, at_least=1):
+            return None
+        return url
 
     def note_false_canonical(self, name: str) -> None:
         """A page of ``name`` declared another story's URL as its canonical: said once per source and run."""

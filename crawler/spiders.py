@@ -127,7 +127,7 @@ class NewsSpider(scrapy.Spider):
                     continue
                 self.ctx.hold(source.name)
                 yield request
-        for url in self.ctx.urls:
+        for url in dict.fromkeys(self.ctx.urls):
             yield self._page_request(self.ctx.adhoc_source(url), url, None, backlog=False)
 
     # -- source documents ------------------------------------------------------------------
@@ -398,7 +398,10 @@ class NewsSpider(scrapy.Spider):
                 continue
             if key in self.ctx.keys_in_flight:
                 continue
+            if canon in self.ctx.pages_listed:  # another entry of this run links the same page: it is fetched once
+                continue
             self.ctx.keys_in_flight.add(key)
+            self.ctx.pages_listed.add(canon)
             fresh.append((key, link, canon, info))
         if skipped:
             self.ctx.warn(source.name, f"{len(skipped)} entries skipped ({'; '.join(skipped[:5])})")
@@ -448,6 +451,9 @@ class NewsSpider(scrapy.Spider):
             url,
             callback=self.parse_page,
             errback=self.page_failed,
+            # not left to Scrapy's duplicate filter: pages that all redirect to one URL (a login or consent wall)
+            # were dropped after the first, their entries lost without a word and fetched again at each poll
+            dont_filter=True,
             priority=0,
             meta={
                 "source": source_name,

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crawler.config import load_config
 from crawler.store import Store
 from scheduler.digest import send_alerts
@@ -78,3 +80,90 @@ def test_a_first_polls_entries_left_for_later_polls_are_backlog_and_do_not_alert
     assert result.status == "sent" and result.stories == 1
     [message] = smtp.messages
     assert "Joint project 25 of China and Russia" in message.message.as_string()
+
+
+# -- a wall every page redirects to, one text under two headlines ------------------------------------------
+
+LOGIN = (
+    b"<html><head><title>Log in</title></head><body><main><h1>Log in</h1><p>Please log in to continue reading. "
+    b"Subscribers get unlimited access to every story on this site, every day of the year, in our apps too.</p>"
+    b"</main></body></html>"
+)
+SHORT_HEADLINES = ("Xi meets Putin", "Arctic deal signed", "Moscow talks")
+
+
+def serve_redirected(site: SiteServer, prefix: str, target: str) -> str:
+    """A feed of three stories under short headlines whose pages all redirect to a login page, at ``target``
+    (``{n}``: the story's number); returns the feed's URL."""
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith(f"{prefix}feed.xml"):
+            items = "".join(
+                f"<item><title>{h}</title><link>{site.base_url}{prefix}a/{n}.html</link><guid>{prefix}{n}</guid>"
+                f"<description>{h}: China and Russia, story {n}.</description></item>"
+                for n, h in enumerate(SHORT_HEADLINES)
+            )
+            return 200, RSS, rss_channel(f"{site.base_url}{prefix}", items)
+        if path.startswith(f"{prefix}a/"):
+            n = path.rsplit("/", 1)[-1].split(".")[0]
+            return 302, {"Location": site.base_url + prefix + target.format(n=n)}, b""
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, LOGIN
+
+    site.add_generated(prefix, handler)
+    return f"{site.base_url}{prefix}feed.xml"
+
+
+@pytest.mark.parametrize("target", ["login", "login?next=/a/{n}.html"], ids=["one-url", "url-per-story"])
+def test_a_wall_every_page_redirects_to_keeps_each_entry_from_its_feed(
+    site: SiteServer, tmp_path: Path, target: str
+) -> None:
+    # Every page redirects to one login page, under headlines too short to tell a wall by (fewer than three long
+    # words): the redirects to one URL were dropped as duplicate requests, two stories lost without a word (and
+    # fetched again at each poll), and the third stored as one article titled "Log in"
+    cfg = write_config(tmp_path, feed_source("redirected", serve_redirected(site, "/rw/", target)))
+    res = newswatch(cfg, "crawl", env=ENV)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "(a login, cookie or subscription wall?)" in res.stderr
+    with Store(tmp_path / "nw.db") as st:
+        rows = st.query("SELECT title, text_from, page_pending FROM articles ORDER BY id")
+        assert sorted((r["title"], r["text_from"], r["page_pending"]) for r in rows) == sorted(
+            (h, "feed", 0) for h in SHORT_HEADLINES
+        )
+        assert st.scalar("SELECT count(DISTINCT story) FROM articles") == 3
+    hits = site.hits("/rw/")
+    assert newswatch(cfg, "crawl", env=ENV).returncode == 0
+    assert site.hits("/rw/") == hits + 1  # the feed only: each entry was kept, none is fetched again
+
+
+def test_one_text_under_two_headlines_of_one_site_is_one_story_not_a_wall(site: SiteServer, tmp_path: Path) -> None:
+    # A syndicated piece a site runs twice, under two headlines: the pages' titles differ but their text is one,
+    # the story's own. It was taken for a wall ("the same text as ... under another headline") and the second
+    # kept from its feed as a story of its own, the same story twice in the digest
+    headlines = ("China and Russia open a joint reactor laboratory", "Russian and Chinese reactor laboratory opens")
+    body = "".join(
+        f"<p>Scientists from China and Russia opened a joint reactor laboratory in Novosibirsk on Monday, part {k}; "
+        "its first experiments study fuel for fast neutron reactors built by both countries.</p>"
+        for k in range(6)
+    )
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/syn/feed.xml"):
+            items = "".join(
+                f"<item><title>{h}</title><link>{site.base_url}/syn/a/{n}.html</link><guid>syn{n}</guid>"
+                f"<description>{h}.</description></item>"
+                for n, h in enumerate(headlines)
+            )
+            return 200, RSS, rss_channel(f"{site.base_url}/syn/", items)
+        h = headlines[int(path.rsplit("/", 1)[-1].split(".")[0])]
+        page = f"<html><head><title>{h}</title></head><body><article><h1>{h}</h1>{body}</article></body></html>"
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+
+    site.add_generated("/syn/", handler)
+    cfg = write_config(tmp_path, feed_source("syn", f"{site.base_url}/syn/feed.xml"))
+    res = newswatch(cfg, "crawl", env=ENV)
+    assert res.returncode == 0, res.stderr
+    assert "under another headline" not in res.stderr
+    assert res.stdout.splitlines()[2].split()[:7] == ["syn", "ok", "3", "1", "1", "1", "0"]  # 1 new, 1 duplicate
+    with Store(tmp_path / "nw.db") as st:
+        [row] = st.query("SELECT text_from, (SELECT count(*) FROM _aliases) AS urls FROM articles")
+    assert row == {"text_from": "page", "urls": 2}  # one article, its two URLs
