@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from crawler.dates import from_struct_time
 from crawler.encoding import decode_html, xml_as_utf8
@@ -33,6 +33,22 @@ class FeedEntry:
     published: datetime | None  # aware, UTC
     author: str | None
     language: str | None  # ISO 639-1, lower-case
+
+    @property
+    def text_key(self) -> str | None:
+        """A second identity, from what the entry says: 'text:' + a hash of its link's host, title, summary and date.
+        A feed whose links (and guids) change at each poll (a session id: ?sid=N, /(S(x))/) keeps it; different
+        articles at one path (?id=N) differ in title, summary or date. None without a title, or without a summary
+        and a date (a daily 'Morning briefing' at /news?id=N must not be one entry)."""
+        if not self.title or not (self.summary or self.published):
+            return None
+        try:
+            host = (urlsplit(self.link).hostname or "").lower() if self.link else ""
+        except ValueError:
+            host = ""
+        published = self.published.isoformat() if self.published else ""
+        material = "\n".join((host, self.title, self.summary, published))
+        return "text:" + hashlib.sha1(material.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class FeedInfo:
     summary: str = ""
     published: datetime | None = None
     language: str | None = None
+    text_key: str | None = None  # a feed entry's identity from its text (FeedEntry.text_key)
 
 
 @dataclass(frozen=True)

@@ -140,10 +140,11 @@ class CrawlContext:
     def is_first_poll(self, name: str) -> bool:
         return self._first_poll.get(name, False)
 
-    def is_backlog(self, name: str, key: str) -> bool:
+    def is_backlog(self, name: str, key: str, also: str | None = None) -> bool:
         """Whether an entry is its source's backlog: listed on its first poll (this one, or an earlier one that
-        left it for later polls), so a topic's alert_score does not alert on it."""
-        return self.is_first_poll(name) or key in self.backlog_entries(name)
+        left it for later polls), so a topic's alert_score does not alert on it. ``also``: FeedInfo.text_key."""
+        left = self.backlog_entries(name)
+        return self.is_first_poll(name) or key in left or also in left
 
     def backlog_entries(self, name: str) -> set[str]:
         if name not in self._backlog:
@@ -236,13 +237,16 @@ class CrawlContext:
         at = pending_retry_at(s.every, self.store.page_attempts(key), self.now())
         self.store.schedule_page_retry(key, at, failed=True)
 
-    def mark_entry(self, source: str, key: str, article_id: int | None) -> None:
+    def mark_entry(self, source: str, key: str, article_id: int | None, also: str | None = None) -> None:
+        """The entry ``key`` is handled (``also``: its identity from its text, FeedInfo.text_key)."""
         if source in self.source_by_name:
-            self.store.mark_entries(source, [key], article_id)
-            self.seen_entries(source).add(key)
-            if key in self.backlog_entries(source):
-                self.store.drop_backlog_entries(source, [key])
-                self._backlog[source].discard(key)
+            keys = [key] if also is None or also == key else [key, also]
+            self.store.mark_entries(source, keys, article_id)
+            self.seen_entries(source).update(keys)
+            done = [k for k in keys if k in self.backlog_entries(source)]
+            if done:
+                self.store.drop_backlog_entries(source, done)
+                self._backlog[source].difference_update(done)
             if article_id is not None and source in self._entry_articles:
                 self._entry_articles[source].add(article_id)
 
@@ -463,9 +467,10 @@ class CrawlContext:
         if isinstance(item, PageItem):
             source, key = item.job.source, (item.job.feed.key if item.job.feed else None)
             key = key or _entry_key(item.job.url)
+            also = item.job.feed.text_key if item.job.feed else None
         else:
             assert isinstance(item, FeedOnlyItem)
-            source, key = item.source, item.feed.key or _entry_key(item.url)
+            source, key, also = item.source, item.feed.key or _entry_key(item.url), item.feed.text_key
         st = self.stats(source)
         if self.storage_error is not None:  # the store is failing: leave the entry unseen for the next poll
             self.unresolved(source, f"{getattr(item, 'job', item).url}: not stored ({self.storage_error})")
@@ -475,7 +480,7 @@ class CrawlContext:
                 st.errors += 1
                 if len(st.error_samples) < 20:
                     st.error_samples.append(f"{getattr(item, 'job', item).url}: {processed.reason}")
-                self.mark_entry(source, key, None)
+                self.mark_entry(source, key, None, also)
                 if isinstance(item, PageItem):  # a page kept from its feed answered without text: not retried
                     self.clear_pending(item.job.url)
                 self._event("page", source, status="empty", url=getattr(item, "job", item).url)
@@ -489,7 +494,7 @@ class CrawlContext:
                     every = self.source_by_name[source].every
                     at = pending_retry_at(every, 0, self.now())
                     self.store.schedule_page_retry(processed.record.canonical_url, at, failed=False)
-                self.mark_entry(source, key, result.article_id)
+                self.mark_entry(source, key, result.article_id, also)
             self._batched += 1
             if self._batched >= BATCH_SIZE:
                 self.flush()

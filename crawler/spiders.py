@@ -268,6 +268,7 @@ class NewsSpider(scrapy.Spider):
                     entry.link,
                     FeedInfo(
                         key=entry.key,
+                        text_key=entry.text_key,
                         title=entry.title,
                         summary=entry.summary,
                         published=entry.published,
@@ -394,10 +395,14 @@ class NewsSpider(scrapy.Spider):
             if canon is None:
                 skipped.append(f"{link[:200]}: not a valid http(s) URL")
                 continue
-            if key in seen and canon not in pending:
+            also = info.text_key
+            # an entry whose link changes at each poll (a session id) is known by what it says
+            if (key in seen or also in seen) and canon not in pending:
                 continue
-            if key in self.ctx.keys_in_flight:
+            if key in self.ctx.keys_in_flight or also in self.ctx.keys_in_flight:
                 continue
+            if also:
+                self.ctx.keys_in_flight.add(also)
             if canon in self.ctx.pages_listed:  # another entry of this run links the same page: it is fetched once
                 continue
             self.ctx.keys_in_flight.add(key)
@@ -415,7 +420,7 @@ class NewsSpider(scrapy.Spider):
                     # listed by this source before under another id: a feed that gives its entries new ids at
                     # each poll (same links and texts) added a row per entry and poll for ever, each a duplicate
                     continue
-                self.ctx.mark_entry(source.name, key, article)
+                self.ctx.mark_entry(source.name, key, article, info.text_key)
                 self.ctx.stats(source.name).duplicates += 1
                 continue
             wanted.append((key, link, info))
@@ -429,7 +434,8 @@ class NewsSpider(scrapy.Spider):
                 self.ctx.keys_in_flight.discard(key)
             self.ctx.entries_left(source.name)
             # left by a first poll, they were in the feed then: backlog when a later poll fetches them, not new
-            self.ctx.backlog_left(source.name, [key for key, _link, _info in wanted[limit:]])
+            left = [k for key, _link, info in wanted[limit:] for k in (key, info.text_key) if k]
+            self.ctx.backlog_left(source.name, left)
             self.ctx.warn(
                 source.name,
                 f"{len(wanted):,} new entries: the {limit:,} newest are fetched now, the other {len(wanted) - limit:,} "
@@ -438,7 +444,9 @@ class NewsSpider(scrapy.Spider):
             del wanted[limit:]
         for key, link, info in wanted:
             try:
-                request = self._page_request(source.name, link, info, backlog=self.ctx.is_backlog(source.name, key))
+                request = self._page_request(
+                    source.name, link, info, backlog=self.ctx.is_backlog(source.name, key, info.text_key)
+                )
             except Exception as exc:  # a link Scrapy cannot request costs that entry only
                 self.ctx.warn(source.name, f"entry skipped: {link[:200]}: cannot be requested ({_describe(exc)})")
                 continue
@@ -530,7 +538,7 @@ class NewsSpider(scrapy.Spider):
                 error=error,
             )
         elif info and not transient:  # nothing to keep and nothing to retry: not asked for again
-            self.ctx.mark_entry(source, info.key or urls.canonicalize(meta["listed_url"]), None)
+            self.ctx.mark_entry(source, info.key or urls.canonicalize(meta["listed_url"]), None, info.text_key)
 
 
 def _content_type(response: Response) -> str | None:

@@ -167,3 +167,57 @@ def test_one_text_under_two_headlines_of_one_site_is_one_story_not_a_wall(site: 
     with Store(tmp_path / "nw.db") as st:
         [row] = st.query("SELECT text_from, (SELECT count(*) FROM _aliases) AS urls FROM articles")
     assert row == {"text_from": "page", "urls": 2}  # one article, its two URLs
+
+
+# -- links that change at each poll ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/sess/a/{i}.html?sid={poll}",  # a session id in the query
+        "/sess/(S({poll}x9))/a/{i}.html",  # one in the path (ASP.NET's cookieless sessions)
+        "/sess/a/{i}.html?utm_source=rss&utm_campaign=poll{poll}",  # tracking parameters
+    ],
+    ids=["sid", "path", "utm"],
+)
+def test_an_unchanged_feed_whose_links_change_at_each_poll_costs_nothing(
+    site: SiteServer, tmp_path: Path, link: str
+) -> None:
+    # A feed without guids whose links carry a session id that changes at each poll: each poll took every entry
+    # for a new one and fetched its page again (each page stored once more as an alias of its article, for
+    # ever). Three articles at one path told apart by ?id=N stay three.
+    polls = [0]
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/sess/feed.xml"):
+            polls[0] += 1
+            items = "".join(
+                f"<item><title>Joint project {i} of China and Russia</title>"
+                f"<link>{site.base_url}{link.format(i=i, poll=polls[0])}</link>"
+                f"<description>China and Russia project {i}</description>"
+                f"<pubDate>0{i + 1} Dec 2025 10:00:00 GMT</pubDate></item>"
+                for i in range(3)
+            ) + "".join(
+                f"<item><title>Joint project {i} of China and Russia</title>"
+                f"<link>{site.base_url}/sess/news.php?id={i}&amp;sid={polls[0]}</link>"
+                f"<description>China and Russia project {i}</description></item>"
+                for i in range(3, 6)
+            )
+            return 200, RSS, rss_channel(f"{site.base_url}/sess/", items)
+        query = path.partition("?")[2]
+        if query.startswith("id="):
+            return page_of(f"/{query[3]}.html")
+        return page_of(path.partition("?")[0])
+
+    site.add_generated("/sess/", handler)
+    cfg = write_config(tmp_path, feed_source("sess", f"{site.base_url}/sess/feed.xml"))
+    for _poll in range(3):
+        res = newswatch(cfg, "crawl", env=ENV)
+        assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[2].split()[:7] == ["sess", "ok", "1", "0", "0", "0", "0"]  # before: 6 fetched
+    assert site.hits("/sess/") == 3 + 6  # three polls of the feed, each page once; before: each page at each poll
+    with Store(tmp_path / "nw.db") as st:
+        titles = sorted(r["title"] for r in st.query("SELECT title FROM articles"))
+        assert titles == sorted(f"Joint project {i} of China and Russia" for i in range(6))  # ?id=N: six articles
+        assert st.scalar("SELECT count(*) FROM _aliases") <= 12  # before: 6 more URLs at each poll
