@@ -247,6 +247,8 @@ class NewsSpider(scrapy.Spider):
             return
         if feed.warning:
             self.ctx.warn(source.name, feed.warning)  # names the URL, the fault and the entries kept
+        if feed.cut:
+            self.ctx.warn(source.name, feed.cut)
         if feed.skipped:
             shown = "; ".join(feed.skipped[:5]) + ("; …" if len(feed.skipped) > 5 else "")
             self.ctx.warn(source.name, f"{response.url}: {len(feed.skipped)} entries skipped ({shown})")

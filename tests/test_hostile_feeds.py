@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from crawler.config import load_config
+from crawler.feeds import parse_feed
 from crawler.store import Store
 from scheduler.digest import send_alerts
 from tests.support.articles import RSS, rss_channel
@@ -221,3 +222,56 @@ def test_an_unchanged_feed_whose_links_change_at_each_poll_costs_nothing(
         titles = sorted(r["title"] for r in st.query("SELECT title FROM articles"))
         assert titles == sorted(f"Joint project {i} of China and Russia" for i in range(6))  # ?id=N: six articles
         assert st.scalar("SELECT count(*) FROM _aliases") <= 12  # before: 6 more URLs at each poll
+
+
+# -- a huge feed ------------------------------------------------------------------------------------------
+
+
+def test_a_feed_of_more_entries_than_are_read_is_cut_after_its_first_and_says_so() -> None:
+    # feedparser reads ~2,000 entries a second and holds them all: a 5 MB feed of 30,000 entries took ~15 s and
+    # ~136 MB of a crawl (bench/feed_bench.py). Only the first MAX_FEED_ENTRIES are read, the document's end kept
+    rss = rss_channel(
+        "https://news.example.org/",
+        "".join(
+            f"<item><title>Story {i}</title><link>https://news.example.org/{i}</link><description>&lt;p&gt;Text {i}"
+            "&lt;script&gt;track()&lt;/script&gt;&lt;style&gt;p {}&lt;/style&gt;&lt;/p&gt;</description></item>"
+            for i in range(10)
+        )
+        + "<atom:link xmlns:atom='http://www.w3.org/2005/Atom' href='https://news.example.org/rss' rel='self'/>",
+        description="News of the day",
+    )
+    atom = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom news</title>'
+        + "".join(
+            f"<entry><title>Story {i}</title><link href='https://news.example.org/{i}'/><id>a{i}</id></entry>"
+            for i in range(10)
+        )
+        + "</feed>"
+    ).encode()
+    for body in (rss, atom):
+        feed = parse_feed(body, "https://news.example.org/rss", "application/xml", max_entries=3)
+        assert [e.title for e in feed.entries] == ["Story 0", "Story 1", "Story 2"]
+        assert feed.warning is None and feed.title in ("T", "Atom news")  # still well-formed, its end kept
+        assert feed.cut is not None and feed.cut.startswith("https://news.example.org/rss lists 10 entries (")
+        assert "only its first 3 are read, the later ones not fetched" in feed.cut
+        assert parse_feed(body, "https://news.example.org/rss", "application/xml", max_entries=10).cut is None
+    assert parse_feed(rss, "https://news.example.org/rss", None).entries[0].summary == "Text 0"  # no script, no style
+
+
+def test_a_crawl_of_a_feed_cut_after_its_first_entries_says_so(site: SiteServer, tmp_path: Path) -> None:
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/huge/feed.xml"):
+            items = "".join(
+                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/huge/a/{i}.html"
+                f"</link><guid>{i}</guid></item>"
+                for i in range(12)
+            )
+            return 200, RSS, rss_channel(f"{site.base_url}/huge/", items)
+        return page_of(path)
+
+    site.add_generated("/huge/", handler)
+    cfg = write_config(tmp_path, feed_source("huge", f"{site.base_url}/huge/feed.xml"))
+    res = newswatch(cfg, "crawl", env={**ENV, "NEWSWATCH_MAX_FEED_ENTRIES": "5"})
+    assert res.returncode == 0, res.stderr
+    assert f"{site.base_url}/huge/feed.xml lists 12 entries (0.0 MB): only its first 5 are read" in res.stderr
+    assert site.hits("/huge/a/") == 5
