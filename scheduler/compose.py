@@ -13,6 +13,7 @@ import functools
 import re
 import socket
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -141,6 +142,7 @@ class Digest:
     contact: str = ""  # where to ask for other topics or no more mail: the sender's address
     briefed: int = 0  # stories the HTML shows without their snippets, to stay under HTML_BUDGET
     omitted: int = 0  # stories the HTML leaves out, when even without snippets it is over HTML_BUDGET
+    held_from: str = ""  # whose stories were held: "180 from TASS, 20 from RG" (digest.fair_cut)
 
     @property
     def count(self) -> int:
@@ -301,6 +303,17 @@ def _source_title(config: Config, name: str) -> str:
         if s.name == name:
             return s.display
     return name
+
+
+def _held_from(config: Config, sources: Sequence[str], shown: int = 3) -> str:
+    """'180 from TASS, 20 from RG': how many held stories each source has, most first; past ``shown`` sources, the
+    others counted together."""
+    counts = Counter(sources).most_common()
+    parts = [f"{n} from {clean_line(_source_title(config, name), 80)}" for name, n in counts[:shown]]
+    if len(counts) > shown:
+        rest = sum(n for _name, n in counts[shown:])
+        parts.append(f"{rest} from {len(counts) - shown} other sources")
+    return ", ".join(parts)
 
 
 def _topic_title(config: Config, name: str) -> str:
@@ -528,8 +541,10 @@ def build_digest(
     held: int,
     now: datetime,
     kind: str = "digest",
+    held_from: Sequence[str] = (),
 ) -> Digest:
-    """Loads what the template shows for these due stories, grouped by topic in config order."""
+    """Loads what the template shows for these due stories, grouped by topic in config order; ``held_from``: the
+    source of each story held for the next message."""
     tz = _local(config)
     items = [_item(store, config, d, tz) for d in due]
     if kind == "digest" and config.digest is not None and config.digest.include_alerted:
@@ -556,6 +571,7 @@ def build_digest(
         topics=tuple(t.name for t in recipient_topics(config, recipient)),
         groups=tuple(groups),
         held=held,
+        held_from=_held_from(config, held_from),
         health=_health(config, store, now, tz) if kind == "digest" else (),
         date=_fmt_date(now, tz),
         kind=kind,

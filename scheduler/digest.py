@@ -97,6 +97,27 @@ def _due(config: Config, store: Store, recipient: Recipient, now: datetime) -> l
     return [d for d in due if d.story not in busy]
 
 
+def fair_cut(due: Sequence[ledger.Due], limit: int) -> tuple[list[ledger.Due], list[ledger.Due]]:
+    """The stories (best first) a message of at most ``limit`` carries, and those it holds for the next.
+
+    Each source has its share: the sources' best stories are taken first, then each one's second best, and so
+    on, each round best first, so one source with 200 new matches no longer fills a digest of 100 and cuts every
+    other source's stories. The message still lists what it carries best first."""
+    if len(due) <= limit:
+        return list(due), []
+    by_source: dict[str, list[ledger.Due]] = {}
+    for d in due:  # best first, as select_due orders them
+        by_source.setdefault(d.source, []).append(d)
+    place = {d.story: i for i, d in enumerate(due)}
+    taken: set[str] = set()
+    rank = 0
+    while len(taken) < limit:
+        round_ = sorted((s[rank] for s in by_source.values() if rank < len(s)), key=lambda d: place[d.story])
+        taken.update(d.story for d in round_[: limit - len(taken)])
+        rank += 1
+    return [d for d in due if d.story in taken], [d for d in due if d.story not in taken]
+
+
 def due_count(config: Config, store: Store, recipient: Recipient, now: datetime) -> int:
     """How many stories are due to this recipient now (before max_stories)."""
     ledger.prepare(store)
@@ -235,9 +256,9 @@ def _preview(
     delivery: _Delivery,
 ) -> list[RecipientResult]:
     max_stories = _digest_config(config).max_stories
-    due = _due(config, store, r, now)
-    chosen, held = due[:max_stories], max(0, len(due) - max_stories)
-    digest = build_digest(config, store, r, chosen, held, now)
+    chosen, rest = fair_cut(_due(config, store, r, now), max_stories)
+    held = len(rest)
+    digest = build_digest(config, store, r, chosen, held, now, held_from=[d.source for d in rest])
     token = ledger.stories_key([d.story for d in chosen])[:16]
     # Never the real digest's Message-ID: a client would treat the real one as a duplicate.
     mid = f"<newswatch.preview.{int(now.timestamp())}.{token}@{mail_domain(config)}>"
@@ -271,12 +292,12 @@ def _run_one(
 ) -> RecipientResult:
     dcfg = _digest_config(config)
     if dry_run:
-        due = _due(config, store, r, now)
-        chosen, held = due[: dcfg.max_stories], max(0, len(due) - dcfg.max_stories)
+        chosen, rest = fair_cut(_due(config, store, r, now), dcfg.max_stories)
+        held = len(rest)
         status = "dry-run" if chosen or dcfg.send_empty else "empty"
         if status == "empty":
             return RecipientResult(r.email, 0, held, status, None, None)
-        digest = build_digest(config, store, r, chosen, held, now)
+        digest = build_digest(config, store, r, chosen, held, now, held_from=[d.source for d in rest])
         msg = compose(config, digest, to=r.email, message_id="<dry-run@newswatch>", now=now)
         lines = tuple(
             f"[{g.title or g.name}] {s.title} ({s.source}{', ' + s.language_name if s.language_name else ''})"
@@ -285,12 +306,11 @@ def _run_one(
         )
         return RecipientResult(r.email, len(chosen), held, status, None, None, str(msg["Subject"]), lines)
     with store.transaction():  # select and reserve at once: a concurrent run cannot take the same stories
-        due = _due(config, store, r, now)
-        chosen, held = due[: dcfg.max_stories], max(0, len(due) - dcfg.max_stories)
+        chosen, rest = fair_cut(_due(config, store, r, now), dcfg.max_stories)
         if not chosen and not dcfg.send_empty:
             return RecipientResult(r.email, 0, 0, "empty", None, None)
         reservation = ledger.reserve(store, r.email, "digest", [d.story for d in chosen], mail_domain(config), now)
-    return _deliver(config, store, r, chosen, held, now, reservation, delivery, "digest")
+    return _deliver(config, store, r, chosen, rest, now, reservation, delivery, "digest")
 
 
 def _deliver(
@@ -298,14 +318,15 @@ def _deliver(
     store: Store,
     r: Recipient,
     chosen: Sequence[ledger.Due],
-    held: int,
+    rest: Sequence[ledger.Due],
     now: datetime,
     reservation: ledger.Reservation,
     delivery: _Delivery,
     kind: str,
 ) -> RecipientResult:
+    held = len(rest)
     try:
-        digest = build_digest(config, store, r, chosen, held, now, kind=kind)
+        digest = build_digest(config, store, r, chosen, held, now, kind=kind, held_from=[d.source for d in rest])
         msg = compose(config, digest, to=r.email, message_id=reservation.message_id, now=now)
         store.make_room()  # the record after the 250 needs no new disk space, nor one that filled meanwhile
         delivery.send(msg, r.email)
@@ -362,12 +383,11 @@ def send_alerts(
                 due = [d for d in due if d.story not in busy]
                 if not due:
                     continue
-                chosen = due[: config.digest.max_stories]
-                held = len(due) - len(chosen)
+                chosen, rest = fair_cut(due, config.digest.max_stories)
                 reservation = ledger.reserve(
                     store, r.email, "alert", [d.story for d in chosen], mail_domain(config), now
                 )
-            results.append(_deliver(config, store, r, chosen, held, now, reservation, delivery, "alert"))
+            results.append(_deliver(config, store, r, chosen, rest, now, reservation, delivery, "alert"))
     finally:
         delivery.close()
     return results

@@ -130,6 +130,7 @@ class Due:
     score: float
     article_id: int  # the article whose match put the story under this topic
     first_seen: str
+    source: str = ""  # that article's source
 
 
 def select_due(
@@ -155,7 +156,7 @@ def select_due(
         values.append(f"(:t{i}, :s{i}, :o{i})")
     sql = (
         f"WITH wanted(name, threshold, ord) AS (VALUES {', '.join(values)})"
-        " SELECT s.id AS story, s.first_seen, m.topic, m.score, m.article_id, w.ord"
+        " SELECT s.id AS story, s.first_seen, m.topic, m.score, m.article_id, w.ord, a.source"
         " FROM stories s JOIN articles a ON a.story = s.id"
         " JOIN matches m ON m.article_id = a.id"
         " JOIN wanted w ON w.name = m.topic AND m.score >= w.threshold"
@@ -170,7 +171,7 @@ def select_due(
         if row["story"] not in best or key < best[row["story"]][0]:
             best[row["story"]] = (key, row)
     out = [
-        Due(story, row["topic"], float(row["score"]), int(row["article_id"]), row["first_seen"])
+        Due(story, row["topic"], float(row["score"]), int(row["article_id"]), row["first_seen"], row["source"])
         for story, (_, row) in best.items()
     ]
     # Highest score first; among equals the newest story, then a stable id order.

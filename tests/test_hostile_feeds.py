@@ -12,9 +12,10 @@ import pytest
 from crawler.config import load_config
 from crawler.feeds import parse_feed
 from crawler.store import Store
-from scheduler.digest import send_alerts
+from scheduler.digest import run_digest, send_alerts
 from tests.support.articles import RSS, rss_channel
 from tests.support.sitesrv import SiteServer
+from tests.test_digest import NOW, World, bodies, config_for
 from tests.test_faults import article_html, feed_source, newswatch, write_config
 
 ENV = {"NEWSWATCH_WORKERS": "0"}
@@ -275,3 +276,27 @@ def test_a_crawl_of_a_feed_cut_after_its_first_entries_says_so(site: SiteServer,
     assert res.returncode == 0, res.stderr
     assert f"{site.base_url}/huge/feed.xml lists 12 entries (0.0 MB): only its first 5 are read" in res.stderr
     assert site.hits("/huge/a/") == 5
+
+
+# -- one source flooding a digest ------------------------------------------------------------------------
+
+
+def test_one_source_flooding_a_digest_leaves_the_other_sources_their_share(tmp_path: Path, smtp: Any) -> None:
+    # A source with many new matching stories (a hostile or broken one, or one big day) filled a digest of
+    # max_stories with its own, best first, and every other source's stories were held back until they aged out
+    world = World(tmp_path / "nw.db")
+    for i in range(12):
+        world.add("tass-en", f"China and Russia flood story {i}", matches={"china-russia-st": 9.0 - i / 10})
+    world.add("rg", "China and Russia story from rg", matches={"china-russia-st": 2.0})
+    world.add("cgtn", "China and Russia story from cgtn", matches={"china-russia-st": 1.5})
+    world.add("cgtn", "Another China and Russia story from cgtn", matches={"china-russia-st": 1.2})
+    cfg = config_for(world.store.path, smtp.port, max_stories=6)
+    [r] = run_digest(cfg, world.store, now=NOW).results
+    assert (r.stories, r.held) == (6, 9)
+    text, html = bodies(smtp.messages[0].message)
+    for other in ("from rg", "from cgtn", "Another China and Russia story from cgtn"):
+        assert other in text  # before: none of them; six of tass-en's twelve
+    assert "flood story 0" in text and "flood story 2" in text and "flood story 3" not in text
+    for body in (text, html):
+        assert "and 9 more stories, held for the next digest (9 from tass-en)." in body
+    world.store.close()
