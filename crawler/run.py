@@ -103,6 +103,7 @@ class CrawlContext:
         self._requests: dict[str, set[asyncio.Future[Any]]] = {}
         self._given_up: set[asyncio.Future[Any]] = set()
         self.keys_in_flight: set[str] = set()
+        self.new_pages: dict[str, int] = {}  # per source: pages of new entries requested in this run (max_new_pages)
         self.pages_listed: set[str] = set()  # the canonical URLs of the pages requested for entries in this run
         self.listing_pages_seen: set[str] = set()
         self.new_article_ids: list[int] = []

@@ -427,23 +427,34 @@ class NewsSpider(scrapy.Spider):
                 continue
             wanted.append((key, link, info))
         limit = max_new_pages()
-        if len(wanted) > limit:
+        budget = max(0, limit - self.ctx.new_pages.get(source.name, 0))  # counted over all the source's documents
+        if len(wanted) > budget:
             # A feed of 100,000 entries (broken or hostile) queued 100,000 pages in one poll, its memory growing
-            # with them, and filled the database and the digests with its stories. The newest go first; the rest
-            # are not marked seen, so the next polls take them, as many each.
+            # with them, and filled the database and the digests with its stories; so did a sitemap index of 100
+            # children of 1,000 each. The newest go first; the rest are not marked seen, so the next polls take
+            # them, as many each.
             wanted.sort(key=lambda w: w[2].published.timestamp() if w[2] and w[2].published else -1e18, reverse=True)
-            for key, _link, _info in wanted[limit:]:
-                self.ctx.keys_in_flight.discard(key)
+            for key, _link, info in wanted[budget:]:
+                self.ctx.keys_in_flight.difference_update((key, info.text_key))
             self.ctx.entries_left(source.name)
             # left by a first poll, they were in the feed then: backlog when a later poll fetches them, not new
-            left = [k for key, _link, info in wanted[limit:] for k in (key, info.text_key) if k]
+            left = [k for key, _link, info in wanted[budget:] for k in (key, info.text_key) if k]
             self.ctx.backlog_left(source.name, left)
-            self.ctx.warn(
-                source.name,
-                f"{len(wanted):,} new entries: the {limit:,} newest are fetched now, the other {len(wanted) - limit:,} "
-                f"at the next polls (at most {limit:,} pages a poll)",
-            )
-            del wanted[limit:]
+            others = limit - budget
+            if budget:
+                taken = f", {others:,} taken by its other documents" if others else ""
+                said = (
+                    f"{len(wanted):,} new entries: the {budget:,} newest are fetched now, the other "
+                    f"{len(wanted) - budget:,} at the next polls (at most {limit:,} pages a poll{taken})"
+                )
+            else:
+                said = (
+                    f"{len(wanted):,} more new entries at the next polls (at most {limit:,} pages a poll, all taken "
+                    "by its other documents)"
+                )
+            self.ctx.warn(source.name, said)
+            del wanted[budget:]
+        self.ctx.new_pages[source.name] = self.ctx.new_pages.get(source.name, 0) + len(wanted)
         for key, link, info in wanted:
             try:
                 request = self._page_request(

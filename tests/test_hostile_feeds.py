@@ -300,3 +300,41 @@ def test_one_source_flooding_a_digest_leaves_the_other_sources_their_share(tmp_p
     for body in (text, html):
         assert "and 9 more stories, held for the next digest (9 from tass-en)." in body
     world.store.close()
+
+
+# -- a sitemap index of many children ----------------------------------------------------------------------
+
+
+def test_the_pages_a_poll_takes_are_counted_over_all_of_a_sources_documents(site: SiteServer, tmp_path: Path) -> None:
+    # A poll fetches at most 1,000 new pages ($NEWSWATCH_MAX_NEW_PAGES here), but the cap was counted per document:
+    # a sitemap index of 100 children of 1,000 new URLs each (a large site's first poll, or a hostile one) had
+    # 100,000 pages fetched in one poll
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        xml = {"Content-Type": "application/xml"}
+        head = '<?xml version="1.0" encoding="UTF-8"?>'
+        ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        if path.startswith("/smi/index.xml"):
+            children = "".join(f"<sitemap><loc>{site.base_url}/smi/part{c}.xml</loc></sitemap>" for c in range(3))
+            return 200, xml, f"{head}<sitemapindex {ns}>{children}</sitemapindex>".encode()
+        if path.startswith("/smi/part"):
+            c = int(path[len("/smi/part")])
+            urls = "".join(
+                f"<url><loc>{site.base_url}/smi/a/{c * 6 + i}.html</loc><lastmod>2026-11-2{c}</lastmod></url>"
+                for i in range(6)
+            )
+            return 200, xml, f"{head}<urlset {ns}>{urls}</urlset>".encode()
+        return page_of(path)
+
+    site.add_generated("/smi/", handler)
+    source = f'[[sources]]\nname = "smi"\nkind = "sitemap"\nurl = "{site.base_url}/smi/index.xml"\nwindow = "3650d"\n'
+    cfg = write_config(tmp_path, source)
+    env = {**ENV, "NEWSWATCH_MAX_NEW_PAGES": "10"}
+    res = newswatch(cfg, "crawl", env=env)
+    assert res.returncode == 0, res.stderr
+    assert site.hits("/smi/a/") == 10  # before: 18, six of each child's
+    assert "at the next polls (at most 10 pages a poll" in res.stderr
+    for _poll in range(2):
+        assert newswatch(cfg, "crawl", env=env).returncode == 0
+    assert site.hits("/smi/a/") == 18
+    with Store(tmp_path / "nw.db") as st:
+        assert st.scalar("SELECT count(*) FROM articles") == 18
