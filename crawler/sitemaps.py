@@ -38,6 +38,7 @@ class ParsedSitemap:
 
     entries: tuple[SitemapEntry, ...]
     sitemaps: tuple[str, ...]
+    sitemap_dates: tuple[datetime | None, ...] = ()  # each child's <lastmod> (aware, UTC), when the index gives it
 
 
 _PARSER_OPTIONS = {
@@ -73,10 +74,25 @@ def parse_sitemap(body: bytes, url: str) -> ParsedSitemap:
         entries = tuple(e for e in (_entry(el, url) for el in root if _local(el.tag) == "url") if e)
         return ParsedSitemap(entries=entries, sitemaps=())
     if kind == "sitemapindex":
-        children = (_absolute(_child_text(el, "loc"), url) for el in root if _local(el.tag) == "sitemap")
-        return ParsedSitemap(entries=(), sitemaps=tuple(dict.fromkeys(c for c in children if c)))
+        children: dict[str, datetime | None] = {}
+        for el in root:
+            if _local(el.tag) == "sitemap" and (child := _absolute(_child_text(el, "loc"), url)):
+                children.setdefault(child, parse_published(_child_text(el, "lastmod")))
+        return ParsedSitemap(entries=(), sitemaps=tuple(children), sitemap_dates=tuple(children.values()))
     got = "an HTML page" if kind == "html" else f"<{_local(root.tag)}>"
     raise FetchError(f"{url} is not a sitemap (got {got}); check the source's url")
+
+
+def sitemaps_since(sitemap: ParsedSitemap, since: datetime) -> list[str]:
+    """The child sitemaps of an index changed at or after ``since`` (those without a date kept): one not changed
+    since then lists no entry of the window. An index of 500 monthly sitemaps had all 500 fetched at each poll.
+    An index none of whose children is dated within the window keeps them all: its dates may never be updated."""
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    dates = sitemap.sitemap_dates or (None,) * len(sitemap.sitemaps)
+    if not any(when is not None and when >= since for when in dates):
+        return list(sitemap.sitemaps)
+    return [child for child, when in zip(sitemap.sitemaps, dates, strict=True) if when is None or when >= since]
 
 
 def entries_since(sitemap: ParsedSitemap, since: datetime) -> list[SitemapEntry]:

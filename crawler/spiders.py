@@ -28,7 +28,7 @@ from crawler.feeds import parse_feed
 from crawler.polling import PERMANENT_REDIRECTS, TRANSIENT_STATUSES, classify, parse_retry_after
 from crawler.process import FeedInfo, PageJob
 from crawler.settings import HANDLED_CODES
-from crawler.sitemaps import entries_since, parse_sitemap
+from crawler.sitemaps import entries_since, parse_sitemap, sitemaps_since
 
 _NEXT_WORDS = re.compile(r"^\s*(next|older|more|далее|следующая|вперед|вперёд|ещё|еще|下一页|下页|更多|»|›|>)\s*", re.I)
 _PAGINATION_URL = re.compile(
@@ -298,8 +298,9 @@ class NewsSpider(scrapy.Spider):
             source.name, [e.news_published or e.lastmod for e in sm.entries], len(sm.entries) + len(sm.sitemaps)
         )
         depth = response.meta.get("sitemap_depth", 0)
+        since = self.ctx.now() - timedelta(seconds=source.window)
         if depth < 3:
-            for child in sm.sitemaps:
+            for child in sitemaps_since(sm, since):
                 if urls.is_http_url(child):
                     self.ctx.hold(source.name)
                     yield scrapy.Request(
@@ -309,7 +310,6 @@ class NewsSpider(scrapy.Spider):
                         priority=10,
                         meta={"source": source.name, "sitemap_depth": depth + 1, "role": "child"},
                     )
-        since = self.ctx.now() - timedelta(seconds=source.window)
         infos = []
         for e in entries_since(sm, since):
             key = _canonical(e.loc)

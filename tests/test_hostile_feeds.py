@@ -4,6 +4,7 @@ text under two headlines."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +339,31 @@ def test_the_pages_a_poll_takes_are_counted_over_all_of_a_sources_documents(site
     assert site.hits("/smi/a/") == 18
     with Store(tmp_path / "nw.db") as st:
         assert st.scalar("SELECT count(*) FROM articles") == 18
+
+
+def test_a_sitemap_index_fetches_only_the_children_changed_within_its_window(site: SiteServer, tmp_path: Path) -> None:
+    # A sitemap index of a site's whole history (monthly sitemaps for twenty years: 240 children, some indexes
+    # hold thousands) had every child fetched at each poll, though one unchanged since before the window lists no
+    # entry of it; a child without a date is still fetched
+    today = datetime.now(UTC).date().isoformat()
+    dates = {"new": f"<lastmod>{today}</lastmod>", "undated": "", "old": "<lastmod>2020-01-31</lastmod>"}
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        xml = {"Content-Type": "application/xml"}
+        head = '<?xml version="1.0" encoding="UTF-8"?>'
+        ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        if path.startswith("/smw/index.xml"):
+            children = "".join(
+                f"<sitemap><loc>{site.base_url}/smw/{name}.xml</loc>{lastmod}</sitemap>"
+                for name, lastmod in dates.items()
+            )
+            return 200, xml, f"{head}<sitemapindex {ns}>{children}</sitemapindex>".encode()
+        n = list(dates).index(path[len("/smw/") :].split(".")[0])
+        url = f"<url><loc>{site.base_url}/smw/a/{n}.html</loc><lastmod>{today}</lastmod></url>"
+        return 200, xml, f"{head}<urlset {ns}>{url}</urlset>".encode()
+
+    site.add_generated("/smw/", handler)
+    source = f'[[sources]]\nname = "smw"\nkind = "sitemap"\nurl = "{site.base_url}/smw/index.xml"\nwindow = "2d"\n'
+    res = newswatch(write_config(tmp_path, source), "crawl", env=ENV)
+    assert res.returncode == 0, res.stderr
+    assert (site.hits("/smw/new.xml"), site.hits("/smw/undated.xml"), site.hits("/smw/old.xml")) == (1, 1, 0)
