@@ -23,11 +23,15 @@ queries become FTS5 prefix queries over them (see ``fts_prefix``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import operator
 import os
 import re
+import threading
 import unicodedata
 from array import array
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from itertools import accumulate, repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -153,12 +157,55 @@ def tokenize(text: str) -> tuple[Token, ...]:
     return tuple(zip(*columns(text)))
 
 
-@lru_cache(maxsize=8)
+# the characters of text whose tokens are kept, all texts together: a few articles' (a long one has tens of thousands
+# of characters); a Chinese text's tokens take some 170 bytes a character, so a hostile page's megabytes of text,
+# kept, held hundreds of MB: such a page is tokenized each time it is read instead
+COLUMNS_KEPT = 200_000
+
+
+class _Recent:
+    """A function of a text whose results for its last ``count`` texts are kept while those texts hold at most
+    ``chars`` characters in all; a longer text's result is computed each time and not kept."""
+
+    def __init__(self, fn: Callable[[str], Any], count: int, chars: int) -> None:
+        functools.update_wrapper(self, fn)
+        self._fn, self._count, self._chars = fn, count, chars
+        self._kept: OrderedDict[str, Any] = OrderedDict()
+        self._held = 0  # characters of the texts kept
+        self._lock = threading.Lock()  # the daemon's threads compose digests and match at the same time
+
+    def __call__(self, text: str) -> Any:
+        with self._lock:
+            if text in self._kept:
+                self._kept.move_to_end(text)
+                return self._kept[text]
+        value = self._fn(text)
+        if len(text) <= self._chars:
+            with self._lock:
+                if text not in self._kept:
+                    self._kept[text] = value
+                    self._held += len(text)
+                while len(self._kept) > self._count or self._held > self._chars:
+                    self._held -= len(self._kept.popitem(last=False)[0])
+        return value
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self._held = 0
+
+
+def _recent(count: int, chars: int) -> Callable[[Callable[[str], Any]], _Recent]:
+    return lambda fn: _Recent(fn, count, chars)
+
+
+@_recent(8, COLUMNS_KEPT)
 def columns(text: str) -> Columns:
     """The tokens of ``text`` as columns: what topic matching and the search index read, built without
     a tuple per token (a long article has thousands).
 
-    The last few results are cached: the search index and topic matching tokenize the same article.
+    The last few results are kept (COLUMNS_KEPT characters of text in all): the search index and topic matching
+    tokenize the same article.
     """
     if _CJK_OR_MARK_RE.search(text) is None:
         return _word_columns(text, _PLAIN_WORD_SPLIT_RE if "_" in text else _WORD_CHARS_SPLIT_RE)

@@ -227,3 +227,25 @@ def test_a_hostile_pages_text_folded_to_simplified_is_not_kept_after_it_is_read(
     assert held < 500_000  # before: 4.4 MB, the four folded texts
     short = "俄羅斯科學院與中國科學院簽署協議"
     assert textnorm.simplified(short) is textnorm.simplified(short)  # an article's text is still folded once
+
+
+def test_the_tokens_of_a_hostile_pages_text_are_not_kept_after_it_is_read() -> None:
+    # columns keeps the tokens of its last texts (topic matching and the search index tokenize the same article):
+    # eight hostile pages of megabytes held theirs after they were matched, some 170 bytes a character for Chinese
+    # (a 1.9-million-character page's: 330 MB); the texts it keeps hold COLUMNS_KEPT characters in all
+    import tracemalloc
+
+    textnorm.columns.cache_clear()
+    article = "China and Russia open a joint laboratory. " * 100
+    assert textnorm.columns(article) is textnorm.columns(article)  # an article's tokens are still built once
+    pages = [f"{i} China and Russia open a joint laboratory. " * 6_000 for i in range(2)]  # 258,000 characters
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for page in pages:
+            assert textnorm.columns(page).surfaces[:3] == [str(pages.index(page)), "china", "and"]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 1_000_000  # before: 9 MB, the two pages' tokens
+    assert textnorm.columns(article) is textnorm.columns(article)
