@@ -26,6 +26,7 @@ from crawler.errors import ConfigError
 from crawler.model import ZONES, fingerprint, load_model
 from crawler.topics import prepare
 from scheduler.cli import cli
+from tests.support.topic import topics_train as _train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -438,11 +439,6 @@ def _stories(tmp_path: Path) -> list[Path]:
         path.write_text("\n".join(json.dumps({**r, "language": "en"}) for r in rows) + "\n", encoding="utf-8")
         files.append(path)
     return files
-
-
-def _train(cfg: Path, files: list[Path], out: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", *map(str, files), "-o", str(out), *args])
-    return result.exit_code, result.output
 
 
 def test_topics_train_with_a_prior_keeps_its_block_scaled_by_the_fit(tmp_path: Path, use: Any) -> None:

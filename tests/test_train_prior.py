@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from crawler.model import ZONES, fingerprint, load_model
 from scheduler.cli import cli
 from tests.support.topic import CONFIG
+from tests.support.topic import topics_train as _train
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "fixtures" / "topics" / "heldout" / "dev.jsonl"
@@ -103,11 +104,6 @@ def _stories(tmp_path: Path) -> list[Path]:
         path.write_text("\n".join(json.dumps({**r, "language": "en"}) for r in rows) + "\n", encoding="utf-8")
         files.append(path)
     return files
-
-
-def _train(cfg: Path, files: list[Path], out: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", *map(str, files), "-o", str(out), *args])
-    return result.exit_code, result.output
 
 
 def _weights(model: dict) -> dict[str, tuple[float, ...]]:

@@ -42,3 +42,13 @@ def matches_rules(title: str, text: str) -> bool:
     """Whether the rule topic takes the article: matched, at or above its min_score."""
     m = rule_query().match(title, text)
     return m is not None and m.score >= rule_topic()[1]
+
+
+def topics_train(cfg: Path, files: list[Path], out: Path, *args: str) -> tuple[int, str]:
+    """``newswatch -c CFG topics train FILES... -o OUT ARGS...`` in this process: its exit code and output."""
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", *map(str, files), "-o", str(out), *args])
+    return result.exit_code, result.output
