@@ -409,6 +409,8 @@ class Daemon:
         self._warned: dict[str, tuple[str, ...]] = {}  # per source: its last poll's warnings, logged when they change
         self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
         self._db_wait: DatabaseWait | None = None  # set while another process holds the database locked
+        # digest jobs that met the lock, by job id: run as soon as the database is free (`_resume_put_off`)
+        self._put_off: dict[str, tuple[Any, list[Any]]] = {}
         self._code = installed.current()  # the installation this daemon started from
         self._code_seen: tuple[installed.Installation | None, float] | None = None  # a change seen, and when
         self._next_code_look = 0.0
@@ -1133,12 +1135,27 @@ class Daemon:
         config = self.config
         if slot is None:
             slot = last_fire_at_or_before(digest_trigger(config), utcnow()) or utcnow()
+        self._put_off.pop("digest-again", None)  # this run takes the slot of one put off, or a newer one
+        if self._db_wait is not None:
+            # another process holds the write lock: trying would only fail after the busy timeout, counted as one
+            # more failure; the digest waits as the polls do and runs the moment the lock is released
+            self._put_off["digest-again"] = (self._digest_job, [slot, attempt])
+            log.warning(
+                "digest %s: waits for the database %s, whose write lock another process holds; it is sent as soon as "
+                "the lock is released (a restart meanwhile sends it at start)",
+                iso(slot),
+                config.storage.database,
+            )
+            self._update_status()
+            return
         with self._work():
             try:
                 self._digest(config, slot)
             except (sqlite3.Error, StoreError) as exc:
                 # one line, no traceback: which file, why, and when the digest is tried again
                 problem = database_problem(config.storage.database, exc)
+                if _lock_held(str(exc)):  # also sent the moment a wait for the lock ends, not only on the timer
+                    self._put_off["digest-again"] = (self._digest_job, [slot, attempt + 1])
                 log.error("digest %s: not sent: %s; %s", iso(slot), problem, self._digest_again(slot, attempt + 1))
                 self._job_failed("digest", problem)
             except NewswatchError as exc:
@@ -1155,6 +1172,11 @@ class Daemon:
         if attempt > DIGEST_RETRIES:
             job = self.scheduler.get_job("digest")
             upcoming = f" at {iso(job.next_run_time)}" if job is not None and job.next_run_time else ""
+            if "digest-again" in self._put_off:
+                return (
+                    f"tried {DIGEST_RETRIES + 1} times; it is sent once the other process releases the database's "
+                    f"write lock, else its stories stay due for the next digest{upcoming} (or a restart, which sends it)"
+                )
             return (
                 f"tried {DIGEST_RETRIES + 1} times, given up; its stories stay due for the next digest{upcoming}"
                 " (or a restart, which sends it)"
@@ -1251,6 +1273,11 @@ class Daemon:
 
         if self.stopping.is_set():
             return
+        self._put_off.pop("digest-retry", None)
+        if self._db_wait is not None:
+            self._put_off["digest-retry"] = (self._retry_job, [emails, attempt])
+            log.info("digest retry: %s: waits for the database's write lock to be released", ", ".join(emails))
+            return
         config = self.config
         failed: list[str] = []
         with self._work():
@@ -1340,8 +1367,7 @@ class Daemon:
             return "newer", str(exc)
         except Exception as exc:  # any error here means the same: no work can be stored
             text = str(exc)
-            held = "database is locked" in text or "another newswatch process has held it" in text
-            return ("locked", text) if held else ("unusable", f"{database}: {exc}")
+            return ("locked", text) if _lock_held(text) else ("unusable", f"{database}: {exc}")
         return None
 
     def _wait_for_database(self, problem: str) -> None:
@@ -1396,6 +1422,7 @@ class Daemon:
                 _human((utcnow() - wait.since).total_seconds()),
                 wait.tries,
             )
+            self._resume_put_off()
             self.notifier.status(self.status_line())
             await self._dispatch()
             return
@@ -1407,6 +1434,21 @@ class Daemon:
         wait.delay = min(wait.delay * 2, max(DB_WAIT_MAX, wait.delay))
         self._schedule_database_try()
 
+    def _resume_put_off(self) -> None:
+        """Runs now the digest jobs that waited for the database's write lock (each replaces its timed retry)."""
+        if self.scheduler is None:
+            return
+        for job_id in list(self._put_off):
+            entry = self._put_off.pop(job_id, None)  # a digest thread may have taken it meanwhile
+            if entry is None:
+                continue
+            fn, args = entry
+            if job_id == "digest-again":
+                log.info("digest %s: the database is free: sending it now", iso(args[0]))
+            self.scheduler.add_job(
+                fn, "date", run_date=utcnow(), args=args, id=job_id, executor="digest", replace_existing=True
+            )
+
     def status_line(self) -> str:
         parts = []
         if self._reload_problem:
@@ -1415,8 +1457,10 @@ class Daemon:
         if wait is not None:
             since = wait.since.astimezone().strftime("%H:%M")
             again = f", next try {wait.next_try.astimezone():%H:%M:%S}" if wait.next_try else ""
+            put_off = self._put_off.get("digest-again")
+            digest = f", the digest of {put_off[1][0].astimezone():%Y-%m-%d %H:%M} waits for it" if put_off else ""
             parts.append(
-                f"WAITING: another process holds the database's write lock (since {since}{again}); polls paused"
+                f"WAITING: another process holds the database's write lock (since {since}{again}); polls paused{digest}"
             )
         if self.failures.count:
             parts.append(f"FAILING: {self.failures.count} jobs in a row, latest {self.failures.last}")
@@ -1431,6 +1475,11 @@ class Daemon:
         if self.loop is not None and not self.stopping.is_set():
             # get_job and the notifier's socket are used from the loop thread only
             self.loop.call_soon_threadsafe(lambda: self.notifier.status(self.status_line()))
+
+
+def _lock_held(error: str) -> bool:
+    """Whether a database error says another process held the write lock past the busy timeout."""
+    return "database is locked" in error or "another newswatch process has held it" in error
 
 
 def _write_lock_held(database: Path, wait: float = 1.0) -> bool:

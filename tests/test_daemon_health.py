@@ -252,9 +252,16 @@ def test_a_database_error_during_the_digest_is_one_line_saying_what_why_and_when
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="newswatch.daemon"):
             daemon._digest_job(slot, DIGEST_RETRIES + 1)  # the last retry fails too
-        assert "tried 4 times, given up; its stories stay due for the next digest" in caplog.records[-1].getMessage()
+        # the lock, not the timer, decides: once a wait for it ends (`_try_database`), the digest is sent at once
+        line = caplog.records[-1].getMessage()
+        assert "tried 4 times; it is sent once the other process releases the database's write lock" in line
+        assert daemon._put_off["digest-again"][1] == [slot, DIGEST_RETRIES + 2]
     finally:
         holder.close()
+    daemon.scheduler.remove_job("digest-again")  # a started scheduler replaces it; this one keeps both in its list
+    daemon._resume_put_off()
+    again = daemon.scheduler.get_job("digest-again")
+    assert again is not None and list(again.args) == [slot, DIGEST_RETRIES + 2] and not daemon._put_off
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="newswatch.daemon"):
         daemon._digest_job(*again.args)  # the retry, with the lock gone
