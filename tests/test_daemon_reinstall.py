@@ -8,13 +8,17 @@ A real daemon run from its own copy of the packages (as from a venv's site-packa
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from scheduler.daemon import UPGRADED_EXIT
-from tests.support.daemonworld import NO_WORKERS, ROOT, Daemon, crawl_config, wait_until
+from tests.support.daemonworld import NO_WORKERS, ROOT, Daemon, crawl_config, unit_with_stand_in, wait_until
 
 SOURCE = """
 [[sources]]
@@ -81,3 +85,31 @@ def test_the_unit_restarts_a_daemon_that_exits_for_a_new_version() -> None:
     assert settings["Restart"] == "on-failure"
     assert str(UPGRADED_EXIT) in settings["RestartForceExitStatus"].split()
     assert str(UPGRADED_EXIT) not in settings["RestartPreventExitStatus"].split()
+
+
+def test_an_upgrade_restart_flushes_the_units_start_counter_and_a_crash_does_not(tmp_path: Path) -> None:
+    # each exit 75 counted toward StartLimitBurst=5 (systemd counts every start, automatic or not): a few upgrades
+    # within ten minutes left the unit failed, 'start request repeated too quickly', until someone ran reset-failed
+    unit = (ROOT / "config" / "newswatch.service").read_text().splitlines()
+    posts = [line.split("=", 1)[1] for line in unit if line.startswith("ExecStopPost=")]
+    assert len(posts) == 1
+    prefix = posts[0][: len(posts[0]) - len(posts[0].lstrip("-+@:!"))]
+    assert set(prefix) == {"-", "+"}  # the service manager's user (only it may), its own failure ignored
+    calls = tmp_path / "calls"
+    systemctl = tmp_path / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    systemctl.chmod(0o755)
+    # systemd's own substitutions on the line: '$$' is a literal '$', %n the unit's name
+    line = posts[0][len(prefix) :].replace("$$", "$").replace("%n", "newswatch.service")
+    argv = shlex.split(line.replace("/bin/systemctl", str(systemctl)))
+    for code, status in (("exited", "75"), ("exited", "1"), ("exited", "0"), ("killed", "TERM"), ("dumped", "ABRT")):
+        env = {"PATH": "/usr/bin:/bin", "SERVICE_RESULT": "exit-code", "EXIT_CODE": code, "EXIT_STATUS": status}
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=False)
+        assert out.returncode == 0, (code, status, out.stderr)
+    assert calls.read_text().splitlines() == ["reset-failed newswatch.service"]  # after the upgrade's exit alone
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed")
+    copy = unit_with_stand_in("\n".join(unit), tmp_path)
+    out = subprocess.run([tool, "verify", str(copy)], check=False, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "newswatch.service" not in out.stderr, out.stderr
