@@ -709,37 +709,48 @@ def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
     from crawler.topics import normal_set_name, set_name_problem
 
     out: list[tuple[str, str]] = []
-    normal: dict[str, Any] = {}  # @наука as typed finds "наука" however the config composed its letters
+    # @наука as typed finds "наука" however the config composed its letters, and @china the set "ｃｈｉｎａ" written
+    # in full-width letters (a Chinese input method's), as a query reads its words
+    normal: dict[str, Any] = {}
+    written: dict[str, str] = {}  # each set's name as the config writes it, for the key paths of its problems
     for name, value in t.items():
-        if normal_set_name(name) in normal:
-            c.add(f"sets.{_shown(name)}", f"is the set {normal_set_name(name)!r} again, its letters composed otherwise")
-        normal.setdefault(normal_set_name(name), value)
+        same = normal_set_name(name)
+        if same in normal:
+            c.add(
+                f"sets.{_shown(name)}",
+                f"is the set {same!r} again ({written[same]!r}), written otherwise: names are compared with their "
+                "letters composed and full-width forms read as ASCII",
+            )
+        normal.setdefault(same, value)
+        written.setdefault(same, name)
     t = normal
     for name, value in t.items():
         problem = set_name_problem(name) or name_problem(name)  # name_problem: no invisible letter in it
         if problem:
-            c.add(f"sets.{_shown(name)}", f"{problem} (queries write it @name)")
+            c.add(f"sets.{_shown(written[name])}", f"{problem} (queries write it @name)")
         elif isinstance(value, list) and value and all(isinstance(x, str) and x.strip() for x in value):
             # a list of terms: any of them; an item with a space is a phrase
             for i, item in enumerate(value if c.check_queries else ()):
                 problem = _query_problem(_set_item(item), {n: "x" for n in t})
                 if problem:
-                    c.add(f"sets.{name}[{i}]", problem)
+                    c.add(f"sets.{written[name]}[{i}]", problem)
             out.append((name, " OR ".join(_set_item(x) for x in value)))
         elif isinstance(value, list) and not value:
-            c.add(f"sets.{name}", 'is empty: give at least one term, ["science", "research*"], or remove the set')
+            c.add(
+                f"sets.{written[name]}", 'is empty: give at least one term, ["science", "research*"], or remove the set'
+            )
         elif isinstance(value, list) and all(isinstance(x, str) for x in value):
             blank = next(i for i, x in enumerate(value) if not x.strip())
-            c.add(f"sets.{name}[{blank}]", "is an empty term: write a term or remove it")
+            c.add(f"sets.{written[name]}[{blank}]", "is an empty term: write a term or remove it")
         elif not isinstance(value, str) or not value.strip():
-            c.add(f"sets.{name}", 'must be a list of terms, ["science", "research*"], or a query string')
+            c.add(f"sets.{written[name]}", 'must be a list of terms, ["science", "research*"], or a query string')
         else:
             out.append((name, value))
     known = dict(out)
     for name, text in out if c.check_queries else ():
         problem = _query_problem(text, known)
         if problem:
-            c.add(f"sets.{name}", problem)
+            c.add(f"sets.{written[name]}", problem)
     return tuple(out)
 
 

@@ -2576,8 +2576,9 @@ def set_name_problem(name: str) -> str | None:
 
 
 def normal_set_name(name: str) -> str:
-    """A set name as compared everywhere: composed (NFC), as a terminal types it."""
-    return unicodedata.normalize("NFC", name)
+    """A set name as compared everywhere, where it is defined and where a query names it: NFKC, as the query's words
+    are read (its letters composed, full-width forms as their ASCII: @ｃｈｉｎａ is the set china, however typed)."""
+    return unicodedata.normalize("NFKC", name)
 
 
 _COUNTRY_RE = re.compile(r"country:([A-Za-z]{2})\b(?:/([^\s()\",]*))?")
@@ -3239,6 +3240,7 @@ def with_definitions(text: str, sets: Mapping[str, str]) -> str:
     The result compiles without ``sets``: stored and passed around as a topic's query, it changes
     whenever a set it uses changes.
     """
+    sets = normal_sets(sets)
     order = sets_used(text, sets)
     if not order:
         return text
@@ -3264,6 +3266,13 @@ def unglued(text: str) -> str:
     for a, b in sorted(cut, reverse=True):
         text = text[:a] + text[b:]
     return text
+
+
+def normal_sets(sets: Mapping[str, str]) -> Mapping[str, str]:
+    """``sets`` by their names as a query names them (`normal_set_name`): as given when they are already."""
+    if all(normal_set_name(name) == name for name in sets):
+        return sets
+    return {normal_set_name(name): text for name, text in sets.items()}
 
 
 def set_references(text: str) -> list[str]:
@@ -3309,7 +3318,7 @@ def compile_query(text: str, sets: Mapping[str, str] | None = None) -> Query:
             text,
             MAX_QUERY_CHARS,
         )
-    p = _Parser(text, _Shared(sets or {}))
+    p = _Parser(text, _Shared(normal_sets(sets or {})))
     root = p.parse()
     root.finish()
     order = p.shared.order

@@ -141,6 +141,37 @@ def test_a_set_name_in_decomposed_letters_is_the_same_set(tmp_path: Path) -> Non
     assert [name for name, _ in load_config(cfg).sets] == ["научный"]
 
 
+def test_a_set_named_in_full_width_letters_is_reached_as_a_query_reads_its_words(tmp_path: Path) -> None:
+    # a Chinese input method types ｃｈｉｎａ: the config took it as a name of its own, while a query reads its
+    # full-width forms as ASCII (@ｃｈｉｎａ is @china), so neither @ｃｈｉｎａ nor @china could reach the set
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[sets]\n"ｃｈｉｎａ" = ["China", "Chinese"]\n"ｒｕ＿ｎａｍｅｓ" = ["Russia*"]\n'
+        '[[topics]]\nname = "typed"\nquery = "@ｃｈｉｎａ AND @ru_names"\n'
+        '[[topics]]\nname = "ascii"\nquery = "@china AND @ｒｕ＿ｎａｍｅｓ"\n',
+        encoding="utf-8",
+    )
+    config = load_config(cfg)
+    assert [name for name, _ in config.sets] == ["china", "ru_names"]
+    for topic in config.topics:
+        query = compile_query(topic.query)
+        assert query.match("China and Russia sign a deal", "") is not None, topic.name
+        assert query.match("Russia signs a deal", "") is None, topic.name
+    assert compile_query("Russia AND @china", {"ｃｈｉｎａ": "China"}).match("Russia, China", "") is not None
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(1, "China and Russia", "Chinese and Russian scientists met.", indexed=True))
+    for typed in ("@china", "@ｃｈｉｎａ", "（＠ｃｈｉｎａ）"):
+        result = CliRunner().invoke(cli, ["-c", str(cfg), "search", typed])
+        assert result.exit_code == 0 and "China and Russia" in result.output, (typed, result.output)
+    # the same name written both ways is one set defined twice, and check names the second as written
+    problems = config_problems(
+        tmp_path, '[sets]\nchina = ["China"]\n"ｃｈｉｎａ" = ["PRC"]\n[[topics]]\nname = "t"\nquery = "@china"\n'
+    )
+    assert any(
+        p.startswith("sets.ｃｈｉｎａ: is the set 'china' again ('china'), written otherwise") for p in problems
+    ), problems
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
