@@ -527,6 +527,12 @@ class Daemon:
                 self.config.storage.database,
             )
         self._log_next_polls(self.config)
+        if self._code is not None and self._code.checkout:
+            log.info(
+                "newswatch runs from a checkout never installed (%s): a change of its code files (a git pull, an edit) "
+                "stops this daemon as an upgrade does, since its crawl processes would start from the new files",
+                self._code.where,
+            )
         if not self.config.sources:
             log.warning(
                 "the config has no [[sources]]: nothing will be polled; add one with 'newswatch sources add NAME URL' "
@@ -796,7 +802,7 @@ class Daemon:
         stayed as it is for CODE_SETTLE seconds (pip writes its files one by one); until then no crawl starts."""
         if self.stopping.is_set():
             return self.exit_code == UPGRADED_EXIT
-        if self._code is None:  # run from a checkout never installed: nothing to compare
+        if self._code is None:  # its code could not be found at start: nothing to compare
             return False
         now = time.monotonic()
         if not force and now < self._next_code_look and self._code_seen is None:
@@ -811,8 +817,12 @@ class Daemon:
             return True
         if now - self._code_seen[1] < CODE_SETTLE:
             return True
-        if current is None:
+        if current is None or (current.checkout and not self._code.checkout):
             what = f"newswatch {self._code.version} was uninstalled under this daemon ({self._code.where} is gone)"
+        elif self._code.checkout and current.checkout:
+            files = current.changed_files(self._code)
+            shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+            what = f"the code of newswatch in the checkout {current.where} was changed under this daemon ({shown})"
         elif current.version != self._code.version:
             what = f"newswatch {current.version} was installed over this daemon's {self._code.version}"
         else:

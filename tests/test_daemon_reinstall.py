@@ -113,3 +113,39 @@ def test_an_upgrade_restart_flushes_the_units_start_counter_and_a_crash_does_not
     copy = unit_with_stand_in("\n".join(unit), tmp_path)
     out = subprocess.run([tool, "verify", str(copy)], check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "newswatch.service" not in out.stderr, out.stderr
+
+
+# The daemon's prelude: Python finds no installed newswatch (the test's venv has one, editable), as for a checkout
+# never installed, run with PYTHONPATH.
+NOT_INSTALLED = """
+from importlib import metadata
+found = metadata.distribution
+def distribution(name):
+    if name == "newswatch":
+        raise metadata.PackageNotFoundError(name)
+    return found(name)
+metadata.distribution = distribution
+"""
+
+
+def test_a_daemon_run_from_a_checkout_never_installed_sees_its_code_change_as_an_upgrade(
+    tmp_path: Path, site: Any, daemons: Callable[..., Daemon]
+) -> None:
+    # with no dist-info to compare, the daemon looked at nothing: a git pull under it went unseen while each of its
+    # crawl children started from the new files (failing on a database upgrade they bring), until a restart by hand
+    checkout = tmp_path / "checkout"
+    for package in ("crawler", "scheduler"):
+        shutil.copytree(ROOT / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__"))
+    cfg = crawl_config(tmp_path, SOURCE.replace("__BASE__", site.base_url))
+    d = daemons(cfg, env={"PYTHONPATH": str(checkout), **NO_WORKERS}, prelude=NOT_INSTALLED)
+    d.wait_note("READY=1")
+    d.wait_log("crawl globalwire: ok")
+    assert f"newswatch runs from a checkout never installed ({checkout})" in d.log()
+    store = checkout / "crawler" / "store.py"
+    store.write_text(store.read_text(encoding="utf-8") + "\n# pulled\n", encoding="utf-8")  # git pull
+    assert d.proc.wait(60) == UPGRADED_EXIT, d.log()
+    log = d.log()
+    line = next(line for line in log.splitlines() if "was changed under this daemon" in line)
+    assert f"the code of newswatch in the checkout {checkout} was changed under this daemon (crawler/store.py)" in line
+    assert f"exiting with status {UPGRADED_EXIT} so that systemd starts the new version" in line
+    assert "Traceback" not in log
