@@ -384,6 +384,53 @@ def _m0090(db: sqlite_utils.Database) -> None:
     )
 
 
+# A newswatch from before the check of the schema (`NewerDatabase`) opens any database without a word, one a newer
+# newswatch upgraded too, and could write what the newer code cannot read. What such a version cannot do is write:
+# each table of the database has triggers calling OLDER_GUARD, a function this code (and every later one) defines on
+# each connection it opens, so an older version's first write to it fails ("no such function: ...") in its
+# transaction and writes nothing; reads are untouched. A migration that makes a table later guards it too
+# (`guard_tables`); one that rebuilds a table puts its guard back.
+OLDER_GUARD = "database_upgraded_by_a_newer_newswatch"
+GUARDED_OPS = ("INSERT", "UPDATE", "DELETE")
+
+
+def _guard_passes() -> None:
+    return None
+
+
+def define_guard(conn: sqlite3.Connection) -> None:
+    """Lets ``conn`` write the guarded tables (see OLDER_GUARD): every connection newswatch opens on a database."""
+    conn.create_function(OLDER_GUARD, 0, _guard_passes, deterministic=True)
+
+
+def guard_tables(db: sqlite_utils.Database, tables: Sequence[str] | None = None) -> None:
+    """Puts the older-version guard on ``tables``, by default on every table but the search indexes (virtual tables
+    and their own tables, written by SQLite's FTS5 alone). sqlite-utils' record of migrations is guarded against
+    inserts alone: an older version that makes a table of its own (the delivery ledger, on its first digest) records
+    a migration first, and writes nothing; a migration taken out of the record by hand is applied again as before."""
+    rows = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+    virtual = [name for name, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL TABLE")]
+    if tables is None:
+        tables = [
+            name
+            for name, _sql in rows
+            if not name.startswith("sqlite_")
+            and name not in virtual
+            and not any(name.startswith(f"{v}_") for v in virtual)
+        ]
+    for table in tables:
+        for op in ("INSERT",) if table == Migrations.migrations_table else GUARDED_OPS:
+            db.execute(
+                f'CREATE TRIGGER IF NOT EXISTS "_older_guard_{table}_{op.lower()}" BEFORE {op} ON "{table}" '
+                f"BEGIN SELECT {OLDER_GUARD}(); END"
+            )
+
+
+@migrations(name="0100_older_versions_write_nothing")
+def _m0100(db: sqlite_utils.Database) -> None:
+    guard_tables(db)
+
+
 # internal tables made after the rename (0060), named apart from the start
 INTERNAL_ADDED = ("_backlog_entries",)
 
@@ -647,6 +694,7 @@ class Store:
                     str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
                 )
                 share_with_group(self.path)
+            define_guard(conn)
             problem = _not_newswatch(conn, self.path, readonly)  # before WAL: another program's file stays as it is
             if problem:
                 conn.close()
@@ -720,6 +768,7 @@ class Store:
             self.conn = _connect_readonly(self.path)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(_open_problem(self.path, exc, True)) from None
+        define_guard(self.conn)
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.db = sqlite_utils.Database(self.conn)

@@ -62,6 +62,11 @@ def _m0001(db) -> None:  # type: ignore[no-untyped-def]
         CREATE INDEX IF NOT EXISTS delivery_items_story ON delivery_items(recipient, story);
         """
     )
+    # made after the store's migration 0100 guarded the tables there: guarded alike (see crawler.store.OLDER_GUARD);
+    # a ledger made before it was guarded by it
+    from crawler.store import guard_tables
+
+    guard_tables(db, ("delivery_messages", "delivery_items"))
 
 
 @dataclass(frozen=True)

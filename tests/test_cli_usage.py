@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from crawler.store import Store
+from crawler.store import Store, define_guard
 from scheduler.demo import demo_config_text
 from tests.support.cli import Outcome, in_one_process, newswatch
 from tests.support.demo import copy_demo
@@ -356,6 +356,7 @@ def test_backup_never_writes_over_the_database_or_the_files_beside_it(demo_copy:
     db = demo_copy / "newswatch-demo.db"
     with sqlite3.connect(db) as conn:  # a log with something in it, as while the daemon runs
         conn.execute("PRAGMA wal_autocheckpoint = 0")
+        define_guard(conn)  # newswatch's own write (an older version's may not)
         conn.execute("INSERT INTO _state (key, value) VALUES ('eng-daemon-test', 'kept')")
         conn.commit()
         wal = Path(f"{db}-wal")

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from crawler.procs import ends_with_this_process
-from crawler.store import Store, parse_iso
+from crawler.store import Store, define_guard, parse_iso
 from tests.support.articles import RSS, rss_channel
 from tests.support.cli import Outcome
 from tests.support.cli import newswatch as run_cli
@@ -239,6 +239,7 @@ email = "analyst@example.org"
     cfg = write_config(tmp_path, feed_source("far", url), digest=digest)
     assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0
     with sqlite3.connect(tmp_path / "nw.db") as conn:  # as stored by an older version
+        define_guard(conn)
         conn.execute("UPDATE articles SET published = '9999-12-31T23:59:59+00:00'")
     out = tmp_path / "digest.html"
     res = newswatch(cfg, "digest", "--output", str(out))

@@ -26,6 +26,10 @@ from tests.support.demo import copy_demo
 
 RENAME = "0060_internal_tables_named_apart"
 MADE_LATER = {"_backlog_entries": "0090_first_poll_leftovers"}  # internal tables later migrations make
+GUARDED, LEDGER_GUARDED = (
+    "0100_older_versions_write_nothing",
+    "0002_older_versions_write_nothing",
+)  # older versions write nothing
 REPO = Path(__file__).resolve().parent.parent
 READER = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # root runs the reader as nobody
 
@@ -42,6 +46,13 @@ def schema(path: Path) -> set[tuple[str, str]]:
         }
 
 
+def drop_guards(conn: sqlite3.Connection) -> None:
+    """Takes off the guards against older versions' writes (crawler.store.OLDER_GUARD), which they never made."""
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%older_guard%'")
+    for (trigger,) in rows.fetchall():
+        conn.execute(f'DROP TRIGGER "{trigger}"')
+
+
 def as_before_the_rename(path: Path) -> None:
     """Turns a database back into the layout the code before migration 0060 made."""
     from crawler.store import INDEX_RENAMES, INTERNAL_ADDED, INTERNAL_RENAMES
@@ -49,6 +60,8 @@ def as_before_the_rename(path: Path) -> None:
     assert set(MADE_LATER) == set(INTERNAL_ADDED)  # each with the migration that makes it
 
     conn = sqlite3.connect(path, isolation_level=None)
+    drop_guards(conn)
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?", [GUARDED])
     for old, new in INTERNAL_RENAMES:
         conn.execute(f"ALTER TABLE {new} RENAME TO {old}")
     for old, new, on in INDEX_RENAMES:
@@ -67,6 +80,7 @@ def old_layout(tmp_path: Path) -> Path:
     db = sqlite_utils.Database(path)
     migrations.apply(db, stop_before=RENAME)
     ledger.migrations.apply(db)
+    drop_guards(db.conn)  # the ledger's own, put on as it is made now
     db.close()
     return path
 
@@ -148,7 +162,8 @@ def test_an_archive_from_before_the_rename_still_searches_digests_and_exports(de
                 upgrading, upgraded, got = got.split("\n", 2)
                 assert upgrading.startswith(f"upgrading the database {old / DB_NAME} for newswatch ")
                 assert (
-                    f"({', '.join([RENAME, *MADE_LATER.values()])}): once, by the first command after an" in upgrading
+                    f"({', '.join([RENAME, *MADE_LATER.values(), GUARDED])}): once, by the first command after an"
+                    in upgrading
                 )
                 assert upgraded.startswith("database upgraded in ")
             assert got == newswatch(demo / CONFIG_NAME, *args), args

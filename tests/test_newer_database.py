@@ -8,18 +8,22 @@ and its version in `_state`."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from crawler import __version__
-from crawler.store import SCHEMA_BY_KEY, NewerDatabase, Store, migrations
+from crawler.store import OLDER_GUARD, SCHEMA_BY_KEY, NewerDatabase, Store, define_guard, migrations
 from scheduler import ledger
 from tests.support.articles import article_record
 from tests.support.cli import newswatch
-from tests.support.daemonworld import Daemon
+from tests.support.daemonworld import GLOBALWIRE, NO_WORKERS, ROOT, Daemon, console_script, write_config
 
 FUTURE = "0090_future_columns"
 NEWEST_KNOWN = migrations._migrations[-1].name
@@ -39,6 +43,7 @@ def newer_archive(tmp_path: Path, *, by: str | None = "9.1.0", migration_set: st
         for n in range(3):
             store.add_article(article_record(n, f"Учёные {n}", f"Российские учёные, встреча {n}."))
     with sqlite3.connect(db) as conn:
+        define_guard(conn)  # as a newer newswatch, which writes the tables an older one may not
         conn.execute(
             "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES (?, ?, ?)",
             [migration_set, FUTURE, "2027-03-01 09:00:00.000000+00:00"],
@@ -147,3 +152,84 @@ def test_check_names_a_database_the_daemon_refuses_to_start_on(tmp_path: Path) -
         pass
     result = newswatch("-c", cfg, "check")
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr  # this newswatch's own: no word
+
+
+# -- a newswatch from before the check above ---------------------------------------------------------------------
+
+# Stands in for a newswatch from before the schema check (and before the guard below): in every process started with
+# it on PYTHONPATH (crawl children too), no check of the schema and no guard function on its connections.
+OLDER_NEWSWATCH = """
+import crawler.store as store
+store.define_guard = lambda conn: None
+store.Store._refuse_newer = lambda self, mset: None
+"""
+
+
+def test_every_table_an_older_newswatch_could_write_is_guarded_and_reads_are_not(tmp_path: Path) -> None:
+    db = tmp_path / "nw.db"
+    with Store(db) as store:
+        ledger.prepare(store)
+        store.set_state("probe", "1")
+    conn = sqlite3.connect(db, isolation_level=None)  # as an older newswatch, or any other program, connects
+    try:
+        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+        virtual = [n for n, sql in rows if sql.upper().startswith("CREATE VIRTUAL TABLE")]
+        tables = [n for n, _ in rows if n not in virtual and not any(n.startswith(f"{v}_") for v in virtual)]
+        assert {"articles", "sources", "stories", "_state", "delivery_messages", "delivery_items"} <= set(tables)
+        guards = {
+            (t, op)
+            for t, sql in conn.execute("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+            for op in ("INSERT", "UPDATE", "DELETE")
+            if f"BEFORE {op} ON" in sql and f"SELECT {OLDER_GUARD}()" in sql
+        }
+        expected = {(t, op) for t in tables if t != "_sqlite_migrations" for op in ("INSERT", "UPDATE", "DELETE")}
+        assert guards == expected | {("_sqlite_migrations", "INSERT")}
+        assert conn.execute("SELECT value FROM _state WHERE key = 'probe'").fetchone() == ("1",)
+        for sql in (
+            "UPDATE _state SET value = '2' WHERE key = 'probe'",
+            "DELETE FROM _state WHERE key = 'nothing'",  # refused before any row is looked at
+            "INSERT INTO sources(name) VALUES ('x')",
+            "INSERT INTO _sqlite_migrations(migration_set, name, applied_at) VALUES ('delivery', 'x', 'now')",
+        ):
+            with pytest.raises(sqlite3.OperationalError, match=f"no such function: {OLDER_GUARD}"):
+                conn.execute(sql)
+        define_guard(conn)  # newswatch's own connections
+        conn.execute("UPDATE _state SET value = '2' WHERE key = 'probe'")
+    finally:
+        conn.close()
+
+
+def test_a_newswatch_from_before_the_schema_check_writes_and_sends_nothing_on_a_newer_database(
+    tmp_path: Path, site: Any, smtp: Any
+) -> None:
+    # versions before the check ran on a newer database without a word: they crawled into it, sent digests from it
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=GLOBALWIRE)
+    db = tmp_path / "nw.db"
+    assert newswatch("-c", cfg, "crawl", env=NO_WORKERS).returncode == 0
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "sitecustomize.py").write_text(OLDER_NEWSWATCH, encoding="utf-8")
+    env = {**os.environ, **NO_WORKERS, "PYTHONPATH": f"{older}{os.pathsep}{ROOT}"}
+
+    def old(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-c", console_script(), "-c", str(cfg), *args]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+
+    def dump() -> list[str]:
+        with sqlite3.connect(db) as conn:
+            return list(conn.iterdump())
+
+    before = dump()
+    found = old("search", "China")
+    assert found.returncode == 0 and "China" in found.stdout, found.stderr  # reading harms nothing
+    for args in (("crawl",), ("digest",), ("sources", "--reset", "globalwire")):
+        out = old(*args)
+        assert out.returncode != 0 and f"no such function: {OLDER_GUARD}" in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+    assert not smtp.messages
+    assert dump() == before
+    sent = newswatch("-c", cfg, "digest")  # this version: the digest goes out, once
+    assert sent.returncode == 0 and len(smtp.messages) == 1, sent.stderr
+    with Store(db) as store:
+        items = store.query("SELECT story, count(*) AS n FROM delivery_items GROUP BY story")
+        assert items and all(r["n"] == 1 for r in items)
