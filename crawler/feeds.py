@@ -7,11 +7,11 @@ import io
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from crawler.dates import from_struct_time
 from crawler.encoding import decode_html, xml_as_utf8
@@ -20,7 +20,7 @@ from crawler.readings import strip_readings
 from crawler.textnorm import language_code
 from crawler.urls import canonicalize, is_http_url
 
-__all__ = ["FeedEntry", "ParsedFeed", "parse_feed", "plain_text"]
+__all__ = ["FeedEntry", "ParsedFeed", "own_page", "parse_feed", "plain_text"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,12 @@ class FeedEntry:
     published: datetime | None  # aware, UTC
     author: str | None
     language: str | None  # ISO 639-1, lower-case
+    shared_page: str | None = None  # the canonical URL of a page this entry is not alone to link (``own_page``)
+
+    @property
+    def shared(self) -> bool:
+        """Whether it is one of several entries that link one page (``own_page``): its own story, told by the feed."""
+        return self.shared_page is not None
 
     @property
     def text_key(self) -> str | None:
@@ -131,7 +137,9 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entri
         raw.append((guid, fields))
     # A feed that reuses one guid for every item (it happens) must not collapse them into one.
     repeated = {key for key, n in Counter(r[0] for r in raw if r[0]).items() if n > 1}
-    entries = tuple(_finish(guid if guid and guid not in repeated else None, fields) for guid, fields in raw)
+    entries = _shared_pages(
+        tuple(_finish(guid if guid and guid not in repeated else None, fields) for guid, fields in raw)
+    )
 
     warning = None
     exc = result.get("bozo_exception")
@@ -140,6 +148,21 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entri
         warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
     title = _text(feed.get("title"), feed.get("title_detail")) or None
     return ParsedFeed(title=title, entries=entries, warning=warning, skipped=tuple(skipped), cut=cut)
+
+
+def own_page(entry: FeedEntry, page: str) -> FeedEntry:
+    """``entry`` as one of several that link ``page`` (canonical): each is its own story, told by the feed alone.
+
+    Its link gets a fragment of its own (the one it has when no other entry has it: a live blog's '#post-12'),
+    so it is stored under a URL no other entry's story has, and an entry without a guid (its key is the page's
+    URL, every other entry's too) is known by a hash of its title, summary and date instead."""
+    key = entry.key
+    if key == page:
+        key = _text_hash(entry.title, entry.summary, entry.published)
+    link = entry.link or page
+    if not urlsplit(link).fragment:
+        link = f"{urldefrag(link)[0]}#entry-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:12]}"
+    return replace(entry, key=key, link=link, shared_page=page)
 
 
 def plain_text(html: str) -> str:
@@ -265,10 +288,49 @@ def _finish(guid: str | None, fields: dict[str, Any]) -> FeedEntry:
     elif fields["link"]:
         key = canonicalize(fields["link"])
     else:
-        published = fields["published"].isoformat() if fields["published"] else ""
-        material = "\n".join((fields["title"], fields["summary"], published))
-        key = "sha1:" + hashlib.sha1(material.encode("utf-8")).hexdigest()
+        key = _text_hash(fields["title"], fields["summary"], fields["published"])
     return FeedEntry(key=key, **fields)
+
+
+def _text_hash(title: str, summary: str, published: datetime | None) -> str:
+    material = "\n".join((title, summary, published.isoformat() if published else ""))
+    return "sha1:" + hashlib.sha1(material.encode("utf-8")).hexdigest()
+
+
+def _shared_pages(entries: tuple[FeedEntry, ...]) -> tuple[FeedEntry, ...]:
+    """The entries, those that link one page with other entries saying something else (a feed whose items all point
+    at its home page, a live blog's updates) made their own (``own_page``): fetched once for the first of them, that
+    page was stored as the first entry's story and every other entry was never seen. An entry listed twice (the
+    same title and summary) is still one story; one linking its site's home page is its own story too."""
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(entries):
+        if e.link:
+            try:
+                groups.setdefault(canonicalize(e.link), []).append(i)
+            except (ValueError, UnicodeError):
+                continue
+    out = list(entries)
+    for page, members in groups.items():
+        texts = {(_folded(entries[i].title), _folded(entries[i].summary)) for i in members}
+        if len(texts) < 2 and not is_home_page(page):
+            continue
+        fragments = Counter(urlsplit(entries[i].link or "").fragment for i in members)
+        for i in members:
+            e = entries[i]
+            if fragments[urlsplit(e.link or "").fragment] > 1:  # a fragment another entry has too tells none apart
+                e = replace(e, link=urldefrag(e.link or page)[0])
+            out[i] = own_page(e, page)
+    return tuple(out)
+
+
+def is_home_page(url: str) -> bool:
+    """Whether a canonical URL is a site's home page ('/', no query): no one story's page."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.casefold().split())
 
 
 def _text(value: str | None, detail: Any) -> str:

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
@@ -34,6 +35,7 @@ class FeedInfo:
     published: datetime | None = None
     language: str | None = None
     text_key: str | None = None  # a feed entry's identity from its text (FeedEntry.text_key)
+    shared: bool = False  # its link is one page other entries link too: its own story, its URL's fragment its own
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,8 @@ def feed_only(
     text = feed.summary or ""
     language = textnorm.detect_language(f"{feed.title}\n{text}", feed.language or source_language)
     canonical = urls.canonicalize(url)
+    if feed.shared:  # one of several entries of one page: the fragment is what tells its story's URL apart
+        canonical = f"{canonical}#{urlsplit(url).fragment}"
     aliases = (url,) if url != canonical else ()
     record = ArticleRecord(
         url=url,

@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from crawler import urls
 from crawler.config import SourceConfig
 from crawler.errors import FetchError
-from crawler.feeds import parse_feed
+from crawler.feeds import is_home_page, own_page, parse_feed
 from crawler.polling import PERMANENT_REDIRECTS, TRANSIENT_STATUSES, classify, parse_retry_after
 from crawler.process import FeedInfo, PageJob
 from crawler.settings import HANDLED_CODES
@@ -58,6 +58,7 @@ class GivenUp(Exception):
     """A request of a source stopped at its deadline: dropped rather than left to reach its timeout."""
 
 
+SHARED_PAGE = "shared:"  # an entry key marking a page several entries of its source linked (spiders._parse_feed)
 MAX_NEW_PAGES = 1000  # pages of new entries a source's poll fetches at most
 
 
@@ -260,10 +261,20 @@ class NewsSpider(scrapy.Spider):
             self.ctx.warn(
                 source.name, f"{response.url}: {len(linkless)} entries without a link skipped (first: {first!r})"
             )
+        seen = self.ctx.seen_entries(source.name)
         infos = []
+        shared: dict[str, int] = {}
         for entry in feed.entries:
             if not entry.link:
                 continue
+            page = _canonical(entry.link)
+            if entry.shared_page is None and page is not None and SHARED_PAGE + page in seen:
+                entry = own_page(entry, page)  # other entries linked its page on earlier polls: it is not its story
+            if entry.shared_page is not None:
+                if entry.key not in seen and entry.text_key not in seen:
+                    shared[entry.shared_page] = shared.get(entry.shared_page, 0) + 1
+                if SHARED_PAGE + entry.shared_page not in seen:
+                    self.ctx.mark_entry(source.name, SHARED_PAGE + entry.shared_page, None)
             infos.append(
                 (
                     entry.key,
@@ -275,8 +286,16 @@ class NewsSpider(scrapy.Spider):
                         summary=entry.summary,
                         published=entry.published,
                         language=entry.language,
+                        shared=entry.shared_page is not None,
                     ),
                 )
+            )
+        for page, n in shared.items():
+            what = "the site's home page" if is_home_page(page) else "a page of several stories (a live blog?)"
+            self.ctx.warn(
+                source.name,
+                f"{n} new {'entry links' if n == 1 else 'entries link'} {page}, {what}: each is kept with its own "
+                "title and summary from the feed, the page fetched for none",
             )
         yield from self._follow_listed(source, infos)
 
@@ -391,6 +410,7 @@ class NewsSpider(scrapy.Spider):
         seen = self.ctx.seen_entries(source.name)
         pending = self.ctx.pending_urls(source.name)
         fresh = []
+        own: list[tuple[str, str, FeedInfo]] = []
         skipped: list[str] = []
         for key, link, info in infos:
             canon = _canonical(link) if urls.is_http_url(link) else None
@@ -405,6 +425,13 @@ class NewsSpider(scrapy.Spider):
                 continue
             if also:
                 self.ctx.keys_in_flight.add(also)
+            if info.shared:  # one page of several stories: each is told by its feed entry, the page fetched for none
+                self.ctx.keys_in_flight.add(key)
+                if info.title or info.summary:
+                    own.append((key, link, info))
+                else:
+                    self.ctx.mark_entry(source.name, key, None, also)
+                continue
             if canon in self.ctx.pages_listed:  # another entry of this run links the same page: it is fetched once
                 continue
             self.ctx.keys_in_flight.add(key)
@@ -412,6 +439,17 @@ class NewsSpider(scrapy.Spider):
             fresh.append((key, link, canon, info))
         if skipped:
             self.ctx.warn(source.name, f"{len(skipped)} entries skipped ({'; '.join(skipped[:5])})")
+        for key, link, info in own:
+            self.ctx.hold(source.name)  # released when the item is stored
+            yield FeedOnlyItem(
+                source=source.name,
+                url=link,
+                feed=info,
+                fetched=self.ctx.now(),
+                pending=False,
+                backlog=self.ctx.is_backlog(source.name, key, info.text_key),
+                error="",
+            )
         known = self.ctx.known_urls([c for _, _, c, _ in fresh] + [l for _, l, _, _ in fresh])
         wanted: list[tuple[str, str, FeedInfo]] = []
         for key, link, canon, info in fresh:

@@ -367,3 +367,83 @@ def test_a_sitemap_index_fetches_only_the_children_changed_within_its_window(sit
     res = newswatch(write_config(tmp_path, source), "crawl", env=ENV)
     assert res.returncode == 0, res.stderr
     assert (site.hits("/smw/new.xml"), site.hits("/smw/undated.xml"), site.hits("/smw/old.xml")) == (1, 1, 0)
+
+
+# -- entries that all link one page ------------------------------------------------------------------------
+
+UPDATES = (
+    "Xi and Putin meet in Kazan",
+    "Russia and China sign an Arctic shipping deal",
+    "Chinese reactor fuel arrives in Novosibirsk",
+    "Moscow hosts a China-Russia university forum",
+    "Harbin fair opens with Russian exhibitors",
+)
+
+
+@pytest.mark.parametrize(
+    "page, guid",
+    [("/one/live.html", "<guid>live-{n}</guid>"), ("/one/live.html", ""), ("/", "")],
+    ids=["live-blog", "no-guids", "home-page"],
+)
+def test_entries_that_all_link_one_page_are_each_their_own_story(
+    site: SiteServer, tmp_path: Path, page: str, guid: str
+) -> None:
+    # A feed whose items all point at one page (its home page, or a live blog whose updates are its entries):
+    # the page was fetched once, for the first entry, and stored under its headline; every other entry was never
+    # seen, at that poll or any later one, without a word. Each entry is now its own story, from the feed
+    listed = [0, 1, 2]
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        items = "".join(
+            f"<item><title>{UPDATES[n]}</title><link>{site.base_url}{page}</link>{guid.format(n=n)}"
+            f"<description>Update {n}: {UPDATES[n]}, said officials of China and Russia.</description></item>"
+            for n in listed
+        )
+        return 200, RSS, rss_channel(f"{site.base_url}/one/", items)
+
+    site.add_generated("/one/feed.xml", handler)
+    site.set_route("/one/live.html", body=article_html(7))
+    cfg = write_config(tmp_path, feed_source("one", f"{site.base_url}/one/feed.xml"))
+    res = newswatch(cfg, "crawl", env=ENV)
+    assert res.returncode == 0, res.stderr
+    assert f"3 new entries link {site.base_url}{page}" in res.stderr
+    listed[:] = [3, 0, 1, 2]  # a new update
+    assert newswatch(cfg, "crawl", env=ENV).returncode == 0
+    listed[:] = [4]  # the feed lists one entry only, linking the page the others did
+    res = newswatch(cfg, "crawl", env=ENV)
+    assert res.returncode == 0, res.stderr
+    assert [r.path for r in site.requests if r.path.split("?")[0] == page] == []  # before: fetched once
+    with Store(tmp_path / "nw.db") as st:
+        rows = st.query("SELECT title, text, text_from, url FROM articles ORDER BY id")
+    assert [r["title"] for r in rows] == list(UPDATES)  # before: one, the page's title
+    assert {r["text_from"] for r in rows} == {"feed"}
+    assert rows[1]["text"] == f"Update 1: {UPDATES[1]}, said officials of China and Russia."
+    assert len({r["url"] for r in rows}) == 5 and all(r["url"].startswith(f"{site.base_url}{page}#") for r in rows)
+
+
+def test_which_entries_linking_one_page_are_their_own_stories() -> None:
+    def items(*entries: tuple[str, str]) -> bytes:
+        return rss_channel(
+            "https://news.example.org/",
+            "".join(
+                f"<item><title>{t}</title><link>{link}</link><description>{t}.</description></item>"
+                for t, link in entries
+            ),
+        )
+
+    def parsed(body: bytes) -> list[tuple[str | None, str | None, str]]:
+        entries = parse_feed(body, "https://news.example.org/rss", None).entries
+        return [(e.shared_page, e.link, e.key) for e in entries]
+
+    one = "https://news.example.org/a/1.html"
+    # the same entry listed twice: one story, its page fetched (once)
+    assert parsed(items(("Talks", one), ("Talks", one))) == [(None, one, one), (None, one, one)]
+    # a live blog whose updates link their own anchors keep them; two that share one get one each
+    live = parsed(items(("Talks open", f"{one}#p1"), ("Talks end", f"{one}#p2"), ("Deal", one), ("Deal signed", one)))
+    assert [s for s, _, _ in live] == [one] * 4
+    assert [link for _, link, _ in live][:2] == [f"{one}#p1", f"{one}#p2"]
+    assert len({link for _, link, _ in live}) == len({key for _, _, key in live}) == 4
+    assert all(key.startswith("sha1:") for _, _, key in live)  # no guids: the page's URL was each one's key
+    # an entry linking its site's home page, alone
+    [(shared, link, key)] = parsed(items(("Talks", "https://news.example.org/")))
+    assert shared == "https://news.example.org/" and link.startswith("https://news.example.org/#entry-")
