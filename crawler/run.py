@@ -33,11 +33,11 @@ from crawler.child import (  # noqa: F401  (the parent's side, importable from h
 )
 from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError
-from crawler.polling import PollOutcome, SourceState, after_poll, pending_retry_at, skip_reason
+from crawler.polling import PollOutcome, SourceState, after_poll, backoff, pending_retry_at, skip_reason
 from crawler.process import POOL_TOPICS_ENV, Processed, shows_headline
 from crawler.procs import die_with_parent
 from crawler.settings import import_tls_early, quiet_scrapy_logs
-from crawler.store import Store, UpgradeRefused, iso, utcnow
+from crawler.store import Store, UpgradeRefused, iso, parse_iso, utcnow
 
 log = logging.getLogger("newswatch.crawl")
 BATCH_SIZE = 25  # articles per commit
@@ -118,6 +118,9 @@ class CrawlContext:
         self._claims: dict[str, str] = {}  # canonical URL -> the title of the article it names
         # (source, content hash) -> the first page's (url, listed URL; None for one stored by an earlier run)
         self._bodies: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self._children: dict[str, dict[str, dict[str, Any]]] = {}  # per source: its sitemap children as stored
+        self._children_read: dict[str, dict[str, dict[str, Any]]] = {}  # ... as this poll left them
+        self._children_listed: dict[str, set[str]] = {}  # ... the children its indexes list in this poll
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -196,6 +199,55 @@ class CrawlContext:
         if first_listed == listed or shows_headline(headline or rec.title, rec.text, at_least=1):
             return None
         return url
+
+    def sitemap_child(self, name: str, url: str, dated: bool) -> tuple[bool, dict[str, str]]:
+        """Whether a child of ``name``'s sitemap index is fetched at this poll, and the headers of its conditional GET
+        (its validators). An undated child (no <lastmod> in its index) without validators that was read unchanged at
+        two polls or more is fetched less often, twice as rarely each time, at least daily (``sitemap_child_read``)."""
+        self._children_listed.setdefault(name, set()).add(url)
+        if name not in self._children:
+            self._children[name] = self.store.sitemap_children(name) if name in self.source_by_name else {}
+        row = self._children[name].get(url)
+        if row is None:
+            return True, {}
+        if not dated and row["next_fetch"] and parse_iso(row["next_fetch"]) > self.started:
+            return False, {}
+        headers = {}
+        if row["etag"]:
+            headers["If-None-Match"] = row["etag"]
+        if row["last_modified"]:
+            headers["If-Modified-Since"] = row["last_modified"]
+        return True, headers
+
+    def sitemap_child_read(
+        self, name: str, url: str, validators: tuple[str | None, str | None] | None, entries_hash: str | None = None
+    ) -> None:
+        """A child of ``name``'s sitemap index answered: 304 (``validators`` None) or 200 with these validators and
+        entries (``entries_hash``; None for a child that is an index itself, whose children tell what changed)."""
+        source = self.source_by_name.get(name)
+        if source is None:
+            return
+        before = self._children.get(name, {}).get(url)
+        if validators is None:  # not modified: as it was
+            if before is not None:
+                self._children_read.setdefault(name, {})[url] = before
+            return
+        etag, modified = validators if entries_hash else (None, None)
+        unchanged = 0
+        if entries_hash and before is not None and before["entries_hash"] == entries_hash:
+            unchanged = before["unchanged"] + 1
+        next_fetch = None
+        if unchanged >= 2 and not (etag or modified):
+            # from this poll's start: half an interval early, so that the poll it is due at is not missed by a jitter
+            wait = backoff(source.every, unchanged) - source.every / 2
+            next_fetch = iso(self.started + timedelta(seconds=wait))
+        self._children_read.setdefault(name, {})[url] = {
+            "etag": etag,
+            "last_modified": modified,
+            "entries_hash": entries_hash,
+            "unchanged": unchanged,
+            "next_fetch": next_fetch,
+        }
 
     def note_false_canonical(self, name: str) -> None:
         """A page of ``name`` declared another story's URL as its canonical: said once per source and run."""
@@ -579,6 +631,12 @@ class CrawlContext:
             self.storage_failed(name, exc)
         else:
             self.state[name] = after
+        if st.status == "ok" and outcome.complete and name in self._children_listed:
+            # as the source's own validators: kept only when every entry its children list is stored or pending
+            try:
+                self.store.record_sitemap_children(name, self._children_read.get(name, {}), self._children_listed[name])
+            except (sqlite3.Error, StoreError) as exc:
+                self.storage_failed(name, exc)
         if st.status == "ok":
             try:
                 self._record_freshness(source, self.now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from crawler.errors import FetchError
 from crawler.textnorm import language_code
 from crawler.urls import is_http_url
 
-__all__ = ["ParsedSitemap", "SitemapEntry", "entries_since", "parse_sitemap"]
+__all__ = ["ParsedSitemap", "SitemapEntry", "entries_hash", "entries_since", "parse_sitemap"]
 
 # The sitemap protocol caps a sitemap at 50 MB uncompressed; more from a .gz is a bomb.
 MAX_UNCOMPRESSED = 50 * 1024 * 1024
@@ -93,6 +94,17 @@ def sitemaps_since(sitemap: ParsedSitemap, since: datetime) -> list[str]:
     if not any(when is not None and when >= since for when in dates):
         return list(sitemap.sitemaps)
     return [child for child, when in zip(sitemap.sitemaps, dates, strict=True) if when is None or when >= since]
+
+
+def entries_hash(sitemap: ParsedSitemap) -> str:
+    """A hash of what a sitemap lists (each entry's URL, dates, title and language): equal for one unchanged but for
+    what lists nothing (a generation time in a comment, the order of its attributes)."""
+    digest = hashlib.sha1()
+    for e in sitemap.entries:
+        published = e.news_published.isoformat() if e.news_published else ""
+        fields = (e.loc, e.lastmod.isoformat() if e.lastmod else "", e.news_title or "", published, e.language or "")
+        digest.update(("\t".join(fields) + "\n").encode("utf-8"))
+    return digest.hexdigest()
 
 
 def entries_since(sitemap: ParsedSitemap, since: datetime) -> list[SitemapEntry]:

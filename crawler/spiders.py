@@ -28,7 +28,7 @@ from crawler.feeds import is_home_page, own_page, parse_feed
 from crawler.polling import PERMANENT_REDIRECTS, TRANSIENT_STATUSES, classify, parse_retry_after
 from crawler.process import FeedInfo, PageJob
 from crawler.settings import HANDLED_CODES
-from crawler.sitemaps import entries_since, parse_sitemap, sitemaps_since
+from crawler.sitemaps import entries_hash, entries_since, parse_sitemap, sitemaps_since
 
 _NEXT_WORDS = re.compile(r"^\s*(next|older|more|далее|следующая|вперед|вперёд|ещё|еще|下一页|下页|更多|»|›|>)\s*", re.I)
 _PAGINATION_URL = re.compile(
@@ -167,6 +167,8 @@ class NewsSpider(scrapy.Spider):
         verdict = classify(status)
         if verdict == "not-modified":
             self.ctx.source_ok(source.name, not_modified=True)
+            if response.meta.get("child_url"):
+                self.ctx.sitemap_child_read(source.name, response.meta["child_url"], None)
             return False
         if verdict == "gone":
             self.ctx.source_gone(source.name, f"{response.url} answered 410 Gone")
@@ -317,17 +319,31 @@ class NewsSpider(scrapy.Spider):
             source.name, [e.news_published or e.lastmod for e in sm.entries], len(sm.entries) + len(sm.sitemaps)
         )
         depth = response.meta.get("sitemap_depth", 0)
+        if response.meta.get("child_url"):
+            etag, modified = response.headers.get(b"ETag"), response.headers.get(b"Last-Modified")
+            self.ctx.sitemap_child_read(
+                source.name,
+                response.meta["child_url"],
+                (etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None),
+                None if sm.sitemaps else entries_hash(sm),
+            )
         since = self.ctx.now() - timedelta(seconds=source.window)
         if depth < 3:
+            dates = dict(zip(sm.sitemaps, sm.sitemap_dates or (None,) * len(sm.sitemaps), strict=True))
             for child in sitemaps_since(sm, since):
                 if urls.is_http_url(child):
+                    # an unchanged child costs a 304 (its validators), or nothing at a poll it rests (no validators)
+                    due, headers = self.ctx.sitemap_child(source.name, child, dated=dates.get(child) is not None)
+                    if not due:
+                        continue
                     self.ctx.hold(source.name)
                     yield scrapy.Request(
                         child,
                         callback=self.parse_sitemap,
                         errback=self.source_failed,
+                        headers=headers,
                         priority=10,
-                        meta={"source": source.name, "sitemap_depth": depth + 1, "role": "child"},
+                        meta={"source": source.name, "sitemap_depth": depth + 1, "role": "child", "child_url": child},
                     )
         infos = []
         for e in entries_since(sm, since):

@@ -431,8 +431,20 @@ def _m0100(db: sqlite_utils.Database) -> None:
     guard_tables(db)
 
 
+@migrations(name="0110_sitemap_children")
+def _m0110(db: sqlite_utils.Database) -> None:
+    # a sitemap index's children as their last poll left them: their validators, for a conditional GET, and how
+    # many polls in a row one without validators (nor a <lastmod> in its index) was read unchanged, for a back-off
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _sitemap_children (source TEXT NOT NULL, url TEXT NOT NULL, etag TEXT,"
+        " last_modified TEXT, entries_hash TEXT, unchanged INTEGER NOT NULL DEFAULT 0, next_fetch TEXT,"
+        " PRIMARY KEY (source, url)) WITHOUT ROWID"
+    )
+    guard_tables(db, ["_sitemap_children"])
+
+
 # internal tables made after the rename (0060), named apart from the start
-INTERNAL_ADDED = ("_backlog_entries",)
+INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children")
 
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
 
@@ -1122,6 +1134,34 @@ class Store:
     def drop_backlog_entries(self, source: str, keys: Sequence[str]) -> None:
         with self.transaction() as c:
             c.executemany("DELETE FROM _backlog_entries WHERE source = ? AND key = ?", [(source, k) for k in keys])
+
+    def sitemap_children(self, source: str) -> dict[str, dict[str, Any]]:
+        """The children of ``source``'s sitemap indexes as its last complete poll left them, by URL."""
+        rows = self.query(
+            "SELECT url, etag, last_modified, entries_hash, unchanged, next_fetch FROM _sitemap_children"
+            " WHERE source = ?",
+            [source],
+        )
+        return {r.pop("url"): r for r in rows}
+
+    def record_sitemap_children(
+        self, source: str, children: dict[str, dict[str, Any]], listed: Collection[str]
+    ) -> None:
+        """Writes the children a poll read (``children``) and forgets those its indexes no longer list."""
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO _sitemap_children(source, url, etag, last_modified, entries_hash, unchanged,"
+                " next_fetch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (source, url, r["etag"], r["last_modified"], r["entries_hash"], r["unchanged"], r["next_fetch"])
+                    for url, r in children.items()
+                ],
+            )
+            stored = [r[0] for r in c.execute("SELECT url FROM _sitemap_children WHERE source = ?", [source])]
+            c.executemany(
+                "DELETE FROM _sitemap_children WHERE source = ? AND url = ?",
+                [(source, url) for url in stored if url not in listed and url not in children],
+            )
 
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:
         """Which of these URLs (canonical or alias) are stored, and as which article."""

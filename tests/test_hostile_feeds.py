@@ -369,6 +369,52 @@ def test_a_sitemap_index_fetches_only_the_children_changed_within_its_window(sit
     assert (site.hits("/smw/new.xml"), site.hits("/smw/undated.xml"), site.hits("/smw/old.xml")) == (1, 1, 0)
 
 
+def test_an_undated_sitemap_child_unchanged_costs_a_304_or_rests(site: SiteServer, tmp_path: Path) -> None:
+    # A sitemap index whose children have no <lastmod> had every child fetched whole at each poll, though most
+    # never change (a site's archive by section or month). A child is now asked with its own validators (a 304
+    # when unchanged), and one whose server sends none, read unchanged at two polls, rests at the next ones
+    polls = [0]
+    xml = {"Content-Type": "application/xml"}
+    head = '<?xml version="1.0" encoding="UTF-8"?>'
+    ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+
+    def urlset(*numbers: int, comment: str = "") -> bytes:
+        urls = "".join(f"<url><loc>{site.base_url}/smc/a/{n}.html</loc></url>" for n in numbers)
+        return f"{head}{comment}<urlset {ns}>{urls}</urlset>".encode()
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/smc/index.xml"):
+            polls[0] += 1
+            children = "".join(f"<sitemap><loc>{site.base_url}/smc/{c}.xml</loc></sitemap>" for c in "vnl")
+            return 200, xml, f"{head}<sitemapindex {ns}>{children}</sitemapindex>".encode()
+        if path.startswith("/smc/v.xml"):  # unchanged, with validators
+            return 200, xml, urlset(1, 2)
+        if path.startswith("/smc/n.xml"):  # unchanged but for a comment, without validators
+            return 200, xml, urlset(3, 4, comment=f"<!-- made at poll {polls[0]} -->")
+        if path.startswith("/smc/l.xml"):  # the latest stories: one more at each poll
+            return 200, xml, urlset(*range(10, 10 + polls[0]))
+        return page_of(path)
+
+    site.add_generated("/smc/", handler)
+    site.add_generated("/smc/n.xml", handler, conditional=False)
+    source = f'[[sources]]\nname = "smc"\nkind = "sitemap"\nurl = "{site.base_url}/smc/index.xml"\nwindow = "2d"\n'
+    cfg = write_config(tmp_path, source)
+    for _poll in range(5):
+        res = newswatch(cfg, "crawl", env=ENV)
+        assert res.returncode == 0, res.stderr
+    assert (site.hits("/smc/v.xml", 200), site.hits("/smc/v.xml", 304)) == (1, 4)  # before: 5 whole answers
+    assert site.hits("/smc/n.xml") == 3  # polls 1-3; it rests at 4 and 5 (before: 5)
+    assert site.hits("/smc/l.xml", 200) == 5
+    assert site.hits("/smc/a/") == 4 + 5  # every entry's page, once
+    with Store(tmp_path / "nw.db") as st:
+        rows = st.query("SELECT url, unchanged, next_fetch IS NOT NULL AS rests FROM _sitemap_children ORDER BY url")
+    assert [(r["url"].rsplit("/", 1)[1], r["unchanged"], r["rests"]) for r in rows] == [
+        ("l.xml", 0, 0),
+        ("n.xml", 2, 1),
+        ("v.xml", 0, 0),
+    ]
+
+
 # -- entries that all link one page ------------------------------------------------------------------------
 
 UPDATES = (

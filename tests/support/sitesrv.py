@@ -77,7 +77,7 @@ class SiteServer(StaticSiteServer):
         self._active = 0  # requests being handled
         self._idle = threading.Condition(self._lock)
         self._routes: dict[str, _Route] = {}
-        self._generated: list[tuple[str, GeneratedHandler]] = []
+        self._generated: list[tuple[str, GeneratedHandler, bool]] = []
         self._bomb_cache: dict[float, bytes] = {}
         self._last_route_time = 0.0
 
@@ -131,10 +131,12 @@ class SiteServer(StaticSiteServer):
         with self._lock:
             self._routes.clear()
 
-    def add_generated(self, prefix: str, handler: GeneratedHandler) -> None:
-        """Serve every path under ``prefix`` from ``handler(path_with_query) -> (status, headers, body)``."""
+    def add_generated(self, prefix: str, handler: GeneratedHandler, *, conditional: bool = True) -> None:
+        """Serve every path under ``prefix`` from ``handler(path_with_query) -> (status, headers, body)``;
+        a 200 gets an ETag and answers a conditional GET, unless ``conditional`` is False (a server that sends
+        no validators)."""
         with self._lock:
-            self._generated.append((prefix, handler))
+            self._generated.append((prefix, handler, conditional))
 
     # -- internals used by the handler -----------------------------------------------------
 
@@ -152,11 +154,11 @@ class SiteServer(StaticSiteServer):
         with self._lock:
             return self._routes.get(raw) or self._routes.get(path)
 
-    def _generated_for(self, path: str) -> GeneratedHandler | None:
+    def _generated_for(self, path: str) -> tuple[GeneratedHandler, bool] | None:
         with self._lock:
-            for prefix, handler in reversed(self._generated):
+            for prefix, handler, conditional in reversed(self._generated):
                 if path.startswith(prefix):
-                    return handler
+                    return handler, conditional
         return None
 
     def _bomb(self, mb: float) -> bytes:
@@ -213,8 +215,9 @@ class _Handler(StaticHandler):
             return
         generated = self.site._generated_for(path)
         if generated is not None:
-            status, headers, body = generated(self.path)
-            self.send(Response(status, dict(headers), body), conditional=status == 200)
+            handler, conditional = generated
+            status, headers, body = handler(self.path)
+            self.send(Response(status, dict(headers), body), conditional=conditional and status == 200)
             return
         if path.startswith("/_fault/"):
             self._fault(path[len("/_fault/") :], query)
