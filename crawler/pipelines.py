@@ -15,6 +15,7 @@ from crawler import urls
 from crawler.longlived import matching_batch
 from crawler.process import (
     WALL_HINT,
+    FeedInfo,
     PageJob,
     Processed,
     feed_only,
@@ -172,18 +173,47 @@ class ProcessPipeline(CrawlerStep):
         if job.feed is None or not (job.feed.title or job.feed.summary):
             return item, processed
         if processed.record is not None:
-            other = self.ctx.shared_body(processed.record, job.url, job.feed.title)
-            if other is None:
+            other, stored = self.ctx.repeated_text(processed.record, job.url, job.feed)
+            for page in stored:  # taken for stories before the next pages of the same wall came
+                try:
+                    await self._demote(job.source, page)
+                except Exception as exc:  # that page stays as it was stored; this one is still kept from its feed
+                    self.ctx.warn(job.source, f"{page.url}: its feed entry could not replace it ({exc!r:.200})")
+            if other is not None:
+                # a wall that shows each story's headline above the same text (a paywall, a consent page): each was
+                # taken for its story, the same words stored under every headline
+                processed = Processed(
+                    None, (), f"the page shows, besides its headline, the same text as {other}{WALL_HINT}"
+                )
+            elif (other := self.ctx.shared_body(processed.record, job.url, job.feed.title)) is not None:
+                # one text showing nothing of many headlines is no article but what the site shows instead of each (a
+                # login, cookie or subscription wall): folded into one article as the same page, every story but one
+                # was lost
+                processed = Processed(
+                    None, (), f"the page shows the same text as {other} under another headline{WALL_HINT}"
+                )
+            else:
                 return item, processed
-            # one text showing nothing of many headlines is no article but what the site shows instead of each (a
-            # login, cookie or subscription wall): folded into one article as the same page, every story but one
-            # was lost
-            processed = Processed(
-                None, (), f"the page shows the same text as {other} under another headline{WALL_HINT}"
-            )
         error = f"{job.final_url}: {processed.reason}"
         self.ctx.page_error(job.source, error, job.url)
         return await self._process(_from_feed(job, error, pending=False))
+
+    async def _demote(self, source: str, page: Any) -> None:
+        """A page stored as its story is the same wall as a later one: its entry is kept from its feed instead."""
+        feed = page.feed or self.ctx.entries_listed.get(source, {}).get(urls.canonicalize(page.url))
+        feed = feed or FeedInfo(title=page.headline)  # no longer listed: its headline, all that is known of it
+        error = f"{page.url}: the page shows, besides its headline, what later pages show{WALL_HINT}"
+        item = FeedOnlyItem(
+            source=source,
+            url=page.listed or page.url,
+            feed=feed,
+            fetched=self.ctx.now(),
+            pending=False,
+            backlog=False,
+            error=error,
+        )
+        _item, processed = await self._process(item)
+        self.ctx.demote(source, page, item, processed)
 
     def _feed_only(self, item: FeedOnlyItem, topics: Any) -> Processed:
         args, kwargs = self._feed_only_args(item, topics)

@@ -138,6 +138,8 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
         job.feed.title, f"{ex.title}\n{ex.text}", at_least=1 if redirected else 3
     ):
         return Processed(None, (), WALL)
+    if job.feed is not None and (why := less_than_its_entry(ex.text, job.feed.title, ex.title, job.feed.summary)):
+        return Processed(None, (), why)
     canonical = urls.choose_canonical(job.final_url, ex.declared_url)
     title = ex.title or (job.feed.title if job.feed else "")
     published = ex.published
@@ -180,7 +182,7 @@ _HEADLINE_WORDS = re.compile(r"[^\W\d_]{5,}")  # words of 5 letters or more: 'Ch
 _HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 
 
-def _headline_terms(text: str) -> set[str]:
+def headline_terms(text: str) -> set[str]:
     """The words of 5 letters or more and the pairs of Chinese characters in ``text``, case-folded."""
     folded = text.casefold()
     terms = set(_HEADLINE_WORDS.findall(folded))
@@ -191,14 +193,75 @@ def _headline_terms(text: str) -> set[str]:
 
 def shows_headline(headline: str, page: str, at_least: int = 3) -> bool:
     """Whether a page shows something of its entry's headline: False when a headline of ``at_least`` terms or more
-    (``_headline_terms``) has none of them in the page's title and text, not even as another form of the word,
+    (``headline_terms``) has none of them in the page's title and text, not even as another form of the word,
     as a login, cookie or subscription wall that every page of a site answers with has none; a shorter headline
     cannot tell, and passes."""
-    terms = _headline_terms(headline)
+    terms = headline_terms(headline)
     if not terms or len(terms) < at_least:
         return True
     folded = page.casefold()
     return any(term[: max(4, len(term) - 2)] in folded for term in terms)  # 'России' shows 'Россия'; 'Китая' 'Китай'
+
+
+# Words of the walls a site shows in place of a story (a subscription, login, registration, cookie or consent page),
+# each family counted once: a story's own text may name one (a subscription price rise), a wall names two or more.
+_WALL_WORDS = {
+    "subscribe": r"subscrib|subscription|abonn|подписк|подписчик|подпишитесь|订阅|訂閱",
+    "log in": r"\blog ?in\b|\bsign ?in\b|\blogged in\b|войдите|авторизуйтесь|авторизац|登录|登入|登錄",
+    "register": r"\bsign ?up\b|register (?:now|for free|to)|registered users|create (?:a |an |your )?(?:free )?account|"
+    r"зарегистрируйтесь|пройдите регистрацию|立即注册|免费注册|注册账号|注册登录|註冊",
+    "cookies": r"cookie|куки|\bconsent\b|privacy (?:policy|settings|choices|notice)|политик\w* конфиденциальности|"
+    r"согласие на обработку|隐私政策|隱私政策",
+    "continue": r"continue reading|keep reading|read the (?:full|whole|rest)|full (?:access|article|story)|"
+    r"unlimited access|free trial|members? only|premium (?:content|article|subscription|members?)|\bpaywall|"
+    r"unlock (?:this|the|all|full)|ad ?blocker|продолж\w* чтени|читать далее|полн\w* (?:доступ|верси)|"
+    r"继续阅读|阅读全文|付费阅读|付费内容|会员专享|开通会员|成为会员",
+}
+_WALL_FAMILIES = [re.compile(pattern, re.I) for pattern in _WALL_WORDS.values()]
+WALL_TEXT_MAX = 1500  # characters of a page's own text beyond which it is a story, whatever words it holds
+SUMMARY_MIN = 200  # characters of a feed summary from which a page showing less than half of it loses to it
+
+
+def own_lines(text: str, headlines: tuple[str, ...], summary: str = "") -> list[str]:
+    """The lines of a page's text that are neither its headline (nor hold it, and little more) nor a line of its
+    feed's summary: what the page says of its own, case-folded, whitespace collapsed."""
+    heads = [h for h in (" ".join(x.casefold().split()) for x in headlines if x) if len(h) >= 8]
+    summary = " ".join(summary.casefold().split())
+    kept = []
+    for line in text.split("\n"):
+        folded = " ".join(line.casefold().split())
+        # a line holding the headline, not much longer ('Politics | <headline> | 12 May'), or part of it
+        if not folded or any(
+            (h in folded and len(folded) <= 2 * len(h) + 20) or (len(folded) >= 8 and folded in h) for h in heads
+        ):
+            continue
+        if len(folded) >= 20 and folded in summary:
+            continue
+        kept.append(folded)
+    return kept
+
+
+def less_than_its_entry(text: str, headline: str, title: str, summary: str) -> str | None:
+    """Why a page that shows its entry's ``headline`` (its own title: ``title``) is no story but what its site shows
+    in its place, else None: its own text is short, shows nothing of the headline and is mostly a wall's words
+    (subscribe, log in, cookies...: two families at least), or it is under half of its feed entry's summary (a
+    paywall or a teaser page: the feed says more)."""
+    own = own_lines(text, (headline, title), summary)
+    size = sum(len(line) for line in own)
+    # a story names what its headline does; a wall, nothing of it
+    if size <= WALL_TEXT_MAX and not (headline_terms(headline) and shows_headline(headline, "\n".join(own), 1)):
+        walled = [line for line in own if any(f.search(line) for f in _WALL_FAMILIES)]
+        families = sum(1 for f in _WALL_FAMILIES if any(f.search(line) for line in walled))
+        if families >= 2 and sum(len(line) for line in walled) * 3 >= size * 2:
+            return "the page shows its headline but, for text, what a wall says" + WALL_HINT
+    if len(summary) >= SUMMARY_MIN:
+        shown = sum(len(line) for line in own_lines(text, (headline, title)))  # the summary's lines count as its own
+        if shown * 2 < len(summary):
+            return (
+                f"the page shows {shown:,} characters of text, its feed entry's summary {len(summary):,}; the summary is "
+                "kept (a paywall or a teaser page?)"
+            )
+    return None
 
 
 def feed_only(

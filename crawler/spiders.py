@@ -417,6 +417,10 @@ class NewsSpider(scrapy.Spider):
         """The new entries a source document lists, then its pending pages it no longer lists."""
         listed = {_canonical(link) for _, link, _ in infos}
         self.ctx.note_listed(source.name, listed)
+        entries = self.ctx.entries_listed.setdefault(source.name, {})
+        for _key, link, info in infos:  # a page later seen to be a wall keeps its entry's text
+            if info.summary and (page := _canonical(link)) is not None:
+                entries.setdefault(page, info)
         yield from self._follow_entries(source, infos)
         yield from self._retry_pending(source, listed)
 

@@ -1303,6 +1303,24 @@ class Store:
         )
         _browse_insert(c, aid, rec.title, rec.text)
 
+    def replace_with_feed(self, aid: int, rec: ArticleRecord) -> None:
+        """An article whose page turned out to be a wall takes its feed entry's title and text (``rec``, from
+        ``crawler.process.feed_only``); it keeps no content hash, so that no later page is folded into it as the
+        same text."""
+        with self.transaction() as c:
+            _browse_delete(c, aid)
+            c.execute(
+                "UPDATE articles SET title = ?, text = ?, text_from = 'feed', author = NULL, site_name = NULL,"
+                " published = COALESCE(?, published), language = COALESCE(?, language), content_hash = NULL,"
+                " page_pending = 0 WHERE id = ?",
+                [rec.title, rec.text, iso(rec.published), rec.language, aid],
+            )
+            c.execute("DELETE FROM _articles_fts WHERE rowid = ?", [aid])
+            c.execute(
+                "INSERT INTO _articles_fts(rowid, title, text) VALUES (?, ?, ?)", [aid, rec.index_title, rec.index_text]
+            )
+            _browse_insert(c, aid, rec.title, rec.text)
+
     @staticmethod
     def _add_aliases(c: sqlite3.Connection, aid: int, urls: Sequence[str]) -> None:
         c.executemany(

@@ -493,3 +493,68 @@ def test_which_entries_linking_one_page_are_their_own_stories() -> None:
     # an entry linking its site's home page, alone
     [(shared, link, key)] = parsed(items(("Talks", "https://news.example.org/")))
     assert shared == "https://news.example.org/" and link.startswith("https://news.example.org/#entry-")
+
+
+# -- a wall that shows each story's headline -----------------------------------------------------------------
+
+WALLS = {
+    # a wall's words: the first page is told by itself
+    "wall-words": "<p>To read this story, subscribe to the Daily Planet. Already a subscriber? Log in here.</p>",
+    # words no list holds: told by the same text on every page, the first one's too once the second comes
+    "same-text": "<p>Dieser Beitrag steht nur Mitgliedern unseres Digitalangebots zur Verfügung. Jetzt für 9,99 Euro im "
+    "Monat freischalten, jederzeit kündbar.</p>",
+    # a teaser saying less than the feed does
+    "shorter": "<p>Read it in our app.</p>",
+}
+
+
+@pytest.mark.parametrize(
+    "wall, first_poll",
+    [("wall-words", 3), ("same-text", 1), ("same-text", 3), ("shorter", 3)],
+    ids=["wall-words", "same-text-two-polls", "same-text-one-poll", "shorter-than-the-feed"],
+)
+def test_a_wall_that_shows_each_storys_headline_keeps_each_entry_from_its_feed(
+    site: SiteServer, tmp_path: Path, wall: str, first_poll: int
+) -> None:
+    # A paywall or consent page that shows each story's headline above the same words passed for the story: the
+    # first page at least (the next ones were told by the same text only when the headline was not in it), stored
+    # as an article whose text is the wall's, its feed entry's summary lost
+    titles = ("China and Russia open a joint reactor laboratory", "Xi and Putin meet in Kazan", "Arctic deal signed")
+    listed = list(range(first_poll))
+
+    def summary(n: int) -> str:
+        said = f"{titles[n]}: officials of China and Russia said so on Monday, story {n}."
+        return said if wall != "shorter" else " ".join([said] * 5)
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/wh/feed.xml"):
+            items = "".join(
+                f"<item><title>{titles[n]}</title><link>{site.base_url}/wh/a/{n}.html</link><guid>wh{n}</guid>"
+                f"<description>{summary(n)}</description></item>"
+                for n in listed
+            )
+            return 200, RSS, rss_channel(f"{site.base_url}/wh/", items)
+        title = titles[int(path.rsplit("/", 1)[-1].split(".")[0])]
+        page = (
+            f"<html><head><title>{title} | Daily Planet</title></head><body><article><h1>{title}</h1>{WALLS[wall]}"
+            "</article></body></html>"
+        )
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+
+    site.add_generated("/wh/", handler)
+    cfg = write_config(tmp_path, feed_source("wh", f"{site.base_url}/wh/feed.xml"))
+    said = ""
+    for _poll in range(2):
+        res = newswatch(cfg, "crawl", env=ENV)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        said += res.stderr
+        listed[:] = range(3)
+    assert "(a login, cookie or subscription wall?)" in said or "the summary is kept (a paywall or a teaser" in said
+    with Store(tmp_path / "nw.db") as st:
+        rows = st.query("SELECT title, text, text_from FROM articles ORDER BY id")
+        assert st.scalar("SELECT count(DISTINCT story) FROM articles") == 3
+    assert sorted((r["title"], r["text"], r["text_from"]) for r in rows) == sorted(
+        (titles[n], summary(n), "feed") for n in range(3)
+    )  # before: each (or the first) stored with the wall's text, from its page
+    if first_poll == 1:
+        assert "was stored from its page, which says what other pages of the source say" in said
