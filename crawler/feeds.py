@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -59,6 +61,30 @@ class FeedEntry:
 
 
 @dataclass(frozen=True)
+class ReadItem:
+    """One feed item as read from feedparser's entry: its guid and fields (``language``: its own, else None)."""
+
+    guid: str | None
+    fields: dict[str, Any]
+    settled: bool = True  # False when reading it again may give another entry (a date too far ahead today)
+
+    def to_json(self) -> str:
+        published = self.fields["published"]
+        return json.dumps(
+            {"guid": self.guid, **self.fields, "published": published.isoformat() if published else None},
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ReadItem:
+        data = json.loads(text)
+        guid = data.pop("guid")
+        published = data["published"]
+        data["published"] = datetime.fromisoformat(published) if published else None
+        return cls(guid, data)
+
+
+@dataclass(frozen=True)
 class ParsedFeed:
     """A parsed feed; ``warning`` says what was malformed when entries were recovered anyway."""
 
@@ -67,6 +93,7 @@ class ParsedFeed:
     warning: str | None
     skipped: tuple[str, ...] = ()  # one reason per entry that could not be read
     cut: str | None = None  # says so when only the feed's first MAX_FEED_ENTRIES were read
+    read: Mapping[str, ReadItem] = field(default_factory=dict)  # the items read, by item_hash: ``known`` next time
 
 
 MAX_FEED_ENTRIES = 5000  # entries of one feed document read at most
@@ -86,26 +113,92 @@ _FIRST_TAG = re.compile(
     re.DOTALL,
 )
 _WHITESPACE = re.compile(r"\s+")
-_ENTRY_END = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
+_ENTRY_END = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?(item|entry)\s*>")
+_ENTRY_START = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(item|entry)(?:\s[^>]*)?>")
+_INHERITED = re.compile(r"""xml:(?:lang|base)\s*=\s*(?:"[^"]*"|'[^']*')|<(?:\w+:)?language>[^<]*<""")
+READ_VERSION = 1  # what ``ParsedFeed.read`` holds: another version of this module's reading changes it
 _SHORTEST_ENTRY = len("<item></item>")
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entries: int | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    max_entries: int | None = None,
+    known: Mapping[str, ReadItem | str] | None = None,
+) -> ParsedFeed:
     """Parse feed bytes fetched from ``url``; not a feed -> FetchError, malformed -> entries + warning.
 
-    Only the first ``max_entries`` entries (default ``max_feed_entries()``) are read; ``cut`` says so."""
-    import feedparser  # here: a poll answered 304 (what the daemon mostly sees) parses no feed
-
+    Only the first ``max_entries`` entries (default ``max_feed_entries()``) are read; ``cut`` says so. ``known``: the
+    items an earlier parse read (``ParsedFeed.read``, by ``item_hash``): those the document holds unchanged are not
+    given to feedparser again (a ReadItem, or its JSON), the rest are, and the entries are the same as from a whole
+    parse."""
     text = decode_html(body, content_type).text
     _refuse_dangerous_entities(text, url)
     root = _root_element(text)
     if root == "html":
         raise FetchError(f"{url} is not an RSS or Atom feed (got an HTML page); check the source's url")
     text, cut = _first_entries(text, url, len(body), max_feed_entries() if max_entries is None else max_entries)
+    spans = _item_spans(text) if known is not None else []
+    # what an item's entry may take from the document around it: its URL, and the language and base its head gives
+    context = url + "\n" + "\n".join(_INHERITED.findall(text, 0, spans[0][0])) if spans else url
+    hashes = [item_hash(context, text[start:end]) for start, end in spans]
+    reused = {i: _read(known[h]) for i, h in enumerate(hashes) if known and h in known}
+    result = _feedparser(_without(text, [spans[i] for i in sorted(reused)]) if reused else text, url)
+    if reused and len(result.entries) != len(spans) - len(reused):  # items told apart otherwise than feedparser does
+        reused = {}
+        result = _feedparser(text, url)
+    if not result.get("version") and not result.entries and not reused:
+        got = f"a {content_type.split(';')[0].strip()} document" if content_type else "a document with no feed elements"
+        if root is None:
+            got = "something that is not XML"
+        raise FetchError(f"{url} is not an RSS or Atom feed (got {got}); check the source's url")
+
+    feed = result.get("feed", {})
+    feed_language = language_code(feed.get("language"))
+    raw = []
+    skipped = []
+    read: dict[str, ReadItem] = {}
+    parsed = iter(result.entries)
+    for position in range(1, (len(spans) if reused else len(result.entries)) + 1):
+        if position - 1 in reused:
+            item = reused[position - 1]
+        else:
+            try:  # one bad entry costs itself only
+                item, problem = _entry(next(parsed), url)
+            except Exception as exc:
+                skipped.append(f"entry {position}: {_describe(exc)}")
+                continue
+            if problem:
+                skipped.append(f"entry {position}: {problem}")
+            elif spans and len(spans) == len(result.entries) + len(reused) and item.settled:
+                read[hashes[position - 1]] = item
+        if position - 1 in reused:
+            read[hashes[position - 1]] = item
+        raw.append((item.guid, {**item.fields, "language": item.fields["language"] or feed_language}))
+    # A feed that reuses one guid for every item (it happens) must not collapse them into one.
+    repeated = {key for key, n in Counter(r[0] for r in raw if r[0]).items() if n > 1}
+    entries = _shared_pages(
+        tuple(_finish(guid if guid and guid not in repeated else None, fields) for guid, fields in raw)
+    )
+
+    warning = None
+    exc = result.get("bozo_exception")
+    from feedparser import CharacterEncodingOverride  # loaded by _feedparser
+
+    # feedparser sets bozo for CharacterEncodingOverride even when everything parsed: not worth a warning
+    if result.get("bozo") and exc is not None and not isinstance(exc, CharacterEncodingOverride):
+        warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
+    title = _text(feed.get("title"), feed.get("title_detail")) or None
+    return ParsedFeed(title=title, entries=entries, warning=warning, skipped=tuple(skipped), cut=cut, read=read)
+
+
+def _feedparser(text: str, url: str) -> Any:
+    import feedparser  # here: a poll answered 304 (what the daemon mostly sees) parses no feed
+
     # We decoded the bytes ourselves (lying charsets included); feedparser gets UTF-8 that says so.
-    data = xml_as_utf8(text)
-    result = feedparser.parse(
-        io.BytesIO(data),  # a stream: given bytes or str, feedparser may try them as a file name
+    return feedparser.parse(
+        io.BytesIO(xml_as_utf8(text)),  # a stream: given bytes or str, feedparser may try them as a file name
         response_headers={
             "content-type": "application/xml; charset=utf-8",
             "content-location": url,
@@ -116,38 +209,52 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entri
         resolve_relative_uris=False,
         sanitize_html=False,
     )
-    if not result.get("version") and not result.entries:
-        got = f"a {content_type.split(';')[0].strip()} document" if content_type else "a document with no feed elements"
-        if root is None:
-            got = "something that is not XML"
-        raise FetchError(f"{url} is not an RSS or Atom feed (got {got}); check the source's url")
 
-    feed = result.get("feed", {})
-    feed_language = language_code(feed.get("language"))
-    raw = []
-    skipped = []
-    for position, e in enumerate(result.entries, 1):
-        try:  # one bad entry costs itself only
-            guid, fields, problem = _entry(e, url, feed_language)
-        except Exception as exc:
-            skipped.append(f"entry {position}: {_describe(exc)}")
-            continue
-        if problem:
-            skipped.append(f"entry {position}: {problem}")
-        raw.append((guid, fields))
-    # A feed that reuses one guid for every item (it happens) must not collapse them into one.
-    repeated = {key for key, n in Counter(r[0] for r in raw if r[0]).items() if n > 1}
-    entries = _shared_pages(
-        tuple(_finish(guid if guid and guid not in repeated else None, fields) for guid, fields in raw)
-    )
 
-    warning = None
-    exc = result.get("bozo_exception")
-    # feedparser sets bozo for CharacterEncodingOverride even when everything parsed: not worth a warning
-    if result.get("bozo") and exc is not None and not isinstance(exc, feedparser.CharacterEncodingOverride):
-        warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
-    title = _text(feed.get("title"), feed.get("title_detail")) or None
-    return ParsedFeed(title=title, entries=entries, warning=warning, skipped=tuple(skipped), cut=cut)
+def _read(item: ReadItem | str) -> ReadItem:
+    return ReadItem.from_json(item) if isinstance(item, str) else item
+
+
+def item_hash(context: str, item: str) -> str:
+    """What identifies one ``<item>``/``<entry>`` element's text, read in ``context`` (the feed's URL...), for
+    ``known``."""
+    material = f"{READ_VERSION}\n{context}\n{item}"
+    return hashlib.sha1(material.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _item_spans(text: str) -> list[tuple[int, int]]:
+    """Where each entry element of the document starts and ends; [] when they cannot be told apart plainly (one
+    starting inside another, an end without its start: CDATA holding markup, say)."""
+    spans = []
+    at = 0
+    for start in _ENTRY_START.finditer(text):
+        if start.start() < at:
+            return []
+        end = _ENTRY_END.search(text, start.end())
+        if end is None or end.group(1) != start.group(1):
+            return []
+        following = _ENTRY_START.search(text, start.end(), end.start())
+        inside = text[start.end() : end.start()]
+        if following is not None or _unclosed(inside, "<![CDATA[", "]]>") or _unclosed(inside, "<!--", "-->"):
+            return []
+        spans.append((start.start(), end.end()))
+        at = end.end()
+    return spans
+
+
+def _unclosed(text: str, opening: str, closing: str) -> bool:
+    """Whether a CDATA section or comment opened in ``text`` is still open at its end (the entry's end tag found
+    inside it is not its end)."""
+    return opening in text and text.rfind(opening) > text.rfind(closing)
+
+
+def _without(text: str, spans: list[tuple[int, int]]) -> str:
+    parts, at = [], 0
+    for start, end in spans:
+        parts.append(text[at:start])
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
 
 
 def own_page(entry: FeedEntry, page: str) -> FeedEntry:
@@ -230,8 +337,8 @@ def _root_element(text: str) -> str | None:
     return match.group(1).lower().rsplit(":", 1)[-1] if match else None
 
 
-def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | None, dict[str, Any], str | None]:
-    """(guid, fields, problem): ``problem`` says why the entry has no usable link when it has a bad one."""
+def _entry(entry: Any, feed_url: str) -> tuple[ReadItem, str | None]:
+    """(the item, problem): ``problem`` says why the entry has no usable link when it has a bad one."""
     guid = (entry.get("id") or "").strip() or None
     link = None
     bad = None
@@ -251,9 +358,11 @@ def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | 
         content = entry["content"][0]
         summary = _text(content.get("value"), content)
     published = None
-    for field in ("published_parsed", "updated_parsed", "created_parsed"):
+    dated = False
+    for name in ("published_parsed", "updated_parsed", "created_parsed"):
         # the dict's own get: feedparser's would answer a missing updated_parsed with published_parsed, and warn
-        published = from_struct_time(dict.get(entry, field))  # a zero or far-future date is unknown
+        dated = dated or dict.get(entry, name) is not None
+        published = from_struct_time(dict.get(entry, name))  # a zero or far-future date is unknown
         if published is not None:
             break
     author = None
@@ -276,10 +385,10 @@ def _entry(entry: Any, feed_url: str, feed_language: str | None) -> tuple[str | 
         "summary": summary,
         "published": published,
         "author": author,
-        "language": language or feed_language,
+        "language": language,
     }
     problem = f"link {bad[:200]!r} is not a valid http(s) URL" if link is None and bad else None
-    return guid, fields, problem
+    return ReadItem(guid, fields, settled=published is not None or not dated), problem
 
 
 def _finish(guid: str | None, fields: dict[str, Any]) -> FeedEntry:

@@ -16,11 +16,11 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from crawler import notices
@@ -46,6 +46,9 @@ from crawler.process import (
 from crawler.procs import die_with_parent
 from crawler.settings import import_tls_early, quiet_scrapy_logs
 from crawler.store import Store, UpgradeRefused, iso, parse_iso, utcnow
+
+if TYPE_CHECKING:
+    from crawler.feeds import ReadItem
 
 log = logging.getLogger("newswatch.crawl")
 BATCH_SIZE = 25  # articles per commit
@@ -130,6 +133,7 @@ class CrawlContext:
         self._saying: dict[str, dict[str, set[str]]] = {}  # per source: a line's hash -> the pages saying it
         self._demoted: dict[str, tuple[Any, Processed]] = {}  # a page's listed URL -> its feed entry, to store instead
         self.entries_listed: dict[str, dict[str, FeedInfo]] = {}  # per source: its entries of this run, by page
+        self._feed_items: dict[str, dict[str, str]] = {}  # per source: its feed's items as last read (JSON by hash)
         self._children: dict[str, dict[str, dict[str, Any]]] = {}  # per source: its sitemap children as stored
         self._children_read: dict[str, dict[str, dict[str, Any]]] = {}  # ... as this poll left them
         self._children_listed: dict[str, set[str]] = {}  # ... the children its indexes list in this poll
@@ -304,6 +308,31 @@ class CrawlContext:
             f"{page.url} was stored from its page, which says what other pages of the source say under their "
             "headlines (a wall): its text is now its feed entry's",
         )
+
+    def feed_items(self, name: str) -> dict[str, str]:
+        """The items ``name``'s feed held at its last parse (``crawler.feeds.parse_feed``'s ``known``)."""
+        if name not in self.source_by_name:
+            return {}
+        if name not in self._feed_items:
+            self._feed_items[name] = self.store.feed_items(name)
+        return self._feed_items[name]
+
+    def keep_feed_items(self, name: str, read: Mapping[str, ReadItem]) -> None:
+        """Keeps the items a parse of ``name``'s feed read, for its next parse; a cache: a write that fails costs a
+        whole parse next time, nothing else."""
+        if name not in self.source_by_name:
+            return
+        before = self.feed_items(name)
+        added = {h: item.to_json() for h, item in read.items() if h not in before}
+        gone = [h for h in before if h not in read]
+        if not (added or gone):
+            return
+        try:
+            self.store.keep_feed_items(name, added, gone)
+        except (sqlite3.Error, StoreError) as exc:
+            log.warning("%s: the feed's items read could not be kept (%s)", name, exc)
+            return
+        self._feed_items[name] = {h: before.get(h) or added[h] for h in read}
 
     def sitemap_child(self, name: str, url: str, dated: bool) -> tuple[bool, dict[str, str]]:
         """Whether a child of ``name``'s sitemap index is fetched at this poll, and the headers of its conditional GET

@@ -243,11 +243,13 @@ class NewsSpider(scrapy.Spider):
             yield from instead
             return
         source = self._source(response)
-        try:
-            feed = parse_feed(response.body, response.url, _content_type(response))
+        try:  # the items read at the last parse and unchanged are not parsed again
+            known = self.ctx.feed_items(source.name)
+            feed = parse_feed(response.body, response.url, _content_type(response), known=known)
         except FetchError as exc:
             self.ctx.source_failed(source.name, str(exc))
             return
+        self.ctx.keep_feed_items(source.name, feed.read)
         if feed.warning:
             self.ctx.warn(source.name, feed.warning)  # names the URL, the fault and the entries kept
         if feed.cut:

@@ -443,8 +443,19 @@ def _m0110(db: sqlite_utils.Database) -> None:
     guard_tables(db, ["_sitemap_children"])
 
 
+@migrations(name="0120_feed_items_read")
+def _m0120(db: sqlite_utils.Database) -> None:
+    # each feed's items as the last parse read them (crawler.feeds.ReadItem, by the hash of the item's text): an
+    # item unchanged at the next poll is not given to feedparser again (~0.3 ms an entry)
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _feed_items (source TEXT NOT NULL, hash TEXT NOT NULL, item TEXT NOT NULL,"
+        " PRIMARY KEY (source, hash)) WITHOUT ROWID"
+    )
+    guard_tables(db, ["_feed_items"])
+
+
 # internal tables made after the rename (0060), named apart from the start
-INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children")
+INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children", "_feed_items")
 
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
 
@@ -1161,6 +1172,19 @@ class Store:
             c.executemany(
                 "DELETE FROM _sitemap_children WHERE source = ? AND url = ?",
                 [(source, url) for url in stored if url not in listed and url not in children],
+            )
+
+    def feed_items(self, source: str) -> dict[str, str]:
+        """The items of ``source``'s feed its last parse read: JSON (crawler.feeds.ReadItem) by the item's hash."""
+        return dict(self.conn.execute("SELECT hash, item FROM _feed_items WHERE source = ?", [source]).fetchall())
+
+    def keep_feed_items(self, source: str, added: dict[str, str], gone: Collection[str]) -> None:
+        """Adds the items a parse read for the first time and forgets those the feed no longer holds."""
+        with self.transaction() as c:
+            c.executemany("DELETE FROM _feed_items WHERE source = ? AND hash = ?", [(source, h) for h in gone])
+            c.executemany(
+                "INSERT OR REPLACE INTO _feed_items(source, hash, item) VALUES (?, ?, ?)",
+                [(source, h, item) for h, item in added.items()],
             )
 
     def known_urls(self, urls: Sequence[str]) -> dict[str, int]:

@@ -4,6 +4,7 @@ text under two headlines."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -558,3 +559,80 @@ def test_a_wall_that_shows_each_storys_headline_keeps_each_entry_from_its_feed(
     )  # before: each (or the first) stored with the wall's text, from its page
     if first_poll == 1:
         assert "was stored from its page, which says what other pages of the source say" in said
+
+
+# -- a feed's unchanged items are not parsed again ------------------------------------------------------------
+
+
+def test_a_feeds_items_read_before_are_not_parsed_again_and_its_entries_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # feedparser costs ~0.3 ms an entry (bench/feed_bench.py), and a feed that changed since the last poll (or whose
+    # server sends no validators) is mostly the items it held then: only the others are given to feedparser now
+    import feedparser
+
+    given: list[int] = []
+    real = feedparser.parse
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        given.append(len(result.entries))
+        return result
+
+    monkeypatch.setattr(feedparser, "parse", counted)
+
+    def feed(*items: str) -> bytes:
+        return rss_channel("https://news.example.org/", "".join(items))
+
+    def item(n: int, title: str = "") -> str:
+        return (
+            f"<item><title>{title or f'Story {n}'}</title><link>/n/{n}</link><guid>g{n}</guid>"
+            f"<pubDate>0{n % 9 + 1} Dec 2025 10:00:00 GMT</pubDate><description>&lt;b&gt;Text&lt;/b&gt; {n}"
+            "</description></item>"
+        )
+
+    url = "https://news.example.org/rss"
+    first = parse_feed(feed(*(item(n) for n in range(6))), url, None, known={})
+    assert len(first.read) == 6 and given == [6]
+    stored = {h: r.to_json() for h, r in first.read.items()}  # as the store keeps them
+    for body in (
+        feed(*(item(n) for n in range(6))),  # unchanged
+        feed(item(9), *(item(n) for n in range(6))),  # one new
+        feed(item(0, "Story 0, updated"), *(item(n) for n in range(1, 5))),  # one changed, one gone
+        feed(*(item(n) for n in reversed(range(6)))),  # another order
+    ):
+        given.clear()
+        known = parse_feed(body, url, None, known=stored)
+        whole = parse_feed(body, url, None)
+        assert known.entries == whole.entries and known.skipped == whole.skipped and known.title == whole.title
+        assert given[0] == sum(h not in stored for h in known.read)  # before: every entry, at each parse
+    assert given[0] == 0
+    # items not told apart plainly (an item's end tag inside its CDATA) are all given to feedparser, as before
+    odd = feed(item(1), "<item><title>A</title><description><![CDATA[</item>]]></description><guid>x</guid></item>")
+    given.clear()
+    assert parse_feed(odd, url, None, known=stored).entries == parse_feed(odd, url, None).entries
+    assert given[0] == 2
+
+
+def test_a_crawl_keeps_its_feeds_items_read_for_the_next_parse(site: SiteServer, tmp_path: Path) -> None:
+    listed = [0, 1, 2]
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/kept/feed.xml"):
+            items = "".join(
+                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/kept/a/{i}.html"
+                f"</link><guid>{i}</guid></item>"
+                for i in listed
+            )
+            return 200, RSS, rss_channel(f"{site.base_url}/kept/", items)
+        return page_of(path)
+
+    site.add_generated("/kept/", handler, conditional=False)  # a server without validators: a 200 at each poll
+    cfg = write_config(tmp_path, feed_source("kept", f"{site.base_url}/kept/feed.xml"))
+    assert newswatch(cfg, "crawl", env=ENV).returncode == 0
+    listed[:] = [3, 1, 2]
+    assert newswatch(cfg, "crawl", env=ENV).returncode == 0
+    with Store(tmp_path / "nw.db") as st:
+        kept = [json.loads(r["item"])["title"] for r in st.query("SELECT item FROM _feed_items ORDER BY item")]
+        assert kept == [f"Joint project {i} of China and Russia" for i in (1, 2, 3)]  # entry 0 is gone from the feed
+        assert st.scalar("SELECT count(*) FROM articles") == 4
