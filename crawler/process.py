@@ -56,6 +56,39 @@ class Processed:
     record: ArticleRecord | None  # None: the page holds no article
     matches: tuple[tuple[str, float, tuple[str, ...]], ...]
     reason: str | None = None  # why there is no record
+    note: str | None = None  # what the crawl says of the record (its text cut to TEXT_CHARS)
+
+
+# An article's text is stored, matched, indexed and searched up to its first TEXT_CHARS characters (some 15,000 words
+# of English; the longest of the 181 real news pages of bench/run.py's corpus has 53,000, their median 3,000), its
+# title up to TITLE_CHARS: a hostile page of megabytes of Chinese took some 500 MB of memory to fingerprint, tokenize
+# and match, in each extraction worker that read one
+TEXT_CHARS = 100_000
+TITLE_CHARS = 1_000
+_SENTENCE_ENDS = ("。", "！", "？", ". ", "! ", "? ", "…")
+
+
+def cut_text(text: str, chars: int) -> str:
+    """``text`` when it holds at most ``chars`` characters, else its beginning up to a paragraph's end in its last
+    tenth, else a sentence's, else a word's, else its first ``chars`` characters."""
+    if len(text) <= chars:
+        return text
+    head, floor = text[:chars], chars - chars // 10
+    ends = (head.rfind("\n", floor), max(head.rfind(end, floor) + 1 for end in _SENTENCE_ENDS), head.rfind(" ", floor))
+    at = next((end for end in ends if end >= floor), chars)
+    return head[:at].rstrip()
+
+
+def _bounded(url: str, title: str, text: str) -> tuple[str, str, str | None]:
+    """The article's title and text within TITLE_CHARS and TEXT_CHARS, and what the crawl says of a cut (or None)."""
+    kept = cut_text(text, TEXT_CHARS)
+    note = None
+    if len(kept) < len(text):
+        note = (
+            f"{url}: its text of {len(text):,} characters is kept up to its first {len(kept):,} (at most "
+            f"{TEXT_CHARS:,} characters of an article are stored, matched and searched)"
+        )
+    return cut_text(title, TITLE_CHARS), kept, note
 
 
 # Each topic's compiled query and scorer, by the topic's name, with what they were compiled from: a topic
@@ -131,17 +164,17 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
     ex = extract(decoded.text, job.final_url)
     if ex is None:
         return Processed(None, (), no_text_reason(decoded.text))
+    title, text, note = _bounded(job.final_url, ex.title or (job.feed.title if job.feed else ""), ex.text)
     # a page reached by a redirect to another URL must show one of its headline's words: every page of a site sent
     # to one login or consent page, under headlines too short for three words, was taken for the first story
     redirected = urls.canonicalize(job.final_url) != urls.canonicalize(job.url)
     if job.feed is not None and not shows_headline(
-        job.feed.title, f"{ex.title}\n{ex.text}", at_least=1 if redirected else 3
+        job.feed.title, f"{ex.title[:TITLE_CHARS]}\n{text}", at_least=1 if redirected else 3
     ):
         return Processed(None, (), WALL)
     if job.feed is not None and (why := less_than_its_entry(ex.text, job.feed.title, ex.title, job.feed.summary)):
         return Processed(None, (), why)
     canonical = urls.choose_canonical(job.final_url, ex.declared_url)
-    title = ex.title or (job.feed.title if job.feed else "")
     published = ex.published
     if job.feed and job.feed.published:
         if published is None or (
@@ -150,16 +183,16 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
             published = job.feed.published
     # 1,000 characters tell the language as well as more (the same on all 181 corpus pages as 2,000), at half the cost
     language = textnorm.detect_language(
-        f"{title}\n{ex.text[:1000]}", ex.language or job.source_language or (job.feed.language if job.feed else None)
+        f"{title}\n{text[:1000]}", ex.language or job.source_language or (job.feed.language if job.feed else None)
     )
     aliases = tuple(u for u in {urls.canonicalize(job.url), urls.canonicalize(job.final_url)} if u != canonical)
-    body_hash, signature = dedup.fingerprint(title, ex.text)
+    body_hash, signature = dedup.fingerprint(title, text)
     record = ArticleRecord(
         url=job.final_url,
         canonical_url=canonical,
         source=job.source,
         title=title,
-        text=ex.text,
+        text=text,
         text_from="page",
         published=published,
         language=language,
@@ -170,10 +203,10 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
         content_hash=body_hash,
         signature=signature.to_bytes(),
         index_title=textnorm.index_tokens(title),
-        index_text=textnorm.index_tokens(ex.text),
+        index_text=textnorm.index_tokens(text),
         backlog=job.backlog,
     )
-    return Processed(record, match_topics(title, ex.text, topic_list, language))
+    return Processed(record, match_topics(title, text, topic_list, language), note=note)
 
 
 WALL_HINT = " (a login, cookie or subscription wall?)"
@@ -276,8 +309,8 @@ def feed_only(
     source_language: str | None = None,
 ) -> Processed:
     """The article as the feed described it, kept when its page failed."""
-    text = feed.summary or ""
-    language = textnorm.detect_language(f"{feed.title}\n{text}", feed.language or source_language)
+    title, text, note = _bounded(url, feed.title, feed.summary or "")
+    language = textnorm.detect_language(f"{title}\n{text}", feed.language or source_language)
     canonical = urls.canonicalize(url)
     if feed.shared:  # one of several entries of one page: the fragment is what tells its story's URL apart
         canonical = f"{canonical}#{urlsplit(url).fragment}"
@@ -286,7 +319,7 @@ def feed_only(
         url=url,
         canonical_url=canonical,
         source=source,
-        title=feed.title,
+        title=title,
         text=text,
         text_from="feed",
         published=feed.published,
@@ -294,13 +327,13 @@ def feed_only(
         fetched=fetched,
         aliases=aliases,
         content_hash=None,
-        signature=dedup.signature(feed.title, text).to_bytes() if len(text) > 200 else None,
-        index_title=textnorm.index_tokens(feed.title),
+        signature=dedup.signature(title, text).to_bytes() if len(text) > 200 else None,
+        index_title=textnorm.index_tokens(title),
         index_text=textnorm.index_tokens(text),
         backlog=backlog,
         page_pending=pending,
     )
-    return Processed(record, match_topics(feed.title, text, topic_list, language))
+    return Processed(record, match_topics(title, text, topic_list, language), note=note)
 
 
 # A canonical link, so the Public Suffix List is loaded. Its language is declared (by the job's

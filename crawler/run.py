@@ -674,6 +674,8 @@ class CrawlContext:
                     self.clear_pending(item.job.url)
                 self._event("page", source, status="empty", url=getattr(item, "job", item).url)
                 return
+            if processed.note:
+                self.warn(source, processed.note)
             self._open_batch()
             with self.store.transaction():  # a savepoint in the open batch: one article is all or nothing
                 result = self.store.add_article(processed.record)
