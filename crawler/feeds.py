@@ -21,6 +21,7 @@ from crawler.errors import FetchError
 from crawler.readings import strip_readings
 from crawler.textnorm import language_code
 from crawler.urls import canonicalize, is_http_url
+from crawler.wording import noun
 
 __all__ = ["FeedEntry", "ParsedFeed", "own_page", "parse_feed", "plain_text"]
 
@@ -188,7 +189,8 @@ def parse_feed(
 
     # feedparser sets bozo for CharacterEncodingOverride even when everything parsed: not worth a warning
     if result.get("bozo") and exc is not None and not isinstance(exc, CharacterEncodingOverride):
-        warning = f"{url} is a malformed feed ({_describe(exc)}); {len(entries)} entries read anyway"
+        taken = f"{len(entries)} {noun(len(entries), 'entry', 'entries')}"
+        warning = f"{url} is a malformed feed ({_describe(exc)}); {taken} read anyway"
     title = _text(feed.get("title"), feed.get("title_detail")) or None
     return ParsedFeed(title=title, entries=entries, warning=warning, skipped=tuple(skipped), cut=cut, read=read)
 

@@ -54,6 +54,7 @@ from crawler.topics import (
     with_definitions,
     zones_hit,
 )
+from crawler.wording import noun
 
 FORMAT = "newswatch-topic-model"
 VERSION = 1
@@ -327,7 +328,7 @@ def _encoder(data: Any, where: str, fix: str, number: Any) -> EncoderInput:
     weights = data.get("weights")
     size = sentence_encoder.DIMENSIONS
     if not isinstance(weights, list) or len(weights) != size:
-        found = f"{len(weights)} numbers" if isinstance(weights, list) else repr(weights)
+        found = f"{len(weights)} {noun(len(weights), 'number')}" if isinstance(weights, list) else repr(weights)
         raise ModelError(
             f"{where}: encoder.weights must be a list of {size} numbers (one per dimension of {known}), found {found}; "
             f"{fix}"

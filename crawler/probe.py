@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 from crawler import staleness, urls
 from crawler.config import Config, CrawlConfig, checked_digest, format_duration, load_config
 from crawler.errors import FetchError, NewswatchError
+from crawler.wording import noun
 
 MAX_LISTED = 10  # entries and links shown in the report
 _ALTERNATE_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml")
@@ -223,7 +224,9 @@ def _read_html(report: Report, text: str, url: str, follow: str | None) -> str |
         report.taken_total, report.left_total = len(taken), len(left)
         report.taken, report.left = taken[:MAX_LISTED], left[:MAX_LISTED]
         if not taken:
-            report.warnings.append(f"follow {follow!r} takes none of the {len(links)} links on the page")
+            report.warnings.append(
+                f"follow {follow!r} takes none of the {len(links)} {noun(len(links), 'link')} on the page"
+            )
         return taken[0] if taken else None
     if _looks_like_article(doc):
         report.kind = "article"

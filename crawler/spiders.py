@@ -29,6 +29,7 @@ from crawler.polling import PERMANENT_REDIRECTS, TRANSIENT_STATUSES, classify, p
 from crawler.process import FeedInfo, PageJob
 from crawler.settings import HANDLED_CODES
 from crawler.sitemaps import entries_hash, entries_since, parse_sitemap, sitemaps_since
+from crawler.wording import noun
 
 _NEXT_WORDS = re.compile(r"^\s*(next|older|more|далее|следующая|вперед|вперёд|ещё|еще|下一页|下页|更多|»|›|>)\s*", re.I)
 _PAGINATION_URL = re.compile(
@@ -256,14 +257,19 @@ class NewsSpider(scrapy.Spider):
             self.ctx.warn(source.name, feed.cut)
         if feed.skipped:
             shown = "; ".join(feed.skipped[:5]) + ("; …" if len(feed.skipped) > 5 else "")
-            self.ctx.warn(source.name, f"{response.url}: {len(feed.skipped)} entries skipped ({shown})")
+            self.ctx.warn(
+                source.name,
+                f"{response.url}: {len(feed.skipped)} {noun(len(feed.skipped), 'entry', 'entries')} skipped ({shown})",
+            )
         self.ctx.source_ok(source.name)
         self.ctx.note_document(source.name, [e.published for e in feed.entries], len(feed.entries))
         linkless = [e for e in feed.entries if not e.link]
         if linkless:  # nothing to fetch or to point a reader at: said, not silently dropped
             first = (linkless[0].title or linkless[0].summary or "")[:80]
             self.ctx.warn(
-                source.name, f"{response.url}: {len(linkless)} entries without a link skipped (first: {first!r})"
+                source.name,
+                f"{response.url}: {len(linkless)} {noun(len(linkless), 'entry', 'entries')} without a link skipped "
+                f"(first: {first!r})",
             )
         seen = self.ctx.seen_entries(source.name)
         infos = []
@@ -460,7 +466,10 @@ class NewsSpider(scrapy.Spider):
             self.ctx.pages_listed.add(canon)
             fresh.append((key, link, canon, info))
         if skipped:
-            self.ctx.warn(source.name, f"{len(skipped)} entries skipped ({'; '.join(skipped[:5])})")
+            self.ctx.warn(
+                source.name,
+                f"{len(skipped)} {noun(len(skipped), 'entry', 'entries')} skipped ({'; '.join(skipped[:5])})",
+            )
         for key, link, info in own:
             self.ctx.hold(source.name)  # released when the item is stored
             yield FeedOnlyItem(
@@ -504,13 +513,13 @@ class NewsSpider(scrapy.Spider):
             if budget:
                 taken = f", {others:,} taken by its other documents" if others else ""
                 said = (
-                    f"{len(wanted):,} new entries: the {budget:,} newest are fetched now, the other "
-                    f"{len(wanted) - budget:,} at the next polls (at most {limit:,} pages a poll{taken})"
+                    f"{len(wanted):,} new entries: the {budget:,} newest {noun(budget, 'is', 'are')} fetched now, the "
+                    f"other {len(wanted) - budget:,} at the next polls (at most {limit:,} pages a poll{taken})"
                 )
             else:
                 said = (
-                    f"{len(wanted):,} more new entries at the next polls (at most {limit:,} pages a poll, all taken "
-                    "by its other documents)"
+                    f"{len(wanted):,} more new {noun(len(wanted), 'entry', 'entries')} at the next polls (at most "
+                    f"{limit:,} pages a poll, all taken by its other documents)"
                 )
             self.ctx.warn(source.name, said)
             del wanted[budget:]

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
+from crawler.wording import count
+
 DEFAULT_STALE_AFTER = 7 * 86400.0
 MIN_SILENCE = 86400.0  # never stale after less than a day of silence
 CADENCE_FACTOR = 4.0  # silence allowed, in typical gaps between entries
@@ -126,7 +128,7 @@ def describe_age(seconds: float) -> str:
         return f"{int(seconds // 3600)} h"
     days = seconds / 86400
     if days < 60:
-        return f"{int(days)} days"
+        return f"{int(days)} days"  # 2 days or more
     if days < 730:
-        return f"{int(days // 30.4)} months"
-    return f"{int(days // 365.25)} years"
+        return count(int(days // 30.4), "month")
+    return count(int(days // 365.25), "year")

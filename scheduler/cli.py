@@ -30,6 +30,7 @@ from crawler.config import (
 from crawler.dates import iso, parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError, did_you_mean
 from crawler.jsonl import dumps_line
+from crawler.wording import count, noun
 from scheduler.files import replacing, write_atomic
 from scheduler.launch import hold_signals, release_signals
 
@@ -314,17 +315,13 @@ def check(state: State, as_json: bool) -> None:
         return
     if not state.quiet:
         click.echo(
-            f"{path}: OK — {_count(len(config.sources), 'source')}, {_count(len(config.topics), 'topic')}, "
+            f"{path}: OK — {count(len(config.sources), 'source')}, {count(len(config.topics), 'topic')}, "
             f"database {config.storage.database}"
             + ("" if config.digest else "; no [digest] (needed by 'digest'; 'run' then only archives)")
             + ("" if config.smtp else "; no [smtp] (needed to send mail)")
         )
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # -- crawl ----------------------------------------------------------------------------------
@@ -594,8 +591,8 @@ class Progress:
         if self.enabled:
             c = self.counts
             sys.stderr.write(
-                f"\rcrawling: {len(self.polled)} sources polled, {c['pages']} pages, {c['new']} new, "
-                f"{c['errors']} errors "
+                f"\rcrawling: {len(self.polled)} {noun(len(self.polled), 'source')} polled, {c['pages']} "
+                f"{noun(c['pages'], 'page')}, {c['new']} new, {c['errors']} {noun(c['errors'], 'error')} "
             )
             sys.stderr.flush()
 
@@ -654,7 +651,10 @@ def _print_crawl_errors(summary: Any) -> None:
                 click.echo(f"{s.name}: {e}", err=True)
                 shown += 1
         if len(s.error_samples) > shown + (1 if s.message else 0):
-            click.echo(f"{s.name}: … and {len(s.error_samples) - shown} more errors", err=True)
+            click.echo(
+                f"{s.name}: … and {len(s.error_samples) - shown} more {noun(len(s.error_samples) - shown, 'error')}",
+                err=True,
+            )
 
 
 def _terminal_columns(text: str) -> int:
@@ -953,7 +953,7 @@ def export(
             with replacing(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
                 n = _write_export(f, fmt, records, bom, separator)
             if not state.quiet:
-                click.echo(f"wrote {n} articles to {output}", err=True)
+                click.echo(f"wrote {n} {noun(n, 'article')} to {output}", err=True)
     finally:
         if store:
             store.close()
@@ -1087,19 +1087,20 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
     for r in outcome.results:
         if state.quiet and r.status != "failed" and not dry_run:
             continue  # the mail or file is the product; a dry run's listing is
+        stories = noun(r.stories, "story", "stories")
         line = {
-            "sent": f"{r.email}: sent {r.stories} stories",
+            "sent": f"{r.email}: sent {r.stories} {stories}",
             "empty": f"{r.email}: nothing new to send",
-            "dry-run": f"{r.email}: would send {r.stories} stories (dry run)",
+            "dry-run": f"{r.email}: would send {r.stories} {stories} (dry run)",
             "preview": (
-                f"{r.email}: preview of {r.stories} stories sent to {to}"
+                f"{r.email}: preview of {r.stories} {stories} sent to {to}"
                 if to
-                else f"{r.email}: digest of {r.stories} stories written"
+                else f"{r.email}: digest of {r.stories} {stories} written"
             ),
             "failed": f"{r.email}: not sent: {r.error}",
         }.get(r.status, f"{r.email}: {r.status}")
         if r.held:
-            line += f" ({r.held} more stay due)"
+            line += f" ({r.held} more {noun(r.held, 'stays', 'stay')} due)"
         click.echo(line, err=r.status == "failed")
         if r.subject is not None:
             click.echo(f"  subject: {r.subject}")
@@ -1159,7 +1160,7 @@ def prune(state: State, older_than: str, dry_run: bool, force: bool) -> None:
             with Store(config.storage.database, readonly=True) as store:
                 ids = ledger.prunable_articles(store, cutoff)
         needs = f"; under {format_duration(PRUNE_FLOOR)} the real run needs --force" if too_recent else ""
-        click.echo(f"would delete {len(ids)} articles {which} (dry run; nothing deleted{needs})")
+        click.echo(f"would delete {len(ids)} {noun(len(ids), 'article')} {which} (dry run; nothing deleted{needs})")
         return
     if too_recent:
         minutes = " ('m' is minutes: six months is 180d)" if re.fullmatch(r"\s*\d+\s*m\s*", older_than) else ""
@@ -1173,7 +1174,7 @@ def prune(state: State, older_than: str, dry_run: bool, force: bool) -> None:
         n = ledger.prune_articles(store, cutoff)
         store.conn.execute("VACUUM")
     if not state.quiet:
-        click.echo(f"deleted {n} articles {which}")
+        click.echo(f"deleted {n} {noun(n, 'article')} {which}")
 
 
 @cli.command()

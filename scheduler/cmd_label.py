@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from crawler.errors import UsageError
+from crawler.wording import noun
 
 PROMPT = "relevant? [y]es [n]o [s]kip [u]ndo [q]uit "
 ANSWERS = {
@@ -113,10 +114,12 @@ def label(
             return
         ms = topic.min_score
         if not state.quiet:
-            already = f"; {output} holds {labeled.lines} labels already" if labeled.lines else ""
+            already = (
+                f"; {output} holds {labeled.lines} {noun(labeled.lines, 'label')} already" if labeled.lines else ""
+            )
             click.echo(
-                f"{len(sel.stories)} stories to label for topic {topic.name} (min_score {ms:g}), "
-                f"in {order} order{already}. Each answer is written to {output} at once.",
+                f"{len(sel.stories)} {noun(len(sel.stories), 'story', 'stories')} to label for topic {topic.name} "
+                f"(min_score {ms:g}), in {order} order{already}. Each answer is written to {output} at once.",
                 err=True,
             )
         interactive = sys.stdin.isatty()
@@ -232,7 +235,7 @@ def _summary(answered: list[tuple[Any, bool]], skipped: int, labeled: Any, outpu
     head = "no stories left to label" if finished else "stopped"
     line = (
         f"{head}: {len(answered)} labeled this run ({relevant} relevant), {skipped} skipped; "
-        f"{output} holds {total} labels ({total_relevant} relevant)"
+        f"{output} holds {total} {noun(total, 'label')} ({total_relevant} relevant)"
     )
     if total:
         line += f"\nnext: newswatch topics eval {output}"
@@ -246,7 +249,9 @@ def _nothing(sel: Any, db: Path, output: Path, topic: str, which: str, used: lis
         return f"nothing to label: no articles are stored yet in {db} (newswatch crawl stores them)"
     if sel.kept == 0:
         return f"nothing to label: {' and '.join(used)} kept none of the {sel.stored} stored articles"
-    kept = f"the {sel.kept_stories} stories" + (f" {' and '.join(used)} kept" if used else " stored")
+    kept = f"the {sel.kept_stories} {noun(sel.kept_stories, 'story', 'stories')}" + (
+        f" {' and '.join(used)} kept" if used else " stored"
+    )
     if sel.labeled == sel.kept_stories:
         return f"nothing left to label: {output} has labels for all {kept}"
     left = sel.kept_stories - sel.labeled

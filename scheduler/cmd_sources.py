@@ -14,6 +14,7 @@ import click
 
 from crawler.config import find_config, format_duration
 from crawler.errors import UsageError
+from crawler.wording import noun
 from scheduler.cli import (
     State,
     _print_table,
@@ -189,7 +190,7 @@ def format_report(r: Any) -> list[str]:
         if r.entries_total > len(r.entries):
             out.append(f"  … and {r.entries_total - len(r.entries)} more")
     if r.kind == "sitemap-index":
-        out.append(f"children: {len(r.child_sitemaps)} sitemaps")
+        out.append(f"children: {len(r.child_sitemaps)} {noun(len(r.child_sitemaps), 'sitemap')}")
         out += [f"  {u}" for u in r.child_sitemaps[:10]]
     if r.feeds:
         out.append(f'feeds:    {len(r.feeds)} advertised (<link rel="alternate">)')
@@ -197,7 +198,7 @@ def format_report(r: Any) -> list[str]:
     if r.follow is not None or r.suggested_follow:
         pattern = r.follow if r.follow is not None else r.suggested_follow
         what = "follow" if r.follow is not None else "suggested follow"
-        out.append(f"{what}: '{pattern}' takes {r.taken_total} links, leaves {r.left_total}")
+        out.append(f"{what}: '{pattern}' takes {r.taken_total} {noun(r.taken_total, 'link')}, leaves {r.left_total}")
         out += [f"  take   {u}" for u in r.taken]
         if r.taken_total > len(r.taken):
             out.append(f"  … and {r.taken_total - len(r.taken)} more taken")
@@ -290,7 +291,10 @@ def sources_add(
         hint = f" (probe suggests --follow '{report.suggested_follow}')" if report.suggested_follow else ""
         raise UsageError(f"{url} is a listing page; add --follow REGEX of its article URLs{hint}")
     if probed == "listing" and report.taken_total == 0:
-        raise UsageError(f"--follow {follow!r} takes none of the {report.left_total} links on {url}; fix the pattern")
+        raise UsageError(
+            f"--follow {follow!r} takes none of the {report.left_total} {noun(report.left_total, 'link')} on {url}; "
+            "fix the pattern"
+        )
     dead = [w for w in report.warnings if w.startswith("looks dead")]
     if dead and not force:
         raise UsageError(f"{url} {dead[0]}; add it anyway with --force")
@@ -349,7 +353,9 @@ def sources_import(state: State, file: Path, every: str) -> None:
         click.echo(f"skipped {line}", err=True)
     if state.quiet:
         return
-    click.echo(f"imported {len(result.added)} feeds into {path}; skipped {len(result.skipped)}")
+    click.echo(
+        f"imported {len(result.added)} {noun(len(result.added), 'feed')} into {path}; skipped {len(result.skipped)}"
+    )
     if result.added:
         click.echo("run 'newswatch crawl' to poll them, then 'newswatch sources' to see which are stale")
 

@@ -13,6 +13,7 @@ import click
 from crawler.config import Config, TopicConfig, normal_name
 from crawler.errors import UsageError, did_you_mean
 from crawler.jsonl import split_lines
+from crawler.wording import noun
 
 # `topics label --order` (crawler.labeling.ORDERS, not imported: every other command starts without it)
 ORDER_CHOICES = ("boundary", "score", "newest", "random")
@@ -147,7 +148,10 @@ def build(
             return
         for t, ms, ev in out:
             kind = f"model {t.model.source}, " if t.model is not None else ""
-            click.echo(f"topic {t.name} ({kind}min_score {ms:g}) on {file} ({len(stories)} stories)")
+            click.echo(
+                f"topic {t.name} ({kind}min_score {ms:g}) on {file} "
+                f"({len(stories)} {noun(len(stories), 'story', 'stories')})"
+            )
             for line in _table(ev):
                 click.echo(line)
             if summary:
@@ -283,7 +287,11 @@ def build(
             raise UsageError(f"-o {out}: the folder {out.resolve().parent} does not exist; create it or choose another")
         if not state.quiet:
             n = sum(len(s) for _f, s in loaded)
-            click.echo(f"topic {t.name}: reading the features of {n} stories from {len(files)} file(s)...", err=True)
+            click.echo(
+                f"topic {t.name}: reading the features of {n} {noun(n, 'story', 'stories')} from {len(files)} "
+                f"{noun(len(files), 'file')}...",
+                err=True,
+            )
         if base is not None and not state.quiet:
             from crawler.model import stale_features
 
@@ -318,7 +326,7 @@ def build(
         n = sum(len(s) for _f, s in loaded)
         how = f"L2 towards {prior}, pull {options.pull:g}" if prior else f"{'L1' if l1 else 'L2'}, C={options.c:g}"
         click.echo(
-            f"topic {t.name}: {n} stories, {result.passed_gate} let through by its query; "
+            f"topic {t.name}: {n} {noun(n, 'story', 'stories')}, {result.passed_gate} let through by its query; "
             f"{result.kept} of {result.model['training']['candidates']} candidate features kept ({how})"
         )
         click.echo("\non the training files (fitted on them):")
@@ -540,7 +548,7 @@ def search_with_topic(
     )
     if stats.timed_out:
         how_far = (
-            f"having scored {stats.scored} of the index's {stats.candidates} candidates"
+            f"having scored {stats.scored} of the index's {stats.candidates} {noun(stats.candidates, 'candidate')}"
             if stats.candidates is not None
             else "before the index had found its candidates"
         )

@@ -79,6 +79,7 @@ from crawler.store import (
     process_alive,
     utcnow,
 )
+from crawler.wording import count, noun
 from scheduler import installed, ledger
 from scheduler.changes import other_changes, source_changes
 from scheduler.config_snapshot import load_snapshot
@@ -512,18 +513,19 @@ class Daemon:
         release_signals()
         if mails(self.config):
             log.info(
-                "newswatch running: %d sources, digest %r (%s); database %s",
+                "newswatch running: %d %s, digest %r (%s); database %s",
                 len(self.config.sources),
+                noun(len(self.config.sources), "source"),
                 self.config.digest.schedule,  # type: ignore[union-attr]
                 self.config.digest.timezone,  # type: ignore[union-attr]
                 self.config.storage.database,
             )
         else:
             log.info(
-                "newswatch running in archive mode (%s): %d sources are crawled and stored, no mail is sent; "
-                "database %s",
+                "newswatch running in archive mode (%s): %d %s crawled and stored, no mail is sent; database %s",
                 archive_reason(self.config),
                 len(self.config.sources),
+                noun(len(self.config.sources), "source is", "sources are"),
                 self.config.storage.database,
             )
         self._log_next_polls(self.config)
@@ -684,7 +686,8 @@ class Daemon:
         ):
             self._schedule_digest(config)
             changes.append(f"digest schedule {config.digest.schedule!r} ({config.digest.timezone})")  # type: ignore[union-attr]
-        log.info("config reloaded: %d sources; %s", len(config.sources), "; ".join(changes) or "nothing changed")
+        n = len(config.sources)
+        log.info("config reloaded: %d %s; %s", n, noun(n, "source"), "; ".join(changes) or "nothing changed")
         self.notifier.status(self.status_line())
 
     def _reload_rejected(self, problem: str) -> None:
@@ -1061,7 +1064,8 @@ class Daemon:
                 for text in warnings[:WARNINGS_SHOWN]:
                     log.warning("crawl %s: warning: %s", name, text)
                 if len(warnings) > WARNINGS_SHOWN:
-                    log.warning("crawl %s: … and %d more warnings", name, len(warnings) - WARNINGS_SHOWN)
+                    more = len(warnings) - WARNINGS_SHOWN
+                    log.warning("crawl %s: … and %d more %s", name, more, noun(more, "warning"))
             self._warned[name] = warnings
             verdict = "failed" if status in ("failed", "gone") else "ok"
             self._last_crawl = f"{_clock()} {name} {verdict} {st.get('new', 0)} new"
@@ -1135,7 +1139,7 @@ class Daemon:
             return
         for r in results:
             if r.status == "sent":
-                log.info("alert: %s: sent %d stories", r.email, r.stories)
+                log.info("alert: %s: sent %d %s", r.email, r.stories, noun(r.stories, "story", "stories"))
             else:
                 log.error("alert: %s: not sent: %s", r.email, r.error)
 
@@ -1237,12 +1241,13 @@ class Daemon:
             DigestSlot(slot, run_started, True).save(store)
         sent = [r for r in results if r.status == "sent"]
         log.info(
-            "digest %s: %d recipient%s, %d sent, %d stories, %d failed%s; %.1fs",
+            "digest %s: %d %s, %d sent, %d %s, %d failed%s; %.1fs",
             iso(slot),
             len(todo),
-            "" if len(todo) == 1 else "s",
+            noun(len(todo), "recipient"),
             len(sent),
             sum(r.stories for r in sent),
+            noun(sum(r.stories for r in sent), "story", "stories"),
             len(todo_failed),
             f" (already sent to {len(done)} before a restart)" if done else "",
             time.monotonic() - started,
@@ -1304,10 +1309,11 @@ class Daemon:
                             continue
                         for r in result:
                             log.info(
-                                "digest retry: %s: %s %d stories%s",
+                                "digest retry: %s: %s %d %s%s",
                                 r.email,
                                 r.status,
                                 r.stories,
+                                noun(r.stories, "story", "stories"),
                                 f" ({r.error})" if r.error else "",
                             )
                             if r.status == "failed":
@@ -1331,9 +1337,9 @@ class Daemon:
             return
         if self.failures.failed(f"{job}: {reason}"):
             log.critical(
-                "newswatch is not working: the last %d jobs failed (latest: %s); "
+                "newswatch is not working: the last %s failed (latest: %s); "
                 "see 'newswatch sources' and the errors above",
-                self.failures.count,
+                count(self.failures.count, "job"),
                 self.failures.last,
             )
             if self._db_wait is None:
@@ -1389,12 +1395,12 @@ class Daemon:
         self._db_wait = DatabaseWait(utcnow(), first)
         log.warning(
             "waiting for the database %s: another process has held its write lock longer than %g s in each of the "
-            "last %d jobs (%s: a long backup, export or prune, or a program such as datasette or sqlite3 keeping a "
+            "last %s (%s: a long backup, export or prune, or a program such as datasette or sqlite3 keeping a "
             "write transaction open); newswatch does not exit: polls pause, each source keeping its place, and the "
             "database is tried again in %s, then less and less often (at most every %s); polls resume once it is free",
             self.config.storage.database,
             BUSY_TIMEOUT_MS / 1000,
-            self.failures.count,
+            count(self.failures.count, "job"),
             problem,
             _human(first),
             _human(DB_WAIT_MAX),
@@ -1427,10 +1433,10 @@ class Daemon:
         if found is None:
             self._db_wait = None
             log.warning(
-                "the database %s is free again after %s (tried %d times); polls resume",
+                "the database %s is free again after %s (tried %s); polls resume",
                 self.config.storage.database,
                 _human((utcnow() - wait.since).total_seconds()),
-                wait.tries,
+                count(wait.tries, "time"),
             )
             self._resume_put_off()
             self.notifier.status(self.status_line())
@@ -1473,7 +1479,7 @@ class Daemon:
                 f"WAITING: another process holds the database's write lock (since {since}{again}); polls paused{digest}"
             )
         if self.failures.count:
-            parts.append(f"FAILING: {self.failures.count} jobs in a row, latest {self.failures.last}")
+            parts.append(f"FAILING: {count(self.failures.count, 'job')} in a row, latest {self.failures.last}")
         job = self.scheduler.get_job("digest") if self.scheduler is not None else None
         if job is not None and job.next_run_time is not None and self.config.digest is not None:
             local = job.next_run_time.astimezone(ZoneInfo(self.config.digest.timezone))

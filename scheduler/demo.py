@@ -17,6 +17,7 @@ from pathlib import Path
 from crawler.config import load_config, user_cache_dir
 from crawler.errors import UsageError
 from crawler.store import Store
+from crawler.wording import noun
 from scheduler.data import data_path
 from scheduler.files import write_atomic
 from scheduler.staticsite import StaticSiteServer
@@ -77,7 +78,8 @@ def run_demo(output_dir: Path | None, echo: Callable[[str], None], port: int = 0
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
         config = load_config(config_path)
-        echo(f"serving the sample site at {site.base_url}; crawling {len(config.sources)} sources …")
+        sources = f"{len(config.sources)} {noun(len(config.sources), 'source')}"
+        echo(f"serving the sample site at {site.base_url}; crawling {sources} …")
         summary = run_in_child(config_path, [s.name for s in config.sources], trigger="demo", timeout=300)
         base_url = site.base_url
     t = summary.totals()

@@ -33,4 +33,5 @@ def test_the_live_line_counts_each_source_once_and_a_failed_source_as_an_error(
     status = {s.name: s.status for s in summary.sources}
     assert status == {"academy": "ok", "missing": "failed"} and totals["new"] > 0
     assert last.startswith("crawling: 2 sources polled, "), last
-    assert last.endswith(f" {totals['new']} new, {totals['errors']} errors "), last
+    errors = f"{totals['errors']} {'error' if totals['errors'] == 1 else 'errors'}"
+    assert last.endswith(f" {totals['new']} new, {errors} "), last

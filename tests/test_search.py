@@ -191,7 +191,7 @@ def test_the_time_limit_holds_inside_one_huge_article_and_says_how_far_it_got(
     # was searched", where nothing had been
     assert res.stdout == "no matches: the search stopped before it had scored one article\n"
     assert res.stderr == (
-        "warning: the search stopped early, at its 1s limit, having scored 0 of the index's 1 candidates; results "
+        "warning: the search stopped early, at its 1s limit, having scored 0 of the index's 1 candidate; results "
         "may be incomplete (narrow the query or raise --timeout)\n"
     )
 

@@ -73,4 +73,4 @@ def test_search_strips_terminal_escapes_from_stored_text(crawled: tuple[Path, Ou
 def test_an_entry_without_a_link_is_reported_not_dropped_silently(crawled: tuple[Path, Outcome]) -> None:
     _cfg, out = crawled
     assert out.returncode == 0, out.stderr
-    assert "1 entries without a link skipped" in out.stderr and "Linkless lunar note" in out.stderr
+    assert "1 entry without a link skipped" in out.stderr and "Linkless lunar note" in out.stderr

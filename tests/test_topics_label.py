@@ -129,7 +129,7 @@ def test_a_second_run_asks_only_what_the_file_has_no_label_for(tmp_path: Path) -
     again = _label(cfg, out, "n\nq\n")
     assert again.returncode == 0, again.stderr
     assert _shown(again.stdout) == BOUNDARY[1:3]  # the skipped story is asked again; the labeled one is not
-    assert "5 stories to label" in again.stderr and "holds 1 labels already" in again.stderr
+    assert "5 stories to label" in again.stderr and "holds 1 label already" in again.stderr
     assert [r["title"] for r in _lines(out)] == ["China", "Summit"]
     # a copy's label is its story's: a line naming the wire2 copy's URL (as another filter would have shown
     # it), typed by hand without its last newline, leaves the lab story out, and the next line starts anew
@@ -373,7 +373,7 @@ def test_a_text_with_line_separators_stays_one_line_that_topics_eval_reads(tmp_p
     assert _lines(out)[0]["text"] == text
     ev = newswatch("-c", cfg, "topics", "eval", out, "--summary")
     assert ev.returncode == 0, ev.stderr
-    assert "(1 stories)" in ev.stdout
+    assert "(1 story)" in ev.stdout
 
 
 def test_a_file_that_cannot_be_written_is_said_before_the_first_story(
