@@ -7,6 +7,7 @@ so the daemon and CLI commands can share the file without "database is locked" e
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -45,12 +46,21 @@ finally:
             del sys.modules[_name]
 
 
+# SQLite's busy timeout is a C int of milliseconds: it waits 24.8 days at most
+LONGEST_BUSY_TIMEOUT_MS = 2**31 - 1
+
+
 def _busy_timeout_ms() -> int:
-    """How long a write waits for another process's write lock: 30 s (``NEWSWATCH_BUSY_TIMEOUT`` seconds, for tests)."""
+    """How long a write waits for another process's write lock: 30 s (``NEWSWATCH_BUSY_TIMEOUT`` seconds, for tests;
+    ``inf``, or more than SQLite waits, is its longest wait: no limit in practice, where it raised OverflowError in
+    every command)."""
     try:
-        return max(1, int(float(os.environ["NEWSWATCH_BUSY_TIMEOUT"]) * 1000))
+        seconds = float(os.environ["NEWSWATCH_BUSY_TIMEOUT"])
     except (KeyError, ValueError):
         return 30_000
+    if math.isnan(seconds):
+        return 30_000
+    return int(min(max(seconds * 1000, 1), LONGEST_BUSY_TIMEOUT_MS))
 
 
 BUSY_TIMEOUT_MS = _busy_timeout_ms()

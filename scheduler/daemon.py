@@ -41,6 +41,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -114,9 +115,17 @@ DB_WAIT_MAX = 600.0  # seconds between two tries at most
 
 def _env_float(name: str, default: float) -> float:
     try:
-        return float(os.environ[name])
+        value = float(os.environ[name])
     except (KeyError, ValueError):
         return default
+    return default if math.isnan(value) else value
+
+
+def _env_int(name: str, default: int) -> int:
+    """A whole number from the environment: ``inf`` (or beyond) is sys.maxsize, never reached ("never" for
+    NEWSWATCH_MAX_FAILURES, where int(inf) raised OverflowError at the daemon's start)."""
+    value = _env_float(name, default)
+    return sys.maxsize if value >= sys.maxsize else int(value)
 
 
 # -- cron helpers ------------------------------------------------------------------------------
@@ -394,8 +403,8 @@ class Daemon:
         self._last_crawl = "none yet"
         self._spread = _env_float("NEWSWATCH_START_SPREAD", 60.0)
         self._ahead = _env_float("NEWSWATCH_BATCH_AHEAD", BATCH_AHEAD)
-        self._batch_size = int(_env_float("NEWSWATCH_BATCH_SIZE", BATCH_SIZE))
-        self._batch_slots = max(1, int(_env_float("NEWSWATCH_CRAWL_WORKERS", 3)))
+        self._batch_size = _env_int("NEWSWATCH_BATCH_SIZE", BATCH_SIZE)
+        self._batch_slots = max(1, _env_int("NEWSWATCH_CRAWL_WORKERS", 3))
         self._lead = StartupLead(_env_float("NEWSWATCH_START_LEAD", START_LEAD))
         self._batch_pool = concurrent.futures.ThreadPoolExecutor(self._batch_slots, thread_name_prefix="crawl")
         self._due: dict[str, datetime] = {}  # source -> when it is next due (not while it runs)
@@ -408,7 +417,7 @@ class Daemon:
         self._due_lock = threading.Lock()
         self._status_at = 0.0
         self._warned: dict[str, tuple[str, ...]] = {}  # per source: its last poll's warnings, logged when they change
-        self.failures = FailureCount(int(_env_float("NEWSWATCH_MAX_FAILURES", 5)))
+        self.failures = FailureCount(_env_int("NEWSWATCH_MAX_FAILURES", 5))
         self._db_wait: DatabaseWait | None = None  # set while another process holds the database locked
         # digest jobs that met the lock, by job id: run as soon as the database is free (`_resume_put_off`)
         self._put_off: dict[str, tuple[Any, list[Any]]] = {}

@@ -203,3 +203,22 @@ def test_the_store_and_an_extraction_worker_ask_one_function_whether_a_process_r
         assert procs.process_alive(os.getpid())
     finally:
         child.wait()
+
+
+def test_a_busy_timeout_of_inf_is_sqlites_longest_wait_not_an_overflow_error(tmp_path: Path) -> None:
+    # NEWSWATCH_BUSY_TIMEOUT (seconds, a setting of tests) of inf: every command failed at the store's import with
+    # 'unexpected OverflowError: cannot convert float infinity to integer'
+    from tests.support.cli import in_one_process
+
+    cfg = tmp_path / "nw.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    for value, ms in (("inf", 2**31 - 1), ("nan", 30_000)):
+        [sources] = in_one_process(["-c", cfg, "sources"], env={"NEWSWATCH_BUSY_TIMEOUT": value})
+        assert sources.returncode == 0 and "Error" not in sources.stderr, sources.stderr
+        code = (
+            "import sys; from crawler.store import Store; "
+            "print(Store(sys.argv[1]).conn.execute('PRAGMA busy_timeout').fetchone()[0])"
+        )
+        env = {**os.environ, "NEWSWATCH_BUSY_TIMEOUT": value}
+        res = subprocess.run([sys.executable, "-c", code, tmp_path / "nw.db"], capture_output=True, text=True, env=env)
+        assert res.returncode == 0 and res.stdout.split() == [str(ms)], res.stderr  # SQLite waits 24.8 days at most
