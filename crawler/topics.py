@@ -2861,6 +2861,11 @@ class _Parser:
             self.take()
             if name_tok.text in self.local:
                 raise self.error(f"@{name_tok.text} is defined twice in this query", name_tok.pos)
+            from crawler.config import name_problem  # (crawler.config reads this module's set names)
+
+            problem = name_problem(name_tok.text)  # what a set of the config may not hold either: 'st1' + U+0301
+            if problem:
+                raise self.error(f"@{name_tok.text}: {problem}", name_tok.pos)
             if self.peek().kind != "LPAREN":
                 raise self.error(
                     f"put the definition of @{name_tok.text} in parentheses: @{name_tok.text} = ( ... )",

@@ -193,3 +193,24 @@ def test_a_set_name_with_a_line_break_or_a_stray_mark_is_refused_and_named_on_on
         "COMBINING ACUTE ACCENT (character 4); an accent or other mark goes only after a letter (queries write it "
         "@name)\n"
     ) in res.stderr
+
+
+def test_a_set_named_inside_a_query_is_held_to_the_rule_of_the_configs_sets(tmp_path: Path) -> None:
+    # '@x = (...)' at the start of a query names a set of its own: a mark after a digit, or a variation selector
+    # that shows nothing ('x' + U+FE0F reads as @x, another set), passed there where [sets] refuses them
+    cfg = tmp_path / "nw.toml"
+    query = "@st1\u0301 = (science) @st1\u0301 AND China"
+    cfg.write_text(f'[storage]\ndatabase = "nw.db"\n\n[[topics]]\nname = "t"\nquery = "{query}"\n', encoding="utf-8")
+    res = newswatch("-c", cfg, "check")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert (
+        "topics[0] (t).query: @st1\u0301: 'st1\u0301' may hold only letters and digits of any alphabet, '-' and '_', "
+        "not U+0301 COMBINING ACUTE ACCENT (character 4); an accent or other mark goes only after a letter"
+    ) in res.stderr, res.stderr
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    res = newswatch("-c", cfg, "search", "--", "@x\ufe0f = (science) @x\ufe0f")
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1, res.stderr
+    assert "@x\ufe0f: 'x\ufe0f' may hold only" in res.stderr and "not U+FE0F VARIATION SELECTOR-16" in res.stderr
+    for good in ("@наука = (science) @наука", "@科技 = (science) @科技", "@e\u0301te = (science) @e\u0301te"):
+        res = newswatch("-c", cfg, "search", "--", good)
+        assert res.returncode == 0 and "no articles are stored yet" in res.stderr + res.stdout, res.stderr
