@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,13 +60,34 @@ def die_with_parent(sig: int = signal.SIGKILL) -> bool:
     return prctl is not None and prctl(1, sig, 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
 
 
+class NotMainThread(RuntimeError):
+    """ends_with_this_process used off the main thread, where it would end the child with that thread."""
+
+
+OFF_MAIN_THREAD = (
+    "ends_with_this_process() ties a child to the thread that starts it (Linux sends PR_SET_PDEATHSIG's signal when "
+    "that thread ends, not the process), so it starts children from the main thread only, which ends with the "
+    "process; start this one from the main thread"
+)
+
+
 def ends_with_this_process(sig: int = signal.SIGKILL) -> Callable[[], None]:
-    """A ``preexec_fn`` for subprocess.Popen: the child gets ``sig`` when this process ends, however it ends (a
-    SIGKILL included), so that it never stays behind with init as its parent. Linux only; elsewhere a no-op."""
-    parent = os.getpid()
+    """A ``preexec_fn`` for subprocess.Popen on the main thread: the child gets ``sig`` when this process ends,
+    however it ends (a SIGKILL included), so that it never stays behind with init as its parent. Linux only;
+    elsewhere a no-op.
+
+    The kernel sends the signal when the *thread* that forked the child ends: a child started from another thread
+    would be killed as soon as that thread finished, the process still running. So it is made and used on the main
+    thread (which ends with the process) only: NotMainThread otherwise (from Popen: a SubprocessError, no child).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise NotMainThread(OFF_MAIN_THREAD)
+    parent, main = os.getpid(), threading.main_thread().ident
     prctl = _prctl()  # looked up before the fork: the child between fork and exec only calls it
 
     def preexec() -> None:
+        if threading.get_ident() != main:  # forked by another thread than the one that made it
+            raise NotMainThread(OFF_MAIN_THREAD)
         if prctl is not None:
             prctl(1, sig, 0, 0, 0)
             if os.getppid() != parent:  # the parent died before the kernel was asked
