@@ -716,10 +716,11 @@ def _parse_sets(c: _Checker, t: Any) -> tuple[tuple[str, str], ...]:
     for name, value in t.items():
         same = normal_set_name(name)
         if same in normal:
+            first = f"sets.{_shown(written[same])}"
             c.add(
                 f"sets.{_shown(name)}",
-                f"is the set {same!r} again ({written[same]!r}), written otherwise: names are compared with their "
-                "letters composed and full-width forms read as ASCII",
+                f"is the set {same!r} again, defined first as {first}: set names are compared with their letters "
+                "composed and full-width forms read as ASCII; keep one of the two (its terms may take the other's)",
             )
         normal.setdefault(same, value)
         written.setdefault(same, name)

@@ -168,8 +168,13 @@ def test_a_set_named_in_full_width_letters_is_reached_as_a_query_reads_its_words
         tmp_path, '[sets]\nchina = ["China"]\n"ｃｈｉｎａ" = ["PRC"]\n[[topics]]\nname = "t"\nquery = "@china"\n'
     )
     assert any(
-        p.startswith("sets.ｃｈｉｎａ: is the set 'china' again ('china'), written otherwise") for p in problems
-    ), problems
+        p.startswith("sets.ｃｈｉｎａ: is the set 'china' again, defined first as sets.china: ") for p in problems
+    ), problems  # before: "is the set 'china' again ('china')", the name twice, the first key's place not said
+    assert any(p.endswith("keep one of the two (its terms may take the other's)") for p in problems), problems
+    problems = config_problems(tmp_path, '[sets]\n"ｃhina" = ["China"]\n"ｃｈｉｎａ" = ["PRC"]\n')
+    assert any(
+        p.startswith("sets.ｃｈｉｎａ: is the set 'china' again, defined first as sets.ｃhina: ") for p in problems
+    )
 
 
 @pytest.mark.parametrize(
