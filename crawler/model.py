@@ -14,7 +14,8 @@ query hits), as a share of the text's sentences, log(1 + their number), or 1/0 f
 A log input may count only the sentences that start within the text's first ``within`` characters, so that it reads
 a full-length article as it reads the excerpts a model is trained on, not higher the longer the article runs.
 A file's ``inputs.text_chars`` has the model read only the title and the text's first that many characters (the
-topic's query, its gate, still reads the whole article): its labeled stories were excerpts, and a long article
+topic's query, its gate, still reads the whole article, though it is asked first of that part's sentences and the
+whole text is tokenized only when they do not settle it: ``Query.holds``): its labeled stories were excerpts, and a long article
 read whole fired features (anywhere, in the body) and sentence kinds that its excerpt did not.
 
 A file may add an ``encoder`` block (``crawler.encoder``): a weight per dimension of a sentence encoder's vector of
@@ -690,6 +691,6 @@ def gated_match(
     """
     if scorer is None:
         return query.match_prepared(doc)
-    if not query.holds(doc):
+    if not query.holds(doc, scorer.model.text_chars):  # decided on the part the model reads, where that settles it
         return None
     return scorer.score(doc, language, spans, encoder, floor).match

@@ -167,15 +167,18 @@ def _opens(text: str, start: int, at: int) -> bool:
     return _LEAD_IN_RE.fullmatch(lead) is not None and len(_WORD_RE.findall(lead)) <= _LEAD_IN_WORDS
 
 
-def _sentence_ends(text: str) -> list[int]:
+def _sentence_ends(text: str, before: int | None = None) -> list[int]:
     """Character offsets where a sentence ends: where a search for ``_SENTENCE_END_RE`` finds one, found by a
     scan for the characters an end starts with and a match at each (not an attempt at every character),
-    less the full stops of abbreviations that do not end one (``_abbreviation_goes_on``)."""
+    less the full stops of abbreviations that do not end one (``_abbreviation_goes_on``). With ``before``, only
+    those before it: the whole text's, each decided by what follows it however far that reaches."""
     out: list[int] = []
     resume = 0  # a match's characters are not searched again, as a search would not
     match = _SENTENCE_END_RE.match
     for m in _SENTENCE_END_FIRST_RE.finditer(text):
         at = m.start()
+        if before is not None and at >= before:
+            break
         if at >= resume:
             end = match(text, at)
             if end is not None:
@@ -203,15 +206,17 @@ _CJK_AFTER_RE = re.compile(rf"\s*{_CJK_CHAR}")
 _LIST_LAST_RE = re.compile(rf"{_CLOSERS}\s+(?:and|or|и|или)\b", re.IGNORECASE)
 
 
-def _clause_ends(text: str, ends: list[int]) -> list[int]:
-    """Offsets of the ASCII semicolons that end a clause, given the text's sentence ends (``_sentence_ends``)."""
-    if ";" not in text:
+def _clause_ends(text: str, ends: list[int], before: int | None = None) -> list[int]:
+    """Offsets of the ASCII semicolons that end a clause, given the text's sentence ends (``_sentence_ends``); with
+    ``before``, a sentence end, only those before it (all of a sentence's semicolons are, however many it has)."""
+    stop = len(text) if before is None else before
+    at = text.find(";", 0, stop)
+    if at < 0:
         return []
     in_sentence: dict[int, list[int]] = defaultdict(list)  # sentence index -> the offsets of its semicolons
-    at = text.find(";")
     while at >= 0:
         in_sentence[bisect.bisect_left(ends, at)].append(at)
-        at = text.find(";", at + 1)
+        at = text.find(";", at + 1, stop)
     out: list[int] = []
     for found in in_sentence.values():
         for at in found:
@@ -259,6 +264,7 @@ class _Field:
         "ends",
         "lead_end",
         "lead_words",
+        "limit",
         "mask",
         "positions",
         "first_end",
@@ -268,14 +274,20 @@ class _Field:
         "text",
     )
 
-    def __init__(self, text: str) -> None:
-        surfaces, stem_col, starts, ends, kinds = textnorm.columns(text)
+    def __init__(self, text: str, cut: _Cut | None = None) -> None:
+        if cut is None:
+            surfaces, stem_col, starts, ends, kinds = textnorm.columns(text)
+            full_stops = _sentence_ends(text)
+            clauses = _clause_ends(text, full_stops)
+            self.limit = len(text)  # the characters its tokens are of (a part's: see ``_Cut``)
+            self.cjk = textnorm.CJK in kinds or textnorm.CJK_END in kinds  # the text holds CJK characters
+        else:
+            surfaces, stem_col, starts, ends, kinds = cut.columns
+            full_stops, clauses, self.limit, self.cjk = cut.full_stops, cut.clauses, cut.limit, cut.cjk
         # A token's position is its index plus a gap per sentence end before it.
         gap = max(SENTENCE_GAP, 1 << len(surfaces).bit_length())
         self.mask = gap - 1  # a position's index: position & mask
         self.shift = gap.bit_length() - 1  # its sentence's: position >> shift
-        full_stops = _sentence_ends(text)
-        clauses = _clause_ends(text, full_stops)
         cuts = [bisect.bisect_left(starts, e) for e in (sorted(full_stops + clauses) if clauses else full_stops)]
         positions: list[int] = []
         prev = 0
@@ -302,7 +314,6 @@ class _Field:
                 by_surface[surface] = [pos]
             else:
                 have.append(pos)
-        self.cjk = textnorm.CJK in kinds or textnorm.CJK_END in kinds  # the text holds CJK characters
         if self.cjk:
             stems = {sf: st for sf, st, kind in zip(surfaces, stem_col, kinds) if kind == textnorm.WORD}
         else:
@@ -345,6 +356,15 @@ class _Field:
         if self._folded is None:
             self._folded = (textnorm.simplified(self.text) or self.text) if self.cjk else self.text
         return self._folded
+
+    def lend(self, whole: _Field) -> None:
+        """Gives the whole text's field what this part of it (``_cut``) found in the whole text's characters: its
+        folded form and which needles it holds."""
+        whole._holds.update(self._holds)
+        if whole._cyrillic is None:
+            whole._cyrillic = self._cyrillic
+        if whole._folded is None:
+            whole._folded = self._folded
 
     def holds_any(self, needles: tuple[str, ...]) -> bool:
         """Whether the text, its Chinese folded to Simplified, holds one of ``needles``; a needle in a script the
@@ -515,19 +535,96 @@ def _scripts(text: str) -> tuple[bool, bool]:
     return textnorm.has_cjk(text), _CYRILLIC_RE.search(text) is not None
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """A long text's first sentences as the whole text's field holds them (``_cut``): its tokens before ``limit``, the
+    last sentence end before the part's end, with the sentence and clause ends before it."""
+
+    limit: int
+    columns: textnorm.Columns
+    full_stops: list[int]
+    clauses: list[int]
+    cjk: bool  # the whole text holds CJK characters
+
+
+def _cut(text: str, chars: int) -> _Cut | None:
+    """The sentences of ``text`` that end before ``chars``, tokenized as the text's first ``chars`` characters are
+    (``textnorm.columns``, which a model reading that part calls anyway); None when no sentence ends there.
+
+    They are the whole text's: a sentence end is a character no token holds (``_SENTENCE_END_FIRST``), so the tokens
+    before it are those of the whole text, and the sentence ends before it are found in the whole text (what follows
+    one decides it). Chinese is folded to Simplified for the whole text at once: None when the part's folding differs
+    from the whole's before the cut (one changing the length of the text after it folds no run then)."""
+    full_stops = _sentence_ends(text, chars)
+    if not full_stops:
+        return None
+    limit = full_stops[-1]
+    cjk = textnorm.has_cjk(text)
+    if cjk and textnorm.has_cjk(text[:limit]):
+        whole, part = textnorm.simplified(text), textnorm.simplified(text[:chars])
+        if (whole is None) != (part is None) or (
+            whole is not None and part is not None and whole[:limit] != part[:limit]
+        ):
+            return None
+    cols = textnorm.columns(text[:chars])
+    n = bisect.bisect_left(cols.starts, limit)
+    columns = textnorm.Columns(*(c[:n] for c in cols))
+    return _Cut(limit, columns, full_stops, _clause_ends(text, full_stops, limit), cjk)
+
+
+class _Unsure(Exception):
+    """A gate asked of a part (``_Node.settled``) read something reaching past the part's last sentence: the whole
+    text decides."""
+
+
 class Document:
-    """An article normalized once, to be matched against any number of queries."""
+    """An article normalized once, to be matched against any number of queries. Its fields (tokens and indexes)
+    are made when a query first reads them: a model topic's gate decided on the part its model reads (``part``,
+    ``Query.holds``) never makes the whole text's."""
 
-    __slots__ = ("_present", "_scoped", "fields", "memo", "text", "title")
+    __slots__ = ("_parts", "_present", "_scoped", "fields", "made", "memo", "text", "title")
 
-    def __init__(self, title: str, text: str) -> None:
+    def __init__(self, title: str, text: str, fields: dict[str, _Field] | None = None) -> None:
         self.title = title or ""
         self.text = text or ""
-        self.fields = {TITLE: _Field(self.title), TEXT: _Field(self.text)}
+        self.made = fields is not None  # whether its fields were made (else ``fields`` is unset until first read)
+        if fields is not None:
+            self.fields = fields
+        self._parts: dict[int, Document | None] | None = None
         # results of sub-queries by structural key: topics repeat term groups, and so do queries
         self.memo: dict[str, tuple[bool, list[_Occ]]] = {}
         self._present: tuple[set[str], set[str], set[str]] | None = None
         self._scoped: dict[str, tuple[set[str], set[str], set[str]]] = {}
+
+    def __getattr__(self, name: str) -> dict[str, _Field]:
+        """``fields``, the title's and the text's ``_Field``, made at the first read (then a plain attribute: it is
+        read for every term of every query)."""
+        if name != "fields":
+            raise AttributeError(name)
+        part = next((p.fields for p in (self._parts or {}).values() if p is not None), None)
+        fields = self.fields = {TITLE: part[TITLE] if part else _Field(self.title), TEXT: _Field(self.text)}
+        self.made = True
+        if part:  # what a part found in the whole text's characters, the whole text's field need not find again
+            part[TEXT].lend(fields[TEXT])
+        return fields
+
+    def part(self, chars: int) -> Document | None:
+        """The title and the text's sentences that end within its first ``chars`` characters, as a document whose
+        text field holds only their tokens (``_cut``) while every character read still reads the whole text: what a
+        gate finds in them, it finds in the whole article (``_Node.settled``). None when the text is no longer than
+        ``chars`` (the part is the whole) or no sentence ends within them."""
+        if len(self.text) <= chars:
+            return None
+        parts = self._parts
+        if parts is None:
+            parts = self._parts = {}
+        if chars not in parts:
+            cut = _cut(self.text, chars)
+            title = self.fields[TITLE] if self.made else _Field(self.title)
+            parts[chars] = (
+                None if cut is None else Document(self.title, self.text, {TITLE: title, TEXT: _Field(self.text, cut)})
+            )
+        return parts[chars]
 
     def present(self, scope: str | None = None) -> tuple[set[str], set[str], set[str]]:
         """(stems, folded surfaces, words' first three characters) found in any field, or only in the title
@@ -581,6 +678,17 @@ class _Node:
         """Whether the node is satisfied (``eval``'s truth). AND, OR, NOT, EXCEPT and country entities find it
         with less work, stopping where it is known; what they leave unfinished is not kept for the document."""
         return self.eval(doc)[0]
+
+    def settled(self, part: Document) -> bool | None:
+        """The node's truth in the whole article when its part (``Document.part``) settles it, else None.
+
+        What settles it: a term or a country's name found in the part holds in the whole article (the part's tokens,
+        sentences and places are the whole text's before its last sentence end, and every check of a place reads the
+        whole text: ``_cut``); nothing found there says nothing, except in the title, which the part holds whole.
+        AND, OR and NOT settle from their children; ``a EXCEPT b`` when a place of a in the part is outside every
+        place of b there (``_local``). A check reaching past the part's last sentence raises ``_Unsure``. Any other
+        node is not settled by a part."""
+        return None
 
     def leaves(self) -> Iterable[_Leaf]:
         return ()
@@ -668,6 +776,11 @@ class _Leaf(_Node):
     def leaves(self) -> Iterable[_Leaf]:
         yield self
 
+    def settled(self, part: Document) -> bool | None:
+        if self.eval(part)[0]:
+            return True
+        return False if self.scope == TITLE else None
+
     def _finish(self) -> str:
         self.key = f"{self.scope or ''}:{self.label}"
         self._first = self.items[0][:3]
@@ -737,6 +850,10 @@ class _Or(_Node):
             return hit[0]
         return any(c.holds(doc) for c in self._live(doc))
 
+    def settled(self, part: Document) -> bool | None:
+        # a child not live has no word in the part: it holds there no more than it is settled
+        return True if any(c.settled(part) for c in self._live(part)) else None
+
     def leaves(self) -> Iterable[_Leaf]:
         for c in self.children:
             yield from c.leaves()
@@ -785,6 +902,13 @@ class _And(_Node):
             return hit[0]
         return all(c.holds(doc) for c in self.children)
 
+    def settled(self, part: Document) -> bool | None:
+        for c in self.children:
+            truth = c.settled(part)
+            if truth is not True:
+                return truth  # False, or None: the whole article decides (what a later child says is not needed)
+        return True
+
     def leaves(self) -> Iterable[_Leaf]:
         for c in self.children:
             yield from c.leaves()
@@ -807,6 +931,10 @@ class _Not(_Node):
         if hit is not None:
             return hit[0]
         return not self.child.holds(doc)
+
+    def settled(self, part: Document) -> bool | None:
+        truth = self.child.settled(part)
+        return None if truth is None else not truth
 
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.child.leaves()
@@ -1123,16 +1251,20 @@ def _scanner(rx: re.Pattern[str]) -> Callable[[str], Iterable[re.Match[str]]]:
     return functools.partial(_scan_back, rx, chr(items[-1][1]), longest)
 
 
-def _scan_back(rx: re.Pattern[str], last: str, longest: int, text: str) -> list[re.Match[str]]:
+def _scan_back(
+    rx: re.Pattern[str], last: str, longest: int, text: str, until: int | None = None
+) -> list[re.Match[str]]:
     """``rx.finditer(text)`` for a pattern each of whose matches ends in the letter ``last`` and is at most
     ``longest`` characters long: no match starts elsewhere than at most that far before a place of the letter.
     Those places are tried in order, from the end of the last match, as finditer tries every place; a match at
-    one is what a search reaching it finds (lookbehinds and \\b see the text before it)."""
+    one is what a search reaching it finds (lookbehinds and \\b see the text before it). With ``until``, the
+    matches found before one starting there or later: the first of finditer's (each read in the whole text)."""
     out: list[re.Match[str]] = []
     tried = 0  # every place before this one was tried, or is inside a match
     match = rx.match
     i = text.find(last)
-    while i >= 0:
+    stop = len(text) if until is None else until + longest  # a match starting before ``until`` ends before this
+    while 0 <= i < stop:
         for s in range(max(tried, i + 1 - longest), i + 1):
             m = match(text, s)
             if m is not None:
@@ -1581,6 +1713,8 @@ def _place_institution(f: _Field, first: int, last: int, country: str) -> tuple[
         return None
     if m is None:
         return None
+    if m.end() > f.limit:
+        raise _Unsure  # the name goes on past a part's last sentence (``_cut``)
     end = f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
     if f.sentence(end) != f.sentence(first):
         return None
@@ -1701,6 +1835,11 @@ class _Entity(_Node):
     def holds(self, doc: Document) -> bool:
         return next(self.places(doc, in_parts=True), None) is not None
 
+    def settled(self, part: Document) -> bool | None:
+        if self.holds(part):
+            return True
+        return False if self.scope == TITLE else None
+
     def _fits(self, doc: Document, g: _Gazetteer, f: _Field, k: int, p: int, e: int, excluded: list[set[int]]) -> bool:
         """Whether the place p..e of the gazetteer's pattern ``k`` names the country (its case, a sea's name, a
         person's, another country's institution, an abbreviation's context, a longer word it is inside)."""
@@ -1812,10 +1951,11 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
     people = entities.people()  # 泽连斯基: listed people of other countries
     labels: list[str] = []
     text = f.folded  # names in Traditional copy are read as in Simplified (羅蒙諾索夫 as 罗蒙诺索夫), shown as written
+    limit = f.limit if f.limit < len(f.text) else None  # a part's (``_cut``): the names starting before its end
     for rx, kind, needles, what, scan in g.families:
         if not f.holds_any(needles):
             continue  # most texts: a few substring searches instead of a regular expression's scan
-        for m in scan(text):
+        for m in scan(text) if limit is None else _scanned_until(scan, text, limit):
             if kind == "person":
                 after = _after_country_name(text, m.start())
                 if after is not None:  # 俄罗斯库尔恰托夫: the surname starts after the country's name
@@ -1829,6 +1969,8 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
                 continue
             if kind == "person" and people.get(m.group(), g.code) != g.code:
                 continue  # 泽连斯基: a listed person of another country
+            if limit is not None and m.end() > limit:
+                raise _Unsure  # the name goes on past a part's last sentence
             p, e = f.positions[i], f.positions[bisect.bisect_left(f.starts, m.end()) - 1]
             if lead_only and p >= f.lead_end:
                 continue
@@ -1839,6 +1981,15 @@ def _families(g: _Gazetteer, f: _Field, found: list[tuple[int, int, int]], lead_
             labels.append(label)
             found.append((p, -e, -len(labels)))
     return labels
+
+
+def _scanned_until(scan: Callable[[str], Iterable[re.Match[str]]], text: str, until: int) -> Iterator[re.Match[str]]:
+    """``scan(text)``'s matches that start before ``until``: those of the whole text, found without scanning past."""
+    found = scan.func(*scan.args, text, until) if isinstance(scan, functools.partial) else scan(text)
+    for m in found:
+        if m.start() >= until:
+            return
+        yield m
 
 
 def _institution(occs: list[_Occ]) -> bool:
@@ -2184,12 +2335,39 @@ class _Except(_Node):
                 return True
         return False
 
+    def settled(self, part: Document) -> bool | None:
+        """True when a place of a in the part is outside every place of b there: b's places over it, all in its
+        sentence, are the whole article's (both ``_local``)."""
+        if not (_local(self.left) and _local(self.right)):
+            return None
+        places = self.left.places(part, in_parts=True) if isinstance(self.left, _Entity) else self.left.eval(part)[1]
+        reach: dict[tuple[str, int], int] | None = None
+        for o in places:
+            if reach is None:
+                reach = _reach(self.right.eval(part)[1])
+            if reach.get((o[0], o[1]), -1) < o[2]:
+                return True
+        return None
+
     def leaves(self) -> Iterable[_Leaf]:
         yield from self.left.leaves()
 
     def _finish(self) -> str:
         self.key = f"(- {self.left.finish()} {self.right.finish()})"
         return self.key
+
+
+def _local(node: _Node) -> bool:
+    """Whether each of the node's places is inside one sentence and found in a part (``Document.part``) as in the
+    whole article wherever that sentence is in the part: terms, phrases and country entities, and OR and EXCEPT
+    of such nodes."""
+    if isinstance(node, (_Leaf, _Entity)):
+        return True
+    if isinstance(node, _Or):
+        return all(_local(c) for c in node.children)
+    if isinstance(node, _Except):
+        return _local(node.left) and _local(node.right)
+    return False
 
 
 def _reach(occs: list[_Occ]) -> dict[tuple[str, int], int]:
@@ -2239,10 +2417,21 @@ class Query:
         hits = {h for o in occs for h in o[3]}
         return _score(doc, hits, self._order, self._shown_order)
 
-    def holds(self, doc: Document) -> bool:
+    def holds(self, doc: Document, part: int = 0) -> bool:
         """Whether the boolean query is satisfied (no score: a model topic's gate needs only this). Found with
         less work than ``match_prepared``'s (``_Node.holds``): a gate ``@china AND @russia`` stops at the first name
-        of each side."""
+        of each side. With ``part`` (a model's ``text_chars``), first in the title and the text's sentences that end
+        within its first ``part`` characters (``Document.part``), which the model tokenizes anyway: where they settle
+        it (``_Node.settled``), the whole text is never tokenized."""
+        if part and not doc.made:  # (a text already tokenized for another topic is asked whole)
+            head = doc.part(part)
+            if head is not None:
+                try:
+                    truth = self._root.settled(head)
+                except _Unsure:
+                    truth = None
+                if truth is not None:
+                    return truth
         return self._root.holds(doc)
 
     def hits_prepared(self, doc: Document) -> set[_Hit] | None:
