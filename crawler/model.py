@@ -7,7 +7,8 @@ text's first ``textnorm.LEAD_CHARS`` characters, 1/0) and the body input: a hit 
 (1/0) when the file's ``inputs.body`` is "binary" (what ``topics train`` writes), log(1 + hits there) when it
 is "log" or absent (as the first models were).
 With a weight per language and a bias, p = sigmoid(bias + sum of weight x input), and the topic's score
-is 10 x p (0-10). Scoring is a sparse sum in plain Python: matching needs neither numpy nor scikit-learn.
+is 10 x p (0-10). Scoring is a sparse sum in plain Python: matching a model without an encoder block (below)
+needs neither numpy nor scikit-learn.
 
 A file may add sentence inputs (``sentences``): how much of the story is a kind of sentence (those a kind's
 query hits), as a share of the text's sentences, log(1 + their number), or 1/0 for the title or the first sentence.

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config import load_config
+from crawler.encoder import EncoderTerm
 from crawler.evaluate import Story, load_labeled
 from crawler.model import BODY_FORMS, ZONES, Scorer, read_part, zone_inputs
 from crawler.topics import (
@@ -58,6 +59,7 @@ def _reference(scorer: Scorer, doc: Document, language: str, spans: bool) -> Mat
     """The model's match through the full path: every feature's set of hits, counted per zone, in the part of the
     article the model reads."""
     model = scorer.model
+    whole = doc  # an encoder block reads its own part of the whole article
     doc = read_part(doc, model.text_chars)
     z = model.bias
     lang_w = dict(model.languages).get(language, 0.0)
@@ -76,6 +78,8 @@ def _reference(scorer: Scorer, doc: Document, language: str, spans: bool) -> Mat
         if total > 0:
             positive.append((total, hits))
     z = _sentences(scorer, doc, z)
+    if model.encoder is not None:  # its own exactness is tests/test_model_encoder.py's (np.dot of the vector)
+        z += EncoderTerm(model.encoder).value(whole.title, whole.text)
     p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
     positive.sort(key=lambda t: -t[0])
     labels: dict[str, None] = {}
