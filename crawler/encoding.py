@@ -157,8 +157,24 @@ def decode_html(body: bytes, content_type: str | None) -> Decoded:
 
 
 def xml_as_utf8(text: str) -> bytes:
-    """Decoded XML as UTF-8 bytes whose declaration says so, for a parser that reads bytes."""
+    """Decoded XML as UTF-8 bytes whose declaration says so, for a parser that reads bytes; a numeric character
+    reference to no character (a surrogate, '&#xD800;', or past U+10FFFF) is U+FFFD's: feedparser's fallback parser
+    raised on one (UnicodeEncodeError, ValueError, OverflowError), and lxml's recovery let it through as bytes that
+    are no UTF-8, so one such reference in one entry failed the whole feed or sitemap at every poll."""
+    if "&#" in text:
+        text = _CHAR_REF.sub(_char_ref, text)
     return _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
+
+
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+
+
+def _char_ref(match: re.Match[str]) -> str:
+    digits = match.group(1) or match.group(2)
+    if len(digits.lstrip("0")) > 8:
+        return "&#xFFFD;"
+    value = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    return "&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else match.group(0)
 
 
 def _declared_in_document(body: bytes) -> list[tuple[str | None, str]]:

@@ -329,7 +329,7 @@ class CrawlContext:
             return
         try:
             self.store.keep_feed_items(name, added, gone)
-        except (sqlite3.Error, StoreError) as exc:
+        except (sqlite3.Error, StoreError, UnicodeError, ValueError) as exc:
             log.warning("%s: the feed's items read could not be kept (%s)", name, exc)
             return
         self._feed_items[name] = {h: before.get(h) or added[h] for h in read}

@@ -13,6 +13,7 @@ import pytest
 
 from crawler.config import load_config
 from crawler.feeds import parse_feed
+from crawler.sitemaps import parse_sitemap
 from crawler.store import Store
 from scheduler.digest import run_digest, send_alerts
 from tests.support.articles import RSS, rss_channel
@@ -636,3 +637,38 @@ def test_a_crawl_keeps_its_feeds_items_read_for_the_next_parse(site: SiteServer,
         kept = [json.loads(r["item"])["title"] for r in st.query("SELECT item FROM _feed_items ORDER BY item")]
         assert kept == [f"Joint project {i} of China and Russia" for i in (1, 2, 3)]  # entry 0 is gone from the feed
         assert st.scalar("SELECT count(*) FROM articles") == 4
+
+
+# -- a character reference to no character ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ref", ["&#xD800;", "&#56319;", "&#x110000;", "&#99999999999;"])
+def test_a_character_reference_to_no_character_costs_its_character_only(
+    site: SiteServer, tmp_path: Path, ref: str
+) -> None:
+    # One numeric reference to a surrogate or past U+10FFFF in one entry (broken or hostile) made feedparser's
+    # fallback parser raise, and the whole feed failed at every poll ("cannot be read (UnicodeEncodeError...)"),
+    # every entry lost; a sitemap's failed for a surrogate (lxml's recovery let it through as bytes no UTF-8)
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/ref/feed.xml"):
+            items = "".join(
+                f"<item><title>Joint project {i} of China {ref if i == 1 else ''}and Russia</title>"
+                f"<link>{site.base_url}/ref/a/{i}.html</link><guid>{i}</guid></item>"
+                for i in range(3)
+            )
+            return 200, RSS, rss_channel(f"{site.base_url}/ref/", items)
+        return page_of(path)
+
+    site.add_generated("/ref/", handler)
+    titles = [e.title for e in parse_feed(handler("/ref/feed.xml")[2], f"{site.base_url}/ref/feed.xml").entries]
+    assert titles[1] == "Joint project 1 of China \ufffdand Russia"  # before: UnicodeEncodeError, ValueError...
+    sitemap = (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>https://news.example.org/1{ref}</loc></url><url><loc>https://news.example.org/2</loc></url></urlset>"
+    )
+    assert len(parse_sitemap(sitemap.encode(), "https://news.example.org/sitemap.xml").entries) == 2  # before: &#xD800;
+    cfg = write_config(tmp_path, feed_source("ref", f"{site.base_url}/ref/feed.xml"))
+    res = newswatch(cfg, "crawl", env=ENV)
+    assert res.returncode == 0, res.stderr  # before: 1, the source failed
+    with Store(tmp_path / "nw.db") as st:
+        assert st.scalar("SELECT count(*) FROM articles") == 3
