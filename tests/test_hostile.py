@@ -16,6 +16,7 @@ import pytest
 from crawler import topics
 from crawler.store import Store
 from tests.support.articles import RSS, rss_channel
+from tests.support.configs import mail_config
 from tests.support.sitesrv import SiteServer
 from tests.test_faults import (
     article_html,
@@ -149,21 +150,7 @@ def fill(folder: Path) -> None:
 
 def crawled_to(disk: Path, site: SiteServer, tmp_path: Path, smtp: Any) -> Path:
     """A config with its database on ``disk``, a digest to one recipient by ``smtp``, three stories crawled."""
-    digest = f"""
-[digest]
-schedule = "0 7 * * *"
-timezone = "Europe/Moscow"
-max_age = "3650d"
-
-[[digest.recipients]]
-email = "analyst@example.org"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp.port}
-security = "none"
-sender = "newswatch <alerts@example.org>"
-"""
+    digest = mail_config(smtp.port, timezone="Europe/Moscow")
     url = serve_feed(site, "/mailed/", 3)
     cfg = write_config(tmp_path, feed_source("mailed", url), database=str(disk / "nw.db"), digest=digest)
     assert newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"}).returncode == 0

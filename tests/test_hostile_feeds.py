@@ -17,6 +17,7 @@ from crawler.sitemaps import parse_sitemap
 from crawler.store import Store
 from scheduler.digest import run_digest, send_alerts
 from tests.support.articles import RSS, rss_channel
+from tests.support.configs import mail_config
 from tests.support.sitesrv import SiteServer
 from tests.test_digest import NOW, World, bodies, config_for
 from tests.test_faults import article_html, feed_source, newswatch, write_config
@@ -26,22 +27,7 @@ ENV = {"NEWSWATCH_WORKERS": "0"}
 
 def mailing(smtp: Any) -> str:
     """The config lines, inside the topic, that alert at once on any match and mail ``smtp``."""
-    return f"""alert_score = 1.0
-
-[digest]
-schedule = "0 7 * * *"
-timezone = "UTC"
-max_age = "3650d"
-
-[[digest.recipients]]
-email = "analyst@example.org"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp.port}
-security = "none"
-sender = "newswatch <alerts@example.org>"
-"""
+    return "alert_score = 1.0\n" + mail_config(smtp.port)
 
 
 def page_of(path: str) -> tuple[int, dict[str, str], bytes]:

@@ -20,6 +20,7 @@ from typing import Any
 from crawler.procs import ends_with_this_process
 from crawler.store import Store, process_alive
 from scheduler.daemon import crawl_children
+from tests.support.configs import mail_config
 from tests.support.sitesrv import SiteServer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -114,21 +115,7 @@ allow_private = true
 
 {sources}
 {topics}
-[digest]
-schedule = "{schedule}"
-timezone = "UTC"
-{"send_empty = true" if send_empty else ""}
-max_age = "3650d"
-
-[[digest.recipients]]
-email = "analyst@example.org"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-sender = "newswatch <alerts@example.org>"
-"""
+{mail_config(smtp_port, schedule=schedule, send_empty=send_empty)}"""
 
 
 TOPIC = """
