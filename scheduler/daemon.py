@@ -416,6 +416,8 @@ class Daemon:
         self._batches = 0
         self._due_lock = threading.Lock()
         self._status_at = 0.0
+        self._refused_lock = threading.Lock()
+        self._refused_said = False  # the encoder's refused copy is logged once (_say_refused_copy)
         self._warned: dict[str, tuple[str, ...]] = {}  # per source: its last poll's warnings, logged when they change
         self.failures = FailureCount(_env_int("NEWSWATCH_MAX_FAILURES", 5))
         self._db_wait: DatabaseWait | None = None  # set while another process holds the database locked
@@ -907,6 +909,7 @@ class Daemon:
         try:
             with self._work(), self._current() as (config, snapshot):
                 self._crawl_batch(config, snapshot, names, scheduled)
+                self._say_refused_copy(config)
         except (sqlite3.Error, StoreError) as exc:
             problem = database_problem(self.config.storage.database, exc)
             log.error("crawl %s: failed: %s", _label(names), problem)
@@ -919,6 +922,22 @@ class Daemon:
             self._job_failed(f"crawl {_label(names)}", f"{type(exc).__name__}: {exc}")
         finally:
             self._requeue(names)
+
+    def _say_refused_copy(self, config: Config) -> None:
+        """Logs once, after the crawl whose worker found it, that the sentence encoder's copy in the cache folder was
+        refused (a package whose layout it cannot hold), and what to do; `newswatch check` says it too."""
+        from crawler.encoder import refused_copy_message
+
+        with self._refused_lock:
+            if self._refused_said:
+                return
+            for i, t in enumerate(config.topics):
+                if t.model is not None and t.model.encoder is not None:
+                    line = refused_copy_message(f"topics[{i}] ({t.name}).model")
+                    if line is not None:
+                        self._refused_said = True
+                        log.warning("%s", line)
+                    return
 
     def _crawl_batch(self, config: Config, snapshot: Path, names: list[str], scheduled: datetime) -> None:
         """Polls the batch in one crawl child; each source's result is logged and rescheduled as it finishes."""

@@ -117,6 +117,25 @@ def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
         d.close()
 
 
+def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test run's folder, shared by its xdist workers (each has its own folder below it)."""
+    shared = tmp_path_factory.getbasetemp()
+    return shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """newswatch's cache folder for the whole run ($XDG_CACHE_HOME, which every process a test starts inherits):
+    the sentence encoder's copy and the language model's are made there once per run, by the first process that
+    needs one (their own locks let the others wait), and the user's own ~/.cache/newswatch is never read or
+    written. A test that needs an empty cache folder sets its own."""
+    folder = _run_folder(tmp_path_factory) / "xdg-cache"
+    folder.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real `newswatch demo -q` run (the sample site crawled, the digest written) for the whole test run.
@@ -129,9 +148,7 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from tests.support.cli import newswatch
 
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # the run's folder, above each worker's own
+    shared = _run_folder(tmp_path_factory)
     out = shared / "demo-world"
     printed = out / "demo-stdout.txt"
     with open(shared / "demo-world.lock", "w") as lock:

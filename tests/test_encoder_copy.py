@@ -250,6 +250,72 @@ def test_a_package_whose_layout_the_copy_does_not_know_is_loaded_from_its_own_fi
     # later processes read why and load the package's own files, without trying to copy it again
     monkeypatch.setattr(encoder, "_make_copy", lambda *args: pytest.fail("made again"))
     assert isinstance(encoder._new_encoder(fake), Other) and made == [1, 1]
+    # what `newswatch check` and the daemon's log say, read without the package or numpy
+    assert encoder.refused_copy() == (_copy_folder(tmp_path / "cache" / "newswatch"), manifest["unusable"])
+
+
+def _refuse(cache: Path) -> Path:
+    """The installed package's copy in ``cache`` (an $XDG_CACHE_HOME), as a process that found its layout unknown
+    leaves it: a manifest saying why."""
+    folder = cache / "newswatch" / f"{encoder.COPY_PREFIX}{encoder._version()}-{'0' * 16}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(cache))
+        folder = encoder.installed_copy_folder() or folder
+    folder.mkdir(parents=True)
+    why = f"{encoder.PACKAGE} {encoder._version()}: its backend's table is a dict, which a copy does not hold"
+    (folder / "manifest.json").write_text(json.dumps({"format": encoder.COPY_FORMAT, "unusable": why}), "utf-8")
+    return folder
+
+
+def test_check_says_in_one_line_that_the_copy_was_refused_and_what_to_do(tmp_path: Path) -> None:
+    """A refused layout was said only in the copy's manifest: every process loaded the package's own files, for
+    ever, and nothing told the user."""
+    from tests.support.cli import newswatch
+
+    config = tmp_path / "newswatch.toml"
+    assert newswatch("init", config).returncode == 0  # the default topic: its model reads the encoder
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert "sentence encoder" not in newswatch("-c", config, "check", env=env).stderr  # no copy yet: nothing to say
+    folder = _refuse(tmp_path / "cache")
+    result = newswatch("-c", config, "check", env=env)
+    assert result.returncode == 0  # a warning: newswatch works, only slower
+    (line,) = [w for w in result.stderr.splitlines() if "sentence encoder" in w]
+    assert line.startswith(
+        "warning: topics[0] (china-russia-st).model: the sentence encoder cannot be kept in newswatch's cache folder "
+        f"({encoder.PACKAGE} {encoder._version()}: its backend's table is a dict, which a copy does not hold), so "
+        "every process that scores a story loads the package's own files (~1 s of CPU and ~120 MB more each): "
+    )
+    assert f"=={encoder.KNOWN_LAYOUT}" in line and line.endswith(f"then remove {folder} so that the copy is made again")
+
+
+def test_the_daemon_logs_a_refused_copy_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from crawler.config import load_config
+    from scheduler.daemon import Daemon
+    from tests.support.cli import newswatch
+
+    config_path = tmp_path / "newswatch.toml"
+    assert newswatch("init", config_path).returncode == 0
+    config = load_config(config_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    daemon = SimpleNamespace(_refused_lock=threading.Lock(), _refused_said=False)
+    Daemon._say_refused_copy(daemon, config)  # type: ignore[arg-type]
+    assert not caplog.records  # a usable copy, or none yet
+    _refuse(tmp_path / "cache")
+    for _ in range(3):  # after each crawl
+        Daemon._say_refused_copy(daemon, config)  # type: ignore[arg-type]
+    (record,) = caplog.records
+    assert record.levelname == "WARNING" and "the sentence encoder cannot be kept" in record.getMessage()
+
+
+def test_the_version_whose_layout_is_copied_is_one_newswatch_allows() -> None:
+    from packaging.requirements import Requirement
+
+    assert encoder.KNOWN_LAYOUT in Requirement(encoder.REQUIREMENT).specifier
 
 
 def test_without_a_cache_folder_each_process_loads_the_packages_own_files(
