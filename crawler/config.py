@@ -174,6 +174,7 @@ class TopicConfig:
     query: str  # a model topic's gate: what can match at all
     min_score: float = 1.0  # a model topic's: 10 x its file's threshold.p (5.0: p >= 0.5)
     alert_score: float | None = None
+    near_score: float | None = None  # a digest's near misses: best score in [near_score, min_score), no match
     title: str | None = None  # display name in digests (default: name)
     model: Model | None = None  # learned weights scored after the query holds (crawler.model)
     features: tuple[str, ...] = ()  # extra candidate expressions for `topics train`
@@ -768,7 +769,7 @@ def _parse_topics(
     out: list[TopicConfig] = []
     seen: set[str] = set()
     for path, t in c.tables(items, "topics", "topic as [[topics]]"):
-        c.unknown(t, {"name", "query", "min_score", "alert_score", "title", "model", "features"}, path)
+        c.unknown(t, {"name", "query", "min_score", "alert_score", "near_score", "title", "model", "features"}, path)
         name = c.name(t, path, seen, "topic")
         query = c.get(t, "query", path, str, "", required=True)
         if query:
@@ -785,12 +786,21 @@ def _parse_topics(
         alert = c.number(t, "alert_score", path, None)
         if alert is not None and alert < min_score:
             c.add(f"{path}.alert_score", f"{alert} is below min_score {min_score}; raise it or remove it")
+        near = c.number(t, "near_score", path, None)
+        if near is not None and near >= min_score:
+            c.add(
+                f"{path}.near_score",
+                f"{near:g} is not below min_score {min_score:g}: a near miss scores at least near_score and less than"
+                " min_score; lower it or remove it",
+            )
+            near = None
         out.append(
             TopicConfig(
                 name=name,
                 query=query,
                 min_score=min_score,
                 alert_score=float(alert) if alert is not None else None,
+                near_score=near,
                 title=_title(c, t, path),
                 model=model,
                 features=features,

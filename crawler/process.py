@@ -57,6 +57,7 @@ class Processed:
     matches: tuple[tuple[str, float, tuple[str, ...]], ...]
     reason: str | None = None  # why there is no record
     note: str | None = None  # what the crawl says of the record (its text cut to TEXT_CHARS)
+    near: tuple[tuple[str, float, tuple[str, ...]], ...] = ()  # near misses: [near_score, min_score) (score_topics)
 
 
 # An article's text is stored, matched, indexed and searched up to its first TEXT_CHARS characters (some 15,000 words
@@ -128,24 +129,38 @@ def match_topic(
     return gated_match(_query(topic), scorer, doc, language, spans, encoder, floor)
 
 
-def match_topics(
+Scored = tuple[tuple[str, float, tuple[str, ...]], ...]  # (topic, score, hits) each
+
+
+def score_topics(
     title: str, text: str, topic_list: tuple[TopicConfig, ...], language: str | None = None, *, warm_up: bool = False
-) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
-    """(topic, score, hits) for every topic the article matches at or above its min_score.
+) -> tuple[Scored, Scored]:
+    """(matches, near misses): (topic, score, hits) for every topic the article matches at or above its min_score,
+    and for every topic with a ``near_score`` it scores in [near_score, min_score) for (a digest's near misses).
 
     ``language`` (en, ru, zh...) is one of a model topic's inputs. ``warm_up``: the built-in text, matched to build
     what a topic's first article would; a model's sentence encoder is left out (loaded by a story that needs it).
     """
     if not topic_list:
-        return ()
+        return (), ()
     doc = topics.prepare(title, text)  # tokenized once for every topic
-    out = []
+    out, near = [], []
     for t in topic_list:
-        # a score below min_score is dropped: a story that cannot reach it is not given to a sentence encoder
-        m = match_topic(t, doc, language, spans=False, encoder=not warm_up, floor=t.min_score)
+        # a score below the lowest one kept is dropped: a story that cannot reach it is not given to a sentence encoder
+        floor = t.min_score if t.near_score is None else t.near_score
+        m = match_topic(t, doc, language, spans=False, encoder=not warm_up, floor=floor)
         if m is not None and m.score >= t.min_score:
             out.append((t.name, round(m.score, 3), tuple(m.hits)))
-    return tuple(out)
+        elif m is not None and m.score >= floor:
+            near.append((t.name, round(m.score, 3), tuple(m.hits)))
+    return tuple(out), tuple(near)
+
+
+def match_topics(
+    title: str, text: str, topic_list: tuple[TopicConfig, ...], language: str | None = None, *, warm_up: bool = False
+) -> Scored:
+    """(topic, score, hits) for every topic the article matches at or above its min_score (``score_topics``)."""
+    return score_topics(title, text, topic_list, language, warm_up=warm_up)[0]
 
 
 def settle_topics(topic_list: tuple[TopicConfig, ...]) -> bool:
@@ -206,7 +221,8 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
         index_text=textnorm.index_tokens(text),
         backlog=job.backlog,
     )
-    return Processed(record, match_topics(title, text, topic_list, language), note=note)
+    matches, near = score_topics(title, text, topic_list, language)
+    return Processed(record, matches, note=note, near=near)
 
 
 WALL_HINT = " (a login, cookie or subscription wall?)"
@@ -333,7 +349,8 @@ def feed_only(
         backlog=backlog,
         page_pending=pending,
     )
-    return Processed(record, match_topics(title, text, topic_list, language), note=note)
+    matches, near = score_topics(title, text, topic_list, language)
+    return Processed(record, matches, note=note, near=near)
 
 
 # A canonical link, so the Public Suffix List is loaded. Its language is declared (by the job's

@@ -299,7 +299,7 @@ class CrawlContext:
             self._open_batch()
             with self.store.transaction():
                 self.store.replace_with_feed(article, processed.record)
-                self.store.set_matches(article, processed.matches)
+                self.store.set_matches(article, processed.matches, processed.near)
         except (sqlite3.Error, StoreError) as exc:
             self.storage_failed(source, exc)
             return
@@ -680,7 +680,7 @@ class CrawlContext:
             with self.store.transaction():  # a savepoint in the open batch: one article is all or nothing
                 result = self.store.add_article(processed.record)
                 if result.status in ("new", "updated"):
-                    self.store.set_matches(result.article_id, processed.matches)
+                    self.store.set_matches(result.article_id, processed.matches, processed.near)
                 if processed.record.page_pending and result.status == "new" and source in self.source_by_name:
                     every = self.source_by_name[source].every
                     at = pending_retry_at(every, 0, self.now())

@@ -464,8 +464,21 @@ def _m0120(db: sqlite_utils.Database) -> None:
     guard_tables(db, ["_feed_items"])
 
 
+@migrations(name="0130_near_misses")
+def _m0130(db: sqlite_utils.Database) -> None:
+    # an article's scores for the topics with a near_score that it scored in [near_score, min_score) for: no match
+    # (export, search, prune and the alerts read matches alone), but a digest lists the story as a near miss
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _near_misses (article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,"
+        " topic TEXT NOT NULL, score REAL NOT NULL, hits TEXT NOT NULL, matched_at TEXT NOT NULL,"
+        " PRIMARY KEY (article_id, topic))"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS _near_misses_topic ON _near_misses(topic, score)")
+    guard_tables(db, ["_near_misses"])
+
+
 # internal tables made after the rename (0060), named apart from the start
-INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children", "_feed_items")
+INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children", "_feed_items", "_near_misses")
 
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
 
@@ -1362,15 +1375,22 @@ class Store:
             [(u, aid) for u in urls if u],
         )
 
-    def set_matches(self, article_id: int, matches: Sequence[tuple[str, float, Sequence[str]]]) -> None:
-        """Replaces an article's topic matches (topic, score, hits)."""
+    def set_matches(
+        self,
+        article_id: int,
+        matches: Sequence[tuple[str, float, Sequence[str]]],
+        near: Sequence[tuple[str, float, Sequence[str]]] = (),
+    ) -> None:
+        """Replaces an article's topic matches (topic, score, hits), and its near misses (the same, scored in
+        [near_score, min_score) of their topics: crawler.process.score_topics)."""
         now = iso(utcnow())
         with self.transaction() as c:
-            c.execute("DELETE FROM matches WHERE article_id = ?", [article_id])
-            c.executemany(
-                "INSERT INTO matches(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
-                [(article_id, t, s, json.dumps(list(h), ensure_ascii=False), now) for t, s, h in matches],
-            )
+            for table, rows in (("matches", matches), ("_near_misses", near)):
+                c.execute(f"DELETE FROM {table} WHERE article_id = ?", [article_id])
+                c.executemany(
+                    f"INSERT INTO {table}(article_id, topic, score, hits, matched_at) VALUES (?,?,?,?,?)",
+                    [(article_id, t, s, json.dumps(list(h), ensure_ascii=False), now) for t, s, h in rows],
+                )
 
     def article(self, article_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM articles WHERE id = ?", [article_id])
@@ -1538,6 +1558,7 @@ class Store:
                 c.execute("DELETE FROM _articles_fts WHERE rowid = ?", [aid])
                 _browse_delete(c, aid)
                 c.execute("DELETE FROM matches WHERE article_id = ?", [aid])
+                c.execute("DELETE FROM _near_misses WHERE article_id = ?", [aid])
                 c.execute("DELETE FROM _aliases WHERE article_id = ?", [aid])
                 c.execute("UPDATE _entries SET article_id = NULL WHERE article_id = ?", [aid])
                 c.execute("DELETE FROM articles WHERE id = ?", [aid])

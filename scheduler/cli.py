@@ -1087,20 +1087,23 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
     for r in outcome.results:
         if state.quiet and r.status != "failed" and not dry_run:
             continue  # the mail or file is the product; a dry run's listing is
-        stories = noun(r.stories, "story", "stories")
+        stories = f"{r.stories} {noun(r.stories, 'story', 'stories')}"
+        if r.near:  # a digest's near misses after its matches (their own held ones said apart)
+            stories += f" and {count(r.near, 'near miss', 'near misses')}"
         line = {
-            "sent": f"{r.email}: sent {r.stories} {stories}",
+            "sent": f"{r.email}: sent {stories}",
             "empty": f"{r.email}: nothing new to send",
-            "dry-run": f"{r.email}: would send {r.stories} {stories} (dry run)",
+            "dry-run": f"{r.email}: would send {stories} (dry run)",
             "preview": (
-                f"{r.email}: preview of {r.stories} {stories} sent to {to}"
-                if to
-                else f"{r.email}: digest of {r.stories} {stories} written"
+                f"{r.email}: preview of {stories} sent to {to}" if to else f"{r.email}: digest of {stories} written"
             ),
             "failed": f"{r.email}: not sent: {r.error}",
         }.get(r.status, f"{r.email}: {r.status}")
-        if r.held:
-            line += f" ({r.held} more {noun(r.held, 'stays', 'stay')} due)"
+        held = [f"{r.held} more {noun(r.held, 'stays', 'stay')} due"] if r.held else []
+        if r.near_held and r.status != "failed":
+            held.append(f"{r.near_held} more near {noun(r.near_held, 'miss stays', 'misses stay')} due")
+        if held:
+            line += f" ({'; '.join(held)})"
         click.echo(line, err=r.status == "failed")
         if r.subject is not None:
             click.echo(f"  subject: {r.subject}")

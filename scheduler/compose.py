@@ -106,6 +106,7 @@ class StoryItem:
     omitted: bool = False  # the HTML leaves it out (only the plain-text part has it), to stay under HTML_BUDGET
     alerted: bool = False  # a digest repeats it (include_alerted): the recipient had it as an alert
     from_feed: bool = False  # its page could not be fetched: the headline and text are the feed's
+    topic_title: str = ""  # its topic's display name (a near miss's line names it)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ class Digest:
     briefed: int = 0  # stories the HTML shows without their snippets, to stay under HTML_BUDGET
     omitted: int = 0  # stories the HTML leaves out, when even without snippets it is over HTML_BUDGET
     held_from: str = ""  # whose stories were held: "180 from TASS, 20 from RG" (digest.fair_cut)
+    near: tuple[StoryItem, ...] = ()  # near misses, best first: scored in [near_score, min_score), no match
+    near_held: int = 0  # near misses beyond those listed, held for the next digest
 
     @property
     def count(self) -> int:
@@ -273,6 +276,7 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
         headline=headline,
         translate_url=_translate_link(config, _article_url(face), language),
         from_feed=face["text_from"] == "feed",
+        topic_title=clean_line(_topic_title(config, due.topic), 80),
     )
 
 
@@ -542,9 +546,12 @@ def build_digest(
     now: datetime,
     kind: str = "digest",
     held_from: Sequence[str] = (),
+    near: Sequence[Due] = (),
+    near_held: int = 0,
 ) -> Digest:
     """Loads what the template shows for these due stories, grouped by topic in config order; ``held_from``: the
-    source of each story held for the next message."""
+    source of each story held for the next message; ``near``: the near misses listed after them, best first, and
+    ``near_held`` how many more are held."""
     tz = _local(config)
     items = [_item(store, config, d, tz) for d in due]
     if kind == "digest" and config.digest is not None and config.digest.include_alerted:
@@ -580,6 +587,8 @@ def build_digest(
         top=top,
         topic_titles=tuple(t.display for t in recipient_topics(config, recipient)),
         contact=_contact(config),
+        near=tuple(_item(store, config, d, tz) for d in near),
+        near_held=near_held,
     )
 
 

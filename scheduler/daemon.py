@@ -1268,14 +1268,16 @@ class Daemon:
                 digest_error = next((f"{r.email}: {r.error}" for r in results if r.status == "failed"), None)
             DigestSlot(slot, run_started, True).save(store)
         sent = [r for r in results if r.status == "sent"]
+        near = sum(r.near for r in sent)
         log.info(
-            "digest %s: %d %s, %d sent, %d %s, %d failed%s; %.1fs",
+            "digest %s: %d %s, %d sent, %d %s%s, %d failed%s; %.1fs",
             iso(slot),
             len(todo),
             noun(len(todo), "recipient"),
             len(sent),
             sum(r.stories for r in sent),
             noun(sum(r.stories for r in sent), "story", "stories"),
+            f" and {count(near, 'near miss', 'near misses')}" if near else "",
             len(todo_failed),
             f" (already sent to {len(done)} before a restart)" if done else "",
             time.monotonic() - started,

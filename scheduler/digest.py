@@ -5,6 +5,12 @@ min_score, was first seen within ``digest.max_age`` and was never sent to them (
 scheduler.ledger); scheduler.compose turns it into a message. Each run reserves its stories in
 the ledger, sends, and marks them sent right after the server accepts the message.
 
+Near misses: a topic with a ``near_score`` lists, after the matches, the stories it scored in
+[near_score, min_score) that match none of the recipient's topics (at most NEAR_MISSES a digest,
+the best first; the rest stay due). They ride in the same message and are recorded sent with it,
+once per recipient as matches are; they are never alerted and a later match does not send them
+again.
+
 Alerts (``send_alerts``): one message per recipient per call, listing every story that newly
 reached a topic's ``alert_score`` (usually one). Only stories first seen within the last day
 (and within max_age) are alerted, from articles that were not a source's first-poll backlog;
@@ -24,7 +30,7 @@ from crawler.config import Config, DigestConfig, Recipient, valid_address
 from crawler.errors import MailError, StoreError, UsageError
 from crawler.store import Store, iso, parse_iso
 from scheduler import ledger
-from scheduler.compose import build_digest, compose, mail_domain, recipient_topics, render
+from scheduler.compose import Digest, build_digest, compose, mail_domain, recipient_topics, render
 from scheduler.files import write_atomic
 
 __all__ = [
@@ -41,6 +47,7 @@ Sender = Callable[[EmailMessage, str], None]
 
 LAST_SENT_KEY = "digest.last_sent"
 ALERT_WINDOW = timedelta(days=1)
+NEAR_MISSES = 20  # near misses a digest lists at most, the highest scores first; the rest stay due
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -56,6 +63,8 @@ class RecipientResult:
     message_id: str | None
     subject: str | None = None  # dry run: the subject the message would have
     lines: tuple[str, ...] = ()  # dry run: one line per story it would carry, as the digest orders them
+    near: int = 0  # near misses in the message (not counted in ``stories``)
+    near_held: int = 0  # due near misses beyond NEAR_MISSES (stay due)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,62 @@ def _due(config: Config, store: Store, recipient: Recipient, now: datetime) -> l
     )
     busy = ledger.in_flight(store, recipient.email, now)
     return [d for d in due if d.story not in busy]
+
+
+def _near(config: Config, store: Store, recipient: Recipient, now: datetime) -> list[ledger.Due]:
+    """The recipient's due near misses, best first: stories a topic of theirs with a near_score scored in
+    [near_score, min_score) for, that match none of their topics (``ledger.select_near``)."""
+    dcfg = _digest_config(config)
+    topics = recipient_topics(config, recipient)
+    bands = [(t.name, t.near_score, t.min_score) for t in topics if t.near_score is not None]
+    if not bands:
+        return []
+    kinds = ("digest",) if dcfg.include_alerted else ("digest", "alert")
+    near = ledger.select_near(
+        store,
+        recipient.email,
+        bands,
+        [(t.name, t.min_score) for t in topics],
+        now - timedelta(seconds=dcfg.max_age),
+        kinds,
+    )
+    busy = ledger.in_flight(store, recipient.email, now)
+    return [d for d in near if d.story not in busy]
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """What one message carries: its matches and near misses, and those of each it holds for the next."""
+
+    matches: list[ledger.Due]
+    rest: list[ledger.Due]
+    near: list[ledger.Due]
+    near_rest: list[ledger.Due]
+
+    @property
+    def stories(self) -> list[str]:
+        return [d.story for d in (*self.matches, *self.near)]
+
+    def result(
+        self, email: str, status: str, error: str | None, message_id: str | None, **more: Any
+    ) -> RecipientResult:
+        return RecipientResult(
+            email,
+            len(self.matches),
+            len(self.rest),
+            status,
+            error,
+            message_id,
+            near=len(self.near),
+            near_held=len(self.near_rest),
+            **more,
+        )
+
+
+def _choose(config: Config, store: Store, r: Recipient, now: datetime) -> _Chosen:
+    chosen, rest = fair_cut(_due(config, store, r, now), _digest_config(config).max_stories)
+    near = _near(config, store, r, now)
+    return _Chosen(chosen, rest, near[:NEAR_MISSES], near[NEAR_MISSES:])
 
 
 def fair_cut(due: Sequence[ledger.Due], limit: int) -> tuple[list[ledger.Due], list[ledger.Due]]:
@@ -245,6 +310,21 @@ def run_digest(
     return DigestOutcome(tuple(results), Path(output) if output is not None else None)
 
 
+def _build(config: Config, store: Store, r: Recipient, c: _Chosen, now: datetime, kind: str = "digest") -> Digest:
+    return build_digest(
+        config,
+        store,
+        r,
+        c.matches,
+        len(c.rest),
+        now,
+        kind=kind,
+        held_from=[d.source for d in c.rest],
+        near=c.near,
+        near_held=len(c.near_rest),
+    )
+
+
 def _preview(
     config: Config,
     store: Store,
@@ -255,11 +335,9 @@ def _preview(
     dry_run: bool,
     delivery: _Delivery,
 ) -> list[RecipientResult]:
-    max_stories = _digest_config(config).max_stories
-    chosen, rest = fair_cut(_due(config, store, r, now), max_stories)
-    held = len(rest)
-    digest = build_digest(config, store, r, chosen, held, now, held_from=[d.source for d in rest])
-    token = ledger.stories_key([d.story for d in chosen])[:16]
+    c = _choose(config, store, r, now)
+    digest = _build(config, store, r, c, now)
+    token = ledger.stories_key(c.stories)[:16]
     # Never the real digest's Message-ID: a client would treat the real one as a duplicate.
     mid = f"<newswatch.preview.{int(now.timestamp())}.{token}@{mail_domain(config)}>"
     results = []
@@ -272,18 +350,18 @@ def _preview(
             data = render(digest, str(msg["Subject"]))[1].encode("utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, data, mode=0o644)
-        results.append(RecipientResult(r.email, digest.count, held, "preview", None, mid))
+        results.append(c.result(r.email, "preview", None, mid))
     if to is not None:
         msg = compose(config, digest, to=to, message_id=mid, now=now, subject_prefix="[preview] ")
         if dry_run:
-            results.append(RecipientResult(to, digest.count, held, "dry-run", None, mid))
+            results.append(c.result(to, "dry-run", None, mid))
         else:
             try:
                 delivery.send(msg, to)
             except MailError as exc:
-                results.append(RecipientResult(to, digest.count, held, "failed", str(exc), mid))
+                results.append(c.result(to, "failed", str(exc), mid))
             else:
-                results.append(RecipientResult(to, digest.count, held, "preview", None, mid))
+                results.append(c.result(to, "preview", None, mid))
     return results
 
 
@@ -292,47 +370,49 @@ def _run_one(
 ) -> RecipientResult:
     dcfg = _digest_config(config)
     if dry_run:
-        chosen, rest = fair_cut(_due(config, store, r, now), dcfg.max_stories)
-        held = len(rest)
-        status = "dry-run" if chosen or dcfg.send_empty else "empty"
+        c = _choose(config, store, r, now)
+        held = len(c.rest)
+        status = "dry-run" if c.stories or dcfg.send_empty else "empty"
         if status == "empty":
             return RecipientResult(r.email, 0, held, status, None, None)
-        digest = build_digest(config, store, r, chosen, held, now, held_from=[d.source for d in rest])
+        digest = _build(config, store, r, c, now)
         msg = compose(config, digest, to=r.email, message_id="<dry-run@newswatch>", now=now)
         lines = tuple(
             f"[{g.title or g.name}] {s.title} ({s.source}{', ' + s.language_name if s.language_name else ''})"
             for g in digest.groups
             for s in g.stories
+        ) + tuple(
+            f"[near miss, {s.topic_title}, score {s.score:.1f}] {s.title}"
+            f" ({s.source}{', ' + s.language_name if s.language_name else ''})"
+            for s in digest.near
         )
-        return RecipientResult(r.email, len(chosen), held, status, None, None, str(msg["Subject"]), lines)
+        return c.result(r.email, status, None, None, subject=str(msg["Subject"]), lines=lines)
     with store.transaction():  # select and reserve at once: a concurrent run cannot take the same stories
-        chosen, rest = fair_cut(_due(config, store, r, now), dcfg.max_stories)
-        if not chosen and not dcfg.send_empty:
+        c = _choose(config, store, r, now)
+        if not c.stories and not dcfg.send_empty:
             return RecipientResult(r.email, 0, 0, "empty", None, None)
-        reservation = ledger.reserve(store, r.email, "digest", [d.story for d in chosen], mail_domain(config), now)
-    return _deliver(config, store, r, chosen, rest, now, reservation, delivery, "digest")
+        reservation = ledger.reserve(store, r.email, "digest", c.stories, mail_domain(config), now)
+    return _deliver(config, store, r, c, now, reservation, delivery, "digest")
 
 
 def _deliver(
     config: Config,
     store: Store,
     r: Recipient,
-    chosen: Sequence[ledger.Due],
-    rest: Sequence[ledger.Due],
+    c: _Chosen,
     now: datetime,
     reservation: ledger.Reservation,
     delivery: _Delivery,
     kind: str,
 ) -> RecipientResult:
-    held = len(rest)
     try:
-        digest = build_digest(config, store, r, chosen, held, now, kind=kind, held_from=[d.source for d in rest])
+        digest = _build(config, store, r, c, now, kind)
         msg = compose(config, digest, to=r.email, message_id=reservation.message_id, now=now)
         store.make_room()  # the record after the 250 needs no new disk space, nor one that filled meanwhile
         delivery.send(msg, r.email)
     except MailError as exc:
         ledger.release(store, reservation, str(exc))
-        return RecipientResult(r.email, len(chosen), held, "failed", str(exc), reservation.message_id)
+        return c.result(r.email, "failed", str(exc), reservation.message_id)
     except BaseException as exc:
         try:
             ledger.release(store, reservation, f"interrupted: {type(exc).__name__}")
@@ -347,7 +427,7 @@ def _deliver(
             f" sent in the database {store.path}: {exc}; until the database can be written (free disk space or"
             " fix its permissions), each run sends it again under the same Message-ID"
         ) from exc
-    return RecipientResult(r.email, len(chosen), held, "sent", None, reservation.message_id)
+    return c.result(r.email, "sent", None, reservation.message_id)
 
 
 def send_alerts(
@@ -387,7 +467,8 @@ def send_alerts(
                 reservation = ledger.reserve(
                     store, r.email, "alert", [d.story for d in chosen], mail_domain(config), now
                 )
-            results.append(_deliver(config, store, r, chosen, rest, now, reservation, delivery, "alert"))
+            c = _Chosen(chosen, rest, [], [])  # never a near miss: an alert is for what matched
+            results.append(_deliver(config, store, r, c, now, reservation, delivery, "alert"))
     finally:
         delivery.close()
     return results

@@ -10,6 +10,9 @@ Stories are tracked by their root id; a story is sent to a recipient when it, or
 merged into it (``stories.merged_into``), went out in a sent message. A story is due to a
 recipient (``select_due``) when it matches one of their topics at or above a threshold, was
 first seen since a given time and was never sent to them; each appears once, under its best topic.
+A near miss (``select_near``) is due alike, scored below its topic's min_score but at least its
+near_score and matching none of the recipient's topics; once sent in a digest, it is sent, as a
+match would be.
 """
 
 from __future__ import annotations
@@ -169,8 +172,51 @@ def select_due(
         + (" AND a.backlog = 0" if alert else "")
         + f" AND NOT {sent_clause('s.id', exclude_kinds)}"
     )
+    return _best(store.query(sql, params))
+
+
+def select_near(
+    store: Store,
+    recipient: str,
+    bands: Sequence[tuple[str, float, float]],
+    thresholds: Sequence[tuple[str, float]],
+    since: datetime,
+    exclude_kinds: Sequence[str],
+) -> list[Due]:
+    """Unsent stories that are a near miss for one of the recipient's topics and match none of them, best first:
+    the story's best score for a topic is in [near_score, min_score) (``bands``: (topic, near_score, min_score) of
+    the recipient's topics that have one, in config order), and no article of it scores a topic of ``thresholds``
+    (the recipient's topics, with their min_score) at or above it. First seen since ``since``, never sent in a
+    message of ``exclude_kinds``; each story once, under its best topic, as ``select_due`` lists matches."""
+    if not bands:
+        return []
+    params: dict[str, Any] = {"recipient": recipient.lower(), "since": iso(since)}
+    near, mine = [], []
+    for i, (name, low, high) in enumerate(bands):
+        params[f"n{i}"], params[f"l{i}"], params[f"h{i}"], params[f"o{i}"] = name, low, high, i
+        near.append(f"(:n{i}, :l{i}, :h{i}, :o{i})")
+    for i, (name, threshold) in enumerate(thresholds):
+        params[f"t{i}"], params[f"s{i}"] = name, threshold
+        mine.append(f"(:t{i}, :s{i})")
+    sql = (
+        f"WITH near(name, low, high, ord) AS (VALUES {', '.join(near)}),"
+        f" mine(name, threshold) AS (VALUES {', '.join(mine)})"
+        " SELECT s.id AS story, s.first_seen, n.topic, n.score, n.article_id, w.ord, a.source"
+        " FROM stories s JOIN articles a ON a.story = s.id"
+        " JOIN _near_misses n ON n.article_id = a.id"
+        " JOIN near w ON w.name = n.topic AND n.score >= w.low AND n.score < w.high"
+        " WHERE s.merged_into IS NULL AND s.first_seen >= :since"
+        " AND NOT EXISTS (SELECT 1 FROM articles ma JOIN matches m ON m.article_id = ma.id"
+        " JOIN mine x ON x.name = m.topic AND m.score >= x.threshold WHERE ma.story = s.id)"
+        f" AND NOT {sent_clause('s.id', exclude_kinds)}"
+    )
+    return _best(store.query(sql, params))
+
+
+def _best(rows: Iterable[dict[str, Any]]) -> list[Due]:
+    """Each story once, under its best row: the highest score first."""
     best: dict[str, tuple[Any, ...]] = {}
-    for row in store.query(sql, params):
+    for row in rows:
         # Best score wins; on a tie, the topic listed first in the config, then the older article.
         key = (-row["score"], row["ord"], row["article_id"])
         if row["story"] not in best or key < best[row["story"]][0]:

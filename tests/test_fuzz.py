@@ -51,7 +51,7 @@ KEYS: dict[str, list[str]] = {
     "storage": ["database"],
     "crawl": ["user_agent", "obey_robots", "timeout", "max_page_size", "concurrency", "per_domain", "delay"],
     "sources": ["name", "kind", "url", "every", "window", "follow", "follow_css", "depth", "spider", "language"],
-    "topics": ["name", "query", "min_score", "alert_score"],
+    "topics": ["name", "query", "min_score", "alert_score", "near_score"],
     "digest": ["schedule", "timezone", "send_empty", "subject", "max_age", "max_stories", "include_alerted"],
     "recipients": ["email", "topics"],
     "smtp": ["host", "port", "security", "username", "password_env", "password_file", "sender", "timeout"],
@@ -106,7 +106,7 @@ values = st.recursive(
 
 
 INT_KEYS = {"concurrency", "per_domain", "depth", "max_stories", "port"}
-FLOAT_KEYS = {"min_score", "alert_score"}
+FLOAT_KEYS = {"min_score", "alert_score", "near_score"}
 specials = st.sampled_from(
     [
         "{count[0]}",

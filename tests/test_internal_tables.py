@@ -29,6 +29,7 @@ MADE_LATER = {
     "_backlog_entries": "0090_first_poll_leftovers",
     "_sitemap_children": "0110_sitemap_children",
     "_feed_items": "0120_feed_items_read",
+    "_near_misses": "0130_near_misses",
 }  # internal tables later migrations make
 GUARDED, LEDGER_GUARDED = (
     "0100_older_versions_write_nothing",
