@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crawler.errors import ConfigError, closest
+from crawler.paths import not_readable
 
 if TYPE_CHECKING:  # a model topic's weights; crawler.model is imported only by a config that has one
     from crawler.model import Model
@@ -532,7 +533,8 @@ def load_config(path: str | os.PathLike[str], *, checked: str | None = None, mod
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise ConfigError([f"cannot read the config file: {exc.strerror}"], str(p)) from None
+        reason = not_readable(p) if isinstance(exc, PermissionError) else None
+        raise ConfigError([f"cannot read the config file: {reason or exc.strerror}"], str(p)) from None
     digest = hashlib.sha256(raw).hexdigest()
     try:
         data = tomllib.loads(raw.decode("utf-8-sig"))  # a byte order mark (Windows editors add one) is no TOML

@@ -51,3 +51,63 @@ def on_read_only_mount(path: Path) -> bool:
 def service_folder() -> str:
     """Where the newswatch service may write: its StateDirectory, as systemd tells it, else the shipped unit's."""
     return os.environ.get("STATE_DIRECTORY", "").split(":")[0] or "/var/lib/newswatch"
+
+
+def closed_folder(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that this user may not enter, or None: nothing in it can be opened, nor
+    even told to exist, whatever its own mode (the service's state folder, mode 2770, to a user outside its group)."""
+    for folder in reversed(Path(os.path.abspath(path)).parents):
+        if not os.path.isdir(folder):  # missing: what is made there is another question
+            return None
+        if not os.access(folder, os.X_OK):
+            return folder
+    return None
+
+
+def no_entry(path: Path) -> str | None:
+    """Why this user cannot reach ``path``, naming the folder closed to it and who may enter, or None."""
+    folder = closed_folder(path)
+    if folder is None:
+        return None
+    return f"the folder {folder} is closed to this user ({_whose(folder)}); {_who_may(folder)}"
+
+
+def not_readable(path: Path) -> str | None:
+    """Why this user may not read the file ``path`` (its folder closed to it, or its own mode), or None."""
+    reason = no_entry(path)
+    if reason is not None or not os.path.exists(path) or os.access(path, os.R_OK):
+        return reason
+    return f"{path} is not readable by this user ({_whose(path)}); {_who_may(path)}"
+
+
+def _owners(path: Path) -> tuple[str, str, int]:
+    """The names of the owner and group of ``path`` (their numbers when the system has no name for them), its mode."""
+    import grp
+    import pwd
+    import stat
+
+    st = os.stat(path)
+    try:
+        owner = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        owner = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return owner, group, stat.S_IMODE(st.st_mode)
+
+
+def _whose(path: Path) -> str:
+    owner, group, mode = _owners(path)
+    return f"owner {owner}, group {group}, mode {mode:04o}"
+
+
+def _who_may(path: Path) -> str:
+    owner, group, _ = _owners(path)
+    member = f"a member of the group {group} (sudo usermod -aG {group} USER, then log in again)"
+    return (
+        f"run newswatch as {member}"
+        if owner == "root"
+        else f"run newswatch as {owner} (sudo -u {owner}) or as {member}"
+    )

@@ -27,7 +27,7 @@ from typing import Any
 from crawler import __version__, dedup, notices, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
-from crawler.paths import file_in_the_way, low_space, on_read_only_mount, service_folder
+from crawler.paths import file_in_the_way, low_space, no_entry, on_read_only_mount, service_folder
 from crawler.procs import process_alive
 from crawler.records import ArticleRecord
 
@@ -594,6 +594,9 @@ def _not_newswatch(conn: sqlite3.Connection, path: Path, readonly: bool) -> str 
 
 def _open_problem(path: Path, exc: BaseException, readonly: bool) -> str:
     """One line saying why the database cannot be opened and which permission would fix it."""
+    closed = no_entry(path)
+    if closed is not None:
+        return f"cannot open the database {path}: {closed}"
     if path.is_dir():
         return f"the database {path} is a folder, not a file; set [storage] database to a file, e.g. {path / 'newswatch.db'}"
     blocker = file_in_the_way(path)

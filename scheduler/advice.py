@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from crawler.config import Config
-from crawler.paths import file_in_the_way, low_space, on_read_only_mount, service_folder
+from crawler.paths import file_in_the_way, low_space, no_entry, on_read_only_mount, service_folder
 
 # RFC 2606/6761 names that never deliver mail: init's placeholders use them
 _PLACEHOLDER_DOMAIN = re.compile(r"@(?:[\w.-]+\.)?(?:example\.(?:org|com|net)|example|invalid|test|localhost)\b", re.I)
@@ -122,6 +122,9 @@ def _missing(path: Path) -> bool:
 
 def database_write_problem(path: Path) -> str | None:
     """Why this user could not write the database (crawl, digest and run need to), or None."""
+    closed = no_entry(path)
+    if closed is not None:  # nothing below could even tell whether the file exists
+        return f"this user cannot open {path}: {closed}"
     if path.is_dir():
         return f"{path} is a folder, not a file; set it to a file, e.g. {path / 'newswatch.db'}"
     blocker = file_in_the_way(path)

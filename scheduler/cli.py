@@ -81,7 +81,7 @@ def config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         expose_value=False,
         is_eager=True,
         callback=_set_config,
-        type=click.Path(dir_okay=False),
+        type=click.Path(dir_okay=False, readable=False),  # load_config says who may read it
         help="Config file (same as the global -c).",
     )(fn)
 
@@ -196,7 +196,7 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
     import errno
     import sqlite3
 
-    from crawler.paths import low_space
+    from crawler.paths import low_space, no_entry
 
     database = None
     if state is not None and state._config is not None:
@@ -222,6 +222,9 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
         if exc.errno == errno.ENOSPC:
             what = exc.filename or "the output"
             return f"no space left on the device writing {what}; free some disk space and run the command again"
+        closed = no_entry(Path(exc.filename)) if exc.errno == errno.EACCES and exc.filename else None
+        if closed is not None:
+            return f"cannot open {'the database ' if database and Path(name) == database else ''}{name}: {closed}"
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return f"{name}: {exc.strerror}; this user lacks the permission this command needs there"
         if exc.errno == errno.ENOENT:
@@ -238,7 +241,7 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
     "--config",
     "config_path",
     metavar="PATH",
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, readable=False),  # load_config says who may read it
     help="Config file (default: $NEWSWATCH_CONFIG, ./newswatch.toml, "
     "~/.config/newswatch/newswatch.toml, /etc/newswatch/newswatch.toml).",
 )

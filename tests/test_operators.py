@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PYTHON = Path("/usr/bin/python3.11")
 SERVICE = 64101  # uid and gid of "newswatch"
 OPERATOR = 64102  # uid and own primary group; member of SERVICE's group
+OUTSIDER = 64103  # uid and own primary group; not in SERVICE's group
 SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # sudo's secure_path
 NO_WORKERS = {"NEWSWATCH_WORKERS": "0"}  # the crawl child extracts its pages itself: no worker pool to start
 
@@ -205,3 +206,83 @@ def test_config_discovery_skips_an_unreadable_folder(users: Users, site: Any) ->
     assert "globalwire" in out.stdout
     out = users.run(OPERATOR, str(users.newswatch), "sources", cwd=private)  # no $HOME, no passwd entry
     assert out.returncode == 2 and "no config file found" in out.stderr, out.stderr
+
+
+def test_a_user_outside_the_group_is_told_which_folder_is_closed_and_who_may_enter(users: Users, site: Any) -> None:
+    """The state folder (2770) is closed to a user outside the service's group: nothing in it can even be told to
+    exist. check warned of nothing and failed (exit 1), run exited 1 where a database it cannot write is exit 2, crawl
+    said 'the crawl process failed: PermissionError: [Errno 13] ...', the others '...: Permission denied; this user
+    lacks the permission this command needs there': none named the folder, nor who may use it."""
+    state = users.base / "state3"
+    state.mkdir()
+    os.chown(state, SERVICE, SERVICE)
+    state.chmod(0o2770)
+    db = state / "newswatch.db"
+    conf = _config(users.base / "outsider.toml", db, site.base_url)
+    closed = f"the folder {state} is closed to this user (owner {SERVICE}, group {SERVICE}, mode 2770)"
+    fix = f"run newswatch as {SERVICE} (sudo -u {SERVICE}) or as a member of the group {SERVICE}"
+
+    check, sources, search, export = in_one_process(
+        ["-c", conf, "check"],
+        ["-c", conf, "sources"],
+        ["-c", conf, "search", "China"],
+        ["-c", conf, "export"],
+        prefix=users.prefix(OUTSIDER),
+        python=users.venv / "bin" / "python",
+    )
+    assert check.returncode == 0, check.stderr  # a warning, as for a database this user cannot write
+    assert f"warning: storage.database: this user cannot open {db}: {closed}; {fix}" in check.stderr, check.stderr
+    for out in (sources, search, export):
+        assert out.returncode == 1, out.stderr
+        assert (
+            out.stderr
+            == f"error: cannot open the database {db}: {closed}; {fix} (sudo usermod -aG {SERVICE} USER, then log in again)\n"
+        )
+    nw = str(users.newswatch)
+    crawl = users.run(OUTSIDER, nw, "-c", str(conf), "crawl", "globalwire", env=NO_WORKERS)
+    assert crawl.returncode == 1, crawl.stderr
+    assert f"error: cannot open the database {db}: {closed}; {fix}" in crawl.stderr, crawl.stderr
+    assert "Errno" not in crawl.stderr and "PermissionError" not in crawl.stderr
+    run = users.run(OUTSIDER, nw, "-c", str(conf), "run")
+    assert run.returncode == 2, run.stderr  # starting again cannot fix it: systemd does not restart on 2
+    assert f"this user cannot open {db}: {closed}; {fix}" in run.stderr, run.stderr
+
+
+def test_a_config_this_user_may_not_read_says_who_may(users: Users, site: Any) -> None:
+    """/etc/newswatch (0750 root:newswatch) and its config (0640): 'cannot read the config file: Permission denied'
+    said neither which of the two was closed nor who may read them."""
+    etc = users.base / "etc"
+    etc.mkdir()
+    os.chown(etc, 0, SERVICE)
+    etc.chmod(0o750)
+    conf = _config(etc / "newswatch.toml", users.base / "nw.db", site.base_url)
+    os.chown(conf, 0, SERVICE)
+    conf.chmod(0o640)
+    open_etc = users.base / "etc-open"  # the folder open to all, the file not
+    open_etc.mkdir(mode=0o755)
+    open_etc.chmod(0o755)
+    conf2 = shutil.copy(conf, open_etc / "newswatch.toml")
+    os.chown(conf2, 0, SERVICE)
+    Path(conf2).chmod(0o640)
+    in_folder, own_mode, operator = in_one_process(
+        ["-c", conf, "check"],
+        ["-c", conf2, "check"],
+        ["-c", conf, "check"],
+        prefix=users.prefix(OUTSIDER),
+        python=users.venv / "bin" / "python",
+    )
+    member = f"run newswatch as a member of the group {SERVICE} (sudo usermod -aG {SERVICE} USER, then log in again)"
+    assert in_folder.returncode == 2
+    assert in_folder.stderr == (
+        f"error: {conf}: cannot read the config file: the folder {etc} is closed to this user "
+        f"(owner root, group {SERVICE}, mode 0750); {member}\n"
+    )
+    assert own_mode.returncode == 2
+    assert own_mode.stderr == (
+        f"error: {conf2}: cannot read the config file: {conf2} is not readable by this user "
+        f"(owner root, group {SERVICE}, mode 0640); {member}\n"
+    )
+    (operator,) = in_one_process(
+        ["-c", conf, "check", "--quiet"], prefix=users.prefix(OPERATOR), python=users.venv / "bin" / "python"
+    )
+    assert operator.returncode == 0, operator.stderr  # a member of the group reads it
