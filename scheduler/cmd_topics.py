@@ -124,9 +124,11 @@ def build(
                 f"{file} labels its stories by topic name ({', '.join(named[:5])}): with --query, pass --topic NAME "
                 "to measure the query against that topic's labels"
             )
-        stories = [] if by_topic else load_labeled(file, names[0] if named else None)
         if by_topic:
             _warn_unknown_labels(file, labels, names_known)
+        elif query is None:
+            _refuse_unknown_labels(file, labels, names_known)
+        stories = [] if by_topic else load_labeled(file, names[0] if named else None)
         if query is not None:
             sets = dict(state.config().sets) if _has_config(state) else {}
             chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
@@ -281,6 +283,8 @@ def build(
             labels = _topic_labels(f)
             if any(name in known for name in labels):
                 _warn_unknown_labels(f, labels, known)
+            else:  # read as "not this topic", every story of such a name would have been an irrelevant one
+                _refuse_unknown_labels(f, labels, known)
         loaded = [(f, load_labeled(f, t.name)) for f in files]
         out = output or Path(f"{t.name}.json")
         if not out.resolve().parent.is_dir():
@@ -453,6 +457,16 @@ def _warn_unknown_labels(file: Path, labels: dict[str, list[int]], topics: set[s
                 f"{', '.join(sorted(topics))})",
                 err=True,
             )
+
+
+def _refuse_unknown_labels(file: Path, labels: dict[str, list[int]], topics: set[str]) -> None:
+    """A file labeled by names (``_topic_labels``) none of which is a configured topic's: a name misspelt on every
+    line (or a word that is no label): refused, naming the first and the topic it may have meant."""
+    for name, lines in labels.items():
+        raise UsageError(
+            f"{file} line {lines[0]}: 'label' must be true or false (1/0) or a configured topic's name, found {name!r}; "
+            f"{did_you_mean(name, topics)}configured topics: {', '.join(sorted(topics))}"
+        )
 
 
 def _thresholds(values: tuple[str, ...]) -> dict[str, Any]:

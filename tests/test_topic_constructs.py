@@ -808,6 +808,27 @@ def test_topics_eval_warns_of_a_label_naming_no_configured_topic(tmp_path: Path)
     assert "label 'c-r' (line 2) names no configured topic" in line and "(topics: cr)" in line
 
 
+def test_a_file_whose_every_topic_name_is_misspelt_is_refused_naming_the_topic_it_meant(tmp_path: Path) -> None:
+    """No label names a configured topic: eval said "'label' must be true or false (or a topic's name), found 'c-r'"
+    of a topic's name, without the one meant; train read every such story as irrelevant ('hold no relevant story')."""
+    rows = [
+        {"title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": 0},
+        {"title": "Учёные РАН и КНР", "text": "Лаборатория.", "label": "c-r"},
+        {"title": "China and Russia: joint research", "text": "Research.", "label": "c-r"},
+    ]
+    f = tmp_path / "named.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    line = (
+        f"error: {f} line 2: 'label' must be true or false (1/0) or a configured topic's name, found 'c-r'; "
+        "did you mean 'cr'? configured topics: cr"
+    )
+    config = str(_config(tmp_path))
+    for args in (["topics", "eval", str(f)], ["topics", "train", str(f), "-o", str(tmp_path / "m.json")]):
+        result = CliRunner().invoke(cli, ["-c", config, *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.strip() == line, args
+
+
 def test_topics_eval_measures_a_query_on_a_file_labeled_by_topic_names_with_the_topic_named(tmp_path: Path) -> None:
     rows = [
         {"title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": "cr"},
