@@ -80,6 +80,17 @@ def not_readable(path: Path) -> str | None:
     return f"{path} is not readable by this user ({_whose(path)}); {_who_may(path)}"
 
 
+def unwritable_folder(path: Path) -> str:
+    """Which folder on the way to ``path`` this user may not enter or write, with its owner, group and mode."""
+    folder = closed_folder(path)
+    if folder is not None:
+        return f"the folder {folder} is closed to this user ({_whose(folder)})"
+    folder = Path(os.path.abspath(path)).parent
+    while not os.path.isdir(folder) and folder != folder.parent:
+        folder = folder.parent
+    return f"the folder {folder} is not writable by this user ({_whose(folder)})"
+
+
 def _owners(path: Path) -> tuple[str, str, int]:
     """The names of the owner and group of ``path`` (their numbers when the system has no name for them), its mode."""
     import grp

@@ -1317,7 +1317,7 @@ def init(state: State, path: Path | None, database: str | None) -> None:
         path = user_config_path()
         if path is None:
             raise UsageError("this user has no home folder for a config; name one: newswatch init PATH")
-    if path.exists():
+    if os.path.lexists(path):  # a folder closed to this user says False: writing there is refused below
         raise UsageError(f"{path} already exists; newswatch will not overwrite it (choose another PATH)")
     text = data_path("config", "newswatch.toml").read_text(encoding="utf-8")
     if database is not None:
@@ -1326,8 +1326,16 @@ def init(state: State, path: Path | None, database: str | None) -> None:
                 f"--database {database!r} names no file; give the database file's path (/var/lib/newswatch/newswatch.db)"
             )
         text = _with_database(text, database)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text.encode("utf-8"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text.encode("utf-8"))
+    except PermissionError:
+        from crawler.paths import unwritable_folder
+
+        raise UsageError(
+            f"cannot write {path}: {unwritable_folder(path)}; run newswatch init as a user who may (sudo, for "
+            "/etc/newswatch), or name a PATH in a folder of yours: newswatch init PATH"
+        ) from None
     if not state.quiet:
         # where the database will be, as the config just written reads it (a relative path is the config's folder's)
         import tomllib

@@ -286,3 +286,40 @@ def test_a_config_this_user_may_not_read_says_who_may(users: Users, site: Any) -
         ["-c", conf, "check", "--quiet"], prefix=users.prefix(OPERATOR), python=users.venv / "bin" / "python"
     )
     assert operator.returncode == 0, operator.stderr  # a member of the group reads it
+
+
+def test_init_where_this_user_may_not_write_says_which_folder_and_what_to_do(users: Users) -> None:
+    """The README's `newswatch init /etc/newswatch/newswatch.toml` run without sudo, and `init` for a user whose home
+    is /nonexistent: '/etc/newswatch/newswatch.toml: Permission denied; this user lacks the permission this command
+    needs there' (exit 1), no folder named, no way out."""
+    etc = users.base / "etc-init"  # as the README's `install -d -m 0750 -o root -g newswatch /etc/newswatch`
+    etc.mkdir()
+    os.chown(etc, 0, SERVICE)
+    etc.chmod(0o750)
+    shared = users.base / "shared-init"  # open to all, written by root only
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    nw = str(users.newswatch)
+    closed = users.run(OPERATOR, nw, "init", str(etc / "newswatch.toml"))  # a member of the group reads it only
+    outside = users.run(OUTSIDER, nw, "init", str(etc / "newswatch.toml"))
+    unwritable = users.run(OUTSIDER, nw, "init", str(shared / "sub" / "newswatch.toml"))
+    homeless = users.run(OUTSIDER, nw, "init", env={"HOME": "/nonexistent"})
+    fix = "run newswatch init as a user who may (sudo, for /etc/newswatch), or name a PATH in a folder of yours"
+    assert closed.returncode == 2, closed.stderr
+    assert closed.stderr == (
+        f"error: cannot write {etc}/newswatch.toml: the folder {etc} is not writable by this user "
+        f"(owner root, group {SERVICE}, mode 0750); {fix}: newswatch init PATH\n"
+    )
+    assert outside.returncode == 2, outside.stderr
+    assert outside.stderr == (
+        f"error: cannot write {etc}/newswatch.toml: the folder {etc} is closed to this user "
+        f"(owner root, group {SERVICE}, mode 0750); {fix}: newswatch init PATH\n"
+    )
+    assert unwritable.returncode == 2, unwritable.stderr
+    assert f"the folder {shared} is not writable by this user (owner root, group root, mode 0755)" in unwritable.stderr
+    assert homeless.returncode == 2, homeless.stderr
+    assert homeless.stderr == (
+        "error: cannot write /nonexistent/.config/newswatch/newswatch.toml: the folder / is not writable by this "
+        f"user (owner root, group root, mode 0755); {fix}: newswatch init PATH\n"
+    )
+    assert not (etc / "newswatch.toml").exists() and not (shared / "sub").exists()
