@@ -196,7 +196,7 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
     import errno
     import sqlite3
 
-    from crawler.paths import low_space, no_entry
+    from crawler.paths import low_space, no_entry, unwritable_folder
 
     database = None
     if state is not None and state._config is not None:
@@ -225,6 +225,11 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
         closed = no_entry(Path(exc.filename)) if exc.errno == errno.EACCES and exc.filename else None
         if closed is not None:
             return f"cannot open {'the database ' if database and Path(name) == database else ''}{name}: {closed}"
+        if exc.errno == errno.EACCES and exc.filename and _refused_write(Path(exc.filename)):
+            return (
+                f"cannot write {name}: {unwritable_folder(Path(name))}; run the command as a user who may write "
+                "there, or choose another path"
+            )
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return f"{name}: {exc.strerror}; this user lacks the permission this command needs there"
         if exc.errno == errno.ENOENT:
@@ -232,6 +237,12 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
         if exc.errno is not None:
             return f"{name}: {exc.strerror}"
     return None
+
+
+def _refused_write(path: Path) -> bool:
+    """Whether a permission error on ``path`` was a write its folder refused (a file is written as a temporary one
+    beside it, then renamed): the folder not writable, the file new or one this user may read."""
+    return not os.access(path.parent, os.W_OK) and (not os.path.lexists(path) or os.access(path, os.R_OK))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

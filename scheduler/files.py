@@ -22,7 +22,10 @@ def replacing(path: Path, mode: int = 0o666) -> Iterator[Path]:
     ``mode`` is the new file's permissions before the umask, as for a file opened for writing.
     """
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    except OSError as exc:  # the folder refused: said of the file asked for, not of a temporary name
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     tmp = Path(name)
     try:

@@ -323,3 +323,38 @@ def test_init_where_this_user_may_not_write_says_which_folder_and_what_to_do(use
         f"user (owner root, group root, mode 0755); {fix}: newswatch init PATH\n"
     )
     assert not (etc / "newswatch.toml").exists() and not (shared / "sub").exists()
+
+
+def test_a_file_written_where_this_user_may_not_write_is_named_with_its_folder(users: Users, site: Any) -> None:
+    """export -o, digest --output and sources add (an operator editing /etc/newswatch/newswatch.toml, readable by
+    the group, writable by root only) named the temporary file beside the target ('/etc/newswatch/.newswatch.toml.
+    u3l3js7h.tmp: Permission denied; this user lacks the permission this command needs there'), not the file asked
+    for, its folder or a way out."""
+    etc = users.base / "etc-edit"
+    etc.mkdir()
+    os.chown(etc, 0, SERVICE)
+    etc.chmod(0o750)
+    state = users.base / "state-edit"
+    state.mkdir()
+    os.chown(state, SERVICE, SERVICE)
+    state.chmod(0o2770)
+    conf = _config(etc / "newswatch.toml", state / "nw.db", site.base_url)
+    with conf.open("a", encoding="utf-8") as f:
+        f.write('\n[digest]\n[[digest.recipients]]\nemail = "analyst@example.org"\n')
+    os.chown(conf, 0, SERVICE)
+    conf.chmod(0o640)
+    out = users.run(SERVICE, str(users.newswatch), "-c", str(conf), "crawl", "globalwire", umask="0007", env=NO_WORKERS)
+    assert out.returncode == 0, out.stderr
+    export, digest, add = in_one_process(
+        ["-c", conf, "export", "-o", etc / "x.jsonl"],
+        ["-c", conf, "digest", "--output", etc / "d.html"],
+        ["-c", conf, "sources", "add", "more", f"{site.base_url}/huaxia/atom.xml", "--force"],
+        prefix=users.prefix(OPERATOR),
+        python=users.venv / "bin" / "python",
+    )
+    folder = f"the folder {etc} is not writable by this user (owner root, group {SERVICE}, mode 0750)"
+    fix = "run the command as a user who may write there, or choose another path"
+    for out, target in ((export, etc / "x.jsonl"), (digest, etc / "d.html"), (add, conf)):
+        assert out.returncode == 1, out.stderr
+        assert out.stderr.splitlines()[-1] == f"error: cannot write {target}: {folder}; {fix}"
+    assert sorted(p.name for p in etc.iterdir()) == ["newswatch.toml"]
