@@ -14,7 +14,7 @@ import re
 import string
 import tomllib
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
@@ -69,6 +69,43 @@ def _shown(key: str) -> str:
 def normal_name(name: str) -> str:
     """A source or topic name as compared everywhere: composed (NFC), as a terminal types it."""
     return unicodedata.normalize("NFC", name)
+
+
+_HOST_PREFIXES = ("www", "rss", "feeds", "feed", "m", "news", "en")
+_IP_HOST = re.compile(r"[\d.]+|[0-9a-f:]+")
+
+
+def source_name_for(url: str, taken: Collection[str] = ()) -> str:
+    """A valid source name for the feed or page at ``url`` (probe's block, `sources import`), not in ``taken``: its
+    host's distinctive part (lenta.ru -> lenta, rss.newsru.com -> newsru, en.people.cn -> people), or the first
+    segment of its path for an IP address or localhost (127.0.0.1:8765/digestnet/feed.xml -> digestnet)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host in ("", "localhost") or _IP_HOST.fullmatch(host):
+        return unique_name(next((s for s in parts.path.split("/") if s), host or "feed"), taken)
+    labels = host.split(".")
+    while len(labels) > 2 and labels[0] in _HOST_PREFIXES:
+        labels = labels[1:]
+    return unique_name(labels[0], taken)  # host names read well in any script: новости.рф -> новости
+
+
+def unique_name(wanted: str, taken: Collection[str] = ()) -> str:
+    """A valid source name made of ``wanted``'s letters, digits, '-' and '_' (others join its words with '-'), not in
+    ``taken``."""
+    words, word = [], ""
+    for ch in normal_name(wanted)[:200]:
+        if name_problem(word + ch) is None:
+            word += ch
+        else:  # a character no name holds, or a mark on no letter (it starts no word)
+            words.append(word)
+            word = ""
+    base = "-".join(w for w in [*words, word] if w).lower()[:40] or "feed"  # any alphabet stays: новости.рф -> новости
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
 
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")

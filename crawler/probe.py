@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from crawler import staleness, urls
-from crawler.config import Config, CrawlConfig, checked_digest, format_duration, load_config
+from crawler.config import Config, CrawlConfig, checked_digest, format_duration, load_config, source_name_for
 from crawler.errors import FetchError, NewswatchError
 from crawler.wording import noun
 
@@ -299,7 +299,7 @@ def source_block(report: Report, name: str | None = None, every: str | None = No
         kind, url = "feed", report.feeds[0]["url"]
     if kind is None:
         return ""
-    name = name or suggest_name(url)
+    name = name or source_name_for(url)
     every = every or ("6h" if kind == "listing" else "30m")
     lines = ["[[sources]]", f"name = {json.dumps(name)}", f"kind = {json.dumps(kind)}", f"url = {json.dumps(url)}"]
     lines.append(f"every = {json.dumps(every)}")
@@ -315,17 +315,6 @@ def source_block(report: Report, name: str | None = None, every: str | None = No
 
 def _toml_literal(value: str) -> str:
     return f"'{value}'" if "'" not in value and "\n" not in value else json.dumps(value)
-
-
-def suggest_name(url: str) -> str:
-    """A source name from the URL's host (its first path segment for an IP address or localhost)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "source").lower()
-    if host == "localhost" or re.fullmatch(r"[\d.]+|\[?[0-9a-f:]+\]?", host):
-        host = next((s for s in parts.path.split("/") if s), "source")
-    host = re.sub(r"^(www|m|news|rss|feeds?)\.", "", host)
-    label = host.split(".")[0]
-    return re.sub(r"[^a-z0-9_-]+", "-", label).strip("-") or "source"
 
 
 def _iso(dt: datetime | None) -> str | None:

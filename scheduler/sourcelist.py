@@ -26,6 +26,7 @@ from crawler.config import (
     name_problem,
     normal_name,
     parse_config,
+    source_name_for,
 )
 from crawler.errors import ConfigError, UsageError, did_you_mean
 
@@ -154,23 +155,6 @@ def check_new_name(config: Config, name: str) -> None:
         raise UsageError(f"a source named {name!r} exists already; choose another name or 'sources remove {name}'")
 
 
-def unique_name(wanted: str, taken: set[str]) -> str:
-    """A valid source name made of ``wanted``'s letters, digits, '-' and '_' (others join its words with '-'), not in
-    ``taken``."""
-    words, word = [], ""
-    for ch in normal_name(wanted)[:200]:
-        if name_problem(word + ch) is None:
-            word += ch
-        else:  # a character no name holds, or a mark on no letter (it starts no word)
-            words.append(word)
-            word = ""
-    base = "-".join(w for w in [*words, word] if w).lower()[:40] or "feed"  # any alphabet stays: новости.рф -> новости
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    return name
-
-
 # -- OPML ----------------------------------------------------------------------------------------
 
 
@@ -236,7 +220,7 @@ def import_opml(path: Path, opml: Path, every: float) -> tuple[Config, ImportRes
         if key in known:
             skipped.append(f"{label}: already configured as {known[key]!r}")
             continue
-        name = unique_name(_host_label(f.url), taken)  # host names read well in any script
+        name = source_name_for(f.url, taken)
         taken.add(name)
         known[key] = name
         fields: dict[str, Any] = {"name": name, "kind": "feed", "url": f.url, "every": format_duration(every)}
@@ -282,16 +266,6 @@ def export_opml(config: Config, titles: dict[str, str] | None = None) -> str:
             lines.append("    </outline>")
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)
-
-
-def _host_label(url: str) -> str:
-    """The distinctive part of a feed's host: lenta.ru -> lenta, rss.newsru.com -> newsru."""
-    from urllib.parse import urlsplit
-
-    labels = (urlsplit(url).hostname or "feed").lower().split(".")
-    while len(labels) > 2 and labels[0] in ("www", "rss", "feeds", "feed", "m", "news", "en"):
-        labels = labels[1:]
-    return labels[0] if len(labels) > 1 else labels[0] or "feed"
 
 
 def comment_titles(path: Path) -> dict[str, str]:

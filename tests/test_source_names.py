@@ -154,8 +154,7 @@ def test_a_name_made_for_an_imported_feed_is_one_the_config_accepts(tmp_path: Pa
     # `sources import` names a feed after its host: a host starting with a mark gave '́news', which the config
     # refuses, and the whole import failed ("the edit would make the config invalid"); a mark after a character
     # no name holds was kept after the '-' that replaced it
-    from crawler.config import name_problem
-    from scheduler.sourcelist import unique_name
+    from crawler.config import name_problem, unique_name
 
     for host, name in (("\u0301news", "news"), ("x.\u0301y", "x-y"), ("новости", "новости"), ("कृषि.भारत", "कृषि-भारत")):
         assert unique_name(host, set()) == name
@@ -171,6 +170,39 @@ def test_a_name_made_for_an_imported_feed_is_one_the_config_accepts(tmp_path: Pa
     res = newswatch("-c", cfg, "sources", "import", opml)
     assert res.returncode == 0, res.stderr
     assert 'name = "news"' in cfg.read_text(encoding="utf-8")
+
+
+def test_probe_and_import_name_a_feed_alike_by_its_hosts_distinctive_part(tmp_path: Path) -> None:
+    """probe's block and `sources import` named feeds by two functions with two rules: import named a feed at
+    127.0.0.1:8765/digestnet/feed.xml '127' where probe said 'digestnet', and probe named en.people.cn 'en' and
+    новости.рф 'source' where import said 'people' and 'новости'."""
+    from crawler.config import source_name_for
+
+    for url, name in (
+        ("https://lenta.ru/rss", "lenta"),
+        ("https://rss.newsru.com/all_news/", "newsru"),
+        ("http://en.people.cn/202936/index.html", "people"),
+        ("https://www.bbc.co.uk/news/rss.xml", "bbc"),
+        ("https://новости.рф/rss", "новости"),
+        ("http://127.0.0.1:8765/digestnet/feed.xml", "digestnet"),
+        ("http://localhost:8000/vestnik/rss.xml", "vestnik"),
+        ("http://[::1]/huaxia/atom.xml", "huaxia"),
+    ):
+        assert source_name_for(url) == name, url
+    assert source_name_for("https://lenta.ru/rss", {"lenta"}) == "lenta-2"
+    cfg = tmp_path / "nw.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>'
+        '<outline text="DigestNet" type="rss" xmlUrl="http://127.0.0.1:8765/digestnet/feed.xml"/>'
+        '<outline text="People" type="rss" xmlUrl="http://en.people.cn/rss/China.xml"/></body></opml>',
+        encoding="utf-8",
+    )
+    res = newswatch("-c", cfg, "sources", "import", opml)
+    assert res.returncode == 0, res.stderr
+    assert 'name = "digestnet"' in cfg.read_text(encoding="utf-8")
+    assert 'name = "people"' in cfg.read_text(encoding="utf-8")
 
 
 def test_a_set_name_with_a_line_break_or_a_stray_mark_is_refused_and_named_on_one_line(tmp_path: Path) -> None:
