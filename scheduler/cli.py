@@ -222,12 +222,13 @@ def os_problem(exc: BaseException, state: State | None) -> str | None:
         if exc.errno == errno.ENOSPC:
             what = exc.filename or "the output"
             return f"no space left on the device writing {what}; free some disk space and run the command again"
-        closed = no_entry(Path(exc.filename)) if exc.errno == errno.EACCES and exc.filename else None
+        path = Path(os.fsdecode(exc.filename)) if isinstance(exc.filename, (str, bytes)) and exc.filename else None
+        closed = no_entry(path) if exc.errno == errno.EACCES and path is not None else None
         if closed is not None:
-            return f"cannot open {'the database ' if database and Path(name) == database else ''}{name}: {closed}"
-        if exc.errno == errno.EACCES and exc.filename and _refused_write(Path(exc.filename)):
+            return f"cannot open {'the database ' if database and path == database else ''}{path}: {closed}"
+        if exc.errno == errno.EACCES and path is not None and _refused_write(path):
             return (
-                f"cannot write {name}: {unwritable_folder(Path(name))}; run the command as a user who may write "
+                f"cannot write {path}: {unwritable_folder(path)}; run the command as a user who may write "
                 "there, or choose another path"
             )
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -39,6 +39,18 @@ def test_a_target_that_refuses_the_rename_is_named_not_the_temporary(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.html"]
 
 
+def test_a_permission_error_naming_its_file_in_bytes_is_one_line(tmp_path: Path) -> None:
+    # os functions given a bytes path name it in bytes: the line for a refused write must not fail on it (a
+    # TypeError inside the error handler is a traceback), nor show b'...'
+    import errno
+
+    from scheduler.cli import os_problem
+
+    target = tmp_path / "missing" / "x.jsonl"
+    line = os_problem(PermissionError(errno.EACCES, "Permission denied", os.fsencode(target)), None)
+    assert line is not None and line.startswith(f"cannot write {target}: the folder ") and "b'" not in line
+
+
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "export.csv"
     target.write_text("old", encoding="utf-8")
