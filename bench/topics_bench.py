@@ -5,7 +5,8 @@ Run: python bench/topics_bench.py [--test] [--errors] [--no-speed] [--model FILE
 --model FILE: the default topic with this model file instead of its own (e.g. one carrying a sentence encoder
 block, crawler/encoder.py); the speed table then adds the default topic with its own model beside it ('shipped'),
 and 'all enc.': today's model with every article encoded, where 'today' (as a crawl matches) leaves out the
-encoder for an article that cannot reach min_score whatever its encoder's vector.
+encoder for an article that cannot reach its floor whatever its encoder's vector (the floor a crawl scores to: the
+topic's near_score when it has one, else its min_score).
 
 Quality: the default topic (config/newswatch.toml, read through the config so its named sets and its
 model come along; a model topic is scored as the product scores it) beside the hand-written rule topic
@@ -182,6 +183,12 @@ def forget_vectors() -> None:
         enc._vectors.clear()  # type: ignore[attr-defined]
 
 
+def crawl_floor(topic: TopicConfig) -> float:
+    """The score below which a crawl need not know a story's exact score (crawler.process.score_topics): the
+    topic's near_score when it has one (a near miss is stored too), else its min_score."""
+    return topic.min_score if topic.near_score is None else topic.near_score
+
+
 def speed() -> None:
     topic = default_topic()
     shipped = load_config(ROOT / "config" / "newswatch.toml").topics[0] if "--model" in sys.argv else None
@@ -204,7 +211,7 @@ def speed() -> None:
         # the product's path: a model topic's gate, then its model's features (match_topics does this)
         "today": (
             lambda title, text, lang: match_topic(
-                topic, prepare(title, text), lang, spans=False, floor=topic.min_score
+                topic, prepare(title, text), lang, spans=False, floor=crawl_floor(topic)
             ),
             textnorm,
             product_threshold,
