@@ -8,7 +8,11 @@ Sources (nothing typed by hand except the short AMBIGUOUS and GOVERNED_APART lis
   territory names (the short names the press uses: Россия, 俄罗斯, China, 中国);
 - first-level regions: pycountry ISO 3166-2 subdivisions with their ru/zh_CN translations; where
   the Russian translation is missing, a BGN/PCGN romanization is turned back into Cyrillic
-  (Tomskaya oblast' -> Томская область);
+  (Tomskaya oblast' -> Томская область), its "tsk" read as "цк" where only that word is in the dictionary
+  (Lipetskaya -> Липецкая, Nenetskiy -> Ненецкий);
+- short names of Russia's and China's first-level regions: the countries-states-cities database's `native`
+  name (Татарстан for Республика Татарстан, Дагестан; 宁夏回族自治区, which pycountry lacks), unless it is an
+  adjective, an everyday word, a city's name or a stem of three letters or fewer (Коми stems as Кому);
 - English names of first-level regions where ISO gives the region's own (Bavaria for Bayern): the
   countries-states-cities database as countrystatecity-countries ships it (ODbL), matched by ISO 3166-2
   code, unless entities.toml lists the country's English region names by hand;
@@ -85,6 +89,7 @@ AMBIGUOUS = {
     "新乡",
     "东方",  # "the East"; 东方航天发射场 is Russia's Vostochny
     "吉安",
+    "Амур",  # the river on the border, China's 黑龙江 as well; "cupid"
 }
 
 _NON_RUSSIAN_CYRILLIC = re.compile("[іїєґўјљњћџѓќѕәғқңөұүһӣӯҳҷ]", re.IGNORECASE)
@@ -172,6 +177,18 @@ def _letters_folded(name: str) -> str:
 
 def _similar(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def dictionary_reading(cyrillic: str) -> str:
+    """A BGN name read back with "цк" where it wrote "тск" and only that word is Russian: BGN writes both
+    ts+k (Lipetskaya, Nenetskiy: Липецкая, Ненецкий) and t+sk (Irkutskaya: Иркутская) as "tsk"."""
+
+    def word(w: str) -> str:
+        if "тск" in w and not _is_known(w.lower()) and _is_known(w.lower().replace("тск", "цк")):
+            return w.replace("тск", "цк")
+        return w
+
+    return "".join(word(w) for w in re.split(r"([ -])", cyrillic))
 
 
 def bgn_to_cyrillic(latin: str) -> str | None:
@@ -304,12 +321,21 @@ def palladius_latin(pinyin: str) -> str | None:
 _MORPH: list[pymorphy3.MorphAnalyzer] = []
 
 
-def _is_russian_word(word: str) -> bool:
-    """A word of the Russian dictionary that is not a place name (Дали "gave")."""
+def _morph() -> pymorphy3.MorphAnalyzer:
     if not _MORPH:
         _MORPH.append(pymorphy3.MorphAnalyzer())
+    return _MORPH[0]
+
+
+def _is_known(word: str) -> bool:
+    """A word of the Russian dictionary (OpenCorpora through pymorphy3), place names included."""
+    return _morph().word_is_known(word.lower())
+
+
+def _is_russian_word(word: str) -> bool:
+    """A word of the Russian dictionary that is not a place name (Дали "gave")."""
     w = word.lower()
-    return _MORPH[0].word_is_known(w) and not any("Geox" in p.tag for p in _MORPH[0].parse(w))
+    return _is_known(w) and not any("Geox" in p.tag for p in _morph().parse(w))
 
 
 def _russian_of_chinese_city(latin: str) -> str | None:
@@ -366,6 +392,26 @@ def _translator(domain: str, lang: str):
     return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True)
 
 
+# the countries whose own language is one the matcher reads besides English: the countries-states-cities database's
+# `native` name of their first-level regions is the short name their press writes (Татарстан for Республика
+# Татарстан, Дагестан, Санкт-Петербург; 宁夏回族自治区, which pycountry's translations lack)
+NATIVE_SHORT = {"RU": "ru", "CN": "zh"}
+
+
+def native_short(code: str, name: str) -> str | None:
+    """A region's `native` name as a place name of ``code``'s language, or None: not an adjective (Приморский,
+    Ямало-Ненецкий, чеченский: the database's short form of a krai or okrug is its adjective), not an everyday word,
+    and in Russian not one whose stem has three letters or fewer (Коми stems as Кому, Саха, Тува)."""
+    if NATIVE_SHORT.get(code) == "zh":
+        zh = _T2S.convert(name)
+        return zh if _HAN_NAME.match(zh) else None
+    if not _CYRILLIC_NAME.match(name) or _NON_RUSSIAN_CYRILLIC.search(name) or name in AMBIGUOUS:
+        return None
+    if name.lower().endswith(_ADJECTIVE_NAME) or any(len(t[1]) < 4 for t in textnorm.tokenize(name)):
+        return None
+    return name
+
+
 # first-level regions ISO 3166-2 lists under one country that ISO 3166-1 also lists as a country of their
 # own, governed apart from the first: their names are that country's only (Taiwan is TW; a Russia-Taiwan
 # project funded by Taiwan's ministry is not China's). Hong Kong and Macao, special administrative regions
@@ -380,6 +426,7 @@ def build() -> dict[str, dict[str, object]]:
     t2 = {lang: _translator("iso3166-2", lang) for lang in ("ru", "zh_CN")}
     cldr = {lang: Locale.parse(lang).territories for lang in ("en", "ru", "zh")}
     out: dict[str, dict[str, object]] = {}
+    native: dict[str, set[str]] = {code: set() for code in NATIVE_SHORT}  # short names in the country's language
     for c in pycountry.countries:
         code = c.alpha_2
         en = cldr["en"].get(code) or getattr(c, "common_name", None) or c.name
@@ -414,7 +461,7 @@ def build() -> dict[str, dict[str, object]]:
             elif code == "RU":
                 cyr = bgn_to_cyrillic(latin.replace(", Respublika", "").replace("Respublika ", ""))
                 if cyr:
-                    regions.add(cyr)
+                    regions.add(dictionary_reading(cyr))
             zh = t2["zh_CN"].gettext(latin)
             if zh != latin:
                 regions.add(_T2S.convert(zh))
@@ -436,6 +483,11 @@ def build() -> dict[str, dict[str, object]]:
                     and not plain.lower().endswith(_NOT_A_NAME)
                 ):
                     regions.add(plain)
+        for state in _states_en(code) if code in NATIVE_SHORT else ():
+            if state.get("iso3166_2") in first_level and state["iso3166_2"] not in GOVERNED_APART:
+                short_name = native_short(code, str(state.get("native") or ""))
+                if short_name:
+                    native[code].add(short_name)
         out[code] = {"name": en, "country": sorted(n for n in names if n), "region": sorted(regions)}
     capitals = {cc: info.get("capital") for cc, info in countries.items()}
     cities: dict[str, set[str]] = {cc: set() for cc in out}
@@ -512,10 +564,20 @@ def build() -> dict[str, dict[str, object]]:
             named_by.setdefault(_letters_folded(n), set()).add(cc)
     for cc, plain_names in written_plain.items():
         cities[cc].update(n for n in plain_names if named_by.get(_letters_folded(n), {cc}) <= {cc} and len(n) >= 5)
+    for cc, short_names in native.items():
+        # a region named after its capital is written with the city's name (Липецк, Томск): the city's already
+        native[cc] = short_names - cities[cc] - set(out[cc]["region"])  # type: ignore[arg-type]
+        out[cc]["region"] = sorted(set(out[cc]["region"]) | native[cc])  # type: ignore[arg-type]
     for cc, names in cities.items():
         taken = set(out[cc]["country"]) | set(out[cc]["region"])  # type: ignore[arg-type]
         out[cc]["city"] = sorted(names - taken)
         adjectives = {a for n in [*out[cc]["region"], *out[cc]["city"]] for a in russian_adjectives(n, cc == "CN")}  # type: ignore[misc]
+        # a short name's adjective is kept where the dictionary has it (дагестанский; not камчаткский: камчатский)
+        added = native.get(cc, set())
+        others = {a for n in [*out[cc]["region"], *out[cc]["city"]] if n not in added for a in russian_adjectives(n)}  # type: ignore[misc]
+        adjectives -= {
+            a for n in added for a in russian_adjectives(n) if a not in others and not _is_known(a[:-1] + "ий")
+        }
         out[cc]["adjective"] = sorted(adjectives)
     return out
 
