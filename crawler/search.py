@@ -133,8 +133,12 @@ def search_articles(
     timeout: float = DEFAULT_TIMEOUT,
     stats: SearchStats | None = None,
     scorer: Scorer | None = None,
+    below: float | None = None,
 ) -> list[SearchResult]:
     """Articles matching `query` at or above ``min_score``, highest score first (one per story).
+
+    ``below``: only scores under it, of stories none of whose scored copies reaches it (a topic's near misses:
+    ``min_score`` its near_score, ``below`` its min_score).
 
     ``sources``/``languages`` keep articles from those; ``since`` keeps articles published
     (else fetched) at or after it. ``sets`` are the named sets the query may use as @name
@@ -151,6 +155,7 @@ def search_articles(
         # the index query itself stops at the deadline too (SQLite calls this every N steps)
         store.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20_000)
         best: dict[str, SearchResult] = {}
+        matched: set[str] = set()  # stories a copy of which reaches ``below``: matches, no near miss
         try:
             candidates = list(
                 store.fts_candidates(
@@ -183,13 +188,16 @@ def search_articles(
                     # and the warning's "scored N" is what the results were taken from
                     hold.held = True
                     stats.scored += scored
+                    if r is not None and below is not None and r.score >= below:
+                        matched.add(r.story)
+                        r = None
                     prev = best.get(r.story) if r is not None else None
                     if r is not None and (prev is None or r.score > prev.score):
                         best[r.story] = r
                     hold.held = False
         except _OutOfTime:  # inside an article: it is left out, as every one after it
             stats.timed_out = True
-    return sorted(best.values(), key=lambda r: (-r.score, -r.id))[:limit]
+    return sorted((r for r in best.values() if r.story not in matched), key=lambda r: (-r.score, -r.id))[:limit]
 
 
 def _scored(

@@ -741,6 +741,9 @@ def _query_as_option(query: str, read_as: str = "an option") -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of text.")
 @click.option("--topic", metavar="NAME", help="Search with a configured topic's query and min_score.")
 @click.option(
+    "--near", is_flag=True, help="With --topic: its near misses, scored from its near_score up to its min_score."
+)
+@click.option(
     "--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Stop after this many seconds."
 )
 @click.pass_obj
@@ -754,6 +757,7 @@ def search(
     languages: tuple[str, ...],
     as_json: bool,
     topic: str | None,
+    near: bool,
     timeout: float,
 ) -> None:
     """Search stored articles with the topic query syntax (AND OR NOT ( ) "phrase" prefix* NEAR/n title:)."""
@@ -773,6 +777,7 @@ def search(
         topic,
         limit,
         timeout,
+        near,
         sources=sources,
         since=since_dt,
         languages=tuple(lang.lower() for lang in languages),

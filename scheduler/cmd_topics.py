@@ -542,23 +542,48 @@ def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
 
 
 def search_with_topic(
-    config: Config, query: str | None, topic: str | None, limit: int, timeout: float, **filters: Any
+    config: Config,
+    query: str | None,
+    topic: str | None,
+    limit: int,
+    timeout: float,
+    near: bool = False,
+    **filters: Any,
 ) -> tuple[list, SearchStats]:
-    """`newswatch search`: a query, or a configured topic (its query and min_score); warns when cut short.
+    """`newswatch search`: a query, or a configured topic (its query and min_score; ``near``: its near misses,
+    scored in [near_score, min_score) in stories no copy of which matches); warns when cut short.
     Returns the results and how the search went (whether it was cut short, how many articles it scored)."""
     from crawler.search import SearchStats, search_articles
 
     if (query is None) == (topic is None):
         raise UsageError("give a QUERY or --topic NAME (one of the two)")
+    if near and topic is None:
+        raise UsageError("--near lists a topic's near misses: give --topic NAME with it")
     min_score = 0.0
+    below = None
     scorer = None
     if topic is not None:
         t = _pick(config.topics, (topic,), "add one, or search with a QUERY instead of --topic")[0]
         query, min_score = t.query, t.min_score
+        if near:
+            if t.near_score is None:
+                raise UsageError(
+                    f"--near: the topic {t.name} has no near_score; add one below its min_score"
+                    f" ({t.min_score:g}) to its [[topics]] table"
+                )
+            min_score, below = t.near_score, t.min_score
         scorer = t.model.scorer() if t.model is not None else None
     stats = SearchStats()
     results = search_articles(
-        config, query or "", limit=limit, min_score=min_score, timeout=timeout, stats=stats, scorer=scorer, **filters
+        config,
+        query or "",
+        limit=limit,
+        min_score=min_score,
+        timeout=timeout,
+        stats=stats,
+        scorer=scorer,
+        below=below,
+        **filters,
     )
     if stats.timed_out:
         how_far = (

@@ -239,7 +239,8 @@ def _fmt_date(dt: datetime | None, tz: ZoneInfo) -> str:
     return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
-def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
+def _item(store: Store, config: Config, due: Due, tz: ZoneInfo, snippet: bool = True) -> StoryItem:
+    """A story as a digest shows it; ``snippet`` False: without its snippet and highlights (a near miss's line)."""
     arts = store.query(
         "SELECT id, url, canonical_url, source, title, text, text_from, published, fetched, language"
         " FROM articles WHERE story = ? ORDER BY first_seen, id",
@@ -260,7 +261,8 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
     topic = next((t for t in config.topics if t.name == due.topic), None)
     language = face["language"] if face["language"] and re.fullmatch(r"[a-z]{2,3}", face["language"]) else None
     title = _headline(face, arts)
-    snippet, headline = _highlights(source_art["title"], source_art["text"], topic, title)
+    # a model topic's highlights score the story again (its features): not for a line that shows none
+    passage, headline = _highlights(source_art["title"], source_art["text"], topic, title) if snippet else ((), ())
     return StoryItem(
         story=due.story,
         topic=due.topic,
@@ -271,7 +273,7 @@ def _item(store: Store, config: Config, due: Due, tz: ZoneInfo) -> StoryItem:
         date=_fmt_date(date, tz),
         language=language,
         language_name=LANGUAGES.get(language or "", language),
-        snippet=snippet,
+        snippet=passage,
         also=tuple(also.values()),
         headline=headline,
         translate_url=_translate_link(config, _article_url(face), language),
@@ -587,7 +589,7 @@ def build_digest(
         top=top,
         topic_titles=tuple(t.display for t in recipient_topics(config, recipient)),
         contact=_contact(config),
-        near=tuple(_item(store, config, d, tz) for d in near),
+        near=tuple(_item(store, config, d, tz, snippet=False) for d in near),
         near_held=near_held,
     )
 

@@ -330,3 +330,35 @@ def test_a_kill_between_the_250_and_its_record_resends_the_near_misses_once_unde
     messages: list[EmailMessage] = [m.message for m in smtp.messages]
     assert [m["Message-ID"] for m in messages] == [message_id, message_id]  # the one window: a resend, recognisable
     assert all("NEAR joint observatory plan" in near_part(bodies(m)[0]) for m in messages)
+
+
+def test_search_near_lists_a_topics_near_misses_over_the_archive(world: World, tmp_path: Path) -> None:
+    def stored(n: int, title: str, text: str) -> int:
+        return world.store.add_article(article_record(n, title, text, indexed=True)).article_id
+
+    stored(1, "Lunar station plans", "Scientists plan a research station.")  # 1.1: a match
+    stored(2, "Budget passed", "The council met. A lunar eclipse was seen.")  # 0.6: a near miss
+    copy = stored(3, "Ferry timetable", "The ferries run again. A lunar eclipse delayed one.")
+    world.join(stored(4, "Lunar eclipse delays a ferry", "A ferry waited."), world.story(copy))  # its copy: a match
+    stored(5, "Harbour news", "Boats. Many boats. More boats and a lunar calendar of tides.")
+    conf = tmp_path / "newswatch.toml"
+    topics = '[[topics]]\nname = "space"\nquery = "lunar"\nmin_score = 1.0\nnear_score = 0.5\n'
+    conf.write_text(f'[storage]\ndatabase = "{world.store.path}"\n{topics}', encoding="utf-8")
+
+    out = CliRunner().invoke(cli, ["-c", str(conf), "search", "--topic", "space", "--near", "--json"])
+    assert out.exit_code == 0, out.output
+    import json
+
+    found = [(r["title"], round(r["score"], 1)) for r in json.loads(out.output)]
+    assert found == [("Budget passed", 0.6), ("Harbour news", 0.6)] or found == [
+        ("Harbour news", 0.6),
+        ("Budget passed", 0.6),
+    ]
+    matches = CliRunner().invoke(cli, ["-c", str(conf), "search", "--topic", "space", "--json"])
+    assert {r["title"] for r in json.loads(matches.output)} == {"Lunar station plans", "Lunar eclipse delays a ferry"}
+
+    conf.write_text(conf.read_text(encoding="utf-8").replace("near_score = 0.5\n", ""), encoding="utf-8")
+    refused = CliRunner().invoke(cli, ["-c", str(conf), "search", "--topic", "space", "--near"])
+    assert refused.exit_code == 2 and "the topic space has no near_score" in refused.output
+    alone = CliRunner().invoke(cli, ["-c", str(conf), "search", "lunar", "--near"])
+    assert alone.exit_code == 2 and "give --topic NAME with it" in alone.output
