@@ -774,30 +774,28 @@ def test_sent_anywhere_clause_for_prune(world: World, smtp: Any) -> None:
     assert unsent != sent
 
 
-def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(
-    world: World, smtp: Any, tmp_path: Path
-) -> None:
+def killed_digest(database: Path, port: int, topic: str, sends: bool) -> str:
+    """The Message-ID of a digest of ``database`` run in a child process SIGKILLed in its send to the SMTP server at
+    ``port``: before the server answered (``sends`` False), or after its 250, before the record (True). The config is
+    one topic, the line ``topic`` (``name = "china-russia-st"``, ...), and mail_config's tables."""
     import signal
     import subprocess
     import sys
 
-    world.add("tass-en", "China and Russia open a joint observatory", matches={"china-russia-st": 3.0})
-    conf = tmp_path / "newswatch.toml"
-    conf.write_text(
-        f'[storage]\ndatabase = "{world.store.path}"\n'
-        '[[topics]]\nname = "china-russia-st"\nquery = "china"\n'
-        '[digest]\n[[digest.recipients]]\nemail = "analyst@example.org"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\nsender = "alerts@example.org"\n',
-        encoding="utf-8",
-    )
+    from tests.support.configs import mail_config
+
+    conf = database.parent / "killed-digest.toml"
+    conf.write_text(f'[storage]\ndatabase = "{database}"\n[[topics]]\n{topic}\n{mail_config(port)}', encoding="utf-8")
     child = (
         "import sys, datetime\n"
         "from crawler.config import load_config\nfrom crawler.store import Store\n"
-        "from scheduler.digest import run_digest\n"
+        "from scheduler.digest import run_digest\nfrom scheduler.mail import Mailer\n"
+        "config = load_config(sys.argv[1])\n"
         "def hang(msg, rcpt):\n"
+        f"    {'Mailer(config.smtp).send(msg, rcpt)' if sends else 'pass'}\n"  # the server said 250, or nothing yet
         "    print(msg['Message-ID'], flush=True)\n"
-        "    sys.stdin.read()\n"  # blocks until killed, as if the server never answered
-        f"run_digest(load_config(sys.argv[1]), Store(load_config(sys.argv[1]).storage.database),"
+        "    sys.stdin.read()\n"  # blocks until killed: the 250, if any, is never recorded
+        "run_digest(config, Store(config.storage.database),"
         f" now=datetime.datetime.fromisoformat('{NOW.isoformat()}'), sender=hang)\n"
     )
     root = Path(__file__).resolve().parent.parent
@@ -810,10 +808,16 @@ def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     try:
-        message_id = proc.stdout.readline().strip()
+        return proc.stdout.readline().strip() if proc.stdout else ""
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def test_a_run_killed_mid_send_leaves_the_stories_due_under_the_same_message_id(world: World, smtp: Any) -> None:
+    world.add("tass-en", "China and Russia open a joint observatory", matches={"china-russia-st": 3.0})
+    topic = 'name = "china-russia-st"\nquery = "china"'
+    message_id = killed_digest(world.store.path, smtp.port, topic, sends=False)
     assert message_id.startswith("<newswatch.digest.")
     cfg = config_for(world.store.path, smtp.port)
     out = run_digest(cfg, world.store, now=NOW + timedelta(minutes=1))

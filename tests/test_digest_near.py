@@ -4,10 +4,6 @@ recipient's topics, listed after the matches and sent once, against a real SQLit
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -25,7 +21,7 @@ from scheduler.cli import cli
 from scheduler.digest import NEAR_MISSES, due_count, run_digest, send_alerts
 from tests.support.articles import article_record
 from tests.support.configs import config_problems, mail_config
-from tests.test_digest import NOW, World, bodies, config_for, received, unmarked
+from tests.test_digest import NOW, World, bodies, config_for, killed_digest, received, unmarked
 
 NEAR = {"china-russia-st": 0.5, "energy": 1.0}  # min_score 1.0 and 2.0 (config_for)
 SECTION = "== Near misses ("
@@ -283,43 +279,11 @@ def test_stored_near_misses_follow_the_topic_and_stay_out_of_matches(tmp_path: P
 
 
 def test_a_kill_between_the_250_and_its_record_resends_the_near_misses_once_under_the_same_message_id(
-    world: World, smtp: Any, tmp_path: Path
+    world: World, smtp: Any
 ) -> None:
     add(world, "rg", "NEAR joint observatory plan", near={"china-russia-st": 0.7})
-    conf = tmp_path / "newswatch.toml"
-    conf.write_text(
-        f'[storage]\ndatabase = "{world.store.path}"\n'
-        '[[topics]]\nname = "china-russia-st"\nquery = "china"\nnear_score = 0.5\n'
-        '[digest]\n[[digest.recipients]]\nemail = "analyst@example.org"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\nsender = "alerts@example.org"\n',
-        encoding="utf-8",
-    )
-    child = (
-        "import sys, datetime\n"
-        "from crawler.config import load_config\nfrom crawler.store import Store\n"
-        "from scheduler.digest import run_digest\nfrom scheduler.mail import Mailer\n"
-        "config = load_config(sys.argv[1])\n"
-        "def sent_then_hang(msg, rcpt):\n"
-        "    Mailer(config.smtp).send(msg, rcpt)\n"  # the server said 250 ...
-        "    print(msg['Message-ID'], flush=True)\n"
-        "    sys.stdin.read()\n"  # ... and the process dies before recording it
-        f"run_digest(config, Store(config.storage.database),"
-        f" now=datetime.datetime.fromisoformat('{NOW.isoformat()}'), sender=sent_then_hang)\n"
-    )
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen(
-        [sys.executable, "-c", child, str(conf)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
-    try:
-        message_id = proc.stdout.readline().strip()
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+    topic = 'name = "china-russia-st"\nquery = "china"\nnear_score = 0.5'
+    message_id = killed_digest(world.store.path, smtp.port, topic, sends=True)
     assert message_id.startswith("<newswatch.digest.") and len(smtp.messages) == 1
     assert ledger.sent_stories(world.store, "analyst@example.org") == set()  # the 250 was never recorded
 
