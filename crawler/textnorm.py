@@ -180,6 +180,11 @@ class _Recent:
                 self._kept.move_to_end(text)
                 return self._kept[text]
         value = self._fn(text)
+        self.keep(text, value)
+        return value
+
+    def keep(self, text: str, value: Any) -> None:
+        """Keeps ``value``, made otherwise, as the result for ``text``, as a call would have kept its own."""
         if len(text) <= self._chars:
             with self._lock:
                 if text not in self._kept:
@@ -187,7 +192,11 @@ class _Recent:
                     self._held += len(text)
                 while len(self._kept) > self._count or self._held > self._chars:
                     self._held -= len(self._kept.popitem(last=False)[0])
-        return value
+
+    def kept(self, text: str) -> Any | None:
+        """The result for ``text`` when it is kept, else None (nothing computed)."""
+        with self._lock:
+            return self._kept.get(text)
 
     def cache_clear(self) -> None:
         with self._lock:
@@ -207,10 +216,24 @@ def columns(text: str) -> Columns:
     The last few results are kept (COLUMNS_KEPT characters of text in all): the search index and topic matching
     tokenize the same article.
     """
-    if _CJK_OR_MARK_RE.search(text) is None:
-        return _word_columns(text, _PLAIN_WORD_SPLIT_RE if "_" in text else _WORD_CHARS_SPLIT_RE)
-    if not has_cjk(text):  # combining marks, no CJK
-        return _word_columns(text, _WORD_SPLIT_RE)
+    return _columns(text, 0)
+
+
+def columns_after(text: str, start: int) -> Columns:
+    """The tokens of ``text`` from ``start`` on, as ``columns(text)`` has them, where no token holds the character
+    before ``start`` (a sentence end): the rest of a text whose first part is tokenized already. Not kept."""
+    return _columns(text, start)
+
+
+def _columns(text: str, at: int) -> Columns:
+    """``columns``' tokens of ``text`` from ``at`` on (a token's characters are words' or a CJK run's, and every
+    token ends at a character it does not hold, so those before ``at`` are left whole). A CJK run is folded to
+    Simplified with the whole text, as ``columns(text)`` folds it."""
+    rest = text[at:] if at else text
+    if _CJK_OR_MARK_RE.search(rest) is None:
+        return _word_columns(rest, _PLAIN_WORD_SPLIT_RE if "_" in rest else _WORD_CHARS_SPLIT_RE, at)
+    if not has_cjk(rest):  # combining marks, no CJK
+        return _word_columns(rest, _WORD_SPLIT_RE, at)
     surfaces: list[str] = []
     stems: list[str] = []
     starts: list[int] = []
@@ -218,7 +241,7 @@ def columns(text: str) -> Columns:
     kinds: list[int] = []
     simple: str | None = None  # the whole text folded to Simplified Chinese, at its first CJK run ("" if it cannot be)
     normalized = _NORMALIZED.get
-    for m in _TOKEN_RE.finditer(text):
+    for m in _TOKEN_RE.finditer(text, at):
         word = m.group(2)
         if word is not None:
             surface, stem = normalized(word) or _normalize(word)
@@ -255,16 +278,17 @@ def has_cjk(text: str) -> bool:
     return _CJK_CHAR_RE.search(text) is not None
 
 
-def _word_columns(text: str, words_re: re.Pattern[str]) -> Columns:
+def _word_columns(text: str, words_re: re.Pattern[str], at: int = 0) -> Columns:
     """``columns`` of a text without CJK characters: the same tokens, found by one split (on ``words_re``, which
-    captures the words) and list operations instead of a loop over match objects (a third of the time)."""
+    captures the words) and list operations instead of a loop over match objects (a third of the time); ``at``: the
+    text's offset in a longer one, added to its tokens' (``columns_after``)."""
     parts = words_re.split(text)  # separator, word, separator, word, ..., separator
     words = parts[1::2]
     if not words:
         return Columns([], [], [], [], [])
-    offsets = list(accumulate(map(len, parts)))  # where each part ends
-    starts = offsets[0:-1:2]
-    ends = offsets[1::2]
+    offsets = list(accumulate(map(len, parts), initial=at))  # where each part starts, then where the last ends
+    starts = offsets[1:-1:2]
+    ends = offsets[2::2]
     pairs = list(map(_NORMALIZED.get, words))
     if None in pairs:
         pairs = [pair or _normalize(word) for pair, word in zip(pairs, words)]

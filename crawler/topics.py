@@ -53,7 +53,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
 
@@ -173,13 +173,20 @@ def _sentence_ends(text: str, before: int | None = None) -> list[int]:
     less the full stops of abbreviations that do not end one (``_abbreviation_goes_on``). With ``before``, only
     those before it: the whole text's, each decided by what follows it however far that reaches."""
     out: list[int] = []
-    resume = 0  # a match's characters are not searched again, as a search would not
+    _scan_ends(text, out, 0, 0, before)
+    return out
+
+
+def _scan_ends(text: str, out: list[int], resume: int, start: int, before: int | None) -> int:
+    """``_sentence_ends``' scan of ``text`` from ``start`` (to ``before``), adding the ends it finds to ``out``, which
+    holds those before ``start``, as a scan from the text's start reaching it would (``resume``: a match's end, where
+    it would try the next); returns that value, so that a scan stopped at ``before`` goes on from there as one."""
     match = _SENTENCE_END_RE.match
-    for m in _SENTENCE_END_FIRST_RE.finditer(text):
+    for m in _SENTENCE_END_FIRST_RE.finditer(text, start):
         at = m.start()
         if before is not None and at >= before:
             break
-        if at >= resume:
+        if at >= resume:  # a match's characters are not searched again, as a search would not
             end = match(text, at)
             if end is not None:
                 if (
@@ -190,7 +197,7 @@ def _sentence_ends(text: str, before: int | None = None) -> list[int]:
                     continue
                 out.append(at)
                 resume = end.end()
-    return out
+    return resume
 
 
 # An ASCII semicolon joins two independent clauses ("France and China sign hydrogen pact; German firm to supply
@@ -206,11 +213,12 @@ _CJK_AFTER_RE = re.compile(rf"\s*{_CJK_CHAR}")
 _LIST_LAST_RE = re.compile(rf"{_CLOSERS}\s+(?:and|or|и|или)\b", re.IGNORECASE)
 
 
-def _clause_ends(text: str, ends: list[int], before: int | None = None) -> list[int]:
+def _clause_ends(text: str, ends: list[int], before: int | None = None, after: int = 0) -> list[int]:
     """Offsets of the ASCII semicolons that end a clause, given the text's sentence ends (``_sentence_ends``); with
-    ``before``, a sentence end, only those before it (all of a sentence's semicolons are, however many it has)."""
+    ``before``, a sentence end, only those before it (all of a sentence's semicolons are, however many it has), and
+    with ``after``, a sentence end, only those after it."""
     stop = len(text) if before is None else before
-    at = text.find(";", 0, stop)
+    at = text.find(";", after, stop)
     if at < 0:
         return []
     in_sentence: dict[int, list[int]] = defaultdict(list)  # sentence index -> the offsets of its semicolons
@@ -258,9 +266,11 @@ class _Field:
         "_short",
         "_sorted",
         "_tokens",
+        "added",
         "by_stem",
         "by_surface",
         "cjk",
+        "cut",
         "ends",
         "lead_end",
         "lead_words",
@@ -274,14 +284,39 @@ class _Field:
         "text",
     )
 
-    def __init__(self, text: str, cut: _Cut | None = None) -> None:
-        if cut is None:
+    def __init__(
+        self,
+        text: str,
+        cut: _Cut | None = None,
+        part: _Field | None = None,
+        after: _Cut | None = None,
+    ) -> None:
+        """The field of ``text``, or of its part ``cut`` (``_cut``). ``after``: such a part of ``text``, whose tokens
+        and sentence ends this one goes on from, and ``part``: its field, whose index too (taken over: ``part`` is
+        not to be read again); the same as ``_Field(text)``, the part's tokens and sentences being the whole text's."""
+        self.cut = cut
+        if part is not None:
+            after = part.cut
+        if after is not None:
+            pc = after
+            kept = textnorm.columns.kept(text)  # (a crawl's search index has tokenized it)
+            if kept is None:
+                kept = textnorm.Columns(*map(operator.add, pc.columns, textnorm.columns_after(text, pc.limit)))
+            surfaces, stem_col, starts, ends, kinds = kept
+            full_stops = pc.full_stops.copy()
+            _scan_ends(text, full_stops, pc.resume, pc.scanned, None)
+            clauses = _clause_ends(text, full_stops, after=pc.limit)
+            clauses = pc.clauses + clauses if pc.clauses else clauses
+            self.limit, self.cjk = len(text), pc.cjk
+        elif cut is None:
+            part = None
             surfaces, stem_col, starts, ends, kinds = textnorm.columns(text)
             full_stops = _sentence_ends(text)
             clauses = _clause_ends(text, full_stops)
             self.limit = len(text)  # the characters its tokens are of (a part's: see ``_Cut``)
             self.cjk = textnorm.CJK in kinds or textnorm.CJK_END in kinds  # the text holds CJK characters
         else:
+            part = None
             surfaces, stem_col, starts, ends, kinds = cut.columns
             full_stops, clauses, self.limit, self.cjk = cut.full_stops, cut.clauses, cut.limit, cut.cjk
         # A token's position is its index plus a gap per sentence end before it.
@@ -306,9 +341,13 @@ class _Field:
         self.lead_end = positions[lead_i] if lead_i < len(positions) else 1 << 62
         self.lead_words = surfaces[:lead_i]  # the folded words of the lead
         self.text = text
-        by_surface: dict[str, list[int]] = {}
+        # a part's positions are these (its tokens' sentences are) when its gap is this one's: its index is this one's
+        # for its tokens, and goes on with the rest's
+        done = len(part.positions) if part is not None and part.mask == self.mask else 0
+        by_surface: dict[str, list[int]] = part.by_surface if done and part is not None else {}
+        had = len(by_surface)  # the part's words, first among the keys
         known = by_surface.get
-        for surface, pos in zip(surfaces, positions):
+        for surface, pos in islice(zip(surfaces, positions), done, None) if done else zip(surfaces, positions):
             have = known(surface)
             if have is None:
                 by_surface[surface] = [pos]
@@ -316,6 +355,9 @@ class _Field:
                 have.append(pos)
         if self.cjk:
             stems = {sf: st for sf, st, kind in zip(surfaces, stem_col, kinds) if kind == textnorm.WORD}
+        elif done and part is not None:
+            stems = part.stems
+            stems.update(islice(zip(surfaces, stem_col), done, None))
         else:
             stems = dict(zip(surfaces, stem_col))
         by_stem: dict[str, list[int]] = {}
@@ -348,6 +390,26 @@ class _Field:
         self._cyrillic: bool | None = None
         self._folded: str | None = None
         self._first_words: tuple[int, set[str], set[str], set[str]] | None = None
+        self.added: list[str] = []  # the words a whole text's field found past its part (``part``)
+        if part is not None:  # the words past the part's, in the order the index met them
+            mine = part.by_surface
+            self.added = list(islice(by_surface, had, None)) if done else [w for w in by_surface if w not in mine]
+            self._grow(part)
+
+    def _grow(self, part: _Field) -> None:
+        """Takes over what the part's field (this text's, ``_cut``) made of its words (their heads, sorted), adding
+        the words past the part (``added``)."""
+        added = self.added
+        if part._heads is not None:
+            self._heads = part._heads
+            self._heads.update([w[:3] for w in added])
+        if part._sorted is not None:
+            self._sorted = part._sorted + sorted(added)
+            self._sorted.sort()  # two sorted runs: merged
+        if part._long is not None:
+            self._long = part._long + sorted([w for w in added if len(w) >= 3])
+            self._long.sort()
+            self._short = _joined(part._short, [w for w in added if len(w) < 3])
 
     @property
     def folded(self) -> str:
@@ -545,6 +607,8 @@ class _Cut:
     full_stops: list[int]
     clauses: list[int]
     cjk: bool  # the whole text holds CJK characters
+    scanned: int = 0  # where the scan for sentence ends stopped (the part's end), and where it would go on there
+    resume: int = 0  # (``_scan_ends``): the whole text's field goes on from them
 
 
 def _cut(text: str, chars: int) -> _Cut | None:
@@ -555,21 +619,33 @@ def _cut(text: str, chars: int) -> _Cut | None:
     before it are those of the whole text, and the sentence ends before it are found in the whole text (what follows
     one decides it). Chinese is folded to Simplified for the whole text at once: None when the part's folding differs
     from the whole's before the cut (one changing the length of the text after it folds no run then)."""
-    full_stops = _sentence_ends(text, chars)
+    full_stops: list[int] = []
+    resume = _scan_ends(text, full_stops, 0, 0, chars)
     if not full_stops:
         return None
     limit = full_stops[-1]
-    cjk = textnorm.has_cjk(text)
-    if cjk and textnorm.has_cjk(text[:limit]):
-        whole, part = textnorm.simplified(text), textnorm.simplified(text[:chars])
-        if (whole is None) != (part is None) or (
-            whole is not None and part is not None and whole[:limit] != part[:limit]
-        ):
-            return None
-    cols = textnorm.columns(text[:chars])
+    cols = textnorm.columns.kept(text)  # the whole text's tokens, where a crawl's search index made them: theirs
+    if cols is not None:
+        cjk = textnorm.CJK_END in cols.kinds  # (a CJK run's last character is one)
+    else:
+        cjk = textnorm.has_cjk(text)
+        if cjk and textnorm.has_cjk(text[:limit]):
+            whole, part = textnorm.simplified(text), textnorm.simplified(text[:chars])
+            if (whole is None) != (part is None) or (
+                whole is not None and part is not None and whole[:limit] != part[:limit]
+            ):
+                return None
+        cols = textnorm.columns(text[:chars])
     n = bisect.bisect_left(cols.starts, limit)
     columns = textnorm.Columns(*(c[:n] for c in cols))
-    return _Cut(limit, columns, full_stops, _clause_ends(text, full_stops, limit), cjk)
+    return _Cut(limit, columns, full_stops, _clause_ends(text, full_stops, limit), cjk, chars, resume)
+
+
+def _joined(lines: str, more: list[str]) -> str:
+    """``lines`` (words, each after a line break) with ``more`` after them."""
+    if not more:
+        return lines
+    return lines + ("\n" if len(lines) > 1 else "") + "\n".join(more)
 
 
 class _Unsure(Exception):
@@ -582,7 +658,18 @@ class Document:
     are made when a query first reads them: a model topic's gate decided on the part its model reads (``part``,
     ``Query.holds``) never makes the whole text's."""
 
-    __slots__ = ("_parts", "_present", "_scoped", "fields", "made", "memo", "text", "title")
+    __slots__ = (
+        "_cuts",
+        "_heading",
+        "_parts",
+        "_present",
+        "_scoped",
+        "fields",
+        "made",
+        "memo",
+        "text",
+        "title",
+    )
 
     def __init__(self, title: str, text: str, fields: dict[str, _Field] | None = None) -> None:
         self.title = title or ""
@@ -590,7 +677,9 @@ class Document:
         self.made = fields is not None  # whether its fields were made (else ``fields`` is unset until first read)
         if fields is not None:
             self.fields = fields
-        self._parts: dict[int, Document | None] | None = None
+        self._cuts: dict[int, _Cut | None] | None = None  # the text's parts (``_cut``) by their characters
+        self._parts: dict[int, Document | None] | None = None  # and as documents (``part``)
+        self._heading: _Field | None = None  # the title's field, made for a part before the document's fields
         # results of sub-queries by structural key: topics repeat term groups, and so do queries
         self.memo: dict[str, tuple[bool, list[_Occ]]] = {}
         self._present: tuple[set[str], set[str], set[str]] | None = None
@@ -601,11 +690,17 @@ class Document:
         read for every term of every query)."""
         if name != "fields":
             raise AttributeError(name)
-        part = next((p.fields for p in (self._parts or {}).values() if p is not None), None)
-        fields = self.fields = {TITLE: part[TITLE] if part else _Field(self.title), TEXT: _Field(self.text)}
+        head = next((p for p in (self._parts or {}).values() if p is not None), None)
+        title = self._heading or _Field(self.title)
+        if head is not None:  # the whole text's field goes on from the part's, taking it over (the part is dropped)
+            self._parts = None
+            part = head.fields[TEXT]
+            fields = {TITLE: title, TEXT: _Field(self.text, part=part)}
+            part.lend(fields[TEXT])  # what the part found in the whole text's characters need not be found again
+        else:
+            fields = {TITLE: title, TEXT: _Field(self.text)}
+        self.fields = fields
         self.made = True
-        if part:  # what a part found in the whole text's characters, the whole text's field need not find again
-            part[TEXT].lend(fields[TEXT])
         return fields
 
     def part(self, chars: int) -> Document | None:
@@ -613,18 +708,35 @@ class Document:
         text field holds only their tokens (``_cut``) while every character read still reads the whole text: what a
         gate finds in them, it finds in the whole article (``_Node.settled``). None when the text is no longer than
         ``chars`` (the part is the whole) or no sentence ends within them."""
-        if len(self.text) <= chars:
+        cut = self.cut(chars)
+        if cut is None:
             return None
         parts = self._parts
         if parts is None:
             parts = self._parts = {}
         if chars not in parts:
-            cut = _cut(self.text, chars)
-            title = self.fields[TITLE] if self.made else _Field(self.title)
-            parts[chars] = (
-                None if cut is None else Document(self.title, self.text, {TITLE: title, TEXT: _Field(self.text, cut)})
-            )
+            parts[chars] = Document(self.title, self.text, {TITLE: self.heading(), TEXT: _Field(self.text, cut)})
         return parts[chars]
+
+    def cut(self, chars: int) -> _Cut | None:
+        """The text's sentences that end within its first ``chars`` characters (``_cut``), once: None when the text is
+        no longer than ``chars`` or no sentence ends there."""
+        if len(self.text) <= chars:
+            return None
+        cuts = self._cuts
+        if cuts is None:
+            cuts = self._cuts = {}
+        if chars not in cuts:
+            cuts[chars] = _cut(self.text, chars)
+        return cuts[chars]
+
+    def heading(self) -> _Field:
+        """The title's field: the document's, or made for its parts before it (and then the document's)."""
+        if self.made:
+            return self.fields[TITLE]
+        if self._heading is None:
+            self._heading = _Field(self.title)
+        return self._heading
 
     def present(self, scope: str | None = None) -> tuple[set[str], set[str], set[str]]:
         """(stems, folded surfaces, words' first three characters) found in any field, or only in the title
@@ -2304,6 +2416,7 @@ class _Except(_Node):
     left: _Node
     right: _Node
     positional = True
+    _both_local: bool | None = field(default=None, init=False, repr=False)  # both sides ``_local``: found once
 
     def _eval(self, doc: Document) -> tuple[bool, list[_Occ]]:
         ok, a = self.left.eval(doc)
@@ -2338,7 +2451,9 @@ class _Except(_Node):
     def settled(self, part: Document) -> bool | None:
         """True when a place of a in the part is outside every place of b there: b's places over it, all in its
         sentence, are the whole article's (both ``_local``)."""
-        if not (_local(self.left) and _local(self.right)):
+        if self._both_local is None:
+            self._both_local = _local(self.left) and _local(self.right)
+        if not self._both_local:
             return None
         places = self.left.places(part, in_parts=True) if isinstance(self.left, _Entity) else self.left.eval(part)[1]
         reach: dict[tuple[str, int], int] | None = None
@@ -2422,7 +2537,8 @@ class Query:
         less work than ``match_prepared``'s (``_Node.holds``): a gate ``@china AND @russia`` stops at the first name
         of each side. With ``part`` (a model's ``text_chars``), first in the title and the text's sentences that end
         within its first ``part`` characters (``Document.part``), which the model tokenizes anyway: where they settle
-        it (``_Node.settled``), the whole text is never tokenized."""
+        it (``_Node.settled``), the whole text is never tokenized; where they do not, the whole text's field goes on
+        from the part's tokens, sentence ends and index (``_Field``)."""
         if part and not doc.made:  # (a text already tokenized for another topic is asked whole)
             head = doc.part(part)
             if head is not None:

@@ -1,10 +1,13 @@
 """A model topic's gate decided on the part its model reads (``Query.holds(doc, part)``, ``Document.part``): the
 title and the text's sentences that end within the model's first ``text_chars`` characters, tokenized as the whole
 text is, every check of a name reading the whole text. Where the part settles the gate, the whole text is never
-tokenized; wherever the cut falls, the gate says what it says on the whole article."""
+tokenized; wherever the cut falls, the gate says what it says on the whole article. Where it does not, the whole
+text's field goes on from the part's tokens, sentence ends and index: the same field as the whole text's made
+alone."""
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import os
@@ -83,12 +86,18 @@ def test_a_gate_settled_by_the_part_leaves_the_whole_text_untokenized() -> None:
     m = gated_match(_gate(), scorer, doc, "en", floor=topic.min_score)
     assert not doc.made  # neither the whole text's tokens nor its indexes were made
     assert m == scorer.score(whole, "en").match and _gate().holds(whole)
-    # one side named only past the part: the whole text decides
-    late = "China opened a laboratory. " + "It was built in stages. " * 300 + "Russia joined it."
-    doc = prepare("", late)
-    assert _gate().holds(doc, topic.model.text_chars) and doc.made
+    # one side named only past the part: the whole text decides, its field going on from the part's
+    late = "China and Beijing opened a laboratory. " + "It was built in stages. " * 120 + "Russia joined it."
+    doc = prepare("", late)  # (fewer than 1,024 words: the part's positions are the whole text's)
     part = doc.part(topic.model.text_chars)
-    assert part is not None and part.fields[TEXT]._holds.items() <= doc.fields[TEXT]._holds.items()  # lent
+    assert part is not None
+    f = part.fields[TEXT]
+    index, tokens, lent = f.by_surface, f.positions, dict(f._holds)
+    assert _gate().holds(doc, topic.model.text_chars) and doc.made and doc._parts is None  # (the part taken over)
+    whole = doc.fields[TEXT]
+    assert whole.by_surface is index and whole.positions[: len(tokens)] == tokens  # its index, gone on past the part
+    assert lent.items() <= whole._holds.items()  # what the part found in the whole text's characters
+    assert _snapshot(whole) == _snapshot(topics._Field(late))
     # a text no longer than the part is the part: nothing to cut
     assert prepare("", text[:1000]).part(1500) is None
 
@@ -233,3 +242,82 @@ def test_title_and_text_fields_are_made_when_first_read() -> None:
     head = prepare("Title", "Joint work. " * 500)
     part = head.part(100)
     assert part is not None and part.fields[TITLE] is head.fields[TITLE]  # one title field for both
+
+
+def _snapshot(f: topics._Field) -> dict[str, object]:
+    """A field's attributes, its lazily made ones made, but what a gate's questions leave in it."""
+    f.heads(), f.sorted_surfaces(), f.first_words(), f.has_prefix("q"), f.folded, f._may_hold("я")
+    if f.cjk:
+        f._cjk_sorted()
+    asked = {"added", "cut", "_memo", "_tokens", "_institution_words", "_holds"}
+    return {k: getattr(f, k) for k in topics._Field.__slots__ if k not in asked}
+
+
+def _whole_fields(title: str, text: str, chars: int) -> None:
+    """Asserts the whole text's field made after a gate asked with a part (from the part's tokens, sentence ends and
+    index, the part's index and the sets it made taken over) is the field of the text made alone; with the text's
+    tokens kept beforehand (a crawl's search index) and without."""
+    whole = _snapshot(topics._Field(text))
+    for kept in (False, True):
+        textnorm.columns.cache_clear()
+        textnorm.simplified.cache_clear()
+        if kept:
+            textnorm.columns(text)
+        for how in ("part", "gate"):
+            doc = prepare(title, text)
+            cut = doc.cut(chars)
+            if cut is None:
+                continue
+            if how == "part":  # the part's field made and asked (its lazy sets made), then the whole text's
+                part = doc.part(chars)
+                assert part is not None
+                f = part.fields[TEXT]
+                f.heads(), f.sorted_surfaces(), f.has_prefix("q"), part.present()
+                if f.cjk:
+                    f._cjk_sorted()
+            else:
+                _gate().holds(doc, chars)
+            assert _snapshot(doc.fields[TEXT]) == whole, (how, kept, chars, text[max(0, chars - 200) : chars + 200])
+            assert doc.fields[TITLE].text == title
+
+
+def test_the_whole_text_field_made_from_its_part_is_the_whole_text_field() -> None:
+    rng = random.Random(19)
+    stories = _stories()
+    texts = [(t, x) for t, x in stories[::6] if len(x) > 200] + [("", b) for b in _corpus_bodies()[::6]]
+    texts += [
+        (t1, x1 + rng.choice(["\n", ". ", "。", "; ", " "]) + x2)
+        for (t1, x1), (_, x2) in zip(stories[::9], stories[5::9])
+    ]
+    for title, text in texts:
+        for chars in sorted(_cuts(text, rng, 1))[:2] + [1500]:
+            _whole_fields(title, text, chars)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), max_size=4).map(" ".join),
+    st.lists(st.sampled_from([*_PIECES, "_", "é", "\u0301", "中國", "臺灣", "ｃｈｉｎａ"]), min_size=2, max_size=60),
+    st.sampled_from(["", " ", "\n"]),
+    st.data(),
+)
+def test_the_whole_text_field_made_from_its_part_is_the_same_wherever_the_cut_falls(
+    title: str, pieces: list[str], joint: str, data: st.DataObject
+) -> None:
+    text = joint.join(pieces)
+    for chars in {data.draw(st.integers(1, len(text) + 1)) for _ in range(3)}:
+        _whole_fields(title, text, chars)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*_PIECES, "_", "é", "\u0301", "中國", "臺灣", "ｃｈｉｎａ", "ㇰ"]), min_size=1, max_size=40
+    )
+)
+def test_a_text_s_tokens_after_a_sentence_end_are_its_whole_tokens_there(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    whole = textnorm.columns(text)
+    for end in topics._sentence_ends(text):
+        n = bisect.bisect_left(whole.starts, end + 1)
+        assert textnorm.columns_after(text, end + 1) == textnorm.Columns(*(c[n:] for c in whole))
