@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,13 +38,13 @@ from crawler.process import (
     POOL_TOPICS_ENV,
     FeedInfo,
     Processed,
-    headline_terms,
     own_lines,
     shows_headline,
 )
 from crawler.procs import die_with_parent
 from crawler.settings import import_tls_early, quiet_scrapy_logs
 from crawler.store import Store, UpgradeRefused, iso, parse_iso, utcnow
+from crawler.walls import Said, Sayings, said
 
 if TYPE_CHECKING:
     from crawler.feeds import ReadItem
@@ -129,8 +128,7 @@ class CrawlContext:
         self._claims: dict[str, str] = {}  # canonical URL -> the title of the article it names
         # (source, content hash) -> the first page's (url, listed URL; None for one stored by an earlier run)
         self._bodies: dict[tuple[str, str], tuple[str, str | None]] = {}
-        self._said: dict[str, dict[str, Said]] = {}  # per source: what each page said of its own (by page: its URL)
-        self._saying: dict[str, dict[str, set[str]]] = {}  # per source: a line's hash -> the pages saying it
+        self._said: dict[str, Sayings] = {}  # per source: what each page said of its own (crawler.walls)
         self._demoted: dict[str, tuple[Any, Processed]] = {}  # a page's listed URL -> its feed entry, to store instead
         self.entries_listed: dict[str, dict[str, FeedInfo]] = {}  # per source: its entries of this run, by page
         self._feed_items: dict[str, dict[str, str]] = {}  # per source: its feed's items as last read (JSON by hash)
@@ -222,67 +220,41 @@ class CrawlContext:
         page of a wall that shows each story's headline (a paywall, a consent page). Returns one such page's URL (else
         None) and the pages taken for stories before (stored, or in this run) that are now seen to be the same wall.
         ``listed``: the entry's URL."""
-        said = self._said_by(rec.source)
-        page = Said(
+        sayings = self._said_by(rec.source)
+        page = said(
             rec.url,
             listed,
             feed.title or rec.title,
-            tuple(own_lines(rec.text, (feed.title, rec.title), feed.summary)),
+            own_lines(rec.text, (feed.title, rec.title), feed.summary),
             feed,
             # a page under another title than its entry's (one article listed under many headlines) is none of these
             headlined=same_title(feed.title, rec.title)
             or len(own_lines(rec.text, (feed.title,))) < sum(1 for line in rec.text.split("\n") if line.strip()),
         )
-        said[listed] = page
-        self._saying_add(rec.source, listed, page)
-        others = self._sharing(rec.source, listed, page)
+        sayings.add(listed, page)
+        others = sayings.sharing(listed, page)
         if not others:
             return None, []
         page.walled = True
         victims = []
         for other in sorted(others):
-            first = said.get(other)
-            if first is not None and not first.walled and self._sharing(rec.source, other, first):
+            first = sayings.pages.get(other)
+            if first is not None and not first.walled and sayings.sharing(other, first):
                 first.walled = True
                 victims.append(first)
-        return said[min(others)].url, victims
+        return sayings.pages[min(others)].url, victims
 
-    def _said_by(self, name: str) -> dict[str, Said]:
+    def _said_by(self, name: str) -> Sayings:
         """What the pages of ``name`` said: its last stored pages' (REPEATED_READ), then this run's."""
         if name not in self._said:
-            self._said[name] = {}
             rows = self.store.conn.execute(
                 "SELECT url, title, text FROM articles WHERE source = ? AND text_from = 'page' ORDER BY id DESC LIMIT ?",
                 [name, REPEATED_READ],
-            ).fetchall()
-            for url, title, text in rows:
-                page = Said(url, None, title, tuple(own_lines(text, (title,))), None)
-                self._said[name][url] = page
-                self._saying_add(name, url, page)
+            )  # one text at a time: what is kept of each is its lines' hashes
+            self._said[name] = Sayings(
+                said(url, None, title, own_lines(text, (title,)), None) for url, title, text in rows
+            )
         return self._said[name]
-
-    def _saying_add(self, name: str, page_id: str, page: Said) -> None:
-        saying = self._saying.setdefault(name, {})
-        for line in page.own:
-            if len(line) >= 20:
-                saying.setdefault(_line_hash(line), set()).add(page_id)
-
-    def _sharing(self, name: str, page_id: str, page: Said) -> set[str]:
-        """The other pages whose lines make four fifths of what ``page`` says of its own, when it says nothing of its
-        headline; else none."""
-        size = sum(len(line) for line in page.own)
-        if not page.headlined or size < 20:
-            return set()
-        if headline_terms(page.headline) and shows_headline(page.headline, "\n".join(page.own), 1):
-            return set()
-        saying = self._saying.get(name, {})
-        shared, others = 0, set()
-        for line in page.own:
-            owners = saying.get(_line_hash(line), set()) - {page_id} if len(line) >= 20 else set()
-            if owners:
-                shared += len(line)
-                others |= owners
-        return others if shared * 5 >= size * 4 else set()
 
     def demote(self, source: str, page: Said, item: Any, processed: Processed) -> None:
         """A page stored as its entry's story (in this run or before) is the same wall as later ones: its text becomes
@@ -826,23 +798,6 @@ class CrawlContext:
 
 
 REPEATED_READ = 100  # a source's last stored pages whose texts a new page's is compared with (repeated_text)
-
-
-@dataclass
-class Said:
-    """What one page of a source said of its own (``own_lines``), with what is needed to keep its entry instead."""
-
-    url: str  # the page's URL
-    listed: str | None  # its entry's URL; None for a page stored by an earlier run
-    headline: str
-    own: tuple[str, ...]
-    feed: FeedInfo | None  # its entry, when this run listed it
-    headlined: bool = True  # it shows its entry's headline (as its title, or a line of its text)
-    walled: bool = False
-
-
-def _line_hash(line: str) -> bytes:
-    return hashlib.sha1(line.encode("utf-8")).digest()[:12]
 
 
 def same_title(one: str, other: str) -> bool:
