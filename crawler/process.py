@@ -56,7 +56,7 @@ class Processed:
     record: ArticleRecord | None  # None: the page holds no article
     matches: tuple[tuple[str, float, tuple[str, ...]], ...]
     reason: str | None = None  # why there is no record
-    note: str | None = None  # what the crawl says of the record (its text cut to TEXT_CHARS)
+    note: str | None = None  # what the crawl says of the record (its title or text cut to TITLE_CHARS, TEXT_CHARS)
     near: tuple[tuple[str, float, tuple[str, ...]], ...] = ()  # near misses: [near_score, min_score) (score_topics)
 
 
@@ -81,15 +81,20 @@ def cut_text(text: str, chars: int) -> str:
 
 
 def _bounded(url: str, title: str, text: str) -> tuple[str, str, str | None]:
-    """The article's title and text within TITLE_CHARS and TEXT_CHARS, and what the crawl says of a cut (or None)."""
-    kept = cut_text(text, TEXT_CHARS)
-    note = None
+    """The article's title and text within TITLE_CHARS and TEXT_CHARS, and what the crawl says of a cut (or None): one
+    line for the item, naming what was cut."""
+    kept, headline = cut_text(text, TEXT_CHARS), cut_text(title, TITLE_CHARS)
+    cuts, limits = [], []
+    if len(headline) < len(title):
+        cuts.append(f"its title of {len(title):,} characters is kept up to its first {len(headline):,}")
+        limits.append(f"{TITLE_CHARS:,} characters of an article's title")
     if len(kept) < len(text):
-        note = (
-            f"{url}: its text of {len(text):,} characters is kept up to its first {len(kept):,} (at most "
-            f"{TEXT_CHARS:,} characters of an article are stored, matched and searched)"
-        )
-    return cut_text(title, TITLE_CHARS), kept, note
+        cuts.append(f"its text of {len(text):,} characters is kept up to its first {len(kept):,}")
+        limits.append(f"{TEXT_CHARS:,} characters of an article" if not limits else f"{TEXT_CHARS:,} of its text")
+    if not cuts:
+        return headline, kept, None
+    note = f"{url}: {' and '.join(cuts)} (at most {' and '.join(limits)} are stored, matched and searched)"
+    return headline, kept, note
 
 
 # Each topic's compiled query and scorer, by the topic's name, with what they were compiled from: a topic

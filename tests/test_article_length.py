@@ -97,8 +97,25 @@ def test_a_hostile_pages_text_is_stored_and_searched_up_to_the_limit_and_the_cra
     assert len(text) <= TEXT_CHARS and text.startswith(LEAD) and text.endswith(paragraphs[len(text.split("\n")) - 1])
     assert len(str(row["title"])) <= TITLE_CHARS
     said = f"its text of {len(chr(10).join(paragraphs)):,} characters is kept up to its first {len(text):,}"
-    assert said in res.stdout + res.stderr, res.stdout + res.stderr
-    assert "(at most 100,000 characters of an article are stored, matched and searched)" in res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    cut = f"its title of {len(title.strip()):,} characters is kept up to its first {len(str(row['title'])):,} and "
+    assert f"long: warning: {row['url']}: {cut}{said}" in out, out  # before: the text's cut alone, the title's not said
+    assert out.count(f"{row['url']}: its ") == 1  # one line for the item
+    assert "(at most 1,000 characters of an article's title and 100,000 of its text are stored, matched and" in out
     assert [r["title"] for r in json.loads(newswatch(cfg, "search", "reactor", "--json").stdout)] == [row["title"]]
     res = newswatch(cfg, "search", "zanzibarium", "--json")  # the word past the limit is neither stored nor indexed
     assert res.returncode == 0 and json.loads(res.stdout) == [], res.stdout
+
+
+def test_a_feed_entrys_title_cut_is_said_as_a_texts_is() -> None:
+    # ce7c869 warned of a text it cut, and a title of 1,000 characters or more was cut without a word
+    title = "Joint reactor of China and Russia " * 60
+    feed = FeedInfo(title=title, summary="Scientists of both countries.")
+    url = "http://example.org/t"
+    processed = feed_only("s", url, feed, NOW, (), backlog=False, pending=False)
+    assert processed.record is not None and len(processed.record.title) <= TITLE_CHARS
+    assert processed.note == (
+        f"{url}: its title of {len(title):,} characters is kept up to its first {len(processed.record.title):,} "
+        "(at most 1,000 characters of an article's title are stored, matched and searched)"
+    )
+    assert feed_only("s", url, FeedInfo(title="Joint reactor"), NOW, (), backlog=False, pending=False).note is None
