@@ -5,6 +5,7 @@ text under two headlines."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,38 @@ def page_of(path: str) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "text/html; charset=utf-8"}, article_html(int(path.rsplit("/", 1)[-1].split(".")[0]))
 
 
+Handler = Callable[[str], tuple[int, dict[str, str], bytes]]
+
+
+def serve_projects(
+    site: SiteServer,
+    prefix: str,
+    numbers: Iterable[int],
+    *,
+    title: Callable[[int], str] = "Joint project {} of China and Russia".format,
+    more: Callable[[int], str] = lambda n: "",
+    page: Handler = page_of,
+    conditional: bool = True,
+) -> Handler:
+    """Serves under ``prefix`` a feed (feed.xml) of an entry for each of ``numbers`` (read at each request: a list
+    changed between polls changes the feed), titled ``title(n)``, guid n, linking its page at a/n.html (``page``
+    answers it: by default an article), ``more(n)`` in its item; ``conditional``: the server sends validators.
+    Returns the handler."""
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith(f"{prefix}feed.xml"):
+            items = "".join(
+                f"<item><title>{title(n)}</title><link>{site.base_url}{prefix}a/{n}.html</link><guid>{n}</guid>"
+                f"{more(n)}</item>"
+                for n in numbers
+            )
+            return 200, RSS, rss_channel(f"{site.base_url}{prefix}", items)
+        return page(path)
+
+    site.add_generated(prefix, handler, conditional=conditional)
+    return handler
+
+
 def test_a_first_polls_entries_left_for_later_polls_are_backlog_and_do_not_alert(
     site: SiteServer, tmp_path: Path, smtp: Any
 ) -> None:
@@ -43,17 +76,7 @@ def test_a_first_polls_entries_left_for_later_polls_are_backlog_and_do_not_alert
     # alerted as new stories, 15 old ones mailed at once
     days = {i: 1 + (i * 7) % 25 for i in range(25)}  # entry i published on 1-25 Dec 2025, in no order
 
-    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
-        if path.startswith("/left/feed.xml"):
-            items = "".join(
-                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/left/a/{i}.html"
-                f"</link><guid>{i}</guid><pubDate>{day:02d} Dec 2025 10:00:00 GMT</pubDate></item>"
-                for i, day in sorted(days.items())
-            )
-            return 200, RSS, rss_channel(f"{site.base_url}/left/", items)
-        return page_of(path)
-
-    site.add_generated("/left/", handler)
+    serve_projects(site, "/left/", days, more=lambda i: f"<pubDate>{days[i]:02d} Dec 2025 10:00:00 GMT</pubDate>")
     cfg = write_config(tmp_path, feed_source("left", f"{site.base_url}/left/feed.xml"), digest=mailing(smtp))
     env = {**ENV, "NEWSWATCH_MAX_NEW_PAGES": "10"}
     assert newswatch(cfg, "crawl", env=env).returncode == 0
@@ -249,17 +272,7 @@ def test_a_feed_of_more_entries_than_are_read_is_cut_after_its_first_and_says_so
 
 
 def test_a_crawl_of_a_feed_cut_after_its_first_entries_says_so(site: SiteServer, tmp_path: Path) -> None:
-    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
-        if path.startswith("/huge/feed.xml"):
-            items = "".join(
-                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/huge/a/{i}.html"
-                f"</link><guid>{i}</guid></item>"
-                for i in range(12)
-            )
-            return 200, RSS, rss_channel(f"{site.base_url}/huge/", items)
-        return page_of(path)
-
-    site.add_generated("/huge/", handler)
+    serve_projects(site, "/huge/", range(12))
     cfg = write_config(tmp_path, feed_source("huge", f"{site.base_url}/huge/feed.xml"))
     res = newswatch(cfg, "crawl", env={**ENV, "NEWSWATCH_MAX_FEED_ENTRIES": "5"})
     assert res.returncode == 0, res.stderr
@@ -604,17 +617,7 @@ def test_a_feeds_items_read_before_are_not_parsed_again_and_its_entries_are_the_
 def test_a_crawl_keeps_its_feeds_items_read_for_the_next_parse(site: SiteServer, tmp_path: Path) -> None:
     listed = [0, 1, 2]
 
-    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
-        if path.startswith("/kept/feed.xml"):
-            items = "".join(
-                f"<item><title>Joint project {i} of China and Russia</title><link>{site.base_url}/kept/a/{i}.html"
-                f"</link><guid>{i}</guid></item>"
-                for i in listed
-            )
-            return 200, RSS, rss_channel(f"{site.base_url}/kept/", items)
-        return page_of(path)
-
-    site.add_generated("/kept/", handler, conditional=False)  # a server without validators: a 200 at each poll
+    serve_projects(site, "/kept/", listed, conditional=False)  # a server without validators: a 200 at each poll
     cfg = write_config(tmp_path, feed_source("kept", f"{site.base_url}/kept/feed.xml"))
     assert newswatch(cfg, "crawl", env=ENV).returncode == 0
     listed[:] = [3, 1, 2]
@@ -635,17 +638,9 @@ def test_a_character_reference_to_no_character_costs_its_character_only(
     # One numeric reference to a surrogate or past U+10FFFF in one entry (broken or hostile) made feedparser's
     # fallback parser raise, and the whole feed failed at every poll ("cannot be read (UnicodeEncodeError...)"),
     # every entry lost; a sitemap's failed for a surrogate (lxml's recovery let it through as bytes no UTF-8)
-    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
-        if path.startswith("/ref/feed.xml"):
-            items = "".join(
-                f"<item><title>Joint project {i} of China {ref if i == 1 else ''}and Russia</title>"
-                f"<link>{site.base_url}/ref/a/{i}.html</link><guid>{i}</guid></item>"
-                for i in range(3)
-            )
-            return 200, RSS, rss_channel(f"{site.base_url}/ref/", items)
-        return page_of(path)
-
-    site.add_generated("/ref/", handler)
+    handler = serve_projects(
+        site, "/ref/", range(3), title=lambda i: f"Joint project {i} of China {ref if i == 1 else ''}and Russia"
+    )
     titles = [e.title for e in parse_feed(handler("/ref/feed.xml")[2], f"{site.base_url}/ref/feed.xml").entries]
     assert titles[1] == "Joint project 1 of China \ufffdand Russia"  # before: UnicodeEncodeError, ValueError...
     sitemap = (
