@@ -158,23 +158,75 @@ def decode_html(body: bytes, content_type: str | None) -> Decoded:
 
 def xml_as_utf8(text: str) -> bytes:
     """Decoded XML as UTF-8 bytes whose declaration says so, for a parser that reads bytes; a numeric character
-    reference to no character (a surrogate, '&#xD800;', or past U+10FFFF) is U+FFFD's: feedparser's fallback parser
-    raised on one (UnicodeEncodeError, ValueError, OverflowError), and lxml's recovery let it through as bytes that
-    are no UTF-8, so one such reference in one entry failed the whole feed or sitemap at every poll."""
+    reference to no character (a surrogate, '&#xD800;', past U+10FFFF, or NUL) is U+FFFD's: feedparser's fallback
+    parser raised on one (UnicodeEncodeError, ValueError, OverflowError), and lxml's recovery let it through as bytes
+    that are no UTF-8, so one such reference in one entry failed the whole feed or sitemap at every poll."""
     if "&#" in text:
-        text = _CHAR_REF.sub(_char_ref, text)
+        text = _CHAR_REF.sub(_no_char_ref, text)
     return _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
 
 
+def html_char_refs(html: str) -> str:
+    """A decoded page with no numeric character reference to a control character (but tab, line feed and carriage
+    return) nor to U+FFFE or U+FFFF, which the extractor's tree may not hold ('All strings must be XML compatible'):
+    lxml made '&#x1B;' that character, and the extractor found no text in the whole page. A terminal's escape
+    sequence written with them ('&#27;[2J') goes whole, as ``visible`` takes one; other such references go (a
+    browser shows nothing of them; a vertical tab or form feed is a space); one to no character is U+FFFD's, as a
+    browser reads it. A page's references may go without their ';'."""
+    if "&#" not in html:
+        return html
+    return _HTML_CHAR_REF.sub(_html_char_ref, _HTML_ESCAPES.sub("", html))
+
+
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+_HTML_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));?")
+_ESC, _BEL = r"(?:\x1b|&#0*27;?|&#[xX]0*1[bB];?)", r"(?:\x07|&#0*7;?|&#[xX]0*7;?)"
+_HTML_ESCAPES = re.compile(rf"{_ESC}\[[0-;=?]*[ -/]*[@-~]|{_ESC}\][^\x07\x1b<&]*(?:{_BEL}|{_ESC}\\)")
 
 
-def _char_ref(match: re.Match[str]) -> str:
+def _ref_value(match: re.Match[str]) -> int:
     digits = match.group(1) or match.group(2)
     if len(digits.lstrip("0")) > 8:
+        return -1
+    return int(match.group(1), 16) if match.group(1) else int(match.group(2))
+
+
+def _no_char_ref(match: re.Match[str]) -> str:
+    value = _ref_value(match)
+    return "&#xFFFD;" if value <= 0 or 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else match.group(0)
+
+
+def _html_char_ref(match: re.Match[str]) -> str:
+    value = _ref_value(match)
+    if value <= 0 or 0xD800 <= value <= 0xDFFF or value > 0x10FFFF:
         return "&#xFFFD;"
-    value = int(match.group(1), 16) if match.group(1) else int(match.group(2))
-    return "&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else match.group(0)
+    if value in (0x0B, 0x0C):
+        return " "
+    if (value < 0x20 and value not in (0x09, 0x0A, 0x0D)) or value in (0xFFFE, 0xFFFF):
+        return ""
+    return match.group(0)
+
+
+def visible(text: str) -> str:
+    """``text`` as a reader sees it: without a terminal's escape sequences (CSI, OSC up to BEL or ST, as newswatch
+    search's terminal_safe reads them: their parameters are no text of a story) nor control characters (but tab,
+    line feed and carriage return; a vertical tab or form feed is a space), DEL, C1 controls, U+FFFE and U+FFFF,
+    each lone surrogate a U+FFFD. What a stored title or text holds: a control character showed in the digest, the
+    export and search ('&#x1B;' an escape sequence on a terminal)."""
+    if not _INVISIBLE.search(text):
+        return text
+    return _INVISIBLE.sub(_seen_as, _ESCAPES.sub("", text))
+
+
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x9b[0-?]*[ -/]*[@-~]")
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+
+
+def _seen_as(match: re.Match[str]) -> str:
+    char = match.group(0)
+    if "\ud800" <= char <= "\udfff":
+        return "\ufffd"
+    return " " if char in "\x0b\x0c" else ""
 
 
 def _declared_in_document(body: bytes) -> list[tuple[str | None, str]]:

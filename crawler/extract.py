@@ -14,6 +14,7 @@ import trafilatura
 import trafilatura.metadata
 
 from crawler.dates import FUTURE_SLACK, parse_published, utcnow
+from crawler.encoding import html_char_refs
 from crawler.readings import strip_readings
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ def no_text_reason(html: str) -> str:
 
 def extract(html: str, url: str) -> Extracted | None:
     """The main text and metadata of one page, or None when it holds no article text."""
+    html = html_char_refs(html)
     try:
         # fast: skip the readability/jusText comparison (stage 2); the baseline rescue and the
         # recall retry still run. On the 181 real pages of bench/run.py's quality part this is

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from crawler import dedup, textnorm, topics, urls
 from crawler.config import TopicConfig
-from crawler.encoding import decode_html
+from crawler.encoding import decode_html, visible
 from crawler.longlived import WARM_UP_TEXT, WARM_UP_TITLE, freeze_long_lived
 from crawler.model import Model, Scorer, gated_match
 from crawler.procs import process_alive
@@ -82,7 +82,8 @@ def cut_text(text: str, chars: int) -> str:
 
 def _bounded(url: str, title: str, text: str) -> tuple[str, str, str | None]:
     """The article's title and text within TITLE_CHARS and TEXT_CHARS, and what the crawl says of a cut (or None): one
-    line for the item, naming what was cut."""
+    line for the item, naming what was cut. Neither holds what a reader cannot see (``encoding.visible``)."""
+    title, text = visible(title), visible(text)
     kept, headline = cut_text(text, TEXT_CHARS), cut_text(title, TITLE_CHARS)
     cuts, limits = [], []
     if len(headline) < len(title):
@@ -217,8 +218,8 @@ def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed
         published=published,
         language=language,
         fetched=job.fetched,
-        author=ex.author,
-        site_name=ex.site_name,
+        author=visible(ex.author) if ex.author else None,
+        site_name=visible(ex.site_name) if ex.site_name else None,
         aliases=aliases,
         content_hash=body_hash,
         signature=signature.to_bytes(),

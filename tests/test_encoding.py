@@ -102,3 +102,15 @@ def test_broken_utf8_with_a_stray_byte_stays_utf8() -> None:
 
 def test_empty_body() -> None:
     assert decode_html(b"", None).text == ""
+
+
+def test_what_a_reader_cannot_see_is_dropped_and_a_reference_to_no_character_is_ufffd() -> None:
+    from crawler.encoding import html_char_refs, visible
+
+    assert visible("a\x00b\x1bc\x7fd\x85e\ufffef\tg\nh\ri") == "abcdef\tg\nh\ri"
+    assert visible("a\x0bb\x0cc") == "a b c" and visible("a\ud800b") == "a\ufffdb"
+    assert visible("Китай 中国") == "Китай 中国"
+    assert html_char_refs("a&#x1B;b&#27c&#0;d&#xD800;e&#x0C;f&#233;g&#x9;h") == "abc&#xFFFD;d&#xFFFD;e f&#233;g&#x9;h"
+    # a terminal's escape sequence goes whole (its parameters are no text), in a page as in what is stored
+    assert html_char_refs("<p>a&#27;]0;owned&#7;&#x1b;[2J&#27;[31mb</p>") == "<p>ab</p>"
+    assert visible("a\x1b]0;owned\x07\x1b[2J\x1b[31mb\x9b1mc") == "abc"

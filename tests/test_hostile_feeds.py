@@ -653,3 +653,50 @@ def test_a_character_reference_to_no_character_costs_its_character_only(
     assert res.returncode == 0, res.stderr  # before: 1, the source failed
     with Store(tmp_path / "nw.db") as st:
         assert st.scalar("SELECT count(*) FROM articles") == 3
+
+
+# -- a character reference to a control character ---------------------------------------------------------
+
+CONTROLS = {"&#0;": "\ufffd", "&#x1;": "", "&#x1B;": "", "&#xD800;": "\ufffd", "\x1b": "", "&#27;[2J&#27;]0;x&#7;": ""}
+
+
+@pytest.mark.parametrize("ref", list(CONTROLS), ids=["nul", "x1", "escape", "surrogate", "raw-escape", "sequences"])
+def test_a_control_character_in_a_feed_or_a_page_is_not_stored_and_costs_nothing_else(
+    site: SiteServer, tmp_path: Path, ref: str
+) -> None:
+    # '&#x1B;' in a feed entry's title or summary reached the stored title and text as an escape character (the
+    # digest, the export, search on a terminal: an escape sequence's start), '&#0;' as NUL; in a page, lxml made
+    # '&#x1;' or '&#x1B;' the character and the extractor, whose tree may not hold it, read no text at all: the entry
+    # kept from its feed, a page of a sitemap or a listing lost. A control character is dropped (a browser shows
+    # nothing of it), a terminal's escape sequence whole, a reference to no character (NUL, a surrogate) is U+FFFD
+    said = "of both {}countries opened a joint reactor laboratory in Novosibirsk on Monday"
+
+    def page(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.endswith("/1.html"):
+            return 404, {"Content-Type": "text/html"}, b"gone"  # entry 1 is kept from its feed
+        title = f"Joint project 0 of China {ref}and Russia"
+        body = "".join(f"<p>Scientists {said.format(ref)}; part {k} of the story.</p>" for k in range(5))
+        page = f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>{body}</article></body></html>"
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode("utf-8", "surrogatepass")
+
+    serve_projects(
+        site,
+        "/ctl/",
+        range(2),
+        title=lambda i: f"Joint project {i} of China {ref}and Russia",
+        more=lambda i: f"<description>Scientists {said.format(ref)}, story {i}.</description>",
+        page=page,
+    )
+    cfg = write_config(tmp_path, feed_source("ctl", f"{site.base_url}/ctl/feed.xml"))
+    res = newswatch(cfg, "crawl", env=ENV)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    shown = CONTROLS[ref]
+    with Store(tmp_path / "nw.db") as st:
+        rows = st.query("SELECT title, text, text_from FROM articles ORDER BY title")
+    assert [(r["title"], r["text_from"]) for r in rows] == [
+        (f"Joint project {i} of China {shown}and Russia", source) for i, source in ((0, "page"), (1, "feed"))
+    ]  # before: the page without text (kept from its feed) or the title holding the control character
+    assert rows[0]["text"].startswith(f"Scientists {said.format(shown)}; part 0")
+    assert rows[1]["text"] == f"Scientists {said.format(shown)}, story 1."
+    exported = [json.loads(line) for line in newswatch(cfg, "export").stdout.splitlines()]
+    assert sorted(r["title"] for r in exported) == [r["title"] for r in rows]

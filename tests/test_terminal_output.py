@@ -62,7 +62,9 @@ def test_search_strips_terminal_escapes_from_stored_text(crawled: tuple[Path, Ou
     cfg, out = crawled
     assert out.returncode == 0, out.stderr
     stored = newswatch(cfg, "search", "lunar", "--json")
-    assert "\\u001b" in stored.stdout, stored.stdout  # stored as the feed had it (JSON escapes it)
+    # the escape sequences are not stored (before: as the feed had them, JSON escaping them); an article stored so by
+    # an earlier version is still printed without them
+    assert "\\u001b" not in stored.stdout and "owned" not in stored.stdout, stored.stdout
     out = newswatch(cfg, "search", "lunar")
     assert out.returncode == 0, out.stderr
     assert "Lunar" in out.stdout and "station timetable agreed" in out.stdout
