@@ -43,7 +43,7 @@ from crawler.process import (
 )
 from crawler.procs import die_with_parent
 from crawler.settings import import_tls_early, quiet_scrapy_logs
-from crawler.store import Store, UpgradeRefused, iso, parse_iso, utcnow
+from crawler.store import REMOVED_KEEP, Store, UpgradeRefused, iso, parse_iso, utcnow
 from crawler.walls import Said, Sayings, said
 
 if TYPE_CHECKING:
@@ -855,6 +855,13 @@ def crawl_once(
     store = _open_store(config, trigger)
     try:
         sync_topics(config, store)  # a changed query re-matches recent articles before new ones arrive
+        keep = REMOVED_KEEP.days
+        for name in store.forget_removed({s.name for s in config.sources}, utcnow()):
+            log.info(
+                "%s: gone from the config for %d days or more: its crawl state is deleted (its articles stay)",
+                name,
+                keep,
+            )
         skipped: list[SourceStats] = []
         candidates: list[SourceConfig] = []
         now = utcnow()

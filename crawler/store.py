@@ -479,6 +479,7 @@ def _m0130(db: sqlite_utils.Database) -> None:
 
 # internal tables made after the rename (0060), named apart from the start
 INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children", "_feed_items", "_near_misses")
+SOURCE_STATE = ("_backlog_entries", "_sitemap_children", "_feed_items")  # a source's crawl state, by source first
 
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
 
@@ -651,6 +652,9 @@ EXPORT_CHUNK = 500  # articles an export reads at once, each chunk its own read 
 
 RESET_KEY = "sources.reset:"  # + a source's name, in _state: when `sources --reset` last reset it
 RESET_LOOK = 10.0  # seconds between a running daemon's looks for those (`sources --reset` says how soon)
+# + a source's name, in _state: when a crawl first found the source gone from the config, its crawl state kept
+REMOVED_KEY = "sources.removed:"
+REMOVED_KEEP = timedelta(days=7)  # how long a source gone from the config keeps its crawl state (forget_removed)
 
 
 class UpgradeRefused(StoreError):
@@ -1043,6 +1047,40 @@ class Store:
             gone = [n for n in self.source_resets() if n not in configured]
             c.executemany("DELETE FROM _state WHERE key = ?", [(RESET_KEY + n,) for n in gone])
         return gone
+
+    def forget_removed(self, configured: Collection[str], now: datetime, keep: timedelta = REMOVED_KEEP) -> list[str]:
+        """Deletes the crawl state (SOURCE_STATE: its feed's items read, its sitemap children, its first poll's
+        entries left for later) of each source gone from the config for ``keep`` or longer, in one transaction, and
+        notes when a source was first found gone; a source put back sooner keeps its state. Its articles, seen
+        entries and health stay. Returns the names whose state was deleted."""
+        configured = set(configured)
+        with self.transaction() as c:
+            having = set().union(*(self._sources_in(table) for table in SOURCE_STATE))
+            noted = {
+                key[len(REMOVED_KEY) :]: value
+                for key, value in c.execute("SELECT key, value FROM _state WHERE key LIKE ?", [REMOVED_KEY + "%"])
+            }
+            gone, dropped = having - configured, []
+            for name in sorted(gone | noted.keys()):
+                since = parse_iso(noted[name]) if name in noted else None
+                if name not in gone or (since is not None and since <= now - keep):
+                    if name in gone:
+                        for table in SOURCE_STATE:
+                            c.execute(f"DELETE FROM {table} WHERE source = ?", [name])
+                        dropped.append(name)
+                    c.execute("DELETE FROM _state WHERE key = ?", [REMOVED_KEY + name])
+                elif since is None:
+                    c.execute("INSERT OR REPLACE INTO _state(key, value) VALUES (?, ?)", [REMOVED_KEY + name, iso(now)])
+        return dropped
+
+    def _sources_in(self, table: str) -> set[str]:
+        """The sources with rows in ``table`` (one of SOURCE_STATE, keyed by source first): one seek a source."""
+        names, last = set(), ""
+        while row := self.conn.execute(
+            f"SELECT source FROM {table} WHERE source > ? ORDER BY source LIMIT 1", [last]
+        ).fetchone():
+            names.add(last := row[0])
+        return names
 
     def source_resets(self) -> dict[str, str]:
         """When each source was last reset by `sources --reset`, by name."""

@@ -1,0 +1,82 @@
+"""A source gone from the config keeps its crawl state (its feed's items read, its sitemap children, its first poll's
+entries left for later) for a week, then loses it; its articles stay. A real local HTTP server, a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from crawler.store import REMOVED_KEY, SOURCE_STATE, Store, iso, utcnow
+from tests.support.sitesrv import SiteServer
+from tests.test_faults import feed_source, newswatch, write_config
+from tests.test_hostile_feeds import ENV, serve_projects
+
+
+def serve(site: SiteServer) -> dict[str, str]:
+    """A feed of five entries (a first poll fetches two: $NEWSWATCH_MAX_NEW_PAGES) and a sitemap index of two
+    children; the config blocks of a source polling each, by its name."""
+    xml = {"Content-Type": "application/xml"}
+    head = '<?xml version="1.0" encoding="UTF-8"?>'
+    ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+
+    def sitemaps(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/rmap/index.xml"):
+            children = "".join(f"<sitemap><loc>{site.base_url}/rmap/{c}.xml</loc></sitemap>" for c in "xy")
+            return 200, xml, f"{head}<sitemapindex {ns}>{children}</sitemapindex>".encode()
+        n = 10 + "xy".index(path[len("/rmap/")])
+        return 200, xml, f"{head}<urlset {ns}><url><loc>{site.base_url}/rm/a/{n}.html</loc></url></urlset>".encode()
+
+    serve_projects(site, "/rm/", range(5))
+    site.add_generated("/rmap/", sitemaps)
+    return {
+        "left": feed_source("left", f"{site.base_url}/rm/feed.xml"),
+        "map": f'[[sources]]\nname = "map"\nkind = "sitemap"\nurl = "{site.base_url}/rmap/index.xml"\nwindow = "2d"\n',
+        "other": feed_source("other", f"{site.base_url}/rm/feed.xml?other"),
+    }
+
+
+def state(db: Path) -> dict[str, tuple[int, ...]]:
+    """Each source's rows in the crawl state's tables (SOURCE_STATE's order), and its articles last."""
+    with Store(db) as st:
+        names = [r["name"] for r in st.query("SELECT DISTINCT source AS name FROM articles")]
+        return {
+            name: tuple(
+                st.scalar(f"SELECT count(*) FROM {table} WHERE source = ?", [name])
+                for table in (*SOURCE_STATE, "articles")
+            )
+            for name in names
+        }
+
+
+def test_a_source_gone_from_the_config_for_a_week_loses_its_crawl_state_and_keeps_its_articles(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    # The rows of _feed_items, _sitemap_children and _backlog_entries of a source no longer configured were never
+    # deleted, kept for ever for every source ever removed or renamed
+    sources = serve(site)
+    env = {**ENV, "NEWSWATCH_MAX_NEW_PAGES": "2"}
+    cfg = write_config(tmp_path, sources["left"] + sources["map"] + sources["other"])
+    assert newswatch(cfg, "crawl", env=env).returncode == 0
+    db = tmp_path / "nw.db"
+    first = state(db)
+    assert first["left"] == (3, 0, 5, 2) and first["map"] == (0, 2, 0, 2)  # (backlog, children, items, articles)
+    # both taken out of the config (commented out, renamed, removed): their state is kept for a week
+    write_config(tmp_path, sources["other"])
+    assert newswatch(cfg, "crawl", env=env).returncode == 0
+    assert {name: state(db)[name] for name in ("left", "map")} == {"left": first["left"], "map": first["map"]}
+    with Store(db) as st:  # a week passes (the crawl's clock is the machine's)
+        week_ago = iso(utcnow() - timedelta(days=7, minutes=1))
+        st.conn.execute("UPDATE _state SET value = ? WHERE key LIKE ?", [week_ago, REMOVED_KEY + "%"])
+        st.conn.commit()
+    # the sitemap put back keeps its children (a 304 for each, or a rest); the feed gone for a week loses its state
+    write_config(tmp_path, sources["map"] + sources["other"])
+    assert newswatch(cfg, "crawl", env=env).returncode == 0
+    after = state(db)
+    assert after["left"] == (0, 0, 0, 2)  # before: (3, 0, 5, 2) for ever; its articles stay
+    assert after["map"][1] == 2
+    with Store(db) as st:
+        assert st.scalar("SELECT count(*) FROM _state WHERE key LIKE ?", [REMOVED_KEY + "%"]) == 0
+    # put back after that, the feed is polled as it would be with its state lost: no error, its entries not again
+    write_config(tmp_path, sources["left"] + sources["map"] + sources["other"])
+    assert newswatch(cfg, "crawl", env=env).returncode == 0
+    assert state(db)["left"][3] == 4  # two more of its five entries, none of the first two again
