@@ -153,7 +153,8 @@ def parse_size(value: str | int) -> int:
     m = _SIZE_RE.match(str(value))
     if not m:
         raise ValueError(value)
-    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+    # "999…9MB" beyond a float is inf: a size beyond any maximum, where int() raised OverflowError in check
+    return int(min(float(m.group(1)) * _SIZE_UNITS[m.group(2)], 2**63))
 
 
 def format_duration(seconds: float) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+from crawler import envsettings
 from crawler.dates import from_struct_time
 from crawler.encoding import decode_html, xml_as_utf8
 from crawler.errors import FetchError
@@ -102,8 +102,7 @@ MAX_FEED_ENTRIES = 5000  # entries of one feed document read at most
 
 def max_feed_entries() -> int:
     """MAX_FEED_ENTRIES, or $NEWSWATCH_MAX_FEED_ENTRIES (tests)."""
-    value = os.environ.get("NEWSWATCH_MAX_FEED_ENTRIES", "")
-    return int(value) if value.isdigit() and int(value) > 0 else MAX_FEED_ENTRIES
+    return envsettings.whole("NEWSWATCH_MAX_FEED_ENTRIES", MAX_FEED_ENTRIES)
 
 
 _DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE\b[^\[>]*\[(.*?)\]\s*>", re.DOTALL)

@@ -11,7 +11,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any
 
-from crawler import urls
+from crawler import envsettings, urls
 from crawler.longlived import matching_batch
 from crawler.process import (
     WALL_HINT,
@@ -28,11 +28,8 @@ from crawler.spiders import FeedOnlyItem, PageItem
 
 
 def worker_count() -> int:
-    """Worker processes for extraction: one per core, or $NEWSWATCH_WORKERS (0 = in-process)."""
-    env = os.environ.get("NEWSWATCH_WORKERS")
-    if env and env.isdigit():
-        return int(env)
-    return max(1, min(os.cpu_count() or 1, 8))
+    """Worker processes for extraction: one per core (at most 8), or $NEWSWATCH_WORKERS (0 = in-process, at most 64)."""
+    return envsettings.whole("NEWSWATCH_WORKERS", max(1, min(os.cpu_count() or 1, 8)))
 
 
 def make_pool(workers: int, *, language_model: bool = True) -> Executor | None:

@@ -7,7 +7,6 @@ Spiders only fetch and route; pages go to the item pipelines as PageJob / feed-o
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from scrapy.http import Response
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
-from crawler import urls
+from crawler import envsettings, urls
 from crawler.config import SourceConfig
 from crawler.errors import FetchError
 from crawler.feeds import is_home_page, own_page, parse_feed
@@ -65,8 +64,7 @@ MAX_NEW_PAGES = 1000  # pages of new entries a source's poll fetches at most
 
 def max_new_pages() -> int:
     """MAX_NEW_PAGES, or $NEWSWATCH_MAX_NEW_PAGES (tests)."""
-    value = os.environ.get("NEWSWATCH_MAX_NEW_PAGES", "")
-    return int(value) if value.isdigit() and int(value) > 0 else MAX_NEW_PAGES
+    return envsettings.whole("NEWSWATCH_MAX_NEW_PAGES", MAX_NEW_PAGES)
 
 
 class StoppableDownloadHandler(HTTP11DownloadHandler):

@@ -7,7 +7,6 @@ so the daemon and CLI commands can share the file without "database is locked" e
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import socket
@@ -24,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler import __version__, dedup, notices, textnorm
+from crawler import __version__, dedup, envsettings, notices, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
 from crawler.paths import file_in_the_way, low_space, no_entry, on_read_only_mount, service_folder
@@ -55,10 +54,8 @@ def _busy_timeout_ms() -> int:
     ``inf``, or more than SQLite waits, is its longest wait: no limit in practice, where it raised OverflowError in
     every command)."""
     try:
-        seconds = float(os.environ["NEWSWATCH_BUSY_TIMEOUT"])
-    except (KeyError, ValueError):
-        return 30_000
-    if math.isnan(seconds):
+        seconds = envsettings.seconds("NEWSWATCH_BUSY_TIMEOUT", 30.0)
+    except envsettings.SettingError:  # read at import: the CLI says it in one line before any command runs
         return 30_000
     return int(min(max(seconds * 1000, 1), LONGEST_BUSY_TIMEOUT_MS))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler import __version__, notices
+from crawler import __version__, envsettings, notices
 from crawler.config import (
     MAX_DURATION,
     Config,
@@ -266,6 +266,10 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool, quiet: bool) -
     state.config_path = config_path
     state.debug = debug
     state.quiet = quiet
+    problem = envsettings.problem()  # before any command: no process of newswatch meets it later
+    if problem is not None:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
     if ctx.invoked_subcommand != "run":  # the daemon takes SIGHUP and SIGTERM once its loop handles them
         release_signals()
         notices.on_upgrade(_upgrade_notice(state))  # the daemon logs its own

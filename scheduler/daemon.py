@@ -33,6 +33,8 @@ Environment knobs (for tests and benchmarks; production needs none):
                            write lock another process holds is waited out instead (see `DatabaseWait`)
   NEWSWATCH_DB_WAIT        seconds before a database held locked is tried again, the first time (default 30;
                            the wait doubles, up to 10 minutes)
+Each is read by crawler.envsettings, which says what it allows (inf: its longest or largest; a value it does not
+allow is one line before any command runs).
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import math
 import os
 import shutil
 import signal
@@ -65,6 +66,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler import envsettings
 from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
 from crawler.polling import MAX_BACKOFF, PollOutcome, SourceState, after_poll, backoff, due_at
@@ -111,21 +113,6 @@ CODE_SETTLE = 2.0  # seconds the installed files must stay as they are before th
 UPGRADED_EXIT = 75  # the daemon's status when newswatch was upgraded under it (EX_TEMPFAIL): systemd restarts it
 DB_WAIT_FIRST = 30.0  # seconds before a database another process holds locked is tried again, the first time
 DB_WAIT_MAX = 600.0  # seconds between two tries at most
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        value = float(os.environ[name])
-    except (KeyError, ValueError):
-        return default
-    return default if math.isnan(value) else value
-
-
-def _env_int(name: str, default: int) -> int:
-    """A whole number from the environment: ``inf`` (or beyond) is sys.maxsize, never reached ("never" for
-    NEWSWATCH_MAX_FAILURES, where int(inf) raised OverflowError at the daemon's start)."""
-    value = _env_float(name, default)
-    return sys.maxsize if value >= sys.maxsize else int(value)
 
 
 # -- cron helpers ------------------------------------------------------------------------------
@@ -401,11 +388,11 @@ class Daemon:
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._last_crawl = "none yet"
-        self._spread = _env_float("NEWSWATCH_START_SPREAD", 60.0)
-        self._ahead = _env_float("NEWSWATCH_BATCH_AHEAD", BATCH_AHEAD)
-        self._batch_size = _env_int("NEWSWATCH_BATCH_SIZE", BATCH_SIZE)
-        self._batch_slots = max(1, _env_int("NEWSWATCH_CRAWL_WORKERS", 3))
-        self._lead = StartupLead(_env_float("NEWSWATCH_START_LEAD", START_LEAD))
+        self._spread = envsettings.seconds("NEWSWATCH_START_SPREAD", 60.0)
+        self._ahead = envsettings.seconds("NEWSWATCH_BATCH_AHEAD", BATCH_AHEAD)
+        self._batch_size = envsettings.whole("NEWSWATCH_BATCH_SIZE", BATCH_SIZE)
+        self._batch_slots = max(1, envsettings.whole("NEWSWATCH_CRAWL_WORKERS", 3))
+        self._lead = StartupLead(envsettings.seconds("NEWSWATCH_START_LEAD", START_LEAD))
         self._batch_pool = concurrent.futures.ThreadPoolExecutor(self._batch_slots, thread_name_prefix="crawl")
         self._due: dict[str, datetime] = {}  # source -> when it is next due (not while it runs)
         self._running: set[str] = set()
@@ -419,7 +406,7 @@ class Daemon:
         self._refused_lock = threading.Lock()
         self._refused_said = False  # the encoder's refused copy is logged once (_say_refused_copy)
         self._warned: dict[str, tuple[str, ...]] = {}  # per source: its last poll's warnings, logged when they change
-        self.failures = FailureCount(_env_int("NEWSWATCH_MAX_FAILURES", 5))
+        self.failures = FailureCount(envsettings.whole("NEWSWATCH_MAX_FAILURES", 5))
         self._db_wait: DatabaseWait | None = None  # set while another process holds the database locked
         # digest jobs that met the lock, by job id: run as soon as the database is free (`_resume_put_off`)
         self._put_off: dict[str, tuple[Any, list[Any]]] = {}
@@ -477,7 +464,7 @@ class Daemon:
                     shutil.rmtree(folder, ignore_errors=True)
 
     def crawl_timeout(self, config: Config) -> float:
-        return _env_float("NEWSWATCH_CRAWL_TIMEOUT", max(300.0, 10 * config.crawl.timeout))
+        return envsettings.seconds("NEWSWATCH_CRAWL_TIMEOUT", max(300.0, 10 * config.crawl.timeout))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -980,7 +967,7 @@ class Daemon:
                     names,
                     trigger="daemon",
                     on_event=on_event,
-                    timeout=_env_float("NEWSWATCH_BATCH_TIMEOUT", deadline + BATCH_GRACE) + early,
+                    timeout=envsettings.seconds("NEWSWATCH_BATCH_TIMEOUT", deadline + BATCH_GRACE) + early,
                     source_deadline=deadline,
                     started=scheduled,
                 )
@@ -1421,7 +1408,7 @@ class Daemon:
         systemd would restart the daemon into the same lock, five times in ten minutes, then leave it failed."""
         if self._db_wait is not None or self.stopping.is_set() or self.scheduler is None:
             return
-        first = _env_float("NEWSWATCH_DB_WAIT", DB_WAIT_FIRST)
+        first = envsettings.seconds("NEWSWATCH_DB_WAIT", DB_WAIT_FIRST)
         self._db_wait = DatabaseWait(utcnow(), first)
         log.warning(
             "waiting for the database %s: another process has held its write lock longer than %g s in each of the "

@@ -273,10 +273,12 @@ def test_a_database_error_during_the_digest_is_one_line_saying_what_why_and_when
 def test_a_daemon_setting_of_inf_is_never_reached(monkeypatch: pytest.MonkeyPatch) -> None:
     # NEWSWATCH_MAX_FAILURES=inf (README: every N failures in a row it logs a critical line): the daemon's start
     # raised OverflowError; it now never reaches it
-    from scheduler.daemon import FailureCount, _env_int
+    from crawler import envsettings
+    from scheduler.daemon import FailureCount
 
     monkeypatch.setenv("NEWSWATCH_MAX_FAILURES", "inf")
-    failures = FailureCount(_env_int("NEWSWATCH_MAX_FAILURES", 5))
+    failures = FailureCount(envsettings.whole("NEWSWATCH_MAX_FAILURES", 5))
     assert not any(failures.failed("crawl x: HTTP 500") for _ in range(100))
-    monkeypatch.setenv("NEWSWATCH_MAX_FAILURES", "nan")
-    assert _env_int("NEWSWATCH_MAX_FAILURES", 5) == 5
+    monkeypatch.setenv("NEWSWATCH_MAX_FAILURES", "nan")  # no number: refused in one line (tests/test_envsettings.py)
+    with pytest.raises(envsettings.SettingError):
+        envsettings.whole("NEWSWATCH_MAX_FAILURES", 5)

@@ -212,7 +212,7 @@ def test_a_busy_timeout_of_inf_is_sqlites_longest_wait_not_an_overflow_error(tmp
 
     cfg = tmp_path / "nw.toml"
     cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
-    for value, ms in (("inf", 2**31 - 1), ("nan", 30_000)):
+    for value, ms in (("inf", 2**31 - 1), ("", 30_000)):  # nan, 1e400 and the others: tests/test_envsettings.py
         [sources] = in_one_process(["-c", cfg, "sources"], env={"NEWSWATCH_BUSY_TIMEOUT": value})
         assert sources.returncode == 0 and "Error" not in sources.stderr, sources.stderr
         code = (
