@@ -32,16 +32,18 @@ def worker_count() -> int:
     return envsettings.whole("NEWSWATCH_WORKERS", max(1, min(os.cpu_count() or 1, 8)))
 
 
-def make_pool(workers: int, *, language_model: bool = True) -> Executor | None:
+def make_pool(workers: int, *, language_model: bool = True, encoder: bool = False) -> Executor | None:
     """Extraction workers forked from a warmed-up forkserver; with ``language_model`` it loads the
     language detector's model too, which the workers then share (else each loads it on its first
-    page that needs it)."""
+    page that needs it), and with ``encoder`` a topic model's sentence encoder (crawler.warmup_encoder)."""
     if workers <= 0:
         return None
     ctx = multiprocessing.get_context("forkserver")
     # crawler.warmup last: it freezes what the others loaded (crawler.longlived)
-    preload = ["crawler.process", "crawler.extract", "crawler.warmup_langid", "crawler.warmup"]
-    ctx.set_forkserver_preload(preload if language_model else [m for m in preload if m != "crawler.warmup_langid"])
+    preload = ["crawler.process", "crawler.extract"]
+    preload += ["crawler.warmup_langid"] if language_model else []
+    preload += ["crawler.warmup_encoder"] if encoder else []
+    ctx.set_forkserver_preload([*preload, "crawler.warmup"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_start, initargs=(os.getpid(),))
 
 

@@ -88,6 +88,7 @@ class CrawlContext:
         self.started = self.began if started is None else min(started, self.began + timedelta(seconds=MAX_EARLY))
         self.pool: Any = None
         self.pool_factory: Callable[[bool], Any] | None = None
+        self.pool_encoder = False  # its forkserver loads a topic model's sentence encoder (the demo's crawl)
         self.pool_language_model = True
         self._pool_starting: asyncio.Future[Any] | None = None
         self._new_pool: Any = None
@@ -478,7 +479,7 @@ class CrawlContext:
             self.pool, self.pool_factory, self.pool_exhausted = None, None, True
             return None
         self.pool_restarts += 1
-        self.pool = make_pool(broken._max_workers, language_model=self.pool_language_model)
+        self.pool = make_pool(broken._max_workers, language_model=self.pool_language_model, encoder=self.pool_encoder)
         return self.pool
 
     # -- work in flight per source ----------------------------------------------------------------
@@ -897,7 +898,8 @@ def crawl_once(
         store.close()
         raise StoreError(f"cannot write to the database {config.storage.database}: {exc}") from None
     ctx = CrawlContext(config, store, polled, urls, emit, source_deadline=source_deadline, started=started)
-    ctx.pool_factory = lambda language_model: _make_pool(workers, language_model)
+    ctx.pool_encoder = encoder = pool_loads_encoder(config, trigger)
+    ctx.pool_factory = lambda language_model: _make_pool(workers, language_model, encoder)
     settings = scrapy_settings(config.crawl)
     settings["NEWSWATCH_ALLOW_PRIVATE"] = config.crawl.allow_private
     settings["LOG_INSTALL_ROOT_HANDLER"] = False
@@ -959,10 +961,17 @@ def crawl_once(
     return summary
 
 
-def _make_pool(workers: int | None, language_model: bool = True) -> Any:
+def pool_loads_encoder(config: Config, trigger: str) -> bool:
+    """Whether a run's extraction pool loads a topic model's sentence encoder in its forkserver, once for all its
+    workers: the demo's crawl, which scores gated stories (13 of the sample site's pass the default topic's gate).
+    Other crawls' workers load it when a story needs it: most polls bring none, and each pool would pay the load."""
+    return trigger == "demo" and any(t.model is not None and t.model.encoder is not None for t in config.topics)
+
+
+def _make_pool(workers: int | None, language_model: bool = True, encoder: bool = False) -> Any:
     from crawler.pipelines import make_pool, worker_count
 
-    return make_pool(worker_count() if workers is None else workers, language_model=language_model)
+    return make_pool(worker_count() if workers is None else workers, language_model=language_model, encoder=encoder)
 
 
 # -- the child process ---------------------------------------------------------------------------
