@@ -183,12 +183,6 @@ def forget_vectors() -> None:
         enc._vectors.clear()  # type: ignore[attr-defined]
 
 
-def crawl_floor(topic: TopicConfig) -> float:
-    """The score below which a crawl need not know a story's exact score (crawler.process.score_topics): the
-    topic's near_score when it has one (a near miss is stored too), else its min_score."""
-    return topic.min_score if topic.near_score is None else topic.near_score
-
-
 def speed() -> None:
     topic = default_topic()
     shipped = load_config(ROOT / "config" / "newswatch.toml").topics[0] if "--model" in sys.argv else None
@@ -210,9 +204,7 @@ def speed() -> None:
         ),
         # the product's path: a model topic's gate, then its model's features (match_topics does this)
         "today": (
-            lambda title, text, lang: match_topic(
-                topic, prepare(title, text), lang, spans=False, floor=crawl_floor(topic)
-            ),
+            lambda title, text, lang: match_topic(topic, prepare(title, text), lang, spans=False, floor=topic.floor),
             textnorm,
             product_threshold,
         ),

@@ -223,6 +223,12 @@ class TopicConfig:
         return self.title or self.name
 
     @property
+    def floor(self) -> float:
+        """The score a crawl scores this topic down to: its near_score when it has one (a near miss is stored
+        too), else its min_score."""
+        return self.min_score if self.near_score is None else self.near_score
+
+    @property
     def identity(self) -> str:
         """What the stored matches were made with: the query, and a model topic's model (the digest of what
         scoring reads, not of the file's bytes: retraining to the same weights keeps it) and the definitions

@@ -153,7 +153,7 @@ def score_topics(
     out, near = [], []
     for t in topic_list:
         # a score below the lowest one kept is dropped: a story that cannot reach it is not given to a sentence encoder
-        floor = t.min_score if t.near_score is None else t.near_score
+        floor = t.floor
         m = match_topic(t, doc, language, spans=False, encoder=not warm_up, floor=floor)
         if m is not None and m.score >= t.min_score:
             out.append((t.name, round(m.score, 3), tuple(m.hits)))
