@@ -19,7 +19,10 @@ Speed: CPU ms per 5,000-word article (en, ru, zh) of prepare + match for the def
 product matches it (a model topic: its gate query, then its model's features), against
 the 590a667 topic run by the 590a667 code (crawler/topics.py and crawler/textnorm.py as of that
 commit, loaded from git into a temporary package) in the same run, article by article in turn;
-prints the ratio. Each side runs with the garbage collector as its product ran: today's sides with
+prints the ratio. A default topic whose model reads a sentence encoder is also measured without it ('no enc.'):
+the encoder reads only the title and the text's first characters, a fixed cost per article past the gate (~10 ms
+an English, ~20 ms a Chinese one here) that dominates 'today' and whose speed, against pure Python's, moves with the
+shared machine's state more than anything the code does. Each side runs with the garbage collector as its product ran: today's sides with
 everything the process holds frozen and the young generation's threshold raised, as the extraction
 workers and the CLI's batch commands run once their topics are compiled (crawler.longlived); the
 590a667 side with nothing frozen and Python's default thresholds, as that code ran. (Freezing and
@@ -215,6 +218,14 @@ def speed() -> None:
             product_threshold,
         ),
     }
+    if shipped is None and topic.model is not None and topic.model.encoder is not None:
+        # the same, its encoder block left out: what matching costs beside the encoder's fixed cost per gated story
+        # (the title and first characters encoded, whatever the article's length)
+        sides["no enc."] = (
+            lambda title, text, lang: match_topic(topic, prepare(title, text), lang, spans=False, encoder=False),
+            textnorm,
+            product_threshold,
+        )
     if shipped is not None:  # with --model: the default topic with its own model too, and every article encoded
         sides["shipped"] = (
             lambda title, text, lang: match_topic(shipped, prepare(title, text), lang, spans=False),
@@ -249,13 +260,17 @@ def speed() -> None:
     print("today's in this run, article by article in turn, each article's best of 7; CPU time, not wall time,")
     print("so that waiting for a shared machine's cores is not counted):")
     print("('today' is the default topic as configured; 'rules' the rule topic of fixtures/topics/rule-topic.toml)")
+    if "no enc." in sides:
+        print(
+            "('no enc.': today's without its model's sentence-encoder block, which reads the title and first characters)"
+        )
     if shipped is not None:
         print(f"('today' reads the model {sys.argv[sys.argv.index('--model') + 1]}; 'shipped' its own model)")
     print(
         f"garbage collector: today's sides {'frozen' if frozen else 'NOT frozen'}, thresholds {product_threshold};"
         f" {BASE_COMMIT}'s side nothing frozen, thresholds {base_threshold}"
     )
-    extra = f"{'shipped':>10}{'ratio':>8}{'all enc.':>10}{'ratio':>8}" if shipped is not None else ""
+    extra = "".join(f"{side:>10}{'ratio':>8}" for side in list(sides)[3:])
     print(f"  {'lang':<6}{BASE_COMMIT:>10}{'today':>10}{'ratio':>8}{'rules':>10}{'ratio':>8}{extra}")
     for lang in ("en", "ru", "zh"):
         docs = long_articles(stories, lang, 20, 5000)
