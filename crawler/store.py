@@ -1049,26 +1049,39 @@ class Store:
         """Deletes the crawl state (SOURCE_STATE: its feed's items read, its sitemap children, its first poll's
         entries left for later) of each source gone from the config for ``keep`` or longer, in one transaction, and
         notes when a source was first found gone; a source put back sooner keeps its state. Its articles, seen
-        entries and health stay. Returns the names whose state was deleted."""
+        entries and health stay. Returns the names whose state was deleted. Reads first: a crawl with no note to make,
+        drop or act on writes nothing (it took the write lock at every crawl, waiting behind any other writer)."""
         configured = set(configured)
-        with self.transaction() as c:
-            having = set().union(*(self._sources_in(table) for table in SOURCE_STATE))
-            noted = {
-                key[len(REMOVED_KEY) :]: value
-                for key, value in c.execute("SELECT key, value FROM _state WHERE key LIKE ?", [REMOVED_KEY + "%"])
-            }
-            gone, dropped = having - configured, []
-            for name in sorted(gone | noted.keys()):
-                since = parse_iso(noted[name]) if name in noted else None
-                if name not in gone or (since is not None and since <= now - keep):
-                    if name in gone:
-                        for table in SOURCE_STATE:
-                            c.execute(f"DELETE FROM {table} WHERE source = ?", [name])
-                        dropped.append(name)
-                    c.execute("DELETE FROM _state WHERE key = ?", [REMOVED_KEY + name])
-                elif since is None:
-                    c.execute("INSERT OR REPLACE INTO _state(key, value) VALUES (?, ?)", [REMOVED_KEY + name, iso(now)])
-        return dropped
+        if not any(self._removed_changes(configured, now, keep)):
+            return []
+        with self.transaction() as c:  # read again under the lock: another crawl may have done it meanwhile
+            noting, dropping, forgetting = self._removed_changes(configured, now, keep)
+            for name in forgetting:
+                for table in SOURCE_STATE:
+                    c.execute(f"DELETE FROM {table} WHERE source = ?", [name])
+            c.executemany("DELETE FROM _state WHERE key = ?", [(REMOVED_KEY + n,) for n in (*dropping, *forgetting)])
+            c.executemany(
+                "INSERT OR REPLACE INTO _state(key, value) VALUES (?, ?)", [(REMOVED_KEY + n, iso(now)) for n in noting]
+            )
+        return forgetting
+
+    def _removed_changes(
+        self, configured: set[str], now: datetime, keep: timedelta
+    ) -> tuple[list[str], list[str], list[str]]:
+        """What ``forget_removed`` has to write: the sources found gone whose note is new, the notes of sources
+        configured again (or whose state is gone), and the sources whose state is due to be deleted."""
+        having = set().union(*(self._sources_in(table) for table in SOURCE_STATE))
+        noted = {
+            key[len(REMOVED_KEY) :]: value
+            for key, value in self.conn.execute("SELECT key, value FROM _state WHERE key LIKE ?", [REMOVED_KEY + "%"])
+        }
+        gone = having - configured
+        noting = sorted(name for name in gone if not noted.get(name))  # an empty note is made again, as a new one
+        dropping = sorted(noted.keys() - gone)
+        forgetting = sorted(
+            name for name in gone if (since := parse_iso(noted.get(name))) is not None and since <= now - keep
+        )
+        return noting, dropping, forgetting
 
     def _sources_in(self, table: str) -> set[str]:
         """The sources with rows in ``table`` (one of SOURCE_STATE, keyed by source first): one seek a source."""

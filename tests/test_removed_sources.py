@@ -3,8 +3,11 @@ entries left for later) for a week, then loses it; its articles stay. A real loc
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from crawler.store import REMOVED_KEY, SOURCE_STATE, Store, iso, utcnow
 from tests.support.sitesrv import SiteServer
@@ -80,3 +83,32 @@ def test_a_source_gone_from_the_config_for_a_week_loses_its_crawl_state_and_keep
     write_config(tmp_path, sources["left"] + sources["map"] + sources["other"])
     assert newswatch(cfg, "crawl", env=env).returncode == 0
     assert state(db)["left"][3] == 4  # two more of its five entries, none of the first two again
+
+
+def test_a_crawl_with_nothing_to_forget_takes_no_write_lock(site: SiteServer, tmp_path: Path) -> None:
+    # Each crawl's look for removed sources opened a write transaction (BEGIN IMMEDIATE) with nothing to write: a crawl
+    # of unchanged sources waited behind any other writer (a long prune, another crawl's batch) for the lock
+    sources = serve(site)
+    cfg = write_config(tmp_path, sources["left"] + sources["map"] + sources["other"])
+    assert newswatch(cfg, "crawl", env={**ENV, "NEWSWATCH_MAX_NEW_PAGES": "2"}).returncode == 0
+    db, every = tmp_path / "nw.db", {"left", "map", "other"}
+    writer = sqlite3.connect(db, isolation_level=None)  # another process writing, for long
+    with Store(db) as st:
+        st.conn.execute("PRAGMA busy_timeout = 50")
+        now = utcnow()
+        writer.execute("BEGIN IMMEDIATE")
+        before = st.conn.total_changes
+        assert st.forget_removed(every, now) == []  # before: sqlite3.OperationalError: database is locked
+        writer.execute("ROLLBACK")
+        assert st.forget_removed(every - {"left"}, now) == []  # found gone: noted, a write
+        assert st.conn.total_changes == before + 1
+        writer.execute("BEGIN IMMEDIATE")
+        for later in (now, now + timedelta(days=6)):  # noted, not due yet: nothing to write
+            assert st.forget_removed(every - {"left"}, later) == []
+        with pytest.raises(sqlite3.OperationalError, match="locked"):  # due: it writes
+            st.forget_removed(every - {"left"}, now + timedelta(days=7))
+        writer.execute("ROLLBACK")
+        assert st.conn.total_changes == before + 1
+        assert st.forget_removed(every - {"left"}, now + timedelta(days=7)) == ["left"]
+        assert st.get_state(REMOVED_KEY + "left") is None
+    writer.close()
