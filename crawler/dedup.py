@@ -296,6 +296,24 @@ class StoryIndex:
         except sqlite3.Error as e:
             raise StoreError(f"story index could not be updated: {e}") from None
 
+    def replace(self, article_id: int, sig: Signature) -> None:
+        """Replace a registered article's signature, in its story as it is: no other story is joined or merged (its
+        text was cleaned, not changed: store migration 0140)."""
+        try:
+            row = self._conn.execute("SELECT seq, sig FROM _story_sig WHERE article_id = ?", (article_id,)).fetchone()
+            if row is None:
+                return
+            self._drop(article_id, Signature.from_bytes(row[1]))
+            self._conn.execute(
+                "INSERT INTO _story_sig (article_id, seq, sig) VALUES (?, ?, ?)", (article_id, row[0], sig.to_bytes())
+            )
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO _story_band (key, article_id) VALUES (?, ?)",
+                [(k, article_id) for k in sig.bands],
+            )
+        except sqlite3.Error as e:
+            raise StoreError(f"story index could not be updated: {e}") from None
+
     def remove(self, article_id: int) -> None:
         """Forget an article; a story left without articles is dropped."""
         try:

@@ -474,6 +474,67 @@ def _m0130(db: sqlite_utils.Database) -> None:
     guard_tables(db, ["_near_misses"])
 
 
+UNSEEN_SQL = "newswatch_holds_unseen"  # SQL function of 0140: whether a stored value changes under encoding.visible
+
+
+def _holds_unseen(value: object) -> bool:
+    from crawler.encoding import visible
+
+    return isinstance(value, str) and visible(value) != value
+
+
+SEEN_FIELDS = ("title", "text", "author", "site_name")  # what d1025e8 passes through encoding.visible
+
+
+@migrations(name="0140_invisible_characters_removed")
+def _m0140(db: sqlite_utils.Database) -> None:
+    # Since d1025e8 an article's title, text, author and site name enter without what a reader cannot see (control
+    # characters, terminal escape sequences: encoding.visible); articles stored before get the same cleaning, their two
+    # search indexes with it. Only the rows holding such a character are read into Python (the SQL function below
+    # selects them) and written: a clean archive is read once, not rewritten. A content hash or a near-duplicate
+    # signature made from the old text is made again from the clean one (in its story, merging none), so a copy
+    # fetched after the upgrade, now clean, is the same story, not a new one.
+    from crawler import encoding
+
+    conn = db.conn
+    conn.create_function(UNSEEN_SQL, 1, _holds_unseen, deterministic=True)
+    suspect = " OR ".join(f"{UNSEEN_SQL}({field})" for field in SEEN_FIELDS)
+    stories, last = dedup.StoryIndex(conn), 0
+    while True:  # a batch at a time, in id order: one pass over the table whatever the batches
+        rows = conn.execute(
+            f"SELECT id, {', '.join(SEEN_FIELDS)}, content_hash FROM articles WHERE id > ? AND ({suspect})"
+            " ORDER BY id LIMIT ?",
+            [last, REINDEX_BATCH],
+        ).fetchall()
+        if not rows:
+            break
+        for aid, title, text, author, site_name, body_hash in rows:
+            title, text = title or "", text or ""
+            clean_title, clean_text = encoding.visible(title), encoding.visible(text)
+            author, site_name = (encoding.visible(v) if isinstance(v, str) else v for v in (author, site_name))
+            if body_hash is not None and clean_text != text and body_hash == dedup.content_hash(text):
+                body_hash = dedup.content_hash(clean_text)
+            searched = (clean_title, clean_text) != (title, text)
+            if searched:
+                _browse_delete(conn, aid)  # given the values it indexed: before they change
+            conn.execute(
+                "UPDATE articles SET title = ?, text = ?, author = ?, site_name = ?, content_hash = ? WHERE id = ?",
+                [clean_title, clean_text, author, site_name, body_hash, aid],
+            )
+            if not searched:
+                continue
+            _browse_insert(conn, aid, clean_title, clean_text)
+            conn.execute("DELETE FROM _articles_fts WHERE rowid = ?", [aid])
+            conn.execute(
+                "INSERT INTO _articles_fts(rowid, title, text) VALUES (?, ?, ?)",
+                [aid, textnorm.index_tokens(clean_title), textnorm.index_tokens(clean_text)],
+            )
+            made = conn.execute("SELECT sig FROM _story_sig WHERE article_id = ?", [aid]).fetchone()
+            if made is not None and made[0] == dedup.signature(title, text).to_bytes():
+                stories.replace(aid, dedup.signature(clean_title, clean_text))
+        last = rows[-1][0]
+
+
 # internal tables made after the rename (0060), named apart from the start
 INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children", "_feed_items", "_near_misses")
 SOURCE_STATE = ("_backlog_entries", "_sitemap_children", "_feed_items")  # a source's crawl state, by source first
