@@ -39,6 +39,25 @@ def test_an_autonomous_region_is_named_without_its_people_in_english_too() -> No
 
 
 @pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("Scientists in Hong Kong and Novosibirsk built a detector", "Hong Kong → China"),
+        ("A Macao university signed an agreement with Tomsk", "Macao → China"),
+        ("香港和新西伯利亚的科学家研制了探测器", "香港 → China"),
+        ("Учёные Гонконга и Новосибирска создали детектор", "Гонконг → China"),
+    ],
+)
+def test_hong_kong_and_macao_are_chinas_regions_in_every_language(text: str, hit: str) -> None:
+    # special administrative regions of China (ISO 3166-2:CN lists them), so the same story reads the same
+    # in English as in Chinese and Russian; each is also an entity of its own (country:HK, country:MO)
+    assert hit in _hits(CN, "", text)
+
+
+def test_taiwan_is_not_chinas_region() -> None:
+    assert CN.match("", "Taiwan and Russia signed an agreement") is None
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Математики БФУ имени И. Канта разработали методы машинного обучения.",  # Иу (Yiwu) stems to и
@@ -151,6 +170,9 @@ def test_an_institute_by_its_acronym_is_a_partner_in_academic_cooperation() -> N
         "Королёв С. П. создал ракету.",
         "Alexei Ivanov signed the agreement.",
         "Professor Nikolai Kirov spoke at the meeting.",
+        # a city whose stem is a surname's: the matcher finds the surname's forms by it (Иваново, Пушкино)
+        "Доклад сделала Нина Иванова.",
+        "Стихи читал Александр Пушкин.",
     ],
 )
 def test_a_persons_surname_is_not_the_city_of_that_name(text: str) -> None:
@@ -163,6 +185,8 @@ def test_a_persons_surname_is_not_the_city_of_that_name(text: str) -> None:
         ("В городе Королёв открыли центр.", "Королев → Russia"),
         ("The agreement was signed in Kirov.", "Kirov → Russia"),
         ("Под Королёвом открыли центр, а в наукограде Королёв — музей.", "Королев → Russia"),
+        ("Конференция прошла в Иваново.", "Иваново → Russia"),
+        ("Иваново и Харбин подписали соглашение.", "Иваново → Russia"),
     ],
 )
 def test_the_city_named_like_a_surname_is_still_the_city(text: str, hit: str) -> None:

@@ -5,8 +5,9 @@ Run: python tools/build_given_names.py   (needs: pip install pymorphy3 pymorphy3
 A city named like a person (Vladimir, Владимир, Артём) is a person when a surname or a patronymic
 follows it (Vladimir Putin, Владимир Владимирович); any other place name followed by a capitalised
 word is still the place (the Moscow Kremlin, Beijing Haidian). A city named like a surname (Королёв,
-Киров, Николаев, Ivanov) is a person after a first name or before initials (Сергей Королёв,
-Королёв С. П.): those are listed under "surnames". Sources, nothing typed by hand:
+Киров, Николаев, Ivanov), or whose stem is a surname (Иваново, Пушкино: the matcher finds Иванова and Пушкин by
+it), is a person after a first name or before initials (Сергей Королёв, Нина Иванова, Королёв С. П.): those are
+listed under "surnames". Sources, nothing typed by hand:
 - Cyrillic names: the OpenCorpora dictionary through pymorphy3, where the word's nominative singular
   is tagged as a given name (Name);
 - Latin names: gender-guesser's list of first names (Jörg Michael's nam_dict, names of many countries);
@@ -74,6 +75,10 @@ def main() -> int:
                     name if "\u0400" <= name[0] <= "\u04ff" else bgn_to_cyrillic(name) if name.isascii() else None
                 )
                 if cyrillic and _is_surname(morph, cyrillic.lower()):
+                    surnames.add(name)
+                elif cyrillic and len(stem := _stem(cyrillic)) >= 5 and _is_surname(morph, stem):
+                    # a place whose stem is a surname's (Иваново: Иванов, Иванова; Пушкино: Пушкин), which the
+                    # matcher finds by that stem in the person's name too (Нина Иванова)
                     surnames.add(name)
     # the matcher finds a name by its stem: a spelling with a surname's stem is that surname too
     # (Корольов beside Королёв); a stem of four letters or fewer is too short to say so (Дали, Далян)

@@ -214,7 +214,7 @@ def bgn_to_cyrillic(latin: str) -> str | None:
 
 _SUBDIVISION_WORDS = re.compile(
     r"(,\s*Respublika$|^Respublika\s+|\s+(?:Uygur |Zhuangzu |Huizu )?(Sheng|Shi|Zizhiqu|Tebie Xingzhengqu)$|"
-    r"\s+(oblast'|kray|avtonomnyy okrug|avtonomnaya oblast')$)"
+    r"\s+(oblast'|kray|avtonomnyy okrug|avtonomnaya oblast')$|\s+SAR$)"
 )
 
 
