@@ -16,7 +16,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import tomlkit
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, Array, Table
 
 from crawler.config import (
     Config,
@@ -57,7 +57,12 @@ def _read(path: Path) -> tomlkit.TOMLDocument:
 
 
 def _sources(doc: tomlkit.TOMLDocument) -> AoT:
+    if isinstance(doc.get("sources"), Array) and not doc["sources"]:
+        del doc["sources"]  # "sources = []": no source yet, as an older 'sources remove' of the last one wrote it
     if "sources" not in doc:
+        last = _last_table(doc)
+        if last is not None:
+            last.value.body.append((None, tomlkit.ws("\n")))  # a blank line before the first [[sources]]
         doc.append("sources", tomlkit.aot())
     sources = doc["sources"]
     if not isinstance(sources, AoT):
@@ -93,6 +98,24 @@ def _table(new: NewSource) -> Table:
     if new.comment and "name" in table:
         table["name"].comment(new.comment)
     return table
+
+
+def _last_table(doc: tomlkit.TOMLDocument) -> Table | None:
+    """The table the document ends with (an array of tables' last one), if it ends with one."""
+    item = doc.body[-1][1] if doc.body else None
+    if isinstance(item, AoT):
+        item = item[-1] if len(item) else None
+    return item if isinstance(item, Table) else None
+
+
+def _table_before(doc: tomlkit.TOMLDocument, key: str) -> Table | None:
+    """The table written right before ``key``'s (an array of tables' last one), if a table is."""
+    keys = [k.key if k is not None else None for k, _ in doc.body]
+    at = keys.index(key)
+    item = doc.body[at - 1][1] if at else None
+    if isinstance(item, AoT):
+        item = item[-1] if len(item) else None
+    return item if isinstance(item, Table) else None
 
 
 def _pop_trailing(table: Table) -> list[tuple[Any, Any]]:
@@ -140,7 +163,16 @@ def remove_source(path: Path, name: str) -> Config:
             if i > 0:
                 _pop_trailing(sources[i - 1])
                 _push_trailing(sources[i - 1], trailing)
-            del sources[i]
+            if len(sources) > 1:
+                del sources[i]
+                return _write(path, doc)
+            # The last one: no key at all (an empty array of tables is written as "sources = []" at the file's
+            # top, which 'sources add' and 'import' then refused). What introduced it stays, for the next one
+            # added, and what followed it (the next section's comment) still follows.
+            before = _table_before(doc, "sources")
+            if before is not None:
+                _push_trailing(before, trailing)
+            del doc["sources"]
             return _write(path, doc)
     names = [str(t.get("name")) for t in sources]
     known = ", ".join(names) or "none configured"

@@ -242,3 +242,27 @@ def test_opml_export_titles_a_feed_by_its_title_before_its_name_lines_comment(tm
         "https://vestnik.example.org/rss.xml": "Вестник, a Russian daily",
         "https://plain.example.org/rss.xml": "plain",
     }
+
+
+def test_removing_the_last_source_leaves_a_config_sources_can_be_added_to(tmp_path: Path) -> None:
+    # Removing the last [[sources]] table wrote "sources = []" above the file's first comment, and then
+    # 'sources import' and 'sources add' refused the file: "not written as [[sources]] tables; edit it by hand".
+    rows = "".join(f'[[sources]]\nname = "{n}"\nkind = "feed"\nurl = "https://{n}.example/rss"\n\n' for n in "ab")
+    cfg = small_config(tmp_path, "# ---- my feeds\n" + rows + '# my own sets\n[sets]\nmine = ["x"]\n')
+    assert nw(cfg, "sources", "remove", "a").exit_code == 0
+    assert nw(cfg, "sources", "remove", "b").exit_code == 0
+    text = cfg.read_text(encoding="utf-8")
+    assert text.startswith("# my sources\n") and "sources" not in text.replace("# my sources", ""), text
+    assert 'allow_private = true\n\n# ---- my feeds\n\n# my own sets\n[sets]\nmine = ["x"]\n' in text, "comments stay"
+    assert load_config(cfg).sources == ()
+    res = nw(cfg, "sources", "import", str(PLENARY))
+    assert res.exit_code == 0 and "imported 13 feeds" in res.output, res.output
+    assert len(load_config(cfg).sources) == 13
+    assert 'mine = ["x"]\n\n[[sources]]\n' in cfg.read_text(encoding="utf-8"), "a blank line before the first"
+
+    # a config written so by an older version is read as having no sources
+    old = small_config(tmp_path / "old", '[sets]\nmine = ["x"]\n')
+    old.write_text("sources = []\n" + old.read_text(encoding="utf-8"), encoding="utf-8")
+    res = nw(old, "sources", "import", str(PLENARY))
+    assert res.exit_code == 0 and "imported 13 feeds" in res.output, res.output
+    assert not old.read_text(encoding="utf-8").startswith("sources = []")
