@@ -870,7 +870,13 @@ def terminal_safe(text: str | None) -> str:
 @cli.command()
 @config_option
 @quiet_option
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default=None,
+    help="jsonl or csv (default: csv for an --output FILE ending in .csv, else jsonl).",
+)
 @click.option(
     "--since",
     default=None,
@@ -917,7 +923,7 @@ def terminal_safe(text: str | None) -> str:
 @handle_errors
 def export(
     state: State,
-    fmt: str,
+    fmt: str | None,
     since: str | None,
     until: str | None,
     matched: bool,
@@ -932,6 +938,8 @@ def export(
     from crawler.store import Store
 
     config = state.config()
+    if fmt is None:  # "-o last-month.csv" is a CSV file, as digest --output goes by FILE's suffix
+        fmt = "csv" if output is not None and output.suffix.lower() == ".csv" else "jsonl"
     since_dt = _parse_since(since) if since else None
     until_dt = _parse_since(until, "--until") if until else None
     if since_dt is not None and until_dt is not None and until_dt <= since_dt:

@@ -152,3 +152,24 @@ def test_a_long_export_lets_the_daemon_s_writes_be_checkpointed_and_holds_what_w
     writer.close()
     assert [r["title"] for r in rows] == [f"T{n}" for n in range(10)]  # not the one stored after it began
     assert [r["title"] for r in hits] == ["T0", "T3", "T6", "T9"]
+
+
+def test_an_output_file_ending_in_csv_is_written_as_csv_unless_format_says_otherwise(tmp_path: Path) -> None:
+    # "export -o last-month.csv" wrote JSON Lines into last-month.csv: --format defaulted to jsonl whatever FILE was
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(1, "Россия и Китай", "Текст."))
+
+    def written(name: str, *args: str) -> str:
+        out = CliRunner().invoke(cli, ["-c", str(cfg), "export", "-o", str(tmp_path / name), *args])
+        assert out.exit_code == 0, out.output
+        return (tmp_path / name).read_text(encoding="utf-8")
+
+    (row,) = csv.DictReader(io.StringIO(written("last-month.CSV")))
+    assert row["title"] == "Россия и Китай"
+    (row,) = csv.DictReader(io.StringIO(written("semi.csv", "--separator", ";")), delimiter=";")
+    assert row["text"] == "Текст."
+    assert json.loads(written("all.jsonl"))["title"] == "Россия и Китай"
+    assert json.loads(written("asked.csv", "--format", "jsonl"))["title"] == "Россия и Китай"
+    assert written("asked.txt", "--format", "csv").startswith("id,url,")
