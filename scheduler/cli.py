@@ -748,7 +748,11 @@ def _query_as_option(query: str, read_as: str = "an option") -> str:
     "--near", is_flag=True, help="With --topic: its near misses, scored from its near_score up to its min_score."
 )
 @click.option(
-    "--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1), help="Stop after this many seconds."
+    "--timeout",
+    default="60s",
+    show_default=True,
+    metavar="DURATION",
+    help="Stop after this long (e.g. 30s or 2m, as crawl's; a plain number is seconds).",
 )
 @click.pass_obj
 @handle_errors
@@ -762,11 +766,12 @@ def search(
     as_json: bool,
     topic: str | None,
     near: bool,
-    timeout: float,
+    timeout: str,
 ) -> None:
     """Search stored articles with the topic query syntax (AND OR NOT ( ) "phrase" prefix* NEAR/n title:)."""
     from scheduler.cmd_topics import search_with_topic
 
+    seconds = _search_timeout(timeout)
     config = state.config()
     since_dt = _parse_since(since) if since else None
     if sources:
@@ -780,7 +785,7 @@ def search(
         query,
         topic,
         limit,
-        timeout,
+        seconds,
         near,
         sources=sources,
         since=since_dt,
@@ -815,6 +820,17 @@ def search(
         )
         click.echo(f"        {snippet}")
         click.echo()
+
+
+def _search_timeout(value: str) -> float:
+    """search's --timeout: a duration as crawl's takes (30s, 2m), or a plain number of seconds as it always took."""
+    try:
+        seconds = float(value)  # "inf" (or 1e12, or "nan") is no limit
+    except ValueError:
+        seconds = _duration_option("--timeout", value)
+    if seconds < 0.1:
+        raise UsageError(f"--timeout {_quoted(value)} is too short; give at least 0.1s (the default is 60s)")
+    return seconds
 
 
 def _no_matches(

@@ -321,3 +321,36 @@ def test_the_limits_alarm_lets_its_ring_pass_while_an_articles_result_is_recorde
             hold.held = False
             time.sleep(60)
     assert recorded
+
+
+def test_the_time_limit_is_a_duration_as_crawl_s_is_or_a_number_of_seconds(tmp_path: Path) -> None:
+    # crawl --timeout took only durations ('60' refused) and search --timeout only seconds ('60s' refused with
+    # "'60s' is not a valid float range"): the same option, two forms. search takes both now.
+    from click.testing import CliRunner
+
+    from scheduler.cli import _search_timeout, cli
+
+    assert [_search_timeout(v) for v in ("2m", "1h30m", "30s", "90", "0.5", "inf")] == [
+        120.0,
+        5400.0,
+        30.0,
+        90.0,
+        0.5,
+        float("inf"),
+    ]
+    cfg = _config(tmp_path)
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(
+            article_record(1, "China and Russia", "China and Russia open a joint laboratory.", indexed=True)
+        )
+    for timeout in ("2m", "45"):
+        result = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--timeout", timeout, "--json", "laboratory"])
+        assert result.exit_code == 0, result.output
+        assert [r["title"] for r in json.loads(result.output)] == ["China and Russia"]
+    for timeout, error in (
+        ("0s", "error: --timeout '0s' is too short; give at least 0.1s (the default is 60s)\n"),
+        ("-1", "error: --timeout '-1' is too short; give at least 0.1s (the default is 60s)\n"),
+        ("soon", "error: --timeout 'soon' is not a duration; use 30s, 15m, 6h or 1d\n"),
+    ):
+        result = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--timeout", timeout, "laboratory"])
+        assert (result.exit_code, result.output) == (2, error)
