@@ -6,8 +6,10 @@ import csv
 import json
 import os
 import re
+import shutil
 import sys
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
@@ -807,18 +809,40 @@ def search(
         return
     tty = sys.stdout.isatty()
     safe = terminal_safe  # stored text is scraped: its escape sequences must not reach the terminal
-    for r in results:
+    if tty:  # lines as wide as the terminal, each result's lines under its title, not from the first column
+        width = shutil.get_terminal_size().columns
+        indent = " " * 8
+
+        def bold(text: str, hit: bool) -> str:
+            return click.style(text, bold=True)
+
+        def plain(text: str, hit: bool) -> str:
+            return text
+
+        def underlined(text: str, hit: bool) -> str:
+            return click.style(text, bold=True, underline=True) if hit else text
+
+        for r in results:
+            date = (r.published or r.fetched or "")[:10]
+            lines = [
+                *wrap_segments([(safe(r.title), True)], width, indent, bold, first=f"{r.score:6.2f}  "),
+                *wrap_segments(
+                    [(f"{safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.url)}", False)],
+                    width,
+                    indent,
+                    plain,
+                ),
+                *wrap_segments([("matched: " + safe(", ".join(r.hits)), False)], width, indent, plain),
+                *wrap_segments([(safe(seg), hit) for seg, hit in r.snippet], width, indent, underlined),
+            ]
+            click.echo("\n".join(lines) + "\n")
+        return
+    for r in results:  # for a pipe or a file: one line each, for grep and scripts
         date = (r.published or r.fetched or "")[:10]
-        click.echo(click.style(f"{r.score:6.2f}  {safe(r.title)}", bold=tty))
+        click.echo(f"{r.score:6.2f}  {safe(r.title)}")
         click.echo(f"        {safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.url)}")
         click.echo(f"        matched: {safe(', '.join(r.hits))}")
-        snippet = "".join(
-            click.style(safe(seg), bold=True, underline=True)
-            if hit and tty
-            else (f"[{safe(seg)}]" if hit else safe(seg))
-            for seg, hit in r.snippet
-        )
-        click.echo(f"        {snippet}")
+        click.echo("        " + "".join(f"[{safe(seg)}]" if hit else safe(seg) for seg, hit in r.snippet))
         click.echo()
 
 
@@ -873,6 +897,55 @@ def _check_sources(config: Config, store: Store | None, names: Sequence[str]) ->
             raise UsageError(
                 f"--source {name!r}: no such source in the config or the database; {hint}configured sources: {listing}"
             )
+
+
+_WIDE = "\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+# What a line may break around: a run of spaces, one wide (CJK) character, a run of other characters.
+_UNITS = re.compile(rf"\s+|[{_WIDE}]|[^\s{_WIDE}]+")
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns text takes: a wide (CJK) character two, a combining mark none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def wrap_segments(
+    segments: Sequence[tuple[str, bool]],
+    width: int,
+    indent: str,
+    style: Callable[[str, bool], str],
+    first: str | None = None,
+) -> list[str]:
+    """``segments`` (text, and whether it is a hit) styled, in lines of at most ``width`` columns after ``indent``
+    (the first after ``first``, as wide), broken at spaces and around wide characters (Chinese has no spaces);
+    a word longer than a line (a URL) has a line of its own."""
+    words: list[tuple[list[tuple[str, bool]], int, bool | None]] = []  # pieces, columns, the space before
+    space: bool | None = None  # a space owed before the next word, and its style
+    glued = False  # the next unit continues the last word (a hit inside a word: «[Росатом]»)
+    for text, flag in segments:
+        for unit in _UNITS.findall(text):
+            if unit.isspace():
+                space, glued = (flag if words else None), False
+                continue
+            wide = _columns(unit) == 2 and len(unit) == 1
+            if glued and not wide:
+                pieces, cols, before = words[-1]
+                words[-1] = ([*pieces, (unit, flag)], cols + _columns(unit), before)
+            else:
+                words.append(([(unit, flag)], _columns(unit), space))
+            space, glued = None, not wide
+    lines: list[str] = []
+    line, used, start = "", 0, indent if first is None else first
+    room = max(width - _columns(indent), 20)
+    for pieces, cols, before in words:
+        gap = 1 if before is not None and used else 0
+        if used and used + gap + cols > room:
+            lines.append(start + line)
+            line, used, gap, start = "", 0, 0, indent
+        line += (style(" ", bool(before)) if gap else "") + "".join(style(t, f) for t, f in pieces)
+        used += gap + cols
+    lines.append(start + line)
+    return lines
 
 
 def terminal_safe(text: str | None) -> str:

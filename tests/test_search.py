@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 import time
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
@@ -354,3 +355,56 @@ def test_the_time_limit_is_a_duration_as_crawl_s_is_or_a_number_of_seconds(tmp_p
     ):
         result = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--timeout", timeout, "laboratory"])
         assert (result.exit_code, result.output) == (2, error)
+
+
+def test_on_a_terminal_each_result_is_wrapped_to_its_width_under_its_title(tmp_path: Path) -> None:
+    # On an 80-column terminal a result's "matched:" line (30 terms of a topic: ~800 characters) and its snippet
+    # (~470) ran on from the first column, each folded by the terminal wherever the width fell, mid-word, and the
+    # next result's score column was lost among them. On a terminal each is wrapped now, at spaces and between
+    # Chinese characters (two columns each), under its title; a pipe still gets one line each.
+    import os
+    import pty
+    import re
+    import subprocess
+
+    from scheduler.cli import wrap_segments
+
+    cfg = _config(tmp_path)
+    zh = (
+        "中俄双方在北京签署了关于建设国际月球科研站的新一批合作文件，中国国家航天局与俄罗斯国家航天集团公司负责人出席签字仪式。"
+        * 2
+    )
+    en = "Researchers from the Siberian Branch of the Russian Academy of Sciences and the Harbin Institute " * 3
+    with Store(tmp_path / "nw.db") as store:
+        record = article_record(1, "中俄签署月球科研站合作文件", zh, indexed=True)
+        store.add_article(dataclasses.replace(record, language="zh"))
+        store.add_article(article_record(2, "Russian and Chinese laboratory " * 4, en, indexed=True))
+    query = "(航天* OR 中俄 OR Russian OR Harbin OR laboratory OR institute* OR Sciences OR Siberian) OR branch"
+    main, tty = pty.openpty()
+    command = [sys.executable, "-c", "from scheduler.launch import main; main()", "-c", str(cfg), "search", query]
+    proc = subprocess.Popen(command, stdout=tty, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "80"})
+    os.close(tty)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode("utf-8")).replace("\r\n", "\n")
+    lines = shown.rstrip("\n").split("\n")
+    columns = [sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line) for line in lines]
+    assert max(columns) <= 80, shown
+    assert len(lines) > 14, shown  # the long ones wrapped
+    for line in lines:
+        assert not line or line.startswith("        ") or re.match(r" +\d+\.\d\d  \S", line), shown
+    assert "        https://example.org/1" not in shown and "zh · https://example.org/1\n" in shown
+    assert "".join(line.strip() for line in lines if "北京" in line or "航天" in line).count("中俄双方在北京签署") == 2
+
+    plain = [(t, False) for t in ("«", "Росатом", "» и ", "中国国家航天局")]
+    assert wrap_segments(plain, 26, "  ", lambda t, hit: t) == ["  «Росатом» и 中国国家航天", "  局"]
+    assert wrap_segments([("x" * 40, False)], 30, "  ", lambda t, hit: t) == ["  " + "x" * 40]
