@@ -16,7 +16,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import tomlkit
-from tomlkit.items import AoT, Array, Table
+from tomlkit.items import AoT, Array, Comment, Table
 
 from crawler.config import (
     Config,
@@ -163,6 +163,11 @@ def remove_source(path: Path, name: str) -> Config:
             if i > 0:
                 _pop_trailing(sources[i - 1])
                 _push_trailing(sources[i - 1], trailing)
+            elif len(sources) > 1 and any(isinstance(item, Comment) for _, item in trailing):
+                # the first of several: what introduces the second ("# ---- Russian") goes before it, not away
+                before = _table_before(doc, "sources")
+                if before is not None:
+                    _push_trailing(before, trailing)
             if len(sources) > 1:
                 del sources[i]
                 return _write(path, doc)

@@ -266,3 +266,17 @@ def test_removing_the_last_source_leaves_a_config_sources_can_be_added_to(tmp_pa
     res = nw(old, "sources", "import", str(PLENARY))
     assert res.exit_code == 0 and "imported 13 feeds" in res.output, res.output
     assert not old.read_text(encoding="utf-8").startswith("sources = []")
+
+
+def test_removing_the_first_source_keeps_the_comment_that_introduces_the_next(tmp_path: Path) -> None:
+    # The comments after a removed source stay (what introduces the next one, a section heading), but after the
+    # first of several they were deleted with it: "# ---- Russian" went when the only English source was removed.
+    rows = (
+        '# ---- English\n[[sources]]\nname = "en"\nkind = "feed"\nurl = "https://en.example/rss"\n\n'
+        '# ---- Russian\n[[sources]]\nname = "ru"\nkind = "feed"\nurl = "https://ru.example/rss"\n'
+    )
+    cfg = small_config(tmp_path, rows)
+    assert nw(cfg, "sources", "remove", "en").exit_code == 0
+    text = cfg.read_text(encoding="utf-8")
+    assert 'allow_private = true\n\n# ---- English\n\n# ---- Russian\n[[sources]]\nname = "ru"\n' in text, text
+    assert [s.name for s in load_config(cfg).sources] == ["ru"]
