@@ -1102,8 +1102,8 @@ def _css_problem(selector: str) -> str | None:
 
 
 def _subject_problem(subject: str) -> str | None:
-    """Why the subject template cannot be formatted, or None: only {count}, {topics} and {date}."""
-    fix = "use {count}, {topics} or {date} (write {{ and }} for literal braces)"
+    """Why the subject template cannot be formatted, or None: only {count}, {near}, {topics} and {date}."""
+    fix = "use {count}, {near}, {topics} or {date} (write {{ and }} for literal braces)"
     try:
         fields = list(string.Formatter().parse(subject))
     except ValueError as exc:
@@ -1111,12 +1111,12 @@ def _subject_problem(subject: str) -> str | None:
     for _text, name, spec, _conversion in fields:
         if name is None:
             continue
-        if name not in ("count", "topics", "date"):
+        if name not in ("count", "near", "topics", "date"):
             return f"has the placeholder {{{_short(name, 30)}}}; {fix}"
         if spec and (len(spec) > 10 or "{" in spec or re.search(r"\d{4}", spec)):
             return f"has the format {_short(spec, 30)} for {{{name}}}; keep it short, e.g. {{count:d}}"
     try:
-        subject.format(count=1, topics="topic", date="2026-01-01")
+        subject.format(count=1, near=1, topics="topic", date="2026-01-01")
     except (ValueError, TypeError) as exc:
         return f"cannot be formatted ({exc}); {fix}"
     return None

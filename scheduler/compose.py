@@ -12,6 +12,7 @@ import email.policy
 import functools
 import re
 import socket
+import string
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -777,6 +778,33 @@ def _brief(digest: Digest, stories: set[str], omit: set[str] | None = None) -> D
 
 
 _PLURAL_COUNT = re.compile(r"(\{count\}(?: new)?) stories\b")
+_PLURAL_NEAR = re.compile(r"(\{near\} near) misses\b")
+_NEAR_ALONE = "{near} near misses"  # a digest of near misses alone says them where its {count} would read 0
+
+
+def _placeholders(template: str) -> set[str]:
+    try:
+        return {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return set()
+
+
+def _digest_subject(template: str, digest: Digest, topics: str) -> str:
+    """The subject template filled in: {count} the matches, {near} the near misses, each phrase's plural right."""
+    near = len(digest.near)
+    used = _placeholders(template)
+    if near and not digest.count and "near" not in used and "count" in used:
+        # "newswatch: 0 new stories" reads as nothing to open: a digest of near misses alone says what it holds,
+        # "newswatch: 3 near misses" in place of its "{count} new stories", else ", 3 near misses" at its end
+        if _PLURAL_COUNT.search(template):
+            template = _PLURAL_COUNT.sub(lambda _m: _NEAR_ALONE, template)
+        else:
+            template += ", " + _NEAR_ALONE
+    if digest.count == 1:  # "newswatch: 1 new story", not "1 new stories"
+        template = _PLURAL_COUNT.sub(r"\1 story", template)
+    if near == 1:  # "1 near miss"
+        template = _PLURAL_NEAR.sub(r"\1 miss", template)
+    return template.format(count=digest.count, near=near, topics=topics, date=digest.date)
 
 
 def _subject(config: Config, digest: Digest) -> str:
@@ -789,15 +817,14 @@ def _subject(config: Config, digest: Digest) -> str:
     template = config.digest.subject if config.digest else DEFAULT_SUBJECT
     topics = (
         ", ".join(g.title or g.name for g in digest.groups)
+        or ", ".join(dict.fromkeys(s.topic_title for s in digest.near))  # a digest of near misses alone: theirs
         or ", ".join(_topic_title(config, t) for t in digest.topics)
         or "all topics"
     )
-    if digest.count == 1:  # "newswatch: 1 new story", not "1 new stories"
-        template = _PLURAL_COUNT.sub(r"\1 story", template)
     try:
-        subject = template.format(count=digest.count, topics=topics, date=digest.date)
+        subject = _digest_subject(template, digest, topics)
     except (KeyError, IndexError, ValueError):
-        subject = DEFAULT_SUBJECT.format(count=digest.count)
+        subject = _digest_subject(DEFAULT_SUBJECT, digest, topics)
     return clean_line(subject, SUBJECT_LIMIT) or "newswatch digest"
 
 

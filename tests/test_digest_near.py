@@ -327,3 +327,86 @@ def test_search_near_lists_a_topics_near_misses_over_the_archive(world: World, t
     assert refused.exit_code == 2 and "the topic space has no near_score" in refused.output
     alone = CliRunner().invoke(cli, ["-c", str(conf), "search", "lunar", "--near"])
     assert alone.exit_code == 2 and "give --topic NAME with it" in alone.output
+
+
+def subjects(smtp: Any) -> list[str]:
+    return [str(m.message["Subject"]) for m in smtp.messages]
+
+
+def test_a_digest_of_near_misses_alone_says_so_in_its_subject(world: World, smtp: Any) -> None:
+    """'newswatch: 0 new stories' read as nothing to open: the subject's "{count} new stories" says the near misses
+    when the message carries nothing else, with the same plural rule; matches keep the subject as it was."""
+    default = {"subject": "newswatch: {count} new stories"}
+    add(world, "rg", "NEAR science story", near={"china-russia-st": 0.7})
+    add(world, "cgtn", "NEAR reactor story", near={"energy": 1.5})
+    cfg = near_config(world.store.path, smtp.port, **default)
+    run_digest(cfg, world.store, now=NOW)
+    add(world, "rg", "NEAR lone story", near={"china-russia-st": 0.8})
+    run_digest(cfg, world.store, now=NOW + timedelta(hours=1))
+    add(world, "tass-en", "MATCH China and Russia", matches={"china-russia-st": 3.0})
+    add(world, "rg", "NEAR story beside a match", near={"china-russia-st": 0.8})
+    run_digest(cfg, world.store, now=NOW + timedelta(hours=2))
+    assert subjects(smtp) == ["newswatch: 2 near misses", "newswatch: 1 near miss", "newswatch: 1 new story"]
+    # {topics} of a digest of near misses alone: theirs, as a digest's matches name their own
+    topics = near_config(world.store.path, smtp.port, subject="{topics}: {count} new stories")
+    add(world, "cgtn", "NEAR second reactor story", near={"energy": 1.6})
+    run_digest(topics, world.store, now=NOW + timedelta(hours=3))
+    assert subjects(smtp)[-1] == "energy: 1 near miss"
+    # send_empty with nothing at all is still "0 new stories": nothing is hidden behind it
+    empty = near_config(world.store.path, smtp.port, send_empty=True, **default)
+    run_digest(empty, world.store, now=NOW + timedelta(hours=4))
+    assert subjects(smtp)[-1] == "newswatch: 0 new stories"
+
+
+@pytest.mark.parametrize(
+    ("subject", "alone", "beside"),
+    [
+        # {near} written in the subject: the user's words, each count in its own place
+        (
+            "newswatch: {count} new stories, {near} near misses",
+            "newswatch: 0 new stories, 1 near miss",
+            "newswatch: 1 new story, 2 near misses",
+        ),
+        ("{near} near misses and {count} stories", "1 near miss and 0 stories", "2 near misses and 1 story"),
+        # a {count} of other words: the near misses after it
+        ("[{topics}] {count} matches", "[china-russia-st] 0 matches, 1 near miss", "[china-russia-st] 1 matches"),
+        ("newswatch {count:d} on {date}", "newswatch 0 on 12 Mar 2025, 1 near miss", "newswatch 1 on 12 Mar 2025"),
+        # no count at all: nothing in it reads as empty
+        ("newswatch digest, {date}", "newswatch digest, 12 Mar 2025", "newswatch digest, 12 Mar 2025"),
+    ],
+)
+def test_a_configured_subject_says_the_near_misses_as_written(
+    world: World, smtp: Any, subject: str, alone: str, beside: str
+) -> None:
+    cfg = near_config(world.store.path, smtp.port, subject=subject)
+    add(world, "rg", "NEAR science story", near={"china-russia-st": 0.7})
+    run_digest(cfg, world.store, now=NOW)
+    add(world, "tass-en", "MATCH China and Russia", matches={"china-russia-st": 3.0})
+    add(world, "rg", "NEAR second story", near={"china-russia-st": 0.8})
+    add(world, "rg", "NEAR third story", near={"china-russia-st": 0.9})
+    run_digest(cfg, world.store, now=NOW + timedelta(hours=1))
+    assert subjects(smtp) == [alone, beside]
+
+
+def test_dry_run_and_check_know_the_near_placeholder(world: World, smtp: Any, tmp_path: Path) -> None:
+    world.add("rg", "Budget passed", "The council met. A lunar eclipse was seen.")  # 0.6: a near miss alone
+    conf = tmp_path / "newswatch.toml"
+    conf.write_text(
+        f'[storage]\ndatabase = "{world.store.path}"\n'
+        '[[topics]]\nname = "space"\nquery = "lunar"\nmin_score = 1.0\nnear_score = 0.5\n' + mail_config(smtp.port),
+        encoding="utf-8",
+    )
+    dry = CliRunner().invoke(cli, ["-c", str(conf), "digest", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "  subject: newswatch: 1 near miss\n" in dry.output
+    text = conf.read_text(encoding="utf-8").replace("[digest]\n", '[digest]\nsubject = "{count} + {near} ({date})"\n')
+    conf.write_text(text, encoding="utf-8")
+    assert CliRunner().invoke(cli, ["-c", str(conf), "check"]).exit_code == 0
+    dry = CliRunner().invoke(cli, ["-c", str(conf), "digest", "--dry-run"])
+    assert "  subject: 0 + 1 (" in dry.output, dry.output
+    assert smtp.messages == []
+    problems = config_problems(tmp_path, '[digest]\nsubject = "{count} and {nearby}"\n')
+    assert problems == [
+        "digest.subject: has the placeholder {'nearby'}; use {count}, {near}, {topics} or {date} (write {{ and }}"
+        " for literal braces)"
+    ]
