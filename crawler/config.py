@@ -418,12 +418,22 @@ class _Checker:
             return default
         return value
 
-    def number(self, data: dict[str, Any], key: str, path: str, default: float | None) -> float | None:
-        value = self.get(data, key, path, float, default)
-        if value is not None and not math.isfinite(value):
-            self.add(f"{path}.{key}", f"{value!r} is not a finite number")
+    def number(
+        self, data: dict[str, Any], key: str, path: str, default: float | None, allowed: str = ""
+    ) -> float | None:
+        """A finite number; else a problem (with ``allowed``, what the key takes) and ``default``."""
+        value = self.get(data, key, path, float, None)
+        if value is None:
             return default
-        return None if value is None else float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a float (TOML's integers have no bound here)
+            number = math.inf if value > 0 else -math.inf
+        if not math.isfinite(number):
+            shown = _short(value) if isinstance(value, int) else repr(value)
+            self.add(f"{path}.{key}", f"{shown} is not a finite number" + (f"; {allowed}" if allowed else ""))
+            return default
+        return number
 
     def nul_and_depth(self, data: Any) -> None:
         """Refuses NUL characters anywhere (they cut paths and headers short) and absurdly deep nesting."""
@@ -826,26 +836,13 @@ def _parse_topics(
                 query = _with_sets(query, sets)
         features = _features(c, t, path, sets or {})
         model = _model(c, t, path, sets or {}, base or Path.cwd())
-        min_score = c.number(t, "min_score", path, 1.0 if model is None else round(10 * model.threshold, 3)) or 0.0
-        if model is not None and min_score > 10.0:
-            c.add(f"{path}.min_score", f"{min_score:g} is above 10, the highest score of a model topic (10 x p)")
-        alert = c.number(t, "alert_score", path, None)
-        if alert is not None and alert < min_score:
-            c.add(f"{path}.alert_score", f"{alert} is below min_score {min_score}; raise it or remove it")
-        near = c.number(t, "near_score", path, None)
-        if near is not None and near >= min_score:
-            c.add(
-                f"{path}.near_score",
-                f"{near:g} is not below min_score {min_score:g}: a near miss scores at least near_score and less than"
-                " min_score; lower it or remove it",
-            )
-            near = None
+        min_score, alert, near = _scores(c, t, path, model)
         out.append(
             TopicConfig(
                 name=name,
                 query=query,
                 min_score=min_score,
-                alert_score=float(alert) if alert is not None else None,
+                alert_score=alert,
                 near_score=near,
                 title=_title(c, t, path),
                 model=model,
@@ -853,6 +850,61 @@ def _parse_topics(
             )
         )
     return tuple(out)
+
+
+def _scores(c: _Checker, t: dict[str, Any], path: str, model: Model | None) -> tuple[float, float | None, float | None]:
+    """A topic's min_score, alert_score and near_score, each refused (in one problem) outside what its scores can be:
+    a topic scores 0 or more (a rule topic by where its terms hit, 0 for a match of no counted term; a model topic
+    10 x p, at most 10)."""
+    scale = "a model topic scores 10 x p, 0 to 10" if model is not None else "a rule topic scores 0 or more"
+    default = 1.0 if model is None else round(10 * model.threshold, 3)
+    allowed = "0 or more" + (" and at most 10" if model is not None else "")
+    written = len(c.problems)
+    min_score = c.number(t, "min_score", path, None, f"min_score must be {allowed} ({scale})")
+    if min_score is None:
+        min_score, known = default, len(c.problems) == written  # refused: near_score and alert_score are not held to it
+    elif min_score < 0:
+        c.add(
+            f"{path}.min_score",
+            f"{min_score:g} is below 0, the lowest score ({scale}): min_score must be {allowed}; 0 lets through every"
+            " story the query holds",
+        )
+        min_score, known = default, False
+    elif model is not None and min_score > 10.0:
+        c.add(f"{path}.min_score", f"{min_score:g} is above 10, the highest score of a model topic (10 x p)")
+        min_score, known = default, False
+    else:
+        known = True
+    floor = f"min_score {min_score:g}" if known else "min_score"
+    below = f" and below {floor}" if known else ""
+    alert = c.number(t, "alert_score", path, None, f"alert_score must be at least {floor}")
+    if alert is not None and known and alert < min_score:
+        c.add(f"{path}.alert_score", f"{alert:g} is below min_score {min_score:g}; raise it or remove it")
+        alert = None
+    elif alert is not None and model is not None and alert > 10.0:
+        c.add(
+            f"{path}.alert_score",
+            f"{alert:g} is above 10, the highest score of a model topic (10 x p): nothing would be alerted; lower it or"
+            " remove it",
+        )
+        alert = None
+    near = c.number(t, "near_score", path, None, f"near_score must be above 0{below}")
+    if near is not None and near <= 0:
+        encoder = ", its sentence encoder reading each" if model is not None and model.encoder is not None else ""
+        c.add(
+            f"{path}.near_score",
+            f"{near:g} is not above 0: every story the query holds scores 0 or more, so each one below min_score would"
+            f" be a near miss{encoder}; near_score must be above 0{below}",
+        )
+        near = None
+    elif near is not None and known and near >= min_score:
+        c.add(
+            f"{path}.near_score",
+            f"{near:g} is not below min_score {min_score:g}: a near miss scores at least near_score and less than"
+            " min_score; lower it or remove it",
+        )
+        near = None
+    return min_score, alert, near
 
 
 def _features(c: _Checker, t: dict[str, Any], path: str, sets: dict[str, str]) -> tuple[str, ...]:

@@ -239,6 +239,7 @@ NUMBERS = (
     ("listing", "depth", "sources[2] (list).depth"),
     ("topic", "min_score", "topics[0] (t).min_score"),
     ("topic", "alert_score", "topics[0] (t).alert_score"),
+    ("topic", "near_score", "topics[0] (t).near_score"),
     ("digest", "max_age", "digest.max_age"),
     ("digest", "max_stories", "digest.max_stories"),
     ("smtp", "port", "smtp.port"),
@@ -292,5 +293,6 @@ def test_each_number_of_the_config_at_its_edges_is_taken_or_one_line_naming_it(
             lengths = [config.crawl.timeout, config.crawl.max_page_size, config.crawl.delay, config.digest.max_age]
             lengths += [s.every for s in config.sources] + [s.window for s in config.sources]
             assert all(math.isfinite(n) and n >= 0 for n in lengths), (value, lengths)
-            # a score below 0 is 0's (every story the query holds); a topic's scores are 0 or more
-            assert math.isfinite(config.topics[0].min_score), value
+            # a topic's scores are 0 or more: a min_score below 0, or a near_score of 0 or below, is refused
+            assert math.isfinite(config.topics[0].min_score) and config.topics[0].min_score >= 0, value
+            assert config.topics[0].near_score is None or 0 < config.topics[0].near_score < 1, value
