@@ -87,9 +87,9 @@ SETTINGS = (
     ),
     Setting(
         "NEWSWATCH_CRAWL_TIMEOUT",
-        "how long a source's poll may take before it fails",
+        "how long a source's poll may take before it fails (newswatch demo: its whole crawl)",
         "seconds",
-        "5 minutes or 10 crawl.timeout, the longer",
+        "5 minutes or 10 crawl.timeout, the longer; newswatch demo: 5 minutes",
         0,
         LONGEST_WAIT,
         "24.8 days, the longest wait",

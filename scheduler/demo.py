@@ -14,6 +14,7 @@ from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 
+from crawler import envsettings
 from crawler.config import load_config, user_cache_dir
 from crawler.errors import UsageError
 from crawler.store import Store
@@ -37,6 +38,7 @@ def demo_config_text(base_url: str) -> str:
     return text.replace("__BASE__", base_url).replace("__TOPICS__", default_topics_text())
 
 
+DEMO_CRAWL_TIMEOUT = 300.0  # seconds the demo's crawl may take, unless $NEWSWATCH_CRAWL_TIMEOUT says otherwise
 DEFAULT_PORT = 8765  # `demo --serve`: a stable address, so the printed config stays valid
 BASE_KEY = "demo.base_url"  # the sample site's address the demo database was crawled at
 CONFIG_NAME = "newswatch-demo.toml"
@@ -80,7 +82,10 @@ def run_demo(output_dir: Path | None, echo: Callable[[str], None], port: int = 0
         config = load_config(config_path)
         sources = f"{len(config.sources)} {noun(len(config.sources), 'source')}"
         echo(f"serving the sample site at {site.base_url}; crawling {sources} …")
-        summary = run_in_child(config_path, [s.name for s in config.sources], trigger="demo", timeout=300)
+        # stopped after 5 minutes (it takes seconds), or $NEWSWATCH_CRAWL_TIMEOUT: a machine busy with other work
+        # (2 cores at load 16) took 4 minutes
+        timeout = envsettings.seconds("NEWSWATCH_CRAWL_TIMEOUT", DEMO_CRAWL_TIMEOUT)
+        summary = run_in_child(config_path, [s.name for s in config.sources], trigger="demo", timeout=timeout)
         base_url = site.base_url
     t = summary.totals()
     with Store(config.storage.database) as store:
