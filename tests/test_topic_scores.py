@@ -180,3 +180,27 @@ def test_check_refuses_the_default_topic_with_a_near_score_of_0_naming_its_encod
         "would be a near miss, its sentence encoder reading each; near_score must be above 0 and below" in (problems[0])
     )
     assert "Traceback" not in result.output
+
+
+def test_a_rule_topics_near_score_is_its_own_scale_taken_without_a_warning_and_named_by_a_reload(
+    tmp_path: Path,
+) -> None:
+    """near_score means the same on a rule topic: stories its query holds that score below min_score, on its scale
+    (title 1.0, lead 0.6, body 0.3 per term): min_score 1.0, near_score 0.5 lists a term in the body alone. check
+    takes it as it takes a model topic's (no warning), and a reload logs its change as any other setting's."""
+    from crawler.process import score_topics
+    from scheduler.changes import other_changes
+
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(f'[storage]\ndatabase = "nw.db"\n{RULE.replace("2.0", "1.0")}near_score = 0.5\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "check"])
+    assert result.exit_code == 0 and ": OK — 0 sources, 1 topic" in result.output, result.output
+    assert len(result.output.splitlines()) == 1, result.output  # no warning
+    old = load_config(cfg)
+    topics = old.topics
+    assert score_topics("Lunar station", "Scientists plan a station.", topics, "en")[0] == (("t", 1.0, ("lunar",)),)
+    body = score_topics("Budget passed", "The council met. A lunar eclipse was seen.", topics, "en")
+    assert body == ((), (("t", 0.6, ("lunar",)),))  # a near miss: the term in the body alone
+    assert score_topics("Budget passed", "The council met.", topics, "en") == ((), ())
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("near_score = 0.5", "near_score = 0.8"), encoding="utf-8")
+    assert other_changes(old, load_config(cfg)) == ["changed topic t (near_score 0.5 → 0.8)"]
