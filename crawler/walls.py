@@ -16,7 +16,7 @@ from crawler.process import FeedInfo, headline_terms, shows_headline
 LINE_MIN = 20  # characters of a line that may be another page's: shorter ones ('Share', a date) say nothing
 
 
-@dataclass
+@dataclass(slots=True)
 class Said:
     """What one page of a source said of its own, with what is needed to keep its entry instead."""
 
@@ -30,6 +30,7 @@ class Said:
     feed: FeedInfo | None  # its entry, when this run listed it
     headlined: bool = True  # it shows its entry's headline (as its title, or a line of its text)
     walled: bool = False
+    row: int = -1  # a stored page's number in its Sayings, which holds its lines instead (hashes and lengths empty)
 
 
 def said(
@@ -56,22 +57,28 @@ def line_hash(line: str) -> int:
 
 class Sayings:
     """The pages of one source that a new page's lines are compared with (by page: its URL, or its entry's for the
-    pages of this run), and which of them say each line: the pages read from the store as one array sorted by
-    hash (12 bytes a line), the pages of this run in a dict."""
+    pages of this run), and which of them say each line: the pages read from the store as arrays sorted by hash,
+    one row for each line a page says (11 bytes: its hash, the page's number, the characters of its lines of that
+    hash), the pages of this run in a dict."""
 
     def __init__(self, stored: Iterable[Said] = ()) -> None:
         self.pages: dict[str, Said] = {}
-        ids, hashes, owners = [], array("q"), array("I")
+        ids, hashes, owners, lengths = [], array("q"), array("I"), array("I")
         for page in stored:
             self.pages[page.url] = page
-            for h in set(page.hashes):
-                hashes.append(h)
-                owners.append(len(ids))
+            by_hash: dict[int, int] = {}  # a line said twice in a page counts twice in what it says
+            for h, length in zip(page.hashes, page.lengths, strict=True):
+                by_hash[h] = by_hash.get(h, 0) + length
+            hashes.extend(by_hash)
+            owners.extend(array("I", [len(ids)]) * len(by_hash))
+            lengths.extend(by_hash.values())
+            page.hashes, page.lengths, page.row = _NO_HASHES, _NO_LENGTHS, len(ids)  # held below instead
             ids.append(page.url)
         order = sorted(range(len(hashes)), key=hashes.__getitem__)
         self._ids = ids
-        self._hashes = array("q", (hashes[i] for i in order))
-        self._owners = array("I", (owners[i] for i in order))
+        self._hashes = array("q", [hashes[i] for i in order])
+        self._owners = array(_fitting(len(ids)), [owners[i] for i in order])
+        self._lengths = array(_fitting(max(lengths, default=0)), [lengths[i] for i in order])
         self._added: dict[int, str | tuple[str, ...]] = {}
 
     def add(self, page_id: str, page: Said) -> None:
@@ -104,9 +111,25 @@ class Sayings:
         if not page.headlined or page.size < LINE_MIN or page.names_headline:
             return set()
         shared, others = 0, set()
-        for h, length in zip(page.hashes, page.lengths, strict=True):
+        for h, length in self._lines(page):
             owners = self.saying(h) - {page_id}
             if owners:
                 shared += length
                 others |= owners
         return others if shared * 5 >= page.size * 4 else set()
+
+    def _lines(self, page: Said) -> Iterable[tuple[int, int]]:
+        """``page``'s lines by hash and length (a stored page's: each hash once, with the characters of its lines of
+        that hash; the sum ``sharing`` makes is the same)."""
+        if page.row < 0:
+            return zip(page.hashes, page.lengths, strict=True)
+        owners, row = self._owners, page.row
+        return ((self._hashes[i], self._lengths[i]) for i in range(len(owners)) if owners[i] == row)
+
+
+_NO_HASHES, _NO_LENGTHS = array("q"), array("I")  # a stored page's, its lines held by its Sayings
+
+
+def _fitting(largest: int) -> str:
+    """The array type code of the fewest bytes that holds the whole numbers 0 to ``largest``."""
+    return next(code for code, top in (("B", 0xFF), ("H", 0xFFFF), ("I", 0xFFFFFFFF)) if largest <= top)
