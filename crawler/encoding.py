@@ -170,10 +170,11 @@ def html_char_refs(html: str) -> str:
     """A decoded page with no numeric character reference to a control character (but tab, line feed and carriage
     return) nor to U+FFFE or U+FFFF, which the extractor's tree may not hold ('All strings must be XML compatible'):
     lxml made '&#x1B;' that character, and the extractor found no text in the whole page. A terminal's escape
-    sequence written with them ('&#27;[2J') goes whole, as ``visible`` takes one; other such references go (a
-    browser shows nothing of them; a vertical tab or form feed is a space); one to no character is U+FFFD's, as a
-    browser reads it. A page's references may go without their ';'."""
-    if "&#" not in html:
+    sequence written with them ('&#27;[2J') or with the characters themselves (ESC, or C1's CSI) goes whole, as
+    ``visible`` takes one: the extractor drops a control character and left the rest ('[31m', ']0;owned') in the
+    title and text; other such references go (a browser shows nothing of them; a vertical tab or form feed is a
+    space); one to no character is U+FFFD's, as a browser reads it. A page's references may go without their ';'."""
+    if "&#" not in html and "\x1b" not in html and "\x9b" not in html:
         return html
     return _HTML_CHAR_REF.sub(_html_char_ref, _HTML_ESCAPES.sub("", html))
 
@@ -181,7 +182,9 @@ def html_char_refs(html: str) -> str:
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
 _HTML_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));?")
 _ESC, _BEL = r"(?:\x1b|&#0*27;?|&#[xX]0*1[bB];?)", r"(?:\x07|&#0*7;?|&#[xX]0*7;?)"
-_HTML_ESCAPES = re.compile(rf"{_ESC}\[[0-;=?]*[ -/]*[@-~]|{_ESC}\][^\x07\x1b<&]*(?:{_BEL}|{_ESC}\\)")
+_HTML_ESCAPES = re.compile(
+    rf"{_ESC}\[[0-;=?]*[ -/]*[@-~]|{_ESC}\][^\x07\x1b<&]*(?:{_BEL}|{_ESC}\\)|\x9b[0-;=?]*[ -/]*[@-~]"
+)
 
 
 def _ref_value(match: re.Match[str]) -> int:

@@ -114,3 +114,25 @@ def test_what_a_reader_cannot_see_is_dropped_and_a_reference_to_no_character_is_
     # a terminal's escape sequence goes whole (its parameters are no text), in a page as in what is stored
     assert html_char_refs("<p>a&#27;]0;owned&#7;&#x1b;[2J&#27;[31mb</p>") == "<p>ab</p>"
     assert visible("a\x1b]0;owned\x07\x1b[2J\x1b[31mb\x9b1mc") == "abc"
+
+
+def test_a_terminals_escape_sequence_in_a_page_as_its_characters_goes_whole() -> None:
+    # Written with the characters themselves (not references), the extractor dropped ESC or CSI and kept the rest: a
+    # page's title and text were stored as 'Port opens [31mred[0m now', ']0;ownedred', '31mred0m'
+    from crawler.encoding import html_char_refs
+    from crawler.extract import extract
+
+    assert html_char_refs("<p>a\x1b[31mb\x1b[0mc\x1b]0;owned\x07d\x9b1me\x9b0m</p>") == "<p>abcde</p>"
+    for dirt in ("\x1b[31mred\x1b[0m", "\x9b31mred\x9b0m", "\x1b]0;owned\x07red", "\x1b]0;owned\x1b\\red"):
+        title = f"Port of Sabetta opens {dirt} now"
+        body = "".join(
+            f"<p>Part {k} of the story: the port of Sabetta took its first {dirt} grain ship from Novosibirsk on Monday,"
+            " weeks after the agreement was signed.</p>"
+            for k in range(5)
+        )
+        ex = extract(
+            f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>{body}</article></body></html>",
+            "https://example.org/a",
+        )
+        assert ex is not None and ex.title == "Port of Sabetta opens red now", (dirt, ex and ex.title)
+        assert "its first red grain ship" in ex.text and "[" not in ex.text and "owned" not in ex.text, (dirt, ex.text)
