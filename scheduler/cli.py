@@ -798,7 +798,13 @@ def search(
         return
     if not results:
         if not state.quiet and not stats.timed_out:
-            click.echo(_no_matches(config, since, since_dt, sources, languages))
+            line = _no_matches(config, since, since_dt, sources, languages)
+            if near and topic is not None:  # what was looked for: the scores between the two
+                t = next(t for t in config.topics if t.name == topic)
+                line = line.replace(
+                    "no matches", f"no near misses (scores {t.near_score:g} to below {t.min_score:g} for {t.name})", 1
+                )
+            click.echo(line)
         elif not state.quiet:  # cut short: the warning has said how far it got
             # no article scored: the limit came in the index's search or inside the first article
             click.echo(

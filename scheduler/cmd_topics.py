@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -111,6 +112,11 @@ def build(
         from crawler.longlived import matching_batch, settle
         from crawler.topics import compile_query
 
+        if min_score is not None and not (math.isfinite(min_score) and min_score >= 0):
+            # a topic scores 0 or more: a negative one or nan lets every story its query holds through, inf none
+            raise UsageError(
+                f"--min-score {min_score:g} is not a score: give a number 0 or more (a model topic's: 0 to 10)"
+            )
         if query is None:  # a misspelt --topic is said first, before the file is read (or found wanting)
             _pick(state.config().topics, names, "add one, or pass --query")
         # labels that name the config's topics: each topic reads its own
@@ -138,6 +144,10 @@ def build(
         out = []
         for t, sets in chosen:
             ms = t.min_score if min_score is None else min_score
+            if t.model is not None and ms > 10:
+                raise UsageError(
+                    f"--min-score {ms:g} is above 10, the highest score of topic {t.name}'s model (10 x p): give 0 to 10"
+                )
             if by_topic:
                 stories = load_labeled(file, t.name)
             q, scorer = compile_query(t.query, sets), t.model.scorer() if t.model else None

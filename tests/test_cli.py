@@ -241,6 +241,34 @@ def test_a_config_without_topics_is_told_what_each_command_takes_instead(tmp_pat
         assert result.output == f"error: the config has no [[topics]]; {otherwise}\n", args
 
 
+@pytest.mark.parametrize("value", ["nan", "-1", "-0.5", "inf", "-inf"])
+def test_topics_eval_refuses_a_min_score_no_topic_can_score(tmp_path: Path, value: str) -> None:
+    # a negative or nan min_score let every story the query holds through, inf none: a table that measures nothing
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[storage]\ndatabase = "nw.db"\n[[topics]]\nname = "t"\nquery = "China AND Russia"\n', encoding="utf-8"
+    )
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"title": "t", "text": "China and Russia", "language": "en", "label": 1}\n', encoding="utf-8")
+    for args in (("--topic", "t"), ("--query", "China")):
+        result = CliRunner().invoke(
+            cli, ["-c", str(cfg), "topics", "eval", str(labeled), *args, f"--min-score={value}"]
+        )
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith(f"error: --min-score {float(value):g} is not a score: give a number 0 or more")
+    taken = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(labeled), "--min-score=0", "--summary"])
+    assert taken.exit_code == 0 and "min_score 0" in taken.output
+
+
+def test_topics_eval_refuses_a_min_score_above_a_model_topic_s_highest(tmp_path: Path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text('{"title": "t", "text": "China and Russia", "language": "en", "label": 1}\n', encoding="utf-8")
+    shipped = Path(__file__).resolve().parents[1] / "config" / "newswatch.toml"
+    result = CliRunner().invoke(cli, ["-c", str(shipped), "topics", "eval", str(labeled), "--min-score", "12"])
+    assert result.exit_code == 2, result.output
+    assert "--min-score 12 is above 10, the highest score of topic china-russia-st's model (10 x p)" in result.output
+
+
 def test_init_names_the_database_the_shipped_config_names_and_replaces_whatever_line_it_has(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -322,7 +322,13 @@ def test_search_near_lists_a_topics_near_misses_over_the_archive(world: World, t
     matches = CliRunner().invoke(cli, ["-c", str(conf), "search", "--topic", "space", "--json"])
     assert {r["title"] for r in json.loads(matches.output)} == {"Lunar station plans", "Lunar eclipse delays a ferry"}
 
-    conf.write_text(conf.read_text(encoding="utf-8").replace("near_score = 0.5\n", ""), encoding="utf-8")
+    # none in the band: the line says what was looked for, not "no matches" (there are matches)
+    conf.write_text(conf.read_text(encoding="utf-8").replace("near_score = 0.5", "near_score = 0.9"), encoding="utf-8")
+    none = CliRunner().invoke(cli, ["-c", str(conf), "search", "--topic", "space", "--near"])
+    assert none.exit_code == 0, none.output
+    assert none.output == "no near misses (scores 0.9 to below 1 for space) among 5 stored articles\n"
+
+    conf.write_text(conf.read_text(encoding="utf-8").replace("near_score = 0.9\n", ""), encoding="utf-8")
     refused = CliRunner().invoke(cli, ["-c", str(conf), "search", "--topic", "space", "--near"])
     assert refused.exit_code == 2 and "the topic space has no near_score" in refused.output
     alone = CliRunner().invoke(cli, ["-c", str(conf), "search", "lunar", "--near"])
