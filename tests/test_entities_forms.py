@@ -43,6 +43,7 @@ def test_an_autonomous_region_is_named_without_its_people_in_english_too() -> No
     [
         ("Scientists in Hong Kong and Novosibirsk built a detector", "Hong Kong → China"),
         ("A Macao university signed an agreement with Tomsk", "Macao → China"),
+        ("A Macau university signed an agreement with Tomsk", "Macau → China"),
         ("香港和新西伯利亚的科学家研制了探测器", "香港 → China"),
         ("Учёные Гонконга и Новосибирска создали детектор", "Гонконг → China"),
     ],
