@@ -1088,13 +1088,20 @@ class Store:
 
     def reset_source(self, name: str) -> dict[str, Any]:
         """`sources --reset`: re-enables the source and clears its backoff, and notes when, for a running daemon to
-        take it up (`source_resets`); returns its state before."""
+        take it up (`source_resets`); returns its state before. A source neither inactive nor backing off is left as
+        it is (its next poll too: "nothing to reset")."""
         with self.transaction():
             before = self.source_state(name)
-            self.update_source(
-                name, active=1, inactive_reason=None, failures=0, failing_since=None, next_poll=None, retry_after=None
-            )
             if not before["active"] or before["failures"] or before["retry_after"]:
+                self.update_source(
+                    name,
+                    active=1,
+                    inactive_reason=None,
+                    failures=0,
+                    failing_since=None,
+                    next_poll=None,
+                    retry_after=None,
+                )
                 self.set_state(RESET_KEY + name, iso(utcnow()))
         return before
 

@@ -664,8 +664,14 @@ def test_search_by_source_language_and_date(demo_copy: Path) -> None:
 
 def test_sources_reset_says_what_it_reset(demo_copy: Path) -> None:
     cfg = str(demo_copy / "newswatch.toml")
+    with Store(demo_copy / "newswatch-demo.db") as store:
+        store.update_source("globalwire", next_poll="2999-01-01T00:00:00+00:00")
+        healthy = store.source_state("globalwire")
     r = newswatch("-c", cfg, "sources", "--reset", "globalwire")
     assert r.stdout == "globalwire: was neither inactive nor backing off; nothing to reset\n"
+    with Store(demo_copy / "newswatch-demo.db") as store:  # and nothing was: its next poll neither
+        assert store.source_state("globalwire") == healthy
+        assert "globalwire" not in store.source_resets()
     with Store(demo_copy / "newswatch-demo.db") as store:
         store.update_source("vestnik", failures=3, failing_since="2026-01-01T00:00:00+00:00")
         store.update_source("huaxia", active=0, inactive_reason="HTTP 410")
