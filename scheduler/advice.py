@@ -18,6 +18,11 @@ _PLACEHOLDER_DOMAIN = re.compile(r"@(?:[\w.-]+\.)?(?:example\.(?:org|com|net)|ex
 def config_warnings(config: Config) -> list[str]:
     """One line per warning, each with its key path and how to fix it."""
     out: list[str] = []
+    if not config.sources:  # as the daemon warns at its start: a config that polls nothing is valid, and idle
+        out.append(
+            "sources: the config has no [[sources]], so run and crawl poll nothing; add one with "
+            "'newswatch sources add NAME URL' or 'newswatch sources import FILE'"
+        )
     if _PLACEHOLDER_DOMAIN.search(config.crawl.user_agent):
         out.append(
             f"crawl.user_agent: {config.crawl.user_agent!r} still has a placeholder contact; "

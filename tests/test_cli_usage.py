@@ -29,6 +29,9 @@ IN_PROCESS = {"NEWSWATCH_WORKERS": "0"}  # pages are extracted in the crawl chil
 
 READER = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # root runs the reader as nobody
 
+# a config without sources is warned of (test_check_warns_of_a_config_that_polls_nothing)
+ONE_SOURCE = '[[sources]]\nname = "a"\nurl = "https://news.example.net/rss"\n'
+
 
 def as_process(*args: str, stdin: str | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
     """The CLI in a real subprocess: for what needs one (another user, via ``prefix``)."""
@@ -579,7 +582,7 @@ def test_check_warns_on_init_placeholders_and_an_unwritable_database_folder(tmp_
     ro = Path(tempfile.mkdtemp(prefix="nw-ro-"))
     try:
         cfg2 = ro / "ro.toml"
-        cfg2.write_text('[storage]\ndatabase = "sub/nw.db"\n', encoding="utf-8")
+        cfg2.write_text(f'[storage]\ndatabase = "sub/nw.db"\n{ONE_SOURCE}', encoding="utf-8")
         os.chmod(cfg2, 0o644)
         os.chmod(ro, 0o555)
         kw = {"prefix": READER} if os.geteuid() == 0 else {}
@@ -591,6 +594,20 @@ def test_check_warns_on_init_placeholders_and_an_unwritable_database_folder(tmp_
     finally:
         os.chmod(ro, 0o755)
         shutil.rmtree(ro, ignore_errors=True)
+
+
+def test_check_warns_of_a_config_that_polls_nothing(tmp_path: Path) -> None:
+    # valid, and idle: the daemon warns at its start, and check said OK without a word
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text('[[topics]]\nname = "t"\nquery = "x"\n', encoding="utf-8")
+    r = newswatch("-c", cfg, "check")
+    assert r.returncode == 0 and ": OK — 0 sources, 1 topic" in r.stdout, r.stderr
+    assert r.stderr == (
+        "warning: sources: the config has no [[sources]], so run and crawl poll nothing; add one with "
+        "'newswatch sources add NAME URL' or 'newswatch sources import FILE'\n"
+    )
+    cfg.write_text(ONE_SOURCE + cfg.read_text(encoding="utf-8"), encoding="utf-8")
+    assert newswatch("-c", cfg, "check").stderr == ""
 
 
 def test_check_counts_in_words_and_names_a_loopback_smtp_host_for_what_it_is(tmp_path: Path) -> None:
@@ -611,7 +628,7 @@ def test_check_warns_of_a_password_file_that_does_not_exist(tmp_path: Path) -> N
     # check works without the secret (it may be root's or the service's only), but a path to nothing is a typo
     cfg = tmp_path / "newswatch.toml"
     cfg.write_text(
-        '[smtp]\nhost = "mail.mail.ru"\nsender = "newswatch <alerts@mail.ru>"\nusername = "alerts"\n'
+        f'{ONE_SOURCE}[smtp]\nhost = "mail.mail.ru"\nsender = "newswatch <alerts@mail.ru>"\nusername = "alerts"\n'
         'password_file = "smtp-pasword"\n',
         encoding="utf-8",
     )

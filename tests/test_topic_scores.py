@@ -192,9 +192,12 @@ def test_a_rule_topics_near_score_is_its_own_scale_taken_without_a_warning_and_n
     from scheduler.changes import other_changes
 
     cfg = tmp_path / "newswatch.toml"
-    cfg.write_text(f'[storage]\ndatabase = "nw.db"\n{RULE.replace("2.0", "1.0")}near_score = 0.5\n', encoding="utf-8")
+    source = '[[sources]]\nname = "a"\nurl = "https://news.example.net/rss"\n'  # none would be warned of
+    cfg.write_text(
+        f'[storage]\ndatabase = "nw.db"\n{source}{RULE.replace("2.0", "1.0")}near_score = 0.5\n', encoding="utf-8"
+    )
     result = CliRunner().invoke(cli, ["-c", str(cfg), "check"])
-    assert result.exit_code == 0 and ": OK — 0 sources, 1 topic" in result.output, result.output
+    assert result.exit_code == 0 and ": OK — 1 source, 1 topic" in result.output, result.output
     assert len(result.output.splitlines()) == 1, result.output  # no warning
     old = load_config(cfg)
     topics = old.topics
