@@ -477,12 +477,6 @@ def _m0130(db: sqlite_utils.Database) -> None:
 UNSEEN_SQL = "newswatch_holds_unseen"  # SQL function of 0140: whether a stored value changes under encoding.visible
 
 
-def _holds_unseen(value: object) -> bool:
-    from crawler.encoding import visible
-
-    return isinstance(value, str) and visible(value) != value
-
-
 SEEN_FIELDS = ("title", "text", "author", "site_name")  # what d1025e8 passes through encoding.visible
 
 
@@ -497,7 +491,10 @@ def _m0140(db: sqlite_utils.Database) -> None:
     from crawler import encoding
 
     conn = db.conn
-    conn.create_function(UNSEEN_SQL, 1, _holds_unseen, deterministic=True)
+    visible = encoding.visible  # called for every stored value: looked up once, not imported at each call
+    conn.create_function(
+        UNSEEN_SQL, 1, lambda value: isinstance(value, str) and visible(value) != value, deterministic=True
+    )
     suspect = " OR ".join(f"{UNSEEN_SQL}({field})" for field in SEEN_FIELDS)
     stories, last = dedup.StoryIndex(conn), 0
     while True:  # a batch at a time, in id order: one pass over the table whatever the batches
