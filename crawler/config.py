@@ -852,6 +852,9 @@ def _parse_topics(
     return tuple(out)
 
 
+MODEL_TOP_SCORE = 10.0  # a model topic's highest score (10 x p); every topic's lowest is 0
+
+
 def _scores(c: _Checker, t: dict[str, Any], path: str, model: Model | None) -> tuple[float, float | None, float | None]:
     """A topic's min_score, alert_score and near_score, each refused (in one problem) outside what its scores can be:
     a topic scores 0 or more (a rule topic by where its terms hit, 0 for a match of no counted term; a model topic
@@ -870,7 +873,7 @@ def _scores(c: _Checker, t: dict[str, Any], path: str, model: Model | None) -> t
             " story the query holds",
         )
         min_score, known = default, False
-    elif model is not None and min_score > 10.0:
+    elif model is not None and min_score > MODEL_TOP_SCORE:
         c.add(f"{path}.min_score", f"{min_score:g} is above 10, the highest score of a model topic (10 x p)")
         min_score, known = default, False
     else:
@@ -881,7 +884,7 @@ def _scores(c: _Checker, t: dict[str, Any], path: str, model: Model | None) -> t
     if alert is not None and known and alert < min_score:
         c.add(f"{path}.alert_score", f"{alert:g} is below min_score {min_score:g}; raise it or remove it")
         alert = None
-    elif alert is not None and model is not None and alert > 10.0:
+    elif alert is not None and model is not None and alert > MODEL_TOP_SCORE:
         c.add(
             f"{path}.alert_score",
             f"{alert:g} is above 10, the highest score of a model topic (10 x p): nothing would be alerted; lower it or"

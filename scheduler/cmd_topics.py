@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crawler.config import Config, TopicConfig, normal_name
+from crawler.config import MODEL_TOP_SCORE, Config, TopicConfig, normal_name
 from crawler.errors import UsageError, did_you_mean
 from crawler.jsonl import split_lines
 from crawler.wording import noun
@@ -144,7 +144,7 @@ def build(
         out = []
         for t, sets in chosen:
             ms = t.min_score if min_score is None else min_score
-            if t.model is not None and ms > 10:
+            if t.model is not None and ms > MODEL_TOP_SCORE:  # as check refuses it in a config (crawler.config)
                 raise UsageError(
                     f"--min-score {ms:g} is above 10, the highest score of topic {t.name}'s model (10 x p): give 0 to 10"
                 )
