@@ -19,6 +19,11 @@ topic's query, its gate, still reads the whole article, though it is asked first
 whole text is tokenized only when they do not settle it: ``Query.holds``): its labeled stories were excerpts, and a long article
 read whole fired features (anywhere, in the body) and sentence kinds that its excerpt did not.
 
+A file's ``inputs.length`` (``{"measure": "chars", "weight": W}``) adds W x ln(1 + n) to the log-odds, n the number of
+characters of the text the model reads (its first ``text_chars``, or all of it; the title not counted): the same
+evidence means one thing in a two-sentence feed summary (where one S&T sentence is the story) and another in a long
+excerpt (where it may be a passing phrase).
+
 A file may add an ``encoder`` block (``crawler.encoder``): a weight per dimension of a sentence encoder's vector of
 the title and the text's first ``chars`` characters, whose dot product with the vector is added to the log-odds.
 The encoder (and numpy) is loaded only when such a model scores a story that passed its gate.
@@ -56,7 +61,7 @@ from crawler.topics import (
     with_definitions,
     zones_hit,
 )
-from crawler.wording import noun
+from crawler.wording import count, noun
 
 FORMAT = "newswatch-topic-model"
 VERSION = 1
@@ -73,6 +78,8 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # how a sentence input reads the sentences it counts: their share of the text's sentences, log(1 + their
 # number), whether the title holds the input's kinds (1/0), whether the text's first sentence is one (1/0)
 MEASURES = ("share", "log", "title", "first")
+# how a length input (inputs.length) measures the text the model reads: "chars", its number of characters
+LENGTH_MEASURES = ("chars",)
 
 
 class ModelError(UsageError):
@@ -112,6 +119,24 @@ class SentenceInput:
 
 
 @dataclass(frozen=True)
+class LengthInput:
+    """``inputs.length``: ``weight`` x ln(1 + n), n the characters of the text the model reads (``read_part``; the
+    title not counted), so that a feed's two-sentence summary and a long excerpt weigh the same evidence otherwise."""
+
+    measure: str  # LENGTH_MEASURES
+    weight: float
+
+    def value(self, part: Document) -> float:
+        """Its value (before its weight) for the part of an article the model reads: 0 for an empty text."""
+        return math.log1p(len(part.text))
+
+    @staticmethod
+    def label(part: Document) -> str:
+        """What the input is, in a model's explanation: 'length (1,500 characters read)'."""
+        return f"length ({count(len(part.text), 'character')} read)"
+
+
+@dataclass(frozen=True)
 class Model:
     """A topic's learned weights, as read from its file, with the set definitions its features use."""
 
@@ -127,6 +152,7 @@ class Model:
     sentence_inputs: tuple[SentenceInput, ...] = ()  # the file's sentences.inputs
     text_chars: int = 0  # the file's inputs.text_chars: the model reads the text's first this many characters (0: all)
     encoder: EncoderInput | None = None  # the file's encoder block: a sentence encoder's vector, weighted
+    length: LengthInput | None = None  # the file's inputs.length: how much text the model read, weighted
 
     def expressions(self) -> list[tuple[str, str]]:
         """(what, query expression) of every query the model runs: its features, then its sentence kinds."""
@@ -232,6 +258,8 @@ def scoring_digest(model: Model) -> str:
             del x["within"]
     if not scored["text_chars"]:  # and one reading the whole text, the digest it had
         del scored["text_chars"]
+    if scored["length"] is None or not scored["length"]["weight"]:  # and one without a length input, the digest it had
+        del scored["length"]
     if scored["encoder"] is None:  # and one without an encoder block, the digest it had
         del scored["encoder"]
     else:
@@ -288,6 +316,7 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
             f"{where}: inputs.text_chars must be a whole number of characters (0 or more, 0: the whole text), "
             f"found {text_chars!r}; {fix}"
         )
+    length = _length(inputs["length"], where, fix, number) if isinstance(inputs, dict) and "length" in inputs else None
     kinds, sentence_inputs = _sentences(data.get("sentences", {}), where, fix, number)
     encoder = _encoder(data["encoder"], where, fix, number) if "encoder" in data else None
     model = Model(
@@ -302,8 +331,26 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
         sentence_inputs=sentence_inputs,
         text_chars=text_chars,
         encoder=encoder,
+        length=length,
     )
     return replace(model, digest=scoring_digest(model))
+
+
+def _length(data: Any, where: str, fix: str, number: Any) -> LengthInput:
+    """A model file's ``inputs.length``: {"measure": "chars", "weight": W}."""
+    if not isinstance(data, dict):
+        raise ModelError(
+            f'{where}: inputs.length must be an object with measure and weight ({{"measure": "chars", "weight": 0.3}}), '
+            f"found {data!r}; {fix}"
+        )
+    measure = data.get("measure")
+    if measure not in LENGTH_MEASURES:
+        raise ModelError(
+            f"{where}: inputs.length.measure must be {' or '.join(map(repr, LENGTH_MEASURES))} (the number of characters "
+            f"of the text the model reads; the only measure this newswatch knows), found {measure!r}; "
+            f"{fix} (or upgrade newswatch if a newer one wrote it)"
+        )
+    return LengthInput(measure, number(data.get("weight"), "inputs.length.weight"))
 
 
 def _encoder(data: Any, where: str, fix: str, number: Any) -> EncoderInput:
@@ -458,6 +505,7 @@ class Scored:
     contributions: list[tuple[str, float]] = field(default_factory=list)  # (what, weight x input), largest first
     match: Match | None = None
     meaning: tuple[str, float] | None = None  # an encoder block's contribution (label, value), also when 0
+    length: tuple[str, float] | None = None  # a length input's contribution (label, value), also when 0
 
     @property
     def score(self) -> float:
@@ -465,14 +513,14 @@ class Scored:
 
     def explain(self, most: int = 5) -> str:
         """The largest contributions: 'PARTNERS(@china, @russia, @cooperation) in title +3.1, @off_topic -0.9'; a
-        model with an encoder block's contribution is named whatever its size ('meaning of the title and first 600
-        characters +1.23', with two decimals: one story's differs from another's by less than a feature's)."""
-        shown = [(what, value) for what, value in self.contributions[:most] if abs(value) >= 0.05]
-        if self.meaning is not None:
-            shown = [(what, value) for what, value in shown if what != self.meaning[0]]
+        model's length input and encoder block are named whatever their size ('length (1,500 characters read) -0.84,
+        meaning of the title and first 600 characters +1.23', with two decimals: one story's differs from another's
+        by less than a feature's)."""
+        always = [t for t in (self.length, self.meaning) if t is not None]
+        named = {what for what, _value in always}
+        shown = [(what, value) for what, value in self.contributions[:most] if abs(value) >= 0.05 and what not in named]
         out = [f"{what} {value:+.1f}" for what, value in shown]
-        if self.meaning is not None:
-            out.append(f"{self.meaning[0]} {self.meaning[1]:+.2f}")
+        out.extend(f"{what} {value:+.2f}" for what, value in always)
         return ", ".join(out)
 
 
@@ -494,18 +542,24 @@ class Scorer:
             (k.name, compile_query(k.expression, sets)) for k in model.kinds if k.name in used
         ]
         self.encoder = EncoderTerm(model.encoder) if model.encoder is not None and any(model.encoder.weights) else None
+        self.length = model.length if model.length is not None and model.length.weight else None
 
     def fts(self, min_score: float) -> str | None:
         """An FTS5 expression that selects every article the model can score at ``min_score`` or above: one of
         the features that raise p, or a kind that a sentence input raising p needs, must hit. None when that
         cannot narrow the search: what has no FTS form (a country's entities) could reach ``min_score`` with
-        the bias alone, or nothing can be excluded."""
+        the bias alone (and what needs no word: a length input, an encoder block, at their most), or nothing can
+        be excluded."""
         if not 0.0 < min_score < 10.0:
             return None
         need = math.log(min_score / (10.0 - min_score))  # z at which 10 x p = min_score
         free = self.model.bias + max([0.0, *self.languages.values()])
         if self.encoder is not None:  # it needs no word: at most the weights' length (the vector's is 1)
             free += self.encoder.bound
+        if self.length is not None and self.length.weight > 0:  # at most a whole part's (a negative one only lowers p)
+            if not self.model.text_chars:
+                return None  # the model reads the whole text: no bound
+            free += self.length.weight * math.log1p(self.model.text_chars)
         bound = 1.0 if self.model.body == "binary" else None  # the largest body input, if any
         parts: list[str] = []
         for f, q in self.features:
@@ -582,6 +636,12 @@ class Scorer:
             for name, value in self.sentence_terms(doc):
                 z += value
                 terms.append((name, value))
+        length: tuple[str, float] | None = None
+        if self.length is not None:
+            length = (self.length.label(doc), self.length.weight * self.length.value(doc))
+            z += length[1]
+            if length[1]:
+                terms.append(length)
         meaning: tuple[str, float] | None = None
         if self.encoder is not None and encoder and (floor is None or z + self.encoder.bound >= _below(floor)):
             meaning = (self.encoder.spec.label, self.encoder.value(whole.title, whole.text))
@@ -597,7 +657,7 @@ class Scorer:
             labels.update(dict.fromkeys(sorted(shown_labels(occs))))
             if spans:  # their places too, for snippets
                 raised |= shown_hits({h for o in occs for h in o[3]})
-        scored = Scored(p, terms, meaning=meaning)
+        scored = Scored(p, terms, meaning=meaning, length=length)
         scored.match = Match(score=scored.score, hits=tuple(labels), spans=located(doc, raised) if spans else ())
         return scored
 

@@ -11,7 +11,8 @@ With a prior (``--prior MODEL``), the candidates are MODEL's features and the fi
 weights and is pulled towards them: the logistic loss plus ``pull`` x ||w - w_prior||^2 (bias and languages'
 weights included), minimised by SciPy's L-BFGS-B (SciPy comes with scikit-learn), so that a few hundred
 stories correct the model where they disagree with it and leave it alone elsewhere. A prior's sentence inputs
-(``crawler.model``: how much of the story a kind of sentence is) are columns of the fit too, pulled alike. A prior's
+(``crawler.model``: how much of the story a kind of sentence is) and its length input (how much text it read) are
+columns of the fit too, pulled alike. A prior's
 encoder block (``crawler.encoder``) is one column, its contribution to the prior's log-odds, starting at 1 and
 pulled towards it: the written block is the prior's weights times the fitted factor.
 
@@ -43,6 +44,7 @@ from crawler.model import (
     FORMAT,
     VERSION,
     ZONES,
+    LengthInput,
     Model,
     ModelError,
     ModelFileError,
@@ -125,7 +127,8 @@ class Data:
     # a prior's sentence inputs, columns after the languages', and the kinds they read, compiled (name, query)
     sentence_inputs: tuple[SentenceInput, ...] = ()
     kinds: tuple[tuple[str, Query], ...] = ()
-    # an encoder block's columns, after the sentence inputs': the prior's block, one column (its contribution,
+    length: LengthInput | None = None  # a prior's length input, the column after the sentence inputs'
+    # an encoder block's columns, after the sentence inputs' (and the length input's): the prior's block, one column (its contribution,
     # scaled by the fit), or one fitted (``fitted``: a column per dimension of the encoder's vector)
     encoder: EncoderInput | None = None
     fitted: bool = False
@@ -137,8 +140,12 @@ class Data:
         return sentence_encoder.DIMENSIONS if self.fitted else 1
 
     @property
-    def encoder_column(self) -> int:
+    def length_column(self) -> int:
         return len(self.expressions) * len(ZONES) + len(self.languages) + len(self.sentence_inputs)
+
+    @property
+    def encoder_column(self) -> int:
+        return self.length_column + (self.length is not None)
 
     @property
     def columns(self) -> int:
@@ -309,6 +316,8 @@ def prior_fit(prior: Prior, data: Data, unfold: bool) -> Fit:
         own = _logit(thresholds.get(lang, prior.fitted_at)) if unfold else 0.0
         weights.append(languages.get(lang, 0.0) - shift + own)
     weights.extend(x.weight for x in data.sentence_inputs)  # the prior's, the only source of them
+    if data.length is not None:  # as well
+        weights.append(data.length.weight)
     if data.encoder is not None:  # its own block, as it is (a factor of 1); or one fitted here, from 0
         weights.extend([0.0] * sentence_encoder.DIMENSIONS if data.fitted else [1.0])
     return Fit(prior.model.bias + shift, weights)
@@ -355,10 +364,12 @@ def featurize(
     text_chars: int = 0,
     encoder: EncoderInput | None = None,
     fitted: bool = False,
+    length: LengthInput | None = None,
 ) -> Data:
     """Every story's inputs for every candidate feature (the stories the gate rejects get none); a weight for
-    each of the stories' languages and of ``languages``; each of ``sentence_inputs`` (over ``kinds``); an
-    ``encoder`` block's contribution (a prior's) or, ``fitted``, each dimension of its vector."""
+    each of the stories' languages and of ``languages``; each of ``sentence_inputs`` (over ``kinds``); a
+    ``length`` input (a prior's); an ``encoder`` block's contribution (a prior's) or, ``fitted``, each dimension of
+    its vector."""
     gate = compile_query(topic.query)
     queries = [compile_query(e, sets) for e in expressions]  # QuerySyntaxError names the bad one
     found = {s.language for _name, stories in files for s in stories if s.language != "?"}
@@ -369,6 +380,7 @@ def featurize(
         [],
         sentence_inputs=tuple(sentence_inputs),
         kinds=tuple(kinds),
+        length=length,
         encoder=encoder,
         fitted=fitted,
     )
@@ -410,6 +422,10 @@ def _example(
             for i, value in enumerate(sentence_values(doc, data.kinds, data.sentence_inputs)):
                 if value:
                     ex.x[data.sentence_column(i)] = value
+        if data.length is not None:
+            value = data.length.value(doc)
+            if value:
+                ex.x[data.length_column] = value
     return ex
 
 
@@ -632,6 +648,10 @@ ENCODER_ABOUT = (
     " + encoder.weights . e, e the sentence encoder {name}'s 512-dimensional vector (package {package}) of the meaning"
     " of the title and the text's first {chars} characters (each stripped, one line apart; 0 when both are empty)"
 )
+LENGTH_ABOUT = (
+    " + inputs.length.weight x ln(1 + n), n the number of characters of the text read (its first inputs.text_chars,"
+    " all of it without; the title not counted)"
+)
 BODY_ABOUT = {"binary": "in body (a hit after the lead, 1/0)", "log": "log(1 + hits in the body after the lead)"}
 
 
@@ -681,9 +701,14 @@ def model_json(
             "p = sigmoid(bias + languages[language] + sum over features holding of weights . "
             f"(1, in title, in lead, body input: {BODY_ABOUT[options.body]})"
             f"{SENTENCES_ABOUT if data.sentence_inputs else ''}"
+            f"{LENGTH_ABOUT if data.length is not None else ''}"
             f"{_encoder_about(data)}); score = 10 p; scored only when the topic's query holds"
         ),
-        "inputs": {"body": options.body, **({"text_chars": options.text_chars} if options.text_chars else {})},
+        "inputs": {
+            "body": options.body,
+            **({"text_chars": options.text_chars} if options.text_chars else {}),
+            **({"length": _length_json(data, f)} if data.length is not None else {}),
+        },
         "bias": round(f.bias - shift, 6),
         "languages": languages,
         "threshold": {
@@ -707,6 +732,12 @@ def model_json(
             "figures": figures,
         },
     }
+
+
+def _length_json(data: Data, f: Fit) -> dict[str, Any]:
+    """The model file's ``inputs.length``: the prior's measure, its fitted weight."""
+    assert data.length is not None
+    return {"measure": data.length.measure, "weight": round(f.weights[data.length_column], 6)}
 
 
 def _encoder_about(data: Data) -> str:
@@ -803,6 +834,7 @@ def train(
     languages = [lang for lang, _w in prior.model.languages] if prior is not None else []
     sentence_inputs = prior.model.sentence_inputs if prior is not None else ()
     kinds = prior_kinds(prior, sets) if prior is not None else ()
+    length = prior.model.length if prior is not None else None
     encoder, fitted = prior.model.encoder if prior is not None else None, False
     if options.encoder_chars:
         if encoder is not None:
@@ -833,6 +865,7 @@ def train(
         options.text_chars,
         encoder,
         fitted,
+        length,
     )
     own: Evaluation | None = None
     if prior is not None:

@@ -326,6 +326,13 @@ def build(
                 "its weights as its features are",
                 err=True,
             )
+        if base is not None and base.model.length is not None and not state.quiet:
+            click.echo(
+                f"note: {prior} also reads how much text it read (its length input, weight "
+                f"{base.model.length.weight:g} x ln(1 + characters)): it is fitted too, pulled towards its weight as its "
+                "features are",
+                err=True,
+            )
         if base is not None and base.model.encoder is not None and not state.quiet:
             click.echo(
                 f"note: {prior} also reads the meaning of the title and the text's first {base.model.encoder.chars:,} "
