@@ -64,7 +64,12 @@ from crawler.topics import (
 from crawler.wording import count, noun
 
 FORMAT = "newswatch-topic-model"
-VERSION = 1
+VERSION = 1  # what a model file says, and what every scoring digest reads
+# what a file with a length input says: a newswatch before the input would drop inputs.length without a word and
+# score every story without it (with the default model's negative weight, nearly every story past the gate would
+# match); it refuses a file of this version instead ('a model of version 2; this newswatch reads 1')
+LENGTH_VERSION = 2
+VERSIONS = (VERSION, LENGTH_VERSION)
 ZONES = ("any", "title", "lead", "body")  # a feature's inputs, in this order
 _ZONE_WORDS = {"any": "", "title": " in title", "lead": " in lead", "body": " in body"}
 # the form of a feature's body input (its hits after the lead): "binary", a hit there (1/0), or "log",
@@ -273,9 +278,10 @@ def parse_model(data: Any, source: str, where: str = "") -> Model:
     fix = "write it with 'newswatch topics train'"
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelError(f'{where} is not a newswatch topic model (no "format": {FORMAT!r}); {fix}')
-    if data.get("version") != VERSION:
+    if data.get("version") not in VERSIONS:
         raise ModelError(
-            f"{where} is a model of version {data.get('version')!r}; this newswatch reads {VERSION}; {fix}"
+            f"{where} is a model of version {data.get('version')!r}; this newswatch reads versions "
+            f"{' and '.join(map(str, VERSIONS))}; {fix} (or upgrade newswatch if a newer one wrote it)"
         )
 
     def number(value: Any, what: str) -> float:

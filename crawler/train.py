@@ -42,6 +42,7 @@ from crawler.longlived import matching_batch, settle
 from crawler.model import (
     BODY_TRAINED,
     FORMAT,
+    LENGTH_VERSION,
     VERSION,
     ZONES,
     LengthInput,
@@ -695,7 +696,7 @@ def model_json(
         languages[lang] = round(f.weights[col] + shift - _logit(options.threshold_for(lang)), 6)
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": LENGTH_VERSION if data.length is not None else VERSION,  # an older newswatch refuses the input
         "topic": topic.name,
         "about": (
             "p = sigmoid(bias + languages[language] + sum over features holding of weights . "

@@ -282,6 +282,7 @@ def test_topics_train_with_a_prior_fits_its_length_input_pulled_towards_its_weig
     assert note.startswith(f"note: {prior} also reads how much text it read") and "fitted too" in note
     model = json.loads(held.read_text(encoding="utf-8"))
     assert model["inputs"]["text_chars"] == 25 and model["inputs"]["length"]["measure"] == "chars"
+    assert model["version"] == 2  # a newswatch before the length input refuses it rather than dropping the input
     assert model["inputs"]["length"]["weight"] == pytest.approx(-0.2, abs=1e-5)
     assert "inputs.length.weight x ln(1 + n)" in model["about"]
     # the prior as it is scores with its length input: its own figures are what topics eval says of it
@@ -293,3 +294,23 @@ def test_topics_train_with_a_prior_fits_its_length_input_pulled_towards_its_weig
     assert abs(weight + 0.2) > 0.01
     loaded = parse_model(json.loads(out.read_text(encoding="utf-8")), "m.json")
     assert loaded.length is not None and loaded.length.weight == weight
+
+
+def test_a_file_with_a_length_input_is_of_version_2_which_this_newswatch_reads(tmp_path: Path) -> None:
+    # a newswatch from before the length input reads version 1 only: it refuses a version-2 file ("a model of
+    # version 2; this newswatch reads 1") instead of scoring every story without the input
+    from crawler.model import LENGTH_VERSION, VERSION, VERSIONS
+
+    assert (VERSION, LENGTH_VERSION) == (1, 2) and VERSIONS == (1, 2)
+    for version in VERSIONS:
+        model = parse_model(_data(_length(-0.3), version=version), "m")
+        assert model.length is not None and model.length.weight == -0.3
+    # the version is no part of what scores: the same inputs give the same digest, the key of stored matches
+    assert parse_model(_data(version=2), "m").digest == parse_model(_data(version=1), "m").digest
+    with pytest.raises(ModelError, match=r"a model of version 3; this newswatch reads versions 1 and 2; .*upgrade"):
+        parse_model(_data(version=3), "m")
+    shipped = json.loads(SHIPPED_FILE.read_text(encoding="utf-8"))
+    if "length" in shipped["inputs"]:
+        assert shipped["version"] == LENGTH_VERSION
+    else:
+        assert shipped["version"] == VERSION
