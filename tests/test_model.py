@@ -544,13 +544,15 @@ def test_the_shipped_models_score_of_a_relevant_story_does_not_drift_with_its_le
     log_weight = sum(x.weight for x in t.model.sentence_inputs if x.measure == "log" and x.weight > 0)
 
     def parts(title: str, text: str, language: str) -> tuple[float, float, float]:
-        """The score, that of the features alone (z without the sentence inputs and the encoder's meaning of the
-        opening, which reads more of a short story's added afterword), the sentence inputs' z."""
+        """The score, that of the features alone (z without the sentence inputs, the encoder's meaning of the
+        opening, which reads more of a short story's added afterword, and the length input, which reads how much
+        text there is: its own test is the padding one below), the sentence inputs' z."""
         s = scorer.score(prepare(title, text), language, spans=False)
         z = math.log(s.p / (1.0 - s.p))
         sentences = sum(v for what, v in s.contributions if what.endswith(" (sentences)"))
         meaning = sum(v for what, v in s.contributions if what.startswith("meaning of "))
-        return s.score, 10.0 / (1.0 + math.exp(sentences + meaning - z)), sentences
+        length = s.length[1] if s.length is not None else 0.0
+        return s.score, 10.0 / (1.0 + math.exp(sentences + meaning + length - z)), sentences
 
     stories = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
     checked = 0

@@ -78,6 +78,8 @@ def _reference(scorer: Scorer, doc: Document, language: str, spans: bool) -> Mat
         if total > 0:
             positive.append((total, hits))
     z = _sentences(scorer, doc, z)
+    if model.length is not None:  # W x ln(1 + the characters of the text read), the title not counted
+        z += model.length.weight * math.log1p(len(doc.text))
     if model.encoder is not None:  # its own exactness is tests/test_model_encoder.py's (np.dot of the vector)
         z += EncoderTerm(model.encoder).value(whole.title, whole.text)
     p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
