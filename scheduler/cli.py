@@ -1226,6 +1226,9 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
             ),
             "failed": f"{r.email}: not sent: {r.error}",
         }.get(r.status, f"{r.email}: {r.status}")
+        if r.status == "preview" and not (r.stories or r.near) and not config.digest.send_empty:  # type: ignore[union-attr]
+            # a preview is sent or written even so (it tries the mail set-up); the scheduled digest would not be
+            line += "; nothing is due: with send_empty = false the scheduled digest sends nothing now"
         held = [f"{r.held} more {noun(r.held, 'stays', 'stay')} due"] if r.held else []
         if r.near_held and r.status != "failed":
             held.append(f"{r.near_held} more near {noun(r.near_held, 'miss stays', 'misses stay')} due")

@@ -565,6 +565,30 @@ def test_a_digest_to_an_internationalized_address(demo_copy: Path, smtp_factory:
     assert len(smtp.messages) == 1
 
 
+def test_a_preview_with_nothing_due_says_the_digest_would_send_nothing(tmp_path: Path, smtp: Any) -> None:
+    # --to still mails the (empty) preview: it is how a user tries the mail set-up; but it must not look like what
+    # the schedule will send, which with send_empty = false is nothing
+    from tests.support.configs import mail_config
+
+    for send_empty in (False, True):
+        cfg = tmp_path / f"empty-{send_empty}.toml"
+        cfg.write_text(
+            f'[storage]\ndatabase = "{tmp_path / "nw.db"}"\n[[topics]]\nname = "space"\nquery = "lunar"\n'
+            + mail_config(smtp.port, send_empty=send_empty),
+            encoding="utf-8",
+        )
+        r = newswatch("-c", cfg, "digest", "--to", "boss@example.org")
+        assert r.returncode == 0, r.stderr
+        note = "; nothing is due: with send_empty = false the scheduled digest sends nothing now"
+        line = "boss@example.org: preview of 0 stories sent to boss@example.org"
+        assert r.stdout.splitlines()[0] == line + (note if not send_empty else "")
+        r = newswatch("-c", cfg, "digest", "--output", str(tmp_path / "d.html"))
+        assert r.stdout.splitlines()[0] == "analyst@example.org: digest of 0 stories written" + (
+            note if not send_empty else ""
+        )
+    assert len(smtp.messages) == 2  # the two previews: nothing else was sent
+
+
 # -- check warnings -------------------------------------------------------------------------------
 
 
