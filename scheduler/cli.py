@@ -538,29 +538,40 @@ def _first_lines(text: str, lines: int = 3, width: int = 300) -> list[str]:
 
 
 def _print_extracted(page: dict[str, Any]) -> None:
-    click.echo(page["url"])
+    """A page crawl --url extracted: on a terminal each line wrapped to its width under its label's column (the
+    topic line lists every term that hit, often hundreds of characters); into a pipe or a file one line each."""
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns
+
+    def show(label: str, text: str, indent: str = " " * 13) -> None:
+        first = (f"  {label:<11}" if len(indent) == 13 else f"  {label} ") if label else indent
+        if tty:
+            click.echo("\n".join(wrap_segments([(text, False)], width, indent, lambda t, hit: t, first=first)))
+        else:
+            click.echo(first + text)
+
+    safe = terminal_safe  # scraped text: its escape sequences must not reach the terminal
+    click.echo(safe(page["url"]))
     if page["status"] == "error":
-        click.echo(f"  error: {page['error']}")
+        show("error:", safe(page["error"]), " " * 9)
         click.echo()
         return
-    click.echo(f"  title:     {page['title']}")
-    click.echo(f"  published: {page['published'] or 'unknown'}")
-    click.echo(f"  language:  {page['language'] or 'unknown'}")
-    click.echo(f"  source:    {page['source']} (article {page['id']}, story {page['story']}, {page['status']})")
+    show("title:", safe(page["title"]))
+    show("published:", page["published"] or "unknown")
+    show("language:", page["language"] or "unknown")
+    show("source:", f"{safe(page['source'])} (article {page['id']}, story {page['story']}, {page['status']})")
     then = ""
     if page["status"] == "already stored":  # not stored again: its topics are what it matched when it was stored
-        click.echo(f"  stored:    already, on {_utc_minute(page['fetched'])}; not stored again, topics as matched then")
+        show("stored:", f"already, on {_utc_minute(page['fetched'])}; not stored again, topics as matched then")
         then = " then"
     if page["topics"]:
         for t in page["topics"]:
-            click.echo(f"  topic:     {t['name']} score {t['score']:.2f}: {', '.join(t['hits'])}")
+            show("topic:", f"{safe(t['name'])} score {t['score']:.2f}: {safe(', '.join(t['hits']))}")
     else:
-        click.echo(f"  topics:    none matched{then}")
-    click.echo(
-        f"  text:      {page['characters']} characters" + (" (from the feed)" if page["text_from"] == "feed" else "")
-    )
+        show("topics:", f"none matched{then}")
+    show("text:", f"{page['characters']} characters" + (" (from the feed)" if page["text_from"] == "feed" else ""))
     for line in page["first_lines"]:
-        click.echo(f"    {line}")
+        show("", safe(line), "    ")
     click.echo()
 
 
@@ -686,8 +697,15 @@ def _terminal_columns(text: str) -> int:
 
 
 def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """A table of left-aligned text and right-aligned numbers; on a terminal too narrow for it, the first column's
+    long cells (a --url page's URL) are shortened in the middle to fit; into a pipe or a file they stay whole."""
     cells = [tuple(str(c) for c in headers)] + [tuple("" if c is None else str(c) for c in r) for r in rows]
     widths = [max(_terminal_columns(r[i]) for r in cells) for i in range(len(headers))]
+    if sys.stdout.isatty():
+        room = shutil.get_terminal_size().columns - sum(widths[1:]) - 2 * (len(widths) - 1)
+        if widths[0] > room:
+            widths[0] = min(widths[0], max(room, 24, _terminal_columns(cells[0][0])))  # never wider than it was
+            cells = [(_middle_cut(r[0], widths[0]), *r[1:]) for r in cells]
 
     def fmt(r: tuple[str, ...]) -> str:
         pads = [" " * (w - _terminal_columns(c)) for c, w in zip(r, widths)]
@@ -697,6 +715,29 @@ def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     click.echo("  ".join("-" * w for w in widths))
     for r in cells[1:]:
         click.echo(fmt(r))
+
+
+def _middle_cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` columns: its start and end kept, "…" between (a URL's host and its page)."""
+    if _terminal_columns(text) <= width:
+        return text
+    head, tail = [], []
+    room = width - 1
+    left, right = 0, len(text)
+    while room > 0 and left < right:  # alternately, two from the start for one from the end
+        take_head = len(head) <= 2 * len(tail) + 1
+        ch = text[left] if take_head else text[right - 1]
+        cols = _terminal_columns(ch)
+        if cols > room:
+            break
+        room -= cols
+        if take_head:
+            head.append(ch)
+            left += 1
+        else:
+            tail.append(ch)
+            right -= 1
+    return "".join(head) + "…" + "".join(reversed(tail))
 
 
 # -- search ---------------------------------------------------------------------------------

@@ -116,6 +116,45 @@ def test_crawl_url_fetches_only_that_page_and_shows_what_was_extracted(site: Any
     assert table[3].split() == ["total", "1", "0", "1", "1", "0"]
 
 
+def test_crawl_url_on_a_narrow_terminal_wraps_its_lines_and_fits_its_table(site: Any, tmp_path: Path) -> None:
+    # the topic line lists every term that hit (hundreds of characters) and the table's row is named by the whole
+    # URL: on an 80-column terminal both ran past the edge, folded by the terminal mid-word. Each line is wrapped
+    # under its label now and the URL shortened in the middle in the table; into a pipe they stay whole (above).
+    import os
+    import pty
+    import re
+    import unicodedata
+
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
+    main, tty = pty.openpty()
+    command = [sys.executable, "-c", "from scheduler.launch import main; main()", "-c", str(cfg), "crawl", "--url"]
+    env = {**os.environ, **IN_PROCESS, "COLUMNS": "80"}
+    proc = subprocess.Popen([*command, site.base_url + LUNAR], stdout=tty, stderr=subprocess.PIPE, env=env)
+    os.close(tty)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode("utf-8")).replace("\r\n", "\n")
+    page, table = shown.rstrip("\n").split("\n\n")[-2:]
+    lines = page.split("\n")[1:] + table.split("\n")  # the URL on its own line above the page stays whole
+    columns = [sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line) for line in lines]
+    assert max(columns) <= 80, shown
+    (topic,) = [i for i, line in enumerate(lines) if line.startswith("  topic:     china-russia-st score")]
+    assert lines[topic + 1].startswith(" " * 13) and lines[topic + 1][13] != " ", shown  # wrapped under its value
+    row = table.split("\n")[2].split()
+    assert row[0].startswith(site.base_url[:15]) and "…" in row[0] and row[0].endswith(".html"), table
+    assert row[1:] == ["stored", "1", "1", "0", "1", "0"], table
+
+
 def test_crawl_table_names_each_url_beside_the_sources(site: Any, tmp_path: Path) -> None:
     # a source and two pages on the same host: one row per page, named by its URL as given (the missing one's
     # error names it percent-encoded), and the total adds them up
