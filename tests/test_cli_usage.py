@@ -18,7 +18,7 @@ import pytest
 
 from crawler.store import Store, define_guard
 from scheduler.demo import demo_config_text
-from tests.support.cli import Outcome, in_one_process, newswatch
+from tests.support.cli import Outcome, in_one_process, newswatch, on_a_terminal
 from tests.support.demo import copy_demo
 from tests.support.sitesrv import SiteServer
 
@@ -120,30 +120,11 @@ def test_crawl_url_on_a_narrow_terminal_wraps_its_lines_and_fits_its_table(site:
     # the topic line lists every term that hit (hundreds of characters) and the table's row is named by the whole
     # URL: on an 80-column terminal both ran past the edge, folded by the terminal mid-word. Each line is wrapped
     # under its label now and the URL shortened in the middle in the table; into a pipe they stay whole (above).
-    import os
-    import pty
-    import re
     import unicodedata
 
     cfg = tmp_path / "newswatch.toml"
     cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
-    main, tty = pty.openpty()
-    command = [sys.executable, "-c", "from scheduler.launch import main; main()", "-c", str(cfg), "crawl", "--url"]
-    env = {**os.environ, **IN_PROCESS, "COLUMNS": "80"}
-    proc = subprocess.Popen([*command, site.base_url + LUNAR], stdout=tty, stderr=subprocess.PIPE, env=env)
-    os.close(tty)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(main)
-    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
-    shown = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode("utf-8")).replace("\r\n", "\n")
+    shown = on_a_terminal(["-c", cfg, "crawl", "--url", site.base_url + LUNAR], 80, IN_PROCESS)
     page, table = shown.rstrip("\n").split("\n\n")[-2:]
     lines = page.split("\n")[1:] + table.split("\n")  # the URL on its own line above the page stays whole
     columns = [sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line) for line in lines]

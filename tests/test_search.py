@@ -20,7 +20,7 @@ from crawler.config import load_config
 from crawler.search import search_articles
 from crawler.store import Store
 from tests.support.articles import article_record
-from tests.support.cli import newswatch
+from tests.support.cli import newswatch, on_a_terminal
 
 
 def _config(tmp_path: Path) -> Path:
@@ -362,10 +362,7 @@ def test_on_a_terminal_each_result_is_wrapped_to_its_width_under_its_title(tmp_p
     # (~470) ran on from the first column, each folded by the terminal wherever the width fell, mid-word, and the
     # next result's score column was lost among them. On a terminal each is wrapped now, at spaces and between
     # Chinese characters (two columns each), under its title; a pipe still gets one line each.
-    import os
-    import pty
     import re
-    import subprocess
 
     from scheduler.cli import wrap_segments
 
@@ -380,22 +377,7 @@ def test_on_a_terminal_each_result_is_wrapped_to_its_width_under_its_title(tmp_p
         store.add_article(dataclasses.replace(record, language="zh"))
         store.add_article(article_record(2, "Russian and Chinese laboratory " * 4, en, indexed=True))
     query = "(航天* OR 中俄 OR Russian OR Harbin OR laboratory OR institute* OR Sciences OR Siberian) OR branch"
-    main, tty = pty.openpty()
-    command = [sys.executable, "-c", "from scheduler.launch import main; main()", "-c", str(cfg), "search", query]
-    proc = subprocess.Popen(command, stdout=tty, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "80"})
-    os.close(tty)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(main)
-    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
-    shown = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode("utf-8")).replace("\r\n", "\n")
+    shown = on_a_terminal(["-c", cfg, "search", query], 80)
     lines = shown.rstrip("\n").split("\n")
     columns = [sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line) for line in lines]
     assert max(columns) <= 80, shown

@@ -73,3 +73,29 @@ def in_one_process(
     )
     assert done.returncode == 0, done.stderr
     return [Outcome(**outcome) for outcome in json.loads(done.stdout.splitlines()[-1])]
+
+
+def on_a_terminal(args: Sequence[str | Path], columns: int, env: dict[str, str] | None = None) -> str:
+    """`newswatch ARGS...` in a subprocess whose stdout is a real pseudo-terminal ``columns`` wide: what it showed,
+    its styles (bold, underline) taken out and its line ends as "\n". The command must exit 0."""
+    import pty
+    import re
+
+    main, tty = pty.openpty()
+    command = [sys.executable, "-c", "from scheduler.launch import main; main()", *map(str, args)]
+    proc = subprocess.Popen(
+        command, stdout=tty, stderr=subprocess.PIPE, env={**os.environ, **(env or {}), "COLUMNS": str(columns)}
+    )
+    os.close(tty)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    return re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode("utf-8")).replace("\r\n", "\n")
