@@ -959,7 +959,7 @@ class Daemon:
                     self._lead.observe(time.monotonic() - spawned)
                 elif event.get("event") == "done" and event.get("source") in known:
                     finished[event["source"]] = event
-                    self._source_done(config, store, event, since_start(), alone=len(names) == 1)
+                    self._source_done(store, event, since_start(), alone=len(names) == 1)
 
             try:
                 summary = run_in_child(
@@ -1033,7 +1033,7 @@ class Daemon:
         # else every source was skipped (held by another crawl, or told to wait): nothing was tried,
         # so the run of failed jobs stays as it was, as each source's failures and backoff do
 
-    def _source_done(self, config: Config, store: Store, event: dict[str, Any], took: float, *, alone: bool) -> None:
+    def _source_done(self, store: Store, event: dict[str, Any], took: float, *, alone: bool) -> None:
         """One source of a batch finished: log it and set its next poll (while the others go on).
 
         Its line is at INFO when it stored something, met an error or was polled alone; a quiet poll
@@ -1042,10 +1042,6 @@ class Daemon:
         name = event["source"]
         st = event.get("stats") or {}
         status = event.get("status", "?")
-        try:  # a reload while the batch ran: the new interval counts from this poll
-            source = self.config.source(name)
-        except KeyError:
-            source = config.source(name)
         now = utcnow()
         if status == "skipped":
             # Held by another crawl (polled meanwhile) or told to wait: the rules decide below.
@@ -1087,10 +1083,21 @@ class Daemon:
             if time.monotonic() - self._status_at >= 1.0:  # STATUS= at most once a second from a batch
                 self._status_at = time.monotonic()
                 self._update_status()
-        at = _next_look(SourceState.from_row(store.source_state(name)), source.every, now)
-        if status == "skipped" and at is not None and at <= now:
-            at = now + timedelta(seconds=min(source.every, SKIPPED_RETRY))
+        state = SourceState.from_row(store.source_state(name))
         with self._due_lock:
+            # The interval is read under the lock that a reload's rescheduling takes once its config is adopted, so
+            # a reload while the batch ran counts from this poll, also one landing while this result is logged: read
+            # before the lock, the old interval was set after the reload had passed the source by (still running),
+            # and a source whose `every` went from 1h to 5s was polled again an hour later
+            at: datetime | None
+            try:
+                every = self.config.source(name).every
+            except KeyError:  # removed by a reload meanwhile: not looked at again
+                at = None
+            else:
+                at = _next_look(state, every, now)
+                if status == "skipped" and at <= now:
+                    at = now + timedelta(seconds=min(every, SKIPPED_RETRY))
             self._running.discard(name)
             if event.get("holder"):
                 self._held_by[name] = int(event["holder"])

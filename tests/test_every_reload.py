@@ -1,19 +1,32 @@
 """A source's `every` changed by a config reload (SIGHUP) in the running daemon takes effect, also when
-the reload lands while the source's batch is still fetching its pages.
+the reload lands while the source's batch is still fetching its pages, or while the daemon takes in its result.
 
-The real daemon and its crawl children against the local test server and a real SQLite file, with
-bounded waits on conditions.
+The real daemon and its crawl children against the local test server and a real SQLite file. Nothing waits on a
+time budget that a busy machine could exceed: a source polled every 5 s from the start and left alone by the reload
+is the clock by which the others must have been polled at their new interval (one left at an hour fails the test
+within three of its polls); SAFETY only ends a wait that hangs.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.support.daemonworld import NO_WORKERS, Daemon, far_schedule, source_states, wait_until, write_config
+from tests.support.daemonworld import (
+    GLOBALWIRE,
+    NO_WORKERS,
+    Daemon,
+    far_schedule,
+    source_states,
+    wait_until,
+    write_config,
+)
 from tests.support.sitesrv import SiteServer
+
+SAFETY = 1800.0  # seconds after which a wait is taken for a hang: no budget, whatever the load
 
 SOURCES = """
 [[sources]]
@@ -27,11 +40,35 @@ url = "__BASE__/slowfeed/feed.xml"
 every = "__EVERY__"
 """
 
+CLOCK = """
+[[sources]]
+name = "vestnik"
+url = "__BASE__/vestnik/rss.xml"
+every = "5s"
+"""
+CLOCK_FEED = "/vestnik/rss.xml"
+
+
+def polled_while_the_clock_ticks_three_times(site: SiteServer, d: Daemon, feeds: dict[str, str]) -> dict[str, int]:
+    """How many polls of each source (requests of its feed) began while the clock source was polled three times.
+
+    Called once each source is due within 5 s, at its new interval: the clock is due within 5 s too, and the batch
+    it starts takes every source due within the next few seconds, so each source must have been polled at least
+    once by the clock's third poll (10 s or more later); one whose interval stayed at an hour was not.
+    """
+    before = {name: site.hits(feed) for name, feed in feeds.items()}
+    clock = site.hits(CLOCK_FEED)
+    wait_until(
+        lambda: site.hits(CLOCK_FEED) >= clock + 3 or d.proc.poll() is not None, SAFETY, "three polls of the clock"
+    )
+    assert d.proc.poll() is None, d.log()
+    return {name: site.hits(feed) - before[name] for name, feed in feeds.items()}
+
 
 def test_a_changed_every_takes_effect_on_reload_also_while_the_source_is_being_polled(
     tmp_path: Path, site: SiteServer, smtp: Any
 ) -> None:
-    """One daemon polls two sources every hour; a SIGHUP makes it 5 s for both.
+    """One daemon polls two sources every hour (and the clock every 5 s); a SIGHUP makes it 5 s for both.
 
     `gw` has finished its first poll when the reload lands: its next poll comes at the new interval.
     `slow` is still fetching a page that the server holds until the reload is done: the new interval
@@ -47,7 +84,7 @@ def test_a_changed_every_takes_effect_on_reload_also_while_the_source_is_being_p
                 "<guid>slow-1</guid><description>A page that takes a while</description></item>"
             )
             return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{item}</channel></rss>".encode()
-        release.wait(60)
+        release.wait(SAFETY)
         body = "<html><body><article><h1>Slow page</h1>" + "<p>This page took a while to come.</p>" * 5
         return 200, {"Content-Type": "text/html; charset=utf-8"}, (body + "</article></body></html>").encode()
 
@@ -58,25 +95,83 @@ def test_a_changed_every_takes_effect_on_reload_also_while_the_source_is_being_p
             tmp_path / "nw.toml",
             site.base_url,
             smtp.port,
-            sources=SOURCES.replace("__EVERY__", every),
+            sources=SOURCES.replace("__EVERY__", every) + CLOCK,
             schedule=far_schedule(),
         )
 
     d = Daemon(tmp_path, config("1h"), env=NO_WORKERS)
     try:
-        d.wait_note("READY=1")
-        wait_until(lambda: source_states(db).get("gw", {}).get("polls") == 1, 60, "the first poll of gw")
-        wait_until(lambda: site.hits("/slowfeed/page.html"), 60, "the batch fetching the slow page")
+        d.wait_note("READY=1", SAFETY)
+        wait_until(
+            lambda: source_states(db).get("gw", {}).get("polls") == 1 or d.proc.poll() is not None,
+            SAFETY,
+            "the first poll of gw",
+        )
+        wait_until(
+            lambda: site.hits("/slowfeed/page.html") or d.proc.poll() is not None,
+            SAFETY,
+            "the batch fetching the slow page",
+        )
         config("5s")
         d.proc.send_signal(signal.SIGHUP)
-        d.wait_log("changed gw (every 1h → 5s)")  # what changed, so that the journal shows the edit took
-        d.wait_log("changed slow (every 1h → 5s)")  # the reload landed while slow's batch was fetching its page
+        d.wait_log("changed gw (every 1h → 5s)", SAFETY)  # what changed, so that the journal shows the edit took
+        d.wait_log("changed slow (every 1h → 5s)", SAFETY)  # the reload landed while slow's batch was fetching
         release.set()
-        wait_until(lambda: source_states(db)["gw"]["polls"] >= 2, 60, "a poll of gw at the new interval")
         wait_until(
-            lambda: site.hits("/slowfeed/feed.xml") >= 2, 60, "a poll of slow at the new interval after the batch"
+            lambda: source_states(db).get("slow", {}).get("polls") or d.proc.poll() is not None,
+            SAFETY,
+            "slow's batch to end",
         )
-        assert d.terminate() == 0
+        # gw and slow were polled in the clock's first batch: each is due 5 s after it, now or within 5 s
+        polled = polled_while_the_clock_ticks_three_times(
+            site, d, {"gw": "/globalwire/rss.xml", "slow": "/slowfeed/feed.xml"}
+        )
+        assert min(polled.values()) >= 1, f"polls at the new interval: {polled}\n{d.log()}"
+        assert d.terminate(SAFETY) == 0
     finally:
         release.set()
         d.close()
+
+
+# The daemon's prelude: the daemon takes in gw's first result only once a reload has been done, and says that it
+# holds it by making the file $NEWSWATCH_TEST_HELD (the moment the result's log line is written).
+HOLD_GW_RESULT = """
+import os, threading
+from pathlib import Path
+import scheduler.daemon as daemon
+reloaded = threading.Event()
+reload, error_names = daemon.Daemon.reload, daemon._error_names
+def reload_then_say(self):
+    reload(self)
+    reloaded.set()
+def held(summary, *args):
+    if [s.name for s in summary.sources] == ["gw"] and not reloaded.is_set():
+        Path(os.environ["NEWSWATCH_TEST_HELD"]).touch()
+        reloaded.wait()
+    return error_names(summary, *args)
+daemon.Daemon.reload = reload_then_say
+daemon._error_names = held
+"""
+
+
+def test_a_changed_every_takes_effect_on_a_reload_landing_while_the_daemon_takes_in_the_sources_result(
+    tmp_path: Path, site: SiteServer, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """A reload between the crawl's report of a source's poll and the daemon's setting of its next poll: the source
+    was passed by as still polling, and its next poll was set by the interval before the reload (an hour)."""
+
+    def config(every: str) -> Path:
+        sources = GLOBALWIRE.replace('name = "globalwire"', 'name = "gw"').replace('"15m"', f'"{every}"') + CLOCK
+        return write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=sources, schedule=far_schedule())
+
+    held = tmp_path / "held"
+    d = daemons(config("1h"), env={**NO_WORKERS, "NEWSWATCH_TEST_HELD": str(held)}, prelude=HOLD_GW_RESULT)
+    wait_until(lambda: held.exists() or d.proc.poll() is not None, SAFETY, "the daemon taking in gw's first poll")
+    assert held.exists(), d.log()
+    config("5s")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("changed gw (every 1h → 5s)", SAFETY)
+    d.wait_log("crawl gw: ok", SAFETY)  # its result taken in after the reload: gw is due now or within 5 s
+    polled = polled_while_the_clock_ticks_three_times(site, d, {"gw": "/globalwire/rss.xml"})
+    assert polled["gw"] >= 1, f"polls at the new interval: {polled}\n{d.log()}"
+    assert d.terminate(SAFETY) == 0
