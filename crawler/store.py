@@ -1104,8 +1104,11 @@ class Store:
 
     def forget_resets(self, configured: Collection[str]) -> list[str]:
         """Drops the `sources --reset` notes of sources no longer configured (so the table does not keep one for
-        every source ever removed); returns their names."""
-        with self.transaction() as c:
+        every source ever removed); returns their names. Reads first: with no such note (a daemon's start or reload,
+        as a rule) it writes nothing (it took the write lock each time, waiting behind any other writer)."""
+        if all(n in configured for n in self.source_resets()):
+            return []
+        with self.transaction() as c:  # read again under the lock: another process may have dropped them meanwhile
             gone = [n for n in self.source_resets() if n not in configured]
             c.executemany("DELETE FROM _state WHERE key = ?", [(RESET_KEY + n,) for n in gone])
         return gone

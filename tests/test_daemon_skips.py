@@ -6,6 +6,7 @@ sample site and a real SQLite file."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -128,3 +129,29 @@ def test_the_daemon_drops_the_reset_notes_of_sources_no_longer_configured(daemon
     with Store(daemon.config.storage.database) as store:
         assert set(store.source_resets()) == {"globalwire"}
     assert set(daemon._resets) == {"globalwire"}
+
+
+def test_dropping_reset_notes_with_none_to_drop_takes_no_write_lock(tmp_path: Path) -> None:
+    # forget_resets opened a write transaction (BEGIN IMMEDIATE) at each daemon start and reload and each
+    # `sources --reset`, with nothing to delete as a rule: it waited behind any other writer for the lock
+    db = tmp_path / "nw.db"
+    with Store(db) as store:
+        store.set_state(RESET_KEY + "globalwire", iso(utcnow()))
+    writer = sqlite3.connect(db, isolation_level=None)  # another process writing, for long
+    try:
+        with Store(db) as store:
+            store.conn.execute("PRAGMA busy_timeout = 50")
+            before = store.conn.total_changes
+            writer.execute("BEGIN IMMEDIATE")
+            assert store.forget_resets({"globalwire", "vestnik"}) == []  # before: database is locked
+            writer.execute("ROLLBACK")
+            assert store.conn.total_changes == before
+            store.set_state(RESET_KEY + "removed", iso(utcnow()))
+            writer.execute("BEGIN IMMEDIATE")
+            with pytest.raises(sqlite3.OperationalError, match="locked"):  # a note to drop: it writes
+                store.forget_resets({"globalwire"})
+            writer.execute("ROLLBACK")
+            assert store.forget_resets({"globalwire"}) == ["removed"]
+            assert set(store.source_resets()) == {"globalwire"}
+    finally:
+        writer.close()

@@ -219,6 +219,8 @@ def test_a_newswatch_from_before_the_schema_check_writes_and_sends_nothing_on_a_
         with sqlite3.connect(db) as conn:
             return list(conn.iterdump())
 
+    with Store(db) as store:  # backing off: its reset writes (a healthy source's reset writes nothing, 7bb3898)
+        store.update_source("globalwire", failures=2, failing_since="2026-01-01T00:00:00+00:00")
     before = dump()
     found = old("search", "China")
     assert found.returncode == 0 and "China" in found.stdout, found.stderr  # reading harms nothing
