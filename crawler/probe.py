@@ -73,6 +73,7 @@ class Report:
     robots_allowed: bool = True
     crawl_delay: float | None = None
     entries_total: int = 0
+    undated: int = 0  # a sitemap's entries without a date: a crawl takes them whatever its window
     entries: list[Entry] = field(default_factory=list)
     newest: str | None = None
     newest_age: str | None = None
@@ -164,6 +165,7 @@ def _read_sitemap(report: Report, body: bytes, url: str, now: datetime) -> str |
     dates = [e.news_published or e.lastmod for e in sm.entries]
     entries = [Entry(e.loc, e.news_title or "", _iso(d)) for e, d in zip(sm.entries, dates)]
     _dated(report, entries, [d for d in dates if d], now)
+    report.undated = sum(1 for d in dates if d is None)
     if not any(e.news_published for e in sm.entries) and sm.entries:
         report.warnings.append(
             "no <news:news> tags: newswatch dates entries by <lastmod> (set window = ... to bound it)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,12 @@ from scheduler.cli import (
     handle_errors,
     quiet_option,
 )
+
+if TYPE_CHECKING:
+    from crawler.probe import Report
+
+# A sitemap added by `sources add` takes entries dated this recently: a source watched from now on, not its archive
+ADDED_WINDOW = "2d"
 
 
 @click.group(invoke_without_command=True)
@@ -302,7 +308,7 @@ def sources_add(
     fields: dict[str, Any] = {"name": name, "kind": probed, "url": report.final_url or url}
     fields["every"] = every or ("6h" if probed == "listing" else "30m")
     if probed == "sitemap":
-        fields["window"] = "2d"
+        fields["window"] = ADDED_WINDOW
     if probed == "listing":
         fields["follow"] = follow
     what = report.title or _KINDS.get(report.kind, report.kind)
@@ -313,6 +319,8 @@ def sources_add(
     if not state.quiet:
         click.echo(f"added {name} ({probed}) to {path}:")
         click.echo(source_block(report, name=name, every=fields["every"]).rstrip("\n"))
+    if (before := _before_window(report, ADDED_WINDOW)) is not None:  # a sitemap's, also with --quiet
+        click.echo(f"{name}: warning: {before}", err=True)
 
 
 @sources.command("remove")
@@ -376,6 +384,27 @@ def sources_export(state: State, as_opml: bool) -> None:
     others = [s.name for s in config.sources if s.kind != "feed"]
     if others:
         click.echo(f"not exported (OPML holds feeds only): {', '.join(others)}", err=True)
+
+
+def _before_window(report: Report, window: str) -> str | None:
+    """What a crawl takes from a sitemap whose every entry is dated before ``window`` (nothing), and how to take
+    older ones; None when it takes something."""
+    import math
+    from datetime import UTC, datetime
+
+    from crawler.config import parse_duration
+
+    if report.kind != "sitemap" or not report.newest or report.undated:
+        return None
+    age = (datetime.now(UTC) - datetime.fromisoformat(report.newest)).total_seconds()
+    if age <= parse_duration(window):
+        return None
+    days = math.ceil(age / 86400) + 1  # a day to spare: the entry is still within it at the next crawl
+    return (
+        f'its newest entry is dated {report.newest[:10]}, older than its window = "{window}": a crawl takes nothing '
+        f'from it until it publishes again (window = "{days}d" in its [[sources]] table, set before its first crawl, '
+        "would take that entry and every later one)"
+    )
 
 
 def _today() -> str:

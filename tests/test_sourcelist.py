@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import listparser
@@ -280,3 +282,57 @@ def test_removing_the_first_source_keeps_the_comment_that_introduces_the_next(tm
     text = cfg.read_text(encoding="utf-8")
     assert 'allow_private = true\n\n# ---- English\n\n# ---- Russian\n[[sources]]\nname = "ru"\n' in text, text
     assert [s.name for s in load_config(cfg).sources] == ["ru"]
+
+
+def _sitemap(site: SiteServer, path: str, *entries: tuple[str, str | None]) -> str:
+    """A sitemap served at ``path``: (page, lastmod or None) per entry; its URL."""
+    urls = "".join(
+        f"<url><loc>{site.base_url}{page}</loc>{f'<lastmod>{lastmod}</lastmod>' if lastmod else ''}</url>"
+        for page, lastmod in entries
+    )
+    body = f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    site.set_route(path, body=body.encode(), headers={"Content-Type": "application/xml"})
+    return site.url(path)
+
+
+def _crawled(cfg: Path, name: str) -> int:
+    """Pages a crawl of source ``name`` fetched."""
+    res = nw(cfg, "crawl", name, "--json")
+    assert res.exit_code == 0, res.output
+    return next(s for s in json.loads(res.stdout)["sources"] if s["name"] == name)["fetched"]
+
+
+def test_sources_add_of_a_sitemap_older_than_its_window_says_a_crawl_takes_nothing_from_it(
+    site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it wrote window = "2d" for a sitemap whose newest entry was older than that and said nothing: each crawl
+    # then took none of its entries, and the user learnt it from digests without it
+    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
+    cfg = small_config(tmp_path)
+    res = nw(cfg, "-q", "sources", "add", "gwmap", site.url("/globalwire/sitemap.xml"), "--force")
+    assert res.exit_code == 0, res.output
+    assert load_config(cfg).source("gwmap").window == 2 * 86400  # still 2d: not years of old entries at once
+    (line,) = res.stderr.splitlines()  # said also with --quiet: it is a warning
+    found = re.fullmatch(
+        r'gwmap: warning: its newest entry is dated 2026-11-20, older than its window = "2d": a crawl takes nothing '
+        r'from it until it publishes again \(window = "(\d+)d" in its \[\[sources\]\] table, set before its first '
+        r"crawl, would take that entry and every later one\)",
+        line,
+    )
+    assert found, line
+    assert _crawled(cfg, "gwmap") == 1  # the sitemap alone
+    # the window it names, set before the source's first crawl (an unchanged sitemap is not read again), takes them
+    assert nw(cfg, "-q", "sources", "add", "gwwide", site.url("/globalwire/sitemap.xml"), "--force").exit_code == 0
+    text = cfg.read_text(encoding="utf-8")
+    wide = text[text.index('name = "gwwide"') :].replace('window = "2d"', f'window = "{found[1]}d"', 1)
+    cfg.write_text(text[: text.index('name = "gwwide"')] + wide, encoding="utf-8")
+    assert load_config(cfg).source("gwwide").window == int(found[1]) * 86400
+    assert _crawled(cfg, "gwwide") > 1  # the sitemap, its newest entry and any others within the window
+
+    # nothing to say of a sitemap with an entry within the window, nor of one with an undated entry (always taken)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    fresh = _sitemap(site, "/fresh/sitemap.xml", ("/globalwire/", "2026-11-20"), ("/fresh/a.html", now))
+    undated = _sitemap(site, "/undated/sitemap.xml", ("/globalwire/", "2026-11-20"), ("/undated/a.html", None))
+    for name, url in (("fresh", fresh), ("undated", undated)):
+        res = nw(cfg, "sources", "add", name, url, "--force")
+        assert res.exit_code == 0 and "warning" not in res.output, (name, res.output)
