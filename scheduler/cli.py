@@ -823,7 +823,7 @@ def search(
         db = config.storage.database
         with Store(db, readonly=True, upgrade=False) if db.exists() else nullcontext() as store:
             _check_sources(config, store, sources)
-    results, stats = search_with_topic(
+    results, stats, picked = search_with_topic(
         config,
         query,
         topic,
@@ -840,11 +840,9 @@ def search(
     if not results:
         if not state.quiet and not stats.timed_out:
             line = _no_matches(config, since, since_dt, sources, languages)
-            if near and topic is not None:  # what was looked for: the scores between the two
-                t = next(t for t in config.topics if t.name == topic)
-                line = line.replace(
-                    "no matches", f"no near misses (scores {t.near_score:g} to below {t.min_score:g} for {t.name})", 1
-                )
+            if near and picked is not None:  # what was looked for: the scores between the two
+                band = f"scores {picked.near_score:g} to below {picked.min_score:g} for {picked.name}"
+                line = line.replace("no matches", f"no near misses ({band})", 1)
             click.echo(line)
         elif not state.quiet:  # cut short: the warning has said how far it got
             # no article scored: the limit came in the index's search or inside the first article

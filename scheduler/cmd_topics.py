@@ -566,10 +566,11 @@ def search_with_topic(
     timeout: float,
     near: bool = False,
     **filters: Any,
-) -> tuple[list, SearchStats]:
+) -> tuple[list, SearchStats, TopicConfig | None]:
     """`newswatch search`: a query, or a configured topic (its query and min_score; ``near``: its near misses,
     scored in [near_score, min_score) in stories no copy of which matches); warns when cut short.
-    Returns the results and how the search went (whether it was cut short, how many articles it scored)."""
+    Returns the results, how the search went (whether it was cut short, how many articles it scored) and the topic
+    searched with, as the config has it (its name composed)."""
     from crawler.search import SearchStats, search_articles
 
     if (query is None) == (topic is None):
@@ -579,6 +580,7 @@ def search_with_topic(
     min_score = 0.0
     below = None
     scorer = None
+    t = None
     if topic is not None:
         t = _pick(config.topics, (topic,), "add one, or search with a QUERY instead of --topic")[0]
         query, min_score = t.query, t.min_score
@@ -613,4 +615,4 @@ def search_with_topic(
             "results may be incomplete (narrow the query or raise --timeout)",
             err=True,
         )
-    return results, stats
+    return results, stats, t
