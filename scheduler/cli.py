@@ -1256,13 +1256,15 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         stories = f"{r.stories} {noun(r.stories, 'story', 'stories')}"
         if r.near:  # a digest's near misses after its matches (their own held ones said apart)
             stories += f" and {count(r.near, 'near miss', 'near misses')}"
+        # a preview mailed elsewhere says whose digest it shows, not the address it went to twice
+        whose = (
+            f"{r.of}'s digest ({stories})" if r.of else f"a digest of all topics ({stories}; no recipient configured)"
+        )
         line = {
             "sent": f"{r.email}: sent {stories}",
             "empty": f"{r.email}: nothing new to send",
             "dry-run": f"{r.email}: would send {stories} (dry run)",
-            "preview": (
-                f"{r.email}: preview of {stories} sent to {to}" if to else f"{r.email}: digest of {stories} written"
-            ),
+            "preview": f"preview of {whose} sent to {to}" if to else f"{r.email}: digest of {stories} written",
             "failed": f"{r.email}: not sent: {r.error}",
         }.get(r.status, f"{r.email}: {r.status}")
         if r.status == "preview" and not (r.stories or r.near) and not config.digest.send_empty:  # type: ignore[union-attr]

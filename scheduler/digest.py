@@ -65,6 +65,7 @@ class RecipientResult:
     lines: tuple[str, ...] = ()  # dry run: one line per story it would carry, as the digest orders them
     near: int = 0  # near misses in the message (not counted in ``stories``)
     near_held: int = 0  # due near misses beyond NEAR_MISSES (stay due)
+    of: str | None = None  # a preview mailed elsewhere (--to): whose digest it shows; None with no recipient configured
 
 
 @dataclass(frozen=True)
@@ -353,15 +354,16 @@ def _preview(
         results.append(c.result(r.email, "preview", None, mid))
     if to is not None:
         msg = compose(config, digest, to=to, message_id=mid, now=now, subject_prefix="[preview] ")
+        of = r.email if _digest_config(config).recipients else None  # else a digest of all topics
         if dry_run:
-            results.append(c.result(to, "dry-run", None, mid))
+            results.append(c.result(to, "dry-run", None, mid, of=of))
         else:
             try:
                 delivery.send(msg, to)
             except MailError as exc:
-                results.append(c.result(to, "failed", str(exc), mid))
+                results.append(c.result(to, "failed", str(exc), mid, of=of))
             else:
-                results.append(c.result(to, "preview", None, mid))
+                results.append(c.result(to, "preview", None, mid, of=of))
     return results
 
 

@@ -600,13 +600,27 @@ def test_a_preview_with_nothing_due_says_the_digest_would_send_nothing(tmp_path:
         r = newswatch("-c", cfg, "digest", "--to", "boss@example.org")
         assert r.returncode == 0, r.stderr
         note = "; nothing is due: with send_empty = false the scheduled digest sends nothing now"
-        line = "boss@example.org: preview of 0 stories sent to boss@example.org"
+        # whose digest it previews, not the address it went to twice ('boss@example.org: preview of 0 stories sent to
+        # boss@example.org')
+        line = "preview of analyst@example.org's digest (0 stories) sent to boss@example.org"
         assert r.stdout.splitlines()[0] == line + (note if not send_empty else "")
         r = newswatch("-c", cfg, "digest", "--output", str(tmp_path / "d.html"))
         assert r.stdout.splitlines()[0] == "analyst@example.org: digest of 0 stories written" + (
             note if not send_empty else ""
         )
     assert len(smtp.messages) == 2  # the two previews: nothing else was sent
+
+    text = cfg.read_text(encoding="utf-8")  # send_empty = true
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write('\n[[digest.recipients]]\nemail = "editor@example.org"\n')
+    r = newswatch("-c", cfg, "digest", "--to", "boss@example.org", "--recipient", "editor@example.org")
+    assert r.stdout == "preview of editor@example.org's digest (0 stories) sent to boss@example.org\n", r.stderr
+    cfg.write_text(text.replace('[[digest.recipients]]\nemail = "analyst@example.org"\n', ""), encoding="utf-8")
+    r = newswatch("-c", cfg, "digest", "--to", "boss@example.org")
+    assert (
+        r.stdout == "preview of a digest of all topics (0 stories; no recipient configured) sent to boss@example.org\n"
+    )
+    assert len(smtp.messages) == 4
 
 
 # -- check warnings -------------------------------------------------------------------------------
