@@ -1123,24 +1123,31 @@ class Daemon:
             left = [n for n in names if n in self._running]
             self._running.difference_update(names)
         if left and not self.stopping.is_set():
-            config = self.config
+            database = self.config.storage.database  # the same in every config a reload adopts
             try:
-                with Store(config.storage.database) as store:
-                    due = {s.name: s for s in config.sources if s.name in left}
+                with Store(database) as store:
+                    states = {name: SourceState.from_row(store.source_state(name)) for name in left}
                     now = utcnow()
                     with self._due_lock:
-                        for name, s in due.items():
+                        # The config is read under the lock a reload's rescheduling takes once its config is adopted
+                        # (as _source_done reads it): read before it, a reload landing once these sources were no
+                        # longer running, which set their new interval, was overwritten with the old one
+                        config = self.config
+                        for name in left:
                             if name in self._alone:
                                 continue
-                            at = _next_look(SourceState.from_row(store.source_state(name)), s.every, now)
-                            if at is not None:
-                                # never sooner than a short pause: a batch that failed outright is not retried in a loop
-                                self._due[name] = max(at, now + timedelta(seconds=min(s.every, SKIPPED_RETRY)))
+                            try:
+                                every = config.source(name).every
+                            except KeyError:  # removed by a reload meanwhile: not looked at again
+                                continue
+                            at = _next_look(states[name], every, now)
+                            # never sooner than a short pause: a batch that failed outright is not retried in a loop
+                            self._due[name] = max(at, now + timedelta(seconds=min(every, SKIPPED_RETRY)))
             except (sqlite3.Error, NewswatchError) as exc:
                 log.error(
                     "crawl: cannot reschedule %s: %s; looked at again in %.0f s",
                     ", ".join(left),
-                    database_problem(config.storage.database, exc),
+                    database_problem(database, exc),
                     SKIPPED_RETRY,
                 )
                 at = utcnow() + timedelta(seconds=SKIPPED_RETRY)  # not again at the next tick, in a loop

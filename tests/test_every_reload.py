@@ -1,5 +1,6 @@
 """A source's `every` changed by a config reload (SIGHUP) in the running daemon takes effect, also when
-the reload lands while the source's batch is still fetching its pages, or while the daemon takes in its result.
+the reload lands while the source's batch is still fetching its pages, while the daemon takes in its result, or
+while it reschedules a batch that failed.
 
 The real daemon and its crawl children against the local test server and a real SQLite file. Nothing waits on a
 time budget that a busy machine could exceed: a source polled every 5 s from the start and left alone by the reload
@@ -174,4 +175,64 @@ def test_a_changed_every_takes_effect_on_a_reload_landing_while_the_daemon_takes
     d.wait_log("crawl gw: ok", SAFETY)  # its result taken in after the reload: gw is due now or within 5 s
     polled = polled_while_the_clock_ticks_three_times(site, d, {"gw": "/globalwire/rss.xml"})
     assert polled["gw"] >= 1, f"polls at the new interval: {polled}\n{d.log()}"
+    assert d.terminate(SAFETY) == 0
+
+
+# The daemon's prelude: gw's second batch fails before its crawl child is started (as when the child cannot be
+# started), and the daemon's rescheduling of that batch's sources (_requeue, once they are no longer running) is held
+# until a reload has been done, saying so by making the file $NEWSWATCH_TEST_HELD.
+FAIL_GW_THEN_HOLD_ITS_REQUEUE = """
+import os, sys, threading
+from pathlib import Path
+import crawler.child as child
+import scheduler.daemon as daemon
+from crawler.errors import NewswatchError
+reloaded = threading.Event()
+reload, run_in_child, utcnow = daemon.Daemon.reload, child.run_in_child, daemon.utcnow
+batches = []
+def reload_then_say(self):
+    reload(self)
+    reloaded.set()
+def run_or_fail(snapshot, names, **kw):
+    if "gw" in names:
+        batches.append(names)
+        if len(batches) == 2:
+            raise NewswatchError("the crawl process could not be started")
+    return run_in_child(snapshot, names, **kw)
+def now_or_held():
+    caller = sys._getframe(1)
+    if caller.f_code.co_name == "_requeue" and "gw" in caller.f_locals.get("left", ()) and not reloaded.is_set():
+        Path(os.environ["NEWSWATCH_TEST_HELD"]).touch()
+        reloaded.wait()
+    return utcnow()
+daemon.Daemon.reload = reload_then_say
+child.run_in_child = run_or_fail
+daemon.utcnow = now_or_held
+"""
+
+
+def test_a_changed_every_takes_effect_on_a_reload_landing_while_a_failed_batch_is_rescheduled(
+    tmp_path: Path, site: SiteServer, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """A reload between a failed batch's sources being marked as no longer running and their rescheduling by their
+    stored state: the reload set the new interval, and the rescheduling set the old one over it (gw, its `every`
+    made 1h, polled again 5 s later)."""
+
+    def config(every: str) -> Path:
+        sources = GLOBALWIRE.replace('name = "globalwire"', 'name = "gw"').replace('"15m"', f'"{every}"') + CLOCK
+        return write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=sources, schedule=far_schedule())
+
+    held = tmp_path / "held"
+    d = daemons(
+        config("5s"), env={**NO_WORKERS, "NEWSWATCH_TEST_HELD": str(held)}, prelude=FAIL_GW_THEN_HOLD_ITS_REQUEUE
+    )
+    wait_until(lambda: held.exists() or d.proc.poll() is not None, SAFETY, "the daemon rescheduling gw's failed batch")
+    assert held.exists(), d.log()
+    assert source_states(tmp_path / "nw.db")["gw"]["polls"] == 1, d.log()  # polled once, then its batch failed
+    config("1h")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("changed gw (every 5s → 1h)", SAFETY)
+    d.wait_log("config reloaded", SAFETY)
+    polled = polled_while_the_clock_ticks_three_times(site, d, {"gw": "/globalwire/rss.xml"})
+    assert polled["gw"] == 0, f"polls at the old interval: {polled}\n{d.log()}"
     assert d.terminate(SAFETY) == 0
