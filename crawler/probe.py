@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -26,11 +27,22 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from crawler import staleness, urls
-from crawler.config import Config, CrawlConfig, checked_digest, format_duration, load_config, source_name_for
+from crawler.config import (
+    Config,
+    CrawlConfig,
+    checked_digest,
+    format_duration,
+    load_config,
+    parse_duration,
+    source_name_for,
+)
 from crawler.errors import FetchError, NewswatchError
 from crawler.wording import noun
 
 MAX_LISTED = 10  # entries and links shown in the report
+# A sitemap's proposed block (and `sources add`) takes entries dated this recently: a source watched from now on, not
+# years of its archive at once
+SITEMAP_WINDOW = "2d"
 _ALTERNATE_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml")
 
 
@@ -306,13 +318,29 @@ def source_block(report: Report, name: str | None = None, every: str | None = No
     lines = ["[[sources]]", f"name = {json.dumps(name)}", f"kind = {json.dumps(kind)}", f"url = {json.dumps(url)}"]
     lines.append(f"every = {json.dumps(every)}")
     if kind == "sitemap":
-        lines.append('window = "2d"')
+        lines.append(f"window = {json.dumps(SITEMAP_WINDOW)}")
     if kind == "listing":
         follow = report.follow or report.suggested_follow or "REGEX OF ARTICLE URLS"
         lines.append(f"follow = {_toml_literal(follow)}")
     if report.crawl_delay:
         lines.insert(1, f"# robots.txt asks for Crawl-delay {report.crawl_delay:g}s; newswatch honours it")
     return "\n".join(lines) + "\n"
+
+
+def before_window(report: Report, window: str = SITEMAP_WINDOW, now: datetime | None = None) -> str | None:
+    """What a crawl takes from a sitemap whose every entry is dated before ``window`` (nothing), and how to take
+    older ones; None when it takes something."""
+    if report.kind != "sitemap" or not report.newest or report.undated:
+        return None
+    age = ((now or datetime.now(UTC)) - datetime.fromisoformat(report.newest)).total_seconds()
+    if age <= parse_duration(window):
+        return None
+    days = math.ceil(age / 86400) + 1  # a day to spare: the entry is still within it at the next crawl
+    return (
+        f'its newest entry is dated {report.newest[:10]}, older than its window = "{window}": a crawl takes nothing '
+        f'from it until it publishes again (window = "{days}d" in its [[sources]] table, set before its first crawl, '
+        "would take that entry and every later one)"
+    )
 
 
 def _toml_literal(value: str) -> str:

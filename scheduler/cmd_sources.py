@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -24,12 +24,6 @@ from scheduler.cli import (
     handle_errors,
     quiet_option,
 )
-
-if TYPE_CHECKING:
-    from crawler.probe import Report
-
-# A sitemap added by `sources add` takes entries dated this recently: a source watched from now on, not its archive
-ADDED_WINDOW = "2d"
 
 
 @click.group(invoke_without_command=True)
@@ -175,6 +169,8 @@ _KINDS = {
 
 def format_report(r: Any) -> list[str]:
     """The probe report as short lines for a terminal."""
+    from crawler.probe import before_window
+
     out = [f"url:      {r.url}"]
     if r.final_url and r.final_url != r.url:
         out.append(f"          -> {r.final_url}")
@@ -226,6 +222,8 @@ def format_report(r: Any) -> list[str]:
         out.append("")
         out.append("paste into newswatch.toml (or run 'newswatch sources add NAME URL'):")
         out += r.source_block.rstrip("\n").splitlines()
+        if (before := before_window(r)) is not None:  # the window the block writes takes none of its entries
+            out.append(f"warning:  {before}")
     return out
 
 
@@ -262,7 +260,7 @@ def sources_add(
 ) -> None:
     """Probe URL, then add it as source NAME to the config file (comments kept); nothing written on failure."""
     from crawler.config import load_config, parse_duration
-    from crawler.probe import probe_in_child, source_block
+    from crawler.probe import SITEMAP_WINDOW, before_window, probe_in_child, source_block
     from scheduler.sourcelist import NewSource, add_sources, check_new_name
 
     path = find_config(state.config_path)
@@ -308,7 +306,7 @@ def sources_add(
     fields: dict[str, Any] = {"name": name, "kind": probed, "url": report.final_url or url}
     fields["every"] = every or ("6h" if probed == "listing" else "30m")
     if probed == "sitemap":
-        fields["window"] = ADDED_WINDOW
+        fields["window"] = SITEMAP_WINDOW
     if probed == "listing":
         fields["follow"] = follow
     what = report.title or _KINDS.get(report.kind, report.kind)
@@ -319,7 +317,7 @@ def sources_add(
     if not state.quiet:
         click.echo(f"added {name} ({probed}) to {path}:")
         click.echo(source_block(report, name=name, every=fields["every"]).rstrip("\n"))
-    if (before := _before_window(report, ADDED_WINDOW)) is not None:  # a sitemap's, also with --quiet
+    if (before := before_window(report)) is not None:  # a sitemap's, also with --quiet
         click.echo(f"{name}: warning: {before}", err=True)
 
 
@@ -384,27 +382,6 @@ def sources_export(state: State, as_opml: bool) -> None:
     others = [s.name for s in config.sources if s.kind != "feed"]
     if others:
         click.echo(f"not exported (OPML holds feeds only): {', '.join(others)}", err=True)
-
-
-def _before_window(report: Report, window: str) -> str | None:
-    """What a crawl takes from a sitemap whose every entry is dated before ``window`` (nothing), and how to take
-    older ones; None when it takes something."""
-    import math
-    from datetime import UTC, datetime
-
-    from crawler.config import parse_duration
-
-    if report.kind != "sitemap" or not report.newest or report.undated:
-        return None
-    age = (datetime.now(UTC) - datetime.fromisoformat(report.newest)).total_seconds()
-    if age <= parse_duration(window):
-        return None
-    days = math.ceil(age / 86400) + 1  # a day to spare: the entry is still within it at the next crawl
-    return (
-        f'its newest entry is dated {report.newest[:10]}, older than its window = "{window}": a crawl takes nothing '
-        f'from it until it publishes again (window = "{days}d" in its [[sources]] table, set before its first crawl, '
-        "would take that entry and every later one)"
-    )
 
 
 def _today() -> str:

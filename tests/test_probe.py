@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,35 @@ def test_news_sitemap_and_sitemap_index(site: SiteServer, tmp_path: Path) -> Non
     index = probe_json(cfg, site.url("/sitemap-index.xml"))
     assert index["kind"] == "sitemap-index"
     assert index["child_sitemaps"] == [site.url("/huaxia/sitemap-news.xml"), site.url("/globalwire/sitemap.xml")]
+
+
+def test_a_sitemap_older_than_the_window_its_block_writes_gets_a_warning_after_the_block(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    # its paste-ready block wrote window = "2d" for a sitemap whose every entry was older, silently: a crawl of the
+    # pasted source takes nothing from it. The line is the one `sources add` gives (209fe06)
+    cfg = config(tmp_path)
+    res = probe(cfg, site.url("/globalwire/sitemap.xml"))
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[-2] == 'window = "2d"', res.output
+    assert re.fullmatch(
+        r'warning:  its newest entry is dated 2026-11-20, older than its window = "2d": a crawl takes nothing from it '
+        r'until it publishes again \(window = "\d+d" in its \[\[sources\]\] table.*would take that entry and '
+        r"every later one\)",
+        lines[-1],
+    ), res.output
+    # none for a sitemap with an entry within the window, nor for a feed
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{site.base_url}/globalwire/</loc><lastmod>2026-11-20</lastmod></url>"
+        f"<url><loc>{site.base_url}/fresh/a.html</loc><lastmod>{now}</lastmod></url></urlset>"
+    )
+    site.set_route("/fresh/sitemap.xml", body=body.encode(), headers={"Content-Type": "application/xml"})
+    for path in ("/fresh/sitemap.xml", "/frozen/rss.xml"):
+        res = probe(cfg, site.url(path))
+        assert res.exit_code == 0 and "older than its window" not in res.output, (path, res.output)
 
 
 def test_a_listing_with_a_good_and_a_bad_follow(site: SiteServer, tmp_path: Path) -> None:
