@@ -7,12 +7,16 @@ with ``classify``, the crawl writes ``after_poll``'s result, and the daemon asks
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from crawler.dates import iso, parse_http_date, parse_iso
+
+if TYPE_CHECKING:
+    from crawler.config import SourceConfig
 
 MAX_BACKOFF = 24 * 3600.0  # seconds: a failing source is still tried at least daily
 MAX_RETRY_AFTER = 7 * 86400.0  # seconds: the longest a server's Retry-After is honoured
@@ -95,6 +99,13 @@ class SourceState:
         if self.current_url and self.configured_url == configured:
             return self.current_url
         return configured
+
+
+def read_as(source: SourceConfig) -> str:
+    """The settings that decide what a poll takes from a source's document: its validators (ETag, Last-Modified) hold
+    for these only. A sitemap whose window was widened answered 304 to them, and its older entries were never taken;
+    a changed URL sent the old URL's Last-Modified to the new one."""
+    return json.dumps([source.kind, source.url, source.window if source.kind == "sitemap" else None])
 
 
 @dataclass(frozen=True)

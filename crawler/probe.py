@@ -338,8 +338,8 @@ def before_window(report: Report, window: str = SITEMAP_WINDOW, now: datetime | 
     days = math.ceil(age / 86400) + 1  # a day to spare: the entry is still within it at the next crawl
     return (
         f'its newest entry is dated {report.newest[:10]}, older than its window = "{window}": a crawl takes nothing '
-        f'from it until it publishes again (window = "{days}d" in its [[sources]] table, set before its first crawl, '
-        "would take that entry and every later one)"
+        f'from it until it publishes again (window = "{days}d" in its [[sources]] table would take that entry and '
+        "every later one)"
     )
 
 

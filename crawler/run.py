@@ -33,7 +33,7 @@ from crawler.child import (  # noqa: F401  (the parent's side, importable from h
 )
 from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError
-from crawler.polling import PollOutcome, SourceState, after_poll, backoff, pending_retry_at, skip_reason
+from crawler.polling import PollOutcome, SourceState, after_poll, backoff, pending_retry_at, read_as, skip_reason
 from crawler.process import (
     POOL_TOPICS_ENV,
     FeedInfo,
@@ -98,6 +98,7 @@ class CrawlContext:
         self.source_by_name = {s.name: s for s in self.sources}
         self.state = {s.name: SourceState.from_row(store.source_state(s.name)) for s in self.sources}
         self._first_poll = {s.name: not self.state[s.name].polls for s in self.sources}
+        self._read_as = {s.name: store.read_as(s.name) for s in self.sources}  # what their validators were read with
         self._stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in self.sources}
         self._seen: dict[str, set[str]] = {}
         self._backlog: dict[str, set[str]] = {}
@@ -158,6 +159,12 @@ class CrawlContext:
 
     def is_first_poll(self, name: str) -> bool:
         return self._first_poll.get(name, False)
+
+    def validators_hold(self, name: str) -> bool:
+        """Whether a poll of ``name`` may send its stored validators (its sitemap children's too): they were read with
+        its settings as configured now. Else one unconditional read: a window widened, a URL or kind changed."""
+        source = self.source_by_name.get(name)
+        return source is not None and self._read_as.get(name) == read_as(source)
 
     def is_backlog(self, name: str, key: str, also: str | None = None) -> bool:
         """Whether an entry is its source's backlog: listed on its first poll (this one, or an earlier one that
@@ -315,7 +322,7 @@ class CrawlContext:
         if name not in self._children:
             self._children[name] = self.store.sitemap_children(name) if name in self.source_by_name else {}
         row = self._children[name].get(url)
-        if row is None:
+        if row is None or not self.validators_hold(name):  # a widened window takes its older entries: read it whole
             return True, {}
         if not dated and row["next_fetch"] and parse_iso(row["next_fetch"]) > self.started:
             return False, {}
@@ -748,6 +755,14 @@ class CrawlContext:
                 self.store.record_sitemap_children(name, self._children_read.get(name, {}), self._children_listed[name])
             except (sqlite3.Error, StoreError) as exc:
                 self.storage_failed(name, exc)
+        if st.status == "ok" and outcome.complete and not self.validators_hold(name):
+            # the validators just kept (and its children's) were read with its settings now: the next poll sends them
+            try:
+                self.store.note_read_as(name, read_as(source))
+            except (sqlite3.Error, StoreError) as exc:
+                self.storage_failed(name, exc)
+            else:
+                self._read_as[name] = read_as(source)
         if st.status == "ok":
             try:
                 self._record_freshness(source, self.now())

@@ -136,7 +136,8 @@ class NewsSpider(scrapy.Spider):
         state = self.ctx.state[source.name]
         url = state.poll_url(source.url)  # a stored 301/308 target, unless the config changed the URL
         headers = {}
-        if source.kind in ("feed", "sitemap", "listing"):  # conditional GET wherever validators were kept
+        # conditional GET wherever validators were kept, with the settings they were read with
+        if source.kind in ("feed", "sitemap", "listing") and self.ctx.validators_hold(source.name):
             if state.etag:
                 headers["If-None-Match"] = state.etag
             if state.last_modified:

@@ -710,6 +710,9 @@ RESET_LOOK = 10.0  # seconds between a running daemon's looks for those (`source
 # + a source's name, in _state: when a crawl first found the source gone from the config, its crawl state kept
 REMOVED_KEY = "sources.removed:"
 REMOVED_KEEP = timedelta(days=7)  # how long a source gone from the config keeps its crawl state (forget_removed)
+# + a source's name, in _state: the settings its stored validators (and its sitemap children's) were read with
+# (crawler.polling.read_as); a poll with other settings sends none, as a 304 would hide what they take
+READ_AS_KEY = "sources.read_as:"
 
 
 class UpgradeRefused(StoreError):
@@ -1083,6 +1086,13 @@ class Store:
 
     # -- sources ---------------------------------------------------------------------
 
+    def read_as(self, name: str) -> str | None:
+        """The settings source ``name``'s stored validators were read with (READ_AS_KEY); None if never noted."""
+        return self.get_state(READ_AS_KEY + name)
+
+    def note_read_as(self, name: str, settings: str) -> None:
+        self.set_state(READ_AS_KEY + name, settings)
+
     def reset_source(self, name: str) -> dict[str, Any]:
         """`sources --reset`: re-enables the source and clears its backoff, and notes when, for a running daemon to
         take it up (`source_resets`); returns its state before. A source neither inactive nor backing off is left as
@@ -1127,6 +1137,7 @@ class Store:
             for name in forgetting:
                 for table in SOURCE_STATE:
                     c.execute(f"DELETE FROM {table} WHERE source = ?", [name])
+                c.execute("DELETE FROM _state WHERE key = ?", [READ_AS_KEY + name])
             c.executemany("DELETE FROM _state WHERE key = ?", [(REMOVED_KEY + n,) for n in (*dropping, *forgetting)])
             c.executemany(
                 "INSERT OR REPLACE INTO _state(key, value) VALUES (?, ?)", [(REMOVED_KEY + n, iso(now)) for n in noting]

@@ -302,6 +302,70 @@ def _crawled(cfg: Path, name: str) -> int:
     return next(s for s in json.loads(res.stdout)["sources"] if s["name"] == name)["fetched"]
 
 
+def _set_window(cfg: Path, name: str, window: str) -> None:
+    """Sets source ``name``'s window in the config file, as a user edits it."""
+    text = cfg.read_text(encoding="utf-8")
+    at = text.index(f'name = "{name}"')
+    cfg.write_text(text[:at] + re.sub(r'window = "\w+"', f'window = "{window}"', text[at:], count=1), encoding="utf-8")
+    assert load_config(cfg).source(name).window == int(window[:-1]) * 86400
+
+
+def _sitemap_requests(site: SiteServer, path: str) -> list[tuple[int | None, bool]]:
+    """Each request of ``path`` so far: its status, and whether it was conditional (sent a validator)."""
+    return [
+        (r.status, any(h.lower() in ("if-none-match", "if-modified-since") for h in r.headers))
+        for r in site.requests
+        if r.path == path
+    ]
+
+
+def test_a_widened_window_reads_an_unchanged_sitemap_whole_once(
+    site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the stored ETag/Last-Modified were not tied to the window they were read with: after window = "2d" -> "12d"
+    # the unchanged sitemap answered 304 at each poll, and its older entries were never taken
+    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
+    gw = "/globalwire/sitemap.xml"
+    source = f'[[sources]]\nname = "gwmap"\nkind = "sitemap"\nurl = "{site.url(gw)}"\nwindow = "2d"\n'
+    cfg = small_config(tmp_path, source)
+    assert _crawled(cfg, "gwmap") == 1  # every entry older than 2 days: the sitemap alone
+    assert _crawled(cfg, "gwmap") == 1 and _sitemap_requests(site, gw)[-1] == (304, True)  # unchanged: a 304
+    _set_window(cfg, "gwmap", "30d")
+    assert _crawled(cfg, "gwmap") > 1, _sitemap_requests(site, gw)  # its entries, taken
+    assert _sitemap_requests(site, gw)[-1] == (200, False)  # one unconditional read
+    assert _crawled(cfg, "gwmap") == 1 and _sitemap_requests(site, gw)[-1] == (304, True)  # then conditional again
+
+    # a sitemap index's child, listed without a date (fetched at each poll, answered 304 while unchanged), too
+    index = (
+        '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{site.base_url}{gw}</loc></sitemap></sitemapindex>"
+    )
+    site.set_route("/idx/sitemap.xml", body=index.encode(), headers={"Content-Type": "application/xml"})
+    source = f'[[sources]]\nname = "idx"\nkind = "sitemap"\nurl = "{site.url("/idx/sitemap.xml")}"\nwindow = "2d"\n'
+    cfg = small_config(tmp_path / "index", source)
+    assert _crawled(cfg, "idx") == 2  # the index and its child, no entry of it within 2 days
+    assert _crawled(cfg, "idx") == 2 and _sitemap_requests(site, gw)[-1] == (304, True)
+    _set_window(cfg, "idx", "30d")
+    assert _crawled(cfg, "idx") > 2, _sitemap_requests(site, gw)
+    assert _sitemap_requests(site, gw)[-1] == (200, False)
+
+
+def test_a_changed_source_url_sends_none_of_the_old_urls_validators(
+    site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the old URL's ETag and Last-Modified were sent to the new one: a server whose ETags are not unique to one URL
+    # (here the same document), or one that sends only Last-Modified, answered 304 to a document never read
+    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
+    old, new = "/globalwire/sitemap.xml", "/globalwire/sitemap.xml?mirror=1"
+    cfg = small_config(tmp_path, f'[[sources]]\nname = "gwmap"\nkind = "sitemap"\nurl = "{site.url(old)}"\n')
+    _crawled(cfg, "gwmap")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(site.url(old), site.url(new)), encoding="utf-8")
+    _crawled(cfg, "gwmap")
+    assert _sitemap_requests(site, new) == [(200, False)]
+    _crawled(cfg, "gwmap")
+    assert _sitemap_requests(site, new)[-1] == (304, True)  # its own validators, from then on
+
+
 def test_sources_add_of_a_sitemap_older_than_its_window_says_a_crawl_takes_nothing_from_it(
     site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,19 +379,15 @@ def test_sources_add_of_a_sitemap_older_than_its_window_says_a_crawl_takes_nothi
     (line,) = res.stderr.splitlines()  # said also with --quiet: it is a warning
     found = re.fullmatch(
         r'gwmap: warning: its newest entry is dated 2026-11-20, older than its window = "2d": a crawl takes nothing '
-        r'from it until it publishes again \(window = "(\d+)d" in its \[\[sources\]\] table, set before its first '
-        r"crawl, would take that entry and every later one\)",
+        r'from it until it publishes again \(window = "(\d+)d" in its \[\[sources\]\] table would take that entry '
+        r"and every later one\)",
         line,
     )
     assert found, line
     assert _crawled(cfg, "gwmap") == 1  # the sitemap alone
-    # the window it names, set before the source's first crawl (an unchanged sitemap is not read again), takes them
-    assert nw(cfg, "-q", "sources", "add", "gwwide", site.url("/globalwire/sitemap.xml"), "--force").exit_code == 0
-    text = cfg.read_text(encoding="utf-8")
-    wide = text[text.index('name = "gwwide"') :].replace('window = "2d"', f'window = "{found[1]}d"', 1)
-    cfg.write_text(text[: text.index('name = "gwwide"')] + wide, encoding="utf-8")
-    assert load_config(cfg).source("gwwide").window == int(found[1]) * 86400
-    assert _crawled(cfg, "gwwide") > 1  # the sitemap, its newest entry and any others within the window
+    # the window it names takes them, set after that crawl too: the sitemap is read whole once, not answered 304
+    _set_window(cfg, "gwmap", f"{found[1]}d")
+    assert _crawled(cfg, "gwmap") > 1  # the sitemap, its newest entry and any others within the window
 
     # nothing to say of a sitemap with an entry within the window, nor of one with an undated entry (always taken)
     now = datetime.now(UTC).isoformat(timespec="seconds")
