@@ -705,21 +705,24 @@ class Daemon:
         before = {s.name: s for s in (old.sources if old else ())}
         after = {s.name: s for s in config.sources}
         changes = source_changes(old, config) if old is not None and not initial else []
+        todo = [s for s in config.sources if initial or before.get(s.name) != s]  # the rest keep their time
         with Store(config.storage.database) as store:
-            todo = [s for s in config.sources if initial or before.get(s.name) != s]  # the rest keep their time
-            due = self._initial_due(store, todo, utcnow())
             store.forget_resets(after)  # a removed source's note would stay for ever
-            if initial:  # resets made before this start are in the stored state read just now
+            if initial:  # resets made before this start are in the stored state read below
                 self._resets = store.source_resets()
-        with self._due_lock:
-            for name in before.keys() - after.keys():
-                self._due.pop(name, None)
-            for name, at in due.items():
-                if name not in self._running:
-                    if at is None:
-                        self._due.pop(name, None)
-                    else:
-                        self._due[name] = at
+            with self._due_lock:
+                # The stored state is read under the lock that a poll's intake (_source_done) takes: read before it, a
+                # result taken in meanwhile (its next poll set by the new config) was overwritten by a due time from
+                # the poll before, and the source was polled again at once
+                due = self._initial_due(store, todo, utcnow())
+                for name in before.keys() - after.keys():
+                    self._due.pop(name, None)
+                for name, at in due.items():
+                    if name not in self._running:
+                        if at is None:
+                            self._due.pop(name, None)
+                        else:
+                            self._due[name] = at
         return changes
 
     def _log_next_polls(self, config: Config) -> None:

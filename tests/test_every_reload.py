@@ -236,3 +236,81 @@ def test_a_changed_every_takes_effect_on_a_reload_landing_while_a_failed_batch_i
     polled = polled_while_the_clock_ticks_three_times(site, d, {"gw": "/globalwire/rss.xml"})
     assert polled["gw"] == 0, f"polls at the old interval: {polled}\n{d.log()}"
     assert d.terminate(SAFETY) == 0
+
+
+# The daemon's prelude: a reload's rescheduling is held once it has read the stored source states (or, if it reads them
+# later, before it does) until gw's result has been taken in, saying so by making the file $NEWSWATCH_TEST_HELD.
+HOLD_RELOAD_UNTIL_GW_TAKEN_IN = """
+import os, threading
+from pathlib import Path
+import scheduler.daemon as daemon
+from crawler.store import Store
+taken, reloading = threading.Event(), threading.Event()
+reload, source_done, forget_resets = daemon.Daemon.reload, daemon.Daemon._source_done, Store.forget_resets
+def reload_held(self):
+    reloading.set()
+    try:
+        reload(self)
+    finally:
+        reloading.clear()
+def taken_in(self, store, event, *args, **kw):
+    try:
+        return source_done(self, store, event, *args, **kw)
+    finally:
+        if event.get("source") == "gw":
+            taken.set()
+def held(self, configured):
+    if reloading.is_set() and not taken.is_set():
+        Path(os.environ["NEWSWATCH_TEST_HELD"]).touch()
+        taken.wait()
+    return forget_resets(self, configured)
+daemon.Daemon.reload = reload_held
+daemon.Daemon._source_done = taken_in
+Store.forget_resets = held
+"""
+
+
+def test_a_reload_landing_while_a_polls_result_is_taken_in_sets_no_due_time_from_the_poll_before(
+    tmp_path: Path, site: SiteServer, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """A reload that read gw's stored state while gw's first poll ran, and set its due time once that poll's result
+    had been taken in: the due time came from the state before that poll (never polled: now), and gw was polled again
+    at once, not at its interval (2h)."""
+    release = threading.Event()  # gw's page is answered once the reload is held
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/gwslow/feed.xml"):
+            item = (
+                f"<item><title>Slow page</title><link>{site.base_url}/gwslow/page.html</link>"
+                "<guid>gw-1</guid><description>A page that takes a while</description></item>"
+            )
+            return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{item}</channel></rss>".encode()
+        release.wait(SAFETY)
+        body = "<html><body><article><h1>Slow page</h1>" + "<p>This page took a while to come.</p>" * 5
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, (body + "</article></body></html>").encode()
+
+    site.add_generated("/gwslow/", handler)
+
+    def config(every: str) -> Path:
+        sources = f'[[sources]]\nname = "gw"\nurl = "__BASE__/gwslow/feed.xml"\nevery = "{every}"\n' + CLOCK
+        return write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=sources, schedule=far_schedule())
+
+    held = tmp_path / "held"
+    d = daemons(
+        config("1h"), env={**NO_WORKERS, "NEWSWATCH_TEST_HELD": str(held)}, prelude=HOLD_RELOAD_UNTIL_GW_TAKEN_IN
+    )
+    try:
+        wait_until(
+            lambda: site.hits("/gwslow/page.html") or d.proc.poll() is not None, SAFETY, "gw's first poll fetching"
+        )
+        config("2h")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: held.exists() or d.proc.poll() is not None, SAFETY, "the reload held")
+        assert held.exists(), d.log()
+        release.set()
+        d.wait_log("changed gw (every 1h → 2h)", SAFETY)
+        polled = polled_while_the_clock_ticks_three_times(site, d, {"gw": "/gwslow/feed.xml"})
+        assert polled["gw"] == 0, f"polls before the interval: {polled}\n{d.log()}"
+        assert d.terminate(SAFETY) == 0
+    finally:
+        release.set()
