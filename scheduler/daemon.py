@@ -940,9 +940,18 @@ class Daemon:
         if idle:
             now = utcnow()
             with self._due_lock:
+                # The current config, read under the lock a reload's rescheduling takes (as _source_done reads it), not
+                # the batch's: a source a reload removed meanwhile was put back in the schedule, and picked for a batch
+                # with nothing to poll (it is not configured) about twice a second, for as long as the daemon ran
+                current = self.config
                 for n in idle:
                     self._running.discard(n)
-                    self._due[n] = now + timedelta(seconds=config.source(n).every)
+                    try:
+                        every = current.source(n).every
+                    except KeyError:  # removed by a reload meanwhile: not looked at again
+                        self._due.pop(n, None)
+                    else:
+                        self._due[n] = now + timedelta(seconds=every)
             names = [n for n in names if n not in idle]
         if not names or self.stopping.is_set():
             return
@@ -1142,6 +1151,7 @@ class Daemon:
                             try:
                                 every = config.source(name).every
                             except KeyError:  # removed by a reload meanwhile: not looked at again
+                                self._due.pop(name, None)
                                 continue
                             at = _next_look(states[name], every, now)
                             # never sooner than a short pause: a batch that failed outright is not retried in a loop

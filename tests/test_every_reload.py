@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from crawler.store import Store, iso, utcnow
 from tests.support.daemonworld import (
     GLOBALWIRE,
     NO_WORKERS,
@@ -314,3 +315,57 @@ def test_a_reload_landing_while_a_polls_result_is_taken_in_sets_no_due_time_from
         assert d.terminate(SAFETY) == 0
     finally:
         release.set()
+
+
+# The daemon's prelude: the first batch that would poll gw (a deactivated source) is held, its config taken, until a
+# reload has been done (saying so by making the file $NEWSWATCH_TEST_HELD); each batch picked with gw after that reload
+# adds a line to the file $NEWSWATCH_TEST_BATCHES.
+HOLD_GW_BATCH = """
+import os, threading
+from pathlib import Path
+import scheduler.daemon as daemon
+reloaded = threading.Event()
+reload, crawl_batch = daemon.Daemon.reload, daemon.Daemon._crawl_batch
+def reload_then_say(self):
+    reload(self)
+    reloaded.set()
+def held(self, config, snapshot, names, scheduled):
+    if "gw" in names:
+        if not reloaded.is_set():
+            Path(os.environ["NEWSWATCH_TEST_HELD"]).touch()
+            reloaded.wait()
+        else:
+            with open(os.environ["NEWSWATCH_TEST_BATCHES"], "a") as f:
+                f.write("gw\\n")
+    return crawl_batch(self, config, snapshot, names, scheduled)
+daemon.Daemon.reload = reload_then_say
+daemon.Daemon._crawl_batch = held
+"""
+
+
+def test_a_deactivated_source_removed_by_a_reload_while_its_batch_starts_is_not_looked_at_again(
+    tmp_path: Path, site: SiteServer, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """A reload that removes a deactivated source (gw) while a batch that picked it starts: the batch, with the config
+    before the reload, put gw back in the schedule an interval later, and from then on gw was picked for a batch (with
+    nothing to poll: it is not configured) about twice a second, for as long as the daemon ran."""
+
+    def config(with_gw: bool) -> Path:
+        gw = '[[sources]]\nname = "gw"\nurl = "__BASE__/gone/rss.xml"\nevery = "5s"\n' if with_gw else ""
+        return write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=gw + CLOCK, schedule=far_schedule())
+
+    with Store(tmp_path / "nw.db") as store:  # deactivated by a 410: looked at every 5 s, polled never
+        store.update_source("gw", active=0, inactive_reason="HTTP 410 Gone", last_attempt=iso(utcnow()))
+    held, batches = tmp_path / "held", tmp_path / "batches"
+    batches.touch()
+    env = {**NO_WORKERS, "NEWSWATCH_TEST_HELD": str(held), "NEWSWATCH_TEST_BATCHES": str(batches)}
+    d = daemons(config(True), env=env, prelude=HOLD_GW_BATCH)
+    wait_until(lambda: held.exists() or d.proc.poll() is not None, SAFETY, "a batch picked with gw")
+    assert held.exists(), d.log()
+    config(False)
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("config reloaded", SAFETY)
+    polled_while_the_clock_ticks_three_times(site, d, {})
+    picked = batches.read_text().count("gw")
+    assert picked == 0, f"batches picked with gw after it was removed: {picked}\n{d.log()}"
+    assert d.terminate(SAFETY) == 0
