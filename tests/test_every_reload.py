@@ -212,6 +212,18 @@ daemon.utcnow = now_or_held
 """
 
 
+def test_the_preludes_hold_points_still_exist() -> None:
+    # the preludes hold the daemon at functions named by string (a frame's name and its locals): renamed, a hold
+    # would never come and its test would wait SAFETY (30 minutes) before failing; this fails at once instead
+    from crawler.store import Store
+    from scheduler import daemon
+
+    assert "left" in daemon.Daemon._requeue.__code__.co_varnames
+    for name in ("reload", "_source_done", "_crawl_batch", "_schedule_sources"):
+        assert callable(getattr(daemon.Daemon, name)), name
+    assert callable(daemon._error_names) and callable(daemon.utcnow) and callable(Store.forget_resets)
+
+
 def test_a_changed_every_takes_effect_on_a_reload_landing_while_a_failed_batch_is_rescheduled(
     tmp_path: Path, site: SiteServer, smtp: Any, daemons: Callable[..., Daemon]
 ) -> None:
