@@ -30,6 +30,24 @@ from tests.support.sitesrv import SiteServer
 
 SAFETY = 1800.0  # seconds after which a wait is taken for a hang: no budget, whatever the load
 
+
+def _slow_feed(site: SiteServer, folder: str, guid: str, release: threading.Event) -> None:
+    """/FOLDER/feed.xml on ``site``: a feed of one item whose page is answered only once ``release`` is set."""
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith(f"/{folder}/feed.xml"):
+            item = (
+                f"<item><title>Slow page</title><link>{site.base_url}/{folder}/page.html</link>"
+                f"<guid>{guid}</guid><description>A page that takes a while</description></item>"
+            )
+            return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{item}</channel></rss>".encode()
+        release.wait(SAFETY)
+        body = "<html><body><article><h1>Slow page</h1>" + "<p>This page took a while to come.</p>" * 5
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, (body + "</article></body></html>").encode()
+
+    site.add_generated(f"/{folder}/", handler)
+
+
 SOURCES = """
 [[sources]]
 name = "gw"
@@ -79,18 +97,7 @@ def test_a_changed_every_takes_effect_on_reload_also_while_the_source_is_being_p
     db = tmp_path / "nw.db"
     release = threading.Event()  # the slow page is answered once the reload has been seen
 
-    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
-        if path.startswith("/slowfeed/feed.xml"):
-            item = (
-                f"<item><title>Slow page</title><link>{site.base_url}/slowfeed/page.html</link>"
-                "<guid>slow-1</guid><description>A page that takes a while</description></item>"
-            )
-            return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{item}</channel></rss>".encode()
-        release.wait(SAFETY)
-        body = "<html><body><article><h1>Slow page</h1>" + "<p>This page took a while to come.</p>" * 5
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, (body + "</article></body></html>").encode()
-
-    site.add_generated("/slowfeed/", handler)
+    _slow_feed(site, "slowfeed", "slow-1", release)
 
     def config(every: str) -> Path:
         return write_config(
@@ -291,18 +298,7 @@ def test_a_reload_landing_while_a_polls_result_is_taken_in_sets_no_due_time_from
     at once, not at its interval (2h)."""
     release = threading.Event()  # gw's page is answered once the reload is held
 
-    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
-        if path.startswith("/gwslow/feed.xml"):
-            item = (
-                f"<item><title>Slow page</title><link>{site.base_url}/gwslow/page.html</link>"
-                "<guid>gw-1</guid><description>A page that takes a while</description></item>"
-            )
-            return 200, {"Content-Type": "application/rss+xml"}, f"<rss><channel>{item}</channel></rss>".encode()
-        release.wait(SAFETY)
-        body = "<html><body><article><h1>Slow page</h1>" + "<p>This page took a while to come.</p>" * 5
-        return 200, {"Content-Type": "text/html; charset=utf-8"}, (body + "</article></body></html>").encode()
-
-    site.add_generated("/gwslow/", handler)
+    _slow_feed(site, "gwslow", "gw-1", release)
 
     def config(every: str) -> Path:
         sources = f'[[sources]]\nname = "gw"\nurl = "__BASE__/gwslow/feed.xml"\nevery = "{every}"\n' + CLOCK
