@@ -104,8 +104,12 @@ class SourceState:
 def read_as(source: SourceConfig) -> str:
     """The settings that decide what a poll takes from a source's document: its validators (ETag, Last-Modified) hold
     for these only. A sitemap whose window was widened answered 304 to them, and its older entries were never taken;
-    a changed URL sent the old URL's Last-Modified to the new one."""
-    return json.dumps([source.kind, source.url, source.window if source.kind == "sitemap" else None])
+    so did a listing whose follow, follow_css or depth changed, its new pattern's links never taken; a changed URL
+    sent the old URL's Last-Modified to the new one. A feed takes every entry whatever its other settings."""
+    settings: list[Any] = [source.kind, source.url, source.window if source.kind == "sitemap" else None]
+    if source.kind == "listing":  # noted as before for the other kinds: their validators still hold
+        settings.append([source.follow, source.follow_css, source.depth])
+    return json.dumps(settings)
 
 
 @dataclass(frozen=True)

@@ -350,6 +350,37 @@ def test_a_widened_window_reads_an_unchanged_sitemap_whole_once(
     assert _sitemap_requests(site, gw)[-1] == (200, False)
 
 
+def test_a_changed_listing_pattern_or_depth_reads_an_unchanged_listing_whole_once(
+    site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a listing's validators were not tied to its follow, follow_css or depth: the unchanged page answered 304 to a
+    # new pattern at each poll, and the links it picks out were never taken
+    monkeypatch.setenv("NEWSWATCH_WORKERS", "0")
+    page = "/academy/news/index.html"
+    source = f'[[sources]]\nname = "acad"\nkind = "listing"\nurl = "{site.url(page)}"\nfollow = \'/nothing/\'\n'
+    cfg = small_config(tmp_path, source)
+    assert _crawled(cfg, "acad") == 1  # its pattern picks out no link: the listing alone
+    assert _crawled(cfg, "acad") == 1 and _sitemap_requests(site, page)[-1] == (304, True)  # unchanged: a 304
+
+    def edit(old: str, new: str) -> None:
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+    edit("follow = '/nothing/'", "follow = '/academy/news/\\d{4}/\\d{2}/'")
+    assert _crawled(cfg, "acad") > 1, _sitemap_requests(site, page)  # the new pattern's links, taken
+    assert _sitemap_requests(site, page)[-1] == (200, False)  # one unconditional read
+    assert _crawled(cfg, "acad") == 1 and _sitemap_requests(site, page)[-1] == (304, True)  # then conditional again
+
+    # a css selector instead of the pattern
+    edit("follow = '/academy/news/\\d{4}/\\d{2}/'", "follow_css = 'a.nothing'")
+    assert _crawled(cfg, "acad") == 1 and _sitemap_requests(site, page)[-1] == (200, False)
+    assert _crawled(cfg, "acad") == 1 and _sitemap_requests(site, page)[-1] == (304, True)
+    # a deeper listing reads its next page
+    edit("follow_css = 'a.nothing'", "follow_css = 'a.nothing'\ndepth = 2")
+    assert _crawled(cfg, "acad") == 2 and _sitemap_requests(site, page)[-1] == (200, False)
+    assert _sitemap_requests(site, "/academy/news/page-2.html")
+    assert _crawled(cfg, "acad") == 1 and _sitemap_requests(site, page)[-1] == (304, True)
+
+
 def test_a_changed_source_url_sends_none_of_the_old_urls_validators(
     site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
