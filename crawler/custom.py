@@ -162,7 +162,7 @@ class UserItemPipeline(CrawlerStep):
                 fetched=ctx.now(),
                 feed=info,
                 source_language=ctx.source_language(name),
-                backlog=ctx.is_first_poll(name),
+                backlog=ctx.backlog_poll(name),
             )
         )
 

@@ -99,6 +99,13 @@ class CrawlContext:
         self.state = {s.name: SourceState.from_row(store.source_state(s.name)) for s in self.sources}
         self._first_poll = {s.name: not self.state[s.name].polls for s in self.sources}
         self._read_as = {s.name: store.read_as(s.name) for s in self.sources}  # what their validators were read with
+        # read with settings changed since the last complete poll (a window widened, a listing's new pattern): what it
+        # newly takes was listed before, as a first poll's entries were (backlog_poll). None: a database from before
+        # 31a85d7, its settings not known to have changed
+        self._new_settings = {
+            s.name: self._read_as[s.name] not in (None, read_as(s)) and not self._first_poll[s.name]
+            for s in self.sources
+        }
         self._stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in self.sources}
         self._seen: dict[str, set[str]] = {}
         self._backlog: dict[str, set[str]] = {}
@@ -160,6 +167,12 @@ class CrawlContext:
     def is_first_poll(self, name: str) -> bool:
         return self._first_poll.get(name, False)
 
+    def backlog_poll(self, name: str) -> bool:
+        """Whether this poll's new entries are backlog (no alert): its first poll, or its first read with settings
+        changed since (a sitemap's window widened, a listing's follow, follow_css or depth changed, its kind or url):
+        the older entries it now takes are days old, not news, and go to the digest only."""
+        return self.is_first_poll(name) or self._new_settings.get(name, False)
+
     def validators_hold(self, name: str) -> bool:
         """Whether a poll of ``name`` may send its stored validators (its sitemap children's too): they were read with
         its settings as configured now. Else one unconditional read: a window widened, a URL or kind changed."""
@@ -167,10 +180,11 @@ class CrawlContext:
         return source is not None and self._read_as.get(name) == read_as(source)
 
     def is_backlog(self, name: str, key: str, also: str | None = None) -> bool:
-        """Whether an entry is its source's backlog: listed on its first poll (this one, or an earlier one that
-        left it for later polls), so a topic's alert_score does not alert on it. ``also``: FeedInfo.text_key."""
+        """Whether an entry is its source's backlog: listed on its first poll or its first read with new settings
+        (backlog_poll: this one, or an earlier one that left it for later polls), so a topic's alert_score does not
+        alert on it. ``also``: FeedInfo.text_key."""
         left = self.backlog_entries(name)
-        return self.is_first_poll(name) or key in left or also in left
+        return self.backlog_poll(name) or key in left or also in left
 
     def backlog_entries(self, name: str) -> set[str]:
         if name not in self._backlog:
@@ -178,8 +192,9 @@ class CrawlContext:
         return self._backlog[name]
 
     def backlog_left(self, name: str, keys: Sequence[str]) -> None:
-        """Entries of a first poll left for the next polls: they were in the feed then, backlog when fetched."""
-        if self.is_first_poll(name) and keys:
+        """Entries of a first poll (or a first read with new settings) left for the next polls: they were in the feed
+        then, backlog when fetched."""
+        if self.backlog_poll(name) and keys:
             self.store.add_backlog_entries(name, keys)
             self.backlog_entries(name).update(keys)
 

@@ -32,7 +32,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "story": "The story this article belongs to (copies of one story share it)",
             "fetched": "When newswatch fetched it (ISO 8601, UTC)",
             "first_seen": "When newswatch first stored it",
-            "backlog": "1 when found on its source's first poll (no immediate alert)",
+            "backlog": "1 when found on its source's first poll, or its first read with new settings (no immediate alert)",
             "page_pending": "1 while a failed page is retried on later polls",
         },
         "fts_table": BROWSE_FTS,

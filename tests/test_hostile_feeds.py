@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crawler.config import load_config
+from crawler.dates import iso
 from crawler.feeds import parse_feed
 from crawler.sitemaps import parse_sitemap
 from crawler.store import Store
@@ -94,6 +95,53 @@ def test_a_first_polls_entries_left_for_later_polls_are_backlog_and_do_not_alert
     assert result.status == "sent" and result.stories == 1
     [message] = smtp.messages
     assert "Joint project 25 of China and Russia" in message.message.as_string()
+
+
+def test_the_older_entries_a_widened_window_takes_are_backlog_and_do_not_alert(
+    site: SiteServer, tmp_path: Path, smtp: Any
+) -> None:
+    # A sitemap's window widened (31a85d7: read whole once) takes its entries of days ago: they were stored as new,
+    # not backlog, and a topic's alert_score mailed them at once as news. They go to the digest only, as a first
+    # poll's; a new entry of the poll after is news again
+    now = datetime.now(UTC)
+    dated = {1: now - timedelta(hours=1), 2: now - timedelta(days=5), 3: now - timedelta(days=6)}
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/wide/sitemap.xml"):
+            urls = "".join(
+                f"<url><loc>{site.base_url}/wide/a/{n}.html</loc><lastmod>{iso(when)}</lastmod></url>"
+                for n, when in dated.items()
+            )
+            body = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+            return 200, {"Content-Type": "application/xml"}, body.encode()
+        return page_of(path)
+
+    site.add_generated("/wide/", handler)
+    source = f'[[sources]]\nname = "wide"\nkind = "sitemap"\nurl = "{site.base_url}/wide/sitemap.xml"\nwindow = "2d"\n'
+    cfg = write_config(tmp_path, source, digest=mailing(smtp))
+
+    def backlog() -> dict[str, int]:
+        assert newswatch(cfg, "crawl", env=ENV).returncode == 0
+        with Store(tmp_path / "nw.db") as st:
+            return {r["title"]: r["backlog"] for r in st.query("SELECT title, backlog FROM articles")}
+
+    assert backlog() == {"Joint project 1 of China and Russia": 1}  # its first poll: backlog
+    dated[4] = now  # published since: news
+    assert backlog()["Joint project 4 of China and Russia"] == 0
+    text = source.replace('window = "2d"', 'window = "12d"')
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(source, text), encoding="utf-8")
+    taken = backlog()
+    assert taken["Joint project 2 of China and Russia"] == taken["Joint project 3 of China and Russia"] == 1, taken
+    dated[5] = now  # the poll after: news again
+    assert backlog()["Joint project 5 of China and Russia"] == 0
+    with Store(tmp_path / "nw.db") as st:
+        matched = {r["title"] for r in st.query("SELECT a.title FROM articles a JOIN matches m ON m.article_id = a.id")}
+        assert {f"Joint project {n} of China and Russia" for n in range(1, 6)} <= matched  # stored and matched
+        [result] = send_alerts(load_config(cfg), st)
+    assert result.status == "sent" and result.stories == 2  # before: 4, the days-old 2 and 3 as news
+    [message] = smtp.messages
+    mailed = message.message.as_string()
+    assert "Joint project 4 of" in mailed and "Joint project 5 of" in mailed and "Joint project 2 of" not in mailed
 
 
 # -- a wall every page redirects to, one text under two headlines ------------------------------------------
