@@ -1263,11 +1263,16 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         line = {
             "sent": f"{r.email}: sent {stories}",
             "empty": f"{r.email}: nothing new to send",
-            "dry-run": f"{r.email}: would send {stories} (dry run)",
+            "dry-run": (
+                f"preview of {whose} would be sent to {to} (dry run)"
+                if to
+                else f"{r.email}: would send {stories} (dry run)"
+            ),
             "preview": f"preview of {whose} sent to {to}" if to else f"{r.email}: digest of {stories} written",
             "failed": f"{r.email}: not sent: {r.error}",
         }.get(r.status, f"{r.email}: {r.status}")
-        if r.status == "preview" and not (r.stories or r.near) and not config.digest.send_empty:  # type: ignore[union-attr]
+        previewed = r.status == "preview" or (r.status == "dry-run" and to)  # a dry run's --to would mail it anyway
+        if previewed and not (r.stories or r.near) and not config.digest.send_empty:  # type: ignore[union-attr]
             # a preview is sent or written even so (it tries the mail set-up); the scheduled digest would not be
             line += "; nothing is due: with send_empty = false the scheduled digest sends nothing now"
         held = [f"{r.held} more {noun(r.held, 'stays', 'stay')} due"] if r.held else []

@@ -604,6 +604,12 @@ def test_a_preview_with_nothing_due_says_the_digest_would_send_nothing(tmp_path:
         # boss@example.org')
         line = "preview of analyst@example.org's digest (0 stories) sent to boss@example.org"
         assert r.stdout.splitlines()[0] == line + (note if not send_empty else "")
+        # a dry run's line said neither whose digest nor that it is a preview ('boss@example.org: would send 0
+        # stories (dry run)'), read as boss's own digest
+        r = newswatch("-c", cfg, "digest", "--dry-run", "--to", "boss@example.org")
+        assert r.returncode == 0, r.stderr
+        line = "preview of analyst@example.org's digest (0 stories) would be sent to boss@example.org (dry run)"
+        assert r.stdout.splitlines()[0] == line + (note if not send_empty else "")
         r = newswatch("-c", cfg, "digest", "--output", str(tmp_path / "d.html"))
         assert r.stdout.splitlines()[0] == "analyst@example.org: digest of 0 stories written" + (
             note if not send_empty else ""
@@ -620,7 +626,12 @@ def test_a_preview_with_nothing_due_says_the_digest_would_send_nothing(tmp_path:
     assert (
         r.stdout == "preview of a digest of all topics (0 stories; no recipient configured) sent to boss@example.org\n"
     )
-    assert len(smtp.messages) == 4
+    r = newswatch("-c", cfg, "digest", "--dry-run", "--to", "boss@example.org")
+    assert r.stdout.splitlines()[0] == (
+        "preview of a digest of all topics (0 stories; no recipient configured) would be sent to boss@example.org "
+        "(dry run)"
+    ), r.stderr
+    assert len(smtp.messages) == 4  # the dry runs mailed nothing
 
 
 # -- check warnings -------------------------------------------------------------------------------
