@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -319,6 +320,16 @@ def _sitemap_requests(site: SiteServer, path: str) -> list[tuple[int | None, boo
     ]
 
 
+def _read_whole_once_after(cfg: Path, name: str, site: SiteServer, path: str, change: Callable[[], None]) -> None:
+    """Source ``name``, which takes nothing from ``path`` as configured, is answered 304 while unchanged; after
+    ``change`` (its settings edited) it reads ``path`` once without validators and takes entries, then conditionally."""
+    assert _crawled(cfg, name) == 1 and _sitemap_requests(site, path)[-1] == (304, True)  # unchanged: a 304
+    change()
+    assert _crawled(cfg, name) > 1, _sitemap_requests(site, path)  # what its new settings pick out, taken
+    assert _sitemap_requests(site, path)[-1] == (200, False)  # one unconditional read
+    assert _crawled(cfg, name) == 1 and _sitemap_requests(site, path)[-1] == (304, True)  # then conditional again
+
+
 def test_a_widened_window_reads_an_unchanged_sitemap_whole_once(
     site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -329,11 +340,7 @@ def test_a_widened_window_reads_an_unchanged_sitemap_whole_once(
     source = f'[[sources]]\nname = "gwmap"\nkind = "sitemap"\nurl = "{site.url(gw)}"\nwindow = "2d"\n'
     cfg = small_config(tmp_path, source)
     assert _crawled(cfg, "gwmap") == 1  # every entry older than 2 days: the sitemap alone
-    assert _crawled(cfg, "gwmap") == 1 and _sitemap_requests(site, gw)[-1] == (304, True)  # unchanged: a 304
-    _set_window(cfg, "gwmap", "30d")
-    assert _crawled(cfg, "gwmap") > 1, _sitemap_requests(site, gw)  # its entries, taken
-    assert _sitemap_requests(site, gw)[-1] == (200, False)  # one unconditional read
-    assert _crawled(cfg, "gwmap") == 1 and _sitemap_requests(site, gw)[-1] == (304, True)  # then conditional again
+    _read_whole_once_after(cfg, "gwmap", site, gw, lambda: _set_window(cfg, "gwmap", "30d"))
 
     # a sitemap index's child, listed without a date (fetched at each poll, answered 304 while unchanged), too
     index = (
@@ -360,15 +367,13 @@ def test_a_changed_listing_pattern_or_depth_reads_an_unchanged_listing_whole_onc
     source = f'[[sources]]\nname = "acad"\nkind = "listing"\nurl = "{site.url(page)}"\nfollow = \'/nothing/\'\n'
     cfg = small_config(tmp_path, source)
     assert _crawled(cfg, "acad") == 1  # its pattern picks out no link: the listing alone
-    assert _crawled(cfg, "acad") == 1 and _sitemap_requests(site, page)[-1] == (304, True)  # unchanged: a 304
 
     def edit(old: str, new: str) -> None:
         cfg.write_text(cfg.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
 
-    edit("follow = '/nothing/'", "follow = '/academy/news/\\d{4}/\\d{2}/'")
-    assert _crawled(cfg, "acad") > 1, _sitemap_requests(site, page)  # the new pattern's links, taken
-    assert _sitemap_requests(site, page)[-1] == (200, False)  # one unconditional read
-    assert _crawled(cfg, "acad") == 1 and _sitemap_requests(site, page)[-1] == (304, True)  # then conditional again
+    _read_whole_once_after(
+        cfg, "acad", site, page, lambda: edit("follow = '/nothing/'", "follow = '/academy/news/\\d{4}/\\d{2}/'")
+    )
 
     # a css selector instead of the pattern
     edit("follow = '/academy/news/\\d{4}/\\d{2}/'", "follow_css = 'a.nothing'")
