@@ -544,7 +544,7 @@ def _print_extracted(page: dict[str, Any]) -> None:
     width = shutil.get_terminal_size().columns
 
     def show(label: str, text: str, indent: str = " " * 13) -> None:
-        first = (f"  {label:<11}" if len(indent) == 13 else f"  {label} ") if label else indent
+        first = f"  {label} ".ljust(len(indent)) if label else indent  # the label, then the text at the indent
         if tty:
             click.echo("\n".join(wrap_segments([(text, False)], width, indent, lambda t, hit: t, first=first)))
         else:
