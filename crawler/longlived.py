@@ -11,7 +11,8 @@ short-lived containers are freed by reference counting before a collection comes
 
 Memory stays bounded: it freezes once per process (a forked worker inherits its forkserver's), never
 per article or per batch, and a young generation of at most ``YOUNG_THRESHOLD`` containers waits
-for its collection, only while articles are matched (a crawl's own fetching keeps Python's default).
+for its collection, only while articles are matched (a crawl's own fetching keeps Python's default, but while
+its extraction thread, without worker processes, matches one).
 Frozen objects are still freed by reference counting; only a reference cycle among them outlives
 its use. So it is called by processes that end with their batch (an extraction pool's forkserver, a
 crawl, the CLI's batch commands), never by one that swaps its config while it runs: the daemon,

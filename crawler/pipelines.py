@@ -91,7 +91,8 @@ class ProcessPipeline(CrawlerStep):
     A worker that dies (an OOM kill) breaks the pool: the pool is started again and the page
     retried once; a page that still cannot be processed is kept from its feed and retried on the
     next poll, never dropped. Without a pool ($NEWSWATCH_WORKERS=0, feed-only items before one starts)
-    they are matched in this process, as a batch (``crawler.longlived``).
+    they are processed in this process, still off the reactor thread (``CrawlContext.here``), and
+    matched as a batch (``crawler.longlived``).
     """
 
     def __init__(self, crawler: Any) -> None:
@@ -113,7 +114,7 @@ class ProcessPipeline(CrawlerStep):
         if isinstance(item, PageItem):
             pool = await self.ctx.get_pool(needs_language_model(item.job))
             if pool is None and not self.ctx.pool_exhausted:
-                return await self._kept(item, self._inline(item, topics), topics)
+                return await self._kept(item, await self._inline(item, topics), topics)
             for _attempt in range(2):
                 if pool is None:
                     break
@@ -124,7 +125,7 @@ class ProcessPipeline(CrawlerStep):
                     pool = self.ctx.replace_pool(pool)
                 except Exception as exc:  # a page that crashes the extractor costs that page only
                     return await self._kept(item, self._failed(exc), topics)
-            return self._worker_died(item, topics)
+            return await self._worker_died(item, topics)
         if isinstance(item, FeedOnlyItem):
             # In the pool when one runs: its workers have the run's topics compiled, which this
             # process would otherwise compile for a page that failed (~0.3 s for the default topic).
@@ -135,22 +136,30 @@ class ProcessPipeline(CrawlerStep):
                     return item, await asyncio.wrap_future(pool.submit(feed_only, *args, **kwargs))
                 except Exception:  # a broken pool: this item is processed here instead, as without one
                     pass
-            return item, self._feed_only(item, topics)
+            return item, await self._feed_only(item, topics)
         return item
 
-    def _here(self, topics: Any, work: Callable[[], Processed]) -> Processed:
-        """Processed in this process: the run's topics settled and frozen before the first, each matched as a batch."""
-        if not self._settled:
-            self._settled = True
-            settle_topics(topics)
-        with matching_batch():
-            return work()
+    async def _here(self, topics: Any, work: Callable[[], Processed]) -> Processed:
+        """Processed in this process, on the run's extraction thread: the run's topics settled and frozen before the
+        first, each matched as a batch."""
 
-    def _inline(self, item: PageItem, topics: Any) -> Processed:
-        try:
-            return self._here(topics, lambda: process_page(item.job, topics))
-        except Exception as exc:
-            return self._failed(exc)
+        def batch() -> Processed:
+            if not self._settled:
+                self._settled = True
+                settle_topics(topics)
+            with matching_batch():
+                return work()
+
+        return await self.ctx.here(batch)
+
+    async def _inline(self, item: PageItem, topics: Any) -> Processed:
+        def extracted() -> Processed:
+            try:
+                return process_page(item.job, topics)
+            except Exception as exc:
+                return self._failed(exc)
+
+        return await self._here(topics, extracted)
 
     def _failed(self, exc: BaseException) -> Processed:
         return Processed(None, (), f"extraction failed ({type(exc).__name__})")
@@ -214,16 +223,16 @@ class ProcessPipeline(CrawlerStep):
         _item, processed = await self._process(item)
         self.ctx.demote(source, page, item, processed)
 
-    def _feed_only(self, item: FeedOnlyItem, topics: Any) -> Processed:
+    async def _feed_only(self, item: FeedOnlyItem, topics: Any) -> Processed:
         args, kwargs = self._feed_only_args(item, topics)
-        return self._here(topics, lambda: feed_only(*args, **kwargs))
+        return await self._here(topics, lambda: feed_only(*args, **kwargs))
 
     def _feed_only_args(self, item: FeedOnlyItem, topics: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         language = self.ctx.source_language(item.source)
         kwargs = {"backlog": item.backlog, "pending": item.pending, "source_language": language}
         return (item.source, item.url, item.feed, item.fetched, topics), kwargs
 
-    def _worker_died(self, item: PageItem, topics: Any) -> Any:
+    async def _worker_died(self, item: PageItem, topics: Any) -> Any:
         job = item.job
         error = f"{job.final_url}: the extraction worker died (out of memory?); the page is fetched again next poll"
         if job.feed is None or not (job.feed.title or job.feed.summary):
@@ -231,7 +240,7 @@ class ProcessPipeline(CrawlerStep):
             return item, None
         self.ctx.page_error(job.source, error, job.url)
         fallback = _from_feed(job, error, pending=True)
-        return fallback, self._feed_only(fallback, topics)
+        return fallback, await self._feed_only(fallback, topics)
 
 
 def _from_feed(job: PageJob, error: str, *, pending: bool) -> FeedOnlyItem:

@@ -16,10 +16,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from crawler import notices
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from crawler.feeds import ReadItem
 
 log = logging.getLogger("newswatch.crawl")
+T = TypeVar("T")
 BATCH_SIZE = 25  # articles per commit
 BATCH_SECONDS = 0.5  # longest a batch stays open
 MAX_POOL_RESTARTS = 3  # extraction pools started again after a worker died, per run
@@ -95,6 +97,7 @@ class CrawlContext:
         self.pool_restarts = 0
         self._broken_pools: list[Callable[[], None]] = []  # each kills what is left of one broken pool
         self.pool_exhausted = False  # workers kept dying: pages are kept from their feeds instead
+        self._here: ThreadPoolExecutor | None = None  # the thread that processes pages without a pool (``here``)
         self.source_by_name = {s.name: s for s in self.sources}
         self.state = {s.name: SourceState.from_row(store.source_state(s.name)) for s in self.sources}
         self._first_poll = {s.name: not self.state[s.name].polls for s in self.sources}
@@ -477,11 +480,27 @@ class CrawlContext:
                 pass  # a broken pool is replaced when the first page is submitted
         return pool
 
+    async def here(self, work: Callable[[], T]) -> T:
+        """``work`` (a page's extraction and matching in this process: without a worker pool) on the run's one
+        extraction thread.
+
+        Not on the reactor's thread: AutoThrottle takes the time from a request to its response's headers for the
+        site's latency, and a page extracted on the reactor's thread held every response that came meanwhile, so a
+        site that answers at once was slowed to the pace of our extraction. One thread, so that pages are still
+        processed one at a time, in the order they came, and the compiled topics (crawler.process) and the
+        collector's thresholds (crawler.longlived) are never touched by two threads at once.
+        """
+        if self._here is None:
+            self._here = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswatch-extract")
+        return await asyncio.wrap_future(self._here.submit(work))
+
     def close_pool(self) -> None:
-        """Stops the extraction workers (also a pool still starting when the run ended)."""
+        """Stops the extraction workers (also a pool still starting when the run ended) and the extraction thread."""
         pool = self.pool if self.pool is not None or self.pool_factory is None else self._new_pool
         from crawler.pipelines import retire
 
+        if self._here is not None:
+            self._here.shutdown(wait=True, cancel_futures=True)
         for kill_leftovers in self._broken_pools:
             kill_leftovers()
         if pool is not None:

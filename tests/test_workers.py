@@ -15,7 +15,9 @@ from crawler import textnorm
 from crawler.extract import extract
 from crawler.pipelines import make_pool
 from crawler.process import _WARM_UP_PAGE, FeedInfo, PageJob, needs_language_model, process_page, warm_up
+from tests.support.articles import RSS, rss_channel
 from tests.support.pyrun import run_script
+from tests.support.sitesrv import SiteServer
 
 
 def test_the_warm_up_extracts_its_page_without_loading_the_language_model() -> None:
@@ -150,3 +152,102 @@ def test_a_broken_pool_with_a_worker_deaf_to_sigterm_does_not_hold_the_crawl_at_
     survivor = int(res.stdout.split()[-1])
     stat = Path(f"/proc/{survivor}/stat")
     assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+
+
+# A crawl in a fresh process (the reactor runs once per process) whose first page's extraction is held until the
+# throttle has seen every other page's response (or HELD seconds); it prints whether it saw them while the page was
+# extracted, and each response's latency and its host's download delay as AutoThrottle set them.
+_HELD_EXTRACTION = r"""
+import json, sys, threading
+from scrapy import signals
+import crawler.pipelines, crawler.settings
+from crawler.config import load_config
+from crawler.run import crawl_once
+
+pages, HELD = set(sys.argv[2].split()), float(sys.argv[3])
+seen, throttled, all_seen, first = set(), [], threading.Event(), threading.Lock()
+
+
+class Watch:
+    # the throttle's own state after each response: connected after AutoThrottle (its order 0), it reads what it set
+    def __init__(self, crawler):
+        self.crawler = crawler
+        crawler.signals.connect(self.downloaded, signal=signals.response_downloaded)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def downloaded(self, response, request, spider):
+        slot = self.crawler.engine.downloader.slots[request.meta["download_slot"]]
+        throttled.append((request.meta["download_latency"], slot.delay))
+        seen.add(response.url)
+        if pages <= seen:
+            all_seen.set()
+
+
+settings = crawler.settings.scrapy_settings
+crawler.settings.scrapy_settings = lambda crawl, **kw: {**settings(crawl, **kw), "EXTENSIONS": {"__main__.Watch": 1000}}
+process_page, held = crawler.pipelines.process_page, []
+
+
+def extract_held(job, topics):
+    if first.acquire(blocking=False):  # the first page's extraction, as long as a heavy page's may take
+        held.append(all_seen.wait(HELD))
+    return process_page(job, topics)
+
+
+crawler.pipelines.process_page = extract_held
+summary = crawl_once(load_config(sys.argv[1]), workers=0)
+print(json.dumps({"held": held, "throttled": throttled, "new": summary.totals()["new"]}))
+"""
+
+
+def _fast_site(site: SiteServer, count: int) -> list[str]:
+    """A feed of ``count`` articles under /fast/ of ``site``, each answered at once; their URLs."""
+    base = site.base_url
+    links = [f"{base}/fast/{n}.html" for n in range(count)]
+    feed = rss_channel(
+        base, "".join(f"<item><title>Lab {n}</title><link>{link}</link></item>" for n, link in enumerate(links))
+    )
+
+    def served(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.endswith("feed.xml"):
+            return 200, RSS, feed
+        n = path.rsplit("/", 1)[1].removesuffix(".html")
+        title = f"Joint laboratory {n} opens for battery materials research"
+        text = "".join(
+            f"<p>Researchers of two academies opened joint laboratory {n} for battery materials, part {k} of a "
+            "five-year programme of joint research and training, the institute said on Monday.</p>"
+            for k in range(8)
+        )
+        page = f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>{text}</article></body></html>"
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+
+    site.add_generated("/fast/", served)
+    return links
+
+
+def test_without_worker_processes_the_throttle_sees_the_sites_latency_not_the_crawls_extraction(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    # NEWSWATCH_WORKERS=0 extracted each page on the reactor's thread: a response that came in meanwhile was read
+    # only after the extraction, and AutoThrottle took that wait for the site's latency, slowing the crawl of a site
+    # that answers at once to the pace of the extraction
+    count = 8
+    links = _fast_site(site, count)
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(
+        f'[storage]\ndatabase = "nw.db"\n[crawl]\nallow_private = true\nobey_robots = false\n'
+        f'[[sources]]\nname = "fast"\nurl = "{site.base_url}/fast/feed.xml"\nlanguage = "en"\n',
+        encoding="utf-8",
+    )
+    held = 5.0
+    out = run_script(_HELD_EXTRACTION, str(cfg), " ".join(links), str(held))
+    assert out["new"] == count
+    # the throttle took every other page's response while the first one was extracted (on the reactor's thread it took
+    # none: they waited for the extraction to end)
+    assert out["held"] == [True]
+    # the site answers at once: the throttle's delay stays at milliseconds, never near the first page's hold (on the
+    # reactor's thread, a page whose request was out during it was taken for a site that needs 5 s: delay 2.5 s)
+    assert max(delay for _latency, delay in out["throttled"]) < held / 10, out["throttled"]
