@@ -12,6 +12,7 @@ import traceback
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -540,15 +541,10 @@ def _first_lines(text: str, lines: int = 3, width: int = 300) -> list[str]:
 def _print_extracted(page: dict[str, Any]) -> None:
     """A page crawl --url extracted: on a terminal each line wrapped to its width under its label's column (the
     topic line lists every term that hit, often hundreds of characters); into a pipe or a file one line each."""
-    tty = sys.stdout.isatty()
-    width = shutil.get_terminal_size().columns
 
     def show(label: str, text: str, indent: str = " " * 13) -> None:
         first = f"  {label} ".ljust(len(indent)) if label else indent  # the label, then the text at the indent
-        if tty:
-            click.echo("\n".join(wrap_segments([(text, False)], width, indent, lambda t, hit: t, first=first)))
-        else:
-            click.echo(first + text)
+        echo_wrapped(text, first, indent)
 
     safe = terminal_safe  # scraped text: its escape sequences must not reach the terminal
     click.echo(safe(page["url"]))
@@ -696,25 +692,98 @@ def _terminal_columns(text: str) -> int:
     return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _print_table(headers: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """A table of left-aligned text and right-aligned numbers; on a terminal too narrow for it, the first column's
-    long cells (a --url page's URL) are shortened in the middle to fit; into a pipe or a file they stay whole."""
-    cells = [tuple(str(c) for c in headers)] + [tuple("" if c is None else str(c) for c in r) for r in rows]
-    widths = [max(_terminal_columns(r[i]) for r in cells) for i in range(len(headers))]
-    if sys.stdout.isatty():
-        room = shutil.get_terminal_size().columns - sum(widths[1:]) - 2 * (len(widths) - 1)
-        if widths[0] > room:
-            widths[0] = min(widths[0], max(room, 24, _terminal_columns(cells[0][0])))  # never wider than it was
-            cells = [(_middle_cut(r[0], widths[0]), *r[1:]) for r in cells]
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with a shorter form (a time without its year) for a terminal too narrow for the full one."""
+
+    full: str
+    short: str
+
+    def __str__(self) -> str:
+        return self.full
+
+
+NARROWEST_CUT = 24  # a first column cut in the middle below this says too little (a URL's host and page)
+
+
+def _print_table(
+    headers: tuple[str, ...], rows: list[tuple[Any, ...]], droppable: Sequence[int] = (), cut_first: bool = True
+) -> None:
+    """A table of left-aligned text and right-aligned numbers. Into a pipe or a file every line is whole. On a terminal
+    too narrow for it: cells' short forms (``Cell``), then the ``droppable`` columns left out in that order (a line
+    after the table names them), then the first column's long cells (a --url page's URL) cut in the middle unless
+    ``cut_first`` is false (a name to type again); narrower still, each row is a block: its first cell, then each
+    column's name and value, wrapped to the width, the columns kept longest first."""
+    head = tuple(str(c) for c in headers)
+    full = [tuple("" if c is None else str(c) for c in r) for r in rows]
+    if not sys.stdout.isatty():
+        _echo_table(head, full)
+        return
+    width = shutil.get_terminal_size().columns
+    if _table_width(head, full) <= width:
+        _echo_table(head, full)
+        return
+    short = [tuple(c.short if isinstance(c, Cell) else f for c, f in zip(r, fr)) for r, fr in zip(rows, full)]
+    keep = list(range(len(head)))
+    for i in [None, *droppable]:
+        if i is not None:
+            keep.remove(i)
+        cut_head, cut = tuple(head[k] for k in keep), [tuple(r[k] for k in keep) for r in short]
+        if _table_width(cut_head, cut) <= width:
+            break
+    first = _table_width(cut_head[:1], [r[:1] for r in cut])
+    room = width - (_table_width(cut_head, cut) - first)  # what the other columns leave the first
+    if room < first:
+        if not cut_first or room < max(NARROWEST_CUT, _terminal_columns(head[0])):
+            order = [0, *(i for i in range(1, len(head)) if i not in droppable), *reversed(droppable)]
+            _echo_blocks(tuple(head[i] for i in order), [tuple(r[i] for i in order) for r in short], width)
+            return
+        cut = [(_middle_cut(r[0], room), *r[1:]) for r in cut]
+    _echo_table(cut_head, cut)
+    left_out = [h for h in head if h not in cut_head]
+    if left_out:
+        them = "it" if len(left_out) == 1 else "them"
+        echo_wrapped(
+            f"({', '.join(left_out)}: left out to fit {width} columns; a wider terminal or a pipe shows {them})"
+        )
+
+
+def _table_width(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> int:
+    return sum(max(_terminal_columns(r[i]) for r in [head, *rows]) for i in range(len(head))) + 2 * (len(head) - 1)
+
+
+def _echo_table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(_terminal_columns(r[i]) for r in [head, *rows]) for i in range(len(head))]
 
     def fmt(r: tuple[str, ...]) -> str:
         pads = [" " * (w - _terminal_columns(c)) for c, w in zip(r, widths)]
         return "  ".join(p + c if c.isdigit() else c + p for c, p in zip(r, pads)).rstrip()
 
-    click.echo(fmt(cells[0]))
+    click.echo(fmt(head))
     click.echo("  ".join("-" * w for w in widths))
-    for r in cells[1:]:
+    for r in rows:
         click.echo(fmt(r))
+
+
+def _echo_blocks(head: tuple[str, ...], rows: list[tuple[str, ...]], width: int) -> None:
+    """Rows for a terminal too narrow for a table: the first cell on a line of its own, then "column value" pairs
+    joined by " · ", as many to a line as fit under it (one wider than a line is cut in the middle)."""
+    room = max(width - 2, 1)
+    for r in rows:
+        click.echo(_middle_cut(r[0], width))
+        line = ""
+        for name, value in zip(head[1:], r[1:]):
+            if not value:
+                continue
+            pair = _middle_cut(f"{name} {value}", room)
+            if line and _terminal_columns(line) + 3 + _terminal_columns(pair) <= room:
+                line += " · " + pair
+                continue
+            if line:
+                click.echo("  " + line)
+            line = pair
+        if line:
+            click.echo("  " + line)
 
 
 def _middle_cut(text: str, width: int) -> str:
@@ -993,6 +1062,16 @@ def wrap_segments(
     return lines
 
 
+def echo_wrapped(text: str, first: str = "", indent: str = "    ") -> None:
+    """``first`` then ``text``: on a terminal wrapped to its width, the further lines at ``indent`` (``first`` is no
+    wider); into a pipe or a file one whole line, as scripts read it."""
+    if sys.stdout.isatty():
+        width = shutil.get_terminal_size().columns
+        click.echo("\n".join(wrap_segments([(text, False)], width, indent, lambda t, hit: t, first=first)))
+    else:
+        click.echo(first + text)
+
+
 def terminal_safe(text: str | None) -> str:
     """Text for a terminal: escape sequences removed, other controls shown as spaces."""
     return _CONTROLS.sub(" ", _ESCAPES.sub("", text or ""))
@@ -1199,6 +1278,19 @@ def _short_time(value: str | None) -> str:
     return value.replace("T", " ")[:16] + "Z" if value.endswith("+00:00") else value[:16]
 
 
+def _time_cell(value: str | None, now: datetime) -> Cell:
+    """A stored time for a table: in full, and for a narrow terminal without its year when it is within half a year
+    of ``now`` (11-30 08:50Z), else its date alone (2018-01-05), as `ls -l` shows times."""
+    from crawler.store import parse_iso
+
+    when = parse_iso(value) if value else None
+    if when is None:
+        return Cell(_short_time(value), _short_time(value))
+    when = when.astimezone(UTC)
+    short = f"{when:%m-%d %H:%M}Z" if abs(when - now) < timedelta(days=183) else f"{when:%Y-%m-%d}"
+    return Cell(_short_time(value), short)
+
+
 # -- digest ---------------------------------------------------------------------------------
 
 
@@ -1281,10 +1373,10 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
         if held:
             line += f" ({'; '.join(held)})"
         click.echo(line, err=r.status == "failed")
-        if r.subject is not None:
-            click.echo(f"  subject: {r.subject}")
+        if r.subject is not None:  # on a terminal wrapped to its width under the headline, into a pipe whole
+            echo_wrapped(f"subject: {r.subject}", "  ")
         for story in r.lines:
-            click.echo(f"  - {story}")
+            echo_wrapped(story, "  - ")
     if outcome.output and not state.quiet:
         click.echo(f"wrote {outcome.output}")
     if outcome.failed:

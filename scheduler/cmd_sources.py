@@ -19,10 +19,13 @@ from scheduler.cli import (
     State,
     _print_table,
     _short_time,
+    _time_cell,
     config_names,
     config_option,
+    echo_wrapped,
     handle_errors,
     quiet_option,
+    terminal_safe,
 )
 
 
@@ -72,11 +75,12 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
                 f"{RESET_LOOK:g} s (polled then if its interval has passed since its last poll)"
             )
         return
+    now = utcnow()
     if config.storage.database.exists():  # a listing never creates or migrates the database
         with Store(config.storage.database, readonly=True) as store:
-            health = source_health(config, store, utcnow())
+            health = source_health(config, store, now)
     else:
-        health = source_health(config, None, utcnow())
+        health = source_health(config, None, now)
     if as_json:
         click.echo(json.dumps([h.to_json() for h in health], ensure_ascii=False, indent=2))
         return
@@ -96,24 +100,26 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
             h.name,
             h.kind,
             h.state if h.state in ("ok", "new") else h.state.upper(),
-            _short_time(h.last_success),
-            _short_time(h.newest_entry),
+            _time_cell(h.last_success, now),
+            _time_cell(h.newest_entry, now),
             "" if h.entries_per_day is None else f"{h.entries_per_day:g}",
             h.failures,
-            (_short_time(h.next_poll) or "soon") if h.active else "never (--reset)",
+            (_time_cell(h.next_poll, now) if h.next_poll else "soon") if h.active else "never (--reset)",
             h.articles,
         )
         for h in health
     ]
-    _print_table(headers, rows)
-    for h in health:
+    # a narrow terminal keeps what says whether each source works (name, state, last success, next poll) and
+    # leaves out first what the config says (kind), then how much it brings
+    _print_table(headers, rows, droppable=(1, 5, 4, 8, 6), cut_first=False)  # a name is typed again: never cut
+    for h in health:  # on a terminal each wrapped to its width, under its first line's start
         if h.last_error and (h.failures or not h.active):
-            click.echo(f"{h.name}: last error {_short_time(h.last_error_at)}: {h.last_error}")
+            echo_wrapped(f"{h.name}: last error {_short_time(h.last_error_at)}: {terminal_safe(h.last_error)}")
         if h.stale_reason:
             limit = f"stale_after {format_duration(h.stale_after)}" if h.stale_after else "by its cadence, at most 7d"
-            click.echo(f"{h.name}: stale: {h.stale_reason} ({limit})")
+            echo_wrapped(f"{h.name}: stale: {h.stale_reason} ({limit})")
         if h.crawl_delay:
-            click.echo(
+            echo_wrapped(
                 f"{h.name}: robots.txt asks for Crawl-delay {h.crawl_delay:g}s on its host; newswatch waits that long"
             )
 

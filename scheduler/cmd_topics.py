@@ -111,6 +111,7 @@ def build(
         from crawler.evaluate import evaluate, load_labeled
         from crawler.longlived import matching_batch, settle
         from crawler.topics import compile_query
+        from scheduler.cli import echo_wrapped
 
         if min_score is not None and not (math.isfinite(min_score) and min_score >= 0):
             # a topic scores 0 or more: a negative one or nan lets every story its query holds through, inf none
@@ -160,7 +161,7 @@ def build(
             return
         for t, ms, ev in out:
             kind = f"model {t.model.source}, " if t.model is not None else ""
-            click.echo(
+            echo_wrapped(
                 f"topic {t.name} ({kind}min_score {ms:g}) on {file} "
                 f"({len(stories)} {noun(len(stories), 'story', 'stories')})"
             )
@@ -171,8 +172,10 @@ def build(
             for title, items in (("misses (relevant, not matched)", ev.misses), ("false alarms", ev.false_alarms)):
                 click.echo(f"\n{title}: {len(items)}")
                 for v in items:
-                    for line in _verdict_lines(v, ms):
-                        click.echo(line)
+                    for line in _verdict_lines(v, ms):  # on a terminal wrapped to its width, under its own start
+                        text = line.lstrip(" ")
+                        lead = line[: len(line) - len(text)]
+                        echo_wrapped(text, lead, lead + "  ")
             click.echo()
 
     @topics.command("train")
