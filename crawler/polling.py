@@ -105,11 +105,22 @@ def read_as(source: SourceConfig) -> str:
     """The settings that decide what a poll takes from a source's document: its validators (ETag, Last-Modified) hold
     for these only. A sitemap whose window was widened answered 304 to them, and its older entries were never taken;
     so did a listing whose follow, follow_css or depth changed, its new pattern's links never taken; a changed URL
-    sent the old URL's Last-Modified to the new one. A feed takes every entry whatever its other settings."""
+    sent the old URL's Last-Modified to the new one. A feed takes every entry whatever its other settings. A spider
+    source keeps no validators, but its spider decides what it takes: a poll with another is backlog as well."""
     settings: list[Any] = [source.kind, source.url, source.window if source.kind == "sitemap" else None]
     if source.kind == "listing":  # noted as before for the other kinds: their validators still hold
         settings.append([source.follow, source.follow_css, source.depth])
+    elif source.kind == "spider":
+        settings.append(source.spider)
     return json.dumps(settings)
+
+
+def settings_changed(noted: str | None, source: SourceConfig) -> bool:
+    """Whether ``noted`` (read_as at the source's last complete poll) says its settings changed since. No note (a
+    database from before 31a85d7) and a spider source's note from before its spider was in it say nothing of them."""
+    if noted is None or noted == read_as(source):
+        return False
+    return not (source.kind == "spider" and noted == json.dumps([source.kind, source.url, None]))
 
 
 @dataclass(frozen=True)

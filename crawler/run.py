@@ -34,7 +34,16 @@ from crawler.child import (  # noqa: F401  (the parent's side, importable from h
 )
 from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError
-from crawler.polling import PollOutcome, SourceState, after_poll, backoff, pending_retry_at, read_as, skip_reason
+from crawler.polling import (
+    PollOutcome,
+    SourceState,
+    after_poll,
+    backoff,
+    pending_retry_at,
+    read_as,
+    settings_changed,
+    skip_reason,
+)
 from crawler.process import (
     POOL_TOPICS_ENV,
     FeedInfo,
@@ -102,12 +111,10 @@ class CrawlContext:
         self.state = {s.name: SourceState.from_row(store.source_state(s.name)) for s in self.sources}
         self._first_poll = {s.name: not self.state[s.name].polls for s in self.sources}
         self._read_as = {s.name: store.read_as(s.name) for s in self.sources}  # what their validators were read with
-        # read with settings changed since the last complete poll (a window widened, a listing's new pattern): what it
-        # newly takes was listed before, as a first poll's entries were (backlog_poll). None: a database from before
-        # 31a85d7, its settings not known to have changed
+        # read with settings changed since the last complete poll (a window widened, a listing's new pattern, another
+        # spider): what it newly takes was listed before, as a first poll's entries were (backlog_poll)
         self._new_settings = {
-            s.name: self._read_as[s.name] not in (None, read_as(s)) and not self._first_poll[s.name]
-            for s in self.sources
+            s.name: settings_changed(self._read_as[s.name], s) and not self._first_poll[s.name] for s in self.sources
         }
         self._stats: dict[str, SourceStats] = {s.name: SourceStats(s.name) for s in self.sources}
         self._seen: dict[str, set[str]] = {}
@@ -172,8 +179,8 @@ class CrawlContext:
 
     def backlog_poll(self, name: str) -> bool:
         """Whether this poll's new entries are backlog (no alert): its first poll, or its first read with settings
-        changed since (a sitemap's window widened, a listing's follow, follow_css or depth changed, its kind or url):
-        the older entries it now takes are days old, not news, and go to the digest only."""
+        changed since (a sitemap's window widened, a listing's follow, follow_css or depth changed, another spider, its
+        kind or url): the older entries it now takes are days old, not news, and go to the digest only."""
         return self.is_first_poll(name) or self._new_settings.get(name, False)
 
     def validators_hold(self, name: str) -> bool:

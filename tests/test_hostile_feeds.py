@@ -144,6 +144,56 @@ def test_the_older_entries_a_widened_window_takes_are_backlog_and_do_not_alert(
     assert "Joint project 4 of" in mailed and "Joint project 5 of" in mailed and "Joint project 2 of" not in mailed
 
 
+def test_a_swapped_spider_takes_its_items_at_the_next_crawl_as_backlog(
+    site: SiteServer, tmp_path: Path, smtp: Any
+) -> None:
+    # A spider source's spider was not part of the settings its polls are noted with (polling.read_as): swapped for
+    # another that reads another desk of the site, its first crawl's items (that desk's archive) were stored as new
+    # stories, not backlog, and a topic's alert_score mailed them at once as news. A spider source keeps no
+    # validators (its server sends them): each crawl runs its spider whole, so the new spider's items are taken at the
+    # next crawl; they go to the digest only, as a first poll's, and the poll after is news again
+    desks = {"one": [1], "two": [10, 11]}
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        for desk, numbers in desks.items():
+            if path.startswith(f"/desk/{desk}.html"):
+                links = "".join(f'<a href="/desk/a/{n}.html">{n}</a>' for n in numbers)
+                return 200, {"Content-Type": "text/html; charset=utf-8"}, f"<html><body>{links}</body></html>".encode()
+        return page_of(path)
+
+    site.add_generated("/desk/", handler)  # a 200 carries an ETag and Last-Modified; a conditional GET gets a 304
+    source = '[[sources]]\nname = "own"\nkind = "spider"\nspider = "userspider:FirstDesk"\n'
+    cfg = write_config(tmp_path, source, digest=mailing(smtp))
+    env = {**ENV, "PYTHONPATH": str(Path(__file__).resolve().parent), "USERSPIDER_BASE": site.base_url}
+
+    def backlog() -> dict[int, int]:
+        assert newswatch(cfg, "crawl", env=env).returncode == 0
+        with Store(tmp_path / "nw.db") as st:
+            return {int(r["title"].split()[2]): r["backlog"] for r in st.query("SELECT title, backlog FROM articles")}
+
+    assert backlog() == {1: 1}  # its first poll: backlog
+    with Store(tmp_path / "nw.db") as st:  # noted as before its spider was part of the note: not known to differ
+        st.note_read_as("own", json.dumps(["spider", "", None]))
+    desks["one"].append(2)  # published since: news
+    assert backlog()[2] == 0
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("FirstDesk", "SecondDesk"), encoding="utf-8")
+    taken = backlog()
+    assert taken[10] == taken[11] == 1, taken  # before: 0, alerted at once
+    desks["two"].append(12)  # the poll after: news again
+    assert backlog()[12] == 0
+    with Store(tmp_path / "nw.db") as st:
+        [result] = send_alerts(load_config(cfg), st)
+        row = st.source_state("own")
+    assert result.status == "sent" and result.stories == 2  # before: 4, the other desk's 10 and 11 as news
+    mailed = smtp.messages[0].message.as_string()
+    assert "Joint project 2 of" in mailed and "Joint project 12 of" in mailed and "Joint project 10 of" not in mailed
+    # no validator kept nor sent: its spider's every request, at each crawl, was read whole
+    assert row["etag"] is None and row["last_modified"] is None and row["polls"] == 4
+    reads = [r for r in site.requests if r.path.startswith("/desk/")]
+    assert reads and all(r.status == 200 for r in reads)
+    assert not any(h.lower() in ("if-none-match", "if-modified-since") for r in reads for h in r.headers)
+
+
 # -- a wall every page redirects to, one text under two headlines ------------------------------------------
 
 LOGIN = (

@@ -84,3 +84,29 @@ class WithCookies(scrapy.Spider):
 
     name = "with-cookies"
     custom_settings = {"COOKIES_ENABLED": True}
+
+
+class FirstDesk(scrapy.Spider):
+    """Reads one desk's page of links (``desk``, under $USERSPIDER_BASE) and yields each linked page raw."""
+
+    name = "first-desk"
+    desk = "/desk/one.html"
+
+    async def start(self) -> AsyncIterator[Any]:
+        import os
+
+        yield scrapy.Request(os.environ["USERSPIDER_BASE"] + self.desk, callback=self.parse)
+
+    def parse(self, response: scrapy.http.Response) -> Iterator[Any]:
+        for href in response.css("a::attr(href)").getall():
+            yield response.follow(href, callback=self.parse_article)
+
+    def parse_article(self, response: scrapy.http.Response) -> Iterator[dict[str, Any]]:
+        yield {"url": response.url, "html": response.text}
+
+
+class SecondDesk(FirstDesk):
+    """Another desk of the same site, as a user's other spider reads it."""
+
+    name = "second-desk"
+    desk = "/desk/two.html"
