@@ -1125,10 +1125,12 @@ class Store:
 
     def forget_removed(self, configured: Collection[str], now: datetime, keep: timedelta = REMOVED_KEEP) -> list[str]:
         """Deletes the crawl state (SOURCE_STATE: its feed's items read, its sitemap children, its first poll's
-        entries left for later) of each source gone from the config for ``keep`` or longer, in one transaction, and
-        notes when a source was first found gone; a source put back sooner keeps its state. Its articles, seen
-        entries and health stay. Returns the names whose state was deleted. Reads first: a crawl with no note to make,
-        drop or act on writes nothing (it took the write lock at every crawl, waiting behind any other writer)."""
+        entries left for later; the note of the settings its validators were read with, and its validators and count
+        of polls, so that put back it is polled as a new source) of each source gone from the config for ``keep`` or
+        longer, in one transaction, and notes when a source was first found gone; a source put back sooner keeps its
+        state. Its articles, seen entries and health (last success, errors) stay. Returns the names whose state was
+        deleted. Reads first: a crawl with no note to make, drop or act on writes nothing (it took the write lock at
+        every crawl, waiting behind any other writer)."""
         configured = set(configured)
         if not any(self._removed_changes(configured, now, keep)):
             return []
@@ -1138,6 +1140,7 @@ class Store:
                 for table in SOURCE_STATE:
                     c.execute(f"DELETE FROM {table} WHERE source = ?", [name])
                 c.execute("DELETE FROM _state WHERE key = ?", [READ_AS_KEY + name])
+                c.execute("UPDATE sources SET polls = 0, etag = NULL, last_modified = NULL WHERE name = ?", [name])
             c.executemany("DELETE FROM _state WHERE key = ?", [(REMOVED_KEY + n,) for n in (*dropping, *forgetting)])
             c.executemany(
                 "INSERT OR REPLACE INTO _state(key, value) VALUES (?, ?)", [(REMOVED_KEY + n, iso(now)) for n in noting]
@@ -1149,7 +1152,7 @@ class Store:
     ) -> tuple[list[str], list[str], list[str]]:
         """What ``forget_removed`` has to write: the sources found gone whose note is new, the notes of sources
         configured again (or whose state is gone), and the sources whose state is due to be deleted."""
-        having = set().union(*(self._sources_in(table) for table in SOURCE_STATE))
+        having = set().union(*(self._sources_in(table) for table in SOURCE_STATE), self._polled_sources())
         noted = {
             key[len(REMOVED_KEY) :]: value
             for key, value in self.conn.execute("SELECT key, value FROM _state WHERE key LIKE ?", [REMOVED_KEY + "%"])
@@ -1161,6 +1164,17 @@ class Store:
             name for name in gone if (since := parse_iso(noted.get(name))) is not None and since <= now - keep
         )
         return noting, dropping, forgetting
+
+    def _polled_sources(self) -> set[str]:
+        """The sources with state outside SOURCE_STATE for forget_removed to drop: a count of polls (its validators
+        with it) or a note of the settings they were read with (READ_AS_KEY), which a listing, a plain sitemap and a
+        spider keep with no row in SOURCE_STATE."""
+        polled = {r[0] for r in self.conn.execute("SELECT name FROM sources WHERE polls > 0")}
+        notes = self.conn.execute(
+            "SELECT substr(key, ?) FROM _state WHERE substr(key, 1, ?) = ?",
+            [len(READ_AS_KEY) + 1, len(READ_AS_KEY), READ_AS_KEY],
+        )
+        return polled | {r[0] for r in notes}
 
     def _sources_in(self, table: str) -> set[str]:
         """The sources with rows in ``table`` (one of SOURCE_STATE, keyed by source first): one seek a source."""

@@ -68,7 +68,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "retry_after": "The server asked to wait until then",
             "active": "0 when deactivated (HTTP 410); `newswatch sources --reset NAME` re-enables",
             "inactive_reason": "Why it was deactivated",
-            "polls": "Successful polls so far",
+            "polls": "Successful polls so far (from 0 again once a week gone from the config)",
         },
     },
     "matches": {

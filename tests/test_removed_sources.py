@@ -12,7 +12,7 @@ import pytest
 from crawler.store import REMOVED_KEY, SOURCE_STATE, Store, iso, utcnow
 from tests.support.sitesrv import SiteServer
 from tests.test_faults import feed_source, newswatch, write_config
-from tests.test_hostile_feeds import ENV, serve_projects
+from tests.test_hostile_feeds import ENV, page_of, serve_projects
 
 
 def serve(site: SiteServer) -> dict[str, str]:
@@ -112,3 +112,75 @@ def test_a_crawl_with_nothing_to_forget_takes_no_write_lock(site: SiteServer, tm
         assert st.forget_removed(every - {"left"}, now + timedelta(days=7)) == ["left"]
         assert st.get_state(REMOVED_KEY + "left") is None
     writer.close()
+
+
+def test_a_removed_source_with_no_crawl_state_rows_loses_its_note_and_comes_back_as_a_new_source(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    # A listing keeps no rows in SOURCE_STATE, only the note of the settings its validators were read with
+    # (sources.read_as:NAME): removed, it was never found gone, and its note stayed for ever. Put back weeks later
+    # with the same settings, it sent its old validators (a 304 hid what the page listed meanwhile); what it took was
+    # stored as news, though published while it was gone
+    numbers = [1, 2]
+
+    def listing(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/lst/index.html"):
+            links = "".join(f'<a href="{site.base_url}/lst/a/{n}.html">Project {n}</a>' for n in numbers)
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, f"<html><body>{links}</body></html>".encode()
+        return page_of(path)
+
+    site.add_generated("/lst/", listing)
+    serve_projects(site, "/other/", range(2))
+    lst = f'[[sources]]\nname = "lst"\nkind = "listing"\nurl = "{site.base_url}/lst/index.html"\nfollow = \'/lst/a/\'\n'
+    other = feed_source("other", f"{site.base_url}/other/feed.xml")
+    cfg = write_config(tmp_path, lst + other)
+    db = tmp_path / "nw.db"
+
+    def crawl() -> None:
+        res = newswatch(cfg, "crawl", env=ENV)
+        assert res.returncode == 0, res.stderr
+
+    def reads() -> list[tuple[int | None, bool]]:
+        """Each read of the listing page: its status, and whether it sent a validator."""
+        return [
+            (r.status, any(h.lower() in ("if-none-match", "if-modified-since") for h in r.headers))
+            for r in site.requests
+            if r.path == "/lst/index.html"
+        ]
+
+    crawl()
+    crawl()
+    assert reads() == [(200, False), (304, True)]
+    with Store(db) as st:
+        assert st.read_as("lst") is not None
+        assert all(st.scalar(f"SELECT count(*) FROM {t} WHERE source = 'lst'") == 0 for t in SOURCE_STATE)
+    assert newswatch(cfg, "sources", "remove", "lst").returncode == 0
+    crawl()
+    with Store(db) as st:
+        assert st.get_state(REMOVED_KEY + "lst") is not None  # before: never found gone
+        week_ago = iso(utcnow() - timedelta(days=7, minutes=1))
+        st.conn.execute("UPDATE _state SET value = ? WHERE key = ?", [week_ago, REMOVED_KEY + "lst"])
+        st.conn.commit()
+    numbers.append(3)  # published while it was gone
+    crawl()
+    with Store(db) as st:
+        assert st.read_as("lst") is None  # before: its note, for ever
+        assert st.get_state(REMOVED_KEY + "lst") is None
+        row = st.source_state("lst")
+        assert (row["polls"], row["etag"], row["last_modified"]) == (0, None, None)
+        assert row["last_success"] is not None  # its health row stays
+        # nothing left to drop: no write (with another process writing meanwhile, no wait for its lock)
+        writer = sqlite3.connect(db, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        st.conn.execute("PRAGMA busy_timeout = 50")
+        assert st.forget_removed({"other"}, utcnow() + timedelta(days=30)) == []
+        writer.execute("ROLLBACK")
+        writer.close()
+    # put back: a new source, read whole, its first poll's entries backlog
+    write_config(tmp_path, lst + other)
+    crawl()
+    assert reads()[-1] == (200, False)  # before: (200, True), its old validators sent
+    with Store(db) as st:
+        taken = {r["url"]: r["backlog"] for r in st.query("SELECT url, backlog FROM articles WHERE source = 'lst'")}
+        assert taken[f"{site.base_url}/lst/a/3.html"] == 1, taken  # before: 0, news
+        assert st.read_as("lst") is not None
