@@ -65,6 +65,7 @@ BATCH_SIZE = 25  # articles per commit
 BATCH_SECONDS = 0.5  # longest a batch stays open
 MAX_POOL_RESTARTS = 3  # extraction pools started again after a worker died, per run
 MAX_EARLY = 60.0  # seconds a crawl started ahead of its scheduled poll waits at most
+REMATCH_BUDGET = 20.0  # seconds a crawl matches again the articles an upgrade changed the text of (crawler.matching)
 
 
 class CrawlContext:
@@ -911,7 +912,10 @@ def crawl_once(
     sources = [] if urls and not source_names else select_sources(config, source_names)
     store = _open_store(config, trigger)
     try:
-        sync_topics(config, store)  # a changed query re-matches recent articles before new ones arrive
+        # a changed query re-matches recent articles before new ones arrive; the articles an upgrade changed the text
+        # of are matched again for REMATCH_BUDGET at most (the next crawl goes on), so that a daemon's crawl child
+        # still has its time for its sources after an upgrade of a large archive
+        sync_topics(config, store, budget=REMATCH_BUDGET)
         keep = REMOVED_KEEP.days
         for name in store.forget_removed({s.name for s in config.sources}, utcnow()):
             log.info(

@@ -336,13 +336,34 @@ def _m0060(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS {new} ON {on}")
 
 
+REMATCH = "_rematch"  # articles whose stored title or text an upgrade changed: matched again (crawler.matching)
+
+
+def _rematch_table(db: sqlite_utils.Database) -> None:
+    # A migration cannot read the config, so it cannot match: it notes the articles whose title or text it changed,
+    # and the first crawl or digest after the upgrade, which knows the topics, matches them again (``why``: the
+    # migration that changed them). Made by the first migration that changes stored text, and by any later one, for a
+    # database that took that first one before this table existed.
+    db.execute(
+        f"CREATE TABLE IF NOT EXISTS {REMATCH} (article_id INTEGER PRIMARY KEY REFERENCES articles(id)"
+        " ON DELETE CASCADE, why TEXT NOT NULL)"
+    )
+    guard_tables(db, [REMATCH])
+
+
+def _rematch_later(conn: sqlite3.Connection, aid: int, why: str) -> None:
+    conn.execute(f"INSERT INTO {REMATCH}(article_id, why) VALUES (?, ?) ON CONFLICT DO NOTHING", [aid, why])
+
+
 @migrations(name="0070_pinyin_readings_removed")
 def _m0070(db: sqlite_utils.Database) -> None:
     # Text now enters without pinyin readings inside Chinese words (crawler.readings); articles stored
     # before get the same cleaning, and their two search indexes with it. Fingerprints stay: a later copy
-    # still joins the story by its near-duplicate signature.
+    # still joins the story by its near-duplicate signature. Their topic matches were made from the old
+    # text: the articles are noted to be matched again (_rematch_table).
     from crawler.readings import strip_readings
 
+    _rematch_table(db)
     rows = db.execute(
         "SELECT id, title, text FROM articles WHERE instr(title, '(') OR instr(title, '（')"
         " OR instr(text, '(') OR instr(text, '（')"
@@ -359,6 +380,7 @@ def _m0070(db: sqlite_utils.Database) -> None:
             "INSERT INTO _articles_fts(rowid, title, text) VALUES (?, ?, ?)",
             [aid, textnorm.index_tokens(clean_title), textnorm.index_tokens(clean_text)],
         )
+        _rematch_later(db.conn, aid, "0070_pinyin_readings_removed")
 
 
 REINDEX_BATCH = 500  # articles read at a time when an index is built again
@@ -487,9 +509,11 @@ def _m0140(db: sqlite_utils.Database) -> None:
     # search indexes with it. Only the rows holding such a character are read into Python (the SQL function below
     # selects them) and written: a clean archive is read once, not rewritten. A content hash or a near-duplicate
     # signature made from the old text is made again from the clean one (in its story, merging none), so a copy
-    # fetched after the upgrade, now clean, is the same story, not a new one.
+    # fetched after the upgrade, now clean, is the same story, not a new one. An article whose title or text changed is
+    # noted to be matched again against the topics (_rematch_table): its matches were made from the old text.
     from crawler import encoding
 
+    _rematch_table(db)
     conn = db.conn
     visible = encoding.visible  # called for every stored value: looked up once, not imported at each call
     conn.create_function(
@@ -520,6 +544,7 @@ def _m0140(db: sqlite_utils.Database) -> None:
             )
             if not searched:
                 continue
+            _rematch_later(conn, aid, "0140_invisible_characters_removed")
             _browse_insert(conn, aid, clean_title, clean_text)
             conn.execute("DELETE FROM _articles_fts WHERE rowid = ?", [aid])
             conn.execute(
@@ -533,7 +558,7 @@ def _m0140(db: sqlite_utils.Database) -> None:
 
 
 # internal tables made after the rename (0060), named apart from the start
-INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children", "_feed_items", "_near_misses")
+INTERNAL_ADDED = ("_backlog_entries", "_sitemap_children", "_feed_items", "_near_misses", REMATCH)
 SOURCE_STATE = ("_backlog_entries", "_sitemap_children", "_feed_items")  # a source's crawl state, by source first
 
 LEASE_MAX_AGE = 6 * 3600.0  # seconds: a lease this old is taken over (its pid may have been reused)
@@ -1703,6 +1728,7 @@ class Store:
                 _browse_delete(c, aid)
                 c.execute("DELETE FROM matches WHERE article_id = ?", [aid])
                 c.execute("DELETE FROM _near_misses WHERE article_id = ?", [aid])
+                c.execute(f"DELETE FROM {REMATCH} WHERE article_id = ?", [aid])
                 c.execute("DELETE FROM _aliases WHERE article_id = ?", [aid])
                 c.execute("UPDATE _entries SET article_id = NULL WHERE article_id = ?", [aid])
                 c.execute("DELETE FROM articles WHERE id = ?", [aid])

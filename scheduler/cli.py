@@ -1320,23 +1320,31 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
 
     config = state.config()
     check_options(config, dry_run=dry_run, output=output, to=to, recipient=recipient)
-    from crawler.matching import changed_topics
+    from crawler.matching import changed_topics, rematch_due
     from scheduler import ledger
 
     db = config.storage.database
     readonly = bool(dry_run or output or to) and db.exists()
     if readonly:
-        # nothing is marked sent: the database is only read (a read-only file or user is fine);
-        # an edited topic or a missing ledger table is still brought up to date when it can be
+        # nothing is marked sent: the database is only read (a read-only file or user is fine); an edited topic, an
+        # article whose text an upgrade changed or a missing ledger table is still brought up to date when it can be
         with Store(db, readonly=True) as store:
             stale = any(changed_topics(config, store))
+            cleaned = rematch_due(store)
             unprepared = bool(ledger.migrations.pending(store.db))
-        if (stale or unprepared) and _writable(db):
+        if (stale or cleaned or unprepared) and _writable(db):
             with Store(db) as store:
                 sync_topics(config, store)
                 ledger.prepare(store)
         elif stale:
             click.echo(f"warning: the topics changed but {db} is read-only; matches are from the last crawl", err=True)
+        elif cleaned:
+            click.echo(
+                f"warning: an upgrade changed the stored text of {count(cleaned, 'article')} but {db} is read-only"
+                " here; their matches are those of their old text until a crawl or a digest by a user who may write"
+                " it matches them again",
+                err=True,
+            )
     else:
         with Store(db) as store:
             sync_topics(config, store)  # an edited query re-matches recent articles first
@@ -1416,6 +1424,7 @@ PRUNE_FLOOR = 7 * 86400
 @handle_errors
 def prune(state: State, older_than: str, dry_run: bool, force: bool) -> None:
     """Delete articles older than DURATION (never unsent matched stories) and vacuum."""
+    from crawler.matching import rematch_cleaned, rematch_due
     from crawler.store import Store, utcnow
     from scheduler import ledger
 
@@ -1427,8 +1436,14 @@ def prune(state: State, older_than: str, dry_run: bool, force: bool) -> None:
     too_recent = seconds < PRUNE_FLOOR and not force
     if dry_run:
         ids: list[int] = []
-        if config.storage.database.exists():
-            with Store(config.storage.database, readonly=True) as store:
+        db = config.storage.database
+        if db.exists():
+            with Store(db, readonly=True) as store:
+                cleaned = rematch_due(store)
+            if cleaned and _writable(db):  # counted as the real run counts: on the matches of the stored text
+                with Store(db) as store:
+                    rematch_cleaned(config, store)
+            with Store(db, readonly=True) as store:
                 ids = ledger.prunable_articles(store, cutoff)
         needs = f"; under {format_duration(PRUNE_FLOOR)} the real run needs --force" if too_recent else ""
         click.echo(f"would delete {len(ids)} {noun(len(ids), 'article')} {which} (dry run; nothing deleted{needs})")
@@ -1442,6 +1457,8 @@ def prune(state: State, older_than: str, dry_run: bool, force: bool) -> None:
             "(--dry-run counts what it would delete)"
         )
     with Store(config.storage.database) as store:
+        # a match keeps an unsent story: the articles an upgrade changed the text of are matched again first
+        rematch_cleaned(config, store)
         n = ledger.prune_articles(store, cutoff)
         store.conn.execute("VACUUM")
     if not state.quiet:
