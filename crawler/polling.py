@@ -65,6 +65,7 @@ class SourceState:
     active: bool = True
     inactive_reason: str | None = None
     polls: int = 0
+    held_as: str | None = None  # the poll_target its failures, Retry-After or 410 were met with (not a column)
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -83,7 +84,7 @@ class SourceState:
         """The columns this record owns, ready for ``Store.update_source`` (``extra`` is not written)."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("name", "extra"):
+            if f.name in ("name", "held_as", "extra"):
                 continue
             value = getattr(self, f.name)
             out[f.name] = iso(value) if f.name in _DATETIME_FIELDS else (int(value) if f.name == "active" else value)
@@ -121,6 +122,36 @@ def settings_changed(noted: str | None, source: SourceConfig) -> bool:
     if noted is None or noted == read_as(source):
         return False
     return not (source.kind == "spider" and noted == json.dumps([source.kind, source.url, None]))
+
+
+def poll_target(source: SourceConfig) -> str:
+    """What a poll of a source fetches: its kind, url and a spider's class. A failure, its backoff, a server's
+    Retry-After and a 410 say something of these only (``as_configured``)."""
+    return json.dumps([source.kind, source.url, source.spider if source.kind == "spider" else None])
+
+
+def held_back(state: SourceState) -> bool:
+    """Whether a source's state keeps it from its regular polls: deactivated, failing (backing off) or told to wait."""
+    return not state.active or bool(state.failures) or state.retry_after is not None
+
+
+def as_configured(state: SourceState, source: SourceConfig) -> SourceState:
+    """``state`` as the polls of ``source`` as configured now take it: when what holds it back (failures and their
+    backoff, a Retry-After, a 410) was met polling another kind, url or spider, it starts afresh, due at once as a
+    source never polled, its failures counted from none: a user who fixes a failing source's url does not wait out the
+    old url's backoff. Held back with no note of its target (a database from before it): as stored."""
+    if state.held_as is None or state.held_as == poll_target(source) or not held_back(state):
+        return state
+    return replace(
+        state,
+        active=True,
+        inactive_reason=None,
+        failures=0,
+        failing_since=None,
+        next_poll=None,
+        retry_after=None,
+        last_attempt=None,
+    )
 
 
 @dataclass(frozen=True)
@@ -242,17 +273,15 @@ def skip_reason(state: SourceState, now: datetime) -> str | None:
 def due_at(state: SourceState, every: float, now: datetime) -> datetime | None:
     """When the daemon should poll next: None when deactivated; the interval counts from the last attempt.
 
-    The configured ``every`` is applied here, so a changed interval takes effect on reload and restart.
-    A failing source keeps its stored backoff and a server's Retry-After is honoured.
+    The configured ``every`` is applied here, so a changed interval takes effect on reload and restart: a failing
+    source's backoff too (its failures in a row kept, the wait its new every's), and a server's Retry-After is honoured.
     """
     if not state.active:
         return None
     if state.last_attempt is None:
         return now
-    if state.failures and state.next_poll is not None:
-        due = state.next_poll
-    else:
-        due = state.last_attempt + timedelta(seconds=every)
+    # a failing source's stored next_poll is its backoff by the every of the poll that failed (after_poll's)
+    due = state.last_attempt + timedelta(seconds=backoff(every, state.failures))
     if state.retry_after is not None and state.retry_after > due:
         due = state.retry_after
     return due

@@ -36,10 +36,11 @@ from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError
 from crawler.polling import (
     PollOutcome,
-    SourceState,
     after_poll,
+    as_configured,
     backoff,
     pending_retry_at,
+    poll_target,
     read_as,
     settings_changed,
     skip_reason,
@@ -109,7 +110,8 @@ class CrawlContext:
         self.pool_exhausted = False  # workers kept dying: pages are kept from their feeds instead
         self._here: ThreadPoolExecutor | None = None  # the thread that processes pages without a pool (``here``)
         self.source_by_name = {s.name: s for s in self.sources}
-        self.state = {s.name: SourceState.from_row(store.source_state(s.name)) for s in self.sources}
+        self._stored = {s.name: store.poll_state(s.name) for s in self.sources}  # as written before this run
+        self.state = {s.name: as_configured(self._stored[s.name], s) for s in self.sources}
         self._first_poll = {s.name: not self.state[s.name].polls for s in self.sources}
         self._read_as = {s.name: store.read_as(s.name) for s in self.sources}  # what their validators were read with
         # read with settings changed since the last complete poll (a window widened, a listing's new pattern, another
@@ -786,11 +788,10 @@ class CrawlContext:
         if outcome.moved_to:
             after = replace(after, configured_url=source.url)
         try:
-            self.store.update_source(name, **after.changes(before))
+            stored = self.store.record_poll(name, self._stored[name], after, poll_target(source))
+            self._stored[name] = self.state[name] = stored
         except (sqlite3.Error, StoreError) as exc:
             self.storage_failed(name, exc)
-        else:
-            self.state[name] = after
         if st.status == "ok" and outcome.complete and name in self._children_listed:
             # as the source's own validators: kept only when every entry its children list is stored or pending
             try:
@@ -927,7 +928,7 @@ def crawl_once(
         candidates: list[SourceConfig] = []
         now = utcnow()
         for s in sources:
-            reason = skip_reason(SourceState.from_row(store.source_state(s.name)), now)
+            reason = skip_reason(as_configured(store.poll_state(s.name), s), now)
             if reason:
                 skipped.append(SourceStats(s.name, status="skipped", message=reason))
                 emit({"event": "done", "source": s.name, "status": "skipped", "stats": asdict(skipped[-1])})

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from crawler import __version__, dedup, envsettings, notices, textnorm
 from crawler.dates import iso, parse_iso, utcnow  # noqa: F401  (the store speaks the stored form)
 from crawler.errors import StoreError
 from crawler.paths import file_in_the_way, low_space, no_entry, on_read_only_mount, service_folder
+from crawler.polling import SourceState, held_back
 from crawler.procs import process_alive
 from crawler.records import ArticleRecord
 
@@ -738,6 +739,9 @@ REMOVED_KEEP = timedelta(days=7)  # how long a source gone from the config keeps
 # + a source's name, in _state: the settings its stored validators (and its sitemap children's) were read with
 # (crawler.polling.read_as); a poll with other settings sends none, as a 304 would hide what they take
 READ_AS_KEY = "sources.read_as:"
+# + a source's name, in _state: what it polled (crawler.polling.poll_target: kind, url, spider) when its failures, a
+# Retry-After or a 410 were met; once it polls another, they no longer hold it back (polling.as_configured)
+HELD_AS_KEY = "sources.held_as:"
 
 
 class UpgradeRefused(StoreError):
@@ -1164,7 +1168,7 @@ class Store:
             for name in forgetting:
                 for table in SOURCE_STATE:
                     c.execute(f"DELETE FROM {table} WHERE source = ?", [name])
-                c.execute("DELETE FROM _state WHERE key = ?", [READ_AS_KEY + name])
+                c.execute("DELETE FROM _state WHERE key IN (?, ?)", [READ_AS_KEY + name, HELD_AS_KEY + name])
                 c.execute("UPDATE sources SET polls = 0, etag = NULL, last_modified = NULL WHERE name = ?", [name])
             c.executemany("DELETE FROM _state WHERE key = ?", [(REMOVED_KEY + n,) for n in (*dropping, *forgetting)])
             c.executemany(
@@ -1245,6 +1249,22 @@ class Store:
             "inactive_reason": None,
             "polls": 0,
         }
+
+    def poll_state(self, name: str) -> SourceState:
+        """Source ``name``'s stored state, with what it polled when it was held back (HELD_AS_KEY)."""
+        return SourceState.from_row({**self.source_state(name), "held_as": self.get_state(HELD_AS_KEY + name)})
+
+    def record_poll(self, name: str, stored: SourceState, after: SourceState, target: str) -> SourceState:
+        """Writes a poll's result: what changed from ``stored`` (as ``poll_state`` read it, before the poll, not as
+        polling.as_configured took it) to ``after``, and, when ``after`` holds the source back, the target it was met
+        with (polling.poll_target), in one transaction; returns ``after`` as stored."""
+        if held_back(after):
+            after = replace(after, held_as=target)
+        with self.transaction():
+            self.update_source(name, **after.changes(stored))
+            if after.held_as != stored.held_as:
+                self.set_state(HELD_AS_KEY + name, after.held_as)
+        return after
 
     def update_source(self, name: str, **fields: Any) -> None:
         if not fields:

@@ -69,7 +69,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler import envsettings
 from crawler.config import Config, SourceConfig
 from crawler.errors import ConfigError, NewswatchError, StoreError, UsageError
-from crawler.polling import MAX_BACKOFF, PollOutcome, SourceState, after_poll, backoff, due_at
+from crawler.polling import (
+    MAX_BACKOFF,
+    PollOutcome,
+    SourceState,
+    after_poll,
+    as_configured,
+    backoff,
+    due_at,
+    poll_target,
+)
 from crawler.store import (
     BUSY_TIMEOUT_MS,
     RESET_LOOK,
@@ -731,7 +740,7 @@ class Daemon:
         with self._due_lock:
             due = dict(self._due)
         with Store(config.storage.database) as store:
-            states = {s.name: SourceState.from_row(store.source_state(s.name)) for s in config.sources}
+            states = {s.name: as_configured(store.poll_state(s.name), s) for s in config.sources}
         for s in config.sources:
             log.info("%s", next_poll_line(s, states[s.name], due.get(s.name), now))
 
@@ -740,7 +749,7 @@ class Daemon:
         out: dict[str, datetime | None] = {}
         overdue = []
         for s in sources:
-            at = _next_look(SourceState.from_row(store.source_state(s.name)), s.every, now)
+            at = _next_look(as_configured(store.poll_state(s.name), s), s.every, now)
             if at is None or at > now:
                 out[s.name] = at
             else:
@@ -858,10 +867,10 @@ class Daemon:
                 now = utcnow()
                 for name in fresh:
                     try:
-                        every = config.source(name).every
+                        source = config.source(name)
                     except KeyError:  # not (or no longer) configured
                         continue
-                    at = _next_look(SourceState.from_row(store.source_state(name)), every, now)
+                    at = _next_look(as_configured(store.poll_state(name), source), source.every, now)
                     with self._due_lock:
                         if name not in self._due or name in self._running:
                             continue  # a poll under way sets its own next one
@@ -885,10 +894,10 @@ class Daemon:
                 now = utcnow()
                 for name in ended:
                     try:
-                        every = config.source(name).every
+                        source = config.source(name)
                     except KeyError:  # removed by a reload meanwhile
                         continue
-                    at = _next_look(SourceState.from_row(store.source_state(name)), every, now)
+                    at = _next_look(as_configured(store.poll_state(name), source), source.every, now)
                     with self._due_lock:
                         if name in self._due and name not in self._running:
                             self._due[name] = at
@@ -936,22 +945,24 @@ class Daemon:
         known = {s.name for s in config.sources}
         names = [n for n in names if n in known]  # a reload may have removed some
         with Store(config.storage.database) as store:  # a deactivated source needs no crawl child
-            idle = [n for n in names if not store.source_state(n)["active"]]
+            states = {n: store.poll_state(n) for n in names}
+        idle = [n for n in names if not as_configured(states[n], config.source(n)).active]
         if idle:
             now = utcnow()
             with self._due_lock:
                 # The current config, read under the lock a reload's rescheduling takes (as _source_done reads it), not
                 # the batch's: a source a reload removed meanwhile was put back in the schedule, and picked for a batch
-                # with nothing to poll (it is not configured) about twice a second, for as long as the daemon ran
+                # with nothing to poll (it is not configured) about twice a second, for as long as the daemon ran; one
+                # given another url meanwhile is no longer held back by its old url's 410, and is polled at once
                 current = self.config
                 for n in idle:
                     self._running.discard(n)
                     try:
-                        every = current.source(n).every
+                        source = current.source(n)
                     except KeyError:  # removed by a reload meanwhile: not looked at again
                         self._due.pop(n, None)
                     else:
-                        self._due[n] = now + timedelta(seconds=every)
+                        self._due[n] = _next_look(as_configured(states[n], source), source.every, now)
             names = [n for n in names if n not in idle]
         if not names or self.stopping.is_set():
             return
@@ -1095,19 +1106,21 @@ class Daemon:
             if time.monotonic() - self._status_at >= 1.0:  # STATUS= at most once a second from a batch
                 self._status_at = time.monotonic()
                 self._update_status()
-        state = SourceState.from_row(store.source_state(name))
+        state = store.poll_state(name)
         with self._due_lock:
-            # The interval is read under the lock that a reload's rescheduling takes once its config is adopted, so
-            # a reload while the batch ran counts from this poll, also one landing while this result is logged: read
-            # before the lock, the old interval was set after the reload had passed the source by (still running),
-            # and a source whose `every` went from 1h to 5s was polled again an hour later
+            # The source's settings are read under the lock that a reload's rescheduling takes once its config is
+            # adopted, so a reload while the batch ran counts from this poll, also one landing while this result is
+            # logged: read before the lock, the old interval was set after the reload had passed the source by (still
+            # running), and a source whose `every` went from 1h to 5s was polled again an hour later; one whose url a
+            # reload fixed while this poll of the old url failed waited out the old url's backoff
             at: datetime | None
             try:
-                every = self.config.source(name).every
+                source = self.config.source(name)
             except KeyError:  # removed by a reload meanwhile: not looked at again
                 at = None
             else:
-                at = _next_look(state, every, now)
+                every = source.every
+                at = _next_look(as_configured(state, source), every, now)
                 if status == "skipped" and at <= now:
                     at = now + timedelta(seconds=min(every, SKIPPED_RETRY))
             self._running.discard(name)
@@ -1123,10 +1136,10 @@ class Daemon:
     def _record_failure(self, config: Config, store: Store, name: str, message: str) -> None:
         """A source whose crawl process had to be killed: its failure, backoff and reason go into `sources`."""
         source = config.source(name)
-        before = SourceState.from_row(store.source_state(name))
+        stored = store.poll_state(name)
         now = utcnow()
-        after = after_poll(before, source.every, PollOutcome("failed", error=message), now, now)
-        store.update_source(name, **after.changes(before))
+        after = after_poll(as_configured(stored, source), source.every, PollOutcome("failed", error=message), now, now)
+        store.record_poll(name, stored, after, poll_target(source))
 
     def _requeue(self, names: list[str]) -> None:
         """After a batch: any source not rescheduled by its own result follows its stored state."""
@@ -1138,7 +1151,7 @@ class Daemon:
             database = self.config.storage.database  # the same in every config a reload adopts
             try:
                 with Store(database) as store:
-                    states = {name: SourceState.from_row(store.source_state(name)) for name in left}
+                    states = {name: store.poll_state(name) for name in left}
                     now = utcnow()
                     with self._due_lock:
                         # The config is read under the lock a reload's rescheduling takes once its config is adopted
@@ -1149,11 +1162,12 @@ class Daemon:
                             if name in self._alone:
                                 continue
                             try:
-                                every = config.source(name).every
+                                source = config.source(name)
                             except KeyError:  # removed by a reload meanwhile: not looked at again
                                 self._due.pop(name, None)
                                 continue
-                            at = _next_look(states[name], every, now)
+                            every = source.every
+                            at = _next_look(as_configured(states[name], source), every, now)
                             # never sooner than a short pause: a batch that failed outright is not retried in a loop
                             self._due[name] = max(at, now + timedelta(seconds=min(every, SKIPPED_RETRY)))
             except (sqlite3.Error, NewswatchError) as exc:

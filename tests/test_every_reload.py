@@ -1,6 +1,7 @@
 """A source's `every` changed by a config reload (SIGHUP) in the running daemon takes effect, also when
 the reload lands while the source's batch is still fetching its pages, while the daemon takes in its result, or
-while it reschedules a batch that failed.
+while it reschedules a batch that failed; a failing source given another url by a reload is polled at once, also when
+the reload lands while its poll of the old url fails, and one whose every changed backs off by the new one.
 
 The real daemon and its crawl children against the local test server and a real SQLite file. Nothing waits on a
 time budget that a busy machine could exceed: a source polled every 5 s from the start and left alone by the reload
@@ -376,4 +377,97 @@ def test_a_deactivated_source_removed_by_a_reload_while_its_batch_starts_is_not_
     polled_while_the_clock_ticks_three_times(site, d, {})
     picked = batches.read_text().count("gw")
     assert picked == 0, f"batches picked with gw after it was removed: {picked}\n{d.log()}"
+    assert d.terminate(SAFETY) == 0
+
+
+def _held_failure(site: SiteServer, folder: str, release: threading.Event) -> None:
+    """/FOLDER/feed.xml on ``site``: a feed that answers 500 (Internal Server Error), once ``release`` is set."""
+
+    def handler(path: str) -> tuple[int, dict[str, str], bytes]:
+        release.wait(SAFETY)
+        return 500, {"Content-Type": "text/plain; charset=utf-8"}, b"the feed failed\n"
+
+    site.add_generated(f"/{folder}/", handler)
+
+
+def test_a_failing_sources_url_fixed_by_a_reload_landing_while_its_poll_fails_is_polled_at_once(
+    tmp_path: Path, site: SiteServer, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """A reload that fixes the url of a source whose poll is failing: the failure was the old url's, and the fixed
+    source waited out its backoff (its interval, an hour) before its new url was polled."""
+    release = threading.Event()  # gw's old url answers once the reload has been done
+
+    _held_failure(site, "gwfail", release)
+
+    def config(url: str) -> Path:
+        sources = f'[[sources]]\nname = "gw"\nurl = "__BASE__{url}"\nevery = "1h"\n' + CLOCK
+        return write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=sources, schedule=far_schedule())
+
+    d = daemons(config("/gwfail/feed.xml"), env=NO_WORKERS)
+    try:
+        wait_until(lambda: site.hits("/gwfail/") or d.proc.poll() is not None, SAFETY, "gw's first poll fetching")
+        config("/globalwire/rss.xml")
+        d.proc.send_signal(signal.SIGHUP)
+        d.wait_log("changed gw (url", SAFETY)
+        release.set()
+        d.wait_log("crawl gw: failed", SAFETY)  # its old url's failure, taken in after the reload
+        polled = polled_while_the_clock_ticks_three_times(site, d, {"gw": "/globalwire/rss.xml"})
+        assert polled["gw"] >= 1, f"polls of the fixed url: {polled}\n{d.log()}"
+        d.wait_log("crawl gw: ok", SAFETY)
+        state = source_states(tmp_path / "nw.db")["gw"]
+        assert (state["failures"], state["polls"]) == (0, 1), f"{state}\n{d.log()}"
+        assert d.terminate(SAFETY) == 0
+    finally:
+        release.set()
+
+
+def test_a_reload_reschedules_failing_sources_by_their_new_settings_and_leaves_an_unchanged_ones_backoff(
+    tmp_path: Path, site: SiteServer, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """Three sources failing since their first poll, each backing off for an hour. A reload makes gw's every 5 s: its
+    backoff is its new every's (it went on failing, its failures counted on); gives `moved` another url: its failures
+    were the old url's, so it is polled at once and counts from one. `still` is left as it was, and neither that
+    reload nor one that changes nothing polls it (nor `moved` again) before its backoff is over. Before, the two
+    changed sources waited out the backoff of their old settings."""
+    db = tmp_path / "nw.db"
+
+    def config(gw_every: str, moved_url: str) -> Path:
+        sources = "".join(
+            f'[[sources]]\nname = "{name}"\nurl = "__BASE__{url}"\nevery = "{every}"\n\n'
+            for name, url, every in (
+                ("gw", "/_fault/status/500?gw", gw_every),
+                ("moved", moved_url, "1h"),
+                ("still", "/_fault/status/500?still", "1h"),
+            )
+        )
+        return write_config(
+            tmp_path / "nw.toml", site.base_url, smtp.port, sources=sources + CLOCK, schedule=far_schedule()
+        )
+
+    def failures(name: str) -> int:
+        return int(source_states(db).get(name, {}).get("failures") or 0)
+
+    d = daemons(config("1h", "/_fault/status/500?moved"), env=NO_WORKERS)
+    wait_until(
+        lambda: all(failures(n) == 1 for n in ("gw", "moved", "still")) or d.proc.poll() is not None,
+        SAFETY,
+        "the first failure of each source",
+    )
+    config("5s", "/_fault/status/503?moved")
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("config reloaded", SAFETY)
+    feeds = {"gw": "/_fault/status/500?gw", "moved": "/_fault/status/503?moved", "still": "/_fault/status/500?still"}
+    polled = polled_while_the_clock_ticks_three_times(site, d, feeds)
+    assert polled["gw"] >= 1 and polled["moved"] >= 1 and polled["still"] == 0, f"{polled}\n{d.log()}"
+    wait_until(
+        lambda: "503" in (source_states(db)["moved"]["last_error"] or "") or d.proc.poll() is not None,
+        SAFETY,
+        "moved's new url's failure",
+    )
+    wait_until(lambda: failures("gw") >= 2 or d.proc.poll() is not None, SAFETY, "gw's second failure")
+    assert failures("moved") == 1 and failures("still") == 1, source_states(db)
+    d.proc.send_signal(signal.SIGHUP)  # the same config again (a config-management run, say): nothing changes
+    wait_until(lambda: d.log().count("nothing changed") or d.proc.poll() is not None, SAFETY, "the second reload")
+    polled = polled_while_the_clock_ticks_three_times(site, d, {n: feeds[n] for n in ("moved", "still")})
+    assert polled == {"moved": 0, "still": 0}, f"polled before their backoff was over: {polled}\n{d.log()}"
     assert d.terminate(SAFETY) == 0

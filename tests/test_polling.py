@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from crawler import dates
+from crawler.config import SourceConfig
 from crawler.polling import (
     MAX_BACKOFF,
     PollOutcome,
     SourceState,
     after_poll,
+    as_configured,
     backoff,
     classify,
     due_at,
     parse_retry_after,
+    poll_target,
     skip_reason,
 )
 
@@ -97,7 +101,42 @@ def test_due_at_applies_the_configured_interval_so_a_changed_every_takes_effect(
     assert due_at(state, EVERY, NOW) == STARTED + timedelta(seconds=EVERY)
     assert due_at(state, 60, NOW) == STARTED + timedelta(seconds=60)  # shortened in the config
     failing = after_poll(state, EVERY, PollOutcome("failed", error="x"), STARTED, NOW)
-    assert due_at(failing, 60, NOW) == failing.next_poll  # backoff is kept
+    assert due_at(failing, EVERY, NOW) == failing.next_poll  # the backoff stored by its poll
+    twice = after_poll(failing, EVERY, PollOutcome("failed", error="x"), STARTED, NOW)
+    # a changed every changes the backoff too, its failures in a row kept: 2 x 60 s, not 2 x 15 min
+    assert due_at(twice, 60, NOW) == STARTED + timedelta(seconds=backoff(60, 2)) == STARTED + timedelta(seconds=120)
+    waiting = after_poll(twice, EVERY, PollOutcome("failed", retry_after=NOW + timedelta(hours=5)), STARTED, NOW)
+    assert due_at(waiting, 60, NOW) == NOW + timedelta(hours=5)  # a server's Retry-After still holds
+
+
+def source(url: str, kind: str = "feed") -> SourceConfig:
+    return SourceConfig(name="s", kind=kind, url=url, every=EVERY)
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        PollOutcome("failed", error="HTTP 500"),
+        PollOutcome("failed", error="HTTP 503", retry_after=NOW + timedelta(days=2)),
+        PollOutcome("gone", error="HTTP 410 Gone"),
+    ],
+)
+def test_a_source_held_back_polling_another_url_or_kind_starts_afresh(outcome: PollOutcome) -> None:
+    old, fixed = source("https://old/feed"), source("https://new/feed")
+    state = polled()
+    for _ in range(3):  # held back at its old url: failing 3 times in a row (or told to wait, or a 410)
+        state = after_poll(state, EVERY, outcome, STARTED, NOW)
+    state = replace(state, held_as=poll_target(old))  # as Store.record_poll notes it
+    assert as_configured(state, old) is state and due_at(state, EVERY, NOW) != NOW  # still held back there
+    afresh = as_configured(state, fixed)
+    assert afresh.active and afresh.failures == 0 and afresh.retry_after is None and afresh.failing_since is None
+    assert due_at(afresh, EVERY, NOW) == NOW and skip_reason(afresh, NOW) is None  # polled at once
+    failed = after_poll(afresh, EVERY, PollOutcome("failed", error="HTTP 404"), STARTED, NOW)
+    assert failed.failures == 1  # its failures in a row count from its fixed url's first
+    assert as_configured(state, source("https://old/feed", kind="sitemap")).failures == 0  # another kind: afresh
+    assert as_configured(replace(state, held_as=None), fixed) == replace(state, held_as=None)  # noted by no poll yet
+    healthy = replace(after_poll(polled(), EVERY, PollOutcome("ok"), STARTED, NOW), held_as=poll_target(old))
+    assert as_configured(healthy, fixed) is healthy  # held back by nothing: its interval counts from its last poll
 
 
 def test_source_state_round_trips_a_row_and_keeps_columns_it_does_not_own() -> None:

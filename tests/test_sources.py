@@ -403,6 +403,35 @@ def test_410_deactivates_the_source_says_so_and_reset_reenables_it(polled: Polle
     assert table(third)["gone"]["status"] == "gone"
 
 
+def test_a_410_and_failures_hold_for_the_url_they_were_met_with_not_for_a_new_one(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    # a source edited to poll another url starts afresh: deactivated by its old url's 410, it is polled (it was
+    # skipped as deactivated until `sources --reset`); failing twice at its old url, its failures count from none
+    site.set_route("/feeds/old-flaky.xml", status=500, body=b"<html><body>oops</body></html>")
+    site.set_route("/feeds/new-flaky.xml", status=503, body=b"<html><body>still down</body></html>")
+    site.set_route("/feeds/moved.xml", body=rss(gw_items(1)))
+
+    def config(gone: str, flaky: str) -> Path:
+        sources = [{"name": "gone", "kind": "feed", "url": site.url(gone)}, {"name": "flaky", "url": site.url(flaky)}]
+        return write_config(tmp_path, [{**s, "kind": "feed"} for s in sources])
+
+    cfg = config("/_fault/status/410", "/feeds/old-flaky.xml")
+    crawl(cfg)
+    again = crawl(cfg)
+    assert table(again)["gone"]["status"] == "skipped" and source_row(cfg, "flaky")["failures"] == 2
+    cfg = config("/feeds/moved.xml", "/feeds/new-flaky.xml")
+    edited = crawl(cfg)
+    assert table(edited)["gone"]["status"] == "ok", edited.stdout + edited.stderr
+    gone, flaky = source_row(cfg, "gone"), source_row(cfg, "flaky")
+    assert gone["active"] == 1 and gone["inactive_reason"] is None and gone["polls"] == 1
+    assert flaky["failures"] == 1 and "503" in flaky["last_error"]
+    gap = parse_iso(flaky["next_poll"]) - parse_iso(flaky["last_attempt"])
+    assert gap == timedelta(minutes=15), "the backoff of a first failure: its every"
+    crawl(cfg)  # at the same url, failures go on counting
+    assert source_row(cfg, "flaky")["failures"] == 2
+
+
 # -- malformed and hostile feeds -------------------------------------------------------------
 
 
