@@ -27,6 +27,7 @@ from tests.support.daemonworld import (
     wait_until,
     write_config,
 )
+from tests.support.holds import Prelude, missing, prelude
 from tests.support.sitesrv import SiteServer
 
 SAFETY = 1800.0  # seconds after which a wait is taken for a hang: no budget, whatever the load
@@ -145,7 +146,14 @@ def test_a_changed_every_takes_effect_on_reload_also_while_the_source_is_being_p
 
 # The daemon's prelude: the daemon takes in gw's first result only once a reload has been done, and says that it
 # holds it by making the file $NEWSWATCH_TEST_HELD (the moment the result's log line is written).
-HOLD_GW_RESULT = """
+HOLD_GW_RESULT = prelude(
+    (
+        "scheduler.daemon:Daemon.reload(self)",
+        "scheduler.daemon:Daemon._source_done uses _error_names, _OneSource",
+        "scheduler.daemon:_OneSource.__init__ uses sources",
+        "scheduler.daemon:_error_names(summary)",
+    ),
+    """
 import os, threading
 from pathlib import Path
 import scheduler.daemon as daemon
@@ -161,7 +169,8 @@ def held(summary, *args):
     return error_names(summary, *args)
 daemon.Daemon.reload = reload_then_say
 daemon._error_names = held
-"""
+""",
+)
 
 
 def test_a_changed_every_takes_effect_on_a_reload_landing_while_the_daemon_takes_in_the_sources_result(
@@ -190,7 +199,15 @@ def test_a_changed_every_takes_effect_on_a_reload_landing_while_the_daemon_takes
 # The daemon's prelude: gw's second batch fails before its crawl child is started (as when the child cannot be
 # started), and the daemon's rescheduling of that batch's sources (_requeue, once they are no longer running) is held
 # until a reload has been done, saying so by making the file $NEWSWATCH_TEST_HELD.
-FAIL_GW_THEN_HOLD_ITS_REQUEUE = """
+FAIL_GW_THEN_HOLD_ITS_REQUEUE = prelude(
+    (
+        "scheduler.daemon:Daemon.reload(self)",
+        "crawler.child:run_in_child",
+        "scheduler.daemon:Daemon._crawl_batch uses run_in_child",
+        "scheduler.daemon:Daemon._requeue uses left, utcnow",
+        "scheduler.daemon:utcnow",
+    ),
+    """
 import os, sys, threading
 from pathlib import Path
 import crawler.child as child
@@ -217,19 +234,37 @@ def now_or_held():
 daemon.Daemon.reload = reload_then_say
 child.run_in_child = run_or_fail
 daemon.utcnow = now_or_held
-"""
+""",
+)
 
 
 def test_the_preludes_hold_points_still_exist() -> None:
-    # the preludes hold the daemon at functions named by string (a frame's name and its locals): renamed, a hold
-    # would never come and its test would wait SAFETY (30 minutes) before failing; this fails at once instead
-    from crawler.store import Store
-    from scheduler import daemon
+    # the preludes hold the daemon at functions, arguments and locals named by string: renamed, a hold would never
+    # come and its test would wait SAFETY (30 minutes) before failing. Each prelude's daemon checks its hold points
+    # first and ends at once naming what it could not find; this checks every prelude's here, without a daemon
+    preludes = [value for value in globals().values() if isinstance(value, Prelude)]
+    assert len(preludes) >= 4 and all(p.points for p in preludes)
+    assert missing([point for p in preludes for point in p.points]) == []
 
-    assert "left" in daemon.Daemon._requeue.__code__.co_varnames
-    for name in ("reload", "_source_done", "_crawl_batch", "_schedule_sources"):
-        assert callable(getattr(daemon.Daemon, name)), name
-    assert callable(daemon._error_names) and callable(daemon.utcnow) and callable(Store.forget_resets)
+
+def test_a_hold_point_renamed_in_the_code_ends_its_daemon_at_once_naming_it(
+    tmp_path: Path, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    # a local renamed (`left` in _requeue, as a prelude still names it), parameters reordered, a function renamed
+    assert missing(["scheduler.daemon:Daemon._requeue uses the_batchs_left, utcnow"]) == [
+        "scheduler.daemon:Daemon._requeue does not use 'the_batchs_left'"
+    ]
+    assert missing(["scheduler.daemon:Daemon._crawl_batch(self, names)"]) == [
+        "scheduler.daemon:Daemon._crawl_batch's first parameters are (self, config), not (self, names)"
+    ]
+    assert missing(["scheduler.daemon:Daemon._requeued uses left"]) == ["no scheduler.daemon:Daemon._requeued"]
+    cfg = write_config(tmp_path / "nw.toml", "http://127.0.0.1:9", smtp.port, sources="", schedule=far_schedule())
+    held = tmp_path / "held"
+    gone = prelude(["scheduler.daemon:Daemon._requeue uses the_batchs_left"], HOLD_GW_BATCH)
+    d = daemons(cfg, env={**NO_WORKERS, "NEWSWATCH_TEST_HELD": str(held)}, prelude=gone)
+    wait_until(lambda: held.exists() or d.proc.poll() is not None, SAFETY, "the daemon to hold or end")
+    assert d.proc.wait() == 1 and not held.exists()
+    assert "scheduler.daemon:Daemon._requeue does not use 'the_batchs_left'" in d.log(), d.log()
 
 
 def test_a_changed_every_takes_effect_on_a_reload_landing_while_a_failed_batch_is_rescheduled(
@@ -261,7 +296,14 @@ def test_a_changed_every_takes_effect_on_a_reload_landing_while_a_failed_batch_i
 
 # The daemon's prelude: a reload's rescheduling is held once it has read the stored source states (or, if it reads them
 # later, before it does) until gw's result has been taken in, saying so by making the file $NEWSWATCH_TEST_HELD.
-HOLD_RELOAD_UNTIL_GW_TAKEN_IN = """
+HOLD_RELOAD_UNTIL_GW_TAKEN_IN = prelude(
+    (
+        "scheduler.daemon:Daemon.reload(self)",
+        "scheduler.daemon:Daemon._source_done(self, store, event)",
+        "scheduler.daemon:Daemon._schedule_sources uses forget_resets",
+        "crawler.store:Store.forget_resets(self, configured)",
+    ),
+    """
 import os, threading
 from pathlib import Path
 import scheduler.daemon as daemon
@@ -288,7 +330,8 @@ def held(self, configured):
 daemon.Daemon.reload = reload_held
 daemon.Daemon._source_done = taken_in
 Store.forget_resets = held
-"""
+""",
+)
 
 
 def test_a_reload_landing_while_a_polls_result_is_taken_in_sets_no_due_time_from_the_poll_before(
@@ -329,7 +372,13 @@ def test_a_reload_landing_while_a_polls_result_is_taken_in_sets_no_due_time_from
 # The daemon's prelude: the first batch that would poll gw (a deactivated source) is held, its config taken, until a
 # reload has been done (saying so by making the file $NEWSWATCH_TEST_HELD); each batch picked with gw after that reload
 # adds a line to the file $NEWSWATCH_TEST_BATCHES.
-HOLD_GW_BATCH = """
+HOLD_GW_BATCH = prelude(
+    (
+        "scheduler.daemon:Daemon.reload(self)",
+        "scheduler.daemon:Daemon._batch_job uses _crawl_batch",
+        "scheduler.daemon:Daemon._crawl_batch(self, config, snapshot, names, scheduled)",
+    ),
+    """
 import os, threading
 from pathlib import Path
 import scheduler.daemon as daemon
@@ -349,7 +398,8 @@ def held(self, config, snapshot, names, scheduled):
     return crawl_batch(self, config, snapshot, names, scheduled)
 daemon.Daemon.reload = reload_then_say
 daemon.Daemon._crawl_batch = held
-"""
+""",
+)
 
 
 def test_a_deactivated_source_removed_by_a_reload_while_its_batch_starts_is_not_looked_at_again(
