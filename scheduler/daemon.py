@@ -52,7 +52,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -241,7 +241,7 @@ async def stop_scheduler(scheduler: AsyncIOScheduler) -> None:
 
 def pick_batch(
     due: dict[str, datetime],
-    running: set[str],
+    running: Collection[str],
     now: datetime,
     ahead: float,
     size: int,
@@ -404,7 +404,9 @@ class Daemon:
         self._lead = StartupLead(envsettings.seconds("NEWSWATCH_START_LEAD", START_LEAD))
         self._batch_pool = concurrent.futures.ThreadPoolExecutor(self._batch_slots, thread_name_prefix="crawl")
         self._due: dict[str, datetime] = {}  # source -> when it is next due (not while it runs)
-        self._running: set[str] = set()
+        # source -> the batch polling it (its list of names, as _requeue is given it): a batch's end takes back only
+        # its own, not those a later batch picked once their results were taken in
+        self._running: dict[str, list[str]] = {}
         self._alone: set[str] = set()  # unfinished when their batch was killed: each polled by itself next
         self._held_by: dict[str, int] = {}  # skipped while another crawl process held them: its pid
         self._resets: dict[str, str] = {}  # when `sources --reset` last reset each source, as last looked at
@@ -804,7 +806,7 @@ class Daemon:
                 scheduled = min(self._due[n] for n in names)
                 if self._upgraded_under_us(force=True):  # its crawl child would run the new code
                     return
-                self._running.update(names)
+                self._running.update(dict.fromkeys(names, names))
                 self._alone.difference_update(names)
                 self._batches += 1
             self.loop.run_in_executor(self._batch_pool, self._batch_job, names, scheduled)
@@ -956,7 +958,7 @@ class Daemon:
                 # given another url meanwhile is no longer held back by its old url's 410, and is polled at once
                 current = self.config
                 for n in idle:
-                    self._running.discard(n)
+                    self._running.pop(n, None)
                     try:
                         source = current.source(n)
                     except KeyError:  # removed by a reload meanwhile: not looked at again
@@ -1123,7 +1125,7 @@ class Daemon:
                 at = _next_look(as_configured(state, source), every, now)
                 if status == "skipped" and at <= now:
                     at = now + timedelta(seconds=min(every, SKIPPED_RETRY))
-            self._running.discard(name)
+            self._running.pop(name, None)
             if event.get("holder"):
                 self._held_by[name] = int(event["holder"])
             else:
@@ -1145,8 +1147,11 @@ class Daemon:
         """After a batch: any source not rescheduled by its own result follows its stored state."""
         with self._due_lock:
             self._batches -= 1
-            left = [n for n in names if n in self._running]
-            self._running.difference_update(names)
+            # Its own only: a source whose result was taken in may have been picked by a later batch meanwhile; taken
+            # back here, it was picked again while that batch polled it (skipped there as held by another crawl)
+            left = [n for n in names if self._running.get(n) is names]
+            for n in left:
+                del self._running[n]
         if left and not self.stopping.is_set():
             database = self.config.storage.database  # the same in every config a reload adopts
             try:

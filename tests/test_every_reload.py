@@ -294,6 +294,73 @@ def test_a_changed_every_takes_effect_on_a_reload_landing_while_a_failed_batch_i
     assert d.terminate(SAFETY) == 0
 
 
+# The daemon's prelude: the end of gw's first batch (its _requeue, once gw's result was taken in) is held until a second
+# batch has picked gw; that batch is held, once the first batch's end is done, until the daemon has looked for due
+# sources ten times more (its ticks, a second apart) or a third batch picks gw meanwhile. Then it writes to the file
+# $NEWSWATCH_TEST_BATCHES how many batches had picked gw by then.
+HOLD_GW_SECOND_BATCH = prelude(
+    (
+        "scheduler.daemon:Daemon._batch_job uses _crawl_batch, _requeue",
+        "scheduler.daemon:Daemon._requeue(self, names)",
+        "scheduler.daemon:Daemon._crawl_batch(self, config, snapshot, names, scheduled)",
+        "scheduler.daemon:Daemon._dispatch(self)",
+    ),
+    """
+import os, threading
+import scheduler.daemon as daemon
+requeue, crawl_batch, dispatch = daemon.Daemon._requeue, daemon.Daemon._crawl_batch, daemon.Daemon._dispatch
+changed = threading.Condition()
+gw_batches, ticks, requeued = [], [], []
+def note(what):
+    with changed:
+        what.append(1)
+        changed.notify_all()
+def requeue_held(self, names):
+    if "gw" in names and len(gw_batches) == 1:
+        with changed:
+            changed.wait_for(lambda: len(gw_batches) == 2)
+        try:
+            return requeue(self, names)
+        finally:
+            note(requeued)
+    return requeue(self, names)
+async def dispatch_counted(self):
+    note(ticks)
+    return await dispatch(self)
+def crawl_batch_held(self, config, snapshot, names, scheduled):
+    if "gw" in names:
+        note(gw_batches)
+        if len(gw_batches) == 2:
+            with changed:
+                changed.wait_for(lambda: requeued)
+                start = len(ticks)
+                changed.wait_for(lambda: len(ticks) >= start + 10 or len(gw_batches) > 2)
+            with open(os.environ["NEWSWATCH_TEST_BATCHES"], "w") as f:
+                f.write(str(len(gw_batches)))
+    return crawl_batch(self, config, snapshot, names, scheduled)
+daemon.Daemon._requeue = requeue_held
+daemon.Daemon._dispatch = dispatch_counted
+daemon.Daemon._crawl_batch = crawl_batch_held
+""",
+)
+
+
+def test_a_batch_ending_after_a_later_batch_picked_its_source_leaves_that_source_to_the_later_batch(
+    tmp_path: Path, site: SiteServer, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """A batch's end (_requeue) took back every one of its sources that was running, also one whose result it had
+    taken in and that a later batch had picked since: that source was picked a third time while the second batch
+    polled it (a crawl process started for it, skipped there as held by another crawl). test_a_changed_every_..._while_
+    a_failed_batch_is_rescheduled failed so when two tests ran at once: its hold came in the first batch's end."""
+    sources = GLOBALWIRE.replace('name = "globalwire"', 'name = "gw"').replace('"15m"', '"5s"')
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=sources, schedule=far_schedule())
+    batches = tmp_path / "batches"
+    d = daemons(cfg, env={**NO_WORKERS, "NEWSWATCH_TEST_BATCHES": str(batches)}, prelude=HOLD_GW_SECOND_BATCH)
+    wait_until(lambda: batches.exists() or d.proc.poll() is not None, SAFETY, "the second batch of gw to be released")
+    assert batches.read_text() == "2", f"batches that picked gw while its second polled it: {batches.read_text()}"
+    assert d.terminate(SAFETY) == 0
+
+
 # The daemon's prelude: a reload's rescheduling is held once it has read the stored source states (or, if it reads them
 # later, before it does) until gw's result has been taken in, saying so by making the file $NEWSWATCH_TEST_HELD.
 HOLD_RELOAD_UNTIL_GW_TAKEN_IN = prelude(
