@@ -2,7 +2,7 @@
 
 A labeled file is JSON Lines, one story a line: ``{"id", "language", "title", "text", "label"}``
 where ``label`` is true for a story the topic should match (``1``/``0`` and ``"yes"``/``"no"`` work
-too). ``language`` may be left out: it is then detected from the text. A story's title and text are
+too). ``language`` may be left out: it is then detected from the text; a tag (``zh-CN``, ``rus``) is read as its code. A story's title and text are
 cleaned as the product cleans a page's (pinyin readings inside Chinese words removed), so a measurement
 scores what the product would match.
 """
@@ -123,7 +123,14 @@ def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
         if "label" not in row or not isinstance(row.get("title", ""), str) or not isinstance(row.get("text", ""), str):
             raise UsageError(f"{where}: each story needs 'title' and 'text' strings and a 'label'")
         title, text = strip_readings(row.get("title", "")), strip_readings(row.get("text", ""))
-        lang = row.get("language") or textnorm.detect_language(f"{title}\n{text}") or "?"
+        # a tag as another tool writes it ("ZH", "zh-CN", "rus") is the code newswatch stores: a row of its own in
+        # the table and a story scored without its language's weight, else; no code at all ("Chinese") is detected
+        given = row.get("language")
+        lang = (
+            (textnorm.language_code(given) if isinstance(given, str) else None)
+            or textnorm.detect_language(f"{title}\n{text}")
+            or "?"
+        )
         out.append(Story(str(row.get("id", n)), str(lang), title, text, _label(row["label"], where, topic)))
     if not out:
         raise UsageError(f"{path}: holds no stories")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from crawler.config import load_config
 from crawler.errors import QuerySyntaxError
+from crawler.evaluate import load_labeled
 from crawler.store import Store
 from crawler.topics import (
     MAX_EXPANDED_TERMS,
@@ -852,6 +853,27 @@ def test_topics_eval_reads_a_file_with_a_byte_order_mark(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(f), "--summary"])
     assert result.exit_code == 0, result.output
     assert re.search(r"all\s+4\s+2\s", result.output)
+
+
+def test_topics_eval_reads_a_language_written_as_a_tag_or_a_three_letter_code_as_its_code(tmp_path: Path) -> None:
+    """A labeled file from another tool says "ZH", "zh-CN" or "rus": each was a language of its own, a row of the table
+    apart from zh's, and a model topic scored such a story without its language's weight (9.95 for "ZH", 9.93 for zh)."""
+    rows = [
+        {"id": "a", "language": "EN", "title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": 1},
+        {"id": "b", "language": "en-GB", "title": "Russian and Chinese scientists", "text": "They met.", "label": 1},
+        {"id": "c", "language": "rus", "title": "Китай и Россия торгуют", "text": "Торговля растёт.", "label": 0},
+        {"id": "d", "language": "ru_RU", "title": "Учёные РАН и КНР", "text": "Лаборатория.", "label": 0},
+        {"id": "e", "language": "zh-CN", "title": "中俄联合实验室", "text": "研究。", "label": 1},
+        {"id": "f", "language": "Chinese", "title": "中俄贸易", "text": "贸易。", "label": 0},  # no code: detected
+    ]
+    f = tmp_path / "tags.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    assert [s.language for s in load_labeled(f)] == ["en", "en", "ru", "ru", "zh", "zh"]
+    result = CliRunner().invoke(cli, ["-c", str(_config(tmp_path)), "topics", "eval", str(f), "--json"])
+    assert result.exit_code == 0, result.output
+    (topic,) = json.loads(result.output)
+    assert sorted(topic["languages"]) == ["en", "ru", "zh"]
+    assert {m["language"] for m in topic["misses"] + topic["false_alarms"]} <= {"en", "ru", "zh"}
 
 
 def test_search_with_a_topic_uses_its_query_and_min_score(tmp_path: Path) -> None:
