@@ -104,7 +104,8 @@ def old_modules() -> tuple[object, object]:
 
 def row(ev: Evaluation, lang: str) -> str:
     c = ev.by_language.get(lang, Counts())
-    return f"{c.precision:.2f} / {c.recall:.2f}"
+    p, r = c.precision, c.recall
+    return f"{'-' if p is None else f'{p:.2f}'} / {'-' if r is None else f'{r:.2f}'}"
 
 
 def rule_topic() -> TopicConfig:

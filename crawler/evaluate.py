@@ -56,13 +56,25 @@ class Counts:
     fn: int = 0
     tn: int = 0
 
+    # None where there is nothing to measure (no story matched; no relevant story), not a perfect 1.0
     @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
 
     @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    def to_json(self) -> dict[str, float | int | None]:
+        """The counts and figures as ``topics eval --json`` and a model file's training record write them."""
+        p, r = self.precision, self.recall
+        return {
+            "precision": None if p is None else round(p, 4),
+            "recall": None if r is None else round(r, 4),
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+        }
 
     def add(self, v: Verdict) -> None:
         self.count(v.predicted, v.story.label)

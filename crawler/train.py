@@ -802,10 +802,7 @@ def file_provenance(path: Path, stories: Sequence[Story]) -> dict[str, Any]:
 
 
 def figures_json(ev: Evaluation) -> dict[str, Any]:
-    def counts(c: Counts) -> dict[str, Any]:
-        return {"precision": round(c.precision, 4), "recall": round(c.recall, 4), "tp": c.tp, "fp": c.fp, "fn": c.fn}
-
-    return {**{lang: counts(c) for lang, c in sorted(ev.by_language.items())}, "all": counts(ev.total)}
+    return {**{lang: c.to_json() for lang, c in sorted(ev.by_language.items())}, "all": ev.total.to_json()}
 
 
 def train(

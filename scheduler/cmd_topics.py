@@ -39,8 +39,8 @@ def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...], otherwise
     return [by_name[n] for n in names]
 
 
-def _pct(x: float) -> str:
-    return f"{x:.3f}"
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"  # None: nothing to measure (no story matched, or none relevant)
 
 
 def _table(ev: Evaluation) -> list[str]:
@@ -533,9 +533,6 @@ def _has_config(state: object) -> bool:
 
 
 def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
-    def counts(c):  # type: ignore[no-untyped-def]
-        return {"precision": round(c.precision, 4), "recall": round(c.recall, 4), "tp": c.tp, "fp": c.fp, "fn": c.fn}
-
     def verdicts(vs: list[Verdict]) -> list[dict[str, object]]:
         return [
             {
@@ -554,8 +551,8 @@ def _to_json(t: TopicConfig, ms: float, ev: Evaluation) -> dict[str, object]:
     return {
         "topic": t.name,
         "min_score": ms,
-        "languages": {lang: counts(c) for lang, c in sorted(ev.by_language.items())},
-        "all": counts(ev.total),
+        "languages": {lang: c.to_json() for lang, c in sorted(ev.by_language.items())},
+        "all": ev.total.to_json(),
         "misses": verdicts(ev.misses),
         "false_alarms": verdicts(ev.false_alarms),
     }

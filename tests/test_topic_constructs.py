@@ -736,7 +736,7 @@ def test_topics_eval_prints_precision_recall_and_each_error(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     out = result.output
     assert re.search(r"en\s+2\s+2\s+1\.000\s+0\.500", out)  # precision 1, recall 0.5 in English
-    assert re.search(r"ru\s+2\s+0\s+0\.000\s+1\.000", out)  # one false alarm in Russian
+    assert re.search(r"ru\s+2\s+0\s+0\.000\s+-\s", out)  # one false alarm in Russian; no relevant story to recall
     assert "misses (relevant, not matched): 1" in out and "  b [en] no match" in out
     # why b is not matched: the condition that failed, and what the article had of each argument
     assert (
@@ -744,6 +744,26 @@ def test_topics_eval_prints_precision_recall_and_each_error(tmp_path: Path) -> N
         "side b: Russian → Russia; what: none; not together in a sentence or the headline)"
     ) in out
     assert "false alarms: 1" in out and "  d [ru] score" in out and "РАН → Russia" in out
+
+
+def test_topics_eval_gives_no_figure_where_there_is_nothing_to_measure(tmp_path: Path) -> None:
+    """A language with no relevant story had recall 1.000, and one where the topic matched nothing precision 1.000:
+    a perfect figure for what was never measured. Each is '-' now (null in the JSON)."""
+    rows = [
+        {"id": "a", "language": "en", "title": "Weather in Kenya", "text": "Rain.", "label": 0},
+        {"id": "b", "language": "ru", "title": "Учёные РАН и КНР", "text": "Лаборатория.", "label": 1},
+        {"id": "c", "language": "ru", "title": "Россия и Китай", "text": "Встреча.", "label": 1},
+    ]
+    f = tmp_path / "l.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    args = ["-c", str(_config(tmp_path)), "topics", "eval", str(f)]
+    result = CliRunner().invoke(cli, [*args, "--summary"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"\n  en\s+1\s+0\s+-\s+-\s+0\s+0\s+0\n", result.output)  # nothing relevant, nothing matched
+    assert re.search(r"\n  ru\s+2\s+2\s+1\.000\s+0\.500\s+1\s+0\s+1\n", result.output)
+    (topic,) = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
+    assert topic["languages"]["en"] == {"precision": None, "recall": None, "tp": 0, "fp": 0, "fn": 0}
+    assert topic["all"]["precision"] == 1.0 and topic["all"]["recall"] == 0.5
 
 
 def test_topics_eval_says_which_condition_excluded_a_story_and_through_which_words(tmp_path: Path) -> None:
