@@ -361,7 +361,7 @@ _URL_COMMENT = re.compile(r"(?:^|\s)#.*")
 @click.option(
     "--urls-from",
     "urls_from",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),  # bytes: a line that is not UTF-8 is named, and a byte-order mark read past
     default=None,
     metavar="FILE",
     help="Fetch the article URLs listed in FILE, one a line ('-' reads stdin; '#' starts a comment).",
@@ -395,18 +395,23 @@ def crawl(
         if not is_http_url(u):
             raise UsageError(f"--url {u!r} is not an http(s) URL")
     if urls_from is not None:
-        for n, line in enumerate(urls_from, 1):
+        listed = getattr(urls_from, "name", "<stdin>")  # stdin's bytes have no name under a test's runner
+        for n, raw in enumerate(urls_from, 1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")  # Notepad's UTF-8 starts with a BOM
+            except UnicodeDecodeError:
+                raise UsageError(f"--urls-from {listed}, line {n}: not UTF-8 text; save the file as UTF-8") from None
             u = _URL_COMMENT.sub("", line).strip()
             if u and not is_http_url(u):
                 raise UsageError(
-                    f"--urls-from {urls_from.name}, line {n}: {u!r} is not an http(s) URL; "
+                    f"--urls-from {listed}, line {n}: {u!r} is not an http(s) URL; "
                     "give one URL a line ('#' starts a comment)"
                 )
             if u:
                 url_list.append(u)
     url_list = list(dict.fromkeys(url_list))
     if urls_from is not None and not url_list and not sources:
-        raise UsageError(f"--urls-from {urls_from.name}: no URLs in it (one http(s) URL a line)")
+        raise UsageError(f"--urls-from {listed}: no URLs in it (one http(s) URL a line)")
     names = list(sources)
     if url_list and not names:
         selected: list[str] = []  # only the given pages, never the configured sources

@@ -194,6 +194,24 @@ def test_a_bad_line_of_urls_from_is_named_by_its_line(tmp_path: Path) -> None:
     )
 
 
+def test_urls_from_a_file_saved_with_a_byte_order_mark_or_not_in_utf8(tmp_path: Path) -> None:
+    """Notepad's UTF-8 starts with a byte-order mark: its first URL was 'not an http(s) URL'. A file in another
+    encoding (a comment in windows-1251) was an 'unexpected UnicodeDecodeError ... please report it', exit 1."""
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text("http://127.0.0.1:9"), encoding="utf-8")
+    urls = tmp_path / "urls.txt"
+    urls.write_bytes(b"\xef\xbb\xbfhttp://127.0.0.1:9/a.html\r\nexample.org/b.html\r\n")
+    r = newswatch("-c", cfg, "crawl", "--urls-from", urls)
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"error: --urls-from {urls}, line 2: 'example.org/b.html' is not an http(s) URL"), (
+        r.stderr
+    )
+    urls.write_bytes("http://127.0.0.1:9/a.html  # Новости\n".encode("cp1251"))
+    r = newswatch("-c", cfg, "crawl", "--urls-from", urls)
+    assert r.returncode == 2
+    assert r.stderr == f"error: --urls-from {urls}, line 1: not UTF-8 text; save the file as UTF-8\n"
+
+
 def test_a_crawl_in_which_every_source_failed_ends_with_one_line_saying_so(tmp_path: Path) -> None:
     # offline or with DNS broken, each source says "host name not found": the last line names the likely cause
     cfg = tmp_path / "newswatch.toml"
