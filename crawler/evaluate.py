@@ -116,11 +116,17 @@ def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
     byte-order mark (as Windows editors write one) is read past.
     """
     try:
-        lines = split_lines(path.read_text(encoding="utf-8-sig"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file; give a JSON Lines file of labeled stories") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror})") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # as Windows editors save UTF-8
+    try:
+        lines = split_lines(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path} line {line}: not UTF-8 text; save the file as UTF-8") from None
     out: list[Story] = []
     for n, line in enumerate(lines, 1):
         if not line.strip():

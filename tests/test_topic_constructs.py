@@ -816,6 +816,18 @@ def test_topics_eval_bad_file_is_one_line(tmp_path: Path, content: str, expected
     assert expected in result.output and "Traceback" not in result.output
 
 
+def test_a_labeled_file_not_in_utf8_is_named_by_its_line_and_how_to_fix_it(tmp_path: Path) -> None:
+    """A line saved in windows-1251 read "cannot read it as UTF-8 text ('utf-8' codec can't decode byte 0xd0 in
+    position 20: invalid continuation byte)": a byte offset, no line and no way out."""
+    f = _labeled(tmp_path)
+    f.write_bytes(f.read_bytes() + '{"title": "Учёные", "text": "Лаборатория.", "label": 1}\n'.encode("cp1251"))
+    config = str(_config(tmp_path))
+    for args in (["topics", "eval", str(f)], ["topics", "train", str(f), "-o", str(tmp_path / "m.json")]):
+        result = CliRunner().invoke(cli, ["-c", config, *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output == f"error: {f} line 5: not UTF-8 text; save the file as UTF-8\n", args
+
+
 def test_topics_eval_warns_of_a_label_naming_no_configured_topic(tmp_path: Path) -> None:
     rows = [
         {"title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": "cr"},
