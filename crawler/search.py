@@ -57,11 +57,14 @@ class SearchResult:
 @dataclass
 class SearchStats:
     """How a search went: the index's candidates (None when the limit stopped it before it had them), how many
-    were scored, and whether the time limit stopped it early."""
+    were scored, whether the time limit stopped it early, and how many stories matched before the results were cut
+    to the limit (``capped``: the index had more candidates than it handed over, so more may match)."""
 
     scored: int = 0
     timed_out: bool = False
     candidates: int | None = None
+    found: int = 0
+    capped: bool = False
 
 
 RING_AGAIN = 0.05  # seconds between the time limit's alarms once it is over
@@ -157,10 +160,11 @@ def search_articles(
         best: dict[str, SearchResult] = {}
         matched: set[str] = set()  # stories a copy of which reaches ``below``: matches, no near miss
         try:
+            most = max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT)
             candidates = list(
                 store.fts_candidates(
                     _prefilter(q, scorer, min_score),
-                    max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT),
+                    most,
                     sources=sources,
                     languages=languages,
                     since=since,
@@ -177,6 +181,7 @@ def search_articles(
         store.conn.set_progress_handler(None, 0)
         if not stats.timed_out:
             stats.candidates = len(candidates)
+            stats.capped = len(candidates) >= most
         try:
             with _limit(deadline) as hold:
                 for aid in candidates:
@@ -197,7 +202,9 @@ def search_articles(
                     hold.held = False
         except _OutOfTime:  # inside an article: it is left out, as every one after it
             stats.timed_out = True
-    return sorted((r for r in best.values() if r.story not in matched), key=lambda r: (-r.score, -r.id))[:limit]
+    ranked = sorted((r for r in best.values() if r.story not in matched), key=lambda r: (-r.score, -r.id))
+    stats.found = len(ranked)
+    return ranked[:limit]
 
 
 def _scored(

@@ -955,14 +955,22 @@ def search(
                 *wrap_segments([(safe(seg), hit) for seg, hit in r.snippet], width, indent, underlined),
             ]
             click.echo("\n".join(lines) + "\n")
-        return
-    for r in results:  # for a pipe or a file: one line each, for grep and scripts
-        date = (r.published or r.fetched or "")[:10]
-        click.echo(f"{r.score:6.2f}  {safe(r.title)}")
-        click.echo(f"        {safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.url)}")
-        click.echo(f"        matched: {safe(', '.join(r.hits))}")
-        click.echo("        " + "".join(f"[{safe(seg)}]" if hit else safe(seg) for seg, hit in r.snippet))
-        click.echo()
+    else:
+        for r in results:  # for a pipe or a file: one line each, for grep and scripts
+            date = (r.published or r.fetched or "")[:10]
+            click.echo(f"{r.score:6.2f}  {safe(r.title)}")
+            click.echo(f"        {safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.url)}")
+            click.echo(f"        matched: {safe(', '.join(r.hits))}")
+            click.echo("        " + "".join(f"[{safe(seg)}]" if hit else safe(seg) for seg, hit in r.snippet))
+            click.echo()
+    more = stats.found - len(results)
+    if more > 0 and not state.quiet:  # else the limit's results read as all there were
+        what = noun(more, "near miss", "near misses") if near else noun(more, "story", "stories")
+        if stats.capped or stats.timed_out:  # the index held more candidates than were scored
+            line = f"…and at least {more} more {what} matched: raise --limit to see more"
+        else:
+            line = f"…and {more} more {what} matched: --limit {stats.found} shows them all"
+        click.echo(line, err=True)
 
 
 def _search_timeout(value: str) -> float:

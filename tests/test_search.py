@@ -140,6 +140,29 @@ def test_no_matches_says_what_the_search_ran_on(tmp_path: Path) -> None:
     assert said("-q", "China") == ""
 
 
+def test_a_search_cut_by_its_limit_says_how_many_more_stories_matched(tmp_path: Path) -> None:
+    """Twenty results (the default --limit) looked like all there were: nothing said that 30 more stories matched."""
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(_config(tmp_path))
+    with Store(tmp_path / "nw.db") as store:
+        for n in range(5):
+            store.add_article(article_record(n, f"Russia report {n}", f"Russia and item {n}.", indexed=True))
+    cut = CliRunner().invoke(cli, ["-c", cfg, "search", "Russia", "--limit", "2"])
+    assert cut.exit_code == 0, cut.output
+    assert cut.stdout.count("matched: Russia") == 2
+    assert cut.stderr == "…and 3 more stories matched: --limit 5 shows them all\n"
+    one = CliRunner().invoke(cli, ["-c", cfg, "search", "Russia", "--limit", "4"])
+    assert one.stderr == "…and 1 more story matched: --limit 5 shows them all\n"
+    whole = CliRunner().invoke(cli, ["-c", cfg, "search", "Russia", "--limit", "5"])
+    assert whole.stdout.count("matched: Russia") == 5 and whole.stderr == ""
+    for quiet in (["-q"], ["--json"]):  # the results alone: for scripts
+        result = CliRunner().invoke(cli, ["-c", cfg, "search", "Russia", "--limit", "2", *quiet])
+        assert result.exit_code == 0 and result.stderr == "", quiet
+
+
 def test_a_query_starting_with_minus_says_to_put_it_after_double_dash(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
