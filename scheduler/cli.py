@@ -1002,10 +1002,16 @@ def _no_matches(
     line = f"no matches among the {scope.kept} of {scope.stored} stored articles that {' and '.join(used)} kept"
     if since_dt is not None and scope.newest is not None and scope.newest < iso(since_dt):
         line += f"; the newest article is from {scope.newest[:10]}"
-    unknown = [lang for lang in languages if lang not in scope.languages]
-    if unknown:
-        line += f"; no article is in {', '.join(map(repr, unknown))} (stored: {', '.join(scope.languages)})"
-    return line
+    absent = _absent_languages(languages, scope.languages)
+    return f"{line}; {absent}" if absent else line
+
+
+def _absent_languages(asked: Sequence[str], stored: Sequence[str]) -> str | None:
+    """What search and export say of a --language no stored article is in ('cn' for zh, most often), or None."""
+    unknown = [lang for lang in dict.fromkeys(x.lower() for x in asked) if lang not in stored]
+    if not unknown:
+        return None
+    return f"no article is in {', '.join(map(repr, unknown))} (stored: {', '.join(sorted(stored)) or 'none'})"
 
 
 # Terminal escape sequences (CSI, OSC up to BEL or ST, two-byte ESC forms, 8-bit CSI), then any other
@@ -1205,13 +1211,16 @@ def export(
         records = (export_record(row) for row in rows)
         if output is None:
             out = sys.stdout
-            _write_export(out, fmt, records, bom, separator)
+            n = _write_export(out, fmt, records, bom, separator)
             out.flush()
         else:
             with replacing(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
                 n = _write_export(f, fmt, records, bom, separator)
             if not state.quiet:
                 click.echo(f"wrote {n} {noun(n, 'article')} to {output}", err=True)
+        absent = _absent_languages(languages, store.languages()) if n == 0 and languages and store else None
+        if absent:  # nothing written: a code no article has is a typo, most often
+            click.echo(f"warning: --language: {absent}", err=True)
     finally:
         if store:
             store.close()

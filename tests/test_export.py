@@ -92,6 +92,23 @@ def test_language_keeps_the_articles_in_those_languages(tmp_path: Path) -> None:
     assert exported() == ["en", "ru", "zh", None]
 
 
+def test_a_language_no_article_is_in_gets_a_warning_naming_the_stored_ones(tmp_path: Path) -> None:
+    """`export --language cn` (Chinese is zh) wrote nothing and said nothing, exit 0, where search says what is stored."""
+    import dataclasses
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[storage]\ndatabase = "nw.db"\n', encoding="utf-8")
+    with Store(tmp_path / "nw.db") as store:
+        for n, language in enumerate(("en", "ru", "zh")):
+            store.add_article(dataclasses.replace(article_record(n, f"Article {n}", "Text."), language=language))
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "export", "--language", "cn"])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == "warning: --language: no article is in 'cn' (stored: en, ru, zh)\n"
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "export", "--language", "cn", "--language", "ru", "-o", str(out)])
+    assert result.exit_code == 0 and result.stderr == f"wrote 1 article to {out}\n"  # one of them is stored
+
+
 def test_line_separators_in_scraped_text_keep_each_record_one_line_from_export_to_topics_eval(tmp_path: Path) -> None:
     """U+2028, U+2029 and U+0085 are text to JSON but line breaks to str.splitlines() and some editors: export
     writes them escaped, and topics eval reads a file another tool wrote with them raw."""
