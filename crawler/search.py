@@ -30,6 +30,7 @@ class SearchResult:
     score: float
     title: str
     url: str
+    canonical_url: str | None
     source: str
     language: str | None
     published: str | None
@@ -38,12 +39,18 @@ class SearchResult:
     hits: tuple[str, ...]
     snippet: tuple[tuple[str, bool], ...]
 
+    @property
+    def link(self) -> str:
+        """The article's link as the digest gives it: its canonical URL (no feed's tracking), else its URL."""
+        return self.canonical_url or self.url
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": str(self.id),
             "score": round(self.score, 3),
             "title": self.title,
             "url": self.url,
+            "canonical_url": self.canonical_url,
             "source": self.source,
             "language": self.language,
             "published": self.published,
@@ -230,6 +237,7 @@ def _scored(
         score=m.score,
         title=row["title"],
         url=row["url"],
+        canonical_url=row["canonical_url"],
         source=row["source"],
         language=row["language"],
         published=row["published"],

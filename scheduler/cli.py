@@ -946,7 +946,7 @@ def search(
             lines = [
                 *wrap_segments([(safe(r.title), True)], width, indent, bold, first=f"{r.score:6.2f}  "),
                 *wrap_segments(
-                    [(f"{safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.url)}", False)],
+                    [(f"{safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.link)}", False)],
                     width,
                     indent,
                     plain,
@@ -959,7 +959,7 @@ def search(
         for r in results:  # for a pipe or a file: one line each, for grep and scripts
             date = (r.published or r.fetched or "")[:10]
             click.echo(f"{r.score:6.2f}  {safe(r.title)}")
-            click.echo(f"        {safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.url)}")
+            click.echo(f"        {safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.link)}")
             click.echo(f"        matched: {safe(', '.join(r.hits))}")
             click.echo("        " + "".join(f"[{safe(seg)}]" if hit else safe(seg) for seg, hit in r.snippet))
             click.echo()

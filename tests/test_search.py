@@ -163,6 +163,25 @@ def test_a_search_cut_by_its_limit_says_how_many_more_stories_matched(tmp_path: 
         assert result.exit_code == 0 and result.stderr == "", quiet
 
 
+def test_a_result_links_the_article_as_the_digest_does_by_its_canonical_url(tmp_path: Path) -> None:
+    """A feed's link with its tracking parameters (?utm_source=rss...) was the result's link, where the digest links
+    the same story by its canonical URL: the link an analyst pasted from search carried the feed's tracking."""
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(_config(tmp_path))
+    with Store(tmp_path / "nw.db") as store:
+        rec = article_record(1, "Russia and China agree a timetable", "Russia.", indexed=True)
+        store.add_article(dataclasses.replace(rec, url="https://example.org/1?utm_source=rss&utm_medium=feed"))
+    shown = CliRunner().invoke(cli, ["-c", cfg, "search", "Russia"])
+    assert shown.exit_code == 0, shown.output
+    assert " · https://example.org/1\n" in shown.stdout and "utm_" not in shown.stdout
+    (found,) = json.loads(CliRunner().invoke(cli, ["-c", cfg, "search", "Russia", "--json"]).stdout)
+    assert found["url"] == "https://example.org/1?utm_source=rss&utm_medium=feed"  # as stored, as export has it
+    assert found["canonical_url"] == "https://example.org/1"
+
+
 def test_a_query_starting_with_minus_says_to_put_it_after_double_dash(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
