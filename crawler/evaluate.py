@@ -106,7 +106,8 @@ def _label(value: object, where: str, topic: str | None = None) -> bool:
         return False
     if topic is not None and isinstance(value, str) and value.strip():
         return value.strip() == topic  # a file labeled with topic names: relevant to the one it names
-    raise UsageError(f"{where}: 'label' must be true or false (or a topic's name), found {value!r}")
+    found = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)  # null, not None
+    raise UsageError(f"{where}: 'label' must be true or false (or a topic's name), found {found}")
 
 
 def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
@@ -149,7 +150,10 @@ def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
             or textnorm.detect_language(f"{title}\n{text}")
             or "?"
         )
-        out.append(Story(str(row.get("id", n)), str(lang), title, text, _label(row["label"], where, topic)))
+        ident = row.get("id")
+        out.append(
+            Story(str(n if ident is None else ident), str(lang), title, text, _label(row["label"], where, topic))
+        )
     if not out:
         raise UsageError(f"{path}: holds no stories")
     return out

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.config import load_config
-from crawler.errors import QuerySyntaxError
+from crawler.errors import QuerySyntaxError, UsageError
 from crawler.evaluate import load_labeled
 from crawler.store import Store
 from crawler.topics import (
@@ -826,6 +826,18 @@ def test_a_labeled_file_not_in_utf8_is_named_by_its_line_and_how_to_fix_it(tmp_p
         result = CliRunner().invoke(cli, ["-c", config, *args])
         assert result.exit_code == 2, (args, result.output)
         assert result.output == f"error: {f} line 5: not UTF-8 text; save the file as UTF-8\n", args
+
+
+def test_a_labeled_file_s_json_values_are_named_as_json_writes_them(tmp_path: Path) -> None:
+    """A label of null was "found None", Python's word, and an id of null made the story "None" in the report."""
+    f = tmp_path / "l.jsonl"
+    f.write_text('{"id": "a", "title": "t", "text": "x", "label": null}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"'label' must be true or false \(or a topic's name\), found null$"):
+        load_labeled(f)
+    f.write_text(
+        '{"id": "a", "title": "t", "text": "x", "label": 1}\n{"id": null, "title": "t", "text": "x", "label": 1}\n'
+    )
+    assert [s.id for s in load_labeled(f)] == ["a", "2"]  # no id: its line number, as a missing one
 
 
 def test_topics_eval_warns_of_a_label_naming_no_configured_topic(tmp_path: Path) -> None:
