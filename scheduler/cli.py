@@ -318,7 +318,8 @@ def check(state: State, as_json: bool) -> None:
     except ConfigError as exc:
         if not as_json:
             raise
-        click.echo(json.dumps({"config": str(path), "ok": False, "problems": exc.problems, "warnings": []}, indent=2))
+        report = {"config": str(path), "ok": False, "problems": exc.problems, "warnings": []}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))  # names as typed, as a valid config's report
         sys.exit(exc.exit_code)
     warnings = config_warnings(config)
     if as_json:

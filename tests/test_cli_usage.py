@@ -683,6 +683,20 @@ def test_check_warns_on_init_placeholders_and_an_unwritable_database_folder(tmp_
         shutil.rmtree(ro, ignore_errors=True)
 
 
+def test_check_json_of_an_invalid_config_writes_its_names_as_typed(tmp_path: Path) -> None:
+    """A valid config's report wrote Новости as typed, an invalid one's as \\u041d\\u043e...: unreadable to the
+    analyst it is for, and unlike every other --json."""
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(
+        '[[sources]]\nname = "Новости"\nurl = "http://127.0.0.1:9/rss"\nevery = "15 минут"\n', encoding="utf-8"
+    )
+    r = newswatch("-c", cfg, "check", "--json")
+    assert r.returncode == 2
+    (problem,) = json.loads(r.stdout)["problems"]
+    assert problem.startswith("sources[0] (Новости).every: '15 минут' is not a duration")
+    assert "sources[0] (Новости).every: '15 минут'" in r.stdout
+
+
 def test_check_warns_of_a_config_that_polls_nothing(tmp_path: Path) -> None:
     # valid, and idle: the daemon warns at its start, and check said OK without a word
     cfg = tmp_path / "newswatch.toml"
