@@ -952,7 +952,7 @@ def search(
                     indent,
                     plain,
                 ),
-                *wrap_segments([("matched: " + safe(", ".join(r.hits)), False)], width, indent, plain),
+                *wrap_segments([("matched: " + _hits(r.hits), False)], width, indent, plain),
                 *wrap_segments([(safe(seg), hit) for seg, hit in r.snippet], width, indent, underlined),
             ]
             click.echo("\n".join(lines) + "\n")
@@ -961,7 +961,7 @@ def search(
             date = (r.published or r.fetched or "")[:10]
             click.echo(f"{r.score:6.2f}  {safe(r.title)}")
             click.echo(f"        {safe(r.source)} · {date} · {safe(r.language or '?')} · {safe(r.link)}")
-            click.echo(f"        matched: {safe(', '.join(r.hits))}")
+            click.echo(f"        matched: {_hits(r.hits)}")
             click.echo("        " + "".join(f"[{safe(seg)}]" if hit else safe(seg) for seg, hit in r.snippet))
             click.echo()
     more = stats.found - len(results)
@@ -972,6 +972,11 @@ def search(
         else:
             line = f"…and {more} more {what} matched: --limit {stats.found} shows them all"
         click.echo(line, err=True)
+
+
+def _hits(hits: Sequence[str]) -> str:
+    """A result's terms that hit; '-' when none did (NOT x, GLUE( ... )), as topics eval writes it."""
+    return terminal_safe(", ".join(hits)) if hits else "-"
 
 
 def _search_timeout(value: str) -> float:

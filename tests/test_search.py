@@ -182,6 +182,23 @@ def test_a_result_links_the_article_as_the_digest_does_by_its_canonical_url(tmp_
     assert found["canonical_url"] == "https://example.org/1"
 
 
+def test_a_result_no_term_hit_says_so_as_topics_eval_does(tmp_path: Path) -> None:
+    """`NOT sport`, or words wrapped in GLUE( ... ), match without a hit to list: each result read "matched: " and
+    nothing after it, as if the line had been cut. It reads "matched: -", as topics eval's "hits: -"."""
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(_config(tmp_path))
+    with Store(tmp_path / "nw.db") as store:
+        store.add_article(article_record(1, "Russia and China", "Research.", indexed=True))
+    for query in ("NOT sport", "GLUE(and)"):
+        shown = CliRunner().invoke(cli, ["-c", cfg, "search", query])
+        assert shown.exit_code == 0, shown.output
+        assert "\n        matched: -\n" in shown.stdout, query
+        assert on_a_terminal(["-c", cfg, "search", query], 80).count("        matched: -\n") == 1, query
+
+
 def test_a_query_starting_with_minus_says_to_put_it_after_double_dash(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
