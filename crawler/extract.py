@@ -28,6 +28,9 @@ _DATE_PARAMS = {
     "extensive_search": True,
     "original_date": True,
     "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+    # a date in the URL (/2026/11/18/, as news sites write theirs) only when the page declares none: taken first, it
+    # was the day without its time, midnight UTC for a page that says 12:30 Moscow time
+    "deferred_url_extractor": True,
 }
 
 # The extensive date search's last resort hands free text to dateparser, which by default tries

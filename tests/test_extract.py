@@ -103,3 +103,17 @@ def test_a_page_dated_the_next_day_east_of_utc_keeps_its_date() -> None:
         html = page("").replace("2026-11-18T12:30:00+03:00", declared)
         ex = extract(html, "https://news.example.org/lab")
         assert ex is not None and ex.published == published, (declared, ex and ex.published)
+
+
+def test_a_page_whose_url_holds_its_date_keeps_the_time_it_declares() -> None:
+    """htmldate took the date in a URL such as /2026/11/18/ before the page's own markup, so a news site's page
+    declaring 12:30 Moscow time came out as midnight UTC: a listing's or sitemap's article, or `crawl --url`, stored
+    it so (a feed's time mended it only on the same day), and `probe` showed 2026-11-20T00:00 for a page of 11:20."""
+    url = "https://news.example.org/2026/11/18/lab.html"
+    html = page("").replace("https://news.example.org/lab", url)  # its canonical URL, dated as news sites' are
+    ex = extract(html, url)
+    assert ex is not None and ex.published == datetime(2026, 11, 18, 9, 30, tzinfo=UTC)
+    # without a date of its own, the page is still dated by its URL
+    undated = html.replace("<meta property='article:published_time' content='2026-11-18T12:30:00+03:00'>", "")
+    ex = extract(undated, url)
+    assert ex is not None and ex.published == datetime(2026, 11, 18, tzinfo=UTC)
