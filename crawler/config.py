@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crawler.errors import ConfigError, closest
+from crawler.errors import ConfigError, closest, did_you_mean
 from crawler.paths import not_readable
 
 if TYPE_CHECKING:  # a model topic's weights; crawler.model is imported only by a config that has one
@@ -1055,7 +1055,11 @@ def _parse_digest(c: _Checker, t: dict[str, Any], topic_names: set[str]) -> Dige
         for j, name in enumerate(topics):
             if not isinstance(name, str) or name not in topic_names:
                 known = ", ".join(sorted(topic_names)) or "none defined"
-                c.add(f"{path}.topics[{j}]", f"{name!r} is not a topic name (topics: {known})")
+                hint = did_you_mean(name, topic_names) if isinstance(name, str) else ""
+                c.add(
+                    f"{path}.topics[{j}]",
+                    f"{name!r} is not a topic name{'; ' + hint if hint else ' '}(topics: {known})",
+                )
         recipients.append(Recipient(email=email, topics=tuple(x for x in topics if isinstance(x, str))))
     return DigestConfig(
         schedule=schedule,

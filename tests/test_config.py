@@ -117,6 +117,17 @@ def test_duplicate_names_and_unknown_recipient_topic() -> None:
     assert any(x.startswith("digest.recipients[0].topics[0]: 'nope' is not a topic name") for x in p)
 
 
+def test_a_recipient_s_misspelt_topic_names_the_topic_it_may_mean() -> None:
+    """Every command refuses the config until it is fixed, and the line listed the topics without the one meant,
+    where an unknown topic on the command line (search --topic, export --topic) names it."""
+    p = problems(
+        '[[topics]]\nname = "space"\nquery = "x"\n[[topics]]\nname = "china-russia-st"\nquery = "y"\n'
+        '[digest]\n[[digest.recipients]]\nemail = "a@example.org"\ntopics = ["spcae", "weather"]\n'
+    )
+    assert "digest.recipients[0].topics[0]: 'spcae' is not a topic name; did you mean 'space'? " in "\n".join(p)
+    assert "digest.recipients[0].topics[1]: 'weather' is not a topic name (topics: china-russia-st, space)" in p
+
+
 def test_bad_query_is_reported_with_position() -> None:
     p = problems('[[topics]]\nname = "t"\nquery = "(China AND"\n')
     assert len(p) == 1 and p[0].startswith("topics[0] (t).query:")
