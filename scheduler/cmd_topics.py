@@ -30,7 +30,7 @@ def _pick(all_topics: tuple[TopicConfig, ...], names: tuple[str, ...], otherwise
         raise UsageError(f"the config has no [[topics]]; {otherwise}")
     if not names:
         return list(all_topics)
-    names = tuple(normal_name(n) for n in names)  # as the config's are compared: composed (NFC)
+    names = tuple(dict.fromkeys(normal_name(n) for n in names))  # composed (NFC) as the config's; each once
     by_name = {t.name: t for t in all_topics}
     unknown = [n for n in names if n not in by_name]
     if unknown:  # worded as export's --topic and the source names: a near name is named, then the whole list

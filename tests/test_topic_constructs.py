@@ -792,6 +792,15 @@ def test_topics_eval_says_which_condition_excluded_a_story_and_through_which_wor
     assert misses["y"] == "not satisfied: NOT (NOT joint) (none of it is in the article)"
 
 
+def test_a_topic_named_twice_is_measured_once(tmp_path: Path) -> None:
+    """`--topic cr --topic cr` (a command line grown by editing) printed the same table twice."""
+    args = ["-c", str(_config(tmp_path)), "topics", "eval", str(_labeled(tmp_path)), "--topic", "cr", "--topic", "cr"]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert [t["topic"] for t in json.loads(result.output)] == ["cr"]
+    assert CliRunner().invoke(cli, [*args, "--summary"]).output.count("topic cr ") == 1
+
+
 def test_topics_eval_json_and_query_option(tmp_path: Path) -> None:
     args = ["-c", str(_config(tmp_path)), "topics", "eval", str(_labeled(tmp_path)), "--query", "@st", "--json"]
     result = CliRunner().invoke(cli, args)
