@@ -242,6 +242,8 @@ def check_options(
     or ``to``) covers all topics. ``can_send`` is False when there is nothing to send mail with.
     """
     dcfg = _digest_config(config)
+    if output is not None and Path(output).name.lower() in ("", ".html", ".htm", ".eml"):  # a suffix alone: no name
+        raise UsageError(f"--output {str(output)!r} names no file; give one such as digest.html or digest.eml")
     if output is not None and Path(output).suffix.lower() not in (".html", ".htm", ".eml"):
         raise UsageError(f"--output {output}: the file name must end in .html or .eml")
     if to is not None and not valid_address(to):

@@ -439,6 +439,17 @@ def test_output_html_and_eml_need_no_smtp_and_mark_nothing(world: World, tmp_pat
         run_digest(cfg, world.store, now=NOW)
 
 
+def test_output_that_names_no_file_says_so(world: World, tmp_path: Path) -> None:
+    """`--output .html` was told "the file name must end in .html or .eml", which it does, and `--output ''` was
+    named as '.'; each names no file, and the line says so with one that does."""
+    cfg = config_for(world.store.path)
+    for given in (str(tmp_path / ".html"), ".EML", ""):
+        with pytest.raises(UsageError) as err:
+            run_digest(cfg, world.store, now=NOW, output=given)  # type: ignore[arg-type]
+        assert str(err.value) == f"--output {given!r} names no file; give one such as digest.html or digest.eml"
+    assert not (tmp_path / ".html").exists()
+
+
 def test_output_picks_the_named_recipient(world: World, tmp_path: Path) -> None:
     world.add("tass-en", "China and Russia sign a science pact", matches={"china-russia-st": 3.0})
     world.add("cgtn", "New reactor design unveiled", matches={"energy": 4.0}, hits=("reactor",))
