@@ -50,7 +50,7 @@ def label(
     from crawler.labeling import Journal, read_labeled, record, select
     from crawler.store import Store
     from crawler.topics import compile_query
-    from scheduler.cli import _check_sources, _parse_since, _quoted
+    from scheduler.cli import _absent_languages, _check_sources, _parse_since, _quoted
     from scheduler.cmd_topics import _pick
 
     config = state.config()
@@ -110,7 +110,9 @@ def label(
         )
         if not sel.stories:
             used = [o for o, v in (("--source", sources), ("--language", languages), ("--since", since_dt)) if v]
-            click.echo(_nothing(sel, db, output, topic.name, which, used))
+            line = _nothing(sel, db, output, topic.name, which, used)
+            absent = _absent_languages(languages, store.languages()) if sel.kept == 0 and sel.stored else None
+            click.echo(f"{line}; {absent}" if absent else line)  # as search says it: 'cn' for zh, most often
             return
         ms = topic.min_score
         if not state.quiet:
