@@ -773,15 +773,17 @@ class CrawlContext:
         """Writes one source's poll result, after its articles are committed; once per run."""
         if name in self.finished or name not in self.source_by_name:
             return
-        self.finished.add(name)
         source = self.source_by_name[name]
         st = self.stats(name)
-        if self.storage_error is not None and st.status != "failed":
-            self.source_failed(name, self.storage_error, force=True)
+        # committed and judged before it counts as finished: a finished source's status is no longer changed, so a
+        # commit of its own articles that failed (a full disk) left it ok, with a last success, and nothing stored
         try:
             self.flush()
         except (sqlite3.Error, StoreError) as exc:
             self.storage_failed(name, exc)
+        if self.storage_error is not None and st.status != "failed":
+            self.source_failed(name, self.storage_error, force=True)
+        self.finished.add(name)
         before = self.state[name]
         outcome = self.outcome(name)
         after = after_poll(before, source.every, outcome, self.started, self.now())

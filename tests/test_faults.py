@@ -23,6 +23,7 @@ from tests.support.articles import RSS, rss_channel
 from tests.support.cli import Outcome
 from tests.support.cli import newswatch as run_cli
 from tests.support.daemonworld import wait_until
+from tests.support.pyrun import run_script
 from tests.support.sitesrv import SiteServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -294,6 +295,53 @@ def test_a_full_disk_fails_the_crawl_loudly_and_keeps_nothing_that_would_lose_ar
         urls = [r["url"] for r in st.query("SELECT url FROM articles")]
         assert sorted(urls) == sorted(f"{site.base_url}/big/a/{i}.html" for i in range(pages))
         assert st.source_state("big")["etag"] == '"v1"'
+
+
+_LAST_COMMIT_FAILS = r"""
+import json, sqlite3, sys
+import crawler.run
+from crawler.config import load_config
+from crawler.run import crawl_once
+from crawler.store import Store
+
+crawler.run.BATCH_SECONDS = 3600.0  # the poll's articles wait for its end to be committed, as a small feed's do
+
+def commit_batch(self):  # the disk fills as the batch is committed: SQLite rolls it back
+    with self._lock:
+        if self._batch:
+            self._depth, self._batch = 0, False
+            self.conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+
+Store.commit_batch = commit_batch
+summary = crawl_once(load_config(sys.argv[1]), workers=0)
+print(json.dumps([[s.status, s.message] for s in summary.sources] + [summary.storage_error]))
+"""
+
+
+def test_a_poll_whose_own_articles_fail_to_commit_is_a_failed_poll(site: SiteServer, tmp_path: Path) -> None:
+    """The commit at a source's end fails (a full disk): its poll failed, as when an earlier write failed."""
+    url = serve_feed(site, "/tail/", 3)
+    cfg = write_config(tmp_path, feed_source("tail", url))
+    Store(tmp_path / "nw.db").close()  # created and migrated
+
+    *sources, storage_error = run_script(_LAST_COMMIT_FAILS, str(cfg), cwd=tmp_path)
+    assert storage_error and "database or disk is full" in storage_error
+    # before: ["ok", None]: the source was finished before its commit, so the failure passed it by, and its health
+    # said ok with a last success and no failure, while nothing of its poll was stored
+    assert sources == [["failed", storage_error]]
+    with Store(tmp_path / "nw.db") as st:
+        state = st.source_state("tail")
+        assert (state["last_success"], state["failures"], state["etag"]) == (None, 1, None)
+        assert st.scalar("SELECT count(*) FROM articles") == 0
+        assert st.scalar("SELECT count(*) FROM _entries") == 0  # nothing marked seen: the next poll takes them
+
+    again = newswatch(cfg, "crawl", env={"NEWSWATCH_WORKERS": "0"})
+    assert again.returncode == 0, again.stderr
+    with Store(tmp_path / "nw.db") as st:
+        urls = sorted(r["url"] for r in st.query("SELECT url FROM articles"))
+        assert urls == sorted(f"{site.base_url}/tail/a/{i}.html" for i in range(3))
+        assert st.source_state("tail")["etag"] == '"v1"'
 
 
 def test_a_killed_extraction_worker_loses_no_page(site: SiteServer, tmp_path: Path) -> None:
