@@ -686,7 +686,9 @@ class CrawlContext:
             source, key, also = item.source, item.feed.key or _entry_key(item.url), item.feed.text_key
         st = self.stats(source)
         if self.storage_error is not None:  # the store is failing: leave the entry unseen for the next poll
-            self.unresolved(source, f"{getattr(item, 'job', item).url}: not stored ({self.storage_error})")
+            # the reason is the poll's own error, said once: repeated in each page's sample, the daemon's line for the
+            # poll said it four times
+            self.unresolved(source, f"{getattr(item, 'job', item).url}: not stored (the database cannot be written)")
             return
         try:
             if processed.record is None:

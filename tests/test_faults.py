@@ -344,6 +344,48 @@ def test_a_poll_whose_own_articles_fail_to_commit_is_a_failed_poll(site: SiteSer
         assert st.source_state("tail")["etag"] == '"v1"'
 
 
+_WRITES_FAIL_FROM_THE_SECOND = r"""
+import json, sqlite3, sys
+from crawler.config import load_config
+from crawler.run import crawl_once
+from crawler.store import Store
+
+add_article, calls = Store.add_article, []
+
+def failing(self, record):  # the disk is full from the second article on
+    calls.append(record)
+    if len(calls) > 1:
+        raise sqlite3.OperationalError("database or disk is full")
+    return add_article(self, record)
+
+Store.add_article = failing
+summary = crawl_once(load_config(sys.argv[1]), workers=0)
+print(json.dumps([summary.sources[0].error_samples, summary.storage_error]))
+"""
+
+
+def test_the_pages_a_full_disk_leaves_unstored_are_named_without_its_reason_each_time(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    """The storage error is said once, as the poll's error; each page it left unstored is one short sample."""
+    url = serve_feed(site, "/full/", 4)
+    cfg = write_config(tmp_path, feed_source("full", url))
+    Store(tmp_path / "nw.db").close()
+
+    samples, storage_error = run_script(_WRITES_FAIL_FROM_THE_SECOND, str(cfg), cwd=tmp_path)
+    assert storage_error and "database or disk is full" in storage_error
+    unstored = [s for s in samples if "not stored" in s]
+    assert len(unstored) == 2, samples  # the pages after the one whose write failed
+    # before: each was 'URL: not stored (cannot write to the database ...: database or disk is full; free disk space
+    # or fix the database, then crawl again (nothing of this poll was marked as seen))', the daemon's line for the poll
+    # (its first three samples and the poll's error) saying it four times over some 1,500 characters
+    assert all(
+        re.fullmatch(rf"{re.escape(site.base_url)}/full/a/\d\.html: not stored \(the database cannot be written\)", s)
+        for s in unstored
+    ), unstored
+    assert not any(storage_error in s for s in samples if s != storage_error)  # the poll's error is a sample too
+
+
 def test_a_killed_extraction_worker_loses_no_page(site: SiteServer, tmp_path: Path) -> None:
     pages = 16
     url = serve_feed(site, "/oom/", pages, delay=0.25)
