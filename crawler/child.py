@@ -188,11 +188,22 @@ def run_in_child(
         cls = UsageError if error.get("usage") else NewswatchError
         raise cls(error["message"])
     if summary is None:
-        tail = "".join(stderr_lines[-5:]).strip().splitlines()
-        code = proc.returncode
-        detail = tail[-1] if tail else (f"killed by signal {-code}" if code and code < 0 else f"exit code {code}")
+        detail = _death(proc.returncode, stderr_lines[-20:])
         raise CrawlStopped(f"the crawl process failed: {detail}", finished, started - finished)
     return summary
+
+
+def _death(code: int | None, tail: Sequence[str]) -> str:
+    """Why a crawl child ended without its summary: the signal that killed it, else the last error it wrote."""
+    if code is not None and code < 0:  # what it wrote before says nothing of the kill
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}" + (" (the out-of-memory killer, or kill -9)" if -code == signal.SIGKILL else "")
+    # a log line below WARNING (every child writes Scrapy's 'Using AsyncCrawlerProcess' first) is no reason
+    said = [line for line in "".join(tail).strip().splitlines() if not line.startswith(("DEBUG ", "INFO "))]
+    return said[-1] if said else f"exit code {code}"
 
 
 def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[bytes], None], on_err: Callable[[str], None]) -> None:

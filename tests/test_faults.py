@@ -426,6 +426,10 @@ def test_a_killed_crawl_child_never_hangs_the_crawl_command(site: SiteServer, tm
             proc.kill()
     assert proc.returncode == 1
     assert "crawl process failed" in err and "Traceback" not in err
+    # before: 'the crawl process failed: DEBUG scrapy.crawler: Using AsyncCrawlerProcess', the last line the child
+    # had written (every crawl child writes it first), as the reason for its death; the daemon logged that too
+    assert "the crawl process failed: killed by SIGKILL (the out-of-memory killer, or kill -9)" in err, err
+    assert "DEBUG" not in err, err
     wait_until(lambda: not any(alive(p) for p in family), 15, "the crawl's workers gone")
 
 
