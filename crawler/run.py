@@ -34,6 +34,7 @@ from crawler.child import (  # noqa: F401  (the parent's side, importable from h
 )
 from crawler.config import Config, SourceConfig, checked_digest, load_config
 from crawler.errors import NewswatchError, StoreError
+from crawler.paths import database_write_problem
 from crawler.polling import (
     PollOutcome,
     after_poll,
@@ -657,7 +658,7 @@ class CrawlContext:
 
     def storage_failed(self, name: str, exc: BaseException) -> None:
         """A write failed (disk full, I/O error): this source's poll and every unfinished one fail loudly."""
-        detail = str(exc).strip() or type(exc).__name__
+        detail = database_write_problem(self.store.path) or str(exc).strip() or type(exc).__name__
         if self.storage_error is None:
             self.storage_error = (
                 f"cannot write to the database {self.store.path}: {detail}; free disk space or fix the "
@@ -961,7 +962,10 @@ def crawl_once(
         run_id = store.start_run(trigger)
     except sqlite3.Error as exc:
         store.close()
-        raise StoreError(f"cannot write to the database {config.storage.database}: {exc}") from None
+        # which permission, mount or file is in the way, as 'newswatch check' says it, rather than SQLite's words
+        # ('attempt to write a readonly database')
+        problem = database_write_problem(config.storage.database) or str(exc)
+        raise StoreError(f"cannot write to the database {config.storage.database}: {problem}") from None
     ctx = CrawlContext(config, store, polled, urls, emit, source_deadline=source_deadline, started=started)
     ctx.pool_encoder = encoder = pool_loads_encoder(config, trigger)
     ctx.pool_factory = lambda language_model: _make_pool(workers, language_model, encoder)

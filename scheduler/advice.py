@@ -4,12 +4,11 @@ the current user cannot write, and one every command refuses (another program's,
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from crawler.config import Config
-from crawler.paths import file_in_the_way, low_space, no_entry, on_read_only_mount, service_folder
+from crawler.paths import database_write_problem, low_space
 
 # RFC 2606/6761 names that never deliver mail: init's placeholders use them
 _PLACEHOLDER_DOMAIN = re.compile(r"@(?:[\w.-]+\.)?(?:example\.(?:org|com|net)|example|invalid|test|localhost)\b", re.I)
@@ -123,41 +122,3 @@ def _missing(path: Path) -> bool:
     except (OSError, ValueError):  # ValueError: a NUL in the path
         pass
     return False
-
-
-def database_write_problem(path: Path) -> str | None:
-    """Why this user could not write the database (crawl, digest and run need to), or None."""
-    closed = no_entry(path)
-    if closed is not None:  # nothing below could even tell whether the file exists
-        return f"this user cannot open {path}: {closed}"
-    if path.is_dir():
-        return f"{path} is a folder, not a file; set it to a file, e.g. {path / 'newswatch.db'}"
-    blocker = file_in_the_way(path)
-    if blocker is not None:
-        return f"{blocker} is a file, not a folder, so {path} cannot be made there"
-    if on_read_only_mount(path):
-        return (
-            f"{path} lies on a read-only file system; crawl, digest and run need to write it: set it to a file on a "
-            f'writable one (the systemd service may write only {service_folder()}: "{service_folder()}/newswatch.db")'
-        )
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            return f"{path} is not writable by this user; crawl, digest and run need write permission on it"
-        if not os.access(path.parent, os.W_OK):
-            return (
-                f"the folder {path.parent} is not writable by this user; SQLite needs it for the database's "
-                "-wal and -shm files"
-            )
-        for side in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-            if side.exists() and not os.access(side, os.W_OK):  # left by another user's command (root's, often)
-                return (
-                    f"{side} is not writable by this user, so neither is the database; SQLite writes it with the "
-                    f"database: give it the database's owner, group and mode (chown and chmod as {path.name})"
-                )
-        return None
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not os.access(folder, os.W_OK):
-        return f"the folder {folder} is not writable by this user, so {path} cannot be created there"
-    return None

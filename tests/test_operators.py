@@ -358,3 +358,26 @@ def test_a_file_written_where_this_user_may_not_write_is_named_with_its_folder(u
         assert out.returncode == 1, out.stderr
         assert out.stderr.splitlines()[-1] == f"error: cannot write {target}: {folder}; {fix}"
     assert sorted(p.name for p in etc.iterdir()) == ["newswatch.toml"]
+
+
+def test_a_crawl_of_a_database_left_read_only_names_the_permission_it_lacks(users: Users, site: Any) -> None:
+    """A database whose file lost its write permission (a copy restored read-only, a chmod): crawl said only
+    'cannot write to the database ...: attempt to write a readonly database', as the daemon logged at each crawl."""
+    state = users.base / "state-ro"
+    state.mkdir()
+    os.chown(state, SERVICE, SERVICE)
+    state.chmod(0o2770)
+    db = state / "newswatch.db"
+    conf = _config(users.base / "read-only.toml", db, site.base_url)
+    nw = str(users.newswatch)
+    out = users.run(SERVICE, nw, "-c", str(conf), "crawl", "globalwire", umask="0007", env=NO_WORKERS)
+    assert out.returncode == 0, out.stderr
+    db.chmod(0o440)
+
+    crawl = users.run(SERVICE, nw, "-c", str(conf), "crawl", "vestnik", umask="0007", env=NO_WORKERS)
+    assert crawl.returncode == 1, crawl.stderr
+    assert crawl.stderr.endswith(
+        f"error: cannot write to the database {db}: {db} is not writable by this user; crawl, digest and run need "
+        "write permission on it\n"
+    ), crawl.stderr
+    assert "readonly" not in crawl.stderr

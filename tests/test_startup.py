@@ -103,7 +103,8 @@ def test_check_finds_a_file_in_the_way_of_the_database_as_the_store_does_without
         "out['output'] = CliRunner().invoke(cli, ['-c', 'nw.toml', 'check']).output\n"
         "out['store'] = 'crawler.store' in sys.modules\n"
         "import crawler.paths, crawler.store, scheduler.advice\n"
-        "out['one'] = scheduler.advice.file_in_the_way is crawler.store.file_in_the_way is crawler.paths.file_in_the_way\n",
+        "out['one'] = (scheduler.advice.database_write_problem is crawler.paths.database_write_problem\n"
+        "    and crawler.store.file_in_the_way is crawler.paths.file_in_the_way)\n",
         tmp_path,
     )
     assert "warning: storage.database: " in out["output"] and "notes.txt is a file, not a folder" in out["output"]
