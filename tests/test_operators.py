@@ -100,6 +100,15 @@ def users() -> Iterator[Users]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def state_folder(users: Users, name: str) -> Path:
+    """A folder as systemd makes the unit's StateDirectory= (StateDirectoryMode=2770), the service user's."""
+    state = users.base / name
+    state.mkdir()
+    os.chown(state, SERVICE, SERVICE)
+    state.chmod(0o2770)
+    return state
+
+
 def _config(path: Path, db: Path, base_url: str) -> Path:
     path.write_text(
         f"""
@@ -129,10 +138,7 @@ query = '(China OR Chinese) AND (Russia OR Russian)'
 
 
 def test_an_operators_read_does_not_break_the_service(users: Users, site: Any) -> None:
-    state = users.base / "state"  # as systemd makes StateDirectory= with StateDirectoryMode=2770
-    state.mkdir()
-    os.chown(state, SERVICE, SERVICE)
-    state.chmod(0o2770)
+    state = state_folder(users, "state")
     db = state / "newswatch.db"
     conf = _config(users.base / "newswatch.toml", db, site.base_url)
     nw = str(users.newswatch)  # the full path, as `sudo -u newswatch /opt/newswatch/bin/newswatch` gives it
@@ -213,10 +219,7 @@ def test_a_user_outside_the_group_is_told_which_folder_is_closed_and_who_may_ent
     exist. check warned of nothing and failed (exit 1), run exited 1 where a database it cannot write is exit 2, crawl
     said 'the crawl process failed: PermissionError: [Errno 13] ...', the others '...: Permission denied; this user
     lacks the permission this command needs there': none named the folder, nor who may use it."""
-    state = users.base / "state3"
-    state.mkdir()
-    os.chown(state, SERVICE, SERVICE)
-    state.chmod(0o2770)
+    state = state_folder(users, "state3")
     db = state / "newswatch.db"
     conf = _config(users.base / "outsider.toml", db, site.base_url)
     closed = f"the folder {state} is closed to this user (owner {SERVICE}, group {SERVICE}, mode 2770)"
@@ -334,10 +337,7 @@ def test_a_file_written_where_this_user_may_not_write_is_named_with_its_folder(u
     etc.mkdir()
     os.chown(etc, 0, SERVICE)
     etc.chmod(0o750)
-    state = users.base / "state-edit"
-    state.mkdir()
-    os.chown(state, SERVICE, SERVICE)
-    state.chmod(0o2770)
+    state = state_folder(users, "state-edit")
     conf = _config(etc / "newswatch.toml", state / "nw.db", site.base_url)
     with conf.open("a", encoding="utf-8") as f:
         f.write('\n[digest]\n[[digest.recipients]]\nemail = "analyst@example.org"\n')
@@ -363,10 +363,7 @@ def test_a_file_written_where_this_user_may_not_write_is_named_with_its_folder(u
 def test_a_crawl_of_a_database_left_read_only_names_the_permission_it_lacks(users: Users, site: Any) -> None:
     """A database whose file lost its write permission (a copy restored read-only, a chmod): crawl said only
     'cannot write to the database ...: attempt to write a readonly database', as the daemon logged at each crawl."""
-    state = users.base / "state-ro"
-    state.mkdir()
-    os.chown(state, SERVICE, SERVICE)
-    state.chmod(0o2770)
+    state = state_folder(users, "state-ro")
     db = state / "newswatch.db"
     conf = _config(users.base / "read-only.toml", db, site.base_url)
     nw = str(users.newswatch)
