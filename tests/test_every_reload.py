@@ -316,9 +316,9 @@ def note(what):
         what.append(1)
         changed.notify_all()
 def requeue_held(self, names):
-    if "gw" in names and len(gw_batches) == 1:
+    if "gw" in names and not requeued:  # gw's first batch ends: also when the second picked gw before it got here
         with changed:
-            changed.wait_for(lambda: len(gw_batches) == 2)
+            changed.wait_for(lambda: len(gw_batches) >= 2)
         try:
             return requeue(self, names)
         finally:
