@@ -20,7 +20,7 @@ from typing import Any
 
 from crawler import notices
 from crawler.config import Config, SourceConfig, checked_digest
-from crawler.errors import NewswatchError, UsageError, did_you_mean
+from crawler.errors import NewswatchError, StoreError, UsageError, did_you_mean
 
 Event = dict[str, Any]
 
@@ -118,33 +118,15 @@ def run_in_child(
     The child leads its own process group with its extraction workers; when it ends (or dies),
     the group is killed, and its death is noticed at once rather than when its pipe closes.
     """
-    cmd = [sys.executable, "-m", "crawler.run", "--config", str(config_path), "--trigger", trigger]
+    args = ["--config", str(config_path), "--trigger", trigger]
     for n in source_names:
-        cmd += ["--source", n]
+        args += ["--source", n]
     for u in urls:
-        cmd += ["--url", u]
+        args += ["--url", u]
     if source_deadline:
-        cmd += ["--source-deadline", str(source_deadline)]
+        args += ["--source-deadline", str(source_deadline)]
     if started is not None:
-        cmd += ["--started", started.isoformat()]
-    checked = checked_digest(config_path)  # this process found the file valid: the child need not compile its queries
-    if checked:
-        cmd += ["--config-checked", checked]
-    env = {**os.environ, **(extra_env or {})}
-    pkg_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
-    killed = threading.Event()
-
-    def _kill() -> None:
-        killed.set()
-        _kill_group(proc.pid)
-
-    timer = threading.Timer(timeout, _kill) if timeout else None
-    if timer:
-        timer.daemon = True
-        timer.start()
-    stderr_lines: list[str] = []
+        args += ["--started", started.isoformat()]
     summary: CrawlSummary | None = None
     error: dict[str, Any] | None = None
     finished: set[str] = set()
@@ -170,6 +152,77 @@ def run_in_child(
                 started.add(event["source"])
             on_event(event)
 
+    proc = _start("crawler.run", config_path, args, extra_env)
+    killed, stderr_lines = _watch(proc, on_line, timeout)
+    if killed:
+        raise CrawlStopped(
+            f"the crawl did not finish within {int(timeout or 0)}s and was stopped", finished, started - finished
+        )
+    if error is not None:
+        cls = UsageError if error.get("usage") else NewswatchError
+        raise cls(error["message"])
+    if summary is None:
+        raise CrawlStopped(
+            f"the crawl process failed: {_death(proc.returncode, stderr_lines[-20:])}", finished, started - finished
+        )
+    return summary
+
+
+def rematch_in_child(config_path: Path, *, timeout: float | None = None) -> int:
+    """Brings the stored topic matches up to date with the config at ``config_path`` for what a digest may mail, in a
+    fresh `python -m crawler.rematch` child (this process loads no topics); returns how many articles it matched.
+    A NewswatchError says why it could not, a StoreError when the database could not be used (what it matched
+    before is kept, the rest is done next time)."""
+    said: dict[str, Any] = {}
+
+    def on_line(raw: bytes) -> None:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return
+        if event.get("event") in ("synced", "error"):
+            said.update(event)
+
+    proc = _start("crawler.rematch", config_path, ["--config", str(config_path)])
+    killed, stderr_lines = _watch(proc, on_line, timeout)
+    if killed:
+        raise NewswatchError(f"matching did not finish within {int(timeout or 0)}s and was stopped")
+    if said.get("event") == "error":
+        raise (StoreError if said.get("database") else NewswatchError)(said["message"])
+    if "looked" not in said:
+        raise NewswatchError(f"the matching process failed: {_death(proc.returncode, stderr_lines[-20:])}")
+    return int(said["looked"])
+
+
+def _start(
+    module: str, config_path: Path, args: Sequence[str], extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``python -m module args`` from this installation, leading its own process group (its workers with it)."""
+    checked = checked_digest(config_path)  # this process found the file valid: the child need not compile its queries
+    cmd = [sys.executable, "-m", module, *args, *(["--config-checked", checked] if checked else [])]
+    env = {**os.environ, **(extra_env or {})}
+    pkg_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+
+
+def _watch(
+    proc: subprocess.Popen[bytes], on_line: Callable[[bytes], None], timeout: float | None
+) -> tuple[bool, list[str]]:
+    """Reads the child's event lines until it exits, killing its group after ``timeout`` seconds; (whether it was
+    killed, its stderr lines). When it ends (or dies), the group is killed, and its death is noticed at once rather
+    than when its pipe closes."""
+    killed = threading.Event()
+
+    def _kill() -> None:
+        killed.set()
+        _kill_group(proc.pid)
+
+    timer = threading.Timer(timeout, _kill) if timeout else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    stderr_lines: list[str] = []
     try:
         _pump(proc, on_line, stderr_lines.append)
     except BaseException:
@@ -179,22 +232,12 @@ def run_in_child(
     finally:
         if timer:
             timer.cancel()
-        _kill_group(proc.pid)  # extraction workers a dead child left behind
-    if killed.is_set():
-        raise CrawlStopped(
-            f"the crawl did not finish within {int(timeout or 0)}s and was stopped", finished, started - finished
-        )
-    if error is not None:
-        cls = UsageError if error.get("usage") else NewswatchError
-        raise cls(error["message"])
-    if summary is None:
-        detail = _death(proc.returncode, stderr_lines[-20:])
-        raise CrawlStopped(f"the crawl process failed: {detail}", finished, started - finished)
-    return summary
+        _kill_group(proc.pid)  # workers a dead child left behind
+    return killed.is_set(), stderr_lines
 
 
 def _death(code: int | None, tail: Sequence[str]) -> str:
-    """Why a crawl child ended without its summary: the signal that killed it, else the last error it wrote."""
+    """Why a child ended without its summary: the signal that killed it, else the last error it wrote."""
     if code is not None and code < 0:  # what it wrote before says nothing of the kill
         try:
             name = signal.Signals(-code).name

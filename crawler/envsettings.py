@@ -97,7 +97,7 @@ SETTINGS = (
     ),
     Setting(
         "NEWSWATCH_BATCH_TIMEOUT",
-        "how long a batch's crawl child may run before it is killed",
+        "how long a batch's crawl child (or a digest's matching child) may run before it is killed",
         "seconds",
         "NEWSWATCH_CRAWL_TIMEOUT + 60",
         0,

@@ -6,6 +6,9 @@ matches and near misses are dropped. An article whose stored title or text an up
 migration notes it in ``_rematch``: it cannot read the config) is matched again against every
 configured topic, whatever its age, once. Stories already sent stay sent: the delivery ledger is keyed
 by story, not by match.
+
+Whether they are in step (``changed_topics``, ``rematch_due``) is crawler.topicstate's, which loads no scoring: the
+daemon asks it before a digest, and matches in a child (crawler.rematch) only when they are not.
 """
 
 from __future__ import annotations
@@ -14,68 +17,51 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from crawler.config import Config, TopicConfig
 from crawler.longlived import matching_batch
 from crawler.process import Scored, score_topics, settle_topics
 from crawler.store import REMATCH, Store, iso, utcnow
+from crawler.topicstate import changed_topics, first_seen_since, rematch_due, stored_identity, window_start
 
-DEFAULT_WINDOW = 7 * 86400.0
+__all__ = ["changed_topics", "rematch_cleaned", "rematch_due", "sync_topics"]
+
 BATCH = 500
 CLEANED_BATCH = 100  # articles an upgrade changed, matched in one transaction (~2.5 s with the default model topic)
 
 
-def changed_topics(config: Config, store: Store) -> tuple[list[TopicConfig], list[str]]:
-    """(topics whose query, model, min_score or near_score is new or changed, names of topics no longer configured).
-
-    The state's ``query`` column holds the topic's ``identity``: its query, and a model topic's model
-    digest (of what scoring reads) and the definitions its features use; and its near_score (`_stored`).
-    """
-    stored = {r["name"]: r for r in store.query("SELECT name, query, min_score FROM _topic_state")}
-    changed = [
-        t
-        for t in config.topics
-        if t.name not in stored or stored[t.name]["query"] != _stored(t) or stored[t.name]["min_score"] != t.min_score
-    ]
-    removed = [n for n in stored if n not in {t.name for t in config.topics}]
-    return changed, removed
-
-
-def _stored(topic: TopicConfig) -> str:
-    """What ``_topic_state.query`` holds for a topic: its identity, and its near_score when it has one (a topic
-    without one keeps the identity it had, so adding the key re-matches, and nothing else does)."""
-    if topic.near_score is None:
-        return topic.identity
-    return f"{topic.identity}\n# near_score {topic.near_score!r}"
-
-
-def rematch_due(store: Store) -> int:
-    """How many articles wait to be matched again because an upgrade changed their stored text."""
-    return int(store.scalar(f"SELECT count(*) FROM {REMATCH} r JOIN articles a ON a.id = r.article_id"))
-
-
-def rematch_cleaned(config: Config, store: Store, now: datetime | None = None, budget: float | None = None) -> int:
+def rematch_cleaned(
+    config: Config,
+    store: Store,
+    now: datetime | None = None,
+    budget: float | None = None,
+    since: datetime | None = None,
+) -> int:
     """Matches the articles an upgrade changed the stored text of (``_rematch``) against every configured topic, once;
     returns how many were matched. ``budget``: seconds after which no further batch is begun (the rest stay noted,
-    for the next call); None: all of them."""
-    if not rematch_due(store):
+    for the next call); None: all of them. ``since``: only those first seen since then (the rest stay noted)."""
+    if not rematch_due(store, since):
         return 0
     settle_topics(config.topics)  # compiled and frozen before the batch (crawler.longlived)
     with matching_batch():
-        return _rematch_cleaned(store, config.topics, iso(now or utcnow()), budget)
+        return _rematch_cleaned(store, config.topics, iso(now or utcnow()), budget, since)
 
 
-def sync_topics(config: Config, store: Store, now: datetime | None = None, budget: float | None = None) -> int:
+def sync_topics(
+    config: Config, store: Store, now: datetime | None = None, budget: float | None = None, *, recent: bool = False
+) -> int:
     """Re-matches recent articles for changed topics, and the articles an upgrade changed the text of for every topic
-    (``rematch_cleaned``, within ``budget``); returns how many articles were looked at."""
+    (``rematch_cleaned``, within ``budget``; ``recent``: only those a digest may mail, first seen within
+    ``digest.max_age``); returns how many articles were looked at."""
     now = now or utcnow()
-    looked = rematch_cleaned(config, store, now, budget)  # first: a changed topic then matches their stored text too
+    start = window_start(config, now)
+    # first: a changed topic then matches their stored text too
+    looked = rematch_cleaned(config, store, now, budget, start if recent else None)
     changed, removed = changed_topics(config, store)
     if not changed and not removed:
         return looked
-    window = config.digest.max_age if config.digest else DEFAULT_WINDOW
-    cutoff = iso(now - timedelta(seconds=window))
+    cutoff = iso(start)
     with store.transaction() as c:
         for name in removed:
             c.execute("DELETE FROM matches WHERE topic = ?", [name])
@@ -91,24 +77,27 @@ def sync_topics(config: Config, store: Store, now: datetime | None = None, budge
                 "INSERT INTO _topic_state(name, query, min_score, updated) VALUES (?,?,?,?) "
                 "ON CONFLICT(name) DO UPDATE SET query = excluded.query, min_score = excluded.min_score, "
                 "updated = excluded.updated",
-                [t.name, _stored(t), t.min_score, iso(now)],
+                [t.name, stored_identity(t), t.min_score, iso(now)],
             )
     return looked
 
 
-def _rematch_cleaned(store: Store, topics: tuple[TopicConfig, ...], stamp: str, budget: float | None) -> int:
+def _rematch_cleaned(
+    store: Store, topics: tuple[TopicConfig, ...], stamp: str, budget: float | None, since: datetime | None
+) -> int:
     """Matches the articles noted in ``_rematch`` against ``topics`` (all configured), a batch per transaction, and
     takes them off the note in it; returns how many were matched. Scored outside the transaction (the write lock is
     not held while matching): an article another process matched meanwhile (no longer noted), or whose text a crawl
     replaced and matched meanwhile, keeps what that process wrote."""
     looked = batches = 0
     began = time.monotonic()
+    recent, after = first_seen_since(since)
     while budget is None or not batches or time.monotonic() - began < budget:
         batches += 1
         rows = store.query(
-            f"SELECT a.id, a.title, a.text, a.language FROM {REMATCH} r JOIN articles a ON a.id = r.article_id"
+            f"SELECT a.id, a.title, a.text, a.language FROM {REMATCH} r JOIN articles a ON a.id = r.article_id{recent}"
             " ORDER BY r.article_id LIMIT ?",
-            [CLEANED_BATCH],
+            [*after, CLEANED_BATCH],
         )
         if not rows:
             break

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,3 +95,20 @@ def ends_with_this_process(sig: int = signal.SIGKILL) -> Callable[[], None]:
                 os.kill(os.getpid(), sig)
 
     return preexec
+
+
+def exit_with_parent() -> None:
+    """A child (a crawl's, a match's) whose parent died (a SIGKILLed daemon or CLI) stops at once; SQLite rolls back
+    its write."""
+    parent = os.getppid()
+    die_with_parent()
+    if os.getppid() != parent or parent == 1:  # the parent died before the kernel was asked
+        os._exit(3)
+
+    def watch() -> None:  # where prctl is missing
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -14,7 +14,6 @@ import os
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
@@ -53,7 +52,7 @@ from crawler.process import (
     own_lines,
     shows_headline,
 )
-from crawler.procs import die_with_parent
+from crawler.procs import exit_with_parent
 from crawler.settings import import_tls_early, quiet_scrapy_logs
 from crawler.store import REMOVED_KEEP, Store, UpgradeRefused, iso, parse_iso, utcnow
 from crawler.walls import Said, Sayings, said
@@ -876,7 +875,7 @@ def _entry_key(url: str) -> str:
     return canonicalize(url)
 
 
-def _open_store(config: Config, trigger: str) -> Store:
+def open_store(config: Config, trigger: str) -> Store:
     """The crawl's database. A daemon's crawl never upgrades it: the daemon did at its start, so a pending migration
     means newswatch was upgraded under a running daemon, whose own code knows nothing of it (and a long upgrade
     would be killed with the batch, to begin again at the next)."""
@@ -916,7 +915,7 @@ def crawl_once(
 
     # URLs alone fetch only those pages; naming sources as well polls them too
     sources = [] if urls and not source_names else select_sources(config, source_names)
-    store = _open_store(config, trigger)
+    store = open_store(config, trigger)
     try:
         # a changed query re-matches recent articles before new ones arrive; the articles an upgrade changed the text
         # of are matched again for REMATCH_BUDGET at most (the next crawl goes on), so that a daemon's crawl child
@@ -1046,22 +1045,6 @@ def _make_pool(workers: int | None, language_model: bool = True, encoder: bool =
 # -- the child process ---------------------------------------------------------------------------
 
 
-def _exit_with_parent() -> None:
-    """A crawl child whose parent died (a SIGKILLed daemon or CLI) stops at once; SQLite rolls back its write."""
-    parent = os.getppid()
-    die_with_parent()
-    if os.getppid() != parent or parent == 1:  # the parent died before the kernel was asked
-        os._exit(3)
-
-    def watch() -> None:  # where prctl is missing
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.run")
     parser.add_argument("--config", required=True)
@@ -1072,7 +1055,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--started", type=datetime.fromisoformat, default=None)
     parser.add_argument("--config-checked", default=None)
     args = parser.parse_args(argv)
-    _exit_with_parent()
+    exit_with_parent()
     import_tls_early()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     quiet_scrapy_logs()

@@ -11,7 +11,9 @@ Inside it each source has its own deadline and its result is written and
 reported as soon as it finishes, so a stalled source never holds the others. A child that
 overruns is killed; its unfinished sources are polled again, each on its own, so the one that
 hangs is named in the log and in `newswatch sources`. Digests and alerts run in this process, in
-worker threads, each with its own database handle.
+worker threads, each with its own database handle. This process loads no topics: a digest whose matches are not in
+step with its config (a topic a reload edited, text an upgrade cleaned, no crawl since) has them made in a child
+first (crawler.rematch); alerts follow a crawl, whose child matched with the same config.
 
 Schedule state that matters lives in SQLite, not in APScheduler's memory: each source's last
 attempt, backoff and Retry-After (crawler.polling decides when it is due, with the configured
@@ -27,7 +29,8 @@ Environment knobs (for tests and benchmarks; production needs none):
   NEWSWATCH_START_LEAD     seconds a crawl child starts ahead of its batch until start-ups are measured (default 5)
   NEWSWATCH_BATCH_AHEAD    seconds: sources due this soon join the batch starting now (default 10)
   NEWSWATCH_BATCH_SIZE     sources per crawl child at most (default 500)
-  NEWSWATCH_BATCH_TIMEOUT  seconds before a batch's crawl child is killed (default: the above + 60)
+  NEWSWATCH_BATCH_TIMEOUT  seconds before a batch's crawl child (or a digest's matching child) is killed
+                           (default: the above + 60)
   NEWSWATCH_MAX_FAILURES   jobs failing in a row before the daemon says so loudly and checks that it
                            can still use its database, exiting 1 when it cannot (default 5); a database whose
                            write lock another process holds is waited out instead (see `DatabaseWait`)
@@ -153,6 +156,10 @@ def last_fire_at_or_before(trigger: CronTrigger, now: datetime) -> datetime | No
     return None
 
 
+class StaleMatches(NewswatchError):
+    """The topic matches a digest would choose its stories by could not be brought up to date with its config."""
+
+
 @dataclass(frozen=True)
 class DigestSlot:
     """The last digest slot the daemon took on: its scheduled time, when the run began, whether it ended."""
@@ -198,8 +205,8 @@ def missed_digest(store: Store, trigger: CronTrigger, now: datetime) -> datetime
 # -- child processes ---------------------------------------------------------------------------
 
 
-def crawl_children(parent: int | None = None) -> list[int]:
-    """PIDs of this process's crawl children (``python -m crawler.run``), from /proc."""
+def crawl_children(parent: int | None = None, module: bytes = b"crawler.run") -> list[int]:
+    """PIDs of this process's crawl children (``python -m crawler.run``; ``module``: others), from /proc."""
     parent = os.getpid() if parent is None else parent
     found = []
     for entry in Path("/proc").iterdir():
@@ -208,7 +215,7 @@ def crawl_children(parent: int | None = None) -> list[int]:
         try:
             stat = (entry / "stat").read_text()
             ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-            if ppid == parent and b"crawler.run" in (entry / "cmdline").read_bytes():
+            if ppid == parent and module in (entry / "cmdline").read_bytes():
                 found.append(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue
@@ -633,6 +640,8 @@ class Daemon:
             kill_group(pid)
         if children:
             log.info("stopped %d crawl process(es); their sources are polled again on the next start", len(children))
+        for pid in crawl_children(module=b"crawler.rematch"):  # a digest's: what it matched stays, it goes on at start
+            kill_group(pid)
         deadline = time.monotonic() + STOP_GRACE
         while self._busy and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -1207,7 +1216,10 @@ class Daemon:
     def _digest_job(self, slot: datetime | None = None, attempt: int = 0) -> None:
         if self.stopping.is_set() or self._upgraded_under_us(force=True):
             return  # upgraded: the new version's start sends a digest missed meanwhile
-        config = self.config
+        with self._current() as (config, snapshot):  # the snapshot stays for its matching child (_match_first)
+            self._digest_slot(config, snapshot, slot, attempt)
+
+    def _digest_slot(self, config: Config, snapshot: Path, slot: datetime | None, attempt: int) -> None:
         if slot is None:
             slot = last_fire_at_or_before(digest_trigger(config), utcnow()) or utcnow()
         self._put_off.pop("digest-again", None)  # this run takes the slot of one put off, or a newer one
@@ -1225,7 +1237,12 @@ class Daemon:
             return
         with self._work():
             try:
-                self._digest(config, slot)
+                self._digest(config, snapshot, slot)
+            except StaleMatches as exc:
+                # its stories are chosen by matches of the config it runs under, else an edited topic's no longer
+                # matching ones went out and those it now matches waited: tried again as after a database problem
+                log.error("digest %s: not sent: %s; %s", iso(slot), exc, self._digest_again(slot, attempt + 1))
+                self._job_failed("digest", str(exc))
             except (sqlite3.Error, StoreError) as exc:
                 # one line, no traceback: which file, why, and when the digest is tried again
                 problem = database_problem(config.storage.database, exc)
@@ -1268,7 +1285,7 @@ class Daemon:
         )
         return f"trying again at {iso(at)} (retry {attempt} of {DIGEST_RETRIES})"
 
-    def _digest(self, config: Config, slot: datetime) -> None:
+    def _digest(self, config: Config, snapshot: Path, slot: datetime) -> None:
         from scheduler.digest import run_digest
 
         now = utcnow()
@@ -1279,6 +1296,8 @@ class Daemon:
             if state is not None and state.done and state.slot >= slot:
                 log.info("digest for %s already sent", iso(slot))
                 return
+            # before the slot is taken on: killed meanwhile, the start sends the digest as one missed
+            self._match_first(config, snapshot, store, "digest")
             resume = state is not None and not state.done and state.slot == slot
             run_started = state.started if resume and state else now
             DigestSlot(slot, run_started, False).save(store)
@@ -1325,6 +1344,41 @@ class Daemon:
         else:
             self._job_ok()
 
+    def _match_first(self, config: Config, snapshot: Path, store: Store, job: str) -> None:
+        """Brings the topic matches a digest chooses its stories by up to date with ``config`` when they are not (a
+        topic edited by a reload, or an upgrade's cleaned text, before any crawl matched them again), in a child
+        started on its snapshot, as crawls are (this process loads no topics); StaleMatches when it cannot."""
+        from crawler.child import rematch_in_child
+        from crawler.topicstate import changed_topics, rematch_due, window_start
+
+        changed, removed = changed_topics(config, store)
+        cleaned = rematch_due(store, window_start(config, utcnow()))
+        if not (changed or removed or cleaned):
+            return
+        what = []
+        if changed:
+            what.append(f"{noun(len(changed), 'topic')} {', '.join(t.name for t in changed)} new or changed")
+        if removed:
+            what.append(f"{noun(len(removed), 'topic')} {', '.join(removed)} removed")
+        if cleaned:
+            what.append(f"{count(cleaned, 'article')} whose text an upgrade changed")
+        began = time.monotonic()
+        timeout = envsettings.seconds("NEWSWATCH_BATCH_TIMEOUT", self.crawl_timeout(config) + BATCH_GRACE)
+        try:
+            looked = rematch_in_child(snapshot, timeout=timeout)
+        except StoreError:
+            raise  # a database problem, as the digest's own would be (a write lock another process holds: waited out)
+        except NewswatchError as exc:
+            problem = f"its topic matches could not be brought up to date ({'; '.join(what)}): {exc}"
+            raise StaleMatches(problem) from None
+        log.info(
+            "%s: topic matches brought up to date first (%s): %s matched again; %.1fs",
+            job,
+            "; ".join(what),
+            count(looked, "article"),
+            time.monotonic() - began,
+        )
+
     def _schedule_retry(self, emails: Sequence[str], attempt: int) -> None:
         if self.scheduler is None or attempt > DIGEST_RETRIES:
             if attempt > DIGEST_RETRIES:
@@ -1347,8 +1401,6 @@ class Daemon:
         )
 
     def _retry_job(self, emails: list[str], attempt: int) -> None:
-        from scheduler.digest import run_digest
-
         if self.stopping.is_set():
             return
         self._put_off.pop("digest-retry", None)
@@ -1356,11 +1408,17 @@ class Daemon:
             self._put_off["digest-retry"] = (self._retry_job, [emails, attempt])
             log.info("digest retry: %s: waits for the database's write lock to be released", ", ".join(emails))
             return
-        config = self.config
+        with self._current() as (config, snapshot):
+            self._retry(config, snapshot, emails, attempt)
+
+    def _retry(self, config: Config, snapshot: Path, emails: list[str], attempt: int) -> None:
+        from scheduler.digest import run_digest
+
         failed: list[str] = []
         with self._work():
             try:
                 with Store(config.storage.database) as store:
+                    self._match_first(config, snapshot, store, "digest retry")
                     for email in emails:
                         try:
                             result = run_digest(config, store, recipient=email).results
@@ -1381,6 +1439,9 @@ class Daemon:
                             )
                             if r.status == "failed":
                                 failed.append(email)
+            except StaleMatches as exc:
+                log.error("digest retry: not sent: %s", exc)
+                failed = list(emails)
             except (sqlite3.Error, StoreError) as exc:
                 log.error("digest retry: not sent: %s", database_problem(config.storage.database, exc))
                 failed = list(emails)  # a recipient it reached before is no longer due: nothing goes twice

@@ -224,6 +224,7 @@ def test_a_database_error_during_the_digest_is_one_line_saying_what_why_and_when
     from scheduler.daemon import DIGEST_RETRIES, Daemon
 
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setenv("NEWSWATCH_BUSY_TIMEOUT", "0.2")  # the digest's matching child (its topic is new) meets it first
     for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "RUNTIME_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     cfg = write_config(
