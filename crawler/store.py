@@ -343,8 +343,8 @@ REMATCH = "_rematch"  # articles whose stored title or text an upgrade changed: 
 def _rematch_table(db: sqlite_utils.Database) -> None:
     # A migration cannot read the config, so it cannot match: it notes the articles whose title or text it changed,
     # and the first crawl or digest after the upgrade, which knows the topics, matches them again (``why``: the
-    # migration that changed them). Made by the first migration that changes stored text, and by any later one, for a
-    # database that took that first one before this table existed.
+    # migration that changed them). Made by the first migration that changes stored text, by any later one, for a
+    # database that took that first one before this table existed, and by 0150 for one that took them all before.
     db.execute(
         f"CREATE TABLE IF NOT EXISTS {REMATCH} (article_id INTEGER PRIMARY KEY REFERENCES articles(id)"
         " ON DELETE CASCADE, why TEXT NOT NULL)"
@@ -556,6 +556,13 @@ def _m0140(db: sqlite_utils.Database) -> None:
             if made is not None and made[0] == dedup.signature(title, text).to_bytes():
                 stories.replace(aid, dedup.signature(clean_title, clean_text))
         last = rows[-1][0]
+
+
+@migrations(name="0150_rematch_noted")
+def _m0150(db: sqlite_utils.Database) -> None:
+    # A database that took 0140 before 0070 and 0140 noted what they changed has no table for the notes, and every
+    # crawl, digest and prune reads it: made here, empty (what 0140 cleaned then was not noted, and is not known now).
+    _rematch_table(db)
 
 
 # internal tables made after the rename (0060), named apart from the start

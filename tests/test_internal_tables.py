@@ -30,7 +30,7 @@ MADE_LATER = {
     "_sitemap_children": "0110_sitemap_children",
     "_feed_items": "0120_feed_items_read",
     "_near_misses": "0130_near_misses",
-    "_rematch": "0070_pinyin_readings_removed",  # and by 0140 when missing
+    "_rematch": "0070_pinyin_readings_removed",  # and by 0140 or 0150 when missing
 }  # internal tables later migrations make
 GUARDED, LEDGER_GUARDED = (
     "0100_older_versions_write_nothing",

@@ -258,6 +258,24 @@ def test_prune_right_after_the_upgrade_keeps_what_the_stored_text_matches(tmp_pa
     assert harbin and perm
 
 
+def test_a_database_that_took_every_cleaning_before_the_notes_existed_gets_their_table(
+    tmp_path: Path, site: SiteServer
+) -> None:
+    """A database upgraded by 0070 and 0140 before they noted what they changed has no table of notes: 0150 makes it,
+    so crawl, digest and prune read it instead of failing ('no such table: _rematch')."""
+    cfg = write_config(tmp_path, 25)
+    db = tmp_path / "nw.db"
+    with Store(db) as st:
+        add_as_before(st, 1, "Kazan reactor", "Text.", timedelta(days=1))
+    as_before(db, "0150_rematch_noted")
+    crawl = ("crawl", "--url", site.base_url + GW_PAGE)
+    for args in (("digest", "--dry-run"), ("prune", "--older-than", "180d", "--dry-run"), crawl):
+        out = newswatch("-c", cfg, *args)
+        assert out.returncode == 0 and "no such table" not in out.stderr, (args, out.stdout, out.stderr)
+    with Store(db) as st:
+        assert st.count(REMATCH) == 0 and 1 in stored_matches(st)
+
+
 def test_a_crawl_matches_again_for_its_budget_and_the_next_one_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
