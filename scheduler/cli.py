@@ -410,7 +410,7 @@ def crawl(
                 )
             if u:
                 url_list.append(u)
-    url_list = list(dict.fromkeys(url_list))
+    url_list = _one_url_a_page(url_list, quiet=state.quiet)
     if urls_from is not None and not url_list and not sources:
         raise UsageError(f"--urls-from {listed}: no URLs in it (one http(s) URL a line)")
     names = list(sources)
@@ -460,6 +460,25 @@ def crawl(
     if summary.all_failed:
         click.echo(f"error: {_all_failed(summary, urls_only=bool(url_list) and not selected)}", err=True)
         sys.exit(1)
+
+
+def _one_url_a_page(urls: Sequence[str], *, quiet: bool) -> list[str]:
+    """The given URLs, one per page: a URL that differs from an earlier one only in tracking parameters, case or
+    fragment is the same article, fetched and counted once (under the spelling given first)."""
+    from crawler.urls import canonicalize
+
+    first: dict[str, str] = {}
+    for u in urls:
+        key = canonicalize(u)
+        if key not in first:
+            first[key] = u
+        elif first[key] != u and not quiet:
+            click.echo(
+                f"warning: {_quoted(u, 200)} names the page {_quoted(first[key], 200)} does (tracking parameters and "
+                "fragments aside); fetched and counted once",
+                err=True,
+            )
+    return list(first.values())
 
 
 def _all_failed(summary: Any, *, urls_only: bool) -> str:

@@ -156,6 +156,21 @@ def test_crawl_table_names_each_url_beside_the_sources(site: Any, tmp_path: Path
     assert [int(n) for n in total[1:]] == [int(a) + int(b) for a, b in zip(vestnik[2:], [2, 1, 0, 1, 1])]
 
 
+def test_crawl_url_given_twice_with_tracking_parameters_counts_one_article(site: Any, tmp_path: Path) -> None:
+    # the same article once with utm_source and once without: both were fetched and the table counted one stored
+    # article as matched 2 (the second row 'already stored'); it is fetched and counted once, and a line says so
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
+    tracked = site.base_url + LUNAR + "?utm_source=x"
+    r = newswatch("-c", cfg, "crawl", "--url", tracked, "--url", site.base_url + LUNAR, env=IN_PROCESS)
+    assert r.returncode == 0, r.stderr
+    table = r.stdout.split("\n\n")[-1].splitlines()
+    assert table[2].split() == [tracked, "stored", "1", "1", "0", "1", "0"], r.stdout
+    assert table[3].split() == ["total", "1", "1", "0", "1", "0"], r.stdout
+    assert f"warning: '{site.base_url + LUNAR}' names the page '{tracked}' does" in r.stderr, r.stderr
+    assert site.hits(LUNAR) == 1
+
+
 @pytest.fixture(scope="module")
 def ad_hoc_pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any], Outcome]]:
     """One `crawl --url A --url B --urls-from - --json` (one crawl child, not two): the site's base URL,
