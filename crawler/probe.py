@@ -255,6 +255,29 @@ def _read_html(report: Report, text: str, url: str, follow: str | None) -> str |
     return None
 
 
+def not_an_article(url: str, body: bytes, content_type: str | None) -> str | None:
+    """What a page that gave no article text is instead, and what to do with it: a feed, a sitemap or a listing of
+    articles is a source to add (or probe), not an article; None for any other page."""
+    report = Report(url=url)
+    try:
+        read_document(report, body, content_type, datetime.now(UTC), None)
+    except (ProbeError, ValueError):
+        return None
+    what = {
+        "feed": "a feed",
+        "sitemap": "a sitemap",
+        "sitemap-index": "a sitemap index",
+        "listing": "a listing of articles" if report.suggested_follow else None,
+        "homepage": "a front page with a feed" if report.feeds else None,
+    }.get(report.kind)
+    if what is None:
+        return None
+    return (
+        f"the page is {what}, not an article: to poll it, add it as a source (newswatch sources add NAME {url}); "
+        f"newswatch probe {url} shows what it lists"
+    )
+
+
 def _looks_like_article(doc: Any) -> bool:
     og = " ".join(doc.xpath("//meta[@property='og:type']/@content")).lower()
     if "article" in og:

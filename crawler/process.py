@@ -179,12 +179,21 @@ def settle_topics(topic_list: tuple[TopicConfig, ...]) -> bool:
 
 
 def process_page(job: PageJob, topic_list: tuple[TopicConfig, ...]) -> Processed:
-    from crawler.extract import extract, no_text_reason  # trafilatura: loaded by the workers, not by a crawl of 304s
+    from crawler.extract import (
+        NO_TEXT,
+        extract,
+        no_text_reason,
+    )  # trafilatura: loaded by the workers, not by a crawl of 304s
 
     decoded = decode_html(job.body, job.content_type)
     ex = extract(decoded.text, job.final_url)
     if ex is None:
-        return Processed(None, (), no_text_reason(decoded.text))
+        reason = no_text_reason(decoded.text)
+        if reason == NO_TEXT and job.feed is None:  # a page of its own (crawl --url, a listing's link), no entry's
+            from crawler.probe import not_an_article
+
+            reason = not_an_article(job.final_url, job.body, job.content_type) or reason
+        return Processed(None, (), reason)
     title, text, note = _bounded(job.final_url, ex.title or (job.feed.title if job.feed else ""), ex.text)
     # a page reached by a redirect to another URL must show one of its headline's words: every page of a site sent
     # to one login or consent page, under headlines too short for three words, was taken for the first story

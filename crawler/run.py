@@ -698,7 +698,7 @@ class CrawlContext:
                 self.mark_entry(source, key, None, also)
                 if isinstance(item, PageItem):  # a page kept from its feed answered without text: not retried
                     self.clear_pending(item.job.url)
-                self._event("page", source, status="empty", url=getattr(item, "job", item).url)
+                self._event("page", source, status="empty", url=getattr(item, "job", item).url, error=processed.reason)
                 return
             if processed.note:
                 self.warn(source, processed.note)

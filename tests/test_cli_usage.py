@@ -171,6 +171,29 @@ def test_crawl_url_given_twice_with_tracking_parameters_counts_one_article(site:
     assert site.hits(LUNAR) == 1
 
 
+def test_crawl_url_of_a_feed_a_sitemap_or_a_listing_says_what_it_is_and_what_to_do(site: Any, tmp_path: Path) -> None:
+    # each said only "no article text could be extracted from the page"
+    from urllib.parse import quote
+
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(demo_config_text(site.base_url), encoding="utf-8")
+    # a listing of picture tiles: no text to take for an article's
+    links = "".join(f'<a href="/news/2026/11/{d}/story-{d}.html"><img src="/{d}.jpg" alt=""></a>' for d in (17, 18, 19))
+    listing = f"{site.base_url}/_fault/text?body=" + quote(f"<html><body>{links}</body></html>")
+    feed, sitemap = site.base_url + "/globalwire/rss.xml", site.base_url + "/sitemap-index.xml"
+    args = ["-c", cfg, "crawl", "--url", feed, "--url", sitemap, "--url", listing, "--json"]
+    r = newswatch(*args, env=IN_PROCESS)
+    assert r.returncode == 1, r.stderr
+    pages = {p["url"]: p for p in json.loads(r.stdout)["pages"]}
+    for url, what in ((feed, "a feed"), (sitemap, "a sitemap index"), (listing, "a listing of articles")):
+        assert pages[url]["error"] == (
+            f"the page is {what}, not an article: to poll it, add it as a source (newswatch sources add NAME {url}); "
+            f"newswatch probe {url} shows what it lists"
+        ), pages[url]
+    text = newswatch("-c", cfg, "crawl", "--url", feed, env=IN_PROCESS)
+    assert f"{feed}\n  error: the page is a feed, not an article: to poll it" in text.stdout, text.stdout
+
+
 @pytest.fixture(scope="module")
 def ad_hoc_pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any], Outcome]]:
     """One `crawl --url A --url B --urls-from - --json` (one crawl child, not two): the site's base URL,
@@ -267,7 +290,7 @@ def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_anoth
     longer = short + "&status=404"
     assert pages[longer]["status"] == "error" and "404" in pages[longer]["error"]
     assert pages[short]["status"] == "error"
-    assert pages[short]["error"] == "no article text could be extracted from the page", pages[short]
+    assert pages[short]["error"] == "no article text found on the page", pages[short]
 
 
 def test_an_error_line_names_a_whole_url_not_the_start_of_a_longer_one() -> None:
