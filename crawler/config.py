@@ -370,11 +370,14 @@ class _Checker:
         value = self.get(data, key, path, (str, int), None)
         if value is None:
             return default
-        if isinstance(value, int):
+        # a number without its unit: '0' is zero as '0s' is (refused alike below); another is ambiguous in a file read
+        # for months ('every = 30': seconds or minutes?), where the command line's options take it as seconds
+        plain = isinstance(value, int) or bool(re.fullmatch(r"\d+", value.strip()))
+        if plain and int(value) != 0:
             self.add(f"{path}.{key}", f'{value!r} has no unit; write it as a string like "{value}s" or "{value}m"')
             return default
         try:
-            seconds = parse_duration(value)
+            seconds = 0.0 if plain else parse_duration(value)
         except ValueError:
             if _DURATION_FULL.fullmatch(value.strip().replace(" ", "")):
                 seconds = maximum + 1  # well-formed but beyond even MAX_DURATION

@@ -420,9 +420,11 @@ def crawl(
         selected = [s.name for s in select_sources(config, names)]
         if not selected and not url_list:
             raise UsageError("the config has no [[sources]]; add one or pass --url URL")
-    seconds = _duration_option("--timeout", timeout) if timeout else None
-    if seconds == 0:
-        raise UsageError(f"--timeout {_quoted(timeout or '')} must be longer than zero; leave it out for no limit")
+    seconds = (
+        _duration_option("--timeout", timeout, zero="leave it out for no limit", no_limit=True) if timeout else None
+    )
+    if seconds == float("inf"):
+        seconds = None
     progress = Progress(enabled=sys.stderr.isatty() and not state.quiet and not as_json)
     pages: dict[str, dict[str, Any]] = {}
 
@@ -596,13 +598,40 @@ def _print_extracted(page: dict[str, Any]) -> None:
     click.echo()
 
 
-def _duration_option(name: str, value: str) -> float:
+def _duration_option(name: str, value: str, *, zero: str | None = None, no_limit: bool = False) -> float:
+    """Every duration option's one parser: 30s, 15m, 6h, 1d or compounds (1h30m), or a plain number of seconds (as
+    search --timeout always took); '0' is '0s'. With ``zero`` (what to do instead) a zero length is refused; with
+    ``no_limit`` a number beyond a century ('inf', 1e12) is infinity, else it is too long."""
+    seconds = _plain_seconds(value)
+    if seconds is None or seconds < 0:
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise UsageError(
+                f"{name} {_quoted(value)} is not a duration; use 30s, 15m, 6h or 1d{_too_long(value)}"
+            ) from None
+    if not seconds <= MAX_DURATION:  # NaN too
+        if no_limit:
+            return float("inf")
+        raise UsageError(f"{name} {_quoted(value)} is too long (at most {format_duration(MAX_DURATION)})")
+    if zero is not None and seconds == 0:
+        raise UsageError(f"{name} {_quoted(value)} must be longer than zero; {zero}")
+    return seconds
+
+
+def _plain_seconds(value: str) -> float | None:
     try:
-        return parse_duration(value)
+        return float(value)
     except ValueError:
-        raise UsageError(
-            f"{name} {_quoted(value)} is not a duration; use 30s, 15m, 6h or 1d{_too_long(value)}"
-        ) from None
+        return None
+
+
+def _duration_text(value: str) -> str:
+    """A duration option's value as the config writes it: a plain number of seconds gets its unit ('90' -> '1m30s')."""
+    seconds = _plain_seconds(value)
+    if seconds is None:
+        return value
+    return format_duration(seconds) if seconds == int(seconds) else f"{round(seconds * 1000)}ms"
 
 
 def _quoted(value: str, limit: int = 60) -> str:
@@ -1000,10 +1029,7 @@ def _hits(hits: Sequence[str]) -> str:
 
 def _search_timeout(value: str) -> float:
     """search's --timeout: a duration as crawl's takes (30s, 2m), or a plain number of seconds as it always took."""
-    try:
-        seconds = float(value)  # "inf" (or 1e12, or "nan") is no limit
-    except ValueError:
-        seconds = _duration_option("--timeout", value)
+    seconds = _duration_option("--timeout", value, zero="give at least 0.1s (the default is 60s)", no_limit=True)
     if seconds < 0.1:
         raise UsageError(f"--timeout {_quoted(value)} is too short; give at least 0.1s (the default is 60s)")
     return seconds

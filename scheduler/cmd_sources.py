@@ -17,6 +17,8 @@ from crawler.errors import UsageError
 from crawler.wording import noun
 from scheduler.cli import (
     State,
+    _duration_option,
+    _duration_text,
     _print_table,
     _short_time,
     _time_cell,
@@ -265,7 +267,7 @@ def sources_add(
     state: State, name: str, url: str, kind: str | None, every: str | None, follow: str | None, force: bool
 ) -> None:
     """Probe URL, then add it as source NAME to the config file (comments kept); nothing written on failure."""
-    from crawler.config import load_config, parse_duration
+    from crawler.config import load_config
     from crawler.probe import SITEMAP_WINDOW, before_window, probe_in_child, source_block
     from scheduler.sourcelist import NewSource, add_sources, check_new_name
 
@@ -282,10 +284,8 @@ def sources_add(
                 "(a listing read with another --follow)"
             )
     if every is not None:
-        try:
-            parse_duration(every)
-        except ValueError:
-            raise UsageError(f"--every {every!r} is not a duration; use 30m, 6h or 1d") from None
+        _duration_option("--every", every, zero="give how often to poll it, such as 30m")
+        every = _duration_text(every)
     if follow is not None and kind not in (None, "listing"):
         raise UsageError("--follow applies to --kind listing only")
     report = probe_in_child(path, url, follow, allow_private=config.crawl.allow_private)
@@ -352,13 +352,9 @@ def sources_remove(state: State, name: str) -> None:
 @handle_errors
 def sources_import(state: State, file: Path, every: str) -> None:
     """Add every feed of an OPML file (Miniflux, FreshRSS, rss2email...) in one edit; duplicates are skipped."""
-    from crawler.config import parse_duration
     from scheduler.sourcelist import import_opml
 
-    try:
-        seconds = parse_duration(every)
-    except ValueError:
-        raise UsageError(f"--every {every!r} is not a duration; use 30m, 6h or 1d") from None
+    seconds = _duration_option("--every", every, zero="give how often to poll them, such as 1h")
     path = find_config(state.config_path)
     _, result = import_opml(path, file, seconds)
     for line in result.skipped:

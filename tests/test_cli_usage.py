@@ -282,6 +282,32 @@ def test_a_crawl_timeout_of_zero_is_refused_not_read_as_no_limit(tmp_path: Path)
     assert r.stderr == "error: --timeout '0s' must be longer than zero; leave it out for no limit\n"
 
 
+def test_every_duration_option_reads_zero_and_plain_seconds_alike(tmp_path: Path) -> None:
+    # crawl --timeout 0 said "'0' is not a duration" where 0s "must be longer than zero", and refused the plain number
+    # of seconds search --timeout takes; sources add --every 0 wrote nothing but said "not a duration"
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text('[[sources]]\nname = "local"\nurl = "http://127.0.0.1:9/rss"\n', encoding="utf-8")
+    zero = {
+        ("crawl", "--timeout"): "leave it out for no limit",
+        ("search", "x", "--timeout"): "give at least 0.1s (the default is 60s)",
+        ("sources", "add", "b", "http://127.0.0.1:9/b", "--every"): "give how often to poll it, such as 30m",
+    }
+    for command, hint in zero.items():
+        for value in ("0", "0s", "0m"):
+            r = newswatch("-c", cfg, *command, value)
+            assert (r.returncode, r.stderr) == (
+                2,
+                f"error: --every must be longer than zero; {hint}\n".replace("--every", f"{command[-1]} '{value}'"),
+            ), r.stderr
+    r = newswatch("-c", cfg, "-q", "crawl", "--timeout", "90", env=IN_PROCESS)  # 90 seconds: the crawl runs
+    assert r.returncode == 1 and r.stderr.splitlines()[-1] == "error: local failed", r.stderr
+    r = newswatch("-c", cfg, "crawl", "--timeout", "soon")
+    assert r.stderr == "error: --timeout 'soon' is not a duration; use 30s, 15m, 6h or 1d\n"
+    from scheduler.cli import _duration_text
+
+    assert [_duration_text(v) for v in ("90", "30m", "1.5")] == ["1m30s", "30m", "1500ms"]  # as sources add writes it
+
+
 def test_crawl_url_errors_go_to_their_own_page_when_one_url_is_a_prefix_of_another(
     ad_hoc_pages: tuple[str, dict[str, Any], Outcome],
 ) -> None:

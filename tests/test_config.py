@@ -68,6 +68,17 @@ def test_bad_duration_names_source_index_and_name() -> None:
     assert p[0].startswith("sources[2] (c).every: '15 minutes' is not a duration; use 30s, 15m, 6h or 1d")
 
 
+def test_a_duration_of_zero_or_without_a_unit_is_refused_alike_however_written() -> None:
+    # "0" was "not a duration" where "0s" "must be longer than zero"; "30" was "not a duration" where 30 "has no unit"
+    every = "sources[0] (a).every"
+    src = '[[sources]]\nname = "a"\nurl = "https://x.org/"\nevery = {}\n'
+    assert problems(src.format('"0"')) == [f"{every}: '0' must be longer than zero"]
+    assert problems(src.format('"0s"')) == [f"{every}: '0s' must be longer than zero"]
+    assert problems(src.format("0")) == [f"{every}: 0 must be longer than zero"]
+    assert problems(src.format('"30"')) == [f"""{every}: '30' has no unit; write it as a string like "30s" or "30m\""""]
+    assert problems(src.format("30")) == [f"""{every}: 30 has no unit; write it as a string like "30s" or "30m\""""]
+
+
 def test_source_without_url() -> None:
     assert problems('[[sources]]\nname = "a"\nkind = "feed"\n') == [
         "sources[0] (a).url: is required; add url = ... to [sources]"

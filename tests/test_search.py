@@ -408,8 +408,9 @@ def test_the_time_limit_is_a_duration_as_crawl_s_is_or_a_number_of_seconds(tmp_p
         assert result.exit_code == 0, result.output
         assert [r["title"] for r in json.loads(result.output)] == ["China and Russia"]
     for timeout, error in (
-        ("0s", "error: --timeout '0s' is too short; give at least 0.1s (the default is 60s)\n"),
-        ("-1", "error: --timeout '-1' is too short; give at least 0.1s (the default is 60s)\n"),
+        ("0s", "error: --timeout '0s' must be longer than zero; give at least 0.1s (the default is 60s)\n"),
+        ("0.05", "error: --timeout '0.05' is too short; give at least 0.1s (the default is 60s)\n"),
+        ("-1", "error: --timeout '-1' is not a duration; use 30s, 15m, 6h or 1d\n"),
         ("soon", "error: --timeout 'soon' is not a duration; use 30s, 15m, 6h or 1d\n"),
     ):
         result = CliRunner().invoke(cli, ["-c", str(cfg), "search", "--timeout", timeout, "laboratory"])
