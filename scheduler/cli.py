@@ -34,7 +34,7 @@ from crawler.dates import iso, parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError, did_you_mean
 from crawler.jsonl import dumps_line
 from crawler.wording import count, noun
-from scheduler.files import replacing, write_atomic
+from scheduler.files import check_output_folder, replacing, write_atomic
 from scheduler.launch import hold_signals, release_signals
 
 if TYPE_CHECKING:
@@ -1241,8 +1241,8 @@ def export(
             raise UsageError(
                 f"unknown topic {t!r}; {did_you_mean(t, sorted(known_topics))}configured topics: {listing}"
             )
-    if output is not None and not output.parent.is_dir():
-        raise UsageError(f"--output {output}: the folder {output.parent} does not exist; create it first")
+    if output is not None:
+        check_output_folder("--output", output)
     db = config.storage.database
     store = Store(db, readonly=True) if db.exists() else None
     try:

@@ -31,7 +31,7 @@ from crawler.errors import MailError, StoreError, UsageError
 from crawler.store import Store, iso, parse_iso
 from scheduler import ledger
 from scheduler.compose import Digest, build_digest, compose, mail_domain, recipient_topics, render
-from scheduler.files import write_atomic
+from scheduler.files import check_output_folder, write_atomic
 
 __all__ = [
     "DigestOutcome",
@@ -246,6 +246,8 @@ def check_options(
         raise UsageError(f"--output {str(output)!r} names no file; give one such as digest.html or digest.eml")
     if output is not None and Path(output).suffix.lower() not in (".html", ".htm", ".eml"):
         raise UsageError(f"--output {output}: the file name must end in .html or .eml")
+    if output is not None:
+        check_output_folder("--output", Path(output))
     if to is not None and not valid_address(to):
         raise UsageError(f"--to {to!r} is not an email address; write it like analyst@example.org")
     recipients = list(dcfg.recipients)
@@ -351,7 +353,6 @@ def _preview(
             data = msg.as_bytes()
         else:
             data = render(digest, str(msg["Subject"]))[1].encode("utf-8")
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, data, mode=0o644)
         results.append(c.result(r.email, "preview", None, mid))
     if to is not None:

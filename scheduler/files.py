@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from crawler.errors import UsageError
+
 __all__ = ["replacing", "write_atomic"]
 
 
@@ -63,3 +65,9 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_output_folder(option: str, path: Path) -> None:
+    """Refuses an output file whose folder is missing (a typo in the path, more likely than a folder to make)."""
+    if not path.parent.is_dir():
+        raise UsageError(f"{option} {path}: the folder {path.parent} does not exist; create it first")

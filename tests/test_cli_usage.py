@@ -455,6 +455,20 @@ def test_backup_refuses_to_overwrite_and_names_a_missing_folder(demo_copy: Path)
     assert str(missing.parent) in line and "does not exist" in line and "unexpected" not in line
 
 
+def test_digest_output_refuses_a_missing_folder_as_export_does(demo_copy: Path) -> None:
+    # digest --output made the missing folders (a typo in the path made a tree) and exited 0, where export -o and
+    # backup refuse; now it is refused with export's line and nothing is made
+    cfg = str(demo_copy / "newswatch.toml")
+    folder = demo_copy / "no" / "such"
+    for command, name in ((["digest", "--output"], "d.html"), (["export", "-o"], "e.jsonl")):
+        r = newswatch("-c", cfg, *command, str(folder / name))
+        assert (r.returncode, r.stderr) == (
+            2,
+            f"error: --output {folder / name}: the folder {folder} does not exist; create it first\n",
+        )
+    assert not (demo_copy / "no").exists()
+
+
 def test_backup_never_writes_over_the_database_or_the_files_beside_it(demo_copy: Path) -> None:
     # `backup newswatch.db-wal --force` (a tab completion away) would replace the log the daemon writes to
     cfg = str(demo_copy / "newswatch.toml")

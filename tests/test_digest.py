@@ -422,6 +422,7 @@ def test_dry_run_sends_and_marks_nothing(world: World, smtp: Any) -> None:
 def test_output_html_and_eml_need_no_smtp_and_mark_nothing(world: World, tmp_path: Path) -> None:
     world.add("tass-en", "China and Russia sign a materials deal", matches={"china-russia-st": 3.0})
     cfg = config_for(world.store.path)  # no [smtp]
+    (tmp_path / "out").mkdir()  # a missing folder is refused (test_cli_usage.py)
     html_out = run_digest(cfg, world.store, now=NOW, output=tmp_path / "out" / "digest.html")
     assert html_out.output == tmp_path / "out" / "digest.html"
     assert html_out.results[0].status == "preview"
