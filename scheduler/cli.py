@@ -872,6 +872,7 @@ class _QueryCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         given = list(args[: args.index("--")] if "--" in args else args)  # the parser consumes the list
+        after = list(args[args.index("--") + 1 :] if "--" in args else [])
         # "-china AND russia" is -c (the config) "hina AND russia" to click: no such file, so it was a query
         for a in given:
             if a.startswith("-c") and len(a) > 2 and not a.startswith("--") and not Path(a[2:]).expanduser().exists():
@@ -886,6 +887,17 @@ class _QueryCommand(click.Command):
             query = next((a for a in given if a[:1] == "-" and a[1:2] != "-" and letter in a[1:]), None)
             if query is not None and not exc.option_name.startswith("--"):
                 exc.message = _query_as_option(query)
+            raise
+        except click.UsageError as exc:
+            # "search -- -sport --limit 1": after '--' everything is an argument, so the options are extra ones
+            extra = after[1:]
+            if exc.message.startswith("Got unexpected extra") and any(a[:1] == "-" and a != "-" for a in extra):
+                import shlex
+
+                exc.message += (
+                    "; options go before '--' (all after it is the query): "
+                    f"newswatch search {shlex.join(given + extra)} -- {shlex.quote(after[0])}"
+                )
             raise
 
 

@@ -228,6 +228,24 @@ def test_a_query_starting_with_minus_says_to_put_it_after_double_dash(tmp_path: 
     assert attached.exit_code == 0 and attached.output.startswith("no matches")
 
 
+def test_options_after_double_dash_are_said_to_go_before_it(tmp_path: Path) -> None:
+    # "search -- -sport --limit 1" said only "Got unexpected extra arguments (--limit 1)"
+    from click.testing import CliRunner
+
+    from scheduler.cli import cli
+
+    cfg = str(_config(tmp_path))
+    result = CliRunner().invoke(cli, ["search", "-c", cfg, "--", "-sport AND x", "--limit", "1", "--source", "a b"])
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: Got unexpected extra arguments (--limit 1 --source a b); options go before '--' (all after it is the "
+        f"query): newswatch search -c {cfg} --limit 1 --source 'a b' -- '-sport AND x'\n"
+    ), result.output
+    # extra words that are no options: an unquoted query, not options in the wrong place
+    result = CliRunner().invoke(cli, ["-c", cfg, "search", "--", "-sport", "AND", "x"])
+    assert result.exit_code == 2 and result.output.endswith("Error: Got unexpected extra arguments (AND x)\n")
+
+
 def test_the_time_limit_holds_inside_one_huge_article_and_says_how_far_it_got(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
