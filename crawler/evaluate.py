@@ -10,7 +10,7 @@ scores what the product would match.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from crawler.errors import UsageError
 from crawler.jsonl import split_lines
 from crawler.readings import strip_readings
 from crawler.topics import TITLE, Document, Query, compile_query, prepare, shown_hits, snippet
+from crawler.wording import noun
 
 if TYPE_CHECKING:
     from crawler.model import Scorer
@@ -110,11 +111,12 @@ def _label(value: object, where: str, topic: str | None = None) -> bool:
     raise UsageError(f"{where}: 'label' must be true or false (or a topic's name), found {found}")
 
 
-def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
+def load_labeled(path: Path, topic: str | None = None, warn: Callable[[str], None] | None = None) -> list[Story]:
     """Stories of a labeled JSONL file; UsageError naming the line when one is malformed.
 
     With ``topic``, a label may also be a topic's name: the story is relevant to that topic only. A UTF-8
-    byte-order mark (as Windows editors write one) is read past.
+    byte-order mark (as Windows editors write one) is read past. ``warn`` is told of a 'language' that is no
+    language code ('cn'), once for all the lines giving it.
     """
     try:
         data = path.read_bytes()
@@ -129,6 +131,7 @@ def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
         line = data[: exc.start].count(b"\n") + 1
         raise UsageError(f"{path} line {line}: not UTF-8 text; save the file as UTF-8") from None
     out: list[Story] = []
+    no_code: dict[str, dict[str, list[int]]] = {}  # a 'language' that is no code -> the code its texts read as -> lines
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -142,20 +145,34 @@ def load_labeled(path: Path, topic: str | None = None) -> list[Story]:
         if "label" not in row or not isinstance(row.get("title", ""), str) or not isinstance(row.get("text", ""), str):
             raise UsageError(f"{where}: each story needs 'title' and 'text' strings and a 'label'")
         title, text = strip_readings(row.get("title", "")), strip_readings(row.get("text", ""))
+        if not title.strip() and not text.strip():  # nothing to match: it would count, under language '?'
+            raise UsageError(f"{where}: the story's title and text are both empty; give it one, or remove the line")
         # a tag as another tool writes it ("ZH", "zh-CN", "rus") is the code newswatch stores: a row of its own in
-        # the table and a story scored without its language's weight, else; no code at all ("Chinese") is detected
+        # the table and a story scored without its language's weight, else; no code at all ("Chinese", "cn") is
+        # detected, and a two-letter one that is no language's ("cn" for zh) is said
         given = row.get("language")
-        lang = (
-            (textnorm.language_code(given) if isinstance(given, str) else None)
-            or textnorm.detect_language(f"{title}\n{text}")
-            or "?"
-        )
+        code = textnorm.language_code(given) if isinstance(given, str) else None
+        detected = textnorm.detect_language(f"{title}\n{text}")
+        if code is not None and code not in textnorm.ISO639_1:
+            no_code.setdefault(str(given), {}).setdefault(detected or "?", []).append(n)
+            code = None
+        lang = code or detected or "?"
         ident = row.get("id")
         out.append(
             Story(str(n if ident is None else ident), str(lang), title, text, _label(row["label"], where, topic))
         )
     if not out:
         raise UsageError(f"{path}: holds no stories")
+    for given, by_code in no_code.items():
+        for code, numbers in by_code.items():
+            lines_ = ", ".join(map(str, numbers[:5])) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+            fix = (
+                f"read as {code!r}, the language its text is in (write \"{code}\", or leave 'language' out)"
+                if code != "?"
+                else "its text tells none; write its ISO 639-1 code (en, ru, zh)"
+            )
+            if warn is not None:
+                warn(f"{path} {noun(len(numbers), 'line')} {lines_}: 'language' {given!r} is no language code; {fix}")
     return out
 
 

@@ -135,7 +135,8 @@ def build(
             _warn_unknown_labels(file, labels, names_known)
         elif query is None:
             _refuse_unknown_labels(file, labels, names_known)
-        stories = [] if by_topic else load_labeled(file, names[0] if named else None)
+        warn = _warn_once()  # a file read once per topic says its warnings once
+        stories = [] if by_topic else load_labeled(file, names[0] if named else None, warn)
         if query is not None:
             sets = dict(state.config().sets) if _has_config(state) else {}
             chosen = [(TopicConfig("query", query, 1.0 if min_score is None else min_score), sets)]
@@ -150,7 +151,7 @@ def build(
                     f"--min-score {ms:g} is above 10, the highest score of topic {t.name}'s model (10 x p): give 0 to 10"
                 )
             if by_topic:
-                stories = load_labeled(file, t.name)
+                stories = load_labeled(file, t.name, warn)
             q, scorer = compile_query(t.query, sets), t.model.scorer() if t.model else None
             settle(q, scorer)  # a batch: the compiled topic is frozen out of the garbage collector's way
             with matching_batch():
@@ -298,7 +299,8 @@ def build(
                 _warn_unknown_labels(f, labels, known)
             else:  # read as "not this topic", every story of such a name would have been an irrelevant one
                 _refuse_unknown_labels(f, labels, known)
-        loaded = [(f, load_labeled(f, t.name)) for f in files]
+        warn = _warn_once()
+        loaded = [(f, load_labeled(f, t.name, warn)) for f in files]
         out = output or Path(f"{t.name}.json")
         if not out.resolve().parent.is_dir():
             raise UsageError(f"-o {out}: the folder {out.resolve().parent} does not exist; create it or choose another")
@@ -463,6 +465,18 @@ def _topic_labels(file: Path) -> dict[str, list[int]]:
         if isinstance(label, str) and key not in _TRUE and key not in _FALSE:
             out.setdefault(label.strip(), []).append(n)
     return out
+
+
+def _warn_once() -> Callable[[str], None]:
+    """A ``warning:`` line on stderr for each message, the first time it is given."""
+    said: set[str] = set()
+
+    def warn(message: str) -> None:
+        if message not in said:
+            said.add(message)
+            click.echo(f"warning: {message}", err=True)
+
+    return warn
 
 
 def _warn_unknown_labels(file: Path, labels: dict[str, list[int]], topics: set[str]) -> None:

@@ -849,6 +849,38 @@ def test_a_labeled_file_s_json_values_are_named_as_json_writes_them(tmp_path: Pa
     assert [s.id for s in load_labeled(f)] == ["a", "2"]  # no id: its line number, as a missing one
 
 
+def test_a_labeled_file_s_language_that_is_no_code_is_warned_of_once_and_an_empty_story_refused(
+    tmp_path: Path,
+) -> None:
+    """'language': 'cn' (Chinese is zh) was taken silently: its stories made a row 'cn' of their own and were scored
+    without zh's weight; a story with no title and no text counted under language '?'."""
+    rows = [
+        {"language": "en", "title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": "cr"},
+        {"language": "cn", "title": "中俄联合实验室", "text": "中国和俄罗斯的科学家在实验室合作研究。", "label": "cr"},
+        {"language": "cn", "title": "中俄贸易", "text": "中国和俄罗斯的贸易继续增长。", "label": 0},
+    ]
+    f = tmp_path / "named.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    cfg = _config(tmp_path)
+    cfg.write_text(  # a second topic: the file is read once for each, and said once
+        cfg.read_text(encoding="utf-8") + '[[topics]]\nname = "cr2"\nquery = "@st"\nmin_score = 1.0\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(f), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [x for x in result.stderr.splitlines() if x.startswith("warning:")] == [
+        f"""warning: {f} lines 2, 3: 'language' 'cn' is no language code; read as 'zh', the language its text is in """
+        """(write "zh", or leave 'language' out)"""
+    ]
+    assert sorted(json.loads(result.stdout)[0]["languages"]) == ["en", "zh"]
+    f.write_text(f.read_text(encoding="utf-8") + '{"title": " ", "text": "", "label": 0}\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(cfg), "topics", "eval", str(f)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: {f} line 4: the story's title and text are both empty; give it one, or remove the line\n",
+    )
+
+
 def test_topics_eval_warns_of_a_label_naming_no_configured_topic(tmp_path: Path) -> None:
     rows = [
         {"title": "MIPT and Tsinghua open a joint lab", "text": "Research.", "label": "cr"},
