@@ -142,6 +142,8 @@ class CrawlContext:
         self.on_all_finished: Callable[[], None] | None = None
         self._batch_open = False
         self._batched = 0
+        # what the open batch counted (source, new, duplicate, matched, article id): taken back if its commit fails
+        self._uncommitted: list[tuple[str, bool, bool, bool, int]] = []
         self._documents: dict[str, tuple[list[datetime], int]] = {}
         self.crawl_delays: dict[str, float] = {}
         self._entry_articles: dict[str, set[int]] = {}
@@ -718,15 +720,16 @@ class CrawlContext:
         except (sqlite3.Error, StoreError) as exc:
             self.storage_failed(source, exc)
             return
-        if result.status == "new":
-            st.new += 1
+        new = result.status == "new"
+        duplicate = result.status == "duplicate" or (new and result.story != str(result.article_id))
+        matched = bool(processed.matches) and result.status in ("new", "updated")
+        st.new += new
+        st.duplicates += duplicate
+        st.matched += matched
+        if new:
             self.new_article_ids.append(result.article_id)
-            if result.story != str(result.article_id):
-                st.duplicates += 1
-        elif result.status == "duplicate":
-            st.duplicates += 1
-        if processed.matches and result.status in ("new", "updated"):
-            st.matched += 1
+        if self._batch_open:
+            self._uncommitted.append((source, new, duplicate, matched, result.article_id))
         url = item.job.url if isinstance(item, PageItem) else item.url
         self._event(
             "page", source, status=result.status, matched=bool(processed.matches), article_id=result.article_id, url=url
@@ -752,7 +755,21 @@ class CrawlContext:
         """Commits the open batch of articles (a kill before this loses them; they are fetched again)."""
         if self._batch_open:
             self._batch_open = False
-            self.store.commit_batch()
+            counted, self._uncommitted = self._uncommitted, []
+            try:
+                self.store.commit_batch()
+            except (sqlite3.Error, StoreError):
+                # rolled back whole: its articles are not stored, so they are not counted (nor alerted) as new
+                lost: set[int] = set()
+                for source, new, duplicate, matched, article_id in counted:
+                    st = self.stats(source)
+                    st.new -= new
+                    st.duplicates -= duplicate
+                    st.matched -= matched
+                    if new:
+                        lost.add(article_id)
+                self.new_article_ids = [i for i in self.new_article_ids if i not in lost]
+                raise
 
     # -- finishing a source's poll ------------------------------------------------------------
 

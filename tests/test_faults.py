@@ -344,6 +344,28 @@ def test_a_poll_whose_own_articles_fail_to_commit_is_a_failed_poll(site: SiteSer
         assert st.source_state("tail")["etag"] == '"v1"'
 
 
+_LAST_COMMIT_FAILS_COUNTED = _LAST_COMMIT_FAILS.replace(
+    "print(json.dumps([[s.status, s.message] for s in summary.sources] + [summary.storage_error]))",
+    "print(json.dumps([[s.name, s.status, s.fetched, s.new, s.duplicates, s.matched] for s in summary.sources]"
+    " + [summary.new_article_ids]))",
+)
+
+
+def test_a_poll_whose_articles_were_rolled_back_counts_none_of_them_new(site: SiteServer, tmp_path: Path) -> None:
+    """The daemon's line (`crawl undone: failed ...; fetched 4, new 0, ...`), crawl's table and the alerts count what was
+    stored: the articles of a batch whose commit failed are not, and the next poll takes them as new."""
+    url = serve_feed(site, "/undone/", 3)
+    cfg = write_config(tmp_path, feed_source("undone", url))
+    Store(tmp_path / "nw.db").close()
+
+    *sources, new_ids = run_script(_LAST_COMMIT_FAILS_COUNTED, str(cfg), cwd=tmp_path)
+    # before: ["undone", "failed", 4, 3, 0, 3] and three article ids to alert on, none of them in the database
+    assert sources == [["undone", "failed", 4, 0, 0, 0]]
+    assert new_ids == []
+    with Store(tmp_path / "nw.db") as st:
+        assert st.scalar("SELECT count(*) FROM articles") == 0
+
+
 _WRITES_FAIL_FROM_THE_SECOND = r"""
 import json, sqlite3, sys
 from crawler.config import load_config
