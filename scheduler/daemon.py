@@ -1085,10 +1085,10 @@ class Daemon:
             errors = _error_names(_OneSource(event))
             log.log(
                 level,
-                "crawl %s: %s%s; fetched %d, new %d, duplicates %d, matched %d, errors %d%s; %.1fs%s",
+                # one form for every verdict, its duration once at the end ('failed after 1.3s; …; 1.3s' said it twice)
+                "crawl %s: %s; fetched %d, new %d, duplicates %d, matched %d, errors %d%s; %.1fs%s",
                 name,
                 status,
-                f" after {took:.1f}s" if status == "failed" else "",
                 st.get("fetched", 0),
                 st.get("new", 0),
                 st.get("duplicates", 0),

@@ -390,7 +390,7 @@ every = "15m"
     )
     d = daemons(cfg, env={"NEWSWATCH_CRAWL_TIMEOUT": "8"})  # before Scrapy gives up (10s × 3 tries)
     d.wait_note("READY=1")
-    d.wait_log("crawl hung: failed after")
+    d.wait_log("crawl hung: failed")
     assert "did not finish within 8s" in d.log()
     d.wait_log("crawl globalwire: ok")
     assert d.proc.poll() is None

@@ -283,3 +283,19 @@ def test_a_daemon_setting_of_inf_is_never_reached(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("NEWSWATCH_MAX_FAILURES", "nan")  # no number: refused in one line (tests/test_envsettings.py)
     with pytest.raises(envsettings.SettingError):
         envsettings.whole("NEWSWATCH_MAX_FAILURES", 5)
+
+
+def test_a_failed_poll_says_its_duration_once(
+    tmp_path: Path, site: Any, smtp: Any, daemons: Callable[..., Daemon]
+) -> None:
+    """A failed poll's line reads as an ok one does, its duration once at the end: `crawl broken: failed; fetched 1,
+    …; 0.3s (HTTP 500 …)`, where it read `failed after 0.3s; …; 0.3s (…)`."""
+    broken = '[[sources]]\nname = "broken"\nurl = "__BASE__/_fault/status/500"\nevery = "15m"\n'
+    cfg = write_config(tmp_path / "nw.toml", site.base_url, smtp.port, sources=broken, schedule=far_schedule())
+    d = daemons(cfg, env=NO_WORKERS)
+    d.wait_note("READY=1")
+    d.wait_log("crawl broken: failed")
+    line = next(ln for ln in d.log().splitlines() if "crawl broken: failed" in ln)
+    assert re.search(r"ERROR crawl broken: failed; fetched \d+, new 0, duplicates 0, matched 0, errors \d+", line), line
+    assert len(re.findall(r"\b\d+\.\ds\b", line)) == 1, line
+    assert d.terminate() == 0

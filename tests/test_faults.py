@@ -352,7 +352,7 @@ _LAST_COMMIT_FAILS_COUNTED = _LAST_COMMIT_FAILS.replace(
 
 
 def test_a_poll_whose_articles_were_rolled_back_counts_none_of_them_new(site: SiteServer, tmp_path: Path) -> None:
-    """The daemon's line (`crawl undone: failed ...; fetched 4, new 0, ...`), crawl's table and the alerts count what was
+    """The daemon's line (`crawl undone: failed; fetched 4, new 0, ...`), crawl's table and the alerts count what was
     stored: the articles of a batch whose commit failed are not, and the next poll takes them as new."""
     url = serve_feed(site, "/undone/", 3)
     cfg = write_config(tmp_path, feed_source("undone", url))
