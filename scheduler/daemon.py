@@ -1321,28 +1321,44 @@ class Daemon:
             DigestSlot(slot, run_started, True).save(store)
         sent = [r for r in results if r.status == "sent"]
         near = sum(r.near for r in sent)
-        log.info(
-            "digest %s: %d %s, %d sent, %d %s%s, %d failed%s; %.1fs",
-            iso(slot),
-            len(todo),
-            noun(len(todo), "recipient"),
-            len(sent),
-            sum(r.stories for r in sent),
-            noun(sum(r.stories for r in sent), "story", "stories"),
-            f" and {count(near, 'near miss', 'near misses')}" if near else "",
-            len(todo_failed),
-            f" (already sent to {len(done)} before a restart)" if done else "",
-            time.monotonic() - started,
-        )
+        took = time.monotonic() - started
+        # none reached: said at ERROR as a failed poll is, with what stays due and when it is tried again (an INFO
+        # line of '3 recipients, 0 sent, 0 stories, 3 failed' read as a quiet day to an alert on errors)
+        nothing_sent = bool(todo) and len(todo_failed) == len(todo)
+        if nothing_sent:
+            again = self._schedule_retry(todo_failed, 1, say=False) if not self.stopping.is_set() else None
+            log.error(
+                "digest %s: not sent to %s; %s; %s; %.1fs",
+                iso(slot),
+                f"any of its {count(len(todo), 'recipient')}" if len(todo) > 1 else "its recipient",
+                _left_due(results, len(todo)),
+                again or "they go with the next digest",
+                took,
+            )
+        else:
+            log.log(
+                logging.WARNING if todo_failed else logging.INFO,
+                "digest %s: %d %s, %d sent, %d %s%s, %d failed%s; %.1fs",
+                iso(slot),
+                len(todo),
+                noun(len(todo), "recipient"),
+                len(sent),
+                sum(r.stories for r in sent),
+                noun(sum(r.stories for r in sent), "story", "stories"),
+                f" and {count(near, 'near miss', 'near misses')}" if near else "",
+                len(todo_failed),
+                f" (already sent to {len(done)} before a restart)" if done else "",
+                took,
+            )
         for r in results:
             if r.status == "failed":
                 log.error("digest: %s: not sent: %s", r.email, r.error)
+        if nothing_sent:
+            self._job_failed("digest", digest_error or "no recipient was reached")
+            return
         if todo_failed and not self.stopping.is_set():
             self._schedule_retry(todo_failed, 1)
-        if digest_error and len(todo_failed) == len(todo):
-            self._job_failed("digest", digest_error)
-        else:
-            self._job_ok()
+        self._job_ok()
 
     def _match_first(self, config: Config, snapshot: Path, store: Store, job: str) -> None:
         """Brings the topic matches a digest chooses its stories by up to date with ``config`` when they are not (a
@@ -1379,7 +1395,8 @@ class Daemon:
             time.monotonic() - began,
         )
 
-    def _schedule_retry(self, emails: Sequence[str], attempt: int) -> None:
+    def _schedule_retry(self, emails: Sequence[str], attempt: int, *, say: bool = True) -> str | None:
+        """Tries ``emails`` again later; returns when ('trying again at …'), None when it does not (``say``: logs it)."""
         if self.scheduler is None or attempt > DIGEST_RETRIES:
             if attempt > DIGEST_RETRIES:
                 log.error(
@@ -1387,9 +1404,10 @@ class Daemon:
                     ", ".join(emails),
                     DIGEST_RETRIES + 1,
                 )
-            return
+            return None
         at = utcnow() + DIGEST_RETRY_AFTER
-        log.info("digest: retrying %s at %s", ", ".join(emails), iso(at))
+        if say:
+            log.info("digest: retrying %s at %s", ", ".join(emails), iso(at))
         self.scheduler.add_job(
             self._retry_job,
             "date",
@@ -1399,6 +1417,7 @@ class Daemon:
             executor="digest",
             replace_existing=True,
         )
+        return f"trying again at {iso(at)} (retry {attempt} of {DIGEST_RETRIES})"
 
     def _retry_job(self, emails: list[str], attempt: int) -> None:
         if self.stopping.is_set():
@@ -1695,6 +1714,18 @@ class FailureCount:
 
 def _clock() -> str:
     return datetime.now().astimezone().strftime("%H:%M")
+
+
+def _left_due(results: Sequence[Any], recipients: int) -> str:
+    """What a digest that reached none of its recipients left due: 'their 2 stories stay due' (each recipient's
+    digest has its own topics, so with several the largest is given: 'up to 5 stories each')."""
+    due = sorted({r.stories + r.held for r in results if r.status == "failed"})
+    whose = "their " if recipients > 1 else "its "
+    if not due:  # the digest failed before any message was made: how many were due is not known
+        return whose + "stories stay due"
+    if len(due) == 1:
+        return whose + f"{count(due[0], 'story', 'stories')} stay{'s' if due[0] == 1 else ''} due"
+    return whose + f"stories stay due (up to {count(due[-1], 'story', 'stories')} each)"
 
 
 def _digest_recipients_since(store: Store, since: datetime) -> set[str]:

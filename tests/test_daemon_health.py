@@ -299,3 +299,53 @@ def test_a_failed_poll_says_its_duration_once(
     assert re.search(r"ERROR crawl broken: failed; fetched \d+, new 0, duplicates 0, matched 0, errors \d+", line), line
     assert len(re.findall(r"\b\d+\.\ds\b", line)) == 1, line
     assert d.terminate() == 0
+
+
+def test_a_digest_that_reached_no_recipient_says_so_at_error_with_what_stays_due_and_when_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every recipient failed (the mail server is down): the digest's line is an ERROR saying so, how many stories
+    stay due and when it is tried again, where it was 'INFO digest …: 3 recipients, 0 sent, 0 stories, 3 failed'."""
+    import socket
+
+    from crawler.store import Store, iso
+    from scheduler.daemon import Daemon
+    from tests.support.articles import article_record
+
+    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "RUNTIME_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as s:  # a port nothing listens on: each recipient's mail is refused
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    cfg = write_config(tmp_path / "nw.toml", "http://127.0.0.1:9", closed, sources=GLOBALWIRE, schedule=far_schedule())
+    one = '[[digest.recipients]]\nemail = "analyst@example.org"\n'
+    three = "".join(one.replace("analyst", who) for who in ("analyst", "editor", "desk"))
+    cfg.write_text(cfg.read_text().replace(one, three))
+    daemon = Daemon(cfg)
+    daemon.scheduler = AsyncIOScheduler()  # not started: the retry it is given waits in its list
+    with Store(daemon.config.storage.database) as store:
+        for n in range(2):
+            aid = store.add_article(article_record(n, f"China and Russia deal {n}", f"China and Russia agree {n}."))
+            store.set_matches(aid.article_id, [("china-russia", 5.0, ["china", "russia"])])
+    slot = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
+    with caplog.at_level(logging.INFO, logger="newswatch.daemon"):
+        daemon._digest_job(slot)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    summary = [(level, text) for level, text in lines if text.startswith("digest 2026-01-05T04:00:00+00:00: ")]
+    assert len(summary) == 1, lines
+    level, text = summary[0]
+    assert level == "ERROR", lines
+    assert re.match(
+        r"digest 2026-01-05T04:00:00\+00:00: not sent to any of its 3 recipients; their 2 stories stay due; "
+        r"trying again at \S+ \(retry 1 of 3\); \d+\.\ds$",
+        text,
+    ), text
+    retry = daemon.scheduler.get_job("digest-retry")
+    assert retry is not None and sorted(retry.args[0]) == [
+        "analyst@example.org",
+        "desk@example.org",
+        "editor@example.org",
+    ]
+    assert f"; trying again at {iso(retry.trigger.run_date)} (retry 1 of 3)" in text
+    assert [t for lv, t in lines if lv == "ERROR" and ": not sent: " in t and "@example.org" in t], lines  # each why
+    assert not [t for _lv, t in lines if t.startswith("digest: retrying ")], lines  # the summary said when
