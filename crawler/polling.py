@@ -164,6 +164,9 @@ class PollOutcome:
     validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) of a complete 200
     complete: bool = True  # every entry stored or recorded pending
     moved_to: str | None = None  # a permanent redirect's target
+    # failed on our side (the database could not be written; nothing of it was kept): the source answered, so its
+    # failures, backoff and last error stay as they were, and it is polled again at its interval
+    ours: bool = False
 
 
 def classify(status: int) -> Verdict:
@@ -235,6 +238,8 @@ def after_poll(state: SourceState, every: float, outcome: PollOutcome, started: 
             last_error_at=now,
             failing_since=state.failing_since or now,
         )
+    if outcome.ours:
+        return replace(base, next_poll=max(started + timedelta(seconds=backoff(every, state.failures)), now))
     failures = state.failures + 1
     next_poll = max(started + timedelta(seconds=backoff(every, failures)), now)
     retry_after = outcome.retry_after

@@ -130,6 +130,7 @@ class CrawlContext:
         self._unresolved: dict[str, int] = {s.name: 0 for s in self.sources}
         self.finished: set[str] = set()
         self.storage_error: str | None = None
+        self._ours: set[str] = set()  # sources whose poll failed only because the database could not be written
         self.deadline = source_deadline
         self.stopped: set[str] = set()  # sources stopped at the deadline: their requests are given up
         self._requests: dict[str, set[asyncio.Future[Any]]] = {}
@@ -612,6 +613,10 @@ class CrawlContext:
         if len(st.error_samples) < 20:
             st.error_samples.append(error)
         if (st.status in ("pending", "failed") or force) and name not in self.finished:
+            if error != self.storage_error:
+                self._ours.discard(name)
+            elif st.status != "failed":  # it answered (or was cut short): the database failed, not the site
+                self._ours.add(name)
             st.status = "failed"
             st.message = error
             self._retry_after[name] = retry_after
@@ -786,6 +791,7 @@ class CrawlContext:
             validators=self._validators.get(name),
             complete=not self._unresolved.get(name),
             moved_to=self._moved.get(name),
+            ours=verdict == "failed" and name in self._ours,
         )
 
     def finish_source(self, name: str) -> None:

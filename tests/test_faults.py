@@ -332,7 +332,7 @@ def test_a_poll_whose_own_articles_fail_to_commit_is_a_failed_poll(site: SiteSer
     assert sources == [["failed", storage_error]]
     with Store(tmp_path / "nw.db") as st:
         state = st.source_state("tail")
-        assert (state["last_success"], state["failures"], state["etag"]) == (None, 1, None)
+        assert (state["last_success"], state["failures"], state["etag"]) == (None, 0, None)  # the database failed
         assert st.scalar("SELECT count(*) FROM articles") == 0
         assert st.scalar("SELECT count(*) FROM _entries") == 0  # nothing marked seen: the next poll takes them
 
@@ -364,6 +364,42 @@ def test_a_poll_whose_articles_were_rolled_back_counts_none_of_them_new(site: Si
     assert new_ids == []
     with Store(tmp_path / "nw.db") as st:
         assert st.scalar("SELECT count(*) FROM articles") == 0
+
+
+def test_a_full_disk_does_not_blame_the_sources_that_answered(site: SiteServer, tmp_path: Path) -> None:
+    """Their articles could not be stored: the poll failed and is polled again at the source's interval, nothing
+    of it kept, but the failure is the database's: no source failure counted, no backoff, no last error of its own."""
+    others = "".join(  # articles of their own: a story two feeds list is fetched from one of them
+        f"<item><title>Another project {i}</title><link>{site.base_url}/ailing/a/{i}.html</link>"
+        f"<guid>/ailing/{i}</guid></item>"
+        for i in (5, 6)
+    )
+    cfg = write_config(
+        tmp_path,
+        feed_source("fresh", serve_feed(site, "/fresh/", 2))
+        + feed_source("ailing", serve_feed(site, "/ailing/", 0, items=others)),
+    )
+    since = "2026-11-01T00:00:00+00:00"
+    with Store(tmp_path / "nw.db") as st:  # ailing had failed twice, its site's own failures
+        st.update_source("ailing", failures=2, failing_since=since, last_error="HTTP 503", last_error_at=since)
+
+    *sources, storage_error = run_script(_LAST_COMMIT_FAILS, str(cfg), cwd=tmp_path)
+    assert sources == [["failed", storage_error], ["failed", storage_error]]  # the crawl failed, and says why
+    with Store(tmp_path / "nw.db") as st:
+        fresh, ailing = st.source_state("fresh"), st.source_state("ailing")
+    # before: fresh had failures 1, failing since now, last error the database's, its next poll backed off; ailing
+    # failures 3, the database's error as its own, its backoff doubled (an hour or more from a 15m interval)
+    assert (fresh["failures"], fresh["failing_since"], fresh["last_error"]) == (0, None, None)
+    assert (ailing["failures"], ailing["failing_since"], ailing["last_error"]) == (2, since, "HTTP 503")
+    for state in (fresh, ailing):
+        attempt, due = parse_iso(state["last_attempt"]), parse_iso(state["next_poll"])
+        assert attempt and due
+        assert (due - attempt).total_seconds() == (900 if state is fresh else 2 * 900)  # its interval, backoff kept
+
+    shown = newswatch(cfg, "sources")
+    assert shown.returncode == 0, shown.stderr
+    assert "FAILING" not in next(ln for ln in shown.stdout.splitlines() if ln.startswith("fresh ")), shown.stdout
+    assert "disk is full" not in shown.stdout and "cannot write" not in shown.stdout, shown.stdout
 
 
 _WRITES_FAIL_FROM_THE_SECOND = r"""
