@@ -14,6 +14,7 @@ from typing import Any
 from crawler import staleness
 from crawler.config import Config, SourceConfig
 from crawler.dates import parse_iso_date
+from crawler.polling import SourceState, as_configured, due_at, target_changed
 from crawler.store import Store, iso, parse_iso
 
 
@@ -39,6 +40,9 @@ class SourceHealth:
     stale_reason: str | None
     links: int | None
     crawl_delay: float | None
+    # last_error (and last_error_at) was met polling another url, kind or spider than configured now: history; the
+    # state, failures and next poll are those of the source as configured (polled at once, as never polled)
+    error_before_change: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,14 +88,17 @@ def source_health(config: Config, store: Store | None, now: datetime) -> list[So
     for s in config.sources:
         r = rows.get(s.name, {})
         f = fresh.get(s.name, {})
-        polled = bool(r.get("polls") or r.get("last_success"))
+        stored = store.poll_state(s.name) if store else SourceState(s.name)
+        changed = target_changed(stored, s)
+        state = as_configured(stored, s)  # what crawl and the daemon go by
+        polled = not changed and bool(r.get("polls") or r.get("last_success"))
         dates = [d for d in (parse_iso(x) for x in f.get("entry_dates", [])) if d]
         if not dates and polled and store:  # listings: their articles' own dates
             dates = [d for d in (parse_iso_date(x) for x in store.article_dates(s.name)) if d]
         verdict = _assess(s, now, dates, parse_iso(f.get("last_new")), f.get("links")) if polled else None
         url = r.get("current_url") if r.get("configured_url") == s.url and r.get("current_url") else s.url
-        active = bool(r.get("active", 1))
-        failures = int(r.get("failures") or 0)
+        active, failures = state.active, state.failures
+        due = due_at(state, s.every, now) if changed or state.last_attempt else None
         out.append(
             SourceHealth(
                 name=s.name,
@@ -107,7 +114,7 @@ def source_health(config: Config, store: Store | None, now: datetime) -> list[So
                 last_error_at=r.get("last_error_at"),
                 failing_since=r.get("failing_since"),
                 failures=failures,
-                next_poll=r.get("next_poll"),
+                next_poll=iso(due) if due else r.get("next_poll") if active else None,
                 articles=int(r.get("articles") or 0),
                 newest_entry=iso(verdict.newest) if verdict and verdict.newest else None,
                 entries_per_day=round(verdict.rate_per_day, 2)
@@ -118,6 +125,7 @@ def source_health(config: Config, store: Store | None, now: datetime) -> list[So
                 stale_reason=verdict.reason if verdict and verdict.stale else None,
                 links=f.get("links"),
                 crawl_delay=f.get("crawl_delay"),
+                error_before_change=changed and bool(r.get("last_error")),
             )
         )
     return out

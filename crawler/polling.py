@@ -135,12 +135,18 @@ def held_back(state: SourceState) -> bool:
     return not state.active or bool(state.failures) or state.retry_after is not None
 
 
+def target_changed(state: SourceState, source: SourceConfig) -> bool:
+    """Whether what holds ``state`` back was met polling another kind, url or spider than ``source`` configures now:
+    ``as_configured`` then takes it afresh, and its stored failures, backoff and error are the old target's."""
+    return state.held_as is not None and state.held_as != poll_target(source) and held_back(state)
+
+
 def as_configured(state: SourceState, source: SourceConfig) -> SourceState:
     """``state`` as the polls of ``source`` as configured now take it: when what holds it back (failures and their
     backoff, a Retry-After, a 410) was met polling another kind, url or spider, it starts afresh, due at once as a
     source never polled, its failures counted from none: a user who fixes a failing source's url does not wait out the
     old url's backoff. Held back with no note of its target (a database from before it): as stored."""
-    if state.held_as is None or state.held_as == poll_target(source) or not held_back(state):
+    if not target_changed(state, source):
         return state
     return replace(
         state,

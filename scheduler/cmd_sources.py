@@ -115,7 +115,12 @@ def sources(ctx: click.Context, as_json: bool, reset: str | None) -> None:
     # leaves out first what the config says (kind), then how much it brings
     _print_table(headers, rows, droppable=(1, 5, 4, 8, 6), cut_first=False)  # a name is typed again: never cut
     for h in health:  # on a terminal each wrapped to its width, under its first line's start
-        if h.last_error and (h.failures or not h.active):
+        if h.last_error and h.error_before_change:
+            echo_wrapped(
+                f"{h.name}: last error before its url, kind or spider changed "
+                f"{_short_time(h.last_error_at)}: {terminal_safe(h.last_error)}"
+            )
+        elif h.last_error and (h.failures or not h.active):
             echo_wrapped(f"{h.name}: last error {_short_time(h.last_error_at)}: {terminal_safe(h.last_error)}")
         if h.stale_reason:
             limit = f"stale_after {format_duration(h.stale_after)}" if h.stale_after else "by its cadence, at most 7d"

@@ -31,6 +31,7 @@ from crawler import topics as topic_mod
 from crawler.config import Config, Recipient, TopicConfig, ascii_address
 from crawler.dates import local as local_time
 from crawler.dates import plausible
+from crawler.polling import target_changed
 from crawler.store import Store, iso, parse_iso
 from scheduler.ledger import Due, sent_clause
 
@@ -510,7 +511,7 @@ def _merge_segments(segments: Sequence[tuple[str, bool]]) -> list[tuple[str, boo
 
 def _health(config: Config, store: Store, now: datetime, tz: ZoneInfo) -> tuple[str, ...]:
     """One line per configured source failing for more than a day, disabled, or stale."""
-    names = {s.name for s in config.sources}
+    sources = {s.name: s for s in config.sources}
     cutoff = iso(now - HEALTH_AFTER)
     rows = store.query(
         "SELECT name, last_error, failing_since, active, inactive_reason, failures FROM sources"
@@ -520,7 +521,9 @@ def _health(config: Config, store: Store, now: datetime, tz: ZoneInfo) -> tuple[
     )
     lines = []
     for r in rows:
-        if r["name"] not in names:
+        source = sources.get(r["name"])
+        # failing or deactivated at a url (kind, spider) no longer configured: crawl and the daemon poll it afresh
+        if source is None or target_changed(store.poll_state(source.name), source):
             continue
         error = clean_line(r["inactive_reason"] or r["last_error"], 160)
         if not r["active"]:

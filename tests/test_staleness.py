@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from crawler import staleness
 from crawler.config import load_config
 from crawler.health import source_health
-from crawler.store import Store
+from crawler.store import Store, iso
 from scheduler.cli import cli
 from tests.support.articles import dated_rss
 from tests.support.sitesrv import SiteServer
@@ -233,3 +233,52 @@ def test_the_digest_health_box_names_a_stale_source(stale: Stale, tmp_path: Path
     assert "frozen: stale, newest entry 2018-01-05 (8 years old" in box
     assert f"newswatch probe {site.url('/frozen/rss.xml')}" in box.replace("&#39;", "'")
     assert "fresh:" not in box
+
+
+def test_health_and_the_digest_box_show_a_source_whose_url_changed_as_it_will_be_polled(tmp_path: Path) -> None:
+    # `flaky` failed twice and `gone` was deactivated by a 410 at their old urls; the user then fixed both urls, so
+    # crawl and the daemon poll them at once, their failures counted from none (polling.as_configured)
+    from zoneinfo import ZoneInfo
+
+    from crawler.polling import SourceState, poll_target
+    from scheduler.compose import _health
+
+    def config(flaky: str, gone: str) -> Path:
+        feeds = [
+            f'[[sources]]\nname = "{n}"\nkind = "feed"\nurl = "https://example.org/{u}"\n'
+            for n, u in (("flaky", flaky), ("gone", gone))
+        ]
+        return write_config(tmp_path, feeds)
+
+    old = load_config(config("old-flaky.xml", "old-gone.xml"))
+    failed_at = NOW - timedelta(days=2)
+    with Store(old.storage.database) as store:
+        for s in old.sources:
+            after = SourceState(s.name, last_attempt=failed_at, last_error_at=failed_at, polls=2)
+            if s.name == "flaky":
+                after = replace(
+                    after,
+                    failures=2,
+                    failing_since=failed_at,
+                    last_error="HTTP 500 Internal Server Error",
+                    next_poll=failed_at + timedelta(hours=1),
+                )
+            else:
+                after = replace(after, active=False, inactive_reason="HTTP 410 Gone", last_error="HTTP 410 Gone")
+            store.record_poll(s.name, SourceState(s.name), after, poll_target(s))
+        before = {h.name: h for h in source_health(old, store, NOW)}
+        assert before["flaky"].state == "failing" and before["gone"].state == "inactive"
+        assert len(_health(old, store, NOW, ZoneInfo("UTC"))) == 2
+
+        fixed = load_config(config("new-flaky.xml", "new-gone.xml"))
+        health = {h.name: h for h in source_health(fixed, store, NOW)}
+        box = _health(fixed, store, NOW, ZoneInfo("UTC"))
+    for name in ("flaky", "gone"):
+        h = health[name]
+        assert h.active and h.failures == 0 and h.state == "new", h
+        assert h.next_poll == iso(NOW), "due at once, as the daemon and crawl take it"
+        assert h.error_before_change, "the old url's error is kept as history, labelled so"
+    assert box == (), "neither is failing nor disabled as configured now"
+    shown = run(tmp_path / "newswatch.toml", "sources").output
+    assert "FAILING" not in shown and "INACTIVE" not in shown and "--reset" not in shown, shown
+    assert "flaky: last error before its url, kind or spider changed" in shown, shown

@@ -9,12 +9,12 @@ one. The terminal is a real pseudo-terminal (tests/support/cli.py on_a_terminal)
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 
-from crawler.store import Store, parse_iso
+from crawler.store import Store, iso, parse_iso
 from scheduler.cli import _terminal_columns
 from tests.support.cli import newswatch, on_a_terminal
 from tests.support.demo import copy_demo
@@ -33,8 +33,11 @@ def states(demo_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     with cfg.open("a", encoding="utf-8") as f:
         f.write(f'\n[[sources]]\nname = "{LONG_NAME}"\nurl = "http://127.0.0.1:9/rss.xml"\n')
     with Store(cfg.parent / "newswatch-demo.db") as store:
-        polled = store.source_state("vestnik")["last_success"]
-        store.update_source("vestnik", failures=3, last_error=ERROR, last_error_at=polled)
+        vestnik = store.source_state("vestnik")
+        polled = vestnik["last_success"]
+        # failing three times in a row backs off 4 times its every (15m), from its last attempt (polling.backoff)
+        backed_off = iso(parse_iso(vestnik["last_attempt"]) + timedelta(hours=1))
+        store.update_source("vestnik", failures=3, last_error=ERROR, last_error_at=polled, next_poll=backed_off)
         store.update_source("digestnet", active=0, failures=1, last_error="HTTP 410 Gone: deactivated")
     return cfg
 
