@@ -153,13 +153,10 @@ class ProcessPipeline(CrawlerStep):
         return await self.ctx.here(batch)
 
     async def _inline(self, item: PageItem, topics: Any) -> Processed:
-        def extracted() -> Processed:
-            try:
-                return process_page(item.job, topics)
-            except Exception as exc:
-                return self._failed(exc)
-
-        return await self._here(topics, extracted)
+        try:  # the topics' settling and the matching batch around the page too: any error of its work fails the page
+            return await self._here(topics, lambda: process_page(item.job, topics))
+        except Exception as exc:
+            return self._failed(exc)
 
     def _failed(self, exc: BaseException) -> Processed:
         return Processed(None, (), f"extraction failed ({type(exc).__name__})")

@@ -251,3 +251,49 @@ def test_without_worker_processes_the_throttle_sees_the_sites_latency_not_the_cr
     # the site answers at once: the throttle's delay stays at milliseconds, never near the first page's hold (on the
     # reactor's thread, a page whose request was out during it was taken for a site that needs 5 s: delay 2.5 s)
     assert max(delay for _latency, delay in out["throttled"]) < held / 10, out["throttled"]
+
+
+# A crawl in a fresh process, NEWSWATCH_WORKERS=0, whose first page's matching batch fails (what settle_topics or
+# matching_batch on the extraction thread may raise): it prints the crawl's summary.
+_FAILING_BATCH = r"""
+import contextlib, json, sys, threading
+import crawler.pipelines
+from crawler.config import load_config
+from crawler.run import crawl_once
+
+first, batch = threading.Lock(), crawler.pipelines.matching_batch
+
+
+@contextlib.contextmanager
+def failing_batch():
+    if first.acquire(blocking=False):
+        raise RuntimeError("the matching batch broke")
+    with batch():
+        yield
+
+
+crawler.pipelines.matching_batch = failing_batch
+summary = crawl_once(load_config(sys.argv[1]), workers=0)
+print(json.dumps(summary.to_json()))
+"""
+
+
+def test_without_worker_processes_a_page_whose_matching_fails_is_a_failed_page_kept_from_its_feed(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    # bd3adf5 moved the page work onto the crawl's extraction thread and turned only process_page's errors into a
+    # failed page: one raised by the matching batch around it came out of the pipeline as 'processing failed', the
+    # page neither extracted nor kept from its feed entry
+    count = 4
+    _fast_site(site, count)
+    cfg = tmp_path / "newswatch.toml"
+    cfg.write_text(
+        f'[storage]\ndatabase = "nw.db"\n[crawl]\nallow_private = true\nobey_robots = false\n'
+        f'[[sources]]\nname = "fast"\nurl = "{site.base_url}/fast/feed.xml"\nlanguage = "en"\n',
+        encoding="utf-8",
+    )
+    out = run_script(_FAILING_BATCH, str(cfg))
+    (fast,) = out["sources"]
+    assert fast["new"] == count, "the failed page kept from its feed entry, the others extracted"
+    (failed,) = fast["error_samples"]
+    assert fast["errors"] == 1 and failed.endswith(".html: extraction failed (RuntimeError)"), fast
