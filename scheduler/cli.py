@@ -1522,14 +1522,17 @@ def prune(state: State, older_than: str, dry_run: bool, force: bool) -> None:
     if dry_run:
         ids: list[int] = []
         db = config.storage.database
-        if db.exists():
+        if db.exists():  # a dry run writes nothing: it counts on the matches stored
             with Store(db, readonly=True) as store:
                 cleaned = rematch_due(store)
-            if cleaned and _writable(db):  # counted as the real run counts: on the matches of the stored text
-                with Store(db) as store:
-                    rematch_cleaned(config, store)
-            with Store(db, readonly=True) as store:
                 ids = ledger.prunable_articles(store, cutoff)
+            if cleaned:
+                click.echo(
+                    f"warning: an upgrade changed the stored text of {count(cleaned, 'article')}; this count is on"
+                    " their matches from the text before it (prune matches them again first, so it may keep or"
+                    " delete others)",
+                    err=True,
+                )
         needs = f"; under {format_duration(PRUNE_FLOOR)} the real run needs --force" if too_recent else ""
         click.echo(f"would delete {len(ids)} {noun(len(ids), 'article')} {which} (dry run; nothing deleted{needs})")
         return
