@@ -1421,15 +1421,18 @@ def digest(state: State, dry_run: bool, output: Path | None, to: str | None, rec
             with Store(db) as store:
                 sync_topics(config, store)
                 ledger.prepare(store)
-        elif stale:
-            click.echo(f"warning: the topics changed but {db} is read-only; matches are from the last crawl", err=True)
-        elif cleaned:
-            click.echo(
-                f"warning: an upgrade changed the stored text of {count(cleaned, 'article')} but {db} is read-only"
-                " here; their matches are those of their old text until a crawl or a digest by a user who may write"
-                " it matches them again",
-                err=True,
-            )
+        else:  # each that holds: an edited topic and cleaned text may both wait
+            if stale:
+                click.echo(
+                    f"warning: the topics changed but {db} is read-only; matches are from the last crawl", err=True
+                )
+            if cleaned:
+                click.echo(
+                    f"warning: an upgrade changed the stored text of {count(cleaned, 'article')} but {db} is"
+                    " read-only here; their matches are those of their old text until a crawl or a digest by a user"
+                    " who may write it matches them again",
+                    err=True,
+                )
     else:
         with Store(db) as store:
             sync_topics(config, store)  # an edited query re-matches recent articles first

@@ -306,16 +306,23 @@ def test_a_crawl_matches_again_for_its_budget_and_the_next_one_goes_on(
         assert set(stored_matches(st)) == set(range(1, 6))
 
 
-def test_a_preview_that_cannot_write_the_database_says_its_matches_are_from_the_old_text(
-    tmp_path: Path, smtp: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cfg = write_config(tmp_path, smtp.port)
+def cleaned_not_matched_again(tmp_path: Path, port: int) -> tuple[Path, Path]:
+    """A config and its database with one article whose text the cleaning migration changed, the migration taken by
+    another user's command and the article not matched again yet."""
+    cfg = write_config(tmp_path, port)
     db = tmp_path / "nw.db"
     with Store(db) as st:
         add_as_before(st, 1, "Kazan opens a \x1b[1mreactor\x1b[0m laboratory", "Text.", timedelta(hours=2))
     assert newswatch("-c", cfg, "digest", "--dry-run").returncode == 0  # the older newswatch's: its topics, its ledger
     as_before(db, CLEANING)
-    Store(db).close()  # upgraded by another user's command, not matched again yet
+    Store(db).close()
+    return cfg, db
+
+
+def test_a_preview_that_cannot_write_the_database_says_its_matches_are_from_the_old_text(
+    tmp_path: Path, smtp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, db = cleaned_not_matched_again(tmp_path, smtp.port)
     monkeypatch.setattr("scheduler.cli._writable", lambda path: False)  # this user may only read it
     out = newswatch("-c", cfg, "digest", "--dry-run")
     assert out.returncode == 0
@@ -325,3 +332,19 @@ def test_a_preview_that_cannot_write_the_database_says_its_matches_are_from_the_
     )
     with Store(db) as st:
         assert rematch_due(st) == 1 and stored_matches(st) == {}  # nothing written
+
+
+def test_a_preview_that_cannot_write_the_database_says_both_that_topics_changed_and_that_text_was_cleaned(
+    tmp_path: Path, smtp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with a topic edited and cleaned text both waiting, the preview said only that the topics changed
+    cfg, db = cleaned_not_matched_again(tmp_path, smtp.port)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("reactor OR 核电", "reactor OR laboratory"), "utf-8")
+    monkeypatch.setattr("scheduler.cli._writable", lambda path: False)
+    out = newswatch("-c", cfg, "digest", "--dry-run")
+    assert out.returncode == 0
+    assert out.stderr.splitlines() == [
+        f"warning: the topics changed but {db} is read-only; matches are from the last crawl",
+        f"warning: an upgrade changed the stored text of 1 article but {db} is read-only here; their matches are"
+        " those of their old text until a crawl or a digest by a user who may write it matches them again",
+    ]
