@@ -9,7 +9,6 @@ import re
 import shutil
 import sys
 import traceback
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from crawler.config import (
 from crawler.dates import iso, parse_user_date
 from crawler.errors import ConfigError, NewswatchError, UsageError, did_you_mean
 from crawler.jsonl import dumps_line
-from crawler.wording import count, noun
+from crawler.wording import columns, count, noun
 from scheduler.files import check_output_folder, replacing, write_atomic
 from scheduler.launch import hold_signals, release_signals
 
@@ -739,13 +738,6 @@ def _print_crawl_errors(summary: Any) -> None:
             )
 
 
-def _terminal_columns(text: str) -> int:
-    """Columns ``text`` takes in a terminal: a Chinese character two (a source named 新闻), an accent none."""
-    import unicodedata
-
-    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 @dataclass(frozen=True)
 class Cell:
     """A table cell with a shorter form (a time without its year) for a terminal too narrow for the full one."""
@@ -788,7 +780,7 @@ def _print_table(
     first = _table_width(cut_head[:1], [r[:1] for r in cut])
     room = width - (_table_width(cut_head, cut) - first)  # what the other columns leave the first
     if room < first:
-        if not cut_first or room < max(NARROWEST_CUT, _terminal_columns(head[0])):
+        if not cut_first or room < max(NARROWEST_CUT, columns(head[0])):
             order = [0, *(i for i in range(1, len(head)) if i not in droppable), *reversed(droppable)]
             _echo_blocks(tuple(head[i] for i in order), [tuple(r[i] for i in order) for r in short], width)
             return
@@ -803,14 +795,14 @@ def _print_table(
 
 
 def _table_width(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> int:
-    return sum(max(_terminal_columns(r[i]) for r in [head, *rows]) for i in range(len(head))) + 2 * (len(head) - 1)
+    return sum(max(columns(r[i]) for r in [head, *rows]) for i in range(len(head))) + 2 * (len(head) - 1)
 
 
 def _echo_table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(_terminal_columns(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    widths = [max(columns(r[i]) for r in [head, *rows]) for i in range(len(head))]
 
     def fmt(r: tuple[str, ...]) -> str:
-        pads = [" " * (w - _terminal_columns(c)) for c, w in zip(r, widths)]
+        pads = [" " * (w - columns(c)) for c, w in zip(r, widths)]
         return "  ".join(p + c if c.isdigit() else c + p for c, p in zip(r, pads)).rstrip()
 
     click.echo(fmt(head))
@@ -830,7 +822,7 @@ def _echo_blocks(head: tuple[str, ...], rows: list[tuple[str, ...]], width: int)
             if not value:
                 continue
             pair = _middle_cut(f"{name} {value}", room)
-            if line and _terminal_columns(line) + 3 + _terminal_columns(pair) <= room:
+            if line and columns(line) + 3 + columns(pair) <= room:
                 line += " · " + pair
                 continue
             if line:
@@ -842,7 +834,7 @@ def _echo_blocks(head: tuple[str, ...], rows: list[tuple[str, ...]], width: int)
 
 def _middle_cut(text: str, width: int) -> str:
     """``text`` in at most ``width`` columns: its start and end kept, "…" between (a URL's host and its page)."""
-    if _terminal_columns(text) <= width:
+    if columns(text) <= width:
         return text
     head, tail = [], []
     room = width - 1
@@ -850,7 +842,7 @@ def _middle_cut(text: str, width: int) -> str:
     while room > 0 and left < right:  # alternately, two from the start for one from the end
         take_head = len(head) <= 2 * len(tail) + 1
         ch = text[left] if take_head else text[right - 1]
-        cols = _terminal_columns(ch)
+        cols = columns(ch)
         if cols > room:
             break
         room -= cols
@@ -1100,11 +1092,6 @@ _WIDE = "\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00
 _UNITS = re.compile(rf"\s+|[{_WIDE}]|[^\s{_WIDE}]+")
 
 
-def _columns(text: str) -> int:
-    """How many terminal columns text takes: a wide (CJK) character two, a combining mark none."""
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def wrap_segments(
     segments: Sequence[tuple[str, bool]],
     width: int,
@@ -1123,16 +1110,16 @@ def wrap_segments(
             if unit.isspace():
                 space, glued = (flag if words else None), False
                 continue
-            wide = _columns(unit) == 2 and len(unit) == 1
+            wide = columns(unit) == 2 and len(unit) == 1
             if glued and not wide:
                 pieces, cols, before = words[-1]
-                words[-1] = ([*pieces, (unit, flag)], cols + _columns(unit), before)
+                words[-1] = ([*pieces, (unit, flag)], cols + columns(unit), before)
             else:
-                words.append(([(unit, flag)], _columns(unit), space))
+                words.append(([(unit, flag)], columns(unit), space))
             space, glued = None, not wide
     lines: list[str] = []
     line, used, start = "", 0, indent if first is None else first
-    room = max(width - _columns(indent), 20)
+    room = max(width - columns(indent), 20)
     for pieces, cols, before in words:
         gap = 1 if before is not None and used else 0
         if used and used + gap + cols > room:

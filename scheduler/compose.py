@@ -13,7 +13,6 @@ import functools
 import re
 import socket
 import string
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +32,7 @@ from crawler.dates import local as local_time
 from crawler.dates import plausible
 from crawler.polling import target_changed
 from crawler.store import Store, iso, parse_iso
+from crawler.wording import columns
 from scheduler.ledger import Due, sent_clause
 
 __all__ = [
@@ -654,10 +654,6 @@ _NO_LINE_START = "，。、；：？！）》」』〕】〉”’·,.;:?!)\\]}�
 _UNITS = re.compile(rf"\s+|[{_WIDE}]|[^\s{_WIDE}]+")
 
 
-def _columns(text: str) -> int:
-    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _units(segments: Sequence[tuple[str, bool]]) -> list[str]:
     """The text as units a line may break between: words, single wide characters, and spaces (" ").
 
@@ -691,16 +687,16 @@ def _units(segments: Sequence[tuple[str, bool]]) -> list[str]:
 
 def _fill(units: Sequence[str], first: str, indent: str, width: int = TEXT_WIDTH) -> str:
     lines: list[str] = []
-    line, col, fresh, space = first, _columns(first), True, False
+    line, col, fresh, space = first, columns(first), True, False
     for unit in units:
         if unit == " ":
             space = not fresh
             continue
-        need = _columns(unit) + (1 if space else 0)
+        need = columns(unit) + (1 if space else 0)
         if not fresh and col + need > width:
             lines.append(line)
-            line, col, fresh, space = indent, _columns(indent), True, False
-            need = _columns(unit)
+            line, col, fresh, space = indent, columns(indent), True, False
+            need = columns(unit)
         line += (" " if space else "") + unit
         col, fresh, space = col + need, False, False
     lines.append(line)

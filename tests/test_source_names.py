@@ -96,7 +96,7 @@ def test_a_name_refuses_the_letters_and_marks_that_show_nothing() -> None:
 
 
 def test_the_sources_table_keeps_its_columns_with_chinese_names(tmp_path: Path, site: SiteServer) -> None:
-    from scheduler.cli import _terminal_columns
+    from crawler.wording import columns as _terminal_columns
 
     cfg = config(tmp_path, site, ("新闻", "Новости"))
     rows = [line for line in newswatch("-c", cfg, "sources").stdout.splitlines() if " feed " in line]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from crawler.store import Store, iso, parse_iso
-from scheduler.cli import _terminal_columns
+from crawler.wording import columns as _terminal_columns
 from tests.support.cli import newswatch, on_a_terminal
 from tests.support.demo import copy_demo
 
